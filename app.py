@@ -1,0 +1,37 @@
+"""Chalice app: wires Blueprints, middleware and event handlers. The logic lives in chalicelib/."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalice import Chalice, ConvertToMiddleware, Cron
+from chalice.app import CloudWatchEvent, SQSEvent
+
+from chalicelib import processing
+from chalicelib.export.day import export_day, previous_utc_day
+from chalicelib.forms.routes import forms_api
+from chalicelib.observability import logger, metrics, tracer
+
+app = Chalice(app_name="feedback-collector")
+app.register_blueprint(forms_api)
+
+# Powertools through Chalice middleware, as Chalice's documentation shows: structured JSON logs with the
+# Lambda context, EMF metrics flushed per invocation, X-Ray tracing (off outside Lambda).
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler(capture_response=False)))
+
+INGEST_QUEUE_NAME = os.environ.get("INGEST_QUEUE_NAME", "feedback-ingest-dev")
+
+
+@app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=25, maximum_batching_window_in_seconds=5)
+def analyze(event: SQSEvent) -> dict[str, Any]:
+    """Analyze and store a batch of queued deliveries; reports per-record failures."""
+    return processing.handle_sqs_batch(event.to_dict(), event.context)
+
+
+@app.schedule(Cron(15, 2, "*", "*", "?", "*"), name="nightly_export")
+def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
+    """Export the previous UTC day at 02:15 UTC."""
+    return export_day(previous_utc_day())

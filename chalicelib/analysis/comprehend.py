@@ -1,0 +1,143 @@
+"""Amazon Comprehend backend: language detection and sentiment in batches of 25.
+
+Cost is per 100-character unit with a 3-unit minimum per document, per call type, so documents are always
+sent in full batches grouped by language, truncated to Comprehend's 5,000-byte limit, and never when empty.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import aws
+from chalicelib.analysis.base import (
+    UNSUPPORTED_LANGUAGE,
+    AnalysisFailed,
+    AnalysisResults,
+    Document,
+    chunked,
+    primary_language,
+    skipped,
+    split_empty,
+    truncate_utf8,
+)
+from chalicelib.models import Analysis, Sentiment, SentimentScores, utc_now
+
+NAME = "comprehend"
+MAX_BATCH_DOCUMENTS = 25
+MAX_DOCUMENT_BYTES = 5000
+# Languages BatchDetectSentiment accepts (Comprehend developer guide, "Supported languages").
+SENTIMENT_LANGUAGES = frozenset({"ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "zh", "zh-TW"})
+# A per-document INTERNAL_SERVER_ERROR is worth retrying; any other per-document error code describes the
+# text itself and would fail again, so the feedback is stored with the reason instead.
+RETRYABLE_DOCUMENT_ERRORS = frozenset({"INTERNAL_SERVER_ERROR"})
+
+
+class ComprehendAnalyzer:
+    """Analyzer backed by BatchDetectDominantLanguage and BatchDetectSentiment."""
+
+    name = NAME
+
+    def __init__(self, client: Any | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or aws.client("comprehend")
+
+    def analyze(self, documents: Sequence[Document]) -> AnalysisResults:
+        """Detect missing languages, then score sentiment per language; failures stay per document."""
+        with_text, results = split_empty(NAME, documents)
+        known = [d for d in with_text if primary_language(d.language)]
+        unknown = [d for d in with_text if not primary_language(d.language)]
+        languages = {d.key: primary_language(d.language) for d in known}
+        languages.update(self._detect_languages(unknown, results))
+
+        by_language: dict[str, list[Document]] = defaultdict(list)
+        for document in with_text:
+            language = languages.get(document.key)
+            if document.key in results or language is None:
+                continue
+            if language in SENTIMENT_LANGUAGES:
+                by_language[language].append(document)
+            else:
+                results[document.key] = skipped(NAME, UNSUPPORTED_LANGUAGE, language)
+        for language, group in sorted(by_language.items()):
+            self._detect_sentiment(language, group, results)
+        return results
+
+    def _detect_languages(self, documents: list[Document], results: AnalysisResults) -> dict[str, str]:
+        detected: dict[str, str] = {}
+
+        def on_result(document: Document, result: dict[str, Any]) -> None:
+            ranked = sorted(result.get("Languages", []), key=lambda lang: lang["Score"], reverse=True)
+            if ranked:
+                detected[document.key] = primary_language(ranked[0]["LanguageCode"]) or ""
+            else:
+                results[document.key] = skipped(NAME, "language_not_detected")
+
+        for batch in chunked(documents, MAX_BATCH_DOCUMENTS):
+            self._call_batch(
+                lambda texts: self.client.batch_detect_dominant_language(TextList=texts),
+                batch,
+                results,
+                on_result,
+                language=None,
+            )
+        return detected
+
+    def _detect_sentiment(self, language: str, documents: list[Document], results: AnalysisResults) -> None:
+        def on_result(document: Document, result: dict[str, Any]) -> None:
+            score = result["SentimentScore"]
+            results[document.key] = Analysis(
+                sentiment=Sentiment(result["Sentiment"]),
+                scores=SentimentScores(
+                    positive=score["Positive"],
+                    negative=score["Negative"],
+                    neutral=score["Neutral"],
+                    mixed=score["Mixed"],
+                ),
+                language=language,
+                analyzer=NAME,
+                analyzed_at=utc_now(),
+            )
+
+        for batch in chunked(documents, MAX_BATCH_DOCUMENTS):
+            self._call_batch(
+                lambda texts, code=language: self.client.batch_detect_sentiment(
+                    TextList=texts, LanguageCode=code
+                ),
+                batch,
+                results,
+                on_result,
+                language=language,
+            )
+
+    @staticmethod
+    def _call_batch(
+        call: Callable[[list[str]], dict[str, Any]],
+        batch: Sequence[Document],
+        results: AnalysisResults,
+        on_result: Callable[[Document, dict[str, Any]], None],
+        language: str | None,
+    ) -> None:
+        """One Batch* request: route each ResultList/ErrorList entry to its document by Index."""
+        texts = [truncate_utf8(document.text, MAX_DOCUMENT_BYTES) for document in batch]
+        try:
+            response = call(texts)
+        except (ClientError, BotoCoreError) as error:
+            code = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
+            for document in batch:
+                results[document.key] = AnalysisFailed(f"comprehend call failed: {code}")
+            return
+        for entry in response.get("ResultList", []):
+            on_result(batch[entry["Index"]], entry)
+        for entry in response.get("ErrorList", []):
+            document = batch[entry["Index"]]
+            if entry["ErrorCode"] in RETRYABLE_DOCUMENT_ERRORS:
+                results[document.key] = AnalysisFailed(f"comprehend document error: {entry['ErrorCode']}")
+            else:
+                results[document.key] = skipped(NAME, f"comprehend:{entry['ErrorCode']}", language)

@@ -1,0 +1,79 @@
+"""Local lexicon backend (VADER): no AWS call, English only; used by the local stack and as a free option.
+
+VADER's proportions and compound score are mapped onto Comprehend's four labels so that stored items,
+exports and dashboards look the same whichever backend produced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from chalicelib.analysis.base import (
+    UNSUPPORTED_LANGUAGE,
+    AnalysisResults,
+    Document,
+    primary_language,
+    skipped,
+    split_empty,
+)
+from chalicelib.models import Analysis, Sentiment, SentimentScores, utc_now
+
+NAME = "lexicon"
+# VADER's own published thresholds for the compound score.
+POSITIVE_THRESHOLD = 0.05
+NEGATIVE_THRESHOLD = -0.05
+# A text counts as MIXED when both its positive and its negative share reach this proportion.
+MIXED_SHARE = 0.2
+
+
+def scores_to_analysis(polarity: dict[str, float], language: str) -> Analysis:
+    """Map VADER's {pos, neg, neu, compound} onto a label and four scores summing to 1."""
+    positive, negative, neutral = polarity["pos"], polarity["neg"], polarity["neu"]
+    mixed = min(positive, negative)
+    total = positive + negative + neutral + mixed or 1.0
+    if positive >= MIXED_SHARE and negative >= MIXED_SHARE:
+        label = Sentiment.MIXED
+    elif polarity["compound"] >= POSITIVE_THRESHOLD:
+        label = Sentiment.POSITIVE
+    elif polarity["compound"] <= NEGATIVE_THRESHOLD:
+        label = Sentiment.NEGATIVE
+    else:
+        label = Sentiment.NEUTRAL
+    return Analysis(
+        sentiment=label,
+        scores=SentimentScores(
+            positive=round(positive / total, 4),
+            negative=round(negative / total, 4),
+            neutral=round(neutral / total, 4),
+            mixed=round(mixed / total, 4),
+        ),
+        language=language,
+        analyzer=NAME,
+        analyzed_at=utc_now(),
+    )
+
+
+class LexiconAnalyzer:
+    """Analyzer backed by the VADER lexicon (vaderSentiment)."""
+
+    name = NAME
+
+    @cached_property
+    def _vader(self) -> Any:
+        # Imported on first use: the package is only needed where this backend is configured.
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        return SentimentIntensityAnalyzer()
+
+    def analyze(self, documents: Sequence[Document]) -> AnalysisResults:
+        """Score English (or unlabelled) texts; other languages are stored with a skipped reason."""
+        with_text, results = split_empty(NAME, documents)
+        for document in with_text:
+            language = primary_language(document.language) or "en"
+            if language != "en":
+                results[document.key] = skipped(NAME, UNSUPPORTED_LANGUAGE, language)
+                continue
+            results[document.key] = scores_to_analysis(self._vader.polarity_scores(document.text), language)
+        return results

@@ -1,0 +1,28 @@
+"""One boto3 client per service per process, created on first use and reused across invocations.
+
+Clients are created lazily so that importing the app stays cheap (cold starts) and so that tests can swap
+endpoints or install moto before the first call. `reset_clients()` drops them (tests, CLI `--local`).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard retry mode backs off on throttling; our own code adds item-level retries on top (UnprocessedItems,
+# cancelled transactions), which botocore cannot see.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=10)
+
+
+@cache
+def client(service: str) -> Any:
+    """The shared boto3 client for `service` (endpoint taken from AWS_ENDPOINT_URL when set)."""
+    return boto3.client(service, config=_CLIENT_CONFIG)
+
+
+def reset_clients() -> None:
+    """Forget every cached client so the next call builds one against the current environment."""
+    client.cache_clear()

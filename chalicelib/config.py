@@ -1,0 +1,52 @@
+"""Settings read from the environment.
+
+Lambda functions get these from `.chalice/config.json` (and the CDK stack in `infra/`); the local stack and
+the tests set them before importing the app. Nothing here is a secret: secrets live in SSM Parameter Store.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+
+
+class AnalyzerBackend(StrEnum):
+    COMPREHEND = "comprehend"
+    LEXICON = "lexicon"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    stage: str
+    table_name: str
+    queue_url: str
+    bucket_name: str
+    analyzer: AnalyzerBackend
+    parameter_prefix: str
+    day_shards: int
+    config_cache_seconds: int
+    max_form_body_bytes: int
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """Read the settings; every name has a default that matches the local stack."""
+        stage = os.environ.get("STAGE", "local")
+        return cls(
+            stage=stage,
+            table_name=os.environ.get("TABLE_NAME", f"feedback-{stage}"),
+            queue_url=os.environ.get("INGEST_QUEUE_URL", ""),
+            bucket_name=os.environ.get("EXPORT_BUCKET", f"feedback-exports-{stage}"),
+            analyzer=AnalyzerBackend(os.environ.get("ANALYZER", AnalyzerBackend.COMPREHEND)),
+            parameter_prefix=os.environ.get("PARAMETER_PREFIX", f"/feedback/{stage}"),
+            day_shards=int(os.environ.get("DAY_SHARDS", "8")),
+            config_cache_seconds=int(os.environ.get("CONFIG_CACHE_SECONDS", "60")),
+            max_form_body_bytes=int(os.environ.get("MAX_FORM_BODY_BYTES", str(64 * 1024))),
+        )
+
+
+@cache
+def settings() -> Settings:
+    """The process-wide settings, read once (tests call `settings.cache_clear()` after changing the env)."""
+    return Settings.from_environment()

@@ -1,0 +1,86 @@
+"""The day export: one UTC day's items, read once through the per-day index, written to S3 as files plus
+a manifest. Re-running a day overwrites the same keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.config import settings
+from chalicelib.export.base import ExportWriter
+from chalicelib.export.csv_writer import CsvWriter
+from chalicelib.export.jsonl_writer import JsonLinesWriter
+from chalicelib.models import utc_now
+from chalicelib.observability import logger
+from chalicelib.store import feedback as feedback_store
+
+MANIFEST_NAME = "manifest.json"
+# Each writer is one file of the export; later formats (Parquet, CRM layouts) register here.
+WRITER_FACTORIES: list[Callable[[Path], ExportWriter]] = [CsvWriter, JsonLinesWriter]
+
+
+def partition_prefix(day: date) -> str:
+    """The S3 prefix of a day's export (Hive-style `dt=` so Athena can project the partition)."""
+    return f"exports/dt={day.isoformat()}/"
+
+
+def previous_utc_day(now: datetime | None = None) -> date:
+    """The UTC day before `now` (what the nightly run exports)."""
+    return ((now or utc_now()) - timedelta(days=1)).date()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_day(day: date) -> dict[str, Any]:
+    """Export one day to S3 and return its manifest."""
+    bucket = settings().bucket_name
+    prefix = partition_prefix(day)
+    s3 = aws.client("s3")
+    with tempfile.TemporaryDirectory(prefix="export-") as workdir:
+        writers = [factory(Path(workdir)) for factory in WRITER_FACTORIES]
+        count = 0
+        for feedback in feedback_store.list_day(day):
+            for writer in writers:
+                writer.write(feedback)
+            count += 1
+        files = []
+        for writer in writers:
+            path = writer.close()
+            s3.upload_file(
+                str(path), bucket, prefix + writer.filename, ExtraArgs={"ContentType": writer.content_type}
+            )
+            files.append(
+                {
+                    "key": prefix + writer.filename,
+                    "rows": writer.rows,
+                    "bytes": path.stat().st_size,
+                    "sha256": _sha256(path),
+                    "content_type": writer.content_type,
+                }
+            )
+    manifest = {
+        "date": day.isoformat(),
+        "generated_at": utc_now().isoformat(),
+        "counts": {"feedback": count},
+        "files": files,
+    }
+    s3.put_object(
+        Bucket=bucket,
+        Key=prefix + MANIFEST_NAME,
+        Body=json.dumps(manifest, indent=2).encode(),
+        ContentType="application/json",
+    )
+    logger.info("day exported", extra={"date": day.isoformat(), "feedback": count})
+    return manifest

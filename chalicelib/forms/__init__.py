@@ -1,0 +1,1 @@
+"""Feedback forms: configuration, validation of responses, and their routes."""

@@ -1,0 +1,152 @@
+"""JSON error responses and the request guards every public route shares.
+
+Every client mistake becomes `{"error": {"code": ..., "message": ...}}` with a 4xx status, and nothing is
+queued; an unexpected failure becomes a logged 500 in the same shape (never a stack trace to the client).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib.observability import logger
+
+JSON_TYPE = "application/json"
+FORM_URLENCODED_TYPE = "application/x-www-form-urlencoded"
+
+
+class ApiError(Exception):
+    """A failure with a status, a stable machine-readable code and a message safe to show the client."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadRequest(ApiError):
+    def __init__(self, message: str, code: str = "bad_request") -> None:
+        super().__init__(400, code, message)
+
+
+class Unauthorized(ApiError):
+    def __init__(self, message: str, code: str = "unauthorized") -> None:
+        super().__init__(401, code, message)
+
+
+class Forbidden(ApiError):
+    def __init__(self, message: str, code: str = "forbidden") -> None:
+        super().__init__(403, code, message)
+
+
+class NotFound(ApiError):
+    def __init__(self, message: str, code: str = "not_found") -> None:
+        super().__init__(404, code, message)
+
+
+class PayloadTooLarge(ApiError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, "payload_too_large", f"The request body is larger than {limit} bytes.")
+
+
+class UnsupportedMediaType(ApiError):
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        super().__init__(415, "unsupported_media_type", f"Send the body as one of: {', '.join(allowed)}.")
+
+
+class ValidationFailed(ApiError):
+    """422 with one entry per offending field, so a form can show each error beside its field."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(422, "validation_failed", message)
+        self.fields = fields or {}
+
+
+class ServiceUnavailable(ApiError):
+    def __init__(self, message: str, retry_after_seconds: int = 5) -> None:
+        super().__init__(503, "unavailable", message, headers={"Retry-After": str(retry_after_seconds)})
+
+
+def error_response(error: ApiError) -> Response:
+    """The JSON response for an ApiError."""
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if isinstance(error, ValidationFailed) and error.fields:
+        body["fields"] = error.fields
+    return Response(
+        body={"error": body},
+        status_code=error.status,
+        headers={"Content-Type": JSON_TYPE, **error.headers},
+    )
+
+
+def json_errors(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a Chalice view so ApiErrors and unexpected failures answer in the JSON error shape.
+
+    Chalice turns view exceptions into its own `{"Code", "Message"}` body before any middleware runs, so the
+    translation has to happen around the view itself.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except ApiError as error:
+            logger.info("request refused", extra={"status": error.status, "error_code": error.code})
+            return error_response(error)
+        except Exception:
+            logger.exception("unhandled error")
+            return error_response(ApiError(500, "internal_error", "Something went wrong on our side."))
+
+    return wrapper
+
+
+def media_type(request: Request) -> str:
+    """The request's media type without parameters, lower-cased ('' when absent)."""
+    header = request.headers.get("content-type", "")
+    return header.split(";", 1)[0].strip().lower()
+
+
+def raw_body(request: Request, limit: int) -> bytes:
+    """The body bytes as received, refusing anything over `limit` (413)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(limit)
+    body = request.raw_body or b""
+    if len(body) > limit:
+        raise PayloadTooLarge(limit)
+    return body
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """Decode a UTF-8 JSON object, or raise 400."""
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest("The body is not valid JSON.", code="malformed_json") from error
+    if not isinstance(value, dict):
+        raise BadRequest("The body must be a JSON object.", code="malformed_json")
+    return value
+
+
+def parse_body(request: Request, limit: int, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """Read a JSON or urlencoded body into a dict, enforcing size and content type."""
+    kind = media_type(request)
+    if kind not in allowed:
+        raise UnsupportedMediaType(allowed)
+    body = raw_body(request, limit)
+    if kind == JSON_TYPE:
+        return parse_json_object(body)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest("The form body is not UTF-8.", code="malformed_form") from error
+    # A repeated field keeps its last value, as browsers' own form handling does for scalar fields.
+    return dict(parse_qsl(text, keep_blank_values=True))

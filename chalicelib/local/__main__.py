@@ -1,0 +1,81 @@
+"""`python -m chalicelib.local`: the whole product on this machine (what `make run` starts).
+
+An embedded moto server on 127.0.0.1:$MOTO_PORT holds DynamoDB, SQS, S3 and SSM; the Chalice app is served
+on 127.0.0.1:$PORT; a poller feeds the ingest queue to the same `analyze` handler Lambda runs; the nightly
+export runs at 02:15 UTC (or on demand: `python -m chalicelib.cli export --local --date …`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from chalice.config import Config
+from chalice.local import create_local_server
+from moto.server import ThreadedMotoServer
+
+from chalicelib.local.environment import moto_port, use_local_stack
+from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
+from chalicelib.local.provision import create_demo_form, provision
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def main() -> int:
+    """Start everything, print the URLs, and serve until Ctrl-C."""
+    port = int(os.environ.get("PORT", "8000"))
+    # The embedded moto server logs every AWS call at INFO; only its problems are worth showing.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port(), verbose=False)
+    moto.start()
+    use_local_stack()
+    resources = provision(os.environ["INGEST_QUEUE_NAME"], visibility_timeout_seconds=10)
+    form = create_demo_form()
+
+    sys.path.insert(0, str(PROJECT_DIR))
+    # Imported after the environment is set: the app reads it at import time.
+    from app import analyze, app, nightly_export
+
+    poller = SqsPoller(resources.queue_url, analyze)
+    scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
+    poller.start()
+    scheduler.start()
+    config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app, lambda_timeout=10)
+    server = create_local_server(app, config, "127.0.0.1", port)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    base = f"http://127.0.0.1:{port}"
+    print(
+        "\nFeedback collector running locally\n"
+        f"  API:        {base}\n"
+        f"  Demo form:  {form.form_id}  (POST {base}/forms/{form.form_id}/responses)\n"
+        f"  AWS (moto): {os.environ['AWS_ENDPOINT_URL']}  table={resources.table_name}"
+        f"  bucket={resources.bucket_name}\n"
+        "  Try:\n"
+        f"    curl -X POST {base}/forms/{form.form_id}/responses -H 'content-type: application/json' \\\n"
+        """      -d '{"rating": 9, "comment": "Love the new app!", "email": "a@example.com"}'\n"""
+        "    .venv/bin/python -m chalicelib.cli feedback list --local\n"
+        "  Ctrl-C stops everything.\n",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nStopping…", flush=True)
+    finally:
+        poller.stop()
+        scheduler.stop()
+        server.server.server_close()
+        moto.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Environment of the local stack: the same settings names as on AWS, pointed at the embedded moto server."""
+
+from __future__ import annotations
+
+import os
+
+from chalicelib import aws
+from chalicelib.config import settings
+
+LOCAL_STAGE = "local"
+LOCAL_REGION = "us-east-1"
+DEFAULT_MOTO_PORT = 5000
+
+
+def moto_port() -> int:
+    """The moto server's port (MOTO_PORT, default 5000)."""
+    return int(os.environ.get("MOTO_PORT", str(DEFAULT_MOTO_PORT)))
+
+
+def local_environment(port: int | None = None) -> dict[str, str]:
+    """Variables that make the app, the CLI and boto3 use the local stack."""
+    endpoint = f"http://127.0.0.1:{port or moto_port()}"
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        # moto accepts any credentials; fixed fake ones keep a developer's real profile out of the picture.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+        "AWS_REGION": LOCAL_REGION,
+        "STAGE": LOCAL_STAGE,
+        "TABLE_NAME": f"feedback-{LOCAL_STAGE}",
+        "EXPORT_BUCKET": f"feedback-exports-{LOCAL_STAGE}",
+        "INGEST_QUEUE_NAME": f"feedback-ingest-{LOCAL_STAGE}",
+        "INGEST_QUEUE_URL": f"{endpoint}/123456789012/feedback-ingest-{LOCAL_STAGE}",
+        "PARAMETER_PREFIX": f"/feedback/{LOCAL_STAGE}",
+        "ANALYZER": "lexicon",
+        "POWERTOOLS_SERVICE_NAME": "feedback-collector",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def use_local_stack(port: int | None = None) -> None:
+    """Point this process at the local stack (settings and boto3 clients are rebuilt)."""
+    os.environ.update(local_environment(port))
+    settings.cache_clear()
+    aws.reset_clients()

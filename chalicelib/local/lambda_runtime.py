@@ -1,0 +1,173 @@
+"""Invoke the app's event handlers the way Lambda does: an SQS event source poller and a cron scheduler.
+
+The poller follows Lambda's SQS event source contract: receive up to `batch_size` messages, invoke the
+handler with them, delete the ones not listed in `batchItemFailures` (none if the invocation raised), and
+leave the rest to reappear after the visibility timeout and, past maxReceiveCount, move to the DLQ.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalice.local import LambdaContext
+
+from chalicelib import aws
+from chalicelib.models import utc_now
+from chalicelib.observability import logger
+
+Handler = Callable[[dict[str, Any], Any], Any]
+SQS_RECEIVE_MAX = 10
+
+
+@dataclass
+class PollResult:
+    received: int = 0
+    deleted: int = 0
+    failed: int = 0
+
+
+def lambda_context(function_name: str, memory_mb: int = 512, timeout_ms: int = 60_000) -> LambdaContext:
+    """A Lambda-shaped context object for a local invocation."""
+    return LambdaContext(function_name, memory_mb, max_runtime_ms=timeout_ms)
+
+
+def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """An SQS message as it appears in a Lambda event's Records."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+class SqsPoller:
+    """Feeds an SQS queue to a handler in Lambda-sized batches."""
+
+    def __init__(self, queue_url: str, handler: Handler, batch_size: int = 25, wait_seconds: int = 1) -> None:
+        self.queue_url = queue_url
+        self.handler = handler
+        self.batch_size = batch_size
+        self.wait_seconds = wait_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        attributes = aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        self.queue_arn = attributes["Attributes"]["QueueArn"]
+
+    def poll_once(self) -> PollResult:
+        """Receive one batch, invoke the handler, delete what succeeded."""
+        sqs = aws.client("sqs")
+        messages: list[dict[str, Any]] = []
+        while len(messages) < self.batch_size:
+            response = sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(SQS_RECEIVE_MAX, self.batch_size - len(messages)),
+                WaitTimeSeconds=0 if messages else self.wait_seconds,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages", [])
+            if not received:
+                break
+            messages.extend(received)
+        if not messages:
+            return PollResult()
+        region = sqs.meta.region_name
+        event = {"Records": [to_lambda_record(m, self.queue_arn, region) for m in messages]}
+        try:
+            response = self.handler(event, lambda_context("analyze"))
+            failed_ids = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
+        except Exception:
+            # Lambda treats a raised error as "the whole batch failed": every message is retried.
+            logger.exception("analyze invocation failed; the batch will be redelivered")
+            failed_ids = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed_ids]
+        for start in range(0, len(done), SQS_RECEIVE_MAX):
+            sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + SQS_RECEIVE_MAX])
+                ],
+            )
+        return PollResult(received=len(messages), deleted=len(done), failed=len(messages) - len(done))
+
+    def drain(self, max_polls: int = 10_000) -> PollResult:
+        """Poll until a receive comes back empty; returns the totals (tests, bench)."""
+        total = PollResult()
+        for _ in range(max_polls):
+            result = self.poll_once()
+            if result.received == 0:
+                break
+            total.received += result.received
+            total.deleted += result.deleted
+            total.failed += result.failed
+        return total
+
+    def start(self) -> None:
+        """Poll in a background thread until stop()."""
+        self._thread = threading.Thread(target=self._run, name="sqs-poller", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                logger.exception("poller error")
+                self._stop.wait(1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+
+def next_run(now: datetime, hour: int, minute: int) -> datetime:
+    """The next UTC time at hour:minute strictly after `now`."""
+    candidate = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return candidate if candidate > now else candidate + timedelta(days=1)
+
+
+class DailyScheduler:
+    """Runs a scheduled handler every day at a UTC time, like an EventBridge cron rule."""
+
+    def __init__(self, handler: Handler, name: str, hour: int, minute: int) -> None:
+        self.handler, self.name, self.hour, self.minute = handler, name, hour, minute
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"schedule-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            wait = (next_run(utc_now(), self.hour, self.minute) - utc_now()).total_seconds()
+            if self._stop.wait(max(wait, 0)):
+                return
+            event = {
+                "source": "aws.events",
+                "detail-type": "Scheduled Event",
+                "time": utc_now().isoformat(),
+                "id": "local",
+                "account": "123456789012",
+                "region": "us-east-1",
+                "resources": [],
+                "detail": {},
+            }
+            try:
+                self.handler(event, lambda_context(self.name, 1024, 900_000))
+            except Exception:
+                logger.exception("scheduled run failed", extra={"schedule": self.name})
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,100 @@
+"""Create the stack's resources where they do not exist yet (moto locally, tests): table, queues, bucket,
+parameters and the demo form. Safe to run again."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+from chalicelib.config import settings
+from chalicelib.forms.config import FormConfig
+from chalicelib.models import RatingScale
+from chalicelib.store import forms as form_store
+from chalicelib.store.schema import TTL_ATTRIBUTE, create_table_arguments
+
+# Matches the deployed queue (infra/): after five failed receives a message moves to the DLQ.
+MAX_RECEIVE_COUNT = 5
+DEMO_FORM_ID = "demo"
+
+
+@dataclass(frozen=True)
+class Resources:
+    table_name: str
+    queue_url: str
+    dlq_url: str
+    bucket_name: str
+
+
+def provision(queue_name: str, visibility_timeout_seconds: int = 30) -> Resources:
+    """Create everything the app needs, idempotently, and return the names."""
+    config = settings()
+    _create_table(config.table_name)
+    dlq_url, queue_url = _create_queues(queue_name, visibility_timeout_seconds)
+    _create_bucket(config.bucket_name)
+    aws.client("ssm").put_parameter(
+        Name=f"{config.parameter_prefix}/stack",
+        Type="String",
+        Overwrite=True,
+        Value=json.dumps(
+            {
+                "table": config.table_name,
+                "queue_url": queue_url,
+                "dlq_url": dlq_url,
+                "bucket": config.bucket_name,
+            }
+        ),
+    )
+    return Resources(config.table_name, queue_url, dlq_url, config.bucket_name)
+
+
+def _create_table(table_name: str) -> None:
+    dynamodb = aws.client("dynamodb")
+    try:
+        dynamodb.create_table(**create_table_arguments(table_name))
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        return
+    dynamodb.get_waiter("table_exists").wait(TableName=table_name)
+    dynamodb.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
+def _create_queues(queue_name: str, visibility_timeout_seconds: int) -> tuple[str, str]:
+    sqs = aws.client("sqs")
+    dlq_url = sqs.create_queue(
+        QueueName=f"{queue_name}-dlq", Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)}
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(
+        QueueName=queue_name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+            ),
+        },
+    )["QueueUrl"]
+    return dlq_url, queue_url
+
+
+def _create_bucket(bucket_name: str) -> None:
+    s3 = aws.client("s3")
+    try:
+        s3.create_bucket(Bucket=bucket_name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+            raise
+
+
+def create_demo_form() -> FormConfig:
+    """The NPS form `make run` prints, open to any origin."""
+    form = FormConfig(form_id=DEMO_FORM_ID, name="Demo NPS survey", rating_scale=RatingScale.NPS)
+    form_store.save(form)
+    return form

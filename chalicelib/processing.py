@@ -1,0 +1,112 @@
+"""The analyze function: an SQS batch in, sentiment scored in batches, items stored once, failures reported.
+
+All records of a batch are analyzed together (one Comprehend call per 25 texts of a language, not per
+record) and written together (one transaction per 100 items); Powertools' BatchProcessor then turns each
+record's outcome into the partial batch response, so only the records that failed come back through the
+queue and, after the queue's maxReceiveCount, land in the DLQ with their payload intact.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib.analysis import AnalysisFailed, Analyzer, Document, configured_analyzer
+from chalicelib.models import FeedbackEvent, StoredFeedback, utc_now
+from chalicelib.observability import logger, metrics
+from chalicelib.queue import QueueMessageError, decode_events
+from chalicelib.store import feedback as feedback_store
+
+
+class RecordFailed(Exception):
+    """Raised for a record whose events could not all be analyzed and stored; it will be retried."""
+
+
+@dataclass
+class BatchReport:
+    """Per-record errors (None for success) in record order, plus counts for metrics and the bench."""
+
+    errors: list[str | None]
+    stored: int = 0
+    duplicates: int = 0
+    failed_feedback: dict[str, str] = field(default_factory=dict)
+
+
+def analyze_and_store(bodies: Sequence[str], analyzer: Analyzer) -> BatchReport:
+    """Decode, analyze and store the events of many queue messages at once."""
+    events_per_record: list[list[FeedbackEvent] | None] = []
+    errors: list[str | None] = []
+    unique: dict[str, FeedbackEvent] = {}
+    for body in bodies:
+        try:
+            events = decode_events(body)
+        except QueueMessageError as error:
+            events_per_record.append(None)
+            errors.append(str(error))
+            continue
+        events_per_record.append(events)
+        errors.append(None)
+        for event in events:
+            unique.setdefault(event.feedback_id, event)
+
+    results = analyzer.analyze(
+        [Document(key=e.feedback_id, text=e.text, language=e.language) for e in unique.values()]
+    )
+    stored_at = utc_now()
+    failed: dict[str, str] = {}
+    ready: list[StoredFeedback] = []
+    for feedback_id, event in unique.items():
+        result = results[feedback_id]
+        if isinstance(result, AnalysisFailed):
+            failed[feedback_id] = str(result)
+        else:
+            ready.append(StoredFeedback.from_event(event, result, stored_at))
+
+    outcome = feedback_store.save_new(ready)
+    failed.update(outcome.failed)
+    for index, events in enumerate(events_per_record):
+        if events is None:
+            continue
+        reasons = sorted({failed[e.feedback_id] for e in events if e.feedback_id in failed})
+        errors[index] = "; ".join(reasons) or None
+    return BatchReport(
+        errors=errors,
+        stored=len(outcome.created),
+        duplicates=len(outcome.already_present),
+        failed_feedback=failed,
+    )
+
+
+def handle_sqs_batch(event: dict[str, Any], context: Any, analyzer: Analyzer | None = None) -> dict[str, Any]:
+    """Lambda entry for the ingest queue; returns the partial batch response (`batchItemFailures`)."""
+    records = event.get("Records", [])
+    report = analyze_and_store([record["body"] for record in records], analyzer or configured_analyzer())
+    logger.info(
+        "batch processed",
+        extra={
+            "records": len(records),
+            "stored": report.stored,
+            "duplicates": report.duplicates,
+            "failed_feedback_ids": sorted(report.failed_feedback),
+        },
+    )
+    metrics.add_metric(name="FeedbackStored", unit="Count", value=report.stored)
+    metrics.add_metric(name="FeedbackDuplicates", unit="Count", value=report.duplicates)
+
+    # BatchProcessor calls the handler once per record, in order; the outcomes were decided above for the
+    # whole batch, so they are handed out in that same order (message ids need not be unique in tests).
+    pending_errors = deque(report.errors)
+
+    def record_handler(record: SQSRecord) -> None:
+        error = pending_errors.popleft()
+        if error is not None:
+            raise RecordFailed(error)
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=BatchProcessor(EventType.SQS), context=context
+    )
