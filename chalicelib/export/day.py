@@ -17,7 +17,7 @@ from chalicelib.export.base import ExportWriter
 from chalicelib.export.csv_writer import CsvWriter
 from chalicelib.export.jsonl_writer import JsonLinesWriter
 from chalicelib.models import utc_now
-from chalicelib.observability import logger
+from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback as feedback_store
 
 MANIFEST_NAME = "manifest.json"
@@ -83,4 +83,7 @@ def export_day(day: date) -> dict[str, Any]:
         ContentType="application/json",
     )
     logger.info("day exported", extra={"date": day.isoformat(), "feedback": count})
+    # ExportCompleted feeds the "export has not run" alarm; FeedbackExported the volume dashboards.
+    metrics.add_metric(name="ExportCompleted", unit="Count", value=1)
+    metrics.add_metric(name="FeedbackExported", unit="Count", value=count)
     return manifest

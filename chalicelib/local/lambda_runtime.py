@@ -76,9 +76,11 @@ class SqsPoller:
                 MessageAttributeNames=["All"],
             )
             received = response.get("Messages", [])
-            if not received:
-                break
-            messages.extend(received)
+            seen = {m["MessageId"] for m in messages}
+            # A standard queue may hand the same message out again; a batch holds each message once.
+            messages.extend(m for m in received if m["MessageId"] not in seen)
+            if len(received) < SQS_RECEIVE_MAX:
+                break  # the queue had no more to give right now
         if not messages:
             return PollResult()
         region = sqs.meta.region_name

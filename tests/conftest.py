@@ -1,0 +1,119 @@
+"""Shared fixtures: a moto-backed stack provisioned exactly as the local stack does, and a Chalice client."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+# Set before the app is imported anywhere: the app and its settings read the environment.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "STAGE": "test",
+        "TABLE_NAME": "feedback-test",
+        "EXPORT_BUCKET": "feedback-exports-test",
+        "INGEST_QUEUE_NAME": "feedback-ingest-test",
+        "PARAMETER_PREFIX": "/feedback/test",
+        "ANALYZER": "lexicon",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("INGEST_QUEUE_URL", None)
+
+from chalice.test import Client  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from chalicelib import aws, queue  # noqa: E402
+from chalicelib.config import settings  # noqa: E402
+from chalicelib.forms.config import FormConfig  # noqa: E402
+from chalicelib.local.provision import Resources, create_demo_form, provision  # noqa: E402
+from chalicelib.models import RatingScale  # noqa: E402
+from chalicelib.store import dynamo  # noqa: E402
+from chalicelib.store import forms as form_store  # noqa: E402
+
+
+def _reset_process_caches() -> None:
+    settings.cache_clear()
+    aws.reset_clients()
+    queue.ingest_queue_url.cache_clear()
+    form_store.clear_cache()
+
+
+@dataclass
+class Stack:
+    resources: Resources
+
+    @property
+    def queue_url(self) -> str:
+        return self.resources.queue_url
+
+    def queued_bodies(self) -> list[str]:
+        """Every message body in the ingest queue (received and left in flight)."""
+        bodies: list[str] = []
+        sqs = aws.client("sqs")
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+            ).get("Messages", [])
+            if not messages:
+                return bodies
+            bodies.extend(m["Body"] for m in messages)
+
+    def queue_depth(self) -> int:
+        attributes = aws.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def table_item_count(self, item_type: str = "FEEDBACK") -> int:
+        items = aws.client("dynamodb").scan(TableName=settings().table_name)["Items"]
+        return sum(1 for item in items if item.get("type", {}).get("S") == item_type)
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """A fresh moto account with the table, queues (with DLQ), bucket, parameters and the demo form."""
+    monkeypatch.setattr(dynamo, "sleep", lambda seconds: None)
+    with mock_aws():
+        _reset_process_caches()
+        resources = provision(os.environ["INGEST_QUEUE_NAME"], visibility_timeout_seconds=30)
+        monkeypatch.setenv("INGEST_QUEUE_URL", resources.queue_url)
+        _reset_process_caches()
+        create_demo_form()
+        yield Stack(resources)
+    _reset_process_caches()
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[Client]:
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def csat_form(stack: Stack) -> FormConfig:
+    """A CSAT form that requires an email and accepts only one origin."""
+    form = FormConfig(
+        form_id="csat-shop",
+        name="Shop CSAT",
+        rating_scale=RatingScale.CSAT,
+        allowed_origins=["https://shop.example.com"],
+        require_email=True,
+    )
+    form_store.save(form)
+    return form

@@ -1,0 +1,111 @@
+"""`make run` end to end: the real local stack process, driven over HTTP and through the CLI with --local."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def post(url: str, body: bytes, content_type: str) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"content-type": content_type}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def local_stack():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INGEST_", "TABLE_", "EXPORT_"))}
+    env.update({"MOTO_PORT": str(free_port()), "PORT": str(free_port()), "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    banner = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        banner.append(line)
+        if "Serving on" in line or process.poll() is not None:
+            break
+    assert any("Serving on" in line for line in banner), "".join(banner)
+    yield env, "".join(banner), process
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", *args, "--local"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
+    env, banner, process = local_stack
+    base = f"http://127.0.0.1:{env['PORT']}"
+    assert "Demo form:  demo" in banner
+    assert base in banner
+
+    status, body = post(
+        f"{base}/forms/demo/responses",
+        json.dumps({"rating": 9, "comment": "Love the new app!", "email": "a@example.com"}).encode(),
+        "application/json",
+    )
+    assert status == 202
+    status_form, _ = post(f"{base}/forms/demo/responses", b"rating=1&comment=Awful+and+slow",
+                          "application/x-www-form-urlencoded")
+    assert status_form == 202
+    status_bad, error = post(f"{base}/forms/demo/responses", b"{", "application/json")
+    assert (status_bad, error["error"]["code"]) == (400, "malformed_json")
+
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    stored = []
+    for _ in range(40):  # the poller picks messages up within a couple of seconds
+        listing = cli(env, "feedback", "list", "--date", today, "--json")
+        stored = [json.loads(line) for line in listing.stdout.splitlines()]
+        if len(stored) == 2:
+            break
+        time.sleep(0.5)
+    by_text = {item["text"]: item for item in stored}
+    assert by_text["Love the new app!"]["sentiment"] == "POSITIVE"
+    assert by_text["Love the new app!"]["feedback_id"] == body["feedback_id"]
+    assert by_text["Awful and slow"]["sentiment"] == "NEGATIVE"
+
+    exported = cli(env, "export", "--date", today, "--out", str(tmp_path))
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads((tmp_path / "manifest.json").read_text())["counts"] == {"feedback": 2}
+    assert (tmp_path / "feedback.csv").read_text().count("\n") == 3
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 0
+    assert "Stopping" in process.stdout.read()
+
+
+def test_cli_explains_when_the_local_stack_is_not_running():
+    env = {**os.environ, "MOTO_PORT": str(free_port())}
+    result = cli(env, "feedback", "list")
+
+    assert result.returncode == 2
+    assert "make run" in result.stderr

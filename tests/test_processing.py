@@ -1,0 +1,236 @@
+"""The analyze function: idempotent storage, partial batch failures, retries and the DLQ."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
+
+from chalicelib import aws, processing
+from chalicelib.analysis.comprehend import ComprehendAnalyzer
+from chalicelib.config import settings
+from chalicelib.local.lambda_runtime import SqsPoller
+from chalicelib.models import Author, Channel, FeedbackEvent, Kind
+from chalicelib.queue import encode_events
+from chalicelib.store import dynamo
+from chalicelib.store import feedback as feedback_store
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def make_event(external_id: str, text: str = "Great service", language: str | None = "en") -> FeedbackEvent:
+    return FeedbackEvent.create(
+        source_id="demo",
+        external_id=external_id,
+        channel=Channel.FORM,
+        kind=Kind.FORM_RESPONSE,
+        text=text,
+        language=language,
+        author=Author(email=f"{external_id}@example.com"),
+        occurred_at=NOW,
+        received_at=NOW,
+    )
+
+
+def sqs_event(*bodies: str) -> dict:
+    return {
+        "Records": [
+            {
+                "messageId": f"m{index}",
+                "receiptHandle": f"rh{index}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:feedback-ingest-test",
+                "awsRegion": "us-east-1",
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }
+
+
+def body_of(*events: FeedbackEvent) -> str:
+    [body] = encode_events(list(events))
+    return body
+
+
+def test_a_batch_is_analyzed_and_stored(client, stack):
+    event = sqs_event(body_of(make_event("a", "Love it")), body_of(make_event("b", "Hate it")))
+
+    response = client.lambda_.invoke("analyze", event)
+
+    assert response.payload == {"batchItemFailures": []}
+    stored = feedback_store.get(make_event("a").feedback_id)
+    assert stored.sentiment == "POSITIVE"
+    assert stored.analyzer == "lexicon"
+    assert stored.author.email == "a@example.com"
+    assert feedback_store.get(make_event("b").feedback_id).sentiment == "NEGATIVE"
+
+
+def test_the_same_message_delivered_twice_stores_one_item(client, stack):
+    event = sqs_event(body_of(make_event("dup")))
+
+    client.lambda_.invoke("analyze", event)
+    first = feedback_store.get(make_event("dup").feedback_id)
+    second_response = client.lambda_.invoke("analyze", event)
+
+    assert second_response.payload == {"batchItemFailures": []}
+    assert stack.table_item_count() == 1
+    assert feedback_store.get(make_event("dup").feedback_id).stored_at == first.stored_at
+
+
+def test_duplicates_inside_one_batch_store_one_item(client, stack):
+    body = body_of(make_event("same"))
+
+    response = client.lambda_.invoke("analyze", sqs_event(body, body, body_of(make_event("same"), make_event("x"))))
+
+    assert response.payload == {"batchItemFailures": []}
+    assert stack.table_item_count() == 2
+
+
+def test_comprehend_throttling_fails_only_its_records_and_the_retry_stores_them(client, stack, monkeypatch):
+    comprehend = boto3.client("comprehend", region_name="us-east-1")
+    monkeypatch.setattr(processing, "configured_analyzer", lambda: ComprehendAnalyzer(comprehend))
+    english, german = make_event("en1", "Good", "en"), make_event("de1", "Gut", "de")
+    event = sqs_event(body_of(english), body_of(german))
+    sentiment = {"Sentiment": "POSITIVE",
+                 "SentimentScore": {"Positive": 0.9, "Negative": 0.0, "Neutral": 0.1, "Mixed": 0.0}}
+
+    with Stubber(comprehend) as stubber:
+        stubber.add_response("batch_detect_sentiment", {"ResultList": [{"Index": 0, **sentiment}], "ErrorList": []},
+                             {"TextList": ["Gut"], "LanguageCode": "de"})
+        stubber.add_client_error("batch_detect_sentiment", "ThrottlingException", http_status_code=400,
+                                 expected_params={"TextList": ["Good"], "LanguageCode": "en"})
+        first = client.lambda_.invoke("analyze", event)
+        # The queue redelivers only the failed record.
+        stubber.add_response("batch_detect_sentiment", {"ResultList": [{"Index": 0, **sentiment}], "ErrorList": []},
+                             {"TextList": ["Good"], "LanguageCode": "en"})
+        retry = client.lambda_.invoke("analyze", sqs_event(body_of(english)))
+
+    assert first.payload == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert retry.payload == {"batchItemFailures": []}
+    assert feedback_store.get(english.feedback_id).sentiment == "POSITIVE"
+    assert feedback_store.get(german.feedback_id).sentiment == "POSITIVE"
+    assert stack.table_item_count() == 2
+
+
+def test_a_malformed_message_fails_alone(client, stack):
+    response = client.lambda_.invoke("analyze", sqs_event("not json", body_of(make_event("ok"))))
+
+    assert response.payload == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert stack.table_item_count() == 1
+
+
+def test_unprocessed_items_are_retried_until_written(stack, monkeypatch):
+    dynamodb = aws.client("dynamodb")
+    real_batch_write = dynamodb.batch_write_item
+    calls = []
+
+    def flaky_batch_write(RequestItems):
+        calls.append(sum(len(v) for v in RequestItems.values()))
+        if len(calls) == 1:
+            # DynamoDB wrote the first two and handed back the rest, as it does under throttling.
+            [(table, requests)] = RequestItems.items()
+            real_batch_write(RequestItems={table: requests[:2]})
+            return {"UnprocessedItems": {table: requests[2:]}}
+        return real_batch_write(RequestItems=RequestItems)
+
+    monkeypatch.setattr(dynamodb, "batch_write_item", flaky_batch_write)
+    items = [{"pk": f"T#{i}", "sk": "T", "type": "T"} for i in range(5)]
+
+    dynamo.batch_write(settings().table_name, [dynamo.put_request(item) for item in items])
+
+    assert calls == [5, 3]
+    assert stack.table_item_count("T") == 5
+
+
+def test_unprocessed_items_that_never_clear_raise(stack, monkeypatch):
+    dynamodb = aws.client("dynamodb")
+    monkeypatch.setattr(dynamodb, "batch_write_item", lambda RequestItems: {"UnprocessedItems": RequestItems})
+
+    with pytest.raises(RuntimeError, match="unprocessed"):
+        dynamo.batch_write(settings().table_name, [dynamo.put_request({"pk": "T#1", "sk": "T"})])
+
+
+def test_cancelled_transactions_retry_conflicts_and_count_existing_items(stack, monkeypatch):
+    dynamodb = aws.client("dynamodb")
+    real_transact = dynamodb.transact_write_items
+    attempts = []
+
+    def conflicting_once(TransactItems):
+        attempts.append(len(TransactItems))
+        if len(attempts) == 1:
+            reasons = [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * (len(TransactItems) - 1)
+            raise ClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                 "CancellationReasons": reasons},
+                "TransactWriteItems",
+            )
+        return real_transact(TransactItems=TransactItems)
+
+    existing = make_event("existing")
+    processing.analyze_and_store([body_of(existing)], analyzer=_lexicon())
+    monkeypatch.setattr(dynamodb, "transact_write_items", conflicting_once)
+
+    report = processing.analyze_and_store(
+        [body_of(make_event("n1"), make_event("n2"), existing)], analyzer=_lexicon()
+    )
+
+    assert report.errors == [None]
+    assert (report.stored, report.duplicates) == (2, 1)
+    assert attempts == [3, 3, 2]
+    assert stack.table_item_count() == 3
+
+
+def test_a_record_that_always_fails_ends_in_the_dlq_with_its_payload(stack, monkeypatch):
+    comprehend = boto3.client("comprehend", region_name="us-east-1")
+    analyzer = ComprehendAnalyzer(comprehend)
+    body = body_of(make_event("doomed", "Good", "en"))
+    sqs = aws.client("sqs")
+    # Failed messages come straight back instead of after the visibility timeout.
+    sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "0"})
+    sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
+    poller = SqsPoller(stack.queue_url, lambda event, context: processing.handle_sqs_batch(event, context, analyzer))
+
+    with Stubber(comprehend) as stubber:
+        for _ in range(10):
+            stubber.add_client_error("batch_detect_sentiment", "ThrottlingException", http_status_code=400,
+                                     expected_params={"TextList": ANY, "LanguageCode": "en"})
+        results = [poller.poll_once() for _ in range(7)]
+
+    # Received once per poll until maxReceiveCount (5); then SQS moves it to the DLQ.
+    assert [r.received for r in results] == [1, 1, 1, 1, 1, 0, 0]
+    assert [r.failed for r in results] == [1, 1, 1, 1, 1, 0, 0]
+    assert stack.queue_depth() == 0
+    dlq = aws.client("sqs").receive_message(QueueUrl=stack.resources.dlq_url, MaxNumberOfMessages=10)
+    assert [m["Body"] for m in dlq["Messages"]] == [body]
+    assert stack.table_item_count() == 0
+
+
+def test_form_submission_flows_through_the_queue_to_the_table(client, stack):
+    from app import analyze
+
+    response = client.http.post(
+        "/forms/demo/responses",
+        headers={"content-type": "application/json"},
+        body=json.dumps({"rating": 2, "comment": "Checkout keeps crashing, awful"}).encode(),
+    )
+    feedback_id = json.loads(response.body)["feedback_id"]
+
+    drained = SqsPoller(stack.queue_url, analyze).drain()
+
+    assert (drained.received, drained.deleted) == (1, 1)
+    stored = feedback_store.get(feedback_id)
+    assert (stored.sentiment, stored.rating, stored.channel) == ("NEGATIVE", 2, "form")
+
+
+def _lexicon():
+    from chalicelib.analysis.lexicon import LexiconAnalyzer
+
+    return LexiconAnalyzer()
