@@ -30,16 +30,16 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("INGEST_QUEUE_URL", None)
 
-from chalice.test import Client  # noqa: E402
-from moto import mock_aws  # noqa: E402
+from chalice.test import Client
+from moto import mock_aws
 
-from chalicelib import aws, queue  # noqa: E402
-from chalicelib.config import settings  # noqa: E402
-from chalicelib.forms.config import FormConfig  # noqa: E402
-from chalicelib.local.provision import Resources, create_demo_form, provision  # noqa: E402
-from chalicelib.models import RatingScale  # noqa: E402
-from chalicelib.store import dynamo  # noqa: E402
-from chalicelib.store import forms as form_store  # noqa: E402
+from chalicelib import aws, queue, sources
+from chalicelib.config import settings
+from chalicelib.forms.config import FormConfig
+from chalicelib.local.provision import Resources, create_demo_form, provision
+from chalicelib.models import RatingScale
+from chalicelib.store import dynamo
+from chalicelib.store import forms as form_store
 
 
 def _reset_process_caches() -> None:
@@ -47,6 +47,7 @@ def _reset_process_caches() -> None:
     aws.reset_clients()
     queue.ingest_queue_url.cache_clear()
     form_store.clear_cache()
+    sources.clear_cache()
 
 
 @dataclass
@@ -80,7 +81,7 @@ class Stack:
 
     def table_item_count(self, item_type: str = "FEEDBACK") -> int:
         items = aws.client("dynamodb").scan(TableName=settings().table_name)["Items"]
-        return sum(1 for item in items if item.get("type", {}).get("S") == item_type)
+        return sum(1 for item in items if item.get("record_type", {}).get("S") == item_type)
 
 
 @pytest.fixture

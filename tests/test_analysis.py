@@ -7,7 +7,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from chalicelib.analysis.base import AnalysisFailed, Document, primary_language, truncate_utf8
-from chalicelib.analysis.comprehend import MAX_DOCUMENT_BYTES, ComprehendAnalyzer
+from chalicelib.analysis.comprehend import ComprehendAnalyzer
 from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.models import Sentiment
 
@@ -57,8 +57,12 @@ def test_unlabelled_texts_are_detected_then_scored_in_batches_of_25(comprehend):
 
     results = ComprehendAnalyzer(client).analyze(documents)
 
-    assert {key for key, r in results.items() if r.sentiment == Sentiment.POSITIVE} == {f"d{i}" for i in range(25)}
-    assert {key for key, r in results.items() if r.sentiment == Sentiment.NEGATIVE} == {f"d{i}" for i in range(25, 30)}
+    assert {key for key, r in results.items() if r.sentiment == Sentiment.POSITIVE} == {
+        f"d{i}" for i in range(25)
+    }
+    assert {key for key, r in results.items() if r.sentiment == Sentiment.NEGATIVE} == {
+        f"d{i}" for i in range(25, 30)
+    }
     assert all(r.language == "en" and r.analyzer == "comprehend" for r in results.values())
     assert results["d0"].scores.positive == pytest.approx(0.97)
 
@@ -138,7 +142,9 @@ def test_throttling_fails_only_the_documents_of_that_call(comprehend):
         {"TextList": ["Gut"], "LanguageCode": "de"},
     )
     stubber.add_client_error(
-        "batch_detect_sentiment", service_error_code="ThrottlingException", http_status_code=400,
+        "batch_detect_sentiment",
+        service_error_code="ThrottlingException",
+        http_status_code=400,
         expected_params={"TextList": ANY, "LanguageCode": "en"},
     )
 
@@ -173,8 +179,16 @@ def test_truncate_utf8(text, limit, expected):
 
 @pytest.mark.parametrize(
     ("tag", "code"),
-    [("en-US", "en"), ("EN", "en"), ("pt_BR", "pt"), ("zh-TW", "zh-TW"), ("zh-Hant", "zh-TW"), ("zh", "zh"),
-     ("", None), (None, None)],
+    [
+        ("en-US", "en"),
+        ("EN", "en"),
+        ("pt_BR", "pt"),
+        ("zh-TW", "zh-TW"),
+        ("zh-Hant", "zh-TW"),
+        ("zh", "zh"),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_primary_language(tag, code):
     assert primary_language(tag) == code

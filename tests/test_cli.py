@@ -40,13 +40,32 @@ def test_export_downloads_the_files(stack, tmp_path, capsys):
 
     assert cli.main(["export", "--date", "2026-11-21", "--out", str(tmp_path)]) == 0
 
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["feedback.csv", "feedback.jsonl.gz", "manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "feedback.csv",
+        "feedback.jsonl.gz",
+        "manifest.json",
+    ]
     assert json.loads((tmp_path / "manifest.json").read_text())["counts"] == {"feedback": 1}
 
 
 def test_forms_create_and_list(stack, capsys):
-    assert cli.main(["forms", "create", "--name", "Checkout CSAT", "--scale", "csat",
-                     "--origin", "https://Shop.Example.com", "--id", "checkout"]) == 0
+    assert (
+        cli.main(
+            [
+                "forms",
+                "create",
+                "--name",
+                "Checkout CSAT",
+                "--scale",
+                "csat",
+                "--origin",
+                "https://Shop.Example.com",
+                "--id",
+                "checkout",
+            ]
+        )
+        == 0
+    )
     created = json.loads(capsys.readouterr().out)
 
     assert created["allowed_origins"] == ["https://shop.example.com"]

@@ -16,8 +16,16 @@ from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.export import day as export
 from chalicelib.export.base import FEEDBACK_COLUMNS
-from chalicelib.models import Analysis, Author, Channel, FeedbackEvent, Kind, Sentiment, SentimentScores
-from chalicelib.models import StoredFeedback
+from chalicelib.models import (
+    Analysis,
+    Author,
+    Channel,
+    FeedbackEvent,
+    Kind,
+    Sentiment,
+    SentimentScores,
+    StoredFeedback,
+)
 from chalicelib.store import feedback as feedback_store
 
 DAY = date(2026, 11, 21)
@@ -25,13 +33,24 @@ DAY = date(2026, 11, 21)
 
 def stored(external_id: str, when: datetime, text: str = "Great", **fields) -> StoredFeedback:
     event = FeedbackEvent.create(
-        source_id="demo", external_id=external_id, channel=Channel.FORM, kind=Kind.FORM_RESPONSE, text=text,
-        author=Author(email=f"{external_id}@example.com", name=fields.pop("name", None)), occurred_at=when,
-        received_at=when, rating=fields.pop("rating", 9), rating_scale="nps", **fields,
+        source_id="demo",
+        external_id=external_id,
+        channel=Channel.FORM,
+        kind=Kind.FORM_RESPONSE,
+        text=text,
+        author=Author(email=f"{external_id}@example.com", name=fields.pop("name", None)),
+        occurred_at=when,
+        received_at=when,
+        rating=fields.pop("rating", 9),
+        rating_scale="nps",
+        **fields,
     )
     analysis = Analysis(
-        sentiment=Sentiment.POSITIVE, scores=SentimentScores(positive=0.9, negative=0.05, neutral=0.05, mixed=0.0),
-        language="en", analyzer="lexicon", analyzed_at=when,
+        sentiment=Sentiment.POSITIVE,
+        scores=SentimentScores(positive=0.9, negative=0.05, neutral=0.05, mixed=0.0),
+        language="en",
+        analyzer="lexicon",
+        analyzed_at=when,
     )
     return StoredFeedback.from_event(event, analysis, when)
 
@@ -45,7 +64,7 @@ def day_items(stack):
     at = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
     items = [
         stored("a", at, 'Comma, "quotes" and\nnewline', name="Ann"),
-        stored("b", at + timedelta(hours=1), "=HYPERLINK(\"http://evil\")", name="+Bob"),
+        stored("b", at + timedelta(hours=1), '=HYPERLINK("http://evil")', name="+Bob"),
         stored("c", at + timedelta(hours=2), "Plain"),
     ]
     others = [stored("old", at - timedelta(days=1)), stored("new", at + timedelta(days=1))]
@@ -64,9 +83,13 @@ def test_export_writes_csv_jsonl_and_manifest_for_that_day_only(day_items):
     assert tuple(rows[0].keys()) == FEEDBACK_COLUMNS
     assert [r["external_id"] for r in rows] == ["a", "b", "c"]
     assert rows[0]["text"] == 'Comma, "quotes" and\nnewline'
-    assert (rows[0]["sentiment"], rows[0]["rating"], rows[0]["author_email"]) == ("POSITIVE", "9", "a@example.com")
+    assert (rows[0]["sentiment"], rows[0]["rating"], rows[0]["author_email"]) == (
+        "POSITIVE",
+        "9",
+        "a@example.com",
+    )
     # Formula-looking customer text is neutralised for spreadsheet tools.
-    assert rows[1]["text"] == "'=HYPERLINK(\"http://evil\")"
+    assert rows[1]["text"] == '\'=HYPERLINK("http://evil")'
     assert rows[1]["author_name"] == "'+Bob"
 
     lines = gzip.decompress(s3_object(prefix + "feedback.jsonl.gz")).decode().splitlines()

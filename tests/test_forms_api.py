@@ -29,7 +29,9 @@ def error_of(response) -> dict:
 
 
 def test_json_response_is_queued_and_answered_202(client, stack):
-    response = post_json(client, "demo", {"rating": 9, "comment": "Love the new app!", "email": "A@Example.com"})
+    response = post_json(
+        client, "demo", {"rating": 9, "comment": "Love the new app!", "email": "A@Example.com"}
+    )
 
     assert response.status_code == 202
     payload = json.loads(response.body)
@@ -86,19 +88,49 @@ def test_allowed_origin_is_accepted(client, stack, csat_form):
         ("unknown form", "no-such-form", JSON, b'{"rating": 5}', 404, "unknown_form"),
         ("malformed json", "demo", JSON, b'{"rating": 5', 400, "malformed_json"),
         ("json that is not an object", "demo", JSON, b"[1, 2]", 400, "malformed_json"),
-        ("wrong content type", "demo", {"content-type": "text/plain"}, b"rating=5", 415, "unsupported_media_type"),
+        (
+            "wrong content type",
+            "demo",
+            {"content-type": "text/plain"},
+            b"rating=5",
+            415,
+            "unsupported_media_type",
+        ),
         ("no content type", "demo", {}, b'{"rating": 5}', 415, "unsupported_media_type"),
-        ("body over 64 KiB", "demo", JSON, b'{"comment": "' + b"x" * (64 * 1024) + b'"}', 413, "payload_too_large"),
+        (
+            "body over 64 KiB",
+            "demo",
+            JSON,
+            b'{"comment": "' + b"x" * (64 * 1024) + b'"}',
+            413,
+            "payload_too_large",
+        ),
         ("rating above the scale", "demo", JSON, b'{"rating": 11}', 422, "validation_failed"),
         ("rating below the scale", "demo", JSON, b'{"rating": -1}', 422, "validation_failed"),
         ("rating not a number", "demo", JSON, b'{"rating": "great"}', 422, "validation_failed"),
         ("neither rating nor comment", "demo", JSON, b'{"email": "a@example.com"}', 422, "validation_failed"),
-        ("comment too long", "demo", JSON, b'{"comment": "' + b"y" * 10_001 + b'"}', 422, "validation_failed"),
+        (
+            "comment too long",
+            "demo",
+            JSON,
+            b'{"comment": "' + b"y" * 10_001 + b'"}',
+            422,
+            "validation_failed",
+        ),
         ("invalid email", "demo", JSON, b'{"rating": 5, "email": "not-an-email"}', 422, "validation_failed"),
-        ("bad client id", "demo", JSON, b'{"rating": 5, "response_id": "no spaces"}', 422, "validation_failed"),
+        (
+            "bad client id",
+            "demo",
+            JSON,
+            b'{"rating": 5, "response_id": "no spaces"}',
+            422,
+            "validation_failed",
+        ),
     ],
 )
-def test_bad_input_is_refused_clearly_and_nothing_is_queued(client, stack, label, form_id, headers, body, status, code):
+def test_bad_input_is_refused_clearly_and_nothing_is_queued(
+    client, stack, label, form_id, headers, body, status, code
+):
     response = client.http.post(f"/forms/{form_id}/responses", headers=headers, body=body)
 
     assert response.status_code == status, label

@@ -38,8 +38,12 @@ def local_stack():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INGEST_", "TABLE_", "EXPORT_"))}
     env.update({"MOTO_PORT": str(free_port()), "PORT": str(free_port()), "PYTHONUNBUFFERED": "1"})
     process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "chalicelib.local"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     banner = []
     deadline = time.monotonic() + 60
@@ -57,8 +61,13 @@ def local_stack():
 
 def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", *args, "--local"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "chalicelib.cli", *args, "--local"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -74,8 +83,11 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
         "application/json",
     )
     assert status == 202
-    status_form, _ = post(f"{base}/forms/demo/responses", b"rating=1&comment=Awful+and+slow",
-                          "application/x-www-form-urlencoded")
+    status_form, _ = post(
+        f"{base}/forms/demo/responses",
+        b"rating=1&comment=Awful+and+slow",
+        "application/x-www-form-urlencoded",
+    )
     assert status_form == 202
     status_bad, error = post(f"{base}/forms/demo/responses", b"{", "application/json")
     assert (status_bad, error["error"]["code"]) == (400, "malformed_json")

@@ -88,7 +88,9 @@ def test_the_same_message_delivered_twice_stores_one_item(client, stack):
 def test_duplicates_inside_one_batch_store_one_item(client, stack):
     body = body_of(make_event("same"))
 
-    response = client.lambda_.invoke("analyze", sqs_event(body, body, body_of(make_event("same"), make_event("x"))))
+    response = client.lambda_.invoke(
+        "analyze", sqs_event(body, body, body_of(make_event("same"), make_event("x")))
+    )
 
     assert response.payload == {"batchItemFailures": []}
     assert stack.table_item_count() == 2
@@ -99,18 +101,30 @@ def test_comprehend_throttling_fails_only_its_records_and_the_retry_stores_them(
     monkeypatch.setattr(processing, "configured_analyzer", lambda: ComprehendAnalyzer(comprehend))
     english, german = make_event("en1", "Good", "en"), make_event("de1", "Gut", "de")
     event = sqs_event(body_of(english), body_of(german))
-    sentiment = {"Sentiment": "POSITIVE",
-                 "SentimentScore": {"Positive": 0.9, "Negative": 0.0, "Neutral": 0.1, "Mixed": 0.0}}
+    sentiment = {
+        "Sentiment": "POSITIVE",
+        "SentimentScore": {"Positive": 0.9, "Negative": 0.0, "Neutral": 0.1, "Mixed": 0.0},
+    }
 
     with Stubber(comprehend) as stubber:
-        stubber.add_response("batch_detect_sentiment", {"ResultList": [{"Index": 0, **sentiment}], "ErrorList": []},
-                             {"TextList": ["Gut"], "LanguageCode": "de"})
-        stubber.add_client_error("batch_detect_sentiment", "ThrottlingException", http_status_code=400,
-                                 expected_params={"TextList": ["Good"], "LanguageCode": "en"})
+        stubber.add_response(
+            "batch_detect_sentiment",
+            {"ResultList": [{"Index": 0, **sentiment}], "ErrorList": []},
+            {"TextList": ["Gut"], "LanguageCode": "de"},
+        )
+        stubber.add_client_error(
+            "batch_detect_sentiment",
+            "ThrottlingException",
+            http_status_code=400,
+            expected_params={"TextList": ["Good"], "LanguageCode": "en"},
+        )
         first = client.lambda_.invoke("analyze", event)
         # The queue redelivers only the failed record.
-        stubber.add_response("batch_detect_sentiment", {"ResultList": [{"Index": 0, **sentiment}], "ErrorList": []},
-                             {"TextList": ["Good"], "LanguageCode": "en"})
+        stubber.add_response(
+            "batch_detect_sentiment",
+            {"ResultList": [{"Index": 0, **sentiment}], "ErrorList": []},
+            {"TextList": ["Good"], "LanguageCode": "en"},
+        )
         retry = client.lambda_.invoke("analyze", sqs_event(body_of(english)))
 
     assert first.payload == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
@@ -142,7 +156,7 @@ def test_unprocessed_items_are_retried_until_written(stack, monkeypatch):
         return real_batch_write(RequestItems=RequestItems)
 
     monkeypatch.setattr(dynamodb, "batch_write_item", flaky_batch_write)
-    items = [{"pk": f"T#{i}", "sk": "T", "type": "T"} for i in range(5)]
+    items = [{"pk": f"T#{i}", "sk": "T", "record_type": "T"} for i in range(5)]
 
     dynamo.batch_write(settings().table_name, [dynamo.put_request(item) for item in items])
 
@@ -168,8 +182,10 @@ def test_cancelled_transactions_retry_conflicts_and_count_existing_items(stack, 
         if len(attempts) == 1:
             reasons = [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * (len(TransactItems) - 1)
             raise ClientError(
-                {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                 "CancellationReasons": reasons},
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": reasons,
+                },
                 "TransactWriteItems",
             )
         return real_transact(TransactItems=TransactItems)
@@ -196,12 +212,18 @@ def test_a_record_that_always_fails_ends_in_the_dlq_with_its_payload(stack, monk
     # Failed messages come straight back instead of after the visibility timeout.
     sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "0"})
     sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
-    poller = SqsPoller(stack.queue_url, lambda event, context: processing.handle_sqs_batch(event, context, analyzer))
+    poller = SqsPoller(
+        stack.queue_url, lambda event, context: processing.handle_sqs_batch(event, context, analyzer)
+    )
 
     with Stubber(comprehend) as stubber:
         for _ in range(10):
-            stubber.add_client_error("batch_detect_sentiment", "ThrottlingException", http_status_code=400,
-                                     expected_params={"TextList": ANY, "LanguageCode": "en"})
+            stubber.add_client_error(
+                "batch_detect_sentiment",
+                "ThrottlingException",
+                http_status_code=400,
+                expected_params={"TextList": ANY, "LanguageCode": "en"},
+            )
         results = [poller.poll_once() for _ in range(7)]
 
     # Received once per poll until maxReceiveCount (5); then SQS moves it to the DLQ.

@@ -12,7 +12,9 @@ The counting pieces (`RequestCounter`, `billed_units`, `ComprehendResponder`) ar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import io
 import json
 import math
 import os
@@ -103,8 +105,7 @@ class RequestCounter:
     """Counts AWS API calls and HTTP requests per phase, service and operation through botocore events.
 
     * `before-send` fires once per HTTP request, retries included; it is what AWS bills and throttles.
-      The emitter calls every `before-send` handler (moto's included), so registration order does not hide
-      a request.
+      botocore calls every `before-send` handler (moto answers from one), and this one runs first anyway.
     * `before-call` fires once per API call. It is the only trace of a call that a `Stubber` answers (the
       Stubber returns its response from `before-call`, so no HTTP request is ever built): for services named
       in `stubbed_services`, each API call counts as one request.
@@ -124,9 +125,11 @@ class RequestCounter:
     def attach(self, events: Any) -> None:
         """Register on a session's (or client's) event system; clients created afterwards inherit it."""
         suffix = str(id(self))
-        events.register_first("before-call", self._on_call, unique_id=f"bench-call-{suffix}")
-        events.register_first("before-send", self._on_send, unique_id=f"bench-send-{suffix}")
-        events.register("after-call.dynamodb", self._on_dynamodb_result, unique_id=f"bench-read-{suffix}")
+        # Registered at full depth and first: botocore calls handlers of deeper event names before shallower
+        # ones, and `before-call` stops at the first handler that answers (a Stubber's, on `before-call.*.*`).
+        events.register_first("before-call.*.*", self._on_call, unique_id=f"bench-call-{suffix}")
+        events.register_first("before-send.*.*", self._on_send, unique_id=f"bench-send-{suffix}")
+        events.register("after-call.dynamodb.*", self._on_dynamodb_result, unique_id=f"bench-read-{suffix}")
 
     @contextmanager
     def phase_of(self, phase: str | None) -> Iterator[None]:
@@ -163,8 +166,12 @@ class RequestCounter:
 
     def retries(self, phase: str) -> int:
         """HTTP requests beyond one per API call (botocore retries) for the non-stubbed services."""
-        calls = sum(n for (service, _), n in self.calls[phase].items() if service not in self.stubbed_services)
-        sends = sum(n for (service, _), n in self.sends[phase].items() if service not in self.stubbed_services)
+        calls = sum(
+            n for (service, _), n in self.calls[phase].items() if service not in self.stubbed_services
+        )
+        sends = sum(
+            n for (service, _), n in self.sends[phase].items() if service not in self.stubbed_services
+        )
         return sends - calls
 
 
@@ -381,6 +388,7 @@ class BenchResult:
     export: ExportResult
     imports: ImportResult
     seconds: float
+    emf_lines: int = 0
 
 
 def prepare_environment() -> None:
@@ -483,7 +491,9 @@ def seed_history(count: int, exclude: Iterable[date], seed: int = 11) -> int:
             occurred_at=stored_at,
             received_at=stored_at,
         )
-        analysis = Analysis(sentiment=Sentiment.NEUTRAL, language="en", analyzer="comprehend", analyzed_at=stored_at)
+        analysis = Analysis(
+            sentiment=Sentiment.NEUTRAL, language="en", analyzer="comprehend", analyzed_at=stored_at
+        )
         stored = StoredFeedback.from_event(event, analysis, stored_at)
         items.append(dynamo.put_request(feedback_store.to_item(stored)))
     dynamo.batch_write(settings().table_name, items)
@@ -512,10 +522,11 @@ def run_pipeline(items: int, history: int) -> tuple[RequestCounter, AckResult, A
     import boto3
     from moto import mock_aws
 
-    boto3.setup_default_session()
     counter = RequestCounter(stubbed_services={"comprehend"})
-    counter.attach(boto3.DEFAULT_SESSION.events)
     with mock_aws():
+        # mock_aws replaces boto3.DEFAULT_SESSION with None on start: the session is created inside it.
+        boto3.setup_default_session()
+        counter.attach(boto3.DEFAULT_SESSION.events)
         queue_url = provision_stack()
         ack = run_ack(counter, synthetic_responses(items))
         started = datetime.now(UTC).date()
@@ -531,7 +542,9 @@ def run_pipeline(items: int, history: int) -> tuple[RequestCounter, AckResult, A
 # Import time
 
 
-IMPORT_PROBE = "import time; t = time.perf_counter(); import {modules}; print('BENCH', time.perf_counter() - t)"
+IMPORT_PROBE = (
+    "import time; t = time.perf_counter(); import {modules}; print('BENCH', time.perf_counter() - t)"
+)
 
 
 def _run_python(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
@@ -622,7 +635,12 @@ def checks(result: BenchResult) -> list[Check]:
             f"= {TARGET_ACK_REQUESTS_PER_SUBMISSION:g}",
             ack.per_submission_after_first == TARGET_ACK_REQUESTS_PER_SUBMISSION,
         ),
-        Check("ack: submissions accepted (202)", f"{ack.accepted}/{ack.submissions}", "all", ack.accepted == items),
+        Check(
+            "ack: submissions accepted (202)",
+            f"{ack.accepted}/{ack.submissions}",
+            "all",
+            ack.accepted == items,
+        ),
         Check(
             "analyze: Comprehend requests per 1,000 single-language items",
             f"{comprehend:.0f}",
@@ -755,6 +773,7 @@ def render(result: BenchResult, command: str) -> str:
         f"Ack: the first submission made {sum(result.ack.first.values())} requests "
         f"({_format_keys(result.ack.first)}): the form config is loaded once and then served from memory; "
         f"all {result.ack.submissions:,} submissions made {sum(result.ack.total.values())}.",
+        *_emf_note(result.emf_lines),
         "",
         *_requests_table(result.counter, result.items),
         "",
@@ -796,6 +815,17 @@ statement (`time.perf_counter` around it), interleaved, after one warm-up run. S
 are not counted. Figures are request counts, not latency: moto in process says nothing about AWS latency."""
 
 
+def _emf_note(emf_lines: int) -> list[str]:
+    if not emf_lines:
+        return []
+    return [
+        "",
+        f"Note: the app printed {emf_lines} CloudWatch EMF metric blob(s) to stdout during the run although "
+        "POWERTOOLS_METRICS_DISABLED=true (Powertools' automatic flush at 100 values of one metric ignores "
+        "that switch); they were kept out of this report.",
+    ]
+
+
 def _format_keys(requests: Counter[Key]) -> str:
     return ", ".join(f"{service} {operation} × {n}" for (service, operation), n in sorted(requests.items()))
 
@@ -811,11 +841,16 @@ def _versions() -> str:
 
 
 def run(items: int, history: int, import_runs: int) -> BenchResult:
-    """The whole bench."""
+    """The whole bench. What the app prints to stdout meanwhile (EMF metric blobs) is kept out of the report."""
     started = time.perf_counter()
-    counter, ack, analyze, export = run_pipeline(items, history)
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        counter, ack, analyze, export = run_pipeline(items, history)
+    emf_lines = sum(1 for line in captured.getvalue().splitlines() if line.startswith('{"_aws"'))
     imports = measure_imports(import_runs)
-    return BenchResult(items, counter, ack, analyze, export, imports, time.perf_counter() - started)
+    return BenchResult(
+        items, counter, ack, analyze, export, imports, time.perf_counter() - started, emf_lines
+    )
 
 
 def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) -> int:

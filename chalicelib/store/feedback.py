@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.models import StoredFeedback
 from chalicelib.store import dynamo
-from chalicelib.store.schema import DAY_INDEX, DAY_PK, DAY_SK, PK, SK
+from chalicelib.store.schema import DAY_INDEX, DAY_PK, DAY_SK, PK, RECORD_TYPE, SK
 
 ITEM_TYPE = "FEEDBACK"
 
@@ -42,14 +42,14 @@ def to_item(feedback: StoredFeedback) -> dict[str, Any]:
         **feedback_key(feedback.feedback_id),
         DAY_PK: day_partition(feedback.stored_at.date(), shard),
         DAY_SK: f"{stored_at}#{feedback.feedback_id}",
-        "type": ITEM_TYPE,
+        RECORD_TYPE: ITEM_TYPE,
         **feedback.model_dump(mode="json", exclude_none=True),
     }
 
 
 def from_item(item: dict[str, Any]) -> StoredFeedback:
     """The stored feedback an item holds (key attributes dropped)."""
-    fields = {k: v for k, v in item.items() if k not in {PK, SK, DAY_PK, DAY_SK, "type"}}
+    fields = {k: v for k, v in item.items() if k not in {PK, SK, DAY_PK, DAY_SK, RECORD_TYPE}}
     return StoredFeedback.model_validate(fields)
 
 

@@ -11,6 +11,8 @@ DAY_INDEX = "by_day"
 DAY_PK = "gsi1pk"
 DAY_SK = "gsi1sk"
 TTL_ATTRIBUTE = "expires_at"
+# Every item says what it is (FEEDBACK, FORM, SOURCE …), apart from its keys.
+RECORD_TYPE = "record_type"
 
 KEY_SCHEMA = [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}]
 ATTRIBUTE_DEFINITIONS = [{"AttributeName": name, "AttributeType": "S"} for name in (PK, SK, DAY_PK, DAY_SK)]

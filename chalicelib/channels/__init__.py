@@ -1,0 +1,1 @@
+"""Webhook channels: one module per platform (handshake, verify, normalize); registry.py maps types."""

@@ -1,0 +1,126 @@
+"""The channel contract: what a webhook request looks like to a channel, and what a channel must provide.
+
+A channel is one module in this package holding one `Channel` subclass; `registry.py` maps its `type` to
+it. The route does the rest the same way for every channel: load the source (cached), check the size,
+`verify` the signature on the raw bytes, `parse`, `normalize` into FeedbackEvents, one SQS send, answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from chalice import Response
+from pydantic import ValidationError
+
+from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.http import NotFound, parse_json_object
+from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
+from chalicelib.models import Channel as ChannelName
+from chalicelib.sources import SourceConfig, SourceSecrets
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """One inbound request as a channel sees it: headers lower-cased, the body as raw bytes."""
+
+    source: SourceConfig
+    secrets: SourceSecrets
+    method: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+    def header(self, name: str) -> str | None:
+        """A header value by case-insensitive name."""
+        return self.headers.get(name.lower())
+
+    def setting(self, name: str) -> str | None:
+        """A non-secret source setting (page id, bot user id …)."""
+        return self.source.settings.get(name)
+
+
+@dataclass
+class Delivery:
+    """What one webhook delivery amounts to: its customer feedback, and optionally a specific reply
+    (Slack's url_verification challenge) instead of the default acknowledgement."""
+
+    events: list[FeedbackEvent] = field(default_factory=list)
+    reply: Response | None = None
+
+
+class Channel(ABC):
+    """A platform's webhook dialect."""
+
+    type: ClassVar[str]
+    # Secrets a source of this type must have (stored in SSM), and ones `sources add` may generate.
+    secret_names: ClassVar[tuple[str, ...]]
+    generated_secrets: ClassVar[tuple[str, ...]] = ()
+    # Optional non-secret settings a source of this type understands, with what each is for.
+    setting_help: ClassVar[Mapping[str, str]] = {}
+    # How the platform's console is set up, shown by `sources add` and documented in the README.
+    console_help: ClassVar[str] = ""
+
+    def generate_secret(self, name: str) -> str:
+        """A fresh random value for a secret this product chooses (verify tokens, URL tokens …)."""
+        return secrets.token_urlsafe(32)
+
+    def handshake(self, request: WebhookRequest) -> Response:
+        """Answer the platform's GET verification; most platforms have none."""
+        raise NotFound("This source type has no GET handshake.", code="no_handshake")
+
+    @abstractmethod
+    def verify(self, request: WebhookRequest) -> None:
+        """Raise a 401 error unless the request is authentic (signature over the raw body, replay window)."""
+
+    def parse(self, request: WebhookRequest) -> dict[str, Any]:
+        """The decoded body; JSON by default (400 when malformed)."""
+        return parse_json_object(request.body)
+
+    @abstractmethod
+    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
+        """Every customer-authored text of the delivery as a FeedbackEvent; skips everything else."""
+
+
+def feedback_event(
+    request: WebhookRequest,
+    *,
+    channel: ChannelName,
+    kind: Kind,
+    external_id: str,
+    text: str,
+    occurred_at: datetime,
+    author: Author | None = None,
+    thread_id: str | None = None,
+    language: str | None = None,
+    rating: int | None = None,
+    rating_scale: RatingScale | None = None,
+    permalink: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> FeedbackEvent:
+    """A FeedbackEvent for this request's source, its identity derived from the platform's own id."""
+    try:
+        return FeedbackEvent.create(
+            source_id=request.source.source_id,
+            external_id=str(external_id),
+            channel=channel,
+            kind=kind,
+            text=text or "",
+            occurred_at=occurred_at,
+            received_at=request.received_at,
+            author=author or Author(),
+            thread_id=thread_id,
+            language=language,
+            rating=rating,
+            rating_scale=rating_scale if rating is not None else None,
+            permalink=permalink,
+            metadata={k: v for k, v in (metadata or {}).items() if v is not None},
+        )
+    except ValidationError as error:
+        fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
+        raise PayloadInvalid(f"The payload has fields of the wrong shape: {fields}.") from error

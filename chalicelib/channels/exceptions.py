@@ -1,0 +1,40 @@
+"""Errors a channel raises; each maps to the JSON error answer of the public contract."""
+
+from __future__ import annotations
+
+from chalicelib.http import ApiError, BadRequest, Forbidden, Unauthorized
+
+
+class SignatureMissing(Unauthorized):
+    def __init__(self, header: str) -> None:
+        super().__init__(f"The request has no {header} signature.", code="signature_missing")
+
+
+class SignatureInvalid(Unauthorized):
+    def __init__(self, message: str = "The signature does not match the body.") -> None:
+        super().__init__(message, code="signature_invalid")
+
+
+class TimestampExpired(Unauthorized):
+    def __init__(self, tolerance_seconds: int) -> None:
+        super().__init__(
+            f"The request timestamp is missing, malformed or more than {tolerance_seconds} s from now.",
+            code="timestamp_expired",
+        )
+
+
+class HandshakeRefused(Forbidden):
+    def __init__(self, message: str = "The verification token does not match.") -> None:
+        super().__init__(message, code="handshake_refused")
+
+
+class HandshakeMalformed(BadRequest):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="handshake_malformed")
+
+
+class PayloadInvalid(ApiError):
+    """A correctly signed body whose content is not what the platform documents (422)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(422, "payload_invalid", message)

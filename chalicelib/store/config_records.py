@@ -1,0 +1,65 @@
+"""Small configuration records (forms, sources) kept in one DynamoDB partition per kind and read through a
+Powertools parameters provider, so the ack path serves them from memory.
+
+Each kind lives in its own partition (`pk = FORM`, `pk = SOURCE`, sort key = the record id): listing them
+is a Query, never a Scan. An unknown id is cached too (as {}), so probing random ids costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import BaseProvider
+
+from chalicelib.config import settings
+from chalicelib.store import dynamo
+from chalicelib.store.schema import PK, RECORD_TYPE, SK
+
+
+class ConfigRecords(BaseProvider):
+    """Records of one kind: get (cached), list, save, delete."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def key(self, record_id: str) -> dict[str, str]:
+        """Primary key of one record."""
+        return {PK: self.kind, SK: record_id}
+
+    def _fields(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in item.items() if k not in {PK, SK, RECORD_TYPE}}
+
+    def _get(self, name: str, **sdk_options: Any) -> dict[str, Any]:
+        item = dynamo.get_item(settings().table_name, self.key(name))
+        return self._fields(item) if item else {}
+
+    def _get_multiple(self, path: str, **sdk_options: Any) -> dict[str, Any]:
+        items = dynamo.query_pages(
+            TableName=settings().table_name,
+            KeyConditionExpression="#pk = :kind",
+            ExpressionAttributeNames={"#pk": PK},
+            ExpressionAttributeValues={":kind": {"S": self.kind}},
+        )
+        return {item[SK]: self._fields(item) for item in items}
+
+    def get_cached(self, record_id: str) -> dict[str, Any]:
+        """The record's fields from memory (DynamoDB on a miss or after CONFIG_CACHE_SECONDS); {} if unknown."""
+        return self.get(record_id, max_age=settings().config_cache_seconds) or {}
+
+    def list_fresh(self) -> dict[str, dict[str, Any]]:
+        """Every record of this kind, read now."""
+        return self.get_multiple(self.kind, force_fetch=True)
+
+    def save(self, record_id: str, fields: dict[str, Any]) -> None:
+        """Create or replace a record."""
+        item = {**self.key(record_id), RECORD_TYPE: self.kind, **fields}
+        dynamo.batch_write(settings().table_name, [dynamo.put_request(item)])
+        self.clear_cache()
+
+    def delete(self, record_id: str) -> None:
+        """Remove a record."""
+        dynamo.batch_write(
+            settings().table_name, [{"DeleteRequest": {"Key": dynamo.serialize(self.key(record_id))}}]
+        )
+        self.clear_cache()

@@ -1,0 +1,17 @@
+"""The `channel_harness` fixture every channel test module uses."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.channels.harness import ChannelHarness
+
+
+@pytest.fixture
+def channel_harness(client, stack, monkeypatch):
+    def make(channel_type, secrets, signer, settings=None, fixture_dir=None) -> ChannelHarness:
+        return ChannelHarness(
+            client, stack, monkeypatch, channel_type, secrets, signer, settings, fixture_dir
+        )
+
+    return make

@@ -1,0 +1,252 @@
+"""Standard Webhooks channel (`webhook`): the spec's signature scheme, key rotation, the documented body."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.channels.webhook import sign
+from tests.channels.harness import NOW, WebhookCase
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+OTHER_SECRET = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
+MESSAGE_ID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
+
+
+def signer(body, secrets, now):
+    timestamp = int(now.timestamp())
+    return {
+        "webhook-id": MESSAGE_ID,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secrets["signing_secret"], MESSAGE_ID, timestamp, body),
+    }
+
+
+def headers_signed_with(secret: str, body: bytes, now=NOW, message_id=MESSAGE_ID, extra_entries: str = ""):
+    timestamp = int(now.timestamp())
+    signature = sign(secret, message_id, timestamp, body)
+    return {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": f"{extra_entries} {signature}".strip(),
+    }
+
+
+VALID = b'{"id": "evt_9", "text": "Works"}'
+
+CASES = [
+    WebhookCase(
+        "envelope with data object",
+        fixture="feedback_created.json",
+        events=[
+            {
+                "channel": "webhook",
+                "kind": "review",
+                "external_id": "evt_1001",
+                "text": "The onboarding call was really helpful",
+                "language": "en",
+                "rating": 5,
+                "rating_scale": "csat",
+                "author": {"channel_user_id": "cust-42", "name": "Dana Scott", "email": "dana@example.com"},
+                "occurred_at": "2026-11-21T11:57:30Z",
+                "thread_id": "ticket-1001",
+                "permalink": "https://crm.example.com/tickets/1001",
+                "metadata": {"event_type": "feedback.created"},
+            }
+        ],
+        response={"status": "accepted", "events": 1},
+    ),
+    WebhookCase(
+        "plain feedback object, occurred_at defaults to receipt",
+        fixture="plain_object.json",
+        events=[
+            {
+                "external_id": "zap-77",
+                "text": "Shipping took three weeks.",
+                "author": {"handle": "@kim"},
+                "occurred_at": "2026-11-21T12:00:00Z",
+                "rating": None,
+                "kind": "comment",
+            }
+        ],
+    ),
+    WebhookCase(
+        "batch in data list",
+        fixture="batch.json",
+        events=[
+            {"external_id": "b-1", "text": "Great"},
+            {"external_id": "b-2", "text": "Bad", "rating": 1, "rating_scale": "stars"},
+        ],
+    ),
+    WebhookCase(
+        "object without id uses webhook-id",
+        body=b'{"text": "No id here"}',
+        events=[{"external_id": MESSAGE_ID, "text": "No id here"}],
+    ),
+    WebhookCase(
+        "missing signature",
+        fixture="plain_object.json",
+        sign=False,
+        status=401,
+        error_code="signature_missing",
+    ),
+    WebhookCase(
+        "wrong signature",
+        fixture="plain_object.json",
+        sign=False,
+        status=401,
+        error_code="signature_invalid",
+        headers=headers_signed_with(OTHER_SECRET, VALID),
+    ),
+    WebhookCase(
+        "signature over another body",
+        body=VALID,
+        sign=False,
+        status=401,
+        error_code="signature_invalid",
+        headers=headers_signed_with(SECRET, VALID + b" "),
+    ),
+    WebhookCase(
+        "signature without v1 entry",
+        body=VALID,
+        sign=False,
+        status=401,
+        error_code="signature_invalid",
+        headers={**headers_signed_with(SECRET, VALID), "webhook-signature": "v2,abc"},
+    ),
+    WebhookCase(
+        "timestamp older than 5 minutes",
+        body=VALID,
+        sign=False,
+        status=401,
+        error_code="timestamp_expired",
+        headers=headers_signed_with(SECRET, VALID, now=NOW - timedelta(minutes=5, seconds=1)),
+    ),
+    WebhookCase(
+        "timestamp from the future",
+        body=VALID,
+        sign=False,
+        status=401,
+        error_code="timestamp_expired",
+        headers=headers_signed_with(SECRET, VALID, now=NOW + timedelta(minutes=6)),
+    ),
+    WebhookCase(
+        "timestamp not a number",
+        body=VALID,
+        sign=False,
+        status=401,
+        error_code="timestamp_expired",
+        headers={**headers_signed_with(SECRET, VALID), "webhook-timestamp": "yesterday"},
+    ),
+    WebhookCase(
+        "one of several signatures matches (rotation on the sender)",
+        body=VALID,
+        sign=False,
+        headers=headers_signed_with(SECRET, VALID, extra_entries="v1,bm90IGl0 v1a,ignored"),
+        events=[{"external_id": "evt_9"}],
+    ),
+    WebhookCase(
+        "malformed JSON after a valid signature", body=b'{"id": ', status=400, error_code="malformed_json"
+    ),
+    WebhookCase(
+        "rating outside its scale",
+        body=b'{"id": "r", "rating": 9, "rating_scale": "stars"}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "rating without a scale", body=b'{"id": "r", "rating": 3}', status=422, error_code="payload_invalid"
+    ),
+    WebhookCase("data of the wrong type", body=b'{"data": "text"}', status=422, error_code="payload_invalid"),
+    WebhookCase(
+        "field of the wrong type",
+        body=b'{"id": "x", "author": "bob"}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+]
+
+
+@pytest.fixture
+def harness(channel_harness):
+    return channel_harness("webhook", {"signing_secret": SECRET}, signer)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
+def test_webhook_cases(harness, case):
+    harness.run(case)
+
+
+def test_published_test_vector_verifies(channel_harness, monkeypatch):
+    """The Standard Webhooks reference libraries' vector, verbatim."""
+    harness = channel_harness("webhook", {"signing_secret": SECRET}, None)
+    body = b'{"test": 2432232314}'
+    case = WebhookCase(
+        "spec vector",
+        body=body,
+        sign=False,
+        now=datetime.fromtimestamp(1614265330, UTC),
+        headers={
+            "content-type": "application/json",
+            "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "webhook-timestamp": "1614265330",
+            "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        },
+        events=[{"external_id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "text": ""}],
+    )
+    harness.run(case)
+
+
+def test_previous_secret_is_accepted_during_a_rotation(harness):
+    from chalicelib import sources
+
+    sources.rotate(harness.source.source_id, {"signing_secret": OTHER_SECRET})
+    old = WebhookCase(
+        "old key",
+        body=VALID,
+        sign=False,
+        headers=headers_signed_with(SECRET, VALID),
+        events=[{"external_id": "evt_9"}],
+    )
+    new = WebhookCase(
+        "new key",
+        body=VALID,
+        sign=False,
+        headers=headers_signed_with(OTHER_SECRET, VALID),
+        events=[{"external_id": "evt_9"}],
+    )
+    harness.run(old)
+    harness.run(new)
+
+    sources.drop_previous(harness.source.source_id)
+    harness.run(
+        WebhookCase(
+            "old key after the rotation",
+            body=VALID,
+            sign=False,
+            status=401,
+            headers=headers_signed_with(SECRET, VALID),
+            error_code="signature_invalid",
+        )
+    )
+
+
+def test_redelivery_is_stored_once(harness):
+    harness.assert_redelivery_stored_once(CASES[0])
+
+
+def test_unknown_source_and_handshake(client, stack):
+    unknown = client.http.post("/webhooks/src_nope", headers={"content-type": "application/json"}, body=b"{}")
+    form_id = client.http.post("/webhooks/demo", headers={"content-type": "application/json"}, body=b"{}")
+
+    assert unknown.status_code == form_id.status_code == 404
+    assert stack.queue_depth() == 0
+
+
+def test_standard_webhooks_has_no_get_handshake(harness, client):
+    response = client.http.get(f"/webhooks/{harness.source.source_id}")
+
+    assert response.status_code == 404
+    assert b"no_handshake" in response.body
