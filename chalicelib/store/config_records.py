@@ -44,7 +44,7 @@ class ConfigRecords(BaseProvider):
         return {item[SK]: self._fields(item) for item in items}
 
     def get_cached(self, record_id: str) -> dict[str, Any]:
-        """The record's fields from memory (DynamoDB on a miss or after CONFIG_CACHE_SECONDS); {} if unknown."""
+        """The record's fields from memory (DynamoDB on a miss or when stale); {} if unknown."""
         return self.get(record_id, max_age=settings().config_cache_seconds) or {}
 
     def list_fresh(self) -> dict[str, dict[str, Any]]:
