@@ -82,3 +82,56 @@ def test_bad_date_is_a_usage_error(stack, capsys):
         cli.main(["feedback", "list", "--date", "yesterday"])
     assert exit_info.value.code == 2
     assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_sources_add_generates_secrets_and_masks_them_afterwards(stack, capsys):
+    from chalicelib import sources
+
+    assert cli.main(["sources", "add", "--type", "webhook", "--name", "Zapier", "--id", "src_zap"]) == 0
+    added = capsys.readouterr().out
+    [generated] = [line for line in added.splitlines() if line.startswith("generated:")]
+    secret = generated.split("signing_secret=", 1)[1].split()[0]
+    assert secret.startswith("whsec_")
+    assert sources.read_secrets("src_zap").current("signing_secret") == secret
+    assert "/webhooks/src_zap" in added
+
+    cli.main(["sources", "list"])
+    cli.main(["sources", "show", "src_zap"])
+    shown = capsys.readouterr().out
+    assert "src_zap" in shown
+    assert secret not in shown
+
+    cli.main(["sources", "show", "src_zap", "--reveal"])
+    assert secret in capsys.readouterr().out
+
+
+def test_sources_add_requires_platform_secrets(stack, capsys):
+    import pytest
+
+    from chalicelib.channels.registry import CHANNELS
+
+    needs_platform_secret = next(
+        t for t, c in sorted(CHANNELS.items()) if set(c.secret_names) - set(c.generated_secrets)
+    )
+    assert cli.main(["sources", "add", "--type", needs_platform_secret, "--name", "x"]) == 2
+    assert "needs --secret" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="name=value"):
+        cli.main(["sources", "add", "--type", "webhook", "--name", "x", "--secret", "nope"])
+
+
+def test_sources_rotate_keeps_the_previous_secret_until_dropped(stack, capsys):
+    from chalicelib import sources
+
+    cli.main(["sources", "add", "--type", "webhook", "--name", "Zap", "--id", "src_rot",
+              "--secret", "signing_secret=whsec_b2xk"])
+    assert cli.main(["sources", "rotate", "src_rot", "--secret", "signing_secret=whsec_bmV3"]) == 0
+    assert sources.read_secrets("src_rot").accepted("signing_secret") == ["whsec_bmV3", "whsec_b2xk"]
+
+    assert cli.main(["sources", "rotate", "src_rot", "--drop-previous"]) == 0
+    assert sources.read_secrets("src_rot").accepted("signing_secret") == ["whsec_bmV3"]
+
+    assert cli.main(["sources", "rotate", "src_rot", "--secret", "unknown=1"]) == 2
+    assert cli.main(["sources", "remove", "src_rot"]) == 0
+    assert sources.read_secrets("src_rot").names() == []
+    assert cli.main(["sources", "show", "src_rot"]) == 1
+    assert "no source 'src_rot'" in capsys.readouterr().err

@@ -81,7 +81,7 @@ BENCH_ENVIRONMENT = {
 Key = tuple[str, str]  # (service endpoint prefix, OperationName)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Counting pieces (importable, tested in tests/test_bench.py)
 
 
@@ -163,6 +163,15 @@ class RequestCounter:
             if key[0] not in self.stubbed_services:
                 result[key] += count
         return result
+
+    def unsent_calls(self) -> list[str]:
+        """API calls of a non-stubbed service that no `before-send` matched (the counter missed a request)."""
+        missing = []
+        for phase, calls in self.calls.items():
+            for key, count in calls.items():
+                if key[0] not in self.stubbed_services and self.sends[phase][key] < count:
+                    missing.append(f"{phase}: {key[0]} {key[1]} ({self.sends[phase][key]}/{count})")
+        return missing
 
     def retries(self, phase: str) -> int:
         """HTTP requests beyond one per API call (botocore retries) for the non-stubbed services."""
@@ -275,7 +284,7 @@ class ComprehendResponder:
         return None
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Synthetic input
 
 OPENINGS = (
@@ -334,7 +343,7 @@ def synthetic_responses(count: int, seed: int = 7) -> list[dict[str, Any]]:
     return responses
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # The run
 
 
@@ -388,6 +397,7 @@ class BenchResult:
     export: ExportResult
     imports: ImportResult
     seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
     emf_lines: int = 0
 
 
@@ -514,7 +524,26 @@ def run_export(counter: RequestCounter, days: Sequence[date], history_items: int
     return ExportResult(list(days), exported, history_items, s3_objects)
 
 
-def run_pipeline(items: int, history: int) -> tuple[RequestCounter, AckResult, AnalyzeResult, ExportResult]:
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Add the block's wall-clock seconds to `timings[name]`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+
+
+@dataclass
+class PipelineResult:
+    counter: RequestCounter
+    ack: AckResult
+    analyze: AnalyzeResult
+    export: ExportResult
+    timings: dict[str, float]
+
+
+def run_pipeline(items: int, history: int) -> PipelineResult:
     """The in-process run: moto for DynamoDB/SQS/S3/SSM, the counter on the default boto3 session."""
     prepare_environment()
     # moto adds its before-send handler to botocore's built-in handlers when imported: import it before the
@@ -523,22 +552,29 @@ def run_pipeline(items: int, history: int) -> tuple[RequestCounter, AckResult, A
     from moto import mock_aws
 
     counter = RequestCounter(stubbed_services={"comprehend"})
+    timings: dict[str, float] = {}
     with mock_aws():
         # mock_aws replaces boto3.DEFAULT_SESSION with None on start: the session is created inside it.
         boto3.setup_default_session()
         counter.attach(boto3.DEFAULT_SESSION.events)
-        queue_url = provision_stack()
-        ack = run_ack(counter, synthetic_responses(items))
+        with timed(timings, "provision"):
+            queue_url = provision_stack()
+        with timed(timings, "ack"):
+            ack = run_ack(counter, synthetic_responses(items))
+        # Items are stored with the UTC time of their analysis: export every day the analyze phase touched.
         started = datetime.now(UTC).date()
-        analyze = run_analyze(counter, queue_url)
+        with timed(timings, "analyze"):
+            analyze = run_analyze(counter, queue_url)
         days = sorted({started, datetime.now(UTC).date()})
-        seeded = seed_history(history, days)
-        export = run_export(counter, days, seeded)
+        with timed(timings, "seed history"):
+            seeded = seed_history(history, days)
+        with timed(timings, "export"):
+            export = run_export(counter, days, seeded)
     reset_process_caches()
-    return counter, ack, analyze, export
+    return PipelineResult(counter, ack, analyze, export, timings)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Import time
 
 
@@ -595,7 +631,7 @@ def measure_imports(runs: int) -> ImportResult:
     )
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Targets and report
 
 
@@ -628,7 +664,14 @@ def checks(result: BenchResult) -> list[Check]:
     reads_per_item = counter.items_scanned["export"] / max(1, export.exported)
     scans = sum(service_total(counter.requests(phase), "dynamodb", {"Scan"}) for phase in counter.calls)
     ack = result.ack
+    unsent = counter.unsent_calls()
     return [
+        Check(
+            "counter: every moto-backed API call seen as an HTTP request",
+            "yes" if not unsent else "; ".join(unsent),
+            "yes",
+            not unsent,
+        ),
         Check(
             "ack: AWS requests per submission after the first load",
             f"{ack.per_submission_after_first:.3f}",
@@ -702,7 +745,8 @@ def _comprehend_section(result: BenchResult) -> list[str]:
     usage, items = result.analyze.usage, result.items
     requests = result.counter.requests("analyze")
     lines = [
-        "| request type | requests | documents | billed units | units per 1,000 items | docs at the 3-unit minimum |",
+        "| request type | requests | documents | billed units | units per 1,000 items "
+        "| docs at the 3-unit minimum |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for operation in sorted(usage.documents):
@@ -716,8 +760,9 @@ def _comprehend_section(result: BenchResult) -> list[str]:
     lines += [
         "",
         f"Total billed units: {total} ({per_thousand(total, items):.0f} per 1,000 items). "
-        f"Analyze invocations: {len(invocations)}, records per invocation: min {min(invocations, default=0)}, "
-        f"max {max(invocations, default=0)}, mean {statistics.fmean(invocations or [0]):.1f}.",
+        f"Analyze invocations: {len(invocations)}, records per invocation: "
+        f"min {min(invocations, default=0)}, max {max(invocations, default=0)}, "
+        f"mean {statistics.fmean(invocations or [0]):.1f}.",
     ]
     if usage.violations:
         lines += ["", "API-limit violations:", *[f"- {v}" for v in usage.violations[:20]]]
@@ -735,7 +780,8 @@ def _export_section(result: BenchResult) -> list[str]:
         f"- Day(s) exported: {', '.join(d.isoformat() for d in export.days)}; the table also held "
         f"{export.history_items:,} items of 30 other days (seeded directly, not counted).",
         f"- Items exported: {export.exported}; DynamoDB Query requests: {queries}; "
-        f"items read (sum of ScannedCount): {scanned} (Count: {returned}) → {per_item:.3f} per exported item.",
+        f"items read (sum of ScannedCount): {scanned} (Count: {returned}) → {per_item:.3f} "
+        "per exported item.",
         f"- S3 requests: {s3} for {export.s3_objects} objects; Scan requests: "
         f"{service_total(requests, 'dynamodb', {'Scan'})}.",
     ]
@@ -760,7 +806,8 @@ def render(result: BenchResult, command: str) -> str:
         "# Benchmarks",
         "",
         f"Generated by `{command}` (`make bench`) on {now}; {result.items:,} synthetic form responses; "
-        f"Python {platform.python_version()}, {versions}; run took {result.seconds:.0f} s.",
+        f"Python {platform.python_version()}, {versions}; run took {result.seconds:.0f} s "
+        f"({_format_timings(result.timings)}; in-process moto, not AWS latency).",
         "",
         "## Targets",
         "",
@@ -826,8 +873,12 @@ def _emf_note(emf_lines: int) -> list[str]:
     ]
 
 
+def _format_timings(timings: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
+
+
 def _format_keys(requests: Counter[Key]) -> str:
-    return ", ".join(f"{service} {operation} × {n}" for (service, operation), n in sorted(requests.items()))
+    return ", ".join(f"{service} {operation}: {n}" for (service, operation), n in sorted(requests.items()))
 
 
 def _versions() -> str:
@@ -836,20 +887,29 @@ def _versions() -> str:
     return ", ".join(f"{name} {version(name)}" for name in ("boto3", "botocore", "moto", "chalice"))
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Entry point
 
 
 def run(items: int, history: int, import_runs: int) -> BenchResult:
-    """The whole bench. What the app prints to stdout meanwhile (EMF metric blobs) is kept out of the report."""
+    """The whole bench; what the app prints to stdout meanwhile (EMF metric blobs) stays out of the report."""
     started = time.perf_counter()
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):
-        counter, ack, analyze, export = run_pipeline(items, history)
+        pipeline = run_pipeline(items, history)
     emf_lines = sum(1 for line in captured.getvalue().splitlines() if line.startswith('{"_aws"'))
-    imports = measure_imports(import_runs)
+    with timed(pipeline.timings, "import timing"):
+        imports = measure_imports(import_runs)
     return BenchResult(
-        items, counter, ack, analyze, export, imports, time.perf_counter() - started, emf_lines
+        items=items,
+        counter=pipeline.counter,
+        ack=pipeline.ack,
+        analyze=pipeline.analyze,
+        export=pipeline.export,
+        imports=imports,
+        seconds=time.perf_counter() - started,
+        timings=pipeline.timings,
+        emf_lines=emf_lines,
     )
 
 

@@ -20,7 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
-from chalicelib.local.provision import create_demo_form, provision
+from chalicelib.local.provision import create_demo_form, create_demo_sources, provision
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -35,6 +35,7 @@ def main() -> int:
     use_local_stack()
     resources = provision(os.environ["INGEST_QUEUE_NAME"], visibility_timeout_seconds=10)
     form = create_demo_form()
+    demo_sources = create_demo_sources()
 
     sys.path.insert(0, str(PROJECT_DIR))
     # Imported after the environment is set: the app reads it at import time.
@@ -52,10 +53,14 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     base = f"http://127.0.0.1:{port}"
+    source_lines = "".join(
+        f"    {source.source_id:20} {base}/webhooks/{source.source_id}\n" for source in demo_sources
+    )
     print(
         "\nFeedback collector running locally\n"
         f"  API:        {base}\n"
         f"  Demo form:  {form.form_id}  (POST {base}/forms/{form.form_id}/responses)\n"
+        f"  Demo webhook sources (secrets: cli sources show <id> --local --reveal):\n{source_lines}"
         f"  AWS (moto): {os.environ['AWS_ENDPOINT_URL']}  table={resources.table_name}"
         f"  bucket={resources.bucket_name}\n"
         "  Try:\n"

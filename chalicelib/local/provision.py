@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from chalicelib import aws
+from chalicelib import aws, sources
+from chalicelib.channels.registry import CHANNELS
 from chalicelib.config import settings
 from chalicelib.forms.config import FormConfig
 from chalicelib.models import RatingScale
+from chalicelib.sources import SourceConfig
 from chalicelib.store import forms as form_store
 from chalicelib.store.schema import TTL_ATTRIBUTE, create_table_arguments
 
@@ -91,6 +93,26 @@ def _create_bucket(bucket_name: str) -> None:
     except ClientError as error:
         if error.response["Error"]["Code"] not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
             raise
+
+
+def create_demo_sources() -> list[SourceConfig]:
+    """One source per channel type (`demo-<type>`), with demo secrets, unless it exists already.
+
+    Secrets this product generates are generated; platform-issued ones get a recognisable demo value.
+    `python -m chalicelib.cli sources show demo-<type> --local --reveal` prints them to sign test requests.
+    """
+    existing = {source.source_id for source in sources.list_all()}
+    created = []
+    for source_type, channel in sorted(CHANNELS.items()):
+        source = SourceConfig(source_id=f"demo-{source_type}", type=source_type, name=f"Demo {source_type}")
+        if source.source_id not in existing:
+            secret_values = {
+                name: channel.generate_secret(name) if name in channel.generated_secrets else f"demo-{name}"
+                for name in channel.secret_names
+            }
+            sources.save(source, secret_values)
+        created.append(source)
+    return created
 
 
 def create_demo_form() -> FormConfig:
