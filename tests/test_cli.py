@@ -122,8 +122,20 @@ def test_sources_add_requires_platform_secrets(stack, capsys):
 def test_sources_rotate_keeps_the_previous_secret_until_dropped(stack, capsys):
     from chalicelib import sources
 
-    cli.main(["sources", "add", "--type", "webhook", "--name", "Zap", "--id", "src_rot",
-              "--secret", "signing_secret=whsec_b2xk"])
+    cli.main(
+        [
+            "sources",
+            "add",
+            "--type",
+            "webhook",
+            "--name",
+            "Zap",
+            "--id",
+            "src_rot",
+            "--secret",
+            "signing_secret=whsec_b2xk",
+        ]
+    )
     assert cli.main(["sources", "rotate", "src_rot", "--secret", "signing_secret=whsec_bmV3"]) == 0
     assert sources.read_secrets("src_rot").accepted("signing_secret") == ["whsec_bmV3", "whsec_b2xk"]
 
