@@ -838,28 +838,29 @@ def render(result: BenchResult, command: str) -> str:
         "",
         "## How measured",
         "",
-        HOW_MEASURED,
+        HOW_MEASURED.format(history=result.export.history_items),
         "",
     ]
     return "\n".join(lines)
 
 
 HOW_MEASURED = """\
-Everything runs in one process with moto's `mock_aws` standing in for DynamoDB, SQS, S3 and SSM, through the
-app's own code: form responses are POSTed through `chalice.test.Client`; the ingest queue is drained by
-`chalicelib.local.lambda_runtime.SqsPoller` in batches of 25 into `chalicelib.processing.handle_sqs_batch`
-with a `ComprehendAnalyzer` whose client is wrapped in a botocore `Stubber` (each call's response is queued
-from a `provide-client-params` hook with `expected_params` equal to the call's parameters, so the Stubber
-validates requests and responses against the Comprehend API model; the hook also enforces the documented
-limits of 25 documents and 5,000 bytes per document); the day export runs `export_day` after 10,000 items of
-other days were written straight to the table. Requests are counted by hooks registered on the default
-boto3 session before any client exists: `before-send` (one per HTTP request, botocore retries included) for
-the moto-backed services, and `before-call` (one per API call) for Comprehend, whose calls the Stubber
-answers before any HTTP request is built. Items read are the sum of `ScannedCount` over the export's Query
-responses (`after-call` hook). Comprehend units are computed per document sent, per request type: 100
-characters a unit, 3 units minimum. Import times are medians of fresh interpreters timing only the import
-statement (`time.perf_counter` around it), interleaved, after one warm-up run. Setup and seeding requests
-are not counted. Figures are request counts, not latency: moto in process says nothing about AWS latency."""
+Everything runs in one process with moto's `mock_aws` standing in for DynamoDB, SQS, S3 and SSM, through
+the app's own code: form responses are POSTed through `chalice.test.Client`; the ingest queue is drained
+by `chalicelib.local.lambda_runtime.SqsPoller` in batches of 25 into
+`chalicelib.processing.handle_sqs_batch` with a `ComprehendAnalyzer` whose client is wrapped in a botocore
+`Stubber` (each call's response is queued from a `provide-client-params` hook with `expected_params` equal
+to the call's parameters, so the Stubber validates requests and responses against the Comprehend API
+model; the hook also enforces the documented limits of 25 documents and 5,000 bytes per document); the day
+export runs `export_day` after {history:,} items of other days were written straight to the table.
+Requests are counted by hooks registered on the default boto3 session before any client exists:
+`before-send` (one per HTTP request, botocore retries included) for the moto-backed services, and
+`before-call` (one per API call) for Comprehend, whose calls the Stubber answers before any HTTP request
+is built. Items read are the sum of `ScannedCount` over the export's Query responses (`after-call` hook).
+Comprehend units are computed per document sent, per request type: 100 characters a unit, 3 units minimum.
+Import times are medians of fresh interpreters timing only the import statement (`time.perf_counter`
+around it), interleaved, after one warm-up run. Setup and seeding requests are not counted. Figures are
+request counts, not latency: moto in process says nothing about AWS latency."""
 
 
 def _emf_note(emf_lines: int) -> list[str]:
