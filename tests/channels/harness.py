@@ -55,11 +55,14 @@ class CaseResult:
 
 
 def _subset_matches(expected: Any, actual: Any) -> bool:
+    """Every expected key has its expected value in `actual` (recursively); an expected None also matches
+    an absent key."""
     if isinstance(expected, dict):
-        return (
-            isinstance(actual, dict)
-            and all(key in actual and _subset_matches(value, actual[key]) for key, value in expected.items())
-            and all(value is None for key, value in expected.items() if key not in actual)
+        return isinstance(actual, dict) and all(
+            actual.get(key) is None
+            if value is None
+            else key in actual and _subset_matches(value, actual[key])
+            for key, value in expected.items()
         )
     return expected == actual
 

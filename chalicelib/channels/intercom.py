@@ -1,0 +1,279 @@
+"""`intercom`: Intercom webhook notifications (Developer Hub → your app → Webhooks).
+
+Verification follows Intercom's signed notifications: `X-Hub-Signature: sha1=<hex of HMAC-SHA1(client
+secret, raw body)>`, keyed with the app's client_secret (Developer Hub → Basic information). Intercom signs
+no timestamp, so there is no replay window; a replayed notification yields the same ids and is stored once.
+
+A notification is `{"type": "notification_event", "id": "notif_…", "topic", "created_at", "app_id",
+"data": {"item": conversation}}`. Customer-authored topics become feedback:
+- `conversation.user.created`: the conversation's `source` (its opening message) when a user, lead or
+  contact wrote it → external_id `conversation:<id>`;
+- `conversation.user.replied`: each conversation part in the notification authored by a user, lead or
+  contact (Intercom sends the new part(s), normally one) → external_id `part:<part id>`;
+- `conversation.rating.added`: `conversation_rating.rating` (1-5) on the csat scale with its remark as
+  text → external_id `conversation:<id>:rating` (one rating per conversation).
+Bodies are HTML and become plain text. Everything else — admin replies, notes, assignments, and the `ping`
+Intercom sends when the webhook is saved — is acknowledged and dropped. The same notification delivered
+again carries the same conversation and part ids, so it is stored once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.channels import signatures
+from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.text import html_to_text
+from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
+from chalicelib.models import Channel as ChannelName
+
+SECRET = "client_secret"  # noqa: S105 - the secret's name, not its value
+SIGNATURE_HEADER = "X-Hub-Signature"
+PREFIX = "sha1="
+USER_CREATED = "conversation.user.created"
+USER_REPLIED = "conversation.user.replied"
+RATING_ADDED = "conversation.rating.added"
+FEEDBACK_TOPICS = frozenset({USER_CREATED, USER_REPLIED, RATING_ADDED})
+# Intercom's author types for people on the customer side; admins, bots and teams are the business.
+CUSTOMER_AUTHOR_TYPES = frozenset({"user", "lead", "contact"})
+M = TypeVar("M", bound=BaseModel)
+
+
+class IntercomAuthor(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    type: str | None = None
+    id: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+
+
+class ConversationPart(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: str = Field(min_length=1, max_length=100)
+    part_type: str | None = None
+    body: str | None = None
+    created_at: datetime | None = None
+    author: IntercomAuthor = Field(default_factory=IntercomAuthor)
+
+
+class ConversationParts(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    conversation_parts: list[ConversationPart] = Field(default_factory=list)
+
+
+class ConversationSource(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: str | None = None
+    body: str | None = None
+    author: IntercomAuthor = Field(default_factory=IntercomAuthor)
+
+
+class ContactReference(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: str | None = Field(default=None, max_length=100)
+    external_id: str | None = None
+
+
+class ConversationRating(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    rating: int | None = None
+    remark: str | None = None
+    created_at: datetime | None = None
+    contact: ContactReference | None = None
+
+
+class Conversation(BaseModel):
+    """The Conversation model as a notification's `data.item` (only what this channel reads)."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: str = Field(min_length=1, max_length=100)
+    created_at: datetime | None = None
+    source: ConversationSource | None = None
+    conversation_parts: ConversationParts = Field(default_factory=ConversationParts)
+    conversation_rating: ConversationRating | None = None
+
+
+class NotificationData(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    item: dict[str, Any]
+
+
+class Notification(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    topic: str
+    app_id: str | None = None
+    created_at: datetime | None = None
+    data: NotificationData
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Hub-Signature value Intercom sends for `body` (tests and the local demo use it)."""
+    return PREFIX + signatures.hex_digest(secret, body, "sha1")
+
+
+def _validated(model: type[M], value: Any, where: str) -> M:
+    try:
+        return model.model_validate(value)
+    except ValidationError as error:
+        fields = ", ".join(".".join(map(str, (where, *issue["loc"]))) for issue in error.errors())
+        raise PayloadInvalid(f"Invalid fields: {fields}.") from error
+
+
+def _is_customer(author: IntercomAuthor) -> bool:
+    return (author.type or "").lower() in CUSTOMER_AUTHOR_TYPES
+
+
+def _author(author: IntercomAuthor) -> Author:
+    return Author(
+        channel_user_id=author.id,
+        name=author.name or None,
+        email=author.email.strip().lower() if author.email else None,
+    )
+
+
+class IntercomChannel(Channel):
+    type = "intercom"
+    secret_names = (SECRET,)
+    setting_help = {}
+    console_help = (
+        "app.intercom.com → Developer Hub → your app → Configure → Webhooks: endpoint URL "
+        "https://<api>/webhooks/<source_id>, topics conversation.user.created, conversation.user.replied "
+        "and conversation.rating.added (Intercom sends a signed ping when saved). The app's client_secret "
+        "(Configure → Basic information) is this source's client_secret."
+    )
+
+    def verify(self, request: WebhookRequest) -> None:
+        provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), PREFIX, SIGNATURE_HEADER)
+        expected = [sign(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)]
+        signatures.require(provided.strip().lower(), expected)
+
+    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
+        if payload.get("topic") not in FEEDBACK_TOPICS:
+            return Delivery()  # ping, admin replies, notes, assignments, contacts …
+        notification = _validated(Notification, payload, "$")
+        conversation = _validated(Conversation, notification.data.item, "$.data.item")
+        if notification.topic == RATING_ADDED:
+            events = self._rating(request, notification, conversation)
+        else:
+            events = self._messages(request, notification, conversation)
+        return Delivery(events=events)
+
+    def _messages(
+        self, request: WebhookRequest, notification: Notification, conversation: Conversation
+    ) -> list[FeedbackEvent]:
+        fallback_time = notification.created_at or request.received_at
+        events = []
+        source = conversation.source
+        if notification.topic == USER_CREATED and source is not None and _is_customer(source.author):
+            text = html_to_text(source.body)
+            if text:
+                events.append(
+                    self._event(
+                        request,
+                        notification,
+                        conversation,
+                        external_id=f"conversation:{conversation.id}",
+                        kind=Kind.MESSAGE,
+                        text=text,
+                        occurred_at=conversation.created_at or fallback_time,
+                        author=_author(source.author),
+                    )
+                )
+        for part in conversation.conversation_parts.conversation_parts:
+            if part.part_type == "note" or not _is_customer(part.author):
+                continue
+            text = html_to_text(part.body)
+            if text:
+                events.append(
+                    self._event(
+                        request,
+                        notification,
+                        conversation,
+                        external_id=f"part:{part.id}",
+                        kind=Kind.MESSAGE,
+                        text=text,
+                        occurred_at=part.created_at or fallback_time,
+                        author=_author(part.author),
+                        part_id=part.id,
+                    )
+                )
+        return events
+
+    def _rating(
+        self, request: WebhookRequest, notification: Notification, conversation: Conversation
+    ) -> list[FeedbackEvent]:
+        rating = conversation.conversation_rating
+        if rating is None:
+            raise PayloadInvalid("A conversation.rating.added item needs a conversation_rating.")
+        low, high = RatingScale.CSAT.bounds
+        if rating.rating is not None and not low <= rating.rating <= high:
+            raise PayloadInvalid(f"conversation_rating.rating must be between {low} and {high}.")
+        remark = html_to_text(rating.remark)
+        if rating.rating is None and not remark:
+            return []
+        contact_id = rating.contact.id if rating.contact else None
+        source_author = conversation.source.author if conversation.source else IntercomAuthor()
+        # The rating names the contact by id only; the opening message often carries their name and email.
+        author = _author(source_author) if contact_id and source_author.id == contact_id else None
+        return [
+            self._event(
+                request,
+                notification,
+                conversation,
+                external_id=f"conversation:{conversation.id}:rating",
+                kind=Kind.REVIEW,
+                text=remark,
+                # The notification's time is when the rating was given; the rating's own created_at is
+                # documented as the time it was requested.
+                occurred_at=notification.created_at or rating.created_at or request.received_at,
+                author=author or Author(channel_user_id=contact_id),
+                rating=rating.rating,
+            )
+        ]
+
+    def _event(
+        self,
+        request: WebhookRequest,
+        notification: Notification,
+        conversation: Conversation,
+        *,
+        external_id: str,
+        kind: Kind,
+        text: str,
+        occurred_at: datetime,
+        author: Author,
+        rating: int | None = None,
+        part_id: str | None = None,
+    ) -> FeedbackEvent:
+        return feedback_event(
+            request,
+            channel=ChannelName.INTERCOM,
+            kind=kind,
+            external_id=external_id,
+            text=text,
+            occurred_at=occurred_at,
+            author=author,
+            thread_id=conversation.id,
+            rating=rating,
+            rating_scale=RatingScale.CSAT,
+            metadata={
+                "topic": notification.topic,
+                "notification_id": notification.id,
+                "app_id": notification.app_id,
+                "part_id": part_id,
+            },
+        )

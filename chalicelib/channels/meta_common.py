@@ -1,0 +1,240 @@
+"""What the Meta channels (`meta`, `instagram`, `whatsapp`) share: the Webhooks product's GET verification
+handshake, the `X-Hub-Signature-256` check, the walk over a delivery's batched entries, and the Messenger
+Platform `messaging[]` events that Facebook Pages and Instagram both send.
+
+Spec (developers.facebook.com/docs/graph-api/webhooks/getting-started, "Verification Requests" and
+"Validate Payloads"):
+- Verification: `GET ?hub.mode=subscribe&hub.challenge=<n>&hub.verify_token=<ours>` must be answered with
+  the challenge itself. A wrong token answers 403 (`handshake_refused`); a request without the three
+  parameters, or with a mode other than `subscribe`, answers 400 (`handshake_malformed`).
+- Every POST carries `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the payload, keyed with the App
+  Secret>`. Meta signs the body exactly as sent (non-ASCII characters already `\\uXXXX`-escaped in it), so the
+  raw bytes are verified as received; the SHA-1 `X-Hub-Signature` is not accepted.
+- Nothing time-bound is signed and Meta retries failed deliveries for hours (WhatsApp: days), so there is no
+  replay window: a replayed delivery carries the same platform ids and is stored once.
+- A delivery batches many `entry[]`, each with many `changes[]` and/or `messaging[]` items.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from chalice import Response
+
+from chalicelib.channels import signatures
+from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.exceptions import HandshakeMalformed, HandshakeRefused, PayloadInvalid
+from chalicelib.models import Author, FeedbackEvent, Kind
+from chalicelib.models import Channel as ChannelName
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+SIGNATURE_PREFIX = "sha256="
+# Meta's challenges are short numbers; anything much longer is not a Meta verification request.
+MAX_CHALLENGE_LENGTH = 256
+# Unix times above this are milliseconds (1e11 s is the year 5138): Messenger sends ms, the rest seconds.
+_MILLISECONDS_FROM = 100_000_000_000
+
+
+def sign(app_secret: str, body: bytes) -> str:
+    """The `X-Hub-Signature-256` value Meta sends with `body` (for the local demo and manual testing)."""
+    return SIGNATURE_PREFIX + signatures.hex_digest(app_secret, body)
+
+
+# --- reading the documented shapes ---------------------------------------------------------------------
+
+
+def objects(container: Mapping[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    """`container[key]` as a list of JSON objects ([] when absent); 422 when it is anything else."""
+    value = container.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise PayloadInvalid(f"{where}.{key} must be a list of objects.")
+    return value
+
+
+def obj(container: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    """`container[key]` as a JSON object ({} when absent); 422 when it is anything else."""
+    value = container.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PayloadInvalid(f"{where}.{key} must be an object.")
+    return value
+
+
+def identifier(value: Any) -> str | None:
+    """An id as a string: Graph ids are numeric strings, but some payloads send them as JSON numbers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int):
+        return str(value)
+    return None
+
+
+def text_of(value: Any, where: str) -> str:
+    """Customer text ('' when absent); 422 when the field is not a string."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise PayloadInvalid(f"{where} must be a string.")
+    return value
+
+
+def timestamp(value: Any, where: str, fallback: datetime) -> datetime:
+    """A platform time: Unix seconds or milliseconds (number or numeric string) or ISO 8601; `fallback`
+    when absent, 422 when unreadable."""
+    if value is None or value == "":
+        return fallback
+    try:
+        if isinstance(value, bool):
+            raise TypeError(where)
+        if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+            parsed = datetime.fromisoformat(value)
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        number = int(value) if isinstance(value, str) else value
+        if not isinstance(number, int | float):
+            raise TypeError(where)
+        seconds = number / 1000 if abs(number) >= _MILLISECONDS_FROM else number
+        return datetime.fromtimestamp(seconds, UTC)
+    except (TypeError, ValueError, OverflowError, OSError) as error:
+        raise PayloadInvalid(f"{where} is not a Unix time or ISO 8601 date.") from error
+
+
+def unique(events: Iterable[FeedbackEvent]) -> list[FeedbackEvent]:
+    """Events in order, each platform id once (a delivery may repeat an item; the store would too)."""
+    seen: set[str] = set()
+    kept = []
+    for event in events:
+        if event.external_id not in seen:
+            seen.add(event.external_id)
+            kept.append(event)
+    return kept
+
+
+# --- Messenger Platform messaging events (Facebook Pages and Instagram) -----------------------------------
+
+
+def messaging_items(entry: Mapping[str, Any], where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """An entry's messaging events with where each is: `messaging[]`, and `standby[]` (messages received
+    while another app, such as the Page inbox, owns the conversation: still the customer's words)."""
+    for key in ("messaging", "standby"):
+        for index, item in enumerate(objects(entry, key, where)):
+            yield f"{where}.{key}[{index}]", item
+
+
+def messaging_event(
+    request: WebhookRequest,
+    item: Mapping[str, Any],
+    *,
+    channel: ChannelName,
+    own_ids: set[str],
+    entry_time: datetime,
+    where: str,
+) -> FeedbackEvent | None:
+    """The customer's text message in one messaging event, or None for everything else.
+
+    Skipped: the business's own messages (`is_echo`, or a sender that is the Page / account itself);
+    reactions, read and delivery receipts, postbacks, opt-ins, referrals and edits (no `message`);
+    unsent (`is_deleted`) and unsupported messages; quick-reply taps (the words are the business's button
+    title, not the customer's); messages with only attachments, stickers or story mentions (no text).
+    """
+    message = obj(item, "message", where)
+    if not message:
+        return None
+    sender_id = identifier(obj(item, "sender", where).get("id"))
+    if message.get("is_echo") or sender_id in own_ids:
+        return None
+    if message.get("is_deleted") or message.get("is_unsupported") or message.get("quick_reply"):
+        return None
+    text = text_of(message.get("text"), f"{where}.message.text")
+    if not text.strip():
+        return None
+    mid = identifier(message.get("mid"))
+    if mid is None or sender_id is None:
+        raise PayloadInvalid(f"{where} is a message without message.mid or sender.id.")
+    reply_to = obj(message, "reply_to", f"{where}.message")
+    return feedback_event(
+        request,
+        channel=channel,
+        kind=Kind.MESSAGE,
+        external_id=mid,
+        text=text,
+        occurred_at=timestamp(item.get("timestamp"), f"{where}.timestamp", entry_time),
+        author=Author(channel_user_id=sender_id),
+        # The conversation is the business's thread with this (page- or Instagram-scoped) sender.
+        thread_id=sender_id,
+        metadata={
+            "recipient_id": identifier(obj(item, "recipient", where).get("id")),
+            "reply_to_mid": identifier(reply_to.get("mid")),
+        },
+    )
+
+
+# --- the channel base ------------------------------------------------------------------------------------
+
+
+class MetaWebhookChannel(Channel):
+    """A channel fed by Meta's Webhooks product: verify-token handshake, app-secret signature, entries."""
+
+    secret_names = ("app_secret", "verify_token")
+    # Meta issues the App Secret; the verify token is ours to choose and paste into the App Dashboard.
+    generated_secrets = ("verify_token",)
+    # The payload's `object` this channel serves (`page`, `instagram`, `whatsapp_business_account`).
+    webhook_object: ClassVar[str]
+
+    def handshake(self, request: WebhookRequest) -> Response:
+        """Echo `hub.challenge` as text/plain when `hub.verify_token` is this source's verify_token."""
+        mode = request.query.get("hub.mode")
+        token = request.query.get("hub.verify_token")
+        challenge = request.query.get("hub.challenge")
+        if not mode or token is None or not challenge:
+            raise HandshakeMalformed(
+                "A verification request needs hub.mode, hub.verify_token and hub.challenge."
+            )
+        if mode != "subscribe":
+            raise HandshakeMalformed("hub.mode must be 'subscribe'.")
+        if len(challenge) > MAX_CHALLENGE_LENGTH:
+            raise HandshakeMalformed("hub.challenge is too long.")
+        # Constant-time against the current token and, during a rotation, the previous one.
+        if not signatures.constant_time_in(token, request.secrets.accepted("verify_token")):
+            raise HandshakeRefused()
+        return Response(
+            body=challenge,
+            status_code=200,
+            headers={"Content-Type": "text/plain", "X-Content-Type-Options": "nosniff"},
+        )
+
+    def verify(self, request: WebhookRequest) -> None:
+        """401 unless X-Hub-Signature-256 is the HMAC of the raw body under an accepted app_secret."""
+        provided = signatures.strip_prefix(
+            request.header(SIGNATURE_HEADER), SIGNATURE_PREFIX, SIGNATURE_HEADER
+        ).lower()
+        expected = [
+            signatures.hex_digest(secret, request.body) for secret in request.secrets.accepted("app_secret")
+        ]
+        signatures.require(provided, expected)
+
+    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
+        if payload.get("object") != self.webhook_object:
+            raise PayloadInvalid(
+                f"A {self.type} source takes webhooks for the {self.webhook_object!r} object, "
+                f"not {payload.get('object')!r}: point that subscription at a source of its own type."
+            )
+        events: list[FeedbackEvent] = []
+        for index, entry in enumerate(objects(payload, "entry", "payload")):
+            where = f"entry[{index}]"
+            entry_time = timestamp(entry.get("time"), f"{where}.time", request.received_at)
+            events.extend(self.entry_events(request, entry, entry_time, where))
+        return Delivery(events=unique(events))
+
+    @abstractmethod
+    def entry_events(
+        self, request: WebhookRequest, entry: dict[str, Any], entry_time: datetime, where: str
+    ) -> Iterator[FeedbackEvent]:
+        """The customer-authored texts of one `entry[]` item."""

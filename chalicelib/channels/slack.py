@@ -1,0 +1,153 @@
+"""`slack`: the Slack Events API (a Slack app's Event Subscriptions Request URL).
+
+Verification follows Slack's "Verifying requests from Slack": `X-Slack-Signature: v0=<hex HMAC-SHA256>` of
+`v0:{X-Slack-Request-Timestamp}:{raw body}` under the app's signing secret; a timestamp more than five
+minutes from now is refused (replay protection). The `url_verification` handshake arrives as a signed
+POST and is answered with `{"challenge": …}`.
+
+What becomes feedback (payload shapes from Slack's event reference, docs.slack.dev / api.slack.com):
+- `event_callback` with a `message` event written by a person → kind `message`: plain messages, thread
+  replies, `thread_broadcast` (a reply also sent to the channel) and `file_share` (a file with a comment).
+- `app_mention` (someone @-mentions the app) → kind `mention`: it is a person talking to or about the app.
+Skipped, acknowledged with 200: bot and app messages (`bot_id`, `bot_message`), edits
+(`message_changed`), deletions, joins/leaves/topic changes and every other subtype (system notices, not
+someone's words), hidden events, other event types (reactions …) and `app_rate_limited` notices.
+
+The external id is the delivery's `event_id`: Slack keeps it when it retries (`X-Slack-Retry-Num`), so a
+retry is acknowledged and the stored item stays one. Slack sends a separate event (with its own event_id)
+per subscription, so subscribe to `message.*` or `app_mention`, not both, or a mention is kept twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.channels import signatures
+from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.models import Author, FeedbackEvent, Kind
+from chalicelib.models import Channel as ChannelName
+from chalicelib.observability import logger
+
+SIGNATURE_HEADER = "x-slack-signature"
+TIMESTAMP_HEADER = "x-slack-request-timestamp"
+VERSION = "v0"
+TOLERANCE_SECONDS = 5 * 60
+SECRET = "signing_secret"  # noqa: S105 - the secret's name, not a secret
+# Message subtypes that carry a person's own words; every other subtype is a system notice or a change.
+PERSON_SUBTYPES = {None, "thread_broadcast", "file_share"}
+KINDS = {"message": Kind.MESSAGE, "app_mention": Kind.MENTION}
+
+
+def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
+    """`v0=<hex>`: the X-Slack-Signature Slack computes (also used by tests and the local demo)."""
+    return f"{VERSION}=" + signatures.hex_digest(signing_secret, f"{VERSION}:{timestamp}:".encode() + body)
+
+
+def _ts_time(ts: Any) -> datetime:
+    """A Slack `ts` ("1355517523.000005": seconds and microseconds) as an exact UTC datetime."""
+    seconds, _, fraction = str(ts).partition(".")
+    if not seconds.isdigit() or not (fraction.isdigit() or fraction == "") or len(fraction) > 6:
+        raise PayloadInvalid("The message ts must look like 1355517523.000005.")
+    return datetime.fromtimestamp(int(seconds), UTC).replace(microsecond=int(fraction.ljust(6, "0")))
+
+
+def _is_from_person(event: dict[str, Any]) -> bool:
+    return (
+        event.get("subtype") in PERSON_SUBTYPES
+        and not event.get("bot_id")
+        and not event.get("hidden")
+        and isinstance(event.get("user"), str)
+        and bool((event.get("text") or "").strip())
+    )
+
+
+class SlackChannel(Channel):
+    type = "slack"
+    secret_names = (SECRET,)
+    setting_help = {
+        "team_id": "Only keep events of this workspace (T…) or Enterprise Grid org (E…); events of other "
+        "workspaces the app is installed in are acknowledged and dropped.",
+    }
+    console_help = (
+        "At api.slack.com/apps → your app → Basic Information → App Credentials, copy the Signing Secret: "
+        "it is the signing_secret. Under Event Subscriptions, enable events and set the Request URL to "
+        "https://<api>/webhooks/<source_id> (Slack verifies it at once), then subscribe to bot events "
+        "message.channels, message.groups, message.im, message.mpim — or app_mention alone, not both."
+    )
+
+    def verify(self, request: WebhookRequest) -> None:
+        provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), f"{VERSION}=", SIGNATURE_HEADER)
+        timestamp = request.header(TIMESTAMP_HEADER) or ""
+        signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS)
+        # The timestamp is signed as sent: the header string, not a reformatted number.
+        expected = [
+            sign(secret, timestamp, request.body).split("=", 1)[1]
+            for secret in request.secrets.accepted(SECRET)
+        ]
+        signatures.require(provided.lower(), expected)
+
+    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
+        envelope = payload.get("type")
+        if envelope == "url_verification":
+            challenge = payload.get("challenge")
+            if not isinstance(challenge, str) or not challenge:
+                raise PayloadInvalid("url_verification needs a challenge string.")
+            return Delivery(reply=Response(body={"challenge": challenge}, status_code=200))
+        if envelope != "event_callback":
+            return Delivery()  # app_rate_limited and future envelope types carry no message
+        if not self._is_own_workspace(request, payload):
+            return Delivery()
+        event = payload.get("event")
+        event_id = payload.get("event_id")
+        if not isinstance(event, dict) or not isinstance(event_id, str) or not event_id:
+            raise PayloadInvalid("event_callback needs an event object and an event_id.")
+        kind = KINDS.get(event.get("type"))
+        if kind is None or not _is_from_person(event):
+            return Delivery()
+        return Delivery(events=[self._event(request, payload, event, event_id, kind)])
+
+    def _is_own_workspace(self, request: WebhookRequest, payload: dict[str, Any]) -> bool:
+        wanted = request.setting("team_id")
+        if not wanted or wanted in {payload.get("team_id"), payload.get("enterprise_id")}:
+            return True
+        # A 200, not a 403: the delivery is genuine Slack traffic (one signing secret per app, whatever the
+        # workspace), and failed deliveries make Slack retry and eventually disable the app's events.
+        logger.info(
+            "slack event from another workspace dropped",
+            extra={"source_id": request.source.source_id, "team_id": payload.get("team_id")},
+        )
+        return False
+
+    def _event(
+        self,
+        request: WebhookRequest,
+        payload: dict[str, Any],
+        event: dict[str, Any],
+        event_id: str,
+        kind: Kind,
+    ) -> FeedbackEvent:
+        ts = event.get("ts")
+        return feedback_event(
+            request,
+            channel=ChannelName.SLACK,
+            kind=kind,
+            external_id=event_id,
+            text=event["text"],
+            occurred_at=_ts_time(ts),
+            author=Author(channel_user_id=event["user"]),
+            # Slack names a thread by its parent's ts; a top-level message starts its own thread.
+            thread_id=str(event.get("thread_ts") or ts),
+            # Slack payloads carry no permalink; building one needs chat.getPermalink (an API call).
+            permalink=event.get("permalink"),
+            metadata={
+                "team_id": payload.get("team_id"),
+                "channel": event.get("channel"),
+                "channel_type": event.get("channel_type"),
+                "subtype": event.get("subtype"),
+                "ts": str(ts),
+            },
+        )

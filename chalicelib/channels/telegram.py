@@ -1,0 +1,199 @@
+"""`telegram`: a Telegram bot's webhook (Bot API `setWebhook`), one `Update` object per request.
+
+Authentication: `setWebhook` takes a `secret_token` (1-256 characters of `A-Z a-z 0-9 _ -`) that Telegram
+sends back unchanged in the `X-Telegram-Bot-Api-Secret-Token` header of every request. Telegram signs
+nothing: there is no signature over the body, so the raw-body rule of the other channels does not apply;
+the header is compared in constant time with every accepted value of the source's `secret_token`.
+
+What becomes feedback (kind `message`): the text (or a media caption) of
+- `message`: a customer writing to the bot in a private chat, or in a group the bot is in;
+- `business_message`: a customer writing to a Telegram Business account that connected this bot, when the
+  customer wrote it (in a private chat `chat.id` is the other party, so `from.id == chat.id`).
+
+What is skipped (200, nothing queued), and why:
+- `channel_post` / `edited_channel_post`: written by the channel's admins, i.e. the business itself;
+- `edited_message` / `edited_business_message`: the original message is already stored under its own id;
+  edits are mostly corrections, and storing them would count one message twice in sentiment and profiles;
+- messages from bots (`from.is_bot`, which includes the anonymous-admin bot), messages sent on behalf of a
+  chat (`sender_chat`: a group's anonymous admins or its linked channel, i.e. the business), channel posts
+  forwarded into the discussion group (`is_automatic_forward`), outgoing business messages;
+- messages without text or caption (stickers, photos, service messages such as `new_chat_members`), and
+  messages that are only a bot command (`/start`);
+- every other update (`callback_query`, `my_chat_member`, `message_reaction`, `poll_answer` …).
+
+Identity: `external_id` is `{chat.id}:{message_id}` (`message_id` is unique only within its chat). Telegram
+redelivers a failed request with the same update, so `update_id` would also collide on a redelivery; but
+`update_id` restarts at a random value after a week without updates, so a later, different update could
+reuse an old `update_id` and be dropped as a duplicate. The message's own identity cannot. Business chats
+share ids with the bot's own chats, so their messages are `{business_connection_id}:{chat.id}:{message_id}`.
+`from.language_code` is the user's app language, not the message's, so `language` is left to the analyzer.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.channels import signatures
+from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
+from chalicelib.models import Author, FeedbackEvent, Kind
+from chalicelib.models import Channel as ChannelName
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
+SECRET_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Update fields that carry a new message a customer may have written; everything else is skipped.
+MESSAGE_UPDATES = ("message", "business_message")
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it `datetime` cannot represent the date
+
+
+class TelegramUser(BaseModel):
+    """The Bot API `User` object (the fields this channel reads)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    is_bot: bool = False
+    first_name: str = ""
+    last_name: str | None = None
+    username: str | None = None
+
+
+class TelegramChat(BaseModel):
+    """The Bot API `Chat` object (the fields this channel reads)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    type: str
+
+
+class TelegramEntity(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    offset: int
+    length: int
+
+
+class TelegramMessage(BaseModel):
+    """The Bot API `Message` object (the fields this channel reads)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    message_id: int
+    date: int = Field(ge=0, le=MAX_UNIX_SECONDS)
+    chat: TelegramChat
+    sender: TelegramUser | None = Field(default=None, alias="from")
+    sender_chat: TelegramChat | None = None
+    message_thread_id: int | None = None
+    is_automatic_forward: bool = False
+    business_connection_id: str | None = Field(default=None, max_length=200)
+    sender_business_bot: TelegramUser | None = None
+    text: str | None = None
+    caption: str | None = None
+    entities: list[TelegramEntity] = Field(default_factory=list)
+
+
+def _is_only_a_command(message: TelegramMessage) -> bool:
+    """`/start`, `/help@my_bot`: a bot command covering the whole text is an instruction, not feedback."""
+    text = (message.text or "").strip()
+    return any(
+        entity.type == "bot_command" and entity.offset == 0 and entity.length >= len(text)
+        for entity in message.entities
+    )
+
+
+def _customer_authored(update_type: str, message: TelegramMessage) -> bool:
+    """Whether a customer (not a bot, not the business) wrote this message."""
+    if message.sender is None or message.sender.is_bot:
+        return False
+    # Sent as a chat: the group's anonymous admins or its linked channel, i.e. the business speaking.
+    if message.sender_chat is not None or message.is_automatic_forward:
+        return False
+    if update_type == "business_message":
+        # Messages the business account (or its bot) sent in its chats arrive here too.
+        return message.sender_business_bot is None and message.sender.id == message.chat.id
+    return True
+
+
+def _author(user: TelegramUser) -> Author:
+    name = " ".join(part for part in (user.first_name, user.last_name) if part)
+    return Author(
+        channel_user_id=str(user.id),
+        handle=f"@{user.username}" if user.username else None,
+        name=name or None,
+    )
+
+
+class TelegramChannel(Channel):
+    type = "telegram"
+    secret_names = ("secret_token",)
+    generated_secrets = ("secret_token",)
+    # Nothing to configure besides the secret: the update says which bot chat it comes from.
+    setting_help = {}
+    console_help = (
+        "Register the webhook with the Bot API: POST https://api.telegram.org/bot<bot token>/setWebhook "
+        "with url=https://<api>/webhooks/<source_id>, secret_token=<the generated secret_token> and "
+        'allowed_updates=["message","business_message"]. In groups, turn the bot\'s privacy mode off '
+        "in @BotFather (/setprivacy) or make it an admin, or it only sees commands and replies to it."
+    )
+
+    def generate_secret(self, name: str) -> str:
+        # token_urlsafe's alphabet is exactly Telegram's (A-Z a-z 0-9 _ -); 48 bytes → 64 characters.
+        value = secrets.token_urlsafe(48)
+        assert SECRET_TOKEN_PATTERN.match(value)
+        return value
+
+    def verify(self, request: WebhookRequest) -> None:
+        provided = request.header(SECRET_HEADER)
+        if not provided:
+            raise SignatureMissing(SECRET_HEADER)
+        if not signatures.constant_time_in(provided, request.secrets.accepted("secret_token")):
+            raise SignatureInvalid(f"The {SECRET_HEADER} header does not match the source's secret_token.")
+
+    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
+        update_id = payload.get("update_id")
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            raise PayloadInvalid("A Telegram Update needs an integer update_id.")
+        update_type = next((name for name in MESSAGE_UPDATES if name in payload), None)
+        if update_type is None:
+            return Delivery()  # edits, channel posts, callback queries, member and reaction updates
+        try:
+            message = TelegramMessage.model_validate(payload[update_type])
+        except ValidationError as error:
+            fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
+            raise PayloadInvalid(f"Invalid {update_type} fields: {fields}.") from error
+        event = self._event(request, update_id, update_type, message)
+        return Delivery(events=[event] if event else [])
+
+    def _event(
+        self, request: WebhookRequest, update_id: int, update_type: str, message: TelegramMessage
+    ) -> FeedbackEvent | None:
+        text = message.text if message.text is not None else message.caption
+        if not text or not text.strip() or _is_only_a_command(message):
+            return None
+        if not _customer_authored(update_type, message):
+            return None
+        assert message.sender is not None  # checked by _customer_authored
+        chat = str(message.chat.id)
+        if update_type == "business_message":
+            if not message.business_connection_id:
+                raise PayloadInvalid("A business_message needs its business_connection_id.")
+            chat = f"{message.business_connection_id}:{chat}"
+        thread = chat if message.message_thread_id is None else f"{chat}:{message.message_thread_id}"
+        return feedback_event(
+            request,
+            channel=ChannelName.TELEGRAM,
+            kind=Kind.MESSAGE,
+            external_id=f"{chat}:{message.message_id}",
+            text=text,
+            occurred_at=datetime.fromtimestamp(message.date, UTC),
+            author=_author(message.sender),
+            thread_id=thread,
+            metadata={"update_id": update_id, "update_type": update_type, "chat_type": message.chat.type},
+        )

@@ -1,0 +1,156 @@
+"""`trustpilot`: Trustpilot's service-review webhooks (Trustpilot Business → Integrations → Developers →
+Webhooks), body `{"events": [{"eventName", "version", "eventData": {…review…}}]}`.
+
+Authentication: Trustpilot neither signs its webhooks nor documents a header or basic-auth option, so the
+raw-body signature rule of the other channels cannot apply. The source's generated secret `token` is part
+of the subscription URL pasted into Trustpilot (`https://<api>/webhooks/<source_id>?token=<token>`) and is
+compared in constant time with every accepted value. It travels in the URL: keep access logs that record
+query strings private, and rotate it like any other secret.
+
+Events:
+- `service-review-created` → one review (kind `review`): `stars` → rating on the `stars` scale, text is
+  `title` + blank line + `text` (the title is often the gist of the review, so sentiment reads both),
+  `language`, `createdAt`, the review `id` as external_id, the consumer as author (Trustpilot withholds
+  emails; `referenceId`, the business's own order/customer reference, is kept in metadata to link it);
+- `service-review-updated` → stored as a new review, external_id `{id}:updated:{updatedAt}` (or, when the
+  event carries no `updatedAt`, a digest of stars/title/text): a changed review is a changed opinion
+  (often a new rating after a support case), and the store never overwrites. A redelivery of the same
+  update yields the same id; `metadata.review_id` ties every version to the review for "latest version"
+  queries;
+- `service-review-deleted` and any other event → skipped (nothing customer-authored to add).
+Several events in one delivery become several FeedbackEvents, queued in one send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.channels import signatures
+from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
+from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
+from chalicelib.models import Channel as ChannelName
+
+TOKEN_PARAMETER = "token"  # noqa: S105 - the query parameter's name, not a secret
+CREATED = "service-review-created"
+UPDATED = "service-review-updated"
+MAX_EVENTS = 100
+REVIEW_PAGE = "https://www.trustpilot.com/reviews/{id}"
+
+
+class TrustpilotConsumer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    # The review APIs call it displayName; accepted in case a webhook version does too.
+    displayName: str | None = Field(default=None, max_length=200)
+
+
+class TrustpilotReview(BaseModel):
+    """A service review's `eventData` as the webhook documentation shows it (the fields read here).
+
+    Fields keep Trustpilot's camelCase names so the model reads as the documented payload.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200)
+    stars: int = Field(ge=1, le=5)
+    title: str = Field(default="", max_length=10_000)
+    text: str = Field(default="", max_length=20_000)
+    language: str | None = Field(default=None, max_length=35)
+    createdAt: datetime
+    updatedAt: datetime | None = None
+    referenceId: str | None = Field(default=None, max_length=200)
+    isVerified: bool | None = None
+    locationId: str | None = Field(default=None, max_length=200)
+    consumer: TrustpilotConsumer = Field(default_factory=TrustpilotConsumer)
+
+
+def review_text(review: TrustpilotReview) -> str:
+    """Title and body as one text, separated by a blank line; either may be empty."""
+    return "\n\n".join(part.strip() for part in (review.title, review.text) if part and part.strip())
+
+
+def _update_id(review: TrustpilotReview) -> str:
+    """The external id of an update: the same for a redelivery, new for every later edit."""
+    if review.updatedAt is not None:
+        return f"{review.id}:updated:{review.updatedAt.isoformat()}"
+    content = f"{review.stars}\x1f{review.title}\x1f{review.text}".encode()
+    return f"{review.id}:updated:{hashlib.sha256(content).hexdigest()[:16]}"
+
+
+class TrustpilotChannel(Channel):
+    type = "trustpilot"
+    secret_names = (TOKEN_PARAMETER,)
+    generated_secrets = (TOKEN_PARAMETER,)
+    # Nothing to configure besides the token: the events say which review they concern.
+    setting_help = {}
+    console_help = (
+        "In Trustpilot Business → Integrations → Developers → Webhooks, add a subscription for "
+        "'Service reviews' (new and updated reviews) with the URL https://<api>/webhooks/<source_id>"
+        "?token=<the generated token>, then press Test and save."
+    )
+
+    def verify(self, request: WebhookRequest) -> None:
+        provided = request.query.get(TOKEN_PARAMETER)
+        if not provided:
+            raise SignatureMissing(f"?{TOKEN_PARAMETER}=")
+        if not signatures.constant_time_in(provided, request.secrets.accepted(TOKEN_PARAMETER)):
+            raise SignatureInvalid("The token in the URL does not match the source's token.")
+
+    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
+        events = payload.get("events")
+        if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
+            raise PayloadInvalid(f"events must be a list of 1 to {MAX_EVENTS} events.")
+        if not all(isinstance(event, dict) and isinstance(event.get("eventName"), str) for event in events):
+            raise PayloadInvalid("Every event needs an eventName.")
+        feedback = []
+        for index, event in enumerate(events):
+            if event["eventName"] not in (CREATED, UPDATED):
+                continue  # deletions and event types that carry no new customer text
+            if not isinstance(event.get("eventData"), dict):
+                raise PayloadInvalid(f"events.{index}.eventData must be an object.")
+            try:
+                review = TrustpilotReview.model_validate(event["eventData"])
+            except ValidationError as error:
+                fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
+                raise PayloadInvalid(
+                    f"Invalid review fields in events.{index}.eventData: {fields}."
+                ) from error
+            feedback.append(self._event(request, event, review))
+        return Delivery(events=feedback)
+
+    def _event(
+        self, request: WebhookRequest, event: dict[str, Any], review: TrustpilotReview
+    ) -> FeedbackEvent:
+        updated = event["eventName"] == UPDATED
+        return feedback_event(
+            request,
+            channel=ChannelName.TRUSTPILOT,
+            kind=Kind.REVIEW,
+            external_id=_update_id(review) if updated else review.id,
+            text=review_text(review),
+            occurred_at=(review.updatedAt or request.received_at) if updated else review.createdAt,
+            author=Author(
+                channel_user_id=review.consumer.id,
+                name=review.consumer.displayName or review.consumer.name,
+            ),
+            language=review.language,
+            rating=review.stars,
+            rating_scale=RatingScale.STARS,
+            permalink=REVIEW_PAGE.format(id=quote(review.id, safe="")),
+            metadata={
+                "event_name": event["eventName"],
+                "review_id": review.id,
+                "reference_id": review.referenceId,
+                "is_verified": review.isVerified,
+                "location_id": review.locationId,
+            },
+        )

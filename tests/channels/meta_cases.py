@@ -1,0 +1,174 @@
+"""What the Meta channel tests (meta, instagram, whatsapp) share: test secrets, an X-Hub-Signature-256
+signer written independently of chalicelib, and the handshake and authentication cases every Meta channel's
+table includes (the verification and signature scheme is the same for all three; their payloads differ).
+
+Scheme: developers.facebook.com/docs/graph-api/webhooks/getting-started — "Verification Requests" (the
+sample request `hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meatyhamhock` is used here
+verbatim) and "Validate Payloads" (sha256=<hex HMAC-SHA256 of the payload keyed with the App Secret>).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime
+
+from tests.channels.harness import FIXTURES, WebhookCase
+
+APP_SECRET = "6c9f2e41d0b84b7a9e3f5a1c2d7e8b90"  # test value, shaped like a Meta App Secret (32 hex)
+OTHER_APP_SECRET = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+VERIFY_TOKEN = "meatyhamhock"  # the token in Meta's sample verification request
+SECRETS = {"app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN}
+CHALLENGE = "1158201444"  # the challenge in Meta's sample verification request
+JSON = {"content-type": "application/json"}
+NO_EVENTS: list[dict] = []
+
+
+def hub_signature(secret: str, body: bytes) -> str:
+    """X-Hub-Signature-256 as Meta computes it, without the production helper: hex HMAC-SHA256, prefixed."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signer(body: bytes, secrets: Mapping[str, str], now: datetime) -> dict[str, str]:
+    return {"x-hub-signature-256": hub_signature(secrets["app_secret"], body)}
+
+
+def signed_with(secret: str, body: bytes) -> dict[str, str]:
+    return {**JSON, "x-hub-signature-256": hub_signature(secret, body)}
+
+
+def verification(**query: str) -> dict[str, str]:
+    """A verification request's query (hub.* parameters), Meta's sample values unless overridden."""
+    params = {"hub.mode": "subscribe", "hub.challenge": CHALLENGE, "hub.verify_token": VERIFY_TOKEN}
+    params.update({f"hub.{name}": value for name, value in query.items()})
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def handshake_cases() -> list[WebhookCase]:
+    """GET verification: the challenge back on the right token, 403 on a wrong one, 400 when malformed."""
+    return [
+        WebhookCase(
+            "handshake answers the challenge",
+            method="GET",
+            headers={},
+            sign=False,
+            query=verification(),
+            response=CHALLENGE,
+            events=NO_EVENTS,
+        ),
+        WebhookCase(
+            "handshake with a wrong verify token",
+            method="GET",
+            headers={},
+            sign=False,
+            query=verification(verify_token="not-the-token"),
+            status=403,
+            error_code="handshake_refused",
+        ),
+        WebhookCase(
+            "handshake with an empty verify token",
+            method="GET",
+            headers={},
+            sign=False,
+            query=verification(verify_token=""),
+            status=403,
+            error_code="handshake_refused",
+        ),
+        WebhookCase(
+            "handshake without a challenge",
+            method="GET",
+            headers={},
+            sign=False,
+            query=verification(challenge=None),
+            status=400,
+            error_code="handshake_malformed",
+        ),
+        WebhookCase(
+            "handshake without a verify token",
+            method="GET",
+            headers={},
+            sign=False,
+            query=verification(verify_token=None),
+            status=400,
+            error_code="handshake_malformed",
+        ),
+        WebhookCase(
+            "handshake with a mode other than subscribe",
+            method="GET",
+            headers={},
+            sign=False,
+            query=verification(mode="unsubscribe"),
+            status=400,
+            error_code="handshake_malformed",
+        ),
+        WebhookCase(
+            "GET without parameters",
+            method="GET",
+            headers={},
+            sign=False,
+            status=400,
+            error_code="handshake_malformed",
+        ),
+    ]
+
+
+def auth_cases(channel_type: str, fixture: str) -> list[WebhookCase]:
+    """Signature failures (401, nothing queued) and bodies that are not a JSON object after a valid signature
+    (400), around one of the channel's own fixtures."""
+    body = (FIXTURES / channel_type / fixture).read_bytes()
+    return [
+        WebhookCase(
+            "missing signature", fixture=fixture, sign=False, status=401, error_code="signature_missing"
+        ),
+        WebhookCase(
+            "signed with another app secret",
+            fixture=fixture,
+            sign=False,
+            headers=signed_with(OTHER_APP_SECRET, body),
+            status=401,
+            error_code="signature_invalid",
+        ),
+        WebhookCase(
+            "signature over another body",
+            fixture=fixture,
+            sign=False,
+            headers=signed_with(APP_SECRET, body + b"\n"),
+            status=401,
+            error_code="signature_invalid",
+        ),
+        WebhookCase(
+            "signature without the sha256= prefix",
+            fixture=fixture,
+            sign=False,
+            headers={**JSON, "x-hub-signature-256": hub_signature(APP_SECRET, body).removeprefix("sha256=")},
+            status=401,
+            error_code="signature_invalid",
+        ),
+        WebhookCase(
+            "only the legacy SHA-1 X-Hub-Signature",
+            fixture=fixture,
+            sign=False,
+            headers={
+                **JSON,
+                "x-hub-signature": "sha1=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha1).hexdigest(),
+            },
+            status=401,
+            error_code="signature_missing",
+        ),
+        WebhookCase(
+            "empty signature header",
+            fixture=fixture,
+            sign=False,
+            headers={**JSON, "x-hub-signature-256": ""},
+            status=401,
+            error_code="signature_missing",
+        ),
+        WebhookCase(
+            "malformed JSON after a valid signature",
+            body=b'{"object": ',
+            status=400,
+            error_code="malformed_json",
+        ),
+        WebhookCase("a JSON array, not an object", body=b"[]", status=400, error_code="malformed_json"),
+    ]

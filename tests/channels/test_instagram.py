@@ -1,0 +1,267 @@
+"""Instagram channel (`instagram`): comments and live comments, @mentions and direct messages.
+
+Fixtures in tests/fixtures/instagram/ follow Meta's Instagram Platform "Webhook Notification Examples"
+(developers.facebook.com/docs/instagram-platform/webhooks/examples: the comments/live_comments payload
+{id, from {id, username}, text, media {id, media_product_type}} and the messaging payload with
+message, is_echo, is_deleted, reaction, read and story_mention attachments), the Webhooks reference for the
+Instagram object (parent_id, the `messages` field) and the Mentions guide ({comment_id, media_id}).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.channels.harness import WebhookCase
+from tests.channels.meta_cases import (
+    APP_SECRET,
+    NO_EVENTS,
+    SECRETS,
+    auth_cases,
+    handshake_cases,
+    signed_with,
+    signer,
+)
+
+ACCOUNT = "17841405309211844"
+MEDIA = "17918195224117851"
+CUSTOMER_IGSID = "1234567890123456"
+DM_MID = (
+    "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDA1MzA5MjExODQ0OjM0MDI4MjM2Njg0MTcxMDMwMTI0NDI2"
+    "MDAwMDAwMDAwMDAwMDA2MjE2NTU0MDc2MjA2MDYz"
+)
+
+
+def instagram_body(*entries: dict) -> bytes:
+    return json.dumps({"object": "instagram", "entry": list(entries)}).encode()
+
+
+COMMENT = {
+    "channel": "instagram",
+    "kind": "comment",
+    "external_id": "17865799348089039",
+    "text": "Love the new colours! When is the restock? 😍",
+    "author": {"channel_user_id": "232323232", "handle": "dana.scott", "name": None, "email": None},
+    # The comments webhook has no creation time: entry.time (when Meta sent it) stands in.
+    "occurred_at": "2026-11-21T11:58:05Z",
+    "thread_id": MEDIA,
+    "metadata": {"field": "comments", "media_product_type": "FEED"},
+}
+
+CASES = [
+    # --- kept -------------------------------------------------------------------------------------------
+    WebhookCase(
+        "comment", fixture="comment.json", events=[COMMENT], response={"status": "accepted", "events": 1}
+    ),
+    WebhookCase(
+        "live comment",
+        fixture="live_comment.json",
+        events=[
+            {
+                "kind": "comment",
+                "external_id": "17865799348089041",
+                "text": "The sound keeps cutting out",
+                "author": {"channel_user_id": "343434343", "handle": "kim_lee"},
+                "thread_id": "17918195224117999",
+                "metadata": {"field": "live_comments", "media_product_type": "LIVE"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "reply to a comment",
+        fixture="comment_reply.json",
+        events=[{"external_id": "17865799348089042", "metadata": {"parent_id": "17865799348089039"}}],
+    ),
+    WebhookCase(
+        "mention in a comment (Meta sends ids only)",
+        fixture="mention_in_comment.json",
+        events=[
+            {
+                "channel": "instagram",
+                "kind": "mention",
+                "external_id": "17894227972186120",
+                "text": "",
+                "thread_id": "17918195224117852",
+                "occurred_at": "2026-11-21T11:57:30Z",
+                "author": {"channel_user_id": None, "handle": None},
+                "metadata": {
+                    "mentioned_in": "comment",
+                    "comment_id": "17894227972186120",
+                    "media_id": "17918195224117852",
+                },
+            }
+        ],
+    ),
+    WebhookCase(
+        "mention in a caption",
+        fixture="mention_in_caption.json",
+        events=[
+            {
+                "kind": "mention",
+                "external_id": "17918195224117853",
+                "thread_id": "17918195224117853",
+                "metadata": {"mentioned_in": "caption", "media_id": "17918195224117853"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "direct message",
+        fixture="dm_text.json",
+        events=[
+            {
+                "channel": "instagram",
+                "kind": "message",
+                "external_id": DM_MID,
+                "text": "Do you ship to Canada?",
+                "author": {"channel_user_id": CUSTOMER_IGSID},
+                "thread_id": CUSTOMER_IGSID,
+                "occurred_at": "2026-11-21T11:58:00.456000Z",
+                "metadata": {"recipient_id": ACCOUNT},
+            }
+        ],
+    ),
+    WebhookCase(
+        "direct message delivered as a `messages` change",
+        fixture="dm_changes_messages.json",
+        events=[
+            {
+                "kind": "message",
+                "external_id": "random_mid_0000000000000000000000000000001",
+                "text": "Is the store open on Sunday?",
+                "occurred_at": "2026-11-21T11:58:02Z",
+            }
+        ],
+    ),
+    WebhookCase(
+        "batch: entries with several changes and several direct messages, one SQS send",
+        fixture="batch.json",
+        events=[
+            {"kind": "comment", "external_id": "17865799348089060", "text": "Is this available in size M?"},
+            {"kind": "comment", "external_id": "17865799348089062", "metadata": {"field": "live_comments"}},
+            {"kind": "mention", "external_id": "17894227972186121", "text": ""},
+            {
+                "kind": "comment",
+                "external_id": "17865799348089064",
+                "text": "Shipping was slow this time",
+                "occurred_at": "2026-11-21T11:58:10Z",
+            },
+            {"kind": "message", "external_id": "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDA1batch1"},
+            {"kind": "message", "external_id": "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDA1batch3"},
+            {
+                "kind": "message",
+                "external_id": "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDA1batch4",
+                "author": {"channel_user_id": "9876543210987654"},
+            },
+        ],
+        response={"status": "accepted", "events": 7},
+    ),
+    # --- skipped: 200, nothing queued -------------------------------------------------------------------
+    WebhookCase("the account's own comment", fixture="own_comment.json", events=NO_EVENTS),
+    WebhookCase("echo of the account's own message", fixture="dm_echo.json", events=NO_EVENTS),
+    WebhookCase("reaction to a message", fixture="dm_reaction.json", events=NO_EVENTS),
+    WebhookCase("message seen", fixture="dm_seen.json", events=NO_EVENTS),
+    WebhookCase("unsent (deleted) message", fixture="dm_deleted.json", events=NO_EVENTS),
+    WebhookCase("story mention without text", fixture="dm_story_mention.json", events=NO_EVENTS),
+    WebhookCase("story insights", fixture="story_insights.json", events=NO_EVENTS),
+    # --- authentication and handshake -------------------------------------------------------------------
+    *auth_cases("instagram", "comment.json"),
+    *handshake_cases(),
+    # --- signed but not the documented shape: 422, nothing queued ---------------------------------------
+    WebhookCase(
+        "Page delivery sent to an Instagram source",
+        body=b'{"object": "page", "entry": []}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "comment without id",
+        body=instagram_body(
+            {"id": ACCOUNT, "changes": [{"field": "comments", "value": {"text": "hi", "from": {"id": "1"}}}]}
+        ),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "mention without ids",
+        body=instagram_body({"id": ACCOUNT, "changes": [{"field": "mentions", "value": {}}]}),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "change value that is not an object",
+        body=instagram_body({"id": ACCOUNT, "changes": [{"field": "comments", "value": "hi"}]}),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "messaging is not a list",
+        body=instagram_body({"id": ACCOUNT, "messaging": {"message": {"mid": "m", "text": "hi"}}}),
+        status=422,
+        error_code="payload_invalid",
+    ),
+]
+
+
+@pytest.fixture
+def harness(channel_harness):
+    return channel_harness("instagram", SECRETS, signer)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
+def test_instagram_cases(harness, case):
+    harness.run(case)
+
+
+def test_username_setting_skips_the_accounts_own_replies(channel_harness):
+    harness = channel_harness("instagram", SECRETS, signer, settings={"username": "@Acme.Coffee"})
+    body = instagram_body(
+        {
+            "id": ACCOUNT,
+            "time": 1795262285,
+            "changes": [
+                # With Instagram Login the account's own comment may carry an id other than entry.id.
+                {
+                    "field": "comments",
+                    "value": {
+                        "id": "c-own",
+                        "text": "Thanks!",
+                        "from": {"id": "55", "username": "acme.coffee"},
+                    },
+                },
+                {
+                    "field": "comments",
+                    "value": {"id": "c-customer", "text": "Nice", "from": {"id": "66", "username": "kim"}},
+                },
+            ],
+        }
+    )
+
+    harness.run(
+        WebhookCase(
+            "username setting",
+            body=body,
+            sign=False,
+            headers=signed_with(APP_SECRET, body),
+            events=[{"external_id": "c-customer", "text": "Nice"}],
+        )
+    )
+
+
+def test_redelivery_is_stored_once(harness):
+    harness.assert_redelivery_stored_once(next(c for c in CASES if c.fixture == "batch.json"))
+
+
+def test_instagram_console_help_names_what_to_paste():
+    from chalicelib.channels.instagram import InstagramChannel
+
+    channel = InstagramChannel()
+    for needle in (
+        "/webhooks/<source_id>",
+        "verify_token",
+        "app_secret",
+        "`comments`",
+        "`mentions`",
+        "`messages`",
+    ):
+        assert needle in channel.console_help

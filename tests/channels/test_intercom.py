@@ -1,0 +1,298 @@
+"""Intercom channel (`intercom`): X-Hub-Signature, conversation topics → messages and ratings.
+
+Specs followed (checked through the `search` tool):
+- https://developers.intercom.com/intercom-api-reference/v1.0/reference/signed-notifications —
+  `X-Hub-Signature: sha1=` + the hexadecimal HMAC-SHA1 of the JSON notification. Its example request
+  shows a signature but not the key, so it is no test vector; none is published. Current apps sign with
+  the app's client_secret (https://developers.intercom.com/docs/webhooks).
+- https://developers.intercom.com/docs/references/1.3/webhooks/webhook-models — topics
+  conversation.user.created / conversation.user.replied / conversation.admin.replied …, the
+  notification_event envelope (type, app_id, data{type, item}, links, id, topic, delivery_status,
+  delivery_attempts, delivered_at, first_sent_at, created_at, self) and the `ping` topic.
+- https://developers.intercom.com/docs/references/rest-api/api.intercom.io/models/conversation_part/ and the
+  2.x Conversation / Conversation Rating models — `data.item` in every fixture is a Conversation with
+  source, contacts, conversation_parts{conversation_parts[]} and conversation_rating{rating, remark,
+  created_at, contact, teammate}; bodies are HTML.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.channels.intercom import sign
+from chalicelib.channels.signatures import b64_digest
+from chalicelib.channels.text import html_to_text
+from tests.channels.harness import FIXTURES, WebhookCase
+
+SECRET = "8c4f2a1e9b7d4c3a5e6f7a8b9c0d1e2f3a4b5c6d"
+OTHER_SECRET = "f0e1d2c3b4a5968778695a4b3c2d1e0f1a2b3c4d"
+
+
+def signer(body, secrets, now):
+    return {"X-Hub-Signature": sign(secrets["client_secret"], body)}
+
+
+def signed_with(secret: str, body: bytes) -> dict[str, str]:
+    return {"content-type": "application/json", "X-Hub-Signature": sign(secret, body)}
+
+
+def variant(name: str, change) -> bytes:
+    payload = json.loads((FIXTURES / "intercom" / name).read_text())
+    change(payload)
+    return json.dumps(payload).encode()
+
+
+def _item(payload: dict) -> dict:
+    return payload["data"]["item"]
+
+
+def _set_parts(payload: dict, parts: list[dict]) -> None:
+    _item(payload)["conversation_parts"]["conversation_parts"] = parts
+
+
+ADMIN_NOTE = {
+    "type": "conversation_part",
+    "id": "7010",
+    "part_type": "note",
+    "body": "<p>Customer is on the legacy plan</p>",
+    "created_at": 1763726150,
+    "author": {"type": "admin", "id": "814860", "name": "Mark Admin"},
+}
+LEAD_PART = {
+    "type": "conversation_part",
+    "id": "7011",
+    "part_type": "comment",
+    "body": "<p>Any update?</p>",
+    "created_at": 1763726160,
+    "author": {"type": "lead", "id": "lead-9", "name": None, "email": None},
+}
+
+
+VALID = (FIXTURES / "intercom" / "user_replied.json").read_bytes()
+JOE = {"channel_user_id": "5ba682d23d7cf92bef87bfd4", "name": "Joe Bloggs", "email": "joe.bloggs@example.com"}
+
+CASES = [
+    WebhookCase(
+        "conversation.user.created: the opening message, HTML → text",
+        fixture="user_created.json",
+        events=[
+            {
+                "channel": "intercom",
+                "kind": "message",
+                "external_id": "conversation:1295",
+                "text": "Hi! I can't export my invoices as PDF.\n\n"
+                "The button just spins & nothing downloads.",
+                "rating": None,
+                "author": JOE,
+                "occurred_at": "2025-11-21T11:50:00Z",
+                "thread_id": "1295",
+                "metadata": {
+                    "topic": "conversation.user.created",
+                    "notification_id": "notif_78c122d0-23ba-11e4-9464-79b01267cc2e",
+                    "app_id": "a86dr8yl",
+                },
+            }
+        ],
+        response={"status": "accepted", "events": 1},
+    ),
+    WebhookCase(
+        "conversation.user.replied: the user's part",
+        fixture="user_replied.json",
+        events=[
+            {
+                "kind": "message",
+                "external_id": "part:7001",
+                "text": "Still broken after clearing the cache :(",
+                "author": JOE,
+                "occurred_at": "2025-11-21T11:56:00Z",
+                "thread_id": "1295",
+                "metadata": {"topic": "conversation.user.replied", "part_id": "7001"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "two user parts in one notification: two events, one SQS send",
+        fixture="user_replied_batch.json",
+        events=[
+            {"external_id": "part:7002", "text": "Here is the invoice number: INV-2041"},
+            {
+                "external_id": "part:7003",
+                "text": "And it happens in Firefox too.",
+                "occurred_at": "2025-11-21T11:56:05Z",
+            },
+        ],
+        response={"status": "accepted", "events": 2},
+    ),
+    WebhookCase(
+        "conversation.rating.added: 1-5 → csat, remark → text, author from the matching source",
+        fixture="rating_added.json",
+        events=[
+            {
+                "kind": "review",
+                "external_id": "conversation:1295:rating",
+                "text": "Solved quickly, thanks!",
+                "rating": 4,
+                "rating_scale": "csat",
+                "author": JOE,
+                "occurred_at": "2025-11-21T12:01:00Z",
+                "metadata": {"topic": "conversation.rating.added"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "a rating without remark is still a rating",
+        body=variant("rating_added.json", lambda p: _item(p)["conversation_rating"].update(remark=None)),
+        events=[{"external_id": "conversation:1295:rating", "rating": 4, "text": ""}],
+    ),
+    WebhookCase(
+        "a rating by a contact other than the opening author keeps only the contact id",
+        body=variant(
+            "rating_added.json", lambda p: _item(p)["conversation_rating"]["contact"].update(id="6a7b8c9d")
+        ),
+        events=[{"author": {"channel_user_id": "6a7b8c9d", "name": None, "email": None}}],
+    ),
+    WebhookCase(
+        "a lead's part is kept, an admin note in the same notification is not",
+        body=variant("user_replied.json", lambda p: _set_parts(p, [ADMIN_NOTE, LEAD_PART])),
+        events=[{"external_id": "part:7011", "text": "Any update?", "author": {"channel_user_id": "lead-9"}}],
+    ),
+    WebhookCase(
+        "an operator-initiated conversation (admin source) is not customer feedback",
+        body=variant("user_created.json", lambda p: _item(p)["source"]["author"].update(type="admin")),
+        events=[],
+    ),
+    WebhookCase("admin replies are skipped", fixture="admin_replied.json", events=[]),
+    WebhookCase(
+        "admin-authored parts under a user topic are skipped",
+        body=variant(
+            "user_replied.json",
+            lambda p: _item(p)["conversation_parts"]["conversation_parts"][0]["author"].update(type="bot"),
+        ),
+        events=[],
+    ),
+    WebhookCase(
+        "Intercom's ping on setup: 200, nothing queued",
+        fixture="ping.json",
+        events=[],
+        response={"status": "accepted", "events": 0},
+    ),
+    WebhookCase(
+        "a rating outside 1-5",
+        body=variant("rating_added.json", lambda p: _item(p)["conversation_rating"].update(rating=9)),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "rating.added without conversation_rating",
+        body=variant("rating_added.json", lambda p: _item(p).update(conversation_rating=None)),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "a feedback topic without data.item",
+        body=b'{"type": "notification_event", "id": "n", "topic": "conversation.user.replied", "data": {}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "a conversation without an id",
+        body=variant("user_replied.json", lambda p: _item(p).pop("id")),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "malformed JSON after a valid signature", body=b'{"topic": ', status=400, error_code="malformed_json"
+    ),
+    WebhookCase(
+        "missing signature",
+        fixture="user_replied.json",
+        sign=False,
+        status=401,
+        error_code="signature_missing",
+    ),
+    WebhookCase(
+        "sha256 instead of sha1",
+        body=VALID,
+        sign=False,
+        headers={"X-Hub-Signature": "sha256=" + sign(SECRET, VALID).removeprefix("sha1=")},
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "base64 instead of hex",
+        body=VALID,
+        sign=False,
+        headers={"X-Hub-Signature": "sha1=" + b64_digest(SECRET, VALID, "sha1")},
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "signed with another secret",
+        body=VALID,
+        sign=False,
+        headers=signed_with(OTHER_SECRET, VALID),
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "signature over a re-serialised body",
+        body=VALID,
+        sign=False,
+        headers=signed_with(SECRET, json.dumps(json.loads(VALID)).encode()),
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "upper-case hex digest is the same signature",
+        body=VALID,
+        sign=False,
+        headers={"X-Hub-Signature": "sha1=" + sign(SECRET, VALID).removeprefix("sha1=").upper()},
+        events=[{"external_id": "part:7001"}],
+    ),
+]
+
+
+@pytest.fixture
+def harness(channel_harness):
+    return channel_harness("intercom", {"client_secret": SECRET}, signer)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
+def test_intercom_cases(harness, case):
+    harness.run(case)
+
+
+def test_previous_secret_is_accepted_during_a_rotation(harness):
+    from chalicelib import sources
+
+    sources.rotate(harness.source.source_id, {"client_secret": OTHER_SECRET})
+    for secret in (SECRET, OTHER_SECRET):
+        harness.run(
+            WebhookCase("either key", body=VALID, sign=False, headers=signed_with(secret, VALID), events=[{}])
+        )
+    sources.drop_previous(harness.source.source_id)
+    harness.run(
+        WebhookCase(
+            "old key after the rotation",
+            body=VALID,
+            sign=False,
+            headers=signed_with(SECRET, VALID),
+            status=401,
+            error_code="signature_invalid",
+        )
+    )
+
+
+def test_redelivery_is_stored_once(harness):
+    """The same notification (same notif id) sent twice: same part ids, one stored item per part."""
+    harness.assert_redelivery_stored_once(CASES[2])
+
+
+def test_html_to_text():
+    assert html_to_text("<p>Hello&nbsp;<b>there</b></p><p>Line<br>break</p><script>x()</script>") == (
+        "Hello there\n\nLine\nbreak"
+    )
+    assert html_to_text("<ul><li>one</li><li>two &amp; three</li></ul>") == "one\ntwo & three"
+    assert html_to_text(None) == html_to_text("") == ""

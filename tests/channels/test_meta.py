@@ -1,0 +1,297 @@
+"""Facebook Page channel (`meta`): Page feed comments → `facebook`, Messenger messages → `messenger`.
+
+Fixtures in tests/fixtures/meta/ follow Meta's Webhooks reference for the Page object, field `feed`
+(developers.facebook.com/docs/graph-api/webhooks/reference/page: from {id, name}, post {…, permalink_url},
+post_id, comment_id, parent_id, created_time, item, verb, message) and the Messenger Platform webhook
+events reference (…/messenger-platform/reference/webhook-events: `messages` text, quick-reply and
+attachment examples, `message_echoes`, `message_reactions`, `message_reads`, `message_deliveries`,
+`messaging_postbacks`, and `standby`). Bodies are written as Meta sends them, non-ASCII `\\u`-escaped.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.channels.harness import WebhookCase
+from tests.channels.meta_cases import (
+    APP_SECRET,
+    CHALLENGE,
+    NO_EVENTS,
+    SECRETS,
+    auth_cases,
+    handshake_cases,
+    signed_with,
+    signer,
+    verification,
+)
+
+PAGE = "105371222151234"
+POST = f"{PAGE}_122100000000000001"
+CUSTOMER_PSID = "7012345678901234"
+
+
+def page_body(*entries: dict) -> bytes:
+    return json.dumps({"object": "page", "entry": list(entries)}).encode()
+
+
+def feed_change(**value: object) -> dict:
+    return {"field": "feed", "value": {"item": "comment", "verb": "add", "post_id": POST, **value}}
+
+
+COMMENT = {
+    "channel": "facebook",
+    "kind": "comment",
+    "external_id": "122100000000000001_1234567890123456",
+    "text": "The new café menu is great, but delivery took 2 hours 😞",
+    "author": {"channel_user_id": "6054912345678901", "name": "Dana Scott", "handle": None, "email": None},
+    "occurred_at": "2026-11-21T11:58:00Z",
+    "thread_id": POST,
+    "permalink": f"https://www.facebook.com/{PAGE}/posts/pfbid00001AbCdEf",
+    "rating": None,
+    "metadata": {"item": "comment"},
+}
+MESSAGE = {
+    "channel": "messenger",
+    "kind": "message",
+    "external_id": "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fp",
+    "text": "Hi! My order #4411 arrived damaged.",
+    "author": {"channel_user_id": CUSTOMER_PSID, "name": None},
+    "occurred_at": "2026-11-21T11:58:00.123000Z",
+    "thread_id": CUSTOMER_PSID,
+    "metadata": {"recipient_id": PAGE},
+}
+
+CASES = [
+    # --- kept -------------------------------------------------------------------------------------------
+    WebhookCase(
+        "feed comment",
+        fixture="feed_comment.json",
+        events=[COMMENT],
+        response={"status": "accepted", "events": 1},
+    ),
+    WebhookCase(
+        "visitor post on the Page",
+        fixture="feed_visitor_post.json",
+        events=[
+            {
+                "channel": "facebook",
+                "kind": "comment",
+                "external_id": f"{PAGE}_122100000000000077",
+                "thread_id": f"{PAGE}_122100000000000077",
+                "text": "Three weeks and still no refund for order 5521.",
+                "author": {"channel_user_id": "6054912345678999", "name": "Kim Lee"},
+                "occurred_at": "2026-11-21T11:55:00Z",
+                "permalink": None,
+                "metadata": {"item": "status"},
+            }
+        ],
+    ),
+    WebhookCase("Messenger text message", fixture="messenger_text.json", events=[MESSAGE]),
+    WebhookCase(
+        "batch: two entries with several feed changes, one SQS send",
+        fixture="batch_feed.json",
+        events=[
+            {
+                "channel": "facebook",
+                "external_id": "122100000000000001_1234567890123456",
+                "text": "Love the oat latte!",
+                "occurred_at": "2026-11-21T11:58:00Z",
+            },
+            {
+                "external_id": "122100000000000001_1234567890123457",
+                "text": "Same here, but the wait was long.",
+                "author": {"channel_user_id": "6054912345678903", "name": "Alex Kim"},
+                "occurred_at": "2026-11-21T11:58:03Z",
+                "thread_id": POST,
+                # A reply names the comment it answers.
+                "metadata": {"item": "comment", "parent_id": "122100000000000001_1234567890123456"},
+            },
+            {
+                "external_id": "122100000000000002_2234567890123456",
+                "text": "Card payment failed twice.",
+                "thread_id": f"{PAGE}_122100000000000002",
+                "occurred_at": "2026-11-21T11:59:00Z",
+            },
+        ],
+        response={"status": "accepted", "events": 3},
+    ),
+    WebhookCase(
+        "batch: two entries with several messaging events and a standby message, one SQS send",
+        fixture="batch_messenger.json",
+        events=[
+            {
+                "channel": "messenger",
+                "external_id": "m_batch000000000000000000000000001",
+                "text": "Where is my parcel?",
+            },
+            {
+                "external_id": "m_batch000000000000000000000000003",
+                "text": "It was due on Monday.",
+                "occurred_at": "2026-11-21T11:57:33Z",
+            },
+            {
+                "external_id": "m_batch000000000000000000000000004",
+                "text": "Great service today, thanks!",
+                "author": {"channel_user_id": "7012345678909999"},
+                "thread_id": "7012345678909999",
+            },
+            {"external_id": "m_batch000000000000000000000000005", "text": "Also, can I change my address?"},
+        ],
+    ),
+    # --- skipped: 200, nothing queued -------------------------------------------------------------------
+    WebhookCase("edited comment", fixture="feed_comment_edited.json", events=NO_EVENTS),
+    WebhookCase("removed comment", fixture="feed_comment_removed.json", events=NO_EVENTS),
+    WebhookCase("hidden comment", fixture="feed_comment_hidden.json", events=NO_EVENTS),
+    WebhookCase("reaction on a post", fixture="feed_reaction.json", events=NO_EVENTS),
+    WebhookCase("the Page's own comment", fixture="feed_page_own_comment.json", events=NO_EVENTS),
+    WebhookCase("comment with only a photo", fixture="feed_photo_comment.json", events=NO_EVENTS),
+    WebhookCase("Messenger echo of the Page's message", fixture="messenger_echo.json", events=NO_EVENTS),
+    WebhookCase("Messenger reaction", fixture="messenger_reaction.json", events=NO_EVENTS),
+    WebhookCase(
+        "Messenger read and delivery receipts", fixture="messenger_read_and_delivery.json", events=NO_EVENTS
+    ),
+    WebhookCase("Messenger postback", fixture="messenger_postback.json", events=NO_EVENTS),
+    WebhookCase("Messenger quick-reply tap", fixture="messenger_quick_reply.json", events=NO_EVENTS),
+    WebhookCase("Messenger attachment without text", fixture="messenger_attachment.json", events=NO_EVENTS),
+    WebhookCase(
+        "a field other than feed",
+        body=page_body({"id": PAGE, "time": 1795262285, "changes": [{"field": "ratings", "value": {}}]}),
+        events=NO_EVENTS,
+    ),
+    WebhookCase("no entries", body=b'{"object": "page", "entry": []}', events=NO_EVENTS),
+    WebhookCase(
+        "post without an author (cannot tell a visitor's from the Page's)",
+        body=page_body({"id": PAGE, "changes": [feed_change(item="status", message="New menu out now!")]}),
+        events=NO_EVENTS,
+    ),
+    WebhookCase(
+        "comment without an author is kept",
+        body=page_body(
+            {"id": PAGE, "changes": [feed_change(message="Open on Sunday?", comment_id="c-anon")]}
+        ),
+        events=[{"external_id": "c-anon", "author": {"channel_user_id": None, "name": None}}],
+    ),
+    # --- authentication and handshake -------------------------------------------------------------------
+    *auth_cases("meta", "feed_comment.json"),
+    *handshake_cases(),
+    # --- signed but not the documented shape: 422, nothing queued ---------------------------------------
+    WebhookCase(
+        "Instagram delivery sent to a Page source",
+        body=b'{"object": "instagram", "entry": []}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase("no object", body=b'{"entry": []}', status=422, error_code="payload_invalid"),
+    WebhookCase(
+        "entry is not a list",
+        body=b'{"object": "page", "entry": {}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "changes is not a list",
+        body=page_body({"id": PAGE, "changes": "feed"}),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "comment without comment_id",
+        body=page_body({"id": PAGE, "changes": [feed_change(message="hi", **{"from": {"id": "1"}})]}),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "created_time that is not a time",
+        body=page_body(
+            {"id": PAGE, "changes": [feed_change(message="hi", comment_id="c1", created_time="yesterday")]}
+        ),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "comment message that is not a string",
+        body=page_body({"id": PAGE, "changes": [feed_change(message=42, comment_id="c1")]}),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "Messenger message without mid",
+        body=page_body(
+            {
+                "id": PAGE,
+                "messaging": [
+                    {"sender": {"id": CUSTOMER_PSID}, "timestamp": 1795262280000, "message": {"text": "hi"}}
+                ],
+            }
+        ),
+        status=422,
+        error_code="payload_invalid",
+    ),
+]
+
+
+@pytest.fixture
+def harness(channel_harness):
+    return channel_harness("meta", SECRETS, signer)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
+def test_meta_cases(harness, case):
+    harness.run(case)
+
+
+def test_handshake_answers_the_exact_challenge_as_plain_text(harness):
+    result = harness.send(
+        WebhookCase("handshake", method="GET", headers={}, sign=False, query=verification()), collect=False
+    )
+
+    assert result.status == 200
+    assert result.body == CHALLENGE.encode()
+    assert {k.lower(): v for k, v in result.headers.items()}["content-type"] == "text/plain"
+
+
+def test_page_id_setting_skips_the_pages_own_comments_under_another_entry_id(channel_harness):
+    harness = channel_harness("meta", SECRETS, signer, settings={"page_id": "999"})
+    body = page_body(
+        {
+            "id": PAGE,
+            "changes": [
+                feed_change(message="Official answer", comment_id="c-page", **{"from": {"id": "999"}}),
+                feed_change(message="Customer question", comment_id="c-customer", **{"from": {"id": "1"}}),
+            ],
+        }
+    )
+
+    harness.run(
+        WebhookCase(
+            "page_id setting",
+            body=body,
+            sign=False,
+            headers=signed_with(APP_SECRET, body),
+            events=[{"external_id": "c-customer", "text": "Customer question"}],
+        )
+    )
+
+
+def test_occurred_at_falls_back_to_the_entry_time(harness):
+    body = page_body(
+        {"id": PAGE, "time": 1795262285, "changes": [feed_change(message="hi", comment_id="c1")]}
+    )
+
+    harness.run(WebhookCase("no created_time", body=body, events=[{"occurred_at": "2026-11-21T11:58:05Z"}]))
+
+
+def test_redelivery_is_stored_once(harness):
+    harness.assert_redelivery_stored_once(next(c for c in CASES if c.fixture == "batch_feed.json"))
+
+
+def test_meta_console_help_names_what_to_paste():
+    from chalicelib.channels.meta import MetaChannel
+
+    channel = MetaChannel()
+    assert channel.secret_names == ("app_secret", "verify_token")
+    assert channel.generated_secrets == ("verify_token",)
+    for needle in ("/webhooks/<source_id>", "verify_token", "app_secret", "`feed`", "`messages`"):
+        assert needle in channel.console_help

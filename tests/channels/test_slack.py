@@ -1,0 +1,393 @@
+"""Slack Events API channel (`slack`): request signing, url_verification, retries, which messages are kept.
+
+Fixtures in tests/fixtures/slack/ follow Slack's event reference (api.slack.com/events/… and
+docs.slack.dev/reference/events/…): url_verification, message.channels, app_rate_limited are the documented
+examples verbatim; app_mention is the documented invite-by-mention envelope; bot_message, message_changed,
+channel_topic and thread_broadcast are the docs.slack.dev envelopes; message_deleted and channel_join are the
+inner events of api.slack.com/events/message in the standard event_callback wrapper. The signature scheme
+and the test vector are those of "Verifying requests from Slack".
+
+The Events API sends one event per request, so unlike X there is no batched delivery to test here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.exceptions import SignatureInvalid, TimestampExpired
+from chalicelib.channels.slack import SlackChannel, sign
+from chalicelib.sources import SourceConfig, SourceSecrets
+from tests.channels.harness import FIXTURES, NOW, WebhookCase
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+OTHER_SECRET = "e7d21c11a0f84c3aa9b1ddc0f2b0c6a7"
+JSON = {"content-type": "application/json"}
+
+# Slack's published example ("Verifying requests from Slack", api.slack.com/authentication/verifying-requests-
+# from-slack): a slash-command body, form-encoded, signed at 1531420618 with the secret above.
+VECTOR_TIMESTAMP = "1531420618"
+VECTOR_BODY = (
+    b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+    b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+    b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+    b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+)
+VECTOR_SIGNATURE = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+
+def signer(body, secrets, now):
+    timestamp = str(int(now.timestamp()))
+    return {
+        "x-slack-request-timestamp": timestamp,
+        "x-slack-signature": sign(secrets["signing_secret"], timestamp, body),
+    }
+
+
+def signed_with(secret: str, body: bytes, at: datetime = NOW, **extra: str) -> dict[str, str]:
+    timestamp = str(int(at.timestamp()))
+    return {
+        **JSON,
+        "x-slack-request-timestamp": timestamp,
+        "x-slack-signature": sign(secret, timestamp, body),
+        **extra,
+    }
+
+
+MESSAGE = (FIXTURES / "slack" / "message_channels.json").read_bytes()
+NO_EVENTS: list[dict] = []
+
+LIVE_LONG = {
+    "channel": "slack",
+    "kind": "message",
+    "external_id": "Ev123ABC456",
+    "text": "Live long and prospect.",
+    "author": {"channel_user_id": "U123ABC456", "handle": None, "name": None, "email": None},
+    "occurred_at": "2012-12-14T20:38:43.000005Z",
+    "thread_id": "1355517523.000005",
+    "permalink": None,
+    "language": None,
+    "metadata": {
+        "team_id": "T123ABC456",
+        "channel": "C123ABC456",
+        "channel_type": "channel",
+        "ts": "1355517523.000005",
+    },
+}
+
+CASES = [
+    WebhookCase(
+        "url_verification is answered with the challenge",
+        fixture="url_verification.json",
+        response={"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"},
+        events=NO_EVENTS,
+    ),
+    WebhookCase(
+        "channel message (message.channels example)",
+        fixture="message_channels.json",
+        events=[LIVE_LONG],
+        response={"status": "accepted", "events": 1},
+    ),
+    WebhookCase(
+        "Slack retry of the same event: acknowledged, same event_id",
+        fixture="message_channels.json",
+        headers={**JSON, "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+        events=[{"external_id": "Ev123ABC456", "text": "Live long and prospect."}],
+    ),
+    WebhookCase(
+        "direct message to the app (message.im)",
+        fixture="message_im.json",
+        events=[
+            {
+                "kind": "message",
+                "external_id": "Ev024BE91L",
+                "author": {"channel_user_id": "U2147483697"},
+                "occurred_at": "2012-12-14T20:38:44.000006Z",
+                "metadata": {"channel": "D024BE91L", "channel_type": "im"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "thread reply: thread_id is the parent's ts",
+        fixture="message_thread_reply.json",
+        events=[
+            {
+                "external_id": "Ev0PV52K21",
+                "text": "Same here, the dashboard has been slow since Monday.",
+                "author": {"channel_user_id": "U2222222"},
+                "thread_id": "1482960137.003543",
+                "occurred_at": "2016-12-29T18:53:23.017503Z",
+            }
+        ],
+    ),
+    WebhookCase(
+        "thread_broadcast reply",
+        fixture="message_thread_broadcast.json",
+        events=[
+            {
+                "external_id": "Ev04JCQ3LK",
+                "text": "broadcasting this reply",
+                "thread_id": "1673464730.703009",
+                "occurred_at": "2023-01-11T19:19:05.620769Z",
+                "metadata": {"subtype": "thread_broadcast"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "file shared with a comment",
+        fixture="message_file_share.json",
+        events=[
+            {
+                "external_id": "Ev05FS9L1Z",
+                "text": "Screenshot of the error we keep getting at checkout",
+                "occurred_at": "2023-11-14T22:13:20.123400Z",
+                "metadata": {"subtype": "file_share"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "app_mention is a mention",
+        fixture="app_mention.json",
+        events=[
+            {
+                "kind": "mention",
+                "external_id": "Ev0MDYHUEL",
+                "text": "You can count on <@U0LAN0Z89> for an honorable mention.",
+                "author": {"channel_user_id": "W021FGA1Z"},
+                "occurred_at": "2018-01-08T22:11:23.000108Z",
+                "thread_id": "1515449483.000108",
+                "metadata": {"team_id": "T061EG9R6", "channel": "C0LAN2Q65"},
+            }
+        ],
+    ),
+    WebhookCase("classic bot_message", fixture="bot_message.json", events=NO_EVENTS),
+    WebhookCase("app post with bot_id and no subtype", fixture="app_bot_post.json", events=NO_EVENTS),
+    WebhookCase("edit (message_changed)", fixture="message_changed.json", events=NO_EVENTS),
+    WebhookCase("deletion (message_deleted)", fixture="message_deleted.json", events=NO_EVENTS),
+    WebhookCase("channel_join", fixture="channel_join.json", events=NO_EVENTS),
+    WebhookCase("channel_topic", fixture="channel_topic.json", events=NO_EVENTS),
+    WebhookCase("reaction_added", fixture="reaction_added.json", events=NO_EVENTS),
+    WebhookCase(
+        "app_rate_limited notice",
+        fixture="app_rate_limited.json",
+        events=NO_EVENTS,
+        response={"status": "accepted", "events": 0},
+    ),
+    WebhookCase(
+        "message without text",
+        body=b'{"type": "event_callback", "event_id": "Ev1", "team_id": "T1", "event": {"type": "message", '
+        b'"user": "U1", "text": "", "ts": "1.000001"}}',
+        events=NO_EVENTS,
+    ),
+    WebhookCase(
+        "missing signature",
+        fixture="message_channels.json",
+        sign=False,
+        status=401,
+        error_code="signature_missing",
+    ),
+    WebhookCase(
+        "missing timestamp",
+        body=MESSAGE,
+        sign=False,
+        headers={**JSON, "x-slack-signature": signed_with(SECRET, MESSAGE)["x-slack-signature"]},
+        status=401,
+        error_code="timestamp_expired",
+    ),
+    WebhookCase(
+        "timestamp older than 5 minutes",
+        body=MESSAGE,
+        sign=False,
+        headers=signed_with(SECRET, MESSAGE, at=NOW - timedelta(minutes=5, seconds=1)),
+        status=401,
+        error_code="timestamp_expired",
+    ),
+    WebhookCase(
+        "timestamp more than 5 minutes in the future",
+        body=MESSAGE,
+        sign=False,
+        headers=signed_with(SECRET, MESSAGE, at=NOW + timedelta(minutes=6)),
+        status=401,
+        error_code="timestamp_expired",
+    ),
+    WebhookCase(
+        "timestamp 4 minutes old is still accepted",
+        body=MESSAGE,
+        sign=False,
+        headers=signed_with(SECRET, MESSAGE, at=NOW - timedelta(minutes=4)),
+        events=[{"external_id": "Ev123ABC456"}],
+    ),
+    WebhookCase(
+        "timestamp header changed after signing",
+        body=MESSAGE,
+        sign=False,
+        headers={**signed_with(SECRET, MESSAGE), "x-slack-request-timestamp": str(int(NOW.timestamp()) - 1)},
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "signed with another secret",
+        body=MESSAGE,
+        sign=False,
+        headers=signed_with(OTHER_SECRET, MESSAGE),
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "signature over another body",
+        body=MESSAGE,
+        sign=False,
+        headers=signed_with(SECRET, MESSAGE + b"\n"),
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "unknown signature version",
+        body=MESSAGE,
+        sign=False,
+        headers={**signed_with(SECRET, MESSAGE), "x-slack-signature": "v1=" + "0" * 64},
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "malformed JSON after a valid signature", body=b'{"type": ', status=400, error_code="malformed_json"
+    ),
+    WebhookCase(
+        "url_verification without a challenge",
+        body=b'{"type": "url_verification", "token": "x"}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "event_callback without an event",
+        body=b'{"type": "event_callback", "event_id": "Ev1", "team_id": "T1"}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "event_callback without an event_id",
+        body=b'{"type": "event_callback", "team_id": "T1", "event": {"type": "message", "user": "U1", '
+        b'"text": "hi", "ts": "1.000001"}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "message with a malformed ts",
+        body=b'{"type": "event_callback", "event_id": "Ev1", "team_id": "T1", "event": {"type": "message", '
+        b'"user": "U1", "text": "hi", "ts": "yesterday"}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+]
+
+
+@pytest.fixture
+def harness(channel_harness):
+    return channel_harness("slack", {"signing_secret": SECRET}, signer)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
+def test_slack_cases(harness, case):
+    harness.run(case)
+
+
+def vector_request(secret: str = SECRET, at: int = int(VECTOR_TIMESTAMP)) -> WebhookRequest:
+    return WebhookRequest(
+        source=SourceConfig(source_id="src_slack_unit", type="slack", name="unit"),
+        secrets=SourceSecrets({"signing_secret": secret}),
+        method="POST",
+        headers={"x-slack-signature": VECTOR_SIGNATURE, "x-slack-request-timestamp": VECTOR_TIMESTAMP},
+        query={},
+        body=VECTOR_BODY,
+        received_at=datetime.fromtimestamp(at, UTC),
+    )
+
+
+def test_published_test_vector_verifies():
+    """Slack's documented example, checked by verify() alone: its body is a slash command, not JSON, so the
+    full route would (correctly) stop at parse() — the next test covers that path."""
+    assert sign(SECRET, VECTOR_TIMESTAMP, VECTOR_BODY) == VECTOR_SIGNATURE
+    SlackChannel().verify(vector_request())
+    SlackChannel().verify(vector_request(at=int(VECTOR_TIMESTAMP) + 300))
+    with pytest.raises(SignatureInvalid):
+        SlackChannel().verify(vector_request(secret=OTHER_SECRET))
+    with pytest.raises(TimestampExpired):
+        SlackChannel().verify(vector_request(at=int(VECTOR_TIMESTAMP) + 301))
+
+
+def test_published_test_vector_through_the_route(channel_harness):
+    """Through the harness the vector's signature is accepted (no 401), then its form body is refused as
+    not JSON: 400, nothing queued."""
+    harness = channel_harness("slack", {"signing_secret": SECRET}, None)
+    harness.run(
+        WebhookCase(
+            "Slack's vector",
+            body=VECTOR_BODY,
+            sign=False,
+            now=datetime.fromtimestamp(int(VECTOR_TIMESTAMP) + 30, UTC),
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "x-slack-request-timestamp": VECTOR_TIMESTAMP,
+                "x-slack-signature": VECTOR_SIGNATURE,
+            },
+            status=400,
+            error_code="malformed_json",
+        )
+    )
+
+
+def test_other_workspaces_are_acknowledged_and_dropped(channel_harness):
+    harness = channel_harness("slack", {"signing_secret": SECRET}, signer, settings={"team_id": "T999OTHER"})
+    harness.run(WebhookCase("another workspace", fixture="message_channels.json", events=NO_EVENTS))
+    # url_verification carries no team_id and is always answered.
+    harness.run(
+        WebhookCase(
+            "handshake",
+            fixture="url_verification.json",
+            response={"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"},
+            events=NO_EVENTS,
+        )
+    )
+
+
+def test_own_workspace_is_kept(channel_harness):
+    harness = channel_harness("slack", {"signing_secret": SECRET}, signer, settings={"team_id": "T123ABC456"})
+    harness.run(WebhookCase("own workspace", fixture="message_channels.json", events=[LIVE_LONG]))
+
+
+def test_previous_secret_is_accepted_during_a_rotation(harness):
+    from chalicelib import sources
+
+    sources.rotate(harness.source.source_id, {"signing_secret": OTHER_SECRET})
+    for secret in (SECRET, OTHER_SECRET):
+        harness.run(
+            WebhookCase(
+                "key", body=MESSAGE, sign=False, headers=signed_with(secret, MESSAGE), events=[LIVE_LONG]
+            )
+        )
+
+    sources.drop_previous(harness.source.source_id)
+    harness.run(
+        WebhookCase(
+            "old key after the rotation",
+            body=MESSAGE,
+            sign=False,
+            headers=signed_with(SECRET, MESSAGE),
+            status=401,
+            error_code="signature_invalid",
+        )
+    )
+
+
+def test_redelivery_is_stored_once(harness):
+    """Slack's retry (X-Slack-Retry-Num) keeps the event_id: delivered twice, stored once."""
+    harness.assert_redelivery_stored_once(next(c for c in CASES if c.label.startswith("Slack retry")))
+
+
+def test_slack_has_no_get_handshake(harness, client):
+    response = client.http.get(f"/webhooks/{harness.source.source_id}")
+
+    assert response.status_code == 404
+    assert b"no_handshake" in response.body

@@ -1,0 +1,257 @@
+"""Telegram channel (`telegram`): the secret-token header, which updates are customer feedback, identity.
+
+Fixtures in tests/fixtures/telegram/ follow the Bot API reference (https://core.telegram.org/bots/api):
+the `Update` object with one of `message`, `business_message`, `edited_message`, `channel_post`,
+`callback_query`, `my_chat_member`, `message_reaction`; `Message`, `User`, `Chat`, `PhotoSize`,
+`MessageEntity`, `MessageOrigin` and `ReactionType` shapes as documented there. The bot's anonymous-admin
+sender (`GroupAnonymousBot`, 1087968824) and the linked-channel forwarder (`Telegram`, 777000) are the ids
+Telegram uses for those messages.
+
+Telegram publishes no test vector: it signs nothing, it only echoes the `secret_token` given to setWebhook
+in the X-Telegram-Bot-Api-Secret-Token header. It sends one update per request (no batching), so this
+table has no batched case.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chalicelib.channels.telegram import SECRET_TOKEN_PATTERN, TelegramChannel
+from tests.channels.harness import WebhookCase
+
+SECRET = "kV3p_9-Zq2mWx7TtY4bN8cR1sD6fG0hJ"
+OTHER_SECRET = "new-token_AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+HEADER = "x-telegram-bot-api-secret-token"
+
+
+def signer(body, secrets, now):
+    return {HEADER: secrets["secret_token"]}
+
+
+def with_token(token: str) -> dict[str, str]:
+    return {"content-type": "application/json", HEADER: token}
+
+
+def skipped(label: str, fixture: str) -> WebhookCase:
+    return WebhookCase(label, fixture=fixture, events=[], response={"status": "accepted", "events": 0})
+
+
+PRIVATE_TEXT = WebhookCase(
+    "private chat text message",
+    fixture="private_text.json",
+    events=[
+        {
+            "channel": "telegram",
+            "kind": "message",
+            "external_id": "5312094417:1365",
+            "thread_id": "5312094417",
+            "text": "My order arrived broken and nobody answers the support email.",
+            "language": None,
+            "rating": None,
+            "author": {
+                "channel_user_id": "5312094417",
+                "handle": "@analima",
+                "name": "Ana Lima",
+                "email": None,
+            },
+            "occurred_at": "2026-11-21T11:58:00Z",
+            "metadata": {"update_id": 874201334, "update_type": "message", "chat_type": "private"},
+        }
+    ],
+    response={"status": "accepted", "events": 1},
+)
+
+CASES = [
+    PRIVATE_TEXT,
+    WebhookCase(
+        "photo caption in a forum topic",
+        fixture="forum_topic_caption.json",
+        events=[
+            {
+                "kind": "message",
+                "external_id": "-1001987654321:2210",
+                "thread_id": "-1001987654321:42",
+                "text": "Love the new packaging, look at this!",
+                "author": {"channel_user_id": "6021447730", "handle": None, "name": "Kenji"},
+                "occurred_at": "2026-11-21T11:55:00Z",
+                "metadata": {"chat_type": "supergroup"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "customer message to a connected business account",
+        fixture="business_message.json",
+        events=[
+            {
+                "kind": "message",
+                "external_id": "MbUp9sJiJEEhAQAAW4nwuQF8Ia8:7140022518:88",
+                "thread_id": "MbUp9sJiJEEhAQAAW4nwuQF8Ia8:7140022518",
+                "text": "Is the blue model back in stock? Waiting for weeks.",
+                "author": {"channel_user_id": "7140022518", "name": "Priya Shah"},
+                "occurred_at": "2026-11-21T11:53:00Z",
+                "metadata": {"update_type": "business_message"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "command followed by text is kept",
+        fixture="command_with_text.json",
+        events=[
+            {"external_id": "5312094418:2", "text": "/feedback The checkout keeps timing out on mobile."}
+        ],
+    ),
+    skipped("business account's own reply", "business_message_outgoing.json"),
+    skipped("edited message (the original is stored)", "edited_message.json"),
+    skipped("channel post (written by the business)", "channel_post.json"),
+    skipped("channel post forwarded into the discussion group", "automatic_forward.json"),
+    skipped("anonymous group admin (a bot sender)", "bot_message.json"),
+    skipped("service message without text", "new_chat_members.json"),
+    skipped("bare /start command", "start_command.json"),
+    skipped("callback query", "callback_query.json"),
+    skipped("bot added to a group", "my_chat_member.json"),
+    skipped("reaction", "message_reaction.json"),
+    WebhookCase(
+        "message from another bot",
+        body=(
+            b'{"update_id": 1, "message": {"message_id": 5, "date": 1795262000, '
+            b'"from": {"id": 42, "is_bot": true, "first_name": "Other"}, '
+            b'"chat": {"id": -100, "type": "group", "title": "G"}, "text": "Beep"}}'
+        ),
+        events=[],
+    ),
+    WebhookCase(
+        "sticker without text",
+        body=(
+            b'{"update_id": 2, "message": {"message_id": 6, "date": 1795262000, '
+            b'"from": {"id": 43, "is_bot": false, "first_name": "Sam"}, '
+            b'"chat": {"id": 43, "type": "private", "first_name": "Sam"}, '
+            b'"sticker": {"file_id": "CAACAgIAAxkBAAEB", "file_unique_id": "AgADVg", "type": "regular", '
+            b'"width": 512, "height": 512, "is_animated": false, "is_video": false}}}'
+        ),
+        events=[],
+    ),
+    WebhookCase(
+        "missing secret token header",
+        fixture="private_text.json",
+        sign=False,
+        status=401,
+        error_code="signature_missing",
+    ),
+    WebhookCase(
+        "wrong secret token",
+        fixture="private_text.json",
+        sign=False,
+        headers=with_token(OTHER_SECRET),
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "secret token differing only in case",
+        fixture="private_text.json",
+        sign=False,
+        headers=with_token(SECRET.upper()),
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "wrong token before a malformed body is still 401",
+        body=b'{"update_id": ',
+        sign=False,
+        headers=with_token("nope"),
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "malformed JSON after a valid token", body=b'{"update_id": ', status=400, error_code="malformed_json"
+    ),
+    WebhookCase("JSON that is not an object", body=b"[1, 2]", status=400),
+    WebhookCase(
+        "update without update_id", body=b'{"message": {}}', status=422, error_code="payload_invalid"
+    ),
+    WebhookCase(
+        "message without chat",
+        body=b'{"update_id": 3, "message": {"message_id": 7, "date": 1795262000, "text": "hi"}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "message with an impossible date",
+        body=(
+            b'{"update_id": 4, "message": {"message_id": 8, "date": 99999999999999, '
+            b'"from": {"id": 44, "is_bot": false, "first_name": "Al"}, '
+            b'"chat": {"id": 44, "type": "private"}, "text": "hi"}}'
+        ),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "business message without its connection id",
+        body=(
+            b'{"update_id": 5, "business_message": {"message_id": 9, "date": 1795262000, '
+            b'"from": {"id": 45, "is_bot": false, "first_name": "Bo"}, '
+            b'"chat": {"id": 45, "type": "private"}, "text": "hi"}}'
+        ),
+        status=422,
+        error_code="payload_invalid",
+    ),
+]
+
+
+@pytest.fixture
+def harness(channel_harness):
+    return channel_harness("telegram", {"secret_token": SECRET}, signer)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
+def test_telegram_cases(harness, case):
+    harness.run(case)
+
+
+def test_redelivery_is_stored_once(harness):
+    harness.assert_redelivery_stored_once(PRIVATE_TEXT)
+
+
+def test_previous_secret_is_accepted_during_a_rotation(harness):
+    from chalicelib import sources
+
+    sources.rotate(harness.source.source_id, {"secret_token": OTHER_SECRET})
+    for token in (SECRET, OTHER_SECRET):
+        harness.run(
+            WebhookCase(
+                f"token {token[:4]}",
+                fixture="private_text.json",
+                sign=False,
+                headers=with_token(token),
+                events=[{"external_id": "5312094417:1365"}],
+            )
+        )
+
+    sources.drop_previous(harness.source.source_id)
+    harness.run(
+        WebhookCase(
+            "old token after the rotation",
+            fixture="private_text.json",
+            sign=False,
+            headers=with_token(SECRET),
+            status=401,
+            error_code="signature_invalid",
+        )
+    )
+
+
+def test_generated_secret_token_is_one_telegram_accepts():
+    channel = TelegramChannel()
+    values = {channel.generate_secret("secret_token") for _ in range(20)}
+
+    assert len(values) == 20
+    assert all(SECRET_TOKEN_PATTERN.match(value) for value in values)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{64}", value) for value in values)
+
+
+def test_telegram_has_no_get_handshake(harness, client):
+    response = client.http.get(f"/webhooks/{harness.source.source_id}")
+
+    assert response.status_code == 404
+    assert b"no_handshake" in response.body

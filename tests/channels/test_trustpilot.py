@@ -1,0 +1,262 @@
+"""Trustpilot channel (`trustpilot`): the URL token, service-review events, batches, identity.
+
+Fixtures in tests/fixtures/trustpilot/ follow the payload Trustpilot documents for its service-review
+webhooks ("How to set up Trustpilot Webhooks", support.trustpilot.com/hc/en-us/community/posts/
+10109980750738): `{"events": [{"eventName": "service-review-created", "version": "1", "eventData": {id,
+language, title, text, referenceId, stars, createdAt, isVerified, locationId, link, consumer {id, name,
+link}, tags}}]}`. `service-review-updated` carries the same eventData and `service-review-deleted` only
+the review id (as modelled by lindar-open/trustpilot-client's event classes).
+
+Trustpilot signs nothing and publishes no test vector: the source's token is in the subscription URL, so
+every case carries it in `query` (the harness signer can only add headers, hence signer=None).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.channels.harness import WebhookCase
+
+TOKEN = "Gx2vQ8mZr4Lk1sTn7YwPb0JcH5dFa3Ue9KoVi6NqXtM"
+OTHER_TOKEN = "rotated-token-2p9XwK4bQ7sLm1Zc8VnR3yTf6HgJ0aDe"
+
+
+def case(label: str, **kwargs) -> WebhookCase:
+    """A request to the subscription URL with the right token unless the case says otherwise."""
+    kwargs.setdefault("query", {"token": TOKEN})
+    return WebhookCase(label, **kwargs)
+
+
+CREATED = case(
+    "service review created",
+    fixture="service_review_created.json",
+    events=[
+        {
+            "channel": "trustpilot",
+            "kind": "review",
+            "external_id": "6a1f0c2e9b3d4e00128f7a51",
+            "text": (
+                "Great service\n\nNothing other than excellent customer service. Delivery was a day early."
+            ),
+            "language": "en",
+            "rating": 5,
+            "rating_scale": "stars",
+            "author": {
+                "channel_user_id": "5d2a9e1c0000ff0001a4c3b2",
+                "name": "Maria Jensen",
+                "handle": None,
+                "email": None,
+            },
+            "occurred_at": "2026-11-21T11:57:12Z",
+            "thread_id": None,
+            "permalink": "https://www.trustpilot.com/reviews/6a1f0c2e9b3d4e00128f7a51",
+            "metadata": {
+                "event_name": "service-review-created",
+                "review_id": "6a1f0c2e9b3d4e00128f7a51",
+                "reference_id": "ORDER-10442",
+                "is_verified": True,
+                "location_id": "43f51215-a1fc-4c60-b6dd-e4afb6d7b831",
+            },
+        }
+    ],
+    response={"status": "accepted", "events": 1},
+)
+
+BATCH = case(
+    "two created reviews and a deletion in one delivery",
+    fixture="batch.json",
+    events=[
+        {
+            "external_id": "6a1f0d7700aa4e0012c0ffee",
+            "text": "Langsom levering\n\nPakken kom to uger for sent, og ingen svarede på mine mails.",
+            "language": "da",
+            "rating": 2,
+            "author": {"channel_user_id": "5d2a9e1c0000ff0001a4c3c9", "name": "Jonas P."},
+            "occurred_at": "2026-11-21T11:40:03Z",
+            "metadata": {"reference_id": "ORDER-10450", "is_verified": False},
+        },
+        {
+            "external_id": "6a1f0d9a11bb4e0012c0beef",
+            "text": "OK\n\nDoes what it says.",
+            "rating": 3,
+            "rating_scale": "stars",
+            "occurred_at": "2026-11-21T11:41:30Z",
+        },
+    ],
+    response={"status": "accepted", "events": 2},
+)
+
+
+def review_body(event_name: str = "service-review-created", **fields) -> bytes:
+    import json
+
+    data = {
+        "id": "6b0000000000000000000001",
+        "stars": 1,
+        "title": "Never again",
+        "text": "Wrong size twice.",
+        "createdAt": "2026-11-21T10:00:00Z",
+        "consumer": {"id": "c-1", "name": "Customer"},
+        **fields,
+    }
+    data = {key: value for key, value in data.items() if value is not None}
+    return json.dumps({"events": [{"eventName": event_name, "version": "1", "eventData": data}]}).encode()
+
+
+CASES = [
+    CREATED,
+    BATCH,
+    case(
+        "updated review without updatedAt: stored as a version keyed by its content",
+        fixture="service_review_updated.json",
+        events=[
+            {
+                "external_id": "6a1f0d7700aa4e0012c0ffee:updated:c00fe0523d15a8e9",
+                "text": (
+                    "Langsom levering, men god support\n\n"
+                    "Pakken kom for sent, men kundeservice ringede og løste det hurtigt."
+                ),
+                "rating": 4,
+                "occurred_at": "2026-11-21T12:00:00Z",  # when it arrived: the event has no edit time
+                "metadata": {"event_name": "service-review-updated", "review_id": "6a1f0d7700aa4e0012c0ffee"},
+            }
+        ],
+    ),
+    case(
+        "updated review with updatedAt",
+        body=review_body("service-review-updated", updatedAt="2026-11-21T11:30:00.000Z", stars=4),
+        events=[
+            {
+                "external_id": "6b0000000000000000000001:updated:2026-11-21T11:30:00+00:00",
+                "rating": 4,
+                "occurred_at": "2026-11-21T11:30:00Z",
+            }
+        ],
+    ),
+    case(
+        "deleted review",
+        fixture="service_review_deleted.json",
+        events=[],
+        response={"status": "accepted", "events": 0},
+    ),
+    case("unknown event type", body=review_body("product-review-created"), events=[]),
+    case(
+        "title only, consumer displayName",
+        body=review_body(text="", consumer={"id": "c-2", "displayName": "D. Name"}),
+        events=[{"text": "Never again", "author": {"channel_user_id": "c-2", "name": "D. Name"}}],
+    ),
+    case(
+        "missing token",
+        fixture="service_review_created.json",
+        query={},
+        status=401,
+        error_code="signature_missing",
+    ),
+    case(
+        "empty token",
+        fixture="service_review_created.json",
+        query={"token": ""},
+        status=401,
+        error_code="signature_missing",
+    ),
+    case(
+        "wrong token",
+        fixture="service_review_created.json",
+        query={"token": OTHER_TOKEN},
+        status=401,
+        error_code="signature_invalid",
+    ),
+    case(
+        "token in another parameter does not count",
+        fixture="service_review_created.json",
+        query={"secret": TOKEN},
+        status=401,
+        error_code="signature_missing",
+    ),
+    case(
+        "wrong token before a malformed body is still 401",
+        body=b'{"events": [',
+        query={"token": "nope"},
+        status=401,
+        error_code="signature_invalid",
+    ),
+    case("malformed JSON after a valid token", body=b'{"events": [', status=400, error_code="malformed_json"),
+    case("no events", body=b'{"events": []}', status=422, error_code="payload_invalid"),
+    case(
+        "events not a list", body=b'{"events": {"eventName": "x"}}', status=422, error_code="payload_invalid"
+    ),
+    case(
+        "event without a name",
+        body=b'{"events": [{"eventData": {}}]}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    case(
+        "created event without eventData",
+        body=b'{"events": [{"eventName": "service-review-created"}]}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    case("stars out of range", body=review_body(stars=6), status=422, error_code="payload_invalid"),
+    case(
+        "review without createdAt", body=review_body(createdAt=None), status=422, error_code="payload_invalid"
+    ),
+    case(
+        "one bad event rejects the whole delivery",
+        body=(
+            b'{"events": [{"eventName": "service-review-created", "eventData": {"id": "a", "stars": 5, '
+            b'"createdAt": "2026-11-21T10:00:00Z"}}, {"eventName": "service-review-created", '
+            b'"eventData": {"id": "b", "stars": "five", "createdAt": "2026-11-21T10:00:00Z"}}]}'
+        ),
+        status=422,
+        error_code="payload_invalid",
+    ),
+]
+
+
+@pytest.fixture
+def harness(channel_harness):
+    return channel_harness("trustpilot", {"token": TOKEN}, None)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
+def test_trustpilot_cases(harness, case):
+    harness.run(case)
+
+
+def test_redelivery_is_stored_once(harness):
+    harness.assert_redelivery_stored_once(BATCH)
+
+
+def test_previous_token_is_accepted_during_a_rotation(harness):
+    from chalicelib import sources
+
+    sources.rotate(harness.source.source_id, {"token": OTHER_TOKEN})
+    for token in (TOKEN, OTHER_TOKEN):
+        harness.run(
+            case(
+                f"token {token[:4]}",
+                fixture="service_review_created.json",
+                query={"token": token},
+                events=[{"external_id": "6a1f0c2e9b3d4e00128f7a51"}],
+            )
+        )
+
+    sources.drop_previous(harness.source.source_id)
+    harness.run(
+        case(
+            "old token after the rotation",
+            fixture="service_review_created.json",
+            status=401,
+            error_code="signature_invalid",
+        )
+    )
+
+
+def test_generated_token_is_url_safe():
+    from chalicelib.channels.trustpilot import TrustpilotChannel
+
+    token = TrustpilotChannel().generate_secret("token")
+
+    assert len(token) >= 40
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

@@ -1,0 +1,462 @@
+"""Zendesk channel (`zendesk`): webhook signing, event-subscribed ticket events, the trigger body.
+
+Specs followed (checked through the `search` tool):
+- https://developer.zendesk.com/documentation/webhooks/verifying/ — headers X-Zendesk-Webhook-Signature
+  and X-Zendesk-Webhook-Signature-Timestamp, "base64(HMACSHA256(TIMESTAMP + BODY))". The page's NodeJS
+  example uses the signing secret `dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==` as the HMAC key string;
+  SECRET below is that value, and one test pins that the key is the string, not its base64 decoding. A
+  fixed secret for Zendesk's test requests (`dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3RpbmdfcHVycG9zZXNfb25seQ==`)
+  does not appear in the stored docs, so no test relies on it.
+- An earlier revision of that page published a full vector (secret `HRkRd4BeOAoUkfZr-mhauJT64rvBASlJRoIy
+  Psd3zeA=`, body `{"say": "hello"}`, timestamp `2021-07-25T10:00:00Z`, signature `tRDSF7URY8BLCDlaBcQ7F
+  Hu051Zk+aAB0NKMP53teMw=`) under the formula base64(HMACSHA256((BODY)(TIMESTAMP))). The vector is used
+  verbatim below: it reproduces byte for byte with body-then-timestamp, which pins the key and encoding
+  handling, and the endpoint refuses it because the current page (and every implementation we found)
+  signs timestamp-then-body.
+- https://developer.zendesk.com/api-reference/webhooks/event-types/webhook-event-types/ (event schema:
+  type, account_id, id, time, zendesk_event_version, subject, detail, event) and
+  .../event-types/ticket-events (detail properties; ticket.comment_added, ticket.created). The fixtures
+  ticket_created.json and comment_added_agent.json are the documented example payloads; the other
+  comment_added fixtures change only the comment; user_active_changed.json is the schema page's example.
+- https://support.zendesk.com/hc/en-us/articles/203662156 (placeholders) for the trigger body
+  (chalicelib.channels.zendesk.TRIGGER_TEMPLATE); the trigger_*.json fixtures are that template rendered.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.channels.zendesk import TRIGGER_TEMPLATE, sign
+from tests.channels.harness import FIXTURES, NOW, WebhookCase
+
+SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
+OTHER_SECRET = "QVdXMk9jcnhoU0xjQkp2bFh3d3hCeV9xWjNtTnZVa2Y="
+
+
+def stamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def signer(body, secrets, now):
+    timestamp = stamp(now)
+    return {
+        "X-Zendesk-Webhook-Signature": sign(secrets["signing_secret"], timestamp, body),
+        "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+    }
+
+
+def signed_with(
+    secret: str, body: bytes, now: datetime = NOW, timestamp: str | None = None
+) -> dict[str, str]:
+    timestamp = timestamp or stamp(now)
+    return {
+        "content-type": "application/json",
+        "X-Zendesk-Webhook-Signature": sign(secret, timestamp, body),
+        "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+    }
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / "zendesk" / name).read_text())
+
+
+def variant(name: str, change) -> bytes:
+    payload = fixture(name)
+    change(payload)
+    return json.dumps(payload).encode()
+
+
+def _comment(payload: dict) -> dict:
+    return payload["event"]["comment"]
+
+
+VALID = (FIXTURES / "zendesk" / "comment_added.json").read_bytes()
+DANA = {"channel_user_id": "8447388090494", "name": "Dana Scott", "email": None}
+
+CASES = [
+    WebhookCase(
+        "ticket.comment_added by the end user (is_staff false, public)",
+        fixture="comment_added.json",
+        events=[
+            {
+                "channel": "zendesk",
+                "kind": "message",
+                "external_id": "comment:9876543377",
+                "text": "Still can't log in after the update, and I have a demo tomorrow. This is really "
+                "frustrating.",
+                "rating": None,
+                "author": DANA,
+                "occurred_at": "2025-01-08T15:02:11.482913Z",
+                "thread_id": "5158",
+                "permalink": None,
+                "metadata": {
+                    "ticket_id": "5158",
+                    "event_type": "ticket.comment_added",
+                    "event_id": "5c5f1a0e-3b7d-4c62-9a3e-0f6c2b7d8e91",
+                    "comment_id": "9876543377",
+                },
+            }
+        ],
+        response={"status": "accepted", "events": 1},
+    ),
+    WebhookCase(
+        "documented example: an agent's public reply is skipped",
+        fixture="comment_added_agent.json",
+        events=[],
+    ),
+    WebhookCase(
+        "an end user's private comment is skipped",
+        body=variant("comment_added.json", lambda p: _comment(p).update(is_public=False)),
+        events=[],
+    ),
+    WebhookCase(
+        "no is_staff: the requester's comment is kept",
+        body=variant("comment_added.json", lambda p: _comment(p)["author"].pop("is_staff")),
+        events=[{"external_id": "comment:9876543377", "author": DANA}],
+    ),
+    WebhookCase(
+        "no is_staff: someone else's comment is skipped",
+        body=variant(
+            "comment_added.json",
+            lambda p: _comment(p)["author"].update(id="8447388090495", is_staff=None),
+        ),
+        events=[],
+    ),
+    WebhookCase(
+        "an attachment-only comment (empty body) is skipped",
+        body=variant("comment_added.json", lambda p: _comment(p).update(body="  ")),
+        events=[],
+    ),
+    WebhookCase(
+        "documented example: ticket.created by the requester → its description",
+        fixture="ticket_created.json",
+        events=[
+            {
+                "kind": "message",
+                "external_id": "ticket:5158:description",
+                "text": "Customer is experiencing login issues with the mobile app",
+                "author": {"channel_user_id": "8447388090494"},
+                "occurred_at": "2025-01-08T10:12:07Z",
+                "thread_id": "5158",
+                "metadata": {
+                    "event_type": "ticket.created",
+                    "event_id": "cbe4028c-7239-495d-b020-f22348516046",
+                },
+            }
+        ],
+    ),
+    WebhookCase(
+        "a ticket an agent opened for the customer is skipped",
+        body=variant("ticket_created.json", lambda p: p["detail"].update(submitter_id="8447388090495")),
+        events=[],
+    ),
+    WebhookCase(
+        "the first comment has the description's identity",
+        fixture="comment_added_first.json",
+        events=[{"external_id": "ticket:5158:description", "metadata": {"comment_id": "9876543001"}}],
+    ),
+    WebhookCase(
+        "other event types are acknowledged and dropped",
+        fixture="user_active_changed.json",
+        events=[],
+        response={"status": "accepted", "events": 0},
+    ),
+    WebhookCase(
+        "trigger body: a public comment (empty satisfaction section ignored)",
+        fixture="trigger_comment.json",
+        events=[
+            {
+                "kind": "message",
+                "external_id": "comment:54509363035291",
+                "text": "Thanks, the refund arrived today. Great service!",
+                "author": {
+                    "channel_user_id": "8447388090512",
+                    "name": "Priya Natarajan",
+                    "email": "priya.natarajan@example.com",
+                },
+                "occurred_at": "2026-11-21T11:58:03Z",
+                "thread_id": "5160",
+                "permalink": "https://acme.zendesk.com/agent/tickets/5160",
+                "metadata": {"event_type": "trigger.comment", "ticket_id": "5160"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "trigger body: a bad satisfaction rating with a comment → csat 1",
+        fixture="trigger_satisfaction.json",
+        events=[
+            {
+                "kind": "review",
+                "external_id": "satisfaction:5161",
+                "text": "Nobody answered for four days.",
+                "rating": 1,
+                "rating_scale": "csat",
+                "author": {"channel_user_id": "8447388090530", "email": "tom.becker@example.com"},
+                "occurred_at": "2026-11-21T09:41:12Z",
+                "metadata": {"event_type": "trigger.satisfaction", "zendesk_score": "bad"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "trigger body with a comment and a rating: two events, one SQS send",
+        fixture="trigger_comment_and_satisfaction.json",
+        events=[
+            {"external_id": "comment:54509451282203", "kind": "message", "rating": None},
+            {
+                "external_id": "satisfaction:5162",
+                "kind": "review",
+                "rating": 5,
+                "rating_scale": "csat",
+                "text": "Fast and friendly.",
+            },
+        ],
+        response={"status": "accepted", "events": 2},
+    ),
+    WebhookCase(
+        "trigger body: a literal score works in any language",
+        body=b'{"ticket": {"id": "7"}, "satisfaction": {"score": "good", "comment": ""}}',
+        events=[
+            {"external_id": "satisfaction:7", "rating": 5, "text": "", "occurred_at": "2026-11-21T12:00:00Z"}
+        ],
+    ),
+    WebhookCase(
+        "trigger body: an offered (unanswered) survey is nothing",
+        body=b'{"ticket": {"id": "7"}, "satisfaction": {"score": "Offered", "comment": ""}}',
+        events=[],
+    ),
+    WebhookCase(
+        "trigger body: a comment id placeholder that rendered empty",
+        body=b'{"ticket": {"id": "7"}, "comment": {"id": "", "body": "Hello"}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "trigger body with neither a comment nor a satisfaction section",
+        body=b'{"ticket": {"id": "7"}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "a body that is neither an event nor the trigger body",
+        body=b'{"say": "hello"}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "ticket.comment_added without its comment",
+        body=variant("comment_added.json", lambda p: p["event"].clear()),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "ticket event whose time is not a date",
+        body=variant("comment_added.json", lambda p: p.update(time="soon")),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "malformed JSON after a valid signature", body=b'{"type": ', status=400, error_code="malformed_json"
+    ),
+    WebhookCase(
+        "missing signature",
+        fixture="comment_added.json",
+        sign=False,
+        status=401,
+        error_code="signature_missing",
+    ),
+    WebhookCase(
+        "missing timestamp",
+        body=VALID,
+        sign=False,
+        headers={"X-Zendesk-Webhook-Signature": sign(SECRET, "", VALID)},
+        status=401,
+        error_code="timestamp_expired",
+    ),
+    WebhookCase(
+        "timestamp that is not a date",
+        body=VALID,
+        sign=False,
+        headers=signed_with(SECRET, VALID, timestamp="yesterday"),
+        status=401,
+        error_code="timestamp_expired",
+    ),
+    WebhookCase(
+        "timestamp more than an hour old",
+        body=VALID,
+        sign=False,
+        headers=signed_with(SECRET, VALID, now=NOW - timedelta(hours=1, seconds=1)),
+        status=401,
+        error_code="timestamp_expired",
+    ),
+    WebhookCase(
+        "timestamp more than an hour ahead",
+        body=VALID,
+        sign=False,
+        headers=signed_with(SECRET, VALID, now=NOW + timedelta(hours=1, seconds=1)),
+        status=401,
+        error_code="timestamp_expired",
+    ),
+    WebhookCase(
+        "a retry 59 minutes later still verifies",
+        body=VALID,
+        sign=False,
+        headers=signed_with(SECRET, VALID, now=NOW - timedelta(minutes=59)),
+        events=[{"external_id": "comment:9876543377"}],
+    ),
+    WebhookCase(
+        "signed with another secret",
+        body=VALID,
+        sign=False,
+        headers=signed_with(OTHER_SECRET, VALID),
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "the timestamp is signed as sent, not as reformatted",
+        body=VALID,
+        sign=False,
+        headers={
+            **signed_with(SECRET, VALID),
+            "X-Zendesk-Webhook-Signature-Timestamp": "2026-11-21T12:00:00+00:00",
+        },
+        status=401,
+        error_code="signature_invalid",
+    ),
+    WebhookCase(
+        "body-then-timestamp order is refused",
+        body=VALID,
+        sign=False,
+        headers={
+            **signed_with(SECRET, VALID),
+            "X-Zendesk-Webhook-Signature": base64.b64encode(
+                hmac.new(SECRET.encode(), VALID + stamp(NOW).encode(), hashlib.sha256).digest()
+            ).decode(),
+        },
+        status=401,
+        error_code="signature_invalid",
+    ),
+]
+
+
+@pytest.fixture
+def harness(channel_harness):
+    return channel_harness("zendesk", {"signing_secret": SECRET}, signer)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
+def test_zendesk_cases(harness, case):
+    harness.run(case)
+
+
+def test_signing_secret_is_the_key_string_not_its_base64_decoding(harness):
+    """Zendesk's NodeJS example passes the secret string to createHmac: no base64 decoding."""
+    decoded_key = base64.b64decode(SECRET)
+    timestamp = stamp(NOW)
+    wrong = base64.b64encode(hmac.new(decoded_key, timestamp.encode() + VALID, hashlib.sha256).digest())
+    harness.run(
+        WebhookCase(
+            "decoded key",
+            body=VALID,
+            sign=False,
+            headers={
+                "X-Zendesk-Webhook-Signature": wrong.decode(),
+                "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+            },
+            status=401,
+            error_code="signature_invalid",
+        )
+    )
+
+
+def test_2021_documentation_vector(channel_harness):
+    """The vector of the page's earlier revision, verbatim: same key handling, other concatenation order."""
+    secret = "HRkRd4BeOAoUkfZr-mhauJT64rvBASlJRoIyPsd3zeA="
+    body = b'{"say": "hello"}'
+    timestamp = "2021-07-25T10:00:00Z"
+    published = "tRDSF7URY8BLCDlaBcQ7FHu051Zk+aAB0NKMP53teMw="
+
+    assert base64.b64encode(
+        hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256).digest()
+    ).decode() == (published)
+    assert sign(secret, timestamp, body) != published  # TIMESTAMP + BODY, as the current page says
+
+    harness = channel_harness("zendesk", {"signing_secret": secret}, None)
+    harness.run(
+        WebhookCase(
+            "2021 vector",
+            body=body,
+            sign=False,
+            now=datetime(2021, 7, 25, 10, 0, 30, tzinfo=UTC),
+            headers={
+                "content-type": "application/json",
+                "X-Zendesk-Webhook-Signature": published,
+                "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+            },
+            status=401,
+            error_code="signature_invalid",
+        )
+    )
+
+
+def test_subdomain_setting_links_event_feedback_to_the_ticket(channel_harness):
+    harness = channel_harness("zendesk", {"signing_secret": SECRET}, signer, settings={"subdomain": "acme"})
+    harness.run(
+        WebhookCase(
+            "with subdomain",
+            fixture="comment_added.json",
+            events=[{"permalink": "https://acme.zendesk.com/agent/tickets/5158"}],
+        )
+    )
+
+
+def test_ticket_created_and_its_first_comment_are_stored_once(harness):
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+
+    assert harness.send(WebhookCase("created", fixture="ticket_created.json"), collect=False).status == 200
+    assert (
+        harness.send(WebhookCase("first comment", fixture="comment_added_first.json"), collect=False).status
+        == 200
+    )
+    drained = SqsPoller(harness.stack.queue_url, analyze).drain()
+    assert (drained.received, drained.failed) == (2, 0)
+    assert harness.stack.table_item_count() == 1
+
+
+def test_trigger_template_is_valid_json_once_rendered():
+    """The documented template parses as JSON whatever the placeholders render to (here: nothing)."""
+    import re
+
+    rendered = json.loads(re.sub(r"\{\{[^}]*\}\}", "", TRIGGER_TEMPLATE))
+    assert set(rendered) == {"ticket", "requester", "comment", "satisfaction"}
+
+
+def test_previous_secret_is_accepted_during_a_rotation(harness):
+    from chalicelib import sources
+
+    sources.rotate(harness.source.source_id, {"signing_secret": OTHER_SECRET})
+    for secret in (SECRET, OTHER_SECRET):
+        harness.run(
+            WebhookCase("either key", body=VALID, sign=False, headers=signed_with(secret, VALID), events=[{}])
+        )
+    sources.drop_previous(harness.source.source_id)
+    harness.run(
+        WebhookCase(
+            "old key after the rotation",
+            body=VALID,
+            sign=False,
+            headers=signed_with(SECRET, VALID),
+            status=401,
+            error_code="signature_invalid",
+        )
+    )
+
+
+def test_redelivery_is_stored_once(harness):
+    harness.assert_redelivery_stored_once(CASES[0])
