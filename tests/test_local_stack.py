@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.channels.webhook import sign
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,8 +27,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def post(url: str, body: bytes, content_type: str) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, headers={"content-type": content_type}, method="POST")
+def post(url: str, body: bytes, content_type: str, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=body, headers={"content-type": content_type, **(headers or {})}, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -92,23 +97,56 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     status_bad, error = post(f"{base}/forms/demo/responses", b"{", "application/json")
     assert (status_bad, error["error"]["code"]) == (400, "malformed_json")
 
+    # A Standard Webhooks delivery to the seeded demo source, signed with its revealed secret.
+    revealed = cli(env, "sources", "show", "demo-webhook", "--reveal").stdout
+    secret = re.search(r"signing_secret=(whsec_\S+)", revealed).group(1)
+    delivery = json.dumps({"id": "zap-1", "text": "Support solved it in minutes, thank you"}).encode()
+    timestamp = int(time.time())
+    status_hook, accepted = post(
+        f"{base}/webhooks/demo-webhook",
+        delivery,
+        "application/json",
+        {
+            "webhook-id": "msg_1",
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secret, "msg_1", timestamp, delivery),
+        },
+    )
+    assert (status_hook, accepted) == (200, {"status": "accepted", "events": 1})
+    status_forged, _ = post(
+        f"{base}/webhooks/demo-webhook",
+        delivery,
+        "application/json",
+        {"webhook-id": "msg_1", "webhook-timestamp": str(timestamp), "webhook-signature": "v1,Zm9yZ2Vk"},
+    )
+    assert status_forged == 401
+
+    # Meta's GET handshake on the seeded demo source answers the challenge as text.
+    verify_token = re.search(
+        r"verify_token=(\S+)", cli(env, "sources", "show", "demo-meta", "--reveal").stdout
+    )
+    query = f"hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={verify_token.group(1)}"
+    with urllib.request.urlopen(f"{base}/webhooks/demo-meta?{query}", timeout=10) as handshake:
+        assert handshake.read() == b"1158201444"
+
     today = time.strftime("%Y-%m-%d", time.gmtime())
     stored = []
     for _ in range(40):  # the poller picks messages up within a couple of seconds
         listing = cli(env, "feedback", "list", "--date", today, "--json")
         stored = [json.loads(line) for line in listing.stdout.splitlines()]
-        if len(stored) == 2:
+        if len(stored) == 3:
             break
         time.sleep(0.5)
     by_text = {item["text"]: item for item in stored}
     assert by_text["Love the new app!"]["sentiment"] == "POSITIVE"
     assert by_text["Love the new app!"]["feedback_id"] == body["feedback_id"]
     assert by_text["Awful and slow"]["sentiment"] == "NEGATIVE"
+    assert by_text["Support solved it in minutes, thank you"]["channel"] == "webhook"
 
     exported = cli(env, "export", "--date", today, "--out", str(tmp_path))
     assert exported.returncode == 0, exported.stderr
-    assert json.loads((tmp_path / "manifest.json").read_text())["counts"] == {"feedback": 2}
-    assert (tmp_path / "feedback.csv").read_text().count("\n") == 3
+    assert json.loads((tmp_path / "manifest.json").read_text())["counts"] == {"feedback": 3}
+    assert (tmp_path / "feedback.csv").read_text().count("\n") == 4
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0

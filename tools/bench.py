@@ -56,6 +56,11 @@ TARGET_ACK_REQUESTS_PER_SUBMISSION = 1.0
 TARGET_COMPREHEND_REQUESTS_PER_1000 = 80
 TARGET_DYNAMODB_WRITES_PER_1000 = 100
 TARGET_EXPORT_READS_PER_ITEM = 1.0
+TARGET_WEBHOOK_REQUESTS_PER_DELIVERY = 1.0
+WEBHOOK_DELIVERIES = 50
+BENCH_PAGE_ID = "105371222151234"
+# Each bench delivery: this many entries, each with this many Page comments and Messenger messages.
+META_ENTRIES, META_COMMENTS, META_MESSAGES = 2, 10, 5
 
 QUEUE_NAME = "feedback-ingest-bench"
 BENCH_ENVIRONMENT = {
@@ -361,6 +366,21 @@ class AckResult:
 
 
 @dataclass
+class WebhookAckResult:
+    deliveries: int
+    accepted: int
+    events_per_delivery: int
+    events_queued: int
+    first: Counter[Key]
+    total: Counter[Key]
+
+    @property
+    def per_delivery_after_first(self) -> float:
+        rest = sum(self.total.values()) - sum(self.first.values())
+        return rest / max(1, self.deliveries - 1)
+
+
+@dataclass
 class AnalyzeResult:
     invocations: list[int]
     received: int
@@ -395,6 +415,7 @@ class BenchResult:
     ack: AckResult
     analyze: AnalyzeResult
     export: ExportResult
+    webhook: WebhookAckResult
     imports: ImportResult
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
@@ -410,7 +431,7 @@ def prepare_environment() -> None:
 
 def reset_process_caches() -> None:
     """Drop every per-process cache so the app rebuilds settings and clients from the environment."""
-    from chalicelib import aws, queue
+    from chalicelib import aws, queue, sources
     from chalicelib.config import settings
     from chalicelib.store import forms as form_store
 
@@ -418,6 +439,7 @@ def reset_process_caches() -> None:
     aws.reset_clients()
     queue.ingest_queue_url.cache_clear()
     form_store.clear_cache()
+    sources.clear_cache()
 
 
 def provision_stack() -> str:
@@ -454,6 +476,79 @@ def run_ack(counter: RequestCounter, responses: Sequence[dict[str, Any]]) -> Ack
             if index == 0:
                 first = counter.requests("ack").copy()
     return AckResult(len(responses), accepted, first, counter.requests("ack"))
+
+
+def meta_delivery(
+    index: int, entries: int = META_ENTRIES, comments: int = META_COMMENTS, messages: int = META_MESSAGES
+) -> bytes:
+    """A Meta Page delivery batching `entries` entries, each with feed comments and Messenger messages,
+    in the shape of Meta's Webhooks reference (ids unique per delivery)."""
+    entry_list = []
+    for entry in range(entries):
+        changes = [
+            {
+                "field": "feed",
+                "value": {
+                    "from": {"id": f"60549{index:05d}{entry}{n:02d}", "name": f"Customer {n}"},
+                    "post_id": f"{BENCH_PAGE_ID}_1221{index:05d}",
+                    "comment_id": f"1221{index:05d}_{entry}{n:04d}",
+                    "created_time": 1795262280 + n,
+                    "item": "comment",
+                    "parent_id": f"{BENCH_PAGE_ID}_1221{index:05d}",
+                    "verb": "add",
+                    "message": f"Comment {n} on delivery {index}: the new menu is great",
+                },
+            }
+            for n in range(comments)
+        ]
+        messaging = [
+            {
+                "sender": {"id": f"2490{index:05d}{entry}{n:02d}"},
+                "recipient": {"id": BENCH_PAGE_ID},
+                "timestamp": 1795262285000 + n,
+                "message": {"mid": f"m_{index}_{entry}_{n}", "text": f"Message {n}: where is my order?"},
+            }
+            for n in range(messages)
+        ]
+        entry_list.append(
+            {"id": BENCH_PAGE_ID, "time": 1795262285, "changes": changes, "messaging": messaging}
+        )
+    return json.dumps({"object": "page", "entry": entry_list}).encode()
+
+
+def run_webhook_ack(counter: RequestCounter, queue_url: str, deliveries: int) -> WebhookAckResult:
+    """POST signed multi-event Meta deliveries to a `meta` source, counting the ack path's requests."""
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib import aws, sources
+    from chalicelib.channels.meta_common import sign
+
+    app_secret = "bench-app-secret"  # noqa: S105 - a fixed value for an in-memory moto run
+    source = sources.SourceConfig(
+        source_id="bench-meta", type="meta", name="Bench page", settings={"page_id": BENCH_PAGE_ID}
+    )
+    sources.save(source, {"app_secret": app_secret, "verify_token": "bench-verify"})
+    accepted = events_queued = 0
+    first: Counter[Key] = Counter()
+    with (
+        Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)) as client,
+        counter.phase_of("webhook ack"),
+    ):
+        for index in range(deliveries):
+            body = meta_delivery(index)
+            headers = {"content-type": "application/json", "X-Hub-Signature-256": sign(app_secret, body)}
+            response = client.http.post(f"/webhooks/{source.source_id}", headers=headers, body=body)
+            accepted += response.status_code == 200
+            events_queued += json.loads(response.body).get("events", 0)
+            if index == 0:
+                first = counter.requests("webhook ack").copy()
+    # These deliveries only measure the ack path: they are not analyzed.
+    aws.client("sqs").purge_queue(QueueUrl=queue_url)
+    per_delivery = META_ENTRIES * (META_COMMENTS + META_MESSAGES)
+    return WebhookAckResult(
+        deliveries, accepted, per_delivery, events_queued, first, counter.requests("webhook ack")
+    )
 
 
 def run_analyze(counter: RequestCounter, queue_url: str) -> AnalyzeResult:
@@ -540,6 +635,7 @@ class PipelineResult:
     ack: AckResult
     analyze: AnalyzeResult
     export: ExportResult
+    webhook: WebhookAckResult
     timings: dict[str, float]
 
 
@@ -570,8 +666,10 @@ def run_pipeline(items: int, history: int) -> PipelineResult:
             seeded = seed_history(history, days)
         with timed(timings, "export"):
             export = run_export(counter, days, seeded)
+        with timed(timings, "webhook ack"):
+            webhook = run_webhook_ack(counter, queue_url, WEBHOOK_DELIVERIES)
     reset_process_caches()
-    return PipelineResult(counter, ack, analyze, export, timings)
+    return PipelineResult(counter, ack, analyze, export, webhook, timings)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -716,6 +814,21 @@ def checks(result: BenchResult) -> list[Check]:
             reads_per_item == TARGET_EXPORT_READS_PER_ITEM,
         ),
         Check("all phases: DynamoDB Scan requests", str(scans), "0", scans == 0),
+        Check(
+            f"webhook ack: AWS requests per Meta delivery of {result.webhook.events_per_delivery} events "
+            "after the first load",
+            f"{result.webhook.per_delivery_after_first:.3f}",
+            f"= {TARGET_WEBHOOK_REQUESTS_PER_DELIVERY:g}",
+            result.webhook.per_delivery_after_first == TARGET_WEBHOOK_REQUESTS_PER_DELIVERY,
+        ),
+        Check(
+            "webhook ack: deliveries accepted, events queued",
+            f"{result.webhook.accepted}/{result.webhook.deliveries}, {result.webhook.events_queued:,}",
+            f"all, {result.webhook.deliveries * result.webhook.events_per_delivery:,}",
+            result.webhook.accepted == result.webhook.deliveries
+            and result.webhook.events_queued
+            == result.webhook.deliveries * result.webhook.events_per_delivery,
+        ),
     ]
 
 
@@ -820,6 +933,13 @@ def render(result: BenchResult, command: str) -> str:
         f"Ack: the first submission made {sum(result.ack.first.values())} requests "
         f"({_format_keys(result.ack.first)}): the form config is loaded once and then served from memory; "
         f"all {result.ack.submissions:,} submissions made {sum(result.ack.total.values())}.",
+        "",
+        f"Webhook ack: {result.webhook.deliveries} signed Meta deliveries, each batching "
+        f"{result.webhook.events_per_delivery} events ({META_ENTRIES} entries, each "
+        f"{META_COMMENTS} Page comments and {META_MESSAGES} Messenger messages), "
+        f"POSTed to a `meta` source. The first made {sum(result.webhook.first.values())} requests "
+        f"({_format_keys(result.webhook.first)}): the source and its secrets are loaded once and then served "
+        f"from memory; all {result.webhook.deliveries} made {sum(result.webhook.total.values())}.",
         *_emf_note(result.emf_lines),
         "",
         *_requests_table(result.counter, result.items),
@@ -907,6 +1027,7 @@ def run(items: int, history: int, import_runs: int) -> BenchResult:
         ack=pipeline.ack,
         analyze=pipeline.analyze,
         export=pipeline.export,
+        webhook=pipeline.webhook,
         imports=imports,
         seconds=time.perf_counter() - started,
         timings=pipeline.timings,
