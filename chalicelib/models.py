@@ -140,9 +140,19 @@ class StoredFeedback(FeedbackEvent):
     analyzed_at: UtcDatetime | None = None
     skipped_reason: str | None = None
     stored_at: UtcDatetime
+    # The customer the author resolved to (None for anonymous feedback), and what PII redaction masked.
+    customer_id: str | None = None
+    pii_redacted: bool = False
+    pii_types: list[str] = Field(default_factory=list)
 
     @classmethod
-    def from_event(cls, event: FeedbackEvent, analysis: Analysis, stored_at: datetime) -> StoredFeedback:
+    def from_event(
+        cls,
+        event: FeedbackEvent,
+        analysis: Analysis,
+        stored_at: datetime,
+        customer_id: str | None = None,
+    ) -> StoredFeedback:
         """Combine an event with its analysis; the analyzer's language wins where the channel gave none."""
         return cls(
             **event.model_dump(exclude={"language"}),
@@ -153,4 +163,12 @@ class StoredFeedback(FeedbackEvent):
             analyzed_at=analysis.analyzed_at,
             skipped_reason=analysis.skipped_reason,
             stored_at=stored_at,
+            customer_id=customer_id,
         )
+
+    @property
+    def sentiment_score(self) -> float | None:
+        """One number per item for averages: positive minus negative, from -1 to 1 (None if not scored)."""
+        if self.sentiment_scores is None:
+            return None
+        return round(self.sentiment_scores.positive - self.sentiment_scores.negative, 4)

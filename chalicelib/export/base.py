@@ -35,6 +35,8 @@ FEEDBACK_COLUMNS = (
     "analyzer",
     "analyzed_at",
     "skipped_reason",
+    "customer_id",
+    "pii_redacted",
 )
 
 
