@@ -32,7 +32,7 @@ from chalicelib.channels.meta_common import (
     MetaWebhookChannel,
     identifier,
     messaging_event,
-    messaging_items,
+    messaging_events,
     obj,
     objects,
     text_of,
@@ -93,17 +93,9 @@ class InstagramChannel(MetaWebhookChannel):
                 )
             if event is not None:
                 yield event
-        for item_where, item in messaging_items(entry, where):
-            event = messaging_event(
-                request,
-                item,
-                channel=ChannelName.INSTAGRAM,
-                own_ids=own_ids,
-                entry_time=entry_time,
-                where=item_where,
-            )
-            if event is not None:
-                yield event
+        yield from messaging_events(
+            request, entry, channel=ChannelName.INSTAGRAM, own_ids=own_ids, entry_time=entry_time, where=where
+        )
 
     @staticmethod
     def _comment(

@@ -31,8 +31,7 @@ from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.meta_common import (
     MetaWebhookChannel,
     identifier,
-    messaging_event,
-    messaging_items,
+    messaging_events,
     obj,
     objects,
     text_of,
@@ -114,14 +113,11 @@ class MetaChannel(MetaWebhookChannel):
                 event = _feed_event(request, value, page_ids, entry_time, f"{change_where}.value")
                 if event is not None:
                     yield event
-        for item_where, item in messaging_items(entry, where):
-            event = messaging_event(
-                request,
-                item,
-                channel=ChannelName.MESSENGER,
-                own_ids=page_ids,
-                entry_time=entry_time,
-                where=item_where,
-            )
-            if event is not None:
-                yield event
+        yield from messaging_events(
+            request,
+            entry,
+            channel=ChannelName.MESSENGER,
+            own_ids=page_ids,
+            entry_time=entry_time,
+            where=where,
+        )

@@ -176,6 +176,24 @@ def messaging_event(
     )
 
 
+def messaging_events(
+    request: WebhookRequest,
+    entry: Mapping[str, Any],
+    *,
+    channel: ChannelName,
+    own_ids: set[str],
+    entry_time: datetime,
+    where: str,
+) -> Iterator[FeedbackEvent]:
+    """The customers' text messages among an entry's messaging events (`messaging[]` and `standby[]`)."""
+    for item_where, item in messaging_items(entry, where):
+        event = messaging_event(
+            request, item, channel=channel, own_ids=own_ids, entry_time=entry_time, where=item_where
+        )
+        if event is not None:
+            yield event
+
+
 # --- the channel base ------------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -148,6 +148,48 @@ class ChannelHarness:
             # The ack path: one SQS request per delivery however many events, none when nothing to keep.
             assert result.sends == (1 if case.events else 0), f"{case.label}: {result.sends} SQS requests"
         return result
+
+    def assert_rotation(
+        self,
+        secret_name: str,
+        new_value: str,
+        case_signed_with: Callable[[str], WebhookCase],
+        *,
+        status: int = 401,
+        error_code: str = "signature_invalid",
+    ) -> None:
+        """Rotate `secret_name` to `new_value` (keeping the previous value): a request authenticated with the
+        old value and one with the new value both pass as the case expects. Once the previous value is
+        dropped, the old value is refused with `status` and `error_code` (nothing queued) and the new one
+        still passes. `case_signed_with(value)` is an accepted request authenticated with `value`."""
+        old_value = self.secrets[secret_name]
+        assert new_value != old_value, "rotate to another value"
+        old, new = case_signed_with(old_value), case_signed_with(new_value)
+        assert old.status < 400 and new.status < 400, "use a case the channel accepts"
+
+        sources.rotate(self.source.source_id, {secret_name: new_value})
+        self.secrets[secret_name] = new_value  # the signer, if any, now signs with the current value
+        self.run(replace(old, label=f"{old.label}: old {secret_name} during the rotation"))
+        self.run(replace(new, label=f"{new.label}: new {secret_name} during the rotation"))
+
+        sources.drop_previous(self.source.source_id)
+        self.run(
+            replace(
+                old,
+                label=f"{old.label}: old {secret_name} after the rotation",
+                status=status,
+                error_code=error_code,
+                events=None,
+                response=None,
+            )
+        )
+        self.run(replace(new, label=f"{new.label}: new {secret_name} after the rotation"))
+
+    def assert_no_get_handshake(self) -> None:
+        """A GET to the webhook URL of a channel without a handshake: 404 `no_handshake`."""
+        response = self.client.http.get(f"/webhooks/{self.source.source_id}")
+        assert response.status_code == 404
+        assert b"no_handshake" in response.body
 
     def assert_redelivery_stored_once(self, case: WebhookCase) -> None:
         """Deliver the case twice (as a platform retry would), analyze, and find each event stored once."""

@@ -13,8 +13,9 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from tests.channels.harness import FIXTURES, WebhookCase
+from tests.channels.harness import FIXTURES, ChannelHarness, WebhookCase
 
 APP_SECRET = "6c9f2e41d0b84b7a9e3f5a1c2d7e8b90"  # test value, shaped like a Meta App Secret (32 hex)
 OTHER_APP_SECRET = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -45,72 +46,36 @@ def verification(**query: str) -> dict[str, str]:
     return {name: value for name, value in params.items() if value is not None}
 
 
+def handshake(label: str, query: dict[str, str] | None = None, **expected: Any) -> WebhookCase:
+    """A GET verification request with `query` (no body, no signature) and what it should answer."""
+    return WebhookCase(label, method="GET", headers={}, sign=False, query=query or {}, **expected)
+
+
 def handshake_cases() -> list[WebhookCase]:
     """GET verification: the challenge back on the right token, 403 on a wrong one, 400 when malformed."""
+    refused = {"status": 403, "error_code": "handshake_refused"}
+    malformed = {"status": 400, "error_code": "handshake_malformed"}
     return [
-        WebhookCase(
-            "handshake answers the challenge",
-            method="GET",
-            headers={},
-            sign=False,
-            query=verification(),
-            response=CHALLENGE,
-            events=NO_EVENTS,
+        handshake("handshake answers the challenge", verification(), response=CHALLENGE, events=NO_EVENTS),
+        handshake(
+            "handshake with a wrong verify token", verification(verify_token="not-the-token"), **refused
         ),
-        WebhookCase(
-            "handshake with a wrong verify token",
-            method="GET",
-            headers={},
-            sign=False,
-            query=verification(verify_token="not-the-token"),
-            status=403,
-            error_code="handshake_refused",
+        handshake("handshake with an empty verify token", verification(verify_token=""), **refused),
+        handshake("handshake without a challenge", verification(challenge=None), **malformed),
+        handshake("handshake without a verify token", verification(verify_token=None), **malformed),
+        handshake(
+            "handshake with a mode other than subscribe", verification(mode="unsubscribe"), **malformed
         ),
-        WebhookCase(
-            "handshake with an empty verify token",
-            method="GET",
-            headers={},
-            sign=False,
-            query=verification(verify_token=""),
-            status=403,
-            error_code="handshake_refused",
-        ),
-        WebhookCase(
-            "handshake without a challenge",
-            method="GET",
-            headers={},
-            sign=False,
-            query=verification(challenge=None),
-            status=400,
-            error_code="handshake_malformed",
-        ),
-        WebhookCase(
-            "handshake without a verify token",
-            method="GET",
-            headers={},
-            sign=False,
-            query=verification(verify_token=None),
-            status=400,
-            error_code="handshake_malformed",
-        ),
-        WebhookCase(
-            "handshake with a mode other than subscribe",
-            method="GET",
-            headers={},
-            sign=False,
-            query=verification(mode="unsubscribe"),
-            status=400,
-            error_code="handshake_malformed",
-        ),
-        WebhookCase(
-            "GET without parameters",
-            method="GET",
-            headers={},
-            sign=False,
-            status=400,
-            error_code="handshake_malformed",
-        ),
+        handshake("GET without parameters", **malformed),
     ]
+
+
+def assert_challenge_answered_as_plain_text(harness: ChannelHarness) -> None:
+    """The verification answer is the challenge itself, byte for byte, as text/plain."""
+    result = harness.send(handshake("handshake", verification()), collect=False)
+
+    assert (result.status, result.body) == (200, CHALLENGE.encode())
+    assert {k.lower(): v for k, v in result.headers.items()}["content-type"] == "text/plain"
 
 
 def auth_cases(channel_type: str, fixture: str) -> list[WebhookCase]:

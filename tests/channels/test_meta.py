@@ -17,14 +17,13 @@ import pytest
 from tests.channels.harness import WebhookCase
 from tests.channels.meta_cases import (
     APP_SECRET,
-    CHALLENGE,
     NO_EVENTS,
     SECRETS,
+    assert_challenge_answered_as_plain_text,
     auth_cases,
     handshake_cases,
     signed_with,
     signer,
-    verification,
 )
 
 PAGE = "105371222151234"
@@ -243,13 +242,7 @@ def test_meta_cases(harness, case):
 
 
 def test_handshake_answers_the_exact_challenge_as_plain_text(harness):
-    result = harness.send(
-        WebhookCase("handshake", method="GET", headers={}, sign=False, query=verification()), collect=False
-    )
-
-    assert result.status == 200
-    assert result.body == CHALLENGE.encode()
-    assert {k.lower(): v for k, v in result.headers.items()}["content-type"] == "text/plain"
+    assert_challenge_answered_as_plain_text(harness)
 
 
 def test_page_id_setting_skips_the_pages_own_comments_under_another_entry_id(channel_harness):

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib import sources
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.exceptions import SignatureInvalid
 from chalicelib.channels.whatsapp import WhatsAppChannel
@@ -27,7 +26,9 @@ from tests.channels.meta_cases import (
     OTHER_APP_SECRET,
     SECRETS,
     VERIFY_TOKEN,
+    assert_challenge_answered_as_plain_text,
     auth_cases,
+    handshake,
     handshake_cases,
     signed_with,
     signer,
@@ -265,70 +266,27 @@ def test_published_sdk_signature_vector_verifies_directly():
 
 def test_previous_app_secret_is_accepted_during_a_rotation(harness):
     body = (FIXTURES / "whatsapp" / "text.json").read_bytes()
-    sources.rotate(harness.source.source_id, {"app_secret": OTHER_APP_SECRET})
-
-    for label, secret in (("old app secret", APP_SECRET), ("new app secret", OTHER_APP_SECRET)):
-        harness.run(
-            WebhookCase(label, body=body, sign=False, headers=signed_with(secret, body), events=[TEXT])
-        )
-
-    sources.drop_previous(harness.source.source_id)
-    harness.run(
-        WebhookCase(
-            "old app secret after the rotation",
-            body=body,
-            sign=False,
-            headers=signed_with(APP_SECRET, body),
-            status=401,
-            error_code="signature_invalid",
-        )
-    )
-    harness.run(
-        WebhookCase(
-            "new app secret",
-            body=body,
-            sign=False,
-            headers=signed_with(OTHER_APP_SECRET, body),
-            events=[TEXT],
-        )
+    harness.assert_rotation(
+        "app_secret",
+        OTHER_APP_SECRET,
+        lambda secret: WebhookCase(
+            "app secret", body=body, sign=False, headers=signed_with(secret, body), events=[TEXT]
+        ),
     )
 
 
 def test_previous_verify_token_is_accepted_during_a_rotation(harness):
-    sources.rotate(harness.source.source_id, {"verify_token": "new-token"})
-    for token in (VERIFY_TOKEN, "new-token"):
-        harness.run(
-            WebhookCase(
-                f"handshake with {token}",
-                method="GET",
-                headers={},
-                sign=False,
-                query=verification(verify_token=token),
-                response=CHALLENGE,
-            )
-        )
-
-    sources.drop_previous(harness.source.source_id)
-    harness.run(
-        WebhookCase(
-            "old token after the rotation",
-            method="GET",
-            headers={},
-            sign=False,
-            query=verification(),
-            status=403,
-            error_code="handshake_refused",
-        )
+    harness.assert_rotation(
+        "verify_token",
+        "new-token",
+        lambda token: handshake("handshake", verification(verify_token=token), response=CHALLENGE),
+        status=403,
+        error_code="handshake_refused",
     )
 
 
 def test_handshake_answers_the_exact_challenge_as_plain_text(harness):
-    result = harness.send(
-        WebhookCase("handshake", method="GET", headers={}, sign=False, query=verification()), collect=False
-    )
-
-    assert (result.status, result.body) == (200, CHALLENGE.encode())
-    assert {k.lower(): v for k, v in result.headers.items()}["content-type"] == "text/plain"
+    assert_challenge_answered_as_plain_text(harness)
 
 
 def test_phone_number_id_setting_keeps_one_business_number(channel_harness):
