@@ -20,7 +20,7 @@ from chalicelib.analysis import AnalysisFailed, Analyzer, Document, configured_a
 from chalicelib.models import FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.queue import QueueMessageError, decode_events
-from chalicelib.store import feedback as feedback_store
+from chalicelib.store import customers
 
 
 class RecordFailed(Exception):
@@ -57,17 +57,22 @@ def analyze_and_store(bodies: Sequence[str], analyzer: Analyzer) -> BatchReport:
     results = analyzer.analyze(
         [Document(key=e.feedback_id, text=e.text, language=e.language) for e in unique.values()]
     )
-    stored_at = utc_now()
     failed: dict[str, str] = {}
-    ready: list[StoredFeedback] = []
+    analyzed = []
     for feedback_id, event in unique.items():
         result = results[feedback_id]
         if isinstance(result, AnalysisFailed):
             failed[feedback_id] = str(result)
         else:
-            ready.append(StoredFeedback.from_event(event, result, stored_at))
+            analyzed.append((event, result))
 
-    outcome = feedback_store.save_new(ready)
+    resolution = customers.resolve([event for event, _ in analyzed])
+    stored_at = utc_now()
+    ready = [
+        StoredFeedback.from_event(event, analysis, stored_at, resolution.customers.get(event.feedback_id))
+        for event, analysis in analyzed
+    ]
+    outcome = customers.save_feedback(ready, resolution)
     failed.update(outcome.failed)
     for index, events in enumerate(events_per_record):
         if events is None:

@@ -14,11 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.analysis.base import chunked
-from chalicelib.store.schema import PK
 
 MAX_TRANSACTION_ITEMS = 100
 MAX_BATCH_WRITE_ITEMS = 25
@@ -88,67 +86,6 @@ class PutOutcome:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def put_new_items(table: str, items: Sequence[tuple[str, dict[str, Any]]]) -> PutOutcome:
-    """Create each (key, item) only if no item with its primary key exists, in TransactWriteItems batches.
-
-    A transaction is all-or-nothing, so when DynamoDB cancels one the reasons say which entries collided
-    with an existing item (a redelivery: counted as already present) and which met contention (retried).
-    Keys must be unique within the call.
-    """
-    outcome = PutOutcome()
-    for batch in chunked(list(items), MAX_TRANSACTION_ITEMS):
-        _put_batch(table, list(batch), outcome)
-    return outcome
-
-
-def _put_batch(table: str, pending: list[tuple[str, dict[str, Any]]], outcome: PutOutcome) -> None:
-    dynamodb = aws.client("dynamodb")
-    for attempt in range(MAX_ATTEMPTS):
-        if not pending:
-            return
-        actions = [
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": serialize(item),
-                    "ConditionExpression": "attribute_not_exists(#pk)",
-                    "ExpressionAttributeNames": {"#pk": PK},
-                }
-            }
-            for _, item in pending
-        ]
-        try:
-            dynamodb.transact_write_items(TransactItems=actions)
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code == "TransactionCanceledException":
-                pending = _sort_cancellations(pending, error.response.get("CancellationReasons", []), outcome)
-            elif code not in RETRYABLE_ERRORS:
-                raise
-            backoff(attempt)
-            continue
-        outcome.created.extend(key for key, _ in pending)
-        return
-    outcome.failed.update({key: "write retries exhausted" for key, _ in pending})
-
-
-def _sort_cancellations(
-    pending: list[tuple[str, dict[str, Any]]], reasons: list[dict[str, Any]], outcome: PutOutcome
-) -> list[tuple[str, dict[str, Any]]]:
-    """Split a cancelled transaction's entries into present, failed for good, and worth retrying."""
-    retry: list[tuple[str, dict[str, Any]]] = []
-    for (key, item), reason in zip(pending, reasons or [{}] * len(pending), strict=True):
-        code = reason.get("Code", "None")
-        if code == "ConditionalCheckFailed":
-            outcome.already_present.append(key)
-        elif code in RETRYABLE_CANCELLATIONS or code == "None":
-            # "None" marks an entry that was fine but cancelled with the rest: it goes again.
-            retry.append((key, item))
-        else:
-            outcome.failed[key] = f"transaction cancelled: {code}"
-    return retry
-
-
 def batch_write(table: str, requests: Sequence[dict[str, Any]]) -> None:
     """BatchWriteItem in groups of 25 (PutRequest/DeleteRequest), retrying UnprocessedItems with backoff."""
     dynamodb = aws.client("dynamodb")
@@ -169,14 +106,16 @@ def put_request(item: dict[str, Any]) -> dict[str, Any]:
     return {"PutRequest": {"Item": serialize(item)}}
 
 
-def query_pages(**query: Any) -> Iterator[dict[str, Any]]:
-    """Every item a Query returns, following LastEvaluatedKey, deserialised."""
+def query_pages(max_pages: int | None = None, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query returns (up to `max_pages` responses), following LastEvaluatedKey, deserialised."""
     dynamodb = aws.client("dynamodb")
+    pages = 0
     while True:
         response = dynamodb.query(**query)
+        pages += 1
         for item in response.get("Items", []):
             yield deserialize(item)
-        if "LastEvaluatedKey" not in response:
+        if "LastEvaluatedKey" not in response or (max_pages is not None and pages >= max_pages):
             return
         query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.models import StoredFeedback
 from chalicelib.store import dynamo
-from chalicelib.store.schema import DAY_INDEX, DAY_PK, DAY_SK, PK, RECORD_TYPE, SK
+from chalicelib.store.schema import (
+    CUSTOMER_PK,
+    CUSTOMER_SK,
+    DAY_INDEX,
+    DAY_PK,
+    DAY_SK,
+    INDEX_KEYS,
+    PK,
+    RECORD_TYPE,
+    SK,
+    customer_partition,
+)
 
 ITEM_TYPE = "FEEDBACK"
 
@@ -38,27 +49,28 @@ def to_item(feedback: StoredFeedback) -> dict[str, Any]:
     """
     shard = shard_of(feedback.feedback_id, settings().day_shards)
     stored_at = feedback.stored_at.isoformat()
-    return {
+    item = {
         **feedback_key(feedback.feedback_id),
         DAY_PK: day_partition(feedback.stored_at.date(), shard),
         DAY_SK: f"{stored_at}#{feedback.feedback_id}",
         RECORD_TYPE: ITEM_TYPE,
         **feedback.model_dump(mode="json", exclude_none=True),
     }
+    if feedback.customer_id:
+        item[CUSTOMER_PK] = customer_partition(feedback.customer_id)
+        item[CUSTOMER_SK] = customer_sort_key(feedback)
+    return item
+
+
+def customer_sort_key(feedback: StoredFeedback) -> str:
+    """Sort key in the customer index: `FB#<occurred_at>#<id>`, so a descending Query is newest first."""
+    return f"FB#{feedback.occurred_at.isoformat()}#{feedback.feedback_id}"
 
 
 def from_item(item: dict[str, Any]) -> StoredFeedback:
     """The stored feedback an item holds (key attributes dropped)."""
-    fields = {k: v for k, v in item.items() if k not in {PK, SK, DAY_PK, DAY_SK, RECORD_TYPE}}
+    fields = {k: v for k, v in item.items() if k not in INDEX_KEYS}
     return StoredFeedback.model_validate(fields)
-
-
-def save_new(items: Sequence[StoredFeedback]) -> dynamo.PutOutcome:
-    """Write items that do not exist yet; a redelivered or replayed item is reported, not rewritten."""
-    unique = {item.feedback_id: item for item in items}
-    return dynamo.put_new_items(
-        settings().table_name, [(feedback_id, to_item(item)) for feedback_id, item in unique.items()]
-    )
 
 
 def get(feedback_id: str) -> StoredFeedback | None:

@@ -10,12 +10,18 @@ SK = "sk"
 DAY_INDEX = "by_day"
 DAY_PK = "gsi1pk"
 DAY_SK = "gsi1sk"
+# Per-customer index: a customer's profile, identities and feedback (newest first) in one Query.
+CUSTOMER_INDEX = "by_customer"
+CUSTOMER_PK = "gsi2pk"
+CUSTOMER_SK = "gsi2sk"
 TTL_ATTRIBUTE = "expires_at"
 # Every item says what it is (FEEDBACK, FORM, SOURCE …), apart from its keys.
 RECORD_TYPE = "record_type"
+INDEX_KEYS = frozenset({PK, SK, DAY_PK, DAY_SK, CUSTOMER_PK, CUSTOMER_SK, RECORD_TYPE})
 
 KEY_SCHEMA = [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}]
-ATTRIBUTE_DEFINITIONS = [{"AttributeName": name, "AttributeType": "S"} for name in (PK, SK, DAY_PK, DAY_SK)]
+KEY_ATTRIBUTES = (PK, SK, DAY_PK, DAY_SK, CUSTOMER_PK, CUSTOMER_SK)
+ATTRIBUTE_DEFINITIONS = [{"AttributeName": name, "AttributeType": "S"} for name in KEY_ATTRIBUTES]
 GLOBAL_SECONDARY_INDEXES = [
     {
         "IndexName": DAY_INDEX,
@@ -25,7 +31,15 @@ GLOBAL_SECONDARY_INDEXES = [
         ],
         # ALL: the export reads each item once from the index, never again from the table.
         "Projection": {"ProjectionType": "ALL"},
-    }
+    },
+    {
+        "IndexName": CUSTOMER_INDEX,
+        "KeySchema": [
+            {"AttributeName": CUSTOMER_PK, "KeyType": "HASH"},
+            {"AttributeName": CUSTOMER_SK, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    },
 ]
 
 
@@ -38,3 +52,8 @@ def create_table_arguments(table_name: str) -> dict[str, Any]:
         "GlobalSecondaryIndexes": GLOBAL_SECONDARY_INDEXES,
         "BillingMode": "PAY_PER_REQUEST",
     }
+
+
+def customer_partition(customer_id: str) -> str:
+    """The per-customer index partition holding a customer's profile, identities and feedback."""
+    return f"CUSTOMER#{customer_id}"

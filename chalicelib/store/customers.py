@@ -1,0 +1,546 @@
+"""Customer 360: identities resolved to customers, profile aggregates, and feedback written with them.
+
+Items (one table, see schema.py):
+- identity  `IDENTITY#<identity>` → its customer. An identity is `email#<address>` (global: a shared
+  email links channels automatically) or `<source_id>#<channel user id>` (scoped by source, because
+  page-scoped ids such as Messenger PSIDs or a Slack workspace's user ids mean nothing elsewhere).
+- profile   `CUSTOMER#<id>` / `PROFILE`: aggregates (counts per channel and sentiment, score sum, latest NPS
+  and CSAT, first and last seen, channels, emails) kept current by the analyze path.
+- All three (identity, profile, feedback) carry `gsi2pk = CUSTOMER#<id>`, so one Query on the customer
+  index returns a customer's profile, identities and newest feedback.
+
+A new identity's customer id is derived from the identity itself, so two concurrent first events from the
+same person make the same customer. Feedback, identities and profile updates go in one TransactWriteItems:
+the feedback Put is conditional, so a redelivery cancels the transaction and the profile is never counted
+twice; the retry drops what already exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+from chalicelib.analysis.base import chunked
+from chalicelib.config import settings
+from chalicelib.models import FeedbackEvent, RatingScale, StoredFeedback, utc_now
+from chalicelib.observability import logger
+from chalicelib.store import dynamo
+from chalicelib.store import feedback as feedback_store
+from chalicelib.store.schema import (
+    CUSTOMER_INDEX,
+    CUSTOMER_PK,
+    CUSTOMER_SK,
+    INDEX_KEYS,
+    PK,
+    RECORD_TYPE,
+    SK,
+    customer_partition,
+)
+
+IDENTITY = "IDENTITY"
+PROFILE = "PROFILE"
+MAX_BATCH_GET = 100
+# Numbers a profile adds up (merging two customers adds them too); sets it unions.
+COUNTER_PREFIXES = ("feedback_count", "channel_", "sentiment_", "rating_")
+SET_ATTRIBUTES = ("channels", "emails", "handles")
+
+
+# --- identities -------------------------------------------------------------------------------------------
+
+
+def identities_of(event: FeedbackEvent) -> list[str]:
+    """The event author's identities, strongest first (an email outranks a channel id)."""
+    found = []
+    if event.author.email:
+        found.append(f"email#{event.author.email.strip().lower()}")
+    if event.author.channel_user_id:
+        found.append(f"{event.source_id}#{event.author.channel_user_id}")
+    return found
+
+
+def identity_key(identity: str) -> dict[str, str]:
+    """Primary key of an identity item."""
+    return {PK: f"{IDENTITY}#{identity}", SK: IDENTITY}
+
+
+def customer_id_for(identity: str) -> str:
+    """The customer id a first-seen identity creates: derived, so concurrent first events agree."""
+    return "cus_" + hashlib.sha256(identity.encode()).hexdigest()[:24]
+
+
+def profile_key(customer_id: str) -> dict[str, str]:
+    """Primary key of a customer's profile."""
+    return {PK: f"CUSTOMER#{customer_id}", SK: PROFILE}
+
+
+def lookup_identities(identities: Iterable[str], consistent: bool = False) -> dict[str, str]:
+    """identity → customer id for those that exist (BatchGetItem, 100 keys a request)."""
+    table = settings().table_name
+    found: dict[str, str] = {}
+    for batch in chunked(sorted(set(identities)), MAX_BATCH_GET):
+        request: dict[str, Any] = {
+            table: {"Keys": [dynamo.serialize(identity_key(i)) for i in batch], "ConsistentRead": consistent}
+        }
+        for attempt in range(dynamo.MAX_ATTEMPTS):
+            response = aws.client("dynamodb").batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table, []):
+                plain = dynamo.deserialize(item)
+                found[plain["identity"]] = plain["customer_id"]
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            dynamo.backoff(attempt)
+        else:
+            raise RuntimeError("identity lookups still unprocessed after retries")
+    return found
+
+
+@dataclass
+class Resolution:
+    """Who wrote what: feedback id → customer, identities to create, and customers found to be one."""
+
+    customers: dict[str, str] = field(default_factory=dict)
+    new_identities: dict[str, str] = field(default_factory=dict)
+    links: set[tuple[str, str]] = field(default_factory=set)
+
+
+def resolve(events: Sequence[FeedbackEvent], consistent: bool = False) -> Resolution:
+    """Resolve every event's author to a customer, reusing known identities and creating the rest."""
+    known = lookup_identities((i for e in events for i in identities_of(e)), consistent=consistent)
+    resolution = Resolution()
+    for event in events:
+        identities = identities_of(event)
+        if not identities:
+            continue  # anonymous feedback stays unattached
+        owners = [known[i] for i in identities if i in known]
+        customer = owners[0] if owners else customer_id_for(identities[0])
+        # The email's customer wins; any other customer the same person turned out to be is linked to it.
+        resolution.links.update((customer, other) for other in owners[1:] if other != customer)
+        for identity in identities:
+            if identity not in known:
+                known[identity] = customer
+                resolution.new_identities[identity] = customer
+        resolution.customers[event.feedback_id] = customer
+    return resolution
+
+
+def identity_item(identity: str, customer_id: str) -> dict[str, Any]:
+    """The identity item mapping `identity` to `customer_id`."""
+    kind, _, value = identity.partition("#")
+    return {
+        **identity_key(identity),
+        RECORD_TYPE: IDENTITY,
+        "identity": identity,
+        "kind": "email" if kind == "email" else "channel",
+        "value": value,
+        "customer_id": customer_id,
+        CUSTOMER_PK: customer_partition(customer_id),
+        CUSTOMER_SK: f"{IDENTITY}#{identity}",
+    }
+
+
+# --- profile aggregates -----------------------------------------------------------------------------------
+
+
+def profile_update(customer_id: str, items: Sequence[StoredFeedback], now: datetime) -> dict[str, Any]:
+    """An Update action adding `items` to the customer's profile (creating it on first use).
+
+    ADD is commutative, so transactions of the same customer may land in any order; first/last seen and
+    the latest NPS/CSAT follow the order in which feedback is stored.
+    """
+    adds: dict[str, int | float] = defaultdict(int)
+    sets: dict[str, set[str]] = defaultdict(set)
+    latest: dict[str, tuple[str, int]] = {}
+    for item in sorted(items, key=lambda f: f.occurred_at):
+        adds["feedback_count"] += 1
+        adds[f"channel_{item.channel}"] += 1
+        sets["channels"].add(str(item.channel))
+        if item.author.email:
+            sets["emails"].add(item.author.email.lower())
+        if item.author.handle:
+            sets["handles"].add(item.author.handle)
+        if item.sentiment is not None:
+            adds[f"sentiment_{item.sentiment}"] += 1
+        if item.sentiment_score is not None:
+            adds["sentiment_scored"] += 1
+            adds["sentiment_score_sum"] += item.sentiment_score
+        if item.rating is not None and item.rating_scale in (RatingScale.NPS, RatingScale.CSAT):
+            latest[str(item.rating_scale)] = (item.occurred_at.isoformat(), item.rating)
+            adds[f"rating_{item.rating_scale}_count"] += 1
+            adds[f"rating_{item.rating_scale}_sum"] += item.rating
+    names = [i.author.name for i in items if i.author.name]
+    values: dict[str, Any] = {
+        ":cid": customer_id,
+        ":type": PROFILE,
+        ":gpk": customer_partition(customer_id),
+        ":gsk": PROFILE,
+        ":first": min(i.occurred_at for i in items).isoformat(),
+        ":last": max(i.occurred_at for i in items).isoformat(),
+        ":now": now.isoformat(),
+    }
+    set_parts = [
+        "customer_id = :cid",
+        f"{RECORD_TYPE} = :type",
+        f"{CUSTOMER_PK} = :gpk",
+        f"{CUSTOMER_SK} = :gsk",
+        "first_seen = if_not_exists(first_seen, :first)",
+        "last_seen = :last",
+        "created_at = if_not_exists(created_at, :now)",
+        "updated_at = :now",
+    ]
+    if names:
+        values[":name"] = names[-1]
+        set_parts.append("display_name = if_not_exists(display_name, :name)")
+    for scale, (at, rating) in latest.items():
+        values[f":latest_{scale}"] = {"rating": rating, "at": at}
+        set_parts.append(f"latest_{scale} = :latest_{scale}")
+    add_parts = []
+    for index, (name, amount) in enumerate(sorted(adds.items())):
+        values[f":a{index}"] = amount
+        add_parts.append(f"{name} :a{index}")
+    for index, (name, members) in enumerate(sorted(sets.items())):
+        values[f":s{index}"] = members
+        add_parts.append(f"{name} :s{index}")
+    return {
+        "Update": {
+            "TableName": settings().table_name,
+            "Key": dynamo.serialize(profile_key(customer_id)),
+            "UpdateExpression": f"SET {', '.join(set_parts)} ADD {', '.join(add_parts)}",
+            "ExpressionAttributeValues": dynamo.serialize(values),
+        }
+    }
+
+
+# --- writing feedback with its customers ------------------------------------------------------------------
+
+
+@dataclass
+class _Transaction:
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    roles: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # ("feedback", id) | ("identity", identity) | …
+
+    def add(self, action: dict[str, Any], role: tuple[str, str]) -> None:
+        self.actions.append(action)
+        self.roles.append(role)
+
+
+def _feedback_put(item: StoredFeedback) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": settings().table_name,
+            "Item": dynamo.serialize(feedback_store.to_item(item)),
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": PK},
+        }
+    }
+
+
+def _identity_put(identity: str, customer_id: str) -> dict[str, Any]:
+    # Idempotent for the same customer (a retry, or two transactions of one batch); refused for another.
+    return {
+        "Put": {
+            "TableName": settings().table_name,
+            "Item": dynamo.serialize(identity_item(identity, customer_id)),
+            "ConditionExpression": "attribute_not_exists(#pk) OR customer_id = :cid",
+            "ExpressionAttributeNames": {"#pk": PK},
+            "ExpressionAttributeValues": dynamo.serialize({":cid": customer_id}),
+        }
+    }
+
+
+def _pack(
+    items: Sequence[StoredFeedback], new_identities: dict[str, str], now: datetime
+) -> list[_Transaction]:
+    """Group items into transactions of ≤ 100 actions, one profile update per customer per transaction."""
+    by_customer: dict[str | None, list[StoredFeedback]] = defaultdict(list)
+    for item in items:
+        by_customer[item.customer_id].append(item)
+    identities_by_customer: dict[str, list[str]] = defaultdict(list)
+    for identity, customer in new_identities.items():
+        identities_by_customer[customer].append(identity)
+
+    units: list[list[tuple[dict[str, Any], tuple[str, str]]]] = []
+    for customer, group in by_customer.items():
+        identities = identities_by_customer.get(customer, []) if customer else []
+        # Room for the profile update and the new identities in the group's first unit.
+        size = dynamo.MAX_TRANSACTION_ITEMS - 1 - len(identities)
+        for position, chunk in enumerate(chunked(group, size)):
+            unit = [(_feedback_put(item), ("feedback", item.feedback_id)) for item in chunk]
+            if customer is not None:
+                unit.append((profile_update(customer, chunk, now), ("profile", customer)))
+                if position == 0:
+                    unit += [(_identity_put(i, customer), ("identity", i)) for i in identities]
+            units.append(unit)
+
+    transactions = [_Transaction()]
+    for unit in units:
+        if len(transactions[-1].actions) + len(unit) > dynamo.MAX_TRANSACTION_ITEMS:
+            transactions.append(_Transaction())
+        for action, role in unit:
+            transactions[-1].add(action, role)
+    return [t for t in transactions if t.actions]
+
+
+def save_feedback(items: Sequence[StoredFeedback], resolution: Resolution) -> dynamo.PutOutcome:
+    """Store new feedback with its identities and profile aggregates, each item exactly once.
+
+    A cancelled transaction names its culprits: a feedback item that exists already (a redelivery) is
+    reported and dropped; an identity that meanwhile maps to another customer sends the items back through
+    resolution with consistent reads; contention is retried with backoff. Then customers found to be one
+    person are merged.
+    """
+    pending = list({item.feedback_id: item for item in items}.values())
+    new_identities = dict(resolution.new_identities)
+    links = set(resolution.links)
+    outcome = dynamo.PutOutcome()
+    dynamodb = aws.client("dynamodb")
+    for attempt in range(dynamo.MAX_ATTEMPTS):
+        if not pending:
+            break
+        retry: list[StoredFeedback] = []
+        conflicted = False
+        by_id = {item.feedback_id: item for item in pending}
+        for transaction in _pack(pending, new_identities, utc_now()):
+            feedback_ids = [ref for role, ref in transaction.roles if role == "feedback"]
+            try:
+                dynamodb.transact_write_items(TransactItems=transaction.actions)
+            except ClientError as error:
+                code = error.response["Error"]["Code"]
+                if code != "TransactionCanceledException" and code not in dynamo.RETRYABLE_ERRORS:
+                    raise
+                reasons = error.response.get("CancellationReasons") or [{}] * len(transaction.roles)
+                for (role, ref), reason in zip(transaction.roles, reasons, strict=True):
+                    if reason.get("Code") != "ConditionalCheckFailed":
+                        continue
+                    if role == "feedback":
+                        outcome.already_present.append(ref)
+                    elif role == "identity":
+                        conflicted = True
+                        new_identities.pop(ref, None)
+                present = set(outcome.already_present)
+                retry += [by_id[f] for f in feedback_ids if f not in present]
+                continue
+            outcome.created.extend(feedback_ids)
+        if conflicted and retry:
+            fresh = resolve(retry, consistent=True)
+            new_identities = fresh.new_identities
+            links |= fresh.links
+            retry = [
+                item.model_copy(update={"customer_id": fresh.customers.get(item.feedback_id)})
+                for item in retry
+            ]
+        pending = retry
+        if pending:
+            dynamo.backoff(attempt)
+    outcome.failed.update({item.feedback_id: "write retries exhausted" for item in pending})
+    for keep, absorb in sorted(links):
+        merge(keep, absorb)
+    return outcome
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CustomerView:
+    """A customer's profile, identities and most recent feedback, from one Query."""
+
+    customer_id: str
+    profile: dict[str, Any]
+    identities: list[dict[str, Any]]
+    recent_feedback: list[StoredFeedback]
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in INDEX_KEYS}
+
+
+def summarize(profile: dict[str, Any]) -> dict[str, Any]:
+    """The profile as the API shows it: counts grouped, the mean sentiment score computed."""
+    scored = profile.get("sentiment_scored", 0)
+    return {
+        "customer_id": profile["customer_id"],
+        "display_name": profile.get("display_name"),
+        "emails": sorted(profile.get("emails", [])),
+        "handles": sorted(profile.get("handles", [])),
+        "channels": sorted(profile.get("channels", [])),
+        "feedback_count": profile.get("feedback_count", 0),
+        "feedback_by_channel": {
+            k.removeprefix("channel_"): v for k, v in profile.items() if k.startswith("channel_")
+        },
+        "sentiment_counts": {
+            k.removeprefix("sentiment_"): v
+            for k, v in profile.items()
+            if k.startswith("sentiment_") and k not in {"sentiment_scored", "sentiment_score_sum"}
+        },
+        "mean_sentiment_score": round(profile.get("sentiment_score_sum", 0) / scored, 4) if scored else None,
+        "latest_nps": profile.get("latest_nps"),
+        "latest_csat": profile.get("latest_csat"),
+        "first_seen": profile.get("first_seen"),
+        "last_seen": profile.get("last_seen"),
+    }
+
+
+def view(customer_id: str, recent: int = 20) -> CustomerView | None:
+    """Profile, identities and the `recent` newest feedback in one Query (newest first); None if unknown."""
+    items = list(
+        dynamo.query_pages(
+            TableName=settings().table_name,
+            IndexName=CUSTOMER_INDEX,
+            KeyConditionExpression="#pk = :customer",
+            ExpressionAttributeNames={"#pk": CUSTOMER_PK},
+            ExpressionAttributeValues={":customer": {"S": customer_partition(customer_id)}},
+            ScanIndexForward=False,
+            Limit=recent + 50,
+            max_pages=1,
+        )
+    )
+    profile = next((i for i in items if i.get(RECORD_TYPE) == PROFILE), None)
+    if profile is None:
+        return None
+    return CustomerView(
+        customer_id=customer_id,
+        profile=_plain(profile),
+        identities=[_plain(i) for i in items if i.get(RECORD_TYPE) == IDENTITY],
+        recent_feedback=[feedback_store.from_item(i) for i in items if i.get(RECORD_TYPE) == "FEEDBACK"][
+            :recent
+        ],
+    )
+
+
+def get_profile(customer_id: str) -> dict[str, Any] | None:
+    """The raw profile item (strongly consistent), or None."""
+    item = dynamo.get_item(settings().table_name, profile_key(customer_id), consistent=True)
+    return _plain(item) if item else None
+
+
+def find_by_email(email: str) -> str | None:
+    """The customer an email address belongs to, or None."""
+    return lookup_identities([f"email#{email.strip().lower()}"]).get(f"email#{email.strip().lower()}")
+
+
+def customer_items(customer_id: str) -> list[dict[str, Any]]:
+    """Every item in a customer's index partition (profile, identities, feedback), paginated."""
+    return list(
+        dynamo.query_pages(
+            TableName=settings().table_name,
+            IndexName=CUSTOMER_INDEX,
+            KeyConditionExpression="#pk = :customer",
+            ExpressionAttributeNames={"#pk": CUSTOMER_PK},
+            ExpressionAttributeValues={":customer": {"S": customer_partition(customer_id)}},
+        )
+    )
+
+
+# --- merging ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MergeReport:
+    kept: str
+    absorbed: str
+    feedback_moved: int = 0
+    identities_moved: int = 0
+    aggregates_added: bool = False
+
+
+def _merged_aggregates(keep_id: str, keep: dict[str, Any], absorb: dict[str, Any]) -> dict[str, Any]:
+    """An Update action adding the `absorb` profile's counters and sets to `keep`'s (customer `keep_id`),
+    taking the earlier first seen, the later last seen and the later latest NPS/CSAT."""
+    values: dict[str, Any] = {
+        ":cid": keep_id,
+        ":type": PROFILE,
+        ":gpk": customer_partition(keep_id),
+        ":gsk": PROFILE,
+    }
+    set_parts = [
+        "customer_id = :cid",
+        f"{RECORD_TYPE} = :type",
+        f"{CUSTOMER_PK} = :gpk",
+        f"{CUSTOMER_SK} = :gsk",
+    ]
+    add_parts = []
+    for index, (name, value) in enumerate(sorted(absorb.items())):
+        is_counter = name.startswith(COUNTER_PREFIXES) and isinstance(value, int | float)
+        if is_counter or (name in SET_ATTRIBUTES and value):
+            values[f":n{index}"] = value if is_counter else set(value)
+            add_parts.append(f"{name} :n{index}")
+    for name, pick in (("first_seen", min), ("last_seen", max)):
+        candidates = [v for v in (keep.get(name), absorb.get(name)) if v]
+        if candidates:
+            values[f":{name}"] = pick(candidates)
+            set_parts.append(f"{name} = :{name}")
+    for name in ("latest_nps", "latest_csat", "display_name"):
+        mine, theirs = keep.get(name), absorb.get(name)
+        newer = isinstance(theirs, dict) and (not mine or theirs["at"] > mine["at"])
+        if theirs and (newer or (name == "display_name" and not mine)):
+            values[f":{name}"] = theirs
+            set_parts.append(f"{name} = :{name}")
+    expression = f"SET {', '.join(set_parts)}" + (f" ADD {', '.join(add_parts)}" if add_parts else "")
+    return {
+        "Update": {
+            "TableName": settings().table_name,
+            "Key": dynamo.serialize(profile_key(keep_id)),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": dynamo.serialize(values),
+        }
+    }
+
+
+def merge(keep: str, absorb: str) -> MergeReport:
+    """Make `absorb` part of `keep`: aggregates added once, identities and feedback moved, a tombstone left.
+
+    Idempotent: the aggregates move in one transaction with the tombstone's `merged_into` condition, and
+    moving items again rewrites them to the same values.
+    """
+    report = MergeReport(kept=keep, absorbed=absorb)
+    if keep == absorb:
+        return report
+    absorb_profile = get_profile(absorb)
+    keep_profile = get_profile(keep) or {}
+    if absorb_profile and not absorb_profile.get("merged_into"):
+        tombstone = {
+            "Update": {
+                "TableName": settings().table_name,
+                "Key": dynamo.serialize(profile_key(absorb)),
+                # Out of the customer index, pointing at the survivor: GET /customers/<absorbed> can redirect.
+                "UpdateExpression": f"SET merged_into = :keep REMOVE {CUSTOMER_PK}, {CUSTOMER_SK}",
+                "ConditionExpression": "attribute_not_exists(merged_into)",
+                "ExpressionAttributeValues": dynamo.serialize({":keep": keep}),
+            }
+        }
+        try:
+            aws.client("dynamodb").transact_write_items(
+                TransactItems=[tombstone, _merged_aggregates(keep, keep_profile, absorb_profile)]
+            )
+            report.aggregates_added = True
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise  # cancelled: another merge of the same pair added the aggregates already
+    moved = []
+    for item in customer_items(absorb):
+        if item.get(RECORD_TYPE) == "FEEDBACK":
+            item["customer_id"] = keep
+            report.feedback_moved += 1
+        elif item.get(RECORD_TYPE) == IDENTITY:
+            item["customer_id"] = keep
+            item[CUSTOMER_SK] = f"{IDENTITY}#{item['identity']}"
+            report.identities_moved += 1
+        else:
+            continue
+        item[CUSTOMER_PK] = customer_partition(keep)
+        moved.append(dynamo.put_request(item))
+    dynamo.batch_write(settings().table_name, moved)
+    logger.info(
+        "customers merged", extra={"kept": keep, "absorbed": absorb, "feedback_moved": report.feedback_moved}
+    )
+    return report
