@@ -468,7 +468,9 @@ def _merged_aggregates(keep_id: str, keep: dict[str, Any], absorb: dict[str, Any
         f"{CUSTOMER_PK} = :gpk",
         f"{CUSTOMER_SK} = :gsk",
     ]
-    add_parts = []
+    # Remember whom this profile absorbed (and they had absorbed), so erasing it removes their tombstones.
+    values[":absorbed"] = {absorb["customer_id"], *absorb.get("absorbed", [])}
+    add_parts = ["absorbed :absorbed"]
     for index, (name, value) in enumerate(sorted(absorb.items())):
         is_counter = name.startswith(COUNTER_PREFIXES) and isinstance(value, int | float)
         if is_counter or (name in SET_ATTRIBUTES and value):
