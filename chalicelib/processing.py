@@ -16,11 +16,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib import sources
 from chalicelib.analysis import AnalysisFailed, Analyzer, Document, configured_analyzer
-from chalicelib.models import FeedbackEvent, StoredFeedback, utc_now
+from chalicelib.analysis.pii import Redactor, configured_redactor, redaction_enabled
+from chalicelib.models import Channel, FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.queue import QueueMessageError, decode_events
 from chalicelib.store import customers
+from chalicelib.store import forms as form_store
 
 
 class RecordFailed(Exception):
@@ -37,8 +40,20 @@ class BatchReport:
     failed_feedback: dict[str, str] = field(default_factory=dict)
 
 
-def analyze_and_store(bodies: Sequence[str], analyzer: Analyzer) -> BatchReport:
-    """Decode, analyze and store the events of many queue messages at once."""
+def redaction_wanted(event: FeedbackEvent) -> bool:
+    """Whether the event's form or source keeps PII redaction on (the default; both configs are cached)."""
+    if event.channel == Channel.FORM:
+        form = form_store.get_cached(event.source_id)
+        return form.redact_pii if form else True
+    source = sources.get_cached(event.source_id)
+    return redaction_enabled(source.settings.get("redact_pii") if source else None)
+
+
+def analyze_and_store(
+    bodies: Sequence[str], analyzer: Analyzer, redactor: Redactor | None = None
+) -> BatchReport:
+    """Decode, analyze, redact and store the events of many queue messages at once."""
+    redactor = redactor or configured_redactor()
     events_per_record: list[list[FeedbackEvent] | None] = []
     errors: list[str | None] = []
     unique: dict[str, FeedbackEvent] = {}
@@ -66,12 +81,34 @@ def analyze_and_store(bodies: Sequence[str], analyzer: Analyzer) -> BatchReport:
         else:
             analyzed.append((event, result))
 
+    redactions = redactor.redact(
+        [
+            Document(key=e.feedback_id, text=e.text, language=e.language or analysis.language)
+            for e, analysis in analyzed
+            if e.text.strip() and redaction_wanted(e)
+        ]
+    )
     resolution = customers.resolve([event for event, _ in analyzed])
     stored_at = utc_now()
-    ready = [
-        StoredFeedback.from_event(event, analysis, stored_at, resolution.customers.get(event.feedback_id))
-        for event, analysis in analyzed
-    ]
+    ready = []
+    for event, analysis in analyzed:
+        redaction = redactions.get(event.feedback_id)
+        if isinstance(redaction, AnalysisFailed):
+            # Never store the raw text instead: the record is retried through the queue.
+            failed[event.feedback_id] = str(redaction)
+            continue
+        stored = StoredFeedback.from_event(
+            event, analysis, stored_at, resolution.customers.get(event.feedback_id)
+        )
+        if redaction is not None:
+            stored = stored.model_copy(
+                update={
+                    "text": redaction.text,
+                    "pii_redacted": redaction.redacted,
+                    "pii_types": redaction.types,
+                }
+            )
+        ready.append(stored)
     outcome = customers.save_feedback(ready, resolution)
     failed.update(outcome.failed)
     for index, events in enumerate(events_per_record):
@@ -87,10 +124,14 @@ def analyze_and_store(bodies: Sequence[str], analyzer: Analyzer) -> BatchReport:
     )
 
 
-def handle_sqs_batch(event: dict[str, Any], context: Any, analyzer: Analyzer | None = None) -> dict[str, Any]:
+def handle_sqs_batch(
+    event: dict[str, Any], context: Any, analyzer: Analyzer | None = None, redactor: Redactor | None = None
+) -> dict[str, Any]:
     """Lambda entry for the ingest queue; returns the partial batch response (`batchItemFailures`)."""
     records = event.get("Records", [])
-    report = analyze_and_store([record["body"] for record in records], analyzer or configured_analyzer())
+    report = analyze_and_store(
+        [record["body"] for record in records], analyzer or configured_analyzer(), redactor
+    )
     logger.info(
         "batch processed",
         extra={

@@ -1,4 +1,4 @@
-"""Customer 360: identity resolution, profile aggregates without double counting, automatic and manual links."""
+"""Customer 360: identity resolution, profile aggregates counted once, automatic and manual links."""
 
 from __future__ import annotations
 

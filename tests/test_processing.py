@@ -258,3 +258,55 @@ def _lexicon():
     from chalicelib.analysis.lexicon import LexiconAnalyzer
 
     return LexiconAnalyzer()
+
+
+def test_pii_in_the_text_is_masked_before_storage(stack):
+    from chalicelib.analysis.pii import PatternRedactor
+
+    leaky = make_event(
+        "pii", "Call me on +44 20 7946 0958 or write to bob@example.com, card 4111 1111 1111 1111"
+    )
+    report = processing.analyze_and_store([body_of(leaky)], _lexicon(), PatternRedactor())
+
+    assert report.errors == [None]
+    stored = feedback_store.get(leaky.feedback_id)
+    assert stored.text == "Call me on [PHONE] or write to [EMAIL], card [CARD]"
+    assert stored.pii_redacted is True
+    assert stored.pii_types == ["CREDIT_DEBIT_NUMBER", "EMAIL", "PHONE"]
+    # The author's own contact stays where identities live.
+    assert stored.author.email == "pii@example.com"
+
+
+def test_a_form_can_turn_redaction_off(stack):
+    from chalicelib.forms.config import FormConfig
+    from chalicelib.store import forms as form_store
+
+    form_store.save(FormConfig(form_id="raw-form", name="Internal", redact_pii=False))
+    event = FeedbackEvent.create(
+        source_id="raw-form",
+        external_id="r1",
+        channel=Channel.FORM,
+        kind=Kind.FORM_RESPONSE,
+        text="Reach me at bob@example.com",
+        occurred_at=NOW,
+        received_at=NOW,
+    )
+
+    processing.analyze_and_store([body_of(event)], _lexicon())
+
+    stored = feedback_store.get(event.feedback_id)
+    assert (stored.text, stored.pii_redacted) == ("Reach me at bob@example.com", False)
+
+
+def test_a_failed_redaction_never_stores_the_raw_text(stack):
+    from chalicelib.analysis.base import AnalysisFailed
+
+    class Throttled:
+        def redact(self, documents):
+            return {d.key: AnalysisFailed("comprehend call failed: ThrottlingException") for d in documents}
+
+    leaky = make_event("pii2", "Mail me at bob@example.com")
+    report = processing.analyze_and_store([body_of(leaky)], _lexicon(), Throttled())
+
+    assert report.errors == ["comprehend call failed: ThrottlingException"]
+    assert feedback_store.get(leaky.feedback_id) is None

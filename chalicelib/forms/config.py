@@ -25,6 +25,9 @@ class FormConfig(BaseModel):
     rating_scale: RatingScale = RatingScale.NPS
     allowed_origins: list[str] = Field(default_factory=list)
     require_email: bool = False
+    # Mask emails, phone and card numbers … in the comment before it is stored (the author's own email
+    # stays in the identity record).
+    redact_pii: bool = True
     question: str = "How likely are you to recommend us to a friend or colleague?"
 
     @field_validator("allowed_origins")

@@ -1,0 +1,501 @@
+"""PII redaction: a table of cases for the pattern redactor; ComprehendPiiRedactor through a Stubber."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from chalicelib.analysis.base import AnalysisFailed, Document, truncate_utf8
+from chalicelib.analysis.pii import (
+    DEFAULT_ENTITY_TYPES,
+    MAX_TEXT_BYTES,
+    ComprehendPiiRedactor,
+    PatternRedactor,
+    Redaction,
+    configured_redactor,
+    iban_valid,
+    label_for,
+    luhn_valid,
+    redaction_enabled,
+)
+from chalicelib.config import settings
+
+CARD = "CREDIT_DEBIT_NUMBER"
+IBAN = "INTERNATIONAL_BANK_ACCOUNT_NUMBER"
+
+# (label, text, expected text, expected types)
+PATTERN_CASES = [
+    # emails
+    ("email", "Write to bob@example.com please", "Write to [EMAIL] please", ["EMAIL"]),
+    ("email plus subdomain", "mail: Bob.Smith+shop@mail.example.co.uk!", "mail: [EMAIL]!", ["EMAIL"]),
+    ("email unicode, sentence end", "Escribe a josé.garcía@correo.es.", "Escribe a [EMAIL].", ["EMAIL"]),
+    ("not an email: no domain", "ping a@b or user@localhost", "ping a@b or user@localhost", []),
+    ("not an email: a handle", "@acme great job", "@acme great job", []),
+    # phones
+    ("phone +1 with parentheses", "Call +1 (555) 123-4567 now", "Call [PHONE] now", ["PHONE"]),
+    ("phone +44 spaces", "ring +44 20 7946 0958", "ring [PHONE]", ["PHONE"]),
+    ("phone +44 (0)", "+44 (0)20 7946 0958", "[PHONE]", ["PHONE"]),
+    ("phone +34 pairs", "mi móvil +34 612 34 56 78", "mi móvil [PHONE]", ["PHONE"]),
+    ("phone (+34)", "(+34) 612 345 678", "[PHONE]", ["PHONE"]),
+    ("phone 00 prefix", "0044 20 7946 0958", "[PHONE]", ["PHONE"]),
+    ("phone US parentheses", "Called (800) 555-0199 twice", "Called [PHONE] twice", ["PHONE"]),
+    ("phone US dashes", "1-800-555-0199", "[PHONE]", ["PHONE"]),
+    ("phone US dots", "555.123.4567", "[PHONE]", ["PHONE"]),
+    ("phone 7 digits", "call 555 0100", "call [PHONE]", ["PHONE"]),
+    ("phone French dots", "06.12.34.56.78", "[PHONE]", ["PHONE"]),
+    ("phone Spanish groups of 3", "912 345 678", "[PHONE]", ["PHONE"]),
+    ("phone no-break spaces", "tel:\u00a0+34\u00a0612\u00a0345\u00a0678", "tel:\u00a0[PHONE]", ["PHONE"]),
+    ("bare run after 'call me on'", "call me on 07700900123", "call me on [PHONE]", ["PHONE"]),
+    ("bare run after 'llámame al'", "llámame al 612345678", "llámame al [PHONE]", ["PHONE"]),
+    ("two phones, one space", "555-123-4567 555-987-6543", "[PHONE] [PHONE]", ["PHONE"]),
+    ("two + phones", "+1 555 123 4567 +1 555 987 6543", "[PHONE] [PHONE]", ["PHONE"]),
+    ("not a phone: year", "customer since 2019", "customer since 2019", []),
+    ("not a phone: year range", "used it 2019-2023", "used it 2019-2023", []),
+    ("not a phone: ISO date", "on 2024-01-15 10:30", "on 2024-01-15 10:30", []),
+    ("not a phone: dotted date", "since 2024.01.15", "since 2024.01.15", []),
+    ("not a phone: European date", "el 15.01.2024", "el 15.01.2024", []),
+    ("not a phone: times", "open 10:30-11:45", "open 10:30-11:45", []),
+    ("not a phone: price $", "paid $1,299.99", "paid $1,299.99", []),
+    ("not a phone: price €", "€1.234.567 lost", "€1.234.567 lost", []),
+    ("not a phone: amount then €", "1 234 567 €", "1 234 567 €", []),
+    ("not a phone: amount then EUR", "paid 1234567 EUR", "paid 1234567 EUR", []),
+    ("not a phone: decimal", "pi is 3.14159265", "pi is 3.14159265", []),
+    ("not a phone: grouped count", "1 234 567 users", "1 234 567 users", []),
+    ("not a phone: order #", "order #5551234567 late", "order #5551234567 late", []),
+    ("not a phone: order number", "order number 555-123-4567", "order number 555-123-4567", []),
+    ("not a phone: ticket", "ticket 1234-5678", "ticket 1234-5678", []),
+    ("not a phone: pedido nº", "pedido nº 612345678", "pedido nº 612345678", []),
+    ("not a phone: bare run", "tracking 123456789012", "tracking 123456789012", []),
+    ("not a phone: 6 digits", "code 555-123", "code 555-123", []),
+    ("not a phone: 16 digits", "1234 5678 9012 3456", "1234 5678 9012 3456", []),
+    ("not a phone: scores", "NPS 9 10 10 9 8 7 10", "NPS 9 10 10 9 8 7 10", []),
+    ("not a phone: zip", "I'm 35, zip 94107", "I'm 35, zip 94107", []),
+    # payment cards
+    ("visa spaced", "card 4111 1111 1111 1111 please", "card [CARD] please", [CARD]),
+    ("visa dashed", "4111-1111-1111-1111", "[CARD]", [CARD]),
+    ("visa bare", "card 4111111111111111.", "card [CARD].", [CARD]),
+    ("amex 4-6-5", "3782 822463 10005", "[CARD]", [CARD]),
+    ("mastercard", "5555 5555 5555 4444", "[CARD]", [CARD]),
+    ("mastercard 2-series", "2223 0031 2200 3222", "[CARD]", [CARD]),
+    ("card then CVV", "4111 1111 1111 1111 123", "[CARD] 123", [CARD]),
+    ("not a card: Luhn fails", "4111 1111 1111 1112", "4111 1111 1111 1112", []),
+    ("not a card: IIN 1", "ref 1000000000000008", "ref 1000000000000008", []),
+    # IBANs
+    ("IBAN GB spaced", "IBAN GB82 WEST 1234 5698 7654 32 ok", "IBAN [IBAN] ok", [IBAN]),
+    ("IBAN DE compact", "DE89370400440532013000", "[IBAN]", [IBAN]),
+    ("IBAN then a 4-letter word", "ES91 2100 0418 4502 0005 1332 pago", "[IBAN] pago", [IBAN]),
+    ("IBAN lowercase", "fr14 2004 1010 0505 0001 3m02 606", "[IBAN]", [IBAN]),
+    ("IBAN then comma", "IBAN: DE89 3704 0044 0532 0130 00, gracias", "IBAN: [IBAN], gracias", [IBAN]),
+    ("not an IBAN: mod-97 fails", "DE89370400440532013001", "DE89370400440532013001", []),
+    # A mistyped IBAN is no IBAN, but its digits still read as a phone: over-masking, on the safe side.
+    ("not an IBAN: digits still masked", "GB82 WEST 1234 5698 7654 33", "GB82 WEST [PHONE]", ["PHONE"]),
+    # SSNs
+    ("SSN dashed", "SSN 123-45-6789.", "SSN [SSN].", ["SSN"]),
+    ("SSN spaced", "123 45 6789", "[SSN]", ["SSN"]),
+    ("not an SSN: area 000", "000-12-3456", "000-12-3456", []),
+    ("not an SSN: area 666", "666-12-3456", "666-12-3456", []),
+    ("not an SSN: area 9xx", "900-12-3456", "900-12-3456", []),
+    ("not an SSN: group 00", "123-00-4567", "123-00-4567", []),
+    ("not an SSN: serial 0000", "123-45-0000", "123-45-0000", []),
+    # IPv4
+    ("IPv4", "from 192.168.1.10 today", "from [IP_ADDRESS] today", ["IP_ADDRESS"]),
+    ("IPv4 sentence end", "reach 10.0.0.1.", "reach [IP_ADDRESS].", ["IP_ADDRESS"]),
+    ("not an IP: octet 999", "999.1.1.1", "999.1.1.1", []),
+    ("not an IP: three parts", "version 1.2.3", "version 1.2.3", []),
+    ("not an IP: v-prefixed", "v1.2.3.4", "v1.2.3.4", []),
+    ("not an IP: version word", "Version 10.2.15.3 crashed", "Version 10.2.15.3 crashed", []),
+    # URL credentials
+    (
+        "URL credentials",
+        "see https://bob:s3cret@example.com/x",
+        "see https://[PASSWORD]@example.com/x",
+        ["PASSWORD"],
+    ),
+    # several at once, and overlaps decided by priority
+    (
+        "multiple entities",
+        "Email bob@example.com or call +1 555 123 4567, card 4111 1111 1111 1111",
+        "Email [EMAIL] or call [PHONE], card [CARD]",
+        [CARD, "EMAIL", "PHONE"],
+    ),
+    ("overlap: IP over phone", "192.168.100.200", "[IP_ADDRESS]", ["IP_ADDRESS"]),
+    ("overlap: SSN over phone", "call 123-45-6789", "call [SSN]", ["SSN"]),
+    ("overlap: card over phone", "call 4111 1111 1111 1111", "call [CARD]", [CARD]),
+    ("overlap: IBAN over phone", "ES9121000418450200051332", "[IBAN]", [IBAN]),
+    (
+        "overlap: credentials over email",
+        "ftp://me:pw@host.example.org",
+        "ftp://[PASSWORD]@host.example.org",
+        ["PASSWORD"],
+    ),
+    # unicode around the matches is kept as it was
+    (
+        "unicode text",
+        "Très déçu 😡 — écrivez-moi à josé@exemple.fr ou au +33 6 12 34 56 78 ☎",
+        "Très déçu 😡 — écrivez-moi à [EMAIL] ou au [PHONE] ☎",
+        ["EMAIL", "PHONE"],
+    ),
+    ("no PII", "Love the new app! 👍", "Love the new app! 👍", []),
+    ("empty", "", "", []),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_text", "expected_types"),
+    [case[1:] for case in PATTERN_CASES],
+    ids=[case[0] for case in PATTERN_CASES],
+)
+def test_pattern_redactor(text, expected_text, expected_types):
+    redaction = PatternRedactor().redact_text(text)
+
+    assert (redaction.text, redaction.types) == (expected_text, expected_types)
+    assert redaction.redacted is bool(expected_types)
+
+
+@pytest.mark.parametrize("text", [case[1] for case in PATTERN_CASES], ids=[case[0] for case in PATTERN_CASES])
+def test_pattern_redaction_is_idempotent(text):
+    redactor = PatternRedactor()
+    once = redactor.redact_text(text)
+    twice = redactor.redact_text(once.text)
+
+    assert (twice.text, twice.types) == (once.text, [])
+
+
+@pytest.mark.parametrize(
+    ("digits", "valid"),
+    [
+        ("4111111111111111", True),
+        ("378282246310005", True),
+        ("79927398713", True),
+        ("4111111111111112", False),
+        ("79927398710", False),
+        ("", False),
+        ("4111x", False),
+    ],
+)
+def test_luhn(digits, valid):
+    assert luhn_valid(digits) is valid
+
+
+@pytest.mark.parametrize(
+    ("candidate", "valid"),
+    [
+        ("GB82 WEST 1234 5698 7654 32", True),
+        ("GB82WEST12345698765432", True),
+        ("DE89 3704 0044 0532 0130 00", True),
+        ("gb82 west 1234 5698 7654 32", True),
+        ("GB82 WEST 1234 5698 7654 33", False),  # check digits do not match
+        ("XX82 WEST 1234 5698 7654 32", False),  # not a registry country
+        ("GB82 WEST", False),  # too short
+        ("GB8A WEST 1234 5698 7654 32", False),  # check digits must be digits
+    ],
+)
+def test_iban_mod97(candidate, valid):
+    assert iban_valid(candidate) is valid
+
+
+def test_pattern_redactor_masks_only_the_configured_types():
+    text = "bob@example.com, +1 555 123 4567, 4111 1111 1111 1111"
+
+    redaction = PatternRedactor(entity_types={"EMAIL", CARD}).redact_text(text)
+
+    assert redaction.text == "[EMAIL], +1 555 123 4567, [CARD]"
+    assert redaction.types == [CARD, "EMAIL"]
+
+
+def test_pattern_redactor_answers_every_document():
+    results = PatternRedactor().redact([Document("a", "mail bob@example.com", "fr"), Document("b", "")])
+
+    assert results == {"a": Redaction("mail [EMAIL]", ["EMAIL"]), "b": Redaction("", [])}
+
+
+def test_vocabulary():
+    assert [label_for(t) for t in ("EMAIL", "PHONE", CARD, IBAN, "BANK_ACCOUNT_NUMBER", "SSN", "NAME")] == [
+        "[EMAIL]",
+        "[PHONE]",
+        "[CARD]",
+        "[IBAN]",
+        "[BANK_ACCOUNT]",
+        "[SSN]",
+        "[NAME]",
+    ]
+    assert label_for("UK_NATIONAL_INSURANCE_NUMBER") == "[UK_NATIONAL_INSURANCE_NUMBER]"
+    assert Redaction("x", ["PHONE", "EMAIL", "PHONE"]).types == ["EMAIL", "PHONE"]
+    assert "NAME" not in DEFAULT_ENTITY_TYPES
+    assert {"EMAIL", "PHONE", "ADDRESS", CARD, IBAN, "BANK_ACCOUNT_NUMBER", "SSN"} <= DEFAULT_ENTITY_TYPES
+    with pytest.raises(ValueError, match="EMAILS"):
+        PatternRedactor(entity_types={"EMAILS"})
+
+
+@pytest.mark.parametrize(
+    ("setting", "enabled"),
+    [
+        *[(None, True), ("", True), ("true", True), ("yes-please", True), (True, True)],
+        *[("false", False), ("OFF", False), (" 0 ", False), ("no", False), (False, False)],
+    ],
+)
+def test_redaction_is_on_unless_turned_off(setting, enabled):
+    assert redaction_enabled(setting) is enabled
+
+
+# ----------------------------------------------------------------------------------------------------
+# ComprehendPiiRedactor
+
+
+def entity(entity_type: str, text: str, part: str, score: float = 0.99) -> dict:
+    """A PiiEntity for the first occurrence of `part` in `text`, with code-point offsets (End exclusive)."""
+    begin = text.index(part)
+    return {"Type": entity_type, "Score": score, "BeginOffset": begin, "EndOffset": begin + len(part)}
+
+
+@pytest.fixture
+def comprehend():
+    client = boto3.client("comprehend", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_entities_are_masked_right_to_left(comprehend):
+    client, stubber = comprehend
+    text = "I'm at 12 Elm Street, Springfield; mail ana@example.com or call 555 0100 x7"
+    stubber.add_response(
+        "detect_pii_entities",
+        {
+            "Entities": [
+                entity("PHONE", text, "555 0100 x7"),
+                entity("ADDRESS", text, "12 Elm Street, Springfield"),
+                entity("EMAIL", text, "ana@example.com"),
+            ]
+        },
+        {"Text": text, "LanguageCode": "en"},
+    )
+
+    result = ComprehendPiiRedactor(client).redact([Document("k", text, "en-US")])["k"]
+
+    assert result == Redaction(
+        "I'm at [ADDRESS]; mail [EMAIL] or call [PHONE]", ["ADDRESS", "EMAIL", "PHONE"]
+    )
+
+
+def test_offsets_count_code_points_not_bytes(comprehend):
+    client, stubber = comprehend
+    text = "¡Genial! 😀 Ñandú envió todo a Calle Mayor 5, Madrid 🎉 gracias"
+    address = entity("ADDRESS", text, "Calle Mayor 5, Madrid")
+    # Counted in UTF-8 bytes the address would start 7 later, in UTF-16 units (the emoji) 1 later.
+    assert text.encode().index(b"Calle") - address["BeginOffset"] == 7
+    assert text.encode("utf-16-le").index("Calle".encode("utf-16-le")) // 2 - address["BeginOffset"] == 1
+    stubber.add_response("detect_pii_entities", {"Entities": [address]}, {"Text": text, "LanguageCode": "es"})
+
+    result = ComprehendPiiRedactor(client).redact([Document("k", text, "es")])["k"]
+
+    assert result.text == "¡Genial! 😀 Ñandú envió todo a [ADDRESS] 🎉 gracias"
+
+
+def test_score_threshold(comprehend):
+    client, stubber = comprehend
+    text = "Visit 12 Elm Street or 34 Oak Road"
+    entities = [entity("ADDRESS", text, "12 Elm Street", 0.95), entity("ADDRESS", text, "34 Oak Road", 0.4)]
+    for _ in range(2):
+        stubber.add_response(
+            "detect_pii_entities", {"Entities": entities}, {"Text": text, "LanguageCode": "en"}
+        )
+    document = Document("k", text, "en")
+
+    default = ComprehendPiiRedactor(client).redact([document])["k"]
+    strict = ComprehendPiiRedactor(client, min_score=0.99).redact([document])["k"]
+
+    assert default.text == "Visit [ADDRESS] or 34 Oak Road"
+    assert (strict.text, strict.types) == (text, [])
+
+
+def test_type_filter_keeps_names_and_dates_by_default(comprehend):
+    client, stubber = comprehend
+    text = "Maria at desk 4 helped me on Tuesday, my account 12345678"
+    entities = [
+        entity("NAME", text, "Maria"),
+        entity("DATE_TIME", text, "Tuesday"),
+        entity("BANK_ACCOUNT_NUMBER", text, "12345678"),
+    ]
+    for _ in range(2):
+        stubber.add_response(
+            "detect_pii_entities", {"Entities": entities}, {"Text": text, "LanguageCode": "en"}
+        )
+    document = Document("k", text, "en")
+
+    default = ComprehendPiiRedactor(client).redact([document])["k"]
+    names_only = ComprehendPiiRedactor(client, entity_types={"NAME"}).redact([document])["k"]
+
+    assert default == Redaction(
+        "Maria at desk 4 helped me on Tuesday, my account [BANK_ACCOUNT]", ["BANK_ACCOUNT_NUMBER"]
+    )
+    assert names_only == Redaction("[NAME] at desk 4 helped me on Tuesday, my account 12345678", ["NAME"])
+
+
+def test_overlapping_entities_merge_and_offsets_are_clamped(comprehend):
+    client, stubber = comprehend
+    text = "Send it to Ana Ruiz, 12 Elm Street"
+    address = entity("ADDRESS", text, "Ana Ruiz, 12 Elm Street")
+    name = entity("NAME", text, "Ana Ruiz")
+    beyond = {"Type": "ADDRESS", "Score": 0.9, "BeginOffset": len(text) - 6, "EndOffset": len(text) + 40}
+    stubber.add_response(
+        "detect_pii_entities", {"Entities": [name, address, beyond]}, {"Text": text, "LanguageCode": "en"}
+    )
+
+    result = ComprehendPiiRedactor(client, entity_types={"NAME", "ADDRESS"}).redact(
+        [Document("k", text, "en")]
+    )
+
+    assert result["k"] == Redaction("Send it to [ADDRESS]", ["ADDRESS"])
+
+
+def test_spanish_goes_to_comprehend_french_and_unlabelled_to_patterns(comprehend):
+    client, stubber = comprehend
+    spanish = "Llámenme al 612 34 56 78, soy Ana"
+    stubber.add_response(
+        "detect_pii_entities",
+        {"Entities": [entity("PHONE", spanish, "612 34 56 78")]},
+        {"Text": spanish, "LanguageCode": "es"},
+    )
+    documents = [
+        Document("es", spanish, "es-MX"),
+        Document("fr", "Appelez-moi au 06 12 34 56 78, Ana", "fr"),
+        Document("none", "write to bob@example.com", None),
+    ]
+
+    results = ComprehendPiiRedactor(client).redact(documents)
+
+    assert results["es"] == Redaction("Llámenme al [PHONE], soy Ana", ["PHONE"])
+    assert results["fr"] == Redaction("Appelez-moi au [PHONE], Ana", ["PHONE"])
+    assert results["none"] == Redaction("write to [EMAIL]", ["EMAIL"])
+
+
+def test_throttling_fails_only_its_document(comprehend):
+    client, stubber = comprehend
+    stubber.add_client_error(
+        "detect_pii_entities",
+        service_error_code="ThrottlingException",
+        http_status_code=400,
+        expected_params={"Text": "call 555 0100", "LanguageCode": "en"},
+    )
+    stubber.add_response(
+        "detect_pii_entities",
+        {"Entities": [entity("EMAIL", "mail a@example.com", "a@example.com")]},
+        {"Text": "mail a@example.com", "LanguageCode": "en"},
+    )
+
+    results = ComprehendPiiRedactor(client).redact(
+        [Document("throttled", "call 555 0100", "en"), Document("ok", "mail a@example.com", "en")]
+    )
+
+    assert isinstance(results["throttled"], AnalysisFailed)
+    assert "ThrottlingException" in str(results["throttled"])
+    assert results["ok"] == Redaction("mail [EMAIL]", ["EMAIL"])
+
+
+def test_errors_about_the_text_fall_back_to_patterns(comprehend):
+    client, stubber = comprehend
+    text = "card 4111 1111 1111 1111, thanks"
+    stubber.add_client_error(
+        "detect_pii_entities",
+        service_error_code="TextSizeLimitExceededException",
+        http_status_code=400,
+        expected_params={"Text": text, "LanguageCode": "en"},
+    )
+
+    result = ComprehendPiiRedactor(client).redact([Document("k", text, "en")])["k"]
+
+    assert result == Redaction("card [CARD], thanks", [CARD])
+
+
+def test_empty_texts_are_never_sent(comprehend):
+    client, _ = comprehend  # no response queued: any call would fail its document
+
+    results = ComprehendPiiRedactor(client, prefilter=False).redact(
+        [Document("empty", "", "en"), Document("blank", " \n\t ", "es")]
+    )
+
+    assert results == {"empty": Redaction("", []), "blank": Redaction(" \n\t ", [])}
+
+
+def test_prefilter_skips_texts_without_digits_or_at_sign(comprehend):
+    client, stubber = comprehend
+    clean = "Maria was wonderful, thank you!"
+    stubber.add_response("detect_pii_entities", {"Entities": []}, {"Text": clean, "LanguageCode": "en"})
+
+    skipped = ComprehendPiiRedactor(client).redact([Document("k", clean, "en")])["k"]
+    sent = ComprehendPiiRedactor(client, prefilter=False).redact([Document("k", clean, "en")])["k"]
+
+    assert skipped == sent == Redaction(clean, [])
+
+
+def test_prefilter_sends_texts_with_a_digit(comprehend):
+    client, stubber = comprehend
+    text = "Room 12 was cold"
+    stubber.add_response("detect_pii_entities", {"Entities": []}, {"Text": text, "LanguageCode": "en"})
+
+    assert ComprehendPiiRedactor(client).redact([Document("k", text, "en")])["k"] == Redaction(text, [])
+
+
+def test_pattern_backstop_masks_what_comprehend_missed(comprehend):
+    client, stubber = comprehend
+    text = "my card 4111 1111 1111 1111 was charged twice"
+    for _ in range(3):
+        stubber.add_response(
+            "detect_pii_entities",
+            {"Entities": [entity(CARD, text, "4111 1111 1111 1111", score=0.3)]},
+            {"Text": text, "LanguageCode": "en"},
+        )
+    document = Document("k", text, "en")
+
+    backstop = ComprehendPiiRedactor(client).redact([document])["k"]
+    without = ComprehendPiiRedactor(client, pattern_backstop=False).redact([document])["k"]
+    cards_allowed_off = ComprehendPiiRedactor(client, entity_types={"EMAIL"}).redact([document])["k"]
+
+    assert backstop == Redaction("my card [CARD] was charged twice", [CARD])
+    assert without == Redaction(text, [])
+    assert cards_allowed_off == Redaction(text, [])
+
+
+def test_long_texts_are_cut_at_100kb_and_the_rest_redacted_by_patterns(comprehend):
+    client, stubber = comprehend
+    head = "é" * 50_000  # exactly 100,000 UTF-8 bytes
+    text = head + "é tail: bob@example.com"
+    assert truncate_utf8(text, MAX_TEXT_BYTES) == head
+    stubber.add_response("detect_pii_entities", {"Entities": []}, {"Text": head, "LanguageCode": "en"})
+
+    result = ComprehendPiiRedactor(client, pattern_backstop=False).redact([Document("k", text, "en")])["k"]
+
+    assert result == Redaction(head + "é tail: [EMAIL]", ["EMAIL"])
+
+
+def test_configured_redactor_follows_the_analyzer_setting(monkeypatch):
+    try:
+        monkeypatch.setenv("ANALYZER", "lexicon")
+        settings.cache_clear()
+        assert isinstance(configured_redactor(), PatternRedactor)
+
+        monkeypatch.setenv("ANALYZER", "comprehend")
+        settings.cache_clear()
+        redactor = configured_redactor(entity_types={"EMAIL"})
+        assert isinstance(redactor, ComprehendPiiRedactor)
+        assert redactor.entity_types == {"EMAIL"}
+        assert (redactor.prefilter, redactor.min_score) == (True, 0.5)
+    finally:
+        settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x@" + "a-" * 50_000, "x@" + "ab." * 33_000, "a." * 50_000 + "@x.com", "http://" + "a" * 100_000 + ":b"],
+    ids=["email-domain-dashes", "email-many-labels", "email-long-local", "url-credentials"],
+)
+def test_hostile_100kb_texts_take_linear_time(text):
+    # These took 3-8 s with unbounded repetitions (quadratic backtracking); they now take ~30 ms.
+    started = time.perf_counter()
+    PatternRedactor().redact_text(text)
+
+    assert time.perf_counter() - started < 1.0
