@@ -9,14 +9,18 @@ from chalice import Chalice, ConvertToMiddleware, Cron
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import processing
+from chalicelib.auth import auth_api
 from chalicelib.channels.routes import webhooks_api
 from chalicelib.export.day import export_day, previous_utc_day
+from chalicelib.exports_api import exports_api
 from chalicelib.forms.routes import forms_api
 from chalicelib.observability import logger, metrics, tracer
 
 app = Chalice(app_name="feedback-collector")
 app.register_blueprint(forms_api)
 app.register_blueprint(webhooks_api)
+app.register_blueprint(auth_api)  # the `bearer` built-in authorizer the read routes use
+app.register_blueprint(exports_api)
 
 # Powertools through Chalice middleware, as Chalice's documentation shows: structured JSON logs with the
 # Lambda context, EMF metrics flushed per invocation, X-Ray tracing (off outside Lambda).

@@ -17,10 +17,15 @@ from botocore.config import Config
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=10)
 
 
+# Presigned export links must be SigV4: botocore still presigns with SigV2 in us-east-1 unless told, and
+# buckets created since 2020 refuse SigV2.
+_SERVICE_CONFIG = {"s3": _CLIENT_CONFIG.merge(Config(signature_version="s3v4"))}
+
+
 @cache
 def client(service: str) -> Any:
     """The shared boto3 client for `service` (endpoint taken from AWS_ENDPOINT_URL when set)."""
-    return boto3.client(service, config=_CLIENT_CONFIG)
+    return boto3.client(service, config=_SERVICE_CONFIG.get(service, _CLIENT_CONFIG))
 
 
 def reset_clients() -> None:
