@@ -22,6 +22,10 @@ DAY = date(2026, 11, 21)
 # (method, path as a client calls it, the scope it needs). Add read routes here.
 ROUTES = [
     ("GET", "/exports/2026-11-21", "export"),
+    ("GET", "/feedback?date=2026-11-21", "read"),
+    ("GET", "/customers/cus_0123", "read"),
+    ("GET", "/customers?email=a@example.com", "read"),
+    ("DELETE", "/customers/cus_0123", "erase"),
 ]
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import StoredFeedback
 from chalicelib.store import dynamo
 from chalicelib.store.schema import (
+    CUSTOMER_INDEX,
     CUSTOMER_PK,
     CUSTOMER_SK,
     DAY_INDEX,
@@ -95,3 +98,115 @@ def _list_shard(day: date, shard: int) -> Iterator[StoredFeedback]:
         ExpressionAttributeValues={":day": {"S": day_partition(day, shard)}},
     ):
         yield from_item(item)
+
+
+@dataclass
+class Page:
+    """One page of a feedback listing and the cursor of the next (None at the end)."""
+
+    items: list[StoredFeedback]
+    cursor: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a listing keeps: channel and sentiment are filtered server-side (DynamoDB FilterExpression)."""
+
+    channel: str | None = None
+    sentiment: str | None = None
+    customer_id: str | None = None
+
+    def expression(self) -> dict[str, Any]:
+        conditions, values = [], {}
+        for name in ("channel", "sentiment", "customer_id"):
+            value = getattr(self, name)
+            if value is not None:
+                conditions.append(f"{name} = :{name}")
+                values[f":{name}"] = {"S": value}
+        if not conditions:
+            return {}
+        return {"FilterExpression": " AND ".join(conditions), "ExpressionAttributeValues": values}
+
+
+def page_days(
+    days: Sequence[date], filters: Filters, limit: int, cursor: dict[str, Any] | None = None
+) -> Page:
+    """Items stored on `days`, day after day and shard after shard, `limit` at most; resumable by cursor.
+
+    The cursor names the day, the shard and DynamoDB's LastEvaluatedKey, so a listing reads each item once
+    however it is paged.
+    """
+    items: list[StoredFeedback] = []
+    start_day, start_shard = (cursor["day"], cursor["shard"]) if cursor else (0, 0)
+    start_key = cursor.get("key") if cursor else None
+    extra = filters.expression()
+    for day_index in range(start_day, len(days)):
+        for shard in range(start_shard if day_index == start_day else 0, settings().day_shards):
+            query: dict[str, Any] = {
+                "TableName": settings().table_name,
+                "IndexName": DAY_INDEX,
+                "KeyConditionExpression": "#pk = :day",
+                "ExpressionAttributeNames": {"#pk": DAY_PK},
+                **extra,
+                "ExpressionAttributeValues": {
+                    ":day": {"S": day_partition(days[day_index], shard)},
+                    **extra.get("ExpressionAttributeValues", {}),
+                },
+            }
+            while True:
+                if start_key:
+                    query["ExclusiveStartKey"] = start_key
+                response = aws.client("dynamodb").query(**query, Limit=limit - len(items))
+                items += [from_item(dynamo.deserialize(i)) for i in response.get("Items", [])]
+                start_key = response.get("LastEvaluatedKey")
+                if len(items) >= limit:
+                    next_cursor = (
+                        {"day": day_index, "shard": shard, "key": start_key}
+                        if start_key
+                        else _after(day_index, shard, len(days))
+                    )
+                    return Page(items, next_cursor)
+                if not start_key:
+                    break
+    return Page(items, None)
+
+
+def _after(day_index: int, shard: int, days: int) -> dict[str, Any] | None:
+    """The cursor of the first shard after (day_index, shard), or None when that was the last."""
+    if shard + 1 < settings().day_shards:
+        return {"day": day_index, "shard": shard + 1, "key": None}
+    if day_index + 1 < days:
+        return {"day": day_index + 1, "shard": 0, "key": None}
+    return None
+
+
+def page_customer(
+    customer_id: str, filters: Filters, limit: int, cursor: dict[str, Any] | None = None
+) -> Page:
+    """A customer's feedback, newest first, through the customer index; resumable by cursor."""
+    extra = filters.expression()
+    query: dict[str, Any] = {
+        "TableName": settings().table_name,
+        "IndexName": CUSTOMER_INDEX,
+        "KeyConditionExpression": "#pk = :customer AND begins_with(#sk, :feedback)",
+        "ExpressionAttributeNames": {"#pk": CUSTOMER_PK, "#sk": CUSTOMER_SK},
+        "ScanIndexForward": False,
+        **extra,
+        "ExpressionAttributeValues": {
+            ":customer": {"S": customer_partition(customer_id)},
+            ":feedback": {"S": "FB#"},
+            **extra.get("ExpressionAttributeValues", {}),
+        },
+    }
+    items: list[StoredFeedback] = []
+    start_key = cursor.get("key") if cursor else None
+    while True:
+        if start_key:
+            query["ExclusiveStartKey"] = start_key
+        response = aws.client("dynamodb").query(**query, Limit=limit - len(items))
+        items += [from_item(dynamo.deserialize(i)) for i in response.get("Items", [])]
+        start_key = response.get("LastEvaluatedKey")
+        if not start_key:
+            return Page(items, None)
+        if len(items) >= limit:
+            return Page(items, {"key": start_key})

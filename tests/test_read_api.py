@@ -1,0 +1,172 @@
+"""The read API's behaviour (its auth is covered route by route in test_exports_api.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib import auth
+from chalicelib.models import Channel, RatingScale
+from chalicelib.store import customers
+from tests.test_customers import customer_of, event, process
+from tests.test_export import save, stored
+
+
+@pytest.fixture
+def read(stack):
+    auth.clear_cache()
+    token, _ = auth.create_token("reader", ["read"])
+    return {"Authorization": f"Bearer {token}"}
+
+
+def get(client, path: str, headers: dict[str, str]):
+    response = client.http.get(path, headers=headers)
+    return response.status_code, json.loads(response.body)
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+@pytest.fixture
+def seeded(stack):
+    events = [
+        event("a", email="ann@example.com", text="Love it", rating=10, scale=RatingScale.NPS),
+        event("b", email="ann@example.com", text="Awful, broken", minutes=1),
+        event("c", user="u-1", source="src_chat", channel=Channel.WEBHOOK, text="Great help", minutes=2),
+        event("d", email="bob@example.com", text="Terrible and slow", minutes=3),
+        event("e", text="Nice", minutes=4),
+    ]
+    process(*events)
+    return events
+
+
+def test_pages_follow_next_until_every_item_was_read_once(client, read, seeded):
+    seen, token, pages = [], None, 0
+    while True:
+        path = f"/feedback?date={today()}&limit=2" + (f"&next={token}" if token else "")
+        status, body = get(client, path, read)
+        assert status == 200
+        assert len(body["items"]) <= 2
+        seen += [item["external_id"] for item in body["items"]]
+        pages += 1
+        token = body["next"]
+        if token is None:
+            break
+
+    assert sorted(seen) == ["a", "b", "c", "d", "e"]
+    assert pages >= 3
+
+
+def test_filters_by_channel_sentiment_and_customer(client, read, seeded):
+    _, webhooks = get(client, f"/feedback?date={today()}&channel=webhook", read)
+    _, negative = get(client, f"/feedback?date={today()}&sentiment=NEGATIVE", read)
+    ann = customer_of(seeded[0])
+    _, by_customer = get(client, f"/feedback?customer_id={ann}", read)
+
+    assert [i["external_id"] for i in webhooks["items"]] == ["c"]
+    assert sorted(i["external_id"] for i in negative["items"]) == ["b", "d"]
+    assert [i["external_id"] for i in by_customer["items"]] == ["b", "a"]  # newest first
+
+
+def test_from_to_spans_stored_days(client, read, stack):
+    base = datetime(2026, 11, 18, 12, tzinfo=UTC)
+    save([stored(f"day{n}", base + timedelta(days=n)) for n in range(4)])
+
+    _, body = get(client, "/feedback?from=2026-11-19&to=2026-11-20", read)
+
+    assert sorted(i["external_id"] for i in body["items"]) == ["day1", "day2"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "date=yesterday",
+        "limit=0",
+        "limit=501",
+        "limit=ten",
+        "channel=fax",
+        "sentiment=happy",
+        "next=%%%",
+        "next=bm90LWpzb24",
+        "from=2026-11-20&to=2026-11-01",
+        "from=2026-01-01&to=2026-12-31",
+        "date=2026-11-21&from=2026-11-20",
+    ],
+)
+def test_bad_parameters_are_400(client, read, stack, query):
+    status, body = get(client, f"/feedback?{query}", read)
+
+    assert status == 400
+    assert body["error"]["code"].startswith("invalid_")
+
+
+def test_customer_profile_identities_and_recent_feedback(client, read, seeded):
+    ann = customer_of(seeded[0])
+
+    status, body = get(client, f"/customers/{ann}", read)
+
+    assert status == 200
+    assert body["customer_id"] == ann
+    assert body["feedback_count"] == 2
+    assert body["latest_nps"]["rating"] == 10
+    assert body["identities"] == [{"kind": "email", "value": "ann@example.com"}]
+    assert [f["external_id"] for f in body["recent_feedback"]] == ["b", "a"]
+
+
+def test_a_merged_customer_answers_with_the_survivor(client, read, seeded):
+    ann, bob = customer_of(seeded[0]), customer_of(seeded[3])
+    customers.merge(ann, bob)
+
+    _, body = get(client, f"/customers/{bob}", read)
+
+    assert (body["customer_id"], body["merged_from"], body["feedback_count"]) == (ann, bob, 3)
+
+
+def test_find_by_email(client, read, seeded):
+    status, body = get(client, "/customers?email=ANN@example.com", read)
+    missing, error = get(client, "/customers?email=nobody@example.com", read)
+    no_param, _ = get(client, "/customers", read)
+
+    assert (status, body["customer_id"]) == (200, customer_of(seeded[0]))
+    assert (missing, error["error"]["code"]) == (404, "unknown_customer")
+    assert no_param == 400
+
+
+def test_unknown_customer_is_404(client, read, stack):
+    assert get(client, "/customers/cus_nobody", read)[0] == 404
+
+
+def test_delete_erases_the_customer(client, read, seeded):
+    token, _ = auth.create_token("privacy", ["erase"])
+    ann = customer_of(seeded[0])
+
+    response = client.http.delete(f"/customers/{ann}", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert json.loads(response.body)["feedback_deleted"] == 2
+    assert get(client, f"/customers/{ann}", read)[0] == 404
+    again = client.http.delete(f"/customers/{ann}", headers={"Authorization": f"Bearer {token}"})
+    assert again.status_code == 404
+
+
+def test_cli_customers_show_link_erase(seeded, capsys):
+    from chalicelib import cli
+
+    ann, bob = customer_of(seeded[0]), customer_of(seeded[3])
+    assert cli.main(["customers", "show", "--email", "ann@example.com"]) == 0
+    assert json.loads(capsys.readouterr().out)["customer_id"] == ann
+
+    assert cli.main(["customers", "link", ann, bob]) == 0
+    assert "1 feedback" in capsys.readouterr().out
+    assert cli.main(["customers", "link", ann, "cus_nobody"]) == 1
+
+    assert cli.main(["customers", "erase", ann]) == 2  # needs --yes
+    assert cli.main(["customers", "erase", ann, "--yes"]) == 0
+    assert "erased: 3 feedback" in capsys.readouterr().out
+    assert cli.main(["customers", "erasures"]) == 0
+    log = capsys.readouterr().out
+    assert ann not in log and "ann@example.com" not in log
+    assert cli.main(["customers", "show", ann]) == 1
