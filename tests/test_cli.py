@@ -6,13 +6,12 @@ import json
 from datetime import UTC, datetime
 
 from chalicelib import cli
-from chalicelib.store import feedback as feedback_store
 from chalicelib.store import forms as form_store
-from tests.test_export import stored
+from tests.test_export import save, stored
 
 
 def test_feedback_list_prints_the_day(stack, capsys):
-    feedback_store.save_new([stored("a", datetime(2026, 11, 21, 9, tzinfo=UTC), "Loved the staff")])
+    save([stored("a", datetime(2026, 11, 21, 9, tzinfo=UTC), "Loved the staff")])
 
     assert cli.main(["feedback", "list", "--date", "2026-11-21"]) == 0
 
@@ -24,7 +23,7 @@ def test_feedback_list_prints_the_day(stack, capsys):
 
 def test_feedback_list_json_and_get(stack, capsys):
     item = stored("a", datetime(2026, 11, 21, 9, tzinfo=UTC))
-    feedback_store.save_new([item])
+    save([item])
 
     cli.main(["feedback", "list", "--date", "2026-11-21", "--json"])
     [line] = capsys.readouterr().out.splitlines()
@@ -36,13 +35,14 @@ def test_feedback_list_json_and_get(stack, capsys):
 
 
 def test_export_downloads_the_files(stack, tmp_path, capsys):
-    feedback_store.save_new([stored("a", datetime(2026, 11, 21, 9, tzinfo=UTC))])
+    save([stored("a", datetime(2026, 11, 21, 9, tzinfo=UTC))])
 
     assert cli.main(["export", "--date", "2026-11-21", "--out", str(tmp_path)]) == 0
 
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "feedback.csv",
         "feedback.jsonl.gz",
+        "feedback.parquet",
         "manifest.json",
     ]
     assert json.loads((tmp_path / "manifest.json").read_text())["counts"] == {"feedback": 1}

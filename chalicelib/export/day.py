@@ -16,18 +16,27 @@ from chalicelib.config import settings
 from chalicelib.export.base import ExportWriter
 from chalicelib.export.csv_writer import CsvWriter
 from chalicelib.export.jsonl_writer import JsonLinesWriter
+from chalicelib.export.parquet_writer import ParquetWriter
 from chalicelib.models import utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback as feedback_store
 
 MANIFEST_NAME = "manifest.json"
-# Each writer is one file of the export; later formats (Parquet, CRM layouts) register here.
-WRITER_FACTORIES: list[Callable[[Path], ExportWriter]] = [CsvWriter, JsonLinesWriter]
+EXPORTS_ROOT = "exports/"
+# Each writer is one file of the export; later formats (CRM layouts) register here. A writer whose file must
+# not share the day's folder (Athena reads every object under a table's location) names its own root in a
+# `key_prefix` attribute; its file then goes to <key_prefix>dt=YYYY-MM-DD/<filename>.
+WRITER_FACTORIES: list[Callable[[Path], ExportWriter]] = [CsvWriter, JsonLinesWriter, ParquetWriter]
 
 
-def partition_prefix(day: date) -> str:
+def partition_prefix(day: date, root: str = EXPORTS_ROOT) -> str:
     """The S3 prefix of a day's export (Hive-style `dt=` so Athena can project the partition)."""
-    return f"exports/dt={day.isoformat()}/"
+    return f"{root}dt={day.isoformat()}/"
+
+
+def object_key(writer: ExportWriter, day: date) -> str:
+    """Where a writer's file goes: the day's prefix, or the same layout under the writer's own key_prefix."""
+    return partition_prefix(day, getattr(writer, "key_prefix", EXPORTS_ROOT)) + writer.filename
 
 
 def previous_utc_day(now: datetime | None = None) -> date:
@@ -58,12 +67,11 @@ def export_day(day: date) -> dict[str, Any]:
         files = []
         for writer in writers:
             path = writer.close()
-            s3.upload_file(
-                str(path), bucket, prefix + writer.filename, ExtraArgs={"ContentType": writer.content_type}
-            )
+            key = object_key(writer, day)
+            s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": writer.content_type})
             files.append(
                 {
-                    "key": prefix + writer.filename,
+                    "key": key,
                     "rows": writer.rows,
                     "bytes": path.stat().st_size,
                     "sha256": _sha256(path),
