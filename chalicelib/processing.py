@@ -69,12 +69,15 @@ def analyze_and_store(
         for event in events:
             unique.setdefault(event.feedback_id, event)
 
+    # Redeliveries and replays are recognised before they cost an analysis.
+    already_stored, known_identities = customers.prefetch(unique.values())
+    new = {feedback_id: e for feedback_id, e in unique.items() if feedback_id not in already_stored}
     results = analyzer.analyze(
-        [Document(key=e.feedback_id, text=e.text, language=e.language) for e in unique.values()]
+        [Document(key=e.feedback_id, text=e.text, language=e.language) for e in new.values()]
     )
     failed: dict[str, str] = {}
     analyzed = []
-    for feedback_id, event in unique.items():
+    for feedback_id, event in new.items():
         result = results[feedback_id]
         if isinstance(result, AnalysisFailed):
             failed[feedback_id] = str(result)
@@ -88,7 +91,7 @@ def analyze_and_store(
             if e.text.strip() and redaction_wanted(e)
         ]
     )
-    resolution = customers.resolve([event for event, _ in analyzed])
+    resolution = customers.resolve([event for event, _ in analyzed], known=known_identities)
     stored_at = utc_now()
     ready = []
     for event, analysis in analyzed:
@@ -119,7 +122,7 @@ def analyze_and_store(
     return BatchReport(
         errors=errors,
         stored=len(outcome.created),
-        duplicates=len(outcome.already_present),
+        duplicates=len(already_stored) + len(outcome.already_present),
         failed_feedback=failed,
     )
 

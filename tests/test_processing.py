@@ -172,10 +172,19 @@ def test_unprocessed_items_that_never_clear_raise(stack, monkeypatch):
         dynamo.batch_write(settings().table_name, [dynamo.put_request({"pk": "T#1", "sk": "T"})])
 
 
-def test_cancelled_transactions_retry_conflicts_and_count_existing_items(stack, monkeypatch):
+def test_cancelled_transactions_retry_conflicts_and_drop_items_a_concurrent_writer_stored(stack, monkeypatch):
     dynamodb = aws.client("dynamodb")
     real_transact = dynamodb.transact_write_items
+    real_prefetch = processing.customers.prefetch
     attempts = []
+    racer = make_event("racer")
+
+    def prefetch_then_lose_the_race(events):
+        found = real_prefetch(events)
+        monkeypatch.setattr(processing.customers, "prefetch", real_prefetch)
+        # Another invocation stores the same feedback after this one looked.
+        processing.analyze_and_store([body_of(racer)], analyzer=_lexicon())
+        return found
 
     def conflicting_once(TransactItems):
         attempts.append(len(TransactItems))
@@ -190,20 +199,46 @@ def test_cancelled_transactions_retry_conflicts_and_count_existing_items(stack, 
             )
         return real_transact(TransactItems=TransactItems)
 
-    existing = make_event("existing")
-    processing.analyze_and_store([body_of(existing)], analyzer=_lexicon())
+    monkeypatch.setattr(processing.customers, "prefetch", prefetch_then_lose_the_race)
     monkeypatch.setattr(dynamodb, "transact_write_items", conflicting_once)
 
-    report = processing.analyze_and_store(
-        [body_of(make_event("n1"), make_event("n2"), existing)], analyzer=_lexicon()
-    )
+    report = processing.analyze_and_store([body_of(make_event("n1"), make_event("n2"), racer)], _lexicon())
 
     assert report.errors == [None]
     assert (report.stored, report.duplicates) == (2, 1)
-    # Each new item: its Put, its author's identity and profile update (3 actions); the existing one has its
-    # identity already (2). Conflict → same transaction again; then the existing item is dropped.
-    assert attempts == [8, 8, 6]
+    # 3 actions an item (its Put, its author's identity, the profile update). The racer's write meets the
+    # injected conflict and goes again (3, 3); ours then holds the racer's Put, which fails its condition
+    # (9), so the racer is dropped and the rest written (6).
+    assert attempts == [3, 3, 9, 6]
     assert stack.table_item_count() == 3
+    assert customers_profile_count(racer) == 1
+
+
+def customers_profile_count(event: FeedbackEvent) -> int:
+    from chalicelib.store import customers
+
+    return customers.get_profile(feedback_store.get(event.feedback_id).customer_id)["feedback_count"]
+
+
+def test_stored_items_are_recognised_before_they_cost_an_analysis(stack):
+    class CountingLexicon:
+        name = "lexicon"
+
+        def __init__(self):
+            self.analyzed: list[str] = []
+
+        def analyze(self, documents):
+            self.analyzed += [d.key for d in documents]
+            return _lexicon().analyze(documents)
+
+    first, second = make_event("seen"), make_event("fresh")
+    processing.analyze_and_store([body_of(first)], _lexicon())
+    analyzer = CountingLexicon()
+
+    report = processing.analyze_and_store([body_of(first), body_of(second)], analyzer)
+
+    assert analyzer.analyzed == [second.feedback_id]
+    assert (report.stored, report.duplicates, report.errors) == (1, 1, [None, None])
 
 
 def test_a_record_that_always_fails_ends_in_the_dlq_with_its_payload(stack, monkeypatch):

@@ -46,7 +46,6 @@ from chalicelib.store.schema import (
 
 IDENTITY = "IDENTITY"
 PROFILE = "PROFILE"
-MAX_BATCH_GET = 100
 # Numbers a profile adds up (merging two customers adds them too); sets it unions.
 COUNTER_PREFIXES = ("feedback_count", "channel_", "sentiment_", "rating_")
 SET_ATTRIBUTES = ("channels", "emails", "handles")
@@ -81,25 +80,21 @@ def profile_key(customer_id: str) -> dict[str, str]:
 
 
 def lookup_identities(identities: Iterable[str], consistent: bool = False) -> dict[str, str]:
-    """identity → customer id for those that exist (BatchGetItem, 100 keys a request)."""
-    table = settings().table_name
-    found: dict[str, str] = {}
-    for batch in chunked(sorted(set(identities)), MAX_BATCH_GET):
-        request: dict[str, Any] = {
-            table: {"Keys": [dynamo.serialize(identity_key(i)) for i in batch], "ConsistentRead": consistent}
-        }
-        for attempt in range(dynamo.MAX_ATTEMPTS):
-            response = aws.client("dynamodb").batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table, []):
-                plain = dynamo.deserialize(item)
-                found[plain["identity"]] = plain["customer_id"]
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            dynamo.backoff(attempt)
-        else:
-            raise RuntimeError("identity lookups still unprocessed after retries")
-    return found
+    """identity → customer id for those that exist."""
+    items = dynamo.batch_get(settings().table_name, [identity_key(i) for i in identities], consistent)
+    return {item["identity"]: item["customer_id"] for item in items}
+
+
+def prefetch(events: Iterable[FeedbackEvent]) -> tuple[set[str], dict[str, str]]:
+    """In one BatchGetItem per 100 keys: which events are stored already (a redelivery or replay, which
+    then costs no analysis) and the customers of the authors' known identities."""
+    events = list(events)
+    feedback_keys = [feedback_store.feedback_key(e.feedback_id) for e in events]
+    identity_keys = [identity_key(i) for e in events for i in identities_of(e)]
+    items = dynamo.batch_get(settings().table_name, feedback_keys + identity_keys)
+    stored = {item["feedback_id"] for item in items if item.get(RECORD_TYPE) == feedback_store.ITEM_TYPE}
+    known = {item["identity"]: item["customer_id"] for item in items if item.get(RECORD_TYPE) == IDENTITY}
+    return stored, known
 
 
 @dataclass
@@ -111,9 +106,15 @@ class Resolution:
     links: set[tuple[str, str]] = field(default_factory=set)
 
 
-def resolve(events: Sequence[FeedbackEvent], consistent: bool = False) -> Resolution:
-    """Resolve every event's author to a customer, reusing known identities and creating the rest."""
-    known = lookup_identities((i for e in events for i in identities_of(e)), consistent=consistent)
+def resolve(
+    events: Sequence[FeedbackEvent], consistent: bool = False, known: dict[str, str] | None = None
+) -> Resolution:
+    """Resolve every event's author to a customer, reusing known identities and creating the rest.
+
+    `known` (from `prefetch`) saves the lookup; without it the identities are read now."""
+    if known is None:
+        known = lookup_identities((i for e in events for i in identities_of(e)), consistent=consistent)
+    known = dict(known)
     resolution = Resolution()
     for event in events:
         identities = identities_of(event)

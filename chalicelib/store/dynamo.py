@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -17,9 +17,11 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from chalicelib import aws
 from chalicelib.analysis.base import chunked
+from chalicelib.store.schema import PK, SK
 
 MAX_TRANSACTION_ITEMS = 100
 MAX_BATCH_WRITE_ITEMS = 25
+MAX_BATCH_GET_ITEMS = 100
 MAX_ATTEMPTS = 6
 # Cancellation reasons that mean "try this item again": contention or throughput, not the item itself.
 RETRYABLE_CANCELLATIONS = frozenset(
@@ -99,6 +101,26 @@ def batch_write(table: str, requests: Sequence[dict[str, Any]]) -> None:
             backoff(attempt)
         else:
             raise RuntimeError(f"{len(pending.get(table, []))} writes still unprocessed after retries")
+
+
+def batch_get(table: str, keys: Iterable[dict[str, str]], consistent: bool = False) -> list[dict[str, Any]]:
+    """The items that exist among `keys` (BatchGetItem, 100 keys a request, UnprocessedKeys retried)."""
+    found: list[dict[str, Any]] = []
+    unique = list({(key[PK], key[SK]): key for key in keys}.values())
+    for batch in chunked(unique, MAX_BATCH_GET_ITEMS):
+        request: dict[str, Any] = {
+            table: {"Keys": [serialize(k) for k in batch], "ConsistentRead": consistent}
+        }
+        for attempt in range(MAX_ATTEMPTS):
+            response = aws.client("dynamodb").batch_get_item(RequestItems=request)
+            found += [deserialize(item) for item in response.get("Responses", {}).get(table, [])]
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            backoff(attempt)
+        else:
+            raise RuntimeError("reads still unprocessed after retries")
+    return found
 
 
 def put_request(item: dict[str, Any]) -> dict[str, Any]:
