@@ -40,12 +40,18 @@ def test_export_downloads_the_files(stack, tmp_path, capsys):
     assert cli.main(["export", "--date", "2026-11-21", "--out", str(tmp_path)]) == 0
 
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "activities.csv",
+        "contacts.csv",
         "feedback.csv",
         "feedback.jsonl.gz",
         "feedback.parquet",
         "manifest.json",
     ]
-    assert json.loads((tmp_path / "manifest.json").read_text())["counts"] == {"feedback": 1}
+    assert json.loads((tmp_path / "manifest.json").read_text())["counts"] == {
+        "feedback": 1,
+        "contacts": 0,
+        "activities": 0,
+    }
 
 
 def test_forms_create_and_list(stack, capsys):

@@ -103,10 +103,11 @@ def test_export_writes_csv_jsonl_and_manifest_for_that_day_only(day_items):
 
     assert json.loads(s3_object(prefix + "manifest.json")) == manifest
     assert manifest["date"] == "2026-11-21"
-    assert manifest["counts"] == {"feedback": 3}
+    # These items were stored without customers, so the CRM files (tests/test_crm_export.py) have no rows.
+    assert manifest["counts"] == {"feedback": 3, "contacts": 0, "activities": 0}
     for file in manifest["files"]:
         assert file["sha256"] == hashlib.sha256(s3_object(file["key"])).hexdigest()
-        assert file["rows"] == 3
+        assert file["rows"] == (3 if "/feedback." in file["key"] else 0)
 
 
 def test_rerunning_a_day_overwrites_the_same_keys_with_the_same_bytes(day_items):
@@ -115,6 +116,8 @@ def test_rerunning_a_day_overwrites_the_same_keys_with_the_same_bytes(day_items)
 
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=settings().bucket_name)["Contents"]]
     assert sorted(keys) == [
+        "exports/dt=2026-11-21/activities.csv",
+        "exports/dt=2026-11-21/contacts.csv",
         "exports/dt=2026-11-21/feedback.csv",
         "exports/dt=2026-11-21/feedback.jsonl.gz",
         "exports/dt=2026-11-21/manifest.json",
@@ -147,7 +150,7 @@ def test_export_reads_only_the_day_through_the_index(day_items):
 def test_an_empty_day_still_writes_headers_and_a_manifest(stack):
     manifest = export.export_day(date(2020, 1, 1))
 
-    assert manifest["counts"] == {"feedback": 0}
+    assert manifest["counts"] == {"feedback": 0, "contacts": 0, "activities": 0}
     assert s3_object("exports/dt=2020-01-01/feedback.csv").decode().startswith("feedback_id,source_id")
 
 
@@ -159,4 +162,4 @@ def test_nightly_schedule_exports_the_previous_utc_day(client, day_items, monkey
     )
 
     assert response.payload["date"] == "2026-11-21"
-    assert response.payload["counts"] == {"feedback": 3}
+    assert response.payload["counts"] == {"feedback": 3, "contacts": 0, "activities": 0}

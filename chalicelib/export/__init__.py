@@ -1,1 +1,1 @@
-"""Day exports to S3: CSV, JSON Lines and a manifest (Parquet and CRM layouts plug in as writers)."""
+"""Day exports to S3: CSV, JSON Lines, Parquet, the CRM layouts (contacts.csv, activities.csv), a manifest."""

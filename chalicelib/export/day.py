@@ -1,12 +1,13 @@
 """The day export: one UTC day's items, read once through the per-day index, written to S3 as files plus
-a manifest. Re-running a day overwrites the same keys."""
+a manifest (the CRM files also read the profiles of that day's customers, nothing else). Re-running a day
+overwrites the same keys."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.export.base import ExportWriter
+from chalicelib.export.crm import crm_writers
 from chalicelib.export.csv_writer import CsvWriter
 from chalicelib.export.jsonl_writer import JsonLinesWriter
 from chalicelib.export.parquet_writer import ParquetWriter
@@ -23,10 +25,13 @@ from chalicelib.store import feedback as feedback_store
 
 MANIFEST_NAME = "manifest.json"
 EXPORTS_ROOT = "exports/"
-# Each writer is one file of the export; later formats (CRM layouts) register here. A writer whose file must
-# not share the day's folder (Athena reads every object under a table's location) names its own root in a
-# `key_prefix` attribute; its file then goes to <key_prefix>dt=YYYY-MM-DD/<filename>.
-WRITER_FACTORIES: list[Callable[[Path], ExportWriter]] = [CsvWriter, JsonLinesWriter, ParquetWriter]
+# Each writer is one file of the export; a factory makes one writer, or several that share state (the CRM
+# files share one read of the day's customer profiles). A writer whose file must not share the day's folder
+# (Athena reads every object under a table's location) names its own root in a `key_prefix` attribute; its
+# file then goes to <key_prefix>dt=YYYY-MM-DD/<filename>. A writer with a `manifest_count` attribute adds its
+# row count to the manifest's counts under that name.
+WriterFactory = Callable[[Path], ExportWriter | Sequence[ExportWriter]]
+WRITER_FACTORIES: list[WriterFactory] = [CsvWriter, JsonLinesWriter, ParquetWriter, crm_writers]
 
 
 def partition_prefix(day: date, root: str = EXPORTS_ROOT) -> str:
@@ -37,6 +42,15 @@ def partition_prefix(day: date, root: str = EXPORTS_ROOT) -> str:
 def object_key(writer: ExportWriter, day: date) -> str:
     """Where a writer's file goes: the day's prefix, or the same layout under the writer's own key_prefix."""
     return partition_prefix(day, getattr(writer, "key_prefix", EXPORTS_ROOT)) + writer.filename
+
+
+def make_writers(directory: Path) -> list[ExportWriter]:
+    """Every registered writer for one export, in registration order."""
+    writers: list[ExportWriter] = []
+    for factory in WRITER_FACTORIES:
+        made = factory(directory)
+        writers.extend(made if isinstance(made, Sequence) else [made])
+    return writers
 
 
 def previous_utc_day(now: datetime | None = None) -> date:
@@ -58,15 +72,19 @@ def export_day(day: date) -> dict[str, Any]:
     prefix = partition_prefix(day)
     s3 = aws.client("s3")
     with tempfile.TemporaryDirectory(prefix="export-") as workdir:
-        writers = [factory(Path(workdir)) for factory in WRITER_FACTORIES]
+        writers = make_writers(Path(workdir))
         count = 0
         for feedback in feedback_store.list_day(day):
             for writer in writers:
                 writer.write(feedback)
             count += 1
         files = []
+        counts = {"feedback": count}
         for writer in writers:
             path = writer.close()
+            count_name = getattr(writer, "manifest_count", None)
+            if count_name:
+                counts[count_name] = writer.rows
             key = object_key(writer, day)
             s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": writer.content_type})
             files.append(
@@ -81,7 +99,7 @@ def export_day(day: date) -> dict[str, Any]:
     manifest = {
         "date": day.isoformat(),
         "generated_at": utc_now().isoformat(),
-        "counts": {"feedback": count},
+        "counts": counts,
         "files": files,
     }
     s3.put_object(
@@ -90,7 +108,7 @@ def export_day(day: date) -> dict[str, Any]:
         Body=json.dumps(manifest, indent=2).encode(),
         ContentType="application/json",
     )
-    logger.info("day exported", extra={"date": day.isoformat(), "feedback": count})
+    logger.info("day exported", extra={"date": day.isoformat(), **counts})
     # ExportCompleted feeds the "export has not run" alarm; FeedbackExported the volume dashboards.
     metrics.add_metric(name="ExportCompleted", unit="Count", value=1)
     metrics.add_metric(name="FeedbackExported", unit="Count", value=count)
