@@ -4,8 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
+# Deployment (infra/): the Chalice stage to synthesize or deploy, and extra CDK context, e.g.
+# make deploy STAGE=prod CDK_CONTEXT="-c alarm_email=ops@example.com -c waf_rate_limit=600"
+STAGE ?= dev
+CDK_CONTEXT ?=
+CDK := infra/node_modules/.bin/cdk
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean synth deploy bootstrap diff destroy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,5 +39,30 @@ format: install
 bench: install
 	$(PY) -m tools.bench --write BENCHMARKS.md
 
+## synth: the CloudFormation template of STAGE into infra/cdk.out/ (offline: no AWS account, no CDK CLI)
+synth: install
+	$(PY) infra/app.py -c stage=$(STAGE) $(CDK_CONTEXT)
+
+# The CDK CLI, pinned in infra/package-lock.json; only deploy, bootstrap, diff and destroy need it.
+$(CDK): infra/package.json infra/package-lock.json
+	npm ci --prefix infra --no-audit --no-fund
+	@touch $(CDK)
+
+## deploy: deploy STAGE with your AWS credentials (make deploy STAGE=prod); `make bootstrap` once before
+deploy: install $(CDK)
+	cd infra && ./node_modules/.bin/cdk deploy -c stage=$(STAGE) $(CDK_CONTEXT)
+
+## bootstrap: prepare the account and region of your credentials for CDK deployments (once)
+bootstrap: install $(CDK)
+	cd infra && ./node_modules/.bin/cdk bootstrap -c stage=$(STAGE) $(CDK_CONTEXT)
+
+## diff: what `make deploy` would change in the deployed STAGE
+diff: install $(CDK)
+	cd infra && ./node_modules/.bin/cdk diff -c stage=$(STAGE) $(CDK_CONTEXT)
+
+## destroy: delete the STAGE stack (a prod table and export bucket are kept: see README "Deploy")
+destroy: install $(CDK)
+	cd infra && ./node_modules/.bin/cdk destroy -c stage=$(STAGE) $(CDK_CONTEXT)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache infra/cdk.out infra/node_modules

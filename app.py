@@ -8,7 +8,7 @@ from typing import Any
 from chalice import Chalice, ConvertToMiddleware, Cron
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import processing
+from chalicelib import privacy, processing
 from chalicelib.auth import auth_api
 from chalicelib.channels.routes import webhooks_api
 from chalicelib.export.day import export_day, previous_utc_day
@@ -41,5 +41,6 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
 
 @app.schedule(Cron(15, 2, "*", "*", "?", "*"), name="nightly_export")
 def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
-    """Export the previous UTC day at 02:15 UTC."""
+    """Rewrite the export days erasures queued, then export the previous UTC day, at 02:15 UTC."""
+    privacy.rewrite_scheduled_exports()
     return export_day(previous_utc_day())

@@ -25,6 +25,8 @@ from chalicelib.store import customers, dynamo
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
 
 ERASURE = "ERASURE"
+# Export days an erasure left to rewrite (API erasures: the API function cannot write Parquet).
+EXPORT_REWRITE = "EXPORT_REWRITE"
 
 
 @dataclass
@@ -37,6 +39,7 @@ class ErasureReport:
     identities_deleted: int = 0
     profiles_deleted: int = 0
     exports_rewritten: list[str] = field(default_factory=list)
+    exports_scheduled: list[str] = field(default_factory=list)
 
 
 def customer_hash(customer_id: str) -> str:
@@ -54,8 +57,13 @@ def _exported(day: date) -> bool:
     return True
 
 
-def erase_customer(customer_id: str) -> ErasureReport | None:
-    """Erase a customer everywhere; None when there is no such customer (nothing is logged then)."""
+def erase_customer(customer_id: str, rewrite_now: bool = True) -> ErasureReport | None:
+    """Erase a customer everywhere; None when there is no such customer (nothing is logged then).
+
+    With `rewrite_now` the export days that held the customer are rewritten before returning (the CLI).
+    The API function has no pyarrow (only the export functions get the layer), so it passes False: the
+    days are queued for the export function, which rewrites them at its next run, before the night's
+    export (within a day; GDPR allows a month)."""
     profile = customers.get_profile(customer_id)
     items = customers.customer_items(customer_id)
     if profile is None and not items:
@@ -79,10 +87,14 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     unique = list({str(d["DeleteRequest"]["Key"]): d for d in deletes}.values())
     dynamo.batch_write(settings().table_name, unique)
 
-    for day in sorted(days):
-        if _exported(day):
+    exported = [day for day in sorted(days) if _exported(day)]
+    if rewrite_now:
+        for day in exported:
             export_day(day)
             report.exports_rewritten.append(day.isoformat())
+    else:
+        schedule_rewrites(exported)
+        report.exports_scheduled = [day.isoformat() for day in exported]
     dynamo.batch_write(
         settings().table_name,
         [
@@ -98,6 +110,38 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     )
     logger.info("customer erased", extra={"customer_hash": report.customer_hash, **_counts(report)})
     return report
+
+
+def schedule_rewrites(days: list[date]) -> None:
+    """Queue export days for rewriting by the export function (one item a day: idempotent)."""
+    dynamo.batch_write(
+        settings().table_name,
+        [
+            dynamo.put_request({PK: EXPORT_REWRITE, SK: day.isoformat(), RECORD_TYPE: EXPORT_REWRITE})
+            for day in days
+        ],
+    )
+
+
+def rewrite_scheduled_exports() -> list[str]:
+    """Rewrite every queued export day, then clear the queue; returns the days (the export function)."""
+    pending = list(
+        dynamo.query_pages(
+            TableName=settings().table_name,
+            KeyConditionExpression="#pk = :rewrite",
+            ExpressionAttributeNames={"#pk": PK},
+            ExpressionAttributeValues={":rewrite": {"S": EXPORT_REWRITE}},
+        )
+    )
+    for item in pending:
+        export_day(date.fromisoformat(item[SK]))
+    dynamo.batch_write(
+        settings().table_name,
+        [{"DeleteRequest": {"Key": dynamo.serialize({PK: item[PK], SK: item[SK]})}} for item in pending],
+    )
+    if pending:
+        logger.info("export days rewritten after erasures", extra={"days": [item[SK] for item in pending]})
+    return [item[SK] for item in pending]
 
 
 def _counts(report: ErasureReport) -> dict[str, int]:

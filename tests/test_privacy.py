@@ -106,3 +106,26 @@ def test_erasing_a_merged_customer_removes_the_absorbed_tombstone(stack):
 def test_erasing_an_unknown_customer_changes_nothing(stack):
     assert privacy.erase_customer("cus_nobody") is None
     assert privacy.erasure_log() == []
+
+
+def test_an_api_erasure_leaves_the_export_rewrite_to_the_nightly_run(stack, client, monkeypatch):
+    from chalicelib import auth
+    from chalicelib.export import day as export
+
+    customer_id, _, day = seed_customer_and_others()
+    token, _ = auth.create_token("privacy", ["erase"])
+
+    response = client.http.delete(f"/customers/{customer_id}", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert json.loads(response.body)["exports_scheduled_for_rewrite"] == [day.isoformat()]
+    # The table is clean at once; the export still holds the customer until the export function runs.
+    assert EMAIL in everything_stored()
+    monkeypatch.setattr(export, "utc_now", lambda: datetime.now(UTC))
+    client.lambda_.invoke(
+        "nightly_export", client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [])
+    )
+
+    after = everything_stored()
+    assert [i for i in (EMAIL, USER, NAME, SECRET_TEXT, customer_id) if i in after] == []
+    assert privacy.rewrite_scheduled_exports() == []  # the queue was emptied

@@ -1,0 +1,146 @@
+"""API Gateway's own answers in the product's JSON error shape, and the WAF rate limit on the form routes.
+
+Gateway responses: some requests are answered by API Gateway before any of our code runs (no
+Authorization header on a bearer route, an unknown path, throttling, a WAF block …). Left alone it answers
+`{"message": "Unauthorized"}`; the responses below give every such answer the shape the routes use,
+`{"error": {"code": "...", "message": "..."}}` (chalicelib/http.py, chalicelib/auth.py). They are written
+into the API's OpenAPI definition (`x-amazon-apigateway-gateway-responses`), so they are deployed with the
+API itself instead of needing a redeployment after separate GatewayResponse resources.
+
+WAF: a per-IP rate-based rule scoped to the public form routes (`POST /forms/{form_id}/responses`; the
+path as WAF sees it on the execute-api endpoint starts with the stage, `/api/forms/…`, and without it behind
+a custom domain, so both are matched). Webhooks are left out on purpose: platforms send bursts from few
+addresses and authenticate every delivery with a signature.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+FORM_PATH_PREFIX = "/forms/"
+RATE_LIMITED_BODY_KEY = "rate_limited"
+RATE_WINDOW_SECONDS = 300
+
+_AS_GATEWAY_SAID = "$context.error.messageString"  # API Gateway's own message, already a quoted JSON string
+
+
+def _body(code: str, message: str | None) -> str:
+    """A response template: our JSON error shape (templates are not VTL; $context variables are filled)."""
+    if message is None:
+        return '{"error":{"code":"%s","message":%s}}' % (code, _AS_GATEWAY_SAID)  # noqa: UP031
+    return json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"))
+
+
+# response type → (status or None to keep API Gateway's, error code, message or None for API Gateway's own)
+RESPONSES: dict[str, tuple[str | None, str, str | None]] = {
+    # No Authorization header on a route with the `bearer` authorizer: API Gateway answers before `bearer`
+    # runs (chalicelib/auth.py, step 1). The same code and message the routes give for a missing token.
+    "UNAUTHORIZED": ("401", "unauthorized", "Send the token as `Authorization: Bearer fbk_…`."),
+    # `bearer` never denies (it allows and the route decides), so these mean a misconfiguration, but the
+    # caller still gets our shape.
+    "ACCESS_DENIED": ("403", "forbidden", "This token may not call this route."),
+    "AUTHORIZER_CONFIGURATION_ERROR": ("500", "internal_error", "Something went wrong on our side."),
+    # The authorizer Lambda failed or timed out: the same answer as when it cannot read the token table.
+    "AUTHORIZER_FAILURE": ("503", "unavailable", "Tokens cannot be checked right now; try again shortly."),
+    # API Gateway's answer to a path or method no route has (its default, 403 "Missing Authentication
+    # Token", misleads every client that mistyped a URL).
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found", "No such route."),
+    "THROTTLED": ("429", "throttled", "Too many requests; retry after a short wait."),
+    "QUOTA_EXCEEDED": ("429", "throttled", "Too many requests; retry after a short wait."),
+    "WAF_FILTERED": ("403", "request_blocked", "The request was blocked by the firewall."),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large", "The request is larger than API Gateway accepts."),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type", None),
+    "INTEGRATION_TIMEOUT": ("504", "timeout", "The request took too long; retry it."),
+    "DEFAULT_4XX": (None, "bad_request", None),
+    "DEFAULT_5XX": (None, "internal_error", "Something went wrong on our side."),
+}
+
+
+def openapi_gateway_responses() -> dict[str, Any]:
+    """The `x-amazon-apigateway-gateway-responses` object for the API definition."""
+    extension: dict[str, Any] = {}
+    for response_type, (status, code, message) in RESPONSES.items():
+        response: dict[str, Any] = {"responseTemplates": {"application/json": _body(code, message)}}
+        if status is not None:
+            response["statusCode"] = status
+        if response_type == "UNAUTHORIZED":
+            # The same challenge chalicelib.auth.TokenRejected sends (RFC 6750).
+            response["responseParameters"] = {
+                "gatewayresponse.header.WWW-Authenticate": "'Bearer realm=\"feedback\"'"
+            }
+        extension[response_type] = response
+    return extension
+
+
+def _path_starts_with(prefix: str) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            positional_constraint="STARTS_WITH",
+            search_string=prefix,
+            # Decode and normalise first, so /api//forms/ or /api/%66orms/ cannot slip past the match.
+            text_transformations=[
+                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="URL_DECODE"),
+                wafv2.CfnWebACL.TextTransformationProperty(priority=1, type="NORMALIZE_PATH"),
+            ],
+        )
+    )
+
+
+def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
+    )
+
+
+def form_rate_limit_acl(
+    scope: Construct, construct_id: str, *, name: str, limit: int, api_stage: str
+) -> wafv2.CfnWebACL:
+    """A regional web ACL that allows everything except more than `limit` form submissions per client IP
+    in RATE_WINDOW_SECONDS, answered with 429 in the product's JSON error shape."""
+    prefixes = [f"/{api_stage}{FORM_PATH_PREFIX}", FORM_PATH_PREFIX]
+    return wafv2.CfnWebACL(
+        scope,
+        construct_id,
+        name=name,
+        scope="REGIONAL",
+        description="Per-IP rate limit on the public form submission routes",
+        default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+        visibility_config=_visibility(name),
+        custom_response_bodies={
+            RATE_LIMITED_BODY_KEY: wafv2.CfnWebACL.CustomResponseBodyProperty(
+                content_type="APPLICATION_JSON",
+                content=_body("rate_limited", "Too many submissions from this address; try again later."),
+            )
+        },
+        rules=[
+            wafv2.CfnWebACL.RuleProperty(
+                name="form-submissions-per-ip",
+                priority=0,
+                action=wafv2.CfnWebACL.RuleActionProperty(
+                    block=wafv2.CfnWebACL.BlockActionProperty(
+                        custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                            response_code=429, custom_response_body_key=RATE_LIMITED_BODY_KEY
+                        )
+                    )
+                ),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="IP",
+                        limit=limit,
+                        evaluation_window_sec=RATE_WINDOW_SECONDS,
+                        scope_down_statement=wafv2.CfnWebACL.StatementProperty(
+                            or_statement=wafv2.CfnWebACL.OrStatementProperty(
+                                statements=[_path_starts_with(prefix) for prefix in prefixes]
+                            )
+                        ),
+                    )
+                ),
+                visibility_config=_visibility(f"{name}-form-submissions-per-ip"),
+            )
+        ],
+    )

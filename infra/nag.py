@@ -1,0 +1,70 @@
+"""cdk-nag (AwsSolutions pack) runs on every synth (infra/app.py) and fails it on any finding that is not
+acknowledged here. Each acknowledgment names one finding on one construct and says why it is accepted;
+tests/test_infra.py checks that every acknowledgment carries a reason and that nothing is left unacknowledged.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aws_cdk as cdk
+
+from infra.permissions import ANALYZE, API_HANDLER, BEARER, FUNCTIONS, NIGHTLY_EXPORT
+
+if TYPE_CHECKING:
+    from infra.stack import FeedbackStack
+
+PACK = "AwsSolutions"
+
+XRAY_REASON = (
+    "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource type in IAM, so Resource '*' is the "
+    "only "
+    "value they accept; the functions need them for active tracing (`xray: true` in .chalice/config.json)."
+)
+COMPREHEND_REASON = (
+    "Comprehend's built-in BatchDetectDominantLanguage, BatchDetectSentiment and DetectPiiEntities have no "
+    "resource type in IAM (they act on the text sent, not on an AWS resource), so Resource '*' is the only "
+    "value they accept. " + XRAY_REASON
+)
+EXPORT_OBJECTS_REASON = (
+    "Objects under exports/ only: the export writes one key per file and day (exports/dt=YYYY-MM-DD/…, "
+    "exports/parquet/dt=…/…), which cannot be listed in advance; the rest of the bucket (Athena results, "
+    "anything else) stays out of reach."
+)
+SOURCE_SECRETS_REASON = (
+    "GetParametersByPath on the source-secrets path of this stage only ({prefix}/sources/<source_id>): "
+    "sources are added at run time by the admin CLI, so their ids are not known at deploy time."
+)
+
+
+def _finding(rule: str, detail: str) -> str:
+    return f"{PACK}::{PACK}-{rule}[{detail}]"
+
+
+def acknowledge_findings(stack: FeedbackStack) -> None:
+    """Acknowledge, with reasons, the findings this stack accepts on purpose."""
+    bucket_arn = f"<{stack.get_logical_id(stack.bucket.node.default_child)}.Arn>"  # type: ignore[arg-type]
+    exports = _finding("IAM5", f"Resource::{bucket_arn}/exports/*")
+    secrets = _finding(
+        "IAM5",
+        "Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
+        f"{stack.settings.parameter_prefix}/sources/*",
+    )
+    any_resource = _finding("IAM5", "Resource::*")
+    reasons = {
+        API_HANDLER: {
+            any_resource: XRAY_REASON,
+            exports: EXPORT_OBJECTS_REASON
+            + " The API reads manifests and presigns links there, and erasure rewrites the days it touched.",
+            secrets: SOURCE_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
+        },
+        ANALYZE: {any_resource: COMPREHEND_REASON},
+        NIGHTLY_EXPORT: {any_resource: XRAY_REASON, exports: EXPORT_OBJECTS_REASON},
+        BEARER: {any_resource: XRAY_REASON},
+    }
+    assert set(reasons) == set(FUNCTIONS)
+    for function, findings in reasons.items():
+        for finding, reason in findings.items():
+            cdk.Validations.of(stack.roles[function]).acknowledge(
+                cdk.Acknowledgment(id=finding, reason=reason)
+            )

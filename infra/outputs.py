@@ -1,0 +1,69 @@
+"""The stack's outputs, and the environment the admin CLI needs for a deployed stage, read from them.
+
+    eval "$(.venv/bin/python -m infra.outputs prod)"   # needs AWS credentials for the account
+    .venv/bin/python -m chalicelib.cli feedback list
+
+chalicelib.config reads TABLE_NAME, EXPORT_BUCKET, INGEST_QUEUE_URL, PARAMETER_PREFIX and STAGE; the same
+values are also in the SSM parameter `/feedback/<stage>/stack` (JSON, as the local stack writes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+# output key → (description, environment variable the app and CLI read, or None)
+OUTPUTS: dict[str, tuple[str, str | None]] = {
+    "ApiUrl": ("Base URL of the API (forms, webhooks, read API)", "API_URL"),
+    "Stage": ("Chalice stage", "STAGE"),
+    "TableName": ("DynamoDB table", "TABLE_NAME"),
+    "ExportBucketName": ("S3 bucket of the nightly exports (exports/) and Athena results", "EXPORT_BUCKET"),
+    "IngestQueueName": ("SQS ingest queue name", "INGEST_QUEUE_NAME"),
+    "IngestQueueUrl": ("SQS ingest queue URL", "INGEST_QUEUE_URL"),
+    "DeadLetterQueueUrl": ("SQS dead-letter queue URL (deliveries that failed 5 times)", "DLQ_URL"),
+    "ParameterPrefix": (
+        "SSM prefix: source secrets are SecureStrings under <prefix>/sources/<id>/ (the CLI writes them)",
+        "PARAMETER_PREFIX",
+    ),
+    "GlueDatabaseName": ("Glue database with the `feedback` table over the Parquet exports", None),
+    "AthenaWorkGroupName": ("Athena workgroup for querying the exports", None),
+    "AlarmTopicArn": ("SNS topic the alarms notify (subscribe to it)", None),
+    "NightlyExportFunctionName": ("The nightly export Lambda (invoke it to export yesterday now)", None),
+}
+
+
+def stack_outputs(stack_name: str, cloudformation: Any = None) -> dict[str, str]:
+    """OutputKey → OutputValue of a deployed stack."""
+    if cloudformation is None:
+        import boto3
+
+        cloudformation = boto3.client("cloudformation")
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def environment(outputs: dict[str, str]) -> dict[str, str]:
+    """The environment variables the outputs stand for."""
+    return {
+        variable: outputs[key]
+        for key, (_, variable) in OUTPUTS.items()
+        if variable is not None and key in outputs
+    }
+
+
+def main(argv: Sequence[str] | None = None, cloudformation: Any = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.outputs", description="Print `export NAME=value` lines for a deployed stage."
+    )
+    parser.add_argument("stage", help="the stage deployed with `make deploy STAGE=…` (dev, prod)")
+    args = parser.parse_args(argv)
+    for name, value in environment(stack_outputs(f"feedback-collector-{args.stage}", cloudformation)).items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""What each Lambda function may do: one role per function, each statement naming the calls it allows.
+
+Chalice's policy generation is off (`autogen_policy: false` in .chalice/config.json) and the functions run
+with the roles below (`manage_iam_role: false`). Every statement lists the code path that needs it; when
+the code starts calling something new, the function fails with AccessDenied until a statement is added
+here (tests/test_infra.py checks that no statement grants `*` actions, and that `*` resources are limited
+to the calls AWS offers no resource-level permission for).
+
+DynamoDB transactions have no IAM action of their own: TransactWriteItems is authorized per item as PutItem,
+UpdateItem, DeleteItem or ConditionCheckItem. SendMessageBatch is authorized as sqs:SendMessage.
+SecureString parameters use the AWS-managed `aws/ssm` key, whose key policy lets any principal of the
+account decrypt through SSM: no kms statement is needed (a customer-managed key would need kms:Decrypt here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_iam as iam
+
+from chalicelib.store.schema import CUSTOMER_INDEX, DAY_INDEX
+
+# Logical ids of the functions in the template `chalice package` generates for app.py.
+API_HANDLER = "APIHandler"
+ANALYZE = "Analyze"
+NIGHTLY_EXPORT = "NightlyExport"
+BEARER = "Bearer"
+FUNCTIONS = (API_HANDLER, ANALYZE, NIGHTLY_EXPORT, BEARER)
+
+# Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
+# - Comprehend's built-in detect APIs work on the text sent, not on an AWS resource;
+# - X-Ray's trace upload (Lambda active tracing, `xray: true` in .chalice/config.json).
+COMPREHEND_DETECT_ACTIONS = (
+    "comprehend:BatchDetectDominantLanguage",  # analysis/comprehend.py: texts of no declared language
+    "comprehend:BatchDetectSentiment",  # analysis/comprehend.py: ≤ 25 documents per call
+    "comprehend:DetectPiiEntities",  # analysis/pii.py: redaction before the text is stored
+)
+XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset(COMPREHEND_DETECT_ACTIONS + XRAY_ACTIONS)
+
+# The token records the `bearer` authorizer reads live in this partition (chalicelib/auth.py `_tokens`).
+TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
+EXPORTS_PREFIX = "exports/"
+# Export days an API erasure queued for the export function to rewrite (chalicelib/privacy.py).
+EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The ARNs the statements point at."""
+
+    table_arn: str
+    queue_arn: str
+    bucket_arn: str
+    source_secrets_arn: str  # arn:…:parameter/feedback/<stage>/sources/* (SecureStrings the CLI writes)
+
+    def index_arn(self, index: str) -> str:
+        return f"{self.table_arn}/index/{index}"
+
+    @property
+    def exports_objects_arn(self) -> str:
+        return f"{self.bucket_arn}/{EXPORTS_PREFIX}*"
+
+
+def _statement(
+    sid: str, actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None
+) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid=sid, effect=iam.Effect.ALLOW, actions=actions, resources=resources, conditions=conditions
+    )
+
+
+def _log_and_trace(log_group_arn: str) -> list[iam.PolicyStatement]:
+    return [
+        # The function's own log group, created by the stack with a retention (no logs:CreateLogGroup).
+        _statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn]),
+        # X-Ray actions have no resource type: "*" is the only value IAM accepts.
+        _statement("UploadTraces", list(XRAY_ACTIONS), ["*"]),
+    ]
+
+
+def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The API Lambda: forms, webhooks, read API, exports API and erasure (DELETE /customers/{id})."""
+    return [
+        # queue.enqueue: SendMessage / SendMessageBatch (the URL comes from INGEST_QUEUE_URL, no GetQueueUrl).
+        _statement("EnqueueDeliveries", ["sqs:SendMessage"], [targets.queue_arn]),
+        _statement(
+            "ReadAndEraseItems",
+            [
+                "dynamodb:GetItem",  # form/source config records, customer profile (store/dynamo.get_item)
+                "dynamodb:BatchGetItem",  # GET /customers?email= (customers.lookup_identities)
+                "dynamodb:BatchWriteItem",  # erasure: deletes + the erasure log entry (privacy.py)
+            ],
+            [targets.table_arn],
+        ),
+        _statement(
+            "QueryIndexes",
+            ["dynamodb:Query"],
+            [
+                targets.index_arn(DAY_INDEX),  # GET /feedback?date=…, erasure's export rewrite
+                targets.index_arn(CUSTOMER_INDEX),  # GET /customers/{id}, ?customer_id=, erasure
+            ],
+        ),
+        # sources.secrets_cached: GetParametersByPath under {PARAMETER_PREFIX}/sources/{source_id}.
+        _statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),
+        # exports_api: the manifest (GetObject) and presigned GET links (signed with this role);
+        # privacy._exported: HeadObject (authorized as GetObject).
+        _statement("ReadExports", ["s3:GetObject"], [targets.exports_objects_arn]),
+        # Without ListBucket S3 answers a missing manifest 403, not 404 (exports_api.read_manifest).
+        _statement("TellMissingExports", ["s3:ListBucket"], [targets.bucket_arn]),
+        # Erasure rewrites the export days that held the customer (export_day; upload_file may go multipart).
+        _statement(
+            "RewriteExports", ["s3:PutObject", "s3:AbortMultipartUpload"], [targets.exports_objects_arn]
+        ),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
+def analyze(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The SQS-triggered analyze Lambda: Comprehend, identity resolution and the transactional write."""
+    return [
+        # The event source mapping polls with the function's role (Lambda's documented minimum for SQS).
+        _statement(
+            "ConsumeIngestQueue",
+            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            [targets.queue_arn],
+        ),
+        _statement(
+            "StoreFeedback",
+            [
+                "dynamodb:GetItem",  # form/source configs (redaction setting), profiles when merging
+                "dynamodb:BatchGetItem",  # customers.lookup_identities
+                "dynamodb:PutItem",  # TransactWriteItems: conditional feedback and identity Puts
+                "dynamodb:UpdateItem",  # TransactWriteItems: profile aggregates, merge tombstones
+                "dynamodb:BatchWriteItem",  # customers.merge: moved identities and feedback
+            ],
+            [targets.table_arn],
+        ),
+        # customers.merge reads the absorbed customer's partition through the customer index.
+        _statement("QueryCustomerIndex", ["dynamodb:Query"], [targets.index_arn(CUSTOMER_INDEX)]),
+        # Comprehend's built-in detect APIs have no resource type: "*" is the only value IAM accepts.
+        _statement("DetectSentimentAndPii", list(COMPREHEND_DETECT_ACTIONS), ["*"]),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
+def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The scheduled export: one day through the per-day index, files to S3 under exports/."""
+    return [
+        # feedback.list_day: one paginated Query per DAY#… shard, never a Scan.
+        _statement("ReadDayIndex", ["dynamodb:Query"], [targets.index_arn(DAY_INDEX)]),
+        # contacts.csv joins each item's customer profile (BatchGetItem, 100 keys a call).
+        _statement("ReadProfiles", ["dynamodb:BatchGetItem"], [targets.table_arn]),
+        # privacy.rewrite_scheduled_exports: the export days API erasures queued (pk = EXPORT_REWRITE),
+        # read and then deleted once rewritten.
+        _statement(
+            "TakeScheduledRewrites",
+            ["dynamodb:Query", "dynamodb:BatchWriteItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_REWRITE_PARTITION]}},
+        ),
+        _statement(
+            "WriteExports", ["s3:PutObject", "s3:AbortMultipartUpload"], [targets.exports_objects_arn]
+        ),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
+def bearer(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The `bearer` authorizer: reads token records (pk = TOKEN) and nothing else."""
+    return [
+        _statement(
+            "ReadTokenRecords",
+            ["dynamodb:GetItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [TOKEN_PARTITION]}},
+        ),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
+POLICIES = {API_HANDLER: api_handler, ANALYZE: analyze, NIGHTLY_EXPORT: nightly_export, BEARER: bearer}
