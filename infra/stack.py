@@ -623,7 +623,8 @@ class FeedbackStack(cdk.Stack):
             cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
                 metric_name=EXPORT_COMPLETED_METRIC,
-                dimensions_map={"service": SERVICE},
+                # chalicelib/observability.py: every metric carries `service` and `stage`.
+                dimensions_map={"service": SERVICE, "stage": self.settings.stage},
                 statistic="Sum",
                 period=cdk.Duration.hours(1),
             ),

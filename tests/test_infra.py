@@ -664,7 +664,8 @@ def test_export_not_run_alarm_watches_the_metric_the_export_emits(synth: Synth):
 
     alarm = _alarm(synth, "ExportNotRun")
     assert (alarm["Namespace"], alarm["MetricName"]) == ("FeedbackCollector", "ExportCompleted")
-    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+    assert 'metrics.set_default_dimensions(stage=os.environ.get("STAGE"' in observability
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}, {"Name": "stage", "Value": STAGE}]
     assert alarm["Period"] * alarm["EvaluationPeriods"] == EXPORT_ALARM_HOURS * 3600 == 26 * 3600
     assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
     assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
