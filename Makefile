@@ -10,7 +10,7 @@ STAGE ?= dev
 CDK_CONTEXT ?=
 CDK := infra/node_modules/.bin/cdk
 
-.PHONY: install run test lint format bench clean synth deploy bootstrap diff destroy
+.PHONY: install run test lint format bench clean synth deploy bootstrap diff destroy browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,9 +23,14 @@ install: $(STAMP)
 run: install
 	$(PY) -m chalicelib.local
 
-## test: lint, format check and the whole pytest suite
-test: install lint
+## test: lint, format check and the whole pytest suite (tests/browser/ drive Debian's Chromium)
+test: install lint browser
 	$(PY) -m pytest
+
+## browser: Debian's Chromium for tests/browser/ (Playwright drives /usr/bin/chromium), installed when missing
+browser:
+	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
 
 lint: install
 	$(PY) -m ruff check .

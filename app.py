@@ -16,6 +16,7 @@ from chalicelib.exports_api import exports_api
 from chalicelib.forms.routes import forms_api
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.read_api import read_api
+from chalicelib.web.routes import web_api
 
 app = Chalice(app_name="feedback-collector")
 app.register_blueprint(forms_api)
@@ -23,6 +24,7 @@ app.register_blueprint(webhooks_api)
 app.register_blueprint(auth_api)  # the `bearer` built-in authorizer the read routes use
 app.register_blueprint(exports_api)
 app.register_blueprint(read_api)
+app.register_blueprint(web_api)  # /widget.js, /f/{form_id}, /dashboard, /stats
 
 # Powertools through Chalice middleware, as Chalice's documentation shows: structured JSON logs with the
 # Lambda context, EMF metrics flushed per invocation, X-Ray tracing (off outside Lambda).

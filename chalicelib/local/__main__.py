@@ -2,7 +2,8 @@
 
 An embedded moto server on 127.0.0.1:$MOTO_PORT holds DynamoDB, SQS, S3 and SSM; the Chalice app is served
 on 127.0.0.1:$PORT; a poller feeds the ingest queue to the same `analyze` handler Lambda runs; the nightly
-export runs at 02:15 UTC (or on demand: `python -m chalicelib.cli export --local --date …`).
+export runs at 02:15 UTC (or on demand: `python -m chalicelib.cli export --local --date …`). A demo host site
+on 127.0.0.1:$DEMO_PORT (default $PORT + 1), another origin than the API, embeds the widget.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
-from chalicelib.local.provision import create_demo_form, create_demo_sources, provision
+from chalicelib.local.provision import (
+    create_demo_form,
+    create_demo_sources,
+    create_local_read_token,
+    provision,
+)
+from chalicelib.web.demo import serve_demo
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -36,6 +43,7 @@ def main() -> int:
     resources = provision(os.environ["INGEST_QUEUE_NAME"], visibility_timeout_seconds=10)
     form = create_demo_form()
     demo_sources = create_demo_sources()
+    read_token = create_local_read_token()
 
     sys.path.insert(0, str(PROJECT_DIR))
     # Imported after the environment is set: the app reads it at import time.
@@ -53,6 +61,11 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     base = f"http://127.0.0.1:{port}"
+    try:
+        demo = serve_demo(base, form.form_id, int(os.environ.get("DEMO_PORT", str(port + 1))))
+    except OSError:  # the default port is taken: any free one
+        demo = serve_demo(base, form.form_id, 0)
+    demo_url = f"http://127.0.0.1:{demo.server_address[1]}"
     source_lines = "".join(
         f"    {source.source_id:20} {base}/webhooks/{source.source_id}\n" for source in demo_sources
     )
@@ -60,6 +73,9 @@ def main() -> int:
         "\nFeedback collector running locally\n"
         f"  API:        {base}\n"
         f"  Demo form:  {form.form_id}  (POST {base}/forms/{form.form_id}/responses)\n"
+        f"  Widget:     {demo_url}/  (a demo site on another origin; inline form: {demo_url}/inline)\n"
+        f"  Hosted:     {base}/f/{form.form_id}\n"
+        f"  Dashboard:  {base}/dashboard#token={read_token}\n"
         f"  Demo webhook sources (secrets: cli sources show <id> --local --reveal):\n{source_lines}"
         f"  AWS (moto): {os.environ['AWS_ENDPOINT_URL']}  table={resources.table_name}"
         f"  bucket={resources.bucket_name}\n"
@@ -77,6 +93,7 @@ def main() -> int:
     finally:
         poller.stop()
         scheduler.stop()
+        demo.shutdown()
         server.server.server_close()
         moto.stop()
     return 0

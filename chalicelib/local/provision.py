@@ -120,3 +120,11 @@ def create_demo_form() -> FormConfig:
     form = FormConfig(form_id=DEMO_FORM_ID, name="Demo NPS survey", rating_scale=RatingScale.NPS)
     form_store.save(form)
     return form
+
+
+def create_local_read_token() -> str:
+    """A `read` token for the dashboard URL `make run` prints (each run starts an empty moto: a new token)."""
+    from chalicelib import auth
+
+    token, _ = auth.create_token("local dashboard", ["read"], description="created by make run")
+    return token

@@ -1,0 +1,250 @@
+"""Server-rendered HTML: the hosted form page, its thank-you and error pages, and the headers every page gets.
+
+Every value that comes from a form's configuration or a visitor's input goes through `html.escape`. Links are
+relative (`../widget.js` from `/f/{id}`), so the pages work under an API Gateway stage prefix (`/api/…`) and
+in the local stack alike. Each page has a Content-Security-Policy that allows only this API's own scripts,
+styles (plus the page's inline style, by nonce) and requests.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.forms.config import FormConfig
+from chalicelib.models import RatingScale
+
+HTML_TYPE = "text/html; charset=utf-8"
+# Relative path from a page to the API's root: /f/{id} → "../", /f/{id}/thanks and /forms/{id}/responses
+# (where a failed hosted-page post is answered) → "../../".
+FORM_PREFIX = "../"
+POST_PREFIX = "../../"
+
+SCALE_HINTS: dict[RatingScale, tuple[str, str]] = {
+    RatingScale.NPS: ("Not at all likely", "Extremely likely"),
+    RatingScale.CSAT: ("Very unsatisfied", "Very satisfied"),
+    RatingScale.STARS: ("1 star", "5 stars"),
+}
+# Fields shown on the page; errors on any other field (response_id, language …) go above the form.
+PAGE_FIELDS = ("rating", "comment", "email")
+
+
+def content_security_policy(nonce: str | None = None) -> str:
+    """The CSP of an HTML page: nothing but this origin's scripts, styles and API; no framing."""
+    style = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
+    return (
+        "default-src 'none'; script-src 'self'; "
+        f"style-src {style}; connect-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+def html_response(body: str, status: int = 200, nonce: str | None = None) -> Response:
+    """An HTML page with its security headers; pages are per-request (nonce), so never cached."""
+    return Response(
+        body=body,
+        status_code=status,
+        headers={
+            "Content-Type": HTML_TYPE,
+            "Content-Security-Policy": content_security_policy(nonce),
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "strict-origin-when-cross-origin",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return max(0.0, min(1.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def prefers_html(accept: str | None) -> bool:
+    """Whether an Accept header asks for text/html at least as much as for JSON (a browser navigation does;
+    `fetch` with its default `*/*` and API clients do not: only an explicit text/html counts)."""
+    html_q = json_q = 0.0
+    for media_range in (accept or "").split(","):
+        media, *parameters = media_range.split(";")
+        media, q = media.strip().lower(), _quality(parameters)
+        if media == "text/html":
+            html_q = max(html_q, q)
+        elif media in {"application/json", "application/*", "*/*"}:
+            json_q = max(json_q, q)
+    return html_q > 0 and html_q >= json_q
+
+
+PAGE_STYLE = """
+:root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--fg:#1b1f24;--muted:#5b6470;--line:#c9ced6;
+--accent:#2456c9;--on-accent:#fff;--err:#b3261e}
+@media (prefers-color-scheme:dark){:root{--bg:#111418;--card:#1b2027;--fg:#e8eaed;--muted:#aab2bd;
+--line:#3a424d;--accent:#8ab4ff;--on-accent:#0b1220;--err:#ffb4ab}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",
+Roboto,sans-serif}
+main{max-width:36rem;margin:2rem auto;padding:0 1rem}
+.card{padding:1.25rem;background:var(--card);border-radius:12px;border:1px solid var(--line)}
+h1{font-size:1.4rem;margin:0 0 1rem}
+fieldset{border:0;margin:0 0 1rem;padding:0}
+legend{font-weight:600;margin-bottom:.5rem}
+.scale{display:flex;flex-wrap:wrap;gap:.35rem}
+.opt{position:relative}
+.opt input{position:absolute;opacity:0;inset:0;margin:0}
+.opt span{display:inline-block;min-width:2.5rem;padding:.45rem .6rem;text-align:center;border-radius:8px;
+border:1px solid var(--line);cursor:pointer}
+.opt input:checked+span{background:var(--accent);color:var(--on-accent);border-color:var(--accent)}
+.opt input:focus-visible+span,textarea:focus-visible,input:focus-visible,button:focus-visible{
+outline:3px solid var(--accent);outline-offset:2px}
+.ends{display:flex;justify-content:space-between;color:var(--muted);font-size:.85rem;margin-top:.25rem}
+label.field{display:block;font-weight:600;margin:.75rem 0 .25rem}
+textarea,input[type=email]{width:100%;font:inherit;color:inherit;background:var(--card);padding:.5rem;
+border:1px solid var(--line);border-radius:8px}
+textarea{min-height:6rem}
+button{margin-top:1rem;font:inherit;font-weight:600;padding:.6rem 1.2rem;border:0;border-radius:8px;
+background:var(--accent);color:var(--on-accent);cursor:pointer}
+.err{color:var(--err);margin:.25rem 0 0;font-size:.9rem}
+[aria-invalid=true]{border-color:var(--err)}
+.alert{border:1px solid var(--err);color:var(--err);padding:.25rem .75rem;border-radius:8px;
+margin-bottom:1rem}
+.alert p{margin:.25rem 0}
+.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+"""
+
+
+def _page(title: str, content: str, nonce: str, script: str = "") -> str:
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
+        f"<title>{escape(title)}</title>"
+        f'<style nonce="{nonce}">{PAGE_STYLE}</style></head>'
+        f"<body><main>{content}</main>{script}</body></html>\n"
+    )
+
+
+def _error_text(errors: Mapping[str, str], field: str) -> str:
+    message = errors.get(field)
+    return f'<p class="err" id="{field}-error">{escape(message)}</p>' if message else ""
+
+
+def _rating_options(form: FormConfig, checked: str | None) -> str:
+    low, high = form.rating_scale.bounds
+    low_hint, high_hint = SCALE_HINTS[form.rating_scale]
+    options = []
+    for value in range(low, high + 1):
+        if form.rating_scale is RatingScale.STARS:
+            visible = "★" * value
+            hidden = f'<span class="sr">{value} star{"s" if value > 1 else ""}</span>'
+            text = f'<span aria-hidden="true">{visible}</span>{hidden}'
+        else:
+            hint = low_hint if value == low else high_hint if value == high else ""
+            text = f"{value}" + (f'<span class="sr"> ({escape(hint)})</span>' if hint else "")
+        mark = " checked" if checked == str(value) else ""
+        options.append(
+            f'<label class="opt"><input type="radio" name="rating" value="{value}"{mark}>'
+            f"<span>{text}</span></label>"
+        )
+    ends = ""
+    if form.rating_scale is not RatingScale.STARS:
+        ends = f'<div class="ends" aria-hidden="true"><span>{low_hint}</span><span>{high_hint}</span></div>'
+    return f'<div class="scale">{"".join(options)}</div>{ends}'
+
+
+def hosted_form(
+    form: FormConfig,
+    prefix: str,
+    nonce: str,
+    values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> str:
+    """The hosted page: a plain HTML form posting urlencoded to the response endpoint (works without
+    JavaScript); widget.js replaces it with the widget when scripts run. `values` and `errors` re-render a
+    refused post with what the visitor typed and each error beside its field."""
+    values, errors = values or {}, errors or {}
+    form_id = escape(form.form_id)
+
+    def value(name: str) -> str:
+        raw = values.get(name)
+        return escape(str(raw)) if raw is not None else ""
+
+    def invalid(name: str) -> str:
+        return f' aria-invalid="true" aria-describedby="{name}-error"' if name in errors else ""
+
+    other = [f"{escape(k)}: {escape(v)}" for k, v in errors.items() if k not in PAGE_FIELDS]
+    summary = ""
+    if errors:
+        summary = (
+            '<div class="alert" role="alert"><p>Please check the highlighted fields.</p>'
+            + "".join(f"<p>{line}</p>" for line in other)
+            + "</div>"
+        )
+    email_label = "Email" if form.require_email else "Email (optional)"
+    required = " required" if form.require_email else ""
+    rating_error = ' aria-describedby="rating-error"' if "rating" in errors else ""
+    checked = values.get("rating")
+    content = (
+        f"<h1>{escape(form.name)}</h1>{summary}"
+        f'<div data-feedback-form="{form_id}" data-title="none">'
+        f'<form class="card" method="post" action="{prefix}forms/{form_id}/responses" novalidate>'
+        f'<input type="hidden" name="_hosted" value="1">'
+        f"<fieldset{rating_error}><legend>{escape(form.question)}</legend>"
+        f"{_rating_options(form, str(checked) if checked is not None else None)}"
+        f"{_error_text(errors, 'rating')}</fieldset>"
+        f'<label class="field" for="comment">Tell us more (optional)</label>'
+        f'<textarea id="comment" name="comment" maxlength="10000"{invalid("comment")}>'
+        f"{value('comment')}</textarea>{_error_text(errors, 'comment')}"
+        f'<label class="field" for="email">{email_label}</label>'
+        f'<input type="email" id="email" name="email" autocomplete="email" value="{value("email")}"'
+        f"{required}{invalid('email')}>{_error_text(errors, 'email')}"
+        '<div class="hp" aria-hidden="true"><label for="hp">Leave this field empty</label>'
+        '<input type="text" id="hp" name="_hp" tabindex="-1" autocomplete="off"></div>'
+        '<button type="submit">Send feedback</button></form></div>'
+    )
+    script = f'<script src="{prefix}widget.js" data-form="{form_id}" nonce="{nonce}" async></script>'
+    return _page(form.name, content, nonce, script)
+
+
+def new_nonce() -> str:
+    """A fresh CSP nonce for one page."""
+    return secrets.token_urlsafe(16)
+
+
+def hosted_form_response(
+    form: FormConfig,
+    prefix: str,
+    values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The hosted page as a response (422 when it shows a refused post's errors)."""
+    nonce = new_nonce()
+    return html_response(hosted_form(form, prefix, nonce, values, errors), status, nonce)
+
+
+def thanks_response(form: FormConfig) -> Response:
+    """The thank-you page a hosted-page post without JavaScript lands on (303 from the endpoint)."""
+    nonce = new_nonce()
+    content = (
+        f'<div class="card"><h1>{escape(form.name)}</h1>'
+        '<p role="status">Thank you! Your feedback was received.</p>'
+        f'<p><a href="../{escape(form.form_id)}">Send another response</a></p></div>'
+    )
+    return html_response(_page(f"Thank you — {form.name}", content, nonce), 200, nonce)
+
+
+def error_response(status: int, message: str) -> Response:
+    """An HTML error page (unknown form, a site the form does not allow, …)."""
+    nonce = new_nonce()
+    content = f'<div class="card"><h1>Sorry</h1><p role="alert">{escape(message)}</p></div>'
+    return html_response(_page("Sorry", content, nonce), status, nonce)

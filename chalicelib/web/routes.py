@@ -1,0 +1,134 @@
+"""Routes for browsers: `GET /widget.js`, `GET /f/{form_id}` (+ `/thanks`), `GET /dashboard` with its
+assets, and `GET /stats` (scope read), the dashboard's aggregates.
+
+Static files live beside this module and are read once per process. widget.js is cached by browsers and
+CDNs for a few minutes and revalidated by ETag, so a new release reaches every host page within minutes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from datetime import date, timedelta
+from pathlib import Path
+
+from chalice import Blueprint, Response
+
+from chalicelib.auth import bearer, requires_scope
+from chalicelib.http import BadRequest, NotFound, json_errors
+from chalicelib.models import utc_now
+from chalicelib.store import forms as form_store
+from chalicelib.web import pages, stats
+
+web_api = Blueprint(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent
+# name → content type; nothing else in the folder is served.
+ASSETS = {
+    "dashboard.js": "application/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+}
+WIDGET_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
+ASSET_CACHE_CONTROL = "public, max-age=300"
+DEFAULT_DAYS = 30
+MAX_DAYS = 93
+
+
+@functools.cache
+def asset(name: str) -> tuple[str, str]:
+    """(text, strong ETag) of a file in this folder, read once."""
+    text = (WEB_DIR / name).read_text(encoding="utf-8")
+    return text, '"' + hashlib.sha256(text.encode()).hexdigest()[:20] + '"'
+
+
+def _static(
+    name: str, content_type: str, cache_control: str, extra: dict[str, str] | None = None
+) -> Response:
+    text, etag = asset(name)
+    headers = {
+        "Content-Type": content_type,
+        "Cache-Control": cache_control,
+        "ETag": etag,
+        "X-Content-Type-Options": "nosniff",
+        **(extra or {}),
+    }
+    if_none_match = web_api.current_request.headers.get("if-none-match", "")
+    if etag in {tag.strip() for tag in if_none_match.split(",")}:
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=text, status_code=200, headers=headers)
+
+
+@web_api.route("/widget.js", methods=["GET"])
+def widget_js() -> Response:
+    """The embeddable widget: plain JavaScript, loadable from any site."""
+    return _static(
+        "widget.js",
+        "application/javascript; charset=utf-8",
+        WIDGET_CACHE_CONTROL,
+        {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"},
+    )
+
+
+@web_api.route("/assets/{name}", methods=["GET"])
+@json_errors
+def static_asset(name: str) -> Response:
+    """The dashboard's script and stylesheet."""
+    if name not in ASSETS:
+        raise NotFound(f"No asset {name!r}.")
+    return _static(name, ASSETS[name], ASSET_CACHE_CONTROL)
+
+
+@web_api.route("/f/{form_id}", methods=["GET"])
+def hosted_form(form_id: str) -> Response:
+    """The hosted form page (works without JavaScript; widget.js enhances it)."""
+    form = form_store.get_cached(form_id)
+    if form is None:
+        return pages.error_response(404, "This feedback form does not exist.")
+    return pages.hosted_form_response(form, pages.FORM_PREFIX)
+
+
+@web_api.route("/f/{form_id}/thanks", methods=["GET"])
+def hosted_thanks(form_id: str) -> Response:
+    """Where a hosted-page post without JavaScript lands."""
+    form = form_store.get_cached(form_id)
+    if form is None:
+        return pages.error_response(404, "This feedback form does not exist.")
+    return pages.thanks_response(form)
+
+
+@web_api.route("/dashboard", methods=["GET"])
+def dashboard() -> Response:
+    """The dashboard shell; its script asks for a read token and calls /stats and the read API."""
+    text, _ = asset("dashboard.html")
+    return pages.html_response(text)
+
+
+def _day(name: str, value: str | None) -> date | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as error:
+        raise BadRequest(f"{name} must be a date as YYYY-MM-DD.", code="invalid_date") from error
+
+
+def stats_days(start: date | None, end: date | None, today: date) -> list[date]:
+    """The days of a /stats request: from..to inclusive; to defaults to today (UTC), from to 30 days
+    before to; at most MAX_DAYS."""
+    end = end or (start + timedelta(days=DEFAULT_DAYS - 1) if start else today)
+    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+    if end < start:
+        raise BadRequest("from must not be after to.", code="invalid_date")
+    if (end - start).days >= MAX_DAYS:
+        raise BadRequest(f"Statistics span at most {MAX_DAYS} days.", code="invalid_date")
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+
+
+@web_api.route("/stats", methods=["GET"], authorizer=bearer)
+@json_errors
+@requires_scope("read")
+def get_stats() -> Response:
+    """Sentiment mix per day and per channel, NPS per day, counts, latest negative feedback."""
+    query = web_api.current_request.query_params or {}
+    days = stats_days(_day("from", query.get("from")), _day("to", query.get("to")), utc_now().date())
+    return Response(body=stats.compute(days), status_code=200, headers={"Cache-Control": "no-store"})
