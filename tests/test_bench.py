@@ -1,7 +1,9 @@
-"""The bench's counting pieces: Comprehend billed units, the request counter, the Stubber stand-in."""
+"""The bench's counting pieces: Comprehend billed units, the request counter, the Stubber stand-in (batch
+calls and DetectPiiEntities), the redactor tally, the synthetic input, the throughput worker's encoding."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import boto3
@@ -10,11 +12,36 @@ from moto import mock_aws
 
 from chalicelib.analysis.base import Document
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
+from chalicelib.analysis.pii import ComprehendPiiRedactor, Redaction
 from chalicelib.models import Sentiment
-from tools.bench import ComprehendResponder, RequestCounter, billed_units, event_key, sentiment_for
+from chalicelib.store.customers import summarize
+from tools.bench import (
+    EMAIL_SHARE,
+    REPEAT_SHARE,
+    ComprehendResponder,
+    RequestCounter,
+    SyntheticCustomer,
+    TallyingRedactor,
+    ThroughputResult,
+    billed_units,
+    distinct_emails,
+    event_key,
+    export_days,
+    fast_dynamodb_read_encoding,
+    in_id_order,
+    one_rollback_copy_per_transaction,
+    pii_entities,
+    profile_item,
+    seed_day,
+    sentiment_for,
+    synthetic_responses,
+    synthetic_stored,
+    throughput_checks,
+)
 
 DETECT = "BatchDetectDominantLanguage"
 SENTIMENT = "BatchDetectSentiment"
+PII = "DetectPiiEntities"
 
 
 @pytest.mark.parametrize(
@@ -130,3 +157,261 @@ def test_responder_flags_a_request_over_the_documented_limits(session):
 
     assert len(response["ResultList"]) == 26
     assert responder.usage.violations == [f"{SENTIMENT}: 26 documents in one request (max 25)"]
+
+
+def test_pii_entities_finds_emails_and_phones_with_code_point_offsets():
+    text = "Café ☕ — write to anna.k12@mail.example.org or call +1 415 555 0134, thanks"
+    entities = pii_entities(text)
+
+    assert [(e["Type"], text[e["BeginOffset"] : e["EndOffset"]]) for e in entities] == [
+        ("EMAIL", "anna.k12@mail.example.org"),
+        ("PHONE", "+1 415 555 0134"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I waited 3 days for an answer.", "Order #48213 still shows as pending.", "Paid $25 for shipping.", ""],
+)
+def test_pii_entities_leaves_harmless_digits_alone(text):
+    assert pii_entities(text) == []
+
+
+def _table(dynamodb):
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def test_counter_counts_items_fetched_by_key_and_time_inside_calls(session):
+    counter = RequestCounter()
+    counter.attach(session.events)
+    dynamodb = session.client("dynamodb")
+    _table(dynamodb)
+    for sk in "123":
+        dynamodb.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": sk}})
+    keys = [{"pk": {"S": "a"}, "sk": {"S": sk}} for sk in "1239"]  # "9" does not exist
+
+    with counter.phase_of("export"):
+        dynamodb.batch_get_item(RequestItems={"t": {"Keys": keys}})
+        dynamodb.get_item(TableName="t", Key=keys[3])
+
+    assert counter.items_got["export"] == 3
+    assert counter.requests("export") == Counter(
+        {("dynamodb", "BatchGetItem"): 1, ("dynamodb", "GetItem"): 1}
+    )
+    assert set(counter.seconds["export"]) == {"dynamodb"}  # time inside calls, by service
+
+
+def test_responder_answers_detect_pii_entities_for_the_redactor_and_bills_each_request(session):
+    counter = RequestCounter(stubbed_services={"comprehend"})
+    counter.attach(session.events)
+    client = session.client("comprehend")
+    phone = "Call me back on +1 415 555 0134 please, the order is still missing"  # 66 characters
+    email = "Escríbeme a maria.g7@mail.example.org, " + "gracias " * 40  # over 300 characters
+    documents = [
+        Document(key="phone", text=phone, language="en-US"),
+        Document(key="email", text=email, language="es"),
+        Document(key="plain", text="Love the new menu", language="en"),  # no digit, no '@': not sent
+        Document(key="french", text="Appelez le 06 12 34 56 78", language="fr"),  # patterns only
+        Document(key="blank", text="  ", language="en"),
+    ]
+    redactor = TallyingRedactor(ComprehendPiiRedactor(client=client))
+
+    with ComprehendResponder(client) as responder, counter.phase_of("analyze"):
+        results = redactor.redact(documents)
+
+    assert counter.requests("analyze") == Counter({("comprehend", PII): 2})
+    usage = responder.usage
+    assert usage.documents == Counter({PII: 2})
+    assert usage.units == Counter({PII: billed_units(phone) + billed_units(email)})
+    assert billed_units(phone) == 3  # the minimum: each request is charged at least 3 units
+    assert usage.minimum_charged == Counter({PII: 1})
+    assert usage.entities == Counter({"PHONE": 1, "EMAIL": 1})
+    assert usage.violations == []
+    assert results["phone"].text.startswith("Call me back on [PHONE] please")
+    assert results["email"].text.startswith("Escríbeme a [EMAIL],")
+    assert results["plain"] == Redaction(text="Love the new menu", types=[])
+    assert "[PHONE]" in results["french"].text
+    tally = redactor.tally
+    assert (tally.documents, tally.eligible, tally.other_language, tally.blank) == (5, 3, 1, 1)
+    assert tally.redacted == 3
+    assert tally.types == Counter({"PHONE": 2, "EMAIL": 1})
+    responder.stubber.assert_no_pending_responses()
+
+
+def test_responder_flags_detect_pii_entities_outside_the_documented_limits(session):
+    client = session.client("comprehend")
+
+    with ComprehendResponder(client) as responder:
+        client.detect_pii_entities(Text="Appelez le 06 12 34 56 78", LanguageCode="fr")
+        client.detect_pii_entities(Text="x" * 100_001, LanguageCode="en")
+
+    assert responder.usage.violations == [
+        f"{PII}: unsupported LanguageCode 'fr'",
+        f"{PII}: a 100001-byte document (max 100,000)",
+    ]
+
+
+def test_synthetic_responses_have_emails_with_repeat_customers_and_some_pii():
+    responses = synthetic_responses(1000)
+
+    with_email, distinct = distinct_emails(responses)
+    assert abs(with_email - 1000 * EMAIL_SHARE) < 50
+    assert abs(distinct - with_email * (1 - REPEAT_SHARE)) < 50
+    assert synthetic_responses(1000) == responses  # deterministic
+    comments = [r["comment"] for r in responses if "comment" in r]
+    assert 20 < sum("@" in c or "+1 415" in c or "07700" in c or "020 7946" in c for c in comments) < 80
+    assert 50 < sum(any(char.isdigit() for char in c) for c in comments) < 250
+
+
+def test_profile_item_reads_like_the_analyze_paths_profile():
+    import random
+    from datetime import UTC, datetime
+
+    rng = random.Random(3)
+    customer = SyntheticCustomer("cus_0123456789abcdef01234567", "shopper1@example.net", "Shopper 1")
+    at = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    items = [synthetic_stored(rng, f"day-{n}", at, customer) for n in range(5)]
+
+    profile = profile_item(customer, items, at)
+
+    assert all(item.customer_id == customer.customer_id for item in items)
+    assert all(item.author.email == customer.email for item in items)
+    summary = summarize(profile)
+    assert summary["feedback_count"] == 5
+    assert summary["emails"] == [customer.email]
+    assert sum(summary["feedback_by_channel"].values()) == 5
+    assert sum(summary["sentiment_counts"].values()) == 5
+    assert profile["pk"] == f"CUSTOMER#{customer.customer_id}"
+
+
+def test_throughput_result_survives_the_trip_through_json():
+    result = ThroughputResult(
+        items=10, exported=10, requests=Counter({("dynamodb", "Query"): 8}), counts={"feedback": 10}
+    )
+
+    assert ThroughputResult.from_json(json.loads(json.dumps(result.to_json()))) == result
+
+
+def test_fast_read_encoding_answers_exactly_what_motos_serializer_answers(session):
+    dynamodb = session.client("dynamodb")
+    _table(dynamodb)
+    item = {
+        "pk": {"S": "a"},
+        "sk": {"S": "1"},
+        "n": {"N": "12.50"},
+        "m": {"M": {"x": {"S": "é ☕"}, "l": {"L": [{"N": "1"}, {"BOOL": True}, {"NULL": True}]}}},
+        "ss": {"SS": ["b", "a"]},
+        "ns": {"NS": ["1", "2"]},
+    }
+    dynamodb.put_item(TableName="t", Item=item)
+    dynamodb.put_item(TableName="t", Item={"pk": {"S": "b"}, "sk": {"S": "1"}, "bin": {"B": b"\x00\xff"}})
+
+    def reads():
+        query = dynamodb.query(
+            TableName="t", KeyConditionExpression="pk = :a", ExpressionAttributeValues={":a": {"S": "a"}}
+        )
+        keys = [{"pk": {"S": "a"}, "sk": {"S": "1"}}, {"pk": {"S": "b"}, "sk": {"S": "1"}}]
+        got = dynamodb.batch_get_item(RequestItems={"t": {"Keys": keys}})
+        binary = dynamodb.query(
+            TableName="t", KeyConditionExpression="pk = :b", ExpressionAttributeValues={":b": {"S": "b"}}
+        )
+        answers = [query, got, binary]
+        for answer in answers:
+            answer.pop("ResponseMetadata")
+        return answers
+
+    stock = reads()
+    with fast_dynamodb_read_encoding() as used:
+        fast = reads()
+
+    assert fast == stock
+    assert stock[0]["Items"] == [item]
+    assert stock[2]["Items"][0]["bin"] == {"B": b"\x00\xff"}
+    # The binary item cannot be written by json.dumps: those two responses fell back to moto's serializer.
+    assert used == Counter({"Query": 1})
+
+
+def test_in_id_order_hands_the_same_times_out_in_feedback_id_order():
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(5)
+    midnight = datetime(2026, 11, 21, tzinfo=UTC)
+    stored = [
+        synthetic_stored(rng, f"d{n}", midnight + timedelta(seconds=rng.randrange(86_400))) for n in range(30)
+    ]
+
+    moved = in_id_order(stored)
+
+    assert sorted(i.stored_at for i in moved) == sorted(i.stored_at for i in stored)
+    assert [i.feedback_id for i in moved] == sorted(i.feedback_id for i in stored)
+    assert [i.stored_at for i in moved] == sorted(i.stored_at for i in moved)
+    before = {i.feedback_id: i for i in stored}
+    for item in moved:
+        original = before[item.feedback_id]
+        assert item.stored_at - item.occurred_at == original.stored_at - original.occurred_at
+        assert item.text == original.text
+
+
+def test_a_seeded_day_exports_whole_with_its_customers(stack):
+    from datetime import date
+
+    items, customers = seed_day(date(2026, 11, 20), 60)
+
+    exported, s3_objects, counts = export_days([date(2026, 11, 20)])
+
+    assert (items, exported, counts["feedback"]) == (60, 60, 60)
+    assert 0 < customers < 60
+    assert s3_objects >= 2  # at least one file and the manifest
+    assert stack.table_item_count("PROFILE") == customers
+
+
+def test_one_rollback_copy_per_transaction_still_commits_and_rolls_back(session):
+    from botocore.exceptions import ClientError
+
+    dynamodb = session.client("dynamodb")
+    _table(dynamodb)
+    dynamodb.put_item(TableName="t", Item={"pk": {"S": "taken"}, "sk": {"S": "1"}})
+
+    def put(pk):
+        return {
+            "Put": {
+                "TableName": "t",
+                "Item": {"pk": {"S": pk}, "sk": {"S": "1"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    with one_rollback_copy_per_transaction() as copies:
+        dynamodb.transact_write_items(TransactItems=[put("a"), put("b"), put("c")])
+        with pytest.raises(ClientError) as cancelled:
+            dynamodb.transact_write_items(TransactItems=[put("d"), put("taken"), put("e")])
+
+    reasons = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["None", "ConditionalCheckFailed", "None"]
+    keys = sorted(item["pk"]["S"] for item in dynamodb.scan(TableName="t")["Items"])
+    assert keys == ["a", "b", "c", "taken"]  # "d" and "e" were rolled back
+    assert copies == Counter({"made": 2, "saved": 4})
+    from moto.dynamodb import models
+
+    assert models.copy.__name__ == "copy"  # the module is back
+
+
+def test_a_failed_or_short_throughput_run_misses_its_targets():
+    failed = throughput_checks(ThroughputResult(items=100, error="worker exited 1: MemoryError"))
+    short = throughput_checks(ThroughputResult(items=100, exported=99, items_scanned=100))
+    whole = throughput_checks(ThroughputResult(items=100, exported=100, items_scanned=100, seconds=2.0))
+
+    assert [c.ok for c in failed] == [False]
+    assert [c.ok for c in short] == [False, False]
+    assert [c.ok for c in whole] == [True, True]
+    assert ThroughputResult(items=100, exported=100, seconds=2.0).items_per_minute == 3000
+    assert throughput_checks(None) == []
