@@ -10,7 +10,7 @@ STAGE ?= dev
 CDK_CONTEXT ?=
 CDK := infra/node_modules/.bin/cdk
 
-.PHONY: install run test lint format bench clean synth deploy bootstrap diff destroy browser
+.PHONY: install run test lint format bench clean synth deploy bootstrap diff destroy browser fuzz load
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ test: install lint browser
 browser:
 	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
+
+## fuzz: the full schemathesis profile (≥ 10,000 generated cases over every route of openapi.yaml)
+fuzz: install
+	FUZZ_PROFILE=full $(PY) -m pytest tests/fuzz -q
+
+## load: 10,000 mixed deliveries from a second process to the local stack; stored-once check, rate, latency
+load: install
+	$(PY) -m tools.load
 
 lint: install
 	$(PY) -m ruff check .
