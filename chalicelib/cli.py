@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -404,10 +404,213 @@ def _add_customers_commands(groups: Any, common: argparse.ArgumentParser) -> Non
     )
 
 
+def _progress_bar(args: argparse.Namespace, total: int | None, unit: str, initial: int = 0) -> Any:
+    """A tqdm bar on stderr, off when stderr is not a terminal or with --no-progress."""
+    from tqdm import tqdm  # imported here: the Lambda package does not ship tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit=unit,
+        file=sys.stderr,
+        disable=args.no_progress or not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
+
+
+def _time(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value else "-"
+
+
+def dlq_list(args: argparse.Namespace) -> int:
+    """Print the DLQ's messages: ids, times, receive counts, routing and size; never text or authors."""
+    from chalicelib.operations.dlq import DeadLetterQueue
+
+    summaries = DeadLetterQueue().list()
+    if args.json:
+        for summary in summaries:
+            print(json.dumps(summary.as_json()))
+        return 0
+    print(
+        f"{'message_id':36}  {'sent_at':19}  {'first_received':19}  {'recv':>4}  {'bytes':>6}  "
+        f"{'events':>6}  {'channel':10} {'source/form':20} external_id"
+    )
+    for s in summaries:
+        external = s.external_ids[0] if s.external_ids else "-"
+        if len(s.external_ids) > 1:
+            external += f" (+{len(s.external_ids) - 1})"
+        print(
+            f"{s.message_id:36}  {_time(s.sent_at):19}  {_time(s.first_received_at):19}  "
+            f"{s.receive_count:>4}  {s.size:>6}  {s.events:>6}  {','.join(s.channels) or '-':10} "
+            f"{_clip(','.join(s.source_ids) or '-', 20):20} {_clip(external, 40)}"
+            + (f"  [unreplayable: {s.problem}]" if s.problem else "")
+        )
+    print(f"{len(summaries)} message(s)")
+    return 0
+
+
+def dlq_show(args: argparse.Namespace) -> int:
+    """Print one DLQ message: its attributes and its envelope (secret-looking values masked)."""
+    from chalicelib.operations.dlq import DeadLetterQueue, UnknownMessage, masked
+
+    try:
+        message = DeadLetterQueue().find(args.message_id)
+    except UnknownMessage:
+        print(f"error: no message {args.message_id!r} in the DLQ", file=sys.stderr)
+        return 2
+    body: Any = message.envelope if message.envelope is not None else message.body
+    shown = {
+        "message_id": message.message_id,
+        "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+        "first_received_at": message.first_received_at.isoformat() if message.first_received_at else None,
+        "receive_count": message.receive_count,
+        "size": message.size,
+        "problem": message.problem(),
+        "envelope": masked(body),
+    }
+    print(json.dumps(shown, indent=2, ensure_ascii=False))
+    return 0
+
+
+def dlq_replay(args: argparse.Namespace) -> int:
+    """Send DLQ messages (chosen ids, or --all) to the ingest queue, then delete them from the DLQ."""
+    from chalicelib.operations.dlq import DeadLetterQueue, UnknownMessage
+
+    if bool(args.message_ids) == args.all:
+        print("error: give message ids or --all (not both)", file=sys.stderr)
+        return 2
+    dlq = DeadLetterQueue()
+    total = len(args.message_ids) if args.message_ids else dlq.depth()
+    with _progress_bar(args, total, "msg") as bar:
+
+        def progress(replayed: int, failed: int) -> None:
+            bar.update(replayed + failed)
+
+        try:
+            report = dlq.replay(args.message_ids or None, progress)
+        except UnknownMessage as error:
+            print(f"error: not in the DLQ: {error}", file=sys.stderr)
+            return 2
+    print(f"replayed {len(report.replayed)} message(s) into the ingest queue; {len(report.failed)} failed")
+    for message_id, reason in sorted(report.failed.items()):
+        print(f"  failed {message_id}: {reason} (left in the DLQ)")
+    for message_id in report.not_deleted:
+        print(f"  sent but not deleted {message_id}: a later replay sends it again (stored once)")
+    return 1 if report.failed or report.not_deleted else 0
+
+
+def _add_dlq_commands(groups: Any, common: argparse.ArgumentParser, quiet: argparse.ArgumentParser) -> None:
+    commands = groups.add_parser("dlq", help="the ingest queue's dead-letter queue").add_subparsers(
+        dest="command", required=True
+    )
+    listing = commands.add_parser("list", parents=[common], help="messages (no text or personal data)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(run=dlq_list)
+    showing = commands.add_parser("show", parents=[common], help="one message's envelope")
+    showing.add_argument("message_id")
+    showing.set_defaults(run=dlq_show)
+    replaying = commands.add_parser(
+        "replay", parents=[common, quiet], help="send to the ingest queue, then delete from the DLQ"
+    )
+    replaying.add_argument("message_ids", nargs="*", metavar="message-id")
+    replaying.add_argument("--all", action="store_true", help="every message in the DLQ")
+    replaying.set_defaults(run=dlq_replay)
+
+
+def backfill(args: argparse.Namespace) -> int:
+    """Run an analyzer again over the items stored between two UTC days, resumably."""
+    from chalicelib.operations import backfill as job
+
+    mode = job.Mode.RESUME if args.resume else job.Mode.RESTART if args.restart else job.Mode.NEW
+    analyzer = args.analyzer or settings().analyzer.value
+    try:
+        plan = job.prepare(args.from_day, args.to_day, analyzer, mode)
+    except job.UnfinishedJob as unfinished:
+        checkpoint = unfinished.checkpoint
+        print(
+            f"error: job {checkpoint.job_id} stopped at {checkpoint.position} after {checkpoint.counts.done} "
+            "item(s); add --resume to continue or --restart to begin again",
+            file=sys.stderr,
+        )
+        return 2
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    checkpoint = plan.checkpoint
+    print(
+        f"backfill {checkpoint.from_day}..{checkpoint.to_day} with {analyzer}: {plan.total} item(s) in range "
+        f"(job {checkpoint.job_id})"
+    )
+    if plan.resumed:
+        print(f"resuming at {checkpoint.position}, {checkpoint.counts.done} item(s) done before")
+    elif mode is job.Mode.RESUME:
+        print("no unfinished checkpoint: starting from the beginning")
+    with _progress_bar(args, max(plan.total, checkpoint.counts.done), "item", checkpoint.counts.done) as bar:
+        totals = checkpoint.counts
+
+        def progress(counts: job.Counts) -> None:
+            bar.update(counts.done)
+            bar.set_postfix(updated=totals.updated, skipped=totals.skipped, failed=totals.failed)
+
+        result = job.run(plan, job.analyzer_named(analyzer), args.batch_size, progress)
+    counts = result.counts
+    print(
+        f"done: {counts.updated} updated, {counts.skipped} skipped (already {analyzer}), "
+        f"{counts.failed} failed"
+        + (f"; job total {totals.updated} updated, {totals.skipped} skipped" if plan.resumed else "")
+    )
+    for feedback_id, reason in sorted(result.failed_ids.items())[:20]:
+        print(f"  failed {feedback_id}: {reason}")
+    if counts.failed:
+        print("failed items keep their previous analysis; run the same command again to retry them")
+    return 1 if counts.failed else 0
+
+
+def _batch_size(value: str) -> int:
+    size = int(value)
+    if not 1 <= size <= 1000:
+        raise argparse.ArgumentTypeError("expected 1 to 1000")
+    return size
+
+
+def _add_backfill_command(
+    groups: Any, common: argparse.ArgumentParser, quiet: argparse.ArgumentParser
+) -> None:
+    from chalicelib.config import AnalyzerBackend
+
+    backfilling = groups.add_parser(
+        "backfill", parents=[common, quiet], help="run the analyzer again on stored items (resumable)"
+    )
+    backfilling.add_argument(
+        "--from", dest="from_day", type=_day, required=True, metavar="YYYY-MM-DD", help="first UTC day stored"
+    )
+    backfilling.add_argument(
+        "--to", dest="to_day", type=_day, required=True, metavar="YYYY-MM-DD", help="last UTC day (inclusive)"
+    )
+    backfilling.add_argument(
+        "--analyzer", choices=[a.value for a in AnalyzerBackend], help="default: the stage's ANALYZER"
+    )
+    resuming = backfilling.add_mutually_exclusive_group()
+    resuming.add_argument("--resume", action="store_true", help="continue from the job's checkpoint")
+    resuming.add_argument("--restart", action="store_true", help="ignore the checkpoint, begin again")
+    backfilling.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=25,
+        metavar="N",
+        help="items read and analyzed per page (default 25)",
+    )
+    backfilling.set_defaults(run=backfill)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--local", action="store_true", help="use the stack started by `make run`")
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (off anyway without a TTY)"
+    )
 
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True)
@@ -441,6 +644,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sources_commands(groups, common)
     _add_tokens_commands(groups, common)
     _add_customers_commands(groups, common)
+    _add_dlq_commands(groups, common, quiet)
+    _add_backfill_command(groups, common, quiet)
     return parser
 
 

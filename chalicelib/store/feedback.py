@@ -210,3 +210,27 @@ def page_customer(
             return Page(items, None)
         if len(items) >= limit:
             return Page(items, {"key": start_key})
+
+
+def count_days(days: Sequence[date]) -> int:
+    """How many items were stored on `days`: Select=COUNT Queries on the per-day index, shard by shard
+    (paginated, as each response counts at most 1 MB of items); never a Scan."""
+    dynamodb = aws.client("dynamodb")
+    total = 0
+    for day in days:
+        for shard in range(settings().day_shards):
+            query: dict[str, Any] = {
+                "TableName": settings().table_name,
+                "IndexName": DAY_INDEX,
+                "KeyConditionExpression": "#pk = :day",
+                "ExpressionAttributeNames": {"#pk": DAY_PK},
+                "ExpressionAttributeValues": {":day": {"S": day_partition(day, shard)}},
+                "Select": "COUNT",
+            }
+            while True:
+                response = dynamodb.query(**query)
+                total += response.get("Count", 0)
+                if "LastEvaluatedKey" not in response:
+                    break
+                query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return total

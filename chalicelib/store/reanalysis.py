@@ -1,0 +1,232 @@
+"""Writing a new analysis onto stored feedback (backfill), moving the customer's profile counts with it.
+
+Each item's Update is conditional on the version it was read at (its analyzer, sentiment and customer), and
+goes in the same TransactWriteItems as the profile delta of its customer. So the counts move exactly when
+the item changes: a retry of a transaction that already committed finds the item at the new analyzer, its
+condition fails, and nothing is moved twice; an item changed meanwhile (a merge moved it to another
+customer) is read again and retried at its new version.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+from chalicelib.analysis.base import chunked
+from chalicelib.config import settings
+from chalicelib.models import Analysis, StoredFeedback, utc_now
+from chalicelib.store import customers, dynamo
+from chalicelib.store import feedback as feedback_store
+from chalicelib.store.schema import PK
+
+# Attributes an analysis writes onto an item; every other attribute is left as stored.
+ANALYSIS_FIELDS = ("sentiment", "sentiment_scores", "analyzer", "analyzed_at", "skipped_reason")
+
+
+@dataclass
+class ReanalysisOutcome:
+    """Feedback ids updated, skipped (already at the target analyzer, or gone), or failed with a reason."""
+
+    updated: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def reanalyzed(item: StoredFeedback, analysis: Analysis) -> StoredFeedback:
+    """The item as the new analysis leaves it (the channel's own language still wins, as on first store)."""
+    return item.model_copy(
+        update={
+            "sentiment": analysis.sentiment,
+            "sentiment_scores": analysis.scores,
+            "analyzer": analysis.analyzer,
+            "analyzed_at": analysis.analyzed_at,
+            "skipped_reason": analysis.skipped_reason,
+            "language": item.language or analysis.language,
+        }
+    )
+
+
+def _item_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
+    dumped = new.model_dump(mode="json", exclude_none=True)
+    names: dict[str, str] = {"#pk": PK}
+    values: dict[str, Any] = {}
+    set_parts, remove_parts = [], []
+    for index, name in enumerate((*ANALYSIS_FIELDS, "language")):
+        names[f"#f{index}"] = name
+        if name in dumped:
+            values[f":f{index}"] = dumped[name]
+            set_parts.append(f"#f{index} = :f{index}")
+        elif name != "language":
+            remove_parts.append(f"#f{index}")
+    # The version read: a retry after a commit, or a concurrent change, fails here and moves no counts.
+    conditions = ["attribute_exists(#pk)"]
+    for label, name, value in (
+        ("a", "analyzer", old.analyzer),
+        ("s", "sentiment", old.sentiment),
+        ("c", "customer_id", old.customer_id),
+    ):
+        names[f"#old_{label}"] = name
+        if value is None:
+            conditions.append(f"attribute_not_exists(#old_{label})")
+        else:
+            values[f":old_{label}"] = str(value)
+            conditions.append(f"#old_{label} = :old_{label}")
+    expression = f"SET {', '.join(set_parts)}" + (
+        f" REMOVE {', '.join(remove_parts)}" if remove_parts else ""
+    )
+    return {
+        "Update": {
+            "TableName": settings().table_name,
+            "Key": dynamo.serialize(feedback_store.feedback_key(old.feedback_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": dynamo.serialize(values),
+        }
+    }
+
+
+def _score(item: StoredFeedback) -> Decimal | None:
+    # Decimal, so that adding and removing the same score leaves the stored sum exactly where it was.
+    score = item.sentiment_score
+    return None if score is None else Decimal(str(score))
+
+
+def profile_deltas(changes: Sequence[tuple[StoredFeedback, StoredFeedback]]) -> dict[str, int | Decimal]:
+    """What the profile counters gain (or lose) when items change from old to new analysis."""
+    deltas: dict[str, int | Decimal] = defaultdict(int)
+    for old, new in changes:
+        if old.sentiment is not None:
+            deltas[f"sentiment_{old.sentiment}"] -= 1
+        if new.sentiment is not None:
+            deltas[f"sentiment_{new.sentiment}"] += 1
+        old_score, new_score = _score(old), _score(new)
+        deltas["sentiment_scored"] += (new_score is not None) - (old_score is not None)
+        deltas["sentiment_score_sum"] += (new_score or Decimal(0)) - (old_score or Decimal(0))
+    return {name: amount for name, amount in deltas.items() if amount != 0}
+
+
+def _profile_update(customer_id: str, deltas: dict[str, int | Decimal]) -> dict[str, Any]:
+    names = {"#pk": PK}
+    values: dict[str, Any] = {":now": utc_now().isoformat()}
+    adds = []
+    for index, (name, amount) in enumerate(sorted(deltas.items())):
+        names[f"#d{index}"] = name
+        values[f":d{index}"] = amount
+        adds.append(f"#d{index} :d{index}")
+    return {
+        "Update": {
+            "TableName": settings().table_name,
+            "Key": dynamo.serialize(customers.profile_key(customer_id)),
+            "UpdateExpression": f"SET updated_at = :now ADD {', '.join(adds)}",
+            # Never create a half profile, and never count into a customer merged away meanwhile: the
+            # items are read again (a merge moves them) and retried.
+            "ConditionExpression": "attribute_exists(#pk) AND attribute_not_exists(merged_into)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": dynamo.serialize(values),
+        }
+    }
+
+
+def _transactions(
+    changes: Sequence[tuple[StoredFeedback, StoredFeedback]],
+) -> list[tuple[list[dict[str, Any]], list[tuple[str, str]]]]:
+    """Pack item updates into transactions of ≤ 100 actions, one profile delta per customer in each."""
+    by_customer: dict[str | None, list[tuple[StoredFeedback, StoredFeedback]]] = defaultdict(list)
+    for old, new in changes:
+        by_customer[old.customer_id].append((old, new))
+    units = []
+    for customer_id, group in by_customer.items():
+        for chunk in chunked(group, dynamo.MAX_TRANSACTION_ITEMS - 1):
+            unit = [(_item_update(old, new), ("feedback", old.feedback_id)) for old, new in chunk]
+            deltas = profile_deltas(chunk) if customer_id else {}
+            if customer_id and deltas:
+                unit.append((_profile_update(customer_id, deltas), ("profile", customer_id)))
+            units.append(unit)
+    transactions: list[tuple[list[dict[str, Any]], list[tuple[str, str]]]] = []
+    for unit in units:
+        if not transactions or len(transactions[-1][0]) + len(unit) > dynamo.MAX_TRANSACTION_ITEMS:
+            transactions.append(([], []))
+        for action, role in unit:
+            transactions[-1][0].append(action)
+            transactions[-1][1].append(role)
+    return transactions
+
+
+def save_analyses(items: Sequence[StoredFeedback], analyses: dict[str, Analysis]) -> ReanalysisOutcome:
+    """Write each item's new analysis and move its customer's profile counts, atomically and at most once.
+
+    Items already at the analysis' analyzer are skipped; an item whose condition failed is read again
+    (strongly consistent) and retried at its new version, or skipped when it is gone or now analyzed.
+    """
+    outcome = ReanalysisOutcome()
+    pending: dict[str, StoredFeedback] = {}
+    for item in items:
+        if item.feedback_id not in analyses:
+            continue
+        if item.analyzer == analyses[item.feedback_id].analyzer:
+            outcome.skipped.append(item.feedback_id)
+        else:
+            pending[item.feedback_id] = item
+    for attempt in range(dynamo.MAX_ATTEMPTS):
+        if not pending:
+            break
+        changes = [(item, reanalyzed(item, analyses[item.feedback_id])) for item in pending.values()]
+        stale, retry = _commit(changes, outcome)
+        fresh = {item.feedback_id: item for item in _read(stale)}
+        next_pending = {i: pending[i] for i in retry}
+        for feedback_id in stale:
+            item = fresh.get(feedback_id)
+            if item is None or item.analyzer == analyses[feedback_id].analyzer:
+                outcome.skipped.append(feedback_id)  # erased, or analyzed by an earlier attempt
+            else:
+                next_pending[feedback_id] = item
+        pending = next_pending
+        if pending:
+            dynamo.backoff(attempt)
+    outcome.failed.update({feedback_id: "write retries exhausted" for feedback_id in pending})
+    return outcome
+
+
+def _commit(
+    changes: Sequence[tuple[StoredFeedback, StoredFeedback]], outcome: ReanalysisOutcome
+) -> tuple[set[str], set[str]]:
+    """Run the transactions; records what committed and returns (ids to read again, ids to retry as read)."""
+    customer_of = {old.feedback_id: old.customer_id for old, _ in changes}
+    stale: set[str] = set()
+    retry: set[str] = set()
+    for actions, roles in _transactions(changes):
+        ids = [ref for role, ref in roles if role == "feedback"]
+        try:
+            aws.client("dynamodb").transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code != "TransactionCanceledException" and code not in dynamo.RETRYABLE_ERRORS:
+                raise
+            reasons = error.response.get("CancellationReasons") or [{}] * len(roles)
+            refused = {
+                (role, ref)
+                for (role, ref), reason in zip(roles, reasons, strict=True)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            }
+            # Items of a refused profile are read again too: a merge may have moved them.
+            stale.update(
+                i for i in ids if ("feedback", i) in refused or ("profile", customer_of[i]) in refused
+            )
+            retry.update(i for i in ids if i not in stale)
+            continue
+        outcome.updated.extend(ids)
+    return stale, retry
+
+
+def _read(feedback_ids: set[str]) -> list[StoredFeedback]:
+    if not feedback_ids:
+        return []
+    keys = [feedback_store.feedback_key(feedback_id) for feedback_id in feedback_ids]
+    return [feedback_store.from_item(item) for item in dynamo.batch_get(settings().table_name, keys, True)]
