@@ -42,6 +42,8 @@ from typing import Any
 from botocore import xform_name
 from botocore.stub import Stubber
 
+from tools import cost
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PER = 1000  # figures are normalised to this many items
 
@@ -246,6 +248,135 @@ class RequestCounter:
         return sends - calls
 
 
+ItemKey = tuple[str, str]  # (pk, sk)
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item's size in bytes (DynamoDB's rules) and how many global secondary indexes hold it."""
+
+    size: int
+    indexes: int
+
+
+def index_count(item: dict[str, Any], indexes: Sequence[frozenset[str]]) -> int:
+    """Global secondary indexes an item (AttributeValue form) is written to: those whose key it carries."""
+    return sum(1 for keys in indexes if keys <= item.keys())
+
+
+class CapacityTally:
+    """DynamoDB capacity units as on-demand mode bills them, per phase of a `RequestCounter`, from each
+    request's parameters (`provide-client-params`) and response (`after-call`).
+
+    * Writes, in 1 KB units of the item written: `transactional` (inside TransactWriteItems, which AWS bills
+      twice) and `standard` (plain writes, and one entry per global secondary index holding the item, whose
+      propagation is not transactional). A Put's size is known from the request; an Update's (or a
+      ConditionCheck's, or a Delete's) only from the item, so those wait in `pending` until `resolve` is
+      given the table's items (sizes after the run: an upper bound for items that grow, like profiles).
+    * Reads, in 4 KB units, `eventual` or `strong`: per item for GetItem/BatchGetItem (a key not found costs
+      one unit), per page for Query/Scan (the page's items summed, then rounded up).
+    """
+
+    def __init__(self, counter: RequestCounter, indexes: Sequence[frozenset[str]]) -> None:
+        self.counter = counter
+        self.indexes = list(indexes)
+        self.write_1kb: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.read_4kb: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.pending: list[tuple[str, str, ItemKey]] = []  # (phase, action, key), sized by `resolve`
+        self._lock = threading.Lock()
+        self._consistency = threading.local()
+
+    def attach(self, events: Any) -> None:
+        """Register on a session's event system (after the counter, whose phase it reads)."""
+        suffix = str(id(self))
+        events.register("provide-client-params.dynamodb.*", self._on_params, unique_id=f"bench-cap-{suffix}")
+        events.register("after-call.dynamodb.*", self._on_result, unique_id=f"bench-cap-end-{suffix}")
+
+    def _write(self, phase: str, item: dict[str, Any], transactional: bool) -> None:
+        units = cost.write_units(cost.item_size(item))
+        with self._lock:
+            self.write_1kb[phase]["transactional" if transactional else "standard"] += units
+            self.write_1kb[phase]["standard"] += units * index_count(item, self.indexes)
+
+    def _later(self, phase: str, action: str, key: dict[str, Any]) -> None:
+        with self._lock:
+            self.pending.append((phase, action, _item_key(key)))
+
+    def _on_params(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        phase = self.counter.phase
+        if phase is None:
+            return
+        operation = model.name
+        if operation == "TransactWriteItems":
+            for action in params.get("TransactItems", []):
+                (kind, body), *_ = action.items()
+                if kind == "Put":
+                    self._write(phase, body["Item"], transactional=True)
+                else:
+                    self._later(phase, f"transactional {kind}", body["Key"])
+        elif operation == "BatchWriteItem":
+            for request in (r for requests in params.get("RequestItems", {}).values() for r in requests):
+                if "PutRequest" in request:
+                    self._write(phase, request["PutRequest"]["Item"], transactional=False)
+                else:
+                    self._later(phase, "Delete", request["DeleteRequest"]["Key"])
+        elif operation == "PutItem":
+            self._write(phase, params["Item"], transactional=False)
+        elif operation in {"UpdateItem", "DeleteItem"}:
+            self._later(phase, operation.removesuffix("Item"), params["Key"])
+        else:
+            self._on_read_params(phase, operation, params)
+
+    def _on_read_params(self, phase: str, operation: str, params: dict[str, Any]) -> None:
+        # Keys asked for cost a unit each at least (found items are sized in _on_result).
+        specs = params.get("RequestItems", {}).values() if operation == "BatchGetItem" else [params]
+        for spec in specs:
+            consistency = "strong" if spec.get("ConsistentRead") else "eventual"
+            self._consistency.value = consistency
+            keys = len(spec.get("Keys", [])) if operation == "BatchGetItem" else int(operation == "GetItem")
+            with self._lock:
+                self.read_4kb[phase][consistency] += keys
+
+    def _on_result(self, event_name: str, parsed: dict[str, Any], **kwargs: Any) -> None:
+        phase = self.counter.phase
+        if phase is None:
+            return
+        operation = event_key(event_name)[1]
+        consistency = getattr(self._consistency, "value", "eventual")
+        extra = 0
+        if operation == "BatchGetItem":
+            items = [item for found in parsed.get("Responses", {}).values() for item in found]
+            extra = sum(cost.read_units(cost.item_size(item)) - 1 for item in items)
+            unprocessed = parsed.get("UnprocessedKeys", {}).values()
+            extra -= sum(len(spec.get("Keys", [])) for spec in unprocessed)  # requested again, counted then
+        elif operation == "GetItem" and "Item" in parsed:
+            extra = cost.read_units(cost.item_size(parsed["Item"])) - 1
+        elif operation in {"Query", "Scan"}:
+            extra = cost.read_units(sum(cost.item_size(item) for item in parsed.get("Items", [])))
+        if extra:
+            with self._lock:
+                self.read_4kb[phase][consistency] += extra
+
+    def resolve(self, stored: dict[ItemKey, StoredItem]) -> None:
+        """Size the pending Updates, ConditionChecks and Deletes from the table's items (`inventory`)."""
+        with self._lock:
+            pending, self.pending = self.pending, []
+        for phase, action, key in pending:
+            found = stored.get(key, StoredItem(0, 0))
+            units = cost.write_units(found.size)
+            transactional = action.startswith("transactional")
+            self.write_1kb[phase]["transactional" if transactional else "standard"] += units
+            if action.endswith("Update"):
+                # An update rewrites the item's entry in every index holding it (projection ALL).
+                self.write_1kb[phase]["standard"] += units * found.indexes
+
+
+def _item_key(key: dict[str, Any]) -> ItemKey:
+    from chalicelib.store.schema import PK, SK
+
+    return key[PK]["S"], key[SK]["S"]
+
+
 def sentiment_for(text: str) -> str:
     """A deterministic sentiment from keywords, so the stand-in's answers look like Comprehend's."""
     lowered = text.lower()
@@ -297,6 +428,7 @@ class ComprehendUsage:
 
     documents: Counter[str] = field(default_factory=Counter)
     units: Counter[str] = field(default_factory=Counter)
+    characters: Counter[str] = field(default_factory=Counter)  # characters of the documents sent
     minimum_charged: Counter[str] = field(default_factory=Counter)
     entities: Counter[str] = field(default_factory=Counter)  # DetectPiiEntities answers, by entity type
     violations: list[str] = field(default_factory=list)
@@ -364,6 +496,7 @@ class ComprehendResponder:
             units = billed_units(text)
             self.usage.documents[operation] += 1
             self.usage.units[operation] += units
+            self.usage.characters[operation] += len(text)
             if text and math.ceil(len(text) / COMPREHEND_UNIT_CHARS) < COMPREHEND_MIN_UNITS:
                 self.usage.minimum_charged[operation] += 1
 
@@ -541,6 +674,7 @@ class AckResult:
     accepted: int
     first: Counter[Key]
     total: Counter[Key]
+    seconds: float = 0.0  # wall clock of the submissions, AWS calls included
 
     @property
     def per_submission_after_first(self) -> float:
@@ -575,6 +709,7 @@ class AnalyzeResult:
     distinct_emails: int = 0
     # Items in the table by record_type right after the analyze phase (an uncounted Scan).
     record_types: Counter[str] = field(default_factory=Counter)
+    handler_seconds: float = 0.0  # wall clock inside the handler, AWS calls included
 
 
 @dataclass
@@ -585,6 +720,7 @@ class ExportResult:
     s3_objects: int
     counts: Counter[str] = field(default_factory=Counter)  # the manifests' counts, summed over the days
     seconds: float = 0.0
+    s3_bytes: int = 0  # bytes of the objects the export wrote (listed after it, not counted)
 
 
 @dataclass
@@ -651,6 +787,8 @@ class BenchResult:
     throughput: ThroughputResult | None = None  # None: not run (--quick)
     table_copies: Counter[str] = field(default_factory=Counter)
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average when the run started and ended
+    capacity: CapacityTally | None = None
+    inventory: Inventory | None = None
 
 
 def prepare_environment() -> None:
@@ -698,6 +836,7 @@ def run_ack(counter: RequestCounter, responses: Sequence[dict[str, Any]]) -> Ack
     headers = {"content-type": "application/json"}
     accepted = 0
     first: Counter[Key] = Counter()
+    started = time.perf_counter()
     with Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)) as client, counter.phase_of("ack"):
         for index, body in enumerate(responses):
             response = client.http.post(
@@ -706,7 +845,8 @@ def run_ack(counter: RequestCounter, responses: Sequence[dict[str, Any]]) -> Ack
             accepted += response.status_code == 202
             if index == 0:
                 first = counter.requests("ack").copy()
-    return AckResult(len(responses), accepted, first, counter.requests("ack"))
+    seconds = time.perf_counter() - started
+    return AckResult(len(responses), accepted, first, counter.requests("ack"), seconds)
 
 
 def meta_delivery(
@@ -796,15 +936,27 @@ def run_analyze(counter: RequestCounter, queue_url: str) -> AnalyzeResult:
     analyzer = ComprehendAnalyzer(client=comprehend)
     redactor = TallyingRedactor(ComprehendPiiRedactor(client=comprehend))
     invocations: list[int] = []
+    inside: list[float] = []
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         invocations.append(len(event["Records"]))
-        with counter.phase_of("analyze"):
-            return handle_sqs_batch(event, context, analyzer=analyzer, redactor=redactor)
+        started = time.perf_counter()
+        try:
+            with counter.phase_of("analyze"):
+                return handle_sqs_batch(event, context, analyzer=analyzer, redactor=redactor)
+        finally:
+            inside.append(time.perf_counter() - started)
 
     with ComprehendResponder(comprehend) as responder, counter.phase_of("analyze-poller"):
         totals = SqsPoller(queue_url, handler, batch_size=25, wait_seconds=1).drain()
-    return AnalyzeResult(invocations, totals.received, totals.failed, responder.usage, redactor.tally)
+    return AnalyzeResult(
+        invocations,
+        totals.received,
+        totals.failed,
+        responder.usage,
+        redactor.tally,
+        handler_seconds=sum(inside),
+    )
 
 
 def count_record_types() -> Counter[str]:
@@ -823,6 +975,63 @@ def count_record_types() -> Counter[str]:
     for page in pages:
         found.update(item.get(RECORD_TYPE, {}).get("S", "(none)") for item in page["Items"])
     return found
+
+
+# Items that grow with feedback (the rest, like forms and sources, are a fixed handful): what storage prices.
+STORED_PER_ITEM = frozenset({"FEEDBACK", "IDENTITY", "PROFILE"})
+
+
+@dataclass
+class Inventory:
+    """The table after the analyze phase, from one uncounted Scan: items by record_type, each item's size
+    and indexes, and the bytes the per-item records (STORED_PER_ITEM) take with DynamoDB's 100-byte overhead
+    per item, in the table and in each index holding them."""
+
+    record_types: Counter[str] = field(default_factory=Counter)
+    items: dict[ItemKey, StoredItem] = field(default_factory=dict)
+    table_bytes: int = 0
+    index_bytes: int = 0
+    item_bytes: Counter[str] = field(default_factory=Counter)  # item sizes summed by record_type
+
+
+def global_index_keys() -> list[frozenset[str]]:
+    """The key attributes of each global secondary index of the table."""
+    from chalicelib.store.schema import GLOBAL_SECONDARY_INDEXES
+
+    return [
+        frozenset(element["AttributeName"] for element in index["KeySchema"])
+        for index in GLOBAL_SECONDARY_INDEXES
+    ]
+
+
+def take_inventory() -> Inventory:
+    """Scan the table (paginated, outside every counted phase) into an `Inventory`."""
+    from chalicelib import aws
+    from chalicelib.config import settings
+    from chalicelib.store.schema import PK, RECORD_TYPE, SK
+
+    indexes = global_index_keys()
+    inventory = Inventory()
+    for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=settings().table_name):
+        for item in page["Items"]:
+            record_type = item.get(RECORD_TYPE, {}).get("S", "(none)")
+            size, held = cost.item_size(item), index_count(item, indexes)
+            inventory.record_types[record_type] += 1
+            inventory.items[(item[PK]["S"], item[SK]["S"])] = StoredItem(size, held)
+            if record_type in STORED_PER_ITEM:
+                inventory.item_bytes[record_type] += size
+                inventory.table_bytes += size + cost.ITEM_OVERHEAD_BYTES
+                inventory.index_bytes += held * (size + cost.ITEM_OVERHEAD_BYTES)
+    return inventory
+
+
+def bucket_bytes() -> int:
+    """Bytes of every object in the export bucket (listed outside every counted phase)."""
+    from chalicelib import aws
+    from chalicelib.config import settings
+
+    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=settings().bucket_name)
+    return sum(obj["Size"] for page in pages for obj in page.get("Contents", []))
 
 
 # Channels of the synthetic stored items: (channel, kind, rating scale, weight).
@@ -1288,6 +1497,8 @@ class PipelineResult:
     webhook: WebhookAckResult
     timings: dict[str, float]
     table_copies: Counter[str] = field(default_factory=Counter)  # moto's rollback copies: made, saved
+    capacity: CapacityTally | None = None
+    inventory: Inventory | None = None
 
 
 def run_pipeline(items: int, history: int) -> PipelineResult:
@@ -1299,12 +1510,14 @@ def run_pipeline(items: int, history: int) -> PipelineResult:
     from moto import mock_aws
 
     counter = RequestCounter(stubbed_services={"comprehend"})
+    capacity = CapacityTally(counter, global_index_keys())
     timings: dict[str, float] = {}
     responses = synthetic_responses(items)
     with mock_aws(), one_rollback_copy_per_transaction() as copies:
         # mock_aws replaces boto3.DEFAULT_SESSION with None on start: the session is created inside it.
         boto3.setup_default_session()
         counter.attach(boto3.DEFAULT_SESSION.events)
+        capacity.attach(boto3.DEFAULT_SESSION.events)
         with timed(timings, "provision"):
             queue_url = provision_stack()
         with timed(timings, "ack"):
@@ -1315,16 +1528,20 @@ def run_pipeline(items: int, history: int) -> PipelineResult:
             analyze = run_analyze(counter, queue_url)
         analyze.emails, analyze.distinct_emails = distinct_emails(responses)
         # Before the history exists, and in no phase: the Scan is the bench's, not the app's.
-        analyze.record_types = count_record_types()
+        inventory = take_inventory()
+        analyze.record_types = inventory.record_types
+        capacity.resolve(inventory.items)
         days = sorted({started, datetime.now(UTC).date()})
         with timed(timings, "seed history"):
             seeded = seed_history(history, days)
         with timed(timings, "export"):
             export = run_export(counter, days, seeded)
+        export.s3_bytes = bucket_bytes()
         with timed(timings, "webhook ack"):
             webhook = run_webhook_ack(counter, queue_url, WEBHOOK_DELIVERIES)
     reset_process_caches()
-    return PipelineResult(counter, ack, analyze, export, webhook, timings, copies)
+    capacity.resolve(inventory.items)  # anything a later phase updated (nothing, today)
+    return PipelineResult(counter, ack, analyze, export, webhook, timings, copies, capacity, inventory)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1743,10 +1960,113 @@ def _imports_section(imports: ImportResult) -> list[str]:
     ]
 
 
+# ----------------------------------------------------------------------------------------------------
+# Cost model inputs
+
+# S3 operations billed at the PUT rate (multipart uploads are a create, parts and a complete).
+S3_PUT_OPERATIONS = frozenset(
+    {
+        "PutObject",
+        "CopyObject",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "CompleteMultipartUpload",
+        "ListObjects",
+        "ListObjectsV2",
+    }
+)
+# Requests of Lambda's SQS event source (the poller's GetQueueAttributes is the local poller's own).
+SQS_EVENT_SOURCE_OPERATIONS = frozenset({"ReceiveMessage", "DeleteMessage", "DeleteMessageBatch"})
+COST_PHASES = {"ack": "ack", "analyze": "analyze", "export": "export"}
+
+
+def _own_seconds(counter: RequestCounter, phase: str, wall: float) -> float:
+    """Seconds of `wall` spent outside AWS calls (the app's own code, in process)."""
+    return max(0.0, wall - sum(counter.seconds[phase].values()))
+
+
+def measured_counts(result: BenchResult) -> dict[str, float]:
+    """The run's figures the cost model prices (tools/cost.py MEASURED_KEYS): per 1,000 items, except the
+    per-run S3 requests of one day's export and the seconds of one `import app`."""
+    counter, items, analyze, export = result.counter, result.items, result.analyze, result.export
+    if result.capacity is None or result.inventory is None:
+        raise ValueError("the run kept no capacity tally or table inventory")
+
+    def per(count: float, of: int = items) -> float:
+        return count * PER / max(1, of)
+
+    requests = {phase: counter.requests(phase) for phase in (*COST_PHASES, "analyze-poller")}
+    runs = max(1, len(export.days))
+    s3 = requests["export"]
+    puts = service_total(s3, "s3", S3_PUT_OPERATIONS)
+    counts: dict[str, float] = {
+        "ack.requests": per(result.ack.submissions),
+        "ack.sqs.requests": per(service_total(requests["ack"], "sqs")),
+        "ack.own_seconds": per(_own_seconds(counter, "ack", result.ack.seconds)),
+        "analyze.invocations": per(len(analyze.invocations)),
+        "analyze.records": per(sum(analyze.invocations)),
+        "analyze.sqs.requests": per(
+            service_total(requests["analyze-poller"], "sqs", SQS_EVENT_SOURCE_OPERATIONS)
+        ),
+        "analyze.own_seconds": per(_own_seconds(counter, "analyze", analyze.handler_seconds)),
+        "export.own_seconds": per(_own_seconds(counter, "export", export.seconds), export.exported),
+        "export.s3.put_requests_per_run": puts / runs,
+        "export.s3.get_requests_per_run": (service_total(s3, "s3") - puts) / runs,
+        "export.s3_bytes": per(export.s3_bytes, export.exported),
+        "storage.dynamodb_table_bytes": per(result.inventory.table_bytes),
+        "storage.dynamodb_index_bytes": per(result.inventory.index_bytes),
+        "imports.app_seconds": result.imports.app_ms / 1000,
+    }
+    for short, (operation, _) in cost.COMPREHEND_OPERATIONS.items():
+        usage = analyze.usage
+        counts |= {
+            f"analyze.comprehend.{short}.requests": per(requests["analyze"][("comprehend", operation)]),
+            f"analyze.comprehend.{short}.documents": per(usage.documents[operation]),
+            f"analyze.comprehend.{short}.units": per(usage.units[operation]),
+            f"analyze.comprehend.{short}.characters": per(usage.characters[operation]),
+        }
+    for phase in COST_PHASES:
+        of = export.exported if phase == "export" else items
+        writes, reads = result.capacity.write_1kb[phase], result.capacity.read_4kb[phase]
+        counts |= {
+            f"{phase}.dynamodb.requests": per(service_total(requests[phase], "dynamodb"), of),
+            f"{phase}.dynamodb.write_1kb_transactional": per(writes["transactional"], of),
+            f"{phase}.dynamodb.write_1kb_standard": per(writes["standard"], of),
+            f"{phase}.dynamodb.read_4kb_eventual": per(reads["eventual"], of),
+            f"{phase}.dynamodb.read_4kb_strong": per(reads["strong"], of),
+        }
+    return counts
+
+
+def _cost_section(result: BenchResult, prices: Path) -> list[str]:
+    """The priced month, or why it could not be priced (a broken price file must not lose the run)."""
+    try:
+        report = cost.monthly_cost(measured_counts(result), cost.load_prices(prices))
+    except (KeyError, ValueError, TypeError, OSError) as error:
+        return [f"Not priced: {type(error).__name__}: {error}"]
+    inventory = result.inventory
+    assert inventory is not None
+    sizes = ", ".join(
+        f"{name} {inventory.item_bytes[name] / max(1, inventory.record_types[name]):,.0f}"
+        for name in sorted(STORED_PER_ITEM)
+    )
+    usage = result.analyze.usage
+    characters = usage.characters[DETECT_SENTIMENT]
+    return [
+        *cost.render(report, f"on {result.items:,} items in this run"),
+        "",
+        f"Measured inputs: average stored item size in bytes (DynamoDB's rules) {sizes}; average text sent "
+        f"to BatchDetectSentiment {characters / max(1, usage.documents[DETECT_SENTIMENT]):,.0f} characters; "
+        f"`import app` {result.imports.app_ms:,.0f} ms (the billed INIT of a cold start); export objects "
+        f"{result.export.s3_bytes / max(1, result.export.exported):,.0f} bytes per item. Every count the "
+        "model prices is in `tools.bench.measured_counts`; the model and its rules are in `tools/cost.py`.",
+    ]
+
+
 MAKE_COMMAND = "python -m tools.bench --write BENCHMARKS.md"
 
 
-def render(result: BenchResult, command: str) -> str:
+def render(result: BenchResult, command: str, prices: Path = cost.PRICES_PATH) -> str:
     """BENCHMARKS.md."""
     results = checks(result)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -1772,6 +2092,10 @@ def render(result: BenchResult, command: str) -> str:
         "| figure | measured |",
         "|---|---:|",
         *[f"| {name} | {measured} |" for name, measured in figures(result)],
+        "",
+        f"## Cost of {_volume(prices)} feedback items per month",
+        "",
+        *_cost_section(result, prices),
         "",
         "## AWS requests per phase",
         "",
@@ -1874,10 +2198,31 @@ all in that worker and all outside what is counted:
 Items per minute is therefore a figure for moto in process on this machine, with the main run busy on
 the other core: not AWS, and not comparable with an AWS Lambda's duration.
 
+Cost inputs (the "Cost of …" section): a second set of session hooks (`CapacityTally`) sizes every item
+the app writes or reads by the DynamoDB developer guide's rules (attribute names plus values; 1 KB write
+units, counted apart inside TransactWriteItems; one entry per global secondary index holding the item;
+4 KB read units, per item for BatchGetItem/GetItem and per Query page), per phase; Updates are sized from
+the item as the Scan after the analyze phase finds it. That Scan also gives the bytes the feedback items,
+identities and profiles take in the table and its indexes (100 bytes of overhead per item and entry). The
+export's objects are listed (uncounted) for their bytes. The handlers' own time is the wall clock of the ack
+loop, of each analyze invocation and of the export, minus the time spent inside AWS calls (moto's work).
+`tools/cost.py` turns these counts into a month of usage and prices it with `tools/unit_prices.toml`.
+
 Import times are medians of fresh interpreters timing only the import statement (`time.perf_counter`
 around it), interleaved, after one warm-up run and after the throughput worker has finished. Setup and
 seeding requests are not counted. Figures are request counts, not latency: moto in process says nothing
 about AWS latency. `--quick` writes {quick:,} history items and skips the throughput run."""
+
+
+def _volume(prices: Path = cost.PRICES_PATH) -> str:
+    """The volume the price file prices, as a heading says it (1M, 250k …)."""
+    try:
+        items = cost.load_prices(prices).assumptions.items_per_month
+    except (KeyError, ValueError, TypeError, OSError):
+        return "1M"
+    if items % 1_000_000 == 0:
+        return f"{items // 1_000_000}M"
+    return f"{items // 1000}k" if items % 1000 == 0 else f"{items:,}"
 
 
 def _emf_note(emf_lines: int) -> list[str]:
@@ -1961,6 +2306,8 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         throughput=throughput,
         table_copies=pipeline.table_copies,
         load=(load_before, os.getloadavg()[0]),
+        capacity=pipeline.capacity,
+        inventory=pipeline.inventory,
     )
 
 
@@ -1984,6 +2331,12 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
     )
     parser.add_argument("--import-runs", type=int, default=7, help="fresh interpreters per import timing")
     parser.add_argument("--write", type=Path, help="write the report to this markdown file")
+    parser.add_argument(
+        "--prices",
+        type=Path,
+        default=cost.PRICES_PATH,
+        help="unit prices and assumptions of the cost section (default tools/unit_prices.toml)",
+    )
     parser.add_argument("--throughput-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -1995,9 +2348,16 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
     throughput_items = 0 if args.quick else args.throughput_items
     result = run(args.items, history, args.import_runs, throughput_items)
     command = "python -m tools.bench" + (" --quick" if args.quick else "")
+    command += f" --prices {args.prices}" if args.prices != cost.PRICES_PATH else ""
     command += f" --write {args.write}" if args.write else ""
-    report = render(result, command)
+    report = render(result, command, args.prices)
     out(report)
+    with contextlib.suppress(KeyError, ValueError, TypeError, OSError):
+        priced = cost.monthly_cost(measured_counts(result), cost.load_prices(args.prices))
+        out(
+            f"COST: ${priced.total:,.2f} a month for {priced.items_per_month:,} items "
+            f"(${priced.per_thousand_items:,.4f} per 1,000 items; prices as of {priced.table.as_of})"
+        )
     if args.write:
         args.write.write_text(report, encoding="utf-8")
     missed = [c for c in checks(result) if not c.ok]

@@ -1,0 +1,327 @@
+"""The cost model (tools/cost.py): DynamoDB sizes and units, the price file, the arithmetic on a hand-made
+example, re-pricing after an edit, and the contract with the bench: every priced line is derived from
+counts a real (small) bench run produces."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from datetime import date
+
+import pytest
+
+from tools import bench, cost
+
+# Lines priced from assumptions alone (no measured count): adding one must be a deliberate edit here.
+ASSUMPTION_ONLY = {"event source: empty receives while idle (upper bound)"}
+MEMORY = {cost.API_FUNCTION: 256, cost.ANALYZE_FUNCTION: 512, cost.EXPORT_FUNCTION: 1024}
+
+
+def zero_counts() -> dict[str, float]:
+    """Every measured key at 0, except one analyze batch (so the batch fill is defined)."""
+    counts = dict.fromkeys(cost.MEASURED_KEYS, 0.0)
+    counts |= {"analyze.invocations": 1.0, "analyze.records": 1.0}
+    return counts
+
+
+def priced_only(table: cost.PriceTable, keep: dict[str, float]) -> cost.PriceTable:
+    """`table` with every price at 0 except `keep` (id → usd)."""
+    prices = {
+        price_id: dataclasses.replace(price, usd=keep.get(price_id, 0.0))
+        for price_id, price in table.prices.items()
+    }
+    return dataclasses.replace(table, prices=prices)
+
+
+@pytest.fixture
+def table() -> cost.PriceTable:
+    return cost.load_prices()
+
+
+# --- DynamoDB sizes and units ----------------------------------------------------------------------
+
+
+def test_item_size_follows_the_developer_guides_rules():
+    item = {
+        "pk": {"S": "FB#1"},  # 2 + 4
+        "text": {"S": "né"},  # 4 + 3 (UTF-8 bytes)
+        "n": {"N": "123.40"},  # 1 + (4 significant digits → 2) + 1
+        "ok": {"BOOL": True},  # 2 + 1
+        "tags": {"SS": ["a", "bc"]},  # 4 + 3
+        "m": {"M": {"k": {"S": "v"}}},  # 1 + 3 + (1 + 1 + 1)
+        "l": {"L": [{"N": "1"}, {"NULL": True}]},  # 1 + 3 + (1 + 2) + (1 + 1)
+    }
+    assert cost.item_size(item) == 6 + 7 + 4 + 3 + 7 + 7 + 9
+
+
+@pytest.mark.parametrize(("size", "writes", "reads"), [(0, 1, 1), (1024, 1, 1), (1025, 2, 1), (4097, 5, 2)])
+def test_write_and_read_units_round_up_with_a_minimum_of_one(size, writes, reads):
+    assert cost.write_units(size) == writes
+    assert cost.read_units(size) == reads
+
+
+def test_comprehend_units_are_100_characters_with_a_3_unit_minimum():
+    assert [cost.comprehend_units(n) for n in (1, 300, 301, 1000)] == [3, 3, 4, 10]
+
+
+# --- the price file --------------------------------------------------------------------------------
+
+
+def test_the_price_file_parses_has_a_date_and_prices_every_line(table):
+    assert isinstance(table.as_of, date)
+    assert table.as_of <= date.today()
+    assert table.region == "us-east-1"
+    assert table.assumptions.items_per_month == 1_000_000
+    for price in table.prices.values():
+        assert price.usd > 0 and price.per > 0, price.id
+        assert price.source and price.unit, price.id
+    lines = cost.usage_lines(zero_counts(), table.assumptions, MEMORY)
+    used = {line.price_id for line in lines}
+    # Every price is used by a line, and every line has a price: the table and the model agree.
+    assert used == set(table.prices)
+
+
+def test_memory_sizes_come_from_the_chalice_config():
+    assert cost.lambda_memory_mb("prod") == {"api_handler": 256, "analyze": 512, "nightly_export": 1024}
+
+
+def test_a_price_file_without_a_date_is_refused(tmp_path):
+    text = cost.PRICES_PATH.read_text(encoding="utf-8").replace("prices_as_of = 2026-11-22", "")
+    path = tmp_path / "prices.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(KeyError):
+        cost.load_prices(path)
+
+
+# --- arithmetic ----------------------------------------------------------------------------------
+
+
+def test_a_hand_computed_month_of_sqs_and_comprehend(table):
+    sqs_price, units_price = 0.40, 0.0001  # per 1M requests, per unit
+    table = priced_only(table, {"sqs.requests": sqs_price, "comprehend.sentiment": units_price})
+    table = dataclasses.replace(table, assumptions=dataclasses.replace(table.assumptions, esm_pollers=0))
+    counts = zero_counts() | {
+        "analyze.invocations": 40.0,
+        "analyze.records": 1000.0,
+        "ack.sqs.requests": 1000.0,
+        "analyze.sqs.requests": 120.0,
+        "analyze.comprehend.sentiment.units": 3156.0,
+    }
+    report = cost.monthly_cost(counts, table, MEMORY)
+
+    months = table.assumptions.items_per_month / 1000
+    expected_sqs = (1000 + 120) * months / 1_000_000 * sqs_price
+    expected_units = 3156 * months * units_price
+    assert report.total == pytest.approx(expected_sqs + expected_units)
+    assert report.per_thousand_items == pytest.approx((expected_sqs + expected_units) / months)
+    by_price = {line.usage.price_id: 0.0 for line in report.lines}
+    for line in report.lines:
+        by_price[line.usage.price_id] += line.usd
+    assert by_price["sqs.requests"] == pytest.approx(expected_sqs)
+    assert by_price["comprehend.sentiment"] == pytest.approx(expected_units)
+
+
+def test_transactional_writes_cost_twice_and_reads_half(table):
+    table = priced_only(table, {"dynamodb.wru": 1.0, "dynamodb.rru": 1.0})  # $1 per million units
+    counts = zero_counts() | {
+        "analyze.dynamodb.write_1kb_transactional": 10.0,
+        "analyze.dynamodb.write_1kb_standard": 3.0,
+        "export.dynamodb.read_4kb_eventual": 8.0,
+        "ack.dynamodb.read_4kb_strong": 1.0,
+    }
+    report = cost.monthly_cost(counts, table, MEMORY)
+    months = table.assumptions.items_per_month / 1000
+    assert report.total == pytest.approx(((2 * 10 + 3) + (0.5 * 8 + 1)) * months / 1_000_000)
+
+
+def test_lambda_duration_is_own_time_on_the_cpu_share_plus_calls(table):
+    table = priced_only(table, {"lambda.gb_second": 1.0})
+    assumptions = dataclasses.replace(
+        table.assumptions,
+        cold_start_share={name: 0.0 for name in cost.FUNCTIONS},
+        call_latency_ms={"sqs": 10.0, "dynamodb": 0.0, "comprehend": 0.0, "s3": 0.0},
+    )
+    table = dataclasses.replace(table, assumptions=assumptions)
+    counts = zero_counts() | {"ack.requests": 1000.0, "ack.own_seconds": 2.0, "ack.sqs.requests": 1000.0}
+    report = cost.monthly_cost(counts, table, MEMORY)
+
+    invocations = assumptions.items_per_month
+    own_ms = 2.0 * 1000 / 1000 * (assumptions.lambda_full_vcpu_mb / 256)  # per invocation, on 256 MB
+    billed_ms = math.ceil(own_ms + 10.0)
+    api = next(line for line in report.lines if "api_handler" in line.usage.label)
+    assert api.usage.quantity == pytest.approx(invocations * billed_ms / 1000 * 256 / 1024)
+    assert report.total == pytest.approx(api.usd)
+
+
+def test_an_assumed_text_length_reprices_comprehend_per_document(table):
+    table = priced_only(table, {"comprehend.language": 1.0})
+    counts = zero_counts() | {"analyze.comprehend.language.documents": 400.0}
+    long_texts = dataclasses.replace(table.assumptions, average_text_chars=1050)
+    report = cost.monthly_cost(counts, dataclasses.replace(table, assumptions=long_texts), MEMORY)
+    assert report.total == pytest.approx(400 * 11 * table.assumptions.items_per_month / 1000)
+
+
+def test_a_smaller_assumed_batch_fill_means_more_invocations_and_receives(table):
+    table = priced_only(table, {"lambda.requests": 1.0, "sqs.requests": 1.0})
+    table = dataclasses.replace(table, assumptions=dataclasses.replace(table.assumptions, esm_pollers=0))
+    counts = zero_counts() | {
+        "analyze.invocations": 40.0,
+        "analyze.records": 1000.0,
+        "analyze.sqs.requests": 120.0,
+    }
+    measured = cost.monthly_cost(counts, table, MEMORY)
+    smaller = dataclasses.replace(table.assumptions, analyze_batch_fill=5)
+    trickle = cost.monthly_cost(counts, dataclasses.replace(table, assumptions=smaller), MEMORY)
+
+    months = table.assumptions.items_per_month / 1000
+    runs = table.assumptions.days_per_month
+    assert measured.total == pytest.approx(((40 + 120) * months + runs) / 1_000_000)
+    assert trickle.total == pytest.approx(((200 + 600) * months + runs) / 1_000_000)
+
+
+def test_editing_the_price_file_changes_the_result(tmp_path, table):
+    counts = zero_counts() | {"analyze.comprehend.sentiment.units": 3000.0, "ack.requests": 1000.0}
+    before = cost.monthly_cost(counts, table, MEMORY)
+
+    text = cost.PRICES_PATH.read_text(encoding="utf-8")
+    block = re.compile(r'(id = "comprehend\.sentiment".*?usd = )0\.0001', re.DOTALL)
+    edited = block.sub(r"\g<1>0.0003", text, count=1)
+    edited = edited.replace("items_per_month = 1_000_000", "items_per_month = 2_000_000")
+    assert edited != text
+    path = tmp_path / "prices.toml"
+    path.write_text(edited, encoding="utf-8")
+    after = cost.monthly_cost(counts, cost.load_prices(path), MEMORY)
+
+    sentiment = {r.usage.price_id: r.usd for r in after.lines}["comprehend.sentiment"]
+    assert sentiment == pytest.approx(3000 * 2000 * 0.0003)
+    assert after.total > before.total
+    assert after.items_per_month == 2_000_000
+
+
+def test_a_price_missing_from_the_file_is_an_error(table):
+    prices = {k: v for k, v in table.prices.items() if k != "xray.traces"}
+    with pytest.raises(KeyError, match=re.escape("xray.traces")):
+        cost.monthly_cost(zero_counts(), dataclasses.replace(table, prices=prices), MEMORY)
+
+
+def test_a_count_the_bench_does_not_produce_is_an_error(table):
+    counts = zero_counts()
+    del counts["analyze.comprehend.pii.units"]
+    with pytest.raises(KeyError, match=re.escape("analyze.comprehend.pii.units")):
+        cost.monthly_cost(counts, table, MEMORY)
+
+
+# --- the contract with the bench -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bench_counts() -> dict[str, float]:
+    """measured_counts of a real 25-item bench pipeline (one analyze batch, one export)."""
+    import app  # noqa: F401 - imported under the test environment, before the bench sets its own
+
+    saved = dict(os.environ)
+    try:
+        pipeline = bench.run_pipeline(25, 0)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        bench.reset_process_caches()
+    result = bench.BenchResult(
+        items=25,
+        counter=pipeline.counter,
+        ack=pipeline.ack,
+        analyze=pipeline.analyze,
+        export=pipeline.export,
+        webhook=pipeline.webhook,
+        imports=bench.ImportResult(app_ms=600.0, bare_ms=170.0, runs=0, heaviest=[]),
+        seconds=0.0,
+        capacity=pipeline.capacity,
+        inventory=pipeline.inventory,
+    )
+    return bench.measured_counts(result)
+
+
+def test_the_bench_produces_every_documented_count(bench_counts):
+    assert set(bench_counts) == set(cost.MEASURED_KEYS)
+    assert bench_counts["ack.requests"] == 1000
+    assert bench_counts["ack.sqs.requests"] == 1000
+    assert bench_counts["analyze.records"] == 1000
+    assert bench_counts["analyze.dynamodb.write_1kb_transactional"] >= 1000  # a feedback put per item
+    assert bench_counts["export.dynamodb.read_4kb_eventual"] > 0
+    assert bench_counts["export.s3.put_requests_per_run"] >= 1
+    assert bench_counts["storage.dynamodb_table_bytes"] > bench_counts["analyze.records"] * 100
+
+
+def test_every_priced_line_is_derived_from_counts_the_bench_produces(bench_counts, table):
+    report = cost.monthly_cost(bench_counts, table, MEMORY)
+    for line in report.lines:
+        usage = line.usage
+        if usage.label in ASSUMPTION_ONLY:
+            assert not usage.measured
+            continue
+        assert usage.measured, f"{usage.label} is not derived from any measured count"
+        assert set(usage.measured) <= set(bench_counts), usage.label
+    assert {line.usage.label for line in report.lines} >= ASSUMPTION_ONLY
+    assert report.total > 0
+    # The markdown names the date of the prices and the total.
+    text = "\n".join(cost.render(report, "in a test"))
+    assert table.as_of.isoformat() in text
+    assert f"${report.total:,.2f}" in text
+
+
+def test_the_bench_does_not_leak_its_environment(bench_counts):
+    assert os.environ.get("TABLE_NAME") == "feedback-test"
+    assert os.environ.get("STAGE") == "test"
+
+
+def test_capacity_tally_sizes_writes_reads_and_updates_per_phase():
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.store.schema import create_table_arguments
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        counter = bench.RequestCounter()
+        counter.attach(session.events)
+        tally = bench.CapacityTally(counter, bench.global_index_keys())
+        tally.attach(session.events)
+        dynamodb = session.client("dynamodb")
+        dynamodb.create_table(**create_table_arguments("t"))
+        item = {
+            "pk": {"S": "FB#1"},
+            "sk": {"S": "FB#1"},
+            "gsi1pk": {"S": "DAY#2026-11-22#0"},
+            "gsi1sk": {"S": "x"},
+            "text": {"S": "a" * 1500},
+        }
+        size = cost.item_size(item)
+        with counter.phase_of("analyze"):
+            dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": item}}])
+            dynamodb.batch_get_item(
+                RequestItems={
+                    "t": {
+                        "Keys": [{"pk": item["pk"], "sk": item["sk"]}, {"pk": {"S": "no"}, "sk": {"S": "no"}}]
+                    }
+                }
+            )
+            dynamodb.update_item(
+                TableName="t",
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET n = :n",
+                ExpressionAttributeValues={":n": {"N": "1"}},
+            )
+        dynamodb.put_item(TableName="t", Item=item | {"pk": {"S": "uncounted"}})  # no phase: not counted
+
+    writes = cost.write_units(size)
+    assert writes == 2
+    assert tally.write_1kb["analyze"] == {"transactional": writes, "standard": writes}  # + one index entry
+    assert tally.read_4kb["analyze"] == {"eventual": cost.read_units(size) + 1}  # found + the missing key
+    assert [(phase, action) for phase, action, _ in tally.pending] == [("analyze", "Update")]
+    updated = size + cost.item_size({"n": {"N": "1"}})
+    tally.resolve({("FB#1", "FB#1"): bench.StoredItem(updated, 1)})
+    # The update: a plain write of the item as it ended, and its index entry.
+    assert tally.write_1kb["analyze"]["standard"] == writes + 2 * cost.write_units(updated)
+    assert not tally.pending
