@@ -14,7 +14,7 @@ from chalicelib import aws
 from chalicelib.auth import bearer, requires_scope
 from chalicelib.config import settings
 from chalicelib.export.day import MANIFEST_NAME, partition_prefix
-from chalicelib.http import BadRequest, NotFound, json_errors
+from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, json_errors
 from chalicelib.models import utc_now
 
 exports_api = Blueprint(__name__)
@@ -60,7 +60,7 @@ def read_manifest(day: dt.date) -> dict[str, Any]:
     return json.loads(response["Body"].read())
 
 
-@exports_api.route("/exports/{date}", methods=["GET"], authorizer=bearer)
+@exports_api.route("/exports/{date}", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
 @json_errors
 @requires_scope("export")
 def get_export(date: str) -> Response:

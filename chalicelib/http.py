@@ -19,6 +19,10 @@ from chalicelib.observability import logger
 
 JSON_TYPE = "application/json"
 FORM_URLENCODED_TYPE = "application/x-www-form-urlencoded"
+# `content_types=` for routes that take no body: Chalice checks a request's Content-Type against the route's
+# list (default JSON) before the view runs, so a GET or preflight carrying another one would get Chalice's
+# own 415 `{"Code", "Message"}` instead of the route's answer. A body-less route ignores the header.
+ANY_CONTENT = ["*/*"]
 
 
 class ApiError(Exception):
@@ -129,11 +133,26 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """Decode a UTF-8 JSON object, or raise 400."""
     try:
         value = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        # RecursionError: nesting deeper than the parser's stack allows ("[[[[…"), a client's doing too.
         raise BadRequest("The body is not valid JSON.", code="malformed_json") from error
     if not isinstance(value, dict):
         raise BadRequest("The body must be a JSON object.", code="malformed_json")
+    if _may_hold_surrogates(body):
+        try:
+            # SQS, DynamoDB and CSV exports need UTF-8: refuse a lone surrogate here rather than crash later.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError) as error:
+            raise BadRequest(
+                "The body has text that is not valid Unicode (a lone surrogate).", code="malformed_json"
+            ) from error
     return value
+
+
+def _may_hold_surrogates(body: bytes) -> bool:
+    # The parser lets lone surrogates through from `\ud800` escapes and, decoding with surrogatepass, from
+    # raw UTF-8 (0xED …) or UTF-16/32 bodies (NUL bytes); a body with none of those cannot hold one.
+    return b"\\u" in body or b"\xed" in body or b"\x00" in body
 
 
 def parse_body(request: Request, limit: int, allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import privacy
 from chalicelib.auth import bearer, requires_scope
-from chalicelib.http import BadRequest, NotFound, json_errors
+from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, json_errors
 from chalicelib.models import Channel, Sentiment, StoredFeedback, utc_now
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
@@ -105,7 +105,7 @@ def _feedback_json(item: StoredFeedback) -> dict[str, Any]:
     return item.model_dump(mode="json", exclude_none=True)
 
 
-@read_api.route("/feedback", methods=["GET"], authorizer=bearer)
+@read_api.route("/feedback", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
 @json_errors
 @requires_scope("read")
 def list_feedback() -> Response:
@@ -138,7 +138,7 @@ def _customer_body(view: customers.CustomerView) -> dict[str, Any]:
     }
 
 
-@read_api.route("/customers/{customer_id}", methods=["GET"], authorizer=bearer)
+@read_api.route("/customers/{customer_id}", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
 @json_errors
 @requires_scope("read")
 def get_customer(customer_id: str) -> Response:
@@ -154,7 +154,7 @@ def get_customer(customer_id: str) -> Response:
     return Response(body=body, status_code=200)
 
 
-@read_api.route("/customers", methods=["GET"], authorizer=bearer)
+@read_api.route("/customers", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
 @json_errors
 @requires_scope("read")
 def find_customer() -> Response:
@@ -169,7 +169,7 @@ def find_customer() -> Response:
     return Response(body=_customer_body(view), status_code=200)
 
 
-@read_api.route("/customers/{customer_id}", methods=["DELETE"], authorizer=bearer)
+@read_api.route("/customers/{customer_id}", methods=["DELETE"], authorizer=bearer, content_types=ANY_CONTENT)
 @json_errors
 @requires_scope("erase")
 def erase_customer(customer_id: str) -> Response:

@@ -16,7 +16,7 @@ from chalicelib import queue, sources
 from chalicelib.channels.base import Channel, WebhookRequest
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.registry import channel_for
-from chalicelib.http import NotFound, json_errors, raw_body
+from chalicelib.http import ANY_CONTENT, NotFound, json_errors, raw_body
 from chalicelib.models import utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.sources import SourceConfig
@@ -49,7 +49,7 @@ def _request(source: SourceConfig, body: bytes) -> WebhookRequest:
     )
 
 
-@webhooks_api.route("/webhooks/{source_id}", methods=["GET"])
+@webhooks_api.route("/webhooks/{source_id}", methods=["GET"], content_types=ANY_CONTENT)
 @json_errors
 def handshake(source_id: str) -> Response:
     """Answer a platform's verification request (Meta hub.challenge, X CRC)."""

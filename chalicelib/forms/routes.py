@@ -24,6 +24,7 @@ from chalicelib.config import settings
 from chalicelib.forms.config import FormConfig
 from chalicelib.forms.validation import is_honeypot_filled, to_event, validate_response
 from chalicelib.http import (
+    ANY_CONTENT,
     FORM_URLENCODED_TYPE,
     JSON_TYPE,
     ApiError,
@@ -175,7 +176,7 @@ def submit_response(form_id: str) -> Response:
     return _with_headers(response, cors_headers(form, request.headers.get("origin")))
 
 
-@forms_api.route("/forms/{form_id}/responses", methods=["OPTIONS"])
+@forms_api.route("/forms/{form_id}/responses", methods=["OPTIONS"], content_types=ANY_CONTENT)
 @json_errors
 def preflight(form_id: str) -> Response:
     """CORS preflight: 204 with the allow headers for an origin the form allows; 403 (no CORS headers, so
@@ -210,7 +211,7 @@ def public_config(form: FormConfig) -> dict[str, Any]:
     }
 
 
-@forms_api.route("/forms/{form_id}", methods=["GET"])
+@forms_api.route("/forms/{form_id}", methods=["GET"], content_types=ANY_CONTENT)
 def get_public_config(form_id: str) -> Response:
     """The form's public configuration for the widget, readable by the sites the form allows."""
     request = forms_api.current_request

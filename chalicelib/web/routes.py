@@ -15,7 +15,7 @@ from pathlib import Path
 from chalice import Blueprint, Response
 
 from chalicelib.auth import bearer, requires_scope
-from chalicelib.http import BadRequest, NotFound, json_errors
+from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, json_errors
 from chalicelib.models import utc_now
 from chalicelib.store import forms as form_store
 from chalicelib.web import pages, stats
@@ -58,7 +58,7 @@ def _static(
     return Response(body=text, status_code=200, headers=headers)
 
 
-@web_api.route("/widget.js", methods=["GET"])
+@web_api.route("/widget.js", methods=["GET"], content_types=ANY_CONTENT)
 def widget_js() -> Response:
     """The embeddable widget: plain JavaScript, loadable from any site."""
     return _static(
@@ -69,7 +69,7 @@ def widget_js() -> Response:
     )
 
 
-@web_api.route("/assets/{name}", methods=["GET"])
+@web_api.route("/assets/{name}", methods=["GET"], content_types=ANY_CONTENT)
 @json_errors
 def static_asset(name: str) -> Response:
     """The dashboard's script and stylesheet."""
@@ -78,7 +78,7 @@ def static_asset(name: str) -> Response:
     return _static(name, ASSETS[name], ASSET_CACHE_CONTROL)
 
 
-@web_api.route("/f/{form_id}", methods=["GET"])
+@web_api.route("/f/{form_id}", methods=["GET"], content_types=ANY_CONTENT)
 def hosted_form(form_id: str) -> Response:
     """The hosted form page (works without JavaScript; widget.js enhances it)."""
     form = form_store.get_cached(form_id)
@@ -87,7 +87,7 @@ def hosted_form(form_id: str) -> Response:
     return pages.hosted_form_response(form, pages.FORM_PREFIX)
 
 
-@web_api.route("/f/{form_id}/thanks", methods=["GET"])
+@web_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
 def hosted_thanks(form_id: str) -> Response:
     """Where a hosted-page post without JavaScript lands."""
     form = form_store.get_cached(form_id)
@@ -96,7 +96,7 @@ def hosted_thanks(form_id: str) -> Response:
     return pages.thanks_response(form)
 
 
-@web_api.route("/dashboard", methods=["GET"])
+@web_api.route("/dashboard", methods=["GET"], content_types=ANY_CONTENT)
 def dashboard() -> Response:
     """The dashboard shell; its script asks for a read token and calls /stats and the read API."""
     text, _ = asset("dashboard.html")
@@ -124,7 +124,7 @@ def stats_days(start: date | None, end: date | None, today: date) -> list[date]:
     return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
 
 
-@web_api.route("/stats", methods=["GET"], authorizer=bearer)
+@web_api.route("/stats", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
 @json_errors
 @requires_scope("read")
 def get_stats() -> Response:

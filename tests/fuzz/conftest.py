@@ -1,0 +1,71 @@
+"""The fuzz run's stack: one moto account for the whole module, seeded once, and the summary at the end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib import auth
+from chalicelib.local.provision import create_demo_form, provision
+from chalicelib.store import customers, dynamo
+from tests.conftest import _reset_process_caches
+from tests.fuzz import harness
+from tests.fuzz.gateway import ChaliceWsgi
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[harness.World]:
+    """A seeded stack and the in-process gateway; the table is snapshotted after seeding."""
+    from moto import mock_aws
+
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        patch.setattr(dynamo, "sleep", lambda seconds: None)
+        # One day shard instead of 8: /stats reads every shard of every day (30 days by default), and the
+        # fuzzer calls it hundreds of times; the sharding itself is covered by the read and stats tests.
+        patch.setenv("DAY_SHARDS", "1")
+        _reset_process_caches()
+        resources = provision(os.environ["INGEST_QUEUE_NAME"], visibility_timeout_seconds=30)
+        patch.setenv("INGEST_QUEUE_URL", resources.queue_url)
+        _reset_process_caches()
+        create_demo_form()
+        form_ids = harness.seed_forms()
+        source_ids = harness.seed_sources()
+        tokens = harness.seed_tokens()
+        customer_ids, erasable = harness.seed_feedback()
+        today = datetime.now(UTC).date()
+        harness.seed_export(today)
+        harness.drain(resources.queue_url)
+        erasable_keys = {(item["pk"], item["sk"]) for item in customers.customer_items(erasable)}
+        erasable_keys.add(tuple(customers.profile_key(erasable).values()))
+
+        from app import app
+
+        yield harness.World(
+            app=ChaliceWsgi(app),
+            queue_url=resources.queue_url,
+            dlq_url=resources.dlq_url,
+            tokens=tokens,
+            form_ids=form_ids,
+            source_ids=source_ids,
+            telegram_secret={"X-Telegram-Bot-Api-Secret-Token": harness.TELEGRAM_SECRET},
+            trustpilot_token=harness.TRUSTPILOT_TOKEN,
+            meta_verify_token=harness.META_VERIFY_TOKEN,
+            customer_ids=customer_ids,
+            erasable_customer=erasable,
+            export_day=today.isoformat(),
+            snapshot=harness.table_snapshot(),
+            erasable_keys=erasable_keys,
+        )
+        auth.clear_cache()
+    _reset_process_caches()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the case count and the statuses per operation (also under -q)."""
+    if harness.TALLY.total:
+        terminalreporter.write_line("")
+        for line in harness.TALLY.report().splitlines():
+            terminalreporter.write_line(line)
