@@ -50,8 +50,15 @@ def encode_events(events: Sequence[FeedbackEvent]) -> list[str]:
     return bodies
 
 
+# SQS accepts #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF in a message body. json.dumps escapes
+# control characters and the parsers refuse lone surrogates; the two noncharacters are escaped here, so such
+# feedback is queued (and decodes to the same text) instead of being refused by SQS on every retry.
+_SQS_NONCHARACTER_ESCAPES = str.maketrans({"\ufffe": "\\ufffe", "\uffff": "\\uffff"})
+
+
 def _envelope(items: list[dict[str, Any]]) -> str:
-    return json.dumps({"v": ENVELOPE_VERSION, "events": items}, separators=(",", ":"), ensure_ascii=False)
+    body = json.dumps({"v": ENVELOPE_VERSION, "events": items}, separators=(",", ":"), ensure_ascii=False)
+    return body.translate(_SQS_NONCHARACTER_ESCAPES)
 
 
 def decode_events(body: str) -> list[FeedbackEvent]:

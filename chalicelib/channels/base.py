@@ -17,11 +17,15 @@ from typing import Any, ClassVar
 from chalice import Response
 from pydantic import ValidationError
 
-from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib import queue
+from chalicelib.channels.exceptions import DeliveryTooLarge, PayloadInvalid
 from chalicelib.http import NotFound, parse_json_object
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
 from chalicelib.sources import SourceConfig, SourceSecrets
+
+# SQS takes at most 1 MiB in one request, a single message or a batch of ten.
+QUEUE_REQUEST_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,16 @@ class Delivery:
 
     events: list[FeedbackEvent] = field(default_factory=list)
     reply: Response | None = None
+
+    def __post_init__(self) -> None:
+        # The 2xx means every event is queued by one SQS request (≤ 10 messages, ≤ 1 MiB in all). A signed
+        # body under the size limit can still expand past that (thousands of tiny messages, each event
+        # carrying ids and times): refuse it as too large (413) rather than fail on the queue (500).
+        if self.events:
+            bodies = queue.encode_events(self.events)
+            size = sum(len(body.encode()) for body in bodies)
+            if len(bodies) > queue.MAX_MESSAGES_PER_BATCH or size > QUEUE_REQUEST_BYTES:
+                raise DeliveryTooLarge(len(self.events))
 
 
 class Channel(ABC):
@@ -124,3 +138,6 @@ def feedback_event(
     except ValidationError as error:
         fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
         raise PayloadInvalid(f"The payload has fields of the wrong shape: {fields}.") from error
+    except OverflowError as error:
+        # A time such as 0001-01-01T00:00:00+14:00 parses, but has no UTC equivalent datetime can hold.
+        raise PayloadInvalid("The payload has a time outside the years 1 to 9999 (UTC).") from error

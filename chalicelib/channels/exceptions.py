@@ -38,3 +38,15 @@ class PayloadInvalid(ApiError):
 
     def __init__(self, message: str) -> None:
         super().__init__(422, "payload_invalid", message)
+
+
+class DeliveryTooLarge(ApiError):
+    """A delivery whose feedback does not fit in the one queue request an acknowledgement stands for (413)."""
+
+    def __init__(self, events: int) -> None:
+        super().__init__(
+            413,
+            "payload_too_large",
+            f"The delivery holds more feedback ({events} items) than one request can queue; "
+            "send it in smaller batches.",
+        )

@@ -67,7 +67,8 @@ class InstagramChannel(MetaWebhookChannel):
         own_username = (request.setting("username") or "").lstrip("@").lower()
         for index, change in enumerate(objects(entry, "changes", where)):
             change_where = f"{where}.changes[{index}]"
-            field = change.get("field")
+            # Unknown fields, and a field that is not even a string, are skipped alike.
+            field = change.get("field") if isinstance(change.get("field"), str) else None
             value = obj(change, "value", change_where)
             event: FeedbackEvent | None = None
             if field in COMMENT_FIELDS:

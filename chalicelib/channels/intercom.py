@@ -162,7 +162,8 @@ class IntercomChannel(Channel):
         signatures.require(provided.strip().lower(), expected)
 
     def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        if payload.get("topic") not in FEEDBACK_TOPICS:
+        topic = payload.get("topic")
+        if not isinstance(topic, str) or topic not in FEEDBACK_TOPICS:
             return Delivery()  # ping, admin replies, notes, assignments, contacts …
         notification = _validated(Notification, payload, "$")
         conversation = _validated(Conversation, notification.data.item, "$.data.item")

@@ -49,7 +49,11 @@ def _feed_event(
 ) -> FeedbackEvent | None:
     """A customer's new comment (or visitor post) on the Page's feed, or None for any other feed change."""
     item = value.get("item")
-    if value.get("verb") != "add" or (item != "comment" and item not in POST_ITEMS):
+    if (
+        value.get("verb") != "add"
+        or not isinstance(item, str)
+        or (item != "comment" and item not in POST_ITEMS)
+    ):
         return None
     author = obj(value, "from", where)
     author_id = identifier(author.get("id"))

@@ -50,18 +50,31 @@ def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
 def _ts_time(ts: Any) -> datetime:
     """A Slack `ts` ("1355517523.000005": seconds and microseconds) as an exact UTC datetime."""
     seconds, _, fraction = str(ts).partition(".")
-    if not seconds.isdigit() or not (fraction.isdigit() or fraction == "") or len(fraction) > 6:
+    # ASCII digits only: str.isdigit also admits "²" and other digits int() refuses.
+    digits = f"{seconds}{fraction}"
+    if not seconds or not digits.isascii() or not digits.isdigit() or len(fraction) > 6:
         raise PayloadInvalid("The message ts must look like 1355517523.000005.")
-    return datetime.fromtimestamp(int(seconds), UTC).replace(microsecond=int(fraction.ljust(6, "0")))
+    try:
+        return datetime.fromtimestamp(int(seconds), UTC).replace(microsecond=int(fraction.ljust(6, "0")))
+    except (ValueError, OverflowError, OSError) as error:  # beyond the year 9999, or too many digits
+        raise PayloadInvalid("The message ts is not a time.") from error
+
+
+def _string(value: Any) -> str | None:
+    """A field's value when it is a string (None otherwise, so it can be looked up in a set or dict)."""
+    return value if isinstance(value, str) else None
 
 
 def _is_from_person(event: dict[str, Any]) -> bool:
+    subtype, text = event.get("subtype"), event.get("text")
     return (
-        event.get("subtype") in PERSON_SUBTYPES
+        (subtype is None or isinstance(subtype, str))
+        and subtype in PERSON_SUBTYPES
         and not event.get("bot_id")
         and not event.get("hidden")
         and isinstance(event.get("user"), str)
-        and bool((event.get("text") or "").strip())
+        and isinstance(text, str)
+        and bool(text.strip())
     )
 
 
@@ -105,14 +118,14 @@ class SlackChannel(Channel):
         event_id = payload.get("event_id")
         if not isinstance(event, dict) or not isinstance(event_id, str) or not event_id:
             raise PayloadInvalid("event_callback needs an event object and an event_id.")
-        kind = KINDS.get(event.get("type"))
+        kind = KINDS.get(_string(event.get("type")))
         if kind is None or not _is_from_person(event):
             return Delivery()
         return Delivery(events=[self._event(request, payload, event, event_id, kind)])
 
     def _is_own_workspace(self, request: WebhookRequest, payload: dict[str, Any]) -> bool:
         wanted = request.setting("team_id")
-        if not wanted or wanted in {payload.get("team_id"), payload.get("enterprise_id")}:
+        if not wanted or wanted in (payload.get("team_id"), payload.get("enterprise_id")):
             return True
         # A 200, not a 403: the delivery is genuine Slack traffic (one signing secret per app, whatever the
         # workspace), and failed deliveries make Slack retry and eventually disable the app's events.
@@ -140,7 +153,7 @@ class SlackChannel(Channel):
             occurred_at=_ts_time(ts),
             author=Author(channel_user_id=event["user"]),
             # Slack names a thread by its parent's ts; a top-level message starts its own thread.
-            thread_id=str(event.get("thread_ts") or ts),
+            thread_id=_string(event.get("thread_ts")) or str(ts),
             # Slack payloads carry no permalink; building one needs chat.getPermalink (an API call).
             permalink=event.get("permalink"),
             metadata={

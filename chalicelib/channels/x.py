@@ -44,12 +44,44 @@ def sign(consumer_secret: str, message: bytes) -> str:
     return SIGNATURE_PREFIX + signatures.b64_digest(consumer_secret, message)
 
 
+def _object(value: Any, field: str) -> dict[str, Any]:
+    """`value` as a JSON object ({} when absent or null); 422 when it is anything else."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PayloadInvalid(f"{field} must be an object.")
+    return value
+
+
+def _id(value: Any) -> str | None:
+    """An id as a string (X sends `id_str` strings; numbers are read too); None when it is no id."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) and value else None
+
+
+def _string(value: Any, field: str) -> str:
+    """Text ('' when absent or null); 422 when it is not a string."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise PayloadInvalid(f"{field} must be a string.")
+    return value
+
+
+def _name(value: Any) -> str | None:
+    # Names and screen names only show who wrote; one of another type is left out rather than refused.
+    return value if isinstance(value, str) and value else None
+
+
 def _millis(value: Any, field: str) -> datetime:
     try:
         millis = int(str(value))
-    except ValueError as error:
+        return datetime.fromtimestamp(millis // 1000, UTC).replace(microsecond=(millis % 1000) * 1000)
+    except (ValueError, OverflowError, OSError) as error:  # not a number, or beyond the year 9999
         raise PayloadInvalid(f"{field} must be epoch milliseconds.") from error
-    return datetime.fromtimestamp(millis // 1000, UTC).replace(microsecond=(millis % 1000) * 1000)
 
 
 def _tweet_time(tweet: dict[str, Any]) -> datetime:
@@ -71,9 +103,16 @@ def _language(tweet: dict[str, Any]) -> str | None:
 def _mentioned_ids(tweet: dict[str, Any]) -> set[str]:
     # A truncated (longform) tweet lists mentions past the cut only in extended_tweet.entities.
     ids: set[str] = set()
-    for holder in (tweet, tweet.get("extended_tweet") or {}):
-        for mention in (holder.get("entities") or {}).get("user_mentions") or []:
-            ids.add(str(mention.get("id_str") or mention.get("id")))
+    for holder in (tweet, _object(tweet.get("extended_tweet"), "extended_tweet")):
+        mentions = _object(holder.get("entities"), "entities").get("user_mentions") or []
+        if not isinstance(mentions, list):
+            raise PayloadInvalid("entities.user_mentions must be a list.")
+        for mention in mentions:
+            mention_id = (
+                _id(mention.get("id_str")) or _id(mention.get("id")) if isinstance(mention, dict) else None
+            )
+            if mention_id:
+                ids.add(mention_id)
     return ids
 
 
@@ -126,12 +165,12 @@ class XChannel(Channel):
         messages = _list_of_objects(payload, "direct_message_events")
         if not tweets and not messages:
             return Delivery()
-        account = payload.get("for_user_id")
-        if not isinstance(account, str | int) or not str(account):
+        account = _id(payload.get("for_user_id"))
+        if account is None:
             raise PayloadInvalid("for_user_id is missing: it says which subscribed account this is for.")
         return Delivery(
-            events=self._tweets(request, payload, str(account), tweets)
-            + self._messages(request, payload, str(account), messages)
+            events=self._tweets(request, payload, account, tweets)
+            + self._messages(request, payload, account, messages)
         )
 
     def _tweets(
@@ -140,37 +179,41 @@ class XChannel(Channel):
         events = []
         for tweet in tweets:
             user = tweet.get("user")
-            tweet_id = tweet.get("id_str")
-            if not isinstance(user, dict) or not tweet_id or not user.get("id_str"):
+            tweet_id = _id(tweet.get("id_str"))
+            user_id = _id(user.get("id_str")) if isinstance(user, dict) else None
+            if tweet_id is None or user_id is None:
                 raise PayloadInvalid("A tweet needs id_str and a user with id_str.")
-            if str(user["id_str"]) == account or "retweeted_status" in tweet:
+            if user_id == account or "retweeted_status" in tweet:
                 continue  # the account's own post, or a retweet that adds no words
-            text = (tweet.get("extended_tweet") or {}).get("full_text") or tweet.get("text") or ""
+            extended = _object(tweet.get("extended_tweet"), "extended_tweet")
+            text = _string(extended.get("full_text"), "extended_tweet.full_text") or _string(
+                tweet.get("text"), "text"
+            )
             if not text.strip():
                 continue
             replied_to = tweet.get("in_reply_to_user_id_str")
             mentions = account == replied_to or account in _mentioned_ids(tweet)
-            screen_name = user.get("screen_name")
+            screen_name = _name(user.get("screen_name"))
             event = feedback_event(
                 request,
                 channel=ChannelName.X,
                 kind=Kind.MENTION if mentions else Kind.COMMENT,
-                external_id=str(tweet_id),
+                external_id=tweet_id,
                 text=text,
                 occurred_at=_tweet_time(tweet),
                 author=Author(
-                    channel_user_id=str(user["id_str"]),
+                    channel_user_id=user_id,
                     handle=f"@{screen_name}" if screen_name else None,
-                    name=user.get("name"),
+                    name=_name(user.get("name")),
                 ),
                 # v1.1 tweet objects have no conversation id: a reply belongs to the post it answers.
-                thread_id=tweet.get("in_reply_to_status_id_str") or str(tweet_id),
+                thread_id=_id(tweet.get("in_reply_to_status_id_str")) or tweet_id,
                 language=_language(tweet),
                 permalink=f"https://x.com/{screen_name}/status/{tweet_id}" if screen_name else None,
                 metadata={
                     "for_user_id": account,
                     "event_type": "tweet_create",
-                    "quoted_status_id": tweet.get("quoted_status_id_str"),
+                    "quoted_status_id": _id(tweet.get("quoted_status_id_str")),
                     # Kept, not dropped: blocking is moderation, and the text is still what was said.
                     "user_has_blocked": str(payload["user_has_blocked"]).lower() == "true"
                     if "user_has_blocked" in payload
@@ -183,36 +226,36 @@ class XChannel(Channel):
     def _messages(
         self, request: WebhookRequest, payload: dict[str, Any], account: str, messages: list[dict[str, Any]]
     ) -> list[FeedbackEvent]:
-        users = payload.get("users") or {}
-        if not isinstance(users, dict):
-            raise PayloadInvalid("users must be an object keyed by user id.")
+        users = _object(payload.get("users"), "users")
         events = []
         for message in messages:
             if message.get("type") != "message_create":
                 continue
             create = message.get("message_create")
-            if not isinstance(create, dict) or not message.get("id") or not create.get("sender_id"):
+            message_id = _id(message.get("id"))
+            sender = _id(create.get("sender_id")) if isinstance(create, dict) else None
+            if message_id is None or sender is None:
                 raise PayloadInvalid("A message_create event needs id, message_create and sender_id.")
-            sender = str(create["sender_id"])
             if sender == account:
                 continue  # sent by the subscribed account itself (X delivers both directions)
-            text = (create.get("message_data") or {}).get("text") or ""
+            data = _object(create.get("message_data"), "message_create.message_data")
+            text = _string(data.get("text"), "message_data.text")
             if not text.strip():
                 continue
-            profile = users.get(sender) or {}
-            screen_name = profile.get("screen_name")
+            profile = _object(users.get(sender), f"users.{sender}")
+            screen_name = _name(profile.get("screen_name"))
             events.append(
                 feedback_event(
                     request,
                     channel=ChannelName.X,
                     kind=Kind.MESSAGE,
-                    external_id=str(message["id"]),
+                    external_id=message_id,
                     text=text,
                     occurred_at=_millis(message.get("created_timestamp"), "created_timestamp"),
                     author=Author(
                         channel_user_id=sender,
                         handle=f"@{screen_name}" if screen_name else None,
-                        name=profile.get("name"),
+                        name=_name(profile.get("name")),
                     ),
                     # One-to-one conversation between the account and this sender.
                     thread_id=f"dm:{sender}",

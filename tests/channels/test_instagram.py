@@ -200,6 +200,20 @@ CASES = [
         status=422,
         error_code="payload_invalid",
     ),
+    # Found by test_normalizer_properties: a non-string field was looked up in a set (TypeError).
+    WebhookCase(
+        "change field that is not a string is skipped like any unknown field",
+        body=instagram_body(
+            {
+                "id": ACCOUNT,
+                "changes": [
+                    {"field": [], "value": {}},
+                    {"field": "comments", "value": {"id": "c-1", "text": "Hi", "from": {"id": "2"}}},
+                ],
+            }
+        ),
+        events=[{"external_id": "c-1", "text": "Hi"}],
+    ),
 ]
 
 

@@ -251,6 +251,20 @@ CASES = [
         headers={"X-Hub-Signature": "sha1=" + sign(SECRET, VALID).removeprefix("sha1=").upper()},
         events=[{"external_id": "part:7001"}],
     ),
+    # Found by test_normalizer_properties: a non-string topic was looked up in a set (TypeError).
+    WebhookCase("topic that is not a string is acknowledged", body=b'{"topic": [], "data": {}}', events=[]),
+    # Found by test_normalizer_properties: such a time parses, then overflowed converting to UTC (500).
+    WebhookCase(
+        "time before the year 1 in UTC",
+        body=variant(
+            "user_replied.json",
+            lambda payload: _item(payload)["conversation_parts"]["conversation_parts"][0].update(
+                created_at="0001-01-01T00:00:00+14:00"
+            ),
+        ),
+        status=422,
+        error_code="payload_invalid",
+    ),
 ]
 
 

@@ -228,6 +228,28 @@ CASES = [
         status=422,
         error_code="payload_invalid",
     ),
+    # Found by test_normalizer_properties: a non-string item was looked up in a set (TypeError).
+    WebhookCase(
+        "feed item that is not a string is skipped",
+        body=page_body({"id": PAGE, "changes": [feed_change(item=[], message="hi", comment_id="c-1")]}),
+        events=NO_EVENTS,
+    ),
+    # Found by test_normalizer_properties: ~4,000 one-letter messages (200 KB) expand to more events than
+    # one SQS request holds; the queue refused them with a 500.
+    WebhookCase(
+        "more feedback than one queue request holds",
+        body=page_body(
+            {
+                "id": PAGE,
+                "messaging": [
+                    {"sender": {"id": CUSTOMER_PSID}, "message": {"mid": f"m{i}", "text": "a"}}
+                    for i in range(4_000)
+                ],
+            }
+        ),
+        status=413,
+        error_code="payload_too_large",
+    ),
 ]
 
 

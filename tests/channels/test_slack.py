@@ -280,6 +280,28 @@ CASES = [
         status=422,
         error_code="payload_invalid",
     ),
+    # Found by test_normalizer_properties: "²" passes str.isdigit but not int(), and a ts past the year 9999
+    # or of thousands of digits made datetime or int() raise ValueError (500).
+    WebhookCase(
+        "ts with a superscript digit",
+        body=b'{"type": "event_callback", "event_id": "Ev1", "team_id": "T1", "event": {"type": "message", '
+        b'"user": "U1", "text": "hi", "ts": "\\u00b2"}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "ts of 5,000 digits",
+        body=b'{"type": "event_callback", "event_id": "Ev1", "team_id": "T1", "event": {"type": "message", '
+        b'"user": "U1", "text": "hi", "ts": "' + b"9" * 5000 + b'"}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "event type and text that are not strings are skipped",
+        body=b'{"type": "event_callback", "event_id": "Ev1", "team_id": "T1", "event": {"type": ["message"], '
+        b'"user": "U1", "text": "hi", "ts": "1.000001", "subtype": []}}',
+        events=NO_EVENTS,
+    ),
 ]
 
 

@@ -211,6 +211,13 @@ CASES = [
         status=422,
         error_code="payload_invalid",
     ),
+    # Found by test_normalizer_properties: such a time parses, then overflowed converting to UTC (500).
+    case(
+        "createdAt before the year 1 in UTC",
+        body=review_body(createdAt="0001-01-01T00:00:00+14:00"),
+        status=422,
+        error_code="payload_invalid",
+    ),
 ]
 
 

@@ -252,6 +252,13 @@ CASES = [
         status=422,
         error_code="payload_invalid",
     ),
+    # Found by test_normalizer_properties: such a time parses, then overflowed converting to UTC (500).
+    WebhookCase(
+        "submitted_at before the year 1 in UTC",
+        body=VALID.replace(b"2026-11-21T11:00:00Z", b"0001-01-01T00:00:00+14:00"),
+        status=422,
+        error_code="payload_invalid",
+    ),
 ]
 
 

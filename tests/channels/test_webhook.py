@@ -166,6 +166,21 @@ CASES = [
         status=422,
         error_code="payload_invalid",
     ),
+    # Found by test_normalizer_properties: such a time parses, then overflowed converting to UTC (500).
+    WebhookCase(
+        "occurred_at before the year 1 in UTC",
+        body=b'{"id": "y", "occurred_at": "0001-01-01T00:00:00+14:00"}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    # Found by test_normalizer_properties: nesting past the parser's recursion limit raised RecursionError
+    # (500), and a lone surrogate reached the queue, which cannot encode it as UTF-8 (500).
+    WebhookCase(
+        "nesting deeper than the parser allows", body=b"[" * 50_000, status=400, error_code="malformed_json"
+    ),
+    WebhookCase(
+        "lone surrogate in a string", body=b'{"text": "hi \\ud800"}', status=400, error_code="malformed_json"
+    ),
 ]
 
 

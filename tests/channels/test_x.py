@@ -263,6 +263,32 @@ CASES = [
         status=422,
         error_code="payload_invalid",
     ),
+    # Found by test_normalizer_properties: times past the year 9999 raised ValueError/OverflowError (500),
+    # a user name of another type failed Author validation (500), a non-object extended_tweet had no .get.
+    WebhookCase(
+        "timestamp_ms past the year 9999",
+        body=tweets({"id_str": "1", "text": "hi", "user": {"id_str": "9"}, "timestamp_ms": "9" * 17}),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "extended_tweet that is not an object",
+        body=tweets({"id_str": "1", "text": "hi", "user": {"id_str": "9"}, "extended_tweet": "long"}),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "user name and screen_name of another type are left out",
+        body=tweets(
+            {
+                "id_str": "1",
+                "text": "hi",
+                "user": {"id_str": "9", "name": {}, "screen_name": 7},
+                "timestamp_ms": "1539202764000",
+            }
+        ),
+        events=[{"external_id": "1", "author": {"channel_user_id": "9", "name": None, "handle": None}}],
+    ),
 ]
 
 

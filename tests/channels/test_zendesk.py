@@ -341,6 +341,13 @@ CASES = [
         status=401,
         error_code="signature_invalid",
     ),
+    # Found by test_normalizer_properties: such a time parses, then overflowed converting to UTC (500).
+    WebhookCase(
+        "event time before the year 1 in UTC",
+        body=VALID.replace(b"2025-01-08T15:02:11.482913507Z", b"0001-01-01T00:00:00+14:00"),
+        status=422,
+        error_code="payload_invalid",
+    ),
 ]
 
 
