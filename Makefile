@@ -36,9 +36,9 @@ browser:
 fuzz: install
 	FUZZ_PROFILE=full $(PY) -m pytest tests/fuzz -q
 
-## load: 10,000 mixed deliveries from a second process to the local stack; stored-once check, rate, latency
+## load: 10,000 mixed deliveries from a second process to the local stack (LOAD_ARGS="--deliveries 2000"); stored-once check, rate, latency
 load: install
-	$(PY) -m tools.load
+	$(PY) -m tools.load $(LOAD_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
@@ -48,7 +48,7 @@ format: install
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-## bench: AWS calls per 1,000 items, Comprehend units, export reads, import time → BENCHMARKS.md
+## bench: AWS calls per 1,000 items, Comprehend units, export reads, import time, cost of 1M items a month → BENCHMARKS.md
 bench: install
 	$(PY) -m tools.bench --write BENCHMARKS.md
 

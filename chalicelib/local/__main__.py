@@ -1,9 +1,11 @@
 """`python -m chalicelib.local`: the whole product on this machine (what `make run` starts).
 
-An embedded moto server on 127.0.0.1:$MOTO_PORT holds DynamoDB, SQS, S3 and SSM; the Chalice app is served
-on 127.0.0.1:$PORT; a poller feeds the ingest queue to the same `analyze` handler Lambda runs; the nightly
-export runs at 02:15 UTC (or on demand: `python -m chalicelib.cli export --local --date …`). A demo host site
-on 127.0.0.1:$DEMO_PORT (default $PORT + 1), another origin than the API, embeds the widget.
+An embedded moto server on 127.0.0.1:$MOTO_PORT holds DynamoDB, SQS, S3 and SSM (moto_server.py: DynamoDB
+requests serialized, moto's table-size costs removed); the Chalice app is served on 127.0.0.1:$PORT; pollers
+($LOCAL_ANALYZE_WORKERS, default 4, like concurrent Lambda invocations) feed the ingest queue to the same
+`analyze` handler Lambda runs; the nightly export runs at 02:15 UTC (or on demand: `python -m
+chalicelib.cli export --local --date …`). A demo host site on 127.0.0.1:$DEMO_PORT (default $PORT + 1),
+another origin than the API, embeds the widget.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from types import FrameType
 
 from chalice.config import Config
 from chalice.local import create_local_server
-from moto.server import ThreadedMotoServer
 
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
+from chalicelib.local.moto_server import LocalMotoServer
 from chalicelib.local.provision import (
     create_demo_form,
     create_demo_sources,
@@ -30,6 +32,13 @@ from chalicelib.local.provision import (
 from chalicelib.web.demo import serve_demo
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_ANALYZE_WORKERS = 4
+
+
+def analyze_workers() -> int:
+    """How many analyze invocations run at once (LOCAL_ANALYZE_WORKERS, default 4): Lambda scales the SQS
+    event source out to concurrent invocations, and a single local poller would fall behind a burst."""
+    return max(1, int(os.environ.get("LOCAL_ANALYZE_WORKERS", str(DEFAULT_ANALYZE_WORKERS))))
 
 
 def main() -> int:
@@ -37,7 +46,7 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     # The embedded moto server logs every AWS call at INFO; only its problems are worth showing.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port(), verbose=False)
+    moto = LocalMotoServer("127.0.0.1", moto_port())
     moto.start()
     use_local_stack()
     resources = provision(os.environ["INGEST_QUEUE_NAME"], visibility_timeout_seconds=10)
@@ -51,7 +60,7 @@ def main() -> int:
 
     poller = SqsPoller(resources.queue_url, analyze)
     scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
-    poller.start()
+    poller.start(workers=analyze_workers())
     scheduler.start()
     config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app, lambda_timeout=10)
     server = create_local_server(app, config, "127.0.0.1", port)

@@ -59,7 +59,7 @@ class SqsPoller:
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         attributes = aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         self.queue_arn = attributes["Attributes"]["QueueArn"]
 
@@ -115,10 +115,14 @@ class SqsPoller:
             total.failed += result.failed
         return total
 
-    def start(self) -> None:
-        """Poll in a background thread until stop()."""
-        self._thread = threading.Thread(target=self._run, name="sqs-poller", daemon=True)
-        self._thread.start()
+    def start(self, workers: int = 1) -> None:
+        """Poll in `workers` background threads until stop(): like Lambda running that many concurrent
+        invocations of the handler, each on its own batch."""
+        self._threads = [
+            threading.Thread(target=self._run, name=f"sqs-poller-{n}", daemon=True) for n in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -130,8 +134,8 @@ class SqsPoller:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
 
 def next_run(now: datetime, hour: int, minute: int) -> datetime:

@@ -1,0 +1,240 @@
+"""`make load` (tools/load.py): every delivery kind it sends is accepted and stored once, its store check
+catches missing and duplicated items, the local moto server's speedups keep moto's semantics, and the whole
+tool passes end to end (bounded) against a subprocess local stack."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import moto.backends
+import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.models import DynamoDBBackend
+from moto.sqs.models import Queue, SQSBackend
+
+from chalicelib import aws, sources
+from chalicelib.config import settings
+from chalicelib.local import moto_server
+from chalicelib.local.lambda_runtime import SqsPoller
+from chalicelib.local.provision import create_demo_sources
+from chalicelib.models import feedback_id_for
+from chalicelib.queue import decode_events
+from tools.load import Sender, check_store, retry_after_seconds
+from tools.load_deliveries import BUILDERS, Delivery, Ident, build
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def demo_secrets(stack):
+    """Secrets of the demo sources `make run` creates, by channel type."""
+    secrets = {}
+    for source in create_demo_sources():
+        revealed = sources.read_secrets(source.source_id)
+        secrets[source.type] = {name: revealed.current(name) or "" for name in revealed.names()}
+    return secrets
+
+
+def send(client, delivery: Delivery):
+    return client.http.post(delivery.path, headers=delivery.headers(), body=delivery.body)
+
+
+def test_each_delivery_kind_is_accepted_as_exactly_one_event_with_the_expected_id(
+    client, stack, demo_secrets
+):
+    # One stack for all kinds (a parametrized test would provision thirteen); queued_bodies leaves what it
+    # read in flight (invisible for 60 s), so each kind sees only its own message.
+    for kind, builder in BUILDERS.items():
+        delivery = builder(Ident(run=123456, index=7), demo_secrets.get(kind, {}))
+
+        response = send(client, delivery)
+
+        assert response.status_code in (200, 202), (kind, response.body)
+        events = [event for body in stack.queued_bodies() for event in decode_events(body)]
+        assert [(e.source_id, e.external_id, e.feedback_id) for e in events] == [
+            (delivery.source_id, delivery.external_id, delivery.feedback_id)
+        ], kind
+        assert Ident(123456, 7).marker in events[0].text, kind
+        if kind.startswith("form"):
+            assert json.loads(response.body)["feedback_id"] == delivery.feedback_id
+        else:
+            assert json.loads(response.body) == {"status": "accepted", "events": 1}, kind
+
+
+def test_deliveries_rotate_through_every_kind_with_distinct_ids(demo_secrets):
+    deliveries = [build(654321, index, demo_secrets) for index in range(3 * len(BUILDERS))]
+
+    assert {d.kind for d in deliveries[: len(BUILDERS)]} == set(BUILDERS)
+    assert len({d.feedback_id for d in deliveries}) == len(deliveries)
+
+
+def test_store_check_counts_stored_items_and_catches_missing_and_stray_ones(client, stack, demo_secrets):
+    from app import analyze
+
+    run = 222333
+    deliveries = [build(run, index, demo_secrets) for index in range(len(BUILDERS))]
+    for delivery in deliveries:
+        assert send(client, delivery).status_code in (200, 202)
+    # The same feedback again under another response id: stored twice, as a duplicate would be.
+    again = build(run, 0, demo_secrets)
+    again.body = again.body.replace(b'"response_id":"load-222333-0"', b'"response_id":"other-222333-0"')
+    assert send(client, again).status_code == 202
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    never_sent = build(run, 999, demo_secrets).feedback_id
+
+    check = check_store([d.feedback_id for d in deliveries] + [never_sent], run)
+
+    assert check.stored == len(BUILDERS)
+    assert check.missing == [never_sent]
+    assert check.duplicates == 1
+    assert check.strays == [feedback_id_for(again.source_id, "other-222333-0")]
+    assert check.scanned == len(BUILDERS) + 1
+
+
+def _transact(updates: list[dict]) -> None:
+    aws.client("dynamodb").transact_write_items(TransactItems=updates)
+
+
+def test_local_moto_speedups_keep_moto_semantics(stack, monkeypatch):
+    # Re-set to the same values first, so monkeypatch puts moto's own versions back after the test.
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", DynamoDBBackend.transact_write_items)
+    monkeypatch.setattr(
+        SQSBackend,
+        "is_message_valid_based_on_retention_period",
+        SQSBackend.is_message_valid_based_on_retention_period,
+    )
+    for name in (
+        "messages",
+        "approximate_number_of_messages_not_visible",
+        "approximate_number_of_messages_delayed",
+    ):
+        monkeypatch.setattr(Queue, name, Queue.__dict__[name])
+    monkeypatch.setattr(moto.backends, "list_of_moto_modules", moto.backends.list_of_moto_modules)
+    moto_server.install_speedups()
+    assert DynamoDBBackend.transact_write_items is moto_server._transact_write_items
+    table = settings().table_name
+    dynamodb = aws.client("dynamodb")
+
+    def key(name: str) -> dict:
+        return {"pk": {"S": f"T#{name}"}, "sk": {"S": "T"}}
+
+    dynamodb.put_item(TableName=table, Item={**key("a"), "v": {"N": "1"}})
+    with pytest.raises(ClientError) as cancelled:
+        _transact(
+            [
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": key("a"),
+                        "UpdateExpression": "SET v = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {"Put": {"TableName": table, "Item": {**key("b"), "v": {"N": "1"}}}},
+                {"Delete": {"TableName": table, "Key": key("a-missing")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": key("c"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    error = cancelled.value.response
+    assert error["Error"]["Code"] == "TransactionCanceledException"
+    assert [r["Code"] for r in error["CancellationReasons"]] == [
+        "None",
+        "None",
+        "None",
+        "ConditionalCheckFailed",
+    ]
+    assert dynamodb.get_item(TableName=table, Key=key("a"))["Item"]["v"] == {"N": "1"}
+    assert "Item" not in dynamodb.get_item(TableName=table, Key=key("b"))
+
+    _transact([{"Put": {"TableName": table, "Item": {**key("b"), "v": {"N": "3"}}}}])
+    assert dynamodb.get_item(TableName=table, Key=key("b"))["Item"]["v"] == {"N": "3"}
+
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=stack.queue_url, MessageBody="now")
+    sqs.send_message(QueueUrl=stack.queue_url, MessageBody="later", DelaySeconds=60)
+    assert [
+        m["Body"] for m in sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10)["Messages"]
+    ] == ["now"]
+    counts = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]
+    assert (
+        counts["ApproximateNumberOfMessages"],
+        counts["ApproximateNumberOfMessagesNotVisible"],
+        counts["ApproximateNumberOfMessagesDelayed"],
+    ) == ("0", "1", "1")
+
+
+def test_make_load_end_to_end_against_a_subprocess_stack():
+    count = 20 * len(BUILDERS)
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.load", "--deliveries", str(count), "--concurrency", "8"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    output = result.stdout
+    assert result.returncode == 0, output + result.stderr[-3000:]
+    figures = dict(re.findall(r"^([A-Za-z0-9 ()!=]+?):\s+(.+)$", output, re.MULTILINE))
+    assert figures["accepted (2xx)"] == str(count)
+    assert figures["stored items"].startswith(f"{count} of {count}")
+    assert (figures["missing"], figures["duplicates"], figures["DLQ depth"]) == ("0", "0", "0")
+    assert figures["per kind"] == ", ".join(f"{kind}=20" for kind in BUILDERS)
+    assert re.fullmatch(
+        r"p50=[\d.]+  p95=[\d.]+  p99=[\d.]+  max=[\d.]+  mean=[\d.]+", figures["ack latency (ms)"]
+    )
+    assert figures["result"] == "PASS"
+
+
+class _BusyOnceHandler(BaseHTTPRequestHandler):
+    """503 with Retry-After for the first request, 202 for the rest (HTTP/1.1 keep-alive)."""
+
+    protocol_version = "HTTP/1.1"
+    requests: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        type(self).requests.append(self.path)
+        status, body = (503, b'{"error": {}}') if len(self.requests) == 1 else (202, b'{"status": "queued"}')
+        self.send_response(status)
+        if status == 503:
+            self.send_header("Retry-After", "0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_sender_retries_a_503_after_its_retry_after_and_counts_the_retry():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BusyOnceHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        outcome = Sender(f"http://127.0.0.1:{server.server_address[1]}").send(
+            run=1, index=0, secrets_by_kind={}
+        )
+    finally:
+        server.shutdown()
+
+    assert (outcome.kind, outcome.status, outcome.retries) == ("form_json", 202, 1)
+    assert _BusyOnceHandler.requests == ["/forms/demo/responses"] * 2
+    assert (retry_after_seconds("3"), retry_after_seconds("600"), retry_after_seconds("Wed, 21 Oct")) == (
+        3,
+        10,
+        1,
+    )
