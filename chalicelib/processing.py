@@ -92,6 +92,11 @@ def analyze_and_store(
         ]
     )
     resolution = customers.resolve([event for event, _ in analyzed], known=known_identities)
+    # A redelivered event whose author's customers are still two (the invocation that stored it died during
+    # their merge) gets the merge finished: merging is idempotent, and the identities are known already.
+    resolution.links |= customers.resolve(
+        [unique[feedback_id] for feedback_id in already_stored], known=known_identities
+    ).links
     stored_at = utc_now()
     ready = []
     for event, analysis in analyzed:

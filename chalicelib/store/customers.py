@@ -91,7 +91,12 @@ def prefetch(events: Iterable[FeedbackEvent]) -> tuple[set[str], dict[str, str]]
     events = list(events)
     feedback_keys = [feedback_store.feedback_key(e.feedback_id) for e in events]
     identity_keys = [identity_key(i) for e in events for i in identities_of(e)]
-    items = dynamo.batch_get(settings().table_name, feedback_keys + identity_keys)
+    # Only what is needed here: a redelivered batch would otherwise read back every stored item in full.
+    items = dynamo.batch_get(
+        settings().table_name,
+        feedback_keys + identity_keys,
+        attributes=(RECORD_TYPE, "feedback_id", "identity", "customer_id"),
+    )
     stored = {item["feedback_id"] for item in items if item.get(RECORD_TYPE) == feedback_store.ITEM_TYPE}
     known = {item["identity"]: item["customer_id"] for item in items if item.get(RECORD_TYPE) == IDENTITY}
     return stored, known

@@ -103,13 +103,23 @@ def batch_write(table: str, requests: Sequence[dict[str, Any]]) -> None:
             raise RuntimeError(f"{len(pending.get(table, []))} writes still unprocessed after retries")
 
 
-def batch_get(table: str, keys: Iterable[dict[str, str]], consistent: bool = False) -> list[dict[str, Any]]:
-    """The items that exist among `keys` (BatchGetItem, 100 keys a request, UnprocessedKeys retried)."""
+def batch_get(
+    table: str,
+    keys: Iterable[dict[str, str]],
+    consistent: bool = False,
+    attributes: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The items that exist among `keys` (BatchGetItem, 100 keys a request, UnprocessedKeys retried); with
+    `attributes`, only those attributes of each item (a projection)."""
     found: list[dict[str, Any]] = []
     unique = list({(key[PK], key[SK]): key for key in keys}.values())
+    projection: dict[str, Any] = {}
+    if attributes:
+        names = {f"#a{index}": name for index, name in enumerate(attributes)}
+        projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
     for batch in chunked(unique, MAX_BATCH_GET_ITEMS):
         request: dict[str, Any] = {
-            table: {"Keys": [serialize(k) for k in batch], "ConsistentRead": consistent}
+            table: {"Keys": [serialize(k) for k in batch], "ConsistentRead": consistent, **projection}
         }
         for attempt in range(MAX_ATTEMPTS):
             response = aws.client("dynamodb").batch_get_item(RequestItems=request)
