@@ -13,11 +13,11 @@ import pytest
 from chalicelib import aws, cli
 from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.config import settings
-from chalicelib.models import Analysis, Author, Channel, FeedbackEvent, Kind, Sentiment, SentimentScores
-from chalicelib.models import StoredFeedback as Stored
+from chalicelib.models import Analysis, Sentiment, SentimentScores
 from chalicelib.operations import backfill as job
 from chalicelib.store import customers, dynamo, reanalysis
 from chalicelib.store import feedback as feedback_store
+from tests.factories import form_event, stored_positive
 
 FIRST = date(2026, 11, 1)
 LAST = date(2026, 11, 3)
@@ -34,25 +34,8 @@ TEXTS = [
 
 def make(external_id: str, day: date, text: str, email: str | None, analyzer: str = "comprehend", **extra):
     at = datetime(day.year, day.month, day.day, 10, tzinfo=UTC) + timedelta(minutes=len(external_id))
-    event = FeedbackEvent.create(
-        source_id="demo",
-        external_id=external_id,
-        channel=Channel.FORM,
-        kind=Kind.FORM_RESPONSE,
-        text=text,
-        language=extra.pop("language", "en"),
-        author=Author(email=email),
-        occurred_at=at,
-        received_at=at,
-    )
-    analysis = Analysis(
-        sentiment=Sentiment.POSITIVE,
-        scores=SentimentScores(positive=0.91, negative=0.03, neutral=0.05, mixed=0.01),
-        language="en",
-        analyzer=analyzer,
-        analyzed_at=at,
-    )
-    return event, Stored.from_event(event, analysis, at)
+    event = form_event(external_id, text, extra.pop("language", "en"), at=at, email=email)
+    return event, stored_positive(event, analyzer)
 
 
 @pytest.fixture
@@ -243,8 +226,9 @@ def test_a_crash_after_a_pages_writes_but_before_its_checkpoint_moves_nothing_tw
 
 
 def test_writing_the_same_analysis_twice_moves_the_profile_once(history):
-    item = history["in-01"]  # customer1, stored POSITIVE with a score of 0.88
+    item = history["in-01"]  # customer1, stored POSITIVE
     read_before = feedback_store.get(item.feedback_id)
+    stored_score = float(read_before.sentiment_scores.positive - read_before.sentiment_scores.negative)
     # Same label, another score: only the analyzer condition can tell a retry from a first write.
     analysis = Analysis(
         sentiment=Sentiment.POSITIVE,
@@ -262,7 +246,9 @@ def test_writing_the_same_analysis_twice_moves_the_profile_once(history):
     profile = customers.get_profile(item.customer_id)
     assert profile["sentiment_POSITIVE"] == profile_before["sentiment_POSITIVE"]
     assert profile["sentiment_scored"] == profile_before["sentiment_scored"]
-    assert profile["sentiment_score_sum"] == pytest.approx(profile_before["sentiment_score_sum"] + 0.2 - 0.88)
+    assert profile["sentiment_score_sum"] == pytest.approx(
+        profile_before["sentiment_score_sum"] + 0.2 - stored_score
+    )
     assert_profiles_match_a_recount()
 
 

@@ -12,11 +12,12 @@ from chalicelib import aws, cli, processing
 from chalicelib.analysis import AnalysisFailed
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.local.provision import MAX_RECEIVE_COUNT
-from chalicelib.models import Author, Channel, FeedbackEvent, Kind
+from chalicelib.models import FeedbackEvent
 from chalicelib.operations import dlq as dlq_module
 from chalicelib.queue import encode_events
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
+from tests.factories import form_event
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TEXT = "The courier left my parcel in the rain"
@@ -29,18 +30,7 @@ def _short_polls(monkeypatch):
 
 
 def event(external_id: str, text: str = TEXT, **fields) -> FeedbackEvent:
-    return FeedbackEvent.create(
-        source_id="demo",
-        external_id=external_id,
-        channel=Channel.FORM,
-        kind=Kind.FORM_RESPONSE,
-        text=text,
-        language="en",
-        author=Author(email=f"{external_id}@example.com", name="Jane Roe"),
-        occurred_at=NOW,
-        received_at=NOW,
-        **fields,
-    )
+    return form_event(external_id, text, name="Jane Roe", **fields)
 
 
 def body(*events: FeedbackEvent) -> str:

@@ -17,42 +17,20 @@ from chalicelib.config import settings
 from chalicelib.export import day as export
 from chalicelib.export.base import FEEDBACK_COLUMNS
 from chalicelib.models import (
-    Analysis,
-    Author,
-    Channel,
-    FeedbackEvent,
-    Kind,
-    Sentiment,
-    SentimentScores,
     StoredFeedback,
 )
 from chalicelib.store import customers
+from tests.factories import form_event, stored_positive
 
 DAY = date(2026, 11, 21)
 
 
-def stored(external_id: str, when: datetime, text: str = "Great", **fields) -> StoredFeedback:
-    event = FeedbackEvent.create(
-        source_id="demo",
-        external_id=external_id,
-        channel=Channel.FORM,
-        kind=Kind.FORM_RESPONSE,
-        text=text,
-        author=Author(email=f"{external_id}@example.com", name=fields.pop("name", None)),
-        occurred_at=when,
-        received_at=when,
-        rating=fields.pop("rating", 9),
-        rating_scale="nps",
-        **fields,
-    )
-    analysis = Analysis(
-        sentiment=Sentiment.POSITIVE,
-        scores=SentimentScores(positive=0.9, negative=0.05, neutral=0.05, mixed=0.0),
-        language="en",
-        analyzer="lexicon",
-        analyzed_at=when,
-    )
-    return StoredFeedback.from_event(event, analysis, when)
+def stored(
+    external_id: str, when: datetime, text: str = "Great", rating: int = 9, **fields
+) -> StoredFeedback:
+    """A stored NPS response (language unknown, as from a form that does not send one)."""
+    event = form_event(external_id, text, None, at=when, rating=rating, rating_scale="nps", **fields)
+    return stored_positive(event)
 
 
 def save(items: list[StoredFeedback]):

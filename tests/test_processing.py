@@ -14,26 +14,13 @@ from chalicelib import aws, processing
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
 from chalicelib.config import settings
 from chalicelib.local.lambda_runtime import SqsPoller
-from chalicelib.models import Author, Channel, FeedbackEvent, Kind
+from chalicelib.models import Channel, FeedbackEvent, Kind
 from chalicelib.queue import encode_events
 from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
+from tests.factories import form_event
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-
-def make_event(external_id: str, text: str = "Great service", language: str | None = "en") -> FeedbackEvent:
-    return FeedbackEvent.create(
-        source_id="demo",
-        external_id=external_id,
-        channel=Channel.FORM,
-        kind=Kind.FORM_RESPONSE,
-        text=text,
-        language=language,
-        author=Author(email=f"{external_id}@example.com"),
-        occurred_at=NOW,
-        received_at=NOW,
-    )
 
 
 def sqs_event(*bodies: str) -> dict:
@@ -61,35 +48,35 @@ def body_of(*events: FeedbackEvent) -> str:
 
 
 def test_a_batch_is_analyzed_and_stored(client, stack):
-    event = sqs_event(body_of(make_event("a", "Love it")), body_of(make_event("b", "Hate it")))
+    event = sqs_event(body_of(form_event("a", "Love it")), body_of(form_event("b", "Hate it")))
 
     response = client.lambda_.invoke("analyze", event)
 
     assert response.payload == {"batchItemFailures": []}
-    stored = feedback_store.get(make_event("a").feedback_id)
+    stored = feedback_store.get(form_event("a").feedback_id)
     assert stored.sentiment == "POSITIVE"
     assert stored.analyzer == "lexicon"
     assert stored.author.email == "a@example.com"
-    assert feedback_store.get(make_event("b").feedback_id).sentiment == "NEGATIVE"
+    assert feedback_store.get(form_event("b").feedback_id).sentiment == "NEGATIVE"
 
 
 def test_the_same_message_delivered_twice_stores_one_item(client, stack):
-    event = sqs_event(body_of(make_event("dup")))
+    event = sqs_event(body_of(form_event("dup")))
 
     client.lambda_.invoke("analyze", event)
-    first = feedback_store.get(make_event("dup").feedback_id)
+    first = feedback_store.get(form_event("dup").feedback_id)
     second_response = client.lambda_.invoke("analyze", event)
 
     assert second_response.payload == {"batchItemFailures": []}
     assert stack.table_item_count() == 1
-    assert feedback_store.get(make_event("dup").feedback_id).stored_at == first.stored_at
+    assert feedback_store.get(form_event("dup").feedback_id).stored_at == first.stored_at
 
 
 def test_duplicates_inside_one_batch_store_one_item(client, stack):
-    body = body_of(make_event("same"))
+    body = body_of(form_event("same"))
 
     response = client.lambda_.invoke(
-        "analyze", sqs_event(body, body, body_of(make_event("same"), make_event("x")))
+        "analyze", sqs_event(body, body, body_of(form_event("same"), form_event("x")))
     )
 
     assert response.payload == {"batchItemFailures": []}
@@ -99,7 +86,7 @@ def test_duplicates_inside_one_batch_store_one_item(client, stack):
 def test_comprehend_throttling_fails_only_its_records_and_the_retry_stores_them(client, stack, monkeypatch):
     comprehend = boto3.client("comprehend", region_name="us-east-1")
     monkeypatch.setattr(processing, "configured_analyzer", lambda: ComprehendAnalyzer(comprehend))
-    english, german = make_event("en1", "Good", "en"), make_event("de1", "Gut", "de")
+    english, german = form_event("en1", "Good", "en"), form_event("de1", "Gut", "de")
     event = sqs_event(body_of(english), body_of(german))
     sentiment = {
         "Sentiment": "POSITIVE",
@@ -135,7 +122,7 @@ def test_comprehend_throttling_fails_only_its_records_and_the_retry_stores_them(
 
 
 def test_a_malformed_message_fails_alone(client, stack):
-    response = client.lambda_.invoke("analyze", sqs_event("not json", body_of(make_event("ok"))))
+    response = client.lambda_.invoke("analyze", sqs_event("not json", body_of(form_event("ok"))))
 
     assert response.payload == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert stack.table_item_count() == 1
@@ -177,7 +164,7 @@ def test_cancelled_transactions_retry_conflicts_and_drop_items_a_concurrent_writ
     real_transact = dynamodb.transact_write_items
     real_prefetch = processing.customers.prefetch
     attempts = []
-    racer = make_event("racer")
+    racer = form_event("racer")
 
     def prefetch_then_lose_the_race(events):
         found = real_prefetch(events)
@@ -202,7 +189,7 @@ def test_cancelled_transactions_retry_conflicts_and_drop_items_a_concurrent_writ
     monkeypatch.setattr(processing.customers, "prefetch", prefetch_then_lose_the_race)
     monkeypatch.setattr(dynamodb, "transact_write_items", conflicting_once)
 
-    report = processing.analyze_and_store([body_of(make_event("n1"), make_event("n2"), racer)], _lexicon())
+    report = processing.analyze_and_store([body_of(form_event("n1"), form_event("n2"), racer)], _lexicon())
 
     assert report.errors == [None]
     assert (report.stored, report.duplicates) == (2, 1)
@@ -231,7 +218,7 @@ def test_stored_items_are_recognised_before_they_cost_an_analysis(stack):
             self.analyzed += [d.key for d in documents]
             return _lexicon().analyze(documents)
 
-    first, second = make_event("seen"), make_event("fresh")
+    first, second = form_event("seen"), form_event("fresh")
     processing.analyze_and_store([body_of(first)], _lexicon())
     analyzer = CountingLexicon()
 
@@ -244,7 +231,7 @@ def test_stored_items_are_recognised_before_they_cost_an_analysis(stack):
 def test_a_record_that_always_fails_ends_in_the_dlq_with_its_payload(stack, monkeypatch):
     comprehend = boto3.client("comprehend", region_name="us-east-1")
     analyzer = ComprehendAnalyzer(comprehend)
-    body = body_of(make_event("doomed", "Good", "en"))
+    body = body_of(form_event("doomed", "Good", "en"))
     sqs = aws.client("sqs")
     # Failed messages come straight back instead of after the visibility timeout.
     sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "0"})
@@ -298,7 +285,7 @@ def _lexicon():
 def test_pii_in_the_text_is_masked_before_storage(stack):
     from chalicelib.analysis.pii import PatternRedactor
 
-    leaky = make_event(
+    leaky = form_event(
         "pii", "Call me on +44 20 7946 0958 or write to bob@example.com, card 4111 1111 1111 1111"
     )
     report = processing.analyze_and_store([body_of(leaky)], _lexicon(), PatternRedactor())
@@ -340,7 +327,7 @@ def test_a_failed_redaction_never_stores_the_raw_text(stack):
         def redact(self, documents):
             return {d.key: AnalysisFailed("comprehend call failed: ThrottlingException") for d in documents}
 
-    leaky = make_event("pii2", "Mail me at bob@example.com")
+    leaky = form_event("pii2", "Mail me at bob@example.com")
     report = processing.analyze_and_store([body_of(leaky)], _lexicon(), Throttled())
 
     assert report.errors == ["comprehend call failed: ThrottlingException"]
