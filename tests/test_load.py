@@ -1,14 +1,16 @@
 """`make load` (tools/load.py): every delivery kind it sends is accepted and stored once, its store check
-catches missing and duplicated items, the local moto server's speedups keep moto's semantics, and the whole
-tool passes end to end (bounded) against a subprocess local stack."""
+catches missing and duplicated items, the shared moto patches (moto_patches) keep moto's semantics and put
+moto back, and the whole tool passes end to end (bounded) against a subprocess local stack."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -16,12 +18,14 @@ from typing import ClassVar
 import moto.backends
 import pytest
 from botocore.exceptions import ClientError
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import DynamoDBBackend
+from moto.sqs import models as sqs_models
 from moto.sqs.models import Queue, SQSBackend
 
 from chalicelib import aws, sources
 from chalicelib.config import settings
-from chalicelib.local import moto_server
+from chalicelib.local import moto_patches
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.local.provision import create_demo_sources
 from chalicelib.models import feedback_id_for
@@ -102,78 +106,137 @@ def _transact(updates: list[dict]) -> None:
     aws.client("dynamodb").transact_write_items(TransactItems=updates)
 
 
-def test_local_moto_speedups_keep_moto_semantics(stack, monkeypatch):
-    # Re-set to the same values first, so monkeypatch puts moto's own versions back after the test.
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", DynamoDBBackend.transact_write_items)
-    monkeypatch.setattr(
-        SQSBackend,
-        "is_message_valid_based_on_retention_period",
-        SQSBackend.is_message_valid_based_on_retention_period,
-    )
-    for name in (
-        "messages",
-        "approximate_number_of_messages_not_visible",
-        "approximate_number_of_messages_delayed",
-    ):
-        monkeypatch.setattr(Queue, name, Queue.__dict__[name])
-    monkeypatch.setattr(moto.backends, "list_of_moto_modules", moto.backends.list_of_moto_modules)
-    moto_server.install_speedups()
-    assert DynamoDBBackend.transact_write_items is moto_server._transact_write_items
+# Everything fit_for_threads() replaces, as moto defines it (functions and properties as stored).
+PATCHED = [
+    (DynamoDBBackend, "transact_write_items"),
+    *((SQSBackend, name) for name in moto_patches.SQS_MESSAGE_OPERATIONS),
+    (Queue, "wait_for_messages"),
+    (Queue, "attributes"),
+    (sqs_models, "unix_time"),
+    (sqs_models, "unix_time_millis"),
+    (moto.backends, "list_of_moto_modules"),
+]
+
+
+def _originals() -> list:
+    return [vars(owner)[name] for owner, name in PATCHED]
+
+
+def test_moto_patches_roll_a_cancelled_transaction_back_to_the_exact_items(stack):
     table = settings().table_name
     dynamodb = aws.client("dynamodb")
 
     def key(name: str) -> dict:
         return {"pk": {"S": f"T#{name}"}, "sk": {"S": "T"}}
 
-    dynamodb.put_item(TableName=table, Item={**key("a"), "v": {"N": "1"}})
-    with pytest.raises(ClientError) as cancelled:
-        _transact(
-            [
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": key("a"),
-                        "UpdateExpression": "SET v = :two",
-                        "ExpressionAttributeValues": {":two": {"N": "2"}},
-                    }
-                },
-                {"Put": {"TableName": table, "Item": {**key("b"), "v": {"N": "1"}}}},
-                {"Delete": {"TableName": table, "Key": key("a-missing")}},
-                {
-                    "ConditionCheck": {
-                        "TableName": table,
-                        "Key": key("c"),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
-            ]
-        )
-    error = cancelled.value.response
-    assert error["Error"]["Code"] == "TransactionCanceledException"
-    assert [r["Code"] for r in error["CancellationReasons"]] == [
-        "None",
-        "None",
-        "None",
-        "ConditionalCheckFailed",
-    ]
-    assert dynamodb.get_item(TableName=table, Key=key("a"))["Item"]["v"] == {"N": "1"}
-    assert "Item" not in dynamodb.get_item(TableName=table, Key=key("b"))
+    # Binary and nested values too: the rolled-back item must come back exactly as it was.
+    original = {**key("a"), "v": {"N": "1"}, "payload": {"B": b"\x00\xff"}, "m": {"M": {"b": {"B": b"\x01"}}}}
+    dynamodb.put_item(TableName=table, Item=original)
+    dynamodb.put_item(TableName=table, Item={**key("d"), "v": {"N": "1"}})
+    with moto_patches.fit_for_threads():
+        with pytest.raises(ClientError) as cancelled:
+            _transact(
+                [
+                    {
+                        "Update": {
+                            "TableName": table,
+                            "Key": key("a"),
+                            "UpdateExpression": "SET v = :two REMOVE payload",
+                            "ExpressionAttributeValues": {":two": {"N": "2"}},
+                        }
+                    },
+                    {"Put": {"TableName": table, "Item": {**key("b"), "v": {"N": "1"}}}},
+                    {"Delete": {"TableName": table, "Key": key("d")}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": table,
+                            "Key": key("c"),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        error = cancelled.value.response
+        assert error["Error"]["Code"] == "TransactionCanceledException"
+        assert [r["Code"] for r in error["CancellationReasons"]] == [
+            "None",
+            "None",
+            "None",
+            "ConditionalCheckFailed",
+        ]
+        assert dynamodb.get_item(TableName=table, Key=key("a"))["Item"] == original
+        assert "Item" not in dynamodb.get_item(TableName=table, Key=key("b"))
+        assert dynamodb.get_item(TableName=table, Key=key("d"))["Item"]["v"] == {"N": "1"}
 
-    _transact([{"Put": {"TableName": table, "Item": {**key("b"), "v": {"N": "3"}}}}])
-    assert dynamodb.get_item(TableName=table, Key=key("b"))["Item"]["v"] == {"N": "3"}
+        # The same key twice: moto refuses the lot (ValidationException) after applying the first.
+        with pytest.raises(ClientError, match="ValidationException"):
+            _transact(
+                [
+                    {"Put": {"TableName": table, "Item": {**key("a"), "v": {"N": "3"}}}},
+                    {"Delete": {"TableName": table, "Key": key("a")}},
+                ]
+            )
+        assert dynamodb.get_item(TableName=table, Key=key("a"))["Item"] == original
 
+        _transact([{"Put": {"TableName": table, "Item": {**key("b"), "v": {"N": "3"}}}}])
+        assert dynamodb.get_item(TableName=table, Key=key("b"))["Item"]["v"] == {"N": "3"}
+
+
+def test_moto_patches_keep_sqs_attributes_and_counts_as_moto_computes_them(stack):
     sqs = aws.client("sqs")
-    sqs.send_message(QueueUrl=stack.queue_url, MessageBody="now")
-    sqs.send_message(QueueUrl=stack.queue_url, MessageBody="later", DelaySeconds=60)
-    assert [
-        m["Body"] for m in sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10)["Messages"]
-    ] == ["now"]
-    counts = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]
+    moto_attributes = vars(Queue)["attributes"].fget
+    backend = sqs_models.sqs_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]]
+    queues = [backend.queues[url.rsplit("/", 1)[1]] for url in (stack.queue_url, stack.resources.dlq_url)]
+    with moto_patches.fit_for_threads():
+        sqs.send_message(QueueUrl=stack.queue_url, MessageBody="now")
+        sqs.send_message(QueueUrl=stack.queue_url, MessageBody="later", DelaySeconds=60)
+        received = sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10)["Messages"]
+        counts = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]
+        # The ingest queue has a redrive policy, its DLQ none: both shapes, against moto's own property.
+        lazy = [dict(queue.attributes) for queue in queues]
+        stock = [moto_attributes(queue) for queue in queues]
+
+    assert [m["Body"] for m in received] == ["now"]
     assert (
         counts["ApproximateNumberOfMessages"],
         counts["ApproximateNumberOfMessagesNotVisible"],
         counts["ApproximateNumberOfMessagesDelayed"],
     ) == ("0", "1", "1")
+    assert lazy == stock
+
+
+def test_moto_patches_let_a_send_through_while_a_receive_long_polls(stack):
+    sqs = aws.client("sqs")
+    received: list = []
+    with moto_patches.fit_for_threads():
+        poll = threading.Thread(
+            target=lambda: received.extend(
+                sqs.receive_message(QueueUrl=stack.queue_url, WaitTimeSeconds=5).get("Messages", [])
+            )
+        )
+        poll.start()
+        time.sleep(0.3)  # let the poll start waiting (if it has not, the test passes without proving much)
+        sqs.send_message(QueueUrl=stack.queue_url, MessageBody="while polling")
+        poll.join()
+
+    # Had the poll held the SQS lock while it waited, the send would have waited for it to end empty.
+    assert [m["Body"] for m in received] == ["while polling"]
+
+
+def test_moto_patches_put_moto_back_when_the_last_overlapping_block_closes():
+    originals = _originals()
+    first, second = moto_patches.fit_for_threads(), moto_patches.fit_for_threads()
+
+    first.__enter__()
+    patched = _originals()
+    second.__enter__()
+    first.__exit__(None, None, None)  # overlapping, not nested: the first to open closes first
+    still = _originals()
+    second.__exit__(None, None, None)
+
+    assert all(p is not o for p, o in zip(patched, originals, strict=True))
+    assert still == patched
+    assert _originals() == originals
 
 
 def test_make_load_end_to_end_against_a_subprocess_stack():

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 import botocore.endpoint
 import pytest
 
+from chalicelib.local.moto_patches import fit_for_threads
 from tests.faults.harness import QueueTap
-from tests.faults.moto_support import isolated_transactions, thread_safe_sqs
 
 
 @pytest.fixture(autouse=True)
 def moto_fit_for_faults() -> Iterator[None]:
-    """moto's transactions isolated under threads and backed up per item, and its SQS clock cheap (see
-    moto_support)."""
-    with isolated_transactions(), thread_safe_sqs():
+    """moto as the suite's threads need it: serializable transactions rolled back per item, thread-safe SQS
+    message operations, SQS costs that do not grow with the queue (see chalicelib/local/moto_patches.py)."""
+    with fit_for_threads():
         yield
 
 
