@@ -64,6 +64,15 @@ def local_stack():
         process.wait(timeout=20)
 
 
+def get(url: str) -> tuple[int, dict, dict]:
+    """GET a JSON answer: (status, body, headers)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read()), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), dict(error.headers)
+
+
 def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "chalicelib.cli", *args, "--local"],
@@ -120,6 +129,16 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
         {"webhook-id": "msg_1", "webhook-timestamp": str(timestamp), "webhook-signature": "v1,Zm9yZ2Vk"},
     )
     assert status_forged == 401
+
+    # Answered by the gateway before any route runs: the deployed API's JSON error shape, not Chalice's own.
+    missing_token = get(f"{base}/feedback?date=2026-11-21")
+    assert missing_token[0] == 401
+    assert missing_token[1] == {
+        "error": {"code": "unauthorized", "message": missing_token[1]["error"]["message"]}
+    }
+    assert missing_token[2]["WWW-Authenticate"] == 'Bearer realm="feedback"'
+    unknown_path = get(f"{base}/no/such/route")
+    assert (unknown_path[0], unknown_path[1]["error"]["code"]) == (404, "not_found")
 
     # Meta's GET handshake on the seeded demo source answers the challenge as text.
     verify_token = re.search(

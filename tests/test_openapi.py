@@ -12,7 +12,8 @@ from schemathesis.core.failures import FailureGroup
 from werkzeug.test import Client as WsgiClient
 
 from chalicelib import auth, aws
-from tests.fuzz.gateway import ChaliceWsgi, deployed_gateway_responses
+from chalicelib.local.gateway import deployed_gateway_responses
+from tests.fuzz.gateway import ChaliceWsgi
 from tests.fuzz.harness import SPEC_PATH, load_schema
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

@@ -10,6 +10,7 @@ another origin than the API, embeds the widget.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ from chalice.config import Config
 from chalice.local import create_local_server
 
 from chalicelib.local.environment import moto_port, use_local_stack
+from chalicelib.local.gateway import DeployedGatewayRequestHandler
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
 from chalicelib.local.moto_server import LocalMotoServer
 from chalicelib.local.provision import (
@@ -63,7 +65,12 @@ def main() -> int:
     poller.start(workers=analyze_workers())
     scheduler.start()
     config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app, lambda_timeout=10)
+    # create_local_server also makes the app's current_request per thread (concurrent requests); its handler
+    # is then swapped for one answering gateway errors (no token, unknown path) as the deployed API does.
     server = create_local_server(app, config, "127.0.0.1", port)
+    server.server.RequestHandlerClass = functools.partial(
+        DeployedGatewayRequestHandler, app_object=app, config=config
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -7,47 +7,26 @@ put in front of the app (routing, the built-in `bearer` authorizer, the Lambda e
 the raw request path, as `make run`'s HTTP server does, so a percent-encoded `/` in a path parameter stays
 inside that parameter.
 
-Where the deployed API answers before our code runs, the local gateway uses its own bodies
-(`{"message": "Unauthorized"}` …). The deployment replaces those with gateway responses in the product's JSON
-error shape (infra/gateway.py, `RESPONSES`); the adapter answers the same, read from that file's source so the
-two cannot drift (importing it would start the CDK's node runtime). A method a path does not have is
+Where the deployed API answers before our code runs, the adapter answers as the deployment does
+(chalicelib/local/gateway.py, shared with `make run`). A method a path does not have is
 answered as API Gateway does (its MISSING_AUTHENTICATION_TOKEN response), not with Chalice's 405.
 """
 
 from __future__ import annotations
 
-import ast
 import base64
-import json
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from chalice import Chalice
 from chalice.config import Config
-from chalice.local import (
-    ForbiddenError,
-    InvalidAuthorizerError,
-    LocalGateway,
-    LocalGatewayException,
-    NotAuthorizedError,
-)
+from chalice.local import LocalGateway, LocalGatewayException
 
-GATEWAY_MODULE = Path(__file__).resolve().parents[2] / "infra" / "gateway.py"
-WWW_AUTHENTICATE = 'Bearer realm="feedback"'
+from chalicelib.local.gateway import answer_for, gateway_answer
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-
-
-def deployed_gateway_responses() -> dict[str, tuple[str | None, str, str | None]]:
-    """infra/gateway.py's RESPONSES (response type → status, code, message), read without importing CDK."""
-    tree = ast.parse(GATEWAY_MODULE.read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "RESPONSES":
-            return ast.literal_eval(node.value)  # type: ignore[arg-type]
-    raise LookupError("RESPONSES not found in infra/gateway.py")
 
 
 class ChaliceWsgi:
@@ -59,28 +38,6 @@ class ChaliceWsgi:
             chalice_stage="test", app_name=app.app_name, lambda_timeout=10, lambda_memory_size=256
         )
         self.gateway = LocalGateway(app, config)
-        self.gateway_responses = deployed_gateway_responses()
-
-    def _gateway_answer(self, response_type: str, fallback_status: int) -> tuple[int, dict[str, str], bytes]:
-        status, code, message = self.gateway_responses[response_type]
-        body = {"error": {"code": code, "message": message or "The gateway refused the request."}}
-        headers = {"Content-Type": "application/json"}
-        if response_type == "UNAUTHORIZED":
-            headers["WWW-Authenticate"] = WWW_AUTHENTICATE
-        return int(status or fallback_status), headers, json.dumps(body).encode()
-
-    def _from_gateway_error(self, error: LocalGatewayException) -> tuple[int, dict[str, str], bytes]:
-        if isinstance(error, NotAuthorizedError):
-            return self._gateway_answer("UNAUTHORIZED", 401)
-        if isinstance(error, InvalidAuthorizerError):
-            return self._gateway_answer("AUTHORIZER_CONFIGURATION_ERROR", 500)
-        if (
-            isinstance(error, ForbiddenError)
-            and error.headers.get("x-amzn-ErrorType") == "AccessDeniedException"
-        ):
-            return self._gateway_answer("ACCESS_DENIED", 403)
-        # LocalGateway's "no route matched" (API Gateway's 403 Missing Authentication Token).
-        return self._gateway_answer("MISSING_AUTHENTICATION_TOKEN", 404)
 
     def _has_method(self, path: str, method: str) -> bool:
         try:
@@ -94,11 +51,11 @@ class ChaliceWsgi:
     ) -> tuple[int, dict[str, str], bytes]:
         """One request through the gateway: (status, headers, body)."""
         if not self._has_method(raw_path, method):
-            return self._gateway_answer("MISSING_AUTHENTICATION_TOKEN", 404)
+            return gateway_answer("MISSING_AUTHENTICATION_TOKEN", 404)
         try:
             response = self.gateway.handle_request(method=method, path=raw_path, headers=headers, body=body)
         except LocalGatewayException as error:
-            return self._from_gateway_error(error)
+            return answer_for(error)
         payload = response.get("body") or ""
         if response.get("isBase64Encoded"):
             data = base64.b64decode(payload)
