@@ -84,9 +84,14 @@ def ingest_queue_url() -> str:
 
 def enqueue(events: Sequence[FeedbackEvent]) -> None:
     """Durably queue one delivery's events with exactly one SQS request; 503 if SQS refuses."""
-    if not events:
+    if events:
+        send_bodies(encode_events(events))
+
+
+def send_bodies(bodies: Sequence[str]) -> None:
+    """Queue message bodies made by `encode_events` with exactly one SQS request; 503 if SQS refuses."""
+    if not bodies:
         return
-    bodies = encode_events(events)
     if len(bodies) > MAX_MESSAGES_PER_BATCH:
         raise ValueError("a delivery of this size must be refused before it reaches the queue")
     sqs = aws.client("sqs")

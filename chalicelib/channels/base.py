@@ -56,15 +56,17 @@ class Delivery:
 
     events: list[FeedbackEvent] = field(default_factory=list)
     reply: Response | None = None
+    # The SQS message bodies of `events`, encoded once: the size check below and the ack's send use the same.
+    queue_bodies: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         # The 2xx means every event is queued by one SQS request (≤ 10 messages, ≤ 1 MiB in all). A signed
         # body under the size limit can still expand past that (thousands of tiny messages, each event
         # carrying ids and times): refuse it as too large (413) rather than fail on the queue (500).
         if self.events:
-            bodies = queue.encode_events(self.events)
-            size = sum(len(body.encode()) for body in bodies)
-            if len(bodies) > queue.MAX_MESSAGES_PER_BATCH or size > QUEUE_REQUEST_BYTES:
+            self.queue_bodies = queue.encode_events(self.events)
+            size = sum(len(body.encode()) for body in self.queue_bodies)
+            if len(self.queue_bodies) > queue.MAX_MESSAGES_PER_BATCH or size > QUEUE_REQUEST_BYTES:
                 raise DeliveryTooLarge(len(self.events))
 
 

@@ -72,7 +72,7 @@ def receive(source_id: str) -> Response:
         raise PayloadInvalid(
             f"The payload does not have the documented shape ({type(error).__name__})."
         ) from error
-    queue.enqueue(delivery.events)
+    queue.send_bodies(delivery.queue_bodies)
     logger.info(
         "webhook accepted",
         extra={
