@@ -415,3 +415,17 @@ def test_a_failed_or_short_throughput_run_misses_its_targets():
     assert [c.ok for c in whole] == [True, True]
     assert ThroughputResult(items=100, exported=100, seconds=2.0).items_per_minute == 3000
     assert throughput_checks(None) == []
+
+
+def test_pii_quality_section_reports_both_redactors_per_entity_type():
+    from tools.bench import _pii_quality_section, measure_pii_quality
+
+    quality = measure_pii_quality()
+    lines = _pii_quality_section(quality)
+    address_rows = [line for line in lines if line.startswith("| ADDRESS |")]
+
+    assert quality.texts >= 300 and quality.labelled > 100
+    assert 0 < quality.comprehend_requests < quality.texts
+    assert len(address_rows) == 2  # one table per backend
+    assert all(row.count("|") == 9 for row in address_rows)
+    assert sum(line.startswith("| all types |") for line in lines) == 2

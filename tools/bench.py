@@ -789,6 +789,7 @@ class BenchResult:
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average when the run started and ended
     capacity: CapacityTally | None = None
     inventory: Inventory | None = None
+    pii_quality: PiiQuality | None = None
 
 
 def prepare_environment() -> None:
@@ -1545,6 +1546,73 @@ def run_pipeline(items: int, history: int) -> PipelineResult:
 
 
 # ----------------------------------------------------------------------------------------------------
+# PII redaction quality
+
+
+@dataclass
+class PiiQuality:
+    """Both redactors scored on the labelled corpus of tests/fixtures/pii (tools/pii_eval.py)."""
+
+    texts: int
+    languages: Counter[str]
+    labelled: int
+    patterns: Any  # pii_eval.Scores
+    comprehend: Any  # pii_eval.Scores, with DetectPiiEntities answered from the labels
+    comprehend_requests: int
+
+
+def measure_pii_quality() -> PiiQuality:
+    from tools import pii_eval
+
+    samples = pii_eval.load_corpus()
+    comprehend, requests = pii_eval.comprehend_scores(samples)
+    return PiiQuality(
+        texts=len(samples),
+        languages=Counter(sample.language for sample in samples),
+        labelled=sum(len(sample.entities) for sample in samples),
+        patterns=pii_eval.pattern_scores(samples),
+        comprehend=comprehend,
+        comprehend_requests=requests,
+    )
+
+
+def _pii_quality_section(quality: PiiQuality | None) -> list[str]:
+    from tools import pii_eval
+
+    if quality is None:
+        return ["Not measured."]
+    languages = ", ".join(f"{language} {n}" for language, n in sorted(quality.languages.items()))
+    return [
+        f"Both redactors on the labelled corpus of `tests/fixtures/pii` ({quality.texts} hand-written "
+        f"feedback texts: {languages}; {quality.labelled} labelled spans of personal data, and texts with "
+        'none but plenty of digits and capitalised words: "order 12345", "iPhone 15 Pro", "Sitzplatz 12",'
+        ' "via PayPal 2 volte"). A labelled span is **caught** when all its letters and digits are masked'
+        " (by any mask), **partly** when some are; recall = caught / labelled. A **false positive** is a "
+        "masked span that touches no labelled span; the FP rate is the share of all texts with at least "
+        "one, per type. `tests/test_pii_corpus.py` holds the floors; `python -m tools.pii_eval "
+        "--mistakes` lists the texts the patterns get wrong. The corpus was written by the same hands as "
+        "the patterns: read the figures as a regression baseline, not as the accuracy on real traffic.",
+        "",
+        "**patterns** (`PatternRedactor`: the local stack, and every language but English and Spanish on "
+        "AWS):",
+        "",
+        *pii_eval.table(quality.patterns),
+        "",
+        "**comprehend** (`ComprehendPiiRedactor` with its defaults; a `Stubber` answers DetectPiiEntities "
+        "with the corpus's own labels, i.e. a perfect model: this measures what surrounds the model "
+        "(English and Spanish only, the pre-filter, the types masked by default, the pattern backstop), "
+        f"not Comprehend's accuracy, which only AWS can measure; {quality.comprehend_requests} of the "
+        f"{quality.texts} texts were sent):",
+        "",
+        *pii_eval.table(quality.comprehend),
+        "",
+        "NAME is labelled but left readable by default on both backends (customers name the staff they "
+        "praise or blame); NATIONAL_ID and DATE_OF_BIRTH are the pattern redactor's own types (Comprehend "
+        "has none), masked by its backstop on the Comprehend path.",
+    ]
+
+
+# ----------------------------------------------------------------------------------------------------
 # Import time
 
 
@@ -2117,6 +2185,10 @@ def render(result: BenchResult, command: str, prices: Path = cost.PRICES_PATH) -
         "",
         *_comprehend_section(result),
         "",
+        "## PII redaction: recall and false positives per entity type",
+        "",
+        *_pii_quality_section(result.pii_quality),
+        "",
         "## Customer resolution",
         "",
         *_customers_section(result),
@@ -2292,6 +2364,8 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
             throughput = worker.result()
     with timed(pipeline.timings, "import timing"):
         imports = measure_imports(import_runs)
+    with timed(pipeline.timings, "PII corpus"):
+        pii_quality = measure_pii_quality()
     return BenchResult(
         items=items,
         counter=pipeline.counter,
@@ -2308,6 +2382,7 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         load=(load_before, os.getloadavg()[0]),
         capacity=pipeline.capacity,
         inventory=pipeline.inventory,
+        pii_quality=pii_quality,
     )
 
 
