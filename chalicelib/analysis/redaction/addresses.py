@@ -40,9 +40,9 @@ _NOT_A_STREET_NAME = r"(?!(?:TB|GB|MB|KB|Hard|Flash|Wheel|USB|SSD|HDD|Thumb|Test
 _EN_NAME_WORD = rf"{_NOT_A_STREET_NAME}(?:{_NAME_WORD}|[0-9]{{1,3}}(?:st|nd|rd|th))"
 _DIRECTION = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?"
 
-# A house number: 12, 221B, 12-14, 3/45 (Australian unit/number), 12 bis; never a decimal or a longer number.
+# A house number: 12, 221B, 12-14, 3/45 (Australian unit/number), 12/A, 12 bis; never a decimal or longer.
 _NUMBER = (
-    r"(?:[0-9]{1,4}\s?/\s?)?[0-9]{1,5}[A-Za-z]?(?:-[0-9]{1,5}[A-Za-z]?)?(?:\s(?:bis|ter))?"
+    r"(?:[0-9]{1,4}\s?/\s?)?[0-9]{1,5}[A-Za-z]?(?:-[0-9]{1,5}[A-Za-z]?)?(?:/[A-Za-z](?![\w]))?(?:\s(?:bis|ter))?"
     r"(?![\w])(?![.,][0-9])"
 )
 _NUMBER_WORD = r"(?:(?i:n[º°o]\.?|no\.|nr\.?|num\.?|n[úu]mero|#)\s*)?"
@@ -213,6 +213,7 @@ _STRONG_TAILS = [
         rf"{_CA_POSTCODE}|[0-9]{{4}}))?(?![\w])"
     ),
     re.compile(rf"(?:{_TOWN},?\s+)?{_UK_POSTCODE}(?![\w])"),
+    re.compile(rf"{_TOWN}\s+[0-9]{{4}}(?![\w])"),  # Wellington 6011, Oslo 0150
     re.compile(rf"{_CA_POSTCODE}(?![\w])"),
     # 75002 Paris; 28300 Aranjuez (Madrid); 1100-053 Lisboa; 1012 LG Amsterdam; 75008 Paris Cedex 08
     re.compile(rf"{_POSTCODE}\s*(?:-\s*)?{_TOWN}(?:\s+(?i:cedex)(?:\s+[0-9]{{1,2}})?)?(?:\s*\({_TOWN}\))?"),

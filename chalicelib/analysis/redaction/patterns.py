@@ -65,7 +65,8 @@ _PHONE_WORDS = re.compile(
 # A number right after words like these is a reference of some kind, not a phone (unless it starts with +).
 _REFERENCE_WORDS = re.compile(
     r"(?:\b(?:order|invoice|ticket|case|ref|reference|tracking|confirmation|booking|reservation|sku|"
-    r"serial|item|account|acct|policy|member|customer|client|pedido|factura|referencia|reserva|cuenta|"
+    r"serial|item|part|model|product|article|account|acct|policy|member|customer|client|pedido|artículo|"
+    r"articulo|modelo|modèle|modello|artikel|factura|referencia|reserva|cuenta|"
     r"cliente|commande|facture|dossier|bestellung|rechnung|kundennummer|auftrag|sendung|ordine|fattura|"
     r"encomenda|fatura|bestelling|factuur|klantnummer)\b\s*(?:number|no|nr|num|id|n[ºo°]|nummer|número|"
     r"numéro|numero)?\.?\s*(?:is|es|est|ist|è|é)?\s*[:#]?\s*|#\s*|\bn[º°]\s*)$",
