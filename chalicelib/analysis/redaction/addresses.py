@@ -23,9 +23,13 @@ Every repetition is bounded, so a hostile 100 KB text costs linear time.
 
 from __future__ import annotations
 
+import functools
 import re
 
 Found = list[tuple[int, int]]
+# The address patterns are compiled on first use, not at import: they take most of the redactor's compile
+# time, which every cold start of the API would otherwise pay.
+_compiled = functools.cache(re.compile)
 
 _UP = "A-ZÀ-ÖØ-Þ"  # an upper-case Latin letter, accented ones included
 _WORD = rf"[{_UP}][^\W\d_]{{0,30}}(?:['\u2019-][{_UP}]?[^\W\d_]{{1,30}}){{0,3}}"  # Champs-Élysées, O'Connell
@@ -144,50 +148,50 @@ _COUNTRY = (
 _BEFORE_NUMBER = r"(?<![\w$€£#/.,:-])"
 _ANCHORS = [
     # 1600 Amphitheatre Parkway; 350 5th Ave; 221B Baker Street; 500 W 42nd St NW
-    re.compile(
+    (
         rf"{_BEFORE_NUMBER}{_NUMBER}\s+(?:{_DIRECTION}\s+)?{_EN_NAME_WORD}(?:\s+{_EN_NAME_WORD}){{0,3}}"
         rf"\s+(?i:{_EN_TYPES})\b\.?(?:\s+{_DIRECTION}(?![\w]))?"
     ),
-    re.compile(rf"{_BEFORE_NUMBER}{_NUMBER}\s+(?:{_DIRECTION}\s+)?Broadway\b"),
+    (rf"{_BEFORE_NUMBER}{_NUMBER}\s+(?:{_DIRECTION}\s+)?Broadway\b"),
     # 12 rue de la Paix; 8, place Vendôme; 3 bd Saint-Michel
-    re.compile(rf"{_BEFORE_NUMBER}{_NUMBER},?\s+(?i:{_FR_TYPES})\b\.?\s+{_NAME}"),
+    (rf"{_BEFORE_NUMBER}{_NUMBER},?\s+(?i:{_FR_TYPES})\b\.?\s+{_NAME}"),
     # Calle Mayor 5; Avenida da Liberdade, 245; C/ Gran Vía 32; Rua das Flores, nº 12; Rue de la Loi 16
-    re.compile(
+    (
         rf"(?<![\w])(?:(?i:{_TYPES_BEFORE})\s+|(?i:{_TYPE_ABBREVIATIONS})\s*){_NAME}(?:,\s*|\s+)"
         rf"{_NUMBER_WORD}(?:{_NUMBER}|(?i:s/n)){_NOT_A_COUNT}"
     ),
     # via Roma 10, Piazza Navona 5: "via", "place", "plaza" … need the number to end the clause or an address
-    re.compile(
+    (
         rf"(?<![\w])(?i:{_TYPES_BEFORE_AMBIGUOUS})\s+{_NAME}(?:,\s*|\s+){_NUMBER_WORD}{_NUMBER}"
         rf"(?=\s*(?:$|[,.;:!?)(\n]|-\s|{_UNIT}|{_POSTCODE}\s))"
     ),
-    re.compile(rf"\bGran\s+V[ií]a,?\s+{_NUMBER_WORD}{_NUMBER}"),
+    (rf"\bGran\s+V[ií]a,?\s+{_NUMBER_WORD}{_NUMBER}"),
     # Calle 50 #12-30; Carrera 7 # 71-21 (Colombia and its neighbours: street, number of the cross street)
-    re.compile(
+    (
         r"(?<![\w])(?i:calle|cl\.|carrera|cra\.?|kr\.?|avenida|av\.|diagonal|dg\.|transversal|tv\.)\s*"
         r"[0-9]{1,3}[A-Za-z]?(?:\s?bis)?\s*(?:#|(?i:n[º°o]\.?))\s*[0-9]{1,3}[A-Za-z]?\s?-\s?[0-9]{1,3}(?![\w])"
     ),
     # 12 elm street; lindenstraße 4: typed all in lower case, with a street word nothing else ends in
-    re.compile(
+    (
         rf"{_BEFORE_NUMBER}[0-9]{{1,5}}[a-z]?\s+[a-z]{{3,20}}(?:\s+[a-z]{{3,20}})?\s+(?:street|avenue|boulevard)\b"
     ),
-    re.compile(rf"(?<![\w-])[a-zäöüß]{{2,30}}(?:straße|strasse|straat|gracht)\s*{_NUMBER}{_NOT_A_COUNT}"),
+    (rf"(?<![\w-])[a-zäöüß]{{2,30}}(?:straße|strasse|straat|gracht)\s*{_NUMBER}{_NOT_A_COUNT}"),
     # Hauptstraße 5; Bahnhofstr. 12a; Keizersgracht 123; Berliner Straße 5; Karl-Marx-Allee 12
-    re.compile(
+    (
         rf"(?<![\w-]){_NOT_A_DE_NAME}(?:{_WORD}[\s-]){{0,2}}{_NOT_A_DE_STREET}[{_UP}][^\W\d_]{{1,30}}?"
         rf"(?:{_DE_NL_SUFFIXES})\s*{_NUMBER_WORD}{_NUMBER}{_NOT_A_COUNT}"
     ),
-    re.compile(
+    (
         rf"(?<![\w-]){_NOT_A_DE_NAME}(?:{_WORD}[\s-]){{1,3}}(?i:{_DE_NL_SUFFIXES})\s*{_NUMBER_WORD}{_NUMBER}"
         rf"{_NOT_A_COUNT}"
     ),
     # Damrak 1, 1012 LG Amsterdam; Unter den Linden 77, 10117 Berlin (a round 10000 is a count, no postcode)
-    re.compile(
+    (
         rf"(?<![\w-]){_NOT_A_DE_NAME}(?:{_WORD}\s+(?:{_PARTICLE}){{0,2}}){{0,3}}{_WORD}\s+{_NUMBER}"
         rf"(?=,\s*(?![0-9]{{2}}000\b){_POSTCODE}\s+{_TOWN_WORD})"
     ),
     # PO boxes
-    re.compile(
+    (
         r"(?<![\w])(?:(?i:p\.?\s?o\.?\s?box|post office box|gpo box|locked bag|private bag|"
         r"apartado de correos|apartado postal|apdo\.?(?:\s+de\s+correos)?|casilla de correos?|casilla postal|"
         r"bo[iî]te postale|"
@@ -196,7 +200,7 @@ _ANCHORS = [
     ),
 ]
 # After words that announce an address, a name and a number (either order) are one: "Adresse: Damrak 1".
-_ADDRESS_WORDS = re.compile(
+_ADDRESS_WORDS = (
     r"(?<!\w)(?i:my (?:home |delivery |shipping )?address is|(?:home |delivery |shipping )?address:|"
     r"mi direcci[oó]n es|direcci[oó]n:|domicilio:|mon adresse est|adresse ?:|meine adresse (?:ist|lautet)|"
     r"anschrift:|il mio indirizzo è|indirizzo:|meu endere[çc]o é|endere[çc]o:|morada:|mijn adres is|adres:|"
@@ -206,23 +210,23 @@ _ADDRESS_WORDS = re.compile(
 
 _SEPARATOR = re.compile(r"\s*[,\n]\s*|\s+[-\u2013]\s+|\s+")
 _STRONG_TAILS = [
-    re.compile(_UNIT),
+    (_UNIT),
     # Mountain View, CA 94043; Toronto, ON M5H 1A1; Sydney NSW 2000; São Paulo - SP, 01310-200
-    re.compile(
+    (
         rf"(?:{_TOWN}(?:,\s*|\s+-\s+|\s+))?(?:{_REGIONS})(?:(?:,\s*|\s+)(?:[0-9]{{5}}(?:-[0-9]{{3,4}})?|"
         rf"{_CA_POSTCODE}|[0-9]{{4}}))?(?![\w])"
     ),
-    re.compile(rf"(?:{_TOWN},?\s+)?{_UK_POSTCODE}(?![\w])"),
-    re.compile(rf"{_TOWN}\s+[0-9]{{4}}(?![\w])"),  # Wellington 6011, Oslo 0150
-    re.compile(rf"{_CA_POSTCODE}(?![\w])"),
+    (rf"(?:{_TOWN},?\s+)?{_UK_POSTCODE}(?![\w])"),
+    (rf"{_TOWN}\s+[0-9]{{4}}(?![\w])"),  # Wellington 6011, Oslo 0150
+    (rf"{_CA_POSTCODE}(?![\w])"),
     # 75002 Paris; 28300 Aranjuez (Madrid); 1100-053 Lisboa; 1012 LG Amsterdam; 75008 Paris Cedex 08
-    re.compile(rf"{_POSTCODE}\s*(?:-\s*)?{_TOWN}(?:\s+(?i:cedex)(?:\s+[0-9]{{1,2}})?)?(?:\s*\({_TOWN}\))?"),
-    re.compile(r"(?i:col\.|colonia|bairro|barrio)\s+" + _TOWN),
-    re.compile(_COUNTRY),
+    (rf"{_POSTCODE}\s*(?:-\s*)?{_TOWN}(?:\s+(?i:cedex)(?:\s+[0-9]{{1,2}})?)?(?:\s*\({_TOWN}\))?"),
+    (r"(?i:col\.|colonia|bairro|barrio)\s+" + _TOWN),
+    (_COUNTRY),
 ]
-_WEAK_TAIL = re.compile(_TOWN)
-_CLAUSE_END = re.compile(rf"\s*(?:$|[.;!?)\n]|,\s*(?![{_UP}0-9]))")
-_UNIT_BEFORE = re.compile(rf"(?<![\w])(?:{_UNIT})(?:\s*,\s*|\s+)")
+_WEAK_TAIL = _TOWN
+_CLAUSE_END = rf"\s*(?:$|[.;!?)\n]|,\s*(?![{_UP}0-9]))"
+_UNIT_BEFORE = rf"(?<![\w])(?:{_UNIT})(?:\s*,\s*|\s+)"
 _MAX_PARTS = 6
 
 
@@ -235,16 +239,18 @@ def _extend_right(text: str, end: int) -> int:
         if separator is None:
             break
         start = separator.end()
-        strong = next((m for p in _STRONG_TAILS if (m := p.match(text, start)) and m.end() > start), None)
+        strong = next(
+            (m for p in _STRONG_TAILS if (m := _compiled(p).match(text, start)) and m.end() > start), None
+        )
         if strong is not None:
             committed = position = strong.end()
             weak = 0
             continue
-        town = _WEAK_TAIL.match(text, start)
+        town = _compiled(_WEAK_TAIL).match(text, start)
         if town is None or weak == 2:
             break
         position, weak = town.end(), weak + 1
-    if weak and _CLAUSE_END.match(text, position):
+    if weak and _compiled(_CLAUSE_END).match(text, position):
         committed = position
     return committed
 
@@ -281,10 +287,10 @@ def addresses(text: str) -> Found:
     for window_start, window_end in _windows(text):
         # a window's end cuts no anchor short: an anchor reaches at most _REACH_AFTER_DIGIT past a digit
         for pattern in _ANCHORS:
-            anchors.update(m.span() for m in pattern.finditer(text, window_start, window_end))
-        anchors.update(m.span(1) for m in _ADDRESS_WORDS.finditer(text, window_start, window_end))
+            anchors.update(m.span() for m in _compiled(pattern).finditer(text, window_start, window_end))
+        anchors.update(m.span(1) for m in _compiled(_ADDRESS_WORDS).finditer(text, window_start, window_end))
     found: Found = []
-    units_before = {m.end(): m.start() for m in _UNIT_BEFORE.finditer(text)} if anchors else {}
+    units_before = {m.end(): m.start() for m in _compiled(_UNIT_BEFORE).finditer(text)} if anchors else {}
     for anchor_start, anchor_end in sorted(anchors):
         if found and anchor_end <= found[-1][1]:
             continue  # inside an address already found and extended

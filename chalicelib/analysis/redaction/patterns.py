@@ -218,6 +218,11 @@ DETECTORS: list[tuple[str, Callable[[str], Found]]] = [
 ]
 
 
+# Every type but these has a digit in it: a text without one is spared the other detectors.
+_WITHOUT_DIGITS = frozenset({"PASSWORD", "EMAIL"})
+_DIGIT = re.compile(r"[0-9]")
+
+
 class _MaskedText:
     """An original text with some spans masked, and the way back from masked offsets to original ones."""
 
@@ -282,7 +287,8 @@ class PatternRedactor:
     def find(self, text: str, masked: Sequence[Span] = ()) -> list[Span]:
         """The spans to mask in a text: those already `masked` plus every pattern match outside them."""
         state = _MaskedText(text, masked)
+        has_digit = _DIGIT.search(text) is not None
         for entity_type, detector in DETECTORS:
-            if entity_type in self.entity_types:
+            if entity_type in self.entity_types and (has_digit or entity_type in _WITHOUT_DIGITS):
                 state.add(entity_type, detector(state.text))
         return state.spans
