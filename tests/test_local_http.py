@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import pytest
 
 from chalicelib.local.http_server import LocalApiServer
 from chalicelib.local.provision import create_local_read_token
+from chalicelib.observability import SERVICE
 from chalicelib.queue import decode_events
 
 FORM = b"/forms/demo"
@@ -356,3 +358,41 @@ def test_the_request_log_names_routes_and_keeps_identifiers_out(connect, capfd):
     assert '"GET /customers/{customer_id}"' in log
     for trace in (EMAIL, quote(EMAIL, safe=""), quote(EMAIL), "log.probe", "example.com"):
         assert trace not in log
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_failure_inside_the_gateway_is_a_json_500_logged_without_what_the_client_sent(stack, monkeypatch):
+    from werkzeug.test import Client
+
+    from app import app
+    from chalicelib.local.gateway import ChaliceWsgi
+
+    gateway = ChaliceWsgi(app)
+    logged = Records()
+    service_logger = logging.getLogger(SERVICE)
+    # Only this handler: the logger's own stream is whatever stdout was when the app was first imported.
+    monkeypatch.setattr(service_logger, "handlers", [logged])
+
+    def fail(**request: object) -> None:
+        raise ValueError(f"cannot handle {request['path']}")
+
+    monkeypatch.setattr(gateway.gateway, "handle_request", fail)
+
+    response = Client(gateway).get(f"/forms/{quote(EMAIL, safe='')}")
+
+    assert response.status_code == 500
+    assert response.get_json() == {
+        "error": {"code": "internal_error", "message": "Something went wrong on our side."}
+    }
+    [record] = [record for record in logged.records if record.getMessage() == "local gateway failed"]
+    assert record.error_type == "ValueError"
+    assert "in fail" in record.frames  # where it failed is logged …
+    assert "log.probe" not in str(vars(record))  # … and not what the client sent

@@ -19,6 +19,7 @@ import ast
 import base64
 import functools
 import json
+import traceback
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from pathlib import Path
@@ -184,7 +185,9 @@ class ChaliceWsgi:
     ) -> tuple[int, dict[str, str], bytes]:
         try:
             return self.handle(method, raw_uri, headers, body)
-        except Exception:
-            # A defect on our side, not the client's; logged without the path (it may hold identifiers).
-            logger.exception("local gateway failed")
+        except Exception as error:
+            # A defect on our side, not the client's. Logged by type and frames only: the path and the error's
+            # message may hold what the client sent (an email, an id).
+            frames = "".join(traceback.format_tb(error.__traceback__))
+            logger.error("local gateway failed", extra={"error_type": type(error).__name__, "frames": frames})
             return gateway_answer("DEFAULT_5XX", 500)

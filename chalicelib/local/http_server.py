@@ -4,8 +4,9 @@ ChaliceWsgi), answering every request as the deployed API (API Gateway REST API 
 waitress, not `chalice local`'s http.server handler: waitress frames HTTP/1.1 properly (keep-alive, chunked
 bodies buffered and handed on whole, Content-Length checked, a body cut short by the client never handed to
 the app, leading blank lines skipped, header and body limits), where http.server answered HTML errors,
-tracebacks and desynchronized keep-alive connections. What waitress refuses itself it answers here in the
-product's JSON error shape (JsonErrorTask); the limits the deployment enforces are set to API Gateway's
+tracebacks and desynchronized keep-alive connections (werkzeug's development server, installed with moto,
+closes every connection after one answer and answers malformed requests in HTML too). What waitress refuses
+itself it answers here in the product's JSON error shape (JsonErrorTask); the limits are API Gateway's
 quotas for a regional REST API:
 - URL: 10,240 characters (414); request line and header values together: 10,240 bytes (431);
 - payload: 10 MB at the gateway (413, the body is not read) and Lambda's 6 MB (413, see gateway.py).
@@ -52,12 +53,15 @@ def _status_line(status: int) -> str:
     return f"{status} {HTTPStatus(status).phrase}"
 
 
+def headers_too_large() -> GatewayAnswer:
+    message = "The request line and headers are larger than the API accepts."
+    return json_error(431, "headers_too_large", message)
+
+
 def answer_for_unparsed(error: Error) -> GatewayAnswer:
     """The JSON answer to a request waitress refused before any application saw it."""
     if isinstance(error, RequestHeaderFieldsTooLarge):
-        return json_error(
-            431, "headers_too_large", "The request line and headers are larger than the API accepts."
-        )
+        return headers_too_large()
     if isinstance(error, RequestEntityTooLarge):
         return gateway_answer("REQUEST_TOO_LARGE", 413)
     # Everything else is malformed framing: an invalid Content-Length or chunk, an unsupported
@@ -107,9 +111,7 @@ class DeployedLimits:
         if len(environ.get("REQUEST_URI", "")) > MAX_URL_CHARS:
             answer = json_error(414, "uri_too_long", "The URL is longer than the API accepts.")
         elif _request_line_and_header_bytes(environ) > MAX_REQUEST_LINE_AND_HEADER_BYTES:
-            answer = json_error(
-                431, "headers_too_large", "The request line and headers are larger than the API accepts."
-            )
+            answer = headers_too_large()
         if answer is None:
             return self.app(environ, start_response)
         status, headers, body = answer
@@ -172,6 +174,8 @@ class LocalApiServer:
         self._original_class = _current_request_per_thread(app)
         _log_requests_to_stderr()
         logging.getLogger("waitress").setLevel(logging.WARNING)
+        # "Task queue depth is 1": a request waited for a free worker thread, routine under a burst.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self._server = GatewayServer(
             RequestLog(DeployedLimits(ChaliceWsgi(app))),
             host=host,
@@ -188,11 +192,14 @@ class LocalApiServer:
         self.url = f"http://{host}:{self.port}"
 
     def serve_forever(self) -> None:
-        """Serve until stop() is called from another thread, or Ctrl-C / SIGTERM (as KeyboardInterrupt)."""
-        self._server.run()
+        """Serve until stop() is called from another thread, or Ctrl-C / SIGTERM (as KeyboardInterrupt);
+        then put the app's class back."""
+        try:
+            self._server.run()
+        finally:
+            self.app.__class__ = self._original_class
 
     def stop(self) -> None:
-        """Stop serving (from another thread) and put the app's class back."""
+        """Make serve_forever() return (from another thread)."""
         # The server's loop closes itself: closing its sockets from this thread would race with it.
         self._server.trigger.pull_trigger(self._server.close)
-        self.app.__class__ = self._original_class
