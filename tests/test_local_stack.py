@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,8 @@ import pytest
 from chalicelib.channels.webhook import sign
 
 ROOT = Path(__file__).resolve().parents[1]
+# An address the product sees only in this test's requests (the banner's curl example has its own).
+PROBE_EMAIL = "stack.probe@example.org"
 
 
 def free_port() -> int:
@@ -64,13 +68,13 @@ def local_stack():
         process.wait(timeout=20)
 
 
-def get(url: str) -> tuple[int, dict, dict]:
-    """GET a JSON answer: (status, body, headers)."""
+def get(url: str) -> tuple[int, dict, Message]:
+    """GET a JSON answer: (status, body, headers); header names are case-insensitive, as in HTTP."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.loads(response.read()), dict(response.headers)
+            return response.status, json.loads(response.read()), response.headers
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read()), dict(error.headers)
+        return error.code, json.loads(error.read()), error.headers
 
 
 def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -93,7 +97,7 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
 
     status, body = post(
         f"{base}/forms/demo/responses",
-        json.dumps({"rating": 9, "comment": "Love the new app!", "email": "a@example.com"}).encode(),
+        json.dumps({"rating": 9, "comment": "Love the new app!", "email": PROBE_EMAIL}).encode(),
         "application/json",
     )
     assert status == 202
@@ -139,6 +143,9 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     assert missing_token[2]["WWW-Authenticate"] == 'Bearer realm="feedback"'
     unknown_path = get(f"{base}/no/such/route")
     assert (unknown_path[0], unknown_path[1]["error"]["code"]) == (404, "not_found")
+    # Chalice's own 405 for a method the path lacks: the deployed API answers it as an unknown route.
+    wrong_method = post(f"{base}/forms/demo", b"{}", "application/json")
+    assert (wrong_method[0], wrong_method[1]["error"]["code"]) == (404, "not_found")
 
     # Meta's GET handshake on the seeded demo source answers the challenge as text.
     verify_token = re.search(
@@ -162,6 +169,18 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     assert by_text["Awful and slow"]["sentiment"] == "NEGATIVE"
     assert by_text["Support solved it in minutes, thank you"]["channel"] == "webhook"
 
+    # An email in a query and in a path, with the dashboard's read token: once the customer is stored; and
+    # no log line of the process (request log, moto, pollers) carries the address (checked at the end).
+    read_token = re.search(r"#token=(\S+)", banner).group(1)
+    encoded_email = urllib.parse.quote(PROBE_EMAIL, safe="")
+    for path in (f"/customers?email={encoded_email}", f"/customers/{encoded_email}"):
+        lookup = urllib.request.Request(f"{base}{path}", headers={"Authorization": f"Bearer {read_token}"})
+        try:
+            with urllib.request.urlopen(lookup, timeout=10) as response:
+                assert response.status == 200
+        except urllib.error.HTTPError as error:
+            assert error.code == 404, error.read()
+
     exported = cli(env, "export", "--date", today, "--out", str(tmp_path))
     assert exported.returncode == 0, exported.stderr
     assert json.loads((tmp_path / "manifest.json").read_text())["counts"]["feedback"] == 3
@@ -169,7 +188,11 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
-    assert "Stopping" in process.stdout.read()
+    output = banner + process.stdout.read()
+    assert "Stopping" in output
+    assert '"GET /customers/{customer_id}"' in output  # the request log is in the output checked
+    for trace in (PROBE_EMAIL, encoded_email, "stack.probe"):
+        assert trace not in output
 
 
 def test_cli_explains_when_the_local_stack_is_not_running():

@@ -10,7 +10,6 @@ another origin than the API, embeds the widget.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import signal
@@ -18,11 +17,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from chalice.config import Config
-from chalice.local import create_local_server
-
 from chalicelib.local.environment import moto_port, use_local_stack
-from chalicelib.local.gateway import DeployedGatewayRequestHandler
+from chalicelib.local.http_server import LocalApiServer
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
 from chalicelib.local.moto_server import LocalMotoServer
 from chalicelib.local.provision import (
@@ -64,13 +60,8 @@ def main() -> int:
     scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
     poller.start(workers=analyze_workers())
     scheduler.start()
-    config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app, lambda_timeout=10)
-    # create_local_server also makes the app's current_request per thread (concurrent requests); its handler
-    # is then swapped for one answering gateway errors (no token, unknown path) as the deployed API does.
-    server = create_local_server(app, config, "127.0.0.1", port)
-    server.server.RequestHandlerClass = functools.partial(
-        DeployedGatewayRequestHandler, app_object=app, config=config
-    )
+    # Answers as the deployed API does, errors included (http_server.py); its request log names routes only.
+    server = LocalApiServer(app, "127.0.0.1", port)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -99,18 +90,19 @@ def main() -> int:
         f"    curl -X POST {base}/forms/{form.form_id}/responses -H 'content-type: application/json' \\\n"
         """      -d '{"rating": 9, "comment": "Love the new app!", "email": "a@example.com"}'\n"""
         "    .venv/bin/python -m chalicelib.cli feedback list --local\n"
-        "  Ctrl-C stops everything.\n",
+        "  Ctrl-C stops everything.\n"
+        f"Serving on {base}",
         flush=True,
     )
     try:
-        server.serve_forever()
+        server.serve_forever()  # returns on Ctrl-C or SIGTERM
     except KeyboardInterrupt:
-        print("\nStopping…", flush=True)
+        pass
     finally:
+        print("\nStopping…", flush=True)
         poller.stop()
         scheduler.stop()
         demo.shutdown()
-        server.server.server_close()
         moto.stop()
     return 0
 
