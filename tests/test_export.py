@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
+import pyarrow.parquet as pq
 import pytest
 
 from chalicelib import aws
@@ -291,3 +292,63 @@ def test_a_formula_email_from_a_form_is_text_in_every_csv_of_its_day(client, sta
         for row in file_rows:
             for column, cell in row.items():
                 assert not csv_writer.FORMULA_START.match(cell), (name, column, cell)
+
+
+# --- links: only http(s) permalinks reach the export files -----------------------------------------------
+
+NOT_WEB_URLS = [
+    "javascript:alert(1)",
+    "JavaScript:alert(document.cookie)",
+    " javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+    "//evil.example/path",
+    "https:no-host",
+    '=HYPERLINK("http://evil")',
+]
+
+
+def test_a_stored_link_that_is_not_http_reaches_no_export_file(stack):
+    """Items stored before ingest refused such links: feedback.csv, activities.csv, the JSON Lines and the
+    Parquet file leave them out; a web link and the rest of the item are exported as they are."""
+    from tests.test_customers import event, process
+
+    web = "https://shop.example.com/checkout?step=2"
+    urls = [*NOT_WEB_URLS, web]
+    events = [
+        event(f"link{n}", email=f"l{n}@example.com").model_copy(
+            update={"permalink": url, "metadata": {"page_url": url, "form_name": "Checkout"}}
+        )
+        for n, url in enumerate(urls)
+    ]
+    process(*events)
+    day = utc_now().date()
+    prefix = f"exports/dt={day.isoformat()}/"
+    # What every file should say per item: the web link kept, every other link left out.
+    expected = {e.external_id: (url if url == web else None) for e, url in zip(events, urls, strict=True)}
+
+    manifest = export.export_day(day)
+
+    assert manifest["counts"]["feedback"] == manifest["counts"]["activities"] == len(urls)
+    feedback_rows = csv.DictReader(io.StringIO(s3_object(prefix + "feedback.csv").decode(), newline=""))
+    assert {r["external_id"]: r["permalink"] for r in feedback_rows} == {
+        k: v or "" for k, v in expected.items()
+    }
+    activities = csv.DictReader(io.StringIO(s3_object(prefix + "activities.csv").decode(), newline=""))
+    assert sorted(r["Feedback Permalink"] for r in activities) == [""] * len(NOT_WEB_URLS) + [web]
+    lines = [
+        json.loads(line) for line in gzip.decompress(s3_object(prefix + "feedback.jsonl.gz")).splitlines()
+    ]
+    assert {line["external_id"]: line.get("permalink") for line in lines} == expected
+    assert {line["external_id"]: line["metadata"] for line in lines} == {
+        k: {"form_name": "Checkout", **({"page_url": v} if v else {})} for k, v in expected.items()
+    }
+    table = pq.read_table(io.BytesIO(s3_object(f"exports/parquet/dt={day.isoformat()}/feedback.parquet")))
+    parquet_links = zip(
+        table.column("external_id").to_pylist(), table.column("permalink").to_pylist(), strict=True
+    )
+    assert dict(parquet_links) == expected
+    # The stored items are as they were: the export leaves links out, it does not rewrite history.
+    assert feedback_store.get(events[0].feedback_id).permalink == NOT_WEB_URLS[0]

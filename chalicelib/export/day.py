@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.export.base import ExportWriter
+from chalicelib.export.base import ExportWriter, for_export
 from chalicelib.export.crm import crm_writers
 from chalicelib.export.csv_writer import CsvWriter
 from chalicelib.export.jsonl_writer import JsonLinesWriter
@@ -74,7 +74,8 @@ def export_day(day: date) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="export-") as workdir:
         writers = make_writers(Path(workdir))
         count = 0
-        for feedback in feedback_store.list_day(day):
+        for stored in feedback_store.list_day(day):
+            feedback = for_export(stored)
             for writer in writers:
                 writer.write(feedback)
             count += 1
