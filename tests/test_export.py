@@ -18,6 +18,7 @@ from chalicelib.config import settings
 from chalicelib.export import crm, csv_writer
 from chalicelib.export import day as export
 from chalicelib.export.base import FEEDBACK_COLUMNS
+from chalicelib.local import lambda_runtime
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import Author, StoredFeedback, utc_now
 from chalicelib.store import customers
@@ -352,3 +353,23 @@ def test_a_stored_link_that_is_not_http_reaches_no_export_file(stack):
     assert dict(parquet_links) == expected
     # The stored items are as they were: the export leaves links out, it does not rewrite history.
     assert feedback_store.get(events[0].feedback_id).permalink == NOT_WEB_URLS[0]
+
+
+def test_the_local_stack_schedule_runs_the_nightly_export(client, day_items, monkeypatch):
+    """`make run` calls the same handler at 02:15 UTC with an event Chalice accepts (it used to miss the
+    `version` field every EventBridge event has, and the run failed)."""
+    from app import nightly_export
+
+    monkeypatch.setattr(export, "utc_now", lambda: datetime(2026, 11, 22, 2, 15, tzinfo=UTC))
+    monkeypatch.setattr(lambda_runtime, "next_run", lambda now, hour, minute: now)
+    manifests = []
+
+    def run_once(event, context):
+        manifests.append(nightly_export(event, context))
+        scheduler.stop()
+
+    scheduler = lambda_runtime.DailyScheduler(run_once, "nightly_export", hour=2, minute=15)
+    scheduler._run()  # in this thread: one run, then stop
+
+    assert [m["counts"]["feedback"] for m in manifests] == [3]
+    assert manifests[0]["date"] == "2026-11-21"
