@@ -291,11 +291,13 @@ def test_an_erasure_with_nothing_exported_yet_invokes_nothing(client, export_fun
     erin = event("e1", email=EMAIL, text=SECRET_TEXT)
     process(erin)
 
+    today = datetime.now(UTC).date().isoformat()
+
     report = privacy.erase_customer(customer_of(erin))
 
-    assert (report.exports_scheduled, report.export_rewrite) == ([date.today().isoformat()], "nightly")
+    assert (report.exports_scheduled, report.export_rewrite) == ([today], "nightly")
     assert export_function.events == []
-    assert client.http.get(f"/exports/{date.today().isoformat()}", headers=erase_token()).status_code == 404
+    assert client.http.get(f"/exports/{today}", headers=erase_token()).status_code == 404
 
 
 # --- make run: the local stack runs the same rewrite, in the background ------------------------------------
