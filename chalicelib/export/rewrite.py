@@ -3,8 +3,8 @@ by the export function, which the erasure invokes asynchronously (Lambda `Invoke
 
 1. The erasure (DELETE /customers/{id}, `cli customers erase`) deletes the customer's items, then marks each
    day that held them and is exported (one item per day in the EXPORT_REWRITE partition, with a fresh token)
-   and invokes the export function with an "export rewrite" event naming those days. Yesterday and today
-   are marked too, as not exported yet: the nightly run may be exporting yesterday at that very moment.
+   and invokes the export function with an "export rewrite" event naming those days. Yesterday and today,
+   when not exported yet, are marked as upcoming: the nightly run may be exporting yesterday right now.
 2. While an exported day is marked, `GET /exports/{date}` answers 409 export_rewrite_pending.
 3. The export function rewrites every named day still marked (all files, Parquet included, so Athena reads
    the rewritten partition), then removes the mark only if it still holds the token read before the

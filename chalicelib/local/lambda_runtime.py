@@ -140,26 +140,24 @@ class SqsPoller:
             thread.join(timeout=5)
 
 
-def eventbridge_event(
-    source: str = "aws.events", detail_type: str = "Scheduled Event", detail: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """An event in EventBridge's shape (a schedule's by default); Chalice reads every field of it."""
+def scheduled_event() -> dict[str, Any]:
+    """An EventBridge schedule's event, every field of it: Chalice's CloudWatchEvent reads them all."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": detail_type,
-        "source": source,
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
         "account": "123456789012",
         "time": utc_now().isoformat(),
         "region": "us-east-1",
         "resources": [],
-        "detail": detail or {},
+        "detail": {},
     }
 
 
 def invoke_async(handler: Handler, event: dict[str, Any], function_name: str) -> threading.Thread:
     """Lambda's asynchronous invocation, locally: the handler runs in a thread of its own and the caller goes
-    on at once. Not a daemon thread, so a short-lived process (the CLI) finishes the work before it exits."""
+    on at once. A short-lived process (the CLI) joins the thread before it exits."""
 
     def run() -> None:
         try:
@@ -195,7 +193,7 @@ class DailyScheduler:
             if self._stop.wait(max(wait, 0)):
                 return
             try:
-                self.handler(eventbridge_event(), lambda_context(self.name, 1024, 900_000))
+                self.handler(scheduled_event(), lambda_context(self.name, 1024, 900_000))
             except Exception:
                 logger.exception("scheduled run failed", extra={"schedule": self.name})
 
