@@ -8,10 +8,10 @@ from typing import Any
 from chalice import Chalice, ConvertToMiddleware, Cron
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import privacy, processing
+from chalicelib import processing
 from chalicelib.auth import auth_api
 from chalicelib.channels.routes import webhooks_api
-from chalicelib.export.day import export_day, previous_utc_day
+from chalicelib.export import rewrite
 from chalicelib.exports_api import exports_api
 from chalicelib.forms.routes import forms_api
 from chalicelib.observability import logger, metrics, tracer
@@ -43,6 +43,6 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
 
 @app.schedule(Cron(15, 2, "*", "*", "?", "*"), name="nightly_export")
 def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
-    """Rewrite the export days erasures queued, then export the previous UTC day, at 02:15 UTC."""
-    privacy.rewrite_scheduled_exports()
-    return export_day(previous_utc_day())
+    """At 02:15 UTC, export the previous UTC day (and rewrite the days erasures left pending). An erasure
+    invokes it too, asynchronously, to rewrite the export days that held the customer."""
+    return rewrite.run_export_function(event.to_dict())

@@ -355,9 +355,18 @@ def customers_link(args: argparse.Namespace) -> int:
     return 0
 
 
+# When `customers erase` says the export files are rewritten, per privacy.ErasureReport.export_rewrite.
+ERASURE_REWRITE_NOTES = {
+    "invoked": "the export function was invoked: those files are rewritten within minutes",
+    "local": "rewriting them now (the local stack runs the export function in this process)",
+    "nightly": "the nightly export rewrites them (set EXPORT_FUNCTION_NAME to have them rewritten now)",
+}
+
+
 def customers_erase(args: argparse.Namespace) -> int:
     """Erase a customer everywhere (asks for --yes)."""
     from chalicelib import privacy
+    from chalicelib.export import rewrite
 
     if not args.yes:
         print("error: erasure cannot be undone; add --yes to confirm", file=sys.stderr)
@@ -366,11 +375,14 @@ def customers_erase(args: argparse.Namespace) -> int:
     if report is None:
         print(f"error: no customer {args.customer_id!r}", file=sys.stderr)
         return 1
-    rewritten = ", ".join(report.exports_rewritten) or "none"
+    days = ", ".join(report.exports_scheduled) or "none"
     print(
         f"erased: {report.feedback_deleted} feedback, {report.identities_deleted} identities, "
-        f"{report.profiles_deleted} profile(s); exports rewritten: {rewritten}"
+        f"{report.profiles_deleted} profile(s); export days to rewrite: {days}"
     )
+    if report.exports_scheduled:
+        print(ERASURE_REWRITE_NOTES[report.export_rewrite], flush=True)
+        rewrite.wait_for_local_rewrites()
     return 0
 
 

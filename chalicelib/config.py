@@ -23,6 +23,8 @@ class Settings:
     table_name: str
     queue_url: str
     bucket_name: str
+    # The export function an erasure invokes to rewrite export days (set on the API function by the stack).
+    export_function_name: str
     analyzer: AnalyzerBackend
     parameter_prefix: str
     day_shards: int
@@ -38,6 +40,7 @@ class Settings:
             table_name=os.environ.get("TABLE_NAME", f"feedback-{stage}"),
             queue_url=os.environ.get("INGEST_QUEUE_URL", ""),
             bucket_name=os.environ.get("EXPORT_BUCKET", f"feedback-exports-{stage}"),
+            export_function_name=os.environ.get("EXPORT_FUNCTION_NAME", ""),
             analyzer=AnalyzerBackend(os.environ.get("ANALYZER", AnalyzerBackend.COMPREHEND)),
             parameter_prefix=os.environ.get("PARAMETER_PREFIX", f"/feedback/{stage}"),
             day_shards=int(os.environ.get("DAY_SHARDS", "8")),

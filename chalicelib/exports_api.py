@@ -1,4 +1,5 @@
-"""`GET /exports/{date}`: a day's export manifest with presigned S3 links to its files (scope `export`)."""
+"""`GET /exports/{date}`: a day's export manifest with presigned S3 links to its files (scope `export`); while
+an erasure's rewrite of the day is pending, 409 export_rewrite_pending instead (no link to erased data)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from chalice import Blueprint, Response
 from chalicelib import aws
 from chalicelib.auth import bearer, requires_scope
 from chalicelib.config import settings
+from chalicelib.export import rewrite
 from chalicelib.export.day import MANIFEST_NAME, partition_prefix
-from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, json_errors
+from chalicelib.http import ANY_CONTENT, ApiError, BadRequest, NotFound, json_errors
 from chalicelib.models import utc_now
 
 exports_api = Blueprint(__name__)
@@ -40,7 +42,8 @@ def _parse_day(value: str) -> dt.date:
             return dt.date.fromisoformat(value)
     except ValueError:
         pass
-    raise BadRequest(f"Expected a date as YYYY-MM-DD, got {value!r}.", code="invalid_date")
+    # The path segment is not echoed back: it can be anything, of any length.
+    raise BadRequest("Expected the day as a date YYYY-MM-DD.", code="invalid_date")
 
 
 def read_manifest(day: dt.date) -> dict[str, Any]:
@@ -65,7 +68,16 @@ def read_manifest(day: dt.date) -> dict[str, Any]:
 @requires_scope("export")
 def get_export(date: str) -> Response:
     """The manifest of one UTC day's export, each file with a presigned `url` and its `expires_at`."""
-    manifest = read_manifest(_parse_day(date))
+    day = _parse_day(date)
+    manifest = read_manifest(day)
+    if rewrite.is_pending(day):
+        raise ApiError(
+            409,
+            "export_rewrite_pending",
+            f"The export of {day.isoformat()} is being rewritten after a customer's erasure; "
+            f"retry in {rewrite.RETRY_AFTER_SECONDS} seconds.",
+            headers={"Retry-After": str(rewrite.RETRY_AFTER_SECONDS)},
+        )
     expires_at = (utc_now() + dt.timedelta(seconds=URL_LIFETIME_SECONDS)).isoformat()
     for entry in manifest.get("files", []):
         entry["url"] = presigned_get_url(entry["key"])

@@ -1,6 +1,7 @@
 """Erasure of a customer (GDPR art. 17 / CCPA deletion): the profile, identities and feedback go from the
-table, every past export partition that held them is written again without them, and an erasure log entry
-records that it happened — never what was erased.
+table, every past export partition that held them is written again without them within minutes (by the
+export function, invoked asynchronously: chalicelib/export/rewrite.py), and an erasure log entry records
+that it happened — never what was erased.
 
 What stays, on purpose: the erasure log (a hash of the customer id, the time and counts), and tombstones
 of nothing (profiles this customer absorbed are deleted with it). Messages still in the ingest queue or
@@ -18,28 +19,28 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.export.day import MANIFEST_NAME, export_day, partition_prefix
+from chalicelib.export import rewrite
+from chalicelib.export.day import MANIFEST_NAME, partition_prefix, previous_utc_day
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
 from chalicelib.store import customers, dynamo
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
 
 ERASURE = "ERASURE"
-# Export days an erasure left to rewrite (API erasures: the API function cannot write Parquet).
-EXPORT_REWRITE = "EXPORT_REWRITE"
 
 
 @dataclass
 class ErasureReport:
-    """What an erasure removed (counts only) and which export days it rewrote."""
+    """What an erasure removed (counts only), which export days it left to rewrite and how the rewrite
+    was started (rewrite.Dispatch)."""
 
     customer_hash: str
     requested_at: str
     feedback_deleted: int = 0
     identities_deleted: int = 0
     profiles_deleted: int = 0
-    exports_rewritten: list[str] = field(default_factory=list)
     exports_scheduled: list[str] = field(default_factory=list)
+    export_rewrite: str = rewrite.Dispatch.NONE
 
 
 def customer_hash(customer_id: str) -> str:
@@ -57,13 +58,11 @@ def _exported(day: date) -> bool:
     return True
 
 
-def erase_customer(customer_id: str, rewrite_now: bool = True) -> ErasureReport | None:
+def erase_customer(customer_id: str) -> ErasureReport | None:
     """Erase a customer everywhere; None when there is no such customer (nothing is logged then).
 
-    With `rewrite_now` the export days that held the customer are rewritten before returning (the CLI).
-    The API function has no pyarrow (only the export functions get the layer), so it passes False: the
-    days are queued for the export function, which rewrites them at its next run, before the night's
-    export (within a day; GDPR allows a month)."""
+    The table is clean when this returns; the export days that held the customer are marked pending (GET
+    /exports refuses them) and handed to the export function, which rewrites them within minutes."""
     profile = customers.get_profile(customer_id)
     items = customers.customer_items(customer_id)
     if profile is None and not items:
@@ -88,13 +87,11 @@ def erase_customer(customer_id: str, rewrite_now: bool = True) -> ErasureReport 
     dynamo.batch_write(settings().table_name, unique)
 
     exported = [day for day in sorted(days) if _exported(day)]
-    if rewrite_now:
-        for day in exported:
-            export_day(day)
-            report.exports_rewritten.append(day.isoformat())
-    else:
-        schedule_rewrites(exported)
-        report.exports_scheduled = [day.isoformat() for day in exported]
+    # Not exported yet, but yesterday's export may be running right now and today's will: the nightly run
+    # rewrites them right after exporting them.
+    upcoming = [day for day in sorted(days) if day not in exported and day >= previous_utc_day()]
+    report.exports_scheduled = [day.isoformat() for day in sorted([*exported, *upcoming])]
+    report.export_rewrite = rewrite.request_rewrite(exported, upcoming)
     dynamo.batch_write(
         settings().table_name,
         [
@@ -112,43 +109,11 @@ def erase_customer(customer_id: str, rewrite_now: bool = True) -> ErasureReport 
     return report
 
 
-def schedule_rewrites(days: list[date]) -> None:
-    """Queue export days for rewriting by the export function (one item a day: idempotent)."""
-    dynamo.batch_write(
-        settings().table_name,
-        [
-            dynamo.put_request({PK: EXPORT_REWRITE, SK: day.isoformat(), RECORD_TYPE: EXPORT_REWRITE})
-            for day in days
-        ],
-    )
-
-
-def rewrite_scheduled_exports() -> list[str]:
-    """Rewrite every queued export day, then clear the queue; returns the days (the export function)."""
-    pending = list(
-        dynamo.query_pages(
-            TableName=settings().table_name,
-            KeyConditionExpression="#pk = :rewrite",
-            ExpressionAttributeNames={"#pk": PK},
-            ExpressionAttributeValues={":rewrite": {"S": EXPORT_REWRITE}},
-        )
-    )
-    for item in pending:
-        export_day(date.fromisoformat(item[SK]))
-    dynamo.batch_write(
-        settings().table_name,
-        [{"DeleteRequest": {"Key": dynamo.serialize({PK: item[PK], SK: item[SK]})}} for item in pending],
-    )
-    if pending:
-        logger.info("export days rewritten after erasures", extra={"days": [item[SK] for item in pending]})
-    return [item[SK] for item in pending]
-
-
 def _counts(report: ErasureReport) -> dict[str, int]:
     return {
         "feedback_deleted": report.feedback_deleted,
         "identities_deleted": report.identities_deleted,
-        "exports_rewritten": len(report.exports_rewritten),
+        "exports_scheduled": len(report.exports_scheduled),
     }
 
 

@@ -3,8 +3,9 @@
     eval "$(.venv/bin/python -m infra.outputs prod)"   # needs AWS credentials for the account
     .venv/bin/python -m chalicelib.cli feedback list
 
-chalicelib.config reads TABLE_NAME, EXPORT_BUCKET, INGEST_QUEUE_URL, PARAMETER_PREFIX and STAGE; the same
-values are also in the SSM parameter `/feedback/<stage>/stack` (JSON, as the local stack writes it).
+chalicelib.config reads TABLE_NAME, EXPORT_BUCKET, INGEST_QUEUE_URL, PARAMETER_PREFIX, STAGE and
+EXPORT_FUNCTION_NAME; the same resource names are also in the SSM parameter `/feedback/<stage>/stack` (JSON,
+as the local stack writes it).
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ OUTPUTS: dict[str, tuple[str, str | None]] = {
     "GlueDatabaseName": ("Glue database with the `feedback` table over the Parquet exports", None),
     "AthenaWorkGroupName": ("Athena workgroup for querying the exports", None),
     "AlarmTopicArn": ("SNS topic the alarms notify (subscribe to it)", None),
-    "NightlyExportFunctionName": ("The nightly export Lambda (invoke it to export yesterday now)", None),
+    "NightlyExportFunctionName": (
+        "The export Lambda (nightly; `cli customers erase` invokes it to rewrite export days)",
+        "EXPORT_FUNCTION_NAME",
+    ),
 }
 
 

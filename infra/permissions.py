@@ -42,7 +42,7 @@ ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset(COMPREHEND_DETECT_ACTIONS + XRAY_ACTI
 # The token records the `bearer` authorizer reads live in this partition (chalicelib/auth.py `_tokens`).
 TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 EXPORTS_PREFIX = "exports/"
-# Export days an API erasure queued for the export function to rewrite (chalicelib/privacy.py).
+# Export days an erasure marked for the export function to rewrite (chalicelib/export/rewrite.py).
 EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
 
 
@@ -54,6 +54,7 @@ class Targets:
     queue_arn: str
     bucket_arn: str
     source_secrets_arn: str  # arn:…:parameter/feedback/<stage>/sources/* (SecureStrings the CLI writes)
+    export_function_arn: str  # the NightlyExport function, which an erasure invokes to rewrite export days
 
     def index_arn(self, index: str) -> str:
         return f"{self.table_arn}/index/{index}"
@@ -88,9 +89,12 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
         _statement(
             "ReadAndEraseItems",
             [
-                "dynamodb:GetItem",  # form/source config records, customer profile (store/dynamo.get_item)
+                # form/source config records, customer profile (store/dynamo.get_item), a pending export
+                # rewrite (GET /exports/{date}: export/rewrite.is_pending)
+                "dynamodb:GetItem",
                 "dynamodb:BatchGetItem",  # GET /customers?email= (customers.lookup_identities)
-                "dynamodb:BatchWriteItem",  # erasure: deletes + the erasure log entry (privacy.py)
+                # erasure: deletes, the export days it marks for rewriting, the erasure log entry (privacy.py)
+                "dynamodb:BatchWriteItem",
             ],
             [targets.table_arn],
         ),
@@ -98,7 +102,7 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
             "QueryIndexes",
             ["dynamodb:Query"],
             [
-                targets.index_arn(DAY_INDEX),  # GET /feedback?date=…, erasure's export rewrite
+                targets.index_arn(DAY_INDEX),  # GET /feedback?date=…
                 targets.index_arn(CUSTOMER_INDEX),  # GET /customers/{id}, ?customer_id=, erasure
             ],
         ),
@@ -109,10 +113,9 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
         _statement("ReadExports", ["s3:GetObject"], [targets.exports_objects_arn]),
         # Without ListBucket S3 answers a missing manifest 403, not 404 (exports_api.read_manifest).
         _statement("TellMissingExports", ["s3:ListBucket"], [targets.bucket_arn]),
-        # Erasure rewrites the export days that held the customer (export_day; upload_file may go multipart).
-        _statement(
-            "RewriteExports", ["s3:PutObject", "s3:AbortMultipartUpload"], [targets.exports_objects_arn]
-        ),
+        # Erasure: export/rewrite._dispatch invokes the export function asynchronously (InvocationType=Event)
+        # to rewrite the export days that held the customer; this function writes no export file itself.
+        _statement("InvokeExportRewrite", ["lambda:InvokeFunction"], [targets.export_function_arn]),
         *_log_and_trace(log_group_arn),
     ]
 
@@ -152,11 +155,11 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
         _statement("ReadDayIndex", ["dynamodb:Query"], [targets.index_arn(DAY_INDEX)]),
         # contacts.csv joins each item's customer profile (BatchGetItem, 100 keys a call).
         _statement("ReadProfiles", ["dynamodb:BatchGetItem"], [targets.table_arn]),
-        # privacy.rewrite_scheduled_exports: the export days API erasures queued (pk = EXPORT_REWRITE),
-        # read and then deleted once rewritten.
+        # export/rewrite.rewrite_pending: the export days erasures marked (pk = EXPORT_REWRITE), read and
+        # then deleted once rewritten (a conditional DeleteItem: a day marked again meanwhile stays).
         _statement(
             "TakeScheduledRewrites",
-            ["dynamodb:Query", "dynamodb:BatchWriteItem"],
+            ["dynamodb:Query", "dynamodb:DeleteItem"],
             [targets.table_arn],
             conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_REWRITE_PARTITION]}},
         ),

@@ -199,6 +199,8 @@ class FeedbackStack(cdk.Stack):
                 resource="parameter",
                 resource_name=f"{settings.parameter_prefix.lstrip('/')}/sources/*",
             ),
+            # The function `chalice package` generates for app.nightly_export (created below, by that name).
+            export_function_arn=cdk.Fn.get_att(NIGHTLY_EXPORT, "Arn").to_string(),
         )
         self.roles = {
             function: iam.Role(
@@ -422,6 +424,11 @@ class FeedbackStack(cdk.Stack):
         )
         if settings.pandas_layer_arn:
             app.get_resource(NIGHTLY_EXPORT).add_property_override("Layers", [settings.pandas_layer_arn])
+        # An erasure (DELETE /customers/{id}) invokes the export function to rewrite export days; only the
+        # API function gets its name (chalicelib/config.py EXPORT_FUNCTION_NAME).
+        app.get_resource(API_HANDLER).add_property_override(
+            "Environment.Variables.EXPORT_FUNCTION_NAME", app.get_resource(NIGHTLY_EXPORT).ref
+        )
         return app
 
     def _adjust_api(self) -> None:

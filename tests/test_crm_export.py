@@ -18,7 +18,10 @@ from chalicelib.export import day as export
 from chalicelib.models import Author, Channel, FeedbackEvent, RatingScale
 from chalicelib.store import customers, dynamo
 from chalicelib.store import feedback as feedback_store
+from tests import test_privacy
 from tests.test_customers import customer_of, event, process
+
+export_function = test_privacy.export_function  # the same fixture: Lambda Invoke recorded, run on demand
 
 DAY = date(2026, 11, 22)
 STORED_ON_DAY = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -293,7 +296,7 @@ def test_items_of_an_absorbed_customer_are_logged_on_the_survivor(stack, monkeyp
     assert returned["BatchGetItem"] == 2
 
 
-def test_erasure_reexport_drops_the_customer_from_both_crm_files(stack, monkeypatch):
+def test_erasure_reexport_drops_the_customer_from_both_crm_files(client, export_function, monkeypatch):
     erin = [
         event("e1", email="erin@example.com", name="Erin Example", text="my order arrived broken"),
         event(
@@ -308,9 +311,11 @@ def test_erasure_reexport_drops_the_customer_from_both_crm_files(stack, monkeypa
     assert {r["Feedback Customer ID"] for r in csv_rows("contacts.csv")} == {erin_id, olga_id}
     assert len(csv_rows("activities.csv")) == 3
 
+    export_function.accepts(1)
     report = privacy.erase_customer(erin_id)
+    assert export_function.run_invocations(client) == [{"rewritten": [DAY.isoformat()]}]
 
-    assert report.exports_rewritten == [DAY.isoformat()]
+    assert report.exports_scheduled == [DAY.isoformat()]
     contacts, activities = s3_text(PREFIX + "contacts.csv"), s3_text(PREFIX + "activities.csv")
     for identifier in (erin_id, "erin@example.com", "Erin", "Example", "arrived broken"):
         assert identifier not in contacts

@@ -10,16 +10,19 @@ import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
+import pyarrow.parquet as pq
 import pytest
 
 from chalicelib import aws
 from chalicelib.config import settings
+from chalicelib.export import crm, csv_writer
 from chalicelib.export import day as export
 from chalicelib.export.base import FEEDBACK_COLUMNS
-from chalicelib.models import (
-    StoredFeedback,
-)
+from chalicelib.local import lambda_runtime
+from chalicelib.local.lambda_runtime import SqsPoller
+from chalicelib.models import Author, StoredFeedback, utc_now
 from chalicelib.store import customers
+from chalicelib.store import feedback as feedback_store
 from tests.factories import form_event, stored_positive
 
 DAY = date(2026, 11, 21)
@@ -141,3 +144,232 @@ def test_nightly_schedule_exports_the_previous_utc_day(client, day_items, monkey
 
     assert response.payload["date"] == "2026-11-21"
     assert response.payload["counts"] == {"feedback": 3, "contacts": 0, "activities": 0}
+
+
+# --- CSV injection: every cell of every CSV goes through csv_writer.escape_cell ----------------------------
+
+# OWASP's formula starts (and ASVS's NUL), alone and after leading whitespace of several kinds.
+FORMULA_CELLS = [
+    "=cmd|'/Ccalc'!A0@example.org",
+    '=HYPERLINK("http://evil","x")',
+    "+1 555 0100",
+    "-2+3",
+    "@SUM(A1:A2)",
+    "\t=1+1",
+    "\r=1+1",
+    "\0=1+1",
+    "\tplain after a tab",
+    "  =1+1",
+    "\n@SUM(1)",
+    "\u00a0-1",
+    "\u3000+1",
+]
+SAFE_CELLS = ["Great service", "a=b", "e-mail me", "ana@example.com", "'already text", "", "https://x.com/a"]
+
+# How each feedback.csv column is filled; a new column fails the classification test until it is listed.
+TEXT_COLUMNS = (
+    "feedback_id",
+    "source_id",
+    "external_id",
+    "thread_id",
+    "text",
+    "language",
+    "author_channel_user_id",
+    "author_handle",
+    "author_name",
+    "author_email",
+    "permalink",
+    "analyzer",
+    "skipped_reason",
+    "customer_id",
+)
+ENUM_COLUMNS = ("channel", "kind", "rating_scale", "sentiment")
+TIME_COLUMNS = ("occurred_at", "received_at", "stored_at", "analyzed_at")
+NUMBER_COLUMNS = (
+    "rating",
+    "sentiment_positive",
+    "sentiment_negative",
+    "sentiment_neutral",
+    "sentiment_mixed",
+    "pii_redacted",
+)
+
+
+def with_cell(item: StoredFeedback, column: str, value: str) -> StoredFeedback:
+    """`item` with `value` in the field that fills `column`."""
+    if column.startswith("author_"):
+        author = Author(**{**item.author.model_dump(), column.removeprefix("author_"): value})
+        return item.model_copy(update={"author": author})
+    return item.model_copy(update={column: value})
+
+
+def written_rows(writer_class, tmp_path, *items: StoredFeedback) -> tuple[bytes, list[dict[str, str]]]:
+    writer = writer_class(tmp_path)
+    for item in items:
+        writer.write(item)
+    raw = writer.close().read_bytes()
+    return raw, list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
+
+
+def test_every_feedback_csv_column_is_classified():
+    classified = TEXT_COLUMNS + ENUM_COLUMNS + TIME_COLUMNS + NUMBER_COLUMNS
+    assert sorted(classified) == sorted(FEEDBACK_COLUMNS)
+
+
+@pytest.mark.parametrize("column", TEXT_COLUMNS)
+@pytest.mark.parametrize("value", FORMULA_CELLS, ids=repr)
+def test_a_formula_in_any_text_column_of_feedback_csv_is_neutralised(tmp_path, column, value):
+    item = with_cell(stored("a", datetime(2026, 11, 21, 10, tzinfo=UTC)), column, value)
+
+    _, [row] = written_rows(csv_writer.CsvWriter, tmp_path, item)
+
+    assert row[column] == "'" + value
+
+
+@pytest.mark.parametrize("value", SAFE_CELLS)
+def test_text_that_is_no_formula_is_written_as_it_is(tmp_path, value):
+    item = with_cell(stored("a", datetime(2026, 11, 21, 10, tzinfo=UTC)), "author_name", value)
+
+    _, [row] = written_rows(csv_writer.CsvWriter, tmp_path, item)
+
+    assert row["author_name"] == value
+
+
+def test_numbers_the_product_computes_stay_numbers(tmp_path):
+    item = stored("a", datetime(2026, 11, 21, 10, tzinfo=UTC), rating=0)
+
+    raw, [row] = written_rows(csv_writer.CsvWriter, tmp_path, item)
+
+    assert [row[c] for c in NUMBER_COLUMNS] == ["0", "0.9", "0.05", "0.05", "0.0", "False"]
+    assert [row[c] for c in TIME_COLUMNS[:2]] == ["2026-11-21T10:00:00Z"] * 2
+    assert b"'" not in raw  # nothing of this item needed neutralising
+    # The one cell writer escapes numbers of either sign never.
+    assert [csv_writer.escape_cell(n) for n in (-0.25, -3, 0, True, None)] == [-0.25, -3, 0, True, None]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [crm.CONTACT_COLUMNS, crm.ACTIVITY_COLUMNS, FEEDBACK_COLUMNS],
+    ids=["contacts", "activities", "feedback"],
+)
+def test_every_column_of_every_csv_layout_is_neutralised(tmp_path, columns):
+    """The layouts share CsvFile: a formula in any cell of any of them is written as text."""
+    out = csv_writer.CsvFile(tmp_path / "file.csv", columns)
+    for value in FORMULA_CELLS:
+        out.write(dict.fromkeys(columns, value))
+    rows = list(csv.DictReader(io.StringIO(out.close().read_bytes().decode("utf-8"), newline="")))
+
+    assert [[row[c] for c in columns] for row in rows] == [["'" + v] * len(columns) for v in FORMULA_CELLS]
+
+
+def test_a_formula_email_from_a_form_is_text_in_every_csv_of_its_day(client, stack):
+    """The issue's case end to end: a real form response, stored by the analyze path, exported."""
+    from app import analyze
+
+    email = "=cmd|'/Ccalc'!A0@example.org"
+    response = client.http.post(
+        "/forms/demo/responses",
+        headers={"content-type": "application/json"},
+        body=json.dumps({"rating": 9, "comment": "Fine", "email": email, "name": "@Mallory"}).encode(),
+    )
+    assert response.status_code == 202, response.body
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    [item] = feedback_store.list_day(utc_now().date())
+    stored_email = item.author.email
+    assert stored_email.lower() == email.lower()  # accepted and stored as a valid address
+
+    export.export_day(utc_now().date())
+
+    prefix = f"exports/dt={utc_now().date().isoformat()}/"
+    rows = {
+        name: list(csv.DictReader(io.StringIO(s3_object(prefix + name).decode("utf-8"), newline="")))
+        for name in ("feedback.csv", "contacts.csv", "activities.csv")
+    }
+    assert rows["feedback.csv"][0]["author_email"] == "'" + stored_email
+    assert rows["feedback.csv"][0]["author_name"] == "'@Mallory"
+    assert rows["contacts.csv"][0]["Email"] == "'" + stored_email
+    assert rows["activities.csv"][0]["Email"] == "'" + stored_email
+    for name, file_rows in rows.items():
+        for row in file_rows:
+            for column, cell in row.items():
+                assert not csv_writer.FORMULA_START.match(cell), (name, column, cell)
+
+
+# --- links: only http(s) permalinks reach the export files -----------------------------------------------
+
+NOT_WEB_URLS = [
+    "javascript:alert(1)",
+    "JavaScript:alert(document.cookie)",
+    " javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+    "//evil.example/path",
+    "https:no-host",
+    '=HYPERLINK("http://evil")',
+]
+
+
+def test_a_stored_link_that_is_not_http_reaches_no_export_file(stack):
+    """Items stored before ingest refused such links: feedback.csv, activities.csv, the JSON Lines and the
+    Parquet file leave them out; a web link and the rest of the item are exported as they are."""
+    from tests.test_customers import event, process
+
+    web = "https://shop.example.com/checkout?step=2"
+    urls = [*NOT_WEB_URLS, web]
+    events = [
+        event(f"link{n}", email=f"l{n}@example.com").model_copy(
+            update={"permalink": url, "metadata": {"page_url": url, "form_name": "Checkout"}}
+        )
+        for n, url in enumerate(urls)
+    ]
+    process(*events)
+    day = utc_now().date()
+    prefix = f"exports/dt={day.isoformat()}/"
+    # What every file should say per item: the web link kept, every other link left out.
+    expected = {e.external_id: (url if url == web else None) for e, url in zip(events, urls, strict=True)}
+
+    manifest = export.export_day(day)
+
+    assert manifest["counts"]["feedback"] == manifest["counts"]["activities"] == len(urls)
+    feedback_rows = csv.DictReader(io.StringIO(s3_object(prefix + "feedback.csv").decode(), newline=""))
+    assert {r["external_id"]: r["permalink"] for r in feedback_rows} == {
+        k: v or "" for k, v in expected.items()
+    }
+    activities = csv.DictReader(io.StringIO(s3_object(prefix + "activities.csv").decode(), newline=""))
+    assert sorted(r["Feedback Permalink"] for r in activities) == [""] * len(NOT_WEB_URLS) + [web]
+    lines = [
+        json.loads(line) for line in gzip.decompress(s3_object(prefix + "feedback.jsonl.gz")).splitlines()
+    ]
+    assert {line["external_id"]: line.get("permalink") for line in lines} == expected
+    assert {line["external_id"]: line["metadata"] for line in lines} == {
+        k: {"form_name": "Checkout", **({"page_url": v} if v else {})} for k, v in expected.items()
+    }
+    table = pq.read_table(io.BytesIO(s3_object(f"exports/parquet/dt={day.isoformat()}/feedback.parquet")))
+    parquet_links = zip(
+        table.column("external_id").to_pylist(), table.column("permalink").to_pylist(), strict=True
+    )
+    assert dict(parquet_links) == expected
+    # The stored items are as they were: the export leaves links out, it does not rewrite history.
+    assert feedback_store.get(events[0].feedback_id).permalink == NOT_WEB_URLS[0]
+
+
+def test_the_local_stack_schedule_runs_the_nightly_export(client, day_items, monkeypatch):
+    """`make run` calls the same handler at 02:15 UTC with an event Chalice accepts (it used to miss the
+    `version` field every EventBridge event has, and the run failed)."""
+    from app import nightly_export
+
+    monkeypatch.setattr(export, "utc_now", lambda: datetime(2026, 11, 22, 2, 15, tzinfo=UTC))
+    monkeypatch.setattr(lambda_runtime, "next_run", lambda now, hour, minute: now)
+    manifests = []
+
+    def run_once(event, context):
+        manifests.append(nightly_export(event, context))
+        scheduler.stop()
+
+    scheduler = lambda_runtime.DailyScheduler(run_once, "nightly_export", hour=2, minute=15)
+    scheduler._run()  # in this thread: one run, then stop
+
+    assert [m["counts"]["feedback"] for m in manifests] == [3]
+    assert manifests[0]["date"] == "2026-11-21"

@@ -14,6 +14,7 @@ from chalice.app import ChaliceAuthorizer
 
 from chalicelib import auth
 from chalicelib.config import settings
+from chalicelib.export import rewrite
 from chalicelib.export.day import export_day
 from chalicelib.models import utc_now
 
@@ -179,3 +180,31 @@ def test_a_bad_date_is_400(client, day):
 def test_the_scope_is_checked_before_the_date(client):
     response = client.http.get("/exports/yesterday", headers=bearer(token_with("read")))
     assert_error(response, 403, "insufficient_scope")
+
+
+def test_a_day_whose_rewrite_is_pending_gets_no_links(client):
+    """An erasure marked the day: its files may still hold the customer until the export function has run."""
+    export_day(DAY)
+    rewrite.mark_pending([DAY])
+
+    response = client.http.get("/exports/2026-11-21", headers=bearer(token_with("export")))
+
+    assert_error(response, 409, "export_rewrite_pending")
+    assert response.headers["Retry-After"] == str(rewrite.RETRY_AFTER_SECONDS)
+    assert "X-Amz-Signature" not in response.body.decode()
+    rewrite.rewrite_pending()
+    assert client.http.get("/exports/2026-11-21", headers=bearer(token_with("export"))).status_code == 200
+
+
+def test_a_pending_mark_on_a_day_without_an_export_is_still_404(client):
+    rewrite.mark_pending([], upcoming=[DAY])
+    assert_error(
+        client.http.get("/exports/2026-11-21", headers=bearer(token_with("export"))), 404, "export_not_found"
+    )
+
+
+def test_a_bad_date_is_not_echoed_back(client):
+    response = client.http.get(f"/exports/{'9' * 5000}", headers=bearer(token_with("export")))
+
+    assert_error(response, 400, "invalid_date")
+    assert "9999" not in response.json_body["error"]["message"]

@@ -244,6 +244,11 @@ def test_functions_get_the_deployed_names_and_their_own_role_and_log_group(synth
         # app.py reads INGEST_QUEUE_NAME at import time for its @app.on_sqs_message decorator.
         assert variables["INGEST_QUEUE_NAME"] == queue_name
         assert variables["PARAMETER_PREFIX"] == f"/feedback/{STAGE}"
+        # An erasure invokes the export function: only the API function knows its name.
+        if function == permissions.API_HANDLER:
+            assert variables["EXPORT_FUNCTION_NAME"] == _ref(permissions.NIGHTLY_EXPORT)
+        else:
+            assert "EXPORT_FUNCTION_NAME" not in variables
         assert properties["Role"] == _arn(synth.logical_id("AWS::IAM::Role", f"{function}Role"))
         log_group = synth.logical_id("AWS::Logs::LogGroup", f"{function}Logs")
         assert properties["LoggingConfig"] == {"LogGroup": _ref(log_group)}
@@ -321,8 +326,7 @@ EXPECTED_ACTIONS = {
         "ssm:GetParametersByPath",
         "s3:GetObject",
         "s3:ListBucket",
-        "s3:PutObject",
-        "s3:AbortMultipartUpload",
+        "lambda:InvokeFunction",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",
@@ -349,7 +353,7 @@ EXPECTED_ACTIONS = {
     permissions.NIGHTLY_EXPORT: {
         "dynamodb:Query",
         "dynamodb:BatchGetItem",
-        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
         "s3:PutObject",
         "s3:AbortMultipartUpload",
         "logs:CreateLogStream",
@@ -394,7 +398,26 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
         for statement in _role_statements(synth, function):
             if any(a in {"s3:PutObject", "s3:GetObject"} for a in _listed(statement["Action"])):
                 assert _resource_text(statement).endswith('"/exports/*"]]}'), statement
-    # The export touches the base table only in the partition of rewrites erasures queued.
+    # An erasure invokes the export function and nothing else; no other function invokes any.
+    (invoke,) = [
+        s
+        for s in _role_statements(synth, permissions.API_HANDLER)
+        if "lambda:InvokeFunction" in _listed(s["Action"])
+    ]
+    assert (invoke["Sid"], _listed(invoke["Resource"])) == (
+        "InvokeExportRewrite",
+        [_arn(permissions.NIGHTLY_EXPORT)],
+    )
+    assert [
+        owner
+        for owner, s in _statements(synth)
+        if any(a.startswith("lambda:") for a in _listed(s.get("Action", [])))
+    ] == [synth.logical_id("AWS::IAM::Role", "APIHandlerRole")]
+    # The API function writes no export file (the export function rewrites them).
+    assert not [
+        s for s in _role_statements(synth, permissions.API_HANDLER) if "s3:PutObject" in _listed(s["Action"])
+    ]
+    # The export touches the base table only in the partition of rewrites erasures marked.
     (rewrites,) = [
         s for s in _role_statements(synth, permissions.NIGHTLY_EXPORT) if s["Sid"] == "TakeScheduledRewrites"
     ]
@@ -709,6 +732,7 @@ def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
                 "ParameterPrefix": "/feedback/prod",
                 "Stage": "prod",
                 "GlueDatabaseName": "feedback_prod",
+                "NightlyExportFunctionName": "feedback-collector-prod-NightlyExport-AbC123",
             }
             return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in values.items()]}]}
 
@@ -717,6 +741,8 @@ def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
     assert "export TABLE_NAME=feedback-prod" in printed
     assert "export PARAMETER_PREFIX=/feedback/prod" in printed
     assert "export STAGE=prod" in printed
+    # `cli customers erase` invokes the export function to rewrite the export days.
+    assert "export EXPORT_FUNCTION_NAME=feedback-collector-prod-NightlyExport-AbC123" in printed
     assert not any("Glue" in line or "feedback_prod" in line for line in printed)
 
 

@@ -1,29 +1,51 @@
-"""Erasure: the customer's identifiers are found nowhere afterwards, in the table or any export file."""
+"""Erasure: the customer's identifiers are found nowhere afterwards, in the table or any export file; the
+export days that held them are rewritten by the export function an erasure invokes, and no export link is
+handed out for such a day until its rewrite has run."""
 
 from __future__ import annotations
 
 import gzip
 import io
 import json
-from datetime import UTC, datetime
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow.parquet as pq
+import pytest
+from botocore.stub import ANY, Stubber
 
-from chalicelib import aws, privacy
+from chalicelib import auth, aws, privacy
 from chalicelib.config import settings
+from chalicelib.export import day as export
+from chalicelib.export import rewrite
 from chalicelib.export.day import export_day
 from chalicelib.models import Channel, RatingScale
 from chalicelib.store import customers
+from chalicelib.store import feedback as feedback_store
+from tests import test_local_stack
 from tests.test_customers import customer_of, event, process
+from tests.test_local_stack import cli, post
+
+local_stack = test_local_stack.local_stack  # the same fixture: `python -m chalicelib.local` on free ports
 
 EMAIL, USER, NAME = "erin.secret@example.com", "u-erin-77", "Erin Example"
 SECRET_TEXT = "my order 5512 arrived broken"
+EXPORT_FUNCTION_NAME = "feedback-collector-test-NightlyExport"
 
 
 def everything_stored() -> str:
     """Every table item and every export file's content (decompressed / decoded) as one string."""
     items = aws.client("dynamodb").scan(TableName=settings().table_name)["Items"]
-    parts = [json.dumps(items)]
+    return "\n".join([json.dumps(items), everything_exported()])
+
+
+def everything_exported() -> str:
+    """Every export file's content (decompressed / decoded) as one string."""
+    parts = []
     s3 = aws.client("s3")
     for obj in s3.list_objects_v2(Bucket=settings().bucket_name).get("Contents", []):
         body = s3.get_object(Bucket=settings().bucket_name, Key=obj["Key"])["Body"].read()
@@ -55,27 +77,78 @@ def seed_customer_and_others():
     return customer_of(erin[0]), customer_of(other), day
 
 
-def test_erasure_leaves_no_identifier_in_the_table_or_any_export(stack):
+@dataclass
+class ExportFunction:
+    """The deployed export function as the API sees it: Lambda `Invoke` answered by botocore's Stubber, each
+    invocation's event kept to be run later through the app's handler, as Lambda would run it."""
+
+    stubber: Stubber
+    events: list[dict] = field(default_factory=list)
+
+    def accepts(self, invocations: int = 1) -> None:
+        """Expect `invocations` asynchronous invocations of the export function (Lambda answers 202)."""
+        for _ in range(invocations):
+            self.stubber.add_response(
+                "invoke",
+                {"StatusCode": 202},
+                {"FunctionName": EXPORT_FUNCTION_NAME, "InvocationType": "Event", "Payload": ANY},
+            )
+
+    def run_invocations(self, client) -> list[dict]:
+        """Run what was invoked (Lambda starts async invocations within seconds); returns the results."""
+        results = [client.lambda_.invoke("nightly_export", event).payload for event in self.events]
+        self.events.clear()
+        return results
+
+
+@pytest.fixture
+def export_function(stack, monkeypatch):
+    """EXPORT_FUNCTION_NAME set as the stack sets it on the API function, Invoke recorded."""
+    monkeypatch.setenv("EXPORT_FUNCTION_NAME", EXPORT_FUNCTION_NAME)
+    settings.cache_clear()
+    lambda_client = aws.client("lambda")
+    function = ExportFunction(Stubber(lambda_client))
+
+    def record(params: dict, **kwargs) -> None:
+        function.events.append(json.loads(params["Payload"]))
+
+    lambda_client.meta.events.register("provide-client-params.lambda.Invoke", record)
+    with function.stubber:
+        yield function
+        function.stubber.assert_no_pending_responses()
+    settings.cache_clear()
+
+
+def erase_token() -> dict[str, str]:
+    token, _ = auth.create_token("privacy", ["erase", "export"])
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_erasure_leaves_no_identifier_in_the_table_or_any_export(client, export_function):
     customer_id, other_id, day = seed_customer_and_others()
     before = everything_stored()
     identifiers = [EMAIL, USER, NAME, SECRET_TEXT, customer_id]
     assert all(identifier in before for identifier in identifiers)
+    export_function.accepts(1)
 
     report = privacy.erase_customer(customer_id)
 
+    assert (report.exports_scheduled, report.export_rewrite) == ([day.isoformat()], "invoked")
+    assert [event["detail"] for event in export_function.events] == [{"days": [day.isoformat()]}]
+    assert export_function.run_invocations(client) == [{"rewritten": [day.isoformat()]}]
     after = everything_stored()
     assert [identifier for identifier in identifiers if identifier in after] == []
     # Everyone else is untouched, in the table and in the rewritten export.
     assert "olga@example.com" in after
     assert customers.get_profile(other_id)["feedback_count"] == 1
     assert (report.feedback_deleted, report.identities_deleted, report.profiles_deleted) == (2, 2, 1)
-    assert report.exports_rewritten == [day.isoformat()]
     manifest = json.loads(
         aws.client("s3")
         .get_object(Bucket=settings().bucket_name, Key=f"exports/dt={day}/manifest.json")["Body"]
         .read()
     )
     assert manifest["counts"]["feedback"] == 1
+    assert rewrite.pending_days() == []
 
 
 def test_the_erasure_log_records_the_request_not_the_data(stack):
@@ -108,24 +181,195 @@ def test_erasing_an_unknown_customer_changes_nothing(stack):
     assert privacy.erasure_log() == []
 
 
-def test_an_api_erasure_leaves_the_export_rewrite_to_the_nightly_run(stack, client, monkeypatch):
-    from chalicelib import auth
-    from chalicelib.export import day as export
+# --- the prompt rewrite of the export files ---------------------------------------------------------------
 
+
+def test_an_api_erasure_refuses_export_links_until_the_invoked_rewrite_has_run(client, export_function):
     customer_id, _, day = seed_customer_and_others()
-    token, _ = auth.create_token("privacy", ["erase"])
+    headers = erase_token()
+    export_function.accepts(1)
 
-    response = client.http.delete(f"/customers/{customer_id}", headers={"Authorization": f"Bearer {token}"})
+    response = client.http.delete(f"/customers/{customer_id}", headers=headers)
 
-    assert response.status_code == 200
-    assert json.loads(response.body)["exports_scheduled_for_rewrite"] == [day.isoformat()]
-    # The table is clean at once; the export still holds the customer until the export function runs.
-    assert EMAIL in everything_stored()
-    monkeypatch.setattr(export, "utc_now", lambda: datetime.now(UTC))
+    assert response.status_code == 200, response.body
+    assert response.json_body["exports_scheduled_for_rewrite"] == [day.isoformat()]
+    # One asynchronous invocation of the export function (the Stubber checked name and InvocationType).
+    [invoked] = export_function.events
+    assert (invoked["source"], invoked["detail"]) == (rewrite.REWRITE_SOURCE, {"days": [day.isoformat()]})
+    # The table is clean at once; the files still hold the customer, so no link to them is handed out.
+    assert EMAIL in everything_exported()
+    pending = client.http.get(f"/exports/{day.isoformat()}", headers=headers)
+    assert pending.status_code == 409, pending.body
+    assert pending.json_body["error"]["code"] == "export_rewrite_pending"
+    assert pending.headers["Retry-After"] == str(rewrite.RETRY_AFTER_SECONDS)
+    assert "url" not in pending.body.decode()
+
+    export_function.run_invocations(client)
+
+    exported = everything_exported()
+    assert [i for i in (EMAIL, USER, NAME, SECRET_TEXT, customer_id) if i in exported] == []
+    assert "olga@example.com" in exported  # the day was rewritten, not emptied
+    links = client.http.get(f"/exports/{day.isoformat()}", headers=headers)
+    assert links.status_code == 200
+    assert links.json_body["counts"]["feedback"] == 1
+    assert rewrite.pending_days() == []
+
+
+def test_a_failed_invocation_leaves_the_rewrite_to_the_nightly_run(client, export_function, monkeypatch):
+    customer_id, _, day = seed_customer_and_others()
+    headers = erase_token()
+    export_function.stubber.add_client_error("invoke", "TooManyRequestsException", http_status_code=429)
+
+    response = client.http.delete(f"/customers/{customer_id}", headers=headers)
+
+    assert response.status_code == 200  # the erasure happened; the rewrite waits for the nightly run
+    assert client.http.get(f"/exports/{day.isoformat()}", headers=headers).status_code == 409
+    monkeypatch.setattr(
+        export, "utc_now", lambda: datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+    )
+    client.lambda_.invoke(
+        "nightly_export", client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [])
+    )
+    assert EMAIL not in everything_exported()
+    assert client.http.get(f"/exports/{day.isoformat()}", headers=headers).status_code == 200
+
+
+def test_an_erasure_during_the_nightly_export_is_rewritten_by_the_same_run(client, stack, monkeypatch):
+    """The nightly run reads yesterday's items; a customer is erased before it has written the manifest
+    (so the erasure cannot see the day as exported): the run rewrites the day before it ends."""
+    customer_id, _, day = seed_customer_and_others()
+    aws.client("s3").delete_object(Bucket=settings().bucket_name, Key=f"exports/dt={day}/manifest.json")
+    monkeypatch.setattr(
+        export, "utc_now", lambda: datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+    )
+    read_day = feedback_store.list_day
+    reports = []
+
+    def read_then_erase(day_to_read: date):
+        items = list(read_day(day_to_read))
+        if not reports:
+            reports.append(privacy.erase_customer(customer_id))
+        return iter(items)
+
+    monkeypatch.setattr(feedback_store, "list_day", read_then_erase)
+
     client.lambda_.invoke(
         "nightly_export", client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [])
     )
 
-    after = everything_stored()
-    assert [i for i in (EMAIL, USER, NAME, SECRET_TEXT, customer_id) if i in after] == []
-    assert privacy.rewrite_scheduled_exports() == []  # the queue was emptied
+    assert reports[0].exports_scheduled == [day.isoformat()]
+    assert EMAIL not in everything_exported()
+    assert "olga@example.com" in everything_exported()
+    assert rewrite.pending_days() == []
+
+
+def test_an_erasure_during_a_rewrite_keeps_the_day_pending_for_its_own(stack, monkeypatch):
+    _, _, day = seed_customer_and_others()
+    rewrite.mark_pending([day])
+    real_export_day = rewrite.export_day
+    rewrites = []
+
+    def export_while_another_erasure_marks(day_to_export: date, **options):
+        manifest = real_export_day(day_to_export, **options)
+        if not rewrites:  # a second erasure marks the day after the first rewrite has read its items
+            rewrite.mark_pending([day])
+        rewrites.append(day_to_export)
+        return manifest
+
+    monkeypatch.setattr(rewrite, "export_day", export_while_another_erasure_marks)
+
+    assert rewrite.rewrite_pending() == [day.isoformat()]
+    assert rewrite.is_pending(day)  # the second erasure's mark outlived the first rewrite
+    assert rewrite.rewrite_pending() == [day.isoformat()]
+    assert not rewrite.is_pending(day)
+    assert rewrites == [day, day]
+
+
+def test_an_erasure_with_nothing_exported_yet_invokes_nothing(client, export_function):
+    """Items of today, not exported: the nightly run writes the day without the customer (and rewrites it
+    once more if the erasure raced with it); no invocation, no 409 for a day that has no export."""
+    erin = event("e1", email=EMAIL, text=SECRET_TEXT)
+    process(erin)
+
+    today = datetime.now(UTC).date().isoformat()
+
+    report = privacy.erase_customer(customer_of(erin))
+
+    assert (report.exports_scheduled, report.export_rewrite) == ([today], "nightly")
+    assert export_function.events == []
+    assert client.http.get(f"/exports/{today}", headers=erase_token()).status_code == 404
+
+
+# --- make run: the local stack runs the same rewrite, in the background ------------------------------------
+
+
+def _request(url: str, headers: dict[str, str], method: str = "GET") -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+            return response.status, dict(response.headers), body
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def _exported_text(base: str, headers: dict[str, str], day: str) -> str:
+    """Every file of the day's export as text, fetched through the links GET /exports/{date} hands out."""
+    status, _, body = _request(f"{base}/exports/{day}", headers)
+    assert status == 200, body
+    parts = []
+    for entry in json.loads(body)["files"]:
+        with urllib.request.urlopen(entry["url"], timeout=10) as response:
+            content = response.read()
+        if entry["key"].endswith(".gz"):
+            content = gzip.decompress(content)
+        if entry["key"].endswith(".parquet"):
+            content = json.dumps(pq.read_table(io.BytesIO(content)).to_pylist(), default=str).encode()
+        parts.append(content.decode())
+    return "\n".join(parts)
+
+
+def test_make_run_rewrites_the_export_promptly_after_an_erasure(local_stack):
+    env, _, _ = local_stack
+    base = f"http://127.0.0.1:{env['PORT']}"
+    created = cli(env, "tokens", "create", "--scope", "erase", "--scope", "export", "--name", "privacy")
+    token = re.search(r"token:\s+(fbk_\S+)", created.stdout).group(1)
+    headers = {"Authorization": f"Bearer {token}"}
+    for email in ("api.erased@example.com", "cli.erased@example.com", "kept@example.com"):
+        status, _ = post(
+            f"{base}/forms/demo/responses",
+            json.dumps({"rating": 9, "comment": "Fine", "email": email}).encode(),
+            "application/json",
+        )
+        assert status == 202
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    stored = []
+    for _ in range(60):
+        listing = cli(env, "feedback", "list", "--date", today, "--json")
+        stored = [json.loads(line) for line in listing.stdout.splitlines() if line.startswith("{")]
+        if len(stored) == 3:
+            break
+        time.sleep(0.5)
+    customer = {item["author"]["email"]: item["customer_id"] for item in stored}
+    assert cli(env, "export", "--date", today).returncode == 0
+    assert "api.erased@example.com" in _exported_text(base, headers, today)
+
+    status, _, _ = _request(f"{base}/customers/{customer['api.erased@example.com']}", headers, "DELETE")
+    assert status == 200
+    for _ in range(60):  # the local stack rewrites in a background thread: seconds
+        status, _, _ = _request(f"{base}/exports/{today}", headers)
+        if status == 200:
+            break
+        assert status == 409
+        time.sleep(0.5)
+    exported = _exported_text(base, headers, today)
+    assert "api.erased@example.com" not in exported
+    assert "cli.erased@example.com" in exported
+
+    # The CLI erases through the same path; its process finishes the rewrite before it exits.
+    erased = cli(env, "customers", "erase", customer["cli.erased@example.com"], "--yes")
+    assert erased.returncode == 0, erased.stderr
+    assert "rewriting them now" in erased.stdout
+    exported = _exported_text(base, headers, today)
+    assert "cli.erased@example.com" not in exported
+    assert "kept@example.com" in exported

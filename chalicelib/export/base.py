@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from chalicelib.models import StoredFeedback
 
@@ -38,6 +39,44 @@ FEEDBACK_COLUMNS = (
     "customer_id",
     "pii_redacted",
 )
+
+
+# A link in an export is followed by people in their CRM, BI tool or spreadsheet: web links only.
+WEB_URL_SCHEMES = frozenset({"http", "https"})
+
+
+def web_url(value: Any) -> str | None:
+    """`value` when it is an http(s) URL with a host; None for anything else (javascript:, data:, file:,
+    relative or scheme-relative links, text). urlsplit drops the tabs and line breaks browsers ignore, so
+    `java\tscript:` is seen as the javascript: URL it is."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    return value if parts.scheme.lower() in WEB_URL_SCHEMES and parts.netloc else None
+
+
+def _is_url_field(name: str) -> bool:
+    return name.lower().endswith(("url", "link"))
+
+
+def for_export(feedback: StoredFeedback) -> StoredFeedback:
+    """The item as every export file shows it. Ingest accepts web links only, but items stored before it
+    did may hold a `javascript:` permalink (or form page_url in metadata): such a link is left out here, so
+    it reaches no CSV, JSON Lines or Parquet file (defense in depth; the stored item is unchanged)."""
+    updates: dict[str, Any] = {}
+    if feedback.permalink is not None and web_url(feedback.permalink) is None:
+        updates["permalink"] = None
+    unsafe = [
+        key
+        for key, value in feedback.metadata.items()
+        if _is_url_field(key) and value is not None and web_url(value) is None
+    ]
+    if unsafe:
+        updates["metadata"] = {key: value for key, value in feedback.metadata.items() if key not in unsafe}
+    return feedback.model_copy(update=updates) if updates else feedback
 
 
 def feedback_row(feedback: StoredFeedback) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """feedback.csv: RFC 4180 (CRLF, quoted where needed), UTF-8, header row, one row per item.
 
-`CsvFile` holds the CSV mechanics every CSV of the export shares (this file and the CRM layouts in crm.py):
-the dialect, the header row, formula neutralising and the row count.
+`CsvFile` holds the CSV mechanics every CSV of the product shares (this file and the CRM layouts in crm.py):
+the dialect, the header row, the row count, and `escape_cell`, the one place where a cell is made safe to
+open in a spreadsheet.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Collection, Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +17,27 @@ from chalicelib.export.base import FEEDBACK_COLUMNS, feedback_row
 from chalicelib.models import StoredFeedback
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
-# Free text a customer wrote can start with a formula character; spreadsheet tools that open the CRM export
-# would evaluate it (CSV injection), so such cells get a leading apostrophe (OWASP's advice).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-CUSTOMER_TEXT_COLUMNS = frozenset({"text", "author_handle", "author_name", "thread_id", "permalink"})
+# CSV injection (OWASP "CSV Injection", ASVS 1.2.10): spreadsheets run a cell that starts with = + - @ as a
+# formula, and tab, carriage return or NUL in front of it, or leading spaces, do not stop them. Any sender
+# can put such text in any column (an email `=cmd|'/Ccalc'!A0@example.org` is a valid address), so every
+# text cell is checked; the product's own numbers are not text and keep their sign.
+FORMULA_START = re.compile(r"[\t\r\0]|[\s\0]*[=+\-@]")
 
 
-def neutralize_formula(value: Any) -> Any:
-    """Prefix a string that a spreadsheet would treat as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+def escape_cell(value: Any) -> Any:
+    """A cell as every CSV the product writes holds it: text a spreadsheet would run as a formula gets a
+    leading apostrophe (OWASP's advice; spreadsheets show the rest as text); anything else is unchanged."""
+    if isinstance(value, str) and FORMULA_START.match(value):
         return "'" + value
     return value
 
 
 class CsvFile:
     """One CSV file written row by row: RFC 4180 (CRLF line ends, quoted where needed), UTF-8 without BOM,
-    a header row of `columns`. Cells of `neutralized` columns (every column when None) go through
-    neutralize_formula; numbers are written as numbers."""
+    a header row of `columns`. Every cell goes through escape_cell; numbers are written as numbers."""
 
-    def __init__(
-        self, path: Path, columns: Sequence[str], neutralized: Collection[str] | None = None
-    ) -> None:
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
         self.path = path
-        self._neutralized = neutralized
         self._file = path.open("w", encoding="utf-8", newline="")
         self._writer = csv.DictWriter(self._file, fieldnames=columns, lineterminator="\r\n")
         self._writer.writeheader()
@@ -45,14 +45,7 @@ class CsvFile:
 
     def write(self, row: Mapping[str, Any]) -> None:
         """Add one row (keys are column names; a missing or None cell is empty)."""
-        self._writer.writerow(
-            {
-                column: neutralize_formula(value)
-                if self._neutralized is None or column in self._neutralized
-                else value
-                for column, value in row.items()
-            }
-        )
+        self._writer.writerow({column: escape_cell(value) for column, value in row.items()})
         self.rows += 1
 
     def close(self) -> Path:
@@ -67,7 +60,7 @@ class CsvWriter:
     content_type = CSV_CONTENT_TYPE
 
     def __init__(self, directory: Path) -> None:
-        self._csv = CsvFile(directory / self.filename, FEEDBACK_COLUMNS, CUSTOMER_TEXT_COLUMNS)
+        self._csv = CsvFile(directory / self.filename, FEEDBACK_COLUMNS)
 
     def write(self, feedback: StoredFeedback) -> None:
         self._csv.write(feedback_row(feedback))

@@ -1,4 +1,5 @@
-"""Invoke the app's event handlers the way Lambda does: an SQS event source poller and a cron scheduler.
+"""Invoke the app's event handlers the way Lambda does: an SQS event source poller, a cron scheduler and
+asynchronous invocations (InvocationType=Event).
 
 The poller follows Lambda's SQS event source contract: receive up to `batch_size` messages, invoke the
 handler with them, delete the ones not listed in `batchItemFailures` (none if the invocation raised), and
@@ -8,6 +9,7 @@ leave the rest to reappear after the visibility timeout and, past maxReceiveCoun
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -138,6 +140,36 @@ class SqsPoller:
             thread.join(timeout=5)
 
 
+def scheduled_event() -> dict[str, Any]:
+    """An EventBridge schedule's event, every field of it: Chalice's CloudWatchEvent reads them all."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": utc_now().isoformat(),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
+
+
+def invoke_async(handler: Handler, event: dict[str, Any], function_name: str) -> threading.Thread:
+    """Lambda's asynchronous invocation, locally: the handler runs in a thread of its own and the caller goes
+    on at once. A short-lived process (the CLI) joins the thread before it exits."""
+
+    def run() -> None:
+        try:
+            handler(event, lambda_context(function_name, 1024, 900_000))
+        except Exception:
+            logger.exception("asynchronous invocation failed", extra={"function": function_name})
+
+    thread = threading.Thread(target=run, name=f"invoke-{function_name}")
+    thread.start()
+    return thread
+
+
 def next_run(now: datetime, hour: int, minute: int) -> datetime:
     """The next UTC time at hour:minute strictly after `now`."""
     candidate = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
@@ -160,18 +192,8 @@ class DailyScheduler:
             wait = (next_run(utc_now(), self.hour, self.minute) - utc_now()).total_seconds()
             if self._stop.wait(max(wait, 0)):
                 return
-            event = {
-                "source": "aws.events",
-                "detail-type": "Scheduled Event",
-                "time": utc_now().isoformat(),
-                "id": "local",
-                "account": "123456789012",
-                "region": "us-east-1",
-                "resources": [],
-                "detail": {},
-            }
             try:
-                self.handler(event, lambda_context(self.name, 1024, 900_000))
+                self.handler(scheduled_event(), lambda_context(self.name, 1024, 900_000))
             except Exception:
                 logger.exception("scheduled run failed", extra={"schedule": self.name})
 

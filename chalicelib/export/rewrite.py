@@ -1,0 +1,225 @@
+"""Export days an erasure left holding the erased customer: marked pending at once, rewritten within minutes
+by the export function, which the erasure invokes asynchronously (Lambda `Invoke`, InvocationType=Event).
+
+1. The erasure (DELETE /customers/{id}, `cli customers erase`) deletes the customer's items, then marks each
+   day that held them and is exported (one item per day in the EXPORT_REWRITE partition, with a fresh token)
+   and invokes the export function with an "export rewrite" event naming those days. Yesterday and today,
+   when not exported yet, are marked as upcoming: the nightly run may be exporting yesterday right now.
+2. While an exported day is marked, `GET /exports/{date}` answers 409 export_rewrite_pending.
+3. The export function rewrites every named day still marked (all files, Parquet included, so Athena reads
+   the rewritten partition), then removes the mark only if it still holds the token read before the
+   rewrite: an erasure that marked the day again meanwhile keeps it pending until its own rewrite.
+4. The nightly run rewrites whatever stays marked (an invocation that failed after Lambda's two retries, a
+   stage without the function name), exports the previous day, then rewrites what was marked meanwhile,
+   that day included: an erasure during its export cannot leave the day with the customer in it.
+
+The rewrite runs in the export function because only it has the Parquet writer (pyarrow, from a layer).
+Under `make run` there is no Lambda: when AWS_ENDPOINT_URL points at the embedded moto server, the same
+handler runs in a background thread of the process that erased (chalicelib/local/lambda_runtime.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import aws
+from chalicelib.config import settings
+from chalicelib.export.day import export_day, previous_utc_day
+from chalicelib.models import utc_now
+from chalicelib.observability import logger
+from chalicelib.store import dynamo
+from chalicelib.store.schema import PK, RECORD_TYPE, SK
+
+EXPORT_REWRITE = "EXPORT_REWRITE"
+# The invocation's event, in EventBridge's shape so that Chalice hands it to the scheduled handler as-is.
+REWRITE_SOURCE = "feedback-collector.privacy"
+REWRITE_DETAIL_TYPE = "Export rewrite requested"
+# The export function as app.py names it (the scheduled `nightly_export`).
+EXPORT_FUNCTION = "nightly_export"
+# What GET /exports/{date} tells a client to wait: a day's rewrite takes seconds to a minute.
+RETRY_AFTER_SECONDS = 60
+# The local stack's rewrites running in this process (see wait_for_local_rewrites).
+_local_rewrites: list[threading.Thread] = []
+
+
+class Dispatch(StrEnum):
+    """How an erasure's rewrite was started."""
+
+    INVOKED = "invoked"  # the export function, invoked asynchronously
+    LOCAL = "local"  # the local stack: the same handler in a background thread
+    NIGHTLY = "nightly"  # no invocation possible: the nightly run rewrites the days
+    NONE = "none"  # no exported day held the customer
+
+
+def _key(day: str) -> dict[str, str]:
+    return {PK: EXPORT_REWRITE, SK: day}
+
+
+def mark_pending(exported: Sequence[date], upcoming: Sequence[date] = ()) -> None:
+    """Mark export days as holding erased data: `exported` days are rewritten at once, `upcoming` ones (not
+    exported when the erasure looked) once the nightly run has exported them. Idempotent; a new mark
+    replaces an older one's token."""
+    token, requested_at = uuid.uuid4().hex, utc_now().isoformat()
+    marks = [(day, True) for day in exported] + [(day, False) for day in upcoming]
+    dynamo.batch_write(
+        settings().table_name,
+        [
+            dynamo.put_request(
+                {
+                    **_key(day.isoformat()),
+                    RECORD_TYPE: EXPORT_REWRITE,
+                    "token": token,
+                    "requested_at": requested_at,
+                    "exported": was_exported,
+                }
+            )
+            for day, was_exported in marks
+        ],
+    )
+
+
+def is_pending(day: date) -> bool:
+    """Whether an erasure left the day's export files to rewrite (a strongly consistent read)."""
+    return dynamo.get_item(settings().table_name, _key(day.isoformat()), consistent=True) is not None
+
+
+def pending_days() -> list[str]:
+    """Every day marked for a rewrite, oldest first."""
+    return [mark[SK] for mark in _marks()]
+
+
+def _marks() -> list[dict[str, Any]]:
+    return list(
+        dynamo.query_pages(
+            TableName=settings().table_name,
+            KeyConditionExpression="#pk = :rewrite",
+            ExpressionAttributeNames={"#pk": PK},
+            ExpressionAttributeValues={":rewrite": {"S": EXPORT_REWRITE}},
+            ConsistentRead=True,
+        )
+    )
+
+
+def rewrite_event(days: Sequence[date]) -> dict[str, Any]:
+    """The export function's event for an erasure's rewrite (EventBridge's shape, a custom source)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": REWRITE_DETAIL_TYPE,
+        "source": REWRITE_SOURCE,
+        "account": "",
+        "time": utc_now().isoformat(),
+        "region": "",
+        "resources": [],
+        "detail": {"days": [day.isoformat() for day in days]},
+    }
+
+
+def request_rewrite(exported: Sequence[date], upcoming: Sequence[date] = ()) -> Dispatch:
+    """Mark the days pending and start the rewrite of the exported ones; never raises once the days are
+    marked (the nightly run is the fallback), so an erasure that succeeded is reported as such."""
+    if not exported and not upcoming:
+        return Dispatch.NONE
+    mark_pending(exported, upcoming)
+    if not exported:
+        return Dispatch.NIGHTLY
+    return _dispatch(rewrite_event(exported))
+
+
+def _dispatch(event: dict[str, Any]) -> Dispatch:
+    function_name = settings().export_function_name
+    if function_name:
+        try:
+            aws.client("lambda").invoke(
+                FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event).encode()
+            )
+        except (BotoCoreError, ClientError):
+            logger.exception("export function not invoked; the nightly run rewrites the days")
+            return Dispatch.NIGHTLY
+        return Dispatch.INVOKED
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return _run_locally(event)
+    logger.warning("EXPORT_FUNCTION_NAME is not set; the nightly run rewrites the days")
+    return Dispatch.NIGHTLY
+
+
+def _run_locally(event: dict[str, Any]) -> Dispatch:
+    """The local stack's stand-in for the asynchronous invocation: the app's own handler, in a thread."""
+    try:
+        from app import nightly_export  # the process runs from the project directory (make run, the CLI)
+        from chalicelib.local.lambda_runtime import invoke_async
+    except ImportError:
+        logger.exception("the export handler cannot be loaded here; the nightly run rewrites the days")
+        return Dispatch.NIGHTLY
+    _local_rewrites.append(invoke_async(nightly_export, event, EXPORT_FUNCTION))
+    return Dispatch.LOCAL
+
+
+def wait_for_local_rewrites() -> None:
+    """Let the local stack's rewrites started by this process finish (the CLI, before it exits: an
+    interpreter that is shutting down refuses the S3 uploads' worker threads)."""
+    while _local_rewrites:
+        _local_rewrites.pop().join()
+
+
+def rewrite_pending(days: Collection[str] | None = None, just_exported: date | None = None) -> list[str]:
+    """Rewrite the marked days that are exported (only those among `days`, when given; `just_exported` counts
+    as exported) and unmark each one whose mark did not change meanwhile; returns the days rewritten."""
+    exported_now = just_exported.isoformat() if just_exported else None
+    marks = [
+        mark
+        for mark in _marks()
+        # Marks written before "exported" existed were all of exported days.
+        if (mark.get("exported", True) or mark[SK] == exported_now) and (days is None or mark[SK] in days)
+    ]
+    for mark in marks:
+        export_day(date.fromisoformat(mark[SK]), rewrite=True)
+        _unmark(mark)
+    if marks:
+        logger.info("export days rewritten after erasures", extra={"days": [mark[SK] for mark in marks]})
+    return [mark[SK] for mark in marks]
+
+
+def _unmark(mark: dict[str, Any]) -> None:
+    # Marks written before tokens existed have none: they match "no token".
+    token = mark.get("token")
+    condition = "#token = :token" if token else "attribute_not_exists(#token)"
+    try:
+        aws.client("dynamodb").delete_item(
+            TableName=settings().table_name,
+            Key=dynamo.serialize(_key(mark[SK])),
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#token": "token"},
+            **({"ExpressionAttributeValues": dynamo.serialize({":token": token})} if token else {}),
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        logger.info("export day marked again during its rewrite; it stays pending", extra={"day": mark[SK]})
+
+
+def is_rewrite_event(event: Mapping[str, Any]) -> bool:
+    return event.get("source") == REWRITE_SOURCE and event.get("detail-type") == REWRITE_DETAIL_TYPE
+
+
+def run_export_function(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The export function: an erasure's rewrite event rewrites its days; the schedule rewrites every day
+    still pending, exports the previous UTC day (returning its manifest), then rewrites what erasures marked
+    meanwhile."""
+    if is_rewrite_event(event):
+        days = [day for day in (event.get("detail") or {}).get("days", []) if isinstance(day, str)]
+        return {"rewritten": rewrite_pending(days)}
+    rewrite_pending()
+    day = previous_utc_day()
+    manifest = export_day(day)
+    rewrite_pending(just_exported=day)
+    return manifest
