@@ -44,6 +44,8 @@ TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 EXPORTS_PREFIX = "exports/"
 # Export days an API erasure queued for the export function to rewrite (chalicelib/privacy.py).
 EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
+# The read API's cursor MAC key, created once by the API itself (chalicelib/cursors.py).
+SIGNING_KEY_PARTITION = "SIGNING_KEY"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,14 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
                 targets.index_arn(DAY_INDEX),  # GET /feedback?date=…, erasure's export rewrite
                 targets.index_arn(CUSTOMER_INDEX),  # GET /customers/{id}, ?customer_id=, erasure
             ],
+        ),
+        # cursors.signing_key: the first cursor the API issues creates the MAC key (a conditional PutItem),
+        # in its own partition only.
+        _statement(
+            "CreateCursorKey",
+            ["dynamodb:PutItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SIGNING_KEY_PARTITION]}},
         ),
         # sources.secrets_cached: GetParametersByPath under {PARAMETER_PREFIX}/sources/{source_id}.
         _statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),
