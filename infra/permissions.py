@@ -91,7 +91,7 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
             "ReadAndEraseItems",
             [
                 "dynamodb:GetItem",  # form/source config records, customer profile (store/dynamo.get_item)
-                "dynamodb:BatchGetItem",  # GET /customers?email= (customers.lookup_identities)
+                "dynamodb:BatchGetItem",  # POST /customers/search, GET /customers?email= (lookup_identities)
                 "dynamodb:BatchWriteItem",  # erasure: deletes + the erasure log entry (privacy.py)
             ],
             [targets.table_arn],

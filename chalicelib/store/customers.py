@@ -82,9 +82,9 @@ _CUSTOMER_ID = re.compile(r"cus_[0-9a-f]{24}")
 MAX_EMAIL_LENGTH = 320
 
 
-def is_customer_id(value: str) -> bool:
-    """Whether `value` has the shape of a customer id (any other string cannot be one of ours)."""
-    return _CUSTOMER_ID.fullmatch(value) is not None
+def is_customer_id(value: object) -> bool:
+    """Whether `value` has the shape of a customer id (anything else cannot be one of ours)."""
+    return isinstance(value, str) and _CUSTOMER_ID.fullmatch(value) is not None
 
 
 def profile_key(customer_id: str) -> dict[str, str]:
