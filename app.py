@@ -27,10 +27,13 @@ app.register_blueprint(read_api)
 app.register_blueprint(web_api)  # /widget.js, /f/{form_id}, /dashboard, /stats
 
 # Powertools through Chalice middleware, as Chalice's documentation shows: structured JSON logs with the
-# Lambda context, EMF metrics flushed per invocation, X-Ray tracing (off outside Lambda).
-app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+# Lambda context, EMF metrics flushed per invocation, X-Ray tracing (off outside Lambda). Whatever the
+# environment says, no request, response or exception message is logged or traced (observability.py).
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True, log_event=False)))
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
-app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler(capture_response=False)))
+app.register_middleware(
+    ConvertToMiddleware(tracer.capture_lambda_handler(capture_response=False, capture_error=False))
+)
 
 INGEST_QUEUE_NAME = os.environ.get("INGEST_QUEUE_NAME", "feedback-ingest-dev")
 

@@ -83,7 +83,9 @@ TOKEN_SECRET_BYTES = 32
 # API Gateway must not cache the authorizer's answer, or revocation would take its TTL on top of ours.
 AUTHORIZER_TTL_SECONDS = 0
 MAX_HEADER_LENGTH = 512
-_TOKEN_PATTERN = re.compile(rf"{TOKEN_PREFIX}_(?P<id>[0-9a-f]{{{TOKEN_ID_BYTES * 2}}})_[A-Za-z0-9_-]{{43,}}")
+_TOKEN_ID_PATTERN = re.compile(rf"[0-9a-f]{{{TOKEN_ID_BYTES * 2}}}")
+# The secret is token_urlsafe(TOKEN_SECRET_BYTES): exactly 43 characters.
+_TOKEN_PATTERN = re.compile(rf"{TOKEN_PREFIX}_(?P<id>[0-9a-f]{{{TOKEN_ID_BYTES * 2}}})_[A-Za-z0-9_-]{{43}}")
 ANONYMOUS = "anonymous"
 
 _tokens = ConfigRecords("TOKEN")
@@ -215,6 +217,8 @@ def list_tokens() -> list[TokenInfo]:
 
 def revoke_token(token_id: str) -> TokenInfo | None:
     """Mark a token revoked (kept for the audit trail); None if there is no such token. Idempotent."""
+    if not _TOKEN_ID_PATTERN.fullmatch(token_id):
+        return None  # cannot be one of ours: no read
     fields = _tokens.get(token_id, force_fetch=True)
     if not fields:
         return None

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 from chalice import Blueprint, Response
 
-from chalicelib import aws
+from chalicelib import aws, read_params
 from chalicelib.auth import bearer, requires_scope
 from chalicelib.config import settings
 from chalicelib.export import rewrite
@@ -22,7 +21,6 @@ from chalicelib.models import utc_now
 exports_api = Blueprint(__name__)
 
 URL_LIFETIME_SECONDS = 15 * 60
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
@@ -37,13 +35,11 @@ def presigned_get_url(key: str) -> str:
 
 
 def _parse_day(value: str) -> dt.date:
-    try:
-        if _DATE.fullmatch(value):
-            return dt.date.fromisoformat(value)
-    except ValueError:
-        pass
-    # The path segment is not echoed back: it can be anything, of any length.
-    raise BadRequest("Expected the day as a date YYYY-MM-DD.", code="invalid_date")
+    # Strict (ASCII digits, a sane range) and never echoing the value: a path segment may be anything.
+    day = read_params.parse_day("date", value)
+    if day is None:
+        raise BadRequest("date must be a date as YYYY-MM-DD.", code="invalid_date")
+    return day
 
 
 def read_manifest(day: dt.date) -> dict[str, Any]:

@@ -3,23 +3,33 @@
 - `GET /feedback?date=&from=&to=&channel=&sentiment=&customer_id=&limit=&next=` (scope read): feedback by the
   UTC day it was stored (as the exports are cut), or a customer's feedback newest first; cursor pagination.
 - `GET /customers/{id}` (read): profile, identities and recent feedback, from one Query.
-- `GET /customers?email=` (read): the customer an email belongs to.
+- `POST /customers/search` `{"email": …}` (read): the customer an email belongs to; the address travels in
+  the body, so no request log on the way (API Gateway, proxies, `make run`) holds it.
+- `GET /customers?email=` (read): the same answer; kept for compatibility, deprecated (the address is in
+  the URL, which proxies and gateways log).
 - `DELETE /customers/{id}` (erase): erasure everywhere, see chalicelib/privacy.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
 from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 
-from chalicelib import privacy
+from chalicelib import cursors, privacy, read_params
 from chalicelib.auth import bearer, requires_scope
-from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, json_errors
+from chalicelib.http import (
+    ANY_CONTENT,
+    JSON_TYPE,
+    BadRequest,
+    NotFound,
+    ValidationFailed,
+    json_errors,
+    parse_body,
+)
 from chalicelib.models import Channel, Sentiment, StoredFeedback, utc_now
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
@@ -32,56 +42,27 @@ MAX_DAYS = 93
 
 
 def _query(name: str) -> str | None:
-    value = (read_api.current_request.query_params or {}).get(name)
-    return value.strip() if value and value.strip() else None
+    return read_params.present((read_api.current_request.query_params or {}).get(name))
 
 
 def _day(name: str) -> date | None:
-    value = _query(name)
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise BadRequest(f"{name} must be a date as YYYY-MM-DD.", code="invalid_date") from error
+    return read_params.parse_day(name, _query(name))
 
 
 def _choice(name: str, allowed: type[Channel] | type[Sentiment]) -> str | None:
-    value = _query(name)
-    if value is not None and value not in {member.value for member in allowed}:
-        raise BadRequest(
-            f"{name} must be one of {', '.join(m.value for m in allowed)}.", code="invalid_filter"
-        )
-    return value
+    return read_params.parse_choice(name, _query(name), (member.value for member in allowed))
 
 
 def _limit() -> int:
-    value = _query("limit")
-    if value is None:
-        return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}.", code="invalid_limit")
-    return int(value)
+    limit = read_params.parse_whole_number("limit", _query("limit"), 1, MAX_LIMIT, code="invalid_limit")
+    return DEFAULT_LIMIT if limit is None else limit
 
 
-def encode_cursor(cursor: dict[str, Any] | None) -> str | None:
-    """An opaque `next` token."""
-    if cursor is None:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(cursor, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(token: str | None) -> dict[str, Any] | None:
-    """The cursor a `next` token carries; 400 when it is not one of ours."""
-    if token is None:
-        return None
-    try:
-        cursor = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError) as error:
-        raise BadRequest("next is not a cursor this API issued.", code="invalid_cursor") from error
-    if not isinstance(cursor, dict) or not isinstance(cursor.get("key", {}), dict | None):
-        raise BadRequest("next is not a cursor this API issued.", code="invalid_cursor")
-    return cursor
+def _customer_filter() -> str | None:
+    value = _query("customer_id")
+    if value is not None and not customers.is_customer_id(value):
+        raise BadRequest("customer_id must be a customer id (cus_ and 24 hex digits).", code="invalid_filter")
+    return value
 
 
 def _days() -> list[date] | None:
@@ -113,19 +94,24 @@ def list_feedback() -> Response:
     filters = feedback_store.Filters(
         channel=_choice("channel", Channel),
         sentiment=_choice("sentiment", Sentiment),
-        customer_id=_query("customer_id"),
+        customer_id=_customer_filter(),
     )
-    limit, cursor, days = _limit(), decode_cursor(_query("next")), _days()
-    try:
-        if filters.customer_id and days is None:
-            by_customer = feedback_store.Filters(channel=filters.channel, sentiment=filters.sentiment)
-            page = feedback_store.page_customer(filters.customer_id, by_customer, limit, cursor)
-        else:
-            page = feedback_store.page_days(days or [utc_now().date()], filters, limit, cursor)
-    except (KeyError, TypeError, IndexError) as error:
-        raise BadRequest("next does not belong to this listing.", code="invalid_cursor") from error
+    limit, token, days = _limit(), _query("next"), _days()
+    if filters.customer_id and days is None:
+        by_customer = feedback_store.Filters(channel=filters.channel, sentiment=filters.sentiment)
+        listing = cursors.fingerprint(customer=filters.customer_id, **asdict(by_customer))
+        cursor = cursors.read_customer_cursor(token, listing, filters.customer_id)
+        page = feedback_store.page_customer(filters.customer_id, by_customer, limit, cursor)
+    else:
+        days = days or [utc_now().date()]
+        listing = cursors.fingerprint(days=[days[0], days[-1]], **asdict(filters))
+        cursor = cursors.read_days_cursor(token, listing, days)
+        page = feedback_store.page_days(days, filters, limit, cursor)
     return Response(
-        body={"items": [_feedback_json(item) for item in page.items], "next": encode_cursor(page.cursor)},
+        body={
+            "items": [_feedback_json(item) for item in page.items],
+            "next": cursors.issue(page.cursor, listing),
+        },
         status_code=200,
     )
 
@@ -138,6 +124,11 @@ def _customer_body(view: customers.CustomerView) -> dict[str, Any]:
     }
 
 
+def _unknown_customer() -> NotFound:
+    # The id is not repeated: it may be anything a client sent, of any length.
+    return NotFound("No such customer.", code="unknown_customer")
+
+
 @read_api.route("/customers/{customer_id}", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
 @json_errors
 @requires_scope("read")
@@ -147,26 +138,74 @@ def get_customer(customer_id: str) -> Response:
     survivor = profile.get("merged_into") if profile else None
     view = customers.view(survivor or customer_id)
     if view is None:
-        raise NotFound(f"No customer {customer_id!r}.", code="unknown_customer")
+        raise _unknown_customer()
     body = _customer_body(view)
     if survivor:
         body["merged_from"] = customer_id
     return Response(body=body, status_code=200)
 
 
-@read_api.route("/customers", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
-@json_errors
-@requires_scope("read")
-def find_customer() -> Response:
-    """The customer an email address belongs to."""
-    email = _query("email")
-    if email is None:
-        raise BadRequest("Give the email to look up: /customers?email=…", code="missing_email")
+def _customer_with_email(email: str) -> Response:
     customer_id = customers.find_by_email(email)
     view = customers.view(customer_id) if customer_id else None
     if view is None:
         raise NotFound("No customer with that email.", code="unknown_customer")
     return Response(body=_customer_body(view), status_code=200)
+
+
+@read_api.route("/customers", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
+@json_errors
+@requires_scope("read")
+def find_customer() -> Response:
+    """The customer an email address belongs to (deprecated: the address ends up in proxies' request logs;
+    POST /customers/search takes it in the body)."""
+    email = _query("email")
+    if email is None:
+        raise BadRequest(
+            'Give the email to look up: POST /customers/search {"email": …}', code="missing_email"
+        )
+    return _customer_with_email(email)
+
+
+class CustomerSearch(BaseModel):
+    """The body of POST /customers/search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: StrictStr
+
+
+MAX_SEARCH_BODY_BYTES = 4096
+
+
+@read_api.route("/customers/search", methods=["POST"], authorizer=bearer, content_types=ANY_CONTENT)
+@json_errors
+@requires_scope("read")
+def search_customers() -> Response:
+    """The customer an email address belongs to, the address in the JSON body (so it stays out of URLs,
+    and so out of every request log on the way)."""
+    body = parse_body(read_api.current_request, MAX_SEARCH_BODY_BYTES, (JSON_TYPE,))
+    try:
+        search = CustomerSearch.model_validate(body)
+    except ValidationError as error:
+        raise _search_refused(error) from None
+    if not search.email.strip():
+        raise ValidationFailed("Give the email to look up.", fields={"email": "Enter an email address."})
+    return _customer_with_email(search.email)
+
+
+def _search_refused(error: ValidationError) -> ValidationFailed:
+    """422 naming each offending field, in plain words (never the value sent)."""
+    fields: dict[str, str] = {}
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "body"
+        if problem["type"] == "missing":
+            fields[name] = "Enter an email address."
+        elif problem["type"] == "extra_forbidden":
+            fields[name] = "Only email can be given."
+        else:
+            fields[name] = "Give the email address as text."
+    return ValidationFailed("The search is not valid.", fields=fields)
 
 
 @read_api.route("/customers/{customer_id}", methods=["DELETE"], authorizer=bearer, content_types=ANY_CONTENT)
@@ -176,7 +215,7 @@ def erase_customer(customer_id: str) -> Response:
     """Erase a customer everywhere; answers with the counts (the customer id is not repeated)."""
     report = privacy.erase_customer(customer_id)
     if report is None:
-        raise NotFound(f"No customer {customer_id!r}.", code="unknown_customer")
+        raise _unknown_customer()
     return Response(
         body={
             "status": "erased",

@@ -44,6 +44,8 @@ TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 EXPORTS_PREFIX = "exports/"
 # Export days an erasure marked for the export function to rewrite (chalicelib/export/rewrite.py).
 EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
+# The read API's cursor MAC key, created once by the API itself (chalicelib/cursors.py).
+SIGNING_KEY_PARTITION = "SIGNING_KEY"
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
                 # form/source config records, customer profile (store/dynamo.get_item), a pending export
                 # rewrite (GET /exports/{date}: export/rewrite.is_pending)
                 "dynamodb:GetItem",
-                "dynamodb:BatchGetItem",  # GET /customers?email= (customers.lookup_identities)
+                "dynamodb:BatchGetItem",  # POST /customers/search, GET /customers?email= (lookup_identities)
                 # erasure: deletes, the export days it marks for rewriting, the erasure log entry (privacy.py)
                 "dynamodb:BatchWriteItem",
             ],
@@ -105,6 +107,14 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
                 targets.index_arn(DAY_INDEX),  # GET /feedback?date=…
                 targets.index_arn(CUSTOMER_INDEX),  # GET /customers/{id}, ?customer_id=, erasure
             ],
+        ),
+        # cursors.signing_key: the first cursor the API issues creates the MAC key (a conditional PutItem),
+        # in its own partition only.
+        _statement(
+            "CreateCursorKey",
+            ["dynamodb:PutItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SIGNING_KEY_PARTITION]}},
         ),
         # sources.secrets_cached: GetParametersByPath under {PARAMETER_PREFIX}/sources/{source_id}.
         _statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),

@@ -106,6 +106,24 @@ def test_verify_refuses_malformed_tokens(stack, token):
     assert (error.status, error.code) == (401, "unauthorized")
 
 
+def test_token_ids_that_cannot_be_ours_cost_no_read(stack):
+    """Item 19: an id of the wrong shape is refused before any AWS call, and never repeated."""
+    reads: list[str] = []
+    aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb", lambda event_name, **kw: reads.append(event_name)
+    )
+    long_secret = "fbk_0123456789ab_" + "A" * 44
+    non_ascii = "fbk_0123456789ab_" + "\u00e9" * 43
+
+    for token in (long_secret, non_ascii, "fbk_" + "0" * 3000 + "_" + "A" * 43):
+        error = rejected(token)
+        assert (error.status, error.code) == (401, "unauthorized")
+        assert token not in error.message
+    assert auth.revoke_token("x" * 3000) is None
+    assert auth.revoke_token("0123456789AB") is None
+    assert reads == []
+
+
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer  ", "Basic dXNlcjpwYXNz", "fbk_x_y"])
 def test_bearer_token_requires_the_bearer_scheme(header):
     with pytest.raises(ApiError) as caught:

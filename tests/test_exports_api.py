@@ -26,6 +26,7 @@ ROUTES = [
     ("GET", "/feedback?date=2026-11-21", "read"),
     ("GET", "/customers/cus_0123", "read"),
     ("GET", "/customers?email=a@example.com", "read"),
+    ("POST", "/customers/search", "read"),
     ("DELETE", "/customers/cus_0123", "erase"),
     ("GET", "/stats?from=2026-11-21&to=2026-11-21", "read"),
 ]

@@ -320,6 +320,7 @@ EXPECTED_ACTIONS = {
     permissions.API_HANDLER: {
         "sqs:SendMessage",
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:Query",
@@ -424,6 +425,9 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
     assert rewrites["Condition"] == {
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["EXPORT_REWRITE"]}
     }
+    # The API puts one item only: the cursor key, in its own partition.
+    (key,) = [s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "CreateCursorKey"]
+    assert key["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SIGNING_KEY"]}}
     # The authorizer reads token records only.
     (tokens,) = [s for s in _role_statements(synth, permissions.BEARER) if s["Sid"] == "ReadTokenRecords"]
     assert tokens["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TOKEN"]}}

@@ -208,3 +208,37 @@ def test_a_content_type_on_a_bodyless_request_is_ignored(api, schema, path, meth
     validated(schema, spec_path, method, response)
     if response.status_code >= 400 and response.mimetype == "application/json":
         error_validates(json.loads(response.get_data()))
+
+
+def test_the_customer_search_validates_and_the_query_lookup_is_deprecated(api, schema, stack) -> None:
+    from tests.test_customers import event, process
+
+    process(event("s1", email="ann@example.com"))
+    auth.clear_cache()
+    reader, _ = auth.create_token("reader", ["read"])
+    headers = {"Authorization": f"Bearer {reader}"}
+    cases = [
+        ('{"email": "ann@example.com"}', "application/json", 200),
+        ('{"email": "nobody@example.com"}', "application/json", 404),
+        ('{"email": 5}', "application/json", 422),
+        ("{", "application/json", 400),
+        ("email=ann@example.com", "application/x-www-form-urlencoded", 415),
+    ]
+    for data, content_type, status in cases:
+        response = api.post("/customers/search", data=data, content_type=content_type, headers=headers)
+
+        body = validated(schema, "/customers/search", "POST", response)
+        assert response.status_code == status, body
+        if status >= 400:
+            error_validates(body)
+    assert SPEC["paths"]["/customers"]["get"]["deprecated"] is True
+    assert "/customers/search" in SPEC["paths"]["/customers"]["get"]["description"]
+
+
+def test_a_refused_cursor_validates(api, schema, stack) -> None:
+    auth.clear_cache()
+    reader, _ = auth.create_token("reader", ["read"])
+
+    response = api.get("/feedback?next=eyJkYXkiOjB9.xyz", headers={"Authorization": f"Bearer {reader}"})
+
+    assert validated(schema, "/feedback", "GET", response)["error"]["code"] == "invalid_cursor"

@@ -135,6 +135,47 @@ def test_find_by_email(client, read, seeded):
     assert no_param == 400
 
 
+def search(client, headers: dict[str, str], body: bytes | str, content_type: str = "application/json"):
+    response = client.http.post(
+        "/customers/search", headers={**headers, "Content-Type": content_type}, body=body
+    )
+    return response.status_code, json.loads(response.body)
+
+
+def test_search_by_email_in_the_body_answers_as_the_query_does(client, read, seeded):
+    by_query = get(client, "/customers?email=ANN@example.com", read)
+    by_body = search(client, read, json.dumps({"email": "ANN@example.com"}))
+    missing = search(client, read, json.dumps({"email": "nobody@example.com"}))
+
+    assert by_body == by_query
+    assert (by_body[0], by_body[1]["customer_id"]) == (200, customer_of(seeded[0]))
+    assert (missing[0], missing[1]["error"]["code"]) == (404, "unknown_customer")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        ('{"email": "ann@example.com"', "application/json", 400, "malformed_json"),
+        ('["ann@example.com"]', "application/json", 400, "malformed_json"),
+        ("email=ann@example.com", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        ("ann@example.com", "text/plain", 415, "unsupported_media_type"),
+        ("{}", "application/json", 422, "validation_failed"),
+        ('{"email": ""}', "application/json", 422, "validation_failed"),
+        ('{"email": 5}', "application/json", 422, "validation_failed"),
+        ('{"email": ["ann@example.com"]}', "application/json", 422, "validation_failed"),
+        ('{"email": "ann@example.com", "name": "Ann"}', "application/json", 422, "validation_failed"),
+        (json.dumps({"email": "a" * 5000 + "@example.com"}), "application/json", 413, "payload_too_large"),
+    ],
+)
+def test_search_refuses_bad_bodies_in_the_error_shape(client, read, seeded, body, content_type, status, code):
+    answer, error = search(client, read, body, content_type)
+
+    assert (answer, error["error"]["code"]) == (status, code)
+    if status == 422:
+        assert set(error["error"]["fields"]) <= {"email", "name"}
+        assert "ann@example.com" not in json.dumps(error)
+
+
 def test_unknown_customer_is_404(client, read, stack):
     assert get(client, "/customers/cus_nobody", read)[0] == 404
 

@@ -18,6 +18,7 @@ twice; the retry drops what already exists.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,18 @@ def identity_key(identity: str) -> dict[str, str]:
 def customer_id_for(identity: str) -> str:
     """The customer id a first-seen identity creates: derived, so concurrent first events agree."""
     return "cus_" + hashlib.sha256(identity.encode()).hexdigest()[:24]
+
+
+# The one shape customer_id_for gives; the lookups answer "unknown" for anything else without an AWS call
+# (a key over DynamoDB's size limit would otherwise fail there, and a probe would cost a read).
+_CUSTOMER_ID = re.compile(r"cus_[0-9a-f]{24}")
+# RFC 5321's limits: 64 characters before the @, 255 after it.
+MAX_EMAIL_LENGTH = 320
+
+
+def is_customer_id(value: object) -> bool:
+    """Whether `value` has the shape of a customer id (anything else cannot be one of ours)."""
+    return isinstance(value, str) and _CUSTOMER_ID.fullmatch(value) is not None
 
 
 def profile_key(customer_id: str) -> dict[str, str]:
@@ -398,6 +411,8 @@ def summarize(profile: dict[str, Any]) -> dict[str, Any]:
 
 def view(customer_id: str, recent: int = 20) -> CustomerView | None:
     """Profile, identities and the `recent` newest feedback in one Query (newest first); None if unknown."""
+    if not is_customer_id(customer_id):
+        return None
     items = list(
         dynamo.query_pages(
             TableName=settings().table_name,
@@ -425,6 +440,8 @@ def view(customer_id: str, recent: int = 20) -> CustomerView | None:
 
 def get_profile(customer_id: str) -> dict[str, Any] | None:
     """The raw profile item (strongly consistent), or None."""
+    if not is_customer_id(customer_id):
+        return None
     item = dynamo.get_item(settings().table_name, profile_key(customer_id), consistent=True)
     return _plain(item) if item else None
 
@@ -439,12 +456,17 @@ def get_profiles(customer_ids: Iterable[str], consistent: bool = False) -> dict[
 
 
 def find_by_email(email: str) -> str | None:
-    """The customer an email address belongs to, or None."""
-    return lookup_identities([f"email#{email.strip().lower()}"]).get(f"email#{email.strip().lower()}")
+    """The customer an email address belongs to, or None (without a read for what cannot be an email)."""
+    if "@" not in email or len(email.strip()) > MAX_EMAIL_LENGTH:
+        return None
+    identity = f"email#{email.strip().lower()}"
+    return lookup_identities([identity]).get(identity)
 
 
 def customer_items(customer_id: str) -> list[dict[str, Any]]:
     """Every item in a customer's index partition (profile, identities, feedback), paginated."""
+    if not is_customer_id(customer_id):
+        return []
     return list(
         dynamo.query_pages(
             TableName=settings().table_name,
@@ -557,7 +579,9 @@ def merge(keep: str, absorb: str) -> MergeReport:
         item[CUSTOMER_PK] = customer_partition(keep)
         moved.append(dynamo.put_request(item))
     dynamo.batch_write(settings().table_name, moved)
+    # Counts only: a customer id is derived from an email, so it would identify the person in the log.
     logger.info(
-        "customers merged", extra={"kept": keep, "absorbed": absorb, "feedback_moved": report.feedback_moved}
+        "customers merged",
+        extra={"feedback_moved": report.feedback_moved, "identities_moved": report.identities_moved},
     )
     return report

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from chalice import Blueprint, Response
 
+from chalicelib import read_params
 from chalicelib.auth import bearer, requires_scope
 from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, json_errors
 from chalicelib.models import utc_now
@@ -103,18 +104,10 @@ def dashboard() -> Response:
     return pages.html_response(text)
 
 
-def _day(name: str, value: str | None) -> date | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError as error:
-        raise BadRequest(f"{name} must be a date as YYYY-MM-DD.", code="invalid_date") from error
-
-
 def stats_days(start: date | None, end: date | None, today: date) -> list[date]:
     """The days of a /stats request: from..to inclusive; to defaults to today (UTC), from to 30 days
-    before to; at most MAX_DAYS."""
+    before to; at most MAX_DAYS. `from` and `to` come through read_params.parse_day, whose bounds keep this
+    arithmetic inside `date`'s range."""
     end = end or (start + timedelta(days=DEFAULT_DAYS - 1) if start else today)
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     if end < start:
@@ -130,5 +123,9 @@ def stats_days(start: date | None, end: date | None, today: date) -> list[date]:
 def get_stats() -> Response:
     """Sentiment mix per day and per channel, NPS per day, counts, latest negative feedback."""
     query = web_api.current_request.query_params or {}
-    days = stats_days(_day("from", query.get("from")), _day("to", query.get("to")), utc_now().date())
+    start, end = (
+        read_params.parse_day("from", query.get("from")),
+        read_params.parse_day("to", query.get("to")),
+    )
+    days = stats_days(start, end, utc_now().date())
     return Response(body=stats.compute(days), status_code=200, headers={"Cache-Control": "no-store"})
