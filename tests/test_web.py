@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import auth, aws
+from chalicelib import auth, aws, processing
+from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.forms.config import FormConfig
 from chalicelib.models import Channel, RatingScale, Sentiment
 from chalicelib.queue import decode_events
@@ -142,7 +143,9 @@ def test_public_config_has_only_public_fields(client, csat_form):
     assert response.json_body == {
         "form_id": "csat-shop",
         "name": "Shop CSAT",
-        "question": csat_form.question,
+        "question": "How satisfied are you with your experience?",
+        "low_label": "Very dissatisfied",
+        "high_label": "Very satisfied",
         "rating_scale": "csat",
         "rating_min": 1,
         "rating_max": 5,
@@ -164,6 +167,105 @@ def test_public_config_for_other_sites_and_unknown_forms(client, csat_form):
     assert open_form.headers["Access-Control-Allow-Origin"] == "*"
 
 
+# --- each scale's wording ---------------------------------------------------------------------------------
+
+SCALE_WORDING = [
+    (
+        RatingScale.NPS,
+        "How likely are you to recommend us to a friend or colleague?",
+        "Not at all likely",
+        "Extremely likely",
+    ),
+    (RatingScale.CSAT, "How satisfied are you with your experience?", "Very dissatisfied", "Very satisfied"),
+    (RatingScale.STARS, "How would you rate your experience?", "Poor", "Excellent"),
+]
+
+
+def wording_of(client, form_id: str) -> tuple[tuple[str, str, str], str]:
+    """(question, low label, high label) of the public config, and the hosted page's HTML."""
+    config = client.http.get(f"/forms/{form_id}").json_body
+    return (config["question"], config["low_label"], config["high_label"]), client.http.get(
+        f"/f/{form_id}"
+    ).body.decode()
+
+
+def assert_page_shows(html: str, question: str, low: str, high: str) -> None:
+    assert f"<legend>{question}</legend>" in html
+    assert f'<div class="ends" aria-hidden="true"><span>{low}</span><span>{high}</span></div>' in html
+
+
+@pytest.mark.parametrize(("scale", "question", "low", "high"), SCALE_WORDING)
+def test_each_scale_asks_its_own_question_with_its_own_end_labels(client, stack, scale, question, low, high):
+    form_store.save(FormConfig(form_id=f"scale-{scale}", name="Survey", rating_scale=scale))
+
+    shown, html = wording_of(client, f"scale-{scale}")
+
+    assert shown == (question, low, high)
+    assert_page_shows(html, question, low, high)
+    first, last = scale.bounds
+    assert re.search(rf'value="{first}">.*?\({low}\)</span>', html)  # each end's label, for screen readers
+    assert re.search(rf'value="{last}">.*?\({high}\)</span>', html)
+
+
+@pytest.mark.parametrize(("scale", "question", "low", "high"), SCALE_WORDING[1:])
+def test_a_stored_form_with_the_nps_question_asks_its_own_scales(client, stack, scale, question, low, high):
+    """Forms stored before each scale had its wording carry the NPS question: they show their scale's."""
+    from chalicelib.store.config_records import ConfigRecords
+
+    ConfigRecords("FORM").save(
+        "legacy",
+        {
+            "form_id": "legacy",
+            "name": "Old survey",
+            "rating_scale": scale.value,
+            "allowed_origins": [],
+            "require_email": False,
+            "redact_pii": True,
+            "question": "How likely are you to recommend us to a friend or colleague?",
+        },
+    )
+    form_store.clear_cache()
+
+    shown, html = wording_of(client, "legacy")
+
+    assert shown == (question, low, high)
+    assert_page_shows(html, question, low, high)
+    assert "recommend" not in html
+
+
+def test_a_form_may_set_its_own_question_and_labels(client, stack):
+    form_store.save(
+        FormConfig(
+            form_id="checkout",
+            name="Checkout",
+            rating_scale=RatingScale.STARS,
+            question="  How was checkout today?  ",
+            low_label="Painful",
+            high_label="Smooth",
+        )
+    )
+
+    shown, html = wording_of(client, "checkout")
+
+    assert shown == ("How was checkout today?", "Painful", "Smooth")
+    assert_page_shows(html, "How was checkout today?", "Painful", "Smooth")
+    assert '<span class="sr">5 stars (Smooth)</span>' in html
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("question", ""), ("question", "q" * 301), ("low_label", " "), ("high_label", "h" * 41)],
+)
+def test_form_texts_are_bounded(field, value):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        FormConfig(form_id="bounded", name="Bounded", **{field: value})
+    [issue] = refused.value.errors()
+    expected = "string_too_long" if value.strip() else "string_too_short"
+    assert (issue["loc"], issue["type"]) == ((field,), expected)
+
+
 # --- the hosted page ---------------------------------------------------------------------------------------
 
 
@@ -174,6 +276,8 @@ def hostile_form(stack) -> FormConfig:
         form_id="hostile",
         name='Shop <script>alert("name")</script> & co',
         question="Rate us </legend><img src=x onerror=alert(1)>",
+        low_label="</span><script>low()</script>",
+        high_label='"><b>high',
         rating_scale=RatingScale.STARS,
         allowed_origins=[SHOP],
     )
@@ -205,6 +309,9 @@ def test_hosted_page_escapes_the_form_configuration(client, hostile_form):
     assert "<img" not in html
     assert "Shop &lt;script&gt;alert(&quot;name&quot;)&lt;/script&gt; &amp; co" in html
     assert "Rate us &lt;/legend&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<b>" not in html and "low()</script>" not in html
+    assert "<span>&lt;/span&gt;&lt;script&gt;low()&lt;/script&gt;</span>" in html
+    assert "<span>&quot;&gt;&lt;b&gt;high</span>" in html
     assert "★★★★★" in html
 
 
@@ -239,16 +346,58 @@ def test_hosted_post_with_errors_shows_the_page_again_escaped_with_each_error_be
     assert "<script>alert" not in html and "<b>bad" not in html
     assert "&lt;/textarea&gt;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</textarea>" in html
     assert 'value="&quot;&gt;&lt;b&gt;bad"' in html
-    assert re.search(r'<p class="err" id="email-error">value is not a valid email address', html)
+    email_error = "This is not a valid email address (like name@example.com)."
+    assert f'<p class="err" id="email-error">{email_error}</p>' in html
     assert 'aria-invalid="true" aria-describedby="email-error"' in html
     # Re-rendered at /forms/demo/responses: links climb two levels.
     assert 'action="../../forms/demo/responses"' in html and 'src="../../widget.js"' in html
 
     out_of_range = post_hosted(client, "demo", {"rating": "11", "comment": "ok", "email": "a@example.com"})
     html = out_of_range.body.decode()
-    assert re.search(r'<p class="err" id="rating-error">must be between 0 and 10[^<]*</p>', html)
+    assert '<p class="err" id="rating-error">Choose a rating from 0 to 10.</p>' in html
     assert '<fieldset aria-describedby="rating-error">' in html
     assert 'value="a@example.com"' in html
+    assert stack.queue_depth() == 0
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
+
+
+def test_each_render_of_the_hosted_page_has_its_own_response_id_and_is_never_cached(client):
+    first, second = client.http.get("/f/demo"), client.http.get("/f/demo")
+    ids = [hidden_fields(page.body.decode()).get("response_id") for page in (first, second)]
+
+    assert None not in ids and ids[0] != ids[1]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.:-]{8,100}", response_id) for response_id in ids)
+    assert first.headers["Cache-Control"] == "no-store"
+
+
+def test_a_double_submit_of_the_hosted_page_is_stored_once(client, stack):
+    page = client.http.get("/f/demo").body.decode()
+    fields = {**hidden_fields(page), "rating": "9", "comment": "Clicked twice", "email": "", "_hp": ""}
+
+    first = post_hosted(client, "demo", fields)
+    second = post_hosted(client, "demo", fields)  # the double click, or the browser's resubmit
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    processing.analyze_and_store(stack.queued_bodies(), LexiconAnalyzer())
+    assert stack.table_item_count() == 1
+
+
+def test_a_refused_hosted_post_keeps_its_response_id_and_a_malformed_one_is_replaced(client, stack):
+    page = client.http.get("/f/demo").body.decode()
+    response_id = hidden_fields(page)["response_id"]
+
+    refused = post_hosted(client, "demo", {"response_id": response_id, "rating": "11"})
+    tampered = post_hosted(client, "demo", {"response_id": "not an id", "rating": "9"})
+
+    assert refused.status_code == 422
+    assert hidden_fields(refused.body.decode())["response_id"] == response_id
+    assert tampered.status_code == 422
+    fresh = hidden_fields(tampered.body.decode())["response_id"]
+    assert re.fullmatch(r"[A-Za-z0-9_.:-]{8,100}", fresh)
+    assert "<p>The response id must be 8 to 100 characters" in tampered.body.decode()
     assert stack.queue_depth() == 0
 
 
