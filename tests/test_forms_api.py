@@ -292,6 +292,18 @@ def test_web_page_addresses_are_kept(client, stack):
     assert event.metadata["page_url"] == event.permalink
 
 
+@pytest.mark.parametrize(
+    ("declared", "status"),
+    [("²", 202), ("١٢", 202), ("abc", 202), (" 13 ", 202), ("9" * 5000, 413), ("99999999999999999999", 413)],
+)
+def test_a_malformed_or_huge_content_length_is_never_a_500(client, stack, declared, status):
+    response = client.http.post(
+        "/forms/demo/responses", headers={**JSON, "content-length": declared}, body=b'{"rating": 5}'
+    )
+
+    assert response.status_code == status
+
+
 def test_a_bad_idempotency_key_is_named_as_the_response_id(client, stack):
     response = post_json(client, "demo", {"rating": 7}, headers={"Idempotency-Key": "short"})
 

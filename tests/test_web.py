@@ -523,6 +523,9 @@ def test_dashboard_shell_and_assets(client):
     assert script.headers["Content-Type"].startswith("application/javascript")
     assert style.headers["Content-Type"].startswith("text/css")
     assert missing.status_code == 404
+    long_name = client.http.get("/assets/" + "x" * 2000)
+    assert (long_name.status_code, long_name.json_body["error"]["code"]) == (404, "not_found")
+    assert "xxxxxxxxxx" not in long_name.body.decode()  # not echoed
 
 
 # --- GET /stats --------------------------------------------------------------------------------------------

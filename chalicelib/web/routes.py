@@ -74,7 +74,7 @@ def widget_js() -> Response:
 def static_asset(name: str) -> Response:
     """The dashboard's script and stylesheet."""
     if name not in ASSETS:
-        raise NotFound(f"No asset {name!r}.")
+        raise NotFound("No such asset.")  # never echo an unbounded path segment
     return _static(name, ASSETS[name], ASSET_CACHE_CONTROL)
 
 
