@@ -21,10 +21,9 @@ from chalicelib import aws, sources
 from chalicelib.channels.registry import CHANNELS
 from chalicelib.config import settings
 from chalicelib.export.day import export_day, previous_utc_day
-from chalicelib.forms.config import FormConfig, new_form_id
-from chalicelib.models import RatingScale, StoredFeedback, utc_now
+from chalicelib.forms.commands import add_forms_commands
+from chalicelib.models import StoredFeedback, utc_now
 from chalicelib.store import feedback as feedback_store
-from chalicelib.store import forms as form_store
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -88,28 +87,6 @@ def export(args: argparse.Namespace) -> int:
             target = out / key.rsplit("/", 1)[-1]
             s3.download_file(settings().bucket_name, key, str(target))
             print(f"downloaded {target}")
-    return 0
-
-
-def forms_create(args: argparse.Namespace) -> int:
-    """Create (or replace) a form and print its id."""
-    form = FormConfig(
-        form_id=args.form_id or new_form_id(),
-        name=args.name,
-        rating_scale=RatingScale(args.scale),
-        allowed_origins=args.origin or [],
-        require_email=args.require_email,
-    )
-    form_store.save(form)
-    print(form.model_dump_json(indent=2))
-    return 0
-
-
-def forms_list(args: argparse.Namespace) -> int:
-    """Print every form."""
-    for form in form_store.list_all():
-        origins = ", ".join(form.allowed_origins) or "any origin"
-        print(f"{form.form_id:20} {form.rating_scale:6} {form.name}  ({origins})")
     return 0
 
 
@@ -643,15 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporting.add_argument("--out", help="download the files to this folder")
     exporting.set_defaults(run=export)
 
-    forms = groups.add_parser("forms", help="feedback forms").add_subparsers(dest="command", required=True)
-    creating = forms.add_parser("create", parents=[common], help="create or replace a form")
-    creating.add_argument("--name", required=True)
-    creating.add_argument("--scale", choices=[s.value for s in RatingScale], default="nps")
-    creating.add_argument("--origin", action="append", help="allowed origin (repeat); none = any")
-    creating.add_argument("--require-email", action="store_true")
-    creating.add_argument("--id", dest="form_id", help="choose the id (default: generated)")
-    creating.set_defaults(run=forms_create)
-    forms.add_parser("list", parents=[common], help="list forms").set_defaults(run=forms_list)
+    add_forms_commands(groups, common)
 
     _add_sources_commands(groups, common)
     _add_tokens_commands(groups, common)

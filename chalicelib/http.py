@@ -67,11 +67,16 @@ class UnsupportedMediaType(ApiError):
 
 
 class ValidationFailed(ApiError):
-    """422 with one entry per offending field, so a form can show each error beside its field."""
+    """422 with one entry per offending field, so a form can show each error beside its field: `fields` maps
+    a field to a short message people can read, `field_codes` the same field to a stable code for programs
+    (`required`, `too_long`, `invalid_email` …; `invalid` when the caller named none)."""
 
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, fields: dict[str, str] | None = None, field_codes: dict[str, str] | None = None
+    ) -> None:
         super().__init__(422, "validation_failed", message)
         self.fields = fields or {}
+        self.field_codes = {name: (field_codes or {}).get(name, "invalid") for name in self.fields}
 
 
 class ServiceUnavailable(ApiError):
@@ -84,6 +89,7 @@ def error_response(error: ApiError) -> Response:
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if isinstance(error, ValidationFailed) and error.fields:
         body["fields"] = error.fields
+        body["field_codes"] = error.field_codes
     return Response(
         body={"error": body},
         status_code=error.status,
@@ -102,14 +108,19 @@ def json_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return view(*args, **kwargs)
-        except ApiError as error:
-            logger.info("request refused", extra={"status": error.status, "error_code": error.code})
-            return error_response(error)
-        except Exception:
-            logger.exception("unhandled error")
-            return error_response(ApiError(500, "internal_error", "Something went wrong on our side."))
+        except Exception as error:  # every failure becomes an answer in the one shape
+            return error_response(as_api_error(error))
 
     return wrapper
+
+
+def as_api_error(error: Exception) -> ApiError:
+    """The ApiError to answer a view's exception with, logged: itself, or a 500 that reveals nothing."""
+    if isinstance(error, ApiError):
+        logger.info("request refused", extra={"status": error.status, "error_code": error.code})
+        return error
+    logger.exception("unhandled error", exc_info=error)
+    return ApiError(500, "internal_error", "Something went wrong on our side.")
 
 
 def media_type(request: Request) -> str:
@@ -120,8 +131,10 @@ def media_type(request: Request) -> str:
 
 def raw_body(request: Request, limit: int) -> bytes:
     """The body bytes as received, refusing anything over `limit` (413)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    declared = (request.headers.get("content-length") or "").strip()
+    # ASCII digits only ("²".isdigit() is true) and no int() of thousands of digits; a malformed value
+    # refuses nothing here: the body's own length is checked below either way.
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise PayloadTooLarge(limit)
     body = request.raw_body or b""
     if len(body) > limit:

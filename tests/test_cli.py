@@ -81,6 +81,82 @@ def test_forms_create_and_list(stack, capsys):
     assert "checkout" in out and "demo" in out
 
 
+def test_forms_create_uses_the_scales_wording_unless_given_its_own(stack, capsys):
+    assert cli.main(["forms", "create", "--name", "Stars", "--scale", "stars", "--id", "stars"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["question"], printed["low_label"], printed["high_label"]) == (
+        "How would you rate your experience?",
+        "Poor",
+        "Excellent",
+    )
+
+    assert (
+        cli.main(
+            [
+                "forms",
+                "create",
+                "--name",
+                "Support CSAT",
+                "--scale",
+                "csat",
+                "--id",
+                "support",
+                "--question",
+                "How satisfied are you with our support?",
+                "--low-label",
+                "Not at all",
+                "--high-label",
+                "Completely",
+            ]
+        )
+        == 0
+    )
+    form_store.clear_cache()
+    assert form_store.get_cached("support").texts == (
+        "How satisfied are you with our support?",
+        "Not at all",
+        "Completely",
+    )
+
+
+def test_forms_update_changes_only_what_it_is_told(stack, capsys):
+    cli.main(["forms", "create", "--name", "Shop", "--id", "shop", "--origin", "https://shop.example.com"])
+
+    assert cli.main(["forms", "update", "shop", "--question", "Would you recommend our shop?"]) == 0
+    form_store.clear_cache()
+    form = form_store.get_cached("shop")
+    assert form.texts.question == "Would you recommend our shop?"
+    assert (form.name, form.allowed_origins) == ("Shop", ["https://shop.example.com"])
+
+    assert cli.main(["forms", "update", "shop", "--scale", "csat", "--high-label", "Delighted"]) == 0
+    form_store.clear_cache()
+    assert form_store.get_cached("shop").texts == (
+        "Would you recommend our shop?",
+        "Very dissatisfied",  # the new scale's wording where the form sets none
+        "Delighted",
+    )
+
+    assert cli.main(["forms", "update", "shop", "--question", "", "--require-email", "--origin", ""]) == 0
+    form_store.clear_cache()
+    form = form_store.get_cached("shop")
+    assert form.texts.question == "How satisfied are you with your experience?"
+    assert (form.require_email, form.allowed_origins) == (True, [])
+
+
+def test_forms_commands_refuse_bad_values_plainly(stack, capsys):
+    too_long = "q" * 301
+
+    assert cli.main(["forms", "create", "--name", "X", "--id", "x-form", "--question", too_long]) == 2
+    assert "--question" in capsys.readouterr().err
+    assert form_store.get_cached("x-form") is None
+    assert cli.main(["forms", "create", "--name", "X", "--origin", "javascript:alert(1)"]) == 2
+    assert "--origin" in capsys.readouterr().err
+    assert cli.main(["forms", "update", "demo", "--low-label", "l" * 41]) == 2
+    assert "--low-label" in capsys.readouterr().err
+    assert cli.main(["forms", "update", "no-such-form", "--name", "Y"]) == 1
+    assert "no form" in capsys.readouterr().err
+
+
 def test_bad_date_is_a_usage_error(stack, capsys):
     import pytest
 

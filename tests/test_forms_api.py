@@ -138,10 +138,176 @@ def test_bad_input_is_refused_clearly_and_nothing_is_queued(
     assert stack.queue_depth() == 0
 
 
-def test_validation_error_names_the_field(client, stack):
+def test_validation_error_names_the_field_with_a_message_and_a_code(client, stack):
     response = post_json(client, "demo", {"rating": 42})
 
-    assert error_of(response)["fields"] == {"rating": "must be between 0 and 10 on this form's nps scale"}
+    error = error_of(response)
+    assert error["fields"] == {"rating": "Choose a rating from 0 to 10."}
+    assert error["field_codes"] == {"rating": "out_of_range"}
+
+
+# Every field and every way it can fail: (label, form, content type, body, field, code, message).
+RATING_TYPE = "The rating must be a whole number from 0 to 10."
+BAD_EMAIL = "This is not a valid email address (like name@example.com)."
+BAD_URL = "The page address must be a web address starting with http:// or https://."
+BAD_ID = "The response id must be 8 to 100 characters: letters, digits, _ . : or -."
+FIELD_FAILURES = [
+    ("no rating, no comment", "demo", JSON, {"email": "a@example.com"}, "rating", "required",
+     "Choose a rating or write a comment."),
+    ("blank rating and comment", "demo", URLENCODED, {"rating": "", "comment": " "}, "rating", "required",
+     "Choose a rating or write a comment."),
+    ("rating above the scale", "demo", JSON, {"rating": 11}, "rating", "out_of_range",
+     "Choose a rating from 0 to 10."),
+    ("rating below the scale", "demo", JSON, {"rating": -1}, "rating", "out_of_range",
+     "Choose a rating from 0 to 10."),
+    ("rating below a csat scale", "csat-shop", JSON, {"rating": 0, "email": "a@example.com"}, "rating",
+     "out_of_range", "Choose a rating from 1 to 5."),
+    ("a huge JSON rating", "demo", JSON, {"rating": 10**40}, "rating", "out_of_range",
+     "Choose a rating from 0 to 10."),
+    ("rating as a word", "demo", JSON, {"rating": "great"}, "rating", "not_a_whole_number", RATING_TYPE),
+    ("rating as a JSON string", "demo", JSON, {"rating": "5"}, "rating", "not_a_whole_number", RATING_TYPE),
+    ("rating true", "demo", JSON, {"rating": True}, "rating", "not_a_whole_number", RATING_TYPE),
+    ("rating false", "demo", JSON, {"rating": False}, "rating", "not_a_whole_number", RATING_TYPE),
+    ("rating 5.0", "demo", JSON, {"rating": 5.0}, "rating", "not_a_whole_number", RATING_TYPE),
+    ("rating 4.5", "demo", JSON, {"rating": 4.5}, "rating", "not_a_whole_number", RATING_TYPE),
+    ("rating a list", "demo", JSON, {"rating": [5]}, "rating", "not_a_whole_number", RATING_TYPE),
+    ("form rating 5.0", "demo", URLENCODED, {"rating": "5.0"}, "rating", "not_a_whole_number", RATING_TYPE),
+    ("form rating +5", "demo", URLENCODED, {"rating": "+5"}, "rating", "not_a_whole_number", RATING_TYPE),
+    ("form rating five", "demo", URLENCODED, {"rating": "five"}, "rating", "not_a_whole_number", RATING_TYPE),
+    ("form rating in other digits", "demo", URLENCODED, {"rating": "\u0665"}, "rating", "not_a_whole_number",
+     RATING_TYPE),
+    ("form rating 11", "demo", URLENCODED, {"rating": "11"}, "rating", "out_of_range",
+     "Choose a rating from 0 to 10."),
+    ("form rating -1", "demo", URLENCODED, {"rating": "-1"}, "rating", "out_of_range",
+     "Choose a rating from 0 to 10."),
+    ("form rating of 5,000 digits", "demo", URLENCODED, {"rating": "9" * 5000}, "rating", "out_of_range",
+     "Choose a rating from 0 to 10."),
+    ("comment too long", "demo", JSON, {"comment": "y" * 10_001}, "comment", "too_long",
+     "Your comment can be at most 10,000 characters."),
+    ("comment not text", "demo", JSON, {"rating": 5, "comment": 42}, "comment", "not_text",
+     "Your comment must be text."),
+    ("email without @", "demo", JSON, {"rating": 5, "email": "not-an-email"}, "email", "invalid_email",
+     BAD_EMAIL),
+    ("email without a domain", "demo", URLENCODED, {"rating": "5", "email": "a@"}, "email", "invalid_email",
+     BAD_EMAIL),
+    ("email not text", "demo", JSON, {"rating": 5, "email": 7}, "email", "not_text", BAD_EMAIL),
+    ("email required", "csat-shop", JSON, {"rating": 4}, "email", "required",
+     "Enter your email address: this form needs it."),
+    ("name too long", "demo", JSON, {"rating": 5, "name": "n" * 201}, "name", "too_long",
+     "Your name can be at most 200 characters."),
+    ("name not text", "demo", JSON, {"rating": 5, "name": ["Ann"]}, "name", "not_text",
+     "Your name must be text."),
+    ("response id with spaces", "demo", JSON, {"rating": 5, "response_id": "no spaces"}, "response_id",
+     "invalid_response_id", BAD_ID),
+    ("response id too short", "demo", JSON, {"rating": 5, "response_id": "r-1"}, "response_id",
+     "invalid_response_id", BAD_ID),
+    ("response id too long", "demo", JSON, {"rating": 5, "response_id": "r" * 101}, "response_id",
+     "invalid_response_id", BAD_ID),
+    ("response id not text", "demo", JSON, {"rating": 5, "response_id": 12345678}, "response_id",
+     "not_text", "The response id must be text."),
+    ("language not a tag", "demo", JSON, {"rating": 5, "language": "english (UK)"}, "language",
+     "invalid_language", "The language must be a language tag such as en or fr-FR."),
+    ("javascript: page", "demo", JSON, {"rating": 5, "page_url": "javascript:alert(1)"}, "page_url",
+     "invalid_url", BAD_URL),
+    ("JavaScript: page, any case", "demo", URLENCODED, {"rating": "5", "page_url": " JavaScript:alert(1)"},
+     "page_url", "invalid_url", BAD_URL),
+    ("data: page", "demo", JSON, {"rating": 5, "page_url": "data:text/html,<script>alert(1)</script>"},
+     "page_url", "invalid_url", BAD_URL),
+    ("vbscript: page", "demo", JSON, {"rating": 5, "page_url": "vbscript:msgbox(1)"}, "page_url",
+     "invalid_url", BAD_URL),
+    ("relative page", "demo", JSON, {"rating": 5, "page_url": "/checkout"}, "page_url", "invalid_url",
+     BAD_URL),
+    ("schemeless page", "demo", JSON, {"rating": 5, "page_url": "//shop.example.com/a"}, "page_url",
+     "invalid_url", BAD_URL),
+    ("bare host page", "demo", JSON, {"rating": 5, "page_url": "shop.example.com"}, "page_url",
+     "invalid_url", BAD_URL),
+    ("ftp page", "demo", JSON, {"rating": 5, "page_url": "ftp://files.example.com/a"}, "page_url",
+     "invalid_url", BAD_URL),
+    ("page not text", "demo", JSON, {"rating": 5, "page_url": 3}, "page_url", "invalid_url", BAD_URL),
+    ("page too long", "demo", JSON, {"rating": 5, "page_url": "https://a.example/" + "p" * 2048},
+     "page_url", "too_long", "The page address can be at most 2,048 characters."),
+    ("page too long once encoded", "demo", JSON, {"rating": 5, "page_url": "https://a.example/" + "é" * 500},
+     "page_url", "too_long", "The page address can be at most 2,048 characters."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("label", "form_id", "headers", "body", "field", "code", "message"),
+    FIELD_FAILURES,
+    ids=[case[0] for case in FIELD_FAILURES],
+)
+def test_every_field_failure_has_a_plain_message_and_a_code(
+    client, stack, csat_form, label, form_id, headers, body, field, code, message
+):
+    encoded = json.dumps(body) if headers is JSON else urlencode(body)
+    response = client.http.post(f"/forms/{form_id}/responses", headers=headers, body=encoded.encode())
+
+    assert response.status_code == 422, label
+    error = error_of(response)
+    assert error["code"] == "validation_failed"
+    assert error["fields"][field] == message
+    assert error["field_codes"][field] == code
+    assert set(error["field_codes"]) == set(error["fields"])
+    assert stack.queue_depth() == 0
+
+
+def test_every_offending_field_is_named_at_once(client, stack, csat_form):
+    response = post_json(
+        client, csat_form.form_id, {"rating": "9", "comment": 1, "page_url": "javascript:alert(1)"}
+    )
+
+    assert error_of(response)["field_codes"] == {
+        "rating": "not_a_whole_number",
+        "comment": "not_text",
+        "page_url": "invalid_url",
+        "email": "required",
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "rating", "stored"),
+    [
+        (JSON, 0, 0),
+        (JSON, 10, 10),
+        (URLENCODED, "7", 7),
+        (URLENCODED, " 8 ", 8),
+        (URLENCODED, "007", 7),
+    ],
+)
+def test_ratings_accepted_as_documented(client, stack, headers, rating, stored):
+    body = {"rating": rating}
+    encoded = json.dumps(body) if headers is JSON else urlencode(body)
+    response = client.http.post("/forms/demo/responses", headers=headers, body=encoded.encode())
+
+    assert response.status_code == 202
+    [event] = decode_events(stack.queued_bodies()[0])
+    assert event.rating == stored
+
+
+def test_web_page_addresses_are_kept(client, stack):
+    post_json(client, "demo", {"rating": 9, "page_url": "HTTP://Shop.Example.com/checkout?step=2"})
+
+    [event] = decode_events(stack.queued_bodies()[0])
+    assert event.permalink == "http://shop.example.com/checkout?step=2"
+    assert event.metadata["page_url"] == event.permalink
+
+
+@pytest.mark.parametrize(
+    ("declared", "status"),
+    [("²", 202), ("١٢", 202), ("abc", 202), (" 13 ", 202), ("9" * 5000, 413), ("99999999999999999999", 413)],
+)
+def test_a_malformed_or_huge_content_length_is_never_a_500(client, stack, declared, status):
+    response = client.http.post(
+        "/forms/demo/responses", headers={**JSON, "content-length": declared}, body=b'{"rating": 5}'
+    )
+
+    assert response.status_code == status
+
+
+def test_a_bad_idempotency_key_is_named_as_the_response_id(client, stack):
+    response = post_json(client, "demo", {"rating": 7}, headers={"Idempotency-Key": "short"})
+
+    assert error_of(response)["field_codes"] == {"response_id": "invalid_response_id"}
 
 
 def test_form_rules_apply(client, stack, csat_form):
@@ -154,7 +320,7 @@ def test_form_rules_apply(client, stack, csat_form):
 
     assert above_csat.status_code == 422
     assert without_email.status_code == 422
-    assert error_of(without_email)["fields"] == {"email": "is required by this form"}
+    assert error_of(without_email)["fields"] == {"email": "Enter your email address: this form needs it."}
     assert other_site.status_code == 403
     assert error_of(other_site)["code"] == "origin_not_allowed"
     assert stack.queue_depth() == 0

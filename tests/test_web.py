@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import auth, aws
+from chalicelib import auth, aws, processing
+from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.forms.config import FormConfig
 from chalicelib.models import Channel, RatingScale, Sentiment
 from chalicelib.queue import decode_events
@@ -142,7 +143,9 @@ def test_public_config_has_only_public_fields(client, csat_form):
     assert response.json_body == {
         "form_id": "csat-shop",
         "name": "Shop CSAT",
-        "question": csat_form.question,
+        "question": "How satisfied are you with your experience?",
+        "low_label": "Very dissatisfied",
+        "high_label": "Very satisfied",
         "rating_scale": "csat",
         "rating_min": 1,
         "rating_max": 5,
@@ -174,6 +177,8 @@ def hostile_form(stack) -> FormConfig:
         form_id="hostile",
         name='Shop <script>alert("name")</script> & co',
         question="Rate us </legend><img src=x onerror=alert(1)>",
+        low_label="</span><script>low()</script>",
+        high_label='"><b>high',
         rating_scale=RatingScale.STARS,
         allowed_origins=[SHOP],
     )
@@ -205,6 +210,9 @@ def test_hosted_page_escapes_the_form_configuration(client, hostile_form):
     assert "<img" not in html
     assert "Shop &lt;script&gt;alert(&quot;name&quot;)&lt;/script&gt; &amp; co" in html
     assert "Rate us &lt;/legend&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<b>" not in html and "low()</script>" not in html
+    assert "<span>&lt;/span&gt;&lt;script&gt;low()&lt;/script&gt;</span>" in html
+    assert "<span>&quot;&gt;&lt;b&gt;high</span>" in html
     assert "★★★★★" in html
 
 
@@ -239,16 +247,58 @@ def test_hosted_post_with_errors_shows_the_page_again_escaped_with_each_error_be
     assert "<script>alert" not in html and "<b>bad" not in html
     assert "&lt;/textarea&gt;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</textarea>" in html
     assert 'value="&quot;&gt;&lt;b&gt;bad"' in html
-    assert re.search(r'<p class="err" id="email-error">value is not a valid email address', html)
+    email_error = "This is not a valid email address (like name@example.com)."
+    assert f'<p class="err" id="email-error">{email_error}</p>' in html
     assert 'aria-invalid="true" aria-describedby="email-error"' in html
     # Re-rendered at /forms/demo/responses: links climb two levels.
     assert 'action="../../forms/demo/responses"' in html and 'src="../../widget.js"' in html
 
     out_of_range = post_hosted(client, "demo", {"rating": "11", "comment": "ok", "email": "a@example.com"})
     html = out_of_range.body.decode()
-    assert re.search(r'<p class="err" id="rating-error">must be between 0 and 10[^<]*</p>', html)
+    assert '<p class="err" id="rating-error">Choose a rating from 0 to 10.</p>' in html
     assert '<fieldset aria-describedby="rating-error">' in html
     assert 'value="a@example.com"' in html
+    assert stack.queue_depth() == 0
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
+
+
+def test_each_render_of_the_hosted_page_has_its_own_response_id_and_is_never_cached(client):
+    first, second = client.http.get("/f/demo"), client.http.get("/f/demo")
+    ids = [hidden_fields(page.body.decode()).get("response_id") for page in (first, second)]
+
+    assert None not in ids and ids[0] != ids[1]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.:-]{8,100}", response_id) for response_id in ids)
+    assert first.headers["Cache-Control"] == "no-store"
+
+
+def test_a_double_submit_of_the_hosted_page_is_stored_once(client, stack):
+    page = client.http.get("/f/demo").body.decode()
+    fields = {**hidden_fields(page), "rating": "9", "comment": "Clicked twice", "email": "", "_hp": ""}
+
+    first = post_hosted(client, "demo", fields)
+    second = post_hosted(client, "demo", fields)  # the double click, or the browser's resubmit
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    processing.analyze_and_store(stack.queued_bodies(), LexiconAnalyzer())
+    assert stack.table_item_count() == 1
+
+
+def test_a_refused_hosted_post_keeps_its_response_id_and_a_malformed_one_is_replaced(client, stack):
+    page = client.http.get("/f/demo").body.decode()
+    response_id = hidden_fields(page)["response_id"]
+
+    refused = post_hosted(client, "demo", {"response_id": response_id, "rating": "11"})
+    tampered = post_hosted(client, "demo", {"response_id": "not an id", "rating": "9"})
+
+    assert refused.status_code == 422
+    assert hidden_fields(refused.body.decode())["response_id"] == response_id
+    assert tampered.status_code == 422
+    fresh = hidden_fields(tampered.body.decode())["response_id"]
+    assert re.fullmatch(r"[A-Za-z0-9_.:-]{8,100}", fresh)
+    assert "<p>The response id must be 8 to 100 characters" in tampered.body.decode()
     assert stack.queue_depth() == 0
 
 
@@ -374,6 +424,9 @@ def test_dashboard_shell_and_assets(client):
     assert script.headers["Content-Type"].startswith("application/javascript")
     assert style.headers["Content-Type"].startswith("text/css")
     assert missing.status_code == 404
+    long_name = client.http.get("/assets/" + "x" * 2000)
+    assert (long_name.status_code, long_name.json_body["error"]["code"]) == (404, "not_found")
+    assert "xxxxxxxxxx" not in long_name.body.decode()  # not echoed
 
 
 # --- GET /stats --------------------------------------------------------------------------------------------

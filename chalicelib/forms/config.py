@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+from typing import Annotated, NamedTuple, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from chalicelib.models import RatingScale
+
+FORM_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
+MAX_QUESTION_CHARS = 300
+# The end labels sit under the scale's first and last option: short enough for a 320-px phone.
+MAX_LABEL_CHARS = 40
+
+
+class FormTexts(NamedTuple):
+    """What a form shows: its question and the labels of its scale's two ends."""
+
+    question: str
+    low_label: str
+    high_label: str
+
+
+# Each scale's usual wording (the NPS question and ends are Bain's; CSAT's are Delighted's, stars' the common
+# Poor … Excellent), used when a form does not set its own.
+SCALE_TEXTS: dict[RatingScale, FormTexts] = {
+    RatingScale.NPS: FormTexts(
+        "How likely are you to recommend us to a friend or colleague?",
+        "Not at all likely",
+        "Extremely likely",
+    ),
+    RatingScale.CSAT: FormTexts(
+        "How satisfied are you with your experience?", "Very dissatisfied", "Very satisfied"
+    ),
+    RatingScale.STARS: FormTexts("How would you rate your experience?", "Poor", "Excellent"),
+}
+
+Question = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)
+]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL_CHARS)]
 
 
 def new_form_id() -> str:
@@ -15,12 +50,18 @@ def new_form_id() -> str:
     return f"frm_{secrets.token_urlsafe(9)}"
 
 
+def is_possible_form_id(form_id: str) -> bool:
+    """Whether `form_id` has the shape of a form id (anything else cannot name a form: no lookup needed)."""
+    return re.fullmatch(FORM_ID_PATTERN, form_id) is not None
+
+
 class FormConfig(BaseModel):
-    """One configured form. `allowed_origins` empty means any origin may embed it."""
+    """One configured form. `allowed_origins` empty means any origin may embed it. `question`, `low_label`
+    and `high_label` are None when the form uses its scale's wording (see `texts`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    form_id: str = Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")
+    form_id: str = Field(pattern=FORM_ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     rating_scale: RatingScale = RatingScale.NPS
     allowed_origins: list[str] = Field(default_factory=list)
@@ -28,7 +69,9 @@ class FormConfig(BaseModel):
     # Mask emails, phone and card numbers … in the comment before it is stored (the author's own email
     # stays in the identity record).
     redact_pii: bool = True
-    question: str = "How likely are you to recommend us to a friend or colleague?"
+    question: Question | None = None
+    low_label: Label | None = None
+    high_label: Label | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -40,6 +83,27 @@ class FormConfig(BaseModel):
                 raise ValueError(f"an origin is scheme://host[:port], got {origin!r}")
             normalized.append(f"{parts.scheme}://{parts.netloc}".lower())
         return normalized
+
+    @model_validator(mode="after")
+    def _scale_wording_is_the_default(self) -> Self:
+        # A text equal to some scale's default is that default, not a choice: forms stored before each scale
+        # had its own wording carry the NPS question, and a form whose scale changes must not keep the old
+        # scale's words.
+        for position, field in enumerate(FormTexts._fields):
+            defaults = {texts[position] for texts in SCALE_TEXTS.values()}
+            if getattr(self, field) in defaults:
+                setattr(self, field, None)
+        return self
+
+    @property
+    def texts(self) -> FormTexts:
+        """The question and end labels people see: the form's own, else its scale's."""
+        default = SCALE_TEXTS[self.rating_scale]
+        return FormTexts(
+            self.question or default.question,
+            self.low_label or default.low_label,
+            self.high_label or default.high_label,
+        )
 
     def allows_origin(self, origin: str | None) -> bool:
         """Whether a browser at `origin` may submit; requests without an Origin (server-side) are allowed."""

@@ -13,6 +13,7 @@ field (422). Every other client gets the JSON answers, unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +32,8 @@ from chalicelib.http import (
     Forbidden,
     NotFound,
     ValidationFailed,
+    as_api_error,
+    error_response,
     json_errors,
     media_type,
     parse_body,
@@ -82,17 +85,37 @@ def _with_headers(response: Response, headers: dict[str, str]) -> Response:
     return response
 
 
+# --- the form ---------------------------------------------------------------------------------------------
+
+
+def known_form(form_id: str) -> FormConfig:
+    """The form, or 404: an id that cannot be a form's is unknown without an AWS call and is never echoed."""
+    form = form_store.get_cached(form_id)
+    if form is None:
+        raise NotFound("This feedback form does not exist.", code="unknown_form")
+    return form
+
+
+def _with_cors(form_id: str, request: Request, answer: Callable[[FormConfig], Response]) -> Response:
+    """`answer` for the form, any failure (the lookup's included) in the JSON error shape, with the form's
+    CORS headers on both, so a widget can read the error."""
+    form: FormConfig | None = None
+    try:
+        form = known_form(form_id)
+        response = answer(form)
+    except Exception as error:  # every failure becomes an answer in the one shape
+        response = error_response(as_api_error(error))
+    return _with_headers(response, cors_headers(form, request.headers.get("origin")))
+
+
 # --- the response endpoint --------------------------------------------------------------------------------
 
 
-def _accept(form_id: str, request: Request, body: dict[str, Any] | None = None) -> FeedbackEvent | None:
+def _accept(form: FormConfig, request: Request, body: dict[str, Any] | None = None) -> FeedbackEvent | None:
     """Check, validate and queue one response (one SQS request); None when the honeypot caught a bot.
 
     Raises the ApiError to answer with. `body` is the already parsed body (the hosted page's path).
     """
-    form = form_store.get_cached(form_id)
-    if form is None:
-        raise NotFound(f"No form with id {form_id!r}.", code="unknown_form")
     if not origin_allowed(form, request):
         raise Forbidden("This form does not accept submissions from this site.", code="origin_not_allowed")
     if body is None:
@@ -105,16 +128,16 @@ def _accept(form_id: str, request: Request, body: dict[str, Any] | None = None) 
     if idempotency_key and not body.get("response_id"):
         # The standard header is an alternative to the body field; both are validated the same way.
         body["response_id"] = idempotency_key
-    event = to_event(form, validate_response(form, body))
+    form_encoded = media_type(request) == FORM_URLENCODED_TYPE
+    event = to_event(form, validate_response(form, body, form_encoded=form_encoded))
     queue.enqueue([event])
-    logger.info("form response queued", extra={"feedback_id": event.feedback_id, "form_id": form_id})
+    logger.info("form response queued", extra={"feedback_id": event.feedback_id, "form_id": form.form_id})
     metrics.add_metric(name="FeedbackAccepted", unit="Count", value=1)
     return event
 
 
-@json_errors
-def _submit_json(form_id: str) -> Response:
-    event = _accept(form_id, forms_api.current_request)
+def _submit_json(form: FormConfig, request: Request) -> Response:
+    event = _accept(form, request)
     if event is None:
         return Response(body={"status": "accepted"}, status_code=202)
     return Response(body={"feedback_id": event.feedback_id, "status": "queued"}, status_code=202)
@@ -133,29 +156,23 @@ def _hosted_body(request: Request) -> dict[str, Any] | None:
     return body if body.get(HOSTED_FIELD) else None
 
 
+@pages.html_errors
 def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Response:
     """The hosted page without JavaScript: 303 to the thank-you page, the page again with errors (422), or
     an HTML error page."""
+    form = known_form(form_id)
     try:
-        _accept(form_id, request, body)
+        _accept(form, request, body)
     except ValidationFailed as error:
-        form = form_store.get_cached(form_id)
-        assert form is not None  # validation runs only for a known form
         return pages.hosted_form_response(
             form, pages.POST_PREFIX, values=body, errors=error.fields, status=422
         )
-    except ApiError as error:
-        logger.info("request refused", extra={"status": error.status, "error_code": error.code})
-        return pages.error_response(error.status, error.message)
-    except Exception:
-        logger.exception("unhandled error")
-        return pages.error_response(500, "Something went wrong on our side.")
     # Relative to /forms/{id}/responses (and to a stage prefix such as /api): /f/{id}/thanks.
     return Response(
         body="",
         status_code=303,
         headers={
-            "Location": f"{pages.POST_PREFIX}f/{form_id}/thanks",
+            "Location": f"{pages.POST_PREFIX}f/{form.form_id}/thanks",
             "Content-Type": pages.HTML_TYPE,
             "Cache-Control": "no-store",
         },
@@ -163,6 +180,7 @@ def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Respon
 
 
 @forms_api.route("/forms/{form_id}/responses", methods=["POST"], content_types=["*/*"])
+@json_errors
 def submit_response(form_id: str) -> Response:
     """Validate a response and queue it: one SQS request, then 202 with the feedback id (with per-form CORS
     headers), or HTML pages for the hosted page's plain form post."""
@@ -170,10 +188,7 @@ def submit_response(form_id: str) -> Response:
     hosted_body = _hosted_body(request)
     if hosted_body is not None:
         return _submit_html(form_id, request, hosted_body)
-    response = _submit_json(form_id)
-    # Cached by now (or known unknown): no second AWS call.
-    form = form_store.get_cached(form_id)
-    return _with_headers(response, cors_headers(form, request.headers.get("origin")))
+    return _with_cors(form_id, request, lambda form: _submit_json(form, request))
 
 
 @forms_api.route("/forms/{form_id}/responses", methods=["OPTIONS"], content_types=ANY_CONTENT)
@@ -182,9 +197,7 @@ def preflight(form_id: str) -> Response:
     """CORS preflight: 204 with the allow headers for an origin the form allows; 403 (no CORS headers, so
     the browser refuses the request) for any other; 404 for an unknown form."""
     request = forms_api.current_request
-    form = form_store.get_cached(form_id)
-    if form is None:
-        raise NotFound(f"No form with id {form_id!r}.", code="unknown_form")
+    form = known_form(form_id)
     origin = request.headers.get("origin")
     if not form.allows_origin(origin):
         raise Forbidden("This form does not accept submissions from this site.", code="origin_not_allowed")
@@ -200,10 +213,13 @@ def preflight(form_id: str) -> Response:
 def public_config(form: FormConfig) -> dict[str, Any]:
     """What a browser may know about a form: what it asks and how, never its origins or privacy settings."""
     low, high = form.rating_scale.bounds
+    texts = form.texts
     return {
         "form_id": form.form_id,
         "name": form.name,
-        "question": form.question,
+        "question": texts.question,
+        "low_label": texts.low_label,
+        "high_label": texts.high_label,
         "rating_scale": form.rating_scale.value,
         "rating_min": low,
         "rating_max": high,
@@ -212,18 +228,14 @@ def public_config(form: FormConfig) -> dict[str, Any]:
 
 
 @forms_api.route("/forms/{form_id}", methods=["GET"], content_types=ANY_CONTENT)
+@json_errors
 def get_public_config(form_id: str) -> Response:
     """The form's public configuration for the widget, readable by the sites the form allows."""
     request = forms_api.current_request
-    form = form_store.get_cached(form_id)
-    response = _public_config(form_id, form, request)
-    return _with_headers(response, cors_headers(form, request.headers.get("origin")))
+    return _with_cors(form_id, request, lambda form: _public_config(form, request))
 
 
-@json_errors
-def _public_config(form_id: str, form: FormConfig | None, request: Request) -> Response:
-    if form is None:
-        raise NotFound(f"No form with id {form_id!r}.", code="unknown_form")
+def _public_config(form: FormConfig, request: Request) -> Response:
     if not origin_allowed(form, request):
         raise Forbidden("This form cannot be embedded on this site.", code="origin_not_allowed")
     return Response(

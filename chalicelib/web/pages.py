@@ -3,19 +3,25 @@
 Every value that comes from a form's configuration or a visitor's input goes through `html.escape`. Links are
 relative (`../widget.js` from `/f/{id}`), so the pages work under an API Gateway stage prefix (`/api/…`) and
 in the local stack alike. Each page has a Content-Security-Policy that allows only this API's own scripts,
-styles (plus the page's inline style, by nonce) and requests.
+styles (plus the page's inline style, by nonce) and requests. Pages are never cached: each render has its
+own nonce and the hosted form its own one-time `response_id` (a double click or a resubmit of that page is
+stored once).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
 from chalice import Response
 
 from chalicelib.forms.config import FormConfig
+from chalicelib.forms.validation import RESPONSE_ID_PATTERN
+from chalicelib.http import as_api_error
 from chalicelib.models import RatingScale
 
 HTML_TYPE = "text/html; charset=utf-8"
@@ -24,11 +30,6 @@ HTML_TYPE = "text/html; charset=utf-8"
 FORM_PREFIX = "../"
 POST_PREFIX = "../../"
 
-SCALE_HINTS: dict[RatingScale, tuple[str, str]] = {
-    RatingScale.NPS: ("Not at all likely", "Extremely likely"),
-    RatingScale.CSAT: ("Very unsatisfied", "Very satisfied"),
-    RatingScale.STARS: ("1 star", "5 stars"),
-}
 # Fields shown on the page; errors on any other field (response_id, language …) go above the form.
 PAGE_FIELDS = ("rating", "comment", "email")
 
@@ -140,25 +141,41 @@ def _error_text(errors: Mapping[str, str], field: str) -> str:
 
 def _rating_options(form: FormConfig, checked: str | None) -> str:
     low, high = form.rating_scale.bounds
-    low_hint, high_hint = SCALE_HINTS[form.rating_scale]
+    _, low_label, high_label = form.texts
     options = []
     for value in range(low, high + 1):
+        label = low_label if value == low else high_label if value == high else ""
+        hint = f" ({escape(label)})" if label else ""
         if form.rating_scale is RatingScale.STARS:
             visible = "★" * value
-            hidden = f'<span class="sr">{value} star{"s" if value > 1 else ""}</span>'
+            hidden = f'<span class="sr">{value} star{"s" if value > 1 else ""}{hint}</span>'
             text = f'<span aria-hidden="true">{visible}</span>{hidden}'
         else:
-            hint = low_hint if value == low else high_hint if value == high else ""
-            text = f"{value}" + (f'<span class="sr"> ({escape(hint)})</span>' if hint else "")
+            text = f"{value}" + (f'<span class="sr">{hint}</span>' if hint else "")
         mark = " checked" if checked == str(value) else ""
         options.append(
             f'<label class="opt"><input type="radio" name="rating" value="{value}"{mark}>'
             f"<span>{text}</span></label>"
         )
-    ends = ""
-    if form.rating_scale is not RatingScale.STARS:
-        ends = f'<div class="ends" aria-hidden="true"><span>{low_hint}</span><span>{high_hint}</span></div>'
+    ends = (
+        f'<div class="ends" aria-hidden="true"><span>{escape(low_label)}</span>'
+        f"<span>{escape(high_label)}</span></div>"
+    )
     return f'<div class="scale">{"".join(options)}</div>{ends}'
+
+
+def new_response_id() -> str:
+    """A one-time id for one render of the hosted form: every post of that page is the same response."""
+    return f"h-{secrets.token_urlsafe(18)}"
+
+
+def _page_response_id(values: Mapping[str, Any], errors: Mapping[str, str]) -> str:
+    # A refused post keeps its id (nothing was stored under it), so a double click on the corrected page
+    # still stores once; a missing or malformed one gets a fresh id.
+    kept = values.get("response_id")
+    if isinstance(kept, str) and "response_id" not in errors and re.fullmatch(RESPONSE_ID_PATTERN, kept):
+        return kept
+    return new_response_id()
 
 
 def hosted_form(
@@ -181,7 +198,7 @@ def hosted_form(
     def invalid(name: str) -> str:
         return f' aria-invalid="true" aria-describedby="{name}-error"' if name in errors else ""
 
-    other = [f"{escape(k)}: {escape(v)}" for k, v in errors.items() if k not in PAGE_FIELDS]
+    other = [escape(message) for field, message in errors.items() if field not in PAGE_FIELDS]
     summary = ""
     if errors:
         summary = (
@@ -193,13 +210,15 @@ def hosted_form(
     required = " required" if form.require_email else ""
     rating_error = ' aria-describedby="rating-error"' if "rating" in errors else ""
     checked = values.get("rating")
+    response_id = escape(_page_response_id(values, errors))
     content = (
         f"<h1>{escape(form.name)}</h1>{summary}"
         f'<div data-feedback-form="{form_id}" data-title="none">'
         f'<form class="card" method="post" action="{prefix}forms/{form_id}/responses" novalidate>'
         f'<input type="hidden" name="_hosted" value="1">'
-        f"<fieldset{rating_error}><legend>{escape(form.question)}</legend>"
-        f"{_rating_options(form, str(checked) if checked is not None else None)}"
+        f'<input type="hidden" name="response_id" value="{response_id}">'
+        f"<fieldset{rating_error}><legend>{escape(form.texts.question)}</legend>"
+        f"{_rating_options(form, str(checked).strip() if checked is not None else None)}"
         f"{_error_text(errors, 'rating')}</fieldset>"
         f'<label class="field" for="comment">Tell us more (optional)</label>'
         f'<textarea id="comment" name="comment" maxlength="10000"{invalid("comment")}>'
@@ -248,3 +267,18 @@ def error_response(status: int, message: str) -> Response:
     nonce = new_nonce()
     content = f'<div class="card"><h1>Sorry</h1><p role="alert">{escape(message)}</p></div>'
     return html_response(_page("Sorry", content, nonce), status, nonce)
+
+
+def html_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Decorate a page route so ApiErrors (unknown form …) and unexpected failures answer as HTML error
+    pages, never Chalice's own JSON 500."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except Exception as error:  # every failure becomes a page
+            api_error = as_api_error(error)
+            return error_response(api_error.status, api_error.message)
+
+    return wrapper

@@ -16,9 +16,9 @@ from chalice import Blueprint, Response
 
 from chalicelib import read_params
 from chalicelib.auth import bearer, requires_scope
+from chalicelib.forms.routes import known_form
 from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, json_errors
 from chalicelib.models import utc_now
-from chalicelib.store import forms as form_store
 from chalicelib.web import pages, stats
 
 web_api = Blueprint(__name__)
@@ -75,26 +75,22 @@ def widget_js() -> Response:
 def static_asset(name: str) -> Response:
     """The dashboard's script and stylesheet."""
     if name not in ASSETS:
-        raise NotFound(f"No asset {name!r}.")
+        raise NotFound("No such asset.")  # never echo an unbounded path segment
     return _static(name, ASSETS[name], ASSET_CACHE_CONTROL)
 
 
 @web_api.route("/f/{form_id}", methods=["GET"], content_types=ANY_CONTENT)
+@pages.html_errors
 def hosted_form(form_id: str) -> Response:
     """The hosted form page (works without JavaScript; widget.js enhances it)."""
-    form = form_store.get_cached(form_id)
-    if form is None:
-        return pages.error_response(404, "This feedback form does not exist.")
-    return pages.hosted_form_response(form, pages.FORM_PREFIX)
+    return pages.hosted_form_response(known_form(form_id), pages.FORM_PREFIX)
 
 
 @web_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
+@pages.html_errors
 def hosted_thanks(form_id: str) -> Response:
     """Where a hosted-page post without JavaScript lands."""
-    form = form_store.get_cached(form_id)
-    if form is None:
-        return pages.error_response(404, "This feedback form does not exist.")
-    return pages.thanks_response(form)
+    return pages.thanks_response(known_form(form_id))
 
 
 @web_api.route("/dashboard", methods=["GET"], content_types=ANY_CONTENT)
