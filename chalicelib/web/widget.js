@@ -20,7 +20,12 @@
   const FORM = script.getAttribute('data-form') || '';
   const NONCE = script.nonce || script.getAttribute('nonce') || '';
   const OUTBOX = 'feedback-widget:outbox';
-  const HINTS = { nps: ['Not at all likely', 'Extremely likely'], csat: ['Very unsatisfied', 'Very satisfied'] };
+  // End labels of a scale, for an API that does not send the form's own (`low_label`, `high_label`).
+  const LABELS = {
+    nps: ['Not at all likely', 'Extremely likely'],
+    csat: ['Very unsatisfied', 'Very satisfied'],
+    stars: ['Poor', 'Excellent'],
+  };
   const inflight = new Set();
 
   /* --- outbox: responses not yet answered by the API ------------------------------------------------- */
@@ -88,8 +93,19 @@ color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-se
 .title{font-size:17px;font-weight:700;margin:0 0 8px}
 fieldset{border:0;margin:0 0 10px;padding:0;min-width:0}
 legend{font-weight:600;margin:0 0 8px;padding:0}
-.scale{display:grid;grid-template-columns:repeat(auto-fit,minmax(26px,1fr));gap:4px}
-.scale.stars{display:flex;gap:2px}
+.rate{display:flex;flex-wrap:wrap;gap:4px 8px}
+.scale{flex:1 1 100%;order:-1;display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:4px}
+.lo,.hi{flex:1 1 40%;contain:inline-size;color:var(--muted);font-size:13px}
+.hi{text-align:right}
+.nps{container-type:inline-size}
+.nps .scale{order:0;grid-template-columns:repeat(30,minmax(0,1fr));gap:6px}
+.nps .opt{grid-column:span 5}
+.nps .opt:nth-child(n+7){grid-column:span 6}
+.nps .lo,.nps .hi{flex-basis:100%}
+@container (min-width:340px){.nps .scale{order:-1;grid-template-columns:repeat(11,minmax(0,1fr));gap:3px}
+.nps .scale .opt{grid-column:auto}.nps .lo,.nps .hi{flex-basis:40%}}
+.stars{display:inline-flex;column-gap:0}
+.stars .scale{display:flex;gap:2px}
 .opt{position:relative;display:block;margin:0}
 .opt input{position:absolute;inset:0;width:100%;height:100%;margin:0;opacity:0;cursor:pointer}
 .opt span{display:block;padding:6px 0;text-align:center;border:1px solid var(--line);
@@ -97,7 +113,6 @@ border-radius:8px;background:var(--bg);color:var(--fg)}
 .opt input:checked+span{background:var(--accent);border-color:var(--accent);color:var(--on)}
 .stars .opt span{font-size:22px;line-height:1;padding:6px;border-color:transparent;color:var(--muted)}
 .stars .opt.on span,.stars .opt input:checked+span{background:transparent;color:#e0a100}
-.ends{display:flex;justify-content:space-between;color:var(--muted);font-size:13px;margin-top:4px}
 label.f{display:block;font-weight:600;margin:10px 0 4px}
 textarea,input.t{display:block;width:100%;margin:0;font:inherit;color:var(--fg);background:var(--bg);
 padding:7px 9px;border:1px solid var(--line);border-radius:8px}
@@ -149,8 +164,10 @@ font-size:20px}
     const titled = host.getAttribute('data-title') !== 'none';  // the hosted page has its own heading
     const root = host.attachShadow({ mode: 'open' });
     addStyle(root);
-    const stars = config.rating_scale === 'stars';
-    const hints = HINTS[config.rating_scale] || ['', ''];
+    const kind = config.rating_scale;
+    const stars = kind === 'stars';
+    const defaults = LABELS[kind] || ['', ''];
+    const hints = [config.low_label ?? defaults[0], config.high_label ?? defaults[1]];
     const min = config.rating_min;
     const max = config.rating_max;
     const errors = {};
@@ -160,12 +177,18 @@ font-size:20px}
     const options = [];
     for (let value = min; value <= max; value++) {
       const hint = value === min ? hints[0] : value === max ? hints[1] : '';
-      const name = stars ? value + (value > 1 ? ' stars' : ' star') : value + (hint ? ' (' + hint + ')' : '');
+      const label = stars ? value + (value > 1 ? ' stars' : ' star') : String(value);
+      const name = label + (hint ? ' (' + hint + ')' : '');
       options.push(h('label', { class: 'opt' },
         h('input', { type: 'radio', name: 'rating', value: String(value), 'aria-label': name }),
         h('span', { 'aria-hidden': 'true', text: stars ? '★' : String(value) })));
     }
-    const scale = h('div', { class: stars ? 'scale stars' : 'scale' }, ...options);
+    const scale = h('div', { class: 'scale' }, ...options);
+    // The end labels around the options (CSS places them: under both ends, or above 0 and under 10 when
+    // the 0–10 scale takes two rows); screen readers hear them in the first and last option's name.
+    const rate = h('div', { class: 'rate ' + kind },
+      h('span', { class: 'lo', 'aria-hidden': 'true', text: hints[0] }), scale,
+      h('span', { class: 'hi', 'aria-hidden': 'true', text: hints[1] }));
     const radios = options.map((option) => option.firstChild);
     scale.addEventListener('change', () => {
       const chosen = Number((radios.find((radio) => radio.checked) || {}).value);
@@ -181,10 +204,7 @@ font-size:20px}
     const form = h('form', { novalidate: true, 'aria-label': config.name },
       titled || floating ? h('p', { class: 'title', id: 't', text: config.name }) : null,
       h('fieldset', { 'aria-describedby': 'e-rating' },
-        h('legend', { text: config.question }), scale,
-        stars ? null : h('div', { class: 'ends', 'aria-hidden': 'true' },
-          h('span', { text: hints[0] }), h('span', { text: hints[1] })),
-        errorFor('rating')),
+        h('legend', { text: config.question }), rate, errorFor('rating')),
       h('label', { class: 'f', for: 'c', text: 'Tell us more (optional)' }), comment, errorFor('comment'),
       h('label', { class: 'f', for: 'm', text: config.require_email ? 'Email' : 'Email (optional)' }), email,
       errorFor('email'),
