@@ -5,6 +5,10 @@
  * as a floating button when the page has none. Everything lives in a Shadow DOM, so the page's CSS cannot
  * reach it. It talks only to the API it was loaded from (derived from this script's own src).
  *
+ * The script may be on a page twice (a tag manager and a theme, in any order, sync or async, with different
+ * query strings): its copies share one registry on `window`, so each placeholder and each form's floating
+ * button mounts once and the outbox is sent once.
+ *
  * Every response gets a client-generated id (the API's external id, so a resend is stored once) and is
  * written to localStorage before it is sent; it leaves that outbox once the API has answered. A response
  * that could not be sent (offline, 5xx, 429) is sent again on the next page load (only then: a page that
@@ -26,7 +30,11 @@
     csat: ['Very unsatisfied', 'Very satisfied'],
     stars: ['Poor', 'Excellent'],
   };
-  const inflight = new Set();
+  const KEY = Symbol.for('feedback-widget');
+  // Shared by every copy of this script on the page: hosts claimed, floating forms, APIs flushed, sends.
+  const shared = window[KEY] ||
+    (window[KEY] = { hosts: new WeakSet(), floating: new Set(), flushed: new Set(), inflight: new Set() });
+  const inflight = shared.inflight;
 
   /* --- outbox: responses not yet answered by the API ------------------------------------------------- */
   const read = () => {
@@ -160,7 +168,9 @@ font-size:20px}
     }
   }
 
-  function mount(host, formId, config, floating) {
+  /* Mounts a form in `host`: inline, or floating (slot >= 0: the page's first, second … floating form). */
+  function mount(host, formId, config, slot) {
+    const floating = slot >= 0;
     const titled = host.getAttribute('data-title') !== 'none';  // the hosted page has its own heading
     const root = host.attachShadow({ mode: 'open' });
     addStyle(root);
@@ -289,6 +299,11 @@ font-size:20px}
       text: 'Feedback' });
     const close = h('button', { class: 'x', type: 'button', 'aria-label': 'Close', text: '×' });
     card.prepend(close);
+    if (slot) {  // another form's floating button is already in the corner: stack above it
+      fab.style.bottom = 20 + 52 * slot + 'px';
+      card.style.bottom = 72 + 52 * slot + 'px';
+      card.style.maxHeight = 'calc(100vh - ' + (100 + 52 * slot) + 'px)';
+    }
     const toggle = (open) => {
       card.hidden = !open;
       fab.setAttribute('aria-expanded', String(open));
@@ -310,25 +325,31 @@ font-size:20px}
     fetch(API + '/forms/' + encodeURIComponent(formId), { credentials: 'omit' })
       .then((response) => (response.ok ? response.json() : Promise.reject(new Error('HTTP ' + response.status)))));
 
-  function render(host, formId, floating) {
-    if (!formId) return;
+  function render(host, formId, slot) {
+    // Claimed at once (not when mounted): another copy of this script starting meanwhile leaves it alone.
+    if (!formId || shared.hosts.has(host) || host.shadowRoot) return;
+    shared.hosts.add(host);
     // Attached only once the form is known: until then (or if that fails) the page shows what it had,
     // e.g. the hosted page's plain HTML form.
     config(formId).then((cfg) => {
-      if (!host.shadowRoot) mount(host, formId, cfg, floating);
+      if (!host.shadowRoot) mount(host, formId, cfg, slot);
     }, (error) => console.warn('feedback widget: form ' + formId + ' unavailable (' + error.message + ')'));
   }
 
   function start() {
-    flush();
-    const targets = [...document.querySelectorAll('[data-feedback-form]')].filter((t) => !t.shadowRoot);
+    if (!shared.flushed.has(API)) {
+      shared.flushed.add(API);
+      flush();
+    }
+    const targets = [...document.querySelectorAll('[data-feedback-form]')];
     if (targets.length) {
-      targets.forEach((target) => render(target, target.getAttribute('data-feedback-form') || FORM, false));
-    } else if (FORM) {
+      targets.forEach((target) => render(target, target.getAttribute('data-feedback-form') || FORM, -1));
+    } else if (FORM && !shared.floating.has(API + ' ' + FORM)) {
+      shared.floating.add(API + ' ' + FORM);
       const host = document.createElement('div');
       host.setAttribute('data-feedback-widget', '');
       document.body.append(host);
-      render(host, FORM, true);
+      render(host, FORM, shared.floating.size - 1);
     }
   }
 
