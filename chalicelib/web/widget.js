@@ -231,9 +231,9 @@ font-size:20px}
       const fields = (error && error.fields) || {};
       let first = null;
       for (const [name, message] of Object.entries(fields)) {
+        // The API's message, as text: short and plain, and meant for people (never a field name).
         const target = errors[name] || general;
-        target.textContent = (target.textContent ? target.textContent + ' ' : '') +
-          (errors[name] ? message : name + ': ' + message);
+        target.textContent = (target.textContent ? target.textContent + ' ' : '') + message;
         target.hidden = false;
         for (const control of controls[name] || []) control.setAttribute('aria-invalid', 'true');
         if (!first && controls[name]) first = controls[name].find((c) => c.checked) || controls[name][0];
