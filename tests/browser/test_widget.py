@@ -265,6 +265,13 @@ def test_readme_screenshots_of_the_widget(new_context, host_site, local_stack):
     page.get_by_label("Tell us more (optional)").fill("Setup took two minutes. Love it!")
     save_screenshot(card, "widget.png")
 
+    phone = new_context(viewport={"width": 360, "height": 620}).new_page()
+    phone.goto(host_site.url("inline.html"))
+    card = phone.locator("[data-feedback-form] .card")
+    expect(card).to_be_visible()
+    phone.get_by_role("radio", name="9", exact=True).check()
+    save_screenshot(phone, "widget-phone.png")
+
     dark = new_context(color_scheme="dark").new_page()
     dark.goto(host_site.url("floating.html"))
     dark.get_by_role("button", name="Feedback", exact=True).click()
