@@ -98,15 +98,27 @@ main{max-width:36rem;margin:2rem auto;padding:0 1rem}
 h1{font-size:1.4rem;margin:0 0 1rem}
 fieldset{border:0;margin:0 0 1rem;padding:0}
 legend{font-weight:600;margin-bottom:.5rem}
-.scale{display:flex;flex-wrap:wrap;gap:.35rem}
+.rate{display:flex;flex-wrap:wrap;gap:.25rem .5rem}
+.scale{flex:1 1 100%;order:-1;display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:.35rem}
+.lo,.hi{flex:1 1 40%;contain:inline-size;color:var(--muted);font-size:.85rem}
+.hi{text-align:right}
+.nps{container-type:inline-size}
+.nps .scale{order:0;grid-template-columns:repeat(30,minmax(0,1fr))}
+.nps .opt{grid-column:span 5}
+.nps .opt:nth-child(n+7){grid-column:span 6}
+.nps .lo,.nps .hi{flex-basis:100%}
+@container (min-width:21.25rem){.nps .scale{order:-1;grid-template-columns:repeat(11,minmax(0,1fr));gap:.2rem}
+.nps .scale .opt{grid-column:auto}.nps .lo,.nps .hi{flex-basis:40%}}
+.stars{display:inline-flex;column-gap:0}
+.stars .scale{display:flex;gap:.15rem}
 .opt{position:relative}
-.opt input{position:absolute;opacity:0;inset:0;margin:0}
-.opt span{display:inline-block;min-width:2.5rem;padding:.45rem .6rem;text-align:center;border-radius:8px;
-border:1px solid var(--line);cursor:pointer}
+.opt input{position:absolute;opacity:0;inset:0;width:100%;height:100%;margin:0;cursor:pointer}
+.opt>span{display:block;padding:.45rem 0;text-align:center;border-radius:8px;border:1px solid var(--line)}
 .opt input:checked+span{background:var(--accent);color:var(--on-accent);border-color:var(--accent)}
+.stars .opt>span{font-size:1.5rem;line-height:1;padding:.4rem;border-color:transparent;color:var(--muted)}
+.stars .opt:has(~.opt input:checked)>span,.stars .opt input:checked+span{background:none;color:#e0a100}
 .opt input:focus-visible+span,textarea:focus-visible,input:focus-visible,button:focus-visible{
 outline:3px solid var(--accent);outline-offset:2px}
-.ends{display:flex;justify-content:space-between;color:var(--muted);font-size:.85rem;margin-top:.25rem}
 label.field{display:block;font-weight:600;margin:.75rem 0 .25rem}
 textarea,input[type=email]{width:100%;font:inherit;color:inherit;background:var(--card);padding:.5rem;
 border:1px solid var(--line);border-radius:8px}
@@ -140,28 +152,31 @@ def _error_text(errors: Mapping[str, str], field: str) -> str:
 
 
 def _rating_options(form: FormConfig, checked: str | None) -> str:
+    """The rating's radio buttons between its end labels. PAGE_STYLE lays them out: one row with the labels
+    under both ends, or (0 to 10 in a narrow column) 0-5 over 6-10 with the low label above 0, the high one
+    under 10. Screen readers hear an end label in its option's name."""
     low, high = form.rating_scale.bounds
     _, low_label, high_label = form.texts
     options = []
     for value in range(low, high + 1):
-        label = low_label if value == low else high_label if value == high else ""
-        hint = f" ({escape(label)})" if label else ""
+        hint = low_label if value == low else high_label if value == high else ""
+        named = f" ({escape(hint)})" if hint else ""
         if form.rating_scale is RatingScale.STARS:
-            visible = "★" * value
-            hidden = f'<span class="sr">{value} star{"s" if value > 1 else ""}{hint}</span>'
-            text = f'<span aria-hidden="true">{visible}</span>{hidden}'
+            stars = f"{value} star{'s' if value > 1 else ''}"
+            text = f'<span aria-hidden="true">★</span><span class="sr">{stars}{named}</span>'
         else:
-            text = f"{value}" + (f'<span class="sr">{hint}</span>' if hint else "")
+            text = f"{value}" + (f'<span class="sr">{named}</span>' if hint else "")
         mark = " checked" if checked == str(value) else ""
         options.append(
             f'<label class="opt"><input type="radio" name="rating" value="{value}"{mark}>'
             f"<span>{text}</span></label>"
         )
-    ends = (
-        f'<div class="ends" aria-hidden="true"><span>{escape(low_label)}</span>'
-        f"<span>{escape(high_label)}</span></div>"
+    return (
+        f'<div class="rate {form.rating_scale.value}">'
+        f'<span class="lo" aria-hidden="true">{escape(low_label)}</span>'
+        f'<div class="scale">{"".join(options)}</div>'
+        f'<span class="hi" aria-hidden="true">{escape(high_label)}</span></div>'
     )
-    return f'<div class="scale">{"".join(options)}</div>{ends}'
 
 
 def new_response_id() -> str:

@@ -5,6 +5,10 @@
  * as a floating button when the page has none. Everything lives in a Shadow DOM, so the page's CSS cannot
  * reach it. It talks only to the API it was loaded from (derived from this script's own src).
  *
+ * The script may be on a page twice (a tag manager and a theme, in any order, sync or async, with different
+ * query strings): its copies share one registry on `window`, so each placeholder and each form's floating
+ * button mounts once and the outbox is sent once.
+ *
  * Every response gets a client-generated id (the API's external id, so a resend is stored once) and is
  * written to localStorage before it is sent; it leaves that outbox once the API has answered. A response
  * that could not be sent (offline, 5xx, 429) is sent again on the next page load (only then: a page that
@@ -20,8 +24,17 @@
   const FORM = script.getAttribute('data-form') || '';
   const NONCE = script.nonce || script.getAttribute('nonce') || '';
   const OUTBOX = 'feedback-widget:outbox';
-  const HINTS = { nps: ['Not at all likely', 'Extremely likely'], csat: ['Very unsatisfied', 'Very satisfied'] };
-  const inflight = new Set();
+  // End labels of a scale, for an API that does not send the form's own (`low_label`, `high_label`).
+  const LABELS = {
+    nps: ['Not at all likely', 'Extremely likely'],
+    csat: ['Very unsatisfied', 'Very satisfied'],
+    stars: ['Poor', 'Excellent'],
+  };
+  const KEY = Symbol.for('feedback-widget');
+  // Shared by every copy of this script on the page: hosts claimed, floating forms, APIs flushed, sends.
+  const shared = window[KEY] ||
+    (window[KEY] = { hosts: new WeakSet(), floating: new Set(), flushed: new Set(), inflight: new Set() });
+  const inflight = shared.inflight;
 
   /* --- outbox: responses not yet answered by the API ------------------------------------------------- */
   const read = () => {
@@ -88,8 +101,19 @@ color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-se
 .title{font-size:17px;font-weight:700;margin:0 0 8px}
 fieldset{border:0;margin:0 0 10px;padding:0;min-width:0}
 legend{font-weight:600;margin:0 0 8px;padding:0}
-.scale{display:grid;grid-template-columns:repeat(auto-fit,minmax(26px,1fr));gap:4px}
-.scale.stars{display:flex;gap:2px}
+.rate{display:flex;flex-wrap:wrap;gap:4px 8px}
+.scale{flex:1 1 100%;order:-1;display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:4px}
+.lo,.hi{flex:1 1 40%;contain:inline-size;color:var(--muted);font-size:13px}
+.hi{text-align:right}
+.nps{container-type:inline-size}
+.nps .scale{order:0;grid-template-columns:repeat(30,minmax(0,1fr));gap:6px}
+.nps .opt{grid-column:span 5}
+.nps .opt:nth-child(n+7){grid-column:span 6}
+.nps .lo,.nps .hi{flex-basis:100%}
+@container (min-width:340px){.nps .scale{order:-1;grid-template-columns:repeat(11,minmax(0,1fr));gap:3px}
+.nps .scale .opt{grid-column:auto}.nps .lo,.nps .hi{flex-basis:40%}}
+.stars{display:inline-flex;column-gap:0}
+.stars .scale{display:flex;gap:2px}
 .opt{position:relative;display:block;margin:0}
 .opt input{position:absolute;inset:0;width:100%;height:100%;margin:0;opacity:0;cursor:pointer}
 .opt span{display:block;padding:6px 0;text-align:center;border:1px solid var(--line);
@@ -97,7 +121,6 @@ border-radius:8px;background:var(--bg);color:var(--fg)}
 .opt input:checked+span{background:var(--accent);border-color:var(--accent);color:var(--on)}
 .stars .opt span{font-size:22px;line-height:1;padding:6px;border-color:transparent;color:var(--muted)}
 .stars .opt.on span,.stars .opt input:checked+span{background:transparent;color:#e0a100}
-.ends{display:flex;justify-content:space-between;color:var(--muted);font-size:13px;margin-top:4px}
 label.f{display:block;font-weight:600;margin:10px 0 4px}
 textarea,input.t{display:block;width:100%;margin:0;font:inherit;color:var(--fg);background:var(--bg);
 padding:7px 9px;border:1px solid var(--line);border-radius:8px}
@@ -145,12 +168,16 @@ font-size:20px}
     }
   }
 
-  function mount(host, formId, config, floating) {
+  /* Mounts a form in `host`: inline, or floating (slot >= 0: the page's first, second … floating form). */
+  function mount(host, formId, config, slot) {
+    const floating = slot >= 0;
     const titled = host.getAttribute('data-title') !== 'none';  // the hosted page has its own heading
     const root = host.attachShadow({ mode: 'open' });
     addStyle(root);
-    const stars = config.rating_scale === 'stars';
-    const hints = HINTS[config.rating_scale] || ['', ''];
+    const kind = config.rating_scale;
+    const stars = kind === 'stars';
+    const defaults = LABELS[kind] || ['', ''];
+    const hints = [config.low_label ?? defaults[0], config.high_label ?? defaults[1]];
     const min = config.rating_min;
     const max = config.rating_max;
     const errors = {};
@@ -160,12 +187,18 @@ font-size:20px}
     const options = [];
     for (let value = min; value <= max; value++) {
       const hint = value === min ? hints[0] : value === max ? hints[1] : '';
-      const name = stars ? value + (value > 1 ? ' stars' : ' star') : value + (hint ? ' (' + hint + ')' : '');
+      const label = stars ? value + (value > 1 ? ' stars' : ' star') : String(value);
+      const name = label + (hint ? ' (' + hint + ')' : '');
       options.push(h('label', { class: 'opt' },
         h('input', { type: 'radio', name: 'rating', value: String(value), 'aria-label': name }),
         h('span', { 'aria-hidden': 'true', text: stars ? '★' : String(value) })));
     }
-    const scale = h('div', { class: stars ? 'scale stars' : 'scale' }, ...options);
+    const scale = h('div', { class: 'scale' }, ...options);
+    // The end labels around the options (CSS places them: under both ends, or above 0 and under 10 when
+    // the 0–10 scale takes two rows); screen readers hear them in the first and last option's name.
+    const rate = h('div', { class: 'rate ' + kind },
+      h('span', { class: 'lo', 'aria-hidden': 'true', text: hints[0] }), scale,
+      h('span', { class: 'hi', 'aria-hidden': 'true', text: hints[1] }));
     const radios = options.map((option) => option.firstChild);
     scale.addEventListener('change', () => {
       const chosen = Number((radios.find((radio) => radio.checked) || {}).value);
@@ -181,10 +214,7 @@ font-size:20px}
     const form = h('form', { novalidate: true, 'aria-label': config.name },
       titled || floating ? h('p', { class: 'title', id: 't', text: config.name }) : null,
       h('fieldset', { 'aria-describedby': 'e-rating' },
-        h('legend', { text: config.question }), scale,
-        stars ? null : h('div', { class: 'ends', 'aria-hidden': 'true' },
-          h('span', { text: hints[0] }), h('span', { text: hints[1] })),
-        errorFor('rating')),
+        h('legend', { text: config.question }), rate, errorFor('rating')),
       h('label', { class: 'f', for: 'c', text: 'Tell us more (optional)' }), comment, errorFor('comment'),
       h('label', { class: 'f', for: 'm', text: config.require_email ? 'Email' : 'Email (optional)' }), email,
       errorFor('email'),
@@ -201,9 +231,9 @@ font-size:20px}
       const fields = (error && error.fields) || {};
       let first = null;
       for (const [name, message] of Object.entries(fields)) {
+        // The API's message, as text: short and plain, and meant for people (never a field name).
         const target = errors[name] || general;
-        target.textContent = (target.textContent ? target.textContent + ' ' : '') +
-          (errors[name] ? message : name + ': ' + message);
+        target.textContent = (target.textContent ? target.textContent + ' ' : '') + message;
         target.hidden = false;
         for (const control of controls[name] || []) control.setAttribute('aria-invalid', 'true');
         if (!first && controls[name]) first = controls[name].find((c) => c.checked) || controls[name][0];
@@ -269,6 +299,11 @@ font-size:20px}
       text: 'Feedback' });
     const close = h('button', { class: 'x', type: 'button', 'aria-label': 'Close', text: '×' });
     card.prepend(close);
+    if (slot) {  // another form's floating button is already in the corner: stack above it
+      fab.style.bottom = 20 + 52 * slot + 'px';
+      card.style.bottom = 72 + 52 * slot + 'px';
+      card.style.maxHeight = 'calc(100vh - ' + (100 + 52 * slot) + 'px)';
+    }
     const toggle = (open) => {
       card.hidden = !open;
       fab.setAttribute('aria-expanded', String(open));
@@ -290,25 +325,31 @@ font-size:20px}
     fetch(API + '/forms/' + encodeURIComponent(formId), { credentials: 'omit' })
       .then((response) => (response.ok ? response.json() : Promise.reject(new Error('HTTP ' + response.status)))));
 
-  function render(host, formId, floating) {
-    if (!formId) return;
+  function render(host, formId, slot) {
+    // Claimed at once (not when mounted): another copy of this script starting meanwhile leaves it alone.
+    if (!formId || shared.hosts.has(host) || host.shadowRoot) return;
+    shared.hosts.add(host);
     // Attached only once the form is known: until then (or if that fails) the page shows what it had,
     // e.g. the hosted page's plain HTML form.
     config(formId).then((cfg) => {
-      if (!host.shadowRoot) mount(host, formId, cfg, floating);
+      if (!host.shadowRoot) mount(host, formId, cfg, slot);
     }, (error) => console.warn('feedback widget: form ' + formId + ' unavailable (' + error.message + ')'));
   }
 
   function start() {
-    flush();
-    const targets = [...document.querySelectorAll('[data-feedback-form]')].filter((t) => !t.shadowRoot);
+    if (!shared.flushed.has(API)) {
+      shared.flushed.add(API);
+      flush();
+    }
+    const targets = [...document.querySelectorAll('[data-feedback-form]')];
     if (targets.length) {
-      targets.forEach((target) => render(target, target.getAttribute('data-feedback-form') || FORM, false));
-    } else if (FORM) {
+      targets.forEach((target) => render(target, target.getAttribute('data-feedback-form') || FORM, -1));
+    } else if (FORM && !shared.floating.has(API + ' ' + FORM)) {
+      shared.floating.add(API + ' ' + FORM);
       const host = document.createElement('div');
       host.setAttribute('data-feedback-widget', '');
       document.body.append(host);
-      render(host, FORM, true);
+      render(host, FORM, shared.floating.size - 1);
     }
   }
 

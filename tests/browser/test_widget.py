@@ -105,12 +105,55 @@ def test_inline_widget_shows_the_apis_errors_beside_their_fields(page, host_site
     with page.expect_response(lambda response: response.request.method == "POST") as answer:
         send.click()
     assert answer.value.status == 422
-    expect(page.locator("[data-feedback-form] #e-email")).to_contain_text("not a valid email address")
+    expect(page.locator("[data-feedback-form] #e-email")).to_have_text(
+        json.loads(answer.value.body())["error"]["fields"]["email"]
+    )
     expect(rating_error).to_be_hidden()
     expect(email).to_have_attribute("aria-invalid", "true")
     expect(email).to_have_attribute("aria-describedby", "e-email")
     expect(email).to_be_focused()
     assert page.evaluate(f"localStorage.getItem('{'feedback-widget:outbox'}')") is None  # answered: not kept
+
+
+def test_the_apis_field_messages_are_shown_as_it_words_them(page, host_site, local_stack):
+    """Each message beside its field; one for a field the page does not show (page_url) above the button,
+    without the field's name; markup in a message stays text."""
+    fields = {
+        "email": "Enter a valid email address, like name@example.com.",
+        "comment": "Keep it under 10,000 characters <b>please</b>.",
+        "page_url": "Use a web address that starts with http:// or https://.",
+    }
+    body = {
+        "error": {
+            "code": "validation_error",
+            "message": "Some fields need a second look.",
+            "fields": fields,
+            "field_codes": {"email": "invalid_email", "comment": "too_long", "page_url": "invalid_url"},
+        }
+    }
+
+    def refuse(route) -> None:
+        if route.request.method != "POST":
+            route.continue_()  # the CORS preflight
+            return
+        headers = {"Access-Control-Allow-Origin": "*", "Content-Type": "application/json"}
+        route.fulfill(status=422, headers=headers, body=json.dumps(body))
+
+    page.route(f"{local_stack.api}/forms/demo/responses", refuse)
+    page.goto(host_site.url("inline.html"))
+    page.get_by_role("radio", name="7", exact=True).check()
+    email = page.get_by_label("Email (optional)")
+    email.fill("someone@example.com")
+    page.get_by_role("button", name="Send feedback").click()
+
+    widget = page.locator("[data-feedback-form]")
+    expect(widget.locator("#e-email")).to_have_text(fields["email"])
+    expect(widget.locator("#e-comment")).to_have_text(fields["comment"])
+    expect(widget.locator("#e-form")).to_have_text(fields["page_url"])
+    expect(widget.locator(".status")).to_have_text("Please check the highlighted fields.")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Tell us more (optional)")).to_have_attribute("aria-invalid", "true")
+    assert widget.evaluate("host => host.shadowRoot.querySelectorAll('.err b').length") == 0
 
 
 def test_form_for_one_site_works_there_and_nowhere_else(new_context, host_site, local_stack):
@@ -221,6 +264,13 @@ def test_readme_screenshots_of_the_widget(new_context, host_site, local_stack):
     page.get_by_role("radio", name="9", exact=True).check()
     page.get_by_label("Tell us more (optional)").fill("Setup took two minutes. Love it!")
     save_screenshot(card, "widget.png")
+
+    phone = new_context(viewport={"width": 360, "height": 620}).new_page()
+    phone.goto(host_site.url("inline.html"))
+    card = phone.locator("[data-feedback-form] .card")
+    expect(card).to_be_visible()
+    phone.get_by_role("radio", name="9", exact=True).check()
+    save_screenshot(phone, "widget-phone.png")
 
     dark = new_context(color_scheme="dark").new_page()
     dark.goto(host_site.url("floating.html"))
