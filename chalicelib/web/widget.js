@@ -27,7 +27,7 @@
   // End labels of a scale, for an API that does not send the form's own (`low_label`, `high_label`).
   const LABELS = {
     nps: ['Not at all likely', 'Extremely likely'],
-    csat: ['Very unsatisfied', 'Very satisfied'],
+    csat: ['Very dissatisfied', 'Very satisfied'],
     stars: ['Poor', 'Excellent'],
   };
   const KEY = Symbol.for('feedback-widget');
@@ -258,8 +258,10 @@ font-size:20px}
       if (button.disabled) return;
       clearErrors();
       const data = new FormData(form);
+      // The API keeps only http(s) page addresses (a file: or about: page would be refused).
+      const page = /^https?:$/.test(location.protocol) ? location.href.slice(0, 2048) : undefined;
       const body = { response_id: newId(), language: navigator.language || undefined,
-        page_url: location.href.slice(0, 2048), _hp: data.get('_hp') || '' };
+        page_url: page, _hp: data.get('_hp') || '' };
       if (data.get('rating') !== null) body.rating = Number(data.get('rating'));
       const text = String(data.get('comment') || '').trim();
       const address = String(data.get('email') || '').trim();

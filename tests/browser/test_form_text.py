@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 NPS_WORDING = re.compile(r"likely|recommend", re.IGNORECASE)
 DEFAULT_LABELS = {
     "nps": ("Not at all likely", "Extremely likely"),
-    "csat": ("Very unsatisfied", "Very satisfied"),
+    "csat": ("Very dissatisfied", "Very satisfied"),
     "stars": ("Poor", "Excellent"),
 }
 # Every text a person or a screen reader gets from the widget: its text and its controls' names.
@@ -53,9 +53,9 @@ def test_a_csat_form_shows_no_nps_wording(page, host_site, local_stack, forms):
     page.goto(host_site.url("inline.html", form=forms["csat"]))
 
     widget = page.locator("[data-feedback-form]")
-    expect(widget.locator(".lo")).to_have_text("Very unsatisfied")
+    expect(widget.locator(".lo")).to_have_text("Very dissatisfied")
     expect(widget.locator(".hi")).to_have_text("Very satisfied")
-    expect(page.get_by_role("radio", name="1 (Very unsatisfied)")).to_be_visible()
+    expect(page.get_by_role("radio", name="1 (Very dissatisfied)")).to_be_visible()
     expect(page.get_by_role("radio", name="5 (Very satisfied)")).to_be_visible()
     expect(widget.locator("legend")).to_have_text(config["question"])
     words = widget.evaluate(WIDGET_WORDS_JS)
