@@ -33,7 +33,8 @@ def wording_of(client, form_id: str) -> tuple[tuple[str, str, str], str]:
 
 def assert_page_shows(html: str, question: str, low: str, high: str) -> None:
     assert f"<legend>{question}</legend>" in html
-    assert f'<div class="ends" aria-hidden="true"><span>{low}</span><span>{high}</span></div>' in html
+    assert f'<span class="lo" aria-hidden="true">{low}</span>' in html
+    assert f'<span class="hi" aria-hidden="true">{high}</span>' in html
 
 
 @pytest.mark.parametrize(("scale", "question", "low", "high"), SCALE_WORDING)
