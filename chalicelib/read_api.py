@@ -190,22 +190,27 @@ def search_customers() -> Response:
     except ValidationError as error:
         raise _search_refused(error) from None
     if not search.email.strip():
-        raise ValidationFailed("Give the email to look up.", fields={"email": "Enter an email address."})
+        raise ValidationFailed(
+            "Give the email to look up.",
+            fields={"email": "Enter an email address."},
+            field_codes={"email": "required"},
+        )
     return _customer_with_email(search.email)
 
 
 def _search_refused(error: ValidationError) -> ValidationFailed:
     """422 naming each offending field, in plain words (never the value sent)."""
     fields: dict[str, str] = {}
+    codes: dict[str, str] = {}
     for problem in error.errors():
         name = str(problem["loc"][0]) if problem["loc"] else "body"
         if problem["type"] == "missing":
-            fields[name] = "Enter an email address."
+            fields[name], codes[name] = "Enter an email address.", "required"
         elif problem["type"] == "extra_forbidden":
-            fields[name] = "Only email can be given."
+            fields[name], codes[name] = "Only email can be given.", "not_allowed"
         else:
-            fields[name] = "Give the email address as text."
-    return ValidationFailed("The search is not valid.", fields=fields)
+            fields[name], codes[name] = "Give the email address as text.", "not_text"
+    return ValidationFailed("The search is not valid.", fields=fields, field_codes=codes)
 
 
 @read_api.route("/customers/{customer_id}", methods=["DELETE"], authorizer=bearer, content_types=ANY_CONTENT)

@@ -173,6 +173,8 @@ def test_search_refuses_bad_bodies_in_the_error_shape(client, read, seeded, body
     assert (answer, error["error"]["code"]) == (status, code)
     if status == 422:
         assert set(error["error"]["fields"]) <= {"email", "name"}
+        assert set(error["error"]["field_codes"]) == set(error["error"]["fields"])
+        assert set(error["error"]["field_codes"].values()) <= {"required", "not_text", "not_allowed"}
         assert "ann@example.com" not in json.dumps(error)
 
 
