@@ -1,16 +1,31 @@
-"""Customer 360: identity resolution, profile aggregates counted once, automatic and manual links."""
+"""Customer 360: identity resolution, profile aggregates counted once, automatic and manual links, and
+profiles that depend on when feedback occurred, not on when it arrived or which customer absorbed which."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from chalicelib import aws, processing
 from chalicelib.analysis.lexicon import LexiconAnalyzer
-from chalicelib.models import Author, Channel, FeedbackEvent, Kind, RatingScale, StoredFeedback
+from chalicelib.models import (
+    Analysis,
+    Author,
+    Channel,
+    FeedbackEvent,
+    Kind,
+    RatingScale,
+    Sentiment,
+    SentimentScores,
+    StoredFeedback,
+)
 from chalicelib.queue import encode_events
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
+from tests.faults.harness import expected_profile, profile_facts
+from tests.faults.injection import Chooser, FaultInjector, transaction_cancelled
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
@@ -197,3 +212,140 @@ def _analysis():
     from chalicelib.models import Analysis, Sentiment
 
     return Analysis(sentiment=Sentiment.NEUTRAL, analyzer="lexicon", analyzed_at=T0)
+
+
+# --- order of arrival and merges (issue 11, item 4; end to end in test_profile_order.py) --------------------
+
+
+def assert_profile_is_a_recount(customer_id: str) -> dict:
+    """The customer's profile says what a recount of their stored feedback says (tests/faults/harness.py)."""
+    items = customers.customer_items(customer_id)
+    feedback = [feedback_store.from_item(i) for i in items if i["record_type"] == "FEEDBACK"]
+    profile = customers.get_profile(customer_id)
+    assert profile_facts(profile) == expected_profile(feedback)
+    return profile
+
+
+def scored(e: FeedbackEvent, positive: float) -> StoredFeedback:
+    analysis = Analysis(
+        sentiment=Sentiment.POSITIVE,
+        scores=SentimentScores(positive=positive, negative=0.0, neutral=1 - positive, mixed=0.0),
+        analyzer="lexicon",
+        analyzed_at=T0,
+    )
+    return StoredFeedback.from_event(e, analysis, T0)
+
+
+def test_the_score_sum_is_exact_whatever_the_batching(stack):
+    # 0.1 + 0.2 is 0.30000000000000004 in floats: the sum must not depend on which items share a batch.
+    events = [event("s1", email="sum@example.com"), event("s2", email="sum@example.com", minutes=1)]
+    resolution = customers.resolve(events)
+    items = [
+        scored(e, positive).model_copy(update={"customer_id": resolution.customers[e.feedback_id]})
+        for e, positive in zip(events, (0.1, 0.2), strict=True)
+    ]
+    customers.save_feedback(items, resolution)
+
+    profile = assert_profile_is_a_recount(customer_of(events[0]))
+    assert profile["sentiment_score_sum"] == 0.3
+
+
+def test_a_merge_takes_each_ordered_value_from_the_item_that_occurred_last(stack):
+    by_email = event("m1", email="mo@example.com", rating=9, scale=RatingScale.NPS, name="Mo")
+    older = event(
+        "m2", user="u-mo", source="src_chat", channel=Channel.WEBHOOK, rating=3, scale=RatingScale.NPS,
+        minutes=-3 * 24 * 60,
+    )  # fmt: skip
+    newer_name = event(
+        "m3", user="u-mo", source="src_chat", channel=Channel.WEBHOOK, minutes=10, name="Mo Li"
+    )
+    process(by_email)
+    process(older, newer_name)
+    keep, absorb = customer_of(by_email), customer_of(older)
+
+    customers.merge(keep, absorb)
+
+    profile = assert_profile_is_a_recount(keep)
+    assert profile["display_name"] == "Mo Li"  # the absorbed customer's name is the newer one
+    assert profile["latest_nps"] == {"rating": 9, "at": by_email.occurred_at.isoformat()}
+    assert (profile["first_seen"], profile["last_seen"]) == (
+        older.occurred_at.isoformat(),
+        newer_name.occurred_at.isoformat(),
+    )
+
+
+def _stale_once(monkeypatch, customer_id: str, stale: dict) -> None:
+    """get_profile answers `stale` for `customer_id` once: the profile changed after the merge read it."""
+    real = customers.get_profile
+    answers = [stale]
+    monkeypatch.setattr(
+        customers, "get_profile", lambda cid: answers.pop() if cid == customer_id and answers else real(cid)
+    )
+
+
+def test_a_merge_never_moves_a_bound_back_when_the_kept_profile_changed_after_it_was_read(stack, monkeypatch):
+    first = event("k1", email="ki@example.com")
+    other = event("k2", user="u-ki", source="src_chat", channel=Channel.WEBHOOK, minutes=-60)
+    process(first, other)
+    keep, absorb = customer_of(first), customer_of(other)
+    stale_keep = customers.get_profile(keep)
+    later = event("k3", email="ki@example.com", minutes=60)
+    process(later)  # after the merge read the kept profile
+    _stale_once(monkeypatch, keep, stale_keep)
+
+    customers.merge(keep, absorb)
+
+    assert assert_profile_is_a_recount(keep)["last_seen"] == later.occurred_at.isoformat()
+
+
+def test_a_merge_adds_what_the_absorbed_profile_received_after_it_was_read(stack, monkeypatch):
+    first = event("r1", email="ri@example.com")
+    other = event("r2", user="u-ri", source="src_chat", channel=Channel.WEBHOOK, minutes=1)
+    process(first, other)
+    keep, absorb = customer_of(first), customer_of(other)
+    stale_absorb = customers.get_profile(absorb)
+    process(event("r3", user="u-ri", source="src_chat", channel=Channel.WEBHOOK, minutes=2))
+    _stale_once(monkeypatch, absorb, stale_absorb)
+
+    customers.merge(keep, absorb)
+
+    assert assert_profile_is_a_recount(keep)["feedback_count"] == 3
+
+
+def test_a_merge_cancelled_by_contention_is_tried_again(stack):
+    first, other = event("c1", email="co@example.com"), event("c2", email="cp@example.com", minutes=1)
+    process(first, other)
+    keep, absorb = customer_of(first), customer_of(other)
+    conflict = transaction_cancelled(["None", "TransactionConflict"])
+
+    with FaultInjector(
+        aws.client("dynamodb"), "TransactWriteItems", conflict, chooser=Chooser(every=1, limit=1), per="call"
+    ) as injected:
+        report = customers.merge(keep, absorb)
+
+    assert injected.stats.injected >= 1
+    assert report.aggregates_added is True
+    assert assert_profile_is_a_recount(keep)["feedback_count"] == 2
+
+
+def test_feedback_for_a_customer_merged_meanwhile_is_counted_by_the_survivor(stack, monkeypatch):
+    by_email = event("d1", email="de@example.com")
+    by_chat = event("d2", user="u-de", source="src_chat", channel=Channel.WEBHOOK, minutes=1)
+    process(by_email, by_chat)
+    keep, absorb = customer_of(by_email), customer_of(by_chat)
+
+    def died(*args, **kwargs):
+        raise RuntimeError("the merging invocation died before it moved the items")
+
+    # The merge's transaction committed (absorb is a tombstone) but its identities still point to it.
+    monkeypatch.setattr(customers.dynamo, "batch_write", died)
+    with pytest.raises(RuntimeError):
+        customers.merge(keep, absorb)
+    monkeypatch.undo()
+    late = event("d3", user="u-de", source="src_chat", channel=Channel.WEBHOOK, minutes=2)
+    process(late)
+
+    assert customer_of(late) == keep
+    assert customers.get_profile(absorb)["feedback_count"] == 1  # the tombstone counted nothing more
+    customers.merge(keep, absorb)  # a redelivery finishes it
+    assert assert_profile_is_a_recount(keep)["feedback_count"] == 3

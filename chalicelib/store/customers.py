@@ -5,7 +5,8 @@ Items (one table, see schema.py):
   email links channels automatically) or `<source_id>#<channel user id>` (scoped by source, because
   page-scoped ids such as Messenger PSIDs or a Slack workspace's user ids mean nothing elsewhere).
 - profile   `CUSTOMER#<id>` / `PROFILE`: aggregates (counts per channel and sentiment, score sum, latest NPS
-  and CSAT, first and last seen, channels, emails) kept current by the analyze path.
+  and CSAT, first and last seen, display name, channels, emails) kept current by the analyze path; how
+  they are written so that any order of arrival gives the same profile is in profiles.py.
 - All three (identity, profile, feedback) carry `gsi2pk = CUSTOMER#<id>`, so one Query on the customer
   index returns a customer's profile, identities and newest feedback.
 
@@ -30,10 +31,11 @@ from botocore.exceptions import ClientError
 from chalicelib import aws
 from chalicelib.analysis.base import chunked
 from chalicelib.config import settings
-from chalicelib.models import FeedbackEvent, RatingScale, StoredFeedback, utc_now
+from chalicelib.models import FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.observability import logger
-from chalicelib.store import dynamo
+from chalicelib.store import dynamo, profiles
 from chalicelib.store import feedback as feedback_store
+from chalicelib.store.profiles import PROFILE, profile_key
 from chalicelib.store.schema import (
     CUSTOMER_INDEX,
     CUSTOMER_PK,
@@ -45,11 +47,11 @@ from chalicelib.store.schema import (
     customer_partition,
 )
 
+__all__ = ["PROFILE", "profile_key"]  # re-exported: callers find the profile's key here
+
 IDENTITY = "IDENTITY"
-PROFILE = "PROFILE"
-# Numbers a profile adds up (merging two customers adds them too); sets it unions.
-COUNTER_PREFIXES = ("feedback_count", "channel_", "sentiment_", "rating_")
-SET_ATTRIBUTES = ("channels", "emails", "handles")
+# Merges can chain (A into B, B into C); a write follows tombstones this far.
+MAX_MERGE_HOPS = 5
 
 
 # --- identities -------------------------------------------------------------------------------------------
@@ -85,11 +87,6 @@ MAX_EMAIL_LENGTH = 320
 def is_customer_id(value: object) -> bool:
     """Whether `value` has the shape of a customer id (anything else cannot be one of ours)."""
     return isinstance(value, str) and _CUSTOMER_ID.fullmatch(value) is not None
-
-
-def profile_key(customer_id: str) -> dict[str, str]:
-    """Primary key of a customer's profile."""
-    return {PK: f"CUSTOMER#{customer_id}", SK: PROFILE}
 
 
 def lookup_identities(identities: Iterable[str], consistent: bool = False) -> dict[str, str]:
@@ -165,78 +162,6 @@ def identity_item(identity: str, customer_id: str) -> dict[str, Any]:
     }
 
 
-# --- profile aggregates -----------------------------------------------------------------------------------
-
-
-def profile_update(customer_id: str, items: Sequence[StoredFeedback], now: datetime) -> dict[str, Any]:
-    """An Update action adding `items` to the customer's profile (creating it on first use).
-
-    ADD is commutative, so transactions of the same customer may land in any order; first/last seen and
-    the latest NPS/CSAT follow the order in which feedback is stored.
-    """
-    adds: dict[str, int | float] = defaultdict(int)
-    sets: dict[str, set[str]] = defaultdict(set)
-    latest: dict[str, tuple[str, int]] = {}
-    for item in sorted(items, key=lambda f: f.occurred_at):
-        adds["feedback_count"] += 1
-        adds[f"channel_{item.channel}"] += 1
-        sets["channels"].add(str(item.channel))
-        if item.author.email:
-            sets["emails"].add(item.author.email.lower())
-        if item.author.handle:
-            sets["handles"].add(item.author.handle)
-        if item.sentiment is not None:
-            adds[f"sentiment_{item.sentiment}"] += 1
-        if item.sentiment_score is not None:
-            adds["sentiment_scored"] += 1
-            adds["sentiment_score_sum"] += item.sentiment_score
-        if item.rating is not None and item.rating_scale in (RatingScale.NPS, RatingScale.CSAT):
-            latest[str(item.rating_scale)] = (item.occurred_at.isoformat(), item.rating)
-            adds[f"rating_{item.rating_scale}_count"] += 1
-            adds[f"rating_{item.rating_scale}_sum"] += item.rating
-    names = [i.author.name for i in items if i.author.name]
-    values: dict[str, Any] = {
-        ":cid": customer_id,
-        ":type": PROFILE,
-        ":gpk": customer_partition(customer_id),
-        ":gsk": PROFILE,
-        ":first": min(i.occurred_at for i in items).isoformat(),
-        ":last": max(i.occurred_at for i in items).isoformat(),
-        ":now": now.isoformat(),
-    }
-    set_parts = [
-        "customer_id = :cid",
-        f"{RECORD_TYPE} = :type",
-        f"{CUSTOMER_PK} = :gpk",
-        f"{CUSTOMER_SK} = :gsk",
-        "first_seen = if_not_exists(first_seen, :first)",
-        "last_seen = :last",
-        "created_at = if_not_exists(created_at, :now)",
-        "updated_at = :now",
-    ]
-    if names:
-        values[":name"] = names[-1]
-        set_parts.append("display_name = if_not_exists(display_name, :name)")
-    for scale, (at, rating) in latest.items():
-        values[f":latest_{scale}"] = {"rating": rating, "at": at}
-        set_parts.append(f"latest_{scale} = :latest_{scale}")
-    add_parts = []
-    for index, (name, amount) in enumerate(sorted(adds.items())):
-        values[f":a{index}"] = amount
-        add_parts.append(f"{name} :a{index}")
-    for index, (name, members) in enumerate(sorted(sets.items())):
-        values[f":s{index}"] = members
-        add_parts.append(f"{name} :s{index}")
-    return {
-        "Update": {
-            "TableName": settings().table_name,
-            "Key": dynamo.serialize(profile_key(customer_id)),
-            "UpdateExpression": f"SET {', '.join(set_parts)} ADD {', '.join(add_parts)}",
-            "ExpressionAttributeValues": dynamo.serialize(values),
-        }
-    }
-
-
 # --- writing feedback with its customers ------------------------------------------------------------------
 
 
@@ -277,7 +202,10 @@ def _identity_put(identity: str, customer_id: str) -> dict[str, Any]:
 
 
 def _pack(
-    items: Sequence[StoredFeedback], new_identities: dict[str, str], now: datetime
+    items: Sequence[StoredFeedback],
+    new_identities: dict[str, str],
+    now: datetime,
+    stored_profiles: dict[str, dict[str, Any]],
 ) -> list[_Transaction]:
     """Group items into transactions of ≤ 100 actions, one profile update per customer per transaction."""
     by_customer: dict[str | None, list[StoredFeedback]] = defaultdict(list)
@@ -295,7 +223,8 @@ def _pack(
         for position, chunk in enumerate(chunked(group, size)):
             unit = [(_feedback_put(item), ("feedback", item.feedback_id)) for item in chunk]
             if customer is not None:
-                unit.append((profile_update(customer, chunk, now), ("profile", customer)))
+                update = profiles.profile_update(customer, chunk, now, stored_profiles.get(customer))
+                unit.append((update, ("profile", customer)))
                 if position == 0:
                     unit += [(_identity_put(i, customer), ("identity", i)) for i in identities]
             units.append(unit)
@@ -309,61 +238,112 @@ def _pack(
     return [t for t in transactions if t.actions]
 
 
+@dataclass
+class _Writes:
+    """What one save learns from its cancelled transactions: items already stored, identities claimed by
+    another customer, profiles as stored (the next guess at their ordered attributes) and customers merged
+    away meanwhile (each with the customer that absorbed it)."""
+
+    new_identities: dict[str, str]
+    links: set[tuple[str, str]]
+    outcome: dynamo.PutOutcome = field(default_factory=dynamo.PutOutcome)
+    stored_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    survivors: dict[str, str] = field(default_factory=dict)
+    conflicted: bool = False
+    contended: bool = False
+
+    def cancelled(self, error: ClientError, transaction: _Transaction) -> None:
+        """Note why a transaction was refused (re-raising what is not a cancellation or contention)."""
+        code = error.response["Error"]["Code"]
+        if code != "TransactionCanceledException" and code not in dynamo.RETRYABLE_ERRORS:
+            raise error
+        reasons = error.response.get("CancellationReasons") or [{}] * len(transaction.roles)
+        self.contended |= code != "TransactionCanceledException" or any(
+            reason.get("Code") in dynamo.RETRYABLE_CANCELLATIONS for reason in reasons
+        )
+        for (role, ref), reason in zip(transaction.roles, reasons, strict=True):
+            if reason.get("Code") != "ConditionalCheckFailed":
+                continue
+            if role == "feedback":
+                self.outcome.already_present.append(ref)
+            elif role == "identity":
+                self.conflicted = True
+                self.new_identities.pop(ref, None)
+            elif role == "profile":
+                self._profile_refused(ref, reason)
+
+    def _profile_refused(self, customer_id: str, reason: dict[str, Any]) -> None:
+        stored = profiles.stored_profile(reason)
+        if stored is None:  # DynamoDB returns the item it refused; read it if a reason comes without it
+            stored = get_profile(customer_id) or {}
+        if stored.get("merged_into"):
+            self.survivors[customer_id] = stored["merged_into"]
+        else:
+            self.stored_profiles[customer_id] = stored
+
+    def _survivor(self, customer_id: str | None) -> str | None:
+        for _ in range(MAX_MERGE_HOPS):
+            if customer_id not in self.survivors:
+                break
+            customer_id = self.survivors[customer_id]
+        return customer_id
+
+    def reassigned(self, retry: list[StoredFeedback]) -> list[StoredFeedback]:
+        """The items to retry, with their customers resolved again where an identity or a merge moved them."""
+        if self.conflicted and retry:
+            fresh = resolve(retry, consistent=True)
+            self.new_identities = fresh.new_identities
+            self.links |= fresh.links
+            retry = [
+                item.model_copy(update={"customer_id": fresh.customers.get(item.feedback_id)})
+                for item in retry
+            ]
+        if self.survivors:
+            # The absorbed customer's identities may not have moved yet: write to its survivor directly.
+            self.new_identities = {i: self._survivor(c) or c for i, c in self.new_identities.items()}
+            retry = [
+                item.model_copy(update={"customer_id": self._survivor(item.customer_id)}) for item in retry
+            ]
+        return retry
+
+
 def save_feedback(items: Sequence[StoredFeedback], resolution: Resolution) -> dynamo.PutOutcome:
     """Store new feedback with its identities and profile aggregates, each item exactly once.
 
     A cancelled transaction names its culprits: a feedback item that exists already (a redelivery) is
     reported and dropped; an identity that meanwhile maps to another customer sends the items back through
-    resolution with consistent reads; contention is retried with backoff. Then customers found to be one
+    resolution with consistent reads; a profile whose ordered attributes were guessed wrong (a late item) is
+    retried with the profile the cancellation returned, and one merged away meanwhile has its items go to
+    the customer that absorbed it; contention is retried with backoff. Then customers found to be one
     person are merged.
     """
     pending = list({item.feedback_id: item for item in items}.values())
-    new_identities = dict(resolution.new_identities)
-    links = set(resolution.links)
-    outcome = dynamo.PutOutcome()
+    writes = _Writes(dict(resolution.new_identities), set(resolution.links))
     dynamodb = aws.client("dynamodb")
     for attempt in range(dynamo.MAX_ATTEMPTS):
         if not pending:
             break
         retry: list[StoredFeedback] = []
-        conflicted = False
+        writes.conflicted = writes.contended = False
         by_id = {item.feedback_id: item for item in pending}
-        for transaction in _pack(pending, new_identities, utc_now()):
+        for transaction in _pack(pending, writes.new_identities, utc_now(), writes.stored_profiles):
             feedback_ids = [ref for role, ref in transaction.roles if role == "feedback"]
             try:
                 dynamodb.transact_write_items(TransactItems=transaction.actions)
             except ClientError as error:
-                code = error.response["Error"]["Code"]
-                if code != "TransactionCanceledException" and code not in dynamo.RETRYABLE_ERRORS:
-                    raise
-                reasons = error.response.get("CancellationReasons") or [{}] * len(transaction.roles)
-                for (role, ref), reason in zip(transaction.roles, reasons, strict=True):
-                    if reason.get("Code") != "ConditionalCheckFailed":
-                        continue
-                    if role == "feedback":
-                        outcome.already_present.append(ref)
-                    elif role == "identity":
-                        conflicted = True
-                        new_identities.pop(ref, None)
-                present = set(outcome.already_present)
+                writes.cancelled(error, transaction)
+                present = set(writes.outcome.already_present)
                 retry += [by_id[f] for f in feedback_ids if f not in present]
                 continue
-            outcome.created.extend(feedback_ids)
-        if conflicted and retry:
-            fresh = resolve(retry, consistent=True)
-            new_identities = fresh.new_identities
-            links |= fresh.links
-            retry = [
-                item.model_copy(update={"customer_id": fresh.customers.get(item.feedback_id)})
-                for item in retry
-            ]
-        pending = retry
-        if pending:
+            writes.outcome.created.extend(feedback_ids)
+        pending = writes.reassigned(retry)
+        # A wrong guess or a duplicate is known now and retried at once; contention waits a little.
+        if pending and (writes.contended or writes.conflicted):
             dynamo.backoff(attempt)
-    outcome.failed.update({item.feedback_id: "write retries exhausted" for item in pending})
-    for keep, absorb in sorted(links):
+    writes.outcome.failed.update({item.feedback_id: "write retries exhausted" for item in pending})
+    for keep, absorb in sorted(writes.links):
         merge(keep, absorb)
-    return outcome
+    return writes.outcome
 
 
 # --- reading -----------------------------------------------------------------------------------------------
@@ -490,51 +470,6 @@ class MergeReport:
     aggregates_added: bool = False
 
 
-def _merged_aggregates(keep_id: str, keep: dict[str, Any], absorb: dict[str, Any]) -> dict[str, Any]:
-    """An Update action adding the `absorb` profile's counters and sets to `keep`'s (customer `keep_id`),
-    taking the earlier first seen, the later last seen and the later latest NPS/CSAT."""
-    values: dict[str, Any] = {
-        ":cid": keep_id,
-        ":type": PROFILE,
-        ":gpk": customer_partition(keep_id),
-        ":gsk": PROFILE,
-    }
-    set_parts = [
-        "customer_id = :cid",
-        f"{RECORD_TYPE} = :type",
-        f"{CUSTOMER_PK} = :gpk",
-        f"{CUSTOMER_SK} = :gsk",
-    ]
-    # Remember whom this profile absorbed (and they had absorbed), so erasing it removes their tombstones.
-    values[":absorbed"] = {absorb["customer_id"], *absorb.get("absorbed", [])}
-    add_parts = ["absorbed :absorbed"]
-    for index, (name, value) in enumerate(sorted(absorb.items())):
-        is_counter = name.startswith(COUNTER_PREFIXES) and isinstance(value, int | float)
-        if is_counter or (name in SET_ATTRIBUTES and value):
-            values[f":n{index}"] = value if is_counter else set(value)
-            add_parts.append(f"{name} :n{index}")
-    for name, pick in (("first_seen", min), ("last_seen", max)):
-        candidates = [v for v in (keep.get(name), absorb.get(name)) if v]
-        if candidates:
-            values[f":{name}"] = pick(candidates)
-            set_parts.append(f"{name} = :{name}")
-    for name in ("latest_nps", "latest_csat", "display_name"):
-        mine, theirs = keep.get(name), absorb.get(name)
-        newer = isinstance(theirs, dict) and (not mine or theirs["at"] > mine["at"])
-        if theirs and (newer or (name == "display_name" and not mine)):
-            values[f":{name}"] = theirs
-            set_parts.append(f"{name} = :{name}")
-    expression = f"SET {', '.join(set_parts)}" + (f" ADD {', '.join(add_parts)}" if add_parts else "")
-    return {
-        "Update": {
-            "TableName": settings().table_name,
-            "Key": dynamo.serialize(profile_key(keep_id)),
-            "UpdateExpression": expression,
-            "ExpressionAttributeValues": dynamo.serialize(values),
-        }
-    }
-
-
 def merge(keep: str, absorb: str) -> MergeReport:
     """Make `absorb` part of `keep`: aggregates added once, identities and feedback moved, a tombstone left.
 
@@ -545,26 +480,8 @@ def merge(keep: str, absorb: str) -> MergeReport:
     if keep == absorb:
         return report
     absorb_profile = get_profile(absorb)
-    keep_profile = get_profile(keep) or {}
     if absorb_profile and not absorb_profile.get("merged_into"):
-        tombstone = {
-            "Update": {
-                "TableName": settings().table_name,
-                "Key": dynamo.serialize(profile_key(absorb)),
-                # Out of the customer index, pointing at the survivor: GET /customers/<absorbed> can redirect.
-                "UpdateExpression": f"SET merged_into = :keep REMOVE {CUSTOMER_PK}, {CUSTOMER_SK}",
-                "ConditionExpression": "attribute_not_exists(merged_into)",
-                "ExpressionAttributeValues": dynamo.serialize({":keep": keep}),
-            }
-        }
-        try:
-            aws.client("dynamodb").transact_write_items(
-                TransactItems=[tombstone, _merged_aggregates(keep, keep_profile, absorb_profile)]
-            )
-            report.aggregates_added = True
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise  # cancelled: another merge of the same pair added the aggregates already
+        report.aggregates_added = _move_aggregates(keep, absorb_profile)
     moved = []
     for item in customer_items(absorb):
         if item.get(RECORD_TYPE) == "FEEDBACK":
@@ -585,3 +502,38 @@ def merge(keep: str, absorb: str) -> MergeReport:
         extra={"feedback_moved": report.feedback_moved, "identities_moved": report.identities_moved},
     )
     return report
+
+
+def _move_aggregates(keep: str, absorb_profile: dict[str, Any]) -> bool:
+    """Tombstone the absorbed profile and add its aggregates to `keep`'s in one transaction; False when
+    another merge of the pair did it first.
+
+    Both actions are conditional on what was read: the tombstone on the absorbed profile's revision (a write
+    in between would leave its counts behind), keep's update on its ordered attributes (see profiles.py).
+    A refusal returns the profile as stored, and the merge is tried again with it."""
+    keep_profile: dict[str, Any] = get_profile(keep) or {}
+    dynamodb = aws.client("dynamodb")
+    for attempt in range(dynamo.MAX_ATTEMPTS):
+        actions = [
+            profiles.tombstone(absorb_profile, keep),
+            profiles.merged_aggregates(keep, absorb_profile, keep_profile, utc_now()),
+        ]
+        try:
+            dynamodb.transact_write_items(TransactItems=actions)
+            return True
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code != "TransactionCanceledException" and code not in dynamo.RETRYABLE_ERRORS:
+                raise
+            absorbed_reason, kept_reason = error.response.get("CancellationReasons") or [{}, {}]
+        refused = False
+        if absorbed_reason.get("Code") == "ConditionalCheckFailed":
+            current = profiles.stored_profile(absorbed_reason) or get_profile(absorb_profile["customer_id"])
+            if current is None or current.get("merged_into"):
+                return False  # merged by another run of the same merge (or erased meanwhile)
+            absorb_profile, refused = current, True
+        if kept_reason.get("Code") == "ConditionalCheckFailed":
+            keep_profile, refused = profiles.stored_profile(kept_reason) or get_profile(keep) or {}, True
+        if not refused:
+            dynamo.backoff(attempt)  # contention or throttling: the same transaction again
+    raise RuntimeError("merging two customers: write retries exhausted")

@@ -21,7 +21,7 @@ from chalicelib import aws
 from chalicelib.analysis.base import chunked
 from chalicelib.config import settings
 from chalicelib.models import Analysis, StoredFeedback, utc_now
-from chalicelib.store import customers, dynamo
+from chalicelib.store import dynamo, profiles
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.schema import PK
 
@@ -92,12 +92,6 @@ def _item_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
     }
 
 
-def _score(item: StoredFeedback) -> Decimal | None:
-    # Decimal, so that adding and removing the same score leaves the stored sum exactly where it was.
-    score = item.sentiment_score
-    return None if score is None else Decimal(str(score))
-
-
 def profile_deltas(changes: Sequence[tuple[StoredFeedback, StoredFeedback]]) -> dict[str, int | Decimal]:
     """What the profile counters gain (or lose) when items change from old to new analysis."""
     deltas: dict[str, int | Decimal] = defaultdict(int)
@@ -106,16 +100,17 @@ def profile_deltas(changes: Sequence[tuple[StoredFeedback, StoredFeedback]]) -> 
             deltas[f"sentiment_{old.sentiment}"] -= 1
         if new.sentiment is not None:
             deltas[f"sentiment_{new.sentiment}"] += 1
-        old_score, new_score = _score(old), _score(new)
+        old_score, new_score = profiles.decimal_score(old), profiles.decimal_score(new)
         deltas["sentiment_scored"] += (new_score is not None) - (old_score is not None)
         deltas["sentiment_score_sum"] += (new_score or Decimal(0)) - (old_score or Decimal(0))
     return {name: amount for name, amount in deltas.items() if amount != 0}
 
 
 def _profile_update(customer_id: str, deltas: dict[str, int | Decimal]) -> dict[str, Any]:
-    names = {"#pk": PK}
-    values: dict[str, Any] = {":now": utc_now().isoformat()}
-    adds = []
+    names = {"#pk": PK, "#revision": profiles.REVISION}
+    values: dict[str, Any] = {":now": utc_now().isoformat(), ":one": 1}
+    # A new revision: a merge that read this profile before now must read it again (see profiles.py).
+    adds = ["#revision :one"]
     for index, (name, amount) in enumerate(sorted(deltas.items())):
         names[f"#d{index}"] = name
         values[f":d{index}"] = amount
@@ -123,7 +118,7 @@ def _profile_update(customer_id: str, deltas: dict[str, int | Decimal]) -> dict[
     return {
         "Update": {
             "TableName": settings().table_name,
-            "Key": dynamo.serialize(customers.profile_key(customer_id)),
+            "Key": dynamo.serialize(profiles.profile_key(customer_id)),
             "UpdateExpression": f"SET updated_at = :now ADD {', '.join(adds)}",
             # Never create a half profile, and never count into a customer merged away meanwhile: the
             # items are read again (a merge moves them) and retried.

@@ -1,5 +1,6 @@
 """What every fault test shares: deliveries through the real ack path, a Lambda-like queue driver, and the
-exactly-once check (each accepted item stored once or in the DLQ with its payload; profiles = a recount)."""
+exactly-once check (each accepted item stored once or in the DLQ with its payload; profiles = a recount,
+bounds and latest values included)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from chalicelib import aws, sources
@@ -263,11 +265,76 @@ def profile_counters(profile: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def _last(items: Iterable[StoredFeedback]) -> StoredFeedback | None:
+    """The item that occurred last; the greater feedback id among those that occurred at the same time."""
+    return max(items, key=lambda item: (item.occurred_at, item.feedback_id), default=None)
+
+
+def expected_profile(items: Sequence[StoredFeedback]) -> dict[str, Any]:
+    """Everything a profile says, recounted from its stored feedback (independently of customers.py): the
+    counters, the exact score sum, the channels, emails and handles, first and last seen (the earliest and
+    latest `occurred_at`), and the latest NPS, CSAT and name (of the item that occurred last)."""
+    facts: dict[str, Any] = dict(expected_aggregates(items))
+    scores = [Decimal(str(item.sentiment_score)) for item in items if item.sentiment_score is not None]
+    if scores:
+        facts["sentiment_score_sum"] = float(sum(scores))
+    for name, members in (
+        ("channels", {str(item.channel) for item in items}),
+        ("emails", {item.author.email.lower() for item in items if item.author.email}),
+        ("handles", {item.author.handle for item in items if item.author.handle}),
+    ):
+        if members:
+            facts[name] = members
+    if items:
+        facts["first_seen"] = min(item.occurred_at for item in items).isoformat()
+        facts["last_seen"] = max(item.occurred_at for item in items).isoformat()
+    for scale in ("nps", "csat"):
+        rated = _last(item for item in items if item.rating is not None and item.rating_scale == scale)
+        if rated is not None:
+            facts[f"latest_{scale}"] = {"rating": rated.rating, "at": rated.occurred_at.isoformat()}
+    named = _last(item for item in items if item.author.name)
+    if named is not None:
+        facts["display_name"] = named.author.name
+    return facts
+
+
+def profile_facts(profile: dict[str, Any]) -> dict[str, Any]:
+    """What a stored profile says, in the shape of `expected_profile`."""
+    facts: dict[str, Any] = dict(profile_counters(profile))
+    if "sentiment_score_sum" in profile:
+        facts["sentiment_score_sum"] = float(profile["sentiment_score_sum"])
+    for name in ("channels", "emails", "handles"):
+        if profile.get(name):
+            facts[name] = set(profile[name])
+    for name in ("first_seen", "last_seen", "latest_nps", "latest_csat", "display_name"):
+        if profile.get(name) is not None:
+            facts[name] = profile[name]
+    return facts
+
+
+def assert_profiles_match_a_recount(items: Iterable[dict[str, Any]]) -> int:
+    """Every live profile among the table's `items` says what a recount of its customer's stored feedback
+    says; feedback never points at a customer without one. Returns how many live profiles there are."""
+    items = list(items)
+    by_customer: dict[str, list[StoredFeedback]] = defaultdict(list)
+    for item in items:
+        if item.get(RECORD_TYPE) == feedback_store.ITEM_TYPE and item.get("customer_id"):
+            by_customer[item["customer_id"]].append(feedback_store.from_item(item))
+    profiles = {
+        p["customer_id"]: p for p in items if p.get(RECORD_TYPE) == PROFILE and not p.get("merged_into")
+    }
+    assert set(by_customer) <= set(profiles), "feedback points at a customer without a live profile"
+    for customer_id, profile in profiles.items():
+        recount = expected_profile(by_customer.get(customer_id, []))
+        assert profile_facts(profile) == recount, f"{customer_id}: {profile_facts(profile)} != {recount}"
+    return len(profiles)
+
+
 def check_exactly_once(
     accepted: Iterable[str], dlq_url: str, events: dict[str, FeedbackEvent] | None = None
 ) -> Outcome:
     """Every accepted feedback id is stored exactly once or sits in the DLQ with its full payload; nothing
-    else is stored; every live profile's counters equal a recount of the feedback stored for it."""
+    else is stored; every live profile equals a recount of the feedback stored for it."""
     accepted = set(accepted)
     items = scan_all()
     feedback = [feedback_store.from_item(i) for i in items if i.get(RECORD_TYPE) == feedback_store.ITEM_TYPE]
@@ -287,23 +354,9 @@ def check_exactly_once(
     missing = accepted - stored - in_dlq
     assert not missing, f"{len(missing)} accepted items neither stored nor in the DLQ: {sorted(missing)[:5]}"
 
-    by_customer: dict[str, list[StoredFeedback]] = defaultdict(list)
-    for item in feedback:
-        if item.customer_id:
-            by_customer[item.customer_id].append(item)
-    profiles = {
-        p["customer_id"]: p for p in items if p.get(RECORD_TYPE) == PROFILE and not p.get("merged_into")
-    }
-    assert set(by_customer) <= set(profiles), "feedback points at a customer without a live profile"
-    for customer_id, profile in profiles.items():
-        recount = expected_aggregates(by_customer.get(customer_id, []))
-        assert profile_counters(profile) == recount, (
-            f"{customer_id}: {profile_counters(profile)} != {recount}"
-        )
-        emails = {f.author.email for f in by_customer.get(customer_id, []) if f.author.email}
-        assert set(profile.get("emails", [])) == emails, customer_id
+    live_profiles = assert_profiles_match_a_recount(items)
     return Outcome(
-        stored=len(stored), in_dlq=len(in_dlq & accepted), customers=len(profiles), dlq_ids=in_dlq & accepted
+        stored=len(stored), in_dlq=len(in_dlq & accepted), customers=live_profiles, dlq_ids=in_dlq & accepted
     )
 
 
