@@ -158,7 +158,7 @@ def feedback_event(
         )
     except ValidationError as error:
         fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
-        raise PayloadInvalid(f"The payload has fields of the wrong shape: {fields}.") from error
+        raise PayloadInvalid(f"The payload has fields of the wrong shape or length: {fields}.") from error
     except OverflowError as error:
         # A time such as 0001-01-01T00:00:00+14:00 parses, but has no UTC equivalent datetime can hold.
         raise PayloadInvalid("The payload has a time outside the years 1 to 9999 (UTC).") from error

@@ -111,8 +111,9 @@ class MetaChannel(MetaWebhookChannel):
     console_help = (
         "developers.facebook.com → your app → Webhooks (and Messenger → Settings): object Page, Callback URL "
         "https://<api>/webhooks/<source_id>, Verify token = this source's verify_token; subscribe the fields "
-        "`feed` and `messages`, then install the app on the Page (POST /{page-id}/subscribed_apps with "
-        "subscribed_fields=feed,messages). Secret app_secret = App settings → Basic → App Secret."
+        "`feed`, `messages` and `message_edits`, then install the app on the Page (POST "
+        "/{page-id}/subscribed_apps with subscribed_fields=feed,messages,message_edits). Secret app_secret = "
+        "App settings → Basic → App Secret."
     )
 
     def entry_events(

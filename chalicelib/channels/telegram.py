@@ -144,8 +144,9 @@ class TelegramChannel(Channel):
     console_help = (
         "Register the webhook with the Bot API: POST https://api.telegram.org/bot<bot token>/setWebhook "
         "with url=https://<api>/webhooks/<source_id>, secret_token=<the generated secret_token> and "
-        'allowed_updates=["message","business_message"]. In groups, turn the bot\'s privacy mode off '
-        "in @BotFather (/setprivacy) or make it an admin, or it only sees commands and replies to it."
+        'allowed_updates=["message","edited_message","business_message","edited_business_message"]. '
+        "In groups, turn the bot's privacy mode off in @BotFather (/setprivacy) or make it an admin, or it "
+        "only sees commands and replies to it."
     )
 
     def generate_secret(self, name: str) -> str:
