@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class Channel(StrEnum):
@@ -60,6 +70,36 @@ def _as_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 MetadataValue = str | int | float | bool | None
 
+# Bounds on what one event may hold, so whatever a channel acknowledges fits one DynamoDB item (400 KB) and
+# one SQS message. Free text and labels are cut (a platform would resend the same); identifiers are refused
+# beyond their bound, since an id cut short could merge two items.
+MAX_TEXT_CHARS = 20_000
+MAX_ID_CHARS = 512
+MAX_NAME_CHARS = 256
+MAX_EMAIL_CHARS = 320
+MAX_LANGUAGE_CHARS = 35
+MAX_URL_CHARS = 2_048
+MAX_METADATA_VALUE_CHARS = 2_048
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def _cut(limit: int) -> AfterValidator:
+    return AfterValidator(lambda value: value[:limit] if isinstance(value, str) else value)
+
+
+BoundedId = Annotated[str, Field(max_length=MAX_ID_CHARS)]
+Label = Annotated[str, _cut(MAX_NAME_CHARS)]
+
+
+def http_url_or_none(value: Any) -> str | None:
+    """`value` as a normalized http(s) URL, or None for anything else (`javascript:`, `data:`, too long …)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_URL_CHARS:
+        return None
+    try:
+        return str(_HTTP_URL.validate_python(value.strip()))
+    except ValidationError:
+        return None
+
 
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
@@ -75,10 +115,10 @@ def feedback_id_for(source_id: str, external_id: str) -> str:
 class Author(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel_user_id: str | None = None
-    handle: str | None = None
-    name: str | None = None
-    email: str | None = None
+    channel_user_id: BoundedId | None = None
+    handle: Label | None = None
+    name: Label | None = None
+    email: str | None = Field(default=None, max_length=MAX_EMAIL_CHARS)
 
 
 class FeedbackEvent(BaseModel):
@@ -87,20 +127,46 @@ class FeedbackEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     feedback_id: str
-    source_id: str
+    source_id: BoundedId
     channel: Channel
     kind: Kind
-    external_id: str
-    thread_id: str | None = None
-    text: str = ""
-    language: str | None = None
+    external_id: BoundedId
+    thread_id: BoundedId | None = None
+    text: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    # Whether `text` is the first MAX_TEXT_CHARS characters of a longer text.
+    text_truncated: bool = False
+    language: str | None = Field(default=None, max_length=MAX_LANGUAGE_CHARS)
     rating: int | None = None
     rating_scale: RatingScale | None = None
     author: Author = Field(default_factory=Author)
     occurred_at: UtcDatetime
     received_at: UtcDatetime
+    # Only http(s): any other URL (javascript:, data: …) is dropped, so no export hands one to a CRM or BI.
     permalink: str | None = None
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bound_text(cls, data: Any) -> Any:
+        # Cut here, in one place, for every channel; the flag says the stored text is not all of it.
+        if isinstance(data, dict):
+            text = data.get("text")
+            if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
+                return {**data, "text": text[:MAX_TEXT_CHARS], "text_truncated": True}
+        return data
+
+    @field_validator("permalink", mode="before")
+    @classmethod
+    def _http_permalink(cls, value: Any) -> str | None:
+        return http_url_or_none(value)
+
+    @field_validator("metadata", mode="after")
+    @classmethod
+    def _bound_metadata(cls, value: dict[str, MetadataValue]) -> dict[str, MetadataValue]:
+        return {
+            key[:MAX_NAME_CHARS]: item[:MAX_METADATA_VALUE_CHARS] if isinstance(item, str) else item
+            for key, item in value.items()
+        }
 
     @classmethod
     def create(cls, *, source_id: str, external_id: str, **fields: Any) -> FeedbackEvent:

@@ -9,6 +9,7 @@ before the platform switched keys keep verifying.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
@@ -24,6 +25,8 @@ from chalicelib.models import utc_now
 from chalicelib.store.config_records import ConfigRecords
 
 PREVIOUS = "previous"
+SOURCE_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
+_SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 _sources = ConfigRecords("SOURCE")
 
 
@@ -32,7 +35,7 @@ class SourceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source_id: str = Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")
+    source_id: str = Field(pattern=SOURCE_ID_PATTERN)
     type: str
     name: str = Field(min_length=1, max_length=200)
     settings: dict[str, str] = Field(default_factory=dict)
@@ -84,8 +87,18 @@ def _ssm_provider() -> SSMProvider:
     return SSMProvider(boto3_client=aws.client("ssm"))
 
 
+def is_possible_id(source_id: str) -> bool:
+    """Whether `source_id` has the shape every source id has (so it may name one)."""
+    return isinstance(source_id, str) and _SOURCE_ID.fullmatch(source_id) is not None
+
+
 def get_cached(source_id: str) -> SourceConfig | None:
-    """The source's configuration from memory (DynamoDB on a miss), or None if unknown."""
+    """The source's configuration from memory (DynamoDB on a miss), or None if unknown.
+
+    An id no source can have is unknown without asking DynamoDB (which refuses keys over 1,024 bytes).
+    """
+    if not is_possible_id(source_id):
+        return None
     fields = _sources.get_cached(source_id)
     return SourceConfig.model_validate(fields) if fields else None
 

@@ -173,6 +173,9 @@ def standard_webhook(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
 
 def slack_event(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
     event_id = f"Ev{ident.number}"
+    # A Slack message is `{channel}:{ts}`: the seconds say the run and the fraction the index, so every
+    # delivery of every run is a different message.
+    channel, ts = "C123ABC456", f"{1_000_000_000 + ident.run}.{ident.index % 1_000_000:06d}"
     payload = {
         "team_id": "T123ABC456",
         "api_app_id": "A123ABC456",
@@ -181,10 +184,10 @@ def slack_event(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
         "event_time": 1355517523,
         "event": {
             "type": "message",
-            "channel": "C123ABC456",
+            "channel": channel,
             "user": f"U{ident.number}",
             "text": ident.text("Live long and prospect, but the app keeps logging me out"),
-            "ts": f"1355517523.{ident.index % 1_000_000:06d}",
+            "ts": ts,
             "channel_type": "channel",
         },
     }
@@ -196,7 +199,7 @@ def slack_event(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
             slack.SIGNATURE_HEADER: slack.sign(secrets[slack.SECRET], timestamp, body),
         }
 
-    return _hook("slack", payload, event_id, sign)
+    return _hook("slack", payload, f"{channel}:{ts}", sign)
 
 
 def x_mention(ident: Ident, secrets: Mapping[str, str]) -> Delivery:

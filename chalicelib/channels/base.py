@@ -49,13 +49,27 @@ class WebhookRequest:
         return self.source.settings.get(name)
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """Something a delivery held that is acknowledged but not stored, and why (a stable snake_case reason)."""
+
+    reason: str
+    # The item's position when the delivery is a batch of items (a Standard Webhooks `data` list).
+    index: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"reason": self.reason} if self.index is None else {"reason": self.reason, "index": self.index}
+
+
 @dataclass
 class Delivery:
-    """What one webhook delivery amounts to: its customer feedback, and optionally a specific reply
-    (Slack's url_verification challenge) instead of the default acknowledgement."""
+    """What one webhook delivery amounts to: its customer feedback, what it held that is not feedback (with
+    the reason), and optionally a specific reply (Slack's url_verification challenge) instead of the default
+    acknowledgement."""
 
     events: list[FeedbackEvent] = field(default_factory=list)
     reply: Response | None = None
+    skipped: list[Skipped] = field(default_factory=list)
     # The SQS message bodies of `events`, encoded once: the size check below and the ack's send use the same.
     queue_bodies: list[str] = field(init=False, default_factory=list)
 
@@ -68,6 +82,11 @@ class Delivery:
             size = sum(len(body.encode()) for body in self.queue_bodies)
             if len(self.queue_bodies) > queue.MAX_MESSAGES_PER_BATCH or size > QUEUE_REQUEST_BYTES:
                 raise DeliveryTooLarge(len(self.events))
+
+    @classmethod
+    def nothing(cls, reason: str) -> Delivery:
+        """A delivery acknowledged with nothing to store, for `reason`."""
+        return cls(skipped=[Skipped(reason)])
 
 
 class Channel(ABC):
@@ -139,7 +158,7 @@ def feedback_event(
         )
     except ValidationError as error:
         fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
-        raise PayloadInvalid(f"The payload has fields of the wrong shape: {fields}.") from error
+        raise PayloadInvalid(f"The payload has fields of the wrong shape or length: {fields}.") from error
     except OverflowError as error:
         # A time such as 0001-01-01T00:00:00+14:00 parses, but has no UTC equivalent datetime can hold.
         raise PayloadInvalid("The payload has a time outside the years 1 to 9999 (UTC).") from error

@@ -1,5 +1,5 @@
-"""`instagram`: an Instagram professional account through a Meta app's Webhooks — comments, live comments,
-@mentions and direct messages (channel `instagram`).
+"""`instagram`: an Instagram professional account through a Meta app's Webhooks — comments, live comments
+and direct messages (channel `instagram`).
 
 Handshake and signature: see meta_common (hub.challenge; X-Hub-Signature-256 with the App Secret).
 
@@ -9,15 +9,17 @@ Instagram object (…/graph-api/webhooks/reference/instagram) and the Mentions g
 - `changes[]` with `field: "comments"` or `"live_comments"`: `value {id, text, from {id, username},
   media {id, media_product_type}, parent_id}` — no timestamp, so `entry.time` (when Meta sent it) is used.
 - `changes[]` with `field: "mentions"`: `value {comment_id, media_id}` (a comment mention) or
-  `value {media_id}` (a caption mention). Meta sends no text and no author with a mention: the event is kept
-  with empty text and the ids in metadata (the analyzer skips empty texts), so the mention is counted and
-  can be looked up with GET /{ig-user-id}?fields=mentioned_comment.comment_id(…) later.
+  `value {media_id}` (a caption mention). Meta sends no text and no author with a mention, so it is not
+  stored: like every channel, an item with neither text nor rating is acknowledged and skipped (it would
+  be an empty row in every export). Reading it needs GET /{ig-user-id}?fields=mentioned_comment… (an API
+  call), which this product does not make.
 - `messaging[]` (direct messages, Messenger Platform shape; echoes of the account's own messages come in
   the same subscription with `is_echo`), or `changes[]` with `field: "messages"` and the same item as value.
 
 Skipped: comments by the account itself (`from.id` is the account id = `entry.id` or the `account_id`
-setting, or `from.username` is the `username` setting); comments without text; every other field
-(story_insights, messaging_seen …); see meta_common.messaging_event for the messaging events skipped.
+setting, or `from.username` is the `username` setting); comments without text; mentions (ids only, above);
+every other field (story_insights, messaging_seen …); see meta_common.messaging_event for the messaging
+events skipped.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class InstagramChannel(MetaWebhookChannel):
     console_help = (
         "developers.facebook.com → your app → Webhooks (or Instagram → API setup → Configure webhooks): "
         "object Instagram, Callback URL https://<api>/webhooks/<source_id>, Verify token = this source's "
-        "verify_token; subscribe the fields `comments`, `live_comments`, `mentions` and `messages`. Secret "
+        "verify_token; subscribe the fields `comments`, `live_comments` and `messages`. Secret "
         "app_secret = App settings → Basic → App Secret (the Instagram app secret for Business Login for "
         "Instagram apps)."
     )
@@ -81,8 +83,6 @@ class InstagramChannel(MetaWebhookChannel):
                     entry_time=entry_time,
                     where=change_where,
                 )
-            elif field == "mentions":
-                event = self._mention(request, value, entry_time, change_where)
             elif field == "messages":
                 event = messaging_event(
                     request,
@@ -136,30 +136,5 @@ class InstagramChannel(MetaWebhookChannel):
                 "field": field,
                 "media_product_type": identifier(media.get("media_product_type")),  # FEED, REELS, LIVE …
                 "parent_id": identifier(value.get("parent_id")),
-            },
-        )
-
-    @staticmethod
-    def _mention(
-        request: WebhookRequest, value: dict[str, Any], entry_time: datetime, where: str
-    ) -> FeedbackEvent:
-        """An @mention of the account in someone's comment or caption (ids only: Meta sends no text)."""
-        comment_id = identifier(value.get("comment_id"))
-        media_id = identifier(value.get("media_id"))
-        external_id = comment_id or media_id
-        if external_id is None:
-            raise PayloadInvalid(f"{where} is an Instagram mention without comment_id or media_id.")
-        return feedback_event(
-            request,
-            channel=ChannelName.INSTAGRAM,
-            kind=Kind.MENTION,
-            external_id=external_id,
-            text="",
-            occurred_at=entry_time,
-            thread_id=media_id,
-            metadata={
-                "mentioned_in": "comment" if comment_id else "caption",
-                "comment_id": comment_id,
-                "media_id": media_id,
             },
         )

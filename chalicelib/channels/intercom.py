@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
@@ -86,7 +86,8 @@ class ContactReference(BaseModel):
 class ConversationRating(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    rating: int | None = None
+    # A JSON integer, as Intercom documents it: a boolean or a string is never a rating.
+    rating: StrictInt | None = None
     remark: str | None = None
     created_at: datetime | None = None
     contact: ContactReference | None = None
@@ -164,7 +165,7 @@ class IntercomChannel(Channel):
     def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
         topic = payload.get("topic")
         if not isinstance(topic, str) or topic not in FEEDBACK_TOPICS:
-            return Delivery()  # ping, admin replies, notes, assignments, contacts …
+            return Delivery.nothing("not_feedback_event")  # ping, admin replies, notes, assignments …
         notification = _validated(Notification, payload, "$")
         conversation = _validated(Conversation, notification.data.item, "$.data.item")
         if notification.topic == RATING_ADDED:

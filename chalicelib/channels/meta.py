@@ -14,8 +14,11 @@ webhook events reference (…/messenger-platform/reference/webhook-events/messag
   `read`, `delivery`, `postback` … which are not customer text.
 
 Kept: comments and visitor posts added by someone other than the Page, and customers' text messages.
-Skipped: the Page's own comments, posts and Messenger echoes; `edited` (an edit is not a new piece of
-feedback and the first version is already stored under the same id), removals, hides and every other verb;
+Edits (verb `edited`, or `edit` as Meta sends for some visitor posts; Messenger `message_edit`) follow the
+one rule for edits: stored under the id of the comment, post or message they edit, so the first version
+received is kept (an edit of a stored comment is a duplicate) and an edit whose `add` never arrived is
+stored, with `metadata.edited = true`.
+Skipped: the Page's own comments, posts and Messenger echoes; removals, hides and every other verb;
 likes and reactions; comments without text (a photo or sticker only); see meta_common.messaging_event for
 the messaging events skipped.
 """
@@ -42,15 +45,20 @@ from chalicelib.models import Channel as ChannelName
 
 # Feed items that are a visitor's post on the Page (a post by the Page itself is skipped by its author).
 POST_ITEMS = frozenset({"post", "status", "photo", "video", "link", "share"})
+ADDED = "add"
+# Meta's verb for an edited comment or post is `edited`; edits of visitor posts have come as `edit`.
+EDITED_VERBS = frozenset({"edited", "edit"})
 
 
 def _feed_event(
     request: WebhookRequest, value: dict[str, Any], page_ids: set[str], entry_time: datetime, where: str
 ) -> FeedbackEvent | None:
-    """A customer's new comment (or visitor post) on the Page's feed, or None for any other feed change."""
-    item = value.get("item")
+    """A customer's comment (or visitor post) on the Page's feed, new or edited, or None for any other feed
+    change."""
+    item, verb = value.get("item"), value.get("verb")
+    edited = verb in EDITED_VERBS if isinstance(verb, str) else False
     if (
-        value.get("verb") != "add"
+        (verb != ADDED and not edited)
         or not isinstance(item, str)
         or (item != "comment" and item not in POST_ITEMS)
     ):
@@ -88,6 +96,7 @@ def _feed_event(
             "item": item,
             # A reply to another comment names that comment as its parent; a top-level one names the post.
             "parent_id": parent_id if parent_id != post_id else None,
+            "edited": True if edited else None,
         },
     )
 
@@ -102,8 +111,9 @@ class MetaChannel(MetaWebhookChannel):
     console_help = (
         "developers.facebook.com → your app → Webhooks (and Messenger → Settings): object Page, Callback URL "
         "https://<api>/webhooks/<source_id>, Verify token = this source's verify_token; subscribe the fields "
-        "`feed` and `messages`, then install the app on the Page (POST /{page-id}/subscribed_apps with "
-        "subscribed_fields=feed,messages). Secret app_secret = App settings → Basic → App Secret."
+        "`feed`, `messages` and `message_edits`, then install the app on the Page (POST "
+        "/{page-id}/subscribed_apps with subscribed_fields=feed,messages,message_edits). Secret app_secret = "
+        "App settings → Basic → App Secret."
     )
 
     def entry_events(

@@ -139,12 +139,17 @@ def messaging_event(
 ) -> FeedbackEvent | None:
     """The customer's text message in one messaging event, or None for everything else.
 
+    An edit (`message_edit {mid, text, num_edit}`, the `message_edits` webhook field) is the message as
+    edited under the original's `mid`, so the first version received is kept; stored only when the original
+    never arrived, with `metadata.edited = true`.
+
     Skipped: the business's own messages (`is_echo`, or a sender that is the Page / account itself);
-    reactions, read and delivery receipts, postbacks, opt-ins, referrals and edits (no `message`);
+    reactions, read and delivery receipts, postbacks, opt-ins and referrals (no `message`);
     unsent (`is_deleted`) and unsupported messages; quick-reply taps (the words are the business's button
     title, not the customer's); messages with only attachments, stickers or story mentions (no text).
     """
-    message = obj(item, "message", where)
+    edit = obj(item, "message_edit", where)
+    message = edit or obj(item, "message", where)
     if not message:
         return None
     sender_id = identifier(obj(item, "sender", where).get("id"))
@@ -152,13 +157,14 @@ def messaging_event(
         return None
     if message.get("is_deleted") or message.get("is_unsupported") or message.get("quick_reply"):
         return None
-    text = text_of(message.get("text"), f"{where}.message.text")
+    key = "message_edit" if edit else "message"
+    text = text_of(message.get("text"), f"{where}.{key}.text")
     if not text.strip():
         return None
     mid = identifier(message.get("mid"))
     if mid is None or sender_id is None:
-        raise PayloadInvalid(f"{where} is a message without message.mid or sender.id.")
-    reply_to = obj(message, "reply_to", f"{where}.message")
+        raise PayloadInvalid(f"{where} is a message without {key}.mid or sender.id.")
+    reply_to = obj(message, "reply_to", f"{where}.{key}")
     return feedback_event(
         request,
         channel=channel,
@@ -172,6 +178,7 @@ def messaging_event(
         metadata={
             "recipient_id": identifier(obj(item, "recipient", where).get("id")),
             "reply_to_mid": identifier(reply_to.get("mid")),
+            "edited": True if edit else None,
         },
     )
 

@@ -3,22 +3,25 @@
 The POST path is the same for every channel and stays within the ack budget: the source and its secrets
 come from memory, the signature is checked on the raw body, and the delivery's events go to SQS in one
 request however many they are. A delivery with no customer text (a reaction, a status) is acknowledged
-and nothing is queued.
+and nothing is queued; what was skipped is named in the answer (`skipped: [{"reason": …}]`) and counted in
+the `WebhookEventsSkipped` metric, one figure per reason.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from chalice import Blueprint, Response
 
 from chalicelib import queue, sources
-from chalicelib.channels.base import Channel, WebhookRequest
+from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.registry import channel_for
 from chalicelib.http import ANY_CONTENT, NotFound, json_errors, raw_body
 from chalicelib.models import utc_now
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import SERVICE, logger, metrics
 from chalicelib.sources import SourceConfig
 
 webhooks_api = Blueprint(__name__)
@@ -31,8 +34,9 @@ def _resolve(source_id: str) -> tuple[SourceConfig, Channel]:
     source = sources.get_cached(source_id)
     channel = channel_for(source.type) if source else None
     if source is None or channel is None:
-        # An unknown id and a source of a type this deployment does not serve answer the same way.
-        raise NotFound(f"No webhook source with id {source_id!r}.", code="unknown_source")
+        # An unknown id and a source of a type this deployment does not serve answer the same way; the id is
+        # not echoed (it is the caller's input, of any length).
+        raise NotFound("No webhook source has this id.", code="unknown_source")
     return source, channel
 
 
@@ -72,6 +76,9 @@ def receive(source_id: str) -> Response:
         raise PayloadInvalid(
             f"The payload does not have the documented shape ({type(error).__name__})."
         ) from error
+    if not delivery.events and not delivery.skipped and delivery.reply is None:
+        # A channel that gave no reason: its items were none of the customer texts it keeps.
+        delivery.skipped.append(Skipped("no_customer_text"))
     queue.send_bodies(delivery.queue_bodies)
     logger.info(
         "webhook accepted",
@@ -83,6 +90,21 @@ def receive(source_id: str) -> Response:
         },
     )
     metrics.add_metric(name="WebhookEventsAccepted", unit="Count", value=len(delivery.events))
+    _count_skipped(delivery, source.type)
     if delivery.reply is not None:
         return delivery.reply
-    return Response(body={"status": "accepted", "events": len(delivery.events)}, status_code=200)
+    body: dict[str, object] = {"status": "accepted", "events": len(delivery.events)}
+    if delivery.skipped:
+        body["skipped"] = [skipped.as_json() for skipped in delivery.skipped]
+    return Response(body=body, status_code=200)
+
+
+def _count_skipped(delivery: Delivery, channel: str) -> None:
+    # One metric set per reason: the reason is a dimension, which the request-wide `metrics` cannot vary.
+    for reason, count in Counter(skipped.reason for skipped in delivery.skipped).items():
+        skipped_metrics = EphemeralMetrics(service=SERVICE, namespace=metrics.namespace)
+        skipped_metrics.set_default_dimensions(**metrics.default_dimensions)
+        skipped_metrics.add_dimension(name="channel", value=channel)
+        skipped_metrics.add_dimension(name="reason", value=reason)
+        skipped_metrics.add_metric(name="WebhookEventsSkipped", unit=MetricUnit.Count, value=count)
+        skipped_metrics.flush_metrics()

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -51,12 +52,18 @@ def require(provided: str, candidates: Iterable[str]) -> None:
         raise SignatureInvalid()
 
 
+# Unix seconds as platforms send them: ASCII digits only (int() also takes other scripts' digits, "1_700",
+# " 17 " and "+17"), and no more digits than a time before the year 33658 needs, so the number always
+# converts to a float for the window check (a 400-digit one overflows it: a 500, not a 401).
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+
+
 def check_timestamp(raw: str | None, now: datetime, tolerance_seconds: int) -> int:
-    """Parse a Unix-seconds timestamp and refuse it (401) when absent or outside the replay window."""
-    try:
-        timestamp = int(raw or "")
-    except ValueError as error:
-        raise TimestampExpired(tolerance_seconds) from error
+    """Parse a Unix-seconds timestamp and refuse it (401) when absent, malformed or outside the replay
+    window, whatever its length."""
+    if raw is None or not _UNIX_SECONDS.fullmatch(raw):
+        raise TimestampExpired(tolerance_seconds)
+    timestamp = int(raw)
     if abs(now.timestamp() - timestamp) > tolerance_seconds:
         raise TimestampExpired(tolerance_seconds)
     return timestamp

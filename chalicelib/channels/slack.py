@@ -2,24 +2,32 @@
 
 Verification follows Slack's "Verifying requests from Slack": `X-Slack-Signature: v0=<hex HMAC-SHA256>` of
 `v0:{X-Slack-Request-Timestamp}:{raw body}` under the app's signing secret; a timestamp more than five
-minutes from now is refused (replay protection). The `url_verification` handshake arrives as a signed
-POST and is answered with `{"challenge": …}`.
+minutes from now (or not a plain number of seconds) is refused (replay protection). The `url_verification`
+handshake arrives as a signed POST and is answered with `{"challenge": …}`.
 
 What becomes feedback (payload shapes from Slack's event reference, docs.slack.dev / api.slack.com):
 - `event_callback` with a `message` event written by a person → kind `message`: plain messages, thread
   replies, `thread_broadcast` (a reply also sent to the channel) and `file_share` (a file with a comment).
 - `app_mention` (someone @-mentions the app) → kind `mention`: it is a person talking to or about the app.
-Skipped, acknowledged with 200: bot and app messages (`bot_id`, `bot_message`), edits
-(`message_changed`), deletions, joins/leaves/topic changes and every other subtype (system notices, not
-someone's words), hidden events, other event types (reactions …) and `app_rate_limited` notices.
+- `message_changed` with an `edited` message (a person edited their message) → the edited message under
+  the original's identity (see below), `metadata.edited = true`.
+Skipped, acknowledged with 200: bot and app messages (`bot_id`, `bot_message`), `message_changed` that is
+not an edit (a link unfurled), deletions, joins/leaves/topic changes and every other subtype (system
+notices, not someone's words), hidden events, other event types (reactions …) and `app_rate_limited`.
 
-The external id is the delivery's `event_id`: Slack keeps it when it retries (`X-Slack-Retry-Num`), so a
-retry is acknowledged and the stored item stays one. Slack sends a separate event (with its own event_id)
-per subscription, so subscribe to `message.*` or `app_mention`, not both, or a mention is kept twice.
+Text: Slack escapes `&`, `<` and `>` as `&amp;` `&lt;` `&gt;` and writes mentions, channels and links as
+`<@U…>`, `<#C…|name>`, `<!here>`, `<https://…|label>` ("Formatting text for app surfaces", "Escaping
+text"). The stored text is what people see in Slack: `@U…`, `#name`, `@here`, the link's label (or its
+URL), and the three characters unescaped exactly once.
+
+Identity: a message is `{channel}:{ts}` (`ts` is unique within its channel). A retry (`X-Slack-Retry-Num`),
+the `app_mention` and `message.*` events of one message, and an edit of it all share that identity, so the
+first version received is stored and the rest are duplicates. `event_id` is kept in metadata.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +36,7 @@ from chalice import Response
 from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.text import unescape_entities
 from chalicelib.models import Author, FeedbackEvent, Kind
 from chalicelib.models import Channel as ChannelName
 from chalicelib.observability import logger
@@ -40,6 +49,9 @@ SECRET = "signing_secret"  # noqa: S105 - the secret's name, not a secret
 # Message subtypes that carry a person's own words; every other subtype is a system notice or a change.
 PERSON_SUBTYPES = {None, "thread_broadcast", "file_share"}
 KINDS = {"message": Kind.MESSAGE, "app_mention": Kind.MENTION}
+EDITED_SUBTYPE = "message_changed"
+# Slack's markup: <@U…|name>, <#C…|name>, <!here>, <!subteam^S…|@team>, <https://…|label>.
+_MARKUP = re.compile(r"<([^<>]*)>")
 
 
 def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
@@ -58,6 +70,27 @@ def _ts_time(ts: Any) -> datetime:
         return datetime.fromtimestamp(int(seconds), UTC).replace(microsecond=int(fraction.ljust(6, "0")))
     except (ValueError, OverflowError, OSError) as error:  # beyond the year 9999, or too many digits
         raise PayloadInvalid("The message ts is not a time.") from error
+
+
+def _markup_text(markup: str) -> str:
+    """What Slack shows for one `<…>` sequence."""
+    target, _, label = markup.partition("|")
+    target, label = unescape_entities(target), unescape_entities(label)
+    if target.startswith("@"):  # a user: <@U123> or <@U123|bob>
+        return "@" + (label.lstrip("@") or target[1:])
+    if target.startswith("#"):  # a channel
+        return "#" + (label.lstrip("#") or target[1:])
+    if target.startswith("!"):  # <!here>, <!subteam^S1|@team>, <!date^…|fallback text>
+        return label or "@" + target[1:].split("^", 1)[0]
+    return label or target  # a link: its label, else the URL itself
+
+
+def plain_text(mrkdwn: str) -> str:
+    """A message's text as people read it in Slack: markup resolved, `&amp;` `&lt;` `&gt;` unescaped once."""
+    parts = _MARKUP.split(mrkdwn)  # even indices: text between sequences; odd: a sequence's inside
+    return "".join(
+        unescape_entities(part) if index % 2 == 0 else _markup_text(part) for index, part in enumerate(parts)
+    )
 
 
 def _string(value: Any) -> str | None:
@@ -106,22 +139,56 @@ class SlackChannel(Channel):
     def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
         envelope = payload.get("type")
         if envelope == "url_verification":
-            challenge = payload.get("challenge")
-            if not isinstance(challenge, str) or not challenge:
-                raise PayloadInvalid("url_verification needs a challenge string.")
-            return Delivery(reply=Response(body={"challenge": challenge}, status_code=200))
+            return self._challenge(payload)
         if envelope != "event_callback":
-            return Delivery()  # app_rate_limited and future envelope types carry no message
+            return Delivery.nothing("not_a_message_event")  # app_rate_limited and future envelope types
         if not self._is_own_workspace(request, payload):
-            return Delivery()
+            return Delivery.nothing("other_workspace")
         event = payload.get("event")
         event_id = payload.get("event_id")
         if not isinstance(event, dict) or not isinstance(event_id, str) or not event_id:
             raise PayloadInvalid("event_callback needs an event object and an event_id.")
+        return self._message(request, payload, event, event_id)
+
+    def _message(
+        self, request: WebhookRequest, payload: dict[str, Any], event: dict[str, Any], event_id: str
+    ) -> Delivery:
+        """The person's message an event carries, if it carries one."""
         kind = KINDS.get(_string(event.get("type")))
-        if kind is None or not _is_from_person(event):
-            return Delivery()
-        return Delivery(events=[self._event(request, payload, event, event_id, kind)])
+        if kind is None:
+            return Delivery.nothing("not_a_message_event")
+        if kind is Kind.MESSAGE and event.get("subtype") == EDITED_SUBTYPE:
+            return self._edit(request, payload, event, event_id)
+        if not _is_from_person(event):
+            return Delivery.nothing("not_customer_authored")
+        return Delivery(
+            events=[self._event(request, payload, event, event_id, kind, channel=event.get("channel"))]
+        )
+
+    @staticmethod
+    def _challenge(payload: dict[str, Any]) -> Delivery:
+        challenge = payload.get("challenge")
+        if not isinstance(challenge, str) or not challenge:
+            raise PayloadInvalid("url_verification needs a challenge string.")
+        return Delivery(reply=Response(body={"challenge": challenge}, status_code=200))
+
+    def _edit(
+        self, request: WebhookRequest, payload: dict[str, Any], event: dict[str, Any], event_id: str
+    ) -> Delivery:
+        """A person's edit of their message: the message as edited, under the original message's identity."""
+        message = event.get("message")
+        if not isinstance(message, dict) or not isinstance(message.get("edited"), dict):
+            return Delivery.nothing("not_an_edit")  # an unfurl or a reply count changed the message
+        if not _is_from_person(message):
+            return Delivery.nothing("not_customer_authored")
+        edit = {"edited": True, "edited_ts": _string(message["edited"].get("ts"))}
+        return Delivery(
+            events=[
+                self._event(
+                    request, payload, message, event_id, Kind.MESSAGE, channel=event.get("channel"), edit=edit
+                )
+            ]
+        )
 
     def _is_own_workspace(self, request: WebhookRequest, payload: dict[str, Any]) -> bool:
         wanted = request.setting("team_id")
@@ -142,15 +209,21 @@ class SlackChannel(Channel):
         event: dict[str, Any],
         event_id: str,
         kind: Kind,
+        *,
+        channel: Any,
+        edit: dict[str, Any] | None = None,
     ) -> FeedbackEvent:
         ts = event.get("ts")
+        occurred_at = _ts_time(ts)
+        if not isinstance(channel, str) or not channel:
+            raise PayloadInvalid("A message event needs the channel it was posted in.")
         return feedback_event(
             request,
             channel=ChannelName.SLACK,
             kind=kind,
-            external_id=event_id,
-            text=event["text"],
-            occurred_at=_ts_time(ts),
+            external_id=f"{channel}:{ts}",
+            text=plain_text(event["text"]),
+            occurred_at=occurred_at,
             author=Author(channel_user_id=event["user"]),
             # Slack names a thread by its parent's ts; a top-level message starts its own thread.
             thread_id=_string(event.get("thread_ts")) or str(ts),
@@ -158,9 +231,11 @@ class SlackChannel(Channel):
             permalink=event.get("permalink"),
             metadata={
                 "team_id": payload.get("team_id"),
-                "channel": event.get("channel"),
+                "channel": channel,
                 "channel_type": event.get("channel_type"),
                 "subtype": event.get("subtype"),
                 "ts": str(ts),
+                "event_id": event_id,
+                **(edit or {}),
             },
         )

@@ -8,12 +8,13 @@ the header is compared in constant time with every accepted value of the source'
 What becomes feedback (kind `message`): the text (or a media caption) of
 - `message`: a customer writing to the bot in a private chat, or in a group the bot is in;
 - `business_message`: a customer writing to a Telegram Business account that connected this bot, when the
-  customer wrote it (in a private chat `chat.id` is the other party, so `from.id == chat.id`).
+  customer wrote it (in a private chat `chat.id` is the other party, so `from.id == chat.id`);
+- `edited_message` / `edited_business_message`: the message as edited, under the original message's own
+  identity (below). The first version received is kept: an edit of a stored message is a duplicate, and an
+  edit whose original never arrived is stored with `metadata.edited = true` (and `edited_at`).
 
 What is skipped (200, nothing queued), and why:
 - `channel_post` / `edited_channel_post`: written by the channel's admins, i.e. the business itself;
-- `edited_message` / `edited_business_message`: the original message is already stored under its own id;
-  edits are mostly corrections, and storing them would count one message twice in sentiment and profiles;
 - messages from bots (`from.is_bot`, which includes the anonymous-admin bot), messages sent on behalf of a
   chat (`sender_chat`: a group's anonymous admins or its linked channel, i.e. the business), channel posts
   forwarded into the discussion group (`is_automatic_forward`), outgoing business messages;
@@ -21,7 +22,8 @@ What is skipped (200, nothing queued), and why:
   messages that are only a bot command (`/start`);
 - every other update (`callback_query`, `my_chat_member`, `message_reaction`, `poll_answer` …).
 
-Identity: `external_id` is `{chat.id}:{message_id}` (`message_id` is unique only within its chat). Telegram
+Identity: `external_id` is `{chat.id}:{message_id}` (`message_id` is unique only within its chat; an edit
+keeps it). Telegram
 redelivers a failed request with the same update, so `update_id` would also collide on a redelivery; but
 `update_id` restarts at a random value after a week without updates, so a later, different update could
 reuse an old `update_id` and be dropped as a duplicate. The message's own identity cannot. Business chats
@@ -46,8 +48,10 @@ from chalicelib.models import Channel as ChannelName
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 SECRET_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-# Update fields that carry a new message a customer may have written; everything else is skipped.
-MESSAGE_UPDATES = ("message", "business_message")
+# Update fields that carry a message a customer may have written (or edited); everything else is skipped.
+MESSAGE_UPDATES = ("message", "business_message", "edited_message", "edited_business_message")
+EDITED_UPDATES = frozenset({"edited_message", "edited_business_message"})
+BUSINESS_UPDATES = frozenset({"business_message", "edited_business_message"})
 MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it `datetime` cannot represent the date
 
 
@@ -87,6 +91,7 @@ class TelegramMessage(BaseModel):
 
     message_id: int
     date: int = Field(ge=0, le=MAX_UNIX_SECONDS)
+    edit_date: int | None = Field(default=None, ge=0, le=MAX_UNIX_SECONDS)
     chat: TelegramChat
     sender: TelegramUser | None = Field(default=None, alias="from")
     sender_chat: TelegramChat | None = None
@@ -115,7 +120,7 @@ def _customer_authored(update_type: str, message: TelegramMessage) -> bool:
     # Sent as a chat: the group's anonymous admins or its linked channel, i.e. the business speaking.
     if message.sender_chat is not None or message.is_automatic_forward:
         return False
-    if update_type == "business_message":
+    if update_type in BUSINESS_UPDATES:
         # Messages the business account (or its bot) sent in its chats arrive here too.
         return message.sender_business_bot is None and message.sender.id == message.chat.id
     return True
@@ -139,8 +144,9 @@ class TelegramChannel(Channel):
     console_help = (
         "Register the webhook with the Bot API: POST https://api.telegram.org/bot<bot token>/setWebhook "
         "with url=https://<api>/webhooks/<source_id>, secret_token=<the generated secret_token> and "
-        'allowed_updates=["message","business_message"]. In groups, turn the bot\'s privacy mode off '
-        "in @BotFather (/setprivacy) or make it an admin, or it only sees commands and replies to it."
+        'allowed_updates=["message","edited_message","business_message","edited_business_message"]. '
+        "In groups, turn the bot's privacy mode off in @BotFather (/setprivacy) or make it an admin, or it "
+        "only sees commands and replies to it."
     )
 
     def generate_secret(self, name: str) -> str:
@@ -162,26 +168,25 @@ class TelegramChannel(Channel):
             raise PayloadInvalid("A Telegram Update needs an integer update_id.")
         update_type = next((name for name in MESSAGE_UPDATES if name in payload), None)
         if update_type is None:
-            return Delivery()  # edits, channel posts, callback queries, member and reaction updates
+            return Delivery.nothing("not_a_message_update")  # channel posts, callbacks, members, reactions
         try:
             message = TelegramMessage.model_validate(payload[update_type])
         except ValidationError as error:
             fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
             raise PayloadInvalid(f"Invalid {update_type} fields: {fields}.") from error
-        event = self._event(request, update_id, update_type, message)
-        return Delivery(events=[event] if event else [])
-
-    def _event(
-        self, request: WebhookRequest, update_id: int, update_type: str, message: TelegramMessage
-    ) -> FeedbackEvent | None:
         text = message.text if message.text is not None else message.caption
         if not text or not text.strip() or _is_only_a_command(message):
-            return None
+            return Delivery.nothing("no_text")
         if not _customer_authored(update_type, message):
-            return None
+            return Delivery.nothing("not_customer_authored")
+        return Delivery(events=[self._event(request, update_id, update_type, message, text)])
+
+    def _event(
+        self, request: WebhookRequest, update_id: int, update_type: str, message: TelegramMessage, text: str
+    ) -> FeedbackEvent:
         assert message.sender is not None  # checked by _customer_authored
         chat = str(message.chat.id)
-        if update_type == "business_message":
+        if update_type in BUSINESS_UPDATES:
             if not message.business_connection_id:
                 raise PayloadInvalid("A business_message needs its business_connection_id.")
             chat = f"{message.business_connection_id}:{chat}"
@@ -195,5 +200,13 @@ class TelegramChannel(Channel):
             occurred_at=datetime.fromtimestamp(message.date, UTC),
             author=_author(message.sender),
             thread_id=thread,
-            metadata={"update_id": update_id, "update_type": update_type, "chat_type": message.chat.type},
+            metadata={
+                "update_id": update_id,
+                "update_type": update_type,
+                "chat_type": message.chat.type,
+                "edited": True if update_type in EDITED_UPDATES else None,
+                "edited_at": datetime.fromtimestamp(message.edit_date, UTC).isoformat()
+                if update_type in EDITED_UPDATES and message.edit_date is not None
+                else None,
+            },
         )

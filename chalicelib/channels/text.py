@@ -1,4 +1,5 @@
-"""Plain text from the HTML bodies some platforms send (Intercom conversation parts, help-desk comments).
+"""Plain text from what platforms send: HTML bodies (Intercom conversation parts, help-desk comments), and
+message text with HTML entities (X, Slack).
 
 Standard library only (`html.parser`): block elements become line breaks, entities are decoded, scripts and
 styles are dropped, runs of spaces collapse. The result is what the customer wrote, fit for sentiment
@@ -68,3 +69,16 @@ def html_to_text(html: str | None) -> str:
     extractor.close()
     lines = [_SPACES.sub(" ", line).strip() for line in "".join(extractor.parts).split("\n")]
     return "\n".join(lines).strip()
+
+
+# The three entities X and Slack write for &, < and > in message text; nothing else is escaped by them.
+_PLATFORM_ENTITIES = re.compile(r"&(amp|lt|gt);")
+_ENTITY_CHARACTERS = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def unescape_entities(text: str) -> str:
+    """Undo the `&amp;` `&lt;` `&gt;` escaping X and Slack apply to message text, exactly once.
+
+    One pass, so `&amp;lt;` (the customer typed "&lt;") stays `&lt;`; every other `&…;` is the customer's own.
+    """
+    return _PLATFORM_ENTITIES.sub(lambda match: _ENTITY_CHARACTERS[match.group(1)], text)

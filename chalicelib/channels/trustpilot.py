@@ -12,26 +12,27 @@ Events:
   `title` + blank line + `text` (the title is often the gist of the review, so sentiment reads both),
   `language`, `createdAt`, the review `id` as external_id, the consumer as author (Trustpilot withholds
   emails; `referenceId`, the business's own order/customer reference, is kept in metadata to link it);
-- `service-review-updated` → stored as a new review, external_id `{id}:updated:{updatedAt}` (or, when the
-  event carries no `updatedAt`, a digest of stars/title/text): a changed review is a changed opinion
-  (often a new rating after a support case), and the store never overwrites. A redelivery of the same
-  update yields the same id; `metadata.review_id` ties every version to the review for "latest version"
-  queries;
-- `service-review-deleted` and any other event → skipped (nothing customer-authored to add).
+- `service-review-updated` → an edit, stored under the review's own `id` like every channel's edits: the
+  first version received is kept, so an update of a stored review is a duplicate, and an update whose
+  creation never arrived is stored (`metadata.edited = true`, `edited_at` = `updatedAt`). `occurred_at`
+  is the review's `createdAt` either way;
+- `service-review-deleted` and any other event → skipped (nothing customer-authored to add), named in the
+  answer's `skipped` as `not_feedback_event`.
+Title and text are not refused for their length: the stored text is cut at the product's bound
+(`text_truncated`), since Trustpilot would resend the same review.
 Several events in one delivery become several FeedbackEvents, queued in one send.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
@@ -47,9 +48,10 @@ class TrustpilotConsumer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = Field(default=None, max_length=200)
-    name: str | None = Field(default=None, max_length=200)
+    # Names are cut to the product's bound when stored, not refused.
+    name: str | None = None
     # The review APIs call it displayName; accepted in case a webhook version does too.
-    displayName: str | None = Field(default=None, max_length=200)
+    displayName: str | None = None
 
 
 class TrustpilotReview(BaseModel):
@@ -61,9 +63,10 @@ class TrustpilotReview(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str = Field(min_length=1, max_length=200)
-    stars: int = Field(ge=1, le=5)
-    title: str = Field(default="", max_length=10_000)
-    text: str = Field(default="", max_length=20_000)
+    # A JSON integer, as Trustpilot documents it (never a boolean or a string).
+    stars: StrictInt = Field(ge=1, le=5)
+    title: str = ""
+    text: str = ""
     language: str | None = Field(default=None, max_length=35)
     createdAt: datetime
     updatedAt: datetime | None = None
@@ -76,14 +79,6 @@ class TrustpilotReview(BaseModel):
 def review_text(review: TrustpilotReview) -> str:
     """Title and body as one text, separated by a blank line; either may be empty."""
     return "\n\n".join(part.strip() for part in (review.title, review.text) if part and part.strip())
-
-
-def _update_id(review: TrustpilotReview) -> str:
-    """The external id of an update: the same for a redelivery, new for every later edit."""
-    if review.updatedAt is not None:
-        return f"{review.id}:updated:{review.updatedAt.isoformat()}"
-    content = f"{review.stars}\x1f{review.title}\x1f{review.text}".encode()
-    return f"{review.id}:updated:{hashlib.sha256(content).hexdigest()[:16]}"
 
 
 class TrustpilotChannel(Channel):
@@ -111,10 +106,12 @@ class TrustpilotChannel(Channel):
             raise PayloadInvalid(f"events must be a list of 1 to {MAX_EVENTS} events.")
         if not all(isinstance(event, dict) and isinstance(event.get("eventName"), str) for event in events):
             raise PayloadInvalid("Every event needs an eventName.")
-        feedback = []
+        feedback, skipped = [], []
         for index, event in enumerate(events):
             if event["eventName"] not in (CREATED, UPDATED):
-                continue  # deletions and event types that carry no new customer text
+                # Deletions and event types that carry no new customer text.
+                skipped.append(Skipped("not_feedback_event", index))
+                continue
             if not isinstance(event.get("eventData"), dict):
                 raise PayloadInvalid(f"events.{index}.eventData must be an object.")
             try:
@@ -125,7 +122,7 @@ class TrustpilotChannel(Channel):
                     f"Invalid review fields in events.{index}.eventData: {fields}."
                 ) from error
             feedback.append(self._event(request, event, review))
-        return Delivery(events=feedback)
+        return Delivery(events=feedback, skipped=skipped)
 
     def _event(
         self, request: WebhookRequest, event: dict[str, Any], review: TrustpilotReview
@@ -135,9 +132,9 @@ class TrustpilotChannel(Channel):
             request,
             channel=ChannelName.TRUSTPILOT,
             kind=Kind.REVIEW,
-            external_id=_update_id(review) if updated else review.id,
+            external_id=review.id,
             text=review_text(review),
-            occurred_at=(review.updatedAt or request.received_at) if updated else review.createdAt,
+            occurred_at=review.createdAt,
             author=Author(
                 channel_user_id=review.consumer.id,
                 name=review.consumer.displayName or review.consumer.name,
@@ -152,5 +149,7 @@ class TrustpilotChannel(Channel):
                 "reference_id": review.referenceId,
                 "is_verified": review.isVerified,
                 "location_id": review.locationId,
+                "edited": True if updated else None,
+                "edited_at": review.updatedAt.isoformat() if updated and review.updatedAt else None,
             },
         )

@@ -27,7 +27,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
@@ -78,7 +78,8 @@ class Answer(BaseModel):
     field: AnswerField
     text: str | None = None
     email: str | None = None
-    number: float | None = None
+    # A JSON number, as Typeform sends it: a boolean or a string is never a rating.
+    number: StrictInt | StrictFloat | None = None
 
 
 class FormResponse(BaseModel):
@@ -131,11 +132,15 @@ def _rating(
 ) -> tuple[int, RatingScale, dict[str, Any]] | None:
     """The first number answer that maps onto one of the product's scales, with metadata about it."""
     for answer in answers:
-        if answer.type != "number" or answer.number is None or not math.isfinite(answer.number):
+        number = answer.number
+        if answer.type != "number" or number is None:
             continue
-        if not answer.number.is_integer():
-            continue
-        value = int(answer.number)
+        if isinstance(number, float):
+            # 7.0 is a whole number as JSON writes one; 7.5, inf and nan are none.
+            if not math.isfinite(number) or not number.is_integer():
+                continue
+            number = int(number)
+        value = number
         definition = definitions.get(answer.field.id)
         properties = definition.properties if definition else {}
         field_type = _field_type(definition, answer)
@@ -187,7 +192,7 @@ class TypeformChannel(Channel):
 
     def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
         if payload.get("event_type") != "form_response":
-            return Delivery()
+            return Delivery.nothing("not_feedback_event")
         raw = payload.get("form_response")
         if not isinstance(raw, dict):
             raise PayloadInvalid("form_response must be an object.")
@@ -215,7 +220,7 @@ class TypeformChannel(Channel):
 
         rating = _rating(response.answers, definitions, request.setting("opinion_scale"))
         if not texts and rating is None:
-            return Delivery()
+            return Delivery.nothing("no_text_or_rating")
         if len(texts) == 1:
             text = texts[0][1]
         else:

@@ -9,6 +9,13 @@ The body is either the spec's envelope `{"type": "feedback.created", "timestamp"
 feedback object itself; `data` may also be a list for a batch. A feedback object:
 `{"id", "text", "author": {"id", "handle", "name", "email"}, "rating", "rating_scale", "occurred_at",
 "language", "url", "thread_id", "kind"}` — `id` (or the `webhook-id` header) identifies it.
+
+What is stored: envelopes whose `type` is `feedback.*` (or that have no type). Acknowledged (200) with
+nothing stored, each named in the answer's `skipped` with its reason: any other event type
+(`contact.created` …) and `feedback.deleted` (`not_feedback_event`), and objects with neither text nor a
+rating (`no_text_or_rating`). A `rating` is a JSON integer (not `true`, `"5"` or `5.0`: 422 naming the
+field). `url` is kept only when it is an http(s) URL. `feedback.updated` is an edit: stored under the same
+`id`, so the first version received is kept (`metadata.edited` when the original never arrived first).
 """
 
 from __future__ import annotations
@@ -18,10 +25,10 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
 from chalicelib.models import Author, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
@@ -29,6 +36,10 @@ from chalicelib.models import Channel as ChannelName
 TOLERANCE_SECONDS = 5 * 60
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the scheme prefix, not a secret
 MAX_BATCH = 100
+FEEDBACK_TYPE_PREFIX = "feedback."
+# A feedback.* type that is not feedback: the sender says an item is gone, not what someone said.
+NOT_FEEDBACK_TYPES = frozenset({"feedback.deleted"})
+UPDATED_TYPE = "feedback.updated"
 
 
 class WebhookAuthor(BaseModel):
@@ -48,7 +59,8 @@ class WebhookFeedback(BaseModel):
     id: str | None = Field(default=None, min_length=1, max_length=200)
     text: str = Field(default="", max_length=10_000)
     author: WebhookAuthor = Field(default_factory=WebhookAuthor)
-    rating: int | None = None
+    # Strict: a JSON integer; true, "5" and 5.0 are refused (README "Webhook sources").
+    rating: StrictInt | None = None
     rating_scale: RatingScale | None = None
     occurred_at: datetime | None = None
     language: str | None = Field(default=None, max_length=35)
@@ -57,17 +69,36 @@ class WebhookFeedback(BaseModel):
     kind: Kind = Kind.COMMENT
 
 
-def _check_rating(item: WebhookFeedback) -> None:
+def _check_rating(item: WebhookFeedback, where: str) -> None:
     if item.rating is None:
         return
     if item.rating_scale is None:
-        raise PayloadInvalid("rating needs rating_scale (nps, csat or stars).")
+        raise PayloadInvalid(f"{where}rating needs {where}rating_scale (nps, csat or stars).")
     low, high = item.rating_scale.bounds
     if not low <= item.rating <= high:
-        raise PayloadInvalid(f"rating must be between {low} and {high} on the {item.rating_scale} scale.")
+        raise PayloadInvalid(
+            f"{where}rating must be between {low} and {high} on the {item.rating_scale} scale."
+        )
 
 
-def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+def _validated(value: dict[str, Any], where: str) -> WebhookFeedback:
+    try:
+        return WebhookFeedback.model_validate(value)
+    except ValidationError as error:
+        fields = ", ".join(where + ".".join(map(str, issue["loc"])) for issue in error.errors())
+        raise PayloadInvalid(f"Invalid feedback fields: {fields}.") from error
+
+
+def _is_feedback_type(event_type: Any) -> bool:
+    """Whether an envelope's `type` announces feedback (an envelope without a type is taken as feedback)."""
+    if event_type is None:
+        return True
+    if not isinstance(event_type, str):
+        raise PayloadInvalid("type must be a string such as feedback.created.")
+    return event_type.startswith(FEEDBACK_TYPE_PREFIX) and event_type not in NOT_FEEDBACK_TYPES
+
+
+def sign(secret: str, message_id: str, timestamp: int | str, body: bytes) -> str:
     """The `v1,<base64>` signature a sender computes (also used by tests and the local demo)."""
     key = signatures.decode_base64_key(secret.removeprefix(SECRET_PREFIX))
     return "v1," + signatures.b64_digest(key, f"{message_id}.{timestamp}.".encode() + body)
@@ -90,9 +121,9 @@ class StandardWebhooksChannel(Channel):
         header = request.header("webhook-signature")
         if not message_id or not header:
             raise SignatureMissing("webhook-signature")
-        timestamp = signatures.check_timestamp(
-            request.header("webhook-timestamp"), request.received_at, TOLERANCE_SECONDS
-        )
+        # Signed as sent: the header string, not a reformatted number.
+        timestamp = request.header("webhook-timestamp") or ""
+        signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS)
         provided = [entry.split(",", 1)[1] for entry in header.split() if entry.startswith("v1,")]
         if not provided:
             raise SignatureInvalid("webhook-signature has no v1 entry.")
@@ -106,20 +137,26 @@ class StandardWebhooksChannel(Channel):
             raise SignatureInvalid()
 
     def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
+        event_type = payload.get("type")
+        if not _is_feedback_type(event_type):
+            return Delivery.nothing("not_feedback_event")
         data = payload.get("data", payload)
-        objects = data if isinstance(data, list) else [data]
+        batch = isinstance(data, list)
+        objects = data if batch else [data]
         if not objects or len(objects) > MAX_BATCH or not all(isinstance(o, dict) for o in objects):
             raise PayloadInvalid(f"data must be a feedback object or a list of 1 to {MAX_BATCH} of them.")
-        try:
-            items = [WebhookFeedback.model_validate(o) for o in objects]
-        except ValidationError as error:
-            fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
-            raise PayloadInvalid(f"Invalid feedback fields: {fields}.") from error
+        # Field names in errors say which item of a batch is wrong: data[3].rating.
+        wheres = [f"data[{index}]." if batch else "" for index in range(len(objects))]
+        items = [_validated(o, where) for o, where in zip(objects, wheres, strict=True)]
+        for item, where in zip(items, wheres, strict=True):
+            _check_rating(item, where)
         message_id = request.header("webhook-id") or ""
-        events = []
+        events, skipped = [], []
         for index, item in enumerate(items):
+            if not item.text.strip() and item.rating is None:
+                skipped.append(Skipped("no_text_or_rating", index if batch else None))
+                continue
             external_id = item.id or (message_id if len(items) == 1 else f"{message_id}#{index}")
-            _check_rating(item)
             events.append(
                 feedback_event(
                     request,
@@ -139,7 +176,10 @@ class StandardWebhooksChannel(Channel):
                     rating=item.rating,
                     rating_scale=item.rating_scale,
                     permalink=item.url,
-                    metadata={"event_type": payload.get("type")} if "data" in payload else None,
+                    metadata={
+                        "event_type": event_type if "data" in payload else None,
+                        "edited": True if event_type == UPDATED_TYPE else None,
+                    },
                 )
             )
-        return Delivery(events=events)
+        return Delivery(events=events, skipped=skipped)

@@ -12,6 +12,9 @@ timestamp (Unix seconds, as a string), type, text {body} | image/video/document 
 interactive | reaction | …, context, group_id}], statuses [...], errors [...]}`.
 
 Kept: `text` messages (`text.body`) and the caption a customer typed on an image, video or document.
+Edits (`type: "edit"`, `edit {original_message_id, message}`, sent for WhatsApp Business app numbers) follow
+the one rule for edits: stored under `original_message_id`, so the first version received is kept, and an
+edit whose original never arrived is stored with `metadata.edited = true`.
 Skipped: `statuses` (sent/delivered/read/failed of the business's own messages), `errors`, reactions;
 `button` and `interactive` replies (their `text`/`title` is the business's own button or list label that
 the customer tapped, so it says nothing in the customer's words and would skew sentiment); audio, stickers,
@@ -40,6 +43,7 @@ from chalicelib.models import Channel as ChannelName
 
 # Media messages whose optional caption is text the customer typed.
 CAPTIONED_TYPES = frozenset({"image", "video", "document"})
+EDIT_TYPE = "edit"
 
 
 def _text(message: dict[str, Any], message_type: str, where: str) -> str:
@@ -110,10 +114,24 @@ class WhatsAppChannel(MetaWebhookChannel):
         message_type = message.get("type")
         if not isinstance(message_type, str):
             raise PayloadInvalid(f"{where}.type must be a string.")
-        text = _text(message, message_type, where)
+        edited = message_type == EDIT_TYPE
+        if edited:
+            # The edited message, in the shape of a message, and the id of the one it replaces.
+            edit = obj(message, EDIT_TYPE, where)
+            content, content_where = obj(edit, "message", f"{where}.edit"), f"{where}.edit.message"
+            if not content:
+                return None
+            content_type = content.get("type")
+            if not isinstance(content_type, str):
+                raise PayloadInvalid(f"{content_where}.type must be a string.")
+            text = _text(content, content_type, content_where)
+            message_id = identifier(edit.get("original_message_id"))
+        else:
+            content, content_type = message, message_type
+            text = _text(message, message_type, where)
+            message_id = identifier(message.get("id"))
         if not text.strip():
             return None
-        message_id = identifier(message.get("id"))
         phone, user_id = identifier(message.get("from")), identifier(message.get("from_user_id"))
         sender = phone or user_id
         if message_id is None or sender is None:
@@ -130,7 +148,8 @@ class WhatsAppChannel(MetaWebhookChannel):
             thread_id=identifier(message.get("group_id")) or sender,
             metadata={
                 "phone_number_id": phone_number_id,
-                "message_type": message_type,
-                "reply_to": identifier(obj(message, "context", where).get("id")),
+                "message_type": content_type,
+                "reply_to": identifier(obj(content, "context", where).get("id")),
+                "edited": True if edited else None,
             },
         )

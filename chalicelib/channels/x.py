@@ -12,6 +12,11 @@ What becomes feedback (payload shapes from docs.x.com "Account Activity API → 
   subscribed account (`for_user_id`), otherwise `comment` (a quote tweet of the account's post). The
   account's own tweets and retweets (`retweeted_status`: no text of their own) are skipped.
 - `direct_message_events` of type `message_create` sent by others → `message`.
+Text: X sends tweet and DM text HTML-escaped (`&amp;`, `&lt;`, `&gt;`); it is unescaped exactly once, so
+the stored text is what the customer wrote.
+Edits: an edited tweet arrives as a new tweet whose `edit_history.initial_tweet_id` names the original. It
+follows the one rule for edits: stored under the original's id, so the first version received is kept, and
+an edit whose original never arrived is stored with `metadata.edited = true`.
 Everything else (likes, follows, blocks, typing and read indicators, deletes, revokes) is acknowledged and
 nothing is queued.
 """
@@ -26,6 +31,7 @@ from chalice import Response
 from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import HandshakeMalformed, PayloadInvalid
+from chalicelib.channels.text import unescape_entities
 from chalicelib.models import Author, FeedbackEvent, Kind
 from chalicelib.models import Channel as ChannelName
 
@@ -116,6 +122,12 @@ def _mentioned_ids(tweet: dict[str, Any]) -> set[str]:
     return ids
 
 
+def _original_id(tweet: dict[str, Any], tweet_id: str) -> str:
+    """The id of the tweet this one edits (its own id when it is no edit)."""
+    history = _object(tweet.get("edit_history"), "edit_history")
+    return _id(history.get("initial_tweet_id")) or tweet_id
+
+
 def _list_of_objects(payload: dict[str, Any], key: str) -> list[dict[str, Any]]:
     items = payload.get(key) or []
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
@@ -164,7 +176,7 @@ class XChannel(Channel):
         tweets = _list_of_objects(payload, "tweet_create_events")
         messages = _list_of_objects(payload, "direct_message_events")
         if not tweets and not messages:
-            return Delivery()
+            return Delivery.nothing("not_a_message_event")  # likes, follows, typing indicators …
         account = _id(payload.get("for_user_id"))
         if account is None:
             raise PayloadInvalid("for_user_id is missing: it says which subscribed account this is for.")
@@ -194,12 +206,13 @@ class XChannel(Channel):
             replied_to = tweet.get("in_reply_to_user_id_str")
             mentions = account == replied_to or account in _mentioned_ids(tweet)
             screen_name = _name(user.get("screen_name"))
+            original_id = _original_id(tweet, tweet_id)
             event = feedback_event(
                 request,
                 channel=ChannelName.X,
                 kind=Kind.MENTION if mentions else Kind.COMMENT,
-                external_id=tweet_id,
-                text=text,
+                external_id=original_id,
+                text=unescape_entities(text),
                 occurred_at=_tweet_time(tweet),
                 author=Author(
                     channel_user_id=user_id,
@@ -207,13 +220,15 @@ class XChannel(Channel):
                     name=_name(user.get("name")),
                 ),
                 # v1.1 tweet objects have no conversation id: a reply belongs to the post it answers.
-                thread_id=_id(tweet.get("in_reply_to_status_id_str")) or tweet_id,
+                thread_id=_id(tweet.get("in_reply_to_status_id_str")) or original_id,
                 language=_language(tweet),
                 permalink=f"https://x.com/{screen_name}/status/{tweet_id}" if screen_name else None,
                 metadata={
                     "for_user_id": account,
                     "event_type": "tweet_create",
                     "quoted_status_id": _id(tweet.get("quoted_status_id_str")),
+                    "edited": True if original_id != tweet_id else None,
+                    "edit_tweet_id": tweet_id if original_id != tweet_id else None,
                     # Kept, not dropped: blocking is moderation, and the text is still what was said.
                     "user_has_blocked": str(payload["user_has_blocked"]).lower() == "true"
                     if "user_has_blocked" in payload
@@ -250,7 +265,7 @@ class XChannel(Channel):
                     channel=ChannelName.X,
                     kind=Kind.MESSAGE,
                     external_id=message_id,
-                    text=text,
+                    text=unescape_entities(text),
                     occurred_at=_millis(message.get("created_timestamp"), "created_timestamp"),
                     author=Author(
                         channel_user_id=sender,

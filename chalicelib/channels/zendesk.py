@@ -242,6 +242,8 @@ class ZendeskChannel(Channel):
     def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
         event_type = payload.get("type")
         if isinstance(event_type, str) and event_type.startswith(EVENT_TYPE_PREFIX):
+            if event_type not in (COMMENT_ADDED, TICKET_CREATED):
+                return Delivery.nothing("not_feedback_event")  # assignments, status changes …
             return Delivery(events=self._subscribed_event(request, payload, event_type))
         if isinstance(payload.get("ticket"), dict):
             return Delivery(events=self._trigger_events(request, payload))
@@ -255,8 +257,6 @@ class ZendeskChannel(Channel):
     def _subscribed_event(
         self, request: WebhookRequest, payload: dict[str, Any], event_type: str
     ) -> list[FeedbackEvent]:
-        if event_type not in (COMMENT_ADDED, TICKET_CREATED):
-            return []
         event = _validated(TicketEvent, payload, "$")
         ticket = event.detail
         metadata = {"event_type": event_type.removeprefix(EVENT_TYPE_PREFIX), "event_id": event.id}

@@ -50,6 +50,33 @@ COMMENT = {
 }
 
 CASES = [
+    # Issue 11, item 3: a DM edit is stored under the mid of the message it edits (the first version kept).
+    WebhookCase(
+        "DM message_edit whose original never arrived",
+        body=instagram_body(
+            {
+                "id": ACCOUNT,
+                "time": 1795262285,
+                "messaging": [
+                    {
+                        "sender": {"id": CUSTOMER_IGSID},
+                        "recipient": {"id": ACCOUNT},
+                        "timestamp": 1795262290123,
+                        "message_edit": {"mid": "aWdfZAG1faXRlbTo", "text": "Size M, not L", "num_edit": 1},
+                    }
+                ],
+            }
+        ),
+        events=[
+            {
+                "channel": "instagram",
+                "kind": "message",
+                "external_id": "aWdfZAG1faXRlbTo",
+                "text": "Size M, not L",
+                "metadata": {"edited": True},
+            }
+        ],
+    ),
     # --- kept -------------------------------------------------------------------------------------------
     WebhookCase(
         "comment", fixture="comment.json", events=[COMMENT], response={"status": "accepted", "events": 1}
@@ -73,38 +100,15 @@ CASES = [
         fixture="comment_reply.json",
         events=[{"external_id": "17865799348089042", "metadata": {"parent_id": "17865799348089039"}}],
     ),
+    # Issue 11, item 2: Meta sends a mention without text or author; an item with neither text nor rating
+    # is not stored on any channel (it would be an empty row in every export).
     WebhookCase(
         "mention in a comment (Meta sends ids only)",
         fixture="mention_in_comment.json",
-        events=[
-            {
-                "channel": "instagram",
-                "kind": "mention",
-                "external_id": "17894227972186120",
-                "text": "",
-                "thread_id": "17918195224117852",
-                "occurred_at": "2026-11-21T11:57:30Z",
-                "author": {"channel_user_id": None, "handle": None},
-                "metadata": {
-                    "mentioned_in": "comment",
-                    "comment_id": "17894227972186120",
-                    "media_id": "17918195224117852",
-                },
-            }
-        ],
+        events=NO_EVENTS,
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "no_customer_text"}]},
     ),
-    WebhookCase(
-        "mention in a caption",
-        fixture="mention_in_caption.json",
-        events=[
-            {
-                "kind": "mention",
-                "external_id": "17918195224117853",
-                "thread_id": "17918195224117853",
-                "metadata": {"mentioned_in": "caption", "media_id": "17918195224117853"},
-            }
-        ],
-    ),
+    WebhookCase("mention in a caption", fixture="mention_in_caption.json", events=NO_EVENTS),
     WebhookCase(
         "direct message",
         fixture="dm_text.json",
@@ -139,7 +143,6 @@ CASES = [
         events=[
             {"kind": "comment", "external_id": "17865799348089060", "text": "Is this available in size M?"},
             {"kind": "comment", "external_id": "17865799348089062", "metadata": {"field": "live_comments"}},
-            {"kind": "mention", "external_id": "17894227972186121", "text": ""},
             {
                 "kind": "comment",
                 "external_id": "17865799348089064",
@@ -154,7 +157,7 @@ CASES = [
                 "author": {"channel_user_id": "9876543210987654"},
             },
         ],
-        response={"status": "accepted", "events": 7},
+        response={"status": "accepted", "events": 6},
     ),
     # --- skipped: 200, nothing queued -------------------------------------------------------------------
     WebhookCase("the account's own comment", fixture="own_comment.json", events=NO_EVENTS),
@@ -183,10 +186,9 @@ CASES = [
         error_code="payload_invalid",
     ),
     WebhookCase(
-        "mention without ids",
+        "mention without ids (skipped like every mention)",
         body=instagram_body({"id": ACCOUNT, "changes": [{"field": "mentions", "value": {}}]}),
-        status=422,
-        error_code="payload_invalid",
+        events=NO_EVENTS,
     ),
     WebhookCase(
         "change value that is not an object",
@@ -275,7 +277,6 @@ def test_instagram_console_help_names_what_to_paste():
         "verify_token",
         "app_secret",
         "`comments`",
-        "`mentions`",
         "`messages`",
     ):
         assert needle in channel.console_help

@@ -176,13 +176,25 @@ CASES = [
         "Intercom's ping on setup: 200, nothing queued",
         fixture="ping.json",
         events=[],
-        response={"status": "accepted", "events": 0},
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_feedback_event"}]},
     ),
     WebhookCase(
         "a rating outside 1-5",
         body=variant("rating_added.json", lambda p: _item(p)["conversation_rating"].update(rating=9)),
         status=422,
         error_code="payload_invalid",
+    ),
+    # Issue 11, item 17: Intercom documents the rating as an integer; a boolean or a string is never one.
+    *(
+        WebhookCase(
+            f"a rating of {value!r}",
+            body=variant(
+                "rating_added.json", lambda p, v=value: _item(p)["conversation_rating"].update(rating=v)
+            ),
+            status=422,
+            error_code="payload_invalid",
+        )
+        for value in (True, "4", 4.0)
     ),
     WebhookCase(
         "rating.added without conversation_rating",

@@ -139,8 +139,89 @@ CASES = [
             {"external_id": "m_batch000000000000000000000000005", "text": "Also, can I change my address?"},
         ],
     ),
+    # Issue 11, item 3: an edit is stored under the id of the comment it edits, so the first version received
+    # is kept (test_an_edit_of_a_stored_comment_keeps_the_first_version); stored when the add never arrived.
+    WebhookCase(
+        "edited comment whose add never arrived",
+        fixture="feed_comment_edited.json",
+        events=[
+            {
+                **COMMENT,
+                "text": "The new café menu is great (edited)",
+                "metadata": {"item": "comment", "edited": True},
+            }
+        ],
+    ),
+    WebhookCase(
+        "edited visitor post (verb edit)",
+        body=page_body(
+            {
+                "id": PAGE,
+                "changes": [
+                    feed_change(
+                        item="status", verb="edit", message="Open late today?", **{"from": {"id": "61"}}
+                    )
+                ],
+            }
+        ),
+        events=[{"external_id": POST, "text": "Open late today?", "metadata": {"edited": True}}],
+    ),
+    WebhookCase(
+        "the Page's own edited comment",
+        body=page_body(
+            {
+                "id": PAGE,
+                "changes": [
+                    feed_change(verb="edited", message="x", comment_id="c", **{"from": {"id": PAGE}})
+                ],
+            }
+        ),
+        events=NO_EVENTS,
+    ),
+    WebhookCase(
+        "Messenger message_edit whose original never arrived",
+        body=page_body(
+            {
+                "id": PAGE,
+                "time": 1795262281000,
+                "messaging": [
+                    {
+                        "sender": {"id": CUSTOMER_PSID},
+                        "recipient": {"id": PAGE},
+                        "timestamp": 1795262290123,
+                        "message_edit": {"mid": "m_edited1", "text": "Damaged AND late", "num_edit": 1},
+                    }
+                ],
+            }
+        ),
+        events=[
+            {
+                "channel": "messenger",
+                "external_id": "m_edited1",
+                "text": "Damaged AND late",
+                "metadata": {"edited": True},
+            }
+        ],
+    ),
+    # Issue 11, item 6: only http(s) permalinks are kept; the comment is stored without a bad one.
+    WebhookCase(
+        "a javascript: permalink is dropped",
+        body=page_body(
+            {
+                "id": PAGE,
+                "changes": [
+                    feed_change(
+                        message="hi",
+                        comment_id="c-js",
+                        post={"permalink_url": "javascript:alert(document.cookie)"},
+                        **{"from": {"id": "61"}},
+                    )
+                ],
+            }
+        ),
+        events=[{"external_id": "c-js", "permalink": None}],
+    ),
     # --- skipped: 200, nothing queued -------------------------------------------------------------------
-    WebhookCase("edited comment", fixture="feed_comment_edited.json", events=NO_EVENTS),
     WebhookCase("removed comment", fixture="feed_comment_removed.json", events=NO_EVENTS),
     WebhookCase("hidden comment", fixture="feed_comment_hidden.json", events=NO_EVENTS),
     WebhookCase("reaction on a post", fixture="feed_reaction.json", events=NO_EVENTS),
@@ -251,6 +332,21 @@ CASES = [
         error_code="payload_too_large",
     ),
 ]
+
+
+def test_an_edit_of_a_stored_comment_keeps_the_first_version(harness, stack):
+    """Issue 11, item 3: the add, then the edit: one item, the first text."""
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    for fixture in ("feed_comment.json", "feed_comment_edited.json"):
+        assert harness.send(WebhookCase(fixture, fixture=fixture), collect=False).status == 200
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(feedback_id_for(harness.source.source_id, COMMENT["external_id"]))
+    assert stored is not None and stored.text == COMMENT["text"]
+    assert stack.table_item_count() == 1
 
 
 @pytest.fixture

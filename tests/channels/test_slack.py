@@ -62,7 +62,7 @@ NO_EVENTS: list[dict] = []
 LIVE_LONG = {
     "channel": "slack",
     "kind": "message",
-    "external_id": "Ev123ABC456",
+    "external_id": "C123ABC456:1355517523.000005",
     "text": "Live long and prospect.",
     "author": {"channel_user_id": "U123ABC456", "handle": None, "name": None, "email": None},
     "occurred_at": "2012-12-14T20:38:43.000005Z",
@@ -74,6 +74,7 @@ LIVE_LONG = {
         "channel": "C123ABC456",
         "channel_type": "channel",
         "ts": "1355517523.000005",
+        "event_id": "Ev123ABC456",
     },
 }
 
@@ -91,10 +92,10 @@ CASES = [
         response={"status": "accepted", "events": 1},
     ),
     WebhookCase(
-        "Slack retry of the same event: acknowledged, same event_id",
+        "Slack retry of the same event: acknowledged, same message",
         fixture="message_channels.json",
         headers={**JSON, "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
-        events=[{"external_id": "Ev123ABC456", "text": "Live long and prospect."}],
+        events=[{"external_id": "C123ABC456:1355517523.000005", "text": "Live long and prospect."}],
     ),
     WebhookCase(
         "direct message to the app (message.im)",
@@ -102,7 +103,7 @@ CASES = [
         events=[
             {
                 "kind": "message",
-                "external_id": "Ev024BE91L",
+                "external_id": "D024BE91L:1355517524.000006",
                 "author": {"channel_user_id": "U2147483697"},
                 "occurred_at": "2012-12-14T20:38:44.000006Z",
                 "metadata": {"channel": "D024BE91L", "channel_type": "im"},
@@ -114,7 +115,7 @@ CASES = [
         fixture="message_thread_reply.json",
         events=[
             {
-                "external_id": "Ev0PV52K21",
+                "external_id": "C123ABC456:1483037603.017503",
                 "text": "Same here, the dashboard has been slow since Monday.",
                 "author": {"channel_user_id": "U2222222"},
                 "thread_id": "1482960137.003543",
@@ -127,7 +128,7 @@ CASES = [
         fixture="message_thread_broadcast.json",
         events=[
             {
-                "external_id": "Ev04JCQ3LK",
+                "external_id": "C123ABC456:1673464745.620769",
                 "text": "broadcasting this reply",
                 "thread_id": "1673464730.703009",
                 "occurred_at": "2023-01-11T19:19:05.620769Z",
@@ -140,7 +141,7 @@ CASES = [
         fixture="message_file_share.json",
         events=[
             {
-                "external_id": "Ev05FS9L1Z",
+                "external_id": "C123ABC456:1700000000.123400",
                 "text": "Screenshot of the error we keep getting at checkout",
                 "occurred_at": "2023-11-14T22:13:20.123400Z",
                 "metadata": {"subtype": "file_share"},
@@ -153,8 +154,9 @@ CASES = [
         events=[
             {
                 "kind": "mention",
-                "external_id": "Ev0MDYHUEL",
-                "text": "You can count on <@U0LAN0Z89> for an honorable mention.",
+                "external_id": "C0LAN2Q65:1515449483.000108",
+                # Slack's <@U…> markup is stored as people read it (issue 11, item 1).
+                "text": "You can count on @U0LAN0Z89 for an honorable mention.",
                 "author": {"channel_user_id": "W021FGA1Z"},
                 "occurred_at": "2018-01-08T22:11:23.000108Z",
                 "thread_id": "1515449483.000108",
@@ -164,7 +166,65 @@ CASES = [
     ),
     WebhookCase("classic bot_message", fixture="bot_message.json", events=NO_EVENTS),
     WebhookCase("app post with bot_id and no subtype", fixture="app_bot_post.json", events=NO_EVENTS),
-    WebhookCase("edit (message_changed)", fixture="message_changed.json", events=NO_EVENTS),
+    # Issue 11, item 3: an edit is the edited message under the original's identity (channel:ts); stored
+    # when the original never arrived, a duplicate otherwise (test_an_edit_of_a_stored_message_...).
+    WebhookCase(
+        "edit (message_changed) whose original never arrived",
+        fixture="message_changed.json",
+        events=[
+            {
+                "kind": "message",
+                "external_id": "C123ABC456:1355517523.000005",
+                "text": "Hello, world!",
+                "author": {"channel_user_id": "U123ABC456"},
+                "occurred_at": "2012-12-14T20:38:43.000005Z",
+                "thread_id": "1355517523.000005",
+                "metadata": {
+                    "channel": "C123ABC456",
+                    "event_id": "Ev123ABC458",
+                    "edited": True,
+                    "edited_ts": "1358878755.000001",
+                },
+            }
+        ],
+    ),
+    WebhookCase(
+        "message_changed that is no edit (a link unfurled)",
+        body=b'{"type": "event_callback", "event_id": "Ev9", "team_id": "T1", "event": {"type": "message", '
+        b'"subtype": "message_changed", "hidden": true, "channel": "C1", "ts": "2.000001", "message": '
+        b'{"type": "message", "user": "U1", "text": "see https://example.com", "ts": "1.000001"}}}',
+        events=NO_EVENTS,
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_an_edit"}]},
+    ),
+    WebhookCase(
+        "a bot's edit of its own message",
+        body=b'{"type": "event_callback", "event_id": "Ev9", "team_id": "T1", "event": {"type": "message", '
+        b'"subtype": "message_changed", "channel": "C1", "ts": "2.000001", "message": {"type": "message", '
+        b'"subtype": "bot_message", "bot_id": "B1", "text": "Deploy done", "ts": "1.000001", '
+        b'"edited": {"user": "B1", "ts": "2.000001"}}}}',
+        events=NO_EVENTS,
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_customer_authored"}]},
+    ),
+    # Issue 11, item 1: Slack escapes & < > and writes mentions and links as <…> markup.
+    WebhookCase(
+        "escaped text and markup are stored as people read them",
+        body=b'{"type": "event_callback", "event_id": "Ev8", "team_id": "T1", "event": {"type": "message", '
+        b'"channel": "C1", "user": "U1", "ts": "1.000001", "text": "Prices &lt; competitors &amp; quality '
+        b'&gt; expected, <@U2|dana> see <https://example.com/p?a=1&amp;b=2|the page>"}}',
+        events=[
+            {
+                "external_id": "C1:1.000001",
+                "text": "Prices < competitors & quality > expected, @dana see the page",
+            }
+        ],
+    ),
+    WebhookCase(
+        "a message event without its channel",
+        body=b'{"type": "event_callback", "event_id": "Ev7", "team_id": "T1", "event": {"type": "message", '
+        b'"user": "U1", "text": "hi", "ts": "1.000001"}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
     WebhookCase("deletion (message_deleted)", fixture="message_deleted.json", events=NO_EVENTS),
     WebhookCase("channel_join", fixture="channel_join.json", events=NO_EVENTS),
     WebhookCase("channel_topic", fixture="channel_topic.json", events=NO_EVENTS),
@@ -173,7 +233,7 @@ CASES = [
         "app_rate_limited notice",
         fixture="app_rate_limited.json",
         events=NO_EVENTS,
-        response={"status": "accepted", "events": 0},
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_a_message_event"}]},
     ),
     WebhookCase(
         "message without text",
@@ -217,7 +277,7 @@ CASES = [
         body=MESSAGE,
         sign=False,
         headers=signed_with(SECRET, MESSAGE, at=NOW - timedelta(minutes=4)),
-        events=[{"external_id": "Ev123ABC456"}],
+        events=[{"external_id": "C123ABC456:1355517523.000005"}],
     ),
     WebhookCase(
         "timestamp header changed after signing",
@@ -390,8 +450,38 @@ def test_previous_secret_is_accepted_during_a_rotation(harness):
 
 
 def test_redelivery_is_stored_once(harness):
-    """Slack's retry (X-Slack-Retry-Num) keeps the event_id: delivered twice, stored once."""
+    """Slack's retry (X-Slack-Retry-Num) is the same message: delivered twice, stored once."""
     harness.assert_redelivery_stored_once(next(c for c in CASES if c.label.startswith("Slack retry")))
+
+
+def test_the_mention_and_message_events_of_one_message_are_stored_once(harness, stack):
+    """One message seen by both subscriptions (app_mention and message.channels, two event_ids) is one
+    message: its identity is channel:ts."""
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+
+    mention = FIXTURES / "slack" / "app_mention.json"
+    as_message = mention.read_text().replace('"app_mention"', '"message"').replace("Ev0MDYHUEL", "Ev0OTHER")
+    for body in (mention.read_bytes(), as_message.encode()):
+        assert harness.send(WebhookCase("both", body=body), collect=False).status == 200
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    assert stack.table_item_count() == 1
+
+
+def test_an_edit_of_a_stored_message_keeps_the_first_version(harness, stack):
+    """Issue 11, item 3: the message, then its edit: one item, the first text."""
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    for fixture in ("message_channels.json", "message_changed.json"):
+        assert harness.send(WebhookCase(fixture, fixture=fixture), collect=False).status == 200
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(feedback_id_for(harness.source.source_id, "C123ABC456:1355517523.000005"))
+    assert stored is not None and stored.text == "Live long and prospect."
+    assert "edited" not in stored.metadata
+    assert stack.table_item_count() == 1
 
 
 def test_slack_has_no_get_handshake(harness):

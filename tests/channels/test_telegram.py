@@ -34,8 +34,13 @@ def with_token(token: str) -> dict[str, str]:
     return {"content-type": "application/json", HEADER: token}
 
 
-def skipped(label: str, fixture: str) -> WebhookCase:
-    return WebhookCase(label, fixture=fixture, events=[], response={"status": "accepted", "events": 0})
+def skipped(label: str, fixture: str, reason: str) -> WebhookCase:
+    return WebhookCase(
+        label,
+        fixture=fixture,
+        events=[],
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": reason}]},
+    )
 
 
 PRIVATE_TEXT = WebhookCase(
@@ -102,16 +107,50 @@ CASES = [
             {"external_id": "5312094418:2", "text": "/feedback The checkout keeps timing out on mobile."}
         ],
     ),
-    skipped("business account's own reply", "business_message_outgoing.json"),
-    skipped("edited message (the original is stored)", "edited_message.json"),
-    skipped("channel post (written by the business)", "channel_post.json"),
-    skipped("channel post forwarded into the discussion group", "automatic_forward.json"),
-    skipped("anonymous group admin (a bot sender)", "bot_message.json"),
-    skipped("service message without text", "new_chat_members.json"),
-    skipped("bare /start command", "start_command.json"),
-    skipped("callback query", "callback_query.json"),
-    skipped("bot added to a group", "my_chat_member.json"),
-    skipped("reaction", "message_reaction.json"),
+    # Issue 11, item 3: an edit is stored under the original message's identity (the first version received
+    # is kept; see test_an_edit_of_a_stored_message_keeps_the_first_version).
+    WebhookCase(
+        "edited message whose original never arrived",
+        fixture="edited_message.json",
+        events=[
+            {
+                "external_id": "5312094417:1365",
+                "text": "My order arrived broken and nobody answers the support email!!",
+                "occurred_at": "2026-11-21T11:58:00Z",
+                "metadata": {
+                    "update_type": "edited_message",
+                    "edited": True,
+                    "edited_at": "2026-11-21T11:58:50+00:00",
+                },
+            }
+        ],
+    ),
+    WebhookCase(
+        "edited business message keeps the business identity",
+        body=(
+            b'{"update_id": 6, "edited_business_message": {"message_id": 88, "date": 1795261980, '
+            b'"edit_date": 1795262000, "business_connection_id": "MbUp9sJiJEEhAQAAW4nwuQF8Ia8", '
+            b'"from": {"id": 7140022518, "is_bot": false, "first_name": "Priya"}, '
+            b'"chat": {"id": 7140022518, "type": "private"}, "text": "Is the blue model back?"}}'
+        ),
+        events=[
+            {
+                "external_id": "MbUp9sJiJEEhAQAAW4nwuQF8Ia8:7140022518:88",
+                "metadata": {"update_type": "edited_business_message", "edited": True},
+            }
+        ],
+    ),
+    skipped("business account's own reply", "business_message_outgoing.json", "not_customer_authored"),
+    skipped("channel post (written by the business)", "channel_post.json", "not_a_message_update"),
+    skipped(
+        "channel post forwarded into the discussion group", "automatic_forward.json", "not_customer_authored"
+    ),
+    skipped("anonymous group admin (a bot sender)", "bot_message.json", "not_customer_authored"),
+    skipped("service message without text", "new_chat_members.json", "no_text"),
+    skipped("bare /start command", "start_command.json", "no_text"),
+    skipped("callback query", "callback_query.json", "not_a_message_update"),
+    skipped("bot added to a group", "my_chat_member.json", "not_a_message_update"),
+    skipped("reaction", "message_reaction.json", "not_a_message_update"),
     WebhookCase(
         "message from another bot",
         body=(
@@ -211,6 +250,23 @@ def test_telegram_cases(harness, case):
 
 def test_redelivery_is_stored_once(harness):
     harness.assert_redelivery_stored_once(PRIVATE_TEXT)
+
+
+def test_an_edit_of_a_stored_message_keeps_the_first_version(harness, stack):
+    """Issue 11, item 3: the message, then its edit: one item, the first text, not flagged as edited."""
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    for fixture in ("private_text.json", "edited_message.json"):
+        assert harness.send(WebhookCase(fixture, fixture=fixture), collect=False).status == 200
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(feedback_id_for(harness.source.source_id, "5312094417:1365"))
+    assert stored is not None
+    assert stored.text == "My order arrived broken and nobody answers the support email."
+    assert "edited" not in stored.metadata
+    assert stack.table_item_count() == 1
 
 
 def test_previous_secret_is_accepted_during_a_rotation(harness):

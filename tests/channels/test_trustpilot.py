@@ -83,7 +83,11 @@ BATCH = case(
             "occurred_at": "2026-11-21T11:41:30Z",
         },
     ],
-    response={"status": "accepted", "events": 2},
+    response={
+        "status": "accepted",
+        "events": 2,
+        "skipped": [{"reason": "not_feedback_event", "index": 1}],
+    },
 )
 
 
@@ -106,19 +110,26 @@ def review_body(event_name: str = "service-review-created", **fields) -> bytes:
 CASES = [
     CREATED,
     BATCH,
+    # Issue 11, item 3: an updated review is an edit, stored under the review's own id (the first version
+    # received is kept; see test_an_update_of_a_stored_review_keeps_the_first_version).
     case(
-        "updated review without updatedAt: stored as a version keyed by its content",
+        "updated review whose creation never arrived, without updatedAt",
         fixture="service_review_updated.json",
         events=[
             {
-                "external_id": "6a1f0d7700aa4e0012c0ffee:updated:c00fe0523d15a8e9",
+                "external_id": "6a1f0d7700aa4e0012c0ffee",
                 "text": (
                     "Langsom levering, men god support\n\n"
                     "Pakken kom for sent, men kundeservice ringede og løste det hurtigt."
                 ),
                 "rating": 4,
-                "occurred_at": "2026-11-21T12:00:00Z",  # when it arrived: the event has no edit time
-                "metadata": {"event_name": "service-review-updated", "review_id": "6a1f0d7700aa4e0012c0ffee"},
+                "occurred_at": "2026-11-21T11:40:03Z",  # the review's createdAt
+                "metadata": {
+                    "event_name": "service-review-updated",
+                    "review_id": "6a1f0d7700aa4e0012c0ffee",
+                    "edited": True,
+                    "edited_at": None,
+                },
             }
         ],
     ),
@@ -127,9 +138,10 @@ CASES = [
         body=review_body("service-review-updated", updatedAt="2026-11-21T11:30:00.000Z", stars=4),
         events=[
             {
-                "external_id": "6b0000000000000000000001:updated:2026-11-21T11:30:00+00:00",
+                "external_id": "6b0000000000000000000001",
                 "rating": 4,
-                "occurred_at": "2026-11-21T11:30:00Z",
+                "occurred_at": "2026-11-21T10:00:00Z",
+                "metadata": {"edited": True, "edited_at": "2026-11-21T11:30:00+00:00"},
             }
         ],
     ),
@@ -137,7 +149,20 @@ CASES = [
         "deleted review",
         fixture="service_review_deleted.json",
         events=[],
-        response={"status": "accepted", "events": 0},
+        response={
+            "status": "accepted",
+            "events": 0,
+            "skipped": [{"reason": "not_feedback_event", "index": 0}],
+        },
+    ),
+    # Issue 11, item 17: stars are a JSON integer, as Trustpilot documents; a boolean is never a rating.
+    case("stars true", body=review_body(stars=True), status=422, error_code="payload_invalid"),
+    case("stars as a string", body=review_body(stars="5"), status=422, error_code="payload_invalid"),
+    # Issue 11, item 15: a platform would resend the same review, so a long one is cut, not refused.
+    case(
+        "a text longer than the product's bound is cut and flagged",
+        body=review_body(title="", text="é" * 25_000),
+        events=[{"text": "é" * 20_000, "text_truncated": True}],
     ),
     case("unknown event type", body=review_body("product-review-created"), events=[]),
     case(
@@ -233,6 +258,25 @@ def test_trustpilot_cases(harness, case):
 
 def test_redelivery_is_stored_once(harness):
     harness.assert_redelivery_stored_once(BATCH)
+
+
+def test_an_update_of_a_stored_review_keeps_the_first_version(harness, stack):
+    """Issue 11, item 3: created, then updated: one item, the created text and stars."""
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    created = review_body(stars=1, text="Wrong size twice.")
+    updated = review_body(
+        "service-review-updated", stars=4, text="Support fixed it.", updatedAt="2026-11-21T11:30:00Z"
+    )
+    for body in (created, updated):
+        assert harness.send(case("review", body=body), collect=False).status == 200
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(feedback_id_for(harness.source.source_id, "6b0000000000000000000001"))
+    assert stored is not None and (stored.rating, stored.text) == (1, "Never again\n\nWrong size twice.")
+    assert stack.table_item_count() == 1
 
 
 def test_previous_token_is_accepted_during_a_rotation(harness):

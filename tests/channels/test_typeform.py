@@ -175,6 +175,33 @@ CASES = [
         events=[{"rating": None, "text": "Checkout kept timing out."}],
     ),
     WebhookCase(
+        "a whole number written 7.0 is a rating",
+        body=response([number("n1", "nps", 7.0)], [field("n1", "nps", "Recommend?")]),
+        events=[{"rating": 7, "rating_scale": "nps"}],
+    ),
+    # Issue 11, item 17: a number answer is a JSON number; a boolean (or a string) is never a rating.
+    *(
+        WebhookCase(
+            f"a number answer of {value!r}",
+            body=response(
+                [number("n1", "nps", value), COMMENT], [field("n1", "nps", "Recommend?"), COMMENT_FIELD]
+            ),
+            status=422,
+            error_code="payload_invalid",
+        )
+        for value in (True, "9")
+    ),
+    WebhookCase(
+        "a number answer of 4,000 digits is no rating (and no 500)",
+        body=response([COMMENT], [COMMENT_FIELD]).replace(
+            b'"answers": [',
+            b'"answers": [{"type": "number", "number": '
+            + b"9" * 4_000
+            + b', "field": {"id": "n1", "type": "nps"}}, ',
+        ),
+        events=[{"rating": None, "text": "Checkout kept timing out."}],
+    ),
+    WebhookCase(
         "dropdown answers are typed text but are choices, not feedback text",
         body=response(
             [text("d1", "dropdown", "Germany"), COMMENT],
@@ -187,7 +214,7 @@ CASES = [
         "other event types are acknowledged and dropped",
         body=b'{"event_id": "x", "event_type": "form_response_partial", "form_response": {}}',
         events=[],
-        response={"status": "accepted", "events": 0},
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_feedback_event"}]},
     ),
     WebhookCase(
         "missing signature",

@@ -169,9 +169,86 @@ CASES = [
     # Found by test_normalizer_properties: such a time parses, then overflowed converting to UTC (500).
     WebhookCase(
         "occurred_at before the year 1 in UTC",
-        body=b'{"id": "y", "occurred_at": "0001-01-01T00:00:00+14:00"}',
+        body=b'{"id": "y", "text": "t", "occurred_at": "0001-01-01T00:00:00+14:00"}',
         status=422,
         error_code="payload_invalid",
+    ),
+    # Issue 11, item 2: a correctly signed event that is not feedback is acknowledged (so the sender does not
+    # retry for a day) and nothing is stored; the answer says why.
+    WebhookCase(
+        "an event type other than feedback.*",
+        body=b'{"type": "contact.created", "data": {"id": "c_1", "email": "dana@example.com"}}',
+        events=[],
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_feedback_event"}]},
+    ),
+    WebhookCase(
+        "feedback.deleted names an item that is gone",
+        body=b'{"type": "feedback.deleted", "data": {"id": "evt_1001", "text": "was here"}}',
+        events=[],
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_feedback_event"}]},
+    ),
+    WebhookCase(
+        "an event type that is not a string",
+        body=b'{"type": 7, "data": {"id": "x", "text": "t"}}',
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "a feedback object with neither text nor rating",
+        body=b'{"type": "feedback.created", "data": {"id": "e_1", "author": {"name": "Dana"}, "text": " "}}',
+        events=[],
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "no_text_or_rating"}]},
+    ),
+    WebhookCase(
+        "a rating without text is feedback",
+        body=b'{"id": "r_1", "rating": 9, "rating_scale": "nps"}',
+        events=[{"external_id": "r_1", "text": "", "rating": 9, "rating_scale": "nps"}],
+        response={"status": "accepted", "events": 1},
+    ),
+    # Issue 11, item 17: a rating is a JSON integer; the 422 names the field.
+    *(
+        WebhookCase(
+            f"rating {raw.decode()} is refused",
+            body=b'{"id": "r", "text": "t", "rating": ' + raw + b', "rating_scale": "stars"}',
+            status=422,
+            error_code="payload_invalid",
+            response={
+                "error": {
+                    "code": "payload_invalid",
+                    "message": "Invalid feedback fields: rating.",
+                }
+            },
+        )
+        for raw in (b"true", b"false", b'"5"', b"5.0", b"4.5")
+    ),
+    WebhookCase(
+        "the 422 names the batch item whose rating is wrong",
+        body=b'{"data": [{"id": "a", "text": "ok"}, {"id": "b", "text": "t", "rating": true}]}',
+        status=422,
+        response={
+            "error": {"code": "payload_invalid", "message": "Invalid feedback fields: data[1].rating."}
+        },
+    ),
+    # Issue 11, item 6: only http(s) URLs are kept; the item is stored without a bad one.
+    *(
+        WebhookCase(
+            f"url {url!r} is dropped",
+            body=b'{"id": "u", "text": "Nice", "url": "' + url.encode() + b'"}',
+            events=[{"external_id": "u", "text": "Nice", "permalink": None}],
+        )
+        for url in ("javascript:alert(1)", "data:text/html,hi", "ftp://example.com/f", "crm/tickets/1")
+    ),
+    # Issue 11, item 3: an edit is stored under the id of the item it edits; the first version is kept.
+    WebhookCase(
+        "feedback.updated is an edit of the same id",
+        body=b'{"type": "feedback.updated", "data": {"id": "evt_1001", "text": "Changed my mind"}}',
+        events=[
+            {
+                "external_id": "evt_1001",
+                "text": "Changed my mind",
+                "metadata": {"event_type": "feedback.updated", "edited": True},
+            }
+        ],
     ),
     # Found by test_normalizer_properties: nesting past the parser's recursion limit raised RecursionError
     # (500), and a lone surrogate reached the queue, which cannot encode it as UTF-8 (500).
@@ -209,7 +286,9 @@ def test_published_test_vector_verifies(channel_harness, monkeypatch):
             "webhook-timestamp": "1614265330",
             "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
         },
-        events=[{"external_id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "text": ""}],
+        # Verified, and acknowledged; it holds no feedback (no text, no rating), so nothing is stored.
+        events=[],
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "no_text_or_rating"}]},
     )
     harness.run(case)
 
@@ -230,6 +309,23 @@ def test_previous_secret_is_accepted_during_a_rotation(harness):
 
 def test_redelivery_is_stored_once(harness):
     harness.assert_redelivery_stored_once(CASES[0])
+
+
+def test_an_edit_of_a_stored_item_keeps_the_first_version(harness, stack):
+    """Issue 11, item 3: feedback.updated after feedback.created is a duplicate; the created text stays."""
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    created = b'{"type": "feedback.created", "data": {"id": "evt_7", "text": "First words"}}'
+    updated = b'{"type": "feedback.updated", "data": {"id": "evt_7", "text": "Second thoughts"}}'
+    for body in (created, updated):
+        assert harness.send(WebhookCase("edit", body=body), collect=False).status == 200
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(feedback_id_for(harness.source.source_id, "evt_7"))
+    assert stored is not None and stored.text == "First words" and "edited" not in stored.metadata
+    assert stack.table_item_count() == 1
 
 
 def test_unknown_source_and_handshake(client, stack):

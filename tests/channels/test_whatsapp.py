@@ -76,6 +76,54 @@ TEXT = {
 
 CASES = [
     # --- kept -------------------------------------------------------------------------------------------
+    # Issue 11, item 3: an edit is stored under original_message_id, so the first version received is kept.
+    WebhookCase(
+        "edit whose original never arrived",
+        body=whatsapp_body(
+            {
+                "from": "16505551234",
+                "id": "wamid.EDIT1",
+                "timestamp": "1795262290",
+                "type": "edit",
+                "edit": {
+                    "original_message_id": "wamid.ORIGINAL1",
+                    "message": {"type": "text", "text": {"body": "Does it come in dark blue?"}},
+                },
+            },
+            contacts=[{"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}],
+        ),
+        events=[
+            {
+                "external_id": "wamid.ORIGINAL1",
+                "text": "Does it come in dark blue?",
+                "author": {"channel_user_id": "16505551234", "name": "Sheena Nelson"},
+                "metadata": {"message_type": "text", "edited": True},
+            }
+        ],
+    ),
+    WebhookCase(
+        "edit of a captioned image",
+        body=whatsapp_body(
+            {
+                "from": "16505551234",
+                "id": "wamid.EDIT2",
+                "timestamp": "1795262290",
+                "type": "edit",
+                "edit": {
+                    "original_message_id": "wamid.ORIGINAL2",
+                    "message": {"type": "image", "image": {"caption": "Box arrived crushed", "id": "m1"}},
+                },
+            }
+        ),
+        events=[
+            {"external_id": "wamid.ORIGINAL2", "text": "Box arrived crushed", "metadata": {"edited": True}}
+        ],
+    ),
+    WebhookCase(
+        "edit without the edited message",
+        body=whatsapp_body({"from": "16505551234", "id": "wamid.EDIT3", "timestamp": "1", "type": "edit"}),
+        events=[],
+    ),
     WebhookCase(
         "text message", fixture="text.json", events=[TEXT], response={"status": "accepted", "events": 1}
     ),

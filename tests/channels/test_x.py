@@ -161,7 +161,97 @@ CASES = [
     WebhookCase("a retweet adds no words", fixture="tweet_retweet.json", events=NO_EVENTS),
     WebhookCase("a DM the account sent", fixture="direct_message_sent.json", events=NO_EVENTS),
     WebhookCase(
-        "like", fixture="favorite_event.json", events=NO_EVENTS, response={"status": "accepted", "events": 0}
+        "like",
+        fixture="favorite_event.json",
+        events=NO_EVENTS,
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_a_message_event"}]},
+    ),
+    # Issue 11, item 1: X sends tweet and DM text HTML-escaped; the customer's words are stored.
+    WebhookCase(
+        "tweet text is unescaped exactly once",
+        body=tweets(
+            {
+                "id_str": "11",
+                "text": "@TwitterDev Prices &lt; competitors &amp; quality &gt; expected (I typed &amp;lt;)",
+                "user": {"id_str": "9", "screen_name": "kim"},
+                "timestamp_ms": "1539202764000",
+            }
+        ),
+        events=[
+            {
+                "external_id": "11",
+                "text": "@TwitterDev Prices < competitors & quality > expected (I typed &lt;)",
+            }
+        ],
+    ),
+    WebhookCase(
+        "longform full_text is unescaped too",
+        body=tweets(
+            {
+                "id_str": "12",
+                "text": "cut &amp;",
+                "extended_tweet": {"full_text": "@TwitterDev R&amp;D &gt; marketing"},
+                "user": {"id_str": "9", "screen_name": "kim"},
+                "timestamp_ms": "1539202764000",
+            }
+        ),
+        events=[{"external_id": "12", "text": "@TwitterDev R&D > marketing"}],
+    ),
+    WebhookCase(
+        "DM text is unescaped",
+        body=json.dumps(
+            {
+                "for_user_id": ACCOUNT,
+                "direct_message_events": [
+                    {
+                        "type": "message_create",
+                        "id": "d1",
+                        "created_timestamp": "1539202764000",
+                        "message_create": {
+                            "sender_id": "9",
+                            "target": {"recipient_id": ACCOUNT},
+                            "message_data": {"text": "2 &lt; 3 &amp;&amp; 4 &gt; 3"},
+                        },
+                    }
+                ],
+            }
+        ).encode(),
+        events=[{"external_id": "d1", "kind": "message", "text": "2 < 3 && 4 > 3"}],
+    ),
+    # Issue 11, item 3: an edited tweet has a new id; it is stored under the original's id (edit_history).
+    WebhookCase(
+        "edited tweet whose original never arrived",
+        body=tweets(
+            {
+                "id_str": "1002",
+                "text": "@TwitterDev the docs are great (edited)",
+                "user": {"id_str": "9", "screen_name": "kim"},
+                "timestamp_ms": "1539202764000",
+                "edit_history": {"initial_tweet_id": "1001", "edit_tweet_ids": ["1001", "1002"]},
+            }
+        ),
+        events=[
+            {
+                "external_id": "1001",
+                "thread_id": "1001",
+                "text": "@TwitterDev the docs are great (edited)",
+                "permalink": "https://x.com/kim/status/1002",
+                "metadata": {"edited": True, "edit_tweet_id": "1002"},
+            }
+        ],
+    ),
+    WebhookCase(
+        "a tweet that is its own edit history is no edit",
+        body=tweets(
+            {
+                "id_str": "1003",
+                "text": "@TwitterDev hello",
+                "user": {"id_str": "9", "screen_name": "kim"},
+                "timestamp_ms": "1539202764000",
+                "edit_history": {"initial_tweet_id": "1003", "edit_tweet_ids": ["1003"]},
+            }
+        ),
+        events=[{"external_id": "1003", "metadata": {"edited": None}}],
     ),
     WebhookCase("follow", fixture="follow_event.json", events=NO_EVENTS),
     WebhookCase("typing indicator", fixture="typing_event.json", events=NO_EVENTS),

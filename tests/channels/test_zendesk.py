@@ -165,7 +165,7 @@ CASES = [
         "other event types are acknowledged and dropped",
         fixture="user_active_changed.json",
         events=[],
-        response={"status": "accepted", "events": 0},
+        response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_feedback_event"}]},
     ),
     WebhookCase(
         "trigger body: a public comment (empty satisfaction section ignored)",
