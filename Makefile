@@ -10,11 +10,12 @@ STAGE ?= dev
 CDK_CONTEXT ?=
 CDK := infra/node_modules/.bin/cdk
 
-.PHONY: install run test lint format bench clean synth deploy bootstrap diff destroy browser fuzz load
+.PHONY: install run test lint format bench clean synth deploy bootstrap diff destroy browser fuzz load lock doctor
 
+# The dev lock pins everything, the runtime packages at requirements.txt's versions, each with its hashes.
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +40,13 @@ fuzz: install
 ## load: 10,000 mixed deliveries from a second process to the local stack (LOAD_ARGS="--deliveries 2000"); stored-once check, rate, latency
 load: install
 	$(PY) -m tools.load $(LOAD_ARGS)
+
+## lock: resolve requirements.in / requirements-dev.in into the hash-locked requirements.txt / -dev.txt
+lock: install
+	$(VENV)/bin/uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes \
+	  --no-header --quiet -o requirements.txt
+	$(VENV)/bin/uv pip compile requirements-dev.in --universal --python-version 3.11 --generate-hashes \
+	  --no-header --quiet -c requirements.txt -o requirements-dev.txt
 
 lint: install
 	$(PY) -m ruff check .

@@ -6,6 +6,7 @@ endpoints or install moto before the first call. `reset_clients()` drops them (t
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -22,10 +23,16 @@ _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect
 _SERVICE_CONFIG = {"s3": _CLIENT_CONFIG.merge(Config(signature_version="s3v4"))}
 
 
+# Services a deployment may call in another region than its own: Comprehend is offered in fewer regions than
+# the rest of the stack (infra/regions.py), so a stage in eu-south-1 calls it in eu-central-1.
+_SERVICE_REGION_VARIABLES = {"comprehend": "COMPREHEND_REGION"}
+
+
 @cache
 def client(service: str) -> Any:
     """The shared boto3 client for `service` (endpoint taken from AWS_ENDPOINT_URL when set)."""
-    return boto3.client(service, config=_SERVICE_CONFIG.get(service, _CLIENT_CONFIG))
+    region = os.environ.get(_SERVICE_REGION_VARIABLES.get(service, ""), "") or None
+    return boto3.client(service, region_name=region, config=_SERVICE_CONFIG.get(service, _CLIENT_CONFIG))
 
 
 def reset_clients() -> None:

@@ -23,6 +23,7 @@ from chalicelib.config import settings
 from chalicelib.export.day import export_day, previous_utc_day
 from chalicelib.forms.commands import add_forms_commands
 from chalicelib.models import StoredFeedback, utc_now
+from chalicelib.operations.commands import add_operations_commands
 from chalicelib.store import feedback as feedback_store
 
 Command = Callable[[argparse.Namespace], int]
@@ -627,6 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_customers_commands(groups, common)
     _add_dlq_commands(groups, common, quiet)
     _add_backfill_command(groups, common, quiet)
+    add_operations_commands(groups, common)
     return parser
 
 

@@ -60,6 +60,26 @@ RESPONSES: dict[str, tuple[str | None, str, str | None]] = {
 }
 
 
+# The stage's access log: one JSON line per request with what operators need (status, route template,
+# latency, why the gateway refused) and nothing that identifies a person: no source IP, user agent, path
+# (`resourcePath` is the route template, /customers/{customer_id}, not the id) or query string (an email
+# lookup would carry the address).
+ACCESS_LOG_FIELDS: dict[str, str] = {
+    "requestId": "$context.requestId",
+    "time": "$context.requestTimeEpoch",
+    "method": "$context.httpMethod",
+    "route": "$context.resourcePath",
+    "status": "$context.status",
+    "responseBytes": "$context.responseLength",
+    "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency",
+    "integrationStatus": "$context.integrationStatus",
+    "gatewayError": "$context.error.responseType",
+    "waf": "$context.wafResponseCode",
+}
+ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
+
+
 def openapi_gateway_responses() -> dict[str, Any]:
     """The `x-amazon-apigateway-gateway-responses` object for the API definition."""
     extension: dict[str, Any] = {}

@@ -37,6 +37,13 @@ SOURCE_SECRETS_REASON = (
 )
 
 
+API_LOGS_ROLE_REASON = (
+    "The one role API Gateway uses for every API of the account in this region to write logs: AWS's managed "
+    "AmazonAPIGatewayPushToCloudWatchLogs is the policy API Gateway documents for it (log groups of any API "
+    "of the account, created by API Gateway itself), which a stack-scoped policy could not cover."
+)
+
+
 def _finding(rule: str, detail: str) -> str:
     return f"{PACK}::{PACK}-{rule}[{detail}]"
 
@@ -47,7 +54,7 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
     exports = _finding("IAM5", f"Resource::{bucket_arn}/exports/*")
     secrets = _finding(
         "IAM5",
-        "Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
+        f"Resource::arn:<AWS::Partition>:ssm:{stack.region}:<AWS::AccountId>:parameter"
         f"{stack.settings.parameter_prefix}/sources/*",
     )
     any_resource = _finding("IAM5", "Resource::*")
@@ -63,6 +70,16 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
         BEARER: {any_resource: XRAY_REASON},
     }
     assert set(reasons) == set(FUNCTIONS)
+    if stack.settings.create_api_gateway_logs_role:
+        cdk.Validations.of(stack.node.find_child("ApiGatewayLogsRole")).acknowledge(
+            cdk.Acknowledgment(
+                id=_finding(
+                    "IAM4",
+                    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+                ),
+                reason=API_LOGS_ROLE_REASON,
+            )
+        )
     for function, findings in reasons.items():
         for finding, reason in findings.items():
             cdk.Validations.of(stack.roles[function]).acknowledge(

@@ -31,11 +31,17 @@ OUTPUTS: dict[str, tuple[str, str | None]] = {
     ),
     "GlueDatabaseName": ("Glue database with the `feedback` table over the Parquet exports", None),
     "AthenaWorkGroupName": ("Athena workgroup for querying the exports", None),
-    "AlarmTopicArn": ("SNS topic the alarms notify (subscribe to it)", None),
+    "AlarmTopicArn": ("SNS topic the alarms notify (subscribe to it)", "ALARM_TOPIC_ARN"),
     "NightlyExportFunctionName": (
         "The export Lambda (nightly; `cli customers erase` invokes it to rewrite export days)",
         "EXPORT_FUNCTION_NAME",
     ),
+    "AnalyzeFunctionName": (
+        "The analyze Lambda (`cli analysis pause|resume` switches its queue trigger)",
+        "ANALYZE_FUNCTION",
+    ),
+    "Region": ("The region the stage runs in", "AWS_REGION"),
+    "ComprehendRegion": ("Where Amazon Comprehend is called (the stage's region unless set)", None),
 }
 
 

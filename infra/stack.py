@@ -24,13 +24,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_athena as athena
+from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -50,8 +53,8 @@ from chalicelib.local.provision import MAX_RECEIVE_COUNT
 from chalicelib.observability import SERVICE
 from chalicelib.store import schema
 from infra import athena as athena_ddl
-from infra import gateway, permissions
-from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT
+from infra import gateway, package, permissions, regions, runtime
+from infra.permissions import ANALYZE, API_HANDLER, BEARER, FUNCTIONS, NIGHTLY_EXPORT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
@@ -61,7 +64,8 @@ METRICS_NAMESPACE = "FeedbackCollector"  # chalicelib/observability.py
 EXPORT_COMPLETED_METRIC = "ExportCompleted"  # chalicelib/export/day.py emits 1 per finished export
 EXPORT_ALARM_HOURS = 26  # the nightly run is 24 h apart; 2 h of slack
 DLQ_RETENTION = cdk.Duration.days(14)
-QUEUE_RETENTION = cdk.Duration.days(4)
+# As long as the DLQ: an analysis outage (or a pause, `cli analysis pause`) of up to two weeks loses nothing.
+QUEUE_RETENTION = cdk.Duration.days(14)
 # The event `chalice package` names for `@app.on_sqs_message` on `analyze`.
 SQS_EVENT_SOURCE = "AnalyzeSqsEventSource"
 EXPORTS_PREFIX = permissions.EXPORTS_PREFIX
@@ -71,6 +75,23 @@ NONCURRENT_EXPORT_DAYS = 7  # overwritten export files (re-runs, erasure rewrite
 API_THROTTLE_RATE = 100  # requests per second for the whole stage
 API_THROTTLE_BURST = 200
 DEFAULT_WAF_RATE_LIMIT = 300  # form submissions per client IP per 5 minutes
+DEFAULT_REGION = "us-east-1"  # an offline synth without credentials or context
+DEFAULT_MONTHLY_BUDGET_USD = 100
+DEFAULT_MAX_ITEMS_PER_HOUR = 10_000
+ITEMS_STORED_METRIC = "FeedbackStored"  # chalicelib/processing.py, per analyzed batch
+# Cost Explorer's service names for everything the stack runs on (Comprehend is most of the bill).
+BUDGET_SERVICES = (
+    "Amazon Comprehend",
+    "AWS Lambda",
+    "Amazon DynamoDB",
+    "Amazon API Gateway",
+    "Amazon Simple Queue Service",
+    "Amazon Simple Storage Service",
+    "AWS WAF",
+    "AWS X-Ray",
+    "AmazonCloudWatch",
+    "Amazon Athena",
+)
 
 
 def _flag(value: Any, default: bool) -> bool:
@@ -84,6 +105,20 @@ def _flag(value: Any, default: bool) -> bool:
     if text in {"0", "false", "no", "off"}:
         return False
     raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _environment_region() -> str:
+    for name in ("CDK_DEFAULT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return DEFAULT_REGION
+
+
+def _logs_role_choice(value: Any) -> bool:
+    choice = str(value or "create").strip().lower()
+    if choice not in {"create", "existing"}:
+        raise ValueError(f"api_gateway_logs_role must be create or existing, got {value!r}")
+    return choice == "create"
 
 
 def chalice_config() -> dict[str, Any]:
@@ -102,8 +137,20 @@ class StageSettings:
     log_retention_days       Lambda log retention; default 90 in prod, 14 elsewhere
     analyze_max_concurrency  concurrent analyze invocations (SQS ScalingConfig), keeps Comprehend calls
                              under its default throughput quota; default 5 (min 2)
-    pandas_layer_arn         the AWS SDK for pandas layer for nightly_export in the deploy region
-                             (.chalice/config.json names the us-east-1 one)
+    pandas_layer_arn         the AWS SDK for pandas layer for nightly_export; default: the ARN its
+                             publishers keep in an SSM public parameter of the deploy region
+                             (infra/runtime.py), resolved by CloudFormation at deploy time
+    region                   the region deployed to; default CDK_DEFAULT_REGION (the CDK CLI sets it
+                             from your credentials), AWS_REGION or AWS_DEFAULT_REGION
+    comprehend_region        where Amazon Comprehend is called when the deploy region has none (e.g.
+                             eu-central-1 for eu-south-1); without it the synth refuses such a region
+    monthly_budget_usd       an AWS Budget over the services the stack uses, alerting the alarm topic
+                             at 80% of actual and 100% of forecast spend; default 100, 0 turns it off
+    max_items_per_hour       alarm when more items than this are stored in an hour (spam, a runaway
+                             sender; `cli analysis pause` stops the bill, nothing is lost); default 10000
+    api_gateway_logs_role    API Gateway writes access logs with one account-wide role per region:
+                             `create` (default) sets it up; `existing` when the account already has one
+                             (its API Gateway settings show a CloudWatch log role ARN)
     """
 
     stage: str = "dev"
@@ -114,6 +161,11 @@ class StageSettings:
     log_retention_days: int = 14
     analyze_max_concurrency: int = 5
     pandas_layer_arn: str | None = None
+    region: str = DEFAULT_REGION
+    comprehend_region: str | None = None
+    monthly_budget_usd: int = DEFAULT_MONTHLY_BUDGET_USD
+    max_items_per_hour: int = DEFAULT_MAX_ITEMS_PER_HOUR
+    create_api_gateway_logs_role: bool = True
 
     @classmethod
     def from_context(cls, get: Any) -> StageSettings:
@@ -132,7 +184,13 @@ class StageSettings:
             log_retention_days=int(get("log_retention_days") or (90 if prod else 14)),
             analyze_max_concurrency=int(get("analyze_max_concurrency") or 5),
             pandas_layer_arn=get("pandas_layer_arn") or None,
+            region=str(get("region") or _environment_region()),
+            comprehend_region=get("comprehend_region") or None,
+            monthly_budget_usd=int(get("monthly_budget_usd") or DEFAULT_MONTHLY_BUDGET_USD),
+            max_items_per_hour=int(get("max_items_per_hour") or DEFAULT_MAX_ITEMS_PER_HOUR),
+            create_api_gateway_logs_role=_logs_role_choice(get("api_gateway_logs_role")),
         )
+        regions.check_comprehend(settings.region, settings.comprehend_region)
         if settings.waf_rate_limit < 10:
             raise ValueError("waf_rate_limit must be at least 10 (the WAF minimum)")
         if settings.analyze_max_concurrency < 2:
@@ -171,11 +229,21 @@ class FeedbackStack(cdk.Stack):
             settings.stage,
             stack_name=settings.stack_name,
             description=f"Customer-feedback collector ({settings.stage}): API, queue, analysis, exports",
+            env=cdk.Environment(region=settings.region),
+            # Kept data stays kept: deleting the prod stack needs termination protection lifted first.
+            termination_protection=settings.retain_data,
             **kwargs,
         )
         self.settings = settings
         stage = settings.stage
-        data_removal = cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
+        # Kept on delete and on replacement, but removed when the stack's first create rolls back: the table
+        # and buckets have fixed names, so a retained leftover of a failed first deploy would make every
+        # retry fail with "already exists" (CloudFormation's RetainExceptOnCreate).
+        data_removal = (
+            cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+            if settings.retain_data
+            else cdk.RemovalPolicy.DESTROY
+        )
 
         self.table = self._table(stage, data_removal)
         self.dead_letter_queue, self.queue = self._queues()
@@ -222,6 +290,16 @@ class FeedbackStack(cdk.Stack):
         self.rest_api = self.chalice.get_resource("RestAPI")
         host = f"{self.rest_api.ref}.execute-api.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}"
         self.api_url = f"https://{host}/{self._api_stage}/"
+        self.api_access_logs = logs.LogGroup(
+            self,
+            "ApiAccessLogs",
+            log_group_name=f"/aws/apigateway/{settings.stack_name}/access",
+            retention=_retention(settings.log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        if settings.create_api_gateway_logs_role:
+            # The stage can log only once the region's API Gateway account settings name a role.
+            self.rest_api.add_resource_dependency(self._api_gateway_logs_role())
         self._adjust_api()
         self.glue_database, self.glue_table, self.workgroup = self._analytics()
         self.web_acl = self._waf() if settings.waf else None
@@ -277,7 +355,9 @@ class FeedbackStack(cdk.Stack):
             # to pay for or administer, and no kms statement in the function roles.
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             time_to_live_attribute=schema.TTL_ATTRIBUTE,
-            deletion_protection=self.settings.retain_data,
+            # No DeletionProtectionEnabled: it would also stop a failed first create from removing the table
+            # (the rollback's DeleteTable is refused). The retention policy and the stack's termination
+            # protection keep it instead.
             removal_policy=removal,
         )
         for index in schema.GLOBAL_SECONDARY_INDEXES:
@@ -390,22 +470,29 @@ class FeedbackStack(cdk.Stack):
             "INGEST_QUEUE_URL": self.queue.queue_url,
             "PARAMETER_PREFIX": settings.parameter_prefix,
         }
-        with _environment_restored():
+        if settings.comprehend_region and settings.comprehend_region != settings.region:
+            # chalicelib/aws.py calls Comprehend there (infra/regions.py: the deploy region has none).
+            environment["COMPREHEND_REGION"] = settings.comprehend_region
+        with _environment_restored(), tempfile.TemporaryDirectory(prefix="lambda-package-") as workdir:
+            # The app with its locked dependencies built for the target runtime (infra/package.py).
             app = Chalice(
                 self,
                 "App",
-                source_dir=str(REPO_ROOT),
+                source_dir=str(package.staged_project(Path(workdir))),
                 stage_config={
                     "environment_variables": environment,
                     # The roles are created above; each function's Role is set below.
                     "manage_iam_role": False,
                     "iam_role_arn": self.roles[API_HANDLER].role_arn,
+                    "lambda_architecture": runtime.LAMBDA_ARCHITECTURE,
                 },
             )
         if app.stage_name != settings.stage:
             raise RuntimeError(f"Chalice packaged stage {app.stage_name!r}, expected {settings.stage!r}")
         for function in FUNCTIONS:
             resource = app.get_resource(function)
+            # Chalice names the runtime of the interpreter running it; the package is built for this one.
+            resource.add_property_override("Runtime", runtime.LAMBDA_RUNTIME)
             resource.add_property_override("Role", self.roles[function].role_arn)
             resource.add_property_override(
                 "LoggingConfig", {"LogGroup": self.log_groups[function].log_group_name}
@@ -422,14 +509,38 @@ class FeedbackStack(cdk.Stack):
         analyze.add_property_override(
             f"{event}.ScalingConfig", {"MaximumConcurrency": settings.analyze_max_concurrency}
         )
-        if settings.pandas_layer_arn:
-            app.get_resource(NIGHTLY_EXPORT).add_property_override("Layers", [settings.pandas_layer_arn])
+        # The layer ARN differs per region (account and version too): CloudFormation reads it from the SSM
+        # public parameter of the region it deploys to, unless the deployer names one.
+        layer_arn = settings.pandas_layer_arn or ssm.StringParameter.value_for_string_parameter(
+            self, runtime.pandas_layer_parameter()
+        )
+        app.get_resource(NIGHTLY_EXPORT).add_property_override("Layers", [layer_arn])
         # An erasure (DELETE /customers/{id}) invokes the export function to rewrite export days; only the
         # API function gets its name (chalicelib/config.py EXPORT_FUNCTION_NAME).
         app.get_resource(API_HANDLER).add_property_override(
             "Environment.Variables.EXPORT_FUNCTION_NAME", app.get_resource(NIGHTLY_EXPORT).ref
         )
         return app
+
+    def _api_gateway_logs_role(self) -> apigateway.CfnAccount:
+        """The region's API Gateway account settings with a role that may write to CloudWatch Logs (one per
+        account and region: `-c api_gateway_logs_role=existing` where one is already set)."""
+        role = iam.Role(
+            self,
+            "ApiGatewayLogsRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway (account-wide in this region): write access logs to CloudWatch Logs",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                )
+            ],
+        )
+        # The setting outlives the stack on purpose: other APIs of the account may rely on it.
+        role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        return account
 
     def _adjust_api(self) -> None:
         api = self.rest_api
@@ -444,7 +555,25 @@ class FeedbackStack(cdk.Stack):
         # the stage, so the address the WAF rule aggregates on is the caller's own (and one less layer of
         # caching/headers to reason about). Callers are CRMs, platforms and browsers; none needs the edge.
         api.add_property_override("EndpointConfiguration", "REGIONAL")
+        # Any OpenApiVersion stops the SAM transform from also creating a stage named `Stage` beside the
+        # intended one: a live stage without the WAF, throttling, tracing or access logs set below.
+        # "2.0" because Chalice's DefinitionBody is Swagger 2.0.
+        api.add_property_override("OpenApiVersion", "2.0")
         api.add_property_override("TracingEnabled", True)
+        # API Gateway may invoke the API function through this API's one stage only (Chalice's permission
+        # allows `<api>/*`, every stage that exists or ever will).
+        api_arn = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestAPI}"
+        self.chalice.get_resource("APIHandlerInvokePermission").add_property_override(
+            "SourceArn", cdk.Fn.sub(f"{api_arn}/{self._api_stage}/*")
+        )
+        # The authorizer is invoked as one (…/authorizers/<id>), whatever the stage.
+        self.chalice.get_resource(f"{BEARER}InvokePermission").add_property_override(
+            "SourceArn", cdk.Fn.sub(f"{api_arn}/authorizers/*")
+        )
+        api.add_property_override(
+            "AccessLogSetting",
+            {"DestinationArn": self.api_access_logs.log_group_arn, "Format": gateway.ACCESS_LOG_FORMAT},
+        )
         api.add_property_override(
             "MethodSettings",
             [
@@ -621,6 +750,22 @@ class FeedbackStack(cdk.Stack):
                 period=five_minutes,
             ),
         )
+        alarm(
+            "ItemsStoredPerHour",
+            f"More than {self.settings.max_items_per_hour} feedback items were stored in the last hour (spam "
+            "or a runaway sender?). Comprehend bills every one: `cli analysis pause` stops analysis, items "
+            "wait in the queue (14 days), `cli analysis resume` continues.",
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=ITEMS_STORED_METRIC,
+                dimensions_map={"service": SERVICE, "stage": self.settings.stage},
+                statistic="Sum",
+                period=cdk.Duration.hours(1),
+            ),
+            threshold=self.settings.max_items_per_hour,
+        )
+        if self.settings.monthly_budget_usd > 0:
+            self._budget(topic)
         # One datapoint per hour; an hour without an export is missing data, counted as breaching, so the
         # alarm fires when no export completed in the last EXPORT_ALARM_HOURS hours (and right after the
         # first deploy until the first export has run).
@@ -642,6 +787,47 @@ class FeedbackStack(cdk.Stack):
         )
         return topic
 
+    def _budget(self, topic: sns.Topic) -> budgets.CfnBudget:
+        """A monthly cost budget over the services this stack runs on, alerting the alarm topic."""
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="BudgetsPublish",
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=topic.topic_arn)]
+
+        def notification(kind: str, percent: int) -> budgets.CfnBudget.NotificationWithSubscribersProperty:
+            return budgets.CfnBudget.NotificationWithSubscribersProperty(
+                notification=budgets.CfnBudget.NotificationProperty(
+                    notification_type=kind,
+                    comparison_operator="GREATER_THAN",
+                    threshold=percent,
+                    threshold_type="PERCENTAGE",
+                ),
+                subscribers=subscribers,
+            )
+
+        return budgets.CfnBudget(
+            self,
+            "MonthlyBudget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_name=f"{self.settings.stack_name}-monthly",
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets.CfnBudget.SpendProperty(
+                    amount=self.settings.monthly_budget_usd, unit="USD"
+                ),
+                # The account's spend on what this product uses (Budgets filters by service name, so another
+                # stack on the same services in the account counts too: the README says so).
+                cost_filters={"Service": list(BUDGET_SERVICES)},
+            ),
+            notifications_with_subscribers=[notification("ACTUAL", 80), notification("FORECASTED", 100)],
+        )
+
     # --- outputs ------------------------------------------------------------------------------------------
 
     def _outputs(self) -> None:
@@ -660,6 +846,9 @@ class FeedbackStack(cdk.Stack):
             "AthenaWorkGroupName": self.workgroup.ref,
             "AlarmTopicArn": self.alarm_topic.topic_arn,
             "NightlyExportFunctionName": self.chalice.get_resource(NIGHTLY_EXPORT).ref,
+            "AnalyzeFunctionName": self.chalice.get_resource(ANALYZE).ref,
+            "Region": self.settings.region,
+            "ComprehendRegion": self.settings.comprehend_region or self.settings.region,
         }
         for key, (description, _) in OUTPUTS.items():
             cdk.CfnOutput(self, key, value=values[key], description=description)

@@ -134,9 +134,11 @@ def test_table_is_on_demand_with_pitr_encryption_ttl_and_the_schema_indexes(synt
                 "SSESpecification": {"SSEEnabled": True},
                 "TimeToLiveSpecification": {"AttributeName": schema.TTL_ATTRIBUTE, "Enabled": True},
                 "KeySchema": schema.KEY_SCHEMA,
-                "DeletionProtectionEnabled": True,  # prod keeps its data
             },
-            "DeletionPolicy": "Retain",
+            # prod keeps its data on delete and replacement, but a failed first create removes the table, so a
+            # retry does not stop at "already exists" (and deletion protection would block that rollback).
+            "DeletionPolicy": "RetainExceptOnCreate",
+            "UpdateReplacePolicy": "Retain",
         },
     )
     _, table = synth.only("AWS::DynamoDB::Table")
@@ -168,6 +170,8 @@ def test_ingest_queue_redrives_to_an_encrypted_dlq_after_five_receives(synth: Sy
         "AWS::SQS::Queue",
         {
             "QueueName": f"feedback-ingest-{STAGE}",
+            # As long as the DLQ: an analysis outage or a pause of up to 14 days loses nothing.
+            "MessageRetentionPeriod": 14 * 24 * 3600,
             "SqsManagedSseEnabled": True,
             "RedrivePolicy": {"deadLetterTargetArn": _arn(dlq), "maxReceiveCount": MAX_RECEIVE_COUNT},
         },
@@ -253,8 +257,11 @@ def test_functions_get_the_deployed_names_and_their_own_role_and_log_group(synth
         log_group = synth.logical_id("AWS::Logs::LogGroup", f"{function}Logs")
         assert properties["LoggingConfig"] == {"LogGroup": _ref(log_group)}
         assert synth.resources[log_group]["Properties"]["RetentionInDays"] == 90
-    # One role per function and no other: Chalice manages none (manage_iam_role false, autogen_policy off).
-    assert len(synth.of_type("AWS::IAM::Role")) == len(FUNCTIONS)
+    # One role per function, and API Gateway's account-wide logging role: Chalice manages none
+    # (manage_iam_role false, autogen_policy off).
+    roles = synth.of_type("AWS::IAM::Role")
+    assert len(roles) == len(FUNCTIONS) + 1
+    assert synth.logical_id("AWS::IAM::Role", "ApiGatewayLogsRole") in roles
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     assert all(stage["autogen_policy"] is False for stage in config["stages"].values())
 
@@ -438,7 +445,9 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
 
 def test_every_service_the_lambda_code_calls_is_granted_somewhere(synth: Synth):
     """A new `aws.client("<service>")` in code the functions run fails here until a statement exists."""
-    admin_only = {ROOT / "chalicelib" / "cli.py"}
+    operations = ROOT / "chalicelib" / "operations"
+    # The operator's commands for a deployed stage run with the operator's credentials, not a function's.
+    admin_only = {ROOT / "chalicelib" / "cli.py", operations / "doctor.py", operations / "analysis_switch.py"}
     called = set()
     for path in (ROOT / "chalicelib").rglob("*.py"):
         if "local" in path.relative_to(ROOT / "chalicelib").parts or path in admin_only:
@@ -475,7 +484,7 @@ def test_export_bucket_is_private_encrypted_tls_only_versioned_with_lifecycle(
     assert rules["exports-to-infrequent-access"]["Prefix"] == "exports/"
     assert rules["exports-to-infrequent-access"]["Transitions"][0]["StorageClass"] == "STANDARD_IA"
     assert rules["expire-athena-results"]["Prefix"] == "athena-results/"
-    assert synth.resources[bucket]["DeletionPolicy"] == "Retain"
+    assert synth.resources[bucket]["DeletionPolicy"] == "RetainExceptOnCreate"
     deny_plain_http = Match.object_like(
         {
             "Effect": "Deny",
@@ -663,7 +672,7 @@ def _alarm(synth: Synth, name: str) -> dict[str, Any]:
 def test_alarms_notify_the_topic(synth: Synth):
     topic, _ = synth.only("AWS::SNS::Topic")
     alarms = synth.of_type("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 4 + 2 * len(FUNCTIONS)
+    assert len(alarms) == 5 + 2 * len(FUNCTIONS)
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [_ref(topic)]
 
@@ -771,8 +780,12 @@ def test_cdk_nag_finds_nothing_unacknowledged_and_every_acknowledgment_has_a_rea
     assert suppressed, "expected the documented IAM5 acknowledgments"
     for violation in suppressed:
         assert len(violation["reason"].split()) >= 10, violation["ruleName"]
-        # Only wildcard-resource findings are accepted, and only on the function roles.
-        assert violation["ruleName"].startswith("AwsSolutions-IAM5[Resource::"), violation["ruleName"]
+        # Only wildcard-resource findings on the function roles, and API Gateway's documented managed
+        # policy on its logging role.
+        logs_role = violation["ruleName"].startswith("AwsSolutions-IAM4[Policy::") and violation[
+            "acknowledgedAt"
+        ].endswith("ApiGatewayLogsRole")
+        assert violation["ruleName"].startswith("AwsSolutions-IAM5[Resource::") or logs_role, violation
         assert violation["acknowledgedAt"].endswith("Role"), violation["acknowledgedAt"]
     acknowledgments = [
         reason
@@ -792,3 +805,215 @@ def test_gateway_module_and_ddl_loader_refuse_what_they_do_not_understand():
     broken = athena.DDL_PATH.read_text().replace("STORED AS PARQUET", "STORED AS ORC")
     with pytest.raises(athena.DdlError, match="ORC"):
         athena.parse(broken)
+
+
+# --- issue 12: what is deployed, where, and at what cost -------------------------------------------------
+
+
+def test_the_sam_transform_makes_only_the_intended_stage(transformed: dict[str, Any]):
+    resources = transformed["template"]["Resources"]
+    stages = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::ApiGateway::Stage"}
+    assert list(stages) == ["RestAPIapiStage"]
+    assert stages["RestAPIapiStage"]["StageName"] == "api"
+    # Without OpenApiVersion the transform's Deployment also names a stage `Stage` (no WAF, no throttling).
+    for deployment in (r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Deployment"):
+        assert "StageName" not in deployment["Properties"]
+    # Lambda permissions: the API function through this stage only, the authorizer as an authorizer.
+    handler = resources["APIHandlerInvokePermission"]["Properties"]["SourceArn"]["Fn::Sub"]
+    assert handler.endswith("${RestAPI}/api/*")
+    assert resources["BearerInvokePermission"]["Properties"]["SourceArn"]["Fn::Sub"].endswith(
+        "/authorizers/*"
+    )
+
+
+def test_the_deployed_template_passes_the_rules_cdk_nag_cannot_see(transformed: dict[str, Any]):
+    from infra import rules
+
+    assert rules.violations(transformed["template"], waf=True) == []
+
+
+def test_the_rules_catch_what_the_transform_would_otherwise_deploy(transformed: dict[str, Any]):
+    """Each rule fails on a template with the defect it names (so the check above can fail)."""
+    import copy
+
+    from infra import rules
+
+    def broken(change: Any) -> list[str]:
+        template = copy.deepcopy(transformed["template"])
+        change(template["Resources"])
+        return rules.violations(template, waf=True)
+
+    def second_stage(resources: dict[str, Any]) -> None:
+        (deployment,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
+        deployment["Properties"]["StageName"] = "Stage"
+
+    def old_runtime(resources: dict[str, Any]) -> None:
+        resources["NightlyExport"]["Properties"]["Runtime"] = "python3.11"
+
+    def open_permission(resources: dict[str, Any]) -> None:
+        resources["APIHandlerInvokePermission"]["Properties"]["SourceArn"] = {
+            "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestAPI}/*"
+        }
+
+    def unlogged_stage(resources: dict[str, Any]) -> None:
+        del resources["RestAPIapiStage"]["Properties"]["AccessLogSetting"]
+        resources["RestAPIapiStage"]["Properties"]["MethodSettings"] = []
+
+    def no_waf(resources: dict[str, Any]) -> None:
+        del resources["WebAclAssociation"]
+
+    def forever_logs(resources: dict[str, Any]) -> None:
+        for resource in resources.values():
+            if resource["Type"] == "AWS::Logs::LogGroup":
+                resource["Properties"].pop("RetentionInDays", None)
+
+    expected = {
+        second_stage: "one_stage_per_api",
+        old_runtime: "functions_run_the_target_runtime",
+        open_permission: "api_permissions_name_the_stage",
+        unlogged_stage: "stages_are_throttled_traced_and_logged",
+        no_waf: "stages_are_behind_the_waf",
+        forever_logs: "logs_expire",
+    }
+    for change, rule in expected.items():
+        found = broken(change)
+        assert found and all(line.startswith(rule) for line in found), (change.__name__, found)
+
+
+def test_functions_run_the_pinned_runtime_and_architecture_with_the_regions_layer(synth: Synth):
+    from infra import runtime
+
+    for function in FUNCTIONS:
+        properties = synth.resources[function]["Properties"]
+        assert properties["Runtime"] == runtime.LAMBDA_RUNTIME == "python3.13"
+        assert properties["Architectures"] == [runtime.LAMBDA_ARCHITECTURE] == ["arm64"]
+    (layer,) = synth.resources[permissions.NIGHTLY_EXPORT]["Properties"]["Layers"]
+    parameter = synth.template["Parameters"][layer["Ref"]]
+    assert parameter == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": f"/aws/service/aws-sdk-pandas/{runtime.PANDAS_LAYER_VERSION}/py3.13/arm64/layer-arn",
+    }
+    config = (ROOT / ".chalice" / "config.json").read_text()
+    assert "layer" not in config.replace('"automatic_layer"', "")  # nothing pinned to one region any more
+
+
+def _deployment_package(synth: Synth) -> Path:
+    code = synth.resources[permissions.API_HANDLER]["Properties"]["CodeUri"]
+    (package,) = [p for p in synth.outdir.glob("asset.*.zip") if code["Key"].startswith(p.name[6:-4])]
+    return package
+
+
+def test_the_package_holds_the_locked_dependencies_built_for_the_runtime(synth: Synth):
+    import zipfile
+
+    from infra import package, runtime
+
+    with zipfile.ZipFile(_deployment_package(synth)) as archive:
+        names = archive.namelist()
+        compiled = [name for name in names if name.endswith(".so") or ".so." in name]
+        assert compiled, "pydantic-core and wrapt ship compiled modules"
+        for name in compiled:
+            # PEP 3149 tag, and the ELF header's machine (183: AArch64) of the file itself.
+            assert f"cpython-313-{runtime.LAMBDA_MACHINE}-linux-gnu" in name or ".abi3." in name, name
+            header = archive.read(name)[:20]
+            assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183, name
+        installed = {
+            package.normalized(name.split("-")[0]): name.removesuffix(".dist-info").split("-")[1]
+            for name in {n.split("/")[0] for n in names}
+            if name.endswith(".dist-info")
+        }
+    locked = {r.name: r.text.split("==")[1].split()[0] for r in package.lambda_requirements()}
+    assert installed == locked  # exactly the lock, nothing more or less
+    assert not package.RUNTIME_PROVIDED & set(installed)  # boto3 & co. come from the Lambda runtime
+
+
+def test_every_function_with_its_layers_stays_well_under_lambdas_size_limit(synth: Synth):
+    import zipfile
+
+    from infra import runtime
+
+    with zipfile.ZipFile(_deployment_package(synth)) as archive:
+        unzipped = sum(info.file_size for info in archive.infolist())
+    for function in FUNCTIONS:
+        layers = len(synth.resources[function]["Properties"].get("Layers", []))
+        assert layers <= (1 if function == permissions.NIGHTLY_EXPORT else 0)
+        total = unzipped + layers * runtime.PANDAS_LAYER_UNZIPPED_BYTES
+        # "Well under": 80% of the limit leaves room for a larger layer release.
+        assert total < 0.8 * runtime.LAMBDA_UNZIPPED_LIMIT_BYTES, (function, total)
+    assert unzipped < 30 * 1024**2  # boto3/botocore (21 MiB) stay out: the runtime has them
+
+
+def test_the_stage_logs_access_without_identifiers_through_the_accounts_role(synth: Synth):
+    api = synth.resources["RestAPI"]
+    assert api["Properties"]["OpenApiVersion"] == "2.0"
+    setting = api["Properties"]["AccessLogSetting"]
+    log_group = synth.logical_id("AWS::Logs::LogGroup", "ApiAccessLogs")
+    assert setting["DestinationArn"] == _arn(log_group)
+    fields = json.loads(setting["Format"])
+    assert fields["route"] == "$context.resourcePath" and fields["status"] == "$context.status"
+    for identifying in ("$context.path", "$context.identity.sourceIp", "$context.identity.userAgent"):
+        assert identifying not in setting["Format"]
+    account, _ = synth.only("AWS::ApiGateway::Account")
+    assert api["DependsOn"] == [account]  # the stage can log only once the account names the role
+    role = synth.resources[synth.resources[account]["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"
+    }
+
+
+def test_an_account_that_has_the_logging_role_keeps_its_own(monkeypatch: pytest.MonkeyPatch):
+    settings = StageSettings.from_context({"stage": "prod", "api_gateway_logs_role": "existing"}.get)
+    assert settings.create_api_gateway_logs_role is False
+    with pytest.raises(ValueError, match="create or existing"):
+        StageSettings.from_context({"stage": "prod", "api_gateway_logs_role": "maybe"}.get)
+
+
+def test_a_budget_and_an_hourly_ceiling_alert_the_operators(synth: Synth):
+    topic, _ = synth.only("AWS::SNS::Topic")
+    _, budget = synth.only("AWS::Budgets::Budget")
+    data = budget["Properties"]["Budget"]
+    assert (data["BudgetType"], data["TimeUnit"], data["BudgetLimit"]) == (
+        "COST",
+        "MONTHLY",
+        {"Amount": 100, "Unit": "USD"},
+    )
+    assert "Amazon Comprehend" in data["CostFilters"]["Service"]
+    notifications = budget["Properties"]["NotificationsWithSubscribers"]
+    assert {
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notifications
+    } == {
+        ("ACTUAL", 80),
+        ("FORECASTED", 100),
+    }
+    assert all(
+        n["Subscribers"] == [{"SubscriptionType": "SNS", "Address": _ref(topic)}] for n in notifications
+    )
+    # Budgets may publish to the topic (for this account only).
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synth.of_type("AWS::SNS::TopicPolicy").values()
+    ]
+    assert any(
+        s.get("Principal") == {"Service": "budgets.amazonaws.com"}
+        for statements in policies
+        for s in statements
+    )
+
+    alarm = _alarm(synth, "ItemsStoredPerHour")
+    processing = (ROOT / "chalicelib" / "processing.py").read_text()
+    assert 'metrics.add_metric(name="FeedbackStored"' in processing
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "FeedbackCollector",
+        "FeedbackStored",
+        "Sum",
+    )
+    assert (alarm["Period"], alarm["Threshold"]) == (3600, 10_000)
+    assert "analysis pause" in alarm["AlarmDescription"]
+
+
+def test_prod_is_protected_from_deletion_and_outputs_name_the_switches(synth: Synth):
+    manifest = json.loads((synth.outdir / "manifest.json").read_text())
+    assert manifest["artifacts"][STAGE]["properties"]["terminationProtection"] is True
+    stack_outputs = synth.template["Outputs"]
+    assert stack_outputs["AnalyzeFunctionName"]["Value"] == _ref(permissions.ANALYZE)
+    assert stack_outputs["Region"]["Value"] == "us-east-1"

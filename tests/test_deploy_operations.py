@@ -1,0 +1,182 @@
+"""Operating a deployed stage: the analysis kill switch, `cli doctor`, Comprehend called in another region.
+
+moto stands in for Lambda (functions, event source mappings, layers), SQS, SNS, S3 and Comprehend.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib import aws, cli
+from chalicelib.models import utc_now
+from chalicelib.operations import analysis_switch, doctor
+from chalicelib.queue import encode_events
+from tests.factories import form_event
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def deployed(stack: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Functions, a trigger, a layer, a DLQ and an alarm topic as the stack creates them."""
+    iam = boto3.client("iam")
+    role = iam.create_role(
+        RoleName="fn",
+        AssumeRolePolicyDocument=json.dumps(
+            {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}]}
+        ),
+    )["Role"]["Arn"]
+    lambda_client = boto3.client("lambda")
+    layer = lambda_client.publish_layer_version(
+        LayerName="AWSSDKPandas-Python313-Arm64",
+        Content={"ZipFile": _zip()},
+        CompatibleRuntimes=["python3.13"],
+        CompatibleArchitectures=["arm64"],
+    )["LayerVersionArn"]
+    for name, layers in (("analyze", []), ("export", [layer])):
+        lambda_client.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": _zip()},
+            Architectures=["arm64"],
+            Layers=layers,
+        )
+    queue_arn = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=stack.queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    lambda_client.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="analyze", BatchSize=25)
+    topic = boto3.client("sns").create_topic(Name="alarms")["TopicArn"]
+    dlq = boto3.client("sqs").create_queue(QueueName="ingest-dlq")["QueueUrl"]
+    monkeypatch.setenv(analysis_switch.FUNCTION_VARIABLE, "analyze")
+    monkeypatch.setenv(doctor.EXPORT_FUNCTION_VARIABLE, "export")
+    monkeypatch.setenv(doctor.ALARM_TOPIC_VARIABLE, topic)
+    monkeypatch.setenv(doctor.DLQ_VARIABLE, dlq)
+    return {"topic": topic, "dlq": dlq, "layer": layer, "queue_arn": queue_arn}
+
+
+def _queue(stack: Any, count: int) -> None:
+    sqs = boto3.client("sqs")
+    for n in range(count):
+        (body,) = encode_events([form_event(f"waiting-{n}")])
+        sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
+
+
+# --- the kill switch ------------------------------------------------------------------------------------
+
+
+def test_pause_disables_the_trigger_and_keeps_every_delivery_queued(stack, deployed, capsys):
+    assert cli.main(["analysis", "pause"]) == 0
+    assert "analysis paused: trigger Disabl" in capsys.readouterr().out
+    _queue(stack, 3)  # deliveries acknowledged while paused wait in the queue
+    assert cli.main(["analysis", "status"]) == 0
+    assert "3 deliveries queued" in capsys.readouterr().out
+    state = analysis_switch.status()
+    assert state.paused and state.queued == 3
+    (mapping,) = boto3.client("lambda").list_event_source_mappings(FunctionName="analyze")[
+        "EventSourceMappings"
+    ]
+    assert mapping["State"] in {"Disabled", "Disabling"}
+
+    assert cli.main(["analysis", "pause"]) == 0  # idempotent
+    assert cli.main(["analysis", "resume"]) == 0
+    assert not analysis_switch.status().paused
+    assert cli.main(["analysis", "status"]) == 0
+    assert "running" in capsys.readouterr().out
+
+
+def test_the_switch_refuses_without_a_deployed_function(stack, monkeypatch, capsys):
+    monkeypatch.delenv(analysis_switch.FUNCTION_VARIABLE, raising=False)
+    assert cli.main(["analysis", "pause"]) == 2
+    assert "infra.outputs" in capsys.readouterr().err
+
+
+# --- doctor ---------------------------------------------------------------------------------------------
+
+
+def _by_check(findings: list[doctor.Finding]) -> dict[str, doctor.Finding]:
+    return {finding.check: finding for finding in findings}
+
+
+def test_doctor_on_a_fresh_deploy_names_each_missing_step(stack, deployed, capsys):
+    code = cli.main(["doctor"])
+    printed = capsys.readouterr().out
+    findings = _by_check(doctor.run())
+    assert code == 1
+    assert findings["comprehend"].outcome is doctor.Outcome.OK
+    assert findings["alarms"].outcome is doctor.Outcome.FAIL  # nobody subscribed yet
+    assert findings["export"].outcome is doctor.Outcome.FAIL  # the first export has not run
+    assert findings["layer"].outcome is doctor.Outcome.OK
+    assert findings["dlq"].outcome is doctor.Outcome.OK
+    assert findings["analysis"].outcome is doctor.Outcome.OK
+    assert "After `make deploy`, in order:" in printed and "tokens create" in printed
+
+
+def test_doctor_is_green_once_the_checklist_is_done(stack, deployed, monkeypatch):
+    sns = boto3.client("sns")
+    sns.subscribe(TopicArn=deployed["topic"], Protocol="sqs", Endpoint=deployed["queue_arn"])
+    for lag in (1, 2):
+        day = (utc_now() - timedelta(days=lag)).date()
+        aws.client("s3").put_object(
+            Bucket=stack.resources.bucket_name, Key=f"exports/dt={day}/manifest.json", Body=b"{}"
+        )
+    quota = {"AccountLimit": {"ConcurrentExecutions": 1000}}  # moto has no GetAccountSettings
+    monkeypatch.setattr(aws.client("lambda"), "get_account_settings", lambda: quota)
+    findings = doctor.run()
+    assert doctor.exit_code(findings) == 0, doctor.report(findings)
+    quota["AccountLimit"]["ConcurrentExecutions"] = 10  # a new account's
+    assert _by_check(doctor.run())["concurrency"].outcome is doctor.Outcome.WARN
+
+
+def test_doctor_finds_a_wrong_layer_a_full_dlq_and_a_paused_analysis(stack, deployed):
+    lambda_client = boto3.client("lambda")
+    x86_layer = lambda_client.publish_layer_version(
+        LayerName="AWSSDKPandas-Python311",
+        Content={"ZipFile": _zip()},
+        CompatibleRuntimes=["python3.11"],
+        CompatibleArchitectures=["x86_64"],
+    )["LayerVersionArn"]
+    lambda_client.update_function_configuration(FunctionName="export", Layers=[x86_layer])
+    boto3.client("sqs").send_message(QueueUrl=deployed["dlq"], MessageBody="{}")
+    analysis_switch.switch(enabled=False)
+    findings = _by_check(doctor.run())
+    assert findings["layer"].outcome is doctor.Outcome.FAIL and "python3.11" in findings["layer"].detail
+    assert findings["dlq"].outcome is doctor.Outcome.FAIL
+    assert findings["analysis"].outcome is doctor.Outcome.WARN and "resume" in findings["analysis"].detail
+
+
+def test_a_check_that_cannot_run_fails_naming_why(stack, deployed, monkeypatch):
+    monkeypatch.setenv(doctor.DLQ_VARIABLE, "https://sqs.us-east-1.amazonaws.com/123456789012/nope")
+    findings = _by_check(doctor.run((doctor.check_dead_letter_queue,)))
+    assert findings["dead_letter_queue"].outcome is doctor.Outcome.FAIL
+    assert "could not check" in findings["dead_letter_queue"].detail
+
+
+# --- Comprehend in another region ------------------------------------------------------------------------
+
+
+def test_comprehend_is_called_in_its_own_region_and_the_rest_in_the_stage_region(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-south-1")
+    monkeypatch.setenv("COMPREHEND_REGION", "eu-central-1")
+    aws.reset_clients()
+    try:
+        assert aws.client("comprehend").meta.region_name == "eu-central-1"
+        assert aws.client("sqs").meta.region_name == "eu-south-1"
+        monkeypatch.delenv("COMPREHEND_REGION")
+        aws.reset_clients()
+        assert aws.client("comprehend").meta.region_name == "eu-south-1"
+    finally:
+        aws.reset_clients()

@@ -1,0 +1,110 @@
+"""The stack deploys in any region a customer picks: one synth per region (us-east-1, the EU regions marketing
+teams use, Sydney), all in one subprocess, then checks that nothing is pinned to us-east-1 and that a region
+without Comprehend is refused unless the deployer names where Comprehend is called."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import regions, runtime
+from infra.stack import StageSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+# region → extra context. eu-south-1 (Milan) has no Comprehend: it calls the one in Frankfurt.
+REGIONS: dict[str, dict[str, str]] = {
+    "us-east-1": {},
+    "eu-west-1": {},
+    "eu-central-1": {},
+    "eu-south-1": {"comprehend_region": "eu-central-1"},
+    "ap-southeast-2": {},
+}
+
+SYNTH_ALL = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from infra.app import build
+
+    outdir, regions = Path(sys.argv[1]), json.loads(sys.argv[2])
+    for region, extra in regions.items():
+        stack = build({"stage": "prod", "region": region, **extra}, outdir=str(outdir / region))
+        stack.node.root.synth()
+        print(region, "ok", file=sys.stderr)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    outdir = tmp_path_factory.mktemp("regions")
+    result = subprocess.run(
+        [sys.executable, "-c", SYNTH_ALL, str(outdir), json.dumps(REGIONS)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+        env={key: value for key, value in os.environ.items() if key != "CDK_OUTDIR"},
+    )
+    assert result.returncode == 0, f"synth failed:\n{result.stderr[-8000:]}"
+    return {region: json.loads((outdir / region / "prod.template.json").read_text()) for region in REGIONS}
+
+
+def _function_variables(template: dict[str, Any], function: str) -> dict[str, Any]:
+    return template["Resources"][function]["Properties"]["Environment"]["Variables"]
+
+
+@pytest.mark.parametrize("region", sorted(REGIONS))
+def test_each_region_synthesizes_with_nothing_pinned_elsewhere(templates: dict[str, Any], region: str):
+    template = templates[region]
+    text = json.dumps(template)
+    for other in set(REGIONS) - {region, REGIONS[region].get("comprehend_region")}:
+        assert other not in text, f"the {region} template names {other}"
+    # The layer is the region's own: CloudFormation reads its ARN from the SSM public parameter on deploy.
+    layers = template["Resources"]["NightlyExport"]["Properties"]["Layers"]
+    assert len(layers) == 1 and "Ref" in layers[0], layers
+    parameter = template["Parameters"][layers[0]["Ref"]]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == runtime.pandas_layer_parameter()
+    assert "arn:aws:lambda" not in text  # no layer ARN of any region written into the template
+
+
+def test_comprehend_is_called_where_it_is_offered(templates: dict[str, Any]):
+    for region, template in templates.items():
+        variables = _function_variables(template, "Analyze")
+        expected = REGIONS[region].get("comprehend_region")
+        assert variables.get("COMPREHEND_REGION") == expected, region
+
+
+def test_a_region_without_comprehend_is_refused_with_the_way_out():
+    assert "eu-south-1" not in regions.comprehend_regions()
+    assert {"eu-west-1", "eu-central-1", "us-east-1"} <= regions.comprehend_regions()
+    with pytest.raises(regions.RegionRefused) as refused:
+        StageSettings.from_context({"stage": "prod", "region": "eu-south-1"}.get)
+    message = str(refused.value)
+    assert "eu-south-1" in message and "comprehend_region" in message and "eu-central-1" in message
+    with pytest.raises(regions.RegionRefused):
+        StageSettings.from_context(
+            {"stage": "prod", "region": "eu-south-1", "comprehend_region": "eu-south-1"}.get
+        )
+    settings = StageSettings.from_context(
+        {"stage": "prod", "region": "eu-south-1", "comprehend_region": "eu-central-1"}.get
+    )
+    assert settings.comprehend_region == "eu-central-1"
+
+
+def test_the_region_comes_from_context_or_the_cdk_environment(monkeypatch: pytest.MonkeyPatch):
+    for name in ("CDK_DEFAULT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    assert StageSettings.from_context({"stage": "dev"}.get).region == "us-east-1"
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    assert StageSettings.from_context({"stage": "dev"}.get).region == "eu-west-1"
+    assert StageSettings.from_context({"stage": "dev", "region": "eu-central-1"}.get).region == "eu-central-1"
