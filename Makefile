@@ -81,6 +81,10 @@ bootstrap: install $(CDK)
 diff: install $(CDK)
 	cd infra && ./node_modules/.bin/cdk diff -c stage=$(STAGE) $(CDK_CONTEXT)
 
+## doctor: check the deployed STAGE (credentials for its account) and print the post-deploy checklist
+doctor: install
+	eval "$$($(PY) -m infra.outputs $(STAGE))" && $(PY) -m chalicelib.cli doctor
+
 ## destroy: delete the STAGE stack (a prod table and export bucket are kept: see README "Deploy")
 destroy: install $(CDK)
 	cd infra && ./node_modules/.bin/cdk destroy -c stage=$(STAGE) $(CDK_CONTEXT)

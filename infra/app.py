@@ -5,8 +5,8 @@
     cd infra && npx cdk deploy -c stage=prod                            # the CLI runs this file (cdk.json)
 
 Synthesis is offline: jsii runs aws-cdk-lib on the local `node`, and chalice.cdk.Chalice packages the app
-in-process (`chalice package`: Lambda-platform wheels of requirements.txt come from PyPI, cached under
-.chalice/deployments/). The AwsSolutions cdk-nag pack runs on every synth and fails it on any finding that is
+in-process (`chalice package` of a staged copy whose dependencies infra/package.py pip-installs from the
+lock for the Lambda runtime; synthesis needs PyPI, or pip's cache, for them). The AwsSolutions cdk-nag pack runs on every synth and fails it on any finding that is
 not acknowledged (infra/nag.py).
 """
 

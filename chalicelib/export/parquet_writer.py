@@ -51,7 +51,7 @@ REQUIRED_COLUMNS = frozenset(
 
 MISSING_PYARROW = (
     "feedback.parquet needs pyarrow: the nightly_export Lambda gets it from the AWS SDK for pandas layer "
-    "(.chalice/config.json); locally, install requirements-dev.txt"
+    "(infra/runtime.py); locally, install requirements-dev.txt"
 )
 
 
