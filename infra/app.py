@@ -6,8 +6,8 @@
 
 Synthesis is offline: jsii runs aws-cdk-lib on the local `node`, and chalice.cdk.Chalice packages the app
 in-process (`chalice package` of a staged copy whose dependencies infra/package.py pip-installs from the
-lock for the Lambda runtime; synthesis needs PyPI, or pip's cache, for them). The AwsSolutions cdk-nag pack runs on every synth and fails it on any finding that is
-not acknowledged (infra/nag.py).
+lock for the Lambda runtime; synthesis needs PyPI, or pip's cache, for them). The AwsSolutions cdk-nag
+pack runs on every synth and fails it on any finding that is not acknowledged (infra/nag.py).
 """
 
 from __future__ import annotations
