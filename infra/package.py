@@ -37,10 +37,40 @@ _REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==")
 GLIBC_MINORS = range(17, 35)
 
 
+# The environment markers of the Lambda runtime (PEP 508), to pick the lock's entries that apply there.
+LAMBDA_ENVIRONMENT = {
+    "python_version": runtime.LAMBDA_RUNTIME.removeprefix("python"),
+    "python_full_version": runtime.LAMBDA_RUNTIME.removeprefix("python") + ".0",
+    "platform_machine": runtime.LAMBDA_MACHINE,
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
+
+
 @dataclass(frozen=True)
 class LockedRequirement:
     name: str  # normalized (PEP 503)
     text: str  # the whole entry: `name==version ; marker --hash=… --hash=…`
+
+    @property
+    def version(self) -> str:
+        return self.text.split("==", 1)[1].split()[0]
+
+    @property
+    def marker(self) -> str | None:
+        """The entry's environment marker (uv's universal lock pins some packages per Python version)."""
+        if " ; " not in self.text:
+            return None
+        return self.text.split(" ; ", 1)[1].split(" --hash", 1)[0].strip()
+
+    def applies(self, environment: dict[str, str] | None = None) -> bool:
+        """Whether the entry is for `environment` (this interpreter's when None)."""
+        from packaging.markers import Marker
+
+        return self.marker is None or Marker(self.marker).evaluate(environment)
 
 
 def normalized(name: str) -> str:
@@ -71,7 +101,11 @@ def locked_requirements(lock: Path = LOCK_FILE) -> list[LockedRequirement]:
 
 def lambda_requirements(lock: Path = LOCK_FILE) -> list[LockedRequirement]:
     """The locked requirements the deployment package ships (the runtime brings the rest)."""
-    return [r for r in locked_requirements(lock) if r.name not in RUNTIME_PROVIDED]
+    return [
+        requirement
+        for requirement in locked_requirements(lock)
+        if requirement.name not in RUNTIME_PROVIDED and requirement.applies(LAMBDA_ENVIRONMENT)
+    ]
 
 
 def platforms(machine: str = runtime.LAMBDA_MACHINE) -> list[str]:
@@ -82,7 +116,12 @@ def install_dependencies(target: Path, lock: Path = LOCK_FILE) -> None:
     """pip-install the locked Lambda dependencies for the target runtime into `target`."""
     target.mkdir(parents=True, exist_ok=True)
     requirements = target.parent / "lambda-requirements.txt"
-    requirements.write_text("\n".join(r.text for r in lambda_requirements(lock)) + "\n", encoding="utf-8")
+    # Markers are dropped: the entries were chosen for the Lambda runtime, not for this interpreter.
+    entries = [
+        f"{r.name}=={r.version} {' '.join(h for h in r.text.split() if h.startswith('--hash='))}"
+        for r in lambda_requirements(lock)
+    ]
+    requirements.write_text("\n".join(entries) + "\n", encoding="utf-8")
     python = runtime.LAMBDA_RUNTIME.removeprefix("python")
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     command += ["--target", str(target), "--no-deps", "--require-hashes", "--only-binary=:all:"]

@@ -922,7 +922,7 @@ def test_the_package_holds_the_locked_dependencies_built_for_the_runtime(synth: 
             for name in {n.split("/")[0] for n in names}
             if name.endswith(".dist-info")
         }
-    locked = {r.name: r.text.split("==")[1].split()[0] for r in package.lambda_requirements()}
+    locked = {r.name: r.version for r in package.lambda_requirements()}
     assert installed == locked  # exactly the lock, nothing more or less
     assert not package.RUNTIME_PROVIDED & set(installed)  # boto3 & co. come from the Lambda runtime
 

@@ -18,7 +18,9 @@ DEV_LOCK = ROOT / "requirements-dev.txt"
 
 
 def _pins(lock: Path) -> dict[str, str]:
-    return {r.name: r.text.split("==", 1)[1].split()[0] for r in package.locked_requirements(lock)}
+    """name → version of the entries that apply to this interpreter (a universal lock may pin a package
+    per Python version)."""
+    return {r.name: r.version for r in package.locked_requirements(lock) if r.applies()}
 
 
 def _ranges(source: Path) -> list[Requirement]:
@@ -75,21 +77,20 @@ def test_this_environment_is_the_dev_lock():
         for name, version in _pins(DEV_LOCK).items()
         if name in installed and installed[name] != version
     }
-    missing = [
-        name for name, version in _pins(DEV_LOCK).items() if name not in installed and _applies_here(name)
-    ]
+    missing = [name for name in _pins(DEV_LOCK) if name not in installed]
     assert not different, (
         f"installed versions differ from requirements-dev.txt (run `make install`): {different}"
     )
     assert not missing, f"not installed: {missing}"
 
 
-def _applies_here(name: str) -> bool:
-    """Whether a locked entry's environment marker (if any) holds on this machine."""
-    from packaging.markers import Marker
-
-    for entry in package.locked_requirements(DEV_LOCK):
-        if entry.name == name and " ; " in entry.text:
-            marker = entry.text.split(" ; ", 1)[1].split(" --hash", 1)[0]
-            return Marker(marker).evaluate()
-    return True
+def test_the_lambda_package_takes_the_entries_for_its_runtime(tmp_path: Path):
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(
+        "networkx==3.6.1 ; python_full_version < '3.12' \\\n    --hash=sha256:aa\n"
+        "networkx==3.7 ; python_full_version >= '3.12' \\\n    --hash=sha256:bb\n"
+        "pywin32==312 ; sys_platform == 'win32' \\\n    --hash=sha256:cc\n"
+        "botocore==1.0 \\\n    --hash=sha256:dd\n"
+    )
+    chosen = {r.name: r.version for r in package.lambda_requirements(lock)}
+    assert chosen == {"networkx": "3.7"}  # python3.13 on Linux; botocore comes from the runtime
