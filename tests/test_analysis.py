@@ -217,3 +217,17 @@ def test_lexicon_skips_other_languages_and_empty_text():
 
     assert results["fr"].skipped_reason == "unsupported_language"
     assert results["e"].skipped_reason == "empty_text"
+
+
+def test_lexicon_scores_the_leading_5000_bytes_like_comprehend(monkeypatch):
+    """VADER takes minutes on 20,000 emoji: an acknowledged item must not time its batch out."""
+    analyzer = LexiconAnalyzer()
+    seen: list[str] = []
+    real = analyzer._vader.polarity_scores
+    monkeypatch.setattr(analyzer._vader, "polarity_scores", lambda text: seen.append(text) or real(text[:50]))
+
+    result = analyzer.analyze([Document("k", "😡" * 20_000 + " terrible")])["k"]
+
+    assert result.sentiment is not None
+    (text,) = seen
+    assert len(text.encode()) <= 5000 and text == "😡" * 1250

@@ -50,6 +50,10 @@ def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+# Comprehend reads at most 5,000 bytes of UTF-8 per document; every backend scores the same leading part.
+MAX_DOCUMENT_BYTES = 5000
+
+
 def truncate_utf8(text: str, max_bytes: int) -> str:
     """The longest prefix of `text` whose UTF-8 encoding fits in `max_bytes`, cut on a character boundary."""
     encoded = text.encode("utf-8")

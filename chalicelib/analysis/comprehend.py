@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
 from chalicelib.analysis.base import (
+    MAX_DOCUMENT_BYTES,
     UNSUPPORTED_LANGUAGE,
     AnalysisFailed,
     AnalysisResults,
@@ -28,7 +29,6 @@ from chalicelib.models import Analysis, Sentiment, SentimentScores, utc_now
 
 NAME = "comprehend"
 MAX_BATCH_DOCUMENTS = 25
-MAX_DOCUMENT_BYTES = 5000
 # Languages BatchDetectSentiment accepts (Comprehend developer guide, "Supported languages").
 SENTIMENT_LANGUAGES = frozenset({"ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "zh", "zh-TW"})
 # A per-document INTERNAL_SERVER_ERROR is worth retrying; any other per-document error code describes the

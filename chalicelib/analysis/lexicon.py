@@ -11,12 +11,14 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib.analysis.base import (
+    MAX_DOCUMENT_BYTES,
     UNSUPPORTED_LANGUAGE,
     AnalysisResults,
     Document,
     primary_language,
     skipped,
     split_empty,
+    truncate_utf8,
 )
 from chalicelib.models import Analysis, Sentiment, SentimentScores, utc_now
 
@@ -75,5 +77,8 @@ class LexiconAnalyzer:
             if language != "en":
                 results[document.key] = skipped(NAME, UNSUPPORTED_LANGUAGE, language)
                 continue
-            results[document.key] = scores_to_analysis(self._vader.polarity_scores(document.text), language)
+            # Scored on the same leading 5,000 bytes Comprehend reads: VADER's cost grows faster than the text
+            # (minutes for 20,000 emoji), and a stored item's analysis must not time the batch out.
+            text = truncate_utf8(document.text, MAX_DOCUMENT_BYTES)
+            results[document.key] = scores_to_analysis(self._vader.polarity_scores(text), language)
         return results
