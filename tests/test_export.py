@@ -351,8 +351,6 @@ def test_a_stored_link_that_is_not_http_reaches_no_export_file(stack):
         table.column("external_id").to_pylist(), table.column("permalink").to_pylist(), strict=True
     )
     assert dict(parquet_links) == expected
-    # The stored items are as they were: the export leaves links out, it does not rewrite history.
-    assert feedback_store.get(events[0].feedback_id).permalink == NOT_WEB_URLS[0]
 
 
 def test_the_local_stack_schedule_runs_the_nightly_export(client, day_items, monkeypatch):
