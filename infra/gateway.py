@@ -3,8 +3,8 @@
 Gateway responses: some requests are answered by API Gateway before any of our code runs (no
 Authorization header on a bearer route, an unknown path, throttling, a WAF block …). Left alone it answers
 `{"message": "Unauthorized"}`; the responses below give every such answer the shape the routes use,
-`{"error": {"code": "...", "message": "..."}}` (chalicelib/http.py, chalicelib/auth.py). They are written
-into the API's OpenAPI definition (`x-amazon-apigateway-gateway-responses`), so they are deployed with the
+`{"error": {"code": "...", "message": "..."}}` (chalicelib/http.py, chalicelib/auth/). They are written into
+the API's OpenAPI definition (`x-amazon-apigateway-gateway-responses`), so they are deployed with the
 API itself instead of needing a redeployment after separate GatewayResponse resources.
 
 WAF: a per-IP rate-based rule scoped to the public form routes (`POST /forms/{form_id}/responses`; the
@@ -38,7 +38,7 @@ def _body(code: str, message: str | None) -> str:
 # response type → (status or None to keep API Gateway's, error code, message or None for API Gateway's own)
 RESPONSES: dict[str, tuple[str | None, str, str | None]] = {
     # No Authorization header on a route with the `bearer` authorizer: API Gateway answers before `bearer`
-    # runs (chalicelib/auth.py, step 1). The same code and message the routes give for a missing token.
+    # runs (chalicelib/auth/tokens.py, step 1). The same code and message the routes give for a missing token.
     "UNAUTHORIZED": ("401", "unauthorized", "Send the token as `Authorization: Bearer fbk_…`."),
     # `bearer` never denies (it allows and the route decides), so these mean a misconfiguration, but the
     # caller still gets our shape.

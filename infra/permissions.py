@@ -39,12 +39,12 @@ COMPREHEND_DETECT_ACTIONS = (
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset(COMPREHEND_DETECT_ACTIONS + XRAY_ACTIONS)
 
-# The token records the `bearer` authorizer reads live in this partition (chalicelib/auth.py `_tokens`).
+# The token records the `bearer` authorizer reads live in this partition (store/config_records.py TOKENS).
 TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 EXPORTS_PREFIX = "exports/"
 # Export days an erasure marked for the export function to rewrite (chalicelib/export/rewrite.py).
 EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
-# The read API's cursor MAC key, created once by the API itself (chalicelib/cursors.py).
+# The read API's cursor MAC key, created once by the API itself (chalicelib/read/cursors.py).
 SIGNING_KEY_PARTITION = "SIGNING_KEY"
 
 
@@ -108,8 +108,8 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
                 targets.index_arn(CUSTOMER_INDEX),  # GET /customers/{id}, ?customer_id=, erasure
             ],
         ),
-        # cursors.signing_key: the first cursor the API issues creates the MAC key (a conditional PutItem),
-        # in its own partition only.
+        # store/signing_keys.cursor_key: the first cursor the API issues creates the MAC key (a conditional
+        # PutItem), in its own partition only.
         _statement(
             "CreateCursorKey",
             ["dynamodb:PutItem"],

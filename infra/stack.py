@@ -78,7 +78,7 @@ DEFAULT_WAF_RATE_LIMIT = 300  # form submissions per client IP per 5 minutes
 DEFAULT_REGION = "us-east-1"  # an offline synth without credentials or context
 DEFAULT_MONTHLY_BUDGET_USD = 100
 DEFAULT_MAX_ITEMS_PER_HOUR = 10_000
-ITEMS_STORED_METRIC = "FeedbackStored"  # chalicelib/processing.py, per analyzed batch
+ITEMS_STORED_METRIC = "FeedbackStored"  # chalicelib/ingest/processing.py, per analyzed batch
 # Cost Explorer's service names for everything the stack runs on (Comprehend is most of the bill).
 BUDGET_SERVICES = (
     "Amazon Comprehend",

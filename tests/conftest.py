@@ -33,9 +33,11 @@ os.environ.pop("INGEST_QUEUE_URL", None)
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import aws, queue, sources
+from chalicelib import aws
+from chalicelib.channels import sources
 from chalicelib.config import settings
 from chalicelib.forms.config import FormConfig
+from chalicelib.ingest import queue
 from chalicelib.local.provision import Resources, create_demo_form, provision
 from chalicelib.models import RatingScale
 from chalicelib.store import dynamo

@@ -11,11 +11,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from chalicelib import aws, privacy, processing
+from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.export import crm
 from chalicelib.export import day as export
+from chalicelib.ingest import processing
 from chalicelib.models import Author, Channel, FeedbackEvent, RatingScale
+from chalicelib.privacy import erasure
 from chalicelib.store import customers, dynamo
 from chalicelib.store import feedback as feedback_store
 from tests import test_privacy
@@ -312,7 +314,7 @@ def test_erasure_reexport_drops_the_customer_from_both_crm_files(client, export_
     assert len(csv_rows("activities.csv")) == 3
 
     export_function.accepts(1)
-    report = privacy.erase_customer(erin_id)
+    report = erasure.erase_customer(erin_id)
     assert export_function.run_invocations(client) == [{"rewritten": [DAY.isoformat()]}]
 
     assert report.exports_scheduled == [DAY.isoformat()]

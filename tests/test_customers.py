@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import aws, processing
+from chalicelib import aws
 from chalicelib.analysis.lexicon import LexiconAnalyzer
+from chalicelib.ingest import processing
+from chalicelib.ingest.queue import encode_events
 from chalicelib.models import (
     Analysis,
     Author,
@@ -21,7 +23,6 @@ from chalicelib.models import (
     SentimentScores,
     StoredFeedback,
 )
-from chalicelib.queue import encode_events
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
 from tests.faults.harness import expected_profile, profile_facts

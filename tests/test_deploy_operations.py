@@ -15,9 +15,9 @@ import boto3
 import pytest
 
 from chalicelib import aws, cli
+from chalicelib.ingest.queue import encode_events
 from chalicelib.models import utc_now
 from chalicelib.operations import analysis_switch, doctor
-from chalicelib.queue import encode_events
 from tests.factories import form_event
 
 

@@ -23,13 +23,14 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.sqs import models as sqs_models
 from moto.sqs.models import Queue, SQSBackend
 
-from chalicelib import aws, sources
+from chalicelib import aws
+from chalicelib.channels import sources
 from chalicelib.config import settings
+from chalicelib.ingest.queue import decode_events
 from chalicelib.local import moto_patches
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.local.provision import create_demo_sources
 from chalicelib.models import feedback_id_for
-from chalicelib.queue import decode_events
 from tools.load import Sender, check_store, retry_after_seconds
 from tools.load_deliveries import BUILDERS, Delivery, Ident, build
 

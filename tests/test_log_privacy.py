@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import auth, sources
+from chalicelib.auth import tokens
+from chalicelib.channels import sources
+from chalicelib.channels.sources import SourceConfig
 from chalicelib.channels.webhook import sign
 from chalicelib.observability import IdentifierFreeFormatter, logger
-from chalicelib.sources import SourceConfig
 from chalicelib.store import customers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,9 +98,9 @@ def _analyze_queue(client, stack) -> None:
 
 
 def test_no_identifier_reaches_a_log_line(client, stack, captured):
-    auth.clear_cache()
-    reader, _ = auth.create_token("reader", ["read"])
-    eraser, _ = auth.create_token("eraser", ["erase"])
+    tokens.clear_cache()
+    reader, _ = tokens.create_token("reader", ["read"])
+    eraser, _ = tokens.create_token("eraser", ["erase"])
     read = {"Authorization": f"Bearer {reader}"}
     sources.save(SourceConfig(source_id="crm-hooks", type="webhook", name="CRM"), {"signing_secret": SECRET})
 
@@ -175,8 +176,8 @@ def test_no_identifier_reaches_a_log_line(client, stack, captured):
 
 def test_an_unexpected_error_is_logged_without_its_message(client, stack, captured, monkeypatch):
     """An exception's message may quote the data that caused it; the log keeps its type and frames."""
-    auth.clear_cache()
-    token, _ = auth.create_token("reader", ["read"])
+    tokens.clear_cache()
+    token, _ = tokens.create_token("reader", ["read"])
 
     def fail(email: str) -> str:
         raise ValueError(f"no identity for {email!r}") from KeyError(email)

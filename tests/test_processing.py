@@ -10,12 +10,13 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from chalicelib import aws, processing
+from chalicelib import aws
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
 from chalicelib.config import settings
+from chalicelib.ingest import processing
+from chalicelib.ingest.queue import encode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import Channel, FeedbackEvent, Kind
-from chalicelib.queue import encode_events
 from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
 from tests.factories import form_event

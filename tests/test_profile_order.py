@@ -18,14 +18,15 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import processing, sources
 from chalicelib.analysis.lexicon import LexiconAnalyzer
+from chalicelib.channels import sources
 from chalicelib.channels.typeform import sign as typeform_sign
 from chalicelib.export import crm
+from chalicelib.ingest import processing
+from chalicelib.ingest.queue import encode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.local.moto_patches import fit_for_threads
 from chalicelib.models import Author, Channel, FeedbackEvent, Kind, RatingScale, utc_now
-from chalicelib.queue import encode_events
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
 from tests.faults.harness import (

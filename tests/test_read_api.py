@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import auth
+from chalicelib.auth import tokens
 from chalicelib.models import Channel, RatingScale
 from chalicelib.store import customers
 from tests.test_customers import customer_of, event, process
@@ -16,8 +16,8 @@ from tests.test_export import save, stored
 
 @pytest.fixture
 def read(stack):
-    auth.clear_cache()
-    token, _ = auth.create_token("reader", ["read"])
+    tokens.clear_cache()
+    token, _ = tokens.create_token("reader", ["read"])
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -183,7 +183,7 @@ def test_unknown_customer_is_404(client, read, stack):
 
 
 def test_delete_erases_the_customer(client, read, seeded):
-    token, _ = auth.create_token("privacy", ["erase"])
+    token, _ = tokens.create_token("privacy", ["erase"])
     ann = customer_of(seeded[0])
 
     response = client.http.delete(f"/customers/{ann}", headers={"Authorization": f"Bearer {token}"})

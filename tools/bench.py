@@ -801,8 +801,10 @@ def prepare_environment() -> None:
 
 def reset_process_caches() -> None:
     """Drop every per-process cache so the app rebuilds settings and clients from the environment."""
-    from chalicelib import aws, queue, sources
+    from chalicelib import aws
+    from chalicelib.channels import sources
     from chalicelib.config import settings
+    from chalicelib.ingest import queue
     from chalicelib.store import forms as form_store
 
     settings.cache_clear()
@@ -893,7 +895,8 @@ def run_webhook_ack(counter: RequestCounter, queue_url: str, deliveries: int) ->
     from chalice.test import Client
 
     from app import app
-    from chalicelib import aws, sources
+    from chalicelib import aws
+    from chalicelib.channels import sources
     from chalicelib.channels.meta_common import sign
 
     app_secret = "bench-app-secret"  # noqa: S105 - a fixed value for an in-memory moto run
@@ -930,8 +933,8 @@ def run_analyze(counter: RequestCounter, queue_url: str) -> AnalyzeResult:
 
     from chalicelib.analysis.comprehend import ComprehendAnalyzer
     from chalicelib.analysis.pii import ComprehendPiiRedactor
+    from chalicelib.ingest.processing import handle_sqs_batch
     from chalicelib.local.lambda_runtime import SqsPoller
-    from chalicelib.processing import handle_sqs_batch
 
     comprehend = boto3.client("comprehend", region_name="us-east-1")
     analyzer = ComprehendAnalyzer(client=comprehend)
@@ -2223,7 +2226,7 @@ HOW_MEASURED = """\
 Everything runs in one process with moto's `mock_aws` standing in for DynamoDB, SQS, S3 and SSM, through
 the app's own code: form responses are POSTed through `chalice.test.Client`; the ingest queue is drained
 by `chalicelib.local.lambda_runtime.SqsPoller` in batches of 25 into
-`chalicelib.processing.handle_sqs_batch` with a `ComprehendAnalyzer` and a `ComprehendPiiRedactor` that
+`chalicelib.ingest.processing.handle_sqs_batch` with a `ComprehendAnalyzer` and a `ComprehendPiiRedactor` that
 share one Comprehend client wrapped in a botocore `Stubber` (each call's response is queued from a
 `provide-client-params` hook with `expected_params` equal to the call's parameters, so the Stubber
 validates requests and responses against the Comprehend API model; the hook also enforces the documented

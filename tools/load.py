@@ -5,7 +5,7 @@ By default it starts the local stack itself (`python -m chalicelib.local`, the c
 subprocess on free ports; with `--url` it targets a running `make run` instead (`--moto-port` if its moto is
 not on $MOTO_PORT/5000). Either way the stack is one process and this generator another.
 
-1. Reads the demo sources' secrets from the stack's SSM (chalicelib.sources against its moto endpoint).
+1. Reads the demo sources' secrets from the stack's SSM (chalicelib.channels.sources, at its moto endpoint).
 2. Sends N deliveries (forms as JSON and urlencoded, one signed webhook per channel type, in rotation; see
    tools/load_deliveries.py) from a pool of threads, each with its own keep-alive HTTP/1.1 connection,
    recording each request's ack latency (send to full response). A 503 is retried after its Retry-After.
@@ -43,7 +43,8 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from chalicelib import aws, sources
+from chalicelib import aws
+from chalicelib.channels import sources
 from chalicelib.config import settings
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.store import dynamo

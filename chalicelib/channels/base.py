@@ -17,12 +17,12 @@ from typing import Any, ClassVar
 from chalice import Response
 from pydantic import ValidationError
 
-from chalicelib import queue
 from chalicelib.channels.exceptions import DeliveryTooLarge, PayloadInvalid
+from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import NotFound, parse_json_object
+from chalicelib.ingest import queue
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
-from chalicelib.sources import SourceConfig, SourceSecrets
 
 # SQS takes at most 1 MiB in one request, a single message or a batch of ten.
 QUEUE_REQUEST_BYTES = 1024 * 1024

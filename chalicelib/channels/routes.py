@@ -15,14 +15,15 @@ from collections import Counter
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from chalice import Blueprint, Response
 
-from chalicelib import queue, sources
+from chalicelib.channels import sources
 from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.registry import channel_for
+from chalicelib.channels.sources import SourceConfig
 from chalicelib.http import ANY_CONTENT, NotFound, json_errors, raw_body
+from chalicelib.ingest import queue
 from chalicelib.models import utc_now
 from chalicelib.observability import SERVICE, logger, metrics
-from chalicelib.sources import SourceConfig
 
 webhooks_api = Blueprint(__name__)
 

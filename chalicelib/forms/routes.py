@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib import queue
 from chalicelib.config import settings
 from chalicelib.forms.config import FormConfig
 from chalicelib.forms.validation import is_honeypot_filled, to_event, validate_response
@@ -38,6 +37,7 @@ from chalicelib.http import (
     media_type,
     parse_body,
 )
+from chalicelib.ingest import queue
 from chalicelib.models import FeedbackEvent
 from chalicelib.observability import logger, metrics
 from chalicelib.store import forms as form_store

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from chalicelib.forms.config import FormConfig, is_possible_form_id
-from chalicelib.store.config_records import ConfigRecords
+from chalicelib.store.config_records import FORMS
 
-_forms = ConfigRecords("FORM")
+_forms = FORMS
 
 
 def get_cached(form_id: str) -> FormConfig | None:

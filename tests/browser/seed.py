@@ -47,7 +47,7 @@ SEED: list[tuple[date, Channel, Sentiment | None, int | None, str, bool]] = [
 
 
 def expected_nps(ratings: list[int]) -> float | None:
-    """NPS as the dashboard plots it, computed independently of chalicelib.web.stats."""
+    """NPS as the dashboard plots it, computed independently of chalicelib.read.stats."""
     if not ratings:
         return None
     promoters = sum(1 for r in ratings if r >= 9)
@@ -89,9 +89,9 @@ def main(moto_port: int) -> int:
     from chalicelib.local.environment import use_local_stack
 
     use_local_stack(moto_port)
-    from chalicelib import processing
     from chalicelib.analysis.lexicon import LexiconAnalyzer
-    from chalicelib.queue import encode_events
+    from chalicelib.ingest import processing
+    from chalicelib.ingest.queue import encode_events
     from chalicelib.store import customers
 
     now = datetime.now(UTC)

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib import aws, sources
+from chalicelib import aws
+from chalicelib.channels import sources
+from chalicelib.channels.sources import SourceConfig
+from chalicelib.ingest.queue import decode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import feedback_id_for
-from chalicelib.queue import decode_events
-from chalicelib.sources import SourceConfig
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -38,10 +38,10 @@ from hypothesis import strategies as st
 from chalicelib.channels.base import Delivery, WebhookRequest
 from chalicelib.channels.exceptions import DeliveryTooLarge, PayloadInvalid
 from chalicelib.channels.registry import CHANNELS
+from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import ApiError, BadRequest
+from chalicelib.ingest.queue import decode_events, encode_events
 from chalicelib.models import FeedbackEvent, feedback_id_for
-from chalicelib.queue import decode_events, encode_events
-from chalicelib.sources import SourceConfig, SourceSecrets
 from tests.channels.harness import FIXTURES, NOW, WebhookCase
 from tests.channels.recipes import RECIPES, Recipe
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import aws, sources
+from chalicelib import aws
+from chalicelib.channels import sources
 from chalicelib.channels.registry import CHANNELS
 from tests.channels.harness import WebhookCase
 from tests.channels.recipes import RECIPES

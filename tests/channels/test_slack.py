@@ -19,7 +19,7 @@ import pytest
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.exceptions import SignatureInvalid, TimestampExpired
 from chalicelib.channels.slack import SlackChannel, sign
-from chalicelib.sources import SourceConfig, SourceSecrets
+from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from tests.channels.harness import FIXTURES, NOW, WebhookCase
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

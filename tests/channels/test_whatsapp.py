@@ -15,8 +15,8 @@ import pytest
 
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.exceptions import SignatureInvalid
+from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.channels.whatsapp import WhatsAppChannel
-from chalicelib.sources import SourceConfig, SourceSecrets
 from tests.channels.harness import FIXTURES, WebhookCase
 from tests.channels.meta_cases import (
     APP_SECRET,

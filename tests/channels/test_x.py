@@ -18,8 +18,8 @@ import pytest
 
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.exceptions import SignatureInvalid
+from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.channels.x import XChannel, sign
-from chalicelib.sources import SourceConfig, SourceSecrets
 from tests.channels.harness import WebhookCase
 
 SECRET = "z3ZX4v7mAAUGykl3EcmkqbartmuW8VFOOzCloLx9Q45P0hLrFu"
@@ -434,7 +434,7 @@ def test_crc_cannot_be_used_to_sign_a_delivery(harness):
 
 
 def test_crc_uses_the_current_secret_during_a_rotation(harness):
-    from chalicelib import sources
+    from chalicelib.channels import sources
 
     sources.rotate(harness.source.source_id, {"consumer_secret": OTHER_SECRET})
     harness.run(crc("abc", response={"response_token": expected_crc(OTHER_SECRET, "abc")}))

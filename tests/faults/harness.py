@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from chalicelib import aws, sources
+from chalicelib import aws
+from chalicelib.channels import sources
 from chalicelib.channels.webhook import sign
 from chalicelib.config import settings
+from chalicelib.ingest.queue import decode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import FeedbackEvent, StoredFeedback, feedback_id_for
-from chalicelib.queue import decode_events
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.customers import PROFILE
 from chalicelib.store.schema import RECORD_TYPE

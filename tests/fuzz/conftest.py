@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib import auth, cursors
 from chalicelib.local.provision import create_demo_form, provision
-from chalicelib.store import customers, dynamo
+from chalicelib.store import customers, dynamo, signing_keys
 from tests.conftest import _reset_process_caches
 from tests.fuzz import harness
 from tests.fuzz.gateway import ChaliceWsgi
@@ -39,7 +38,7 @@ def world() -> Iterator[harness.World]:
         harness.seed_export(today)
         harness.drain(resources.queue_url)
         # The cursor key is created by the first page with a `next`: made now, it is part of the snapshot.
-        cursors.signing_key(create=True)
+        signing_keys.cursor_key(create=True)
         erasable_keys = {(item["pk"], item["sk"]) for item in customers.customer_items(erasable)}
         erasable_keys.add(tuple(customers.profile_key(erasable).values()))
 
@@ -61,7 +60,7 @@ def world() -> Iterator[harness.World]:
             snapshot=harness.table_snapshot(),
             erasable_keys=erasable_keys,
         )
-        auth.clear_cache()
+        tokens.clear_cache()
     _reset_process_caches()
 
 

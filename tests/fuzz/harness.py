@@ -18,12 +18,14 @@ from typing import Any
 import schemathesis
 from schemathesis.schemas import BaseSchema
 
-from chalicelib import auth, aws, sources
+from chalicelib import aws
+from chalicelib.auth import tokens
+from chalicelib.channels import sources
+from chalicelib.channels.sources import SourceConfig
 from chalicelib.config import settings
 from chalicelib.export.day import MANIFEST_NAME, partition_prefix
 from chalicelib.forms.config import FormConfig
 from chalicelib.models import Channel, FeedbackEvent, RatingScale
-from chalicelib.sources import SourceConfig
 from chalicelib.store import forms as form_store
 from tests.fuzz.gateway import ChaliceWsgi
 
@@ -169,22 +171,22 @@ def seed_forms() -> list[str]:
 
 
 def seed_tokens() -> dict[str, str]:
-    auth.clear_cache()
-    tokens = {}
+    tokens.clear_cache()
+    headers = {}
     for label, scopes in {
         "read": ["read"],
         "export": ["export"],
         "erase": ["erase"],
         "all": ["read", "export", "erase"],
     }.items():
-        token, _ = auth.create_token(f"fuzz {label}", scopes)
-        tokens[label] = f"Bearer {token}"
-    revoked, info = auth.create_token("fuzz revoked", ["read", "export", "erase"])
-    auth.revoke_token(info.token_id)
-    tokens["revoked"] = f"Bearer {revoked}"
-    tokens["garbage"] = "Bearer fbk_0123456789ab_" + "A" * 43
-    tokens["basic"] = "Basic dXNlcjpwYXNz"
-    return tokens
+        token, _ = tokens.create_token(f"fuzz {label}", scopes)
+        headers[label] = f"Bearer {token}"
+    revoked, info = tokens.create_token("fuzz revoked", ["read", "export", "erase"])
+    tokens.revoke_token(info.token_id)
+    headers["revoked"] = f"Bearer {revoked}"
+    headers["garbage"] = "Bearer fbk_0123456789ab_" + "A" * 43
+    headers["basic"] = "Basic dXNlcjpwYXNz"
+    return headers
 
 
 def seed_feedback() -> tuple[list[str], str]:

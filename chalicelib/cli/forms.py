@@ -1,4 +1,4 @@
-"""The admin CLI's `forms` commands: create, update and list forms (see chalicelib/cli.py)."""
+"""`forms create|update|list`: the feedback forms marketing teams embed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CLI's operations commands for a deployed stage: `analysis pause|resume|status` and `doctor`."""
+"""`analysis pause|resume|status`: the bill's kill switch for a deployed stage (operations/)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from chalicelib.operations import analysis_switch, doctor
+from chalicelib.operations import analysis_switch
 
 PAUSED_NOTE = (
     "Deliveries are still accepted and wait in the ingest queue (kept 14 days); nothing is analyzed\n"
@@ -34,16 +34,8 @@ def analysis_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def doctor_command(args: argparse.Namespace) -> int:
-    findings = doctor.run()
-    print(doctor.report(findings))
-    print()
-    print(doctor.CHECKLIST)
-    return doctor.exit_code(findings)
-
-
-def add_operations_commands(groups: Any, common: argparse.ArgumentParser) -> None:
-    """Register `analysis` and `doctor` on the CLI's command groups."""
+def add_analysis_commands(groups: Any, common: argparse.ArgumentParser) -> None:
+    """Register `analysis pause|resume|status`."""
     analysis = groups.add_parser("analysis", help="pause or resume analysis (the bill's kill switch)")
     commands = analysis.add_subparsers(dest="command", required=True)
     for name, help_text in (
@@ -52,6 +44,3 @@ def add_operations_commands(groups: Any, common: argparse.ArgumentParser) -> Non
         ("status", "whether analysis runs, and the queue depth"),
     ):
         commands.add_parser(name, parents=[common], help=help_text).set_defaults(run=analysis_command)
-    groups.add_parser(
-        "doctor", parents=[common], help="check a deployed stage and print the post-deploy checklist"
-    ).set_defaults(run=doctor_command)

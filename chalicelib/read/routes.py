@@ -1,4 +1,4 @@
-"""The authenticated read API for CRM, BI and dashboards, and the erasure route.
+"""The authenticated read API for CRM, BI and dashboards.
 
 - `GET /feedback?date=&from=&to=&channel=&sentiment=&customer_id=&limit=&next=` (scope read): feedback by the
   UTC day it was stored (as the exports are cut), or a customer's feedback newest first; cursor pagination.
@@ -7,7 +7,8 @@
   the body, so no request log on the way (API Gateway, proxies, `make run`) holds it.
 - `GET /customers?email=` (read): the same answer; kept for compatibility, deprecated (the address is in
   the URL, which proxies and gateways log).
-- `DELETE /customers/{id}` (erase): erasure everywhere, see chalicelib/privacy.py.
+- `GET /stats?from=&to=` (read): the dashboard's aggregates over the per-day index (stats.py).
+Erasure (`DELETE /customers/{id}`) is the privacy package's route.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 
-from chalicelib import cursors, privacy, read_params
-from chalicelib.auth import bearer, requires_scope
+from chalicelib.auth.authorizer import bearer, requires_scope
 from chalicelib.http import (
     ANY_CONTENT,
     JSON_TYPE,
@@ -31,6 +31,7 @@ from chalicelib.http import (
     parse_body,
 )
 from chalicelib.models import Channel, Sentiment, StoredFeedback, utc_now
+from chalicelib.read import cursors, params, stats
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
 
@@ -39,22 +40,23 @@ read_api = Blueprint(__name__)
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 MAX_DAYS = 93
+DEFAULT_STATS_DAYS = 30
 
 
 def _query(name: str) -> str | None:
-    return read_params.present((read_api.current_request.query_params or {}).get(name))
+    return params.present((read_api.current_request.query_params or {}).get(name))
 
 
 def _day(name: str) -> date | None:
-    return read_params.parse_day(name, _query(name))
+    return params.parse_day(name, _query(name))
 
 
 def _choice(name: str, allowed: type[Channel] | type[Sentiment]) -> str | None:
-    return read_params.parse_choice(name, _query(name), (member.value for member in allowed))
+    return params.parse_choice(name, _query(name), (member.value for member in allowed))
 
 
 def _limit() -> int:
-    limit = read_params.parse_whole_number("limit", _query("limit"), 1, MAX_LIMIT, code="invalid_limit")
+    limit = params.parse_whole_number("limit", _query("limit"), 1, MAX_LIMIT, code="invalid_limit")
     return DEFAULT_LIMIT if limit is None else limit
 
 
@@ -213,21 +215,28 @@ def _search_refused(error: ValidationError) -> ValidationFailed:
     return ValidationFailed("The search is not valid.", fields=fields, field_codes=codes)
 
 
-@read_api.route("/customers/{customer_id}", methods=["DELETE"], authorizer=bearer, content_types=ANY_CONTENT)
+def stats_days(start: date | None, end: date | None, today: date) -> list[date]:
+    """The days of a /stats request: from..to inclusive; to defaults to today (UTC), from to 30 days
+    before to; at most MAX_DAYS. `from` and `to` come through params.parse_day, whose bounds keep this
+    arithmetic inside `date`'s range."""
+    end = end or (start + timedelta(days=DEFAULT_STATS_DAYS - 1) if start else today)
+    start = start or end - timedelta(days=DEFAULT_STATS_DAYS - 1)
+    if end < start:
+        raise BadRequest("from must not be after to.", code="invalid_date")
+    if (end - start).days >= MAX_DAYS:
+        raise BadRequest(f"Statistics span at most {MAX_DAYS} days.", code="invalid_date")
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+
+
+@read_api.route("/stats", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
 @json_errors
-@requires_scope("erase")
-def erase_customer(customer_id: str) -> Response:
-    """Erase a customer everywhere; answers with the counts (the customer id is not repeated)."""
-    report = privacy.erase_customer(customer_id)
-    if report is None:
-        raise _unknown_customer()
-    return Response(
-        body={
-            "status": "erased",
-            "feedback_deleted": report.feedback_deleted,
-            "identities_deleted": report.identities_deleted,
-            # Rewritten by the export function, invoked now (GET /exports answers 409 until then).
-            "exports_scheduled_for_rewrite": report.exports_scheduled,
-        },
-        status_code=200,
+@requires_scope("read")
+def get_stats() -> Response:
+    """Sentiment mix per day and per channel, NPS per day, counts, latest negative feedback."""
+    query = read_api.current_request.query_params or {}
+    start, end = (
+        params.parse_day("from", query.get("from")),
+        params.parse_day("to", query.get("to")),
     )
+    days = stats_days(start, end, utc_now().date())
+    return Response(body=stats.compute(days), status_code=200, headers={"Cache-Control": "no-store"})

@@ -10,13 +10,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 from chalice import Blueprint, Response
 
-from chalicelib import aws, read_params
-from chalicelib.auth import bearer, requires_scope
+from chalicelib import aws
+from chalicelib.auth.authorizer import bearer, requires_scope
 from chalicelib.config import settings
 from chalicelib.export import rewrite
 from chalicelib.export.day import MANIFEST_NAME, partition_prefix
 from chalicelib.http import ANY_CONTENT, ApiError, BadRequest, NotFound, json_errors
 from chalicelib.models import utc_now
+from chalicelib.read import params
 
 exports_api = Blueprint(__name__)
 
@@ -36,7 +37,7 @@ def presigned_get_url(key: str) -> str:
 
 def _parse_day(value: str) -> dt.date:
     # Strict (ASCII digits, a sane range) and never echoing the value: a path segment may be anything.
-    day = read_params.parse_day("date", value)
+    day = params.parse_day("date", value)
     if day is None:
         raise BadRequest("date must be a date as YYYY-MM-DD.", code="invalid_date")
     return day

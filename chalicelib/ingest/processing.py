@@ -16,12 +16,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import sources
 from chalicelib.analysis import AnalysisFailed, Analyzer, Document, configured_analyzer
 from chalicelib.analysis.pii import Redactor, configured_redactor, redaction_enabled
+from chalicelib.channels import sources
+from chalicelib.ingest.queue import QueueMessageError, decode_events
 from chalicelib.models import Channel, FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
-from chalicelib.queue import QueueMessageError, decode_events
 from chalicelib.store import customers
 from chalicelib.store import forms as form_store
 

@@ -22,12 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import utc_now
-from chalicelib.store.config_records import ConfigRecords
+from chalicelib.store.config_records import SOURCES
 
 PREVIOUS = "previous"
 SOURCE_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
 _SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
-_sources = ConfigRecords("SOURCE")
+_sources = SOURCES
 
 
 class SourceConfig(BaseModel):
