@@ -36,12 +36,12 @@ from moto import mock_aws
 from chalicelib import aws
 from chalicelib.channels import sources
 from chalicelib.config import settings
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.ingest import queue
 from chalicelib.local.provision import Resources, create_demo_form, provision
 from chalicelib.models import RatingScale
 from chalicelib.store import dynamo
-from chalicelib.store import forms as form_store
 
 
 def _reset_process_caches() -> None:

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from chalicelib import cli
-from chalicelib.store import forms as form_store
+from chalicelib.forms import records as form_store
 from tests.test_export import save, stored
 
 

@@ -301,8 +301,8 @@ def test_pii_in_the_text_is_masked_before_storage(stack):
 
 
 def test_a_form_can_turn_redaction_off(stack):
+    from chalicelib.forms import records as form_store
     from chalicelib.forms.config import FormConfig
-    from chalicelib.store import forms as form_store
 
     form_store.save(FormConfig(form_id="raw-form", name="Internal", redact_pii=False))
     event = FeedbackEvent.create(

@@ -16,13 +16,13 @@ import pytest
 from chalicelib import aws
 from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.auth import tokens
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.ingest import processing
 from chalicelib.ingest.queue import decode_events
 from chalicelib.models import Channel, RatingScale, Sentiment
 from chalicelib.read import stats
 from chalicelib.read.routes import stats_days
-from chalicelib.store import forms as form_store
 from chalicelib.web import demo, pages
 from chalicelib.web.routes import asset
 from tests.test_export import save, stored

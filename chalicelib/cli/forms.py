@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import MAX_LABEL_CHARS, MAX_QUESTION_CHARS, FormConfig, new_form_id
 from chalicelib.models import RatingScale
-from chalicelib.store import forms as form_store
 
 # FormConfig field → the option that sets it, for error messages.
 _OPTIONS = {

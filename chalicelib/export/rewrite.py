@@ -15,16 +15,15 @@ by the export function, which the erasure invokes asynchronously (Lambda `Invoke
 
 The rewrite runs in the export function because only it has the Parquet writer (pyarrow, from a layer).
 Under `make run` there is no Lambda: when AWS_ENDPOINT_URL points at the embedded moto server, the same
-handler runs in a background thread of the process that erased (chalicelib/local/lambda_runtime.py).
+handler runs in a background thread of the process that erased (the local stack registers it).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -47,7 +46,10 @@ REWRITE_DETAIL_TYPE = "Export rewrite requested"
 EXPORT_FUNCTION = "nightly_export"
 # What GET /exports/{date} tells a client to wait: a day's rewrite takes seconds to a minute.
 RETRY_AFTER_SECONDS = 60
-# The local stack's rewrites running in this process (see wait_for_local_rewrites).
+InProcessInvoker = Callable[[dict[str, Any]], threading.Thread | None]
+# The local stack's stand-in for Lambda's asynchronous invocation (set by chalicelib.local), and the rewrites
+# it started in this process (see wait_for_local_rewrites).
+_in_process_invoker: InProcessInvoker | None = None
 _local_rewrites: list[threading.Thread] = []
 
 
@@ -146,22 +148,21 @@ def _dispatch(event: dict[str, Any]) -> Dispatch:
             logger.exception("export function not invoked; the nightly run rewrites the days")
             return Dispatch.NIGHTLY
         return Dispatch.INVOKED
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        return _run_locally(event)
+    if _in_process_invoker is not None:
+        thread = _in_process_invoker(event)
+        if thread is None:
+            return Dispatch.NIGHTLY
+        _local_rewrites.append(thread)
+        return Dispatch.LOCAL
     logger.warning("EXPORT_FUNCTION_NAME is not set; the nightly run rewrites the days")
     return Dispatch.NIGHTLY
 
 
-def _run_locally(event: dict[str, Any]) -> Dispatch:
-    """The local stack's stand-in for the asynchronous invocation: the app's own handler, in a thread."""
-    try:
-        from app import nightly_export  # the process runs from the project directory (make run, the CLI)
-        from chalicelib.local.lambda_runtime import invoke_async
-    except ImportError:
-        logger.exception("the export handler cannot be loaded here; the nightly run rewrites the days")
-        return Dispatch.NIGHTLY
-    _local_rewrites.append(invoke_async(nightly_export, event, EXPORT_FUNCTION))
-    return Dispatch.LOCAL
+def invoke_in_process(invoker: InProcessInvoker | None) -> None:
+    """Where there is no Lambda (the local stack), run the export handler with `invoker` instead: it starts
+    the handler on an event and returns its thread (None when the handler cannot be loaded)."""
+    global _in_process_invoker  # noqa: PLW0603 - one invoker per process, set by the local stack at start
+    _in_process_invoker = invoker
 
 
 def wait_for_local_rewrites() -> None:

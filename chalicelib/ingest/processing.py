@@ -19,11 +19,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib.analysis import AnalysisFailed, Analyzer, Document, configured_analyzer
 from chalicelib.analysis.pii import Redactor, configured_redactor, redaction_enabled
 from chalicelib.channels import sources
+from chalicelib.forms import records as form_store
 from chalicelib.ingest.queue import QueueMessageError, decode_events
 from chalicelib.models import Channel, FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.store import customers
-from chalicelib.store import forms as form_store
 
 
 class RecordFailed(Exception):

@@ -13,9 +13,9 @@ from chalicelib.channels import sources
 from chalicelib.channels.registry import CHANNELS
 from chalicelib.channels.sources import SourceConfig
 from chalicelib.config import settings
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.models import RatingScale
-from chalicelib.store import forms as form_store
 from chalicelib.store.schema import TTL_ATTRIBUTE, create_table_arguments
 
 # Matches the deployed queue (infra/): after five failed receives a message moves to the DLQ.

@@ -65,8 +65,8 @@ class ConfigRecords(BaseProvider):
         self.clear_cache()
 
 
-# Every kind of configuration record, one partition each; their modules (store/forms.py, channels/sources.py,
-# auth/tokens.py) add what the records mean. Permissions and the authorizer name these partitions too.
+# Every kind of configuration record, one partition each; their modules (forms/records.py,
+# channels/sources.py, auth/tokens.py) add what the records mean.
 FORMS = ConfigRecords("FORM")
 SOURCES = ConfigRecords("SOURCE")
 TOKENS = ConfigRecords("TOKEN")

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from chalice import Blueprint, Response
 
-from chalicelib.forms.routes import known_form
 from chalicelib.http import ANY_CONTENT, NotFound, json_errors
-from chalicelib.web import pages
+from chalicelib.web.html import html_response
 
 web_api = Blueprint(__name__)
 
@@ -73,22 +72,8 @@ def static_asset(name: str) -> Response:
     return _static(name, ASSETS[name], ASSET_CACHE_CONTROL)
 
 
-@web_api.route("/f/{form_id}", methods=["GET"], content_types=ANY_CONTENT)
-@pages.html_errors
-def hosted_form(form_id: str) -> Response:
-    """The hosted form page (works without JavaScript; widget.js enhances it)."""
-    return pages.hosted_form_response(known_form(form_id), pages.FORM_PREFIX)
-
-
-@web_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
-@pages.html_errors
-def hosted_thanks(form_id: str) -> Response:
-    """Where a hosted-page post without JavaScript lands."""
-    return pages.thanks_response(known_form(form_id))
-
-
 @web_api.route("/dashboard", methods=["GET"], content_types=ANY_CONTENT)
 def dashboard() -> Response:
     """The dashboard shell; its script asks for a read token and calls /stats and the read API."""
     text, _ = asset("dashboard.html")
-    return pages.html_response(text)
+    return html_response(text)

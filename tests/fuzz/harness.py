@@ -24,9 +24,9 @@ from chalicelib.channels import sources
 from chalicelib.channels.sources import SourceConfig
 from chalicelib.config import settings
 from chalicelib.export.day import MANIFEST_NAME, partition_prefix
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.models import Channel, FeedbackEvent, RatingScale
-from chalicelib.store import forms as form_store
 from tests.fuzz.gateway import ChaliceWsgi
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"

@@ -23,8 +23,8 @@ from chalicelib.forms.config import FormConfig
 from chalicelib.forms.validation import RESPONSE_ID_PATTERN
 from chalicelib.http import as_api_error
 from chalicelib.models import RatingScale
+from chalicelib.web.html import html_response
 
-HTML_TYPE = "text/html; charset=utf-8"
 # Relative path from a page to the API's root: /f/{id} → "../", /f/{id}/thanks and /forms/{id}/responses
 # (where a failed hosted-page post is answered) → "../../".
 FORM_PREFIX = "../"
@@ -32,32 +32,6 @@ POST_PREFIX = "../../"
 
 # Fields shown on the page; errors on any other field (response_id, language …) go above the form.
 PAGE_FIELDS = ("rating", "comment", "email")
-
-
-def content_security_policy(nonce: str | None = None) -> str:
-    """The CSP of an HTML page: nothing but this origin's scripts, styles and API; no framing."""
-    style = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
-    return (
-        "default-src 'none'; script-src 'self'; "
-        f"style-src {style}; connect-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
-
-
-def html_response(body: str, status: int = 200, nonce: str | None = None) -> Response:
-    """An HTML page with its security headers; pages are per-request (nonce), so never cached."""
-    return Response(
-        body=body,
-        status_code=status,
-        headers={
-            "Content-Type": HTML_TYPE,
-            "Content-Security-Policy": content_security_policy(nonce),
-            "X-Content-Type-Options": "nosniff",
-            "X-Frame-Options": "DENY",
-            "Referrer-Policy": "strict-origin-when-cross-origin",
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 def _quality(parameters: list[str]) -> float:
