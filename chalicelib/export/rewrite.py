@@ -1,21 +1,7 @@
-"""Export days an erasure left holding the erased customer: marked pending at once, rewritten within minutes
-by the export function, which the erasure invokes asynchronously (Lambda `Invoke`, InvocationType=Event).
-
-1. The erasure (DELETE /customers/{id}, `cli customers erase`) deletes the customer's items, then marks each
-   day that held them and is exported (one item per day in the EXPORT_REWRITE partition, with a fresh token)
-   and invokes the export function with an "export rewrite" event naming those days. Yesterday and today,
-   when not exported yet, are marked as upcoming: the nightly run may be exporting yesterday right now.
-2. While an exported day is marked, `GET /exports/{date}` answers 409 export_rewrite_pending.
-3. The export function rewrites every named day still marked (all files, Parquet included, so Athena reads
-   the rewritten partition), then removes the mark only if it still holds the token read before the
-   rewrite: an erasure that marked the day again meanwhile keeps it pending until its own rewrite.
-4. The nightly run rewrites whatever stays marked (an invocation that failed after Lambda's two retries, a
-   stage without the function name), exports the previous day, then rewrites what was marked meanwhile,
-   that day included: an erasure during its export cannot leave the day with the customer in it.
-
-The rewrite runs in the export function because only it has the Parquet writer (pyarrow, from a layer).
-Under `make run` there is no Lambda: when AWS_ENDPOINT_URL points at the embedded moto server, the same
-handler runs in a background thread of the process that erased (the local stack registers it).
+"""Export days an erasure left holding the erased customer: marked pending at once (GET /exports answers 409),
+rewritten within minutes by the export function, which the erasure invokes asynchronously, with the nightly
+run as the fallback; a mark is removed only if no erasure marked the day again meanwhile. README, "Privacy:
+redaction, erasure, retention", has the steps and the timing.
 """
 
 from __future__ import annotations
