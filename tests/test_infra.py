@@ -1000,7 +1000,7 @@ def test_a_budget_and_an_hourly_ceiling_alert_the_operators(synth: Synth):
     )
 
     alarm = _alarm(synth, "ItemsStoredPerHour")
-    processing = (ROOT / "chalicelib" / "processing.py").read_text()
+    processing = (ROOT / "chalicelib" / "ingest" / "processing.py").read_text()
     assert 'metrics.add_metric(name="FeedbackStored"' in processing
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
         "FeedbackCollector",
