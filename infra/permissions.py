@@ -143,14 +143,14 @@ def analyze(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
             "StoreFeedback",
             [
                 "dynamodb:GetItem",  # form/source configs (redaction setting), profiles when merging
-                "dynamodb:BatchGetItem",  # customers.lookup_identities
+                "dynamodb:BatchGetItem",  # identities.lookup_identities
                 "dynamodb:PutItem",  # TransactWriteItems: conditional feedback and identity Puts
                 "dynamodb:UpdateItem",  # TransactWriteItems: profile aggregates, merge tombstones
-                "dynamodb:BatchWriteItem",  # customers.merge: moved identities and feedback
+                "dynamodb:BatchWriteItem",  # merge.merge: moved identities and feedback
             ],
             [targets.table_arn],
         ),
-        # customers.merge reads the absorbed customer's partition through the customer index.
+        # merge.merge reads the absorbed customer's partition through the customer index.
         _statement("QueryCustomerIndex", ["dynamodb:Query"], [targets.index_arn(CUSTOMER_INDEX)]),
         # Comprehend's built-in detect APIs have no resource type: "*" is the only value IAM accepts.
         _statement("DetectSentimentAndPii", list(COMPREHEND_DETECT_ACTIONS), ["*"]),

@@ -20,6 +20,7 @@ from chalicelib.models import Author, Channel, FeedbackEvent, RatingScale
 from chalicelib.privacy import erasure
 from chalicelib.store import customers, dynamo
 from chalicelib.store import feedback as feedback_store
+from chalicelib.store.profiles import profile_key
 from tests import test_privacy
 from tests.test_customers import customer_of, event, process
 
@@ -282,7 +283,7 @@ def test_items_of_an_absorbed_customer_are_logged_on_the_survivor(stack, monkeyp
     # A merge between its tombstone and moving the items: today's item still names the absorbed customer.
     aws.client("dynamodb").update_item(
         TableName=settings().table_name,
-        Key=dynamo.serialize(customers.profile_key(absorb)),
+        Key=dynamo.serialize(profile_key(absorb)),
         UpdateExpression="SET merged_into = :keep",
         ExpressionAttributeValues=dynamo.serialize({":keep": keep}),
     )

@@ -26,6 +26,7 @@ from chalicelib.channels.sources import SourceConfig
 from chalicelib.channels.webhook import sign
 from chalicelib.observability import IdentifierFreeFormatter, logger
 from chalicelib.store import customers
+from chalicelib.store.identities import customer_id_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -122,7 +123,7 @@ def test_no_identifier_reaches_a_log_line(client, stack, captured):
     _analyze_queue(client, stack)
 
     customer_id = customers.find_by_email(EMAIL)
-    absorbed = customers.customer_id_for(f"crm-hooks#{USER_ID}")
+    absorbed = customer_id_for(f"crm-hooks#{USER_ID}")
     assert customer_id and customers.get_profile(absorbed)["merged_into"] == customer_id
     assert client.http.get(f"/customers?email={EMAIL}", headers=read).status_code == 200
     search = client.http.post(

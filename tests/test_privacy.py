@@ -28,6 +28,7 @@ from chalicelib.models import Channel, RatingScale
 from chalicelib.privacy import erasure
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
+from chalicelib.store.merge import merge
 from tests import test_local_stack
 from tests.test_customers import customer_of, event, process
 from tests.test_local_stack import cli, post
@@ -169,7 +170,7 @@ def test_erasing_a_merged_customer_removes_the_absorbed_tombstone(stack):
     a, b = event("a", email="ma@example.com"), event("b", email="mb@example.com")
     process(a, b)
     keep, absorb = customer_of(a), customer_of(b)
-    customers.merge(keep, absorb)
+    merge(keep, absorb)
 
     erasure.erase_customer(keep)
 

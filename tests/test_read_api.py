@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.auth import tokens
 from chalicelib.models import Channel, RatingScale
-from chalicelib.store import customers
+from chalicelib.store.merge import merge
 from tests.test_customers import customer_of, event, process
 from tests.test_export import save, stored
 
@@ -118,7 +118,7 @@ def test_customer_profile_identities_and_recent_feedback(client, read, seeded):
 
 def test_a_merged_customer_answers_with_the_survivor(client, read, seeded):
     ann, bob = customer_of(seeded[0]), customer_of(seeded[3])
-    customers.merge(ann, bob)
+    merge(ann, bob)
 
     _, body = get(client, f"/customers/{bob}", read)
 

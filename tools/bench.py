@@ -1059,7 +1059,7 @@ class SyntheticCustomer:
 
 def synthetic_customer(number: int) -> SyntheticCustomer:
     """A customer as the analyze path would have created it from their email address."""
-    from chalicelib.store.customers import customer_id_for
+    from chalicelib.store.identities import customer_id_for
 
     email = f"shopper{number}@example.net"
     return SyntheticCustomer(customer_id_for(f"email#{email}"), email, f"Shopper {number}")
@@ -1121,7 +1121,7 @@ def synthetic_stored(
 
 def profile_item(customer: SyntheticCustomer, items: Sequence[Any], now: datetime) -> dict[str, Any]:
     """The profile item the analyze path's updates would have left for `customer` after `items`."""
-    from chalicelib.store.customers import PROFILE, profile_key
+    from chalicelib.store.profiles import PROFILE, profile_key
     from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, RECORD_TYPE, customer_partition
 
     profile: dict[str, Any] = {

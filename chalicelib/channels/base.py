@@ -17,15 +17,11 @@ from typing import Any, ClassVar
 from chalice import Response
 from pydantic import ValidationError
 
-from chalicelib.channels.exceptions import DeliveryTooLarge, PayloadInvalid
+from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import NotFound, parse_json_object
-from chalicelib.ingest import queue
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
-
-# SQS takes at most 1 MiB in one request, a single message or a batch of ten.
-QUEUE_REQUEST_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,18 +66,6 @@ class Delivery:
     events: list[FeedbackEvent] = field(default_factory=list)
     reply: Response | None = None
     skipped: list[Skipped] = field(default_factory=list)
-    # The SQS message bodies of `events`, encoded once: the size check below and the ack's send use the same.
-    queue_bodies: list[str] = field(init=False, default_factory=list)
-
-    def __post_init__(self) -> None:
-        # The 2xx means every event is queued by one SQS request (≤ 10 messages, ≤ 1 MiB in all). A signed
-        # body under the size limit can still expand past that (thousands of tiny messages, each event
-        # carrying ids and times): refuse it as too large (413) rather than fail on the queue (500).
-        if self.events:
-            self.queue_bodies = queue.encode_events(self.events)
-            size = sum(len(body.encode()) for body in self.queue_bodies)
-            if len(self.queue_bodies) > queue.MAX_MESSAGES_PER_BATCH or size > QUEUE_REQUEST_BYTES:
-                raise DeliveryTooLarge(len(self.events))
 
     @classmethod
     def nothing(cls, reason: str) -> Delivery:

@@ -17,7 +17,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.channels import sources
 from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest
-from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.exceptions import DeliveryTooLarge, PayloadInvalid
 from chalicelib.channels.registry import channel_for
 from chalicelib.channels.sources import SourceConfig
 from chalicelib.http import ANY_CONTENT, NotFound, json_errors, raw_body
@@ -80,7 +80,7 @@ def receive(source_id: str) -> Response:
     if not delivery.events and not delivery.skipped and delivery.reply is None:
         # A channel that gave no reason: its items were none of the customer texts it keeps.
         delivery.skipped.append(Skipped("no_customer_text"))
-    queue.send_bodies(delivery.queue_bodies)
+    queue.send_bodies(queue_bodies(delivery))
     logger.info(
         "webhook accepted",
         extra={
@@ -98,6 +98,15 @@ def receive(source_id: str) -> Response:
     if delivery.skipped:
         body["skipped"] = [skipped.as_json() for skipped in delivery.skipped]
     return Response(body=body, status_code=200)
+
+
+def queue_bodies(delivery: Delivery) -> list[str]:
+    """The SQS message bodies of the delivery's events; 413 when they need more than one SQS request."""
+    try:
+        return queue.encode_request(delivery.events)
+    except queue.QueueRequestTooLarge as error:
+        # The 2xx means every event is queued by one request: refuse the delivery now, not fail on the queue.
+        raise DeliveryTooLarge(len(delivery.events)) from error
 
 
 def _count_skipped(delivery: Delivery, channel: str) -> None:

@@ -29,12 +29,13 @@ def customers_show(args: argparse.Namespace) -> int:
 def customers_link(args: argparse.Namespace) -> int:
     """Merge customer_b into customer_a (idempotent)."""
     from chalicelib.store import customers
+    from chalicelib.store.merge import merge
 
     for customer_id in (args.customer_a, args.customer_b):
         if customers.get_profile(customer_id) is None:
             print(f"error: no customer {customer_id!r}", file=sys.stderr)
             return 1
-    report = customers.merge(args.customer_a, args.customer_b)
+    report = merge(args.customer_a, args.customer_b)
     print(
         f"{args.customer_b} is now part of {args.customer_a}: {report.feedback_moved} feedback and "
         f"{report.identities_moved} identities moved"

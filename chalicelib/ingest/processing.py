@@ -1,15 +1,15 @@
 """The analyze function: an SQS batch in, sentiment scored in batches, items stored once, failures reported.
 
 All records of a batch are analyzed together (one Comprehend call per 25 texts of a language, not per
-record) and written together (one transaction per 100 items); Powertools' BatchProcessor then turns each
-record's outcome into the partial batch response, so only the records that failed come back through the
-queue and, after the queue's maxReceiveCount, land in the DLQ with their payload intact.
+record) and written together (one transaction per 100 items): `WholeBatchProcessor`, a Powertools
+BatchProcessor, decides the batch in one call and reports each record's outcome in the partial batch
+response, so only the records that failed come back through the queue and, after the queue's
+maxReceiveCount, land in the DLQ with their payload intact.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +23,12 @@ from chalicelib.forms import records as form_store
 from chalicelib.ingest.queue import QueueMessageError, decode_events
 from chalicelib.models import Channel, FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
-from chalicelib.store import customers
+from chalicelib.store import feedback_write, identities
 
 
 class RecordFailed(Exception):
-    """Raised for a record whose events could not all be analyzed and stored; it will be retried."""
+    """A record whose events could not all be analyzed and stored (its failure in the batch response); the
+    queue delivers it again."""
 
 
 @dataclass
@@ -70,7 +71,7 @@ def analyze_and_store(
             unique.setdefault(event.feedback_id, event)
 
     # Redeliveries and replays are recognised before they cost an analysis.
-    already_stored, known_identities = customers.prefetch(unique.values())
+    already_stored, known_identities = feedback_write.prefetch(unique.values())
     new = {feedback_id: e for feedback_id, e in unique.items() if feedback_id not in already_stored}
     results = analyzer.analyze(
         [Document(key=e.feedback_id, text=e.text, language=e.language) for e in new.values()]
@@ -91,10 +92,10 @@ def analyze_and_store(
             if e.text.strip() and redaction_wanted(e)
         ]
     )
-    resolution = customers.resolve([event for event, _ in analyzed], known=known_identities)
+    resolution = identities.resolve([event for event, _ in analyzed], known=known_identities)
     # A redelivered event whose author's customers are still two (the invocation that stored it died during
     # their merge) gets the merge finished: merging is idempotent, and the identities are known already.
-    resolution.links |= customers.resolve(
+    resolution.links |= identities.resolve(
         [unique[feedback_id] for feedback_id in already_stored], known=known_identities
     ).links
     stored_at = utc_now()
@@ -117,7 +118,7 @@ def analyze_and_store(
                 }
             )
         ready.append(stored)
-    outcome = customers.save_feedback(ready, resolution)
+    outcome = feedback_write.save_feedback(ready, resolution)
     failed.update(outcome.failed)
     for index, events in enumerate(events_per_record):
         if events is None:
@@ -132,35 +133,58 @@ def analyze_and_store(
     )
 
 
+# Decides every record of a batch in one call: one error (None for success) per record, in record order.
+BatchHandler = Callable[[list[SQSRecord]], list[str | None]]
+
+
+class WholeBatchProcessor(BatchProcessor):
+    """Powertools' SQS partial-batch processor, handing its handler the whole batch at once.
+
+    Powertools calls a record handler once per record; analysis and storage are cheaper per batch, so
+    `process` (the batch-level hook) calls the handler once with every record and records each returned
+    error as that record's failure. The response (`batchItemFailures`, by message id) and the error when
+    every record failed stay Powertools' own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(EventType.SQS)
+
+    def process(self) -> list[tuple]:
+        records = [SQSRecord(record) for record in self.records]
+        handle_batch: BatchHandler = self.handler
+        errors = handle_batch(records)
+        if len(errors) != len(records):
+            raise ValueError(f"the batch handler decided {len(errors)} of {len(records)} records")
+        return [
+            self.success_handler(record, None)
+            if error is None
+            else self.failure_handler(record, (RecordFailed, RecordFailed(error), None))
+            for record, error in zip(records, errors, strict=True)
+        ]
+
+
 def handle_sqs_batch(
     event: dict[str, Any], context: Any, analyzer: Analyzer | None = None, redactor: Redactor | None = None
 ) -> dict[str, Any]:
     """Lambda entry for the ingest queue; returns the partial batch response (`batchItemFailures`)."""
-    records = event.get("Records", [])
-    report = analyze_and_store(
-        [record["body"] for record in records], analyzer or configured_analyzer(), redactor
-    )
-    logger.info(
-        "batch processed",
-        extra={
-            "records": len(records),
-            "stored": report.stored,
-            "duplicates": report.duplicates,
-            "failed_feedback_ids": sorted(report.failed_feedback),
-        },
-    )
-    metrics.add_metric(name="FeedbackStored", unit="Count", value=report.stored)
-    metrics.add_metric(name="FeedbackDuplicates", unit="Count", value=report.duplicates)
 
-    # BatchProcessor calls the handler once per record, in order; the outcomes were decided above for the
-    # whole batch, so they are handed out in that same order (message ids need not be unique in tests).
-    pending_errors = deque(report.errors)
-
-    def record_handler(record: SQSRecord) -> None:
-        error = pending_errors.popleft()
-        if error is not None:
-            raise RecordFailed(error)
+    def analyze_batch(records: list[SQSRecord]) -> list[str | None]:
+        report = analyze_and_store(
+            [record.body for record in records], analyzer or configured_analyzer(), redactor
+        )
+        logger.info(
+            "batch processed",
+            extra={
+                "records": len(records),
+                "stored": report.stored,
+                "duplicates": report.duplicates,
+                "failed_feedback_ids": sorted(report.failed_feedback),
+            },
+        )
+        metrics.add_metric(name="FeedbackStored", unit="Count", value=report.stored)
+        metrics.add_metric(name="FeedbackDuplicates", unit="Count", value=report.duplicates)
+        return report.errors
 
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=BatchProcessor(EventType.SQS), context=context
+        event=event, record_handler=analyze_batch, processor=WholeBatchProcessor(), context=context
     )

@@ -26,10 +26,16 @@ ENVELOPE_VERSION = 1
 # limit and a 25-record Lambda batch well under Lambda's 6 MB invocation payload.
 MAX_MESSAGE_BYTES = 100 * 1024
 MAX_MESSAGES_PER_BATCH = 10
+# SQS takes at most 1 MiB in one request, a single message or a batch of ten.
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 class QueueMessageError(ValueError):
     """A queue message that is not a valid envelope: it can never succeed, so it goes to the DLQ."""
+
+
+class QueueRequestTooLarge(ValueError):
+    """Events that do not fit in the one SQS request an acknowledgement stands for."""
 
 
 def encode_events(events: Sequence[FeedbackEvent]) -> list[str]:
@@ -47,6 +53,16 @@ def encode_events(events: Sequence[FeedbackEvent]) -> list[str]:
         chunk_bytes += item_bytes + 1
     if chunk:
         bodies.append(_envelope(chunk))
+    return bodies
+
+
+def encode_request(events: Sequence[FeedbackEvent]) -> list[str]:
+    """The message bodies that queue `events` with one SQS request (≤ 10 messages, ≤ 1 MiB in all), or
+    QueueRequestTooLarge: a body under the size limit can still expand past that once encoded (thousands of
+    tiny messages, each event carrying ids and times)."""
+    bodies = encode_events(events)
+    if len(bodies) > MAX_MESSAGES_PER_BATCH or sum(len(body.encode()) for body in bodies) > MAX_REQUEST_BYTES:
+        raise QueueRequestTooLarge(f"{len(events)} events need more than one SQS request")
     return bodies
 
 

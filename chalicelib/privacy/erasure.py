@@ -24,6 +24,8 @@ from chalicelib.export.day import MANIFEST_NAME, partition_prefix, previous_utc_
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
 from chalicelib.store import customers, dynamo
+from chalicelib.store.identities import IDENTITY
+from chalicelib.store.profiles import profile_key
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
 
 ERASURE = "ERASURE"
@@ -75,12 +77,12 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
         if kind == "FEEDBACK":
             report.feedback_deleted += 1
             days.add(date.fromisoformat(item["stored_at"][:10]))
-        elif kind == customers.IDENTITY:
+        elif kind == IDENTITY:
             report.identities_deleted += 1
         deletes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: item[PK], SK: item[SK]})}})
     profiles = {customer_id, *((profile or {}).get("absorbed", []))}
     for profile_id in sorted(profiles):
-        deletes.append({"DeleteRequest": {"Key": dynamo.serialize(customers.profile_key(profile_id))}})
+        deletes.append({"DeleteRequest": {"Key": dynamo.serialize(profile_key(profile_id))}})
     report.profiles_deleted = len(profiles) if profile else 0
     # Deleting keys twice (a profile both listed and indexed) is harmless; BatchWriteItem refuses duplicates.
     unique = list({str(d["DeleteRequest"]["Key"]): d for d in deletes}.values())

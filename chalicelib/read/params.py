@@ -7,7 +7,7 @@ parameter, never echoing its value:
 - dates are `YYYY-MM-DD` in ASCII digits (`date.fromisoformat` also takes "20261120", ISO weeks such as
   "2026-W47-5" …) between EARLIEST_DAY and LATEST_DAY, so a range computed from them (a default `from` 30
   days before `to` …) can never leave `date`'s range;
-- names come from a closed set; ids have their one shape (see the lookups in chalicelib/store/customers.py).
+- names come from a closed set; ids have their one shape (is_customer_id in chalicelib/store/identities.py).
 """
 
 from __future__ import annotations

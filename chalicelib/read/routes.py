@@ -34,6 +34,7 @@ from chalicelib.models import Channel, Sentiment, StoredFeedback, utc_now
 from chalicelib.read import cursors, params, stats
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
+from chalicelib.store.identities import is_customer_id
 
 read_api = Blueprint(__name__)
 
@@ -62,7 +63,7 @@ def _limit() -> int:
 
 def _customer_filter() -> str | None:
     value = _query("customer_id")
-    if value is not None and not customers.is_customer_id(value):
+    if value is not None and not is_customer_id(value):
         raise BadRequest("customer_id must be a customer id (cus_ and 24 hex digits).", code="invalid_filter")
     return value
 

@@ -1,4 +1,5 @@
-"""Feedback items: idempotent batched writes and the per-day read the export uses."""
+"""Feedback items: their keys and DynamoDB shape, and the reads (by id, per day for the export and the
+listings, per customer). New items are written with their customers by feedback_write.py."""
 
 from __future__ import annotations
 

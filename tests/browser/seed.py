@@ -92,7 +92,8 @@ def main(moto_port: int) -> int:
     from chalicelib.analysis.lexicon import LexiconAnalyzer
     from chalicelib.ingest import processing
     from chalicelib.ingest.queue import encode_events
-    from chalicelib.store import customers
+    from chalicelib.store import customers, feedback_write
+    from chalicelib.store.identities import Resolution
 
     now = datetime.now(UTC)
     first = FeedbackEvent.create(
@@ -109,7 +110,7 @@ def main(moto_port: int) -> int:
     assert report.errors == [None], report.errors
     customer_id = customers.find_by_email(CUSTOMER_EMAIL)
     assert customer_id, "the customer was not created"
-    customers.save_feedback(items(customer_id), customers.Resolution())
+    feedback_write.save_feedback(items(customer_id), Resolution())
     print(customer_id)
     return 0
 

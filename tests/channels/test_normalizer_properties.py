@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 from chalicelib.channels.base import Delivery, WebhookRequest
 from chalicelib.channels.exceptions import DeliveryTooLarge, PayloadInvalid
 from chalicelib.channels.registry import CHANNELS
+from chalicelib.channels.routes import queue_bodies
 from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import ApiError, BadRequest
 from chalicelib.ingest.queue import decode_events, encode_events
@@ -342,7 +343,8 @@ def assert_valid_delivery(request: WebhookRequest, delivery: Delivery) -> None:
 
 
 def run_in_process(channel_type: str, body: bytes, with_settings: bool) -> Delivery | ApiError:
-    """verify → parse → normalize as the route runs them; the documented refusal, or the checked delivery."""
+    """verify → parse → normalize → queue bodies as the route runs them; the documented refusal, or the
+    checked delivery."""
     channel = CHANNELS[channel_type]
     request = signed_request(channel_type, body, with_settings)
     channel.verify(request)  # a valid signature over these exact bytes: must pass, whatever they are
@@ -353,6 +355,7 @@ def run_in_process(channel_type: str, body: bytes, with_settings: bool) -> Deliv
         return error
     try:
         delivery = channel.normalize(request, payload)
+        queue_bodies(delivery)
     except (PayloadInvalid, DeliveryTooLarge) as error:
         assert 400 <= error.status < 500
         return error

@@ -23,7 +23,7 @@ from chalicelib.ingest.queue import decode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import FeedbackEvent, StoredFeedback, feedback_id_for
 from chalicelib.store import feedback as feedback_store
-from chalicelib.store.customers import PROFILE
+from chalicelib.store.profiles import PROFILE
 from chalicelib.store.schema import RECORD_TYPE
 from tests.faults.injection import LambdaKilled
 
@@ -240,7 +240,7 @@ class Outcome:
 
 
 def expected_aggregates(items: Sequence[StoredFeedback]) -> dict[str, int]:
-    """A profile's counters recounted from its stored feedback (independently of customers.py)."""
+    """A profile's counters recounted from its stored feedback (independently of store/profiles.py)."""
     counts: Counter[str] = Counter()
     for item in items:
         counts["feedback_count"] += 1
@@ -272,7 +272,7 @@ def _last(items: Iterable[StoredFeedback]) -> StoredFeedback | None:
 
 
 def expected_profile(items: Sequence[StoredFeedback]) -> dict[str, Any]:
-    """Everything a profile says, recounted from its stored feedback (independently of customers.py): the
+    """Everything a profile says, recounted from its stored feedback (independently of store/profiles.py): the
     counters, the exact score sum, the channels, emails and handles, first and last seen (the earliest and
     latest `occurred_at`), and the latest NPS, CSAT and name (of the item that occurred last)."""
     facts: dict[str, Any] = dict(expected_aggregates(items))

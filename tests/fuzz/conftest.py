@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.local.provision import create_demo_form, provision
 from chalicelib.store import customers, dynamo, signing_keys
+from chalicelib.store.profiles import profile_key
 from tests.conftest import _reset_process_caches
 from tests.fuzz import harness
 from tests.fuzz.gateway import ChaliceWsgi
@@ -40,7 +41,7 @@ def world() -> Iterator[harness.World]:
         # The cursor key is created by the first page with a `next`: made now, it is part of the snapshot.
         signing_keys.cursor_key(create=True)
         erasable_keys = {(item["pk"], item["sk"]) for item in customers.customer_items(erasable)}
-        erasable_keys.add(tuple(customers.profile_key(erasable).values()))
+        erasable_keys.add(tuple(profile_key(erasable).values()))
 
         from app import app
 
