@@ -34,7 +34,7 @@ FUNCTIONS = (API_HANDLER, ANALYZE, NIGHTLY_EXPORT, BEARER)
 COMPREHEND_DETECT_ACTIONS = (
     "comprehend:BatchDetectDominantLanguage",  # analysis/comprehend.py: texts of no declared language
     "comprehend:BatchDetectSentiment",  # analysis/comprehend.py: ≤ 25 documents per call
-    "comprehend:DetectPiiEntities",  # analysis/pii.py: redaction before the text is stored
+    "comprehend:DetectPiiEntities",  # analysis/redaction/comprehend.py: redaction before the text is stored
 )
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset(COMPREHEND_DETECT_ACTIONS + XRAY_ACTIONS)

@@ -1,5 +1,6 @@
 """The bench's counting pieces: Comprehend billed units, the request counter, the Stubber stand-in (batch
-calls and DetectPiiEntities), the redactor tally, the synthetic input, the throughput worker's encoding."""
+calls and DetectPiiEntities), the redactor tally, the synthetic input, the throughput worker's encoding, and
+the command line."""
 
 from __future__ import annotations
 
@@ -12,32 +13,30 @@ from moto import mock_aws
 
 from chalicelib.analysis.base import Document
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
-from chalicelib.analysis.pii import ComprehendPiiRedactor, Redaction
+from chalicelib.analysis.redaction import ComprehendPiiRedactor, Redaction
 from chalicelib.models import Sentiment
 from chalicelib.store.customers import summarize
-from tools.bench import (
+from tools.bench.checks import throughput_checks
+from tools.bench.comprehend import (
+    ComprehendResponder,
+    TallyingRedactor,
+    billed_units,
+    pii_entities,
+    sentiment_for,
+)
+from tools.bench.counting import RequestCounter, event_key
+from tools.bench.moto_speedups import fast_dynamodb_read_encoding, one_rollback_copy_per_transaction
+from tools.bench.pipeline import export_days
+from tools.bench.synthetic import (
     EMAIL_SHARE,
     REPEAT_SHARE,
-    ComprehendResponder,
-    RequestCounter,
     SyntheticCustomer,
-    TallyingRedactor,
-    ThroughputResult,
-    billed_units,
     distinct_emails,
-    event_key,
-    export_days,
-    fast_dynamodb_read_encoding,
-    in_id_order,
-    one_rollback_copy_per_transaction,
-    pii_entities,
     profile_item,
-    seed_day,
-    sentiment_for,
     synthetic_responses,
     synthetic_stored,
-    throughput_checks,
 )
+from tools.bench.throughput import ThroughputResult, in_id_order, seed_day
 
 DETECT = "BatchDetectDominantLanguage"
 SENTIMENT = "BatchDetectSentiment"
@@ -418,10 +417,10 @@ def test_a_failed_or_short_throughput_run_misses_its_targets():
 
 
 def test_pii_quality_section_reports_both_redactors_per_entity_type():
-    from tools.bench import _pii_quality_section, measure_pii_quality
+    from tools.bench.pii_quality import measure_pii_quality, pii_quality_section
 
     quality = measure_pii_quality()
-    lines = _pii_quality_section(quality)
+    lines = pii_quality_section(quality)
     address_rows = [line for line in lines if line.startswith("| ADDRESS |")]
 
     assert quality.texts >= 300 and quality.labelled > 100
@@ -429,3 +428,18 @@ def test_pii_quality_section_reports_both_redactors_per_entity_type():
     assert len(address_rows) == 2  # one table per backend
     assert all(row.count("|") == 9 for row in address_rows)
     assert sum(line.startswith("| all types |") for line in lines) == 2
+
+
+def test_the_cli_describes_the_bench_with_the_package_summary(capsys):
+    import tools.bench
+    from tools.bench.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the description
+    assert text.startswith("usage: python -m tools.bench")
+    assert " ".join(tools.bench.__doc__.splitlines()[0].split()) in text
+    assert "--quick" in text and "--write" in text and "--prices" in text
+    assert "--throughput-worker" not in text  # the worker's own option stays hidden

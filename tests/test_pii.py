@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from chalicelib.analysis.base import AnalysisFailed, Document, truncate_utf8
-from chalicelib.analysis.pii import (
+from chalicelib.analysis.redaction import (
     DEFAULT_ENTITY_TYPES,
     MAX_TEXT_BYTES,
     ComprehendPiiRedactor,

@@ -287,7 +287,7 @@ def _lexicon():
 
 
 def test_pii_in_the_text_is_masked_before_storage(stack):
-    from chalicelib.analysis.pii import PatternRedactor
+    from chalicelib.analysis.redaction import PatternRedactor
 
     leaky = form_event(
         "pii", "Call me on +44 20 7946 0958 or write to bob@example.com, card 4111 1111 1111 1111"

@@ -16,6 +16,7 @@ import pytest
 from chalicelib import aws
 from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.auth import tokens
+from chalicelib.forms import pages
 from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.ingest import processing
@@ -23,7 +24,7 @@ from chalicelib.ingest.queue import decode_events
 from chalicelib.models import Channel, RatingScale, Sentiment
 from chalicelib.read import stats
 from chalicelib.read.routes import stats_days
-from chalicelib.web import demo, pages
+from chalicelib.web import demo
 from chalicelib.web.routes import asset
 from tests.test_export import save, stored
 

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.analysis import AnalysisFailed, Analyzer, Document, configured_analyzer
-from chalicelib.analysis.pii import Redactor, configured_redactor, redaction_enabled
+from chalicelib.analysis.redaction import Redactor, configured_redactor, redaction_enabled
 from chalicelib.channels import sources
 from chalicelib.forms import records as form_store
 from chalicelib.ingest.queue import QueueMessageError, decode_events

@@ -31,7 +31,7 @@ from chalicelib.analysis.redaction.comprehend import (
     ComprehendPiiRedactor,
 )
 from chalicelib.analysis.redaction.patterns import DETECTORS, PatternRedactor
-from chalicelib.analysis.redaction.vocabulary import (
+from chalicelib.analysis.redaction.base import (
     DEFAULT_ENTITY_TYPES,
     ENTITY_TYPES,
     LABELS,

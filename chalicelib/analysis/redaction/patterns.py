@@ -9,7 +9,7 @@ from chalicelib.analysis.base import Document
 from chalicelib.analysis.redaction import identifiers
 from chalicelib.analysis.redaction.addresses import addresses
 from chalicelib.analysis.redaction.checksums import iban_valid, luhn_valid
-from chalicelib.analysis.redaction.vocabulary import (
+from chalicelib.analysis.redaction.base import (
     Redaction,
     RedactionResults,
     Span,

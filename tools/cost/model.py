@@ -1,49 +1,26 @@
-"""What N feedback items a month cost on AWS, from the bench's measured counts and an editable price table.
-
-`tools/bench.py` measures, per 1,000 items, every AWS request the product makes on the way from a form
-POST to the nightly export (and the DynamoDB capacity units, Comprehend units and bytes stored behind them);
-`measured_counts` there turns a run into the flat mapping of `MEASURED_KEYS` this module prices. Unit
-prices, their date and the assumptions the bench cannot measure (volume, retention, AWS call latency, cold
-starts …) live in one TOML file, `tools/unit_prices.toml`, that a user edits. Everything here is pure
-arithmetic on those two inputs: `usage_lines` says what is used in a month and from which measured counts,
-`price_lines` prices it, `render` writes the markdown table `make bench` prints and puts in BENCHMARKS.md.
-
-DynamoDB capacity follows the developer guide ("DynamoDB item sizes and formats", "Read/write capacity
-mode"): a write request unit per 1 KB of item written, two for a write inside TransactWriteItems, one per
-1 KB more for each global secondary index the item is written to (index propagation is not transactional);
-a read request unit per 4 KB read strongly consistent, half of one eventually consistent; a Query is
-rounded up to 4 KB over the items of each page, BatchGetItem/GetItem per item (a missing item still costs
-the minimum). Storage adds 100 bytes of overhead per item, in the table and in each index it is in.
-"""
+"""The month's usage derived from the bench's measured counts, line by line, and its price."""
 
 from __future__ import annotations
 
-import json
 import math
-import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-PRICES_PATH = Path(__file__).with_name("unit_prices.toml")
-CHALICE_CONFIG = PROJECT_DIR / ".chalice" / "config.json"
+from tools.cost.prices import (
+    ANALYZE_FUNCTION,
+    API_FUNCTION,
+    EXPORT_FUNCTION,
+    Assumptions,
+    Price,
+    PriceTable,
+    lambda_memory_mb,
+)
+from tools.cost.units import comprehend_units
+
 PER = 1000  # measured counts are per this many items
-
 GIB = 1024**3  # AWS bills storage and log ingestion in binary gigabytes
-WRITE_UNIT_BYTES = 1024
-READ_UNIT_BYTES = 4096
-ITEM_OVERHEAD_BYTES = 100  # storage overhead of every item, in the table and in each index
-COMPREHEND_UNIT_CHARS = 100
-COMPREHEND_MIN_UNITS = 3
 SECONDS_PER_DAY = 86_400
 
-# The Lambda functions Chalice deploys for app.py: every route runs in `api_handler`.
-API_FUNCTION, ANALYZE_FUNCTION, EXPORT_FUNCTION = "api_handler", "analyze", "nightly_export"
-FUNCTIONS = (API_FUNCTION, ANALYZE_FUNCTION, EXPORT_FUNCTION)
 # Comprehend request types the analyze path makes: short name → (API operation, price id).
 COMPREHEND_OPERATIONS = {
     "language": ("BatchDetectDominantLanguage", "comprehend.language"),
@@ -81,7 +58,7 @@ def _dynamodb_keys(phase: str) -> dict[str, str]:
     }
 
 
-# What tools/bench.py measures: per 1,000 items, except `…_per_run` (per export run, i.e. per day exported)
+# What tools.bench measures: per 1,000 items, except `…_per_run` (per export run, i.e. per day exported)
 # and `imports.app_seconds` (one cold start).
 MEASURED_KEYS: dict[str, str] = {
     "ack.requests": "form POSTs answered: API Gateway requests and api_handler invocations",
@@ -103,149 +80,6 @@ MEASURED_KEYS: dict[str, str] = {
     "storage.dynamodb_index_bytes": "index bytes the items take in the GSIs, overhead included",
     "imports.app_seconds": "seconds `import app` takes in a fresh interpreter (the INIT of a cold start)",
 }
-
-
-# ----------------------------------------------------------------------------------------------------
-# DynamoDB sizes and units
-
-
-def attribute_value_size(value: Mapping[str, Any]) -> int:
-    """Bytes DynamoDB counts for one AttributeValue ({"S": …}, {"N": …}, {"M": …} …), its name excluded."""
-    (kind, data), *_ = value.items()
-    sizes: dict[str, Callable[[Any], int]] = {
-        "S": lambda text: len(str(text).encode("utf-8")),
-        "N": lambda number: number_size(str(number)),
-        "B": len,
-        "BOOL": lambda _: 1,
-        "NULL": lambda _: 1,
-        "SS": lambda members: sum(len(str(m).encode("utf-8")) for m in members),
-        "NS": lambda members: sum(number_size(str(m)) for m in members),
-        "BS": lambda members: sum(len(m) for m in members),
-        # Lists and maps: 3 bytes, and 1 byte per element (a map's element also has its name).
-        "L": lambda members: 3 + sum(1 + attribute_value_size(m) for m in members),
-        "M": lambda members: (
-            3 + sum(1 + len(name.encode("utf-8")) + attribute_value_size(v) for name, v in members.items())
-        ),
-    }
-    if kind not in sizes:
-        raise ValueError(f"unknown AttributeValue type {kind!r}")
-    return sizes[kind](data)
-
-
-def number_size(number: str) -> int:
-    """Bytes of a DynamoDB number: one per two significant digits, plus one."""
-    digits = number.lstrip("+-").lower().split("e")[0].replace(".", "").strip("0")
-    return math.ceil(len(digits) / 2) + 1
-
-
-def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
-    """Bytes DynamoDB counts for an item in AttributeValue form: attribute names plus values."""
-    return sum(len(name.encode("utf-8")) + attribute_value_size(value) for name, value in item.items())
-
-
-def write_units(size: int) -> int:
-    """1 KB write units for writing an item of `size` bytes (one at least)."""
-    return max(1, math.ceil(size / WRITE_UNIT_BYTES))
-
-
-def read_units(size: int) -> int:
-    """4 KB read units for reading `size` bytes (one at least: a missing item costs the minimum)."""
-    return max(1, math.ceil(size / READ_UNIT_BYTES))
-
-
-def comprehend_units(characters: float) -> int:
-    """Comprehend units billed for one document of `characters`: 100-character units, 3 minimum."""
-    return max(COMPREHEND_MIN_UNITS, math.ceil(characters / COMPREHEND_UNIT_CHARS))
-
-
-# ----------------------------------------------------------------------------------------------------
-# The price file
-
-
-@dataclass(frozen=True)
-class Price:
-    """One row of the price table: `usd` buys `per` of `unit`."""
-
-    id: str
-    service: str
-    item: str
-    unit: str
-    per: float
-    usd: float
-    source: str
-    note: str = ""
-
-    def cost(self, quantity: float) -> float:
-        """USD for `quantity` of the unit."""
-        return quantity / self.per * self.usd
-
-
-@dataclass(frozen=True)
-class Assumptions:
-    """What the bench cannot measure (see unit_prices.toml for each one's meaning)."""
-
-    items_per_month: int
-    days_per_month: float
-    stage: str
-    retention_months: float
-    standard_ia_after_months: float
-    average_text_chars: float  # 0: as measured
-    analyze_batch_fill: float  # 0: as measured
-    lambda_full_vcpu_mb: float
-    cold_start_share: Mapping[str, float]
-    log_bytes_per_invocation: float
-    xray_traced_share: float
-    esm_pollers: int
-    esm_wait_seconds: float
-    call_latency_ms: Mapping[str, float]
-
-
-@dataclass(frozen=True)
-class PriceTable:
-    """The price file: prices by id, their date and region, and the assumptions."""
-
-    as_of: date
-    region: str
-    currency: str
-    prices: Mapping[str, Price]
-    assumptions: Assumptions
-    path: Path | None = None
-
-
-def load_prices(path: Path = PRICES_PATH) -> PriceTable:
-    """Parse the price file (tomllib); a missing field or a duplicate id is an error."""
-    with path.open("rb") as file:
-        data = tomllib.load(file)
-    as_of = data["prices_as_of"]
-    if not isinstance(as_of, date):
-        raise ValueError(f"{path}: prices_as_of must be a TOML date (YYYY-MM-DD), not {as_of!r}")
-    prices: dict[str, Price] = {}
-    for row in data["price"]:
-        price = Price(**row)
-        if price.id in prices:
-            raise ValueError(f"{path}: price id {price.id!r} appears twice")
-        if price.usd < 0 or price.per <= 0:
-            raise ValueError(f"{path}: price {price.id!r} needs usd ≥ 0 and per > 0")
-        prices[price.id] = price
-    given = data["assumptions"]
-    assumptions = Assumptions(**given)
-    missing = set(FUNCTIONS) - set(assumptions.cold_start_share)
-    if missing:
-        raise ValueError(f"{path}: cold_start_share lacks {', '.join(sorted(missing))}")
-    return PriceTable(as_of, data["region"], data["currency"], prices, assumptions, path)
-
-
-def lambda_memory_mb(stage: str, config_path: Path = CHALICE_CONFIG) -> dict[str, int]:
-    """Memory (MB) of each function in a Chalice stage: the stage's default, then per-function overrides."""
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    stage_config = config["stages"][stage]
-    default = int(stage_config.get("lambda_memory_size", config.get("lambda_memory_size", 128)))
-    functions = stage_config.get("lambda_functions", {})
-    return {name: int(functions.get(name, {}).get("lambda_memory_size", default)) for name in FUNCTIONS}
-
-
-# ----------------------------------------------------------------------------------------------------
-# Usage
 
 
 @dataclass(frozen=True)
@@ -538,94 +372,3 @@ def monthly_cost(
     memory = memory if memory is not None else lambda_memory_mb(table.assumptions.stage)
     lines = price_lines(usage_lines(measured, table.assumptions, memory), table.prices)
     return CostReport(lines, table.assumptions.items_per_month, table, memory)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Markdown
-
-
-def _quantity(value: float) -> str:
-    if value == 0 or abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:,.3g}" if abs(value) < 1 else f"{value:,.2f}"
-
-
-def _usd(value: float) -> str:
-    return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.4f}"
-
-
-def _unit_price(price: Price) -> str:
-    per = f"{price.per:,.0f} " if price.per != 1 else ""
-    usd = format(Decimal(str(price.usd)).normalize(), "f")
-    whole, _, cents = usd.partition(".")
-    return f"${whole}.{cents.ljust(2, '0')} per {per}{price.unit}"
-
-
-def render(report: CostReport, measured_on: str) -> list[str]:
-    """The cost section of BENCHMARKS.md (also printed by `make bench`)."""
-    table, a = report.table, report.table.assumptions
-    memory = ", ".join(f"{name} {mb} MB" for name, mb in report.memory.items())
-    lines = [
-        f"{a.items_per_month:,} feedback items a month, priced from the counts measured {measured_on} "
-        f"with the unit prices of `{_display_path(table.path)}` (as of **{table.as_of.isoformat()}**, "
-        f"{table.region}, {table.currency}; free tiers ignored). Lambda memory as configured for the "
-        f"`{a.stage}` stage: {memory}.",
-        "",
-        "| service | line | quantity per month | unit | unit price | USD per month | derived from |",
-        "|---|---|---:|---|---|---:|---|",
-    ]
-    for line in report.lines:
-        usage, price = line.usage, line.price
-        lines.append(
-            f"| {usage.service} | {usage.label} | {_quantity(usage.quantity)} | {price.unit} "
-            f"| {_unit_price(price)} | {_usd(line.usd)} | {usage.how} |"
-        )
-    lines += [
-        f"| **total** | | | | | **{_usd(report.total)}** | |",
-        "",
-        f"**{_usd(report.total)} a month for {a.items_per_month:,} items: "
-        f"{_usd(report.per_thousand_items)} per 1,000 items.** Largest lines: "
-        + ", ".join(
-            f"{line.usage.service} {line.usage.label} {_usd(line.usd)}"
-            for line in sorted(report.lines, key=lambda line: -line.usd)[:3]
-        )
-        + ".",
-        "",
-        *_assumption_lines(a),
-    ]
-    return lines
-
-
-def _display_path(path: Path | None) -> str:
-    if path is None:
-        return "(in memory)"
-    try:
-        return str(path.resolve().relative_to(PROJECT_DIR))
-    except ValueError:
-        return str(path)
-
-
-def _assumption_lines(a: Assumptions) -> list[str]:
-    latency = ", ".join(f"{service} {ms:g} ms" for service, ms in a.call_latency_ms.items())
-    cold = ", ".join(f"{name} {share:.0%}" for name, share in a.cold_start_share.items())
-    text = f"{a.average_text_chars:g} characters" if a.average_text_chars else "as measured"
-    fill = f"{a.analyze_batch_fill:g} records" if a.analyze_batch_fill else "as measured (full batches)"
-    return [
-        "Assumptions (edit them in the price file):",
-        f"- Volume: {a.items_per_month:,} items in {a.days_per_month:g} days, one export a day; storage is "
-        f"priced for the month when {a.retention_months:g} months of history are held (no TTL on "
-        f"feedback; exports move to Standard-IA after {a.standard_ia_after_months:g} months).",
-        f"- Text length: {text}. Analyze batch fill: {fill}; a steady trickle with the 5-second batching "
-        "window fills batches less, which adds Lambda and SQS requests but no Comprehend or DynamoDB units.",
-        f"- Lambda duration: the handler's own time measured in process (outside AWS calls) x "
-        f"{a.lambda_full_vcpu_mb:g} MB / memory (Lambda's CPU share), plus each AWS call at {latency}; "
-        f"cold starts ({cold}) add the measured `import app` time as billed INIT.",
-        f"- SQS: the event source's idle long polls are an upper bound ({a.esm_pollers} pollers, "
-        f"{a.esm_wait_seconds:g}-s waits); CloudWatch Logs {a.log_bytes_per_invocation:g} bytes per "
-        f"invocation; X-Ray traces {a.xray_traced_share:.0%} of invocations.",
-        "- DynamoDB: transactional writes 2 WRU per KB; index entries 1 WRU per KB each; reads ½ RRU per "
-        "4 KB (eventually consistent); profile updates priced at the profile's size after the run (an upper "
-        "bound); customers per item as in the synthetic input.",
-        "- Not included: fixed monthly fees (WAF web ACL and rules, CloudWatch alarms and dashboards), data "
-        "transfer out, downloads of exports, Athena queries, the read API and dashboard.",
-    ]
