@@ -44,7 +44,7 @@ def reset_process_caches() -> None:
     from chalicelib.channels import sources
     from chalicelib.config import settings
     from chalicelib.ingest import queue
-    from chalicelib.store import forms as form_store
+    from chalicelib.forms import records as form_store
 
     settings.cache_clear()
     aws.reset_clients()
