@@ -22,6 +22,7 @@ from chalice.app import Request
 
 from chalicelib.config import settings
 from chalicelib.forms import pages
+from chalicelib.web import html
 from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.forms.validation import is_honeypot_filled, to_event, validate_response
@@ -173,7 +174,7 @@ def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Respon
         status_code=303,
         headers={
             "Location": f"{pages.POST_PREFIX}f/{form.form_id}/thanks",
-            "Content-Type": pages.HTML_TYPE,
+            "Content-Type": html.HTML_TYPE,
             "Cache-Control": "no-store",
         },
     )
