@@ -2,7 +2,8 @@
 
 A channel is one module in this package holding one `Channel` subclass; `registry.py` maps its `type` to
 it. The route does the rest the same way for every channel: load the source (cached), check the size,
-`verify` the signature on the raw bytes, `parse`, `normalize` into FeedbackEvents, one SQS send, answer.
+`verify` the signature on the raw bytes, `parse` the body into the channel's typed payload model (400 when
+it is no JSON object, 422 when it does not fit), `normalize` that into FeedbackEvents, one SQS send, answer.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
 
 from chalice import Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.payloads import invalid_payload
 from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import NotFound, parse_json_object
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
@@ -84,6 +87,11 @@ class Channel(ABC):
     setting_help: ClassVar[Mapping[str, str]] = {}
     # How the platform's console is set up, shown by `sources add` and documented in the README.
     console_help: ClassVar[str] = ""
+    # The documented shape of a delivery's body, which `parse` validates it into: a pydantic model, or
+    # `Annotated[A | B, one_of(…)]` for a body that comes in several shapes (see payloads.py).
+    payload_model: ClassVar[Any]
+    # What the 422 calls the body's fields: "Invalid payload fields: entry[0].time."
+    payload_name: ClassVar[str] = "payload"
 
     def generate_secret(self, name: str) -> str:
         """A fresh random value for a secret this product chooses (verify tokens, URL tokens …)."""
@@ -97,13 +105,23 @@ class Channel(ABC):
     def verify(self, request: WebhookRequest) -> None:
         """Raise a 401 error unless the request is authentic (signature over the raw body, replay window)."""
 
-    def parse(self, request: WebhookRequest) -> dict[str, Any]:
-        """The decoded body; JSON by default (400 when malformed)."""
-        return parse_json_object(request.body)
+    def parse(self, request: WebhookRequest) -> Any:
+        """The body as a `payload_model`: 400 when it is no JSON object, 422 naming the fields that misfit."""
+        document = parse_json_object(request.body)
+        try:
+            return _adapter(self.payload_model).validate_python(document)
+        except ValidationError as error:
+            raise invalid_payload(error, self.payload_name) from error
 
     @abstractmethod
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        """Every customer-authored text of the delivery as a FeedbackEvent; skips everything else."""
+    def normalize(self, request: WebhookRequest, payload: Any) -> Delivery:
+        """Every customer-authored text of the parsed delivery as a FeedbackEvent; skips everything else."""
+
+
+@cache
+def _adapter(payload_model: Any) -> TypeAdapter[Any]:
+    # One adapter per model, built when a delivery first needs it.
+    return TypeAdapter(payload_model)
 
 
 def feedback_event(

@@ -20,13 +20,14 @@ again carries the same conversation and part ids, so it is stored once.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import ConfigDict, Field, StrictInt
 
 from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.payloads import Ignored, PlatformObject, one_of
 from chalicelib.channels.text import html_to_text
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
@@ -40,11 +41,10 @@ RATING_ADDED = "conversation.rating.added"
 FEEDBACK_TOPICS = frozenset({USER_CREATED, USER_REPLIED, RATING_ADDED})
 # Intercom's author types for people on the customer side; admins, bots and teams are the business.
 CUSTOMER_AUTHOR_TYPES = frozenset({"user", "lead", "contact"})
-M = TypeVar("M", bound=BaseModel)
 
 
-class IntercomAuthor(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class IntercomAuthor(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     type: str | None = None
     id: str | None = Field(default=None, max_length=100)
@@ -52,8 +52,8 @@ class IntercomAuthor(BaseModel):
     email: str | None = Field(default=None, max_length=320)
 
 
-class ConversationPart(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class ConversationPart(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, max_length=100)
     part_type: str | None = None
@@ -62,30 +62,26 @@ class ConversationPart(BaseModel):
     author: IntercomAuthor = Field(default_factory=IntercomAuthor)
 
 
-class ConversationParts(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ConversationParts(PlatformObject):
     conversation_parts: list[ConversationPart] = Field(default_factory=list)
 
 
-class ConversationSource(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class ConversationSource(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str | None = None
     body: str | None = None
     author: IntercomAuthor = Field(default_factory=IntercomAuthor)
 
 
-class ContactReference(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class ContactReference(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str | None = Field(default=None, max_length=100)
     external_id: str | None = None
 
 
-class ConversationRating(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ConversationRating(PlatformObject):
     # A JSON integer, as Intercom documents it: a boolean or a string is never a rating.
     rating: StrictInt | None = None
     remark: str | None = None
@@ -93,10 +89,10 @@ class ConversationRating(BaseModel):
     contact: ContactReference | None = None
 
 
-class Conversation(BaseModel):
+class Conversation(PlatformObject):
     """The Conversation model as a notification's `data.item` (only what this channel reads)."""
 
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, max_length=100)
     created_at: datetime | None = None
@@ -105,14 +101,14 @@ class Conversation(BaseModel):
     conversation_rating: ConversationRating | None = None
 
 
-class NotificationData(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    item: dict[str, Any]
+class NotificationData(PlatformObject):
+    item: Conversation
 
 
-class Notification(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class Notification(PlatformObject):
+    """A notification of one of FEEDBACK_TOPICS (the others are not read)."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, max_length=200)
     topic: str
@@ -126,12 +122,12 @@ def sign(secret: str, body: bytes) -> str:
     return PREFIX + signatures.hex_digest(secret, body, "sha1")
 
 
-def _validated(model: type[M], value: Any, where: str) -> M:
-    try:
-        return model.model_validate(value)
-    except ValidationError as error:
-        fields = ", ".join(".".join(map(str, (where, *issue["loc"]))) for issue in error.errors())
-        raise PayloadInvalid(f"Invalid fields: {fields}.") from error
+def _notification_shape(payload: dict[str, Any]) -> type[PlatformObject]:
+    topic = payload.get("topic")
+    return Notification if isinstance(topic, str) and topic in FEEDBACK_TOPICS else Ignored
+
+
+IntercomPayload = Annotated[Notification | Ignored, one_of(_notification_shape)]
 
 
 def _is_customer(author: IntercomAuthor) -> bool:
@@ -148,6 +144,7 @@ def _author(author: IntercomAuthor) -> Author:
 
 class IntercomChannel(Channel):
     type = "intercom"
+    payload_model = IntercomPayload
     secret_names = (SECRET,)
     setting_help = {}
     console_help = (
@@ -162,12 +159,10 @@ class IntercomChannel(Channel):
         expected = [sign(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)]
         signatures.require(provided.strip().lower(), expected)
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        topic = payload.get("topic")
-        if not isinstance(topic, str) or topic not in FEEDBACK_TOPICS:
+    def normalize(self, request: WebhookRequest, payload: Notification | Ignored) -> Delivery:
+        if not isinstance(payload, Notification):
             return Delivery.nothing("not_feedback_event")  # ping, admin replies, notes, assignments …
-        notification = _validated(Notification, payload, "$")
-        conversation = _validated(Conversation, notification.data.item, "$.data.item")
+        notification, conversation = payload, payload.data.item
         if notification.topic == RATING_ADDED:
             events = self._rating(request, notification, conversation)
         else:

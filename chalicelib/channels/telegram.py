@@ -36,13 +36,14 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, ConfigDict, Field, StrictInt, model_validator
 
 from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
+from chalicelib.channels.payloads import PlatformObject, one_of
 from chalicelib.models import Author, FeedbackEvent, Kind
 from chalicelib.models import Channel as ChannelName
 
@@ -55,10 +56,8 @@ BUSINESS_UPDATES = frozenset({"business_message", "edited_business_message"})
 MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it `datetime` cannot represent the date
 
 
-class TelegramUser(BaseModel):
+class TelegramUser(PlatformObject):
     """The Bot API `User` object (the fields this channel reads)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     id: int
     is_bot: bool = False
@@ -67,27 +66,23 @@ class TelegramUser(BaseModel):
     username: str | None = None
 
 
-class TelegramChat(BaseModel):
+class TelegramChat(PlatformObject):
     """The Bot API `Chat` object (the fields this channel reads)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     id: int
     type: str
 
 
-class TelegramEntity(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class TelegramEntity(PlatformObject):
     type: str
     offset: int
     length: int
 
 
-class TelegramMessage(BaseModel):
+class TelegramMessage(PlatformObject):
     """The Bot API `Message` object (the fields this channel reads)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     message_id: int
     date: int = Field(ge=0, le=MAX_UNIX_SECONDS)
@@ -102,6 +97,34 @@ class TelegramMessage(BaseModel):
     text: str | None = None
     caption: str | None = None
     entities: list[TelegramEntity] = Field(default_factory=list)
+
+
+class OtherUpdate(PlatformObject):
+    """An update that carries no message (a callback, a member change, a reaction …)."""
+
+    # An integer, as the Bot API documents it: a boolean, a float or a string is refused.
+    update_id: StrictInt
+
+
+class MessageUpdate(OtherUpdate):
+    """An update carrying a message: under the first of MESSAGE_UPDATES it has (the others are not read)."""
+
+    update_type: str
+    message: TelegramMessage = Field(validation_alias=AliasChoices(*MESSAGE_UPDATES))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_the_update(cls, update: Any) -> Any:
+        if not isinstance(update, dict):
+            return update
+        return {**update, "update_type": next((name for name in MESSAGE_UPDATES if name in update), None)}
+
+
+def _update_shape(update: dict[str, Any]) -> type[OtherUpdate]:
+    return MessageUpdate if any(name in update for name in MESSAGE_UPDATES) else OtherUpdate
+
+
+TelegramUpdate = Annotated[MessageUpdate | OtherUpdate, one_of(_update_shape)]
 
 
 def _is_only_a_command(message: TelegramMessage) -> bool:
@@ -137,6 +160,7 @@ def _author(user: TelegramUser) -> Author:
 
 class TelegramChannel(Channel):
     type = "telegram"
+    payload_model = TelegramUpdate
     secret_names = ("secret_token",)
     generated_secrets = ("secret_token",)
     # Nothing to configure besides the secret: the update says which bot chat it comes from.
@@ -162,24 +186,16 @@ class TelegramChannel(Channel):
         if not signatures.constant_time_in(provided, request.secrets.accepted("secret_token")):
             raise SignatureInvalid(f"The {SECRET_HEADER} header does not match the source's secret_token.")
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        update_id = payload.get("update_id")
-        if not isinstance(update_id, int) or isinstance(update_id, bool):
-            raise PayloadInvalid("A Telegram Update needs an integer update_id.")
-        update_type = next((name for name in MESSAGE_UPDATES if name in payload), None)
-        if update_type is None:
+    def normalize(self, request: WebhookRequest, payload: MessageUpdate | OtherUpdate) -> Delivery:
+        if not isinstance(payload, MessageUpdate):
             return Delivery.nothing("not_a_message_update")  # channel posts, callbacks, members, reactions
-        try:
-            message = TelegramMessage.model_validate(payload[update_type])
-        except ValidationError as error:
-            fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
-            raise PayloadInvalid(f"Invalid {update_type} fields: {fields}.") from error
+        message = payload.message
         text = message.text if message.text is not None else message.caption
         if not text or not text.strip() or _is_only_a_command(message):
             return Delivery.nothing("no_text")
-        if not _customer_authored(update_type, message):
+        if not _customer_authored(payload.update_type, message):
             return Delivery.nothing("not_customer_authored")
-        return Delivery(events=[self._event(request, update_id, update_type, message, text)])
+        return Delivery(events=[self._event(request, payload.update_id, payload.update_type, message, text)])
 
     def _event(
         self, request: WebhookRequest, update_id: int, update_type: str, message: TelegramMessage, text: str

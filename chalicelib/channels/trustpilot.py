@@ -26,14 +26,15 @@ Several events in one delivery become several FeedbackEvents, queued in one send
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import Field, StrictInt
 
 from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest, feedback_event
-from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
+from chalicelib.channels.exceptions import SignatureInvalid, SignatureMissing
+from chalicelib.channels.payloads import PlatformObject, one_of
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
 
@@ -44,9 +45,7 @@ MAX_EVENTS = 100
 REVIEW_PAGE = "https://www.trustpilot.com/reviews/{id}"
 
 
-class TrustpilotConsumer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class TrustpilotConsumer(PlatformObject):
     id: str | None = Field(default=None, max_length=200)
     # Names are cut to the product's bound when stored, not refused.
     name: str | None = None
@@ -54,13 +53,11 @@ class TrustpilotConsumer(BaseModel):
     displayName: str | None = None
 
 
-class TrustpilotReview(BaseModel):
+class TrustpilotReview(PlatformObject):
     """A service review's `eventData` as the webhook documentation shows it (the fields read here).
 
     Fields keep Trustpilot's camelCase names so the model reads as the documented payload.
     """
-
-    model_config = ConfigDict(extra="ignore")
 
     id: str = Field(min_length=1, max_length=200)
     # A JSON integer, as Trustpilot documents it (never a boolean or a string).
@@ -76,6 +73,29 @@ class TrustpilotReview(BaseModel):
     consumer: TrustpilotConsumer = Field(default_factory=TrustpilotConsumer)
 
 
+class OtherEvent(PlatformObject):
+    """An event that adds no customer text (a deletion, or a type this channel does not read)."""
+
+    eventName: str
+
+
+class ReviewEvent(OtherEvent):
+    """A review created or updated."""
+
+    eventData: TrustpilotReview
+
+
+def _event_shape(event: Any) -> type[OtherEvent]:
+    is_review = isinstance(event, dict) and event.get("eventName") in (CREATED, UPDATED)
+    return ReviewEvent if is_review else OtherEvent
+
+
+class TrustpilotPayload(PlatformObject):
+    events: list[Annotated[ReviewEvent | OtherEvent, one_of(_event_shape)]] = Field(
+        min_length=1, max_length=MAX_EVENTS
+    )
+
+
 def review_text(review: TrustpilotReview) -> str:
     """Title and body as one text, separated by a blank line; either may be empty."""
     return "\n\n".join(part.strip() for part in (review.title, review.text) if part and part.strip())
@@ -83,6 +103,7 @@ def review_text(review: TrustpilotReview) -> str:
 
 class TrustpilotChannel(Channel):
     type = "trustpilot"
+    payload_model = TrustpilotPayload
     secret_names = (TOKEN_PARAMETER,)
     generated_secrets = (TOKEN_PARAMETER,)
     # Nothing to configure besides the token: the events say which review they concern.
@@ -100,34 +121,19 @@ class TrustpilotChannel(Channel):
         if not signatures.constant_time_in(provided, request.secrets.accepted(TOKEN_PARAMETER)):
             raise SignatureInvalid("The token in the URL does not match the source's token.")
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        events = payload.get("events")
-        if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
-            raise PayloadInvalid(f"events must be a list of 1 to {MAX_EVENTS} events.")
-        if not all(isinstance(event, dict) and isinstance(event.get("eventName"), str) for event in events):
-            raise PayloadInvalid("Every event needs an eventName.")
+    def normalize(self, request: WebhookRequest, payload: TrustpilotPayload) -> Delivery:
         feedback, skipped = [], []
-        for index, event in enumerate(events):
-            if event["eventName"] not in (CREATED, UPDATED):
+        for index, event in enumerate(payload.events):
+            if isinstance(event, ReviewEvent):
+                feedback.append(self._event(request, event))
+            else:
                 # Deletions and event types that carry no new customer text.
                 skipped.append(Skipped("not_feedback_event", index))
-                continue
-            if not isinstance(event.get("eventData"), dict):
-                raise PayloadInvalid(f"events.{index}.eventData must be an object.")
-            try:
-                review = TrustpilotReview.model_validate(event["eventData"])
-            except ValidationError as error:
-                fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
-                raise PayloadInvalid(
-                    f"Invalid review fields in events.{index}.eventData: {fields}."
-                ) from error
-            feedback.append(self._event(request, event, review))
         return Delivery(events=feedback, skipped=skipped)
 
-    def _event(
-        self, request: WebhookRequest, event: dict[str, Any], review: TrustpilotReview
-    ) -> FeedbackEvent:
-        updated = event["eventName"] == UPDATED
+    def _event(self, request: WebhookRequest, event: ReviewEvent) -> FeedbackEvent:
+        review = event.eventData
+        updated = event.eventName == UPDATED
         return feedback_event(
             request,
             channel=ChannelName.TRUSTPILOT,
@@ -144,7 +150,7 @@ class TrustpilotChannel(Channel):
             rating_scale=RatingScale.STARS,
             permalink=REVIEW_PAGE.format(id=quote(review.id, safe="")),
             metadata={
-                "event_name": event["eventName"],
+                "event_name": event.eventName,
                 "review_id": review.id,
                 "reference_id": review.referenceId,
                 "is_verified": review.isVerified,

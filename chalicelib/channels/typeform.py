@@ -25,13 +25,13 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
+from pydantic import Field, StrictFloat, StrictInt
 
 from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
-from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.payloads import Ignored, OptionalString, PlatformObject, one_of
 from chalicelib.models import Author, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
 
@@ -45,9 +45,7 @@ _RECALL = re.compile(r"\{\{[^}]*\}\}")
 _ORPHAN_PUNCTUATION = re.compile(r"\s*,?\s*([,.!?;:])")
 
 
-class FieldDefinition(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class FieldDefinition(PlatformObject):
     id: str
     ref: str | None = None
     type: str = ""
@@ -55,25 +53,19 @@ class FieldDefinition(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
-class Definition(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class Definition(PlatformObject):
     id: str | None = None
     title: str | None = None
     fields: list[FieldDefinition] = Field(default_factory=list)
 
 
-class AnswerField(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class AnswerField(PlatformObject):
     id: str
     type: str = ""
     ref: str | None = None
 
 
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class Answer(PlatformObject):
     type: str
     field: AnswerField
     text: str | None = None
@@ -82,17 +74,36 @@ class Answer(BaseModel):
     number: StrictInt | StrictFloat | None = None
 
 
-class FormResponse(BaseModel):
-    """The documented `form_response` object (only what this channel reads)."""
+class HiddenFields(PlatformObject):
+    """The hidden fields this channel reads (the form's admin names them; one that is no string is unused)."""
 
-    model_config = ConfigDict(extra="ignore")
+    email: OptionalString = None
+    user_id: OptionalString = None
+    name: OptionalString = None
+
+
+class FormResponse(PlatformObject):
+    """The documented `form_response` object (only what this channel reads)."""
 
     form_id: str = Field(min_length=1, max_length=200)
     token: str = Field(min_length=1, max_length=200)
     submitted_at: datetime
     definition: Definition = Field(default_factory=Definition)
     answers: list[Answer] = Field(default_factory=list)
-    hidden: dict[str, Any] = Field(default_factory=dict)
+    hidden: HiddenFields = Field(default_factory=HiddenFields)
+
+
+class FormResponseDelivery(PlatformObject):
+    """A delivery of `event_type: form_response`, the only one that is feedback."""
+
+    event_id: OptionalString = None
+    form_response: FormResponse
+
+
+TypeformPayload = Annotated[
+    FormResponseDelivery | Ignored,
+    one_of(lambda payload: FormResponseDelivery if payload.get("event_type") == "form_response" else Ignored),
+]
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -171,6 +182,7 @@ def _wanted_text_fields(setting: str | None) -> set[str] | None:
 
 class TypeformChannel(Channel):
     type = "typeform"
+    payload_model = TypeformPayload
     secret_names = (SECRET,)
     generated_secrets = (SECRET,)
     setting_help = {
@@ -190,18 +202,10 @@ class TypeformChannel(Channel):
         expected = [sign(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)]
         signatures.require(provided, expected)
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        if payload.get("event_type") != "form_response":
+    def normalize(self, request: WebhookRequest, payload: FormResponseDelivery | Ignored) -> Delivery:
+        if isinstance(payload, Ignored):
             return Delivery.nothing("not_feedback_event")
-        raw = payload.get("form_response")
-        if not isinstance(raw, dict):
-            raise PayloadInvalid("form_response must be an object.")
-        try:
-            response = FormResponse.model_validate(raw)
-        except ValidationError as error:
-            fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
-            raise PayloadInvalid(f"Invalid form_response fields: {fields}.") from error
-
+        response = payload.form_response
         definitions = {field.id: field for field in response.definition.fields}
         wanted = _wanted_text_fields(request.setting("text_fields"))
         texts: list[tuple[str, str]] = []
@@ -227,14 +231,12 @@ class TypeformChannel(Channel):
             text = "\n\n".join(f"{title}\n{answer}" for title, answer in texts)
 
         hidden = response.hidden
-        hidden_email = hidden.get("email") if isinstance(hidden.get("email"), str) else None
         author = Author(
-            channel_user_id=hidden["user_id"] if isinstance(hidden.get("user_id"), str) else None,
-            name=hidden["name"] if isinstance(hidden.get("name"), str) else None,
-            email=email or (hidden_email.strip().lower() if hidden_email else None),
+            channel_user_id=hidden.user_id,
+            name=hidden.name,
+            email=email or (hidden.email.strip().lower() if hidden.email else None),
         )
         value, scale, rating_metadata = rating if rating is not None else (None, None, {})
-        event_id = payload.get("event_id")
         return Delivery(
             events=[
                 feedback_event(
@@ -250,7 +252,7 @@ class TypeformChannel(Channel):
                     metadata={
                         "form_id": response.form_id,
                         "form_title": response.definition.title,
-                        "event_id": event_id if isinstance(event_id, str) else None,
+                        "event_id": payload.event_id,
                         **rating_metadata,
                     },
                 )

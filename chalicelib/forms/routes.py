@@ -22,7 +22,6 @@ from chalice.app import Request
 
 from chalicelib.config import settings
 from chalicelib.forms import pages
-from chalicelib.web import html
 from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.forms.validation import is_honeypot_filled, to_event, validate_response
@@ -43,6 +42,7 @@ from chalicelib.http import (
 from chalicelib.ingest import queue
 from chalicelib.models import FeedbackEvent
 from chalicelib.observability import logger, metrics
+from chalicelib.web import html
 
 forms_api = Blueprint(__name__)
 

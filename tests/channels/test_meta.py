@@ -309,6 +309,43 @@ CASES = [
         status=422,
         error_code="payload_invalid",
     ),
+    # Issue 13, item 2: a field is refused only where it is read. The Page's own comments, echoes and
+    # reactions are skipped unread, so a malformed field in one is no error (the payload model defers it).
+    WebhookCase(
+        "the Page's own comment with a message that is not a string is skipped",
+        body=page_body(
+            {"id": PAGE, "changes": [feed_change(message=42, comment_id="c1", **{"from": {"id": PAGE}})]}
+        ),
+        events=NO_EVENTS,
+    ),
+    WebhookCase(
+        "an echo with a text that is not a string is skipped",
+        body=page_body(
+            {
+                "id": PAGE,
+                "messaging": [
+                    {"sender": {"id": PAGE}, "message": {"mid": "m1", "text": 42, "is_echo": True}}
+                ],
+            }
+        ),
+        events=NO_EVENTS,
+    ),
+    WebhookCase(
+        "a customer's message with a text that is not a string",
+        body=page_body(
+            {
+                "id": PAGE,
+                "messaging": [{"sender": {"id": CUSTOMER_PSID}, "message": {"mid": "m1", "text": 42}}],
+            }
+        ),
+        status=422,
+        error_code="payload_invalid",
+    ),
+    WebhookCase(
+        "a reaction with a sender that is not an object is skipped",
+        body=page_body({"id": PAGE, "messaging": [{"sender": "someone", "reaction": {"mid": "m1"}}]}),
+        events=NO_EVENTS,
+    ),
     # Found by test_normalizer_properties: a non-string item was looked up in a set (TypeError).
     WebhookCase(
         "feed item that is not a string is skipped",

@@ -10,8 +10,9 @@ verify → parse → normalize in process:
 - the channel's fixtures with random subtrees replaced, deleted, wrapped in lists or turned into strings, so
   generation reaches deep into the documented envelope;
 - raw bytes: random binary, non-UTF-8, UTF-16, truncated fixtures, nesting deeper than the parser allows.
-The only exceptions allowed are the documented ones: 400 `malformed_json` from parse, and from normalize
-`PayloadInvalid` (422) or `DeliveryTooLarge` (413, a delivery whose events do not fit in one queue request).
+The only exceptions allowed are the documented ones: from parse 400 `malformed_json` or `PayloadInvalid`
+(422, the body does not fit the channel's payload model), and from normalize `PayloadInvalid` or
+`DeliveryTooLarge` (413, a delivery whose events do not fit in one queue request).
 Events must satisfy the FeedbackEvent model, belong to the source, carry a rating only on its scale, and
 survive the ingest queue's envelope (UTF-8 encodable, decoded back equal).
 
@@ -352,6 +353,9 @@ def run_in_process(channel_type: str, body: bytes, with_settings: bool) -> Deliv
         payload = channel.parse(request)
     except BadRequest as error:
         assert error.code == "malformed_json", error.code
+        return error
+    except PayloadInvalid as error:  # the body does not fit the channel's payload model
+        assert error.status == 422
         return error
     try:
         delivery = channel.normalize(request, payload)

@@ -423,6 +423,14 @@ def test_published_test_vector_through_the_route(channel_harness):
 def test_other_workspaces_are_acknowledged_and_dropped(channel_harness):
     harness = channel_harness("slack", {"signing_secret": SECRET}, signer, settings={"team_id": "T999OTHER"})
     harness.run(WebhookCase("another workspace", fixture="message_channels.json", events=NO_EVENTS))
+    # Issue 13, item 2: another workspace's event is not read, so one without an event_id is no error.
+    harness.run(
+        WebhookCase(
+            "another workspace's event without event_id",
+            body=b'{"type": "event_callback", "team_id": "T123ABC456", "event": "message"}',
+            response={"status": "accepted", "events": 0, "skipped": [{"reason": "other_workspace"}]},
+        )
+    )
     # url_verification carries no team_id and is always answered.
     harness.run(
         WebhookCase(

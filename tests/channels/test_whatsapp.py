@@ -349,6 +349,25 @@ def test_phone_number_id_setting_keeps_one_business_number(channel_harness):
     )
 
 
+def test_phone_number_id_setting_leaves_other_numbers_unread(channel_harness):
+    """Issue 13, item 2: a field is refused only where it is read. Another number's messages are not read, so
+    malformed contacts or messages there are no error; the wanted number's are refused."""
+    message = {
+        "from": "15551230000",
+        "id": "wamid.X1",
+        "timestamp": "1795262280",
+        "type": "text",
+        "text": "hi",
+    }
+    body = whatsapp_body(message, contacts=[{"wa_id": "15551230000", "profile": "Kim"}])
+    other = channel_harness("whatsapp", SECRETS, signer, settings={"phone_number_id": "109876543210987"})
+    other.run(WebhookCase("another number's malformed message", body=body, events=[]))
+    wanted = channel_harness(
+        "whatsapp", SECRETS, signer, settings={"phone_number_id": METADATA["phone_number_id"]}
+    )
+    wanted.run(WebhookCase("the wanted number's", body=body, status=422, error_code="payload_invalid"))
+
+
 def test_redelivery_is_stored_once(harness):
     harness.assert_redelivery_stored_once(next(c for c in CASES if c.fixture == "batch.json"))
 

@@ -43,8 +43,8 @@ def reset_process_caches() -> None:
     from chalicelib import aws
     from chalicelib.channels import sources
     from chalicelib.config import settings
-    from chalicelib.ingest import queue
     from chalicelib.forms import records as form_store
+    from chalicelib.ingest import queue
 
     settings.cache_clear()
     aws.reset_clients()
