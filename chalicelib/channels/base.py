@@ -3,6 +3,7 @@
 A channel is one module in this package holding one `Channel` subclass; `registry.py` maps its `type` to
 it. The route does the rest the same way for every channel: load the source (cached), check the size,
 `verify` the signature on the raw bytes, `parse`, `normalize` into FeedbackEvents, one SQS send, answer.
+`sign` is the inverse of `verify` (the request the platform would send with a body), for tests and tools.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from chalice import Response
@@ -47,6 +48,14 @@ class WebhookRequest:
     def setting(self, name: str) -> str | None:
         """A non-secret source setting (page id, bot user id …)."""
         return self.source.settings.get(name)
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What a platform sends beside a body to authenticate it: headers, and query parameters (a URL token)."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,10 @@ class Channel(ABC):
     setting_help: ClassVar[Mapping[str, str]] = {}
     # How the platform's console is set up, shown by `sources add` and documented in the README.
     console_help: ClassVar[str] = ""
+    # How far a signed timestamp may be from the server's clock; None when the platform signs no time.
+    replay_window: ClassVar[timedelta | None] = None
+    # False for platforms that send a shared token as is (in a header or the URL) instead of signing the body.
+    signs_body: ClassVar[bool] = True
 
     def generate_secret(self, name: str) -> str:
         """A fresh random value for a secret this product chooses (verify tokens, URL tokens …)."""
@@ -112,6 +125,11 @@ class Channel(ABC):
     @abstractmethod
     def verify(self, request: WebhookRequest) -> None:
         """Raise a 401 error unless the request is authentic (signature over the raw body, replay window)."""
+
+    @abstractmethod
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        """The inverse of `verify`: what the platform sends with `body` at `now`, made with the value of each
+        secret in `secrets`; the same request for the same arguments, as a platform's resend is."""
 
     def parse(self, request: WebhookRequest) -> dict[str, Any]:
         """The decoded body; JSON by default (400 when malformed)."""

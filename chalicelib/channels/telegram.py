@@ -35,13 +35,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
 from chalicelib.models import Author, FeedbackEvent, Kind
 from chalicelib.models import Channel as ChannelName
@@ -149,6 +150,8 @@ class TelegramChannel(Channel):
         "only sees commands and replies to it."
     )
 
+    signs_body = False  # the secret_token header, sent as is
+
     def generate_secret(self, name: str) -> str:
         # token_urlsafe's alphabet is exactly Telegram's (A-Z a-z 0-9 _ -); 48 bytes → 64 characters.
         value = secrets.token_urlsafe(48)
@@ -161,6 +164,9 @@ class TelegramChannel(Channel):
             raise SignatureMissing(SECRET_HEADER)
         if not signatures.constant_time_in(provided, request.secrets.accepted("secret_token")):
             raise SignatureInvalid(f"The {SECRET_HEADER} header does not match the source's secret_token.")
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest(headers={SECRET_HEADER: secrets["secret_token"]})
 
     def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
         update_id = payload.get("update_id")

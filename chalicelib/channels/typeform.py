@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.models import Author, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
@@ -95,8 +96,8 @@ class FormResponse(BaseModel):
     hidden: dict[str, Any] = Field(default_factory=dict)
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The Typeform-Signature header value for `body` (tests and the local demo sign with it)."""
+def _signature(secret: str, body: bytes) -> str:
+    """The Typeform-Signature header value for `body`."""
     return PREFIX + signatures.b64_digest(secret, body)
 
 
@@ -187,8 +188,13 @@ class TypeformChannel(Channel):
 
     def verify(self, request: WebhookRequest) -> None:
         provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), PREFIX, SIGNATURE_HEADER)
-        expected = [sign(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)]
+        expected = [
+            _signature(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)
+        ]
         signatures.require(provided, expected)
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest(headers={SIGNATURE_HEADER: _signature(secrets[SECRET], body)})
 
     def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
         if payload.get("event_type") != "form_response":

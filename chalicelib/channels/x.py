@@ -23,13 +23,14 @@ nothing is queued.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Response
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import HandshakeMalformed, PayloadInvalid
 from chalicelib.channels.text import unescape_entities
 from chalicelib.models import Author, FeedbackEvent, Kind
@@ -45,7 +46,7 @@ MAX_CRC_TOKEN = 1024
 NO_LANGUAGE = {"und", "zxx"}
 
 
-def sign(consumer_secret: str, message: bytes) -> str:
+def _signature(consumer_secret: str, message: bytes) -> str:
     """`sha256=<base64 HMAC-SHA256>`: both the CRC response token and the delivery signature."""
     return SIGNATURE_PREFIX + signatures.b64_digest(consumer_secret, message)
 
@@ -158,7 +159,7 @@ class XChannel(Channel):
             raise HandshakeMalformed("The crc_token is not a token X sends.")
         secret = request.secrets.current(SECRET) or ""
         return Response(
-            body={"response_token": sign(secret, token.encode())},
+            body={"response_token": _signature(secret, token.encode())},
             status_code=200,
             headers={"Content-Type": "application/json"},
         )
@@ -168,9 +169,13 @@ class XChannel(Channel):
             request.header(SIGNATURE_HEADER), SIGNATURE_PREFIX, SIGNATURE_HEADER
         )
         expected = [
-            sign(secret, request.body)[len(SIGNATURE_PREFIX) :] for secret in request.secrets.accepted(SECRET)
+            _signature(secret, request.body)[len(SIGNATURE_PREFIX) :]
+            for secret in request.secrets.accepted(SECRET)
         ]
         signatures.require(provided, expected)
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest(headers={SIGNATURE_HEADER: _signature(secrets[SECRET], body)})
 
     def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
         tweets = _list_of_objects(payload, "tweet_create_events")
