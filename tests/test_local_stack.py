@@ -13,12 +13,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
 
 import pytest
 
-from chalicelib.channels.webhook import sign
+from chalicelib.channels.webhook import StandardWebhooksChannel
 
 ROOT = Path(__file__).resolve().parents[1]
 # An address the product sees only in this test's requests (the banner's curl example has its own).
@@ -114,23 +115,15 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     revealed = cli(env, "sources", "show", "demo-webhook", "--reveal").stdout
     secret = re.search(r"signing_secret=(whsec_\S+)", revealed).group(1)
     delivery = json.dumps({"id": "zap-1", "text": "Support solved it in minutes, thank you"}).encode()
-    timestamp = int(time.time())
-    status_hook, accepted = post(
-        f"{base}/webhooks/demo-webhook",
-        delivery,
-        "application/json",
-        {
-            "webhook-id": "msg_1",
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, "msg_1", timestamp, delivery),
-        },
-    )
+    webhook = StandardWebhooksChannel()
+    signed = webhook.sign(delivery, {"signing_secret": secret}, datetime.now(UTC), message_id="msg_1").headers
+    status_hook, accepted = post(f"{base}/webhooks/demo-webhook", delivery, "application/json", signed)
     assert (status_hook, accepted) == (200, {"status": "accepted", "events": 1})
     status_forged, _ = post(
         f"{base}/webhooks/demo-webhook",
         delivery,
         "application/json",
-        {"webhook-id": "msg_1", "webhook-timestamp": str(timestamp), "webhook-signature": "v1,Zm9yZ2Vk"},
+        {**signed, "webhook-signature": "v1,Zm9yZ2Vk"},
     )
     assert status_forged == 401
 

@@ -23,7 +23,7 @@ import pytest
 from chalicelib.auth import tokens
 from chalicelib.channels import sources
 from chalicelib.channels.sources import SourceConfig
-from chalicelib.channels.webhook import sign
+from chalicelib.channels.webhook import StandardWebhooksChannel
 from chalicelib.observability import IdentifierFreeFormatter, logger
 from chalicelib.store import customers
 from chalicelib.store.identities import customer_id_for
@@ -79,13 +79,10 @@ def captured() -> Iterator[Captured]:
 
 def _signed_webhook(client, source_id: str, message_id: str, data: dict) -> None:
     body = json.dumps({"type": "feedback.created", "data": data}).encode()
-    timestamp = int(datetime.now(UTC).timestamp())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": message_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(SECRET, message_id, timestamp, body),
-    }
+    signed = StandardWebhooksChannel().sign(
+        body, {"signing_secret": SECRET}, datetime.now(UTC), message_id=message_id
+    )
+    headers = {"content-type": "application/json", **signed.headers}
     response = client.http.post(f"/webhooks/{source_id}", headers=headers, body=body)
     assert response.status_code == 200, response.body
 

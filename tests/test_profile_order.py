@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.channels import sources
-from chalicelib.channels.typeform import sign as typeform_sign
+from chalicelib.channels.typeform import TypeformChannel
 from chalicelib.export import crm
 from chalicelib.ingest import processing
 from chalicelib.ingest.queue import encode_events
@@ -98,7 +98,7 @@ def test_a_late_delivery_neither_rewinds_last_seen_nor_replaces_the_latest_nps(c
         f"/webhooks/{TYPEFORM_SOURCE}",
         headers={
             "content-type": "application/json",
-            "Typeform-Signature": typeform_sign(TYPEFORM_SECRET, body),
+            **TypeformChannel().sign(body, {"secret": TYPEFORM_SECRET}, typeform_at).headers,
         },
         body=body,
     )

@@ -176,11 +176,11 @@ class Sender:
         outcome = Outcome(delivery.kind, delivery.feedback_id, 0, 0.0, None)
         for attempt in range(MAX_ATTEMPTS):
             outcome.retries = attempt
-            headers = delivery.headers()  # signed now: timestamps stay inside the replay windows
+            path, headers = delivery.request()  # signed now: timestamps stay inside the replay windows
             started = time.perf_counter()
             try:
                 connection = self._connection()
-                connection.request("POST", self.prefix + delivery.path, body=delivery.body, headers=headers)
+                connection.request("POST", self.prefix + path, body=delivery.body, headers=headers)
                 response = connection.getresponse()
                 body = response.read()
             except (OSError, http.client.HTTPException) as error:

@@ -4,6 +4,7 @@ A channel is one module in this package holding one `Channel` subclass; `registr
 it. The route does the rest the same way for every channel: load the source (cached), check the size,
 `verify` the signature on the raw bytes, `parse` the body into the channel's typed payload model (400 when
 it is no JSON object, 422 when it does not fit), `normalize` that into FeedbackEvents, one SQS send, answer.
+`sign` is the inverse of `verify` (the request the platform would send with a body), for tests and tools.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, ClassVar
 
@@ -46,6 +47,14 @@ class WebhookRequest:
     def setting(self, name: str) -> str | None:
         """A non-secret source setting (page id, bot user id …)."""
         return self.source.settings.get(name)
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What a platform sends beside a body to authenticate it: headers, and query parameters (a URL token)."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,10 @@ class Channel(ABC):
     payload_model: ClassVar[Any]
     # What the 422 calls the body's fields: "Invalid payload fields: entry[0].time."
     payload_name: ClassVar[str] = "payload"
+    # How far a signed timestamp may be from the server's clock; None when the platform signs no time.
+    replay_window: ClassVar[timedelta | None] = None
+    # False for platforms that send a shared token as is (in a header or the URL) instead of signing the body.
+    signs_body: ClassVar[bool] = True
 
     def generate_secret(self, name: str) -> str:
         """A fresh random value for a secret this product chooses (verify tokens, URL tokens …)."""
@@ -112,6 +125,11 @@ class Channel(ABC):
             return _adapter(self.payload_model).validate_python(document)
         except ValidationError as error:
             raise invalid_payload(error, self.payload_name) from error
+
+    @abstractmethod
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        """The inverse of `verify`: what the platform sends with `body` at `now`, made with the value of each
+        secret in `secrets`; the same request for the same arguments, as a platform's resend is."""
 
     @abstractmethod
     def normalize(self, request: WebhookRequest, payload: Any) -> Delivery:

@@ -19,13 +19,14 @@ again carries the same conversation and part ids, so it is stored once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StrictInt
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.payloads import Ignored, PlatformObject, one_of
 from chalicelib.channels.text import html_to_text
@@ -117,8 +118,8 @@ class Notification(PlatformObject):
     data: NotificationData
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The X-Hub-Signature value Intercom sends for `body` (tests and the local demo use it)."""
+def _signature(secret: str, body: bytes) -> str:
+    """The X-Hub-Signature value Intercom sends for `body`."""
     return PREFIX + signatures.hex_digest(secret, body, "sha1")
 
 
@@ -156,8 +157,13 @@ class IntercomChannel(Channel):
 
     def verify(self, request: WebhookRequest) -> None:
         provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), PREFIX, SIGNATURE_HEADER)
-        expected = [sign(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)]
+        expected = [
+            _signature(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)
+        ]
         signatures.require(provided.strip().lower(), expected)
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest(headers={SIGNATURE_HEADER: _signature(secrets[SECRET], body)})
 
     def normalize(self, request: WebhookRequest, payload: Notification | Ignored) -> Delivery:
         if not isinstance(payload, Notification):

@@ -18,7 +18,7 @@ Spec (developers.facebook.com/docs/graph-api/webhooks/getting-started, "Verifica
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -26,7 +26,7 @@ from chalice import Response
 from pydantic import PlainValidator
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import HandshakeMalformed, HandshakeRefused, PayloadInvalid
 from chalicelib.channels.payloads import (
     Deferred,
@@ -48,11 +48,6 @@ SIGNATURE_PREFIX = "sha256="
 MAX_CHALLENGE_LENGTH = 256
 # Unix times above this are milliseconds (1e11 s is the year 5138): Messenger sends ms, the rest seconds.
 _MILLISECONDS_FROM = 100_000_000_000
-
-
-def sign(app_secret: str, body: bytes) -> str:
-    """The `X-Hub-Signature-256` value Meta sends with `body` (for the local demo and manual testing)."""
-    return SIGNATURE_PREFIX + signatures.hex_digest(app_secret, body)
 
 
 # --- the documented shapes -----------------------------------------------------------------------------
@@ -266,6 +261,10 @@ class MetaWebhookChannel(Channel):
             signatures.hex_digest(secret, request.body) for secret in request.secrets.accepted("app_secret")
         ]
         signatures.require(provided, expected)
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        signature = SIGNATURE_PREFIX + signatures.hex_digest(secrets["app_secret"], body)
+        return SignedRequest(headers={SIGNATURE_HEADER: signature})
 
     def normalize(self, request: WebhookRequest, payload: MetaDelivery[Any]) -> Delivery:
         if payload.object != self.webhook_object:

@@ -28,14 +28,15 @@ first version received is stored and the rest are duplicates. `event_id` is kept
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from chalice import Response
 from pydantic import Field
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.payloads import Ignored, LaxObject, OptionalString, PlatformObject, one_of
 from chalicelib.channels.text import unescape_entities
@@ -56,8 +57,8 @@ EDITED_SUBTYPE = "message_changed"
 _MARKUP = re.compile(r"<([^<>]*)>")
 
 
-def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
-    """`v0=<hex>`: the X-Slack-Signature Slack computes (also used by tests and the local demo)."""
+def _signature(signing_secret: str, timestamp: str, body: bytes) -> str:
+    """`v0=<hex>`: the X-Slack-Signature Slack computes."""
     return f"{VERSION}=" + signatures.hex_digest(signing_secret, f"{VERSION}:{timestamp}:".encode() + body)
 
 
@@ -177,16 +178,23 @@ class SlackChannel(Channel):
         "message.channels, message.groups, message.im, message.mpim — or app_mention alone, not both."
     )
 
+    replay_window = timedelta(seconds=TOLERANCE_SECONDS)
+
     def verify(self, request: WebhookRequest) -> None:
         provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), f"{VERSION}=", SIGNATURE_HEADER)
         timestamp = request.header(TIMESTAMP_HEADER) or ""
         signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS)
         # The timestamp is signed as sent: the header string, not a reformatted number.
         expected = [
-            sign(secret, timestamp, request.body).split("=", 1)[1]
+            _signature(secret, timestamp, request.body).split("=", 1)[1]
             for secret in request.secrets.accepted(SECRET)
         ]
         signatures.require(provided.lower(), expected)
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        timestamp = str(int(now.timestamp()))
+        signature = _signature(secrets[SECRET], timestamp, body)
+        return SignedRequest(headers={TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature})
 
     def normalize(
         self, request: WebhookRequest, payload: UrlVerification | EventCallback | Ignored

@@ -35,13 +35,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AliasChoices, ConfigDict, Field, StrictInt, model_validator
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
 from chalicelib.channels.payloads import PlatformObject, one_of
 from chalicelib.models import Author, FeedbackEvent, Kind
@@ -173,6 +174,8 @@ class TelegramChannel(Channel):
         "only sees commands and replies to it."
     )
 
+    signs_body = False  # the secret_token header, sent as is
+
     def generate_secret(self, name: str) -> str:
         # token_urlsafe's alphabet is exactly Telegram's (A-Z a-z 0-9 _ -); 48 bytes → 64 characters.
         value = secrets.token_urlsafe(48)
@@ -185,6 +188,9 @@ class TelegramChannel(Channel):
             raise SignatureMissing(SECRET_HEADER)
         if not signatures.constant_time_in(provided, request.secrets.accepted("secret_token")):
             raise SignatureInvalid(f"The {SECRET_HEADER} header does not match the source's secret_token.")
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest(headers={SECRET_HEADER: secrets["secret_token"]})
 
     def normalize(self, request: WebhookRequest, payload: MessageUpdate | OtherUpdate) -> Delivery:
         if not isinstance(payload, MessageUpdate):

@@ -25,6 +25,7 @@ Several events in one delivery become several FeedbackEvents, queued in one send
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -32,7 +33,7 @@ from urllib.parse import quote
 from pydantic import Field, StrictInt
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, Skipped, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import SignatureInvalid, SignatureMissing
 from chalicelib.channels.payloads import PlatformObject, one_of
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
@@ -114,12 +115,17 @@ class TrustpilotChannel(Channel):
         "?token=<the generated token>, then press Test and save."
     )
 
+    signs_body = False  # the token in the subscription URL
+
     def verify(self, request: WebhookRequest) -> None:
         provided = request.query.get(TOKEN_PARAMETER)
         if not provided:
             raise SignatureMissing(f"?{TOKEN_PARAMETER}=")
         if not signatures.constant_time_in(provided, request.secrets.accepted(TOKEN_PARAMETER)):
             raise SignatureInvalid("The token in the URL does not match the source's token.")
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest(query={TOKEN_PARAMETER: secrets[TOKEN_PARAMETER]})
 
     def normalize(self, request: WebhookRequest, payload: TrustpilotPayload) -> Delivery:
         feedback, skipped = [], []

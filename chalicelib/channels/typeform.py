@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StrictFloat, StrictInt
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.payloads import Ignored, OptionalString, PlatformObject, one_of
 from chalicelib.models import Author, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
@@ -106,8 +107,8 @@ TypeformPayload = Annotated[
 ]
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The Typeform-Signature header value for `body` (tests and the local demo sign with it)."""
+def _signature(secret: str, body: bytes) -> str:
+    """The Typeform-Signature header value for `body`."""
     return PREFIX + signatures.b64_digest(secret, body)
 
 
@@ -199,8 +200,13 @@ class TypeformChannel(Channel):
 
     def verify(self, request: WebhookRequest) -> None:
         provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), PREFIX, SIGNATURE_HEADER)
-        expected = [sign(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)]
+        expected = [
+            _signature(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)
+        ]
         signatures.require(provided, expected)
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest(headers={SIGNATURE_HEADER: _signature(secrets[SECRET], body)})
 
     def normalize(self, request: WebhookRequest, payload: FormResponseDelivery | Ignored) -> Delivery:
         if isinstance(payload, Ignored):

@@ -21,15 +21,17 @@ field). `url` is kept only when it is an http(s) URL. `feedback.updated` is an e
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from annotated_types import Len
 from pydantic import BaseModel, Field, StrictInt
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, Skipped, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
 from chalicelib.channels.payloads import Ignored, PlatformObject, one_of
 from chalicelib.models import Author, Kind, RatingScale
@@ -113,8 +115,8 @@ def _check_rating(item: WebhookFeedback, where: str) -> None:
         )
 
 
-def sign(secret: str, message_id: str, timestamp: int | str, body: bytes) -> str:
-    """The `v1,<base64>` signature a sender computes (also used by tests and the local demo)."""
+def _signature(secret: str, message_id: str, timestamp: int | str, body: bytes) -> str:
+    """The `v1,<base64>` signature a sender computes."""
     key = signatures.decode_base64_key(secret.removeprefix(SECRET_PREFIX))
     return "v1," + signatures.b64_digest(key, f"{message_id}.{timestamp}.".encode() + body)
 
@@ -129,6 +131,8 @@ class StandardWebhooksChannel(Channel):
         "In the sender, set the endpoint URL and the signing secret (whsec_…). Send the Standard Webhooks "
         "headers webhook-id, webhook-timestamp and webhook-signature."
     )
+
+    replay_window = timedelta(seconds=TOLERANCE_SECONDS)
 
     def generate_secret(self, name: str) -> str:
         return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
@@ -145,13 +149,25 @@ class StandardWebhooksChannel(Channel):
         if not provided:
             raise SignatureInvalid("webhook-signature has no v1 entry.")
         expected = [
-            sign(secret, message_id, timestamp, request.body).split(",", 1)[1]
+            _signature(secret, message_id, timestamp, request.body).split(",", 1)[1]
             for secret in request.secrets.accepted("signing_secret")
         ]
         # Every provided entry is checked against every accepted key, whatever matched first.
         matches = [signatures.constant_time_in(entry, expected) for entry in provided]
         if not any(matches):
             raise SignatureInvalid()
+
+    def sign(
+        self, body: bytes, secrets: Mapping[str, str], now: datetime, *, message_id: str | None = None
+    ) -> SignedRequest:
+        """The spec's three headers; the message id defaults to one derived from the body, so that a resend
+        of the same body is the same message."""
+        message_id = message_id or "msg_" + hashlib.sha256(body).hexdigest()[:27]
+        timestamp = str(int(now.timestamp()))
+        signature = _signature(secrets["signing_secret"], message_id, timestamp, body)
+        return SignedRequest(
+            headers={"webhook-id": message_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
+        )
 
     def normalize(self, request: WebhookRequest, payload: Envelope | BareFeedback | Ignored) -> Delivery:
         if isinstance(payload, Ignored):

@@ -23,6 +23,7 @@ nothing is queued.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -30,7 +31,7 @@ from chalice import Response
 from pydantic import BeforeValidator, PlainValidator
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import HandshakeMalformed
 from chalicelib.channels.payloads import (
     Deferred,
@@ -62,7 +63,7 @@ NO_LANGUAGE = {"und", "zxx"}
 T = TypeVar("T")
 
 
-def sign(consumer_secret: str, message: bytes) -> str:
+def _signature(consumer_secret: str, message: bytes) -> str:
     """`sha256=<base64 HMAC-SHA256>`: both the CRC response token and the delivery signature."""
     return SIGNATURE_PREFIX + signatures.b64_digest(consumer_secret, message)
 
@@ -241,7 +242,7 @@ class XChannel(Channel):
             raise HandshakeMalformed("The crc_token is not a token X sends.")
         secret = request.secrets.current(SECRET) or ""
         return Response(
-            body={"response_token": sign(secret, token.encode())},
+            body={"response_token": _signature(secret, token.encode())},
             status_code=200,
             headers={"Content-Type": "application/json"},
         )
@@ -251,9 +252,13 @@ class XChannel(Channel):
             request.header(SIGNATURE_HEADER), SIGNATURE_PREFIX, SIGNATURE_HEADER
         )
         expected = [
-            sign(secret, request.body)[len(SIGNATURE_PREFIX) :] for secret in request.secrets.accepted(SECRET)
+            _signature(secret, request.body)[len(SIGNATURE_PREFIX) :]
+            for secret in request.secrets.accepted(SECRET)
         ]
         signatures.require(provided, expected)
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest(headers={SIGNATURE_HEADER: _signature(secrets[SECRET], body)})
 
     def normalize(self, request: WebhookRequest, payload: AccountActivity | Ignored) -> Delivery:
         if not isinstance(payload, AccountActivity):

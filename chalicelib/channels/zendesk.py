@@ -28,7 +28,8 @@ Zendesk's satisfaction score), the raw score kept in metadata; one rating per ti
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import (
@@ -42,7 +43,7 @@ from pydantic import (
 )
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import SignatureMissing, TimestampExpired
 from chalicelib.channels.payloads import Ignored, PlatformObject, one_of, refused
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
@@ -208,8 +209,8 @@ def _delivery_shape(payload: dict[str, Any]) -> type[PlatformObject]:
 ZendeskPayload = Annotated[CommentAdded | TicketEvent | TriggerBody | Ignored, one_of(_delivery_shape)]
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The X-Zendesk-Webhook-Signature value Zendesk computes (tests and the local demo use it)."""
+def _signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The X-Zendesk-Webhook-Signature value Zendesk computes."""
     return signatures.b64_digest(secret, timestamp.encode() + body)
 
 
@@ -253,6 +254,8 @@ class ZendeskChannel(Channel):
         "webhook's signing secret: it is this source's signing_secret."
     )
 
+    replay_window = timedelta(seconds=TOLERANCE_SECONDS)
+
     def verify(self, request: WebhookRequest) -> None:
         provided = (request.header(SIGNATURE_HEADER) or "").strip()
         if not provided:
@@ -261,9 +264,15 @@ class ZendeskChannel(Channel):
         _check_timestamp(raw_timestamp, request.received_at)
         # Signed as sent: the header string, not a reformatted datetime.
         expected = [
-            sign(secret, raw_timestamp or "", request.body) for secret in request.secrets.accepted(SECRET)
+            _signature(secret, raw_timestamp or "", request.body)
+            for secret in request.secrets.accepted(SECRET)
         ]
         signatures.require(provided, expected)
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        timestamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # as Zendesk writes it
+        signature = _signature(secrets[SECRET], timestamp, body)
+        return SignedRequest(headers={TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature})
 
     def normalize(
         self, request: WebhookRequest, payload: CommentAdded | TicketEvent | TriggerBody | Ignored

@@ -9,9 +9,7 @@ from tests.channels.harness import ChannelHarness
 
 @pytest.fixture
 def channel_harness(client, stack, monkeypatch):
-    def make(channel_type, secrets, signer, settings=None, fixture_dir=None) -> ChannelHarness:
-        return ChannelHarness(
-            client, stack, monkeypatch, channel_type, secrets, signer, settings, fixture_dir
-        )
+    def make(channel_type, secrets, settings=None) -> ChannelHarness:
+        return ChannelHarness(client, stack, monkeypatch, channel_type, secrets, settings)
 
     return make

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from tests.channels.harness import WebhookCase
+from tests.channels.harness import ChannelTable, WebhookCase
 from tests.channels.meta_cases import (
     APP_SECRET,
     NO_EVENTS,
@@ -21,7 +21,6 @@ from tests.channels.meta_cases import (
     auth_cases,
     handshake_cases,
     signed_with,
-    signer,
 )
 
 ACCOUNT = "17841405309211844"
@@ -219,9 +218,17 @@ CASES = [
 ]
 
 
+TABLE = ChannelTable(
+    "instagram",
+    SECRETS,
+    accepted=next(c for c in CASES if c.label == "comment"),
+    settings={"account_id": "17841405309211844", "username": "acme.coffee"},
+)
+
+
 @pytest.fixture
 def harness(channel_harness):
-    return channel_harness("instagram", SECRETS, signer)
+    return channel_harness("instagram", TABLE.secrets)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
@@ -230,7 +237,7 @@ def test_instagram_cases(harness, case):
 
 
 def test_username_setting_skips_the_accounts_own_replies(channel_harness):
-    harness = channel_harness("instagram", SECRETS, signer, settings={"username": "@Acme.Coffee"})
+    harness = channel_harness("instagram", SECRETS, settings={"username": "@Acme.Coffee"})
     body = instagram_body(
         {
             "id": ACCOUNT,

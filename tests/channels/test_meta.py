@@ -14,7 +14,8 @@ import json
 
 import pytest
 
-from tests.channels.harness import WebhookCase
+from chalicelib.channels.registry import CHANNELS
+from tests.channels.harness import NOW, ChannelTable, WebhookCase
 from tests.channels.meta_cases import (
     APP_SECRET,
     NO_EVENTS,
@@ -22,8 +23,8 @@ from tests.channels.meta_cases import (
     assert_challenge_answered_as_plain_text,
     auth_cases,
     handshake_cases,
+    hub_signature,
     signed_with,
-    signer,
 )
 
 PAGE = "105371222151234"
@@ -386,9 +387,17 @@ def test_an_edit_of_a_stored_comment_keeps_the_first_version(harness, stack):
     assert stack.table_item_count() == 1
 
 
+TABLE = ChannelTable(
+    "meta",
+    SECRETS,
+    accepted=next(c for c in CASES if c.label == "feed comment"),
+    settings={"page_id": "105371222151234"},
+)
+
+
 @pytest.fixture
 def harness(channel_harness):
-    return channel_harness("meta", SECRETS, signer)
+    return channel_harness("meta", TABLE.secrets)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
@@ -396,12 +405,19 @@ def test_meta_cases(harness, case):
     harness.run(case)
 
 
+@pytest.mark.parametrize("channel_type", ["meta", "instagram", "whatsapp"])
+def test_sign_is_the_signature_meta_describes(channel_type):
+    body = page_body({"id": PAGE, "changes": [feed_change(message="hi", comment_id="c1")]})
+    signed = CHANNELS[channel_type].sign(body, SECRETS, NOW)
+    assert (signed.headers, signed.query) == ({"X-Hub-Signature-256": hub_signature(APP_SECRET, body)}, {})
+
+
 def test_handshake_answers_the_exact_challenge_as_plain_text(harness):
     assert_challenge_answered_as_plain_text(harness)
 
 
 def test_page_id_setting_skips_the_pages_own_comments_under_another_entry_id(channel_harness):
-    harness = channel_harness("meta", SECRETS, signer, settings={"page_id": "999"})
+    harness = channel_harness("meta", SECRETS, settings={"page_id": "999"})
     body = page_body(
         {
             "id": PAGE,

@@ -7,12 +7,14 @@ rules depend on, and the route's answer to a channel's own bug (500, no longer b
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any
 
 import pytest
 from pydantic import BaseModel, BeforeValidator, Field, StrictInt, field_validator
 
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.payloads import (
     MAX_NAMED_FIELDS,
@@ -37,8 +39,7 @@ from chalicelib.channels.payloads import (
 from chalicelib.channels.registry import CHANNELS
 from chalicelib.channels.telegram import TelegramChannel
 from chalicelib.http import BadRequest
-from tests.channels.harness import WebhookCase
-from tests.channels.recipes import RECIPES
+from tests.channels.harness import WebhookCase, table_for
 from tests.channels.test_normalizer_properties import fixtures_of, signed_request
 
 # --- a channel declared only for these tests -------------------------------------------------------------
@@ -63,6 +64,9 @@ class GreetingChannel(Channel):
 
     def verify(self, request: WebhookRequest) -> None:
         pass
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest()
 
     def normalize(self, request: WebhookRequest, payload: Greeting) -> Delivery:
         return Delivery.nothing("test")
@@ -316,10 +320,7 @@ def test_a_field_type_refuses_what_the_channels_rules_refuse(field, value):
 
 
 def _telegram(channel_harness):
-    recipe = RECIPES["telegram"]
-    return channel_harness(
-        "telegram", recipe.secrets, lambda body, secrets, now: recipe.auth(body, secrets, now)[0]
-    )
+    return channel_harness("telegram", table_for("telegram").secrets)
 
 
 def test_the_route_answers_the_models_422_and_queues_nothing(channel_harness):

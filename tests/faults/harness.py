@@ -8,16 +8,16 @@ import base64
 import json
 import random
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from chalicelib import aws
 from chalicelib.channels import sources
-from chalicelib.channels.webhook import sign
+from chalicelib.channels.webhook import StandardWebhooksChannel
 from chalicelib.config import settings
 from chalicelib.ingest.queue import decode_events
 from chalicelib.local.lambda_runtime import SqsPoller
@@ -107,13 +107,10 @@ def create_webhook_source() -> None:
 def post_webhook(client: Any, delivery_id: str, objects: list[dict[str, Any]]) -> Any:
     """One signed Standard Webhooks delivery of `objects` (each with its own `id`)."""
     body = json.dumps({"type": "feedback.created", "data": objects}).encode()
-    timestamp = int(time.time())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": delivery_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(WEBHOOK_SECRET, delivery_id, timestamp, body),
-    }
+    signed = StandardWebhooksChannel().sign(
+        body, {"signing_secret": WEBHOOK_SECRET}, datetime.now(UTC), message_id=delivery_id
+    )
+    headers = {"content-type": "application/json", **signed.headers}
     return client.http.post(f"/webhooks/{WEBHOOK_SOURCE}", headers=headers, body=body)
 
 

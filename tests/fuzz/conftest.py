@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chalicelib.auth import tokens
 from chalicelib.local.provision import create_demo_form, provision
 from chalicelib.store import customers, dynamo, signing_keys
 from chalicelib.store.profiles import profile_key
@@ -33,7 +34,7 @@ def world() -> Iterator[harness.World]:
         create_demo_form()
         form_ids = harness.seed_forms()
         source_ids = harness.seed_sources()
-        tokens = harness.seed_tokens()
+        bearer_headers = harness.seed_tokens()
         customer_ids, erasable = harness.seed_feedback()
         today = datetime.now(UTC).date()
         harness.seed_export(today)
@@ -49,11 +50,11 @@ def world() -> Iterator[harness.World]:
             app=ChaliceWsgi(app),
             queue_url=resources.queue_url,
             dlq_url=resources.dlq_url,
-            tokens=tokens,
+            tokens=bearer_headers,
             form_ids=form_ids,
             source_ids=source_ids,
-            telegram_secret={"X-Telegram-Bot-Api-Secret-Token": harness.TELEGRAM_SECRET},
-            trustpilot_token=harness.TRUSTPILOT_TOKEN,
+            telegram_secret=harness.authentication("telegram", harness.TELEGRAM_SECRETS)[0],
+            trustpilot_query=harness.authentication("trustpilot", harness.TRUSTPILOT_SECRETS)[1],
             meta_verify_token=harness.META_VERIFY_TOKEN,
             customer_ids=customer_ids,
             erasable_customer=erasable,

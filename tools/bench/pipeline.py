@@ -126,7 +126,7 @@ def run_webhook_ack(counter: RequestCounter, queue_url: str, deliveries: int) ->
     from app import app
     from chalicelib import aws
     from chalicelib.channels import sources
-    from chalicelib.channels.meta_common import sign
+    from chalicelib.channels.meta import MetaChannel
 
     app_secret = "bench-app-secret"  # noqa: S105 - a fixed value for an in-memory moto run
     source = sources.SourceConfig(
@@ -141,7 +141,8 @@ def run_webhook_ack(counter: RequestCounter, queue_url: str, deliveries: int) ->
     ):
         for index in range(deliveries):
             body = meta_delivery(index)
-            headers = {"content-type": "application/json", "X-Hub-Signature-256": sign(app_secret, body)}
+            signed = MetaChannel().sign(body, {"app_secret": app_secret}, datetime.now(UTC))
+            headers = {"content-type": "application/json", **signed.headers}
             response = client.http.post(f"/webhooks/{source.source_id}", headers=headers, body=body)
             accepted += response.status_code == 200
             events_queued += json.loads(response.body).get("events", 0)
