@@ -1,25 +1,7 @@
 """`instagram`: an Instagram professional account through a Meta app's Webhooks — comments, live comments
 and direct messages (channel `instagram`).
 
-Handshake and signature: see meta_common (hub.challenge; X-Hub-Signature-256 with the App Secret).
-
-Payloads (`"object": "instagram"`), per Meta's Instagram Platform "Webhook Notification Examples"
-(developers.facebook.com/docs/instagram-platform/webhooks/examples), the Webhooks reference for the
-Instagram object (…/graph-api/webhooks/reference/instagram) and the Mentions guide:
-- `changes[]` with `field: "comments"` or `"live_comments"`: `value {id, text, from {id, username},
-  media {id, media_product_type}, parent_id}` — no timestamp, so `entry.time` (when Meta sent it) is used.
-- `changes[]` with `field: "mentions"`: `value {comment_id, media_id}` (a comment mention) or
-  `value {media_id}` (a caption mention). Meta sends no text and no author with a mention, so it is not
-  stored: like every channel, an item with neither text nor rating is acknowledged and skipped (it would
-  be an empty row in every export). Reading it needs GET /{ig-user-id}?fields=mentioned_comment… (an API
-  call), which this product does not make.
-- `messaging[]` (direct messages, Messenger Platform shape; echoes of the account's own messages come in
-  the same subscription with `is_echo`), or `changes[]` with `field: "messages"` and the same item as value.
-
-Skipped: comments by the account itself (`from.id` is the account id = `entry.id` or the `account_id`
-setting, or `from.username` is the `username` setting); comments without text; mentions (ids only, above);
-every other field (story_insights, messaging_seen …); see meta_common.messaging_event for the messaging
-events skipped.
+What it stores, skips and why, and how it verifies: README.md#channel-instagram.
 """
 
 from __future__ import annotations

@@ -1,20 +1,6 @@
 """`intercom`: Intercom webhook notifications (Developer Hub → your app → Webhooks).
 
-Verification follows Intercom's signed notifications: `X-Hub-Signature: sha1=<hex of HMAC-SHA1(client
-secret, raw body)>`, keyed with the app's client_secret (Developer Hub → Basic information). Intercom signs
-no timestamp, so there is no replay window; a replayed notification yields the same ids and is stored once.
-
-A notification is `{"type": "notification_event", "id": "notif_…", "topic", "created_at", "app_id",
-"data": {"item": conversation}}`. Customer-authored topics become feedback:
-- `conversation.user.created`: the conversation's `source` (its opening message) when a user, lead or
-  contact wrote it → external_id `conversation:<id>`;
-- `conversation.user.replied`: each conversation part in the notification authored by a user, lead or
-  contact (Intercom sends the new part(s), normally one) → external_id `part:<part id>`;
-- `conversation.rating.added`: `conversation_rating.rating` (1-5) on the csat scale with its remark as
-  text → external_id `conversation:<id>:rating` (one rating per conversation).
-Bodies are HTML and become plain text. Everything else — admin replies, notes, assignments, and the `ping`
-Intercom sends when the webhook is saved — is acknowledged and dropped. The same notification delivered
-again carries the same conversation and part ids, so it is stored once.
+What it stores, skips and why, and how it verifies: README.md#channel-intercom.
 """
 
 from __future__ import annotations

@@ -1,26 +1,7 @@
 """`meta`: a Facebook Page through a Meta app's Webhooks — Page `feed` comments (channel `facebook`) and
 Messenger messages (channel `messenger`).
 
-Handshake and signature: see meta_common (hub.challenge; X-Hub-Signature-256 with the App Secret).
-
-Payloads (`"object": "page"`), per Meta's Webhooks reference for the Page object
-(developers.facebook.com/docs/graph-api/webhooks/reference/page, field `feed`) and the Messenger Platform
-webhook events reference (…/messenger-platform/reference/webhook-events/messages):
-- `entry[].changes[]` with `field: "feed"`: `value.item` is `comment` (or a post item such as `status`),
-  `value.verb` is `add`, `edited`, `remove`, `hide` …; `from {id, name}`, `post_id`, `comment_id`,
-  `parent_id`, `created_time` (Unix seconds), `message`, `post.permalink_url`.
-- `entry[].messaging[]` (and `standby[]`): `sender.id` (page-scoped id), `recipient.id` (the Page),
-  `timestamp` (Unix ms), `message {mid, text, is_echo, quick_reply, reply_to}`, or instead `reaction`,
-  `read`, `delivery`, `postback` … which are not customer text.
-
-Kept: comments and visitor posts added by someone other than the Page, and customers' text messages.
-Edits (verb `edited`, or `edit` as Meta sends for some visitor posts; Messenger `message_edit`) follow the
-one rule for edits: stored under the id of the comment, post or message they edit, so the first version
-received is kept (an edit of a stored comment is a duplicate) and an edit whose `add` never arrived is
-stored, with `metadata.edited = true`.
-Skipped: the Page's own comments, posts and Messenger echoes; removals, hides and every other verb;
-likes and reactions; comments without text (a photo or sticker only); see meta_common.messaging_event for
-the messaging events skipped.
+What it stores, skips and why, and how it verifies: README.md#channel-meta.
 """
 
 from __future__ import annotations

@@ -2,17 +2,7 @@
 handshake, the `X-Hub-Signature-256` check, the model of a delivery's batched entries, and the Messenger
 Platform `messaging[]` events that Facebook Pages and Instagram both send.
 
-Spec (developers.facebook.com/docs/graph-api/webhooks/getting-started, "Verification Requests" and
-"Validate Payloads"):
-- Verification: `GET ?hub.mode=subscribe&hub.challenge=<n>&hub.verify_token=<ours>` must be answered with
-  the challenge itself. A wrong token answers 403 (`handshake_refused`); a request without the three
-  parameters, or with a mode other than `subscribe`, answers 400 (`handshake_malformed`).
-- Every POST carries `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the payload, keyed with the App
-  Secret>`. Meta signs the body exactly as sent (non-ASCII characters arrive `\\u00e9`-style escaped),
-  so the raw bytes are verified as received; the SHA-1 `X-Hub-Signature` is not accepted.
-- Nothing time-bound is signed and Meta retries failed deliveries for hours (WhatsApp: days), so there is no
-  replay window: a replayed delivery carries the same platform ids and is stored once.
-- A delivery batches many `entry[]`, each with many `changes[]` and/or `messaging[]` items.
+What it stores, skips and why, and how it verifies: README.md#meta-shared-by-meta-instagram-whatsapp.
 """
 
 from __future__ import annotations

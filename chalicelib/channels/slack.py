@@ -1,28 +1,6 @@
 """`slack`: the Slack Events API (a Slack app's Event Subscriptions Request URL).
 
-Verification follows Slack's "Verifying requests from Slack": `X-Slack-Signature: v0=<hex HMAC-SHA256>` of
-`v0:{X-Slack-Request-Timestamp}:{raw body}` under the app's signing secret; a timestamp more than five
-minutes from now (or not a plain number of seconds) is refused (replay protection). The `url_verification`
-handshake arrives as a signed POST and is answered with `{"challenge": …}`.
-
-What becomes feedback (payload shapes from Slack's event reference, docs.slack.dev / api.slack.com):
-- `event_callback` with a `message` event written by a person → kind `message`: plain messages, thread
-  replies, `thread_broadcast` (a reply also sent to the channel) and `file_share` (a file with a comment).
-- `app_mention` (someone @-mentions the app) → kind `mention`: it is a person talking to or about the app.
-- `message_changed` with an `edited` message (a person edited their message) → the edited message under
-  the original's identity (see below), `metadata.edited = true`.
-Skipped, acknowledged with 200: bot and app messages (`bot_id`, `bot_message`), `message_changed` that is
-not an edit (a link unfurled), deletions, joins/leaves/topic changes and every other subtype (system
-notices, not someone's words), hidden events, other event types (reactions …) and `app_rate_limited`.
-
-Text: Slack escapes `&`, `<` and `>` as `&amp;` `&lt;` `&gt;` and writes mentions, channels and links as
-`<@U…>`, `<#C…|name>`, `<!here>`, `<https://…|label>` ("Formatting text for app surfaces", "Escaping
-text"). The stored text is what people see in Slack: `@U…`, `#name`, `@here`, the link's label (or its
-URL), and the three characters unescaped exactly once.
-
-Identity: a message is `{channel}:{ts}` (`ts` is unique within its channel). A retry (`X-Slack-Retry-Num`),
-the `app_mention` and `message.*` events of one message, and an edit of it all share that identity, so the
-first version received is stored and the rest are duplicates. `event_id` is kept in metadata.
+What it stores, skips and why, and how it verifies: README.md#channel-slack.
 """
 
 from __future__ import annotations

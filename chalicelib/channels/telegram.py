@@ -1,34 +1,6 @@
 """`telegram`: a Telegram bot's webhook (Bot API `setWebhook`), one `Update` object per request.
 
-Authentication: `setWebhook` takes a `secret_token` (1-256 characters of `A-Z a-z 0-9 _ -`) that Telegram
-sends back unchanged in the `X-Telegram-Bot-Api-Secret-Token` header of every request. Telegram signs
-nothing: there is no signature over the body, so the raw-body rule of the other channels does not apply;
-the header is compared in constant time with every accepted value of the source's `secret_token`.
-
-What becomes feedback (kind `message`): the text (or a media caption) of
-- `message`: a customer writing to the bot in a private chat, or in a group the bot is in;
-- `business_message`: a customer writing to a Telegram Business account that connected this bot, when the
-  customer wrote it (in a private chat `chat.id` is the other party, so `from.id == chat.id`);
-- `edited_message` / `edited_business_message`: the message as edited, under the original message's own
-  identity (below). The first version received is kept: an edit of a stored message is a duplicate, and an
-  edit whose original never arrived is stored with `metadata.edited = true` (and `edited_at`).
-
-What is skipped (200, nothing queued), and why:
-- `channel_post` / `edited_channel_post`: written by the channel's admins, i.e. the business itself;
-- messages from bots (`from.is_bot`, which includes the anonymous-admin bot), messages sent on behalf of a
-  chat (`sender_chat`: a group's anonymous admins or its linked channel, i.e. the business), channel posts
-  forwarded into the discussion group (`is_automatic_forward`), outgoing business messages;
-- messages without text or caption (stickers, photos, service messages such as `new_chat_members`), and
-  messages that are only a bot command (`/start`);
-- every other update (`callback_query`, `my_chat_member`, `message_reaction`, `poll_answer` …).
-
-Identity: `external_id` is `{chat.id}:{message_id}` (`message_id` is unique only within its chat; an edit
-keeps it). Telegram
-redelivers a failed request with the same update, so `update_id` would also collide on a redelivery; but
-`update_id` restarts at a random value after a week without updates, so a later, different update could
-reuse an old `update_id` and be dropped as a duplicate. The message's own identity cannot. Business chats
-share ids with the bot's own chats, so their messages are `{business_connection_id}:{chat.id}:{message_id}`.
-`from.language_code` is the user's app language, not the message's, so `language` is left to the analyzer.
+What it stores, skips and why, and how it verifies: README.md#channel-telegram.
 """
 
 from __future__ import annotations

@@ -1,26 +1,7 @@
 """`trustpilot`: Trustpilot's service-review webhooks (Trustpilot Business → Integrations → Developers →
 Webhooks), body `{"events": [{"eventName", "version", "eventData": {…review…}}]}`.
 
-Authentication: Trustpilot neither signs its webhooks nor documents a header or basic-auth option, so the
-raw-body signature rule of the other channels cannot apply. The source's generated secret `token` is part
-of the subscription URL pasted into Trustpilot (`https://<api>/webhooks/<source_id>?token=<token>`) and is
-compared in constant time with every accepted value. It travels in the URL: keep access logs that record
-query strings private, and rotate it like any other secret.
-
-Events:
-- `service-review-created` → one review (kind `review`): `stars` → rating on the `stars` scale, text is
-  `title` + blank line + `text` (the title is often the gist of the review, so sentiment reads both),
-  `language`, `createdAt`, the review `id` as external_id, the consumer as author (Trustpilot withholds
-  emails; `referenceId`, the business's own order/customer reference, is kept in metadata to link it);
-- `service-review-updated` → an edit, stored under the review's own `id` like every channel's edits: the
-  first version received is kept, so an update of a stored review is a duplicate, and an update whose
-  creation never arrived is stored (`metadata.edited = true`, `edited_at` = `updatedAt`). `occurred_at`
-  is the review's `createdAt` either way;
-- `service-review-deleted` and any other event → skipped (nothing customer-authored to add), named in the
-  answer's `skipped` as `not_feedback_event`.
-Title and text are not refused for their length: the stored text is cut at the product's bound
-(`text_truncated`), since Trustpilot would resend the same review.
-Several events in one delivery become several FeedbackEvents, queued in one send.
+What it stores, skips and why, and how it verifies: README.md#channel-trustpilot.
 """
 
 from __future__ import annotations

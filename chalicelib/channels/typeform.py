@@ -1,23 +1,6 @@
 """`typeform`: Typeform webhooks, one form response per delivery.
 
-Verification follows Typeform's "Secure your webhooks": `Typeform-Signature: sha256=<base64 of
-HMAC-SHA256(secret, raw body)>`, the secret being the one pasted into the webhook's settings. Typeform signs
-no timestamp, so there is no replay window: a replayed delivery carries the same response token and is
-stored once.
-
-Only `event_type: form_response` is feedback; anything else is acknowledged and dropped. Of a response:
-- text: the `text` answers of short_text / long_text fields (or only the fields named in the `text_fields`
-  setting); when there are several, each goes under its field title (title, newline, answer) and they are
-  joined with blank lines;
-- rating: the first `number` answer that maps onto a scale — an `nps` field (0-10) → nps; a `rating` field
-  with at most 5 steps → stars (more steps: no rating); an `opinion_scale` field whose definition gives
-  `properties.steps`/`start_at_one` → nps for 0-10, csat for 1-5, nothing otherwise. Webhook definitions
-  often carry no properties: such an opinion scale is read as the `opinion_scale` setting says (nps or
-  csat), and keeps no rating without it;
-- author: the `email` answer (else a hidden field `email`), hidden fields `user_id` and `name`;
-- external_id: `form_response.token` (the response id, the same on every redelivery); occurred_at:
-  `submitted_at`; metadata: form id and title.
-A response with neither text nor a rating (only choices, say) is not feedback and is dropped.
+What it stores, skips and why, and how it verifies: README.md#channel-typeform.
 """
 
 from __future__ import annotations

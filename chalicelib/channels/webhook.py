@@ -1,21 +1,6 @@
 """`webhook`: any Standard Webhooks sender (Zapier, n8n, Make, in-house systems).
 
-Verification follows the Standard Webhooks specification: the signed content is
-`{webhook-id}.{webhook-timestamp}.{raw body}`, HMAC-SHA256 with the base64-decoded part of the `whsec_`
-secret; `webhook-signature` holds one or more space-separated `v1,<base64>` entries (so keys can rotate);
-timestamps more than 5 minutes away are refused.
-
-The body is either the spec's envelope `{"type": "feedback.created", "timestamp": …, "data": {…}}` or the
-feedback object itself; `data` may also be a list for a batch. A feedback object:
-`{"id", "text", "author": {"id", "handle", "name", "email"}, "rating", "rating_scale", "occurred_at",
-"language", "url", "thread_id", "kind"}` — `id` (or the `webhook-id` header) identifies it.
-
-What is stored: envelopes whose `type` is `feedback.*` (or that have no type). Acknowledged (200) with
-nothing stored, each named in the answer's `skipped` with its reason: any other event type
-(`contact.created` …) and `feedback.deleted` (`not_feedback_event`), and objects with neither text nor a
-rating (`no_text_or_rating`). A `rating` is a JSON integer (not `true`, `"5"` or `5.0`: 422 naming the
-field). `url` is kept only when it is an http(s) URL. `feedback.updated` is an edit: stored under the same
-`id`, so the first version received is kept (`metadata.edited` when the original never arrived first).
+What it stores, skips and why, and how it verifies: README.md#channel-webhook.
 """
 
 from __future__ import annotations

@@ -1,25 +1,7 @@
 """`whatsapp`: a WhatsApp Business Account through the Cloud API's webhooks — customers' messages (channel
 `whatsapp`, kind message).
 
-Handshake and signature: see meta_common (hub.challenge; X-Hub-Signature-256 with the App Secret of the
-Meta app the WhatsApp Business Account is subscribed to).
-
-Payloads (`"object": "whatsapp_business_account"`), per Meta's "messages webhook reference"
-(developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages):
-`entry[].changes[]` with `field: "messages"` and `value {messaging_product, metadata {display_phone_number,
-phone_number_id}, contacts [{profile {name}, wa_id, user_id}], messages [{from, from_user_id, id,
-timestamp (Unix seconds, as a string), type, text {body} | image/video/document {caption} | button |
-interactive | reaction | …, context, group_id}], statuses [...], errors [...]}`.
-
-Kept: `text` messages (`text.body`) and the caption a customer typed on an image, video or document.
-Edits (`type: "edit"`, `edit {original_message_id, message}`, sent for WhatsApp Business app numbers) follow
-the one rule for edits: stored under `original_message_id`, so the first version received is kept, and an
-edit whose original never arrived is stored with `metadata.edited = true`.
-Skipped: `statuses` (sent/delivered/read/failed of the business's own messages), `errors`, reactions;
-`button` and `interactive` replies (their `text`/`title` is the business's own button or list label that
-the customer tapped, so it says nothing in the customer's words and would skew sentiment); audio, stickers,
-locations, contacts, orders, system and unsupported messages (no text); every other field
-(`smb_message_echoes`, template and account updates …).
+What it stores, skips and why, and how it verifies: README.md#channel-whatsapp.
 """
 
 from __future__ import annotations

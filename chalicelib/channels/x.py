@@ -1,24 +1,6 @@
 """`x`: the X (Twitter) Account Activity API, delivered through X's v2 Webhooks.
 
-Verification follows X's webhook documentation (docs.x.com, "Webhooks → Quickstart", "Securing webhooks"):
-- CRC: X sends `GET ?crc_token=…`; the answer is `{"response_token": "sha256=<base64 HMAC-SHA256>"}`
-  keyed with the app's consumer secret (API Key Secret) over the token.
-- Deliveries: `x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256(consumer secret, raw body)>`.
-  X signs no timestamp, so there is no replay window; a replayed delivery carries the same tweet and DM
-  ids and is stored once.
-
-What becomes feedback (payload shapes from docs.x.com "Account Activity API → Payload examples"):
-- `tweet_create_events`: tweets by others. `mention` when the tweet replies to or @mentions the
-  subscribed account (`for_user_id`), otherwise `comment` (a quote tweet of the account's post). The
-  account's own tweets and retweets (`retweeted_status`: no text of their own) are skipped.
-- `direct_message_events` of type `message_create` sent by others → `message`.
-Text: X sends tweet and DM text HTML-escaped (`&amp;`, `&lt;`, `&gt;`); it is unescaped exactly once, so
-the stored text is what the customer wrote.
-Edits: an edited tweet arrives as a new tweet whose `edit_history.initial_tweet_id` names the original. It
-follows the one rule for edits: stored under the original's id, so the first version received is kept, and
-an edit whose original never arrived is stored with `metadata.edited = true`.
-Everything else (likes, follows, blocks, typing and read indicators, deletes, revokes) is acknowledged and
-nothing is queued.
+What it stores, skips and why, and how it verifies: README.md#channel-x.
 """
 
 from __future__ import annotations

@@ -1,28 +1,6 @@
 """`zendesk`: Zendesk webhooks — event subscriptions (fixed schema) and trigger webhooks (our JSON body).
 
-Verification follows Zendesk's "Verifying webhook authenticity": `X-Zendesk-Webhook-Signature` is
-base64(HMAC-SHA256(signing secret, TIMESTAMP + BODY)) where TIMESTAMP is the
-`X-Zendesk-Webhook-Signature-Timestamp` header exactly as sent (ISO 8601, e.g. `2021-07-25T10:00:00Z`) and
-BODY the raw bytes. The key is the signing secret string as Zendesk shows it (it looks like base64 but is
-used as is, not decoded). Timestamps more than an hour away are refused: Zendesk retries failed
-deliveries (409/429/503 and timeouts, within minutes) and pauses a webhook behind its circuit breaker, and a
-replay inside the window only repeats an event that is stored once.
-
-Event-subscribed webhooks (`{"type": "zen:event-type:…", "id", "time", "detail": ticket, "event": {…}}`):
-- `ticket.comment_added`: kept when `event.comment.is_public` is true and the author is an end user
-  (`author.is_staff` false; when absent, the author must be the ticket's requester). external_id
-  `comment:<comment id>`, except the ticket's first comment (its body is the ticket description), which
-  gets `ticket:<id>:description` so it collides with the `ticket.created` event of the same ticket;
-- `ticket.created`: the description, when the requester submitted the ticket themselves and it is public;
-- every other event type (agent assignment, status …) is acknowledged and dropped. The documented ticket
-  event types include no satisfaction rating: ratings come through the trigger body below.
-
-Trigger webhooks have a body the admin writes; this channel accepts the one documented in
-`TRIGGER_TEMPLATE` (README): a `ticket`, a `requester`, and a `comment` and/or `satisfaction` section.
-A comment becomes `comment:<comment id>` (the same identity as the event-subscribed path). A satisfaction
-rating is binary in Zendesk: good → 5 and bad → 1 on the csat scale (so the share of 4-5 ratings equals
-Zendesk's satisfaction score), the raw score kept in metadata; one rating per ticket
-(`satisfaction:<ticket id>`), so a later change of mind is not stored again.
+What it stores, skips and why, and how it verifies: README.md#channel-zendesk.
 """
 
 from __future__ import annotations
