@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import boto3
 import pytest
@@ -94,10 +95,8 @@ def test_counter_counts_a_moto_backed_sqs_send_as_exactly_one_request(session):
     assert counter.phase is None
 
 
-def test_counter_sums_scanned_count_of_queries(session):
-    counter = RequestCounter()
-    counter.attach(session.events)
-    dynamodb = session.client("dynamodb")
+def _table(dynamodb: Any) -> None:
+    """A table "t" with a pk/sk key, for the counter tests that query or fetch items."""
     dynamodb.create_table(
         TableName="t",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -107,6 +106,13 @@ def test_counter_sums_scanned_count_of_queries(session):
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def test_counter_sums_scanned_count_of_queries(session):
+    counter = RequestCounter()
+    counter.attach(session.events)
+    dynamodb = session.client("dynamodb")
+    _table(dynamodb)
     for pk, sk in [("a", "1"), ("a", "2"), ("a", "3"), ("b", "1")]:
         dynamodb.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": sk}})
 
@@ -174,18 +180,6 @@ def test_pii_entities_finds_emails_and_phones_with_code_point_offsets():
 )
 def test_pii_entities_leaves_harmless_digits_alone(text):
     assert pii_entities(text) == []
-
-
-def _table(dynamodb):
-    dynamodb.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def test_counter_counts_items_fetched_by_key_and_time_inside_calls(session):

@@ -24,8 +24,6 @@ import json
 import math
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +49,7 @@ from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.schema import RECORD_TYPE
 from tools.load_deliveries import BUILDERS, WEBHOOK_KINDS, build, run_marker_prefix
+from tools.local_process import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_START_SECONDS = 120
@@ -59,13 +58,6 @@ REQUEST_TIMEOUT_SECONDS = 30
 
 
 # --- the stack under load ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_serving(base_url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
@@ -103,13 +95,7 @@ def local_stack(log: IO[bytes]) -> Iterator[tuple[str, int]]:
         wait_until_serving(base, STACK_START_SECONDS, process)
         yield base, moto
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, timeout=30)
 
 
 # --- sending ----------------------------------------------------------------------------------------------

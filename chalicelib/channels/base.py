@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from chalice import Response
 from pydantic import TypeAdapter, ValidationError
 
+from chalicelib.channels import signatures
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.payloads import invalid_payload
 from chalicelib.channels.sources import SourceConfig, SourceSecrets
@@ -134,6 +135,38 @@ class Channel(ABC):
     @abstractmethod
     def normalize(self, request: WebhookRequest, payload: Any) -> Delivery:
         """Every customer-authored text of the parsed delivery as a FeedbackEvent; skips everything else."""
+
+
+class BodySignedChannel(Channel):
+    """A channel whose platform signs the raw body alone, under one secret and with no timestamp:
+    `<signature_header>: <signature_prefix><digest>` (Meta, Intercom, Typeform, X)."""
+
+    signature_header: ClassVar[str]
+    signature_prefix: ClassVar[str]
+    # The secret the platform signs with.
+    signing_secret: ClassVar[str]
+
+    @abstractmethod
+    def body_digest(self, secret: str, body: bytes) -> str:
+        """The digest the platform writes after the prefix for `body` (raw bytes, as received)."""
+
+    def provided_digest(self, digest: str) -> str:
+        """The sent digest as compared: as sent, unless the platform's digests come in a looser form."""
+        return digest
+
+    def verify(self, request: WebhookRequest) -> None:
+        """401 unless the signature header is the prefixed digest of the raw body under an accepted secret."""
+        provided = signatures.strip_prefix(
+            request.header(self.signature_header), self.signature_prefix, self.signature_header
+        )
+        expected = [
+            self.body_digest(secret, request.body) for secret in request.secrets.accepted(self.signing_secret)
+        ]
+        signatures.require(self.provided_digest(provided), expected)
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        digest = self.body_digest(secrets[self.signing_secret], body)
+        return SignedRequest(headers={self.signature_header: self.signature_prefix + digest})
 
 
 @cache

@@ -5,14 +5,13 @@ What it stores, skips and why, and how it verifies: README.md#channel-intercom.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StrictInt
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
+from chalicelib.channels.base import BodySignedChannel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.payloads import Ignored, PlatformObject, one_of
 from chalicelib.channels.text import html_to_text
@@ -104,11 +103,6 @@ class Notification(PlatformObject):
     data: NotificationData
 
 
-def _signature(secret: str, body: bytes) -> str:
-    """The X-Hub-Signature value Intercom sends for `body`."""
-    return PREFIX + signatures.hex_digest(secret, body, "sha1")
-
-
 def _notification_shape(payload: dict[str, Any]) -> type[PlatformObject]:
     topic = payload.get("topic")
     return Notification if isinstance(topic, str) and topic in FEEDBACK_TOPICS else Ignored
@@ -129,8 +123,11 @@ def _author(author: IntercomAuthor) -> Author:
     )
 
 
-class IntercomChannel(Channel):
+class IntercomChannel(BodySignedChannel):
     type = "intercom"
+    signature_header = SIGNATURE_HEADER
+    signature_prefix = PREFIX
+    signing_secret = SECRET
     payload_model = IntercomPayload
     secret_names = (SECRET,)
     setting_help = {}
@@ -141,15 +138,12 @@ class IntercomChannel(Channel):
         "(Configure → Basic information) is this source's client_secret."
     )
 
-    def verify(self, request: WebhookRequest) -> None:
-        provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), PREFIX, SIGNATURE_HEADER)
-        expected = [
-            _signature(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)
-        ]
-        signatures.require(provided.strip().lower(), expected)
+    def body_digest(self, secret: str, body: bytes) -> str:
+        return signatures.hex_digest(secret, body, "sha1")
 
-    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
-        return SignedRequest(headers={SIGNATURE_HEADER: _signature(secrets[SECRET], body)})
+    def provided_digest(self, digest: str) -> str:
+        # Hex digits, accepted in either case and with spaces around them.
+        return digest.strip().lower()
 
     def normalize(self, request: WebhookRequest, payload: Notification | Ignored) -> Delivery:
         if not isinstance(payload, Notification):
@@ -165,39 +159,31 @@ class IntercomChannel(Channel):
         self, request: WebhookRequest, notification: Notification, conversation: Conversation
     ) -> list[FeedbackEvent]:
         fallback_time = notification.created_at or request.received_at
-        events = []
+        # What customers said: (external id, HTML body, when, who, the conversation part it is).
+        said: list[tuple[str, str | None, datetime, IntercomAuthor, str | None]] = []
         source = conversation.source
         if notification.topic == USER_CREATED and source is not None and _is_customer(source.author):
-            text = html_to_text(source.body)
-            if text:
-                events.append(
-                    self._event(
-                        request,
-                        notification,
-                        conversation,
-                        external_id=f"conversation:{conversation.id}",
-                        kind=Kind.MESSAGE,
-                        text=text,
-                        occurred_at=conversation.created_at or fallback_time,
-                        author=_author(source.author),
-                    )
-                )
+            occurred_at = conversation.created_at or fallback_time
+            said.append((f"conversation:{conversation.id}", source.body, occurred_at, source.author, None))
         for part in conversation.conversation_parts.conversation_parts:
-            if part.part_type == "note" or not _is_customer(part.author):
-                continue
-            text = html_to_text(part.body)
+            if part.part_type != "note" and _is_customer(part.author):
+                occurred_at = part.created_at or fallback_time
+                said.append((f"part:{part.id}", part.body, occurred_at, part.author, part.id))
+        events = []
+        for external_id, body, occurred_at, author, part_id in said:
+            text = html_to_text(body)
             if text:
                 events.append(
                     self._event(
                         request,
                         notification,
                         conversation,
-                        external_id=f"part:{part.id}",
+                        external_id=external_id,
                         kind=Kind.MESSAGE,
                         text=text,
-                        occurred_at=part.created_at or fallback_time,
-                        author=_author(part.author),
-                        part_id=part.id,
+                        occurred_at=occurred_at,
+                        author=_author(author),
+                        part_id=part_id,
                     )
                 )
         return events

@@ -8,7 +8,7 @@ What it stores, skips and why, and how it verifies: README.md#meta-shared-by-met
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -16,7 +16,7 @@ from chalice import Response
 from pydantic import PlainValidator
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
+from chalicelib.channels.base import BodySignedChannel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import HandshakeMalformed, HandshakeRefused, PayloadInvalid
 from chalicelib.channels.payloads import (
     Deferred,
@@ -211,10 +211,13 @@ def messaging_events(
 # --- the channel base ------------------------------------------------------------------------------------
 
 
-class MetaWebhookChannel(Channel):
+class MetaWebhookChannel(BodySignedChannel):
     """A channel fed by Meta's Webhooks product: verify-token handshake, app-secret signature, entries."""
 
     secret_names = ("app_secret", "verify_token")
+    signature_header = SIGNATURE_HEADER
+    signature_prefix = SIGNATURE_PREFIX
+    signing_secret = "app_secret"  # noqa: S105 - the secret's name, not its value
     # Meta issues the App Secret; the verify token is ours to choose and paste into the App Dashboard.
     generated_secrets = ("verify_token",)
     # The payload's `object` this channel serves (`page`, `instagram`, `whatsapp_business_account`).
@@ -242,19 +245,12 @@ class MetaWebhookChannel(Channel):
             headers={"Content-Type": "text/plain", "X-Content-Type-Options": "nosniff"},
         )
 
-    def verify(self, request: WebhookRequest) -> None:
-        """401 unless X-Hub-Signature-256 is the HMAC of the raw body under an accepted app_secret."""
-        provided = signatures.strip_prefix(
-            request.header(SIGNATURE_HEADER), SIGNATURE_PREFIX, SIGNATURE_HEADER
-        ).lower()
-        expected = [
-            signatures.hex_digest(secret, request.body) for secret in request.secrets.accepted("app_secret")
-        ]
-        signatures.require(provided, expected)
+    def body_digest(self, secret: str, body: bytes) -> str:
+        return signatures.hex_digest(secret, body)
 
-    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
-        signature = SIGNATURE_PREFIX + signatures.hex_digest(secrets["app_secret"], body)
-        return SignedRequest(headers={SIGNATURE_HEADER: signature})
+    def provided_digest(self, digest: str) -> str:
+        # Hex digits, accepted in either case.
+        return digest.lower()
 
     def normalize(self, request: WebhookRequest, payload: MetaDelivery[Any]) -> Delivery:
         if payload.object != self.webhook_object:

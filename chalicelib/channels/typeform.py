@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StrictFloat, StrictInt
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
+from chalicelib.channels.base import BodySignedChannel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.payloads import Ignored, OptionalString, PlatformObject, one_of
 from chalicelib.models import Author, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
@@ -90,11 +89,6 @@ TypeformPayload = Annotated[
 ]
 
 
-def _signature(secret: str, body: bytes) -> str:
-    """The Typeform-Signature header value for `body`."""
-    return PREFIX + signatures.b64_digest(secret, body)
-
-
 def _title(definition: FieldDefinition | None, answer: Answer) -> str:
     title = " ".join(_RECALL.sub("", definition.title if definition else "").split())
     # "Thanks, {{field:ab12}}! What's …" reads "Thanks! What's …" once the recalled answer is gone.
@@ -164,8 +158,11 @@ def _wanted_text_fields(setting: str | None) -> set[str] | None:
     return names or None
 
 
-class TypeformChannel(Channel):
+class TypeformChannel(BodySignedChannel):
     type = "typeform"
+    signature_header = SIGNATURE_HEADER
+    signature_prefix = PREFIX
+    signing_secret = SECRET
     payload_model = TypeformPayload
     secret_names = (SECRET,)
     generated_secrets = (SECRET,)
@@ -181,15 +178,8 @@ class TypeformChannel(Channel):
         "On (dashboard webhooks start switched off). Or set `secret` when creating it with the Webhooks API."
     )
 
-    def verify(self, request: WebhookRequest) -> None:
-        provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), PREFIX, SIGNATURE_HEADER)
-        expected = [
-            _signature(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)
-        ]
-        signatures.require(provided, expected)
-
-    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
-        return SignedRequest(headers={SIGNATURE_HEADER: _signature(secrets[SECRET], body)})
+    def body_digest(self, secret: str, body: bytes) -> str:
+        return signatures.b64_digest(secret, body)
 
     def normalize(self, request: WebhookRequest, payload: FormResponseDelivery | Ignored) -> Delivery:
         if isinstance(payload, Ignored):

@@ -5,7 +5,6 @@ What it stores, skips and why, and how it verifies: README.md#channel-x.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -13,7 +12,7 @@ from chalice import Response
 from pydantic import BeforeValidator, PlainValidator
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
+from chalicelib.channels.base import BodySignedChannel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import HandshakeMalformed
 from chalicelib.channels.payloads import (
     Deferred,
@@ -200,8 +199,11 @@ def _mentioned_ids(tweet: Tweet, extended: ExtendedTweet) -> set[str]:
     return ids
 
 
-class XChannel(Channel):
+class XChannel(BodySignedChannel):
     type = "x"
+    signature_header = SIGNATURE_HEADER
+    signature_prefix = SIGNATURE_PREFIX
+    signing_secret = SECRET
     payload_model = XPayload
     secret_names = (SECRET,)
     setting_help = {}  # for_user_id arrives in every payload; nothing to configure
@@ -229,18 +231,8 @@ class XChannel(Channel):
             headers={"Content-Type": "application/json"},
         )
 
-    def verify(self, request: WebhookRequest) -> None:
-        provided = signatures.strip_prefix(
-            request.header(SIGNATURE_HEADER), SIGNATURE_PREFIX, SIGNATURE_HEADER
-        )
-        expected = [
-            _signature(secret, request.body)[len(SIGNATURE_PREFIX) :]
-            for secret in request.secrets.accepted(SECRET)
-        ]
-        signatures.require(provided, expected)
-
-    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
-        return SignedRequest(headers={SIGNATURE_HEADER: _signature(secrets[SECRET], body)})
+    def body_digest(self, secret: str, body: bytes) -> str:
+        return signatures.b64_digest(secret, body)
 
     def normalize(self, request: WebhookRequest, payload: AccountActivity | Ignored) -> Delivery:
         if not isinstance(payload, AccountActivity):

@@ -74,22 +74,14 @@ def add_backfill_command(
     backfilling = groups.add_parser(
         "backfill", parents=[common, quiet], help="run the analyzer again on stored items (resumable)"
     )
-    backfilling.add_argument(
-        "--from",
-        dest="from_day",
-        type=day_argument,
-        required=True,
-        metavar="YYYY-MM-DD",
-        help="first UTC day stored",
-    )
-    backfilling.add_argument(
-        "--to",
-        dest="to_day",
-        type=day_argument,
-        required=True,
-        metavar="YYYY-MM-DD",
-        help="last UTC day (inclusive)",
-    )
+    # Both ends of the range are required UTC days, read the same way.
+    for flag, dest, help_text in (
+        ("--from", "from_day", "first UTC day stored"),
+        ("--to", "to_day", "last UTC day (inclusive)"),
+    ):
+        backfilling.add_argument(
+            flag, dest=dest, type=day_argument, required=True, metavar="YYYY-MM-DD", help=help_text
+        )
     backfilling.add_argument(
         "--analyzer", choices=[a.value for a in AnalyzerBackend], help="default: the stage's ANALYZER"
     )

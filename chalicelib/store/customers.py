@@ -75,18 +75,7 @@ def view(customer_id: str, recent: int = 20) -> CustomerView | None:
     """Profile, identities and the `recent` newest feedback in one Query (newest first); None if unknown."""
     if not is_customer_id(customer_id):
         return None
-    items = list(
-        dynamo.query_pages(
-            TableName=settings().table_name,
-            IndexName=CUSTOMER_INDEX,
-            KeyConditionExpression="#pk = :customer",
-            ExpressionAttributeNames={"#pk": CUSTOMER_PK},
-            ExpressionAttributeValues={":customer": {"S": customer_partition(customer_id)}},
-            ScanIndexForward=False,
-            Limit=recent + 50,
-            max_pages=1,
-        )
-    )
+    items = _partition_items(customer_id, ScanIndexForward=False, Limit=recent + 50, max_pages=1)
     profile = next((i for i in items if i.get(RECORD_TYPE) == PROFILE), None)
     if profile is None:
         return None
@@ -129,6 +118,12 @@ def customer_items(customer_id: str) -> list[dict[str, Any]]:
     """Every item in a customer's index partition (profile, identities, feedback), paginated."""
     if not is_customer_id(customer_id):
         return []
+    return _partition_items(customer_id)
+
+
+def _partition_items(customer_id: str, **query_options: Any) -> list[dict[str, Any]]:
+    """The items of a customer's index partition that a Query with `query_options` (order, limit, pages)
+    returns."""
     return list(
         dynamo.query_pages(
             TableName=settings().table_name,
@@ -136,5 +131,6 @@ def customer_items(customer_id: str) -> list[dict[str, Any]]:
             KeyConditionExpression="#pk = :customer",
             ExpressionAttributeNames={"#pk": CUSTOMER_PK},
             ExpressionAttributeValues={":customer": {"S": customer_partition(customer_id)}},
+            **query_options,
         )
     )

@@ -52,6 +52,11 @@ class WebhookCase:
     response: Any = None  # expected response body (dict for JSON, str for text), when it matters
 
 
+def payload_invalid(label: str, body: bytes) -> WebhookCase:
+    """A signed delivery of JSON that is not the documented shape: 422 `payload_invalid`, nothing queued."""
+    return WebhookCase(label, body=body, status=422, error_code="payload_invalid")
+
+
 @dataclass(frozen=True)
 class ChannelTable:
     """What a channel's table declares for the cases derived from its scheme and for the property tests."""

@@ -20,7 +20,7 @@ import re
 import pytest
 
 from chalicelib.channels.telegram import SECRET_TOKEN_PATTERN, TelegramChannel
-from tests.channels.harness import ChannelTable, WebhookCase
+from tests.channels.harness import ChannelTable, WebhookCase, payload_invalid
 
 SECRET = "kV3p_9-Zq2mWx7TtY4bN8cR1sD6fG0hJ"
 HEADER = "x-telegram-bot-api-secret-token"
@@ -187,44 +187,27 @@ CASES = [
         "malformed JSON after a valid token", body=b'{"update_id": ', status=400, error_code="malformed_json"
     ),
     WebhookCase("JSON that is not an object", body=b"[1, 2]", status=400),
-    WebhookCase(
-        "update without update_id", body=b'{"message": {}}', status=422, error_code="payload_invalid"
-    ),
-    WebhookCase(
+    payload_invalid("update without update_id", b'{"message": {}}'),
+    payload_invalid(
         "message without chat",
-        body=b'{"update_id": 3, "message": {"message_id": 7, "date": 1795262000, "text": "hi"}}',
-        status=422,
-        error_code="payload_invalid",
+        b'{"update_id": 3, "message": {"message_id": 7, "date": 1795262000, "text": "hi"}}',
     ),
-    WebhookCase(
+    payload_invalid(
         "message with an impossible date",
-        body=(
-            b'{"update_id": 4, "message": {"message_id": 8, "date": 99999999999999, '
-            b'"from": {"id": 44, "is_bot": false, "first_name": "Al"}, '
-            b'"chat": {"id": 44, "type": "private"}, "text": "hi"}}'
-        ),
-        status=422,
-        error_code="payload_invalid",
+        b'{"update_id": 4, "message": {"message_id": 8, "date": 99999999999999, '
+        b'"from": {"id": 44, "is_bot": false, "first_name": "Al"}, '
+        b'"chat": {"id": 44, "type": "private"}, "text": "hi"}}',
     ),
-    WebhookCase(
+    payload_invalid(
         "business message without its connection id",
-        body=(
-            b'{"update_id": 5, "business_message": {"message_id": 9, "date": 1795262000, '
-            b'"from": {"id": 45, "is_bot": false, "first_name": "Bo"}, '
-            b'"chat": {"id": 45, "type": "private"}, "text": "hi"}}'
-        ),
-        status=422,
-        error_code="payload_invalid",
+        b'{"update_id": 5, "business_message": {"message_id": 9, "date": 1795262000, '
+        b'"from": {"id": 45, "is_bot": false, "first_name": "Bo"}, '
+        b'"chat": {"id": 45, "type": "private"}, "text": "hi"}}',
     ),
 ]
 
 
 TABLE = ChannelTable("telegram", {"secret_token": SECRET}, accepted=PRIVATE_TEXT)
-
-
-@pytest.fixture
-def harness(channel_harness):
-    return channel_harness("telegram", TABLE.secrets)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)

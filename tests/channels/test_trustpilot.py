@@ -236,11 +236,6 @@ CASES = [
 TABLE = ChannelTable("trustpilot", {"token": TOKEN}, accepted=CREATED)
 
 
-@pytest.fixture
-def harness(channel_harness):
-    return channel_harness("trustpilot", TABLE.secrets)
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
 def test_trustpilot_cases(harness, case):
     harness.run(case)

@@ -9,7 +9,7 @@ import json
 import random
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -116,6 +116,25 @@ def post_webhook(client: Any, delivery_id: str, objects: list[dict[str, Any]]) -
 
 def webhook_feedback_id(external_id: str) -> str:
     return feedback_id_for(WEBHOOK_SOURCE, external_id)
+
+
+def post_webhooks(client: Any, deliveries: Mapping[str, list[dict[str, Any]]]) -> list[str]:
+    """POST each signed delivery (delivery id → its objects), each answered 200; the accepted feedback ids."""
+    accepted = []
+    for delivery_id, objects in deliveries.items():
+        assert post_webhook(client, delivery_id, objects).status_code == 200
+        accepted += [webhook_feedback_id(o["id"]) for o in objects]
+    return accepted
+
+
+def accept_forms_and_webhooks(
+    client: Any, forms: int, seed: int, deliveries: Mapping[str, list[dict[str, Any]]]
+) -> list[str]:
+    """A webhook source; `forms` form responses (`form_responses(forms, seed)`), then the webhook
+    `deliveries`: the feedback ids the ack paths accepted, which must each be stored once."""
+    create_webhook_source()
+    accepted = list(submit_forms(client, form_responses(forms, seed=seed)).accepted)
+    return accepted + post_webhooks(client, deliveries)
 
 
 @dataclass
@@ -429,11 +448,15 @@ def assert_unavailable(response: Any) -> None:
 def split_people(client: Any, people: int) -> list[str]:
     """Each person writes twice through the webhook channel (a channel id `p<n>` only) and once through the
     form (the email `p<n>@example.com` only): two customers per person. Returns the accepted ids."""
-    accepted = []
-    for n in range(people):
-        objects = [{"id": f"m1-{n}-{k}", "text": "Great app", "author": {"id": f"p{n}"}} for k in range(2)]
-        assert post_webhook(client, f"msg_m1_{n}", objects).status_code == 200
-        accepted += [webhook_feedback_id(o["id"]) for o in objects]
+    accepted = post_webhooks(
+        client,
+        {
+            f"msg_m1_{n}": [
+                {"id": f"m1-{n}-{k}", "text": "Great app", "author": {"id": f"p{n}"}} for k in range(2)
+            ]
+            for n in range(people)
+        },
+    )
     forms = form_responses(people, seed=31)
     for n, response in enumerate(forms):
         response["email"] = f"p{n}@example.com"
@@ -444,13 +467,39 @@ def split_people(client: Any, people: int) -> list[str]:
 
 def join_people(client: Any, people: int) -> list[str]:
     """Each person then writes with both the channel id and the email: their two customers are one."""
-    accepted = []
-    for n in range(people):
-        author = {"id": f"p{n}", "email": f"p{n}@example.com"}
-        objects = [{"id": f"m2-{n}", "text": "Slow refund", "author": author}]
-        assert post_webhook(client, f"msg_m2_{n}", objects).status_code == 200
-        accepted.append(webhook_feedback_id(objects[0]["id"]))
-    return accepted
+    return post_webhooks(
+        client,
+        {
+            f"msg_m2_{n}": [
+                {
+                    "id": f"m2-{n}",
+                    "text": "Slow refund",
+                    "author": {"id": f"p{n}", "email": f"p{n}@example.com"},
+                }
+            ]
+            for n in range(people)
+        },
+    )
+
+
+def split_people_then_queue_their_joins(client: Any, stack: Any, people: int) -> list[str]:
+    """A webhook source; `split_people` processed (two customers per person); then `join_people` queued, not
+    yet processed: what a merge test then runs under its fault. Returns every accepted id."""
+    from app import analyze
+
+    create_webhook_source()
+    accepted = split_people(client, people)
+    QueueDriver(stack.queue_url, analyze).drain()
+    return accepted + join_people(client, people)
+
+
+def check_people_joined_once(accepted: list[str], people: int, stack: Any, tap: QueueTap) -> Outcome:
+    """After `split_people_then_queue_their_joins`: every item stored once, none in the DLQ, and each
+    person one customer (see `assert_people_joined`)."""
+    outcome = check_exactly_once(accepted, stack.resources.dlq_url, tap.events)
+    assert (outcome.stored, outcome.in_dlq) == (people * 4, 0)
+    assert_people_joined(people)
+    return outcome
 
 
 def assert_people_joined(people: int) -> None:
