@@ -3,8 +3,8 @@
 Chalice's policy generation is off (`autogen_policy: false` in .chalice/config.json) and the functions run
 with the roles below (`manage_iam_role: false`). Every statement lists the code path that needs it; when
 the code starts calling something new, the function fails with AccessDenied until a statement is added
-here (tests/test_infra.py checks that no statement grants `*` actions, and that `*` resources are limited
-to the calls AWS offers no resource-level permission for).
+here (tests/test_infra_security.py checks that no statement grants `*` actions, and that `*` resources are
+limited to the calls AWS offers no resource-level permission for).
 
 DynamoDB transactions have no IAM action of their own: TransactWriteItems is authorized per item as PutItem,
 UpdateItem, DeleteItem or ConditionCheckItem. SendMessageBatch is authorized as sqs:SendMessage.

@@ -1,10 +1,12 @@
-"""Shared fixtures: a moto-backed stack provisioned exactly as the local stack does, and a Chalice client."""
+"""Shared fixtures: a moto-backed stack provisioned exactly as the local stack does, a Chalice client, and
+the CDK stack synthesized once per session for the tests/test_infra*.py suites (tests/infra_synth.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -42,6 +44,11 @@ from chalicelib.ingest import queue
 from chalicelib.local.provision import Resources, create_demo_form, provision
 from chalicelib.models import RatingScale
 from chalicelib.store import dynamo
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
+
+    from tests.infra_synth import Synth
 
 
 def _reset_process_caches() -> None:
@@ -120,3 +127,30 @@ def csat_form(stack: Stack) -> FormConfig:
     )
     form_store.save(form)
     return form
+
+
+# The synth takes a minute or more: one per session, shared by every tests/test_infra*.py module. The
+# imports wait until a test asks for it, so suites that never do skip loading aws_cdk (and its node process).
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The prod stage synthesized by `python infra/app.py` in a subprocess."""
+    from tests.infra_synth import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def template(synth: Synth) -> Template:
+    from aws_cdk.assertions import Template
+
+    return Template.from_json(synth.template)
+
+
+@pytest.fixture(scope="session")
+def transformed(synth: Synth, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The plain CloudFormation the AWS::Serverless-2016-10-31 transform makes of the template."""
+    from tests.infra_synth import sam_transform
+
+    return sam_transform(synth.template, tmp_path_factory.mktemp("transformed"))
