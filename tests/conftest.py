@@ -32,6 +32,8 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("INGEST_QUEUE_URL", None)
 
+import boto3
+from botocore.stub import Stubber
 from chalice.test import Client
 from moto import mock_aws
 
@@ -154,3 +156,12 @@ def transformed(synth: Synth, tmp_path_factory: pytest.TempPathFactory) -> dict[
     from tests.infra_synth import sam_transform
 
     return sam_transform(synth.template, tmp_path_factory.mktemp("transformed"))
+
+
+@pytest.fixture
+def comprehend() -> Iterator[tuple[Any, Stubber]]:
+    """A Comprehend client under botocore's Stubber (which validates request and response shapes)."""
+    client = boto3.client("comprehend", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()

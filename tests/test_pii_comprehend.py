@@ -3,10 +3,6 @@ types, errors, the prefilter and the pattern backstop), and the ANALYZER setting
 
 from __future__ import annotations
 
-import boto3
-import pytest
-from botocore.stub import Stubber
-
 from chalicelib.analysis.base import AnalysisFailed, Document, truncate_utf8
 from chalicelib.analysis.redaction import (
     MAX_TEXT_BYTES,
@@ -23,14 +19,6 @@ def entity(entity_type: str, text: str, part: str, score: float = 0.99) -> dict:
     """A PiiEntity for the first occurrence of `part` in `text`, with code-point offsets (End exclusive)."""
     begin = text.index(part)
     return {"Type": entity_type, "Score": score, "BeginOffset": begin, "EndOffset": begin + len(part)}
-
-
-@pytest.fixture
-def comprehend():
-    client = boto3.client("comprehend", region_name="us-east-1")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def test_entities_are_masked_right_to_left(comprehend):
