@@ -8,14 +8,15 @@ from typing import Any
 from chalice import Chalice, ConvertToMiddleware, Cron
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import processing
-from chalicelib.auth import auth_api
+from chalicelib.auth.authorizer import auth_api
 from chalicelib.channels.routes import webhooks_api
 from chalicelib.export import rewrite
-from chalicelib.exports_api import exports_api
+from chalicelib.export.routes import exports_api
 from chalicelib.forms.routes import forms_api
+from chalicelib.ingest import processing
 from chalicelib.observability import logger, metrics, tracer
-from chalicelib.read_api import read_api
+from chalicelib.privacy.routes import privacy_api
+from chalicelib.read.routes import read_api
 from chalicelib.web.routes import web_api
 
 app = Chalice(app_name="feedback-collector")
@@ -23,8 +24,9 @@ app.register_blueprint(forms_api)
 app.register_blueprint(webhooks_api)
 app.register_blueprint(auth_api)  # the `bearer` built-in authorizer the read routes use
 app.register_blueprint(exports_api)
-app.register_blueprint(read_api)
-app.register_blueprint(web_api)  # /widget.js, /f/{form_id}, /dashboard, /stats
+app.register_blueprint(read_api)  # and GET /stats
+app.register_blueprint(privacy_api)  # DELETE /customers/{id}
+app.register_blueprint(web_api)  # /widget.js, /f/{form_id}, /dashboard
 
 # Powertools through Chalice middleware, as Chalice's documentation shows: structured JSON logs with the
 # Lambda context, EMF metrics flushed per invocation, X-Ray tracing (off outside Lambda). Whatever the

@@ -1,4 +1,5 @@
-"""One boto3 client per service per process, created on first use and reused across invocations.
+"""One boto3 client per service per process, created on first use and reused across invocations, and the
+slicing every batch API call shares.
 
 Clients are created lazily so that importing the app stays cheap (cold starts) and so that tests can swap
 endpoints or install moto before the first call. `reset_clients()` drops them (tests, CLI `--local`).
@@ -7,8 +8,9 @@ endpoints or install moto before the first call. `reset_clients()` drops them (t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -38,3 +40,13 @@ def client(service: str) -> Any:
 def reset_clients() -> None:
     """Forget every cached client so the next call builds one against the current environment."""
     client.cache_clear()
+
+
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most `size` items: AWS batch APIs take bounded lists (100 keys a
+    BatchGetItem, 25 texts a Comprehend batch …)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,4 +1,4 @@
-"""The data contract: what every channel produces and what the analyzer adds (see DESIGN.md)."""
+"""The data contract: what every channel produces and what the analyzer adds (README, "How it works")."""
 
 from __future__ import annotations
 

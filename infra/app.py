@@ -32,7 +32,8 @@ if str(REPO_ROOT) not in sys.path:
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
-from infra.stack import FeedbackStack, StageSettings  # noqa: E402
+from infra.settings import StageSettings  # noqa: E402
+from infra.stack import FeedbackStack  # noqa: E402
 
 # CDK feature flags, set here rather than in cdk.json so `python infra/app.py` and the CDK CLI agree.
 FEATURE_FLAGS = {

@@ -3,14 +3,19 @@
 Gateway responses: some requests are answered by API Gateway before any of our code runs (no
 Authorization header on a bearer route, an unknown path, throttling, a WAF block …). Left alone it answers
 `{"message": "Unauthorized"}`; the responses below give every such answer the shape the routes use,
-`{"error": {"code": "...", "message": "..."}}` (chalicelib/http.py, chalicelib/auth.py). They are written
-into the API's OpenAPI definition (`x-amazon-apigateway-gateway-responses`), so they are deployed with the
+`{"error": {"code": "...", "message": "..."}}` (chalicelib/http.py, chalicelib/auth/). They are written into
+the API's OpenAPI definition (`x-amazon-apigateway-gateway-responses`), so they are deployed with the
 API itself instead of needing a redeployment after separate GatewayResponse resources.
 
 WAF: a per-IP rate-based rule scoped to the public form routes (`POST /forms/{form_id}/responses`; the
 path as WAF sees it on the execute-api endpoint starts with the stage, `/api/forms/…`, and without it behind
 a custom domain, so both are matched). Webhooks are left out on purpose: platforms send bursts from few
 addresses and authenticate every delivery with a signature.
+
+The REST API itself comes from `chalice package`; `adjust_api` sets what Chalice does not (a name per stage,
+a regional endpoint, tracing, stage throttling, access logs, invoke permissions scoped to the one stage),
+`api_gateway_logs_role` the account-wide role that lets API Gateway write those logs, and `web_acl` puts the
+rate-limiting ACL in front of the stage.
 """
 
 from __future__ import annotations
@@ -18,12 +23,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
+from chalice.cdk import Chalice
 from constructs import Construct
+
+from infra.permissions import BEARER
 
 FORM_PATH_PREFIX = "/forms/"
 RATE_LIMITED_BODY_KEY = "rate_limited"
 RATE_WINDOW_SECONDS = 300
+API_THROTTLE_RATE = 100  # requests per second for the whole stage
+API_THROTTLE_BURST = 200
 
 _AS_GATEWAY_SAID = "$context.error.messageString"  # API Gateway's own message, already a quoted JSON string
 
@@ -38,7 +52,7 @@ def _body(code: str, message: str | None) -> str:
 # response type → (status or None to keep API Gateway's, error code, message or None for API Gateway's own)
 RESPONSES: dict[str, tuple[str | None, str, str | None]] = {
     # No Authorization header on a route with the `bearer` authorizer: API Gateway answers before `bearer`
-    # runs (chalicelib/auth.py, step 1). The same code and message the routes give for a missing token.
+    # runs (chalicelib/auth/tokens.py, step 1). The same code and message the routes give for a missing token.
     "UNAUTHORIZED": ("401", "unauthorized", "Send the token as `Authorization: Bearer fbk_…`."),
     # `bearer` never denies (it allows and the route decides), so these mean a misconfiguration, but the
     # caller still gets our shape.
@@ -162,5 +176,87 @@ def form_rate_limit_acl(
                 ),
                 visibility_config=_visibility(f"{name}-form-submissions-per-ip"),
             )
+        ],
+    )
+
+
+def web_acl(scope: Construct, *, name: str, limit: int, api_stage: str) -> wafv2.CfnWebACL:
+    """The form rate-limit ACL (construct id `WebAcl`), associated with the stage the SAM transform makes."""
+    acl = form_rate_limit_acl(scope, "WebAcl", name=name, limit=limit, api_stage=api_stage)
+    wafv2.CfnWebACLAssociation(
+        scope,
+        "WebAclAssociation",
+        # `${RestAPI.Stage}` is the SAM reference to the stage the transform generates: it resolves to a
+        # Ref of that stage, so CloudFormation associates the ACL only once the stage exists.
+        resource_arn=cdk.Fn.sub(
+            "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/${RestAPI.Stage}"
+        ),
+        web_acl_arn=acl.attr_arn,
+    )
+    return acl
+
+
+def api_gateway_logs_role(scope: Construct) -> apigateway.CfnAccount:
+    """The region's API Gateway account settings with a role that may write to CloudWatch Logs (one per
+    account and region: `-c api_gateway_logs_role=existing` where one is already set)."""
+    role = iam.Role(
+        scope,
+        "ApiGatewayLogsRole",
+        assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+        description="API Gateway (account-wide in this region): write access logs to CloudWatch Logs",
+        managed_policies=[
+            iam.ManagedPolicy.from_aws_managed_policy_name(
+                "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+            )
+        ],
+    )
+    # The setting outlives the stack on purpose: other APIs of the account may rely on it.
+    role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+    account = apigateway.CfnAccount(scope, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+    account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+    return account
+
+
+def adjust_api(app: Chalice, *, name: str, api_stage: str, access_logs: logs.LogGroup) -> None:
+    """Override on Chalice's REST API what it does not model: the stage's name, endpoint, gateway
+    responses, tracing, throttling and access logs, and invoke permissions scoped to the one stage."""
+    api = app.get_resource("RestAPI")
+    # One name per stage, so the API's metrics (ApiName dimension) are this stage's alone.
+    api.add_property_override("Name", name)
+    api.add_property_override("DefinitionBody.info.title", name)
+    api.add_property_override(
+        "DefinitionBody.x-amazon-apigateway-gateway-responses", openapi_gateway_responses()
+    )
+    # Regional rather than Chalice's default edge-optimized endpoint: no hidden CloudFront hop in front of
+    # the stage, so the address the WAF rule aggregates on is the caller's own (and one less layer of
+    # caching/headers to reason about). Callers are CRMs, platforms and browsers; none needs the edge.
+    api.add_property_override("EndpointConfiguration", "REGIONAL")
+    # Any OpenApiVersion stops the SAM transform from also creating a stage named `Stage` beside the
+    # intended one: a live stage without the WAF, throttling, tracing or access logs set below.
+    # "2.0" because Chalice's DefinitionBody is Swagger 2.0.
+    api.add_property_override("OpenApiVersion", "2.0")
+    api.add_property_override("TracingEnabled", True)
+    # API Gateway may invoke the API function through this API's one stage only (Chalice's permission
+    # allows `<api>/*`, every stage that exists or ever will).
+    api_arn = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestAPI}"
+    app.get_resource("APIHandlerInvokePermission").add_property_override(
+        "SourceArn", cdk.Fn.sub(f"{api_arn}/{api_stage}/*")
+    )
+    # The authorizer is invoked as one (…/authorizers/<id>), whatever the stage.
+    app.get_resource(f"{BEARER}InvokePermission").add_property_override(
+        "SourceArn", cdk.Fn.sub(f"{api_arn}/authorizers/*")
+    )
+    api.add_property_override(
+        "AccessLogSetting", {"DestinationArn": access_logs.log_group_arn, "Format": ACCESS_LOG_FORMAT}
+    )
+    api.add_property_override(
+        "MethodSettings",
+        [
+            {
+                "ResourcePath": "/*",
+                "HttpMethod": "*",
+                "ThrottlingRateLimit": API_THROTTLE_RATE,
+                "ThrottlingBurstLimit": API_THROTTLE_BURST,
+            }
         ],
     )

@@ -1,6 +1,7 @@
 """cdk-nag (AwsSolutions pack) runs on every synth (infra/app.py) and fails it on any finding that is not
 acknowledged here. Each acknowledgment names one finding on one construct and says why it is accepted;
-tests/test_infra.py checks that every acknowledgment carries a reason and that nothing is left unacknowledged.
+tests/test_infra_security.py checks that every acknowledgment carries a reason and that nothing is left
+unacknowledged.
 """
 
 from __future__ import annotations

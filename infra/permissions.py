@@ -3,8 +3,8 @@
 Chalice's policy generation is off (`autogen_policy: false` in .chalice/config.json) and the functions run
 with the roles below (`manage_iam_role: false`). Every statement lists the code path that needs it; when
 the code starts calling something new, the function fails with AccessDenied until a statement is added
-here (tests/test_infra.py checks that no statement grants `*` actions, and that `*` resources are limited
-to the calls AWS offers no resource-level permission for).
+here (tests/test_infra_security.py checks that no statement grants `*` actions, and that `*` resources are
+limited to the calls AWS offers no resource-level permission for).
 
 DynamoDB transactions have no IAM action of their own: TransactWriteItems is authorized per item as PutItem,
 UpdateItem, DeleteItem or ConditionCheckItem. SendMessageBatch is authorized as sqs:SendMessage.
@@ -34,17 +34,17 @@ FUNCTIONS = (API_HANDLER, ANALYZE, NIGHTLY_EXPORT, BEARER)
 COMPREHEND_DETECT_ACTIONS = (
     "comprehend:BatchDetectDominantLanguage",  # analysis/comprehend.py: texts of no declared language
     "comprehend:BatchDetectSentiment",  # analysis/comprehend.py: ≤ 25 documents per call
-    "comprehend:DetectPiiEntities",  # analysis/pii.py: redaction before the text is stored
+    "comprehend:DetectPiiEntities",  # analysis/redaction/comprehend.py: redaction before the text is stored
 )
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset(COMPREHEND_DETECT_ACTIONS + XRAY_ACTIONS)
 
-# The token records the `bearer` authorizer reads live in this partition (chalicelib/auth.py `_tokens`).
+# The token records the `bearer` authorizer reads live in this partition (store/config_records.py TOKENS).
 TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 EXPORTS_PREFIX = "exports/"
 # Export days an erasure marked for the export function to rewrite (chalicelib/export/rewrite.py).
 EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
-# The read API's cursor MAC key, created once by the API itself (chalicelib/cursors.py).
+# The read API's cursor MAC key, created once by the API itself (chalicelib/read/cursors.py).
 SIGNING_KEY_PARTITION = "SIGNING_KEY"
 
 
@@ -108,8 +108,8 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
                 targets.index_arn(CUSTOMER_INDEX),  # GET /customers/{id}, ?customer_id=, erasure
             ],
         ),
-        # cursors.signing_key: the first cursor the API issues creates the MAC key (a conditional PutItem),
-        # in its own partition only.
+        # store/signing_keys.cursor_key: the first cursor the API issues creates the MAC key (a conditional
+        # PutItem), in its own partition only.
         _statement(
             "CreateCursorKey",
             ["dynamodb:PutItem"],
@@ -143,14 +143,14 @@ def analyze(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
             "StoreFeedback",
             [
                 "dynamodb:GetItem",  # form/source configs (redaction setting), profiles when merging
-                "dynamodb:BatchGetItem",  # customers.lookup_identities
+                "dynamodb:BatchGetItem",  # identities.lookup_identities
                 "dynamodb:PutItem",  # TransactWriteItems: conditional feedback and identity Puts
                 "dynamodb:UpdateItem",  # TransactWriteItems: profile aggregates, merge tombstones
-                "dynamodb:BatchWriteItem",  # customers.merge: moved identities and feedback
+                "dynamodb:BatchWriteItem",  # merge.merge: moved identities and feedback
             ],
             [targets.table_arn],
         ),
-        # customers.merge reads the absorbed customer's partition through the customer index.
+        # merge.merge reads the absorbed customer's partition through the customer index.
         _statement("QueryCustomerIndex", ["dynamodb:Query"], [targets.index_arn(CUSTOMER_INDEX)]),
         # Comprehend's built-in detect APIs have no resource type: "*" is the only value IAM accepts.
         _statement("DetectSentimentAndPii", list(COMPREHEND_DETECT_ACTIONS), ["*"]),

@@ -2,8 +2,8 @@
 
 cdk-nag (infra/nag.py) sees only CDK's own constructs: the functions, API and stage Chalice generates arrive
 as AWS SAM resources, and the SAM transform turns them into plain resources at deploy time, after every
-synth-time check has run. tests/test_infra.py runs that transform offline and applies these rules to its
-output, so they cover Chalice's resources and the ones SAM adds on its own (such as a second stage).
+synth-time check has run. tests/test_infra_security.py applies these rules to the output of that transform
+(run offline), so they cover Chalice's resources and the ones SAM adds on its own (such as a second stage).
 
 Each rule looks at one resource type and returns what is wrong, as `LogicalId: message`.
 """

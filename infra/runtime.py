@@ -6,8 +6,8 @@ matches `sys.version_info`, and Chalice offers no setting for it) and installs t
 version. Deploying from Python 3.12 would then give functions on python3.12 beside a layer built for another
 version, and an export that fails at 02:15 with an ImportError. Here the runtime is a constant: the stack
 sets it on every function, and infra/package.py installs the dependencies for it (`cp313` wheels of the target
-machine) whatever interpreter runs the synth; tests/test_infra.py checks every compiled module of the package
-against this ABI and machine.
+machine) whatever interpreter runs the synth; tests/test_infra_packaging.py checks every compiled module of
+the package against this ABI and machine.
 
 python3.13 is supported by Lambda until 2029-06-30 (python3.11, the previous runtime, is deprecated on
 2027-06-30); arm64 (Graviton) costs 20% less per GB-second than x86_64 and every dependency has wheels for it.

@@ -1,10 +1,12 @@
-"""Shared fixtures: a moto-backed stack provisioned exactly as the local stack does, and a Chalice client."""
+"""Shared fixtures: a moto-backed stack provisioned exactly as the local stack does, a Chalice client, and
+the CDK stack synthesized once per session for the tests/test_infra*.py suites (tests/infra_synth.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -30,16 +32,25 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("INGEST_QUEUE_URL", None)
 
+import boto3
+from botocore.stub import Stubber
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import aws, queue, sources
+from chalicelib import aws
+from chalicelib.channels import sources
 from chalicelib.config import settings
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
+from chalicelib.ingest import queue
 from chalicelib.local.provision import Resources, create_demo_form, provision
 from chalicelib.models import RatingScale
 from chalicelib.store import dynamo
-from chalicelib.store import forms as form_store
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
+
+    from tests.infra_synth import Synth
 
 
 def _reset_process_caches() -> None:
@@ -118,3 +129,39 @@ def csat_form(stack: Stack) -> FormConfig:
     )
     form_store.save(form)
     return form
+
+
+# The synth takes a minute or more: one per session, shared by every tests/test_infra*.py module. The
+# imports wait until a test asks for it, so suites that never do skip loading aws_cdk (and its node process).
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The prod stage synthesized by `python infra/app.py` in a subprocess."""
+    from tests.infra_synth import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def template(synth: Synth) -> Template:
+    from aws_cdk.assertions import Template
+
+    return Template.from_json(synth.template)
+
+
+@pytest.fixture(scope="session")
+def transformed(synth: Synth, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The plain CloudFormation the AWS::Serverless-2016-10-31 transform makes of the template."""
+    from tests.infra_synth import sam_transform
+
+    return sam_transform(synth.template, tmp_path_factory.mktemp("transformed"))
+
+
+@pytest.fixture
+def comprehend() -> Iterator[tuple[Any, Stubber]]:
+    """A Comprehend client under botocore's Stubber (which validates request and response shapes)."""
+    client = boto3.client("comprehend", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()

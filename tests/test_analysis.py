@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from chalicelib.analysis.base import AnalysisFailed, Document, primary_language, truncate_utf8
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
@@ -20,14 +19,6 @@ def sentiment_entry(index: int, label: str = "POSITIVE") -> dict:
 
 def language_entry(index: int, code: str = "en") -> dict:
     return {"Index": index, "Languages": [{"LanguageCode": code, "Score": 0.99}]}
-
-
-@pytest.fixture
-def comprehend():
-    client = boto3.client("comprehend", region_name="us-east-1")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def test_unlabelled_texts_are_detected_then_scored_in_batches_of_25(comprehend):

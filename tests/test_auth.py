@@ -11,7 +11,8 @@ import pytest
 from aws_lambda_powertools.utilities.parameters import base as powertools_parameters
 from chalice.app import ChaliceAuthorizer
 
-from chalicelib import auth, aws, cli
+from chalicelib import aws, cli
+from chalicelib.auth import authorizer, tokens
 from chalicelib.config import settings
 from chalicelib.http import ApiError
 from chalicelib.store import dynamo
@@ -21,14 +22,14 @@ METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/api/GET/exports/
 
 @pytest.fixture(autouse=True)
 def _fresh_token_cache():
-    auth.clear_cache()
+    tokens.clear_cache()
     yield
-    auth.clear_cache()
+    tokens.clear_cache()
 
 
 def rejected(token: str) -> ApiError:
     with pytest.raises(ApiError) as caught:
-        auth.verify(token)
+        tokens.verify(token)
     return caught.value
 
 
@@ -45,17 +46,17 @@ def authorizer_event(header: str) -> dict:
 
 
 def test_create_returns_a_token_and_stores_only_its_hash(stack):
-    token, info = auth.create_token("BI nightly", ["export", "read", "export"], description="Tableau")
+    token, info = tokens.create_token("BI nightly", ["export", "read", "export"], description="Tableau")
 
     match = re.fullmatch(r"fbk_([0-9a-f]{12})_([A-Za-z0-9_-]+)", token)
     assert match is not None
     assert match.group(1) == info.token_id
     assert len(match.group(2)) >= 43  # 32 random bytes, base64url
-    assert info.scopes == (auth.Scope.EXPORT, auth.Scope.READ)
+    assert info.scopes == (tokens.Scope.EXPORT, tokens.Scope.READ)
     assert info.last4 == token[-4:]
 
     item = dynamo.get_item(settings().table_name, {"pk": "TOKEN", "sk": info.token_id})
-    assert item["token_hash"] == auth.token_hash(token)
+    assert item["token_hash"] == tokens.token_hash(token)
     assert item["scopes"] == ["export", "read"]
     assert item["name"] == "BI nightly"
     assert item["description"] == "Tableau"
@@ -67,26 +68,26 @@ def test_create_returns_a_token_and_stores_only_its_hash(stack):
 
 
 def test_two_tokens_differ(stack):
-    first, _ = auth.create_token("a", ["read"])
-    second, _ = auth.create_token("b", ["read"])
+    first, _ = tokens.create_token("a", ["read"])
+    second, _ = tokens.create_token("b", ["read"])
     assert first != second
 
 
 @pytest.mark.parametrize("scopes", [[], ["admin"], ["read", "write"]])
 def test_create_refuses_unknown_or_no_scopes(stack, scopes):
     with pytest.raises(ValueError, match="scope"):
-        auth.create_token("x", scopes)
+        tokens.create_token("x", scopes)
 
 
 def test_verify_accepts_the_token(stack):
-    token, info = auth.create_token("BI", ["read", "export"])
-    principal = auth.verify(token)
+    token, info = tokens.create_token("BI", ["read", "export"])
+    principal = tokens.verify(token)
     assert principal.token_id == info.token_id
-    assert principal.scopes == {auth.Scope.READ, auth.Scope.EXPORT}
+    assert principal.scopes == {tokens.Scope.READ, tokens.Scope.EXPORT}
 
 
 def test_verify_refuses_a_wrong_secret_or_unknown_id(stack):
-    token, _ = auth.create_token("BI", ["read"])
+    token, _ = tokens.create_token("BI", ["read"])
     prefix, token_id, secret = token.split("_", 2)
     wrong_secret = f"{prefix}_{token_id}_{'A' * len(secret)}"
     unknown_id = f"{prefix}_{'0' * 12}_{secret}"
@@ -119,49 +120,49 @@ def test_token_ids_that_cannot_be_ours_cost_no_read(stack):
         error = rejected(token)
         assert (error.status, error.code) == (401, "unauthorized")
         assert token not in error.message
-    assert auth.revoke_token("x" * 3000) is None
-    assert auth.revoke_token("0123456789AB") is None
+    assert tokens.revoke_token("x" * 3000) is None
+    assert tokens.revoke_token("0123456789AB") is None
     assert reads == []
 
 
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer  ", "Basic dXNlcjpwYXNz", "fbk_x_y"])
 def test_bearer_token_requires_the_bearer_scheme(header):
     with pytest.raises(ApiError) as caught:
-        auth.bearer_token(header)
+        authorizer.bearer_token(header)
     assert (caught.value.status, caught.value.code) == (401, "unauthorized")
     assert caught.value.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_bearer_token_reads_the_header():
-    assert auth.bearer_token("Bearer fbk_a_b") == "fbk_a_b"
-    assert auth.bearer_token("bearer   fbk_a_b ") == "fbk_a_b"
+    assert authorizer.bearer_token("Bearer fbk_a_b") == "fbk_a_b"
+    assert authorizer.bearer_token("bearer   fbk_a_b ") == "fbk_a_b"
 
 
 def test_revoke_refuses_the_token_and_keeps_the_record(stack):
-    token, info = auth.create_token("BI", ["read"])
-    auth.verify(token)  # cached in this process
+    token, info = tokens.create_token("BI", ["read"])
+    tokens.verify(token)  # cached in this process
 
-    revoked = auth.revoke_token(info.token_id)
+    revoked = tokens.revoke_token(info.token_id)
 
     assert revoked is not None
     assert revoked.revoked_at
     error = rejected(token)
     assert (error.status, error.code) == (401, "token_revoked")
-    assert auth.revoke_token(info.token_id).revoked_at == revoked.revoked_at  # idempotent
-    assert auth.revoke_token("0" * 12) is None
-    [listed] = auth.list_tokens()
+    assert tokens.revoke_token(info.token_id).revoked_at == revoked.revoked_at  # idempotent
+    assert tokens.revoke_token("0" * 12) is None
+    [listed] = tokens.list_tokens()
     assert listed.revoked_at == revoked.revoked_at
 
 
 def test_revocation_elsewhere_takes_effect_within_the_cache_window(stack, monkeypatch):
     """Another process (the CLI) revokes: a warm Lambda keeps its cached record for CONFIG_CACHE_SECONDS."""
-    token, info = auth.create_token("BI", ["read"])
-    auth.verify(token)
+    token, info = tokens.create_token("BI", ["read"])
+    tokens.verify(token)
     item = dynamo.get_item(settings().table_name, {"pk": "TOKEN", "sk": info.token_id})
     revoked = {**item, "revoked_at": "2026-11-21T00:00"}
     dynamo.batch_write(settings().table_name, [dynamo.put_request(revoked)])
 
-    assert auth.verify(token).token_id == info.token_id  # still cached
+    assert tokens.verify(token).token_id == info.token_id  # still cached
 
     window = settings().config_cache_seconds
 
@@ -181,7 +182,7 @@ def test_cli_create_prints_the_token_once(stack, capsys):
     assert cli.main(["tokens", "create", "--scope", "export", "--scope", "read", "--name", "BI pull"]) == 0
     out = capsys.readouterr().out
     [token] = re.findall(r"fbk_[0-9a-f]{12}_[A-Za-z0-9_-]{43,}", out)
-    assert auth.verify(token).scopes == {auth.Scope.EXPORT, auth.Scope.READ}
+    assert tokens.verify(token).scopes == {tokens.Scope.EXPORT, tokens.Scope.READ}
     assert "Shown once" in out
 
     assert cli.main(["tokens", "list"]) == 0
@@ -197,7 +198,7 @@ def test_cli_create_prints_the_token_once(stack, capsys):
 
 
 def test_cli_revoke(stack, capsys):
-    token, info = auth.create_token("BI", ["read"])
+    token, info = tokens.create_token("BI", ["read"])
 
     assert cli.main(["tokens", "revoke", info.token_id]) == 0
     assert f"revoked {info.token_id}" in capsys.readouterr().out
@@ -223,16 +224,16 @@ def test_cli_create_refuses_bad_arguments(stack, argv, capsys):
     with pytest.raises(SystemExit) as exited:
         cli.main(argv)
     assert exited.value.code == 2
-    assert auth.list_tokens() == []
+    assert tokens.list_tokens() == []
 
 
 # --- the built-in authorizer ----------------------------------------------------------------------------
 
 
 def test_authorizer_allows_a_valid_token_with_its_scopes_in_the_context(stack):
-    token, info = auth.create_token("BI", ["read", "export"])
+    token, info = tokens.create_token("BI", ["read", "export"])
 
-    result = auth.bearer(authorizer_event(f"Bearer {token}"), None)
+    result = authorizer.bearer(authorizer_event(f"Bearer {token}"), None)
 
     assert result["principalId"] == info.token_id
     assert result["context"] == {"authenticated": "true", "token_id": info.token_id, "scopes": "export read"}
@@ -254,8 +255,8 @@ def test_authorizer_allows_a_valid_token_with_its_scopes_in_the_context(stack):
 )
 def test_authorizer_passes_a_refusal_to_the_route(stack, header, code):
     """A refused token is allowed through with the verdict in the context, so the route answers in our JSON
-    shape (a denial would get the gateway's own body; see chalicelib/auth.py)."""
-    result = auth.bearer(authorizer_event(header), None)
+    shape (a denial would get the gateway's own body; see chalicelib/auth/tokens.py)."""
+    result = authorizer.bearer(authorizer_event(header), None)
 
     assert result["principalId"] == "anonymous"
     assert result["context"]["authenticated"] == "false"
@@ -264,14 +265,14 @@ def test_authorizer_passes_a_refusal_to_the_route(stack, header, code):
 
 
 def test_authorizer_reports_an_unreadable_table_as_unavailable(stack, monkeypatch):
-    token, _ = auth.create_token("BI", ["read"])
-    auth.clear_cache()
+    token, _ = tokens.create_token("BI", ["read"])
+    tokens.clear_cache()
 
     def broken(*args, **kwargs):
         raise RuntimeError("DynamoDB is down")
 
     monkeypatch.setattr(dynamo, "get_item", broken)
-    result = auth.bearer(authorizer_event(f"Bearer {token}"), None)
+    result = authorizer.bearer(authorizer_event(f"Bearer {token}"), None)
     assert result["context"]["error_code"] == "unavailable"
 
 
@@ -284,7 +285,7 @@ def test_the_authorizer_deploys_as_a_handler_that_exists():
     module_name, _, attribute = config.handler_string.rpartition(".")
     handler = getattr(importlib.import_module(module_name), attribute)
     assert isinstance(handler, ChaliceAuthorizer)
-    assert handler is auth.bearer
+    assert handler is authorizer.bearer
     assert config.ttl_seconds == 0  # API Gateway must not cache answers past a revocation
     assert config.header == "Authorization"
 
@@ -308,4 +309,4 @@ def test_every_route_behind_the_authorizer_checks_a_scope():
 
 def test_requires_scope_refuses_an_unknown_scope_at_import_time():
     with pytest.raises(ValueError):
-        auth.requires_scope("admin")
+        authorizer.requires_scope("admin")

@@ -15,7 +15,7 @@ from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.config import settings
 from chalicelib.models import Analysis, Sentiment, SentimentScores
 from chalicelib.operations import backfill as job
-from chalicelib.store import customers, dynamo, reanalysis
+from chalicelib.store import customers, dynamo, feedback_write, identities, reanalysis
 from chalicelib.store import feedback as feedback_store
 from tests.factories import form_event, stored_positive
 
@@ -53,12 +53,12 @@ def history(stack):
     ]
     pairs.append(make("before", FIRST - timedelta(days=1), TEXTS[0], "customer3@example.com"))
     pairs.append(make("after", LAST + timedelta(days=1), TEXTS[0], "customer3@example.com"))
-    resolution = customers.resolve([event for event, _ in pairs])
+    resolution = identities.resolve([event for event, _ in pairs])
     items = [
         item.model_copy(update={"customer_id": resolution.customers.get(item.feedback_id)})
         for _, item in pairs
     ]
-    assert len(customers.save_feedback(items, resolution).created) == len(items)
+    assert len(feedback_write.save_feedback(items, resolution).created) == len(items)
     return {item.external_id: item for item in items}
 
 
@@ -272,9 +272,9 @@ def test_a_comprehend_backfill_sends_at_most_25_texts_a_call(stack, monkeypatch,
         make(f"bulk-{n:02d}", LAST, "Fine", f"c{n % 2}@example.com", analyzer="lexicon") for n in range(26)
     ]
     pairs.append(make("already", LAST, "Fine", "c0@example.com"))
-    resolution = customers.resolve([event for event, _ in pairs])
+    resolution = identities.resolve([event for event, _ in pairs])
     items = [i.model_copy(update={"customer_id": resolution.customers[i.feedback_id]}) for _, i in pairs]
-    customers.save_feedback(items, resolution)
+    feedback_write.save_feedback(items, resolution)
 
     args = ["backfill", "--from", "2026-11-03", "--to", "2026-11-03", "--analyzer", "comprehend"]
     assert cli.main([*args, "--batch-size", "100"]) == 0

@@ -1,10 +1,12 @@
 """The bench's counting pieces: Comprehend billed units, the request counter, the Stubber stand-in (batch
-calls and DetectPiiEntities), the redactor tally, the synthetic input, the throughput worker's encoding."""
+calls and DetectPiiEntities), the redactor tally, the synthetic input, the throughput worker's encoding, and
+the command line."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import boto3
 import pytest
@@ -12,32 +14,30 @@ from moto import mock_aws
 
 from chalicelib.analysis.base import Document
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
-from chalicelib.analysis.pii import ComprehendPiiRedactor, Redaction
+from chalicelib.analysis.redaction import ComprehendPiiRedactor, Redaction
 from chalicelib.models import Sentiment
 from chalicelib.store.customers import summarize
-from tools.bench import (
+from tools.bench.checks import throughput_checks
+from tools.bench.comprehend import (
+    ComprehendResponder,
+    TallyingRedactor,
+    billed_units,
+    pii_entities,
+    sentiment_for,
+)
+from tools.bench.counting import RequestCounter, event_key
+from tools.bench.moto_speedups import fast_dynamodb_read_encoding, one_rollback_copy_per_transaction
+from tools.bench.pipeline import export_days
+from tools.bench.synthetic import (
     EMAIL_SHARE,
     REPEAT_SHARE,
-    ComprehendResponder,
-    RequestCounter,
     SyntheticCustomer,
-    TallyingRedactor,
-    ThroughputResult,
-    billed_units,
     distinct_emails,
-    event_key,
-    export_days,
-    fast_dynamodb_read_encoding,
-    in_id_order,
-    one_rollback_copy_per_transaction,
-    pii_entities,
     profile_item,
-    seed_day,
-    sentiment_for,
     synthetic_responses,
     synthetic_stored,
-    throughput_checks,
 )
+from tools.bench.throughput import ThroughputResult, in_id_order, seed_day
 
 DETECT = "BatchDetectDominantLanguage"
 SENTIMENT = "BatchDetectSentiment"
@@ -95,10 +95,8 @@ def test_counter_counts_a_moto_backed_sqs_send_as_exactly_one_request(session):
     assert counter.phase is None
 
 
-def test_counter_sums_scanned_count_of_queries(session):
-    counter = RequestCounter()
-    counter.attach(session.events)
-    dynamodb = session.client("dynamodb")
+def _table(dynamodb: Any) -> None:
+    """A table "t" with a pk/sk key, for the counter tests that query or fetch items."""
     dynamodb.create_table(
         TableName="t",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -108,6 +106,13 @@ def test_counter_sums_scanned_count_of_queries(session):
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def test_counter_sums_scanned_count_of_queries(session):
+    counter = RequestCounter()
+    counter.attach(session.events)
+    dynamodb = session.client("dynamodb")
+    _table(dynamodb)
     for pk, sk in [("a", "1"), ("a", "2"), ("a", "3"), ("b", "1")]:
         dynamodb.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": sk}})
 
@@ -175,18 +180,6 @@ def test_pii_entities_finds_emails_and_phones_with_code_point_offsets():
 )
 def test_pii_entities_leaves_harmless_digits_alone(text):
     assert pii_entities(text) == []
-
-
-def _table(dynamodb):
-    dynamodb.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def test_counter_counts_items_fetched_by_key_and_time_inside_calls(session):
@@ -418,10 +411,10 @@ def test_a_failed_or_short_throughput_run_misses_its_targets():
 
 
 def test_pii_quality_section_reports_both_redactors_per_entity_type():
-    from tools.bench import _pii_quality_section, measure_pii_quality
+    from tools.bench.pii_quality import measure_pii_quality, pii_quality_section
 
     quality = measure_pii_quality()
-    lines = _pii_quality_section(quality)
+    lines = pii_quality_section(quality)
     address_rows = [line for line in lines if line.startswith("| ADDRESS |")]
 
     assert quality.texts >= 300 and quality.labelled > 100
@@ -429,3 +422,18 @@ def test_pii_quality_section_reports_both_redactors_per_entity_type():
     assert len(address_rows) == 2  # one table per backend
     assert all(row.count("|") == 9 for row in address_rows)
     assert sum(line.startswith("| all types |") for line in lines) == 2
+
+
+def test_the_cli_describes_the_bench_with_the_package_summary(capsys):
+    import tools.bench
+    from tools.bench.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the description
+    assert text.startswith("usage: python -m tools.bench")
+    assert " ".join(tools.bench.__doc__.splitlines()[0].split()) in text
+    assert "--quick" in text and "--write" in text and "--prices" in text
+    assert "--throughput-worker" not in text  # the worker's own option stays hidden

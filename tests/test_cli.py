@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from chalicelib import cli
-from chalicelib.store import forms as form_store
+from chalicelib.forms import records as form_store
 from tests.test_export import save, stored
 
 
@@ -167,7 +167,7 @@ def test_bad_date_is_a_usage_error(stack, capsys):
 
 
 def test_sources_add_generates_secrets_and_masks_them_afterwards(stack, capsys):
-    from chalicelib import sources
+    from chalicelib.channels import sources
 
     assert cli.main(["sources", "add", "--type", "webhook", "--name", "Zapier", "--id", "src_zap"]) == 0
     added = capsys.readouterr().out
@@ -202,7 +202,7 @@ def test_sources_add_requires_platform_secrets(stack, capsys):
 
 
 def test_sources_rotate_keeps_the_previous_secret_until_dropped(stack, capsys):
-    from chalicelib import sources
+    from chalicelib.channels import sources
 
     cli.main(
         [

@@ -1,4 +1,4 @@
-"""The cost model (tools/cost.py): DynamoDB sizes and units, the price file, the arithmetic on a hand-made
+"""The cost model (tools/cost/): DynamoDB sizes and units, the price file, the arithmetic on a hand-made
 example, re-pricing after an edit, and the contract with the bench: every priced line is derived from
 counts a real (small) bench run produces."""
 
@@ -12,21 +12,38 @@ from datetime import date
 
 import pytest
 
-from tools import bench, cost
+from tools.bench.capacity import CapacityTally, StoredItem, global_index_keys
+from tools.bench.cost_inputs import measured_counts
+from tools.bench.counting import RequestCounter
+from tools.bench.import_time import ImportResult
+from tools.bench.pipeline import run_pipeline
+from tools.bench.run import BenchResult
+from tools.bench.stack import reset_process_caches
+from tools.cost import markdown, model, units
+from tools.cost.prices import (
+    ANALYZE_FUNCTION,
+    API_FUNCTION,
+    EXPORT_FUNCTION,
+    FUNCTIONS,
+    PRICES_PATH,
+    PriceTable,
+    lambda_memory_mb,
+    load_prices,
+)
 
 # Lines priced from assumptions alone (no measured count): adding one must be a deliberate edit here.
 ASSUMPTION_ONLY = {"event source: empty receives while idle (upper bound)"}
-MEMORY = {cost.API_FUNCTION: 256, cost.ANALYZE_FUNCTION: 512, cost.EXPORT_FUNCTION: 1024}
+MEMORY = {API_FUNCTION: 256, ANALYZE_FUNCTION: 512, EXPORT_FUNCTION: 1024}
 
 
 def zero_counts() -> dict[str, float]:
     """Every measured key at 0, except one analyze batch (so the batch fill is defined)."""
-    counts = dict.fromkeys(cost.MEASURED_KEYS, 0.0)
+    counts = dict.fromkeys(model.MEASURED_KEYS, 0.0)
     counts |= {"analyze.invocations": 1.0, "analyze.records": 1.0}
     return counts
 
 
-def priced_only(table: cost.PriceTable, keep: dict[str, float]) -> cost.PriceTable:
+def priced_only(table: PriceTable, keep: dict[str, float]) -> PriceTable:
     """`table` with every price at 0 except `keep` (id → usd)."""
     prices = {
         price_id: dataclasses.replace(price, usd=keep.get(price_id, 0.0))
@@ -36,8 +53,8 @@ def priced_only(table: cost.PriceTable, keep: dict[str, float]) -> cost.PriceTab
 
 
 @pytest.fixture
-def table() -> cost.PriceTable:
-    return cost.load_prices()
+def table() -> PriceTable:
+    return load_prices()
 
 
 # --- DynamoDB sizes and units ----------------------------------------------------------------------
@@ -53,17 +70,17 @@ def test_item_size_follows_the_developer_guides_rules():
         "m": {"M": {"k": {"S": "v"}}},  # 1 + 3 + (1 + 1 + 1)
         "l": {"L": [{"N": "1"}, {"NULL": True}]},  # 1 + 3 + (1 + 2) + (1 + 1)
     }
-    assert cost.item_size(item) == 6 + 7 + 4 + 3 + 7 + 7 + 9
+    assert units.item_size(item) == 6 + 7 + 4 + 3 + 7 + 7 + 9
 
 
 @pytest.mark.parametrize(("size", "writes", "reads"), [(0, 1, 1), (1024, 1, 1), (1025, 2, 1), (4097, 5, 2)])
 def test_write_and_read_units_round_up_with_a_minimum_of_one(size, writes, reads):
-    assert cost.write_units(size) == writes
-    assert cost.read_units(size) == reads
+    assert units.write_units(size) == writes
+    assert units.read_units(size) == reads
 
 
 def test_comprehend_units_are_100_characters_with_a_3_unit_minimum():
-    assert [cost.comprehend_units(n) for n in (1, 300, 301, 1000)] == [3, 3, 4, 10]
+    assert [units.comprehend_units(n) for n in (1, 300, 301, 1000)] == [3, 3, 4, 10]
 
 
 # --- the price file --------------------------------------------------------------------------------
@@ -77,22 +94,22 @@ def test_the_price_file_parses_has_a_date_and_prices_every_line(table):
     for price in table.prices.values():
         assert price.usd > 0 and price.per > 0, price.id
         assert price.source and price.unit, price.id
-    lines = cost.usage_lines(zero_counts(), table.assumptions, MEMORY)
+    lines = model.usage_lines(zero_counts(), table.assumptions, MEMORY)
     used = {line.price_id for line in lines}
     # Every price is used by a line, and every line has a price: the table and the model agree.
     assert used == set(table.prices)
 
 
 def test_memory_sizes_come_from_the_chalice_config():
-    assert cost.lambda_memory_mb("prod") == {"api_handler": 256, "analyze": 512, "nightly_export": 1024}
+    assert lambda_memory_mb("prod") == {"api_handler": 256, "analyze": 512, "nightly_export": 1024}
 
 
 def test_a_price_file_without_a_date_is_refused(tmp_path):
-    text = cost.PRICES_PATH.read_text(encoding="utf-8").replace("prices_as_of = 2026-11-22", "")
+    text = PRICES_PATH.read_text(encoding="utf-8").replace("prices_as_of = 2026-11-22", "")
     path = tmp_path / "prices.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(KeyError):
-        cost.load_prices(path)
+        load_prices(path)
 
 
 # --- arithmetic ----------------------------------------------------------------------------------
@@ -109,7 +126,7 @@ def test_a_hand_computed_month_of_sqs_and_comprehend(table):
         "analyze.sqs.requests": 120.0,
         "analyze.comprehend.sentiment.units": 3156.0,
     }
-    report = cost.monthly_cost(counts, table, MEMORY)
+    report = model.monthly_cost(counts, table, MEMORY)
 
     months = table.assumptions.items_per_month / 1000
     expected_sqs = (1000 + 120) * months / 1_000_000 * sqs_price
@@ -131,7 +148,7 @@ def test_transactional_writes_cost_twice_and_reads_half(table):
         "export.dynamodb.read_4kb_eventual": 8.0,
         "ack.dynamodb.read_4kb_strong": 1.0,
     }
-    report = cost.monthly_cost(counts, table, MEMORY)
+    report = model.monthly_cost(counts, table, MEMORY)
     months = table.assumptions.items_per_month / 1000
     assert report.total == pytest.approx(((2 * 10 + 3) + (0.5 * 8 + 1)) * months / 1_000_000)
 
@@ -140,12 +157,12 @@ def test_lambda_duration_is_own_time_on_the_cpu_share_plus_calls(table):
     table = priced_only(table, {"lambda.gb_second": 1.0})
     assumptions = dataclasses.replace(
         table.assumptions,
-        cold_start_share={name: 0.0 for name in cost.FUNCTIONS},
+        cold_start_share={name: 0.0 for name in FUNCTIONS},
         call_latency_ms={"sqs": 10.0, "dynamodb": 0.0, "comprehend": 0.0, "s3": 0.0},
     )
     table = dataclasses.replace(table, assumptions=assumptions)
     counts = zero_counts() | {"ack.requests": 1000.0, "ack.own_seconds": 2.0, "ack.sqs.requests": 1000.0}
-    report = cost.monthly_cost(counts, table, MEMORY)
+    report = model.monthly_cost(counts, table, MEMORY)
 
     invocations = assumptions.items_per_month
     own_ms = 2.0 * 1000 / 1000 * (assumptions.lambda_full_vcpu_mb / 256)  # per invocation, on 256 MB
@@ -159,7 +176,7 @@ def test_an_assumed_text_length_reprices_comprehend_per_document(table):
     table = priced_only(table, {"comprehend.language": 1.0})
     counts = zero_counts() | {"analyze.comprehend.language.documents": 400.0}
     long_texts = dataclasses.replace(table.assumptions, average_text_chars=1050)
-    report = cost.monthly_cost(counts, dataclasses.replace(table, assumptions=long_texts), MEMORY)
+    report = model.monthly_cost(counts, dataclasses.replace(table, assumptions=long_texts), MEMORY)
     assert report.total == pytest.approx(400 * 11 * table.assumptions.items_per_month / 1000)
 
 
@@ -171,9 +188,9 @@ def test_a_smaller_assumed_batch_fill_means_more_invocations_and_receives(table)
         "analyze.records": 1000.0,
         "analyze.sqs.requests": 120.0,
     }
-    measured = cost.monthly_cost(counts, table, MEMORY)
+    measured = model.monthly_cost(counts, table, MEMORY)
     smaller = dataclasses.replace(table.assumptions, analyze_batch_fill=5)
-    trickle = cost.monthly_cost(counts, dataclasses.replace(table, assumptions=smaller), MEMORY)
+    trickle = model.monthly_cost(counts, dataclasses.replace(table, assumptions=smaller), MEMORY)
 
     months = table.assumptions.items_per_month / 1000
     runs = table.assumptions.days_per_month
@@ -183,16 +200,16 @@ def test_a_smaller_assumed_batch_fill_means_more_invocations_and_receives(table)
 
 def test_editing_the_price_file_changes_the_result(tmp_path, table):
     counts = zero_counts() | {"analyze.comprehend.sentiment.units": 3000.0, "ack.requests": 1000.0}
-    before = cost.monthly_cost(counts, table, MEMORY)
+    before = model.monthly_cost(counts, table, MEMORY)
 
-    text = cost.PRICES_PATH.read_text(encoding="utf-8")
+    text = PRICES_PATH.read_text(encoding="utf-8")
     block = re.compile(r'(id = "comprehend\.sentiment".*?usd = )0\.0001', re.DOTALL)
     edited = block.sub(r"\g<1>0.0003", text, count=1)
     edited = edited.replace("items_per_month = 1_000_000", "items_per_month = 2_000_000")
     assert edited != text
     path = tmp_path / "prices.toml"
     path.write_text(edited, encoding="utf-8")
-    after = cost.monthly_cost(counts, cost.load_prices(path), MEMORY)
+    after = model.monthly_cost(counts, load_prices(path), MEMORY)
 
     sentiment = {r.usage.price_id: r.usd for r in after.lines}["comprehend.sentiment"]
     assert sentiment == pytest.approx(3000 * 2000 * 0.0003)
@@ -203,14 +220,14 @@ def test_editing_the_price_file_changes_the_result(tmp_path, table):
 def test_a_price_missing_from_the_file_is_an_error(table):
     prices = {k: v for k, v in table.prices.items() if k != "xray.traces"}
     with pytest.raises(KeyError, match=re.escape("xray.traces")):
-        cost.monthly_cost(zero_counts(), dataclasses.replace(table, prices=prices), MEMORY)
+        model.monthly_cost(zero_counts(), dataclasses.replace(table, prices=prices), MEMORY)
 
 
 def test_a_count_the_bench_does_not_produce_is_an_error(table):
     counts = zero_counts()
     del counts["analyze.comprehend.pii.units"]
     with pytest.raises(KeyError, match=re.escape("analyze.comprehend.pii.units")):
-        cost.monthly_cost(counts, table, MEMORY)
+        model.monthly_cost(counts, table, MEMORY)
 
 
 # --- the contract with the bench -------------------------------------------------------------------
@@ -223,28 +240,28 @@ def bench_counts() -> dict[str, float]:
 
     saved = dict(os.environ)
     try:
-        pipeline = bench.run_pipeline(25, 0)
+        pipeline = run_pipeline(25, 0)
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        bench.reset_process_caches()
-    result = bench.BenchResult(
+        reset_process_caches()
+    result = BenchResult(
         items=25,
         counter=pipeline.counter,
         ack=pipeline.ack,
         analyze=pipeline.analyze,
         export=pipeline.export,
         webhook=pipeline.webhook,
-        imports=bench.ImportResult(app_ms=600.0, bare_ms=170.0, runs=0, heaviest=[]),
+        imports=ImportResult(app_ms=600.0, bare_ms=170.0, runs=0, heaviest=[]),
         seconds=0.0,
         capacity=pipeline.capacity,
         inventory=pipeline.inventory,
     )
-    return bench.measured_counts(result)
+    return measured_counts(result)
 
 
 def test_the_bench_produces_every_documented_count(bench_counts):
-    assert set(bench_counts) == set(cost.MEASURED_KEYS)
+    assert set(bench_counts) == set(model.MEASURED_KEYS)
     assert bench_counts["ack.requests"] == 1000
     assert bench_counts["ack.sqs.requests"] == 1000
     assert bench_counts["analyze.records"] == 1000
@@ -255,7 +272,7 @@ def test_the_bench_produces_every_documented_count(bench_counts):
 
 
 def test_every_priced_line_is_derived_from_counts_the_bench_produces(bench_counts, table):
-    report = cost.monthly_cost(bench_counts, table, MEMORY)
+    report = model.monthly_cost(bench_counts, table, MEMORY)
     for line in report.lines:
         usage = line.usage
         if usage.label in ASSUMPTION_ONLY:
@@ -266,7 +283,7 @@ def test_every_priced_line_is_derived_from_counts_the_bench_produces(bench_count
     assert {line.usage.label for line in report.lines} >= ASSUMPTION_ONLY
     assert report.total > 0
     # The markdown names the date of the prices and the total.
-    text = "\n".join(cost.render(report, "in a test"))
+    text = "\n".join(markdown.render(report, "in a test"))
     assert table.as_of.isoformat() in text
     assert f"${report.total:,.2f}" in text
 
@@ -284,9 +301,9 @@ def test_capacity_tally_sizes_writes_reads_and_updates_per_phase():
 
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
-        counter = bench.RequestCounter()
+        counter = RequestCounter()
         counter.attach(session.events)
-        tally = bench.CapacityTally(counter, bench.global_index_keys())
+        tally = CapacityTally(counter, global_index_keys())
         tally.attach(session.events)
         dynamodb = session.client("dynamodb")
         dynamodb.create_table(**create_table_arguments("t"))
@@ -297,7 +314,7 @@ def test_capacity_tally_sizes_writes_reads_and_updates_per_phase():
             "gsi1sk": {"S": "x"},
             "text": {"S": "a" * 1500},
         }
-        size = cost.item_size(item)
+        size = units.item_size(item)
         with counter.phase_of("analyze"):
             dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": item}}])
             dynamodb.batch_get_item(
@@ -315,13 +332,13 @@ def test_capacity_tally_sizes_writes_reads_and_updates_per_phase():
             )
         dynamodb.put_item(TableName="t", Item=item | {"pk": {"S": "uncounted"}})  # no phase: not counted
 
-    writes = cost.write_units(size)
+    writes = units.write_units(size)
     assert writes == 2
     assert tally.write_1kb["analyze"] == {"transactional": writes, "standard": writes}  # + one index entry
-    assert tally.read_4kb["analyze"] == {"eventual": cost.read_units(size) + 1}  # found + the missing key
+    assert tally.read_4kb["analyze"] == {"eventual": units.read_units(size) + 1}  # found + the missing key
     assert [(phase, action) for phase, action, _ in tally.pending] == [("analyze", "Update")]
-    updated = size + cost.item_size({"n": {"N": "1"}})
-    tally.resolve({("FB#1", "FB#1"): bench.StoredItem(updated, 1)})
+    updated = size + units.item_size({"n": {"N": "1"}})
+    tally.resolve({("FB#1", "FB#1"): StoredItem(updated, 1)})
     # The update: a plain write of the item as it ended, and its index entry.
-    assert tally.write_1kb["analyze"]["standard"] == writes + 2 * cost.write_units(updated)
+    assert tally.write_1kb["analyze"]["standard"] == writes + 2 * units.write_units(updated)
     assert not tally.pending

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import aws, processing
+from chalicelib import aws
 from chalicelib.analysis.lexicon import LexiconAnalyzer
+from chalicelib.ingest import processing
+from chalicelib.ingest.queue import encode_events
 from chalicelib.models import (
     Analysis,
     Author,
@@ -21,9 +23,9 @@ from chalicelib.models import (
     SentimentScores,
     StoredFeedback,
 )
-from chalicelib.queue import encode_events
-from chalicelib.store import customers
+from chalicelib.store import customers, dynamo, feedback_write, identities
 from chalicelib.store import feedback as feedback_store
+from chalicelib.store.merge import merge
 from tests.faults.harness import expected_profile, profile_facts
 from tests.faults.injection import Chooser, FaultInjector, transaction_cancelled
 
@@ -84,7 +86,7 @@ def test_one_email_across_channels_is_one_customer_with_aggregates(stack):
     process(chat)
 
     customer = customer_of(form)
-    assert customer == customer_of(chat) == customers.customer_id_for("email#ana@example.com")
+    assert customer == customer_of(chat) == identities.customer_id_for("email#ana@example.com")
     summary = customers.summarize(customers.get_profile(customer))
     assert summary["feedback_count"] == 2
     assert summary["feedback_by_channel"] == {"form": 1, "webhook": 1}
@@ -97,7 +99,7 @@ def test_one_email_across_channels_is_one_customer_with_aggregates(stack):
     assert summary["display_name"] == "Ana"
     assert -1 <= summary["mean_sentiment_score"] <= 1
     # The channel identity now points at the same customer.
-    assert customers.lookup_identities(["src_chat#u-1"]) == {"src_chat#u-1": customer}
+    assert identities.lookup_identities(["src_chat#u-1"]) == {"src_chat#u-1": customer}
 
 
 def test_redelivery_and_replay_never_double_count(stack):
@@ -112,12 +114,12 @@ def test_redelivery_and_replay_never_double_count(stack):
 def test_concurrent_first_events_from_one_identity_make_one_customer(stack):
     a, b = event("a", email="cy@example.com"), event("b", email="cy@example.com", minutes=1)
     # Both invocations resolve before either writes, as two concurrent Lambdas would.
-    resolution_a, resolution_b = customers.resolve([a]), customers.resolve([b])
+    resolution_a, resolution_b = identities.resolve([a]), identities.resolve([b])
     assert resolution_a.customers[a.feedback_id] == resolution_b.customers[b.feedback_id]
 
     for e, resolution in ((a, resolution_a), (b, resolution_b)):
         item = StoredFeedback.from_event(e, _analysis(), T0, resolution.customers[e.feedback_id])
-        assert customers.save_feedback([item], resolution).created == [e.feedback_id]
+        assert feedback_write.save_feedback([item], resolution).created == [e.feedback_id]
 
     assert customers.get_profile(customer_of(a))["feedback_count"] == 2
     assert stack.table_item_count("PROFILE") == 1
@@ -128,7 +130,7 @@ def test_an_identity_claimed_meanwhile_by_another_customer_is_followed(stack):
     process(event("c0", user="u-9", source="src_chat", channel=Channel.WEBHOOK))
     known = customer_of(event("c0", user="u-9", source="src_chat", channel=Channel.WEBHOOK))
     late = event("late", email="di@example.com", minutes=2)
-    stale = customers.resolve([late])  # resolved before the next batch links the email to `known`
+    stale = identities.resolve([late])  # resolved before the next batch links the email to `known`
     process(
         event(
             "both", email="di@example.com", user="u-9", source="src_chat", channel=Channel.WEBHOOK, minutes=1
@@ -136,12 +138,12 @@ def test_an_identity_claimed_meanwhile_by_another_customer_is_followed(stack):
     )
 
     item = StoredFeedback.from_event(late, _analysis(), T0, stale.customers[late.feedback_id])
-    outcome = customers.save_feedback([item], stale)
+    outcome = feedback_write.save_feedback([item], stale)
 
     assert outcome.created == [late.feedback_id]
     assert customer_of(late) == known
     assert customers.get_profile(known)["feedback_count"] == 3
-    assert customers.get_profile(customers.customer_id_for("email#di@example.com")) is None
+    assert customers.get_profile(identities.customer_id_for("email#di@example.com")) is None
 
 
 def test_a_shared_email_links_two_customers_automatically(stack):
@@ -175,8 +177,8 @@ def test_merging_twice_adds_the_aggregates_once(stack):
     a, b = event("a", email="fa@example.com"), event("b", email="fb@example.com")
     process(a, b)
 
-    first = customers.merge(customer_of(a), customer_of(b))
-    second = customers.merge(customer_of(a), customer_of(b))
+    first = merge(customer_of(a), customer_of(b))
+    second = merge(customer_of(a), customer_of(b))
 
     assert (first.aggregates_added, first.feedback_moved, first.identities_moved) == (True, 1, 1)
     assert second.aggregates_added is False
@@ -239,12 +241,12 @@ def scored(e: FeedbackEvent, positive: float) -> StoredFeedback:
 def test_the_score_sum_is_exact_whatever_the_batching(stack):
     # 0.1 + 0.2 is 0.30000000000000004 in floats: the sum must not depend on which items share a batch.
     events = [event("s1", email="sum@example.com"), event("s2", email="sum@example.com", minutes=1)]
-    resolution = customers.resolve(events)
+    resolution = identities.resolve(events)
     items = [
         scored(e, positive).model_copy(update={"customer_id": resolution.customers[e.feedback_id]})
         for e, positive in zip(events, (0.1, 0.2), strict=True)
     ]
-    customers.save_feedback(items, resolution)
+    feedback_write.save_feedback(items, resolution)
 
     profile = assert_profile_is_a_recount(customer_of(events[0]))
     assert profile["sentiment_score_sum"] == 0.3
@@ -263,7 +265,7 @@ def test_a_merge_takes_each_ordered_value_from_the_item_that_occurred_last(stack
     process(older, newer_name)
     keep, absorb = customer_of(by_email), customer_of(older)
 
-    customers.merge(keep, absorb)
+    merge(keep, absorb)
 
     profile = assert_profile_is_a_recount(keep)
     assert profile["display_name"] == "Mo Li"  # the absorbed customer's name is the newer one
@@ -293,7 +295,7 @@ def test_a_merge_never_moves_a_bound_back_when_the_kept_profile_changed_after_it
     process(later)  # after the merge read the kept profile
     _stale_once(monkeypatch, keep, stale_keep)
 
-    customers.merge(keep, absorb)
+    merge(keep, absorb)
 
     assert assert_profile_is_a_recount(keep)["last_seen"] == later.occurred_at.isoformat()
 
@@ -307,7 +309,7 @@ def test_a_merge_adds_what_the_absorbed_profile_received_after_it_was_read(stack
     process(event("r3", user="u-ri", source="src_chat", channel=Channel.WEBHOOK, minutes=2))
     _stale_once(monkeypatch, absorb, stale_absorb)
 
-    customers.merge(keep, absorb)
+    merge(keep, absorb)
 
     assert assert_profile_is_a_recount(keep)["feedback_count"] == 3
 
@@ -321,7 +323,7 @@ def test_a_merge_cancelled_by_contention_is_tried_again(stack):
     with FaultInjector(
         aws.client("dynamodb"), "TransactWriteItems", conflict, chooser=Chooser(every=1, limit=1), per="call"
     ) as injected:
-        report = customers.merge(keep, absorb)
+        report = merge(keep, absorb)
 
     assert injected.stats.injected >= 1
     assert report.aggregates_added is True
@@ -338,14 +340,14 @@ def test_feedback_for_a_customer_merged_meanwhile_is_counted_by_the_survivor(sta
         raise RuntimeError("the merging invocation died before it moved the items")
 
     # The merge's transaction committed (absorb is a tombstone) but its identities still point to it.
-    monkeypatch.setattr(customers.dynamo, "batch_write", died)
+    monkeypatch.setattr(dynamo, "batch_write", died)
     with pytest.raises(RuntimeError):
-        customers.merge(keep, absorb)
+        merge(keep, absorb)
     monkeypatch.undo()
     late = event("d3", user="u-de", source="src_chat", channel=Channel.WEBHOOK, minutes=2)
     process(late)
 
     assert customer_of(late) == keep
     assert customers.get_profile(absorb)["feedback_count"] == 1  # the tombstone counted nothing more
-    customers.merge(keep, absorb)  # a redelivery finishes it
+    merge(keep, absorb)  # a redelivery finishes it
     assert assert_profile_is_a_recount(keep)["feedback_count"] == 3

@@ -15,9 +15,9 @@ import boto3
 import pytest
 
 from chalicelib import aws, cli
+from chalicelib.ingest.queue import encode_events
 from chalicelib.models import utc_now
 from chalicelib.operations import analysis_switch, doctor
-from chalicelib.queue import encode_events
 from tests.factories import form_event
 
 
@@ -26,6 +26,16 @@ def _zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", "def handler(event, context):\n    return event\n")
     return buffer.getvalue()
+
+
+def _publish_layer(lambda_client: Any, name: str, runtime: str, architecture: str) -> str:
+    """The ARN of a new layer `name` built for one runtime and architecture (what the doctor checks)."""
+    return lambda_client.publish_layer_version(
+        LayerName=name,
+        Content={"ZipFile": _zip()},
+        CompatibleRuntimes=[runtime],
+        CompatibleArchitectures=[architecture],
+    )["LayerVersionArn"]
 
 
 @pytest.fixture
@@ -39,12 +49,7 @@ def deployed(stack: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         ),
     )["Role"]["Arn"]
     lambda_client = boto3.client("lambda")
-    layer = lambda_client.publish_layer_version(
-        LayerName="AWSSDKPandas-Python313-Arm64",
-        Content={"ZipFile": _zip()},
-        CompatibleRuntimes=["python3.13"],
-        CompatibleArchitectures=["arm64"],
-    )["LayerVersionArn"]
+    layer = _publish_layer(lambda_client, "AWSSDKPandas-Python313-Arm64", "python3.13", "arm64")
     for name, layers in (("analyze", []), ("export", [layer])):
         lambda_client.create_function(
             FunctionName=name,
@@ -143,12 +148,7 @@ def test_doctor_is_green_once_the_checklist_is_done(stack, deployed, monkeypatch
 
 def test_doctor_finds_a_wrong_layer_a_full_dlq_and_a_paused_analysis(stack, deployed):
     lambda_client = boto3.client("lambda")
-    x86_layer = lambda_client.publish_layer_version(
-        LayerName="AWSSDKPandas-Python311",
-        Content={"ZipFile": _zip()},
-        CompatibleRuntimes=["python3.11"],
-        CompatibleArchitectures=["x86_64"],
-    )["LayerVersionArn"]
+    x86_layer = _publish_layer(lambda_client, "AWSSDKPandas-Python311", "python3.11", "x86_64")
     lambda_client.update_function_configuration(FunctionName="export", Layers=[x86_layer])
     boto3.client("sqs").send_message(QueueUrl=deployed["dlq"], MessageBody="{}")
     analysis_switch.switch(enabled=False)

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib import aws, cli, processing
+from chalicelib import aws, cli
 from chalicelib.analysis import AnalysisFailed
+from chalicelib.ingest import processing
+from chalicelib.ingest.queue import encode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.local.provision import MAX_RECEIVE_COUNT
 from chalicelib.models import FeedbackEvent
 from chalicelib.operations import dlq as dlq_module
-from chalicelib.queue import encode_events
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
 from tests.factories import form_event

@@ -21,8 +21,9 @@ from chalicelib.export.base import FEEDBACK_COLUMNS
 from chalicelib.local import lambda_runtime
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import Author, StoredFeedback, utc_now
-from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
+from chalicelib.store import feedback_write
+from chalicelib.store.identities import Resolution
 from tests.factories import form_event, stored_positive
 
 DAY = date(2026, 11, 21)
@@ -38,7 +39,7 @@ def stored(
 
 def save(items: list[StoredFeedback]):
     """Store items directly (no analysis), as the analyze path does after its analysis."""
-    return customers.save_feedback(items, customers.Resolution())
+    return feedback_write.save_feedback(items, Resolution())
 
 
 def s3_object(key: str) -> bytes:

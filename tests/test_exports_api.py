@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from chalice.app import ChaliceAuthorizer
 
-from chalicelib import auth
+from chalicelib.auth import tokens
 from chalicelib.config import settings
 from chalicelib.export import rewrite
 from chalicelib.export.day import export_day
@@ -34,13 +34,13 @@ ROUTES = [
 
 @pytest.fixture(autouse=True)
 def _fresh_token_cache():
-    auth.clear_cache()
+    tokens.clear_cache()
     yield
-    auth.clear_cache()
+    tokens.clear_cache()
 
 
 def token_with(*scopes: str) -> str:
-    token, _ = auth.create_token("test", scopes)
+    token, _ = tokens.create_token("test", scopes)
     return token
 
 
@@ -69,7 +69,7 @@ route_cases = pytest.mark.parametrize(
 @route_cases
 def test_no_token_is_401(client, method, path, scope):
     """With no Authorization header the gateway answers before any of our code runs: Chalice's local gateway
-    here, API Gateway on AWS, both with `{"message": "Unauthorized"}` (see chalicelib/auth.py)."""
+    here, API Gateway on AWS, both with `{"message": "Unauthorized"}` (see chalicelib/auth/tokens.py)."""
     response = call(client, method, path)
     assert response.status_code == 401
     assert response.json_body == {"message": "Unauthorized"}
@@ -99,14 +99,14 @@ def test_unknown_token_is_401(client, method, path, scope):
 
 @route_cases
 def test_revoked_token_is_401(client, method, path, scope):
-    token, info = auth.create_token("test", [scope])
-    auth.revoke_token(info.token_id)
+    token, info = tokens.create_token("test", [scope])
+    tokens.revoke_token(info.token_id)
     assert_error(call(client, method, path, bearer(token)), 401, "token_revoked")
 
 
 @route_cases
 def test_token_without_the_scope_is_403(client, method, path, scope):
-    others = [s.value for s in auth.Scope if s.value != scope]
+    others = [s.value for s in tokens.Scope if s.value != scope]
     response = call(client, method, path, bearer(token_with(*others)))
     assert_error(response, 403, "insufficient_scope")
     assert f'scope="{scope}"' in response.headers["WWW-Authenticate"]
@@ -131,7 +131,7 @@ def test_every_route_behind_the_authorizer_is_in_the_table():
             if isinstance(entry.authorizer, ChaliceAuthorizer):
                 listed = [s for m, p, s in ROUTES if m == method and _template_matches(template, p)]
                 assert listed, f"add {method} {template} to ROUTES in {__name__}"
-                assert [auth.Scope(s) for s in listed] == [entry.view_function.required_scope] * len(listed)
+                assert [tokens.Scope(s) for s in listed] == [entry.view_function.required_scope] * len(listed)
 
 
 # --- GET /exports/{date} --------------------------------------------------------------------------------

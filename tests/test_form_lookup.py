@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.store import forms as form_store
+from chalicelib.forms import records as form_store
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 HOSTED_POST = {"content-type": "application/x-www-form-urlencoded", "accept": BROWSER_ACCEPT}

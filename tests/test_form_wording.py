@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.models import RatingScale
-from chalicelib.store import forms as form_store
 
 SCALE_WORDING = [
     (

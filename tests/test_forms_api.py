@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from chalicelib.ingest.queue import decode_events
 from chalicelib.models import feedback_id_for
-from chalicelib.queue import decode_events
 
 JSON = {"content-type": "application/json"}
 URLENCODED = {"content-type": "application/x-www-form-urlencoded"}

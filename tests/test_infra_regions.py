@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from infra import regions, runtime
-from infra.stack import StageSettings
+from infra.settings import StageSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 # region → extra context. eu-south-1 (Milan) has no Comprehend: it calls the one in Frankfurt.

@@ -11,9 +11,11 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import moto.backends
 import pytest
@@ -23,15 +25,17 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.sqs import models as sqs_models
 from moto.sqs.models import Queue, SQSBackend
 
-from chalicelib import aws, sources
+from chalicelib import aws
+from chalicelib.channels import sources
+from chalicelib.channels.registry import CHANNELS
 from chalicelib.config import settings
+from chalicelib.ingest.queue import decode_events
 from chalicelib.local import moto_patches
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.local.provision import create_demo_sources
 from chalicelib.models import feedback_id_for
-from chalicelib.queue import decode_events
 from tools.load import Sender, check_store, retry_after_seconds
-from tools.load_deliveries import BUILDERS, Delivery, Ident, build
+from tools.load_deliveries import BUILDERS, WEBHOOK_KINDS, Delivery, Ident, build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +51,8 @@ def demo_secrets(stack):
 
 
 def send(client, delivery: Delivery):
-    return client.http.post(delivery.path, headers=delivery.headers(), body=delivery.body)
+    path, headers = delivery.request()
+    return client.http.post(path, headers=headers, body=delivery.body)
 
 
 def test_each_delivery_kind_is_accepted_as_exactly_one_event_with_the_expected_id(
@@ -70,6 +75,17 @@ def test_each_delivery_kind_is_accepted_as_exactly_one_event_with_the_expected_i
             assert json.loads(response.body)["feedback_id"] == delivery.feedback_id
         else:
             assert json.loads(response.body) == {"status": "accepted", "events": 1}, kind
+
+
+def test_every_registered_channel_is_a_delivery_kind_signed_by_its_channel(demo_secrets):
+    assert set(WEBHOOK_KINDS) == set(CHANNELS), "tools/load_deliveries.py and the registry disagree"
+    at = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    for kind in WEBHOOK_KINDS:
+        delivery = BUILDERS[kind](Ident(run=1, index=1), demo_secrets[kind])
+        signed = CHANNELS[kind].sign(delivery.body, demo_secrets[kind], at)
+        path, headers = delivery.request(at)
+        assert headers == {"Content-Type": "application/json", **signed.headers}, kind
+        assert parse_qs(urlsplit(path).query) == {name: [value] for name, value in signed.query.items()}, kind
 
 
 def test_deliveries_rotate_through_every_kind_with_distinct_ids(demo_secrets):

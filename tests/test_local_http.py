@@ -20,10 +20,10 @@ from urllib.parse import quote
 
 import pytest
 
+from chalicelib.ingest.queue import decode_events
 from chalicelib.local.http_server import LocalApiServer
 from chalicelib.local.provision import create_local_read_token
 from chalicelib.observability import SERVICE
-from chalicelib.queue import decode_events
 
 FORM = b"/forms/demo"
 RESPONSES = b"/forms/demo/responses"

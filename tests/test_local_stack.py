@@ -6,29 +6,24 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
 
 import pytest
 
-from chalicelib.channels.webhook import sign
+from chalicelib.channels.webhook import StandardWebhooksChannel
+from tools.local_process import free_port, start_reading_banner, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 # An address the product sees only in this test's requests (the banner's curl example has its own).
 PROBE_EMAIL = "stack.probe@example.org"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def post(url: str, body: bytes, content_type: str, headers: dict | None = None) -> tuple[int, dict]:
@@ -46,26 +41,10 @@ def post(url: str, body: bytes, content_type: str, headers: dict | None = None) 
 def local_stack():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INGEST_", "TABLE_", "EXPORT_"))}
     env.update({"MOTO_PORT": str(free_port()), "PORT": str(free_port()), "PYTHONUNBUFFERED": "1"})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    banner = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        banner.append(line)
-        if "Serving on" in line or process.poll() is not None:
-            break
-    assert any("Serving on" in line for line in banner), "".join(banner)
-    yield env, "".join(banner), process
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=20)
+    process, banner = start_reading_banner(env, timeout=60)
+    assert "Serving on" in banner, banner
+    yield env, banner, process
+    stop(process, timeout=20)
 
 
 def get(url: str) -> tuple[int, dict, Message]:
@@ -114,23 +93,15 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     revealed = cli(env, "sources", "show", "demo-webhook", "--reveal").stdout
     secret = re.search(r"signing_secret=(whsec_\S+)", revealed).group(1)
     delivery = json.dumps({"id": "zap-1", "text": "Support solved it in minutes, thank you"}).encode()
-    timestamp = int(time.time())
-    status_hook, accepted = post(
-        f"{base}/webhooks/demo-webhook",
-        delivery,
-        "application/json",
-        {
-            "webhook-id": "msg_1",
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, "msg_1", timestamp, delivery),
-        },
-    )
+    webhook = StandardWebhooksChannel()
+    signed = webhook.sign(delivery, {"signing_secret": secret}, datetime.now(UTC), message_id="msg_1").headers
+    status_hook, accepted = post(f"{base}/webhooks/demo-webhook", delivery, "application/json", signed)
     assert (status_hook, accepted) == (200, {"status": "accepted", "events": 1})
     status_forged, _ = post(
         f"{base}/webhooks/demo-webhook",
         delivery,
         "application/json",
-        {"webhook-id": "msg_1", "webhook-timestamp": str(timestamp), "webhook-signature": "v1,Zm9yZ2Vk"},
+        {**signed, "webhook-signature": "v1,Zm9yZ2Vk"},
     )
     assert status_forged == 401
 

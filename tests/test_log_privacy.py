@@ -20,11 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import auth, sources
-from chalicelib.channels.webhook import sign
+from chalicelib.auth import tokens
+from chalicelib.channels import sources
+from chalicelib.channels.sources import SourceConfig
+from chalicelib.channels.webhook import StandardWebhooksChannel
 from chalicelib.observability import IdentifierFreeFormatter, logger
-from chalicelib.sources import SourceConfig
 from chalicelib.store import customers
+from chalicelib.store.identities import customer_id_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -77,13 +79,10 @@ def captured() -> Iterator[Captured]:
 
 def _signed_webhook(client, source_id: str, message_id: str, data: dict) -> None:
     body = json.dumps({"type": "feedback.created", "data": data}).encode()
-    timestamp = int(datetime.now(UTC).timestamp())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": message_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(SECRET, message_id, timestamp, body),
-    }
+    signed = StandardWebhooksChannel().sign(
+        body, {"signing_secret": SECRET}, datetime.now(UTC), message_id=message_id
+    )
+    headers = {"content-type": "application/json", **signed.headers}
     response = client.http.post(f"/webhooks/{source_id}", headers=headers, body=body)
     assert response.status_code == 200, response.body
 
@@ -97,9 +96,9 @@ def _analyze_queue(client, stack) -> None:
 
 
 def test_no_identifier_reaches_a_log_line(client, stack, captured):
-    auth.clear_cache()
-    reader, _ = auth.create_token("reader", ["read"])
-    eraser, _ = auth.create_token("eraser", ["erase"])
+    tokens.clear_cache()
+    reader, _ = tokens.create_token("reader", ["read"])
+    eraser, _ = tokens.create_token("eraser", ["erase"])
     read = {"Authorization": f"Bearer {reader}"}
     sources.save(SourceConfig(source_id="crm-hooks", type="webhook", name="CRM"), {"signing_secret": SECRET})
 
@@ -121,7 +120,7 @@ def test_no_identifier_reaches_a_log_line(client, stack, captured):
     _analyze_queue(client, stack)
 
     customer_id = customers.find_by_email(EMAIL)
-    absorbed = customers.customer_id_for(f"crm-hooks#{USER_ID}")
+    absorbed = customer_id_for(f"crm-hooks#{USER_ID}")
     assert customer_id and customers.get_profile(absorbed)["merged_into"] == customer_id
     assert client.http.get(f"/customers?email={EMAIL}", headers=read).status_code == 200
     search = client.http.post(
@@ -175,8 +174,8 @@ def test_no_identifier_reaches_a_log_line(client, stack, captured):
 
 def test_an_unexpected_error_is_logged_without_its_message(client, stack, captured, monkeypatch):
     """An exception's message may quote the data that caused it; the log keeps its type and frames."""
-    auth.clear_cache()
-    token, _ = auth.create_token("reader", ["read"])
+    tokens.clear_cache()
+    token, _ = tokens.create_token("reader", ["read"])
 
     def fail(email: str) -> str:
         raise ValueError(f"no identity for {email!r}") from KeyError(email)

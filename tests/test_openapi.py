@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from schemathesis.core.failures import FailureGroup
 from werkzeug.test import Client as WsgiClient
 
-from chalicelib import auth, aws
+from chalicelib import aws
+from chalicelib.auth import tokens
 from chalicelib.local.gateway import deployed_gateway_responses
 from tests.fuzz.gateway import ChaliceWsgi
 from tests.fuzz.harness import SPEC_PATH, load_schema
@@ -140,9 +141,9 @@ def test_401s_validate_with_and_without_a_header(api, schema) -> None:
 
 
 def test_a_403_for_the_wrong_scope_and_a_200_page_validate(api, schema, stack) -> None:
-    auth.clear_cache()
-    export_only, _ = auth.create_token("exports", ["export"])
-    reader, _ = auth.create_token("reader", ["read"])
+    tokens.clear_cache()
+    export_only, _ = tokens.create_token("exports", ["export"])
+    reader, _ = tokens.create_token("reader", ["read"])
 
     refused = api.get("/feedback", headers={"Authorization": f"Bearer {export_only}"})
     page = api.get("/feedback?limit=5", headers={"Authorization": f"Bearer {reader}"})
@@ -198,8 +199,8 @@ def test_a_response_the_spec_does_not_allow_fails_validation(api, schema) -> Non
 def test_a_content_type_on_a_bodyless_request_is_ignored(api, schema, path, method, spec_path) -> None:
     """Regression (found by the fuzzer's Content-Type variants): Chalice refused these with its own 415
     `{"Code", "Message"}` when a GET, DELETE or preflight carried a non-JSON Content-Type."""
-    auth.clear_cache()
-    token, _ = auth.create_token("all", ["read", "export", "erase"])
+    tokens.clear_cache()
+    token, _ = tokens.create_token("all", ["read", "export", "erase"])
     headers = {"Authorization": f"Bearer {token}", "Origin": "https://site.example.com"}
 
     response = api.open(path, method=method, headers=headers, data=b"x", content_type="text/plain")
@@ -214,8 +215,8 @@ def test_the_customer_search_validates_and_the_query_lookup_is_deprecated(api, s
     from tests.test_customers import event, process
 
     process(event("s1", email="ann@example.com"))
-    auth.clear_cache()
-    reader, _ = auth.create_token("reader", ["read"])
+    tokens.clear_cache()
+    reader, _ = tokens.create_token("reader", ["read"])
     headers = {"Authorization": f"Bearer {reader}"}
     cases = [
         ('{"email": "ann@example.com"}', "application/json", 200),
@@ -236,8 +237,8 @@ def test_the_customer_search_validates_and_the_query_lookup_is_deprecated(api, s
 
 
 def test_a_refused_cursor_validates(api, schema, stack) -> None:
-    auth.clear_cache()
-    reader, _ = auth.create_token("reader", ["read"])
+    tokens.clear_cache()
+    reader, _ = tokens.create_token("reader", ["read"])
 
     response = api.get("/feedback?next=eyJkYXkiOjB9.xyz", headers={"Authorization": f"Bearer {reader}"})
 

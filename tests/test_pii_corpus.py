@@ -151,7 +151,7 @@ def test_comprehend_is_sent_only_english_and_spanish_texts_with_a_digit_at_sign_
 
 
 def test_names_stay_readable_by_default_on_both_backends(patterns, comprehend):
-    # A product decision (chalicelib/analysis/redaction/vocabulary.py): customers name the staff they praise.
+    # A product decision (chalicelib/analysis/redaction/base.py): customers name the staff they praise.
     assert patterns.figures("NAME").caught == 0
     assert comprehend[0].figures("NAME").caught == 0
     assert comprehend[0].figures("NAME").labelled > 0

@@ -18,14 +18,17 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.stub import ANY, Stubber
 
-from chalicelib import auth, aws, privacy
+from chalicelib import aws
+from chalicelib.auth import tokens
 from chalicelib.config import settings
 from chalicelib.export import day as export
 from chalicelib.export import rewrite
 from chalicelib.export.day import export_day
 from chalicelib.models import Channel, RatingScale
+from chalicelib.privacy import erasure
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
+from chalicelib.store.merge import merge
 from tests import test_local_stack
 from tests.test_customers import customer_of, event, process
 from tests.test_local_stack import cli, post
@@ -120,7 +123,7 @@ def export_function(stack, monkeypatch):
 
 
 def erase_token() -> dict[str, str]:
-    token, _ = auth.create_token("privacy", ["erase", "export"])
+    token, _ = tokens.create_token("privacy", ["erase", "export"])
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -131,7 +134,7 @@ def test_erasure_leaves_no_identifier_in_the_table_or_any_export(client, export_
     assert all(identifier in before for identifier in identifiers)
     export_function.accepts(1)
 
-    report = privacy.erase_customer(customer_id)
+    report = erasure.erase_customer(customer_id)
 
     assert (report.exports_scheduled, report.export_rewrite) == ([day.isoformat()], "invoked")
     assert [event["detail"] for event in export_function.events] == [{"days": [day.isoformat()]}]
@@ -154,10 +157,10 @@ def test_erasure_leaves_no_identifier_in_the_table_or_any_export(client, export_
 def test_the_erasure_log_records_the_request_not_the_data(stack):
     customer_id, _, _ = seed_customer_and_others()
 
-    privacy.erase_customer(customer_id)
+    erasure.erase_customer(customer_id)
 
-    [entry] = privacy.erasure_log()
-    assert entry["customer_hash"] == privacy.customer_hash(customer_id)
+    [entry] = erasure.erasure_log()
+    assert entry["customer_hash"] == erasure.customer_hash(customer_id)
     assert entry["feedback_deleted"] == 2
     assert customer_id not in json.dumps(entry)
     assert EMAIL not in json.dumps(entry)
@@ -167,9 +170,9 @@ def test_erasing_a_merged_customer_removes_the_absorbed_tombstone(stack):
     a, b = event("a", email="ma@example.com"), event("b", email="mb@example.com")
     process(a, b)
     keep, absorb = customer_of(a), customer_of(b)
-    customers.merge(keep, absorb)
+    merge(keep, absorb)
 
-    privacy.erase_customer(keep)
+    erasure.erase_customer(keep)
 
     assert customers.get_profile(absorb) is None
     assert customers.get_profile(keep) is None
@@ -177,8 +180,8 @@ def test_erasing_a_merged_customer_removes_the_absorbed_tombstone(stack):
 
 
 def test_erasing_an_unknown_customer_changes_nothing(stack):
-    assert privacy.erase_customer("cus_nobody") is None
-    assert privacy.erasure_log() == []
+    assert erasure.erase_customer("cus_nobody") is None
+    assert erasure.erasure_log() == []
 
 
 # --- the prompt rewrite of the export files ---------------------------------------------------------------
@@ -248,7 +251,7 @@ def test_an_erasure_during_the_nightly_export_is_rewritten_by_the_same_run(clien
     def read_then_erase(day_to_read: date):
         items = list(read_day(day_to_read))
         if not reports:
-            reports.append(privacy.erase_customer(customer_id))
+            reports.append(erasure.erase_customer(customer_id))
         return iter(items)
 
     monkeypatch.setattr(feedback_store, "list_day", read_then_erase)
@@ -293,7 +296,7 @@ def test_an_erasure_with_nothing_exported_yet_invokes_nothing(client, export_fun
 
     today = datetime.now(UTC).date().isoformat()
 
-    report = privacy.erase_customer(customer_of(erin))
+    report = erasure.erase_customer(customer_of(erin))
 
     assert (report.exports_scheduled, report.export_rewrite) == ([today], "nightly")
     assert export_function.events == []

@@ -7,15 +7,19 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from chalicelib import aws, processing
+from chalicelib import aws
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
 from chalicelib.config import settings
+from chalicelib.ingest import processing
+from chalicelib.ingest.queue import encode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import Channel, FeedbackEvent, Kind
-from chalicelib.queue import encode_events
 from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
 from tests.factories import form_event
@@ -162,13 +166,13 @@ def test_unprocessed_items_that_never_clear_raise(stack, monkeypatch):
 def test_cancelled_transactions_retry_conflicts_and_drop_items_a_concurrent_writer_stored(stack, monkeypatch):
     dynamodb = aws.client("dynamodb")
     real_transact = dynamodb.transact_write_items
-    real_prefetch = processing.customers.prefetch
+    real_prefetch = processing.feedback_write.prefetch
     attempts = []
     racer = form_event("racer")
 
     def prefetch_then_lose_the_race(events):
         found = real_prefetch(events)
-        monkeypatch.setattr(processing.customers, "prefetch", real_prefetch)
+        monkeypatch.setattr(processing.feedback_write, "prefetch", real_prefetch)
         # Another invocation stores the same feedback after this one looked.
         processing.analyze_and_store([body_of(racer)], analyzer=_lexicon())
         return found
@@ -186,7 +190,7 @@ def test_cancelled_transactions_retry_conflicts_and_drop_items_a_concurrent_writ
             )
         return real_transact(TransactItems=TransactItems)
 
-    monkeypatch.setattr(processing.customers, "prefetch", prefetch_then_lose_the_race)
+    monkeypatch.setattr(processing.feedback_write, "prefetch", prefetch_then_lose_the_race)
     monkeypatch.setattr(dynamodb, "transact_write_items", conflicting_once)
 
     report = processing.analyze_and_store([body_of(form_event("n1"), form_event("n2"), racer)], _lexicon())
@@ -283,7 +287,7 @@ def _lexicon():
 
 
 def test_pii_in_the_text_is_masked_before_storage(stack):
-    from chalicelib.analysis.pii import PatternRedactor
+    from chalicelib.analysis.redaction import PatternRedactor
 
     leaky = form_event(
         "pii", "Call me on +44 20 7946 0958 or write to bob@example.com, card 4111 1111 1111 1111"
@@ -300,8 +304,8 @@ def test_pii_in_the_text_is_masked_before_storage(stack):
 
 
 def test_a_form_can_turn_redaction_off(stack):
+    from chalicelib.forms import records as form_store
     from chalicelib.forms.config import FormConfig
-    from chalicelib.store import forms as form_store
 
     form_store.save(FormConfig(form_id="raw-form", name="Internal", redact_pii=False))
     event = FeedbackEvent.create(
@@ -332,3 +336,57 @@ def test_a_failed_redaction_never_stores_the_raw_text(stack):
 
     assert report.errors == ["comprehend call failed: ThrottlingException"]
     assert feedback_store.get(leaky.feedback_id) is None
+
+
+# --- the whole batch at once: WholeBatchProcessor under Powertools' partial batch response -----------------
+
+
+def test_the_processor_hands_the_whole_batch_to_its_handler_once_and_fails_the_records_it_names():
+    batches: list[list[str]] = []
+
+    def decide(records: list[SQSRecord]) -> list[str | None]:
+        batches.append([record.body for record in records])
+        return [None, "throttled", None, "malformed"]
+
+    response = process_partial_response(
+        event=sqs_event("a", "b", "c", "d"), record_handler=decide, processor=processing.WholeBatchProcessor()
+    )
+
+    assert batches == [["a", "b", "c", "d"]]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}]}
+
+
+def test_a_batch_whose_every_record_failed_raises_so_the_queue_redelivers_it_whole():
+    with pytest.raises(BatchProcessingError):
+        process_partial_response(
+            event=sqs_event("a", "b"),
+            record_handler=lambda records: ["throttled"] * len(records),
+            processor=processing.WholeBatchProcessor(),
+        )
+
+
+def test_a_handler_that_does_not_decide_every_record_is_an_error_not_a_success():
+    with pytest.raises(ValueError, match="decided 1 of 2 records"):
+        process_partial_response(
+            event=sqs_event("a", "b"),
+            record_handler=lambda records: [None],
+            processor=processing.WholeBatchProcessor(),
+        )
+
+
+def test_the_analyze_handler_analyzes_and_stores_a_batch_in_one_call(stack, monkeypatch):
+    calls: list[list[str]] = []
+    real = processing.analyze_and_store
+
+    def recorded(bodies, analyzer, redactor=None):
+        calls.append(list(bodies))
+        return real(bodies, analyzer, redactor)
+
+    monkeypatch.setattr(processing, "analyze_and_store", recorded)
+    bodies = [body_of(form_event("w1")), "not json", body_of(form_event("w2"))]
+
+    response = processing.handle_sqs_batch(sqs_event(*bodies), None, _lexicon())
+
+    assert calls == [bodies]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert stack.table_item_count("FEEDBACK") == 2

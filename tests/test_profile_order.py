@@ -18,16 +18,19 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import processing, sources
 from chalicelib.analysis.lexicon import LexiconAnalyzer
-from chalicelib.channels.typeform import sign as typeform_sign
+from chalicelib.channels import sources
+from chalicelib.channels.typeform import TypeformChannel
 from chalicelib.export import crm
+from chalicelib.ingest import processing
+from chalicelib.ingest.queue import encode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.local.moto_patches import fit_for_threads
 from chalicelib.models import Author, Channel, FeedbackEvent, Kind, RatingScale, utc_now
-from chalicelib.queue import encode_events
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
+from chalicelib.store import merge as merging
+from chalicelib.store.identities import lookup_identities
 from tests.faults.harness import (
     assert_profiles_match_a_recount,
     create_webhook_source,
@@ -95,7 +98,7 @@ def test_a_late_delivery_neither_rewinds_last_seen_nor_replaces_the_latest_nps(c
         f"/webhooks/{TYPEFORM_SOURCE}",
         headers={
             "content-type": "application/json",
-            "Typeform-Signature": typeform_sign(TYPEFORM_SECRET, body),
+            **TypeformChannel().sign(body, {"secret": TYPEFORM_SECRET}, typeform_at).headers,
         },
         body=body,
     )
@@ -252,14 +255,14 @@ def _cut(bodies: list[str], sizes: list[int]) -> list[list[str]]:
 
 
 def test_any_order_and_batching_gives_the_profile_a_recount_gives(stack, monkeypatch):
-    merges: list[customers.MergeReport] = []
-    merge = customers.merge
+    merges: list[merging.MergeReport] = []
+    merge = merging.merge
 
-    def recorded_merge(keep: str, absorb: str) -> customers.MergeReport:
+    def recorded_merge(keep: str, absorb: str) -> merging.MergeReport:
         merges.append(merge(keep, absorb))
         return merges[-1]
 
-    monkeypatch.setattr(customers, "merge", recorded_merge)
+    monkeypatch.setattr(merging, "merge", recorded_merge)
 
     @_bounded(25)
     @given(extra=st.lists(deliveries(), max_size=7), data=st.data())
@@ -281,7 +284,7 @@ def test_any_order_and_batching_gives_the_profile_a_recount_gives(stack, monkeyp
             for d in (*JOINED, *extra)
             if d.with_user_id
         ]
-        owners = set(customers.lookup_identities(identities, consistent=True).values())
+        owners = set(lookup_identities(identities, consistent=True).values())
         assert_profiles_match_a_recount(item for owner in owners for item in customers.customer_items(owner))
         # A person is one customer holding all their feedback, whatever the order, once an item of theirs
         # gives both the email and the user id (person 0's always does); until then the email's customer
@@ -296,7 +299,7 @@ def test_any_order_and_batching_gives_the_profile_a_recount_gives(stack, monkeyp
                 (f"{CHANNELS[Channel.WEBHOOK][0]}#u{person}-{namespace}", by_user_id),
             ):
                 if mine:
-                    customer = customers.lookup_identities([identity], consistent=True)[identity]
+                    customer = lookup_identities([identity], consistent=True)[identity]
                     assert {feedback_store.get(feedback_id).customer_id for feedback_id in mine} == {customer}
                     assert customers.get_profile(customer)["feedback_count"] == len(mine)
 

@@ -7,17 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import auth
+from chalicelib.auth import tokens
 from chalicelib.models import Channel, RatingScale
-from chalicelib.store import customers
+from chalicelib.store.merge import merge
 from tests.test_customers import customer_of, event, process
 from tests.test_export import save, stored
 
 
 @pytest.fixture
 def read(stack):
-    auth.clear_cache()
-    token, _ = auth.create_token("reader", ["read"])
+    tokens.clear_cache()
+    token, _ = tokens.create_token("reader", ["read"])
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -118,7 +118,7 @@ def test_customer_profile_identities_and_recent_feedback(client, read, seeded):
 
 def test_a_merged_customer_answers_with_the_survivor(client, read, seeded):
     ann, bob = customer_of(seeded[0]), customer_of(seeded[3])
-    customers.merge(ann, bob)
+    merge(ann, bob)
 
     _, body = get(client, f"/customers/{bob}", read)
 
@@ -183,7 +183,7 @@ def test_unknown_customer_is_404(client, read, stack):
 
 
 def test_delete_erases_the_customer(client, read, seeded):
-    token, _ = auth.create_token("privacy", ["erase"])
+    token, _ = tokens.create_token("privacy", ["erase"])
     ann = customer_of(seeded[0])
 
     response = client.http.delete(f"/customers/{ann}", headers={"Authorization": f"Bearer {token}"})

@@ -14,9 +14,11 @@ from urllib.parse import quote
 
 import pytest
 
-from chalicelib import auth, aws, cursors
+from chalicelib import aws
+from chalicelib.auth import tokens
 from chalicelib.config import settings
-from chalicelib.store import dynamo
+from chalicelib.read import cursors
+from chalicelib.store import dynamo, signing_keys
 from chalicelib.store.schema import PK, SK
 from tests.test_customers import customer_of, event, process
 
@@ -25,9 +27,9 @@ LONG = "x" * 3000
 
 @pytest.fixture
 def headers(stack) -> dict[str, str]:
-    auth.clear_cache()
-    cursors.clear_cache()
-    token, _ = auth.create_token("everything", ["read", "export", "erase"])
+    tokens.clear_cache()
+    signing_keys.clear_cache()
+    token, _ = tokens.create_token("everything", ["read", "export", "erase"])
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -310,7 +312,7 @@ def _key_items() -> list[dict]:
     return [
         item
         for item in aws.client("dynamodb").scan(TableName=settings().table_name)["Items"]
-        if item[PK]["S"] == cursors.KEY_PARTITION
+        if item[PK]["S"] == signing_keys.KEY_PARTITION
     ]
 
 
@@ -320,7 +322,7 @@ def test_the_key_is_created_once_and_checking_a_cursor_creates_none(client, head
     assert _key_items() == []  # a refused request changes nothing
 
     _first_cursor(client, headers, f"/feedback?date={today()}&limit=1")
-    cursors.clear_cache()
+    signing_keys.clear_cache()
     _first_cursor(client, headers, f"/feedback?date={today()}&limit=1")
 
     assert len(_key_items()) == 1
@@ -328,27 +330,28 @@ def test_the_key_is_created_once_and_checking_a_cursor_creates_none(client, head
 
 def test_concurrent_first_cursors_agree_on_one_key(stack, monkeypatch):
     """Two cold processes both find no key; the second one's conditional put loses and it uses the first's."""
-    cursors.clear_cache()
-    first = cursors.signing_key(create=True)
-    cursors.clear_cache()
+    signing_keys.clear_cache()
+    first = signing_keys.cursor_key(create=True)
+    signing_keys.clear_cache()
     reads = iter([None])
-    real_stored_key = cursors._stored_key
-    monkeypatch.setattr(cursors, "_stored_key", lambda: next(reads, real_stored_key()))
+    real_stored_key = signing_keys._stored_key
+    monkeypatch.setattr(signing_keys, "_stored_key", lambda: next(reads, real_stored_key()))
 
-    second = cursors.signing_key(create=True)
+    second = signing_keys.cursor_key(create=True)
 
     assert second == first
     assert len(_key_items()) == 1
-    stored = dynamo.get_item(settings().table_name, {PK: cursors.KEY_PARTITION, SK: cursors.KEY_ID})
+    stored = dynamo.get_item(settings().table_name, {PK: signing_keys.KEY_PARTITION, SK: signing_keys.KEY_ID})
     assert base64.b64decode(stored["secret"]) == first
 
 
 def test_deleting_the_key_rotates_it_and_old_cursors_are_refused(client, headers, seeded):
     issued = _first_cursor(client, headers, f"/feedback?date={today()}&limit=1")
     aws.client("dynamodb").delete_item(
-        TableName=settings().table_name, Key=dynamo.serialize({PK: cursors.KEY_PARTITION, SK: cursors.KEY_ID})
+        TableName=settings().table_name,
+        Key=dynamo.serialize({PK: signing_keys.KEY_PARTITION, SK: signing_keys.KEY_ID}),
     )
-    cursors.clear_cache()
+    signing_keys.clear_cache()
 
     status, body = get(client, f"/feedback?date={today()}&limit=1&next={quote(issued)}", headers)
     assert (status, body["error"]["code"]) == (400, "invalid_cursor")

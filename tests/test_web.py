@@ -13,14 +13,19 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import auth, aws, processing
+from chalicelib import aws
 from chalicelib.analysis.lexicon import LexiconAnalyzer
+from chalicelib.auth import tokens
+from chalicelib.forms import pages
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
+from chalicelib.ingest import processing
+from chalicelib.ingest.queue import decode_events
 from chalicelib.models import Channel, RatingScale, Sentiment
-from chalicelib.queue import decode_events
-from chalicelib.store import forms as form_store
-from chalicelib.web import demo, pages, stats
-from chalicelib.web.routes import asset, stats_days
+from chalicelib.read import stats
+from chalicelib.read.routes import stats_days
+from chalicelib.web import demo
+from chalicelib.web.routes import asset
 from tests.test_export import save, stored
 
 WIDGET_BUDGET_BYTES = 12 * 1024  # minified + gzip, per the issue; we measure gzip of the served bytes
@@ -437,10 +442,10 @@ DAY1 = datetime(2026, 11, 18, 10, tzinfo=UTC)
 
 @pytest.fixture
 def read_token(stack):
-    auth.clear_cache()
-    token, _ = auth.create_token("dashboard", ["read"])
+    tokens.clear_cache()
+    token, _ = tokens.create_token("dashboard", ["read"])
     yield {"Authorization": f"Bearer {token}"}
-    auth.clear_cache()
+    tokens.clear_cache()
 
 
 def _item(external_id: str, when: datetime, sentiment: Sentiment | None, channel: Channel, **fields):

@@ -5,7 +5,7 @@ By default it starts the local stack itself (`python -m chalicelib.local`, the c
 subprocess on free ports; with `--url` it targets a running `make run` instead (`--moto-port` if its moto is
 not on $MOTO_PORT/5000). Either way the stack is one process and this generator another.
 
-1. Reads the demo sources' secrets from the stack's SSM (chalicelib.sources against its moto endpoint).
+1. Reads the demo sources' secrets from the stack's SSM (chalicelib.channels.sources, at its moto endpoint).
 2. Sends N deliveries (forms as JSON and urlencoded, one signed webhook per channel type, in rotation; see
    tools/load_deliveries.py) from a pool of threads, each with its own keep-alive HTTP/1.1 connection,
    recording each request's ack latency (send to full response). A 503 is retried after its Retry-After.
@@ -24,8 +24,6 @@ import json
 import math
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,13 +41,15 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from chalicelib import aws, sources
+from chalicelib import aws
+from chalicelib.channels import sources
 from chalicelib.config import settings
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.schema import RECORD_TYPE
 from tools.load_deliveries import BUILDERS, WEBHOOK_KINDS, build, run_marker_prefix
+from tools.local_process import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_START_SECONDS = 120
@@ -58,13 +58,6 @@ REQUEST_TIMEOUT_SECONDS = 30
 
 
 # --- the stack under load ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_serving(base_url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
@@ -102,13 +95,7 @@ def local_stack(log: IO[bytes]) -> Iterator[tuple[str, int]]:
         wait_until_serving(base, STACK_START_SECONDS, process)
         yield base, moto
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, timeout=30)
 
 
 # --- sending ----------------------------------------------------------------------------------------------
@@ -175,11 +162,11 @@ class Sender:
         outcome = Outcome(delivery.kind, delivery.feedback_id, 0, 0.0, None)
         for attempt in range(MAX_ATTEMPTS):
             outcome.retries = attempt
-            headers = delivery.headers()  # signed now: timestamps stay inside the replay windows
+            path, headers = delivery.request()  # signed now: timestamps stay inside the replay windows
             started = time.perf_counter()
             try:
                 connection = self._connection()
-                connection.request("POST", self.prefix + delivery.path, body=delivery.body, headers=headers)
+                connection.request("POST", self.prefix + path, body=delivery.body, headers=headers)
                 response = connection.getresponse()
                 body = response.read()
             except (OSError, http.client.HTTPException) as error:

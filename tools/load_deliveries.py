@@ -3,9 +3,9 @@ type, each carrying exactly one piece of customer feedback with an id unique to 
 
 Every builder returns the request to send and the (source_id, external_id) the stored item must have, so the
 load check knows each delivery's feedback id (`feedback_id_for`) before anything is stored. Payloads follow
-the shapes in tests/fixtures/<channel>/ (trimmed to what the normalizers read); signing uses the same
-`sign` functions the channels verify with, called just before sending so timestamped schemes (Slack,
-Standard Webhooks, Zendesk) stay inside their replay windows however long the burst lasts.
+the shapes in tests/fixtures/<channel>/ (trimmed to what the normalizers read); each webhook is signed by its
+channel's own `sign` (the inverse of the `verify` it meets), called just before sending so timestamped
+schemes (Slack, Standard Webhooks, Zendesk) stay inside their replay windows however long the burst lasts.
 """
 
 from __future__ import annotations
@@ -17,17 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.channels import (
-    intercom,
-    meta_common,
-    slack,
-    telegram,
-    trustpilot,
-    typeform,
-    webhook,
-    x,
-    zendesk,
-)
+from chalicelib.channels.registry import CHANNELS
 from chalicelib.models import feedback_id_for
 
 FORM_ID = "demo"
@@ -44,16 +34,22 @@ class Delivery:
     content_type: str
     source_id: str
     external_id: str
-    # Called at send time: the authentication headers (signatures with a fresh timestamp).
-    sign: Callable[[bytes], dict[str, str]] = field(default=lambda body: {})
+    # The source's secrets a webhook is signed with (its kind is its channel type); none for forms.
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def feedback_id(self) -> str:
         return feedback_id_for(self.source_id, self.external_id)
 
-    def headers(self) -> dict[str, str]:
-        """Headers for sending it now."""
-        return {"Content-Type": self.content_type, **self.sign(self.body)}
+    def request(self, now: datetime | None = None) -> tuple[str, dict[str, str]]:
+        """The path (with any authentication query) and the headers for sending it at `now` (default: now)."""
+        headers = {"Content-Type": self.content_type}
+        channel = CHANNELS.get(self.kind)
+        if channel is None:
+            return self.path, headers
+        signed = channel.sign(self.body, self.secrets, now or _now())
+        query = "?" + urlencode(signed.query) if signed.query else ""
+        return self.path + query, {**headers, **signed.headers}
 
 
 @dataclass(frozen=True)
@@ -129,22 +125,10 @@ def form_urlencoded(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
 # --- webhooks ---------------------------------------------------------------------------------------------
 
 
-def _hook(
-    kind: str,
-    payload: dict[str, Any],
-    external_id: str,
-    sign: Callable[[bytes], dict[str, str]],
-    query: str = "",
-) -> Delivery:
+def _hook(kind: str, payload: dict[str, Any], external_id: str, secrets: Mapping[str, str]) -> Delivery:
     source_id = f"demo-{kind}"
     return Delivery(
-        kind,
-        f"/webhooks/{source_id}{query}",
-        _json(payload),
-        "application/json",
-        source_id,
-        external_id,
-        sign,
+        kind, f"/webhooks/{source_id}", _json(payload), "application/json", source_id, external_id, secrets
     )
 
 
@@ -159,16 +143,7 @@ def standard_webhook(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
             "rating_scale": "csat",
         },
     }
-
-    def sign(body: bytes) -> dict[str, str]:
-        message_id, timestamp = f"msg_{ident.text_id}", int(_now().timestamp())
-        return {
-            "webhook-id": message_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": webhook.sign(secrets["signing_secret"], message_id, timestamp, body),
-        }
-
-    return _hook("webhook", payload, ident.text_id, sign)
+    return _hook("webhook", payload, ident.text_id, secrets)
 
 
 def slack_event(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
@@ -191,15 +166,7 @@ def slack_event(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
             "channel_type": "channel",
         },
     }
-
-    def sign(body: bytes) -> dict[str, str]:
-        timestamp = str(int(_now().timestamp()))
-        return {
-            slack.TIMESTAMP_HEADER: timestamp,
-            slack.SIGNATURE_HEADER: slack.sign(secrets[slack.SECRET], timestamp, body),
-        }
-
-    return _hook("slack", payload, f"{channel}:{ts}", sign)
+    return _hook("slack", payload, f"{channel}:{ts}", secrets)
 
 
 def x_mention(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
@@ -222,7 +189,7 @@ def x_mention(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
             }
         ],
     }
-    return _hook("x", payload, tweet_id, lambda body: {x.SIGNATURE_HEADER: x.sign(secrets[x.SECRET], body)})
+    return _hook("x", payload, tweet_id, secrets)
 
 
 def telegram_message(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
@@ -237,12 +204,7 @@ def telegram_message(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
             "text": ident.text("My order arrived broken and nobody answers"),
         },
     }
-    return _hook(
-        "telegram",
-        payload,
-        f"{chat}:{ident.number}",
-        lambda body: {telegram.SECRET_HEADER: secrets["secret_token"]},
-    )
+    return _hook("telegram", payload, f"{chat}:{ident.number}", secrets)
 
 
 def trustpilot_review(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
@@ -264,13 +226,7 @@ def trustpilot_review(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
             }
         ]
     }
-    # Trustpilot authenticates with a token in the URL; the secret goes in the query, nothing is signed.
-    query = "?" + urlencode({trustpilot.TOKEN_PARAMETER: secrets[trustpilot.TOKEN_PARAMETER]})
-    return _hook("trustpilot", payload, review_id, lambda body: {}, query)
-
-
-def _meta_signer(secrets: Mapping[str, str]) -> Callable[[bytes], dict[str, str]]:
-    return lambda body: {meta_common.SIGNATURE_HEADER: meta_common.sign(secrets["app_secret"], body)}
+    return _hook("trustpilot", payload, review_id, secrets)
 
 
 def meta_message(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
@@ -293,7 +249,7 @@ def meta_message(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
             }
         ],
     }
-    return _hook("meta", payload, mid, _meta_signer(secrets))
+    return _hook("meta", payload, mid, secrets)
 
 
 def instagram_comment(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
@@ -318,7 +274,7 @@ def instagram_comment(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
             }
         ],
     }
-    return _hook("instagram", payload, comment_id, _meta_signer(secrets))
+    return _hook("instagram", payload, comment_id, secrets)
 
 
 def whatsapp_message(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
@@ -354,7 +310,7 @@ def whatsapp_message(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
             }
         ],
     }
-    return _hook("whatsapp", payload, message_id, _meta_signer(secrets))
+    return _hook("whatsapp", payload, message_id, secrets)
 
 
 def typeform_response(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
@@ -388,12 +344,7 @@ def typeform_response(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
             ],
         },
     }
-    return _hook(
-        "typeform",
-        payload,
-        token,
-        lambda body: {typeform.SIGNATURE_HEADER: typeform.sign(secrets[typeform.SECRET], body)},
-    )
+    return _hook("typeform", payload, token, secrets)
 
 
 def zendesk_comment(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
@@ -423,15 +374,7 @@ def zendesk_comment(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
         "type": "zen:event-type:ticket.comment_added",
         "zendesk_event_version": "2022-11-06",
     }
-
-    def sign(body: bytes) -> dict[str, str]:
-        timestamp = _now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {
-            zendesk.TIMESTAMP_HEADER: timestamp,
-            zendesk.SIGNATURE_HEADER: zendesk.sign(secrets[zendesk.SECRET], timestamp, body),
-        }
-
-    return _hook("zendesk", payload, f"comment:{comment_id}", sign)
+    return _hook("zendesk", payload, f"comment:{comment_id}", secrets)
 
 
 def intercom_reply(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
@@ -467,12 +410,7 @@ def intercom_reply(ident: Ident, secrets: Mapping[str, str]) -> Delivery:
         "topic": "conversation.user.replied",
         "created_at": 1763726160,
     }
-    return _hook(
-        "intercom",
-        payload,
-        f"part:{part_id}",
-        lambda body: {intercom.SIGNATURE_HEADER: intercom.sign(secrets[intercom.SECRET], body)},
-    )
+    return _hook("intercom", payload, f"part:{part_id}", secrets)
 
 
 Builder = Callable[[Ident, Mapping[str, str]], Delivery]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from chalicelib.models import Analysis, utc_now
-
-T = TypeVar("T")
 
 EMPTY_TEXT = "empty_text"
 UNSUPPORTED_LANGUAGE = "unsupported_language"
@@ -42,12 +40,6 @@ class Analyzer(Protocol):
     def analyze(self, documents: Sequence[Document]) -> AnalysisResults:
         """Analyze every document; a failure affects only the documents it touched."""
         ...
-
-
-def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """Consecutive slices of at most `size` items."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # Comprehend reads at most 5,000 bytes of UTF-8 per document; every backend scores the same leading part.

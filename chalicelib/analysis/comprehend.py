@@ -19,12 +19,12 @@ from chalicelib.analysis.base import (
     AnalysisFailed,
     AnalysisResults,
     Document,
-    chunked,
     primary_language,
     skipped,
     split_empty,
     truncate_utf8,
 )
+from chalicelib.aws import chunked
 from chalicelib.models import Analysis, Sentiment, SentimentScores, utc_now
 
 NAME = "comprehend"

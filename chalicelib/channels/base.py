@@ -2,7 +2,9 @@
 
 A channel is one module in this package holding one `Channel` subclass; `registry.py` maps its `type` to
 it. The route does the rest the same way for every channel: load the source (cached), check the size,
-`verify` the signature on the raw bytes, `parse`, `normalize` into FeedbackEvents, one SQS send, answer.
+`verify` the signature on the raw bytes, `parse` the body into the channel's typed payload model (400 when
+it is no JSON object, 422 when it does not fit), `normalize` that into FeedbackEvents, one SQS send, answer.
+`sign` is the inverse of `verify` (the request the platform would send with a body), for tests and tools.
 """
 
 from __future__ import annotations
@@ -11,21 +13,20 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, ClassVar
 
 from chalice import Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from chalicelib import queue
-from chalicelib.channels.exceptions import DeliveryTooLarge, PayloadInvalid
+from chalicelib.channels import signatures
+from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.payloads import invalid_payload
+from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import NotFound, parse_json_object
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
-from chalicelib.sources import SourceConfig, SourceSecrets
-
-# SQS takes at most 1 MiB in one request, a single message or a batch of ten.
-QUEUE_REQUEST_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,14 @@ class WebhookRequest:
 
 
 @dataclass(frozen=True)
+class SignedRequest:
+    """What a platform sends beside a body to authenticate it: headers, and query parameters (a URL token)."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Skipped:
     """Something a delivery held that is acknowledged but not stored, and why (a stable snake_case reason)."""
 
@@ -70,18 +79,6 @@ class Delivery:
     events: list[FeedbackEvent] = field(default_factory=list)
     reply: Response | None = None
     skipped: list[Skipped] = field(default_factory=list)
-    # The SQS message bodies of `events`, encoded once: the size check below and the ack's send use the same.
-    queue_bodies: list[str] = field(init=False, default_factory=list)
-
-    def __post_init__(self) -> None:
-        # The 2xx means every event is queued by one SQS request (≤ 10 messages, ≤ 1 MiB in all). A signed
-        # body under the size limit can still expand past that (thousands of tiny messages, each event
-        # carrying ids and times): refuse it as too large (413) rather than fail on the queue (500).
-        if self.events:
-            self.queue_bodies = queue.encode_events(self.events)
-            size = sum(len(body.encode()) for body in self.queue_bodies)
-            if len(self.queue_bodies) > queue.MAX_MESSAGES_PER_BATCH or size > QUEUE_REQUEST_BYTES:
-                raise DeliveryTooLarge(len(self.events))
 
     @classmethod
     def nothing(cls, reason: str) -> Delivery:
@@ -100,6 +97,15 @@ class Channel(ABC):
     setting_help: ClassVar[Mapping[str, str]] = {}
     # How the platform's console is set up, shown by `sources add` and documented in the README.
     console_help: ClassVar[str] = ""
+    # The documented shape of a delivery's body, which `parse` validates it into: a pydantic model, or
+    # `Annotated[A | B, one_of(…)]` for a body that comes in several shapes (see payloads.py).
+    payload_model: ClassVar[Any]
+    # What the 422 calls the body's fields: "Invalid payload fields: entry[0].time."
+    payload_name: ClassVar[str] = "payload"
+    # How far a signed timestamp may be from the server's clock; None when the platform signs no time.
+    replay_window: ClassVar[timedelta | None] = None
+    # False for platforms that send a shared token as is (in a header or the URL) instead of signing the body.
+    signs_body: ClassVar[bool] = True
 
     def generate_secret(self, name: str) -> str:
         """A fresh random value for a secret this product chooses (verify tokens, URL tokens …)."""
@@ -113,13 +119,60 @@ class Channel(ABC):
     def verify(self, request: WebhookRequest) -> None:
         """Raise a 401 error unless the request is authentic (signature over the raw body, replay window)."""
 
-    def parse(self, request: WebhookRequest) -> dict[str, Any]:
-        """The decoded body; JSON by default (400 when malformed)."""
-        return parse_json_object(request.body)
+    def parse(self, request: WebhookRequest) -> Any:
+        """The body as a `payload_model`: 400 when it is no JSON object, 422 naming the fields that misfit."""
+        document = parse_json_object(request.body)
+        try:
+            return _adapter(self.payload_model).validate_python(document)
+        except ValidationError as error:
+            raise invalid_payload(error, self.payload_name) from error
 
     @abstractmethod
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        """Every customer-authored text of the delivery as a FeedbackEvent; skips everything else."""
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        """The inverse of `verify`: what the platform sends with `body` at `now`, made with the value of each
+        secret in `secrets`; the same request for the same arguments, as a platform's resend is."""
+
+    @abstractmethod
+    def normalize(self, request: WebhookRequest, payload: Any) -> Delivery:
+        """Every customer-authored text of the parsed delivery as a FeedbackEvent; skips everything else."""
+
+
+class BodySignedChannel(Channel):
+    """A channel whose platform signs the raw body alone, under one secret and with no timestamp:
+    `<signature_header>: <signature_prefix><digest>` (Meta, Intercom, Typeform, X)."""
+
+    signature_header: ClassVar[str]
+    signature_prefix: ClassVar[str]
+    # The secret the platform signs with.
+    signing_secret: ClassVar[str]
+
+    @abstractmethod
+    def body_digest(self, secret: str, body: bytes) -> str:
+        """The digest the platform writes after the prefix for `body` (raw bytes, as received)."""
+
+    def provided_digest(self, digest: str) -> str:
+        """The sent digest as compared: as sent, unless the platform's digests come in a looser form."""
+        return digest
+
+    def verify(self, request: WebhookRequest) -> None:
+        """401 unless the signature header is the prefixed digest of the raw body under an accepted secret."""
+        provided = signatures.strip_prefix(
+            request.header(self.signature_header), self.signature_prefix, self.signature_header
+        )
+        expected = [
+            self.body_digest(secret, request.body) for secret in request.secrets.accepted(self.signing_secret)
+        ]
+        signatures.require(self.provided_digest(provided), expected)
+
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        digest = self.body_digest(secrets[self.signing_secret], body)
+        return SignedRequest(headers={self.signature_header: self.signature_prefix + digest})
+
+
+@cache
+def _adapter(payload_model: Any) -> TypeAdapter[Any]:
+    # One adapter per model, built when a delivery first needs it.
+    return TypeAdapter(payload_model)
 
 
 def feedback_event(

@@ -1,32 +1,19 @@
 """`intercom`: Intercom webhook notifications (Developer Hub → your app → Webhooks).
 
-Verification follows Intercom's signed notifications: `X-Hub-Signature: sha1=<hex of HMAC-SHA1(client
-secret, raw body)>`, keyed with the app's client_secret (Developer Hub → Basic information). Intercom signs
-no timestamp, so there is no replay window; a replayed notification yields the same ids and is stored once.
-
-A notification is `{"type": "notification_event", "id": "notif_…", "topic", "created_at", "app_id",
-"data": {"item": conversation}}`. Customer-authored topics become feedback:
-- `conversation.user.created`: the conversation's `source` (its opening message) when a user, lead or
-  contact wrote it → external_id `conversation:<id>`;
-- `conversation.user.replied`: each conversation part in the notification authored by a user, lead or
-  contact (Intercom sends the new part(s), normally one) → external_id `part:<part id>`;
-- `conversation.rating.added`: `conversation_rating.rating` (1-5) on the csat scale with its remark as
-  text → external_id `conversation:<id>:rating` (one rating per conversation).
-Bodies are HTML and become plain text. Everything else — admin replies, notes, assignments, and the `ping`
-Intercom sends when the webhook is saved — is acknowledged and dropped. The same notification delivered
-again carries the same conversation and part ids, so it is stored once.
+What it stores, skips and why, and how it verifies: README.md#channel-intercom.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import ConfigDict, Field, StrictInt
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import BodySignedChannel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.payloads import Ignored, PlatformObject, one_of
 from chalicelib.channels.text import html_to_text
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
@@ -40,11 +27,10 @@ RATING_ADDED = "conversation.rating.added"
 FEEDBACK_TOPICS = frozenset({USER_CREATED, USER_REPLIED, RATING_ADDED})
 # Intercom's author types for people on the customer side; admins, bots and teams are the business.
 CUSTOMER_AUTHOR_TYPES = frozenset({"user", "lead", "contact"})
-M = TypeVar("M", bound=BaseModel)
 
 
-class IntercomAuthor(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class IntercomAuthor(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     type: str | None = None
     id: str | None = Field(default=None, max_length=100)
@@ -52,8 +38,8 @@ class IntercomAuthor(BaseModel):
     email: str | None = Field(default=None, max_length=320)
 
 
-class ConversationPart(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class ConversationPart(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, max_length=100)
     part_type: str | None = None
@@ -62,30 +48,26 @@ class ConversationPart(BaseModel):
     author: IntercomAuthor = Field(default_factory=IntercomAuthor)
 
 
-class ConversationParts(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ConversationParts(PlatformObject):
     conversation_parts: list[ConversationPart] = Field(default_factory=list)
 
 
-class ConversationSource(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class ConversationSource(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str | None = None
     body: str | None = None
     author: IntercomAuthor = Field(default_factory=IntercomAuthor)
 
 
-class ContactReference(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class ContactReference(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str | None = Field(default=None, max_length=100)
     external_id: str | None = None
 
 
-class ConversationRating(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ConversationRating(PlatformObject):
     # A JSON integer, as Intercom documents it: a boolean or a string is never a rating.
     rating: StrictInt | None = None
     remark: str | None = None
@@ -93,10 +75,10 @@ class ConversationRating(BaseModel):
     contact: ContactReference | None = None
 
 
-class Conversation(BaseModel):
+class Conversation(PlatformObject):
     """The Conversation model as a notification's `data.item` (only what this channel reads)."""
 
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, max_length=100)
     created_at: datetime | None = None
@@ -105,14 +87,14 @@ class Conversation(BaseModel):
     conversation_rating: ConversationRating | None = None
 
 
-class NotificationData(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    item: dict[str, Any]
+class NotificationData(PlatformObject):
+    item: Conversation
 
 
-class Notification(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class Notification(PlatformObject):
+    """A notification of one of FEEDBACK_TOPICS (the others are not read)."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, max_length=200)
     topic: str
@@ -121,17 +103,12 @@ class Notification(BaseModel):
     data: NotificationData
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The X-Hub-Signature value Intercom sends for `body` (tests and the local demo use it)."""
-    return PREFIX + signatures.hex_digest(secret, body, "sha1")
+def _notification_shape(payload: dict[str, Any]) -> type[PlatformObject]:
+    topic = payload.get("topic")
+    return Notification if isinstance(topic, str) and topic in FEEDBACK_TOPICS else Ignored
 
 
-def _validated(model: type[M], value: Any, where: str) -> M:
-    try:
-        return model.model_validate(value)
-    except ValidationError as error:
-        fields = ", ".join(".".join(map(str, (where, *issue["loc"]))) for issue in error.errors())
-        raise PayloadInvalid(f"Invalid fields: {fields}.") from error
+IntercomPayload = Annotated[Notification | Ignored, one_of(_notification_shape)]
 
 
 def _is_customer(author: IntercomAuthor) -> bool:
@@ -146,8 +123,12 @@ def _author(author: IntercomAuthor) -> Author:
     )
 
 
-class IntercomChannel(Channel):
+class IntercomChannel(BodySignedChannel):
     type = "intercom"
+    signature_header = SIGNATURE_HEADER
+    signature_prefix = PREFIX
+    signing_secret = SECRET
+    payload_model = IntercomPayload
     secret_names = (SECRET,)
     setting_help = {}
     console_help = (
@@ -157,17 +138,17 @@ class IntercomChannel(Channel):
         "(Configure → Basic information) is this source's client_secret."
     )
 
-    def verify(self, request: WebhookRequest) -> None:
-        provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), PREFIX, SIGNATURE_HEADER)
-        expected = [sign(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)]
-        signatures.require(provided.strip().lower(), expected)
+    def body_digest(self, secret: str, body: bytes) -> str:
+        return signatures.hex_digest(secret, body, "sha1")
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        topic = payload.get("topic")
-        if not isinstance(topic, str) or topic not in FEEDBACK_TOPICS:
+    def provided_digest(self, digest: str) -> str:
+        # Hex digits, accepted in either case and with spaces around them.
+        return digest.strip().lower()
+
+    def normalize(self, request: WebhookRequest, payload: Notification | Ignored) -> Delivery:
+        if not isinstance(payload, Notification):
             return Delivery.nothing("not_feedback_event")  # ping, admin replies, notes, assignments …
-        notification = _validated(Notification, payload, "$")
-        conversation = _validated(Conversation, notification.data.item, "$.data.item")
+        notification, conversation = payload, payload.data.item
         if notification.topic == RATING_ADDED:
             events = self._rating(request, notification, conversation)
         else:
@@ -178,39 +159,31 @@ class IntercomChannel(Channel):
         self, request: WebhookRequest, notification: Notification, conversation: Conversation
     ) -> list[FeedbackEvent]:
         fallback_time = notification.created_at or request.received_at
-        events = []
+        # What customers said: (external id, HTML body, when, who, the conversation part it is).
+        said: list[tuple[str, str | None, datetime, IntercomAuthor, str | None]] = []
         source = conversation.source
         if notification.topic == USER_CREATED and source is not None and _is_customer(source.author):
-            text = html_to_text(source.body)
-            if text:
-                events.append(
-                    self._event(
-                        request,
-                        notification,
-                        conversation,
-                        external_id=f"conversation:{conversation.id}",
-                        kind=Kind.MESSAGE,
-                        text=text,
-                        occurred_at=conversation.created_at or fallback_time,
-                        author=_author(source.author),
-                    )
-                )
+            occurred_at = conversation.created_at or fallback_time
+            said.append((f"conversation:{conversation.id}", source.body, occurred_at, source.author, None))
         for part in conversation.conversation_parts.conversation_parts:
-            if part.part_type == "note" or not _is_customer(part.author):
-                continue
-            text = html_to_text(part.body)
+            if part.part_type != "note" and _is_customer(part.author):
+                occurred_at = part.created_at or fallback_time
+                said.append((f"part:{part.id}", part.body, occurred_at, part.author, part.id))
+        events = []
+        for external_id, body, occurred_at, author, part_id in said:
+            text = html_to_text(body)
             if text:
                 events.append(
                     self._event(
                         request,
                         notification,
                         conversation,
-                        external_id=f"part:{part.id}",
+                        external_id=external_id,
                         kind=Kind.MESSAGE,
                         text=text,
-                        occurred_at=part.created_at or fallback_time,
-                        author=_author(part.author),
-                        part_id=part.id,
+                        occurred_at=occurred_at,
+                        author=_author(author),
+                        part_id=part_id,
                     )
                 )
         return events

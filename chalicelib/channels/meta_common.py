@@ -1,32 +1,34 @@
 """What the Meta channels (`meta`, `instagram`, `whatsapp`) share: the Webhooks product's GET verification
-handshake, the `X-Hub-Signature-256` check, the walk over a delivery's batched entries, and the Messenger
+handshake, the `X-Hub-Signature-256` check, the model of a delivery's batched entries, and the Messenger
 Platform `messaging[]` events that Facebook Pages and Instagram both send.
 
-Spec (developers.facebook.com/docs/graph-api/webhooks/getting-started, "Verification Requests" and
-"Validate Payloads"):
-- Verification: `GET ?hub.mode=subscribe&hub.challenge=<n>&hub.verify_token=<ours>` must be answered with
-  the challenge itself. A wrong token answers 403 (`handshake_refused`); a request without the three
-  parameters, or with a mode other than `subscribe`, answers 400 (`handshake_malformed`).
-- Every POST carries `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the payload, keyed with the App
-  Secret>`. Meta signs the body exactly as sent (non-ASCII characters arrive `\\u00e9`-style escaped),
-  so the raw bytes are verified as received; the SHA-1 `X-Hub-Signature` is not accepted.
-- Nothing time-bound is signed and Meta retries failed deliveries for hours (WhatsApp: days), so there is no
-  replay window: a replayed delivery carries the same platform ids and is stored once.
-- A delivery batches many `entry[]`, each with many `changes[]` and/or `messaging[]` items.
+What it stores, skips and why, and how it verifies: README.md#meta-shared-by-meta-instagram-whatsapp.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from chalice import Response
+from pydantic import PlainValidator
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import BodySignedChannel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import HandshakeMalformed, HandshakeRefused, PayloadInvalid
+from chalicelib.channels.payloads import (
+    Deferred,
+    Identifier,
+    NonEmptyObject,
+    Object,
+    Objects,
+    PlatformObject,
+    Text,
+    refused,
+    valid,
+)
 from chalicelib.models import Author, FeedbackEvent, Kind
 from chalicelib.models import Channel as ChannelName
 
@@ -38,72 +40,91 @@ MAX_CHALLENGE_LENGTH = 256
 _MILLISECONDS_FROM = 100_000_000_000
 
 
-def sign(app_secret: str, body: bytes) -> str:
-    """The `X-Hub-Signature-256` value Meta sends with `body` (for the local demo and manual testing)."""
-    return SIGNATURE_PREFIX + signatures.hex_digest(app_secret, body)
+# --- the documented shapes -----------------------------------------------------------------------------
 
 
-# --- reading the documented shapes ---------------------------------------------------------------------
-
-
-def objects(container: Mapping[str, Any], key: str, where: str) -> list[dict[str, Any]]:
-    """`container[key]` as a list of JSON objects ([] when absent); 422 when it is anything else."""
-    value = container.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise PayloadInvalid(f"{where}.{key} must be a list of objects.")
-    return value
-
-
-def obj(container: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
-    """`container[key]` as a JSON object ({} when absent); 422 when it is anything else."""
-    value = container.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise PayloadInvalid(f"{where}.{key} must be an object.")
-    return value
-
-
-def identifier(value: Any) -> str | None:
-    """An id as a string: Graph ids are numeric strings, but some payloads send them as JSON numbers."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, int):
-        return str(value)
-    return None
-
-
-def text_of(value: Any, where: str) -> str:
-    """Customer text ('' when absent); 422 when the field is not a string."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise PayloadInvalid(f"{where} must be a string.")
-    return value
-
-
-def timestamp(value: Any, where: str, fallback: datetime) -> datetime:
-    """A platform time: Unix seconds or milliseconds (number or numeric string) or ISO 8601; `fallback`
-    when absent, 422 when unreadable."""
+def _meta_time(value: Any) -> datetime | None:
+    """A platform time: Unix seconds or milliseconds (number or numeric string) or ISO 8601; None when
+    absent or empty, refused when unreadable."""
     if value is None or value == "":
-        return fallback
+        return None
     try:
         if isinstance(value, bool):
-            raise TypeError(where)
+            raise TypeError(value)
         if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
             parsed = datetime.fromisoformat(value)
             return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
         number = int(value) if isinstance(value, str) else value
         if not isinstance(number, int | float):
-            raise TypeError(where)
+            raise TypeError(value)
         seconds = number / 1000 if abs(number) >= _MILLISECONDS_FROM else number
         return datetime.fromtimestamp(seconds, UTC)
     except (TypeError, ValueError, OverflowError, OSError) as error:
-        raise PayloadInvalid(f"{where} is not a Unix time or ISO 8601 date.") from error
+        raise refused("is not a Unix time or ISO 8601 date") from error
+
+
+# When something happened, as the Meta platforms write it (None: not said, so the entry's time is used).
+MetaTime = Annotated[datetime | None, PlainValidator(_meta_time)]
+
+
+class Party(PlatformObject):
+    """A messaging event's `sender` or `recipient`."""
+
+    id: Identifier = None
+
+
+class Reference(PlatformObject):
+    mid: Identifier = None
+
+
+class MessengerMessage(PlatformObject):
+    """A messaging event's `message` (or `message_edit`). Its text and reply reference are read, and so
+    refused when malformed, only for a customer's message."""
+
+    mid: Identifier = None
+    text: Deferred[Text] = ""
+    is_echo: Any = None
+    is_deleted: Any = None
+    is_unsupported: Any = None
+    quick_reply: Any = None
+    reply_to: Deferred[Object[Reference]] = Reference()
+
+
+class MessagingItem(PlatformObject):
+    """One Messenger Platform messaging event: a message, an edit, or something else (a reaction, a read
+    receipt …) that has neither."""
+
+    message_edit: NonEmptyObject[MessengerMessage] = None
+    # Read only when there is no edit.
+    message: Deferred[NonEmptyObject[MessengerMessage]] = None
+    sender: Deferred[Object[Party]] = Party()
+    recipient: Deferred[Object[Party]] = Party()
+    timestamp: Deferred[MetaTime] = None
+
+
+class MetaEntry(PlatformObject):
+    """An `entry[]` item: the Page, account or WhatsApp Business Account it is about, and when it was sent."""
+
+    id: Identifier = None
+    time: MetaTime = None
+
+
+class MessagingEntry(MetaEntry):
+    """An entry that may carry Messenger Platform events (Facebook Pages and Instagram)."""
+
+    messaging: Objects[MessagingItem] = []
+    # Messages received while another app (such as the Page inbox) owns the conversation.
+    standby: Objects[MessagingItem] = []
+
+
+EntryT = TypeVar("EntryT", bound=MetaEntry)
+
+
+class MetaDelivery(PlatformObject, Generic[EntryT]):
+    """A Webhooks delivery: the object it is for, and a batch of entries."""
+
+    object: Any = None
+    entry: Objects[EntryT] = []
 
 
 def unique(events: Iterable[FeedbackEvent]) -> list[FeedbackEvent]:
@@ -120,22 +141,13 @@ def unique(events: Iterable[FeedbackEvent]) -> list[FeedbackEvent]:
 # --- Messenger Platform messaging events (Facebook Pages and Instagram) -----------------------------------
 
 
-def messaging_items(entry: Mapping[str, Any], where: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """An entry's messaging events with where each is: `messaging[]`, and `standby[]` (messages received
-    while another app, such as the Page inbox, owns the conversation: still the customer's words)."""
-    for key in ("messaging", "standby"):
-        for index, item in enumerate(objects(entry, key, where)):
-            yield f"{where}.{key}[{index}]", item
-
-
 def messaging_event(
     request: WebhookRequest,
-    item: Mapping[str, Any],
+    item: MessagingItem,
     *,
     channel: ChannelName,
     own_ids: set[str],
     entry_time: datetime,
-    where: str,
 ) -> FeedbackEvent | None:
     """The customer's text message in one messaging event, or None for everything else.
 
@@ -148,36 +160,34 @@ def messaging_event(
     unsent (`is_deleted`) and unsupported messages; quick-reply taps (the words are the business's button
     title, not the customer's); messages with only attachments, stickers or story mentions (no text).
     """
-    edit = obj(item, "message_edit", where)
-    message = edit or obj(item, "message", where)
-    if not message:
+    edit = item.message_edit
+    message = edit or valid(item.message)
+    if message is None:
         return None
-    sender_id = identifier(obj(item, "sender", where).get("id"))
-    if message.get("is_echo") or sender_id in own_ids:
+    sender_id = valid(item.sender).id
+    if message.is_echo or sender_id in own_ids:
         return None
-    if message.get("is_deleted") or message.get("is_unsupported") or message.get("quick_reply"):
+    if message.is_deleted or message.is_unsupported or message.quick_reply:
         return None
-    key = "message_edit" if edit else "message"
-    text = text_of(message.get("text"), f"{where}.{key}.text")
+    text = valid(message.text)
     if not text.strip():
         return None
-    mid = identifier(message.get("mid"))
-    if mid is None or sender_id is None:
-        raise PayloadInvalid(f"{where} is a message without {key}.mid or sender.id.")
-    reply_to = obj(message, "reply_to", f"{where}.{key}")
+    if message.mid is None or sender_id is None:
+        raise PayloadInvalid(f"A message has no {'message_edit' if edit else 'message'}.mid or sender.id.")
+    reply_to = valid(message.reply_to)
     return feedback_event(
         request,
         channel=channel,
         kind=Kind.MESSAGE,
-        external_id=mid,
+        external_id=message.mid,
         text=text,
-        occurred_at=timestamp(item.get("timestamp"), f"{where}.timestamp", entry_time),
+        occurred_at=valid(item.timestamp) or entry_time,
         author=Author(channel_user_id=sender_id),
         # The conversation is the business's thread with this (page- or Instagram-scoped) sender.
         thread_id=sender_id,
         metadata={
-            "recipient_id": identifier(obj(item, "recipient", where).get("id")),
-            "reply_to_mid": identifier(reply_to.get("mid")),
+            "recipient_id": valid(item.recipient).id,
+            "reply_to_mid": reply_to.mid,
             "edited": True if edit else None,
         },
     )
@@ -185,18 +195,15 @@ def messaging_event(
 
 def messaging_events(
     request: WebhookRequest,
-    entry: Mapping[str, Any],
+    entry: MessagingEntry,
     *,
     channel: ChannelName,
     own_ids: set[str],
     entry_time: datetime,
-    where: str,
 ) -> Iterator[FeedbackEvent]:
     """The customers' text messages among an entry's messaging events (`messaging[]` and `standby[]`)."""
-    for item_where, item in messaging_items(entry, where):
-        event = messaging_event(
-            request, item, channel=channel, own_ids=own_ids, entry_time=entry_time, where=item_where
-        )
+    for item in (*entry.messaging, *entry.standby):
+        event = messaging_event(request, item, channel=channel, own_ids=own_ids, entry_time=entry_time)
         if event is not None:
             yield event
 
@@ -204,10 +211,13 @@ def messaging_events(
 # --- the channel base ------------------------------------------------------------------------------------
 
 
-class MetaWebhookChannel(Channel):
+class MetaWebhookChannel(BodySignedChannel):
     """A channel fed by Meta's Webhooks product: verify-token handshake, app-secret signature, entries."""
 
     secret_names = ("app_secret", "verify_token")
+    signature_header = SIGNATURE_HEADER
+    signature_prefix = SIGNATURE_PREFIX
+    signing_secret = "app_secret"  # noqa: S105 - the secret's name, not its value
     # Meta issues the App Secret; the verify token is ours to choose and paste into the App Dashboard.
     generated_secrets = ("verify_token",)
     # The payload's `object` this channel serves (`page`, `instagram`, `whatsapp_business_account`).
@@ -235,31 +245,26 @@ class MetaWebhookChannel(Channel):
             headers={"Content-Type": "text/plain", "X-Content-Type-Options": "nosniff"},
         )
 
-    def verify(self, request: WebhookRequest) -> None:
-        """401 unless X-Hub-Signature-256 is the HMAC of the raw body under an accepted app_secret."""
-        provided = signatures.strip_prefix(
-            request.header(SIGNATURE_HEADER), SIGNATURE_PREFIX, SIGNATURE_HEADER
-        ).lower()
-        expected = [
-            signatures.hex_digest(secret, request.body) for secret in request.secrets.accepted("app_secret")
-        ]
-        signatures.require(provided, expected)
+    def body_digest(self, secret: str, body: bytes) -> str:
+        return signatures.hex_digest(secret, body)
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        if payload.get("object") != self.webhook_object:
+    def provided_digest(self, digest: str) -> str:
+        # Hex digits, accepted in either case.
+        return digest.lower()
+
+    def normalize(self, request: WebhookRequest, payload: MetaDelivery[Any]) -> Delivery:
+        if payload.object != self.webhook_object:
             raise PayloadInvalid(
                 f"A {self.type} source takes webhooks for the {self.webhook_object!r} object, "
-                f"not {payload.get('object')!r}: point that subscription at a source of its own type."
+                f"not {payload.object!r}: point that subscription at a source of its own type."
             )
         events: list[FeedbackEvent] = []
-        for index, entry in enumerate(objects(payload, "entry", "payload")):
-            where = f"entry[{index}]"
-            entry_time = timestamp(entry.get("time"), f"{where}.time", request.received_at)
-            events.extend(self.entry_events(request, entry, entry_time, where))
+        for entry in payload.entry:
+            events.extend(self.entry_events(request, entry, entry.time or request.received_at))
         return Delivery(events=unique(events))
 
     @abstractmethod
     def entry_events(
-        self, request: WebhookRequest, entry: dict[str, Any], entry_time: datetime, where: str
+        self, request: WebhookRequest, entry: Any, entry_time: datetime
     ) -> Iterator[FeedbackEvent]:
-        """The customer-authored texts of one `entry[]` item."""
+        """The customer-authored texts of one `entry[]` item (of the channel's own entry model)."""

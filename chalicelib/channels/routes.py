@@ -15,14 +15,15 @@ from collections import Counter
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from chalice import Blueprint, Response
 
-from chalicelib import queue, sources
+from chalicelib.channels import sources
 from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest
-from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.exceptions import DeliveryTooLarge
 from chalicelib.channels.registry import channel_for
+from chalicelib.channels.sources import SourceConfig
 from chalicelib.http import ANY_CONTENT, NotFound, json_errors, raw_body
+from chalicelib.ingest import queue
 from chalicelib.models import utc_now
 from chalicelib.observability import SERVICE, logger, metrics
-from chalicelib.sources import SourceConfig
 
 webhooks_api = Blueprint(__name__)
 
@@ -68,18 +69,12 @@ def receive(source_id: str) -> Response:
     source, channel = _resolve(source_id)
     request = _request(source, raw_body(webhooks_api.current_request, MAX_WEBHOOK_BODY_BYTES))
     channel.verify(request)
-    payload = channel.parse(request)
-    try:
-        delivery = channel.normalize(request, payload)
-    except (KeyError, TypeError, AttributeError, IndexError) as error:
-        # A signed body that does not have the documented shape: the sender's mistake, not a 500.
-        raise PayloadInvalid(
-            f"The payload does not have the documented shape ({type(error).__name__})."
-        ) from error
+    # A signed body that does not have the documented shape is refused by parse (422), not met in normalize.
+    delivery = channel.normalize(request, channel.parse(request))
     if not delivery.events and not delivery.skipped and delivery.reply is None:
         # A channel that gave no reason: its items were none of the customer texts it keeps.
         delivery.skipped.append(Skipped("no_customer_text"))
-    queue.send_bodies(delivery.queue_bodies)
+    queue.send_bodies(queue_bodies(delivery))
     logger.info(
         "webhook accepted",
         extra={
@@ -97,6 +92,15 @@ def receive(source_id: str) -> Response:
     if delivery.skipped:
         body["skipped"] = [skipped.as_json() for skipped in delivery.skipped]
     return Response(body=body, status_code=200)
+
+
+def queue_bodies(delivery: Delivery) -> list[str]:
+    """The SQS message bodies of the delivery's events; 413 when they need more than one SQS request."""
+    try:
+        return queue.encode_request(delivery.events)
+    except queue.QueueRequestTooLarge as error:
+        # The 2xx means every event is queued by one request: refuse the delivery now, not fail on the queue.
+        raise DeliveryTooLarge(len(delivery.events)) from error
 
 
 def _count_skipped(delivery: Delivery, channel: str) -> None:

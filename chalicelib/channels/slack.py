@@ -1,41 +1,22 @@
 """`slack`: the Slack Events API (a Slack app's Event Subscriptions Request URL).
 
-Verification follows Slack's "Verifying requests from Slack": `X-Slack-Signature: v0=<hex HMAC-SHA256>` of
-`v0:{X-Slack-Request-Timestamp}:{raw body}` under the app's signing secret; a timestamp more than five
-minutes from now (or not a plain number of seconds) is refused (replay protection). The `url_verification`
-handshake arrives as a signed POST and is answered with `{"challenge": …}`.
-
-What becomes feedback (payload shapes from Slack's event reference, docs.slack.dev / api.slack.com):
-- `event_callback` with a `message` event written by a person → kind `message`: plain messages, thread
-  replies, `thread_broadcast` (a reply also sent to the channel) and `file_share` (a file with a comment).
-- `app_mention` (someone @-mentions the app) → kind `mention`: it is a person talking to or about the app.
-- `message_changed` with an `edited` message (a person edited their message) → the edited message under
-  the original's identity (see below), `metadata.edited = true`.
-Skipped, acknowledged with 200: bot and app messages (`bot_id`, `bot_message`), `message_changed` that is
-not an edit (a link unfurled), deletions, joins/leaves/topic changes and every other subtype (system
-notices, not someone's words), hidden events, other event types (reactions …) and `app_rate_limited`.
-
-Text: Slack escapes `&`, `<` and `>` as `&amp;` `&lt;` `&gt;` and writes mentions, channels and links as
-`<@U…>`, `<#C…|name>`, `<!here>`, `<https://…|label>` ("Formatting text for app surfaces", "Escaping
-text"). The stored text is what people see in Slack: `@U…`, `#name`, `@here`, the link's label (or its
-URL), and the three characters unescaped exactly once.
-
-Identity: a message is `{channel}:{ts}` (`ts` is unique within its channel). A retry (`X-Slack-Retry-Num`),
-the `app_mention` and `message.*` events of one message, and an edit of it all share that identity, so the
-first version received is stored and the rest are duplicates. `event_id` is kept in metadata.
+What it stores, skips and why, and how it verifies: README.md#channel-slack.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from chalice import Response
+from pydantic import Field
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.payloads import Ignored, LaxObject, OptionalString, PlatformObject, one_of
 from chalicelib.channels.text import unescape_entities
 from chalicelib.models import Author, FeedbackEvent, Kind
 from chalicelib.models import Channel as ChannelName
@@ -54,8 +35,8 @@ EDITED_SUBTYPE = "message_changed"
 _MARKUP = re.compile(r"<([^<>]*)>")
 
 
-def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
-    """`v0=<hex>`: the X-Slack-Signature Slack computes (also used by tests and the local demo)."""
+def _signature(signing_secret: str, timestamp: str, body: bytes) -> str:
+    """`v0=<hex>`: the X-Slack-Signature Slack computes."""
     return f"{VERSION}=" + signatures.hex_digest(signing_secret, f"{VERSION}:{timestamp}:".encode() + body)
 
 
@@ -93,26 +74,76 @@ def plain_text(mrkdwn: str) -> str:
     )
 
 
-def _string(value: Any) -> str | None:
-    """A field's value when it is a string (None otherwise, so it can be looked up in a set or dict)."""
-    return value if isinstance(value, str) else None
+class SlackEdited(PlatformObject):
+    ts: OptionalString = None
 
 
-def _is_from_person(event: dict[str, Any]) -> bool:
-    subtype, text = event.get("subtype"), event.get("text")
+class SlackMessage(PlatformObject):
+    """A message in an event (or inside `message_changed`). Nothing here is refused: a message that does not
+    look like a person's is skipped, and the fields its identity needs are checked once it is kept."""
+
+    # A string names a system notice or a change; any other value is not a person's message either.
+    subtype: Any = None
+    bot_id: Any = None
+    hidden: Any = None
+    user: OptionalString = None
+    text: OptionalString = None
+    ts: Any = None
+    thread_ts: OptionalString = None
+    permalink: Any = None
+    channel_type: Any = None
+    edited: LaxObject[SlackEdited] = None
+
+
+class SlackEvent(SlackMessage):
+    """The `event` of an event_callback: a message, an app_mention, or a type this channel does not read."""
+
+    type: OptionalString = None
+    channel: Any = None
+    # The message as edited, in a `message_changed` event.
+    message: LaxObject[SlackMessage] = None
+
+
+class UrlVerification(PlatformObject):
+    """The handshake Slack sends when the Request URL is set; answered with its challenge."""
+
+    challenge: str = Field(min_length=1)
+
+
+class EventCallback(PlatformObject):
+    team_id: Any = None
+    enterprise_id: Any = None
+    event_id: OptionalString = None
+    event: LaxObject[SlackEvent] = None
+
+
+def _envelope_shape(payload: dict[str, Any]) -> type[PlatformObject]:
+    envelope = payload.get("type")
+    if envelope == "url_verification":
+        return UrlVerification
+    # app_rate_limited and future envelope types are acknowledged unread.
+    return EventCallback if envelope == "event_callback" else Ignored
+
+
+SlackPayload = Annotated[UrlVerification | EventCallback | Ignored, one_of(_envelope_shape)]
+
+
+def _is_from_person(event: SlackMessage) -> bool:
+    subtype, text = event.subtype, event.text
     return (
         (subtype is None or isinstance(subtype, str))
         and subtype in PERSON_SUBTYPES
-        and not event.get("bot_id")
-        and not event.get("hidden")
-        and isinstance(event.get("user"), str)
-        and isinstance(text, str)
+        and not event.bot_id
+        and not event.hidden
+        and event.user is not None
+        and text is not None
         and bool(text.strip())
     )
 
 
 class SlackChannel(Channel):
     type = "slack"
+    payload_model = SlackPayload
     secret_names = (SECRET,)
     setting_help = {
         "team_id": "Only keep events of this workspace (T…) or Enterprise Grid org (E…); events of other "
@@ -125,95 +156,92 @@ class SlackChannel(Channel):
         "message.channels, message.groups, message.im, message.mpim — or app_mention alone, not both."
     )
 
+    replay_window = timedelta(seconds=TOLERANCE_SECONDS)
+
     def verify(self, request: WebhookRequest) -> None:
         provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), f"{VERSION}=", SIGNATURE_HEADER)
         timestamp = request.header(TIMESTAMP_HEADER) or ""
         signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS)
         # The timestamp is signed as sent: the header string, not a reformatted number.
         expected = [
-            sign(secret, timestamp, request.body).split("=", 1)[1]
+            _signature(secret, timestamp, request.body).split("=", 1)[1]
             for secret in request.secrets.accepted(SECRET)
         ]
         signatures.require(provided.lower(), expected)
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        envelope = payload.get("type")
-        if envelope == "url_verification":
-            return self._challenge(payload)
-        if envelope != "event_callback":
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        timestamp = str(int(now.timestamp()))
+        signature = _signature(secrets[SECRET], timestamp, body)
+        return SignedRequest(headers={TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature})
+
+    def normalize(
+        self, request: WebhookRequest, payload: UrlVerification | EventCallback | Ignored
+    ) -> Delivery:
+        if isinstance(payload, UrlVerification):
+            return Delivery(reply=Response(body={"challenge": payload.challenge}, status_code=200))
+        if not isinstance(payload, EventCallback):
             return Delivery.nothing("not_a_message_event")  # app_rate_limited and future envelope types
         if not self._is_own_workspace(request, payload):
             return Delivery.nothing("other_workspace")
-        event = payload.get("event")
-        event_id = payload.get("event_id")
-        if not isinstance(event, dict) or not isinstance(event_id, str) or not event_id:
+        if payload.event is None or not payload.event_id:
             raise PayloadInvalid("event_callback needs an event object and an event_id.")
-        return self._message(request, payload, event, event_id)
+        return self._message(request, payload, payload.event, payload.event_id)
 
     def _message(
-        self, request: WebhookRequest, payload: dict[str, Any], event: dict[str, Any], event_id: str
+        self, request: WebhookRequest, payload: EventCallback, event: SlackEvent, event_id: str
     ) -> Delivery:
         """The person's message an event carries, if it carries one."""
-        kind = KINDS.get(_string(event.get("type")))
+        kind = KINDS.get(event.type)
         if kind is None:
             return Delivery.nothing("not_a_message_event")
-        if kind is Kind.MESSAGE and event.get("subtype") == EDITED_SUBTYPE:
+        if kind is Kind.MESSAGE and event.subtype == EDITED_SUBTYPE:
             return self._edit(request, payload, event, event_id)
         if not _is_from_person(event):
             return Delivery.nothing("not_customer_authored")
-        return Delivery(
-            events=[self._event(request, payload, event, event_id, kind, channel=event.get("channel"))]
-        )
-
-    @staticmethod
-    def _challenge(payload: dict[str, Any]) -> Delivery:
-        challenge = payload.get("challenge")
-        if not isinstance(challenge, str) or not challenge:
-            raise PayloadInvalid("url_verification needs a challenge string.")
-        return Delivery(reply=Response(body={"challenge": challenge}, status_code=200))
+        return Delivery(events=[self._event(request, payload, event, event_id, kind, channel=event.channel)])
 
     def _edit(
-        self, request: WebhookRequest, payload: dict[str, Any], event: dict[str, Any], event_id: str
+        self, request: WebhookRequest, payload: EventCallback, event: SlackEvent, event_id: str
     ) -> Delivery:
         """A person's edit of their message: the message as edited, under the original message's identity."""
-        message = event.get("message")
-        if not isinstance(message, dict) or not isinstance(message.get("edited"), dict):
+        message = event.message
+        if message is None or message.edited is None:
             return Delivery.nothing("not_an_edit")  # an unfurl or a reply count changed the message
         if not _is_from_person(message):
             return Delivery.nothing("not_customer_authored")
-        edit = {"edited": True, "edited_ts": _string(message["edited"].get("ts"))}
+        edit = {"edited": True, "edited_ts": message.edited.ts}
         return Delivery(
             events=[
                 self._event(
-                    request, payload, message, event_id, Kind.MESSAGE, channel=event.get("channel"), edit=edit
+                    request, payload, message, event_id, Kind.MESSAGE, channel=event.channel, edit=edit
                 )
             ]
         )
 
-    def _is_own_workspace(self, request: WebhookRequest, payload: dict[str, Any]) -> bool:
+    def _is_own_workspace(self, request: WebhookRequest, payload: EventCallback) -> bool:
         wanted = request.setting("team_id")
-        if not wanted or wanted in (payload.get("team_id"), payload.get("enterprise_id")):
+        if not wanted or wanted in (payload.team_id, payload.enterprise_id):
             return True
         # A 200, not a 403: the delivery is genuine Slack traffic (one signing secret per app, whatever the
         # workspace), and failed deliveries make Slack retry and eventually disable the app's events.
         logger.info(
             "slack event from another workspace dropped",
-            extra={"source_id": request.source.source_id, "team_id": payload.get("team_id")},
+            extra={"source_id": request.source.source_id, "team_id": payload.team_id},
         )
         return False
 
     def _event(
         self,
         request: WebhookRequest,
-        payload: dict[str, Any],
-        event: dict[str, Any],
+        payload: EventCallback,
+        event: SlackMessage,
         event_id: str,
         kind: Kind,
         *,
         channel: Any,
         edit: dict[str, Any] | None = None,
     ) -> FeedbackEvent:
-        ts = event.get("ts")
+        ts = event.ts
         occurred_at = _ts_time(ts)
         if not isinstance(channel, str) or not channel:
             raise PayloadInvalid("A message event needs the channel it was posted in.")
@@ -222,18 +250,18 @@ class SlackChannel(Channel):
             channel=ChannelName.SLACK,
             kind=kind,
             external_id=f"{channel}:{ts}",
-            text=plain_text(event["text"]),
+            text=plain_text(event.text or ""),
             occurred_at=occurred_at,
-            author=Author(channel_user_id=event["user"]),
+            author=Author(channel_user_id=event.user),
             # Slack names a thread by its parent's ts; a top-level message starts its own thread.
-            thread_id=_string(event.get("thread_ts")) or str(ts),
+            thread_id=event.thread_ts or str(ts),
             # Slack payloads carry no permalink; building one needs chat.getPermalink (an API call).
-            permalink=event.get("permalink"),
+            permalink=event.permalink,
             metadata={
-                "team_id": payload.get("team_id"),
+                "team_id": payload.team_id,
                 "channel": channel,
-                "channel_type": event.get("channel_type"),
-                "subtype": event.get("subtype"),
+                "channel_type": event.channel_type,
+                "subtype": event.subtype,
                 "ts": str(ts),
                 "event_id": event_id,
                 **(edit or {}),

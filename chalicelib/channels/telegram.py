@@ -1,48 +1,22 @@
 """`telegram`: a Telegram bot's webhook (Bot API `setWebhook`), one `Update` object per request.
 
-Authentication: `setWebhook` takes a `secret_token` (1-256 characters of `A-Z a-z 0-9 _ -`) that Telegram
-sends back unchanged in the `X-Telegram-Bot-Api-Secret-Token` header of every request. Telegram signs
-nothing: there is no signature over the body, so the raw-body rule of the other channels does not apply;
-the header is compared in constant time with every accepted value of the source's `secret_token`.
-
-What becomes feedback (kind `message`): the text (or a media caption) of
-- `message`: a customer writing to the bot in a private chat, or in a group the bot is in;
-- `business_message`: a customer writing to a Telegram Business account that connected this bot, when the
-  customer wrote it (in a private chat `chat.id` is the other party, so `from.id == chat.id`);
-- `edited_message` / `edited_business_message`: the message as edited, under the original message's own
-  identity (below). The first version received is kept: an edit of a stored message is a duplicate, and an
-  edit whose original never arrived is stored with `metadata.edited = true` (and `edited_at`).
-
-What is skipped (200, nothing queued), and why:
-- `channel_post` / `edited_channel_post`: written by the channel's admins, i.e. the business itself;
-- messages from bots (`from.is_bot`, which includes the anonymous-admin bot), messages sent on behalf of a
-  chat (`sender_chat`: a group's anonymous admins or its linked channel, i.e. the business), channel posts
-  forwarded into the discussion group (`is_automatic_forward`), outgoing business messages;
-- messages without text or caption (stickers, photos, service messages such as `new_chat_members`), and
-  messages that are only a bot command (`/start`);
-- every other update (`callback_query`, `my_chat_member`, `message_reaction`, `poll_answer` …).
-
-Identity: `external_id` is `{chat.id}:{message_id}` (`message_id` is unique only within its chat; an edit
-keeps it). Telegram
-redelivers a failed request with the same update, so `update_id` would also collide on a redelivery; but
-`update_id` restarts at a random value after a week without updates, so a later, different update could
-reuse an old `update_id` and be dropped as a duplicate. The message's own identity cannot. Business chats
-share ids with the bot's own chats, so their messages are `{business_connection_id}:{chat.id}:{message_id}`.
-`from.language_code` is the user's app language, not the message's, so `language` is left to the analyzer.
+What it stores, skips and why, and how it verifies: README.md#channel-telegram.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, ConfigDict, Field, StrictInt, model_validator
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
+from chalicelib.channels.payloads import PlatformObject, one_of
 from chalicelib.models import Author, FeedbackEvent, Kind
 from chalicelib.models import Channel as ChannelName
 
@@ -55,10 +29,8 @@ BUSINESS_UPDATES = frozenset({"business_message", "edited_business_message"})
 MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it `datetime` cannot represent the date
 
 
-class TelegramUser(BaseModel):
+class TelegramUser(PlatformObject):
     """The Bot API `User` object (the fields this channel reads)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     id: int
     is_bot: bool = False
@@ -67,27 +39,23 @@ class TelegramUser(BaseModel):
     username: str | None = None
 
 
-class TelegramChat(BaseModel):
+class TelegramChat(PlatformObject):
     """The Bot API `Chat` object (the fields this channel reads)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     id: int
     type: str
 
 
-class TelegramEntity(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class TelegramEntity(PlatformObject):
     type: str
     offset: int
     length: int
 
 
-class TelegramMessage(BaseModel):
+class TelegramMessage(PlatformObject):
     """The Bot API `Message` object (the fields this channel reads)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     message_id: int
     date: int = Field(ge=0, le=MAX_UNIX_SECONDS)
@@ -102,6 +70,34 @@ class TelegramMessage(BaseModel):
     text: str | None = None
     caption: str | None = None
     entities: list[TelegramEntity] = Field(default_factory=list)
+
+
+class OtherUpdate(PlatformObject):
+    """An update that carries no message (a callback, a member change, a reaction …)."""
+
+    # An integer, as the Bot API documents it: a boolean, a float or a string is refused.
+    update_id: StrictInt
+
+
+class MessageUpdate(OtherUpdate):
+    """An update carrying a message: under the first of MESSAGE_UPDATES it has (the others are not read)."""
+
+    update_type: str
+    message: TelegramMessage = Field(validation_alias=AliasChoices(*MESSAGE_UPDATES))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_the_update(cls, update: Any) -> Any:
+        if not isinstance(update, dict):
+            return update
+        return {**update, "update_type": next((name for name in MESSAGE_UPDATES if name in update), None)}
+
+
+def _update_shape(update: dict[str, Any]) -> type[OtherUpdate]:
+    return MessageUpdate if any(name in update for name in MESSAGE_UPDATES) else OtherUpdate
+
+
+TelegramUpdate = Annotated[MessageUpdate | OtherUpdate, one_of(_update_shape)]
 
 
 def _is_only_a_command(message: TelegramMessage) -> bool:
@@ -137,6 +133,7 @@ def _author(user: TelegramUser) -> Author:
 
 class TelegramChannel(Channel):
     type = "telegram"
+    payload_model = TelegramUpdate
     secret_names = ("secret_token",)
     generated_secrets = ("secret_token",)
     # Nothing to configure besides the secret: the update says which bot chat it comes from.
@@ -148,6 +145,8 @@ class TelegramChannel(Channel):
         "In groups, turn the bot's privacy mode off in @BotFather (/setprivacy) or make it an admin, or it "
         "only sees commands and replies to it."
     )
+
+    signs_body = False  # the secret_token header, sent as is
 
     def generate_secret(self, name: str) -> str:
         # token_urlsafe's alphabet is exactly Telegram's (A-Z a-z 0-9 _ -); 48 bytes → 64 characters.
@@ -162,24 +161,19 @@ class TelegramChannel(Channel):
         if not signatures.constant_time_in(provided, request.secrets.accepted("secret_token")):
             raise SignatureInvalid(f"The {SECRET_HEADER} header does not match the source's secret_token.")
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        update_id = payload.get("update_id")
-        if not isinstance(update_id, int) or isinstance(update_id, bool):
-            raise PayloadInvalid("A Telegram Update needs an integer update_id.")
-        update_type = next((name for name in MESSAGE_UPDATES if name in payload), None)
-        if update_type is None:
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest(headers={SECRET_HEADER: secrets["secret_token"]})
+
+    def normalize(self, request: WebhookRequest, payload: MessageUpdate | OtherUpdate) -> Delivery:
+        if not isinstance(payload, MessageUpdate):
             return Delivery.nothing("not_a_message_update")  # channel posts, callbacks, members, reactions
-        try:
-            message = TelegramMessage.model_validate(payload[update_type])
-        except ValidationError as error:
-            fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
-            raise PayloadInvalid(f"Invalid {update_type} fields: {fields}.") from error
+        message = payload.message
         text = message.text if message.text is not None else message.caption
         if not text or not text.strip() or _is_only_a_command(message):
             return Delivery.nothing("no_text")
-        if not _customer_authored(update_type, message):
+        if not _customer_authored(payload.update_type, message):
             return Delivery.nothing("not_customer_authored")
-        return Delivery(events=[self._event(request, update_id, update_type, message, text)])
+        return Delivery(events=[self._event(request, payload.update_id, payload.update_type, message, text)])
 
     def _event(
         self, request: WebhookRequest, update_id: int, update_type: str, message: TelegramMessage, text: str

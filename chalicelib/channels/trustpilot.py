@@ -1,39 +1,22 @@
 """`trustpilot`: Trustpilot's service-review webhooks (Trustpilot Business → Integrations → Developers →
 Webhooks), body `{"events": [{"eventName", "version", "eventData": {…review…}}]}`.
 
-Authentication: Trustpilot neither signs its webhooks nor documents a header or basic-auth option, so the
-raw-body signature rule of the other channels cannot apply. The source's generated secret `token` is part
-of the subscription URL pasted into Trustpilot (`https://<api>/webhooks/<source_id>?token=<token>`) and is
-compared in constant time with every accepted value. It travels in the URL: keep access logs that record
-query strings private, and rotate it like any other secret.
-
-Events:
-- `service-review-created` → one review (kind `review`): `stars` → rating on the `stars` scale, text is
-  `title` + blank line + `text` (the title is often the gist of the review, so sentiment reads both),
-  `language`, `createdAt`, the review `id` as external_id, the consumer as author (Trustpilot withholds
-  emails; `referenceId`, the business's own order/customer reference, is kept in metadata to link it);
-- `service-review-updated` → an edit, stored under the review's own `id` like every channel's edits: the
-  first version received is kept, so an update of a stored review is a duplicate, and an update whose
-  creation never arrived is stored (`metadata.edited = true`, `edited_at` = `updatedAt`). `occurred_at`
-  is the review's `createdAt` either way;
-- `service-review-deleted` and any other event → skipped (nothing customer-authored to add), named in the
-  answer's `skipped` as `not_feedback_event`.
-Title and text are not refused for their length: the stored text is cut at the product's bound
-(`text_truncated`), since Trustpilot would resend the same review.
-Several events in one delivery become several FeedbackEvents, queued in one send.
+What it stores, skips and why, and how it verifies: README.md#channel-trustpilot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import Field, StrictInt
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest, feedback_event
-from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, Skipped, WebhookRequest, feedback_event
+from chalicelib.channels.exceptions import SignatureInvalid, SignatureMissing
+from chalicelib.channels.payloads import PlatformObject, one_of
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
 
@@ -44,9 +27,7 @@ MAX_EVENTS = 100
 REVIEW_PAGE = "https://www.trustpilot.com/reviews/{id}"
 
 
-class TrustpilotConsumer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class TrustpilotConsumer(PlatformObject):
     id: str | None = Field(default=None, max_length=200)
     # Names are cut to the product's bound when stored, not refused.
     name: str | None = None
@@ -54,13 +35,11 @@ class TrustpilotConsumer(BaseModel):
     displayName: str | None = None
 
 
-class TrustpilotReview(BaseModel):
+class TrustpilotReview(PlatformObject):
     """A service review's `eventData` as the webhook documentation shows it (the fields read here).
 
     Fields keep Trustpilot's camelCase names so the model reads as the documented payload.
     """
-
-    model_config = ConfigDict(extra="ignore")
 
     id: str = Field(min_length=1, max_length=200)
     # A JSON integer, as Trustpilot documents it (never a boolean or a string).
@@ -76,6 +55,29 @@ class TrustpilotReview(BaseModel):
     consumer: TrustpilotConsumer = Field(default_factory=TrustpilotConsumer)
 
 
+class OtherEvent(PlatformObject):
+    """An event that adds no customer text (a deletion, or a type this channel does not read)."""
+
+    eventName: str
+
+
+class ReviewEvent(OtherEvent):
+    """A review created or updated."""
+
+    eventData: TrustpilotReview
+
+
+def _event_shape(event: Any) -> type[OtherEvent]:
+    is_review = isinstance(event, dict) and event.get("eventName") in (CREATED, UPDATED)
+    return ReviewEvent if is_review else OtherEvent
+
+
+class TrustpilotPayload(PlatformObject):
+    events: list[Annotated[ReviewEvent | OtherEvent, one_of(_event_shape)]] = Field(
+        min_length=1, max_length=MAX_EVENTS
+    )
+
+
 def review_text(review: TrustpilotReview) -> str:
     """Title and body as one text, separated by a blank line; either may be empty."""
     return "\n\n".join(part.strip() for part in (review.title, review.text) if part and part.strip())
@@ -83,6 +85,7 @@ def review_text(review: TrustpilotReview) -> str:
 
 class TrustpilotChannel(Channel):
     type = "trustpilot"
+    payload_model = TrustpilotPayload
     secret_names = (TOKEN_PARAMETER,)
     generated_secrets = (TOKEN_PARAMETER,)
     # Nothing to configure besides the token: the events say which review they concern.
@@ -93,6 +96,8 @@ class TrustpilotChannel(Channel):
         "?token=<the generated token>, then press Test and save."
     )
 
+    signs_body = False  # the token in the subscription URL
+
     def verify(self, request: WebhookRequest) -> None:
         provided = request.query.get(TOKEN_PARAMETER)
         if not provided:
@@ -100,34 +105,22 @@ class TrustpilotChannel(Channel):
         if not signatures.constant_time_in(provided, request.secrets.accepted(TOKEN_PARAMETER)):
             raise SignatureInvalid("The token in the URL does not match the source's token.")
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        events = payload.get("events")
-        if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
-            raise PayloadInvalid(f"events must be a list of 1 to {MAX_EVENTS} events.")
-        if not all(isinstance(event, dict) and isinstance(event.get("eventName"), str) for event in events):
-            raise PayloadInvalid("Every event needs an eventName.")
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        return SignedRequest(query={TOKEN_PARAMETER: secrets[TOKEN_PARAMETER]})
+
+    def normalize(self, request: WebhookRequest, payload: TrustpilotPayload) -> Delivery:
         feedback, skipped = [], []
-        for index, event in enumerate(events):
-            if event["eventName"] not in (CREATED, UPDATED):
+        for index, event in enumerate(payload.events):
+            if isinstance(event, ReviewEvent):
+                feedback.append(self._event(request, event))
+            else:
                 # Deletions and event types that carry no new customer text.
                 skipped.append(Skipped("not_feedback_event", index))
-                continue
-            if not isinstance(event.get("eventData"), dict):
-                raise PayloadInvalid(f"events.{index}.eventData must be an object.")
-            try:
-                review = TrustpilotReview.model_validate(event["eventData"])
-            except ValidationError as error:
-                fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
-                raise PayloadInvalid(
-                    f"Invalid review fields in events.{index}.eventData: {fields}."
-                ) from error
-            feedback.append(self._event(request, event, review))
         return Delivery(events=feedback, skipped=skipped)
 
-    def _event(
-        self, request: WebhookRequest, event: dict[str, Any], review: TrustpilotReview
-    ) -> FeedbackEvent:
-        updated = event["eventName"] == UPDATED
+    def _event(self, request: WebhookRequest, event: ReviewEvent) -> FeedbackEvent:
+        review = event.eventData
+        updated = event.eventName == UPDATED
         return feedback_event(
             request,
             channel=ChannelName.TRUSTPILOT,
@@ -144,7 +137,7 @@ class TrustpilotChannel(Channel):
             rating_scale=RatingScale.STARS,
             permalink=REVIEW_PAGE.format(id=quote(review.id, safe="")),
             metadata={
-                "event_name": event["eventName"],
+                "event_name": event.eventName,
                 "review_id": review.id,
                 "reference_id": review.referenceId,
                 "is_verified": review.isVerified,

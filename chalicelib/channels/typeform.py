@@ -1,23 +1,6 @@
 """`typeform`: Typeform webhooks, one form response per delivery.
 
-Verification follows Typeform's "Secure your webhooks": `Typeform-Signature: sha256=<base64 of
-HMAC-SHA256(secret, raw body)>`, the secret being the one pasted into the webhook's settings. Typeform signs
-no timestamp, so there is no replay window: a replayed delivery carries the same response token and is
-stored once.
-
-Only `event_type: form_response` is feedback; anything else is acknowledged and dropped. Of a response:
-- text: the `text` answers of short_text / long_text fields (or only the fields named in the `text_fields`
-  setting); when there are several, each goes under its field title (title, newline, answer) and they are
-  joined with blank lines;
-- rating: the first `number` answer that maps onto a scale — an `nps` field (0-10) → nps; a `rating` field
-  with at most 5 steps → stars (more steps: no rating); an `opinion_scale` field whose definition gives
-  `properties.steps`/`start_at_one` → nps for 0-10, csat for 1-5, nothing otherwise. Webhook definitions
-  often carry no properties: such an opinion scale is read as the `opinion_scale` setting says (nps or
-  csat), and keeps no rating without it;
-- author: the `email` answer (else a hidden field `email`), hidden fields `user_id` and `name`;
-- external_id: `form_response.token` (the response id, the same on every redelivery); occurred_at:
-  `submitted_at`; metadata: form id and title.
-A response with neither text nor a rating (only choices, say) is not feedback and is dropped.
+What it stores, skips and why, and how it verifies: README.md#channel-typeform.
 """
 
 from __future__ import annotations
@@ -25,13 +8,13 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
+from pydantic import Field, StrictFloat, StrictInt
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
-from chalicelib.channels.exceptions import PayloadInvalid
+from chalicelib.channels.base import BodySignedChannel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.payloads import Ignored, OptionalString, PlatformObject, one_of
 from chalicelib.models import Author, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
 
@@ -45,9 +28,7 @@ _RECALL = re.compile(r"\{\{[^}]*\}\}")
 _ORPHAN_PUNCTUATION = re.compile(r"\s*,?\s*([,.!?;:])")
 
 
-class FieldDefinition(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class FieldDefinition(PlatformObject):
     id: str
     ref: str | None = None
     type: str = ""
@@ -55,25 +36,19 @@ class FieldDefinition(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
-class Definition(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class Definition(PlatformObject):
     id: str | None = None
     title: str | None = None
     fields: list[FieldDefinition] = Field(default_factory=list)
 
 
-class AnswerField(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class AnswerField(PlatformObject):
     id: str
     type: str = ""
     ref: str | None = None
 
 
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class Answer(PlatformObject):
     type: str
     field: AnswerField
     text: str | None = None
@@ -82,22 +57,36 @@ class Answer(BaseModel):
     number: StrictInt | StrictFloat | None = None
 
 
-class FormResponse(BaseModel):
-    """The documented `form_response` object (only what this channel reads)."""
+class HiddenFields(PlatformObject):
+    """The hidden fields this channel reads (the form's admin names them; one that is no string is unused)."""
 
-    model_config = ConfigDict(extra="ignore")
+    email: OptionalString = None
+    user_id: OptionalString = None
+    name: OptionalString = None
+
+
+class FormResponse(PlatformObject):
+    """The documented `form_response` object (only what this channel reads)."""
 
     form_id: str = Field(min_length=1, max_length=200)
     token: str = Field(min_length=1, max_length=200)
     submitted_at: datetime
     definition: Definition = Field(default_factory=Definition)
     answers: list[Answer] = Field(default_factory=list)
-    hidden: dict[str, Any] = Field(default_factory=dict)
+    hidden: HiddenFields = Field(default_factory=HiddenFields)
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The Typeform-Signature header value for `body` (tests and the local demo sign with it)."""
-    return PREFIX + signatures.b64_digest(secret, body)
+class FormResponseDelivery(PlatformObject):
+    """A delivery of `event_type: form_response`, the only one that is feedback."""
+
+    event_id: OptionalString = None
+    form_response: FormResponse
+
+
+TypeformPayload = Annotated[
+    FormResponseDelivery | Ignored,
+    one_of(lambda payload: FormResponseDelivery if payload.get("event_type") == "form_response" else Ignored),
+]
 
 
 def _title(definition: FieldDefinition | None, answer: Answer) -> str:
@@ -169,8 +158,12 @@ def _wanted_text_fields(setting: str | None) -> set[str] | None:
     return names or None
 
 
-class TypeformChannel(Channel):
+class TypeformChannel(BodySignedChannel):
     type = "typeform"
+    signature_header = SIGNATURE_HEADER
+    signature_prefix = PREFIX
+    signing_secret = SECRET
+    payload_model = TypeformPayload
     secret_names = (SECRET,)
     generated_secrets = (SECRET,)
     setting_help = {
@@ -185,23 +178,13 @@ class TypeformChannel(Channel):
         "On (dashboard webhooks start switched off). Or set `secret` when creating it with the Webhooks API."
     )
 
-    def verify(self, request: WebhookRequest) -> None:
-        provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), PREFIX, SIGNATURE_HEADER)
-        expected = [sign(secret, request.body)[len(PREFIX) :] for secret in request.secrets.accepted(SECRET)]
-        signatures.require(provided, expected)
+    def body_digest(self, secret: str, body: bytes) -> str:
+        return signatures.b64_digest(secret, body)
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        if payload.get("event_type") != "form_response":
+    def normalize(self, request: WebhookRequest, payload: FormResponseDelivery | Ignored) -> Delivery:
+        if isinstance(payload, Ignored):
             return Delivery.nothing("not_feedback_event")
-        raw = payload.get("form_response")
-        if not isinstance(raw, dict):
-            raise PayloadInvalid("form_response must be an object.")
-        try:
-            response = FormResponse.model_validate(raw)
-        except ValidationError as error:
-            fields = ", ".join(".".join(map(str, issue["loc"])) for issue in error.errors())
-            raise PayloadInvalid(f"Invalid form_response fields: {fields}.") from error
-
+        response = payload.form_response
         definitions = {field.id: field for field in response.definition.fields}
         wanted = _wanted_text_fields(request.setting("text_fields"))
         texts: list[tuple[str, str]] = []
@@ -227,14 +210,12 @@ class TypeformChannel(Channel):
             text = "\n\n".join(f"{title}\n{answer}" for title, answer in texts)
 
         hidden = response.hidden
-        hidden_email = hidden.get("email") if isinstance(hidden.get("email"), str) else None
         author = Author(
-            channel_user_id=hidden["user_id"] if isinstance(hidden.get("user_id"), str) else None,
-            name=hidden["name"] if isinstance(hidden.get("name"), str) else None,
-            email=email or (hidden_email.strip().lower() if hidden_email else None),
+            channel_user_id=hidden.user_id,
+            name=hidden.name,
+            email=email or (hidden.email.strip().lower() if hidden.email else None),
         )
         value, scale, rating_metadata = rating if rating is not None else (None, None, {})
-        event_id = payload.get("event_id")
         return Delivery(
             events=[
                 feedback_event(
@@ -250,7 +231,7 @@ class TypeformChannel(Channel):
                     metadata={
                         "form_id": response.form_id,
                         "form_title": response.definition.title,
-                        "event_id": event_id if isinstance(event_id, str) else None,
+                        "event_id": payload.event_id,
                         **rating_metadata,
                     },
                 )

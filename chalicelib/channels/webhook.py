@@ -1,35 +1,24 @@
 """`webhook`: any Standard Webhooks sender (Zapier, n8n, Make, in-house systems).
 
-Verification follows the Standard Webhooks specification: the signed content is
-`{webhook-id}.{webhook-timestamp}.{raw body}`, HMAC-SHA256 with the base64-decoded part of the `whsec_`
-secret; `webhook-signature` holds one or more space-separated `v1,<base64>` entries (so keys can rotate);
-timestamps more than 5 minutes away are refused.
-
-The body is either the spec's envelope `{"type": "feedback.created", "timestamp": …, "data": {…}}` or the
-feedback object itself; `data` may also be a list for a batch. A feedback object:
-`{"id", "text", "author": {"id", "handle", "name", "email"}, "rating", "rating_scale", "occurred_at",
-"language", "url", "thread_id", "kind"}` — `id` (or the `webhook-id` header) identifies it.
-
-What is stored: envelopes whose `type` is `feedback.*` (or that have no type). Acknowledged (200) with
-nothing stored, each named in the answer's `skipped` with its reason: any other event type
-(`contact.created` …) and `feedback.deleted` (`not_feedback_event`), and objects with neither text nor a
-rating (`no_text_or_rating`). A `rating` is a JSON integer (not `true`, `"5"` or `5.0`: 422 naming the
-field). `url` is kept only when it is an http(s) URL. `feedback.updated` is an edit: stored under the same
-`id`, so the first version received is kept (`metadata.edited` when the original never arrived first).
+What it stores, skips and why, and how it verifies: README.md#channel-webhook.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from annotated_types import Len
+from pydantic import BaseModel, Field, StrictInt
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, Skipped, WebhookRequest, feedback_event
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, Skipped, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
+from chalicelib.channels.payloads import Ignored, PlatformObject, one_of
 from chalicelib.models import Author, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
 
@@ -42,19 +31,15 @@ NOT_FEEDBACK_TYPES = frozenset({"feedback.deleted"})
 UPDATED_TYPE = "feedback.updated"
 
 
-class WebhookAuthor(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class WebhookAuthor(PlatformObject):
     id: str | None = Field(default=None, max_length=200)
     handle: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
 
 
-class WebhookFeedback(BaseModel):
+class WebhookFeedback(PlatformObject):
     """The documented feedback object a generic sender posts."""
-
-    model_config = ConfigDict(extra="ignore")
 
     id: str | None = Field(default=None, min_length=1, max_length=200)
     text: str = Field(default="", max_length=10_000)
@@ -69,6 +54,40 @@ class WebhookFeedback(BaseModel):
     kind: Kind = Kind.COMMENT
 
 
+class BareFeedback(WebhookFeedback):
+    """A body that is the feedback object itself, its `type` (if any) announcing feedback."""
+
+    type: str | None = None
+
+
+# A batch: `data` as a list of feedback objects.
+Batch = Annotated[list[WebhookFeedback], Len(1, MAX_BATCH)]
+
+
+class Envelope(PlatformObject):
+    """The Standard Webhooks envelope of feedback: `data` is one feedback object or a batch of them."""
+
+    type: str | None = None
+    data: Annotated[
+        WebhookFeedback | Batch, one_of(lambda data: WebhookFeedback if isinstance(data, dict) else Batch)
+    ]
+
+
+def _announces_feedback(event_type: str) -> bool:
+    return event_type.startswith(FEEDBACK_TYPE_PREFIX) and event_type not in NOT_FEEDBACK_TYPES
+
+
+def _delivery_shape(payload: dict[str, Any]) -> type[BaseModel]:
+    # An envelope without a type is taken as feedback; a type that is not a string is refused (by the model).
+    event_type = payload.get("type")
+    if isinstance(event_type, str) and not _announces_feedback(event_type):
+        return Ignored
+    return Envelope if "data" in payload else BareFeedback
+
+
+WebhookPayload = Annotated[Envelope | BareFeedback | Ignored, one_of(_delivery_shape)]
+
+
 def _check_rating(item: WebhookFeedback, where: str) -> None:
     if item.rating is None:
         return
@@ -81,37 +100,24 @@ def _check_rating(item: WebhookFeedback, where: str) -> None:
         )
 
 
-def _validated(value: dict[str, Any], where: str) -> WebhookFeedback:
-    try:
-        return WebhookFeedback.model_validate(value)
-    except ValidationError as error:
-        fields = ", ".join(where + ".".join(map(str, issue["loc"])) for issue in error.errors())
-        raise PayloadInvalid(f"Invalid feedback fields: {fields}.") from error
-
-
-def _is_feedback_type(event_type: Any) -> bool:
-    """Whether an envelope's `type` announces feedback (an envelope without a type is taken as feedback)."""
-    if event_type is None:
-        return True
-    if not isinstance(event_type, str):
-        raise PayloadInvalid("type must be a string such as feedback.created.")
-    return event_type.startswith(FEEDBACK_TYPE_PREFIX) and event_type not in NOT_FEEDBACK_TYPES
-
-
-def sign(secret: str, message_id: str, timestamp: int | str, body: bytes) -> str:
-    """The `v1,<base64>` signature a sender computes (also used by tests and the local demo)."""
+def _signature(secret: str, message_id: str, timestamp: int | str, body: bytes) -> str:
+    """The `v1,<base64>` signature a sender computes."""
     key = signatures.decode_base64_key(secret.removeprefix(SECRET_PREFIX))
     return "v1," + signatures.b64_digest(key, f"{message_id}.{timestamp}.".encode() + body)
 
 
 class StandardWebhooksChannel(Channel):
     type = "webhook"
+    payload_model = WebhookPayload
+    payload_name = "feedback"
     secret_names = ("signing_secret",)
     generated_secrets = ("signing_secret",)
     console_help = (
         "In the sender, set the endpoint URL and the signing secret (whsec_…). Send the Standard Webhooks "
         "headers webhook-id, webhook-timestamp and webhook-signature."
     )
+
+    replay_window = timedelta(seconds=TOLERANCE_SECONDS)
 
     def generate_secret(self, name: str) -> str:
         return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
@@ -128,7 +134,7 @@ class StandardWebhooksChannel(Channel):
         if not provided:
             raise SignatureInvalid("webhook-signature has no v1 entry.")
         expected = [
-            sign(secret, message_id, timestamp, request.body).split(",", 1)[1]
+            _signature(secret, message_id, timestamp, request.body).split(",", 1)[1]
             for secret in request.secrets.accepted("signing_secret")
         ]
         # Every provided entry is checked against every accepted key, whatever matched first.
@@ -136,20 +142,28 @@ class StandardWebhooksChannel(Channel):
         if not any(matches):
             raise SignatureInvalid()
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        event_type = payload.get("type")
-        if not _is_feedback_type(event_type):
+    def sign(
+        self, body: bytes, secrets: Mapping[str, str], now: datetime, *, message_id: str | None = None
+    ) -> SignedRequest:
+        """The spec's three headers; the message id defaults to one derived from the body, so that a resend
+        of the same body is the same message."""
+        message_id = message_id or "msg_" + hashlib.sha256(body).hexdigest()[:27]
+        timestamp = str(int(now.timestamp()))
+        signature = _signature(secrets["signing_secret"], message_id, timestamp, body)
+        return SignedRequest(
+            headers={"webhook-id": message_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
+        )
+
+    def normalize(self, request: WebhookRequest, payload: Envelope | BareFeedback | Ignored) -> Delivery:
+        if isinstance(payload, Ignored):
             return Delivery.nothing("not_feedback_event")
-        data = payload.get("data", payload)
+        data = payload.data if isinstance(payload, Envelope) else payload
         batch = isinstance(data, list)
-        objects = data if batch else [data]
-        if not objects or len(objects) > MAX_BATCH or not all(isinstance(o, dict) for o in objects):
-            raise PayloadInvalid(f"data must be a feedback object or a list of 1 to {MAX_BATCH} of them.")
+        items = data if isinstance(data, list) else [data]
         # Field names in errors say which item of a batch is wrong: data[3].rating.
-        wheres = [f"data[{index}]." if batch else "" for index in range(len(objects))]
-        items = [_validated(o, where) for o, where in zip(objects, wheres, strict=True)]
-        for item, where in zip(items, wheres, strict=True):
-            _check_rating(item, where)
+        for index, item in enumerate(items):
+            _check_rating(item, f"data[{index}]." if batch else "")
+        event_type = payload.type
         message_id = request.header("webhook-id") or ""
         events, skipped = [], []
         for index, item in enumerate(items):
@@ -177,7 +191,7 @@ class StandardWebhooksChannel(Channel):
                     rating_scale=item.rating_scale,
                     permalink=item.url,
                     metadata={
-                        "event_type": event_type if "data" in payload else None,
+                        "event_type": event_type if isinstance(payload, Envelope) else None,
                         "edited": True if event_type == UPDATED_TYPE else None,
                     },
                 )

@@ -1,36 +1,34 @@
 """`x`: the X (Twitter) Account Activity API, delivered through X's v2 Webhooks.
 
-Verification follows X's webhook documentation (docs.x.com, "Webhooks → Quickstart", "Securing webhooks"):
-- CRC: X sends `GET ?crc_token=…`; the answer is `{"response_token": "sha256=<base64 HMAC-SHA256>"}`
-  keyed with the app's consumer secret (API Key Secret) over the token.
-- Deliveries: `x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256(consumer secret, raw body)>`.
-  X signs no timestamp, so there is no replay window; a replayed delivery carries the same tweet and DM
-  ids and is stored once.
-
-What becomes feedback (payload shapes from docs.x.com "Account Activity API → Payload examples"):
-- `tweet_create_events`: tweets by others. `mention` when the tweet replies to or @mentions the
-  subscribed account (`for_user_id`), otherwise `comment` (a quote tweet of the account's post). The
-  account's own tweets and retweets (`retweeted_status`: no text of their own) are skipped.
-- `direct_message_events` of type `message_create` sent by others → `message`.
-Text: X sends tweet and DM text HTML-escaped (`&amp;`, `&lt;`, `&gt;`); it is unescaped exactly once, so
-the stored text is what the customer wrote.
-Edits: an edited tweet arrives as a new tweet whose `edit_history.initial_tweet_id` names the original. It
-follows the one rule for edits: stored under the original's id, so the first version received is kept, and
-an edit whose original never arrived is stored with `metadata.edited = true`.
-Everything else (likes, follows, blocks, typing and read indicators, deletes, revokes) is acknowledged and
-nothing is queued.
+What it stores, skips and why, and how it verifies: README.md#channel-x.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 from chalice import Response
+from pydantic import BeforeValidator, PlainValidator
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
-from chalicelib.channels.exceptions import HandshakeMalformed, PayloadInvalid
+from chalicelib.channels.base import BodySignedChannel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.exceptions import HandshakeMalformed
+from chalicelib.channels.payloads import (
+    Deferred,
+    Identifier,
+    Ignored,
+    LaxObject,
+    Name,
+    Object,
+    PlatformObject,
+    RequiredIdentifier,
+    Text,
+    absent,
+    one_of,
+    refused,
+    valid,
+)
 from chalicelib.channels.text import unescape_entities
 from chalicelib.models import Author, FeedbackEvent, Kind
 from chalicelib.models import Channel as ChannelName
@@ -43,100 +41,170 @@ MAX_CRC_TOKEN = 1024
 # X's `lang` values that name no language: undetermined, no linguistic content, and its private-use
 # `q..` codes (qme media only, qht hashtags only, qam mentions only …). The analyzer detects those itself.
 NO_LANGUAGE = {"und", "zxx"}
+T = TypeVar("T")
 
 
-def sign(consumer_secret: str, message: bytes) -> str:
+def _signature(consumer_secret: str, message: bytes) -> str:
     """`sha256=<base64 HMAC-SHA256>`: both the CRC response token and the delivery signature."""
     return SIGNATURE_PREFIX + signatures.b64_digest(consumer_secret, message)
 
 
-def _object(value: Any, field: str) -> dict[str, Any]:
-    """`value` as a JSON object ({} when absent or null); 422 when it is anything else."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise PayloadInvalid(f"{field} must be an object.")
-    return value
-
-
-def _id(value: Any) -> str | None:
-    """An id as a string (X sends `id_str` strings; numbers are read too); None when it is no id."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    return value if isinstance(value, str) and value else None
-
-
-def _string(value: Any, field: str) -> str:
-    """Text ('' when absent or null); 422 when it is not a string."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise PayloadInvalid(f"{field} must be a string.")
-    return value
-
-
-def _name(value: Any) -> str | None:
-    # Names and screen names only show who wrote; one of another type is left out rather than refused.
-    return value if isinstance(value, str) and value else None
-
-
-def _millis(value: Any, field: str) -> datetime:
+def _epoch_millis(value: Any) -> datetime:
     try:
         millis = int(str(value))
         return datetime.fromtimestamp(millis // 1000, UTC).replace(microsecond=(millis % 1000) * 1000)
     except (ValueError, OverflowError, OSError) as error:  # not a number, or beyond the year 9999
-        raise PayloadInvalid(f"{field} must be epoch milliseconds.") from error
+        raise refused("must be epoch milliseconds") from error
 
 
-def _tweet_time(tweet: dict[str, Any]) -> datetime:
-    if tweet.get("timestamp_ms") is not None:
-        return _millis(tweet["timestamp_ms"], "timestamp_ms")
+def _created_at(value: Any) -> datetime:
     try:
-        return datetime.strptime(str(tweet.get("created_at")), CREATED_AT_FORMAT)
+        return datetime.strptime(str(value), CREATED_AT_FORMAT)
     except ValueError as error:
-        raise PayloadInvalid("A tweet has neither timestamp_ms nor a valid created_at.") from error
+        raise refused("must be a time such as Wed Oct 10 20:19:24 +0000 2018") from error
 
 
-def _language(tweet: dict[str, Any]) -> str | None:
-    lang = tweet.get("lang")
+def _falsy_is_empty(value: Any) -> Any:
+    return value or []
+
+
+# X's times: epoch milliseconds (a number or its digits), and the v1.1 `created_at` text.
+EpochMillis = Annotated[datetime, PlainValidator(_epoch_millis)]
+CreatedAt = Annotated[datetime, PlainValidator(_created_at)]
+# A list X may send as null, [] or leave out; any other falsy value reads as empty too.
+ListOrNothing = Annotated[list[T], BeforeValidator(_falsy_is_empty)]
+
+
+class Mention(PlatformObject):
+    id_str: Identifier = None
+    id: Identifier = None
+
+
+class Entities(PlatformObject):
+    # Items that are not objects name no one and are skipped.
+    user_mentions: ListOrNothing[LaxObject[Mention]] = []
+
+
+class ExtendedTweet(PlatformObject):
+    """The whole text (and its entities) of a tweet longer than 140 characters."""
+
+    full_text: Text = ""
+    entities: Deferred[Object[Entities]] = Entities()
+
+
+class EditHistory(PlatformObject):
+    initial_tweet_id: Identifier = None
+
+
+class TweetUser(PlatformObject):
+    id_str: RequiredIdentifier
+    # Names and screen names only show who wrote; one of another type is left out rather than refused.
+    screen_name: Name = None
+    name: Name = None
+
+
+class Tweet(PlatformObject):
+    """A v1.1 Tweet object. Its id and author are checked on every tweet; the rest only on the tweets that
+    are kept (by others, not retweets, with text), as only those are read."""
+
+    id_str: RequiredIdentifier
+    user: TweetUser
+    # Present (even null): a retweet, which adds no words of its own.
+    retweeted_status: Any = None
+    text: Deferred[Text] = ""
+    extended_tweet: Deferred[Object[ExtendedTweet]] = ExtendedTweet()
+    entities: Deferred[Object[Entities]] = Entities()
+    edit_history: Deferred[Object[EditHistory]] = EditHistory()
+    timestamp_ms: Deferred[EpochMillis | None] = None
+    created_at: Deferred[CreatedAt] = absent("created_at")
+    lang: Any = None
+    in_reply_to_user_id_str: Any = None
+    in_reply_to_status_id_str: Identifier = None
+    quoted_status_id_str: Identifier = None
+
+    @property
+    def is_retweet(self) -> bool:
+        return "retweeted_status" in self.model_fields_set
+
+
+class MessageData(PlatformObject):
+    text: Text = ""
+
+
+class MessageCreate(PlatformObject):
+    sender_id: RequiredIdentifier
+    message_data: Deferred[Object[MessageData]] = MessageData()
+
+
+class DirectMessage(PlatformObject):
+    """A `message_create` direct message event (other types are not read)."""
+
+    id: RequiredIdentifier
+    message_create: MessageCreate
+    created_timestamp: Deferred[EpochMillis] = absent("created_timestamp")
+
+
+class Profile(PlatformObject):
+    screen_name: Name = None
+    name: Name = None
+
+
+def _message_shape(message: Any) -> type[PlatformObject]:
+    is_message = isinstance(message, dict) and message.get("type") == "message_create"
+    return DirectMessage if is_message else Ignored
+
+
+class AccountActivity(PlatformObject):
+    """A delivery with tweets or direct messages, for the subscribed account `for_user_id`."""
+
+    # Which subscribed account this is for: needed to tell the account's own posts and messages apart.
+    for_user_id: RequiredIdentifier
+    tweet_create_events: ListOrNothing[Tweet] = []
+    direct_message_events: ListOrNothing[Annotated[DirectMessage | Ignored, one_of(_message_shape)]] = []
+    # The senders' profiles by user id.
+    users: Object[dict[str, Deferred[Object[Profile]]]] = {}
+    user_has_blocked: Annotated[bool | None, BeforeValidator(lambda value: str(value).lower() == "true")] = (
+        None
+    )
+
+
+def _delivery_shape(payload: dict[str, Any]) -> type[PlatformObject]:
+    has_messages = payload.get("tweet_create_events") or payload.get("direct_message_events")
+    return AccountActivity if has_messages else Ignored  # likes, follows, typing indicators …
+
+
+XPayload = Annotated[AccountActivity | Ignored, one_of(_delivery_shape)]
+
+
+def _tweet_time(tweet: Tweet) -> datetime:
+    if tweet.timestamp_ms is not None:
+        return valid(tweet.timestamp_ms)
+    return valid(tweet.created_at)
+
+
+def _language(lang: Any) -> str | None:
     if not isinstance(lang, str) or lang in NO_LANGUAGE or (len(lang) == 3 and lang.startswith("q")):
         return None
     return lang
 
 
-def _mentioned_ids(tweet: dict[str, Any]) -> set[str]:
+def _mentioned_ids(tweet: Tweet, extended: ExtendedTweet) -> set[str]:
     # A truncated (longform) tweet lists mentions past the cut only in extended_tweet.entities.
     ids: set[str] = set()
-    for holder in (tweet, _object(tweet.get("extended_tweet"), "extended_tweet")):
-        mentions = _object(holder.get("entities"), "entities").get("user_mentions") or []
-        if not isinstance(mentions, list):
-            raise PayloadInvalid("entities.user_mentions must be a list.")
-        for mention in mentions:
-            mention_id = (
-                _id(mention.get("id_str")) or _id(mention.get("id")) if isinstance(mention, dict) else None
-            )
+    for entities in (valid(tweet.entities), valid(extended.entities)):
+        for mention in entities.user_mentions:
+            mention_id = (mention.id_str or mention.id) if mention is not None else None
             if mention_id:
                 ids.add(mention_id)
     return ids
 
 
-def _original_id(tweet: dict[str, Any], tweet_id: str) -> str:
-    """The id of the tweet this one edits (its own id when it is no edit)."""
-    history = _object(tweet.get("edit_history"), "edit_history")
-    return _id(history.get("initial_tweet_id")) or tweet_id
-
-
-def _list_of_objects(payload: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    items = payload.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise PayloadInvalid(f"{key} must be a list of objects.")
-    return items
-
-
-class XChannel(Channel):
+class XChannel(BodySignedChannel):
     type = "x"
+    signature_header = SIGNATURE_HEADER
+    signature_prefix = SIGNATURE_PREFIX
+    signing_secret = SECRET
+    payload_model = XPayload
     secret_names = (SECRET,)
     setting_help = {}  # for_user_id arrives in every payload; nothing to configure
     console_help = (
@@ -158,55 +226,33 @@ class XChannel(Channel):
             raise HandshakeMalformed("The crc_token is not a token X sends.")
         secret = request.secrets.current(SECRET) or ""
         return Response(
-            body={"response_token": sign(secret, token.encode())},
+            body={"response_token": _signature(secret, token.encode())},
             status_code=200,
             headers={"Content-Type": "application/json"},
         )
 
-    def verify(self, request: WebhookRequest) -> None:
-        provided = signatures.strip_prefix(
-            request.header(SIGNATURE_HEADER), SIGNATURE_PREFIX, SIGNATURE_HEADER
-        )
-        expected = [
-            sign(secret, request.body)[len(SIGNATURE_PREFIX) :] for secret in request.secrets.accepted(SECRET)
-        ]
-        signatures.require(provided, expected)
+    def body_digest(self, secret: str, body: bytes) -> str:
+        return signatures.b64_digest(secret, body)
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        tweets = _list_of_objects(payload, "tweet_create_events")
-        messages = _list_of_objects(payload, "direct_message_events")
-        if not tweets and not messages:
+    def normalize(self, request: WebhookRequest, payload: AccountActivity | Ignored) -> Delivery:
+        if not isinstance(payload, AccountActivity):
             return Delivery.nothing("not_a_message_event")  # likes, follows, typing indicators …
-        account = _id(payload.get("for_user_id"))
-        if account is None:
-            raise PayloadInvalid("for_user_id is missing: it says which subscribed account this is for.")
-        return Delivery(
-            events=self._tweets(request, payload, account, tweets)
-            + self._messages(request, payload, account, messages)
-        )
+        return Delivery(events=self._tweets(request, payload) + self._messages(request, payload))
 
-    def _tweets(
-        self, request: WebhookRequest, payload: dict[str, Any], account: str, tweets: list[dict[str, Any]]
-    ) -> list[FeedbackEvent]:
+    def _tweets(self, request: WebhookRequest, payload: AccountActivity) -> list[FeedbackEvent]:
+        account = payload.for_user_id
         events = []
-        for tweet in tweets:
-            user = tweet.get("user")
-            tweet_id = _id(tweet.get("id_str"))
-            user_id = _id(user.get("id_str")) if isinstance(user, dict) else None
-            if tweet_id is None or user_id is None:
-                raise PayloadInvalid("A tweet needs id_str and a user with id_str.")
-            if user_id == account or "retweeted_status" in tweet:
+        for tweet in payload.tweet_create_events:
+            tweet_id, user = tweet.id_str, tweet.user
+            if user.id_str == account or tweet.is_retweet:
                 continue  # the account's own post, or a retweet that adds no words
-            extended = _object(tweet.get("extended_tweet"), "extended_tweet")
-            text = _string(extended.get("full_text"), "extended_tweet.full_text") or _string(
-                tweet.get("text"), "text"
-            )
+            extended = valid(tweet.extended_tweet)
+            text = extended.full_text or valid(tweet.text)
             if not text.strip():
                 continue
-            replied_to = tweet.get("in_reply_to_user_id_str")
-            mentions = account == replied_to or account in _mentioned_ids(tweet)
-            screen_name = _name(user.get("screen_name"))
-            original_id = _original_id(tweet, tweet_id)
+            mentions = account == tweet.in_reply_to_user_id_str or account in _mentioned_ids(tweet, extended)
+            screen_name = user.screen_name
+            original_id = valid(tweet.edit_history).initial_tweet_id or tweet_id
             event = feedback_event(
                 request,
                 channel=ChannelName.X,
@@ -215,62 +261,53 @@ class XChannel(Channel):
                 text=unescape_entities(text),
                 occurred_at=_tweet_time(tweet),
                 author=Author(
-                    channel_user_id=user_id,
+                    channel_user_id=user.id_str,
                     handle=f"@{screen_name}" if screen_name else None,
-                    name=_name(user.get("name")),
+                    name=user.name,
                 ),
                 # v1.1 tweet objects have no conversation id: a reply belongs to the post it answers.
-                thread_id=_id(tweet.get("in_reply_to_status_id_str")) or original_id,
-                language=_language(tweet),
+                thread_id=tweet.in_reply_to_status_id_str or original_id,
+                language=_language(tweet.lang),
                 permalink=f"https://x.com/{screen_name}/status/{tweet_id}" if screen_name else None,
                 metadata={
                     "for_user_id": account,
                     "event_type": "tweet_create",
-                    "quoted_status_id": _id(tweet.get("quoted_status_id_str")),
+                    "quoted_status_id": tweet.quoted_status_id_str,
                     "edited": True if original_id != tweet_id else None,
                     "edit_tweet_id": tweet_id if original_id != tweet_id else None,
                     # Kept, not dropped: blocking is moderation, and the text is still what was said.
-                    "user_has_blocked": str(payload["user_has_blocked"]).lower() == "true"
-                    if "user_has_blocked" in payload
-                    else None,
+                    "user_has_blocked": payload.user_has_blocked,
                 },
             )
             events.append(event)
         return events
 
-    def _messages(
-        self, request: WebhookRequest, payload: dict[str, Any], account: str, messages: list[dict[str, Any]]
-    ) -> list[FeedbackEvent]:
-        users = _object(payload.get("users"), "users")
+    def _messages(self, request: WebhookRequest, payload: AccountActivity) -> list[FeedbackEvent]:
+        account = payload.for_user_id
         events = []
-        for message in messages:
-            if message.get("type") != "message_create":
+        for message in payload.direct_message_events:
+            if not isinstance(message, DirectMessage):
                 continue
-            create = message.get("message_create")
-            message_id = _id(message.get("id"))
-            sender = _id(create.get("sender_id")) if isinstance(create, dict) else None
-            if message_id is None or sender is None:
-                raise PayloadInvalid("A message_create event needs id, message_create and sender_id.")
+            sender = message.message_create.sender_id
             if sender == account:
                 continue  # sent by the subscribed account itself (X delivers both directions)
-            data = _object(create.get("message_data"), "message_create.message_data")
-            text = _string(data.get("text"), "message_data.text")
+            text = valid(message.message_create.message_data).text
             if not text.strip():
                 continue
-            profile = _object(users.get(sender), f"users.{sender}")
-            screen_name = _name(profile.get("screen_name"))
+            profile = valid(payload.users.get(sender, Profile()))
+            screen_name = profile.screen_name
             events.append(
                 feedback_event(
                     request,
                     channel=ChannelName.X,
                     kind=Kind.MESSAGE,
-                    external_id=message_id,
+                    external_id=message.id,
                     text=unescape_entities(text),
-                    occurred_at=_millis(message.get("created_timestamp"), "created_timestamp"),
+                    occurred_at=valid(message.created_timestamp),
                     author=Author(
                         channel_user_id=sender,
                         handle=f"@{screen_name}" if screen_name else None,
-                        name=_name(profile.get("name")),
+                        name=profile.name,
                     ),
                     # One-to-one conversation between the account and this sender.
                     thread_id=f"dm:{sender}",

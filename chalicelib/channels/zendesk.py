@@ -1,49 +1,29 @@
 """`zendesk`: Zendesk webhooks — event subscriptions (fixed schema) and trigger webhooks (our JSON body).
 
-Verification follows Zendesk's "Verifying webhook authenticity": `X-Zendesk-Webhook-Signature` is
-base64(HMAC-SHA256(signing secret, TIMESTAMP + BODY)) where TIMESTAMP is the
-`X-Zendesk-Webhook-Signature-Timestamp` header exactly as sent (ISO 8601, e.g. `2021-07-25T10:00:00Z`) and
-BODY the raw bytes. The key is the signing secret string as Zendesk shows it (it looks like base64 but is
-used as is, not decoded). Timestamps more than an hour away are refused: Zendesk retries failed
-deliveries (409/429/503 and timeouts, within minutes) and pauses a webhook behind its circuit breaker, and a
-replay inside the window only repeats an event that is stored once.
-
-Event-subscribed webhooks (`{"type": "zen:event-type:…", "id", "time", "detail": ticket, "event": {…}}`):
-- `ticket.comment_added`: kept when `event.comment.is_public` is true and the author is an end user
-  (`author.is_staff` false; when absent, the author must be the ticket's requester). external_id
-  `comment:<comment id>`, except the ticket's first comment (its body is the ticket description), which
-  gets `ticket:<id>:description` so it collides with the `ticket.created` event of the same ticket;
-- `ticket.created`: the description, when the requester submitted the ticket themselves and it is public;
-- every other event type (agent assignment, status …) is acknowledged and dropped. The documented ticket
-  event types include no satisfaction rating: ratings come through the trigger body below.
-
-Trigger webhooks have a body the admin writes; this channel accepts the one documented in
-`TRIGGER_TEMPLATE` (README): a `ticket`, a `requester`, and a `comment` and/or `satisfaction` section.
-A comment becomes `comment:<comment id>` (the same identity as the event-subscribed path). A satisfaction
-rating is binary in Zendesk: good → 5 and bad → 1 on the csat scale (so the share of 4-5 ratings equals
-Zendesk's satisfaction score), the raw score kept in metadata; one rating per ticket
-(`satisfaction:<ticket id>`), so a later change of mind is not stored again.
+What it stores, skips and why, and how it verifies: README.md#channel-zendesk.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, WebhookRequest, feedback_event
-from chalicelib.channels.exceptions import PayloadInvalid, SignatureMissing, TimestampExpired
+from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
+from chalicelib.channels.exceptions import SignatureMissing, TimestampExpired
+from chalicelib.channels.payloads import Ignored, PlatformObject, one_of, refused
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
 
@@ -58,7 +38,6 @@ TICKET_CREATED = "zen:event-type:ticket.created"
 SATISFACTION_SCORES = {"good": 5, "bad": 1}
 _TIMESTAMP = TypeAdapter(datetime)
 _SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-M = TypeVar("M", bound=BaseModel)
 
 # The trigger webhook body this channel understands (documented in the README). Unresolved placeholders
 # render as "", which the models below read as absent.
@@ -88,8 +67,8 @@ def _blank_to_none(value: Any) -> Any:
 BlankIsNone = BeforeValidator(_blank_to_none)
 
 
-class ZendeskUser(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class ZendeskUser(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: Annotated[str | None, BlankIsNone] = Field(default=None, max_length=100)
     name: Annotated[str | None, BlankIsNone] = Field(default=None, max_length=200)
@@ -97,10 +76,10 @@ class ZendeskUser(BaseModel):
     is_staff: bool | None = None
 
 
-class TicketDetail(BaseModel):
+class TicketDetail(PlatformObject):
     """The `detail` object of a ticket event (the ticket as it is after the event)."""
 
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, max_length=100)
     requester_id: Annotated[str | None, BlankIsNone] = None
@@ -111,8 +90,8 @@ class TicketDetail(BaseModel):
     created_at: Annotated[datetime | None, BlankIsNone] = None
 
 
-class EventComment(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class EventComment(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, max_length=100)
     body: str = ""
@@ -120,10 +99,10 @@ class EventComment(BaseModel):
     author: ZendeskUser = Field(default_factory=ZendeskUser)
 
 
-class TicketEvent(BaseModel):
-    """The fixed schema of an event-subscribed webhook request."""
+class TicketEvent(PlatformObject):
+    """The fixed schema of an event-subscribed webhook request; as such, a `ticket.created` event."""
 
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     type: str
     id: str = Field(min_length=1, max_length=200)
@@ -132,13 +111,23 @@ class TicketEvent(BaseModel):
     event: dict[str, Any] = Field(default_factory=dict)
 
 
+class CommentEvent(PlatformObject):
+    comment: EventComment
+
+
+class CommentAdded(TicketEvent):
+    """A `ticket.comment_added` event: its `event` holds the comment."""
+
+    event: CommentEvent
+
+
 def _with_scheme(url: str | None) -> str | None:
     # {{ticket.url}} renders without the scheme; {{ticket.url_with_protocol}} with it. Accept both.
     return url if url is None or url.startswith(("https://", "http://")) else f"https://{url}"
 
 
-class TriggerTicket(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class TriggerTicket(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1, max_length=100)
     url: Annotated[str | None, BlankIsNone, AfterValidator(_with_scheme)] = Field(
@@ -146,8 +135,8 @@ class TriggerTicket(BaseModel):
     )
 
 
-class TriggerComment(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class TriggerComment(PlatformObject):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     # Required: an empty id (a misspelt placeholder renders as "") would make every comment one item.
     id: str = Field(min_length=1, max_length=100)
@@ -156,27 +145,50 @@ class TriggerComment(BaseModel):
     created_at: Annotated[datetime | None, BlankIsNone] = None
 
 
-class TriggerSatisfaction(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class TriggerSatisfaction(PlatformObject):
     score: str = ""
     comment: str = ""
     rated_at: Annotated[datetime | None, BlankIsNone] = None
 
 
-class TriggerBody(BaseModel):
+class TriggerBody(PlatformObject):
     """The documented trigger webhook body (`TRIGGER_TEMPLATE`)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     ticket: TriggerTicket
     requester: ZendeskUser = Field(default_factory=ZendeskUser)
     comment: TriggerComment | None = None
     satisfaction: TriggerSatisfaction | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _is_a_trigger_body(cls, body: Any) -> Any:
+        if isinstance(body, dict) and not isinstance(body.get("ticket"), dict):
+            raise refused(
+                "expected a Zendesk event (type zen:event-type:…) or the documented trigger body "
+                "(ticket, requester, comment and/or satisfaction)"
+            )
+        return body
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The X-Zendesk-Webhook-Signature value Zendesk computes (tests and the local demo use it)."""
+    @model_validator(mode="after")
+    def _has_a_section(self) -> TriggerBody:
+        if self.comment is None and self.satisfaction is None:
+            raise refused("the trigger body needs a comment or a satisfaction section")
+        return self
+
+
+def _delivery_shape(payload: dict[str, Any]) -> type[PlatformObject]:
+    event_type = payload.get("type")
+    if isinstance(event_type, str) and event_type.startswith(EVENT_TYPE_PREFIX):
+        # Assignments, status changes … are acknowledged unread.
+        return {TICKET_CREATED: TicketEvent, COMMENT_ADDED: CommentAdded}.get(event_type, Ignored)
+    return TriggerBody
+
+
+ZendeskPayload = Annotated[CommentAdded | TicketEvent | TriggerBody | Ignored, one_of(_delivery_shape)]
+
+
+def _signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The X-Zendesk-Webhook-Signature value Zendesk computes."""
     return signatures.b64_digest(secret, timestamp.encode() + body)
 
 
@@ -192,14 +204,6 @@ def _check_timestamp(raw: str | None, now: datetime) -> None:
         raise TimestampExpired(TOLERANCE_SECONDS)
 
 
-def _validated(model: type[M], value: Any, where: str) -> M:
-    try:
-        return model.model_validate(value)
-    except ValidationError as error:
-        fields = ", ".join(".".join(map(str, (where, *issue["loc"]))) for issue in error.errors())
-        raise PayloadInvalid(f"Invalid fields: {fields}.") from error
-
-
 def _same_text(a: str | None, b: str | None) -> bool:
     return bool(a and b) and " ".join((a or "").split()) == " ".join((b or "").split())
 
@@ -213,6 +217,7 @@ def _author(user: ZendeskUser | None) -> Author:
 
 class ZendeskChannel(Channel):
     type = "zendesk"
+    payload_model = ZendeskPayload
     secret_names = (SECRET,)
     setting_help = {
         "subdomain": "Your Zendesk subdomain (acme for acme.zendesk.com): event-subscribed feedback then "
@@ -227,6 +232,8 @@ class ZendeskChannel(Channel):
         "webhook's signing secret: it is this source's signing_secret."
     )
 
+    replay_window = timedelta(seconds=TOLERANCE_SECONDS)
+
     def verify(self, request: WebhookRequest) -> None:
         provided = (request.header(SIGNATURE_HEADER) or "").strip()
         if not provided:
@@ -235,32 +242,33 @@ class ZendeskChannel(Channel):
         _check_timestamp(raw_timestamp, request.received_at)
         # Signed as sent: the header string, not a reformatted datetime.
         expected = [
-            sign(secret, raw_timestamp or "", request.body) for secret in request.secrets.accepted(SECRET)
+            _signature(secret, raw_timestamp or "", request.body)
+            for secret in request.secrets.accepted(SECRET)
         ]
         signatures.require(provided, expected)
 
-    def normalize(self, request: WebhookRequest, payload: dict[str, Any]) -> Delivery:
-        event_type = payload.get("type")
-        if isinstance(event_type, str) and event_type.startswith(EVENT_TYPE_PREFIX):
-            if event_type not in (COMMENT_ADDED, TICKET_CREATED):
-                return Delivery.nothing("not_feedback_event")  # assignments, status changes …
-            return Delivery(events=self._subscribed_event(request, payload, event_type))
-        if isinstance(payload.get("ticket"), dict):
+    def sign(self, body: bytes, secrets: Mapping[str, str], now: datetime) -> SignedRequest:
+        timestamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # as Zendesk writes it
+        signature = _signature(secrets[SECRET], timestamp, body)
+        return SignedRequest(headers={TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature})
+
+    def normalize(
+        self, request: WebhookRequest, payload: CommentAdded | TicketEvent | TriggerBody | Ignored
+    ) -> Delivery:
+        if isinstance(payload, Ignored):
+            return Delivery.nothing("not_feedback_event")  # assignments, status changes …
+        if isinstance(payload, TriggerBody):
             return Delivery(events=self._trigger_events(request, payload))
-        raise PayloadInvalid(
-            "Expected a Zendesk event (type zen:event-type:…) or the documented trigger body "
-            "(ticket, requester, comment and/or satisfaction)."
-        )
+        return Delivery(events=self._subscribed_event(request, payload))
 
     # Event-subscribed webhooks -------------------------------------------------------------------------
 
     def _subscribed_event(
-        self, request: WebhookRequest, payload: dict[str, Any], event_type: str
+        self, request: WebhookRequest, event: CommentAdded | TicketEvent
     ) -> list[FeedbackEvent]:
-        event = _validated(TicketEvent, payload, "$")
         ticket = event.detail
-        metadata = {"event_type": event_type.removeprefix(EVENT_TYPE_PREFIX), "event_id": event.id}
-        if event_type == TICKET_CREATED:
+        metadata = {"event_type": event.type.removeprefix(EVENT_TYPE_PREFIX), "event_id": event.id}
+        if not isinstance(event, CommentAdded):
             submitted_by_requester = not (
                 ticket.requester_id and ticket.submitter_id and ticket.requester_id != ticket.submitter_id
             )
@@ -280,7 +288,7 @@ class ZendeskChannel(Channel):
                     metadata=metadata,
                 )
             ]
-        comment = _validated(EventComment, event.event.get("comment"), "$.event.comment")
+        comment = event.event.comment
         author = comment.author
         by_end_user = (
             author.is_staff is False
@@ -307,10 +315,7 @@ class ZendeskChannel(Channel):
 
     # Trigger webhooks ----------------------------------------------------------------------------------
 
-    def _trigger_events(self, request: WebhookRequest, payload: dict[str, Any]) -> list[FeedbackEvent]:
-        body = _validated(TriggerBody, payload, "$")
-        if body.comment is None and body.satisfaction is None:
-            raise PayloadInvalid("The trigger body needs a comment or a satisfaction section.")
+    def _trigger_events(self, request: WebhookRequest, body: TriggerBody) -> list[FeedbackEvent]:
         ticket = body.ticket
         events: list[FeedbackEvent] = []
         comment = body.comment

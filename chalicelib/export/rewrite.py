@@ -1,30 +1,15 @@
-"""Export days an erasure left holding the erased customer: marked pending at once, rewritten within minutes
-by the export function, which the erasure invokes asynchronously (Lambda `Invoke`, InvocationType=Event).
-
-1. The erasure (DELETE /customers/{id}, `cli customers erase`) deletes the customer's items, then marks each
-   day that held them and is exported (one item per day in the EXPORT_REWRITE partition, with a fresh token)
-   and invokes the export function with an "export rewrite" event naming those days. Yesterday and today,
-   when not exported yet, are marked as upcoming: the nightly run may be exporting yesterday right now.
-2. While an exported day is marked, `GET /exports/{date}` answers 409 export_rewrite_pending.
-3. The export function rewrites every named day still marked (all files, Parquet included, so Athena reads
-   the rewritten partition), then removes the mark only if it still holds the token read before the
-   rewrite: an erasure that marked the day again meanwhile keeps it pending until its own rewrite.
-4. The nightly run rewrites whatever stays marked (an invocation that failed after Lambda's two retries, a
-   stage without the function name), exports the previous day, then rewrites what was marked meanwhile,
-   that day included: an erasure during its export cannot leave the day with the customer in it.
-
-The rewrite runs in the export function because only it has the Parquet writer (pyarrow, from a layer).
-Under `make run` there is no Lambda: when AWS_ENDPOINT_URL points at the embedded moto server, the same
-handler runs in a background thread of the process that erased (chalicelib/local/lambda_runtime.py).
+"""Export days an erasure left holding the erased customer: marked pending at once (GET /exports answers 409),
+rewritten within minutes by the export function, which the erasure invokes asynchronously, with the nightly
+run as the fallback; a mark is removed only if no erasure marked the day again meanwhile. README, "Privacy:
+redaction, erasure, retention", has the steps and the timing.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -47,7 +32,10 @@ REWRITE_DETAIL_TYPE = "Export rewrite requested"
 EXPORT_FUNCTION = "nightly_export"
 # What GET /exports/{date} tells a client to wait: a day's rewrite takes seconds to a minute.
 RETRY_AFTER_SECONDS = 60
-# The local stack's rewrites running in this process (see wait_for_local_rewrites).
+InProcessInvoker = Callable[[dict[str, Any]], threading.Thread | None]
+# The local stack's stand-in for Lambda's asynchronous invocation (set by chalicelib.local), and the rewrites
+# it started in this process (see wait_for_local_rewrites).
+_in_process_invoker: InProcessInvoker | None = None
 _local_rewrites: list[threading.Thread] = []
 
 
@@ -146,22 +134,21 @@ def _dispatch(event: dict[str, Any]) -> Dispatch:
             logger.exception("export function not invoked; the nightly run rewrites the days")
             return Dispatch.NIGHTLY
         return Dispatch.INVOKED
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        return _run_locally(event)
+    if _in_process_invoker is not None:
+        thread = _in_process_invoker(event)
+        if thread is None:
+            return Dispatch.NIGHTLY
+        _local_rewrites.append(thread)
+        return Dispatch.LOCAL
     logger.warning("EXPORT_FUNCTION_NAME is not set; the nightly run rewrites the days")
     return Dispatch.NIGHTLY
 
 
-def _run_locally(event: dict[str, Any]) -> Dispatch:
-    """The local stack's stand-in for the asynchronous invocation: the app's own handler, in a thread."""
-    try:
-        from app import nightly_export  # the process runs from the project directory (make run, the CLI)
-        from chalicelib.local.lambda_runtime import invoke_async
-    except ImportError:
-        logger.exception("the export handler cannot be loaded here; the nightly run rewrites the days")
-        return Dispatch.NIGHTLY
-    _local_rewrites.append(invoke_async(nightly_export, event, EXPORT_FUNCTION))
-    return Dispatch.LOCAL
+def invoke_in_process(invoker: InProcessInvoker | None) -> None:
+    """Where there is no Lambda (the local stack), run the export handler with `invoker` instead: it starts
+    the handler on an event and returns its thread (None when the handler cannot be loaded)."""
+    global _in_process_invoker  # noqa: PLW0603 - one invoker per process, set by the local stack at start
+    _in_process_invoker = invoker
 
 
 def wait_for_local_rewrites() -> None:

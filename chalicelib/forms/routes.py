@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib import queue
 from chalicelib.config import settings
+from chalicelib.forms import pages
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.forms.validation import is_honeypot_filled, to_event, validate_response
 from chalicelib.http import (
@@ -38,10 +39,10 @@ from chalicelib.http import (
     media_type,
     parse_body,
 )
+from chalicelib.ingest import queue
 from chalicelib.models import FeedbackEvent
 from chalicelib.observability import logger, metrics
-from chalicelib.store import forms as form_store
-from chalicelib.web import pages
+from chalicelib.web import html
 
 forms_api = Blueprint(__name__)
 
@@ -173,7 +174,7 @@ def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Respon
         status_code=303,
         headers={
             "Location": f"{pages.POST_PREFIX}f/{form.form_id}/thanks",
-            "Content-Type": pages.HTML_TYPE,
+            "Content-Type": html.HTML_TYPE,
             "Cache-Control": "no-store",
         },
     )
@@ -243,3 +244,20 @@ def _public_config(form: FormConfig, request: Request) -> Response:
         status_code=200,
         headers={"Cache-Control": f"public, max-age={PUBLIC_CONFIG_MAX_AGE_SECONDS}"},
     )
+
+
+# --- the hosted page -----------------------------------------------------------------------------------
+
+
+@forms_api.route("/f/{form_id}", methods=["GET"], content_types=ANY_CONTENT)
+@pages.html_errors
+def hosted_form(form_id: str) -> Response:
+    """The hosted form page (works without JavaScript; widget.js enhances it)."""
+    return pages.hosted_form_response(known_form(form_id), pages.FORM_PREFIX)
+
+
+@forms_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
+@pages.html_errors
+def hosted_thanks(form_id: str) -> Response:
+    """Where a hosted-page post without JavaScript lands."""
+    return pages.thanks_response(known_form(form_id))

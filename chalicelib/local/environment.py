@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
+from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import settings
+from chalicelib.export import rewrite
+from chalicelib.local.lambda_runtime import invoke_async
+from chalicelib.observability import logger
 
 LOCAL_STAGE = "local"
 LOCAL_REGION = "us-east-1"
@@ -42,7 +47,18 @@ def local_environment(port: int | None = None) -> dict[str, str]:
 
 
 def use_local_stack(port: int | None = None) -> None:
-    """Point this process at the local stack (settings and boto3 clients are rebuilt)."""
+    """Point this process at the local stack (settings and boto3 clients are rebuilt); with no Lambda here,
+    an erasure's asynchronous export rewrite runs the export handler in a thread of this process."""
     os.environ.update(local_environment(port))
     settings.cache_clear()
     aws.reset_clients()
+    rewrite.invoke_in_process(_invoke_export)
+
+
+def _invoke_export(event: dict[str, Any]) -> threading.Thread | None:
+    try:
+        from app import nightly_export  # the process runs from the project directory (make run, the CLI)
+    except ImportError:
+        logger.exception("the export handler cannot be loaded here; the nightly run rewrites the days")
+        return None
+    return invoke_async(nightly_export, event, rewrite.EXPORT_FUNCTION)

@@ -35,7 +35,7 @@ from chalicelib.local.gateway import ROUTE_KEY, ChaliceWsgi, GatewayAnswer, gate
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-# API Gateway's quotas for a regional REST API (infra/stack.py deploys a regional endpoint).
+# API Gateway's quotas for a regional REST API (infra/gateway.py makes the deployed endpoint regional).
 MAX_URL_CHARS = 10_240
 MAX_REQUEST_LINE_AND_HEADER_BYTES = 10_240
 GATEWAY_PAYLOAD_BYTES = 10 * 1024 * 1024

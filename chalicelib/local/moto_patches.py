@@ -1,27 +1,8 @@
-"""moto 5.x made fit for concurrent clients and for stores holding thousands of items: the one set of
-patches shared by the local stack's moto server (moto_server.LocalMotoServer, `make run` / `make load`) and
-the in-process fault suite (tests/faults/conftest.py). Development only: moto is not a runtime dependency,
-and nothing the Lambda handlers import imports this module.
+"""moto 5.x made fit for concurrent clients and for stores holding thousands of items, for the local stack's
+moto server and the fault suite (development only: nothing the Lambda handlers import imports this module).
 
-`fit_for_threads()` applies all of it, and puts moto's originals back when the last user leaves:
-
-- TransactWriteItems is serialized. moto runs a transaction's actions one after the other with no lock,
-  so two transactions can both pass the same `attribute_not_exists` check before either writes; real
-  DynamoDB transactions are serializable, and the idempotent store relies on that.
-- TransactWriteItems rolls back from an undo log of the items it names, instead of moto's deep copy of
-  every named table once per action (a 75-action transaction on a 2,000-item table copied 150,000 items).
-  The images are written straight back into the table: the exact items, without the validation, type
-  conversion and stream records a put_item would add.
-- SQS message operations (send, receive, delete, visibility, purge) hold one lock. moto's SQS is not
-  thread-safe (a delete rebuilds the queue's message list, so two deletes at once can bring a deleted
-  message back); real SQS is. A long poll waits with the lock released, so it holds up nobody.
-- A queue's attributes are computed when read, one at a time. moto computes all of them (three walks over
-  every message, counting) whenever one is read: on every SendMessage (ContentBasedDeduplication) and for
-  every message a receive hands out (MessageRetentionPeriod).
-- moto's SQS clock is `time.time()`: it builds two datetimes per reading (to support frozen time, unused
-  here), and it reads the clock once per queued message on every walk.
-- moto's package directory, listed on every server request (under the dispatcher's global lock) to find a
-  backend, is listed once.
+`fit_for_threads()` applies the patches below (each says what moto does and why it matters) and puts moto's
+originals back when the last user leaves. README, "Load test", says why the local stack needs them.
 """
 
 from __future__ import annotations
@@ -114,7 +95,9 @@ def _replace_all(patches: ExitStack) -> None:
     replace(moto.backends, "list_of_moto_modules", lambda: modules)
 
 
-# DynamoDB: serialized transactions, rolled back from an undo log.
+# DynamoDB: serialized transactions, rolled back from an undo log. moto runs a transaction's actions with no
+# lock (two can pass the same attribute_not_exists check; real DynamoDB transactions are serializable) and
+# deep-copies every named table per action to roll back (150,000 item copies for 75 actions on 2,000 items).
 
 
 class _NoTableCopies:
@@ -185,7 +168,8 @@ def _undo_logged(stock: Callable[[DynamoDBBackend, list[dict[str, Any]]], None])
     return transact_write_items
 
 
-# SQS: serialized message operations, lazy attributes.
+# SQS: serialized message operations, lazy attributes. moto's SQS is not thread-safe (two deletes at once can
+# bring a message back) and computes every queue attribute, walking all messages, whenever one is read.
 
 
 def _serialized(operation: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from chalicelib import aws, sources
+from chalicelib import aws
+from chalicelib.channels import sources
 from chalicelib.channels.registry import CHANNELS
+from chalicelib.channels.sources import SourceConfig
 from chalicelib.config import settings
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.models import RatingScale
-from chalicelib.sources import SourceConfig
-from chalicelib.store import forms as form_store
 from chalicelib.store.schema import TTL_ATTRIBUTE, create_table_arguments
 
 # Matches the deployed queue (infra/): after five failed receives a message moves to the DLQ.
@@ -124,7 +125,7 @@ def create_demo_form() -> FormConfig:
 
 def create_local_read_token() -> str:
     """A `read` token for the dashboard URL `make run` prints (each run starts an empty moto: a new token)."""
-    from chalicelib import auth
+    from chalicelib.auth import tokens
 
-    token, _ = auth.create_token("local dashboard", ["read"], description="created by make run")
+    token, _ = tokens.create_token("local dashboard", ["read"], description="created by make run")
     return token

@@ -28,8 +28,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
-from chalicelib.queue import QueueMessageError, decode_events, ingest_queue_url
-from chalicelib.sources import mask
+from chalicelib.channels.sources import mask
+from chalicelib.ingest.queue import QueueMessageError, decode_events, ingest_queue_url
 
 SQS_BATCH = 10
 # Long enough for one pass over a large DLQ: a message seen once must not come round again in the same pass.

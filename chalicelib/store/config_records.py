@@ -63,3 +63,10 @@ class ConfigRecords(BaseProvider):
             settings().table_name, [{"DeleteRequest": {"Key": dynamo.serialize(self.key(record_id))}}]
         )
         self.clear_cache()
+
+
+# Every kind of configuration record, one partition each; their modules (forms/records.py,
+# channels/sources.py, auth/tokens.py) add what the records mean.
+FORMS = ConfigRecords("FORM")
+SOURCES = ConfigRecords("SOURCE")
+TOKENS = ConfigRecords("TOKEN")

@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from chalicelib import aws
-from chalicelib.analysis.base import chunked
+from chalicelib.aws import chunked
 from chalicelib.store.schema import PK, SK
 
 MAX_TRANSACTION_ITEMS = 100

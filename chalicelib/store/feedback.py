@@ -1,4 +1,5 @@
-"""Feedback items: idempotent batched writes and the per-day read the export uses."""
+"""Feedback items: their keys and DynamoDB shape, and the reads (by id, per day for the export and the
+listings, per customer). New items are written with their customers by feedback_write.py."""
 
 from __future__ import annotations
 
@@ -153,22 +154,30 @@ def page_days(
                     **extra.get("ExpressionAttributeValues", {}),
                 },
             }
-            while True:
-                if start_key:
-                    query["ExclusiveStartKey"] = start_key
-                response = aws.client("dynamodb").query(**query, Limit=limit - len(items))
-                items += [from_item(dynamo.deserialize(i)) for i in response.get("Items", [])]
-                start_key = response.get("LastEvaluatedKey")
-                if len(items) >= limit:
-                    next_cursor = (
-                        {"day": day_index, "shard": shard, "key": start_key}
-                        if start_key
-                        else _after(day_index, shard, len(days))
-                    )
-                    return Page(items, next_cursor)
-                if not start_key:
-                    break
+            start_key = _read_into(items, query, limit, start_key)
+            if len(items) >= limit:
+                next_cursor = (
+                    {"day": day_index, "shard": shard, "key": start_key}
+                    if start_key
+                    else _after(day_index, shard, len(days))
+                )
+                return Page(items, next_cursor)
     return Page(items, None)
+
+
+def _read_into(
+    items: list[StoredFeedback], query: dict[str, Any], limit: int, start_key: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Page through one Query from `start_key`, adding to `items` until they number `limit` or the Query
+    ends; the LastEvaluatedKey to resume from, or None when the Query ended."""
+    while True:
+        if start_key:
+            query["ExclusiveStartKey"] = start_key
+        response = aws.client("dynamodb").query(**query, Limit=limit - len(items))
+        items += [from_item(dynamo.deserialize(i)) for i in response.get("Items", [])]
+        start_key = response.get("LastEvaluatedKey")
+        if not start_key or len(items) >= limit:
+            return start_key
 
 
 def _after(day_index: int, shard: int, days: int) -> dict[str, Any] | None:
@@ -199,17 +208,8 @@ def page_customer(
         },
     }
     items: list[StoredFeedback] = []
-    start_key = cursor.get("key") if cursor else None
-    while True:
-        if start_key:
-            query["ExclusiveStartKey"] = start_key
-        response = aws.client("dynamodb").query(**query, Limit=limit - len(items))
-        items += [from_item(dynamo.deserialize(i)) for i in response.get("Items", [])]
-        start_key = response.get("LastEvaluatedKey")
-        if not start_key:
-            return Page(items, None)
-        if len(items) >= limit:
-            return Page(items, {"key": start_key})
+    start_key = _read_into(items, query, limit, cursor.get("key") if cursor else None)
+    return Page(items, {"key": start_key} if start_key else None)
 
 
 def count_days(days: Sequence[date]) -> int:

@@ -159,13 +159,16 @@ class _Update:
         self.values[placeholder] = value
         return placeholder
 
-    def identity(self, customer_id: str) -> None:
-        """The attributes that make the item a profile (written by every update: one may create it)."""
+    def identity(self, customer_id: str, now: datetime) -> None:
+        """The attributes that make the item a profile, and its creation and update times (written by every
+        update: one may create it)."""
         self.sets += [
             f"customer_id = {self.value(customer_id)}",
             f"{RECORD_TYPE} = {self.value(PROFILE)}",
             f"{CUSTOMER_PK} = {self.value(customer_partition(customer_id))}",
             f"{CUSTOMER_SK} = {self.value(PROFILE)}",
+            f"created_at = if_not_exists(created_at, {self.value(now.isoformat())})",
+            f"updated_at = {self.value(now.isoformat())}",
         ]
 
     def ordered(self, candidates: Mapping[Ordered, Candidate], stored: Mapping[str, Any] | None) -> None:
@@ -239,11 +242,7 @@ def profile_update(
             adds[f"rating_{item.rating_scale}_sum"] += item.rating
     adds[REVISION] = 1
     update = _Update()
-    update.identity(customer_id)
-    update.sets += [
-        f"created_at = if_not_exists(created_at, {update.value(now.isoformat())})",
-        f"updated_at = {update.value(now.isoformat())}",
-    ]
+    update.identity(customer_id, now)
     update.ordered(item_candidates(items), stored)
     for name, amount in sorted(adds.items()):
         update.add(name, amount)
@@ -258,11 +257,7 @@ def merged_aggregates(
     """An Update action adding the `absorb` profile's counters and sets to customer `keep_id`'s and offering
     it its ordered attributes, guessed from `stored` (keep's profile as read)."""
     update = _Update()
-    update.identity(keep_id)
-    update.sets += [
-        f"created_at = if_not_exists(created_at, {update.value(now.isoformat())})",
-        f"updated_at = {update.value(now.isoformat())}",
-    ]
+    update.identity(keep_id, now)
     update.ordered(stored_candidates(absorb), stored)
     # Remember whom this profile absorbed (and they had absorbed), so erasing it removes their tombstones.
     update.add("absorbed", {absorb["customer_id"], *absorb.get("absorbed", [])})

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.analysis.base import chunked
+from chalicelib.aws import chunked
 from chalicelib.config import settings
 from chalicelib.models import Analysis, StoredFeedback, utc_now
 from chalicelib.store import dynamo, profiles

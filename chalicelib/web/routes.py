@@ -1,5 +1,5 @@
 """Routes for browsers: `GET /widget.js`, `GET /f/{form_id}` (+ `/thanks`), `GET /dashboard` with its
-assets, and `GET /stats` (scope read), the dashboard's aggregates.
+assets (the dashboard's figures come from the read API's `GET /stats`).
 
 Static files live beside this module and are read once per process. widget.js is cached by browsers and
 CDNs for a few minutes and revalidated by ETag, so a new release reaches every host page within minutes.
@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from datetime import date, timedelta
 from pathlib import Path
 
 from chalice import Blueprint, Response
 
-from chalicelib import read_params
-from chalicelib.auth import bearer, requires_scope
-from chalicelib.forms.routes import known_form
-from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, json_errors
-from chalicelib.models import utc_now
-from chalicelib.web import pages, stats
+from chalicelib.http import ANY_CONTENT, NotFound, json_errors
+from chalicelib.web.html import html_response
 
 web_api = Blueprint(__name__)
 
@@ -31,8 +26,6 @@ ASSETS = {
 }
 WIDGET_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
 ASSET_CACHE_CONTROL = "public, max-age=300"
-DEFAULT_DAYS = 30
-MAX_DAYS = 93
 
 
 @functools.cache
@@ -79,49 +72,8 @@ def static_asset(name: str) -> Response:
     return _static(name, ASSETS[name], ASSET_CACHE_CONTROL)
 
 
-@web_api.route("/f/{form_id}", methods=["GET"], content_types=ANY_CONTENT)
-@pages.html_errors
-def hosted_form(form_id: str) -> Response:
-    """The hosted form page (works without JavaScript; widget.js enhances it)."""
-    return pages.hosted_form_response(known_form(form_id), pages.FORM_PREFIX)
-
-
-@web_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
-@pages.html_errors
-def hosted_thanks(form_id: str) -> Response:
-    """Where a hosted-page post without JavaScript lands."""
-    return pages.thanks_response(known_form(form_id))
-
-
 @web_api.route("/dashboard", methods=["GET"], content_types=ANY_CONTENT)
 def dashboard() -> Response:
     """The dashboard shell; its script asks for a read token and calls /stats and the read API."""
     text, _ = asset("dashboard.html")
-    return pages.html_response(text)
-
-
-def stats_days(start: date | None, end: date | None, today: date) -> list[date]:
-    """The days of a /stats request: from..to inclusive; to defaults to today (UTC), from to 30 days
-    before to; at most MAX_DAYS. `from` and `to` come through read_params.parse_day, whose bounds keep this
-    arithmetic inside `date`'s range."""
-    end = end or (start + timedelta(days=DEFAULT_DAYS - 1) if start else today)
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
-    if end < start:
-        raise BadRequest("from must not be after to.", code="invalid_date")
-    if (end - start).days >= MAX_DAYS:
-        raise BadRequest(f"Statistics span at most {MAX_DAYS} days.", code="invalid_date")
-    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
-
-
-@web_api.route("/stats", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
-@json_errors
-@requires_scope("read")
-def get_stats() -> Response:
-    """Sentiment mix per day and per channel, NPS per day, counts, latest negative feedback."""
-    query = web_api.current_request.query_params or {}
-    start, end = (
-        read_params.parse_day("from", query.get("from")),
-        read_params.parse_day("to", query.get("to")),
-    )
-    days = stats_days(start, end, utc_now().date())
-    return Response(body=stats.compute(days), status_code=200, headers={"Cache-Control": "no-store"})
+    return html_response(text)

@@ -14,8 +14,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+
+from tools.local_process import free_port, start_reading_banner, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -56,12 +56,6 @@ STORE_WAIT_SECONDS = 30
 OUTBOX_KEY = "feedback-widget:outbox"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def today() -> str:
     return datetime.now(UTC).date().isoformat()
 
@@ -77,8 +71,12 @@ class LocalStack:
     banner: str
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return self.run_module("chalicelib.cli", *args, "--local")
+
+    def run_module(self, module: str, *args: str) -> subprocess.CompletedProcess:
+        """`python -m module args…` against this stack (its environment), output captured."""
         return subprocess.run(
-            [sys.executable, "-m", "chalicelib.cli", *args, "--local"],
+            [sys.executable, "-m", module, *args],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -158,35 +156,14 @@ def local_stack(chromium_path: str) -> Iterator[LocalStack]:
             "PYTHONUNBUFFERED": "1",
         }
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    banner: list[str] = []
-    deadline = time.monotonic() + STACK_START_SECONDS
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        banner.append(line)
-        if "Serving on" in line or process.poll() is not None:
-            break
-    text = "".join(banner)
+    process, text = start_reading_banner(env, STACK_START_SECONDS)
     assert "Serving on" in text, text
     # Keep reading its output so the pipe never fills up and blocks the server.
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
     token = re.search(r"/dashboard#token=(\S+)", text)
     assert token, text
     yield LocalStack(f"http://127.0.0.1:{port}", moto_port, env, token.group(1), text)
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop(process, timeout=20)
 
 
 @dataclass

@@ -47,7 +47,7 @@ SEED: list[tuple[date, Channel, Sentiment | None, int | None, str, bool]] = [
 
 
 def expected_nps(ratings: list[int]) -> float | None:
-    """NPS as the dashboard plots it, computed independently of chalicelib.web.stats."""
+    """NPS as the dashboard plots it, computed independently of chalicelib.read.stats."""
     if not ratings:
         return None
     promoters = sum(1 for r in ratings if r >= 9)
@@ -89,10 +89,11 @@ def main(moto_port: int) -> int:
     from chalicelib.local.environment import use_local_stack
 
     use_local_stack(moto_port)
-    from chalicelib import processing
     from chalicelib.analysis.lexicon import LexiconAnalyzer
-    from chalicelib.queue import encode_events
-    from chalicelib.store import customers
+    from chalicelib.ingest import processing
+    from chalicelib.ingest.queue import encode_events
+    from chalicelib.store import customers, feedback_write
+    from chalicelib.store.identities import Resolution
 
     now = datetime.now(UTC)
     first = FeedbackEvent.create(
@@ -109,7 +110,7 @@ def main(moto_port: int) -> int:
     assert report.errors == [None], report.errors
     customer_id = customers.find_by_email(CUSTOMER_EMAIL)
     assert customer_id, "the customer was not created"
-    customers.save_feedback(items(customer_id), customers.Resolution())
+    feedback_write.save_feedback(items(customer_id), Resolution())
     print(customer_id)
     return 0
 

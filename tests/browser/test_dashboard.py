@@ -3,15 +3,13 @@ DOM (data attributes on the SVG elements), the date-range filter and the custome
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter, defaultdict
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ROOT, save_screenshot
+from tests.browser.conftest import save_screenshot
 from tests.browser.seed import CUSTOMER_EMAIL, CUSTOMER_NAME, FROM, SEED, TO, expected_nps
 
 TOKEN_KEY = "feedback-dashboard:token"
@@ -20,15 +18,7 @@ TOKEN_KEY = "feedback-dashboard:token"
 @pytest.fixture(scope="package")
 def seeded(local_stack) -> str:
     """The seeded days in the running stack; returns the known customer's id."""
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.browser.seed", str(local_stack.moto_port)],
-        cwd=ROOT,
-        env=local_stack.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = local_stack.run_module("tests.browser.seed", str(local_stack.moto_port))
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
 

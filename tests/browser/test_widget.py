@@ -10,7 +10,7 @@ import uuid
 from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from tests.browser.conftest import BASELINES, save_screenshot
 from tests.browser.imaging import compare
@@ -195,21 +195,21 @@ def test_form_for_one_site_works_there_and_nowhere_else(new_context, host_site, 
 
 
 def test_dark_mode_and_reduced_motion(new_context, host_site):
-    dark = new_context(color_scheme="dark", reduced_motion="no-preference").new_page()
-    dark.goto(host_site.url("floating.html"))
-    dark.get_by_role("button", name="Feedback", exact=True).click()
-    panel = dark.get_by_role("dialog")
-    expect(panel).to_be_visible()
-    assert panel.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(27, 32, 39)"
-    assert panel.evaluate("e => getComputedStyle(e).animationName") == "in"
+    def opened_panel(color_scheme: str, reduced_motion: str) -> Locator:
+        page = new_context(color_scheme=color_scheme, reduced_motion=reduced_motion).new_page()
+        page.goto(host_site.url("floating.html"))
+        page.get_by_role("button", name="Feedback", exact=True).click()
+        panel = page.get_by_role("dialog")
+        expect(panel).to_be_visible()
+        return panel
 
-    calm = new_context(color_scheme="light", reduced_motion="reduce").new_page()
-    calm.goto(host_site.url("floating.html"))
-    calm.get_by_role("button", name="Feedback", exact=True).click()
-    panel = calm.get_by_role("dialog")
-    expect(panel).to_be_visible()
-    assert panel.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 255, 255)"
-    assert panel.evaluate("e => getComputedStyle(e).animationName") == "none"
+    dark = opened_panel("dark", "no-preference")
+    assert dark.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(27, 32, 39)"
+    assert dark.evaluate("e => getComputedStyle(e).animationName") == "in"
+
+    calm = opened_panel("light", "reduce")
+    assert calm.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 255, 255)"
+    assert calm.evaluate("e => getComputedStyle(e).animationName") == "none"
 
 
 def _widget_png(page, url: str) -> bytes:

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from tests.channels.harness import WebhookCase
+from tests.channels.harness import ChannelTable, WebhookCase, payload_invalid
 from tests.channels.meta_cases import (
     APP_SECRET,
     NO_EVENTS,
@@ -21,7 +21,6 @@ from tests.channels.meta_cases import (
     auth_cases,
     handshake_cases,
     signed_with,
-    signer,
 )
 
 ACCOUNT = "17841405309211844"
@@ -171,36 +170,25 @@ CASES = [
     *auth_cases("instagram", "comment.json"),
     *handshake_cases(),
     # --- signed but not the documented shape: 422, nothing queued ---------------------------------------
-    WebhookCase(
-        "Page delivery sent to an Instagram source",
-        body=b'{"object": "page", "entry": []}',
-        status=422,
-        error_code="payload_invalid",
-    ),
-    WebhookCase(
+    payload_invalid("Page delivery sent to an Instagram source", b'{"object": "page", "entry": []}'),
+    payload_invalid(
         "comment without id",
-        body=instagram_body(
+        instagram_body(
             {"id": ACCOUNT, "changes": [{"field": "comments", "value": {"text": "hi", "from": {"id": "1"}}}]}
         ),
-        status=422,
-        error_code="payload_invalid",
     ),
     WebhookCase(
         "mention without ids (skipped like every mention)",
         body=instagram_body({"id": ACCOUNT, "changes": [{"field": "mentions", "value": {}}]}),
         events=NO_EVENTS,
     ),
-    WebhookCase(
+    payload_invalid(
         "change value that is not an object",
-        body=instagram_body({"id": ACCOUNT, "changes": [{"field": "comments", "value": "hi"}]}),
-        status=422,
-        error_code="payload_invalid",
+        instagram_body({"id": ACCOUNT, "changes": [{"field": "comments", "value": "hi"}]}),
     ),
-    WebhookCase(
+    payload_invalid(
         "messaging is not a list",
-        body=instagram_body({"id": ACCOUNT, "messaging": {"message": {"mid": "m", "text": "hi"}}}),
-        status=422,
-        error_code="payload_invalid",
+        instagram_body({"id": ACCOUNT, "messaging": {"message": {"mid": "m", "text": "hi"}}}),
     ),
     # Found by test_normalizer_properties: a non-string field was looked up in a set (TypeError).
     WebhookCase(
@@ -219,9 +207,12 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def harness(channel_harness):
-    return channel_harness("instagram", SECRETS, signer)
+TABLE = ChannelTable(
+    "instagram",
+    SECRETS,
+    accepted=next(c for c in CASES if c.label == "comment"),
+    settings={"account_id": "17841405309211844", "username": "acme.coffee"},
+)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
@@ -230,7 +221,7 @@ def test_instagram_cases(harness, case):
 
 
 def test_username_setting_skips_the_accounts_own_replies(channel_harness):
-    harness = channel_harness("instagram", SECRETS, signer, settings={"username": "@Acme.Coffee"})
+    harness = channel_harness("instagram", SECRETS, settings={"username": "@Acme.Coffee"})
     body = instagram_body(
         {
             "id": ACCOUNT,

@@ -1,17 +1,18 @@
 """Property tests on every registered channel: whatever a correctly signed body holds, the channel answers
 with valid FeedbackEvents or with its documented client error, never with an exception of its own.
 
-For each channel type in the registry (so a new channel is covered, or fails here for want of a recipe in
-recipes.py), Hypothesis generates bodies, signs exactly those bytes with the source's secret, and runs
-verify → parse → normalize in process:
+For each channel type in the registry (so a new channel is covered, or fails here for want of a table in
+tests/channels/test_<type>.py), Hypothesis generates bodies, signs exactly those bytes with the channel's
+own `sign` and its table's secrets, and runs verify → parse → normalize in process:
 - arbitrary JSON (objects and every other JSON value, NaN and Infinity too: Python's parser accepts them);
 - arbitrary JSON built from the channel's own vocabulary (the keys and values of its fixtures), so objects
   have the field names the normalizer looks for;
 - the channel's fixtures with random subtrees replaced, deleted, wrapped in lists or turned into strings, so
   generation reaches deep into the documented envelope;
 - raw bytes: random binary, non-UTF-8, UTF-16, truncated fixtures, nesting deeper than the parser allows.
-The only exceptions allowed are the documented ones: 400 `malformed_json` from parse, and from normalize
-`PayloadInvalid` (422) or `DeliveryTooLarge` (413, a delivery whose events do not fit in one queue request).
+The only exceptions allowed are the documented ones: from parse 400 `malformed_json` or `PayloadInvalid`
+(422, the body does not fit the channel's payload model), and from normalize `PayloadInvalid` or
+`DeliveryTooLarge` (413, a delivery whose events do not fit in one queue request).
 Events must satisfy the FeedbackEvent model, belong to the source, carry a rating only on its scale, and
 survive the ingest queue's envelope (UTF-8 encodable, decoded back equal).
 
@@ -32,22 +33,25 @@ from functools import cache
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from chalicelib.channels.base import Delivery, WebhookRequest
 from chalicelib.channels.exceptions import DeliveryTooLarge, PayloadInvalid
 from chalicelib.channels.registry import CHANNELS
+from chalicelib.channels.routes import queue_bodies
+from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import ApiError, BadRequest
+from chalicelib.ingest.queue import decode_events, encode_events
+from chalicelib.models import Channel as ChannelName
 from chalicelib.models import FeedbackEvent, feedback_id_for
-from chalicelib.queue import decode_events, encode_events
-from chalicelib.sources import SourceConfig, SourceSecrets
-from tests.channels.harness import FIXTURES, NOW, WebhookCase
-from tests.channels.recipes import RECIPES, Recipe
+from tests.channels.harness import FIXTURES, NOW, ChannelTable, WebhookCase, table_for
 
 THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
 SCALE = 10 if THOROUGH else 1
 CHANNEL_TYPES = sorted(CHANNELS)
+SPEC_PATH = FIXTURES.parents[1] / "openapi.yaml"
 
 
 def bounded(max_examples: int, **extra: Any) -> settings:
@@ -65,13 +69,11 @@ def bounded(max_examples: int, **extra: Any) -> settings:
 # --- the channel's own material ----------------------------------------------------------------------------
 
 
-def recipe_for(channel_type: str) -> Recipe:
-    recipe = RECIPES.get(channel_type)
-    if recipe is None:
-        pytest.fail(
-            f"Channel {channel_type!r} is registered but tests/channels/recipes.py has no recipe for it."
-        )
-    return recipe
+def table_of(channel_type: str) -> ChannelTable:
+    try:
+        return table_for(channel_type)
+    except LookupError as error:
+        pytest.fail(f"Channel {channel_type!r} is registered but has no table: {error}")
 
 
 @cache
@@ -295,19 +297,19 @@ def bodies(channel_type: str, family: str) -> st.SearchStrategy[bytes]:
 
 def signed_request(channel_type: str, body: bytes, with_settings: bool) -> WebhookRequest:
     """The request a platform would send with `body`, authenticated with the source's secret."""
-    recipe = recipe_for(channel_type)
-    headers, query = recipe.auth(body, recipe.secrets, NOW)
+    table = table_of(channel_type)
+    signed = CHANNELS[channel_type].sign(body, table.secrets, NOW)
     return WebhookRequest(
         source=SourceConfig(
             source_id=f"src_{channel_type}_prop",
             type=channel_type,
             name="property",
-            settings=dict(recipe.settings) if with_settings else {},
+            settings=dict(table.settings) if with_settings else {},
         ),
-        secrets=SourceSecrets(recipe.secrets),
+        secrets=SourceSecrets(dict(table.secrets)),
         method="POST",
-        headers={"content-type": "application/json", **{k.lower(): v for k, v in headers.items()}},
-        query=query,
+        headers={"content-type": "application/json", **{k.lower(): v for k, v in signed.headers.items()}},
+        query=dict(signed.query),
         body=body,
         received_at=NOW,
     )
@@ -342,7 +344,8 @@ def assert_valid_delivery(request: WebhookRequest, delivery: Delivery) -> None:
 
 
 def run_in_process(channel_type: str, body: bytes, with_settings: bool) -> Delivery | ApiError:
-    """verify → parse → normalize as the route runs them; the documented refusal, or the checked delivery."""
+    """verify → parse → normalize → queue bodies as the route runs them; the documented refusal, or the
+    checked delivery."""
     channel = CHANNELS[channel_type]
     request = signed_request(channel_type, body, with_settings)
     channel.verify(request)  # a valid signature over these exact bytes: must pass, whatever they are
@@ -351,8 +354,12 @@ def run_in_process(channel_type: str, body: bytes, with_settings: bool) -> Deliv
     except BadRequest as error:
         assert error.code == "malformed_json", error.code
         return error
+    except PayloadInvalid as error:  # the body does not fit the channel's payload model
+        assert error.status == 422
+        return error
     try:
         delivery = channel.normalize(request, payload)
+        queue_bodies(delivery)
     except (PayloadInvalid, DeliveryTooLarge) as error:
         assert 400 <= error.status < 500
         return error
@@ -365,14 +372,13 @@ EXAMPLES = {"arbitrary": 20, "vocabulary": 30, "mutated": 60, "raw": 15}
 HTTP_EXAMPLES = 8  # per channel, through the route and moto
 
 
-def test_every_registered_channel_has_a_recipe_and_fixtures():
-    """A new channel must come with a signing recipe and fixtures, or the properties would skip it."""
-    assert set(RECIPES) == set(CHANNELS), "recipes.py and the registry disagree"
+def test_every_registered_channel_has_a_table_and_fixtures():
+    """A new channel must come with a table and fixtures, or the properties would skip it."""
     for channel_type in CHANNELS:
         assert fixtures_of(channel_type), f"no fixtures in tests/fixtures/{channel_type}/"
         assert all(isinstance(doc, dict) for doc in fixtures_of(channel_type))
-        recipe = recipe_for(channel_type)
-        assert set(recipe.secrets) >= set(CHANNELS[channel_type].secret_names)
+        table = table_of(channel_type)
+        assert set(table.secrets) >= set(CHANNELS[channel_type].secret_names)
 
 
 def test_every_fixture_is_accepted_as_is():
@@ -383,10 +389,25 @@ def test_every_fixture_is_accepted_as_is():
             assert isinstance(outcome, Delivery), (channel_type, document, outcome)
 
 
+def test_the_channel_enums_name_what_the_registered_channels_and_forms_produce():
+    """The FeedbackEvent `Channel` enum (models.py, which may not import the channels) and the OpenAPI
+    `Channel` schema cannot be built from the registry: they must name exactly what the registered channels'
+    fixtures produce plus `form` (the forms package), in the same order in both."""
+    produced = {ChannelName.FORM.value}
+    for channel_type in CHANNEL_TYPES:
+        for document in fixtures_of(channel_type):
+            outcome = run_in_process(channel_type, json.dumps(document).encode(), with_settings=False)
+            assert isinstance(outcome, Delivery)
+            produced |= {event.channel.value for event in outcome.events}
+    assert produced == {name.value for name in ChannelName}, "the registry and models.Channel disagree"
+    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    assert spec["components"]["schemas"]["Channel"]["enum"] == [name.value for name in ChannelName]
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("channel_type", CHANNEL_TYPES)
 def test_signed_bodies_give_events_or_the_documented_error(channel_type: str, family: str):
-    recipe_for(channel_type)
+    table_of(channel_type)
 
     @bounded(EXAMPLES[family])
     @given(body=bodies(channel_type, family), with_settings=st.booleans())
@@ -495,22 +516,14 @@ def test_signed_deliveries_through_the_route_never_answer_5xx(channel_harness):
     error shape with nothing queued."""
     harnesses = {}
     for channel_type in CHANNEL_TYPES:
-        recipe = recipe_for(channel_type)
-        harnesses[channel_type] = channel_harness(channel_type, recipe.secrets, None, recipe.settings)
+        table = table_of(channel_type)
+        harnesses[channel_type] = channel_harness(channel_type, table.secrets, table.settings)
 
     # The stack and sources are built once for the test; each example only sends and drains the queue.
     def check(channel_type: str, body: bytes) -> None:
         note(f"channel={channel_type} body={body[:2000]!r}")
         harness = harnesses[channel_type]
-        headers, query = RECIPES[channel_type].auth(body, harness.secrets, NOW)
-        case = WebhookCase(
-            "property",
-            body=body,
-            headers={"content-type": "application/json", **headers},
-            query=query,
-            sign=False,
-        )
-        result = harness.send(case)
+        result = harness.send(WebhookCase("property", body=body))  # signed by the channel's `sign`
         assert result.status < 500, result.body
         if result.status >= 400:
             error = json.loads(result.body)["error"]

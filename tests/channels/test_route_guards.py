@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import aws, sources
+from chalicelib import aws
+from chalicelib.channels import sources
 from chalicelib.channels.registry import CHANNELS
-from tests.channels.harness import WebhookCase
-from tests.channels.recipes import RECIPES
+from tests.channels.harness import ChannelHarness, WebhookCase, table_for
 from tools.load_deliveries import BUILDERS, Ident
 
 HOSTILE_VALUES = (
@@ -36,28 +36,20 @@ HOSTILE_VALUES = (
 )
 
 
-def _signed_case(channel_type: str, secrets: dict[str, str]) -> WebhookCase:
-    """A delivery of `channel_type` the channel accepts (the load tool's), authenticated now."""
-    body = BUILDERS[channel_type](Ident(run=424242, index=1), secrets).body
-    now = datetime.now(UTC)
-    headers, query = RECIPES[channel_type].auth(body, secrets, now)
-    return WebhookCase(
-        channel_type,
-        body=body,
-        headers={"content-type": "application/json", **headers},
-        query=query,
-        sign=False,
-        now=now,
-    )
+def _signed_case(harness: ChannelHarness) -> WebhookCase:
+    """A delivery the harness's channel accepts (the load tool's), authenticated now."""
+    body = BUILDERS[harness.source.type](Ident(run=424242, index=1), harness.secrets).body
+    return harness.signed(WebhookCase(harness.source.type, body=body, now=datetime.now(UTC)))
 
 
 @pytest.mark.parametrize("channel_type", sorted(CHANNELS))
 def test_every_authentication_header_with_a_hostile_value_is_a_401(channel_harness, channel_type):
-    harness = channel_harness(channel_type, RECIPES[channel_type].secrets, None)
-    valid = _signed_case(channel_type, harness.secrets)
+    harness = channel_harness(channel_type, table_for(channel_type).secrets)
+    valid = _signed_case(harness)
     assert harness.send(valid).status == 200, "the unaltered delivery must be accepted"
-    # Every header (and Trustpilot's query token) the recipe authenticates with, one at a time.
-    headers, query = RECIPES[channel_type].auth(valid.body or b"", harness.secrets, valid.now)
+    # Every header (and Trustpilot's query token) the channel's `sign` authenticates with, one at a time.
+    signed = harness.channel.sign(valid.body or b"", harness.secrets, valid.now)
+    headers, query = {name.lower() for name in signed.headers}, signed.query
     for name in sorted(headers):
         for value in HOSTILE_VALUES:
             case = WebhookCase(
@@ -88,8 +80,8 @@ def test_every_authentication_header_with_a_hostile_value_is_a_401(channel_harne
 @pytest.mark.parametrize("header", ["webhook-timestamp", "x-slack-request-timestamp"])
 def test_a_timestamp_of_one_followed_by_400_zeros_is_a_401(channel_harness, header):
     channel_type = "webhook" if header.startswith("webhook") else "slack"
-    harness = channel_harness(channel_type, RECIPES[channel_type].secrets, None)
-    valid = _signed_case(channel_type, harness.secrets)
+    harness = channel_harness(channel_type, table_for(channel_type).secrets)
+    valid = _signed_case(harness)
     harness.run(
         WebhookCase(
             "1 and 400 zeros",
@@ -105,8 +97,8 @@ def test_a_timestamp_of_one_followed_by_400_zeros_is_a_401(channel_harness, head
 
 @pytest.mark.parametrize("value", ["\u00b2", "9" * 5_000, "1e3", "12, 12"])
 def test_a_malformed_content_length_is_never_a_500(channel_harness, value):
-    harness = channel_harness("telegram", RECIPES["telegram"].secrets, None)
-    valid = _signed_case("telegram", harness.secrets)
+    harness = channel_harness("telegram", table_for("telegram").secrets)
+    valid = _signed_case(harness)
     result = harness.send(
         WebhookCase("content-length", body=valid.body, headers={**valid.headers, "content-length": value})
     )
@@ -177,21 +169,18 @@ def _emitted_metrics(output: str) -> list[dict]:
 
 def test_skipped_items_are_counted_per_reason(channel_harness, monkeypatch, capsys):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    harness = channel_harness("webhook", RECIPES["webhook"].secrets, None)
+    harness = channel_harness("webhook", table_for("webhook").secrets)
     body = json.dumps(
         {
             "type": "feedback.created",
             "data": [{"id": "a", "text": "Kept"}, {"id": "b"}, {"id": "c", "text": "  "}],
         }
     ).encode()
-    headers, _ = RECIPES["webhook"].auth(body, harness.secrets, datetime.now(UTC))
     capsys.readouterr()
     result = harness.run(
         WebhookCase(
             "batch with two empty objects",
             body=body,
-            headers={"content-type": "application/json", **headers},
-            sign=False,
             now=datetime.now(UTC),
             events=[{"external_id": "a"}],
             response={

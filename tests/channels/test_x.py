@@ -3,7 +3,9 @@
 Fixtures in tests/fixtures/x/ follow docs.x.com "Account Activity API → Payload examples" (the
 direct_message, typing, favorite, follow, tweet_delete and user_event revoke bodies are those examples;
 tweet_create_events carry v1.1 Tweet objects as in X's Tweet data dictionary, the longform one is the
-documented `extended_tweet` example) and "Webhooks → Quickstart" for the CRC and signature scheme.
+documented `extended_tweet` example) and "Webhooks → Quickstart" for the CRC and signature scheme. The
+generic authentication cases (missing or wrong signature, tampered body, key rotation) come from the harness
+(test_generic_cases.py).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import pytest
 
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.exceptions import SignatureInvalid
-from chalicelib.channels.x import XChannel, sign
-from chalicelib.sources import SourceConfig, SourceSecrets
-from tests.channels.harness import WebhookCase
+from chalicelib.channels.sources import SourceConfig, SourceSecrets
+from chalicelib.channels.x import XChannel
+from tests.channels.harness import NOW, ChannelTable, WebhookCase, payload_invalid
 
 SECRET = "z3ZX4v7mAAUGykl3EcmkqbartmuW8VFOOzCloLx9Q45P0hLrFu"
 OTHER_SECRET = "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw"
@@ -28,12 +30,9 @@ ACCOUNT = "2244994945"
 JSON = {"content-type": "application/json"}
 
 
-def signer(body, secrets, now):
-    return {"x-twitter-webhooks-signature": sign(secrets["consumer_secret"], body)}
-
-
-def signed_with(secret: str, body: bytes) -> dict[str, str]:
-    return {**JSON, "x-twitter-webhooks-signature": sign(secret, body)}
+def signature(body: bytes) -> str:
+    """The x-twitter-webhooks-signature X sends with `body`."""
+    return XChannel().sign(body, {"consumer_secret": SECRET}, NOW).headers["x-twitter-webhooks-signature"]
 
 
 def expected_crc(secret: str, token: str) -> str:
@@ -263,33 +262,10 @@ CASES = [
         events=NO_EVENTS,
     ),
     WebhookCase(
-        "missing signature",
-        fixture="tweet_mention.json",
-        sign=False,
-        status=401,
-        error_code="signature_missing",
-    ),
-    WebhookCase(
         "signature without the sha256= prefix",
         body=VALID,
         sign=False,
-        headers={**JSON, "x-twitter-webhooks-signature": sign(SECRET, VALID).removeprefix("sha256=")},
-        status=401,
-        error_code="signature_invalid",
-    ),
-    WebhookCase(
-        "signed with another consumer secret",
-        body=VALID,
-        sign=False,
-        headers=signed_with(OTHER_SECRET, VALID),
-        status=401,
-        error_code="signature_invalid",
-    ),
-    WebhookCase(
-        "signature over another body",
-        body=VALID,
-        sign=False,
-        headers=signed_with(SECRET, VALID + b" "),
+        headers={**JSON, "x-twitter-webhooks-signature": signature(VALID).removeprefix("sha256=")},
         status=401,
         error_code="signature_invalid",
     ),
@@ -311,33 +287,21 @@ CASES = [
         status=400,
         error_code="malformed_json",
     ),
-    WebhookCase(
-        "tweet_create_events is not a list",
-        body=b'{"for_user_id": "1", "tweet_create_events": "tweet"}',
-        status=422,
-        error_code="payload_invalid",
+    payload_invalid(
+        "tweet_create_events is not a list", b'{"for_user_id": "1", "tweet_create_events": "tweet"}'
     ),
-    WebhookCase(
-        "tweet without a user",
-        body=tweets({"id_str": "3", "text": "hello", "timestamp_ms": "1"}),
-        status=422,
-        error_code="payload_invalid",
-    ),
-    WebhookCase(
+    payload_invalid("tweet without a user", tweets({"id_str": "3", "text": "hello", "timestamp_ms": "1"})),
+    payload_invalid(
         "tweets without for_user_id",
-        body=b'{"tweet_create_events": [{"id_str": "4", "text": "x", "user": {"id_str": "9"}}]}',
-        status=422,
-        error_code="payload_invalid",
+        b'{"tweet_create_events": [{"id_str": "4", "text": "x", "user": {"id_str": "9"}}]}',
     ),
-    WebhookCase(
+    payload_invalid(
         "tweet without a usable time",
-        body=tweets({"id_str": "5", "text": "hello", "user": {"id_str": "9"}, "created_at": "yesterday"}),
-        status=422,
-        error_code="payload_invalid",
+        tweets({"id_str": "5", "text": "hello", "user": {"id_str": "9"}, "created_at": "yesterday"}),
     ),
-    WebhookCase(
+    payload_invalid(
         "direct message with a malformed created_timestamp",
-        body=json.dumps(
+        json.dumps(
             {
                 "for_user_id": "1",
                 "direct_message_events": [
@@ -350,22 +314,61 @@ CASES = [
                 ],
             }
         ).encode(),
-        status=422,
-        error_code="payload_invalid",
     ),
     # Found by test_normalizer_properties: times past the year 9999 raised ValueError/OverflowError (500),
     # a user name of another type failed Author validation (500), a non-object extended_tweet had no .get.
-    WebhookCase(
+    payload_invalid(
         "timestamp_ms past the year 9999",
-        body=tweets({"id_str": "1", "text": "hi", "user": {"id_str": "9"}, "timestamp_ms": "9" * 17}),
-        status=422,
-        error_code="payload_invalid",
+        tweets({"id_str": "1", "text": "hi", "user": {"id_str": "9"}, "timestamp_ms": "9" * 17}),
+    ),
+    payload_invalid(
+        "extended_tweet that is not an object",
+        tweets({"id_str": "1", "text": "hi", "user": {"id_str": "9"}, "extended_tweet": "long"}),
+    ),
+    # Issue 13, item 2: a field is refused only where it is read. The account's own posts and messages and
+    # retweets are skipped unread, so a malformed field in one is no error (the payload model defers it).
+    WebhookCase(
+        "the account's own tweet with an extended_tweet that is not an object is skipped",
+        body=tweets({"id_str": "1", "text": "hi", "user": {"id_str": ACCOUNT}, "extended_tweet": "long"}),
+        events=NO_EVENTS,
     ),
     WebhookCase(
-        "extended_tweet that is not an object",
-        body=tweets({"id_str": "1", "text": "hi", "user": {"id_str": "9"}, "extended_tweet": "long"}),
-        status=422,
-        error_code="payload_invalid",
+        "a retweet without a usable time is skipped",
+        body=tweets(
+            {"id_str": "1", "text": "hi", "user": {"id_str": "9"}, "retweeted_status": {}, "created_at": "?"}
+        ),
+        events=NO_EVENTS,
+    ),
+    WebhookCase(
+        "a DM the account sent with message_data that is not an object is skipped",
+        body=json.dumps(
+            {
+                "for_user_id": ACCOUNT,
+                "direct_message_events": [
+                    {
+                        "type": "message_create",
+                        "id": "6",
+                        "message_create": {"sender_id": ACCOUNT, "message_data": "hi"},
+                    }
+                ],
+            }
+        ).encode(),
+        events=NO_EVENTS,
+    ),
+    payload_invalid(
+        "a DM from a customer with message_data that is not an object",
+        json.dumps(
+            {
+                "for_user_id": ACCOUNT,
+                "direct_message_events": [
+                    {
+                        "type": "message_create",
+                        "id": "6",
+                        "message_create": {"sender_id": "2", "message_data": "hi"},
+                    }
+                ],
+            }
+        ).encode(),
     ),
     WebhookCase(
         "user name and screen_name of another type are left out",
@@ -382,9 +385,7 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def harness(channel_harness):
-    return channel_harness("x", {"consumer_secret": SECRET}, signer)
+TABLE = ChannelTable("x", {"consumer_secret": SECRET}, accepted=CASES[0])
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.label)
@@ -434,7 +435,7 @@ def test_crc_cannot_be_used_to_sign_a_delivery(harness):
 
 
 def test_crc_uses_the_current_secret_during_a_rotation(harness):
-    from chalicelib import sources
+    from chalicelib.channels import sources
 
     sources.rotate(harness.source.source_id, {"consumer_secret": OTHER_SECRET})
     harness.run(crc("abc", response={"response_token": expected_crc(OTHER_SECRET, "abc")}))
@@ -442,7 +443,7 @@ def test_crc_uses_the_current_secret_during_a_rotation(harness):
 
 def test_published_signature_vectors_verify(channel_harness):
     """X's own webhook library (xdevplatform/autohook, test/signature.js): consumer secret "test"."""
-    harness = channel_harness("x", {"consumer_secret": "test"}, None)
+    harness = channel_harness("x", {"consumer_secret": "test"})
     json_vector = WebhookCase(
         "autohook JSON vector: valid, no Account Activity events in it",
         body=b'{"test_number":1,"test_string":"two"}',
@@ -466,6 +467,9 @@ def test_published_signature_vectors_verify(channel_harness):
     )
     harness.run(json_vector)
     harness.run(form_vector)
+    signed = XChannel().sign(json_vector.body or b"", {"consumer_secret": "test"}, NOW)
+    header = "x-twitter-webhooks-signature"
+    assert signed.headers == {header: json_vector.headers[header]}
 
 
 def test_verify_rejects_the_vector_under_another_secret():
@@ -480,16 +484,6 @@ def test_verify_rejects_the_vector_under_another_secret():
     )
     with pytest.raises(SignatureInvalid):
         XChannel().verify(request)
-
-
-def test_previous_secret_is_accepted_during_a_rotation(harness):
-    harness.assert_rotation(
-        "consumer_secret",
-        OTHER_SECRET,
-        lambda secret: WebhookCase(
-            "key", body=VALID, sign=False, headers=signed_with(secret, VALID), events=[{}]
-        ),
-    )
 
 
 def test_redelivery_is_stored_once(harness):

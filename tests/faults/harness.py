@@ -8,21 +8,22 @@ import base64
 import json
 import random
 import threading
-import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib import aws, sources
-from chalicelib.channels.webhook import sign
+from chalicelib import aws
+from chalicelib.channels import sources
+from chalicelib.channels.webhook import StandardWebhooksChannel
 from chalicelib.config import settings
+from chalicelib.ingest.queue import decode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import FeedbackEvent, StoredFeedback, feedback_id_for
-from chalicelib.queue import decode_events
 from chalicelib.store import feedback as feedback_store
-from chalicelib.store.customers import PROFILE
+from chalicelib.store.profiles import PROFILE
 from chalicelib.store.schema import RECORD_TYPE
 from tests.faults.injection import LambdaKilled
 
@@ -106,18 +107,34 @@ def create_webhook_source() -> None:
 def post_webhook(client: Any, delivery_id: str, objects: list[dict[str, Any]]) -> Any:
     """One signed Standard Webhooks delivery of `objects` (each with its own `id`)."""
     body = json.dumps({"type": "feedback.created", "data": objects}).encode()
-    timestamp = int(time.time())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": delivery_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(WEBHOOK_SECRET, delivery_id, timestamp, body),
-    }
+    signed = StandardWebhooksChannel().sign(
+        body, {"signing_secret": WEBHOOK_SECRET}, datetime.now(UTC), message_id=delivery_id
+    )
+    headers = {"content-type": "application/json", **signed.headers}
     return client.http.post(f"/webhooks/{WEBHOOK_SOURCE}", headers=headers, body=body)
 
 
 def webhook_feedback_id(external_id: str) -> str:
     return feedback_id_for(WEBHOOK_SOURCE, external_id)
+
+
+def post_webhooks(client: Any, deliveries: Mapping[str, list[dict[str, Any]]]) -> list[str]:
+    """POST each signed delivery (delivery id → its objects), each answered 200; the accepted feedback ids."""
+    accepted = []
+    for delivery_id, objects in deliveries.items():
+        assert post_webhook(client, delivery_id, objects).status_code == 200
+        accepted += [webhook_feedback_id(o["id"]) for o in objects]
+    return accepted
+
+
+def accept_forms_and_webhooks(
+    client: Any, forms: int, seed: int, deliveries: Mapping[str, list[dict[str, Any]]]
+) -> list[str]:
+    """A webhook source; `forms` form responses (`form_responses(forms, seed)`), then the webhook
+    `deliveries`: the feedback ids the ack paths accepted, which must each be stored once."""
+    create_webhook_source()
+    accepted = list(submit_forms(client, form_responses(forms, seed=seed)).accepted)
+    return accepted + post_webhooks(client, deliveries)
 
 
 @dataclass
@@ -239,7 +256,7 @@ class Outcome:
 
 
 def expected_aggregates(items: Sequence[StoredFeedback]) -> dict[str, int]:
-    """A profile's counters recounted from its stored feedback (independently of customers.py)."""
+    """A profile's counters recounted from its stored feedback (independently of store/profiles.py)."""
     counts: Counter[str] = Counter()
     for item in items:
         counts["feedback_count"] += 1
@@ -271,7 +288,7 @@ def _last(items: Iterable[StoredFeedback]) -> StoredFeedback | None:
 
 
 def expected_profile(items: Sequence[StoredFeedback]) -> dict[str, Any]:
-    """Everything a profile says, recounted from its stored feedback (independently of customers.py): the
+    """Everything a profile says, recounted from its stored feedback (independently of store/profiles.py): the
     counters, the exact score sum, the channels, emails and handles, first and last seen (the earliest and
     latest `occurred_at`), and the latest NPS, CSAT and name (of the item that occurred last)."""
     facts: dict[str, Any] = dict(expected_aggregates(items))
@@ -431,11 +448,15 @@ def assert_unavailable(response: Any) -> None:
 def split_people(client: Any, people: int) -> list[str]:
     """Each person writes twice through the webhook channel (a channel id `p<n>` only) and once through the
     form (the email `p<n>@example.com` only): two customers per person. Returns the accepted ids."""
-    accepted = []
-    for n in range(people):
-        objects = [{"id": f"m1-{n}-{k}", "text": "Great app", "author": {"id": f"p{n}"}} for k in range(2)]
-        assert post_webhook(client, f"msg_m1_{n}", objects).status_code == 200
-        accepted += [webhook_feedback_id(o["id"]) for o in objects]
+    accepted = post_webhooks(
+        client,
+        {
+            f"msg_m1_{n}": [
+                {"id": f"m1-{n}-{k}", "text": "Great app", "author": {"id": f"p{n}"}} for k in range(2)
+            ]
+            for n in range(people)
+        },
+    )
     forms = form_responses(people, seed=31)
     for n, response in enumerate(forms):
         response["email"] = f"p{n}@example.com"
@@ -446,13 +467,39 @@ def split_people(client: Any, people: int) -> list[str]:
 
 def join_people(client: Any, people: int) -> list[str]:
     """Each person then writes with both the channel id and the email: their two customers are one."""
-    accepted = []
-    for n in range(people):
-        author = {"id": f"p{n}", "email": f"p{n}@example.com"}
-        objects = [{"id": f"m2-{n}", "text": "Slow refund", "author": author}]
-        assert post_webhook(client, f"msg_m2_{n}", objects).status_code == 200
-        accepted.append(webhook_feedback_id(objects[0]["id"]))
-    return accepted
+    return post_webhooks(
+        client,
+        {
+            f"msg_m2_{n}": [
+                {
+                    "id": f"m2-{n}",
+                    "text": "Slow refund",
+                    "author": {"id": f"p{n}", "email": f"p{n}@example.com"},
+                }
+            ]
+            for n in range(people)
+        },
+    )
+
+
+def split_people_then_queue_their_joins(client: Any, stack: Any, people: int) -> list[str]:
+    """A webhook source; `split_people` processed (two customers per person); then `join_people` queued, not
+    yet processed: what a merge test then runs under its fault. Returns every accepted id."""
+    from app import analyze
+
+    create_webhook_source()
+    accepted = split_people(client, people)
+    QueueDriver(stack.queue_url, analyze).drain()
+    return accepted + join_people(client, people)
+
+
+def check_people_joined_once(accepted: list[str], people: int, stack: Any, tap: QueueTap) -> Outcome:
+    """After `split_people_then_queue_their_joins`: every item stored once, none in the DLQ, and each
+    person one customer (see `assert_people_joined`)."""
+    outcome = check_exactly_once(accepted, stack.resources.dlq_url, tap.events)
+    assert (outcome.stored, outcome.in_dlq) == (people * 4, 0)
+    assert_people_joined(people)
+    return outcome
 
 
 def assert_people_joined(people: int) -> None:

@@ -18,7 +18,7 @@ from tests.faults.harness import (
     submit_forms,
 )
 from tests.faults.injection import COMPREHEND_INTERNAL, COMPREHEND_THROTTLING, Chooser, FaultInjector
-from tools.bench import pii_entities, sentiment_for
+from tools.bench.comprehend import pii_entities, sentiment_for
 
 OPERATIONS = ("BatchDetectDominantLanguage", "BatchDetectSentiment", "DetectPiiEntities")
 DOOMED = "doomed"

@@ -10,15 +10,10 @@ from typing import Any
 from chalicelib import aws
 from tests.faults.harness import (
     QueueDriver,
-    assert_people_joined,
+    accept_forms_and_webhooks,
     check_exactly_once,
-    create_webhook_source,
-    form_responses,
-    join_people,
-    post_webhook,
-    split_people,
-    submit_forms,
-    webhook_feedback_id,
+    check_people_joined_once,
+    split_people_then_queue_their_joins,
 )
 from tests.faults.injection import (
     DYNAMODB_INTERNAL,
@@ -50,16 +45,14 @@ def cancelled_by_contention(seed: int) -> Any:
 def test_throughput_errors_lost_responses_and_cancellations_store_each_item_once(client, stack, tap):
     from app import analyze
 
-    create_webhook_source()
-    forms = submit_forms(client, form_responses(200, seed=21))
-    accepted = list(forms.accepted)
-    for delivery in range(10):
-        objects = [
+    webhooks = {
+        f"msg_ddb_{delivery}": [
             {"id": f"ddb-{delivery}-{n}", "text": "Helpful team", "author": {"id": f"u{n}"}}
             for n in range(10)
         ]
-        assert post_webhook(client, f"msg_ddb_{delivery}", objects).status_code == 200
-        accepted += [webhook_feedback_id(o["id"]) for o in objects]
+        for delivery in range(10)
+    }
+    accepted = accept_forms_and_webhooks(client, forms=200, seed=21, deliveries=webhooks)
 
     dynamodb = aws.client("dynamodb")
     writes = "TransactWriteItems"
@@ -105,21 +98,16 @@ def test_throughput_errors_lost_responses_and_cancellations_store_each_item_once
 def test_unprocessed_items_and_keys_are_retried_while_customers_merge(client, stack, tap):
     from app import analyze
 
-    create_webhook_source()
     people = 30
-    accepted = split_people(client, people)
-    QueueDriver(stack.queue_url, analyze).drain()
+    accepted = split_people_then_queue_their_joins(client, stack, people)
     # The merges move the absorbed customers' feedback and identities with BatchWriteItem while half of every
     # other batch request (reads included) comes back unprocessed.
-    accepted += join_people(client, people)
     dynamodb = aws.client("dynamodb")
     with PartialBatch(dynamodb, ["BatchWriteItem", "BatchGetItem"], Chooser(every=2)) as partial:
         result = QueueDriver(stack.queue_url, analyze).drain()
 
-    outcome = check_exactly_once(accepted, stack.resources.dlq_url, tap.events)
-    assert (outcome.stored, outcome.in_dlq) == (people * 4, 0)
+    outcome = check_people_joined_once(accepted, people, stack, tap)
     assert partial.stats.injected > people
-    assert_people_joined(people)
     print(
         f"\nUnprocessedItems/UnprocessedKeys: {partial.stats.injected} of {partial.stats.calls} batch "
         f"requests half handed back; {outcome.stored} stored once, {people} customer merges complete, "

@@ -5,15 +5,10 @@ from __future__ import annotations
 from chalicelib import aws
 from tests.faults.harness import (
     QueueDriver,
-    assert_people_joined,
+    accept_forms_and_webhooks,
     check_exactly_once,
-    create_webhook_source,
-    form_responses,
-    join_people,
-    post_webhook,
-    split_people,
-    submit_forms,
-    webhook_feedback_id,
+    check_people_joined_once,
+    split_people_then_queue_their_joins,
 )
 from tests.faults.injection import Chooser, Crash
 
@@ -23,13 +18,10 @@ EVENTS_PER_WEBHOOK = 10
 def test_killed_after_some_transactions_of_a_batch_committed(client, stack, tap):
     from app import analyze
 
-    create_webhook_source()
-    forms = submit_forms(client, form_responses(150, seed=3))
-    accepted = list(forms.accepted)
     # Batched webhooks: a 25-message batch then holds 100+ events and needs several transactions, so a
     # kill lands between the writes of one batch.
-    for delivery in range(20):
-        objects = [
+    webhooks = {
+        f"msg_{delivery}": [
             {
                 "id": f"wh-{delivery}-{n}",
                 "text": "Great support, fast answers" if n % 2 else "The export is broken again",
@@ -37,8 +29,9 @@ def test_killed_after_some_transactions_of_a_batch_committed(client, stack, tap)
             }
             for n in range(EVENTS_PER_WEBHOOK)
         ]
-        assert post_webhook(client, f"msg_{delivery}", objects).status_code == 200
-        accepted += [webhook_feedback_id(o["id"]) for o in objects]
+        for delivery in range(20)
+    }
+    accepted = accept_forms_and_webhooks(client, forms=150, seed=3, deliveries=webhooks)
     assert len(accepted) == 350
 
     dynamodb = aws.client("dynamodb")
@@ -68,11 +61,8 @@ def test_killed_after_some_transactions_of_a_batch_committed(client, stack, tap)
 def test_killed_during_a_customer_merge_the_redelivery_finishes_it(client, stack, tap):
     from app import analyze
 
-    create_webhook_source()
     people = 12
-    accepted = split_people(client, people)
-    QueueDriver(stack.queue_url, analyze).drain()
-    accepted += join_people(client, people)
+    accepted = split_people_then_queue_their_joins(client, stack, people)
 
     # Killed after a merge moved the aggregates to the surviving profile (one transaction) and before it
     # moved the absorbed customer's feedback and identities (BatchWriteItem): the new feedback is stored,
@@ -83,9 +73,7 @@ def test_killed_during_a_customer_merge_the_redelivery_finishes_it(client, stack
         result = driver.drain()
 
     assert crash.kills > 0
-    outcome = check_exactly_once(accepted, stack.resources.dlq_url, tap.events)
-    assert (outcome.stored, outcome.in_dlq) == (people * 4, 0)
-    assert_people_joined(people)
+    outcome = check_people_joined_once(accepted, people, stack, tap)
     print(
         f"\nkilled mid-merge: {crash.kills} kills between a merge's aggregates and its moves; "
         f"{outcome.stored} stored once, {people} customers joined after {result.invocations} invocations"

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import replace
 
 from chalicelib import aws
-from chalicelib.queue import decode_events
+from chalicelib.ingest.queue import decode_events
 from tests.faults.harness import (
     QueueDriver,
     assert_unavailable,

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib import auth, cursors
+from chalicelib.auth import tokens
 from chalicelib.local.provision import create_demo_form, provision
-from chalicelib.store import customers, dynamo
+from chalicelib.store import customers, dynamo, signing_keys
+from chalicelib.store.profiles import profile_key
 from tests.conftest import _reset_process_caches
 from tests.fuzz import harness
 from tests.fuzz.gateway import ChaliceWsgi
@@ -33,15 +34,15 @@ def world() -> Iterator[harness.World]:
         create_demo_form()
         form_ids = harness.seed_forms()
         source_ids = harness.seed_sources()
-        tokens = harness.seed_tokens()
+        bearer_headers = harness.seed_tokens()
         customer_ids, erasable = harness.seed_feedback()
         today = datetime.now(UTC).date()
         harness.seed_export(today)
         harness.drain(resources.queue_url)
         # The cursor key is created by the first page with a `next`: made now, it is part of the snapshot.
-        cursors.signing_key(create=True)
+        signing_keys.cursor_key(create=True)
         erasable_keys = {(item["pk"], item["sk"]) for item in customers.customer_items(erasable)}
-        erasable_keys.add(tuple(customers.profile_key(erasable).values()))
+        erasable_keys.add(tuple(profile_key(erasable).values()))
 
         from app import app
 
@@ -49,11 +50,11 @@ def world() -> Iterator[harness.World]:
             app=ChaliceWsgi(app),
             queue_url=resources.queue_url,
             dlq_url=resources.dlq_url,
-            tokens=tokens,
+            tokens=bearer_headers,
             form_ids=form_ids,
             source_ids=source_ids,
-            telegram_secret={"X-Telegram-Bot-Api-Secret-Token": harness.TELEGRAM_SECRET},
-            trustpilot_token=harness.TRUSTPILOT_TOKEN,
+            telegram_secret=harness.authentication("telegram", harness.TELEGRAM_SECRETS)[0],
+            trustpilot_query=harness.authentication("trustpilot", harness.TRUSTPILOT_SECRETS)[1],
             meta_verify_token=harness.META_VERIFY_TOKEN,
             customer_ids=customer_ids,
             erasable_customer=erasable,
@@ -61,7 +62,7 @@ def world() -> Iterator[harness.World]:
             snapshot=harness.table_snapshot(),
             erasable_keys=erasable_keys,
         )
-        auth.clear_cache()
+        tokens.clear_cache()
     _reset_process_caches()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,13 +19,16 @@ from typing import Any
 import schemathesis
 from schemathesis.schemas import BaseSchema
 
-from chalicelib import auth, aws, sources
+from chalicelib import aws
+from chalicelib.auth import tokens
+from chalicelib.channels import sources
+from chalicelib.channels.registry import CHANNELS
+from chalicelib.channels.sources import SourceConfig
 from chalicelib.config import settings
 from chalicelib.export.day import MANIFEST_NAME, partition_prefix
+from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.models import Channel, FeedbackEvent, RatingScale
-from chalicelib.sources import SourceConfig
-from chalicelib.store import forms as form_store
 from tests.fuzz.gateway import ChaliceWsgi
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -112,8 +116,8 @@ class World:
     tokens: dict[str, str]  # label → full Authorization header value
     form_ids: list[str]
     source_ids: list[str]
-    telegram_secret: dict[str, str]  # header for the fuzz telegram source
-    trustpilot_token: str
+    telegram_secret: dict[str, str]  # the headers that authenticate a delivery to the fuzz telegram source
+    trustpilot_query: dict[str, str]  # the query that authenticates one to the fuzz trustpilot source
     meta_verify_token: str
     customer_ids: list[str]
     erasable_customer: str
@@ -126,9 +130,18 @@ FUZZ_TELEGRAM = "fuzz-telegram"
 FUZZ_TRUSTPILOT = "fuzz-trustpilot"
 FUZZ_META = "fuzz-meta"
 FUZZ_X = "fuzz-x"
-TELEGRAM_SECRET = "fuzz_telegram_secret_0123456789"
-TRUSTPILOT_TOKEN = "fuzz-trustpilot-token-0123456789"
+TELEGRAM_SECRETS = {"secret_token": "fuzz_telegram_secret_0123456789"}
+TRUSTPILOT_SECRETS = {"token": "fuzz-trustpilot-token-0123456789"}
 META_VERIFY_TOKEN = "fuzz-meta-verify-token"
+
+
+def authentication(channel_type: str, secrets: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers and query the platform authenticates a delivery with (the channel's own `sign`), for a
+    scheme that does not cover the body, so they hold for every body the fuzzer generates."""
+    channel = CHANNELS[channel_type]
+    assert not channel.signs_body, f"{channel_type} signs the body: sign each generated body instead"
+    signed = channel.sign(b"", secrets, datetime.now(UTC))
+    return signed.headers, signed.query
 
 
 def seed_sources() -> list[str]:
@@ -136,12 +149,10 @@ def seed_sources() -> list[str]:
     from chalicelib.local.provision import create_demo_sources
 
     sources.save(
-        SourceConfig(source_id=FUZZ_TELEGRAM, type="telegram", name="Fuzz Telegram"),
-        {"secret_token": TELEGRAM_SECRET},
+        SourceConfig(source_id=FUZZ_TELEGRAM, type="telegram", name="Fuzz Telegram"), TELEGRAM_SECRETS
     )
     sources.save(
-        SourceConfig(source_id=FUZZ_TRUSTPILOT, type="trustpilot", name="Fuzz Trustpilot"),
-        {"token": TRUSTPILOT_TOKEN},
+        SourceConfig(source_id=FUZZ_TRUSTPILOT, type="trustpilot", name="Fuzz Trustpilot"), TRUSTPILOT_SECRETS
     )
     sources.save(
         SourceConfig(source_id=FUZZ_META, type="meta", name="Fuzz Meta"),
@@ -169,22 +180,22 @@ def seed_forms() -> list[str]:
 
 
 def seed_tokens() -> dict[str, str]:
-    auth.clear_cache()
-    tokens = {}
+    tokens.clear_cache()
+    headers = {}
     for label, scopes in {
         "read": ["read"],
         "export": ["export"],
         "erase": ["erase"],
         "all": ["read", "export", "erase"],
     }.items():
-        token, _ = auth.create_token(f"fuzz {label}", scopes)
-        tokens[label] = f"Bearer {token}"
-    revoked, info = auth.create_token("fuzz revoked", ["read", "export", "erase"])
-    auth.revoke_token(info.token_id)
-    tokens["revoked"] = f"Bearer {revoked}"
-    tokens["garbage"] = "Bearer fbk_0123456789ab_" + "A" * 43
-    tokens["basic"] = "Basic dXNlcjpwYXNz"
-    return tokens
+        token, _ = tokens.create_token(f"fuzz {label}", scopes)
+        headers[label] = f"Bearer {token}"
+    revoked, info = tokens.create_token("fuzz revoked", ["read", "export", "erase"])
+    tokens.revoke_token(info.token_id)
+    headers["revoked"] = f"Bearer {revoked}"
+    headers["garbage"] = "Bearer fbk_0123456789ab_" + "A" * 43
+    headers["basic"] = "Basic dXNlcjpwYXNz"
+    return headers
 
 
 def seed_feedback() -> tuple[list[str], str]:

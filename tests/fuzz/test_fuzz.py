@@ -109,7 +109,7 @@ def _query_choices(
     operation: APIOperation, world: World, path: dict[str, str] | None
 ) -> list[dict[str, str] | None]:
     if path and path.get("source_id") == harness.FUZZ_TRUSTPILOT:
-        return [{"token": world.trustpilot_token}, None]
+        return [world.trustpilot_query, None]
     if path and path.get("source_id") == harness.FUZZ_META and operation.method.upper() == "GET":
         return [
             {"hub.mode": "subscribe", "hub.verify_token": world.meta_verify_token, "hub.challenge": "42"},
@@ -188,7 +188,7 @@ def _aimed_variants(operation: APIOperation, world: World) -> list[st.SearchStra
             operation.as_strategy(path_parameters=telegram, headers=world.telegram_secret),
             operation.as_strategy(
                 path_parameters={"source_id": harness.FUZZ_TRUSTPILOT},
-                query={"token": world.trustpilot_token},
+                query=world.trustpilot_query,
             ),
         ]
     return []

@@ -21,17 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chalicelib.analysis.redaction.checksums import IBAN_COUNTRIES, iban_valid, luhn_valid
-from chalicelib.analysis.redaction.comprehend import (
-    DEFAULT_MIN_SCORE,
-    MAX_TEXT_BYTES,
-    NAME,
-    PII_LANGUAGES,
-    TEXT_ERRORS,
-    ComprehendPiiRedactor,
-)
-from chalicelib.analysis.redaction.patterns import DETECTORS, PatternRedactor
-from chalicelib.analysis.redaction.vocabulary import (
+from chalicelib.analysis.redaction.base import (
     DEFAULT_ENTITY_TYPES,
     ENTITY_TYPES,
     LABELS,
@@ -47,6 +37,16 @@ from chalicelib.analysis.redaction.vocabulary import (
     redaction_enabled,
     redaction_of,
 )
+from chalicelib.analysis.redaction.checksums import IBAN_COUNTRIES, iban_valid, luhn_valid
+from chalicelib.analysis.redaction.comprehend import (
+    DEFAULT_MIN_SCORE,
+    MAX_TEXT_BYTES,
+    NAME,
+    PII_LANGUAGES,
+    TEXT_ERRORS,
+    ComprehendPiiRedactor,
+)
+from chalicelib.analysis.redaction.patterns import DETECTORS, PatternRedactor
 from chalicelib.config import AnalyzerBackend, settings
 
 __all__ = [

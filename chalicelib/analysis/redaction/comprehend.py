@@ -27,14 +27,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
 from chalicelib.analysis.base import AnalysisFailed, Document, primary_language, truncate_utf8
-from chalicelib.analysis.redaction.patterns import PatternRedactor
-from chalicelib.analysis.redaction.vocabulary import (
+from chalicelib.analysis.redaction.base import (
     Redaction,
     RedactionResults,
     Span,
     checked_types,
     redaction_of,
 )
+from chalicelib.analysis.redaction.patterns import PatternRedactor
 
 NAME = "comprehend"
 # Languages DetectPiiEntities accepts (API reference: "English (en) or Spanish (es)").

@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from chalicelib.analysis.base import Document
 from chalicelib.analysis.redaction import identifiers
 from chalicelib.analysis.redaction.addresses import addresses
-from chalicelib.analysis.redaction.checksums import iban_valid, luhn_valid
-from chalicelib.analysis.redaction.vocabulary import (
+from chalicelib.analysis.redaction.base import (
     Redaction,
     RedactionResults,
     Span,
@@ -17,6 +16,7 @@ from chalicelib.analysis.redaction.vocabulary import (
     label_for,
     redaction_of,
 )
+from chalicelib.analysis.redaction.checksums import iban_valid, luhn_valid
 
 Found = list[tuple[int, int]]
 

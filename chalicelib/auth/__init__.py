@@ -1,0 +1,1 @@
+"""Bearer tokens (tokens.py) and the authorizer that checks them (authorizer.py)."""

@@ -1,0 +1,51 @@
+"""What the CLI's command modules share: argument types and output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def day_argument(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from error
+
+
+def clip(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def pairs(values: Sequence[str] | None, what: str) -> dict[str, str]:
+    pairs = {}
+    for value in values or []:
+        name, separator, content = value.partition("=")
+        if not separator or not name:
+            raise SystemExit(f"error: {what} must be name=value, got {value!r}")
+        pairs[name.strip()] = content
+    return pairs
+
+
+def progress_bar(args: argparse.Namespace, total: int | None, unit: str, initial: int = 0) -> Any:
+    """A tqdm bar on stderr, off when stderr is not a terminal or with --no-progress."""
+    from tqdm import tqdm  # imported here: the Lambda package does not ship tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit=unit,
+        file=sys.stderr,
+        disable=args.no_progress or not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
+
+
+def time_text(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value else "-"

@@ -1,0 +1,105 @@
+"""`customers show|link|erase|erasures`: the customer 360 and erasure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def customers_show(args: argparse.Namespace) -> int:
+    """Print a customer's profile, identities and recent feedback as JSON."""
+    from chalicelib.store import customers
+
+    customer_id = args.customer_id or (customers.find_by_email(args.email) if args.email else None)
+    view = customers.view(customer_id) if customer_id else None
+    if view is None:
+        print("error: no such customer", file=sys.stderr)
+        return 1
+    body = {
+        **customers.summarize(view.profile),
+        "identities": [{"kind": i["kind"], "value": i["value"]} for i in view.identities],
+        "recent_feedback": [f.model_dump(mode="json", exclude_none=True) for f in view.recent_feedback],
+    }
+    print(json.dumps(body, indent=2))
+    return 0
+
+
+def customers_link(args: argparse.Namespace) -> int:
+    """Merge customer_b into customer_a (idempotent)."""
+    from chalicelib.store import customers
+    from chalicelib.store.merge import merge
+
+    for customer_id in (args.customer_a, args.customer_b):
+        if customers.get_profile(customer_id) is None:
+            print(f"error: no customer {customer_id!r}", file=sys.stderr)
+            return 1
+    report = merge(args.customer_a, args.customer_b)
+    print(
+        f"{args.customer_b} is now part of {args.customer_a}: {report.feedback_moved} feedback and "
+        f"{report.identities_moved} identities moved"
+        + ("" if report.aggregates_added else " (aggregates had been added by an earlier link)")
+    )
+    return 0
+
+
+# When `customers erase` says the export files are rewritten, per erasure.ErasureReport.export_rewrite.
+ERASURE_REWRITE_NOTES = {
+    "invoked": "the export function was invoked: those files are rewritten within minutes",
+    "local": "rewriting them now (the local stack runs the export function in this process)",
+    "nightly": "the nightly export rewrites them (set EXPORT_FUNCTION_NAME to have them rewritten now)",
+}
+
+
+def customers_erase(args: argparse.Namespace) -> int:
+    """Erase a customer everywhere (asks for --yes)."""
+    from chalicelib.export import rewrite
+    from chalicelib.privacy import erasure
+
+    if not args.yes:
+        print("error: erasure cannot be undone; add --yes to confirm", file=sys.stderr)
+        return 2
+    report = erasure.erase_customer(args.customer_id)
+    if report is None:
+        print(f"error: no customer {args.customer_id!r}", file=sys.stderr)
+        return 1
+    days = ", ".join(report.exports_scheduled) or "none"
+    print(
+        f"erased: {report.feedback_deleted} feedback, {report.identities_deleted} identities, "
+        f"{report.profiles_deleted} profile(s); export days to rewrite: {days}"
+    )
+    if report.exports_scheduled:
+        print(ERASURE_REWRITE_NOTES[report.export_rewrite], flush=True)
+        rewrite.wait_for_local_rewrites()
+    return 0
+
+
+def customers_erasures(args: argparse.Namespace) -> int:
+    """Print the erasure log (hashes and counts only)."""
+    from chalicelib.privacy import erasure
+
+    for entry in erasure.erasure_log():
+        print(json.dumps(entry, sort_keys=True))
+    return 0
+
+
+def add_customers_commands(groups: Any, common: argparse.ArgumentParser) -> None:
+    commands = groups.add_parser("customers", help="customer 360").add_subparsers(
+        dest="command", required=True
+    )
+    showing = commands.add_parser("show", parents=[common], help="profile, identities, recent feedback")
+    showing.add_argument("customer_id", nargs="?")
+    showing.add_argument("--email", help="find the customer by email instead")
+    showing.set_defaults(run=customers_show)
+    linking = commands.add_parser("link", parents=[common], help="merge customer_b into customer_a")
+    linking.add_argument("customer_a")
+    linking.add_argument("customer_b")
+    linking.set_defaults(run=customers_link)
+    erasing = commands.add_parser("erase", parents=[common], help="erase a customer everywhere")
+    erasing.add_argument("customer_id")
+    erasing.add_argument("--yes", action="store_true", help="confirm: erasure cannot be undone")
+    erasing.set_defaults(run=customers_erase)
+    commands.add_parser("erasures", parents=[common], help="the erasure log").set_defaults(
+        run=customers_erasures
+    )

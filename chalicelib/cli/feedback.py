@@ -1,0 +1,86 @@
+"""`feedback list|get` and `export`: stored items and day exports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.cli.common import clip, day_argument
+from chalicelib.config import settings
+from chalicelib.export.day import export_day, previous_utc_day
+from chalicelib.models import StoredFeedback, utc_now
+from chalicelib.store import feedback as feedback_store
+
+
+def _print_feedback_table(items: Sequence[StoredFeedback]) -> None:
+    print(f"{'stored_at':20} {'channel':9} {'sentiment':9} {'rating':>6}  {'feedback_id':35} text")
+    for item in items:
+        rating = "" if item.rating is None else f"{item.rating}/{item.rating_scale}"
+        sentiment = item.sentiment or f"({item.skipped_reason})"
+        print(
+            f"{item.stored_at:%Y-%m-%d %H:%M:%S}  {item.channel:9} {sentiment:9} {rating:>6}  "
+            f"{item.feedback_id:35} {clip(item.text, 60)}"
+        )
+    print(f"{len(items)} item(s)")
+
+
+def feedback_list(args: argparse.Namespace) -> int:
+    """Print the items stored on a UTC day (today by default)."""
+    items = list(feedback_store.list_day(args.date or utc_now().date()))
+    if args.json:
+        for item in items:
+            print(item.model_dump_json(exclude_none=True))
+    else:
+        _print_feedback_table(items)
+    return 0
+
+
+def feedback_get(args: argparse.Namespace) -> int:
+    """Print one stored item as JSON."""
+    item = feedback_store.get(args.feedback_id)
+    if item is None:
+        print(f"no feedback {args.feedback_id}", file=sys.stderr)
+        return 1
+    print(item.model_dump_json(indent=2, exclude_none=True))
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    """Run a day's export (yesterday by default) and optionally download its files."""
+    day = args.date or previous_utc_day()
+    manifest = export_day(day)
+    print(json.dumps(manifest, indent=2))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        s3 = aws.client("s3")
+        keys = [f["key"] for f in manifest["files"]] + [f"exports/dt={day.isoformat()}/manifest.json"]
+        for key in keys:
+            target = out / key.rsplit("/", 1)[-1]
+            s3.download_file(settings().bucket_name, key, str(target))
+            print(f"downloaded {target}")
+    return 0
+
+
+def add_feedback_commands(groups: Any, common: argparse.ArgumentParser) -> None:
+    """`feedback list|get` and `export`."""
+    feedback = groups.add_parser("feedback", help="stored feedback").add_subparsers(
+        dest="command", required=True
+    )
+    listing = feedback.add_parser("list", parents=[common], help="items stored on a UTC day")
+    listing.add_argument("--date", type=day_argument, help="YYYY-MM-DD (default: today, UTC)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(run=feedback_list)
+    getting = feedback.add_parser("get", parents=[common], help="one item as JSON")
+    getting.add_argument("feedback_id")
+    getting.set_defaults(run=feedback_get)
+
+    exporting = groups.add_parser("export", parents=[common], help="run a day export")
+    exporting.add_argument("--date", type=day_argument, help="YYYY-MM-DD (default: yesterday, UTC)")
+    exporting.add_argument("--out", help="download the files to this folder")
+    exporting.set_defaults(run=export)

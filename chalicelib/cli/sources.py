@@ -1,0 +1,148 @@
+"""`sources add|list|show|rotate|remove`: webhook sources and their secrets."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from chalicelib.channels import sources
+from chalicelib.channels.registry import CHANNELS
+from chalicelib.cli.common import pairs
+
+
+def _webhook_url(args: argparse.Namespace, source_id: str) -> str:
+    local_api = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+    base = args.api_url or (local_api if args.local else "https://<your-api>/api")
+    return f"{base.rstrip('/')}/webhooks/{source_id}"
+
+
+def _print_source(args: argparse.Namespace, source: sources.SourceConfig, reveal: bool = False) -> None:
+    secret_values = sources.read_secrets(source.source_id)
+    print(f"source_id:  {source.source_id}")
+    print(f"type:       {source.type}")
+    print(f"name:       {source.name}")
+    print(f"webhook:    {_webhook_url(args, source.source_id)}")
+    for key, value in sorted(source.settings.items()):
+        print(f"setting:    {key}={value}")
+    for name in secret_values.names():
+        value = secret_values.current(name) or ""
+        print(f"secret:     {name}={value if reveal else sources.mask(value)}")
+
+
+def sources_add(args: argparse.Namespace) -> int:
+    """Create a source: its secrets go to SSM (generated where this product chooses them)."""
+    channel = CHANNELS[args.type]  # argparse already refused unknown types
+    given = pairs(args.secret, "--secret")
+    generated = {
+        name: channel.generate_secret(name) for name in channel.generated_secrets if name not in given
+    }
+    missing = [name for name in channel.secret_names if name not in given and name not in generated]
+    if missing:
+        print(f"error: a {args.type} source needs --secret for: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    source = sources.SourceConfig(
+        source_id=args.source_id or sources.new_source_id(args.type),
+        type=args.type,
+        name=args.name,
+        settings=pairs(args.setting, "--setting"),
+    )
+    sources.save(source, {**given, **generated})
+    _print_source(args, source)
+    for name, value in generated.items():
+        # Shown once, in full: it has to be pasted into the platform's console.
+        print(f"generated:  {name}={value}   (shown once; `sources show --reveal` shows it again)")
+    if channel.console_help:
+        print(f"\nIn the platform's console: {channel.console_help}")
+    return 0
+
+
+def sources_list(args: argparse.Namespace) -> int:
+    """Print every source (secrets masked)."""
+    for source in sorted(sources.list_all(), key=lambda s: s.source_id):
+        names = ", ".join(sources.read_secrets(source.source_id).names())
+        print(f"{source.source_id:28} {source.type:10} {source.name}  [secrets: {names}]")
+    return 0
+
+
+def _existing(source_id: str) -> sources.SourceConfig | None:
+    found = next((s for s in sources.list_all() if s.source_id == source_id), None)
+    if found is None:
+        print(f"error: no source {source_id!r}", file=sys.stderr)
+    return found
+
+
+def sources_show(args: argparse.Namespace) -> int:
+    """Print one source; secrets masked unless --reveal."""
+    source = _existing(args.source_id)
+    if source is None:
+        return 1
+    _print_source(args, source, reveal=args.reveal)
+    return 0
+
+
+def sources_rotate(args: argparse.Namespace) -> int:
+    """Replace secrets (the previous value stays accepted until --drop-previous), or end a rotation."""
+    source = _existing(args.source_id)
+    if source is None:
+        return 1
+    channel = CHANNELS[source.type]
+    new_values = pairs(args.secret, "--secret")
+    for name in args.generate or []:
+        new_values[name] = channel.generate_secret(name)
+    unknown = sorted(set(new_values) - set(channel.secret_names))
+    if unknown:
+        print(f"error: a {source.type} source has no secret named {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    if new_values:
+        sources.rotate(source.source_id, new_values, keep_previous=not args.no_keep_previous)
+    if args.drop_previous:
+        sources.drop_previous(source.source_id)
+    _print_source(args, source)
+    for name in args.generate or []:
+        print(f"generated:  {name}={new_values[name]}   (shown once)")
+    return 0
+
+
+def sources_remove(args: argparse.Namespace) -> int:
+    """Delete a source and its secrets."""
+    if _existing(args.source_id) is None:
+        return 1
+    sources.remove(args.source_id)
+    print(f"removed {args.source_id}")
+    return 0
+
+
+def add_sources_commands(groups: Any, common: argparse.ArgumentParser) -> None:
+    url = argparse.ArgumentParser(add_help=False)
+    url.add_argument("--api-url", help="the API's base URL, to print webhook URLs")
+    group = groups.add_parser("sources", help="webhook sources")
+    commands = group.add_subparsers(dest="command", required=True)
+
+    adding = commands.add_parser("add", parents=[common, url], help="create a source")
+    adding.add_argument("--type", required=True, choices=sorted(CHANNELS))
+    adding.add_argument("--name", required=True)
+    adding.add_argument("--secret", action="append", metavar="NAME=VALUE", help="a secret (repeat)")
+    adding.add_argument("--setting", action="append", metavar="NAME=VALUE", help="a setting (repeat)")
+    adding.add_argument("--id", dest="source_id", help="choose the id (default: generated)")
+    adding.set_defaults(run=sources_add)
+
+    commands.add_parser("list", parents=[common], help="list sources").set_defaults(run=sources_list)
+
+    showing = commands.add_parser("show", parents=[common, url], help="one source, secrets masked")
+    showing.add_argument("source_id")
+    showing.add_argument("--reveal", action="store_true", help="print secrets in full")
+    showing.set_defaults(run=sources_show)
+
+    rotating = commands.add_parser("rotate", parents=[common, url], help="replace secrets")
+    rotating.add_argument("source_id")
+    rotating.add_argument("--secret", action="append", metavar="NAME=VALUE", help="new value (repeat)")
+    rotating.add_argument("--generate", action="append", metavar="NAME", help="generate a new value")
+    rotating.add_argument("--no-keep-previous", action="store_true", help="stop accepting the old value now")
+    rotating.add_argument("--drop-previous", action="store_true", help="end a rotation: old values refused")
+    rotating.set_defaults(run=sources_rotate)
+
+    removing = commands.add_parser("remove", parents=[common], help="delete a source and its secrets")
+    removing.add_argument("source_id")
+    removing.set_defaults(run=sources_remove)

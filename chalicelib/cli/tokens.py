@@ -1,0 +1,70 @@
+"""`tokens create|list|revoke`: read API bearer tokens."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from chalicelib.cli.common import clip
+
+
+def tokens_create(args: argparse.Namespace) -> int:
+    """Create an API token and print it once, in full."""
+    from chalicelib.auth import tokens
+
+    token, info = tokens.create_token(args.name, args.scope, description=args.description)
+    print(f"token_id:   {info.token_id}")
+    print(f"name:       {info.name}")
+    print(f"scopes:     {' '.join(info.scopes)}")
+    print(f"token:      {token}")
+    print("\nShown once: only its hash is stored. Send it as `Authorization: Bearer <token>`.")
+    return 0
+
+
+def tokens_list(args: argparse.Namespace) -> int:
+    """Print every token (never the token itself: its last 4 characters)."""
+    from chalicelib.auth import tokens
+
+    print(f"{'token_id':12}  {'name':24} {'scopes':18} {'created':20} {'revoked':20} last4")
+    for info in tokens.list_tokens():
+        revoked = info.revoked_at[:19] if info.revoked_at else "-"
+        print(
+            f"{info.token_id:12}  {clip(info.name, 24):24} {','.join(info.scopes):18} "
+            f"{info.created_at[:19]:20} {revoked:20} …{info.last4}"
+        )
+    return 0
+
+
+def tokens_revoke(args: argparse.Namespace) -> int:
+    """Revoke a token by id (kept, marked revoked)."""
+    from chalicelib.auth import tokens
+
+    info = tokens.revoke_token(args.token_id)
+    if info is None:
+        print(f"error: no token {args.token_id!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {info.token_id} ({info.name}) at {info.revoked_at}")
+    print("Every API process refuses it within CONFIG_CACHE_SECONDS.")
+    return 0
+
+
+def add_tokens_commands(groups: Any, common: argparse.ArgumentParser) -> None:
+    from chalicelib.auth.tokens import Scope
+
+    group = groups.add_parser("tokens", help="read API bearer tokens")
+    commands = group.add_subparsers(dest="command", required=True)
+
+    creating = commands.add_parser("create", parents=[common], help="create a token (shown once)")
+    creating.add_argument(
+        "--scope", action="append", required=True, choices=[s.value for s in Scope], help="repeat for several"
+    )
+    creating.add_argument("--name", required=True, help="who or what uses it, e.g. 'BI nightly pull'")
+    creating.add_argument("--description")
+    creating.set_defaults(run=tokens_create)
+
+    commands.add_parser("list", parents=[common], help="list tokens").set_defaults(run=tokens_list)
+
+    revoking = commands.add_parser("revoke", parents=[common], help="revoke a token by id")
+    revoking.add_argument("token_id")
+    revoking.set_defaults(run=tokens_revoke)

@@ -1,0 +1,273 @@
+"""Server-rendered HTML: the hosted form page, its thank-you and error pages, and the headers every page gets.
+
+Every value that comes from a form's configuration or a visitor's input goes through `html.escape`. Links are
+relative (`../widget.js` from `/f/{id}`), so the pages work under an API Gateway stage prefix (`/api/…`) and
+in the local stack alike. Each page has a Content-Security-Policy that allows only this API's own scripts,
+styles (plus the page's inline style, by nonce) and requests. Pages are never cached: each render has its
+own nonce and the hosted form its own one-time `response_id` (a double click or a resubmit of that page is
+stored once).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from html import escape
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.forms.config import FormConfig
+from chalicelib.forms.validation import RESPONSE_ID_PATTERN
+from chalicelib.http import as_api_error
+from chalicelib.models import RatingScale
+from chalicelib.web.html import html_response
+
+# Relative path from a page to the API's root: /f/{id} → "../", /f/{id}/thanks and /forms/{id}/responses
+# (where a failed hosted-page post is answered) → "../../".
+FORM_PREFIX = "../"
+POST_PREFIX = "../../"
+
+# Fields shown on the page; errors on any other field (response_id, language …) go above the form.
+PAGE_FIELDS = ("rating", "comment", "email")
+
+
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return max(0.0, min(1.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def prefers_html(accept: str | None) -> bool:
+    """Whether an Accept header asks for text/html at least as much as for JSON (a browser navigation does;
+    `fetch` with its default `*/*` and API clients do not: only an explicit text/html counts)."""
+    html_q = json_q = 0.0
+    for media_range in (accept or "").split(","):
+        media, *parameters = media_range.split(";")
+        media, q = media.strip().lower(), _quality(parameters)
+        if media == "text/html":
+            html_q = max(html_q, q)
+        elif media in {"application/json", "application/*", "*/*"}:
+            json_q = max(json_q, q)
+    return html_q > 0 and html_q >= json_q
+
+
+PAGE_STYLE = """
+:root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--fg:#1b1f24;--muted:#5b6470;--line:#c9ced6;
+--accent:#2456c9;--on-accent:#fff;--err:#b3261e}
+@media (prefers-color-scheme:dark){:root{--bg:#111418;--card:#1b2027;--fg:#e8eaed;--muted:#aab2bd;
+--line:#3a424d;--accent:#8ab4ff;--on-accent:#0b1220;--err:#ffb4ab}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",
+Roboto,sans-serif}
+main{max-width:36rem;margin:2rem auto;padding:0 1rem}
+.card{padding:1.25rem;background:var(--card);border-radius:12px;border:1px solid var(--line)}
+h1{font-size:1.4rem;margin:0 0 1rem}
+fieldset{border:0;margin:0 0 1rem;padding:0}
+legend{font-weight:600;margin-bottom:.5rem}
+.rate{display:flex;flex-wrap:wrap;gap:.25rem .5rem}
+.scale{flex:1 1 100%;order:-1;display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:.35rem}
+.lo,.hi{flex:1 1 40%;contain:inline-size;color:var(--muted);font-size:.85rem}
+.hi{text-align:right}
+.nps{container-type:inline-size}
+.nps .scale{order:0;grid-template-columns:repeat(30,minmax(0,1fr))}
+.nps .opt{grid-column:span 5}
+.nps .opt:nth-child(n+7){grid-column:span 6}
+.nps .lo,.nps .hi{flex-basis:100%}
+@container (min-width:21.25rem){.nps .scale{order:-1;grid-template-columns:repeat(11,minmax(0,1fr));gap:.2rem}
+.nps .scale .opt{grid-column:auto}.nps .lo,.nps .hi{flex-basis:40%}}
+.stars{display:inline-flex;column-gap:0}
+.stars .scale{display:flex;gap:.15rem}
+.opt{position:relative}
+.opt input{position:absolute;opacity:0;inset:0;width:100%;height:100%;margin:0;cursor:pointer}
+.opt>span{display:block;padding:.45rem 0;text-align:center;border-radius:8px;border:1px solid var(--line)}
+.opt input:checked+span{background:var(--accent);color:var(--on-accent);border-color:var(--accent)}
+.stars .opt>span{font-size:1.5rem;line-height:1;padding:.4rem;border-color:transparent;color:var(--muted)}
+.stars .opt:has(~.opt input:checked)>span,.stars .opt input:checked+span{background:none;color:#e0a100}
+.opt input:focus-visible+span,textarea:focus-visible,input:focus-visible,button:focus-visible{
+outline:3px solid var(--accent);outline-offset:2px}
+label.field{display:block;font-weight:600;margin:.75rem 0 .25rem}
+textarea,input[type=email]{width:100%;font:inherit;color:inherit;background:var(--card);padding:.5rem;
+border:1px solid var(--line);border-radius:8px}
+textarea{min-height:6rem}
+button{margin-top:1rem;font:inherit;font-weight:600;padding:.6rem 1.2rem;border:0;border-radius:8px;
+background:var(--accent);color:var(--on-accent);cursor:pointer}
+.err{color:var(--err);margin:.25rem 0 0;font-size:.9rem}
+[aria-invalid=true]{border-color:var(--err)}
+.alert{border:1px solid var(--err);color:var(--err);padding:.25rem .75rem;border-radius:8px;
+margin-bottom:1rem}
+.alert p{margin:.25rem 0}
+.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+"""
+
+
+def _page(title: str, content: str, nonce: str, script: str = "") -> str:
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
+        f"<title>{escape(title)}</title>"
+        f'<style nonce="{nonce}">{PAGE_STYLE}</style></head>'
+        f"<body><main>{content}</main>{script}</body></html>\n"
+    )
+
+
+def _error_text(errors: Mapping[str, str], field: str) -> str:
+    message = errors.get(field)
+    return f'<p class="err" id="{field}-error">{escape(message)}</p>' if message else ""
+
+
+def _rating_options(form: FormConfig, checked: str | None) -> str:
+    """The rating's radio buttons between its end labels. PAGE_STYLE lays them out: one row with the labels
+    under both ends, or (0 to 10 in a narrow column) 0-5 over 6-10 with the low label above 0, the high one
+    under 10. Screen readers hear an end label in its option's name."""
+    low, high = form.rating_scale.bounds
+    _, low_label, high_label = form.texts
+    options = []
+    for value in range(low, high + 1):
+        hint = low_label if value == low else high_label if value == high else ""
+        named = f" ({escape(hint)})" if hint else ""
+        if form.rating_scale is RatingScale.STARS:
+            stars = f"{value} star{'s' if value > 1 else ''}"
+            text = f'<span aria-hidden="true">★</span><span class="sr">{stars}{named}</span>'
+        else:
+            text = f"{value}" + (f'<span class="sr">{named}</span>' if hint else "")
+        mark = " checked" if checked == str(value) else ""
+        options.append(
+            f'<label class="opt"><input type="radio" name="rating" value="{value}"{mark}>'
+            f"<span>{text}</span></label>"
+        )
+    return (
+        f'<div class="rate {form.rating_scale.value}">'
+        f'<span class="lo" aria-hidden="true">{escape(low_label)}</span>'
+        f'<div class="scale">{"".join(options)}</div>'
+        f'<span class="hi" aria-hidden="true">{escape(high_label)}</span></div>'
+    )
+
+
+def new_response_id() -> str:
+    """A one-time id for one render of the hosted form: every post of that page is the same response."""
+    return f"h-{secrets.token_urlsafe(18)}"
+
+
+def _page_response_id(values: Mapping[str, Any], errors: Mapping[str, str]) -> str:
+    # A refused post keeps its id (nothing was stored under it), so a double click on the corrected page
+    # still stores once; a missing or malformed one gets a fresh id.
+    kept = values.get("response_id")
+    if isinstance(kept, str) and "response_id" not in errors and re.fullmatch(RESPONSE_ID_PATTERN, kept):
+        return kept
+    return new_response_id()
+
+
+def hosted_form(
+    form: FormConfig,
+    prefix: str,
+    nonce: str,
+    values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> str:
+    """The hosted page: a plain HTML form posting urlencoded to the response endpoint (works without
+    JavaScript); widget.js replaces it with the widget when scripts run. `values` and `errors` re-render a
+    refused post with what the visitor typed and each error beside its field."""
+    values, errors = values or {}, errors or {}
+    form_id = escape(form.form_id)
+
+    def value(name: str) -> str:
+        raw = values.get(name)
+        return escape(str(raw)) if raw is not None else ""
+
+    def invalid(name: str) -> str:
+        return f' aria-invalid="true" aria-describedby="{name}-error"' if name in errors else ""
+
+    other = [escape(message) for field, message in errors.items() if field not in PAGE_FIELDS]
+    summary = ""
+    if errors:
+        summary = (
+            '<div class="alert" role="alert"><p>Please check the highlighted fields.</p>'
+            + "".join(f"<p>{line}</p>" for line in other)
+            + "</div>"
+        )
+    email_label = "Email" if form.require_email else "Email (optional)"
+    required = " required" if form.require_email else ""
+    rating_error = ' aria-describedby="rating-error"' if "rating" in errors else ""
+    checked = values.get("rating")
+    response_id = escape(_page_response_id(values, errors))
+    content = (
+        f"<h1>{escape(form.name)}</h1>{summary}"
+        f'<div data-feedback-form="{form_id}" data-title="none">'
+        f'<form class="card" method="post" action="{prefix}forms/{form_id}/responses" novalidate>'
+        f'<input type="hidden" name="_hosted" value="1">'
+        f'<input type="hidden" name="response_id" value="{response_id}">'
+        f"<fieldset{rating_error}><legend>{escape(form.texts.question)}</legend>"
+        f"{_rating_options(form, str(checked).strip() if checked is not None else None)}"
+        f"{_error_text(errors, 'rating')}</fieldset>"
+        f'<label class="field" for="comment">Tell us more (optional)</label>'
+        f'<textarea id="comment" name="comment" maxlength="10000"{invalid("comment")}>'
+        f"{value('comment')}</textarea>{_error_text(errors, 'comment')}"
+        f'<label class="field" for="email">{email_label}</label>'
+        f'<input type="email" id="email" name="email" autocomplete="email" value="{value("email")}"'
+        f"{required}{invalid('email')}>{_error_text(errors, 'email')}"
+        '<div class="hp" aria-hidden="true"><label for="hp">Leave this field empty</label>'
+        '<input type="text" id="hp" name="_hp" tabindex="-1" autocomplete="off"></div>'
+        '<button type="submit">Send feedback</button></form></div>'
+    )
+    script = f'<script src="{prefix}widget.js" data-form="{form_id}" nonce="{nonce}" async></script>'
+    return _page(form.name, content, nonce, script)
+
+
+def new_nonce() -> str:
+    """A fresh CSP nonce for one page."""
+    return secrets.token_urlsafe(16)
+
+
+def hosted_form_response(
+    form: FormConfig,
+    prefix: str,
+    values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The hosted page as a response (422 when it shows a refused post's errors)."""
+    nonce = new_nonce()
+    return html_response(hosted_form(form, prefix, nonce, values, errors), status, nonce)
+
+
+def thanks_response(form: FormConfig) -> Response:
+    """The thank-you page a hosted-page post without JavaScript lands on (303 from the endpoint)."""
+    nonce = new_nonce()
+    content = (
+        f'<div class="card"><h1>{escape(form.name)}</h1>'
+        '<p role="status">Thank you! Your feedback was received.</p>'
+        f'<p><a href="../{escape(form.form_id)}">Send another response</a></p></div>'
+    )
+    return html_response(_page(f"Thank you — {form.name}", content, nonce), 200, nonce)
+
+
+def error_response(status: int, message: str) -> Response:
+    """An HTML error page (unknown form, a site the form does not allow, …)."""
+    nonce = new_nonce()
+    content = f'<div class="card"><h1>Sorry</h1><p role="alert">{escape(message)}</p></div>'
+    return html_response(_page("Sorry", content, nonce), status, nonce)
+
+
+def html_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Decorate a page route so ApiErrors (unknown form …) and unexpected failures answer as HTML error
+    pages, never Chalice's own JSON 500."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except Exception as error:  # every failure becomes a page
+            api_error = as_api_error(error)
+            return error_response(api_error.status, api_error.message)
+
+    return wrapper

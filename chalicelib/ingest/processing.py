@@ -1,0 +1,190 @@
+"""The analyze function: an SQS batch in, sentiment scored in batches, items stored once, failures reported.
+
+All records of a batch are analyzed together (one Comprehend call per 25 texts of a language, not per
+record) and written together (one transaction per 100 items): `WholeBatchProcessor`, a Powertools
+BatchProcessor, decides the batch in one call and reports each record's outcome in the partial batch
+response, so only the records that failed come back through the queue and, after the queue's
+maxReceiveCount, land in the DLQ with their payload intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib.analysis import AnalysisFailed, Analyzer, Document, configured_analyzer
+from chalicelib.analysis.redaction import Redactor, configured_redactor, redaction_enabled
+from chalicelib.channels import sources
+from chalicelib.forms import records as form_store
+from chalicelib.ingest.queue import QueueMessageError, decode_events
+from chalicelib.models import Channel, FeedbackEvent, StoredFeedback, utc_now
+from chalicelib.observability import logger, metrics
+from chalicelib.store import feedback_write, identities
+
+
+class RecordFailed(Exception):
+    """A record whose events could not all be analyzed and stored (its failure in the batch response); the
+    queue delivers it again."""
+
+
+@dataclass
+class BatchReport:
+    """Per-record errors (None for success) in record order, plus counts for metrics and the bench."""
+
+    errors: list[str | None]
+    stored: int = 0
+    duplicates: int = 0
+    failed_feedback: dict[str, str] = field(default_factory=dict)
+
+
+def redaction_wanted(event: FeedbackEvent) -> bool:
+    """Whether the event's form or source keeps PII redaction on (the default; both configs are cached)."""
+    if event.channel == Channel.FORM:
+        form = form_store.get_cached(event.source_id)
+        return form.redact_pii if form else True
+    source = sources.get_cached(event.source_id)
+    return redaction_enabled(source.settings.get("redact_pii") if source else None)
+
+
+def analyze_and_store(
+    bodies: Sequence[str], analyzer: Analyzer, redactor: Redactor | None = None
+) -> BatchReport:
+    """Decode, analyze, redact and store the events of many queue messages at once."""
+    redactor = redactor or configured_redactor()
+    events_per_record: list[list[FeedbackEvent] | None] = []
+    errors: list[str | None] = []
+    unique: dict[str, FeedbackEvent] = {}
+    for body in bodies:
+        try:
+            events = decode_events(body)
+        except QueueMessageError as error:
+            events_per_record.append(None)
+            errors.append(str(error))
+            continue
+        events_per_record.append(events)
+        errors.append(None)
+        for event in events:
+            unique.setdefault(event.feedback_id, event)
+
+    # Redeliveries and replays are recognised before they cost an analysis.
+    already_stored, known_identities = feedback_write.prefetch(unique.values())
+    new = {feedback_id: e for feedback_id, e in unique.items() if feedback_id not in already_stored}
+    results = analyzer.analyze(
+        [Document(key=e.feedback_id, text=e.text, language=e.language) for e in new.values()]
+    )
+    failed: dict[str, str] = {}
+    analyzed = []
+    for feedback_id, event in new.items():
+        result = results[feedback_id]
+        if isinstance(result, AnalysisFailed):
+            failed[feedback_id] = str(result)
+        else:
+            analyzed.append((event, result))
+
+    redactions = redactor.redact(
+        [
+            Document(key=e.feedback_id, text=e.text, language=e.language or analysis.language)
+            for e, analysis in analyzed
+            if e.text.strip() and redaction_wanted(e)
+        ]
+    )
+    resolution = identities.resolve([event for event, _ in analyzed], known=known_identities)
+    # A redelivered event whose author's customers are still two (the invocation that stored it died during
+    # their merge) gets the merge finished: merging is idempotent, and the identities are known already.
+    resolution.links |= identities.resolve(
+        [unique[feedback_id] for feedback_id in already_stored], known=known_identities
+    ).links
+    stored_at = utc_now()
+    ready = []
+    for event, analysis in analyzed:
+        redaction = redactions.get(event.feedback_id)
+        if isinstance(redaction, AnalysisFailed):
+            # Never store the raw text instead: the record is retried through the queue.
+            failed[event.feedback_id] = str(redaction)
+            continue
+        stored = StoredFeedback.from_event(
+            event, analysis, stored_at, resolution.customers.get(event.feedback_id)
+        )
+        if redaction is not None:
+            stored = stored.model_copy(
+                update={
+                    "text": redaction.text,
+                    "pii_redacted": redaction.redacted,
+                    "pii_types": redaction.types,
+                }
+            )
+        ready.append(stored)
+    outcome = feedback_write.save_feedback(ready, resolution)
+    failed.update(outcome.failed)
+    for index, events in enumerate(events_per_record):
+        if events is None:
+            continue
+        reasons = sorted({failed[e.feedback_id] for e in events if e.feedback_id in failed})
+        errors[index] = "; ".join(reasons) or None
+    return BatchReport(
+        errors=errors,
+        stored=len(outcome.created),
+        duplicates=len(already_stored) + len(outcome.already_present),
+        failed_feedback=failed,
+    )
+
+
+# Decides every record of a batch in one call: one error (None for success) per record, in record order.
+BatchHandler = Callable[[list[SQSRecord]], list[str | None]]
+
+
+class WholeBatchProcessor(BatchProcessor):
+    """Powertools' SQS partial-batch processor, handing its handler the whole batch at once.
+
+    Powertools calls a record handler once per record; analysis and storage are cheaper per batch, so
+    `process` (the batch-level hook) calls the handler once with every record and records each returned
+    error as that record's failure. The response (`batchItemFailures`, by message id) and the error when
+    every record failed stay Powertools' own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(EventType.SQS)
+
+    def process(self) -> list[tuple]:
+        records = [SQSRecord(record) for record in self.records]
+        handle_batch: BatchHandler = self.handler
+        errors = handle_batch(records)
+        if len(errors) != len(records):
+            raise ValueError(f"the batch handler decided {len(errors)} of {len(records)} records")
+        return [
+            self.success_handler(record, None)
+            if error is None
+            else self.failure_handler(record, (RecordFailed, RecordFailed(error), None))
+            for record, error in zip(records, errors, strict=True)
+        ]
+
+
+def handle_sqs_batch(
+    event: dict[str, Any], context: Any, analyzer: Analyzer | None = None, redactor: Redactor | None = None
+) -> dict[str, Any]:
+    """Lambda entry for the ingest queue; returns the partial batch response (`batchItemFailures`)."""
+
+    def analyze_batch(records: list[SQSRecord]) -> list[str | None]:
+        report = analyze_and_store(
+            [record.body for record in records], analyzer or configured_analyzer(), redactor
+        )
+        logger.info(
+            "batch processed",
+            extra={
+                "records": len(records),
+                "stored": report.stored,
+                "duplicates": report.duplicates,
+                "failed_feedback_ids": sorted(report.failed_feedback),
+            },
+        )
+        metrics.add_metric(name="FeedbackStored", unit="Count", value=report.stored)
+        metrics.add_metric(name="FeedbackDuplicates", unit="Count", value=report.duplicates)
+        return report.errors
+
+    return process_partial_response(
+        event=event, record_handler=analyze_batch, processor=WholeBatchProcessor(), context=context
+    )

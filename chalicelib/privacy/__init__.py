@@ -1,0 +1,1 @@
+"""Privacy: erasure everywhere (table, exports) and its route."""

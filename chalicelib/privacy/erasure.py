@@ -1,0 +1,132 @@
+"""Erasure of a customer (GDPR art. 17 / CCPA deletion): the profile, identities and feedback go from the
+table, every past export partition that held them is written again without them within minutes (by the
+export function, invoked asynchronously: chalicelib/export/rewrite.py), and an erasure log entry records
+that it happened — never what was erased.
+
+What stays, on purpose: the erasure log (a hash of the customer id, the time and counts), and tombstones
+of nothing (profiles this customer absorbed are deleted with it). Messages still in the ingest queue or
+its DLQ (14 days' retention) could bring feedback back: erase after replaying or purging the DLQ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+from chalicelib.config import settings
+from chalicelib.export import rewrite
+from chalicelib.export.day import MANIFEST_NAME, partition_prefix, previous_utc_day
+from chalicelib.models import utc_now
+from chalicelib.observability import logger
+from chalicelib.store import customers, dynamo
+from chalicelib.store.identities import IDENTITY
+from chalicelib.store.profiles import profile_key
+from chalicelib.store.schema import PK, RECORD_TYPE, SK
+
+ERASURE = "ERASURE"
+
+
+@dataclass
+class ErasureReport:
+    """What an erasure removed (counts only), which export days it left to rewrite and how the rewrite
+    was started (rewrite.Dispatch)."""
+
+    customer_hash: str
+    requested_at: str
+    feedback_deleted: int = 0
+    identities_deleted: int = 0
+    profiles_deleted: int = 0
+    exports_scheduled: list[str] = field(default_factory=list)
+    export_rewrite: str = rewrite.Dispatch.NONE
+
+
+def customer_hash(customer_id: str) -> str:
+    """How the erasure log names a customer: a one-way hash, so the log itself holds no identifier."""
+    return hashlib.sha256(f"erasure:{customer_id}".encode()).hexdigest()
+
+
+def _exported(day: date) -> bool:
+    try:
+        aws.client("s3").head_object(Bucket=settings().bucket_name, Key=partition_prefix(day) + MANIFEST_NAME)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
+
+
+def erase_customer(customer_id: str) -> ErasureReport | None:
+    """Erase a customer everywhere; None when there is no such customer (nothing is logged then).
+
+    The table is clean when this returns; the export days that held the customer are marked pending (GET
+    /exports refuses them) and handed to the export function, which rewrites them within minutes."""
+    profile = customers.get_profile(customer_id)
+    items = customers.customer_items(customer_id)
+    if profile is None and not items:
+        return None
+    report = ErasureReport(customer_hash=customer_hash(customer_id), requested_at=utc_now().isoformat())
+    deletes: list[dict[str, Any]] = []
+    days: set[date] = set()
+    for item in items:
+        kind = item.get(RECORD_TYPE)
+        if kind == "FEEDBACK":
+            report.feedback_deleted += 1
+            days.add(date.fromisoformat(item["stored_at"][:10]))
+        elif kind == IDENTITY:
+            report.identities_deleted += 1
+        deletes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: item[PK], SK: item[SK]})}})
+    profiles = {customer_id, *((profile or {}).get("absorbed", []))}
+    for profile_id in sorted(profiles):
+        deletes.append({"DeleteRequest": {"Key": dynamo.serialize(profile_key(profile_id))}})
+    report.profiles_deleted = len(profiles) if profile else 0
+    # Deleting keys twice (a profile both listed and indexed) is harmless; BatchWriteItem refuses duplicates.
+    unique = list({str(d["DeleteRequest"]["Key"]): d for d in deletes}.values())
+    dynamo.batch_write(settings().table_name, unique)
+
+    exported = [day for day in sorted(days) if _exported(day)]
+    # Not exported yet, but yesterday's export may be running right now and today's will: the nightly run
+    # rewrites them right after exporting them.
+    upcoming = [day for day in sorted(days) if day not in exported and day >= previous_utc_day()]
+    report.exports_scheduled = [day.isoformat() for day in sorted([*exported, *upcoming])]
+    report.export_rewrite = rewrite.request_rewrite(exported, upcoming)
+    dynamo.batch_write(
+        settings().table_name,
+        [
+            dynamo.put_request(
+                {
+                    PK: ERASURE,
+                    SK: f"{report.requested_at}#{report.customer_hash}",
+                    RECORD_TYPE: ERASURE,
+                    **asdict(report),
+                }
+            )
+        ],
+    )
+    logger.info("customer erased", extra={"customer_hash": report.customer_hash, **_counts(report)})
+    return report
+
+
+def _counts(report: ErasureReport) -> dict[str, int]:
+    return {
+        "feedback_deleted": report.feedback_deleted,
+        "identities_deleted": report.identities_deleted,
+        "exports_scheduled": len(report.exports_scheduled),
+    }
+
+
+def erasure_log() -> list[dict[str, Any]]:
+    """Every erasure recorded, oldest first."""
+    return [
+        {k: v for k, v in item.items() if k not in {PK, SK, RECORD_TYPE}}
+        for item in dynamo.query_pages(
+            TableName=settings().table_name,
+            KeyConditionExpression="#pk = :erasure",
+            ExpressionAttributeNames={"#pk": PK},
+            ExpressionAttributeValues={":erasure": {"S": ERASURE}},
+        )
+    ]

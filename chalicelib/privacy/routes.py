@@ -1,0 +1,33 @@
+"""The privacy route: `DELETE /customers/{id}` (scope erase), erasure everywhere (erasure.py)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.auth.authorizer import bearer, requires_scope
+from chalicelib.http import ANY_CONTENT, NotFound, json_errors
+from chalicelib.privacy import erasure
+
+privacy_api = Blueprint(__name__)
+
+
+@privacy_api.route(
+    "/customers/{customer_id}", methods=["DELETE"], authorizer=bearer, content_types=ANY_CONTENT
+)
+@json_errors
+@requires_scope("erase")
+def erase_customer(customer_id: str) -> Response:
+    """Erase a customer everywhere; answers with the counts (the customer id is not repeated)."""
+    report = erasure.erase_customer(customer_id)
+    if report is None:
+        raise NotFound("No such customer.", code="unknown_customer")  # the id is not repeated
+    return Response(
+        body={
+            "status": "erased",
+            "feedback_deleted": report.feedback_deleted,
+            "identities_deleted": report.identities_deleted,
+            # Rewritten by the export function, invoked now (GET /exports answers 409 until then).
+            "exports_scheduled_for_rewrite": report.exports_scheduled,
+        },
+        status_code=200,
+    )

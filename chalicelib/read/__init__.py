@@ -1,0 +1,1 @@
+"""The read API: feedback listings, customers, /stats, signed cursors, strict parameters."""

@@ -1,0 +1,148 @@
+"""The read API's `next` cursors: opaque to clients, tamper-proof, and checked again before use.
+
+A cursor is `<payload>.<mac>`: the JSON of where a listing stopped, and an HMAC-SHA256 over it with a key only
+the API knows (store/signing_keys.py). It is accepted only when the MAC is right and the payload is exactly
+what the listing it comes back with would issue; anything else is 400 `invalid_cursor`. README, "Read API
+and tokens", says why the key lives in the table.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from chalicelib.config import settings
+from chalicelib.http import BadRequest
+from chalicelib.store import signing_keys
+from chalicelib.store.feedback import ITEM_TYPE, day_partition
+from chalicelib.store.schema import (
+    CUSTOMER_PK,
+    CUSTOMER_SK,
+    DAY_PK,
+    DAY_SK,
+    PK,
+    SK,
+    customer_partition,
+)
+
+MAX_CURSOR_CHARS = 2048
+MAX_KEY_VALUE_CHARS = 1024  # DynamoDB's limit for a sort key value (bytes; ours are ASCII)
+_TOKEN = re.compile(r"(?P<payload>[A-Za-z0-9_-]+)\.(?P<mac>[A-Za-z0-9_-]{43})")
+_MAC_CONTEXT = b"feedback-read-api-cursor-v1."
+_DAY_KEY_NAMES = frozenset({PK, SK, DAY_PK, DAY_SK})
+_CUSTOMER_KEY_NAMES = frozenset({PK, SK, CUSTOMER_PK, CUSTOMER_SK})
+
+
+class InvalidCursor(BadRequest):
+    """400 invalid_cursor: the `next` is not one this API issued for this listing."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "next is not a cursor this API issued for this listing; start again without next.",
+            code="invalid_cursor",
+        )
+
+
+def _mac(key: bytes, payload: str) -> str:
+    digest = hmac.new(key, _MAC_CONTEXT + payload.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+# --- issuing and reading ----------------------------------------------------------------------------------
+
+
+def fingerprint(**listing: Any) -> str:
+    """A short digest of what a listing is (its days, filters …): a cursor is valid for that listing only."""
+    canonical = json.dumps(listing, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def issue(position: dict[str, Any] | None, listing: str) -> str | None:
+    """The `next` token for a position in a listing (None at the end)."""
+    if position is None:
+        return None
+    payload_json = json.dumps({"listing": listing, **position}, separators=(",", ":"), sort_keys=True)
+    payload = base64.urlsafe_b64encode(payload_json.encode()).decode().rstrip("=")
+    key = signing_keys.cursor_key(create=True)
+    assert key is not None  # created when missing
+    return f"{payload}.{_mac(key, payload)}"
+
+
+def _verified_payload(token: str, listing: str) -> dict[str, Any]:
+    """The payload of a token this API issued for `listing`, or InvalidCursor."""
+    match = _TOKEN.fullmatch(token) if len(token) <= MAX_CURSOR_CHARS else None
+    if match is None:
+        raise InvalidCursor()
+    key = signing_keys.cursor_key(create=False)
+    if key is None or not hmac.compare_digest(_mac(key, match["payload"]), match["mac"]):
+        raise InvalidCursor()
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(match["payload"] + "=" * (-len(match["payload"]) % 4)))
+    except (binascii.Error, ValueError) as error:
+        raise InvalidCursor() from error
+    if not isinstance(payload, dict) or payload.pop("listing", None) != listing:
+        raise InvalidCursor()
+    return payload
+
+
+def _is_index(value: Any, size: int) -> bool:
+    return type(value) is int and 0 <= value < size
+
+
+def _string_values(key: Any, names: frozenset[str]) -> dict[str, str] | None:
+    """`key`'s plain string values when it is a DynamoDB key with exactly `names`, each a bounded string."""
+    if not isinstance(key, dict) or set(key) != names:
+        return None
+    values = {}
+    for name, value in key.items():
+        if not isinstance(value, dict) or set(value) != {"S"} or not isinstance(value["S"], str):
+            return None
+        if not 0 < len(value["S"]) <= MAX_KEY_VALUE_CHARS:
+            return None
+        values[name] = value["S"]
+    return values
+
+
+def _is_feedback_key(values: dict[str, str]) -> bool:
+    return values[PK].startswith(f"{ITEM_TYPE}#") and values[SK] == ITEM_TYPE
+
+
+def read_days_cursor(token: str | None, listing: str, days: Sequence[date]) -> dict[str, Any] | None:
+    """The position (`day`, `shard`, `key`) of a day listing's `next`, checked; None without one."""
+    if token is None:
+        return None
+    payload = _verified_payload(token, listing)
+    day, shard, key = payload.get("day"), payload.get("shard"), payload.get("key")
+    if set(payload) != {"day", "shard", "key"}:
+        raise InvalidCursor()
+    if not _is_index(day, len(days)) or not _is_index(shard, settings().day_shards):
+        raise InvalidCursor()
+    if key is not None:
+        values = _string_values(key, _DAY_KEY_NAMES)
+        if values is None or not _is_feedback_key(values):
+            raise InvalidCursor()
+        if values[DAY_PK] != day_partition(days[day], shard):
+            raise InvalidCursor()
+    return {"day": day, "shard": shard, "key": key}
+
+
+def read_customer_cursor(token: str | None, listing: str, customer_id: str) -> dict[str, Any] | None:
+    """The position (`key`) of a customer listing's `next`, checked; None without one."""
+    if token is None:
+        return None
+    payload = _verified_payload(token, listing)
+    if set(payload) != {"key"}:
+        raise InvalidCursor()
+    values = _string_values(payload["key"], _CUSTOMER_KEY_NAMES)
+    if values is None or not _is_feedback_key(values):
+        raise InvalidCursor()
+    if values[CUSTOMER_PK] != customer_partition(customer_id) or not values[CUSTOMER_SK].startswith("FB#"):
+        raise InvalidCursor()
+    return {"key": payload["key"]}

@@ -1,0 +1,71 @@
+"""Strict parsing of the read routes' query parameters (GET /feedback, GET /stats, the customer lookups).
+
+Every value is checked before it reaches date arithmetic or DynamoDB, and a bad one is a 400 naming the
+parameter, never echoing its value:
+- whole numbers are ASCII digits of bounded length (`str.isdigit` accepts "²" and other Unicode digits
+  that `int()` refuses, and `int()` refuses more than 4,300 digits);
+- dates are `YYYY-MM-DD` in ASCII digits (`date.fromisoformat` also takes "20261120", ISO weeks such as
+  "2026-W47-5" …) between EARLIEST_DAY and LATEST_DAY, so a range computed from them (a default `from` 30
+  days before `to` …) can never leave `date`'s range;
+- names come from a closed set; ids have their one shape (is_customer_id in chalicelib/store/identities.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+
+from chalicelib.http import BadRequest
+
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+
+
+def present(value: str | None) -> str | None:
+    """A query value with surrounding blanks trimmed; None when absent or blank."""
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def parse_day(name: str, value: str | None) -> date | None:
+    """A `YYYY-MM-DD` day within [EARLIEST_DAY, LATEST_DAY], None when absent, else 400 invalid_date."""
+    value = present(value)
+    if value is None:
+        return None
+    day = None
+    if _DAY.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            day = None
+    if day is None:
+        raise BadRequest(f"{name} must be a date as YYYY-MM-DD.", code="invalid_date")
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise BadRequest(
+            f"{name} must be a day from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}.",
+            code="invalid_date",
+        )
+    return day
+
+
+def parse_whole_number(name: str, value: str | None, low: int, high: int, code: str) -> int | None:
+    """ASCII digits between `low` and `high` (leading zeros allowed), None when absent, else 400 `code`."""
+    value = present(value)
+    if value is None:
+        return None
+    if not _WHOLE_NUMBER.fullmatch(value) or not low <= int(value) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}.", code=code)
+    return int(value)
+
+
+def parse_choice(name: str, value: str | None, allowed: Iterable[str]) -> str | None:
+    """One of `allowed` (exactly), None when absent, else 400 invalid_filter."""
+    value = present(value)
+    choices = list(allowed)
+    if value is not None and value not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)}.", code="invalid_filter")
+    return value

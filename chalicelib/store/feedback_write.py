@@ -1,0 +1,232 @@
+"""The analyze path's write: new feedback with its identities and profile aggregates, each item once.
+
+Feedback, identities and profile updates go in one TransactWriteItems: the feedback Put is conditional, so
+a redelivery cancels the transaction and the profile is never counted twice; the retry drops what already
+exists. How a profile's ordered attributes are guessed and corrected is in profiles.py; README, Customer 360.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+from chalicelib.aws import chunked
+from chalicelib.config import settings
+from chalicelib.models import FeedbackEvent, StoredFeedback, utc_now
+from chalicelib.store import customers, dynamo, merge, profiles
+from chalicelib.store import feedback as feedback_store
+from chalicelib.store.identities import (
+    IDENTITY,
+    Resolution,
+    identities_of,
+    identity_item,
+    identity_key,
+    resolve,
+)
+from chalicelib.store.schema import PK, RECORD_TYPE
+
+# Merges can chain (A into B, B into C); a write follows tombstones this far.
+MAX_MERGE_HOPS = 5
+
+
+def prefetch(events: Iterable[FeedbackEvent]) -> tuple[set[str], dict[str, str]]:
+    """In one BatchGetItem per 100 keys: which events are stored already (a redelivery or replay, which
+    then costs no analysis) and the customers of the authors' known identities."""
+    events = list(events)
+    feedback_keys = [feedback_store.feedback_key(e.feedback_id) for e in events]
+    identity_keys = [identity_key(i) for e in events for i in identities_of(e)]
+    # Only what is needed here: a redelivered batch would otherwise read back every stored item in full.
+    items = dynamo.batch_get(
+        settings().table_name,
+        feedback_keys + identity_keys,
+        attributes=(RECORD_TYPE, "feedback_id", "identity", "customer_id"),
+    )
+    stored = {item["feedback_id"] for item in items if item.get(RECORD_TYPE) == feedback_store.ITEM_TYPE}
+    known = {item["identity"]: item["customer_id"] for item in items if item.get(RECORD_TYPE) == IDENTITY}
+    return stored, known
+
+
+@dataclass
+class _Transaction:
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    # What each action is for: ("feedback", id) | ("identity", identity) | ("profile", customer id).
+    roles: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, action: dict[str, Any], role: tuple[str, str]) -> None:
+        self.actions.append(action)
+        self.roles.append(role)
+
+
+def _feedback_put(item: StoredFeedback) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": settings().table_name,
+            "Item": dynamo.serialize(feedback_store.to_item(item)),
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": PK},
+        }
+    }
+
+
+def _identity_put(identity: str, customer_id: str) -> dict[str, Any]:
+    # Idempotent for the same customer (a retry, or two transactions of one batch); refused for another.
+    return {
+        "Put": {
+            "TableName": settings().table_name,
+            "Item": dynamo.serialize(identity_item(identity, customer_id)),
+            "ConditionExpression": "attribute_not_exists(#pk) OR customer_id = :cid",
+            "ExpressionAttributeNames": {"#pk": PK},
+            "ExpressionAttributeValues": dynamo.serialize({":cid": customer_id}),
+        }
+    }
+
+
+def _pack(
+    items: Sequence[StoredFeedback],
+    new_identities: dict[str, str],
+    now: datetime,
+    stored_profiles: dict[str, dict[str, Any]],
+) -> list[_Transaction]:
+    """Group items into transactions of ≤ 100 actions, one profile update per customer per transaction."""
+    by_customer: dict[str | None, list[StoredFeedback]] = defaultdict(list)
+    for item in items:
+        by_customer[item.customer_id].append(item)
+    identities_by_customer: dict[str, list[str]] = defaultdict(list)
+    for identity, customer in new_identities.items():
+        identities_by_customer[customer].append(identity)
+
+    units: list[list[tuple[dict[str, Any], tuple[str, str]]]] = []
+    for customer, group in by_customer.items():
+        identities = identities_by_customer.get(customer, []) if customer else []
+        # Room for the profile update and the new identities in the group's first unit.
+        size = dynamo.MAX_TRANSACTION_ITEMS - 1 - len(identities)
+        for position, chunk in enumerate(chunked(group, size)):
+            unit = [(_feedback_put(item), ("feedback", item.feedback_id)) for item in chunk]
+            if customer is not None:
+                update = profiles.profile_update(customer, chunk, now, stored_profiles.get(customer))
+                unit.append((update, ("profile", customer)))
+                if position == 0:
+                    unit += [(_identity_put(i, customer), ("identity", i)) for i in identities]
+            units.append(unit)
+
+    transactions = [_Transaction()]
+    for unit in units:
+        if len(transactions[-1].actions) + len(unit) > dynamo.MAX_TRANSACTION_ITEMS:
+            transactions.append(_Transaction())
+        for action, role in unit:
+            transactions[-1].add(action, role)
+    return [t for t in transactions if t.actions]
+
+
+@dataclass
+class _Writes:
+    """What one save learns from its cancelled transactions: items already stored, identities claimed by
+    another customer, profiles as stored (the next guess at their ordered attributes) and customers merged
+    away meanwhile (each with the customer that absorbed it)."""
+
+    new_identities: dict[str, str]
+    links: set[tuple[str, str]]
+    outcome: dynamo.PutOutcome = field(default_factory=dynamo.PutOutcome)
+    stored_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    survivors: dict[str, str] = field(default_factory=dict)
+    conflicted: bool = False
+    contended: bool = False
+
+    def cancelled(self, error: ClientError, transaction: _Transaction) -> None:
+        """Note why a transaction was refused (re-raising what is not a cancellation or contention)."""
+        code = error.response["Error"]["Code"]
+        if code != "TransactionCanceledException" and code not in dynamo.RETRYABLE_ERRORS:
+            raise error
+        reasons = error.response.get("CancellationReasons") or [{}] * len(transaction.roles)
+        self.contended |= code != "TransactionCanceledException" or any(
+            reason.get("Code") in dynamo.RETRYABLE_CANCELLATIONS for reason in reasons
+        )
+        for (role, ref), reason in zip(transaction.roles, reasons, strict=True):
+            if reason.get("Code") != "ConditionalCheckFailed":
+                continue
+            if role == "feedback":
+                self.outcome.already_present.append(ref)
+            elif role == "identity":
+                self.conflicted = True
+                self.new_identities.pop(ref, None)
+            elif role == "profile":
+                self._profile_refused(ref, reason)
+
+    def _profile_refused(self, customer_id: str, reason: dict[str, Any]) -> None:
+        stored = profiles.stored_profile(reason)
+        if stored is None:  # DynamoDB returns the item it refused; read it if a reason comes without it
+            stored = customers.get_profile(customer_id) or {}
+        if stored.get("merged_into"):
+            self.survivors[customer_id] = stored["merged_into"]
+        else:
+            self.stored_profiles[customer_id] = stored
+
+    def _survivor(self, customer_id: str | None) -> str | None:
+        for _ in range(MAX_MERGE_HOPS):
+            if customer_id not in self.survivors:
+                break
+            customer_id = self.survivors[customer_id]
+        return customer_id
+
+    def reassigned(self, retry: list[StoredFeedback]) -> list[StoredFeedback]:
+        """The items to retry, with their customers resolved again where an identity or a merge moved them."""
+        if self.conflicted and retry:
+            fresh = resolve(retry, consistent=True)
+            self.new_identities = fresh.new_identities
+            self.links |= fresh.links
+            retry = [
+                item.model_copy(update={"customer_id": fresh.customers.get(item.feedback_id)})
+                for item in retry
+            ]
+        if self.survivors:
+            # The absorbed customer's identities may not have moved yet: write to its survivor directly.
+            self.new_identities = {i: self._survivor(c) or c for i, c in self.new_identities.items()}
+            retry = [
+                item.model_copy(update={"customer_id": self._survivor(item.customer_id)}) for item in retry
+            ]
+        return retry
+
+
+def save_feedback(items: Sequence[StoredFeedback], resolution: Resolution) -> dynamo.PutOutcome:
+    """Store new feedback with its identities and profile aggregates, each item exactly once.
+
+    A cancelled transaction names its culprits: a feedback item that exists already (a redelivery) is
+    reported and dropped; an identity that meanwhile maps to another customer sends the items back through
+    resolution with consistent reads; a profile whose ordered attributes were guessed wrong (a late item) is
+    retried with the profile the cancellation returned, and one merged away meanwhile has its items go to
+    the customer that absorbed it; contention is retried with backoff. Then customers found to be one
+    person are merged.
+    """
+    pending = list({item.feedback_id: item for item in items}.values())
+    writes = _Writes(dict(resolution.new_identities), set(resolution.links))
+    dynamodb = aws.client("dynamodb")
+    for attempt in range(dynamo.MAX_ATTEMPTS):
+        if not pending:
+            break
+        retry: list[StoredFeedback] = []
+        writes.conflicted = writes.contended = False
+        by_id = {item.feedback_id: item for item in pending}
+        for transaction in _pack(pending, writes.new_identities, utc_now(), writes.stored_profiles):
+            feedback_ids = [ref for role, ref in transaction.roles if role == "feedback"]
+            try:
+                dynamodb.transact_write_items(TransactItems=transaction.actions)
+            except ClientError as error:
+                writes.cancelled(error, transaction)
+                present = set(writes.outcome.already_present)
+                retry += [by_id[f] for f in feedback_ids if f not in present]
+                continue
+            writes.outcome.created.extend(feedback_ids)
+        pending = writes.reassigned(retry)
+        # A wrong guess or a duplicate is known now and retried at once; contention waits a little.
+        if pending and (writes.contended or writes.conflicted):
+            dynamo.backoff(attempt)
+    writes.outcome.failed.update({item.feedback_id: "write retries exhausted" for item in pending})
+    for keep, absorb in sorted(writes.links):
+        merge.merge(keep, absorb)
+    return writes.outcome

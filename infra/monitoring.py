@@ -1,0 +1,207 @@
+"""What tells the operators something is wrong: the alarm topic, the alarms that notify it (dead letters, a
+backlog, function errors and throttles, API 5xx, an item flood, a missed nightly export) and the monthly
+cost budget that alerts the same topic.
+
+The custom metrics watched here are the ones the app emits through Powertools Metrics
+(chalicelib/observability.py): their names and dimensions are named once below, beside where they come from.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_budgets as budgets
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from chalicelib.observability import SERVICE
+from infra.permissions import FUNCTIONS
+from infra.settings import APP_NAME, StageSettings
+
+METRICS_NAMESPACE = "FeedbackCollector"  # chalicelib/observability.py
+EXPORT_COMPLETED_METRIC = "ExportCompleted"  # chalicelib/export/day.py emits 1 per finished export
+EXPORT_ALARM_HOURS = 26  # the nightly run is 24 h apart; 2 h of slack
+ITEMS_STORED_METRIC = "FeedbackStored"  # chalicelib/ingest/processing.py, per analyzed batch
+# Cost Explorer's service names for everything the stack runs on (Comprehend is most of the bill).
+BUDGET_SERVICES = (
+    "Amazon Comprehend",
+    "AWS Lambda",
+    "Amazon DynamoDB",
+    "Amazon API Gateway",
+    "Amazon Simple Queue Service",
+    "Amazon Simple Storage Service",
+    "AWS WAF",
+    "AWS X-Ray",
+    "AmazonCloudWatch",
+    "Amazon Athena",
+)
+
+
+def alarms(
+    scope: Construct,
+    settings: StageSettings,
+    *,
+    dead_letter_queue: sqs.Queue,
+    queue: sqs.Queue,
+    app: Chalice,
+) -> sns.Topic:
+    """The alarm topic, every alarm notifying it (on alarm and on recovery), and the budget if one is set."""
+    topic = sns.Topic(
+        scope,
+        "AlarmTopic",
+        topic_name=f"{settings.stack_name}-alarms",
+        display_name=f"{APP_NAME} {settings.stage} alarms",
+        enforce_ssl=True,
+    )
+    if settings.alarm_email:
+        topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+    action = cloudwatch_actions.SnsAction(topic)
+    five_minutes = cdk.Duration.minutes(5)
+
+    def alarm(
+        construct_id: str,
+        description: str,
+        metric: cloudwatch.Metric,
+        *,
+        threshold: float = 0,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods: int = 1,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        created = cloudwatch.Alarm(
+            scope,
+            construct_id,
+            alarm_name=f"{settings.stack_name}-{construct_id}",
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=evaluation_periods,
+            treat_missing_data=missing,
+        )
+        created.add_alarm_action(action)
+        created.add_ok_action(action)
+        return created
+
+    alarm(
+        "DeadLetterQueueNotEmpty",
+        "Deliveries failed 5 times and wait in the DLQ: inspect, fix, then replay them.",
+        dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=five_minutes, statistic="Maximum"
+        ),
+    )
+    alarm(
+        "IngestBacklog",
+        "The oldest queued delivery is over 15 minutes old: analysis is falling behind or failing.",
+        queue.metric_approximate_age_of_oldest_message(period=five_minutes, statistic="Maximum"),
+        threshold=15 * 60,
+    )
+    for function in FUNCTIONS:
+        dimensions = {"FunctionName": app.get_resource(function).ref}
+        for metric_name, what in (("Errors", "failed"), ("Throttles", "was throttled")):
+            alarm(
+                f"{function}{metric_name}",
+                f"The {function} function {what} in the last 5 minutes.",
+                cloudwatch.Metric(
+                    namespace="AWS/Lambda",
+                    metric_name=metric_name,
+                    dimensions_map=dimensions,
+                    statistic="Sum",
+                    period=five_minutes,
+                ),
+            )
+    alarm(
+        "Api5xx",
+        "The API answered with 5xx (queue refused, authorizer failed or an unexpected error).",
+        cloudwatch.Metric(
+            namespace="AWS/ApiGateway",
+            metric_name="5XXError",
+            dimensions_map={"ApiName": settings.stack_name, "Stage": settings.api_stage},
+            statistic="Sum",
+            period=five_minutes,
+        ),
+    )
+    alarm(
+        "ItemsStoredPerHour",
+        f"More than {settings.max_items_per_hour} feedback items were stored in the last hour (spam "
+        "or a runaway sender?). Comprehend bills every one: `cli analysis pause` stops analysis, items "
+        "wait in the queue (14 days), `cli analysis resume` continues.",
+        cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=ITEMS_STORED_METRIC,
+            dimensions_map={"service": SERVICE, "stage": settings.stage},
+            statistic="Sum",
+            period=cdk.Duration.hours(1),
+        ),
+        threshold=settings.max_items_per_hour,
+    )
+    if settings.monthly_budget_usd > 0:
+        monthly_budget(
+            scope, topic, name=f"{settings.stack_name}-monthly", amount=settings.monthly_budget_usd
+        )
+    # One datapoint per hour; an hour without an export is missing data, counted as breaching, so the
+    # alarm fires when no export completed in the last EXPORT_ALARM_HOURS hours (and right after the
+    # first deploy until the first export has run).
+    alarm(
+        "ExportNotRun",
+        f"No nightly export completed in the last {EXPORT_ALARM_HOURS} hours.",
+        cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=EXPORT_COMPLETED_METRIC,
+            # chalicelib/observability.py: every metric carries `service` and `stage`.
+            dimensions_map={"service": SERVICE, "stage": settings.stage},
+            statistic="Sum",
+            period=cdk.Duration.hours(1),
+        ),
+        threshold=1,
+        comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluation_periods=EXPORT_ALARM_HOURS,
+        missing=cloudwatch.TreatMissingData.BREACHING,
+    )
+    return topic
+
+
+def monthly_budget(scope: Construct, topic: sns.Topic, *, name: str, amount: int) -> budgets.CfnBudget:
+    """A monthly cost budget over the services this stack runs on, alerting the alarm topic."""
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="BudgetsPublish",
+            actions=["sns:Publish"],
+            principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+            resources=[topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(scope).account}},
+        )
+    )
+    subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=topic.topic_arn)]
+
+    def notification(kind: str, percent: int) -> budgets.CfnBudget.NotificationWithSubscribersProperty:
+        return budgets.CfnBudget.NotificationWithSubscribersProperty(
+            notification=budgets.CfnBudget.NotificationProperty(
+                notification_type=kind,
+                comparison_operator="GREATER_THAN",
+                threshold=percent,
+                threshold_type="PERCENTAGE",
+            ),
+            subscribers=subscribers,
+        )
+
+    return budgets.CfnBudget(
+        scope,
+        "MonthlyBudget",
+        budget=budgets.CfnBudget.BudgetDataProperty(
+            budget_name=name,
+            budget_type="COST",
+            time_unit="MONTHLY",
+            budget_limit=budgets.CfnBudget.SpendProperty(amount=amount, unit="USD"),
+            # The account's spend on what this product uses (Budgets filters by service name, so another
+            # stack on the same services in the account counts too: the README says so).
+            cost_filters={"Service": list(BUDGET_SERVICES)},
+        ),
+        notifications_with_subscribers=[notification("ACTUAL", 80), notification("FORECASTED", 100)],
+    )

@@ -1,0 +1,155 @@
+"""What can differ between deployments of the stack, read from CDK context (`-c key=value`) and checked
+before anything is built: a bad value fails the synth here rather than a deploy later.
+
+The stage's own settings (timeouts, the API stage name) come from .chalice/config.json, the same file
+`chalice package` reads, so the stack and the packaged app cannot disagree about them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra import regions
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
+
+APP_NAME = "feedback-collector"
+DEFAULT_WAF_RATE_LIMIT = 300  # form submissions per client IP per 5 minutes
+DEFAULT_REGION = "us-east-1"  # an offline synth without credentials or context
+DEFAULT_MONTHLY_BUDGET_USD = 100
+DEFAULT_MAX_ITEMS_PER_HOUR = 10_000
+
+
+def _flag(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _environment_region() -> str:
+    for name in ("CDK_DEFAULT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return DEFAULT_REGION
+
+
+def _logs_role_choice(value: Any) -> bool:
+    choice = str(value or "create").strip().lower()
+    if choice not in {"create", "existing"}:
+        raise ValueError(f"api_gateway_logs_role must be create or existing, got {value!r}")
+    return choice == "create"
+
+
+def chalice_config() -> dict[str, Any]:
+    return json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """What can differ between deployments, from CDK context (`-c key=value`):
+
+    stage                    a stage of .chalice/config.json (dev, prod); default dev
+    waf                      attach the web ACL; default true in prod, false elsewhere
+    waf_rate_limit           form submissions per IP per 5 minutes before 429; default 300 (min 10)
+    alarm_email              subscribe this address to the alarm topic (confirm the e-mail AWS sends)
+    retain_data              keep table and export bucket when the stack is deleted; default true in prod
+    log_retention_days       Lambda log retention; default 90 in prod, 14 elsewhere
+    analyze_max_concurrency  concurrent analyze invocations (SQS ScalingConfig), keeps Comprehend calls
+                             under its default throughput quota; default 5 (min 2)
+    pandas_layer_arn         the AWS SDK for pandas layer for nightly_export; default: the ARN its
+                             publishers keep in an SSM public parameter of the deploy region
+                             (infra/runtime.py), resolved by CloudFormation at deploy time
+    region                   the region deployed to; default CDK_DEFAULT_REGION (the CDK CLI sets it
+                             from your credentials), AWS_REGION or AWS_DEFAULT_REGION
+    comprehend_region        where Amazon Comprehend is called when the deploy region has none (e.g.
+                             eu-central-1 for eu-south-1); without it the synth refuses such a region
+    monthly_budget_usd       an AWS Budget over the services the stack uses, alerting the alarm topic
+                             at 80% of actual and 100% of forecast spend; default 100, 0 turns it off
+    max_items_per_hour       alarm when more items than this are stored in an hour (spam, a runaway
+                             sender; `cli analysis pause` stops the bill, nothing is lost); default 10000
+    api_gateway_logs_role    API Gateway writes access logs with one account-wide role per region:
+                             `create` (default) sets it up; `existing` when the account already has one
+                             (its API Gateway settings show a CloudWatch log role ARN)
+    """
+
+    stage: str = "dev"
+    waf: bool = False
+    waf_rate_limit: int = DEFAULT_WAF_RATE_LIMIT
+    alarm_email: str | None = None
+    retain_data: bool = False
+    log_retention_days: int = 14
+    analyze_max_concurrency: int = 5
+    pandas_layer_arn: str | None = None
+    region: str = DEFAULT_REGION
+    comprehend_region: str | None = None
+    monthly_budget_usd: int = DEFAULT_MONTHLY_BUDGET_USD
+    max_items_per_hour: int = DEFAULT_MAX_ITEMS_PER_HOUR
+    create_api_gateway_logs_role: bool = True
+
+    @classmethod
+    def from_context(cls, get: Any) -> StageSettings:
+        """Settings from a context getter (`node.try_get_context` or `dict.get`)."""
+        stage = str(get("stage") or "dev")
+        stages = chalice_config().get("stages", {})
+        if stage not in stages:
+            raise ValueError(f"unknown stage {stage!r}: .chalice/config.json has {', '.join(sorted(stages))}")
+        prod = stage == "prod"
+        settings = cls(
+            stage=stage,
+            waf=_flag(get("waf"), default=prod),
+            waf_rate_limit=int(get("waf_rate_limit") or DEFAULT_WAF_RATE_LIMIT),
+            alarm_email=get("alarm_email") or None,
+            retain_data=_flag(get("retain_data"), default=prod),
+            log_retention_days=int(get("log_retention_days") or (90 if prod else 14)),
+            analyze_max_concurrency=int(get("analyze_max_concurrency") or 5),
+            pandas_layer_arn=get("pandas_layer_arn") or None,
+            region=str(get("region") or _environment_region()),
+            comprehend_region=get("comprehend_region") or None,
+            monthly_budget_usd=int(get("monthly_budget_usd") or DEFAULT_MONTHLY_BUDGET_USD),
+            max_items_per_hour=int(get("max_items_per_hour") or DEFAULT_MAX_ITEMS_PER_HOUR),
+            create_api_gateway_logs_role=_logs_role_choice(get("api_gateway_logs_role")),
+        )
+        regions.check_comprehend(settings.region, settings.comprehend_region)
+        if settings.waf_rate_limit < 10:
+            raise ValueError("waf_rate_limit must be at least 10 (the WAF minimum)")
+        if settings.analyze_max_concurrency < 2:
+            raise ValueError("analyze_max_concurrency must be at least 2 (the SQS event source minimum)")
+        return settings
+
+    @property
+    def stack_name(self) -> str:
+        return f"{APP_NAME}-{self.stage}"
+
+    @property
+    def queue_name(self) -> str:
+        return f"feedback-ingest-{self.stage}"
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"/feedback/{self.stage}"
+
+    @property
+    def chalice_stage(self) -> dict[str, Any]:
+        return chalice_config()["stages"][self.stage]
+
+    @property
+    def api_stage(self) -> str:
+        """The REST API's stage name (the first path segment of every URL on the execute-api host)."""
+        return str(self.chalice_stage.get("api_gateway_stage", "api"))
+
+    def function_timeout(self, function: str) -> int:
+        stage = self.chalice_stage
+        own = stage.get("lambda_functions", {}).get(function, {})
+        return int(own.get("lambda_timeout", stage.get("lambda_timeout", 60)))

@@ -1,0 +1,230 @@
+"""Where the product keeps its data: the DynamoDB table, the ingest queue with its dead-letter queue, the
+export bucket (with the bucket its access logs go to), and the Glue/Athena catalogue over the exports.
+
+Each builder adds its constructs to the stack it is given, under the construct ids the stack has always
+used: the ids are the logical ids of the deployed resources, and a changed id would replace the resource.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from chalicelib.local.provision import MAX_RECEIVE_COUNT
+from chalicelib.store import schema
+from infra import athena as athena_ddl
+from infra import permissions
+from infra.settings import StageSettings
+
+DLQ_RETENTION = cdk.Duration.days(14)
+# As long as the DLQ: an analysis outage (or a pause, `cli analysis pause`) of up to two weeks loses nothing.
+QUEUE_RETENTION = cdk.Duration.days(14)
+EXPORTS_PREFIX = permissions.EXPORTS_PREFIX
+ATHENA_RESULTS_PREFIX = "athena-results/"
+ATHENA_BYTES_SCANNED_CUTOFF = 10 * 1024**3  # per query: a cost guard (10 GiB ≈ $0.05 at $5/TB)
+NONCURRENT_EXPORT_DAYS = 7  # overwritten export files (re-runs, erasure rewrites) are kept this long
+
+
+def feedback_table(scope: Construct, *, stage: str, removal: cdk.RemovalPolicy) -> dynamodb.Table:
+    """The single table, keys and indexes from chalicelib/store/schema.py."""
+    dynamo_types = {
+        "S": dynamodb.AttributeType.STRING,
+        "N": dynamodb.AttributeType.NUMBER,
+        "B": dynamodb.AttributeType.BINARY,
+    }
+    types = {a["AttributeName"]: dynamo_types[a["AttributeType"]] for a in schema.ATTRIBUTE_DEFINITIONS}
+
+    def key(element: dict[str, str]) -> dynamodb.Attribute:
+        return dynamodb.Attribute(name=element["AttributeName"], type=types[element["AttributeName"]])
+
+    def keys(key_schema: list[dict[str, str]]) -> dict[str, dynamodb.Attribute]:
+        return {
+            "partition_key" if element["KeyType"] == "HASH" else "sort_key": key(element)
+            for element in key_schema
+        }
+
+    table = dynamodb.Table(
+        scope,
+        "Table",
+        table_name=f"feedback-{stage}",
+        **keys(schema.KEY_SCHEMA),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        # The AWS-managed key (aws/dynamodb): encrypted at rest with use visible in CloudTrail, no key
+        # to pay for or administer, and no kms statement in the function roles.
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        time_to_live_attribute=schema.TTL_ATTRIBUTE,
+        # No DeletionProtectionEnabled: it would also stop a failed first create from removing the table
+        # (the rollback's DeleteTable is refused). The retention policy and the stack's termination
+        # protection keep it instead.
+        removal_policy=removal,
+    )
+    for index in schema.GLOBAL_SECONDARY_INDEXES:
+        table.add_global_secondary_index(
+            index_name=index["IndexName"],
+            **keys(index["KeySchema"]),
+            projection_type=dynamodb.ProjectionType(index["Projection"]["ProjectionType"]),
+        )
+    return table
+
+
+def ingest_queues(scope: Construct, settings: StageSettings) -> tuple[sqs.Queue, sqs.Queue]:
+    """The dead-letter queue and the ingest queue that redrives to it, in that order."""
+    dead_letter_queue = sqs.Queue(
+        scope,
+        "DeadLetterQueue",
+        queue_name=f"{settings.queue_name}-dlq",
+        retention_period=DLQ_RETENTION,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+    )
+    queue = sqs.Queue(
+        scope,
+        "IngestQueue",
+        queue_name=settings.queue_name,
+        retention_period=QUEUE_RETENTION,
+        # AWS's guidance for an SQS event source: at least six times the function timeout.
+        visibility_timeout=cdk.Duration.seconds(6 * settings.function_timeout("analyze")),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVE_COUNT, queue=dead_letter_queue),
+    )
+    return dead_letter_queue, queue
+
+
+def export_buckets(
+    scope: Construct, *, stage: str, removal: cdk.RemovalPolicy
+) -> tuple[s3.Bucket, s3.Bucket]:
+    """The access-logs bucket and the export bucket that logs to it, in that order."""
+    common: dict[str, Any] = {
+        "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+        "encryption": s3.BucketEncryption.S3_MANAGED,
+        "enforce_ssl": True,
+        "minimum_tls_version": 1.2,
+        "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    }
+    access_logs_bucket = s3.Bucket(
+        scope,
+        "AccessLogsBucket",
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                id="expire-access-logs",
+                expiration=cdk.Duration.days(90),
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+            )
+        ],
+        removal_policy=removal,
+        **common,
+    )
+    export_bucket = s3.Bucket(
+        scope,
+        "ExportBucket",
+        # Globally unique without a random suffix: the stage, the account and the region.
+        bucket_name=cdk.Fn.sub(f"feedback-exports-{stage}-${{AWS::AccountId}}-${{AWS::Region}}"),
+        versioned=True,
+        server_access_logs_bucket=access_logs_bucket,
+        server_access_logs_prefix="export-bucket/",
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                id="exports-to-infrequent-access",
+                prefix=EXPORTS_PREFIX,
+                transitions=[
+                    s3.Transition(
+                        storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                        transition_after=cdk.Duration.days(90),
+                    )
+                ],
+            ),
+            # Re-running a day or erasing a customer overwrites export files; the old versions (which
+            # may still hold an erased customer) are gone NONCURRENT_EXPORT_DAYS later.
+            s3.LifecycleRule(
+                id="expire-overwritten-versions",
+                noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_EXPORT_DAYS),
+                expired_object_delete_marker=True,
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+            ),
+            s3.LifecycleRule(
+                id="expire-athena-results",
+                prefix=ATHENA_RESULTS_PREFIX,
+                expiration=cdk.Duration.days(30),
+            ),
+        ],
+        removal_policy=removal,
+        **common,
+    )
+    return access_logs_bucket, export_bucket
+
+
+def query_catalog(
+    scope: Construct, *, stage: str, bucket: s3.Bucket
+) -> tuple[glue.CfnDatabase, glue.CfnTable, athena.CfnWorkGroup]:
+    """The Glue database and table over the Parquet exports (from infra/athena/feedback.sql) and the Athena
+    workgroup that queries them, writing its results to the export bucket."""
+    account = cdk.Stack.of(scope).account
+    database_name = f"feedback_{stage}"
+    database = glue.CfnDatabase(
+        scope,
+        "GlueDatabase",
+        catalog_id=account,
+        database_input=glue.CfnDatabase.DatabaseInputProperty(
+            name=database_name, description=f"Customer feedback exports ({stage})"
+        ),
+    )
+    definition = athena_ddl.load().render(bucket=bucket.bucket_name)
+
+    def columns(pairs: tuple[tuple[str, str], ...]) -> list[glue.CfnTable.ColumnProperty]:
+        return [glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in pairs]
+
+    storage = definition.storage
+    table = glue.CfnTable(
+        scope,
+        "GlueTable",
+        catalog_id=account,
+        database_name=database_name,
+        table_input=glue.CfnTable.TableInputProperty(
+            name=definition.name,
+            description=definition.comment,
+            table_type="EXTERNAL_TABLE",
+            parameters={"EXTERNAL": "TRUE", **definition.properties},
+            partition_keys=columns(definition.partition_keys),
+            storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                columns=columns(definition.columns),
+                location=definition.location,
+                input_format=storage["input_format"],
+                output_format=storage["output_format"],
+                serde_info=glue.CfnTable.SerdeInfoProperty(
+                    serialization_library=storage["serde"], parameters={"serialization.format": "1"}
+                ),
+            ),
+        ),
+    )
+    table.node.add_dependency(database)
+    workgroup = athena.CfnWorkGroup(
+        scope,
+        "AthenaWorkGroup",
+        name=f"feedback-{stage}",
+        description="Queries over the nightly Parquet exports",
+        state="ENABLED",
+        recursive_delete_option=True,
+        work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+            enforce_work_group_configuration=True,
+            publish_cloud_watch_metrics_enabled=True,
+            bytes_scanned_cutoff_per_query=ATHENA_BYTES_SCANNED_CUTOFF,
+            result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                output_location=f"s3://{bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}",
+                encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                    encryption_option="SSE_S3"
+                ),
+            ),
+        ),
+    )
+    return database, table, workgroup

@@ -1,0 +1,112 @@
+"""infra/: what alerts the operators. Every alarm notifies the topic, each watches the metric the code
+really emits (the nightly export, the items stored per hour), and the monthly budget alerts the same topic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.observability import SERVICE
+from infra.monitoring import EXPORT_ALARM_HOURS
+from tests.infra_synth import FUNCTIONS, ROOT, STAGE, Synth, ref
+
+
+def _alarm(synth: Synth, name: str) -> dict[str, Any]:
+    (alarm,) = [
+        a["Properties"]
+        for a in synth.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"] == f"feedback-collector-{STAGE}-{name}"
+    ]
+    return alarm
+
+
+# --- alarms --------------------------------------------------------------------------------------------
+
+
+def test_alarms_notify_the_topic(synth: Synth):
+    topic, _ = synth.only("AWS::SNS::Topic")
+    alarms = synth.of_type("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 5 + 2 * len(FUNCTIONS)
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [ref(topic)]
+
+    dlq = _alarm(synth, "DeadLetterQueueNotEmpty")
+    assert dlq["Namespace"] == "AWS/SQS"
+    assert dlq["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    dlq_queue = synth.logical_id("AWS::SQS::Queue", "DeadLetterQueue")
+    assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_queue, "QueueName"]}}]
+    assert (dlq["ComparisonOperator"], dlq["Threshold"]) == ("GreaterThanThreshold", 0)
+
+    for function in FUNCTIONS:
+        for metric in ("Errors", "Throttles"):
+            alarm = _alarm(synth, f"{function}{metric}")
+            assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", metric)
+            assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": ref(function)}]
+            assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_export_not_run_alarm_watches_the_metric_the_export_emits(synth: Synth):
+    # chalicelib/export/day.py emits ExportCompleted through Powertools Metrics (EMF, dimension `service`).
+    day = (ROOT / "chalicelib" / "export" / "day.py").read_text()
+    assert 'metrics.add_metric(name="ExportCompleted"' in day
+    observability = (ROOT / "chalicelib" / "observability.py").read_text()
+    assert 'namespace="FeedbackCollector"' in observability
+
+    alarm = _alarm(synth, "ExportNotRun")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("FeedbackCollector", "ExportCompleted")
+    assert 'metrics.set_default_dimensions(stage=os.environ.get("STAGE"' in observability
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}, {"Name": "stage", "Value": STAGE}]
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == EXPORT_ALARM_HOURS * 3600 == 26 * 3600
+    assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "Sum",
+        "LessThanThreshold",
+        1,
+    )
+    assert alarm["TreatMissingData"] == "breaching"
+
+
+# --- cost ----------------------------------------------------------------------------------------------
+
+
+def test_a_budget_and_an_hourly_ceiling_alert_the_operators(synth: Synth):
+    topic, _ = synth.only("AWS::SNS::Topic")
+    _, budget = synth.only("AWS::Budgets::Budget")
+    data = budget["Properties"]["Budget"]
+    assert (data["BudgetType"], data["TimeUnit"], data["BudgetLimit"]) == (
+        "COST",
+        "MONTHLY",
+        {"Amount": 100, "Unit": "USD"},
+    )
+    assert "Amazon Comprehend" in data["CostFilters"]["Service"]
+    notifications = budget["Properties"]["NotificationsWithSubscribers"]
+    assert {
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notifications
+    } == {
+        ("ACTUAL", 80),
+        ("FORECASTED", 100),
+    }
+    assert all(
+        n["Subscribers"] == [{"SubscriptionType": "SNS", "Address": ref(topic)}] for n in notifications
+    )
+    # Budgets may publish to the topic (for this account only).
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synth.of_type("AWS::SNS::TopicPolicy").values()
+    ]
+    assert any(
+        s.get("Principal") == {"Service": "budgets.amazonaws.com"}
+        for statements in policies
+        for s in statements
+    )
+
+    alarm = _alarm(synth, "ItemsStoredPerHour")
+    processing = (ROOT / "chalicelib" / "ingest" / "processing.py").read_text()
+    assert 'metrics.add_metric(name="FeedbackStored"' in processing
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "FeedbackCollector",
+        "FeedbackStored",
+        "Sum",
+    )
+    assert (alarm["Period"], alarm["Threshold"]) == (3600, 10_000)
+    assert "analysis pause" in alarm["AlarmDescription"]

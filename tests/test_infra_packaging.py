@@ -1,0 +1,74 @@
+"""infra/: what runs on Lambda. Every function on the pinned runtime and architecture, the region's own
+pandas layer, a deployment package holding exactly the locked dependencies built for that runtime, and a
+function size well under Lambda's limit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infra import permissions
+from tests.infra_synth import FUNCTIONS, ROOT, Synth
+
+
+def test_functions_run_the_pinned_runtime_and_architecture_with_the_regions_layer(synth: Synth):
+    from infra import runtime
+
+    for function in FUNCTIONS:
+        properties = synth.resources[function]["Properties"]
+        assert properties["Runtime"] == runtime.LAMBDA_RUNTIME == "python3.13"
+        assert properties["Architectures"] == [runtime.LAMBDA_ARCHITECTURE] == ["arm64"]
+    (layer,) = synth.resources[permissions.NIGHTLY_EXPORT]["Properties"]["Layers"]
+    parameter = synth.template["Parameters"][layer["Ref"]]
+    assert parameter == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": f"/aws/service/aws-sdk-pandas/{runtime.PANDAS_LAYER_VERSION}/py3.13/arm64/layer-arn",
+    }
+    config = (ROOT / ".chalice" / "config.json").read_text()
+    assert "layer" not in config.replace('"automatic_layer"', "")  # nothing pinned to one region any more
+
+
+def _deployment_package(synth: Synth) -> Path:
+    code = synth.resources[permissions.API_HANDLER]["Properties"]["CodeUri"]
+    (package,) = [p for p in synth.outdir.glob("asset.*.zip") if code["Key"].startswith(p.name[6:-4])]
+    return package
+
+
+def test_the_package_holds_the_locked_dependencies_built_for_the_runtime(synth: Synth):
+    import zipfile
+
+    from infra import package, runtime
+
+    with zipfile.ZipFile(_deployment_package(synth)) as archive:
+        names = archive.namelist()
+        compiled = [name for name in names if name.endswith(".so") or ".so." in name]
+        assert compiled, "pydantic-core and wrapt ship compiled modules"
+        for name in compiled:
+            # PEP 3149 tag, and the ELF header's machine (183: AArch64) of the file itself.
+            assert f"cpython-313-{runtime.LAMBDA_MACHINE}-linux-gnu" in name or ".abi3." in name, name
+            header = archive.read(name)[:20]
+            assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183, name
+        installed = {
+            package.normalized(name.split("-")[0]): name.removesuffix(".dist-info").split("-")[1]
+            for name in {n.split("/")[0] for n in names}
+            if name.endswith(".dist-info")
+        }
+    locked = {r.name: r.version for r in package.lambda_requirements()}
+    assert installed == locked  # exactly the lock, nothing more or less
+    assert not package.RUNTIME_PROVIDED & set(installed)  # boto3 & co. come from the Lambda runtime
+
+
+def test_every_function_with_its_layers_stays_well_under_lambdas_size_limit(synth: Synth):
+    import zipfile
+
+    from infra import runtime
+
+    with zipfile.ZipFile(_deployment_package(synth)) as archive:
+        unzipped = sum(info.file_size for info in archive.infolist())
+    for function in FUNCTIONS:
+        layers = len(synth.resources[function]["Properties"].get("Layers", []))
+        assert layers <= (1 if function == permissions.NIGHTLY_EXPORT else 0)
+        total = unzipped + layers * runtime.PANDAS_LAYER_UNZIPPED_BYTES
+        # "Well under": 80% of the limit leaves room for a larger layer release.
+        assert total < 0.8 * runtime.LAMBDA_UNZIPPED_LIMIT_BYTES, (function, total)
+    assert unzipped < 30 * 1024**2  # boto3/botocore (21 MiB) stay out: the runtime has them

@@ -1,0 +1,294 @@
+"""infra/: least privilege and the checkers. Every function's role grants exactly the calls its code makes,
+no statement grants every action, `*` resources only where IAM offers nothing narrower; cdk-nag finds nothing
+unacknowledged; the template CloudFormation really deploys (after the SAM transform) passes infra/rules.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from infra import permissions
+from tests.infra_synth import ROOT, STAGE, Synth, arn
+
+# --- IAM -----------------------------------------------------------------------------------------------
+
+
+def _policy_documents(synth: Synth) -> list[tuple[str, dict[str, Any]]]:
+    """Every policy document in the template: role inline policies, managed/inline policy resources and
+    resource policies (bucket, queue, topic)."""
+    documents = []
+    for logical_id, resource in synth.resources.items():
+        properties = resource.get("Properties", {})
+        for policy in properties.get("Policies", []) if resource["Type"] == "AWS::IAM::Role" else []:
+            documents.append((logical_id, policy["PolicyDocument"]))
+        if "PolicyDocument" in properties:
+            documents.append((logical_id, properties["PolicyDocument"]))
+    return documents
+
+
+def _statements(synth: Synth) -> list[tuple[str, dict[str, Any]]]:
+    return [(owner, s) for owner, document in _policy_documents(synth) for s in document["Statement"]]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _role_statements(synth: Synth, function: str) -> list[dict[str, Any]]:
+    role = synth.resources[synth.logical_id("AWS::IAM::Role", f"{function}Role")]
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_no_statement_grants_every_action(synth: Synth):
+    statements = _statements(synth)
+    assert len(statements) > 20
+    for owner, statement in statements:
+        actions = _listed(statement.get("Action", []))
+        assert "*" not in actions, f"{owner}: Action '*' in {statement}"
+        assert "NotAction" not in statement, f"{owner}: NotAction in {statement}"
+        if statement["Effect"] == "Allow":
+            # Not even a service-wide wildcard (s3:*) may be allowed; Deny statements (TLS only) may.
+            assert not any("*" in action for action in actions), f"{owner}: wildcard action in {statement}"
+
+
+def test_star_resources_only_for_calls_without_resource_level_permissions(synth: Synth):
+    for owner, statement in _statements(synth):
+        if statement["Effect"] != "Allow" or "*" not in _listed(statement.get("Resource", [])):
+            continue
+        actions = set(_listed(statement["Action"]))
+        assert actions <= permissions.ACTIONS_WITHOUT_RESOURCE_TYPES, f"{owner}: Resource '*' for {actions}"
+        assert _listed(statement["Resource"]) == ["*"]
+    comprehend = [
+        owner
+        for owner, s in _statements(synth)
+        if any(a.startswith("comprehend:") for a in _listed(s.get("Action", [])))
+    ]
+    assert comprehend == [synth.logical_id("AWS::IAM::Role", "AnalyzeRole")]
+
+
+# function → every action its role allows (the least-privilege contract, spelled out)
+EXPECTED_ACTIONS = {
+    permissions.API_HANDLER: {
+        "sqs:SendMessage",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Query",
+        "ssm:GetParametersByPath",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "lambda:InvokeFunction",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    },
+    permissions.ANALYZE: {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Query",
+        "comprehend:BatchDetectDominantLanguage",
+        "comprehend:BatchDetectSentiment",
+        "comprehend:DetectPiiEntities",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    },
+    permissions.NIGHTLY_EXPORT: {
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:DeleteItem",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    },
+    permissions.BEARER: {
+        "dynamodb:GetItem",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    },
+}
+
+
+def _resource_text(statement: dict[str, Any]) -> str:
+    return json.dumps(statement.get("Resource"))
+
+
+def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
+    for function, expected in EXPECTED_ACTIONS.items():
+        statements = _role_statements(synth, function)
+        granted = {action for s in statements for action in _listed(s["Action"])}
+        assert granted == expected, function
+    # Queries only through the indexes each function uses, never on the table itself (no Scan anywhere).
+    for function, indexes in {
+        permissions.API_HANDLER: {"by_day", "by_customer"},
+        permissions.ANALYZE: {"by_customer"},
+        permissions.NIGHTLY_EXPORT: {"by_day"},
+    }.items():
+        (query,) = [
+            s
+            for s in _role_statements(synth, function)
+            if "dynamodb:Query" in _listed(s["Action"]) and "Condition" not in s
+        ]
+        resources = _listed(query["Resource"])
+        assert {r["Fn::Join"][1][1].removeprefix("/index/") for r in resources} == indexes, function
+    # Objects: under exports/ only.
+    for function in (permissions.API_HANDLER, permissions.NIGHTLY_EXPORT):
+        for statement in _role_statements(synth, function):
+            if any(a in {"s3:PutObject", "s3:GetObject"} for a in _listed(statement["Action"])):
+                assert _resource_text(statement).endswith('"/exports/*"]]}'), statement
+    # An erasure invokes the export function and nothing else; no other function invokes any.
+    (invoke,) = [
+        s
+        for s in _role_statements(synth, permissions.API_HANDLER)
+        if "lambda:InvokeFunction" in _listed(s["Action"])
+    ]
+    assert (invoke["Sid"], _listed(invoke["Resource"])) == (
+        "InvokeExportRewrite",
+        [arn(permissions.NIGHTLY_EXPORT)],
+    )
+    assert [
+        owner
+        for owner, s in _statements(synth)
+        if any(a.startswith("lambda:") for a in _listed(s.get("Action", [])))
+    ] == [synth.logical_id("AWS::IAM::Role", "APIHandlerRole")]
+    # The API function writes no export file (the export function rewrites them).
+    assert not [
+        s for s in _role_statements(synth, permissions.API_HANDLER) if "s3:PutObject" in _listed(s["Action"])
+    ]
+    # The export touches the base table only in the partition of rewrites erasures marked.
+    (rewrites,) = [
+        s for s in _role_statements(synth, permissions.NIGHTLY_EXPORT) if s["Sid"] == "TakeScheduledRewrites"
+    ]
+    assert rewrites["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["EXPORT_REWRITE"]}
+    }
+    # The API puts one item only: the cursor key, in its own partition.
+    (key,) = [s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "CreateCursorKey"]
+    assert key["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SIGNING_KEY"]}}
+    # The authorizer reads token records only.
+    (tokens,) = [s for s in _role_statements(synth, permissions.BEARER) if s["Sid"] == "ReadTokenRecords"]
+    assert tokens["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TOKEN"]}}
+    # Source secrets: this stage's sources prefix only.
+    (ssm,) = [s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "ReadSourceSecrets"]
+    assert _resource_text(ssm).endswith(f':parameter/feedback/{STAGE}/sources/*"]]}}')
+
+
+def test_every_service_the_lambda_code_calls_is_granted_somewhere(synth: Synth):
+    """A new `aws.client("<service>")` in code the functions run fails here until a statement exists."""
+    operations = ROOT / "chalicelib" / "operations"
+    # The operator's commands for a deployed stage run with the operator's credentials, not a function's.
+    admin_only = {operations / "doctor.py", operations / "analysis_switch.py"}
+    called = set()
+    for path in (ROOT / "chalicelib").rglob("*.py"):
+        if {"local", "cli"} & set(path.relative_to(ROOT / "chalicelib").parts) or path in admin_only:
+            continue
+        called |= set(re.findall(r"aws\.client\(\"(\w+)\"\)", path.read_text()))
+    granted = {action.split(":")[0] for actions in EXPECTED_ACTIONS.values() for action in actions}
+    assert called, "no aws.client(...) calls found"
+    assert called <= granted, f"no IAM statement for {called - granted}"
+
+
+# --- cdk-nag -------------------------------------------------------------------------------------------
+
+
+def test_cdk_nag_finds_nothing_unacknowledged_and_every_acknowledgment_has_a_reason(synth: Synth):
+    (report,) = [r for r in synth.report["pluginReports"] if r["pluginName"] == "AwsSolutions"]
+    unacknowledged = [
+        (v["ruleName"], v["violatingConstructs"][0]["constructPath"]) for v in report["violations"]
+    ]
+    assert unacknowledged == []
+    assert report["conclusion"] == "success"
+    assert synth.returncode == 0, synth.stderr[-5000:]
+    suppressed = report["suppressedViolations"]
+    assert suppressed, "expected the documented IAM5 acknowledgments"
+    for violation in suppressed:
+        assert len(violation["reason"].split()) >= 10, violation["ruleName"]
+        # Only wildcard-resource findings on the function roles, and API Gateway's documented managed
+        # policy on its logging role.
+        logs_role = violation["ruleName"].startswith("AwsSolutions-IAM4[Policy::") and violation[
+            "acknowledgedAt"
+        ].endswith("ApiGatewayLogsRole")
+        assert violation["ruleName"].startswith("AwsSolutions-IAM5[Resource::") or logs_role, violation
+        assert violation["acknowledgedAt"].endswith("Role"), violation["acknowledgedAt"]
+    acknowledgments = [
+        reason
+        for entries in synth.metadata.values()
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules"
+        for reason in entry["data"].values()
+    ]
+    assert acknowledgments
+    assert all(len(reason.split()) >= 10 for reason in acknowledgments)
+
+
+# --- rules on the deployed template --------------------------------------------------------------------
+
+
+def test_the_deployed_template_passes_the_rules_cdk_nag_cannot_see(transformed: dict[str, Any]):
+    from infra import rules
+
+    assert rules.violations(transformed["template"], waf=True) == []
+
+
+def test_the_rules_catch_what_the_transform_would_otherwise_deploy(transformed: dict[str, Any]):
+    """Each rule fails on a template with the defect it names (so the check above can fail)."""
+    import copy
+
+    from infra import rules
+
+    def broken(change: Any) -> list[str]:
+        template = copy.deepcopy(transformed["template"])
+        change(template["Resources"])
+        return rules.violations(template, waf=True)
+
+    def second_stage(resources: dict[str, Any]) -> None:
+        (deployment,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
+        deployment["Properties"]["StageName"] = "Stage"
+
+    def old_runtime(resources: dict[str, Any]) -> None:
+        resources["NightlyExport"]["Properties"]["Runtime"] = "python3.11"
+
+    def open_permission(resources: dict[str, Any]) -> None:
+        resources["APIHandlerInvokePermission"]["Properties"]["SourceArn"] = {
+            "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestAPI}/*"
+        }
+
+    def unlogged_stage(resources: dict[str, Any]) -> None:
+        del resources["RestAPIapiStage"]["Properties"]["AccessLogSetting"]
+        resources["RestAPIapiStage"]["Properties"]["MethodSettings"] = []
+
+    def no_waf(resources: dict[str, Any]) -> None:
+        del resources["WebAclAssociation"]
+
+    def forever_logs(resources: dict[str, Any]) -> None:
+        for resource in resources.values():
+            if resource["Type"] == "AWS::Logs::LogGroup":
+                resource["Properties"].pop("RetentionInDays", None)
+
+    expected = {
+        second_stage: "one_stage_per_api",
+        old_runtime: "functions_run_the_target_runtime",
+        open_permission: "api_permissions_name_the_stage",
+        unlogged_stage: "stages_are_throttled_traced_and_logged",
+        no_waf: "stages_are_behind_the_waf",
+        forever_logs: "logs_expire",
+    }
+    for change, rule in expected.items():
+        found = broken(change)
+        assert found and all(line.startswith(rule) for line in found), (change.__name__, found)

@@ -1,0 +1,197 @@
+"""DynamoDB capacity units per phase, as on-demand mode bills them, and what the run leaves stored."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.bench.counting import RequestCounter, event_key
+from tools.cost.units import ITEM_OVERHEAD_BYTES, item_size, read_units, write_units
+
+ItemKey = tuple[str, str]  # (pk, sk)
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item's size in bytes (DynamoDB's rules) and how many global secondary indexes hold it."""
+
+    size: int
+    indexes: int
+
+
+def index_count(item: dict[str, Any], indexes: Sequence[frozenset[str]]) -> int:
+    """Global secondary indexes an item (AttributeValue form) is written to: those whose key it carries."""
+    return sum(1 for keys in indexes if keys <= item.keys())
+
+
+class CapacityTally:
+    """DynamoDB capacity units as on-demand mode bills them, per phase of a `RequestCounter`, from each
+    request's parameters (`provide-client-params`) and response (`after-call`).
+
+    * Writes, in 1 KB units of the item written: `transactional` (inside TransactWriteItems, which AWS bills
+      twice) and `standard` (plain writes, and one entry per global secondary index holding the item, whose
+      propagation is not transactional). A Put's size is known from the request; an Update's (or a
+      ConditionCheck's, or a Delete's) only from the item, so those wait in `pending` until `resolve` is
+      given the table's items (sizes after the run: an upper bound for items that grow, like profiles).
+    * Reads, in 4 KB units, `eventual` or `strong`: per item for GetItem/BatchGetItem (a key not found costs
+      one unit), per page for Query/Scan (the page's items summed, then rounded up).
+    """
+
+    def __init__(self, counter: RequestCounter, indexes: Sequence[frozenset[str]]) -> None:
+        self.counter = counter
+        self.indexes = list(indexes)
+        self.write_1kb: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.read_4kb: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.pending: list[tuple[str, str, ItemKey]] = []  # (phase, action, key), sized by `resolve`
+        self._lock = threading.Lock()
+        self._consistency = threading.local()
+
+    def attach(self, events: Any) -> None:
+        """Register on a session's event system (after the counter, whose phase it reads)."""
+        suffix = str(id(self))
+        events.register("provide-client-params.dynamodb.*", self._on_params, unique_id=f"bench-cap-{suffix}")
+        events.register("after-call.dynamodb.*", self._on_result, unique_id=f"bench-cap-end-{suffix}")
+
+    def _write(self, phase: str, item: dict[str, Any], transactional: bool) -> None:
+        units = write_units(item_size(item))
+        with self._lock:
+            self.write_1kb[phase]["transactional" if transactional else "standard"] += units
+            self.write_1kb[phase]["standard"] += units * index_count(item, self.indexes)
+
+    def _later(self, phase: str, action: str, key: dict[str, Any]) -> None:
+        with self._lock:
+            self.pending.append((phase, action, _item_key(key)))
+
+    def _on_params(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        phase = self.counter.phase
+        if phase is None:
+            return
+        operation = model.name
+        if operation == "TransactWriteItems":
+            for action in params.get("TransactItems", []):
+                (kind, body), *_ = action.items()
+                if kind == "Put":
+                    self._write(phase, body["Item"], transactional=True)
+                else:
+                    self._later(phase, f"transactional {kind}", body["Key"])
+        elif operation == "BatchWriteItem":
+            for request in (r for requests in params.get("RequestItems", {}).values() for r in requests):
+                if "PutRequest" in request:
+                    self._write(phase, request["PutRequest"]["Item"], transactional=False)
+                else:
+                    self._later(phase, "Delete", request["DeleteRequest"]["Key"])
+        elif operation == "PutItem":
+            self._write(phase, params["Item"], transactional=False)
+        elif operation in {"UpdateItem", "DeleteItem"}:
+            self._later(phase, operation.removesuffix("Item"), params["Key"])
+        else:
+            self._on_read_params(phase, operation, params)
+
+    def _on_read_params(self, phase: str, operation: str, params: dict[str, Any]) -> None:
+        # Keys asked for cost a unit each at least (found items are sized in _on_result).
+        specs = params.get("RequestItems", {}).values() if operation == "BatchGetItem" else [params]
+        for spec in specs:
+            consistency = "strong" if spec.get("ConsistentRead") else "eventual"
+            self._consistency.value = consistency
+            keys = len(spec.get("Keys", [])) if operation == "BatchGetItem" else int(operation == "GetItem")
+            with self._lock:
+                self.read_4kb[phase][consistency] += keys
+
+    def _on_result(self, event_name: str, parsed: dict[str, Any], **kwargs: Any) -> None:
+        phase = self.counter.phase
+        if phase is None:
+            return
+        operation = event_key(event_name)[1]
+        consistency = getattr(self._consistency, "value", "eventual")
+        extra = 0
+        if operation == "BatchGetItem":
+            items = [item for found in parsed.get("Responses", {}).values() for item in found]
+            extra = sum(read_units(item_size(item)) - 1 for item in items)
+            unprocessed = parsed.get("UnprocessedKeys", {}).values()
+            extra -= sum(len(spec.get("Keys", [])) for spec in unprocessed)  # requested again, counted then
+        elif operation == "GetItem" and "Item" in parsed:
+            extra = read_units(item_size(parsed["Item"])) - 1
+        elif operation in {"Query", "Scan"}:
+            extra = read_units(sum(item_size(item) for item in parsed.get("Items", [])))
+        if extra:
+            with self._lock:
+                self.read_4kb[phase][consistency] += extra
+
+    def resolve(self, stored: dict[ItemKey, StoredItem]) -> None:
+        """Size the pending Updates, ConditionChecks and Deletes from the table's items (`inventory`)."""
+        with self._lock:
+            pending, self.pending = self.pending, []
+        for phase, action, key in pending:
+            found = stored.get(key, StoredItem(0, 0))
+            units = write_units(found.size)
+            transactional = action.startswith("transactional")
+            self.write_1kb[phase]["transactional" if transactional else "standard"] += units
+            if action.endswith("Update"):
+                # An update rewrites the item's entry in every index holding it (projection ALL).
+                self.write_1kb[phase]["standard"] += units * found.indexes
+
+
+def _item_key(key: dict[str, Any]) -> ItemKey:
+    from chalicelib.store.schema import PK, SK
+
+    return key[PK]["S"], key[SK]["S"]
+
+
+# Items that grow with feedback (the rest, like forms and sources, are a fixed handful): what storage prices.
+STORED_PER_ITEM = frozenset({"FEEDBACK", "IDENTITY", "PROFILE"})
+
+
+@dataclass
+class Inventory:
+    """The table after the analyze phase, from one uncounted Scan: items by record_type, each item's size
+    and indexes, and the bytes the per-item records (STORED_PER_ITEM) take with DynamoDB's 100-byte overhead
+    per item, in the table and in each index holding them."""
+
+    record_types: Counter[str] = field(default_factory=Counter)
+    items: dict[ItemKey, StoredItem] = field(default_factory=dict)
+    table_bytes: int = 0
+    index_bytes: int = 0
+    item_bytes: Counter[str] = field(default_factory=Counter)  # item sizes summed by record_type
+
+
+def global_index_keys() -> list[frozenset[str]]:
+    """The key attributes of each global secondary index of the table."""
+    from chalicelib.store.schema import GLOBAL_SECONDARY_INDEXES
+
+    return [
+        frozenset(element["AttributeName"] for element in index["KeySchema"])
+        for index in GLOBAL_SECONDARY_INDEXES
+    ]
+
+
+def take_inventory() -> Inventory:
+    """Scan the table (paginated, outside every counted phase) into an `Inventory`."""
+    from chalicelib import aws
+    from chalicelib.config import settings
+    from chalicelib.store.schema import PK, RECORD_TYPE, SK
+
+    indexes = global_index_keys()
+    inventory = Inventory()
+    for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=settings().table_name):
+        for item in page["Items"]:
+            record_type = item.get(RECORD_TYPE, {}).get("S", "(none)")
+            size, held = item_size(item), index_count(item, indexes)
+            inventory.record_types[record_type] += 1
+            inventory.items[(item[PK]["S"], item[SK]["S"])] = StoredItem(size, held)
+            if record_type in STORED_PER_ITEM:
+                inventory.item_bytes[record_type] += size
+                inventory.table_bytes += size + ITEM_OVERHEAD_BYTES
+                inventory.index_bytes += held * (size + ITEM_OVERHEAD_BYTES)
+    return inventory
+
+
+def bucket_bytes() -> int:
+    """Bytes of every object in the export bucket (listed outside every counted phase)."""
+    from chalicelib import aws
+    from chalicelib.config import settings
+
+    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=settings().bucket_name)
+    return sum(obj["Size"] for page in pages for obj in page.get("Contents", []))

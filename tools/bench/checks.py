@@ -1,0 +1,196 @@
+"""The targets the bench fails on, and the figures it reports without one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
+from tools.bench.counting import per_thousand, service_total
+from tools.bench.run import BenchResult
+from tools.bench.throughput import ThroughputResult
+
+# The Comprehend target covers the batch calls; DetectPiiEntities (no batch variant) has a line of its own.
+COMPREHEND_BATCH_OPERATIONS = frozenset({DETECT_LANGUAGE, DETECT_SENTIMENT})
+DYNAMODB_WRITE_OPERATIONS = frozenset(
+    {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+)
+
+# Targets (BENCHMARKS.md, "Targets"): the bench exits 1 when one is missed.
+TARGET_ACK_REQUESTS_PER_SUBMISSION = 1.0
+TARGET_COMPREHEND_REQUESTS_PER_1000 = 80
+TARGET_DYNAMODB_WRITES_PER_1000 = 100
+TARGET_EXPORT_READS_PER_ITEM = 1.0
+TARGET_WEBHOOK_REQUESTS_PER_DELIVERY = 1.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    measured: str
+    target: str
+    ok: bool
+
+
+def checks(result: BenchResult) -> list[Check]:
+    """Every target with its measured value (and the correctness checks the figures rely on)."""
+    counter, items = result.counter, result.items
+    analyze = counter.requests("analyze")
+    comprehend = per_thousand(service_total(analyze, "comprehend", COMPREHEND_BATCH_OPERATIONS), items)
+    writes = per_thousand(service_total(analyze, "dynamodb", DYNAMODB_WRITE_OPERATIONS), items)
+    export = result.export
+    reads_per_item = counter.items_scanned["export"] / max(1, export.exported)
+    scans = sum(service_total(counter.requests(phase), "dynamodb", {"Scan"}) for phase in counter.calls)
+    throughput = result.throughput
+    if throughput is not None:
+        scans += service_total(throughput.requests, "dynamodb", {"Scan"})
+    ack = result.ack
+    unsent = counter.unsent_calls() + (throughput.unsent if throughput else [])
+    found = result.analyze
+    profiles, identities = found.record_types["PROFILE"], found.record_types["IDENTITY"]
+    return [
+        Check(
+            "counter: every moto-backed API call seen as an HTTP request",
+            "yes" if not unsent else "; ".join(unsent),
+            "yes",
+            not unsent,
+        ),
+        Check(
+            "ack: AWS requests per submission after the first load",
+            f"{ack.per_submission_after_first:.3f}",
+            f"= {TARGET_ACK_REQUESTS_PER_SUBMISSION:g}",
+            ack.per_submission_after_first == TARGET_ACK_REQUESTS_PER_SUBMISSION,
+        ),
+        Check(
+            "ack: submissions accepted (202)",
+            f"{ack.accepted}/{ack.submissions}",
+            "all",
+            ack.accepted == items,
+        ),
+        Check(
+            "analyze: Comprehend batch requests (BatchDetectDominantLanguage + BatchDetectSentiment) "
+            "per 1,000 single-language items",
+            f"{comprehend:.0f}",
+            f"≤ {TARGET_COMPREHEND_REQUESTS_PER_1000}",
+            comprehend <= TARGET_COMPREHEND_REQUESTS_PER_1000,
+        ),
+        Check(
+            "analyze: Comprehend API-limit violations (all request types)",
+            str(len(result.analyze.usage.violations)),
+            "0",
+            not result.analyze.usage.violations,
+        ),
+        Check(
+            "analyze: DynamoDB write requests per 1,000 items",
+            f"{writes:.0f}",
+            f"≤ {TARGET_DYNAMODB_WRITES_PER_1000}",
+            writes <= TARGET_DYNAMODB_WRITES_PER_1000,
+        ),
+        Check(
+            "analyze: records failed",
+            str(result.analyze.failed),
+            "0",
+            result.analyze.failed == 0 and result.analyze.received == items,
+        ),
+        Check(
+            "analyze: customer profiles / email identities created (one each per distinct email)",
+            f"{profiles} / {identities}",
+            f"= {found.distinct_emails} / {found.distinct_emails}",
+            profiles == identities == found.distinct_emails,
+        ),
+        Check("export: items exported", str(export.exported), f"= {items}", export.exported == items),
+        Check(
+            f"export: DynamoDB items read per exported item, table holding {export.history_items:,} items "
+            "of other days",
+            f"{reads_per_item:.3f}",
+            f"= {TARGET_EXPORT_READS_PER_ITEM:g}",
+            reads_per_item == TARGET_EXPORT_READS_PER_ITEM,
+        ),
+        *throughput_checks(throughput),
+        Check("all phases: DynamoDB Scan requests", str(scans), "0", scans == 0),
+        Check(
+            f"webhook ack: AWS requests per Meta delivery of {result.webhook.events_per_delivery} events "
+            "after the first load",
+            f"{result.webhook.per_delivery_after_first:.3f}",
+            f"= {TARGET_WEBHOOK_REQUESTS_PER_DELIVERY:g}",
+            result.webhook.per_delivery_after_first == TARGET_WEBHOOK_REQUESTS_PER_DELIVERY,
+        ),
+        Check(
+            "webhook ack: deliveries accepted, events queued",
+            f"{result.webhook.accepted}/{result.webhook.deliveries}, {result.webhook.events_queued:,}",
+            f"all, {result.webhook.deliveries * result.webhook.events_per_delivery:,}",
+            result.webhook.accepted == result.webhook.deliveries
+            and result.webhook.events_queued
+            == result.webhook.deliveries * result.webhook.events_per_delivery,
+        ),
+    ]
+
+
+def throughput_checks(throughput: ThroughputResult | None) -> list[Check]:
+    if throughput is None:
+        return []
+    if throughput.error is not None:
+        return [Check(f"export throughput: {throughput.items:,}-item day", throughput.error, "runs", False)]
+    per_item = throughput.items_scanned / max(1, throughput.exported)
+    return [
+        Check(
+            f"export throughput: items exported of a {throughput.items:,}-item day",
+            f"{throughput.exported:,}",
+            f"= {throughput.items:,}",
+            throughput.exported == throughput.items,
+        ),
+        Check(
+            f"export throughput: DynamoDB items read per exported item ({throughput.items:,}-item day)",
+            f"{per_item:.3f}",
+            f"= {TARGET_EXPORT_READS_PER_ITEM:g}",
+            per_item == TARGET_EXPORT_READS_PER_ITEM,
+        ),
+    ]
+
+
+def figures(result: BenchResult) -> list[tuple[str, str]]:
+    """Figures reported without a target: (name, measured)."""
+    counter, items, analyze = result.counter, result.items, result.analyze
+    requests = counter.requests("analyze")
+    pii_requests = requests[("comprehend", DETECT_PII)]
+    all_comprehend = service_total(requests, "comprehend")
+    units = sum(analyze.usage.units.values())
+    sent, tally = analyze.usage.documents[DETECT_PII], analyze.pii
+    rows = [
+        (
+            "analyze: DetectPiiEntities requests per 1,000 items (one request per document sent)",
+            f"{per_thousand(pii_requests, items):.0f}",
+        ),
+        (
+            "analyze: PII pre-filter: English/Spanish texts sent to DetectPiiEntities / skipped",
+            f"{sent} / {tally.eligible - sent} (of {tally.eligible})",
+        ),
+        (
+            "analyze: all Comprehend requests per 1,000 items (batch calls + DetectPiiEntities)",
+            f"{per_thousand(all_comprehend, items):.0f}",
+        ),
+        (
+            "analyze: Comprehend billed units per 1,000 items (all request types)",
+            f"{per_thousand(units, items):.0f}",
+        ),
+        (
+            "analyze: DynamoDB BatchGetItem (identity lookups) / TransactWriteItems per 1,000 items",
+            f"{per_thousand(requests[('dynamodb', 'BatchGetItem')], items):.0f} / "
+            f"{per_thousand(requests[('dynamodb', 'TransactWriteItems')], items):.0f}",
+        ),
+        (
+            "export: items fetched by key (GetItem/BatchGetItem, e.g. profiles) per exported item",
+            f"{counter.items_got['export'] / max(1, result.export.exported):.3f}",
+        ),
+    ]
+    throughput = result.throughput
+    if throughput is None:
+        rows.append(("export throughput", "not run (--quick)"))
+    elif throughput.error is None:
+        rows.append(
+            (
+                f"export throughput: items per minute, {throughput.items:,}-item day "
+                "(wall clock, moto in process, not AWS)",
+                f"{throughput.items_per_minute:,.0f}",
+            )
+        )
+    return rows

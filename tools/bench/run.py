@@ -1,0 +1,90 @@
+"""The whole bench: the main run, the throughput worker beside it, import timing and the PII corpus."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tools.bench.capacity import CapacityTally, Inventory
+from tools.bench.counting import RequestCounter
+from tools.bench.import_time import ImportResult, measure_imports
+from tools.bench.pii_quality import PiiQuality, measure_pii_quality
+from tools.bench.pipeline import (
+    AckResult,
+    AnalyzeResult,
+    ExportResult,
+    WebhookAckResult,
+    run_pipeline,
+    timed,
+)
+from tools.bench.throughput import ThroughputResult, ThroughputWorker
+
+
+@dataclass
+class BenchResult:
+    items: int
+    counter: RequestCounter
+    ack: AckResult
+    analyze: AnalyzeResult
+    export: ExportResult
+    webhook: WebhookAckResult
+    imports: ImportResult
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+    emf_lines: int = 0
+    throughput: ThroughputResult | None = None  # None: not run (--quick)
+    table_copies: Counter[str] = field(default_factory=Counter)
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average when the run started and ended
+    capacity: CapacityTally | None = None
+    inventory: Inventory | None = None
+    pii_quality: PiiQuality | None = None
+
+
+def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
+    """The whole bench; what the app prints to stdout meanwhile (EMF metric blobs) stays out of the report.
+
+    The throughput worker (if `throughput_items`) starts first and runs beside the main pipeline; import
+    timing waits for it, so the fresh interpreters do not share the CPUs with it.
+    """
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    worker = ThroughputWorker(throughput_items).start() if throughput_items else None
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            pipeline = run_pipeline(items, history)
+    except BaseException:
+        if worker is not None:
+            worker.stop()
+        raise
+    emf_lines = sum(1 for line in captured.getvalue().splitlines() if line.startswith('{"_aws"'))
+    throughput = None
+    if worker is not None:
+        with timed(pipeline.timings, "waiting for the throughput worker"):
+            throughput = worker.result()
+    with timed(pipeline.timings, "import timing"):
+        imports = measure_imports(import_runs)
+    with timed(pipeline.timings, "PII corpus"):
+        pii_quality = measure_pii_quality()
+    return BenchResult(
+        items=items,
+        counter=pipeline.counter,
+        ack=pipeline.ack,
+        analyze=pipeline.analyze,
+        export=pipeline.export,
+        webhook=pipeline.webhook,
+        imports=imports,
+        seconds=time.perf_counter() - started,
+        timings=pipeline.timings,
+        emf_lines=emf_lines,
+        throughput=throughput,
+        table_copies=pipeline.table_copies,
+        load=(load_before, os.getloadavg()[0]),
+        capacity=pipeline.capacity,
+        inventory=pipeline.inventory,
+        pii_quality=pii_quality,
+    )
