@@ -1,0 +1,1 @@
+"""Theme taggers: which themes of the taxonomy an item talks about, and the sentiment about each."""
