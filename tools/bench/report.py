@@ -22,6 +22,7 @@ from tools.bench.import_time import imports_section
 from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
 from tools.bench.run import BenchResult
+from tools.bench.sentiment_quality import sentiment_quality_section
 from tools.bench.synthetic import (
     DIGIT_COMMENT_SHARE,
     META_COMMENTS,
@@ -207,6 +208,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## PII redaction: recall and false positives per entity type",
         "",
         *pii_quality_section(result.pii_quality),
+        "",
+        "## Local sentiment: accuracy per language",
+        "",
+        *sentiment_quality_section(result.sentiment_quality),
         "",
         "## Customer resolution",
         "",

@@ -1,4 +1,5 @@
-"""The whole bench: the main run, the throughput worker beside it, import timing and the PII corpus."""
+"""The whole bench: the main run, the throughput worker beside it, import timing, the PII corpus and the
+sentiment set."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tools.bench.pipeline import (
     run_pipeline,
     timed,
 )
+from tools.bench.sentiment_quality import LanguageScore, measure_sentiment_quality
 from tools.bench.throughput import ThroughputResult, ThroughputWorker
 
 
@@ -42,6 +44,7 @@ class BenchResult:
     capacity: CapacityTally | None = None
     inventory: Inventory | None = None
     pii_quality: PiiQuality | None = None
+    sentiment_quality: dict[str, LanguageScore] | None = None
 
 
 def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
@@ -70,6 +73,8 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         imports = measure_imports(import_runs)
     with timed(pipeline.timings, "PII corpus"):
         pii_quality = measure_pii_quality()
+    with timed(pipeline.timings, "sentiment set"):
+        sentiment_quality = measure_sentiment_quality()
     return BenchResult(
         items=items,
         counter=pipeline.counter,
@@ -87,4 +92,5 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         capacity=pipeline.capacity,
         inventory=pipeline.inventory,
         pii_quality=pii_quality,
+        sentiment_quality=sentiment_quality,
     )
