@@ -1,5 +1,9 @@
 """Local lexicon backend (VADER): no AWS call, English only; used by the local stack and as a free option.
 
+A text without a language gets the one `language.detect` finds when it is confident, so a Spanish comment
+is stored as Spanish rather than scored as English; an unsure guess (a word or two: "terrible", "Genial")
+is worth less than VADER's English reading, so those stay English as before.
+
 VADER's proportions and compound score are mapped onto Comprehend's four labels so that stored items,
 exports and dashboards look the same whichever backend produced them.
 """
@@ -10,6 +14,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+from chalicelib.analysis import language as language_detection
 from chalicelib.analysis.base import (
     MAX_DOCUMENT_BYTES,
     UNSUPPORTED_LANGUAGE,
@@ -57,6 +62,11 @@ def scores_to_analysis(polarity: dict[str, float], language: str) -> Analysis:
     )
 
 
+def _detected_language(text: str) -> str:
+    guess = language_detection.detect(text)
+    return guess.language if guess.confident and guess.language else "en"
+
+
 class LexiconAnalyzer:
     """Analyzer backed by the VADER lexicon (vaderSentiment)."""
 
@@ -70,10 +80,11 @@ class LexiconAnalyzer:
         return SentimentIntensityAnalyzer()
 
     def analyze(self, documents: Sequence[Document]) -> AnalysisResults:
-        """Score English (or unlabelled) texts; other languages are stored with a skipped reason."""
+        """Score English texts (unlabelled ones in the language detected); others are stored with a skipped
+        reason."""
         with_text, results = split_empty(NAME, documents)
         for document in with_text:
-            language = primary_language(document.language) or "en"
+            language = primary_language(document.language) or _detected_language(document.text)
             if language != "en":
                 results[document.key] = skipped(NAME, UNSUPPORTED_LANGUAGE, language)
                 continue

@@ -15,10 +15,11 @@ from tools.bench.checks import (
     checks,
     figures,
 )
-from tools.bench.comprehend import DETECT_PII
+from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII
 from tools.bench.cost_inputs import cost_section, volume
 from tools.bench.counting import Key, RequestCounter, per_thousand, service_total
 from tools.bench.import_time import imports_section
+from tools.bench.language_quality import language_lines, language_quality_section
 from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
 from tools.bench.run import BenchResult
@@ -86,6 +87,8 @@ def _comprehend_section(result: BenchResult) -> list[str]:
         f"items. DetectPiiEntities has no batch variant and no target: "
         f"**{per_thousand(requests[('comprehend', DETECT_PII)], items):.0f} requests per 1,000 items**, "
         f"on top of those.",
+        "",
+        *language_lines(result.analyze.language, usage.documents[DETECT_LANGUAGE]),
         "",
         *_pii_lines(result),
     ]
@@ -207,6 +210,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## PII redaction: recall and false positives per entity type",
         "",
         *pii_quality_section(result.pii_quality),
+        "",
+        "## Local language detection: accuracy on short texts",
+        "",
+        *language_quality_section(result.language_quality),
         "",
         "## Customer resolution",
         "",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
 from tools.bench.import_time import ImportResult, measure_imports
+from tools.bench.language_quality import LanguageQuality, measure_language_quality
 from tools.bench.pii_quality import PiiQuality, measure_pii_quality
 from tools.bench.pipeline import (
     AckResult,
@@ -42,6 +43,7 @@ class BenchResult:
     capacity: CapacityTally | None = None
     inventory: Inventory | None = None
     pii_quality: PiiQuality | None = None
+    language_quality: LanguageQuality | None = None
 
 
 def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
@@ -70,6 +72,8 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         imports = measure_imports(import_runs)
     with timed(pipeline.timings, "PII corpus"):
         pii_quality = measure_pii_quality()
+    with timed(pipeline.timings, "language set"):
+        language_quality = measure_language_quality()
     return BenchResult(
         items=items,
         counter=pipeline.counter,
@@ -87,4 +91,5 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         capacity=pipeline.capacity,
         inventory=pipeline.inventory,
         pii_quality=pii_quality,
+        language_quality=language_quality,
     )
