@@ -256,9 +256,10 @@ validates requests and responses against the Comprehend API model; the hook also
 limits: 25 documents and 5,000 bytes per document for the batch calls, English or Spanish and 100,000 bytes
 for DetectPiiEntities, which the stand-in answers with the emails and phone numbers it finds). The
 redactor is wrapped in a pass-through tally of what it is handed: texts sent = DetectPiiEntities requests,
-skipped = English/Spanish texts handed to it minus those. Synthetic responses: 60% leave an email, 30% of
-those someone who wrote in before; 5% of comments hold the writer's email or phone number, 10% harmless
-digits. After the analyze phase one Scan outside every counted phase counts the table's items by
+skipped = English/Spanish texts handed to it minus those; the analyzer's local language detection likewise
+(texts without a language it was asked about, confident answers). Synthetic responses: 60% leave an
+email, 30% of those someone who wrote in before; 5% of comments hold the writer's email or phone number,
+10% harmless digits. After the analyze phase one Scan outside every counted phase counts the table's items by
 record_type.
 
 Requests are counted by hooks registered on the default boto3 session before any client exists:
