@@ -4,6 +4,10 @@ English is VADER's lexicon plus a few customer-feedback words ("late", "slow"); 
 Portuguese are VADER with a lexicon of their own (`chalicelib/analysis/lexicons/`). Other languages are
 stored with the skipped reason `unsupported_language`.
 
+A text without a language gets the one `language.detect` finds when it is confident, so a Spanish comment
+is stored as Spanish rather than scored as English; an unsure guess (a word or two: "terrible", "Genial")
+is worth less than VADER's English reading, so those stay English as before.
+
 VADER's proportions and compound score are mapped onto Comprehend's four labels so that stored items,
 exports and dashboards look the same whichever backend produced them.
 """
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+from chalicelib.analysis import language as language_detection
 from chalicelib.analysis.base import (
     MAX_DOCUMENT_BYTES,
     UNSUPPORTED_LANGUAGE,
@@ -89,16 +94,22 @@ def score(text: str, language: str) -> dict[str, float] | None:
     return analyzer_for(language).polarity_scores(text)
 
 
+def _detected_language(text: str) -> str:
+    guess = language_detection.detect(text)
+    return guess.language if guess.confident and guess.language else "en"
+
+
 class LexiconAnalyzer:
     """Analyzer backed by the VADER lexicon (vaderSentiment)."""
 
     name = NAME
 
     def analyze(self, documents: Sequence[Document]) -> AnalysisResults:
-        """Score texts in a language with a lexicon (unlabelled ones as English); others get a skip reason."""
+        """Score texts in a language with a lexicon (unlabelled ones in the language detected, else English);
+        others are stored with a skipped reason."""
         with_text, results = split_empty(NAME, documents)
         for document in with_text:
-            language = primary_language(document.language) or "en"
+            language = primary_language(document.language) or _detected_language(document.text)
             # Scored on the same leading 5,000 bytes Comprehend reads: VADER's cost grows faster than the text
             # (minutes for 20,000 emoji), and a stored item's analysis must not time the batch out.
             polarity = score(truncate_utf8(document.text, MAX_DOCUMENT_BYTES), language)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
 from tools.bench.import_time import ImportResult, measure_imports
+from tools.bench.language_quality import LanguageQuality, measure_language_quality
 from tools.bench.pii_quality import PiiQuality, measure_pii_quality
 from tools.bench.pipeline import (
     AckResult,
@@ -45,6 +46,7 @@ class BenchResult:
     inventory: Inventory | None = None
     pii_quality: PiiQuality | None = None
     sentiment_quality: dict[str, LanguageScore] | None = None
+    language_quality: LanguageQuality | None = None
 
 
 def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
@@ -75,6 +77,8 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         pii_quality = measure_pii_quality()
     with timed(pipeline.timings, "sentiment set"):
         sentiment_quality = measure_sentiment_quality()
+    with timed(pipeline.timings, "language set"):
+        language_quality = measure_language_quality()
     return BenchResult(
         items=items,
         counter=pipeline.counter,
@@ -93,4 +97,5 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         inventory=pipeline.inventory,
         pii_quality=pii_quality,
         sentiment_quality=sentiment_quality,
+        language_quality=language_quality,
     )
