@@ -145,9 +145,10 @@ def test_a_child_theme_stands_for_its_parent_in_the_same_clause():
     assert ids("Support never answered my emails") == ["support-response"]
 
 
-def test_a_parent_mentioned_on_its_own_elsewhere_is_kept():
-    matches = sentiments("Shipping costs are too high, but it arrived the next day.")
-    assert matches == {"delivery": "NEGATIVE", "delivery-speed": "POSITIVE"}
+def test_an_item_never_carries_a_parent_and_its_child_together():
+    # As the evaluation set is labelled: the child alone, whatever the parent's mention says elsewhere.
+    assert ids("Shipping costs are too high. It arrived the next day.") == ["delivery-speed"]
+    assert ids("Shipping costs are too high.") == ["delivery"]
 
 
 def test_no_theme_gives_an_empty_list_and_empty_text_too():
@@ -289,8 +290,9 @@ def test_sanity_items():
 
 
 EVAL_SET = themes_eval.EVAL_DIR
-# What the eval set measures today (see BENCHMARKS / the report), a little below: a regression fails.
-FLOORS = {"f1": 0.0, "language_f1": 0.0, "sentiment": 0.0}
+# Measured (`python -m tools.themes_eval`, 406 items): theme F1 0.829 overall, 0.788 to 0.882 per language,
+# sentiment 0.675 with the local lexicon backend. Floors a little below: a regression fails.
+FLOORS = {"f1": 0.80, "language_f1": 0.76, "sentiment": 0.64}
 
 
 @pytest.mark.skipif(not EVAL_SET.is_dir(), reason="the labelled evaluation set is not in this tree")

@@ -39,6 +39,7 @@ NEGATION_REACH = 3
 
 # Sentence ends; a point or comma between digits ("4.5", "1,99") is a number, not a boundary.
 _SENTENCE_END = r"[!?;…\n]+|(?<!\d)\.+|\.+(?!\d)"
+_SENTENCE_END_CHAR = re.compile(r"[!?;…\n.]")
 _PIECE_BREAK = r"(?<!\d),|,(?!\d)|\s[\u2013\u2014-]\s|[()]"
 _TRIM = " \t\r\n,;:\u2013\u2014-\"'\u201c\u201d«»()[]"
 
@@ -55,6 +56,8 @@ class Segmentation:
 
     clauses: tuple[Span, ...]
     pieces: tuple[tuple[Span, int], ...]  # (piece, index of its clause)
+    # Per clause, whether a contrastive conjunction (not a sentence end) separates it from the one before.
+    after_contrast: tuple[bool, ...] = ()
 
     def piece_at(self, position: int) -> tuple[Span, Span] | None:
         """The piece holding `position` and its clause (None inside a boundary such as a conjunction)."""
@@ -62,6 +65,18 @@ class Segmentation:
             if piece.start <= position < piece.end:
                 return piece, self.clauses[clause_index]
         return None
+
+    def sentence_at(self, position: int) -> Span | None:
+        """The clauses around `position` that no sentence end separates (None inside a boundary)."""
+        index = next((i for i, c in enumerate(self.clauses) if c.start <= position < c.end), None)
+        if index is None:
+            return None
+        first = last = index
+        while first > 0 and self.after_contrast[first]:
+            first -= 1
+        while last + 1 < len(self.clauses) and self.after_contrast[last + 1]:
+            last += 1
+        return Span(self.clauses[first].start, self.clauses[last].end)
 
     def clause_at(self, position: int) -> Span | None:
         return next((clause for clause in self.clauses if clause.start <= position < clause.end), None)
@@ -120,7 +135,11 @@ def segment(text: str, language: str | None) -> Segmentation:
         for index, clause in enumerate(clauses)
         for piece in _between(text, clause.start, clause.end, _piece_break(language))
     )
-    return Segmentation(clauses, pieces)
+    after_contrast = tuple(
+        index > 0 and not _SENTENCE_END_CHAR.search(text, clauses[index - 1].end, clause.start)
+        for index, clause in enumerate(clauses)
+    )
+    return Segmentation(clauses, pieces, after_contrast)
 
 
 def is_negated(tokens: Sequence[Token], first: int, clause: Span | None, language: str | None) -> bool:

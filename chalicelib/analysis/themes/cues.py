@@ -39,7 +39,9 @@ CUES: dict[str, dict[str, list[str]]] = {
             "annoying", "frustrating", "problem", "issue", "complaint", "disappointed", "disappointing",
             "terrible", "awful", "horrible", "bad", "worst", "unacceptable", "out of stock", "sold out",
             "unavailable", "refused", "denied", "nightmare", "hassle", "ridiculous", "pathetic", "joke",
-            "mess", "hung up", "cut off",
+            "mess", "hung up", "cut off", "invalid", "not valid", "without warning", "without notice",
+            "unannounced", "took a month", "took months", "took month", "went up", "gone up", "increased",
+            "raised",
         ],
         "expected": [
             "arrive", "arrived", "answer", "answered", "reply", "replied", "respond", "responded",
@@ -73,6 +75,8 @@ CUES: dict[str, dict[str, list[str]]] = {
             "problema", "problemas", "queja", "decepcionado", "decepcionada", "decepción", "terrible",
             "horrible", "pésimo", "pésima", "fatal", "peor", "inaceptable", "agotado", "agotada",
             "sin stock", "no disponible", "desastre", "vergüenza", "lamentable", "nefasto", "colgaron",
+            "inválido", "no válido", "sin avisar", "sin previo aviso", "tardó un mes", "tardó meses",
+            "subió", "subieron", "han subido", "aumentado",
         ],
         "expected": [
             "llegar", "llegó", "llegado", "llega", "contestar", "contestó", "contestaron", "responder",
@@ -94,17 +98,19 @@ CUES: dict[str, dict[str, list[str]]] = {
         ],
         "negative": [
             "retard", "en retard", "tard", "lent", "lente", "lenteur", "délai trop long", "des semaines",
-            "toujours en attente", "attente", "attendre", "attendu", "perdu", "perdue", "manquant", "manque",
-            "endommagé", "endommagée", "abîmé", "abîmée", "cassé", "cassée", "écrasé", "rayé", "fissuré",
-            "mauvais article", "erroné", "défectueux", "défectueuse", "ne marche plus", "fragile",
-            "mauvaise qualité", "mauvais", "mauvaise", "cher", "chère", "trop cher", "hors de prix",
-            "arnaque", "augmentation", "frais cachés", "débité deux fois", "prélevé deux fois",
-            "double prélèvement", "surfacturé", "impoli", "impolie", "désagréable", "incompétent", "inutile",
-            "ignoré", "plante", "bug", "bugs", "bogue", "erreur", "erreurs", "refusée", "refusé", "échec",
-            "confus", "compliqué", "difficile", "impossible", "agaçant", "frustrant", "problème",
-            "problèmes", "souci", "plainte", "déçu", "déçue", "décevant", "déception", "terrible",
-            "horrible", "nul", "nulle", "pire", "inacceptable", "catastrophe", "catastrophique", "honteux",
-            "rupture de stock", "épuisé", "indisponible", "lamentable", "raccroché",
+            "toujours en attente", "attente", "attendre", "attendu", "attends", "attend", "attendons",
+            "perdu", "perdue", "manquant", "manque", "endommagé", "endommagée", "abîmé", "abîmée", "cassé",
+            "cassée", "écrasé", "rayé", "fissuré", "mauvais article", "erroné", "défectueux", "défectueuse",
+            "ne marche plus", "fragile", "mauvaise qualité", "mauvais", "mauvaise", "cher", "chère",
+            "trop cher", "hors de prix", "arnaque", "augmentation", "frais cachés", "débité deux fois",
+            "prélevé deux fois", "double prélèvement", "surfacturé", "impoli", "impolie", "désagréable",
+            "incompétent", "inutile", "ignoré", "plante", "bug", "bugs", "bogue", "erreur", "erreurs",
+            "refusée", "refusé", "échec", "confus", "compliqué", "difficile", "impossible", "agaçant",
+            "frustrant", "problème", "problèmes", "souci", "plainte", "déçu", "déçue", "décevant",
+            "déception", "terrible", "horrible", "nul", "nulle", "pire", "inacceptable", "catastrophe",
+            "catastrophique", "honteux", "rupture de stock", "épuisé", "indisponible", "lamentable",
+            "raccroché", "invalide", "non valide", "sans prévenir", "sans préavis", "pris un mois",
+            "pris des mois", "augmenté", "augmentent",
         ],
         "expected": [
             "arrivé", "arrivée", "arriver", "reçu", "reçue", "recevoir", "répondu", "répondre", "réponse",
@@ -137,7 +143,8 @@ CUES: dict[str, dict[str, list[str]]] = {
             "problem", "probleme", "beschwerde", "enttäuscht", "enttäuschend", "enttäuschung", "schrecklich",
             "furchtbar", "katastrophe", "katastrophal", "miserabel", "mies", "schlimmste", "inakzeptabel",
             "unzufrieden", "ausverkauft", "nicht vorrätig", "nicht verfügbar", "nicht lieferbar",
-            "frechheit", "unverschämt", "aufgelegt",
+            "frechheit", "unverschämt", "aufgelegt", "ungültig", "ohne vorwarnung", "ohne ankündigung",
+            "dauerte einen monat", "monatelang", "gestiegen", "erhöht", "teurer geworden",
         ],
         "expected": [
             "angekommen", "ankommen", "kam", "erhalten", "bekommen", "antwort", "geantwortet", "antworten",
@@ -170,7 +177,8 @@ CUES: dict[str, dict[str, list[str]]] = {
             "complicado", "difícil", "impossível", "chato", "frustrante", "problema", "problemas",
             "reclamação", "decepcionado", "decepcionada", "decepção", "terrível", "horrível", "pior",
             "inaceitável", "esgotado", "esgotada", "sem estoque", "indisponível", "vergonha", "lamentável",
-            "desastre", "descaso", "desligaram",
+            "desastre", "descaso", "desligaram", "inválido", "sem aviso", "sem avisar", "levou um mês",
+            "levou meses", "subiu", "subiram", "aumentou", "aumentaram",
         ],
         "expected": [
             "chegou", "chegar", "chega", "recebi", "receber", "recebido", "respondeu", "responderam",
@@ -183,6 +191,33 @@ CUES: dict[str, dict[str, list[str]]] = {
 
 # Cues whose polarity depends on the theme: keyed by theme id, they apply to that theme and its children.
 THEME_CUES: dict[str, dict[str, dict[str, list[str]]]] = {
+    "billing": {
+        "en": {
+            "positive": [
+                "reversed", "refunded", "credited back",
+            ],
+        },
+        "es": {
+            "positive": [
+                "anulado", "reembolsado", "devuelto",
+            ],
+        },
+        "fr": {
+            "positive": [
+                "remboursé", "recrédité",
+            ],
+        },
+        "de": {
+            "positive": [
+                "storniert", "erstattet", "zurückerstattet", "gutgeschrieben",
+            ],
+        },
+        "pt": {
+            "positive": [
+                "estornado", "estornaram", "estornada", "reembolsado",
+            ],
+        },
+    },
     "price": {
         "en": {
             "positive": [

@@ -15,12 +15,14 @@ Which themes an item gets:
 The sentiment about a theme (clauses.py, cues.py): the piece of text around the match (its clause cut at
 commas and "and") is scored by the configured sentiment Analyzer, with the theme's own keywords taken out of
 it ("support" and "help" are positive words to a general lexicon), and read for aspect cues ("late", "on
-hold", "pas cher"); a negator before a cue flips it, a negated expected event ("never answered") is
-negative. A cue decides against a disagreeing analyzer, since it is domain vocabulary; MIXED from the
-analyzer stays MIXED. When the piece says nothing either way, its whole clause is read the same way; when
-neither does, the theme is NEUTRAL. A theme mentioned in several places is MIXED when those disagree.
-`evidence` is the piece or clause the sentiment was read from, as it stands in the text. Every span of every
-document goes to the analyzer in one `analyze` call; a span it fails on is read from its cues alone.
+hold", "pas cher"); a negator before a cue flips it, a negated expected event ("never answered") is negative.
+A cue decides against a disagreeing analyzer, since it is domain vocabulary; MIXED from the analyzer stays
+MIXED. When the piece says nothing either way, its clause is read the same way, then its sentence, then the
+whole text if that names no other theme; when none speaks, the theme is NEUTRAL. A clause that names no theme
+but contrasts with the one before ("support was friendly, but they fixed nothing") is read for that clause's
+themes too. A theme read in several places is MIXED when they disagree. `evidence` is the span the sentiment
+was read from (the piece when nothing spoke), as it stands in the text. Every span of every document goes to
+the analyzer in one `analyze` call; a span it fails on is read from its cues alone.
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ POSITIVE, NEGATIVE, NEUTRAL, MIXED = "POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"
 # German puts "nicht" after the verb it negates ("funktioniert nicht"): words after a cue it still reaches.
 TRAILING_NEGATORS = {"de": frozenset({"nicht", "nie", "niemals"})}
 TRAILING_REACH = 2
-# "never": a child theme's mention anywhere hides its parent; "other-clause": a parent mentioned in a
-# clause of its own (no child there) is kept beside the child ("shipping is too dear, but it came next day").
-PARENT_WITH_CHILD = "other-clause"
+# "never": a child theme's mention anywhere hides its parent (the labelled set's rule, and the default);
+# "other-clause": a parent mentioned in a clause of its own is kept beside the child ("shipping is too dear.
+# It came next day."), which keeps that clause's sentiment but tags the item with both.
+PARENT_WITH_CHILD = "never"
 _CUE_POLARITY = {"positive": 1, "negative": -1, "expected": 0}
 
 
@@ -158,10 +161,11 @@ class _DocumentPlan:
         self.tokens: list[Token] = tokenize(document.text)
         self.segmentation: Segmentation = segment(document.text, self.language)
         self.mentions = self._mentions()
-        # Per theme, its mentions' readings: (piece, clause) per mention.
-        self.readings: dict[str, list[tuple[_Reading, _Reading]]] = defaultdict(list)
+        # Per theme, its mentions' readings, narrowest first: (piece, clause, sentence, text) per mention.
+        self.readings: dict[str, list[tuple[_Reading, ...]]] = defaultdict(list)
         for mention in self.mentions:
             self.readings[mention.theme].append(self._readings_for(mention))
+        self._read_contrasts()
 
     @cached_property
     def _theme_hits(self) -> list[_Mention]:
@@ -190,14 +194,33 @@ class _DocumentPlan:
         clauses = self.segmentation.clauses
         return next((i for i, c in enumerate(clauses) if c.start <= start < c.end), -1)
 
-    def _readings_for(self, mention: _Mention) -> tuple[_Reading, _Reading]:
+    def _read_contrasts(self) -> None:
+        """A clause that names no theme but contrasts with the one before it is about that clause's themes:
+        "support was friendly, but in the end they fixed nothing" says good and bad about support."""
+        clauses = self.segmentation.clauses
+        named = {self._clause_index(mention) for mention in self._theme_hits}
+        for mention in self.mentions:
+            following = self._clause_index(mention) + 1
+            contrasting = 0 < following < len(clauses) and self.segmentation.after_contrast[following]
+            if contrasting and following not in named:
+                self.readings[mention.theme].append((self._read(clauses[following], mention),))
+
+    def _readings_for(self, mention: _Mention) -> tuple[_Reading, ...]:
         start = self.tokens[mention.hit.first].start
-        around = self.segmentation.piece_at(start)
-        if around is None:
-            whole = Span(0, len(self.document.text))
-            around = (whole, whole)
-        piece, clause = around
-        return self._read(piece, mention), self._read(clause, mention)
+        whole = Span(0, len(self.document.text))
+        piece, clause = self.segmentation.piece_at(start) or (whole, whole)
+        sentence = self.segmentation.sentence_at(start) or whole
+        # Other sentences speak for the theme only when they name no other theme.
+        text = [whole] if self._only_theme_in(whole, mention.theme) else []
+        spans = [piece, clause, sentence, *text]
+        return tuple(self._read(span, mention) for span in dict.fromkeys(spans))
+
+    def _only_theme_in(self, span: Span, theme: str) -> bool:
+        return all(
+            m.theme == theme
+            for m in self._theme_hits
+            if span.start <= self.tokens[m.hit.first].start < span.end
+        )
 
     def _read(self, span: Span, mention: _Mention) -> _Reading:
         """A span's cue score for the mentioned theme, and its text for the analyzer without theme words."""
@@ -249,9 +272,9 @@ class _DocumentPlan:
 
     def spans_to_score(self) -> list[tuple[str, str, str | None]]:
         seen: dict[str, tuple[str, str, str | None]] = {}
-        for pairs in self.readings.values():
-            for pair in pairs:
-                for reading in pair:
+        for readings in self.readings.values():
+            for narrowest_first in readings:
+                for reading in narrowest_first:
                     if reading.text_for_analyzer.strip():
                         span_id = self._span_id(reading.span)
                         seen[span_id] = (span_id, reading.text_for_analyzer, self.language)
@@ -259,15 +282,15 @@ class _DocumentPlan:
 
     def matches(self, labels: dict[str, str | None]) -> list[ThemeMatch]:
         matches = []
-        for theme, pairs in self.readings.items():
+        for theme, readings in self.readings.items():
             verdicts: list[tuple[str, Span]] = []
-            for piece, clause in pairs:
-                for reading in (piece, clause):
+            for narrowest_first in readings:
+                for reading in narrowest_first:
                     sentiment = _decide(labels.get(self._span_id(reading.span)), reading.cue_score)
                     if sentiment is not None:
                         verdicts.append((sentiment, reading.span))
                         break
-            sentiment, span = _combine(verdicts, default_span=pairs[0][0].span)
+            sentiment, span = _combine(verdicts, default_span=readings[0][0].span)
             evidence = self.document.text[span.start : span.end]
             matches.append(ThemeMatch(id=theme, sentiment=sentiment, evidence=evidence))
         return matches

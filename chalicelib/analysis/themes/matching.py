@@ -1,10 +1,11 @@
 """Finding keywords and phrases in a tokenized text, by stem, in one language.
 
 A phrase matches its words in order, each word by its stem keys (stemming.py), with at most MAX_GAP other
-words between two of them ("arrived late" finds "arrived two days late") and never across a clause
-boundary. German writes compounds as one word, so in German a single keyword also matches the start or the end
-of a longer word when nothing matched that word whole ("Lieferung" finds "Lieferzeit", "Kosten" finds
-"Versandkosten" unless "Versandkosten" is a keyword of its own); the longest stem found decides.
+words between two of them ("arrived late" finds "arrived two days late") and never across a clause boundary.
+German writes compounds as one word, so in German a single keyword also matches the start or the end of a
+longer noun (capitalised: verbs such as "zurückgesetzt" are left alone) when nothing matched it whole
+("Lieferung" finds "Lieferzeit", "Kosten" finds "Versandkosten" unless "Versandkosten" is a keyword of its
+own); the longest stem found decides.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class PhraseIndex:
                         seen.add((last, phrase.label))
                         hits.append(Hit(index, last, phrase.label, len(phrase.keys)))
                         found = True
-            if not found and self._stems:
+            if not found and self._stems and tokens[index].capitalized:
                 hits.extend(Hit(index, index, label, 1) for label in self._compound(keys))
         return hits
 

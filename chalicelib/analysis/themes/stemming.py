@@ -1,10 +1,11 @@
 """Tokens and their comparison keys: case-folded, stemmed with Snowball per language, accents removed.
 
-A token's keys are two strings: the stem of the accented word with its accents removed afterwards, and the
-stem of the word already stripped of its accents. Keywords get the same two keys, and a keyword token
-matches a text token when their keys meet, so "devoluções" (text) matches "devolução" (keyword) through the
-first key and "devolucoes" (typed without accents) through the second: Snowball's Portuguese, Spanish and
-French rules name accented suffixes, and a stemmer only sees them on the accented word.
+A token's keys are two strings: the stem of the word as written and the stem of the word stripped of its
+accents. Keywords get the same two keys, and a keyword token matches a text token when their keys meet:
+"devoluções" (text) matches "devolução" (keyword) through the first, "devolucoes" (typed without accents)
+through the second. Snowball's Portuguese, Spanish and French rules name accented suffixes, so the stemmer
+sees the accented word when there is one. Absolute superlatives ("rapidísimo", "caríssimo") also get their
+base's keys.
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ SNOWBALL_LANGUAGES = {"en": "english", "es": "spanish", "fr": "french", "de": "g
 # reads as "did" + the negator "n't". Apostrophes otherwise separate tokens: "l'application" → l, application.
 _TOKEN = re.compile(r"[^\W_]+?(?=n[\u2019']t\b)|n[\u2019']t\b|[^\W_]+", re.IGNORECASE)
 _CURLY_APOSTROPHE = "\u2019"
+# Spanish "ñ" is a letter of its own: "año" is not "ano", "dañado" (stem "dañ") is not "dan" (they give).
+_ENYE, _ENYE_CAPITAL = "\ue000", "\ue001"
+# Words whose stem is another, common word's: compared as written ("lately" is not "late").
+_STEM_COLLISIONS = {
+    "en": frozenset({"lately"}),
+    "pt": frozenset({"funcionária", "funcionárias", "funcionaria", "funcionarias"}),  # not "funciona"
+}
+# Absolute superlatives: "rapidísimo" is "rápido" said louder ("facilísima" → "fácil", "caríssimo" → "caro").
+_SUPERLATIVE = {
+    "es": re.compile(r"(\w{3,}?)(?:qu|c)?isim[oa]s?"),
+    # … and Portuguese diminutives: "baratinho" → "barato".
+    "pt": re.compile(r"(\w{3,}?)(?:qu|c)?issim[oa]s?|(\w{3,}?)z?inh[oa]s?"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +45,14 @@ class Token:
     start: int
     end: int
     lower: str
+    capitalized: bool = False
 
 
 def strip_accents(text: str) -> str:
-    """'Größe' → 'Grosse' stays for the stemmer; here only combining marks go: 'envío' → 'envio'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    """'envío' → 'envio', 'Größe' → 'Große' (the German stemmer folds umlauts itself); 'ñ' stays a letter."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("ñ", _ENYE).replace("Ñ", _ENYE_CAPITAL))
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return stripped.replace(_ENYE, "ñ").replace(_ENYE_CAPITAL, "Ñ")
 
 
 def fold(text: str) -> str:
@@ -47,7 +63,12 @@ def fold(text: str) -> str:
 def tokenize(text: str) -> list[Token]:
     """The words of `text` with their spans, lower-cased (accents kept: the stemmers want them)."""
     return [
-        Token(match.start(), match.end(), match.group().casefold().replace(_CURLY_APOSTROPHE, "'"))
+        Token(
+            match.start(),
+            match.end(),
+            match.group().casefold().replace(_CURLY_APOSTROPHE, "'"),
+            match.group()[0].isupper(),
+        )
         for match in _TOKEN.finditer(text)
     ]
 
@@ -66,8 +87,16 @@ def word_keys(word: str, language: str | None) -> frozenset[str]:
     """The comparison keys of one lower-case word in `language` (no stemmer: the folded word itself)."""
     if language not in SNOWBALL_LANGUAGES:
         return frozenset({fold(word)})
+    if word in _STEM_COLLISIONS.get(language, ()):
+        return frozenset({word})
     stemmer = _stemmer(language)
-    return frozenset({strip_accents(stemmer.stemWord(word)), stemmer.stemWord(strip_accents(word))})
+    keys = {stemmer.stemWord(word), stemmer.stemWord(strip_accents(word))}
+    superlative = _SUPERLATIVE.get(language)
+    found = superlative.fullmatch(strip_accents(word)) if superlative else None
+    if found:
+        base = found.group(1) or found.group(2)
+        keys |= {stemmer.stemWord(base + "o"), stemmer.stemWord(base)}
+    return frozenset(keys)
 
 
 def phrase_keys(phrase: str, language: str | None) -> tuple[frozenset[str], ...]:
