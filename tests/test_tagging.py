@@ -89,3 +89,22 @@ def test_nothing_is_tagged_without_a_taxonomy_or_a_tagger(stack):
     _store(switched_off, tagger=None)
     item = feedback_store.get(switched_off.feedback_id)
     assert item.themes is None and item.taxonomy_version is None
+
+
+def test_the_keywords_tagger_tags_the_starter_taxonomy_end_to_end(stack, monkeypatch):
+    from chalicelib.analysis.themes import configured_tagger
+    from chalicelib.config import settings
+    from chalicelib.local.provision import load_starter_taxonomy
+
+    monkeypatch.setenv("THEME_TAGGER", "keywords")
+    settings.cache_clear()
+    load_starter_taxonomy()
+    event = form_event(
+        "t6", "El pedido llegó con dos semanas de retraso y nadie contesta en atención al cliente", "es"
+    )
+
+    _store(event, tagger=configured_tagger())
+
+    themes = {tag.id: tag.sentiment.value for tag in feedback_store.get(event.feedback_id).themes}
+    assert themes.get("delivery-speed") == "NEGATIVE"
+    assert "support" in themes or "support-response" in themes
