@@ -7,7 +7,8 @@ parameter, never echoing its value:
 - dates are `YYYY-MM-DD` in ASCII digits (`date.fromisoformat` also takes "20261120", ISO weeks such as
   "2026-W47-5" …) between EARLIEST_DAY and LATEST_DAY, so a range computed from them (a default `from` 30
   days before `to` …) can never leave `date`'s range;
-- names come from a closed set; ids have their one shape (is_customer_id in chalicelib/store/identities.py).
+- names come from a closed set; ids have their one shape (is_customer_id in chalicelib/store/identities.py,
+  THEME_ID_PATTERN in chalicelib/themes/taxonomy.py).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from collections.abc import Iterable
 from datetime import date
 
 from chalicelib.http import BadRequest
+from chalicelib.themes.taxonomy import THEME_ID_PATTERN
 
 EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2099, 12, 31)
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+_THEME_ID = re.compile(THEME_ID_PATTERN)
 
 
 def present(value: str | None) -> str | None:
@@ -68,4 +71,16 @@ def parse_choice(name: str, value: str | None, allowed: Iterable[str]) -> str | 
     choices = list(allowed)
     if value is not None and value not in choices:
         raise BadRequest(f"{name} must be one of {', '.join(choices)}.", code="invalid_filter")
+    return value
+
+
+def parse_theme_id(name: str, value: str | None) -> str | None:
+    """A theme id's shape (lower-case slug, at most 63 characters), None when absent, else 400 invalid_filter;
+    whether such a theme exists is the taxonomy's answer."""
+    value = present(value)
+    if value is not None and not _THEME_ID.fullmatch(value):
+        raise BadRequest(
+            f"{name} must be a theme id (lower-case letters, digits, - and _; GET /themes lists them).",
+            code="invalid_filter",
+        )
     return value

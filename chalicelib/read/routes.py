@@ -1,19 +1,20 @@
 """The authenticated read API for CRM, BI and dashboards.
 
-- `GET /feedback?date=&from=&to=&channel=&sentiment=&customer_id=&limit=&next=` (scope read): feedback by the
-  UTC day it was stored (as the exports are cut), or a customer's feedback newest first; cursor pagination.
+- `GET /feedback?date=&from=&to=&channel=&sentiment=&customer_id=&theme=&theme_sentiment=&limit=&next=`
+  (scope read): feedback by the UTC day it was stored (as the exports are cut), or a customer's feedback
+  newest first; cursor pagination. `theme` keeps the items tagged with that theme or one of its children.
 - `GET /customers/{id}` (read): profile, identities and recent feedback, from one Query.
 - `POST /customers/search` `{"email": …}` (read): the customer an email belongs to; the address travels in
   the body, so no request log on the way (API Gateway, proxies, `make run`) holds it.
 - `GET /customers?email=` (read): the same answer; kept for compatibility, deprecated (the address is in
   the URL, which proxies and gateways log).
-- `GET /stats?from=&to=` (read): the dashboard's aggregates over the per-day index (stats.py).
+- `GET /stats?from=&to=` (read): the dashboard's aggregates over the per-day index, per theme too (stats.py).
 Erasure (`DELETE /customers/{id}`) is the privacy package's route.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from chalicelib.read import cursors, params, stats
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import is_customer_id
+from chalicelib.themes import records as taxonomy_records
 
 read_api = Blueprint(__name__)
 
@@ -89,25 +91,64 @@ def _feedback_json(item: StoredFeedback) -> dict[str, Any]:
     return item.model_dump(mode="json", exclude_none=True)
 
 
+@dataclass(frozen=True)
+class ThemeFilter:
+    """`theme` and `theme_sentiment` as asked (the listing's identity) and the ids they match."""
+
+    theme: str | None
+    sentiment: str | None
+
+    def listing(self) -> dict[str, str | None]:
+        """What the cursor fingerprint adds (nothing without a theme, so other cursors keep their meaning)."""
+        return {"theme": self.theme, "theme_sentiment": self.sentiment} if self.theme else {}
+
+    def matching_ids(self) -> tuple[str, ...]:
+        """The theme and its children, from the taxonomy in force; 400 unknown_theme for an id it lacks
+        (retired themes stay: items tagged before keep them)."""
+        if self.theme is None:
+            return ()
+        taxonomy = taxonomy_records.current()
+        if taxonomy.get(self.theme) is None:
+            # The id is not repeated: a client sees which one it sent.
+            raise BadRequest(
+                "theme is not a theme of the taxonomy (GET /themes lists them).", code="unknown_theme"
+            )
+        return tuple(sorted(taxonomy.with_children(self.theme)))
+
+
+def _theme_filter() -> ThemeFilter:
+    theme = params.parse_theme_id("theme", _query("theme"))
+    sentiment = _choice("theme_sentiment", Sentiment)
+    if sentiment is not None and theme is None:
+        raise BadRequest("theme_sentiment needs a theme.", code="invalid_filter")
+    return ThemeFilter(theme, sentiment)
+
+
 @read_api.route("/feedback", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
 @json_errors
 @requires_scope("read")
 def list_feedback() -> Response:
     """Feedback by stored day (default today, UTC) or by customer, filtered and paginated."""
-    filters = feedback_store.Filters(
-        channel=_choice("channel", Channel),
-        sentiment=_choice("sentiment", Sentiment),
-        customer_id=_customer_filter(),
-    )
+    channel, sentiment = _choice("channel", Channel), _choice("sentiment", Sentiment)
+    customer_id, themed = _customer_filter(), _theme_filter()
     limit, token, days = _limit(), _query("next"), _days()
-    if filters.customer_id and days is None:
-        by_customer = feedback_store.Filters(channel=filters.channel, sentiment=filters.sentiment)
-        listing = cursors.fingerprint(customer=filters.customer_id, **asdict(by_customer))
-        cursor = cursors.read_customer_cursor(token, listing, filters.customer_id)
-        page = feedback_store.page_customer(filters.customer_id, by_customer, limit, cursor)
+    filters = feedback_store.Filters(
+        channel=channel,
+        sentiment=sentiment,
+        customer_id=customer_id,
+        themes=themed.matching_ids(),
+        theme_sentiment=themed.sentiment,
+    )
+    identity = {"channel": channel, "sentiment": sentiment, **themed.listing()}
+    if customer_id and days is None:
+        by_customer = replace(filters, customer_id=None)
+        # customer_id=None: the fingerprint such listings always had, so their cursors stay valid.
+        listing = cursors.fingerprint(customer=customer_id, customer_id=None, **identity)
+        cursor = cursors.read_customer_cursor(token, listing, customer_id)
+        page = feedback_store.page_customer(customer_id, by_customer, limit, cursor)
     else:
         days = days or [utc_now().date()]
-        listing = cursors.fingerprint(days=[days[0], days[-1]], **asdict(filters))
+        listing = cursors.fingerprint(days=[days[0], days[-1]], customer_id=customer_id, **identity)
         cursor = cursors.read_days_cursor(token, listing, days)
         page = feedback_store.page_days(days, filters, limit, cursor)
     return Response(

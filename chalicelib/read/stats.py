@@ -4,21 +4,28 @@ and shard reading only the attributes the aggregates need, never a Scan.
 Per day: the sentiment mix and the NPS (promoters - detractors, in % of NPS ratings); per channel: the
 sentiment mix; overall: totals, the NPS, and the newest negative feedback (with the customer it belongs to).
 Feedback whose sentiment was not analysed (empty text, unsupported language …) counts as "NONE".
+
+Per theme (theme_stats.py): volume and the mix of the sentiments about it, overall and per day, and the change
+against the period of the same length just before, which costs a second read of that period's themes.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, Sentiment
+from chalicelib.read.theme_stats import ThemeStats
 from chalicelib.store import dynamo
 from chalicelib.store.feedback import day_partition
 from chalicelib.store.schema import DAY_INDEX, DAY_PK
+from chalicelib.themes import records as taxonomy_records
+from chalicelib.themes.taxonomy import Taxonomy
 
 UNANALYSED = "NONE"
 SENTIMENTS = (*(s.value for s in Sentiment), UNANALYSED)
@@ -36,6 +43,7 @@ PROJECTED = (
     "customer_id",
     "text",
     "author",
+    "themes",
 )
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6
 
@@ -98,9 +106,9 @@ class Tally:
         return {"total": self.total, "sentiment": _mix(self.sentiment), "nps": self.nps.as_json()}
 
 
-def day_items(day: date) -> list[dict[str, Any]]:
+def day_items(day: date, attributes: Sequence[str] = PROJECTED) -> list[dict[str, Any]]:
     """The projected attributes of every item stored on a UTC day, through the per-day index."""
-    names = {f"#a{index}": name for index, name in enumerate(PROJECTED)}
+    names = {f"#a{index}": name for index, name in enumerate(attributes)}
     items: list[dict[str, Any]] = []
     for shard in range(settings().day_shards):
         items.extend(
@@ -132,8 +140,16 @@ def _negative_entry(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def compute(days: list[date], latest_negative: int = LATEST_NEGATIVE) -> dict[str, Any]:
+def previous_period(days: list[date]) -> list[date]:
+    """The days of the same number just before `days`."""
+    return [days[0] - timedelta(days=len(days) - offset) for offset in range(len(days))]
+
+
+def compute(
+    days: list[date], latest_negative: int = LATEST_NEGATIVE, taxonomy: Taxonomy | None = None
+) -> dict[str, Any]:
     """Aggregates over `days` (each day listed, with zeros where nothing was stored)."""
+    themes = ThemeStats(taxonomy or taxonomy_records.current())
     overall = Tally()
     per_day: list[dict[str, Any]] = []
     channels: dict[str, Tally] = {}
@@ -142,6 +158,7 @@ def compute(days: list[date], latest_negative: int = LATEST_NEGATIVE) -> dict[st
         tally = Tally()
         for item in day_items(day):
             tally.add(item)
+            themes.add(day, item.get("themes"))
             overall.add(item)
             channels.setdefault(str(item.get("channel") or "unknown"), Tally()).add(item)
             if item.get("sentiment") == Sentiment.NEGATIVE.value:
@@ -156,6 +173,10 @@ def compute(days: list[date], latest_negative: int = LATEST_NEGATIVE) -> dict[st
         for name, tally in sorted(channels.items(), key=lambda pair: (-pair[1].total, pair[0]))
     ]
     newest = [_negative_entry(item) for _, _, item in sorted(negatives, key=lambda e: e[:2], reverse=True)]
+    before = previous_period(days)
+    for day in before:
+        for item in day_items(day, ("themes",)):
+            themes.add_previous(item.get("themes"))
     return {
         "from": days[0].isoformat(),
         "to": days[-1].isoformat(),
@@ -164,4 +185,5 @@ def compute(days: list[date], latest_negative: int = LATEST_NEGATIVE) -> dict[st
         "days": per_day,
         "channels": by_channel,
         "latest_negative": newest,
+        "themes": themes.as_json(before[0], before[-1]),
     }

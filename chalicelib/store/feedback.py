@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -111,11 +111,18 @@ class Page:
 
 @dataclass(frozen=True)
 class Filters:
-    """What a listing keeps: channel and sentiment are filtered server-side (DynamoDB FilterExpression)."""
+    """What a listing keeps: channel and sentiment are filtered by DynamoDB (FilterExpression); themes are
+    checked on each item read, as "one of a list of maps has this id" is beyond a FilterExpression.
+
+    `themes` holds the ids any of which matches (a theme and its children), `theme_sentiment` the sentiment
+    a matching theme must have.
+    """
 
     channel: str | None = None
     sentiment: str | None = None
     customer_id: str | None = None
+    themes: tuple[str, ...] = ()
+    theme_sentiment: str | None = None
 
     def expression(self) -> dict[str, Any]:
         conditions, values = [], {}
@@ -124,9 +131,75 @@ class Filters:
             if value is not None:
                 conditions.append(f"{name} = :{name}")
                 values[f":{name}"] = {"S": value}
+        if self.themes:
+            # Untagged items never match: DynamoDB leaves them out before they are sent.
+            conditions.append("attribute_exists(themes) AND size(themes) > :no_themes")
+            values[":no_themes"] = {"N": "0"}
         if not conditions:
             return {}
         return {"FilterExpression": " AND ".join(conditions), "ExpressionAttributeValues": values}
+
+    @property
+    def checks_items(self) -> bool:
+        return bool(self.themes)
+
+    def keeps(self, feedback: StoredFeedback) -> bool:
+        if not self.themes:
+            return True
+        return any(
+            tag.id in self.themes and self.theme_sentiment in (None, tag.sentiment)
+            for tag in feedback.themes or ()
+        )
+
+
+# A listing filtered by theme reads at least this many items per Query request (a rare theme would otherwise
+# cost a request per item near the end of a page) and at most THEMED_PAGE_BUDGET items per page, so one
+# request never reads for longer than the gateway waits: such a page may hold fewer than `limit` items, even
+# none, while its cursor continues.
+THEMED_READ_CHUNK = 250
+THEMED_PAGE_BUDGET = 5000
+DAY_KEY_NAMES = (PK, SK, DAY_PK, DAY_SK)
+CUSTOMER_KEY_NAMES = (PK, SK, CUSTOMER_PK, CUSTOMER_SK)
+
+
+@dataclass
+class _PageReader:
+    """Fills one page from one or more Queries, and says where the next page starts."""
+
+    filters: Filters
+    limit: int
+    key_names: tuple[str, ...]
+    items: list[StoredFeedback] = field(default_factory=list)
+    read: int = 0
+
+    @property
+    def done(self) -> bool:
+        """The page is full, or a themed page has read its budget."""
+        spent = self.filters.checks_items and self.read >= THEMED_PAGE_BUDGET
+        return len(self.items) >= self.limit or spent
+
+    def read_query(self, query: dict[str, Any], start_key: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Page through one Query from `start_key` until the page is done or the Query ends; the key to
+        resume from (the last item kept when the page filled mid-response), or None when the Query ended."""
+        dynamodb = aws.client("dynamodb")
+        while True:
+            if start_key:
+                query["ExclusiveStartKey"] = start_key
+            wanted = self.limit - len(self.items)
+            chunk = max(wanted, THEMED_READ_CHUNK) if self.filters.checks_items else wanted
+            response = dynamodb.query(**query, Limit=chunk)
+            start_key = response.get("LastEvaluatedKey")
+            found = response.get("Items", [])
+            self.read += response.get("ScannedCount", len(found))
+            for position, item in enumerate(found):
+                feedback = from_item(dynamo.deserialize(item))
+                if not self.filters.keeps(feedback):
+                    continue
+                self.items.append(feedback)
+                if len(self.items) >= self.limit and position < len(found) - 1:
+                    return {name: item[name] for name in self.key_names}
+            if not start_key or self.done:
+                return start_key
 
 
 def page_days(
@@ -134,10 +207,10 @@ def page_days(
 ) -> Page:
     """Items stored on `days`, day after day and shard after shard, `limit` at most; resumable by cursor.
 
-    The cursor names the day, the shard and DynamoDB's LastEvaluatedKey, so a listing reads each item once
+    The cursor names the day, the shard and the key to start after, so a listing reads each item once
     however it is paged.
     """
-    items: list[StoredFeedback] = []
+    page = _PageReader(filters, limit, DAY_KEY_NAMES)
     start_day, start_shard = (cursor["day"], cursor["shard"]) if cursor else (0, 0)
     start_key = cursor.get("key") if cursor else None
     extra = filters.expression()
@@ -154,30 +227,15 @@ def page_days(
                     **extra.get("ExpressionAttributeValues", {}),
                 },
             }
-            start_key = _read_into(items, query, limit, start_key)
-            if len(items) >= limit:
+            start_key = page.read_query(query, start_key)
+            if page.done:
                 next_cursor = (
                     {"day": day_index, "shard": shard, "key": start_key}
                     if start_key
                     else _after(day_index, shard, len(days))
                 )
-                return Page(items, next_cursor)
-    return Page(items, None)
-
-
-def _read_into(
-    items: list[StoredFeedback], query: dict[str, Any], limit: int, start_key: dict[str, Any] | None
-) -> dict[str, Any] | None:
-    """Page through one Query from `start_key`, adding to `items` until they number `limit` or the Query
-    ends; the LastEvaluatedKey to resume from, or None when the Query ended."""
-    while True:
-        if start_key:
-            query["ExclusiveStartKey"] = start_key
-        response = aws.client("dynamodb").query(**query, Limit=limit - len(items))
-        items += [from_item(dynamo.deserialize(i)) for i in response.get("Items", [])]
-        start_key = response.get("LastEvaluatedKey")
-        if not start_key or len(items) >= limit:
-            return start_key
+                return Page(page.items, next_cursor)
+    return Page(page.items, None)
 
 
 def _after(day_index: int, shard: int, days: int) -> dict[str, Any] | None:
@@ -207,9 +265,9 @@ def page_customer(
             **extra.get("ExpressionAttributeValues", {}),
         },
     }
-    items: list[StoredFeedback] = []
-    start_key = _read_into(items, query, limit, cursor.get("key") if cursor else None)
-    return Page(items, {"key": start_key} if start_key else None)
+    page = _PageReader(filters, limit, CUSTOMER_KEY_NAMES)
+    start_key = page.read_query(query, cursor.get("key") if cursor else None)
+    return Page(page.items, {"key": start_key} if start_key else None)
 
 
 def count_days(days: Sequence[date]) -> int:

@@ -19,6 +19,7 @@ from chalicelib.models import (
     Sentiment,
     SentimentScores,
     StoredFeedback,
+    ThemeTag,
 )
 
 FROM, TO = date(2026, 1, 4), date(2026, 1, 10)
@@ -46,6 +47,34 @@ SEED: list[tuple[date, Channel, Sentiment | None, int | None, str, bool]] = [
 ]
 
 
+# The themes of the seeded texts, by ids of the starter taxonomy the local stack loads (support-response is a
+# sub-theme of support), as the tagger would store them: (theme, sentiment about it, the words saying so).
+Tag = tuple[str, Sentiment, str]
+THEMES: dict[str, list[Tag]] = {
+    "Great support team": [("support", POSITIVE, "Great support team")],
+    "Checkout kept failing": [("checkout", NEGATIVE, "Checkout kept failing")],
+    "Where is the export button?": [("app", NEUTRAL, "the export button")],
+    "Nice app, terrible onboarding": [("app", POSITIVE, "Nice app")],
+    "Support never answered my ticket": [("support-response", NEGATIVE, "never answered my ticket")],
+    "Refund took <b>weeks</b> & nobody called": [
+        ("returns", NEGATIVE, "Refund took <b>weeks</b>"),
+        ("support-response", NEGATIVE, "nobody called"),
+    ],
+    "Worst update ever": [("app", NEGATIVE, "Worst update ever")],
+}
+# The week before FROM..TO, so the dashboard has a change to show: (day, text, themes).
+EARLIER: list[tuple[date, str, list[Tag]]] = [
+    (date(2025, 12, 29), "Checkout crashed", [("checkout", NEGATIVE, "Checkout crashed")]),
+    (date(2026, 1, 1), "Checkout is fine now", [("checkout", POSITIVE, "Checkout is fine")]),
+    (date(2026, 1, 2), "Checkout lost my cart", [("checkout", NEGATIVE, "Checkout lost my cart")]),
+    (date(2026, 1, 3), "Support was quick", [("support-response", POSITIVE, "Support was quick")]),
+]
+
+
+def _tags(themes: list[Tag]) -> list[ThemeTag]:
+    return [ThemeTag(id=theme, sentiment=sentiment, evidence=words) for theme, sentiment, words in themes]
+
+
 def expected_nps(ratings: list[int]) -> float | None:
     """NPS as the dashboard plots it, computed independently of chalicelib.read.stats."""
     if not ratings:
@@ -56,7 +85,8 @@ def expected_nps(ratings: list[int]) -> float | None:
 
 
 def items(customer_id: str) -> list[StoredFeedback]:
-    """The seeded items, minutes apart in list order, so the newest negative is the last one."""
+    """The seeded items, minutes apart in list order, so the newest negative is the last one; then the
+    items of the week before."""
     result = []
     for index, (day, channel, sentiment, rating, text, known) in enumerate(SEED):
         when = datetime(day.year, day.month, day.day, 9, tzinfo=UTC) + timedelta(minutes=index)
@@ -80,7 +110,22 @@ def items(customer_id: str) -> list[StoredFeedback]:
             analyzed_at=when,
             skipped_reason=None if sentiment else "empty_text",
         )
-        result.append(StoredFeedback.from_event(event, analysis, when, customer_id if known else None))
+        item = StoredFeedback.from_event(event, analysis, when, customer_id if known else None)
+        result.append(item.model_copy(update={"themes": _tags(THEMES.get(text, [])), "taxonomy_version": 1}))
+    for index, (day, text, themes) in enumerate(EARLIER):
+        when = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+        event = FeedbackEvent.create(
+            source_id="seed-form",
+            external_id=f"seed-earlier-{index}",
+            channel=Channel.FORM,
+            kind=Kind.FORM_RESPONSE,
+            text=text,
+            occurred_at=when,
+            received_at=when,
+        )
+        analysis = Analysis(sentiment=themes[0][1], language="en", analyzer="lexicon", analyzed_at=when)
+        item = StoredFeedback.from_event(event, analysis, when, None)
+        result.append(item.model_copy(update={"themes": _tags(themes), "taxonomy_version": 1}))
     return result
 
 

@@ -1,16 +1,19 @@
 """The dashboard in Chromium: the token kept in sessionStorage, charts for seeded data read back from the
-DOM (data attributes on the SVG elements), the date-range filter and the customer profile link."""
+DOM (data attributes on the SVG elements), the date-range filter, the customer profile link, and the top
+themes with their feedback."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import save_screenshot
-from tests.browser.seed import CUSTOMER_EMAIL, CUSTOMER_NAME, FROM, SEED, TO, expected_nps
+from tests.browser.conftest import ROOT, save_screenshot
+from tests.browser.seed import CUSTOMER_EMAIL, CUSTOMER_NAME, EARLIER, FROM, SEED, THEMES, TO, expected_nps
 
 TOKEN_KEY = "feedback-dashboard:token"
 
@@ -132,3 +135,88 @@ def test_token_is_asked_once_per_tab_and_a_wrong_one_is_refused(new_context, loc
     page.get_by_role("button", name="Forget token").click()
     expect(page.get_by_label("Read token")).to_be_visible()
     assert page.evaluate(f"sessionStorage.getItem('{TOKEN_KEY}')") is None
+
+
+def theme_figures() -> tuple[dict[str, tuple[int, int, int]], dict[str, str | None], dict[str, str]]:
+    """Per theme (items, negative items, items the week before), each parent counting its sub-themes'
+    items once, computed from the seed and the starter taxonomy; and each theme's parent and name."""
+    starter = json.loads(Path(ROOT, "chalicelib/themes/starter.json").read_text(encoding="utf-8"))
+    parent = {theme["id"]: theme.get("parent") for theme in starter["themes"]}
+    names = {theme["id"]: theme["name"] for theme in starter["themes"]}
+    now: Counter[str] = Counter()
+    negative: Counter[str] = Counter()
+    before: Counter[str] = Counter()
+    periods = [(now, THEMES.get(text, [])) for _, _, _, _, text, _ in SEED]
+    periods += [(before, themes) for _, _, themes in EARLIER]
+    for counter, themes in periods:
+        about: dict[str, set[str]] = defaultdict(set)
+        for theme, sentiment, _ in themes:
+            for matched in {theme, parent[theme]} - {None}:
+                about[matched].add(sentiment.value)
+        for theme, sentiments in about.items():
+            counter[theme] += 1
+            negative[theme] += counter is now and "NEGATIVE" in sentiments
+    figures = {theme: (now[theme], negative[theme], before[theme]) for theme in set(now) | set(before)}
+    return figures, parent, names
+
+
+def test_top_themes_and_their_feedback(page, local_stack, seeded):
+    figures, parent, names = theme_figures()
+    page.goto(dashboard_url(local_stack, token=local_stack.read_token))
+    rows = page.locator("#theme-table tbody tr")
+    expect(rows.first).to_be_visible()
+
+    # Top-level themes by volume (ties: more the week before first, then by id), each with its sub-themes.
+    rank = sorted(figures, key=lambda theme: (-figures[theme][0], -figures[theme][2], theme))
+    order = [t for top in rank if not parent[top] for t in [top, *(c for c in rank if parent[c] == top)]]
+    shown = data(rows, "theme", "total", "negative-share", "previous", "change")
+    assert [theme for theme, *_ in shown] == order
+    for theme, total, share, previous, change in shown:
+        items, negatives, before = figures[theme]
+        assert (int(total), int(previous), int(change)) == (items, before, items - before), theme
+        assert float(share) == round(negatives / items, 3), theme
+    support = page.locator("#theme-table tr[data-theme=support]")
+    expect(support.locator("td").nth(2)).to_have_text("67 %")
+    expect(page.locator("#theme-table tr[data-theme=checkout] td").last).to_have_text(
+        "\u22122 (\u221266.7 %)"
+    )  # minus signs
+    expect(page.locator("#theme-table tr[data-theme=app] td").last).to_have_text("+3 (new)")
+
+    # A theme lists its feedback, its sub-themes' included, text shown as text.
+    about_support = [
+        text
+        for _, _, _, _, text, _ in SEED
+        if any("support" in (theme, parent[theme]) for theme, *_ in THEMES.get(text, []))
+    ]
+    page.get_by_role("button", name=names["support"], exact=True).click()
+    feed = page.locator("#theme-feed li .text")
+    expect(feed).to_have_count(len(about_support))
+    assert sorted(feed.all_text_contents()) == sorted(about_support)
+    assert page.locator("#theme-feed b").count() == 0
+    refund = page.locator("#theme-feed li", has_text="Refund took")
+    expect(refund.locator(".evidence")).to_have_text(
+        [f"{names['support-response']} · Negative — “nobody called”"]
+    )
+    save_screenshot(page.locator("section.themes"), "dashboard-themes.png")
+    expect(page.locator("#theme-status")).to_have_text(
+        f"{len(about_support)} feedback items about {names['support']}."
+    )
+
+    page.get_by_role("button", name=names["checkout"], exact=True).click()
+    expect(page.locator("#theme-items")).to_have_attribute("data-theme", "checkout")
+    expect(feed).to_have_text(["Checkout kept failing"])
+
+    # Another range: the panel follows, the listing of the old range closes.
+    last = max(day for day, *_ in SEED)
+    page.get_by_label("From", exact=True).fill(last.isoformat())
+    page.get_by_label("To", exact=True).fill(last.isoformat())
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#theme-items")).to_be_hidden()
+    on_last_day = {
+        theme
+        for day, _, _, _, text, _ in SEED
+        if day == last
+        for tagged, *_ in THEMES.get(text, [])
+        for theme in {tagged, parent[tagged]} - {None}
+    }
+    expect(rows).to_have_count(len(on_last_day))
