@@ -248,3 +248,10 @@ def test_the_fixture_refuses_every_comprehend_call(retagging):
         aws.client("comprehend").batch_detect_sentiment(TextList=["Great"], LanguageCode="en")
     assert retagging == ["provide-client-params.comprehend.BatchDetectSentiment"]
     retagging.clear()
+
+
+def test_a_page_is_never_retagged_against_a_taxonomy_without_themes(history):
+    item = feedback_store.get(history["items"]["r00"].feedback_id)
+    with pytest.raises(ValueError, match="no taxonomy"):
+        job.retag_batch([item], configured_tagger(), Taxonomy(themes=[], version=7))
+    assert feedback_store.get(item.feedback_id) == item

@@ -243,6 +243,8 @@ def retag_batch(
     Items already tagged with this taxonomy version are skipped. An item that changed between read and write
     is tagged again as stored now (its text may differ), a few times at most; an erased one is skipped.
     """
+    if not taxonomy.active():
+        raise ValueError("no taxonomy to tag with")  # tag_themes would leave the items as they are
     pending = [item for item in items if not is_tagged_with(item, taxonomy)]
     counts = Counts(skipped=len(items) - len(pending))
     for attempt in range(dynamo.MAX_ATTEMPTS):
