@@ -44,6 +44,8 @@ TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 EXPORTS_PREFIX = "exports/"
 # Export days an erasure marked for the export function to rewrite (chalicelib/export/rewrite.py).
 EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
+# The theme taxonomy (chalicelib/themes/records.py): the export names each item's themes from it.
+THEMES_PARTITION = "THEMES"
 # The read API's cursor MAC key, created once by the API itself (chalicelib/read/cursors.py).
 SIGNING_KEY_PARTITION = "SIGNING_KEY"
 
@@ -172,6 +174,13 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
             ["dynamodb:Query", "dynamodb:DeleteItem"],
             [targets.table_arn],
             conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_REWRITE_PARTITION]}},
+        ),
+        # export/base.ThemeNames: the taxonomy record (one GetItem, cached), to name the exported themes.
+        _statement(
+            "ReadTaxonomy",
+            ["dynamodb:GetItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [THEMES_PARTITION]}},
         ),
         _statement(
             "WriteExports", ["s3:PutObject", "s3:AbortMultipartUpload"], [targets.exports_objects_arn]

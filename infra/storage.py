@@ -7,6 +7,7 @@ used: the ids are the logical ids of the deployed resources, and a changed id wo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -167,8 +168,9 @@ def export_buckets(
 def query_catalog(
     scope: Construct, *, stage: str, bucket: s3.Bucket
 ) -> tuple[glue.CfnDatabase, glue.CfnTable, athena.CfnWorkGroup]:
-    """The Glue database and table over the Parquet exports (from infra/athena/feedback.sql) and the Athena
-    workgroup that queries them, writing its results to the export bucket."""
+    """The Glue database, its tables over the Parquet exports (infra/athena/feedback.sql and
+    feedback_themes.sql; the feedback table is returned) and the Athena workgroup that queries them, writing
+    its results to the export bucket, with the saved queries of infra/athena/queries/."""
     account = cdk.Stack.of(scope).account
     database_name = f"feedback_{stage}"
     database = glue.CfnDatabase(
@@ -179,35 +181,12 @@ def query_catalog(
             name=database_name, description=f"Customer feedback exports ({stage})"
         ),
     )
-    definition = athena_ddl.load().render(bucket=bucket.bucket_name)
-
-    def columns(pairs: tuple[tuple[str, str], ...]) -> list[glue.CfnTable.ColumnProperty]:
-        return [glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in pairs]
-
-    storage = definition.storage
-    table = glue.CfnTable(
-        scope,
-        "GlueTable",
-        catalog_id=account,
-        database_name=database_name,
-        table_input=glue.CfnTable.TableInputProperty(
-            name=definition.name,
-            description=definition.comment,
-            table_type="EXTERNAL_TABLE",
-            parameters={"EXTERNAL": "TRUE", **definition.properties},
-            partition_keys=columns(definition.partition_keys),
-            storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                columns=columns(definition.columns),
-                location=definition.location,
-                input_format=storage["input_format"],
-                output_format=storage["output_format"],
-                serde_info=glue.CfnTable.SerdeInfoProperty(
-                    serialization_library=storage["serde"], parameters={"serialization.format": "1"}
-                ),
-            ),
-        ),
-    )
+    where = {"account": account, "database_name": database_name, "bucket": bucket}
+    table = _glue_table(scope, "GlueTable", ddl=athena_ddl.DDL_PATH, **where)
     table.node.add_dependency(database)
+    # Construct id apart from the feedback table's, whose logical id must not change (it would be replaced).
+    themes_table = _glue_table(scope, "GlueThemesTable", ddl=athena_ddl.THEMES_DDL_PATH, **where)
+    themes_table.node.add_dependency(database)
     workgroup = athena.CfnWorkGroup(
         scope,
         "AthenaWorkGroup",
@@ -227,4 +206,49 @@ def query_catalog(
             ),
         ),
     )
+    for name, statement in athena_ddl.saved_queries().items():
+        query = athena.CfnNamedQuery(
+            scope,
+            f"AthenaQuery{name.title().replace('_', '')}",
+            name=name.replace("_", " "),
+            description="Saved by the stack (infra/athena/queries/); set the dt range to the weeks wanted",
+            database=database_name,
+            work_group=workgroup.ref,
+            query_string=statement,
+        )
+        query.node.add_dependency(themes_table)
     return database, table, workgroup
+
+
+def _glue_table(
+    scope: Construct, construct_id: str, *, account: str, database_name: str, ddl: Path, bucket: s3.Bucket
+) -> glue.CfnTable:
+    """A Glue table as a DDL file of infra/athena/ declares it, over the stage's export bucket."""
+    definition = athena_ddl.load(ddl).render(bucket=bucket.bucket_name)
+
+    def columns(pairs: tuple[tuple[str, str], ...]) -> list[glue.CfnTable.ColumnProperty]:
+        return [glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in pairs]
+
+    storage = definition.storage
+    return glue.CfnTable(
+        scope,
+        construct_id,
+        catalog_id=account,
+        database_name=database_name,
+        table_input=glue.CfnTable.TableInputProperty(
+            name=definition.name,
+            description=definition.comment,
+            table_type="EXTERNAL_TABLE",
+            parameters={"EXTERNAL": "TRUE", **definition.properties},
+            partition_keys=columns(definition.partition_keys),
+            storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                columns=columns(definition.columns),
+                location=definition.location,
+                input_format=storage["input_format"],
+                output_format=storage["output_format"],
+                serde_info=glue.CfnTable.SerdeInfoProperty(
+                    serialization_library=storage["serde"], parameters={"serialization.format": "1"}
+                ),
+            ),
+        ),
+    )

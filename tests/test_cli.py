@@ -45,12 +45,14 @@ def test_export_downloads_the_files(stack, tmp_path, capsys):
         "feedback.csv",
         "feedback.jsonl.gz",
         "feedback.parquet",
+        "feedback_themes.parquet",
         "manifest.json",
     ]
     assert json.loads((tmp_path / "manifest.json").read_text())["counts"] == {
         "feedback": 1,
         "contacts": 0,
         "activities": 0,
+        "feedback_themes": 0,
     }
 
 

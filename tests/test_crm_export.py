@@ -123,7 +123,7 @@ def test_contacts_for_the_days_customers_and_activities_for_their_feedback_only(
 
     manifest = export.export_day(DAY)
 
-    assert manifest["counts"] == {"feedback": 4, "contacts": 2, "activities": 3}
+    assert manifest["counts"] == {"feedback": 4, "contacts": 2, "activities": 3, "feedback_themes": 0}
     entries = {f["key"].rsplit("/", 1)[1]: f for f in manifest["files"]}
     assert (entries["contacts.csv"]["rows"], entries["activities.csv"]["rows"]) == (2, 3)
     assert entries["contacts.csv"]["content_type"] == "text/csv; charset=utf-8"

@@ -86,7 +86,7 @@ def test_export_writes_csv_jsonl_and_manifest_for_that_day_only(day_items):
     assert json.loads(s3_object(prefix + "manifest.json")) == manifest
     assert manifest["date"] == "2026-11-21"
     # These items were stored without customers, so the CRM files (tests/test_crm_export.py) have no rows.
-    assert manifest["counts"] == {"feedback": 3, "contacts": 0, "activities": 0}
+    assert manifest["counts"] == {"feedback": 3, "contacts": 0, "activities": 0, "feedback_themes": 0}
     for file in manifest["files"]:
         assert file["sha256"] == hashlib.sha256(s3_object(file["key"])).hexdigest()
         assert file["rows"] == (3 if "/feedback." in file["key"] else 0)
@@ -103,6 +103,7 @@ def test_rerunning_a_day_overwrites_the_same_keys_with_the_same_bytes(day_items)
         "exports/dt=2026-11-21/feedback.csv",
         "exports/dt=2026-11-21/feedback.jsonl.gz",
         "exports/dt=2026-11-21/manifest.json",
+        "exports/feedback_themes/dt=2026-11-21/feedback_themes.parquet",
         "exports/parquet/dt=2026-11-21/feedback.parquet",
     ]
     assert [f["sha256"] for f in first["files"]] == [f["sha256"] for f in second["files"]]
@@ -132,7 +133,7 @@ def test_export_reads_only_the_day_through_the_index(day_items):
 def test_an_empty_day_still_writes_headers_and_a_manifest(stack):
     manifest = export.export_day(date(2020, 1, 1))
 
-    assert manifest["counts"] == {"feedback": 0, "contacts": 0, "activities": 0}
+    assert manifest["counts"] == {"feedback": 0, "contacts": 0, "activities": 0, "feedback_themes": 0}
     assert s3_object("exports/dt=2020-01-01/feedback.csv").decode().startswith("feedback_id,source_id")
 
 
@@ -144,7 +145,7 @@ def test_nightly_schedule_exports_the_previous_utc_day(client, day_items, monkey
     )
 
     assert response.payload["date"] == "2026-11-21"
-    assert response.payload["counts"] == {"feedback": 3, "contacts": 0, "activities": 0}
+    assert response.payload["counts"] == {"feedback": 3, "contacts": 0, "activities": 0, "feedback_themes": 0}
 
 
 # --- CSV injection: every cell of every CSV goes through csv_writer.escape_cell ----------------------------
@@ -194,6 +195,8 @@ NUMBER_COLUMNS = (
     "sentiment_mixed",
     "pii_redacted",
 )
+# Written from the stored list: `id:SENTIMENT;…` (tests/test_theme_export.py checks it and its escaping).
+LIST_COLUMNS = ("themes",)
 
 
 def with_cell(item: StoredFeedback, column: str, value: str) -> StoredFeedback:
@@ -213,7 +216,7 @@ def written_rows(writer_class, tmp_path, *items: StoredFeedback) -> tuple[bytes,
 
 
 def test_every_feedback_csv_column_is_classified():
-    classified = TEXT_COLUMNS + ENUM_COLUMNS + TIME_COLUMNS + NUMBER_COLUMNS
+    classified = TEXT_COLUMNS + ENUM_COLUMNS + TIME_COLUMNS + NUMBER_COLUMNS + LIST_COLUMNS
     assert sorted(classified) == sorted(FEEDBACK_COLUMNS)
 
 

@@ -219,14 +219,23 @@ def test_export_bucket_is_private_encrypted_tls_only_versioned_with_lifecycle(
 # --- Glue / Athena -------------------------------------------------------------------------------------
 
 
-def test_glue_table_is_the_athena_ddl(synth: Synth):
-    _, table = synth.only("AWS::Glue::Table")
+@pytest.mark.parametrize(
+    ("ddl_path", "construct_id", "prefix"),
+    [
+        (athena.DDL_PATH, "GlueTable", "/exports/parquet/"),
+        (athena.THEMES_DDL_PATH, "GlueThemesTable", "/exports/feedback_themes/"),
+    ],
+    ids=["feedback", "feedback_themes"],
+)
+def test_glue_tables_are_the_athena_ddl(synth: Synth, ddl_path, construct_id: str, prefix: str):
+    assert len(synth.of_type("AWS::Glue::Table")) == 2
+    table = synth.resources[synth.logical_id("AWS::Glue::Table", construct_id)]
     _, database = synth.only("AWS::Glue::Database")
     bucket = synth.logical_id("AWS::S3::Bucket", "ExportBucket")
-    ddl_text = athena.DDL_PATH.read_text()
-    ddl = athena.load()
+    ddl_text = ddl_path.read_text()
+    ddl = athena.load(ddl_path)
     # The loader read every column line of the statement (an independent count, not the loader's).
-    assert len(ddl.columns) == len(re.findall(r"^\s*`\w+` \w+,?$", ddl_text.split("PARTITIONED")[0], re.M))
+    assert len(ddl.columns) == len(re.findall(r"^\s*`\w+` \S+,?$", ddl_text.split("PARTITIONED")[0], re.M))
     assert ddl.partition_keys == (("dt", "string"),)
 
     table_input = table["Properties"]["TableInput"]
@@ -235,7 +244,7 @@ def test_glue_table_is_the_athena_ddl(synth: Synth):
         == database["Properties"]["DatabaseInput"]["Name"]
         == "feedback_prod"
     )
-    assert table_input["Name"] == ddl.name == "feedback"
+    assert table_input["Name"] == ddl.name == ddl_path.stem
     assert table_input["TableType"] == "EXTERNAL_TABLE"
     storage = table_input["StorageDescriptor"]
     assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == list(ddl.columns)
@@ -253,8 +262,33 @@ def test_glue_table_is_the_athena_ddl(synth: Synth):
     for key, value in ddl.properties.items():
         assert parameters[key] == (rendered(value) if "${bucket}" in value else value), key
     # Athena's own placeholder reaches Glue as written (no Fn::Sub that would eat it).
-    assert parameters["storage.location.template"]["Fn::Join"][1][2] == "/exports/parquet/dt=${dt}/"
+    assert parameters["storage.location.template"]["Fn::Join"][1][2] == f"{prefix}dt=${{dt}}/"
     assert parameters["projection.enabled"] == "true"
+
+
+def test_the_feedback_table_keeps_its_logical_id_and_types_the_themes_list(synth: Synth):
+    # A changed logical id would make CloudFormation replace the deployed table.
+    assert synth.logical_id("AWS::Glue::Table", "GlueTable").startswith("GlueTable")
+    table = synth.resources[synth.logical_id("AWS::Glue::Table", "GlueTable")]
+    columns = dict(
+        (c["Name"], c["Type"]) for c in table["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+    )
+    assert columns["themes"] == "array<struct<id:string,name:string,sentiment:string>>"
+
+
+def test_the_saved_queries_are_named_queries_of_the_workgroup(synth: Synth):
+    queries = synth.of_type("AWS::Athena::NamedQuery")
+    saved = athena.saved_queries()
+    assert "negative_share_per_theme_per_week" in saved
+    assert sorted(q["Properties"]["Name"] for q in queries.values()) == sorted(
+        name.replace("_", " ") for name in saved
+    )
+    workgroup = synth.logical_id("AWS::Athena::WorkGroup", "AthenaWorkGroup")
+    for query in queries.values():
+        properties = query["Properties"]
+        assert properties["Database"] == "feedback_prod"
+        assert properties["WorkGroup"] == ref(workgroup)
+        assert properties["QueryString"] == saved[properties["Name"].replace(" ", "_")]
 
 
 def test_athena_workgroup_enforces_encrypted_results_in_the_bucket(template: Template, synth: Synth):
@@ -281,6 +315,9 @@ def test_gateway_module_and_ddl_loader_refuse_what_they_do_not_understand():
     broken = athena.DDL_PATH.read_text().replace("STORED AS PARQUET", "STORED AS ORC")
     with pytest.raises(athena.DdlError, match="ORC"):
         athena.parse(broken)
+    unknown_type = athena.DDL_PATH.read_text().replace("`rating` smallint", "`rating` small int")
+    with pytest.raises(athena.DdlError, match="column"):
+        athena.parse(unknown_type)
 
 
 # --- SSM -----------------------------------------------------------------------------------------------

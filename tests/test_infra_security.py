@@ -106,6 +106,7 @@ EXPECTED_ACTIONS = {
     },
     permissions.NIGHTLY_EXPORT: {
         "dynamodb:Query",
+        "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
         "dynamodb:DeleteItem",
         "s3:PutObject",
@@ -171,13 +172,21 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
     assert not [
         s for s in _role_statements(synth, permissions.API_HANDLER) if "s3:PutObject" in _listed(s["Action"])
     ]
-    # The export touches the base table only in the partition of rewrites erasures marked.
+    # The export touches the base table only in the partition of rewrites erasures marked …
     (rewrites,) = [
         s for s in _role_statements(synth, permissions.NIGHTLY_EXPORT) if s["Sid"] == "TakeScheduledRewrites"
     ]
     assert rewrites["Condition"] == {
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["EXPORT_REWRITE"]}
     }
+    # … and in the taxonomy's, which it reads to name the exported themes.
+    (taxonomy,) = [
+        s for s in _role_statements(synth, permissions.NIGHTLY_EXPORT) if s["Sid"] == "ReadTaxonomy"
+    ]
+    assert (taxonomy["Action"], taxonomy["Condition"]) == (
+        "dynamodb:GetItem",
+        {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["THEMES"]}},
+    )
     # The API puts one item only: the cursor key, in its own partition.
     (key,) = [s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "CreateCursorKey"]
     assert key["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SIGNING_KEY"]}}

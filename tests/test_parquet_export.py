@@ -36,6 +36,8 @@ ATHENA_TYPES = {
     pa.float64(): "double",
     pa.int16(): "smallint",
     pa.bool_(): "boolean",
+    pa.date32(): "date",
+    pa.int32(): "int",
 }
 
 
@@ -44,7 +46,7 @@ def read_parquet(key: str) -> pa.Table:
 
 
 def parquet_entry(manifest: dict) -> dict:
-    [entry] = [f for f in manifest["files"] if f["key"].endswith(".parquet")]
+    [entry] = [f for f in manifest["files"] if f["key"].endswith("/feedback.parquet")]
     return entry
 
 
@@ -174,11 +176,12 @@ def parse_ddl(sql: str) -> dict:
     column_list = body[create.end() : create.end() + columns_end.start()]
     partitioned = re.search(r"PARTITIONED\s+BY\s*\(([^)]*)\)", body, re.I)
     tblproperties = re.search(r"TBLPROPERTIES\s*\((.*)\)\s*;?\s*$", body, re.I | re.S)
-    column = r"`?(\w+)`?\s+(\w+)"
+    # One column a line: a name and a type, which may be nested (array<struct<…>>).
+    column = r"^\s*`?(\w+)`?\s+([\w<>:,()]+?),?\s*$"
     return {
         "table": create.group(1).replace("`", ""),
-        "columns": re.findall(column, column_list),
-        "partitions": re.findall(column, partitioned.group(1)) if partitioned else [],
+        "columns": re.findall(column, column_list, re.M),
+        "partitions": re.findall(r"`?(\w+)`?\s+(\w+)", partitioned.group(1)) if partitioned else [],
         "stored_as": re.search(r"STORED\s+AS\s+(\w+)", body, re.I).group(1).upper(),
         "location": re.search(r"LOCATION\s+'([^']+)'", body, re.I).group(1),
         "properties": dict(re.findall(r"'([^']+)'\s*=\s*'([^']*)'", tblproperties.group(1)))
@@ -188,6 +191,12 @@ def parse_ddl(sql: str) -> dict:
 
 
 def athena_type(arrow_type: pa.DataType) -> str:
+    """What Athena DDL calls an Arrow type, nested types spelled out as Glue writes them."""
+    if pa.types.is_list(arrow_type):
+        return f"array<{athena_type(arrow_type.value_type)}>"
+    if pa.types.is_struct(arrow_type):
+        fields = ",".join(f"{field.name}:{athena_type(field.type)}" for field in arrow_type)
+        return f"struct<{fields}>"
     return ATHENA_TYPES.get(arrow_type, "string" if arrow_type == pa.string() else f"unmapped {arrow_type}")
 
 

@@ -7,6 +7,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from chalicelib.models import StoredFeedback
+from chalicelib.themes import records as taxonomy_records
+from chalicelib.themes.taxonomy import Taxonomy
 
 # One row per feedback item; the order is the CSV header and the column order of every flat format.
 FEEDBACK_COLUMNS = (
@@ -38,6 +40,7 @@ FEEDBACK_COLUMNS = (
     "skipped_reason",
     "customer_id",
     "pii_redacted",
+    "themes",
 )
 
 
@@ -80,7 +83,8 @@ def for_export(feedback: StoredFeedback) -> StoredFeedback:
 
 
 def feedback_row(feedback: StoredFeedback) -> dict[str, Any]:
-    """A stored item flattened to FEEDBACK_COLUMNS (None where absent)."""
+    """A stored item flattened to FEEDBACK_COLUMNS (None where absent). `themes` stays the stored list of
+    {id, sentiment, evidence} (empty for an item stored before tagging): each format writes it its own way."""
     data = feedback.model_dump(mode="json")
     author = data.pop("author") or {}
     scores = data.pop("sentiment_scores") or {}
@@ -88,8 +92,35 @@ def feedback_row(feedback: StoredFeedback) -> dict[str, Any]:
         **data,
         **{f"author_{key}": value for key, value in author.items()},
         **{f"sentiment_{key}": value for key, value in scores.items()},
+        "themes": data.get("themes") or [],
     }
     return {column: flat.get(column) for column in FEEDBACK_COLUMNS}
+
+
+class ThemeNames:
+    """Theme id → name and parent, from the taxonomy in force when the export runs (read on first need, so
+    a day without tagged items reads no taxonomy). A retired theme is still in the taxonomy and keeps its
+    name; an id the taxonomy no longer has (an import dropped it) is its own name and has no parent."""
+
+    def __init__(self, taxonomy: Taxonomy | None = None) -> None:
+        self._taxonomy = taxonomy
+
+    def _current(self) -> Taxonomy:
+        if self._taxonomy is None:
+            self._taxonomy = taxonomy_records.current()
+        return self._taxonomy
+
+    def name(self, theme_id: str) -> str:
+        theme = self._current().get(theme_id)
+        return theme.name if theme is not None else theme_id
+
+    def parent(self, theme_id: str) -> str | None:
+        theme = self._current().get(theme_id)
+        return theme.parent if theme is not None else None
+
+    def named(self, themes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Stored tags ({id, sentiment, evidence}) with the theme's name after its id."""
+        return [{"id": tag["id"], "name": self.name(tag["id"]), **tag} for tag in themes]
 
 
 class ExportWriter(Protocol):

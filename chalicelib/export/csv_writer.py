@@ -22,6 +22,8 @@ CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 # can put such text in any column (an email `=cmd|'/Ccalc'!A0@example.org` is a valid address), so every
 # text cell is checked; the product's own numbers are not text and keep their sign.
 FORMULA_START = re.compile(r"[\t\r\0]|[\s\0]*[=+\-@]")
+# The themes cell: `battery:NEGATIVE;phone:POSITIVE`, ";" as between the CRM files' multi-select values.
+THEME_SEPARATOR = ";"
 
 
 def escape_cell(value: Any) -> Any:
@@ -53,6 +55,11 @@ class CsvFile:
         return self.path
 
 
+def themes_cell(themes: list[dict[str, Any]]) -> str:
+    """An item's themes as one cell, `id:SENTIMENT` in stored order; empty when it has none."""
+    return THEME_SEPARATOR.join(f"{tag['id']}:{tag['sentiment']}" for tag in themes)
+
+
 class CsvWriter:
     """Streams rows to a CSV file."""
 
@@ -63,7 +70,8 @@ class CsvWriter:
         self._csv = CsvFile(directory / self.filename, FEEDBACK_COLUMNS)
 
     def write(self, feedback: StoredFeedback) -> None:
-        self._csv.write(feedback_row(feedback))
+        row = feedback_row(feedback)
+        self._csv.write({**row, "themes": themes_cell(row["themes"])})
 
     def close(self) -> Path:
         return self._csv.close()

@@ -14,11 +14,12 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.export.base import ExportWriter, for_export
+from chalicelib.export.base import ExportWriter, ThemeNames, for_export
 from chalicelib.export.crm import crm_writers
 from chalicelib.export.csv_writer import CsvWriter
 from chalicelib.export.jsonl_writer import JsonLinesWriter
 from chalicelib.export.parquet_writer import ParquetWriter
+from chalicelib.export.themes_writer import FeedbackThemesWriter
 from chalicelib.models import utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback as feedback_store
@@ -31,7 +32,19 @@ EXPORTS_ROOT = "exports/"
 # file then goes to <key_prefix>dt=YYYY-MM-DD/<filename>. A writer with a `manifest_count` attribute adds its
 # row count to the manifest's counts under that name.
 WriterFactory = Callable[[Path], ExportWriter | Sequence[ExportWriter]]
-WRITER_FACTORIES: list[WriterFactory] = [CsvWriter, JsonLinesWriter, ParquetWriter, crm_writers]
+
+
+def themed_writers(directory: Path) -> tuple[JsonLinesWriter, ParquetWriter, FeedbackThemesWriter]:
+    """The files that name each theme, sharing one read of the taxonomy so they name it alike."""
+    names = ThemeNames()
+    return (
+        JsonLinesWriter(directory, names=names),
+        ParquetWriter(directory, names=names),
+        FeedbackThemesWriter(directory, names=names),
+    )
+
+
+WRITER_FACTORIES: list[WriterFactory] = [CsvWriter, themed_writers, crm_writers]
 
 
 def partition_prefix(day: date, root: str = EXPORTS_ROOT) -> str:

@@ -1,15 +1,18 @@
 """feedback.jsonl.gz: one JSON object per line (the full stored item, nested as stored), gzip-compressed.
 
-The gzip header carries no timestamp or file name, so re-running an unchanged day gives identical bytes
-(and an identical sha256 in the manifest).
+`themes` is a list of {id, name, sentiment, evidence} (the name from the taxonomy in force at export time),
+empty for an item stored before tagging. The gzip header carries no timestamp or file name, so re-running an
+unchanged day gives identical bytes (and an identical sha256 in the manifest).
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import json
 from pathlib import Path
 
+from chalicelib.export.base import ThemeNames
 from chalicelib.models import StoredFeedback
 
 
@@ -19,15 +22,19 @@ class JsonLinesWriter:
     filename = "feedback.jsonl.gz"
     content_type = "application/x-ndjson"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, names: ThemeNames | None = None) -> None:
         self._path = directory / self.filename
         self._raw = self._path.open("wb")
         self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
         self._text = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="\n")
+        self._names = names or ThemeNames()
         self._rows = 0
 
     def write(self, feedback: StoredFeedback) -> None:
-        self._text.write(feedback.model_dump_json(exclude_none=True))
+        data = feedback.model_dump(mode="json", exclude_none=True)
+        data["themes"] = self._names.named(data.get("themes") or [])
+        # Compact and UTF-8 as pydantic's own JSON: the lines read the same as before themes existed.
+        self._text.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
         self._text.write("\n")
         self._rows += 1
 

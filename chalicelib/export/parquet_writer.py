@@ -1,8 +1,10 @@
 """feedback.parquet: the flat FEEDBACK_COLUMNS with real types, for Athena, QuickSight, Tableau and Power BI.
 
 Typed columns: timestamps are `timestamp[us, tz=UTC]` (Parquet INT64 TIMESTAMP, adjusted to UTC), the four
-sentiment scores are doubles, the rating is a nullable int16, pii_redacted a boolean, everything else UTF-8
-strings. Rows stream out in row groups of ROW_GROUP_ROWS, so a busy day never sits in memory whole.
+sentiment scores are doubles, the rating is a nullable int16, pii_redacted a boolean, themes a
+`list<struct<id, name, sentiment>>` (names from the taxonomy at export time; empty for an item stored before
+tagging), everything else UTF-8 strings. Rows stream out in row groups of ROW_GROUP_ROWS, so a busy day
+never sits in memory whole (`ParquetRows`, which feedback_themes.parquet shares).
 
 pyarrow is imported only inside the writer: the export Lambda gets it from the AWS SDK for pandas layer
 (.chalice/config.json), the API Lambdas have no pyarrow and import this module through export.day.
@@ -22,13 +24,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.export.base import FEEDBACK_COLUMNS, feedback_row
+from chalicelib.export.base import FEEDBACK_COLUMNS, ThemeNames, feedback_row
 from chalicelib.models import StoredFeedback
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 ROW_GROUP_ROWS = 10_000
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 COMPRESSION = "snappy"  # every Parquet reader the BI tools ship understands it (zstd is not universal yet)
 
 TIMESTAMP_COLUMNS = frozenset({"occurred_at", "received_at", "stored_at", "analyzed_at"})
@@ -46,6 +49,7 @@ REQUIRED_COLUMNS = frozenset(
         "stored_at",
         "text",
         "pii_redacted",
+        "themes",
     }
 )
 
@@ -55,7 +59,7 @@ MISSING_PYARROW = (
 )
 
 
-def _pyarrow() -> Any:
+def load_pyarrow() -> Any:
     try:
         import pyarrow as pa
     except ImportError as error:
@@ -63,12 +67,28 @@ def _pyarrow() -> Any:
     return pa
 
 
+def theme_list_type() -> pa.DataType:
+    """`themes`: each theme of the item with its name and the sentiment about it."""
+    pa = load_pyarrow()
+    return pa.list_(
+        pa.struct(
+            [
+                pa.field("id", pa.string(), nullable=False),
+                pa.field("name", pa.string(), nullable=False),
+                pa.field("sentiment", pa.string(), nullable=False),
+            ]
+        )
+    )
+
+
 @cache
 def parquet_schema() -> pa.Schema:
     """The Parquet schema: FEEDBACK_COLUMNS in order, each with its type (the Glue table mirrors it)."""
-    pa = _pyarrow()
+    pa = load_pyarrow()
 
     def column_type(column: str) -> pa.DataType:
+        if column == "themes":
+            return theme_list_type()
         if column in TIMESTAMP_COLUMNS:
             return pa.timestamp("us", tz="UTC")
         if column in SCORE_COLUMNS:
@@ -87,39 +107,31 @@ def parquet_schema() -> pa.Schema:
     )
 
 
-class ParquetWriter:
-    """Streams items to a Parquet file, one row group per ROW_GROUP_ROWS items."""
+class ParquetRows:
+    """One Parquet file written row by row under a fixed schema, one row group per `row_group_rows` rows.
+    Opened at once, so that an empty day still gives a valid file: the schema and zero row groups."""
 
-    filename = "feedback.parquet"
-    content_type = "application/vnd.apache.parquet"
-    # export_day puts this file at exports/parquet/dt=YYYY-MM-DD/feedback.parquet (a Parquet-only prefix).
-    key_prefix = "exports/parquet/"
-
-    def __init__(self, directory: Path, row_group_rows: int = ROW_GROUP_ROWS) -> None:
-        pa = _pyarrow()
+    def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        pa = load_pyarrow()
         import pyarrow.parquet as pq
 
         self._pa = pa
-        self._schema = parquet_schema()
-        self._path = directory / self.filename
+        self._schema = schema
+        self.path = path
         self._row_group_rows = row_group_rows
-        # Opened now so that an empty day still gives a valid file: the schema and zero row groups.
         self._writer = pq.ParquetWriter(
-            str(self._path), self._schema, compression=COMPRESSION, version="2.6", write_statistics=True
+            str(path), schema, compression=COMPRESSION, version="2.6", write_statistics=True
         )
-        self._buffer: dict[str, list[Any]] = {column: [] for column in FEEDBACK_COLUMNS}
+        self._buffer: dict[str, list[Any]] = {name: [] for name in schema.names}
         self._buffered = 0
-        self._rows = 0
+        self.rows = 0
 
-    def write(self, feedback: StoredFeedback) -> None:
-        row = feedback_row(feedback)
-        for column in TIMESTAMP_COLUMNS:
-            # feedback_row gives ISO strings (its JSON mode); the model holds the aware UTC datetimes.
-            row[column] = getattr(feedback, column)
-        for column, value in row.items():
-            self._buffer[column].append(value)
+    def append(self, row: dict[str, Any]) -> None:
+        """Add one row (keys are the schema's column names)."""
+        for column, values in self._buffer.items():
+            values.append(row[column])
         self._buffered += 1
-        self._rows += 1
+        self.rows += 1
         if self._buffered >= self._row_group_rows:
             self._flush()
 
@@ -128,14 +140,43 @@ class ParquetWriter:
             return
         batch = self._pa.RecordBatch.from_pydict(self._buffer, schema=self._schema)
         self._writer.write_batch(batch, row_group_size=self._buffered)
-        self._buffer = {column: [] for column in FEEDBACK_COLUMNS}
+        self._buffer = {name: [] for name in self._schema.names}
         self._buffered = 0
 
     def close(self) -> Path:
         self._flush()
         self._writer.close()
-        return self._path
+        return self.path
+
+
+class ParquetWriter:
+    """Streams items to a Parquet file, one row group per ROW_GROUP_ROWS items."""
+
+    filename = "feedback.parquet"
+    content_type = PARQUET_CONTENT_TYPE
+    # export_day puts this file at exports/parquet/dt=YYYY-MM-DD/feedback.parquet (a Parquet-only prefix).
+    key_prefix = "exports/parquet/"
+
+    def __init__(
+        self, directory: Path, row_group_rows: int = ROW_GROUP_ROWS, names: ThemeNames | None = None
+    ) -> None:
+        self._file = ParquetRows(directory / self.filename, parquet_schema(), row_group_rows)
+        self._names = names or ThemeNames()
+
+    def write(self, feedback: StoredFeedback) -> None:
+        row = feedback_row(feedback)
+        for column in TIMESTAMP_COLUMNS:
+            # feedback_row gives ISO strings (its JSON mode); the model holds the aware UTC datetimes.
+            row[column] = getattr(feedback, column)
+        row["themes"] = [
+            {"id": tag["id"], "name": tag["name"], "sentiment": tag["sentiment"]}
+            for tag in self._names.named(row["themes"])
+        ]
+        self._file.append(row)
+
+    def close(self) -> Path:
+        return self._file.close()
 
     @property
     def rows(self) -> int:
-        return self._rows
+        return self._file.rows

@@ -8,16 +8,20 @@ from chalicelib.analysis import Document
 from chalicelib.analysis.themes.base import ThemeTagger
 from chalicelib.models import Sentiment, StoredFeedback, ThemeTag
 from chalicelib.themes import records as taxonomy_records
+from chalicelib.themes.taxonomy import Taxonomy
 
 
-def tag_themes(items: Sequence[StoredFeedback], tagger: ThemeTagger | None) -> list[StoredFeedback]:
-    """The items with their themes and the taxonomy version; unchanged when no tagger or no taxonomy.
+def tag_themes(
+    items: Sequence[StoredFeedback], tagger: ThemeTagger | None, taxonomy: Taxonomy | None = None
+) -> list[StoredFeedback]:
+    """The items with their themes and the taxonomy version (`taxonomy`, by default the one in force);
+    unchanged when no tagger or no taxonomy.
 
     The tagger reads the text as it will be stored (after redaction), so evidence never carries masked PII.
     """
     if tagger is None or not items:
         return list(items)
-    taxonomy = taxonomy_records.current()
+    taxonomy = taxonomy or taxonomy_records.current()
     if not taxonomy.active():
         return list(items)
     documents = [

@@ -9,6 +9,12 @@ same backfill again costs reads only.
 After each page a checkpoint (the page cursor: day, shard and DynamoDB's LastEvaluatedKey, plus running
 counts) is written to the table, so an interrupted job resumes from any machine where it stopped. A crash
 between a page's writes and its checkpoint repeats that page on resume, which then skips what was written.
+
+Re-tagging (`backfill --themes`, after a taxonomy change) walks the same way: each page's stored text (already
+redacted) goes to the configured theme tagger against the taxonomy read when the job was prepared, and only
+`themes` and `taxonomy_version` are written (`reanalysis.save_themes`); sentiment is not computed again. The
+job is named after the taxonomy version, so items already tagged with it are skipped and a taxonomy changed
+meanwhile starts a new job.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.analysis import AnalysisFailed, Analyzer, Document
+from chalicelib.analysis.themes.base import ThemeTagger
 from chalicelib.config import AnalyzerBackend
+from chalicelib.ingest.tagging import tag_themes
 from chalicelib.models import Analysis, StoredFeedback, utc_now
+from chalicelib.store import dynamo, reanalysis
 from chalicelib.store import feedback as feedback_store
-from chalicelib.store import reanalysis
 from chalicelib.store.config_records import ConfigRecords
+from chalicelib.themes.taxonomy import Taxonomy
 
 KIND = "BACKFILL"
 MAX_DAYS = 366
@@ -132,8 +141,17 @@ class Checkpoint:
 
 
 def job_id_for(from_day: date, to_day: date, analyzer: str) -> str:
-    """One job per range and analyzer: running the same command again finds its checkpoint."""
+    """One job per range and analyzer (or theme target): running the same command again finds its
+    checkpoint."""
     return f"{from_day.isoformat()}_{to_day.isoformat()}_{analyzer}"
+
+
+THEMES_TARGET_PREFIX = "themes-v"
+
+
+def themes_target(taxonomy: Taxonomy) -> str:
+    """What a re-tag job produces, in place of an analyzer name: `themes-v<taxonomy version>`."""
+    return f"{THEMES_TARGET_PREFIX}{taxonomy.version}"
 
 
 def analyzer_named(name: str) -> Analyzer:
@@ -183,6 +201,8 @@ class RunResult:
 
 
 Progress = Callable[[Counts], None]
+# One page of a job: the items read → their counts and failures by feedback id.
+BatchStep = Callable[[list[StoredFeedback]], tuple[Counts, dict[str, str]]]
 
 
 def analyze_batch(items: list[StoredFeedback], analyzer: Analyzer) -> tuple[Counts, dict[str, str]]:
@@ -206,7 +226,49 @@ def analyze_batch(items: list[StoredFeedback], analyzer: Analyzer) -> tuple[Coun
     return counts, failed
 
 
-def run(plan: Plan, analyzer: Analyzer, batch_size: int, progress: Progress | None = None) -> RunResult:
+def analysis_step(analyzer: Analyzer) -> BatchStep:
+    """A page of a sentiment backfill: analyze_batch with this analyzer."""
+    return lambda items: analyze_batch(items, analyzer)
+
+
+def is_tagged_with(item: StoredFeedback, taxonomy: Taxonomy) -> bool:
+    return item.themes is not None and item.taxonomy_version == taxonomy.version
+
+
+def retag_batch(
+    items: list[StoredFeedback], tagger: ThemeTagger, taxonomy: Taxonomy
+) -> tuple[Counts, dict[str, str]]:
+    """Tag one page of stored items again and write their themes; returns its counts and failures.
+
+    Items already tagged with this taxonomy version are skipped. An item that changed between read and write
+    is tagged again as stored now (its text may differ), a few times at most; an erased one is skipped.
+    """
+    if not taxonomy.active():
+        raise ValueError("no taxonomy to tag with")  # tag_themes would leave the items as they are
+    pending = [item for item in items if not is_tagged_with(item, taxonomy)]
+    counts = Counts(skipped=len(items) - len(pending))
+    for attempt in range(dynamo.MAX_ATTEMPTS):
+        if not pending:
+            break
+        retagged = tag_themes(pending, tagger, taxonomy)
+        outcome = reanalysis.save_themes(list(zip(pending, retagged, strict=True)))
+        counts.updated += len(outcome.updated)
+        counts.skipped += len(outcome.skipped)
+        pending = [item for item in outcome.changed if not is_tagged_with(item, taxonomy)]
+        counts.skipped += len(outcome.changed) - len(pending)
+        if pending:
+            dynamo.backoff(attempt)
+    failed = {item.feedback_id: "write retries exhausted" for item in pending}
+    counts.failed += len(failed)
+    return counts, failed
+
+
+def retag_step(tagger: ThemeTagger, taxonomy: Taxonomy) -> BatchStep:
+    """A page of a re-tag job: retag_batch with this tagger and taxonomy."""
+    return lambda items: retag_batch(items, tagger, taxonomy)
+
+
+def run(plan: Plan, step: BatchStep, batch_size: int, progress: Progress | None = None) -> RunResult:
     """Walk the job's days from its checkpoint to the end, a page at a time, checkpointing after each."""
     checkpoint = plan.checkpoint
     days = checkpoint.days
@@ -216,7 +278,7 @@ def run(plan: Plan, analyzer: Analyzer, batch_size: int, progress: Progress | No
     cursor = checkpoint.cursor
     while True:
         page = feedback_store.page_days(days, feedback_store.Filters(), batch_size, cursor)
-        counts, failed = analyze_batch(page.items, analyzer)
+        counts, failed = step(page.items)
         cursor = page.cursor
         checkpoint.cursor = cursor
         checkpoint.finished = cursor is None

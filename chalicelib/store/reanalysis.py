@@ -1,4 +1,5 @@
-"""Writing a new analysis onto stored feedback (backfill), moving the customer's profile counts with it.
+"""Writing a new analysis onto stored feedback (backfill), moving the customer's profile counts with it; and
+writing new themes onto stored feedback (`backfill --themes`, `save_themes`), which moves no counts.
 
 Each item's Update is conditional on the version it was read at (its analyzer, sentiment and customer), and
 goes in the same TransactWriteItems as the profile delta of its customer. So the counts move exactly when
@@ -27,6 +28,8 @@ from chalicelib.store.schema import PK
 
 # Attributes an analysis writes onto an item; every other attribute is left as stored.
 ANALYSIS_FIELDS = ("sentiment", "sentiment_scores", "analyzer", "analyzed_at", "skipped_reason")
+# Attributes a re-tag writes onto an item; nothing else (its sentiment, text and customer stay as stored).
+THEME_FIELDS = ("themes", "taxonomy_version")
 
 
 @dataclass
@@ -225,3 +228,63 @@ def _read(feedback_ids: set[str]) -> list[StoredFeedback]:
         return []
     keys = [feedback_store.feedback_key(feedback_id) for feedback_id in feedback_ids]
     return [feedback_store.from_item(item) for item in dynamo.batch_get(settings().table_name, keys, True)]
+
+
+# --- themes ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ThemesOutcome:
+    """Feedback ids updated and skipped (erased meanwhile), and the items that changed since they were read,
+    as stored now (tag those again)."""
+
+    updated: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    changed: list[StoredFeedback] = field(default_factory=list)
+
+
+def _themes_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
+    dumped = new.model_dump(mode="json", include=set(THEME_FIELDS))
+    names = {"#pk": PK, "#themes": "themes", "#version": "taxonomy_version"}
+    values: dict[str, Any] = {":themes": dumped["themes"] or [], ":version": dumped["taxonomy_version"]}
+    # The item must still exist: an UpdateItem on a key an erasure deleted would create it again, with the
+    # evidence spans (customer text) in it. And it must be at the version it was read at (see save_themes).
+    conditions = ["attribute_exists(#pk)"]
+    if old.taxonomy_version is None:
+        conditions.append("attribute_not_exists(#version)")
+    else:
+        values[":old_version"] = old.taxonomy_version
+        conditions.append("#version = :old_version")
+    return {
+        "TableName": settings().table_name,
+        "Key": dynamo.serialize(feedback_store.feedback_key(old.feedback_id)),
+        "UpdateExpression": "SET #themes = :themes, #version = :version",
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": dynamo.serialize(values),
+    }
+
+
+def save_themes(changes: Sequence[tuple[StoredFeedback, StoredFeedback]]) -> ThemesOutcome:
+    """Write each item's new `themes` and `taxonomy_version` (old → new), one conditional UpdateItem each.
+
+    The condition is the taxonomy version the item was read at, and that it still exists: an item erased
+    meanwhile is skipped, never written back; one another writer re-tagged meanwhile (or a retry of a write
+    that landed) is read again (strongly consistent) and returned in `changed`, for the caller to decide.
+    """
+    outcome = ThemesOutcome()
+    dynamodb = aws.client("dynamodb")
+    for old, new in changes:
+        try:
+            dynamodb.update_item(**_themes_update(old, new))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            fresh = dynamo.get_item(settings().table_name, feedback_store.feedback_key(old.feedback_id), True)
+            if fresh is None:
+                outcome.skipped.append(old.feedback_id)
+            else:
+                outcome.changed.append(feedback_store.from_item(fresh))
+            continue
+        outcome.updated.append(old.feedback_id)
+    return outcome

@@ -15,7 +15,9 @@
 --
 -- Columns mirror chalicelib.export.parquet_writer.parquet_schema(), same names, same order
 -- (tests/test_parquet_export.py checks it). Timestamps are UTC (Parquet INT64 microseconds, adjusted to
--- UTC); Athena shows them to the millisecond.
+-- UTC); Athena shows them to the millisecond. `themes` is each theme of the item with its name (from the
+-- taxonomy at export time) and the sentiment about it; infra/athena/feedback_themes.sql has one row per item
+-- and theme, for GROUP BY without UNNEST.
 CREATE EXTERNAL TABLE IF NOT EXISTS `${database}`.`feedback` (
   `feedback_id` string,
   `source_id` string,
@@ -44,7 +46,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `${database}`.`feedback` (
   `analyzed_at` timestamp,
   `skipped_reason` string,
   `customer_id` string,
-  `pii_redacted` boolean
+  `pii_redacted` boolean,
+  `themes` array<struct<id:string,name:string,sentiment:string>>
 )
 COMMENT 'Customer feedback, one row per stored item, exported nightly (UTC days)'
 PARTITIONED BY (`dt` string)
