@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.analysis import AnalysisFailed, Analyzer, Document
+from chalicelib.analysis import AnalysisFailed, Analyzer, Document, analyzer_for
 from chalicelib.config import AnalyzerBackend
 from chalicelib.models import Analysis, StoredFeedback, utc_now
 from chalicelib.store import feedback as feedback_store
@@ -138,13 +138,7 @@ def job_id_for(from_day: date, to_day: date, analyzer: str) -> str:
 
 def analyzer_named(name: str) -> Analyzer:
     """A fresh analyzer of that backend."""
-    if AnalyzerBackend(name) is AnalyzerBackend.LEXICON:
-        from chalicelib.analysis.lexicon import LexiconAnalyzer
-
-        return LexiconAnalyzer()
-    from chalicelib.analysis.comprehend import ComprehendAnalyzer
-
-    return ComprehendAnalyzer()
+    return analyzer_for(AnalyzerBackend(name))
 
 
 @dataclass
