@@ -20,9 +20,13 @@ from botocore.config import Config
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=10)
 
 
-# Presigned export links must be SigV4: botocore still presigns with SigV2 in us-east-1 unless told, and
-# buckets created since 2020 refuse SigV2.
-_SERVICE_CONFIG = {"s3": _CLIENT_CONFIG.merge(Config(signature_version="s3v4"))}
+_SERVICE_CONFIG = {
+    # Presigned export links must be SigV4: botocore still presigns with SigV2 in us-east-1 unless told, and
+    # buckets created since 2020 refuse SigV2.
+    "s3": _CLIENT_CONFIG.merge(Config(signature_version="s3v4")),
+    # A Converse request answering a whole batch writes its answer for several seconds.
+    "bedrock-runtime": _CLIENT_CONFIG.merge(Config(read_timeout=30)),
+}
 
 
 # Services a deployment may call in another region than its own: Comprehend is offered in fewer regions than

@@ -15,11 +15,17 @@ from functools import cache
 class AnalyzerBackend(StrEnum):
     COMPREHEND = "comprehend"
     LEXICON = "lexicon"
+    BEDROCK = "bedrock"
 
 
 class ThemeTaggerBackend(StrEnum):
     NONE = "none"
     KEYWORDS = "keywords"
+    BEDROCK = "bedrock"
+
+
+# The cheapest Amazon Nova text model; Nova models support prompt caching on Bedrock.
+DEFAULT_BEDROCK_MODEL_ID = "amazon.nova-micro-v1:0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,7 @@ class Settings:
     export_function_name: str
     analyzer: AnalyzerBackend
     theme_tagger: ThemeTaggerBackend
+    bedrock_model_id: str
     parameter_prefix: str
     day_shards: int
     config_cache_seconds: int
@@ -49,6 +56,7 @@ class Settings:
             export_function_name=os.environ.get("EXPORT_FUNCTION_NAME", ""),
             analyzer=AnalyzerBackend(os.environ.get("ANALYZER", AnalyzerBackend.COMPREHEND)),
             theme_tagger=ThemeTaggerBackend(os.environ.get("THEME_TAGGER", ThemeTaggerBackend.NONE)),
+            bedrock_model_id=os.environ.get("BEDROCK_MODEL_ID", "") or DEFAULT_BEDROCK_MODEL_ID,
             parameter_prefix=os.environ.get("PARAMETER_PREFIX", f"/feedback/{stage}"),
             day_shards=int(os.environ.get("DAY_SHARDS", "8")),
             config_cache_seconds=int(os.environ.get("CONFIG_CACHE_SECONDS", "60")),

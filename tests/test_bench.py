@@ -440,3 +440,54 @@ def test_the_cli_describes_the_bench_with_the_package_summary(capsys):
     assert " ".join(tools.bench.__doc__.splitlines()[0].split()) in text
     assert "--quick" in text and "--write" in text and "--prices" in text
     assert "--throughput-worker" not in text  # the worker's own option stays hidden
+
+
+def test_bedrock_responder_answers_converse_and_reports_usage_with_the_prefix_cached(session):
+    from chalicelib.analysis.themes.bedrock import BedrockTagger, taxonomy_prompt
+    from chalicelib.themes import records
+    from tools.bench.bedrock import BedrockResponder, tokens
+
+    client = session.client("bedrock-runtime")
+    taxonomy = records.starter()
+    tagger = BedrockTagger(client, "amazon.nova-micro-v1:0")
+    batch = [Document("a", "The courier was late again", "en"), Document("b", "Lovely staff", "en")]
+    prefix = tokens(taxonomy_prompt(taxonomy))
+    assert prefix >= 1000  # the starter taxonomy's prefix is long enough for Nova to cache it
+
+    with BedrockResponder(client) as responder:
+        responder.taxonomy = taxonomy
+        first = tagger.tag(batch, taxonomy)
+        tagger.tag(batch, taxonomy)
+
+    assert {match.id for match in first["a"]} == {"delivery-speed"}
+    assert [match.id for match in first["b"]] == ["staff"]
+    usage = responder.usage
+    assert (usage.requests, usage.items) == (2, 4)
+    assert (usage.cache_write_tokens, usage.cache_read_tokens) == (prefix, prefix)
+    assert usage.input_tokens > 0 and usage.output_tokens > 0
+    assert usage.violations == []
+    responder.stubber.assert_no_pending_responses()
+
+
+def test_bedrock_responder_flags_a_request_over_the_backends_bound(session):
+    from tools.bench.bedrock import BedrockResponder
+
+    client = session.client("bedrock-runtime")
+    items = [{"item": i, "text": "fine"} for i in range(26)]
+    message = "Task: the themes of each item.\n" + json.dumps({"items": items})
+    with BedrockResponder(client) as responder:
+        client.converse(modelId="m", messages=[{"role": "user", "content": [{"text": message}]}])
+
+    assert responder.usage.violations == ["Converse: 26 items in one request"]
+    # No cachePoint: the prefix is plain input.
+    assert responder.usage.cache_read_tokens == responder.usage.cache_write_tokens == 0
+
+
+def test_comment_batches_follow_the_analyze_phases_batches():
+    from tools.bench.pipeline import comment_batches
+
+    responses = [{"response_id": f"r{i}", "comment": f"c{i}"} for i in range(5)] + [{"response_id": "r5"}]
+    batches = comment_batches(responses, [2, 3])
+
+    assert [[key for key, _, _ in batch] for batch in batches] == [["r0", "r1"], ["r2", "r3", "r4"], ["r5"]]
+    assert batches[2] == [("r5", "", None)]

@@ -94,9 +94,12 @@ def test_the_price_file_parses_has_a_date_and_prices_every_line(table):
     for price in table.prices.values():
         assert price.usd > 0 and price.per > 0, price.id
         assert price.source and price.unit, price.id
-    lines = model.usage_lines(zero_counts(), table.assumptions, MEMORY)
-    used = {line.price_id for line in lines}
-    # Every price is used by a line, and every line has a price: the table and the model agree.
+    used = {
+        line.price_id
+        for setup in model.SETUPS
+        for line in model.usage_lines(zero_counts(), table.assumptions, MEMORY, setup)
+    }
+    # Every price is used by a line of some setup, and every line has a price: the table and the model agree.
     assert used == set(table.prices)
 
 
@@ -138,6 +141,48 @@ def test_a_hand_computed_month_of_sqs_and_comprehend(table):
         by_price[line.usage.price_id] += line.usd
     assert by_price["sqs.requests"] == pytest.approx(expected_sqs)
     assert by_price["comprehend.sentiment"] == pytest.approx(expected_units)
+
+
+def test_a_hand_computed_month_of_bedrock_tokens_in_each_setup(table):
+    prices = {"bedrock.input": 0.035, "bedrock.output": 0.14, "bedrock.cache_read": 0.00875}
+    prices |= {"comprehend.sentiment": 0.0001, "comprehend.pii": 0.0001}
+    table = priced_only(table, prices)
+    table = dataclasses.replace(table, assumptions=dataclasses.replace(table.assumptions, esm_pollers=0))
+    counts = zero_counts() | {
+        "analyze.invocations": 40.0,
+        "analyze.records": 1000.0,
+        "analyze.comprehend.sentiment.units": 3000.0,
+        "analyze.comprehend.pii.units": 400.0,
+        "analyze.bedrock.themes.requests": 40.0,
+        "analyze.bedrock.themes.input_tokens": 50_000.0,
+        "analyze.bedrock.themes.cache_read_tokens": 48_000.0,  # 1,200 per request
+        "analyze.bedrock.themes.output_tokens": 60_000.0,
+        "analyze.bedrock.analysis.requests": 40.0,
+        "analyze.bedrock.analysis.input_tokens": 52_000.0,
+        "analyze.bedrock.analysis.cache_read_tokens": 48_000.0,
+        "analyze.bedrock.analysis.output_tokens": 70_000.0,
+    }
+    reports = model.compare_setups(counts, table, MEMORY)
+
+    months = table.assumptions.items_per_month / 1000  # 1,000 lots of 1,000 items
+    comprehend = (3000 + 400) * months * 0.0001
+    themes = (50_000 * 0.035 + 48_000 * 0.00875 + 60_000 * 0.14) * months / 1_000_000
+    analysis = (52_000 * 0.035 + 48_000 * 0.00875 + 70_000 * 0.14) * months / 1_000_000
+    assert reports[model.COMPREHEND_ONLY].total == pytest.approx(comprehend)
+    assert reports[model.COMPREHEND_AND_BEDROCK].total == pytest.approx(comprehend + themes)
+    # Bedrock only: no language or sentiment units; PII redaction stays.
+    assert reports[model.BEDROCK_ONLY].total == pytest.approx(400 * months * 0.0001 + analysis)
+    assert markdown.bedrock_usd(reports[model.BEDROCK_ONLY]) == pytest.approx(analysis)
+    # The cached prefix comes with every request: half-full batches read it twice as often.
+    half = dataclasses.replace(
+        table, assumptions=dataclasses.replace(table.assumptions, analyze_batch_fill=12.5)
+    )
+    lines = model.monthly_cost(counts, half, MEMORY, model.BEDROCK_ONLY).lines
+    cached = next(line for line in lines if line.usage.price_id == "bedrock.cache_read")
+    assert cached.usd == pytest.approx(2 * 48_000 * months / 1_000_000 * 0.00875)
+    text = "\n".join(markdown.render_setups(reports))
+    assert "| Comprehend: BatchDetectSentiment | $300.00 | $300.00 | - |" in text
+    assert f"**{markdown._usd(analysis)} per 1M items** (target ≤ $20: met)" in text
 
 
 def test_transactional_writes_cost_twice_and_reads_half(table):
@@ -282,6 +327,11 @@ def test_every_priced_line_is_derived_from_counts_the_bench_produces(bench_count
         assert set(usage.measured) <= set(bench_counts), usage.label
     assert {line.usage.label for line in report.lines} >= ASSUMPTION_ONLY
     assert report.total > 0
+    # The bench's Bedrock counts: a request per batch, and the setups priced from them.
+    assert bench_counts["analyze.bedrock.analysis.requests"] == bench_counts["analyze.invocations"]
+    assert bench_counts["analyze.bedrock.themes.output_tokens"] > 0
+    bedrock_only = model.monthly_cost(bench_counts, table, MEMORY, model.BEDROCK_ONLY)
+    assert markdown.bedrock_usd(bedrock_only) <= markdown.TARGET_BEDROCK_ONLY_USD_PER_MILLION
     # The markdown names the date of the prices and the total.
     text = "\n".join(markdown.render(report, "in a test"))
     assert table.as_of.isoformat() in text

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from unittest.mock import patch
 
-from chalicelib.analysis import Document
+from botocore.stub import Stubber
+
+from chalicelib.analysis import AnalysisFailed, Document
 from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.analysis.redaction import PatternRedactor
 from chalicelib.analysis.themes.base import ThemeMatch
 from chalicelib.ingest import processing
 from chalicelib.ingest.queue import encode_events
+from chalicelib.ingest.tagging import tag_themes
+from chalicelib.models import StoredFeedback
 from chalicelib.store import feedback as feedback_store
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy, Theme
-from tests.factories import form_event
+from tests.factories import NOW, form_event
 
 TAXONOMY = Taxonomy(
     themes=[
@@ -108,3 +114,111 @@ def test_the_keywords_tagger_tags_the_starter_taxonomy_end_to_end(stack, monkeyp
     themes = {tag.id: tag.sentiment.value for tag in feedback_store.get(event.feedback_id).themes}
     assert themes.get("delivery-speed") == "NEGATIVE"
     assert "support" in themes or "support-response" in themes
+
+
+class ThrottledTagger:
+    """Fails every document that mentions the battery, as a throttled request would; tags nothing else."""
+
+    name = "throttled"
+
+    def tag(self, documents: Sequence[Document], taxonomy: Taxonomy) -> dict:
+        return {
+            document.key: AnalysisFailed("bedrock call failed: ThrottlingException")
+            if "battery" in document.text
+            else []
+            for document in documents
+        }
+
+
+def test_an_item_the_tagger_failed_on_is_not_stored_and_its_record_comes_back(stack):
+    taxonomy_records.replace(TAXONOMY)
+    throttled, fine = form_event("t7", "The battery is awful"), form_event("t8", "Lovely people")
+    bodies = encode_events([throttled]) + encode_events([fine])
+
+    report = processing.analyze_and_store(
+        bodies, LexiconAnalyzer(), PatternRedactor(), tagger=ThrottledTagger()
+    )
+
+    assert report.errors == ["bedrock call failed: ThrottlingException", None]
+    assert feedback_store.get(throttled.feedback_id) is None
+    assert feedback_store.get(fine.feedback_id).themes == []
+    # The queue delivers the record again; this time the tagger answers.
+    _store(throttled, tagger=RecordingTagger())
+    assert [tag.id for tag in feedback_store.get(throttled.feedback_id).themes] == ["battery"]
+
+
+def test_an_item_the_tagger_could_not_tag_is_stored_untagged():
+    class Unsure:
+        name = "unsure"
+
+        def tag(self, documents, taxonomy):
+            return dict.fromkeys((document.key for document in documents), None)
+
+    item = StoredFeedback.from_event(form_event("t9", "Battery"), _analysis(), NOW)
+    blank = StoredFeedback.from_event(form_event("t10", "  "), _analysis(), NOW)
+
+    with patch.object(taxonomy_records, "current", return_value=TAXONOMY.model_copy(update={"version": 2})):
+        tagged = tag_themes([item, blank], Unsure())
+
+    assert tagged.failed == {}
+    assert (tagged.items[0].themes, tagged.items[0].taxonomy_version) == (None, None)
+    assert (tagged.items[1].themes, tagged.items[1].taxonomy_version) == ([], 2)
+
+
+def test_bedrock_as_analyzer_and_tagger_answers_everything_in_one_request_and_never_calls_comprehend(
+    stack, monkeypatch
+):
+    from chalicelib import aws
+    from chalicelib.analysis.themes.bedrock import shared_tagger
+    from chalicelib.config import settings
+
+    monkeypatch.setenv("ANALYZER", "bedrock")
+    monkeypatch.setenv("THEME_TAGGER", "bedrock")
+    settings.cache_clear()
+    shared_tagger.cache_clear()
+    taxonomy_records.replace(TAXONOMY)
+    event = form_event("t11", "Great phone, but the battery is awful", None)
+    answer = {
+        "item": 0,
+        "language": "en",
+        "sentiment": "MIXED",
+        "themes": [
+            {"id": "phone", "sentiment": "POSITIVE", "evidence": "Great phone"},
+            {"id": "battery", "sentiment": "NEGATIVE", "evidence": "the battery is awful"},
+        ],
+    }
+    reply = {
+        "output": {"message": {"role": "assistant", "content": [{"text": json.dumps({"items": [answer]})}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 80, "outputTokens": 60, "totalTokens": 1140, "cacheReadInputTokens": 1000},
+        "metrics": {"latencyMs": 400},
+    }
+    try:
+        # A Comprehend call would find no stubbed response and fail the record.
+        with (
+            Stubber(aws.client("bedrock-runtime")) as bedrock,
+            Stubber(aws.client("comprehend")) as comprehend,
+        ):
+            bedrock.add_response("converse", reply)
+            [body] = encode_events([event])
+            report = processing.analyze_and_store(
+                [body], processing.configured_analyzer(), PatternRedactor(), tagger="configured"
+            )
+            bedrock.assert_no_pending_responses()
+            comprehend.assert_no_pending_responses()
+    finally:
+        shared_tagger.cache_clear()
+
+    assert report.errors == [None]
+    stored = feedback_store.get(event.feedback_id)
+    assert (stored.sentiment.value, stored.language, stored.analyzer) == ("MIXED", "en", "bedrock")
+    assert [(t.id, t.sentiment.value, t.evidence) for t in stored.themes] == [
+        ("phone", "POSITIVE", "Great phone"),
+        ("battery", "NEGATIVE", "the battery is awful"),
+    ]
+
+
+def _analysis():
+    from chalicelib.models import Analysis
+
+    return Analysis(sentiment=None, analyzer="test", analyzed_at=NOW)

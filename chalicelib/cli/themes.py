@@ -1,14 +1,20 @@
-"""`themes import|export|list|add|update|retire`: the taxonomy of what customers talk about, which the team
-owns. An import replaces the whole taxonomy after checking all of it; every change is a new version."""
+"""`themes import|export|list|add|update|retire|suggestions`: the taxonomy of what customers talk about, which
+the team owns. An import replaces the whole taxonomy after checking all of it; every change is a new version.
+`themes suggestions` lists phrases of recent items that no theme covers; only `themes add --from-suggestion`,
+run by a person, turns one into a theme."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chalicelib.cli.common import clip, day_argument
 from chalicelib.store.config_records import VersionConflict
 from chalicelib.themes import document, records
 from chalicelib.themes.document import InvalidTaxonomy
@@ -106,15 +112,23 @@ def themes_list(args: argparse.Namespace) -> int:
 
 
 def themes_add(args: argparse.Namespace) -> int:
-    """Add one theme."""
-    values = {
-        "id": args.theme_id,
-        "name": args.name,
-        "description": args.description or "",
-        "parent": args.parent or None,
-        "keywords": _keywords(args.keyword),
-        "examples": args.example or [],
-    }
+    """Add one theme: from the options, or from a saved suggestion that the options may amend."""
+    if args.from_suggestion is not None:
+        values = _from_suggestion(args)
+        if isinstance(values, int):
+            return values
+    elif not (args.theme_id and args.name):
+        print("error: --id and --name are required (or --from-suggestion N)", file=sys.stderr)
+        return 2
+    else:
+        values = {
+            "id": args.theme_id,
+            "name": args.name,
+            "description": args.description or "",
+            "parent": args.parent or None,
+            "keywords": _keywords(args.keyword),
+            "examples": args.example or [],
+        }
     try:
         theme = document.parse_theme(values)
     except InvalidTaxonomy as error:
@@ -158,6 +172,130 @@ def themes_retire(args: argparse.Namespace) -> int:
     return 0
 
 
+SUGGESTIONS_FILE = "theme-suggestions.json"
+DEFAULT_DAYS = 7
+
+
+def _stored_items(from_day: date, to_day: date, max_items: int) -> Iterator[Any]:
+    """The range's stored items, newest day first, at most `max_items`."""
+    from chalicelib.store import feedback as feedback_store
+
+    day, read = to_day, 0
+    while day >= from_day and read < max_items:
+        for item in feedback_store.list_day(day):
+            yield item
+            read += 1
+            if read >= max_items:
+                return
+        day -= timedelta(days=1)
+
+
+def themes_suggestions(args: argparse.Namespace) -> int:
+    """List the phrases no theme covers, with counts and samples, and save them for `add --from-suggestion`.
+
+    Sample texts are printed, never saved: the file keeps ids, phrases, counts and proposals only.
+    """
+    from chalicelib.analysis.themes.suggestions import Item, suggest
+    from chalicelib.config import ThemeTaggerBackend, settings
+
+    if args.from_day > args.to_day:
+        print("error: --from is after --to", file=sys.stderr)
+        return 2
+    taxonomy = records.current_fresh()
+    texts: dict[str, str] = {}
+    items = []
+    for stored in _stored_items(args.from_day, args.to_day, args.max_items):
+        texts[stored.feedback_id] = stored.text
+        items.append(Item(stored.feedback_id, stored.text, stored.language, bool(stored.themes)))
+    found = suggest(items, taxonomy, min_count=args.min_count, limit=args.limit)
+    propose = (
+        args.propose if args.propose is not None else settings().theme_tagger is ThemeTaggerBackend.BEDROCK
+    )
+    proposals = _proposals(found, texts, taxonomy) if propose and found else {}
+    print(
+        f"{len(items):,} items stored {args.from_day} to {args.to_day}; taxonomy version {taxonomy.version}"
+    )
+    if not found:
+        print(f"no phrase outside the taxonomy is used by {args.min_count} items or more")
+        return 0
+    saved = []
+    for number, suggestion in enumerate(found, start=1):
+        proposal = proposals.get(number)
+        theme = {
+            "id": proposal.id if proposal else suggestion.proposed_id(),
+            "name": proposal.name if proposal else suggestion.proposed_name(),
+            "description": proposal.description if proposal else "",
+            "keywords": proposal.keywords if proposal else {},
+        }
+        language = suggestion.language or "?"
+        print(
+            f"{number:>3}. {suggestion.phrase!r} ({language}): {suggestion.count} items, "
+            f'{suggestion.untagged} without any theme → {theme["id"]} "{theme["name"]}"'
+        )
+        for language_code, words in sorted(theme["keywords"].items()):
+            print(f"       keywords {language_code}: {', '.join(words)}")
+        for feedback_id in suggestion.feedback_ids:
+            print(f"       {feedback_id}: {clip(texts[feedback_id], 100)}")
+        saved.append(
+            {
+                "n": number,
+                "phrase": suggestion.phrase,
+                "language": suggestion.language,
+                "count": suggestion.count,
+                "untagged": suggestion.untagged,
+                "feedback_ids": suggestion.feedback_ids,
+                "theme": theme,
+            }
+        )
+    document = {
+        "from": args.from_day.isoformat(),
+        "to": args.to_day.isoformat(),
+        "taxonomy_version": taxonomy.version,
+        "suggestions": saved,
+    }
+    args.save.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"saved to {args.save}; a person accepts one with `themes add --from-suggestion N`")
+    return 0
+
+
+def _proposals(found: list[Any], texts: dict[str, str], taxonomy: Taxonomy) -> dict[int, Any]:
+    from chalicelib import aws
+    from chalicelib.analysis.themes.proposals import propose
+    from chalicelib.config import settings
+
+    return propose(aws.client("bedrock-runtime"), settings().bedrock_model_id, found, texts, taxonomy)
+
+
+def _from_suggestion(args: argparse.Namespace) -> dict[str, Any] | int:
+    """The theme a saved suggestion proposes, amended by the options given."""
+    try:
+        document = json.loads(args.suggestions.read_text(encoding="utf-8"))
+        chosen = next(s for s in document["suggestions"] if s["n"] == args.from_suggestion)
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        print(
+            f"error: no suggestion {args.from_suggestion} in {args.suggestions} (run `themes suggestions`)",
+            file=sys.stderr,
+        )
+        return 1
+    theme = chosen["theme"]
+    keywords: dict[str, list[str]] = {language: list(words) for language, words in theme["keywords"].items()}
+    if chosen.get("language") and len(chosen["language"]) == 2:
+        phrases = keywords.setdefault(chosen["language"], [])
+        if chosen["phrase"] not in phrases:
+            phrases.insert(0, chosen["phrase"])
+    for language, words in _keywords(args.keyword).items():
+        keywords.setdefault(language, []).extend(w for w in words if w not in keywords.get(language, []))
+    description = theme.get("description") or f"Suggested from the phrase {chosen['phrase']!r}."
+    return {
+        "id": args.theme_id or theme["id"],
+        "name": args.name or theme["name"],
+        "description": args.description or description,
+        "parent": args.parent or None,
+        "keywords": keywords,
+        "examples": args.example or [],
+    }
+
+
 def _add_theme_options(parser: argparse.ArgumentParser, examples_help: str) -> None:
     parser.add_argument("--description")
     parser.add_argument(
@@ -188,10 +326,19 @@ def add_themes_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     themes.add_parser("list", parents=[common], help="the taxonomy as a tree").set_defaults(run=themes_list)
 
     adding = themes.add_parser("add", parents=[common], help="add a theme")
-    adding.add_argument("--id", dest="theme_id", required=True, help="a slug: lower-case, digits, - and _")
-    adding.add_argument("--name", required=True)
+    adding.add_argument("--id", dest="theme_id", help="a slug: lower-case, digits, - and _")
+    adding.add_argument("--name")
     adding.add_argument("--parent", help="the id of the theme it belongs under")
     _add_theme_options(adding, "an example of what customers write (repeat)")
+    adding.add_argument(
+        "--from-suggestion",
+        type=int,
+        metavar="N",
+        help="accept suggestion N of the last `themes suggestions` (the options above amend it)",
+    )
+    adding.add_argument(
+        "--suggestions", type=Path, default=SUGGESTIONS_FILE, help=f"(default {SUGGESTIONS_FILE})"
+    )
     adding.set_defaults(run=themes_add)
 
     updating = themes.add_parser("update", parents=[common], help="change a theme")
@@ -208,3 +355,34 @@ def add_themes_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     retiring = themes.add_parser("retire", parents=[common], help="retire a theme (items keep its tag)")
     retiring.add_argument("theme_id")
     retiring.set_defaults(run=themes_retire)
+
+    suggesting = themes.add_parser(
+        "suggestions", parents=[common], help="phrases of recent items that no theme covers"
+    )
+    today = datetime.now(UTC).date()
+    for flag, dest, default, help_text in (
+        ("--from", "from_day", today - timedelta(days=DEFAULT_DAYS - 1), "first UTC day stored"),
+        ("--to", "to_day", today, "last UTC day (inclusive)"),
+    ):
+        suggesting.add_argument(
+            flag, dest=dest, type=day_argument, default=default, metavar="YYYY-MM-DD",
+            help=f"{help_text} (default {default})",
+        )  # fmt: skip
+    suggesting.add_argument("--min-count", type=int, default=3, help="items a phrase needs (default 3)")
+    suggesting.add_argument("--limit", type=int, default=20, help="suggestions listed (default 20)")
+    suggesting.add_argument(
+        "--max-items", type=int, default=50_000, help="items read, newest days first (default 50,000)"
+    )
+    suggesting.add_argument(
+        "--propose",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ask Bedrock for a name and keywords (default: when THEME_TAGGER=bedrock)",
+    )
+    suggesting.add_argument(
+        "--save",
+        type=Path,
+        default=SUGGESTIONS_FILE,
+        help=f"where they are kept (default {SUGGESTIONS_FILE})",
+    )
+    suggesting.set_defaults(run=themes_suggestions)

@@ -16,14 +16,14 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.analysis import AnalysisFailed, Analyzer, Document, configured_analyzer
+from chalicelib.analysis import AnalysisFailed, Analyzer, Document
 from chalicelib.analysis.redaction import Redactor, configured_redactor, redaction_enabled
 from chalicelib.analysis.themes import configured_tagger
 from chalicelib.analysis.themes.base import ThemeTagger
 from chalicelib.channels import sources
 from chalicelib.forms import records as form_store
 from chalicelib.ingest.queue import QueueMessageError, decode_events
-from chalicelib.ingest.tagging import tag_themes
+from chalicelib.ingest.tagging import configured_analyzer, tag_themes
 from chalicelib.models import Channel, FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback_write, identities
@@ -125,7 +125,9 @@ def analyze_and_store(
                 }
             )
         ready.append(stored)
-    outcome = feedback_write.save_feedback(tag_themes(ready, tagger), resolution)
+    tagged = tag_themes(ready, tagger)
+    failed.update(tagged.failed)
+    outcome = feedback_write.save_feedback(tagged.items, resolution)
     failed.update(outcome.failed)
     for index, events in enumerate(events_per_record):
         if events is None:

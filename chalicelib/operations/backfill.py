@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.analysis import AnalysisFailed, Analyzer, Document
+from chalicelib.analysis import AnalysisFailed, Analyzer, Document, analyzer_for
 from chalicelib.analysis.themes.base import ThemeTagger
 from chalicelib.config import AnalyzerBackend
 from chalicelib.ingest.tagging import tag_themes
@@ -156,13 +156,7 @@ def themes_target(taxonomy: Taxonomy) -> str:
 
 def analyzer_named(name: str) -> Analyzer:
     """A fresh analyzer of that backend."""
-    if AnalyzerBackend(name) is AnalyzerBackend.LEXICON:
-        from chalicelib.analysis.lexicon import LexiconAnalyzer
-
-        return LexiconAnalyzer()
-    from chalicelib.analysis.comprehend import ComprehendAnalyzer
-
-    return ComprehendAnalyzer()
+    return analyzer_for(AnalyzerBackend(name))
 
 
 @dataclass
@@ -247,18 +241,23 @@ def retag_batch(
         raise ValueError("no taxonomy to tag with")  # tag_themes would leave the items as they are
     pending = [item for item in items if not is_tagged_with(item, taxonomy)]
     counts = Counts(skipped=len(items) - len(pending))
+    tagger_failed: dict[str, str] = {}
     for attempt in range(dynamo.MAX_ATTEMPTS):
         if not pending:
             break
         retagged = tag_themes(pending, tagger, taxonomy)
-        outcome = reanalysis.save_themes(list(zip(pending, retagged, strict=True)))
+        # An item the tagger failed on (throttling) stays untagged for a resumed run to pick up.
+        tagger_failed.update(retagged.failed)
+        by_id = {item.feedback_id: item for item in retagged.items}
+        pairs = [(item, by_id[item.feedback_id]) for item in pending if item.feedback_id in by_id]
+        outcome = reanalysis.save_themes(pairs)
         counts.updated += len(outcome.updated)
         counts.skipped += len(outcome.skipped)
         pending = [item for item in outcome.changed if not is_tagged_with(item, taxonomy)]
         counts.skipped += len(outcome.changed) - len(pending)
         if pending:
             dynamo.backoff(attempt)
-    failed = {item.feedback_id: "write retries exhausted" for item in pending}
+    failed = {item.feedback_id: "write retries exhausted" for item in pending} | tagger_failed
     counts.failed += len(failed)
     return counts, failed
 

@@ -21,6 +21,7 @@ TARGET_COMPREHEND_REQUESTS_PER_1000 = 80
 TARGET_DYNAMODB_WRITES_PER_1000 = 100
 TARGET_EXPORT_READS_PER_ITEM = 1.0
 TARGET_WEBHOOK_REQUESTS_PER_DELIVERY = 1.0
+TARGET_BEDROCK_REQUESTS_PER_1000 = 40
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ def checks(result: BenchResult) -> list[Check]:
             f"= {TARGET_EXPORT_READS_PER_ITEM:g}",
             reads_per_item == TARGET_EXPORT_READS_PER_ITEM,
         ),
+        *bedrock_checks(result),
+        *bedrock_cost_checks(result),
         *throughput_checks(throughput),
         Check("all phases: DynamoDB Scan requests", str(scans), "0", scans == 0),
         Check(
@@ -122,6 +125,44 @@ def checks(result: BenchResult) -> list[Check]:
             and result.webhook.events_queued
             == result.webhook.deliveries * result.webhook.events_per_delivery,
         ),
+    ]
+
+
+def bedrock_checks(result: BenchResult) -> list[Check]:
+    """Converse requests per 1,000 items in each mode, and what the stand-in refused."""
+    found = []
+    for mode, usage in sorted(result.analyze.bedrock.items()):
+        requests = per_thousand(usage.requests, result.items)
+        found.append(
+            Check(
+                f"analyze: Bedrock Converse requests per 1,000 items ({mode})",
+                f"{requests:.0f}",
+                f"≤ {TARGET_BEDROCK_REQUESTS_PER_1000}",
+                requests <= TARGET_BEDROCK_REQUESTS_PER_1000 and not usage.violations,
+            )
+        )
+    return found
+
+
+def bedrock_cost_checks(result: BenchResult) -> list[Check]:
+    """Bedrock only: its Bedrock lines per 1M items at the price file's list prices."""
+    from tools.bench.cost_inputs import measured_counts
+    from tools.cost.markdown import TARGET_BEDROCK_ONLY_USD_PER_MILLION, bedrock_usd
+    from tools.cost.model import BEDROCK_ONLY, monthly_cost
+    from tools.cost.prices import load_prices
+
+    try:
+        report = monthly_cost(measured_counts(result), load_prices(), setup=BEDROCK_ONLY)
+    except (KeyError, ValueError, TypeError, OSError):
+        return []  # not priced: the cost section says why
+    usd = bedrock_usd(report) * 1_000_000 / report.items_per_month
+    return [
+        Check(
+            "cost: Bedrock only, Bedrock USD per 1M items (list prices)",
+            f"${usd:,.2f}",
+            f"≤ ${TARGET_BEDROCK_ONLY_USD_PER_MILLION:g}",
+            usd <= TARGET_BEDROCK_ONLY_USD_PER_MILLION,
+        )
     ]
 
 

@@ -14,7 +14,8 @@ from tools.bench.pipeline import HISTORY_ITEMS, QUICK_HISTORY_ITEMS
 from tools.bench.report import render
 from tools.bench.run import run
 from tools.bench.throughput import THROUGHPUT_ITEMS, throughput_worker
-from tools.cost.model import monthly_cost
+from tools.cost.markdown import bedrock_usd
+from tools.cost.model import SETUPS, compare_setups, monthly_cost
 from tools.cost.prices import PRICES_PATH, load_prices
 
 
@@ -70,6 +71,11 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
             f"COST: ${priced.total:,.2f} a month for {priced.items_per_month:,} items "
             f"(${priced.per_thousand_items:,.4f} per 1,000 items; prices as of {priced.table.as_of})"
         )
+        for setup, report in compare_setups(measured_counts(result), load_prices(args.prices)).items():
+            out(
+                f"COST {SETUPS[setup][0]}: ${report.total * 1_000_000 / report.items_per_month:,.2f} per 1M "
+                f"items (Bedrock ${bedrock_usd(report) * 1_000_000 / report.items_per_month:,.2f})"
+            )
     if args.write:
         args.write.write_text(report, encoding="utf-8")
     missed = [c for c in checks(result) if not c.ok]

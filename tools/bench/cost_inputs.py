@@ -9,7 +9,7 @@ from tools.bench.comprehend import DETECT_SENTIMENT
 from tools.bench.counting import RequestCounter, service_total
 from tools.bench.run import BenchResult
 from tools.cost import markdown
-from tools.cost.model import COMPREHEND_OPERATIONS, PER, PHASES, monthly_cost
+from tools.cost.model import COMPREHEND_OPERATIONS, PER, PHASES, compare_setups, monthly_cost
 from tools.cost.prices import PRICES_PATH, load_prices
 
 # S3 operations billed at the PUT rate (multipart uploads are a create, parts and a complete).
@@ -73,6 +73,14 @@ def measured_counts(result: BenchResult) -> dict[str, float]:
             f"analyze.comprehend.{short}.units": per(usage.units[operation]),
             f"analyze.comprehend.{short}.characters": per(usage.characters[operation]),
         }
+    for mode, usage in analyze.bedrock.items():
+        counts |= {
+            f"analyze.bedrock.{mode}.requests": per(usage.requests),
+            f"analyze.bedrock.{mode}.input_tokens": per(usage.input_tokens),
+            f"analyze.bedrock.{mode}.output_tokens": per(usage.output_tokens),
+            f"analyze.bedrock.{mode}.cache_read_tokens": per(usage.cache_read_tokens),
+            f"analyze.bedrock.{mode}.cache_write_tokens": per(usage.cache_write_tokens),
+        }
     for phase in PHASES:
         of = export.exported if phase == "export" else items
         writes, reads = result.capacity.write_1kb[phase], result.capacity.read_4kb[phase]
@@ -89,7 +97,9 @@ def measured_counts(result: BenchResult) -> dict[str, float]:
 def cost_section(result: BenchResult, prices: Path) -> list[str]:
     """The priced month, or why it could not be priced (a broken price file must not lose the run)."""
     try:
-        report = monthly_cost(measured_counts(result), load_prices(prices))
+        counts, table = measured_counts(result), load_prices(prices)
+        report = monthly_cost(counts, table)
+        setups = compare_setups(counts, table)
     except (KeyError, ValueError, TypeError, OSError) as error:
         return [f"Not priced: {type(error).__name__}: {error}"]
     inventory = result.inventory
@@ -109,6 +119,10 @@ def cost_section(result: BenchResult, prices: Path) -> list[str]:
         f"{result.export.s3_bytes / max(1, result.export.exported):,.0f} bytes per item. Every count the "
         "model prices is in `tools.bench.cost_inputs.measured_counts`; the model and its rules are in "
         "`tools/cost/`.",
+        "",
+        "### Comprehend only, Comprehend + Bedrock themes, Bedrock only",
+        "",
+        *markdown.render_setups(setups),
     ]
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from tools.bench.bedrock import BedrockUsage, run_bedrock
 from tools.bench.capacity import CapacityTally, Inventory, bucket_bytes, global_index_keys, take_inventory
 from tools.bench.comprehend import ComprehendResponder, ComprehendUsage, PiiTally, TallyingRedactor
 from tools.bench.counting import Key, RequestCounter
@@ -85,6 +86,8 @@ class AnalyzeResult:
     # Items in the table by record_type right after the analyze phase (an uncounted Scan).
     record_types: Counter[str] = field(default_factory=Counter)
     handler_seconds: float = 0.0  # wall clock inside the handler, AWS calls included
+    # The same comments, in the same batches, through the Bedrock backend (stubbed), per mode.
+    bedrock: dict[str, BedrockUsage] = field(default_factory=dict)
 
 
 @dataclass
@@ -197,6 +200,20 @@ def run_analyze(counter: RequestCounter, queue_url: str) -> AnalyzeResult:
     )
 
 
+def comment_batches(
+    responses: Sequence[dict[str, Any]], sizes: Sequence[int]
+) -> list[list[tuple[str, str, str | None]]]:
+    """The responses' comments (key, text, language) in batches of the sizes the analyze phase received."""
+    documents = [(r["response_id"], r.get("comment", ""), r.get("language")) for r in responses]
+    batches, start = [], 0
+    for size in sizes:
+        batches.append(documents[start : start + size])
+        start += size
+    if start < len(documents):
+        batches.append(documents[start:])
+    return batches
+
+
 def seed_history(count: int, exclude: Iterable[date], seed: int = 11) -> int:
     """Write `count` stored form responses spread over the 30 days before the bench's days, in
     BatchWriteItem requests (not counted)."""
@@ -300,6 +317,8 @@ def run_pipeline(items: int, history: int) -> PipelineResult:
         with timed(timings, "analyze"):
             analyze = run_analyze(counter, queue_url)
         analyze.emails, analyze.distinct_emails = distinct_emails(responses)
+        with timed(timings, "bedrock"):
+            analyze.bedrock = run_bedrock(comment_batches(responses, analyze.invocations))
         # Before the history exists, and in no phase: the Scan is the bench's, not the app's.
         inventory = take_inventory()
         analyze.record_types = inventory.record_types

@@ -98,6 +98,39 @@ def _comprehend_section(result: BenchResult) -> list[str]:
     return lines
 
 
+def _bedrock_section(result: BenchResult) -> list[str]:
+    from tools.bench.bedrock import CACHE_MIN_TOKENS, CHARS_PER_TOKEN
+
+    items = result.items
+    lines = [
+        "| mode | requests | items carried | input tokens | cache read | cache written | output tokens "
+        "| requests per 1,000 items | input + cache tokens per 1,000 items | output tokens per 1,000 items |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for mode, usage in sorted(result.analyze.bedrock.items()):
+        read_in = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        lines.append(
+            f"| {mode} | {usage.requests} | {usage.items} | {usage.input_tokens:,} | "
+            f"{usage.cache_read_tokens:,} | {usage.cache_write_tokens:,} | {usage.output_tokens:,} | "
+            f"{per_thousand(usage.requests, items):.0f} | {per_thousand(read_in, items):,.0f} | "
+            f"{per_thousand(usage.output_tokens, items):,.0f} |"
+        )
+    violations = [v for usage in result.analyze.bedrock.values() for v in usage.violations]
+    lines += [
+        "",
+        "The same comments, in the batches the analyze phase received, through the Bedrock backend against "
+        "the starter taxonomy with a `Stubber`-backed bedrock-runtime client (Amazon Nova Micro): `themes` "
+        "is the themes step after Comprehend (THEME_TAGGER=bedrock), `analysis` the analyzer answering "
+        "language, sentiment and themes in one request (ANALYZER=bedrock; its themes step asked nothing "
+        "more). Tokens are the stand-in's `usage` fields, summed: estimated at "
+        f"{CHARS_PER_TOKEN} characters a token, the taxonomy prefix cached from {CACHE_MIN_TOKENS:,} tokens "
+        "(written by the first request, read by the others).",
+    ]
+    if violations:
+        lines += ["", "Stand-in violations:", *[f"- {v}" for v in violations[:20]]]
+    return lines
+
+
 def _pii_lines(result: BenchResult) -> list[str]:
     usage, tally = result.analyze.usage, result.analyze.pii
     sent = usage.documents[DETECT_PII]
@@ -207,6 +240,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Comprehend billed units",
         "",
         *_comprehend_section(result),
+        "",
+        "## Bedrock requests and tokens",
+        "",
+        *_bedrock_section(result),
         "",
         "## PII redaction: recall and false positives per entity type",
         "",

@@ -8,5 +8,7 @@ call latency, cold starts …) live in one TOML file, `tools/unit_prices.toml`, 
 Everything here is pure arithmetic on those two inputs: `units` sizes DynamoDB items and Comprehend
 documents, `model.usage_lines` says what is used in a month and from which measured counts,
 `model.price_lines` prices it, `markdown.render` writes the table `make bench` prints and puts in
-BENCHMARKS.md.
+BENCHMARKS.md. `model.compare_setups` prices the same counts for the three setups of the analyze step
+(Comprehend only, Comprehend + Bedrock themes, Bedrock only) and `markdown.render_setups` sets them side by
+side.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from tools.cost.model import CostReport
+from tools.cost.model import BEDROCK_ONLY, SETUPS, CostReport
 from tools.cost.prices import PROJECT_DIR, Assumptions, Price
 
 
@@ -94,3 +94,64 @@ def _assumption_lines(a: Assumptions) -> list[str]:
         "- Not included: fixed monthly fees (WAF web ACL and rules, CloudWatch alarms and dashboards), data "
         "transfer out, downloads of exports, Athena queries, the read API and dashboard.",
     ]
+
+
+# Bedrock only: the target for its Bedrock lines, per 1M items at list prices.
+TARGET_BEDROCK_ONLY_USD_PER_MILLION = 20.0
+
+
+def analysis_usd(report: CostReport) -> float:
+    """What a month's analysis costs: the Comprehend and Bedrock lines (PII redaction included)."""
+    return sum(line.usd for line in report.lines if line.usage.service in {"Comprehend", "Bedrock"})
+
+
+def bedrock_usd(report: CostReport) -> float:
+    return sum(line.usd for line in report.lines if line.usage.service == "Bedrock")
+
+
+def render_setups(reports: dict[str, CostReport]) -> list[str]:
+    """The three setups side by side: each line that differs, the analysis subtotal and the total."""
+    titles = [SETUPS[setup][0] for setup in reports]
+    costs = {
+        setup: {(line.usage.service, line.usage.label): line.usd for line in report.lines}
+        for setup, report in reports.items()
+    }
+    keys: list[tuple[str, str]] = []
+    for by_line in costs.values():
+        keys += [key for key in by_line if key not in keys]
+    differing = [key for key in keys if len({by_line.get(key) for by_line in costs.values()}) > 1]
+    first = next(iter(reports.values()))
+    per_million = 1_000_000 / first.items_per_month
+    lines = [
+        f"The same measured counts priced for three setups of the analyze step (USD a month for "
+        f"{first.items_per_month:,} items; lines equal in all three left out):",
+        "",
+        "| line | " + " | ".join(titles) + " |",
+        "|---|" + "---:|" * len(titles),
+    ]
+    for service, label in differing:
+        cells = [
+            _usd(by_line[(service, label)]) if (service, label) in by_line else "-"
+            for by_line in costs.values()
+        ]
+        lines.append(f"| {service}: {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "| **analysis (Comprehend + Bedrock)** | "
+        + " | ".join(f"**{_usd(analysis_usd(report))}**" for report in reports.values())
+        + " |",
+        "| **total** | " + " | ".join(f"**{_usd(report.total)}**" for report in reports.values()) + " |",
+        "| per 1M items | "
+        + " | ".join(_usd(report.total * per_million) for report in reports.values())
+        + " |",
+    ]
+    bedrock_only = reports.get(BEDROCK_ONLY)
+    if bedrock_only is not None:
+        usd = bedrock_usd(bedrock_only) * per_million
+        verdict = "met" if usd <= TARGET_BEDROCK_ONLY_USD_PER_MILLION else "**missed**"
+        lines += [
+            "",
+            f"Bedrock only: Bedrock costs **{_usd(usd)} per 1M items** (target ≤ "
+            f"${TARGET_BEDROCK_ONLY_USD_PER_MILLION:g}: {verdict}). PII redaction stays Comprehend's "
+            "DetectPiiEntities in every setup (its own choice, `configured_redactor`).",
+        ]
+    return lines

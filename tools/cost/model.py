@@ -31,6 +31,26 @@ COMPREHEND_OPERATIONS = {
 COMPREHEND_PER_BATCH = ("language", "sentiment")
 PHASES = ("ack", "analyze", "export")
 
+# The ways the analyze step can be set up, priced side by side: setup → (title, the Bedrock mode it uses).
+# The Bedrock modes are the bench's (tools/bench/bedrock.py): "themes" tags after Comprehend scored the
+# sentiment; "analysis" answers language, sentiment and themes in one request (ANALYZER=bedrock).
+COMPREHEND_ONLY, COMPREHEND_AND_BEDROCK, BEDROCK_ONLY = "comprehend", "comprehend+bedrock", "bedrock"
+SETUPS: dict[str, tuple[str, str | None]] = {
+    COMPREHEND_ONLY: ("Comprehend sentiment only (today)", None),
+    COMPREHEND_AND_BEDROCK: ("Comprehend + Bedrock themes", "themes"),
+    BEDROCK_ONLY: ("Bedrock only (sentiment, language, themes)", "analysis"),
+}
+BEDROCK_MODES = ("themes", "analysis")
+# Bedrock's billed token kinds: measured key suffix → (price id, label).
+BEDROCK_TOKENS = {
+    "input_tokens": ("bedrock.input", "input tokens"),
+    "cache_read_tokens": ("bedrock.cache_read", "input tokens read from the prompt cache"),
+    "cache_write_tokens": ("bedrock.cache_write", "input tokens written to the prompt cache"),
+    "output_tokens": ("bedrock.output", "output tokens"),
+}
+# Token kinds paid once per request (the cached prefix), which scale with the number of batches.
+BEDROCK_PER_REQUEST = ("cache_read_tokens",)
+
 
 def _comprehend_keys() -> dict[str, str]:
     keys = {}
@@ -41,6 +61,15 @@ def _comprehend_keys() -> dict[str, str]:
             f"analyze.comprehend.{short}.units": f"{operation} billed units (100 characters, 3 minimum)",
             f"analyze.comprehend.{short}.characters": f"characters sent to {operation}",
         }
+    return keys
+
+
+def _bedrock_keys() -> dict[str, str]:
+    keys = {}
+    for mode in BEDROCK_MODES:
+        keys[f"analyze.bedrock.{mode}.requests"] = f"Bedrock Converse requests ({mode})"
+        for suffix, (_, label) in BEDROCK_TOKENS.items():
+            keys[f"analyze.bedrock.{mode}.{suffix}"] = f"Bedrock {label} ({mode}; from the responses' usage)"
     return keys
 
 
@@ -70,6 +99,7 @@ MEASURED_KEYS: dict[str, str] = {
     "analyze.sqs.requests": "SQS requests of the event source (ReceiveMessage, DeleteMessage[Batch])",
     "analyze.own_seconds": "seconds the analyze handler ran in process outside AWS calls",
     **_comprehend_keys(),
+    **_bedrock_keys(),
     **_dynamodb_keys("analyze"),
     "export.own_seconds": "seconds export_day ran in process outside AWS calls",
     **_dynamodb_keys("export"),
@@ -145,6 +175,7 @@ class _Month:
     assumptions: Assumptions
     memory: Mapping[str, int]
     lines: list[Usage]
+    setup: str = COMPREHEND_ONLY
 
     def __post_init__(self) -> None:
         a = self.assumptions
@@ -203,10 +234,14 @@ def _lambda(month: _Month) -> None:
     comprehend_calls = sum(
         value(f"analyze.comprehend.{short}.requests")
         * (month.batches if short in COMPREHEND_PER_BATCH else 1)
-        for short in COMPREHEND_OPERATIONS
+        for short in _comprehend_used(month)
     )
+    mode = SETUPS[month.setup][1]
+    bedrock_keys = [f"analyze.bedrock.{mode}.requests"] if mode else []
+    bedrock_calls = sum(value(key) for key in bedrock_keys) * month.batches
     analyze_calls = (
         comprehend_calls * latency["comprehend"]
+        + bedrock_calls * latency.get("bedrock", 0.0)
         + value("analyze.dynamodb.requests") * month.batches * latency["dynamodb"]
     )
     items_per_run = a.items_per_month / month.runs
@@ -219,8 +254,8 @@ def _lambda(month: _Month) -> None:
         (API_FUNCTION, value("ack.own_seconds") * scale, ack_calls * scale,
          ["ack.requests", "ack.own_seconds", "ack.sqs.requests", "ack.dynamodb.requests"]),
         (ANALYZE_FUNCTION, value("analyze.own_seconds") * scale, analyze_calls * scale,
-         ["analyze.invocations", "analyze.own_seconds", "analyze.dynamodb.requests",
-          *(f"analyze.comprehend.{short}.requests" for short in COMPREHEND_OPERATIONS)]),
+         ["analyze.invocations", "analyze.own_seconds", "analyze.dynamodb.requests", *bedrock_keys,
+          *(f"analyze.comprehend.{short}.requests" for short in _comprehend_used(month))]),
         (EXPORT_FUNCTION, value("export.own_seconds") * scale, export_calls,
          ["export.own_seconds", "export.dynamodb.requests", "export.s3.put_requests_per_run",
           "export.s3.get_requests_per_run"]),
@@ -263,9 +298,17 @@ def _sqs(month: _Month) -> None:
               "all month (assumption)")  # fmt: skip
 
 
+def _comprehend_used(month: _Month) -> list[str]:
+    """The Comprehend request types of the setup: Bedrock only keeps PII redaction (a choice of its own)."""
+    if month.setup == BEDROCK_ONLY:
+        return ["pii"]
+    return list(COMPREHEND_OPERATIONS)
+
+
 def _comprehend(month: _Month) -> None:
     chars = month.assumptions.average_text_chars
-    for short, (operation, price) in COMPREHEND_OPERATIONS.items():
+    for short in _comprehend_used(month):
+        operation, price = COMPREHEND_OPERATIONS[short]
         units_key, documents_key = (
             f"analyze.comprehend.{short}.units",
             f"analyze.comprehend.{short}.documents",
@@ -282,6 +325,28 @@ def _comprehend(month: _Month) -> None:
             how = f"{units:,.0f} units per 1,000 items ({documents:,.0f} documents, measured)"
         month.add(service="Comprehend", label=operation, price=price, quantity=units * month.scale,
                   keys=[units_key, documents_key], how=how)  # fmt: skip
+
+
+def _bedrock(month: _Month) -> None:
+    mode = SETUPS[month.setup][1]
+    if mode is None:
+        return
+    requests_key = f"analyze.bedrock.{mode}.requests"
+    requests = month.value(requests_key)
+    for suffix, (price, label) in BEDROCK_TOKENS.items():
+        key = f"analyze.bedrock.{mode}.{suffix}"
+        measured = month.value(key)
+        if suffix in BEDROCK_PER_REQUEST:
+            # The cached prefix comes with every request: more, smaller batches read it more often.
+            quantity = measured * month.batches * month.scale
+            how = (
+                f"{measured:,.0f} per 1,000 items ({measured / max(requests, 1e-9):,.0f} per request, "
+                f"{requests:,.1f} requests) x {month.batches:.2f} for the batch fill"
+            )
+        else:
+            quantity, how = measured * month.scale, f"{measured:,.0f} per 1,000 items (measured)"
+        month.add(service="Bedrock", label=f"Converse {label}", price=price, quantity=quantity,
+                  keys=[key, requests_key], how=how)  # fmt: skip
 
 
 def _dynamodb(month: _Month) -> None:
@@ -346,11 +411,15 @@ def _observability(month: _Month) -> None:
 
 
 def usage_lines(
-    measured: Mapping[str, float], assumptions: Assumptions, memory: Mapping[str, int]
+    measured: Mapping[str, float],
+    assumptions: Assumptions,
+    memory: Mapping[str, int],
+    setup: str = COMPREHEND_ONLY,
 ) -> list[Usage]:
-    """Everything a month of `assumptions.items_per_month` items uses, derived from the measured counts."""
-    month = _Month(measured, assumptions, memory, [])
-    for section in (_front_door, _lambda, _sqs, _comprehend, _dynamodb, _s3, _observability):
+    """Everything a month of `assumptions.items_per_month` items uses in a setup (`SETUPS`), derived from the
+    measured counts."""
+    month = _Month(measured, assumptions, memory, [], setup)
+    for section in (_front_door, _lambda, _sqs, _comprehend, _bedrock, _dynamodb, _s3, _observability):
         section(month)
     return month.lines
 
@@ -366,9 +435,19 @@ def price_lines(usage: Sequence[Usage], prices: Mapping[str, Price]) -> list[Cos
 
 
 def monthly_cost(
-    measured: Mapping[str, float], table: PriceTable, memory: Mapping[str, int] | None = None
+    measured: Mapping[str, float],
+    table: PriceTable,
+    memory: Mapping[str, int] | None = None,
+    setup: str = COMPREHEND_ONLY,
 ) -> CostReport:
-    """The month's bill: usage from the measured counts, priced with the table."""
+    """The month's bill in a setup: usage from the measured counts, priced with the table."""
     memory = memory if memory is not None else lambda_memory_mb(table.assumptions.stage)
-    lines = price_lines(usage_lines(measured, table.assumptions, memory), table.prices)
+    lines = price_lines(usage_lines(measured, table.assumptions, memory, setup), table.prices)
     return CostReport(lines, table.assumptions.items_per_month, table, memory)
+
+
+def compare_setups(
+    measured: Mapping[str, float], table: PriceTable, memory: Mapping[str, int] | None = None
+) -> dict[str, CostReport]:
+    """The month's bill in every setup of `SETUPS`, from the same measured counts and prices."""
+    return {setup: monthly_cost(measured, table, memory, setup) for setup in SETUPS}

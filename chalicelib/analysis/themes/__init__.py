@@ -8,10 +8,16 @@ from chalicelib.config import ThemeTaggerBackend, settings
 
 def configured_tagger() -> ThemeTagger | None:
     """The tagger the settings name (`THEME_TAGGER`); None when themes are switched off."""
-    if settings().theme_tagger is ThemeTaggerBackend.KEYWORDS:
+    backend = settings().theme_tagger
+    if backend is ThemeTaggerBackend.KEYWORDS:
         from chalicelib.analysis.lexicon import LexiconAnalyzer
         from chalicelib.analysis.themes.keywords import KeywordTagger
 
         # Clauses are scored in process: a Comprehend request per clause would multiply the bill.
         return KeywordTagger(LexiconAnalyzer())
+    if backend is ThemeTaggerBackend.BEDROCK:
+        from chalicelib.analysis.themes.bedrock import shared_tagger
+
+        # The Bedrock analyzer's instance: the themes it answered with the sentiment are not asked again.
+        return shared_tagger()
     return None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from chalicelib.analysis.base import Document
+from chalicelib.analysis.base import AnalysisFailed, Document
 from chalicelib.themes.taxonomy import Taxonomy
 
 ThemeSentiment = Literal["POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"]
@@ -21,11 +21,18 @@ class ThemeMatch:
     evidence: str
 
 
+# Per document key: its themes (a key left out: none), the AnalysisFailed (throttling, a service error) that
+# sends the item back through the queue, or None when it could not be tagged (an answer that never made
+# sense): the item is then stored without themes, for a backfill to tag later.
+TagResults = dict[str, list[ThemeMatch] | AnalysisFailed | None]
+
+
 class ThemeTagger(Protocol):
     """Tags many documents at once against one taxonomy."""
 
     name: str
 
-    def tag(self, documents: Sequence[Document], taxonomy: Taxonomy) -> dict[str, list[ThemeMatch]]:
-        """Per document key, its themes (each at most once; an empty list for none), in text order."""
+    def tag(self, documents: Sequence[Document], taxonomy: Taxonomy) -> TagResults:
+        """Per document key, its themes (each at most once; an empty list for none), in text order; a failure
+        affects only the documents it touched."""
         ...
