@@ -17,6 +17,7 @@ from chalicelib.ingest import processing
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.privacy.routes import privacy_api
 from chalicelib.read.routes import read_api
+from chalicelib.themes.routes import themes_api
 from chalicelib.web.routes import web_api
 
 app = Chalice(app_name="feedback-collector")
@@ -26,6 +27,7 @@ app.register_blueprint(auth_api)  # the `bearer` built-in authorizer the read ro
 app.register_blueprint(exports_api)
 app.register_blueprint(read_api)  # and GET /stats
 app.register_blueprint(privacy_api)  # DELETE /customers/{id}
+app.register_blueprint(themes_api)  # GET /themes
 app.register_blueprint(web_api)  # /widget.js, /f/{form_id}, /dashboard
 
 # Powertools through Chalice middleware, as Chalice's documentation shows: structured JSON logs with the

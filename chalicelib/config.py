@@ -17,6 +17,11 @@ class AnalyzerBackend(StrEnum):
     LEXICON = "lexicon"
 
 
+class ThemeTaggerBackend(StrEnum):
+    NONE = "none"
+    KEYWORDS = "keywords"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     stage: str
@@ -26,6 +31,7 @@ class Settings:
     # The export function an erasure invokes to rewrite export days (set on the API function by the stack).
     export_function_name: str
     analyzer: AnalyzerBackend
+    theme_tagger: ThemeTaggerBackend
     parameter_prefix: str
     day_shards: int
     config_cache_seconds: int
@@ -42,6 +48,7 @@ class Settings:
             bucket_name=os.environ.get("EXPORT_BUCKET", f"feedback-exports-{stage}"),
             export_function_name=os.environ.get("EXPORT_FUNCTION_NAME", ""),
             analyzer=AnalyzerBackend(os.environ.get("ANALYZER", AnalyzerBackend.COMPREHEND)),
+            theme_tagger=ThemeTaggerBackend(os.environ.get("THEME_TAGGER", ThemeTaggerBackend.NONE)),
             parameter_prefix=os.environ.get("PARAMETER_PREFIX", f"/feedback/{stage}"),
             day_shards=int(os.environ.get("DAY_SHARDS", "8")),
             config_cache_seconds=int(os.environ.get("CONFIG_CACHE_SECONDS", "60")),

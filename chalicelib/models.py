@@ -197,6 +197,14 @@ class Analysis(BaseModel):
     skipped_reason: str | None = None
 
 
+class ThemeTag(BaseModel):
+    """A theme of the team's taxonomy an item talks about, the sentiment about it, and the words saying so."""
+
+    id: str
+    sentiment: Sentiment
+    evidence: str
+
+
 class StoredFeedback(FeedbackEvent):
     """A feedback item as kept in DynamoDB and exported: the event plus its analysis."""
 
@@ -210,6 +218,9 @@ class StoredFeedback(FeedbackEvent):
     customer_id: str | None = None
     pii_redacted: bool = False
     pii_types: list[str] = Field(default_factory=list)
+    # What the item talks about (None when no tagger ran), and the taxonomy version it was tagged with.
+    themes: list[ThemeTag] | None = None
+    taxonomy_version: int | None = None
 
     @classmethod
     def from_event(

@@ -46,6 +46,7 @@ from chalicelib.ingest import queue
 from chalicelib.local.provision import Resources, create_demo_form, provision
 from chalicelib.models import RatingScale
 from chalicelib.store import dynamo
+from chalicelib.themes import records as theme_records
 
 if TYPE_CHECKING:
     from aws_cdk.assertions import Template
@@ -59,6 +60,7 @@ def _reset_process_caches() -> None:
     queue.ingest_queue_url.cache_clear()
     form_store.clear_cache()
     sources.clear_cache()
+    theme_records.clear_cache()
 
 
 @dataclass

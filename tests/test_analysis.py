@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.stub import ANY
 
+from chalicelib.analysis import lexicon
 from chalicelib.analysis.base import AnalysisFailed, Document, primary_language, truncate_utf8
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
 from chalicelib.analysis.lexicon import LexiconAnalyzer
@@ -203,10 +204,10 @@ def test_lexicon_labels_like_comprehend(text, label):
     assert (result.analyzer, result.language) == ("lexicon", "en")
 
 
-def test_lexicon_skips_other_languages_and_empty_text():
-    results = LexiconAnalyzer().analyze([Document("fr", "Très bien", "fr"), Document("e", "")])
+def test_lexicon_skips_languages_without_a_lexicon_and_empty_text():
+    results = LexiconAnalyzer().analyze([Document("it", "Molto bene", "it"), Document("e", "")])
 
-    assert results["fr"].skipped_reason == "unsupported_language"
+    assert results["it"].skipped_reason == "unsupported_language"
     assert results["e"].skipped_reason == "empty_text"
 
 
@@ -214,8 +215,8 @@ def test_lexicon_scores_the_leading_5000_bytes_like_comprehend(monkeypatch):
     """VADER takes minutes on 20,000 emoji: an acknowledged item must not time its batch out."""
     analyzer = LexiconAnalyzer()
     seen: list[str] = []
-    real = analyzer._vader.polarity_scores
-    monkeypatch.setattr(analyzer._vader, "polarity_scores", lambda text: seen.append(text) or real(text[:50]))
+    real = lexicon.score
+    monkeypatch.setattr(lexicon, "score", lambda text, lang: seen.append(text) or real(text[:50], lang))
 
     result = analyzer.analyze([Document("k", "😡" * 20_000 + " terrible")])["k"]
 

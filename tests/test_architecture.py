@@ -13,21 +13,34 @@ PACKAGE = ROOT / "chalicelib"
 FOUNDATION = {"config", "models", "aws", "observability", "http"}
 # room → the rooms it may import (besides itself and the foundation). Wiring rooms (cli, local) may import
 # anything; `ingest.queue` (the queue envelope the ack paths send) is its own room so that channels and forms
-# can send to the queue while the analyze step reads the channels' and forms' configuration.
+# can send to the queue while the analyze step reads the channels' and forms' configuration; likewise
+# `themes.taxonomy` (the taxonomy contract), so the analyzers read a taxonomy without its records or routes.
 ALLOWED: dict[str, set[str]] = {
     "foundation": set(),
     "store": set(),
-    "analysis": set(),
+    "analysis": {"themes.taxonomy"},
     "ingest.queue": set(),
+    "themes.taxonomy": set(),
     "web": set(),
     "auth": {"store"},
+    "themes": {"store", "auth", "themes.taxonomy"},
     "channels": {"store", "ingest.queue"},
     "forms": {"store", "ingest.queue", "web"},
-    "ingest": {"store", "analysis", "channels", "forms", "ingest.queue"},
-    "read": {"store", "auth"},
-    "export": {"store", "auth", "read"},
+    "ingest": {"store", "analysis", "channels", "forms", "ingest.queue", "themes", "themes.taxonomy"},
+    "read": {"store", "auth", "themes", "themes.taxonomy"},
+    "export": {"store", "auth", "read", "themes", "themes.taxonomy"},
     "privacy": {"store", "auth", "export"},
-    "operations": {"store", "analysis", "channels", "forms", "ingest", "ingest.queue", "export"},
+    "operations": {
+        "store",
+        "analysis",
+        "channels",
+        "forms",
+        "ingest",
+        "ingest.queue",
+        "export",
+        "themes",
+        "themes.taxonomy",
+    },
     "cli": {"*"},
     "local": {"*"},
 }
@@ -39,8 +52,8 @@ def room_of(module: str) -> str | None:
         return None
     if parts[1] in FOUNDATION:
         return "foundation"
-    if parts[1:3] == ["ingest", "queue"]:
-        return "ingest.queue"
+    if parts[1:3] in (["ingest", "queue"], ["themes", "taxonomy"]):
+        return ".".join(parts[1:3])
     return parts[1]
 
 
@@ -94,7 +107,7 @@ def test_every_room_is_in_the_map_and_the_map_names_every_room():
     packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
     assert modules == FOUNDATION, "only the foundation sits at the top of chalicelib/"
-    assert packages | {"foundation", "ingest.queue"} == set(ALLOWED)
+    assert packages | {"foundation", "ingest.queue", "themes.taxonomy"} == set(ALLOWED)
     architecture = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
     for package in packages:
         assert re.search(rf"`{package}/`", architecture), f"ARCHITECTURE.md does not describe {package}/"
@@ -108,3 +121,10 @@ def test_the_check_sees_an_import_against_the_direction(tmp_path: Path):
     assert imported == {"chalicelib.read.routes", "chalicelib.privacy.erasure"}
     assert {room_of(name) for name in imported} == {"read", "privacy"}
     assert not {"read", "privacy"} & ALLOWED["store"]
+
+
+def test_the_taxonomy_contract_is_its_own_room():
+    """An analyzer may read the taxonomy's models, never its records or routes."""
+    assert room_of("chalicelib.themes.taxonomy") == "themes.taxonomy"
+    assert room_of("chalicelib.themes.records") == "themes"
+    assert "themes.taxonomy" in ALLOWED["analysis"] and "themes" not in ALLOWED["analysis"]

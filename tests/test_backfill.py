@@ -47,7 +47,7 @@ def history(stack):
         day = FIRST + timedelta(days=n % 3)
         email = None if n % 7 == 0 else f"customer{n % 4}@example.com"
         pairs.append(make(f"in-{n:02d}", day, TEXTS[n % len(TEXTS)], email))
-    pairs.append(make("spanish", FIRST, "El servicio fue malo", "customer1@example.com", language="es"))
+    pairs.append(make("italian", FIRST, "Il servizio era pessimo", "customer1@example.com", language="it"))
     pairs += [
         make(f"done-{n}", LAST, TEXTS[0], "customer2@example.com", analyzer="lexicon") for n in range(2)
     ]
@@ -145,8 +145,8 @@ def test_backfill_reanalyzes_the_range_moves_profile_counts_and_a_second_run_cha
         else:
             assert stored == item  # out of range, or analyzed by the lexicon already
     assert feedback_store.get(history["in-00"].feedback_id).sentiment == Sentiment.NEGATIVE
-    spanish = feedback_store.get(history["spanish"].feedback_id)
-    assert (spanish.sentiment, spanish.skipped_reason, spanish.sentiment_scores) == (
+    italian = feedback_store.get(history["italian"].feedback_id)  # no lexicon for Italian
+    assert (italian.sentiment, italian.skipped_reason, italian.sentiment_scores) == (
         None,
         "unsupported_language",
         None,

@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from chalicelib.analysis.base import Document
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
+from chalicelib.analysis.language import LanguageGuess
 from chalicelib.analysis.redaction import ComprehendPiiRedactor, Redaction
 from chalicelib.models import Sentiment
 from chalicelib.store.customers import summarize
@@ -137,7 +138,9 @@ def test_responder_answers_whatever_the_analyzer_sends_and_records_billed_units(
     documents.append(Document(key="empty", text="   "))
 
     with ComprehendResponder(client) as responder, counter.phase_of("analyze"):
-        results = ComprehendAnalyzer(client).analyze(documents)
+        # Every text reported unsure by local detection, so all 30 reach BatchDetectDominantLanguage.
+        unsure = ComprehendAnalyzer(client, detect_language=lambda text: LanguageGuess(None, False))
+        results = unsure.analyze(documents)
 
     # 30 texts without a language: two detection batches (25 + 5), then two English sentiment batches.
     assert counter.requests("analyze") == Counter({("comprehend", DETECT): 2, ("comprehend", SENTIMENT): 2})

@@ -29,6 +29,7 @@ ROUTES = [
     ("POST", "/customers/search", "read"),
     ("DELETE", "/customers/cus_0123", "erase"),
     ("GET", "/stats?from=2026-11-21&to=2026-11-21", "read"),
+    ("GET", "/themes", "read"),
 ]
 
 

@@ -152,6 +152,18 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
         except urllib.error.HTTPError as error:
             assert error.code == 404, error.read()
 
+    # The starter taxonomy was loaded: through the API and the CLI.
+    themes_request = urllib.request.Request(
+        f"{base}/themes", headers={"Authorization": f"Bearer {read_token}"}
+    )
+    with urllib.request.urlopen(themes_request, timeout=10) as response:
+        taxonomy = json.loads(response.read())
+    assert taxonomy["version"] == 1
+    assert {"delivery", "price", "support"} <= {theme["id"] for theme in taxonomy["themes"]}
+    listed = cli(env, "themes", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("version 1: ")
+
     exported = cli(env, "export", "--date", today, "--out", str(tmp_path))
     assert exported.returncode == 0, exported.stderr
     assert json.loads((tmp_path / "manifest.json").read_text())["counts"]["feedback"] == 3

@@ -2,6 +2,8 @@
 
 Cost is per 100-character unit with a 3-unit minimum per document, per call type, so documents are always
 sent in full batches grouped by language, truncated to Comprehend's 5,000-byte limit, and never when empty.
+A text without a language is first detected in process (`language.detect`); only the texts it is unsure of
+are sent to BatchDetectDominantLanguage.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
+from chalicelib.analysis import language as language_detection
 from chalicelib.analysis.base import (
     MAX_DOCUMENT_BYTES,
     UNSUPPORTED_LANGUAGE,
@@ -41,8 +44,13 @@ class ComprehendAnalyzer:
 
     name = NAME
 
-    def __init__(self, client: Any | None = None) -> None:
+    def __init__(
+        self,
+        client: Any | None = None,
+        detect_language: Callable[[str], language_detection.LanguageGuess] | None = None,
+    ) -> None:
         self._client = client
+        self._detect_language = detect_language  # None: `language.detect`
 
     @property
     def client(self) -> Any:
@@ -51,10 +59,17 @@ class ComprehendAnalyzer:
     def analyze(self, documents: Sequence[Document]) -> AnalysisResults:
         """Detect missing languages, then score sentiment per language; failures stay per document."""
         with_text, results = split_empty(NAME, documents)
-        known = [d for d in with_text if primary_language(d.language)]
-        unknown = [d for d in with_text if not primary_language(d.language)]
-        languages = {d.key: primary_language(d.language) for d in known}
-        languages.update(self._detect_languages(unknown, results))
+        detect_locally = self._detect_language or language_detection.detect
+        languages: dict[str, str | None] = {}
+        unsure: list[Document] = []
+        for document in with_text:
+            if language := primary_language(document.language):
+                languages[document.key] = language
+            elif (guess := detect_locally(document.text)).confident:
+                languages[document.key] = guess.language
+            else:
+                unsure.append(document)
+        languages.update(self._detect_languages(unsure, results))
 
         by_language: dict[str, list[Document]] = defaultdict(list)
         for document in with_text:

@@ -20,6 +20,7 @@ from chalicelib.cli.doctor import add_doctor_command
 from chalicelib.cli.feedback import add_feedback_commands
 from chalicelib.cli.forms import add_forms_commands
 from chalicelib.cli.sources import add_sources_commands
+from chalicelib.cli.themes import add_themes_commands
 from chalicelib.cli.tokens import add_tokens_commands
 
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_customers_commands,
         add_analysis_commands,
         add_doctor_command,
+        add_themes_commands,
     ):
         add(groups, common)
     add_dlq_commands(groups, common, quiet)

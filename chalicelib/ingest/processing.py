@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.analysis import AnalysisFailed, Analyzer, Document, configured_analyzer
 from chalicelib.analysis.redaction import Redactor, configured_redactor, redaction_enabled
+from chalicelib.analysis.themes import configured_tagger
+from chalicelib.analysis.themes.base import ThemeTagger
 from chalicelib.channels import sources
 from chalicelib.forms import records as form_store
 from chalicelib.ingest.queue import QueueMessageError, decode_events
+from chalicelib.ingest.tagging import tag_themes
 from chalicelib.models import Channel, FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback_write, identities
@@ -51,10 +54,14 @@ def redaction_wanted(event: FeedbackEvent) -> bool:
 
 
 def analyze_and_store(
-    bodies: Sequence[str], analyzer: Analyzer, redactor: Redactor | None = None
+    bodies: Sequence[str],
+    analyzer: Analyzer,
+    redactor: Redactor | None = None,
+    tagger: ThemeTagger | Literal["configured"] | None = "configured",
 ) -> BatchReport:
-    """Decode, analyze, redact and store the events of many queue messages at once."""
+    """Decode, analyze, redact, tag and store the events of many queue messages at once."""
     redactor = redactor or configured_redactor()
+    tagger = configured_tagger() if tagger == "configured" else tagger
     events_per_record: list[list[FeedbackEvent] | None] = []
     errors: list[str | None] = []
     unique: dict[str, FeedbackEvent] = {}
@@ -118,7 +125,7 @@ def analyze_and_store(
                 }
             )
         ready.append(stored)
-    outcome = feedback_write.save_feedback(ready, resolution)
+    outcome = feedback_write.save_feedback(tag_themes(ready, tagger), resolution)
     failed.update(outcome.failed)
     for index, events in enumerate(events_per_record):
         if events is None:

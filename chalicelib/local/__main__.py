@@ -25,6 +25,7 @@ from chalicelib.local.provision import (
     create_demo_form,
     create_demo_sources,
     create_local_read_token,
+    load_starter_taxonomy,
     provision,
 )
 from chalicelib.web.demo import serve_demo
@@ -49,6 +50,7 @@ def main() -> int:
     use_local_stack()
     resources = provision(os.environ["INGEST_QUEUE_NAME"], visibility_timeout_seconds=10)
     form = create_demo_form()
+    taxonomy = load_starter_taxonomy()
     demo_sources = create_demo_sources()
     read_token = create_local_read_token()
 
@@ -83,6 +85,7 @@ def main() -> int:
         f"  Widget:     {demo_url}/  (a demo site on another origin; inline form: {demo_url}/inline)\n"
         f"  Hosted:     {base}/f/{form.form_id}\n"
         f"  Dashboard:  {base}/dashboard#token={read_token}\n"
+        f"  Themes:     {len(taxonomy.active())} (version {taxonomy.version}; cli themes list --local)\n"
         f"  Demo webhook sources (secrets: cli sources show <id> --local --reveal):\n{source_lines}"
         f"  AWS (moto): {os.environ['AWS_ENDPOINT_URL']}  table={resources.table_name}"
         f"  bucket={resources.bucket_name}\n"

@@ -40,6 +40,7 @@ def local_environment(port: int | None = None) -> dict[str, str]:
         "INGEST_QUEUE_URL": f"{endpoint}/123456789012/feedback-ingest-{LOCAL_STAGE}",
         "PARAMETER_PREFIX": f"/feedback/{LOCAL_STAGE}",
         "ANALYZER": "lexicon",
+        "THEME_TAGGER": "keywords",
         "POWERTOOLS_SERVICE_NAME": "feedback-collector",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_TRACE_DISABLED": "true",

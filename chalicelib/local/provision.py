@@ -1,5 +1,5 @@
 """Create the stack's resources where they do not exist yet (moto locally, tests): table, queues, bucket,
-parameters and the demo form. Safe to run again."""
+parameters, the demo form and the starter theme taxonomy. Safe to run again."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.models import RatingScale
 from chalicelib.store.schema import TTL_ATTRIBUTE, create_table_arguments
+from chalicelib.themes import records as theme_records
+from chalicelib.themes.taxonomy import Taxonomy
 
 # Matches the deployed queue (infra/): after five failed receives a message moves to the DLQ.
 MAX_RECEIVE_COUNT = 5
@@ -121,6 +123,11 @@ def create_demo_form() -> FormConfig:
     form = FormConfig(form_id=DEMO_FORM_ID, name="Demo NPS survey", rating_scale=RatingScale.NPS)
     form_store.save(form)
     return form
+
+
+def load_starter_taxonomy() -> Taxonomy:
+    """The starter theme taxonomy (themes/starter.json) when the table holds none; one that exists stays."""
+    return theme_records.load_starter_if_none() or theme_records.current_fresh()
 
 
 def create_local_read_token() -> str:

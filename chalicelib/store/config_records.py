@@ -1,5 +1,5 @@
-"""Small configuration records (forms, sources) kept in one DynamoDB partition per kind and read through a
-Powertools parameters provider, so the ack path serves them from memory.
+"""Small configuration records (forms, sources, tokens, the theme taxonomy) kept in one DynamoDB partition
+per kind and read through a Powertools parameters provider, so the ack path serves them from memory.
 
 Each kind lives in its own partition (`pk = FORM`, `pk = SOURCE`, sort key = the record id): listing them
 is a Query, never a Scan. An unknown id is cached too (as {}), so probing random ids costs nothing.
@@ -10,10 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import BaseProvider
+from botocore.exceptions import ClientError
 
+from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.store import dynamo
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
+
+VERSION = "version"
+
+
+class VersionConflict(Exception):
+    """A versioned record changed since it was read: another writer claimed the version first."""
 
 
 class ConfigRecords(BaseProvider):
@@ -51,6 +59,40 @@ class ConfigRecords(BaseProvider):
         """Every record of this kind, read now."""
         return self.get_multiple(self.kind, force_fetch=True)
 
+    def get_fresh(self, record_id: str) -> dict[str, Any]:
+        """The record's fields read now, strongly consistent (to change it); {} if unknown."""
+        item = dynamo.get_item(settings().table_name, self.key(record_id), consistent=True)
+        return self._fields(item) if item else {}
+
+    def save_versioned(self, record_id: str, fields: dict[str, Any], expected_version: int) -> int:
+        """Write the record as version `expected_version + 1` if it is still at `expected_version` (0:
+        absent), in one conditional put, so two writers that read the same version cannot both succeed;
+        returns the new version or raises VersionConflict."""
+        version = expected_version + 1
+        item = {**self.key(record_id), RECORD_TYPE: self.kind, **fields, VERSION: version}
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": PK}}
+            if expected_version == 0
+            else {
+                "ConditionExpression": "#version = :expected",
+                "ExpressionAttributeNames": {"#version": VERSION},
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        )
+        try:
+            aws.client("dynamodb").put_item(
+                TableName=settings().table_name, Item=dynamo.serialize(item), **condition
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise VersionConflict(
+                    f"{self.kind} {record_id} is no longer at version {expected_version}"
+                ) from error
+            raise
+        finally:
+            self.clear_cache()
+        return version
+
     def save(self, record_id: str, fields: dict[str, Any]) -> None:
         """Create or replace a record."""
         item = {**self.key(record_id), RECORD_TYPE: self.kind, **fields}
@@ -66,7 +108,8 @@ class ConfigRecords(BaseProvider):
 
 
 # Every kind of configuration record, one partition each; their modules (forms/records.py,
-# channels/sources.py, auth/tokens.py) add what the records mean.
+# channels/sources.py, auth/tokens.py, themes/records.py) add what the records mean.
 FORMS = ConfigRecords("FORM")
 SOURCES = ConfigRecords("SOURCE")
 TOKENS = ConfigRecords("TOKEN")
+THEMES = ConfigRecords("THEMES")

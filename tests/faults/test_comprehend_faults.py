@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib import aws
+from chalicelib.analysis import language
 from chalicelib.config import settings
 from tests.faults.harness import (
     QueueDriver,
@@ -55,6 +56,8 @@ class ComprehendStandIn:
 def comprehend(stack, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The app configured for Comprehend (analysis and PII redaction), its shared client returned."""
     monkeypatch.setenv("ANALYZER", "comprehend")
+    # Local detection unsure of every text: the unlabelled ones all meet BatchDetectDominantLanguage faults.
+    monkeypatch.setattr(language, "detect", lambda text: language.LanguageGuess(None, False))
     settings.cache_clear()
     # Read now: chalice's test client swaps in .chalice/config.json's environment during each request,
     # and settings first read there would name that stage's table.

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.auth import tokens
-from chalicelib.local.provision import create_demo_form, provision
+from chalicelib.local.provision import create_demo_form, load_starter_taxonomy, provision
 from chalicelib.store import customers, dynamo, signing_keys
 from chalicelib.store.profiles import profile_key
 from tests.conftest import _reset_process_caches
@@ -32,6 +32,7 @@ def world() -> Iterator[harness.World]:
         patch.setenv("INGEST_QUEUE_URL", resources.queue_url)
         _reset_process_caches()
         create_demo_form()
+        load_starter_taxonomy()  # GET /themes answers a real taxonomy
         form_ids = harness.seed_forms()
         source_ids = harness.seed_sources()
         bearer_headers = harness.seed_tokens()

@@ -11,6 +11,7 @@ visible in CI. `--quick` (fewer history items, no 100,000-item run) is for devel
 
 One module per part: `counting` and `capacity` (the botocore hooks), `comprehend` (the stand-in and the
 redactor tally), `synthetic` (the input), `stack` (environment and moto resources), `moto_speedups`,
-`pipeline` (the main run), `throughput`, `pii_quality`, `import_time`, `checks` (targets), `cost_inputs`
+`pipeline` (the main run), `throughput`, `pii_quality`, `sentiment_quality` (the local analyzer per
+language), `language_quality` (local language detection), `import_time`, `checks` (targets), `cost_inputs`
 (what `tools.cost` prices), `report` (BENCHMARKS.md), `run` (the whole bench) and `cli`.
 """

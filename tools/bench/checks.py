@@ -155,6 +155,7 @@ def figures(result: BenchResult) -> list[tuple[str, str]]:
     all_comprehend = service_total(requests, "comprehend")
     units = sum(analyze.usage.units.values())
     sent, tally = analyze.usage.documents[DETECT_PII], analyze.pii
+    language_sent, unlabelled = analyze.usage.documents[DETECT_LANGUAGE], analyze.language.asked
     rows = [
         (
             "analyze: DetectPiiEntities requests per 1,000 items (one request per document sent)",
@@ -164,6 +165,12 @@ def figures(result: BenchResult) -> list[tuple[str, str]]:
             "analyze: PII pre-filter: English/Spanish texts sent to DetectPiiEntities / skipped",
             f"{sent} / {tally.eligible - sent} (of {tally.eligible})",
         ),
+        (
+            "analyze: texts without a language still sent to BatchDetectDominantLanguage (local detection "
+            "unsure)",
+            f"{language_sent} of {unlabelled} ({language_sent / max(1, unlabelled):.0%})",
+        ),
+        *_language_quality_figures(result),
         (
             "analyze: all Comprehend requests per 1,000 items (batch calls + DetectPiiEntities)",
             f"{per_thousand(all_comprehend, items):.0f}",
@@ -194,3 +201,18 @@ def figures(result: BenchResult) -> list[tuple[str, str]]:
             )
         )
     return rows
+
+
+def _language_quality_figures(result: BenchResult) -> list[tuple[str, str]]:
+    quality = result.language_quality
+    if quality is None:
+        return []
+    total, short = quality.total(), quality.total(short=True)
+    return [
+        (
+            f"local language detection on the labelled set ({total.texts} texts, {short.texts} short): "
+            "confident share / accuracy when confident",
+            f"{total.confident_share:.0%} / {total.confident_accuracy:.1%} "
+            f"(short: {short.confident_share:.0%} / {short.confident_accuracy:.1%})",
+        )
+    ]

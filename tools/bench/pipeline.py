@@ -16,6 +16,7 @@ from typing import Any
 from tools.bench.capacity import CapacityTally, Inventory, bucket_bytes, global_index_keys, take_inventory
 from tools.bench.comprehend import ComprehendResponder, ComprehendUsage, PiiTally, TallyingRedactor
 from tools.bench.counting import Key, RequestCounter
+from tools.bench.language_quality import DetectionTally, TallyingDetector
 from tools.bench.moto_speedups import one_rollback_copy_per_transaction
 from tools.bench.stack import (
     PROJECT_DIR,
@@ -77,6 +78,7 @@ class AnalyzeResult:
     failed: int
     usage: ComprehendUsage
     pii: PiiTally = field(default_factory=PiiTally)
+    language: DetectionTally = field(default_factory=DetectionTally)  # local detection's answers
     # Responses with an email and distinct emails among them (what customer resolution should create).
     emails: int = 0
     distinct_emails: int = 0
@@ -167,7 +169,8 @@ def run_analyze(counter: RequestCounter, queue_url: str) -> AnalyzeResult:
     from chalicelib.local.lambda_runtime import SqsPoller
 
     comprehend = boto3.client("comprehend", region_name="us-east-1")
-    analyzer = ComprehendAnalyzer(client=comprehend)
+    detector = TallyingDetector()
+    analyzer = ComprehendAnalyzer(client=comprehend, detect_language=detector)
     redactor = TallyingRedactor(ComprehendPiiRedactor(client=comprehend))
     invocations: list[int] = []
     inside: list[float] = []
@@ -189,6 +192,7 @@ def run_analyze(counter: RequestCounter, queue_url: str) -> AnalyzeResult:
         totals.failed,
         responder.usage,
         redactor.tally,
+        language=detector.tally,
         handler_seconds=sum(inside),
     )
 

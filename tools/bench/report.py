@@ -15,13 +15,15 @@ from tools.bench.checks import (
     checks,
     figures,
 )
-from tools.bench.comprehend import DETECT_PII
+from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII
 from tools.bench.cost_inputs import cost_section, volume
 from tools.bench.counting import Key, RequestCounter, per_thousand, service_total
 from tools.bench.import_time import imports_section
+from tools.bench.language_quality import language_lines, language_quality_section
 from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
 from tools.bench.run import BenchResult
+from tools.bench.sentiment_quality import sentiment_quality_section
 from tools.bench.synthetic import (
     DIGIT_COMMENT_SHARE,
     META_COMMENTS,
@@ -86,6 +88,8 @@ def _comprehend_section(result: BenchResult) -> list[str]:
         f"items. DetectPiiEntities has no batch variant and no target: "
         f"**{per_thousand(requests[('comprehend', DETECT_PII)], items):.0f} requests per 1,000 items**, "
         f"on top of those.",
+        "",
+        *language_lines(result.analyze.language, usage.documents[DETECT_LANGUAGE]),
         "",
         *_pii_lines(result),
     ]
@@ -208,6 +212,14 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "",
         *pii_quality_section(result.pii_quality),
         "",
+        "## Local sentiment: accuracy per language",
+        "",
+        *sentiment_quality_section(result.sentiment_quality),
+        "",
+        "## Local language detection: accuracy on short texts",
+        "",
+        *language_quality_section(result.language_quality),
+        "",
         "## Customer resolution",
         "",
         *_customers_section(result),
@@ -249,9 +261,10 @@ validates requests and responses against the Comprehend API model; the hook also
 limits: 25 documents and 5,000 bytes per document for the batch calls, English or Spanish and 100,000 bytes
 for DetectPiiEntities, which the stand-in answers with the emails and phone numbers it finds). The
 redactor is wrapped in a pass-through tally of what it is handed: texts sent = DetectPiiEntities requests,
-skipped = English/Spanish texts handed to it minus those. Synthetic responses: 60% leave an email, 30% of
-those someone who wrote in before; 5% of comments hold the writer's email or phone number, 10% harmless
-digits. After the analyze phase one Scan outside every counted phase counts the table's items by
+skipped = English/Spanish texts handed to it minus those; the analyzer's local language detection likewise
+(texts without a language it was asked about, confident answers). Synthetic responses: 60% leave an
+email, 30% of those someone who wrote in before; 5% of comments hold the writer's email or phone number,
+10% harmless digits. After the analyze phase one Scan outside every counted phase counts the table's items by
 record_type.
 
 Requests are counted by hooks registered on the default boto3 session before any client exists:

@@ -1,4 +1,5 @@
-"""The whole bench: the main run, the throughput worker beside it, import timing and the PII corpus."""
+"""The whole bench: the main run, the throughput worker beside it, import timing, the PII corpus and the
+sentiment set."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
 from tools.bench.import_time import ImportResult, measure_imports
+from tools.bench.language_quality import LanguageQuality, measure_language_quality
 from tools.bench.pii_quality import PiiQuality, measure_pii_quality
 from tools.bench.pipeline import (
     AckResult,
@@ -21,6 +23,7 @@ from tools.bench.pipeline import (
     run_pipeline,
     timed,
 )
+from tools.bench.sentiment_quality import LanguageScore, measure_sentiment_quality
 from tools.bench.throughput import ThroughputResult, ThroughputWorker
 
 
@@ -42,6 +45,8 @@ class BenchResult:
     capacity: CapacityTally | None = None
     inventory: Inventory | None = None
     pii_quality: PiiQuality | None = None
+    sentiment_quality: dict[str, LanguageScore] | None = None
+    language_quality: LanguageQuality | None = None
 
 
 def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
@@ -70,6 +75,10 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         imports = measure_imports(import_runs)
     with timed(pipeline.timings, "PII corpus"):
         pii_quality = measure_pii_quality()
+    with timed(pipeline.timings, "sentiment set"):
+        sentiment_quality = measure_sentiment_quality()
+    with timed(pipeline.timings, "language set"):
+        language_quality = measure_language_quality()
     return BenchResult(
         items=items,
         counter=pipeline.counter,
@@ -87,4 +96,6 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         capacity=pipeline.capacity,
         inventory=pipeline.inventory,
         pii_quality=pii_quality,
+        sentiment_quality=sentiment_quality,
+        language_quality=language_quality,
     )

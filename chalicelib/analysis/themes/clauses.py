@@ -1,0 +1,154 @@
+"""Where an aspect's sentiment is read: clauses and the pieces inside them, and negation.
+
+A text is cut into clauses at sentence punctuation and at contrastive conjunctions ("great phone, but the
+battery is awful": two clauses, the "but" in neither), and each clause into pieces at commas and at "and"
+("the battery is awful and support never answered": two pieces). The tagger scores the piece around a match
+and falls back to its clause when the piece says nothing either way. Word lists per language; a document of
+unknown language uses them all. Written here by hand: no maintained package ships these short, closed lists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from chalicelib.analysis.themes.stemming import Token
+
+CONTRASTIVE = {
+    "en": ["but", "however", "although", "though", "while", "whereas", "yet", "except"],
+    "es": ["pero", "sin embargo", "aunque", "sino", "mientras que", "aun así", "no obstante"],
+    "fr": ["mais", "cependant", "pourtant", "toutefois", "bien que", "alors que", "tandis que", "par contre",
+           "en revanche"],
+    "de": ["aber", "jedoch", "obwohl", "sondern", "trotzdem", "während", "allerdings", "dennoch"],
+    "pt": ["mas", "porém", "contudo", "embora", "entretanto", "no entanto", "enquanto", "todavia"],
+}  # fmt: skip
+COORDINATING = {"en": ["and"], "es": ["y", "e"], "fr": ["et"], "de": ["und", "sowie"], "pt": ["e"]}
+NEGATORS = {
+    "en": ["not", "n't", "no", "never", "without", "nothing", "none", "nobody", "neither", "nor", "cannot",
+           "hardly", "barely", "zero"],
+    "es": ["no", "nunca", "sin", "ni", "tampoco", "nada", "nadie", "jamás", "ningún", "ninguna", "ninguno"],
+    "fr": ["ne", "n", "pas", "jamais", "sans", "aucun", "aucune", "rien", "ni", "guère"],
+    "de": ["nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "ohne",
+           "nichts", "weder", "niemand"],
+    "pt": ["não", "nunca", "sem", "nem", "nenhum", "nenhuma", "jamais", "nada", "ninguém"],
+}  # fmt: skip
+# How many words before a match a negator still reaches ("did not really arrive late").
+NEGATION_REACH = 3
+
+# Sentence ends; a point or comma between digits ("4.5", "1,99") is a number, not a boundary.
+_SENTENCE_END = r"[!?;…\n]+|(?<!\d)\.+|\.+(?!\d)"
+_SENTENCE_END_CHAR = re.compile(r"[!?;…\n.]")
+_PIECE_BREAK = r"(?<!\d),|,(?!\d)|\s[\u2013\u2014-]\s|[()]"
+_TRIM = " \t\r\n,;:\u2013\u2014-\"'\u201c\u201d«»()[]"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """The clauses of a text and the pieces of each clause, as spans of the original text, in order."""
+
+    clauses: tuple[Span, ...]
+    pieces: tuple[tuple[Span, int], ...]  # (piece, index of its clause)
+    # Per clause, whether a contrastive conjunction (not a sentence end) separates it from the one before.
+    after_contrast: tuple[bool, ...] = ()
+
+    def piece_at(self, position: int) -> tuple[Span, Span] | None:
+        """The piece holding `position` and its clause (None inside a boundary such as a conjunction)."""
+        for piece, clause_index in self.pieces:
+            if piece.start <= position < piece.end:
+                return piece, self.clauses[clause_index]
+        return None
+
+    def sentence_at(self, position: int) -> Span | None:
+        """The clauses around `position` that no sentence end separates (None inside a boundary)."""
+        index = next((i for i, c in enumerate(self.clauses) if c.start <= position < c.end), None)
+        if index is None:
+            return None
+        first = last = index
+        while first > 0 and self.after_contrast[first]:
+            first -= 1
+        while last + 1 < len(self.clauses) and self.after_contrast[last + 1]:
+            last += 1
+        return Span(self.clauses[first].start, self.clauses[last].end)
+
+    def clause_at(self, position: int) -> Span | None:
+        return next((clause for clause in self.clauses if clause.start <= position < clause.end), None)
+
+
+def _languages(language: str | None) -> Sequence[str]:
+    return [language] if language in CONTRASTIVE else list(CONTRASTIVE)
+
+
+def _words_pattern(words: Sequence[str]) -> str:
+    alternatives = sorted({re.escape(word).replace(r"\ ", r"\s+") for word in words}, key=len, reverse=True)
+    return r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)"
+
+
+@cache
+def _clause_break(language: str | None) -> re.Pattern[str]:
+    words = [word for code in _languages(language) for word in CONTRASTIVE[code]]
+    return re.compile(f"{_SENTENCE_END}|{_words_pattern(words)}", re.IGNORECASE)
+
+
+@cache
+def _piece_break(language: str | None) -> re.Pattern[str]:
+    words = [word for code in _languages(language) for word in COORDINATING[code]]
+    return re.compile(f"{_PIECE_BREAK}|{_words_pattern(words)}", re.IGNORECASE)
+
+
+@cache
+def negators(language: str | None) -> frozenset[str]:
+    return frozenset(word for code in _languages(language) for word in NEGATORS[code])
+
+
+def _between(text: str, start: int, end: int, breaks: re.Pattern[str]) -> list[Span]:
+    """The trimmed, non-empty spans of text[start:end] between the matches of `breaks`."""
+    spans, cursor = [], start
+    for found in breaks.finditer(text, start, end):
+        spans.append((cursor, found.start()))
+        cursor = found.end()
+    spans.append((cursor, end))
+    trimmed = []
+    for raw_left, raw_right in spans:
+        left, right = raw_left, raw_right
+        while left < right and text[left] in _TRIM:
+            left += 1
+        while right > left and text[right - 1] in _TRIM:
+            right -= 1
+        if left < right:
+            trimmed.append(Span(left, right))
+    return trimmed
+
+
+def segment(text: str, language: str | None) -> Segmentation:
+    """Cut `text` into clauses and pieces (see the module docstring)."""
+    clauses = tuple(_between(text, 0, len(text), _clause_break(language)))
+    pieces = tuple(
+        (piece, index)
+        for index, clause in enumerate(clauses)
+        for piece in _between(text, clause.start, clause.end, _piece_break(language))
+    )
+    after_contrast = tuple(
+        index > 0 and not _SENTENCE_END_CHAR.search(text, clauses[index - 1].end, clause.start)
+        for index, clause in enumerate(clauses)
+    )
+    return Segmentation(clauses, pieces, after_contrast)
+
+
+def is_negated(tokens: Sequence[Token], first: int, clause: Span | None, language: str | None) -> bool:
+    """Whether a negator stands within NEGATION_REACH words before tokens[first], inside the same clause."""
+    words = negators(language)
+    for index in range(max(0, first - NEGATION_REACH), first):
+        token = tokens[index]
+        if clause is not None and token.start < clause.start:
+            continue
+        if token.lower in words:
+            return True
+    return False

@@ -1,0 +1,346 @@
+"""The keywords theme tagger: a taxonomy's keywords found by stem in each item, with the sentiment about each.
+
+Matching (matching.py, stemming.py): each keyword of the document's language (every language's keywords when
+the document has none, or one the taxonomy has no keywords in) is stemmed with Snowball, case and accents
+folded on both sides, phrases matched as word sequences. Where phrases overlap, the longest wins ("customer
+service" over "service").
+
+Which themes an item gets:
+- each active theme at most once, in the order of its first mention; retired themes never tag;
+- only the most specific theme: a child theme's match means the item is about its parent too, and the parent
+  is not repeated (a filter on the parent includes its children, `Taxonomy.with_children`);
+- negation does not remove a theme: "the parcel did not arrive late" is about delivery time all the same.
+  Negation acts on the sentiment instead (below).
+
+The sentiment about a theme (clauses.py, cues.py): the piece of text around the match (its clause cut at
+commas and "and") is scored by the configured sentiment Analyzer, with the theme's own keywords taken out of
+it ("support" and "help" are positive words to a general lexicon), and read for aspect cues ("late", "on
+hold", "pas cher"); a negator before a cue flips it, a negated expected event ("never answered") is negative.
+A cue decides against a disagreeing analyzer, since it is domain vocabulary; MIXED from the analyzer stays
+MIXED. When the piece says nothing either way, its clause is read the same way, then its sentence, then the
+whole text if that names no other theme; when none speaks, the theme is NEUTRAL. A clause that names no theme
+but contrasts with the one before ("support was friendly, but they fixed nothing") is read for that clause's
+themes too. A theme read in several places is MIXED when they disagree. `evidence` is the span the sentiment
+was read from (the piece when nothing spoke), as it stands in the text. Every span of every document goes to
+the analyzer in one `analyze` call; a span it fails on is read from its cues alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from chalicelib.analysis.base import Analyzer, Document, primary_language
+from chalicelib.analysis.themes.base import ThemeMatch, ThemeSentiment
+from chalicelib.analysis.themes.clauses import Segmentation, Span, is_negated, segment
+from chalicelib.analysis.themes.cues import CUES, THEME_CUES
+from chalicelib.analysis.themes.matching import Hit, PhraseIndex
+from chalicelib.analysis.themes.stemming import SNOWBALL_LANGUAGES, Token, tokenize
+from chalicelib.models import Analysis
+from chalicelib.themes.taxonomy import Taxonomy
+
+NAME = "keywords"
+POSITIVE, NEGATIVE, NEUTRAL, MIXED = "POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"
+# German puts "nicht" after the verb it negates ("funktioniert nicht"): words after a cue it still reaches.
+TRAILING_NEGATORS = {"de": frozenset({"nicht", "nie", "niemals"})}
+TRAILING_REACH = 2
+# "never": a child theme's mention anywhere hides its parent (the labelled set's rule, and the default);
+# "other-clause": a parent mentioned in a clause of its own is kept beside the child ("shipping is too dear.
+# It came next day."), which keeps that clause's sentiment but tags the item with both.
+PARENT_WITH_CHILD = "never"
+_CUE_POLARITY = {"positive": 1, "negative": -1, "expected": 0}
+
+
+@dataclass
+class _Languages:
+    """The indexes of one taxonomy in one language: theme keywords, general cues, theme-scoped cues."""
+
+    themes: PhraseIndex
+    cues: PhraseIndex
+    scoped_cues: dict[str, PhraseIndex] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    theme: str
+    language: str | None
+    hit: Hit
+
+
+@dataclass
+class _Reading:
+    """One span to read a theme's sentiment from, and what was read."""
+
+    span: Span
+    text_for_analyzer: str
+    cue_score: int = 0
+    label: str | None = None
+
+
+class _TaxonomyIndex:
+    """Everything the tagger derives from one taxonomy version, built once and reused while it lasts."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        active = taxonomy.active()
+        self.parent_of = {theme.id: theme.parent for theme in taxonomy.themes}
+        self.keyword_languages = sorted({language for theme in active for language in theme.keywords})
+        self.by_language: dict[str, _Languages] = {}
+        for language in self.keyword_languages:
+            phrases = [
+                (keyword, theme.id) for theme in active for keyword in theme.keywords.get(language, [])
+            ]
+            stem_language = language if language in SNOWBALL_LANGUAGES else None
+            cue_phrases = [(cue, kind) for kind, cues in CUES.get(language, {}).items() for cue in cues]
+            scoped = {
+                theme_id: PhraseIndex(
+                    [(cue, kind) for kind, cues in by_language.get(language, {}).items() for cue in cues],
+                    stem_language,
+                )
+                for theme_id, by_language in THEME_CUES.items()
+            }
+            self.by_language[language] = _Languages(
+                PhraseIndex(phrases, stem_language), PhraseIndex(cue_phrases, stem_language), scoped
+            )
+
+    def languages_for(self, document: Document) -> list[str]:
+        language = primary_language(document.language)
+        if language in self.by_language:
+            return [language]
+        return self.keyword_languages
+
+
+class KeywordTagger:
+    """ThemeTagger matching the taxonomy's keywords; aspect sentiment from `analyzer` on the clauses."""
+
+    name = NAME
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self._index_cache: tuple[Taxonomy, _TaxonomyIndex] | None = None
+
+    def _index(self, taxonomy: Taxonomy) -> _TaxonomyIndex:
+        if self._index_cache is None or self._index_cache[0] is not taxonomy:
+            self._index_cache = (taxonomy, _TaxonomyIndex(taxonomy))
+        return self._index_cache[1]
+
+    def tag(self, documents: Sequence[Document], taxonomy: Taxonomy) -> dict[str, list[ThemeMatch]]:
+        """Per document key, its themes in text order (an empty list for none)."""
+        index = self._index(taxonomy)
+        plans = {document.key: _DocumentPlan(document, index) for document in documents}
+        labels = self._score(plan for plan in plans.values())
+        return {key: plan.matches(labels) for key, plan in plans.items()}
+
+    def _score(self, plans: Iterable[_DocumentPlan]) -> dict[str, str | None]:
+        """One analyzer call for every span of every document: span id → label (None: no verdict)."""
+        requests = [
+            Document(key=span_id, text=text, language=language)
+            for plan in plans
+            for span_id, text, language in plan.spans_to_score()
+        ]
+        if not requests:
+            return {}
+        results = self.analyzer.analyze(requests)
+        return {request.key: _label(results.get(request.key)) for request in requests}
+
+
+def _label(result: object) -> str | None:
+    if isinstance(result, Analysis) and result.sentiment is not None:
+        return result.sentiment.value
+    return None
+
+
+class _DocumentPlan:
+    """One document's mentions and the spans their sentiment is read from."""
+
+    def __init__(self, document: Document, index: _TaxonomyIndex) -> None:
+        self.document = document
+        self.index = index
+        self.language = primary_language(document.language)
+        self.tokens: list[Token] = tokenize(document.text)
+        self.segmentation: Segmentation = segment(document.text, self.language)
+        self.mentions = self._mentions()
+        # Per theme, its mentions' readings, narrowest first: (piece, clause, sentence, text) per mention.
+        self.readings: dict[str, list[tuple[_Reading, ...]]] = defaultdict(list)
+        for mention in self.mentions:
+            self.readings[mention.theme].append(self._readings_for(mention))
+        self._read_contrasts()
+
+    @cached_property
+    def _theme_hits(self) -> list[_Mention]:
+        mentions = []
+        for language in self.index.languages_for(self.document):
+            found = self.index.by_language[language].themes.find(self.tokens, self.segmentation.clauses)
+            mentions += [_Mention(hit.label, language, hit) for hit in found]
+        # The same word may be a keyword in several languages ("app"): one mention per theme and place.
+        unique = {(m.theme, m.hit.first, m.hit.last): m for m in reversed(mentions)}
+        return _longest_first(list(unique.values()))
+
+    def _mentions(self) -> list[_Mention]:
+        """The mentions of the themes to emit, in text order: a parent's mention gives way to its child's."""
+        if PARENT_WITH_CHILD == "never":
+            mentioned = {mention.theme for mention in self._theme_hits}
+            parents = {self.index.parent_of[theme] for theme in mentioned} - {None}
+            kept = [m for m in self._theme_hits if m.theme not in parents]
+        else:
+            clause_of = self._clause_index
+            specified = {(self.index.parent_of[m.theme], clause_of(m)) for m in self._theme_hits}
+            kept = [m for m in self._theme_hits if (m.theme, clause_of(m)) not in specified]
+        return sorted(kept, key=lambda m: (m.hit.first, m.hit.last))
+
+    def _clause_index(self, mention: _Mention) -> int:
+        start = self.tokens[mention.hit.first].start
+        clauses = self.segmentation.clauses
+        return next((i for i, c in enumerate(clauses) if c.start <= start < c.end), -1)
+
+    def _read_contrasts(self) -> None:
+        """A clause that names no theme but contrasts with the one before it is about that clause's themes:
+        "support was friendly, but in the end they fixed nothing" says good and bad about support."""
+        clauses = self.segmentation.clauses
+        named = {self._clause_index(mention) for mention in self._theme_hits}
+        for mention in self.mentions:
+            following = self._clause_index(mention) + 1
+            contrasting = 0 < following < len(clauses) and self.segmentation.after_contrast[following]
+            if contrasting and following not in named:
+                self.readings[mention.theme].append((self._read(clauses[following], mention),))
+
+    def _readings_for(self, mention: _Mention) -> tuple[_Reading, ...]:
+        start = self.tokens[mention.hit.first].start
+        whole = Span(0, len(self.document.text))
+        piece, clause = self.segmentation.piece_at(start) or (whole, whole)
+        sentence = self.segmentation.sentence_at(start) or whole
+        # Other sentences speak for the theme only when they name no other theme.
+        text = [whole] if self._only_theme_in(whole, mention.theme) else []
+        spans = [piece, clause, sentence, *text]
+        return tuple(self._read(span, mention) for span in dict.fromkeys(spans))
+
+    def _only_theme_in(self, span: Span, theme: str) -> bool:
+        return all(
+            m.theme == theme
+            for m in self._theme_hits
+            if span.start <= self.tokens[m.hit.first].start < span.end
+        )
+
+    def _read(self, span: Span, mention: _Mention) -> _Reading:
+        """A span's cue score for the mentioned theme, and its text for the analyzer without theme words."""
+        inside = [i for i, t in enumerate(self.tokens) if span.start <= t.start < span.end]
+        score = 0
+        if inside:
+            first, last = inside[0], inside[-1]
+            tokens = self.tokens[first : last + 1]
+            languages = [mention.language] if mention.language else self.index.keyword_languages
+            for language in languages:
+                score += self._cue_score(tokens, language, mention.theme, span)
+        return _Reading(span, self._masked(span), score)
+
+    def _cue_score(self, tokens: list[Token], language: str, theme: str, span: Span) -> int:
+        indexes = self.index.by_language[language]
+        scopes = [theme, self.index.parent_of.get(theme)]
+        hits = indexes.cues.find(tokens, [span])
+        for scope in scopes:
+            if scope in indexes.scoped_cues:
+                hits += indexes.scoped_cues[scope].find(tokens, [span])
+        hits = _longest_first_hits(hits)
+        # "did not arrive late": the negator reaches the polar word, not the expected event before it.
+        polar = [hit for hit in hits if _CUE_POLARITY[hit.label] != 0]
+        score = 0
+        for hit in polar or hits:
+            negated = is_negated(tokens, hit.first, span, language)
+            negated = negated or _trailing_negator(tokens, hit, language)
+            polarity = _CUE_POLARITY[hit.label]
+            if polarity == 0:
+                score -= 1 if negated else 0
+            else:
+                score += -polarity if negated else polarity
+        return score
+
+    def _masked(self, span: Span) -> str:
+        """The span's text without the words of any theme mention (kept: everything else, in order)."""
+        text = self.document.text
+        pieces, cursor = [], span.start
+        for mention in self._theme_hits:
+            start, end = self.tokens[mention.hit.first].start, self.tokens[mention.hit.last].end
+            if span.start <= start and end <= span.end and start >= cursor:
+                pieces.append(text[cursor:start])
+                cursor = end
+        pieces.append(text[cursor : span.end])
+        return " ".join("".join(pieces).split())
+
+    def _span_id(self, span: Span) -> str:
+        return f"{self.document.key}\x1f{span.start}:{span.end}"
+
+    def spans_to_score(self) -> list[tuple[str, str, str | None]]:
+        seen: dict[str, tuple[str, str, str | None]] = {}
+        for readings in self.readings.values():
+            for narrowest_first in readings:
+                for reading in narrowest_first:
+                    if reading.text_for_analyzer.strip():
+                        span_id = self._span_id(reading.span)
+                        seen[span_id] = (span_id, reading.text_for_analyzer, self.language)
+        return list(seen.values())
+
+    def matches(self, labels: dict[str, str | None]) -> list[ThemeMatch]:
+        matches = []
+        for theme, readings in self.readings.items():
+            verdicts: list[tuple[str, Span]] = []
+            for narrowest_first in readings:
+                for reading in narrowest_first:
+                    sentiment = _decide(labels.get(self._span_id(reading.span)), reading.cue_score)
+                    if sentiment is not None:
+                        verdicts.append((sentiment, reading.span))
+                        break
+            sentiment, span = _combine(verdicts, default_span=readings[0][0].span)
+            evidence = self.document.text[span.start : span.end]
+            matches.append(ThemeMatch(id=theme, sentiment=sentiment, evidence=evidence))
+        return matches
+
+
+def _decide(label: str | None, cue_score: int) -> str | None:
+    """A span's sentiment about the theme from the analyzer's label and the cues; None when neither speaks."""
+    cue = POSITIVE if cue_score > 0 else NEGATIVE if cue_score < 0 else None
+    if cue is None:
+        return label if label in (POSITIVE, NEGATIVE, MIXED) else None
+    return MIXED if label == MIXED else cue
+
+
+def _combine(verdicts: list[tuple[str, Span]], default_span: Span) -> tuple[ThemeSentiment, Span]:
+    """One sentiment for a theme mentioned several times: MIXED when mentions disagree."""
+    if not verdicts:
+        return NEUTRAL, default_span
+    labels = {label for label, _ in verdicts}
+    first_label, first_span = verdicts[0]
+    if MIXED in labels or {POSITIVE, NEGATIVE} <= labels:
+        return MIXED, first_span
+    return first_label, first_span  # type: ignore[return-value]
+
+
+def _trailing_negator(tokens: Sequence[Token], hit: Hit, language: str) -> bool:
+    words = TRAILING_NEGATORS.get(language)
+    if not words:
+        return False
+    following = tokens[hit.last + 1 : hit.last + 1 + TRAILING_REACH]
+    return any(token.lower in words for token in following)
+
+
+def _longest_first_hits(hits: list[Hit]) -> list[Hit]:
+    """The hits no longer hit covers: "on hold" counts once, not also as "hold"."""
+    kept: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (-(h.last - h.first), -h.words, h.first)):
+        if not any(k.first <= hit.first and hit.last <= k.last for k in kept):
+            kept.append(hit)
+    return sorted(kept, key=lambda h: h.first)
+
+
+def _longest_first(mentions: list[_Mention]) -> list[_Mention]:
+    """Theme mentions no longer mention of another theme covers ("customer service" over "service")."""
+    ordered = sorted(mentions, key=lambda m: (-(m.hit.last - m.hit.first), -m.hit.words, m.hit.first))
+    kept: list[_Mention] = []
+    for mention in ordered:
+        covered = any(
+            k.hit.first <= mention.hit.first and mention.hit.last <= k.hit.last and k.theme != mention.theme
+            for k in kept
+        )
+        if not covered:
+            kept.append(mention)
+    return sorted(kept, key=lambda m: (m.hit.first, m.hit.last))

@@ -1,0 +1,1 @@
+"""Themes: the taxonomy a team owns (what its customers talk about), its records, CLI and routes."""

@@ -1,0 +1,207 @@
+"""A taxonomy document as people write it (`{"themes": [...]}`, JSON or YAML): read, checked whole, written.
+
+`parse` checks every theme and reports every problem at once, each naming the theme (its position in the
+list and its id) and the field, so a person can fix a file in one pass; the Taxonomy model alone would stop
+at the first cross-theme problem and name no position.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from chalicelib.themes.taxonomy import MAX_THEMES, Taxonomy, Theme
+
+YAML_SUFFIXES = (".yaml", ".yml")
+DOCUMENT_FIELDS = {"themes", "version"}
+# Pydantic's wording for the cases people meet most, in the words of the format.
+_FRIENDLIER = {
+    "extra_forbidden": "unknown field",
+    "missing": "required",
+}
+_SLUG_RULE = "must be a slug: lower-case letters, digits, '-' and '_', starting with a letter or digit, ≤ 63"
+_LANGUAGE_RULE = "languages are two-letter ISO 639-1 codes in lower case (en, es, fr …)"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a document: which theme (position and id, when known), which field, what."""
+
+    index: int | None
+    theme_id: str | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = "document" if self.theme_id is None else f"theme {self.theme_id!r}"
+        if self.index is not None:
+            where = f"themes[{self.index}]" + (f" ({self.theme_id!r})" if self.theme_id else "")
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class InvalidTaxonomy(ValueError):
+    """A document or a change that cannot become the taxonomy; `problems` lists every reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+def _field_path(location: tuple[Any, ...]) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part == "[key]":
+            path += " (language)"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "string_pattern_mismatch":
+        return _LANGUAGE_RULE if error["loc"][-1] == "[key]" else _SLUG_RULE
+    return _FRIENDLIER.get(error["type"], error["msg"])
+
+
+def parse_theme(raw: dict[str, Any]) -> Theme:
+    """One theme on its own (its fields; where it fits in the taxonomy is checked when it is added)."""
+    theme, problems = _theme_problems(None, raw)
+    if theme is not None:
+        problems += _keyword_problems(None, theme)
+    if problems or theme is None:
+        raise InvalidTaxonomy(problems)
+    return theme
+
+
+def _theme_problems(index: int | None, raw: Any) -> tuple[Theme | None, list[Problem]]:
+    if not isinstance(raw, dict):
+        return None, [Problem(index, None, "", "a theme must be an object with id, name, …")]
+    theme_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    try:
+        return Theme.model_validate(raw), []
+    except ValidationError as error:
+        return None, [
+            Problem(index, theme_id, _field_path(issue["loc"]), _message(issue)) for issue in error.errors()
+        ]
+
+
+def _keyword_problems(index: int | None, theme: Theme) -> list[Problem]:
+    problems = []
+    for language, keywords in theme.keywords.items():
+        counts = Counter(keyword.casefold() for keyword in keywords)
+        for keyword in sorted(word for word, count in counts.items() if count > 1):
+            problems.append(Problem(index, theme.id, f"keywords.{language}", f"{keyword!r} is listed twice"))
+    return problems
+
+
+def _structure_problems(raw_ids: dict[int, str], themes: dict[int, Theme]) -> list[Problem]:
+    """Ids unique, parents known, two levels at most: across themes, so after each theme is checked."""
+    problems: list[Problem] = []
+    first_at: dict[str, int] = {}
+    for index, theme_id in raw_ids.items():
+        if theme_id in first_at:
+            problems.append(
+                Problem(index, theme_id, "id", f"duplicate id (also themes[{first_at[theme_id]}])")
+            )
+        else:
+            first_at[theme_id] = index
+    by_id = {theme.id: theme for index, theme in themes.items() if first_at.get(theme.id) == index}
+    for index, theme in themes.items():
+        if theme.parent is None:
+            continue
+        parent = by_id.get(theme.parent)
+        if theme.parent == theme.id:
+            message = "a theme cannot be its own parent"
+        elif theme.parent not in first_at:
+            message = f"{theme.parent!r} is not a theme of this taxonomy"
+        elif parent is not None and parent.parent is not None:
+            message = f"{theme.parent!r} has a parent itself (two levels at most)"
+        else:
+            continue
+        problems.append(Problem(index, theme.id, "parent", message))
+    return problems
+
+
+def parse(document: Any) -> Taxonomy:
+    """The taxonomy a document describes, or InvalidTaxonomy listing every problem. A `version` in the
+    document is ignored: the stored taxonomy counts its own versions."""
+    if not isinstance(document, dict):
+        raise InvalidTaxonomy([Problem(None, None, "", 'expected an object: {"themes": [...]}')])
+    problems = [
+        Problem(None, None, str(name), "unknown field") for name in document if name not in DOCUMENT_FIELDS
+    ]
+    raw_themes = document.get("themes")
+    if not isinstance(raw_themes, list):
+        problems.append(Problem(None, None, "themes", "required: a list of themes"))
+        raise InvalidTaxonomy(problems)
+    if len(raw_themes) > MAX_THEMES:
+        problems.append(Problem(None, None, "themes", f"at most {MAX_THEMES} themes, not {len(raw_themes)}"))
+        raise InvalidTaxonomy(problems)
+    themes: dict[int, Theme] = {}
+    raw_ids: dict[int, str] = {}
+    for index, raw in enumerate(raw_themes):
+        theme, found = _theme_problems(index, raw)
+        problems += found
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            raw_ids[index] = raw["id"]
+        if theme is not None:
+            themes[index] = theme
+            problems += _keyword_problems(index, theme)
+    problems += _structure_problems(raw_ids, themes)
+    if problems:
+        raise InvalidTaxonomy(sorted(problems, key=lambda p: (-1 if p.index is None else p.index, p.field)))
+    return Taxonomy(themes=list(themes.values()))
+
+
+def to_document(taxonomy: Taxonomy) -> dict[str, Any]:
+    """The document `parse` reads back to the same themes (fields left at their defaults omitted)."""
+    return {
+        "version": taxonomy.version,
+        "themes": [theme.model_dump(mode="json", exclude_defaults=True) for theme in taxonomy.themes],
+    }
+
+
+def _load_yaml(text: str) -> Any:
+    try:
+        import yaml  # PyYAML: installed with the dev tools; the CLI reads YAML only where it is
+    except ImportError as error:
+        raise InvalidTaxonomy(
+            [Problem(None, None, "", "reading YAML needs PyYAML; give JSON instead")]
+        ) from error
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InvalidTaxonomy([Problem(None, None, "", f"not valid YAML: {error}")]) from error
+
+
+def read_text(text: str, yaml_format: bool = False) -> Taxonomy:
+    """Parse a document's text (JSON, or YAML when `yaml_format`)."""
+    if yaml_format:
+        return parse(_load_yaml(text))
+    try:
+        return parse(json.loads(text))
+    except json.JSONDecodeError as error:
+        message = f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+        raise InvalidTaxonomy([Problem(None, None, "", message)]) from error
+
+
+def read_file(path: Path) -> Taxonomy:
+    """Parse a document file; YAML by its suffix (.yaml, .yml), JSON otherwise."""
+    return read_text(path.read_text(encoding="utf-8"), yaml_format=path.suffix.lower() in YAML_SUFFIXES)
+
+
+def write_text(taxonomy: Taxonomy, yaml_format: bool = False) -> str:
+    """A document's text, JSON (or YAML when `yaml_format`), non-ASCII keywords kept as they are written."""
+    document = to_document(taxonomy)
+    if yaml_format:
+        import yaml
+
+        return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=110)
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"

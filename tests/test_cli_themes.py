@@ -1,0 +1,222 @@
+"""`themes import|export|list|add|update|retire` against the moto stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib import cli
+from chalicelib.themes import records
+from chalicelib.themes.records import STARTER_PATH
+
+DOCUMENT: dict[str, Any] = {
+    "themes": [
+        {"id": "delivery", "name": "Delivery", "keywords": {"en": ["courier", "parcel"], "es": ["envío"]}},
+        {"id": "late", "name": "Late delivery", "parent": "delivery", "keywords": {"en": ["arrived late"]}},
+        {"id": "price", "name": "Price", "description": "Value for money", "examples": ["too dear"]},
+        {"id": "fax", "name": "Fax orders", "retired": True},
+    ]
+}
+
+
+def write(tmp_path: Path, content: Any, name: str = "themes.json") -> Path:
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+    return path
+
+
+def themes(*args: str) -> int:
+    return cli.main(["themes", *args])
+
+
+def test_import_replaces_the_taxonomy_and_says_what_it_stored(stack, tmp_path, capsys):
+    assert themes("import", str(write(tmp_path, DOCUMENT))) == 0
+
+    assert capsys.readouterr().out.strip() == "imported 4 themes (1 retired) as version 1"
+    stored = records.current_fresh()
+    assert [theme.id for theme in stored.themes] == ["delivery", "late", "price", "fax"]
+    assert stored.get("delivery").keywords["es"] == ["envío"]
+
+    assert themes("import", str(write(tmp_path, {"themes": DOCUMENT["themes"][2:]}))) == 0
+    assert [theme.id for theme in records.current_fresh().themes] == ["price", "fax"]
+    assert records.current_fresh().version == 2
+
+
+def test_an_invalid_import_reports_every_theme_and_changes_nothing(stack, tmp_path, capsys):
+    themes("import", str(write(tmp_path, DOCUMENT)))
+    before = records.current_fresh()
+    capsys.readouterr()
+    broken = {
+        "themes": [
+            {"id": "delivery", "name": "Delivery"},
+            {"id": "late", "name": "Late", "parent": "shipping"},
+            {"id": "Price Tag", "name": "Price"},
+            {"id": "delivery", "name": "Again", "colour": "red"},
+        ]
+    }
+
+    assert themes("import", str(write(tmp_path, broken))) == 2
+
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [
+        "error: themes[1] ('late'): parent: 'shipping' is not a theme of this taxonomy",
+        "error: themes[2] ('Price Tag'): id: must be a slug: lower-case letters, digits, '-' and '_', "
+        "starting with a letter or digit, ≤ 63",
+        "error: themes[3] ('delivery'): colour: unknown field",
+        "error: themes[3] ('delivery'): id: duplicate id (also themes[0])",
+        "nothing was changed",
+    ]
+    assert records.current_fresh() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "not valid JSON"), ('{"themes": "all of them"}', "themes: required: a list of themes")],
+)
+def test_an_unreadable_document_changes_nothing(stack, tmp_path, capsys, content, message):
+    assert themes("import", str(write(tmp_path, content))) == 2
+
+    assert message in capsys.readouterr().err
+    assert records.current_fresh().version == 0
+
+
+def test_a_missing_file_is_an_error(stack, tmp_path, capsys):
+    assert themes("import", str(tmp_path / "nope.json")) == 1
+    assert "no file" in capsys.readouterr().err
+
+
+def test_yaml_imports_like_json(stack, tmp_path):
+    text = "themes:\n  - id: returns\n    name: Returns\n    keywords:\n      fr: [retour, remboursement]\n"
+
+    assert themes("import", str(write(tmp_path, text, "themes.yaml"))) == 0
+
+    assert records.current_fresh().get("returns").keywords == {"fr": ["retour", "remboursement"]}
+
+
+@pytest.mark.parametrize("name", ["exported.json", "exported.yaml"])
+def test_export_writes_what_import_reads_back(stack, tmp_path, capsys, name):
+    themes("import", str(write(tmp_path, DOCUMENT)))
+    original = records.current_fresh()
+
+    assert themes("export", str(tmp_path / name)) == 0
+    assert themes("import", str(tmp_path / name)) == 0
+
+    assert records.current_fresh().themes == original.themes
+    assert records.current_fresh().version == original.version + 1
+
+
+def test_export_to_standard_output_is_the_document_with_its_version(stack, tmp_path, capsys):
+    themes("import", str(write(tmp_path, DOCUMENT)))
+    capsys.readouterr()
+
+    assert themes("export") == 0
+
+    assert json.loads(capsys.readouterr().out) == {"version": 1, **DOCUMENT}
+
+
+def test_the_starter_taxonomy_imports(stack, capsys):
+    assert themes("import", str(STARTER_PATH)) == 0
+    assert records.current_fresh().version == 1
+
+
+def test_list_is_a_tree_with_keyword_counts_and_retired_marked(stack, tmp_path, capsys):
+    assert themes("list") == 0
+    assert "no taxonomy yet" in capsys.readouterr().out
+    themes("import", str(write(tmp_path, DOCUMENT)))
+    capsys.readouterr()
+
+    assert themes("list") == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "version 1: 4 themes (1 retired)"
+    assert [line.split()[0] for line in lines[1:]] == ["delivery", "late", "price", "fax"]
+    assert lines[1].startswith("delivery ") and lines[1].endswith("en 2, es 1")
+    assert lines[2].startswith("  late ") and lines[2].endswith("en 1")
+    assert lines[3].endswith("no keywords")
+    assert lines[4].endswith("[retired]")
+
+
+def test_add_update_and_retire(stack, tmp_path, capsys):
+    themes("import", str(write(tmp_path, DOCUMENT)))
+    capsys.readouterr()
+
+    assert (
+        themes(
+            "add",
+            "--id",
+            "lost",
+            "--name",
+            "Lost parcel",
+            "--parent",
+            "delivery",
+            "--keyword",
+            "en=never arrived",
+            "--keyword",
+            "de=nie angekommen",
+            "--example",
+            "My parcel never came",
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.strip() == "added 'lost': the taxonomy is now version 2"
+    lost = records.current_fresh().get("lost")
+    assert (lost.parent, lost.keywords, lost.examples) == (
+        "delivery",
+        {"en": ["never arrived"], "de": ["nie angekommen"]},
+        ["My parcel never came"],
+    )
+
+    assert (
+        themes(
+            "update",
+            "lost",
+            "--name",
+            "Lost",
+            "--keyword",
+            "en=missing",
+            "--remove-keyword",
+            "de=NIE ANGEKOMMEN",
+        )
+        == 0
+    )
+    assert themes("update", "lost", "--parent", "") == 0
+    lost = records.current_fresh().get("lost")
+    assert (lost.name, lost.parent, lost.keywords) == ("Lost", None, {"en": ["never arrived", "missing"]})
+
+    assert themes("retire", "lost") == 0
+    assert records.current_fresh().get("lost").retired
+    assert themes("update", "lost", "--no-retired") == 0
+    assert not records.current_fresh().get("lost").retired
+    assert records.current_fresh().version == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["add", "--id", "price", "--name", "Price again"], 2, "theme 'price': id: already a theme"),
+        (["add", "--id", "Bad", "--name", "Bad"], 2, "theme 'Bad': id: must be a slug"),
+        (["add", "--id", "x", "--name", "X", "--parent", "late"], 2, "two levels at most"),
+        (["add", "--id", "x", "--name", "X", "--keyword", "english"], 2, "a keyword is language=word"),
+        (["update", "nowhere", "--name", "X"], 1, "no theme 'nowhere'"),
+        (["update", "price"], 2, "nothing to change"),
+        (["update", "price", "--name", " "], 2, "name: String should have at least 1 character"),
+        (["retire", "delivery"], 2, "retire or move its themes first: late"),
+        (["retire", "nowhere"], 1, "no theme 'nowhere'"),
+    ],
+)
+def test_a_refused_change_says_why_and_changes_nothing(stack, tmp_path, capsys, args, code, message):
+    themes("import", str(write(tmp_path, DOCUMENT)))
+    before = records.current_fresh()
+    capsys.readouterr()
+
+    try:
+        assert themes(*args) == code
+        error = capsys.readouterr().err
+    except SystemExit as exit_:  # argument errors exit from argparse or the option parser
+        assert code == 2
+        error = str(exit_.code) + capsys.readouterr().err
+    assert message in error
+    assert records.current_fresh() == before
