@@ -75,7 +75,7 @@ _NINO = re.compile(
     r"(?<![\w])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
     r" ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D](?!\w)"
 )
-# US ITIN: 9XX-GG-XXXX with the group numbers the IRS issues.
+# US ITIN: nine digits beginning with 9, the middle pair one the IRS issues (50-65, 70-88, 90-92, 94-99).
 _ITIN = re.compile(r"(?<![\w-])9[0-9]{2}([- ])(?:5[0-9]|6[0-5]|7[0-9]|8[0-8]|9[0-24-9])\1[0-9]{4}(?![\w-])")
 _NINE_DIGITS = re.compile(r"(?<![\w-])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}(?![\w-])")
 _SIN_WORDS = re.compile(
