@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from chalicelib.channels.webhook import StandardWebhooksChannel
@@ -86,6 +87,12 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
         "application/x-www-form-urlencoded",
     )
     assert status_form == 202
+    status_spanish, _ = post(
+        f"{base}/forms/demo/responses",
+        json.dumps({"comment": "El envío llegó tarde pero el precio es muy bueno"}).encode(),
+        "application/json",
+    )
+    assert status_spanish == 202
     status_bad, error = post(f"{base}/forms/demo/responses", b"{", "application/json")
     assert (status_bad, error["error"]["code"]) == (400, "malformed_json")
 
@@ -131,7 +138,7 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     for _ in range(40):  # the poller picks messages up within a couple of seconds
         listing = cli(env, "feedback", "list", "--date", today, "--json")
         stored = [json.loads(line) for line in listing.stdout.splitlines()]
-        if len(stored) == 3:
+        if len(stored) == 4:
             break
         time.sleep(0.5)
     by_text = {item["text"]: item for item in stored}
@@ -139,6 +146,19 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     assert by_text["Love the new app!"]["feedback_id"] == body["feedback_id"]
     assert by_text["Awful and slow"]["sentiment"] == "NEGATIVE"
     assert by_text["Support solved it in minutes, thank you"]["channel"] == "webhook"
+
+    # Tagged by the keywords tagger against the starter taxonomy, with the sentiment about each theme, in
+    # the item's own language (detected locally: the form gave none).
+    assert by_text["Love the new app!"]["themes"] == [
+        {"id": "app", "sentiment": "POSITIVE", "evidence": "Love the new app"}
+    ]
+    assert by_text["Love the new app!"]["taxonomy_version"] == 1
+    spanish = by_text["El envío llegó tarde pero el precio es muy bueno"]
+    assert spanish["language"] == "es"
+    assert [(theme["id"], theme["sentiment"]) for theme in spanish["themes"]] == [
+        ("delivery-speed", "NEGATIVE"),
+        ("price", "POSITIVE"),
+    ]
 
     # An email in a query and in a path, with the dashboard's read token: once the customer is stored; and
     # no log line of the process (request log, moto, pollers) carries the address (checked at the end).
@@ -164,10 +184,29 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.startswith("version 1: ")
 
+    # A parent's filter includes its children: delivery finds the item tagged delivery-speed.
+    by_theme = urllib.request.Request(
+        f"{base}/feedback?date={today}&theme=delivery&theme_sentiment=NEGATIVE",
+        headers={"Authorization": f"Bearer {read_token}"},
+    )
+    with urllib.request.urlopen(by_theme, timeout=10) as response:
+        filtered = json.loads(response.read())["items"]
+    assert [item["feedback_id"] for item in filtered] == [spanish["feedback_id"]]
+
     exported = cli(env, "export", "--date", today, "--out", str(tmp_path))
     assert exported.returncode == 0, exported.stderr
-    assert json.loads((tmp_path / "manifest.json").read_text())["counts"]["feedback"] == 3
-    assert (tmp_path / "feedback.csv").read_text().count("\n") == 4
+    counts = json.loads((tmp_path / "manifest.json").read_text())["counts"]
+    assert (counts["feedback"], counts["feedback_themes"]) == (4, 4)
+    feedback_csv = (tmp_path / "feedback.csv").read_text()
+    assert feedback_csv.count("\n") == 5
+    assert "delivery-speed:NEGATIVE;price:POSITIVE" in feedback_csv
+    rows = pq.read_table(tmp_path / "feedback_themes.parquet").to_pylist()
+    assert sorted((row["theme_id"], row["sentiment"]) for row in rows) == [
+        ("app", "POSITIVE"),
+        ("delivery-speed", "NEGATIVE"),
+        ("price", "POSITIVE"),
+        ("support", "POSITIVE"),
+    ]
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
