@@ -12,7 +12,7 @@ import pytest
 from chalicelib import aws
 from chalicelib.auth import tokens
 from chalicelib.models import Sentiment, StoredFeedback, ThemeTag
-from chalicelib.read import stats
+from chalicelib.read import stats, theme_stats
 from chalicelib.read.theme_stats import ThemeStats
 from chalicelib.store.feedback import day_partition
 from chalicelib.themes import records as taxonomy_records
@@ -207,6 +207,20 @@ def test_themes_of_unexpected_shapes_are_counted_only_as_far_as_they_make_sense(
 
     assert [(t["id"], t["total"], sum(t["sentiment"].values())) for t in block["by_theme"]] == counted
     assert block["tagged"] == len(counted)
+
+
+def test_only_the_most_talked_about_themes_are_listed_and_the_rest_counted(monkeypatch):
+    monkeypatch.setattr(theme_stats, "MAX_THEMES_LISTED", 2)
+    tally = ThemeStats(TAXONOMY)
+    for tags in ([("price", NEG)], [("price", POS)], [("staff", NEG)], [("staff", NEG)], [("staff", POS)]):
+        tally.add(FROM, [{"id": theme_id, "sentiment": sentiment} for theme_id, sentiment in tags])
+    tally.add(FROM, [{"id": "delivery-speed", "sentiment": NEG}])  # and its parent: four themes in all
+
+    block = tally.as_json(FROM, TO)
+
+    assert [theme["id"] for theme in block["by_theme"]] == ["staff", "price"]
+    assert block["left_off"] == 2
+    assert block["tagged"] == 6
 
 
 def test_themed_answers_validate_against_the_spec(seeded):

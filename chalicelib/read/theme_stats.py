@@ -19,6 +19,9 @@ from chalicelib.models import Sentiment
 from chalicelib.themes.taxonomy import Taxonomy
 
 THEME_SENTIMENTS = tuple(s.value for s in Sentiment)
+# The most talked-about themes listed: a 500-theme taxonomy over 93 days would otherwise answer megabytes (and
+# Lambda answers at most 6 MB); the rest are counted in `left_off`, and `?theme=` still reads any of them.
+MAX_THEMES_LISTED = 100
 
 
 @dataclass
@@ -109,11 +112,13 @@ class ThemeStats:
         ranked = sorted(
             self.tallies.items(), key=lambda pair: (-pair[1].period.total, -pair[1].previous_total, pair[0])
         )
+        listed = ranked[:MAX_THEMES_LISTED]
         return {
             "taxonomy_version": self.taxonomy.version,
             "sentiments": list(THEME_SENTIMENTS),
             "tagged": self.tagged,
             "previous": {"from": previous_from.isoformat(), "to": previous_to.isoformat()},
             "previous_tagged": self.previous_tagged,
-            "by_theme": [self._theme_json(theme_id, tally) for theme_id, tally in ranked],
+            "by_theme": [self._theme_json(theme_id, tally) for theme_id, tally in listed],
+            "left_off": len(ranked) - len(listed),
         }
