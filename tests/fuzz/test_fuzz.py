@@ -119,6 +119,13 @@ def _query_choices(
         return [{"crc_token": "fuzz-crc"}, None]
     if operation.path == "/customers":
         return [{"email": "ann@example.com"}, {"email": "Bob@Example.com"}, None]
+    if operation.path == "/feedback":
+        # Ids of the starter taxonomy the stack loaded (a parent, a child) with each sentiment, and generated.
+        return [
+            None,
+            *({"theme": theme_id} for theme_id in ("delivery", "delivery-speed")),
+            *({"theme": "support", "theme_sentiment": sentiment} for sentiment in ("NEGATIVE", "MIXED")),
+        ]
     return [None]
 
 
@@ -156,7 +163,12 @@ def _aimed_variants(operation: APIOperation, world: World) -> list[st.SearchStra
             for email in ("ann@example.com", "Bob@Example.com")
         ] + [operation.as_strategy(headers=everything)]
     if _needs_token(operation):
-        return [operation.as_strategy(headers={"Authorization": world.tokens["all"]})]
+        everything = {"Authorization": world.tokens["all"]}
+        # GET /feedback's theme filters with ids the taxonomy holds, past auth.
+        queries = [query for query in _query_choices(operation, world, None) if query]
+        return [operation.as_strategy(headers=everything)] + [
+            operation.as_strategy(headers=everything, query=query) for query in queries
+        ]
     if label == "POST /forms/{form_id}/responses":
         demo = {"form_id": "demo"}
         return [
