@@ -491,3 +491,24 @@ def test_comment_batches_follow_the_analyze_phases_batches():
 
     assert [[key for key, _, _ in batch] for batch in batches] == [["r0", "r1"], ["r2", "r3", "r4"], ["r5"]]
     assert batches[2] == [("r5", "", None)]
+
+
+def test_the_analyze_steps_requests_per_batch_are_stated_for_each_setup():
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from tools.bench.report import _per_batch_line
+
+    handler = Counter({("comprehend", "BatchDetectSentiment"): 4, ("dynamodb", "TransactWriteItems"): 4})
+    usage = SimpleNamespace(requests=4)
+    result = SimpleNamespace(
+        counter=SimpleNamespace(requests=lambda phase: handler if phase == "analyze" else Counter()),
+        analyze=SimpleNamespace(invocations=[25, 25, 25, 5], bedrock={"themes": usage, "analysis": usage}),
+    )
+
+    (_, line) = _per_batch_line(result)
+
+    assert "(4 batches of 20.0 records on average)" in line
+    assert "BatchDetectSentiment 1.00, TransactWriteItems 1.00." in line
+    assert "THEME_TAGGER=bedrock adds 1.00 Converse request per batch" in line
+    assert _per_batch_line(SimpleNamespace(analyze=SimpleNamespace(invocations=[]))) == []

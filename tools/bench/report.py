@@ -59,6 +59,27 @@ def _requests_table(counter: RequestCounter, items: int) -> list[str]:
     return lines
 
 
+def _per_batch_line(result: BenchResult) -> list[str]:
+    """The analyze step's AWS requests per batch, as the issue asks them stated, for each setup."""
+    batches = len(result.analyze.invocations)
+    if not batches:
+        return []
+    handler = result.counter.requests("analyze")
+    per_batch = ", ".join(
+        f"{operation} {count / batches:.2f}" for (_, operation), count in sorted(handler.items())
+    )
+    bedrock = {mode: usage.requests / batches for mode, usage in sorted(result.analyze.bedrock.items())}
+    return [
+        "",
+        f"The analyze handler's AWS requests per batch ({batches} batches of "
+        f"{sum(result.analyze.invocations) / batches:.1f} records on average), Comprehend only: {per_batch}. "
+        f"THEME_TAGGER=bedrock adds {bedrock.get('themes', 0):.2f} Converse request per batch; "
+        f"ANALYZER=bedrock makes {bedrock.get('analysis', 0):.2f} Converse request per batch instead of "
+        "BatchDetectDominantLanguage and BatchDetectSentiment (DetectPiiEntities, BatchGetItem and "
+        "TransactWriteItems stay).",
+    ]
+
+
 def _comprehend_section(result: BenchResult) -> list[str]:
     usage, items = result.analyze.usage, result.items
     requests = result.counter.requests("analyze")
@@ -236,6 +257,7 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         *_emf_note(result.emf_lines),
         "",
         *_requests_table(result.counter, result.items),
+        *_per_batch_line(result),
         "",
         "## Comprehend billed units",
         "",
