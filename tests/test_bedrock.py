@@ -1,7 +1,8 @@
 """The Bedrock backend against botocore's Stubber for `bedrock-runtime` (which validates every Converse
 request and response against the API model): one request per batch with the taxonomy in a cached prefix,
 answers checked item by item, a bad answer asked again alone, throttling as a per-item failure, and the
-analyzer's single request answering sentiment, language and themes."""
+analyzer's single request answering sentiment, language and themes, and the tagging request scoring the items
+whose language Comprehend cannot score."""
 
 from __future__ import annotations
 
@@ -318,6 +319,85 @@ def test_a_batch_larger_than_a_request_is_split(converse):
 
     assert results == {document.key: [] for document in documents}
     assert [len(items_of(params)) for params in sent] == [bedrock.MAX_ITEMS_PER_REQUEST, 2]
+
+
+def test_the_tagging_request_scores_only_the_items_flagged_for_their_sentiment(converse):
+    client, stubber, sent = converse
+    documents = [
+        Document("en", "The support is slow", "en"),
+        Document("nl", "De batterij is slecht", "nl"),
+        Document("pl", "Bateria jest świetna", "pl"),
+    ]
+    stubber.add_response(
+        "converse",
+        converse_response(
+            [
+                # A sentiment nobody asked for is not taken: Comprehend scored this one.
+                {
+                    "item": 0,
+                    "sentiment": "POSITIVE",
+                    "themes": [{"id": "support", "sentiment": "NEGATIVE", "evidence": "support is slow"}],
+                },
+                {
+                    "item": 1,
+                    "sentiment": "NEGATIVE",
+                    "themes": [{"id": "battery", "sentiment": "NEGATIVE", "evidence": "batterij is slecht"}],
+                },
+                {"item": 2, "sentiment": "POSITIVE", "themes": []},
+            ]
+        ),
+    )
+
+    themes, sentiments = BedrockTagger(client, MODEL).tag_and_score(documents, TAXONOMY, {"nl", "pl"})
+
+    assert themes == {
+        "en": [ThemeMatch("support", "NEGATIVE", "support is slow")],
+        "nl": [ThemeMatch("battery", "NEGATIVE", "batterij is slecht")],
+        "pl": [],
+    }
+    assert sentiments == {"nl": "NEGATIVE", "pl": "POSITIVE"}
+    [params] = sent
+    assert params["messages"][0]["content"][0]["text"].splitlines()[0] == bedrock.TASK_THEMES_AND_SCORE
+    assert [item.get("score", False) for item in items_of(params)] == [False, True, True]
+    assert 'An item marked "score": true' in params["system"][0]["text"]
+
+
+@pytest.mark.parametrize(("lone_sentiment", "scored"), [("MIXED", {"nl": "MIXED"}), (None, {})])
+def test_a_flagged_item_answered_without_its_sentiment_is_asked_alone_and_never_fails(
+    converse, lone_sentiment, scored
+):
+    client, stubber, sent = converse
+    documents = [Document("en", "Love the phone", "en"), Document("nl", "De batterij is slecht", "nl")]
+    battery = {"id": "battery", "sentiment": "NEGATIVE", "evidence": "batterij is slecht"}
+    stubber.add_response(
+        "converse",
+        converse_response(
+            [
+                {"item": 0, "themes": [{"id": "phone", "sentiment": "POSITIVE", "evidence": "the phone"}]},
+                {"item": 1, "themes": [battery]},  # no sentiment
+            ]
+        ),
+    )
+    alone: dict[str, Any] = {"item": 0, "themes": [battery]}
+    if lone_sentiment:
+        alone["sentiment"] = lone_sentiment
+    stubber.add_response("converse", converse_response([alone]))
+
+    themes, sentiments = BedrockTagger(client, MODEL).tag_and_score(documents, TAXONOMY, {"nl"})
+
+    # Alone and still without a sentiment, the item keeps its themes and stays unscored.
+    assert themes == {
+        "en": [ThemeMatch("phone", "POSITIVE", "the phone")],
+        "nl": [ThemeMatch("battery", "NEGATIVE", "batterij is slecht")],
+    }
+    assert sentiments == scored
+    assert items_of(sent[1]) == [{"item": 0, "text": documents[1].text, "language": "nl", "score": True}]
+
+
+def test_tag_asks_no_sentiment():
+    params = bedrock.request(MODEL, [Document("nl", "Heel goed", "nl")], TAXONOMY, with_analysis=False)
+    assert params["messages"][0]["content"][0]["text"].splitlines()[0] == bedrock.TASK_THEMES
+    assert items_of(params) == [{"item": 0, "text": "Heel goed", "language": "nl"}]
 
 
 @pytest.mark.parametrize(

@@ -469,6 +469,24 @@ def test_bedrock_responder_answers_converse_and_reports_usage_with_the_prefix_ca
     responder.stubber.assert_no_pending_responses()
 
 
+def test_bedrock_responder_scores_the_items_flagged_for_their_sentiment_only(session):
+    from chalicelib.analysis.themes.bedrock import BedrockTagger
+    from chalicelib.themes import records
+    from tools.bench.bedrock import BedrockResponder
+
+    client = session.client("bedrock-runtime")
+    taxonomy = records.starter()
+    batch = [Document("en", "Great staff", "en"), Document("nl", "Great, maar de app is slow", "nl")]
+
+    with BedrockResponder(client) as responder:
+        responder.taxonomy = taxonomy
+        themes, sentiments = BedrockTagger(client, "m").tag_and_score(batch, taxonomy, {"nl"})
+
+    assert set(themes) == {"en", "nl"}
+    assert sentiments == {"nl": "MIXED"}
+    assert (responder.usage.requests, responder.usage.items) == (1, 2)  # no item asked again
+
+
 def test_bedrock_responder_flags_a_request_over_the_backends_bound(session):
     from tools.bench.bedrock import BedrockResponder
 

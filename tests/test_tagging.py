@@ -15,7 +15,7 @@ from chalicelib.analysis.themes.base import ThemeMatch
 from chalicelib.ingest import processing
 from chalicelib.ingest.queue import encode_events
 from chalicelib.ingest.tagging import tag_themes
-from chalicelib.models import StoredFeedback
+from chalicelib.models import Analysis, StoredFeedback
 from chalicelib.store import feedback as feedback_store
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy, Theme
@@ -48,9 +48,11 @@ class RecordingTagger:
         }
 
 
-def _store(*events, tagger) -> None:
+def _store(*events, tagger, analyzer=None) -> None:
     [body] = encode_events(list(events))
-    report = processing.analyze_and_store([body], LexiconAnalyzer(), PatternRedactor(), tagger=tagger)
+    report = processing.analyze_and_store(
+        [body], analyzer or LexiconAnalyzer(), PatternRedactor(), tagger=tagger
+    )
     assert report.errors == [None]
 
 
@@ -216,6 +218,170 @@ def test_bedrock_as_analyzer_and_tagger_answers_everything_in_one_request_and_ne
         ("phone", "POSITIVE", "Great phone"),
         ("battery", "NEGATIVE", "the battery is awful"),
     ]
+
+
+def _reply(items: list[dict]) -> dict:
+    """A Converse response answering `{"items": items}`."""
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": json.dumps({"items": items})}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 80, "outputTokens": 60, "totalTokens": 140},
+        "metrics": {"latencyMs": 400},
+    }
+
+
+MIXED_LANGUAGES = [
+    form_event("m1", "Great phone", "en"),
+    form_event("m2", "De batterij is na een dag leeg", "nl"),
+    form_event("m3", "Bateria trzyma świetnie", "pl"),
+    form_event("m4", "The battery is awful", "en"),
+]
+
+
+def _store_with_comprehend_and_bedrock(monkeypatch, *replies: list[dict]) -> tuple[list[str | None], list]:
+    """MIXED_LANGUAGES through the analyze step with ANALYZER=comprehend and THEME_TAGGER=bedrock: Comprehend
+    scores the English texts (one stubbed request), Bedrock answers `replies`; returns the record errors
+    and every Converse request's items."""
+    from chalicelib import aws
+    from chalicelib.analysis.themes.bedrock import shared_tagger
+    from chalicelib.config import settings
+    from tests.test_analysis import sentiment_entry
+
+    monkeypatch.setenv("ANALYZER", "comprehend")
+    monkeypatch.setenv("THEME_TAGGER", "bedrock")
+    settings.cache_clear()
+    shared_tagger.cache_clear()
+    taxonomy_records.replace(TAXONOMY)
+    sent: list = []
+    client = aws.client("bedrock-runtime")
+    client.meta.events.register(
+        "provide-client-params.bedrock-runtime.Converse",
+        lambda params, **_: sent.append(
+            json.loads(params["messages"][0]["content"][0]["text"].split("\n")[1])
+        ),
+        unique_id="test-tagging-sent",
+    )
+    try:
+        with Stubber(client) as bedrock, Stubber(aws.client("comprehend")) as comprehend:
+            comprehend.add_response(
+                "batch_detect_sentiment",
+                {"ResultList": [sentiment_entry(0), sentiment_entry(1, "NEGATIVE")], "ErrorList": []},
+                {"TextList": ["Great phone", "The battery is awful"], "LanguageCode": "en"},
+            )
+            for reply in replies:
+                bedrock.add_response("converse", _reply(reply))
+            report = processing.analyze_and_store(
+                encode_events(MIXED_LANGUAGES), processing.configured_analyzer(), PatternRedactor()
+            )
+            bedrock.assert_no_pending_responses()
+            comprehend.assert_no_pending_responses()
+    finally:
+        client.meta.events.unregister(
+            "provide-client-params.bedrock-runtime.Converse", unique_id="test-tagging-sent"
+        )
+        shared_tagger.cache_clear()
+    return report.errors, [request["items"] for request in sent]
+
+
+BATTERY_NL = {"id": "battery", "sentiment": "NEGATIVE", "evidence": "batterij is na een dag leeg"}
+BATCH_THEMES = [
+    {"item": 0, "themes": [{"id": "phone", "sentiment": "POSITIVE", "evidence": "Great phone"}]},
+    {"item": 1, "sentiment": "NEGATIVE", "themes": [BATTERY_NL]},
+    {"item": 2, "sentiment": "POSITIVE", "themes": []},
+    {"item": 3, "themes": [{"id": "battery", "sentiment": "NEGATIVE", "evidence": "battery is awful"}]},
+]
+
+
+def test_languages_comprehend_cannot_score_get_their_sentiment_from_the_bedrock_tagging_request(
+    stack, monkeypatch
+):
+    errors, requests = _store_with_comprehend_and_bedrock(monkeypatch, BATCH_THEMES)
+
+    assert errors == [None]
+    # One Converse request: every item for its themes, the Dutch and Polish ones flagged for their sentiment.
+    [items] = requests
+    assert [(item["language"], item.get("score", False)) for item in items] == [
+        ("en", False),
+        ("nl", True),
+        ("pl", True),
+        ("en", False),
+    ]
+    stored = {event.external_id: feedback_store.get(event.feedback_id) for event in MIXED_LANGUAGES}
+    english = stored["m1"]
+    assert (english.sentiment.value, english.analyzer, english.sentiment_scores.positive) == (
+        "POSITIVE",
+        "comprehend",
+        0.97,
+    )
+    assert (stored["m4"].sentiment.value, stored["m4"].analyzer) == ("NEGATIVE", "comprehend")
+    dutch, polish = stored["m2"], stored["m3"]
+    assert (dutch.sentiment.value, dutch.analyzer, dutch.language, dutch.skipped_reason) == (
+        "NEGATIVE",
+        "bedrock",
+        "nl",
+        None,
+    )
+    assert dutch.sentiment_scores is None  # the model gives a label, not scores
+    assert [(t.id, t.evidence) for t in dutch.themes] == [("battery", "batterij is na een dag leeg")]
+    assert (polish.sentiment.value, polish.analyzer, polish.themes) == ("POSITIVE", "bedrock", [])
+    assert [t.id for t in stored["m4"].themes] == ["battery"]
+
+
+def test_a_flagged_item_bedrock_never_scores_is_stored_unscored_with_its_themes(stack, monkeypatch):
+    # Polish answered with its themes but without the sentiment it was flagged for.
+    without_polish = [answer if answer["item"] != 2 else {"item": 2, "themes": []} for answer in BATCH_THEMES]
+    lone_without_sentiment = [{"item": 0, "themes": []}]
+
+    errors, requests = _store_with_comprehend_and_bedrock(monkeypatch, without_polish, lone_without_sentiment)
+
+    assert errors == [None]  # the batch never fails for it
+    assert [item["text"] for item in requests[1]] == ["Bateria trzyma świetnie"]  # asked again alone
+    polish = feedback_store.get(MIXED_LANGUAGES[2].feedback_id)
+    assert (polish.sentiment, polish.analyzer, polish.skipped_reason) == (
+        None,
+        "comprehend",
+        "unsupported_language",
+    )
+    assert polish.themes == [] and polish.taxonomy_version is not None
+    assert feedback_store.get(MIXED_LANGUAGES[1].feedback_id).analyzer == "bedrock"
+
+
+def test_with_the_keywords_tagger_an_unsupported_language_stays_unscored(stack, monkeypatch):
+    from chalicelib.analysis.comprehend import ComprehendAnalyzer
+    from chalicelib.analysis.themes import configured_tagger
+    from chalicelib.config import settings
+
+    monkeypatch.setenv("THEME_TAGGER", "keywords")
+    settings.cache_clear()
+    taxonomy_records.replace(TAXONOMY)
+    dutch = form_event("k1", "De batterij is na een dag leeg", "nl")
+
+    # No Comprehend request (Dutch is not sent) and no Bedrock one: no stubbed response would answer them.
+    _store(dutch, tagger=configured_tagger(), analyzer=ComprehendAnalyzer())
+
+    stored = feedback_store.get(dutch.feedback_id)
+    assert (stored.sentiment, stored.analyzer, stored.skipped_reason) == (
+        None,
+        "comprehend",
+        "unsupported_language",
+    )
+    assert stored.taxonomy_version is not None
+
+
+def test_a_re_tag_never_asks_for_sentiment():
+    class ScoringTagger(RecordingTagger):
+        def tag_and_score(self, documents, taxonomy, unscored):
+            raise AssertionError("a re-tag asked for sentiment")
+
+    dutch = Analysis(sentiment=None, language="nl", analyzer="comprehend", analyzed_at=NOW)
+    dutch = dutch.model_copy(update={"skipped_reason": "unsupported_language"})
+    item = StoredFeedback.from_event(form_event("r1", "De batterij", "nl"), dutch, NOW)
+    tagger = ScoringTagger()
+
+    tagged = tag_themes([item], tagger, TAXONOMY)  # fill_sentiment off: as the backfill calls it
+
+    assert [document.key for document in tagger.seen] == [item.feedback_id]
+    assert tagged.items[0].sentiment is None and tagged.items[0].analyzer == "comprehend"
 
 
 def _analysis():

@@ -10,6 +10,9 @@ from chalicelib.models import Analysis, utc_now
 
 EMPTY_TEXT = "empty_text"
 UNSUPPORTED_LANGUAGE = "unsupported_language"
+# The skipped reasons of a text whose language the analyzer cannot score: its own list of languages, or
+# Comprehend's per-document error (`comprehend:<ErrorCode>`) for a language it turned down.
+UNSCORED_LANGUAGE_REASONS = frozenset({UNSUPPORTED_LANGUAGE, "comprehend:UNSUPPORTED_LANGUAGE"})
 
 
 @dataclass(frozen=True, slots=True)

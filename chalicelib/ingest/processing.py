@@ -1,5 +1,9 @@
 """The analyze function: an SQS batch in, sentiment scored in batches, items stored once, failures reported.
 
+The order for each batch: the sentiment analyzer (language and sentiment), PII redaction of the text to be
+stored, identities, then the themes step (`tagging.py`, on the redacted text; with Bedrock as the tagger its
+request also scores the items in a language the analyzer cannot score), then one write of every item.
+
 All records of a batch are analyzed together (one Comprehend call per 25 texts of a language, not per
 record) and written together (one transaction per 100 items): `WholeBatchProcessor`, a Powertools
 BatchProcessor, decides the batch in one call and reports each record's outcome in the partial batch
@@ -125,7 +129,10 @@ def analyze_and_store(
                 }
             )
         ready.append(stored)
-    tagged = tag_themes(ready, tagger)
+    # Themes come last, after sentiment and redaction: the tagger quotes the text as stored (never masked
+    # PII), and it scores in its own request (Bedrock) the items whose language the analyzer could not score,
+    # which are known only once the analysis has run: their sentiment then costs no request of its own.
+    tagged = tag_themes(ready, tagger, fill_sentiment=True)
     failed.update(tagged.failed)
     outcome = feedback_write.save_feedback(tagged.items, resolution)
     failed.update(outcome.failed)

@@ -7,7 +7,9 @@ cache) and the bench sums those fields. Tokens are estimated at CHARS_PER_TOKEN 
 stand-in cannot run Nova's tokenizer. The prefix before the request's `cachePoint` is cached when it is at
 least CACHE_MIN_TOKENS long (Amazon Nova's minimum per checkpoint): its first request writes it, the next
 ones within CACHE_TTL_SECONDS read it. The reply tags each item as the keywords tagger does (its themes and
-their evidence, so the answer has a realistic length), with a keyword-based overall sentiment.
+their evidence, so the answer has a realistic length), with a keyword-based overall sentiment for every item
+when the request is the analyzer's, and for the items flagged `"score": true` (a language Comprehend cannot
+score) otherwise. The bench's comments are all in languages Comprehend scores, so its themes mode flags none.
 """
 
 from __future__ import annotations
@@ -100,7 +102,9 @@ class BedrockResponder:
         items = json.loads(payload)["items"]
         if len(items) > MAX_ITEMS_PER_REQUEST:
             self.usage.violations.append(f"Converse: {len(items)} items in one request")
-        reply = json.dumps({"items": self._answers(items, with_analysis="sentiment" in task)})
+        from chalicelib.analysis.themes.bedrock import TASK_ANALYSIS
+
+        reply = json.dumps({"items": self._answers(items, with_analysis=task == TASK_ANALYSIS)})
         usage = self._usage(prefix, any("cachePoint" in block for block in system), message, reply)
         self.usage.add(usage, len(items))
         response = {
@@ -125,6 +129,8 @@ class BedrockResponder:
             answer: dict[str, Any] = {"item": item["item"], "themes": themes}
             if with_analysis:
                 answer |= {"language": item.get("language", "en"), "sentiment": sentiment_for(item["text"])}
+            elif item.get("score"):
+                answer["sentiment"] = sentiment_for(item["text"])
             answers.append(answer)
         return answers
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from chalicelib.analysis.base import AnalysisFailed, Document
 from chalicelib.themes.taxonomy import Taxonomy
@@ -35,4 +35,21 @@ class ThemeTagger(Protocol):
     def tag(self, documents: Sequence[Document], taxonomy: Taxonomy) -> TagResults:
         """Per document key, its themes (each at most once; an empty list for none), in text order; a failure
         affects only the documents it touched."""
+        ...
+
+
+# Per document key: the overall sentiment a tagger's request scored for an item the analyzer could not score.
+SentimentResults = dict[str, ThemeSentiment]
+
+
+@runtime_checkable
+class SentimentScoringTagger(ThemeTagger, Protocol):
+    """A tagger whose request can also score the overall sentiment of some items (Bedrock), at no extra
+    request: the analyze step asks it for the items whose language the sentiment analyzer cannot score."""
+
+    def tag_and_score(
+        self, documents: Sequence[Document], taxonomy: Taxonomy, unscored: Collection[str]
+    ) -> tuple[TagResults, SentimentResults]:
+        """`tag`, plus the overall sentiment of the documents whose keys are in `unscored`; a key left out
+        of the sentiments was not scored (its answer never gave one)."""
         ...
