@@ -71,6 +71,11 @@ def to_analyze(history) -> set[str]:
     }
 
 
+def to_update(history) -> set[str]:
+    """Of those, the ones the lexicon scores (it has no lexicon for the Italian one, which keeps its own)."""
+    return to_analyze(history) - {history["italian"].feedback_id}
+
+
 def table_items(record_type: str) -> dict[str, dict]:
     items = aws.client("dynamodb").scan(TableName=settings().table_name)["Items"]
     return {
@@ -133,11 +138,13 @@ def test_backfill_reanalyzes_the_range_moves_profile_counts_and_a_second_run_cha
     out = capsys.readouterr().out
     in_range = [i for i in history.values() if FIRST <= i.stored_at.date() <= LAST]
     assert f"{len(in_range)} item(s) in range" in out
-    assert f"done: {len(to_analyze(history))} updated, 2 skipped (already lexicon), 0 failed" in out
+    assert f"done: {len(to_update(history))} updated, 3 skipped (already lexicon), 0 failed" in out
     assert sorted(recording.analyzed) == sorted(to_analyze(history))
     for item in history.values():
         stored = feedback_store.get(item.feedback_id)
-        if item.feedback_id in to_analyze(history):
+        if item.external_id == "italian":
+            assert stored == item  # no lexicon for Italian: the sentiment Comprehend gave stays
+        elif item.feedback_id in to_analyze(history):
             expected = LexiconAnalyzer().analyze([reanalysis_document(item)])[item.feedback_id]
             assert (stored.analyzer, stored.sentiment) == ("lexicon", expected.sentiment)
             assert stored.sentiment_scores == expected.scores
@@ -145,12 +152,6 @@ def test_backfill_reanalyzes_the_range_moves_profile_counts_and_a_second_run_cha
         else:
             assert stored == item  # out of range, or analyzed by the lexicon already
     assert feedback_store.get(history["in-00"].feedback_id).sentiment == Sentiment.NEGATIVE
-    italian = feedback_store.get(history["italian"].feedback_id)  # no lexicon for Italian
-    assert (italian.sentiment, italian.skipped_reason, italian.sentiment_scores) == (
-        None,
-        "unsupported_language",
-        None,
-    )
     assert_profiles_match_a_recount()
 
     before = (table_items("FEEDBACK"), table_items("PROFILE"))
@@ -158,7 +159,8 @@ def test_backfill_reanalyzes_the_range_moves_profile_counts_and_a_second_run_cha
     assert cli.main(["backfill", *RANGE]) == 0
 
     assert f"done: 0 updated, {len(in_range)} skipped" in capsys.readouterr().out
-    assert recording.analyzed == []  # a rerun costs no analysis
+    # A rerun analyzes only what the lexicon could not score (locally: no lexicon for Italian).
+    assert recording.analyzed == [history["italian"].feedback_id]
     assert (table_items("FEEDBACK"), table_items("PROFILE")) == before
 
 
@@ -188,11 +190,11 @@ def test_an_interrupted_backfill_resumes_from_its_checkpoint_and_processes_each_
     out = capsys.readouterr().out
     assert "resuming at day 2026-11-0" in out
     assert Counter(recording.analyzed) == Counter(dict.fromkeys(to_analyze(history), 1))
-    assert {feedback_store.get(i).analyzer for i in to_analyze(history)} == {"lexicon"}
+    assert {feedback_store.get(i).analyzer for i in to_update(history)} == {"lexicon"}
     assert_profiles_match_a_recount()
     finished = job.Checkpoint.load(job.job_id_for(FIRST, LAST, "lexicon"))
     assert finished.finished
-    assert finished.counts.updated == len(to_analyze(history))
+    assert finished.counts.updated == len(to_update(history))
     assert finished.counts.done == len(history) - 2  # the days either side are not in the job
 
 
@@ -212,13 +214,13 @@ def test_a_crash_after_a_pages_writes_but_before_its_checkpoint_moves_nothing_tw
         patch.setattr(job.Checkpoint, "save", crash_on_third)
         with pytest.raises(KeyboardInterrupt):
             cli.main(["backfill", *RANGE, "--batch-size", "6"])
-    written = {i for i in to_analyze(history) if feedback_store.get(i).analyzer == "lexicon"}
+    written = {i for i in to_update(history) if feedback_store.get(i).analyzer == "lexicon"}
     assert len(written) > 6  # page 2 was written before the crash
 
     assert cli.main(["backfill", *RANGE, "--resume", "--batch-size", "6"]) == 0
 
     # The repeated page finds its items at the lexicon: it skips them, and moves no count again.
-    assert {feedback_store.get(i).analyzer for i in to_analyze(history)} == {"lexicon"}
+    assert {feedback_store.get(i).analyzer for i in to_update(history)} == {"lexicon"}
     assert_profiles_match_a_recount()
     assert sorted(recording.analyzed) == sorted(to_analyze(history))
 

@@ -59,7 +59,8 @@ class UnfinishedJob(Exception):
 
 @dataclass
 class Counts:
-    """Items updated (new analysis written), skipped (already at the target analyzer) and failed."""
+    """Items updated (new analysis written), skipped (already at the target analyzer, or scored where the
+    target cannot score) and failed."""
 
     updated: int = 0
     skipped: int = 0
@@ -208,7 +209,11 @@ def analyze_batch(items: list[StoredFeedback], analyzer: Analyzer) -> tuple[Coun
     analyses: dict[str, Analysis] = {}
     for item in todo:
         result = results.get(item.feedback_id)
-        if isinstance(result, Analysis):
+        if isinstance(result, Analysis) and result.sentiment is None and item.sentiment is not None:
+            # The target cannot score this text (its language) but another backend did, e.g. Bedrock for a
+            # language Comprehend lacks: a backfill never trades a sentiment for none.
+            counts.skipped += 1
+        elif isinstance(result, Analysis):
             analyses[item.feedback_id] = result
         else:
             failed[item.feedback_id] = str(result) if isinstance(result, AnalysisFailed) else "no result"

@@ -21,6 +21,8 @@ BENCH_ENVIRONMENT = {
     "INGEST_QUEUE_NAME": QUEUE_NAME,
     "PARAMETER_PREFIX": "/feedback/bench",
     "ANALYZER": "comprehend",
+    # As the stack deploys it: the keywords tagger against the starter taxonomy (provision_stack loads it).
+    "THEME_TAGGER": "keywords",
     # As deployed (.chalice/config.json); the bench must not depend on the form cache outliving the run.
     "DAY_SHARDS": "8",
     "CONFIG_CACHE_SECONDS": "300",
@@ -56,13 +58,14 @@ def reset_process_caches() -> None:
 def provision_stack() -> str:
     """Create the table, queues, bucket, parameters and the demo form in moto; returns the queue URL."""
     from chalicelib.config import settings
-    from chalicelib.local.provision import create_demo_form, provision
+    from chalicelib.local.provision import create_demo_form, load_starter_taxonomy, provision
 
     reset_process_caches()
     resources = provision(QUEUE_NAME)
     os.environ["INGEST_QUEUE_URL"] = resources.queue_url
     reset_process_caches()
     create_demo_form()
+    load_starter_taxonomy()
     # Read now: chalice.test.Client swaps os.environ for the stage's variables during each request.
     settings()
     return resources.queue_url
