@@ -7,6 +7,10 @@ analysis, which the README's deploy section explains (data residency, the AI-ser
 
 The list comes from botocore's endpoint data (the same as the AWS General Reference, "Amazon Comprehend
 endpoints and quotas"), so it grows with boto3 rather than by hand.
+
+Amazon Bedrock (analyzer or theme_tagger `bedrock`) is checked the same way, with `bedrock_region` (the
+functions' BEDROCK_REGION) as the way out; a cross-Region inference profile id must be called from a region
+of its geography.
 """
 
 from __future__ import annotations
