@@ -29,9 +29,10 @@ _SERVICE_CONFIG = {
 }
 
 
-# Services a deployment may call in another region than its own: Comprehend is offered in fewer regions than
-# the rest of the stack (infra/regions.py), so a stage in eu-south-1 calls it in eu-central-1.
-_SERVICE_REGION_VARIABLES = {"comprehend": "COMPREHEND_REGION"}
+# Services a deployment may call in another region than its own: Comprehend and Bedrock are offered in fewer
+# regions than the rest of the stack (infra/regions.py), so a stage in eu-south-1 calls Comprehend in
+# eu-central-1.
+_SERVICE_REGION_VARIABLES = {"comprehend": "COMPREHEND_REGION", "bedrock-runtime": "BEDROCK_REGION"}
 
 
 @cache

@@ -3,9 +3,10 @@
     eval "$(.venv/bin/python -m infra.outputs prod)"   # needs AWS credentials for the account
     .venv/bin/python -m chalicelib.cli feedback list
 
-chalicelib.config reads TABLE_NAME, EXPORT_BUCKET, INGEST_QUEUE_URL, PARAMETER_PREFIX, STAGE and
-EXPORT_FUNCTION_NAME; the same resource names are also in the SSM parameter `/feedback/<stage>/stack` (JSON,
-as the local stack writes it).
+chalicelib.config reads TABLE_NAME, EXPORT_BUCKET, INGEST_QUEUE_URL, PARAMETER_PREFIX, STAGE,
+EXPORT_FUNCTION_NAME, ANALYZER, THEME_TAGGER and BEDROCK_MODEL_ID (chalicelib/aws.py: BEDROCK_REGION); the
+same resource names are also in the SSM parameter `/feedback/<stage>/stack` (JSON, as the local stack writes
+it).
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ OUTPUTS: dict[str, tuple[str, str | None]] = {
     ),
     "Region": ("The region the stage runs in", "AWS_REGION"),
     "ComprehendRegion": ("Where Amazon Comprehend is called (the stage's region unless set)", None),
+    # The analyze function's settings: `backfill` and `themes suggestions` run from the CLI with the same.
+    "Analyzer": ("Language and sentiment: comprehend, lexicon or bedrock", "ANALYZER"),
+    "ThemeTagger": ("How items are tagged against the taxonomy: keywords, bedrock or none", "THEME_TAGGER"),
+    "BedrockModelId": ("The model (or inference profile) the Bedrock backends call", "BEDROCK_MODEL_ID"),
+    "BedrockRegion": ("Where Amazon Bedrock is called (the stage's region unless set)", "BEDROCK_REGION"),
 }
 
 

@@ -10,6 +10,7 @@ DynamoDB transactions have no IAM action of their own: TransactWriteItems is aut
 UpdateItem, DeleteItem or ConditionCheckItem. SendMessageBatch is authorized as sqs:SendMessage.
 SecureString parameters use the AWS-managed `aws/ssm` key, whose key policy lets any principal of the
 account decrypt through SSM: no kms statement is needed (a customer-managed key would need kms:Decrypt here).
+Bedrock's Converse is authorized as bedrock:InvokeModel, on the model (or inference profile) it names.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from aws_cdk import aws_iam as iam
 
 from chalicelib.store.schema import CUSTOMER_INDEX, DAY_INDEX
+from infra import regions
 
 # Logical ids of the functions in the template `chalice package` generates for app.py.
 API_HANDLER = "APIHandler"
@@ -51,6 +53,46 @@ SIGNING_KEY_PARTITION = "SIGNING_KEY"
 
 
 @dataclass(frozen=True)
+class BedrockModel:
+    """The model the analyze function's Bedrock backends call (settings `bedrock_model_id`), and where from.
+
+    A model id is granted on its foundation-model ARN in the calling region. A cross-Region inference profile
+    id needs, as the Bedrock user guide's cross-Region inference pages say, the profile in the calling region
+    and the model in the regions it routes to: every Bedrock region of a geographic profile's geography (the
+    destinations AWS lists are among them), or the calling region and the region-less ARN for a `global.`
+    one; those model grants hold only for calls through that profile (bedrock:InferenceProfileArn).
+    """
+
+    model_id: str
+    region: str  # where the client calls Bedrock: bedrock_region, else the deploy region
+    account: str
+    partition: str = "aws"
+
+    @property
+    def geography(self) -> str | None:
+        return regions.profile_geography(self.model_id)
+
+    @property
+    def profile_arn(self) -> str | None:
+        if self.geography is None:
+            return None
+        return f"arn:{self.partition}:bedrock:{self.region}:{self.account}:inference-profile/{self.model_id}"
+
+    def _model_arn(self, region: str, model_id: str) -> str:
+        return f"arn:{self.partition}:bedrock:{region}::foundation-model/{model_id}"
+
+    @property
+    def foundation_model_arns(self) -> list[str]:
+        geography = self.geography
+        if geography is None:
+            return [self._model_arn(self.region, self.model_id)]
+        model_id = self.model_id.split(".", maxsplit=1)[1]
+        if geography == regions.GLOBAL_PROFILE:
+            return [self._model_arn(self.region, model_id), self._model_arn("", model_id)]
+        return [self._model_arn(region, model_id) for region in regions.geography_regions(geography)]
+
+
+@dataclass(frozen=True)
 class Targets:
     """The ARNs the statements point at."""
 
@@ -59,6 +101,7 @@ class Targets:
     bucket_arn: str
     source_secrets_arn: str  # arn:…:parameter/feedback/<stage>/sources/* (SecureStrings the CLI writes)
     export_function_arn: str  # the NightlyExport function, which an erasure invokes to rewrite export days
+    bedrock_model: BedrockModel | None = None  # only when analyzer or theme_tagger is bedrock
 
     def index_arn(self, index: str) -> str:
         return f"{self.table_arn}/index/{index}"
@@ -82,6 +125,23 @@ def _log_and_trace(log_group_arn: str) -> list[iam.PolicyStatement]:
         _statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn]),
         # X-Ray actions have no resource type: "*" is the only value IAM accepts.
         _statement("UploadTraces", list(XRAY_ACTIONS), ["*"]),
+    ]
+
+
+def _invoke_bedrock(model: BedrockModel | None) -> list[iam.PolicyStatement]:
+    """analysis/themes/bedrock.py: one Converse request per batch (authorized as bedrock:InvokeModel)."""
+    if model is None:
+        return []
+    if model.profile_arn is None:
+        return [_statement("InvokeBedrockModel", ["bedrock:InvokeModel"], model.foundation_model_arns)]
+    return [
+        _statement("InvokeBedrockProfile", ["bedrock:InvokeModel"], [model.profile_arn]),
+        _statement(
+            "InvokeBedrockModelThroughProfile",
+            ["bedrock:InvokeModel"],
+            model.foundation_model_arns,
+            conditions={"StringEquals": {"bedrock:InferenceProfileArn": model.profile_arn}},
+        ),
     ]
 
 
@@ -156,6 +216,7 @@ def analyze(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
         _statement("QueryCustomerIndex", ["dynamodb:Query"], [targets.index_arn(CUSTOMER_INDEX)]),
         # Comprehend's built-in detect APIs have no resource type: "*" is the only value IAM accepts.
         _statement("DetectSentimentAndPii", list(COMPREHEND_DETECT_ACTIONS), ["*"]),
+        *_invoke_bedrock(targets.bedrock_model),
         *_log_and_trace(log_group_arn),
     ]
 

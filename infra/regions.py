@@ -7,6 +7,10 @@ analysis, which the README's deploy section explains (data residency, the AI-ser
 
 The list comes from botocore's endpoint data (the same as the AWS General Reference, "Amazon Comprehend
 endpoints and quotas"), so it grows with boto3 rather than by hand.
+
+Amazon Bedrock (analyzer or theme_tagger `bedrock`) is checked the same way, with `bedrock_region` (the
+functions' BEDROCK_REGION) as the way out; a cross-Region inference profile id must be called from a region
+of its geography.
 """
 
 from __future__ import annotations
@@ -46,3 +50,61 @@ def check_comprehend(region: str, comprehend_region: str | None) -> None:
             + ": the texts are then analyzed outside "
             f"{region} (see README, Deploy: data residency)."
         )
+
+
+@functools.cache
+def bedrock_regions() -> frozenset[str]:
+    """The commercial regions with Amazon Bedrock (botocore lists its runtime under the `bedrock` service)."""
+    return frozenset(boto3.session.Session().get_available_regions("bedrock"))
+
+
+# The geographies of Bedrock's cross-Region (system-defined) inference profiles: the id's prefix (`eu.` in
+# `eu.amazon.nova-micro-v1:0`) → the regions it is called from and routes to. `global.` profiles route to
+# every commercial region and are authorized against the region-less model ARN instead.
+PROFILE_GEOGRAPHIES: dict[str, tuple[str, ...]] = {
+    "us": ("us-",),
+    "eu": ("eu-",),
+    "apac": ("ap-",),
+    "ca": ("ca-",),
+    "jp": ("ap-northeast-1", "ap-northeast-3"),
+    "au": ("ap-southeast-2", "ap-southeast-4"),
+}
+GLOBAL_PROFILE = "global"
+
+
+def profile_geography(model_id: str) -> str | None:
+    """The geography of a cross-Region inference profile id (`global` included); None for a model id."""
+    prefix = model_id.split(".", maxsplit=1)[0]
+    return prefix if prefix in PROFILE_GEOGRAPHIES or prefix == GLOBAL_PROFILE else None
+
+
+def geography_regions(geography: str) -> list[str]:
+    """The Bedrock regions of a geographic profile (its possible sources and destinations), sorted."""
+    starts = PROFILE_GEOGRAPHIES[geography]
+    return sorted(region for region in bedrock_regions() if region.startswith(starts))
+
+
+def check_bedrock(region: str, bedrock_region: str | None, model_id: str) -> str:
+    """The region Bedrock is called in; refuse one without Bedrock, or a profile of another geography."""
+    offered = bedrock_regions()
+    if bedrock_region is not None and bedrock_region not in offered:
+        raise RegionRefused(
+            f"bedrock_region={bedrock_region} does not offer Amazon Bedrock; "
+            f"choose one of {', '.join(sorted(offered))}."
+        )
+    if bedrock_region is None and region not in offered:
+        raise RegionRefused(
+            f"Amazon Bedrock is not offered in {region}, so the Bedrock analyzer or theme tagger would fail "
+            f"every item. Keep {region} and call Bedrock elsewhere with -c bedrock_region=<region> (one of "
+            f"{', '.join(sorted(offered))}): the texts are then analyzed outside {region} (see README, "
+            "Deploy: data residency), or choose analyzer and theme_tagger without Bedrock."
+        )
+    source = bedrock_region or region
+    geography = profile_geography(model_id)
+    if geography in PROFILE_GEOGRAPHIES and source not in geography_regions(geography):
+        raise RegionRefused(
+            f"bedrock_model_id={model_id} is a cross-Region inference profile of the {geography!r} "
+            f"geography, which {source} cannot call; use one from {source}'s geography or the model id "
+            f"without the {geography}. prefix."
+        )
+    return source

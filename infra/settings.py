@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from chalicelib.config import DEFAULT_BEDROCK_MODEL_ID, AnalyzerBackend, ThemeTaggerBackend
 from infra import regions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +25,13 @@ DEFAULT_WAF_RATE_LIMIT = 300  # form submissions per client IP per 5 minutes
 DEFAULT_REGION = "us-east-1"  # an offline synth without credentials or context
 DEFAULT_MONTHLY_BUDGET_USD = 100
 DEFAULT_MAX_ITEMS_PER_HOUR = 10_000
+Backend = TypeVar("Backend", AnalyzerBackend, ThemeTaggerBackend)
+DEFAULT_ANALYZER = AnalyzerBackend.COMPREHEND
+# Free and deterministic; it tags nothing until a taxonomy is imported (`cli themes import`).
+DEFAULT_THEME_TAGGER = ThemeTaggerBackend.KEYWORDS
+# A Bedrock model id (`amazon.nova-micro-v1:0`) or a cross-Region inference profile id (`eu.amazon.…`): no
+# ARN, no wildcard, so the IAM statement names exactly what is called.
+MODEL_ID_PATTERN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9_-]+)+(:[A-Za-z0-9-]+)*")
 
 
 def _flag(value: Any, default: bool) -> bool:
@@ -50,6 +59,24 @@ def _logs_role_choice(value: Any) -> bool:
     if choice not in {"create", "existing"}:
         raise ValueError(f"api_gateway_logs_role must be create or existing, got {value!r}")
     return choice == "create"
+
+
+def _choice(name: str, value: Any, backends: type[Backend], default: Backend) -> Backend:
+    text = str(value or default).strip().lower()
+    allowed = [backend.value for backend in backends]
+    if text not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return backends(text)
+
+
+def _model_id(value: Any) -> str:
+    model_id = str(value or DEFAULT_BEDROCK_MODEL_ID).strip()
+    if not MODEL_ID_PATTERN.fullmatch(model_id):
+        raise ValueError(
+            f"bedrock_model_id must be a Bedrock model id (amazon.nova-micro-v1:0) or a cross-Region "
+            f"inference profile id (eu.amazon.nova-micro-v1:0), got {value!r}"
+        )
+    return model_id
 
 
 def chalice_config() -> dict[str, Any]:
@@ -82,6 +109,13 @@ class StageSettings:
     api_gateway_logs_role    API Gateway writes access logs with one account-wide role per region:
                              `create` (default) sets it up; `existing` when the account already has one
                              (its API Gateway settings show a CloudWatch log role ARN)
+    analyzer                 language and sentiment: comprehend (default), lexicon or bedrock
+    theme_tagger             themes against the team's taxonomy: keywords (default), bedrock or none
+    bedrock_model_id         the Converse model of the Bedrock backends: a model id or a cross-Region
+                             inference profile id (us., eu., apac., ca., jp., au., global.); default
+                             amazon.nova-micro-v1:0
+    bedrock_region           where Bedrock is called when the deploy region has none; without it the
+                             synth refuses such a region when analyzer or theme_tagger is bedrock
     """
 
     stage: str = "dev"
@@ -97,6 +131,10 @@ class StageSettings:
     monthly_budget_usd: int = DEFAULT_MONTHLY_BUDGET_USD
     max_items_per_hour: int = DEFAULT_MAX_ITEMS_PER_HOUR
     create_api_gateway_logs_role: bool = True
+    analyzer: AnalyzerBackend = DEFAULT_ANALYZER
+    theme_tagger: ThemeTaggerBackend = DEFAULT_THEME_TAGGER
+    bedrock_model_id: str = DEFAULT_BEDROCK_MODEL_ID
+    bedrock_region: str | None = None
 
     @classmethod
     def from_context(cls, get: Any) -> StageSettings:
@@ -120,13 +158,31 @@ class StageSettings:
             monthly_budget_usd=int(get("monthly_budget_usd") or DEFAULT_MONTHLY_BUDGET_USD),
             max_items_per_hour=int(get("max_items_per_hour") or DEFAULT_MAX_ITEMS_PER_HOUR),
             create_api_gateway_logs_role=_logs_role_choice(get("api_gateway_logs_role")),
+            analyzer=_choice("analyzer", get("analyzer"), AnalyzerBackend, DEFAULT_ANALYZER),
+            theme_tagger=_choice(
+                "theme_tagger", get("theme_tagger"), ThemeTaggerBackend, DEFAULT_THEME_TAGGER
+            ),
+            bedrock_model_id=_model_id(get("bedrock_model_id")),
+            bedrock_region=get("bedrock_region") or None,
         )
         regions.check_comprehend(settings.region, settings.comprehend_region)
+        if settings.uses_bedrock or settings.bedrock_region:
+            regions.check_bedrock(settings.region, settings.bedrock_region, settings.bedrock_model_id)
         if settings.waf_rate_limit < 10:
             raise ValueError("waf_rate_limit must be at least 10 (the WAF minimum)")
         if settings.analyze_max_concurrency < 2:
             raise ValueError("analyze_max_concurrency must be at least 2 (the SQS event source minimum)")
         return settings
+
+    @property
+    def uses_bedrock(self) -> bool:
+        """Whether the analyze function calls Bedrock (and so needs its IAM grant)."""
+        return self.analyzer is AnalyzerBackend.BEDROCK or self.theme_tagger is ThemeTaggerBackend.BEDROCK
+
+    @property
+    def bedrock_source_region(self) -> str:
+        """The region the Bedrock client calls: bedrock_region, else the deploy region."""
+        return self.bedrock_region or self.region
 
     @property
     def stack_name(self) -> str:

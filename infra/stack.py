@@ -100,6 +100,14 @@ class FeedbackStack(cdk.Stack):
             ),
             # The function `chalice package` generates for app.nightly_export (created below, by that name).
             export_function_arn=cdk.Fn.get_att(NIGHTLY_EXPORT, "Arn").to_string(),
+            bedrock_model=permissions.BedrockModel(
+                model_id=settings.bedrock_model_id,
+                region=settings.bedrock_source_region,
+                account=self.account,
+                partition=self.partition,
+            )
+            if settings.uses_bedrock
+            else None,
         )
         self.roles = {
             function: iam.Role(
@@ -184,6 +192,8 @@ class FeedbackStack(cdk.Stack):
             "INGEST_QUEUE_NAME": settings.queue_name,
             "INGEST_QUEUE_URL": self.queue.queue_url,
             "PARAMETER_PREFIX": settings.parameter_prefix,
+            # On every function, replacing .chalice/config.json's default, so none names another analyzer.
+            "ANALYZER": settings.analyzer.value,
         }
         if settings.comprehend_region and settings.comprehend_region != settings.region:
             # chalicelib/aws.py calls Comprehend there (infra/regions.py: the deploy region has none).
@@ -224,6 +234,9 @@ class FeedbackStack(cdk.Stack):
         analyze.add_property_override(
             f"{event}.ScalingConfig", {"MaximumConcurrency": settings.analyze_max_concurrency}
         )
+        for name, value in _tagging_variables(settings).items():
+            # Only the analyze function tags items and calls Bedrock (backfill --themes runs from the CLI).
+            analyze.add_property_override(f"Environment.Variables.{name}", value)
         # The layer ARN differs per region (account and version too): CloudFormation reads it from the SSM
         # public parameter of the region it deploys to, unless the deployer names one.
         layer_arn = settings.pandas_layer_arn or ssm.StringParameter.value_for_string_parameter(
@@ -256,6 +269,10 @@ class FeedbackStack(cdk.Stack):
             "AnalyzeFunctionName": self.chalice.get_resource(ANALYZE).ref,
             "Region": self.settings.region,
             "ComprehendRegion": self.settings.comprehend_region or self.settings.region,
+            "Analyzer": self.settings.analyzer.value,
+            "ThemeTagger": self.settings.theme_tagger.value,
+            "BedrockModelId": self.settings.bedrock_model_id,
+            "BedrockRegion": self.settings.bedrock_source_region,
         }
         for key, (description, _) in OUTPUTS.items():
             cdk.CfnOutput(self, key, value=values[key], description=description)
@@ -280,6 +297,17 @@ def _environment_restored() -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def _tagging_variables(settings: StageSettings) -> dict[str, str]:
+    """The analyze function's THEME_TAGGER, and the Bedrock model and region when a backend uses Bedrock."""
+    variables = {"THEME_TAGGER": settings.theme_tagger.value}
+    if settings.uses_bedrock:
+        variables["BEDROCK_MODEL_ID"] = settings.bedrock_model_id
+        if settings.bedrock_source_region != settings.region:
+            # chalicelib/aws.py calls Bedrock there (infra/regions.py: the deploy region has none).
+            variables["BEDROCK_REGION"] = settings.bedrock_source_region
+    return variables
 
 
 def _retention(days: int) -> logs.RetentionDays:

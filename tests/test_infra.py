@@ -21,7 +21,7 @@ from cfnlint.api import lint_file
 
 from chalicelib.local.provision import MAX_RECEIVE_COUNT
 from chalicelib.store import schema
-from infra import athena, gateway, outputs, permissions
+from infra import athena, gateway, outputs, permissions, settings
 from tests.infra_synth import FUNCTIONS, ROOT, STAGE, Synth, arn, ref
 
 # --- the table -----------------------------------------------------------------------------------------
@@ -366,6 +366,8 @@ def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
                 "Stage": "prod",
                 "GlueDatabaseName": "feedback_prod",
                 "NightlyExportFunctionName": "feedback-collector-prod-NightlyExport-AbC123",
+                "ThemeTagger": "keywords",
+                "BedrockRegion": "eu-west-1",
             }
             return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in values.items()]}]}
 
@@ -377,6 +379,8 @@ def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
     # `cli customers erase` invokes the export function to rewrite the export days.
     assert "export EXPORT_FUNCTION_NAME=feedback-collector-prod-NightlyExport-AbC123" in printed
     assert not any("Glue" in line or "feedback_prod" in line for line in printed)
+    # `backfill --themes` and `themes suggestions` run with the stage's tagger and Bedrock region.
+    assert {"export THEME_TAGGER=keywords", "export BEDROCK_REGION=eu-west-1"} <= set(printed)
 
 
 def test_prod_is_protected_from_deletion_and_outputs_name_the_switches(synth: Synth):
@@ -385,6 +389,67 @@ def test_prod_is_protected_from_deletion_and_outputs_name_the_switches(synth: Sy
     stack_outputs = synth.template["Outputs"]
     assert stack_outputs["AnalyzeFunctionName"]["Value"] == ref(permissions.ANALYZE)
     assert stack_outputs["Region"]["Value"] == "us-east-1"
+
+
+# --- analysis and themes settings ----------------------------------------------------------------------
+
+
+def _variables(synth: Synth, function: str) -> dict[str, Any]:
+    return synth.resources[function]["Properties"]["Environment"]["Variables"]
+
+
+def test_the_analyze_function_tags_with_keywords_by_default(synth: Synth):
+    analyze = _variables(synth, permissions.ANALYZE)
+    assert (analyze["ANALYZER"], analyze["THEME_TAGGER"]) == ("comprehend", "keywords")
+    assert not [name for name in analyze if name.startswith("BEDROCK")]  # no Bedrock backend, no model
+    for function in set(FUNCTIONS) - {permissions.ANALYZE}:
+        assert "THEME_TAGGER" not in _variables(synth, function), function
+        assert _variables(synth, function)["ANALYZER"] == "comprehend", function
+    stack_outputs = synth.template["Outputs"]
+    assert {key: stack_outputs[key]["Value"] for key in ("Analyzer", "ThemeTagger", "BedrockModelId")} == {
+        "Analyzer": "comprehend",
+        "ThemeTagger": "keywords",
+        "BedrockModelId": "amazon.nova-micro-v1:0",
+    }
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"analyzer": "openai"}, "analyzer must be one of comprehend, lexicon, bedrock, got 'openai'"),
+        ({"theme_tagger": "regex"}, "theme_tagger must be one of none, keywords, bedrock, got 'regex'"),
+        ({"bedrock_model_id": "amazon.*"}, "bedrock_model_id must be a Bedrock model id"),
+        ({"bedrock_model_id": "arn:aws:bedrock:us-east-1::foundation-model/x.y"}, "or a cross-Region"),
+        ({"bedrock_model_id": "nova micro"}, "got 'nova micro'"),
+        ({"bedrock_region": "mars-1"}, "bedrock_region=mars-1 does not offer Amazon Bedrock"),
+        (
+            {"theme_tagger": "bedrock", "bedrock_model_id": "eu.amazon.nova-micro-v1:0"},
+            "of the 'eu' geography, which us-east-1 cannot call",
+        ),
+    ],
+)
+def test_unknown_analysis_settings_are_refused_naming_what_is_allowed(context: dict[str, str], message: str):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        settings.StageSettings.from_context({"stage": "prod", "region": "us-east-1", **context}.get)
+
+
+def test_analysis_settings_are_read_case_insensitively_and_cdk_json_holds_the_defaults():
+    chosen = settings.StageSettings.from_context(
+        {"stage": "dev", "region": "eu-west-1", "analyzer": "Bedrock", "theme_tagger": " none "}.get
+    )
+    assert (chosen.analyzer.value, chosen.theme_tagger.value, chosen.uses_bedrock) == (
+        "bedrock",
+        "none",
+        True,
+    )
+    context = json.loads((ROOT / "infra" / "cdk.json").read_text())["context"]
+    assert context == {
+        "analyzer": settings.DEFAULT_ANALYZER.value,
+        "theme_tagger": settings.DEFAULT_THEME_TAGGER.value,
+        "bedrock_model_id": settings.DEFAULT_BEDROCK_MODEL_ID,
+    }
+    defaults = settings.StageSettings.from_context({"stage": "dev", "region": "eu-west-1"}.get)
+    assert (defaults.theme_tagger.value, defaults.uses_bedrock) == ("keywords", False)
 
 
 # --- linters -------------------------------------------------------------------------------------------

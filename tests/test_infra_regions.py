@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import aws
 from infra import regions, runtime
 from infra.settings import StageSettings
 
@@ -108,3 +109,53 @@ def test_the_region_comes_from_context_or_the_cdk_environment(monkeypatch: pytes
     monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
     assert StageSettings.from_context({"stage": "dev"}.get).region == "eu-west-1"
     assert StageSettings.from_context({"stage": "dev", "region": "eu-central-1"}.get).region == "eu-central-1"
+
+
+def test_a_region_without_bedrock_is_refused_only_when_bedrock_is_used():
+    assert "ap-east-1" not in regions.bedrock_regions()  # Hong Kong: neither Bedrock nor Comprehend
+    assert {"us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-1"} <= regions.bedrock_regions()
+    hong_kong = {"stage": "prod", "region": "ap-east-1", "comprehend_region": "ap-southeast-1"}
+    assert StageSettings.from_context(hong_kong.get).bedrock_region is None  # keywords and Comprehend
+    for backend in ({"analyzer": "bedrock"}, {"theme_tagger": "bedrock"}):
+        with pytest.raises(regions.RegionRefused) as refused:
+            StageSettings.from_context({**hong_kong, **backend}.get)
+        assert "ap-east-1" in str(refused.value) and "bedrock_region" in str(refused.value)
+    chosen = StageSettings.from_context(
+        {**hong_kong, "analyzer": "bedrock", "bedrock_region": "ap-southeast-1"}.get
+    )
+    assert chosen.bedrock_source_region == "ap-southeast-1"
+    # A geographic profile is called from its geography: the APAC one from Singapore, not the EU one.
+    StageSettings.from_context(
+        {
+            **hong_kong,
+            "theme_tagger": "bedrock",
+            "bedrock_region": "ap-southeast-1",
+            "bedrock_model_id": "apac.amazon.nova-micro-v1:0",
+        }.get
+    )
+    with pytest.raises(regions.RegionRefused, match="'eu' geography, which ap-southeast-1 cannot call"):
+        StageSettings.from_context(
+            {
+                **hong_kong,
+                "theme_tagger": "bedrock",
+                "bedrock_region": "ap-southeast-1",
+                "bedrock_model_id": "eu.amazon.nova-micro-v1:0",
+            }.get
+        )
+
+
+def test_bedrock_is_called_in_its_own_region_and_the_rest_in_the_stage_region(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-east-1")
+    monkeypatch.setenv("BEDROCK_REGION", "ap-southeast-1")
+    monkeypatch.delenv("COMPREHEND_REGION", raising=False)
+    aws.reset_clients()
+    try:
+        assert aws.client("bedrock-runtime").meta.region_name == "ap-southeast-1"
+        assert aws.client("comprehend").meta.region_name == "ap-east-1"
+        monkeypatch.delenv("BEDROCK_REGION")
+        aws.reset_clients()
+        assert aws.client("bedrock-runtime").meta.region_name == "ap-east-1"
+    finally:
+        aws.reset_clients()

@@ -9,8 +9,10 @@ import json
 import re
 from typing import Any
 
-from infra import permissions
-from tests.infra_synth import ROOT, STAGE, Synth, arn
+import pytest
+
+from infra import permissions, regions
+from tests.infra_synth import ROOT, STAGE, Synth, arn, synthesize_variants
 
 # --- IAM -----------------------------------------------------------------------------------------------
 
@@ -207,10 +209,12 @@ def test_every_service_the_lambda_code_calls_is_granted_somewhere(synth: Synth):
     for path in (ROOT / "chalicelib").rglob("*.py"):
         if {"local", "cli"} & set(path.relative_to(ROOT / "chalicelib").parts) or path in admin_only:
             continue
-        called |= set(re.findall(r"aws\.client\(\"(\w+)\"\)", path.read_text()))
+        called |= set(re.findall(r"aws\.client\(\"([\w-]+)\"\)", path.read_text()))
     granted = {action.split(":")[0] for actions in EXPECTED_ACTIONS.values() for action in actions}
     assert called, "no aws.client(...) calls found"
-    assert called <= granted, f"no IAM statement for {called - granted}"
+    # Bedrock is granted only when a backend uses it: test_bedrock_is_granted_on_exactly_the_model_called.
+    assert "bedrock-runtime" in called
+    assert called - {"bedrock-runtime"} <= granted, f"no IAM statement for {called - granted}"
 
 
 # --- cdk-nag -------------------------------------------------------------------------------------------
@@ -301,3 +305,171 @@ def test_the_rules_catch_what_the_transform_would_otherwise_deploy(transformed: 
     for change, rule in expected.items():
         found = broken(change)
         assert found and all(line.startswith(rule) for line in found), (change.__name__, found)
+
+
+# --- Bedrock (analyzer or theme_tagger = bedrock) ----------------------------------------------------------
+
+ACCOUNT = "123456789012"
+PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT}
+NOVA_MICRO = "amazon.nova-micro-v1:0"
+CLAUDE_HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
+# The stack with each Bedrock setup; cdk-nag must pass on each (a finding fails the synth).
+BEDROCK_VARIANTS = {
+    # The default model in the stage's region, for the analyzer only.
+    "model": {"region": "us-east-1", "analyzer": "bedrock", "theme_tagger": "none"},
+    # Hong Kong has neither Comprehend nor Bedrock: both are called in Singapore, through the APAC profile.
+    "profile": {
+        "region": "ap-east-1",
+        "comprehend_region": "ap-southeast-1",
+        "bedrock_region": "ap-southeast-1",
+        "theme_tagger": "bedrock",
+        "bedrock_model_id": f"apac.{NOVA_MICRO}",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def bedrock_synths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synth]:
+    return synthesize_variants(tmp_path_factory.mktemp("bedrock"), BEDROCK_VARIANTS)
+
+
+def _rendered(value: Any) -> Any:
+    """A template value with Fn::Join and the pseudo parameters resolved (as CloudFormation would)."""
+    if isinstance(value, list):
+        return [_rendered(item) for item in value]
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_rendered(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return PSEUDO_PARAMETERS[value["Ref"]]
+    if isinstance(value, dict):
+        return {key: _rendered(item) for key, item in value.items()}
+    return value
+
+
+def _bedrock_statements(synth: Synth) -> dict[str, list[dict[str, Any]]]:
+    """Owner → its statements naming a bedrock action."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for owner, statement in _statements(synth):
+        if any(action.startswith("bedrock:") for action in _listed(statement.get("Action", []))):
+            found.setdefault(owner, []).append(_rendered(statement))
+    return found
+
+
+def test_no_bedrock_grant_by_default(synth: Synth):
+    assert _bedrock_statements(synth) == {}
+    assert "bedrock" not in json.dumps(synth.template["Resources"][permissions.ANALYZE]["Properties"])
+
+
+def test_bedrock_is_granted_on_exactly_the_model_called(bedrock_synths: dict[str, Synth]):
+    synth = bedrock_synths["model"]
+    statements = _bedrock_statements(synth)
+    assert list(statements) == [synth.logical_id("AWS::IAM::Role", "AnalyzeRole")]
+    (statement,) = next(iter(statements.values()))
+    assert statement == {
+        "Sid": "InvokeBedrockModel",
+        "Effect": "Allow",
+        "Action": "bedrock:InvokeModel",
+        "Resource": f"arn:aws:bedrock:us-east-1::foundation-model/{NOVA_MICRO}",
+    }
+    # Everything else the analyze function may do is unchanged.
+    granted = {a for s in _role_statements(synth, permissions.ANALYZE) for a in _listed(s["Action"])}
+    assert granted == EXPECTED_ACTIONS[permissions.ANALYZE] | {"bedrock:InvokeModel"}
+
+
+def test_an_inference_profile_is_granted_with_its_models_through_it_only(bedrock_synths: dict[str, Synth]):
+    synth = bedrock_synths["profile"]
+    statements = _bedrock_statements(synth)
+    assert list(statements) == [synth.logical_id("AWS::IAM::Role", "AnalyzeRole")]
+    profile, models = statements[synth.logical_id("AWS::IAM::Role", "AnalyzeRole")]
+    profile_arn = f"arn:aws:bedrock:ap-southeast-1:{ACCOUNT}:inference-profile/apac.{NOVA_MICRO}"
+    assert profile == {
+        "Sid": "InvokeBedrockProfile",
+        "Effect": "Allow",
+        "Action": "bedrock:InvokeModel",
+        "Resource": profile_arn,
+    }
+    assert models["Sid"] == "InvokeBedrockModelThroughProfile"
+    assert models["Action"] == "bedrock:InvokeModel"
+    assert models["Condition"] == {"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}}
+    model_regions = set()
+    for resource in models["Resource"]:
+        match = re.fullmatch(r"arn:aws:bedrock:(ap-[a-z]+-\d)::foundation-model/(.+)", resource)
+        assert match and match[2] == NOVA_MICRO, resource
+        model_regions.add(match[1])
+    # The source region and the APAC profile's destinations are among them; Hong Kong has no Bedrock.
+    assert {
+        "ap-southeast-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-south-1",
+        "ap-southeast-2",
+    } <= model_regions
+    assert "ap-east-1" not in model_regions
+
+
+def test_the_analyze_function_is_told_the_bedrock_model_and_region(bedrock_synths: dict[str, Synth]):
+    def variables(synth: Synth, function: str) -> dict[str, Any]:
+        return synth.template["Resources"][function]["Properties"]["Environment"]["Variables"]
+
+    analyze = variables(bedrock_synths["model"], permissions.ANALYZE)
+    assert (analyze["ANALYZER"], analyze["THEME_TAGGER"], analyze["BEDROCK_MODEL_ID"]) == (
+        "bedrock",
+        "none",
+        NOVA_MICRO,
+    )
+    assert "BEDROCK_REGION" not in analyze  # the stage's own region
+    analyze = variables(bedrock_synths["profile"], permissions.ANALYZE)
+    assert analyze["THEME_TAGGER"] == "bedrock"
+    assert analyze["ANALYZER"] == "comprehend"
+    assert analyze["BEDROCK_MODEL_ID"] == f"apac.{NOVA_MICRO}"
+    assert analyze["BEDROCK_REGION"] == analyze["COMPREHEND_REGION"] == "ap-southeast-1"
+    outputs = bedrock_synths["profile"].template["Outputs"]
+    assert outputs["BedrockRegion"]["Value"] == "ap-southeast-1"
+    assert outputs["BedrockModelId"]["Value"] == f"apac.{NOVA_MICRO}"
+    for synth in bedrock_synths.values():
+        for function in set(permissions.FUNCTIONS) - {permissions.ANALYZE}:
+            assert not any(name.startswith("BEDROCK") for name in variables(synth, function)), function
+            assert variables(synth, function)["ANALYZER"] == variables(synth, permissions.ANALYZE)["ANALYZER"]
+
+
+def test_cdk_nag_passes_with_bedrock(bedrock_synths: dict[str, Synth]):
+    for name, synth in bedrock_synths.items():
+        (report,) = [r for r in synth.report["pluginReports"] if r["pluginName"] == "AwsSolutions"]
+        assert report["violations"] == [], name
+        assert report["conclusion"] == "success", name
+
+
+@pytest.mark.parametrize(
+    ("model_id", "region", "expected"),
+    [
+        (NOVA_MICRO, "eu-west-1", ["eu-west-1"]),
+        (f"us.{NOVA_MICRO}", "us-east-1", ["us-east-1", "us-east-2", "us-west-2"]),
+        (f"eu.{NOVA_MICRO}", "eu-central-1", ["eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"]),
+        (f"jp.{CLAUDE_HAIKU}", "ap-northeast-1", ["ap-northeast-1", "ap-northeast-3"]),
+    ],
+)
+def test_model_arns_cover_the_regions_a_profile_routes_to(model_id: str, region: str, expected: list[str]):
+    model = permissions.BedrockModel(model_id=model_id, region=region, account=ACCOUNT)
+    base = model_id.split(".", 1)[1] if model.geography else model_id
+    arns = model.foundation_model_arns
+    assert {f"arn:aws:bedrock:{r}::foundation-model/{base}" for r in expected} <= set(arns)
+    assert all(arn.endswith(f"::foundation-model/{base}") and "*" not in arn for arn in arns)
+    if model.geography is None:
+        assert (model.profile_arn, arns) == (None, [f"arn:aws:bedrock:{region}::foundation-model/{model_id}"])
+    else:
+        assert model.profile_arn == f"arn:aws:bedrock:{region}:{ACCOUNT}:inference-profile/{model_id}"
+        starts = regions.PROFILE_GEOGRAPHIES[model.geography]
+        assert all(arn.split(":")[3].startswith(starts) for arn in arns), arns
+    if model.geography == "jp":
+        assert len(arns) == 2
+
+
+def test_a_global_profile_is_granted_on_the_region_less_model():
+    model_id = f"global.{CLAUDE_HAIKU}"
+    model = permissions.BedrockModel(model_id=model_id, region="eu-west-1", account=ACCOUNT)
+    assert model.profile_arn == f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/{model_id}"
+    assert model.foundation_model_arns == [
+        f"arn:aws:bedrock:eu-west-1::foundation-model/{CLAUDE_HAIKU}",
+        f"arn:aws:bedrock:::foundation-model/{CLAUDE_HAIKU}",
+    ]
