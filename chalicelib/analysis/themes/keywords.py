@@ -27,6 +27,7 @@ the analyzer in one `analyze` call; a span it fails on is read from its cues alo
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ TRAILING_REACH = 2
 # It came next day."), which keeps that clause's sentiment but tags the item with both.
 PARENT_WITH_CHILD = "never"
 _CUE_POLARITY = {"positive": 1, "negative": -1, "expected": 0}
+# The end of a sentence (a point between digits is a number): what a question mark is looked for up to.
+_SENTENCE_END = re.compile(r"[!?;…\n]|(?<!\d)\.|\.(?!\d)")
 
 
 @dataclass
@@ -77,6 +80,8 @@ class _Reading:
     text_for_analyzer: str
     cue_score: int = 0
     label: str | None = None
+    # A question asks rather than judges ("will it be available again?"): only a complaint cue speaks in it.
+    question: bool = False
 
 
 class _TaxonomyIndex:
@@ -212,8 +217,33 @@ class _DocumentPlan:
         sentence = self.segmentation.sentence_at(start) or whole
         # Other sentences speak for the theme only when they name no other theme.
         text = [whole] if self._only_theme_in(whole, mention.theme) else []
-        spans = [piece, clause, sentence, *text]
-        return tuple(self._read(span, mention) for span in dict.fromkeys(spans))
+        spans = [piece, self._with_orphans(piece, clause), clause, sentence, *text]
+        question = self._is_question(start)
+        return tuple(self._read(span, mention, question) for span in dict.fromkeys(spans))
+
+    def _with_orphans(self, piece: Span, clause: Span) -> Span:
+        """The piece and the pieces after it in its clause that name no theme: "the courier left it outside,
+        didn't even ring" is all about the courier."""
+        end = piece.end
+        for other, _ in self.segmentation.pieces:
+            if other.start < end or not (clause.start <= other.start < clause.end):
+                continue
+            if not self._names_no_theme(other):
+                break
+            end = other.end
+        return Span(piece.start, end)
+
+    def _names_no_theme(self, span: Span) -> bool:
+        return not any(span.start <= self.tokens[m.hit.first].start < span.end for m in self._theme_hits)
+
+    def _is_question(self, position: int) -> bool:
+        """Whether the sentence holding `position` ends with a question mark (or opens with Spanish "¿")."""
+        text = self.document.text
+        end = _SENTENCE_END.search(text, position)
+        if end is not None and end.group() == "?":
+            return True
+        start = max((found.end() for found in _SENTENCE_END.finditer(text, 0, position)), default=0)
+        return "¿" in text[start:position]
 
     def _only_theme_in(self, span: Span, theme: str) -> bool:
         return all(
@@ -222,7 +252,7 @@ class _DocumentPlan:
             if span.start <= self.tokens[m.hit.first].start < span.end
         )
 
-    def _read(self, span: Span, mention: _Mention) -> _Reading:
+    def _read(self, span: Span, mention: _Mention, question: bool = False) -> _Reading:
         """A span's cue score for the mentioned theme, and its text for the analyzer without theme words."""
         inside = [i for i, t in enumerate(self.tokens) if span.start <= t.start < span.end]
         score = 0
@@ -232,7 +262,7 @@ class _DocumentPlan:
             languages = [mention.language] if mention.language else self.index.keyword_languages
             for language in languages:
                 score += self._cue_score(tokens, language, mention.theme, span)
-        return _Reading(span, self._masked(span), score)
+        return _Reading(span, self._masked(span), score, question=question)
 
     def _cue_score(self, tokens: list[Token], language: str, theme: str, span: Span) -> int:
         indexes = self.index.by_language[language]
@@ -244,6 +274,8 @@ class _DocumentPlan:
         hits = _longest_first_hits(hits)
         # "did not arrive late": the negator reaches the polar word, not the expected event before it.
         polar = [hit for hit in hits if _CUE_POLARITY[hit.label] != 0]
+        # Of two one-word polar cues side by side, the first qualifies the second ("bien augmenté").
+        polar = [hit for hit in polar if not any(_qualifies(hit, other) for other in polar)]
         score = 0
         for hit in polar or hits:
             negated = is_negated(tokens, hit.first, span, language)
@@ -286,7 +318,10 @@ class _DocumentPlan:
             verdicts: list[tuple[str, Span]] = []
             for narrowest_first in readings:
                 for reading in narrowest_first:
-                    sentiment = _decide(labels.get(self._span_id(reading.span)), reading.cue_score)
+                    if reading.question:
+                        sentiment = NEGATIVE if reading.cue_score < 0 else None
+                    else:
+                        sentiment = _decide(labels.get(self._span_id(reading.span)), reading.cue_score)
                     if sentiment is not None:
                         verdicts.append((sentiment, reading.span))
                         break
@@ -313,6 +348,10 @@ def _combine(verdicts: list[tuple[str, Span]], default_span: Span) -> tuple[Them
     if MIXED in labels or {POSITIVE, NEGATIVE} <= labels:
         return MIXED, first_span
     return first_label, first_span  # type: ignore[return-value]
+
+
+def _qualifies(first: Hit, second: Hit) -> bool:
+    return first.first == first.last and second.first == second.last == first.last + 1
 
 
 def _trailing_negator(tokens: Sequence[Token], hit: Hit, language: str) -> bool:
