@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from chalicelib.analysis.base import Analyzer, Document, primary_language
@@ -52,6 +52,7 @@ TRAILING_REACH = 2
 # It came next day."), which keeps that clause's sentiment but tags the item with both.
 PARENT_WITH_CHILD = "never"
 _CUE_POLARITY = {"positive": 1, "negative": -1, "expected": 0}
+_OPPOSITE = {POSITIVE: NEGATIVE, NEGATIVE: POSITIVE}
 # The end of a sentence (a point between digits is a number): what a question mark is looked for up to.
 _SENTENCE_END = re.compile(r"[!?;…\n]|(?<!\d)\.|\.(?!\d)")
 
@@ -82,6 +83,10 @@ class _Reading:
     label: str | None = None
     # A question asks rather than judges ("will it be available again?"): only a complaint cue speaks in it.
     question: bool = False
+    # Read from the other side of a contrast: its opinion, reversed, is this theme's.
+    inverted: bool = False
+    # The span shown as evidence when it is not the span read (an inverted reading shows its own clause).
+    shown: Span | None = None
 
 
 class _TaxonomyIndex:
@@ -207,7 +212,8 @@ class _DocumentPlan:
         for mention in self.mentions:
             following = self._clause_index(mention) + 1
             contrasting = 0 < following < len(clauses) and self.segmentation.after_contrast[following]
-            if contrasting and following not in named:
+            conceding = contrasting and self.segmentation.after_concession[following]
+            if contrasting and not conceding and following not in named:
                 self.readings[mention.theme].append((self._read(clauses[following], mention),))
 
     def _readings_for(self, mention: _Mention) -> tuple[_Reading, ...]:
@@ -217,9 +223,28 @@ class _DocumentPlan:
         sentence = self.segmentation.sentence_at(start) or whole
         # Other sentences speak for the theme only when they name no other theme.
         text = [whole] if self._only_theme_in(whole, mention.theme) else []
-        spans = [piece, self._with_orphans(piece, clause), clause, sentence, *text]
+        spans = [piece, self._with_orphans(piece, clause), clause]
         question = self._is_question(start)
-        return tuple(self._read(span, mention, question) for span in dict.fromkeys(spans))
+        readings = [self._read(span, mention, question) for span in dict.fromkeys(spans)]
+        opposite = self._contrasting_clause(start)
+        if opposite is not None:
+            # "Great screen, but the battery lasts no day": a silent side of a contrast says the opposite.
+            other_side = self._read(opposite, mention, question, scoped=False)
+            readings.append(replace(other_side, inverted=True, shown=clause))
+        later = [span for span in dict.fromkeys([sentence, *text]) if span not in spans]
+        return (*readings, *(self._read(span, mention, question) for span in later))
+
+    def _contrasting_clause(self, position: int) -> Span | None:
+        """The clause on the other side of a contrastive conjunction from the clause at `position`."""
+        clauses, contrast = self.segmentation.clauses, self.segmentation.after_contrast
+        index = next((i for i, c in enumerate(clauses) if c.start <= position < c.end), None)
+        if index is None:
+            return None
+        if contrast[index]:
+            return clauses[index - 1]
+        if index + 1 < len(clauses) and contrast[index + 1]:
+            return clauses[index + 1]
+        return None
 
     def _with_orphans(self, piece: Span, clause: Span) -> Span:
         """The piece and the pieces after it in its clause that name no theme: "the courier left it outside,
@@ -252,7 +277,7 @@ class _DocumentPlan:
             if span.start <= self.tokens[m.hit.first].start < span.end
         )
 
-    def _read(self, span: Span, mention: _Mention, question: bool = False) -> _Reading:
+    def _read(self, span: Span, mention: _Mention, question: bool = False, scoped: bool = True) -> _Reading:
         """A span's cue score for the mentioned theme, and its text for the analyzer without theme words."""
         inside = [i for i, t in enumerate(self.tokens) if span.start <= t.start < span.end]
         score = 0
@@ -261,12 +286,13 @@ class _DocumentPlan:
             tokens = self.tokens[first : last + 1]
             languages = [mention.language] if mention.language else self.index.keyword_languages
             for language in languages:
-                score += self._cue_score(tokens, language, mention.theme, span)
+                score += self._cue_score(tokens, language, mention.theme if scoped else None, span)
         return _Reading(span, self._masked(span), score, question=question)
 
-    def _cue_score(self, tokens: list[Token], language: str, theme: str, span: Span) -> int:
+    def _cue_score(self, tokens: list[Token], language: str, theme: str | None, span: Span) -> int:
         indexes = self.index.by_language[language]
-        scopes = [theme, self.index.parent_of.get(theme)]
+        # Theme-scoped cues read for their theme only ("cheap" is bad news about quality, good about price).
+        scopes = [theme, self.index.parent_of.get(theme)] if theme else []
         hits = indexes.cues.find(tokens, [span])
         for scope in scopes:
             if scope in indexes.scoped_cues:
@@ -322,8 +348,10 @@ class _DocumentPlan:
                         sentiment = NEGATIVE if reading.cue_score < 0 else None
                     else:
                         sentiment = _decide(labels.get(self._span_id(reading.span)), reading.cue_score)
+                    if sentiment is not None and reading.inverted:
+                        sentiment = _OPPOSITE.get(sentiment)
                     if sentiment is not None:
-                        verdicts.append((sentiment, reading.span))
+                        verdicts.append((sentiment, reading.shown or reading.span))
                         break
             sentiment, span = _combine(verdicts, default_span=readings[0][0].span)
             evidence = self.document.text[span.start : span.end]
