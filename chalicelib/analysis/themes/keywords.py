@@ -391,9 +391,11 @@ def _trailing_negator(tokens: Sequence[Token], hit: Hit, language: str) -> bool:
 
 
 def _longest_first_hits(hits: list[Hit]) -> list[Hit]:
-    """The hits no longer hit covers: "on hold" counts once, not also as "hold"."""
+    """The hits no longer hit covers: "on hold" counts once, not also as "hold". Longer means more words, so
+    a phrase matched across a gap ("en … stock") hides no phrase matched whole inside it ("rupture de stock").
+    """
     kept: list[Hit] = []
-    for hit in sorted(hits, key=lambda h: (-(h.last - h.first), -h.words, h.first)):
+    for hit in sorted(hits, key=lambda h: (-h.words, -(h.last - h.first), h.first)):
         if not any(k.first <= hit.first and hit.last <= k.last for k in kept):
             kept.append(hit)
     return sorted(kept, key=lambda h: h.first)
