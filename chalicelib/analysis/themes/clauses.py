@@ -158,11 +158,17 @@ def segment(text: str, language: str | None) -> Segmentation:
 
 def is_negated(tokens: Sequence[Token], first: int, clause: Span | None, language: str | None) -> bool:
     """Whether a negator stands within NEGATION_REACH words before tokens[first], inside the same clause."""
-    words = negators(language)
-    for index in range(max(0, first - NEGATION_REACH), first):
+    words, joins = negators(language), coordinators(language)
+    # Walked back from the cue: "nothing they could do and that I be patient" does not negate "be patient".
+    for index in range(first - 1, max(0, first - NEGATION_REACH) - 1, -1):
         token = tokens[index]
-        if clause is not None and token.start < clause.start:
-            continue
+        if (clause is not None and token.start < clause.start) or token.lower in joins:
+            return False
         if token.lower in words:
             return True
     return False
+
+
+@cache
+def coordinators(language: str | None) -> frozenset[str]:
+    return frozenset(word for code in _languages(language) for word in COORDINATING[code])

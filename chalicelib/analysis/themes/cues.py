@@ -28,6 +28,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "delicious", "tasty", "comfy", "comfortable", "gorgeous", "solved my problem", "fixed my problem",
             "sorted my problem", "problem solved",
             "convenient", "handy", "no fees", "free of charge",
+            "worth every penny", "slick",
         ],
         "negative": [
             "late", "delay", "delayed", "slow", "slowly", "took forever", "took ages", "took weeks",
@@ -46,6 +47,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "unannounced", "took a month", "took months", "took month", "went up", "gone up", "increased",
             "raised",
             "be patient",
+            "froze", "came off", "came apart",
         ],
         "expected": [
             "arrive", "arrived", "answer", "answered", "reply", "replied", "respond", "responded",
@@ -53,6 +55,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "resolve", "call back", "refund", "deliver", "delivered", "show up", "load", "loads", "get back",
             "come", "came", "accept", "accepted", "available", "in stock",
             "last", "lasts", "lasted", "by mistake",
+            "redeem", "apply",
         ],
     },
     "es": {
@@ -69,6 +72,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "delicioso", "deliciosa", "rico", "rica", "cómodo", "cómoda", "precioso", "preciosa",
             "resolvieron el problema", "solucionaron el problema", "problema resuelto",
             "práctico", "práctica", "cómodo", "fluida", "fluido", "sin comisiones", "sin intereses",
+            "vale cada euro", "vale cada céntimo", "vale lo que cuesta",
         ],
         "negative": [
             "tarde", "retraso", "retrasado", "retrasada", "lento", "lenta", "demora", "tardó", "tardaron",
@@ -87,6 +91,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "subió", "subieron", "han subido", "aumentado",
             "tener paciencia", "tuviera paciencia",
             "no sirve para nada",
+            "se colgó", "se quedó colgada", "se quedó pillada", "se despegó", "se descosió",
         ],
         "expected": [
             "llegar", "llegó", "llegado", "llega", "contestar", "contestó", "contestaron", "responder",
@@ -95,6 +100,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "entregar", "entregaron", "carga", "aparece", "atendieron", "llamaron", "hay stock",
             "arreglar", "arreglaron", "arreglado",
             "dura", "duró", "aguanta", "por error",
+            "canjear", "aplicar",
         ],
     },
     "fr": {
@@ -110,6 +116,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "délicieux", "délicieuse", "savoureux", "confortable", "magnifique", "résolu mon problème",
             "réglé mon problème", "problème résolu", "problème réglé",
             "pratique", "fluide", "sans frais", "bel", "belle", "beau",
+            "vaut chaque centime", "vaut son prix",
         ],
         "negative": [
             "retard", "en retard", "tard", "lent", "lente", "lenteur", "délai trop long", "des semaines",
@@ -128,12 +135,14 @@ CUES: dict[str, dict[str, list[str]]] = {
             "pris des mois", "augmenté", "augmentent",
             "être patient",
             "ne sert à rien",
+            "rame", "décollé", "décollée", "décousu",
         ],
         "expected": [
             "arrivé", "arrivée", "arriver", "reçu", "reçue", "recevoir", "répondu", "répondre", "réponse",
             "fonctionne", "marche", "aidé", "aider", "aide", "remboursé", "rembourser", "remboursement",
             "livré", "livrée", "charge", "rappelé", "rappeler", "résoudre", "en stock", "disponible",
             "tient", "dure", "par erreur",
+            "appliquer", "utiliser",
         ],
     },
     "de": {
@@ -148,6 +157,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "problemlos", "sofort", "funktioniert einwandfrei", "einwandfrei",
             "lecker", "bequem", "wunderschön", "Problem gelöst", "Problem behoben",
             "praktisch", "flüssig", "ohne Gebühren", "gebührenfrei",
+            "ruckzuck", "jeden Cent wert", "jeden Euro wert",
         ],
         "negative": [
             "spät", "zu spät", "verspätet", "verspätung", "verzögerung", "verzögert", "langsam", "dauerte",
@@ -167,6 +177,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "dauerte einen monat", "monatelang", "gestiegen", "erhöht", "teurer geworden",
             "Geduld haben",
             "bringt nichts",
+            "aufgehängt", "ewig", "unbrauchbar", "aufgegangen",
         ],
         "expected": [
             "angekommen", "ankommen", "kam", "erhalten", "bekommen", "antwort", "geantwortet", "antworten",
@@ -174,6 +185,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "erstattung", "rückerstattung", "geliefert", "zurückgerufen", "gelöst", "lädt", "verfügbar",
             "vorrätig", "lieferbar", "gemeldet",
             "hält", "hielt", "aus Versehen",
+            "einlösen", "einlösbar",
         ],
     },
     "pt": {
@@ -189,6 +201,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "delicioso", "deliciosa", "gostoso", "gostosa", "confortável", "lindo", "linda",
             "resolveu meu problema", "resolveram meu problema", "problema resolvido",
             "prático", "prática", "fluido", "fluida", "sem juros", "sem taxas",
+            "vale cada centavo",
         ],
         "negative": [
             "atraso", "atrasado", "atrasada", "atrasou", "demora", "demorou", "demorado", "lento", "lenta",
@@ -207,6 +220,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "levou meses", "subiu", "subiram", "aumentou", "aumentaram",
             "ter paciência", "tivesse paciência",
             "não serve para nada", "não serve pra nada",
+            "travado", "descolou", "descosturou",
         ],
         "expected": [
             "chegou", "chegar", "chega", "recebi", "receber", "recebido", "respondeu", "responderam",
@@ -215,6 +229,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "atenderam", "retornaram", "em estoque",
             "na hora de", "na hora do", "na hora da",
             "dura", "durou", "aguenta", "por engano", "por erro",
+            "aplicar", "usar",
         ],
     },
 }  # fmt: skip
