@@ -17,12 +17,15 @@ commas and "and") is scored by the configured sentiment Analyzer, with the theme
 it ("support" and "help" are positive words to a general lexicon), and read for aspect cues ("late", "on
 hold", "pas cher"); a negator before a cue flips it, a negated expected event ("never answered") is negative.
 A cue decides against a disagreeing analyzer, since it is domain vocabulary; MIXED from the analyzer stays
-MIXED. When the piece says nothing either way, its clause is read the same way, then its sentence, then the
-whole text if that names no other theme; when none speaks, the theme is NEUTRAL. A clause that names no theme
-but contrasts with the one before ("support was friendly, but they fixed nothing") is read for that clause's
-themes too. A theme read in several places is MIXED when they disagree. `evidence` is the span the sentiment
-was read from (the piece when nothing spoke), as it stands in the text. Every span of every document goes to
-the analyzer in one `analyze` call; a span it fails on is read from its cues alone.
+MIXED. When the piece says nothing either way, the piece with the theme-less pieces after it in its clause
+is read ("the courier left it outside, careless"), then its clause, then the clause on the other side of a
+contrast with its opinion reversed ("great screen, but the battery lasts no day"), then its sentence, then the
+whole text if that names no other theme; when none speaks, the theme is NEUTRAL. In a question only complaint
+cues speak ("will it be available again?" is NEUTRAL). A clause that names no theme but contrasts (not
+concedes: "although") with the one before ("support was friendly, but they fixed nothing") is read for that
+clause's themes too. A theme read in several places is MIXED when they disagree. `evidence` is the span the
+sentiment was read from (the piece when nothing spoke), as it stands in the text. Every span of every document
+goes to the analyzer in one `analyze` call; a span it fails on is read from its cues alone.
 """
 
 from __future__ import annotations
