@@ -19,8 +19,8 @@ from tools.bench.sentiment_quality import (
     sentiment_quality_section,
 )
 
-# A little below what the set measures (en 0.886, es 0.932, fr 0.818, de 0.886, pt 0.864): a drop fails.
-ACCURACY_FLOORS = {"en": 0.86, "es": 0.9, "fr": 0.79, "de": 0.86, "pt": 0.84}
+# A little below what the set measures (en 0.886, es 0.932, fr 0.841, de 0.886, pt 0.864): a drop fails.
+ACCURACY_FLOORS = {"en": 0.86, "es": 0.9, "fr": 0.82, "de": 0.86, "pt": 0.84}
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +188,16 @@ def test_a_language_without_a_lexicon_is_skipped_as_before_and_no_language_means
     assert [results[k].skipped_reason for k in ("it", "ja")] == ["unsupported_language"] * 2
     assert (results["it"].sentiment, results["it"].language) == (None, "it")
     assert (results["none"].sentiment, results["none"].language) == (Sentiment.NEGATIVE, "en")
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("pt", "Fazem entregas para os Açores"),  # LeIA's "para" is "stop"
+        ("fr", "Le colis est resté sous la pluie"),  # vader_FR's "sous" is money
+        ("fr", "Commandé deux fois sur le site"),
+        ("de", "Ich hätte es anders verpackt"),
+    ],
+)
+def test_function_words_carry_no_sentiment(language: str, text: str):
+    assert score(text, language)["compound"] == 0.0

@@ -1,7 +1,8 @@
 """The labelled theme evaluation set of tests/fixtures/themes holds to its own rules.
 
 The set is what `make bench` measures the theme taggers on; these tests keep it well-formed and worth
-measuring on (size, languages, coverage of every theme, share of items without a theme). Run this module
+measuring on (size, languages, coverage of every theme, share of items without a theme), and the keywords
+tagger meets the issue's targets on it (theme F1, per-theme sentiment accuracy per language). Run this module
 (`python -m tests.test_themes_evalset`) to print the counts pasted into tests/fixtures/themes/README.md.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from chalicelib.themes.taxonomy import Taxonomy
+from tools import themes_eval
 
 EVALSET_DIR = Path(__file__).parent / "fixtures" / "themes"
 STARTER = Path(__file__).parent.parent / "chalicelib" / "themes" / "starter.json"
@@ -120,6 +122,21 @@ def test_a_realistic_share_of_items_has_no_theme(evalset):
 def test_no_text_appears_twice(evalset):
     texts = Counter(" ".join(item["text"].casefold().split()) for _, _, item in all_items(evalset))
     assert [text for text, count in texts.items() if count > 1] == []
+
+
+# Issue 14's targets for the keywords tagger with the local sentiment backend on this set.
+TARGET_F1, TARGET_LANGUAGE_F1, TARGET_SENTIMENT = 0.85, 0.75, 0.75
+
+
+def test_the_keywords_tagger_meets_the_issue_targets_on_the_set():
+    report = themes_eval.evaluate(themes_eval.load_items(EVALSET_DIR), themes_eval.load_starter())
+    summary = themes_eval.render(report)
+    assert report.exact["all"].f1 >= TARGET_F1, summary
+    assert report.exact["all"].sentiment_accuracy >= TARGET_SENTIMENT, summary
+    for language in LANGUAGES:
+        assert report.items[language] >= MIN_ITEMS_PER_LANGUAGE, summary
+        assert report.exact[language].f1 >= TARGET_LANGUAGE_F1, summary
+        assert report.exact[language].sentiment_accuracy >= TARGET_SENTIMENT, summary
 
 
 def counts_table() -> str:

@@ -12,8 +12,9 @@ import pytest
 from chalicelib.analysis.base import AnalysisFailed, AnalysisResults, Document
 from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.analysis.themes.base import ThemeMatch
-from chalicelib.analysis.themes.clauses import segment
+from chalicelib.analysis.themes.clauses import is_negated, segment
 from chalicelib.analysis.themes.keywords import KeywordTagger
+from chalicelib.analysis.themes.stemming import tokenize
 from chalicelib.themes.taxonomy import Taxonomy, Theme
 from tools import themes_eval
 
@@ -205,6 +206,75 @@ def test_a_theme_praised_in_one_place_and_criticised_in_another_is_mixed():
     assert sentiments("The app looks great. The app is confusing though.") == {"app": "MIXED"}
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("Will the blue one be available again soon?", "en", {"stock": "NEUTRAL"}),
+        ("¿Hacéis envíos a Portugal?", "es", {"delivery": "NEUTRAL"}),
+        ("Vous livrez en Belgique ?", "fr", {"delivery": "NEUTRAL"}),
+        # A complaint cue still speaks in a question.
+        ("Why is my delivery always late?", "en", {"delivery-speed": "NEGATIVE"}),
+    ],
+)
+def test_a_question_asks_rather_than_judges(text: str, language: str, expected: dict[str, str]):
+    assert sentiments(text, language) == expected
+
+
+def test_a_silent_side_of_a_contrast_takes_the_other_sides_opinion_reversed():
+    result = KeywordTagger(LexiconAnalyzer()).tag(
+        [Document("k", "Lovely phone, but the battery barely gets me to lunch", "en")],
+        taxonomy_of(PHONE, BATTERY),
+    )["k"]
+    assert [(m.id, m.sentiment, m.evidence) for m in result] == [
+        ("phone", "POSITIVE", "Lovely phone"),
+        ("battery", "NEGATIVE", "the battery barely gets me to lunch"),
+    ]
+    # Both sides about the same theme: good and bad news about it.
+    assert sentiments("Tela bonita, mas a bateria vai até o almoço", "pt") == {"quality": "MIXED"}
+
+
+def test_a_concessive_clause_backs_the_complaint_up_rather_than_opposing_it():
+    assert sentiments("The card was declined at checkout, although it works in every other shop") == {
+        "checkout": "NEGATIVE"
+    }
+    assert sentiments("Zahlung abgelehnt, obwohl die Karte überall sonst funktioniert", "de") == {
+        "checkout": "NEGATIVE"
+    }
+
+
+def test_pieces_that_name_no_theme_speak_for_the_mention_before_them():
+    # The piece naming the courier says nothing; "careless" after the comma is about it, not about the price.
+    assert sentiments("The courier dumped my parcel at the gate, careless, and the price was fair") == {
+        "delivery": "NEGATIVE",
+        "price": "POSITIVE",
+    }
+
+
+def test_opinion_words_that_are_also_keywords_still_speak():
+    # "delicious" is a quality keyword, hidden from the analyzer: the cue reads it.
+    assert sentiments("The soup was delicious but the waiter ignored us for an hour") == {
+        "quality": "POSITIVE",
+        "staff": "NEGATIVE",
+    }
+
+
+def test_a_qualifying_cue_before_another_does_not_count_on_its_own():
+    # "bien" (good) only strengthens "augmenté" (gone up).
+    assert sentiments("Les tarifs ont bien augmenté cette année", "fr") == {"price": "NEGATIVE"}
+
+
+def test_a_phrase_matched_whole_is_not_hidden_by_one_matched_across_a_gap():
+    # "en … stock" (expected) spans "rupture de stock" (negative).
+    assert sentiments("Le modèle noir est encore en rupture de stock", "fr") == {"stock": "NEGATIVE"}
+
+
+def test_negation_does_not_reach_past_and():
+    tokens = tokenize("they could do nothing and told me to be patient")
+    position = [token.lower for token in tokens].index("be")
+    assert not is_negated(tokens, position, None, "en")
+    assert is_negated(tokenize("nothing to be patient about"), 2, None, "en")
+
+
 def test_every_clause_of_every_document_is_scored_in_one_analyzer_call():
     analyzer = RecordingAnalyzer()
     documents = [
@@ -290,9 +360,11 @@ def test_sanity_items():
 
 
 EVAL_SET = themes_eval.EVAL_DIR
-# Measured (`python -m tools.themes_eval`, 406 items): theme F1 0.829 overall, 0.788 to 0.882 per language,
-# sentiment 0.675 with the local lexicon backend. Floors a little below: a regression fails.
-FLOORS = {"f1": 0.80, "language_f1": 0.76, "sentiment": 0.64}
+# Measured (`python -m tools.themes_eval`, 406 items, local lexicon backend): theme F1 0.866 overall
+# (en 0.871, es 0.855, fr 0.914, de 0.857, pt 0.833); per-theme sentiment 0.861 overall (en 0.878, es 0.882,
+# fr 0.838, de 0.864, pt 0.843). Floors a little below: a regression fails. The issue's targets are
+# asserted in tests/test_themes_evalset.py.
+FLOORS = {"f1": 0.85, "language_f1": 0.82, "sentiment": 0.84, "language_sentiment": 0.82}
 
 
 @pytest.mark.skipif(not EVAL_SET.is_dir(), reason="the labelled evaluation set is not in this tree")
@@ -304,6 +376,7 @@ def test_floors_on_the_evaluation_set():
     assert report.exact["all"].sentiment_accuracy >= FLOORS["sentiment"], summary
     for language in ("en", "es", "fr", "de", "pt"):
         assert report.exact[language].f1 >= FLOORS["language_f1"], summary
+        assert report.exact[language].sentiment_accuracy >= FLOORS["language_sentiment"], summary
 
 
 def test_the_eval_command_prints_the_table_and_the_mistakes(tmp_path: Path, capsys):

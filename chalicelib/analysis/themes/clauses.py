@@ -24,6 +24,12 @@ CONTRASTIVE = {
     "de": ["aber", "jedoch", "obwohl", "sondern", "trotzdem", "während", "allerdings", "dennoch"],
     "pt": ["mas", "porém", "contudo", "embora", "entretanto", "no entanto", "enquanto", "todavia"],
 }  # fmt: skip
+# The contrastive words that concede rather than oppose ("declined, although the card works elsewhere"): the
+# clause they open backs the other one up, so it is not read as the opposite opinion about its theme.
+CONCESSIVE = frozenset({
+    "although", "though", "while", "whereas", "aunque", "mientras que", "bien que", "alors que", "tandis que",
+    "obwohl", "während", "embora", "enquanto",
+})  # fmt: skip
 COORDINATING = {"en": ["and"], "es": ["y", "e"], "fr": ["et"], "de": ["und", "sowie"], "pt": ["e"]}
 NEGATORS = {
     "en": ["not", "n't", "no", "never", "without", "nothing", "none", "nobody", "neither", "nor", "cannot",
@@ -58,6 +64,8 @@ class Segmentation:
     pieces: tuple[tuple[Span, int], ...]  # (piece, index of its clause)
     # Per clause, whether a contrastive conjunction (not a sentence end) separates it from the one before.
     after_contrast: tuple[bool, ...] = ()
+    # Per clause, whether that contrastive conjunction is a concessive one (CONCESSIVE).
+    after_concession: tuple[bool, ...] = ()
 
     def piece_at(self, position: int) -> tuple[Span, Span] | None:
         """The piece holding `position` and its clause (None inside a boundary such as a conjunction)."""
@@ -139,16 +147,28 @@ def segment(text: str, language: str | None) -> Segmentation:
         index > 0 and not _SENTENCE_END_CHAR.search(text, clauses[index - 1].end, clause.start)
         for index, clause in enumerate(clauses)
     )
-    return Segmentation(clauses, pieces, after_contrast)
+    after_concession = tuple(
+        contrast
+        and " ".join(text[clauses[index - 1].end : clause.start].casefold().strip(_TRIM).split())
+        in CONCESSIVE
+        for index, (clause, contrast) in enumerate(zip(clauses, after_contrast, strict=True))
+    )
+    return Segmentation(clauses, pieces, after_contrast, after_concession)
 
 
 def is_negated(tokens: Sequence[Token], first: int, clause: Span | None, language: str | None) -> bool:
     """Whether a negator stands within NEGATION_REACH words before tokens[first], inside the same clause."""
-    words = negators(language)
-    for index in range(max(0, first - NEGATION_REACH), first):
+    words, joins = negators(language), coordinators(language)
+    # Walked back from the cue: "nothing they could do and that I be patient" does not negate "be patient".
+    for index in range(first - 1, max(0, first - NEGATION_REACH) - 1, -1):
         token = tokens[index]
-        if clause is not None and token.start < clause.start:
-            continue
+        if (clause is not None and token.start < clause.start) or token.lower in joins:
+            return False
         if token.lower in words:
             return True
     return False
+
+
+@cache
+def coordinators(language: str | None) -> frozenset[str]:
+    return frozenset(word for code in _languages(language) for word in COORDINATING[code])

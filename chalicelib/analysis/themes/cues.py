@@ -25,6 +25,10 @@ CUES: dict[str, dict[str, list[str]]] = {
             "reliable", "excellent", "great", "good", "perfect", "love", "recommend", "happy", "satisfied",
             "impressed", "amazing", "fantastic", "in stock", "back in stock", "responsive", "instant",
             "immediately", "hassle free", "painless", "flawless", "smoothly", "works perfectly",
+            "delicious", "tasty", "comfy", "comfortable", "gorgeous", "solved my problem", "fixed my problem",
+            "sorted my problem", "problem solved",
+            "convenient", "handy", "no fees", "free of charge",
+            "worth every penny", "slick",
         ],
         "negative": [
             "late", "delay", "delayed", "slow", "slowly", "took forever", "took ages", "took weeks",
@@ -42,12 +46,16 @@ CUES: dict[str, dict[str, list[str]]] = {
             "mess", "hung up", "cut off", "invalid", "not valid", "without warning", "without notice",
             "unannounced", "took a month", "took months", "took month", "went up", "gone up", "increased",
             "raised",
+            "be patient",
+            "froze", "came off", "came apart",
         ],
         "expected": [
             "arrive", "arrived", "answer", "answered", "reply", "replied", "respond", "responded",
             "response", "work", "works", "worked", "receive", "received", "help", "helped", "fix", "solve",
             "resolve", "call back", "refund", "deliver", "delivered", "show up", "load", "loads", "get back",
             "come", "came", "accept", "accepted", "available", "in stock",
+            "last", "lasts", "lasted", "by mistake",
+            "redeem", "apply",
         ],
     },
     "es": {
@@ -61,6 +69,10 @@ CUES: dict[str, dict[str, list[str]]] = {
             "contento", "contenta", "satisfecho", "satisfecha", "increíble", "estupendo", "maravilla",
             "de lujo", "disponible", "al instante", "sin problemas", "funciona perfectamente", "eficiente",
             "eficaz",
+            "delicioso", "deliciosa", "rico", "rica", "cómodo", "cómoda", "precioso", "preciosa",
+            "resolvieron el problema", "solucionaron el problema", "problema resuelto",
+            "práctico", "práctica", "cómodo", "fluida", "fluido", "sin comisiones", "sin intereses",
+            "vale cada euro", "vale cada céntimo", "vale lo que cuesta",
         ],
         "negative": [
             "tarde", "retraso", "retrasado", "retrasada", "lento", "lenta", "demora", "tardó", "tardaron",
@@ -77,12 +89,18 @@ CUES: dict[str, dict[str, list[str]]] = {
             "sin stock", "no disponible", "desastre", "vergüenza", "lamentable", "nefasto", "colgaron",
             "inválido", "no válido", "sin avisar", "sin previo aviso", "tardó un mes", "tardó meses",
             "subió", "subieron", "han subido", "aumentado",
+            "tener paciencia", "tuviera paciencia",
+            "no sirve para nada",
+            "se colgó", "se quedó colgada", "se quedó pillada", "se despegó", "se descosió",
         ],
         "expected": [
             "llegar", "llegó", "llegado", "llega", "contestar", "contestó", "contestaron", "responder",
             "respondió", "respondieron", "respuesta", "funciona", "funcionar", "funcionó", "recibí",
             "recibido", "ayuda", "ayudaron", "solucionar", "resolver", "devolvieron", "reembolso",
             "entregar", "entregaron", "carga", "aparece", "atendieron", "llamaron", "hay stock",
+            "arreglar", "arreglaron", "arreglado",
+            "dura", "duró", "aguanta", "por error",
+            "canjear", "aplicar",
         ],
     },
     "fr": {
@@ -95,6 +113,10 @@ CUES: dict[str, dict[str, list[str]]] = {
             "génial", "géniale", "super", "bon", "bonne", "bien", "parfait", "parfaite", "adore",
             "recommande", "content", "contente", "satisfait", "satisfaite", "ravi", "ravie", "top",
             "impeccable", "disponible", "efficace", "sans problème", "fonctionne parfaitement", "nickel",
+            "délicieux", "délicieuse", "savoureux", "confortable", "magnifique", "résolu mon problème",
+            "réglé mon problème", "problème résolu", "problème réglé",
+            "pratique", "fluide", "sans frais", "bel", "belle", "beau",
+            "vaut chaque centime", "vaut son prix",
         ],
         "negative": [
             "retard", "en retard", "tard", "lent", "lente", "lenteur", "délai trop long", "des semaines",
@@ -111,11 +133,16 @@ CUES: dict[str, dict[str, list[str]]] = {
             "catastrophique", "honteux", "rupture de stock", "épuisé", "indisponible", "lamentable",
             "raccroché", "invalide", "non valide", "sans prévenir", "sans préavis", "pris un mois",
             "pris des mois", "augmenté", "augmentent",
+            "être patient",
+            "ne sert à rien",
+            "rame", "décollé", "décollée", "décousu",
         ],
         "expected": [
             "arrivé", "arrivée", "arriver", "reçu", "reçue", "recevoir", "répondu", "répondre", "réponse",
             "fonctionne", "marche", "aidé", "aider", "aide", "remboursé", "rembourser", "remboursement",
             "livré", "livrée", "charge", "rappelé", "rappeler", "résoudre", "en stock", "disponible",
+            "tient", "dure", "par erreur",
+            "appliquer", "utiliser",
         ],
     },
     "de": {
@@ -128,6 +155,9 @@ CUES: dict[str, dict[str, list[str]]] = {
             "hervorragend", "super", "toll", "gut", "prima", "perfekt", "klasse", "top", "begeistert",
             "empfehle", "empfehlen", "zufrieden", "sehr zufrieden", "wieder verfügbar", "reibungslos",
             "problemlos", "sofort", "funktioniert einwandfrei", "einwandfrei",
+            "lecker", "bequem", "wunderschön", "Problem gelöst", "Problem behoben",
+            "praktisch", "flüssig", "ohne Gebühren", "gebührenfrei",
+            "ruckzuck", "jeden Cent wert", "jeden Euro wert",
         ],
         "negative": [
             "spät", "zu spät", "verspätet", "verspätung", "verzögerung", "verzögert", "langsam", "dauerte",
@@ -145,12 +175,17 @@ CUES: dict[str, dict[str, list[str]]] = {
             "unzufrieden", "ausverkauft", "nicht vorrätig", "nicht verfügbar", "nicht lieferbar",
             "frechheit", "unverschämt", "aufgelegt", "ungültig", "ohne vorwarnung", "ohne ankündigung",
             "dauerte einen monat", "monatelang", "gestiegen", "erhöht", "teurer geworden",
+            "Geduld haben",
+            "bringt nichts",
+            "aufgehängt", "ewig", "unbrauchbar", "aufgegangen",
         ],
         "expected": [
             "angekommen", "ankommen", "kam", "erhalten", "bekommen", "antwort", "geantwortet", "antworten",
             "reagiert", "funktioniert", "funktionieren", "geholfen", "helfen", "hilfe", "erstattet",
             "erstattung", "rückerstattung", "geliefert", "zurückgerufen", "gelöst", "lädt", "verfügbar",
             "vorrätig", "lieferbar", "gemeldet",
+            "hält", "hielt", "aus Versehen",
+            "einlösen", "einlösbar",
         ],
     },
     "pt": {
@@ -163,6 +198,10 @@ CUES: dict[str, dict[str, list[str]]] = {
             "confiável", "excelente", "ótimo", "ótima", "bom", "boa", "perfeito", "perfeita", "adorei",
             "amei", "recomendo", "satisfeito", "satisfeita", "maravilhoso", "incrível", "top", "disponível",
             "na hora", "sem problemas", "funciona perfeitamente", "eficiente", "nota dez",
+            "delicioso", "deliciosa", "gostoso", "gostosa", "confortável", "lindo", "linda",
+            "resolveu meu problema", "resolveram meu problema", "problema resolvido",
+            "prático", "prática", "fluido", "fluida", "sem juros", "sem taxas",
+            "vale cada centavo",
         ],
         "negative": [
             "atraso", "atrasado", "atrasada", "atrasou", "demora", "demorou", "demorado", "lento", "lenta",
@@ -179,12 +218,18 @@ CUES: dict[str, dict[str, list[str]]] = {
             "inaceitável", "esgotado", "esgotada", "sem estoque", "indisponível", "vergonha", "lamentável",
             "desastre", "descaso", "desligaram", "inválido", "sem aviso", "sem avisar", "levou um mês",
             "levou meses", "subiu", "subiram", "aumentou", "aumentaram",
+            "ter paciência", "tivesse paciência",
+            "não serve para nada", "não serve pra nada",
+            "travado", "descolou", "descosturou",
         ],
         "expected": [
             "chegou", "chegar", "chega", "recebi", "receber", "recebido", "respondeu", "responderam",
             "responder", "resposta", "retorno", "funciona", "funcionar", "funcionou", "ajudou", "ajudaram",
             "ajuda", "reembolso", "reembolsaram", "estorno", "entregue", "entregaram", "resolver", "carrega",
             "atenderam", "retornaram", "em estoque",
+            "na hora de", "na hora do", "na hora da",
+            "dura", "durou", "aguenta", "por engano", "por erro",
+            "aplicar", "usar",
         ],
     },
 }  # fmt: skip
@@ -196,25 +241,40 @@ THEME_CUES: dict[str, dict[str, dict[str, list[str]]]] = {
             "positive": [
                 "reversed", "refunded", "credited back",
             ],
+            "negative": [
+                "keeps charging", "still charging", "kept charging", "still being charged", "taking money",
+            ],
         },
         "es": {
             "positive": [
                 "anulado", "reembolsado", "devuelto",
+            ],
+            "negative": [
+                "siguen cobrando", "seguís cobrando", "siguen cobrándome", "me siguen cobrando",
             ],
         },
         "fr": {
             "positive": [
                 "remboursé", "recrédité",
             ],
+            "negative": [
+                "continuez à prélever", "continuent à prélever", "continuez à facturer", "toujours prélevé",
+            ],
         },
         "de": {
             "positive": [
                 "storniert", "erstattet", "zurückerstattet", "gutgeschrieben",
             ],
+            "negative": [
+                "trotzdem abgebucht", "weiter abgebucht", "zweimal abgebucht", "bucht trotzdem",
+            ],
         },
         "pt": {
             "positive": [
                 "estornado", "estornaram", "estornada", "reembolsado",
+            ],
+            "negative": [
+                "continuam cobrando", "continuam a cobrar", "continua cobrando", "cobrado duas vezes",
             ],
         },
     },
@@ -326,6 +386,34 @@ THEME_CUES: dict[str, dict[str, dict[str, list[str]]]] = {
         "pt": {
             "negative": [
                 "barato", "barata", "vagabundo",
+            ],
+        },
+    },
+    # A page measured in seconds or minutes is a slow page.
+    "app-performance": {
+        "en": {
+            "negative": [
+                "seconds", "minutes",
+            ],
+        },
+        "es": {
+            "negative": [
+                "segundos", "minutos",
+            ],
+        },
+        "fr": {
+            "negative": [
+                "secondes", "minutes",
+            ],
+        },
+        "de": {
+            "negative": [
+                "Sekunden", "Minuten",
+            ],
+        },
+        "pt": {
+            "negative": [
+                "segundos", "minutos",
             ],
         },
     },

@@ -17,19 +17,23 @@ commas and "and") is scored by the configured sentiment Analyzer, with the theme
 it ("support" and "help" are positive words to a general lexicon), and read for aspect cues ("late", "on
 hold", "pas cher"); a negator before a cue flips it, a negated expected event ("never answered") is negative.
 A cue decides against a disagreeing analyzer, since it is domain vocabulary; MIXED from the analyzer stays
-MIXED. When the piece says nothing either way, its clause is read the same way, then its sentence, then the
-whole text if that names no other theme; when none speaks, the theme is NEUTRAL. A clause that names no theme
-but contrasts with the one before ("support was friendly, but they fixed nothing") is read for that clause's
-themes too. A theme read in several places is MIXED when they disagree. `evidence` is the span the sentiment
-was read from (the piece when nothing spoke), as it stands in the text. Every span of every document goes to
-the analyzer in one `analyze` call; a span it fails on is read from its cues alone.
+MIXED. When the piece says nothing either way, the piece with the theme-less pieces after it in its clause
+is read ("the courier left it outside, careless"), then its clause, then the clause on the other side of a
+contrast with its opinion reversed ("great screen, but the battery lasts no day"), then its sentence, then the
+whole text if that names no other theme; when none speaks, the theme is NEUTRAL. In a question only complaint
+cues speak ("will it be available again?" is NEUTRAL). A clause that names no theme but contrasts (not
+concedes: "although") with the one before ("support was friendly, but they fixed nothing") is read for that
+clause's themes too. A theme read in several places is MIXED when they disagree. `evidence` is the span the
+sentiment was read from (the piece when nothing spoke), as it stands in the text. Every span of every document
+goes to the analyzer in one `analyze` call; a span it fails on is read from its cues alone.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from chalicelib.analysis.base import Analyzer, Document, primary_language
@@ -51,6 +55,9 @@ TRAILING_REACH = 2
 # It came next day."), which keeps that clause's sentiment but tags the item with both.
 PARENT_WITH_CHILD = "never"
 _CUE_POLARITY = {"positive": 1, "negative": -1, "expected": 0}
+_OPPOSITE = {POSITIVE: NEGATIVE, NEGATIVE: POSITIVE}
+# The end of a sentence (a point between digits is a number): what a question mark is looked for up to.
+_SENTENCE_END = re.compile(r"[!?;…\n]|(?<!\d)\.|\.(?!\d)")
 
 
 @dataclass
@@ -77,6 +84,12 @@ class _Reading:
     text_for_analyzer: str
     cue_score: int = 0
     label: str | None = None
+    # A question asks rather than judges ("will it be available again?"): only a complaint cue speaks in it.
+    question: bool = False
+    # Read from the other side of a contrast: its opinion, reversed, is this theme's.
+    inverted: bool = False
+    # The span shown as evidence when it is not the span read (an inverted reading shows its own clause).
+    shown: Span | None = None
 
 
 class _TaxonomyIndex:
@@ -202,7 +215,8 @@ class _DocumentPlan:
         for mention in self.mentions:
             following = self._clause_index(mention) + 1
             contrasting = 0 < following < len(clauses) and self.segmentation.after_contrast[following]
-            if contrasting and following not in named:
+            conceding = contrasting and self.segmentation.after_concession[following]
+            if contrasting and not conceding and following not in named:
                 self.readings[mention.theme].append((self._read(clauses[following], mention),))
 
     def _readings_for(self, mention: _Mention) -> tuple[_Reading, ...]:
@@ -212,8 +226,52 @@ class _DocumentPlan:
         sentence = self.segmentation.sentence_at(start) or whole
         # Other sentences speak for the theme only when they name no other theme.
         text = [whole] if self._only_theme_in(whole, mention.theme) else []
-        spans = [piece, clause, sentence, *text]
-        return tuple(self._read(span, mention) for span in dict.fromkeys(spans))
+        spans = [piece, self._with_orphans(piece, clause), clause]
+        question = self._is_question(start)
+        readings = [self._read(span, mention, question) for span in dict.fromkeys(spans)]
+        opposite = self._contrasting_clause(start)
+        if opposite is not None:
+            # "Great screen, but the battery lasts no day": a silent side of a contrast says the opposite.
+            other_side = self._read(opposite, mention, question, scoped=False)
+            readings.append(replace(other_side, inverted=True, shown=clause))
+        later = [span for span in dict.fromkeys([sentence, *text]) if span not in spans]
+        return (*readings, *(self._read(span, mention, question) for span in later))
+
+    def _contrasting_clause(self, position: int) -> Span | None:
+        """The clause on the other side of a contrastive conjunction from the clause at `position`."""
+        clauses, contrast = self.segmentation.clauses, self.segmentation.after_contrast
+        index = next((i for i, c in enumerate(clauses) if c.start <= position < c.end), None)
+        if index is None:
+            return None
+        if contrast[index]:
+            return clauses[index - 1]
+        if index + 1 < len(clauses) and contrast[index + 1]:
+            return clauses[index + 1]
+        return None
+
+    def _with_orphans(self, piece: Span, clause: Span) -> Span:
+        """The piece and the pieces after it in its clause that name no theme: "the courier left it outside,
+        didn't even ring" is all about the courier."""
+        end = piece.end
+        for other, _ in self.segmentation.pieces:
+            if other.start < end or not (clause.start <= other.start < clause.end):
+                continue
+            if not self._names_no_theme(other):
+                break
+            end = other.end
+        return Span(piece.start, end)
+
+    def _names_no_theme(self, span: Span) -> bool:
+        return not any(span.start <= self.tokens[m.hit.first].start < span.end for m in self._theme_hits)
+
+    def _is_question(self, position: int) -> bool:
+        """Whether the sentence holding `position` ends with a question mark (or opens with Spanish "¿")."""
+        text = self.document.text
+        end = _SENTENCE_END.search(text, position)
+        if end is not None and end.group() == "?":
+            return True
+        start = max((found.end() for found in _SENTENCE_END.finditer(text, 0, position)), default=0)
+        return "¿" in text[start:position]
 
     def _only_theme_in(self, span: Span, theme: str) -> bool:
         return all(
@@ -222,7 +280,7 @@ class _DocumentPlan:
             if span.start <= self.tokens[m.hit.first].start < span.end
         )
 
-    def _read(self, span: Span, mention: _Mention) -> _Reading:
+    def _read(self, span: Span, mention: _Mention, question: bool = False, scoped: bool = True) -> _Reading:
         """A span's cue score for the mentioned theme, and its text for the analyzer without theme words."""
         inside = [i for i, t in enumerate(self.tokens) if span.start <= t.start < span.end]
         score = 0
@@ -231,12 +289,13 @@ class _DocumentPlan:
             tokens = self.tokens[first : last + 1]
             languages = [mention.language] if mention.language else self.index.keyword_languages
             for language in languages:
-                score += self._cue_score(tokens, language, mention.theme, span)
-        return _Reading(span, self._masked(span), score)
+                score += self._cue_score(tokens, language, mention.theme if scoped else None, span)
+        return _Reading(span, self._masked(span), score, question=question)
 
-    def _cue_score(self, tokens: list[Token], language: str, theme: str, span: Span) -> int:
+    def _cue_score(self, tokens: list[Token], language: str, theme: str | None, span: Span) -> int:
         indexes = self.index.by_language[language]
-        scopes = [theme, self.index.parent_of.get(theme)]
+        # Theme-scoped cues read for their theme only ("cheap" is bad news about quality, good about price).
+        scopes = [theme, self.index.parent_of.get(theme)] if theme else []
         hits = indexes.cues.find(tokens, [span])
         for scope in scopes:
             if scope in indexes.scoped_cues:
@@ -244,6 +303,8 @@ class _DocumentPlan:
         hits = _longest_first_hits(hits)
         # "did not arrive late": the negator reaches the polar word, not the expected event before it.
         polar = [hit for hit in hits if _CUE_POLARITY[hit.label] != 0]
+        # Of two one-word polar cues side by side, the first qualifies the second ("bien augmenté").
+        polar = [hit for hit in polar if not any(_qualifies(hit, other) for other in polar)]
         score = 0
         for hit in polar or hits:
             negated = is_negated(tokens, hit.first, span, language)
@@ -286,9 +347,14 @@ class _DocumentPlan:
             verdicts: list[tuple[str, Span]] = []
             for narrowest_first in readings:
                 for reading in narrowest_first:
-                    sentiment = _decide(labels.get(self._span_id(reading.span)), reading.cue_score)
+                    if reading.question:
+                        sentiment = NEGATIVE if reading.cue_score < 0 else None
+                    else:
+                        sentiment = _decide(labels.get(self._span_id(reading.span)), reading.cue_score)
+                    if sentiment is not None and reading.inverted:
+                        sentiment = _OPPOSITE.get(sentiment)
                     if sentiment is not None:
-                        verdicts.append((sentiment, reading.span))
+                        verdicts.append((sentiment, reading.shown or reading.span))
                         break
             sentiment, span = _combine(verdicts, default_span=readings[0][0].span)
             evidence = self.document.text[span.start : span.end]
@@ -315,6 +381,10 @@ def _combine(verdicts: list[tuple[str, Span]], default_span: Span) -> tuple[Them
     return first_label, first_span  # type: ignore[return-value]
 
 
+def _qualifies(first: Hit, second: Hit) -> bool:
+    return first.first == first.last and second.first == second.last == first.last + 1
+
+
 def _trailing_negator(tokens: Sequence[Token], hit: Hit, language: str) -> bool:
     words = TRAILING_NEGATORS.get(language)
     if not words:
@@ -324,9 +394,11 @@ def _trailing_negator(tokens: Sequence[Token], hit: Hit, language: str) -> bool:
 
 
 def _longest_first_hits(hits: list[Hit]) -> list[Hit]:
-    """The hits no longer hit covers: "on hold" counts once, not also as "hold"."""
+    """The hits no longer hit covers: "on hold" counts once, not also as "hold". Longer means more words, so
+    a phrase matched across a gap ("en … stock") hides no phrase matched whole inside it ("rupture de stock").
+    """
     kept: list[Hit] = []
-    for hit in sorted(hits, key=lambda h: (-(h.last - h.first), -h.words, h.first)):
+    for hit in sorted(hits, key=lambda h: (-h.words, -(h.last - h.first), h.first)):
         if not any(k.first <= hit.first and hit.last <= k.last for k in kept):
             kept.append(hit)
     return sorted(kept, key=lambda h: h.first)
