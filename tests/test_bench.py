@@ -526,7 +526,7 @@ def test_the_analyze_steps_requests_per_batch_are_stated_for_each_setup():
 
     (_, line) = _per_batch_line(result)
 
-    assert "(4 batches of 20.0 records on average)" in line
+    assert "(4 batches of 20.0 records on average), with Comprehend" in line
     assert "BatchDetectSentiment 1.00, TransactWriteItems 1.00." in line
     assert "THEME_TAGGER=bedrock adds 1.00 Converse request per batch" in line
     assert _per_batch_line(SimpleNamespace(analyze=SimpleNamespace(invocations=[]))) == []

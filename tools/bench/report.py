@@ -72,7 +72,8 @@ def _per_batch_line(result: BenchResult) -> list[str]:
     return [
         "",
         f"The analyze handler's AWS requests per batch ({batches} batches of "
-        f"{sum(result.analyze.invocations) / batches:.1f} records on average), Comprehend and the keywords tagger (the defaults): {per_batch}. "
+        f"{sum(result.analyze.invocations) / batches:.1f} records on average), with Comprehend and the "
+        f"keywords tagger (the defaults): {per_batch}. "
         f"THEME_TAGGER=bedrock adds {bedrock.get('themes', 0):.2f} Converse request per batch; "
         f"ANALYZER=bedrock makes {bedrock.get('analysis', 0):.2f} Converse request per batch instead of "
         "BatchDetectDominantLanguage and BatchDetectSentiment (DetectPiiEntities, BatchGetItem and "
