@@ -530,3 +530,26 @@ def test_the_analyze_steps_requests_per_batch_are_stated_for_each_setup():
     assert "BatchDetectSentiment 1.00, TransactWriteItems 1.00." in line
     assert "THEME_TAGGER=bedrock adds 1.00 Converse request per batch" in line
     assert _per_batch_line(SimpleNamespace(analyze=SimpleNamespace(invocations=[]))) == []
+
+
+def test_theme_quality_targets_name_the_weakest_language_and_fail_below_the_issues_floors():
+    from tools.bench.theme_quality import theme_quality_section, theme_quality_targets
+    from tools.themes_eval import Counts, Report
+
+    report = Report()
+    for language, (hits, predicted, labelled, right) in {
+        "all": (17, 20, 20, 15),
+        "en": (10, 10, 10, 9),
+        "pt": (7, 10, 10, 6),
+    }.items():
+        report.items[language] = labelled
+        report.exact[language] = Counts(hits, predicted, labelled, right)
+        report.parent[language] = Counts(hits, predicted, labelled, right)
+
+    rows = {name: (measured, met) for name, measured, _, met in theme_quality_targets(report)}
+
+    assert rows["themes (keywords): F1 on the labelled set"] == ("0.850", True)
+    assert rows["themes (keywords): lowest language's F1"] == ("0.700 (pt)", False)
+    assert rows["themes (keywords): lowest language's per-theme sentiment accuracy"] == ("0.857 (pt)", True)
+    assert "| pt | 10 | 0.700 | 0.700 | 0.700 | 0.700 | 0.857 |" in theme_quality_section(report)
+    assert theme_quality_targets(None) == []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
 from tools.bench.run import BenchResult
+from tools.bench.theme_quality import theme_quality_targets
 from tools.bench.throughput import ThroughputResult
 
 # The Comprehend target covers the batch calls; DetectPiiEntities (no batch variant) has a line of its own.
@@ -108,6 +109,7 @@ def checks(result: BenchResult) -> list[Check]:
         ),
         *bedrock_checks(result),
         *bedrock_cost_checks(result),
+        *(Check(*row) for row in theme_quality_targets(result.theme_quality)),
         *throughput_checks(throughput),
         Check("all phases: DynamoDB Scan requests", str(scans), "0", scans == 0),
         Check(

@@ -31,6 +31,7 @@ from tools.bench.synthetic import (
     META_MESSAGES,
     PII_COMMENT_SHARE,
 )
+from tools.bench.theme_quality import theme_quality_section
 from tools.bench.throughput import THROUGHPUT_ITEMS, ThroughputResult, throughput_section
 from tools.cost.prices import PRICES_PATH
 
@@ -279,6 +280,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Local language detection: accuracy on short texts",
         "",
         *language_quality_section(result.language_quality),
+        "",
+        "## Themes: the keywords tagger on the labelled set",
+        "",
+        *theme_quality_section(result.theme_quality),
         "",
         "## Customer resolution",
         "",

@@ -9,6 +9,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
@@ -24,6 +25,10 @@ from tools.bench.pipeline import (
     timed,
 )
 from tools.bench.sentiment_quality import LanguageScore, measure_sentiment_quality
+from tools.bench.theme_quality import measure_theme_quality
+
+if TYPE_CHECKING:
+    from tools import themes_eval
 from tools.bench.throughput import ThroughputResult, ThroughputWorker
 
 
@@ -47,6 +52,7 @@ class BenchResult:
     pii_quality: PiiQuality | None = None
     sentiment_quality: dict[str, LanguageScore] | None = None
     language_quality: LanguageQuality | None = None
+    theme_quality: themes_eval.Report | None = None
 
 
 def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
@@ -79,6 +85,8 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         sentiment_quality = measure_sentiment_quality()
     with timed(pipeline.timings, "language set"):
         language_quality = measure_language_quality()
+    with timed(pipeline.timings, "themes set"):
+        theme_quality = measure_theme_quality()
     return BenchResult(
         items=items,
         counter=pipeline.counter,
@@ -98,4 +106,5 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         pii_quality=pii_quality,
         sentiment_quality=sentiment_quality,
         language_quality=language_quality,
+        theme_quality=theme_quality,
     )
