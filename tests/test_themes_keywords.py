@@ -398,3 +398,24 @@ def test_the_eval_reader_names_a_bad_line(tmp_path: Path):
     (tmp_path / "eval_x.jsonl").write_text('{"text": "x", "language": "en"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"eval_x\.jsonl:1"):
         themes_eval.load_items(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "sentiment", "evidence"),
+    [
+        ("Der Akku hält ewig, super Preis", "de", "POSITIVE", "Der Akku hält ewig"),  # "ewig" alone: waiting
+        ("Der Akku hält nicht lange", "de", "NEGATIVE", "Der Akku hält nicht lange"),
+        ("La batería dura muy poco y el envío llegó tarde", "es", "NEGATIVE", "La batería dura muy poco"),
+        ("A bateria dura pouco", "pt", "NEGATIVE", "A bateria dura pouco"),
+    ],
+)
+def test_how_long_a_thing_lasts_is_an_opinion_about_it(text, language, sentiment, evidence):
+    battery = Theme(
+        id="battery",
+        name="Battery",
+        parent="quality",
+        keywords={"de": ["Akku"], "es": ["batería"], "pt": ["bateria"]},
+    )
+    for taxonomy in (taxonomy_of(*STARTER.themes, battery), taxonomy_of(battery, *STARTER.themes)):
+        [match, *_] = tag(text, language, taxonomy)  # the child first or last: the same answer
+        assert (match.id, match.sentiment, match.evidence) == ("battery", sentiment, evidence)

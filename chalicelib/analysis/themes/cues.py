@@ -92,6 +92,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "tener paciencia", "tuviera paciencia",
             "no sirve para nada",
             "se colgó", "se quedó colgada", "se quedó pillada", "se despegó", "se descosió",
+            "dura poco", "dura muy poco", "duró poco",
         ],
         "expected": [
             "llegar", "llegó", "llegado", "llega", "contestar", "contestó", "contestaron", "responder",
@@ -158,6 +159,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "lecker", "bequem", "wunderschön", "Problem gelöst", "Problem behoben",
             "praktisch", "flüssig", "ohne Gebühren", "gebührenfrei",
             "ruckzuck", "jeden Cent wert", "jeden Euro wert",
+            "hält ewig", "hält lange",
         ],
         "negative": [
             "spät", "zu spät", "verspätet", "verspätung", "verzögerung", "verzögert", "langsam", "dauerte",
@@ -178,6 +180,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "Geduld haben",
             "bringt nichts",
             "aufgehängt", "ewig", "unbrauchbar", "aufgegangen",
+            "hält nicht lange",
         ],
         "expected": [
             "angekommen", "ankommen", "kam", "erhalten", "bekommen", "antwort", "geantwortet", "antworten",
@@ -221,6 +224,7 @@ CUES: dict[str, dict[str, list[str]]] = {
             "ter paciência", "tivesse paciência",
             "não serve para nada", "não serve pra nada",
             "travado", "descolou", "descosturou",
+            "dura pouco", "dura muito pouco", "durou pouco",
         ],
         "expected": [
             "chegou", "chegar", "chega", "recebi", "receber", "recebido", "respondeu", "responderam",

@@ -405,12 +405,18 @@ def _longest_first_hits(hits: list[Hit]) -> list[Hit]:
 
 
 def _longest_first(mentions: list[_Mention]) -> list[_Mention]:
-    """Theme mentions no longer mention of another theme covers ("customer service" over "service")."""
+    """Theme mentions no longer mention of another theme covers ("customer service" over "service"). The same
+    words as keywords of two themes mention both, whatever their order in the taxonomy: of a parent and its
+    child, the child then stands for the parent (`_mentions`)."""
     ordered = sorted(mentions, key=lambda m: (-(m.hit.last - m.hit.first), -m.hit.words, m.hit.first))
     kept: list[_Mention] = []
     for mention in ordered:
         covered = any(
-            k.hit.first <= mention.hit.first and mention.hit.last <= k.hit.last and k.theme != mention.theme
+            k.hit.first <= mention.hit.first
+            and mention.hit.last <= k.hit.last
+            and (k.hit.first, k.hit.last, k.hit.words)
+            != (mention.hit.first, mention.hit.last, mention.hit.words)
+            and k.theme != mention.theme
             for k in kept
         )
         if not covered:
