@@ -97,10 +97,10 @@ SYNTH_VARIANTS = textwrap.dedent(
 )
 
 
-def synthesize_variants(outdir: Path, variants: dict[str, dict[str, str]]) -> dict[str, Synth]:
-    """The prod stage synthesized with each variant's extra context (`-c key=value`), by variant name."""
+def run_synth_script(script: str, *args: str) -> subprocess.CompletedProcess:
+    """Run a Python script that synthesizes several stacks in one process (one node for all); it must pass."""
     result = subprocess.run(
-        [sys.executable, "-c", SYNTH_VARIANTS, str(outdir), json.dumps(variants)],
+        [sys.executable, "-c", script, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -109,6 +109,12 @@ def synthesize_variants(outdir: Path, variants: dict[str, dict[str, str]]) -> di
         env={key: value for key, value in os.environ.items() if key != "CDK_OUTDIR"},
     )
     assert result.returncode == 0, f"synth failed:\n{result.stderr[-8000:]}"
+    return result
+
+
+def synthesize_variants(outdir: Path, variants: dict[str, dict[str, str]]) -> dict[str, Synth]:
+    """The prod stage synthesized with each variant's extra context (`-c key=value`), by variant name."""
+    result = run_synth_script(SYNTH_VARIANTS, str(outdir), json.dumps(variants))
     synths = {}
     for name in variants:
         directory = outdir / name

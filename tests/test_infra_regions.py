@@ -5,11 +5,7 @@ without Comprehend is refused unless the deployer names where Comprehend is call
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +13,8 @@ import pytest
 from chalicelib import aws
 from infra import regions, runtime
 from infra.settings import StageSettings
+from tests.infra_synth import run_synth_script
 
-ROOT = Path(__file__).resolve().parent.parent
 # region → extra context. eu-south-1 (Milan) has no Comprehend: it calls the one in Frankfurt.
 REGIONS: dict[str, dict[str, str]] = {
     "us-east-1": {},
@@ -46,16 +42,7 @@ SYNTH_ALL = textwrap.dedent(
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     outdir = tmp_path_factory.mktemp("regions")
-    result = subprocess.run(
-        [sys.executable, "-c", SYNTH_ALL, str(outdir), json.dumps(REGIONS)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        check=False,
-        env={key: value for key, value in os.environ.items() if key != "CDK_OUTDIR"},
-    )
-    assert result.returncode == 0, f"synth failed:\n{result.stderr[-8000:]}"
+    run_synth_script(SYNTH_ALL, str(outdir), json.dumps(REGIONS))
     return {region: json.loads((outdir / region / "prod.template.json").read_text()) for region in REGIONS}
 
 
