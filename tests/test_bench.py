@@ -424,6 +424,10 @@ def test_pii_quality_section_reports_both_redactors_per_entity_type():
     assert len(address_rows) == 2  # one table per backend
     assert all(row.count("|") == 9 for row in address_rows)
     assert sum(line.startswith("| all types |") for line in lines) == 2
+    [prefilter] = [line for line in lines if line.startswith("The pre-filter keeps")]
+    assert quality.comprehend.total.caught == quality.every_text.total.caught
+    assert quality.comprehend_requests < quality.every_text_requests
+    assert f"{quality.comprehend_requests} requests" in prefilter
 
 
 def test_the_cli_describes_the_bench_with_the_package_summary(capsys):
