@@ -85,7 +85,7 @@ def analyze_and_store(
     already_stored, known_identities = feedback_write.prefetch(unique.values())
     new = {feedback_id: e for feedback_id, e in unique.items() if feedback_id not in already_stored}
     results = analyzer.analyze(
-        [Document(key=e.feedback_id, text=e.text, language=e.language) for e in new.values()]
+        [Document(e.feedback_id, e.text, e.language, hint=e.language_hint) for e in new.values()]
     )
     failed: dict[str, str] = {}
     analyzed = []

@@ -23,6 +23,7 @@ TARGET_DYNAMODB_WRITES_PER_1000 = 100
 TARGET_EXPORT_READS_PER_ITEM = 1.0
 TARGET_WEBHOOK_REQUESTS_PER_DELIVERY = 1.0
 TARGET_BEDROCK_REQUESTS_PER_1000 = 40
+TARGET_COMPREHEND_UNITS_PER_ITEM = 3.5  # all request types, on the synthetic mix (language_mix.py)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,12 @@ def checks(result: BenchResult) -> list[Check]:
             f"{comprehend:.0f}",
             f"≤ {TARGET_COMPREHEND_REQUESTS_PER_1000}",
             comprehend <= TARGET_COMPREHEND_REQUESTS_PER_1000,
+        ),
+        Check(
+            "analyze: Comprehend billed units per item (all request types, the synthetic mix)",
+            f"{sum(result.analyze.usage.units.values()) / max(1, items):.2f}",
+            f"≤ {TARGET_COMPREHEND_UNITS_PER_ITEM:g}",
+            sum(result.analyze.usage.units.values()) / max(1, items) <= TARGET_COMPREHEND_UNITS_PER_ITEM,
         ),
         Check(
             "analyze: Comprehend API-limit violations (all request types)",

@@ -15,7 +15,7 @@ from tools.bench.checks import (
     checks,
     figures,
 )
-from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII
+from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, units_per_item
 from tools.bench.cost_inputs import cost_section, volume
 from tools.bench.counting import Key, RequestCounter, per_thousand, service_total
 from tools.bench.import_time import imports_section
@@ -101,6 +101,10 @@ def _comprehend_section(result: BenchResult) -> list[str]:
     batch = service_total(requests, "comprehend", COMPREHEND_BATCH_OPERATIONS)
     lines += [
         "",
+        f"Units per item by request type: {units_per_item(usage, items)}.",
+        "",
+        result.ack.mix,
+        "",
         f"Total billed units: {total} ({per_thousand(total, items):.0f} per 1,000 items). "
         f"Analyze invocations: {len(invocations)}, records per invocation: "
         f"min {min(invocations, default=0)}, max {max(invocations, default=0)}, "
@@ -162,7 +166,8 @@ def _pii_lines(result: BenchResult) -> list[str]:
     return [
         f"PII redaction (`ComprehendPiiRedactor` on the stubbed client): {tally.documents} texts handed "
         f"to the redactor, {tally.eligible} of them English or Spanish (the rest: {tally.other_language} in "
-        f"other languages, {tally.blank} blank). The pre-filter (a pattern hit, a digit or an '@') **sent "
+        f"other languages, {tally.blank} blank). The pre-filter (what the patterns leave suspicious: an '@', "
+        f"a long digit run, an address, digits beside a mask or a street word …) **sent "
         f"{sent}** to DetectPiiEntities and **skipped {tally.eligible - sent}**. Entities the stand-in "
         f"answered: {entities}. Texts stored with something masked: {tally.redacted} ({masked}). "
         f"Synthetic comments: {PII_COMMENT_SHARE:.0%} carry the writer's email or phone number, "
