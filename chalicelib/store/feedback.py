@@ -24,6 +24,7 @@ from chalicelib.store.schema import (
     PK,
     RECORD_TYPE,
     SK,
+    TTL_ATTRIBUTE,
     customer_partition,
 )
 
@@ -63,7 +64,19 @@ def to_item(feedback: StoredFeedback) -> dict[str, Any]:
     if feedback.customer_id:
         item[CUSTOMER_PK] = customer_partition(feedback.customer_id)
         item[CUSTOMER_SK] = customer_sort_key(feedback)
+    expires_at = expiry(feedback)
+    if expires_at is not None:
+        item[TTL_ATTRIBUTE] = expires_at
     return item
+
+
+def expiry(feedback: StoredFeedback) -> int | None:
+    """When DynamoDB's TTL may delete the item (epoch seconds, RETENTION_DAYS after it was stored), or None
+    when no retention is configured; the nightly exports are the archive of what expires."""
+    days = settings().retention_days
+    if days <= 0:
+        return None
+    return int(feedback.stored_at.timestamp()) + days * 86_400
 
 
 def customer_sort_key(feedback: StoredFeedback) -> str:
@@ -72,8 +85,8 @@ def customer_sort_key(feedback: StoredFeedback) -> str:
 
 
 def from_item(item: dict[str, Any]) -> StoredFeedback:
-    """The stored feedback an item holds (key attributes dropped)."""
-    fields = {k: v for k, v in item.items() if k not in INDEX_KEYS}
+    """The stored feedback an item holds (key attributes and its expiry dropped)."""
+    fields = {k: v for k, v in item.items() if k not in INDEX_KEYS and k != TTL_ATTRIBUTE}
     return StoredFeedback.model_validate(fields)
 
 
