@@ -67,3 +67,29 @@ def test_the_local_table_has_ttl_enabled_on_the_attribute(stack):
         "TimeToLiveStatus": "ENABLED",
         "AttributeName": schema.TTL_ATTRIBUTE,
     }
+
+
+def test_an_erasure_finds_the_export_days_of_items_that_already_expired(stack, monkeypatch):
+    from datetime import date
+
+    from chalicelib.export.day import MANIFEST_NAME, partition_prefix
+    from chalicelib.privacy import erasure
+
+    monkeypatch.setenv("RETENTION_DAYS", "30")
+    settings.cache_clear()
+    item = _store("expired")
+    day = date.fromisoformat(item["stored_at"][:10])
+    aws.client("s3").put_object(
+        Bucket=settings().bucket_name, Key=partition_prefix(day) + MANIFEST_NAME, Body=b"{}"
+    )
+    # DynamoDB's TTL deleted the item; the day's export files still hold it.
+    aws.client("dynamodb").delete_item(
+        TableName=settings().table_name,
+        Key=dynamo.serialize(feedback_store.feedback_key(item["feedback_id"])),
+    )
+    monkeypatch.setattr(erasure.rewrite, "request_rewrite", lambda exported, upcoming: "invoked")
+
+    report = erasure.erase_customer(item["customer_id"])
+
+    assert report is not None and report.feedback_deleted == 0
+    assert report.exports_scheduled == [day.isoformat()]
