@@ -80,6 +80,9 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
         elif kind == IDENTITY:
             report.identities_deleted += 1
         deletes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: item[PK], SK: item[SK]})}})
+    # With a retention, items may have expired from the table while their export days remain: the profile
+    # lists every day its items were stored on (merges carry the absorbed profiles' days over).
+    days.update(date.fromisoformat(day) for day in (profile or {}).get("stored_days", []))
     profiles = {customer_id, *((profile or {}).get("absorbed", []))}
     for profile_id in sorted(profiles):
         deletes.append({"DeleteRequest": {"Key": dynamo.serialize(profile_key(profile_id))}})

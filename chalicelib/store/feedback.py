@@ -24,6 +24,7 @@ from chalicelib.store.schema import (
     PK,
     RECORD_TYPE,
     SK,
+    TTL_ATTRIBUTE,
     customer_partition,
 )
 
@@ -63,7 +64,19 @@ def to_item(feedback: StoredFeedback) -> dict[str, Any]:
     if feedback.customer_id:
         item[CUSTOMER_PK] = customer_partition(feedback.customer_id)
         item[CUSTOMER_SK] = customer_sort_key(feedback)
+    expires_at = expiry(feedback)
+    if expires_at is not None:
+        item[TTL_ATTRIBUTE] = expires_at
     return item
+
+
+def expiry(feedback: StoredFeedback) -> int | None:
+    """When DynamoDB's TTL may delete the item (epoch seconds, RETENTION_DAYS after it was stored), or None
+    when no retention is configured; the nightly exports are the archive of what expires."""
+    days = settings().retention_days
+    if days <= 0:
+        return None
+    return int(feedback.stored_at.timestamp()) + days * 86_400
 
 
 def customer_sort_key(feedback: StoredFeedback) -> str:
@@ -72,8 +85,8 @@ def customer_sort_key(feedback: StoredFeedback) -> str:
 
 
 def from_item(item: dict[str, Any]) -> StoredFeedback:
-    """The stored feedback an item holds (key attributes dropped)."""
-    fields = {k: v for k, v in item.items() if k not in INDEX_KEYS}
+    """The stored feedback an item holds (key attributes and its expiry dropped)."""
+    fields = {k: v for k, v in item.items() if k not in INDEX_KEYS and k != TTL_ATTRIBUTE}
     return StoredFeedback.model_validate(fields)
 
 
@@ -124,14 +137,16 @@ class Filters:
     themes: tuple[str, ...] = ()
     theme_sentiment: str | None = None
 
-    def expression(self) -> dict[str, Any]:
+    def expression(self, themes_projected: bool = True) -> dict[str, Any]:
+        """The FilterExpression; `themes_projected=False` for an index without `themes` (the customer index),
+        where the themes are checked on the items fetched by key only."""
         conditions, values = [], {}
         for name in ("channel", "sentiment", "customer_id"):
             value = getattr(self, name)
             if value is not None:
                 conditions.append(f"{name} = :{name}")
                 values[f":{name}"] = {"S": value}
-        if self.themes:
+        if self.themes and themes_projected:
             # Untagged items never match: DynamoDB leaves them out before they are sent.
             conditions.append("attribute_exists(themes) AND size(themes) > :no_themes")
             values[":no_themes"] = {"N": "0"}
@@ -169,6 +184,8 @@ class _PageReader:
     filters: Filters
     limit: int
     key_names: tuple[str, ...]
+    # The index holds keys only (the customer index): each response's items are then read by key.
+    fetch_by_key: bool = False
     items: list[StoredFeedback] = field(default_factory=list)
     read: int = 0
 
@@ -191,8 +208,12 @@ class _PageReader:
             start_key = response.get("LastEvaluatedKey")
             found = response.get("Items", [])
             self.read += response.get("ScannedCount", len(found))
+            whole = self._whole_items(found)
             for position, item in enumerate(found):
-                feedback = from_item(dynamo.deserialize(item))
+                key = (item[PK]["S"], item[SK]["S"])
+                if key not in whole:
+                    continue  # deleted since the index was read (an erasure)
+                feedback = from_item(whole[key])
                 if not self.filters.keeps(feedback):
                     continue
                 self.items.append(feedback)
@@ -200,6 +221,14 @@ class _PageReader:
                     return {name: item[name] for name in self.key_names}
             if not start_key or self.done:
                 return start_key
+
+    def _whole_items(self, found: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """(pk, sk) → the whole item, for a Query response's items (from the table when the index has
+        keys only: one BatchGetItem per 100 items)."""
+        if not self.fetch_by_key:
+            return {(item[PK]["S"], item[SK]["S"]): dynamo.deserialize(item) for item in found}
+        keys = [{PK: item[PK]["S"], SK: item[SK]["S"]} for item in found]
+        return {(item[PK], item[SK]): item for item in dynamo.batch_get(settings().table_name, keys)}
 
 
 def page_days(
@@ -250,8 +279,9 @@ def _after(day_index: int, shard: int, days: int) -> dict[str, Any] | None:
 def page_customer(
     customer_id: str, filters: Filters, limit: int, cursor: dict[str, Any] | None = None
 ) -> Page:
-    """A customer's feedback, newest first, through the customer index; resumable by cursor."""
-    extra = filters.expression()
+    """A customer's feedback, newest first, through the customer index (its keys, channel and sentiment;
+    the items read by key); resumable by cursor."""
+    extra = filters.expression(themes_projected=False)
     query: dict[str, Any] = {
         "TableName": settings().table_name,
         "IndexName": CUSTOMER_INDEX,
@@ -265,7 +295,7 @@ def page_customer(
             **extra.get("ExpressionAttributeValues", {}),
         },
     }
-    page = _PageReader(filters, limit, CUSTOMER_KEY_NAMES)
+    page = _PageReader(filters, limit, CUSTOMER_KEY_NAMES, fetch_by_key=True)
     start_key = page.read_query(query, cursor.get("key") if cursor else None)
     return Page(page.items, {"key": start_key} if start_key else None)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
 from tools.bench.run import BenchResult
+from tools.bench.storage import TARGET_WRU_PER_ITEM, storage_figures, wru_per_stored_item
 from tools.bench.theme_quality import theme_quality_targets
 from tools.bench.throughput import ThroughputResult
 
@@ -134,6 +135,12 @@ def checks(result: BenchResult) -> list[Check]:
             and result.webhook.events_queued
             == result.webhook.deliveries * result.webhook.events_per_delivery,
         ),
+        Check(
+            "analyze: DynamoDB WRU per stored item (on-demand rules, index entries included)",
+            f"{wru_per_stored_item(result):.2f}",
+            f"≤ {TARGET_WRU_PER_ITEM:g}",
+            wru_per_stored_item(result) <= TARGET_WRU_PER_ITEM,
+        ),
     ]
 
 
@@ -250,7 +257,7 @@ def figures(result: BenchResult) -> list[tuple[str, str]]:
                 f"{throughput.items_per_minute:,.0f}",
             )
         )
-    return rows
+    return rows + storage_figures(result)
 
 
 def _language_quality_figures(result: BenchResult) -> list[tuple[str, str]]:
