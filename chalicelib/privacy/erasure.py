@@ -19,8 +19,6 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.export import rewrite
-from chalicelib.export.day import MANIFEST_NAME, partition_prefix, previous_utc_day
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
 from chalicelib.store import customers, dynamo
@@ -42,7 +40,7 @@ class ErasureReport:
     identities_deleted: int = 0
     profiles_deleted: int = 0
     exports_scheduled: list[str] = field(default_factory=list)
-    export_rewrite: str = rewrite.Dispatch.NONE
+    export_rewrite: str = "none"  # rewrite.Dispatch.NONE, named without importing the export package
 
 
 def customer_hash(customer_id: str) -> str:
@@ -51,6 +49,8 @@ def customer_hash(customer_id: str) -> str:
 
 
 def _exported(day: date) -> bool:
+    from chalicelib.export.day import MANIFEST_NAME, partition_prefix
+
     try:
         aws.client("s3").head_object(Bucket=settings().bucket_name, Key=partition_prefix(day) + MANIFEST_NAME)
     except ClientError as error:
@@ -65,6 +65,10 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
 
     The table is clean when this returns; the export days that held the customer are marked pending (GET
     /exports refuses them) and handed to the export function, which rewrites them within minutes."""
+    # The export package (its writers) loads on an erasure, not on every API cold start.
+    from chalicelib.export import rewrite
+    from chalicelib.export.day import previous_utc_day
+
     profile = customers.get_profile(customer_id)
     items = customers.customer_items(customer_id)
     if profile is None and not items:

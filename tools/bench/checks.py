@@ -119,6 +119,7 @@ def checks(result: BenchResult) -> list[Check]:
         *bedrock_cost_checks(result),
         *(Check(*row) for row in theme_quality_targets(result.theme_quality)),
         *throughput_checks(throughput),
+        *cold_start_checks(result),
         Check("all phases: DynamoDB Scan requests", str(scans), "0", scans == 0),
         Check(
             f"webhook ack: AWS requests per Meta delivery of {result.webhook.events_per_delivery} events "
@@ -179,6 +180,22 @@ def bedrock_cost_checks(result: BenchResult) -> list[Check]:
             f"≤ ${TARGET_BEDROCK_ONLY_USD_PER_MILLION:g}",
             usd <= TARGET_BEDROCK_ONLY_USD_PER_MILLION,
         )
+    ]
+
+
+def cold_start_checks(result: BenchResult) -> list[Check]:
+    """Each Lambda function's import set against bare `import chalice, boto3` (tools/bench/cold_start.py)."""
+    from tools.bench.cold_start import FUNCTION_IMPORTS, TARGET_IMPORT_RATIO
+
+    return [
+        Check(
+            f"cold start: {found.function} import set / bare `import chalice, boto3` (fresh interpreters)",
+            f"{found.ratio:.2f}",
+            f"≤ {TARGET_IMPORT_RATIO}",
+            found.ratio <= TARGET_IMPORT_RATIO,
+        )
+        for found in result.imports.functions
+        if found.function in FUNCTION_IMPORTS
     ]
 
 
