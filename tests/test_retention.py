@@ -72,6 +72,7 @@ def test_the_local_table_has_ttl_enabled_on_the_attribute(stack):
 def test_an_erasure_finds_the_export_days_of_items_that_already_expired(stack, monkeypatch):
     from datetime import date
 
+    from chalicelib.export import rewrite
     from chalicelib.export.day import MANIFEST_NAME, partition_prefix
     from chalicelib.privacy import erasure
 
@@ -87,7 +88,7 @@ def test_an_erasure_finds_the_export_days_of_items_that_already_expired(stack, m
         TableName=settings().table_name,
         Key=dynamo.serialize(feedback_store.feedback_key(item["feedback_id"])),
     )
-    monkeypatch.setattr(erasure.rewrite, "request_rewrite", lambda exported, upcoming: "invoked")
+    monkeypatch.setattr(rewrite, "request_rewrite", lambda exported, upcoming: "invoked")
 
     report = erasure.erase_customer(item["customer_id"])
 
