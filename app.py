@@ -52,4 +52,4 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
 def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
     """At 02:15 UTC, export the previous UTC day (and rewrite the days erasures left pending). An erasure
     invokes it too, asynchronously, to rewrite the export days that held the customer."""
-    return rewrite.run_export_function(event.to_dict())
+    return rewrite.run_export_function(event.to_dict(), rewrite.remaining_time(event.context))
