@@ -91,7 +91,8 @@ def list_day(day: date) -> Iterator[StoredFeedback]:
 
 
 def _list_shard(day: date, shard: int) -> Iterator[StoredFeedback]:
-    for item in dynamo.query_pages(
+    # A whole day is read here (the export): the pages' items skip botocore's parser (query_pages_unparsed).
+    for item in dynamo.query_pages_unparsed(
         TableName=settings().table_name,
         IndexName=DAY_INDEX,
         KeyConditionExpression="#pk = :day",

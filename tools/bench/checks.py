@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
+from tools.bench.export_scale import export_scale_checks
 from tools.bench.run import BenchResult
 from tools.bench.throughput import ThroughputResult
 
@@ -109,6 +110,7 @@ def checks(result: BenchResult) -> list[Check]:
         *bedrock_checks(result),
         *bedrock_cost_checks(result),
         *throughput_checks(throughput),
+        *export_scale_checks(result.export_scale),
         Check("all phases: DynamoDB Scan requests", str(scans), "0", scans == 0),
         Check(
             f"webhook ack: AWS requests per Meta delivery of {result.webhook.events_per_delivery} events "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
+from tools.bench.export_scale import ExportScale, measure_safely
 from tools.bench.import_time import ImportResult, measure_imports
 from tools.bench.language_quality import LanguageQuality, measure_language_quality
 from tools.bench.pii_quality import PiiQuality, measure_pii_quality
@@ -47,6 +48,7 @@ class BenchResult:
     pii_quality: PiiQuality | None = None
     sentiment_quality: dict[str, LanguageScore] | None = None
     language_quality: LanguageQuality | None = None
+    export_scale: ExportScale | None = None
 
 
 def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
@@ -79,7 +81,10 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         sentiment_quality = measure_sentiment_quality()
     with timed(pipeline.timings, "language set"):
         language_quality = measure_language_quality()
+    with timed(pipeline.timings, "export at scale"), contextlib.redirect_stdout(io.StringIO()):
+        export_scale = measure_safely()
     return BenchResult(
+        export_scale=export_scale,
         items=items,
         counter=pipeline.counter,
         ack=pipeline.ack,
