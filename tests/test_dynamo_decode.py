@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,3 +74,35 @@ def test_unparsed_query_pages_read_the_same_items_and_leave_other_queries_parsed
     # Outside query_pages_unparsed, a Query is botocore's as before (the hook stays registered but idle).
     page = aws.client("dynamodb").query(**query)
     assert (len(page["Items"]), page["Items"][0]["sk"]) == (7, {"S": "000"})
+
+
+def test_read_ahead_yields_every_item_in_order_and_raises_the_workers_error():
+    assert list(dynamo.read_ahead(iter(range(5000)), depth=3)) == list(range(5000))
+
+    def failing():
+        yield 1
+        raise RuntimeError("throttled for good")
+
+    reader = dynamo.read_ahead(failing())
+    assert next(reader) == 1
+    with pytest.raises(RuntimeError, match="throttled for good"):
+        next(reader)
+
+
+def test_a_reader_that_stops_early_stops_the_worker():
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    reader = dynamo.read_ahead(endless(), depth=2)
+    assert next(reader) == 0
+    reader.close()
+    time.sleep(0.5)
+    settled = len(produced)
+    time.sleep(0.3)
+    assert len(produced) == settled <= 5  # the worker stopped, a few items ahead at most

@@ -50,3 +50,11 @@ def test_the_section_shows_before_and_now_for_both_days(monkeypatch):
     text = "\n".join(export_scale.export_scale_section(measured(per_item_us=300)))
     assert "| 1,000,000 |" in text and "| 2,000,000 |" in text
     assert "over 512 MiB" in text  # 1,060 bytes per item in /tmp before streaming
+
+
+def test_queries_in_flight_at_once_divide_the_waits():
+    result = measured(per_item_us=300)
+    serial = projection(result, 1_000_000, AFTER_STAGES, memory_mb=1769)
+    shards = projection(result, 1_000_000, AFTER_STAGES, memory_mb=1769, queries_at_once=8)
+    assert shards["query_seconds"] == pytest.approx(serial["query_seconds"] / 8)
+    assert shards["cpu_seconds"] == serial["cpu_seconds"]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
@@ -36,6 +37,7 @@ RETRYABLE_ERRORS = RETRYABLE_CANCELLATIONS | {
     "InternalServerError",
 }
 
+T = TypeVar("T")
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -216,6 +218,47 @@ def query_pages_unparsed(**query: Any) -> Iterator[dict[str, Any]]:
         if "LastEvaluatedKey" not in response:
             return
         query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+_END = object()
+
+
+def read_ahead(items: Iterator[T], depth: int = 2000) -> Iterator[T]:
+    """`items` produced by a worker thread up to `depth` ahead of the reader, so several Queries (one per
+    shard of a day) wait on the network at once instead of one after the other. The worker's error is raised
+    to the reader; a reader that stops early stops the worker. Written by hand: concurrent.futures has no
+    bounded producer/consumer iterator."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(value: object) -> bool:
+        """Put `value` once there is room; False when the reader has stopped meanwhile."""
+        while not stop.is_set():
+            try:
+                buffer.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+            offer(_END)
+        except BaseException as error:  # handed to the reader, which raises it
+            offer(error)
+
+    worker = threading.Thread(target=produce, name="query-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while (item := buffer.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def query_pages(max_pages: int | None = None, **query: Any) -> Iterator[dict[str, Any]]:

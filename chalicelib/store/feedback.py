@@ -85,8 +85,9 @@ def get(feedback_id: str) -> StoredFeedback | None:
 
 def list_day(day: date) -> Iterator[StoredFeedback]:
     """Every item stored on a UTC day in stored order, read through the per-day index: one paginated Query
-    per shard, merged lazily (each shard is already sorted by its sort key); never a Scan."""
-    shards = [_list_shard(day, shard) for shard in range(settings().day_shards)]
+    per shard, each read ahead by its own thread, merged lazily (each shard is already sorted by its sort
+    key); never a Scan."""
+    shards = [dynamo.read_ahead(_list_shard(day, shard)) for shard in range(settings().day_shards)]
     yield from heapq.merge(*shards, key=lambda feedback: (feedback.stored_at, feedback.feedback_id))
 
 
