@@ -53,4 +53,4 @@ def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
     invokes it too, asynchronously, to rewrite the export days that held the customer."""
     from chalicelib.export import rewrite  # imported by the function that runs it (cold start)
 
-    return rewrite.run_export_function(event.to_dict())
+    return rewrite.run_export_function(event.to_dict(), rewrite.remaining_time(event.context))

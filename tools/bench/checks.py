@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
+from tools.bench.export_scale import export_scale_checks
 from tools.bench.run import BenchResult
 from tools.bench.storage import TARGET_WRU_PER_ITEM, storage_figures, wru_per_stored_item
 from tools.bench.theme_quality import theme_quality_targets
@@ -120,6 +121,7 @@ def checks(result: BenchResult) -> list[Check]:
         *(Check(*row) for row in theme_quality_targets(result.theme_quality)),
         *throughput_checks(throughput),
         *cold_start_checks(result),
+        *export_scale_checks(result.export_scale),
         Check("all phases: DynamoDB Scan requests", str(scans), "0", scans == 0),
         Check(
             f"webhook ack: AWS requests per Meta delivery of {result.webhook.events_per_delivery} events "

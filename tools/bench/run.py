@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
+from tools.bench.export_scale import ExportScale, measure_safely
 from tools.bench.import_time import ImportResult, measure_imports
 from tools.bench.language_quality import LanguageQuality, measure_language_quality
 from tools.bench.pii_quality import PiiQuality, measure_pii_quality
@@ -53,6 +54,7 @@ class BenchResult:
     sentiment_quality: dict[str, LanguageScore] | None = None
     language_quality: LanguageQuality | None = None
     theme_quality: themes_eval.Report | None = None
+    export_scale: ExportScale | None = None
 
 
 def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
@@ -87,7 +89,10 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         language_quality = measure_language_quality()
     with timed(pipeline.timings, "themes set"):
         theme_quality = measure_theme_quality()
+    with timed(pipeline.timings, "export at scale"), contextlib.redirect_stdout(io.StringIO()):
+        export_scale = measure_safely()
     return BenchResult(
+        export_scale=export_scale,
         items=items,
         counter=pipeline.counter,
         ack=pipeline.ack,
