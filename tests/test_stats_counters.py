@@ -1,0 +1,113 @@
+"""`GET /stats` read from the counters answers exactly what the old computation (every item of the range read
+through the day index: tests/stats_oracle.py) answers on the same data, and costs a bounded number of
+DynamoDB requests whatever the range holds."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from chalicelib import aws
+from chalicelib.local.moto_patches import fit_for_threads
+from chalicelib.models import Channel, RatingScale, Sentiment, StoredFeedback, ThemeTag
+from chalicelib.read import stats
+from chalicelib.store import feedback_write
+from chalicelib.store.identities import Resolution
+from chalicelib.themes import records as taxonomy_records
+from chalicelib.themes.taxonomy import Taxonomy, Theme
+from tests import stats_oracle
+from tests.test_export import stored
+
+TAXONOMY = Taxonomy(
+    themes=[
+        Theme(id="delivery", name="Delivery"),
+        Theme(id="delivery-speed", name="Delivery time", parent="delivery"),
+        Theme(id="delivery-damage", name="Damaged item", parent="delivery"),
+        Theme(id="price", name="Price"),
+    ]
+)
+THEME_IDS = ("delivery", "delivery-speed", "delivery-damage", "price", "removed-theme")
+CHANNELS = (Channel.FORM, Channel.SLACK, Channel.WEBHOOK, Channel.X)
+START = date(2027, 3, 1)
+
+
+def random_item(rng: random.Random, index: int, day: date, seed_value: int) -> StoredFeedback:
+    at = datetime(day.year, day.month, day.day, rng.randrange(24), rng.randrange(60), tzinfo=UTC)
+    scale = rng.choice([None, RatingScale.NPS, RatingScale.NPS, RatingScale.CSAT])
+    low, high = scale.bounds if scale else (0, 0)
+    tags = rng.sample(THEME_IDS, rng.randrange(4))
+    item = stored(
+        f"r{seed_value}-{index}", at, text=rng.choice(["Broken again", "Fine", "x" * 600]), rating=0
+    )
+    return item.model_copy(
+        update={
+            "channel": rng.choice(CHANNELS),
+            "sentiment": rng.choice([None, *Sentiment]),
+            "rating": rng.randint(low, high) if scale else None,
+            "rating_scale": scale,
+            "customer_id": rng.choice([None, "cust_a", "cust_b"]),
+            "themes": None
+            if rng.random() < 0.2
+            else [ThemeTag(id=t, sentiment=rng.choice(list(Sentiment)), evidence=t) for t in tags],
+        }
+    )
+
+
+def seed(count: int, days: int, seed_value: int) -> None:
+    rng = random.Random(seed_value)
+    items = [
+        random_item(rng, n, START + timedelta(days=rng.randrange(days)), seed_value) for n in range(count)
+    ]
+    taxonomy_records.replace(TAXONOMY)
+    # moto's own transactions copy the whole table per action: its patched transactions are far faster.
+    with fit_for_threads():
+        outcome = feedback_write.save_feedback(items, Resolution(), taxonomy_records.current().parents())
+    assert len(outcome.created) == count
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [(0, 0), (3, 16), (12, 30)],
+    ids=["one day", "two weeks", "runs past the data"],
+)
+def test_stats_from_counters_equal_the_recount_of_every_item(stack, first, last):
+    seed(150, 20, 15)
+    days = [START + timedelta(days=n) for n in range(first, last + 1)]
+
+    answer = stats.compute(days)
+
+    assert answer == stats_oracle.compute(days)
+    if first < 20:
+        assert answer["total"] > 0 and answer["themes"]["by_theme"]
+
+
+def count_requests(days: list[date]) -> Counter[str]:
+    operations: Counter[str] = Counter()
+
+    def count(event_name: str, **kwargs: object) -> None:
+        operations[event_name.rsplit(".", 1)[1]] += 1
+
+    events = aws.client("dynamodb").meta.events
+    events.register("before-call.dynamodb", count)
+    try:
+        stats.compute(days)
+    finally:
+        events.unregister("before-call.dynamodb", count)
+    return operations
+
+
+def test_93_days_cost_a_few_requests_whatever_they_hold(stack):
+    days = [START + timedelta(days=n) for n in range(93)]
+    seed(60, 93, 1)
+    taxonomy_records.current()  # cached, as in a warm function
+    few = count_requests(days)
+    seed(300, 93, 2)
+    many = count_requests(days)
+
+    # 186 days of counter items (the range and the period before) at 2 shards: 4 BatchGetItem; the newest
+    # negatives: one Query for their pointers, one BatchGetItem for the items.
+    assert few == many == {"BatchGetItem": 5, "Query": 1}
+    assert sum(many.values()) <= 10
