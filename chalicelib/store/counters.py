@@ -212,3 +212,34 @@ def newest_negative_ids(first: date, last: date, limit: int) -> list[tuple[str, 
         Limit=limit,
     )
     return [tuple(str(item[SK]).rsplit("#", 1)) for item in response]  # type: ignore[misc]
+
+
+def _day_pointers(day: date) -> list[dict[str, Any]]:
+    return list(
+        dynamo.query_pages(
+            TableName=settings().table_name,
+            KeyConditionExpression="#pk = :negative AND begins_with(#sk, :day)",
+            ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+            ExpressionAttributeValues={":negative": {"S": NEGATIVE_POINTER}, ":day": {"S": day.isoformat()}},
+            ProjectionExpression="#pk, #sk",
+        )
+    )
+
+
+def rebuild_day(day: date, items: Iterable[StoredFeedback], parents: ThemeParents) -> Counter[str]:
+    """Replace a day's counters and negative pointers with a recount of `items` (the day's stored items):
+    the recount in shard 0, the other shards removed. Idempotent; writes that land on the day while it runs
+    may be lost, so rebuild days no longer written to (after a backfill or a taxonomy change)."""
+    items = list(items)
+    counts = day_deltas(items, [], parents).get(day, Counter())
+    writes = [dynamo.put_request({**counter_key(day, 0), RECORD_TYPE: COUNTER, **counts})]
+    writes += [
+        {"DeleteRequest": {"Key": dynamo.serialize(counter_key(day, s))}} for s in range(1, COUNTER_SHARDS)
+    ]
+    wanted = {negative_key(item)[SK]: item for item in items if item.sentiment == Sentiment.NEGATIVE}
+    for pointer in _day_pointers(day):
+        if pointer[SK] not in wanted:
+            writes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: pointer[PK], SK: pointer[SK]})}})
+    writes += [{"PutRequest": {"Item": _pointer(item)}} for item in wanted.values()]
+    dynamo.batch_write(settings().table_name, writes)
+    return counts
