@@ -13,9 +13,9 @@ import pytest
 from chalicelib import aws, cli
 from chalicelib.config import settings
 from chalicelib.local.moto_patches import fit_for_threads
-from chalicelib.models import Channel, RatingScale, Sentiment, StoredFeedback, ThemeTag
+from chalicelib.models import Analysis, Channel, RatingScale, Sentiment, StoredFeedback, ThemeTag
 from chalicelib.read import stats
-from chalicelib.store import counters, feedback_write
+from chalicelib.store import counters, feedback_write, reanalysis
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import Resolution
 from chalicelib.themes import records as taxonomy_records
@@ -147,3 +147,30 @@ def test_rebuild_recounts_a_range_after_a_taxonomy_change_idempotently(stack, ca
         )[START]
     )
     assert "done: 120 items counted" in capsys.readouterr().out
+
+
+def test_a_reanalysis_moves_the_counts_and_the_negatives_once(stack):
+    seed(60, 5, 9)
+    days = [START + timedelta(days=n) for n in range(5)]
+    items = [item for day in days for item in feedback_store.list_day(day)]
+    rng = random.Random(3)
+    analyses = {
+        item.feedback_id: Analysis(
+            sentiment=rng.choice([None, Sentiment.NEGATIVE, Sentiment.POSITIVE]),
+            language="en",
+            analyzer="comprehend",
+            analyzed_at=item.stored_at,
+        )
+        for item in items
+    }
+
+    with fit_for_threads():
+        first = reanalysis.save_analyses(items, analyses)
+        again = reanalysis.save_analyses(items, analyses)  # a rerun with the items as read before
+
+    assert (len(first.updated), len(again.updated)) == (60, 0)
+    answer = stats.compute(days)
+    assert answer == stats_oracle.compute(days)
+    assert answer["sentiment"]["NEGATIVE"] == sum(
+        a.sentiment == Sentiment.NEGATIVE for a in analyses.values()
+    )

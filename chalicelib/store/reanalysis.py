@@ -1,5 +1,6 @@
-"""Writing a new analysis onto stored feedback (backfill), moving the customer's profile counts with it; and
-writing new themes onto stored feedback (`backfill --themes`, `save_themes`), which moves no counts.
+"""Writing a new analysis onto stored feedback (backfill), moving the customer's profile counts and the day
+counters (counters.py) with it; and writing new themes onto stored feedback (`backfill --themes`,
+`save_themes`), which moves no counts.
 
 Each item's Update is conditional on the version it was read at (its analyzer, sentiment and customer), and
 goes in the same TransactWriteItems as the profile delta of its customer. So the counts move exactly when
@@ -22,12 +23,15 @@ from chalicelib import aws
 from chalicelib.aws import chunked
 from chalicelib.config import settings
 from chalicelib.models import Analysis, StoredFeedback, utc_now
-from chalicelib.store import dynamo, profiles
+from chalicelib.store import counters, dynamo, profiles
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.schema import PK
 
 # Attributes an analysis writes onto an item; every other attribute is left as stored.
 ANALYSIS_FIELDS = ("sentiment", "sentiment_scores", "analyzer", "analyzed_at", "skipped_reason")
+# Item updates per customer in one transaction: with its profile delta and at most two counter actions an item
+# (its day's counter update, its negative pointer), they fit the 100 actions of a transaction.
+CHANGES_PER_UNIT = 33
 # Attributes a re-tag writes onto an item; nothing else (its sentiment, text and customer stay as stored).
 THEME_FIELDS = ("themes", "taxonomy_version")
 
@@ -141,20 +145,37 @@ def _transactions(
         by_customer[old.customer_id].append((old, new))
     units = []
     for customer_id, group in by_customer.items():
-        for chunk in chunked(group, dynamo.MAX_TRANSACTION_ITEMS - 1):
+        for chunk in chunked(group, CHANGES_PER_UNIT):
             unit = [(_item_update(old, new), ("feedback", old.feedback_id)) for old, new in chunk]
             deltas = profile_deltas(chunk) if customer_id else {}
             if customer_id and deltas:
                 unit.append((_profile_update(customer_id, deltas), ("profile", customer_id)))
-            units.append(unit)
+            units.append((unit, list(chunk)))
     transactions: list[tuple[list[dict[str, Any]], list[tuple[str, str]]]] = []
-    for unit in units:
-        if not transactions or len(transactions[-1][0]) + len(unit) > dynamo.MAX_TRANSACTION_ITEMS:
+    changed: list[list[tuple[StoredFeedback, StoredFeedback]]] = []
+    for unit, chunk in units:
+        counted = _counter_actions([*(changed[-1] if changed else []), *chunk])
+        if (
+            not transactions
+            or len(transactions[-1][0]) + len(unit) + len(counted) > dynamo.MAX_TRANSACTION_ITEMS
+        ):
             transactions.append(([], []))
+            changed.append([])
         for action, role in unit:
             transactions[-1][0].append(action)
             transactions[-1][1].append(role)
+        changed[-1] += chunk
+    # The day counters and negative pointers move with the items, in the same transaction.
+    for (actions, roles), pairs in zip(transactions, changed, strict=True):
+        for action in _counter_actions(pairs):
+            actions.append(action)
+            roles.append(("counter", ""))
     return transactions
+
+
+def _counter_actions(pairs: Sequence[tuple[StoredFeedback, StoredFeedback]]) -> list[dict[str, Any]]:
+    # Themes do not change here: their counts cancel out, whatever their parents.
+    return counters.counter_actions([new for _, new in pairs], [old for old, _ in pairs], {})
 
 
 def save_analyses(items: Sequence[StoredFeedback], analyses: dict[str, Analysis]) -> ReanalysisOutcome:
