@@ -129,6 +129,31 @@ def attribute_count(items: Sequence[StoredFeedback], parents: ThemeParents) -> i
     return max((len(names) for names in per_day.values()), default=0)
 
 
+def action_count(items: Sequence[StoredFeedback]) -> int:
+    """Counter Updates (one per day) plus negative pointer Puts or Deletes that `items` bring to a
+    transaction."""
+    days = {item.stored_at.date() for item in items}
+    return len(days) + sum(item.sentiment == Sentiment.NEGATIVE for item in items)
+
+
+def transaction_chunks(
+    items: Sequence[StoredFeedback], room: int, parents: ThemeParents
+) -> list[list[StoredFeedback]]:
+    """`items` in chunks that fit `room` actions (one per item) with their counter actions, and whose counter
+    update stays within the expression limit."""
+    chunks: list[list[StoredFeedback]] = [[]]
+    for item in items:
+        candidate = [*chunks[-1], item]
+        too_big = len(candidate) + action_count(candidate) > room or (
+            attribute_count(candidate, parents) > MAX_COUNTER_ATTRIBUTES
+        )
+        if too_big and chunks[-1]:
+            chunks.append([item])
+        else:
+            chunks[-1] = candidate
+    return [chunk for chunk in chunks if chunk]
+
+
 def counter_update(day: date, shard: int, delta: Mapping[str, int]) -> dict[str, Any]:
     """One unconditional Update adding `delta` to a counter item (creating it, and its attributes, at 0)."""
     names = {"#rt": RECORD_TYPE}

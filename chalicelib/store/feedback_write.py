@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.models import FeedbackEvent, Sentiment, StoredFeedback, utc_now
+from chalicelib.models import FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.store import counters, customers, dynamo, merge, profiles
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import (
@@ -90,7 +90,7 @@ class _Transaction:
 
     def size_with(self, unit: _Unit) -> int:
         """Actions this transaction would hold with `unit` and the counter actions of both."""
-        return len(self.actions) + len(unit.actions) + _counter_action_count([*self.items, *unit.items])
+        return len(self.actions) + len(unit.actions) + counters.action_count([*self.items, *unit.items])
 
     def close(self, parents: counters.ThemeParents) -> None:
         """Add the counter Updates and negative pointers of the transaction's items."""
@@ -104,30 +104,6 @@ class _Unit:
 
     actions: list[tuple[dict[str, Any], tuple[str, str]]]
     items: list[StoredFeedback]
-
-
-def _counter_action_count(items: Sequence[StoredFeedback]) -> int:
-    """Counter Updates (one per day) plus negative pointer Puts for `items`."""
-    days = {item.stored_at.date() for item in items}
-    return len(days) + sum(item.sentiment == Sentiment.NEGATIVE for item in items)
-
-
-def _chunks(
-    group: Sequence[StoredFeedback], room: int, parents: counters.ThemeParents
-) -> list[list[StoredFeedback]]:
-    """`group` in chunks that fit `room` actions with their counter actions, and whose counter update stays
-    within the expression limit."""
-    chunks: list[list[StoredFeedback]] = [[]]
-    for item in group:
-        candidate = [*chunks[-1], item]
-        too_big = len(candidate) + _counter_action_count(candidate) > room or (
-            counters.attribute_count(candidate, parents) > counters.MAX_COUNTER_ATTRIBUTES
-        )
-        if too_big and chunks[-1]:
-            chunks.append([item])
-        else:
-            chunks[-1] = candidate
-    return [chunk for chunk in chunks if chunk]
 
 
 def _pack(
@@ -151,7 +127,7 @@ def _pack(
         identities = identities_by_customer.get(customer, []) if customer else []
         # Room for the profile update and the new identities in the group's first unit.
         room = dynamo.MAX_TRANSACTION_ITEMS - 1 - len(identities)
-        for position, chunk in enumerate(_chunks(group, room, parents)):
+        for position, chunk in enumerate(counters.transaction_chunks(group, room, parents)):
             unit = _Unit([(_feedback_put(item), ("feedback", item.feedback_id)) for item in chunk], chunk)
             if customer is not None:
                 update = profiles.profile_update(customer, chunk, now, stored_profiles.get(customer))
