@@ -23,9 +23,9 @@ and deleted in the same transactions: one Query finds the newest of any range.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, Sentiment, StoredFeedback
@@ -45,6 +45,7 @@ TAGGED = "tg"
 MAX_COUNTER_ATTRIBUTES = 250
 
 ThemeParents = Mapping[str, str | None]
+Unit = TypeVar("Unit")
 
 
 def counter_key(day: date, shard: int) -> dict[str, str]:
@@ -137,21 +138,30 @@ def action_count(items: Sequence[StoredFeedback]) -> int:
 
 
 def transaction_chunks(
-    items: Sequence[StoredFeedback], room: int, parents: ThemeParents
-) -> list[list[StoredFeedback]]:
-    """`items` in chunks that fit `room` actions (one per item) with their counter actions, and whose counter
-    update stays within the expression limit."""
-    chunks: list[list[StoredFeedback]] = [[]]
-    for item in items:
-        candidate = [*chunks[-1], item]
-        too_big = len(candidate) + action_count(candidate) > room or (
-            attribute_count(candidate, parents) > MAX_COUNTER_ATTRIBUTES
+    units: Sequence[Unit],
+    room: int,
+    parents: ThemeParents,
+    items_of: Callable[[Unit], Sequence[StoredFeedback]],
+) -> list[list[Unit]]:
+    """`units` (each one action on the items `items_of` gives) in chunks that fit `room` actions with their
+    counter actions, and whose counter update stays within the expression limit."""
+    chunks: list[list[Unit]] = [[]]
+    for unit in units:
+        candidate = [*chunks[-1], unit]
+        items = [item for each in candidate for item in items_of(each)]
+        too_big = len(candidate) + action_count(items) > room or (
+            attribute_count(items, parents) > MAX_COUNTER_ATTRIBUTES
         )
         if too_big and chunks[-1]:
-            chunks.append([item])
+            chunks.append([unit])
         else:
             chunks[-1] = candidate
     return [chunk for chunk in chunks if chunk]
+
+
+def just(item: StoredFeedback) -> Sequence[StoredFeedback]:
+    """`items_of` for units that are items."""
+    return (item,)
 
 
 def counter_update(day: date, shard: int, delta: Mapping[str, int]) -> dict[str, Any]:

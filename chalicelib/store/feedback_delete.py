@@ -82,7 +82,7 @@ def delete_feedback(feedback_ids: Sequence[str], parents: counters.ThemeParents)
         stale: list[str] = []
         retry: dict[str, StoredFeedback] = {}
         for chunk in counters.transaction_chunks(
-            list(pending.values()), dynamo.MAX_TRANSACTION_ITEMS, parents
+            list(pending.values()), dynamo.MAX_TRANSACTION_ITEMS, parents, counters.just
         ):
             actions = [_item_delete(item) for item in chunk]
             actions += counters.counter_actions([], chunk, parents)

@@ -127,7 +127,7 @@ def _pack(
         identities = identities_by_customer.get(customer, []) if customer else []
         # Room for the profile update and the new identities in the group's first unit.
         room = dynamo.MAX_TRANSACTION_ITEMS - 1 - len(identities)
-        for position, chunk in enumerate(counters.transaction_chunks(group, room, parents)):
+        for position, chunk in enumerate(counters.transaction_chunks(group, room, parents, counters.just)):
             unit = _Unit([(_feedback_put(item), ("feedback", item.feedback_id)) for item in chunk], chunk)
             if customer is not None:
                 update = profiles.profile_update(customer, chunk, now, stored_profiles.get(customer))

@@ -1,6 +1,6 @@
 """Writing a new analysis onto stored feedback (backfill), moving the customer's profile counts and the day
 counters (counters.py) with it; and writing new themes onto stored feedback (`backfill --themes`,
-`save_themes`), which moves no counts.
+`save_themes`), moving the day's theme counts with them.
 
 Each item's Update is conditional on the version it was read at (its analyzer, sentiment and customer), and
 goes in the same TransactWriteItems as the profile delta of its customer. So the counts move exactly when
@@ -256,12 +256,13 @@ def _read(feedback_ids: set[str]) -> list[StoredFeedback]:
 
 @dataclass
 class ThemesOutcome:
-    """Feedback ids updated and skipped (erased meanwhile), and the items that changed since they were read,
-    as stored now (tag those again)."""
+    """Feedback ids updated, skipped (erased meanwhile) and failed (contention outlasted the retries), and the
+    items that changed since they were read, as stored now (tag those again)."""
 
     updated: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     changed: list[StoredFeedback] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 def _themes_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
@@ -277,35 +278,70 @@ def _themes_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
         values[":old_version"] = old.taxonomy_version
         conditions.append("#version = :old_version")
     return {
-        "TableName": settings().table_name,
-        "Key": dynamo.serialize(feedback_store.feedback_key(old.feedback_id)),
-        "UpdateExpression": "SET #themes = :themes, #version = :version",
-        "ConditionExpression": " AND ".join(conditions),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": dynamo.serialize(values),
+        "Update": {
+            "TableName": settings().table_name,
+            "Key": dynamo.serialize(feedback_store.feedback_key(old.feedback_id)),
+            "UpdateExpression": "SET #themes = :themes, #version = :version",
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": dynamo.serialize(values),
+        }
     }
 
 
-def save_themes(changes: Sequence[tuple[StoredFeedback, StoredFeedback]]) -> ThemesOutcome:
-    """Write each item's new `themes` and `taxonomy_version` (old → new), one conditional UpdateItem each.
+def _pair(change: tuple[StoredFeedback, StoredFeedback]) -> Sequence[StoredFeedback]:
+    return change
 
-    The condition is the taxonomy version the item was read at, and that it still exists: an item erased
-    meanwhile is skipped, never written back; one another writer re-tagged meanwhile (or a retry of a write
-    that landed) is read again (strongly consistent) and returned in `changed`, for the caller to decide.
+
+def save_themes(
+    changes: Sequence[tuple[StoredFeedback, StoredFeedback]], parents: counters.ThemeParents
+) -> ThemesOutcome:
+    """Write each item's new `themes` and `taxonomy_version` (old → new), moving its day's theme counts in the
+    same transaction (`parents`: the taxonomy's the items are tagged against).
+
+    Each Update is conditional on the taxonomy version the item was read at, and on its still existing: an
+    item erased meanwhile is skipped, never written back; one another writer re-tagged meanwhile (or a retry
+    of a write that landed) moves no count, is read again (strongly consistent) and returned in `changed`,
+    for the caller to decide. Contention is retried with backoff.
+
+    The counts an item leaves are taken under `parents` too: exact unless a theme it had moved to another
+    parent since it was counted (`cli counters rebuild` recounts those days).
     """
     outcome = ThemesOutcome()
+    pending = list(changes)
     dynamodb = aws.client("dynamodb")
-    for old, new in changes:
-        try:
-            dynamodb.update_item(**_themes_update(old, new))
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            fresh = dynamo.get_item(settings().table_name, feedback_store.feedback_key(old.feedback_id), True)
-            if fresh is None:
-                outcome.skipped.append(old.feedback_id)
-            else:
-                outcome.changed.append(feedback_store.from_item(fresh))
-            continue
-        outcome.updated.append(old.feedback_id)
+    for attempt in range(dynamo.MAX_ATTEMPTS):
+        if not pending:
+            break
+        retry: list[tuple[StoredFeedback, StoredFeedback]] = []
+        for chunk in counters.transaction_chunks(pending, dynamo.MAX_TRANSACTION_ITEMS, parents, _pair):
+            actions = [_themes_update(old, new) for old, new in chunk]
+            actions += counters.counter_actions([new for _, new in chunk], [old for old, _ in chunk], parents)
+            try:
+                dynamodb.transact_write_items(TransactItems=actions)
+            except ClientError as error:
+                code = error.response["Error"]["Code"]
+                if code != "TransactionCanceledException" and code not in dynamo.RETRYABLE_ERRORS:
+                    raise
+                reasons = error.response.get("CancellationReasons") or [{}] * len(actions)
+                for (old, new), reason in zip(chunk, reasons, strict=False):
+                    if reason.get("Code") == "ConditionalCheckFailed":
+                        _refused(old, outcome)
+                    else:
+                        retry.append((old, new))
+                continue
+            outcome.updated += [old.feedback_id for old, _ in chunk]
+        pending = retry
+        if pending:
+            dynamo.backoff(attempt)
+    outcome.failed += [old.feedback_id for old, _ in pending]
     return outcome
+
+
+def _refused(old: StoredFeedback, outcome: ThemesOutcome) -> None:
+    """An item whose condition failed: erased (skipped) or changed meanwhile (returned as stored now)."""
+    fresh = dynamo.get_item(settings().table_name, feedback_store.feedback_key(old.feedback_id), True)
+    if fresh is None:
+        outcome.skipped.append(old.feedback_id)
+    else:
+        outcome.changed.append(feedback_store.from_item(fresh))
