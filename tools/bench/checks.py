@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
 from tools.bench.run import BenchResult
+from tools.bench.stats_cost import TARGET_STATS_REQUESTS_93_DAYS, StatsCost
 from tools.bench.throughput import ThroughputResult
 
 # The Comprehend target covers the batch calls; DetectPiiEntities (no batch variant) has a line of its own.
@@ -106,6 +107,7 @@ def checks(result: BenchResult) -> list[Check]:
             f"= {TARGET_EXPORT_READS_PER_ITEM:g}",
             reads_per_item == TARGET_EXPORT_READS_PER_ITEM,
         ),
+        *stats_checks(result.stats_cost),
         *bedrock_checks(result),
         *bedrock_cost_checks(result),
         *throughput_checks(throughput),
@@ -125,6 +127,22 @@ def checks(result: BenchResult) -> list[Check]:
             and result.webhook.events_queued
             == result.webhook.deliveries * result.webhook.events_per_delivery,
         ),
+    ]
+
+
+def stats_checks(cost: StatsCost | None) -> list[Check]:
+    """`/stats` of 93 days: at most TARGET_STATS_REQUESTS_93_DAYS DynamoDB requests at every volume."""
+    if cost is None:
+        return []
+    requests = cost.requests(93)
+    volumes = " / ".join(f"{row.items_per_day:,}" for row in cost.rows if row.days == 93)
+    return [
+        Check(
+            f"/stats: DynamoDB requests for 93 days at {volumes} items a day",
+            " / ".join(map(str, requests)),
+            f"≤ {TARGET_STATS_REQUESTS_93_DAYS}",
+            bool(requests) and max(requests) <= TARGET_STATS_REQUESTS_93_DAYS,
+        )
     ]
 
 
@@ -230,6 +248,13 @@ def figures(result: BenchResult) -> list[tuple[str, str]]:
             f"{counter.items_got['export'] / max(1, result.export.exported):.3f}",
         ),
     ]
+    if result.stats_cost is not None:
+        rows.append(
+            (
+                "analyze: WRU per stored item the day counters add (counter Updates, negative pointer Puts)",
+                f"{result.stats_cost.counter_write_units_per_item:.2f}",
+            )
+        )
     throughput = result.throughput
     if throughput is None:
         rows.append(("export throughput", "not run (--quick)"))

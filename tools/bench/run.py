@@ -24,6 +24,7 @@ from tools.bench.pipeline import (
     timed,
 )
 from tools.bench.sentiment_quality import LanguageScore, measure_sentiment_quality
+from tools.bench.stats_cost import StatsCost, measure_stats_cost
 from tools.bench.throughput import ThroughputResult, ThroughputWorker
 
 
@@ -47,6 +48,7 @@ class BenchResult:
     pii_quality: PiiQuality | None = None
     sentiment_quality: dict[str, LanguageScore] | None = None
     language_quality: LanguageQuality | None = None
+    stats_cost: StatsCost | None = None
 
 
 def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
@@ -71,6 +73,8 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
     if worker is not None:
         with timed(pipeline.timings, "waiting for the throughput worker"):
             throughput = worker.result()
+    with timed(pipeline.timings, "stats cost"), contextlib.redirect_stdout(captured):
+        stats_cost = measure_stats_cost()
     with timed(pipeline.timings, "import timing"):
         imports = measure_imports(import_runs)
     with timed(pipeline.timings, "PII corpus"):
@@ -98,4 +102,5 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         pii_quality=pii_quality,
         sentiment_quality=sentiment_quality,
         language_quality=language_quality,
+        stats_cost=stats_cost,
     )
