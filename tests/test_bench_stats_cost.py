@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from chalicelib import aws
+import boto3
+
 from chalicelib.config import settings
 from chalicelib.local.moto_patches import fit_for_threads
 from chalicelib.local.provision import load_starter_taxonomy
@@ -49,7 +50,7 @@ def test_the_counter_tally_sizes_the_counter_update_and_pointer_put_of_a_transac
 def test_stats_cost_is_a_few_requests_at_any_volume_and_the_counters_cost_some_write_units(stack):
     load_starter_taxonomy()
     with fit_for_threads():
-        cost = measure_in_stack(aws.client("dynamodb").meta.events, 60, (7, 93), (1_000, 33_000))
+        cost = measure_in_stack(boto3.DEFAULT_SESSION.events, 60, (7, 93), (1_000, 33_000))
 
     assert [(row.days, row.items_per_day) for row in cost.rows] == [
         (7, 1_000),
@@ -67,3 +68,13 @@ def test_stats_cost_is_a_few_requests_at_any_volume_and_the_counters_cost_some_w
     (check,) = stats_checks(cost)
     assert check.ok and check.measured == "6 / 6"
     assert any("of which the counters' Updates" in line for line in stats_cost_section(cost))
+
+
+def test_a_measurement_that_saw_no_request_misses_the_target():
+    from collections import Counter
+
+    from tools.bench.stats_cost import StatsCost, StatsRow
+
+    blind = StatsCost(10, 0.0, 0.0, 0, [StatsRow(93, 1_000, Counter(), 0.0)])
+    (check,) = stats_checks(blind)
+    assert not check.ok

@@ -144,7 +144,8 @@ def measure_stats_cost(
 
 def measure_in_stack(events: Any, items: int, ranges: Sequence[int], volumes: Sequence[int]) -> StatsCost:
     """Store `items` today through the write path, then ask `/stats` for each range at each volume, counting
-    on `events` (a session's or the DynamoDB client's)."""
+    on `events` (the default boto3 session's)."""
+    from chalicelib import aws
     from chalicelib.read import stats
     from chalicelib.store import counters
     from chalicelib.store.schema import PK, SK
@@ -155,6 +156,7 @@ def measure_in_stack(events: Any, items: int, ranges: Sequence[int], volumes: Se
     counted = CounterCapacity(counter, global_index_keys())
     for tally in (counter, capacity, counted):
         tally.attach(events)
+    aws.reset_clients()  # a client copies its session's handlers when created: these clients see the tallies
     today = datetime.now(UTC).date()
     parents = taxonomy_records.current().parents()
     with counter.phase_of(WRITE_PHASE):
