@@ -25,6 +25,7 @@ from chalicelib.models import Author, StoredFeedback, utc_now
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store import feedback_write
 from chalicelib.store.identities import Resolution
+from chalicelib.themes import records as taxonomy_records
 from tests.factories import form_event, stored_positive
 
 DAY = date(2026, 11, 21)
@@ -40,7 +41,7 @@ def stored(
 
 def save(items: list[StoredFeedback]):
     """Store items directly (no analysis), as the analyze path does after its analysis."""
-    return feedback_write.save_feedback(items, Resolution())
+    return feedback_write.save_feedback(items, Resolution(), taxonomy_records.current().parents())
 
 
 def s3_object(key: str) -> bytes:

@@ -31,6 +31,7 @@ from chalicelib.ingest.tagging import configured_analyzer, tag_themes
 from chalicelib.models import Channel, FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback_write, identities
+from chalicelib.themes import records as taxonomy_records
 
 
 class RecordFailed(Exception):
@@ -134,7 +135,9 @@ def analyze_and_store(
     # which are known only once the analysis has run: their sentiment then costs no request of its own.
     tagged = tag_themes(ready, tagger, fill_sentiment=True)
     failed.update(tagged.failed)
-    outcome = feedback_write.save_feedback(tagged.items, resolution)
+    # The per-theme counters count a tag under its parent too: the taxonomy is read (cached) only when tagged.
+    parents = taxonomy_records.current().parents() if any(i.themes for i in tagged.items) else {}
+    outcome = feedback_write.save_feedback(tagged.items, resolution, parents)
     failed.update(outcome.failed)
     for index, events in enumerate(events_per_record):
         if events is None:

@@ -8,6 +8,7 @@ from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
 from tools.bench.export_scale import export_scale_checks
 from tools.bench.run import BenchResult
+from tools.bench.stats_cost import TARGET_STATS_REQUESTS_93_DAYS, StatsCost
 from tools.bench.storage import TARGET_WRU_PER_ITEM, storage_figures, wru_per_stored_item
 from tools.bench.theme_quality import theme_quality_targets
 from tools.bench.throughput import ThroughputResult
@@ -116,6 +117,7 @@ def checks(result: BenchResult) -> list[Check]:
             f"= {TARGET_EXPORT_READS_PER_ITEM:g}",
             reads_per_item == TARGET_EXPORT_READS_PER_ITEM,
         ),
+        *stats_checks(result.stats_cost),
         *bedrock_checks(result),
         *bedrock_cost_checks(result),
         *(Check(*row) for row in theme_quality_targets(result.theme_quality)),
@@ -144,6 +146,23 @@ def checks(result: BenchResult) -> list[Check]:
             f"≤ {TARGET_WRU_PER_ITEM:g}",
             wru_per_stored_item(result) <= TARGET_WRU_PER_ITEM,
         ),
+    ]
+
+
+def stats_checks(cost: StatsCost | None) -> list[Check]:
+    """`/stats` of 93 days: at most TARGET_STATS_REQUESTS_93_DAYS DynamoDB requests at every volume."""
+    if cost is None:
+        return []
+    requests = cost.requests(93)
+    volumes = " / ".join(f"{row.items_per_day:,}" for row in cost.rows if row.days == 93)
+    return [
+        Check(
+            f"/stats: DynamoDB requests for 93 days at {volumes} items a day",
+            " / ".join(map(str, requests)),
+            f"≤ {TARGET_STATS_REQUESTS_93_DAYS}",
+            # None seen is a broken measurement, not a cheap one.
+            bool(requests) and min(requests) > 0 and max(requests) <= TARGET_STATS_REQUESTS_93_DAYS,
+        )
     ]
 
 
@@ -265,6 +284,13 @@ def figures(result: BenchResult) -> list[tuple[str, str]]:
             f"{counter.items_got['export'] / max(1, result.export.exported):.3f}",
         ),
     ]
+    if result.stats_cost is not None:
+        rows.append(
+            (
+                "analyze: WRU per stored item the day counters add (counter Updates, negative pointer Puts)",
+                f"{result.stats_cost.counter_write_units_per_item:.2f}",
+            )
+        )
     throughput = result.throughput
     if throughput is None:
         rows.append(("export throughput", "not run (--quick)"))

@@ -25,6 +25,7 @@ from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
 from tools.bench.run import BenchResult
 from tools.bench.sentiment_quality import sentiment_quality_section
+from tools.bench.stats_cost import stats_cost_section
 from tools.bench.synthetic import (
     DIGIT_COMMENT_SHARE,
     META_COMMENTS,
@@ -294,6 +295,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Customer resolution",
         "",
         *_customers_section(result),
+        "",
+        "## `/stats` cost",
+        "",
+        *stats_cost_section(result.stats_cost),
         "",
         "## Export",
         "",

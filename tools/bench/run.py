@@ -30,6 +30,7 @@ from tools.bench.theme_quality import measure_theme_quality
 
 if TYPE_CHECKING:
     from tools import themes_eval
+from tools.bench.stats_cost import StatsCost, measure_stats_cost
 from tools.bench.throughput import ThroughputResult, ThroughputWorker
 
 
@@ -55,6 +56,7 @@ class BenchResult:
     language_quality: LanguageQuality | None = None
     theme_quality: themes_eval.Report | None = None
     export_scale: ExportScale | None = None
+    stats_cost: StatsCost | None = None
 
 
 def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
@@ -79,6 +81,8 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
     if worker is not None:
         with timed(pipeline.timings, "waiting for the throughput worker"):
             throughput = worker.result()
+    with timed(pipeline.timings, "stats cost"), contextlib.redirect_stdout(captured):
+        stats_cost = measure_stats_cost()
     with timed(pipeline.timings, "import timing"):
         imports = measure_imports(import_runs)
     with timed(pipeline.timings, "PII corpus"):
@@ -112,4 +116,5 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         sentiment_quality=sentiment_quality,
         language_quality=language_quality,
         theme_quality=theme_quality,
+        stats_cost=stats_cost,
     )
