@@ -246,9 +246,16 @@ def measure_listings(per_day: int = PER_DAY, day_counts: Sequence[int] = DAY_COU
     return results
 
 
-def listings_section(results: Sequence[ListingFigures]) -> list[str]:
+def listings_section(results: Sequence[ListingFigures] | None) -> list[str]:
     """The report's table: per listing followed to its end, and per page."""
+    if not results:
+        return ["Not run."]
     lines = [
+        f"Seeded {results[0].per_day:,} stored items a day (channels mixed, {RARE_CHANNEL} about "
+        f"{RARE_SHARE:.0%}, {ABSENT_CHANNEL} none, one customer {CUSTOMER_ITEMS_PER_DAY} a day); each "
+        f"listing (`limit={PAGE_LIMIT}`) followed to its end. RRU: eventually consistent read units as "
+        "billed, a Query's from the items it evaluated (filtered-out ones included) at the seeded mean size.",
+        "",
         "| listing | days | items/day | pages | items | requests | RRU | per page: requests (max) | "
         "RRU (max) | items evaluated | before: pages / requests / RRU |",
         "|---|---|---|---|---|---|---|---|---|---|---|",

@@ -20,6 +20,7 @@ from tools.bench.cost_inputs import cost_section, volume
 from tools.bench.counting import Key, RequestCounter, per_thousand, service_total
 from tools.bench.import_time import imports_section
 from tools.bench.language_quality import language_lines, language_quality_section
+from tools.bench.listings import listings_section
 from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
 from tools.bench.run import BenchResult
@@ -296,6 +297,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Export throughput",
         "",
         *throughput_section(result.throughput),
+        "",
+        "## Filtered listings",
+        "",
+        *listings_section(result.listings),
         "",
         "## Import time (cold-start proxy)",
         "",

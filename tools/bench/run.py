@@ -8,6 +8,7 @@ import io
 import os
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
 from tools.bench.import_time import ImportResult, measure_imports
 from tools.bench.language_quality import LanguageQuality, measure_language_quality
+from tools.bench.listings import DAY_COUNTS, ListingFigures, measure_listings
 from tools.bench.pii_quality import PiiQuality, measure_pii_quality
 from tools.bench.pipeline import (
     AckResult,
@@ -53,9 +55,16 @@ class BenchResult:
     sentiment_quality: dict[str, LanguageScore] | None = None
     language_quality: LanguageQuality | None = None
     theme_quality: themes_eval.Report | None = None
+    listings: list[ListingFigures] | None = None
 
 
-def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
+def run(
+    items: int,
+    history: int,
+    import_runs: int,
+    throughput_items: int,
+    listing_days: Sequence[int] = DAY_COUNTS,
+) -> BenchResult:
     """The whole bench; what the app prints to stdout meanwhile (EMF metric blobs) stays out of the report.
 
     The throughput worker (if `throughput_items`) starts first and runs beside the main pipeline; import
@@ -77,6 +86,8 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
     if worker is not None:
         with timed(pipeline.timings, "waiting for the throughput worker"):
             throughput = worker.result()
+    with timed(pipeline.timings, "filtered listings"):
+        listings = measure_listings(day_counts=listing_days)
     with timed(pipeline.timings, "import timing"):
         imports = measure_imports(import_runs)
     with timed(pipeline.timings, "PII corpus"):
@@ -107,4 +118,5 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         sentiment_quality=sentiment_quality,
         language_quality=language_quality,
         theme_quality=theme_quality,
+        listings=listings,
     )
