@@ -21,6 +21,7 @@ from tools.bench.counting import Key, RequestCounter, per_thousand, service_tota
 from tools.bench.export_scale import export_scale_section
 from tools.bench.import_time import imports_section
 from tools.bench.language_quality import language_lines, language_quality_section
+from tools.bench.listings import listings_section
 from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
 from tools.bench.run import BenchResult
@@ -311,6 +312,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Export at scale (1M and 2M items a day)",
         "",
         *export_scale_section(result.export_scale),
+        "",
+        "## Filtered listings",
+        "",
+        *listings_section(result.listings),
         "",
         "## Import time (cold-start proxy)",
         "",

@@ -8,6 +8,7 @@ import io
 import os
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from tools.bench.counting import RequestCounter
 from tools.bench.export_scale import ExportScale, measure_safely
 from tools.bench.import_time import ImportResult, measure_imports
 from tools.bench.language_quality import LanguageQuality, measure_language_quality
+from tools.bench.listings import DAY_COUNTS, ListingFigures, measure_listings
 from tools.bench.pii_quality import PiiQuality, measure_pii_quality
 from tools.bench.pipeline import (
     AckResult,
@@ -57,9 +59,16 @@ class BenchResult:
     theme_quality: themes_eval.Report | None = None
     export_scale: ExportScale | None = None
     stats_cost: StatsCost | None = None
+    listings: list[ListingFigures] | None = None
 
 
-def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
+def run(
+    items: int,
+    history: int,
+    import_runs: int,
+    throughput_items: int,
+    listing_days: Sequence[int] = DAY_COUNTS,
+) -> BenchResult:
     """The whole bench; what the app prints to stdout meanwhile (EMF metric blobs) stays out of the report.
 
     The throughput worker (if `throughput_items`) starts first and runs beside the main pipeline; import
@@ -83,6 +92,8 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
             throughput = worker.result()
     with timed(pipeline.timings, "stats cost"), contextlib.redirect_stdout(captured):
         stats_cost = measure_stats_cost()
+    with timed(pipeline.timings, "filtered listings"):
+        listings = measure_listings(day_counts=listing_days)
     with timed(pipeline.timings, "import timing"):
         imports = measure_imports(import_runs)
     with timed(pipeline.timings, "PII corpus"):
@@ -117,4 +128,5 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         language_quality=language_quality,
         theme_quality=theme_quality,
         stats_cost=stats_cost,
+        listings=listings,
     )
