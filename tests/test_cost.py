@@ -392,3 +392,22 @@ def test_capacity_tally_sizes_writes_reads_and_updates_per_phase():
     # The update: a plain write of the item as it ended, and its index entry.
     assert tally.write_1kb["analyze"]["standard"] == writes + 2 * units.write_units(updated)
     assert not tally.pending
+
+
+def test_the_bench_cli_writes_the_report_it_printed(bench_counts, monkeypatch, tmp_path):
+    """The written file is the rendered report, whatever the cost lines printed after it are named."""
+    from tools.bench import cli
+
+    monkeypatch.setattr(cli, "run", lambda *args: object())
+    monkeypatch.setattr(cli, "render", lambda result, command, prices: f"# report of `{command}`\n")
+    monkeypatch.setattr(cli, "measured_counts", lambda result: bench_counts)
+    monkeypatch.setattr(cli, "checks", lambda result: [])
+    printed: list[str] = []
+    written = tmp_path / "BENCH.md"
+
+    assert cli.main(["--quick", "--write", str(written)], out=printed.append) == 0
+
+    report = written.read_text(encoding="utf-8")
+    assert report == f"# report of `python -m tools.bench --quick --write {written}`\n"
+    assert printed[0] == report
+    assert sum(line.startswith("COST ") for line in printed) == len(model.SETUPS)
