@@ -426,3 +426,22 @@ def test_index_entries_are_sized_by_projection():
     # The table's keys, its own keys and the included attributes: not the text, nor the other index's keys.
     narrow = {name: value for name, value in item.items() if name not in {"text", "gsi1pk", "gsi1sk"}}
     assert shapes["by_customer"].entry_size(item) == units.item_size(narrow)
+
+
+def test_the_bench_cli_writes_the_report_it_printed(bench_counts, monkeypatch, tmp_path):
+    """The written file is the rendered report, whatever the cost lines printed after it are named."""
+    from tools.bench import cli
+
+    monkeypatch.setattr(cli, "run", lambda *args: object())
+    monkeypatch.setattr(cli, "render", lambda result, command, prices: f"# report of `{command}`\n")
+    monkeypatch.setattr(cli, "measured_counts", lambda result: bench_counts)
+    monkeypatch.setattr(cli, "checks", lambda result: [])
+    printed: list[str] = []
+    written = tmp_path / "BENCH.md"
+
+    assert cli.main(["--quick", "--write", str(written)], out=printed.append) == 0
+
+    report = written.read_text(encoding="utf-8")
+    assert report == f"# report of `python -m tools.bench --quick --write {written}`\n"
+    assert printed[0] == report
+    assert sum(line.startswith("COST ") for line in printed) == len(model.SETUPS)

@@ -72,10 +72,11 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
             f"COST: ${priced.total:,.2f} a month for {priced.items_per_month:,} items "
             f"(${priced.per_thousand_items:,.4f} per 1,000 items; prices as of {priced.table.as_of})"
         )
-        for setup, report in compare_setups(measured_counts(result), load_prices(args.prices)).items():
+        for setup, setup_cost in compare_setups(measured_counts(result), load_prices(args.prices)).items():
+            per_million = 1_000_000 / setup_cost.items_per_month
             out(
-                f"COST {SETUPS[setup][0]}: ${report.total * 1_000_000 / report.items_per_month:,.2f} per 1M "
-                f"items (Bedrock ${bedrock_usd(report) * 1_000_000 / report.items_per_month:,.2f})"
+                f"COST {SETUPS[setup][0]}: ${setup_cost.total * per_million:,.2f} per 1M "
+                f"items (Bedrock ${bedrock_usd(setup_cost) * per_million:,.2f})"
             )
     if args.write:
         args.write.write_text(report, encoding="utf-8")
