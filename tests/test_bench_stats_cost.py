@@ -41,7 +41,7 @@ def test_the_counter_tally_sizes_the_counter_update_and_pointer_put_of_a_transac
     with counter.phase_of("write"):
         tally._on_params({"TransactItems": actions}, SimpleNamespace(name="TransactWriteItems"))
         tally._on_params({"Item": actions[0]["Put"]["Item"]}, SimpleNamespace(name="PutItem"))
-    tally.resolve({("COUNTER#2027-01-01", "SHARD#1"): StoredItem(1_500, 0)})
+    tally.resolve({("COUNTER#2027-01-01", "SHARD#1"): StoredItem(1_500, {})})
 
     # The pointer Put (1 unit) and the 1.5 KB counter item (2 units), both transactional; nothing else.
     assert tally.write_1kb["write"] == {"transactional": 3, "standard": 0}
