@@ -120,7 +120,7 @@ def test_concurrent_first_events_from_one_identity_make_one_customer(stack):
 
     for e, resolution in ((a, resolution_a), (b, resolution_b)):
         item = StoredFeedback.from_event(e, _analysis(), T0, resolution.customers[e.feedback_id])
-        assert feedback_write.save_feedback([item], resolution).created == [e.feedback_id]
+        assert feedback_write.save_feedback([item], resolution, {}).created == [e.feedback_id]
 
     assert customers.get_profile(customer_of(a))["feedback_count"] == 2
     assert stack.table_item_count("PROFILE") == 1
@@ -139,7 +139,7 @@ def test_an_identity_claimed_meanwhile_by_another_customer_is_followed(stack):
     )
 
     item = StoredFeedback.from_event(late, _analysis(), T0, stale.customers[late.feedback_id])
-    outcome = feedback_write.save_feedback([item], stale)
+    outcome = feedback_write.save_feedback([item], stale, {})
 
     assert outcome.created == [late.feedback_id]
     assert customer_of(late) == known
@@ -271,7 +271,7 @@ def test_the_score_sum_is_exact_whatever_the_batching(stack):
         scored(e, positive).model_copy(update={"customer_id": resolution.customers[e.feedback_id]})
         for e, positive in zip(events, (0.1, 0.2), strict=True)
     ]
-    feedback_write.save_feedback(items, resolution)
+    feedback_write.save_feedback(items, resolution, {})
 
     profile = assert_profile_is_a_recount(customer_of(events[0]))
     assert profile["sentiment_score_sum"] == 0.3

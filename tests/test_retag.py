@@ -82,7 +82,7 @@ def history(retagging):
         items.append(item)
     resolution = identities.resolve(events)
     items = [i.model_copy(update={"customer_id": resolution.customers.get(i.feedback_id)}) for i in items]
-    assert len(feedback_write.save_feedback(items, resolution).created) == len(items)
+    assert len(feedback_write.save_feedback(items, resolution, {}).created) == len(items)
     taxonomy = taxonomy_records.replace(TAXONOMY)
     return {"items": {i.external_id: i for i in items}, "taxonomy": taxonomy}
 

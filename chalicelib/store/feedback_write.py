@@ -224,10 +224,11 @@ class _Writes:
 def save_feedback(
     items: Sequence[StoredFeedback],
     resolution: Resolution,
-    theme_parents: counters.ThemeParents | None = None,
+    parents: counters.ThemeParents,
 ) -> dynamo.PutOutcome:
     """Store new feedback with its identities, profile aggregates and day counters, each item exactly once
-    (`theme_parents`: each theme's parent in the taxonomy in force, for the per-theme counters).
+    (`parents`: each theme's parent in the taxonomy in force, for the per-theme counters; required,
+    so a caller cannot leave the parents' counts out by forgetting it).
 
     A cancelled transaction names its culprits: a feedback item that exists already (a redelivery) is
     reported and dropped; an identity that meanwhile maps to another customer sends the items back through
@@ -237,7 +238,6 @@ def save_feedback(
     person are merged.
     """
     pending = list({item.feedback_id: item for item in items}.values())
-    parents = theme_parents or {}
     writes = _Writes(dict(resolution.new_identities), set(resolution.links))
     dynamodb = aws.client("dynamodb")
     for attempt in range(dynamo.MAX_ATTEMPTS):
