@@ -14,7 +14,7 @@ import pytest
 from chalicelib.channels.registry import CHANNEL_CLASSES
 from chalicelib.export import rewrite
 from chalicelib.privacy.erasure import ErasureReport
-from tools.bench.cold_start import FUNCTION_IMPORTS
+from tools.bench.cold_start import FIRST_FORM_RESPONSE, FUNCTION_IMPORTS
 
 PROJECT = Path(__file__).resolve().parents[1]
 BASE_ENVIRONMENT = {
@@ -118,6 +118,18 @@ print(json.dumps({"models": len(models), "built": built, "theme": Theme.__pydant
 
     assert found["models"] >= 10 and found["built"] == []
     assert found["theme"] is True
+
+
+def test_the_bench_row_of_a_first_form_response_builds_its_validators():
+    script = f"""
+import json, sys
+import app
+from chalicelib.forms.validation import FormResponse
+before = [FormResponse.__pydantic_complete__, "email_validator" in sys.modules]
+{FIRST_FORM_RESPONSE}
+print(json.dumps(before + [FormResponse.__pydantic_complete__, "email_validator" in sys.modules]))
+"""
+    assert _run(script) == [False, False, True, True]
 
 
 def test_tracing_builds_the_tracer_on_the_first_invocation_and_traces_it():

@@ -121,8 +121,8 @@ def function_imports_table(functions: list[FunctionImports]) -> list[str]:
         "handler imports on its first invocation, as deployed (ANALYZER=comprehend, THEME_TAGGER=keywords), "
         "in fresh interpreters, each run beside a bare `import chalice, boto3`; medians, both sides from "
         "compiled bytecode. The app's models build their validators on first use, in the request that "
-        "validates them, not here. Tracing is off outside Lambda; the last row is what the first traced "
-        "invocation adds where X-Ray is active.",
+        "validates them (the last row: what a first form response builds). Tracing is off outside Lambda; "
+        "the row with the Tracer is what the first traced invocation adds where X-Ray is active.",
         "",
         "| function | import set | bare | ratio | peak RSS (vs bare) | modules |",
         "|---|---|---|---|---|---|",
