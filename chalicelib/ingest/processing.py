@@ -5,17 +5,17 @@ stored, identities, then the themes step (`tagging.py`, on the redacted text; wi
 request also scores the items in a language the analyzer cannot score), then one write of every item.
 
 All records of a batch are analyzed together (one Comprehend call per 25 texts of a language, not per
-record) and written together (one transaction per 100 items): `partial_batch_response` decides the batch
-in one call and reports each record's outcome in Lambda's partial batch response, so only the records that
-failed come back through the queue and, after the queue's maxReceiveCount, land in the DLQ with their
-payload intact.
+record) and written together (one transaction per 100 items): `batch.WholeBatchProcessor`, a Powertools
+BatchProcessor imported on the first batch, decides the batch in one call and reports each record's outcome
+in the partial batch response, so only the records that failed come back through the queue and, after the
+queue's maxReceiveCount, land in the DLQ with their payload intact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from chalicelib.analysis import AnalysisFailed, Analyzer, Document
 from chalicelib.analysis.redaction import Redactor, configured_redactor, redaction_enabled
@@ -30,9 +30,8 @@ from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback_write, identities
 from chalicelib.themes import records as taxonomy_records
 
-
-class BatchFailed(Exception):
-    """Every record of the batch failed: the invocation fails, so the queue delivers the whole batch again."""
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 @dataclass
@@ -148,40 +147,16 @@ def analyze_and_store(
     )
 
 
-# Decides every record of a batch in one call (SQS records as Lambda delivers them): one error (None for
-# success) per record, in record order.
-BatchHandler = Callable[[list[dict[str, Any]]], list[str | None]]
-
-
-def partial_batch_response(event: dict[str, Any], handle_batch: BatchHandler) -> dict[str, Any]:
-    """Lambda's partial batch response for an SQS event (`batchItemFailures`, by message id, in record order)
-    after one call of `handle_batch` with every record; raises BatchFailed when every record failed.
-
-    Written here rather than with Powertools' BatchProcessor: the contract is this one dictionary, and the
-    batch utility's import (asyncio, its data classes, a pydantic model per event source) was about 85 ms
-    of every analyze cold start. The response and the whole-batch failure are what Powertools returns.
-    """
-    records = event.get("Records")
-    if not isinstance(records, list) or not records:
-        raise ValueError("Invalid event format: an SQS event has a non-empty list of Records")
-    errors = handle_batch(records)
-    if len(errors) != len(records):
-        raise ValueError(f"the batch handler decided {len(errors)} of {len(records)} records")
-    decided = zip(records, errors, strict=True)
-    failures = [record["messageId"] for record, error in decided if error is not None]
-    if len(failures) == len(records):
-        raise BatchFailed(f"all {len(records)} records of the batch failed")
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
-
-
 def handle_sqs_batch(
     event: dict[str, Any], context: Any, analyzer: Analyzer | None = None, redactor: Redactor | None = None
 ) -> dict[str, Any]:
     """Lambda entry for the ingest queue; returns the partial batch response (`batchItemFailures`)."""
 
-    def analyze_batch(records: list[dict[str, Any]]) -> list[str | None]:
+    from chalicelib.ingest.batch import partial_batch_response
+
+    def analyze_batch(records: list[SQSRecord]) -> list[str | None]:
         report = analyze_and_store(
-            [record["body"] for record in records], analyzer or configured_analyzer(), redactor
+            [record.body for record in records], analyzer or configured_analyzer(), redactor
         )
         logger.info(
             "batch processed",
@@ -196,4 +171,4 @@ def handle_sqs_batch(
         metrics.add_metric(name="FeedbackDuplicates", unit="Count", value=report.duplicates)
         return report.errors
 
-    return partial_batch_response(event, analyze_batch)
+    return partial_batch_response(event, analyze_batch, context)
