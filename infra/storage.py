@@ -63,6 +63,8 @@ def feedback_table(scope: Construct, *, stage: str, removal: cdk.RemovalPolicy) 
         # The AWS-managed key (aws/dynamodb): encrypted at rest with use visible in CloudTrail, no key
         # to pay for or administer, and no kms statement in the function roles.
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        # Always on, whatever retention_days says: only items written with `expires_at` expire, and a TTL
+        # switched with the setting could fail a deploy (DynamoDB refuses a second change within an hour).
         time_to_live_attribute=schema.TTL_ATTRIBUTE,
         # No DeletionProtectionEnabled: it would also stop a failed first create from removing the table
         # (the rollback's DeleteTable is refused). The retention policy and the stack's termination

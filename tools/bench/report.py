@@ -25,6 +25,7 @@ from tools.bench.listings import listings_section
 from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
 from tools.bench.run import BenchResult
+from tools.bench.scale_summary import scale_summary_section
 from tools.bench.sentiment_quality import sentiment_quality_section
 from tools.bench.stats_cost import stats_cost_section
 from tools.bench.synthetic import (
@@ -241,6 +242,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "| figure | measured | target | |",
         "|---|---:|---:|---|",
         *[f"| {c.name} | {c.measured} | {c.target} | {'ok' if c.ok else '**MISSED**'} |" for c in results],
+        "",
+        "## Scale (issue 15): each figure beside today's",
+        "",
+        *scale_summary_section(result),
         "",
         "## Figures without a target",
         "",
