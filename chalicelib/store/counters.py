@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, Sentiment, StoredFeedback
 from chalicelib.store import dynamo
-from chalicelib.store.feedback import shard_of
-from chalicelib.store.schema import PK, RECORD_TYPE, SK
+from chalicelib.store.feedback import expiry, shard_of
+from chalicelib.store.schema import PK, RECORD_TYPE, SK, TTL_ATTRIBUTE
 
 COUNTER = "COUNTER"
 NEGATIVE_POINTER = "NEGATIVE"
@@ -209,9 +209,16 @@ def counter_actions(
 
 
 def _pointer(item: StoredFeedback) -> dict[str, Any]:
-    return dynamo.serialize(
-        {**negative_key(item), RECORD_TYPE: NEGATIVE_POINTER, "feedback_id": item.feedback_id}
-    )
+    """A negative pointer, expiring with its item under a retention (else it would outlive what it lists)."""
+    pointer: dict[str, Any] = {
+        **negative_key(item),
+        RECORD_TYPE: NEGATIVE_POINTER,
+        "feedback_id": item.feedback_id,
+    }
+    expires_at = expiry(item)
+    if expires_at is not None:
+        pointer[TTL_ATTRIBUTE] = expires_at
+    return dynamo.serialize(pointer)
 
 
 def sum_counters(items: Iterable[dict[str, Any]]) -> dict[date, Counter[str]]:
