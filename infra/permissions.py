@@ -273,6 +273,14 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
     ]
 
 
+def nightly_export_invocations(targets: Targets) -> list[iam.PolicyStatement]:
+    """The export function starting itself asynchronously: the nightly run hands erasure rewrites to an
+    invocation of their own, and a rewrite invocation out of time hands on the days left
+    (export/rewrite.hand_off_rewrites, run_rewrites). A policy of its own, attached to the function's role
+    (the role's inline policy cannot name the function that depends on the role)."""
+    return [_statement("InvokeItself", ["lambda:InvokeFunction"], [targets.export_function_arn])]
+
+
 def bearer(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
     """The `bearer` authorizer: reads token records (pk = TOKEN) and nothing else."""
     return [

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from infra import permissions, regions
-from tests.infra_synth import ROOT, STAGE, Synth, arn, synthesize_variants
+from tests.infra_synth import ROOT, STAGE, Synth, arn, ref, synthesize_variants
 
 # --- IAM -----------------------------------------------------------------------------------------------
 
@@ -167,11 +167,22 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
         "InvokeExportRewrite",
         [arn(permissions.NIGHTLY_EXPORT)],
     )
+    # … and the export function itself, from a policy of its own on its role (no cycle: the role's inline
+    # policy cannot name the function that uses the role): the nightly run hands rewrites to an invocation.
+    self_invoke = synth.logical_id("AWS::IAM::Policy", f"{permissions.NIGHTLY_EXPORT}Invocations")
     assert [
         owner
         for owner, s in _statements(synth)
         if any(a.startswith("lambda:") for a in _listed(s.get("Action", [])))
-    ] == [synth.logical_id("AWS::IAM::Role", "APIHandlerRole")]
+    ] == [synth.logical_id("AWS::IAM::Role", "APIHandlerRole"), self_invoke]
+    policy = synth.resources[self_invoke]["Properties"]
+    assert policy["Roles"] == [ref(synth.logical_id("AWS::IAM::Role", f"{permissions.NIGHTLY_EXPORT}Role"))]
+    (own,) = policy["PolicyDocument"]["Statement"]
+    assert (own["Sid"], own["Action"], _listed(own["Resource"])) == (
+        "InvokeItself",
+        "lambda:InvokeFunction",
+        [arn(permissions.NIGHTLY_EXPORT)],
+    )
     # The API function writes no export file (the export function rewrites them).
     assert not [
         s for s in _role_statements(synth, permissions.API_HANDLER) if "s3:PutObject" in _listed(s["Action"])
