@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
 from chalicelib.config import settings
+from chalicelib.export import fanout
 from chalicelib.export.day import export_day, previous_utc_day
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
@@ -156,7 +157,9 @@ def _dispatch(event: dict[str, Any], function_name: str | None = None) -> Dispat
                 FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event).encode()
             )
         except (BotoCoreError, ClientError):
-            logger.exception("export function not invoked; the nightly run rewrites the days")
+            logger.exception(
+                "export function not invoked; this invocation does the work (or the nightly run)"
+            )
             return Dispatch.NIGHTLY
         return Dispatch.INVOKED
     if _in_process_invoker is not None:
@@ -165,7 +168,7 @@ def _dispatch(event: dict[str, Any], function_name: str | None = None) -> Dispat
             return Dispatch.NIGHTLY
         _local_rewrites.append(thread)
         return Dispatch.LOCAL
-    logger.warning("EXPORT_FUNCTION_NAME is not set; the nightly run rewrites the days")
+    logger.warning("no export function to invoke; this invocation does the work (or the nightly run)")
     return Dispatch.NIGHTLY
 
 
@@ -257,6 +260,11 @@ def remaining_time(context: object) -> RemainingTime | None:
     return clock if callable(clock) and os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None
 
 
+def _invoke_self(event: dict[str, Any]) -> bool:
+    """Start the export function on `event` (a fan-out step); False when it cannot be started here."""
+    return _dispatch(event, own_function_name()) in (Dispatch.INVOKED, Dispatch.LOCAL)
+
+
 def hand_off_rewrites(just_exported: date, remaining_ms: RemainingTime | None = None) -> Dispatch:
     """After the nightly export: start an invocation of their own for the days still to rewrite (the day just
     exported among them when an erasure marked it meanwhile). Where none can be started, rewrite them here,
@@ -296,7 +304,18 @@ def run_export_function(
     a rewrite invocation of their own."""
     if is_rewrite_event(event):
         return run_rewrites(event.get("detail") or {}, remaining_ms)
+
+    def exported(day: date) -> None:
+        hand_off_rewrites(day, remaining_ms)
+
+    if fanout.is_fanout_event(event):
+        return fanout.run_step(event, _invoke_self, exported)
     day = previous_utc_day()
+    slices = fanout.slice_count(day)
+    if slices > 1:
+        # The combining step hands the rewrites on once the day's manifest is written: a rewrite of the day
+        # itself must not run before its files are whole.
+        return fanout.start(day, slices, _invoke_self, exported)
     manifest = export_day(day)
     hand_off_rewrites(day, remaining_ms)
     return manifest
