@@ -126,6 +126,12 @@ class FeedbackStack(cdk.Stack):
             for function in FUNCTIONS
         }
         self.chalice = self._chalice_app()
+        iam.Policy(
+            self,
+            f"{NIGHTLY_EXPORT}Invocations",
+            roles=[self.roles[NIGHTLY_EXPORT]],
+            statements=permissions.nightly_export_invocations(targets),
+        )
         self.rest_api = self.chalice.get_resource("RestAPI")
         host = f"{self.rest_api.ref}.execute-api.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}"
         self.api_url = f"https://{host}/{settings.api_stage}/"

@@ -28,6 +28,8 @@ DLQ_RETENTION = cdk.Duration.days(14)
 # As long as the DLQ: an analysis outage (or a pause, `cli analysis pause`) of up to two weeks loses nothing.
 QUEUE_RETENTION = cdk.Duration.days(14)
 EXPORTS_PREFIX = permissions.EXPORTS_PREFIX
+# Days the parts of a fanned-out export that never completed are kept (export/fanout.py).
+EXPORT_PARTS_DAYS = 2
 ATHENA_RESULTS_PREFIX = "athena-results/"
 ATHENA_BYTES_SCANNED_CUTOFF = 10 * 1024**3  # per query: a cost guard (10 GiB ≈ $0.05 at $5/TB)
 NONCURRENT_EXPORT_DAYS = 7  # overwritten export files (re-runs, erasure rewrites) are kept this long
@@ -155,6 +157,13 @@ def export_buckets(
                 noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_EXPORT_DAYS),
                 expired_object_delete_marker=True,
                 abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+            ),
+            # A fanned-out export's parts are deleted by its combining step; a run that never completed
+            # leaves its parts (which hold the day's items) for this rule.
+            s3.LifecycleRule(
+                id="expire-export-parts",
+                prefix=permissions.EXPORT_PARTS_PREFIX,
+                expiration=cdk.Duration.days(EXPORT_PARTS_DAYS),
             ),
             s3.LifecycleRule(
                 id="expire-athena-results",

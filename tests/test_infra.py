@@ -210,6 +210,11 @@ def test_export_bucket_is_private_encrypted_tls_only_versioned_with_lifecycle(
     assert rules["exports-to-infrequent-access"]["Prefix"] == "exports/"
     assert rules["exports-to-infrequent-access"]["Transitions"][0]["StorageClass"] == "STANDARD_IA"
     assert rules["expire-athena-results"]["Prefix"] == "athena-results/"
+    # A fanned-out export's parts hold the day's items: those of a run that never completed expire.
+    assert (rules["expire-export-parts"]["Prefix"], rules["expire-export-parts"]["ExpirationInDays"]) == (
+        "exports/_parts/",
+        2,
+    )
     assert synth.resources[bucket]["DeletionPolicy"] == "RetainExceptOnCreate"
     deny_plain_http = Match.object_like(
         {

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
+from tools.bench.export_fanout import export_fanout_checks
 from tools.bench.export_scale import export_scale_checks
 from tools.bench.run import BenchResult
 from tools.bench.stats_cost import TARGET_STATS_REQUESTS_93_DAYS, StatsCost
@@ -124,6 +125,7 @@ def checks(result: BenchResult) -> list[Check]:
         *throughput_checks(throughput),
         *cold_start_checks(result),
         *export_scale_checks(result.export_scale),
+        *export_fanout_checks(result.export_scale),
         Check("all phases: DynamoDB Scan requests", str(scans), "0", scans == 0),
         Check(
             f"webhook ack: AWS requests per Meta delivery of {result.webhook.events_per_delivery} events "
