@@ -218,7 +218,14 @@ def to_event(form: FormConfig, response: FormResponse, browser_language: str | N
     hint = None if response.language else form.default_language or browser_language
     external_id = response.response_id or uuid.uuid4().hex
     page_url = str(response.page_url) if response.page_url else None
-    metadata: dict[str, str | None] = {"form_name": form.name, "page_url": page_url}
+    # The comment answers the follow-up question of the rating's band when the form asks one: the words stay
+    # the item's text (analysed, exported, sent to CRMs as the note); the question travels beside them.
+    follow_up = form.follow_up_question(response.rating) if response.comment else None
+    metadata: dict[str, str | None] = {
+        "form_name": form.name,
+        "page_url": page_url,
+        "follow_up_question": follow_up,
+    }
     return FeedbackEvent.create(
         source_id=form.form_id,
         external_id=external_id,
