@@ -118,7 +118,7 @@ margin-bottom:1rem}
 
 # The faces of a CSAT form drawn as faces, 1 (very dissatisfied) to 5 (very satisfied); their names are
 # the strings face_1 … face_5, so screen readers hear words, not emoji names.
-FACES = ("😠", "🙁", "😐", "🙂", "😄")
+FACES = ("😠", "😞", "😐", "😊", "😄")
 
 
 def _accent_style(form: FormConfig | None) -> str:

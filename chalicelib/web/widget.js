@@ -32,7 +32,7 @@
   const OUTBOX = 'feedback-widget:outbox';
   const STRINGS = /*STRINGS*/{ en: {} };
   // CSAT as faces, 1 (very dissatisfied) to 5 (very satisfied); each named by its face_N string.
-  const FACES = ['\u{1F620}', '\u{1F641}', '\u{1F610}', '\u{1F642}', '\u{1F604}'];
+  const FACES = ['\u{1F620}', '\u{1F61E}', '\u{1F610}', '\u{1F60A}', '\u{1F604}'];
   const KEY = Symbol.for('feedback-widget');
   // Shared by every copy of this script on the page: hosts claimed, floating forms, APIs flushed, sends.
   const shared = window[KEY] ||

@@ -115,10 +115,10 @@ def test_hosted_page_logo_intro_and_preview(page, local_stack):
     expect(fab).to_be_visible()
     fab.click()
     page.get_by_role("radio", name="4: Satisfied").check()
+    save_screenshot(page, "hosted-preview.png")
     page.get_by_role("button", name="Send feedback").click()
     expect(page.get_by_role("status")).to_have_text("Thank you! Your feedback was sent.")
     assert posts == []  # nothing sent from a preview
-    save_screenshot(page, "hosted-preview.png")
 
 
 LOGO = (
@@ -174,6 +174,8 @@ def test_the_widget_speaks_the_visitors_language(
     expect(page.get_by_role("group", name=question)).to_be_visible()
     button = page.get_by_role("button", name=send, exact=True)
     expect(button).to_be_visible()
+    if locale == "fr-FR":
+        save_screenshot(widget, "widget-french.png")
     assert "Send feedback" not in widget.evaluate("host => host.shadowRoot.textContent")
     page.get_by_role("radio").nth(3).check()
     button.click()

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import save_screenshot
 from tests.browser.test_widget import FOCUS_OUTLINE_JS, focused
 from tests.browser.test_widget_brand import WIDTHS, create_form
 
@@ -46,6 +47,8 @@ def test_the_follow_up_question_follows_the_score_and_is_stored_with_the_answer(
     page.keyboard.press("Space")
     answer = page.get_by_role("textbox", name="What should we improve?")
     expect(answer).to_be_visible()
+    if width == 768:
+        save_screenshot(page.locator("[data-feedback-form]"), "widget-follow-up.png")
     page.keyboard.press("Tab")
     expect(answer).to_be_focused()
     assert focused(page).evaluate(FOCUS_OUTLINE_JS) == ["solid", 3.0]
@@ -95,10 +98,12 @@ def test_csat_faces_are_named_in_words_in_one_row(new_context, host_site, local_
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
     expect(page.get_by_role("radio", name="3: Neutral")).to_be_checked()
+    if width == 320:
+        save_screenshot(page.locator("[data-feedback-form]"), "widget-faces-phone.png")
     shown = page.locator("[data-feedback-form]").evaluate(
         "host => [...host.shadowRoot.querySelectorAll('.opt span')].map((s) => s.textContent)"
     )
-    assert shown == ["\U0001f620", "\U0001f641", "\U0001f610", "\U0001f642", "\U0001f604"]
+    assert shown == ["\U0001f620", "\U0001f61e", "\U0001f610", "\U0001f60a", "\U0001f604"]
 
 
 def test_faces_in_german_on_the_hosted_page_without_javascript(new_context, local_stack, faces_form):
