@@ -224,6 +224,13 @@ def test_the_hosted_page_shows_the_brand_within_its_csp(client, branded):
     assert '<span class="sr">1: Very dissatisfied</span>' in html
     assert '<span class="sr">5: Very satisfied</span>' in html
     assert "rate csat faces" in html
+    # A pale accent: dark text on it, and the focus ring in the text colour so it stays visible.
+    pale = FormConfig(form_id="pale", name="Pale", branding={"accent_color": "#ffe066"})
+    form_store.save(pale)
+    assert (
+        ":root:root{--accent:#ffe066;--on-accent:#0b1220;--ring:var(--fg)}"
+        in client.http.get("/f/pale").body.decode()
+    )
     # A form without a logo keeps the strict image policy.
     assert "img-src 'self' data:;" in client.http.get("/f/demo").headers["Content-Security-Policy"]
 

@@ -93,7 +93,7 @@ legend{font-weight:600;margin-bottom:.5rem}
 .stars .opt>span{font-size:1.5rem;line-height:1;padding:.4rem;border-color:transparent;color:var(--muted)}
 .stars .opt:has(~.opt input:checked)>span,.stars .opt input:checked+span{background:none;color:#e0a100}
 .opt input:focus-visible+span,textarea:focus-visible,input:focus-visible,button:focus-visible{
-outline:3px solid var(--accent);outline-offset:2px}
+outline:3px solid var(--ring,var(--accent));outline-offset:2px}
 label.field{display:block;font-weight:600;margin:.75rem 0 .25rem}
 textarea,input[type=email]{width:100%;font:inherit;color:inherit;background:var(--card);padding:.5rem;
 border:1px solid var(--line);border-radius:8px}
@@ -126,7 +126,9 @@ def _accent_style(form: FormConfig | None) -> str:
     if form is None or not form.branding.accent_color:
         return ""
     accent, on_accent = form.branding.accent_color, form.branding.on_accent
-    return f":root:root{{--accent:{accent};--on-accent:{on_accent}}}"
+    # A pale accent (dark text on it) would make a faint focus ring: the ring takes the text colour then.
+    ring = ";--ring:var(--fg)" if on_accent != "#ffffff" else ""
+    return f":root:root{{--accent:{accent};--on-accent:{on_accent}{ring}}}"
 
 
 def _page(

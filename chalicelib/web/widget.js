@@ -161,7 +161,7 @@ textarea{min-height:72px;resize:vertical}
 button{font:inherit;font-weight:600;cursor:pointer;border-radius:8px}
 .send{margin-top:12px;padding:8px 16px;border:0;background:var(--accent);color:var(--on)}
 .send[disabled]{opacity:.6;cursor:progress}
-:focus-visible,.opt input:focus-visible+span{outline:3px solid var(--accent);outline-offset:2px}
+:focus-visible,.opt input:focus-visible+span{outline:3px solid var(--ring,var(--accent));outline-offset:2px}
 .opt input:focus-visible{outline:0}
 [aria-invalid=true]{border-color:var(--err)}
 .err{color:var(--err);font-size:13px;margin:4px 0 0}
@@ -344,6 +344,8 @@ font-size:20px}
     if (/^#[0-9a-f]{3,6}$/i.test(brand.accent_color || '')) {  // CSSOM, so a strict host CSP allows it
       widget.style.setProperty('--accent', brand.accent_color);
       widget.style.setProperty('--on', brand.on_accent || '#fff');
+      // A pale accent would make a faint focus ring: the ring takes the text colour then.
+      if (brand.on_accent && brand.on_accent !== '#ffffff') widget.style.setProperty('--ring', 'var(--fg)');
     }
     root.append(widget);
     if (!floating) {

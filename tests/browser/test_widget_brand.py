@@ -209,3 +209,15 @@ def test_an_unshipped_language_falls_back_to_english_unless_the_form_has_it(
     japanese = new_context(locale="ja-JP").new_page()
     japanese.goto(host_site.url("inline.html", form=form_id))
     expect(japanese.get_by_role("button", name="Send feedback", exact=True)).to_be_visible()
+
+
+def test_a_pale_accent_keeps_text_and_focus_ring_readable(page, host_site, local_stack):
+    form_id = create_form(local_stack, "--accent-color", "#ffe066")
+    page.goto(host_site.url("inline.html", form=form_id))
+
+    send = page.get_by_role("button", name="Send feedback")
+    assert background(send) == "rgb(255, 224, 102)"
+    assert send.evaluate("element => getComputedStyle(element).color") == "rgb(11, 18, 32)"
+    assert_focus_visible(page, send)
+    ring = focused(page).evaluate("element => getComputedStyle(element).outlineColor")
+    assert ring == "rgb(27, 31, 36)"  # the text colour, not the pale accent
