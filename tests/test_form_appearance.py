@@ -321,3 +321,38 @@ def test_the_widget_bench_figures_hold_their_floors():
     assert figures["strings_gzip"] < figures["served_gzip"]
     assert figures["config_plain"] < figures["config_branded"] <= 2048
     assert f"| {figures['served_gzip']:,} |" in "\n".join(widget_size_section())
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "rating_message", "email_message"),
+    [
+        ({}, {}, "Choose a rating or write a comment.", "Enter your email address: this form needs it."),
+        (
+            {"accept-language": "fr-CH,fr;q=0.9"},
+            {},
+            "Choisissez une note ou écrivez un commentaire.",
+            "Saisissez votre adresse e-mail : ce formulaire en a besoin.",
+        ),
+        (  # the language the widget sends wins over the header
+            {"accept-language": "fr"},
+            {"language": "de-AT", "rating": 9, "email": "nope"},
+            "Wählen Sie eine Bewertung von 1 bis 5.",
+            "Das ist keine gültige E-Mail-Adresse (z. B. name@example.com).",
+        ),
+        ({"accept-language": "sv"}, {"rating": 0}, "Choose a rating from 1 to 5.", None),
+    ],
+)
+def test_refused_responses_are_explained_in_the_visitors_language(
+    client, stack, csat_form, headers, body, rating_message, email_message
+):
+    response = client.http.post(
+        f"/forms/{csat_form.form_id}/responses",
+        headers={"content-type": "application/json", "origin": "https://shop.example.com", **headers},
+        body=json.dumps(body).encode(),
+    )
+
+    assert response.status_code == 422
+    fields = json.loads(response.body)["error"]["fields"]
+    assert fields["rating"] == rating_message
+    assert fields.get("email") == (email_message or fields.get("email"))
+    assert stack.queued_bodies() == []

@@ -134,7 +134,11 @@ def _accept(form: FormConfig, request: Request, body: dict[str, Any] | None = No
     form_encoded = media_type(request) == FORM_URLENCODED_TYPE
     # Read from the request itself: a language hint costs the ack path nothing.
     browser_language = accept_language_hint(request.headers.get("accept-language"), SENTIMENT_LANGUAGES)
-    event = to_event(form, validate_response(form, body, form_encoded=form_encoded), browser_language)
+    # The messages of a refused response in the visitor's language: the one the widget sends, else the header.
+    sent_language = str(body.get("language") or "").split("-")[0]
+    language = pages.page_language(form, request.headers.get("accept-language"), sent_language)
+    response = validate_response(form, body, form_encoded=form_encoded, language=language)
+    event = to_event(form, response, browser_language)
     queue.enqueue([event])
     logger.info("form response queued", extra={"feedback_id": event.feedback_id, "form_id": form.form_id})
     metrics.add_metric(name="FeedbackAccepted", unit="Count", value=1)

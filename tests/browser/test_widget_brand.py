@@ -221,3 +221,19 @@ def test_a_pale_accent_keeps_text_and_focus_ring_readable(page, host_site, local
     assert_focus_visible(page, send)
     ring = focused(page).evaluate("element => getComputedStyle(element).outlineColor")
     assert ring == "rgb(27, 31, 36)"  # the text colour, not the pale accent
+
+
+def test_the_apis_messages_come_in_the_visitors_language(
+    new_context, host_site, local_stack, translated_form
+):
+    page = new_context(locale="es-ES").new_page()
+    page.goto(host_site.url("inline.html", form=translated_form))
+    page.get_by_role("textbox", name="Correo electrónico (opcional)").fill("no-es-un-correo")
+    page.get_by_role("radio").nth(2).check()
+    page.get_by_role("button", name="Enviar opinión").click()
+
+    widget = page.locator("[data-feedback-form]")
+    expect(widget.locator("#e-email")).to_have_text(
+        "Esta no es una dirección de correo válida (como nombre@example.com)."
+    )
+    expect(widget.get_by_role("status")).to_have_text("Revisa los campos marcados.")
