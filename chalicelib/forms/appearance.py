@@ -64,7 +64,8 @@ class Position(StrEnum):
 class Branding(BaseModel):
     """A brand's choices. Colours are CSS hex colours; links are https."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use, not at import: functions that never read a form (analyze, export) skip the cost.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     accent_color: str | None = Field(default=None, pattern=HEX_COLOR_PATTERN)
     button_label: ButtonLabel | None = None
@@ -136,7 +137,8 @@ class DisplayRules(BaseModel):
     timing rules: someone opened them on purpose). Patterns are globs matched against the page's address
     without its query (`*` any characters), e.g. `https://shop.example.com/checkout/*`."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use, not at import: functions that never read a form (analyze, export) skip the cost.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     delay_seconds: int = Field(default=0, ge=0, le=MAX_DELAY_SECONDS)
     scroll_percent: int = Field(default=0, ge=0, le=100)

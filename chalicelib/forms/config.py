@@ -76,7 +76,8 @@ class FormConfig(BaseModel):
     """One configured form. `allowed_origins` empty means any origin may embed it. `question`, `low_label`
     and `high_label` are None when the form uses its scale's wording (see `texts`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use, not at import: functions that never read a form (analyze, export) skip the cost.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     form_id: str = Field(pattern=FORM_ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
