@@ -237,3 +237,24 @@ def test_the_apis_messages_come_in_the_visitors_language(
         "Esta no es una dirección de correo válida (como nombre@example.com)."
     )
     expect(widget.get_by_role("status")).to_have_text("Revisa los campos marcados.")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("locale", ["de-DE", "pt-BR"])
+def test_long_translations_fit_every_width(new_context, host_site, local_stack, width, locale):
+    """German and Portuguese run longest: at 320 px the NPS scale and its end labels still fit, nothing
+    scrolls sideways and every option keeps a 24-px target."""
+    page = new_context(locale=locale, viewport={"width": width, "height": 800}).new_page()
+    page.goto(host_site.url("inline.html", form="demo"))
+
+    expect(page.get_by_role("radio")).to_have_count(11)
+    expect(page.get_by_role("radio").first).to_have_accessible_name(re.compile(r"^0 \((Überhaupt|Nada)"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    widget = page.locator("[data-feedback-form]")
+    assert widget.evaluate(
+        "h => { const card = h.shadowRoot.querySelector('.card'); "
+        "return card.scrollWidth <= card.clientWidth; }"
+    )
+    boxes = [option.bounding_box() for option in widget.locator(".opt").all()]
+    assert all(box["width"] >= 24 and box["height"] >= 24 for box in boxes)
+    assert all(box["x"] + box["width"] <= width for box in boxes)
