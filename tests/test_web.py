@@ -155,6 +155,19 @@ def test_public_config_has_only_public_fields(client, csat_form):
         "rating_min": 1,
         "rating_max": 5,
         "require_email": True,
+        "branding": {"position": "bottom-right"},
+        "strings": {},
+        "follow_up": {},
+        "csat_style": "numbers",
+        "display": {
+            "delay_seconds": 0,
+            "scroll_percent": 0,
+            "exit_intent": False,
+            "include_urls": [],
+            "exclude_urls": [],
+            "sample_percent": 100.0,
+            "snooze_days": 0,
+        },
     }
     assert response.headers["Access-Control-Allow-Origin"] == SHOP
     assert "max-age" in response.headers["Cache-Control"]

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.forms import records as form_store
+from chalicelib.forms.appearance import Position
 from chalicelib.forms.config import MAX_LABEL_CHARS, MAX_QUESTION_CHARS, FormConfig, new_form_id
 from chalicelib.models import RatingScale
 
@@ -23,7 +24,28 @@ _OPTIONS = {
     "low_label": "--low-label",
     "high_label": "--high-label",
     "default_language": "--default-language",
+    "accent_color": "--accent-color",
+    "button_label": "--button-label",
+    "position": "--position",
+    "logo_url": "--logo-url",
+    "intro": "--intro",
+    "privacy_note": "--privacy-note",
+    "privacy_url": "--privacy-url",
+    "strings": "--string",
+    "follow_up": "--follow-up",
+    "csat_style": "--csat-style",
+    "delay_seconds": "--delay",
+    "scroll_percent": "--scroll",
+    "exit_intent": "--exit-intent",
+    "include_urls": "--include-url",
+    "exclude_urls": "--exclude-url",
+    "sample_percent": "--sample",
+    "snooze_days": "--snooze-days",
 }
+# Branding and display options: (FormConfig group, field); an empty text value clears the field.
+_BRANDING = ("accent_color", "button_label", "position", "logo_url", "intro", "privacy_note", "privacy_url")
+_DISPLAY = ("delay_seconds", "scroll_percent", "exit_intent", "sample_percent", "snooze_days")
+_DISPLAY_LISTS = ("include_urls", "exclude_urls")
 # Options whose empty value means "none of the form's own" (the scale's wording, no default language).
 _TEXT_FIELDS = ("question", "low_label", "high_label", "default_language")
 
@@ -35,9 +57,63 @@ def _print_form(form: FormConfig) -> None:
 
 def _refuse(error: ValidationError) -> int:
     for issue in error.errors():
-        field = str(issue["loc"][0]) if issue["loc"] else ""
+        # The option is named after the deepest model field (branding.accent_color → --accent-color).
+        names = [str(part) for part in issue["loc"] if str(part) in _OPTIONS]
+        field = names[-1] if names else ".".join(str(part) for part in issue["loc"])
         print(f"error: {_OPTIONS.get(field, field)}: {issue['msg']}", file=sys.stderr)
     return 2
+
+
+class UsageError(ValueError):
+    """An option's value is malformed before the form checks it (exit 2, naming the option)."""
+
+
+def _pairs(values: list[str] | None, option: str) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values or []:
+        key, sep, text = value.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"error: {option}: expected KEY=TEXT, got {value[:60]!r}")
+        pairs.append((key.strip(), text))
+    return pairs
+
+
+def _appearance(args: argparse.Namespace, form: dict[str, Any]) -> dict[str, Any]:
+    """The branding, strings, follow-up and display changes the options ask for, merged into `form`'s."""
+    changes: dict[str, Any] = {}
+    branding = dict(form.get("branding") or {})
+    for field in _BRANDING:
+        value = getattr(args, field, None)
+        if value is not None:
+            branding[field] = value if value.strip() else None
+    changes["branding"] = {key: value for key, value in branding.items() if value is not None}
+    display = dict(form.get("display") or {})
+    for field in _DISPLAY:
+        if getattr(args, field, None) is not None:
+            display[field] = getattr(args, field)
+    for field in _DISPLAY_LISTS:
+        if getattr(args, field, None) is not None:
+            display[field] = [pattern for pattern in getattr(args, field) if pattern.strip()]
+    changes["display"] = display
+    follow_up = dict(form.get("follow_up") or {})
+    for band, question in _pairs(args.follow_up, "--follow-up"):
+        follow_up[band] = question
+        if not question.strip():
+            del follow_up[band]
+    changes["follow_up"] = follow_up
+    strings = {language: dict(texts) for language, texts in (form.get("strings") or {}).items()}
+    for target, text in _pairs(args.string, "--string"):
+        language, dot, key = target.partition(".")
+        if not dot:
+            raise UsageError(f"error: --string: expected LANG.KEY=TEXT, got {target[:60]!r}")
+        texts = strings.setdefault(language.strip().lower(), {})
+        texts[key.strip()] = text
+        if not text.strip():
+            del texts[key.strip()]
+    changes["strings"] = {language: texts for language, texts in strings.items() if texts}
+    if args.csat_style is not None:
+        changes["csat_style"] = args.csat_style
+    return changes
 
 
 def _texts(args: argparse.Namespace) -> dict[str, str | None]:
@@ -56,7 +132,11 @@ def forms_create(args: argparse.Namespace) -> int:
             allowed_origins=args.origin or [],
             require_email=args.require_email,
             **_texts(args),
+            **_appearance(args, {}),
         )
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return 2
     except ValidationError as error:
         return _refuse(error)
     form_store.save(form)
@@ -80,7 +160,12 @@ def forms_update(args: argparse.Namespace) -> int:
     if args.require_email is not None:
         changes["require_email"] = args.require_email
     try:
-        updated = FormConfig.model_validate({**form.model_dump(), **changes})
+        current = form.model_dump(mode="json")
+        changes.update(_appearance(args, current))
+        updated = FormConfig.model_validate({**current, **changes})
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return 2
     except ValidationError as error:
         return _refuse(error)
     form_store.save(updated)
@@ -113,6 +198,39 @@ def _add_text_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_appearance_options(parser: argparse.ArgumentParser) -> None:
+    """Branding, translations, follow-up questions, CSAT style and display rules ('' clears a text)."""
+    look = parser.add_argument_group("branding ('' = none)")
+    look.add_argument("--accent-color", dest="accent_color", help="CSS hex colour, e.g. #e4572e")
+    look.add_argument("--button-label", dest="button_label", help="the floating button's label (≤ 40)")
+    look.add_argument("--position", choices=[p.value for p in Position], help="floating corner or inline")
+    look.add_argument("--logo-url", dest="logo_url", help="https address of the hosted page's logo")
+    look.add_argument("--intro", help="text above the question (≤ 500)")
+    look.add_argument("--privacy-note", dest="privacy_note", help="note beside the email field (≤ 200)")
+    look.add_argument("--privacy-url", dest="privacy_url", help="https link of the privacy note")
+    texts = parser.add_argument_group("texts")
+    texts.add_argument(
+        "--string", action="append", metavar="LANG.KEY=TEXT", help="override a string (repeat; '' drops it)"
+    )
+    texts.add_argument(
+        "--follow-up",
+        dest="follow_up",
+        action="append",
+        metavar="BAND=QUESTION",
+        help="question after a score in BAND (nps: detractor/passive/promoter; csat, stars: "
+        "negative/neutral/positive); repeat; QUESTION '' drops it",
+    )
+    texts.add_argument("--csat-style", dest="csat_style", choices=["numbers", "faces"])
+    rules = parser.add_argument_group("display rules (the widget on host pages)")
+    rules.add_argument("--delay", dest="delay_seconds", type=int, help="seconds before it shows")
+    rules.add_argument("--scroll", dest="scroll_percent", type=int, help="scroll depth (%%) before it shows")
+    rules.add_argument("--exit-intent", action=argparse.BooleanOptionalAction, default=None)
+    rules.add_argument("--include-url", dest="include_urls", action="append", help="glob (repeat; '' = all)")
+    rules.add_argument("--exclude-url", dest="exclude_urls", action="append", help="glob (repeat; '' = none)")
+    rules.add_argument("--sample", dest="sample_percent", type=float, help="%% of visitors who see it")
+    rules.add_argument("--snooze-days", dest="snooze_days", type=int, help="hidden N days after answer/close")
+
+
 def add_forms_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     """`forms create | update | list`."""
     forms = groups.add_parser("forms", help="feedback forms").add_subparsers(dest="command", required=True)
@@ -125,6 +243,7 @@ def add_forms_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     creating.add_argument("--require-email", action="store_true")
     creating.add_argument("--id", dest="form_id", help="choose the id (default: generated)")
     _add_text_options(creating)
+    _add_appearance_options(creating)
     creating.set_defaults(run=forms_create)
 
     updating = forms.add_parser(
@@ -138,6 +257,7 @@ def add_forms_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     updating.add_argument("--require-email", action=argparse.BooleanOptionalAction, default=None)
     _add_text_options(updating)
+    _add_appearance_options(updating)
     updating.set_defaults(run=forms_update)
 
     forms.add_parser("list", parents=[common], help="list forms").set_defaults(run=forms_list)

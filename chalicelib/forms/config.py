@@ -7,8 +7,24 @@ import secrets
 from typing import Annotated, NamedTuple, Self
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from chalicelib.forms.appearance import (
+    Branding,
+    CsatStyle,
+    DisplayRules,
+    FollowUpQuestion,
+    band_of,
+    bands_of,
+    checked_strings,
+)
 from chalicelib.models import DeferredModel, RatingScale, checked_language_hint
 
 FORM_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
@@ -59,7 +75,8 @@ class FormConfig(DeferredModel):
     """One configured form. `allowed_origins` empty means any origin may embed it. `question`, `low_label`
     and `high_label` are None when the form uses its scale's wording (see `texts`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use, not at import: functions that never read a form (analyze, export) skip the cost.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     form_id: str = Field(pattern=FORM_ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
@@ -75,6 +92,14 @@ class FormConfig(DeferredModel):
     # The language most responses are written in (ISO 639-1): the analyzer uses it where the text itself
     # is too short to tell, before the browser's Accept-Language, instead of paying Comprehend to detect it.
     default_language: str | None = None
+    branding: Branding = Field(default_factory=Branding)
+    # Per-language overrides of any string the widget and hosted page show: {"fr": {"send": "Envoyer"}}.
+    strings: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # The open question asked once a score is chosen, per band (NPS: detractor/passive/promoter; CSAT and
+    # stars: negative/neutral/positive); a band without one keeps the generic comment label.
+    follow_up: dict[str, FollowUpQuestion] = Field(default_factory=dict)
+    csat_style: CsatStyle = "numbers"
+    display: DisplayRules = Field(default_factory=DisplayRules)
 
     @field_validator("allowed_origins")
     @classmethod
@@ -91,6 +116,27 @@ class FormConfig(DeferredModel):
     @classmethod
     def _iso_639_1(cls, value: str | None) -> str | None:
         return checked_language_hint(value)
+
+    @field_validator("follow_up")
+    @classmethod
+    def _bands_of_the_scale(cls, follow_up: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        scale = info.data.get("rating_scale", RatingScale.NPS)
+        bands = bands_of(scale)
+        for band in follow_up:
+            if band not in bands:
+                raise ValueError(f"a {scale.value} form's bands are {', '.join(bands)}, got {band[:40]!r}")
+        return follow_up
+
+    @field_validator("strings")
+    @classmethod
+    def _known_strings(cls, strings: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        return checked_strings(strings)
+
+    def follow_up_question(self, rating: int | None) -> str | None:
+        """The follow-up question the form asks after `rating` (in its own words), if it sets one."""
+        if rating is None:
+            return None
+        return self.follow_up.get(band_of(self.rating_scale, rating))
 
     @model_validator(mode="after")
     def _scale_wording_is_the_default(self) -> Self:

@@ -19,9 +19,10 @@ from typing import Any
 
 from chalice import Response
 
+from chalicelib.forms.appearance import DEFAULT_LANGUAGE, languages_of, strings_for
 from chalicelib.forms.config import FormConfig
 from chalicelib.forms.validation import RESPONSE_ID_PATTERN
-from chalicelib.http import as_api_error
+from chalicelib.http import accept_language_hint, as_api_error
 from chalicelib.models import RatingScale
 from chalicelib.web.html import html_response
 
@@ -92,7 +93,7 @@ legend{font-weight:600;margin-bottom:.5rem}
 .stars .opt>span{font-size:1.5rem;line-height:1;padding:.4rem;border-color:transparent;color:var(--muted)}
 .stars .opt:has(~.opt input:checked)>span,.stars .opt input:checked+span{background:none;color:#e0a100}
 .opt input:focus-visible+span,textarea:focus-visible,input:focus-visible,button:focus-visible{
-outline:3px solid var(--accent);outline-offset:2px}
+outline:3px solid var(--ring,var(--accent));outline-offset:2px}
 label.field{display:block;font-weight:600;margin:.75rem 0 .25rem}
 textarea,input[type=email]{width:100%;font:inherit;color:inherit;background:var(--card);padding:.5rem;
 border:1px solid var(--line);border-radius:8px}
@@ -106,16 +107,45 @@ margin-bottom:1rem}
 .alert p{margin:.25rem 0}
 .hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.brand{display:flex;align-items:center;gap:.75rem;margin:0 0 1rem}.brand h1{margin:0}
+.logo{max-height:3rem;max-width:10rem;object-fit:contain}
+.intro{margin:0 0 1rem}
+.privacy{color:var(--muted);font-size:.85rem;margin:.35rem 0 0}
+.privacy a{color:inherit}
+.preview{border:1px dashed var(--muted);padding:.25rem .75rem;border-radius:8px;color:var(--muted)}
+.faces .opt>span{font-size:1.6rem;line-height:1;padding:.35rem 0}
 """
 
+# The faces of a CSAT form drawn as faces, 1 (very dissatisfied) to 5 (very satisfied); their names are
+# the strings face_1 … face_5, so screen readers hear words, not emoji names.
+FACES = ("😠", "😞", "😐", "😊", "😄")
 
-def _page(title: str, content: str, nonce: str, script: str = "") -> str:
+
+def _accent_style(form: FormConfig | None) -> str:
+    # A validated hex colour (never free text), in both colour schemes: the brand's colour wins.
+    if form is None or not form.branding.accent_color:
+        return ""
+    accent, on_accent = form.branding.accent_color, form.branding.on_accent
+    # A pale accent (dark text on it) would make a faint focus ring: the ring takes the text colour then.
+    ring = ";--ring:var(--fg)" if on_accent != "#ffffff" else ""
+    return f":root:root{{--accent:{accent};--on-accent:{on_accent}{ring}}}"
+
+
+def _page(
+    title: str,
+    content: str,
+    nonce: str,
+    script: str = "",
+    *,
+    language: str = "en",
+    form: FormConfig | None = None,
+) -> str:
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{escape(language)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title>"
-        f'<style nonce="{nonce}">{PAGE_STYLE}</style></head>'
+        f'<style nonce="{nonce}">{PAGE_STYLE}{_accent_style(form)}</style></head>'
         f"<body><main>{content}</main>{script}</body></html>\n"
     )
 
@@ -125,19 +155,23 @@ def _error_text(errors: Mapping[str, str], field: str) -> str:
     return f'<p class="err" id="{field}-error">{escape(message)}</p>' if message else ""
 
 
-def _rating_options(form: FormConfig, checked: str | None) -> str:
+def _rating_options(form: FormConfig, checked: str | None, texts: Mapping[str, str]) -> str:
     """The rating's radio buttons between its end labels. PAGE_STYLE lays them out: one row with the labels
     under both ends, or (0 to 10 in a narrow column) 0-5 over 6-10 with the low label above 0, the high one
     under 10. Screen readers hear an end label in its option's name."""
     low, high = form.rating_scale.bounds
-    _, low_label, high_label = form.texts
+    low_label, high_label = texts["low_label"], texts["high_label"]
+    faces = form.rating_scale is RatingScale.CSAT and form.csat_style == "faces"
     options = []
     for value in range(low, high + 1):
         hint = low_label if value == low else high_label if value == high else ""
         named = f" ({escape(hint)})" if hint else ""
         if form.rating_scale is RatingScale.STARS:
-            stars = f"{value} star{'s' if value > 1 else ''}"
-            text = f'<span aria-hidden="true">★</span><span class="sr">{stars}{named}</span>'
+            stars = texts["stars" if value > 1 else "star"].replace("{n}", str(value))
+            text = f'<span aria-hidden="true">★</span><span class="sr">{escape(stars)}{named}</span>'
+        elif faces:
+            name = f"{value}: {texts[f'face_{value}']}"
+            text = f'<span aria-hidden="true">{FACES[value - 1]}</span><span class="sr">{escape(name)}</span>'
         else:
             text = f"{value}" + (f'<span class="sr">{named}</span>' if hint else "")
         mark = " checked" if checked == str(value) else ""
@@ -146,7 +180,7 @@ def _rating_options(form: FormConfig, checked: str | None) -> str:
             f"<span>{text}</span></label>"
         )
     return (
-        f'<div class="rate {form.rating_scale.value}">'
+        f'<div class="rate {form.rating_scale.value}{" faces" if faces else ""}">'
         f'<span class="lo" aria-hidden="true">{escape(low_label)}</span>'
         f'<div class="scale">{"".join(options)}</div>'
         f'<span class="hi" aria-hidden="true">{escape(high_label)}</span></div>'
@@ -167,65 +201,109 @@ def _page_response_id(values: Mapping[str, Any], errors: Mapping[str, str]) -> s
     return new_response_id()
 
 
+def _privacy_note(form: FormConfig, texts: Mapping[str, str]) -> str:
+    note = texts.get("privacy_note")
+    if not note:
+        return ""
+    link = form.branding.privacy_url
+    anchor = f' <a href="{escape(str(link))}">{escape(texts["privacy_link"])}</a>' if link else ""
+    return f'<p class="privacy" id="privacy-note">{escape(note)}{anchor}</p>'
+
+
+def _heading(form: FormConfig) -> str:
+    logo = form.branding.logo_url
+    # The heading names the brand's form; the logo beside it adds nothing a screen reader needs.
+    image = f'<img class="logo" src="{escape(str(logo))}" alt="">' if logo else ""
+    heading = f"<h1>{escape(form.name)}</h1>"
+    return f'<div class="brand">{image}{heading}</div>' if image else heading
+
+
 def hosted_form(
     form: FormConfig,
     prefix: str,
     nonce: str,
     values: Mapping[str, Any] | None = None,
     errors: Mapping[str, str] | None = None,
+    *,
+    language: str = DEFAULT_LANGUAGE,
+    preview: bool = False,
 ) -> str:
-    """The hosted page: a plain HTML form posting urlencoded to the response endpoint (works without
-    JavaScript); widget.js replaces it with the widget when scripts run. `values` and `errors` re-render a
-    refused post with what the visitor typed and each error beside its field."""
+    """The hosted page in `language`: a plain HTML form posting urlencoded to the response endpoint (works
+    without JavaScript); widget.js replaces it with the widget when scripts run. `values` and `errors`
+    re-render a refused post with what the visitor typed and each error beside its field. `preview` shows
+    the form as a site would (its position, nothing sent)."""
     values, errors = values or {}, errors or {}
+    texts = strings_for(form, language)
     form_id = escape(form.form_id)
 
     def value(name: str) -> str:
         raw = values.get(name)
         return escape(str(raw)) if raw is not None else ""
 
-    def invalid(name: str) -> str:
-        return f' aria-invalid="true" aria-describedby="{name}-error"' if name in errors else ""
+    def described(name: str, *ids: str) -> str:
+        names = [f"{name}-error"] if name in errors else []
+        names += [i for i in ids if i]
+        invalid = ' aria-invalid="true"' if name in errors else ""
+        return invalid + (f' aria-describedby="{" ".join(names)}"' if names else "")
 
     other = [escape(message) for field, message in errors.items() if field not in PAGE_FIELDS]
     summary = ""
     if errors:
         summary = (
-            '<div class="alert" role="alert"><p>Please check the highlighted fields.</p>'
+            f'<div class="alert" role="alert"><p>{escape(texts["check"])}</p>'
             + "".join(f"<p>{line}</p>" for line in other)
             + "</div>"
         )
-    email_label = "Email" if form.require_email else "Email (optional)"
+    email_label = texts["email_required"] if form.require_email else texts["email"]
     required = " required" if form.require_email else ""
     rating_error = ' aria-describedby="rating-error"' if "rating" in errors else ""
     checked = values.get("rating")
     response_id = escape(_page_response_id(values, errors))
+    privacy = _privacy_note(form, texts)
+    intro = f'<p class="intro">{escape(texts["intro"])}</p>' if texts.get("intro") else ""
+    banner = f'<p class="preview" role="note">{escape(texts["preview"])}</p>' if preview else ""
+    widget_options = f' data-lang="{escape(language)}"' + (' data-preview="1"' if preview else "")
     content = (
-        f"<h1>{escape(form.name)}</h1>{summary}"
-        f'<div data-feedback-form="{form_id}" data-title="none">'
+        f"{banner}{_heading(form)}{intro}{summary}"
+        f'<div data-feedback-form="{form_id}" data-title="none"{widget_options}>'
         f'<form class="card" method="post" action="{prefix}forms/{form_id}/responses" novalidate>'
         f'<input type="hidden" name="_hosted" value="1">'
         f'<input type="hidden" name="response_id" value="{response_id}">'
-        f"<fieldset{rating_error}><legend>{escape(form.texts.question)}</legend>"
-        f"{_rating_options(form, str(checked).strip() if checked is not None else None)}"
+        f"<fieldset{rating_error}><legend>{escape(texts['question'])}</legend>"
+        f"{_rating_options(form, str(checked).strip() if checked is not None else None, texts)}"
         f"{_error_text(errors, 'rating')}</fieldset>"
-        f'<label class="field" for="comment">Tell us more (optional)</label>'
-        f'<textarea id="comment" name="comment" maxlength="10000"{invalid("comment")}>'
+        f'<label class="field" for="comment">{escape(texts["comment"])}</label>'
+        f'<textarea id="comment" name="comment" maxlength="10000"{described("comment")}>'
         f"{value('comment')}</textarea>{_error_text(errors, 'comment')}"
-        f'<label class="field" for="email">{email_label}</label>'
+        f'<label class="field" for="email">{escape(email_label)}</label>'
         f'<input type="email" id="email" name="email" autocomplete="email" value="{value("email")}"'
-        f"{required}{invalid('email')}>{_error_text(errors, 'email')}"
-        '<div class="hp" aria-hidden="true"><label for="hp">Leave this field empty</label>'
+        f"{required}{described('email', 'privacy-note' if privacy else '')}>{privacy}"
+        f"{_error_text(errors, 'email')}"
+        f'<div class="hp" aria-hidden="true"><label for="hp">{escape(texts["honeypot"])}</label>'
         '<input type="text" id="hp" name="_hp" tabindex="-1" autocomplete="off"></div>'
-        '<button type="submit">Send feedback</button></form></div>'
+        f'<button type="submit">{escape(texts["send"])}</button></form></div>'
     )
     script = f'<script src="{prefix}widget.js" data-form="{form_id}" nonce="{nonce}" async></script>'
-    return _page(form.name, content, nonce, script)
+    return _page(form.name, content, nonce, script, language=language, form=form)
 
 
 def new_nonce() -> str:
     """A fresh CSP nonce for one page."""
     return secrets.token_urlsafe(16)
+
+
+def page_language(form: FormConfig, accept_language: str | None, chosen: str | None = None) -> str:
+    """The language of a page: `chosen` (a preview's ?lang=) if the form has it, else the browser's most
+    preferred one the form has, else English."""
+    languages = languages_of(form)
+    if chosen and chosen.strip().lower() in languages:
+        return chosen.strip().lower()
+    return accept_language_hint(accept_language, languages) or DEFAULT_LANGUAGE
+
+
+def _logo_origins(form: FormConfig) -> tuple[str, ...]:
+    logo = form.branding.logo_url
+    return (f"https://{logo.host}" + (f":{logo.port}" if logo.port != 443 else ""),) if logo else ()
 
 
 def hosted_form_response(
@@ -234,21 +312,28 @@ def hosted_form_response(
     values: Mapping[str, Any] | None = None,
     errors: Mapping[str, str] | None = None,
     status: int = 200,
+    *,
+    language: str = DEFAULT_LANGUAGE,
+    preview: bool = False,
 ) -> Response:
-    """The hosted page as a response (422 when it shows a refused post's errors)."""
+    """The hosted page as a response (422 when it shows a refused post's errors); the CSP lets in the
+    form's logo from its own https origin."""
     nonce = new_nonce()
-    return html_response(hosted_form(form, prefix, nonce, values, errors), status, nonce)
+    body = hosted_form(form, prefix, nonce, values, errors, language=language, preview=preview)
+    return html_response(body, status, nonce, image_origins=_logo_origins(form))
 
 
-def thanks_response(form: FormConfig) -> Response:
+def thanks_response(form: FormConfig, language: str = DEFAULT_LANGUAGE) -> Response:
     """The thank-you page a hosted-page post without JavaScript lands on (303 from the endpoint)."""
     nonce = new_nonce()
+    texts = strings_for(form, language)
     content = (
         f'<div class="card"><h1>{escape(form.name)}</h1>'
-        '<p role="status">Thank you! Your feedback was received.</p>'
-        f'<p><a href="../{escape(form.form_id)}">Send another response</a></p></div>'
+        f'<p role="status">{escape(texts["thanks_page"])}</p>'
+        f'<p><a href="../{escape(form.form_id)}">{escape(texts["another"])}</a></p></div>'
     )
-    return html_response(_page(f"Thank you — {form.name}", content, nonce), 200, nonce)
+    page = _page(f"{texts['thanks_page']} — {form.name}", content, nonce, language=language, form=form)
+    return html_response(page, 200, nonce)
 
 
 def error_response(status: int, message: str) -> Response:

@@ -23,6 +23,7 @@ from chalice.app import Request
 from chalicelib.config import settings
 from chalicelib.forms import pages
 from chalicelib.forms import records as form_store
+from chalicelib.forms.appearance import public_appearance
 from chalicelib.forms.config import FormConfig
 from chalicelib.forms.validation import is_honeypot_filled, to_event, validate_response
 from chalicelib.http import (
@@ -133,7 +134,11 @@ def _accept(form: FormConfig, request: Request, body: dict[str, Any] | None = No
     form_encoded = media_type(request) == FORM_URLENCODED_TYPE
     # Read from the request itself: a language hint costs the ack path nothing.
     browser_language = accept_language_hint(request.headers.get("accept-language"), SENTIMENT_LANGUAGES)
-    event = to_event(form, validate_response(form, body, form_encoded=form_encoded), browser_language)
+    # The messages of a refused response in the visitor's language: the one the widget sends, else the header.
+    sent_language = str(body.get("language") or "").split("-")[0]
+    language = pages.page_language(form, request.headers.get("accept-language"), sent_language)
+    response = validate_response(form, body, form_encoded=form_encoded, language=language)
+    event = to_event(form, response, browser_language)
     queue.enqueue([event])
     logger.info("form response queued", extra={"feedback_id": event.feedback_id, "form_id": form.form_id})
     metrics.add_metric(name="FeedbackAccepted", unit="Count", value=1)
@@ -168,8 +173,9 @@ def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Respon
     try:
         _accept(form, request, body)
     except ValidationFailed as error:
+        language = pages.page_language(form, request.headers.get("accept-language"))
         return pages.hosted_form_response(
-            form, pages.POST_PREFIX, values=body, errors=error.fields, status=422
+            form, pages.POST_PREFIX, values=body, errors=error.fields, status=422, language=language
         )
     # Relative to /forms/{id}/responses (and to a stage prefix such as /api): /f/{id}/thanks.
     return Response(
@@ -228,6 +234,7 @@ def public_config(form: FormConfig) -> dict[str, Any]:
         "rating_min": low,
         "rating_max": high,
         "require_email": form.require_email,
+        **public_appearance(form),
     }
 
 
@@ -255,12 +262,20 @@ def _public_config(form: FormConfig, request: Request) -> Response:
 @forms_api.route("/f/{form_id}", methods=["GET"], content_types=ANY_CONTENT)
 @pages.html_errors
 def hosted_form(form_id: str) -> Response:
-    """The hosted form page (works without JavaScript; widget.js enhances it)."""
-    return pages.hosted_form_response(known_form(form_id), pages.FORM_PREFIX)
+    """The hosted form page (works without JavaScript; widget.js enhances it), in the browser's language;
+    `?preview=1` shows it as a site would (the widget's position, nothing sent), `?lang=fr` in a language."""
+    request = forms_api.current_request
+    form = known_form(form_id)
+    query = request.query_params or {}
+    language = pages.page_language(form, request.headers.get("accept-language"), query.get("lang"))
+    preview = query.get("preview") in {"1", "true"}
+    return pages.hosted_form_response(form, pages.FORM_PREFIX, language=language, preview=preview)
 
 
 @forms_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
 @pages.html_errors
 def hosted_thanks(form_id: str) -> Response:
     """Where a hosted-page post without JavaScript lands."""
-    return pages.thanks_response(known_form(form_id))
+    form = known_form(form_id)
+    accept_language = forms_api.current_request.headers.get("accept-language")
+    return pages.thanks_response(form, pages.page_language(form, accept_language))

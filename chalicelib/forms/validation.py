@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from chalicelib.forms.appearance import DEFAULT_LANGUAGE, strings_for
 from chalicelib.forms.config import FormConfig
 from chalicelib.http import ValidationFailed
 from chalicelib.models import Author, Channel, DeferredModel, FeedbackEvent, Kind, utc_now
@@ -145,12 +146,6 @@ def _code(field: str, error_type: str) -> str:
 
 
 _MESSAGES = {
-    ("rating", "required"): "Choose a rating or write a comment.",
-    ("rating", "out_of_range"): "Choose a rating from {low} to {high}.",
-    ("rating", "not_a_whole_number"): "The rating must be a whole number from {low} to {high}.",
-    ("email", "required"): "Enter your email address: this form needs it.",
-    ("email", "invalid_email"): "This is not a valid email address (like name@example.com).",
-    ("email", "not_text"): "This is not a valid email address (like name@example.com).",
     ("page_url", "invalid_url"): "The page address must be a web address starting with http:// or https://.",
     ("language", "invalid_language"): "The language must be a language tag such as en or fr-FR.",
     ("response_id", "invalid_response_id"): (
@@ -163,16 +158,32 @@ _GENERIC_MESSAGES = {
 }
 
 
-def field_message(form: FormConfig, field: str, code: str) -> str:
-    """The short message a person sees for `code` on `field` of `form`."""
-    template = _MESSAGES.get((field, code)) or _GENERIC_MESSAGES.get(code, "{subject} is not valid.")
+# The messages a visitor of the widget or hosted page can meet, in the strings table (so in their language).
+_TRANSLATED = {
+    ("rating", "required"): "msg_rating_required",
+    ("rating", "out_of_range"): "msg_rating_range",
+    ("rating", "not_a_whole_number"): "msg_rating_whole",
+    ("email", "required"): "msg_email_required",
+    ("email", "invalid_email"): "msg_email_invalid",
+    ("email", "not_text"): "msg_email_invalid",
+}
+
+
+def field_message(form: FormConfig, field: str, code: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """The short message a person sees for `code` on `field` of `form`, in `language` where the strings
+    table has it (the technical fields' messages are English)."""
+    key = _TRANSLATED.get((field, code))
+    if key:
+        template = strings_for(form, language)[key]
+    else:
+        template = _MESSAGES.get((field, code)) or _GENERIC_MESSAGES.get(code, "{subject} is not valid.")
     low, high = form.rating_scale.bounds
     subject = _SUBJECTS.get(field, "This value")
     return template.format(low=low, high=high, subject=subject, max_chars=_MAX_CHARS.get(field, 0))
 
 
-def _refused(form: FormConfig, codes: dict[str, str]) -> ValidationFailed:
-    messages = {field: field_message(form, field, code) for field, code in codes.items()}
+def _refused(form: FormConfig, codes: dict[str, str], language: str) -> ValidationFailed:
+    messages = {field: field_message(form, field, code, language) for field, code in codes.items()}
     return ValidationFailed("The response has invalid fields.", messages, codes)
 
 
@@ -186,9 +197,11 @@ def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
-def validate_response(form: FormConfig, body: dict[str, Any], *, form_encoded: bool = False) -> FormResponse:
+def validate_response(
+    form: FormConfig, body: dict[str, Any], *, form_encoded: bool = False, language: str = DEFAULT_LANGUAGE
+) -> FormResponse:
     """Parse a body (urlencoded text when `form_encoded`) against the form's rules, or raise 422 naming every
-    offending field."""
+    offending field (the messages in `language`)."""
     context = {BOUNDS: form.rating_scale.bounds, FORM_ENCODED: form_encoded}
     codes: dict[str, str] = {}
     response = None
@@ -203,7 +216,7 @@ def validate_response(form: FormConfig, body: dict[str, Any], *, form_encoded: b
     if not _given(body.get("rating")) and not _given(body.get("comment")):
         codes["rating"] = "required"
     if codes or response is None:
-        raise _refused(form, codes)
+        raise _refused(form, codes, language)
     return response
 
 
@@ -217,7 +230,14 @@ def to_event(form: FormConfig, response: FormResponse, browser_language: str | N
     hint = None if response.language else form.default_language or browser_language
     external_id = response.response_id or uuid.uuid4().hex
     page_url = str(response.page_url) if response.page_url else None
-    metadata: dict[str, str | None] = {"form_name": form.name, "page_url": page_url}
+    # The comment answers the follow-up question of the rating's band when the form asks one: the words stay
+    # the item's text (analysed, exported, sent to CRMs as the note); the question travels beside them.
+    follow_up = form.follow_up_question(response.rating) if response.comment else None
+    metadata: dict[str, str | None] = {
+        "form_name": form.name,
+        "page_url": page_url,
+        "follow_up_question": follow_up,
+    }
     return FeedbackEvent.create(
         source_id=form.form_id,
         external_id=external_id,

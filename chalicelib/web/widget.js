@@ -13,6 +13,12 @@
  * written to localStorage before it is sent; it leaves that outbox once the API has answered. A response
  * that could not be sent (offline, 5xx, 429) is sent again on the next page load (only then: a page that
  * is going away and a new one must not both resend it).
+ *
+ * Texts come from one table per language (chalicelib/web/strings.json, put in below when the API serves this
+ * file), picked from the browser's languages, with the form's own texts and per-language overrides on top.
+ * The form's display rules (URL patterns, sampling, "not again for N days", delay, scroll depth, exit intent)
+ * decide when the widget the script places itself shows; a <div data-feedback-form> the page holds, and the
+ * hosted page, always show the form.
  */
 (() => {
   'use strict';
@@ -24,12 +30,9 @@
   const FORM = script.getAttribute('data-form') || '';
   const NONCE = script.nonce || script.getAttribute('nonce') || '';
   const OUTBOX = 'feedback-widget:outbox';
-  // End labels of a scale, for an API that does not send the form's own (`low_label`, `high_label`).
-  const LABELS = {
-    nps: ['Not at all likely', 'Extremely likely'],
-    csat: ['Very dissatisfied', 'Very satisfied'],
-    stars: ['Poor', 'Excellent'],
-  };
+  const STRINGS = /*STRINGS*/{ en: {} };
+  // CSAT as faces, 1 (very dissatisfied) to 5 (very satisfied); each named by its face_N string.
+  const FACES = ['\u{1F620}', '\u{1F61E}', '\u{1F610}', '\u{1F60A}', '\u{1F604}'];
   const KEY = Symbol.for('feedback-widget');
   // Shared by every copy of this script on the page: hosts claimed, floating forms, APIs flushed, sends.
   const shared = window[KEY] ||
@@ -88,6 +91,36 @@
     }
   }
 
+  /* --- texts: the visitor's language, the form's own words, its overrides ---------------------------------- */
+  const languageOf = (host, config) => {
+    const has = (code) => STRINGS[code] || (config.strings || {})[code];
+    const wanted = [host.getAttribute('data-lang'), ...(navigator.languages || [navigator.language])];
+    for (const tag of wanted) {
+      const code = String(tag || '').toLowerCase().split('-')[0];
+      if (code && has(code)) return code;
+    }
+    return 'en';
+  };
+  const textsOf = (config, language) => {
+    const t = Object.assign({}, STRINGS.en, STRINGS[language]);
+    const kind = config.rating_scale;
+    // The form's own words where it sets them; its scale's English wording is translated.
+    const pick = (field, key) => (config[field] && config[field] !== STRINGS.en[kind + key] && config[field]) ||
+      t[kind + key] || config[field] || '';
+    t.question = pick('question', '_question');
+    t.low_label = pick('low_label', '_low');
+    t.high_label = pick('high_label', '_high');
+    const brand = config.branding || {};
+    t.button_label = brand.button_label || t.feedback;
+    if (brand.intro) t.intro = brand.intro;
+    if (brand.privacy_note) t.privacy_note = brand.privacy_note;
+    for (const [band, question] of Object.entries(config.follow_up || {})) t['follow_up_' + band] = question;
+    return Object.assign(t, (config.strings || {})[language]);
+  };
+  const bandOf = (kind, value) => (kind === 'nps'
+    ? (value <= 6 ? 'detractor' : value <= 8 ? 'passive' : 'promoter')
+    : (value <= 2 ? 'negative' : value === 3 ? 'neutral' : 'positive'));
+
   /* --- rendering ----------------------------------------------------------------------------------------- */
   const CSS = `
 :host{all:initial!important;display:block!important}
@@ -128,7 +161,7 @@ textarea{min-height:72px;resize:vertical}
 button{font:inherit;font-weight:600;cursor:pointer;border-radius:8px}
 .send{margin-top:12px;padding:8px 16px;border:0;background:var(--accent);color:var(--on)}
 .send[disabled]{opacity:.6;cursor:progress}
-:focus-visible,.opt input:focus-visible+span{outline:3px solid var(--accent);outline-offset:2px}
+:focus-visible,.opt input:focus-visible+span{outline:3px solid var(--ring,var(--accent));outline-offset:2px}
 .opt input:focus-visible{outline:0}
 [aria-invalid=true]{border-color:var(--err)}
 .err{color:var(--err);font-size:13px;margin:4px 0 0}
@@ -142,6 +175,11 @@ max-height:calc(100vh - 100px);overflow:auto;box-shadow:0 8px 30px rgba(0,0,0,.3
 animation:in .18s ease-out}
 .x{float:right;margin:-6px -6px 0 0;padding:2px 9px;border:0;background:transparent;color:var(--muted);
 font-size:20px}
+.left .fab,.left .panel{right:auto;left:20px}
+.intro{margin:0 0 10px}
+.privacy{color:var(--muted);font-size:13px;margin:4px 0 0}
+.privacy a{color:inherit}
+.faces .opt span{font-size:24px;line-height:1;padding:5px 0}
 @keyframes in{from{opacity:0;transform:translateY(10px)}}
 @media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
 `;
@@ -169,15 +207,18 @@ font-size:20px}
   }
 
   /* Mounts a form in `host`: inline, or floating (slot >= 0: the page's first, second … floating form). */
-  function mount(host, formId, config, slot) {
+  function mount(host, formId, config, slot, hooks) {
     const floating = slot >= 0;
     const titled = host.getAttribute('data-title') !== 'none';  // the hosted page has its own heading
+    const preview = host.hasAttribute('data-preview');  // the hosted page's preview: nothing is sent
     const root = host.attachShadow({ mode: 'open' });
     addStyle(root);
+    const t = textsOf(config, languageOf(host, config));
+    const brand = config.branding || {};
     const kind = config.rating_scale;
     const stars = kind === 'stars';
-    const defaults = LABELS[kind] || ['', ''];
-    const hints = [config.low_label ?? defaults[0], config.high_label ?? defaults[1]];
+    const faces = kind === 'csat' && config.csat_style === 'faces';
+    const hints = [t.low_label, t.high_label];
     const min = config.rating_min;
     const max = config.rating_max;
     const errors = {};
@@ -187,38 +228,46 @@ font-size:20px}
     const options = [];
     for (let value = min; value <= max; value++) {
       const hint = value === min ? hints[0] : value === max ? hints[1] : '';
-      const label = stars ? value + (value > 1 ? ' stars' : ' star') : String(value);
-      const name = label + (hint ? ' (' + hint + ')' : '');
+      const label = stars ? t[value > 1 ? 'stars' : 'star'].replace('{n}', value) : String(value);
+      const name = faces ? value + ': ' + t['face_' + value] : label + (hint ? ' (' + hint + ')' : '');
       options.push(h('label', { class: 'opt' },
         h('input', { type: 'radio', name: 'rating', value: String(value), 'aria-label': name }),
-        h('span', { 'aria-hidden': 'true', text: stars ? '★' : String(value) })));
+        h('span', { 'aria-hidden': 'true', text: stars ? '★' : faces ? FACES[value - 1] : String(value) })));
     }
     const scale = h('div', { class: 'scale' }, ...options);
     // The end labels around the options (CSS places them: under both ends, or above 0 and under 10 when
     // the 0–10 scale takes two rows); screen readers hear them in the first and last option's name.
-    const rate = h('div', { class: 'rate ' + kind },
+    const rate = h('div', { class: 'rate ' + kind + (faces ? ' faces' : '') },
       h('span', { class: 'lo', 'aria-hidden': 'true', text: hints[0] }), scale,
       h('span', { class: 'hi', 'aria-hidden': 'true', text: hints[1] }));
     const radios = options.map((option) => option.firstChild);
+    // The comment's label is the follow-up question of the chosen score's band, when the form asks one.
+    const commentLabel = h('label', { class: 'f', for: 'c', id: 'cl', text: t.comment });
     scale.addEventListener('change', () => {
       const chosen = Number((radios.find((radio) => radio.checked) || {}).value);
       options.forEach((option, index) => option.classList.toggle('on', min + index <= chosen));
+      const followUp = Number.isNaN(chosen) ? '' : t['follow_up_' + bandOf(kind, chosen)];
+      commentLabel.textContent = followUp || t.comment;
     });
     const comment = h('textarea', { id: 'c', name: 'comment', rows: '3', maxlength: '10000',
       'aria-describedby': 'e-comment' });
+    const privacyLink = /^https:\/\//.test(brand.privacy_url || '') ?
+      h('a', { href: brand.privacy_url, target: '_blank', rel: 'noopener', text: t.privacy_link }) : null;
+    const privacy = t.privacy_note ? h('p', { class: 'privacy', id: 'pn' }, t.privacy_note + ' ', privacyLink) : null;
     const email = h('input', { id: 'm', class: 't', name: 'email', type: 'email', autocomplete: 'email',
-      required: !!config.require_email, 'aria-describedby': 'e-email' });
+      required: !!config.require_email, 'aria-describedby': 'e-email' + (privacy ? ' pn' : '') });
     const honeypot = h('input', { name: '_hp', type: 'text', tabindex: '-1', autocomplete: 'off' });
-    const button = h('button', { class: 'send', type: 'submit', text: 'Send feedback' });
+    const button = h('button', { class: 'send', type: 'submit', text: t.send });
     const general = errorFor('form');
     const form = h('form', { novalidate: true, 'aria-label': config.name },
       titled || floating ? h('p', { class: 'title', id: 't', text: config.name }) : null,
+      t.intro && titled ? h('p', { class: 'intro', text: t.intro }) : null,
       h('fieldset', { 'aria-describedby': 'e-rating' },
-        h('legend', { text: config.question }), rate, errorFor('rating')),
-      h('label', { class: 'f', for: 'c', text: 'Tell us more (optional)' }), comment, errorFor('comment'),
-      h('label', { class: 'f', for: 'm', text: config.require_email ? 'Email' : 'Email (optional)' }), email,
-      errorFor('email'),
-      h('div', { class: 'hp', 'aria-hidden': 'true' }, h('label', { text: 'Leave this field empty' }, honeypot)),
+        h('legend', { text: t.question }), rate, errorFor('rating')),
+      commentLabel, comment, errorFor('comment'),
+      h('label', { class: 'f', for: 'm', text: config.require_email ? t.email_required : t.email }), email,
+      privacy, errorFor('email'),
+      h('div', { class: 'hp', 'aria-hidden': 'true' }, h('label', { text: t.honeypot }, honeypot)),
       general, button);
     const controls = { rating: radios, comment: [comment], email: [email] };
 
@@ -239,10 +288,10 @@ font-size:20px}
         if (!first && controls[name]) first = controls[name].find((c) => c.checked) || controls[name][0];
       }
       if (!Object.keys(fields).length) {
-        general.textContent = (error && error.message) || 'Sorry, your feedback could not be sent.';
+        general.textContent = (error && error.message) || t.failed;
         general.hidden = false;
       }
-      say('Please check the highlighted fields.');
+      say(t.check);
       if (first) first.focus();
     };
     const finish = (text) => {
@@ -251,6 +300,7 @@ font-size:20px}
       form.hidden = true;
       say(text);
       status.focus();
+      if (hooks) hooks.answered();
     };
 
     form.addEventListener('submit', async (event) => {
@@ -267,26 +317,36 @@ font-size:20px}
       const address = String(data.get('email') || '').trim();
       if (text) body.comment = text;
       if (address) body.email = address;
+      if (preview) {  // the team's preview: shown as sent, nothing leaves the page
+        finish(t.thanks);
+        return;
+      }
       const entry = { id: body.response_id, url: API + '/forms/' + encodeURIComponent(formId) + '/responses', body };
       // In the outbox before it is sent: a network failure or a closed tab loses nothing.
       const saved = write(read().concat(entry));
       button.disabled = true;
-      say('Sending…');
+      say(t.sending);
       const result = await send(entry);
       button.disabled = false;
       if (result.retry && saved) {
-        finish('You seem to be offline. Your feedback is saved on this device and will be sent on your next visit.');
+        finish(t.offline);
       } else if (result.retry) {
-        say('Sorry, your feedback could not be sent. Please try again.');
+        say(t.retry);
       } else if (result.ok) {
-        finish('Thank you! Your feedback was sent.');
+        finish(t.thanks);
       } else {
         showErrors(result.data && result.data.error);
       }
     });
 
     const card = h('div', { class: 'card' }, form, status);
-    const widget = h('div', { class: 'w' });
+    const widget = h('div', { class: 'w' + (brand.position === 'bottom-left' ? ' left' : '') });
+    if (/^#[0-9a-f]{3,6}$/i.test(brand.accent_color || '')) {  // CSSOM, so a strict host CSP allows it
+      widget.style.setProperty('--accent', brand.accent_color);
+      widget.style.setProperty('--on', brand.on_accent || '#fff');
+      // A pale accent would make a faint focus ring: the ring takes the text colour then.
+      if (brand.on_accent && brand.on_accent !== '#ffffff') widget.style.setProperty('--ring', 'var(--fg)');
+    }
     root.append(widget);
     if (!floating) {
       widget.append(card);
@@ -298,8 +358,8 @@ font-size:20px}
     card.setAttribute('aria-labelledby', 't');
     card.hidden = true;
     const fab = h('button', { class: 'fab', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'p',
-      text: 'Feedback' });
-    const close = h('button', { class: 'x', type: 'button', 'aria-label': 'Close', text: '×' });
+      text: t.button_label });
+    const close = h('button', { class: 'x', type: 'button', 'aria-label': t.close, text: '×' });
     card.prepend(close);
     if (slot) {  // another form's floating button is already in the corner: stack above it
       fab.style.bottom = 20 + 52 * slot + 'px';
@@ -309,6 +369,7 @@ font-size:20px}
     const toggle = (open) => {
       card.hidden = !open;
       fab.setAttribute('aria-expanded', String(open));
+      if (!open && hooks) hooks.closed();
       if (!open) fab.focus();
       else if (form.hidden) status.focus();
       else (radios.find((radio) => radio.checked) || radios[0]).focus();
@@ -319,6 +380,7 @@ font-size:20px}
       if (event.key === 'Escape') toggle(false);
     });
     widget.append(fab, card);
+    if (hooks) hooks.open = () => { if (card.hidden) toggle(true); };
   }
 
   /* --- start -------------------------------------------------------------------------------------------- */
@@ -327,15 +389,96 @@ font-size:20px}
     fetch(API + '/forms/' + encodeURIComponent(formId), { credentials: 'omit' })
       .then((response) => (response.ok ? response.json() : Promise.reject(new Error('HTTP ' + response.status)))));
 
+  const unavailable = (formId) => (error) =>
+    console.warn('feedback widget: form ' + formId + ' unavailable (' + error.message + ')');
+
   function render(host, formId, slot) {
     // Claimed at once (not when mounted): another copy of this script starting meanwhile leaves it alone.
     if (!formId || shared.hosts.has(host) || host.shadowRoot) return;
     shared.hosts.add(host);
     // Attached only once the form is known: until then (or if that fails) the page shows what it had,
-    // e.g. the hosted page's plain HTML form.
+    // e.g. the hosted page's plain HTML form. Its preview shows the form where a site would have it.
     config(formId).then((cfg) => {
-      if (!host.shadowRoot) mount(host, formId, cfg, slot);
-    }, (error) => console.warn('feedback widget: form ' + formId + ' unavailable (' + error.message + ')'));
+      const corner = (cfg.branding || {}).position !== 'inline';
+      if (!host.shadowRoot) mount(host, formId, cfg, host.hasAttribute('data-preview') && corner ? 0 : slot);
+    }, unavailable(formId));
+  }
+
+  /* --- display rules: whether and when the widget the script places shows itself ---------------------- */
+  const store = {
+    get: (key) => { try { return localStorage.getItem(key); } catch (e) { return null; } },
+    set: (key, value) => { try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } },
+  };
+  // A glob (* any characters, ? one) against the page's address without query or fragment; a pattern
+  // starting with / is matched against the path alone.
+  const globMatches = (pattern, href, path) => new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*').replace(/\?/g, '.') + '$').test(pattern[0] === '/' ? path : href);
+
+  function allowedHere(formId, rules) {
+    const href = location.origin + location.pathname;
+    const matches = (patterns) => patterns.some((pattern) => globMatches(pattern, href, location.pathname));
+    if ((rules.include_urls || []).length && !matches(rules.include_urls)) return false;
+    if (matches(rules.exclude_urls || [])) return false;
+    if (Number(store.get('feedback-widget:snooze:' + formId) || 0) > Date.now()) return false;
+    // One draw per visitor and form, kept: a sampled-out visitor stays out on every page.
+    const key = 'feedback-widget:sample:' + formId;
+    let draw = parseFloat(store.get(key));
+    if (!(draw >= 0 && draw < 100)) store.set(key, String(draw = Math.random() * 100));
+    return draw < (rules.sample_percent ?? 100);
+  }
+
+  /* Calls `show` once the delay has passed and the page is scrolled deep enough; `exit` once the pointer
+     leaves through the top of the window (desktop: a fine pointer that hovers), if the form asks for it. */
+  function whenRulesMet(rules, show, exit) {
+    let waiting = (rules.delay_seconds > 0 ? 1 : 0) + (rules.scroll_percent > 0 ? 1 : 0);
+    const met = () => { if (--waiting === 0) show(); };
+    if (!waiting) show();
+    if (rules.delay_seconds > 0) setTimeout(met, rules.delay_seconds * 1000);
+    if (rules.scroll_percent > 0) {
+      const depth = () => {
+        const scrollable = document.documentElement.scrollHeight - innerHeight;
+        return scrollable <= 0 ? 100 : (scrollY / scrollable) * 100;
+      };
+      const onScroll = () => {
+        if (depth() < rules.scroll_percent) return;
+        removeEventListener('scroll', onScroll);
+        met();
+      };
+      addEventListener('scroll', onScroll, { passive: true });
+      onScroll();
+    }
+    if (rules.exit_intent && matchMedia('(hover: hover) and (pointer: fine)').matches) {
+      const onLeave = (event) => {
+        if (event.relatedTarget || event.clientY > 0) return;
+        document.removeEventListener('mouseout', onLeave);
+        exit();
+      };
+      document.addEventListener('mouseout', onLeave);
+    }
+  }
+
+  /* The widget the script places itself: floating in the form's corner, or inline after the script tag. */
+  function place(formId, slot) {
+    config(formId).then((cfg) => {
+      const rules = cfg.display || {};
+      if (!allowedHere(formId, rules)) return;
+      const snooze = () => {
+        if (rules.snooze_days > 0) store.set('feedback-widget:snooze:' + formId, String(Date.now() + rules.snooze_days * 864e5));
+      };
+      const hooks = { answered: snooze, closed: snooze, open: null };
+      const host = document.createElement('div');
+      host.setAttribute('data-feedback-widget', '');
+      const inline = (cfg.branding || {}).position === 'inline';
+      let shown = false;
+      const show = () => {
+        if (shown) return;
+        shown = true;
+        if (inline && script.isConnected && document.body.contains(script)) script.after(host);
+        else document.body.append(host);
+        mount(host, formId, cfg, inline ? -1 : slot, hooks);
+      };
+      whenRulesMet(rules, show, () => { show(); if (hooks.open) hooks.open(); });
+    }, unavailable(formId));
   }
 
   function start() {
@@ -348,10 +491,7 @@ font-size:20px}
       targets.forEach((target) => render(target, target.getAttribute('data-feedback-form') || FORM, -1));
     } else if (FORM && !shared.floating.has(API + ' ' + FORM)) {
       shared.floating.add(API + ' ' + FORM);
-      const host = document.createElement('div');
-      host.setAttribute('data-feedback-widget', '');
-      document.body.append(host);
-      render(host, FORM, shared.floating.size - 1);
+      place(FORM, shared.floating.size - 1);
     }
   }
 

@@ -38,6 +38,7 @@ from tools.bench.synthetic import (
 )
 from tools.bench.theme_quality import theme_quality_section
 from tools.bench.throughput import THROUGHPUT_ITEMS, ThroughputResult, throughput_section
+from tools.bench.widget_size import widget_size_section
 from tools.cost.prices import PRICES_PATH
 
 # The phases of the requests table, each with the label its rows show.
@@ -323,6 +324,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Filtered listings",
         "",
         *listings_section(result.listings),
+        "",
+        "## Widget download and form config",
+        "",
+        *widget_size_section(),
         "",
         "## Import time (cold-start proxy)",
         "",
