@@ -10,7 +10,11 @@
   the body, so no request log on the way (API Gateway, proxies, `make run`) holds it.
 - `GET /customers?email=` (read): the same answer; kept for compatibility, deprecated (the address is in
   the URL, which proxies and gateways log).
-- `GET /stats?from=&to=` (read): the dashboard's aggregates over the per-day index, per theme too (stats.py).
+- `GET /feedback` also takes `source` (a source or form id), `rating` (a band: nps:promoter, csat:4 …),
+  `language` and `q` (text the comment contains, case-insensitive): checked on each item read, so within
+  the same page budget as the themes (a rare match gives short pages that `next` continues).
+- `GET /stats?from=&to=&channel=|source=|sentiment=` (read): the dashboard's aggregates from the day
+  counters, per theme, scale and source too, cut by at most one dimension (stats.py).
 Erasure (`DELETE /customers/{id}`) is the privacy package's route.
 """
 
@@ -126,13 +130,50 @@ def _theme_filter() -> ThemeFilter:
     return ThemeFilter(theme, sentiment)
 
 
+@dataclass(frozen=True)
+class FieldFilters:
+    """`source`, `rating`, `language` and `q` as asked: checked on each item read (within the page budget)."""
+
+    source: str | None
+    rating: str | None
+    band: tuple[str, frozenset[int]] | None
+    language: str | None
+    text: str | None
+
+    def listing(self) -> dict[str, str]:
+        """What the cursor fingerprint adds: only the filters given, so other cursors keep their meaning."""
+        asked = {"source": self.source, "rating": self.rating, "language": self.language, "q": self.text}
+        return {name: value for name, value in asked.items() if value is not None}
+
+    def store_filters(self) -> dict[str, Any]:
+        scale, ratings = self.band or (None, frozenset())
+        return {
+            "source_id": self.source,
+            "language": self.language,
+            "rating_scale": scale,
+            "ratings": ratings,
+            "text": self.text,
+        }
+
+
+def _field_filters() -> FieldFilters:
+    rating = _query("rating")
+    return FieldFilters(
+        source=params.parse_source_id("source", _query("source")),
+        rating=rating,
+        band=params.parse_rating_band("rating", rating),
+        language=params.parse_language("language", _query("language")),
+        text=params.parse_search("q", _query("q")),
+    )
+
+
 @read_api.route("/feedback", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
 @json_errors
 @requires_scope("read")
 def list_feedback() -> Response:
     """Feedback by stored day (default today, UTC) or by customer, filtered and paginated."""
     channel, sentiment = _choice("channel", Channel), _choice("sentiment", Sentiment)
-    customer_id, themed = _customer_filter(), _theme_filter()
+    customer_id, themed, fields = _customer_filter(), _theme_filter(), _field_filters()
     limit, token, days = _limit(), _query("next"), _days()
     filters = feedback_store.Filters(
         channel=channel,
@@ -140,8 +181,9 @@ def list_feedback() -> Response:
         customer_id=customer_id,
         themes=themed.matching_ids(),
         theme_sentiment=themed.sentiment,
+        **fields.store_filters(),
     )
-    identity = {"channel": channel, "sentiment": sentiment, **themed.listing()}
+    identity = {"channel": channel, "sentiment": sentiment, **themed.listing(), **fields.listing()}
     if customer_id:
         # By the customer index, newest first; with dates, the days the feedback occurred (its sort key).
         by_customer = replace(filters, customer_id=None)
@@ -285,4 +327,37 @@ def get_stats() -> Response:
         params.parse_day("to", query.get("to")),
     )
     days = stats_days(start, end, utc_now().date())
-    return Response(body=stats.compute(days), status_code=200, headers={"Cache-Control": "no-store"})
+    only = _stats_slice()
+    return Response(
+        body=stats.compute(days, only=only), status_code=200, headers={"Cache-Control": "no-store"}
+    )
+
+
+# Filters /stats cannot answer from the counters (they count no item text, language, theme by another
+# dimension or rating by another dimension): refused rather than answered from a read of every item.
+ITEM_ONLY_FILTERS = ("theme", "theme_sentiment", "rating", "language", "q", "customer_id")
+
+
+def _stats_slice() -> stats.Slice | None:
+    """The one dimension /stats is cut by (channel, source or sentiment), None for none; 400 for two, or for
+    a filter only GET /feedback answers."""
+    for name in ITEM_ONLY_FILTERS:
+        if _query(name) is not None:
+            raise BadRequest(
+                f"{name} filters GET /feedback only: /stats counts by channel, source or sentiment "
+                "(the themes block counts each theme).",
+                code="unsupported_filter",
+            )
+    asked = {
+        "channel": _choice("channel", Channel),
+        "source": params.parse_source_id("source", _query("source")),
+        "sentiment": _choice("sentiment", Sentiment),
+    }
+    given = [stats.Slice(name, value) for name, value in asked.items() if value is not None]
+    if len(given) > 1:
+        raise BadRequest(
+            "/stats is cut by one of channel, source and sentiment at a time (the counters do not cross "
+            "them); GET /feedback combines every filter.",
+            code="unsupported_filter",
+        )
+    return given[0] if given else None
