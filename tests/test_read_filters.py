@@ -1,24 +1,31 @@
 """The dashboard's filters on the read API: GET /feedback combines source, rating band, language and free
 text with the other filters (every page followed, compared with the items filtered here), refuses bad values
 with a JSON 400, and GET /stats answers one slice (channel, source or sentiment) from the counters and
-refuses what only the listing answers; every answer validates against openapi.yaml."""
+refuses what only the listing answers; GET /feedback.csv holds the same listing, escaped as the export, in
+capped parts; every answer validates against openapi.yaml."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 from werkzeug.test import Client as WsgiClient
 
 from chalicelib.auth import tokens
+from chalicelib.export import listing_csv
+from chalicelib.export.base import FEEDBACK_COLUMNS
+from chalicelib.export.csv_writer import escape_cell
 from chalicelib.models import StoredFeedback
 from chalicelib.store import feedback as feedback_store
 from tests.fuzz.gateway import ChaliceWsgi
 from tests.fuzz.harness import load_schema
+from tests.test_export import save, stored
 from tests.test_openapi import validated
 from tests.test_stats_counters import START, seed
 
@@ -169,3 +176,68 @@ def test_a_stats_slice_validates_and_counts_what_the_listing_of_the_same_filter_
         listed = _every_page(client, headers, schema, {**span, **query})
         assert body["total"] == len(listed) > 0, query
         assert body["filter"] == query
+
+
+# --- the filtered CSV -----------------------------------------------------------------------------------
+
+
+def _csv_rows(body: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+def test_the_csv_holds_the_filtered_listing_escaped_as_the_export(api):
+    client, headers, schema = api
+    span = {"from": DAYS[0].isoformat(), "to": DAYS[-1].isoformat()}
+    query = {**span, "source": "checkout-csat", "rating": "nps"}
+    listed = _every_page(client, headers, schema, query)
+
+    response = client.get("/feedback.csv?" + urlencode(query), headers=headers)
+
+    validated(schema, "/feedback.csv", "GET", response)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    body = response.get_data()
+    assert body.splitlines()[0].decode() == ",".join(FEEDBACK_COLUMNS) and b"\r\n" in body
+    rows = _csv_rows(body)
+    assert sorted(row["feedback_id"] for row in rows) == sorted(listed) and listed
+    assert all(row["source_id"] == "checkout-csat" and row["rating_scale"] == "nps" for row in rows)
+    assert "X-Next" not in response.headers
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_is_escaped_as_the_nightly_export_escapes_it(bare):
+    client, headers, _ = bare
+    at = datetime(2027, 3, 2, 9, tzinfo=UTC)
+    hostile = ['=HYPERLINK("http://evil")', "+1 cmd", "@SUM(A1)", "\t=1", 'Comma, "quotes"\nand newline']
+    save([stored(f"csv-{n}", at + timedelta(minutes=n), text) for n, text in enumerate(hostile)])
+
+    response = client.get("/feedback.csv?date=2027-03-02", headers=headers)
+
+    texts = sorted(row["text"] for row in _csv_rows(response.get_data()))
+    assert texts == sorted(escape_cell(text) for text in hostile)
+    assert texts.count('Comma, "quotes"\nand newline') == 1
+    assert all(text.startswith("'") for text in texts if "quotes" not in text)
+
+
+def test_a_long_csv_comes_in_parts_that_join_into_one_file(bare, monkeypatch):
+    client, headers, _ = bare
+    at = datetime(2027, 3, 3, 9, tzinfo=UTC)
+    save([stored(f"part-{n}", at + timedelta(seconds=n), f"row {n}") for n in range(23)])
+    monkeypatch.setattr(listing_csv, "PAGE_ROWS", 4)
+    monkeypatch.setattr(listing_csv, "MAX_CSV_PAGES", 2)
+
+    parts, token = [], None
+    while True:
+        path = "/feedback.csv?date=2027-03-03" + (f"&next={quote(token)}" if token else "")
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, response.get_data()
+        parts.append(response.get_data())
+        token = response.headers.get("X-Next")
+        if not token:
+            break
+
+    assert len(parts) >= 3
+    assert all(not part.startswith(b"feedback_id,") for part in parts[1:])
+    rows = _csv_rows(b"".join(parts))
+    assert sorted(row["text"] for row in rows) == sorted(f"row {n}" for n in range(23))
+    bad = client.get("/feedback.csv?date=2027-03-04&next=" + "x" * 40, headers=headers)
+    assert bad.status_code == 400 and json.loads(bad.get_data())["error"]["code"] == "invalid_cursor"

@@ -167,14 +167,44 @@ def _field_filters() -> FieldFilters:
     )
 
 
-@read_api.route("/feedback", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
-@json_errors
-@requires_scope("read")
-def list_feedback() -> Response:
-    """Feedback by stored day (default today, UTC) or by customer, filtered and paginated."""
+@dataclass(frozen=True)
+class Listing:
+    """A GET /feedback request's listing: what it keeps, which days or customer, and its cursor identity."""
+
+    filters: feedback_store.Filters
+    days: list[date] | None
+    customer_id: str | None
+    identity: dict[str, Any]
+
+    def fingerprint(self) -> str:
+        if self.customer_id:
+            # Without dates: the fingerprint such listings always had, so their cursors stay valid.
+            span = {"days": [self.days[0], self.days[-1]]} if self.days else {}
+            return cursors.fingerprint(customer=self.customer_id, customer_id=None, **span, **self.identity)
+        days = self.days or [utc_now().date()]
+        return cursors.fingerprint(days=[days[0], days[-1]], customer_id=None, **self.identity)
+
+    def page(self, token: str | None, limit: int) -> tuple[list[StoredFeedback], str | None]:
+        """One page from the cursor `token` (as issued; None for the first): its items and the next token."""
+        listing = self.fingerprint()
+        if self.customer_id:
+            # By the customer index, newest first; with dates, the days the feedback occurred (its sort key).
+            by_customer = replace(self.filters, customer_id=None)
+            cursor = cursors.read_customer_cursor(token, listing, self.customer_id, self.days)
+            page = feedback_store.page_customer(self.customer_id, by_customer, limit, cursor, self.days)
+        else:
+            days = self.days or [utc_now().date()]
+            cursor = cursors.read_days_cursor(token, listing, days)
+            page = feedback_store.page_days(days, self.filters, limit, cursor)
+        return page.items, cursors.issue(page.cursor, listing)
+
+
+def requested_listing() -> Listing:
+    """The listing the current request's query asks for (every parameter checked: 400 otherwise); also
+    what the filtered CSV (export/listing_csv.py) reads."""
     channel, sentiment = _choice("channel", Channel), _choice("sentiment", Sentiment)
     customer_id, themed, fields = _customer_filter(), _theme_filter(), _field_filters()
-    limit, token, days = _limit(), _query("next"), _days()
+    days = _days()
     filters = feedback_store.Filters(
         channel=channel,
         sentiment=sentiment,
@@ -184,24 +214,24 @@ def list_feedback() -> Response:
         **fields.store_filters(),
     )
     identity = {"channel": channel, "sentiment": sentiment, **themed.listing(), **fields.listing()}
-    if customer_id:
-        # By the customer index, newest first; with dates, the days the feedback occurred (its sort key).
-        by_customer = replace(filters, customer_id=None)
-        # Without dates: the fingerprint such listings always had, so their cursors stay valid.
-        span = {"days": [days[0], days[-1]]} if days else {}
-        listing = cursors.fingerprint(customer=customer_id, customer_id=None, **span, **identity)
-        cursor = cursors.read_customer_cursor(token, listing, customer_id, days)
-        page = feedback_store.page_customer(customer_id, by_customer, limit, cursor, days)
-    else:
-        days = days or [utc_now().date()]
-        listing = cursors.fingerprint(days=[days[0], days[-1]], customer_id=None, **identity)
-        cursor = cursors.read_days_cursor(token, listing, days)
-        page = feedback_store.page_days(days, filters, limit, cursor)
+    return Listing(filters, days, customer_id, identity)
+
+
+def query_value(name: str) -> str | None:
+    """A query parameter of the current request, trimmed; None when absent or blank."""
+    return _query(name)
+
+
+@read_api.route("/feedback", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
+@json_errors
+@requires_scope("read")
+def list_feedback() -> Response:
+    """Feedback by stored day (default today, UTC) or by customer, filtered and paginated."""
+    limit = _limit()
+    listing = requested_listing()
+    items, next_token = listing.page(_query("next"), limit)
     return Response(
-        body={
-            "items": [_feedback_json(item) for item in page.items],
-            "next": cursors.issue(page.cursor, listing),
-        },
+        body={"items": [_feedback_json(item) for item in items], "next": next_token},
         status_code=200,
     )
 

@@ -139,6 +139,7 @@ def main(moto_port: int) -> int:
     from chalicelib.ingest.queue import encode_events
     from chalicelib.store import customers, feedback_write
     from chalicelib.store.identities import Resolution
+    from chalicelib.themes import records as taxonomy_records
 
     now = datetime.now(UTC)
     first = FeedbackEvent.create(
@@ -155,7 +156,8 @@ def main(moto_port: int) -> int:
     assert report.errors == [None], report.errors
     customer_id = customers.find_by_email(CUSTOMER_EMAIL)
     assert customer_id, "the customer was not created"
-    feedback_write.save_feedback(items(customer_id), Resolution())
+    # The counters count a sub-theme's items under its parent, as the taxonomy in force says.
+    feedback_write.save_feedback(items(customer_id), Resolution(), taxonomy_records.current().parents())
     print(customer_id)
     return 0
 
