@@ -454,7 +454,11 @@
     const note = [];
     if (slice.name) note.push(`The figures are those of ${slice.name} ${values[slice.name]}`);
     if (slice.ignored.length) note.push(`the charts do not narrow by ${slice.ignored.join(', ')} (the list does)`);
-    if (stats.unfiltered.length) note.push(`${stats.unfiltered.join(', ')}: the whole range`);
+    const parts = { channels: 'the channel chart', sources: 'the form table', scores: 'the scores',
+      themes: 'the themes', latest_negative: 'the latest negatives' };
+    if (stats.unfiltered.length) {
+      note.push(`${stats.unfiltered.map((name) => parts[name] || name).join(', ')} cover every item`);
+    }
     $('slice-note').hidden = !note.length;
     $('slice-note').textContent = note.join('; ') + (note.length ? '.' : '');
     const negative = stats.sentiment.NEGATIVE || 0;
@@ -518,9 +522,16 @@
     const customer = /^#customer=(.+)$/.exec(location.hash);
     $('customer').hidden = !customer;
     $('board').hidden = !!customer;
+    const form = /^#form=([^&]+)$/.exec(location.hash);
+    $('form-title').hidden = !form;
     if (customer) {
       $('customer-title').focus();
       loadCustomer(decodeURIComponent(customer[1]));
+    } else if (form) {
+      // A form's page: the board narrowed to its responses (scores, trend, list), under its own heading.
+      const formId = decodeURIComponent(form[1]);
+      $('form-title').textContent = 'Form ' + formId;
+      applyFilters({ source: formId });
     } else {
       loadBoard();
     }

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import save_screenshot
 from tests.browser.seed import CUSTOMER_NAME, SEED, THEMES, expected_nps
 from tests.browser.test_dashboard import dashboard_url, seeded  # noqa: F401  (the package's seeded stack)
 
@@ -98,6 +99,8 @@ def test_filters_combine(page, local_stack, seeded):  # noqa: F811
     # The figures are cut by the first counted dimension only, and say so.
     expect(page.locator("#slice-note")).to_contain_text("channel form")
     expect(page.locator("#slice-note")).to_contain_text("sentiment, q")
+    save_screenshot(page.locator("#filters"), "dashboard-filters.png")
+    save_screenshot(page.locator("#items"), "dashboard-items.png")
     form_items = [row for row in SEED if row[1].value == "form"]
     expect(page.locator("[data-card=total]")).to_have_attribute("data-value", str(len(form_items)))
 
@@ -197,3 +200,20 @@ def test_download_csv_of_the_filtered_list(new_context, local_stack, seeded, wid
     page.get_by_role("button", name="Nightly export files of the last day").click()
     expect(page.locator("#download-status")).to_contain_text("No export files of")
     assert not errors, errors
+
+
+def test_a_form_page_shows_its_responses_and_scores(page, local_stack, seeded):  # noqa: F811
+    form_rows = [row for row in SEED if row[1].value == "form"]
+    page.goto(dashboard_url(local_stack, token=local_stack.read_token))
+    expect(page.locator("svg[data-chart=days]")).to_be_visible()
+    page.goto(dashboard_url(local_stack) + "#form=seed-form")  # the token stays in the tab
+
+    expect(page.get_by_role("heading", name="Form seed-form")).to_be_visible()
+    assert listed(page, len(form_rows)) == texts(lambda r: r[1].value == "form")
+    expect(page.get_by_label("Form or source", exact=True)).to_have_value("seed-form")
+    card = page.locator("[data-card=nps-score]")
+    ratings = [row[3] for row in form_rows if row[3] is not None]
+    expect(card).to_have_attribute("data-responses", str(len(ratings)))
+    assert float(card.get_attribute("data-value")) == expected_nps(ratings)
+    expect(page.locator("svg[data-chart=nps] circle")).to_have_count(len({r[0] for r in form_rows if r[3]}))
+    save_screenshot(page, "dashboard-form.png", full_page=True)
