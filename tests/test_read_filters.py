@@ -241,3 +241,24 @@ def test_a_long_csv_comes_in_parts_that_join_into_one_file(bare, monkeypatch):
     assert sorted(row["text"] for row in rows) == sorted(f"row {n}" for n in range(23))
     bad = client.get("/feedback.csv?date=2027-03-04&next=" + "x" * 40, headers=headers)
     assert bad.status_code == 400 and json.loads(bad.get_data())["error"]["code"] == "invalid_cursor"
+
+
+def test_a_csv_part_is_capped_in_bytes_as_sent_not_in_characters(bare, monkeypatch):
+    client, headers, _ = bare
+    at = datetime(2027, 3, 5, 9, tzinfo=UTC)
+    save([stored(f"wide-{n}", at + timedelta(seconds=n), "é" * 600 + str(n)) for n in range(9)])
+    monkeypatch.setattr(listing_csv, "MAX_CSV_BYTES", 8_000)
+    monkeypatch.setattr(listing_csv, "ROW_BYTES_BOUND", 2_000)
+
+    parts, token = [], None
+    while True:
+        path = "/feedback.csv?date=2027-03-05" + (f"&next={quote(token)}" if token else "")
+        response = client.get(path, headers=headers)
+        parts.append(response.get_data())
+        token = response.headers.get("X-Next")
+        if not token:
+            break
+
+    assert len(parts) >= 3
+    assert all(len(part) <= 8_000 for part in parts), [len(part) for part in parts]
+    assert len(_csv_rows(b"".join(parts))) == 9
