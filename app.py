@@ -10,6 +10,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib.auth.authorizer import auth_api
 from chalicelib.channels.routes import webhooks_api
+from chalicelib.export.listing_csv import listing_csv_api
 from chalicelib.export.routes import exports_api
 from chalicelib.forms.routes import forms_api
 from chalicelib.observability import logger, metrics, trace_invocation
@@ -23,6 +24,7 @@ app.register_blueprint(forms_api)
 app.register_blueprint(webhooks_api)
 app.register_blueprint(auth_api)  # the `bearer` built-in authorizer the read routes use
 app.register_blueprint(exports_api)
+app.register_blueprint(listing_csv_api)  # GET /feedback.csv
 app.register_blueprint(read_api)  # and GET /stats
 app.register_blueprint(privacy_api)  # DELETE /customers/{id}
 app.register_blueprint(themes_api)  # GET /themes

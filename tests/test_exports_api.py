@@ -24,6 +24,7 @@ DAY = date(2026, 11, 21)
 ROUTES = [
     ("GET", "/exports/2026-11-21", "export"),
     ("GET", "/feedback?date=2026-11-21", "read"),
+    ("GET", "/feedback.csv?date=2026-11-21", "read"),
     ("GET", "/customers/cus_0123", "read"),
     ("GET", "/customers?email=a@example.com", "read"),
     ("POST", "/customers/search", "read"),

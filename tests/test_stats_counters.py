@@ -33,12 +33,13 @@ TAXONOMY = Taxonomy(
 )
 THEME_IDS = ("delivery", "delivery-speed", "delivery-damage", "price", "removed-theme")
 CHANNELS = (Channel.FORM, Channel.SLACK, Channel.WEBHOOK, Channel.X)
+SOURCES = ("demo", "checkout-csat", "src_typeform|odd")
 START = date(2027, 3, 1)
 
 
 def random_item(rng: random.Random, index: int, day: date, seed_value: int) -> StoredFeedback:
     at = datetime(day.year, day.month, day.day, rng.randrange(24), rng.randrange(60), tzinfo=UTC)
-    scale = rng.choice([None, RatingScale.NPS, RatingScale.NPS, RatingScale.CSAT])
+    scale = rng.choice([None, RatingScale.NPS, RatingScale.NPS, RatingScale.CSAT, RatingScale.STARS])
     low, high = scale.bounds if scale else (0, 0)
     tags = rng.sample(THEME_IDS, rng.randrange(4))
     item = stored(
@@ -47,6 +48,7 @@ def random_item(rng: random.Random, index: int, day: date, seed_value: int) -> S
     return item.model_copy(
         update={
             "channel": rng.choice(CHANNELS),
+            "source_id": rng.choice(SOURCES),
             "sentiment": rng.choice([None, *Sentiment]),
             "rating": rng.randint(low, high) if scale else None,
             "rating_scale": scale,
@@ -84,6 +86,59 @@ def test_stats_from_counters_equal_the_recount_of_every_item(stack, first, last)
     assert answer == stats_oracle.compute(days)
     if first < 20:
         assert answer["total"] > 0 and answer["themes"]["by_theme"]
+
+
+@pytest.mark.parametrize(
+    "only",
+    [
+        stats.Slice("channel", Channel.SLACK.value),
+        stats.Slice("source", "checkout-csat"),
+        stats.Slice("source", "src_typeform|odd"),
+        stats.Slice("sentiment", Sentiment.NEGATIVE.value),
+        stats.Slice("sentiment", "NONE"),
+    ],
+    ids=lambda only: f"{only.dimension}={only.value}",
+)
+def test_a_slice_of_the_stats_equals_the_recount_of_its_items(stack, only):
+    seed(150, 20, 16)
+    days = [START + timedelta(days=n) for n in range(4, 14)]
+
+    answer = stats.compute(days, only=only)
+
+    assert answer == stats_oracle.compute(days, only=only)
+    assert 0 < answer["total"] < stats.compute(days)["total"]
+
+
+def test_scores_and_their_change_equal_the_ratings_of_the_items(stack):
+    seed(150, 20, 17)
+    days = [START + timedelta(days=n) for n in range(10, 20)]
+    items = [item for day in days for item in feedback_store.list_day(day)]
+    earlier = [item for day in stats.previous_period(days) for item in feedback_store.list_day(day)]
+
+    block = stats.compute(days)["scores"]
+
+    csat = [i.rating for i in items if i.rating_scale == RatingScale.CSAT]
+    stars = [i.rating for i in items if i.rating_scale == RatingScale.STARS]
+    nps = [i.rating for i in items if i.rating_scale == RatingScale.NPS]
+    nps_before = [i.rating for i in earlier if i.rating_scale == RatingScale.NPS]
+    assert csat and stars and nps and nps_before
+    assert block["csat"]["responses"] == len(csat)
+    assert block["csat"]["satisfied_percent"] == round(100 * sum(r >= 4 for r in csat) / len(csat), 1)
+    assert block["csat"]["mean"] == round(sum(csat) / len(csat), 2)
+    assert block["stars"]["distribution"] == {str(v): stars.count(v) for v in range(1, 6)}
+    assert block["stars"]["mean"] == round(sum(stars) / len(stars), 2)
+
+    def nps_score(ratings: list[int]) -> float:
+        return round(100 * (sum(r >= 9 for r in ratings) - sum(r <= 6 for r in ratings)) / len(ratings), 1)
+
+    assert (block["nps"]["promoters"], block["nps"]["passives"], block["nps"]["detractors"]) == (
+        sum(r >= 9 for r in nps),
+        sum(7 <= r <= 8 for r in nps),
+        sum(r <= 6 for r in nps),
+    )
+    assert block["nps"]["score"] == nps_score(nps)
+    assert block["nps"]["previous"]["score"] == nps_score(nps_before)
+    assert block["nps"]["change"] == round(nps_score(nps) - nps_score(nps_before), 2)
 
 
 def count_requests(days: list[date]) -> Counter[str]:

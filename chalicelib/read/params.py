@@ -84,3 +84,68 @@ def parse_theme_id(name: str, value: str | None) -> str | None:
             code="invalid_filter",
         )
     return value
+
+
+_SOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_LANGUAGE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
+_SCALES = {"nps": (0, 10), "csat": (1, 5), "stars": (1, 5)}
+_NAMED_BANDS = {
+    "nps:promoter": range(9, 11),
+    "nps:passive": range(7, 9),
+    "nps:detractor": range(0, 7),
+    "csat:satisfied": range(4, 6),
+    "csat:unsatisfied": range(1, 4),
+}
+MAX_SEARCH_CHARS = 100
+
+
+def parse_source_id(name: str, value: str | None) -> str | None:
+    """A source's or form's id (letters, digits, - and _; at most 64), None when absent, else 400."""
+    value = present(value)
+    if value is not None and not _SOURCE_ID.fullmatch(value):
+        raise BadRequest(
+            f"{name} must be a source or form id (letters, digits, - and _).", code="invalid_filter"
+        )
+    return value
+
+
+def parse_language(name: str, value: str | None) -> str | None:
+    """An ISO 639-1 code as items store it (en, pt, zh-TW …), None when absent, else 400 invalid_filter."""
+    value = present(value)
+    if value is not None and not _LANGUAGE.fullmatch(value):
+        raise BadRequest(
+            f"{name} must be an ISO 639-1 language code such as en or pt.", code="invalid_filter"
+        )
+    return value
+
+
+def parse_rating_band(name: str, value: str | None) -> tuple[str, frozenset[int]] | None:
+    """A rating band: `nps`, `csat` or `stars` (any rating on it), `<scale>:<rating>`, or a named band
+    (`nps:promoter|passive|detractor`, `csat:satisfied|unsatisfied`); (scale, ratings), else 400."""
+    value = present(value)
+    if value is None:
+        return None
+    scale, _, band = value.partition(":")
+    if scale in _SCALES:
+        low, high = _SCALES[scale]
+        if not band:
+            return scale, frozenset(range(low, high + 1))
+        if value in _NAMED_BANDS:
+            return scale, frozenset(_NAMED_BANDS[value])
+        if _WHOLE_NUMBER.fullmatch(band) and low <= int(band) <= high:
+            return scale, frozenset({int(band)})
+    raise BadRequest(
+        f"{name} must be nps, csat or stars, a rating on it (csat:4), or a band (nps:promoter, nps:passive, "
+        "nps:detractor, csat:satisfied, csat:unsatisfied).",
+        code="invalid_filter",
+    )
+
+
+def parse_search(name: str, value: str | None) -> str | None:
+    """Free text to find in the comments (at most MAX_SEARCH_CHARS), None when absent, else 400."""
+    value = present(value)
+    if value is not None and (len(value) > MAX_SEARCH_CHARS or not value.isprintable()):
+        raise BadRequest(
+            f"{name} must be printable text of at most {MAX_SEARCH_CHARS} characters.", code="invalid_filter"
+        )
+    return value

@@ -10,7 +10,11 @@
   the body, so no request log on the way (API Gateway, proxies, `make run`) holds it.
 - `GET /customers?email=` (read): the same answer; kept for compatibility, deprecated (the address is in
   the URL, which proxies and gateways log).
-- `GET /stats?from=&to=` (read): the dashboard's aggregates over the per-day index, per theme too (stats.py).
+- `GET /feedback` also takes `source` (a source or form id), `rating` (a band: nps:promoter, csat:4 …),
+  `language` and `q` (text the comment contains, case-insensitive): checked on each item read, so within
+  the same page budget as the themes (a rare match gives short pages that `next` continues).
+- `GET /stats?from=&to=&channel=|source=|sentiment=` (read): the dashboard's aggregates from the day
+  counters, per theme, scale and source too, cut by at most one dimension (stats.py).
 Erasure (`DELETE /customers/{id}`) is the privacy package's route.
 """
 
@@ -126,40 +130,108 @@ def _theme_filter() -> ThemeFilter:
     return ThemeFilter(theme, sentiment)
 
 
-@read_api.route("/feedback", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
-@json_errors
-@requires_scope("read")
-def list_feedback() -> Response:
-    """Feedback by stored day (default today, UTC) or by customer, filtered and paginated."""
+@dataclass(frozen=True)
+class FieldFilters:
+    """`source`, `rating`, `language` and `q` as asked: checked on each item read (within the page budget)."""
+
+    source: str | None
+    rating: str | None
+    band: tuple[str, frozenset[int]] | None
+    language: str | None
+    text: str | None
+
+    def listing(self) -> dict[str, str]:
+        """What the cursor fingerprint adds: only the filters given, so other cursors keep their meaning."""
+        asked = {"source": self.source, "rating": self.rating, "language": self.language, "q": self.text}
+        return {name: value for name, value in asked.items() if value is not None}
+
+    def store_filters(self) -> dict[str, Any]:
+        scale, ratings = self.band or (None, frozenset())
+        return {
+            "source_id": self.source,
+            "language": self.language,
+            "rating_scale": scale,
+            "ratings": ratings,
+            "text": self.text,
+        }
+
+
+def _field_filters() -> FieldFilters:
+    rating = _query("rating")
+    return FieldFilters(
+        source=params.parse_source_id("source", _query("source")),
+        rating=rating,
+        band=params.parse_rating_band("rating", rating),
+        language=params.parse_language("language", _query("language")),
+        text=params.parse_search("q", _query("q")),
+    )
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A GET /feedback request's listing: what it keeps, which days or customer, and its cursor identity."""
+
+    filters: feedback_store.Filters
+    days: list[date] | None
+    customer_id: str | None
+    identity: dict[str, Any]
+
+    def fingerprint(self) -> str:
+        if self.customer_id:
+            # Without dates: the fingerprint such listings always had, so their cursors stay valid.
+            span = {"days": [self.days[0], self.days[-1]]} if self.days else {}
+            return cursors.fingerprint(customer=self.customer_id, customer_id=None, **span, **self.identity)
+        days = self.days or [utc_now().date()]
+        return cursors.fingerprint(days=[days[0], days[-1]], customer_id=None, **self.identity)
+
+    def page(self, token: str | None, limit: int) -> tuple[list[StoredFeedback], str | None]:
+        """One page from the cursor `token` (as issued; None for the first): its items and the next token."""
+        listing = self.fingerprint()
+        if self.customer_id:
+            # By the customer index, newest first; with dates, the days the feedback occurred (its sort key).
+            by_customer = replace(self.filters, customer_id=None)
+            cursor = cursors.read_customer_cursor(token, listing, self.customer_id, self.days)
+            page = feedback_store.page_customer(self.customer_id, by_customer, limit, cursor, self.days)
+        else:
+            days = self.days or [utc_now().date()]
+            cursor = cursors.read_days_cursor(token, listing, days)
+            page = feedback_store.page_days(days, self.filters, limit, cursor)
+        return page.items, cursors.issue(page.cursor, listing)
+
+
+def requested_listing() -> Listing:
+    """The listing the current request's query asks for (every parameter checked: 400 otherwise); also
+    what the filtered CSV (export/listing_csv.py) reads."""
     channel, sentiment = _choice("channel", Channel), _choice("sentiment", Sentiment)
-    customer_id, themed = _customer_filter(), _theme_filter()
-    limit, token, days = _limit(), _query("next"), _days()
+    customer_id, themed, fields = _customer_filter(), _theme_filter(), _field_filters()
+    days = _days()
     filters = feedback_store.Filters(
         channel=channel,
         sentiment=sentiment,
         customer_id=customer_id,
         themes=themed.matching_ids(),
         theme_sentiment=themed.sentiment,
+        **fields.store_filters(),
     )
-    identity = {"channel": channel, "sentiment": sentiment, **themed.listing()}
-    if customer_id:
-        # By the customer index, newest first; with dates, the days the feedback occurred (its sort key).
-        by_customer = replace(filters, customer_id=None)
-        # Without dates: the fingerprint such listings always had, so their cursors stay valid.
-        span = {"days": [days[0], days[-1]]} if days else {}
-        listing = cursors.fingerprint(customer=customer_id, customer_id=None, **span, **identity)
-        cursor = cursors.read_customer_cursor(token, listing, customer_id, days)
-        page = feedback_store.page_customer(customer_id, by_customer, limit, cursor, days)
-    else:
-        days = days or [utc_now().date()]
-        listing = cursors.fingerprint(days=[days[0], days[-1]], customer_id=None, **identity)
-        cursor = cursors.read_days_cursor(token, listing, days)
-        page = feedback_store.page_days(days, filters, limit, cursor)
+    identity = {"channel": channel, "sentiment": sentiment, **themed.listing(), **fields.listing()}
+    return Listing(filters, days, customer_id, identity)
+
+
+def query_value(name: str) -> str | None:
+    """A query parameter of the current request, trimmed; None when absent or blank."""
+    return _query(name)
+
+
+@read_api.route("/feedback", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
+@json_errors
+@requires_scope("read")
+def list_feedback() -> Response:
+    """Feedback by stored day (default today, UTC) or by customer, filtered and paginated."""
+    limit = _limit()
+    listing = requested_listing()
+    items, next_token = listing.page(_query("next"), limit)
     return Response(
-        body={
-            "items": [_feedback_json(item) for item in page.items],
-            "next": cursors.issue(page.cursor, listing),
-        },
+        body={"items": [_feedback_json(item) for item in items], "next": next_token},
         status_code=200,
     )
 
@@ -285,4 +357,37 @@ def get_stats() -> Response:
         params.parse_day("to", query.get("to")),
     )
     days = stats_days(start, end, utc_now().date())
-    return Response(body=stats.compute(days), status_code=200, headers={"Cache-Control": "no-store"})
+    only = _stats_slice()
+    return Response(
+        body=stats.compute(days, only=only), status_code=200, headers={"Cache-Control": "no-store"}
+    )
+
+
+# Filters /stats cannot answer from the counters (they count no item text, language, theme by another
+# dimension or rating by another dimension): refused rather than answered from a read of every item.
+ITEM_ONLY_FILTERS = ("theme", "theme_sentiment", "rating", "language", "q", "customer_id")
+
+
+def _stats_slice() -> stats.Slice | None:
+    """The one dimension /stats is cut by (channel, source or sentiment), None for none; 400 for two, or for
+    a filter only GET /feedback answers."""
+    for name in ITEM_ONLY_FILTERS:
+        if _query(name) is not None:
+            raise BadRequest(
+                f"{name} filters GET /feedback only: /stats counts by channel, source or sentiment "
+                "(the themes block counts each theme).",
+                code="unsupported_filter",
+            )
+    asked = {
+        "channel": _choice("channel", Channel),
+        "source": params.parse_source_id("source", _query("source")),
+        "sentiment": _choice("sentiment", Sentiment),
+    }
+    given = [stats.Slice(name, value) for name, value in asked.items() if value is not None]
+    if len(given) > 1:
+        raise BadRequest(
+            "/stats is cut by one of channel, source and sentiment at a time (the counters do not cross "
+            "them); GET /feedback combines every filter.",
+            code="unsupported_filter",
+        )
+    return given[0] if given else None

@@ -8,6 +8,14 @@ Feedback whose sentiment was not analysed (empty text, unsupported language …)
 
 Per theme (theme_stats.py): volume and the mix of the sentiments about it, overall and per day, and the change
 against the period of the same length just before (that period's counter items, in the same reads).
+
+Per scale (scores.py): NPS, CSAT and stars with the change against that period; per source or form: volume,
+sentiment mix and each scale's headline.
+
+Filtered by one dimension (`Slice`: a channel, a source or form, a sentiment), still from the counters: the
+counters hold each dimension crossed with sentiment and ratings, not dimensions crossed with each other, so
+a part the slice cannot be cut from (channel by source, sentiment by rating, themes by anything) is answered
+for the whole range and named in `unfiltered`; two dimensions at once are refused by the route.
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, Sentiment
+from chalicelib.read import scores
 from chalicelib.read.theme_stats import ThemeStats
 from chalicelib.store import counters, dynamo
-from chalicelib.store.counters import DETRACTOR_MAX, PROMOTER_MIN, UNANALYSED
+from chalicelib.store.counters import DETRACTOR_MAX, PROMOTER_MIN, UNANALYSED, nps_band
 from chalicelib.store.feedback import feedback_key
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
@@ -168,20 +177,136 @@ def _newest_negative(days: list[date], latest_negative: int) -> list[dict[str, A
     ]
 
 
+SLICE_DIMENSIONS = ("channel", "source", "sentiment")
+# The channel name a source's sentiment counts are filed under in a slice (channels are then unfiltered).
+SLICED = "~slice"
+# What each slice cannot be cut from the counters for, answered for the whole range instead.
+UNFILTERED = {
+    "channel": ("sources", "themes", "latest_negative"),
+    "source": ("channels", "themes", "latest_negative"),
+    "sentiment": ("scores", "themes", "latest_negative"),
+}
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One filter dimension (`channel`, `source` or `sentiment`) and its value."""
+
+    dimension: str
+    value: str
+
+
+def _in_channel(kind: str, rest: str, name: str, channel: str) -> str | None:
+    if kind in ("s", "n") and rest.rpartition("|")[0] == channel:
+        return name
+    rated_channel, _, rating = rest.partition("|")
+    return f"r|{rating}" if kind == "cr" and rated_channel == channel else None
+
+
+def _in_source(kind: str, rest: str, name: str, source: str) -> str | None:
+    if kind == "src":
+        return name if rest == source else None
+    if kind == "fs" and rest.rpartition("|")[0] == source:
+        return f"s|{SLICED}|{rest.rpartition('|')[2]}"
+    if kind == "fr" and rest.rsplit("|", 2)[0] == source:
+        return f"r|{'|'.join(rest.rsplit('|', 2)[1:])}"
+    return None
+
+
+def _in_sentiment(kind: str, rest: str, name: str, sentiment: str) -> str | None:
+    if kind == "s" and rest.rpartition("|")[2] == sentiment:
+        return name
+    if kind == "fs" and rest.rpartition("|")[2] == sentiment:
+        return f"src|{rest.rpartition('|')[0]}"
+    return None
+
+
+_SLICERS = {"channel": _in_channel, "source": _in_source, "sentiment": _in_sentiment}
+
+
+def _sliced_name(name: str, only: Slice) -> str | None:
+    """The unfiltered counter name a counter of a day adds to within `only`, None when outside it."""
+    kind, _, rest = name.partition("|")
+    return _SLICERS[only.dimension](kind, rest, name, only.value)
+
+
+def sliced(counts: Counter[str], only: Slice | None) -> Counter[str]:
+    """A day's counters narrowed to `only`, under the unfiltered names (s|, n|, r|, src|)."""
+    if only is None:
+        return counts
+    view: Counter[str] = Counter()
+    for name, count in counts.items():
+        if only.dimension == "sentiment" and name.startswith(("fr|", "n|")):
+            view[name] += count  # NPS and the sources' scores, whole: ratings are not counted per sentiment
+        target = _sliced_name(name, only)
+        if target is None:
+            continue
+        view[target] += count
+        if name.startswith(("fs|", "fr|")):
+            view[name] += count  # the per-source rows of the slice
+        kind, _, rest = target.partition("|")
+        scale, _, rating = rest.partition("|")
+        if only.dimension == "source" and kind == "r" and scale == RatingScale.NPS.value:
+            view[f"n|{SLICED}|{nps_band(int(rating))}"] += count
+    return view
+
+
+def by_source(counts: Counter[str]) -> list[dict[str, Any]]:
+    """Per source or form: volume, sentiment mix and each scale's headline, most feedback first."""
+    totals: Counter[str] = Counter()
+    mixes: dict[str, Counter[str]] = {}
+    ratings: dict[str, scores.Ratings] = {}
+    for name, count in counts.items():
+        kind, _, rest = name.partition("|")
+        if kind == "src":
+            totals[rest] += count
+        elif kind == "fs":
+            source, _, sentiment = rest.rpartition("|")
+            mixes.setdefault(source, Counter())[sentiment] += count
+        elif kind == "fr":
+            source, scale, rating = rest.rsplit("|", 2)
+            ratings.setdefault(source, Counter())[(scale, int(rating))] += count
+    return [
+        {
+            "source_id": source,
+            "total": total,
+            "sentiment": _mix(mixes.get(source, Counter())),
+            "scores": scores.headlines(ratings.get(source, Counter())),
+        }
+        for source, total in sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))
+        if total
+    ]
+
+
+def _summed(counts: dict[date, Counter[str]], days: list[date]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for day in days:
+        total.update(counts.get(day, Counter()))
+    return total
+
+
 def compute(
-    days: list[date], latest_negative: int = LATEST_NEGATIVE, taxonomy: Taxonomy | None = None
+    days: list[date],
+    latest_negative: int = LATEST_NEGATIVE,
+    taxonomy: Taxonomy | None = None,
+    only: Slice | None = None,
 ) -> dict[str, Any]:
-    """Aggregates over `days` (each day listed, with zeros where nothing was stored)."""
+    """Aggregates over `days` (each day listed, with zeros where nothing was stored), within `only`."""
     themes = ThemeStats(taxonomy or taxonomy_records.current())
     before = previous_period(days)
     counts = counters.read_days([*days, *before])
+    view = {day: sliced(day_counts, only) for day, day_counts in counts.items()}
+    unfiltered = UNFILTERED[only.dimension] if only else ()
     overall = Tally()
     per_day: list[dict[str, Any]] = []
     channels: dict[str, Tally] = {}
     for day in days:
         tally = Tally()
+        for name, count in sorted(view.get(day, {}).items()):
+            _add(name, count, tally, {})
+        for name, count in sorted((counts if "channels" in unfiltered else view).get(day, {}).items()):
+            _add(name, count, Tally(), channels)
         for name, count in sorted(counts.get(day, {}).items()):
-            _add(name, count, tally, channels)
             themes.add_count(day, name, count)
         overall.merge(tally)
         per_day.append({"date": day.isoformat(), **tally.as_json()})
@@ -193,13 +318,20 @@ def compute(
         for name, tally in sorted(channels.items(), key=lambda pair: (-pair[1].total, pair[0]))
         if tally.total
     ]
+    rated = counts if "scores" in unfiltered else view
     return {
         "from": days[0].isoformat(),
         "to": days[-1].isoformat(),
+        "filter": {only.dimension: only.value} if only else {},
+        "unfiltered": list(unfiltered),
         "sentiments": list(SENTIMENTS),
         **overall.as_json(),
         "days": per_day,
         "channels": by_channel,
+        "sources": by_source(_summed(counts if "sources" in unfiltered else view, days)),
+        "scores": scores.scores(
+            scores.ratings_of(_summed(rated, days)), scores.ratings_of(_summed(rated, before))
+        ),
         "latest_negative": _newest_negative(days, latest_negative),
         "themes": themes.as_json(before[0], before[-1]),
     }

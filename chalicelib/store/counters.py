@@ -6,7 +6,10 @@ stored that UTC day:
 
 - `s|<channel>|<sentiment or NONE>`: by channel and sentiment (the day's mix is their sum);
 - `n|<channel>|p`, `…|a`, `…|d`: NPS promoters, passives and detractors by channel;
-- `src|<source or form id>`, `r|<scale>|<rating>`: by source or form, by rating band;
+- `src|<source or form id>`, `r|<scale>|<rating>`: by source or form, by rating value;
+- `fs|<source>|<sentiment or NONE>`, `fr|<source>|<scale>|<rating>`, `cr|<channel>|<scale>|<rating>`: the
+  sentiment mix and the ratings of each source or form, the ratings of each channel (so `/stats` answers a
+  form's or a channel's scores, and filters by one of them, from the counters too);
 - `tg`: items with at least one theme; `t|<theme>` and `t|<theme>|<sentiment>`: items about a theme (a parent
   counting the items tagged with it or one of its children, each once) and the sentiments they express about
   it, as `GET /stats` has always counted them (read/theme_stats.py).
@@ -100,8 +103,11 @@ def item_counts(item: StoredFeedback, parents: ThemeParents) -> Counter[str]:
     channel = str(item.channel or "unknown")
     counts[f"s|{channel}|{item.sentiment or UNANALYSED}"] += 1
     counts[f"src|{item.source_id}"] += 1
+    counts[f"fs|{item.source_id}|{item.sentiment or UNANALYSED}"] += 1
     if item.rating is not None and item.rating_scale is not None:
         counts[f"r|{item.rating_scale}|{item.rating}"] += 1
+        counts[f"fr|{item.source_id}|{item.rating_scale}|{item.rating}"] += 1
+        counts[f"cr|{channel}|{item.rating_scale}|{item.rating}"] += 1
         if item.rating_scale == RatingScale.NPS:
             counts[f"n|{channel}|{nps_band(item.rating)}"] += 1
     tags = [tag.model_dump(mode="json") for tag in item.themes or ()]

@@ -145,6 +145,14 @@ class Filters:
     customer_id: str | None = None
     themes: tuple[str, ...] = ()
     theme_sentiment: str | None = None
+    # Checked on each item read, like the themes (the customer index projects none of them):
+    source_id: str | None = None
+    language: str | None = None
+    # A rating band: the scale and the ratings on it that match.
+    rating_scale: str | None = None
+    ratings: frozenset[int] = frozenset()
+    # Free text the comment contains, compared case-folded.
+    text: str | None = None
 
     def expression(self, themes_projected: bool = True) -> dict[str, Any]:
         """The FilterExpression; `themes_projected=False` for an index without `themes` (the customer index),
@@ -166,9 +174,25 @@ class Filters:
     @property
     def active(self) -> bool:
         """Whether the listing keeps fewer items than it reads."""
-        return any((self.channel, self.sentiment, self.customer_id, self.themes))
+        return any((self.channel, self.sentiment, self.customer_id, self.themes, *self._checked_on_items()))
+
+    def _checked_on_items(self) -> tuple[object, ...]:
+        return (self.source_id, self.language, self.rating_scale, self.text)
+
+    def _keeps_fields(self, feedback: StoredFeedback) -> bool:
+        if self.source_id is not None and feedback.source_id != self.source_id:
+            return False
+        if self.language is not None and feedback.language != self.language:
+            return False
+        if self.rating_scale is not None and (
+            feedback.rating_scale != self.rating_scale or feedback.rating not in self.ratings
+        ):
+            return False
+        return self.text is None or self.text.casefold() in (feedback.text or "").casefold()
 
     def keeps(self, feedback: StoredFeedback) -> bool:
+        if not self._keeps_fields(feedback):
+            return False
         if not self.themes:
             return True
         return any(

@@ -7,10 +7,7 @@
 (() => {
   'use strict';
   const TOKEN_KEY = 'feedback-dashboard:token';
-  const SVG = 'http://www.w3.org/2000/svg';
-  const SENTIMENTS = ['POSITIVE', 'NEUTRAL', 'MIXED', 'NEGATIVE', 'NONE'];
-  const LABELS = { POSITIVE: 'Positive', NEUTRAL: 'Neutral', MIXED: 'Mixed', NEGATIVE: 'Negative',
-    NONE: 'Not analysed' };
+  const { el, SENTIMENTS, LABELS, spanOfData, dayChart, channelChart, npsChart } = window.FeedbackCharts;
   const DAY_MS = 86400000;
   const THEME_SENTIMENTS = ['POSITIVE', 'NEUTRAL', 'MIXED', 'NEGATIVE'];
   const TOP_THEMES = 10;  // top-level themes in the panel, each with its sub-themes
@@ -18,18 +15,6 @@
   const THEME_REQUESTS = 5;  // a themed page may be short (the API bounds its reads): fetch on up to this often
   const $ = (id) => document.getElementById(id);
 
-  /* Creates an element (HTML or SVG): el('p', {class: 'x', text: 'hi'}, child…). */
-  function el(tag, attributes, ...children) {
-    const element = ['svg', 'g', 'rect', 'line', 'text', 'title', 'circle', 'polyline'].includes(tag)
-      ? document.createElementNS(SVG, tag) : document.createElement(tag);
-    for (const [name, value] of Object.entries(attributes || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === 'text') element.textContent = value;
-      else element.setAttribute(name, value === true ? '' : String(value));
-    }
-    element.append(...children.filter((child) => child !== null && child !== undefined));
-    return element;
-  }
   const clear = (node) => { node.replaceChildren(); return node; };
   const isoDay = (date) => date.toISOString().slice(0, 10);
   const fmt = (n) => (n === null || n === undefined ? '–' : String(n));
@@ -72,129 +57,72 @@
   });
   $('signout').addEventListener('click', () => showLogin(''));
 
-  /* --- date range ------------------------------------------------------------------------------------- */
-  function initialRange() {
+  /* --- filters: in the address (shareable), restored on load -------------------------------------------- */
+  const FILTERS = ['source', 'channel', 'sentiment', 'theme', 'rating', 'language', 'q'];
+  const CHANNELS = ['form', 'facebook', 'messenger', 'instagram', 'whatsapp', 'x', 'slack', 'typeform', 'zendesk',
+    'intercom', 'telegram', 'trustpilot', 'webhook', 'email', 'google_play', 'app_store', 'business_profile'];
+  const RATINGS = [['nps:promoter', 'NPS promoters (9–10)'], ['nps:passive', 'NPS passives (7–8)'],
+    ['nps:detractor', 'NPS detractors (0–6)'], ['csat:satisfied', 'CSAT satisfied (4–5)'],
+    ...[1, 2, 3, 4, 5].map((n) => [`csat:${n}`, `CSAT ${n}`]), ...[1, 2, 3, 4, 5].map((n) => [`stars:${n}`, `${n} stars`])];
+  const LANGUAGES = [['en', 'English'], ['es', 'Spanish'], ['fr', 'French'], ['de', 'German'], ['pt', 'Portuguese'],
+    ['it', 'Italian'], ['nl', 'Dutch']];
+  // /stats is cut by one of these at a time (its counters count each by sentiment and rating, not by each other).
+  const SLICES = ['source', 'channel', 'sentiment'];
+
+  /* Adds options (value, label) to a select, keeping its current choice even when the list lacks it. */
+  function fillSelect(select, options) {
+    const chosen = select.value || select.dataset.wanted || '';
+    select.replaceChildren(el('option', { value: '', text: 'All' }),
+      ...options.map(([value, label]) => el('option', { value, text: label })));
+    if (chosen && !options.some(([value]) => value === chosen)) select.append(el('option', { value: chosen, text: chosen }));
+    select.value = chosen;
+  }
+
+  function filterValues() {
+    const values = { from: $('from').value, to: $('to').value };
+    for (const name of FILTERS) values[name] = $('f-' + name).value.trim();
+    return values;
+  }
+
+  function restoreFilters() {
     const params = new URLSearchParams(location.search);
     const to = params.get('to') || isoDay(new Date());
-    const from = params.get('from') || isoDay(new Date(Date.parse(to) - 29 * DAY_MS));
-    $('from').value = from;
+    $('from').value = params.get('from') || isoDay(new Date(Date.parse(to) - 29 * DAY_MS));
     $('to').value = to;
+    for (const name of FILTERS) {
+      const field = $('f-' + name);
+      field.dataset.wanted = params.get(name) || '';
+      if (field.tagName === 'SELECT' && field.dataset.wanted) fillSelect(field, []);
+      field.value = field.dataset.wanted;
+    }
   }
-  $('range').addEventListener('submit', (event) => {
-    event.preventDefault();
-    const query = new URLSearchParams({ from: $('from').value, to: $('to').value });
+
+  /* Writes the filters to the address and reloads the figures. */
+  function applyFilters(changes) {
+    for (const [name, value] of Object.entries(changes || {})) {
+      const field = name === 'from' || name === 'to' ? $(name) : $('f-' + name);
+      if (field.tagName === 'SELECT' && value && ![...field.options].some((o) => o.value === value)) {
+        field.append(el('option', { value, text: value }));
+      }
+      field.value = value;
+      field.dataset.wanted = value;
+    }
+    const query = new URLSearchParams(Object.entries(filterValues()).filter(([, value]) => value));
     history.replaceState(null, '', location.pathname + '?' + query + location.hash);
-    loadBoard();
-  });
-
-  /* --- charts ------------------------------------------------------------------------------------------- */
-  /* A round axis maximum that halves into a whole number: 4, 6, 8, 10, 20, 30 … 100, 200 … */
-  function niceMax(value) {
-    if (value <= 4) return 4;
-    const step = Math.pow(10, Math.floor(Math.log10(value)));
-    const top = Math.ceil(value / step) * step;
-    return top % 2 ? top + step : top;
+    return loadBoard();
   }
+  $('filters').addEventListener('submit', (event) => { event.preventDefault(); applyFilters(); });
+  $('f-clear').addEventListener('click', () => applyFilters(Object.fromEntries(FILTERS.map((n) => [n, '']))));
+  fillSelect($('f-channel'), CHANNELS.map((c) => [c, c]));
+  fillSelect($('f-sentiment'), THEME_SENTIMENTS.map((s) => [s, LABELS[s]]));
+  fillSelect($('f-rating'), RATINGS);
+  fillSelect($('f-language'), LANGUAGES);
 
-  /* Stacked columns: one per day, one segment per sentiment. */
-  function dayChart(days) {
-    const width = 720, height = 240, left = 36, bottom = 22, top = 14;
-    const max = niceMax(Math.max(1, ...days.map((d) => d.total)));
-    const band = (width - left) / days.length;
-    const bar = Math.max(2, Math.min(40, band * 0.7));
-    const y = (value) => top + (height - top - bottom) * (1 - value / max);
-    const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'days-title',
-      'data-chart': 'days', 'data-total': days.reduce((sum, d) => sum + d.total, 0) });
-    for (const tick of [0, max / 2, max]) {
-      svg.append(el('line', { class: 'axis', x1: left, x2: width, y1: y(tick), y2: y(tick) }),
-        el('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end', text: tick }));
-    }
-    const every = Math.ceil(days.length / 10);
-    days.forEach((day, index) => {
-      const x = left + band * index + (band - bar) / 2;
-      const group = el('g', { class: 'day', 'data-date': day.date, 'data-total': day.total });
-      let base = 0;
-      for (const sentiment of SENTIMENTS) {
-        const count = day.sentiment[sentiment] || 0;
-        if (!count) continue;
-        group.append(el('rect', { class: sentiment, x, width: bar, y: y(base + count),
-          height: y(base) - y(base + count), 'data-sentiment': sentiment, 'data-count': count },
-        el('title', { text: `${day.date} · ${LABELS[sentiment]}: ${count}` })));
-        base += count;
-      }
-      if (index % every === 0) {
-        group.append(el('text', { x: x + bar / 2, y: height - 6, 'text-anchor': 'middle', text: day.date.slice(5) }));
-      }
-      svg.append(group);
-    });
-    return svg;
-  }
-
-  /* Stacked horizontal bars: one per channel, with its total at the end. */
-  function channelChart(channels) {
-    if (!channels.length) return el('p', { class: 'empty', text: 'No feedback in this period.' });
-    const row = 28, left = 90, width = 460, right = 40;
-    const height = row * channels.length + 4;
-    const max = Math.max(1, ...channels.map((c) => c.total));
-    const scale = (value) => (width - left - right) * value / max;
-    const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'channels-title',
-      'data-chart': 'channels' });
-    channels.forEach((channel, index) => {
-      const y = index * row + 4;
-      const group = el('g', { class: 'channel', 'data-channel': channel.channel, 'data-total': channel.total },
-        el('text', { class: 'label', x: left - 8, y: y + 15, 'text-anchor': 'end', text: channel.channel }));
-      let x = left;
-      for (const sentiment of SENTIMENTS) {
-        const count = channel.sentiment[sentiment] || 0;
-        if (!count) continue;
-        group.append(el('rect', { class: sentiment, x, y, height: row - 8, width: scale(count),
-          'data-sentiment': sentiment, 'data-count': count },
-        el('title', { text: `${channel.channel} · ${LABELS[sentiment]}: ${count}` })));
-        x += scale(count);
-      }
-      group.append(el('text', { class: 'total', x: x + 6, y: y + 15, text: channel.total }));
-      svg.append(group);
-    });
-    return svg;
-  }
-
-  /* NPS per day on a −100…100 axis; days without NPS ratings leave a gap in the line. */
-  function npsChart(days) {
-    const scored = days.filter((d) => d.nps.score !== null);
-    if (!scored.length) return el('p', { class: 'empty', text: 'No NPS ratings in this period.' });
-    const width = 460, height = 200, left = 36, top = 10, bottom = 22;
-    const band = (width - left) / days.length;
-    const x = (index) => left + band * index + band / 2;
-    const y = (score) => top + (height - top - bottom) * (100 - score) / 200;
-    const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'nps-title',
-      'data-chart': 'nps' });
-    for (const tick of [-100, 0, 100]) {
-      svg.append(el('line', { class: tick ? 'axis' : 'zero', x1: left, x2: width, y1: y(tick), y2: y(tick) }),
-        el('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end', text: tick }));
-    }
-    let run = [];
-    const flushRun = () => {
-      if (run.length > 1) svg.append(el('polyline', { class: 'line', points: run.join(' ') }));
-      run = [];
-    };
-    days.forEach((day, index) => {
-      if (day.nps.score === null) { flushRun(); return; }
-      run.push(`${x(index)},${y(day.nps.score)}`);
-    });
-    flushRun();
-    days.forEach((day, index) => {
-      if (day.nps.score === null) return;
-      svg.append(el('circle', { class: 'point', cx: x(index), cy: y(day.nps.score), r: 4,
-        'data-date': day.date, 'data-nps': day.nps.score, 'data-responses': day.nps.responses },
-      el('title', { text: `${day.date} · NPS ${day.nps.score} (${day.nps.responses} ratings)` })));
-    });
-    const every = Math.ceil(days.length / 6);
-    days.forEach((day, index) => {
-      if (index % every === 0) {
-        svg.append(el('text', { x: x(index), y: height - 6, 'text-anchor': 'middle', text: day.date.slice(5) }));
-      }
-    });
-    return svg;
+  /* The one dimension the figures are cut by, and a sentence on what they leave out. */
+  function statsSlice(values) {
+    const asked = SLICES.filter((name) => values[name]);
+    const itemOnly = ['theme', 'rating', 'language', 'q'].filter((name) => values[name]);
+    return { name: asked[0] || null, ignored: [...asked.slice(1), ...itemOnly] };
   }
 
   /* --- tables, cards, feed ---------------------------------------------------------------------------- */
@@ -359,10 +287,162 @@
   }
 
   /* --- views -------------------------------------------------------------------------------------------- */
+  /* --- scores, forms -------------------------------------------------------------------------------- */
+  const signed = (n) => (n === null || n === undefined ? 'no earlier ratings' : (n > 0 ? '+' : n < 0 ? '−' : '±') +
+    Math.abs(n));
+
+  /* One card per scale: its headline, what it is made of, and the change against the period before. */
+  function scoreCards(block) {
+    const nps = block.nps, csat = block.csat, stars = block.stars;
+    const scoreCard = (name, label, value, detail, change, figures) => el('div', { class: 'card score',
+      'data-card': name, 'data-value': value, 'data-change': change, 'data-responses': figures.responses,
+      'data-previous': figures.previous[Object.keys(figures.previous).find((k) => k !== 'responses' && k !== 'mean')] },
+    el('span', { class: 'value', text: fmt(value) }), el('span', { class: 'label', text: label }),
+    el('span', { class: 'detail', text: detail }),
+    el('span', { class: 'change', text: `${signed(change)} vs. period before` }));
+    const distribution = (d) => Object.entries(d).map(([k, v]) => `${k}★ ${v}`).join(' · ');
+    clear($('scores')).append(
+      scoreCard('nps-score', `NPS (${nps.responses} ratings)`, nps.score,
+        `${nps.promoters} promoters · ${nps.passives} passives · ${nps.detractors} detractors`, nps.change, nps),
+      scoreCard('csat', `CSAT % satisfied (${csat.responses} ratings)`, csat.satisfied_percent,
+        `mean ${fmt(csat.mean)} · ${csat.satisfied} rated 4–5`, csat.change, csat),
+      scoreCard('stars', `Stars, mean (${stars.responses} ratings)`, stars.mean, distribution(stars.distribution),
+        stars.change, stars));
+  }
+
+  function sourceTable(sources) {
+    const node = clear($('source-table'));
+    node.append(el('thead', {}, el('tr', {}, ...['Form or source', 'Feedback', 'Negative', 'NPS', 'CSAT % satisfied',
+      'Stars'].map((text) => el('th', { scope: 'col', text })))));
+    node.append(el('tbody', {}, ...sources.map((row) => {
+      const open = el('button', { type: 'button', class: 'link', 'data-source': row.source_id, text: row.source_id });
+      open.addEventListener('click', () => drill({ source: row.source_id }));
+      return el('tr', { 'data-source': row.source_id, 'data-total': row.total },
+        el('th', { scope: 'row' }, open), el('td', { text: row.total }), el('td', { text: row.sentiment.NEGATIVE }),
+        el('td', { text: fmt(row.scores.nps.score) }), el('td', { text: fmt(row.scores.csat.satisfied_percent) }),
+        el('td', { text: fmt(row.scores.stars.mean) }));
+    })));
+    if (!sources.length) node.append(el('tbody', {}, el('tr', {}, el('td', { class: 'empty', text: 'No feedback.' }))));
+  }
+
+  /* --- the items behind the figures ---------------------------------------------------------------- */
+  const listState = { query: null, next: null, request: 0 };
+
+  function listItem(item) {
+    const when = (item.stored_at || '').slice(0, 16).replace('T', ' ');
+    const rating = item.rating !== undefined && item.rating !== null ? ` · ${item.rating_scale} ${item.rating}` : '';
+    const who = item.customer_id
+      ? el('a', { href: '#customer=' + encodeURIComponent(item.customer_id),
+        text: (item.author && (item.author.name || item.author.handle) || 'Customer') + ' — customer profile' })
+      : el('span', { class: 'hint', text: 'Anonymous' });
+    return el('li', { 'data-feedback-id': item.feedback_id, 'data-sentiment': item.sentiment || 'NONE' },
+      el('div', { class: 'meta', text: `${when} UTC · ${item.channel} · ${item.source_id}${rating} · ` +
+        `${LABELS[item.sentiment] || 'Not analysed'}${item.language ? ' · ' + item.language : ''}` }),
+      el('p', { class: 'text', text: item.text || '(no text)' }), who);
+  }
+
+  async function moreItems() {
+    const request = ++listState.request;
+    const status = $('items-status');
+    status.textContent = 'Loading…';
+    $('items-more').hidden = true;
+    let added = 0;
+    for (let calls = 0; calls < THEME_REQUESTS && added < THEME_PAGE; calls++) {
+      const query = new URLSearchParams(listState.query);
+      query.set('limit', String(THEME_PAGE - added));
+      if (listState.next) query.set('next', listState.next);
+      let page;
+      try {
+        page = await api('feedback?' + query);
+      } catch (error) {
+        if (error instanceof Unauthorized) return showLogin('That token was not accepted: ' + error.message);
+        if (request === listState.request) status.textContent = 'Could not load the feedback: ' + error.message;
+        return;
+      }
+      if (request !== listState.request) return;  // the filters changed meanwhile
+      $('items-feed').append(...page.items.map(listItem));
+      added += page.items.length;
+      listState.next = page.next;
+      if (!page.next) break;
+    }
+    const shown = $('items-feed').children.length;
+    status.textContent = `${shown} feedback item${shown === 1 ? '' : 's'}` + (listState.next ? ' so far.' : '.');
+    $('items-more').hidden = !listState.next;
+  }
+  $('items-more').addEventListener('click', () => moreItems());
+
+  function listItems(values) {
+    listState.query = Object.entries(values).filter(([, value]) => value);
+    listState.next = null;
+    clear($('items-feed'));
+    return moreItems();
+  }
+
+  /* --- downloads ----------------------------------------------------------------------------------- */
+  const CSV_PARTS = 50;  // each part at most 5 MB (the API's cap): a download stops at 250 MB
+
+  /* The current list as CSV, built by the API (GET /feedback.csv) in parts joined here, then saved. */
+  async function downloadCsv() {
+    const status = $('download-status');
+    const query = new URLSearchParams(listState.query);
+    const parts = [];
+    let next = null;
+    status.textContent = 'Preparing the CSV…';
+    for (let part = 0; part < CSV_PARTS; part++) {
+      if (next) query.set('next', next);
+      const response = await fetch('feedback.csv?' + query, { headers: { Authorization: 'Bearer ' + token() },
+        cache: 'no-store' });
+      if (!response.ok) {
+        let message = 'HTTP ' + response.status;
+        try { message = (await response.json()).error.message; } catch (e) { /* not JSON */ }
+        status.textContent = 'Could not download the CSV: ' + message;
+        return;
+      }
+      parts.push(await response.blob());
+      next = response.headers.get('X-Next');
+      if (!next) break;
+    }
+    const link = el('a', { href: URL.createObjectURL(new Blob(parts, { type: 'text/csv' })),
+      download: `feedback-${$('from').value}-${$('to').value}.csv`, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    status.textContent = 'CSV downloaded' + (next ? ' (its first parts: narrow the filters for the rest).' : '.');
+    $('download-status').setAttribute('data-downloaded', String(parts.length));
+  }
+  $('download-csv').addEventListener('click', () => downloadCsv());
+
+  /* The nightly export of the last day of the range: its files, each a link valid for minutes. */
+  async function exportFiles() {
+    const list = clear($('export-links'));
+    const day = $('to').value;
+    try {
+      const manifest = await api('exports/' + encodeURIComponent(day));
+      list.append(...(manifest.files || []).map((file) => el('li', {},
+        el('a', { href: file.url, text: `${file.key.split('/').pop()} (${day})`, rel: 'noopener' }))));
+      $('download-status').textContent = `The export of ${day}.`;
+    } catch (error) {
+      if (error instanceof Unauthorized) return showLogin('That token was not accepted: ' + error.message);
+      $('download-status').textContent = `No export files of ${day}: ${error.message}`;
+    }
+  }
+  $('export-files').addEventListener('click', () => exportFiles());
+
+  /* A click on a chart or a row: narrow the filters to it and show its items. */
+  async function drill(changes) {
+    await applyFilters(changes);
+    $('items-title').focus();
+  }
+
+  /* --- views -------------------------------------------------------------------------------------------- */
   async function loadBoard() {
     const status = $('status');
     status.textContent = 'Loading…';
-    const query = new URLSearchParams({ from: $('from').value, to: $('to').value });
+    const values = filterValues();
+    const slice = statsSlice(values);
+    const query = new URLSearchParams({ from: values.from, to: values.to });
+    if (slice.name) query.set(slice.name, values[slice.name]);
+    listItems(values);
     let stats;
     try {
       stats = await api('stats?' + query);
@@ -371,6 +451,16 @@
       status.textContent = 'Could not load the figures: ' + error.message;
       return;
     }
+    const note = [];
+    if (slice.name) note.push(`The figures are those of ${slice.name} ${values[slice.name]}`);
+    if (slice.ignored.length) note.push(`the charts do not narrow by ${slice.ignored.join(', ')} (the list does)`);
+    const parts = { channels: 'the channel chart', sources: 'the form table', scores: 'the scores',
+      themes: 'the themes', latest_negative: 'the latest negatives' };
+    if (stats.unfiltered.length) {
+      note.push(`${stats.unfiltered.map((name) => parts[name] || name).join(', ')} cover every item`);
+    }
+    $('slice-note').hidden = !note.length;
+    $('slice-note').textContent = note.join('; ') + (note.length ? '.' : '');
     const negative = stats.sentiment.NEGATIVE || 0;
     clear($('cards')).append(
       card('Feedback', stats.total, 'total'),
@@ -378,13 +468,18 @@
       card('NPS ratings', stats.nps.responses, 'nps-responses'),
       card('Negative', stats.total ? Math.round(100 * negative / stats.total) + ' %' : '–', 'negative-share'),
       card('Channels', stats.channels.length, 'channels'));
-    clear($('chart-days')).append(dayChart(stats.days));
-    clear($('chart-channels')).append(channelChart(stats.channels));
-    clear($('chart-nps')).append(npsChart(stats.days));
+    scoreCards(stats.scores);
+    const shownDays = spanOfData(stats.days);
+    clear($('chart-days')).append(dayChart(shownDays, (date) => drill({ from: date, to: date })));
+    clear($('chart-channels')).append(channelChart(stats.channels, (channel) => drill({ channel })));
+    clear($('chart-nps')).append(npsChart(shownDays));
     table($('channel-table'), ['Channel', 'Total', ...SENTIMENTS.map((s) => LABELS[s])],
       stats.channels.map((c) => [c.channel, c.total, ...SENTIMENTS.map((s) => c.sentiment[s])]));
     table($('day-table'), ['Day', 'Total', ...SENTIMENTS.map((s) => LABELS[s]), 'NPS'],
       stats.days.map((d) => [d.date, d.total, ...SENTIMENTS.map((s) => d.sentiment[s]), d.nps.score]));
+    sourceTable(stats.sources);
+    fillSelect($('f-source'), stats.sources.map((row) => [row.source_id, row.source_id]));
+    fillSelect($('f-theme'), stats.themes.by_theme.map((t) => [t.id, (t.parent ? '— ' : '') + t.name]));
     feed(stats.latest_negative);
     showThemes(stats);
     status.textContent = `${stats.total} feedback item${stats.total === 1 ? '' : 's'} from ${stats.from} to ${stats.to}.`;
@@ -427,9 +522,16 @@
     const customer = /^#customer=(.+)$/.exec(location.hash);
     $('customer').hidden = !customer;
     $('board').hidden = !!customer;
+    const form = /^#form=([^&]+)$/.exec(location.hash);
+    $('form-title').hidden = !form;
     if (customer) {
       $('customer-title').focus();
       loadCustomer(decodeURIComponent(customer[1]));
+    } else if (form) {
+      // A form's page: the board narrowed to its responses (scores, trend, list), under its own heading.
+      const formId = decodeURIComponent(form[1]);
+      $('form-title').textContent = 'Form ' + formId;
+      applyFilters({ source: formId });
     } else {
       loadBoard();
     }
@@ -442,6 +544,6 @@
   });
   window.addEventListener('hashchange', route);
   $('legend').append(...SENTIMENTS.map((s) => el('li', { class: s, text: LABELS[s] })));
-  initialRange();
+  restoreFilters();
   route();
 })();

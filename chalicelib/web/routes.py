@@ -24,6 +24,7 @@ WEB_DIR = Path(__file__).resolve().parent
 # name → content type; nothing else in the folder is served.
 ASSETS = {
     "dashboard.js": "application/javascript; charset=utf-8",
+    "dashboard-charts.js": "application/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
 }
 WIDGET_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"

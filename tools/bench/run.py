@@ -32,6 +32,7 @@ from tools.bench.theme_quality import measure_theme_quality
 
 if TYPE_CHECKING:
     from tools import themes_eval
+from tools.bench.dashboard_cost import DashboardLoad, measure_dashboard_cost
 from tools.bench.stats_cost import StatsCost, measure_stats_cost
 from tools.bench.throughput import ThroughputResult, ThroughputWorker
 
@@ -59,6 +60,7 @@ class BenchResult:
     theme_quality: themes_eval.Report | None = None
     export_scale: ExportScale | None = None
     stats_cost: StatsCost | None = None
+    dashboard_cost: list[DashboardLoad] | None = None
     listings: list[ListingFigures] | None = None
 
 
@@ -92,6 +94,8 @@ def run(
             throughput = worker.result()
     with timed(pipeline.timings, "stats cost"), contextlib.redirect_stdout(captured):
         stats_cost = measure_stats_cost()
+    with timed(pipeline.timings, "dashboard cost"), contextlib.redirect_stdout(captured):
+        dashboard_cost = measure_dashboard_cost()
     with timed(pipeline.timings, "filtered listings"):
         listings = measure_listings(day_counts=listing_days)
     with timed(pipeline.timings, "import timing"):
@@ -128,5 +132,6 @@ def run(
         language_quality=language_quality,
         theme_quality=theme_quality,
         stats_cost=stats_cost,
+        dashboard_cost=dashboard_cost,
         listings=listings,
     )

@@ -1,0 +1,159 @@
+/* The dashboard's charts, drawn as inline SVG: stacked columns per day, stacked bars per channel, the NPS line.
+ * Every plotted value is also on its element as a data attribute (data-date, data-channel, data-sentiment,
+ * data-count, data-total, data-nps), so tests and scrapers can read the figures back. A day or a channel is a
+ * button (keyboard too) that `onPick` receives, to list the items behind it.
+ */
+window.FeedbackCharts = (() => {
+  'use strict';
+  const SVG = 'http://www.w3.org/2000/svg';
+  const SENTIMENTS = ['POSITIVE', 'NEUTRAL', 'MIXED', 'NEGATIVE', 'NONE'];
+  const LABELS = { POSITIVE: 'Positive', NEUTRAL: 'Neutral', MIXED: 'Mixed', NEGATIVE: 'Negative',
+    NONE: 'Not analysed' };
+
+  /* Creates an element (HTML or SVG): el('p', {class: 'x', text: 'hi'}, child…). */
+  function el(tag, attributes, ...children) {
+    const element = ['svg', 'g', 'rect', 'line', 'text', 'title', 'circle', 'polyline'].includes(tag)
+      ? document.createElementNS(SVG, tag) : document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === 'text') element.textContent = value;
+      else element.setAttribute(name, value === true ? '' : String(value));
+    }
+    element.append(...children.filter((child) => child !== null && child !== undefined));
+    return element;
+  }
+  /* Makes a chart element a button: click, Enter and Space call `pick`. */
+  function pickable(element, label, pick) {
+    if (!pick) return element;
+    element.setAttribute('role', 'button');
+    element.setAttribute('tabindex', '0');
+    element.setAttribute('aria-label', label);
+    element.classList.add('pick');
+    element.addEventListener('click', pick);
+    element.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); pick(); }
+    });
+    return element;
+  }
+
+  /* The days from the first with data to the last (little data: no lone bar on a long axis); all when none. */
+  function spanOfData(days) {
+    const first = days.findIndex((d) => d.total > 0);
+    if (first < 0) return days;
+    const last = days.length - 1 - [...days].reverse().findIndex((d) => d.total > 0);
+    return days.slice(first, last + 1);
+  }
+
+  /* --- charts ------------------------------------------------------------------------------------------- */
+  /* A round axis maximum that halves into a whole number: 4, 6, 8, 10, 20, 30 … 100, 200 … */
+  function niceMax(value) {
+    if (value <= 4) return 4;
+    const step = Math.pow(10, Math.floor(Math.log10(value)));
+    const top = Math.ceil(value / step) * step;
+    return top % 2 ? top + step : top;
+  }
+
+  /* Stacked columns: one per day, one segment per sentiment. */
+  function dayChart(days, onPick) {
+    const width = 720, height = 240, left = 36, bottom = 22, top = 14;
+    const max = niceMax(Math.max(1, ...days.map((d) => d.total)));
+    const band = (width - left) / days.length;
+    const bar = Math.max(2, Math.min(40, band * 0.7));
+    const y = (value) => top + (height - top - bottom) * (1 - value / max);
+    const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'days-title',
+      'data-chart': 'days', 'data-total': days.reduce((sum, d) => sum + d.total, 0) });
+    for (const tick of [0, max / 2, max]) {
+      svg.append(el('line', { class: 'axis', x1: left, x2: width, y1: y(tick), y2: y(tick) }),
+        el('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end', text: tick }));
+    }
+    const every = Math.ceil(days.length / 10);
+    days.forEach((day, index) => {
+      const x = left + band * index + (band - bar) / 2;
+      const group = el('g', { class: 'day', 'data-date': day.date, 'data-total': day.total });
+      let base = 0;
+      for (const sentiment of SENTIMENTS) {
+        const count = day.sentiment[sentiment] || 0;
+        if (!count) continue;
+        group.append(el('rect', { class: sentiment, x, width: bar, y: y(base + count),
+          height: y(base) - y(base + count), 'data-sentiment': sentiment, 'data-count': count },
+        el('title', { text: `${day.date} · ${LABELS[sentiment]}: ${count}` })));
+        base += count;
+      }
+      if (index % every === 0) {
+        group.append(el('text', { x: x + bar / 2, y: height - 6, 'text-anchor': 'middle', text: day.date.slice(5) }));
+      }
+      svg.append(pickable(group, `${day.date}: ${day.total} items, list them`, onPick && (() => onPick(day.date))));
+    });
+    return svg;
+  }
+
+  /* Stacked horizontal bars: one per channel, with its total at the end. */
+  function channelChart(channels, onPick) {
+    if (!channels.length) return el('p', { class: 'empty', text: 'No feedback in this period.' });
+    const row = 28, left = 90, width = 460, right = 40;
+    const height = row * channels.length + 4;
+    const max = Math.max(1, ...channels.map((c) => c.total));
+    const scale = (value) => (width - left - right) * value / max;
+    const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'channels-title',
+      'data-chart': 'channels' });
+    channels.forEach((channel, index) => {
+      const y = index * row + 4;
+      const group = el('g', { class: 'channel', 'data-channel': channel.channel, 'data-total': channel.total },
+        el('text', { class: 'label', x: left - 8, y: y + 15, 'text-anchor': 'end', text: channel.channel }));
+      let x = left;
+      for (const sentiment of SENTIMENTS) {
+        const count = channel.sentiment[sentiment] || 0;
+        if (!count) continue;
+        group.append(el('rect', { class: sentiment, x, y, height: row - 8, width: scale(count),
+          'data-sentiment': sentiment, 'data-count': count },
+        el('title', { text: `${channel.channel} · ${LABELS[sentiment]}: ${count}` })));
+        x += scale(count);
+      }
+      group.append(el('text', { class: 'total', x: x + 6, y: y + 15, text: channel.total }));
+      svg.append(pickable(group, `${channel.channel}: ${channel.total} items, list them`,
+        onPick && (() => onPick(channel.channel))));
+    });
+    return svg;
+  }
+
+  /* NPS per day on a −100…100 axis; days without NPS ratings leave a gap in the line. */
+  function npsChart(days) {
+    const scored = days.filter((d) => d.nps.score !== null);
+    if (!scored.length) return el('p', { class: 'empty', text: 'No NPS ratings in this period.' });
+    const width = 460, height = 200, left = 36, top = 10, bottom = 22;
+    const band = (width - left) / days.length;
+    const x = (index) => left + band * index + band / 2;
+    const y = (score) => top + (height - top - bottom) * (100 - score) / 200;
+    const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'nps-title',
+      'data-chart': 'nps' });
+    for (const tick of [-100, 0, 100]) {
+      svg.append(el('line', { class: tick ? 'axis' : 'zero', x1: left, x2: width, y1: y(tick), y2: y(tick) }),
+        el('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end', text: tick }));
+    }
+    let run = [];
+    const flushRun = () => {
+      if (run.length > 1) svg.append(el('polyline', { class: 'line', points: run.join(' ') }));
+      run = [];
+    };
+    days.forEach((day, index) => {
+      if (day.nps.score === null) { flushRun(); return; }
+      run.push(`${x(index)},${y(day.nps.score)}`);
+    });
+    flushRun();
+    days.forEach((day, index) => {
+      if (day.nps.score === null) return;
+      svg.append(el('circle', { class: 'point', cx: x(index), cy: y(day.nps.score), r: 4,
+        'data-date': day.date, 'data-nps': day.nps.score, 'data-responses': day.nps.responses },
+      el('title', { text: `${day.date} · NPS ${day.nps.score} (${day.nps.responses} ratings)` })));
+    });
+    const every = Math.ceil(days.length / 6);
+    days.forEach((day, index) => {
+      if (index % every === 0) {
+        svg.append(el('text', { x: x(index), y: height - 6, 'text-anchor': 'middle', text: day.date.slice(5) }));
+      }
+    });
+    return svg;
+  }
+
+  return { el, SENTIMENTS, LABELS, spanOfData, niceMax, dayChart, channelChart, npsChart };
+})();

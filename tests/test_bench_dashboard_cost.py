@@ -1,0 +1,32 @@
+"""The bench's dashboard load cost: a load (`/stats` and the list's first page) costs a few DynamoDB requests
+whatever the range, filtered by a form or not, and the section reports each range."""
+
+from __future__ import annotations
+
+import boto3
+
+from chalicelib.local.moto_patches import fit_for_threads
+from chalicelib.local.provision import load_starter_taxonomy
+from tools.bench.dashboard_cost import (
+    TARGET_DASHBOARD_REQUESTS_90_DAYS,
+    dashboard_cost_section,
+    measure_in_stack,
+)
+
+
+def test_a_dashboard_load_costs_a_few_requests_at_any_range(stack):
+    load_starter_taxonomy()
+    with fit_for_threads():
+        loads = measure_in_stack(boto3.DEFAULT_SESSION.events, (7, 90), day_items=60)
+
+    assert [(load.days, load.filtered) for load in loads] == [(7, False), (7, True), (90, False), (90, True)]
+    for load in loads:
+        total = sum(load.requests.values())
+        # /stats: a BatchGetItem per 50 days of counters (range and period before), the negatives' Query and
+        # BatchGetItem; the list: its first page, one Query per day shard read.
+        assert 3 <= total <= TARGET_DASHBOARD_REQUESTS_90_DAYS, load
+        assert load.requests["BatchGetItem"] == (2 if load.days == 7 else 5), load
+        assert load.read_units > 0
+    assert "Scan" not in {op for load in loads for op in load.requests}
+    lines = dashboard_cost_section(loads)
+    assert sum(line.startswith("| 90 days") for line in lines) == 2
