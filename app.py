@@ -10,11 +10,9 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib.auth.authorizer import auth_api
 from chalicelib.channels.routes import webhooks_api
-from chalicelib.export import rewrite
 from chalicelib.export.routes import exports_api
 from chalicelib.forms.routes import forms_api
-from chalicelib.ingest import processing
-from chalicelib.observability import logger, metrics, tracer
+from chalicelib.observability import logger, metrics, trace_invocation
 from chalicelib.privacy.routes import privacy_api
 from chalicelib.read.routes import read_api
 from chalicelib.themes.routes import themes_api
@@ -31,13 +29,12 @@ app.register_blueprint(themes_api)  # GET /themes
 app.register_blueprint(web_api)  # /widget.js, /f/{form_id}, /dashboard
 
 # Powertools through Chalice middleware, as Chalice's documentation shows: structured JSON logs with the
-# Lambda context, EMF metrics flushed per invocation, X-Ray tracing (off outside Lambda). Whatever the
-# environment says, no request, response or exception message is logged or traced (observability.py).
+# Lambda context, EMF metrics flushed per invocation, X-Ray tracing (off outside Lambda; the Tracer is built
+# by the first traced invocation). Whatever the environment says, no request, response or exception message
+# is logged or traced (observability.py).
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True, log_event=False)))
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
-app.register_middleware(
-    ConvertToMiddleware(tracer.capture_lambda_handler(capture_response=False, capture_error=False))
-)
+app.register_middleware(ConvertToMiddleware(trace_invocation))
 
 INGEST_QUEUE_NAME = os.environ.get("INGEST_QUEUE_NAME", "feedback-ingest-dev")
 
@@ -45,6 +42,8 @@ INGEST_QUEUE_NAME = os.environ.get("INGEST_QUEUE_NAME", "feedback-ingest-dev")
 @app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=25, maximum_batching_window_in_seconds=5)
 def analyze(event: SQSEvent) -> dict[str, Any]:
     """Analyze and store a batch of queued deliveries; reports per-record failures."""
+    from chalicelib.ingest import processing  # imported by the function that runs it (cold start)
+
     return processing.handle_sqs_batch(event.to_dict(), event.context)
 
 
@@ -52,4 +51,6 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
 def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
     """At 02:15 UTC, export the previous UTC day (and rewrite the days erasures left pending). An erasure
     invokes it too, asynchronously, to rewrite the export days that held the customer."""
-    return rewrite.run_export_function(event.to_dict())
+    from chalicelib.export import rewrite  # imported by the function that runs it (cold start)
+
+    return rewrite.run_export_function(event.to_dict(), rewrite.remaining_time(event.context))

@@ -43,6 +43,8 @@ class Settings:
     day_shards: int
     config_cache_seconds: int
     max_form_body_bytes: int
+    # Days a stored feedback item is kept before DynamoDB's TTL deletes it (0: kept forever, the default).
+    retention_days: int = 0
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -61,6 +63,7 @@ class Settings:
             day_shards=int(os.environ.get("DAY_SHARDS", "8")),
             config_cache_seconds=int(os.environ.get("CONFIG_CACHE_SECONDS", "60")),
             max_form_body_bytes=int(os.environ.get("MAX_FORM_BODY_BYTES", str(64 * 1024))),
+            retention_days=max(0, int(os.environ.get("RETENTION_DAYS", "0") or "0")),
         )
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -127,6 +128,44 @@ def media_type(request: Request) -> str:
     """The request's media type without parameters, lower-cased ('' when absent)."""
     header = request.headers.get("content-type", "")
     return header.split(";", 1)[0].strip().lower()
+
+
+# Bounds on the Accept-Language header read: browsers send a handful of languages in well under 200 bytes.
+MAX_ACCEPT_LANGUAGE_CHARS = 1_000
+MAX_ACCEPT_LANGUAGE_ENTRIES = 20
+_LANGUAGE_RANGE = re.compile(r"^(?:[A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*$")
+_QUALITY = re.compile(r"^[qQ]\s*=\s*(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
+_TRADITIONAL_CHINESE = frozenset({"tw", "hk", "mo", "hant"})
+
+
+def accept_language_hint(header: str | None, supported: Iterable[str]) -> str | None:
+    """The browser's most preferred language among `supported`, named as a primary subtag ('en-GB' → 'en';
+    Traditional Chinese 'zh-TW'/'zh-Hant' → 'zh-TW'), from an Accept-Language header (RFC 9110 §12.5.4).
+
+    Ranges are ordered by q-value, ties in the order written; q=0 means "not this one"; '*' and malformed
+    entries are skipped; None when nothing fits. Written by hand: no runtime dependency parses the header,
+    and the ack path needs only this much of it.
+    """
+    if not header:
+        return None
+    wanted = frozenset(supported)
+    ranked: list[tuple[float, int, str]] = []
+    entries = header[:MAX_ACCEPT_LANGUAGE_CHARS].split(",")[:MAX_ACCEPT_LANGUAGE_ENTRIES]
+    for position, entry in enumerate(entries):
+        tag, *parameters = (part.strip() for part in entry.split(";"))
+        if not _LANGUAGE_RANGE.match(tag):
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            match = _QUALITY.match(parameter)
+            quality = float(match.group(1)) if match else -1.0
+        if quality <= 0:
+            continue
+        subtags = tag.lower().split("-")
+        language = "zh-TW" if subtags[0] == "zh" and _TRADITIONAL_CHINESE & set(subtags[1:]) else subtags[0]
+        if language in wanted:
+            ranked.append((-quality, position, language))
+    return min(ranked)[2] if ranked else None
 
 
 def raw_body(request: Request, limit: int) -> bytes:

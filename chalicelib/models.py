@@ -82,6 +82,34 @@ MAX_URL_CHARS = 2_048
 MAX_METADATA_VALUE_CHARS = 2_048
 _HTTP_URL = TypeAdapter(HttpUrl)
 
+# Every ISO 639-1 code (183 two-letter codes, none added since 2009), written out here because no runtime
+# dependency carries it: a form's or source's default language is checked against it.
+_ISO_639_1_CODES = """
+    aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv
+    dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie
+    ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv
+    mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm
+    rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts
+    tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
+"""
+ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
+# The languages the sentiment analyzers score (Comprehend's BatchDetectSentiment list; the lexicon's are a
+# subset), kept here so the ack paths can weigh a browser's languages without reaching the analysis room.
+SENTIMENT_LANGUAGES = frozenset({"ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "zh", "zh-TW"})
+# A language hint names an ISO 639-1 code, or "zh-TW" (Traditional Chinese, which Comprehend scores apart).
+LANGUAGE_HINTS = ISO_639_1 | {"zh-TW"}
+
+
+def checked_language_hint(value: str | None) -> str | None:
+    """A default language as stored: lower-case ISO 639-1 ('EN' → 'en'); anything else is a ValueError."""
+    if value is None or not value.strip():
+        return None
+    code = value.strip()
+    code = "zh-TW" if code.lower() == "zh-tw" else code.lower()
+    if code not in LANGUAGE_HINTS:
+        raise ValueError(f"{value[:40]!r} is not an ISO 639-1 language code (such as en, es or pt)")
+    return code
+
 
 def _cut(limit: int) -> AfterValidator:
     return AfterValidator(lambda value: value[:limit] if isinstance(value, str) else value)
@@ -136,6 +164,9 @@ class FeedbackEvent(BaseModel):
     # Whether `text` is the first MAX_TEXT_CHARS characters of a longer text.
     text_truncated: bool = False
     language: str | None = Field(default=None, max_length=MAX_LANGUAGE_CHARS)
+    # A weaker guess than `language`, set on the ack path (the form's or source's default language, else the
+    # browser's Accept-Language): the analyzer uses it only where its own detector is unsure of the text.
+    language_hint: str | None = None
     rating: int | None = None
     rating_scale: RatingScale | None = None
     author: Author = Field(default_factory=Author)
@@ -154,6 +185,11 @@ class FeedbackEvent(BaseModel):
             if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
                 return {**data, "text": text[:MAX_TEXT_CHARS], "text_truncated": True}
         return data
+
+    @field_validator("language_hint", mode="after")
+    @classmethod
+    def _known_hint(cls, value: str | None) -> str | None:
+        return checked_language_hint(value)
 
     @field_validator("permalink", mode="before")
     @classmethod
@@ -208,6 +244,8 @@ class ThemeTag(BaseModel):
 class StoredFeedback(FeedbackEvent):
     """A feedback item as kept in DynamoDB and exported: the event plus its analysis."""
 
+    # The hint served the analysis; the stored item keeps the language it settled on, not the guess.
+    language_hint: str | None = Field(default=None, exclude=True)
     sentiment: Sentiment | None = None
     sentiment_scores: SentimentScores | None = None
     analyzer: str | None = None
@@ -232,7 +270,7 @@ class StoredFeedback(FeedbackEvent):
     ) -> StoredFeedback:
         """Combine an event with its analysis; the analyzer's language wins where the channel gave none."""
         return cls(
-            **event.model_dump(exclude={"language"}),
+            **event.model_dump(exclude={"language", "language_hint"}),
             language=event.language or analysis.language,
             sentiment=analysis.sentiment,
             sentiment_scores=analysis.scores,

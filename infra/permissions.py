@@ -50,6 +50,10 @@ EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
 THEMES_PARTITION = "THEMES"
 # The read API's cursor MAC key, created once by the API itself (chalicelib/read/cursors.py).
 SIGNING_KEY_PARTITION = "SIGNING_KEY"
+# The day counters and negative pointers `/stats` reads and an erasure moves (chalicelib/store/counters.py).
+COUNTER_PARTITIONS = "COUNTER#*"
+NEGATIVE_PARTITION = "NEGATIVE"
+FEEDBACK_PARTITIONS = "FEEDBACK#*"
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,25 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
                 targets.index_arn(DAY_INDEX),  # GET /feedback?date=…
                 targets.index_arn(CUSTOMER_INDEX),  # GET /customers/{id}, ?customer_id=, erasure
             ],
+        ),
+        # GET /stats: the newest negative items, by their pointers (store/counters.newest_negative_ids).
+        _statement(
+            "QueryNegativePointers",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [NEGATIVE_PARTITION]}},
+        ),
+        # Erasure (store/feedback_delete.py): TransactWriteItems deleting each feedback item and its negative
+        # pointer and updating its day's counter item, in those partitions only.
+        _statement(
+            "EraseCountedFeedback",
+            ["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+            [targets.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {
+                    "dynamodb:LeadingKeys": [FEEDBACK_PARTITIONS, NEGATIVE_PARTITION, COUNTER_PARTITIONS]
+                }
+            },
         ),
         # store/signing_keys.cursor_key: the first cursor the API issues creates the MAC key (a conditional
         # PutItem), in its own partition only.

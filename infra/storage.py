@@ -74,6 +74,7 @@ def feedback_table(scope: Construct, *, stage: str, removal: cdk.RemovalPolicy) 
             index_name=index["IndexName"],
             **keys(index["KeySchema"]),
             projection_type=dynamodb.ProjectionType(index["Projection"]["ProjectionType"]),
+            non_key_attributes=index["Projection"].get("NonKeyAttributes"),
         )
     return table
 

@@ -29,7 +29,8 @@ ALLOWED: dict[str, set[str]] = {
     "ingest": {"store", "analysis", "channels", "forms", "ingest.queue", "themes", "themes.taxonomy"},
     "read": {"store", "auth", "themes", "themes.taxonomy"},
     "export": {"store", "auth", "read", "themes", "themes.taxonomy"},
-    "privacy": {"store", "auth", "export"},
+    # privacy: an erasure takes items off the theme counters under the taxonomy's parents.
+    "privacy": {"store", "auth", "export", "themes", "themes.taxonomy"},
     "operations": {
         "store",
         "analysis",

@@ -58,7 +58,7 @@ def history(stack):
         item.model_copy(update={"customer_id": resolution.customers.get(item.feedback_id)})
         for _, item in pairs
     ]
-    assert len(feedback_write.save_feedback(items, resolution).created) == len(items)
+    assert len(feedback_write.save_feedback(items, resolution, {}).created) == len(items)
     return {item.external_id: item for item in items}
 
 
@@ -276,7 +276,7 @@ def test_a_comprehend_backfill_sends_at_most_25_texts_a_call(stack, monkeypatch,
     pairs.append(make("already", LAST, "Fine", "c0@example.com"))
     resolution = identities.resolve([event for event, _ in pairs])
     items = [i.model_copy(update={"customer_id": resolution.customers[i.feedback_id]}) for _, i in pairs]
-    feedback_write.save_feedback(items, resolution)
+    feedback_write.save_feedback(items, resolution, {})
 
     args = ["backfill", "--from", "2026-11-03", "--to", "2026-11-03", "--analyzer", "comprehend"]
     assert cli.main([*args, "--batch-size", "100"]) == 0

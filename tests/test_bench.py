@@ -15,7 +15,7 @@ from moto import mock_aws
 from chalicelib.analysis.base import Document
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
 from chalicelib.analysis.language import LanguageGuess
-from chalicelib.analysis.redaction import ComprehendPiiRedactor, Redaction
+from chalicelib.analysis.redaction import ComprehendPiiRedactor
 from chalicelib.models import Sentiment
 from chalicelib.store.customers import summarize
 from tools.bench.checks import throughput_checks
@@ -214,11 +214,11 @@ def test_responder_answers_detect_pii_entities_for_the_redactor_and_bills_each_r
     documents = [
         Document(key="phone", text=phone, language="en-US"),
         Document(key="email", text=email, language="es"),
-        Document(key="plain", text="Love the new menu", language="en"),  # no digit, no '@': not sent
         Document(key="french", text="Appelez le 06 12 34 56 78", language="fr"),  # patterns only
         Document(key="blank", text="  ", language="en"),
     ]
-    redactor = TallyingRedactor(ComprehendPiiRedactor(client=client))
+    # Every English/Spanish text sent (what the pre-filter keeps back: tests/test_pii_comprehend.py).
+    redactor = TallyingRedactor(ComprehendPiiRedactor(client=client, prefilter=False))
 
     with ComprehendResponder(client) as responder, counter.phase_of("analyze"):
         results = redactor.redact(documents)
@@ -233,10 +233,9 @@ def test_responder_answers_detect_pii_entities_for_the_redactor_and_bills_each_r
     assert usage.violations == []
     assert results["phone"].text.startswith("Call me back on [PHONE] please")
     assert results["email"].text.startswith("Escríbeme a [EMAIL],")
-    assert results["plain"] == Redaction(text="Love the new menu", types=[])
     assert "[PHONE]" in results["french"].text
     tally = redactor.tally
-    assert (tally.documents, tally.eligible, tally.other_language, tally.blank) == (5, 3, 1, 1)
+    assert (tally.documents, tally.eligible, tally.other_language, tally.blank) == (4, 2, 1, 1)
     assert tally.redacted == 3
     assert tally.types == Counter({"PHONE": 2, "EMAIL": 1})
     responder.stubber.assert_no_pending_responses()
@@ -425,6 +424,10 @@ def test_pii_quality_section_reports_both_redactors_per_entity_type():
     assert len(address_rows) == 2  # one table per backend
     assert all(row.count("|") == 9 for row in address_rows)
     assert sum(line.startswith("| all types |") for line in lines) == 2
+    [prefilter] = [line for line in lines if line.startswith("The pre-filter keeps")]
+    assert quality.comprehend.total.caught == quality.every_text.total.caught
+    assert quality.comprehend_requests < quality.every_text_requests
+    assert f"{quality.comprehend_requests} requests" in prefilter
 
 
 def test_the_cli_describes_the_bench_with_the_package_summary(capsys):

@@ -104,7 +104,7 @@ def test_the_price_file_parses_has_a_date_and_prices_every_line(table):
 
 
 def test_memory_sizes_come_from_the_chalice_config():
-    assert lambda_memory_mb("prod") == {"api_handler": 256, "analyze": 512, "nightly_export": 1024}
+    assert lambda_memory_mb("prod") == {"api_handler": 256, "analyze": 512, "nightly_export": 1769}
 
 
 def test_a_price_file_without_a_date_is_refused(tmp_path):
@@ -388,10 +388,44 @@ def test_capacity_tally_sizes_writes_reads_and_updates_per_phase():
     assert tally.read_4kb["analyze"] == {"eventual": units.read_units(size) + 1}  # found + the missing key
     assert [(phase, action) for phase, action, _ in tally.pending] == [("analyze", "Update")]
     updated = size + units.item_size({"n": {"N": "1"}})
-    tally.resolve({("FB#1", "FB#1"): StoredItem(updated, 1)})
-    # The update: a plain write of the item as it ended, and its index entry.
+    tally.resolve({("FB#1", "FB#1"): StoredItem(updated, {"by_day": updated})})
+    # The update: a plain write of the item as it ended, and its entry in the ALL index.
     assert tally.write_1kb["analyze"]["standard"] == writes + 2 * units.write_units(updated)
     assert not tally.pending
+
+
+def test_an_update_rewrites_a_narrow_index_entry_only_when_it_creates_the_item():
+    from tools.bench.storage import index_shapes
+
+    counter = RequestCounter()
+    tally = CapacityTally(counter, index_shapes())
+    profile = StoredItem(700, {"by_customer": 150})
+    tally.pending = [("analyze", "transactional Update", ("CUSTOMER#c", "PROFILE"))] * 3
+    tally.resolve({("CUSTOMER#c", "PROFILE"): profile})
+
+    # Three transactional updates of a 700-byte profile; its customer-index entry written by the first only.
+    assert tally.write_1kb["analyze"] == {"transactional": 3, "standard": 1}
+
+
+def test_index_entries_are_sized_by_projection():
+    from tools.bench.storage import index_shapes
+
+    item = {
+        "pk": {"S": "FEEDBACK#fb"},
+        "sk": {"S": "FEEDBACK"},
+        "gsi1pk": {"S": "DAY#2026-11-22#0"},
+        "gsi1sk": {"S": "x"},
+        "gsi2pk": {"S": "CUSTOMER#c"},
+        "gsi2sk": {"S": "FB#x"},
+        "record_type": {"S": "FEEDBACK"},
+        "channel": {"S": "form"},
+        "text": {"S": "a" * 1500},
+    }
+    shapes = {shape.name: shape for shape in index_shapes()}
+    assert shapes["by_day"].entry_size(item) == units.item_size(item)  # ALL
+    # The table's keys, its own keys and the included attributes: not the text, nor the other index's keys.
+    narrow = {name: value for name, value in item.items() if name not in {"text", "gsi1pk", "gsi1sk"}}
+    assert shapes["by_customer"].entry_size(item) == units.item_size(narrow)
 
 
 def test_the_bench_cli_writes_the_report_it_printed(bench_counts, monkeypatch, tmp_path):

@@ -313,11 +313,11 @@ def test_the_writers_alone_need_no_export_day(stack, monkeypatch, tmp_path):
     contacts, activities = crm.ContactsWriter(tmp_path), crm.ActivitiesWriter(tmp_path)
     for writer in (contacts, activities):
         writer.write(item)
-    assert contacts.close().read_bytes().count(b"\r\n") == 2
-    assert activities.close().read_bytes().count(b"\r\n") == 2
+    assert contacts.close().path.read_bytes().count(b"\r\n") == 2
+    assert activities.close().path.read_bytes().count(b"\r\n") == 2
     assert not (tmp_path / "activities.csv.spool").exists()
 
     (tmp_path / "empty").mkdir()
     empty = crm.ContactsWriter(tmp_path / "empty")
-    assert empty.close().read_bytes() == (DOCUMENTED_CONTACTS_HEADER + "\r\n").encode()
+    assert empty.close().path.read_bytes() == (DOCUMENTED_CONTACTS_HEADER + "\r\n").encode()
     assert empty.rows == 0

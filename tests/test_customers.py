@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib import aws
 from chalicelib.analysis.lexicon import LexiconAnalyzer
+from chalicelib.config import settings
 from chalicelib.ingest import processing
 from chalicelib.ingest.queue import encode_events
 from chalicelib.models import (
@@ -23,7 +24,7 @@ from chalicelib.models import (
     SentimentScores,
     StoredFeedback,
 )
-from chalicelib.store import customers, dynamo, feedback_write, identities
+from chalicelib.store import customers, dynamo, feedback_write, identities, schema
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.merge import merge
 from tests.faults.harness import expected_profile, profile_facts
@@ -119,7 +120,7 @@ def test_concurrent_first_events_from_one_identity_make_one_customer(stack):
 
     for e, resolution in ((a, resolution_a), (b, resolution_b)):
         item = StoredFeedback.from_event(e, _analysis(), T0, resolution.customers[e.feedback_id])
-        assert feedback_write.save_feedback([item], resolution).created == [e.feedback_id]
+        assert feedback_write.save_feedback([item], resolution, {}).created == [e.feedback_id]
 
     assert customers.get_profile(customer_of(a))["feedback_count"] == 2
     assert stack.table_item_count("PROFILE") == 1
@@ -138,7 +139,7 @@ def test_an_identity_claimed_meanwhile_by_another_customer_is_followed(stack):
     )
 
     item = StoredFeedback.from_event(late, _analysis(), T0, stale.customers[late.feedback_id])
-    outcome = feedback_write.save_feedback([item], stale)
+    outcome = feedback_write.save_feedback([item], stale, {})
 
     assert outcome.created == [late.feedback_id]
     assert customer_of(late) == known
@@ -186,20 +187,44 @@ def test_merging_twice_adds_the_aggregates_once(stack):
     assert customers.find_by_email("FB@example.com") == customer_of(a)
 
 
-def test_profile_and_recent_feedback_come_from_one_query(stack):
+def test_profile_and_recent_feedback_come_from_one_query_and_one_batch_get(stack):
     events = [event(f"g{i}", email="gi@example.com", minutes=i) for i in range(5)]
     process(*events)
     customer = customer_of(events[0])
     calls: Counter[str] = Counter()
-    aws.client("dynamodb").meta.events.register(
-        "before-call.dynamodb", lambda event_name, **kwargs: calls.update([event_name.rsplit(".", 1)[1]])
-    )
+    fetched: list[int] = []
+
+    def count(event_name, params, **kwargs):
+        calls.update([event_name.rsplit(".", 1)[1]])
+        fetched.extend(len(spec["Keys"]) for spec in params.get("RequestItems", {}).values())
+
+    aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb", count)
 
     view = customers.view(customer, recent=3)
 
-    assert calls == Counter({"Query": 1})
+    assert calls == Counter({"Query": 1, "BatchGetItem": 1})
+    assert fetched == [1 + 1 + 3]  # the profile, the identity and the 3 newest items, not all 5
     assert view.profile["feedback_count"] == 5
     assert [f.external_id for f in view.recent_feedback] == ["g4", "g3", "g2"]  # newest first
+    assert all(f.text and f.sentiment for f in view.recent_feedback)  # whole items, read by key
+    assert [i["identity"] for i in view.identities] == ["email#gi@example.com"]
+
+
+def test_customer_index_holds_keys_record_type_channel_and_sentiment_only(stack):
+    process(event("k1", email="keys@example.com"))
+    response = aws.client("dynamodb").query(
+        TableName=settings().table_name,
+        IndexName=schema.CUSTOMER_INDEX,
+        KeyConditionExpression="#pk = :customer",
+        ExpressionAttributeNames={"#pk": schema.CUSTOMER_PK},
+        ExpressionAttributeValues={":customer": {"S": schema.customer_partition(customer_of(event("k1")))}},
+    )
+    keys = {schema.PK, schema.SK, schema.CUSTOMER_PK, schema.CUSTOMER_SK}
+    assert len(response["Items"]) == 3  # profile, identity, feedback
+    for entry in response["Items"]:
+        assert set(entry) <= keys | set(schema.CUSTOMER_INDEX_ATTRIBUTES)
+    feedback_entry = next(e for e in response["Items"] if e["record_type"]["S"] == "FEEDBACK")
+    assert set(feedback_entry) == keys | {"record_type", "channel", "sentiment"}
 
 
 def test_anonymous_feedback_has_no_customer(stack):
@@ -246,7 +271,7 @@ def test_the_score_sum_is_exact_whatever_the_batching(stack):
         scored(e, positive).model_copy(update={"customer_id": resolution.customers[e.feedback_id]})
         for e, positive in zip(events, (0.1, 0.2), strict=True)
     ]
-    feedback_write.save_feedback(items, resolution)
+    feedback_write.save_feedback(items, resolution, {})
 
     profile = assert_profile_is_a_recount(customer_of(events[0]))
     assert profile["sentiment_score_sum"] == 0.3

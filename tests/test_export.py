@@ -18,12 +18,14 @@ from chalicelib.config import settings
 from chalicelib.export import crm, csv_writer
 from chalicelib.export import day as export
 from chalicelib.export.base import FEEDBACK_COLUMNS
+from chalicelib.export.streams import LocalFile
 from chalicelib.local import lambda_runtime
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import Author, StoredFeedback, utc_now
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store import feedback_write
 from chalicelib.store.identities import Resolution
+from chalicelib.themes import records as taxonomy_records
 from tests.factories import form_event, stored_positive
 
 DAY = date(2026, 11, 21)
@@ -39,7 +41,7 @@ def stored(
 
 def save(items: list[StoredFeedback]):
     """Store items directly (no analysis), as the analyze path does after its analysis."""
-    return feedback_write.save_feedback(items, Resolution())
+    return feedback_write.save_feedback(items, Resolution(), taxonomy_records.current().parents())
 
 
 def s3_object(key: str) -> bytes:
@@ -211,7 +213,7 @@ def written_rows(writer_class, tmp_path, *items: StoredFeedback) -> tuple[bytes,
     writer = writer_class(tmp_path)
     for item in items:
         writer.write(item)
-    raw = writer.close().read_bytes()
+    raw = writer.close().path.read_bytes()
     return raw, list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
 
 
@@ -258,10 +260,10 @@ def test_numbers_the_product_computes_stay_numbers(tmp_path):
 )
 def test_every_column_of_every_csv_layout_is_neutralised(tmp_path, columns):
     """The layouts share CsvFile: a formula in any cell of any of them is written as text."""
-    out = csv_writer.CsvFile(tmp_path / "file.csv", columns)
+    out = csv_writer.CsvFile(LocalFile(tmp_path / "file.csv"), columns)
     for value in FORMULA_CELLS:
         out.write(dict.fromkeys(columns, value))
-    rows = list(csv.DictReader(io.StringIO(out.close().read_bytes().decode("utf-8"), newline="")))
+    rows = list(csv.DictReader(io.StringIO(out.close().path.read_bytes().decode("utf-8"), newline="")))
 
     assert [[row[c] for c in columns] for row in rows] == [["'" + v] * len(columns) for v in FORMULA_CELLS]
 

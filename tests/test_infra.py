@@ -57,6 +57,18 @@ def test_table_is_on_demand_with_pitr_encryption_ttl_and_the_schema_indexes(synt
     )
 
 
+def test_customer_index_projects_keys_record_type_channel_and_sentiment_and_the_day_index_all(synth: Synth):
+    _, table = synth.only("AWS::DynamoDB::Table")
+    projections = {i["IndexName"]: i["Projection"] for i in table["Properties"]["GlobalSecondaryIndexes"]}
+    assert projections == {
+        schema.DAY_INDEX: {"ProjectionType": "ALL"},
+        schema.CUSTOMER_INDEX: {
+            "ProjectionType": "INCLUDE",
+            "NonKeyAttributes": ["record_type", "channel", "sentiment"],
+        },
+    }
+
+
 # --- queues --------------------------------------------------------------------------------------------
 
 

@@ -79,6 +79,8 @@ EXPECTED_ACTIONS = {
         "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:Query",
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
         "ssm:GetParametersByPath",
         "s3:GetObject",
         "s3:ListBucket",
@@ -192,6 +194,18 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
     # The API puts one item only: the cursor key, in its own partition.
     (key,) = [s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "CreateCursorKey"]
     assert key["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SIGNING_KEY"]}}
+    # It queries the table in the negative pointers' partition only (GET /stats) and deletes or updates in
+    # the feedback, pointer and counter partitions only (erasure).
+    (pointers,) = [
+        s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "QueryNegativePointers"
+    ]
+    assert pointers["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["NEGATIVE"]}}
+    (erase,) = [
+        s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "EraseCountedFeedback"
+    ]
+    assert erase["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["FEEDBACK#*", "NEGATIVE", "COUNTER#*"]}
+    }
     # The authorizer reads token records only.
     (tokens,) = [s for s in _role_statements(synth, permissions.BEARER) if s["Sid"] == "ReadTokenRecords"]
     assert tokens["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TOKEN"]}}

@@ -139,7 +139,7 @@ def test_rows_stream_out_in_row_groups(tmp_path):
     for n in range(5):
         writer.write(stored(f"item-{n}", at + timedelta(minutes=n)))
 
-    path = writer.close()
+    path = writer.close().path
 
     metadata = pq.read_metadata(path)
     assert (metadata.num_rows, metadata.num_row_groups, writer.rows) == (5, 3, 5)
@@ -156,7 +156,7 @@ def test_identical_rows_give_identical_bytes(tmp_path):
         directory.mkdir()
         writer = ParquetWriter(directory)
         writer.write(stored("a", at, "Same"))
-        digests.append(hashlib.sha256(writer.close().read_bytes()).hexdigest())
+        digests.append(hashlib.sha256(writer.close().path.read_bytes()).hexdigest())
     assert digests[0] == digests[1]
     # The footer names the writing library but carries no time of writing.
     assert pq.read_metadata(tmp_path / "one" / "feedback.parquet").created_by.startswith("parquet-cpp-arrow")

@@ -3,6 +3,8 @@ types, errors, the prefilter and the pattern backstop), and the ANALYZER setting
 
 from __future__ import annotations
 
+import pytest
+
 from chalicelib.analysis.base import AnalysisFailed, Document, truncate_utf8
 from chalicelib.analysis.redaction import (
     MAX_TEXT_BYTES,
@@ -129,7 +131,7 @@ def test_spanish_goes_to_comprehend_french_and_unlabelled_to_patterns(comprehend
         Document("none", "write to bob@example.com", None),
     ]
 
-    results = ComprehendPiiRedactor(client).redact(documents)
+    results = ComprehendPiiRedactor(client, prefilter=False).redact(documents)
 
     assert results["es"] == Redaction("Llámenme al [PHONE], soy Ana", ["PHONE"])
     assert results["fr"] == Redaction("Appelez-moi au [PHONE], Ana", ["PHONE"])
@@ -150,7 +152,7 @@ def test_throttling_fails_only_its_document(comprehend):
         {"Text": "mail a@example.com", "LanguageCode": "en"},
     )
 
-    results = ComprehendPiiRedactor(client).redact(
+    results = ComprehendPiiRedactor(client, prefilter=False).redact(
         [Document("throttled", "call 555 0100", "en"), Document("ok", "mail a@example.com", "en")]
     )
 
@@ -169,7 +171,7 @@ def test_errors_about_the_text_fall_back_to_patterns(comprehend):
         expected_params={"Text": text, "LanguageCode": "en"},
     )
 
-    result = ComprehendPiiRedactor(client).redact([Document("k", text, "en")])["k"]
+    result = ComprehendPiiRedactor(client, prefilter=False).redact([Document("k", text, "en")])["k"]
 
     assert result == Redaction("card [CARD], thanks", [CARD])
 
@@ -195,12 +197,61 @@ def test_prefilter_skips_texts_without_digits_or_at_sign(comprehend):
     assert skipped == sent == Redaction(clean, [])
 
 
-def test_prefilter_sends_texts_with_a_digit(comprehend):
+# What the patterns leave suspicious is still sent (prefilter.py), one case per reason.
+SENT_BY_THE_PREFILTER = [
+    ("an @ the email pattern refused", "write to ana(at)mail or ana@localhost"),
+    ("a long digit run", "Customer ID 48213991 was charged twice"),
+    ("an address the patterns found", "Deliver to 12 Elm Street, Springfield thanks"),
+    ("digits beside a street word", "Mandadlo a calle mayor 5, madrid por favor"),
+    ("digits beside a mask", "IBAN GB82 WEST 1234 5698 7654 33 was rejected"),
+    ("a word only Comprehend has a type for", "my PIN is 4821 and it still fails"),
+    ("a Spanish one", "La clave 7731 no funciona"),
+]
+# Harmless digits and what the patterns already masked are not.
+KEPT_FROM_COMPREHEND = [
+    ("a count", "I waited 5 days for an answer."),
+    ("an order number", "Order #48213 still shows as pending."),
+    ("an amount", "Paid $25 for express shipping."),
+    ("a masked email", "You can reach me at anna.k7@mail.example.org if you need the details."),
+    ("a masked phone", "Call me back on +1 415 555 0134, any time after 5pm."),
+    ("a masked card", "my card 4111 1111 1111 1111 was charged twice"),
+    ("a product", "The iPhone 15 app crashes on launch"),
+]
+
+
+@pytest.mark.parametrize(("reason", "text"), SENT_BY_THE_PREFILTER)
+def test_prefilter_sends_what_the_patterns_leave_suspicious(comprehend, reason, text):
     client, stubber = comprehend
-    text = "Room 12 was cold"
     stubber.add_response("detect_pii_entities", {"Entities": []}, {"Text": text, "LanguageCode": "en"})
 
-    assert ComprehendPiiRedactor(client).redact([Document("k", text, "en")])["k"] == Redaction(text, [])
+    ComprehendPiiRedactor(client).redact([Document("k", text, "en")])
+
+    stubber.assert_no_pending_responses()  # the one response was asked for: the text was sent
+
+
+@pytest.mark.parametrize(("reason", "text"), KEPT_FROM_COMPREHEND)
+def test_prefilter_keeps_harmless_digits_and_masked_pii_from_comprehend(comprehend, reason, text):
+    client, _ = comprehend  # no response queued: a call would fail the document
+
+    result = ComprehendPiiRedactor(client).redact([Document("k", text, "en")])["k"]
+
+    assert result == PatternRedactor().redact_text(text)
+
+
+def test_prefilter_sends_name_like_words_only_where_names_are_masked(comprehend):
+    client, stubber = comprehend
+    text = "The agent, Maria, was wonderful"
+    stubber.add_response(
+        "detect_pii_entities",
+        {"Entities": [entity("NAME", text, "Maria")]},
+        {"Text": text, "LanguageCode": "en"},
+    )
+
+    by_default = ComprehendPiiRedactor(client).redact([Document("k", text, "en")])["k"]
+    with_names = ComprehendPiiRedactor(client, entity_types={"NAME"}).redact([Document("k", text, "en")])["k"]
+
+    assert by_default == Redaction(text, [])
+    assert with_names == Redaction("The agent, [NAME], was wonderful", ["NAME"])
 
 
 def test_pattern_backstop_masks_what_comprehend_missed(comprehend):
@@ -214,9 +265,11 @@ def test_pattern_backstop_masks_what_comprehend_missed(comprehend):
         )
     document = Document("k", text, "en")
 
-    backstop = ComprehendPiiRedactor(client).redact([document])["k"]
-    without = ComprehendPiiRedactor(client, pattern_backstop=False).redact([document])["k"]
-    cards_allowed_off = ComprehendPiiRedactor(client, entity_types={"EMAIL"}).redact([document])["k"]
+    backstop = ComprehendPiiRedactor(client, prefilter=False).redact([document])["k"]
+    without = ComprehendPiiRedactor(client, prefilter=False, pattern_backstop=False).redact([document])["k"]
+    cards_allowed_off = ComprehendPiiRedactor(client, prefilter=False, entity_types={"EMAIL"}).redact(
+        [document]
+    )["k"]
 
     assert backstop == Redaction("my card [CARD] was charged twice", [CARD])
     assert without == Redaction(text, [])
@@ -230,7 +283,9 @@ def test_long_texts_are_cut_at_100kb_and_the_rest_redacted_by_patterns(comprehen
     assert truncate_utf8(text, MAX_TEXT_BYTES) == head
     stubber.add_response("detect_pii_entities", {"Entities": []}, {"Text": head, "LanguageCode": "en"})
 
-    result = ComprehendPiiRedactor(client, pattern_backstop=False).redact([Document("k", text, "en")])["k"]
+    result = ComprehendPiiRedactor(client, prefilter=False, pattern_backstop=False).redact(
+        [Document("k", text, "en")]
+    )["k"]
 
     assert result == Redaction(head + "é tail: [EMAIL]", ["EMAIL"])
 
@@ -265,7 +320,7 @@ def test_comprehend_path_masks_the_types_comprehend_has_no_name_for(comprehend):
     dob = entity("DATE_TIME", text, "03/07/1988")
     stubber.add_response("detect_pii_entities", {"Entities": [dob]}, {"Text": text, "LanguageCode": "es"})
 
-    result = ComprehendPiiRedactor(client).redact([Document("k", text, "es")])["k"]
+    result = ComprehendPiiRedactor(client, prefilter=False).redact([Document("k", text, "es")])["k"]
 
     assert result == Redaction(
         "Mi DNI es [NATIONAL_ID], nací el [DATE_OF_BIRTH]", ["DATE_OF_BIRTH", "NATIONAL_ID"]

@@ -197,10 +197,10 @@ def test_cancelled_transactions_retry_conflicts_and_drop_items_a_concurrent_writ
 
     assert report.errors == [None]
     assert (report.stored, report.duplicates) == (2, 1)
-    # 3 actions an item (its Put, its author's identity, the profile update). The racer's write meets the
-    # injected conflict and goes again (3, 3); ours then holds the racer's Put, which fails its condition
-    # (9), so the racer is dropped and the rest written (6).
-    assert attempts == [3, 3, 9, 6]
+    # 3 actions an item (its Put, its author's identity, the profile update) and 1 a transaction (the day's
+    # counters). The racer's write meets the injected conflict and goes again (4, 4); ours then holds the
+    # racer's Put, which fails its condition (10), so the racer is dropped and the rest written (7).
+    assert attempts == [4, 4, 10, 7]
     assert stack.table_item_count() == 3
     assert customers_profile_count(racer) == 1
 

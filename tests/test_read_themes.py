@@ -264,8 +264,7 @@ def test_theme_sentiment_pages_too(client, headers, many):
 
 
 def test_a_page_that_spent_its_read_budget_continues_with_a_cursor(client, headers, many, monkeypatch):
-    monkeypatch.setattr(feedback_store, "THEMED_PAGE_BUDGET", 4)
-    monkeypatch.setattr(feedback_store, "THEMED_READ_CHUNK", 3)
+    monkeypatch.setattr(feedback_store, "PAGE_ITEM_BUDGET", 4)
 
     seen, sizes = read_all(client, headers, "from=2026-11-18&to=2026-11-21&theme=price&limit=50")
 

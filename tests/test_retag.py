@@ -16,10 +16,12 @@ from chalicelib.config import settings
 from chalicelib.export import day as export
 from chalicelib.models import Sentiment, ThemeTag
 from chalicelib.operations import backfill as job
+from chalicelib.read import stats
 from chalicelib.store import dynamo, feedback_write, identities, reanalysis
 from chalicelib.store import feedback as feedback_store
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy, Theme
+from tests import stats_oracle
 from tests.factories import form_event, stored_positive
 
 FIRST = date(2026, 11, 1)
@@ -80,7 +82,7 @@ def history(retagging):
         items.append(item)
     resolution = identities.resolve(events)
     items = [i.model_copy(update={"customer_id": resolution.customers.get(i.feedback_id)}) for i in items]
-    assert len(feedback_write.save_feedback(items, resolution).created) == len(items)
+    assert len(feedback_write.save_feedback(items, resolution, {}).created) == len(items)
     taxonomy = taxonomy_records.replace(TAXONOMY)
     return {"items": {i.external_id: i for i in items}, "taxonomy": taxonomy}
 
@@ -203,7 +205,7 @@ def test_an_item_erased_between_read_and_write_is_not_written_back(history):
     key = dynamo.serialize(feedback_store.feedback_key(item.feedback_id))
     aws.client("dynamodb").delete_item(TableName=settings().table_name, Key=key)  # an erasure, meanwhile
 
-    outcome = reanalysis.save_themes([(item, retagged)])
+    outcome = reanalysis.save_themes([(item, retagged)], {})
 
     assert (outcome.updated, outcome.skipped, outcome.changed) == ([], [item.feedback_id], [])
     assert feedback_store.get(item.feedback_id) is None
@@ -255,3 +257,31 @@ def test_a_page_is_never_retagged_against_a_taxonomy_without_themes(history):
     with pytest.raises(ValueError, match="no taxonomy"):
         job.retag_batch([item], configured_tagger(), Taxonomy(themes=[], version=7))
     assert feedback_store.get(item.feedback_id) == item
+
+
+def test_a_retag_moves_the_theme_counters_with_the_themes_once(history):
+    # The new taxonomy files the battery under the phone: the counters count it under both from now on.
+    taxonomy = taxonomy_records.replace(
+        Taxonomy(
+            themes=[
+                t.model_copy(update={"parent": "phone"}) if t.id == "battery" else t for t in TAXONOMY.themes
+            ]
+        )
+    )
+    taxonomy_records.clear_cache()
+    days = [FIRST + timedelta(days=n) for n in range(3)]
+    read_before = [feedback_store.get(i.feedback_id) for i in in_range(history)]
+    assert stats.compute(days) == stats_oracle.compute(days)
+    phone_before = stats.compute(days)["themes"]["by_theme"]
+
+    assert cli.main(["backfill", "--themes", *RANGE, "--batch-size", "4"]) == 0
+
+    answer = stats.compute(days)
+    assert answer == stats_oracle.compute(days)
+    assert answer["themes"]["by_theme"] != phone_before
+    assert {t["id"] for t in answer["themes"]["by_theme"]} >= {"battery", "phone", "delivery"}
+    # A repeated run, and a retry of pages as they were read before, move nothing.
+    assert cli.main(["backfill", "--themes", *RANGE]) == 0
+    counts, failed = job.retag_batch(read_before, configured_tagger(), taxonomy)
+    assert (counts.updated, failed) == (0, {})
+    assert stats.compute(days) == answer

@@ -14,7 +14,6 @@ from chalicelib.auth import tokens
 from chalicelib.models import Sentiment, StoredFeedback, ThemeTag
 from chalicelib.read import stats, theme_stats
 from chalicelib.read.theme_stats import ThemeStats
-from chalicelib.store.feedback import day_partition
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy, Theme
 from tests.fuzz.harness import load_schema
@@ -163,22 +162,28 @@ def test_without_themes_the_block_is_empty(client, headers, stack):
     assert (block["tagged"], block["by_theme"], block["taxonomy_version"]) == (0, [], 0)
 
 
-def test_the_period_before_is_read_through_the_day_index_for_its_themes_only(client, headers, seeded):
-    calls: list[dict] = []
+def test_the_period_before_is_read_from_its_counter_items_never_the_day_index(client, headers, seeded):
+    calls: list[tuple[str, dict]] = []
     dynamodb = aws.client("dynamodb")
-    record = lambda params, **kwargs: calls.append(params)  # noqa: E731
-    dynamodb.meta.events.register("provide-client-params.dynamodb.Query", record)
+
+    def record(params, event_name, **kwargs):
+        calls.append((event_name.rsplit(".", 1)[1], params))
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb", record)
     try:
         get(client, f"/stats?from={FROM}&to={TO}", headers)
     finally:
-        dynamodb.meta.events.unregister("provide-client-params.dynamodb.Query", record)
+        dynamodb.meta.events.unregister("provide-client-params.dynamodb", record)
 
-    before = {day_partition(FROM - timedelta(days=n), 0) for n in (1, 2, 3)}
-    earlier = [c for c in calls if c["ExpressionAttributeValues"][":day"]["S"] in before]
-    assert len(earlier) == 3
-    assert {c["IndexName"] for c in calls} == {"by_day"}
-    for query in earlier:
-        assert list(query["ExpressionAttributeNames"].values())[1:] == ["themes"]
+    read_keys = {
+        key["pk"]["S"]
+        for operation, params in calls
+        if operation == "BatchGetItem"
+        for request in params["RequestItems"].values()
+        for key in request["Keys"]
+    }
+    assert {f"COUNTER#{FROM - timedelta(days=n)}" for n in (1, 2, 3)} <= read_keys
+    assert all("IndexName" not in params for operation, params in calls if operation == "Query")
 
 
 def test_previous_period_has_the_same_length_just_before():

@@ -114,7 +114,7 @@ def test_a_theme_cell_that_looks_like_a_formula_is_escaped(tmp_path):
     )
     writer = csv_writer.CsvWriter(tmp_path)
     writer.write(item)
-    [row] = list(csv.DictReader(io.StringIO(writer.close().read_text("utf-8"), newline="")))
+    [row] = list(csv.DictReader(io.StringIO(writer.close().path.read_text("utf-8"), newline="")))
 
     assert row["themes"] == "'=cmd:NEGATIVE"
     assert csv_writer.escape_cell(csv_writer.themes_cell([{"id": "@x", "sentiment": "MIXED"}])) == "'@x:MIXED"
@@ -225,7 +225,7 @@ def test_a_day_without_tagged_items_reads_no_taxonomy(tmp_path):
     writer = FeedbackThemesWriter(tmp_path, names=ThemeNames())
     writer.write(tagged("a", datetime(2026, 11, 21, tzinfo=UTC), None))
     writer.write(tagged("b", datetime(2026, 11, 21, tzinfo=UTC), []))
-    assert pq.read_table(writer.close()).num_rows == 0
+    assert pq.read_table(writer.close().path).num_rows == 0
 
 
 def test_rows_stream_out_in_row_groups(tmp_path):
@@ -234,7 +234,7 @@ def test_rows_stream_out_in_row_groups(tmp_path):
     at = datetime(2026, 11, 21, tzinfo=UTC)
     for n in range(3):
         writer.write(tagged(f"i{n}", at, [("battery", "NEGATIVE", "b"), ("phone", "POSITIVE", "p")]))
-    metadata = pq.read_metadata(writer.close())
+    metadata = pq.read_metadata(writer.close().path)
     assert (metadata.num_rows, metadata.num_row_groups) == (6, 3)
 
 

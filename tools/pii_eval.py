@@ -18,8 +18,8 @@ Backends:
 - comprehend: `ComprehendPiiRedactor()` with its defaults, on a Comprehend client behind a botocore `Stubber`
   that answers DetectPiiEntities with the corpus's own labels (score 0.99; a date of birth as DATE_TIME; no
   answer for NATIONAL_ID, which Comprehend has no type for). That is a perfect model: what is measured is
-  everything around it (which languages are sent, the pre-filter that sends only texts with a digit, an '@'
-  or a pattern hit, the types masked by default, the pattern backstop), not Comprehend's own accuracy, which
+  everything around it (which languages are sent, the pre-filter that sends only what the patterns leave
+  suspicious, the types masked by default, the pattern backstop), not Comprehend's own accuracy, which
   only a run against AWS could measure.
 """
 
@@ -210,13 +210,14 @@ class OracleComprehend:
         self.stubber.deactivate()
 
 
-def comprehend_scores(samples: Sequence[Sample]) -> tuple[Scores, int]:
-    """The Comprehend backend's figures with a perfect model, and how many texts it sent to Comprehend."""
+def comprehend_scores(samples: Sequence[Sample], *, prefilter: bool = True) -> tuple[Scores, int]:
+    """The Comprehend backend's figures with a perfect model, and how many texts it sent to Comprehend
+    (`prefilter=False`: every English and Spanish text, the recall the pre-filter must keep)."""
     from chalicelib.analysis.base import Document
     from chalicelib.analysis.redaction import ComprehendPiiRedactor
 
     with OracleComprehend(samples) as oracle:
-        redactor = ComprehendPiiRedactor(oracle.client)
+        redactor = ComprehendPiiRedactor(oracle.client, prefilter=prefilter)
 
         def spans_of(sample: Sample) -> Iterable[Any]:
             result = redactor.redact([Document(sample.id, sample.text, sample.language)])[sample.id]

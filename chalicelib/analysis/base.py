@@ -17,11 +17,16 @@ UNSCORED_LANGUAGE_REASONS = frozenset({UNSUPPORTED_LANGUAGE, "comprehend:UNSUPPO
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One text to analyze; `key` ties the result back to its feedback item."""
+    """One text to analyze; `key` ties the result back to its feedback item.
+
+    `language` is known (the item's own, or its channel's); `hint` is a guess from outside the text (the
+    form's or source's default language, the browser's): it decides only when the local detector is unsure.
+    """
 
     key: str
     text: str
     language: str | None = None
+    hint: str | None = None
 
 
 class AnalysisFailed(Exception):

@@ -2,7 +2,8 @@
 
 Cost is per 100-character unit with a 3-unit minimum per document, per call type, so documents are always
 sent in full batches grouped by language, truncated to Comprehend's 5,000-byte limit, and never when empty.
-A text without a language is first detected in process (`language.detect`); only the texts it is unsure of
+A text without a language is first detected in process (`language.detect`); where it is unsure, the item's
+hint (its form's or source's default language, else the browser's) decides, and only the texts with neither
 are sent to BatchDetectDominantLanguage.
 """
 
@@ -28,12 +29,14 @@ from chalicelib.analysis.base import (
     truncate_utf8,
 )
 from chalicelib.aws import chunked
+from chalicelib.models import SENTIMENT_LANGUAGES as MODEL_SENTIMENT_LANGUAGES
 from chalicelib.models import Analysis, Sentiment, SentimentScores, utc_now
 
 NAME = "comprehend"
 MAX_BATCH_DOCUMENTS = 25
-# Languages BatchDetectSentiment accepts (Comprehend developer guide, "Supported languages").
-SENTIMENT_LANGUAGES = frozenset({"ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "zh", "zh-TW"})
+# Languages BatchDetectSentiment accepts (Comprehend developer guide, "Supported languages"): the foundation
+# holds the list, so the ack paths weigh a browser's languages against the same one.
+SENTIMENT_LANGUAGES = MODEL_SENTIMENT_LANGUAGES
 # A per-document INTERNAL_SERVER_ERROR is worth retrying; any other per-document error code describes the
 # text itself and would fail again, so the feedback is stored with the reason instead.
 RETRYABLE_DOCUMENT_ERRORS = frozenset({"INTERNAL_SERVER_ERROR"})
@@ -67,6 +70,9 @@ class ComprehendAnalyzer:
                 languages[document.key] = language
             elif (guess := detect_locally(document.text)).confident:
                 languages[document.key] = guess.language
+            elif hint := primary_language(document.hint):
+                # The detector that read the text outranks a default; a default outranks paying to detect.
+                languages[document.key] = hint
             else:
                 unsure.append(document)
         languages.update(self._detect_languages(unsure, results))

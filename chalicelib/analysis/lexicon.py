@@ -94,9 +94,11 @@ def score(text: str, language: str) -> dict[str, float] | None:
     return analyzer_for(language).polarity_scores(text)
 
 
-def _detected_language(text: str) -> str:
+def _detected_language(text: str, hint: str | None = None) -> str:
     guess = language_detection.detect(text)
-    return guess.language if guess.confident and guess.language else "en"
+    if guess.confident and guess.language:
+        return guess.language
+    return primary_language(hint) or "en"
 
 
 class LexiconAnalyzer:
@@ -105,11 +107,11 @@ class LexiconAnalyzer:
     name = NAME
 
     def analyze(self, documents: Sequence[Document]) -> AnalysisResults:
-        """Score texts in a language with a lexicon (unlabelled ones in the language detected, else English);
-        others are stored with a skipped reason."""
+        """Score texts in a language with a lexicon (unlabelled ones in the language detected, else their
+        hint, else English); others are stored with a skipped reason."""
         with_text, results = split_empty(NAME, documents)
         for document in with_text:
-            language = primary_language(document.language) or _detected_language(document.text)
+            language = primary_language(document.language) or _detected_language(document.text, document.hint)
             # Scored on the same leading 5,000 bytes Comprehend reads: VADER's cost grows faster than the text
             # (minutes for 20,000 emoji), and a stored item's analysis must not time the batch out.
             polarity = score(truncate_utf8(document.text, MAX_DOCUMENT_BYTES), language)

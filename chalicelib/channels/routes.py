@@ -22,7 +22,7 @@ from chalicelib.channels.registry import channel_for
 from chalicelib.channels.sources import SourceConfig
 from chalicelib.http import ANY_CONTENT, NotFound, json_errors, raw_body
 from chalicelib.ingest import queue
-from chalicelib.models import utc_now
+from chalicelib.models import FeedbackEvent, utc_now
 from chalicelib.observability import SERVICE, logger, metrics
 
 webhooks_api = Blueprint(__name__)
@@ -71,6 +71,8 @@ def receive(source_id: str) -> Response:
     channel.verify(request)
     # A signed body that does not have the documented shape is refused by parse (422), not met in normalize.
     delivery = channel.normalize(request, channel.parse(request))
+    if source.default_language:
+        delivery.events = [with_default_language(event, source.default_language) for event in delivery.events]
     if not delivery.events and not delivery.skipped and delivery.reply is None:
         # A channel that gave no reason: its items were none of the customer texts it keeps.
         delivery.skipped.append(Skipped("no_customer_text"))
@@ -92,6 +94,13 @@ def receive(source_id: str) -> Response:
     if delivery.skipped:
         body["skipped"] = [skipped.as_json() for skipped in delivery.skipped]
     return Response(body=body, status_code=200)
+
+
+def with_default_language(event: FeedbackEvent, default_language: str) -> FeedbackEvent:
+    """The event with its source's default language as its hint, where the platform gave no language."""
+    if event.language or event.language_hint:
+        return event
+    return event.model_copy(update={"language_hint": default_language})
 
 
 def queue_bodies(delivery: Delivery) -> list[str]:

@@ -17,11 +17,11 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.models import utc_now
+from chalicelib.models import checked_language_hint, utc_now
 from chalicelib.store.config_records import SOURCES
 
 PREVIOUS = "previous"
@@ -40,6 +40,14 @@ class SourceConfig(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     settings: dict[str, str] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utc_now)
+    # The language its feedback is mostly written in (ISO 639-1), for the items the platform gives none:
+    # the analyzer uses it where the text itself is too short to tell, instead of paying to detect it.
+    default_language: str | None = None
+
+    @field_validator("default_language")
+    @classmethod
+    def _iso_639_1(cls, value: str | None) -> str | None:
+        return checked_language_hint(value)
 
 
 def mask(value: str) -> str:

@@ -14,6 +14,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from chalicelib.cli.analysis import add_analysis_commands
 from chalicelib.cli.backfill import add_backfill_command
+from chalicelib.cli.counters import add_counters_commands
 from chalicelib.cli.customers import add_customers_commands
 from chalicelib.cli.dlq import add_dlq_commands
 from chalicelib.cli.doctor import add_doctor_command
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_analysis_commands,
         add_doctor_command,
         add_themes_commands,
+        add_counters_commands,
     ):
         add(groups, common)
     add_dlq_commands(groups, common, quiet)

@@ -22,8 +22,10 @@ _OPTIONS = {
     "question": "--question",
     "low_label": "--low-label",
     "high_label": "--high-label",
+    "default_language": "--default-language",
 }
-_TEXT_FIELDS = ("question", "low_label", "high_label")
+# Options whose empty value means "none of the form's own" (the scale's wording, no default language).
+_TEXT_FIELDS = ("question", "low_label", "high_label", "default_language")
 
 
 def _print_form(form: FormConfig) -> None:
@@ -103,6 +105,11 @@ def _add_text_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--high-label", help=f"label of the scale's highest end (≤ {MAX_LABEL_CHARS} characters)"
+    )
+    parser.add_argument(
+        "--default-language",
+        help="ISO 639-1 code of the language most responses are in (en, es …), used where a comment is too "
+        "short to tell; '' = none",
     )
 
 

@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Any
 
+from pydantic import ValidationError
+
 from chalicelib.channels import sources
 from chalicelib.channels.registry import CHANNELS
 from chalicelib.cli.common import pairs
@@ -24,6 +26,8 @@ def _print_source(args: argparse.Namespace, source: sources.SourceConfig, reveal
     print(f"type:       {source.type}")
     print(f"name:       {source.name}")
     print(f"webhook:    {_webhook_url(args, source.source_id)}")
+    if source.default_language:
+        print(f"language:   {source.default_language} (default)")
     for key, value in sorted(source.settings.items()):
         print(f"setting:    {key}={value}")
     for name in secret_values.names():
@@ -42,12 +46,19 @@ def sources_add(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: a {args.type} source needs --secret for: {', '.join(missing)}", file=sys.stderr)
         return 2
-    source = sources.SourceConfig(
-        source_id=args.source_id or sources.new_source_id(args.type),
-        type=args.type,
-        name=args.name,
-        settings=pairs(args.setting, "--setting"),
-    )
+    try:
+        source = sources.SourceConfig(
+            source_id=args.source_id or sources.new_source_id(args.type),
+            type=args.type,
+            name=args.name,
+            settings=pairs(args.setting, "--setting"),
+            default_language=args.default_language,
+        )
+    except ValidationError as error:
+        for issue in error.errors():
+            field = str(issue["loc"][0]) if issue["loc"] else ""
+            print(f"error: --{field.replace('_', '-')}: {issue['msg']}", file=sys.stderr)
+        return 2
     sources.save(source, {**given, **generated})
     _print_source(args, source)
     for name, value in generated.items():
@@ -126,6 +137,11 @@ def add_sources_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     adding.add_argument("--secret", action="append", metavar="NAME=VALUE", help="a secret (repeat)")
     adding.add_argument("--setting", action="append", metavar="NAME=VALUE", help="a setting (repeat)")
     adding.add_argument("--id", dest="source_id", help="choose the id (default: generated)")
+    adding.add_argument(
+        "--default-language",
+        help="ISO 639-1 code of the language its feedback is mostly in (en, es …), for items the platform "
+        "gives none",
+    )
     adding.set_defaults(run=sources_add)
 
     commands.add_parser("list", parents=[common], help="list sources").set_defaults(run=sources_list)

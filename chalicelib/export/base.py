@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from chalicelib.models import StoredFeedback
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from chalicelib.export.streams import WrittenFile
+
+# The root of the day folders (exports/dt=YYYY-MM-DD/); a writer whose file needs a prefix of its own (Athena
+# reads every object under a table's location) names it in its `key_prefix`.
+EXPORTS_ROOT = "exports/"
 
 # One row per feedback item; the order is the CSV header and the column order of every flat format.
 FEEDBACK_COLUMNS = (
@@ -124,17 +130,19 @@ class ThemeNames:
 
 
 class ExportWriter(Protocol):
-    """Writes one export file from a stream of items, to a local path, then reports what it wrote."""
+    """Writes one export file from a stream of items as they come (to S3 or a local directory, see
+    streams.py), then reports what it wrote."""
 
     filename: str
     content_type: str
+    key_prefix: str
 
     def write(self, feedback: StoredFeedback) -> None:
         """Add one item."""
         ...
 
-    def close(self) -> Path:
-        """Finish the file and return its path."""
+    def close(self) -> WrittenFile:
+        """Finish the file and return where it is, its size and its sha256."""
         ...
 
     @property

@@ -8,12 +8,14 @@ open in a spreadsheet.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from chalicelib.export.base import FEEDBACK_COLUMNS, feedback_row
+from chalicelib.export.base import EXPORTS_ROOT, FEEDBACK_COLUMNS, feedback_row
+from chalicelib.export.streams import FileTarget, OutputFile, WrittenFile, as_target
 from chalicelib.models import StoredFeedback
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -38,9 +40,9 @@ class CsvFile:
     """One CSV file written row by row: RFC 4180 (CRLF line ends, quoted where needed), UTF-8 without BOM,
     a header row of `columns`. Every cell goes through escape_cell; numbers are written as numbers."""
 
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
-        self.path = path
-        self._file = path.open("w", encoding="utf-8", newline="")
+    def __init__(self, output: OutputFile, columns: Sequence[str]) -> None:
+        self._output = output
+        self._file = io.TextIOWrapper(output, encoding="utf-8", newline="", write_through=False)
         self._writer = csv.DictWriter(self._file, fieldnames=columns, lineterminator="\r\n")
         self._writer.writeheader()
         self.rows = 0
@@ -50,9 +52,10 @@ class CsvFile:
         self._writer.writerow({column: escape_cell(value) for column, value in row.items()})
         self.rows += 1
 
-    def close(self) -> Path:
+    def close(self) -> WrittenFile:
         self._file.close()
-        return self.path
+        assert self._output.written is not None  # closing the text layer closed the output
+        return self._output.written
 
 
 def themes_cell(themes: list[dict[str, Any]]) -> str:
@@ -65,15 +68,17 @@ class CsvWriter:
 
     filename = "feedback.csv"
     content_type = CSV_CONTENT_TYPE
+    key_prefix = EXPORTS_ROOT
 
-    def __init__(self, directory: Path) -> None:
-        self._csv = CsvFile(directory / self.filename, FEEDBACK_COLUMNS)
+    def __init__(self, where: Path | FileTarget) -> None:
+        output = as_target(where).open(self.filename, self.key_prefix, self.content_type)
+        self._csv = CsvFile(output, FEEDBACK_COLUMNS)
 
     def write(self, feedback: StoredFeedback) -> None:
         row = feedback_row(feedback)
         self._csv.write({**row, "themes": themes_cell(row["themes"])})
 
-    def close(self) -> Path:
+    def close(self) -> WrittenFile:
         return self._csv.close()
 
     @property

@@ -1,12 +1,11 @@
-"""The day export: one UTC day's items, read once through the per-day index, written to S3 as files plus
-a manifest (the CRM files also read the profiles of that day's customers, nothing else). Re-running a day
-overwrites the same keys."""
+"""The day export: one UTC day's items, read once through the per-day index, streamed to S3 as files plus
+a manifest (the CRM files also read the profiles of that day's customers, nothing else). Nothing of the day
+goes to disk: each file is a multipart upload fed as the items come (streams.py), aborted on a failure.
+Re-running a day overwrites the same keys."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -14,33 +13,33 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.export.base import ExportWriter, ThemeNames, for_export
+from chalicelib.export.base import EXPORTS_ROOT, ExportWriter, ThemeNames, for_export
 from chalicelib.export.crm import crm_writers
 from chalicelib.export.csv_writer import CsvWriter
 from chalicelib.export.jsonl_writer import JsonLinesWriter
 from chalicelib.export.parquet_writer import ParquetWriter
+from chalicelib.export.streams import PART_SIZE, FileTarget, S3Day
 from chalicelib.export.themes_writer import FeedbackThemesWriter
 from chalicelib.models import utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback as feedback_store
 
 MANIFEST_NAME = "manifest.json"
-EXPORTS_ROOT = "exports/"
 # Each writer is one file of the export; a factory makes one writer, or several that share state (the CRM
-# files share one read of the day's customer profiles). A writer whose file must not share the day's folder
-# (Athena reads every object under a table's location) names its own root in a `key_prefix` attribute; its
-# file then goes to <key_prefix>dt=YYYY-MM-DD/<filename>. A writer with a `manifest_count` attribute adds its
-# row count to the manifest's counts under that name.
-WriterFactory = Callable[[Path], ExportWriter | Sequence[ExportWriter]]
+# files share one read of the day's customer profiles). A writer's file goes to
+# <key_prefix>dt=YYYY-MM-DD/<filename>: EXPORTS_ROOT for the day's folder, a root of its own for a file that
+# must not share it (Athena reads every object under a table's location). A writer with a `manifest_count`
+# attribute adds its row count to the manifest's counts under that name.
+WriterFactory = Callable[[Path | FileTarget], ExportWriter | Sequence[ExportWriter]]
 
 
-def themed_writers(directory: Path) -> tuple[JsonLinesWriter, ParquetWriter, FeedbackThemesWriter]:
+def themed_writers(where: Path | FileTarget) -> tuple[JsonLinesWriter, ParquetWriter, FeedbackThemesWriter]:
     """The files that name each theme, sharing one read of the taxonomy so they name it alike."""
     names = ThemeNames()
     return (
-        JsonLinesWriter(directory, names=names),
-        ParquetWriter(directory, names=names),
-        FeedbackThemesWriter(directory, names=names),
+        JsonLinesWriter(where, names=names),
+        ParquetWriter(where, names=names),
+        FeedbackThemesWriter(where, names=names),
     )
 
 
@@ -54,14 +53,14 @@ def partition_prefix(day: date, root: str = EXPORTS_ROOT) -> str:
 
 def object_key(writer: ExportWriter, day: date) -> str:
     """Where a writer's file goes: the day's prefix, or the same layout under the writer's own key_prefix."""
-    return partition_prefix(day, getattr(writer, "key_prefix", EXPORTS_ROOT)) + writer.filename
+    return partition_prefix(day, writer.key_prefix) + writer.filename
 
 
-def make_writers(directory: Path) -> list[ExportWriter]:
+def make_writers(where: Path | FileTarget) -> list[ExportWriter]:
     """Every registered writer for one export, in registration order."""
     writers: list[ExportWriter] = []
     for factory in WRITER_FACTORIES:
-        made = factory(directory)
+        made = factory(where)
         writers.extend(made if isinstance(made, Sequence) else [made])
     return writers
 
@@ -71,22 +70,14 @@ def previous_utc_day(now: datetime | None = None) -> date:
     return ((now or utc_now()) - timedelta(days=1)).date()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def export_day(day: date, rewrite: bool = False) -> dict[str, Any]:
+def export_day(day: date, rewrite: bool = False, part_size: int = PART_SIZE) -> dict[str, Any]:
     """Export one day to S3 and return its manifest. A `rewrite` (of a day an erasure changed) is counted
     apart, so that it cannot stand in for the nightly export the "export not run" alarm watches."""
     bucket = settings().bucket_name
     prefix = partition_prefix(day)
     s3 = aws.client("s3")
-    with tempfile.TemporaryDirectory(prefix="export-") as workdir:
-        writers = make_writers(Path(workdir))
+    with S3Day(bucket, partition_prefix(day, root=""), part_size) as target:
+        writers = make_writers(target)
         count = 0
         for stored in feedback_store.list_day(day):
             feedback = for_export(stored)
@@ -96,18 +87,16 @@ def export_day(day: date, rewrite: bool = False) -> dict[str, Any]:
         files = []
         counts = {"feedback": count}
         for writer in writers:
-            path = writer.close()
+            written = writer.close()
             count_name = getattr(writer, "manifest_count", None)
             if count_name:
                 counts[count_name] = writer.rows
-            key = object_key(writer, day)
-            s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": writer.content_type})
             files.append(
                 {
-                    "key": key,
+                    "key": object_key(writer, day),
                     "rows": writer.rows,
-                    "bytes": path.stat().st_size,
-                    "sha256": _sha256(path),
+                    "bytes": written.bytes,
+                    "sha256": written.sha256,
                     "content_type": writer.content_type,
                 }
             )

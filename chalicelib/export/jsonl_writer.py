@@ -12,7 +12,8 @@ import io
 import json
 from pathlib import Path
 
-from chalicelib.export.base import ThemeNames
+from chalicelib.export.base import EXPORTS_ROOT, ThemeNames
+from chalicelib.export.streams import FileTarget, WrittenFile, as_target
 from chalicelib.models import StoredFeedback
 
 
@@ -21,10 +22,10 @@ class JsonLinesWriter:
 
     filename = "feedback.jsonl.gz"
     content_type = "application/x-ndjson"
+    key_prefix = EXPORTS_ROOT
 
-    def __init__(self, directory: Path, names: ThemeNames | None = None) -> None:
-        self._path = directory / self.filename
-        self._raw = self._path.open("wb")
+    def __init__(self, where: Path | FileTarget, names: ThemeNames | None = None) -> None:
+        self._raw = as_target(where).open(self.filename, self.key_prefix, self.content_type)
         self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
         self._text = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="\n")
         self._names = names or ThemeNames()
@@ -38,10 +39,11 @@ class JsonLinesWriter:
         self._text.write("\n")
         self._rows += 1
 
-    def close(self) -> Path:
+    def close(self) -> WrittenFile:
         self._text.close()
         self._raw.close()
-        return self._path
+        assert self._raw.written is not None
+        return self._raw.written
 
     @property
     def rows(self) -> int:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.export.base import FEEDBACK_COLUMNS, ThemeNames, feedback_row
+from chalicelib.export.streams import FileTarget, OutputFile, WrittenFile, as_target
 from chalicelib.models import StoredFeedback
 
 if TYPE_CHECKING:
@@ -109,18 +110,23 @@ def parquet_schema() -> pa.Schema:
 
 class ParquetRows:
     """One Parquet file written row by row under a fixed schema, one row group per `row_group_rows` rows.
-    Opened at once, so that an empty day still gives a valid file: the schema and zero row groups."""
+    Opened at once, so that an empty day still gives a valid file: the schema and zero row groups. pyarrow's
+    writer streams into `output` (each row group as it is flushed, the footer at close)."""
 
-    def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+    def __init__(self, output: OutputFile, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS) -> None:
         pa = load_pyarrow()
         import pyarrow.parquet as pq
 
         self._pa = pa
         self._schema = schema
-        self.path = path
+        self._output = output
         self._row_group_rows = row_group_rows
         self._writer = pq.ParquetWriter(
-            str(path), schema, compression=COMPRESSION, version="2.6", write_statistics=True
+            pa.PythonFile(output, mode="w"),
+            schema,
+            compression=COMPRESSION,
+            version="2.6",
+            write_statistics=True,
         )
         self._buffer: dict[str, list[Any]] = {name: [] for name in schema.names}
         self._buffered = 0
@@ -143,10 +149,12 @@ class ParquetRows:
         self._buffer = {name: [] for name in self._schema.names}
         self._buffered = 0
 
-    def close(self) -> Path:
+    def close(self) -> WrittenFile:
         self._flush()
         self._writer.close()
-        return self.path
+        self._output.close()
+        assert self._output.written is not None
+        return self._output.written
 
 
 class ParquetWriter:
@@ -158,9 +166,10 @@ class ParquetWriter:
     key_prefix = "exports/parquet/"
 
     def __init__(
-        self, directory: Path, row_group_rows: int = ROW_GROUP_ROWS, names: ThemeNames | None = None
+        self, where: Path | FileTarget, row_group_rows: int = ROW_GROUP_ROWS, names: ThemeNames | None = None
     ) -> None:
-        self._file = ParquetRows(directory / self.filename, parquet_schema(), row_group_rows)
+        output = as_target(where).open(self.filename, self.key_prefix, self.content_type)
+        self._file = ParquetRows(output, parquet_schema(), row_group_rows)
         self._names = names or ThemeNames()
 
     def write(self, feedback: StoredFeedback) -> None:
@@ -174,7 +183,7 @@ class ParquetWriter:
         ]
         self._file.append(row)
 
-    def close(self) -> Path:
+    def close(self) -> WrittenFile:
         return self._file.close()
 
     @property

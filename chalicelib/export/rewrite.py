@@ -2,12 +2,18 @@
 rewritten within minutes by the export function, which the erasure invokes asynchronously, with the nightly
 run as the fallback; a mark is removed only if no erasure marked the day again meanwhile. README, "Privacy:
 redaction, erasure, retention", has the steps and the timing.
+
+Rewrites never hold up the nightly export: the nightly run exports its day first and only then rewrites what
+is pending, and every invocation rewrites one day at a time (each unmarked day is a checkpoint) while its
+remaining time holds another day's rewrite; the days left stay marked for the next invocation.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
@@ -32,7 +38,12 @@ REWRITE_DETAIL_TYPE = "Export rewrite requested"
 EXPORT_FUNCTION = "nightly_export"
 # What GET /exports/{date} tells a client to wait: a day's rewrite takes seconds to a minute.
 RETRY_AFTER_SECONDS = 60
+# Time kept free at the end of an invocation: another day's rewrite starts only with at least this much left,
+# or 1.5 times the longest rewrite of this invocation if that is more.
+REWRITE_RESERVE_SECONDS = 60.0
 InProcessInvoker = Callable[[dict[str, Any]], threading.Thread | None]
+# Milliseconds the invocation has left (the Lambda context's get_remaining_time_in_millis).
+RemainingTime = Callable[[], int]
 # The local stack's stand-in for Lambda's asynchronous invocation (set by chalicelib.local), and the rewrites
 # it started in this process (see wait_for_local_rewrites).
 _in_process_invoker: InProcessInvoker | None = None
@@ -158,9 +169,14 @@ def wait_for_local_rewrites() -> None:
         _local_rewrites.pop().join()
 
 
-def rewrite_pending(days: Collection[str] | None = None, just_exported: date | None = None) -> list[str]:
+def rewrite_pending(
+    days: Collection[str] | None = None,
+    just_exported: date | None = None,
+    remaining_ms: RemainingTime | None = None,
+) -> list[str]:
     """Rewrite the marked days that are exported (only those among `days`, when given; `just_exported` counts
-    as exported) and unmark each one whose mark did not change meanwhile; returns the days rewritten."""
+    as exported), oldest first, and unmark each one whose mark did not change meanwhile; with `remaining_ms`,
+    stop before a day's rewrite could outlast the invocation. Returns the days rewritten."""
     exported_now = just_exported.isoformat() if just_exported else None
     marks = [
         mark
@@ -168,12 +184,21 @@ def rewrite_pending(days: Collection[str] | None = None, just_exported: date | N
         # Marks written before "exported" existed were all of exported days.
         if (mark.get("exported", True) or mark[SK] == exported_now) and (days is None or mark[SK] in days)
     ]
+    rewritten: list[str] = []
+    longest = 0.0
     for mark in marks:
+        if remaining_ms is not None and remaining_ms() / 1000 < max(REWRITE_RESERVE_SECONDS, 1.5 * longest):
+            left = [m[SK] for m in marks[len(rewritten) :]]
+            logger.warning("export rewrites left for the next invocation", extra={"days": left})
+            break
+        started = time.monotonic()
         export_day(date.fromisoformat(mark[SK]), rewrite=True)
         _unmark(mark)
-    if marks:
-        logger.info("export days rewritten after erasures", extra={"days": [mark[SK] for mark in marks]})
-    return [mark[SK] for mark in marks]
+        rewritten.append(mark[SK])
+        longest = max(longest, time.monotonic() - started)
+    if rewritten:
+        logger.info("export days rewritten after erasures", extra={"days": rewritten})
+    return rewritten
 
 
 def _unmark(mark: dict[str, Any]) -> None:
@@ -198,15 +223,23 @@ def is_rewrite_event(event: Mapping[str, Any]) -> bool:
     return event.get("source") == REWRITE_SOURCE and event.get("detail-type") == REWRITE_DETAIL_TYPE
 
 
-def run_export_function(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The export function: an erasure's rewrite event rewrites its days; the schedule rewrites every day
-    still pending, exports the previous UTC day (returning its manifest), then rewrites what erasures marked
-    meanwhile."""
+def remaining_time(context: object) -> RemainingTime | None:
+    """The Lambda context's clock of the invocation's time left; None outside the Lambda runtime (the local
+    stack and Chalice's test client hand out contexts whose clocks do not match a deployed timeout)."""
+    clock = getattr(context, "get_remaining_time_in_millis", None)
+    return clock if callable(clock) and os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None
+
+
+def run_export_function(
+    event: Mapping[str, Any], remaining_ms: RemainingTime | None = None
+) -> dict[str, Any]:
+    """The export function: an erasure's rewrite event rewrites its days; the schedule exports the previous
+    UTC day first (returning its manifest), then rewrites every day still pending as long as its time allows
+    (an erasure during the export included)."""
     if is_rewrite_event(event):
         days = [day for day in (event.get("detail") or {}).get("days", []) if isinstance(day, str)]
-        return {"rewritten": rewrite_pending(days)}
-    rewrite_pending()
+        return {"rewritten": rewrite_pending(days, remaining_ms=remaining_ms)}
     day = previous_utc_day()
     manifest = export_day(day)
-    rewrite_pending(just_exported=day)
+    rewrite_pending(just_exported=day, remaining_ms=remaining_ms)
     return manifest

@@ -13,8 +13,6 @@ from chalice import Blueprint, Response
 from chalicelib import aws
 from chalicelib.auth.authorizer import bearer, requires_scope
 from chalicelib.config import settings
-from chalicelib.export import rewrite
-from chalicelib.export.day import MANIFEST_NAME, partition_prefix
 from chalicelib.http import ANY_CONTENT, ApiError, BadRequest, NotFound, json_errors
 from chalicelib.models import utc_now
 from chalicelib.read import params
@@ -49,6 +47,9 @@ def read_manifest(day: dt.date) -> dict[str, Any]:
     S3 reports a missing key as NoSuchKey only to a caller allowed to list the bucket; without
     s3:ListBucket it says AccessDenied, which is left to surface as a 500 (a deployment error).
     """
+    # The export package (its writers) loads on this route's first use, not on every API cold start.
+    from chalicelib.export.day import MANIFEST_NAME, partition_prefix
+
     try:
         response = aws.client("s3").get_object(
             Bucket=settings().bucket_name, Key=partition_prefix(day) + MANIFEST_NAME
@@ -65,6 +66,8 @@ def read_manifest(day: dt.date) -> dict[str, Any]:
 @requires_scope("export")
 def get_export(date: str) -> Response:
     """The manifest of one UTC day's export, each file with a presigned `url` and its `expires_at`."""
+    from chalicelib.export import rewrite  # on first use, as read_manifest's imports
+
     day = _parse_day(date)
     manifest = read_manifest(day)
     if rewrite.is_pending(day):

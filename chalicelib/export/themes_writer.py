@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.export.base import ThemeNames
 from chalicelib.export.parquet_writer import PARQUET_CONTENT_TYPE, ROW_GROUP_ROWS, ParquetRows, load_pyarrow
+from chalicelib.export.streams import FileTarget, WrittenFile, as_target
 from chalicelib.models import StoredFeedback
 
 if TYPE_CHECKING:
@@ -57,9 +58,10 @@ class FeedbackThemesWriter:
     manifest_count = "feedback_themes"
 
     def __init__(
-        self, directory: Path, row_group_rows: int = ROW_GROUP_ROWS, names: ThemeNames | None = None
+        self, where: Path | FileTarget, row_group_rows: int = ROW_GROUP_ROWS, names: ThemeNames | None = None
     ) -> None:
-        self._file = ParquetRows(directory / self.filename, themes_schema(), row_group_rows)
+        output = as_target(where).open(self.filename, self.key_prefix, self.content_type)
+        self._file = ParquetRows(output, themes_schema(), row_group_rows)
         self._names = names or ThemeNames()
 
     def write(self, feedback: StoredFeedback) -> None:
@@ -79,7 +81,7 @@ class FeedbackThemesWriter:
                 }
             )
 
-    def close(self) -> Path:
+    def close(self) -> WrittenFile:
         return self._file.close()
 
     @property

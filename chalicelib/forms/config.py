@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from chalicelib.models import RatingScale
+from chalicelib.models import RatingScale, checked_language_hint
 
 FORM_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
 MAX_QUESTION_CHARS = 300
@@ -72,6 +72,9 @@ class FormConfig(BaseModel):
     question: Question | None = None
     low_label: Label | None = None
     high_label: Label | None = None
+    # The language most responses are written in (ISO 639-1): the analyzer uses it where the text itself
+    # is too short to tell, before the browser's Accept-Language, instead of paying Comprehend to detect it.
+    default_language: str | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -83,6 +86,11 @@ class FormConfig(BaseModel):
                 raise ValueError(f"an origin is scheme://host[:port], got {origin!r}")
             normalized.append(f"{parts.scheme}://{parts.netloc}".lower())
         return normalized
+
+    @field_validator("default_language")
+    @classmethod
+    def _iso_639_1(cls, value: str | None) -> str | None:
+        return checked_language_hint(value)
 
     @model_validator(mode="after")
     def _scale_wording_is_the_default(self) -> Self:

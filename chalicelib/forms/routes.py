@@ -33,6 +33,7 @@ from chalicelib.http import (
     Forbidden,
     NotFound,
     ValidationFailed,
+    accept_language_hint,
     as_api_error,
     error_response,
     json_errors,
@@ -40,7 +41,7 @@ from chalicelib.http import (
     parse_body,
 )
 from chalicelib.ingest import queue
-from chalicelib.models import FeedbackEvent
+from chalicelib.models import SENTIMENT_LANGUAGES, FeedbackEvent
 from chalicelib.observability import logger, metrics
 from chalicelib.web import html
 
@@ -130,7 +131,9 @@ def _accept(form: FormConfig, request: Request, body: dict[str, Any] | None = No
         # The standard header is an alternative to the body field; both are validated the same way.
         body["response_id"] = idempotency_key
     form_encoded = media_type(request) == FORM_URLENCODED_TYPE
-    event = to_event(form, validate_response(form, body, form_encoded=form_encoded))
+    # Read from the request itself: a language hint costs the ack path nothing.
+    browser_language = accept_language_hint(request.headers.get("accept-language"), SENTIMENT_LANGUAGES)
+    event = to_event(form, validate_response(form, body, form_encoded=form_encoded), browser_language)
     queue.enqueue([event])
     logger.info("form response queued", extra={"feedback_id": event.feedback_id, "form_id": form.form_id})
     metrics.add_metric(name="FeedbackAccepted", unit="Count", value=1)

@@ -208,9 +208,14 @@ def validate_response(form: FormConfig, body: dict[str, Any], *, form_encoded: b
     return response
 
 
-def to_event(form: FormConfig, response: FormResponse) -> FeedbackEvent:
-    """The normalized event for a valid response; its external id is the client's id when it sent one."""
+def to_event(form: FormConfig, response: FormResponse, browser_language: str | None = None) -> FeedbackEvent:
+    """The normalized event for a valid response; its external id is the client's id when it sent one.
+
+    Without a language in the response, the form's default language, else `browser_language` (the browser's
+    Accept-Language), travels as the item's language hint.
+    """
     now = utc_now()
+    hint = None if response.language else form.default_language or browser_language
     external_id = response.response_id or uuid.uuid4().hex
     page_url = str(response.page_url) if response.page_url else None
     metadata: dict[str, str | None] = {"form_name": form.name, "page_url": page_url}
@@ -221,6 +226,7 @@ def to_event(form: FormConfig, response: FormResponse) -> FeedbackEvent:
         kind=Kind.FORM_RESPONSE,
         text=response.comment or "",
         language=response.language,
+        language_hint=hint,
         rating=response.rating,
         rating_scale=form.rating_scale if response.rating is not None else None,
         author=Author(email=str(response.email).lower() if response.email else None, name=response.name),

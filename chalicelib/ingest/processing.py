@@ -31,6 +31,7 @@ from chalicelib.ingest.tagging import configured_analyzer, tag_themes
 from chalicelib.models import Channel, FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback_write, identities
+from chalicelib.themes import records as taxonomy_records
 
 
 class RecordFailed(Exception):
@@ -85,7 +86,7 @@ def analyze_and_store(
     already_stored, known_identities = feedback_write.prefetch(unique.values())
     new = {feedback_id: e for feedback_id, e in unique.items() if feedback_id not in already_stored}
     results = analyzer.analyze(
-        [Document(key=e.feedback_id, text=e.text, language=e.language) for e in new.values()]
+        [Document(e.feedback_id, e.text, e.language, hint=e.language_hint) for e in new.values()]
     )
     failed: dict[str, str] = {}
     analyzed = []
@@ -134,7 +135,9 @@ def analyze_and_store(
     # which are known only once the analysis has run: their sentiment then costs no request of its own.
     tagged = tag_themes(ready, tagger, fill_sentiment=True)
     failed.update(tagged.failed)
-    outcome = feedback_write.save_feedback(tagged.items, resolution)
+    # The per-theme counters count a tag under its parent too: the taxonomy is read (cached) only when tagged.
+    parents = taxonomy_records.current().parents() if any(i.themes for i in tagged.items) else {}
+    outcome = feedback_write.save_feedback(tagged.items, resolution, parents)
     failed.update(outcome.failed)
     for index, events in enumerate(events_per_record):
         if events is None:

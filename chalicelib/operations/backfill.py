@@ -12,9 +12,9 @@ between a page's writes and its checkpoint repeats that page on resume, which th
 
 Re-tagging (`backfill --themes`, after a taxonomy change) walks the same way: each page's stored text (already
 redacted) goes to the configured theme tagger against the taxonomy read when the job was prepared, and only
-`themes` and `taxonomy_version` are written (`reanalysis.save_themes`); sentiment is not computed again. The
-job is named after the taxonomy version, so items already tagged with it are skipped and a taxonomy changed
-meanwhile starts a new job.
+`themes` and `taxonomy_version` are written, with the day counters' theme counts (`reanalysis.save_themes`);
+sentiment is not computed again. The job is named after the taxonomy version, so items already tagged with it
+are skipped and a taxonomy changed meanwhile starts a new job.
 """
 
 from __future__ import annotations
@@ -255,7 +255,8 @@ def retag_batch(
         tagger_failed.update(retagged.failed)
         by_id = {item.feedback_id: item for item in retagged.items}
         pairs = [(item, by_id[item.feedback_id]) for item in pending if item.feedback_id in by_id]
-        outcome = reanalysis.save_themes(pairs)
+        outcome = reanalysis.save_themes(pairs, taxonomy.parents())
+        tagger_failed.update({feedback_id: "write retries exhausted" for feedback_id in outcome.failed})
         counts.updated += len(outcome.updated)
         counts.skipped += len(outcome.skipped)
         pending = [item for item in outcome.changed if not is_tagged_with(item, taxonomy)]

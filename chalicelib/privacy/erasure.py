@@ -3,6 +3,7 @@ table, every past export partition that held them is written again without them 
 export function, invoked asynchronously: chalicelib/export/rewrite.py), and an erasure log entry records
 that it happened — never what was erased.
 
+The feedback's counts leave the day counters in the transactions that delete it (store/feedback_delete.py).
 What stays, on purpose: the erasure log (a hash of the customer id, the time and counts), and tombstones
 of nothing (profiles this customer absorbed are deleted with it). Messages still in the ingest queue or
 its DLQ (14 days' retention) could bring feedback back: erase after replaying or purging the DLQ.
@@ -19,14 +20,13 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.export import rewrite
-from chalicelib.export.day import MANIFEST_NAME, partition_prefix, previous_utc_day
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
-from chalicelib.store import customers, dynamo
+from chalicelib.store import customers, dynamo, feedback_delete
 from chalicelib.store.identities import IDENTITY
 from chalicelib.store.profiles import profile_key
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
+from chalicelib.themes import records as taxonomy_records
 
 ERASURE = "ERASURE"
 
@@ -42,7 +42,7 @@ class ErasureReport:
     identities_deleted: int = 0
     profiles_deleted: int = 0
     exports_scheduled: list[str] = field(default_factory=list)
-    export_rewrite: str = rewrite.Dispatch.NONE
+    export_rewrite: str = "none"  # rewrite.Dispatch.NONE, named without importing the export package
 
 
 def customer_hash(customer_id: str) -> str:
@@ -51,6 +51,8 @@ def customer_hash(customer_id: str) -> str:
 
 
 def _exported(day: date) -> bool:
+    from chalicelib.export.day import MANIFEST_NAME, partition_prefix
+
     try:
         aws.client("s3").head_object(Bucket=settings().bucket_name, Key=partition_prefix(day) + MANIFEST_NAME)
     except ClientError as error:
@@ -65,6 +67,10 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
 
     The table is clean when this returns; the export days that held the customer are marked pending (GET
     /exports refuses them) and handed to the export function, which rewrites them within minutes."""
+    # The export package (its writers) loads on an erasure, not on every API cold start.
+    from chalicelib.export import rewrite
+    from chalicelib.export.day import previous_utc_day
+
     profile = customers.get_profile(customer_id)
     items = customers.customer_items(customer_id)
     if profile is None and not items:
@@ -72,14 +78,22 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     report = ErasureReport(customer_hash=customer_hash(customer_id), requested_at=utc_now().isoformat())
     deletes: list[dict[str, Any]] = []
     days: set[date] = set()
+    feedback_ids: list[str] = []
     for item in items:
         kind = item.get(RECORD_TYPE)
         if kind == "FEEDBACK":
             report.feedback_deleted += 1
             days.add(date.fromisoformat(item["stored_at"][:10]))
-        elif kind == IDENTITY:
+            feedback_ids.append(item["feedback_id"])
+            continue
+        if kind == IDENTITY:
             report.identities_deleted += 1
         deletes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: item[PK], SK: item[SK]})}})
+    # With a retention, items may have expired from the table while their export days remain: the profile
+    # lists every day its items were stored on (merges carry the absorbed profiles' days over).
+    days.update(date.fromisoformat(day) for day in (profile or {}).get("stored_days", []))
+    # Feedback goes in transactions with its day counts and negative pointers, so /stats forgets it too.
+    feedback_delete.delete_feedback(feedback_ids, taxonomy_records.current().parents())
     profiles = {customer_id, *((profile or {}).get("absorbed", []))}
     for profile_id in sorted(profiles):
         deletes.append({"DeleteRequest": {"Key": dynamo.serialize(profile_key(profile_id))}})

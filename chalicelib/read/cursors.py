@@ -21,7 +21,7 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.http import BadRequest
 from chalicelib.store import signing_keys
-from chalicelib.store.feedback import ITEM_TYPE, day_partition
+from chalicelib.store.feedback import ITEM_TYPE, customer_sort_range, day_partition
 from chalicelib.store.schema import (
     CUSTOMER_PK,
     CUSTOMER_SK,
@@ -133,8 +133,11 @@ def read_days_cursor(token: str | None, listing: str, days: Sequence[date]) -> d
     return {"day": day, "shard": shard, "key": key}
 
 
-def read_customer_cursor(token: str | None, listing: str, customer_id: str) -> dict[str, Any] | None:
-    """The position (`key`) of a customer listing's `next`, checked; None without one."""
+def read_customer_cursor(
+    token: str | None, listing: str, customer_id: str, days: Sequence[date] | None = None
+) -> dict[str, Any] | None:
+    """The position (`key`) of a customer listing's `next`, checked (inside the days' sort keys when the
+    listing has days); None without one."""
     if token is None:
         return None
     payload = _verified_payload(token, listing)
@@ -145,4 +148,8 @@ def read_customer_cursor(token: str | None, listing: str, customer_id: str) -> d
         raise InvalidCursor()
     if values[CUSTOMER_PK] != customer_partition(customer_id) or not values[CUSTOMER_SK].startswith("FB#"):
         raise InvalidCursor()
+    if days:
+        first, last = customer_sort_range(days)
+        if not first <= values[CUSTOMER_SK] <= last:
+            raise InvalidCursor()
     return {"key": payload["key"]}

@@ -2,7 +2,9 @@
 
 - `GET /feedback?date=&from=&to=&channel=&sentiment=&customer_id=&theme=&theme_sentiment=&limit=&next=`
   (scope read): feedback by the UTC day it was stored (as the exports are cut), or a customer's feedback
-  newest first; cursor pagination. `theme` keeps the items tagged with that theme or one of its children.
+  newest first (with dates: what occurred on those days); cursor pagination, each page within a read
+  budget (so a page may hold fewer than `limit` items while `next` continues). `theme` keeps the items
+  tagged with that theme or one of its children.
 - `GET /customers/{id}` (read): profile, identities and recent feedback, from one Query.
 - `POST /customers/search` `{"email": …}` (read): the customer an email belongs to; the address travels in
   the body, so no request log on the way (API Gateway, proxies, `make run`) holds it.
@@ -140,15 +142,17 @@ def list_feedback() -> Response:
         theme_sentiment=themed.sentiment,
     )
     identity = {"channel": channel, "sentiment": sentiment, **themed.listing()}
-    if customer_id and days is None:
+    if customer_id:
+        # By the customer index, newest first; with dates, the days the feedback occurred (its sort key).
         by_customer = replace(filters, customer_id=None)
-        # customer_id=None: the fingerprint such listings always had, so their cursors stay valid.
-        listing = cursors.fingerprint(customer=customer_id, customer_id=None, **identity)
-        cursor = cursors.read_customer_cursor(token, listing, customer_id)
-        page = feedback_store.page_customer(customer_id, by_customer, limit, cursor)
+        # Without dates: the fingerprint such listings always had, so their cursors stay valid.
+        span = {"days": [days[0], days[-1]]} if days else {}
+        listing = cursors.fingerprint(customer=customer_id, customer_id=None, **span, **identity)
+        cursor = cursors.read_customer_cursor(token, listing, customer_id, days)
+        page = feedback_store.page_customer(customer_id, by_customer, limit, cursor, days)
     else:
         days = days or [utc_now().date()]
-        listing = cursors.fingerprint(days=[days[0], days[-1]], customer_id=customer_id, **identity)
+        listing = cursors.fingerprint(days=[days[0], days[-1]], customer_id=None, **identity)
         cursor = cursors.read_days_cursor(token, listing, days)
         page = feedback_store.page_days(days, filters, limit, cursor)
     return Response(

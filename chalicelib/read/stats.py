@@ -1,19 +1,18 @@
-"""Aggregates for the dashboard (`GET /stats`), computed from the per-day index: one paginated Query per day
-and shard reading only the attributes the aggregates need, never a Scan.
+"""Aggregates for the dashboard (`GET /stats`), read from the day counters the writes keep
+(store/counters.py): a BatchGetItem per 50 days of counter items, one Query for the newest negative
+pointers and one BatchGetItem for those items, whatever the range holds.
 
 Per day: the sentiment mix and the NPS (promoters - detractors, in % of NPS ratings); per channel: the
 sentiment mix; overall: totals, the NPS, and the newest negative feedback (with the customer it belongs to).
 Feedback whose sentiment was not analysed (empty text, unsupported language …) counts as "NONE".
 
 Per theme (theme_stats.py): volume and the mix of the sentiments about it, overall and per day, and the change
-against the period of the same length just before, which costs a second read of that period's themes.
+against the period of the same length just before (that period's counter items, in the same reads).
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -21,13 +20,12 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, Sentiment
 from chalicelib.read.theme_stats import ThemeStats
-from chalicelib.store import dynamo
-from chalicelib.store.feedback import day_partition
-from chalicelib.store.schema import DAY_INDEX, DAY_PK
+from chalicelib.store import counters, dynamo
+from chalicelib.store.counters import DETRACTOR_MAX, PROMOTER_MIN, UNANALYSED
+from chalicelib.store.feedback import feedback_key
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
 
-UNANALYSED = "NONE"
 SENTIMENTS = (*(s.value for s in Sentiment), UNANALYSED)
 LATEST_NEGATIVE = 10
 MAX_TEXT_CHARS = 500
@@ -45,7 +43,6 @@ PROJECTED = (
     "author",
     "themes",
 )
-PROMOTER_MIN, DETRACTOR_MAX = 9, 6
 
 
 @dataclass
@@ -63,6 +60,15 @@ class Nps:
             self.detractors += 1
         else:
             self.passives += 1
+
+    def add_band(self, band: str, count: int) -> None:
+        """`count` responses of a band as the counters name it: p, a or d."""
+        if band == "p":
+            self.promoters += count
+        elif band == "d":
+            self.detractors += count
+        else:
+            self.passives += count
 
     @property
     def responses(self) -> int:
@@ -102,29 +108,16 @@ class Tally:
         if item.get("rating_scale") == RatingScale.NPS.value and isinstance(rating, int):
             self.nps.add(rating)
 
+    def merge(self, other: Tally) -> None:
+        self.sentiment.update(other.sentiment)
+        for band in ("promoters", "passives", "detractors"):
+            setattr(self.nps, band, getattr(self.nps, band) + getattr(other.nps, band))
+
     def as_json(self) -> dict[str, Any]:
         return {"total": self.total, "sentiment": _mix(self.sentiment), "nps": self.nps.as_json()}
 
 
-def day_items(day: date, attributes: Sequence[str] = PROJECTED) -> list[dict[str, Any]]:
-    """The projected attributes of every item stored on a UTC day, through the per-day index."""
-    names = {f"#a{index}": name for index, name in enumerate(attributes)}
-    items: list[dict[str, Any]] = []
-    for shard in range(settings().day_shards):
-        items.extend(
-            dynamo.query_pages(
-                TableName=settings().table_name,
-                IndexName=DAY_INDEX,
-                KeyConditionExpression="#pk = :day",
-                ProjectionExpression=", ".join(names),
-                ExpressionAttributeNames={"#pk": DAY_PK, **names},
-                ExpressionAttributeValues={":day": {"S": day_partition(day, shard)}},
-            )
-        )
-    return items
-
-
-def _negative_entry(item: dict[str, Any]) -> dict[str, Any]:
+def negative_entry(item: dict[str, Any]) -> dict[str, Any]:
     text = str(item.get("text") or "")
     author = item.get("author") if isinstance(item.get("author"), dict) else {}
     return {
@@ -145,38 +138,61 @@ def previous_period(days: list[date]) -> list[date]:
     return [days[0] - timedelta(days=len(days) - offset) for offset in range(len(days))]
 
 
+def _add(name: str, count: int, tally: Tally, channels: dict[str, Tally]) -> None:
+    """One counter attribute (s|channel|sentiment, n|channel|band) into a day's tally and its channel's."""
+    kind, _, rest = name.partition("|")
+    channel, _, value = rest.rpartition("|")
+    if kind not in ("s", "n"):
+        return
+    for bucket in (tally, channels.setdefault(channel, Tally())):
+        if kind == "s":
+            bucket.sentiment[value] += count
+        else:
+            bucket.nps.add_band(value, count)
+
+
+def _newest_negative(days: list[date], latest_negative: int) -> list[dict[str, Any]]:
+    """The newest negative items stored on `days`: their pointers, then the items themselves (their customer
+    may have changed since, by a merge)."""
+    pointers = counters.newest_negative_ids(days[0], days[-1], latest_negative)
+    if not pointers:
+        return []
+    keys = [feedback_key(feedback_id) for _, feedback_id in pointers]
+    found = {
+        item["feedback_id"]: item
+        for item in dynamo.batch_get(settings().table_name, keys, attributes=PROJECTED)
+    }
+    items = [found.get(feedback_id) for _, feedback_id in pointers]
+    return [
+        negative_entry(item) for item in items if item and item.get("sentiment") == Sentiment.NEGATIVE.value
+    ]
+
+
 def compute(
     days: list[date], latest_negative: int = LATEST_NEGATIVE, taxonomy: Taxonomy | None = None
 ) -> dict[str, Any]:
     """Aggregates over `days` (each day listed, with zeros where nothing was stored)."""
     themes = ThemeStats(taxonomy or taxonomy_records.current())
+    before = previous_period(days)
+    counts = counters.read_days([*days, *before])
     overall = Tally()
     per_day: list[dict[str, Any]] = []
     channels: dict[str, Tally] = {}
-    negatives: list[tuple[str, str, dict[str, Any]]] = []
     for day in days:
         tally = Tally()
-        for item in day_items(day):
-            tally.add(item)
-            themes.add(day, item.get("themes"))
-            overall.add(item)
-            channels.setdefault(str(item.get("channel") or "unknown"), Tally()).add(item)
-            if item.get("sentiment") == Sentiment.NEGATIVE.value:
-                entry = (str(item.get("stored_at") or ""), str(item.get("feedback_id") or ""), item)
-                if len(negatives) < latest_negative:
-                    heapq.heappush(negatives, entry)
-                else:
-                    heapq.heappushpop(negatives, entry)
+        for name, count in sorted(counts.get(day, {}).items()):
+            _add(name, count, tally, channels)
+            themes.add_count(day, name, count)
+        overall.merge(tally)
         per_day.append({"date": day.isoformat(), **tally.as_json()})
+    for day in before:
+        for name, count in counts.get(day, {}).items():
+            themes.add_previous_count(name, count)
     by_channel = [
         {"channel": name, **tally.as_json()}
         for name, tally in sorted(channels.items(), key=lambda pair: (-pair[1].total, pair[0]))
+        if tally.total
     ]
-    newest = [_negative_entry(item) for _, _, item in sorted(negatives, key=lambda e: e[:2], reverse=True)]
-    before = previous_period(days)
-    for day in before:
-        for item in day_items(day, ("themes",)):
-            themes.add_previous(item.get("themes"))
     return {
         "from": days[0].isoformat(),
         "to": days[-1].isoformat(),
@@ -184,6 +200,6 @@ def compute(
         **overall.as_json(),
         "days": per_day,
         "channels": by_channel,
-        "latest_negative": newest,
+        "latest_negative": _newest_negative(days, latest_negative),
         "themes": themes.as_json(before[0], before[-1]),
     }

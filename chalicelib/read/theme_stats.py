@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from chalicelib.models import Sentiment
+from chalicelib.store.counters import TAGGED
 from chalicelib.themes.taxonomy import Taxonomy
 
 THEME_SENTIMENTS = tuple(s.value for s in Sentiment)
@@ -34,6 +35,13 @@ class ThemeCount:
     def add(self, sentiments: set[str]) -> None:
         self.total += 1
         self.sentiment.update(sentiments)
+
+    def add_count(self, sentiment: str | None, count: int) -> None:
+        """`count` items (sentiment None) or `count` items expressing `sentiment` about the theme."""
+        if sentiment is None:
+            self.total += count
+        else:
+            self.sentiment[sentiment] += count
 
     def as_json(self) -> dict[str, Any]:
         return {"total": self.total, "sentiment": {s: self.sentiment.get(s, 0) for s in THEME_SENTIMENTS}}
@@ -87,6 +95,27 @@ class ThemeStats:
         self.previous_tagged += bool(matches)
         for theme_id in matches:
             self.tallies.setdefault(theme_id, ThemeTally()).previous_total += 1
+
+    def add_count(self, day: date, name: str, count: int) -> None:
+        """A day counter of the period (store/counters.py): `tg`, `t|<theme>` or `t|<theme>|<sentiment>`."""
+        if name == TAGGED:
+            self.tagged += count
+            return
+        kind, _, rest = name.partition("|")
+        if kind != "t":
+            return
+        theme_id, _, sentiment = rest.partition("|")
+        tally = self.tallies.setdefault(theme_id, ThemeTally())
+        tally.period.add_count(sentiment or None, count)
+        tally.days.setdefault(day, ThemeCount()).add_count(sentiment or None, count)
+
+    def add_previous_count(self, name: str, count: int) -> None:
+        """A day counter of the period before."""
+        kind, _, rest = name.partition("|")
+        if name == TAGGED:
+            self.previous_tagged += count
+        elif kind == "t" and "|" not in rest:
+            self.tallies.setdefault(rest, ThemeTally()).previous_total += count
 
     def _theme_json(self, theme_id: str, tally: ThemeTally) -> dict[str, Any]:
         theme = self.taxonomy.get(theme_id)

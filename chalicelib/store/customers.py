@@ -1,9 +1,10 @@
 """Customer 360 reads: a customer's profile, identities and newest feedback, and lookups by id or email.
 
 A customer's profile, identities and feedback all carry `gsi2pk = CUSTOMER#<id>`, so one Query on the
-customer index returns them together (README, Customer 360). Written by identities.py (who is who),
-feedback_write.py (feedback with its identities and profile, once), profiles.py (the aggregates) and
-merge.py (two customers become one).
+customer index finds them together (README, Customer 360); the index holds their keys and record types only
+(schema.CUSTOMER_INDEX_ATTRIBUTES), so the items themselves are then read by key, in one BatchGetItem.
+Written by identities.py (who is who), feedback_write.py (feedback with its identities and profile, once),
+profiles.py (the aggregates) and merge.py (two customers become one).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from chalicelib.store.schema import (
     INDEX_KEYS,
     PK,
     RECORD_TYPE,
+    SK,
     customer_partition,
 )
 
@@ -33,7 +35,7 @@ MAX_EMAIL_LENGTH = 320
 
 @dataclass
 class CustomerView:
-    """A customer's profile, identities and most recent feedback, from one Query."""
+    """A customer's profile, identities and most recent feedback, from one Query and one BatchGetItem."""
 
     customer_id: str
     profile: dict[str, Any]
@@ -72,10 +74,14 @@ def summarize(profile: dict[str, Any]) -> dict[str, Any]:
 
 
 def view(customer_id: str, recent: int = 20) -> CustomerView | None:
-    """Profile, identities and the `recent` newest feedback in one Query (newest first); None if unknown."""
+    """Profile, identities and the `recent` newest feedback (newest first); None if unknown. One Query finds
+    their keys, one BatchGetItem (per 100 keys) reads them."""
     if not is_customer_id(customer_id):
         return None
-    items = _partition_items(customer_id, ScanIndexForward=False, Limit=recent + 50, max_pages=1)
+    entries = _partition_entries(customer_id, ScanIndexForward=False, Limit=recent + 50, max_pages=1)
+    feedback_entries = [e for e in entries if e.get(RECORD_TYPE) == feedback_store.ITEM_TYPE][:recent]
+    wanted = [e for e in entries if e.get(RECORD_TYPE) in {PROFILE, IDENTITY}] + feedback_entries
+    items = _fetch(wanted)
     profile = next((i for i in items if i.get(RECORD_TYPE) == PROFILE), None)
     if profile is None:
         return None
@@ -83,8 +89,8 @@ def view(customer_id: str, recent: int = 20) -> CustomerView | None:
         customer_id=customer_id,
         profile=_plain(profile),
         identities=[_plain(i) for i in items if i.get(RECORD_TYPE) == IDENTITY],
-        recent_feedback=[feedback_store.from_item(i) for i in items if i.get(RECORD_TYPE) == "FEEDBACK"][
-            :recent
+        recent_feedback=[
+            feedback_store.from_item(i) for i in items if i.get(RECORD_TYPE) == feedback_store.ITEM_TYPE
         ],
     )
 
@@ -115,15 +121,23 @@ def find_by_email(email: str) -> str | None:
 
 
 def customer_items(customer_id: str) -> list[dict[str, Any]]:
-    """Every item in a customer's index partition (profile, identities, feedback), paginated."""
+    """Every item in a customer's index partition (profile, identities, feedback), whole: the Query's keys
+    (paginated), then the items by key."""
     if not is_customer_id(customer_id):
         return []
-    return _partition_items(customer_id)
+    return _fetch(_partition_entries(customer_id))
 
 
-def _partition_items(customer_id: str, **query_options: Any) -> list[dict[str, Any]]:
-    """The items of a customer's index partition that a Query with `query_options` (order, limit, pages)
-    returns."""
+def _fetch(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The whole items of index `entries`, in the entries' order (an item deleted meanwhile is left out)."""
+    found = dynamo.batch_get(settings().table_name, [{PK: e[PK], SK: e[SK]} for e in entries])
+    by_key = {(item[PK], item[SK]): item for item in found}
+    return [by_key[key] for key in ((e[PK], e[SK]) for e in entries) if key in by_key]
+
+
+def _partition_entries(customer_id: str, **query_options: Any) -> list[dict[str, Any]]:
+    """The index entries (keys and CUSTOMER_INDEX_ATTRIBUTES) of a customer's partition that a Query with
+    `query_options` (order, limit, pages) returns."""
     return list(
         dynamo.query_pages(
             TableName=settings().table_name,

@@ -4,6 +4,7 @@ listings, per customer). New items are written with their customers by feedback_
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -12,7 +13,7 @@ from typing import Any
 from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import StoredFeedback
-from chalicelib.store import dynamo
+from chalicelib.store import dynamo, listing_hints
 from chalicelib.store.schema import (
     CUSTOMER_INDEX,
     CUSTOMER_PK,
@@ -24,6 +25,7 @@ from chalicelib.store.schema import (
     PK,
     RECORD_TYPE,
     SK,
+    TTL_ATTRIBUTE,
     customer_partition,
 )
 
@@ -63,7 +65,19 @@ def to_item(feedback: StoredFeedback) -> dict[str, Any]:
     if feedback.customer_id:
         item[CUSTOMER_PK] = customer_partition(feedback.customer_id)
         item[CUSTOMER_SK] = customer_sort_key(feedback)
+    expires_at = expiry(feedback)
+    if expires_at is not None:
+        item[TTL_ATTRIBUTE] = expires_at
     return item
+
+
+def expiry(feedback: StoredFeedback) -> int | None:
+    """When DynamoDB's TTL may delete the item (epoch seconds, RETENTION_DAYS after it was stored), or None
+    when no retention is configured; the nightly exports are the archive of what expires."""
+    days = settings().retention_days
+    if days <= 0:
+        return None
+    return int(feedback.stored_at.timestamp()) + days * 86_400
 
 
 def customer_sort_key(feedback: StoredFeedback) -> str:
@@ -72,8 +86,8 @@ def customer_sort_key(feedback: StoredFeedback) -> str:
 
 
 def from_item(item: dict[str, Any]) -> StoredFeedback:
-    """The stored feedback an item holds (key attributes dropped)."""
-    fields = {k: v for k, v in item.items() if k not in INDEX_KEYS}
+    """The stored feedback an item holds (key attributes and its expiry dropped)."""
+    fields = {k: v for k, v in item.items() if k not in INDEX_KEYS and k != TTL_ATTRIBUTE}
     return StoredFeedback.model_validate(fields)
 
 
@@ -85,13 +99,15 @@ def get(feedback_id: str) -> StoredFeedback | None:
 
 def list_day(day: date) -> Iterator[StoredFeedback]:
     """Every item stored on a UTC day in stored order, read through the per-day index: one paginated Query
-    per shard, merged lazily (each shard is already sorted by its sort key); never a Scan."""
-    shards = [_list_shard(day, shard) for shard in range(settings().day_shards)]
+    per shard, each read ahead by its own thread, merged lazily (each shard is already sorted by its sort
+    key); never a Scan."""
+    shards = [dynamo.read_ahead(_list_shard(day, shard)) for shard in range(settings().day_shards)]
     yield from heapq.merge(*shards, key=lambda feedback: (feedback.stored_at, feedback.feedback_id))
 
 
 def _list_shard(day: date, shard: int) -> Iterator[StoredFeedback]:
-    for item in dynamo.query_pages(
+    # A whole day is read here (the export): the pages' items skip botocore's parser (query_pages_unparsed).
+    for item in dynamo.query_pages_unparsed(
         TableName=settings().table_name,
         IndexName=DAY_INDEX,
         KeyConditionExpression="#pk = :day",
@@ -124,14 +140,16 @@ class Filters:
     themes: tuple[str, ...] = ()
     theme_sentiment: str | None = None
 
-    def expression(self) -> dict[str, Any]:
+    def expression(self, themes_projected: bool = True) -> dict[str, Any]:
+        """The FilterExpression; `themes_projected=False` for an index without `themes` (the customer index),
+        where the themes are checked on the items fetched by key only."""
         conditions, values = [], {}
         for name in ("channel", "sentiment", "customer_id"):
             value = getattr(self, name)
             if value is not None:
                 conditions.append(f"{name} = :{name}")
                 values[f":{name}"] = {"S": value}
-        if self.themes:
+        if self.themes and themes_projected:
             # Untagged items never match: DynamoDB leaves them out before they are sent.
             conditions.append("attribute_exists(themes) AND size(themes) > :no_themes")
             values[":no_themes"] = {"N": "0"}
@@ -140,8 +158,9 @@ class Filters:
         return {"FilterExpression": " AND ".join(conditions), "ExpressionAttributeValues": values}
 
     @property
-    def checks_items(self) -> bool:
-        return bool(self.themes)
+    def active(self) -> bool:
+        """Whether the listing keeps fewer items than it reads."""
+        return any((self.channel, self.sentiment, self.customer_id, self.themes))
 
     def keeps(self, feedback: StoredFeedback) -> bool:
         if not self.themes:
@@ -152,69 +171,97 @@ class Filters:
         )
 
 
-# A listing filtered by theme reads at least this many items per Query request (a rare theme would otherwise
-# cost a request per item near the end of a page) and at most THEMED_PAGE_BUDGET items per page, so one
-# request never reads for longer than the gateway waits: such a page may hold fewer than `limit` items, even
-# none, while its cursor continues.
-THEMED_READ_CHUNK = 250
-THEMED_PAGE_BUDGET = 5000
+# What one page may read, whatever it filters, so a request never runs longer than the gateway waits: at
+# most PAGE_ITEM_BUDGET items evaluated and PAGE_QUERY_BUDGET Query requests (an empty shard costs one). A
+# page that spends its budget holds fewer than `limit` items, even none, while its cursor continues.
+PAGE_ITEM_BUDGET = 5000
+PAGE_QUERY_BUDGET = 32
 DAY_KEY_NAMES = (PK, SK, DAY_PK, DAY_SK)
 CUSTOMER_KEY_NAMES = (PK, SK, CUSTOMER_PK, CUSTOMER_SK)
 
 
 @dataclass
 class _PageReader:
-    """Fills one page from one or more Queries, and says where the next page starts."""
+    """Fills one page from one or more Queries within the page's budget, and says where the next starts."""
 
     filters: Filters
     limit: int
     key_names: tuple[str, ...]
+    # The index holds keys only (the customer index): each response's items are then read by key.
+    fetch_by_key: bool = False
     items: list[StoredFeedback] = field(default_factory=list)
-    read: int = 0
+    evaluated: int = 0
+    requests: int = 0
 
     @property
     def done(self) -> bool:
-        """The page is full, or a themed page has read its budget."""
-        spent = self.filters.checks_items and self.read >= THEMED_PAGE_BUDGET
+        """The page is full, or it has spent its read budget."""
+        spent = self.evaluated >= PAGE_ITEM_BUDGET or self.requests >= PAGE_QUERY_BUDGET
         return len(self.items) >= self.limit or spent
+
+    def _request_limit(self) -> int:
+        """Items the next request evaluates: what the page still wants, divided by the share of items kept so
+        far (so a rare match does not cost a request per item), within what is left of the budget."""
+        wanted = self.limit - len(self.items)
+        if not self.filters.active:
+            return wanted
+        kept_share = (len(self.items) + 1) / (self.evaluated + 1)
+        return max(1, min(PAGE_ITEM_BUDGET - self.evaluated, math.ceil(wanted / kept_share)))
 
     def read_query(self, query: dict[str, Any], start_key: dict[str, Any] | None) -> dict[str, Any] | None:
         """Page through one Query from `start_key` until the page is done or the Query ends; the key to
         resume from (the last item kept when the page filled mid-response), or None when the Query ended."""
         dynamodb = aws.client("dynamodb")
-        while True:
+        while not self.done:
             if start_key:
                 query["ExclusiveStartKey"] = start_key
-            wanted = self.limit - len(self.items)
-            chunk = max(wanted, THEMED_READ_CHUNK) if self.filters.checks_items else wanted
-            response = dynamodb.query(**query, Limit=chunk)
+            response = dynamodb.query(**query, Limit=self._request_limit())
+            self.requests += 1
             start_key = response.get("LastEvaluatedKey")
             found = response.get("Items", [])
-            self.read += response.get("ScannedCount", len(found))
+            self.evaluated += response.get("ScannedCount", len(found))
+            whole = self._whole_items(found)
             for position, item in enumerate(found):
-                feedback = from_item(dynamo.deserialize(item))
+                key = (item[PK]["S"], item[SK]["S"])
+                if key not in whole:
+                    continue  # deleted since the index was read (an erasure)
+                feedback = from_item(whole[key])
                 if not self.filters.keeps(feedback):
                     continue
                 self.items.append(feedback)
                 if len(self.items) >= self.limit and position < len(found) - 1:
                     return {name: item[name] for name in self.key_names}
-            if not start_key or self.done:
-                return start_key
+            if not start_key:
+                return None
+        return start_key
+
+    def _whole_items(self, found: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """(pk, sk) → the whole item, for a Query response's items (from the table when the index has
+        keys only: one BatchGetItem per 100 items)."""
+        if not self.fetch_by_key:
+            return {(item[PK]["S"], item[SK]["S"]): dynamo.deserialize(item) for item in found}
+        keys = [{PK: item[PK]["S"], SK: item[SK]["S"]} for item in found]
+        return {(item[PK], item[SK]): item for item in dynamo.batch_get(settings().table_name, keys)}
 
 
 def page_days(
     days: Sequence[date], filters: Filters, limit: int, cursor: dict[str, Any] | None = None
 ) -> Page:
-    """Items stored on `days`, day after day and shard after shard, `limit` at most; resumable by cursor.
+    """Items stored on `days`, day after day and shard after shard, `limit` at most (fewer when the page's
+    read budget is spent first); resumable by cursor.
 
     The cursor names the day, the shard and the key to start after, so a listing reads each item once
-    however it is paged.
+    however it is paged. Days the counters know hold no match are skipped without a read.
     """
     page = _PageReader(filters, limit, DAY_KEY_NAMES)
     start_day, start_shard = (cursor["day"], cursor["shard"]) if cursor else (0, 0)
     start_key = cursor.get("key") if cursor else None
+    matching = listing_hints.days_with_matches(days[start_day:], filters) if filters.active else None
+    skipped = set() if matching is None else set(days[start_day:]) - set(matching)
     extra = filters.expression()
     for day_index in range(start_day, len(days)):
+        if days[day_index] in skipped:
+            continue
         for shard in range(start_shard if day_index == start_day else 0, settings().day_shards):
             query: dict[str, Any] = {
                 "TableName": settings().table_name,
@@ -247,25 +294,45 @@ def _after(day_index: int, shard: int, days: int) -> dict[str, Any] | None:
     return None
 
 
+def customer_sort_range(days: Sequence[date]) -> tuple[str, str]:
+    """The customer index's sort keys (`FB#<occurred_at>#<id>`) of feedback that occurred on `days`
+    (first..last, inclusive): `~` sorts after every character an ISO time or an id holds."""
+    return f"FB#{days[0].isoformat()}", f"FB#{days[-1].isoformat()}~"
+
+
 def page_customer(
-    customer_id: str, filters: Filters, limit: int, cursor: dict[str, Any] | None = None
+    customer_id: str,
+    filters: Filters,
+    limit: int,
+    cursor: dict[str, Any] | None = None,
+    days: Sequence[date] | None = None,
 ) -> Page:
-    """A customer's feedback, newest first, through the customer index; resumable by cursor."""
-    extra = filters.expression()
+    """A customer's feedback, newest first, through the customer index (its keys, channel and sentiment;
+    the items read by key; only what occurred on `days` when given: a key condition, so other days are never
+    read); resumable by cursor."""
+    extra = filters.expression(themes_projected=False)
+    if days:
+        key_condition, bounds = "#pk = :customer AND #sk BETWEEN :first AND :last", customer_sort_range(days)
+        sort_values = {":first": {"S": bounds[0]}, ":last": {"S": bounds[1]}}
+    else:
+        key_condition, sort_values = (
+            "#pk = :customer AND begins_with(#sk, :feedback)",
+            {":feedback": {"S": "FB#"}},
+        )
     query: dict[str, Any] = {
         "TableName": settings().table_name,
         "IndexName": CUSTOMER_INDEX,
-        "KeyConditionExpression": "#pk = :customer AND begins_with(#sk, :feedback)",
+        "KeyConditionExpression": key_condition,
         "ExpressionAttributeNames": {"#pk": CUSTOMER_PK, "#sk": CUSTOMER_SK},
         "ScanIndexForward": False,
         **extra,
         "ExpressionAttributeValues": {
             ":customer": {"S": customer_partition(customer_id)},
-            ":feedback": {"S": "FB#"},
+            **sort_values,
             **extra.get("ExpressionAttributeValues", {}),
         },
     }
-    page = _PageReader(filters, limit, CUSTOMER_KEY_NAMES)
+    page = _PageReader(filters, limit, CUSTOMER_KEY_NAMES, fetch_by_key=True)
     start_key = page.read_query(query, cursor.get("key") if cursor else None)
     return Page(page.items, {"key": start_key} if start_key else None)
 

@@ -1,8 +1,9 @@
 """The analyze path's write: new feedback with its identities and profile aggregates, each item once.
 
-Feedback, identities and profile updates go in one TransactWriteItems: the feedback Put is conditional, so
-a redelivery cancels the transaction and the profile is never counted twice; the retry drops what already
-exists. How a profile's ordered attributes are guessed and corrected is in profiles.py; README, Customer 360.
+Feedback, identities, profile updates and the day counters (counters.py) go in one TransactWriteItems: the
+feedback Put is conditional, so a redelivery cancels the transaction and neither the profile nor the counters
+are counted twice; the retry drops what already exists.
+How a profile's ordered attributes are guessed and corrected is in profiles.py; README, Customer 360.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.aws import chunked
 from chalicelib.config import settings
 from chalicelib.models import FeedbackEvent, StoredFeedback, utc_now
-from chalicelib.store import customers, dynamo, merge, profiles
+from chalicelib.store import counters, customers, dynamo, merge, profiles
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import (
     IDENTITY,
@@ -52,17 +52,6 @@ def prefetch(events: Iterable[FeedbackEvent]) -> tuple[set[str], dict[str, str]]
     return stored, known
 
 
-@dataclass
-class _Transaction:
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    # What each action is for: ("feedback", id) | ("identity", identity) | ("profile", customer id).
-    roles: list[tuple[str, str]] = field(default_factory=list)
-
-    def add(self, action: dict[str, Any], role: tuple[str, str]) -> None:
-        self.actions.append(action)
-        self.roles.append(role)
-
-
 def _feedback_put(item: StoredFeedback) -> dict[str, Any]:
     return {
         "Put": {
@@ -87,13 +76,45 @@ def _identity_put(identity: str, customer_id: str) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Transaction:
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    # What each action is for: ("feedback", id) | ("identity", identity) | ("profile", customer id)
+    # | ("counter", "") for the day counters and negative pointers, which never refuse.
+    roles: list[tuple[str, str]] = field(default_factory=list)
+    items: list[StoredFeedback] = field(default_factory=list)
+
+    def add(self, action: dict[str, Any], role: tuple[str, str]) -> None:
+        self.actions.append(action)
+        self.roles.append(role)
+
+    def size_with(self, unit: _Unit) -> int:
+        """Actions this transaction would hold with `unit` and the counter actions of both."""
+        return len(self.actions) + len(unit.actions) + counters.action_count([*self.items, *unit.items])
+
+    def close(self, parents: counters.ThemeParents) -> None:
+        """Add the counter Updates and negative pointers of the transaction's items."""
+        for action in counters.counter_actions(self.items, [], parents):
+            self.add(action, ("counter", ""))
+
+
+@dataclass
+class _Unit:
+    """What goes in one transaction: a customer's feedback puts, its profile update, its new identities."""
+
+    actions: list[tuple[dict[str, Any], tuple[str, str]]]
+    items: list[StoredFeedback]
+
+
 def _pack(
     items: Sequence[StoredFeedback],
     new_identities: dict[str, str],
     now: datetime,
     stored_profiles: dict[str, dict[str, Any]],
+    parents: counters.ThemeParents,
 ) -> list[_Transaction]:
-    """Group items into transactions of ≤ 100 actions, one profile update per customer per transaction."""
+    """Group items into transactions of ≤ 100 actions, one profile update per customer per transaction and
+    one counter update per day touched."""
     by_customer: dict[str | None, list[StoredFeedback]] = defaultdict(list)
     for item in items:
         by_customer[item.customer_id].append(item)
@@ -101,26 +122,33 @@ def _pack(
     for identity, customer in new_identities.items():
         identities_by_customer[customer].append(identity)
 
-    units: list[list[tuple[dict[str, Any], tuple[str, str]]]] = []
+    units: list[_Unit] = []
     for customer, group in by_customer.items():
         identities = identities_by_customer.get(customer, []) if customer else []
         # Room for the profile update and the new identities in the group's first unit.
-        size = dynamo.MAX_TRANSACTION_ITEMS - 1 - len(identities)
-        for position, chunk in enumerate(chunked(group, size)):
-            unit = [(_feedback_put(item), ("feedback", item.feedback_id)) for item in chunk]
+        room = dynamo.MAX_TRANSACTION_ITEMS - 1 - len(identities)
+        for position, chunk in enumerate(counters.transaction_chunks(group, room, parents, counters.just)):
+            unit = _Unit([(_feedback_put(item), ("feedback", item.feedback_id)) for item in chunk], chunk)
             if customer is not None:
                 update = profiles.profile_update(customer, chunk, now, stored_profiles.get(customer))
-                unit.append((update, ("profile", customer)))
+                unit.actions.append((update, ("profile", customer)))
                 if position == 0:
-                    unit += [(_identity_put(i, customer), ("identity", i)) for i in identities]
+                    unit.actions += [(_identity_put(i, customer), ("identity", i)) for i in identities]
             units.append(unit)
 
     transactions = [_Transaction()]
     for unit in units:
-        if len(transactions[-1].actions) + len(unit) > dynamo.MAX_TRANSACTION_ITEMS:
+        current = transactions[-1]
+        too_many = current.size_with(unit) > dynamo.MAX_TRANSACTION_ITEMS or (
+            counters.attribute_count([*current.items, *unit.items], parents) > counters.MAX_COUNTER_ATTRIBUTES
+        )
+        if current.actions and too_many:
             transactions.append(_Transaction())
-        for action, role in unit:
+        for action, role in unit.actions:
             transactions[-1].add(action, role)
+        transactions[-1].items += unit.items
+    for transaction in transactions:
+        transaction.close(parents)
     return [t for t in transactions if t.actions]
 
 
@@ -193,8 +221,14 @@ class _Writes:
         return retry
 
 
-def save_feedback(items: Sequence[StoredFeedback], resolution: Resolution) -> dynamo.PutOutcome:
-    """Store new feedback with its identities and profile aggregates, each item exactly once.
+def save_feedback(
+    items: Sequence[StoredFeedback],
+    resolution: Resolution,
+    parents: counters.ThemeParents,
+) -> dynamo.PutOutcome:
+    """Store new feedback with its identities, profile aggregates and day counters, each item exactly once
+    (`parents`: each theme's parent in the taxonomy in force, for the per-theme counters; required,
+    so a caller cannot leave the parents' counts out by forgetting it).
 
     A cancelled transaction names its culprits: a feedback item that exists already (a redelivery) is
     reported and dropped; an identity that meanwhile maps to another customer sends the items back through
@@ -212,7 +246,7 @@ def save_feedback(items: Sequence[StoredFeedback], resolution: Resolution) -> dy
         retry: list[StoredFeedback] = []
         writes.conflicted = writes.contended = False
         by_id = {item.feedback_id: item for item in pending}
-        for transaction in _pack(pending, writes.new_identities, utc_now(), writes.stored_profiles):
+        for transaction in _pack(pending, writes.new_identities, utc_now(), writes.stored_profiles, parents):
             feedback_ids = [ref for role, ref in transaction.roles if role == "feedback"]
             try:
                 dynamodb.transact_write_items(TransactItems=transaction.actions)

@@ -38,7 +38,9 @@ from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, PK, RECORD_TYPE, S
 PROFILE = "PROFILE"
 # Numbers a profile adds up (merging two customers adds them too); sets it unions.
 COUNTER_PREFIXES = ("feedback_count", "channel_", "sentiment_", "rating_")
-SET_ATTRIBUTES = ("channels", "emails", "handles")
+# stored_days: the UTC days the customer's items were stored on, kept only with a retention (RETENTION_DAYS),
+# so an erasure still finds the export days to rewrite after the items themselves expired.
+SET_ATTRIBUTES = ("channels", "emails", "handles", "stored_days")
 # Added to on every write of a profile's counters: a merge reads the absorbed profile, and its tombstone
 # is written only if no write came in between (otherwise those counts would stay behind in the tombstone).
 REVISION = "revision"
@@ -231,6 +233,8 @@ def profile_update(
             sets["emails"].add(item.author.email.lower())
         if item.author.handle:
             sets["handles"].add(item.author.handle)
+        if settings().retention_days:
+            sets["stored_days"].add(item.stored_at.date().isoformat())
         if item.sentiment is not None:
             adds[f"sentiment_{item.sentiment}"] += 1
         score = decimal_score(item)

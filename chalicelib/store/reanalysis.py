@@ -1,5 +1,6 @@
-"""Writing a new analysis onto stored feedback (backfill), moving the customer's profile counts with it; and
-writing new themes onto stored feedback (`backfill --themes`, `save_themes`), which moves no counts.
+"""Writing a new analysis onto stored feedback (backfill), moving the customer's profile counts and the day
+counters (counters.py) with it; and writing new themes onto stored feedback (`backfill --themes`,
+`save_themes`), moving the day's theme counts with them.
 
 Each item's Update is conditional on the version it was read at (its analyzer, sentiment and customer), and
 goes in the same TransactWriteItems as the profile delta of its customer. So the counts move exactly when
@@ -22,12 +23,15 @@ from chalicelib import aws
 from chalicelib.aws import chunked
 from chalicelib.config import settings
 from chalicelib.models import Analysis, StoredFeedback, utc_now
-from chalicelib.store import dynamo, profiles
+from chalicelib.store import counters, dynamo, profiles
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.schema import PK
 
 # Attributes an analysis writes onto an item; every other attribute is left as stored.
 ANALYSIS_FIELDS = ("sentiment", "sentiment_scores", "analyzer", "analyzed_at", "skipped_reason")
+# Item updates per customer in one transaction: with its profile delta and at most two counter actions an item
+# (its day's counter update, its negative pointer), they fit the 100 actions of a transaction.
+CHANGES_PER_UNIT = 33
 # Attributes a re-tag writes onto an item; nothing else (its sentiment, text and customer stay as stored).
 THEME_FIELDS = ("themes", "taxonomy_version")
 
@@ -141,20 +145,37 @@ def _transactions(
         by_customer[old.customer_id].append((old, new))
     units = []
     for customer_id, group in by_customer.items():
-        for chunk in chunked(group, dynamo.MAX_TRANSACTION_ITEMS - 1):
+        for chunk in chunked(group, CHANGES_PER_UNIT):
             unit = [(_item_update(old, new), ("feedback", old.feedback_id)) for old, new in chunk]
             deltas = profile_deltas(chunk) if customer_id else {}
             if customer_id and deltas:
                 unit.append((_profile_update(customer_id, deltas), ("profile", customer_id)))
-            units.append(unit)
+            units.append((unit, list(chunk)))
     transactions: list[tuple[list[dict[str, Any]], list[tuple[str, str]]]] = []
-    for unit in units:
-        if not transactions or len(transactions[-1][0]) + len(unit) > dynamo.MAX_TRANSACTION_ITEMS:
+    changed: list[list[tuple[StoredFeedback, StoredFeedback]]] = []
+    for unit, chunk in units:
+        counted = _counter_actions([*(changed[-1] if changed else []), *chunk])
+        if (
+            not transactions
+            or len(transactions[-1][0]) + len(unit) + len(counted) > dynamo.MAX_TRANSACTION_ITEMS
+        ):
             transactions.append(([], []))
+            changed.append([])
         for action, role in unit:
             transactions[-1][0].append(action)
             transactions[-1][1].append(role)
+        changed[-1] += chunk
+    # The day counters and negative pointers move with the items, in the same transaction.
+    for (actions, roles), pairs in zip(transactions, changed, strict=True):
+        for action in _counter_actions(pairs):
+            actions.append(action)
+            roles.append(("counter", ""))
     return transactions
+
+
+def _counter_actions(pairs: Sequence[tuple[StoredFeedback, StoredFeedback]]) -> list[dict[str, Any]]:
+    # Themes do not change here: their counts cancel out, whatever their parents.
+    return counters.counter_actions([new for _, new in pairs], [old for old, _ in pairs], {})
 
 
 def save_analyses(items: Sequence[StoredFeedback], analyses: dict[str, Analysis]) -> ReanalysisOutcome:
@@ -235,12 +256,13 @@ def _read(feedback_ids: set[str]) -> list[StoredFeedback]:
 
 @dataclass
 class ThemesOutcome:
-    """Feedback ids updated and skipped (erased meanwhile), and the items that changed since they were read,
-    as stored now (tag those again)."""
+    """Feedback ids updated, skipped (erased meanwhile) and failed (contention outlasted the retries), and the
+    items that changed since they were read, as stored now (tag those again)."""
 
     updated: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     changed: list[StoredFeedback] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 def _themes_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
@@ -256,35 +278,70 @@ def _themes_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
         values[":old_version"] = old.taxonomy_version
         conditions.append("#version = :old_version")
     return {
-        "TableName": settings().table_name,
-        "Key": dynamo.serialize(feedback_store.feedback_key(old.feedback_id)),
-        "UpdateExpression": "SET #themes = :themes, #version = :version",
-        "ConditionExpression": " AND ".join(conditions),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": dynamo.serialize(values),
+        "Update": {
+            "TableName": settings().table_name,
+            "Key": dynamo.serialize(feedback_store.feedback_key(old.feedback_id)),
+            "UpdateExpression": "SET #themes = :themes, #version = :version",
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": dynamo.serialize(values),
+        }
     }
 
 
-def save_themes(changes: Sequence[tuple[StoredFeedback, StoredFeedback]]) -> ThemesOutcome:
-    """Write each item's new `themes` and `taxonomy_version` (old → new), one conditional UpdateItem each.
+def _pair(change: tuple[StoredFeedback, StoredFeedback]) -> Sequence[StoredFeedback]:
+    return change
 
-    The condition is the taxonomy version the item was read at, and that it still exists: an item erased
-    meanwhile is skipped, never written back; one another writer re-tagged meanwhile (or a retry of a write
-    that landed) is read again (strongly consistent) and returned in `changed`, for the caller to decide.
+
+def save_themes(
+    changes: Sequence[tuple[StoredFeedback, StoredFeedback]], parents: counters.ThemeParents
+) -> ThemesOutcome:
+    """Write each item's new `themes` and `taxonomy_version` (old → new), moving its day's theme counts in the
+    same transaction (`parents`: the taxonomy's the items are tagged against).
+
+    Each Update is conditional on the taxonomy version the item was read at, and on its still existing: an
+    item erased meanwhile is skipped, never written back; one another writer re-tagged meanwhile (or a retry
+    of a write that landed) moves no count, is read again (strongly consistent) and returned in `changed`,
+    for the caller to decide. Contention is retried with backoff.
+
+    The counts an item leaves are taken under `parents` too: exact unless a theme it had moved to another
+    parent since it was counted (`cli counters rebuild` recounts those days).
     """
     outcome = ThemesOutcome()
+    pending = list(changes)
     dynamodb = aws.client("dynamodb")
-    for old, new in changes:
-        try:
-            dynamodb.update_item(**_themes_update(old, new))
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            fresh = dynamo.get_item(settings().table_name, feedback_store.feedback_key(old.feedback_id), True)
-            if fresh is None:
-                outcome.skipped.append(old.feedback_id)
-            else:
-                outcome.changed.append(feedback_store.from_item(fresh))
-            continue
-        outcome.updated.append(old.feedback_id)
+    for attempt in range(dynamo.MAX_ATTEMPTS):
+        if not pending:
+            break
+        retry: list[tuple[StoredFeedback, StoredFeedback]] = []
+        for chunk in counters.transaction_chunks(pending, dynamo.MAX_TRANSACTION_ITEMS, parents, _pair):
+            actions = [_themes_update(old, new) for old, new in chunk]
+            actions += counters.counter_actions([new for _, new in chunk], [old for old, _ in chunk], parents)
+            try:
+                dynamodb.transact_write_items(TransactItems=actions)
+            except ClientError as error:
+                code = error.response["Error"]["Code"]
+                if code != "TransactionCanceledException" and code not in dynamo.RETRYABLE_ERRORS:
+                    raise
+                reasons = error.response.get("CancellationReasons") or [{}] * len(actions)
+                for (old, new), reason in zip(chunk, reasons, strict=False):
+                    if reason.get("Code") == "ConditionalCheckFailed":
+                        _refused(old, outcome)
+                    else:
+                        retry.append((old, new))
+                continue
+            outcome.updated += [old.feedback_id for old, _ in chunk]
+        pending = retry
+        if pending:
+            dynamo.backoff(attempt)
+    outcome.failed += [old.feedback_id for old, _ in pending]
     return outcome
+
+
+def _refused(old: StoredFeedback, outcome: ThemesOutcome) -> None:
+    """An item whose condition failed: erased (skipped) or changed meanwhile (returned as stored now)."""
+    fresh = dynamo.get_item(settings().table_name, feedback_store.feedback_key(old.feedback_id), True)
+    if fresh is None:
+        outcome.skipped.append(old.feedback_id)
+    else:
+        outcome.changed.append(feedback_store.from_item(fresh))

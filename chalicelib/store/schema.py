@@ -14,9 +14,15 @@ DAY_SK = "gsi1sk"
 CUSTOMER_INDEX = "by_customer"
 CUSTOMER_PK = "gsi2pk"
 CUSTOMER_SK = "gsi2sk"
+# Epoch seconds after which DynamoDB deletes an item (TTL, enabled on the table); set on feedback only when
+# a retention is configured (RETENTION_DAYS), so by default nothing expires.
 TTL_ATTRIBUTE = "expires_at"
 # Every item says what it is (FEEDBACK, FORM, SOURCE …), apart from its keys.
 RECORD_TYPE = "record_type"
+# What the customer index holds beside the keys: what tells its entries apart and what a customer's
+# listing filters on (channel, sentiment). Readers fetch the items themselves by key (BatchGetItem), so an
+# index entry stays under 1 KB and a profile update, which changes none of these, rewrites no entry.
+CUSTOMER_INDEX_ATTRIBUTES = (RECORD_TYPE, "channel", "sentiment")
 INDEX_KEYS = frozenset({PK, SK, DAY_PK, DAY_SK, CUSTOMER_PK, CUSTOMER_SK, RECORD_TYPE})
 
 KEY_SCHEMA = [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}]
@@ -29,7 +35,8 @@ GLOBAL_SECONDARY_INDEXES = [
             {"AttributeName": DAY_PK, "KeyType": "HASH"},
             {"AttributeName": DAY_SK, "KeyType": "RANGE"},
         ],
-        # ALL: the export reads each item once from the index, never again from the table.
+        # ALL: the export, the listings by day and /stats read whole items from the index, each once;
+        # projecting less would make each of them read every item a second time, by key.
         "Projection": {"ProjectionType": "ALL"},
     },
     {
@@ -38,7 +45,7 @@ GLOBAL_SECONDARY_INDEXES = [
             {"AttributeName": CUSTOMER_PK, "KeyType": "HASH"},
             {"AttributeName": CUSTOMER_SK, "KeyType": "RANGE"},
         ],
-        "Projection": {"ProjectionType": "ALL"},
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(CUSTOMER_INDEX_ATTRIBUTES)},
     },
 ]
 

@@ -73,6 +73,10 @@ class Taxonomy(BaseModel):
         """The themes that tag new items."""
         return [theme for theme in self.themes if not theme.retired]
 
+    def parents(self) -> dict[str, str | None]:
+        """Each theme's parent (None for a top-level theme): what the stats count a tag under."""
+        return {theme.id: theme.parent for theme in self.themes}
+
     def get(self, theme_id: str) -> Theme | None:
         return next((theme for theme in self.themes if theme.id == theme_id), None)
 

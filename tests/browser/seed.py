@@ -139,6 +139,7 @@ def main(moto_port: int) -> int:
     from chalicelib.ingest.queue import encode_events
     from chalicelib.store import customers, feedback_write
     from chalicelib.store.identities import Resolution
+    from chalicelib.themes import records as taxonomy_records
 
     now = datetime.now(UTC)
     first = FeedbackEvent.create(
@@ -155,7 +156,9 @@ def main(moto_port: int) -> int:
     assert report.errors == [None], report.errors
     customer_id = customers.find_by_email(CUSTOMER_EMAIL)
     assert customer_id, "the customer was not created"
-    feedback_write.save_feedback(items(customer_id), Resolution())
+    # Counted under each theme's parent in the starter taxonomy the stack loaded, as the analyze step does.
+    parents = taxonomy_records.current().parents()
+    feedback_write.save_feedback(items(customer_id), Resolution(), parents)
     print(customer_id)
     return 0
 

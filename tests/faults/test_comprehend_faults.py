@@ -73,9 +73,10 @@ def test_throttling_and_5xx_on_a_fraction_of_calls(client, stack, tap, comprehen
         if index % 2:
             response["language"] = "en"  # the others need BatchDetectDominantLanguage
         if index % 5 == 0:
-            response["comment"] += f", call me on +44 20 7946 {index:04d}"  # sent to DetectPiiEntities
+            # A long digit run the patterns leave: sent to DetectPiiEntities (a masked phone would not be).
+            response["comment"] += f", my account is 7946{index:04d}"
         if index in (7, 77, 147):
-            response["comment"] = f"{DOOMED}: my card is 4111 1111 1111 1111"
+            response["comment"] = f"{DOOMED}: ask for me @ the front desk"  # an "@" is always sent
     submitted = submit_forms(client, responses)
     assert len(submitted.accepted) == 150
     stand_in = ComprehendStandIn(seed=42)

@@ -10,7 +10,9 @@ import pytest
 
 from chalicelib.auth import tokens
 from chalicelib.local.provision import create_demo_form, load_starter_taxonomy, provision
-from chalicelib.store import customers, dynamo, signing_keys
+from chalicelib.models import Sentiment
+from chalicelib.store import counters, customers, dynamo, signing_keys
+from chalicelib.store.feedback import from_item
 from chalicelib.store.profiles import profile_key
 from tests.conftest import _reset_process_caches
 from tests.fuzz import harness
@@ -42,8 +44,18 @@ def world() -> Iterator[harness.World]:
         harness.drain(resources.queue_url)
         # The cursor key is created by the first page with a `next`: made now, it is part of the snapshot.
         signing_keys.cursor_key(create=True)
-        erasable_keys = {(item["pk"], item["sk"]) for item in customers.customer_items(erasable)}
+        erasable_items = customers.customer_items(erasable)
+        erasable_keys = {(item["pk"], item["sk"]) for item in erasable_items}
         erasable_keys.add(tuple(profile_key(erasable).values()))
+        # An erasure also takes the customer's feedback off the day counters and the negative pointers.
+        erased_feedback = [from_item(item) for item in erasable_items if item["record_type"] == "FEEDBACK"]
+        erasable_keys |= {
+            tuple(counters.negative_key(item).values())
+            for item in erased_feedback
+            if item.sentiment == Sentiment.NEGATIVE
+        }
+        erased_days = {item.stored_at.date() for item in erased_feedback}
+        erasable_counters = {tuple(key.values()) for key in counters.counter_keys(erased_days)}
 
         from app import app
 
@@ -62,6 +74,7 @@ def world() -> Iterator[harness.World]:
             export_day=today.isoformat(),
             snapshot=harness.table_snapshot(),
             erasable_keys=erasable_keys,
+            erasable_counters=erasable_counters,
         )
         tokens.clear_cache()
     _reset_process_caches()

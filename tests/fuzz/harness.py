@@ -124,6 +124,7 @@ class World:
     export_day: str
     snapshot: dict[tuple[str, str], dict[str, Any]]
     erasable_keys: set[tuple[str, str]]
+    erasable_counters: set[tuple[str, str]]  # the counter items an erasure of that customer moves
 
 
 FUZZ_TELEGRAM = "fuzz-telegram"

@@ -288,15 +288,17 @@ def test_table_holds_nothing_from_rejected_requests(world: World) -> None:
     added = {key: item for key, item in after.items() if key not in world.snapshot}
     changed = {key for key in set(world.snapshot) & set(after) if world.snapshot[key] != after[key]}
 
-    assert changed == set()
     if TALLY.erased_customers:
-        # The one erasure a 200 reported: that customer's items gone, one erasure record (+ rewrites) added.
+        # The one erasure a 200 reported: that customer's items gone (and off their days' counters), one
+        # erasure record (+ rewrites) added.
         assert set(TALLY.erased_customers) == {world.erasable_customer}
+        assert changed <= world.erasable_counters
         assert removed <= world.erasable_keys
         assert removed
         assert {item["record_type"]["S"] for item in added.values()} <= {"ERASURE", "EXPORT_REWRITE"}
         assert sum(item["record_type"]["S"] == "ERASURE" for item in added.values()) == 1
     else:
+        assert changed == set()
         assert removed == set()
         assert added == {}
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tools.bench.counting import RequestCounter, event_key
+from tools.bench.storage import IndexShape, index_shapes
 from tools.cost.units import ITEM_OVERHEAD_BYTES, item_size, read_units, write_units
 
 ItemKey = tuple[str, str]  # (pk, sk)
@@ -16,15 +17,20 @@ ItemKey = tuple[str, str]  # (pk, sk)
 
 @dataclass(frozen=True)
 class StoredItem:
-    """An item's size in bytes (DynamoDB's rules) and how many global secondary indexes hold it."""
+    """An item's size in bytes (DynamoDB's rules) and its entries' sizes in the global secondary indexes
+    holding it (by index name: the whole item for ALL, less for a narrower projection)."""
 
     size: int
-    indexes: int
+    entries: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def indexes(self) -> int:
+        return len(self.entries)
 
 
-def index_count(item: dict[str, Any], indexes: Sequence[frozenset[str]]) -> int:
-    """Global secondary indexes an item (AttributeValue form) is written to: those whose key it carries."""
-    return sum(1 for keys in indexes if keys <= item.keys())
+def index_entries(item: dict[str, Any], indexes: Sequence[IndexShape]) -> dict[str, int]:
+    """The entries an item (AttributeValue form) has in the indexes whose key it carries: name → bytes."""
+    return {index.name: index.entry_size(item) for index in indexes if index.holds(item)}
 
 
 class CapacityTally:
@@ -40,12 +46,13 @@ class CapacityTally:
       one unit), per page for Query/Scan (the page's items summed, then rounded up).
     """
 
-    def __init__(self, counter: RequestCounter, indexes: Sequence[frozenset[str]]) -> None:
+    def __init__(self, counter: RequestCounter, indexes: Sequence[IndexShape]) -> None:
         self.counter = counter
         self.indexes = list(indexes)
         self.write_1kb: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.read_4kb: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.pending: list[tuple[str, str, ItemKey]] = []  # (phase, action, key), sized by `resolve`
+        self._created: set[ItemKey] = set()  # items an Update has created, so has put in its indexes
         self._lock = threading.Lock()
         self._consistency = threading.local()
 
@@ -57,9 +64,10 @@ class CapacityTally:
 
     def _write(self, phase: str, item: dict[str, Any], transactional: bool) -> None:
         units = write_units(item_size(item))
+        entries = index_entries(item, self.indexes)
         with self._lock:
             self.write_1kb[phase]["transactional" if transactional else "standard"] += units
-            self.write_1kb[phase]["standard"] += units * index_count(item, self.indexes)
+            self.write_1kb[phase]["standard"] += sum(write_units(size) for size in entries.values())
 
     def _later(self, phase: str, action: str, key: dict[str, Any]) -> None:
         with self._lock:
@@ -125,13 +133,21 @@ class CapacityTally:
         with self._lock:
             pending, self.pending = self.pending, []
         for phase, action, key in pending:
-            found = stored.get(key, StoredItem(0, 0))
+            found = stored.get(key, StoredItem(0))
             units = write_units(found.size)
             transactional = action.startswith("transactional")
             self.write_1kb[phase]["transactional" if transactional else "standard"] += units
             if action.endswith("Update"):
-                # An update rewrites the item's entry in every index holding it (projection ALL).
-                self.write_1kb[phase]["standard"] += units * found.indexes
+                # An update rewrites the item's entry in an ALL index; in a narrower one only when it
+                # creates the item (the profile updates change no projected attribute, keys included).
+                first = key not in self._created
+                self._created.add(key)
+                projections = {index.name: index.projected for index in self.indexes}
+                self.write_1kb[phase]["standard"] += sum(
+                    write_units(size)
+                    for name, size in found.entries.items()
+                    if first or projections.get(name) is None
+                )
 
 
 def _item_key(key: dict[str, Any]) -> ItemKey:
@@ -154,17 +170,13 @@ class Inventory:
     items: dict[ItemKey, StoredItem] = field(default_factory=dict)
     table_bytes: int = 0
     index_bytes: int = 0
+    bytes_by_index: Counter[str] = field(default_factory=Counter)  # the per-item records' entries, per index
     item_bytes: Counter[str] = field(default_factory=Counter)  # item sizes summed by record_type
 
 
-def global_index_keys() -> list[frozenset[str]]:
-    """The key attributes of each global secondary index of the table."""
-    from chalicelib.store.schema import GLOBAL_SECONDARY_INDEXES
-
-    return [
-        frozenset(element["AttributeName"] for element in index["KeySchema"])
-        for index in GLOBAL_SECONDARY_INDEXES
-    ]
+def global_index_keys() -> list[IndexShape]:
+    """Each global secondary index of the table: its keys and projection."""
+    return index_shapes()
 
 
 def take_inventory() -> Inventory:
@@ -178,13 +190,15 @@ def take_inventory() -> Inventory:
     for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=settings().table_name):
         for item in page["Items"]:
             record_type = item.get(RECORD_TYPE, {}).get("S", "(none)")
-            size, held = item_size(item), index_count(item, indexes)
+            size, entries = item_size(item), index_entries(item, indexes)
             inventory.record_types[record_type] += 1
-            inventory.items[(item[PK]["S"], item[SK]["S"])] = StoredItem(size, held)
+            inventory.items[(item[PK]["S"], item[SK]["S"])] = StoredItem(size, entries)
             if record_type in STORED_PER_ITEM:
                 inventory.item_bytes[record_type] += size
                 inventory.table_bytes += size + ITEM_OVERHEAD_BYTES
-                inventory.index_bytes += held * (size + ITEM_OVERHEAD_BYTES)
+                for name, entry in entries.items():
+                    inventory.bytes_by_index[name] += entry + ITEM_OVERHEAD_BYTES
+                    inventory.index_bytes += entry + ITEM_OVERHEAD_BYTES
     return inventory
 
 

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
+from tools.bench.export_scale import export_scale_checks
 from tools.bench.run import BenchResult
+from tools.bench.stats_cost import TARGET_STATS_REQUESTS_93_DAYS, StatsCost
+from tools.bench.storage import TARGET_WRU_PER_ITEM, storage_figures, wru_per_stored_item
 from tools.bench.theme_quality import theme_quality_targets
 from tools.bench.throughput import ThroughputResult
 
@@ -23,6 +26,7 @@ TARGET_DYNAMODB_WRITES_PER_1000 = 100
 TARGET_EXPORT_READS_PER_ITEM = 1.0
 TARGET_WEBHOOK_REQUESTS_PER_DELIVERY = 1.0
 TARGET_BEDROCK_REQUESTS_PER_1000 = 40
+TARGET_COMPREHEND_UNITS_PER_ITEM = 3.5  # all request types, on the synthetic mix (language_mix.py)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,12 @@ def checks(result: BenchResult) -> list[Check]:
             comprehend <= TARGET_COMPREHEND_REQUESTS_PER_1000,
         ),
         Check(
+            "analyze: Comprehend billed units per item (all request types, the synthetic mix)",
+            f"{sum(result.analyze.usage.units.values()) / max(1, items):.2f}",
+            f"≤ {TARGET_COMPREHEND_UNITS_PER_ITEM:g}",
+            sum(result.analyze.usage.units.values()) / max(1, items) <= TARGET_COMPREHEND_UNITS_PER_ITEM,
+        ),
+        Check(
             "analyze: Comprehend API-limit violations (all request types)",
             str(len(result.analyze.usage.violations)),
             "0",
@@ -107,10 +117,13 @@ def checks(result: BenchResult) -> list[Check]:
             f"= {TARGET_EXPORT_READS_PER_ITEM:g}",
             reads_per_item == TARGET_EXPORT_READS_PER_ITEM,
         ),
+        *stats_checks(result.stats_cost),
         *bedrock_checks(result),
         *bedrock_cost_checks(result),
         *(Check(*row) for row in theme_quality_targets(result.theme_quality)),
         *throughput_checks(throughput),
+        *cold_start_checks(result),
+        *export_scale_checks(result.export_scale),
         Check("all phases: DynamoDB Scan requests", str(scans), "0", scans == 0),
         Check(
             f"webhook ack: AWS requests per Meta delivery of {result.webhook.events_per_delivery} events "
@@ -127,6 +140,29 @@ def checks(result: BenchResult) -> list[Check]:
             and result.webhook.events_queued
             == result.webhook.deliveries * result.webhook.events_per_delivery,
         ),
+        Check(
+            "analyze: DynamoDB WRU per stored item (on-demand rules, index entries included)",
+            f"{wru_per_stored_item(result):.2f}",
+            f"≤ {TARGET_WRU_PER_ITEM:g}",
+            wru_per_stored_item(result) <= TARGET_WRU_PER_ITEM,
+        ),
+    ]
+
+
+def stats_checks(cost: StatsCost | None) -> list[Check]:
+    """`/stats` of 93 days: at most TARGET_STATS_REQUESTS_93_DAYS DynamoDB requests at every volume."""
+    if cost is None:
+        return []
+    requests = cost.requests(93)
+    volumes = " / ".join(f"{row.items_per_day:,}" for row in cost.rows if row.days == 93)
+    return [
+        Check(
+            f"/stats: DynamoDB requests for 93 days at {volumes} items a day",
+            " / ".join(map(str, requests)),
+            f"≤ {TARGET_STATS_REQUESTS_93_DAYS}",
+            # None seen is a broken measurement, not a cheap one.
+            bool(requests) and min(requests) > 0 and max(requests) <= TARGET_STATS_REQUESTS_93_DAYS,
+        )
     ]
 
 
@@ -165,6 +201,22 @@ def bedrock_cost_checks(result: BenchResult) -> list[Check]:
             f"≤ ${TARGET_BEDROCK_ONLY_USD_PER_MILLION:g}",
             usd <= TARGET_BEDROCK_ONLY_USD_PER_MILLION,
         )
+    ]
+
+
+def cold_start_checks(result: BenchResult) -> list[Check]:
+    """Each Lambda function's import set against bare `import chalice, boto3` (tools/bench/cold_start.py)."""
+    from tools.bench.cold_start import FUNCTION_IMPORTS, TARGET_IMPORT_RATIO
+
+    return [
+        Check(
+            f"cold start: {found.function} import set / bare `import chalice, boto3` (fresh interpreters)",
+            f"{found.ratio:.2f}",
+            f"≤ {TARGET_IMPORT_RATIO}",
+            found.ratio <= TARGET_IMPORT_RATIO,
+        )
+        for found in result.imports.functions
+        if found.function in FUNCTION_IMPORTS
     ]
 
 
@@ -232,6 +284,13 @@ def figures(result: BenchResult) -> list[tuple[str, str]]:
             f"{counter.items_got['export'] / max(1, result.export.exported):.3f}",
         ),
     ]
+    if result.stats_cost is not None:
+        rows.append(
+            (
+                "analyze: WRU per stored item the day counters add (counter Updates, negative pointer Puts)",
+                f"{result.stats_cost.counter_write_units_per_item:.2f}",
+            )
+        )
     throughput = result.throughput
     if throughput is None:
         rows.append(("export throughput", "not run (--quick)"))
@@ -243,7 +302,7 @@ def figures(result: BenchResult) -> list[tuple[str, str]]:
                 f"{throughput.items_per_minute:,.0f}",
             )
         )
-    return rows
+    return rows + storage_figures(result)
 
 
 def _language_quality_figures(result: BenchResult) -> list[tuple[str, str]]:

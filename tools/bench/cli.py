@@ -10,6 +10,7 @@ from pathlib import Path
 import tools.bench
 from tools.bench.checks import checks
 from tools.bench.cost_inputs import measured_counts
+from tools.bench.listings import DAY_COUNTS
 from tools.bench.pipeline import HISTORY_ITEMS, QUICK_HISTORY_ITEMS
 from tools.bench.report import render
 from tools.bench.run import run
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
         args.history if args.history is not None else QUICK_HISTORY_ITEMS if args.quick else HISTORY_ITEMS
     )
     throughput_items = 0 if args.quick else args.throughput_items
-    result = run(args.items, history, args.import_runs, throughput_items)
+    result = run(args.items, history, args.import_runs, throughput_items, (7,) if args.quick else DAY_COUNTS)
     command = "python -m tools.bench" + (" --quick" if args.quick else "")
     command += f" --prices {args.prices}" if args.prices != PRICES_PATH else ""
     command += f" --write {args.write}" if args.write else ""

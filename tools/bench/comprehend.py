@@ -218,3 +218,9 @@ class TallyingRedactor:
                 self.tally.redacted += 1
                 self.tally.types.update(types)
         return results
+
+
+def units_per_item(usage: ComprehendUsage, items: int) -> str:
+    """Billed units per item, by request type and in all: 'BatchDetectSentiment 3.16, … (all 3.24)'."""
+    parts = [f"{operation} {units / max(1, items):.2f}" for operation, units in sorted(usage.units.items())]
+    return f"{', '.join(parts)} (all {sum(usage.units.values()) / max(1, items):.2f})"

@@ -8,9 +8,13 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tools.bench.stack import BENCH_ENVIRONMENT, PROJECT_DIR
+
+if TYPE_CHECKING:
+    from tools.bench.cold_start import FunctionImports
 
 
 @dataclass
@@ -19,6 +23,7 @@ class ImportResult:
     bare_ms: float
     runs: int
     heaviest: list[tuple[str, float]]
+    functions: list[FunctionImports] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -65,6 +70,8 @@ def heaviest_app_imports(limit: int = 6) -> list[tuple[str, float]]:
 
 def measure_imports(runs: int) -> ImportResult:
     """Median of `runs` fresh-interpreter imports each of `app` and of bare `chalice, boto3`, interleaved."""
+    from tools.bench.cold_start import measure_functions
+
     time_import("app")  # warm the bytecode caches once
     app_times, bare_times = [], []
     for _ in range(runs):
@@ -75,6 +82,7 @@ def measure_imports(runs: int) -> ImportResult:
         bare_ms=statistics.median(bare_times) * 1000,
         runs=runs,
         heaviest=heaviest_app_imports(),
+        functions=measure_functions(runs),
     )
 
 
@@ -85,4 +93,28 @@ def imports_section(imports: ImportResult) -> list[str]:
         f"(medians of {imports.runs} fresh interpreters each) → **ratio {imports.ratio:.2f}**.",
         f"- Largest self-time contributors `import app` adds on top of chalice and boto3 (`-X importtime`, "
         f"one run): {heaviest}.",
+        *function_imports_table(imports.functions),
+    ]
+
+
+def function_imports_table(functions: list[FunctionImports]) -> list[str]:
+    """Per Lambda function: its import set's time and peak RSS beside bare `import chalice, boto3`'s."""
+    if not functions:
+        return []
+    rows = [
+        f"| {found.function} | {found.ms:.0f} ms | {found.bare_ms:.0f} ms | **{found.ratio:.2f}** | "
+        f"{found.rss_mib:.0f} MiB (+{found.rss_mib - found.bare_rss_mib:.0f}) | "
+        f"{', '.join(f'`{module}`' for module in found.modules)} |"
+        for found in functions
+    ]
+    return [
+        "",
+        "Per function (tools/bench/cold_start.py): `import app` (every function's INIT) plus what its "
+        "handler imports on its first invocation, as deployed (ANALYZER=comprehend, THEME_TAGGER=keywords), "
+        "in fresh interpreters, each run beside a bare `import chalice, boto3`; medians. Tracing is off "
+        "outside Lambda; the last row is what the first traced invocation adds where X-Ray is active.",
+        "",
+        "| function | import set | bare | ratio | peak RSS (vs bare) | modules |",
+        "|---|---|---|---|---|---|",
+        *rows,
     ]

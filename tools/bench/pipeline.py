@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from tools.bench import language_mix
 from tools.bench.bedrock import BedrockUsage, run_bedrock
 from tools.bench.capacity import CapacityTally, Inventory, bucket_bytes, global_index_keys, take_inventory
 from tools.bench.comprehend import ComprehendResponder, ComprehendUsage, PiiTally, TallyingRedactor
@@ -50,6 +51,7 @@ class AckResult:
     first: Counter[Key]
     total: Counter[Key]
     seconds: float = 0.0  # wall clock of the submissions, AWS calls included
+    mix: str = ""  # the language evidence the comments arrived with (language_mix.mix_line)
 
     @property
     def per_submission_after_first(self) -> float:
@@ -102,26 +104,29 @@ class ExportResult:
 
 
 def run_ack(counter: RequestCounter, responses: Sequence[dict[str, Any]]) -> AckResult:
-    """POST every response to the demo form through chalice.test.Client, counting the ack path's requests."""
+    """POST every response to the demo form (or the one with a default language, with or without the
+    browser's Accept-Language: tools/bench/language_mix.py) through chalice.test.Client, counting the ack
+    path's requests."""
     from chalice.test import Client
 
     sys.path.insert(0, str(PROJECT_DIR))
     from app import app
 
-    headers = {"content-type": "application/json"}
+    contexts = language_mix.ack_contexts(len(responses))
+    language_mix.save_default_language_form()
     accepted = 0
     first: Counter[Key] = Counter()
     started = time.perf_counter()
     with Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)) as client, counter.phase_of("ack"):
-        for index, body in enumerate(responses):
-            response = client.http.post(
-                "/forms/demo/responses", headers=headers, body=json.dumps(body).encode()
-            )
+        for index, (body, context) in enumerate(zip(responses, contexts, strict=True)):
+            path, payload = f"/forms/{context.form_id}/responses", json.dumps(body).encode()
+            response = client.http.post(path, headers=context.headers(), body=payload)
             accepted += response.status_code == 202
             if index == 0:
                 first = counter.requests("ack").copy()
     seconds = time.perf_counter() - started
-    return AckResult(len(responses), accepted, first, counter.requests("ack"), seconds)
+    mix = language_mix.mix_line(responses, contexts)
+    return AckResult(len(responses), accepted, first, counter.requests("ack"), seconds, mix)
 
 
 def run_webhook_ack(counter: RequestCounter, queue_url: str, deliveries: int) -> WebhookAckResult:

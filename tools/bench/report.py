@@ -15,15 +15,18 @@ from tools.bench.checks import (
     checks,
     figures,
 )
-from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII
+from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, units_per_item
 from tools.bench.cost_inputs import cost_section, volume
 from tools.bench.counting import Key, RequestCounter, per_thousand, service_total
+from tools.bench.export_scale import export_scale_section
 from tools.bench.import_time import imports_section
 from tools.bench.language_quality import language_lines, language_quality_section
+from tools.bench.listings import listings_section
 from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
 from tools.bench.run import BenchResult
 from tools.bench.sentiment_quality import sentiment_quality_section
+from tools.bench.stats_cost import stats_cost_section
 from tools.bench.synthetic import (
     DIGIT_COMMENT_SHARE,
     META_COMMENTS,
@@ -101,6 +104,10 @@ def _comprehend_section(result: BenchResult) -> list[str]:
     batch = service_total(requests, "comprehend", COMPREHEND_BATCH_OPERATIONS)
     lines += [
         "",
+        f"Units per item by request type: {units_per_item(usage, items)}.",
+        "",
+        result.ack.mix,
+        "",
         f"Total billed units: {total} ({per_thousand(total, items):.0f} per 1,000 items). "
         f"Analyze invocations: {len(invocations)}, records per invocation: "
         f"min {min(invocations, default=0)}, max {max(invocations, default=0)}, "
@@ -162,7 +169,8 @@ def _pii_lines(result: BenchResult) -> list[str]:
     return [
         f"PII redaction (`ComprehendPiiRedactor` on the stubbed client): {tally.documents} texts handed "
         f"to the redactor, {tally.eligible} of them English or Spanish (the rest: {tally.other_language} in "
-        f"other languages, {tally.blank} blank). The pre-filter (a pattern hit, a digit or an '@') **sent "
+        f"other languages, {tally.blank} blank). The pre-filter (what the patterns leave suspicious: an '@', "
+        f"a long digit run, an address, digits beside a mask or a street word …) **sent "
         f"{sent}** to DetectPiiEntities and **skipped {tally.eligible - sent}**. Entities the stand-in "
         f"answered: {entities}. Texts stored with something masked: {tally.redacted} ({masked}). "
         f"Synthetic comments: {PII_COMMENT_SHARE:.0%} carry the writer's email or phone number, "
@@ -289,6 +297,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "",
         *_customers_section(result),
         "",
+        "## `/stats` cost",
+        "",
+        *stats_cost_section(result.stats_cost),
+        "",
         "## Export",
         "",
         *_export_section(result),
@@ -296,6 +308,14 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Export throughput",
         "",
         *throughput_section(result.throughput),
+        "",
+        "## Export at scale (1M and 2M items a day)",
+        "",
+        *export_scale_section(result.export_scale),
+        "",
+        "## Filtered listings",
+        "",
+        *listings_section(result.listings),
         "",
         "## Import time (cold-start proxy)",
         "",

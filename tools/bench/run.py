@@ -8,13 +8,16 @@ import io
 import os
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
+from tools.bench.export_scale import ExportScale, measure_safely
 from tools.bench.import_time import ImportResult, measure_imports
 from tools.bench.language_quality import LanguageQuality, measure_language_quality
+from tools.bench.listings import DAY_COUNTS, ListingFigures, measure_listings
 from tools.bench.pii_quality import PiiQuality, measure_pii_quality
 from tools.bench.pipeline import (
     AckResult,
@@ -29,6 +32,7 @@ from tools.bench.theme_quality import measure_theme_quality
 
 if TYPE_CHECKING:
     from tools import themes_eval
+from tools.bench.stats_cost import StatsCost, measure_stats_cost
 from tools.bench.throughput import ThroughputResult, ThroughputWorker
 
 
@@ -53,9 +57,18 @@ class BenchResult:
     sentiment_quality: dict[str, LanguageScore] | None = None
     language_quality: LanguageQuality | None = None
     theme_quality: themes_eval.Report | None = None
+    export_scale: ExportScale | None = None
+    stats_cost: StatsCost | None = None
+    listings: list[ListingFigures] | None = None
 
 
-def run(items: int, history: int, import_runs: int, throughput_items: int) -> BenchResult:
+def run(
+    items: int,
+    history: int,
+    import_runs: int,
+    throughput_items: int,
+    listing_days: Sequence[int] = DAY_COUNTS,
+) -> BenchResult:
     """The whole bench; what the app prints to stdout meanwhile (EMF metric blobs) stays out of the report.
 
     The throughput worker (if `throughput_items`) starts first and runs beside the main pipeline; import
@@ -77,6 +90,10 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
     if worker is not None:
         with timed(pipeline.timings, "waiting for the throughput worker"):
             throughput = worker.result()
+    with timed(pipeline.timings, "stats cost"), contextlib.redirect_stdout(captured):
+        stats_cost = measure_stats_cost()
+    with timed(pipeline.timings, "filtered listings"):
+        listings = measure_listings(day_counts=listing_days)
     with timed(pipeline.timings, "import timing"):
         imports = measure_imports(import_runs)
     with timed(pipeline.timings, "PII corpus"):
@@ -87,7 +104,10 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         language_quality = measure_language_quality()
     with timed(pipeline.timings, "themes set"):
         theme_quality = measure_theme_quality()
+    with timed(pipeline.timings, "export at scale"), contextlib.redirect_stdout(io.StringIO()):
+        export_scale = measure_safely()
     return BenchResult(
+        export_scale=export_scale,
         items=items,
         counter=pipeline.counter,
         ack=pipeline.ack,
@@ -107,4 +127,6 @@ def run(items: int, history: int, import_runs: int, throughput_items: int) -> Be
         sentiment_quality=sentiment_quality,
         language_quality=language_quality,
         theme_quality=theme_quality,
+        stats_cost=stats_cost,
+        listings=listings,
     )

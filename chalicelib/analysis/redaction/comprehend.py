@@ -12,10 +12,11 @@ Comprehend facts this module relies on (API reference and the botocore service m
 
 Cost: DetectPiiEntities is billed per 100-character unit with a 3-unit minimum per request, and each document
 is its own request, so an 8-character "Love it!" costs as much as a 300-character text. With `prefilter=True`
-(the default) a text is sent only when the local pattern scan finds something, or it holds a digit or an '@':
-most PII worth masking (phones, cards, account and ID numbers, emails, street numbers) has one of those.
-The trade-off is recall of names and digit-free addresses ("I live on Elm Street") in texts that have
-neither, which only Comprehend would have found; with NAME unmasked by default that loss is small.
+(the default) a text is sent only when what the patterns leave of it is still suspicious (prefilter.py: an
+'@', a long digit run, an address, digits beside a mask or a street word …): what the patterns masked and
+harmless digits ("3 days", "$25") cost nothing. The trade-off is recall of digit-free PII the patterns do
+not know ("I live on Elm Street"), which only Comprehend would have found; with NAME unmasked by default
+that loss is small, and a source that masks names has every text with a name-like word sent.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from chalicelib.analysis.redaction.base import (
     redaction_of,
 )
 from chalicelib.analysis.redaction.patterns import PatternRedactor
+from chalicelib.analysis.redaction.prefilter import worth_sending
 
 NAME = "comprehend"
 # Languages DetectPiiEntities accepts (API reference: "English (en) or Spanish (es)").
@@ -63,8 +65,8 @@ class ComprehendPiiRedactor:
       when the model scores it low or misses it, and the types Comprehend has no name for (NATIONAL_ID,
       DATE_OF_BIRTH) are masked at all. It masks only what `entity_types` allows, so a source that keeps
       phones readable keeps them.
-    - `prefilter` (on by default): a text in which the pattern scan finds nothing and that holds no digit
-      and no '@' is not sent at all. This trades recall of names and digit-free addresses for cost.
+    - `prefilter` (on by default): a text is sent only when the patterns leave it suspicious (see
+      prefilter.py); the rest are redacted by patterns alone. This trades recall of digit-free PII for cost.
     - Empty or blank texts are never sent. Languages other than en/es (and texts without a language) go to
       the pattern redactor: pass the detected language for unlabelled texts.
     """
@@ -101,7 +103,8 @@ class ComprehendPiiRedactor:
             return Redaction(text=text, types=[])
         language = primary_language(document.language)
         scanned = self.patterns.redact_text(text)
-        if language not in PII_LANGUAGES or (self.prefilter and not self._worth_sending(text, scanned)):
+        suspicious = not self.prefilter or worth_sending(scanned, self.entity_types)
+        if language not in PII_LANGUAGES or not suspicious:
             return scanned
         head = truncate_utf8(text, MAX_TEXT_BYTES)
         try:
@@ -114,11 +117,6 @@ class ComprehendPiiRedactor:
         except BotoCoreError as error:
             return AnalysisFailed(f"comprehend DetectPiiEntities failed: {type(error).__name__}")
         return self._apply(text, head, response.get("Entities", []))
-
-    @staticmethod
-    def _worth_sending(text: str, scanned: Redaction) -> bool:
-        """The prefilter: patterns found something, or the text holds a digit or an '@'."""
-        return scanned.redacted or any(char.isdigit() or char == "@" for char in text)
 
     def _apply(self, text: str, head: str, entities: Iterable[dict[str, Any]]) -> Redaction:
         """Mask Comprehend's entities in the head, then patterns around them (over the whole text, or the tail

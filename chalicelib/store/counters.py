@@ -1,0 +1,280 @@
+"""Per-(day, shard) counters of stored feedback, kept in the same transaction that stores, changes or erases
+an item, so that `GET /stats` reads a few counter items instead of every item of its range.
+
+A counter item (`COUNTER#yyyy-mm-dd`, `SHARD#n`) holds flat number attributes, each one count of the items
+stored that UTC day:
+
+- `s|<channel>|<sentiment or NONE>`: by channel and sentiment (the day's mix is their sum);
+- `n|<channel>|p`, `…|a`, `…|d`: NPS promoters, passives and detractors by channel;
+- `src|<source or form id>`, `r|<scale>|<rating>`: by source or form, by rating band;
+- `tg`: items with at least one theme; `t|<theme>` and `t|<theme>|<sentiment>`: items about a theme (a parent
+  counting the items tagged with it or one of its children, each once) and the sentiments they express about
+  it, as `GET /stats` has always counted them (read/theme_stats.py).
+
+A transaction adds one Update per day it touches, to one shard chosen by its first item: concurrent analyze
+functions then rarely contend for one counter item, and `/stats` reads `COUNTER_SHARDS` items a day. Items
+are counted under their parents as the taxonomy stood when they were written; `cli counters rebuild`
+recounts a range after a taxonomy change.
+
+The newest negative feedback is listed by pointer items (`NEGATIVE`, `<stored_at>#<feedback id>`), written
+and deleted in the same transactions: one Query finds the newest of any range.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any, TypeVar
+
+from chalicelib.config import settings
+from chalicelib.models import RatingScale, Sentiment, StoredFeedback
+from chalicelib.store import dynamo
+from chalicelib.store.feedback import shard_of
+from chalicelib.store.schema import PK, RECORD_TYPE, SK
+
+COUNTER = "COUNTER"
+NEGATIVE_POINTER = "NEGATIVE"
+# Two items a day: /stats reads 93 days and the 93 before them in 4 BatchGetItem requests.
+COUNTER_SHARDS = 2
+UNANALYSED = "NONE"
+THEME_SENTIMENTS = tuple(s.value for s in Sentiment)
+PROMOTER_MIN, DETRACTOR_MAX = 9, 6
+TAGGED = "tg"
+# An UpdateExpression holds at most 4 KB: a transaction's counter update names at most this many attributes.
+MAX_COUNTER_ATTRIBUTES = 250
+
+ThemeParents = Mapping[str, str | None]
+Unit = TypeVar("Unit")
+
+
+def counter_key(day: date, shard: int) -> dict[str, str]:
+    """The key of one counter item."""
+    return {PK: f"{COUNTER}#{day.isoformat()}", SK: f"SHARD#{shard}"}
+
+
+def counter_keys(days: Iterable[date]) -> list[dict[str, str]]:
+    """Every counter item of `days`."""
+    return [counter_key(day, shard) for day in days for shard in range(COUNTER_SHARDS)]
+
+
+def negative_key(item: StoredFeedback) -> dict[str, str]:
+    """The pointer listing a negative item among the newest: sorted by when it was stored."""
+    return {PK: NEGATIVE_POINTER, SK: f"{item.stored_at.isoformat()}#{item.feedback_id}"}
+
+
+def nps_band(rating: int) -> str:
+    """p (promoter, 9-10), a (passive, 7-8) or d (detractor, 0-6)."""
+    if rating >= PROMOTER_MIN:
+        return "p"
+    return "d" if rating <= DETRACTOR_MAX else "a"
+
+
+def theme_matches(tags: Any, parents: ThemeParents) -> dict[str, set[str]]:
+    """Theme id → the sentiments of the item's tags that match it (the tag's own theme and its parent)."""
+    matches: dict[str, set[str]] = {}
+    for tag in tags if isinstance(tags, list) else ():
+        theme_id = tag.get("id") if isinstance(tag, dict) else None
+        if not isinstance(theme_id, str):
+            continue
+        sentiment = tag.get("sentiment")
+        for matched in {theme_id, parents.get(theme_id)} - {None}:
+            sentiments = matches.setdefault(str(matched), set())
+            if sentiment in THEME_SENTIMENTS:
+                sentiments.add(sentiment)
+    return matches
+
+
+def item_counts(item: StoredFeedback, parents: ThemeParents) -> Counter[str]:
+    """What one item adds to its day's counters."""
+    counts: Counter[str] = Counter()
+    channel = str(item.channel or "unknown")
+    counts[f"s|{channel}|{item.sentiment or UNANALYSED}"] += 1
+    counts[f"src|{item.source_id}"] += 1
+    if item.rating is not None and item.rating_scale is not None:
+        counts[f"r|{item.rating_scale}|{item.rating}"] += 1
+        if item.rating_scale == RatingScale.NPS:
+            counts[f"n|{channel}|{nps_band(item.rating)}"] += 1
+    tags = [tag.model_dump(mode="json") for tag in item.themes or ()]
+    matches = theme_matches(tags, parents)
+    if matches:
+        counts[TAGGED] += 1
+    for theme_id, sentiments in matches.items():
+        counts[f"t|{theme_id}"] += 1
+        for sentiment in sentiments:
+            counts[f"t|{theme_id}|{sentiment}"] += 1
+    return counts
+
+
+def day_deltas(
+    added: Iterable[StoredFeedback], removed: Iterable[StoredFeedback], parents: ThemeParents
+) -> dict[date, Counter[str]]:
+    """Per stored day, what the counters gain from `added` and lose from `removed` (zeros dropped)."""
+    deltas: dict[date, Counter[str]] = defaultdict(Counter)
+    for item in added:
+        deltas[item.stored_at.date()].update(item_counts(item, parents))
+    for item in removed:
+        deltas[item.stored_at.date()].subtract(item_counts(item, parents))
+    return {
+        day: Counter({name: n for name, n in counts.items() if n})
+        for day, counts in deltas.items()
+        if any(counts.values())
+    }
+
+
+def attribute_count(items: Sequence[StoredFeedback], parents: ThemeParents) -> int:
+    """How many counter attributes `items` touch (the most of any one day)."""
+    per_day: dict[date, set[str]] = defaultdict(set)
+    for item in items:
+        per_day[item.stored_at.date()].update(item_counts(item, parents))
+    return max((len(names) for names in per_day.values()), default=0)
+
+
+def action_count(items: Sequence[StoredFeedback]) -> int:
+    """Counter Updates (one per day) plus negative pointer Puts or Deletes that `items` bring to a
+    transaction."""
+    days = {item.stored_at.date() for item in items}
+    return len(days) + sum(item.sentiment == Sentiment.NEGATIVE for item in items)
+
+
+def transaction_chunks(
+    units: Sequence[Unit],
+    room: int,
+    parents: ThemeParents,
+    items_of: Callable[[Unit], Sequence[StoredFeedback]],
+) -> list[list[Unit]]:
+    """`units` (each one action on the items `items_of` gives) in chunks that fit `room` actions with their
+    counter actions, and whose counter update stays within the expression limit."""
+    chunks: list[list[Unit]] = [[]]
+    for unit in units:
+        candidate = [*chunks[-1], unit]
+        items = [item for each in candidate for item in items_of(each)]
+        too_big = len(candidate) + action_count(items) > room or (
+            attribute_count(items, parents) > MAX_COUNTER_ATTRIBUTES
+        )
+        if too_big and chunks[-1]:
+            chunks.append([unit])
+        else:
+            chunks[-1] = candidate
+    return [chunk for chunk in chunks if chunk]
+
+
+def just(item: StoredFeedback) -> Sequence[StoredFeedback]:
+    """`items_of` for units that are items."""
+    return (item,)
+
+
+def counter_update(day: date, shard: int, delta: Mapping[str, int]) -> dict[str, Any]:
+    """One unconditional Update adding `delta` to a counter item (creating it, and its attributes, at 0)."""
+    names = {"#rt": RECORD_TYPE}
+    values: dict[str, Any] = {":rt": COUNTER}
+    adds = []
+    for index, (name, amount) in enumerate(sorted(delta.items())):
+        names[f"#c{index}"] = name
+        values[f":c{index}"] = amount
+        adds.append(f"#c{index} :c{index}")
+    return {
+        "Update": {
+            "TableName": settings().table_name,
+            "Key": dynamo.serialize(counter_key(day, shard)),
+            "UpdateExpression": f"SET #rt = :rt ADD {', '.join(adds)}",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": dynamo.serialize(values),
+        }
+    }
+
+
+def counter_actions(
+    added: Sequence[StoredFeedback], removed: Sequence[StoredFeedback], parents: ThemeParents
+) -> list[dict[str, Any]]:
+    """The counter Updates of one transaction: one per day touched, on the shard of its first item, plus a
+    Put or Delete of each negative pointer that appears or goes."""
+    first_id: dict[date, str] = {}
+    for item in [*added, *removed]:
+        first_id.setdefault(item.stored_at.date(), item.feedback_id)
+    actions = [
+        counter_update(day, shard_of(first_id[day], COUNTER_SHARDS), delta)
+        for day, delta in sorted(day_deltas(added, removed, parents).items())
+    ]
+    was_negative = {negative_key(i)[SK]: i for i in removed if i.sentiment == Sentiment.NEGATIVE}
+    is_negative = {negative_key(i)[SK]: i for i in added if i.sentiment == Sentiment.NEGATIVE}
+    for sort_key, item in sorted(is_negative.items()):
+        if sort_key not in was_negative:
+            actions.append({"Put": {"TableName": settings().table_name, "Item": _pointer(item)}})
+    for sort_key, item in sorted(was_negative.items()):
+        if sort_key not in is_negative:
+            key = dynamo.serialize(negative_key(item))
+            actions.append({"Delete": {"TableName": settings().table_name, "Key": key}})
+    return actions
+
+
+def _pointer(item: StoredFeedback) -> dict[str, Any]:
+    return dynamo.serialize(
+        {**negative_key(item), RECORD_TYPE: NEGATIVE_POINTER, "feedback_id": item.feedback_id}
+    )
+
+
+def sum_counters(items: Iterable[dict[str, Any]]) -> dict[date, Counter[str]]:
+    """Counter items (as read) summed per day over their shards."""
+    per_day: dict[date, Counter[str]] = defaultdict(Counter)
+    for item in items:
+        day = date.fromisoformat(str(item[PK]).removeprefix(f"{COUNTER}#"))
+        for name, value in item.items():
+            if name not in (PK, SK, RECORD_TYPE) and isinstance(value, int):
+                per_day[day][name] += value
+    return {day: Counter({k: v for k, v in counts.items() if v}) for day, counts in per_day.items()}
+
+
+def read_days(days: Sequence[date]) -> dict[date, Counter[str]]:
+    """The counters of `days`, summed over shards: one BatchGetItem per 50 days."""
+    return sum_counters(dynamo.batch_get(settings().table_name, counter_keys(days)))
+
+
+def newest_negative_ids(first: date, last: date, limit: int) -> list[tuple[str, str]]:
+    """(stored_at, feedback id) of the newest negative items stored from `first` to `last`, newest first."""
+    response = dynamo.query_pages(
+        max_pages=1,
+        TableName=settings().table_name,
+        KeyConditionExpression="#pk = :negative AND #sk BETWEEN :first AND :last",
+        ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+        ExpressionAttributeValues={
+            ":negative": {"S": NEGATIVE_POINTER},
+            ":first": {"S": first.isoformat()},
+            # "~" sorts after every character of a timestamp: the whole last day is included.
+            ":last": {"S": f"{last.isoformat()}~"},
+        },
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [tuple(str(item[SK]).rsplit("#", 1)) for item in response]  # type: ignore[misc]
+
+
+def _day_pointers(day: date) -> list[dict[str, Any]]:
+    return list(
+        dynamo.query_pages(
+            TableName=settings().table_name,
+            KeyConditionExpression="#pk = :negative AND begins_with(#sk, :day)",
+            ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+            ExpressionAttributeValues={":negative": {"S": NEGATIVE_POINTER}, ":day": {"S": day.isoformat()}},
+            ProjectionExpression="#pk, #sk",
+        )
+    )
+
+
+def rebuild_day(day: date, items: Iterable[StoredFeedback], parents: ThemeParents) -> Counter[str]:
+    """Replace a day's counters and negative pointers with a recount of `items` (the day's stored items):
+    the recount in shard 0, the other shards removed. Idempotent; writes that land on the day while it runs
+    may be lost, so rebuild days no longer written to (after a backfill or a taxonomy change)."""
+    items = list(items)
+    counts = day_deltas(items, [], parents).get(day, Counter())
+    writes = [dynamo.put_request({**counter_key(day, 0), RECORD_TYPE: COUNTER, **counts})]
+    writes += [
+        {"DeleteRequest": {"Key": dynamo.serialize(counter_key(day, s))}} for s in range(1, COUNTER_SHARDS)
+    ]
+    wanted = {negative_key(item)[SK]: item for item in items if item.sentiment == Sentiment.NEGATIVE}
+    for pointer in _day_pointers(day):
+        if pointer[SK] not in wanted:
+            writes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: pointer[PK], SK: pointer[SK]})}})
+    writes += [{"PutRequest": {"Item": _pointer(item)}} for item in wanted.values()]
+    dynamo.batch_write(settings().table_name, writes)
+    return counts

@@ -1,0 +1,176 @@
+"""`GET /stats` read from the counters answers exactly what the old computation (every item of the range read
+through the day index: tests/stats_oracle.py) answers on the same data, and costs a bounded number of
+DynamoDB requests whatever the range holds."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from chalicelib import aws, cli
+from chalicelib.config import settings
+from chalicelib.local.moto_patches import fit_for_threads
+from chalicelib.models import Analysis, Channel, RatingScale, Sentiment, StoredFeedback, ThemeTag
+from chalicelib.read import stats
+from chalicelib.store import counters, feedback_write, reanalysis
+from chalicelib.store import feedback as feedback_store
+from chalicelib.store.identities import Resolution
+from chalicelib.themes import records as taxonomy_records
+from chalicelib.themes.taxonomy import Taxonomy, Theme
+from tests import stats_oracle
+from tests.test_export import stored
+
+TAXONOMY = Taxonomy(
+    themes=[
+        Theme(id="delivery", name="Delivery"),
+        Theme(id="delivery-speed", name="Delivery time", parent="delivery"),
+        Theme(id="delivery-damage", name="Damaged item", parent="delivery"),
+        Theme(id="price", name="Price"),
+    ]
+)
+THEME_IDS = ("delivery", "delivery-speed", "delivery-damage", "price", "removed-theme")
+CHANNELS = (Channel.FORM, Channel.SLACK, Channel.WEBHOOK, Channel.X)
+START = date(2027, 3, 1)
+
+
+def random_item(rng: random.Random, index: int, day: date, seed_value: int) -> StoredFeedback:
+    at = datetime(day.year, day.month, day.day, rng.randrange(24), rng.randrange(60), tzinfo=UTC)
+    scale = rng.choice([None, RatingScale.NPS, RatingScale.NPS, RatingScale.CSAT])
+    low, high = scale.bounds if scale else (0, 0)
+    tags = rng.sample(THEME_IDS, rng.randrange(4))
+    item = stored(
+        f"r{seed_value}-{index}", at, text=rng.choice(["Broken again", "Fine", "x" * 600]), rating=0
+    )
+    return item.model_copy(
+        update={
+            "channel": rng.choice(CHANNELS),
+            "sentiment": rng.choice([None, *Sentiment]),
+            "rating": rng.randint(low, high) if scale else None,
+            "rating_scale": scale,
+            "customer_id": rng.choice([None, "cust_a", "cust_b"]),
+            "themes": None
+            if rng.random() < 0.2
+            else [ThemeTag(id=t, sentiment=rng.choice(list(Sentiment)), evidence=t) for t in tags],
+        }
+    )
+
+
+def seed(count: int, days: int, seed_value: int) -> None:
+    rng = random.Random(seed_value)
+    items = [
+        random_item(rng, n, START + timedelta(days=rng.randrange(days)), seed_value) for n in range(count)
+    ]
+    taxonomy_records.replace(TAXONOMY)
+    # moto's own transactions copy the whole table per action: its patched transactions are far faster.
+    with fit_for_threads():
+        outcome = feedback_write.save_feedback(items, Resolution(), taxonomy_records.current().parents())
+    assert len(outcome.created) == count
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [(0, 0), (3, 16), (12, 30)],
+    ids=["one day", "two weeks", "runs past the data"],
+)
+def test_stats_from_counters_equal_the_recount_of_every_item(stack, first, last):
+    seed(150, 20, 15)
+    days = [START + timedelta(days=n) for n in range(first, last + 1)]
+
+    answer = stats.compute(days)
+
+    assert answer == stats_oracle.compute(days)
+    if first < 20:
+        assert answer["total"] > 0 and answer["themes"]["by_theme"]
+
+
+def count_requests(days: list[date]) -> Counter[str]:
+    operations: Counter[str] = Counter()
+
+    def count(event_name: str, **kwargs: object) -> None:
+        operations[event_name.rsplit(".", 1)[1]] += 1
+
+    events = aws.client("dynamodb").meta.events
+    events.register("before-call.dynamodb", count)
+    try:
+        stats.compute(days)
+    finally:
+        events.unregister("before-call.dynamodb", count)
+    return operations
+
+
+def test_93_days_cost_a_few_requests_whatever_they_hold(stack):
+    days = [START + timedelta(days=n) for n in range(93)]
+    seed(60, 93, 1)
+    taxonomy_records.current()  # cached, as in a warm function
+    few = count_requests(days)
+    seed(300, 93, 2)
+    many = count_requests(days)
+
+    # 186 days of counter items (the range and the period before) at 2 shards: 4 BatchGetItem; the newest
+    # negatives: one Query for their pointers, one BatchGetItem for the items.
+    assert few == many == {"BatchGetItem": 5, "Query": 1}
+    assert sum(many.values()) <= 10
+
+
+def test_rebuild_recounts_a_range_after_a_taxonomy_change_idempotently(stack, capsys):
+    seed(120, 10, 7)
+    days = [START + timedelta(days=n) for n in range(10)]
+    # The speed theme moves under price: the counters still count it under delivery, until rebuilt.
+    moved = [
+        t.model_copy(update={"parent": "price"}) if t.id == "delivery-speed" else t for t in TAXONOMY.themes
+    ]
+    taxonomy_records.replace(Taxonomy(themes=moved))
+    taxonomy_records.clear_cache()
+    assert stats.compute(days) != stats_oracle.compute(days)
+    # And a stray pointer and counter shard, as a lost race could leave them.
+    stray = {"pk": "NEGATIVE", "sk": f"{START.isoformat()}T00:00:00+00:00#fb_gone", "record_type": "NEGATIVE"}
+    feedback_write.dynamo.batch_write(
+        settings().table_name,
+        [
+            feedback_write.dynamo.put_request(stray),
+            feedback_write.dynamo.put_request({**counters.counter_key(START, 1), "s|form|NONE": 5}),
+        ],
+    )
+
+    for _ in range(2):
+        arguments = ["counters", "rebuild", "--from", days[0].isoformat(), "--to", days[-1].isoformat()]
+        assert cli.main(arguments) == 0
+        assert stats.compute(days) == stats_oracle.compute(days)
+    assert not [p for p in counters.newest_negative_ids(START, START, 100) if p[1] == "fb_gone"]
+    assert (
+        counters.read_days([START])[START]
+        == counters.day_deltas(
+            list(feedback_store.list_day(START)), [], taxonomy_records.current().parents()
+        )[START]
+    )
+    assert "done: 120 items counted" in capsys.readouterr().out
+
+
+def test_a_reanalysis_moves_the_counts_and_the_negatives_once(stack):
+    seed(60, 5, 9)
+    days = [START + timedelta(days=n) for n in range(5)]
+    items = [item for day in days for item in feedback_store.list_day(day)]
+    rng = random.Random(3)
+    analyses = {
+        item.feedback_id: Analysis(
+            sentiment=rng.choice([None, Sentiment.NEGATIVE, Sentiment.POSITIVE]),
+            language="en",
+            analyzer="comprehend",
+            analyzed_at=item.stored_at,
+        )
+        for item in items
+    }
+
+    with fit_for_threads():
+        first = reanalysis.save_analyses(items, analyses)
+        again = reanalysis.save_analyses(items, analyses)  # a rerun with the items as read before
+
+    assert (len(first.updated), len(again.updated)) == (60, 0)
+    answer = stats.compute(days)
+    assert answer == stats_oracle.compute(days)
+    assert answer["sentiment"]["NEGATIVE"] == sum(
+        a.sentiment == Sentiment.NEGATIVE for a in analyses.values()
+    )

