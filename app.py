@@ -49,8 +49,9 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
 
 @app.schedule(Cron(15, 2, "*", "*", "?", "*"), name="nightly_export")
 def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
-    """At 02:15 UTC, export the previous UTC day (and rewrite the days erasures left pending). An erasure
-    invokes it too, asynchronously, to rewrite the export days that held the customer."""
+    """At 02:15 UTC, export the previous UTC day (a busy day fanned out over invocations of this function,
+    one per slice, then combined), then hand the days erasures left pending to a rewrite invocation. An
+    erasure invokes it too, asynchronously, to rewrite the export days that held the customer."""
     from chalicelib.export import rewrite  # imported by the function that runs it (cold start)
 
     return rewrite.run_export_function(event.to_dict(), rewrite.remaining_time(event.context))

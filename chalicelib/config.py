@@ -45,6 +45,9 @@ class Settings:
     max_form_body_bytes: int
     # Days a stored feedback item is kept before DynamoDB's TTL deletes it (0: kept forever, the default).
     retention_days: int = 0
+    # A day with at least this many items (by its counters) is exported by one invocation per slice of the
+    # day, then combined (export/fanout.py); 0 never fans out.
+    export_fanout_items: int = 250_000
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -64,6 +67,7 @@ class Settings:
             config_cache_seconds=int(os.environ.get("CONFIG_CACHE_SECONDS", "60")),
             max_form_body_bytes=int(os.environ.get("MAX_FORM_BODY_BYTES", str(64 * 1024))),
             retention_days=max(0, int(os.environ.get("RETENTION_DAYS", "0") or "0")),
+            export_fanout_items=max(0, int(os.environ.get("EXPORT_FANOUT_ITEMS", "250000") or "0")),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import (
@@ -18,6 +19,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+
+class DeferredModel(BaseModel):
+    """A model whose validator is built on its first use, not at import: a cold start pays only for the
+    models its request validates (pydantic's `defer_build`; subclasses keep it when they set a config)."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 class Channel(StrEnum):
@@ -80,7 +88,6 @@ MAX_EMAIL_CHARS = 320
 MAX_LANGUAGE_CHARS = 35
 MAX_URL_CHARS = 2_048
 MAX_METADATA_VALUE_CHARS = 2_048
-_HTTP_URL = TypeAdapter(HttpUrl)
 
 # Every ISO 639-1 code (183 two-letter codes, none added since 2009), written out here because no runtime
 # dependency carries it: a form's or source's default language is checked against it.
@@ -98,6 +105,12 @@ ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
 SENTIMENT_LANGUAGES = frozenset({"ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "zh", "zh-TW"})
 # A language hint names an ISO 639-1 code, or "zh-TW" (Traditional Chinese, which Comprehend scores apart).
 LANGUAGE_HINTS = ISO_639_1 | {"zh-TW"}
+
+
+@cache
+def _http_url() -> TypeAdapter[HttpUrl]:
+    # Built on first use, like the models (DeferredModel).
+    return TypeAdapter(HttpUrl)
 
 
 def checked_language_hint(value: str | None) -> str | None:
@@ -124,7 +137,7 @@ def http_url_or_none(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_URL_CHARS:
         return None
     try:
-        return str(_HTTP_URL.validate_python(value.strip()))
+        return str(_http_url().validate_python(value.strip()))
     except ValidationError:
         return None
 
@@ -140,7 +153,7 @@ def feedback_id_for(source_id: str, external_id: str) -> str:
     return f"fb_{digest[:32]}"
 
 
-class Author(BaseModel):
+class Author(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     channel_user_id: BoundedId | None = None
@@ -149,7 +162,7 @@ class Author(BaseModel):
     email: str | None = Field(default=None, max_length=MAX_EMAIL_CHARS)
 
 
-class FeedbackEvent(BaseModel):
+class FeedbackEvent(DeferredModel):
     """One piece of customer-authored feedback, normalized from any channel."""
 
     model_config = ConfigDict(extra="forbid")
@@ -215,14 +228,14 @@ class FeedbackEvent(BaseModel):
         )
 
 
-class SentimentScores(BaseModel):
+class SentimentScores(DeferredModel):
     positive: float
     negative: float
     neutral: float
     mixed: float
 
 
-class Analysis(BaseModel):
+class Analysis(DeferredModel):
     """What the analyzer concluded about one event's text."""
 
     sentiment: Sentiment | None
@@ -233,7 +246,7 @@ class Analysis(BaseModel):
     skipped_reason: str | None = None
 
 
-class ThemeTag(BaseModel):
+class ThemeTag(DeferredModel):
     """A theme of the team's taxonomy an item talks about, the sentiment about it, and the words saying so."""
 
     id: str

@@ -32,6 +32,11 @@ EXPORT_OBJECTS_REASON = (
     "exports/parquet/dt=…/…), which cannot be listed in advance; the rest of the bucket (Athena results, "
     "anything else) stays out of reach."
 )
+EXPORT_PARTS_REASON = (
+    "Objects under exports/_parts/ only, read and deleted by the combining step of a busy day's export: "
+    "each slice writes its parts under a run id chosen at run time (exports/_parts/dt=…/run=…/slice=…), "
+    "so the keys cannot be named in advance."
+)
 SOURCE_SECRETS_REASON = (
     "GetParametersByPath on the source-secrets path of this stage only ({prefix}/sources/<source_id>): "
     "sources are added at run time by the admin CLI, so their ids are not known at deploy time."
@@ -53,6 +58,7 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
     """Acknowledge, with reasons, the findings this stack accepts on purpose."""
     bucket_arn = f"<{stack.get_logical_id(stack.bucket.node.default_child)}.Arn>"  # type: ignore[arg-type]
     exports = _finding("IAM5", f"Resource::{bucket_arn}/exports/*")
+    export_parts = _finding("IAM5", f"Resource::{bucket_arn}/exports/_parts/*")
     secrets = _finding(
         "IAM5",
         f"Resource::arn:<AWS::Partition>:ssm:{stack.region}:<AWS::AccountId>:parameter"
@@ -67,7 +73,11 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
             secrets: SOURCE_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
         },
         ANALYZE: {any_resource: COMPREHEND_REASON},
-        NIGHTLY_EXPORT: {any_resource: XRAY_REASON, exports: EXPORT_OBJECTS_REASON},
+        NIGHTLY_EXPORT: {
+            any_resource: XRAY_REASON,
+            exports: EXPORT_OBJECTS_REASON,
+            export_parts: EXPORT_PARTS_REASON,
+        },
         BEARER: {any_resource: XRAY_REASON},
     }
     assert set(reasons) == set(FUNCTIONS)

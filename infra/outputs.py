@@ -4,9 +4,9 @@
     .venv/bin/python -m chalicelib.cli feedback list
 
 chalicelib.config reads TABLE_NAME, EXPORT_BUCKET, INGEST_QUEUE_URL, PARAMETER_PREFIX, STAGE,
-EXPORT_FUNCTION_NAME, ANALYZER, THEME_TAGGER and BEDROCK_MODEL_ID (chalicelib/aws.py: BEDROCK_REGION); the
-same resource names are also in the SSM parameter `/feedback/<stage>/stack` (JSON, as the local stack writes
-it).
+EXPORT_FUNCTION_NAME, ANALYZER, THEME_TAGGER, BEDROCK_MODEL_ID and RETENTION_DAYS (chalicelib/aws.py:
+BEDROCK_REGION); the same resource names are also in the SSM parameter `/feedback/<stage>/stack` (JSON, as
+the local stack writes it).
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ OUTPUTS: dict[str, tuple[str, str | None]] = {
     "ThemeTagger": ("How items are tagged against the taxonomy: keywords, bedrock or none", "THEME_TAGGER"),
     "BedrockModelId": ("The model (or inference profile) the Bedrock backends call", "BEDROCK_MODEL_ID"),
     "BedrockRegion": ("Where Amazon Bedrock is called (the stage's region unless set)", "BEDROCK_REGION"),
+    "RetentionDays": (
+        "Days a stored item is kept before its TTL may delete it (0: forever)",
+        "RETENTION_DAYS",
+    ),
 }
 
 

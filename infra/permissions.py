@@ -46,6 +46,9 @@ TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 EXPORTS_PREFIX = "exports/"
 # Export days an erasure marked for the export function to rewrite (chalicelib/export/rewrite.py).
 EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
+# A fanned-out day's parts and its run records (chalicelib/export/fanout.py).
+EXPORT_PARTS_PREFIX = "exports/_parts/"
+EXPORT_FANOUT_PARTITION = "EXPORT_FANOUT"
 # The theme taxonomy (chalicelib/themes/records.py): the export names each item's themes from it.
 THEMES_PARTITION = "THEMES"
 # The read API's cursor MAC key, created once by the API itself (chalicelib/read/cursors.py).
@@ -113,6 +116,10 @@ class Targets:
     @property
     def exports_objects_arn(self) -> str:
         return f"{self.bucket_arn}/{EXPORTS_PREFIX}*"
+
+    @property
+    def export_parts_objects_arn(self) -> str:
+        return f"{self.bucket_arn}/{EXPORT_PARTS_PREFIX}*"
 
 
 def _statement(
@@ -269,8 +276,29 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
         _statement(
             "WriteExports", ["s3:PutObject", "s3:AbortMultipartUpload"], [targets.exports_objects_arn]
         ),
+        # export/fanout: a busy day's slices write parts under exports/_parts/, which the combining step reads
+        # (and S3 copies: UploadPartCopy reads its source as GetObject), then deletes.
+        _statement(
+            "CombineExportParts", ["s3:GetObject", "s3:DeleteObject"], [targets.export_parts_objects_arn]
+        ),
+        # export/fanout: each fanned-out day's run record (pk = EXPORT_FANOUT): created by the nightly run,
+        # each slice added to it as it completes, read to name the slices missing.
+        _statement(
+            "TrackExportSlices",
+            ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_FANOUT_PARTITION]}},
+        ),
         *_log_and_trace(log_group_arn),
     ]
+
+
+def nightly_export_invocations(targets: Targets) -> list[iam.PolicyStatement]:
+    """The export function starting itself asynchronously: the nightly run hands erasure rewrites to an
+    invocation of their own, and a rewrite invocation out of time hands on the days left
+    (export/rewrite.hand_off_rewrites, run_rewrites). A policy of its own, attached to the function's role
+    (the role's inline policy cannot name the function that depends on the role)."""
+    return [_statement("InvokeItself", ["lambda:InvokeFunction"], [targets.export_function_arn])]
 
 
 def bearer(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:

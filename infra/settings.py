@@ -25,6 +25,9 @@ DEFAULT_WAF_RATE_LIMIT = 300  # form submissions per client IP per 5 minutes
 DEFAULT_REGION = "us-east-1"  # an offline synth without credentials or context
 DEFAULT_MONTHLY_BUDGET_USD = 100
 DEFAULT_MAX_ITEMS_PER_HOUR = 10_000
+# A failed nightly export must be re-runnable before the items of its day can expire (the ExportNotRun alarm
+# fires the next morning): a week leaves room for a weekend.
+MIN_RETENTION_DAYS = 7
 Backend = TypeVar("Backend", AnalyzerBackend, ThemeTaggerBackend)
 DEFAULT_ANALYZER = AnalyzerBackend.COMPREHEND
 # Free and deterministic; it tags nothing until a taxonomy is imported (`cli themes import`).
@@ -79,6 +82,22 @@ def _model_id(value: Any) -> str:
     return model_id
 
 
+def _retention_days(value: Any) -> int:
+    """Whole days before a stored item may expire; 0 (the default) keeps items forever."""
+    text = str(value if value is not None else 0).strip() or "0"
+    if not re.fullmatch(r"[0-9]+", text):
+        raise ValueError(
+            f"retention_days must be a whole number of days (0 keeps items forever), got {value!r}"
+        )
+    days = int(text)
+    if 0 < days < MIN_RETENTION_DAYS:
+        raise ValueError(
+            f"retention_days must be 0 (keep forever) or at least {MIN_RETENTION_DAYS}, so a failed nightly "
+            f"export can be re-run before its day's items expire; got {days}"
+        )
+    return days
+
+
 def chalice_config() -> dict[str, Any]:
     return json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
 
@@ -116,6 +135,8 @@ class StageSettings:
                              amazon.nova-micro-v1:0
     bedrock_region           where Bedrock is called when the deploy region has none; without it the
                              synth refuses such a region when analyzer or theme_tagger is bedrock
+    retention_days           days a stored feedback item is kept before DynamoDB's TTL may delete it
+                             (RETENTION_DAYS on every function); default 0, kept forever; else at least 7
     """
 
     stage: str = "dev"
@@ -135,6 +156,7 @@ class StageSettings:
     theme_tagger: ThemeTaggerBackend = DEFAULT_THEME_TAGGER
     bedrock_model_id: str = DEFAULT_BEDROCK_MODEL_ID
     bedrock_region: str | None = None
+    retention_days: int = 0
 
     @classmethod
     def from_context(cls, get: Any) -> StageSettings:
@@ -164,6 +186,7 @@ class StageSettings:
             ),
             bedrock_model_id=_model_id(get("bedrock_model_id")),
             bedrock_region=get("bedrock_region") or None,
+            retention_days=_retention_days(get("retention_days")),
         )
         regions.check_comprehend(settings.region, settings.comprehend_region)
         if settings.uses_bedrock or settings.bedrock_region:

@@ -126,6 +126,12 @@ class FeedbackStack(cdk.Stack):
             for function in FUNCTIONS
         }
         self.chalice = self._chalice_app()
+        iam.Policy(
+            self,
+            f"{NIGHTLY_EXPORT}Invocations",
+            roles=[self.roles[NIGHTLY_EXPORT]],
+            statements=permissions.nightly_export_invocations(targets),
+        )
         self.rest_api = self.chalice.get_resource("RestAPI")
         host = f"{self.rest_api.ref}.execute-api.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}"
         self.api_url = f"https://{host}/{settings.api_stage}/"
@@ -194,6 +200,9 @@ class FeedbackStack(cdk.Stack):
             "PARAMETER_PREFIX": settings.parameter_prefix,
             # On every function, replacing .chalice/config.json's default, so none names another analyzer.
             "ANALYZER": settings.analyzer.value,
+            # On every function, so none disagrees: analyze writes items with their expiry and profiles with
+            # the stored_days an erasure (API function) reads to find the export days of expired items.
+            "RETENTION_DAYS": str(settings.retention_days),
         }
         if settings.comprehend_region and settings.comprehend_region != settings.region:
             # chalicelib/aws.py calls Comprehend there (infra/regions.py: the deploy region has none).
@@ -273,6 +282,7 @@ class FeedbackStack(cdk.Stack):
             "ThemeTagger": self.settings.theme_tagger.value,
             "BedrockModelId": self.settings.bedrock_model_id,
             "BedrockRegion": self.settings.bedrock_source_region,
+            "RetentionDays": str(self.settings.retention_days),
         }
         for key, (description, _) in OUTPUTS.items():
             cdk.CfnOutput(self, key, value=values[key], description=description)

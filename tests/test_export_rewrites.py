@@ -1,12 +1,17 @@
-"""Erasure rewrites never hold up the nightly export: the nightly run exports its day first, and every
-invocation rewrites one day at a time (each a checkpoint) only while its remaining time holds another."""
+"""Erasure rewrites never hold up the nightly export: the nightly run exports its day first and hands the
+pending days to an invocation of their own; every invocation rewrites one day at a time (each a checkpoint)
+only while its remaining time holds another, then hands the rest on."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
+from botocore.stub import Stubber
 
+from chalicelib import aws
+from chalicelib.config import settings
 from chalicelib.export import day as export
 from chalicelib.export import rewrite
 
@@ -61,7 +66,12 @@ def test_a_rewrite_invocation_stops_at_its_time_budget_and_the_next_one_resumes(
 
     first = rewrite.run_export_function(event, remaining_ms=lambda: next(remaining))
 
-    assert first == {"rewritten": [day.isoformat() for day in ERASED_DAYS[:2]]}
+    # Nothing to invoke here (no EXPORT_FUNCTION_NAME): the day left waits, marked, for the next invocation.
+    assert first == {
+        "rewritten": [day.isoformat() for day in ERASED_DAYS[:2]],
+        "handed_on": [ERASED_DAYS[2].isoformat()],
+        "dispatch": "nightly",
+    }
     assert rewrite.pending_days() == [ERASED_DAYS[2].isoformat()]  # the days rewritten are checkpointed
     second = rewrite.run_export_function(event, remaining_ms=lambda: 300_000)
     assert second == {"rewritten": [ERASED_DAYS[2].isoformat()]}
@@ -93,3 +103,102 @@ def test_only_the_lambda_runtime_clock_bounds_the_rewrites(monkeypatch):
     clock = rewrite.remaining_time(Context())
     assert clock is not None and clock() == 1234
     assert rewrite.remaining_time(object()) is None
+
+
+class Invocations:
+    """The export function's asynchronous Invokes: each event recorded, each answer stubbed."""
+
+    def __init__(self, stubber: Stubber) -> None:
+        self.stubber = stubber
+        self.events: list[dict] = []
+
+    def accept(self, count: int) -> None:
+        for _ in range(count):
+            self.stubber.add_response("invoke", {"StatusCode": 202})
+
+
+@pytest.fixture
+def invoked(exports, monkeypatch):
+    """EXPORT_FUNCTION_NAME set as the stack sets it; each asynchronous Invoke's event recorded (Stubber)."""
+    monkeypatch.setenv("EXPORT_FUNCTION_NAME", "feedback-collector-test-nightly_export")
+    settings.cache_clear()
+    lambda_client = aws.client("lambda")
+    invocations = Invocations(Stubber(lambda_client))
+
+    def record(params: dict, **kwargs) -> None:
+        assert params["InvocationType"] == "Event"
+        invocations.events.append(json.loads(params["Payload"]))
+
+    lambda_client.meta.events.register("provide-client-params.lambda.Invoke", record)
+    with invocations.stubber:
+        yield invocations
+        invocations.stubber.assert_no_pending_responses()
+    settings.cache_clear()
+
+
+def test_the_nightly_run_hands_the_rewrites_to_an_invocation_of_their_own(exports, invoked):
+    invoked.accept(1)
+    rewrite.mark_pending([], upcoming=[YESTERDAY])  # an erasure while the day was not exported yet
+    all_days = [day.isoformat() for day in [*ERASED_DAYS, YESTERDAY]]
+
+    manifest = rewrite.run_export_function(scheduled_event(), remaining_ms=lambda: 800_000)
+
+    assert manifest["date"] == YESTERDAY.isoformat()
+    assert exports == [(YESTERDAY, False)]  # no rewrite in the nightly invocation, whatever its time
+    assert [event["detail"] for event in invoked.events] == [
+        {"days": all_days, "just_exported": YESTERDAY.isoformat()}
+    ]
+    assert rewrite.is_rewrite_event(invoked.events[0])
+
+    result = rewrite.run_export_function(invoked.events[0], remaining_ms=lambda: 800_000)
+
+    assert result == {"rewritten": all_days}
+    assert exports[1:] == [(date.fromisoformat(day), True) for day in all_days]
+    assert rewrite.pending_days() == []
+
+
+def test_a_nightly_run_with_nothing_pending_invokes_nothing(exports, invoked):
+    rewrite.rewrite_pending()  # the erased days rewritten: nothing left marked
+
+    rewrite.run_export_function(scheduled_event())
+
+    assert invoked.events == []
+    assert exports[-1] == (YESTERDAY, False)
+
+
+def test_a_rewrite_invocation_out_of_time_hands_the_days_left_to_the_next(exports, invoked):
+    invoked.accept(1)
+    remaining = iter([300_000, 59_000, 300_000, 300_000])
+
+    first = rewrite.run_export_function(rewrite.rewrite_event(ERASED_DAYS), lambda: next(remaining))
+
+    assert first["rewritten"] == [ERASED_DAYS[0].isoformat()]
+    assert rewrite.pending_days() == [day.isoformat() for day in ERASED_DAYS[1:]]  # the first checkpointed
+    left = [day.isoformat() for day in ERASED_DAYS[1:]]
+    assert (first["handed_on"], first["dispatch"]) == (left, "invoked")
+    assert [event["detail"]["days"] for event in invoked.events] == [first["handed_on"]]
+
+    second = rewrite.run_export_function(invoked.events[0], lambda: next(remaining))
+
+    assert second == {"rewritten": first["handed_on"]}  # the list finished: nothing handed on
+    assert len(invoked.events) == 1
+    assert rewrite.pending_days() == []
+
+
+def test_a_rewrite_invocation_without_time_for_a_day_hands_nothing_on(exports, invoked):
+    """An invocation that could rewrite no day would only start another like it: the nightly run resumes."""
+    result = rewrite.run_export_function(rewrite.rewrite_event(ERASED_DAYS), lambda: 1_000)
+
+    assert result == {"rewritten": []}
+    assert invoked.events == []
+    assert rewrite.pending_days() == [day.isoformat() for day in ERASED_DAYS]
+
+
+def test_a_failed_hand_off_leaves_the_nightly_run_to_rewrite_after_its_export(exports, invoked):
+    invoked.stubber.add_client_error("invoke", "TooManyRequestsException", http_status_code=429)
+
+    manifest = rewrite.run_export_function(scheduled_event(), remaining_ms=lambda: 800_000)
+
+    assert manifest["date"] == YESTERDAY.isoformat()
+    assert exports == [(YESTERDAY, False)] + [(day, True) for day in ERASED_DAYS]
+    assert rewrite.pending_days() == []

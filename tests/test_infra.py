@@ -210,6 +210,11 @@ def test_export_bucket_is_private_encrypted_tls_only_versioned_with_lifecycle(
     assert rules["exports-to-infrequent-access"]["Prefix"] == "exports/"
     assert rules["exports-to-infrequent-access"]["Transitions"][0]["StorageClass"] == "STANDARD_IA"
     assert rules["expire-athena-results"]["Prefix"] == "athena-results/"
+    # A fanned-out export's parts hold the day's items: those of a run that never completed expire.
+    assert (rules["expire-export-parts"]["Prefix"], rules["expire-export-parts"]["ExpirationInDays"]) == (
+        "exports/_parts/",
+        2,
+    )
     assert synth.resources[bucket]["DeletionPolicy"] == "RetainExceptOnCreate"
     deny_plain_http = Match.object_like(
         {
@@ -380,6 +385,7 @@ def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
                 "NightlyExportFunctionName": "feedback-collector-prod-NightlyExport-AbC123",
                 "ThemeTagger": "keywords",
                 "BedrockRegion": "eu-west-1",
+                "RetentionDays": "400",
             }
             return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in values.items()]}]}
 
@@ -393,6 +399,8 @@ def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
     assert not any("Glue" in line or "feedback_prod" in line for line in printed)
     # `backfill --themes` and `themes suggestions` run with the stage's tagger and Bedrock region.
     assert {"export THEME_TAGGER=keywords", "export BEDROCK_REGION=eu-west-1"} <= set(printed)
+    # `backfill` writes items with the stage's expiry.
+    assert "export RETENTION_DAYS=400" in printed
 
 
 def test_prod_is_protected_from_deletion_and_outputs_name_the_switches(synth: Synth):
@@ -462,6 +470,48 @@ def test_analysis_settings_are_read_case_insensitively_and_cdk_json_holds_the_de
     }
     defaults = settings.StageSettings.from_context({"stage": "dev", "region": "eu-west-1"}.get)
     assert (defaults.theme_tagger.value, defaults.uses_bedrock) == ("keywords", False)
+
+
+# --- retention ------------------------------------------------------------------------------------------
+
+
+def test_items_are_kept_forever_by_default_on_a_table_whose_ttl_is_always_on(synth: Synth):
+    # TTL stays enabled whatever the setting: without `expires_at` nothing expires, and switching TTL with
+    # the setting could fail a deploy (DynamoDB refuses a second TTL change within an hour).
+    _, table = synth.only("AWS::DynamoDB::Table")
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": schema.TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
+    assert {
+        function: _variables(synth, function)["RETENTION_DAYS"] for function in FUNCTIONS
+    } == dict.fromkeys(FUNCTIONS, "0")
+    assert synth.template["Outputs"]["RetentionDays"]["Value"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, 0), ("", 0), ("0", 0), (" 400 ", 400), (30, 30), ("7", 7)]
+)
+def test_retention_days_is_read_as_whole_days(value: object, expected: int):
+    context = {"stage": "prod", "region": "us-east-1", "retention_days": value}
+    assert settings.StageSettings.from_context(context.get).retention_days == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-30", "retention_days must be a whole number of days (0 keeps items forever), got '-30'"),
+        ("90d", "got '90d'"),
+        ("1.5", "got '1.5'"),
+        (True, "got True"),
+        ("3", f"0 (keep forever) or at least {settings.MIN_RETENTION_DAYS}"),
+        ("6", "a failed nightly export can be re-run before its day's items expire; got 6"),
+    ],
+)
+def test_a_bad_retention_is_refused_at_synth_naming_what_is_allowed(value: object, message: str):
+    context = {"stage": "prod", "region": "us-east-1", "retention_days": value}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        settings.StageSettings.from_context(context.get)
 
 
 # --- linters -------------------------------------------------------------------------------------------

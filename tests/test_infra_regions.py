@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 
 from chalicelib import aws
-from infra import regions, runtime
+from chalicelib.store import schema
+from infra import permissions, regions, runtime
 from infra.settings import StageSettings
 from tests.infra_synth import run_synth_script
 
-# region → extra context. eu-south-1 (Milan) has no Comprehend: it calls the one in Frankfurt.
+# region → extra context. eu-south-1 (Milan) has no Comprehend: it calls the one in Frankfurt; Ireland keeps
+# items 400 days (a retention set).
 REGIONS: dict[str, dict[str, str]] = {
     "us-east-1": {},
-    "eu-west-1": {},
+    "eu-west-1": {"retention_days": "400"},
     "eu-central-1": {},
     "eu-south-1": {"comprehend_region": "eu-central-1"},
     "ap-southeast-2": {},
@@ -63,6 +65,26 @@ def test_each_region_synthesizes_with_nothing_pinned_elsewhere(templates: dict[s
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert parameter["Default"] == runtime.pandas_layer_parameter()
     assert "arn:aws:lambda" not in text  # no layer ARN of any region written into the template
+
+
+def test_a_retention_reaches_every_function_and_the_cli_and_the_table_expires_on_its_attribute(
+    templates: dict[str, Any],
+):
+    for region, template in templates.items():
+        expected = REGIONS[region].get("retention_days", "0")
+        # Every function the app packages (the authorizer too): none may disagree about the retention.
+        functions = {
+            name: resource
+            for name, resource in template["Resources"].items()
+            if resource["Type"] == "AWS::Serverless::Function"
+        }
+        assert set(permissions.FUNCTIONS) <= set(functions)
+        for function in functions:
+            assert _function_variables(template, function)["RETENTION_DAYS"] == expected, (region, function)
+        assert template["Outputs"]["RetentionDays"]["Value"] == expected
+        (table,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+        ttl = {"AttributeName": schema.TTL_ATTRIBUTE, "Enabled": True}
+        assert table["Properties"]["TimeToLiveSpecification"] == ttl
 
 
 def test_comprehend_is_called_where_it_is_offered(templates: dict[str, Any]):

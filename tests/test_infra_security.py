@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from infra import permissions, regions
-from tests.infra_synth import ROOT, STAGE, Synth, arn, synthesize_variants
+from tests.infra_synth import ROOT, STAGE, Synth, arn, ref, synthesize_variants
 
 # --- IAM -----------------------------------------------------------------------------------------------
 
@@ -115,6 +115,10 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "s3:PutObject",
         "s3:AbortMultipartUpload",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",
@@ -152,11 +156,20 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
         ]
         resources = _listed(query["Resource"])
         assert {r["Fn::Join"][1][1].removeprefix("/index/") for r in resources} == indexes, function
-    # Objects: under exports/ only.
+    # Objects: under exports/ only; the export reads and deletes only the parts of a fanned-out day.
     for function in (permissions.API_HANDLER, permissions.NIGHTLY_EXPORT):
         for statement in _role_statements(synth, function):
-            if any(a in {"s3:PutObject", "s3:GetObject"} for a in _listed(statement["Action"])):
-                assert _resource_text(statement).endswith('"/exports/*"]]}'), statement
+            actions = set(_listed(statement["Action"]))
+            if actions & {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}:
+                parts = function == permissions.NIGHTLY_EXPORT and "s3:DeleteObject" in actions
+                suffix = '"/exports/_parts/*"]]}' if parts else '"/exports/*"]]}'
+                assert _resource_text(statement).endswith(suffix), statement
+    (fanout_record,) = [
+        s for s in _role_statements(synth, permissions.NIGHTLY_EXPORT) if s["Sid"] == "TrackExportSlices"
+    ]
+    assert fanout_record["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["EXPORT_FANOUT"]}
+    }
     # An erasure invokes the export function and nothing else; no other function invokes any.
     (invoke,) = [
         s
@@ -167,11 +180,22 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
         "InvokeExportRewrite",
         [arn(permissions.NIGHTLY_EXPORT)],
     )
+    # … and the export function itself, from a policy of its own on its role (no cycle: the role's inline
+    # policy cannot name the function that uses the role): the nightly run hands rewrites to an invocation.
+    self_invoke = synth.logical_id("AWS::IAM::Policy", f"{permissions.NIGHTLY_EXPORT}Invocations")
     assert [
         owner
         for owner, s in _statements(synth)
         if any(a.startswith("lambda:") for a in _listed(s.get("Action", [])))
-    ] == [synth.logical_id("AWS::IAM::Role", "APIHandlerRole")]
+    ] == [synth.logical_id("AWS::IAM::Role", "APIHandlerRole"), self_invoke]
+    policy = synth.resources[self_invoke]["Properties"]
+    assert policy["Roles"] == [ref(synth.logical_id("AWS::IAM::Role", f"{permissions.NIGHTLY_EXPORT}Role"))]
+    (own,) = policy["PolicyDocument"]["Statement"]
+    assert (own["Sid"], own["Action"], _listed(own["Resource"])) == (
+        "InvokeItself",
+        "lambda:InvokeFunction",
+        [arn(permissions.NIGHTLY_EXPORT)],
+    )
     # The API function writes no export file (the export function rewrites them).
     assert not [
         s for s in _role_statements(synth, permissions.API_HANDLER) if "s3:PutObject" in _listed(s["Action"])

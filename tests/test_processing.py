@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError, UnexpectedBatchTypeError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
@@ -17,6 +17,7 @@ from chalicelib import aws
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
 from chalicelib.config import settings
 from chalicelib.ingest import processing
+from chalicelib.ingest.batch import WholeBatchProcessor, partial_batch_response
 from chalicelib.ingest.queue import encode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import Channel, FeedbackEvent, Kind
@@ -349,7 +350,7 @@ def test_the_processor_hands_the_whole_batch_to_its_handler_once_and_fails_the_r
         return [None, "throttled", None, "malformed"]
 
     response = process_partial_response(
-        event=sqs_event("a", "b", "c", "d"), record_handler=decide, processor=processing.WholeBatchProcessor()
+        event=sqs_event("a", "b", "c", "d"), record_handler=decide, processor=WholeBatchProcessor()
     )
 
     assert batches == [["a", "b", "c", "d"]]
@@ -361,7 +362,7 @@ def test_a_batch_whose_every_record_failed_raises_so_the_queue_redelivers_it_who
         process_partial_response(
             event=sqs_event("a", "b"),
             record_handler=lambda records: ["throttled"] * len(records),
-            processor=processing.WholeBatchProcessor(),
+            processor=WholeBatchProcessor(),
         )
 
 
@@ -370,8 +371,14 @@ def test_a_handler_that_does_not_decide_every_record_is_an_error_not_a_success()
         process_partial_response(
             event=sqs_event("a", "b"),
             record_handler=lambda records: [None],
-            processor=processing.WholeBatchProcessor(),
+            processor=WholeBatchProcessor(),
         )
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": []}])
+def test_an_event_without_records_is_an_error(event):
+    with pytest.raises(UnexpectedBatchTypeError):
+        partial_batch_response(event, lambda records: [None] * len(records))
 
 
 def test_the_analyze_handler_analyzes_and_stores_a_batch_in_one_call(stack, monkeypatch):

@@ -186,8 +186,10 @@ def test_days_the_counters_rule_out_are_never_read(stack, monkeypatch):
     assert {partition.split("#")[1] for partition in read} == {days[-1].isoformat()}
 
 
-def test_the_hook_says_unknown_until_counters_answer_it():
-    assert listing_hints.days_with_matches([date(2026, 5, 1)], feedback_store.Filters(channel="x")) is None
+def test_the_hook_leaves_uncounted_filters_alone():
+    """A customer is not counted (tests/test_listing_hints.py tests what the counters answer)."""
+    by_customer = feedback_store.Filters(customer_id="c")
+    assert listing_hints.days_with_matches([date(2026, 5, 1)], by_customer) is None
 
 
 # --- through the API ----------------------------------------------------------------------------------------

@@ -17,13 +17,13 @@ from chalicelib.store import feedback as feedback_store
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
-def _store(external_id: str) -> dict:
+def _store(external_id: str, text: str = "Great service") -> dict:
     event = FeedbackEvent.create(
         source_id="demo",
         external_id=external_id,
         channel=Channel.FORM,
         kind=Kind.FORM_RESPONSE,
-        text="Great service",
+        text=text,
         author=Author(email=f"{external_id}@example.com"),
         occurred_at=T0,
         received_at=T0,
@@ -94,3 +94,18 @@ def test_an_erasure_finds_the_export_days_of_items_that_already_expired(stack, m
 
     assert report is not None and report.feedback_deleted == 0
     assert report.exports_scheduled == [day.isoformat()]
+
+
+def test_a_negative_pointer_expires_with_its_item(stack, monkeypatch):
+    from chalicelib.store import counters
+
+    monkeypatch.setenv("RETENTION_DAYS", "30")
+    settings.cache_clear()
+
+    item = _store("sour", "Terrible service, awful and rude")
+
+    feedback = feedback_store.from_item(item)
+    assert feedback.sentiment == "NEGATIVE"
+    pointer = dynamo.get_item(settings().table_name, counters.negative_key(feedback))
+    assert pointer is not None
+    assert pointer[schema.TTL_ATTRIBUTE] == item[schema.TTL_ATTRIBUTE]

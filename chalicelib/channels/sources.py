@@ -17,11 +17,11 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.models import checked_language_hint, utc_now
+from chalicelib.models import DeferredModel, checked_language_hint, utc_now
 from chalicelib.store.config_records import SOURCES
 
 PREVIOUS = "previous"
@@ -30,7 +30,7 @@ _SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 _sources = SOURCES
 
 
-class SourceConfig(BaseModel):
+class SourceConfig(DeferredModel):
     """One configured connection; `settings` holds non-secret options (page id, bot user id …)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -11,6 +11,7 @@ from chalicelib.cli.common import day_argument
 
 
 def rebuild_command(args: argparse.Namespace) -> int:
+    from chalicelib.models import utc_now
     from chalicelib.store import counters
     from chalicelib.store import feedback as feedback_store
     from chalicelib.themes import records as taxonomy_records
@@ -27,6 +28,8 @@ def rebuild_command(args: argparse.Namespace) -> int:
         print(f"{day.isoformat()}: {items} items counted")
         day += timedelta(days=1)
     print(f"done: {total} items counted")
+    if counters.mark_complete(args.from_day, args.to_day, utc_now().date()):
+        print(f"filtered listings now skip the days from {args.from_day.isoformat()} the counters rule out")
     return 0
 
 

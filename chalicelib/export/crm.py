@@ -83,6 +83,11 @@ class TouchedCustomers:
         self._ids: set[str] = set()
         self._profiles: dict[str, dict[str, Any]] | None = None
 
+    @property
+    def ids(self) -> frozenset[str]:
+        """The customer ids as the items name them (before merges are followed)."""
+        return frozenset(self._ids)
+
     def add(self, customer_id: str) -> None:
         if self._profiles is not None:
             raise RuntimeError("a customer was added after the profiles were read")
@@ -277,8 +282,11 @@ class ActivitiesWriter:
     key_prefix = EXPORTS_ROOT
     manifest_count = "activities"
 
-    def __init__(self, where: Path | FileTarget, customers: TouchedCustomers | None = None) -> None:
+    def __init__(
+        self, where: Path | FileTarget, customers: TouchedCustomers | None = None, header: bool = True
+    ) -> None:
         self._target = as_target(where)
+        self._header = header
         self._spool = CompressedSpool()
         self._customers = customers or TouchedCustomers()
         self._rows = 0
@@ -291,7 +299,8 @@ class ActivitiesWriter:
 
     def close(self) -> WrittenFile:
         profiles = self._customers.profiles()
-        out = CsvFile(self._target.open(self.filename, self.key_prefix, self.content_type), ACTIVITY_COLUMNS)
+        output = self._target.open(self.filename, self.key_prefix, self.content_type)
+        out = CsvFile(output, ACTIVITY_COLUMNS, self._header)
         for line in self._spool.lines():
             row = json.loads(line)
             profile = profiles.get(row[CUSTOMER_ID])

@@ -40,11 +40,12 @@ class CsvFile:
     """One CSV file written row by row: RFC 4180 (CRLF line ends, quoted where needed), UTF-8 without BOM,
     a header row of `columns`. Every cell goes through escape_cell; numbers are written as numbers."""
 
-    def __init__(self, output: OutputFile, columns: Sequence[str]) -> None:
+    def __init__(self, output: OutputFile, columns: Sequence[str], header: bool = True) -> None:
         self._output = output
         self._file = io.TextIOWrapper(output, encoding="utf-8", newline="", write_through=False)
         self._writer = csv.DictWriter(self._file, fieldnames=columns, lineterminator="\r\n")
-        self._writer.writeheader()
+        if header:  # a fanned-out day's later parts (export/fanout.py) follow the first part's header
+            self._writer.writeheader()
         self.rows = 0
 
     def write(self, row: Mapping[str, Any]) -> None:
@@ -70,9 +71,9 @@ class CsvWriter:
     content_type = CSV_CONTENT_TYPE
     key_prefix = EXPORTS_ROOT
 
-    def __init__(self, where: Path | FileTarget) -> None:
+    def __init__(self, where: Path | FileTarget, header: bool = True) -> None:
         output = as_target(where).open(self.filename, self.key_prefix, self.content_type)
-        self._csv = CsvFile(output, FEEDBACK_COLUMNS)
+        self._csv = CsvFile(output, FEEDBACK_COLUMNS, header)
 
     def write(self, feedback: StoredFeedback) -> None:
         row = feedback_row(feedback)

@@ -18,7 +18,7 @@ from chalicelib.export.crm import crm_writers
 from chalicelib.export.csv_writer import CsvWriter
 from chalicelib.export.jsonl_writer import JsonLinesWriter
 from chalicelib.export.parquet_writer import ParquetWriter
-from chalicelib.export.streams import PART_SIZE, FileTarget, S3Day
+from chalicelib.export.streams import PART_SIZE, FileTarget, S3Day, WrittenFile
 from chalicelib.export.themes_writer import FeedbackThemesWriter
 from chalicelib.models import utc_now
 from chalicelib.observability import logger, metrics
@@ -73,10 +73,7 @@ def previous_utc_day(now: datetime | None = None) -> date:
 def export_day(day: date, rewrite: bool = False, part_size: int = PART_SIZE) -> dict[str, Any]:
     """Export one day to S3 and return its manifest. A `rewrite` (of a day an erasure changed) is counted
     apart, so that it cannot stand in for the nightly export the "export not run" alarm watches."""
-    bucket = settings().bucket_name
-    prefix = partition_prefix(day)
-    s3 = aws.client("s3")
-    with S3Day(bucket, partition_prefix(day, root=""), part_size) as target:
+    with S3Day(settings().bucket_name, partition_prefix(day, root=""), part_size) as target:
         writers = make_writers(target)
         count = 0
         for stored in feedback_store.list_day(day):
@@ -84,31 +81,41 @@ def export_day(day: date, rewrite: bool = False, part_size: int = PART_SIZE) -> 
             for writer in writers:
                 writer.write(feedback)
             count += 1
-        files = []
         counts = {"feedback": count}
-        for writer in writers:
-            written = writer.close()
-            count_name = getattr(writer, "manifest_count", None)
-            if count_name:
-                counts[count_name] = writer.rows
-            files.append(
-                {
-                    "key": object_key(writer, day),
-                    "rows": writer.rows,
-                    "bytes": written.bytes,
-                    "sha256": written.sha256,
-                    "content_type": writer.content_type,
-                }
-            )
+        files = [file_entry(writer, writer.close(), day, counts) for writer in writers]
+    return finish_day(day, counts, files, rewrite)
+
+
+def file_entry(
+    writer: ExportWriter, written: WrittenFile, day: date, counts: dict[str, int]
+) -> dict[str, Any]:
+    """A finished file as the manifest lists it; its rows go to `counts` when the writer names a count."""
+    count_name = getattr(writer, "manifest_count", None)
+    if count_name:
+        counts[count_name] = writer.rows
+    return {
+        "key": object_key(writer, day),
+        "rows": writer.rows,
+        "bytes": written.bytes,
+        "sha256": written.sha256,
+        "content_type": writer.content_type,
+    }
+
+
+def finish_day(
+    day: date, counts: dict[str, int], files: list[dict[str, Any]], rewrite: bool
+) -> dict[str, Any]:
+    """Write the day's manifest, once every file is whole (it is what says the day is exported), and count
+    the export."""
     manifest = {
         "date": day.isoformat(),
         "generated_at": utc_now().isoformat(),
         "counts": counts,
         "files": files,
     }
-    s3.put_object(
-        Bucket=bucket,
-        Key=prefix + MANIFEST_NAME,
+    aws.client("s3").put_object(
+        Bucket=settings().bucket_name,
+        Key=partition_prefix(day) + MANIFEST_NAME,
         Body=json.dumps(manifest, indent=2).encode(),
         ContentType="application/json",
     )
@@ -118,5 +125,5 @@ def export_day(day: date, rewrite: bool = False, part_size: int = PART_SIZE) -> 
         return manifest
     # ExportCompleted feeds the "export has not run" alarm; FeedbackExported the volume dashboards.
     metrics.add_metric(name="ExportCompleted", unit="Count", value=1)
-    metrics.add_metric(name="FeedbackExported", unit="Count", value=count)
+    metrics.add_metric(name="FeedbackExported", unit="Count", value=counts["feedback"])
     return manifest

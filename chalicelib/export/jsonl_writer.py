@@ -11,10 +11,16 @@ import gzip
 import io
 import json
 from pathlib import Path
+from typing import BinaryIO
 
 from chalicelib.export.base import EXPORTS_ROOT, ThemeNames
 from chalicelib.export.streams import FileTarget, WrittenFile, as_target
 from chalicelib.models import StoredFeedback
+
+
+def gzip_stream(output: BinaryIO) -> gzip.GzipFile:
+    """The file's gzip layer: no timestamp, no file name, so identical lines give identical bytes."""
+    return gzip.GzipFile(filename="", mode="wb", fileobj=output, mtime=0)
 
 
 class JsonLinesWriter:
@@ -24,9 +30,12 @@ class JsonLinesWriter:
     content_type = "application/x-ndjson"
     key_prefix = EXPORTS_ROOT
 
-    def __init__(self, where: Path | FileTarget, names: ThemeNames | None = None) -> None:
+    def __init__(
+        self, where: Path | FileTarget, names: ThemeNames | None = None, compressed: bool = True
+    ) -> None:
         self._raw = as_target(where).open(self.filename, self.key_prefix, self.content_type)
-        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+        # A fanned-out day's parts are plain lines: the day's one gzip stream is made when they are combined.
+        self._gzip = gzip_stream(self._raw) if compressed else self._raw
         self._text = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="\n")
         self._names = names or ThemeNames()
         self._rows = 0

@@ -20,9 +20,10 @@ infra/athena/feedback.sql is the table over that prefix.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from chalicelib.export.base import FEEDBACK_COLUMNS, ThemeNames, feedback_row
 from chalicelib.export.streams import FileTarget, OutputFile, WrittenFile, as_target
@@ -145,9 +146,34 @@ class ParquetRows:
         if not self._buffered:
             return
         batch = self._pa.RecordBatch.from_pydict(self._buffer, schema=self._schema)
-        self._writer.write_batch(batch, row_group_size=self._buffered)
+        if isinstance(self._writer, self._pa.ipc.RecordBatchStreamWriter):
+            self._writer.write_batch(batch)
+        else:
+            self._writer.write_batch(batch, row_group_size=self._buffered)
         self._buffer = {name: [] for name in self._schema.names}
         self._buffered = 0
+
+    def write_batches(self, batches: Iterable[pa.RecordBatch]) -> None:
+        """Add the rows of `batches` (this file's schema), cut into the same row groups as `append` makes,
+        so a day combined from parts (export/fanout.py) gives the bytes of the day written row by row."""
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        for batch in batches:
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            while pending_rows >= self._row_group_rows:
+                table = self._pa.Table.from_batches(pending, schema=self._schema)
+                self._write_group(table.slice(0, self._row_group_rows))
+                rest = table.slice(self._row_group_rows)
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+        if pending_rows:
+            self._write_group(self._pa.Table.from_batches(pending, schema=self._schema))
+
+    def _write_group(self, rows: pa.Table) -> None:
+        # One contiguous batch per row group, as _flush writes it: the pages come out the same.
+        (batch,) = rows.combine_chunks().to_batches()
+        self.rows += batch.num_rows
+        self._writer.write_batch(batch, row_group_size=batch.num_rows)
 
     def close(self) -> WrittenFile:
         self._flush()
@@ -155,6 +181,34 @@ class ParquetRows:
         self._output.close()
         assert self._output.written is not None
         return self._output.written
+
+
+class ArrowStreamRows(ParquetRows):
+    """The rows of one part of a fanned-out day's Parquet file (export/fanout.py): Arrow IPC stream batches
+    of `row_group_rows` rows, built as ParquetRows builds them; the combining step writes the Parquet file."""
+
+    def __init__(self, output: OutputFile, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        pa = load_pyarrow()
+        self._pa = pa
+        self._schema = schema
+        self._output = output
+        self._row_group_rows = row_group_rows
+        self._writer = pa.ipc.new_stream(pa.PythonFile(output, mode="w"), schema)
+        self._buffer = {name: [] for name in schema.names}
+        self._buffered = 0
+        self.rows = 0
+
+    def write_batches(self, batches: Iterable[pa.RecordBatch]) -> None:
+        raise NotImplementedError("a part is written row by row")
+
+
+def read_arrow_stream(source: BinaryIO) -> Iterator[pa.RecordBatch]:
+    """The batches of an Arrow IPC stream (a part written by ArrowStreamRows), read as they come."""
+    pa = load_pyarrow()
+    yield from pa.ipc.open_stream(pa.PythonFile(source, mode="r"))
+
+
+RowsFactory = type[ParquetRows]
 
 
 class ParquetWriter:
@@ -166,10 +220,14 @@ class ParquetWriter:
     key_prefix = "exports/parquet/"
 
     def __init__(
-        self, where: Path | FileTarget, row_group_rows: int = ROW_GROUP_ROWS, names: ThemeNames | None = None
+        self,
+        where: Path | FileTarget,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        names: ThemeNames | None = None,
+        rows: RowsFactory = ParquetRows,
     ) -> None:
         output = as_target(where).open(self.filename, self.key_prefix, self.content_type)
-        self._file = ParquetRows(output, parquet_schema(), row_group_rows)
+        self._file = rows(output, parquet_schema(), row_group_rows)
         self._names = names or ThemeNames()
 
     def write(self, feedback: StoredFeedback) -> None:

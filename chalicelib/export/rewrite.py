@@ -3,9 +3,11 @@ rewritten within minutes by the export function, which the erasure invokes async
 run as the fallback; a mark is removed only if no erasure marked the day again meanwhile. README, "Privacy:
 redaction, erasure, retention", has the steps and the timing.
 
-Rewrites never hold up the nightly export: the nightly run exports its day first and only then rewrites what
-is pending, and every invocation rewrites one day at a time (each unmarked day is a checkpoint) while its
-remaining time holds another day's rewrite; the days left stay marked for the next invocation.
+Rewrites never hold up the nightly export: the nightly run exports its day first and then hands the pending
+days to an invocation of their own (the same function, invoked asynchronously with a rewrite event); only
+where nothing can be invoked does it rewrite them itself, after its export. Every invocation rewrites one day
+at a time (each unmarked day is a checkpoint) while its remaining time holds another day's rewrite, then
+hands the days left to the next invocation (or leaves them marked for the nightly run when it rewrote none).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
 from chalicelib.config import settings
+from chalicelib.export import fanout
 from chalicelib.export.day import export_day, previous_utc_day
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
@@ -108,8 +111,12 @@ def _marks() -> list[dict[str, Any]]:
     )
 
 
-def rewrite_event(days: Sequence[date]) -> dict[str, Any]:
-    """The export function's event for an erasure's rewrite (EventBridge's shape, a custom source)."""
+def rewrite_event(days: Sequence[date], just_exported: date | None = None) -> dict[str, Any]:
+    """The export function's event for a rewrite (EventBridge's shape, a custom source); `just_exported` is
+    the day the nightly run has just exported (its marks were written before it was exported)."""
+    detail: dict[str, Any] = {"days": [day.isoformat() for day in days]}
+    if just_exported is not None:
+        detail["just_exported"] = just_exported.isoformat()
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -119,7 +126,7 @@ def rewrite_event(days: Sequence[date]) -> dict[str, Any]:
         "time": utc_now().isoformat(),
         "region": "",
         "resources": [],
-        "detail": {"days": [day.isoformat() for day in days]},
+        "detail": detail,
     }
 
 
@@ -134,15 +141,25 @@ def request_rewrite(exported: Sequence[date], upcoming: Sequence[date] = ()) -> 
     return _dispatch(rewrite_event(exported))
 
 
-def _dispatch(event: dict[str, Any]) -> Dispatch:
-    function_name = settings().export_function_name
+def own_function_name() -> str:
+    """The export function's name as the export function itself sees it: Lambda sets AWS_LAMBDA_FUNCTION_NAME
+    (the stack cannot hand a function its own name: the reference would be circular)."""
+    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+
+
+def _dispatch(event: dict[str, Any], function_name: str | None = None) -> Dispatch:
+    """Start the export function on `event` asynchronously: by `function_name` (its own, when the export
+    function hands work on), else the EXPORT_FUNCTION_NAME the API function is given."""
+    function_name = function_name or settings().export_function_name
     if function_name:
         try:
             aws.client("lambda").invoke(
                 FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event).encode()
             )
         except (BotoCoreError, ClientError):
-            logger.exception("export function not invoked; the nightly run rewrites the days")
+            logger.exception(
+                "export function not invoked; this invocation does the work (or the nightly run)"
+            )
             return Dispatch.NIGHTLY
         return Dispatch.INVOKED
     if _in_process_invoker is not None:
@@ -151,7 +168,7 @@ def _dispatch(event: dict[str, Any]) -> Dispatch:
             return Dispatch.NIGHTLY
         _local_rewrites.append(thread)
         return Dispatch.LOCAL
-    logger.warning("EXPORT_FUNCTION_NAME is not set; the nightly run rewrites the days")
+    logger.warning("no export function to invoke; this invocation does the work (or the nightly run)")
     return Dispatch.NIGHTLY
 
 
@@ -169,27 +186,40 @@ def wait_for_local_rewrites() -> None:
         _local_rewrites.pop().join()
 
 
-def rewrite_pending(
-    days: Collection[str] | None = None,
-    just_exported: date | None = None,
-    remaining_ms: RemainingTime | None = None,
-) -> list[str]:
-    """Rewrite the marked days that are exported (only those among `days`, when given; `just_exported` counts
-    as exported), oldest first, and unmark each one whose mark did not change meanwhile; with `remaining_ms`,
-    stop before a day's rewrite could outlast the invocation. Returns the days rewritten."""
+def rewritable_days(days: Collection[str] | None = None, just_exported: date | None = None) -> list[str]:
+    """The marked days that are exported (only those among `days`, when given; `just_exported` counts as
+    exported), oldest first."""
+    return [mark[SK] for mark in _rewritable_marks(days, just_exported)]
+
+
+def _rewritable_marks(days: Collection[str] | None, just_exported: date | None) -> list[dict[str, Any]]:
     exported_now = just_exported.isoformat() if just_exported else None
-    marks = [
+    return [
         mark
         for mark in _marks()
         # Marks written before "exported" existed were all of exported days.
         if (mark.get("exported", True) or mark[SK] == exported_now) and (days is None or mark[SK] in days)
     ]
+
+
+def rewrite_pending(
+    days: Collection[str] | None = None,
+    just_exported: date | None = None,
+    remaining_ms: RemainingTime | None = None,
+    left_over: list[str] | None = None,
+) -> list[str]:
+    """Rewrite the marked days that are exported (see rewritable_days), oldest first, and unmark each one
+    whose mark did not change meanwhile; with `remaining_ms`, stop before a day's rewrite could outlast the
+    invocation (the days not reached are appended to `left_over`). Returns the days rewritten."""
+    marks = _rewritable_marks(days, just_exported)
     rewritten: list[str] = []
     longest = 0.0
     for mark in marks:
         if remaining_ms is not None and remaining_ms() / 1000 < max(REWRITE_RESERVE_SECONDS, 1.5 * longest):
             left = [m[SK] for m in marks[len(rewritten) :]]
             logger.warning("export rewrites left for the next invocation", extra={"days": left})
+            if left_over is not None:
+                left_over.extend(left)
             break
         started = time.monotonic()
         export_day(date.fromisoformat(mark[SK]), rewrite=True)
@@ -230,16 +260,62 @@ def remaining_time(context: object) -> RemainingTime | None:
     return clock if callable(clock) and os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None
 
 
+def _invoke_self(event: dict[str, Any]) -> bool:
+    """Start the export function on `event` (a fan-out step); False when it cannot be started here."""
+    return _dispatch(event, own_function_name()) in (Dispatch.INVOKED, Dispatch.LOCAL)
+
+
+def hand_off_rewrites(just_exported: date, remaining_ms: RemainingTime | None = None) -> Dispatch:
+    """After the nightly export: start an invocation of their own for the days still to rewrite (the day just
+    exported among them when an erasure marked it meanwhile). Where none can be started, rewrite them here,
+    after the export and within this invocation's time, as the fallback."""
+    days = rewritable_days(just_exported=just_exported)
+    if not days:
+        return Dispatch.NONE
+    event = rewrite_event([date.fromisoformat(day) for day in days], just_exported)
+    dispatch = _dispatch(event, own_function_name())
+    if dispatch == Dispatch.NIGHTLY:
+        rewrite_pending(days, just_exported=just_exported, remaining_ms=remaining_ms)
+    return dispatch
+
+
+def run_rewrites(detail: Mapping[str, Any], remaining_ms: RemainingTime | None = None) -> dict[str, Any]:
+    """A rewrite invocation: rewrite the event's days while its time allows, then hand the days left to the
+    next invocation, so that a long list of days goes on without waiting for a nightly run. An invocation
+    that rewrote nothing hands nothing on (the nightly run is the fallback), so no chain can spin."""
+    days = [day for day in detail.get("days", []) if isinstance(day, str)]
+    exported = detail.get("just_exported")
+    just_exported = date.fromisoformat(exported) if isinstance(exported, str) else None
+    left: list[str] = []
+    rewritten = rewrite_pending(days, just_exported=just_exported, remaining_ms=remaining_ms, left_over=left)
+    result: dict[str, Any] = {"rewritten": rewritten}
+    if left and rewritten:
+        next_days = [date.fromisoformat(day) for day in left]
+        result["handed_on"] = left
+        result["dispatch"] = str(_dispatch(rewrite_event(next_days, just_exported), own_function_name()))
+    return result
+
+
 def run_export_function(
     event: Mapping[str, Any], remaining_ms: RemainingTime | None = None
 ) -> dict[str, Any]:
-    """The export function: an erasure's rewrite event rewrites its days; the schedule exports the previous
-    UTC day first (returning its manifest), then rewrites every day still pending as long as its time allows
-    (an erasure during the export included)."""
+    """The export function: a rewrite event rewrites its days; the schedule exports the previous UTC day
+    (returning its manifest), then hands the days still pending (an erasure during the export included) to
+    a rewrite invocation of their own."""
     if is_rewrite_event(event):
-        days = [day for day in (event.get("detail") or {}).get("days", []) if isinstance(day, str)]
-        return {"rewritten": rewrite_pending(days, remaining_ms=remaining_ms)}
+        return run_rewrites(event.get("detail") or {}, remaining_ms)
+
+    def exported(day: date) -> None:
+        hand_off_rewrites(day, remaining_ms)
+
+    if fanout.is_fanout_event(event):
+        return fanout.run_step(event, _invoke_self, exported)
     day = previous_utc_day()
+    slices = fanout.slice_count(day)
+    if slices > 1:
+        # The combining step hands the rewrites on once the day's manifest is written: a rewrite of the day
+        # itself must not run before its files are whole.
+        return fanout.start(day, slices, _invoke_self, exported)
     manifest = export_day(day)
-    rewrite_pending(just_exported=day, remaining_ms=remaining_ms)
+    hand_off_rewrites(day, remaining_ms)
     return manifest

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ PART_SIZE = 8 * MIB
 # Parts of one file uploading while its writer goes on: bounds memory at (this + 1) parts per open file.
 MAX_PARTS_IN_FLIGHT = 2
 UPLOAD_THREADS = 4
+# Bytes read at a time from an object that S3 copies into a file, to hash them.
+COPY_READ_SIZE = 1 * MIB
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,13 @@ class OutputFile(io.RawIOBase):
         if self.closed:
             raise ValueError(f"write to a closed export file ({self.location})")
         view = memoryview(data).cast("B")
-        self._digest.update(view)
-        self._size += len(view)
+        self._count(view)
         self._send(view)
         return len(view)
+
+    def _count(self, view: memoryview) -> None:
+        self._digest.update(view)
+        self._size += len(view)
 
     def close(self) -> None:
         if self.closed:
@@ -148,14 +154,48 @@ class S3File(OutputFile):
             self._upload_part(part)
 
     def _upload_part(self, body: bytes) -> None:
+        self._add_part(self._put_part, body)
+
+    def append_object(self, source_key: str, size: int) -> None:
+        """Append the bytes of another object of the bucket (a part of a fanned-out day, export/fanout.py):
+        copied by S3 itself (UploadPartCopy) where they can make a part on their own, uploaded from here only
+        to top a part up to the part size or as the file's last bytes. They are read once to be hashed
+        (the manifest's sha256 is of the whole file), never sent back through here when S3 copies them."""
+        body = self._s3.get_object(Bucket=self._bucket, Key=source_key)["Body"]
+        position = 0
+        if self._buffer:  # the bytes before these must first make a whole part
+            head = body.read(min(size, self._part_size - len(self._buffer)))
+            position = len(head)
+            self.write(head)
+        rest = size - position
+        if rest < self._part_size or self._buffer:
+            for chunk in body.iter_chunks(COPY_READ_SIZE):
+                self.write(chunk)
+            return
+        self._add_part(self._copy_part, source_key, position, size - 1)
+        for chunk in body.iter_chunks(COPY_READ_SIZE):
+            self._count(memoryview(chunk))
+
+    def _add_part(self, send: Callable[..., dict[str, Any]], *source: Any) -> None:
         if self._upload_id is None:
             self._upload_id = self._s3.create_multipart_upload(
                 Bucket=self._bucket, Key=self.location, ContentType=self._content_type
             )["UploadId"]
         number = len(self._parts) + len(self._in_flight) + 1
-        self._in_flight.append(self._uploads.submit(self._put_part, number, body))
+        self._in_flight.append(self._uploads.submit(send, number, *source))
         while len(self._in_flight) > MAX_PARTS_IN_FLIGHT:
             self._parts.append(self._in_flight.popleft().result())
+
+    def _copy_part(self, number: int, source_key: str, first: int, last: int) -> dict[str, Any]:
+        response = self._s3.upload_part_copy(
+            Bucket=self._bucket,
+            Key=self.location,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            CopySource={"Bucket": self._bucket, "Key": source_key},
+            CopySourceRange=f"bytes={first}-{last}",
+        )
+        return {"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]}
 
     def _put_part(self, number: int, body: bytes) -> dict[str, Any]:
         response = self._s3.upload_part(

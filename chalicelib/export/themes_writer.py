@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chalicelib.export.base import ThemeNames
-from chalicelib.export.parquet_writer import PARQUET_CONTENT_TYPE, ROW_GROUP_ROWS, ParquetRows, load_pyarrow
+from chalicelib.export.parquet_writer import (
+    PARQUET_CONTENT_TYPE,
+    ROW_GROUP_ROWS,
+    ParquetRows,
+    RowsFactory,
+    load_pyarrow,
+)
 from chalicelib.export.streams import FileTarget, WrittenFile, as_target
 from chalicelib.models import StoredFeedback
 
@@ -58,10 +64,14 @@ class FeedbackThemesWriter:
     manifest_count = "feedback_themes"
 
     def __init__(
-        self, where: Path | FileTarget, row_group_rows: int = ROW_GROUP_ROWS, names: ThemeNames | None = None
+        self,
+        where: Path | FileTarget,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        names: ThemeNames | None = None,
+        rows: RowsFactory = ParquetRows,
     ) -> None:
         output = as_target(where).open(self.filename, self.key_prefix, self.content_type)
-        self._file = ParquetRows(output, themes_schema(), row_group_rows)
+        self._file = rows(output, themes_schema(), row_group_rows)
         self._names = names or ThemeNames()
 
     def write(self, feedback: StoredFeedback) -> None:

@@ -7,9 +7,9 @@ import secrets
 from typing import Annotated, NamedTuple, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from chalicelib.models import RatingScale, checked_language_hint
+from chalicelib.models import DeferredModel, RatingScale, checked_language_hint
 
 FORM_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
 MAX_QUESTION_CHARS = 300
@@ -55,7 +55,7 @@ def is_possible_form_id(form_id: str) -> bool:
     return re.fullmatch(FORM_ID_PATTERN, form_id) is not None
 
 
-class FormConfig(BaseModel):
+class FormConfig(DeferredModel):
     """One configured form. `allowed_origins` empty means any origin may embed it. `question`, `low_label`
     and `high_label` are None when the form uses its scale's wording (see `texts`)."""
 

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     EmailStr,
     Field,
@@ -31,7 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.forms.config import FormConfig
 from chalicelib.http import ValidationFailed
-from chalicelib.models import Author, Channel, FeedbackEvent, Kind, utc_now
+from chalicelib.models import Author, Channel, DeferredModel, FeedbackEvent, Kind, utc_now
 
 MAX_COMMENT_CHARS = 10_000
 MAX_NAME_CHARS = 200
@@ -61,7 +60,7 @@ PageUrl = Annotated[
 ]
 
 
-class FormResponse(BaseModel):
+class FormResponse(DeferredModel):
     """What a widget, hosted page or HTML form may send; unknown fields (submit buttons …) are ignored.
 
     Validate it with `validate_response`, which passes the context the rating rules need."""

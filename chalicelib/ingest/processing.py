@@ -5,20 +5,17 @@ stored, identities, then the themes step (`tagging.py`, on the redacted text; wi
 request also scores the items in a language the analyzer cannot score), then one write of every item.
 
 All records of a batch are analyzed together (one Comprehend call per 25 texts of a language, not per
-record) and written together (one transaction per 100 items): `WholeBatchProcessor`, a Powertools
-BatchProcessor, decides the batch in one call and reports each record's outcome in the partial batch
-response, so only the records that failed come back through the queue and, after the queue's
-maxReceiveCount, land in the DLQ with their payload intact.
+record) and written together (one transaction per 100 items): `batch.WholeBatchProcessor`, a Powertools
+BatchProcessor imported on the first batch, decides the batch in one call and reports each record's outcome
+in the partial batch response, so only the records that failed come back through the queue and, after the
+queue's maxReceiveCount, land in the DLQ with their payload intact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any, Literal
 
 from chalicelib.analysis import AnalysisFailed, Analyzer, Document
 from chalicelib.analysis.redaction import Redactor, configured_redactor, redaction_enabled
@@ -33,10 +30,8 @@ from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback_write, identities
 from chalicelib.themes import records as taxonomy_records
 
-
-class RecordFailed(Exception):
-    """A record whose events could not all be analyzed and stored (its failure in the batch response); the
-    queue delivers it again."""
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 @dataclass
@@ -152,40 +147,12 @@ def analyze_and_store(
     )
 
 
-# Decides every record of a batch in one call: one error (None for success) per record, in record order.
-BatchHandler = Callable[[list[SQSRecord]], list[str | None]]
-
-
-class WholeBatchProcessor(BatchProcessor):
-    """Powertools' SQS partial-batch processor, handing its handler the whole batch at once.
-
-    Powertools calls a record handler once per record; analysis and storage are cheaper per batch, so
-    `process` (the batch-level hook) calls the handler once with every record and records each returned
-    error as that record's failure. The response (`batchItemFailures`, by message id) and the error when
-    every record failed stay Powertools' own.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(EventType.SQS)
-
-    def process(self) -> list[tuple]:
-        records = [SQSRecord(record) for record in self.records]
-        handle_batch: BatchHandler = self.handler
-        errors = handle_batch(records)
-        if len(errors) != len(records):
-            raise ValueError(f"the batch handler decided {len(errors)} of {len(records)} records")
-        return [
-            self.success_handler(record, None)
-            if error is None
-            else self.failure_handler(record, (RecordFailed, RecordFailed(error), None))
-            for record, error in zip(records, errors, strict=True)
-        ]
-
-
 def handle_sqs_batch(
     event: dict[str, Any], context: Any, analyzer: Analyzer | None = None, redactor: Redactor | None = None
 ) -> dict[str, Any]:
     """Lambda entry for the ingest queue; returns the partial batch response (`batchItemFailures`)."""
+
+    from chalicelib.ingest.batch import partial_batch_response
 
     def analyze_batch(records: list[SQSRecord]) -> list[str | None]:
         report = analyze_and_store(
@@ -204,6 +171,4 @@ def handle_sqs_batch(
         metrics.add_metric(name="FeedbackDuplicates", unit="Count", value=report.duplicates)
         return report.errors
 
-    return process_partial_response(
-        event=event, record_handler=analyze_batch, processor=WholeBatchProcessor(), context=context
-    )
+    return partial_batch_response(event, analyze_batch, context)

@@ -18,6 +18,7 @@ from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import utc_now
 from chalicelib.operations import analysis_switch
+from chalicelib.store.schema import TTL_ATTRIBUTE
 
 EXPORT_FUNCTION_VARIABLE = "EXPORT_FUNCTION_NAME"
 ALARM_TOPIC_VARIABLE = "ALARM_TOPIC_ARN"
@@ -159,6 +160,22 @@ def check_analysis_running() -> Finding:
     return Finding("analysis", Outcome.OK, f"running ({state.queued} queued)")
 
 
+def check_retention() -> Finding:
+    """The stage's retention (RETENTION_DAYS, from `-c retention_days`) against the table's TTL."""
+    days = settings().retention_days
+    description = aws.client("dynamodb").describe_time_to_live(TableName=settings().table_name)
+    status = description["TimeToLiveDescription"].get("TimeToLiveStatus", "DISABLED")
+    attribute = description["TimeToLiveDescription"].get("AttributeName")
+    if status not in {"ENABLED", "ENABLING"} or attribute != TTL_ATTRIBUTE:
+        detail = f"the table's TTL is {status} on {attribute or 'no attribute'}, not {TTL_ATTRIBUTE}"
+        if days:
+            return Finding("retention", Outcome.FAIL, f"{detail}: items kept {days} days never expire")
+        return Finding("retention", Outcome.WARN, f"{detail} (the stack enables it: redeploy)")
+    if days:
+        return Finding("retention", Outcome.OK, f"items expire {days} days after they are stored")
+    return Finding("retention", Outcome.OK, "items are kept forever (retention_days 0)")
+
+
 def check_concurrency() -> Finding:
     limit = aws.client("lambda").get_account_settings()["AccountLimit"]["ConcurrentExecutions"]
     if limit < MIN_CONCURRENCY:
@@ -173,6 +190,7 @@ CHECKS: tuple[Callable[[], Finding], ...] = (
     check_export_layer,
     check_dead_letter_queue,
     check_analysis_running,
+    check_retention,
     check_concurrency,
 )
 

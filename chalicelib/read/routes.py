@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
+from pydantic import ConfigDict, StrictStr, ValidationError
 
 from chalicelib.auth.authorizer import bearer, requires_scope
 from chalicelib.http import (
@@ -33,7 +33,7 @@ from chalicelib.http import (
     json_errors,
     parse_body,
 )
-from chalicelib.models import Channel, Sentiment, StoredFeedback, utc_now
+from chalicelib.models import Channel, DeferredModel, Sentiment, StoredFeedback, utc_now
 from chalicelib.read import cursors, params, stats
 from chalicelib.store import customers
 from chalicelib.store import feedback as feedback_store
@@ -215,7 +215,7 @@ def find_customer() -> Response:
     return _customer_with_email(email)
 
 
-class CustomerSearch(BaseModel):
+class CustomerSearch(DeferredModel):
     """The body of POST /customers/search."""
 
     model_config = ConfigDict(extra="forbid")

@@ -16,6 +16,11 @@ functions then rarely contend for one counter item, and `/stats` reads `COUNTER_
 are counted under their parents as the taxonomy stood when they were written; `cli counters rebuild`
 recounts a range after a taxonomy change.
 
+One more item (`COUNTERS`, `COMPLETE`) says from which day on every stored item is in the counters
+(`since`): `counters rebuild` sets it when the range it recounted reaches today. Before that day a stage
+upgraded from a version without counters may hold uncounted items (and an erasure or backfill there moves
+counts that were never added), so only days from `since` on may be ruled out by a filtered listing.
+
 The newest negative feedback is listed by pointer items (`NEGATIVE`, `<stored_at>#<feedback id>`), written
 and deleted in the same transactions: one Query finds the newest of any range.
 """
@@ -24,16 +29,20 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, Sentiment, StoredFeedback
 from chalicelib.store import dynamo
-from chalicelib.store.feedback import shard_of
-from chalicelib.store.schema import PK, RECORD_TYPE, SK
+from chalicelib.store.feedback import expiry, shard_of
+from chalicelib.store.schema import PK, RECORD_TYPE, SK, TTL_ATTRIBUTE
 
 COUNTER = "COUNTER"
+COMPLETE_KEY = {PK: "COUNTERS", SK: "COMPLETE"}
 NEGATIVE_POINTER = "NEGATIVE"
 # Two items a day: /stats reads 93 days and the 93 before them in 4 BatchGetItem requests.
 COUNTER_SHARDS = 2
@@ -209,9 +218,16 @@ def counter_actions(
 
 
 def _pointer(item: StoredFeedback) -> dict[str, Any]:
-    return dynamo.serialize(
-        {**negative_key(item), RECORD_TYPE: NEGATIVE_POINTER, "feedback_id": item.feedback_id}
-    )
+    """A negative pointer, expiring with its item under a retention (else it would outlive what it lists)."""
+    pointer: dict[str, Any] = {
+        **negative_key(item),
+        RECORD_TYPE: NEGATIVE_POINTER,
+        "feedback_id": item.feedback_id,
+    }
+    expires_at = expiry(item)
+    if expires_at is not None:
+        pointer[TTL_ATTRIBUTE] = expires_at
+    return dynamo.serialize(pointer)
 
 
 def sum_counters(items: Iterable[dict[str, Any]]) -> dict[date, Counter[str]]:
@@ -228,6 +244,44 @@ def sum_counters(items: Iterable[dict[str, Any]]) -> dict[date, Counter[str]]:
 def read_days(days: Sequence[date]) -> dict[date, Counter[str]]:
     """The counters of `days`, summed over shards: one BatchGetItem per 50 days."""
     return sum_counters(dynamo.batch_get(settings().table_name, counter_keys(days)))
+
+
+def read_days_and_completeness(days: Sequence[date]) -> tuple[dict[date, Counter[str]], date | None]:
+    """The counters of `days` (as read_days) and the first day whose items are all counted (None when not
+    known), in the same BatchGetItem requests."""
+    found = dynamo.batch_get(settings().table_name, [COMPLETE_KEY, *counter_keys(days)])
+    complete = [item for item in found if item[PK] == COMPLETE_KEY[PK]]
+    since = complete[0].get("since") if complete else None
+    days_read = sum_counters(item for item in found if str(item[PK]).startswith(f"{COUNTER}#"))
+    return days_read, date.fromisoformat(since) if isinstance(since, str) else None
+
+
+def mark_complete(first: date, last: date, today: date) -> bool:
+    """After `first`..`last` were recounted: every item from `first` on is counted when the recount reached
+    `today` (later days are written by the counting code only) and `first` is on or before any day already
+    marked (so no gap of uncounted days is trusted). Whether the mark moved to `first`."""
+    if last < today:
+        return False
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=settings().table_name,
+            Key=dynamo.serialize(COMPLETE_KEY),
+            UpdateExpression="SET #since = :first, #rt = :rt",
+            ConditionExpression="attribute_not_exists(#since) OR (#since > :first AND #since <= :after_last)",
+            ExpressionAttributeNames={"#since": "since", "#rt": RECORD_TYPE},
+            ExpressionAttributeValues=dynamo.serialize(
+                {
+                    ":first": first.isoformat(),
+                    ":after_last": (last + timedelta(days=1)).isoformat(),
+                    ":rt": "COUNTERS_COMPLETE",
+                }
+            ),
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def newest_negative_ids(first: date, last: date, limit: int) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ import heapq
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from chalicelib import aws
@@ -97,22 +97,28 @@ def get(feedback_id: str) -> StoredFeedback | None:
     return from_item(item) if item else None
 
 
-def list_day(day: date) -> Iterator[StoredFeedback]:
+def list_day(day: date, stored: tuple[datetime, datetime] | None = None) -> Iterator[StoredFeedback]:
     """Every item stored on a UTC day in stored order, read through the per-day index: one paginated Query
     per shard, each read ahead by its own thread, merged lazily (each shard is already sorted by its sort
-    key); never a Scan."""
-    shards = [dynamo.read_ahead(_list_shard(day, shard)) for shard in range(settings().day_shards)]
+    key); never a Scan. With `stored` (from, to), only the items stored from `from` to before `to`."""
+    shards = [dynamo.read_ahead(_list_shard(day, shard, stored)) for shard in range(settings().day_shards)]
     yield from heapq.merge(*shards, key=lambda feedback: (feedback.stored_at, feedback.feedback_id))
 
 
-def _list_shard(day: date, shard: int) -> Iterator[StoredFeedback]:
+def _list_shard(day: date, shard: int, stored: tuple[datetime, datetime] | None) -> Iterator[StoredFeedback]:
+    condition, names, values = "#pk = :day", {"#pk": DAY_PK}, {":day": {"S": day_partition(day, shard)}}
+    if stored is not None:
+        # The sort key is `<stored_at ISO>#<id>`: "<to>#…" sorts after "<to>", so BETWEEN ends before `to`.
+        condition += " AND #sk BETWEEN :from AND :to"
+        names["#sk"] = DAY_SK
+        values |= {":from": {"S": stored[0].isoformat()}, ":to": {"S": stored[1].isoformat()}}
     # A whole day is read here (the export): the pages' items skip botocore's parser (query_pages_unparsed).
     for item in dynamo.query_pages_unparsed(
         TableName=settings().table_name,
         IndexName=DAY_INDEX,
-        KeyConditionExpression="#pk = :day",
-        ExpressionAttributeNames={"#pk": DAY_PK},
-        ExpressionAttributeValues={":day": {"S": day_partition(day, shard)}},
+        KeyConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
     ):
         yield from_item(item)
 

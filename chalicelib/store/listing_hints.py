@@ -1,11 +1,23 @@
-"""What a filtered listing may skip without reading: the hook the per-(day, shard) counters answer.
+"""What a filtered listing may skip without reading: the days the per-(day, shard) counters rule out.
 
-`page_days` asks before it reads; None means "unknown, read every day", so a listing stays correct whether
-or not counters exist for its days (counters kept since a date, a rebuild under way).
+`page_days` asks before it reads; None means "unknown, read every day". The counters (store/counters.py,
+kept in the same conditional write as each item) answer for the filters they count:
+
+- `channel` and `sentiment`, alone or together: `s|<channel>|<sentiment>` summed over what is not asked;
+- `theme` (the theme and its children, as the listing matches them): `t|<id>` for any of those ids, and
+  with `theme_sentiment`, `t|<id>|<sentiment>`; every tag counts under its own id, so a theme moved under
+  another parent since is still found.
+
+A day is kept when every counted filter may match (a count above zero), and always when its items may not
+all be counted: before the stage's `COUNTERS`/`COMPLETE` mark (set by `counters rebuild` reaching today),
+a day may hold items stored before the counters existed, and a missing or negative count proves nothing
+there. From the mark on, a day without a counter item holds no item. Counts only ever over-state what is
+left (TTL expiry does not lower them), so a kept day may hold no match, never the other way round.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
@@ -14,12 +26,42 @@ if TYPE_CHECKING:
     from chalicelib.store.feedback import Filters
 
 
-def days_with_matches(days: Sequence[date], filters: Filters) -> list[date] | None:
-    """The days among `days` that may hold an item `filters` keeps (a superset is fine: a day listed is
-    read; a day left out must hold no match), or None when that is unknown.
+def counted(filters: Filters) -> bool:
+    """Whether the counters answer any of `filters` (a customer is not counted)."""
+    return any((filters.channel, filters.sentiment, filters.themes))
 
-    Unknown for now. The counters (counts per day and shard by channel and sentiment, kept in the same
-    conditional write as the item) answer it for `channel` and `sentiment`: a day is left out when its
-    count for the asked value is zero in every shard; any other filter, or a day without counters, keeps it.
-    """
-    return None
+
+def may_match(counts: Counter[str], filters: Filters) -> bool:
+    """Whether a day with these counts (summed over shards) may hold an item every counted filter keeps."""
+    if filters.channel or filters.sentiment:
+        by_mix = sum(
+            n
+            for name, n in counts.items()
+            if name.startswith("s|")
+            and (filters.channel is None or name.split("|")[1] == filters.channel)
+            and (filters.sentiment is None or name.split("|")[2] == filters.sentiment)
+        )
+        if by_mix <= 0:
+            return False
+    if filters.themes:
+        suffix = f"|{filters.theme_sentiment}" if filters.theme_sentiment else ""
+        if not any(counts.get(f"t|{theme_id}{suffix}", 0) > 0 for theme_id in filters.themes):
+            return False
+    return True
+
+
+def days_with_matches(days: Sequence[date], filters: Filters) -> list[date] | None:
+    """The days among `days` that may hold an item `filters` keeps (a superset: a day listed is read; a day
+    left out holds no match), or None when the counters answer none of the filters. One BatchGetItem per 50
+    days (their shards' counter items and the completeness mark)."""
+    if not days or not counted(filters):
+        return None
+    # Imported here: counters imports feedback (shard_of), which imports this module.
+    from chalicelib.store import counters
+
+    per_day, complete_since = counters.read_days_and_completeness(days)
+    return [
+        day
+        for day in days
+        if complete_since is None or day < complete_since or may_match(per_day.get(day, Counter()), filters)
+    ]

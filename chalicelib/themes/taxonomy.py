@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+
+from chalicelib.models import DeferredModel
 
 THEME_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 # ISO 639-1 codes, as the analyzers name languages.
@@ -22,7 +24,7 @@ Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Language = Annotated[str, StringConstraints(pattern=LANGUAGE_PATTERN)]
 
 
-class Theme(BaseModel):
+class Theme(DeferredModel):
     """One thing customers talk about: shipping, price, the app …"""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -41,7 +43,7 @@ class Theme(BaseModel):
     retired: bool = False
 
 
-class Taxonomy(BaseModel):
+class Taxonomy(DeferredModel):
     """A whole taxonomy, as `themes import` reads it and `themes export` writes it: {"themes": [...]}."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

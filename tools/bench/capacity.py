@@ -14,6 +14,20 @@ from tools.cost.units import ITEM_OVERHEAD_BYTES, item_size, read_units, write_u
 
 ItemKey = tuple[str, str]  # (pk, sk)
 
+# What a write stores, by its partition key's prefix: the WRU breakdown per stored item names these.
+WRITE_KINDS = (
+    ("FEEDBACK#", "feedback"),
+    ("IDENTITY#", "identity"),
+    ("CUSTOMER#", "profile"),
+    ("COUNTER#", "counter"),
+    ("NEGATIVE", "negative pointer"),
+)
+
+
+def write_kind(partition_key: str) -> str:
+    """The kind of item a write stores (`other` for config records and anything unnamed)."""
+    return next((kind for prefix, kind in WRITE_KINDS if partition_key.startswith(prefix)), "other")
+
 
 @dataclass(frozen=True)
 class StoredItem:
@@ -51,6 +65,9 @@ class CapacityTally:
         self.indexes = list(indexes)
         self.write_1kb: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.read_4kb: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        # WRU billed per phase by what was written: `<kind>` for the item itself (transactions counted
+        # twice), `<kind> in <index>` for its index entries.
+        self.wru_by_kind: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.pending: list[tuple[str, str, ItemKey]] = []  # (phase, action, key), sized by `resolve`
         self._created: set[ItemKey] = set()  # items an Update has created, so has put in its indexes
         self._lock = threading.Lock()
@@ -64,10 +81,19 @@ class CapacityTally:
 
     def _write(self, phase: str, item: dict[str, Any], transactional: bool) -> None:
         units = write_units(item_size(item))
-        entries = index_entries(item, self.indexes)
+        entries = {name: write_units(size) for name, size in index_entries(item, self.indexes).items()}
         with self._lock:
             self.write_1kb[phase]["transactional" if transactional else "standard"] += units
-            self.write_1kb[phase]["standard"] += sum(write_units(size) for size in entries.values())
+            self.write_1kb[phase]["standard"] += sum(entries.values())
+            self._billed(phase, _partition_key(item), units, transactional, entries)
+
+    def _billed(
+        self, phase: str, partition_key: str, units: int, transactional: bool, entries: dict[str, int]
+    ) -> None:
+        kind = write_kind(partition_key)
+        self.wru_by_kind[phase][kind] += 2 * units if transactional else units
+        for name, entry_units in entries.items():
+            self.wru_by_kind[phase][f"{kind} in {name}"] += entry_units
 
     def _later(self, phase: str, action: str, key: dict[str, Any]) -> None:
         with self._lock:
@@ -137,17 +163,26 @@ class CapacityTally:
             units = write_units(found.size)
             transactional = action.startswith("transactional")
             self.write_1kb[phase]["transactional" if transactional else "standard"] += units
+            entries: dict[str, int] = {}
             if action.endswith("Update"):
                 # An update rewrites the item's entry in an ALL index; in a narrower one only when it
                 # creates the item (the profile updates change no projected attribute, keys included).
                 first = key not in self._created
                 self._created.add(key)
                 projections = {index.name: index.projected for index in self.indexes}
-                self.write_1kb[phase]["standard"] += sum(
-                    write_units(size)
+                entries = {
+                    name: write_units(size)
                     for name, size in found.entries.items()
                     if first or projections.get(name) is None
-                )
+                }
+                self.write_1kb[phase]["standard"] += sum(entries.values())
+            self._billed(phase, key[0], units, transactional, entries)
+
+
+def _partition_key(item: dict[str, Any]) -> str:
+    from chalicelib.store.schema import PK
+
+    return str(item.get(PK, {}).get("S", ""))
 
 
 def _item_key(key: dict[str, Any]) -> ItemKey:

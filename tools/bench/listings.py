@@ -1,5 +1,8 @@
 """Filtered `GET /feedback`: DynamoDB requests and read units per page, against moto, for a range of days
-seeded at a fixed number of items a day (an absent channel, a rare channel, a customer with dates).
+seeded at a fixed number of items a day (an absent channel, a rare channel, a customer with dates), the day
+counters kept as the write path keeps them and marked complete (so the counters may rule days out). At
+HIGH_PER_DAY items a day only the counters are seeded, for the absent channel: its listing reads no item
+(the requests column shows any day it would read).
 
 `python -m tools.bench.listings [--per-day N] [--days 7 30 90]` prints the table alone.
 """
@@ -20,6 +23,10 @@ from tools.bench.counting import event_key
 from tools.bench.stack import prepare_environment, provision_stack, reset_process_caches, write_items
 
 PER_DAY = 1000
+HIGH_PER_DAY = 33_000
+# Target: a filtered listing evaluates at most this many items per item it returns (the issue's "≤ 3 times
+# the items returned plus the empty days skipped": the days skipped cost counter reads, reported beside it).
+TARGET_EVALUATED_PER_RETURNED = 3
 DAY_COUNTS = (7, 30, 90)
 RARE_CHANNEL, RARE_SHARE = "trustpilot", 0.01  # one item in a hundred
 ABSENT_CHANNEL = "telegram"  # none in the range
@@ -58,6 +65,8 @@ class ListingFigures:
     max_page_requests: int = 0
     max_page_read_units: float = 0.0
     evaluated: int = 0
+    days_skipped: int = 0
+    counter_reads: int = 0  # BatchGetItem requests of a day listing (the counters; items by key otherwise)
 
 
 class ReadTally:
@@ -76,14 +85,26 @@ class ReadTally:
         self.requests = 0
         self.read_units = 0.0
         self.evaluated = 0
+        self.batch_gets = 0
+        self.days_read: set[str] = set()
 
     def attach(self, events: Any) -> None:
         events.register("before-send.dynamodb.*", self._on_send, unique_id="bench-listings-send")
+        events.register("provide-client-params.dynamodb.*", self._on_params, unique_id="bench-listings-days")
         events.register("after-call.dynamodb.*", self._on_result, unique_id="bench-listings-read")
 
     def _on_send(self, **kwargs: Any) -> None:
         if self.active:
             self.requests += 1
+
+    def _on_params(self, event_name: str, params: dict[str, Any], **kwargs: Any) -> None:
+        if not self.active:
+            return
+        if event_key(event_name)[1] == "BatchGetItem":
+            self.batch_gets += 1
+        partition = params.get("ExpressionAttributeValues", {}).get(":day", {}).get("S", "")
+        if partition.startswith("DAY#"):
+            self.days_read.add(partition.split("#")[1])
 
     def _on_result(self, event_name: str, parsed: dict[str, Any], **kwargs: Any) -> None:
         if not self.active:
@@ -145,16 +166,35 @@ def index_partitions_only() -> Iterator[None]:
         Table.query = stock  # type: ignore[method-assign]
 
 
-def _seed(days: Sequence[date], per_day: int, customer_id: str, seed: int = 15) -> float:
-    """Write `per_day` stored items on each day (the mix above); returns their mean size in bytes."""
+def _write_counters(counts: dict[date, Any], scale: int = 1) -> None:
+    """The day counters as the write path leaves them (in shard 0), each count times `scale`."""
+    from chalicelib.store import counters
+    from chalicelib.store.schema import RECORD_TYPE
+
+    write_items(
+        [
+            {
+                **counters.counter_key(day, 0),
+                RECORD_TYPE: counters.COUNTER,
+                **{name: n * scale for name, n in day_counts.items()},
+            }
+            for day, day_counts in counts.items()
+        ]
+    )
+
+
+def _seed(days: Sequence[date], per_day: int, customer_id: str, seed: int = 15) -> tuple[float, Any]:
+    """Write `per_day` stored items on each day (the mix above) and their day counters; returns their mean
+    size in bytes and the counts per day."""
     from chalicelib.models import Analysis, FeedbackEvent, Kind, Sentiment, StoredFeedback
-    from chalicelib.store import dynamo
+    from chalicelib.store import counters, dynamo
     from chalicelib.store import feedback as feedback_store
     from tools.bench.synthetic import synthetic_comment
     from tools.cost.units import item_size
 
     rng = random.Random(seed)
     items: list[dict[str, Any]] = []
+    stored: list[StoredFeedback] = []
     for day in days:
         for index in range(per_day):
             stored_at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(seconds=index * 86 + 1)
@@ -175,13 +215,12 @@ def _seed(days: Sequence[date], per_day: int, customer_id: str, seed: int = 15) 
                 analyzed_at=stored_at,
             )
             owner = customer_id if index < CUSTOMER_ITEMS_PER_DAY else None
-            items.append(
-                feedback_store.to_item(
-                    StoredFeedback.from_event(event, analysis, stored_at, customer_id=owner)
-                )
-            )
+            stored.append(StoredFeedback.from_event(event, analysis, stored_at, customer_id=owner))
+            items.append(feedback_store.to_item(stored[-1]))
     write_items(items, direct=True)
-    return sum(item_size(dynamo.serialize(item)) for item in items) / len(items)
+    counts = counters.day_deltas(stored, [], {})
+    _write_counters(counts)
+    return sum(item_size(dynamo.serialize(item)) for item in items) / len(items), counts
 
 
 def _follow(
@@ -210,11 +249,17 @@ def _follow(
                 figures.read_units + tally.read_units,
                 tally.evaluated,
             )
+            if "customer_id=" not in path:
+                figures.days_skipped = figures.days - len(tally.days_read)
+                figures.counter_reads = tally.batch_gets
             return
 
 
-def measure_listings(per_day: int = PER_DAY, day_counts: Sequence[int] = DAY_COUNTS) -> list[ListingFigures]:
-    """Seed the longest range once (in moto), then follow each scenario's listing over the last `n` days."""
+def measure_listings(
+    per_day: int = PER_DAY, day_counts: Sequence[int] = DAY_COUNTS, high_per_day: int = HIGH_PER_DAY
+) -> list[ListingFigures]:
+    """Seed the longest range once (in moto), then follow each scenario's listing over the last `n` days;
+    then the absent channel over a range a year earlier whose counters say `high_per_day` items a day."""
     prepare_environment()
     import boto3
     from chalice.test import Client
@@ -229,10 +274,15 @@ def measure_listings(per_day: int = PER_DAY, day_counts: Sequence[int] = DAY_COU
     with mock_aws(), fast_dynamodb_read_encoding(), index_partitions_only():
         boto3.setup_default_session()
         provision_stack()
-        mean_bytes = _seed(all_days, per_day, customer_id)
+        mean_bytes, counts = _seed(all_days, per_day, customer_id)
+        scale = max(1, round(high_per_day / per_day))
+        _write_counters({day - timedelta(days=365): day_counts for day, day_counts in counts.items()}, scale)
         import app
         from chalicelib import aws
         from chalicelib.auth import tokens
+        from chalicelib.store import counters
+
+        counters.mark_complete(all_days[0] - timedelta(days=365), end, end)
 
         token, _ = tokens.create_token("bench listings", ["read"])
         headers = {"Authorization": f"Bearer {token}"}
@@ -254,8 +304,21 @@ def measure_listings(per_day: int = PER_DAY, day_counts: Sequence[int] = DAY_COU
                     figures = ListingFigures(scenario, days, per_day)
                     _follow(client, path, headers, tally, figures)
                     results.append(figures)
+            for days in day_counts:
+                start, last = end - timedelta(days=days - 1 + 365), end - timedelta(days=365)
+                path = f"/feedback?from={start.isoformat()}&to={last.isoformat()}&channel={ABSENT_CHANNEL}"
+                tally.reset()
+                figures = ListingFigures("absent channel (counters only)", days, per_day * scale)
+                _follow(client, f"{path}&limit={PAGE_LIMIT}", headers, tally, figures)
+                results.append(figures)
     reset_process_caches()
     return results
+
+
+def evaluated_within_target(row: ListingFigures) -> bool:
+    """Items evaluated ≤ TARGET_EVALUATED_PER_RETURNED times the items returned (the days skipped cost counter
+    reads, not items)."""
+    return row.evaluated <= TARGET_EVALUATED_PER_RETURNED * row.items
 
 
 def listings_section(results: Sequence[ListingFigures] | None) -> list[str]:
@@ -264,22 +327,32 @@ def listings_section(results: Sequence[ListingFigures] | None) -> list[str]:
         return ["Not run."]
     lines = [
         f"Seeded {results[0].per_day:,} stored items a day (channels mixed, {RARE_CHANNEL} about "
-        f"{RARE_SHARE:.0%}, {ABSENT_CHANNEL} none, one customer {CUSTOMER_ITEMS_PER_DAY} a day); each "
-        f"listing (`limit={PAGE_LIMIT}`) followed to its end. RRU: eventually consistent read units as "
-        "billed, a Query's from the items it evaluated (filtered-out ones included) at the seeded mean size.",
+        f"{RARE_SHARE:.0%}, {ABSENT_CHANNEL} none, one customer {CUSTOMER_ITEMS_PER_DAY} a day) with their "
+        "day counters; each listing "
+        f"(`limit={PAGE_LIMIT}`) followed to its end. At {HIGH_PER_DAY:,} a day only the counters are seeded "
+        "(the absent channel's listing reads no item; a day it read would show as Queries). RRU: eventually "
+        "consistent read units as billed, a Query's from the items it evaluated (filtered-out ones included) "
+        "at the seeded mean size. Target: items evaluated ≤ "
+        f"{TARGET_EVALUATED_PER_RETURNED} times the items returned, the days skipped costing the counter "
+        "reads beside it (BatchGetItem, 50 days each, once per page). A day listing can skip whole days "
+        "only: a channel present every day (the rare one) is still read item by item and misses it.",
         "",
         "| listing | days | items/day | pages | items | requests | RRU | per page: requests (max) | "
-        "RRU (max) | items evaluated | before: pages / requests / RRU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "RRU (max) | items evaluated | days skipped | counter reads | target | "
+        "today: pages / requests / RRU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results:
         before = BEFORE.get(row.days, {}).get(row.scenario) if row.per_day == PER_DAY else None
         before_text = f"{before[0]} / {before[1]} / {before[2]:,.1f}" if before else "—"
+        day_listing = row.scenario != "customer with dates"
         lines.append(
             f"| {row.scenario} | {row.days} | {row.per_day:,} | {row.pages} | {row.items:,} | "
             f"{row.requests:,} | "
             f"{row.read_units:,.1f} | {row.max_page_requests} | {row.max_page_read_units:,.1f} | "
-            f"{row.evaluated:,} | {before_text} |"
+            f"{row.evaluated:,} | {row.days_skipped if day_listing else '—'} | "
+            f"{row.counter_reads if day_listing else '—'} | "
+            f"{'met' if evaluated_within_target(row) else 'MISSED'} | {before_text} |"
         )
     return lines
 

@@ -18,6 +18,7 @@ from tools.bench.checks import (
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, units_per_item
 from tools.bench.cost_inputs import cost_section, volume
 from tools.bench.counting import Key, RequestCounter, per_thousand, service_total
+from tools.bench.export_fanout import export_fanout_section
 from tools.bench.export_scale import export_scale_section
 from tools.bench.import_time import imports_section
 from tools.bench.language_quality import language_lines, language_quality_section
@@ -25,6 +26,7 @@ from tools.bench.listings import listings_section
 from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
 from tools.bench.run import BenchResult
+from tools.bench.scale_summary import scale_summary_section
 from tools.bench.sentiment_quality import sentiment_quality_section
 from tools.bench.stats_cost import stats_cost_section
 from tools.bench.synthetic import (
@@ -242,6 +244,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "|---|---:|---:|---|",
         *[f"| {c.name} | {c.measured} | {c.target} | {'ok' if c.ok else '**MISSED**'} |" for c in results],
         "",
+        "## Scale (issue 15): each figure beside today's",
+        "",
+        *scale_summary_section(result),
+        "",
         "## Figures without a target",
         "",
         "| figure | measured |",
@@ -312,6 +318,7 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Export at scale (1M and 2M items a day)",
         "",
         *export_scale_section(result.export_scale),
+        *export_fanout_section(result.export_scale),
         "",
         "## Filtered listings",
         "",

@@ -1,0 +1,203 @@
+"""A busy day's export fanned out over invocations, one per slice of the day, then combined: byte for byte the
+one-invocation export, the CSV parts copied by S3 (UploadPartCopy), the manifest written last and only once
+every slice is done, a failed slice leaving no manifest, small days exported in one invocation as before."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow
+import pytest
+from botocore.stub import Stubber
+
+from chalicelib import aws
+from chalicelib.config import settings
+from chalicelib.export import day as export
+from chalicelib.export import fanout, rewrite
+from chalicelib.export.streams import LocalDirectory
+from tests.test_export_streaming import (
+    BEFORE_STREAMING,
+    DAY,
+    PARQUET_BEFORE_STREAMING,
+    SMALL_PART,
+    s3_bytes,
+    s3_calls,
+    seed_day,
+    small_parts,  # noqa: F401 - a fixture
+)
+
+MANIFEST_KEY = f"exports/dt={DAY.isoformat()}/manifest.json"
+
+
+def expected_files() -> dict[str, tuple[str, int]]:
+    return {**BEFORE_STREAMING, **PARQUET_BEFORE_STREAMING.get(pyarrow.__version__, {})}
+
+
+def assert_day_as_exported_in_one_go(manifest: dict) -> None:
+    listed = {file["key"]: (file["sha256"], file["bytes"]) for file in manifest["files"]}
+    for key, (sha256, size) in expected_files().items():
+        body = s3_bytes(key)
+        assert (hashlib.sha256(body).hexdigest(), len(body)) == (sha256, size), key
+        assert listed[key] == (sha256, size), key
+    assert manifest["counts"] == {"feedback": 900, "feedback_themes": 300, "contacts": 146, "activities": 540}
+
+
+def manifest_exists() -> bool:
+    listed = aws.client("s3").list_objects_v2(Bucket=settings().bucket_name, Prefix=MANIFEST_KEY)
+    return listed.get("KeyCount", 0) > 0
+
+
+@pytest.fixture
+def small_day(stack, small_parts, monkeypatch):  # noqa: F811 - the fixture above
+    """The golden 900-item day, exported in parts of SMALL_PART bytes (moto accepts them)."""
+    monkeypatch.setattr(fanout, "PART_SIZE", SMALL_PART)
+    seed_day(DAY, 900, seed=29)
+    exported: list[date] = []
+    return exported
+
+
+@pytest.mark.parametrize("slices", [3, 24])
+def test_a_fanned_out_day_is_byte_for_byte_the_day_exported_in_one_go(small_day, slices):
+    """3 slices: every CSV part copied by S3 whole; 24 (hourly): parts under a part's size are topped up."""
+    calls = s3_calls()
+
+    run = fanout.start(DAY, slices, dispatch=lambda event: False, on_exported=small_day.append)
+
+    manifest = json.loads(s3_bytes(MANIFEST_KEY))
+    assert_day_as_exported_in_one_go(manifest)
+    assert [file["key"] for file in manifest["files"]] == [
+        file["key"] for file in export.export_day(DAY)["files"]
+    ]
+    assert small_day == [DAY]
+    assert fanout.missing_slices(DAY) == []
+    parts = aws.client("s3").list_objects_v2(Bucket=settings().bucket_name, Prefix=fanout.PARTS_ROOT)
+    assert parts["KeyCount"] == 0  # the parts are deleted once the day is whole
+    assert run["slices"] == slices
+    # The CSVs' parts were copied by S3, not sent through the function.
+    assert calls["before-call.s3.UploadPartCopy"] >= 2
+
+
+def test_the_day_files_follow_the_one_invocation_exports_order(tmp_path: Path):
+    made = export.make_writers(LocalDirectory(tmp_path))
+    try:
+        assert tuple(type(writer) for writer in made) == fanout.DAY_FILES
+    finally:
+        LocalDirectory(tmp_path).abort_all()
+        for writer in made:
+            writer.close()
+
+
+def test_slices_cover_the_day_without_gap_or_overlap():
+    bounds = [fanout.slice_bounds(DAY, n, 8) for n in range(8)]
+    assert bounds[0][0].isoformat() == "2026-11-21T00:00:00+00:00"
+    assert bounds[-1][1].isoformat() == "2026-11-22T00:00:00+00:00"
+    assert all(bounds[n][1] == bounds[n + 1][0] for n in range(7))
+
+
+class Invocations:
+    def __init__(self, stubber: Stubber) -> None:
+        self.stubber = stubber
+        self.events: list[dict] = []
+
+
+@pytest.fixture
+def invoked(small_day, monkeypatch):
+    """The export function deployed (its own name from Lambda), each asynchronous Invoke recorded."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "feedback-collector-test-nightly_export")
+    lambda_client = aws.client("lambda")
+    invocations = Invocations(Stubber(lambda_client))
+
+    def record(params: dict, **kwargs) -> None:
+        assert params["FunctionName"] == "feedback-collector-test-nightly_export"
+        assert params["InvocationType"] == "Event"
+        invocations.events.append(json.loads(params["Payload"]))
+        invocations.stubber.add_response("invoke", {"StatusCode": 202})
+
+    lambda_client.meta.events.register("provide-client-params.lambda.Invoke", record)
+    monkeypatch.setattr(export, "utc_now", lambda: datetime(2026, 11, 22, 2, 15, tzinfo=UTC))
+    with invocations.stubber:
+        yield invocations
+
+
+def scheduled() -> dict:
+    return {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+
+def test_a_busy_night_starts_one_invocation_per_slice_and_the_last_slice_starts_the_combining(
+    invoked, monkeypatch
+):
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    assert fanout.slice_count(DAY) == settings().day_shards == 8
+
+    run = rewrite.run_export_function(scheduled())
+
+    assert (run["day"], run["slices"]) == (DAY.isoformat(), 8)
+    slice_events = list(invoked.events)
+    assert [event["detail"]["slice"] for event in slice_events] == list(range(8))
+    assert all(fanout.is_fanout_event(event) for event in slice_events)
+    for event in reversed(slice_events[1:]):  # any order; each a separate invocation
+        rewrite.run_export_function(event)
+        assert not manifest_exists()
+    assert fanout.missing_slices(DAY) == [0]
+    assert len(invoked.events) == 8  # no combining before every slice is done
+
+    rewrite.run_export_function(slice_events[0])
+
+    assert fanout.missing_slices(DAY) == []
+    (combine_event,) = invoked.events[8:]
+    assert combine_event["detail-type"] == fanout.COMBINE_DETAIL_TYPE
+    assert not manifest_exists()  # the combining step writes it
+    manifest = rewrite.run_export_function(combine_event)
+    assert_day_as_exported_in_one_go(manifest)
+    # A retried combining step (its parts are gone) does nothing: the day stays as combined.
+    again = rewrite.run_export_function(combine_event)
+    assert again["combined_at"] and again["date"] == DAY.isoformat()
+    assert json.loads(s3_bytes(MANIFEST_KEY))["files"] == manifest["files"]
+    assert_day_as_exported_in_one_go(manifest)
+
+
+def test_a_failed_slice_leaves_no_manifest_and_names_itself(invoked, monkeypatch):
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    rewrite.run_export_function(scheduled())
+    real_slice = fanout.export_slice
+
+    def fail_slice_5(day, run, index, slices):
+        if index == 5:
+            raise RuntimeError("DynamoDB throttled for good")
+        return real_slice(day, run, index, slices)
+
+    monkeypatch.setattr(fanout, "export_slice", fail_slice_5)
+    for event in list(invoked.events):
+        if event["detail"]["slice"] == 5:
+            with pytest.raises(RuntimeError):
+                rewrite.run_export_function(event)
+        else:
+            rewrite.run_export_function(event)
+
+    assert not manifest_exists()
+    assert fanout.missing_slices(DAY) == [5]
+    assert len(invoked.events) == 8  # no combining step started
+
+
+def test_a_slice_of_a_replaced_run_does_not_start_the_combining(invoked, monkeypatch):
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    rewrite.run_export_function(scheduled())
+    old_events = list(invoked.events)
+    rewrite.run_export_function(scheduled())  # a re-run of the night: a new run replaces the first
+    for event in old_events:
+        rewrite.run_export_function(event)
+
+    assert fanout.missing_slices(DAY) == list(range(8))
+    assert not any(event["detail-type"] == fanout.COMBINE_DETAIL_TYPE for event in invoked.events)
+
+
+def test_a_small_day_is_exported_in_one_invocation(invoked, monkeypatch):
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: settings().export_fanout_items - 1)
+
+    manifest = rewrite.run_export_function(scheduled())
+
+    assert_day_as_exported_in_one_go(manifest)
+    assert invoked.events == []
