@@ -8,7 +8,9 @@ endpoints or install moto before the first call. `reset_clients()` drops them (t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, TypeVar
 
@@ -55,3 +57,21 @@ def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     BatchGetItem, 25 texts a Comprehend batch …)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def eventbridge_event(
+    source: str, detail_type: str, detail: Mapping[str, Any], account: str = "", region: str = ""
+) -> dict[str, Any]:
+    """An event in EventBridge's shape, every field of it (Chalice's CloudWatchEvent reads them all): the
+    schedule's own, and the ones a function sends itself by asynchronous invocation."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": account,
+        "time": datetime.now(UTC).isoformat(),
+        "region": region,
+        "resources": [],
+        "detail": dict(detail),
+    }

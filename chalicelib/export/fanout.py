@@ -93,17 +93,7 @@ def slice_bounds(day: date, index: int, slices: int) -> tuple[datetime, datetime
 
 
 def fanout_event(detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": detail_type,
-        "source": FANOUT_SOURCE,
-        "account": "",
-        "time": utc_now().isoformat(),
-        "region": "",
-        "resources": [],
-        "detail": detail,
-    }
+    return aws.eventbridge_event(FANOUT_SOURCE, detail_type, detail)
 
 
 def is_fanout_event(event: Mapping[str, Any]) -> bool:

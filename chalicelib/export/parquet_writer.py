@@ -115,23 +115,26 @@ class ParquetRows:
     writer streams into `output` (each row group as it is flushed, the footer at close)."""
 
     def __init__(self, output: OutputFile, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS) -> None:
-        pa = load_pyarrow()
-        import pyarrow.parquet as pq
-
-        self._pa = pa
+        self._pa = load_pyarrow()
         self._schema = schema
         self._output = output
         self._row_group_rows = row_group_rows
-        self._writer = pq.ParquetWriter(
-            pa.PythonFile(output, mode="w"),
-            schema,
-            compression=COMPRESSION,
-            version="2.6",
-            write_statistics=True,
-        )
+        self._writer = self._open(self._pa.PythonFile(output, mode="w"))
         self._buffer: dict[str, list[Any]] = {name: [] for name in schema.names}
         self._buffered = 0
         self.rows = 0
+
+    def _open(self, sink: Any) -> Any:
+        """The batch writer streaming into `sink`: here pyarrow's Parquet writer."""
+        import pyarrow.parquet as pq
+
+        return pq.ParquetWriter(
+            sink, self._schema, compression=COMPRESSION, version="2.6", write_statistics=True
+        )
+
+    def _write_batch(self, batch: pa.RecordBatch) -> None:
+        """Write one batch: here as one row group of its own."""
+        self._writer.write_batch(batch, row_group_size=batch.num_rows)
 
     def append(self, row: dict[str, Any]) -> None:
         """Add one row (keys are the schema's column names)."""
@@ -145,11 +148,7 @@ class ParquetRows:
     def _flush(self) -> None:
         if not self._buffered:
             return
-        batch = self._pa.RecordBatch.from_pydict(self._buffer, schema=self._schema)
-        if isinstance(self._writer, self._pa.ipc.RecordBatchStreamWriter):
-            self._writer.write_batch(batch)
-        else:
-            self._writer.write_batch(batch, row_group_size=self._buffered)
+        self._write_batch(self._pa.RecordBatch.from_pydict(self._buffer, schema=self._schema))
         self._buffer = {name: [] for name in self._schema.names}
         self._buffered = 0
 
@@ -173,7 +172,7 @@ class ParquetRows:
         # One contiguous batch per row group, as _flush writes it: the pages come out the same.
         (batch,) = rows.combine_chunks().to_batches()
         self.rows += batch.num_rows
-        self._writer.write_batch(batch, row_group_size=batch.num_rows)
+        self._write_batch(batch)
 
     def close(self) -> WrittenFile:
         self._flush()
@@ -187,19 +186,11 @@ class ArrowStreamRows(ParquetRows):
     """The rows of one part of a fanned-out day's Parquet file (export/fanout.py): Arrow IPC stream batches
     of `row_group_rows` rows, built as ParquetRows builds them; the combining step writes the Parquet file."""
 
-    def __init__(self, output: OutputFile, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS) -> None:
-        pa = load_pyarrow()
-        self._pa = pa
-        self._schema = schema
-        self._output = output
-        self._row_group_rows = row_group_rows
-        self._writer = pa.ipc.new_stream(pa.PythonFile(output, mode="w"), schema)
-        self._buffer = {name: [] for name in schema.names}
-        self._buffered = 0
-        self.rows = 0
+    def _open(self, sink: Any) -> Any:
+        return self._pa.ipc.new_stream(sink, self._schema)
 
-    def write_batches(self, batches: Iterable[pa.RecordBatch]) -> None:
-        raise NotImplementedError("a part is written row by row")
+    def _write_batch(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
 
 
 def read_arrow_stream(source: BinaryIO) -> Iterator[pa.RecordBatch]:

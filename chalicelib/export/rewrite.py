@@ -117,17 +117,7 @@ def rewrite_event(days: Sequence[date], just_exported: date | None = None) -> di
     detail: dict[str, Any] = {"days": [day.isoformat() for day in days]}
     if just_exported is not None:
         detail["just_exported"] = just_exported.isoformat()
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": REWRITE_DETAIL_TYPE,
-        "source": REWRITE_SOURCE,
-        "account": "",
-        "time": utc_now().isoformat(),
-        "region": "",
-        "resources": [],
-        "detail": detail,
-    }
+    return aws.eventbridge_event(REWRITE_SOURCE, REWRITE_DETAIL_TYPE, detail)
 
 
 def request_rewrite(exported: Sequence[date], upcoming: Sequence[date] = ()) -> Dispatch:

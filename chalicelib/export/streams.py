@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from abc import abstractmethod
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -97,14 +98,17 @@ class OutputFile(io.RawIOBase):
             self._discard()
             super().close()
 
+    @abstractmethod
     def _send(self, data: memoryview) -> None:
-        raise NotImplementedError
+        """Pass the next bytes on to where the file is going."""
 
+    @abstractmethod
     def _finish(self) -> None:
-        raise NotImplementedError
+        """Complete the file where it is going (after the last `_send`)."""
 
+    @abstractmethod
     def _discard(self) -> None:
-        raise NotImplementedError
+        """Leave nothing of the file where it was going."""
 
 
 class LocalFile(OutputFile):

@@ -9,7 +9,6 @@ leave the rest to reappear after the visibility timeout and, past maxReceiveCoun
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -142,17 +141,7 @@ class SqsPoller:
 
 def scheduled_event() -> dict[str, Any]:
     """An EventBridge schedule's event, every field of it: Chalice's CloudWatchEvent reads them all."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": utc_now().isoformat(),
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {},
-    }
+    return aws.eventbridge_event("aws.events", "Scheduled Event", {}, "123456789012", "us-east-1")
 
 
 def invoke_async(handler: Handler, event: dict[str, Any], function_name: str) -> threading.Thread:

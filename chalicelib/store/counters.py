@@ -183,11 +183,7 @@ def counter_update(day: date, shard: int, delta: Mapping[str, int]) -> dict[str,
     """One unconditional Update adding `delta` to a counter item (creating it, and its attributes, at 0)."""
     names = {"#rt": RECORD_TYPE}
     values: dict[str, Any] = {":rt": COUNTER}
-    adds = []
-    for index, (name, amount) in enumerate(sorted(delta.items())):
-        names[f"#c{index}"] = name
-        values[f":c{index}"] = amount
-        adds.append(f"#c{index} :c{index}")
+    adds = dynamo.add_clauses(delta, names, values, "c")
     return {
         "Update": {
             "TableName": settings().table_name,

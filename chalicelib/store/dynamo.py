@@ -12,7 +12,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -91,6 +91,35 @@ class PutOutcome:
     created: list[str] = field(default_factory=list)
     already_present: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+
+
+def unchanged_conditions(
+    read: Iterable[tuple[str, str, Any]], names: dict[str, str], values: dict[str, Any]
+) -> list[str]:
+    """Conditions that each attribute still holds the value read, `(placeholder label, attribute, value)`:
+    absent where the value read was None. Adds the placeholders to `names` and `values`."""
+    conditions = []
+    for label, name, value in read:
+        names[f"#{label}"] = name
+        if value is None:
+            conditions.append(f"attribute_not_exists(#{label})")
+        else:
+            values[f":{label}"] = value
+            conditions.append(f"#{label} = :{label}")
+    return conditions
+
+
+def add_clauses(
+    amounts: Mapping[str, Any], names: dict[str, str], values: dict[str, Any], label: str
+) -> list[str]:
+    """The `ADD` clauses adding each amount to its attribute (placeholders `#<label>n`, `:<label>n`, in
+    sorted attribute order); adds the placeholders to `names` and `values`."""
+    clauses = []
+    for index, (name, amount) in enumerate(sorted(amounts.items())):
+        names[f"#{label}{index}"] = name
+        values[f":{label}{index}"] = amount
+        clauses.append(f"#{label}{index} :{label}{index}")
+    return clauses
 
 
 def batch_write(table: str, requests: Sequence[dict[str, Any]]) -> None:

@@ -38,17 +38,8 @@ class DeleteOutcome:
 def _item_delete(item: StoredFeedback) -> dict[str, Any]:
     names = {"#pk": PK}
     values: dict[str, Any] = {}
-    conditions = ["attribute_exists(#pk)"]
-    for label, name, value in (
-        ("s", "sentiment", item.sentiment),
-        ("v", "taxonomy_version", item.taxonomy_version),
-    ):
-        names[f"#{label}"] = name
-        if value is None:
-            conditions.append(f"attribute_not_exists(#{label})")
-        else:
-            values[f":{label}"] = value
-            conditions.append(f"#{label} = :{label}")
+    read = (("s", "sentiment", item.sentiment), ("v", "taxonomy_version", item.taxonomy_version))
+    conditions = ["attribute_exists(#pk)", *dynamo.unchanged_conditions(read, names, values)]
     return {
         "Delete": {
             "TableName": settings().table_name,

@@ -72,18 +72,12 @@ def _item_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
         elif name != "language":
             remove_parts.append(f"#f{index}")
     # The version read: a retry after a commit, or a concurrent change, fails here and moves no counts.
-    conditions = ["attribute_exists(#pk)"]
-    for label, name, value in (
-        ("a", "analyzer", old.analyzer),
-        ("s", "sentiment", old.sentiment),
-        ("c", "customer_id", old.customer_id),
-    ):
-        names[f"#old_{label}"] = name
-        if value is None:
-            conditions.append(f"attribute_not_exists(#old_{label})")
-        else:
-            values[f":old_{label}"] = str(value)
-            conditions.append(f"#old_{label} = :old_{label}")
+    read = (
+        ("old_a", "analyzer", old.analyzer),
+        ("old_s", "sentiment", old.sentiment),
+        ("old_c", "customer_id", old.customer_id),
+    )
+    conditions = ["attribute_exists(#pk)", *dynamo.unchanged_conditions(read, names, values)]
     expression = f"SET {', '.join(set_parts)}" + (
         f" REMOVE {', '.join(remove_parts)}" if remove_parts else ""
     )
@@ -117,11 +111,7 @@ def _profile_update(customer_id: str, deltas: dict[str, int | Decimal]) -> dict[
     names = {"#pk": PK, "#revision": profiles.REVISION}
     values: dict[str, Any] = {":now": utc_now().isoformat(), ":one": 1}
     # A new revision: a merge that read this profile before now must read it again (see profiles.py).
-    adds = ["#revision :one"]
-    for index, (name, amount) in enumerate(sorted(deltas.items())):
-        names[f"#d{index}"] = name
-        values[f":d{index}"] = amount
-        adds.append(f"#d{index} :d{index}")
+    adds = ["#revision :one", *dynamo.add_clauses(deltas, names, values, "d")]
     return {
         "Update": {
             "TableName": settings().table_name,
