@@ -13,6 +13,7 @@ field (422). Every other client gets the JSON answers, unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,8 +21,9 @@ from urllib.parse import urlsplit
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib.auth.authorizer import bearer, requires_scope
 from chalicelib.config import settings
-from chalicelib.forms import pages
+from chalicelib.forms import admin, pages
 from chalicelib.forms import records as form_store
 from chalicelib.forms.appearance import public_appearance
 from chalicelib.forms.config import FormConfig
@@ -31,8 +33,10 @@ from chalicelib.http import (
     FORM_URLENCODED_TYPE,
     JSON_TYPE,
     ApiError,
+    BadRequest,
     Forbidden,
     NotFound,
+    UnsupportedMediaType,
     ValidationFailed,
     accept_language_hint,
     as_api_error,
@@ -40,10 +44,13 @@ from chalicelib.http import (
     json_errors,
     media_type,
     parse_body,
+    parse_json_object,
+    raw_body,
 )
 from chalicelib.ingest import queue
 from chalicelib.models import SENTIMENT_LANGUAGES, FeedbackEvent
 from chalicelib.observability import logger, metrics
+from chalicelib.store.config_records import VersionConflict
 from chalicelib.web import html
 
 forms_api = Blueprint(__name__)
@@ -279,3 +286,122 @@ def hosted_thanks(form_id: str) -> Response:
     form = known_form(form_id)
     accept_language = forms_api.current_request.headers.get("accept-language")
     return pages.thanks_response(form, pages.page_language(form, accept_language))
+
+
+# --- the configuration writer (scope admin) --------------------------------------------------------------
+
+MERGE_PATCH_TYPE = "application/merge-patch+json"
+_ENTITY_TAG = re.compile(r'^(?:W/)?"(?P<version>[0-9]{1,12})"$')
+
+
+class PreconditionFailed(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(412, "precondition_failed", message)
+
+
+class PreconditionRequired(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(428, "precondition_required", message)
+
+
+def entity_tag(version: int) -> str:
+    """A stored form's ETag: its version, quoted."""
+    return f'"{version}"'
+
+
+def _tagged_version(header: str) -> int:
+    # One entity tag this API gave out; any other value matches no version of the form.
+    match = _ENTITY_TAG.fullmatch(header.strip())
+    if match is None:
+        raise PreconditionFailed('If-Match takes the ETag a read or write of this form answered, e.g. "3".')
+    return int(match.group("version"))
+
+
+def _config_body(request: Request) -> dict[str, Any]:
+    """A configuration body: a JSON object (PATCH: a JSON merge patch, either media type)."""
+    kind = media_type(request)
+    allowed = (JSON_TYPE, MERGE_PATCH_TYPE) if request.method == "PATCH" else (JSON_TYPE,)
+    if kind not in allowed:
+        raise UnsupportedMediaType(allowed)
+    return parse_json_object(raw_body(request, admin.MAX_CONFIG_BYTES))
+
+
+def _config_answer(stored: form_store.StoredForm, status: int = 200) -> Response:
+    body = {**stored.form.model_dump(mode="json", exclude_none=True), "version": stored.version}
+    headers = {"ETag": entity_tag(stored.version), "Cache-Control": "no-store"}
+    return Response(body=body, status_code=status, headers=headers)
+
+
+def _conflict(form_id: str) -> PreconditionFailed:
+    return PreconditionFailed(
+        f"The form {form_id} changed since that version: read it again (GET /forms/{form_id}/config), "
+        "apply your change to it and send it with its ETag."
+    )
+
+
+def _replace_precondition(form_id: str, request: Request) -> int:
+    """The version a PUT may replace: 0 to create. Replacing an existing form needs its ETag (If-Match), so
+    a whole-form write never drops a change made since the writer read it."""
+    if_none_match, if_match = request.headers.get("if-none-match"), request.headers.get("if-match")
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise BadRequest("If-None-Match takes only * (create the form only if it does not exist).")
+        return 0
+    if if_match is not None and if_match.strip() != "*":
+        return _tagged_version(if_match)
+    stored = form_store.get_fresh(form_id)
+    if if_match is not None:  # "*": replace whatever version exists, never create
+        if stored is None:
+            raise PreconditionFailed(f"There is no form {form_id} to replace (If-Match: *).")
+        return stored.version
+    if stored is not None:
+        raise PreconditionRequired(
+            f"The form {form_id} exists: send If-Match with its ETag to replace it (or PATCH some options)."
+        )
+    return 0
+
+
+@forms_api.route("/forms/{form_id}", methods=["PUT"], authorizer=bearer, content_types=ANY_CONTENT)
+@json_errors
+@requires_scope("admin")
+def put_form(form_id: str) -> Response:
+    """Create (201) or replace (200, If-Match: its ETag) a form's whole configuration, checked by the same
+    validator as `forms create`: a bad value is a 400 naming the option, and nothing is stored."""
+    request = forms_api.current_request
+    form = admin.validated(admin.with_id(form_id, _config_body(request)))
+    expected = _replace_precondition(form_id, request)
+    try:
+        version = form_store.write(form, expected)
+    except VersionConflict as error:
+        raise _conflict(form_id) from error
+    return _config_answer(form_store.StoredForm(form, version), 201 if expected == 0 else 200)
+
+
+@forms_api.route("/forms/{form_id}", methods=["PATCH"], authorizer=bearer, content_types=ANY_CONTENT)
+@json_errors
+@requires_scope("admin")
+def patch_form(form_id: str) -> Response:
+    """Change some options with a JSON merge patch (null clears an option); If-Match (optional) applies it
+    only to that version. 404 for an unknown form, 400 naming each bad option (nothing stored)."""
+    request = forms_api.current_request
+    patch = _config_body(request)
+    if_match = (request.headers.get("if-match") or "").strip()
+    expected = _tagged_version(if_match) if if_match and if_match != "*" else None
+    try:
+        stored = admin.change(form_id, admin.patched(patch), expected)
+    except admin.UnknownForm as error:
+        raise NotFound("This feedback form does not exist.", code="unknown_form") from error
+    except VersionConflict as error:
+        raise _conflict(form_id) from error
+    return _config_answer(stored)
+
+
+@forms_api.route("/forms/{form_id}/config", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
+@json_errors
+@requires_scope("admin")
+def get_form_config(form_id: str) -> Response:
+    """A form's whole configuration as stored now, with its version as ETag (for If-Match)."""
+    stored = form_store.get_fresh(form_id)
+    if stored is None:
+        raise NotFound("This feedback form does not exist.", code="unknown_form")
+    return _config_answer(stored)

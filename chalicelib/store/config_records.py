@@ -18,6 +18,15 @@ from chalicelib.store import dynamo
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
 
 VERSION = "version"
+# The version a stored record without a version attribute has (see `version_of`).
+UNVERSIONED_VERSION = 1
+
+
+def version_of(fields: dict[str, Any]) -> int:
+    """A stored record's version: 0 when absent, 1 when it was saved without one (`save`)."""
+    if not fields:
+        return 0
+    return int(fields.get(VERSION, UNVERSIONED_VERSION))
 
 
 class VersionConflict(Exception):
@@ -79,6 +88,11 @@ class ConfigRecords(BaseProvider):
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }
         )
+        if expected_version == UNVERSIONED_VERSION:
+            # A record stored without a version (a plain `save`, or before its kind kept one) is version 1.
+            unversioned = "attribute_exists(#pk) AND attribute_not_exists(#version)"
+            condition["ConditionExpression"] += f" OR ({unversioned})"
+            condition["ExpressionAttributeNames"]["#pk"] = PK
         try:
             aws.client("dynamodb").put_item(
                 TableName=settings().table_name, Item=dynamo.serialize(item), **condition
