@@ -172,18 +172,7 @@ def _hosted_body(request: Request) -> dict[str, Any] | None:
     return body if body.get(HOSTED_FIELD) else None
 
 
-@pages.html_errors
-def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Response:
-    """The hosted page without JavaScript: 303 to the thank-you page, the page again with errors (422), or
-    an HTML error page."""
-    form = known_form(form_id)
-    try:
-        _accept(form, request, body)
-    except ValidationFailed as error:
-        language = pages.page_language(form, request.headers.get("accept-language"))
-        return pages.hosted_form_response(
-            form, pages.POST_PREFIX, values=body, errors=error.fields, status=422, language=language
-        )
+def _to_thanks(form: FormConfig) -> Response:
     # Relative to /forms/{id}/responses (and to a stage prefix such as /api): /f/{id}/thanks.
     return Response(
         body="",
@@ -194,6 +183,53 @@ def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Respon
             "Cache-Control": "no-store",
         },
     )
+
+
+def _score_step(form: FormConfig, request: Request, body: dict[str, Any], language: str) -> Response:
+    """The hosted page's first step without JavaScript (a form with follow-up questions): the score is
+    checked and the page asks the chosen band's question; nothing is queued and no AWS call is made (the
+    response, score included, is stored once, from the second step). The same origin check and honeypot as
+    a response guard it."""
+    if not origin_allowed(form, request):
+        raise Forbidden("This form does not accept submissions from this site.", code="origin_not_allowed")
+    if is_honeypot_filled(body):
+        metrics.add_metric(name="HoneypotRejected", unit="Count", value=1)
+        return _to_thanks(form)  # as if accepted, so the bot learns nothing
+    chosen = {key: body.get(key) for key in ("rating", "response_id")}
+    try:
+        if chosen["rating"] is not None and str(chosen["rating"]).strip():
+            validate_response(form, chosen, form_encoded=True, language=language)
+    except ValidationFailed as error:
+        return pages.hosted_form_response(
+            form, pages.POST_PREFIX, body, error.fields, 422, language=language, step=pages.SCORE_STEP
+        )
+    return pages.hosted_form_response(
+        form, pages.POST_PREFIX, chosen, language=language, step=pages.ANSWER_STEP
+    )
+
+
+@pages.html_errors
+def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Response:
+    """The hosted page without JavaScript: 303 to the thank-you page, the page again with errors (422), the
+    follow-up step after a score (200), or an HTML error page."""
+    form = known_form(form_id)
+    language = pages.page_language(form, request.headers.get("accept-language"))
+    if body.get(pages.STEP_FIELD) == pages.SCORE_STEP:
+        return _score_step(form, request, body, language)
+    try:
+        _accept(form, request, body)
+    except ValidationFailed as error:
+        step = pages.step_after_refusal(form, language, error.fields)
+        return pages.hosted_form_response(
+            form,
+            pages.POST_PREFIX,
+            values=body,
+            errors=error.fields,
+            status=422,
+            language=language,
+            step=step,
+        )
+    return _to_thanks(form)
 
 
 @forms_api.route("/forms/{form_id}/responses", methods=["POST"], content_types=["*/*"])
@@ -276,7 +312,8 @@ def hosted_form(form_id: str) -> Response:
     query = request.query_params or {}
     language = pages.page_language(form, request.headers.get("accept-language"), query.get("lang"))
     preview = query.get("preview") in {"1", "true"}
-    return pages.hosted_form_response(form, pages.FORM_PREFIX, language=language, preview=preview)
+    step = pages.first_step(form, language)
+    return pages.hosted_form_response(form, pages.FORM_PREFIX, language=language, preview=preview, step=step)
 
 
 @forms_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
