@@ -1,5 +1,6 @@
-"""Public form routes: the response endpoint (JSON or urlencoded), its CORS preflight, and the form's public
-configuration the widget renders from.
+"""Form routes: the response endpoint (JSON or urlencoded), its CORS preflight, the form's public
+configuration the widget renders from, the hosted page, and the configuration writer (`PUT`/`PATCH
+/forms/{id}`, `GET /forms/{id}/config`: scope admin, checked by forms/admin.py as the CLI is).
 
 CORS is per form, so Chalice's static `cors=` cannot express it: the routes answer preflight themselves and
 set `Access-Control-Allow-Origin` only for an origin the form allows (`*` when it allows any), on successes
@@ -8,7 +9,8 @@ the in-memory cache, so CORS adds no AWS call: the ack path stays one SQS send.
 
 A plain HTML form post from the hosted page (`GET /f/{form_id}`, marked by its hidden `_hosted` field) that
 prefers text/html gets HTML back: a 303 to the thank-you page, or the page again with each error beside its
-field (422). Every other client gets the JSON answers, unchanged.
+field (422); a form with follow-up questions first posts its score alone (`_step=score`: checked, nothing
+queued, answered with the band's question). Every other client gets the JSON answers, unchanged.
 """
 
 from __future__ import annotations

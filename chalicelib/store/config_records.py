@@ -2,7 +2,8 @@
 per kind and read through a Powertools parameters provider, so the ack path serves them from memory.
 
 Each kind lives in its own partition (`pk = FORM`, `pk = SOURCE`, sort key = the record id): listing them
-is a Query, never a Scan. An unknown id is cached too (as {}), so probing random ids costs nothing.
+is a Query, never a Scan. An unknown id is cached too (as {}), so probing random ids costs nothing. Records
+several people change (forms, the taxonomy) keep a version: `save_versioned`.
 """
 
 from __future__ import annotations
