@@ -92,7 +92,7 @@ legend{font-weight:600;margin-bottom:.5rem}
 .opt input:checked+span{background:var(--accent);color:var(--on-accent);border-color:var(--accent)}
 .stars .opt>span{font-size:1.5rem;line-height:1;padding:.4rem;border-color:transparent;color:var(--muted)}
 .stars .opt:has(~.opt input:checked)>span,.stars .opt input:checked+span{background:none;color:#e0a100}
-.opt input:focus-visible+span,textarea:focus-visible,input:focus-visible,button:focus-visible{
+.opt input:focus-visible+span,textarea:focus-visible,input:focus-visible,button:focus-visible,a:focus-visible{
 outline:3px solid var(--ring,var(--accent));outline-offset:2px}
 label.field{display:block;font-weight:600;margin:.75rem 0 .25rem}
 textarea,input[type=email]{width:100%;font:inherit;color:inherit;background:var(--card);padding:.5rem;

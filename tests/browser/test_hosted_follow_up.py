@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import save_screenshot
+from tests.browser.test_widget import FOCUS_OUTLINE_JS
 
 WIDTHS = [320, 768, 1280]
 QUESTION = "What should we improve?"
@@ -79,7 +80,11 @@ def test_change_goes_back_to_the_score_and_a_promoter_gets_its_question(
     page.get_by_role("radio", name="2", exact=True).check()
     page.get_by_role("button", name="Next").click()
 
-    page.get_by_role("link", name="Change").click()
+    page.keyboard.press("Tab")  # the first control of the answer step: the way back, visibly focused
+    change = page.get_by_role("link", name="Change")
+    expect(change).to_be_focused()
+    assert change.evaluate(FOCUS_OUTLINE_JS) == ["solid", 3.0]
+    page.keyboard.press("Enter")
     page.get_by_role("radio", name=re.compile(r"^10 ")).check()
     page.get_by_role("button", name="Next").click()
 
