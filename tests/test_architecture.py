@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "auth": {"store"},
     "themes": {"store", "auth", "themes.taxonomy"},
     "channels": {"store", "ingest.queue"},
-    "forms": {"store", "ingest.queue", "web"},
+    "forms": {"store", "auth", "ingest.queue", "web"},
     "ingest": {"store", "analysis", "channels", "forms", "ingest.queue", "themes", "themes.taxonomy"},
     "read": {"store", "auth", "themes", "themes.taxonomy"},
     "export": {"store", "auth", "read", "themes", "themes.taxonomy"},

@@ -73,7 +73,7 @@ def test_two_tokens_differ(stack):
     assert first != second
 
 
-@pytest.mark.parametrize("scopes", [[], ["admin"], ["read", "write"]])
+@pytest.mark.parametrize("scopes", [[], ["root"], ["read", "write"]])
 def test_create_refuses_unknown_or_no_scopes(stack, scopes):
     with pytest.raises(ValueError, match="scope"):
         tokens.create_token("x", scopes)
@@ -216,7 +216,7 @@ def test_cli_revoke(stack, capsys):
     "argv",
     [
         ["tokens", "create", "--name", "x"],  # no scope
-        ["tokens", "create", "--scope", "admin", "--name", "x"],
+        ["tokens", "create", "--scope", "root", "--name", "x"],
         ["tokens", "create", "--scope", "read"],  # no name
     ],
 )
@@ -225,6 +225,16 @@ def test_cli_create_refuses_bad_arguments(stack, argv, capsys):
         cli.main(argv)
     assert exited.value.code == 2
     assert tokens.list_tokens() == []
+
+
+def test_cli_mints_the_admin_scope_and_it_implies_no_other(stack, capsys):
+    assert cli.main(["tokens", "create", "--scope", "admin", "--name", "form editor"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    token = next(line.split()[-1] for line in printed if line.startswith("token:"))
+
+    principal = tokens.verify(token)
+
+    assert principal.scopes == {tokens.Scope.ADMIN}
 
 
 # --- the built-in authorizer ----------------------------------------------------------------------------
@@ -309,4 +319,4 @@ def test_every_route_behind_the_authorizer_checks_a_scope():
 
 def test_requires_scope_refuses_an_unknown_scope_at_import_time():
     with pytest.raises(ValueError):
-        authorizer.requires_scope("admin")
+        authorizer.requires_scope("root")

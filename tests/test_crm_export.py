@@ -321,3 +321,25 @@ def test_the_writers_alone_need_no_export_day(stack, monkeypatch, tmp_path):
     empty = crm.ContactsWriter(tmp_path / "empty")
     assert empty.close().path.read_bytes() == (DOCUMENTED_CONTACTS_HEADER + "\r\n").encode()
     assert empty.rows == 0
+
+
+def test_a_follow_up_answer_is_noted_under_its_question(stack, monkeypatch):
+    asked = {"follow_up_question": "What should we improve?", "form_name": "Checkout"}
+    answered = event("f1", email="fay@example.com", text="Checkout is slow", rating=3, scale=RatingScale.NPS)
+    plain = event("f3", email="hal@example.com", text="Nice shop", rating=9, scale=RatingScale.NPS)
+    store(
+        STORED_ON_DAY,
+        answered.model_copy(update={"metadata": asked}),
+        plain.model_copy(update={"metadata": {"form_name": "Checkout"}}),
+        monkeypatch=monkeypatch,
+    )
+
+    export.export_day(DAY)
+
+    notes = {row["Email"]: row["Note Body"] for row in csv_rows("activities.csv")}
+    assert notes["fay@example.com"] == "What should we improve?\nCheckout is slow"
+    assert notes["hal@example.com"] == "Nice shop"  # no question asked: the comment alone, as before
+    monkeypatch.setattr(crm, "NOTE_BODY_MAX_CHARS", 30)  # the question counts in the note's bound
+    assert crm.note_body(feedback_store.get(answered.feedback_id)) == "What should we improve?\nChecko"
+    feedback_csv = s3_text(PREFIX + "feedback.csv")
+    assert "What should we improve?" not in feedback_csv  # its columns are unchanged; JSON Lines has it all

@@ -34,6 +34,8 @@ class Scope(StrEnum):
     READ = "read"
     EXPORT = "export"
     ERASE = "erase"
+    # Changing the product's configuration over HTTP (form configs), never reading feedback.
+    ADMIN = "admin"
 
 
 _SCOPE_NAMES = frozenset(s.value for s in Scope)

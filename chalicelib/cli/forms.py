@@ -7,8 +7,7 @@ import json
 import sys
 from typing import Any
 
-from pydantic import ValidationError
-
+from chalicelib.forms import admin
 from chalicelib.forms import records as form_store
 from chalicelib.forms.appearance import Position
 from chalicelib.forms.config import MAX_LABEL_CHARS, MAX_QUESTION_CHARS, FormConfig, new_form_id
@@ -55,12 +54,12 @@ def _print_form(form: FormConfig) -> None:
     print(json.dumps({**form.model_dump(mode="json"), **form.texts._asdict()}, indent=2, ensure_ascii=False))
 
 
-def _refuse(error: ValidationError) -> int:
-    for issue in error.errors():
+def _refuse(error: admin.ConfigRefused) -> int:
+    for path, message in error.fields.items():
         # The option is named after the deepest model field (branding.accent_color → --accent-color).
-        names = [str(part) for part in issue["loc"] if str(part) in _OPTIONS]
-        field = names[-1] if names else ".".join(str(part) for part in issue["loc"])
-        print(f"error: {_OPTIONS.get(field, field)}: {issue['msg']}", file=sys.stderr)
+        names = [part for part in path.split(".") if part in _OPTIONS]
+        field = names[-1] if names else path
+        print(f"error: {_OPTIONS.get(field, field)}: {message}", file=sys.stderr)
     return 2
 
 
@@ -124,20 +123,19 @@ def _texts(args: argparse.Namespace) -> dict[str, str | None]:
 
 def forms_create(args: argparse.Namespace) -> int:
     """Create (or replace) a form and print it."""
+    fields = {
+        "form_id": args.form_id or new_form_id(),
+        "name": args.name,
+        "rating_scale": args.scale,
+        "allowed_origins": args.origin or [],
+        "require_email": args.require_email,
+    }
     try:
-        form = FormConfig(
-            form_id=args.form_id or new_form_id(),
-            name=args.name,
-            rating_scale=RatingScale(args.scale),
-            allowed_origins=args.origin or [],
-            require_email=args.require_email,
-            **_texts(args),
-            **_appearance(args, {}),
-        )
+        form = admin.validated({**fields, **_texts(args), **_appearance(args, {})})
     except UsageError as error:
         print(error, file=sys.stderr)
         return 2
-    except ValidationError as error:
+    except admin.ConfigRefused as error:
         return _refuse(error)
     form_store.save(form)
     _print_form(form)
@@ -145,11 +143,8 @@ def forms_create(args: argparse.Namespace) -> int:
 
 
 def forms_update(args: argparse.Namespace) -> int:
-    """Change what the options name on an existing form; everything else stays."""
-    form = form_store.get_cached(args.form_id)
-    if form is None:
-        print(f"error: no form {args.form_id[:64]!r}", file=sys.stderr)
-        return 1
+    """Change what the options name on an existing form; everything else stays (a concurrent change by
+    someone else is read and kept: the options apply on top of it)."""
     changes: dict[str, Any] = _texts(args)
     if args.name is not None:
         changes["name"] = args.name
@@ -159,17 +154,21 @@ def forms_update(args: argparse.Namespace) -> int:
         changes["allowed_origins"] = [origin for origin in args.origin if origin.strip()]
     if args.require_email is not None:
         changes["require_email"] = args.require_email
+
+    def edit(current: dict[str, Any]) -> dict[str, Any]:
+        return {**current, **changes, **_appearance(args, current)}
+
     try:
-        current = form.model_dump(mode="json")
-        changes.update(_appearance(args, current))
-        updated = FormConfig.model_validate({**current, **changes})
+        updated = admin.change(args.form_id, edit)
+    except admin.UnknownForm:
+        print(f"error: no form {args.form_id[:64]!r}", file=sys.stderr)
+        return 1
     except UsageError as error:
         print(error, file=sys.stderr)
         return 2
-    except ValidationError as error:
+    except admin.ConfigRefused as error:
         return _refuse(error)
-    form_store.save(updated)
-    _print_form(updated)
+    _print_form(updated.form)
     return 0
 
 

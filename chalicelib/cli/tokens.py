@@ -1,4 +1,4 @@
-"""`tokens create|list|revoke`: read API bearer tokens."""
+"""`tokens create|list|revoke`: API bearer tokens (read, export, erase, admin)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def tokens_revoke(args: argparse.Namespace) -> int:
 def add_tokens_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     from chalicelib.auth.tokens import Scope
 
-    group = groups.add_parser("tokens", help="read API bearer tokens")
+    group = groups.add_parser("tokens", help="API bearer tokens")
     commands = group.add_subparsers(dest="command", required=True)
 
     creating = commands.add_parser("create", parents=[common], help="create a token (shown once)")

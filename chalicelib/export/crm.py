@@ -69,6 +69,8 @@ LIST_SEPARATOR = ";"
 ACTIVITY_STATUS = "Completed"
 # Salesforce Task Description (Comments) holds 32,000 characters; HubSpot's note body more.
 NOTE_BODY_MAX_CHARS = 32_000
+# Where a form response keeps the follow-up question its comment answers (forms/validation.py puts it there).
+FOLLOW_UP_KEY = "follow_up_question"
 # Merges can chain (A into B, B into C); tombstones are followed this far.
 MAX_MERGE_HOPS = 5
 
@@ -192,11 +194,22 @@ def activity_subject(feedback: StoredFeedback) -> str:
     return f"{subject}: {', '.join(details)}" if details else subject
 
 
+def note_body(feedback: StoredFeedback) -> str:
+    """The note's text: the comment, under the follow-up question it answers when the form asked one (the
+    question alone would be lost on the CRM's side: "Too slow" means little without "What should we
+    improve?"); the subject for a rating-only response, as a HubSpot note needs a body."""
+    if not feedback.text.strip():
+        return activity_subject(feedback)
+    question = feedback.metadata.get(FOLLOW_UP_KEY)
+    if isinstance(question, str) and question.strip():
+        return f"{question.strip()}\n{feedback.text}"[:NOTE_BODY_MAX_CHARS]
+    return feedback.text[:NOTE_BODY_MAX_CHARS]
+
+
 def activity_row(feedback: StoredFeedback) -> dict[str, Any]:
     """An item as an activities.csv row; Email is filled in from the profile when the file is closed."""
     subject = activity_subject(feedback)
-    # A HubSpot note needs a body: a rating-only response gets its subject.
-    body = feedback.text[:NOTE_BODY_MAX_CHARS] if feedback.text.strip() else subject
+    body = note_body(feedback)
     return {
         "Feedback ID": feedback.feedback_id,
         CUSTOMER_ID: feedback.customer_id,

@@ -120,7 +120,9 @@ class FormConfig(DeferredModel):
     @field_validator("follow_up")
     @classmethod
     def _bands_of_the_scale(cls, follow_up: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        scale = info.data.get("rating_scale", RatingScale.NPS)
+        scale = info.data.get("rating_scale")
+        if scale is None:
+            return follow_up  # the scale itself is refused: that one error names the problem
         bands = bands_of(scale)
         for band in follow_up:
             if band not in bands:

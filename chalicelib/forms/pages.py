@@ -19,7 +19,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.forms.appearance import DEFAULT_LANGUAGE, languages_of, strings_for
+from chalicelib.forms.appearance import DEFAULT_LANGUAGE, band_of, bands_of, languages_of, strings_for
 from chalicelib.forms.config import FormConfig
 from chalicelib.forms.validation import RESPONSE_ID_PATTERN
 from chalicelib.http import accept_language_hint, as_api_error
@@ -92,7 +92,7 @@ legend{font-weight:600;margin-bottom:.5rem}
 .opt input:checked+span{background:var(--accent);color:var(--on-accent);border-color:var(--accent)}
 .stars .opt>span{font-size:1.5rem;line-height:1;padding:.4rem;border-color:transparent;color:var(--muted)}
 .stars .opt:has(~.opt input:checked)>span,.stars .opt input:checked+span{background:none;color:#e0a100}
-.opt input:focus-visible+span,textarea:focus-visible,input:focus-visible,button:focus-visible{
+.opt input:focus-visible+span,textarea:focus-visible,input:focus-visible,button:focus-visible,a:focus-visible{
 outline:3px solid var(--ring,var(--accent));outline-offset:2px}
 label.field{display:block;font-weight:600;margin:.75rem 0 .25rem}
 textarea,input[type=email]{width:100%;font:inherit;color:inherit;background:var(--card);padding:.5rem;
@@ -114,6 +114,7 @@ margin-bottom:1rem}
 .privacy a{color:inherit}
 .preview{border:1px dashed var(--muted);padding:.25rem .75rem;border-radius:8px;color:var(--muted)}
 .faces .opt>span{font-size:1.6rem;line-height:1;padding:.35rem 0}
+.chosen{margin:0 0 .5rem;color:var(--muted)}.chosen a{color:inherit}
 """
 
 # The faces of a CSAT form drawn as faces, 1 (very dissatisfied) to 5 (very satisfied); their names are
@@ -218,6 +219,43 @@ def _heading(form: FormConfig) -> str:
     return f'<div class="brand">{image}{heading}</div>' if image else heading
 
 
+# The hosted page's steps without JavaScript. A form that asks a follow-up question per score band shows the
+# score first (SCORE_STEP: nothing is sent), then the chosen band's question with the email (ANSWER_STEP: the
+# one post that is stored); any other form is one page (WHOLE_FORM).
+STEP_FIELD = "_step"
+WHOLE_FORM, SCORE_STEP, ANSWER_STEP = "form", "score", "answer"
+
+
+def follow_up_label(form: FormConfig, texts: Mapping[str, str], rating: Any) -> str | None:
+    """The follow-up question the page asks after `rating` (in the page's language), if the form asks one."""
+    try:
+        score = int(str(rating).strip())
+    except ValueError:
+        return None
+    low, high = form.rating_scale.bounds
+    if not low <= score <= high:
+        return None
+    return texts.get(f"follow_up_{band_of(form.rating_scale, score)}") or None
+
+
+def asks_follow_up(form: FormConfig, language: str) -> bool:
+    """Whether the form asks a follow-up question for some score band in `language`."""
+    texts = strings_for(form, language)
+    return any(texts.get(f"follow_up_{band}") for band in bands_of(form.rating_scale))
+
+
+def first_step(form: FormConfig, language: str) -> str:
+    """The step the hosted page opens on without JavaScript."""
+    return SCORE_STEP if asks_follow_up(form, language) else WHOLE_FORM
+
+
+def step_after_refusal(form: FormConfig, language: str, errors: Mapping[str, str]) -> str:
+    """The step a refused post is shown again on: the score when the score is what is wrong."""
+    if not asks_follow_up(form, language):
+        return WHOLE_FORM
+    return SCORE_STEP if "rating" in errors else ANSWER_STEP
+
+
 def hosted_form(
     form: FormConfig,
     prefix: str,
@@ -227,11 +265,13 @@ def hosted_form(
     *,
     language: str = DEFAULT_LANGUAGE,
     preview: bool = False,
+    step: str = WHOLE_FORM,
 ) -> str:
     """The hosted page in `language`: a plain HTML form posting urlencoded to the response endpoint (works
     without JavaScript); widget.js replaces it with the widget when scripts run. `values` and `errors`
     re-render a refused post with what the visitor typed and each error beside its field. `preview` shows
-    the form as a site would (its position, nothing sent)."""
+    the form as a site would (its position, nothing sent). `step` is the page's part of the form (see
+    STEP_FIELD): all of it, the score only, or the chosen score's follow-up question and the email."""
     values, errors = values or {}, errors or {}
     texts = strings_for(form, language)
     form_id = escape(form.form_id)
@@ -254,37 +294,70 @@ def hosted_form(
             + "".join(f"<p>{line}</p>" for line in other)
             + "</div>"
         )
-    email_label = texts["email_required"] if form.require_email else texts["email"]
-    required = " required" if form.require_email else ""
-    rating_error = ' aria-describedby="rating-error"' if "rating" in errors else ""
     checked = values.get("rating")
+    chosen = str(checked).strip() if checked is not None else None
     response_id = escape(_page_response_id(values, errors))
-    privacy = _privacy_note(form, texts)
     intro = f'<p class="intro">{escape(texts["intro"])}</p>' if texts.get("intro") else ""
     banner = f'<p class="preview" role="note">{escape(texts["preview"])}</p>' if preview else ""
     widget_options = f' data-lang="{escape(language)}"' + (' data-preview="1"' if preview else "")
+    hidden = (
+        f'<input type="hidden" name="_hosted" value="1">'
+        f'<input type="hidden" name="response_id" value="{response_id}">'
+    )
+    rating_error = ' aria-describedby="rating-error"' if "rating" in errors else ""
+    rating = (
+        f"<fieldset{rating_error}><legend>{escape(texts['question'])}</legend>"
+        f"{_rating_options(form, chosen, texts)}{_error_text(errors, 'rating')}</fieldset>"
+    )
+    honeypot = (
+        f'<div class="hp" aria-hidden="true"><label for="hp">{escape(texts["honeypot"])}</label>'
+        '<input type="text" id="hp" name="_hp" tabindex="-1" autocomplete="off"></div>'
+    )
+    if step == SCORE_STEP:
+        fields = f'<input type="hidden" name="{STEP_FIELD}" value="{SCORE_STEP}">{rating}{honeypot}'
+        button = texts["next"]
+    else:
+        comment_label = texts["comment"]
+        if step == ANSWER_STEP:
+            comment_label = follow_up_label(form, texts, chosen) or comment_label
+            rating = _chosen_rating(form, prefix, chosen, texts)
+        email_label = texts["email_required"] if form.require_email else texts["email"]
+        required = " required" if form.require_email else ""
+        privacy = _privacy_note(form, texts)
+        fields = (
+            f"{rating}"
+            f'<label class="field" for="comment">{escape(comment_label)}</label>'
+            f'<textarea id="comment" name="comment" maxlength="10000"{described("comment")}>'
+            f"{value('comment')}</textarea>{_error_text(errors, 'comment')}"
+            f'<label class="field" for="email">{escape(email_label)}</label>'
+            f'<input type="email" id="email" name="email" autocomplete="email" value="{value("email")}"'
+            f"{required}{described('email', 'privacy-note' if privacy else '')}>{privacy}"
+            f"{_error_text(errors, 'email')}{honeypot}"
+        )
+        button = texts["send"]
     content = (
         f"{banner}{_heading(form)}{intro}{summary}"
         f'<div data-feedback-form="{form_id}" data-title="none"{widget_options}>'
         f'<form class="card" method="post" action="{prefix}forms/{form_id}/responses" novalidate>'
-        f'<input type="hidden" name="_hosted" value="1">'
-        f'<input type="hidden" name="response_id" value="{response_id}">'
-        f"<fieldset{rating_error}><legend>{escape(texts['question'])}</legend>"
-        f"{_rating_options(form, str(checked).strip() if checked is not None else None, texts)}"
-        f"{_error_text(errors, 'rating')}</fieldset>"
-        f'<label class="field" for="comment">{escape(texts["comment"])}</label>'
-        f'<textarea id="comment" name="comment" maxlength="10000"{described("comment")}>'
-        f"{value('comment')}</textarea>{_error_text(errors, 'comment')}"
-        f'<label class="field" for="email">{escape(email_label)}</label>'
-        f'<input type="email" id="email" name="email" autocomplete="email" value="{value("email")}"'
-        f"{required}{described('email', 'privacy-note' if privacy else '')}>{privacy}"
-        f"{_error_text(errors, 'email')}"
-        f'<div class="hp" aria-hidden="true"><label for="hp">{escape(texts["honeypot"])}</label>'
-        '<input type="text" id="hp" name="_hp" tabindex="-1" autocomplete="off"></div>'
-        f'<button type="submit">{escape(texts["send"])}</button></form></div>'
+        f"{hidden}{fields}"
+        f'<button type="submit">{escape(button)}</button></form></div>'
     )
     script = f'<script src="{prefix}widget.js" data-form="{form_id}" nonce="{nonce}" async></script>'
     return _page(form.name, content, nonce, script, language=language, form=form)
+
+
+def _chosen_rating(form: FormConfig, prefix: str, chosen: str | None, texts: Mapping[str, str]) -> str:
+    """The score chosen on the first step, carried as a hidden field and said in words, with a link back to
+    choose again; nothing when the visitor chose none (the comment alone is a response)."""
+    if chosen is None or not chosen:
+        return ""
+    high = form.rating_scale.bounds[1]
+    said = texts["your_rating"].replace("{rating}", f"{chosen}/{high}")
+    again = f'<a href="{prefix}f/{escape(form.form_id)}">{escape(texts["change"])}</a>'
+    return (
+        f'<input type="hidden" name="rating" value="{escape(chosen)}">'
+        f'<p class="chosen" id="chosen-rating">{escape(said)} {again}</p>'
+    )
 
 
 def new_nonce() -> str:
@@ -315,11 +388,12 @@ def hosted_form_response(
     *,
     language: str = DEFAULT_LANGUAGE,
     preview: bool = False,
+    step: str = WHOLE_FORM,
 ) -> Response:
     """The hosted page as a response (422 when it shows a refused post's errors); the CSP lets in the
     form's logo from its own https origin."""
     nonce = new_nonce()
-    body = hosted_form(form, prefix, nonce, values, errors, language=language, preview=preview)
+    body = hosted_form(form, prefix, nonce, values, errors, language=language, preview=preview, step=step)
     return html_response(body, status, nonce, image_origins=_logo_origins(form))
 
 

@@ -1,5 +1,6 @@
-"""Public form routes: the response endpoint (JSON or urlencoded), its CORS preflight, and the form's public
-configuration the widget renders from.
+"""Form routes: the response endpoint (JSON or urlencoded), its CORS preflight, the form's public
+configuration the widget renders from, the hosted page, and the configuration writer (`PUT`/`PATCH
+/forms/{id}`, `GET /forms/{id}/config`: scope admin, checked by forms/admin.py as the CLI is).
 
 CORS is per form, so Chalice's static `cors=` cannot express it: the routes answer preflight themselves and
 set `Access-Control-Allow-Origin` only for an origin the form allows (`*` when it allows any), on successes
@@ -8,11 +9,13 @@ the in-memory cache, so CORS adds no AWS call: the ack path stays one SQS send.
 
 A plain HTML form post from the hosted page (`GET /f/{form_id}`, marked by its hidden `_hosted` field) that
 prefers text/html gets HTML back: a 303 to the thank-you page, or the page again with each error beside its
-field (422). Every other client gets the JSON answers, unchanged.
+field (422); a form with follow-up questions first posts its score alone (`_step=score`: checked, nothing
+queued, answered with the band's question). Every other client gets the JSON answers, unchanged.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,8 +23,9 @@ from urllib.parse import urlsplit
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib.auth.authorizer import bearer, requires_scope
 from chalicelib.config import settings
-from chalicelib.forms import pages
+from chalicelib.forms import admin, pages
 from chalicelib.forms import records as form_store
 from chalicelib.forms.appearance import public_appearance
 from chalicelib.forms.config import FormConfig
@@ -31,8 +35,10 @@ from chalicelib.http import (
     FORM_URLENCODED_TYPE,
     JSON_TYPE,
     ApiError,
+    BadRequest,
     Forbidden,
     NotFound,
+    UnsupportedMediaType,
     ValidationFailed,
     accept_language_hint,
     as_api_error,
@@ -40,10 +46,13 @@ from chalicelib.http import (
     json_errors,
     media_type,
     parse_body,
+    parse_json_object,
+    raw_body,
 )
 from chalicelib.ingest import queue
 from chalicelib.models import SENTIMENT_LANGUAGES, FeedbackEvent
 from chalicelib.observability import logger, metrics
+from chalicelib.store.config_records import VersionConflict
 from chalicelib.web import html
 
 forms_api = Blueprint(__name__)
@@ -165,18 +174,7 @@ def _hosted_body(request: Request) -> dict[str, Any] | None:
     return body if body.get(HOSTED_FIELD) else None
 
 
-@pages.html_errors
-def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Response:
-    """The hosted page without JavaScript: 303 to the thank-you page, the page again with errors (422), or
-    an HTML error page."""
-    form = known_form(form_id)
-    try:
-        _accept(form, request, body)
-    except ValidationFailed as error:
-        language = pages.page_language(form, request.headers.get("accept-language"))
-        return pages.hosted_form_response(
-            form, pages.POST_PREFIX, values=body, errors=error.fields, status=422, language=language
-        )
+def _to_thanks(form: FormConfig) -> Response:
     # Relative to /forms/{id}/responses (and to a stage prefix such as /api): /f/{id}/thanks.
     return Response(
         body="",
@@ -187,6 +185,53 @@ def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Respon
             "Cache-Control": "no-store",
         },
     )
+
+
+def _score_step(form: FormConfig, request: Request, body: dict[str, Any], language: str) -> Response:
+    """The hosted page's first step without JavaScript (a form with follow-up questions): the score is
+    checked and the page asks the chosen band's question; nothing is queued and no AWS call is made (the
+    response, score included, is stored once, from the second step). The same origin check and honeypot as
+    a response guard it."""
+    if not origin_allowed(form, request):
+        raise Forbidden("This form does not accept submissions from this site.", code="origin_not_allowed")
+    if is_honeypot_filled(body):
+        metrics.add_metric(name="HoneypotRejected", unit="Count", value=1)
+        return _to_thanks(form)  # as if accepted, so the bot learns nothing
+    chosen = {key: body.get(key) for key in ("rating", "response_id")}
+    try:
+        if chosen["rating"] is not None and str(chosen["rating"]).strip():
+            validate_response(form, chosen, form_encoded=True, language=language)
+    except ValidationFailed as error:
+        return pages.hosted_form_response(
+            form, pages.POST_PREFIX, body, error.fields, 422, language=language, step=pages.SCORE_STEP
+        )
+    return pages.hosted_form_response(
+        form, pages.POST_PREFIX, chosen, language=language, step=pages.ANSWER_STEP
+    )
+
+
+@pages.html_errors
+def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Response:
+    """The hosted page without JavaScript: 303 to the thank-you page, the page again with errors (422), the
+    follow-up step after a score (200), or an HTML error page."""
+    form = known_form(form_id)
+    language = pages.page_language(form, request.headers.get("accept-language"))
+    if body.get(pages.STEP_FIELD) == pages.SCORE_STEP:
+        return _score_step(form, request, body, language)
+    try:
+        _accept(form, request, body)
+    except ValidationFailed as error:
+        step = pages.step_after_refusal(form, language, error.fields)
+        return pages.hosted_form_response(
+            form,
+            pages.POST_PREFIX,
+            values=body,
+            errors=error.fields,
+            status=422,
+            language=language,
+            step=step,
+        )
+    return _to_thanks(form)
 
 
 @forms_api.route("/forms/{form_id}/responses", methods=["POST"], content_types=["*/*"])
@@ -269,7 +314,8 @@ def hosted_form(form_id: str) -> Response:
     query = request.query_params or {}
     language = pages.page_language(form, request.headers.get("accept-language"), query.get("lang"))
     preview = query.get("preview") in {"1", "true"}
-    return pages.hosted_form_response(form, pages.FORM_PREFIX, language=language, preview=preview)
+    step = pages.first_step(form, language)
+    return pages.hosted_form_response(form, pages.FORM_PREFIX, language=language, preview=preview, step=step)
 
 
 @forms_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
@@ -279,3 +325,122 @@ def hosted_thanks(form_id: str) -> Response:
     form = known_form(form_id)
     accept_language = forms_api.current_request.headers.get("accept-language")
     return pages.thanks_response(form, pages.page_language(form, accept_language))
+
+
+# --- the configuration writer (scope admin) --------------------------------------------------------------
+
+MERGE_PATCH_TYPE = "application/merge-patch+json"
+_ENTITY_TAG = re.compile(r'^(?:W/)?"(?P<version>[0-9]{1,12})"$')
+
+
+class PreconditionFailed(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(412, "precondition_failed", message)
+
+
+class PreconditionRequired(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(428, "precondition_required", message)
+
+
+def entity_tag(version: int) -> str:
+    """A stored form's ETag: its version, quoted."""
+    return f'"{version}"'
+
+
+def _tagged_version(header: str) -> int:
+    # One entity tag this API gave out; any other value matches no version of the form.
+    match = _ENTITY_TAG.fullmatch(header.strip())
+    if match is None:
+        raise PreconditionFailed('If-Match takes the ETag a read or write of this form answered, e.g. "3".')
+    return int(match.group("version"))
+
+
+def _config_body(request: Request) -> dict[str, Any]:
+    """A configuration body: a JSON object (PATCH: a JSON merge patch, either media type)."""
+    kind = media_type(request)
+    allowed = (JSON_TYPE, MERGE_PATCH_TYPE) if request.method == "PATCH" else (JSON_TYPE,)
+    if kind not in allowed:
+        raise UnsupportedMediaType(allowed)
+    return parse_json_object(raw_body(request, admin.MAX_CONFIG_BYTES))
+
+
+def _config_answer(stored: form_store.StoredForm, status: int = 200) -> Response:
+    body = {**stored.form.model_dump(mode="json", exclude_none=True), "version": stored.version}
+    headers = {"ETag": entity_tag(stored.version), "Cache-Control": "no-store"}
+    return Response(body=body, status_code=status, headers=headers)
+
+
+def _conflict(form_id: str) -> PreconditionFailed:
+    return PreconditionFailed(
+        f"The form {form_id} changed since that version: read it again (GET /forms/{form_id}/config), "
+        "apply your change to it and send it with its ETag."
+    )
+
+
+def _replace_precondition(form_id: str, request: Request) -> int:
+    """The version a PUT may replace: 0 to create. Replacing an existing form needs its ETag (If-Match), so
+    a whole-form write never drops a change made since the writer read it."""
+    if_none_match, if_match = request.headers.get("if-none-match"), request.headers.get("if-match")
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise BadRequest("If-None-Match takes only * (create the form only if it does not exist).")
+        return 0
+    if if_match is not None and if_match.strip() != "*":
+        return _tagged_version(if_match)
+    stored = form_store.get_fresh(form_id)
+    if if_match is not None:  # "*": replace whatever version exists, never create
+        if stored is None:
+            raise PreconditionFailed(f"There is no form {form_id} to replace (If-Match: *).")
+        return stored.version
+    if stored is not None:
+        raise PreconditionRequired(
+            f"The form {form_id} exists: send If-Match with its ETag to replace it (or PATCH some options)."
+        )
+    return 0
+
+
+@forms_api.route("/forms/{form_id}", methods=["PUT"], authorizer=bearer, content_types=ANY_CONTENT)
+@json_errors
+@requires_scope("admin")
+def put_form(form_id: str) -> Response:
+    """Create (201) or replace (200, If-Match: its ETag) a form's whole configuration, checked by the same
+    validator as `forms create`: a bad value is a 400 naming the option, and nothing is stored."""
+    request = forms_api.current_request
+    form = admin.validated(admin.with_id(form_id, _config_body(request)))
+    expected = _replace_precondition(form_id, request)
+    try:
+        version = form_store.write(form, expected)
+    except VersionConflict as error:
+        raise _conflict(form_id) from error
+    return _config_answer(form_store.StoredForm(form, version), 201 if expected == 0 else 200)
+
+
+@forms_api.route("/forms/{form_id}", methods=["PATCH"], authorizer=bearer, content_types=ANY_CONTENT)
+@json_errors
+@requires_scope("admin")
+def patch_form(form_id: str) -> Response:
+    """Change some options with a JSON merge patch (null clears an option); If-Match (optional) applies it
+    only to that version. 404 for an unknown form, 400 naming each bad option (nothing stored)."""
+    request = forms_api.current_request
+    patch = _config_body(request)
+    if_match = (request.headers.get("if-match") or "").strip()
+    expected = _tagged_version(if_match) if if_match and if_match != "*" else None
+    try:
+        stored = admin.change(form_id, admin.patched(patch), expected)
+    except admin.UnknownForm as error:
+        raise NotFound("This feedback form does not exist.", code="unknown_form") from error
+    except VersionConflict as error:
+        raise _conflict(form_id) from error
+    return _config_answer(stored)
+
+
+@forms_api.route("/forms/{form_id}/config", methods=["GET"], authorizer=bearer, content_types=ANY_CONTENT)
+@json_errors
+@requires_scope("admin")
+def get_form_config(form_id: str) -> Response:
+    """A form's whole configuration as stored now, with its version as ETag (for If-Match)."""
+    stored = form_store.get_fresh(form_id)
+    if stored is None:
+        raise NotFound("This feedback form does not exist.", code="unknown_form")
+    return _config_answer(stored)

@@ -2,7 +2,8 @@
 per kind and read through a Powertools parameters provider, so the ack path serves them from memory.
 
 Each kind lives in its own partition (`pk = FORM`, `pk = SOURCE`, sort key = the record id): listing them
-is a Query, never a Scan. An unknown id is cached too (as {}), so probing random ids costs nothing.
+is a Query, never a Scan. An unknown id is cached too (as {}), so probing random ids costs nothing. Records
+several people change (forms, the taxonomy) keep a version: `save_versioned`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ from chalicelib.store import dynamo
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
 
 VERSION = "version"
+# The version a stored record without a version attribute has (see `version_of`).
+UNVERSIONED_VERSION = 1
+
+
+def version_of(fields: dict[str, Any]) -> int:
+    """A stored record's version: 0 when absent, 1 when it was saved without one (`save`)."""
+    if not fields:
+        return 0
+    return int(fields.get(VERSION, UNVERSIONED_VERSION))
 
 
 class VersionConflict(Exception):
@@ -79,6 +89,11 @@ class ConfigRecords(BaseProvider):
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }
         )
+        if expected_version == UNVERSIONED_VERSION:
+            # A record stored without a version (a plain `save`, or before its kind kept one) is version 1.
+            unversioned = "attribute_exists(#pk) AND attribute_not_exists(#version)"
+            condition["ConditionExpression"] += f" OR ({unversioned})"
+            condition["ExpressionAttributeNames"]["#pk"] = PK
         try:
             aws.client("dynamodb").put_item(
                 TableName=settings().table_name, Item=dynamo.serialize(item), **condition
