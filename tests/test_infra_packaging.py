@@ -99,3 +99,13 @@ def test_the_package_holds_unchecked_bytecode_for_the_runtime_or_the_synth_says_
         for name in compiled:
             # PEP 552 flags 0b01: hash-based, unchecked: Lambda uses it whatever the zip's mtimes.
             assert int.from_bytes(archive.read(name)[4:8], "little") == 0b01, name
+
+
+def test_the_event_handlers_app_py_serves_without_routes_are_the_analyze_and_export_functions(synth: Synth):
+    # app.py registers no route where Lambda's _HANDLER names one of these (the function's Handler property).
+    from app import EVENT_HANDLERS
+
+    handlers = {function: synth.resources[function]["Properties"]["Handler"] for function in FUNCTIONS}
+    assert {handlers[permissions.ANALYZE], handlers[permissions.NIGHTLY_EXPORT]} == EVENT_HANDLERS
+    assert handlers[permissions.API_HANDLER] == "app.app"
+    assert handlers[permissions.BEARER] not in EVENT_HANDLERS
