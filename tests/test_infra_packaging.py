@@ -72,7 +72,9 @@ def test_every_function_with_its_layers_stays_well_under_lambdas_size_limit(synt
         total = unzipped + layers * runtime.PANDAS_LAYER_UNZIPPED_BYTES
         # "Well under": 80% of the limit leaves room for a larger layer release.
         assert total < 0.8 * runtime.LAMBDA_UNZIPPED_LIMIT_BYTES, (function, total)
-    assert unzipped < 30 * 1024**2  # boto3/botocore (21 MiB) stay out: the runtime has them
+    # boto3/botocore (21 MiB) stay out: the runtime has them. In: the bytecode for the runtime
+    # (infra/package.py, 1.7 MiB) and PyStemmer's C stemmers (2.8 MiB), both for the cold start.
+    assert unzipped < 34 * 1024**2
 
 
 def test_the_package_holds_unchecked_bytecode_for_the_runtime_or_the_synth_says_it_has_none(synth: Synth):

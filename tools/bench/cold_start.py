@@ -1,6 +1,7 @@
 """Each Lambda function's import set against bare `import chalice, boto3`: time, peak RSS, fresh interpreters.
 
-Every function runs `app.py`, so each pays `import app` at INIT; the analyze and export handlers then import
+Every function runs `app.py`, so each pays `import app` at INIT (the analyze and export functions without the
+route modules: app.py reads the handler from _HANDLER, set here as Lambda sets it); their handlers then import
 what they need on their first invocation. A function's import set is `app` plus those modules, as deployed
 (ANALYZER=comprehend, THEME_TAGGER=keywords; the Parquet writers' pyarrow). Tracing is off here (not in
 Lambda): where X-Ray is active, the first invocation also builds the Tracer, reported on its own line.
