@@ -8,27 +8,39 @@ from typing import Any
 from chalice import Chalice, ConvertToMiddleware, Cron
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib.auth.authorizer import auth_api
-from chalicelib.channels.routes import webhooks_api
-from chalicelib.export.listing_csv import listing_csv_api
-from chalicelib.export.routes import exports_api
-from chalicelib.forms.routes import forms_api
 from chalicelib.observability import logger, metrics, trace_invocation
-from chalicelib.privacy.routes import privacy_api
-from chalicelib.read.routes import read_api
-from chalicelib.themes.routes import themes_api
-from chalicelib.web.routes import web_api
 
 app = Chalice(app_name="feedback-collector")
-app.register_blueprint(forms_api)
-app.register_blueprint(webhooks_api)
-app.register_blueprint(auth_api)  # the `bearer` built-in authorizer the read routes use
-app.register_blueprint(exports_api)
-app.register_blueprint(listing_csv_api)  # GET /feedback.csv
-app.register_blueprint(read_api)  # and GET /stats
-app.register_blueprint(privacy_api)  # DELETE /customers/{id}
-app.register_blueprint(themes_api)  # GET /themes
-app.register_blueprint(web_api)  # /widget.js, /f/{form_id}, /dashboard
+# The functions of event handlers: Lambda names the handler a function runs in _HANDLER (a reserved variable).
+# They serve no route, so they import none of the route modules at INIT; every other function (the API, the
+# authorizer) and `chalice package`, which reads the routes, register them all.
+EVENT_HANDLERS = frozenset({"app.analyze", "app.nightly_export"})
+
+
+def register_routes(chalice_app: Chalice) -> None:
+    from chalicelib.auth.authorizer import auth_api
+    from chalicelib.channels.routes import webhooks_api
+    from chalicelib.export.listing_csv import listing_csv_api
+    from chalicelib.export.routes import exports_api
+    from chalicelib.forms.routes import forms_api
+    from chalicelib.privacy.routes import privacy_api
+    from chalicelib.read.routes import read_api
+    from chalicelib.themes.routes import themes_api
+    from chalicelib.web.routes import web_api
+
+    chalice_app.register_blueprint(forms_api)
+    chalice_app.register_blueprint(webhooks_api)
+    chalice_app.register_blueprint(auth_api)  # the `bearer` built-in authorizer the read routes use
+    chalice_app.register_blueprint(exports_api)
+    chalice_app.register_blueprint(listing_csv_api)  # GET /feedback.csv
+    chalice_app.register_blueprint(read_api)  # and GET /stats
+    chalice_app.register_blueprint(privacy_api)  # DELETE /customers/{id}
+    chalice_app.register_blueprint(themes_api)  # GET /themes
+    chalice_app.register_blueprint(web_api)  # /widget.js, /f/{form_id}, /dashboard
+
+
+if os.environ.get("_HANDLER") not in EVENT_HANDLERS:
+    register_routes(app)
 
 # Powertools through Chalice middleware, as Chalice's documentation shows: structured JSON logs with the
 # Lambda context, EMF metrics flushed per invocation, X-Ray tracing (off outside Lambda; the Tracer is built

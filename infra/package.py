@@ -11,10 +11,18 @@ only): what is deployed is what the lock says, for the runtime infra/runtime.py 
 boto3 and botocore (and their own dependencies) are left out: every Python runtime of Lambda includes them,
 and they are 21 MiB of the 37 MiB package. The tests run against the locked versions; the runtime's copy is
 the one AWS keeps patched.
+
+Bytecode: Lambda's /var/task is read-only, so a module without a usable `.pyc` is compiled from source at
+every cold start (pip's own `.pyc` are for the interpreter running pip, which Lambda ignores). When an
+interpreter of the runtime's version is found (LAMBDA_PYTHON, `python3.13` on PATH, or pyenv's), it compiles
+the package with `--invalidation-mode unchecked-hash`: a zip's mtimes mean nothing, and an unchecked-hash
+`.pyc` is used as is. Without one the package ships sources only and the synth warns (infra/stack.py).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -112,20 +120,28 @@ def platforms(machine: str = runtime.LAMBDA_MACHINE) -> list[str]:
     return [f"manylinux_2_{minor}_{machine}" for minor in GLIBC_MINORS] + [f"manylinux2014_{machine}"]
 
 
-def install_dependencies(target: Path, lock: Path = LOCK_FILE) -> None:
-    """pip-install the locked Lambda dependencies for the target runtime into `target`."""
+def install_dependencies(
+    target: Path,
+    lock: Path = LOCK_FILE,
+    machine: str = runtime.LAMBDA_MACHINE,
+    chosen: list[LockedRequirement] | None = None,
+) -> None:
+    """pip-install the locked Lambda dependencies (or the `chosen` entries) for the target runtime into
+    `target`."""
     target.mkdir(parents=True, exist_ok=True)
     requirements = target.parent / "lambda-requirements.txt"
     # Markers are dropped: the entries were chosen for the Lambda runtime, not for this interpreter.
     entries = [
         f"{r.name}=={r.version} {' '.join(h for h in r.text.split() if h.startswith('--hash='))}"
-        for r in lambda_requirements(lock)
+        for r in (lambda_requirements(lock) if chosen is None else chosen)
     ]
     requirements.write_text("\n".join(entries) + "\n", encoding="utf-8")
     python = runtime.LAMBDA_RUNTIME.removeprefix("python")
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    # --no-compile: pip would compile for this interpreter, whose `.pyc` the runtime cannot use.
     command += ["--target", str(target), "--no-deps", "--require-hashes", "--only-binary=:all:"]
-    for platform in platforms():
+    command += ["--no-compile"]
+    for platform in platforms(machine):
         command += ["--platform", platform]
     command += ["--implementation", "cp", "--python-version", python, "--abi", runtime.LAMBDA_ABI]
     command += ["-r", str(requirements)]
@@ -133,9 +149,11 @@ def install_dependencies(target: Path, lock: Path = LOCK_FILE) -> None:
     requirements.unlink()
 
 
-def staged_project(workdir: Path) -> Path:
-    """A copy of the project for `chalice package`: the app, vendor/ with the dependencies, no requirements
-    (so Chalice's own dependency builder has nothing to do)."""
+def staged_project(
+    workdir: Path, interpreter: Path | None = None, machine: str = runtime.LAMBDA_MACHINE
+) -> Path:
+    """A copy of the project for `chalice package`: the app, vendor/ with the dependencies (for `machine`), no
+    requirements (so Chalice's own dependency builder has nothing to do); compiled by `interpreter` if any."""
     project = workdir / "project"
     for name in PROJECT_FILES:
         source, destination = REPO_ROOT / name, project / name
@@ -145,5 +163,79 @@ def staged_project(workdir: Path) -> Path:
         else:
             shutil.copy2(source, destination)
     (project / "requirements.txt").write_text("", encoding="utf-8")
-    install_dependencies(project / "vendor")
+    install_dependencies(project / "vendor", machine=machine)
+    if interpreter is not None:
+        compile_bytecode(project, interpreter)
     return project
+
+
+LAMBDA_PYTHON_VERSION = runtime.LAMBDA_RUNTIME.removeprefix("python")
+# Names the interpreter that compiles the package (it must be the runtime's version: bytecode is per version).
+LAMBDA_PYTHON_VARIABLE = "LAMBDA_PYTHON"
+NO_BYTECODE_WARNING = (
+    f"No Python {LAMBDA_PYTHON_VERSION} found ({LAMBDA_PYTHON_VARIABLE}, python{LAMBDA_PYTHON_VERSION} "
+    "on PATH or pyenv): the Lambda package ships no bytecode, so every cold start compiles the modules "
+    "it imports."
+)
+# Run by the runtime's interpreter: the package's sources, plus those `chalice package` adds itself (app.py,
+# chalice/app.py, chalice/__init__.py) compiled into vendor/, whose contents land at the root of the zip.
+_COMPILE = """
+import compileall, importlib.util, py_compile, sys
+from pathlib import Path
+mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+project = Path(sys.argv[1])
+compiled = [compileall.compile_dir(project / d, quiet=1, workers=0, invalidation_mode=mode)
+            for d in ("chalicelib", "vendor")]
+for source, placed in zip(sys.argv[2::2], sys.argv[3::2]):
+    target = importlib.util.cache_from_source(str(project / "vendor" / placed))
+    py_compile.compile(source, cfile=target, doraise=True, invalidation_mode=mode)
+sys.exit(0 if all(compiled) else 1)
+"""
+
+
+def _python_version(interpreter: str | Path) -> str | None:
+    """`major.minor` of the interpreter, or None when it does not run (a pyenv shim of another version)."""
+    try:
+        completed = subprocess.run(  # noqa: S603 - an interpreter path, fixed arguments
+            [str(interpreter), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return completed.stdout.strip() if completed.returncode == 0 else None
+
+
+def lambda_interpreter() -> Path | None:
+    """An interpreter of the runtime's Python version: LAMBDA_PYTHON (which must be one), else
+    `python3.13` on PATH, else pyenv's newest 3.13; None when there is none."""
+    named = os.environ.get(LAMBDA_PYTHON_VARIABLE)
+    if named:
+        if _python_version(named) != LAMBDA_PYTHON_VERSION:
+            raise ValueError(f"{LAMBDA_PYTHON_VARIABLE}={named} is not a Python {LAMBDA_PYTHON_VERSION}")
+        return Path(named)
+    pyenv_versions = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    candidates = [shutil.which(f"python{LAMBDA_PYTHON_VERSION}")]
+    pattern = f"{LAMBDA_PYTHON_VERSION}.*/bin/python{LAMBDA_PYTHON_VERSION}"
+    candidates += sorted(pyenv_versions.glob(pattern), reverse=True)
+    for candidate in candidates:
+        if candidate and _python_version(candidate) == LAMBDA_PYTHON_VERSION:
+            return Path(candidate)
+    return None
+
+
+def compile_bytecode(project: Path, interpreter: Path) -> None:
+    """Compile the staged project's sources into `__pycache__/*.cpython-313.pyc`, unchecked-hash."""
+    chalice_dir = Path(importlib.util.find_spec("chalice").origin).parent  # type: ignore[union-attr, arg-type]
+    # What `chalice package` adds from outside the staged project, compiled to where the zip will put it.
+    added = {
+        project / "app.py": "app.py",
+        chalice_dir / "app.py": "chalice/app.py",
+        chalice_dir / "__init__.py": "chalice/__init__.py",
+    }
+    arguments = [str(item) for source, placed in added.items() for item in (source, placed)]
+    subprocess.run(  # noqa: S603 - the runtime's interpreter, arguments built here
+        [str(interpreter), "-c", _COMPILE, str(project), *arguments], check=True, capture_output=True
+    )

@@ -207,12 +207,13 @@ class FeedbackStack(cdk.Stack):
         if settings.comprehend_region and settings.comprehend_region != settings.region:
             # chalicelib/aws.py calls Comprehend there (infra/regions.py: the deploy region has none).
             environment["COMPREHEND_REGION"] = settings.comprehend_region
+        interpreter = bytecode_interpreter(self)
         with _environment_restored(), tempfile.TemporaryDirectory(prefix="lambda-package-") as workdir:
             # The app with its locked dependencies built for the target runtime (infra/package.py).
             app = Chalice(
                 self,
                 "App",
-                source_dir=str(package.staged_project(Path(workdir))),
+                source_dir=str(package.staged_project(Path(workdir), interpreter)),
                 stage_config={
                     "environment_variables": environment,
                     # The roles are created above; each function's Role is set below.
@@ -286,6 +287,15 @@ class FeedbackStack(cdk.Stack):
         }
         for key, (description, _) in OUTPUTS.items():
             cdk.CfnOutput(self, key, value=values[key], description=description)
+
+
+def bytecode_interpreter(scope: Construct) -> Path | None:
+    """The interpreter that compiles the package's bytecode for the runtime's Python (infra/package.py);
+    without one the synth warns, and the package ships sources that every cold start compiles."""
+    interpreter = package.lambda_interpreter()
+    if interpreter is None:
+        cdk.Annotations.of(scope).add_warning_v2("feedback:no-bytecode", package.NO_BYTECODE_WARNING)
+    return interpreter
 
 
 LOG_RETENTION = {

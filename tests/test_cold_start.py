@@ -14,7 +14,7 @@ import pytest
 from chalicelib.channels.registry import CHANNEL_CLASSES
 from chalicelib.export import rewrite
 from chalicelib.privacy.erasure import ErasureReport
-from tools.bench.cold_start import FIRST_FORM_RESPONSE, FUNCTION_IMPORTS
+from tools.bench.cold_start import FIRST_FORM_RESPONSE, FUNCTION_HANDLERS, FUNCTION_IMPORTS
 
 PROJECT = Path(__file__).resolve().parents[1]
 BASE_ENVIRONMENT = {
@@ -51,10 +51,24 @@ NEVER_IMPORTED = (
     "aws_lambda_powertools.utilities.parser",
 )
 ANALYSIS_LIBRARIES = ("fasttext", "snowballstemmer", "vaderSentiment")
+# The route modules app.py registers: none is imported by a function that runs an event handler.
+ROUTE_MODULES = (
+    "chalicelib.auth.authorizer",
+    "chalicelib.channels.routes",
+    "chalicelib.export.listing_csv",
+    "chalicelib.export.routes",
+    "chalicelib.forms.routes",
+    "chalicelib.privacy.routes",
+    "chalicelib.read.routes",
+    "chalicelib.themes.routes",
+    "chalicelib.web.routes",
+)
+# snowballstemmer's pure-Python algorithms (it imports all 36 without PyStemmer's C stemmers).
+PURE_PYTHON_STEMMERS = ("snowballstemmer.english_stemmer", "snowballstemmer.serbian_stemmer")
 NOT_IN_IMPORT_SET = {
     "API handler": (*NEVER_IMPORTED, *ANALYSIS_LIBRARIES, "pyarrow", "email_validator"),
-    "analyze": (*NEVER_IMPORTED, "pyarrow", "email_validator"),
-    "export": (*NEVER_IMPORTED, *ANALYSIS_LIBRARIES, "email_validator"),
+    "analyze": (*NEVER_IMPORTED, *ROUTE_MODULES, *PURE_PYTHON_STEMMERS, "pyarrow", "email_validator"),
+    "export": (*NEVER_IMPORTED, *ROUTE_MODULES, *ANALYSIS_LIBRARIES, "email_validator"),
 }
 
 
@@ -69,9 +83,10 @@ def _run(script: str, **environment: str) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def _loaded_after(imports: str) -> list[str]:
+def _loaded_after(imports: str, handler: str | None = None) -> list[str]:
+    """The modules loaded after `imports`, in the function that runs `handler` (Lambda's _HANDLER)."""
     script = f"import json, sys\n{imports}\nprint(json.dumps({{'modules': sorted(sys.modules)}}))\n"
-    return _run(script)["modules"]
+    return _run(script, **({"_HANDLER": handler} if handler else {}))["modules"]
 
 
 def test_import_app_loads_no_channel_module_nor_pyarrow_nor_the_xray_recorder():
@@ -83,7 +98,7 @@ def test_import_app_loads_no_channel_module_nor_pyarrow_nor_the_xray_recorder():
 def test_the_handlers_import_what_the_bench_counts_for_them():
     # The bench's per-function import sets name modules that exist and that `import app` does not load.
     for function, modules in FUNCTION_IMPORTS.items():
-        loaded = set(_loaded_after("import " + ", ".join(modules)))
+        loaded = set(_loaded_after("import " + ", ".join(modules), FUNCTION_HANDLERS[function]))
         assert set(modules) <= loaded, function
     assert {"pyarrow", "chalicelib.export.rewrite"} <= set(FUNCTION_IMPORTS["export"])
     assert {"chalicelib.ingest.processing", "fasttext"} <= set(FUNCTION_IMPORTS["analyze"])
@@ -91,7 +106,9 @@ def test_the_handlers_import_what_the_bench_counts_for_them():
 
 @pytest.mark.parametrize("function", sorted(FUNCTION_IMPORTS))
 def test_each_functions_import_set_leaves_out_what_its_first_invocation_does_not_run(function):
-    loaded = set(_loaded_after("import " + ", ".join(FUNCTION_IMPORTS[function])))
+    loaded = set(
+        _loaded_after("import " + ", ".join(FUNCTION_IMPORTS[function]), FUNCTION_HANDLERS[function])
+    )
 
     assert sorted(loaded.intersection(NOT_IN_IMPORT_SET[function])) == []
 
@@ -186,3 +203,78 @@ print(json.dumps({"status": status, "tracer": observability.tracer() is not None
 
 def test_an_erasure_report_defaults_to_the_rewrite_dispatch_none():
     assert ErasureReport(customer_hash="h", requested_at="t").export_rewrite == rewrite.Dispatch.NONE
+
+
+ROUTES = "import json, sys\nimport app\nprint(json.dumps(sorted({r for r in app.app.routes})))\n"
+
+
+def test_the_api_the_authorizer_and_chalice_package_register_every_route():
+    # `chalice package` (no _HANDLER) reads every route; the authorizer's function runs
+    # chalicelib.auth.authorizer.bearer (Chalice names a Blueprint's module), the API's app.app.
+    routes = _run(ROUTES)
+    assert {
+        "/feedback",
+        "/stats",
+        "/widget.js",
+        "/forms/{form_id}/responses",
+        "/customers/{customer_id}",
+    } <= set(routes)
+    assert len(routes) >= 16
+    for handler in ("app.app", "chalicelib.auth.authorizer.bearer"):
+        assert _run(ROUTES, _HANDLER=handler) == routes
+        assert set(ROUTE_MODULES) <= set(_loaded_after("import app", handler))
+
+
+def test_the_event_handlers_functions_import_no_route_module_and_their_handler_runs_without_them():
+    for handler in ("app.analyze", "app.nightly_export"):
+        assert _run(ROUTES, _HANDLER=handler) == []
+        assert sorted(set(_loaded_after("import app", handler)).intersection(ROUTE_MODULES)) == []
+    # The analyze function end to end: a queued form response analyzed and stored, no route module loaded.
+    script = """
+import json, sys
+import app
+from moto import mock_aws
+from chalice.test import Client
+with mock_aws():
+    from chalicelib.local.provision import create_demo_form, provision
+    from chalicelib.ingest.queue import encode_events
+    from chalicelib.store import feedback as feedback_store
+    from tests.factories import form_event
+    provision("feedback-ingest-test", visibility_timeout_seconds=30)
+    create_demo_form()
+    [body] = encode_events([form_event("a", "Love it")])
+    record = {"messageId": "m0", "receiptHandle": "rh0", "body": body, "md5OfBody": "",
+              "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+              "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+              "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:feedback-ingest-test"}
+    with Client(app.app) as client:
+        payload = client.lambda_.invoke("analyze", {"Records": [record]}).payload
+    stored = feedback_store.get(form_event("a").feedback_id)
+routes = sorted(m for m in sys.modules if m.endswith(".routes") or m.endswith(".authorizer"))
+print(json.dumps({"payload": payload, "sentiment": stored.sentiment, "routes": routes}))
+"""
+    found = _run(script, _HANDLER="app.analyze", ANALYZER="lexicon", INGEST_QUEUE_NAME="feedback-ingest-test")
+    assert found == {"payload": {"batchItemFailures": []}, "sentiment": "POSITIVE", "routes": []}
+
+
+def test_pystemmers_c_stemmers_stem_as_snowballs_pure_python_ones():
+    # snowballstemmer.stemmer() returns PyStemmer's when installed (one extension module at import instead of
+    # 36 Python modules): the same stems for every word of the lexicons the analyzers read.
+    import importlib
+    import re
+
+    import snowballstemmer
+
+    from chalicelib.analysis.themes.stemming import SNOWBALL_LANGUAGES
+
+    lexicons = PROJECT / "chalicelib" / "analysis" / "lexicons"
+    words = sorted(
+        {w.casefold() for f in lexicons.glob("*.tsv") for w in re.findall(r"[^\W\d_]+", f.read_text())}
+    )
+    assert len(words) > 5000
+    for language in SNOWBALL_LANGUAGES.values():
+        stemmer = snowballstemmer.stemmer(language)
+        assert type(stemmer).__module__ == "Stemmer", language
+        module = importlib.import_module(f"snowballstemmer.{language}_stemmer")
+        pure = getattr(module, f"{language.capitalize()}Stemmer")()
+        assert stemmer.stemWords(words) == pure.stemWords(words), language

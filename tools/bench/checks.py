@@ -225,8 +225,10 @@ def bedrock_cost_checks(result: BenchResult) -> list[Check]:
 
 
 def cold_start_checks(result: BenchResult) -> list[Check]:
-    """Each Lambda function's import set against bare `import chalice, boto3` (tools/bench/cold_start.py)."""
+    """Each Lambda function's import set against bare `import chalice, boto3` (tools/bench/cold_start.py),
+    here and on the Lambda layout with the runtime's Python (tools/bench/lambda_imports.py)."""
     from tools.bench.cold_start import FUNCTION_IMPORTS, TARGET_IMPORT_RATIO
+    from tools.bench.lambda_imports import lambda_layout_checks
 
     return [
         Check(
@@ -237,7 +239,7 @@ def cold_start_checks(result: BenchResult) -> list[Check]:
         )
         for found in result.imports.functions
         if found.function in FUNCTION_IMPORTS
-    ]
+    ] + lambda_layout_checks(result.imports.lambda_layout, TARGET_IMPORT_RATIO)
 
 
 def throughput_checks(throughput: ThroughputResult | None) -> list[Check]:

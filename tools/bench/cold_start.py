@@ -1,6 +1,7 @@
 """Each Lambda function's import set against bare `import chalice, boto3`: time, peak RSS, fresh interpreters.
 
-Every function runs `app.py`, so each pays `import app` at INIT; the analyze and export handlers then import
+Every function runs `app.py`, so each pays `import app` at INIT (the analyze and export functions without the
+route modules: app.py reads the handler from _HANDLER, set here as Lambda sets it); their handlers then import
 what they need on their first invocation. A function's import set is `app` plus those modules, as deployed
 (ANALYZER=comprehend, THEME_TAGGER=keywords; the Parquet writers' pyarrow). Tracing is off here (not in
 Lambda): where X-Ray is active, the first invocation also builds the Tracer, reported on its own line.
@@ -31,6 +32,8 @@ FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
     ),
     "export": ("app", "chalicelib.export.rewrite", "pyarrow", "pyarrow.parquet"),
 }
+# function → the handler Lambda names in _HANDLER there (app.py registers no route for an event handler).
+FUNCTION_HANDLERS = {"API handler": "app.app", "analyze": "app.analyze", "export": "app.nightly_export"}
 BARE = ("chalice", "boto3")
 # What the first traced invocation adds where X-Ray is active: the Tracer and the X-Ray SDK's recorder.
 TRACER = ("aws_lambda_powertools.tracing", "aws_xray_sdk.core")
@@ -42,7 +45,8 @@ FIRST_FORM_RESPONSE = (
 )
 
 PROBE = (
-    "import resource, time; t = time.perf_counter(); import {modules}; {then}; "
+    "import os; os.environ['_HANDLER'] = {handler!r}; import resource, time; t = time.perf_counter(); "
+    "import {modules}; {then}; "
     "print('BENCH', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 )
 
@@ -67,10 +71,11 @@ class FunctionImports:
         return self.ms / self.bare_ms
 
 
-def probe(modules: tuple[str, ...], then: str = "pass") -> Probe:
-    """Seconds `import <modules>` (and the statement `then`) take in a fresh interpreter, and the
-    interpreter's peak RSS after."""
-    output = _run_python(["-c", PROBE.format(modules=", ".join(modules), then=then)]).stdout
+def probe(modules: tuple[str, ...], then: str = "pass", handler: str = "app.app") -> Probe:
+    """Seconds `import <modules>` (and the statement `then`) take in a fresh interpreter of the function
+    running `handler`, and the interpreter's peak RSS after."""
+    script = PROBE.format(modules=", ".join(modules), then=then, handler=handler)
+    output = _run_python(["-c", script]).stdout
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
     _, seconds, rss = line.split()
     return Probe(float(seconds), int(rss))
@@ -79,19 +84,19 @@ def probe(modules: tuple[str, ...], then: str = "pass") -> Probe:
 def measure_functions(runs: int) -> list[FunctionImports]:
     """Medians of `runs` fresh interpreters per function, each run interleaved with a bare one."""
     api = FUNCTION_IMPORTS["API handler"]
-    sets: dict[str, tuple[tuple[str, ...], str]] = {
-        **{function: (modules, "pass") for function, modules in FUNCTION_IMPORTS.items()},
-        "API handler + X-Ray Tracer (first traced invocation)": ((*api, *TRACER), "pass"),
-        "API handler + its first form response's validators": (api, FIRST_FORM_RESPONSE),
+    sets: dict[str, tuple[tuple[str, ...], str, str]] = {
+        **{f: (modules, "pass", FUNCTION_HANDLERS[f]) for f, modules in FUNCTION_IMPORTS.items()},
+        "API handler + X-Ray Tracer (first traced invocation)": ((*api, *TRACER), "pass", "app.app"),
+        "API handler + its first form response's validators": (api, FIRST_FORM_RESPONSE, "app.app"),
     }
-    for modules, then in sets.values():
-        probe(modules, then)  # warm the bytecode caches once
+    for modules, then, handler in sets.values():
+        probe(modules, then, handler)  # warm the bytecode caches once
     found = []
-    for function, (modules, then) in sets.items():
+    for function, (modules, then, handler) in sets.items():
         bare, loaded = [], []
         for _ in range(runs):
             bare.append(probe(BARE))
-            loaded.append(probe(modules, then))
+            loaded.append(probe(modules, then, handler))
         found.append(
             FunctionImports(
                 function=function,

@@ -17,6 +17,7 @@ from tools.bench.stack import BENCH_ENVIRONMENT, PROJECT_DIR
 
 if TYPE_CHECKING:
     from tools.bench.cold_start import FunctionImports
+    from tools.bench.lambda_imports import LambdaLayout
 
 
 @dataclass
@@ -26,6 +27,7 @@ class ImportResult:
     runs: int
     heaviest: list[tuple[str, float]]
     functions: list[FunctionImports] = field(default_factory=list)
+    lambda_layout: LambdaLayout | None = None  # the runtime's Python on the package's layout
 
     @property
     def ratio(self) -> float:
@@ -79,6 +81,7 @@ def heaviest_app_imports(limit: int = 6) -> list[tuple[str, float]]:
 def measure_imports(runs: int) -> ImportResult:
     """Median of `runs` fresh-interpreter imports each of `app` and of bare `chalice, boto3`, interleaved."""
     from tools.bench.cold_start import measure_functions
+    from tools.bench.lambda_imports import measure_lambda_layout
 
     time_import("app")  # warm the bytecode caches once
     app_times, bare_times = [], []
@@ -91,10 +94,13 @@ def measure_imports(runs: int) -> ImportResult:
         runs=runs,
         heaviest=heaviest_app_imports(),
         functions=measure_functions(runs),
+        lambda_layout=measure_lambda_layout(runs),
     )
 
 
 def imports_section(imports: ImportResult) -> list[str]:
+    from tools.bench.lambda_imports import lambda_layout_section
+
     heaviest = ", ".join(f"{name} {ms:.0f} ms" for name, ms in imports.heaviest)
     return [
         f"- `import app`: {imports.app_ms:.0f} ms; bare `import chalice, boto3`: {imports.bare_ms:.0f} ms "
@@ -102,6 +108,7 @@ def imports_section(imports: ImportResult) -> list[str]:
         f"- Largest self-time contributors `import app` adds on top of chalice and boto3 (`-X importtime`, "
         f"one run): {heaviest}.",
         *function_imports_table(imports.functions),
+        *lambda_layout_section(imports.lambda_layout),
     ]
 
 

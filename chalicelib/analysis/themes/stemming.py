@@ -75,7 +75,7 @@ def tokenize(text: str) -> list[Token]:
 
 @cache
 def _stemmer(language: str) -> Any:
-    # Imported on first use: the package builds every Snowball algorithm it ships when imported.
+    # Imported on first use; snowballstemmer returns PyStemmer's C stemmer (requirements.in).
     import snowballstemmer
 
     return snowballstemmer.stemmer(SNOWBALL_LANGUAGES[language])
