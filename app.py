@@ -14,6 +14,7 @@ from chalicelib.export.listing_csv import listing_csv_api
 from chalicelib.export.routes import exports_api
 from chalicelib.forms.routes import forms_api
 from chalicelib.observability import logger, metrics, trace_invocation
+from chalicelib.outbound.routes import subscriptions_api
 from chalicelib.privacy.routes import privacy_api
 from chalicelib.read.routes import read_api
 from chalicelib.themes.routes import themes_api
@@ -29,6 +30,7 @@ app.register_blueprint(read_api)  # and GET /stats
 app.register_blueprint(privacy_api)  # DELETE /customers/{id}
 app.register_blueprint(themes_api)  # GET /themes
 app.register_blueprint(web_api)  # /widget.js, /f/{form_id}, /dashboard
+app.register_blueprint(subscriptions_api)  # GET /subscriptions/{id}/deliveries
 
 # Powertools through Chalice middleware, as Chalice's documentation shows: structured JSON logs with the
 # Lambda context, EMF metrics flushed per invocation, X-Ray tracing (off outside Lambda; the Tracer is built

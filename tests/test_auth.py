@@ -73,7 +73,7 @@ def test_two_tokens_differ(stack):
     assert first != second
 
 
-@pytest.mark.parametrize("scopes", [[], ["admin"], ["read", "write"]])
+@pytest.mark.parametrize("scopes", [[], ["root"], ["read", "write"]])
 def test_create_refuses_unknown_or_no_scopes(stack, scopes):
     with pytest.raises(ValueError, match="scope"):
         tokens.create_token("x", scopes)
@@ -216,7 +216,7 @@ def test_cli_revoke(stack, capsys):
     "argv",
     [
         ["tokens", "create", "--name", "x"],  # no scope
-        ["tokens", "create", "--scope", "admin", "--name", "x"],
+        ["tokens", "create", "--scope", "root", "--name", "x"],
         ["tokens", "create", "--scope", "read"],  # no name
     ],
 )
@@ -309,4 +309,4 @@ def test_every_route_behind_the_authorizer_checks_a_scope():
 
 def test_requires_scope_refuses_an_unknown_scope_at_import_time():
     with pytest.raises(ValueError):
-        authorizer.requires_scope("admin")
+        authorizer.requires_scope("root")

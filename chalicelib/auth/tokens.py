@@ -34,6 +34,8 @@ class Scope(StrEnum):
     READ = "read"
     EXPORT = "export"
     ERASE = "erase"
+    # Operator reads of the configuration: the outbound webhooks' delivery logs (and form configs).
+    ADMIN = "admin"
 
 
 _SCOPE_NAMES = frozenset(s.value for s in Scope)
