@@ -15,8 +15,8 @@ from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.observability import logger
 from chalicelib.outbound.delivery import MAX_ATTEMPTS
+from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
 
-DELIVERY_QUEUE = "feedback-webhooks-{stage}"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # The retry schedule spans about 27.6 hours: messages must outlive it.
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
@@ -26,7 +26,7 @@ StreamHandler = Callable[[dict[str, Any], Any], Any]
 def create_delivery_queues(visibility_timeout_seconds: int = 60) -> tuple[str, str]:
     """The delivery queue and its DLQ (redrive after MAX_ATTEMPTS receives, as deployed); (dlq, queue)."""
     sqs = aws.client("sqs")
-    name = DELIVERY_QUEUE.format(stage=settings().stage)
+    name = DELIVERY_QUEUE_NAME.format(stage=settings().stage)
     dlq_url = sqs.create_queue(
         QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
     )["QueueUrl"]
