@@ -1,5 +1,6 @@
 """The outbound webhooks on the local stack: the delivery queues, the table's stream and a poller reading it
-the way Lambda's DynamoDB stream event source does (moto keeps the stream)."""
+the way Lambda's DynamoDB stream event source does (moto keeps the stream), the delivery worker polling its
+queue like the other pollers, and a demo receiver that prints what it is sent."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ import json
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from chalicelib import aws
 from chalicelib.config import settings
+from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.observability import logger
+from chalicelib.outbound import delivery, fanout, subscriptions
 from chalicelib.outbound.delivery import MAX_ATTEMPTS
+from chalicelib.outbound.events import EventType
 from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
@@ -107,3 +114,57 @@ class StreamPoller:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+class DemoReceiver(BaseHTTPRequestHandler):
+    """A Standard Webhooks receiver on loopback for `make run`: verifies each delivery with the official
+    library and prints one line per event."""
+
+    secret = ""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        try:
+            payload = Webhook(self.secret).verify(body, dict(self.headers.items()))
+            data = payload.get("data", {})
+            about = data.get("feedback_id") or data.get("customer_id") or data.get("alert_id") or ""
+            webhook_id = self.headers["webhook-id"]
+            print(f"[demo receiver] {payload['type']} {about} (webhook-id {webhook_id})", flush=True)
+            self.send_response(204)
+        except WebhookVerificationError:
+            print("[demo receiver] refused a delivery: bad signature", flush=True)
+            self.send_response(401)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@dataclass
+class LocalOutbound:
+    stream: StreamPoller
+    worker: SqsPoller
+    receiver: ThreadingHTTPServer
+    demo_subscription_id: str
+
+    def stop(self) -> None:
+        self.stream.stop()
+        self.worker.stop()
+        self.receiver.shutdown()
+
+
+def start_outbound(receiver_port: int = 0) -> LocalOutbound:
+    """The queues, the stream poller and the delivery worker, and a demo receiver subscribed to everything."""
+    dlq_url, queue_url = create_delivery_queues(visibility_timeout_seconds=30)
+    os.environ["DELIVERY_QUEUE_URL"], os.environ["DELIVERY_DLQ_URL"] = queue_url, dlq_url
+    stream = StreamPoller(enable_stream(), fanout.handle_stream_batch)
+    worker = SqsPoller(queue_url, delivery.handle_sqs_batch, batch_size=10)
+    receiver = ThreadingHTTPServer(("127.0.0.1", receiver_port), DemoReceiver)
+    threading.Thread(target=receiver.serve_forever, name="demo-webhook-receiver", daemon=True).start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/webhooks"
+    subscription, DemoReceiver.secret = subscriptions.create(
+        url, [t.value for t in EventType], description="make run's demo receiver"
+    )
+    stream.start()
+    worker.start()
+    return LocalOutbound(stream, worker, receiver, subscription.subscription_id)
