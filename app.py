@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from chalice import Chalice, ConvertToMiddleware, Cron
-from chalice.app import CloudWatchEvent, SQSEvent
+from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
 
 from chalicelib.auth.authorizer import auth_api
 from chalicelib.channels.routes import webhooks_api
@@ -41,6 +41,13 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 app.register_middleware(ConvertToMiddleware(trace_invocation))
 
 INGEST_QUEUE_NAME = os.environ.get("INGEST_QUEUE_NAME", "feedback-ingest-dev")
+# The outbound webhooks' event sources; the deployed stack points them at its own stream and queue by ARN
+# (infra/outbound.py), whatever these say when `chalice package` imports this file.
+TABLE_STREAM_ARN = os.environ.get(
+    "TABLE_STREAM_ARN",
+    "arn:aws:dynamodb:us-east-1:123456789012:table/feedback-dev/stream/1970-01-01T00:00:00.000",
+)
+WEBHOOK_QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME", "feedback-webhooks-dev")
 
 
 @app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=25, maximum_batching_window_in_seconds=5)
@@ -49,6 +56,22 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.ingest import processing  # imported by the function that runs it (cold start)
 
     return processing.handle_sqs_batch(event.to_dict(), event.context)
+
+
+@app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="LATEST")
+def fan_out_webhooks(event: DynamoDBEvent) -> dict[str, Any]:
+    """From the table's stream: queue one delivery per stored event and subscription that wants it."""
+    from chalicelib.outbound import fanout  # imported by the function that runs it (cold start)
+
+    return fanout.handle_stream_batch(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=5)
+def deliver_webhooks(event: SQSEvent) -> dict[str, Any]:
+    """POST each queued delivery, signed; a failed one comes back on the retry schedule."""
+    from chalicelib.outbound import delivery  # imported by the function that runs it (cold start)
+
+    return delivery.handle_sqs_batch(event.to_dict(), event.context)
 
 
 @app.schedule(Cron(15, 2, "*", "*", "?", "*"), name="nightly_export")

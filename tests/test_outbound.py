@@ -241,3 +241,24 @@ def test_the_delivery_log_route_needs_admin_and_answers_404_and_400(client):
     )
     for bad in ("?limit=0", "?limit=x", "?colour=red"):
         assert get(path + bad, admin).status_code == 400
+
+
+def test_an_alert_is_published_to_the_subscriptions_of_alert_triggered_whatever_their_filters(
+    stack, monkeypatch
+):
+    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "1")
+    _, queue_url = create_delivery_queues()
+    monkeypatch.setenv("DELIVERY_QUEUE_URL", queue_url)
+    subscriptions.clear_cache()
+    wanted, _ = subscriptions.create("http://127.0.0.1:9/alerts", ["alert.triggered"], {"forms": ["demo"]})
+    subscriptions.create("http://127.0.0.1:9/items", ["feedback.stored"])
+    fired = events.AlertTriggeredData(
+        alert_id="alr_1", rule_id="rule_spike", rule_kind="spike", summary="12 complaints", fired_at=SENT_AT
+    )
+    assert fanout.publish([events.alert_event(fired)]) == 1
+    [message] = aws.client("sqs").receive_message(QueueUrl=queue_url)["Messages"]
+    queued = json.loads(message["Body"])
+    assert queued["subscription_id"] == wanted.subscription_id and queued["event_type"] == "alert.triggered"
+    assert json.loads(queued["body"])["data"]["rule_kind"] == "spike"
+    assert queued["webhook_id"] == events.alert_event(fired).webhook_id, "one id per alert"
+    subscriptions.clear_cache()

@@ -8,10 +8,10 @@ from chalice import Blueprint, Response
 
 from chalicelib.auth.authorizer import bearer, requires_scope
 from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, json_errors
-from chalicelib.outbound import deliveries, subscriptions
 
 subscriptions_api = Blueprint(__name__)
 DEFAULT_LIMIT = 50
+MAX_LIMIT = 100  # deliveries.MAX_LISTED, named here so `import app` does not load the module
 
 
 @subscriptions_api.route(
@@ -28,6 +28,9 @@ def list_deliveries(subscription_id: str) -> Response:
     if unknown:
         raise BadRequest(f"unknown query parameter {unknown[0]!r} (known: limit)", code="unknown_parameter")
     limit = _limit(params.get("limit"))
+    # Imported by the request that needs them: every function runs `import app` at INIT (cold start).
+    from chalicelib.outbound import deliveries, subscriptions
+
     subscription = subscriptions.get_fresh(subscription_id)
     if subscription is None:
         raise NotFound("no such subscription", code="subscription_not_found")
@@ -42,8 +45,6 @@ def list_deliveries(subscription_id: str) -> Response:
 def _limit(value: str | None) -> int:
     if value is None:
         return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= deliveries.MAX_LISTED:
-        raise BadRequest(
-            f"limit must be a whole number from 1 to {deliveries.MAX_LISTED}", code="invalid_limit"
-        )
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code="invalid_limit")
     return int(value)
