@@ -19,6 +19,7 @@ from constructs import Construct
 
 from chalicelib.observability import SERVICE
 from chalicelib.outbound.delivery import MAX_ATTEMPTS
+from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
 from infra.permissions import DELIVER_WEBHOOKS, FAN_OUT_WEBHOOKS
 from infra.settings import StageSettings
 
@@ -33,7 +34,8 @@ METRICS_NAMESPACE = "FeedbackCollector"
 
 def webhook_queues(scope: Construct, settings: StageSettings) -> tuple[sqs.Queue, sqs.Queue]:
     """The delivery DLQ and the delivery queue that redrives to it, in that order."""
-    name = f"{settings.stack_name}-webhooks"
+    # The name the CLI finds them by when no URL is configured (outbound/replay.py).
+    name = DELIVERY_QUEUE_NAME.format(stage=settings.stage)
     dead_letter_queue = sqs.Queue(
         scope,
         "WebhookDeadLetterQueue",

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.outbound.delivery import MAX_ATTEMPTS, RETRY_DELAYS
+from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
 from infra import permissions
-from tests.infra_synth import Synth, arn, ref
+from tests.infra_synth import STAGE, Synth, arn, ref
 
 
 def test_the_table_streams_new_images_into_the_fan_out_function(synth: Synth):
@@ -25,6 +26,9 @@ def test_the_delivery_queue_outlives_the_retry_schedule_and_redrives_after_the_l
     queue = synth.logical_id("AWS::SQS::Queue", "WebhookQueue")
     dlq = synth.logical_id("AWS::SQS::Queue", "WebhookDeadLetterQueue")
     properties = synth.resources[queue]["Properties"]
+    # `cli subscriptions replay` finds the queues by these names when no URL is configured.
+    assert properties["QueueName"] == DELIVERY_QUEUE_NAME.format(stage=STAGE)
+    assert synth.resources[dlq]["Properties"]["QueueName"] == DELIVERY_QUEUE_NAME.format(stage=STAGE) + "-dlq"
     assert properties["MessageRetentionPeriod"] > sum(RETRY_DELAYS) + 3600
     assert properties["RedrivePolicy"] == {"deadLetterTargetArn": arn(dlq), "maxReceiveCount": MAX_ATTEMPTS}
     assert properties["SqsManagedSseEnabled"] is True
