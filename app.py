@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from chalice import Chalice, ConvertToMiddleware, Cron
-from chalice.app import CloudWatchEvent, SQSEvent
+from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
 
 from chalicelib.observability import logger, metrics, trace_invocation
 
@@ -14,7 +14,7 @@ app = Chalice(app_name="feedback-collector")
 # The functions of event handlers: Lambda names the handler a function runs in _HANDLER (a reserved variable).
 # They serve no route, so they import none of the route modules at INIT; every other function (the API, the
 # authorizer) and `chalice package`, which reads the routes, register them all.
-EVENT_HANDLERS = frozenset({"app.analyze", "app.nightly_export"})
+EVENT_HANDLERS = frozenset({"app.analyze", "app.nightly_export", "app.fan_out_webhooks", "app.deliver_webhooks"})
 
 
 def register_routes(chalice_app: Chalice) -> None:
@@ -23,6 +23,7 @@ def register_routes(chalice_app: Chalice) -> None:
     from chalicelib.export.listing_csv import listing_csv_api
     from chalicelib.export.routes import exports_api
     from chalicelib.forms.routes import forms_api
+    from chalicelib.outbound.routes import subscriptions_api
     from chalicelib.privacy.routes import privacy_api
     from chalicelib.read.routes import read_api
     from chalicelib.themes.routes import themes_api
@@ -37,6 +38,7 @@ def register_routes(chalice_app: Chalice) -> None:
     chalice_app.register_blueprint(privacy_api)  # DELETE /customers/{id}
     chalice_app.register_blueprint(themes_api)  # GET /themes
     chalice_app.register_blueprint(web_api)  # /widget.js, /f/{form_id}, /dashboard
+    chalice_app.register_blueprint(subscriptions_api)  # GET /subscriptions/{id}/deliveries
 
 
 if os.environ.get("_HANDLER") not in EVENT_HANDLERS:
@@ -51,6 +53,13 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 app.register_middleware(ConvertToMiddleware(trace_invocation))
 
 INGEST_QUEUE_NAME = os.environ.get("INGEST_QUEUE_NAME", "feedback-ingest-dev")
+# The outbound webhooks' event sources; the deployed stack points them at its own stream and queue by ARN
+# (infra/outbound.py), whatever these say when `chalice package` imports this file.
+TABLE_STREAM_ARN = os.environ.get(
+    "TABLE_STREAM_ARN",
+    "arn:aws:dynamodb:us-east-1:123456789012:table/feedback-dev/stream/1970-01-01T00:00:00.000",
+)
+WEBHOOK_QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME", "feedback-webhooks-dev")
 
 
 @app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=25, maximum_batching_window_in_seconds=5)
@@ -59,6 +68,22 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.ingest import processing  # imported by the function that runs it (cold start)
 
     return processing.handle_sqs_batch(event.to_dict(), event.context)
+
+
+@app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="LATEST")
+def fan_out_webhooks(event: DynamoDBEvent) -> dict[str, Any]:
+    """From the table's stream: queue one delivery per stored event and subscription that wants it."""
+    from chalicelib.outbound import fanout  # imported by the function that runs it (cold start)
+
+    return fanout.handle_stream_batch(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=5)
+def deliver_webhooks(event: SQSEvent) -> dict[str, Any]:
+    """POST each queued delivery, signed; a failed one comes back on the retry schedule."""
+    from chalicelib.outbound import delivery  # imported by the function that runs it (cold start)
+
+    return delivery.handle_sqs_batch(event.to_dict(), event.context)
 
 
 @app.schedule(Cron(15, 2, "*", "*", "?", "*"), name="nightly_export")

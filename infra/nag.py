@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 
-from infra.permissions import ANALYZE, API_HANDLER, BEARER, FUNCTIONS, NIGHTLY_EXPORT
+from infra.permissions import (
+    ANALYZE,
+    API_HANDLER,
+    BEARER,
+    DELIVER_WEBHOOKS,
+    FAN_OUT_WEBHOOKS,
+    FUNCTIONS,
+    NIGHTLY_EXPORT,
+)
 
 if TYPE_CHECKING:
     from infra.stack import FeedbackStack
@@ -43,6 +51,12 @@ SOURCE_SECRETS_REASON = (
 )
 
 
+SIGNING_SECRETS_REASON = (
+    "GetParametersByPath on the webhook signing-secrets path of this stage only "
+    "({prefix}/subscriptions/<subscription_id>): subscriptions are added at run time by the admin CLI."
+)
+
+
 API_LOGS_ROLE_REASON = (
     "The one role API Gateway uses for every API of the account in this region to write logs: AWS's managed "
     "AmazonAPIGatewayPushToCloudWatchLogs is the policy API Gateway documents for it (log groups of any API "
@@ -64,6 +78,11 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
         f"Resource::arn:<AWS::Partition>:ssm:{stack.region}:<AWS::AccountId>:parameter"
         f"{stack.settings.parameter_prefix}/sources/*",
     )
+    signing_secrets = _finding(
+        "IAM5",
+        f"Resource::arn:<AWS::Partition>:ssm:{stack.region}:<AWS::AccountId>:parameter"
+        f"{stack.settings.parameter_prefix}/subscriptions/*",
+    )
     any_resource = _finding("IAM5", "Resource::*")
     reasons = {
         API_HANDLER: {
@@ -79,6 +98,11 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
             export_parts: EXPORT_PARTS_REASON,
         },
         BEARER: {any_resource: XRAY_REASON},
+        FAN_OUT_WEBHOOKS: {any_resource: XRAY_REASON},
+        DELIVER_WEBHOOKS: {
+            any_resource: XRAY_REASON,
+            signing_secrets: SIGNING_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
+        },
     }
     assert set(reasons) == set(FUNCTIONS)
     if stack.settings.create_api_gateway_logs_role:

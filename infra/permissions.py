@@ -28,7 +28,9 @@ API_HANDLER = "APIHandler"
 ANALYZE = "Analyze"
 NIGHTLY_EXPORT = "NightlyExport"
 BEARER = "Bearer"
-FUNCTIONS = (API_HANDLER, ANALYZE, NIGHTLY_EXPORT, BEARER)
+FAN_OUT_WEBHOOKS = "FanOutWebhooks"
+DELIVER_WEBHOOKS = "DeliverWebhooks"
+FUNCTIONS = (API_HANDLER, ANALYZE, NIGHTLY_EXPORT, BEARER, FAN_OUT_WEBHOOKS, DELIVER_WEBHOOKS)
 
 # Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
 # - Comprehend's built-in detect APIs work on the text sent, not on an AWS resource;
@@ -57,6 +59,9 @@ SIGNING_KEY_PARTITION = "SIGNING_KEY"
 COUNTER_PARTITIONS = "COUNTER#*"
 NEGATIVE_PARTITION = "NEGATIVE"
 FEEDBACK_PARTITIONS = "FEEDBACK#*"
+# Outbound webhooks (chalicelib/outbound/): subscriptions (config records) and their delivery logs.
+SUBSCRIPTION_PARTITION = "SUBSCRIPTION"
+DELIVERY_LOG_PARTITIONS = "DELIVERY#*"
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,9 @@ class Targets:
     source_secrets_arn: str  # arn:…:parameter/feedback/<stage>/sources/* (SecureStrings the CLI writes)
     export_function_arn: str  # the NightlyExport function, which an erasure invokes to rewrite export days
     bedrock_model: BedrockModel | None = None  # only when analyzer or theme_tagger is bedrock
+    webhook_queue_arn: str = ""  # the outbound webhooks' delivery queue
+    table_stream_arn: str = ""  # the table's stream, read by the fan-out function
+    subscription_secrets_arn: str = ""  # arn:…:parameter/feedback/<stage>/subscriptions/*
 
     def index_arn(self, index: str) -> str:
         return f"{self.table_arn}/index/{index}"
@@ -213,6 +221,13 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
         # exports_api: the manifest (GetObject) and presigned GET links (signed with this role);
         # privacy._exported: HeadObject (authorized as GetObject).
         _statement("ReadExports", ["s3:GetObject"], [targets.exports_objects_arn]),
+        # GET /subscriptions/{id}/deliveries (outbound/deliveries.recent): the subscription's log partition.
+        _statement(
+            "ReadDeliveryLogs",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [DELIVERY_LOG_PARTITIONS]}},
+        ),
         # Without ListBucket S3 answers a missing manifest 403, not 404 (exports_api.read_manifest).
         _statement("TellMissingExports", ["s3:ListBucket"], [targets.bucket_arn]),
         # Erasure: export/rewrite._dispatch invokes the export function asynchronously (InvocationType=Event)
@@ -314,4 +329,72 @@ def bearer(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
     ]
 
 
-POLICIES = {API_HANDLER: api_handler, ANALYZE: analyze, NIGHTLY_EXPORT: nightly_export, BEARER: bearer}
+def fan_out_webhooks(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The stream function: reads the table's stream, the subscriptions, and queues deliveries."""
+    return [
+        # The event source mapping reads the stream with the function's role (Lambda's documented minimum).
+        _statement(
+            "ReadTableStream",
+            [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ],
+            [targets.table_stream_arn],
+        ),
+        # subscriptions.list_cached: one Query of the SUBSCRIPTION partition per cache age.
+        _statement(
+            "ReadSubscriptions",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SUBSCRIPTION_PARTITION]}},
+        ),
+        # fanout.enqueue: SendMessageBatch (authorized as SendMessage).
+        _statement("QueueDeliveries", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
+def deliver_webhooks(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The delivery worker: its queue, the subscriptions and their secrets, the delivery log."""
+    return [
+        # The event source mapping polls with the function's role; ChangeMessageVisibility schedules retries.
+        _statement(
+            "ConsumeWebhookQueue",
+            [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
+            [targets.webhook_queue_arn],
+        ),
+        # subscriptions.get_cached/get_fresh (GetItem), save when pausing a dead endpoint (BatchWriteItem).
+        _statement(
+            "ReadAndPauseSubscriptions",
+            ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SUBSCRIPTION_PARTITION]}},
+        ),
+        # deliveries.record (PutItem) and delivered_since (Query), in the delivery log partitions only.
+        _statement(
+            "WriteDeliveryLogs",
+            ["dynamodb:PutItem", "dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [DELIVERY_LOG_PARTITIONS]}},
+        ),
+        # subscriptions.signing_secrets: GetParametersByPath under {PARAMETER_PREFIX}/subscriptions/{id}.
+        _statement("ReadSigningSecrets", ["ssm:GetParametersByPath"], [targets.subscription_secrets_arn]),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
+POLICIES = {
+    API_HANDLER: api_handler,
+    ANALYZE: analyze,
+    NIGHTLY_EXPORT: nightly_export,
+    BEARER: bearer,
+    FAN_OUT_WEBHOOKS: fan_out_webhooks,
+    DELIVER_WEBHOOKS: deliver_webhooks,
+}

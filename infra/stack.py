@@ -39,7 +39,7 @@ from aws_cdk import aws_ssm as ssm
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra import gateway, monitoring, package, permissions, runtime, storage
+from infra import gateway, monitoring, outbound, package, permissions, runtime, storage
 from infra.nag import acknowledge_findings
 from infra.outputs import OUTPUTS
 from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT
@@ -79,6 +79,7 @@ class FeedbackStack(cdk.Stack):
         self.table = storage.feedback_table(self, stage=stage, removal=data_removal)
         self.dead_letter_queue, self.queue = storage.ingest_queues(self, settings)
         self.access_logs_bucket, self.bucket = storage.export_buckets(self, stage=stage, removal=data_removal)
+        self.webhook_dead_letters, self.webhook_queue = outbound.webhook_queues(self, settings)
         self.log_groups = {
             function: logs.LogGroup(
                 self,
@@ -108,6 +109,13 @@ class FeedbackStack(cdk.Stack):
             )
             if settings.uses_bedrock
             else None,
+            webhook_queue_arn=self.webhook_queue.queue_arn,
+            table_stream_arn=self.table.table_stream_arn or "",
+            subscription_secrets_arn=self.format_arn(
+                service="ssm",
+                resource="parameter",
+                resource_name=f"{settings.parameter_prefix.lstrip('/')}/subscriptions/*",
+            ),
         )
         self.roles = {
             function: iam.Role(
@@ -167,6 +175,7 @@ class FeedbackStack(cdk.Stack):
         self.alarm_topic = monitoring.alarms(
             self, settings, dead_letter_queue=self.dead_letter_queue, queue=self.queue, app=self.chalice
         )
+        outbound.alarms(self, settings, self.alarm_topic, self.webhook_dead_letters)
         self.stack_parameter = ssm.StringParameter(
             self,
             "StackParameter",
@@ -253,6 +262,7 @@ class FeedbackStack(cdk.Stack):
             self, runtime.pandas_layer_parameter()
         )
         app.get_resource(NIGHTLY_EXPORT).add_property_override("Layers", [layer_arn])
+        outbound.wire_functions(app, self.table, self.webhook_queue, self.webhook_dead_letters)
         # An erasure (DELETE /customers/{id}) invokes the export function to rewrite export days; only the
         # API function gets its name (chalicelib/config.py EXPORT_FUNCTION_NAME).
         app.get_resource(API_HANDLER).add_property_override(

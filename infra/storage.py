@@ -68,6 +68,8 @@ def feedback_table(scope: Construct, *, stage: str, removal: cdk.RemovalPolicy) 
         # Always on, whatever retention_days says: only items written with `expires_at` expire, and a TTL
         # switched with the setting could fail a deploy (DynamoDB refuses a second change within an hour).
         time_to_live_attribute=schema.TTL_ATTRIBUTE,
+        # What was stored, for the outbound webhooks' fan-out function (chalicelib/outbound/fanout.py).
+        stream=dynamodb.StreamViewType.NEW_IMAGE,
         # No DeletionProtectionEnabled: it would also stop a failed first create from removing the table
         # (the rollback's DeleteTable is refused). The retention policy and the stack's termination
         # protection keep it instead.

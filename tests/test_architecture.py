@@ -42,6 +42,8 @@ ALLOWED: dict[str, set[str]] = {
         "themes",
         "themes.taxonomy",
     },
+    # outbound: subscriptions and delivery logs are in the store; its route checks a token (auth).
+    "outbound": {"store", "auth"},
     "cli": {"*"},
     "local": {"*"},
 }

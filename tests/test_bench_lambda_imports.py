@@ -49,5 +49,5 @@ def test_every_function_of_the_bench_has_a_handler_and_an_import_set():
     from tools.bench.cold_start import FUNCTION_HANDLERS
 
     assert set(FUNCTION_HANDLERS) == set(FUNCTION_IMPORTS)
-    assert {FUNCTION_HANDLERS["analyze"], FUNCTION_HANDLERS["export"]} == EVENT_HANDLERS
+    assert {FUNCTION_HANDLERS["analyze"], FUNCTION_HANDLERS["export"]} <= EVENT_HANDLERS
     assert FUNCTION_HANDLERS["API handler"] not in EVENT_HANDLERS

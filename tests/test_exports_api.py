@@ -31,6 +31,7 @@ ROUTES = [
     ("DELETE", "/customers/cus_0123", "erase"),
     ("GET", "/stats?from=2026-11-21&to=2026-11-21", "read"),
     ("GET", "/themes", "read"),
+    ("GET", "/subscriptions/sub_abcdefghijkmnopqrst/deliveries", "admin"),
 ]
 
 

@@ -26,7 +26,8 @@ def _alarm(synth: Synth, name: str) -> dict[str, Any]:
 def test_alarms_notify_the_topic(synth: Synth):
     topic, _ = synth.only("AWS::SNS::Topic")
     alarms = synth.of_type("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 5 + 2 * len(FUNCTIONS)
+    # + the outbound webhooks' two (tests/test_infra_outbound.py)
+    assert len(alarms) == 5 + 2 * len(FUNCTIONS) + 2
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [ref(topic)]
 

@@ -103,11 +103,17 @@ def test_the_package_holds_unchecked_bytecode_for_the_runtime_or_the_synth_says_
             assert int.from_bytes(archive.read(name)[4:8], "little") == 0b01, name
 
 
-def test_the_event_handlers_app_py_serves_without_routes_are_the_analyze_and_export_functions(synth: Synth):
+def test_the_event_handlers_app_py_serves_without_routes_are_the_event_functions(synth: Synth):
     # app.py registers no route where Lambda's _HANDLER names one of these (the function's Handler property).
     from app import EVENT_HANDLERS
 
     handlers = {function: synth.resources[function]["Properties"]["Handler"] for function in FUNCTIONS}
-    assert {handlers[permissions.ANALYZE], handlers[permissions.NIGHTLY_EXPORT]} == EVENT_HANDLERS
+    event_functions = (
+        permissions.ANALYZE,
+        permissions.NIGHTLY_EXPORT,
+        permissions.FAN_OUT_WEBHOOKS,
+        permissions.DELIVER_WEBHOOKS,
+    )
+    assert {handlers[function] for function in event_functions} == EVENT_HANDLERS
     assert handlers[permissions.API_HANDLER] == "app.app"
     assert handlers[permissions.BEARER] not in EVENT_HANDLERS

@@ -147,6 +147,19 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     assert by_text["Awful and slow"]["sentiment"] == "NEGATIVE"
     assert by_text["Support solved it in minutes, thank you"]["channel"] == "webhook"
 
+    # The outbound webhooks: each stored item reached the demo subscription's receiver, signed and once
+    # (4 feedback.stored + 1 feedback.negative), through the table's stream and the delivery worker.
+    subscription_id = re.search(r"demo subscription (sub_\w+)", banner).group(1)
+    delivered: list[str] = []
+    for _ in range(40):
+        log = cli(env, "subscriptions", "deliveries", subscription_id, "--limit", "50").stdout
+        delivered = [line for line in log.splitlines() if " delivered " in line]
+        if len(delivered) >= 5:
+            break
+        time.sleep(0.5)
+    delivered_types = sorted(re.search(r" (feedback\.\w+) ", line).group(1) for line in delivered)
+    assert delivered_types == ["feedback.negative"] + ["feedback.stored"] * 4
+
     # Tagged by the keywords tagger against the starter taxonomy, with the sentiment about each theme, in
     # the item's own language (detected locally: the form gave none).
     assert by_text["Love the new app!"]["themes"] == [

@@ -34,7 +34,7 @@ class Scope(StrEnum):
     READ = "read"
     EXPORT = "export"
     ERASE = "erase"
-    # Changing the product's configuration over HTTP (form configs), never reading feedback.
+    # Configuration, never feedback: form configs over HTTP and the outbound webhooks' delivery logs.
     ADMIN = "admin"
 
 

@@ -21,6 +21,7 @@ from chalicelib.cli.doctor import add_doctor_command
 from chalicelib.cli.feedback import add_feedback_commands
 from chalicelib.cli.forms import add_forms_commands
 from chalicelib.cli.sources import add_sources_commands
+from chalicelib.cli.subscriptions import add_subscriptions_commands
 from chalicelib.cli.themes import add_themes_commands
 from chalicelib.cli.tokens import add_tokens_commands
 
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_doctor_command,
         add_themes_commands,
         add_counters_commands,
+        add_subscriptions_commands,
     ):
         add(groups, common)
     add_dlq_commands(groups, common, quiet)

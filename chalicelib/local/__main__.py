@@ -21,6 +21,7 @@ from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.local.http_server import LocalApiServer
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
 from chalicelib.local.moto_server import LocalMotoServer
+from chalicelib.local.outbound import start_outbound
 from chalicelib.local.provision import (
     create_demo_form,
     create_demo_sources,
@@ -62,6 +63,7 @@ def main() -> int:
     scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
     poller.start(workers=analyze_workers())
     scheduler.start()
+    outbound = start_outbound(int(os.environ.get("DEMO_WEBHOOK_PORT", "0")))
     # Answers as the deployed API does, errors included (http_server.py); its request log names routes only.
     server = LocalApiServer(app, "127.0.0.1", port)
 
@@ -87,6 +89,8 @@ def main() -> int:
         f"  Dashboard:  {base}/dashboard#token={read_token}\n"
         f"  Themes:     {len(taxonomy.active())} (version {taxonomy.version}; cli themes list --local)\n"
         f"  Demo webhook sources (secrets: cli sources show <id> --local --reveal):\n{source_lines}"
+        f"  Webhooks:   demo subscription {outbound.demo_subscription_id} → a receiver printing each event"
+        " (cli subscriptions list --local)\n"
         f"  AWS (moto): {os.environ['AWS_ENDPOINT_URL']}  table={resources.table_name}"
         f"  bucket={resources.bucket_name}\n"
         "  Try:\n"
@@ -105,6 +109,7 @@ def main() -> int:
         print("\nStopping…", flush=True)
         poller.stop()
         scheduler.stop()
+        outbound.stop()
         demo.shutdown()
         moto.stop()
     return 0

@@ -128,3 +128,4 @@ FORMS = ConfigRecords("FORM")
 SOURCES = ConfigRecords("SOURCE")
 TOKENS = ConfigRecords("TOKEN")
 THEMES = ConfigRecords("THEMES")
+SUBSCRIPTIONS = ConfigRecords("SUBSCRIPTION")  # outbound/subscriptions.py: where outbound webhooks go

@@ -9,6 +9,7 @@ from tools.bench.counting import per_thousand, service_total
 from tools.bench.export_fanout import export_fanout_checks
 from tools.bench.export_scale import export_scale_checks
 from tools.bench.listings import TARGET_EVALUATED_PER_RETURNED, ListingFigures, evaluated_within_target
+from tools.bench.outbound import outbound_checks
 from tools.bench.run import BenchResult
 from tools.bench.stats_cost import TARGET_STATS_REQUESTS_93_DAYS, StatsCost
 from tools.bench.storage import TARGET_WRU_PER_ITEM, storage_figures, wru_per_stored_item
@@ -120,6 +121,7 @@ def checks(result: BenchResult) -> list[Check]:
             reads_per_item == TARGET_EXPORT_READS_PER_ITEM,
         ),
         *stats_checks(result.stats_cost),
+        *outbound_checks(result.outbound),
         *listing_checks(result.listings),
         *bedrock_checks(result),
         *bedrock_cost_checks(result),

@@ -24,6 +24,7 @@ from tools.bench.export_scale import export_scale_section
 from tools.bench.import_time import imports_section
 from tools.bench.language_quality import language_lines, language_quality_section
 from tools.bench.listings import listings_section
+from tools.bench.outbound import outbound_section
 from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
 from tools.bench.run import BenchResult
@@ -329,6 +330,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Filtered listings",
         "",
         *listings_section(result.listings),
+        "",
+        "## Outbound webhooks",
+        "",
+        *outbound_section(result.outbound),
         "",
         "## Widget download and form config",
         "",

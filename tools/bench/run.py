@@ -33,6 +33,7 @@ from tools.bench.theme_quality import measure_theme_quality
 if TYPE_CHECKING:
     from tools import themes_eval
 from tools.bench.dashboard_cost import DashboardLoad, measure_dashboard_cost
+from tools.bench.outbound import OutboundFigures, measure_outbound
 from tools.bench.stats_cost import StatsCost, measure_stats_cost
 from tools.bench.throughput import ThroughputResult, ThroughputWorker
 
@@ -62,6 +63,7 @@ class BenchResult:
     stats_cost: StatsCost | None = None
     dashboard_cost: list[DashboardLoad] | None = None
     listings: list[ListingFigures] | None = None
+    outbound: OutboundFigures | None = None
 
 
 def run(
@@ -96,6 +98,8 @@ def run(
         stats_cost = measure_stats_cost()
     with timed(pipeline.timings, "dashboard cost"), contextlib.redirect_stdout(captured):
         dashboard_cost = measure_dashboard_cost()
+    with timed(pipeline.timings, "outbound webhooks"):
+        outbound = measure_outbound()
     with timed(pipeline.timings, "filtered listings"):
         listings = measure_listings(day_counts=listing_days)
     with timed(pipeline.timings, "import timing"):
@@ -134,4 +138,5 @@ def run(
         stats_cost=stats_cost,
         dashboard_cost=dashboard_cost,
         listings=listings,
+        outbound=outbound,
     )

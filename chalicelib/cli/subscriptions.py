@@ -1,0 +1,179 @@
+"""`subscriptions add|list|show|rotate|pause|resume|remove|test|deliveries|replay`: outbound webhooks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from chalicelib.outbound import deliveries, replay, subscriptions
+from chalicelib.outbound.events import EventType
+
+
+def _print(subscription: subscriptions.Subscription) -> None:
+    print(f"subscription_id: {subscription.subscription_id}")
+    print(f"url:             {subscription.url}")
+    print(f"events:          {', '.join(subscription.event_types)}")
+    filters = subscription.filters.model_dump(exclude_defaults=True, mode="json")
+    print(f"filters:         {json.dumps(filters) if filters else '-'}")
+    state = f"paused ({subscription.paused_reason})" if subscription.paused else "active"
+    print(f"state:           {state}")
+    if subscription.previous_until:
+        until = f"{subscription.previous_until:%Y-%m-%d %H:%M} UTC"
+        print(f"rotation:        the previous secret signs too until {until}")
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    chosen = {
+        "forms": args.form,
+        "sources": args.source,
+        "channels": args.channel,
+        "sentiments": [s.upper() for s in args.sentiment or []],
+        "themes": args.theme,
+        "rating_scale": args.rating_scale,
+        "rating_min": args.rating_min,
+        "rating_max": args.rating_max,
+    }
+    return {name: value for name, value in chosen.items() if value not in (None, [])}
+
+
+def subscriptions_add(args: argparse.Namespace) -> int:
+    try:
+        subscription, secret = subscriptions.create(args.url, args.event, _filters(args), args.description)
+    except (ValidationError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _print(subscription)
+    print(f"secret:          {secret}   (shown once: verify deliveries with it)")
+    return 0
+
+
+def subscriptions_list(args: argparse.Namespace) -> int:
+    for subscription in sorted(subscriptions.list_all(), key=lambda s: s.subscription_id):
+        state = "paused" if subscription.paused else "active"
+        types = ",".join(subscription.event_types)
+        print(f"{subscription.subscription_id:26} {state:7} {types:40} {subscription.url}")
+    return 0
+
+
+def _existing(subscription_id: str) -> subscriptions.Subscription | None:
+    subscription = subscriptions.get_fresh(subscription_id)
+    if subscription is None:
+        print(f"error: no subscription {subscription_id!r}", file=sys.stderr)
+    return subscription
+
+
+def subscriptions_show(args: argparse.Namespace) -> int:
+    subscription = _existing(args.subscription_id)
+    if subscription is None:
+        return 1
+    _print(subscription)
+    return 0
+
+
+def subscriptions_rotate(args: argparse.Namespace) -> int:
+    if _existing(args.subscription_id) is None:
+        return 1
+    subscription, secret = subscriptions.rotate(args.subscription_id, timedelta(hours=args.overlap_hours))
+    _print(subscription)
+    print(f"secret:          {secret}   (shown once)")
+    return 0
+
+
+def _set_paused(paused: bool) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        if _existing(args.subscription_id) is None:
+            return 1
+        _print(subscriptions.set_paused(args.subscription_id, paused, "paused by an operator"))
+        return 0
+
+    return run
+
+
+def subscriptions_remove(args: argparse.Namespace) -> int:
+    if not subscriptions.remove(args.subscription_id):
+        print(f"error: no subscription {args.subscription_id!r}", file=sys.stderr)
+        return 1
+    print(f"removed {args.subscription_id} (events still queued for it are dropped)")
+    return 0
+
+
+def subscriptions_test(args: argparse.Namespace) -> int:
+    if _existing(args.subscription_id) is None:
+        return 1
+    result = replay.send_test(args.subscription_id)
+    print(result)
+    return 0 if result.startswith("ok") else 1
+
+
+def subscriptions_deliveries(args: argparse.Namespace) -> int:
+    if _existing(args.subscription_id) is None:
+        return 1
+    for entry in deliveries.recent(args.subscription_id, args.limit):
+        code = entry.get("last_status_code", "-")
+        error = entry.get("last_error", "")
+        print(
+            f"{entry['updated_at'][:19]} {entry['status']:9} attempts={entry['attempts']} "
+            f"http={code} {entry.get('latency_ms', '-')}ms {entry['event_type']:18} {entry['webhook_id']}"
+            f" {error}"
+        )
+    return 0
+
+
+def subscriptions_replay(args: argparse.Namespace) -> int:
+    report = replay.replay_dead_letters(args.subscription_id, args.limit)
+    print(f"replayed {report.replayed}, skipped {report.skipped}")
+    return 0
+
+
+def add_subscriptions_commands(groups: Any, common: argparse.ArgumentParser) -> None:
+    group = groups.add_parser("subscriptions", help="outbound webhook subscriptions")
+    commands = group.add_subparsers(dest="command", required=True)
+
+    adding = commands.add_parser("add", parents=[common], help="subscribe a URL to events")
+    adding.add_argument("--url", required=True)
+    adding.add_argument("--event", action="append", required=True, choices=[t.value for t in EventType])
+    adding.add_argument("--description", default="")
+    adding.add_argument("--form", action="append", help="only feedback from this form (repeat)")
+    adding.add_argument("--source", action="append", help="only feedback from this source (repeat)")
+    adding.add_argument("--channel", action="append", help="only this channel (repeat)")
+    adding.add_argument("--sentiment", action="append", help="only this sentiment (repeat)")
+    adding.add_argument("--theme", action="append", help="only items with this theme (repeat)")
+    adding.add_argument("--rating-scale", choices=["nps", "csat", "stars"])
+    adding.add_argument("--rating-min", type=int)
+    adding.add_argument("--rating-max", type=int)
+    adding.set_defaults(run=subscriptions_add)
+
+    commands.add_parser("list", parents=[common], help="every subscription").set_defaults(
+        run=subscriptions_list
+    )
+
+    for name, run, text in (
+        ("show", subscriptions_show, "one subscription"),
+        ("pause", _set_paused(True), "send nothing new until resumed"),
+        ("resume", _set_paused(False), "send again"),
+        ("remove", subscriptions_remove, "delete it and its secrets"),
+        ("test", subscriptions_test, "send a signed sample event now"),
+    ):
+        command = commands.add_parser(name, parents=[common], help=text)
+        command.add_argument("subscription_id")
+        command.set_defaults(run=run)
+
+    rotating = commands.add_parser("rotate", parents=[common], help="a new secret; the old one signs too")
+    rotating.add_argument("subscription_id")
+    rotating.add_argument("--overlap-hours", type=float, default=24.0, help="how long the old one signs too")
+    rotating.set_defaults(run=subscriptions_rotate)
+
+    listing = commands.add_parser("deliveries", parents=[common], help="recent deliveries, newest first")
+    listing.add_argument("subscription_id")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(run=subscriptions_deliveries)
+
+    replaying = commands.add_parser("replay", parents=[common], help="send the delivery DLQ's events again")
+    replaying.add_argument("--subscription", dest="subscription_id", help="only this subscription's")
+    replaying.add_argument("--limit", type=int, default=1_000)
+    replaying.set_defaults(run=subscriptions_replay)

@@ -1,0 +1,1 @@
+"""Outbound webhooks: the product as a sender (subscriptions, signed events, delivery with retries)."""

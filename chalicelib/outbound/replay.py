@@ -1,0 +1,95 @@
+"""Operator actions on deliveries: send the delivery DLQ's messages again, and a one-off test delivery."""
+
+from __future__ import annotations
+
+import os
+import secrets as random
+from dataclasses import dataclass
+
+from chalicelib import aws
+from chalicelib.config import settings
+from chalicelib.models import Channel, Kind, utc_now
+from chalicelib.outbound import delivery, signing, subscriptions, transport
+from chalicelib.outbound.delivery import QueuedDelivery, message_body
+from chalicelib.outbound.events import EventType, FeedbackData, OutboundEvent
+
+# The queues' names when no URL is configured (the local stack creates them so).
+DELIVERY_QUEUE_NAME = "feedback-webhooks-{stage}"
+
+
+def queue_url(dead_letters: bool = False) -> str:
+    """The delivery queue's (or its DLQ's) URL: from the environment, else by the local stack's name."""
+    configured = os.environ.get("DELIVERY_DLQ_URL" if dead_letters else "DELIVERY_QUEUE_URL")
+    if configured:
+        return configured
+    name = DELIVERY_QUEUE_NAME.format(stage=settings().stage) + ("-dlq" if dead_letters else "")
+    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+@dataclass
+class ReplayReport:
+    replayed: int = 0
+    skipped: int = 0  # for another subscription than the one asked for, or one that no longer exists
+
+
+def replay_dead_letters(subscription_id: str | None = None, limit: int = 1_000) -> ReplayReport:
+    """Move DLQ messages back to the delivery queue (all, or one subscription's); each starts a new schedule
+    with its `webhook-id` and body unchanged, so a receiver that got it meanwhile dedupes it."""
+    sqs, report = aws.client("sqs"), ReplayReport()
+    source, target = queue_url(dead_letters=True), queue_url()
+    seen: set[str] = set()
+    while report.replayed + report.skipped < limit:
+        messages = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+            "Messages", []
+        )
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for message in fresh:
+            seen.add(message["MessageId"])
+            queued = QueuedDelivery.model_validate_json(message["Body"])
+            wanted = subscription_id is None or queued.subscription_id == subscription_id
+            if not wanted or subscriptions.get_fresh(queued.subscription_id) is None:
+                report.skipped += 1
+                continue
+            sqs.send_message(QueueUrl=target, MessageBody=message_body(queued))
+            sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+            report.replayed += 1
+    return report
+
+
+def send_test(subscription_id: str) -> str:
+    """POST a signed sample `feedback.stored` to the subscription now (not queued, not logged); returns a
+    one-line result for the operator."""
+    subscription = subscriptions.get_fresh(subscription_id)
+    if subscription is None:
+        raise KeyError(subscription_id)
+    now = utc_now()
+    webhook_id = f"msg_test_{random.token_hex(8)}"
+    sample = FeedbackData(
+        feedback_id="fb_test",
+        source_id="demo",
+        channel=Channel.FORM,
+        kind=Kind.FORM_RESPONSE,
+        text="This is a test delivery.",
+        occurred_at=now,
+        stored_at=now,
+    )
+    body = OutboundEvent(
+        type=EventType.FEEDBACK_STORED, subject=webhook_id, timestamp=now, data=sample
+    ).body()
+    headers = signing.headers(subscriptions.signing_secrets(subscription), webhook_id, now, body)
+    try:
+        response = transport.post(
+            subscription.url,
+            body,
+            headers,
+            allow_loopback=subscriptions.allows_loopback(),
+            timeout=delivery.TIMEOUT_SECONDS,
+        )
+    except transport.TargetRefused as refused:
+        return f"refused: {refused}"
+    except OSError as error:
+        return f"failed: {type(error).__name__}"
+    verdict = "ok" if 200 <= response.status < 300 else "failed"
+    return f"{verdict}: HTTP {response.status} in {response.latency_ms} ms (webhook-id {webhook_id})"

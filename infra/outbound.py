@@ -1,0 +1,114 @@
+"""The outbound webhooks' resources: the delivery queue and its DLQ, the wiring of the two functions
+`chalice package` generates for app.py (the stream's fan-out and the delivery worker), and their alarms.
+
+The delivery queue keeps messages for four days (the retry schedule spans about 27.6 hours) and redrives a
+message to the DLQ after MAX_ATTEMPTS receives (chalicelib/outbound/delivery.py): the worker hides a failed
+message until its next attempt, so each receive is one attempt.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from chalicelib.observability import SERVICE
+from chalicelib.outbound.delivery import MAX_ATTEMPTS
+from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
+from infra.permissions import DELIVER_WEBHOOKS, FAN_OUT_WEBHOOKS
+from infra.settings import StageSettings
+
+QUEUE_RETENTION = cdk.Duration.days(4)
+DLQ_RETENTION = cdk.Duration.days(14)
+# The events `chalice package` names for the two functions' event sources.
+STREAM_EVENT_SOURCE = "FanOutWebhooksDynamodbEventSource"
+QUEUE_EVENT_SOURCE = "DeliverWebhooksSqsEventSource"
+PAUSED_METRIC = "WebhookSubscriptionPaused"  # chalicelib/outbound/delivery.py
+METRICS_NAMESPACE = "FeedbackCollector"
+
+
+def webhook_queues(scope: Construct, settings: StageSettings) -> tuple[sqs.Queue, sqs.Queue]:
+    """The delivery DLQ and the delivery queue that redrives to it, in that order."""
+    # The name the CLI finds them by when no URL is configured (outbound/replay.py).
+    name = DELIVERY_QUEUE_NAME.format(stage=settings.stage)
+    dead_letter_queue = sqs.Queue(
+        scope,
+        "WebhookDeadLetterQueue",
+        queue_name=f"{name}-dlq",
+        retention_period=DLQ_RETENTION,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+    )
+    queue = sqs.Queue(
+        scope,
+        "WebhookQueue",
+        queue_name=name,
+        retention_period=QUEUE_RETENTION,
+        visibility_timeout=cdk.Duration.seconds(6 * settings.function_timeout("deliver_webhooks")),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_ATTEMPTS, queue=dead_letter_queue),
+    )
+    return dead_letter_queue, queue
+
+
+def wire_functions(app: Chalice, table: dynamodb.Table, queue: sqs.Queue, dead_letters: sqs.Queue) -> None:
+    """Point the two functions' event sources at this stack's stream and queue, and tell them the URLs."""
+    fan_out, deliver = app.get_resource(FAN_OUT_WEBHOOKS), app.get_resource(DELIVER_WEBHOOKS)
+    stream_event = f"Events.{STREAM_EVENT_SOURCE}.Properties"
+    fan_out.add_property_override(f"{stream_event}.Stream", table.table_stream_arn)
+    # A failing batch is retried (same webhook-ids) and then bisected, never skipped silently.
+    fan_out.add_property_override(f"{stream_event}.BisectBatchOnFunctionError", True)
+    queue_event = f"Events.{QUEUE_EVENT_SOURCE}.Properties"
+    deliver.add_property_override(f"{queue_event}.Queue", queue.queue_arn)
+    # delivery.handle_sqs_batch reports the attempts that failed: they stay hidden until their next attempt.
+    deliver.add_property_override(f"{queue_event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+    for function in (fan_out, deliver):
+        function.add_property_override("Environment.Variables.DELIVERY_QUEUE_URL", queue.queue_url)
+        function.add_property_override("Environment.Variables.DELIVERY_DLQ_URL", dead_letters.queue_url)
+
+
+def alarms(scope: Construct, settings: StageSettings, topic: sns.Topic, dead_letters: sqs.Queue) -> None:
+    """Events that ran out of retries, and a subscription paused for failing, notify the alarm topic."""
+    action = cloudwatch_actions.SnsAction(topic)
+    five_minutes = cdk.Duration.minutes(5)
+    for construct_id, description, metric in (
+        (
+            "WebhookDeadLetters",
+            "Outbound webhook events failed every attempt (about 27.6 hours) and wait in the webhook DLQ: "
+            "`cli subscriptions replay` sends them again once the receiver is fixed.",
+            dead_letters.metric_approximate_number_of_messages_visible(
+                period=five_minutes, statistic="Maximum"
+            ),
+        ),
+        (
+            "WebhookSubscriptionPaused",
+            "A webhook subscription failed for a whole retry schedule and was paused: `cli subscriptions "
+            "resume` once its receiver works.",
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=PAUSED_METRIC,
+                dimensions_map={"service": SERVICE, "stage": settings.stage},
+                statistic="Sum",
+                period=five_minutes,
+            ),
+        ),
+    ):
+        created = cloudwatch.Alarm(
+            scope,
+            construct_id,
+            alarm_name=f"{settings.stack_name}-{construct_id}",
+            alarm_description=description,
+            metric=metric,
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        created.add_alarm_action(action)
+        created.add_ok_action(action)

@@ -1,0 +1,120 @@
+"""`python -m chalicelib.cli subscriptions …`: the secret shown once, filters, rotation, pause/resume, a test
+delivery verified with the official library, the delivery log, and `replay` sending DLQ events again."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from chalicelib import aws
+from chalicelib.cli import main
+from chalicelib.local.outbound import create_delivery_queues
+from chalicelib.outbound import deliveries, fanout, subscriptions
+from chalicelib.outbound.delivery import QueuedDelivery, message_body
+from tests.outbound_support import Receiver, running_receiver
+
+
+@pytest.fixture
+def outbound(stack, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "1")
+    dlq_url, queue_url = create_delivery_queues()
+    subscriptions.clear_cache()
+    yield dlq_url, queue_url
+    subscriptions.clear_cache()
+
+
+def added(capsys, *argv: str) -> tuple[str, str]:
+    assert main(["subscriptions", "add", *argv]) == 0
+    out = capsys.readouterr().out
+    subscription_id = re.search(r"subscription_id: (\S+)", out).group(1)
+    secret = re.search(r"secret: +(whsec_\S+)", out).group(1)
+    return subscription_id, secret
+
+
+def test_add_shows_the_secret_once_and_list_show_never(outbound, capsys):
+    subscription_id, secret = added(
+        capsys, "--url", "https://hooks.example.com/in", "--event", "feedback.negative",
+        "--form", "demo", "--rating-scale", "nps", "--rating-max", "6",
+    )  # fmt: skip
+    assert main(["subscriptions", "list"]) == 0
+    assert main(["subscriptions", "show", subscription_id]) == 0
+    out = capsys.readouterr().out
+    assert subscription_id in out and secret not in out
+    assert '"forms": ["demo"]' in out and '"rating_max": 6' in out
+    stored = subscriptions.get_fresh(subscription_id)
+    assert stored.filters.forms == ["demo"] and stored.filters.rating_max == 6
+
+
+def test_bad_input_is_refused_and_nothing_is_stored(outbound, capsys):
+    assert main(["subscriptions", "add", "--url", "ftp://x.example", "--event", "feedback.stored"]) == 2
+    assert main(["subscriptions", "add", "--url", "https://a.example", "--event", "feedback.stored",
+                 "--rating-min", "9", "--rating-max", "1"]) == 2  # fmt: skip
+    with pytest.raises(SystemExit):
+        main(["subscriptions", "add", "--url", "https://a.example", "--event", "nope"])
+    assert subscriptions.list_all() == []
+    assert main(["subscriptions", "show", "sub_doesnotexist123"]) == 1
+
+
+def test_test_sends_a_signed_sample_and_pause_resume_rotate_remove(outbound, capsys):
+    receiver = Receiver()
+    with running_receiver(receiver):
+        subscription_id, receiver.secret = added(capsys, "--url", receiver.url, "--event", "feedback.stored")
+        assert main(["subscriptions", "test", subscription_id]) == 0
+        assert capsys.readouterr().out.startswith("ok: HTTP 200")
+        [sent] = receiver.received
+        assert sent.verified and Webhook(receiver.secret).verify(sent.body, sent.headers)["type"] == (
+            "feedback.stored"
+        )
+        assert main(["subscriptions", "pause", subscription_id]) == 0
+        assert subscriptions.get_fresh(subscription_id).paused
+        assert main(["subscriptions", "resume", subscription_id]) == 0
+        assert not subscriptions.get_fresh(subscription_id).paused
+        assert main(["subscriptions", "rotate", subscription_id, "--overlap-hours", "2"]) == 0
+        new_secret = re.search(r"secret: +(whsec_\S+)", capsys.readouterr().out).group(1)
+        assert main(["subscriptions", "test", subscription_id]) == 0
+        last = receiver.received[-1]
+        Webhook(new_secret).verify(last.body, last.headers)
+        Webhook(receiver.secret).verify(last.body, last.headers)  # the old one, during the overlap
+    assert main(["subscriptions", "remove", subscription_id]) == 0
+    assert subscriptions.get_fresh(subscription_id) is None
+    assert main(["subscriptions", "remove", subscription_id]) == 1
+
+
+def test_replay_moves_dead_letters_back_for_existing_subscriptions_only(outbound, capsys):
+    dlq_url, queue_url = outbound
+    kept, _ = added(capsys, "--url", "https://hooks.example.com/a", "--event", "feedback.stored")
+    other, _ = added(capsys, "--url", "https://hooks.example.com/b", "--event", "feedback.stored")
+    sqs = aws.client("sqs")
+    for n, subscription_id in enumerate([kept, kept, other, "sub_removedremoved12"]):
+        queued = QueuedDelivery(
+            subscription_id=subscription_id, webhook_id=f"msg_{n}", event_type="feedback.stored",
+            body='{"type":"feedback.stored"}', enqueued_at="2026-12-04T12:00:00+00:00",
+        )  # fmt: skip
+        sqs.send_message(QueueUrl=dlq_url, MessageBody=message_body(queued))
+    assert main(["subscriptions", "replay", "--subscription", kept]) == 0
+    assert capsys.readouterr().out.strip() == "replayed 2, skipped 2"
+    requeued = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(QueuedDelivery.model_validate_json(m["Body"]).webhook_id for m in requeued) == [
+        "msg_0",
+        "msg_1",
+    ]
+
+
+def test_deliveries_prints_the_log(outbound, capsys, monkeypatch):
+    receiver = Receiver(behaviour=lambda n, webhook_id: (500, {}, 0.0))
+    with running_receiver(receiver):
+        subscription_id, _ = added(capsys, "--url", receiver.url, "--event", "feedback.stored")
+        _, queue_url = outbound
+        monkeypatch.setenv("DELIVERY_QUEUE_URL", queue_url)
+        from chalicelib.outbound import delivery
+        from tests.test_outbound_delivery import queued_from_stream, stored_items
+
+        [message] = queued_from_stream(stored_items(1), queue_url)
+        delivery.attempt(message, 1)
+    assert main(["subscriptions", "deliveries", subscription_id]) == 0
+    out = capsys.readouterr().out
+    assert "retrying" in out and "http=500" in out and "attempts=1" in out
+    assert deliveries.recent(subscription_id)[0]["status"] == "retrying"
+    assert fanout.SEND_BATCH == 10
