@@ -14,7 +14,9 @@ app = Chalice(app_name="feedback-collector")
 # The functions of event handlers: Lambda names the handler a function runs in _HANDLER (a reserved variable).
 # They serve no route, so they import none of the route modules at INIT; every other function (the API, the
 # authorizer) and `chalice package`, which reads the routes, register them all.
-EVENT_HANDLERS = frozenset({"app.analyze", "app.nightly_export", "app.fan_out_webhooks", "app.deliver_webhooks"})
+EVENT_HANDLERS = frozenset(
+    {"app.analyze", "app.nightly_export", "app.fan_out_webhooks", "app.deliver_webhooks"}
+)
 
 
 def register_routes(chalice_app: Chalice) -> None:
