@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -33,7 +33,7 @@ from chalicelib.export import fanout
 from chalicelib.export.day import export_day, previous_utc_day
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
-from chalicelib.store import dynamo
+from chalicelib.store import counters, dynamo
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
 
 EXPORT_REWRITE = "EXPORT_REWRITE"
@@ -326,6 +326,17 @@ def run_rewrites(detail: Mapping[str, Any], remaining_ms: RemainingTime | None =
     return result
 
 
+def _mark_counters_complete() -> None:
+    """Where no stage set it yet, mark the counters complete from tomorrow: every item stored from then on is
+    written by this code, which counts it (items stored before may predate the counters). Never in the way
+    of the export."""
+    try:
+        if counters.mark_complete_if_unset(utc_now().date() + timedelta(days=1)):
+            logger.info("counters marked complete from tomorrow: filtered listings skip empty days from then")
+    except (BotoCoreError, ClientError):
+        logger.exception("counters completeness not marked; the next nightly run tries again")
+
+
 def run_export_function(
     event: Mapping[str, Any], remaining_ms: RemainingTime | None = None
 ) -> dict[str, Any]:
@@ -336,6 +347,7 @@ def run_export_function(
         return run_rewrites(event.get("detail") or {}, remaining_ms)
     if fanout.is_fanout_event(event):
         return fanout.run_step(event, _invoke_self, _day_exported(remaining_ms))
+    _mark_counters_complete()
     day = previous_utc_day()
     slices = fanout.slice_count(day)
     if slices > 1:
