@@ -1,5 +1,6 @@
 """What tells the operators something is wrong: the alarm topic, the alarms that notify it (dead letters, a
-backlog, function errors and throttles, API 5xx, an item flood, a missed nightly export) and the monthly
+backlog, function errors and throttles, API 5xx, an item flood, a missed nightly export, a failed slice of a
+fanned-out export) and the monthly
 cost budget that alerts the same topic.
 
 The custom metrics watched here are the ones the app emits through Powertools Metrics
@@ -26,6 +27,8 @@ from infra.settings import APP_NAME, StageSettings
 METRICS_NAMESPACE = "FeedbackCollector"  # chalicelib/observability.py
 EXPORT_COMPLETED_METRIC = "ExportCompleted"  # chalicelib/export/day.py emits 1 per finished export
 EXPORT_ALARM_HOURS = 26  # the nightly run is 24 h apart; 2 h of slack
+# chalicelib/export/fanout.py emits it per slice that failed or that its combining step found missing.
+EXPORT_SLICE_FAILED_METRIC = "ExportSliceFailed"
 ITEMS_STORED_METRIC = "FeedbackStored"  # chalicelib/ingest/processing.py, per analyzed batch
 # Cost Explorer's service names for everything the stack runs on (Comprehend is most of the bill).
 BUDGET_SERVICES = (
@@ -163,6 +166,20 @@ def alarms(
         comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluation_periods=EXPORT_ALARM_HOURS,
         missing=cloudwatch.TreatMissingData.BREACHING,
+    )
+    alarm(
+        "ExportSliceFailed",
+        "A slice of a fanned-out export day failed (Lambda retries it twice) or its combining step found "
+        "a slice missing: no manifest is written for that day until every slice is done. A nightly day: "
+        "`cli export --date <day>` exports it again in one go. A day an erasure marked stays marked (409) "
+        "and the next nightly run fans its rewrite out again. The logs name the day, run and slices.",
+        cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=EXPORT_SLICE_FAILED_METRIC,
+            dimensions_map={"service": SERVICE, "stage": settings.stage},
+            statistic="Sum",
+            period=cdk.Duration.hours(1),
+        ),
     )
     return topic
 

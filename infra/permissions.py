@@ -51,6 +51,8 @@ EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
 # A fanned-out day's parts and its run records (chalicelib/export/fanout.py).
 EXPORT_PARTS_PREFIX = "exports/_parts/"
 EXPORT_FANOUT_PARTITION = "EXPORT_FANOUT"
+# The counters' completeness mark (chalicelib/store/counters.py COMPLETE_KEY).
+COUNTERS_MARK_PARTITION = "COUNTERS"
 # The theme taxonomy (chalicelib/themes/records.py): the export names each item's themes from it.
 THEMES_PARTITION = "THEMES"
 # The read API's cursor MAC key, created once by the API itself (chalicelib/read/cursors.py).
@@ -303,6 +305,14 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
             ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"],
             [targets.table_arn],
             conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_FANOUT_PARTITION]}},
+        ),
+        # store/counters.mark_complete_if_unset: the nightly run marks the counters complete from tomorrow
+        # where no mark exists (one conditional UpdateItem; it never moves a mark).
+        _statement(
+            "MarkCountersComplete",
+            ["dynamodb:UpdateItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [COUNTERS_MARK_PARTITION]}},
         ),
         *_log_and_trace(log_group_arn),
     ]

@@ -28,6 +28,10 @@ DEFAULT_MAX_ITEMS_PER_HOUR = 10_000
 # A failed nightly export must be re-runnable before the items of its day can expire (the ExportNotRun alarm
 # fires the next morning): a week leaves room for a weekend.
 MIN_RETENTION_DAYS = 7
+# A day with at least this many items is exported by one invocation per slice (chalicelib/export/fanout.py);
+# below a thousand items a fan-out's extra invocations and copies cost more than they save.
+DEFAULT_EXPORT_FANOUT_ITEMS = 250_000
+MIN_EXPORT_FANOUT_ITEMS = 1_000
 Backend = TypeVar("Backend", AnalyzerBackend, ThemeTaggerBackend)
 DEFAULT_ANALYZER = AnalyzerBackend.COMPREHEND
 # Free and deterministic; it tags nothing until a taxonomy is imported (`cli themes import`).
@@ -82,20 +86,36 @@ def _model_id(value: Any) -> str:
     return model_id
 
 
+def _whole_number(value: Any, default: int) -> int | None:
+    """A non-negative whole number from context (`default` when unset), or None when it is not one."""
+    text = str(value if value is not None else default).strip() or str(default)
+    return int(text) if re.fullmatch(r"[0-9]+", text) else None
+
+
 def _retention_days(value: Any) -> int:
     """Whole days before a stored item may expire; 0 (the default) keeps items forever."""
-    text = str(value if value is not None else 0).strip() or "0"
-    if not re.fullmatch(r"[0-9]+", text):
+    days = _whole_number(value, 0)
+    if days is None:
         raise ValueError(
             f"retention_days must be a whole number of days (0 keeps items forever), got {value!r}"
         )
-    days = int(text)
     if 0 < days < MIN_RETENTION_DAYS:
         raise ValueError(
             f"retention_days must be 0 (keep forever) or at least {MIN_RETENTION_DAYS}, so a failed nightly "
             f"export can be re-run before its day's items expire; got {days}"
         )
     return days
+
+
+def _export_fanout_items(value: Any) -> int:
+    """Items from which a day's export is fanned out over slice invocations; 0 never fans out."""
+    items = _whole_number(value, DEFAULT_EXPORT_FANOUT_ITEMS)
+    if items is None or 0 < items < MIN_EXPORT_FANOUT_ITEMS:
+        raise ValueError(
+            f"export_fanout_items must be 0 (never fan out) or a whole number of items of at least "
+            f"{MIN_EXPORT_FANOUT_ITEMS}, got {value!r}"
+        )
+    return items
 
 
 def chalice_config() -> dict[str, Any]:
@@ -137,6 +157,9 @@ class StageSettings:
                              synth refuses such a region when analyzer or theme_tagger is bedrock
     retention_days           days a stored feedback item is kept before DynamoDB's TTL may delete it
                              (RETENTION_DAYS on every function); default 0, kept forever; else at least 7
+    export_fanout_items      a day with at least this many items is exported by one invocation per slice,
+                             then combined (EXPORT_FANOUT_ITEMS on the export function); default 250000,
+                             0 never fans out; else at least 1000
     """
 
     stage: str = "dev"
@@ -157,6 +180,7 @@ class StageSettings:
     bedrock_model_id: str = DEFAULT_BEDROCK_MODEL_ID
     bedrock_region: str | None = None
     retention_days: int = 0
+    export_fanout_items: int = DEFAULT_EXPORT_FANOUT_ITEMS
 
     @classmethod
     def from_context(cls, get: Any) -> StageSettings:
@@ -187,6 +211,7 @@ class StageSettings:
             bedrock_model_id=_model_id(get("bedrock_model_id")),
             bedrock_region=get("bedrock_region") or None,
             retention_days=_retention_days(get("retention_days")),
+            export_fanout_items=_export_fanout_items(get("export_fanout_items")),
         )
         regions.check_comprehend(settings.region, settings.comprehend_region)
         if settings.uses_bedrock or settings.bedrock_region:

@@ -261,7 +261,12 @@ class FeedbackStack(cdk.Stack):
         layer_arn = settings.pandas_layer_arn or ssm.StringParameter.value_for_string_parameter(
             self, runtime.pandas_layer_parameter()
         )
-        app.get_resource(NIGHTLY_EXPORT).add_property_override("Layers", [layer_arn])
+        export_function = app.get_resource(NIGHTLY_EXPORT)
+        export_function.add_property_override("Layers", [layer_arn])
+        # Only the export function fans a busy day out (chalicelib/export/fanout.py).
+        export_function.add_property_override(
+            "Environment.Variables.EXPORT_FANOUT_ITEMS", str(settings.export_fanout_items)
+        )
         outbound.wire_functions(app, self.table, self.webhook_queue, self.webhook_dead_letters)
         # An erasure (DELETE /customers/{id}) invokes the export function to rewrite export days; only the
         # API function gets its name (chalicelib/config.py EXPORT_FUNCTION_NAME).

@@ -28,6 +28,7 @@ from tests.test_export_streaming import (
     seed_day,
     small_parts,  # noqa: F401 - a fixture
 )
+from tools.bench.synthetic import synthetic_customer
 
 MANIFEST_KEY = f"exports/dt={DAY.isoformat()}/manifest.json"
 
@@ -64,7 +65,9 @@ def test_a_fanned_out_day_is_byte_for_byte_the_day_exported_in_one_go(small_day,
     """3 slices: every CSV part copied by S3 whole; 24 (hourly): parts under a part's size are topped up."""
     calls = s3_calls()
 
-    run = fanout.start(DAY, slices, dispatch=lambda event: False, on_exported=small_day.append)
+    run = fanout.start(
+        DAY, slices, dispatch=lambda event: False, on_exported=lambda day, detail: small_day.append(day)
+    )
 
     manifest = json.loads(s3_bytes(MANIFEST_KEY))
     assert_day_as_exported_in_one_go(manifest)
@@ -201,3 +204,120 @@ def test_a_small_day_is_exported_in_one_invocation(invoked, monkeypatch):
 
     assert_day_as_exported_in_one_go(manifest)
     assert invoked.events == []
+
+
+@pytest.fixture
+def emitted(monkeypatch) -> list[tuple[str, float]]:
+    """The Powertools metrics the fan-out emits, as (name, value)."""
+    recorded: list[tuple[str, float]] = []
+    monkeypatch.setattr(
+        fanout.metrics, "add_metric", lambda name, unit, value, **kwargs: recorded.append((name, value))
+    )
+    return recorded
+
+
+def test_a_failed_slice_counts_itself_for_its_alarm(invoked, monkeypatch, emitted):
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    rewrite.run_export_function(scheduled())
+    monkeypatch.setattr(
+        fanout, "export_slice", lambda *args: (_ for _ in ()).throw(RuntimeError("throttled"))
+    )
+
+    with pytest.raises(RuntimeError):  # raised, so that Lambda retries the slice
+        rewrite.run_export_function(invoked.events[3])
+
+    assert emitted == [(fanout.EXPORT_SLICE_FAILED, 1)]
+
+
+def test_a_combining_step_missing_a_slice_writes_nothing_and_counts_the_missing(
+    invoked, monkeypatch, emitted
+):
+    """A combining step started for a run whose slices are not all done (a replayed event), or whose part a
+    lifecycle rule deleted, writes no file and no manifest; the day's files stay as they were."""
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    run = rewrite.run_export_function(scheduled())
+    for event in invoked.events[:8]:
+        if event["detail"]["slice"] not in (2, 6):
+            rewrite.run_export_function(event)
+    combine_event = fanout.fanout_event(
+        fanout.COMBINE_DETAIL_TYPE, {k: run[k] for k in ("day", "run", "slices")}
+    )
+
+    result = rewrite.run_export_function(combine_event)
+
+    assert result["missing"] == [2, 6] and not manifest_exists()
+    assert emitted == [(fanout.EXPORT_SLICE_FAILED, 2)]
+    # Every slice done, but one part gone: the same.
+    for event in invoked.events[:8]:
+        if event["detail"]["slice"] in (2, 6):
+            rewrite.run_export_function(event)
+    assert not manifest_exists()  # the last slice started the combining step: not run yet (invoked)
+    aws.client("s3").delete_object(
+        Bucket=settings().bucket_name, Key=fanout.slice_prefix(DAY, run["run"], 4) + fanout.PART_MANIFEST
+    )
+    assert rewrite.run_export_function(combine_event)["missing"] == [4]
+    assert not manifest_exists()
+    assert emitted[-1] == (fanout.EXPORT_SLICE_FAILED, 1)
+
+
+def test_the_combining_step_of_a_replaced_run_writes_nothing(invoked, monkeypatch):
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    first = rewrite.run_export_function(scheduled())
+    for event in list(invoked.events):
+        rewrite.run_export_function(event)
+    (combine_event,) = invoked.events[8:]
+    rewrite.run_export_function(scheduled())  # a newer run of the day starts before the combining step runs
+
+    assert rewrite.run_export_function(combine_event) == {
+        "date": DAY.isoformat(),
+        "run": first["run"],
+        "replaced": True,
+    }
+    assert not manifest_exists()
+
+
+def test_a_busy_days_erasure_rewrite_is_fanned_out_and_unmarked_once_combined(invoked, monkeypatch):
+    """The rewrite of a busy day an erasure changed: started by the rewrite invocation, one invocation per
+    slice, byte for byte the day rewritten in one go, and the day's mark (the rewrite's checkpoint) removed
+    only once the combining step has written the manifest."""
+    from chalicelib.privacy import erasure
+
+    export.export_day(DAY)
+    customer_id = synthetic_customer(3).customer_id
+    report = erasure.erase_customer(customer_id)
+    assert report is not None and report.exports_scheduled == [DAY.isoformat()]
+    assert rewrite.is_pending(DAY)
+    in_one_go = export.export_day(DAY, rewrite=True)  # the same day, rewritten by one invocation
+    assert in_one_go["counts"]["feedback"] < 900
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+
+    started = rewrite.run_export_function(rewrite.rewrite_event([DAY]))
+
+    assert started == {"rewritten": [], "fanned_out": [DAY.isoformat()]}
+    assert [event["detail"]["slice"] for event in invoked.events] == list(range(8))
+    for event in list(invoked.events):
+        rewrite.run_export_function(event)
+        assert rewrite.is_pending(DAY)
+    (combine_event,) = invoked.events[8:]
+    manifest = rewrite.run_export_function(combine_event)
+
+    assert not rewrite.is_pending(DAY)
+    assert manifest["files"] == in_one_go["files"]  # keys, rows, sizes and sha256 alike
+    assert manifest["counts"] == in_one_go["counts"]
+    assert customer_id not in s3_bytes(f"exports/dt={DAY.isoformat()}/contacts.csv").decode()
+    assert invoked.events[9:] == []  # a rewrite's combining step hands no rewrites on
+
+
+def test_a_fanned_out_rewrite_leaves_a_day_marked_again_meanwhile_pending(invoked, monkeypatch):
+    export.export_day(DAY)
+    rewrite.mark_pending([DAY])
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    rewrite.run_export_function(rewrite.rewrite_event([DAY]))
+    rewrite.mark_pending([DAY])  # another erasure while the slices run (its own rewrite would follow)
+    for event in list(invoked.events):
+        rewrite.run_export_function(event)
+    (combine_event,) = invoked.events[8:]
+    rewrite.run_export_function(combine_event)
+
+    assert manifest_exists()
+    assert rewrite.is_pending(DAY)

@@ -66,3 +66,20 @@ def test_the_section_projects_both_days_with_the_slice_count():
     assert "| 2,000,000 | 8 | 250,000 |" in text
     assert "Assumptions" in text
     assert export_scale.PROJECTED_DAYS == (1_000_000, 2_000_000)
+
+
+def test_a_busy_days_rewrite_is_projected_in_one_invocation_before_and_in_slices_now():
+    result = measured(read_us=200, slice_us=100, combine_us=10)
+    rewrite = export_fanout.rewrite_projection(result, 2_000_000, 8, 1769)
+    fanned = fanout_projection(result, 2_000_000, 8, 1769)
+
+    # Before: the whole day in the rewrite invocation (read and the one-invocation writers).
+    assert rewrite["one_invocation_seconds"] == pytest.approx(2_000_000 * result.per_item(*AFTER_STAGES))
+    assert rewrite["one_invocation_seconds"] > fanned["slice_seconds"] * 5
+    assert (rewrite["slice_seconds"], rewrite["combine_seconds"]) == (
+        fanned["slice_seconds"],
+        fanned["combine_seconds"],
+    )
+    assert rewrite["start_requests"] == 10
+    text = "\n".join(export_fanout.export_fanout_section(result))
+    assert "| 2,000,000 | 533 | starts 8 slices (10 requests) | 75 | 20 | yes |" in text

@@ -5,7 +5,7 @@ only while its remaining time holds another, then hands the rest on."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from botocore.stub import Stubber
@@ -202,3 +202,34 @@ def test_a_failed_hand_off_leaves_the_nightly_run_to_rewrite_after_its_export(ex
     assert manifest["date"] == YESTERDAY.isoformat()
     assert exports == [(YESTERDAY, False)] + [(day, True) for day in ERASED_DAYS]
     assert rewrite.pending_days() == []
+
+
+def test_the_nightly_run_marks_the_counters_complete_from_tomorrow_where_no_mark_exists(exports, monkeypatch):
+    from chalicelib.store import counters
+
+    monkeypatch.setattr(rewrite, "utc_now", lambda: NIGHT)
+    assert counters.read_days_and_completeness([])[1] is None
+
+    rewrite.run_export_function(scheduled_event(), remaining_ms=lambda: 800_000)
+
+    # Items stored before this run may predate the counters; from tomorrow on this code stores them all.
+    assert counters.read_days_and_completeness([])[1] == NIGHT.date() + timedelta(days=1)
+    # A mark a rebuild moved earlier stays where it is.
+    assert counters.mark_complete(date(2026, 9, 1), NIGHT.date(), NIGHT.date())
+    rewrite.run_export_function(scheduled_event(), remaining_ms=lambda: 800_000)
+    assert counters.read_days_and_completeness([])[1] == date(2026, 9, 1)
+
+
+def test_a_failed_counters_mark_does_not_stop_the_nightly_export(exports, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from chalicelib.store import counters
+
+    def throttled(since: date) -> bool:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+
+    monkeypatch.setattr(counters, "mark_complete_if_unset", throttled)
+
+    manifest = rewrite.run_export_function(scheduled_event(), remaining_ms=lambda: 800_000)
+
+    assert manifest["date"] == YESTERDAY.isoformat()

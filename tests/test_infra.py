@@ -524,3 +524,26 @@ def test_cfn_lint_passes_on_the_template_and_its_sam_transform(synth: Synth, tra
     for path in (synth.template_path, transformed["path"]):
         matches = lint_file(Path(path))
         assert not matches, "\n".join(str(match) for match in matches)
+
+
+# --- export fan-out -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, 250_000), ("", 250_000), ("0", 0), (" 1000 ", 1000), (2_000_000, 2_000_000)],
+)
+def test_the_fanout_threshold_is_read_as_whole_items(value: object, expected: int):
+    context = {"stage": "prod", "region": "us-east-1", "export_fanout_items": value}
+    assert settings.StageSettings.from_context(context.get).export_fanout_items == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "1e6", "250k", "999", "1", True])
+def test_a_bad_fanout_threshold_is_refused_at_synth_naming_what_is_allowed(value: object):
+    context = {"stage": "prod", "region": "us-east-1", "export_fanout_items": value}
+    message = (
+        f"export_fanout_items must be 0 (never fan out) or a whole number of items of at least 1000, "
+        f"got {value!r}"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        settings.StageSettings.from_context(context.get)

@@ -27,7 +27,7 @@ def test_alarms_notify_the_topic(synth: Synth):
     topic, _ = synth.only("AWS::SNS::Topic")
     alarms = synth.of_type("AWS::CloudWatch::Alarm")
     # + the outbound webhooks' two (tests/test_infra_outbound.py)
-    assert len(alarms) == 5 + 2 * len(FUNCTIONS) + 2
+    assert len(alarms) == 6 + 2 * len(FUNCTIONS) + 2
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [ref(topic)]
 
@@ -65,6 +65,25 @@ def test_export_not_run_alarm_watches_the_metric_the_export_emits(synth: Synth):
         1,
     )
     assert alarm["TreatMissingData"] == "breaching"
+
+
+def test_a_failed_export_slice_has_its_own_alarm_on_the_metric_the_fanout_emits(synth: Synth):
+    # chalicelib/export/fanout.py emits it through Powertools Metrics when a slice fails or is found missing.
+    fanout = (ROOT / "chalicelib" / "export" / "fanout.py").read_text()
+    assert 'EXPORT_SLICE_FAILED = "ExportSliceFailed"' in fanout
+    assert fanout.count("metrics.add_metric(name=EXPORT_SLICE_FAILED") == 2
+
+    alarm = _alarm(synth, "ExportSliceFailed")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("FeedbackCollector", "ExportSliceFailed")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}, {"Name": "stage", "Value": STAGE}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "Sum",
+        3600,
+        "GreaterThanThreshold",
+        0,
+    )
+    assert alarm["TreatMissingData"] == "notBreaching"  # no slice failed: nothing emitted
+    assert "cli export --date" in alarm["AlarmDescription"]
 
 
 # --- cost ----------------------------------------------------------------------------------------------

@@ -17,11 +17,11 @@ from infra.settings import StageSettings
 from tests.infra_synth import run_synth_script
 
 # region → extra context. eu-south-1 (Milan) has no Comprehend: it calls the one in Frankfurt; Ireland keeps
-# items 400 days (a retention set).
+# items 400 days (a retention set); Frankfurt fans out days from 50,000 items.
 REGIONS: dict[str, dict[str, str]] = {
     "us-east-1": {},
     "eu-west-1": {"retention_days": "400"},
-    "eu-central-1": {},
+    "eu-central-1": {"export_fanout_items": "50000"},
     "eu-south-1": {"comprehend_region": "eu-central-1"},
     "ap-southeast-2": {},
 }
@@ -85,6 +85,14 @@ def test_a_retention_reaches_every_function_and_the_cli_and_the_table_expires_on
         (table,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
         ttl = {"AttributeName": schema.TTL_ATTRIBUTE, "Enabled": True}
         assert table["Properties"]["TimeToLiveSpecification"] == ttl
+
+
+def test_the_fanout_threshold_reaches_the_export_function_only(templates: dict[str, Any]):
+    for region, template in templates.items():
+        expected = REGIONS[region].get("export_fanout_items", "250000")
+        assert _function_variables(template, permissions.NIGHTLY_EXPORT)["EXPORT_FANOUT_ITEMS"] == expected
+        for function in set(permissions.FUNCTIONS) - {permissions.NIGHTLY_EXPORT}:
+            assert "EXPORT_FANOUT_ITEMS" not in _function_variables(template, function), (region, function)
 
 
 def test_comprehend_is_called_where_it_is_offered(templates: dict[str, Any]):

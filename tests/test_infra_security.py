@@ -170,6 +170,12 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
     assert fanout_record["Condition"] == {
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["EXPORT_FANOUT"]}
     }
+    # The nightly run marks the counters complete where no mark exists: that one item, one action.
+    (counters_mark,) = [
+        s for s in _role_statements(synth, permissions.NIGHTLY_EXPORT) if s["Sid"] == "MarkCountersComplete"
+    ]
+    assert counters_mark["Action"] == "dynamodb:UpdateItem"
+    assert counters_mark["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["COUNTERS"]}}
     # An erasure invokes the export function and nothing else; no other function invokes any.
     (invoke,) = [
         s

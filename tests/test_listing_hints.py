@@ -4,6 +4,7 @@ when every counted filter may match there, or when its items may not all be coun
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -228,3 +229,44 @@ def test_the_bench_check_misses_a_listing_that_reads_more_than_three_items_per_i
     assert "90 empty days skipped for 2 counter reads" in listing_checks([skipped])[0].name
     table_rows = listings_section([skipped, rare])[-2:]
     assert [line.split("|")[-3].strip() for line in table_rows] == ["met", "MISSED"]
+
+
+def completeness() -> date | None:
+    return counters.read_days_and_completeness([])[1]
+
+
+def test_the_mark_is_set_where_absent_never_moved_later_and_a_rebuild_still_moves_it_earlier(stack):
+    today = datetime.now(UTC).date()
+    tomorrow = today + timedelta(days=1)
+    assert completeness() is None
+
+    assert counters.mark_complete_if_unset(tomorrow)
+    assert completeness() == tomorrow
+    # Set once: neither a later nor an earlier day replaces it (a second nightly run, a redeploy).
+    assert not counters.mark_complete_if_unset(tomorrow + timedelta(days=3))
+    assert not counters.mark_complete_if_unset(counters.EVERY_DAY)
+    assert completeness() == tomorrow
+    # A recount reaching today still moves it earlier, so days recounted are skipped too.
+    first = today - timedelta(days=10)
+    assert cli.main(["counters", "rebuild", "--from", first.isoformat(), "--to", today.isoformat()]) == 0
+    assert completeness() == first
+
+
+def test_a_fresh_local_stack_trusts_the_counters_for_every_day_and_a_kept_table_from_tomorrow(stack):
+    from chalicelib.local import provision
+
+    assert stack.resources.table_created  # the fixture's provision created the table: it holds nothing
+    assert provision.mark_counters_complete(stack.resources)
+    assert completeness() == counters.EVERY_DAY
+    days = [DAY_ONE + timedelta(days=n) for n in range(3)]
+    save([item("f1", at(days[1]), "form")])
+    # Every day counted: the days without a match are skipped, however long ago.
+    assert listing_hints.days_with_matches(days, feedback_store.Filters(channel="form")) == [days[1]]
+
+    again = provision.provision(os.environ["INGEST_QUEUE_NAME"])
+    assert not again.table_created
+    dynamo.batch_write(
+        app_settings().table_name, [{"DeleteRequest": {"Key": dynamo.serialize(counters.COMPLETE_KEY)}}]
+    )
+    assert provision.mark_counters_complete(again)
+    assert completeness() == datetime.now(UTC).date() + timedelta(days=1)

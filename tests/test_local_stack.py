@@ -16,10 +16,13 @@ from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
 
+import boto3
 import pyarrow.parquet as pq
 import pytest
 
 from chalicelib.channels.webhook import StandardWebhooksChannel
+from chalicelib.local.environment import local_environment
+from chalicelib.store import counters
 from tools.local_process import free_port, start_reading_banner, stop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,6 +208,20 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     with urllib.request.urlopen(by_theme, timeout=10) as response:
         filtered = json.loads(response.read())["items"]
     assert [item["feedback_id"] for item in filtered] == [spanish["feedback_id"]]
+
+    # Its fresh table holds nothing the counters missed: they are trusted for every day from the start.
+    local = local_environment(int(env["MOTO_PORT"]))
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=local["AWS_ENDPOINT_URL"],
+        region_name=local["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    mark = dynamodb.get_item(
+        TableName=local["TABLE_NAME"], Key={"pk": {"S": "COUNTERS"}, "sk": {"S": "COMPLETE"}}
+    )
+    assert mark["Item"]["since"] == {"S": counters.EVERY_DAY.isoformat()}
 
     exported = cli(env, "export", "--date", today, "--out", str(tmp_path))
     assert exported.returncode == 0, exported.stderr

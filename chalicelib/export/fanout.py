@@ -18,8 +18,14 @@ an underscore; the bucket's lifecycle rule deletes parts after a few days):
 The files are byte for byte those of the one-invocation export (tests/test_export_fanout.py). Each slice adds
 itself to the day's fan-out record (pk EXPORT_FANOUT, one record per day and run); the one completing the set
 starts the combining step. Every step is idempotent: a retried slice rewrites the same parts, a retried
-combine rewrites the same files. A slice that fails for good leaves no manifest, so the day is not exported
-(GET /exports answers 404) and the "export has not run" alarm fires; the record names the slices missing.
+combine rewrites the same files. An erasure's rewrite of a busy day is fanned out the same way (the run then
+carries the day's rewrite mark, which the export function removes once the combining step wrote the manifest).
+
+A slice that fails emits EXPORT_SLICE_FAILED (its own alarm, infra/monitoring.py) and raises (Lambda retries
+it twice); a combining step that finds a slice not done or its part gone emits it too and writes nothing. So
+a day with a slice missing gets no manifest: a nightly day is not exported (GET /exports answers 404, the
+"export has not run" alarm fires too), a rewritten day stays marked (409) and is fanned out again by the next
+nightly run; the record names the slices missing (missing_slices).
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from chalicelib.export.parquet_writer import (
 from chalicelib.export.streams import COPY_READ_SIZE, PART_SIZE, OutputFile, S3Day, S3File, WrittenFile
 from chalicelib.export.themes_writer import FeedbackThemesWriter, themes_schema
 from chalicelib.models import utc_now
-from chalicelib.observability import logger
+from chalicelib.observability import logger, metrics
 from chalicelib.store import counters, dynamo
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
@@ -60,14 +66,17 @@ PARTS_ROOT = "exports/_parts/"
 PART_MANIFEST = "part.json"
 CUSTOMERS_PART = "customers.txt"
 S3_DELETE_BATCH = 1000  # DeleteObjects' limit
+# Emitted (slices) when a slice fails or the combining step finds slices missing (infra/monitoring.py).
+EXPORT_SLICE_FAILED = "ExportSliceFailed"
 # The export function's own events, in EventBridge's shape (Chalice hands them to the scheduled handler).
 FANOUT_SOURCE = "feedback-collector.export"
 SLICE_DETAIL_TYPE = "Export slice requested"
 COMBINE_DETAIL_TYPE = "Export combine requested"
 # Starts the export function asynchronously on an event; False when it cannot (the step then runs here).
 Dispatcher = Callable[[dict[str, Any]], bool]
-# Called with the day once its manifest is written (the export function then hands on the day's rewrites).
-OnExported = Callable[[date], None]
+# Called with the day and the run's event detail once its manifest is written (the export function then hands
+# on the day's rewrites, or, for a rewrite's run, removes the day's rewrite mark: detail["rewrite"]).
+OnExported = Callable[[date, Mapping[str, Any]], None]
 
 
 def day_item_count(day: date) -> int:
@@ -107,15 +116,24 @@ def _record_key(day: date) -> dict[str, str]:
     return {PK: EXPORT_FANOUT, SK: day.isoformat()}
 
 
-def start(day: date, slices: int, dispatch: Dispatcher, on_exported: OnExported) -> dict[str, Any]:
+def start(
+    day: date,
+    slices: int,
+    dispatch: Dispatcher,
+    on_exported: OnExported,
+    rewrite_mark: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Record a new run of the day's fan-out and start one invocation per slice (a slice that cannot be
-    started runs here, in turn). Returns the run."""
-    run = {"day": day.isoformat(), "run": uuid.uuid4().hex, "slices": slices}
+    started runs here, in turn). `rewrite_mark` (the erasure's mark, its token) makes the run a rewrite: its
+    manifest is counted as one and the mark goes with the run to on_exported. Returns the run."""
+    run: dict[str, Any] = {"day": day.isoformat(), "run": uuid.uuid4().hex, "slices": slices}
+    if rewrite_mark is not None:
+        run["rewrite"] = dict(rewrite_mark)
     aws.client("dynamodb").put_item(
         TableName=settings().table_name,
         Item=dynamo.serialize(
             {**_record_key(day), RECORD_TYPE: EXPORT_FANOUT, "run": run["run"], "slices": slices}
-            | {"started_at": utc_now().isoformat()}
+            | {"started_at": utc_now().isoformat(), "rewrite": rewrite_mark is not None}
         ),
     )
     logger.info("day export fanned out", extra=run)
@@ -132,15 +150,20 @@ def run_step(event: Mapping[str, Any], dispatch: Dispatcher, on_exported: OnExpo
     detail = event.get("detail") or {}
     day, run, slices = date.fromisoformat(detail["day"]), str(detail["run"]), int(detail["slices"])
     if event.get("detail-type") == COMBINE_DETAIL_TYPE:
-        manifest = combine(day, run, slices)
-        on_exported(day)
+        manifest = combine(day, run, slices, rewrite="rewrite" in detail)
+        if "missing" not in manifest and "replaced" not in manifest:
+            on_exported(day, detail)
         return manifest
     index = int(detail["slice"])
-    part = export_slice(day, run, index, slices)
+    try:
+        part = export_slice(day, run, index, slices)
+    except Exception:
+        # Lambda retries the invocation; the alarm tells the operators this day may end without a manifest.
+        metrics.add_metric(name=EXPORT_SLICE_FAILED, unit="Count", value=1)
+        logger.exception("export slice failed", extra={"date": day.isoformat(), "run": run, "slice": index})
+        raise
     if _complete_slice(day, run, index) == slices:
-        combine_event = fanout_event(
-            COMBINE_DETAIL_TYPE, {"day": day.isoformat(), "run": run, "slices": slices}
-        )
+        combine_event = fanout_event(COMBINE_DETAIL_TYPE, {k: v for k, v in detail.items() if k != "slice"})
         if not dispatch(combine_event):
             return run_step(combine_event, dispatch, on_exported)
     return part
@@ -224,12 +247,18 @@ def export_slice(day: date, run: str, index: int, slices: int) -> dict[str, Any]
     return part
 
 
-def _read_parts(day: date, run: str, slices: int) -> list[dict[str, Any]]:
-    s3, bucket = aws.client("s3"), settings().bucket_name
-    return [
-        json.loads(s3.get_object(Bucket=bucket, Key=slice_prefix(day, run, n) + PART_MANIFEST)["Body"].read())
-        for n in range(slices)
-    ]
+def _read_parts(day: date, run: str, slices: list[int]) -> list[dict[str, Any]]:
+    """The part.json of each of `slices` that is there (a slice's last write: there means done)."""
+    s3, bucket, parts = aws.client("s3"), settings().bucket_name, []
+    for n in slices:
+        try:
+            body = s3.get_object(Bucket=bucket, Key=slice_prefix(day, run, n) + PART_MANIFEST)["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NoSuchKey":
+                raise
+            continue
+        parts.append(json.loads(body))
+    return parts
 
 
 def _body(key: str) -> Any:
@@ -262,14 +291,26 @@ class CombinedFile:
         self.rows = rows
 
 
-def combine(day: date, run: str, slices: int) -> dict[str, Any]:
+def combine(day: date, run: str, slices: int, rewrite: bool = False) -> dict[str, Any]:
     """Make the day's files from the slices' parts and write the manifest, last; then mark the run combined
-    and delete its parts. Returns the manifest (a retry of a combined run does nothing and says so)."""
+    and delete its parts. Returns the manifest. Writes nothing, and says so, for a run already combined (a
+    retry), replaced by a newer run of the day, or missing a slice (not done, or its part gone: counted as
+    EXPORT_SLICE_FAILED)."""
+    said = {"date": day.isoformat(), "run": run}
     record = dynamo.get_item(settings().table_name, _record_key(day), consistent=True)
-    if record is not None and record.get("run") == run and record.get("combined_at"):
-        logger.info("fanned-out day already combined", extra={"date": day.isoformat(), "run": run})
-        return {"date": day.isoformat(), "run": run, "combined_at": record["combined_at"]}
-    parts = _read_parts(day, run, slices)
+    if record is None or record.get("run") != run:
+        logger.warning("combining step of a replaced export run: the newer run writes the day", extra=said)
+        return {**said, "replaced": True}
+    if record.get("combined_at"):
+        logger.info("fanned-out day already combined", extra=said)
+        return {**said, "combined_at": record["combined_at"]}
+    done = {int(n) for n in record.get("done", set())}
+    parts = _read_parts(day, run, [n for n in range(slices) if n in done])
+    missing = sorted(set(range(slices)) - {part["slice"] for part in parts})
+    if missing:
+        metrics.add_metric(name=EXPORT_SLICE_FAILED, unit="Count", value=len(missing))
+        logger.error("export slices missing: no manifest written", extra={**said, "missing": missing})
+        return {**said, "missing": missing}
     counts = {"feedback": sum(part["feedback"] for part in parts)}
     files = []
     with S3Day(settings().bucket_name, partition_prefix(day, root=""), PART_SIZE) as target:
@@ -277,7 +318,7 @@ def combine(day: date, run: str, slices: int) -> dict[str, Any]:
             output = target.open(writer_class.filename, writer_class.key_prefix, writer_class.content_type)
             rows, written = _combine_file(writer_class, output, parts)
             files.append(file_entry(CombinedFile(writer_class, rows), written, day, counts))  # type: ignore[arg-type]
-    manifest = finish_day(day, counts, files, rewrite=False)
+    manifest = finish_day(day, counts, files, rewrite=rewrite)
     _mark_combined(day, run)
     _delete_parts(day, run, parts)
     logger.info("fanned-out day combined", extra={"date": day.isoformat(), "run": run, "slices": slices})

@@ -8,6 +8,9 @@ days to an invocation of their own (the same function, invoked asynchronously wi
 where nothing can be invoked does it rewrite them itself, after its export. Every invocation rewrites one day
 at a time (each unmarked day is a checkpoint) while its remaining time holds another day's rewrite, then
 hands the days left to the next invocation (or leaves them marked for the nightly run when it rewrote none).
+A busy day (fanout.slice_count) is rewritten like its nightly export: fanned out over slice invocations and
+combined; starting them takes the rewrite invocation a moment, and the day's mark (its checkpoint) is removed
+only once the combining step has written the day's manifest (fanned_out_day_exported).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -30,7 +33,7 @@ from chalicelib.export import fanout
 from chalicelib.export.day import export_day, previous_utc_day
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
-from chalicelib.store import dynamo
+from chalicelib.store import counters, dynamo
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
 
 EXPORT_REWRITE = "EXPORT_REWRITE"
@@ -197,28 +200,62 @@ def rewrite_pending(
     just_exported: date | None = None,
     remaining_ms: RemainingTime | None = None,
     left_over: list[str] | None = None,
+    fanned_out: list[str] | None = None,
 ) -> list[str]:
     """Rewrite the marked days that are exported (see rewritable_days), oldest first, and unmark each one
     whose mark did not change meanwhile; with `remaining_ms`, stop before a day's rewrite could outlast the
-    invocation (the days not reached are appended to `left_over`). Returns the days rewritten."""
+    invocation (the days not reached are appended to `left_over`). A busy day is fanned out instead (appended
+    to `fanned_out`; its combining step unmarks it). Returns the days rewritten here."""
     marks = _rewritable_marks(days, just_exported)
     rewritten: list[str] = []
+    started: list[str] = []
     longest = 0.0
-    for mark in marks:
+    for reached, mark in enumerate(marks):
         if remaining_ms is not None and remaining_ms() / 1000 < max(REWRITE_RESERVE_SECONDS, 1.5 * longest):
-            left = [m[SK] for m in marks[len(rewritten) :]]
+            left = [m[SK] for m in marks[reached:]]
             logger.warning("export rewrites left for the next invocation", extra={"days": left})
             if left_over is not None:
                 left_over.extend(left)
             break
-        started = time.monotonic()
-        export_day(date.fromisoformat(mark[SK]), rewrite=True)
-        _unmark(mark)
-        rewritten.append(mark[SK])
-        longest = max(longest, time.monotonic() - started)
+        began = time.monotonic()
+        day = date.fromisoformat(mark[SK])
+        slices = fanout.slice_count(day)
+        if slices > 1:
+            fanout.start(day, slices, _invoke_self, _day_exported(remaining_ms), _rewrite_mark(mark))
+            started.append(mark[SK])
+        else:
+            export_day(day, rewrite=True)
+            _unmark(mark)
+            rewritten.append(mark[SK])
+        longest = max(longest, time.monotonic() - began)
     if rewritten:
         logger.info("export days rewritten after erasures", extra={"days": rewritten})
+    if started:
+        logger.info("export rewrites fanned out after erasures", extra={"days": started})
+    if fanned_out is not None:
+        fanned_out.extend(started)
     return rewritten
+
+
+def _rewrite_mark(mark: Mapping[str, Any]) -> dict[str, Any]:
+    """What a fanned-out rewrite carries to its combining step to unmark the day (the mark's token)."""
+    return {"token": mark["token"]} if mark.get("token") else {}
+
+
+def _day_exported(remaining_ms: RemainingTime | None) -> fanout.OnExported:
+    """What the export function does once a fanned-out day's manifest is written: a rewrite's run removes
+    the day's mark (unless an erasure marked the day again meanwhile); the nightly run hands on the days
+    still to rewrite."""
+
+    def exported(day: date, detail: Mapping[str, Any]) -> None:
+        mark = detail.get("rewrite")
+        if isinstance(mark, Mapping):
+            _unmark({SK: day.isoformat(), **mark})
+            logger.info("fanned-out export day rewritten after erasures", extra={"day": day.isoformat()})
+        else:
+            hand_off_rewrites(day, remaining_ms)
+
+    return exported
 
 
 def _unmark(mark: dict[str, Any]) -> None:
@@ -277,13 +314,27 @@ def run_rewrites(detail: Mapping[str, Any], remaining_ms: RemainingTime | None =
     exported = detail.get("just_exported")
     just_exported = date.fromisoformat(exported) if isinstance(exported, str) else None
     left: list[str] = []
-    rewritten = rewrite_pending(days, just_exported=just_exported, remaining_ms=remaining_ms, left_over=left)
+    fanned: list[str] = []
+    rewritten = rewrite_pending(days, just_exported, remaining_ms, left_over=left, fanned_out=fanned)
     result: dict[str, Any] = {"rewritten": rewritten}
-    if left and rewritten:
+    if fanned:
+        result["fanned_out"] = fanned
+    if left and (rewritten or fanned):
         next_days = [date.fromisoformat(day) for day in left]
         result["handed_on"] = left
         result["dispatch"] = str(_dispatch(rewrite_event(next_days, just_exported), own_function_name()))
     return result
+
+
+def _mark_counters_complete() -> None:
+    """Where no stage set it yet, mark the counters complete from tomorrow: every item stored from then on is
+    written by this code, which counts it (items stored before may predate the counters). Never in the way
+    of the export."""
+    try:
+        if counters.mark_complete_if_unset(utc_now().date() + timedelta(days=1)):
+            logger.info("counters marked complete from tomorrow: filtered listings skip empty days from then")
+    except (BotoCoreError, ClientError):
+        logger.exception("counters completeness not marked; the next nightly run tries again")
 
 
 def run_export_function(
@@ -294,18 +345,15 @@ def run_export_function(
     a rewrite invocation of their own."""
     if is_rewrite_event(event):
         return run_rewrites(event.get("detail") or {}, remaining_ms)
-
-    def exported(day: date) -> None:
-        hand_off_rewrites(day, remaining_ms)
-
     if fanout.is_fanout_event(event):
-        return fanout.run_step(event, _invoke_self, exported)
+        return fanout.run_step(event, _invoke_self, _day_exported(remaining_ms))
+    _mark_counters_complete()
     day = previous_utc_day()
     slices = fanout.slice_count(day)
     if slices > 1:
         # The combining step hands the rewrites on once the day's manifest is written: a rewrite of the day
         # itself must not run before its files are whole.
-        return fanout.start(day, slices, _invoke_self, exported)
+        return fanout.start(day, slices, _invoke_self, _day_exported(remaining_ms))
     manifest = export_day(day)
     hand_off_rewrites(day, remaining_ms)
     return manifest

@@ -27,6 +27,7 @@ from chalicelib.local.provision import (
     create_demo_sources,
     create_local_read_token,
     load_starter_taxonomy,
+    mark_counters_complete,
     provision,
 )
 from chalicelib.web.demo import serve_demo
@@ -50,6 +51,7 @@ def main() -> int:
     moto.start()
     use_local_stack()
     resources = provision(os.environ["INGEST_QUEUE_NAME"], visibility_timeout_seconds=10)
+    mark_counters_complete(resources)  # filtered listings skip empty days from the start
     form = create_demo_form()
     taxonomy = load_starter_taxonomy()
     demo_sources = create_demo_sources()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 
 from botocore.exceptions import ClientError
 
@@ -15,7 +16,8 @@ from chalicelib.channels.sources import SourceConfig
 from chalicelib.config import settings
 from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
-from chalicelib.models import RatingScale
+from chalicelib.models import RatingScale, utc_now
+from chalicelib.store import counters
 from chalicelib.store.schema import TTL_ATTRIBUTE, create_table_arguments
 from chalicelib.themes import records as theme_records
 from chalicelib.themes.taxonomy import Taxonomy
@@ -31,12 +33,13 @@ class Resources:
     queue_url: str
     dlq_url: str
     bucket_name: str
+    table_created: bool = False  # the table was created now (so it holds no feedback)
 
 
 def provision(queue_name: str, visibility_timeout_seconds: int = 30) -> Resources:
     """Create everything the app needs, idempotently, and return the names."""
     config = settings()
-    _create_table(config.table_name)
+    table_created = _create_table(config.table_name)
     dlq_url, queue_url = _create_queues(queue_name, visibility_timeout_seconds)
     _create_bucket(config.bucket_name)
     aws.client("ssm").put_parameter(
@@ -52,21 +55,30 @@ def provision(queue_name: str, visibility_timeout_seconds: int = 30) -> Resource
             }
         ),
     )
-    return Resources(config.table_name, queue_url, dlq_url, config.bucket_name)
+    return Resources(config.table_name, queue_url, dlq_url, config.bucket_name, table_created)
 
 
-def _create_table(table_name: str) -> None:
+def _create_table(table_name: str) -> bool:
+    """Create the table unless it exists; whether it was created now."""
     dynamodb = aws.client("dynamodb")
     try:
         dynamodb.create_table(**create_table_arguments(table_name))
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceInUseException":
             raise
-        return
+        return False
     dynamodb.get_waiter("table_exists").wait(TableName=table_name)
     dynamodb.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
     )
+    return True
+
+
+def mark_counters_complete(resources: Resources) -> bool:
+    """The counters' completeness mark, unless one exists: a table created now holds no item the counters
+    missed, so every day is counted; a table found holding data is trusted from tomorrow, as on AWS."""
+    since = counters.EVERY_DAY if resources.table_created else utc_now().date() + timedelta(days=1)
+    return counters.mark_complete_if_unset(since)
 
 
 def _create_queues(queue_name: str, visibility_timeout_seconds: int) -> tuple[str, str]:

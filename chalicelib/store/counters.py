@@ -20,9 +20,12 @@ are counted under their parents as the taxonomy stood when they were written; `c
 recounts a range after a taxonomy change.
 
 One more item (`COUNTERS`, `COMPLETE`) says from which day on every stored item is in the counters
-(`since`): `counters rebuild` sets it when the range it recounted reaches today. Before that day a stage
-upgraded from a version without counters may hold uncounted items (and an erasure or backfill there moves
-counts that were never added), so only days from `since` on may be ruled out by a filtered listing.
+(`since`). It is set without a manual step where absent (mark_complete_if_unset): by the nightly run, to the
+day after it (items stored before may predate the counters), and by the local stack at start-up, to every day
+when it has just created the table. `counters rebuild` moves it earlier when the range it recounted reaches
+today. Before that day a stage upgraded from a version without counters may hold uncounted items (and an
+erasure or backfill there moves counts that were never added), so only days from `since` on may be ruled out
+by a filtered listing.
 
 The newest negative feedback is listed by pointer items (`NEGATIVE`, `<stored_at>#<feedback id>`), written
 and deleted in the same transactions: one Query finds the newest of any range.
@@ -277,6 +280,31 @@ def mark_complete(first: date, last: date, today: date) -> bool:
                     ":after_last": (last + timedelta(days=1)).isoformat(),
                     ":rt": "COUNTERS_COMPLETE",
                 }
+            ),
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+# `since` of a table that held no feedback when the counters were set up: every day is counted.
+EVERY_DAY = date(1970, 1, 1)
+
+
+def mark_complete_if_unset(since: date) -> bool:
+    """Mark the counters complete from `since` unless a mark exists (one conditional write: an existing mark
+    is never moved later; `counters rebuild` may still move it earlier). Whether the mark was set."""
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=settings().table_name,
+            Key=dynamo.serialize(COMPLETE_KEY),
+            UpdateExpression="SET #since = :since, #rt = :rt",
+            ConditionExpression="attribute_not_exists(#since)",
+            ExpressionAttributeNames={"#since": "since", "#rt": RECORD_TYPE},
+            ExpressionAttributeValues=dynamo.serialize(
+                {":since": since.isoformat(), ":rt": "COUNTERS_COMPLETE"}
             ),
         )
     except ClientError as error:

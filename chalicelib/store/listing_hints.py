@@ -9,7 +9,8 @@ kept in the same conditional write as each item) answer for the filters they cou
   another parent since is still found.
 
 A day is kept when every counted filter may match (a count above zero), and always when its items may not
-all be counted: before the stage's `COUNTERS`/`COMPLETE` mark (set by `counters rebuild` reaching today),
+all be counted: before the stage's `COUNTERS`/`COMPLETE` mark (counters.py: set where absent by the nightly
+run and the local stack, moved earlier by `counters rebuild` reaching today),
 a day may hold items stored before the counters existed, and a missing or negative count proves nothing
 there. From the mark on, a day without a counter item holds no item. Counts only ever over-state what is
 left (TTL expiry does not lower them), so a kept day may hold no match, never the other way round.
