@@ -218,17 +218,17 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
     # The API puts one item only: the cursor key, in its own partition.
     (key,) = [s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "CreateCursorKey"]
     assert key["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SIGNING_KEY"]}}
-    # It queries the table in the negative pointers' partition only (GET /stats) and deletes or updates in
-    # the feedback, pointer and counter partitions only (erasure).
-    (pointers,) = [
-        s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "QueryNegativePointers"
+    # It queries the sparse index of negatives (GET /stats) and no table partition, and deletes or updates
+    # in the feedback and counter partitions only (erasure).
+    (negatives,) = [
+        s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "QueryNegativeIndex"
     ]
-    assert pointers["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["NEGATIVE"]}}
+    assert negatives["Action"] == "dynamodb:Query" and "by_negative" in _resource_text(negatives)
     (erase,) = [
         s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "EraseCountedFeedback"
     ]
     assert erase["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["FEEDBACK#*", "NEGATIVE", "COUNTER#*"]}
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["FEEDBACK#*", "COUNTER#*"]}
     }
     # The authorizer reads token records only.
     (tokens,) = [s for s in _role_statements(synth, permissions.BEARER) if s["Sid"] == "ReadTokenRecords"]
