@@ -176,3 +176,33 @@ def test_a_profile_is_read_by_its_key_not_through_the_customer_index(stack):
         ),
     )
     assert customers.view(customer_id) == seen
+
+
+def test_a_typical_tagged_item_bills_one_unit_per_copy_and_a_negative_one_more(stack):
+    """The floor under `make bench`'s WRU per stored item: a customer's 1 KB-ish review with three theme
+    tags costs 2 WRU as a transactional Put and 1 per index entry (per-day, negatives); no pointer
+    item is written."""
+    from chalicelib import aws
+    from chalicelib.store import feedback_write
+    from chalicelib.store.identities import Resolution
+    from tools.bench.capacity import CapacityTally
+    from tools.bench.counting import RequestCounter
+    from tools.bench.storage import index_shapes
+
+    items = [
+        tagged(sentiment=Sentiment.NEGATIVE if n % 2 else Sentiment.POSITIVE).model_copy(
+            update={"feedback_id": f"fb_{n:032x}", "customer_id": None}
+        )
+        for n in range(10)
+    ]
+    counter = RequestCounter()
+    tally = CapacityTally(counter, index_shapes())
+    tally.attach(aws.client("dynamodb").meta.events)
+
+    with counter.phase_of("write"):
+        feedback_write.save_feedback(items, Resolution(), {})
+
+    billed = tally.wru_by_kind["write"]
+    assert billed["feedback"] == 2 * len(items)
+    assert (billed["feedback in by_day"], billed["feedback in by_negative"]) == (len(items), len(items) // 2)
+    assert billed["negative pointer"] == 0
