@@ -178,10 +178,9 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
             [
                 targets.index_arn(DAY_INDEX),  # GET /feedback?date=…
                 targets.index_arn(CUSTOMER_INDEX),  # GET /customers/{id}, ?customer_id=, erasure
+                targets.index_arn(NEGATIVE_INDEX),  # GET /stats: the newest negatives (counters.py)
             ],
         ),
-        # GET /stats: the newest negative items, by the sparse index (store/counters.newest_negative_ids).
-        _statement("QueryNegativeIndex", ["dynamodb:Query"], [targets.index_arn(NEGATIVE_INDEX)]),
         # Erasure (store/feedback_delete.py): TransactWriteItems deleting each feedback item and updating its
         # day's counter item, in those partitions only.
         _statement(
