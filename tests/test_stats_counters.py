@@ -165,7 +165,7 @@ def test_93_days_cost_a_few_requests_whatever_they_hold(stack):
     many = count_requests(days)
 
     # 186 days of counter items (the range and the period before) at 2 shards: 4 BatchGetItem; the newest
-    # negatives: one Query for their pointers, one BatchGetItem for the items.
+    # negatives: one Query on their sparse index, one BatchGetItem for the items.
     assert few == many == {"BatchGetItem": 5, "Query": 1}
     assert sum(many.values()) <= 10
 
