@@ -180,7 +180,7 @@ def test_rebuild_recounts_a_range_after_a_taxonomy_change_idempotently(stack, ca
     taxonomy_records.replace(Taxonomy(themes=moved))
     taxonomy_records.clear_cache()
     assert stats.compute(days) != stats_oracle.compute(days)
-    # And a stray pointer and counter shard, as a lost race could leave them.
+    # And a pointer item of an older table and a stray counter shard (a lost race could leave one).
     stray = {"pk": "NEGATIVE", "sk": f"{START.isoformat()}T00:00:00+00:00#fb_gone", "record_type": "NEGATIVE"}
     feedback_write.dynamo.batch_write(
         settings().table_name,
