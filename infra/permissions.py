@@ -20,7 +20,7 @@ from typing import Any
 
 from aws_cdk import aws_iam as iam
 
-from chalicelib.store.schema import CUSTOMER_INDEX, DAY_INDEX
+from chalicelib.store.schema import CUSTOMER_INDEX, DAY_INDEX, NEGATIVE_INDEX
 from infra import regions
 
 # Logical ids of the functions in the template `chalice package` generates for app.py.
@@ -57,9 +57,8 @@ COUNTERS_MARK_PARTITION = "COUNTERS"
 THEMES_PARTITION = "THEMES"
 # The read API's cursor MAC key, created once by the API itself (chalicelib/read/cursors.py).
 SIGNING_KEY_PARTITION = "SIGNING_KEY"
-# The day counters and negative pointers `/stats` reads and an erasure moves (chalicelib/store/counters.py).
+# The day counters `/stats` reads and an erasure moves (chalicelib/store/counters.py).
 COUNTER_PARTITIONS = "COUNTER#*"
-NEGATIVE_PARTITION = "NEGATIVE"
 FEEDBACK_PARTITIONS = "FEEDBACK#*"
 # Outbound webhooks (chalicelib/outbound/): subscriptions (config records) and their delivery logs.
 SUBSCRIPTION_PARTITION = "SUBSCRIPTION"
@@ -189,25 +188,17 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
             [
                 targets.index_arn(DAY_INDEX),  # GET /feedback?date=…
                 targets.index_arn(CUSTOMER_INDEX),  # GET /customers/{id}, ?customer_id=, erasure
+                targets.index_arn(NEGATIVE_INDEX),  # GET /stats: the newest negatives (counters.py)
             ],
         ),
-        # GET /stats: the newest negative items, by their pointers (store/counters.newest_negative_ids).
-        _statement(
-            "QueryNegativePointers",
-            ["dynamodb:Query"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [NEGATIVE_PARTITION]}},
-        ),
-        # Erasure (store/feedback_delete.py): TransactWriteItems deleting each feedback item and its negative
-        # pointer and updating its day's counter item, in those partitions only.
+        # Erasure (store/feedback_delete.py): TransactWriteItems deleting each feedback item and updating its
+        # day's counter item, in those partitions only.
         _statement(
             "EraseCountedFeedback",
             ["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
             [targets.table_arn],
             conditions={
-                "ForAllValues:StringLike": {
-                    "dynamodb:LeadingKeys": [FEEDBACK_PARTITIONS, NEGATIVE_PARTITION, COUNTER_PARTITIONS]
-                }
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [FEEDBACK_PARTITIONS, COUNTER_PARTITIONS]}
             },
         ),
         # store/signing_keys.cursor_key: the first cursor the API issues creates the MAC key (a conditional

@@ -23,27 +23,27 @@ from chalicelib.read.stats import (
 )
 from chalicelib.read.theme_stats import ThemeStats
 from chalicelib.store import dynamo
-from chalicelib.store.feedback import day_partition
+from chalicelib.store.feedback import day_partition, plain_fields
 from chalicelib.store.schema import DAY_INDEX, DAY_PK
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
 
 
 def day_items(day: date, attributes: Sequence[str] = PROJECTED) -> list[dict[str, Any]]:
-    """The projected attributes of every item stored on a UTC day, through the per-day index."""
+    """The projected attributes of every item stored on a UTC day, through the per-day index (as the fields
+    StoredFeedback names, in either item layout)."""
     names = {f"#a{index}": name for index, name in enumerate(attributes)}
     items: list[dict[str, Any]] = []
     for shard in range(settings().day_shards):
-        items.extend(
-            dynamo.query_pages(
-                TableName=settings().table_name,
-                IndexName=DAY_INDEX,
-                KeyConditionExpression="#pk = :day",
-                ProjectionExpression=", ".join(names),
-                ExpressionAttributeNames={"#pk": DAY_PK, **names},
-                ExpressionAttributeValues={":day": {"S": day_partition(day, shard)}},
-            )
+        pages = dynamo.query_pages(
+            TableName=settings().table_name,
+            IndexName=DAY_INDEX,
+            KeyConditionExpression="#pk = :day",
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames={"#pk": DAY_PK, **names},
+            ExpressionAttributeValues={":day": {"S": day_partition(day, shard)}},
         )
+        items.extend(map(plain_fields, pages))
     return items
 
 

@@ -1,4 +1,4 @@
-"""The bench's `/stats` cost: the counters' tally sees exactly the counter Updates and pointer Puts inside
+"""The bench's `/stats` cost: the counters' tally sees exactly the counter Updates inside
 TransactWriteItems, and `/stats` costs the same few requests at any volume."""
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from tools.bench.stats_cost import (
 )
 
 
-def test_the_counter_tally_sizes_the_counter_update_and_pointer_put_of_a_transaction_only(stack):
+def test_the_counter_tally_sizes_the_counter_update_of_a_transaction_only(stack):
     counter = RequestCounter()
     tally = CounterCapacity(counter, [])
     table = settings().table_name
-    pointer = {"pk": "NEGATIVE", "sk": "2027-01-01T00:00:00+00:00#fb_1", "record_type": "NEGATIVE"}
+    negative = {"pk": "FEEDBACK#fb_1", "sk": "FEEDBACK", "gsi3pk": "NEGATIVE", "gsi1sk": "2027-01-01#fb_1"}
     actions = [
-        {"Put": {"TableName": table, "Item": dynamo.serialize({"pk": "FEEDBACK#fb_1", "sk": "FEEDBACK"})}},
+        {"Put": {"TableName": table, "Item": dynamo.serialize(negative)}},
         {"Update": {"TableName": table, "Key": dynamo.serialize({"pk": "PROFILE#c", "sk": "PROFILE"})}},
         {
             "Update": {
@@ -36,15 +36,14 @@ def test_the_counter_tally_sizes_the_counter_update_and_pointer_put_of_a_transac
                 "Key": dynamo.serialize({"pk": "COUNTER#2027-01-01", "sk": "SHARD#1"}),
             }
         },
-        {"Put": {"TableName": table, "Item": dynamo.serialize(pointer)}},
     ]
     with counter.phase_of("write"):
         tally._on_params({"TransactItems": actions}, SimpleNamespace(name="TransactWriteItems"))
         tally._on_params({"Item": actions[0]["Put"]["Item"]}, SimpleNamespace(name="PutItem"))
     tally.resolve({("COUNTER#2027-01-01", "SHARD#1"): StoredItem(1_500, {})})
 
-    # The pointer Put (1 unit) and the 1.5 KB counter item (2 units), both transactional; nothing else.
-    assert tally.write_1kb["write"] == {"transactional": 3, "standard": 0}
+    # The 1.5 KB counter item (2 units, transactional); not the feedback item nor its negatives' entry.
+    assert tally.write_1kb["write"] == {"transactional": 2, "standard": 0}
 
 
 def test_stats_cost_is_a_few_requests_at_any_volume_and_the_counters_cost_some_write_units(stack):
@@ -59,7 +58,7 @@ def test_stats_cost_is_a_few_requests_at_any_volume_and_the_counters_cost_some_w
         (93, 33_000),
     ]
     small, large = cost.requests(93)
-    # 186 days of counter items: 4 BatchGetItem; the pointers: 1 Query; the newest negatives: 1 BatchGetItem.
+    # 186 days of counter items: 4 BatchGetItem; the negatives index: 1 Query; the items: 1 BatchGetItem.
     assert small == large == 6 <= TARGET_STATS_REQUESTS_93_DAYS
     assert cost.requests(7) == [3, 3]
     assert all(row.read_units > 0 for row in cost.rows)

@@ -57,7 +57,7 @@ def test_table_is_on_demand_with_pitr_encryption_ttl_and_the_schema_indexes(synt
     )
 
 
-def test_customer_index_projects_keys_record_type_channel_and_sentiment_and_the_day_index_all(synth: Synth):
+def test_index_projections_customer_index_narrow_day_index_all_negatives_keys_only(synth: Synth):
     _, table = synth.only("AWS::DynamoDB::Table")
     projections = {i["IndexName"]: i["Projection"] for i in table["Properties"]["GlobalSecondaryIndexes"]}
     assert projections == {
@@ -66,6 +66,7 @@ def test_customer_index_projects_keys_record_type_channel_and_sentiment_and_the_
             "ProjectionType": "INCLUDE",
             "NonKeyAttributes": ["record_type", "channel", "sentiment"],
         },
+        schema.NEGATIVE_INDEX: {"ProjectionType": "KEYS_ONLY"},
     }
 
 

@@ -96,7 +96,7 @@ def test_an_erasure_finds_the_export_days_of_items_that_already_expired(stack, m
     assert report.exports_scheduled == [day.isoformat()]
 
 
-def test_a_negative_pointer_expires_with_its_item(stack, monkeypatch):
+def test_a_negative_item_leaves_the_latest_negatives_when_it_expires(stack, monkeypatch):
     from chalicelib.store import counters
 
     monkeypatch.setenv("RETENTION_DAYS", "30")
@@ -106,6 +106,10 @@ def test_a_negative_pointer_expires_with_its_item(stack, monkeypatch):
 
     feedback = feedback_store.from_item(item)
     assert feedback.sentiment == "NEGATIVE"
-    pointer = dynamo.get_item(settings().table_name, counters.negative_key(feedback))
-    assert pointer is not None
-    assert pointer[schema.TTL_ATTRIBUTE] == item[schema.TTL_ATTRIBUTE]
+    # Its entry in the sparse index is the item's own, so it goes when TTL deletes the item: no pointer item
+    # of its own outlives it.
+    assert item[schema.NEGATIVE_PK] == schema.NEGATIVE_PARTITION and schema.TTL_ATTRIBUTE in item
+    assert dynamo.get_item(settings().table_name, counters.negative_key(feedback)) is None
+    day = feedback.stored_at.date()
+    newest = counters.newest_negative_ids(day, day, 10)
+    assert newest == [(feedback.stored_at.isoformat(), feedback.feedback_id)]

@@ -165,7 +165,7 @@ def test_93_days_cost_a_few_requests_whatever_they_hold(stack):
     many = count_requests(days)
 
     # 186 days of counter items (the range and the period before) at 2 shards: 4 BatchGetItem; the newest
-    # negatives: one Query for their pointers, one BatchGetItem for the items.
+    # negatives: one Query on their sparse index, one BatchGetItem for the items.
     assert few == many == {"BatchGetItem": 5, "Query": 1}
     assert sum(many.values()) <= 10
 
@@ -180,7 +180,7 @@ def test_rebuild_recounts_a_range_after_a_taxonomy_change_idempotently(stack, ca
     taxonomy_records.replace(Taxonomy(themes=moved))
     taxonomy_records.clear_cache()
     assert stats.compute(days) != stats_oracle.compute(days)
-    # And a stray pointer and counter shard, as a lost race could leave them.
+    # And a pointer item of an older table and a stray counter shard (a lost race could leave one).
     stray = {"pk": "NEGATIVE", "sk": f"{START.isoformat()}T00:00:00+00:00#fb_gone", "record_type": "NEGATIVE"}
     feedback_write.dynamo.batch_write(
         settings().table_name,

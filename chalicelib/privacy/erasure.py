@@ -23,6 +23,7 @@ from chalicelib.config import settings
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
 from chalicelib.store import customers, dynamo, feedback_delete
+from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import IDENTITY
 from chalicelib.store.profiles import profile_key
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
@@ -84,7 +85,7 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
         if kind == "FEEDBACK":
             report.feedback_deleted += 1
             days.add(date.fromisoformat(item["stored_at"][:10]))
-            feedback_ids.append(item["feedback_id"])
+            feedback_ids.append(feedback_store.id_of(item))
             continue
         if kind == IDENTITY:
             report.identities_deleted += 1

@@ -31,7 +31,8 @@ from chalicelib.read import scores
 from chalicelib.read.theme_stats import ThemeStats
 from chalicelib.store import counters, dynamo
 from chalicelib.store.counters import DETRACTOR_MAX, PROMOTER_MIN, UNANALYSED, nps_band
-from chalicelib.store.feedback import feedback_key
+from chalicelib.store.feedback import COMPRESSED_TEXT, feedback_key, plain_fields
+from chalicelib.store.schema import PK
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
 
@@ -40,7 +41,9 @@ LATEST_NEGATIVE = 10
 MAX_TEXT_CHARS = 500
 # Only what the aggregates use; each name through a placeholder (several are DynamoDB reserved words).
 PROJECTED = (
+    PK,
     "feedback_id",
+    COMPRESSED_TEXT,
     "channel",
     "sentiment",
     "rating",
@@ -169,7 +172,7 @@ def _newest_negative(days: list[date], latest_negative: int) -> list[dict[str, A
     keys = [feedback_key(feedback_id) for _, feedback_id in pointers]
     found = {
         item["feedback_id"]: item
-        for item in dynamo.batch_get(settings().table_name, keys, attributes=PROJECTED)
+        for item in map(plain_fields, dynamo.batch_get(settings().table_name, keys, attributes=PROJECTED))
     }
     items = [found.get(feedback_id) for _, feedback_id in pointers]
     return [

@@ -27,8 +27,10 @@ today. Before that day a stage upgraded from a version without counters may hold
 erasure or backfill there moves counts that were never added), so only days from `since` on may be ruled out
 by a filtered listing.
 
-The newest negative feedback is listed by pointer items (`NEGATIVE`, `<stored_at>#<feedback id>`), written
-and deleted in the same transactions: one Query finds the newest of any range.
+The newest negative feedback is listed by the sparse index of negative items (schema.NEGATIVE_INDEX): an
+item carries its key while its sentiment is negative, so one Query finds the newest of any range. A table
+written before it held pointer items (`NEGATIVE`, `<stored_at>#<feedback id>`) instead: `cli counters
+rebuild` puts a day's negatives in the index and removes its pointers (README, upgrading).
 """
 
 from __future__ import annotations
@@ -44,11 +46,20 @@ from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, Sentiment, StoredFeedback
 from chalicelib.store import dynamo
-from chalicelib.store.feedback import expiry, shard_of
-from chalicelib.store.schema import PK, RECORD_TYPE, SK, TTL_ATTRIBUTE
+from chalicelib.store.feedback import feedback_key, is_negative, shard_of
+from chalicelib.store.schema import (
+    DAY_SK,
+    NEGATIVE_INDEX,
+    NEGATIVE_PARTITION,
+    NEGATIVE_PK,
+    PK,
+    RECORD_TYPE,
+    SK,
+)
 
 COUNTER = "COUNTER"
 COMPLETE_KEY = {PK: "COUNTERS", SK: "COMPLETE"}
+# The partition of the pointer items that listed negatives before the sparse index did.
 NEGATIVE_POINTER = "NEGATIVE"
 # Two items a day: /stats reads 93 days and the 93 before them in 4 BatchGetItem requests.
 COUNTER_SHARDS = 2
@@ -74,7 +85,7 @@ def counter_keys(days: Iterable[date]) -> list[dict[str, str]]:
 
 
 def negative_key(item: StoredFeedback) -> dict[str, str]:
-    """The pointer listing a negative item among the newest: sorted by when it was stored."""
+    """The key of the pointer item that listed a negative item in a table written before the sparse index."""
     return {PK: NEGATIVE_POINTER, SK: f"{item.stored_at.isoformat()}#{item.feedback_id}"}
 
 
@@ -149,10 +160,8 @@ def attribute_count(items: Sequence[StoredFeedback], parents: ThemeParents) -> i
 
 
 def action_count(items: Sequence[StoredFeedback]) -> int:
-    """Counter Updates (one per day) plus negative pointer Puts or Deletes that `items` bring to a
-    transaction."""
-    days = {item.stored_at.date() for item in items}
-    return len(days) + sum(item.sentiment == Sentiment.NEGATIVE for item in items)
+    """Counter Updates (one per day) that `items` bring to a transaction."""
+    return len({item.stored_at.date() for item in items})
 
 
 def transaction_chunks(
@@ -201,38 +210,15 @@ def counter_update(day: date, shard: int, delta: Mapping[str, int]) -> dict[str,
 def counter_actions(
     added: Sequence[StoredFeedback], removed: Sequence[StoredFeedback], parents: ThemeParents
 ) -> list[dict[str, Any]]:
-    """The counter Updates of one transaction: one per day touched, on the shard of its first item, plus a
-    Put or Delete of each negative pointer that appears or goes."""
+    """The counter Updates of one transaction: one per day touched, on the shard of its first item. (The
+    items' entries in the sparse index of negatives move with the items themselves.)"""
     first_id: dict[date, str] = {}
     for item in [*added, *removed]:
         first_id.setdefault(item.stored_at.date(), item.feedback_id)
-    actions = [
+    return [
         counter_update(day, shard_of(first_id[day], COUNTER_SHARDS), delta)
         for day, delta in sorted(day_deltas(added, removed, parents).items())
     ]
-    was_negative = {negative_key(i)[SK]: i for i in removed if i.sentiment == Sentiment.NEGATIVE}
-    is_negative = {negative_key(i)[SK]: i for i in added if i.sentiment == Sentiment.NEGATIVE}
-    for sort_key, item in sorted(is_negative.items()):
-        if sort_key not in was_negative:
-            actions.append({"Put": {"TableName": settings().table_name, "Item": _pointer(item)}})
-    for sort_key, item in sorted(was_negative.items()):
-        if sort_key not in is_negative:
-            key = dynamo.serialize(negative_key(item))
-            actions.append({"Delete": {"TableName": settings().table_name, "Key": key}})
-    return actions
-
-
-def _pointer(item: StoredFeedback) -> dict[str, Any]:
-    """A negative pointer, expiring with its item under a retention (else it would outlive what it lists)."""
-    pointer: dict[str, Any] = {
-        **negative_key(item),
-        RECORD_TYPE: NEGATIVE_POINTER,
-        "feedback_id": item.feedback_id,
-    }
-    expires_at = expiry(item)
-    if expires_at is not None:
-        pointer[TTL_ATTRIBUTE] = expires_at
-    return dynamo.serialize(pointer)
 
 
 def sum_counters(items: Iterable[dict[str, Any]]) -> dict[date, Counter[str]]:
@@ -315,14 +301,16 @@ def mark_complete_if_unset(since: date) -> bool:
 
 
 def newest_negative_ids(first: date, last: date, limit: int) -> list[tuple[str, str]]:
-    """(stored_at, feedback id) of the newest negative items stored from `first` to `last`, newest first."""
+    """(stored_at, feedback id) of the newest negative items stored from `first` to `last`, newest first: one
+    Query on the sparse index of negatives."""
     response = dynamo.query_pages(
         max_pages=1,
         TableName=settings().table_name,
+        IndexName=NEGATIVE_INDEX,
         KeyConditionExpression="#pk = :negative AND #sk BETWEEN :first AND :last",
-        ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+        ExpressionAttributeNames={"#pk": NEGATIVE_PK, "#sk": DAY_SK},
         ExpressionAttributeValues={
-            ":negative": {"S": NEGATIVE_POINTER},
+            ":negative": {"S": NEGATIVE_PARTITION},
             ":first": {"S": first.isoformat()},
             # "~" sorts after every character of a timestamp: the whole last day is included.
             ":last": {"S": f"{last.isoformat()}~"},
@@ -330,7 +318,7 @@ def newest_negative_ids(first: date, last: date, limit: int) -> list[tuple[str, 
         ScanIndexForward=False,
         Limit=limit,
     )
-    return [tuple(str(item[SK]).rsplit("#", 1)) for item in response]  # type: ignore[misc]
+    return [tuple(str(item[DAY_SK]).rsplit("#", 1)) for item in response]  # type: ignore[misc]
 
 
 def _day_pointers(day: date) -> list[dict[str, Any]]:
@@ -345,9 +333,31 @@ def _day_pointers(day: date) -> list[dict[str, Any]]:
     )
 
 
+def index_negative(item: StoredFeedback) -> None:
+    """Put a stored negative item in the sparse index (an item written before it): a conditional Update,
+    so an item erased or re-analysed meanwhile is left as it is."""
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=settings().table_name,
+            Key=dynamo.serialize(feedback_key(item.feedback_id)),
+            UpdateExpression="SET #negative = :negative",
+            ConditionExpression=(
+                "attribute_exists(#pk) AND sentiment = :sentiment AND attribute_not_exists(#negative)"
+            ),
+            ExpressionAttributeNames={"#pk": PK, "#negative": NEGATIVE_PK},
+            ExpressionAttributeValues=dynamo.serialize(
+                {":negative": NEGATIVE_PARTITION, ":sentiment": Sentiment.NEGATIVE.value}
+            ),
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
 def rebuild_day(day: date, items: Iterable[StoredFeedback], parents: ThemeParents) -> Counter[str]:
-    """Replace a day's counters and negative pointers with a recount of `items` (the day's stored items):
-    the recount in shard 0, the other shards removed. Idempotent; writes that land on the day while it runs
+    """Replace a day's counters with a recount of `items` (the day's stored items): the recount in shard 0,
+    the other shards removed; and put the day's negatives in the sparse index (items written before it),
+    their pointer items (an older table's) removed. Idempotent; writes that land on the day while it runs
     may be lost, so rebuild days no longer written to (after a backfill or a taxonomy change)."""
     items = list(items)
     counts = day_deltas(items, [], parents).get(day, Counter())
@@ -355,10 +365,12 @@ def rebuild_day(day: date, items: Iterable[StoredFeedback], parents: ThemeParent
     writes += [
         {"DeleteRequest": {"Key": dynamo.serialize(counter_key(day, s))}} for s in range(1, COUNTER_SHARDS)
     ]
-    wanted = {negative_key(item)[SK]: item for item in items if item.sentiment == Sentiment.NEGATIVE}
-    for pointer in _day_pointers(day):
-        if pointer[SK] not in wanted:
-            writes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: pointer[PK], SK: pointer[SK]})}})
-    writes += [{"PutRequest": {"Item": _pointer(item)}} for item in wanted.values()]
+    for item in items:
+        if is_negative(item):
+            index_negative(item)
+    writes += [
+        {"DeleteRequest": {"Key": dynamo.serialize({PK: pointer[PK], SK: pointer[SK]})}}
+        for pointer in _day_pointers(day)
+    ]
     dynamo.batch_write(settings().table_name, writes)
     return counts

@@ -1,8 +1,9 @@
 """Customer 360 reads: a customer's profile, identities and newest feedback, and lookups by id or email.
 
-A customer's profile, identities and feedback all carry `gsi2pk = CUSTOMER#<id>`, so one Query on the
-customer index finds them together (README, Customer 360); the index holds their keys and record types only
-(schema.CUSTOMER_INDEX_ATTRIBUTES), so the items themselves are then read by key, in one BatchGetItem.
+A customer's identities and feedback carry `gsi2pk = CUSTOMER#<id>`, so one Query on the customer index
+finds them together (README, Customer 360); the index holds their keys and record types only
+(schema.CUSTOMER_INDEX_ATTRIBUTES), so the items themselves are then read by key, in one BatchGetItem with
+the profile (whose key is the customer id's: it needs no index entry).
 Written by identities.py (who is who), feedback_write.py (feedback with its identities and profile, once),
 profiles.py (the aggregates) and merge.py (two customers become one).
 """
@@ -80,8 +81,9 @@ def view(customer_id: str, recent: int = 20) -> CustomerView | None:
         return None
     entries = _partition_entries(customer_id, ScanIndexForward=False, Limit=recent + 50, max_pages=1)
     feedback_entries = [e for e in entries if e.get(RECORD_TYPE) == feedback_store.ITEM_TYPE][:recent]
-    wanted = [e for e in entries if e.get(RECORD_TYPE) in {PROFILE, IDENTITY}] + feedback_entries
-    items = _fetch(wanted)
+    # The profile is read by its key (a profile written before it left the index may still have an entry).
+    wanted = [profile_key(customer_id), *(e for e in entries if e.get(RECORD_TYPE) == IDENTITY)]
+    items = _fetch(wanted + feedback_entries)
     profile = next((i for i in items if i.get(RECORD_TYPE) == PROFILE), None)
     if profile is None:
         return None

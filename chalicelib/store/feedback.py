@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -12,7 +13,7 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.models import StoredFeedback
+from chalicelib.models import Sentiment, StoredFeedback
 from chalicelib.store import dynamo, listing_hints
 from chalicelib.store.schema import (
     CUSTOMER_INDEX,
@@ -22,6 +23,8 @@ from chalicelib.store.schema import (
     DAY_PK,
     DAY_SK,
     INDEX_KEYS,
+    NEGATIVE_PARTITION,
+    NEGATIVE_PK,
     PK,
     RECORD_TYPE,
     SK,
@@ -60,15 +63,22 @@ def to_item(feedback: StoredFeedback) -> dict[str, Any]:
         DAY_PK: day_partition(feedback.stored_at.date(), shard),
         DAY_SK: f"{stored_at}#{feedback.feedback_id}",
         RECORD_TYPE: ITEM_TYPE,
-        **feedback.model_dump(mode="json", exclude_none=True),
+        **stored_fields(feedback),
     }
     if feedback.customer_id:
         item[CUSTOMER_PK] = customer_partition(feedback.customer_id)
         item[CUSTOMER_SK] = customer_sort_key(feedback)
+    if is_negative(feedback):
+        item[NEGATIVE_PK] = NEGATIVE_PARTITION
     expires_at = expiry(feedback)
     if expires_at is not None:
         item[TTL_ATTRIBUTE] = expires_at
     return item
+
+
+def is_negative(feedback: StoredFeedback) -> bool:
+    """Whether the item belongs in the sparse index of negative feedback (schema.NEGATIVE_INDEX)."""
+    return feedback.sentiment == Sentiment.NEGATIVE
 
 
 def expiry(feedback: StoredFeedback) -> int | None:
@@ -86,9 +96,97 @@ def customer_sort_key(feedback: StoredFeedback) -> str:
 
 
 def from_item(item: dict[str, Any]) -> StoredFeedback:
-    """The stored feedback an item holds (key attributes and its expiry dropped)."""
-    fields = {k: v for k, v in item.items() if k not in INDEX_KEYS and k != TTL_ATTRIBUTE}
+    """The stored feedback an item holds, in either layout (key attributes and its expiry dropped)."""
+    fields = {k: v for k, v in plain_fields(item).items() if k not in INDEX_KEYS and k != TTL_ATTRIBUTE}
     return StoredFeedback.model_validate(fields)
+
+
+# The compact layout (README, Guarantees): an item under 1 KB costs half the write units of one just over
+# it, twice over (the transactional Put and the per-day index entry). Fields at their defaults are left out
+# (and `received_at` when it is `occurred_at`), the id is the primary key's, the scores are a list, a theme
+# tag is one string pointing at its evidence in the text, and a text that compresses is stored compressed.
+# Every attribute an expression names (channel, sentiment, customer_id, rating, analyzer, taxonomy_version,
+# `size(themes)`) keeps its name and type.
+SCORE_ORDER = ("positive", "negative", "neutral", "mixed")
+COMPRESSED_TEXT = "text_z"
+_DEFAULTS = {"text": "", "text_truncated": False, "pii_redacted": False, "pii_types": [], "metadata": {}}
+_SENTIMENT_LETTERS = {"POSITIVE": "P", "NEGATIVE": "N", "NEUTRAL": "U", "MIXED": "M"}
+_LETTER_SENTIMENTS = {letter: name for name, letter in _SENTIMENT_LETTERS.items()}
+
+
+def stored_fields(feedback: StoredFeedback) -> dict[str, Any]:
+    """The item attributes of a feedback's fields in the compact layout (keys apart)."""
+    fields = feedback.model_dump(mode="json", exclude_none=True)
+    del fields["feedback_id"]
+    for name, default in _DEFAULTS.items():
+        if fields.get(name) == default:
+            del fields[name]
+    if fields["received_at"] == fields["occurred_at"]:  # a form response, a webhook without a time of its own
+        del fields["received_at"]
+    if "sentiment_scores" in fields:
+        fields["sentiment_scores"] = encode_scores(fields["sentiment_scores"])
+    if "themes" in fields:
+        fields["themes"] = encode_themes(fields["themes"], feedback.text)
+    text = fields.get("text")
+    if text:
+        compressed = zlib.compress(text.encode(), 9)
+        if len(compressed) < len(text.encode()):
+            fields[COMPRESSED_TEXT] = compressed
+            del fields["text"]
+    return fields
+
+
+def encode_scores(scores: dict[str, float]) -> list[float]:
+    """Sentiment scores as a list in SCORE_ORDER."""
+    return [scores[name] for name in SCORE_ORDER]
+
+
+def encode_themes(themes: list[dict[str, str]], text: str) -> list[str]:
+    """Each theme tag as `<id>|<sentiment letter>|@<start>:<length>` (its evidence's place in the text) or
+    `…|=<evidence>` when the text does not hold it. (Theme ids never hold a `|`: counters.py relies on it.)"""
+    encoded = []
+    for tag in themes:
+        evidence, start = tag["evidence"], text.find(tag["evidence"])
+        where = f"@{start}:{len(evidence)}" if start >= 0 else f"={evidence}"
+        encoded.append(f"{tag['id']}|{_SENTIMENT_LETTERS[tag['sentiment']]}|{where}")
+    return encoded
+
+
+def id_of(item: dict[str, Any]) -> str:
+    """A feedback item's id (deserialized, either layout: the compact one keeps it in the key only)."""
+    return str(item.get("feedback_id") or str(item[PK]).removeprefix(f"{ITEM_TYPE}#"))
+
+
+def plain_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """An item (deserialized) with its feedback fields as StoredFeedback names them, in either layout: the
+    compact one (stored_fields) or the one before it, which stored each field as dumped."""
+    fields = dict(item)
+    if "feedback_id" not in fields and PK in fields:
+        fields["feedback_id"] = id_of(fields)
+    if "received_at" not in fields and "occurred_at" in fields:
+        fields["received_at"] = fields["occurred_at"]
+    compressed = fields.pop(COMPRESSED_TEXT, None)
+    if compressed is not None:
+        fields["text"] = zlib.decompress(bytes(compressed)).decode()
+    scores = fields.get("sentiment_scores")
+    if isinstance(scores, list):
+        fields["sentiment_scores"] = dict(zip(SCORE_ORDER, scores, strict=True))
+    themes = fields.get("themes")
+    if isinstance(themes, list) and any(isinstance(tag, str) for tag in themes):
+        fields["themes"] = [_decode_tag(tag, str(fields.get("text", ""))) for tag in themes]
+    return fields
+
+
+def _decode_tag(tag: Any, text: str) -> Any:
+    if not isinstance(tag, str):
+        return tag
+    theme_id, letter, where = tag.split("|", 2)
+    if where.startswith("@"):
+        start, length = (int(part) for part in where[1:].split(":"))
+        evidence = text[start : start + length]
+    else:
+        evidence = where[1:]
+    return {"id": theme_id, "sentiment": _LETTER_SENTIMENTS[letter], "evidence": evidence}
 
 
 def get(feedback_id: str) -> StoredFeedback | None:

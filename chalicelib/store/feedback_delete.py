@@ -54,7 +54,7 @@ def _item_delete(item: StoredFeedback) -> dict[str, Any]:
 def _read(feedback_ids: Sequence[str]) -> dict[str, StoredFeedback]:
     keys = [feedback_store.feedback_key(feedback_id) for feedback_id in feedback_ids]
     found = dynamo.batch_get(settings().table_name, keys, consistent=True)
-    return {item["feedback_id"]: feedback_store.from_item(item) for item in found}
+    return {feedback_store.id_of(item): feedback_store.from_item(item) for item in found}
 
 
 def delete_feedback(feedback_ids: Sequence[str], parents: counters.ThemeParents) -> DeleteOutcome:

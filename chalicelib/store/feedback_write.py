@@ -45,9 +45,11 @@ def prefetch(events: Iterable[FeedbackEvent]) -> tuple[set[str], dict[str, str]]
     items = dynamo.batch_get(
         settings().table_name,
         feedback_keys + identity_keys,
-        attributes=(RECORD_TYPE, "feedback_id", "identity", "customer_id"),
+        attributes=(PK, RECORD_TYPE, "identity", "customer_id"),
     )
-    stored = {item["feedback_id"] for item in items if item.get(RECORD_TYPE) == feedback_store.ITEM_TYPE}
+    stored = {
+        feedback_store.id_of(item) for item in items if item.get(RECORD_TYPE) == feedback_store.ITEM_TYPE
+    }
     known = {item["identity"]: item["customer_id"] for item in items if item.get(RECORD_TYPE) == IDENTITY}
     return stored, known
 

@@ -33,7 +33,7 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, StoredFeedback
 from chalicelib.store import dynamo
-from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, PK, RECORD_TYPE, SK, customer_partition
+from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, PK, RECORD_TYPE, SK
 
 PROFILE = "PROFILE"
 # Numbers a profile adds up (merging two customers adds them too); sets it unions.
@@ -167,8 +167,6 @@ class _Update:
         self.sets += [
             f"customer_id = {self.value(customer_id)}",
             f"{RECORD_TYPE} = {self.value(PROFILE)}",
-            f"{CUSTOMER_PK} = {self.value(customer_partition(customer_id))}",
-            f"{CUSTOMER_SK} = {self.value(PROFILE)}",
             f"created_at = if_not_exists(created_at, {self.value(now.isoformat())})",
             f"updated_at = {self.value(now.isoformat())}",
         ]

@@ -25,7 +25,7 @@ from chalicelib.config import settings
 from chalicelib.models import Analysis, StoredFeedback, utc_now
 from chalicelib.store import counters, dynamo, profiles
 from chalicelib.store import feedback as feedback_store
-from chalicelib.store.schema import PK
+from chalicelib.store.schema import NEGATIVE_PARTITION, NEGATIVE_PK, PK
 
 # Attributes an analysis writes onto an item; every other attribute is left as stored.
 ANALYSIS_FIELDS = ("sentiment", "sentiment_scores", "analyzer", "analyzed_at", "skipped_reason")
@@ -60,7 +60,7 @@ def reanalyzed(item: StoredFeedback, analysis: Analysis) -> StoredFeedback:
 
 
 def _item_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
-    dumped = new.model_dump(mode="json", exclude_none=True)
+    dumped = feedback_store.stored_fields(new)
     names: dict[str, str] = {"#pk": PK}
     values: dict[str, Any] = {}
     set_parts, remove_parts = [], []
@@ -71,6 +71,13 @@ def _item_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
             set_parts.append(f"#f{index} = :f{index}")
         elif name != "language":
             remove_parts.append(f"#f{index}")
+    # The item enters or leaves the sparse index of negatives with its sentiment.
+    names["#negative"] = NEGATIVE_PK
+    if feedback_store.is_negative(new):
+        values[":negative"] = NEGATIVE_PARTITION
+        set_parts.append("#negative = :negative")
+    else:
+        remove_parts.append("#negative")
     # The version read: a retry after a commit, or a concurrent change, fails here and moves no counts.
     read = (
         ("old_a", "analyzer", old.analyzer),
@@ -155,7 +162,7 @@ def _transactions(
             transactions[-1][0].append(action)
             transactions[-1][1].append(role)
         changed[-1] += chunk
-    # The day counters and negative pointers move with the items, in the same transaction.
+    # The day counters move with the items, in the same transaction.
     for (actions, roles), pairs in zip(transactions, changed, strict=True):
         for action in _counter_actions(pairs):
             actions.append(action)
@@ -258,7 +265,8 @@ class ThemesOutcome:
 def _themes_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
     dumped = new.model_dump(mode="json", include=set(THEME_FIELDS))
     names = {"#pk": PK, "#themes": "themes", "#version": "taxonomy_version"}
-    values: dict[str, Any] = {":themes": dumped["themes"] or [], ":version": dumped["taxonomy_version"]}
+    themes = feedback_store.encode_themes(dumped["themes"] or [], new.text)
+    values: dict[str, Any] = {":themes": themes, ":version": dumped["taxonomy_version"]}
     # The item must still exist: an UpdateItem on a key an erasure deleted would create it again, with the
     # evidence spans (customer text) in it. And it must be at the version it was read at (see save_themes).
     conditions = ["attribute_exists(#pk)"]

@@ -10,10 +10,17 @@ SK = "sk"
 DAY_INDEX = "by_day"
 DAY_PK = "gsi1pk"
 DAY_SK = "gsi1sk"
-# Per-customer index: a customer's profile, identities and feedback (newest first) in one Query.
+# Per-customer index: a customer's identities and feedback (newest first) in one Query (the profile is read
+# by its key; profiles written before this still have an entry, which readers ignore).
 CUSTOMER_INDEX = "by_customer"
 CUSTOMER_PK = "gsi2pk"
 CUSTOMER_SK = "gsi2sk"
+# Sparse index of negative feedback, newest first: only negative items carry its partition key (its sort key
+# is the per-day index's `<stored_at>#<id>`), so `/stats` finds the latest negatives in one Query, and an
+# entry (keys only) costs one write unit, written with the item rather than as an item of its own.
+NEGATIVE_INDEX = "by_negative"
+NEGATIVE_PK = "gsi3pk"
+NEGATIVE_PARTITION = "NEGATIVE"
 # Epoch seconds after which DynamoDB deletes an item (TTL, enabled on the table); set on feedback only when
 # a retention is configured (RETENTION_DAYS), so by default nothing expires.
 TTL_ATTRIBUTE = "expires_at"
@@ -23,10 +30,10 @@ RECORD_TYPE = "record_type"
 # listing filters on (channel, sentiment). Readers fetch the items themselves by key (BatchGetItem), so an
 # index entry stays under 1 KB and a profile update, which changes none of these, rewrites no entry.
 CUSTOMER_INDEX_ATTRIBUTES = (RECORD_TYPE, "channel", "sentiment")
-INDEX_KEYS = frozenset({PK, SK, DAY_PK, DAY_SK, CUSTOMER_PK, CUSTOMER_SK, RECORD_TYPE})
+INDEX_KEYS = frozenset({PK, SK, DAY_PK, DAY_SK, CUSTOMER_PK, CUSTOMER_SK, NEGATIVE_PK, RECORD_TYPE})
 
 KEY_SCHEMA = [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}]
-KEY_ATTRIBUTES = (PK, SK, DAY_PK, DAY_SK, CUSTOMER_PK, CUSTOMER_SK)
+KEY_ATTRIBUTES = (PK, SK, DAY_PK, DAY_SK, CUSTOMER_PK, CUSTOMER_SK, NEGATIVE_PK)
 ATTRIBUTE_DEFINITIONS = [{"AttributeName": name, "AttributeType": "S"} for name in KEY_ATTRIBUTES]
 GLOBAL_SECONDARY_INDEXES = [
     {
@@ -46,6 +53,15 @@ GLOBAL_SECONDARY_INDEXES = [
             {"AttributeName": CUSTOMER_SK, "KeyType": "RANGE"},
         ],
         "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(CUSTOMER_INDEX_ATTRIBUTES)},
+    },
+    {
+        "IndexName": NEGATIVE_INDEX,
+        "KeySchema": [
+            {"AttributeName": NEGATIVE_PK, "KeyType": "HASH"},
+            {"AttributeName": DAY_SK, "KeyType": "RANGE"},
+        ],
+        # The readers take the feedback id from the sort key and read the items by key.
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
     },
 ]
 

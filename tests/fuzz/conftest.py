@@ -10,7 +10,6 @@ import pytest
 
 from chalicelib.auth import tokens
 from chalicelib.local.provision import create_demo_form, load_starter_taxonomy, provision
-from chalicelib.models import Sentiment
 from chalicelib.store import counters, customers, dynamo, signing_keys
 from chalicelib.store.feedback import from_item
 from chalicelib.store.profiles import profile_key
@@ -47,13 +46,8 @@ def world() -> Iterator[harness.World]:
         erasable_items = customers.customer_items(erasable)
         erasable_keys = {(item["pk"], item["sk"]) for item in erasable_items}
         erasable_keys.add(tuple(profile_key(erasable).values()))
-        # An erasure also takes the customer's feedback off the day counters and the negative pointers.
+        # An erasure also takes the customer's feedback off the day counters.
         erased_feedback = [from_item(item) for item in erasable_items if item["record_type"] == "FEEDBACK"]
-        erasable_keys |= {
-            tuple(counters.negative_key(item).values())
-            for item in erased_feedback
-            if item.sentiment == Sentiment.NEGATIVE
-        }
         erased_days = {item.stored_at.date() for item in erased_feedback}
         erasable_counters = {tuple(key.values()) for key in counters.counter_keys(erased_days)}
 

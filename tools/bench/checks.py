@@ -311,7 +311,7 @@ def figures(result: BenchResult) -> list[tuple[str, str]]:
     if result.stats_cost is not None:
         rows.append(
             (
-                "analyze: WRU per stored item the day counters add (counter Updates, negative pointer Puts)",
+                "analyze: WRU per stored item the day counters add (counter Updates)",
                 f"{result.stats_cost.counter_write_units_per_item:.2f}",
             )
         )

@@ -141,7 +141,8 @@ def dashboard_cost_section(loads: list[DashboardLoad] | None) -> list[str]:
         *lines,
         "",
         f"A dashboard load at {ITEMS_PER_DAY:,} items a day: its `GET /stats` (the counter items of the "
-        "range and of the period before, the newest negative pointers and their items) and the first page "
+        "range and of the period before, the newest negatives by their index and their items) and the first "
+        "page "
         f"of its list (`GET /feedback`, {LIST_PAGE} items; with the form filter, items of other forms are "
         "read and left out within the page's budget). A click on a chart, a theme or a customer adds one "
         "such page or one profile Query.",

@@ -2,7 +2,7 @@
 at 1,000 and 33,000 items a day, and the write units per stored item the counters add to the analyze write.
 
 The bench's own items (`STATS_ITEMS`, stored today through the real write path in batches of 25, as the
-analyze step stores a batch) make today's counter items and negative pointers, and are what the write units
+analyze step stores a batch) make today's counter items, and are what the write units
 are measured on. The 185 days before today are seeded outside every counted phase, straight as counter items
 holding today's counts scaled to each volume: a counter item's size depends on how many distinct channels,
 sources, ratings and themes a day has, not on how many items, so a volume changes only the numbers in it.
@@ -42,7 +42,7 @@ class StatsRow:
 class StatsCost:
     items: int
     write_units_per_item: float  # WRU per stored item, all the write path's writes
-    counter_write_units_per_item: float  # of which the counter Updates and negative pointer Puts
+    counter_write_units_per_item: float  # of which the counter Updates
     counter_item_bytes: int  # today's largest counter item
     rows: list[StatsRow] = field(default_factory=list)
 
@@ -52,13 +52,13 @@ class StatsCost:
 
 
 def is_counter_action(action: dict[str, Any]) -> bool:
-    """A TransactWriteItems action on a counter item or a negative pointer."""
-    from chalicelib.store.counters import COUNTER, NEGATIVE_POINTER
+    """A TransactWriteItems action on a counter item."""
+    from chalicelib.store.counters import COUNTER
     from chalicelib.store.schema import PK
 
     (body,) = action.values()
     pk = (body.get("Key") or body.get("Item") or {}).get(PK, {}).get("S", "")
-    return pk.startswith(f"{COUNTER}#") or pk == NEGATIVE_POINTER
+    return pk.startswith(f"{COUNTER}#")
 
 
 class CounterCapacity(CapacityTally):
@@ -206,7 +206,7 @@ def stats_cost_section(cost: StatsCost | None) -> list[str]:
         *lines,
         "",
         "`/stats` reads the counter items of the range and of the period before it (two shards a day, a "
-        "BatchGetItem per 50 days), one Query of the newest negative pointers and one BatchGetItem of those "
+        "BatchGetItem per 50 days), one Query of the sparse index of negatives and one BatchGetItem of those "
         "items; before the counters it ran 8 Queries a day and read every item of the range. "
         f"Today's counter items hold the counts of {cost.items} items stored through the analyze write "
         "path (70% tagged with 1-3 themes of the starter taxonomy); the days before are seeded as counter "
@@ -214,6 +214,6 @@ def stats_cost_section(cost: StatsCost | None) -> list[str]:
         f"The largest counter item is {cost.counter_item_bytes:,} bytes.",
         "",
         f"Write units per stored item (analyze write path, batches of {ANALYZE_BATCH}, no customer): "
-        f"{cost.write_units_per_item:.2f} WRU, of which the counters' Updates and negative pointer Puts "
+        f"{cost.write_units_per_item:.2f} WRU, of which the counters' Updates "
         f"{cost.counter_write_units_per_item:.2f} ({before:.2f} without them).",
     ]
