@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 
-from infra.permissions import ANALYZE, API_HANDLER, BEARER, FUNCTIONS, NIGHTLY_EXPORT
+from infra.permissions import ANALYZE, API_HANDLER, BEARER, FUNCTIONS, NIGHTLY_EXPORT, RECEIVE_EMAIL
 
 if TYPE_CHECKING:
     from infra.stack import FeedbackStack
@@ -37,6 +37,10 @@ EXPORT_PARTS_REASON = (
     "each slice writes its parts under a run id chosen at run time (exports/_parts/dt=…/run=…/slice=…), "
     "so the keys cannot be named in advance."
 )
+INBOUND_MAIL_REASON = (
+    "Objects under inbound-mail/ only: SES's receipt rule writes each mail under its own message id, which "
+    "cannot be named in advance; the function reads the one it is invoked for."
+)
 SOURCE_SECRETS_REASON = (
     "GetParametersByPath on the source-secrets path of this stage only ({prefix}/sources/<source_id>): "
     "sources are added at run time by the admin CLI, so their ids are not known at deploy time."
@@ -59,6 +63,7 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
     bucket_arn = f"<{stack.get_logical_id(stack.bucket.node.default_child)}.Arn>"  # type: ignore[arg-type]
     exports = _finding("IAM5", f"Resource::{bucket_arn}/exports/*")
     export_parts = _finding("IAM5", f"Resource::{bucket_arn}/exports/_parts/*")
+    inbound_mail = _finding("IAM5", f"Resource::{bucket_arn}/inbound-mail/*")
     secrets = _finding(
         "IAM5",
         f"Resource::arn:<AWS::Partition>:ssm:{stack.region}:<AWS::AccountId>:parameter"
@@ -79,6 +84,7 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
             export_parts: EXPORT_PARTS_REASON,
         },
         BEARER: {any_resource: XRAY_REASON},
+        RECEIVE_EMAIL: {any_resource: XRAY_REASON, inbound_mail: INBOUND_MAIL_REASON},
     }
     assert set(reasons) == set(FUNCTIONS)
     if stack.settings.create_api_gateway_logs_role:

@@ -28,7 +28,8 @@ API_HANDLER = "APIHandler"
 ANALYZE = "Analyze"
 NIGHTLY_EXPORT = "NightlyExport"
 BEARER = "Bearer"
-FUNCTIONS = (API_HANDLER, ANALYZE, NIGHTLY_EXPORT, BEARER)
+RECEIVE_EMAIL = "ReceiveEmail"
+FUNCTIONS = (API_HANDLER, ANALYZE, NIGHTLY_EXPORT, BEARER, RECEIVE_EMAIL)
 
 # Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
 # - Comprehend's built-in detect APIs work on the text sent, not on an AWS resource;
@@ -44,6 +45,10 @@ ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset(COMPREHEND_DETECT_ACTIONS + XRAY_ACTI
 # The token records the `bearer` authorizer reads live in this partition (store/config_records.py TOKENS).
 TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 EXPORTS_PREFIX = "exports/"
+# Raw received mail, written by SES's receipt rule (chalicelib/channels/email/receiving.py DEFAULT_PREFIX).
+INBOUND_MAIL_PREFIX = "inbound-mail/"
+# Configured sources (store/config_records.py SOURCES): the mail function routes recipients by them.
+SOURCE_PARTITION = "SOURCE"
 # Export days an erasure marked for the export function to rewrite (chalicelib/export/rewrite.py).
 EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
 # A fanned-out day's parts and its run records (chalicelib/export/fanout.py).
@@ -120,6 +125,10 @@ class Targets:
     @property
     def export_parts_objects_arn(self) -> str:
         return f"{self.bucket_arn}/{EXPORT_PARTS_PREFIX}*"
+
+    @property
+    def inbound_mail_objects_arn(self) -> str:
+        return f"{self.bucket_arn}/{INBOUND_MAIL_PREFIX}*"
 
 
 def _statement(
@@ -314,4 +323,28 @@ def bearer(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
     ]
 
 
-POLICIES = {API_HANDLER: api_handler, ANALYZE: analyze, NIGHTLY_EXPORT: nightly_export, BEARER: bearer}
+def receive_email(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The mail function SES's receipt rule invokes: the raw mail from S3, the sources, one SQS send."""
+    return [
+        # receiving.read_from_s3: the object SES's S3 action wrote under inbound-mail/.
+        _statement("ReadInboundMail", ["s3:GetObject"], [targets.inbound_mail_objects_arn]),
+        # sources.list_cached: one Query of the SOURCE partition when the cache is cold or stale.
+        _statement(
+            "ListSources",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SOURCE_PARTITION]}},
+        ),
+        # queue.enqueue: one SendMessage (or SendMessageBatch) per mail.
+        _statement("EnqueueMail", ["sqs:SendMessage"], [targets.queue_arn]),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
+POLICIES = {
+    API_HANDLER: api_handler,
+    ANALYZE: analyze,
+    NIGHTLY_EXPORT: nightly_export,
+    BEARER: bearer,
+    RECEIVE_EMAIL: receive_email,
+}

@@ -98,6 +98,21 @@ def _retention_days(value: Any) -> int:
     return days
 
 
+# An address (`feedback@example.com`), a domain (`example.com`) or all its subdomains (`.example.com`), as a
+# receipt rule's Recipients take them.
+_RECIPIENT = re.compile(r"([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@)?\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
+def _email_recipients(value: Any) -> tuple[str, ...]:
+    recipients = tuple(entry.strip().lower() for entry in str(value or "").split(",") if entry.strip())
+    for recipient in recipients:
+        if not _RECIPIENT.fullmatch(recipient):
+            raise ValueError(f"email_recipients: {recipient!r} is no address or domain (a@example.com)")
+    if len(recipients) > 100:
+        raise ValueError("email_recipients: a receipt rule takes at most 100 recipients")
+    return recipients
+
+
 def chalice_config() -> dict[str, Any]:
     return json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
 
@@ -137,6 +152,12 @@ class StageSettings:
                              synth refuses such a region when analyzer or theme_tagger is bedrock
     retention_days           days a stored feedback item is kept before DynamoDB's TTL may delete it
                              (RETENTION_DAYS on every function); default 0, kept forever; else at least 7
+    email_recipients         receive feedback by e-mail: the addresses and domains (comma-separated,
+                             `feedback@example.com,mail.example.com`) SES's receipt rule accepts; unset,
+                             no rule set is created. Which recipients are feedback is then each `email`
+                             source's `recipients` setting (README, E-mail)
+    email_region_checked     true when the deploy region receives mail although infra/regions.py does not
+                             list it yet (the AWS General Reference names an inbound-smtp endpoint)
     """
 
     stage: str = "dev"
@@ -157,6 +178,7 @@ class StageSettings:
     bedrock_model_id: str = DEFAULT_BEDROCK_MODEL_ID
     bedrock_region: str | None = None
     retention_days: int = 0
+    email_recipients: tuple[str, ...] = ()
 
     @classmethod
     def from_context(cls, get: Any) -> StageSettings:
@@ -187,7 +209,10 @@ class StageSettings:
             bedrock_model_id=_model_id(get("bedrock_model_id")),
             bedrock_region=get("bedrock_region") or None,
             retention_days=_retention_days(get("retention_days")),
+            email_recipients=_email_recipients(get("email_recipients")),
         )
+        if settings.email_recipients:
+            regions.check_email_receiving(settings.region, _flag(get("email_region_checked"), default=False))
         regions.check_comprehend(settings.region, settings.comprehend_region)
         if settings.uses_bedrock or settings.bedrock_region:
             regions.check_bedrock(settings.region, settings.bedrock_region, settings.bedrock_model_id)

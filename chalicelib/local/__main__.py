@@ -4,8 +4,9 @@ An embedded moto server on 127.0.0.1:$MOTO_PORT holds DynamoDB, SQS, S3 and SSM 
 requests serialized, moto's table-size costs removed); the Chalice app is served on 127.0.0.1:$PORT; pollers
 ($LOCAL_ANALYZE_WORKERS, default 4, like concurrent Lambda invocations) feed the ingest queue to the same
 `analyze` handler Lambda runs; the nightly export runs at 02:15 UTC (or on demand: `python -m
-chalicelib.cli export --local --date …`). A demo host site on 127.0.0.1:$DEMO_PORT (default $PORT + 1),
-another origin than the API, embeds the widget.
+chalicelib.cli export --local --date …`); an SMTP server on 127.0.0.1:$SMTP_PORT (default 2525) hands mail
+to the `receive_email` handler SES's receipt rule invokes (smtp_server.py). A demo host site on
+127.0.0.1:$DEMO_PORT (default $PORT + 1), another origin than the API, embeds the widget.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from chalicelib.local.http_server import LocalApiServer
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
 from chalicelib.local.moto_server import LocalMotoServer
 from chalicelib.local.provision import (
+    create_demo_email_source,
     create_demo_form,
     create_demo_sources,
     create_local_read_token,
@@ -52,16 +54,26 @@ def main() -> int:
     form = create_demo_form()
     taxonomy = load_starter_taxonomy()
     demo_sources = create_demo_sources()
+    mail_source = create_demo_email_source()
     read_token = create_local_read_token()
 
     sys.path.insert(0, str(PROJECT_DIR))
     # Imported after the environment is set: the app reads it at import time.
-    from app import analyze, app, nightly_export
+    from app import analyze, app, nightly_export, receive_email
+    from chalicelib.local.smtp_server import LocalSmtpServer, free_port
 
     poller = SqsPoller(resources.queue_url, analyze)
     scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
     poller.start(workers=analyze_workers())
     scheduler.start()
+    # Mail to the demo e-mail source's address reaches receive_email, as SES's receipt rule would send it.
+    smtp = LocalSmtpServer(receive_email)
+    try:
+        smtp.start()
+    except OSError:  # the default port is taken: any free one
+        smtp = LocalSmtpServer(receive_email, port=free_port())
+        smtp.start()
+    mail_address = mail_source.settings["recipients"]
     # Answers as the deployed API does, errors included (http_server.py); its request log names routes only.
     server = LocalApiServer(app, "127.0.0.1", port)
 
@@ -87,11 +99,13 @@ def main() -> int:
         f"  Dashboard:  {base}/dashboard#token={read_token}\n"
         f"  Themes:     {len(taxonomy.active())} (version {taxonomy.version}; cli themes list --local)\n"
         f"  Demo webhook sources (secrets: cli sources show <id> --local --reveal):\n{source_lines}"
+        f"  E-mail:     smtp://{smtp.host}:{smtp.port}  (feedback to {mail_address}; README, E-mail)\n"
         f"  AWS (moto): {os.environ['AWS_ENDPOINT_URL']}  table={resources.table_name}"
         f"  bucket={resources.bucket_name}\n"
         "  Try:\n"
         f"    curl -X POST {base}/forms/{form.form_id}/responses -H 'content-type: application/json' \\\n"
         """      -d '{"rating": 9, "comment": "Love the new app!", "email": "a@example.com"}'\n"""
+        f"    swaks --server {smtp.host}:{smtp.port} --to {mail_address} --body 'The app keeps crashing'\n"
         "    .venv/bin/python -m chalicelib.cli feedback list --local\n"
         "  Ctrl-C stops everything.\n"
         f"Serving on {base}",
@@ -105,6 +119,7 @@ def main() -> int:
         print("\nStopping…", flush=True)
         poller.stop()
         scheduler.stop()
+        smtp.stop()
         demo.shutdown()
         moto.stop()
     return 0

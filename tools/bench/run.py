@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
+from tools.bench.email import EmailCost, measure_email_cost
 from tools.bench.export_scale import ExportScale, measure_safely
 from tools.bench.import_time import ImportResult, measure_imports
 from tools.bench.language_quality import LanguageQuality, measure_language_quality
@@ -62,6 +63,7 @@ class BenchResult:
     stats_cost: StatsCost | None = None
     dashboard_cost: list[DashboardLoad] | None = None
     listings: list[ListingFigures] | None = None
+    email_cost: EmailCost | None = None
 
 
 def run(
@@ -96,6 +98,8 @@ def run(
         stats_cost = measure_stats_cost()
     with timed(pipeline.timings, "dashboard cost"), contextlib.redirect_stdout(captured):
         dashboard_cost = measure_dashboard_cost()
+    with timed(pipeline.timings, "e-mail requests"), contextlib.redirect_stdout(captured):
+        email_cost = measure_email_cost()
     with timed(pipeline.timings, "filtered listings"):
         listings = measure_listings(day_counts=listing_days)
     with timed(pipeline.timings, "import timing"):
@@ -134,4 +138,5 @@ def run(
         stats_cost=stats_cost,
         dashboard_cost=dashboard_cost,
         listings=listings,
+        email_cost=email_cost,
     )
