@@ -167,6 +167,22 @@ def test_automatic_mail_is_marked_with_its_reason(name: str, reason: str):
     assert parse(_raw(name)).automatic == reason
 
 
+@pytest.mark.parametrize(
+    ("subject", "automatic"),
+    [
+        ("Automatic reply: Your order", True),
+        ("Out of Office: back Monday", True),
+        ("Réponse automatique : absent", True),
+        ("Abwesenheitsnotiz: Urlaub", True),
+        ("Out of office hours support is useless", False),
+        ("Re: automatic reply from your bot was rude", False),
+    ],
+)
+def test_out_of_office_subjects_are_automatic_only_as_a_responders_prefix(subject: str, automatic: bool):
+    raw = f"From: a@b.example\r\nSubject: {subject}\r\nMessage-ID: <s-1@b.example>\r\n\r\nText\r\n"
+    assert (parse(raw.encode()).automatic == "auto_reply") is automatic
+
+
 def test_the_feedback_id_derives_from_the_message_id_so_a_second_delivery_collides():
     mail = parse(_raw("gmail_reply_en.eml"))
     assert mail.external_id == "CAF=abc123XYZ@mail.gmail.example"

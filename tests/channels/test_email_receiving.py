@@ -161,11 +161,20 @@ def test_recipients_pick_the_source_exact_address_before_domain_and_unknown_ones
 
 @pytest.mark.parametrize(
     ("fixture", "reason"),
-    [("out_of_office.eml", "auto_submitted"), ("bounce.eml", "bounce"), ("not_a_mail.eml", "not_a_mail")],
+    [
+        ("out_of_office.eml", "auto_submitted"),
+        ("bounce.eml", "bounce"),
+        ("not_a_mail.eml", "not_a_mail"),
+        ("attachment_only.eml", "no_text"),
+    ],
 )
 def test_automatic_mail_and_non_mail_are_skipped_with_their_reason(stack: Any, fixture: str, reason: str):
     email_source("src_mail_1", "feedback@acme.example")
-    store_raw("ses-1", fixture)
+    if fixture == "attachment_only.eml":  # no subject, no body: nothing to analyse
+        raw = b"From: a@b.example\r\nMessage-ID: <only@b.example>\r\nContent-Type: image/png\r\n\r\niVBOR\r\n"
+        aws.client("s3").put_object(Bucket=receiving.inbound_bucket(), Key="inbound-mail/ses-1", Body=raw)
+    else:
+        store_raw("ses-1", fixture)
     [outcome] = receiving.handle_ses_event(ses_event("ses-1", ["feedback@acme.example"]))
     assert outcome.skipped == [("feedback@acme.example", reason)]
     assert stack.queue_depth() == 0

@@ -45,10 +45,12 @@ _SUPERSETS = {
 # Precedence of automatic mail (RFC 3834 section 2); not `list`: a group forwarding to the address sets it.
 _AUTOMATIC_PRECEDENCE = frozenset({"bulk", "auto_reply", "junk"})
 _BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
-# Subjects of out-of-office replies from responders that set no header (older Exchange, some webmails).
+# Subject prefixes of out-of-office replies from responders that set no header (older Exchange, some
+# webmails): the prefix and its colon, so "Out of office hours support" written by a person is kept.
 _AUTO_REPLY_SUBJECTS = re.compile(
-    r"^(automatic reply|auto-reply|autoreply|out of (the )?office|réponse automatique|"
-    r"automatische antwort|respuesta automática|risposta automatica|resposta automática)\b",
+    r"^(automatic reply|auto-reply|autoreply|out of (the )?office( reply)?|réponse automatique|"
+    r"automatische antwort|abwesenheitsnotiz|respuesta automática|risposta automatica|resposta automática)"
+    r"\s?:",
     re.IGNORECASE,
 )
 

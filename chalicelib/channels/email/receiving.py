@@ -177,8 +177,9 @@ def receive(mail: InboundMail, read_raw: Callable[[], bytes]) -> Outcome:
         outcome.skipped.extend((recipient, refused.reason) for _, recipient in accepted.values())
         _log(outcome)
         return outcome
-    if parsed.automatic:
-        outcome.skipped.extend((recipient, parsed.automatic) for _, recipient in accepted.values())
+    reason = parsed.automatic or (None if parsed.text.strip() else "no_text")
+    if reason:
+        outcome.skipped.extend((recipient, reason) for _, recipient in accepted.values())
         _log(outcome)
         return outcome
     events: list[FeedbackEvent] = [
