@@ -15,7 +15,7 @@ app = Chalice(app_name="feedback-collector")
 # They serve no route, so they import none of the route modules at INIT; every other function (the API, the
 # authorizer) and `chalice package`, which reads the routes, register them all.
 EVENT_HANDLERS = frozenset(
-    {"app.analyze", "app.nightly_export", "app.fan_out_webhooks", "app.deliver_webhooks"}
+    {"app.analyze", "app.nightly_export", "app.fan_out_webhooks", "app.deliver_webhooks", "app.receive_email"}
 )
 
 
@@ -96,3 +96,13 @@ def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.export import rewrite  # imported by the function that runs it (cold start)
 
     return rewrite.run_export_function(event.to_dict(), rewrite.remaining_time(event.context))
+
+
+@app.lambda_function(name="receive_email")
+def receive_email(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SES's receipt rule invokes this after its S3 action stored a mail: route, check, parse and queue it
+    (an S3 or SQS failure raises, so Lambda retries the invocation)."""
+    from chalicelib.channels.email import receiving  # imported by the function that runs it (cold start)
+
+    outcomes = receiving.handle_ses_event(event)
+    return {"mails": len(outcomes), "queued": sum(len(outcome.queued) for outcome in outcomes)}

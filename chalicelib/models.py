@@ -42,6 +42,7 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
     TRUSTPILOT = "trustpilot"
     WEBHOOK = "webhook"
+    EMAIL = "email"
 
 
 class Kind(StrEnum):

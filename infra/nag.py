@@ -18,6 +18,7 @@ from infra.permissions import (
     FAN_OUT_WEBHOOKS,
     FUNCTIONS,
     NIGHTLY_EXPORT,
+    RECEIVE_EMAIL,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +45,10 @@ EXPORT_PARTS_REASON = (
     "Objects under exports/_parts/ only, read and deleted by the combining step of a busy day's export: "
     "each slice writes its parts under a run id chosen at run time (exports/_parts/dt=…/run=…/slice=…), "
     "so the keys cannot be named in advance."
+)
+INBOUND_MAIL_REASON = (
+    "Objects under inbound-mail/ only: SES's receipt rule writes each mail under its own message id, which "
+    "cannot be named in advance; the function reads the one it is invoked for."
 )
 SOURCE_SECRETS_REASON = (
     "GetParametersByPath on the source-secrets path of this stage only ({prefix}/sources/<source_id>): "
@@ -73,6 +78,7 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
     bucket_arn = f"<{stack.get_logical_id(stack.bucket.node.default_child)}.Arn>"  # type: ignore[arg-type]
     exports = _finding("IAM5", f"Resource::{bucket_arn}/exports/*")
     export_parts = _finding("IAM5", f"Resource::{bucket_arn}/exports/_parts/*")
+    inbound_mail = _finding("IAM5", f"Resource::{bucket_arn}/inbound-mail/*")
     secrets = _finding(
         "IAM5",
         f"Resource::arn:<AWS::Partition>:ssm:{stack.region}:<AWS::AccountId>:parameter"
@@ -103,6 +109,7 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
             any_resource: XRAY_REASON,
             signing_secrets: SIGNING_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
         },
+        RECEIVE_EMAIL: {any_resource: XRAY_REASON, inbound_mail: INBOUND_MAIL_REASON},
     }
     assert set(reasons) == set(FUNCTIONS)
     if stack.settings.create_api_gateway_logs_role:

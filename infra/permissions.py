@@ -30,7 +30,16 @@ NIGHTLY_EXPORT = "NightlyExport"
 BEARER = "Bearer"
 FAN_OUT_WEBHOOKS = "FanOutWebhooks"
 DELIVER_WEBHOOKS = "DeliverWebhooks"
-FUNCTIONS = (API_HANDLER, ANALYZE, NIGHTLY_EXPORT, BEARER, FAN_OUT_WEBHOOKS, DELIVER_WEBHOOKS)
+RECEIVE_EMAIL = "ReceiveEmail"
+FUNCTIONS = (
+    API_HANDLER,
+    ANALYZE,
+    NIGHTLY_EXPORT,
+    BEARER,
+    FAN_OUT_WEBHOOKS,
+    DELIVER_WEBHOOKS,
+    RECEIVE_EMAIL,
+)
 
 # Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
 # - Comprehend's built-in detect APIs work on the text sent, not on an AWS resource;
@@ -46,6 +55,10 @@ ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset(COMPREHEND_DETECT_ACTIONS + XRAY_ACTI
 # The token records the `bearer` authorizer reads live in this partition (store/config_records.py TOKENS).
 TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 EXPORTS_PREFIX = "exports/"
+# Raw received mail, written by SES's receipt rule (chalicelib/channels/email/receiving.py DEFAULT_PREFIX).
+INBOUND_MAIL_PREFIX = "inbound-mail/"
+# Configured sources (store/config_records.py SOURCES): the mail function routes recipients by them.
+SOURCE_PARTITION = "SOURCE"
 # Export days an erasure marked for the export function to rewrite (chalicelib/export/rewrite.py).
 EXPORT_REWRITE_PARTITION = "EXPORT_REWRITE"
 # A fanned-out day's parts and its run records (chalicelib/export/fanout.py).
@@ -129,6 +142,10 @@ class Targets:
     @property
     def export_parts_objects_arn(self) -> str:
         return f"{self.bucket_arn}/{EXPORT_PARTS_PREFIX}*"
+
+    @property
+    def inbound_mail_objects_arn(self) -> str:
+        return f"{self.bucket_arn}/{INBOUND_MAIL_PREFIX}*"
 
 
 def _statement(
@@ -391,6 +408,24 @@ def deliver_webhooks(targets: Targets, log_group_arn: str) -> list[iam.PolicySta
     ]
 
 
+def receive_email(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The mail function SES's receipt rule invokes: the raw mail from S3, the sources, one SQS send."""
+    return [
+        # receiving.read_from_s3: the object SES's S3 action wrote under inbound-mail/.
+        _statement("ReadInboundMail", ["s3:GetObject"], [targets.inbound_mail_objects_arn]),
+        # sources.list_cached: one Query of the SOURCE partition when the cache is cold or stale.
+        _statement(
+            "ListSources",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SOURCE_PARTITION]}},
+        ),
+        # queue.enqueue: one SendMessage (or SendMessageBatch) per mail.
+        _statement("EnqueueMail", ["sqs:SendMessage"], [targets.queue_arn]),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
 POLICIES = {
     API_HANDLER: api_handler,
     ANALYZE: analyze,
@@ -398,4 +433,5 @@ POLICIES = {
     BEARER: bearer,
     FAN_OUT_WEBHOOKS: fan_out_webhooks,
     DELIVER_WEBHOOKS: deliver_webhooks,
+    RECEIVE_EMAIL: receive_email,
 }

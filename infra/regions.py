@@ -108,3 +108,22 @@ def check_bedrock(region: str, bedrock_region: str | None, model_id: str) -> str
             f"without the {geography}. prefix."
         )
     return source
+
+
+# Amazon SES receives mail in fewer regions than it sends from, and botocore's endpoint data does not tell the
+# two apart. These are the regions with an `inbound-smtp.<region>.amazonaws.com` endpoint in the AWS General
+# Reference ("Amazon SES endpoints and quotas", email receiving endpoints) when this list was written; AWS
+# adds regions, so a deployer whose region is listed there now passes -c email_region_checked=true.
+EMAIL_RECEIVING_REGIONS = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
+
+
+def check_email_receiving(region: str, checked: bool) -> None:
+    """Refuse receipt rules in a region where SES does not receive mail (the rule set would never run)."""
+    if checked or region in EMAIL_RECEIVING_REGIONS:
+        return
+    raise RegionRefused(
+        f"Amazon SES does not receive mail in {region} as far as this stack knows (it does in "
+        f"{', '.join(sorted(EMAIL_RECEIVING_REGIONS))}). Deploy the stack to one of those regions to receive "
+        f"feedback by e-mail, leave email_recipients unset, or, if the AWS General Reference now lists an "
+        f"inbound-smtp endpoint for {region}, add -c email_region_checked=true."
+    )

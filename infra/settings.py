@@ -118,6 +118,21 @@ def _export_fanout_items(value: Any) -> int:
     return items
 
 
+# An address (`feedback@example.com`), a domain (`example.com`) or all its subdomains (`.example.com`), as a
+# receipt rule's Recipients take them.
+_RECIPIENT = re.compile(r"([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@)?\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
+def _email_recipients(value: Any) -> tuple[str, ...]:
+    recipients = tuple(entry.strip().lower() for entry in str(value or "").split(",") if entry.strip())
+    for recipient in recipients:
+        if not _RECIPIENT.fullmatch(recipient):
+            raise ValueError(f"email_recipients: {recipient!r} is no address or domain (a@example.com)")
+    if len(recipients) > 100:
+        raise ValueError("email_recipients: a receipt rule takes at most 100 recipients")
+    return recipients
+
+
 def chalice_config() -> dict[str, Any]:
     return json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
 
@@ -160,6 +175,12 @@ class StageSettings:
     export_fanout_items      a day with at least this many items is exported by one invocation per slice,
                              then combined (EXPORT_FANOUT_ITEMS on the export function); default 250000,
                              0 never fans out; else at least 1000
+    email_recipients         receive feedback by e-mail: the addresses and domains (comma-separated,
+                             `feedback@example.com,mail.example.com`) SES's receipt rule accepts; unset,
+                             no rule set is created. Which recipients are feedback is then each `email`
+                             source's `recipients` setting (README, E-mail)
+    email_region_checked     true when the deploy region receives mail although infra/regions.py does not
+                             list it yet (the AWS General Reference names an inbound-smtp endpoint)
     """
 
     stage: str = "dev"
@@ -181,6 +202,7 @@ class StageSettings:
     bedrock_region: str | None = None
     retention_days: int = 0
     export_fanout_items: int = DEFAULT_EXPORT_FANOUT_ITEMS
+    email_recipients: tuple[str, ...] = ()
 
     @classmethod
     def from_context(cls, get: Any) -> StageSettings:
@@ -212,7 +234,10 @@ class StageSettings:
             bedrock_region=get("bedrock_region") or None,
             retention_days=_retention_days(get("retention_days")),
             export_fanout_items=_export_fanout_items(get("export_fanout_items")),
+            email_recipients=_email_recipients(get("email_recipients")),
         )
+        if settings.email_recipients:
+            regions.check_email_receiving(settings.region, _flag(get("email_region_checked"), default=False))
         regions.check_comprehend(settings.region, settings.comprehend_region)
         if settings.uses_bedrock or settings.bedrock_region:
             regions.check_bedrock(settings.region, settings.bedrock_region, settings.bedrock_model_id)

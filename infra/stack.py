@@ -39,10 +39,10 @@ from aws_cdk import aws_ssm as ssm
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra import gateway, monitoring, outbound, package, permissions, runtime, storage
+from infra import gateway, mail_receiving, monitoring, outbound, package, permissions, runtime, storage
 from infra.nag import acknowledge_findings
 from infra.outputs import OUTPUTS
-from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT
+from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, RECEIVE_EMAIL
 from infra.settings import APP_NAME, StageSettings
 
 # The event `chalice package` names for `@app.on_sqs_message` on `analyze`.
@@ -134,6 +134,18 @@ class FeedbackStack(cdk.Stack):
             for function in FUNCTIONS
         }
         self.chalice = self._chalice_app()
+        # Feedback by e-mail (README, E-mail): SES's receipt rule set, only when recipients are configured.
+        self.mail_rule_set = (
+            mail_receiving.mail_receiving(
+                self,
+                settings,
+                bucket=self.bucket,
+                function=self.chalice.get_resource(RECEIVE_EMAIL),
+                role=self.roles[RECEIVE_EMAIL],
+            )
+            if settings.email_recipients
+            else None
+        )
         iam.Policy(
             self,
             f"{NIGHTLY_EXPORT}Invocations",

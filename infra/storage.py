@@ -29,6 +29,8 @@ DLQ_RETENTION = cdk.Duration.days(14)
 QUEUE_RETENTION = cdk.Duration.days(14)
 EXPORTS_PREFIX = permissions.EXPORTS_PREFIX
 # Days the parts of a fanned-out export that never completed are kept (export/fanout.py).
+# Days a received mail's raw message stays in the bucket (the failure queue keeps its event 14 days).
+INBOUND_MAIL_DAYS = 14
 EXPORT_PARTS_DAYS = 2
 ATHENA_RESULTS_PREFIX = "athena-results/"
 ATHENA_BYTES_SCANNED_CUTOFF = 10 * 1024**3  # per query: a cost guard (10 GiB ≈ $0.05 at $5/TB)
@@ -166,6 +168,13 @@ def export_buckets(
                 id="expire-export-parts",
                 prefix=permissions.EXPORT_PARTS_PREFIX,
                 expiration=cdk.Duration.days(EXPORT_PARTS_DAYS),
+            ),
+            # Raw received mail (SES's receipt rule, infra/mail_receiving.py): read once when it arrives,
+            # kept a little for a replay, then gone (it holds personal data and attachments).
+            s3.LifecycleRule(
+                id="expire-inbound-mail",
+                prefix=permissions.INBOUND_MAIL_PREFIX,
+                expiration=cdk.Duration.days(INBOUND_MAIL_DAYS),
             ),
             s3.LifecycleRule(
                 id="expire-athena-results",

@@ -119,6 +119,12 @@ def secrets_cached(source_id: str) -> SourceSecrets:
     return SourceSecrets({name: str(value) for name, value in values.items()})
 
 
+def list_cached() -> list[SourceConfig]:
+    """Every source from memory (one Query when the cache is cold or stale): mail is routed by them."""
+    fields = _sources.get_multiple(_sources.kind, max_age=settings().config_cache_seconds) or {}
+    return [SourceConfig.model_validate(record) for record in fields.values()]
+
+
 def list_all() -> list[SourceConfig]:
     """Every source, read fresh."""
     return [SourceConfig.model_validate(fields) for fields in _sources.list_fresh().values()]

@@ -13,6 +13,9 @@ from chalicelib.channels import sources
 from chalicelib.channels.registry import CHANNELS
 from chalicelib.cli.common import pairs
 
+# Sources that receive mail (channels/email/receiving.py), not webhooks: no secrets, a `recipients` setting.
+EMAIL_TYPE = "email"
+
 
 def _webhook_url(args: argparse.Namespace, source_id: str) -> str:
     local_api = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
@@ -25,7 +28,10 @@ def _print_source(args: argparse.Namespace, source: sources.SourceConfig, reveal
     print(f"source_id:  {source.source_id}")
     print(f"type:       {source.type}")
     print(f"name:       {source.name}")
-    print(f"webhook:    {_webhook_url(args, source.source_id)}")
+    if source.type == EMAIL_TYPE:
+        print(f"mail to:    {source.settings.get('recipients', '(no recipients setting)')}")
+    else:
+        print(f"webhook:    {_webhook_url(args, source.source_id)}")
     if source.default_language:
         print(f"language:   {source.default_language} (default)")
     for key, value in sorted(source.settings.items()):
@@ -37,6 +43,8 @@ def _print_source(args: argparse.Namespace, source: sources.SourceConfig, reveal
 
 def sources_add(args: argparse.Namespace) -> int:
     """Create a source: its secrets go to SSM (generated where this product chooses them)."""
+    if args.type == EMAIL_TYPE:
+        return _email_source_add(args)
     channel = CHANNELS[args.type]  # argparse already refused unknown types
     given = pairs(args.secret, "--secret")
     generated = {
@@ -69,6 +77,39 @@ def sources_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _email_source_add(args: argparse.Namespace) -> int:
+    """An `email` source: which recipients are its feedback, and which SES verdicts it lets through."""
+    from chalicelib.channels.email.receiving import RECIPIENTS, SETTING_HELP
+
+    settings = pairs(args.setting, "--setting")
+    unknown = sorted(set(settings) - set(SETTING_HELP))
+    if args.secret or RECIPIENTS not in settings or unknown:
+        print(
+            "error: an email source takes no --secret, needs --setting recipients=… and knows only: "
+            + "; ".join(f"{name} ({meaning})" for name, meaning in SETTING_HELP.items()),
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        source = sources.SourceConfig(
+            source_id=args.source_id or sources.new_source_id(args.type),
+            type=args.type,
+            name=args.name,
+            settings=settings,
+            default_language=args.default_language,
+        )
+    except ValidationError as error:
+        print(f"error: {error.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    sources.save(source, {})
+    _print_source(args, source)
+    print(
+        "\nMail to these recipients must reach SES's receipt rule: deploy with -c email_recipients=… "
+        "(README, E-mail)."
+    )
+    return 0
+
+
 def sources_list(args: argparse.Namespace) -> int:
     """Print every source (secrets masked)."""
     for source in sorted(sources.list_all(), key=lambda s: s.source_id):
@@ -98,6 +139,9 @@ def sources_rotate(args: argparse.Namespace) -> int:
     source = _existing(args.source_id)
     if source is None:
         return 1
+    if source.type not in CHANNELS:
+        print(f"error: a {source.type} source has no secrets to rotate", file=sys.stderr)
+        return 2
     channel = CHANNELS[source.type]
     new_values = pairs(args.secret, "--secret")
     for name in args.generate or []:
@@ -132,7 +176,7 @@ def add_sources_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     commands = group.add_subparsers(dest="command", required=True)
 
     adding = commands.add_parser("add", parents=[common, url], help="create a source")
-    adding.add_argument("--type", required=True, choices=sorted(CHANNELS))
+    adding.add_argument("--type", required=True, choices=sorted([*CHANNELS, EMAIL_TYPE]))
     adding.add_argument("--name", required=True)
     adding.add_argument("--secret", action="append", metavar="NAME=VALUE", help="a secret (repeat)")
     adding.add_argument("--setting", action="append", metavar="NAME=VALUE", help="a setting (repeat)")

@@ -4,8 +4,9 @@ An embedded moto server on 127.0.0.1:$MOTO_PORT holds DynamoDB, SQS, S3 and SSM 
 requests serialized, moto's table-size costs removed); the Chalice app is served on 127.0.0.1:$PORT; pollers
 ($LOCAL_ANALYZE_WORKERS, default 4, like concurrent Lambda invocations) feed the ingest queue to the same
 `analyze` handler Lambda runs; the nightly export runs at 02:15 UTC (or on demand: `python -m
-chalicelib.cli export --local --date …`). A demo host site on 127.0.0.1:$DEMO_PORT (default $PORT + 1),
-another origin than the API, embeds the widget.
+chalicelib.cli export --local --date …`); an SMTP server on 127.0.0.1:$SMTP_PORT (default 2525) hands mail
+to the `receive_email` handler SES's receipt rule invokes (smtp_server.py). A demo host site on
+127.0.0.1:$DEMO_PORT (default $PORT + 1), another origin than the API, embeds the widget.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.local.http_server import LocalApiServer
@@ -23,6 +25,7 @@ from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
 from chalicelib.local.moto_server import LocalMotoServer
 from chalicelib.local.outbound import start_outbound
 from chalicelib.local.provision import (
+    create_demo_email_source,
     create_demo_form,
     create_demo_sources,
     create_local_read_token,
@@ -32,6 +35,9 @@ from chalicelib.local.provision import (
 )
 from chalicelib.web.demo import serve_demo
 
+if TYPE_CHECKING:
+    from chalicelib.local.smtp_server import Handler, LocalSmtpServer
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_ANALYZE_WORKERS = 4
 
@@ -40,6 +46,19 @@ def analyze_workers() -> int:
     """How many analyze invocations run at once (LOCAL_ANALYZE_WORKERS, default 4): Lambda scales the SQS
     event source out to concurrent invocations, and a single local poller would fall behind a burst."""
     return max(1, int(os.environ.get("LOCAL_ANALYZE_WORKERS", str(DEFAULT_ANALYZE_WORKERS))))
+
+
+def start_smtp(receive_email: Handler) -> LocalSmtpServer:
+    """Mail to the demo e-mail source's address reaches receive_email, as SES's receipt rule would send it."""
+    from chalicelib.local.smtp_server import LocalSmtpServer, free_port  # aiosmtpd: only when serving
+
+    smtp = LocalSmtpServer(receive_email)
+    try:
+        smtp.start()
+    except OSError:  # the default port is taken: any free one
+        smtp = LocalSmtpServer(receive_email, port=free_port())
+        smtp.start()
+    return smtp
 
 
 def main() -> int:
@@ -55,17 +74,20 @@ def main() -> int:
     form = create_demo_form()
     taxonomy = load_starter_taxonomy()
     demo_sources = create_demo_sources()
+    mail_source = create_demo_email_source()
     read_token = create_local_read_token()
 
     sys.path.insert(0, str(PROJECT_DIR))
     # Imported after the environment is set: the app reads it at import time.
-    from app import analyze, app, nightly_export
+    from app import analyze, app, nightly_export, receive_email
 
     poller = SqsPoller(resources.queue_url, analyze)
     scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
     poller.start(workers=analyze_workers())
     scheduler.start()
     outbound = start_outbound(int(os.environ.get("DEMO_WEBHOOK_PORT", "0")))
+    smtp = start_smtp(receive_email)
+    mail_address = mail_source.settings["recipients"]
     # Answers as the deployed API does, errors included (http_server.py); its request log names routes only.
     server = LocalApiServer(app, "127.0.0.1", port)
 
@@ -93,11 +115,13 @@ def main() -> int:
         f"  Demo webhook sources (secrets: cli sources show <id> --local --reveal):\n{source_lines}"
         f"  Webhooks:   demo subscription {outbound.demo_subscription_id} → a receiver printing each event"
         " (cli subscriptions list --local)\n"
+        f"  E-mail:     smtp://{smtp.host}:{smtp.port}  (feedback to {mail_address}; README, E-mail)\n"
         f"  AWS (moto): {os.environ['AWS_ENDPOINT_URL']}  table={resources.table_name}"
         f"  bucket={resources.bucket_name}\n"
         "  Try:\n"
         f"    curl -X POST {base}/forms/{form.form_id}/responses -H 'content-type: application/json' \\\n"
         """      -d '{"rating": 9, "comment": "Love the new app!", "email": "a@example.com"}'\n"""
+        f"    swaks --server {smtp.host}:{smtp.port} --to {mail_address} --body 'The app keeps crashing'\n"
         "    .venv/bin/python -m chalicelib.cli feedback list --local\n"
         "  Ctrl-C stops everything.\n"
         f"Serving on {base}",
@@ -112,6 +136,7 @@ def main() -> int:
         poller.stop()
         scheduler.stop()
         outbound.stop()
+        smtp.stop()
         demo.shutdown()
         moto.stop()
     return 0

@@ -130,6 +130,25 @@ def create_demo_sources() -> list[SourceConfig]:
     return created
 
 
+DEMO_EMAIL_SOURCE_ID = "demo-email"
+DEMO_EMAIL_ADDRESS = "feedback@localhost"
+
+
+def create_demo_email_source() -> SourceConfig:
+    """The `email` source `make run`'s SMTP server delivers to (feedback@localhost), unless it exists."""
+    existing = sources.get_cached(DEMO_EMAIL_SOURCE_ID)
+    if existing is not None:
+        return existing
+    source = SourceConfig(
+        source_id=DEMO_EMAIL_SOURCE_ID,
+        type="email",
+        name="Demo e-mail",
+        settings={"recipients": DEMO_EMAIL_ADDRESS},
+    )
+    sources.save(source, {})
+    return source
+
+
 def create_demo_form() -> FormConfig:
     """The NPS form `make run` prints, open to any origin."""
     form = FormConfig(form_id=DEMO_FORM_ID, name="Demo NPS survey", rating_scale=RatingScale.NPS)

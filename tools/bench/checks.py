@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
+from tools.bench.email import email_checks
 from tools.bench.export_fanout import export_fanout_checks
 from tools.bench.export_scale import export_scale_checks
 from tools.bench.listings import TARGET_EVALUATED_PER_RETURNED, ListingFigures, evaluated_within_target
@@ -123,6 +124,7 @@ def checks(result: BenchResult) -> list[Check]:
         *stats_checks(result.stats_cost),
         *outbound_checks(result.outbound),
         *listing_checks(result.listings),
+        *(Check(*row) for row in email_checks(result.email_cost)),
         *bedrock_checks(result),
         *bedrock_cost_checks(result),
         *(Check(*row) for row in theme_quality_targets(result.theme_quality)),

@@ -19,6 +19,7 @@ from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, units_per_item
 from tools.bench.cost_inputs import cost_section, volume
 from tools.bench.counting import Key, RequestCounter, per_thousand, service_total
 from tools.bench.dashboard_cost import dashboard_cost_section
+from tools.bench.email import email_section
 from tools.bench.export_fanout import export_fanout_section
 from tools.bench.export_scale import export_scale_section
 from tools.bench.import_time import imports_section
@@ -334,6 +335,9 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Outbound webhooks",
         "",
         *outbound_section(result.outbound),
+        "## E-mail: AWS requests per received mail",
+        "",
+        *email_section(result.email_cost),
         "",
         "## Widget download and form config",
         "",

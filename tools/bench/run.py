@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
+from tools.bench.email import EmailCost, measure_email_cost
 from tools.bench.export_scale import ExportScale, measure_safely
 from tools.bench.import_time import ImportResult, measure_imports
 from tools.bench.language_quality import LanguageQuality, measure_language_quality
@@ -64,6 +65,7 @@ class BenchResult:
     dashboard_cost: list[DashboardLoad] | None = None
     listings: list[ListingFigures] | None = None
     outbound: OutboundFigures | None = None
+    email_cost: EmailCost | None = None
 
 
 def run(
@@ -100,6 +102,8 @@ def run(
         dashboard_cost = measure_dashboard_cost()
     with timed(pipeline.timings, "outbound webhooks"):
         outbound = measure_outbound()
+    with timed(pipeline.timings, "e-mail requests"), contextlib.redirect_stdout(captured):
+        email_cost = measure_email_cost()
     with timed(pipeline.timings, "filtered listings"):
         listings = measure_listings(day_counts=listing_days)
     with timed(pipeline.timings, "import timing"):
@@ -139,4 +143,5 @@ def run(
         dashboard_cost=dashboard_cost,
         listings=listings,
         outbound=outbound,
+        email_cost=email_cost,
     )

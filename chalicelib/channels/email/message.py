@@ -1,0 +1,293 @@
+"""One received mail (raw RFC 5322 bytes) as at most one FeedbackEvent.
+
+Parsed with the standard library's `email` package under `policy.default`. The author comes from `From`
+(the address lower-cased, so the identity links to the customer by e-mail as a form's contact does), the text
+is the customer's new words (quotes.py; HTML-only mail through html_text.py), the subject and attachment names
+go to metadata, the thread is the root of `References` (else `In-Reply-To`, else the mail itself), and the
+item's identity derives from `Message-ID`, so a mail delivered twice is stored once. Automatic mail
+(RFC 3834 `Auto-Submitted`, vacation responders, bounces) is skipped, not stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+
+from chalicelib.channels.email.html_text import html_to_text
+from chalicelib.channels.email.quotes import new_words
+from chalicelib.models import LANGUAGE_HINTS, MAX_ID_CHARS, Author, Channel, FeedbackEvent, Kind
+
+# SES accepts mails up to 40 MB; the text of one is what is analysed, the rest (attachments) is not read.
+MAX_RAW_BYTES = 40 * 1024 * 1024
+# Charsets mail clients declare for text that is really their superset: decoding by the superset keeps
+# the curly quotes and euro signs of Windows and the extra kanji of Windows' Shift_JIS.
+_SUPERSETS = {
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso-8859-1": "cp1252",
+    "latin-1": "cp1252",
+    "latin1": "cp1252",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+}
+# Precedence of automatic mail (RFC 3834 section 2); not `list`: a group forwarding to the address sets it.
+_AUTOMATIC_PRECEDENCE = frozenset({"bulk", "auto_reply", "junk"})
+_BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
+# Subject prefixes of out-of-office replies from responders that set no header (older Exchange, some
+# webmails): the prefix and its colon, so "Out of office hours support" written by a person is kept.
+_AUTO_REPLY_SUBJECTS = re.compile(
+    r"^(automatic reply|auto-reply|autoreply|out of (the )?office( reply)?|réponse automatique|"
+    r"automatische antwort|abwesenheitsnotiz|respuesta automática|risposta automatica|resposta automática)"
+    r"\s?:",
+    re.IGNORECASE,
+)
+
+
+class MailRefused(ValueError):
+    """A mail that cannot be read as feedback at all (not a mail message); the reason is a stable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """What one mail says, before it is attributed to a source."""
+
+    external_id: str
+    author: Author
+    subject: str
+    text: str
+    thread_id: str
+    sent_at: datetime | None
+    attachments: list[str] = field(default_factory=list)
+    # Why the mail is not customer feedback (a stable snake_case reason), or None when it is.
+    automatic: str | None = None
+    html_only: bool = False
+    forwarded: bool = False
+    language: str | None = None
+
+
+def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
+    """Read one raw mail; `envelope_sender` (SMTP MAIL FROM) stands in for a missing `From`."""
+    if not raw.strip():
+        raise MailRefused("empty", "The mail is empty.")
+    if len(raw) > MAX_RAW_BYTES:
+        raise MailRefused("too_large", f"The mail is larger than {MAX_RAW_BYTES // (1024 * 1024)} MB.")
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    if not any(_header(message, name) for name in ("from", "message-id", "date", "subject", "content-type")):
+        raise MailRefused("not_a_mail", "The data has none of the headers of a mail message.")
+    author = _author(message, envelope_sender)
+    body, html_only = _body(message)
+    words = new_words(body)
+    subject = _header(message, "subject")
+    message_id = _first_id(_header(message, "message-id"))
+    external_id = _external_id(message_id, raw)
+    references = _ids(_header(message, "references"))
+    in_reply_to = _ids(_header(message, "in-reply-to"))
+    thread_root = (references or in_reply_to or [message_id or external_id])[0]
+    return ParsedMail(
+        external_id=external_id,
+        author=author,
+        subject=subject,
+        # A mail whose whole message is its subject ("App crashes on login", empty body) is still feedback.
+        text=words.text or subject,
+        thread_id=_bounded(thread_root),
+        sent_at=_date(_header(message, "date")),
+        attachments=_attachment_names(message),
+        automatic=_automatic(message, author, subject),
+        html_only=html_only,
+        forwarded=words.forwarded,
+        language=_language(_header(message, "content-language")),
+    )
+
+
+def to_event(
+    mail: ParsedMail,
+    *,
+    source_id: str,
+    recipient: str,
+    received_at: datetime,
+    language_hint: str | None = None,
+) -> FeedbackEvent:
+    """The FeedbackEvent of a parsed mail for the source its `recipient` address belongs to."""
+    metadata: dict[str, str | int | bool] = {"subject": mail.subject, "recipient": recipient}
+    if mail.attachments:
+        # Names only: attachments are never stored.
+        metadata["attachments"] = ", ".join(mail.attachments)
+        metadata["attachment_count"] = len(mail.attachments)
+    if mail.html_only:
+        metadata["html_only"] = True
+    if mail.forwarded:
+        metadata["forwarded"] = True
+    return FeedbackEvent.create(
+        source_id=source_id,
+        external_id=mail.external_id,
+        channel=Channel.EMAIL,
+        kind=Kind.MESSAGE,
+        text=mail.text,
+        thread_id=mail.thread_id,
+        language=mail.language,
+        language_hint=None if mail.language else language_hint,
+        author=mail.author,
+        occurred_at=mail.sent_at or received_at,
+        received_at=received_at,
+        metadata={key: value for key, value in metadata.items() if value not in ("", None)},
+    )
+
+
+# --- headers ----------------------------------------------------------------------------------------------
+
+
+def _header(message: Message, name: str) -> str:
+    """A header's decoded value ('' when absent); a header too broken to decode is read as its raw text."""
+    try:
+        value = message.get(name)
+    except (ValueError, TypeError, IndexError, AttributeError):
+        value = None
+        for key, raw in message.raw_items() if isinstance(message, EmailMessage) else []:
+            if key.lower() == name:
+                value = raw
+                break
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _author(message: Message, envelope_sender: str | None) -> Author:
+    name, address = "", ""
+    for candidate_name, candidate_address in getaddresses([_header(message, "from")]):
+        if "@" in candidate_address:
+            name, address = candidate_name, candidate_address
+            break
+    if not address and envelope_sender and "@" in envelope_sender:
+        address = envelope_sender
+    try:
+        address = Address(addr_spec=address).addr_spec if address else ""
+    except (ValueError, IndexError):
+        address = ""
+    return Author(email=address.lower() or None, name=name.strip() or None)
+
+
+def _ids(value: str) -> list[str]:
+    """The message ids in a Message-ID, In-Reply-To or References value, in order, without angle brackets."""
+    found = re.findall(r"<([^<>\s]+)>", value)
+    if not found and value.strip():
+        found = value.split()
+    return [_bounded(item) for item in found]
+
+
+def _first_id(value: str) -> str | None:
+    ids = _ids(value)
+    return ids[0] if ids else None
+
+
+def _bounded(message_id: str) -> str:
+    # An id longer than an item id may be is replaced by its digest, never cut (a cut id could merge mails).
+    if len(message_id) <= MAX_ID_CHARS - 8:
+        return message_id
+    return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+
+
+def _external_id(message_id: str | None, raw: bytes) -> str:
+    # Without a Message-ID the same bytes delivered again still make the same id.
+    return message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _date(value: str) -> datetime | None:
+    try:
+        sent_at = parsedate_to_datetime(value) if value else None
+    except (ValueError, TypeError, IndexError):
+        return None
+    return sent_at if sent_at is not None and sent_at.tzinfo is not None else None
+
+
+def _language(value: str) -> str | None:
+    primary = value.split(",", maxsplit=1)[0].strip().split("-")[0].lower()
+    return primary if primary in LANGUAGE_HINTS else None
+
+
+def _automatic(message: Message, author: Author, subject: str) -> str | None:
+    """Why this mail was written by a program (RFC 3834, vacation responders, bounces), or None."""
+    auto_submitted = _header(message, "auto-submitted").split(";")[0].strip().lower()
+    if auto_submitted and auto_submitted != "no":
+        return "auto_submitted"
+    if _header(message, "x-autoreply") or _header(message, "x-autorespond"):
+        return "auto_reply"
+    if _header(message, "precedence").lower() in _AUTOMATIC_PRECEDENCE:
+        return "bulk_precedence"
+    if message.get_content_type() == "multipart/report" or (
+        author.email and author.email.split("@")[0] in _BOUNCE_SENDERS
+    ):
+        return "bounce"
+    if _AUTO_REPLY_SUBJECTS.match(subject):
+        return "auto_reply"
+    return None
+
+
+# --- body -------------------------------------------------------------------------------------------------
+
+
+def _text_of(part: Message) -> str:
+    """A text part decoded by its transfer encoding and charset (unreadable bytes become U+FFFD)."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        payload = str(part.get_payload() or "").encode("utf-8", "replace")
+    charset = (part.get_content_charset() or "us-ascii").lower()
+    charset = _SUPERSETS.get(charset, charset)
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know: UTF-8 is the likeliest truth
+        return payload.decode("utf-8", errors="replace")
+
+
+def _is_attachment(part: Message) -> bool:
+    return part.get_content_disposition() == "attachment" or (
+        part.get_filename() is not None and part.get_content_maintype() != "text"
+    )
+
+
+def _body(message: Message) -> tuple[str, bool]:
+    """The mail's text (plain preferred, else HTML as text) and whether it came from HTML only."""
+    plain = html = None
+    for part in message.walk():
+        if part.is_multipart() or _is_attachment(part) or part.get_content_type() == "message/rfc822":
+            continue
+        if part.get_content_type() == "text/plain" and plain is None:
+            plain = _text_of(part)
+        elif part.get_content_type() == "text/html" and html is None:
+            html = _text_of(part)
+    if plain is not None and plain.strip():
+        return plain, False
+    if html is not None:
+        return html_to_text(html), True
+    if not message.is_multipart() and message.get_content_maintype() not in ("text", "multipart"):
+        return "", False
+    # A body whose structure cannot be read (a broken boundary): its text, best effort.
+    payload = message.get_payload()
+    return (payload if isinstance(payload, str) else ""), False
+
+
+def _attachment_names(message: Message) -> list[str]:
+    names = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        try:
+            name = part.get_filename()
+        except (ValueError, TypeError, IndexError):
+            name = None
+        if name or _is_attachment(part):
+            names.append(" ".join((name or part.get_content_type()).split())[:200])
+    return names

@@ -1,0 +1,129 @@
+"""Feedback by e-mail: SES's receipt rule set, its rule (S3 action, then Lambda action) and what they need.
+
+Created only when `email_recipients` is set (infra/settings.py), in a region where SES receives mail
+(infra/regions.py). The rule stores each raw mail under `inbound-mail/` in the export bucket (kept
+INBOUND_MAIL_DAYS by a lifecycle rule in infra/storage.py), then invokes the ReceiveEmail function
+asynchronously with SES's verdicts; a failed invocation is retried twice by Lambda and then lands in the
+MailFailures queue (the raw mail is still in S3, so it can be received again). SES checks its permissions
+when the rule is created, so the rule depends on the bucket policy and the Lambda permission.
+
+CloudFormation cannot make a rule set the active one (an account has one active set per region): the
+README's E-mail section gives the one command that does (`aws ses set-active-receipt-rule-set`).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sqs as sqs
+
+from infra.permissions import INBOUND_MAIL_PREFIX
+from infra.settings import StageSettings
+
+RULE_NAME = "feedback"
+# Days a failed mail invocation's event waits in MailFailures (SQS's maximum).
+FAILURE_RETENTION_DAYS = 14
+
+
+def rule_set_name(settings: StageSettings) -> str:
+    return f"{settings.stack_name}-mail"
+
+
+def mail_receiving(
+    scope: cdk.Stack,
+    settings: StageSettings,
+    *,
+    bucket: s3.Bucket,
+    function: cdk.CfnResource,
+    role: iam.Role,
+) -> ses.CfnReceiptRuleSet:
+    """The rule set (inactive until activated), its one rule, and the permissions and failure queue."""
+    account, region, partition = scope.account, scope.region, scope.partition
+    rule_set = rule_set_name(settings)
+    rule_arn = f"receipt-rule-set/{rule_set}:receipt-rule/{RULE_NAME}"
+    source_arn = f"arn:{partition}:ses:{region}:{account}:{rule_arn}"
+    # Only SES, for this account's rule, may write, and only under the prefix.
+    bucket_grant = bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="SesWritesInboundMail",
+            principals=[iam.ServicePrincipal("ses.amazonaws.com")],
+            actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"{INBOUND_MAIL_PREFIX}*")],
+            conditions={
+                "StringEquals": {"AWS:SourceAccount": account},
+                "ArnLike": {"AWS:SourceArn": source_arn},
+            },
+        )
+    )
+    function_arn = cdk.Fn.get_att(function.logical_id, "Arn").to_string()
+    invoke = lambda_.CfnPermission(
+        scope,
+        "SesInvokesReceiveEmail",
+        action="lambda:InvokeFunction",
+        function_name=function_arn,
+        principal="ses.amazonaws.com",
+        source_account=account,
+        source_arn=source_arn,
+    )
+    failures = sqs.Queue(
+        scope,
+        "MailFailures",
+        queue_name=f"feedback-mail-failures-{settings.stage}",
+        retention_period=cdk.Duration.days(FAILURE_RETENTION_DAYS),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+    )
+    # It is itself the end of the line for a mail's failed invocation events, as a DLQ is.
+    cdk.Validations.of(failures).acknowledge(
+        cdk.Acknowledgment(
+            id="AwsSolutions::AwsSolutions-SQS3",
+            reason="The on-failure destination of the ReceiveEmail function's asynchronous invocations: it "
+            "plays the dead-letter queue's part itself (an operator reads it; the raw mail is still in S3).",
+        )
+    )
+    # Lambda sends the failed event to the destination with the function's own role.
+    failures.grant_send_messages(role)
+    lambda_.CfnEventInvokeConfig(
+        scope,
+        "ReceiveEmailRetries",
+        function_name=function.ref,
+        qualifier="$LATEST",
+        maximum_retry_attempts=2,
+        destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+            on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=failures.queue_arn)
+        ),
+    )
+    receipt_rule_set = ses.CfnReceiptRuleSet(scope, "MailRuleSet", rule_set_name=rule_set)
+    rule = ses.CfnReceiptRule(
+        scope,
+        "MailRule",
+        rule_set_name=rule_set,
+        rule=ses.CfnReceiptRule.RuleProperty(
+            name=RULE_NAME,
+            enabled=True,
+            recipients=list(settings.email_recipients),
+            # SES's spam and virus scan: its verdicts reach the function, whose sources decide.
+            scan_enabled=True,
+            tls_policy="Optional",
+            actions=[
+                ses.CfnReceiptRule.ActionProperty(
+                    s3_action=ses.CfnReceiptRule.S3ActionProperty(
+                        bucket_name=bucket.bucket_name, object_key_prefix=INBOUND_MAIL_PREFIX
+                    )
+                ),
+                ses.CfnReceiptRule.ActionProperty(
+                    lambda_action=ses.CfnReceiptRule.LambdaActionProperty(
+                        function_arn=function_arn, invocation_type="Event"
+                    )
+                ),
+            ],
+        ),
+    )
+    rule.add_dependency(receipt_rule_set)
+    rule.add_dependency(invoke)
+    if bucket_grant.policy_dependable is not None and bucket.policy is not None:
+        rule.node.add_dependency(bucket.policy)
+    return receipt_rule_set

@@ -1,0 +1,327 @@
+# ruff: noqa: RUF001 (the fixtures' curly quotes and dashes are the point of the charset cases)
+"""One received mail → one FeedbackEvent (channels/email/message.py): real-world shapes from the major clients
+in several languages and charsets, automatic mail skipped, malformed mail read best-effort or refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from chalicelib.channels.email.html_text import html_to_text
+from chalicelib.channels.email.message import MailRefused, parse, to_event
+from chalicelib.channels.email.quotes import new_words
+from chalicelib.models import Channel, Kind, feedback_id_for
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
+RECEIVED = datetime(2024, 12, 5, tzinfo=UTC)
+
+# fixture → (author e-mail, author name, the customer's new words, subject, thread id)
+FEEDBACK = {
+    "gmail_reply_en.eml": (
+        "jane.doe@gmail.example",
+        "Jane Doe",
+        "The parcel arrived two days late and the box was crushed.\nThe blender itself works fine though.",
+        "Re: Your order #1042",
+        "order-1042@acme.example",
+    ),
+    "apple_mail_fr.eml": (
+        "amelie@orange.example",
+        "Amélie Dupré",
+        "Bonjour,\n\nLe service client a été très réactif, merci beaucoup !",
+        "Re : Votre commande",
+        "order-77@acme.example",
+    ),
+    "outlook_de_base64.eml": (
+        "juergen@firma.example",
+        "Jürgen Müller",
+        "Hallo,\n\ndie Lieferung war vollständig, aber die Rechnung fehlt. Bitte schicken Sie sie erneut.\n\n"
+        "Mit freundlichen Grüßen\nJürgen Müller",
+        "AW: Ihre Bestellung 5531",
+        "order-5531@acme.example",
+    ),
+    "thunderbird_de_latin1.eml": (
+        "baerbel@web.example",
+        "Bärbel Schröder",
+        "Guten Tag,\n\ndie Größe passt nicht, ich möchte den Mantel umtauschen.",
+        "Re: Ihr Einkauf",
+        "purchase-9@acme.example",
+    ),
+    "outlook_en_windows1252.eml": (
+        "tom@corp.example",
+        "Baker, Tom",
+        "Hi team,\n\nI can’t log in since the update – it says “invalid token” and costs me €50 a day.\n\n"
+        "Regards,\nTom",
+        "RE: Your ticket 881",
+        "ticket-881@acme.example",
+    ),
+    "iphone_es.eml": (
+        "jose@correo.example",
+        "José García",
+        "Hola,\n\nLa aplicación se cierra cada vez que intento pagar con tarjeta.",
+        "Re: Pago",
+        "pay-3@acme.example",
+    ),
+    "japanese_shift_jis.eml": (
+        "taro@mail.example.jp",
+        "山田 太郎",
+        "お世話になっております。\n\n注文した商品がまだ届きません。確認をお願いします。",
+        None,
+        "20241203180000.ABCD@mail.example.jp",
+    ),
+    "html_only.eml": (
+        "li.wei@example.com",
+        "Li Wei",
+        "The checkout page is slow & the coupon field is hidden.\n\n- Chrome on Windows\n- Safari on iPhone",
+        "Checkout page",
+        "html-only-1@example.com",
+    ),
+    "forwarded_gmail.eml": (
+        "sam@shop.example",
+        "Sam Lee",
+        "The replacement part never came and nobody answers the phone.",
+        "Fwd: Complaint from a customer",
+        "fwd-1@shop.example",
+    ),
+    "forwarded_with_note.eml": (
+        "sam@shop.example",
+        "Sam Lee",
+        "Customers love the new packaging, see below.",
+        "Fwd: Praise",
+        "fwd-2@shop.example",
+    ),
+    "with_attachments.eml": (
+        "ana@empresa.example",
+        "Ana Souza",
+        "O produto chegou quebrado, seguem as fotos.",
+        "Produto com defeito",
+        "att-1@empresa.example",
+    ),
+    "auto_submitted_no.eml": (
+        "person@example.org",
+        "Person",
+        "Please add a dark mode.",
+        "Suggestion",
+        "human-1@example.org",
+    ),
+    # Best effort: a multipart without its boundary is read as its text; an unparseable date is no date.
+    "malformed_boundary.eml": (
+        "broken@example.org",
+        "Broken Client",
+        "The delivery driver was very friendly.",
+        "Broken",
+        "broken-1@example.org",
+    ),
+    # A charset Python does not know: read as UTF-8.
+    "unknown_charset.eml": (
+        "old@example.org",
+        "Old Client",
+        "Café was great.",
+        "Hello",
+        "charset-1@example.org",
+    ),
+    # An empty body: the subject is the feedback.
+    "no_message_id_subject_only.eml": (
+        "quick@example.org",
+        None,
+        "App crashes on login",
+        "App crashes on login",
+        None,
+    ),
+}
+
+AUTOMATIC = {
+    "out_of_office.eml": "auto_submitted",
+    "x_autoreply.eml": "auto_reply",
+    "precedence_bulk.eml": "bulk_precedence",
+    "bounce.eml": "bounce",
+}
+
+
+def _raw(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(FEEDBACK))
+def test_each_mail_becomes_the_customers_new_words_with_author_subject_and_thread(name: str):
+    email, author_name, text, subject, thread = FEEDBACK[name]
+    mail = parse(_raw(name))
+    assert mail.automatic is None
+    assert mail.author.email == email
+    assert mail.author.name == author_name
+    assert mail.text == text
+    if subject is not None:
+        assert mail.subject == subject
+    assert mail.thread_id == (thread or mail.external_id)
+
+
+def test_every_fixture_is_in_a_table():
+    assert {path.name for path in FIXTURES.glob("*.eml")} == set(FEEDBACK) | set(AUTOMATIC) | {
+        "not_a_mail.eml"
+    }
+
+
+@pytest.mark.parametrize(("name", "reason"), sorted(AUTOMATIC.items()))
+def test_automatic_mail_is_marked_with_its_reason(name: str, reason: str):
+    assert parse(_raw(name)).automatic == reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "automatic"),
+    [
+        ("Automatic reply: Your order", True),
+        ("Out of Office: back Monday", True),
+        ("Réponse automatique : absent", True),
+        ("Abwesenheitsnotiz: Urlaub", True),
+        ("Out of office hours support is useless", False),
+        ("Re: automatic reply from your bot was rude", False),
+    ],
+)
+def test_out_of_office_subjects_are_automatic_only_as_a_responders_prefix(subject: str, automatic: bool):
+    raw = f"From: a@b.example\r\nSubject: {subject}\r\nMessage-ID: <s-1@b.example>\r\n\r\nText\r\n"
+    assert (parse(raw.encode()).automatic == "auto_reply") is automatic
+
+
+def test_the_feedback_id_derives_from_the_message_id_so_a_second_delivery_collides():
+    mail = parse(_raw("gmail_reply_en.eml"))
+    assert mail.external_id == "CAF=abc123XYZ@mail.gmail.example"
+    event = to_event(mail, source_id="src_mail", recipient="feedback@acme.example", received_at=RECEIVED)
+    again = to_event(
+        parse(_raw("gmail_reply_en.eml")),
+        source_id="src_mail",
+        recipient="x@acme.example",
+        received_at=RECEIVED,
+    )
+    assert event.feedback_id == again.feedback_id == feedback_id_for("src_mail", mail.external_id)
+    assert event.channel is Channel.EMAIL and event.kind is Kind.MESSAGE
+    assert event.occurred_at == datetime(2024, 12, 3, 10, 2, 45, tzinfo=UTC)
+    assert event.metadata == {"subject": "Re: Your order #1042", "recipient": "feedback@acme.example"}
+
+
+def test_a_mail_without_message_id_is_identified_by_its_bytes():
+    first, second = (
+        parse(_raw("no_message_id_subject_only.eml")),
+        parse(_raw("no_message_id_subject_only.eml")),
+    )
+    assert first.external_id == second.external_id and first.external_id.startswith("sha256:")
+    other = parse(_raw("no_message_id_subject_only.eml").replace(b"crashes", b"freezes"))
+    assert other.external_id != first.external_id
+
+
+def test_attachment_names_go_to_metadata_and_their_content_nowhere():
+    event = to_event(
+        parse(_raw("with_attachments.eml")),
+        source_id="src_mail",
+        recipient="f@a.example",
+        received_at=RECEIVED,
+    )
+    assert event.metadata["attachments"] == "foto 1.jpg, nota fiscal nº 7.pdf"
+    assert event.metadata["attachment_count"] == 2
+    dumped = event.model_dump_json()
+    assert "JVBERi0" not in dumped and "/9j/4AAQ" not in dumped
+
+
+def test_html_only_and_forwarded_mail_are_flagged_in_metadata():
+    html = to_event(
+        parse(_raw("html_only.eml")), source_id="s_1", recipient="f@a.example", received_at=RECEIVED
+    )
+    forwarded = to_event(
+        parse(_raw("forwarded_gmail.eml")), source_id="s_1", recipient="f@a.example", received_at=RECEIVED
+    )
+    assert html.metadata["html_only"] is True and "forwarded" not in html.metadata
+    assert forwarded.metadata["forwarded"] is True
+
+
+def test_content_language_is_the_items_language_and_the_source_default_only_a_hint():
+    french = to_event(
+        parse(_raw("apple_mail_fr.eml")), source_id="s_1", recipient="f@a.example", received_at=RECEIVED
+    )
+    assert french.language == "fr" and french.language_hint is None
+    plain = to_event(
+        parse(_raw("iphone_es.eml")),
+        source_id="s_1",
+        recipient="f@a.example",
+        received_at=RECEIVED,
+        language_hint="es",
+    )
+    assert plain.language is None and plain.language_hint == "es"
+
+
+def test_a_missing_from_falls_back_to_the_envelope_sender():
+    raw = b"To: feedback@acme.example\r\nSubject: Hi\r\nMessage-ID: <x-1@e.example>\r\n\r\nNice shop.\r\n"
+    assert parse(raw).author.email is None
+    assert parse(raw, envelope_sender="Buyer@E.example").author.email == "buyer@e.example"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "empty"),
+        (b"   \r\n", "empty"),
+        ((FIXTURES / "not_a_mail.eml").read_bytes(), "not_a_mail"),
+    ],
+)
+def test_what_is_no_mail_at_all_is_refused_with_a_reason(raw: bytes, reason: str):
+    with pytest.raises(MailRefused) as refused:
+        parse(raw)
+    assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'From: a@b.example\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n'
+        b"--x\r\nContent-Type: text/pl",
+        b"From: =?utf-8?B?!!!?= <a@b.example>\r\nSubject: =?bogus?Q?x?=\r\n\r\nbody\r\n",
+        b"From: a@b.example\r\nContent-Transfer-Encoding: base64\r\n\r\n@@@not base64@@@\r\n",
+        b"From: <<<>>>\r\nMessage-ID: " + b"<" + b"x" * 2000 + b"@e>\r\n\r\ntext\r\n",
+        b"Subject: \xff\xfe\r\nDate: Mon, 99 Foo 2024 99:99:99 +9999\r\n\r\n\xff\xfe text\r\n",
+    ],
+)
+def test_malformed_mime_never_crashes_and_still_makes_a_valid_event(raw: bytes):
+    mail = parse(raw)
+    event = to_event(mail, source_id="s_1", recipient="f@a.example", received_at=RECEIVED)
+    assert len(event.external_id) <= 512 and len(event.thread_id or "") <= 512
+
+
+# Reply styles as text, beyond the fixtures: (body, the new words).
+QUOTE_STYLES = [
+    ("Thanks!\n\nOn Mon, Dec 2, 2024 at 9:15 AM Bob <b@x.example> wrote:\n> hi", "Thanks!"),
+    ("Merci.\n\nLe lun. 2 déc. 2024 à 09:15, Bob <b@x.example> a écrit :\n> salut", "Merci."),
+    ("Danke.\n\nAm Mo., 2. Dez. 2024 um 09:15 Uhr schrieb Bob <b@x.example>:\n> hallo", "Danke."),
+    ("Gracias.\n\nEl lun, 2 dic 2024 a las 9:15, Bob (<b@x.example>) escribió:\n> hola", "Gracias."),
+    ("Grazie.\n\nIl giorno lun 2 dic 2024 alle ore 09:15 Bob <b@x.example> ha scritto:\n> ciao", "Grazie."),
+    ("Obrigado.\n\nEm seg., 2 de dez. de 2024 às 09:15, Bob <b@x.example> escreveu:\n> oi", "Obrigado."),
+    ("Bedankt.\n\nOp ma 2 dec. 2024 om 09:15 schreef Bob <b@x.example>:\n> hoi", "Bedankt."),
+    ("Fine.\n\n-----Original Message-----\nFrom: Bob\nSent: Monday\nTo: me\nSubject: x\n\nold", "Fine."),
+    (
+        "Très bien.\n\nDe : Bob <b@x.example>\nEnvoyé : lundi 2 décembre 2024 09:15\nÀ : moi\nObjet : x\n",
+        "Très bien.",
+    ),
+    ("Bueno.\n\nDe: Bob\nEnviado: lunes\nPara: yo\nAsunto: x\n\nviejo", "Bueno."),
+    ("Inline one\n> quoted\nInline two\n> more quoted", "Inline one\nInline two"),
+    ("Love it.\n-- \nBob\nCEO", "Love it."),
+    ("Love it.\n\nSent from my Galaxy", "Love it."),
+    ("Love it.\n\nVon meinem iPhone gesendet", "Love it."),
+    ("Love it.\n\nGet Outlook for Android", "Love it."),
+    ("Love it.\n\nThis email and any attachments are confidential and intended solely for ...", "Love it."),
+    ("Love it.\n\nDiese E-Mail enthält vertrauliche Informationen.", "Love it."),
+    # A line that merely starts with "On" is the customer's text.
+    ("On the whole the service was good.\nThanks", "On the whole the service was good.\nThanks"),
+    # "From:" in the customer's own words, without the header block after it, is text too.
+    ("From: my experience, shipping is slow.", "From: my experience, shipping is slow."),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), QUOTE_STYLES)
+def test_reply_styles_of_the_major_clients_leave_only_the_new_words(body: str, expected: str):
+    assert new_words(body).text == expected
+
+
+def test_html_quotes_of_each_client_are_left_out():
+    outlook = '<p>New words</p><div id="divRplyFwdMsg"><b>From:</b> Bob</div><p>old mail</p>'
+    apple = '<div>New words</div><blockquote type="cite"><div>old</div></blockquote>'
+    yahoo = '<div>New words</div><div class="yahoo_quoted">old</div>'
+    assert html_to_text(outlook) == html_to_text(apple) == html_to_text(yahoo) == "New words"
+    assert html_to_text("<script>alert(1)</script><p>a&nbsp;b &lt;c&gt;</p>") == "a b <c>"
