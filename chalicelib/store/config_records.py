@@ -108,8 +108,9 @@ class ConfigRecords(BaseProvider):
 
 
 # Every kind of configuration record, one partition each; their modules (forms/records.py,
-# channels/sources.py, auth/tokens.py, themes/records.py) add what the records mean.
+# channels/sources.py, auth/tokens.py, themes/records.py, crm/connections.py) add what the records mean.
 FORMS = ConfigRecords("FORM")
 SOURCES = ConfigRecords("SOURCE")
 TOKENS = ConfigRecords("TOKEN")
 THEMES = ConfigRecords("THEMES")
+CRM_CONNECTIONS = ConfigRecords("CRM")  # crm/connections.py: CRM sync targets
