@@ -179,6 +179,35 @@ def test_a_late_item_adds_its_note_and_keeps_the_latest_feedback_time(hub):
     assert len(hub.fake.notes_of(contact.id)) == 2
 
 
+def test_a_contact_deleted_in_hubspot_is_found_again_by_its_key_on_the_next_change(hub):
+    (first,) = stored(event("f1", email="a@example.com"))
+    hub.sync([first])
+    (contact_id,) = hub.fake.contacts
+    del hub.fake.contacts[contact_id]
+    (second,) = stored(event("f2", email="a@example.com", minutes=5))
+    report = hub.sync([second])
+    assert report.synced == [second.feedback_id] and not report.failed
+    (contact,) = hub.fake.contacts.values()
+    assert contact.id != contact_id and contact.properties["feedback_count"] == "2"
+    assert len(hub.fake.notes_of(contact.id)) == 1
+
+
+def test_a_customer_who_gives_an_email_later_keeps_their_contact(hub):
+    (anonymous,) = stored(event("w1", user="u-1", source="src_chat", channel=Channel.WEBHOOK))
+    hub.sync([anonymous])
+    (contact_id,) = hub.fake.contacts
+    (named,) = stored(
+        event(
+            "w2", user="u-1", email="late@example.com", source="src_chat", channel=Channel.WEBHOOK, minutes=9
+        )
+    )
+    assert named.customer_id == anonymous.customer_id
+    hub.sync([named])
+    assert list(hub.fake.contacts) == [contact_id]
+    assert hub.fake.contacts[contact_id].properties["email"] == "late@example.com"
+    assert len(hub.fake.notes_of(contact_id)) == 2
+
+
 def test_batches_keep_requests_per_thousand_items_within_30(hub):
     items = bulk_items(250, without_email_every=4)
     hub.sync(items)

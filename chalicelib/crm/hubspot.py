@@ -1,10 +1,11 @@
 """The HubSpot target: contact properties in a group of their own, contacts upserted in batches, one note per
 item associated with its contact, GDPR delete on erasure.
 
-Requests per batch of up to 100 items (HubSpot's batch limit): one contact upsert per key kind in use (email;
-the customer id property for customers without one), one note create, one note update when items were
-synced before and changed; unchanged contacts and notes (same hash as last written) cost nothing. So 1,000
-items take about 20 requests, and a second sync of the same items none.
+Requests per batch of up to 100 items (HubSpot's batch limit): one contact update for the customers synced
+before (by their contact id, whatever their key), one contact upsert per key kind among new customers (email;
+the customer id property for customers without one), one note create, one note update when items synced
+before changed; unchanged contacts and notes (same hash as last written) cost nothing. So 1,000 items take
+20 to 30 requests (tools/bench/crm.py), and a second sync of the same items none.
 """
 
 from __future__ import annotations
@@ -203,6 +204,10 @@ class HubSpotTarget(CrmTarget):
         report.synced = sorted(written)
         return report
 
+    def _contact_key(self, profile: dict[str, Any]) -> tuple[str, str]:
+        email = primary_email(profile)
+        return ("email", email) if email else (self.names["customer_id"], profile["customer_id"])
+
     def _contact_input(self, fields: ContactFields, first_sync: bool) -> tuple[str, str, dict[str, Any]]:
         properties: dict[str, Any] = {
             self.names[name]: "" if value is None else str(value) for name, value in fields.profile.items()
@@ -223,29 +228,47 @@ class HubSpotTarget(CrmTarget):
         themes: dict[str, Counter[str]],
         report: SyncReport,
     ) -> tuple[dict[str, tuple[str, bool, str]], dict[str, str]]:
-        """Upsert the contacts whose fields changed; customer id → (contact id, created now, fields hash),
-        and the customers that failed with why."""
+        """Write the contacts whose fields changed: by contact id when synced before (one update request
+        whatever their key), else upserted by email or customer id; customer id → (contact id, created now,
+        fields hash), and the customers that failed with why."""
         known: dict[str, tuple[str, bool, str]] = {}
-        pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        upserts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        updates: list[dict[str, Any]] = []
         hashes: dict[str, str] = {}
         for customer_id, profile in survivors.items():
             link = links.get(customer_id)
             fields = contact_fields(profile, dict(themes[customer_id]))
             id_property, key, properties = self._contact_input(fields, first_sync=link is None)
-            hashes[customer_id] = digest(properties | {"idProperty": id_property})
+            hashes[customer_id] = digest(properties)
+            entry = {
+                "idProperty": id_property,
+                "id": key,
+                "properties": properties,
+                "objectWriteTraceId": customer_id,
+            }
             if link and link.get("fields_hash") == hashes[customer_id]:
                 known[customer_id] = (link["contact_id"], False, hashes[customer_id])
-                continue
-            pending[id_property].append(
-                {
-                    "idProperty": id_property,
-                    "id": key,
-                    "properties": properties,
-                    "objectWriteTraceId": customer_id,
-                }
-            )
+            elif link:
+                updates.append(entry | {"id": link["contact_id"], "idProperty": None})
+            else:
+                upserts[id_property].append(entry)
         failed: dict[str, str] = {}
-        for inputs in pending.values():
+        for batch in chunked(updates):
+            response = self.api.call(
+                "POST",
+                "/crm/v3/objects/contacts/batch/update",
+                {"inputs": [{"id": e["id"], "properties": e["properties"]} for e in batch]},
+            )
+            results = {str(r["id"]): r for r in (response.body or {}).get("results", [])}
+            for entry in batch:
+                customer_id = entry["objectWriteTraceId"]
+                if entry["id"] in results:
+                    known[customer_id] = (entry["id"], False, hashes[customer_id])
+                    report.contacts_written += 1
+                else:  # gone from HubSpot (deleted or merged there): found again, or created, by its key
+                    id_property, key = self._contact_key(survivors[customer_id])
+                    upserts[id_property].append(entry | {"idProperty": id_property, "id": key})
+        for inputs in upserts.values():
             for batch in chunked(inputs):
                 results, errors = _by_trace(
                     self.api.call("POST", "/crm/v3/objects/contacts/batch/upsert", {"inputs": batch})

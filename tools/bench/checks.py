@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
+from tools.bench.crm import crm_checks
 from tools.bench.export_fanout import export_fanout_checks
 from tools.bench.export_scale import export_scale_checks
 from tools.bench.listings import TARGET_EVALUATED_PER_RETURNED, ListingFigures, evaluated_within_target
@@ -120,6 +121,7 @@ def checks(result: BenchResult) -> list[Check]:
             reads_per_item == TARGET_EXPORT_READS_PER_ITEM,
         ),
         *stats_checks(result.stats_cost),
+        *(Check(*row) for row in crm_checks(result.crm)),
         *listing_checks(result.listings),
         *bedrock_checks(result),
         *bedrock_cost_checks(result),

@@ -18,6 +18,7 @@ from tools.bench.checks import (
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, units_per_item
 from tools.bench.cost_inputs import cost_section, volume
 from tools.bench.counting import Key, RequestCounter, per_thousand, service_total
+from tools.bench.crm import crm_section
 from tools.bench.dashboard_cost import dashboard_cost_section
 from tools.bench.export_fanout import export_fanout_section
 from tools.bench.export_scale import export_scale_section
@@ -329,6 +330,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Filtered listings",
         "",
         *listings_section(result.listings),
+        "",
+        "## CRM sync (HubSpot)",
+        "",
+        *crm_section(result.crm),
         "",
         "## Widget download and form config",
         "",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
+from tools.bench.crm import CrmFigures, measure_crm
 from tools.bench.export_scale import ExportScale, measure_safely
 from tools.bench.import_time import ImportResult, measure_imports
 from tools.bench.language_quality import LanguageQuality, measure_language_quality
@@ -62,6 +63,7 @@ class BenchResult:
     stats_cost: StatsCost | None = None
     dashboard_cost: list[DashboardLoad] | None = None
     listings: list[ListingFigures] | None = None
+    crm: CrmFigures | None = None
 
 
 def run(
@@ -98,6 +100,8 @@ def run(
         dashboard_cost = measure_dashboard_cost()
     with timed(pipeline.timings, "filtered listings"):
         listings = measure_listings(day_counts=listing_days)
+    with timed(pipeline.timings, "CRM sync"), contextlib.redirect_stdout(captured):
+        crm = measure_crm()
     with timed(pipeline.timings, "import timing"):
         imports = measure_imports(import_runs)
     with timed(pipeline.timings, "PII corpus"):
@@ -134,4 +138,5 @@ def run(
         stats_cost=stats_cost,
         dashboard_cost=dashboard_cost,
         listings=listings,
+        crm=crm,
     )
