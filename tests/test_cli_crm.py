@@ -58,6 +58,23 @@ def test_add_keeps_the_token_in_ssm_as_secure_string_and_never_prints_it(server,
 def test_bad_settings_are_refused_and_nothing_is_saved(server, capsys):
     assert add(server, "--channel", "carrier-pigeon") == 2
     assert add(server, "--map", "nope=x") == 2
+    assert (
+        cli.main(
+            [
+                "crm",
+                "add",
+                "--type",
+                "hubspot",
+                "--name",
+                "P",
+                "--token",
+                TOKEN,
+                "--api-url",
+                "http://evil.example",
+            ]
+        )
+        == 2
+    )
     assert "unknown channel" in capsys.readouterr().err
     assert connections.get("crm_portal") is None
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pydantic import ConfigDict, Field, field_validator
@@ -66,6 +67,18 @@ class CrmSettings(DeferredModel):
         if unknown:
             raise ValueError(f"unknown channel {unknown[0]!r} (one of {', '.join(sorted(known))})")
         return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _https_or_local(cls, value: str | None) -> str | None:
+        """The token goes to this URL: https, or plain http only to this machine (the local fake)."""
+        if value is None:
+            return None
+        parsed = urlsplit(value)
+        local = parsed.scheme == "http" and parsed.hostname in {"127.0.0.1", "localhost"}
+        if not (parsed.scheme == "https" and parsed.hostname) and not local:
+            raise ValueError("must be an https URL (plain http only to 127.0.0.1 or localhost)")
+        return value.rstrip("/")
 
     @field_validator("field_map")
     @classmethod
