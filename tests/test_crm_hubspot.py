@@ -13,7 +13,7 @@ from chalicelib.crm import connections, hubspot
 from chalicelib.crm import sync as crm_sync
 from chalicelib.crm.connections import CrmConnection, CrmSettings, Status
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError
-from chalicelib.models import Channel, RatingScale, StoredFeedback
+from chalicelib.models import Channel, RatingScale, Sentiment, StoredFeedback, ThemeTag
 from chalicelib.store import crm_links, dynamo
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.profiles import PROFILE, profile_key
@@ -208,6 +208,23 @@ def test_a_customer_who_gives_an_email_later_keeps_their_contact(hub):
     assert len(hub.fake.notes_of(contact_id)) == 2
 
 
+def tagged(item: StoredFeedback, *theme_ids: str) -> StoredFeedback:
+    tags = [ThemeTag(id=t, sentiment=Sentiment.NEGATIVE, evidence="slow") for t in theme_ids]
+    return item.model_copy(update={"themes": tags})
+
+
+def test_top_themes_count_each_item_once_however_often_it_is_synced(hub):
+    a, b, c = stored(*(event(f"f{i}", email="a@example.com", minutes=i) for i in range(3)))
+    items = [tagged(a, "delivery", "price"), tagged(b, "delivery"), tagged(c, "support", "price", "delivery")]
+    hub.sync(items[:2])
+    hub.sync(items[:2])
+    hub.sync(items)
+    (contact,) = hub.fake.contacts.values()
+    assert contact.properties["feedback_top_themes"] == "delivery;price;support"
+    counts = crm_links.contact_links("crm_hubspot_test", [a.customer_id])[a.customer_id]["theme_counts"]
+    assert counts == {"delivery": 3, "price": 2, "support": 1}
+
+
 def test_batches_keep_requests_per_thousand_items_within_30(hub):
     items = bulk_items(250, without_email_every=4)
     hub.sync(items)
@@ -229,7 +246,7 @@ def test_a_429_storm_is_waited_out_as_retry_after_says_without_real_sleep(stack)
         assert len(hub.fake.notes) == 150
 
 
-def test_a_refused_token_pauses_the_connection_and_raises_for_alerting(hub, monkeypatch):
+def test_a_refused_token_pauses_the_connection_and_raises_for_alerting(hub, caplog):
     (item,) = stored(event("f1", email="a@example.com"))
     hub.fake.expired_tokens.add(TOKEN)
     with pytest.raises(CredentialsRejected) as raised:
@@ -237,6 +254,9 @@ def test_a_refused_token_pauses_the_connection_and_raises_for_alerting(hub, monk
     assert "EXPIRED_AUTHENTICATION" in str(raised.value) and TOKEN not in str(raised.value)
     assert hub.current().status is Status.PAUSED
     assert hub.current().paused_reason == "EXPIRED_AUTHENTICATION"
+    logged = [(r.getMessage(), str(r.__dict__)) for r in caplog.records]
+    assert any(message == "crm connection paused" for message, _ in logged)
+    assert not any(TOKEN in details for _, details in logged)
     requests = hub.fake.count()
     assert crm_sync.sync([item]) == {}  # paused: nothing is sent
     assert hub.fake.count() == requests

@@ -99,6 +99,18 @@ def _by_trace(response: Response) -> tuple[dict[str, dict[str, Any]], list[str]]
     return results, errors
 
 
+def _theme_counts(
+    links: dict[str, dict[str, Any]], new_items: Sequence[StoredFeedback], owner: dict[str, str]
+) -> dict[str, Counter[str]]:
+    """customer id → theme counts: those kept in the contact links plus the new items' themes."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for customer_id, link in links.items():
+        counts[customer_id].update(link.get("theme_counts") or {})
+    for item in new_items:
+        counts[owner[item.feedback_id]].update(tag.id for tag in item.themes or [])
+    return counts
+
+
 class HubSpotTarget(CrmTarget):
     type = "hubspot"
 
@@ -162,12 +174,8 @@ class HubSpotTarget(CrmTarget):
         activity_links = crm_links.activity_links(connection_id, owner)
 
         # Theme counts grow with the items synced for the first time (a re-sync adds nothing).
-        themes: dict[str, Counter[str]] = defaultdict(Counter)
-        for customer_id, link in contact_links.items():
-            themes[customer_id].update(link.get("theme_counts") or {})
-        for item in live:
-            if item.feedback_id not in activity_links:
-                themes[owner[item.feedback_id]].update(t.id for t in item.themes or [])
+        first_time = [item for item in live if item.feedback_id not in activity_links]
+        themes = _theme_counts(contact_links, first_time, owner)
 
         survivors = {p["customer_id"]: p for p in profiles.values()}
         contact_ids, failed_customers = self._write_contacts(survivors, contact_links, themes, report)
@@ -178,13 +186,9 @@ class HubSpotTarget(CrmTarget):
         synced_by_customer: dict[str, list[str]] = defaultdict(list)
         for feedback_id in written:
             synced_by_customer[owner[feedback_id]].append(feedback_id)
-        saved_themes: dict[str, Counter[str]] = defaultdict(Counter)
-        for customer_id, link in contact_links.items():
-            saved_themes[customer_id].update(link.get("theme_counts") or {})
-        by_id = {i.feedback_id: i for i in live}
-        for feedback_id in written:
-            if feedback_id not in activity_links:
-                saved_themes[owner[feedback_id]].update(t.id for t in by_id[feedback_id].themes or [])
+        saved_themes = _theme_counts(
+            contact_links, [i for i in first_time if i.feedback_id in written], owner
+        )
         contact_records = []
         for customer_id, (contact_id, created, fields_hash) in contact_ids.items():
             previous = contact_links.get(customer_id, {})
