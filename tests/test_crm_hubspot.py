@@ -341,3 +341,11 @@ def test_erasure_gdpr_deletes_created_contacts_clears_existing_ones_and_archives
     assert [n.id for n in hub.fake.notes.values()] == [n.id for n in hub.fake.notes_of(remaining.id)]
     assert not crm_links.contact_links("crm_hubspot_test", [ours.customer_id, theirs.customer_id])
     assert hub.target().erase([ours.customer_id]).contacts_deleted == 0  # done once
+
+
+def test_the_consumer_entry_points_sync_and_erase_every_active_connection(hub):
+    (item,) = stored(event("f1", email="a@example.com"))
+    reports = crm_sync.sync([item])
+    assert reports["crm_hubspot_test"].synced == [item.feedback_id]
+    erased = crm_sync.erase([item.customer_id])
+    assert erased["crm_hubspot_test"].contacts_deleted == 1 and not hub.fake.contacts and not hub.fake.notes
