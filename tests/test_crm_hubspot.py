@@ -349,3 +349,19 @@ def test_the_consumer_entry_points_sync_and_erase_every_active_connection(hub):
     assert reports["crm_hubspot_test"].synced == [item.feedback_id]
     erased = crm_sync.erase([item.customer_id])
     assert erased["crm_hubspot_test"].contacts_deleted == 1 and not hub.fake.contacts and not hub.fake.notes
+
+
+def test_an_updated_note_is_recognised_by_its_id_when_hubspot_leaves_the_trace_id_out(hub, monkeypatch):
+    (item,) = stored(event("f1", email="a@example.com"))
+    hub.sync([item])
+    update = hub.fake._update_notes
+
+    def without_trace_ids(data, now):
+        status, headers, body = update(data, now)
+        for result in body.get("results", []):
+            result.pop("objectWriteTraceId", None)
+        return status, headers, body
+
+    monkeypatch.setattr(hub.fake, "_update_notes", without_trace_ids)
+    report = hub.sync([item.model_copy(update={"text": "Changed my mind"})])
+    assert report.activities_updated == 1 and not report.failed and len(hub.fake.notes) == 1

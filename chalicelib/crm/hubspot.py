@@ -94,7 +94,7 @@ def contact_fields(profile: dict[str, Any], theme_counts: dict[str, int]) -> Con
 def _by_trace(response: Response) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """A batch answer's results by objectWriteTraceId, and its error messages (207 Multi-Status)."""
     body = response.body if isinstance(response.body, dict) else {}
-    results = {r["objectWriteTraceId"]: r for r in body.get("results", []) if r.get("objectWriteTraceId")}
+    results = {str(r.get("objectWriteTraceId") or f"id:{r.get('id')}"): r for r in body.get("results", [])}
     errors = [f"{e.get('category', '')}: {e.get('message', '')}"[:300] for e in body.get("errors", [])]
     return results, errors
 
@@ -353,8 +353,10 @@ class HubSpotTarget(CrmTarget):
                 results, errors = _by_trace(
                     self.api.call("POST", path, {"inputs": [entry for _, entry in batch]})
                 )
+                by_id = {str(r.get("id")): r for r in results.values()}
                 for record, entry in batch:
-                    result = results.get(entry["objectWriteTraceId"])
+                    # Created notes are known by the trace id only; an updated one by its id as well.
+                    result = results.get(entry["objectWriteTraceId"]) or by_id.get(str(entry.get("id")))
                     if result is None:
                         report.failed[record["feedback_id"]] = "; ".join(errors) or "no result for the note"
                         continue
