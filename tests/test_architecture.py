@@ -31,6 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     "export": {"store", "auth", "read", "themes", "themes.taxonomy"},
     # privacy: an erasure takes items off the theme counters under the taxonomy's parents.
     "privacy": {"store", "auth", "export", "themes", "themes.taxonomy"},
+    # crm: the sync reads profiles as the export's CRM layouts resolve them (merges followed, same subjects).
+    "crm": {"store", "export"},
     "operations": {
         "store",
         "analysis",

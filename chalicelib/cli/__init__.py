@@ -15,6 +15,7 @@ from botocore.exceptions import EndpointConnectionError
 from chalicelib.cli.analysis import add_analysis_commands
 from chalicelib.cli.backfill import add_backfill_command
 from chalicelib.cli.counters import add_counters_commands
+from chalicelib.cli.crm import add_crm_commands
 from chalicelib.cli.customers import add_customers_commands
 from chalicelib.cli.dlq import add_dlq_commands
 from chalicelib.cli.doctor import add_doctor_command
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_themes_commands,
         add_counters_commands,
         add_subscriptions_commands,
+        add_crm_commands,
     ):
         add(groups, common)
     add_dlq_commands(groups, common, quiet)

@@ -123,9 +123,10 @@ class ConfigRecords(BaseProvider):
 
 
 # Every kind of configuration record, one partition each; their modules (forms/records.py,
-# channels/sources.py, auth/tokens.py, themes/records.py) add what the records mean.
+# channels/sources.py, auth/tokens.py, themes/records.py, crm/connections.py) add what the records mean.
 FORMS = ConfigRecords("FORM")
 SOURCES = ConfigRecords("SOURCE")
 TOKENS = ConfigRecords("TOKEN")
 THEMES = ConfigRecords("THEMES")
 SUBSCRIPTIONS = ConfigRecords("SUBSCRIPTION")  # outbound/subscriptions.py: where outbound webhooks go
+CRM_CONNECTIONS = ConfigRecords("CRM")  # crm/connections.py: CRM sync targets

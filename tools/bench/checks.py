@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
+from tools.bench.crm import crm_checks
 from tools.bench.email import email_checks
 from tools.bench.export_fanout import export_fanout_checks
 from tools.bench.export_scale import export_scale_checks
@@ -123,6 +124,7 @@ def checks(result: BenchResult) -> list[Check]:
         ),
         *stats_checks(result.stats_cost),
         *outbound_checks(result.outbound),
+        *(Check(*row) for row in crm_checks(result.crm)),
         *listing_checks(result.listings),
         *(Check(*row) for row in email_checks(result.email_cost)),
         *bedrock_checks(result),

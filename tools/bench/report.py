@@ -18,6 +18,7 @@ from tools.bench.checks import (
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, units_per_item
 from tools.bench.cost_inputs import cost_section, volume
 from tools.bench.counting import Key, RequestCounter, per_thousand, service_total
+from tools.bench.crm import crm_section
 from tools.bench.dashboard_cost import dashboard_cost_section
 from tools.bench.email import email_section
 from tools.bench.export_fanout import export_fanout_section
@@ -338,6 +339,9 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## E-mail: AWS requests per received mail",
         "",
         *email_section(result.email_cost),
+        "## CRM sync (HubSpot)",
+        "",
+        *crm_section(result.crm),
         "",
         "## Widget download and form config",
         "",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
+from tools.bench.crm import CrmFigures, measure_crm
 from tools.bench.email import EmailCost, measure_email_cost
 from tools.bench.export_scale import ExportScale, measure_safely
 from tools.bench.import_time import ImportResult, measure_imports
@@ -66,6 +67,7 @@ class BenchResult:
     listings: list[ListingFigures] | None = None
     outbound: OutboundFigures | None = None
     email_cost: EmailCost | None = None
+    crm: CrmFigures | None = None
 
 
 def run(
@@ -106,6 +108,8 @@ def run(
         email_cost = measure_email_cost()
     with timed(pipeline.timings, "filtered listings"):
         listings = measure_listings(day_counts=listing_days)
+    with timed(pipeline.timings, "CRM sync"), contextlib.redirect_stdout(captured):
+        crm = measure_crm()
     with timed(pipeline.timings, "import timing"):
         imports = measure_imports(import_runs)
     with timed(pipeline.timings, "PII corpus"):
@@ -144,4 +148,5 @@ def run(
         listings=listings,
         outbound=outbound,
         email_cost=email_cost,
+        crm=crm,
     )

@@ -1,0 +1,191 @@
+"""`crm add|list|show|test|setup|remove`: CRM connections (HubSpot), their token and what they sync."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+
+from chalicelib.channels.sources import mask
+from chalicelib.cli.common import pairs
+from chalicelib.crm import connections
+from chalicelib.crm.connections import CRM_TYPES, CrmConnection, CrmSettings, Status
+from chalicelib.crm.exceptions import CredentialsRejected, CrmError
+from chalicelib.crm.sync import target_for
+
+TOKEN_ENVIRONMENT = "CRM_TOKEN"  # noqa: S105 - the variable's name, not a token
+
+
+def _token(args: argparse.Namespace) -> str:
+    """The token from --token, else $CRM_TOKEN, else asked for without echo (kept out of shell history)."""
+    token = args.token or os.environ.get(TOKEN_ENVIRONMENT)
+    if not token and sys.stdin.isatty():
+        token = getpass.getpass("HubSpot private-app access token: ")
+    return (token or "").strip()
+
+
+def _print_errors(error: ValidationError) -> None:
+    for issue in error.errors():
+        where = ".".join(str(part) for part in issue["loc"]) or "settings"
+        print(f"error: {where}: {issue['msg']}", file=sys.stderr)
+
+
+def crm_add(args: argparse.Namespace) -> int:
+    token = _token(args)
+    if not token:
+        print(
+            f"error: a {args.type} connection needs a token (--token or ${TOKEN_ENVIRONMENT})",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        connection = CrmConnection(
+            connection_id=args.connection_id or connections.new_connection_id(args.type),
+            type=args.type,
+            name=args.name,
+            settings=CrmSettings(
+                sources=args.source or [],
+                channels=args.channel or [],
+                min_sentiment_score=args.min_sentiment_score,
+                min_rating=args.min_rating,
+                field_map=pairs(args.map, "--map"),
+                api_url=args.api_url,
+            ),
+        )
+    except ValidationError as error:
+        _print_errors(error)
+        return 2
+    connections.save(connection, {"token": token})
+    _print(connection)
+    print("\nNext: `crm test` to check the token, then `crm setup` to create the contact properties.")
+    return 0
+
+
+def _print(connection: CrmConnection) -> None:
+    rules = connection.settings
+    print(f"connection: {connection.connection_id}")
+    print(f"type:       {connection.type}")
+    print(f"name:       {connection.name}")
+    status = connection.status.value + (f" ({connection.paused_reason})" if connection.paused_reason else "")
+    print(f"status:     {status}")
+    print(f"sources:    {', '.join(rules.sources) or 'all'}")
+    print(f"channels:   {', '.join(rules.channels) or 'all'}")
+    if rules.min_sentiment_score is not None:
+        print(f"minimum sentiment score: {rules.min_sentiment_score}")
+    if rules.min_rating is not None:
+        print(f"minimum rating: {rules.min_rating}")
+    for field, name in sorted(rules.field_map.items()):
+        print(f"field:      {field} -> {name}")
+    if rules.api_url:
+        print(f"api:        {rules.api_url}")
+    token = connections.secret(connection.connection_id, "token", fresh=True)
+    print(f"token:      {mask(token) if token else '(none)'}")
+
+
+def _existing(connection_id: str) -> CrmConnection | None:
+    found = connections.get(connection_id)
+    if found is None:
+        print(f"error: no CRM connection {connection_id!r}", file=sys.stderr)
+    return found
+
+
+def crm_list(args: argparse.Namespace) -> int:
+    for connection in sorted(connections.list_all(), key=lambda c: c.connection_id):
+        status = connection.status.value
+        print(f"{connection.connection_id:28} {connection.type:10} {status:7} {connection.name}")
+    return 0
+
+
+def crm_show(args: argparse.Namespace) -> int:
+    connection = _existing(args.connection_id)
+    if connection is None:
+        return 1
+    _print(connection)
+    return 0
+
+
+def crm_test(args: argparse.Namespace) -> int:
+    """Check the token against the CRM; a paused connection whose token works again is resumed."""
+    connection = _existing(args.connection_id)
+    if connection is None:
+        return 1
+    connections.clear_cache()  # the token just rotated in SSM must be the one tried
+    try:
+        print(target_for(connection).check())
+    except CredentialsRejected as error:
+        connections.set_status(connection.connection_id, Status.PAUSED, error.reason)
+        print(f"error: the CRM refused the token ({error.reason}); the connection is paused", file=sys.stderr)
+        return 1
+    except CrmError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if connection.status is not Status.ACTIVE:
+        connections.set_status(connection.connection_id, Status.ACTIVE)
+        print("connection resumed")
+    return 0
+
+
+def crm_setup(args: argparse.Namespace) -> int:
+    """Create the property group and contact properties the sync needs (what exists is left alone)."""
+    connection = _existing(args.connection_id)
+    if connection is None:
+        return 1
+    try:
+        created = target_for(connection).setup()
+    except CrmError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for name in created:
+        print(f"created {name}")
+    if not created:
+        print("nothing to create: every property exists")
+    return 0
+
+
+def crm_remove(args: argparse.Namespace) -> int:
+    if _existing(args.connection_id) is None:
+        return 1
+    connections.remove(args.connection_id)
+    print(f"removed {args.connection_id} (what it synced stays in the CRM)")
+    return 0
+
+
+def add_crm_commands(groups: Any, common: argparse.ArgumentParser) -> None:
+    group = groups.add_parser("crm", help="CRM connections (HubSpot)")
+    commands = group.add_subparsers(dest="command", required=True)
+
+    adding = commands.add_parser("add", parents=[common], help="create a connection")
+    adding.add_argument("--type", required=True, choices=CRM_TYPES)
+    adding.add_argument("--name", required=True)
+    adding.add_argument("--token", help=f"the private-app token (default: ${TOKEN_ENVIRONMENT}, else asked)")
+    adding.add_argument("--id", dest="connection_id", help="choose the id (default: generated)")
+    adding.add_argument(
+        "--source", action="append", metavar="ID", help="sync only this source or form (repeat)"
+    )
+    adding.add_argument(
+        "--channel", action="append", metavar="CHANNEL", help="sync only this channel (repeat)"
+    )
+    adding.add_argument("--min-sentiment-score", type=float, help="skip items scored below (-1 to 1)")
+    adding.add_argument("--min-rating", type=int, help="skip items rated below")
+    adding.add_argument(
+        "--map", action="append", metavar="FIELD=PROPERTY", help="rename a CRM field (repeat)"
+    )
+    adding.add_argument(
+        "--api-url", help="the API's base URL (default: the vendor's; the local fake for make run)"
+    )
+    adding.set_defaults(run=crm_add)
+
+    commands.add_parser("list", parents=[common], help="list connections").set_defaults(run=crm_list)
+    for name, run, text in (
+        ("show", crm_show, "one connection, token masked"),
+        ("test", crm_test, "check the token (resumes a paused connection)"),
+        ("setup", crm_setup, "create the contact properties the sync needs"),
+        ("remove", crm_remove, "delete a connection and its token"),
+    ):
+        command = commands.add_parser(name, parents=[common], help=text)
+        command.add_argument("connection_id")
+        command.set_defaults(run=run)

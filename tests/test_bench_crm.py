@@ -1,0 +1,35 @@
+"""The bench's CRM figures hold their floors: HubSpot requests per 1,000 synced items within 30 in both
+populations, nothing sent when the same items are synced again or setup runs again, and the backfill time
+is the documented limit applied to the counted requests."""
+
+from __future__ import annotations
+
+from tools.bench.crm import (
+    HUBSPOT_PER_10_SECONDS,
+    TARGET_HUBSPOT_REQUESTS_PER_1000,
+    crm_checks,
+    crm_section,
+    measure_in_stack,
+)
+
+
+def test_requests_per_thousand_items_stay_within_the_target_and_a_resync_sends_nothing(stack):
+    figures = measure_in_stack(items=500)
+    for run in figures.runs:
+        assert run.synced == run.items == 500
+        assert 0 < run.per_thousand <= TARGET_HUBSPOT_REQUESTS_PER_1000, run.requests
+        assert run.resync_requests == 0
+        assert set(run.requests) <= {
+            "POST /crm/v3/objects/contacts/batch/upsert",
+            "POST /crm/v3/objects/contacts/batch/update",
+            "POST /crm/v3/objects/notes/batch/create",
+        }
+        # 500 items, 5 batches of 100: one note create each.
+        assert run.requests["POST /crm/v3/objects/notes/batch/create"] == 5
+        # 100,000 items take 200 times the requests 500 took, let through 100 every 10 seconds.
+        assert run.backfill_seconds() == run.total * 200 / HUBSPOT_PER_10_SECONDS * 10
+    with_email, mixed = figures.runs
+    assert mixed.total > with_email.total  # customers without an email need their own upserts
+    assert (figures.setup_requests, figures.setup_again_requests) == (4, 2)
+    assert all(ok for *_, ok in crm_checks(figures))
+    assert any("backfill" in line for line in crm_section(figures))

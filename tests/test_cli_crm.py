@@ -1,0 +1,116 @@
+"""`crm add|list|show|test|setup|remove` against the fake HubSpot: the token kept in SSM and never printed,
+setup idempotent and saying what it created, test pausing and resuming a connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib import aws, cli
+from chalicelib.config import settings
+from chalicelib.crm import connections
+from chalicelib.crm.connections import Status
+from tools.fakes.hubspot import FakeHubSpot, HubSpotServer
+
+TOKEN = "pat-na1-0123456789abcdef0123"
+
+
+@pytest.fixture
+def server(stack) -> Iterator[HubSpotServer]:
+    with HubSpotServer(FakeHubSpot(tokens={TOKEN})) as running:
+        yield running
+
+
+def add(server: HubSpotServer, *extra: str) -> int:
+    return cli.main(
+        [
+            "crm",
+            "add",
+            "--type",
+            "hubspot",
+            "--name",
+            "Portal",
+            "--id",
+            "crm_portal",
+            "--token",
+            TOKEN,
+            "--api-url",
+            server.url,
+            *extra,
+        ]
+    )
+
+
+def test_add_keeps_the_token_in_ssm_as_secure_string_and_never_prints_it(server, capsys):
+    assert add(server, "--channel", "form", "--min-rating", "7", "--map", "top_themes=themes_we_heard") == 0
+    parameter = aws.client("ssm").get_parameter(Name=f"{settings().parameter_prefix}/crm/crm_portal/token")
+    assert parameter["Parameter"]["Type"] == "SecureString"
+    connection = connections.get("crm_portal")
+    assert connection.settings.channels == ["form"] and connection.settings.min_rating == 7
+    assert connection.settings.field_map == {"top_themes": "themes_we_heard"}
+    assert cli.main(["crm", "show", "crm_portal"]) == 0
+    assert cli.main(["crm", "list"]) == 0
+    out = capsys.readouterr().out
+    assert TOKEN not in out and "pat-…0123" in out and "crm_portal" in out
+
+
+def test_bad_settings_are_refused_and_nothing_is_saved(server, capsys):
+    assert add(server, "--channel", "carrier-pigeon") == 2
+    assert add(server, "--map", "nope=x") == 2
+    assert (
+        cli.main(
+            [
+                "crm",
+                "add",
+                "--type",
+                "hubspot",
+                "--name",
+                "P",
+                "--token",
+                TOKEN,
+                "--api-url",
+                "http://evil.example",
+            ]
+        )
+        == 2
+    )
+    assert "unknown channel" in capsys.readouterr().err
+    assert connections.get("crm_portal") is None
+
+
+def test_setup_creates_the_properties_once_and_says_so(server, capsys):
+    add(server)
+    capsys.readouterr()
+    assert cli.main(["crm", "setup", "crm_portal"]) == 0
+    first = capsys.readouterr().out
+    assert "created property group customer_feedback" in first
+    assert "created contact property feedback_customer_id" in first
+    assert cli.main(["crm", "setup", "crm_portal"]) == 0
+    assert "nothing to create" in capsys.readouterr().out
+    assert "feedback_top_themes" in server.fake.contact_properties
+
+
+def test_test_pauses_on_a_refused_token_and_resumes_when_it_works(server, capsys):
+    add(server)
+    assert cli.main(["crm", "test", "crm_portal"]) == 0
+    assert "token accepted; 100 requests per 10 s" in capsys.readouterr().out
+    server.fake.tokens.clear()
+    assert cli.main(["crm", "test", "crm_portal"]) == 1
+    assert "INVALID_AUTHENTICATION" in capsys.readouterr().err
+    assert connections.get("crm_portal").status is Status.PAUSED
+    server.fake.tokens.add(TOKEN)
+    assert cli.main(["crm", "test", "crm_portal"]) == 0
+    assert "connection resumed" in capsys.readouterr().out
+    assert connections.get("crm_portal").status is Status.ACTIVE
+
+
+def test_remove_deletes_the_connection_and_its_token(server):
+    add(server)
+    assert cli.main(["crm", "remove", "crm_portal"]) == 0
+    assert connections.get("crm_portal") is None
+    names = aws.client("ssm").get_parameters_by_path(
+        Path=f"{settings().parameter_prefix}/crm/", Recursive=True
+    )
+    assert names["Parameters"] == []
+    assert cli.main(["crm", "show", "crm_portal"]) == 1
