@@ -29,12 +29,36 @@ from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
 
 
-def _family_tags(item: dict[str, Any], theme: str | None, taxonomy: Taxonomy) -> Any:
-    """The item's tags as the themes block counts them: within a theme, only those of it and its children."""
+def _has_form_items(days: list[date], source: str) -> bool:
+    """Whether `source` is a form with items in the range or the period before (read off the items)."""
+    for day in [*previous_period(days), *days]:
+        if any(
+            i.get("source_id") == source and i.get("channel") == "form"
+            for i in day_items(day, ORACLE_ATTRIBUTES)
+        ):
+            return True
+    return False
+
+
+def _in_sources(item: dict[str, Any], only: Slice | None, taxonomy: Taxonomy) -> bool:
+    """Whether the item counts in the per-source rows of the cut: within a theme, per form (its responses)."""
+    is_form_item = item.get("channel") == "form" or only is None or only.dimension != "theme"
+    return within(item, only, taxonomy) and is_form_item
+
+
+def _theme_tags(
+    item: dict[str, Any], only: Slice | None, unfiltered: Sequence[str], taxonomy: Taxonomy
+) -> Any:
+    """The item's tags as the themes block counts them within the cut: every item's where themes are not cut;
+    within a form, its form responses'; within a theme, the tags of it and its children."""
     tags = item.get("themes")
-    if theme is None or not isinstance(tags, list):
+    if only is None or "themes" in unfiltered:
         return tags
-    family = {theme} | {t.id for t in taxonomy.themes if t.parent == theme}
+    if not within(item, only, taxonomy) or (only.dimension == "source" and item.get("channel") != "form"):
+        return None
+    if only.dimension != "theme" or not isinstance(tags, list):
+        return tags
+    family = {only.value} | {t.id for t in taxonomy.themes if t.parent == only.value}
     return [t for t in tags if isinstance(t, dict) and t.get("id") in family]
 
 
@@ -137,6 +161,8 @@ def compute(
     taxonomy = taxonomy or taxonomy_records.current()
     themes = ThemeStats(taxonomy)
     unfiltered = UNFILTERED[only.dimension] if only else ()
+    if only and only.dimension == "source" and not _has_form_items(days, only.value):
+        unfiltered = (*unfiltered, "themes")
     theme = only.value if only and only.dimension == "theme" else None
     overall = Tally()
     per_day: list[dict[str, Any]] = []
@@ -149,8 +175,7 @@ def compute(
         for item in day_items(day, ORACLE_ATTRIBUTES):
             period.append(item)
             inside = within(item, only, taxonomy)
-            if "themes" in unfiltered or inside:
-                themes.add(day, _family_tags(item, theme, taxonomy))
+            themes.add(day, _theme_tags(item, only, unfiltered, taxonomy))
             if inside or "scores" in unfiltered:
                 rated_today.append(item)
             channel = channels.setdefault(str(item.get("channel") or "unknown"), Tally())
@@ -175,8 +200,7 @@ def compute(
     earlier: list[dict[str, Any]] = []
     for day in before:
         for item in day_items(day, ORACLE_ATTRIBUTES):
-            if "themes" in unfiltered or within(item, only, taxonomy):
-                themes.add_previous(_family_tags(item, theme, taxonomy))
+            themes.add_previous(_theme_tags(item, only, unfiltered, taxonomy))
             earlier.append(item)
     if theme is not None:
         # A sub-theme's tags also match its parent, which is outside the cut.
@@ -196,7 +220,7 @@ def compute(
         "days": per_day,
         "channels": by_channel,
         "sources": sources(
-            period if "sources" in unfiltered else [i for i in period if within(i, only, taxonomy)],
+            period if "sources" in unfiltered else [i for i in period if _in_sources(i, only, taxonomy)],
             period if "sources" in unfiltered else rated_now,
             theme,
         ),

@@ -14,8 +14,11 @@ sentiment mix and each scale's headline.
 
 Filtered by one dimension (`Slice`: a channel, a source or form, a sentiment), still from the counters: the
 counters hold each dimension crossed with sentiment and ratings, not dimensions crossed with each other, so
-a part the slice cannot be cut from (channel by source, sentiment by rating, themes by anything) is answered
-for the whole range and named in `unfiltered`; two dimensions at once are refused by the route.
+a part the slice cannot be cut from (channel by source, sentiment by rating, themes by channel, sentiment or a
+source that is not a form) is answered for the whole range and named in `unfiltered`; two dimensions at once
+are refused by the route. Cut by a theme: the items about it per day and per form (the counters count themes
+per form, not per source), the sentiments about it as the mix, and the theme with its children in the
+themes block.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from chalicelib.read.theme_stats import ThemeStats
 from chalicelib.store import counters, dynamo
 from chalicelib.store.counters import (
     DETRACTOR_MAX,
+    FORM_ITEMS,
     PROMOTER_MIN,
     SOURCE_TAGGED,
     SOURCE_THEME,
@@ -312,6 +316,12 @@ def sliced(counts: Counter[str], only: Slice | None, family: frozenset[str] = fr
     return view
 
 
+def _is_form(counts: dict[date, Counter[str]], source: str) -> bool:
+    """Whether the counters hold items of `source` as a form (whose themes they count apart)."""
+    marker = f"{FORM_ITEMS}|{source}"
+    return any(day_counts.get(marker) for day_counts in counts.values())
+
+
 def by_source(counts: Counter[str]) -> list[dict[str, Any]]:
     """Per source or form: volume, sentiment mix and each scale's headline, most feedback first."""
     totals: Counter[str] = Counter()
@@ -362,6 +372,8 @@ def compute(
     )
     view = {day: sliced(day_counts, only, family) for day, day_counts in counts.items()}
     unfiltered = UNFILTERED[only.dimension] if only else ()
+    if only and only.dimension == "source" and not _is_form(counts, only.value):
+        unfiltered = (*unfiltered, "themes")  # themes are counted per form only (counters.py)
     themed = counts if "themes" in unfiltered else view
     rated = counts if "scores" in unfiltered else view
     overall = Tally()
