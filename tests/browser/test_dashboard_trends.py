@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import save_screenshot
 from tests.browser.seed import RATED, RATED_FROM, RATED_TO, SEED, THEMES
 from tests.browser.test_dashboard import dashboard_url, data, seeded, theme_figures  # noqa: F401
 from tests.browser.test_dashboard_filters import WIDTHS, listed, open_board
@@ -61,6 +62,8 @@ def test_csat_and_stars_are_drawn_per_day_named_and_readable(new_context, local_
     expect(page.locator(f"svg[data-chart=csat] circle[data-date='{first_day}'] title")).to_have_text(
         f"{first_day} · CSAT % satisfied {percent:g} ({responses} ratings)"
     )
+    if width == WIDTHS["desktop"]:
+        save_screenshot(page.locator("div.pair", has=page.locator("#chart-csat")), "dashboard-trends.png")
     # The daily table holds the same figures for those who do not read charts.
     row = page.locator("#day-table tbody tr", has_text=first_day)
     expect(row.locator("td").nth(7)).to_have_text(f"{percent:g}")

@@ -219,7 +219,11 @@ def _seed_million(today: Any, counts: Counter[str], days: int) -> None:
 
 
 def measure_million_in_stack(
-    events: Any, items_per_day: int = MILLION_ITEMS_PER_DAY, days: int = MILLION_DAYS, repeats: int = 3
+    events: Any,
+    items_per_day: int = MILLION_ITEMS_PER_DAY,
+    days: int = MILLION_DAYS,
+    repeats: int = 3,
+    day_items: int = DAY_ITEMS,
 ) -> list[DashboardLoad]:
     """Dashboard loads over `days` days of `items_per_day` items (after measure_in_stack stored today's
     items): requests, read units, and the /stats handler's CPU (the least of `repeats` runs)."""
@@ -241,7 +245,8 @@ def measure_million_in_stack(
     aws.reset_clients()
     today = datetime.now(UTC).date()
     _seed_million(today, _realistic_day(items_per_day, taxonomy_records.current().parents()), days)
-    _store_day(DAY_ITEMS, today - timedelta(days=days - 1), taxonomy_records.current().parents())
+    # Items on the range's first day, where the list starts.
+    _store_day(day_items, today - timedelta(days=days - 1), taxonomy_records.current().parents())
     capacity.resolve(take_inventory().items)
     range_days = [today - timedelta(days=back) for back in reversed(range(days))]
     loads = []
