@@ -38,7 +38,7 @@ def test_a_90_day_load_of_a_busy_stage_costs_a_few_requests_and_states_its_time(
     with fit_for_threads():
         measure_in_stack(boto3.DEFAULT_SESSION.events, (90,), day_items=30)
         loads = measure_million_in_stack(
-            boto3.DEFAULT_SESSION.events, items_per_day=400, repeats=1, day_items=30
+            boto3.DEFAULT_SESSION.events, items_per_day=400, repeats=1, day_items=60
         )
 
     assert [(load.days, load.filtered) for load in loads] == [(90, False), (90, True)]
