@@ -11,6 +11,7 @@ from tools.bench.dashboard_cost import (
     TARGET_DASHBOARD_REQUESTS_90_DAYS,
     dashboard_cost_section,
     measure_in_stack,
+    measure_million_in_stack,
 )
 
 
@@ -30,3 +31,25 @@ def test_a_dashboard_load_costs_a_few_requests_at_any_range(stack):
     assert "Scan" not in {op for load in loads for op in load.requests}
     lines = dashboard_cost_section(loads)
     assert sum(line.startswith("| 90 days") for line in lines) == 2
+
+
+def test_a_90_day_load_of_a_busy_stage_costs_a_few_requests_and_states_its_time(stack):
+    load_starter_taxonomy()
+    with fit_for_threads():
+        measure_in_stack(boto3.DEFAULT_SESSION.events, (90,), day_items=30)
+        loads = measure_million_in_stack(
+            boto3.DEFAULT_SESSION.events, items_per_day=400, repeats=1, day_items=60
+        )
+
+    assert [(load.days, load.filtered) for load in loads] == [(90, False), (90, True)]
+    for load in loads:
+        # /stats: 360 counter items (range and period before, 2 shards) in 4 BatchGetItem, the negatives'
+        # Query and BatchGetItem, whatever a day holds; the list: its first page.
+        assert load.stats_requests == 6, load
+        assert load.stats_requests < sum(load.requests.values()) <= TARGET_DASHBOARD_REQUESTS_90_DAYS, load
+        assert load.read_units >= 360 * 0.5 and load.stats_bytes > 0
+        assert load.stats_cpu_seconds is not None and load.stats_cpu_seconds > 0
+        assert load.projected_seconds() is not None
+    lines = dashboard_cost_section(loads)
+    assert any(line.startswith("| none | ") for line in lines)
+    assert any("times 1,769/256" in line for line in lines)

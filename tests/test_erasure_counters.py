@@ -55,7 +55,7 @@ def test_an_erasure_takes_the_customers_items_off_the_counters_once(stack):
 
     assert report is not None and report.feedback_deleted == len(erins)
     answer = stats.compute(DAYS)
-    assert answer == stats_oracle.compute(DAYS)
+    stats_oracle.assert_cuts_match(DAYS)  # the forms' themes too
     assert answer["total"] == len(items) - len(erins)
     remaining_negatives = {
         item.feedback_id
@@ -104,5 +104,5 @@ def test_an_item_reanalysed_after_it_was_read_is_removed_as_it_is_now(stack, mon
 
     assert sorted(outcome.deleted) == sorted(item.feedback_id for item in erins)
     assert len(calls) == 2  # the stale items were read again once, then deleted as they are now
-    assert stats.compute(DAYS) == stats_oracle.compute(DAYS)
+    stats_oracle.assert_cuts_match(DAYS)
     assert not {item.feedback_id for item in erins} & negative_pointer_ids()

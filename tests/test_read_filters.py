@@ -150,7 +150,10 @@ def test_a_cursor_belongs_to_its_filters(api):
         ("/stats?channel=slack&sentiment=NEGATIVE", "unsupported_filter"),
         ("/stats?source=demo&channel=form", "unsupported_filter"),
         ("/stats?q=broken", "unsupported_filter"),
-        ("/stats?theme=delivery", "unsupported_filter"),
+        ("/stats?theme=delivery&channel=form", "unsupported_filter"),
+        ("/stats?theme=no-such-theme", "unknown_theme"),
+        ("/stats?theme=Delivery", "invalid_filter"),
+        ("/stats?theme=delivery&theme_sentiment=NEGATIVE", "unsupported_filter"),
         ("/stats?rating=nps", "unsupported_filter"),
     ],
 )
@@ -168,7 +171,9 @@ def test_bad_filters_are_a_json_400_naming_the_parameter(bare, path, code):
 def test_a_stats_slice_validates_and_counts_what_the_listing_of_the_same_filter_lists(api):
     client, headers, schema = api
     span = {"from": DAYS[0].isoformat(), "to": DAYS[-1].isoformat()}
-    for query in ({"channel": "slack"}, {"source": "checkout-csat"}, {"sentiment": "NEGATIVE"}, {}):
+    slices = ({"channel": "slack"}, {"source": "checkout-csat"}, {"sentiment": "NEGATIVE"})
+    slices += ({"theme": "delivery"},)
+    for query in (*slices, {}):
         response = client.get("/stats?" + urlencode({**span, **query}), headers=headers)
 
         body = validated(schema, "/stats", "GET", response)

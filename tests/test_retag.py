@@ -278,6 +278,9 @@ def test_a_retag_moves_the_theme_counters_with_the_themes_once(history):
 
     answer = stats.compute(days)
     assert answer == stats_oracle.compute(days)
+    # The per-form theme counters moved too: a source's themes and the theme's own figures.
+    source = stats.Slice("source", history["items"]["r00"].source_id)
+    stats_oracle.assert_cuts_match(days, [source, stats.Slice("theme", "phone")])
     assert answer["themes"]["by_theme"] != phone_before
     assert {t["id"] for t in answer["themes"]["by_theme"]} >= {"battery", "phone", "delivery"}
     # A repeated run, and a retry of pages as they were read before, move nothing.

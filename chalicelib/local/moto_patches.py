@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -40,6 +41,22 @@ SQS_MESSAGE_OPERATIONS = (
 _TRANSACTIONS = threading.Lock()
 # Re-entrant: the batch operations call the single ones. A condition: a long poll waits on it.
 _SQS = threading.Condition(threading.RLock())
+
+
+# moto parses an UpdateExpression by recursion, several frames per clause: an ADD of 160 day counters
+# (DynamoDB takes any number that fits its 4 KB expression) passes Python's default depth of 1,000.
+PARSER_RECURSION_LIMIT = 10_000
+
+
+@contextmanager
+def deep_update_expressions() -> Iterator[None]:
+    """Within the block, moto parses update expressions as long as DynamoDB accepts; process-wide."""
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, PARSER_RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 class _Installation:
@@ -83,6 +100,7 @@ def _replace_all(patches: ExitStack) -> None:
     def replace(owner: object, name: str, new: Any) -> None:
         patches.enter_context(mock.patch.object(owner, name, new))
 
+    patches.enter_context(deep_update_expressions())
     replace(DynamoDBBackend, "transact_write_items", _undo_logged(DynamoDBBackend.transact_write_items))
     for name in SQS_MESSAGE_OPERATIONS:
         replace(SQSBackend, name, _serialized(getattr(SQSBackend, name)))

@@ -13,7 +13,7 @@
 - `GET /feedback` also takes `source` (a source or form id), `rating` (a band: nps:promoter, csat:4 …),
   `language` and `q` (text the comment contains, case-insensitive): checked on each item read, so within
   the same page budget as the themes (a rare match gives short pages that `next` continues).
-- `GET /stats?from=&to=&channel=|source=|sentiment=` (read): the dashboard's aggregates from the day
+- `GET /stats?from=&to=&channel=|source=|sentiment=|theme=` (read): the dashboard's aggregates from the day
   counters, per theme, scale and source too, cut by at most one dimension (stats.py).
 Erasure (`DELETE /customers/{id}`) is the privacy package's route.
 """
@@ -365,29 +365,32 @@ def get_stats() -> Response:
 
 # Filters /stats cannot answer from the counters (they count no item text, language, theme by another
 # dimension or rating by another dimension): refused rather than answered from a read of every item.
-ITEM_ONLY_FILTERS = ("theme", "theme_sentiment", "rating", "language", "q", "customer_id")
+ITEM_ONLY_FILTERS = ("theme_sentiment", "rating", "language", "q", "customer_id")
 
 
 def _stats_slice() -> stats.Slice | None:
-    """The one dimension /stats is cut by (channel, source or sentiment), None for none; 400 for two, or for
-    a filter only GET /feedback answers."""
+    """The one dimension /stats is cut by (channel, source, sentiment or theme), None for none; 400 for two,
+    for a theme the taxonomy lacks, or for a filter only GET /feedback answers."""
     for name in ITEM_ONLY_FILTERS:
         if _query(name) is not None:
             raise BadRequest(
-                f"{name} filters GET /feedback only: /stats counts by channel, source or sentiment "
-                "(the themes block counts each theme).",
+                f"{name} filters GET /feedback only: /stats counts by channel, source, sentiment or theme.",
                 code="unsupported_filter",
             )
     asked = {
         "channel": _choice("channel", Channel),
         "source": params.parse_source_id("source", _query("source")),
         "sentiment": _choice("sentiment", Sentiment),
+        "theme": params.parse_theme_id("theme", _query("theme")),
     }
     given = [stats.Slice(name, value) for name, value in asked.items() if value is not None]
     if len(given) > 1:
         raise BadRequest(
-            "/stats is cut by one of channel, source and sentiment at a time (the counters do not cross "
-            "them); GET /feedback combines every filter.",
+            "/stats is cut by one of channel, source, sentiment and theme at a time (the counters do not "
+            "cross them); GET /feedback combines every filter.",
             code="unsupported_filter",
         )
+    if asked["theme"] is not None and taxonomy_records.current().get(asked["theme"]) is None:
+        message = "theme is not a theme of the taxonomy (GET /themes lists them)."
+        raise BadRequest(message, code="unknown_theme")
     return given[0] if given else None

@@ -14,8 +14,11 @@ sentiment mix and each scale's headline.
 
 Filtered by one dimension (`Slice`: a channel, a source or form, a sentiment), still from the counters: the
 counters hold each dimension crossed with sentiment and ratings, not dimensions crossed with each other, so
-a part the slice cannot be cut from (channel by source, sentiment by rating, themes by anything) is answered
-for the whole range and named in `unfiltered`; two dimensions at once are refused by the route.
+a part the slice cannot be cut from (channel by source, sentiment by rating, themes by channel, sentiment or a
+source that is not a form) is answered for the whole range and named in `unfiltered`; two dimensions at once
+are refused by the route. Cut by a theme: the items about it per day and per form (the counters count themes
+per form, not per source), the sentiments about it as the mix, and the theme with its children in the
+themes block.
 """
 
 from __future__ import annotations
@@ -30,7 +33,17 @@ from chalicelib.models import RatingScale, Sentiment
 from chalicelib.read import scores
 from chalicelib.read.theme_stats import ThemeStats
 from chalicelib.store import counters, dynamo
-from chalicelib.store.counters import DETRACTOR_MAX, PROMOTER_MIN, UNANALYSED, nps_band
+from chalicelib.store.counters import (
+    DETRACTOR_MAX,
+    FORM_ITEMS,
+    PROMOTER_MIN,
+    SOURCE_TAGGED,
+    SOURCE_THEME,
+    TAGGED,
+    THEME_SENTIMENTS,
+    UNANALYSED,
+    nps_band,
+)
 from chalicelib.store.feedback import COMPRESSED_TEXT, feedback_key, plain_fields
 from chalicelib.store.schema import PK
 from chalicelib.themes import records as taxonomy_records
@@ -109,10 +122,12 @@ class Tally:
 
     sentiment: Counter[str] = field(default_factory=Counter)
     nps: Nps = field(default_factory=Nps)
+    # Items counted apart from their sentiments (within a theme: an item may say two things about it).
+    items: int | None = None
 
     @property
     def total(self) -> int:
-        return sum(self.sentiment.values())
+        return sum(self.sentiment.values()) if self.items is None else self.items
 
     def add(self, item: dict[str, Any]) -> None:
         self.sentiment[item.get("sentiment") or UNANALYSED] += 1
@@ -122,6 +137,8 @@ class Tally:
 
     def merge(self, other: Tally) -> None:
         self.sentiment.update(other.sentiment)
+        if other.items is not None:
+            self.items = (self.items or 0) + other.items
         for band in ("promoters", "passives", "detractors"):
             setattr(self.nps, band, getattr(self.nps, band) + getattr(other.nps, band))
 
@@ -152,6 +169,9 @@ def previous_period(days: list[date]) -> list[date]:
 
 def _add(name: str, count: int, tally: Tally, channels: dict[str, Tally]) -> None:
     """One counter attribute (s|channel|sentiment, n|channel|band) into a day's tally and its channel's."""
+    if name == THEMED_ITEMS:
+        tally.items = (tally.items or 0) + count
+        return
     kind, _, rest = name.partition("|")
     channel, _, value = rest.rpartition("|")
     if kind not in ("s", "n"):
@@ -180,20 +200,23 @@ def _newest_negative(days: list[date], latest_negative: int) -> list[dict[str, A
     ]
 
 
-SLICE_DIMENSIONS = ("channel", "source", "sentiment")
+SLICE_DIMENSIONS = ("channel", "source", "sentiment", "theme")
 # The channel name a source's sentiment counts are filed under in a slice (channels are then unfiltered).
 SLICED = "~slice"
 # What each slice cannot be cut from the counters for, answered for the whole range instead.
 UNFILTERED = {
     "channel": ("sources", "themes", "latest_negative"),
-    "source": ("channels", "themes", "latest_negative"),
+    "source": ("channels", "latest_negative"),
     "sentiment": ("scores", "themes", "latest_negative"),
+    "theme": ("channels", "scores", "latest_negative"),
 }
+# Within a theme: the name its items' count is filed under in a day's view (their sentiments may overlap).
+THEMED_ITEMS = "~items"
 
 
 @dataclass(frozen=True)
 class Slice:
-    """One filter dimension (`channel`, `source` or `sentiment`) and its value."""
+    """One filter dimension (`channel`, `source`, `sentiment` or `theme`) and its value."""
 
     dimension: str
     value: str
@@ -206,9 +229,26 @@ def _in_channel(kind: str, rest: str, name: str, channel: str) -> str | None:
     return f"r|{rating}" if kind == "cr" and rated_channel == channel else None
 
 
+def source_theme(rest: str) -> tuple[str, str, str]:
+    """(source, theme, sentiment or "") of an `ft|` counter name after its kind: a source id may hold "|", a
+    theme id never does and a sentiment is upper case (theme ids are lower case)."""
+    head, _, last = rest.rpartition("|")
+    if last in THEME_SENTIMENTS:
+        source, _, theme = head.rpartition("|")
+        return source, theme, last
+    return head, last, ""
+
+
 def _in_source(kind: str, rest: str, name: str, source: str) -> str | None:
     if kind == "src":
         return name if rest == source else None
+    if kind == SOURCE_TAGGED:
+        return TAGGED if rest == source else None
+    if kind == SOURCE_THEME:
+        of_source, theme, sentiment = source_theme(rest)
+        return (
+            "|".join(("t", theme, sentiment) if sentiment else ("t", theme)) if of_source == source else None
+        )
     if kind == "fs" and rest.rpartition("|")[0] == source:
         return f"s|{SLICED}|{rest.rpartition('|')[2]}"
     if kind == "fr" and rest.rsplit("|", 2)[0] == source:
@@ -233,10 +273,35 @@ def _sliced_name(name: str, only: Slice) -> str | None:
     return _SLICERS[only.dimension](kind, rest, name, only.value)
 
 
-def sliced(counts: Counter[str], only: Slice | None) -> Counter[str]:
-    """A day's counters narrowed to `only`, under the unfiltered names (s|, n|, r|, src|)."""
+def theme_sliced(counts: Counter[str], family: frozenset[str], theme: str) -> Counter[str]:
+    """A day's counters narrowed to the items about `theme` (in `family`, with its children): their number,
+    the sentiments about it as the day's mix, the same per source, the family's theme counters; NPS and
+    ratings whole (the counters do not cross them with themes)."""
+    view: Counter[str] = Counter()
+    for name, count in counts.items():
+        kind, _, rest = name.partition("|")
+        if kind in ("n", "fr", "r"):
+            view[name] += count
+        elif kind == "t" and rest.partition("|")[0] in family:
+            view[name] += count
+            if rest == theme:
+                view[THEMED_ITEMS] += count
+                view[TAGGED] += count
+            elif rest.partition("|")[0] == theme:
+                view[f"s|{SLICED}|{rest.partition('|')[2]}"] += count
+        elif kind == SOURCE_THEME:
+            source, about, sentiment = source_theme(rest)
+            if about == theme:
+                view[f"fs|{source}|{sentiment}" if sentiment else f"src|{source}"] += count
+    return view
+
+
+def sliced(counts: Counter[str], only: Slice | None, family: frozenset[str] = frozenset()) -> Counter[str]:
+    """A day's counters narrowed to `only`, under the unfiltered names (s|, n|, r|, src|, t|)."""
     if only is None:
         return counts
+    if only.dimension == "theme":
+        return theme_sliced(counts, family, only.value)
     view: Counter[str] = Counter()
     for name, count in counts.items():
         if only.dimension == "sentiment" and name.startswith(("fr|", "n|")):
@@ -252,6 +317,12 @@ def sliced(counts: Counter[str], only: Slice | None) -> Counter[str]:
         if only.dimension == "source" and kind == "r" and scale == RatingScale.NPS.value:
             view[f"n|{SLICED}|{nps_band(int(rating))}"] += count
     return view
+
+
+def _is_form(counts: dict[date, Counter[str]], source: str) -> bool:
+    """Whether the counters hold items of `source` as a form (whose themes they count apart)."""
+    marker = f"{FORM_ITEMS}|{source}"
+    return any(day_counts.get(marker) for day_counts in counts.values())
 
 
 def by_source(counts: Counter[str]) -> list[dict[str, Any]]:
@@ -295,11 +366,19 @@ def compute(
     only: Slice | None = None,
 ) -> dict[str, Any]:
     """Aggregates over `days` (each day listed, with zeros where nothing was stored), within `only`."""
-    themes = ThemeStats(taxonomy or taxonomy_records.current())
+    taxonomy = taxonomy or taxonomy_records.current()
+    themes = ThemeStats(taxonomy)
     before = previous_period(days)
     counts = counters.read_days([*days, *before])
-    view = {day: sliced(day_counts, only) for day, day_counts in counts.items()}
+    family = (
+        frozenset(taxonomy.with_children(only.value)) if only and only.dimension == "theme" else frozenset()
+    )
+    view = {day: sliced(day_counts, only, family) for day, day_counts in counts.items()}
     unfiltered = UNFILTERED[only.dimension] if only else ()
+    if only and only.dimension == "source" and not _is_form(counts, only.value):
+        unfiltered = (*unfiltered, "themes")  # themes are counted per form only (counters.py)
+    themed = counts if "themes" in unfiltered else view
+    rated = counts if "scores" in unfiltered else view
     overall = Tally()
     per_day: list[dict[str, Any]] = []
     channels: dict[str, Tally] = {}
@@ -309,19 +388,19 @@ def compute(
             _add(name, count, tally, {})
         for name, count in sorted((counts if "channels" in unfiltered else view).get(day, {}).items()):
             _add(name, count, Tally(), channels)
-        for name, count in sorted(counts.get(day, {}).items()):
+        for name, count in sorted(themed.get(day, {}).items()):
             themes.add_count(day, name, count)
         overall.merge(tally)
-        per_day.append({"date": day.isoformat(), **tally.as_json()})
+        day_scores = scores.headlines(scores.ratings_of(rated.get(day, Counter())))
+        per_day.append({"date": day.isoformat(), **tally.as_json(), "scores": day_scores})
     for day in before:
-        for name, count in counts.get(day, {}).items():
+        for name, count in themed.get(day, {}).items():
             themes.add_previous_count(name, count)
     by_channel = [
         {"channel": name, **tally.as_json()}
         for name, tally in sorted(channels.items(), key=lambda pair: (-pair[1].total, pair[0]))
         if tally.total
     ]
-    rated = counts if "scores" in unfiltered else view
     return {
         "from": days[0].isoformat(),
         "to": days[-1].isoformat(),

@@ -1,6 +1,6 @@
-/* The dashboard's charts, drawn as inline SVG: stacked columns per day, stacked bars per channel, the NPS line.
- * Every plotted value is also on its element as a data attribute (data-date, data-channel, data-sentiment,
- * data-count, data-total, data-nps), so tests and scrapers can read the figures back. A day or a channel is a
+/* The dashboard's charts, drawn as inline SVG: stacked columns per day, stacked bars per channel, the NPS,
+ * CSAT and stars lines. Every plotted value is also on its element as a data attribute (data-date,
+ * data-channel, data-sentiment, data-count, data-total, data-nps, data-csat, data-stars), so tests and scrapers can read the figures back. A day or a channel is a
  * button (keyboard too) that `onPick` receives, to list the items behind it.
  */
 window.FeedbackCharts = (() => {
@@ -116,35 +116,38 @@ window.FeedbackCharts = (() => {
     return svg;
   }
 
-  /* NPS per day on a −100…100 axis; days without NPS ratings leave a gap in the line. */
-  function npsChart(days) {
-    const scored = days.filter((d) => d.nps.score !== null);
-    if (!scored.length) return el('p', { class: 'empty', text: 'No NPS ratings in this period.' });
+  /* A score per day as a line on a fixed axis; days without a rating leave a gap in the line. `spec`: name
+   * (data-chart), titleId (the figcaption naming it), empty (the sentence without ratings), ticks (the axis's
+   * [low, middle, high]), value(day) and responses(day) (null without ratings), label (the point's words). */
+  function trendChart(days, spec) {
+    const value = (day) => spec.value(day);
+    if (!days.some((d) => value(d) !== null)) return el('p', { class: 'empty', text: spec.empty });
+    const [low, , high] = spec.ticks;
     const width = 460, height = 200, left = 36, top = 10, bottom = 22;
     const band = (width - left) / days.length;
     const x = (index) => left + band * index + band / 2;
-    const y = (score) => top + (height - top - bottom) * (100 - score) / 200;
-    const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'nps-title',
-      'data-chart': 'nps' });
-    for (const tick of [-100, 0, 100]) {
-      svg.append(el('line', { class: tick ? 'axis' : 'zero', x1: left, x2: width, y1: y(tick), y2: y(tick) }),
+    const y = (score) => top + (height - top - bottom) * (high - score) / (high - low);
+    const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': spec.titleId,
+      'data-chart': spec.name });
+    spec.ticks.forEach((tick, index) => {
+      svg.append(el('line', { class: index === 1 ? 'zero' : 'axis', x1: left, x2: width, y1: y(tick), y2: y(tick) }),
         el('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end', text: tick }));
-    }
+    });
     let run = [];
     const flushRun = () => {
       if (run.length > 1) svg.append(el('polyline', { class: 'line', points: run.join(' ') }));
       run = [];
     };
     days.forEach((day, index) => {
-      if (day.nps.score === null) { flushRun(); return; }
-      run.push(`${x(index)},${y(day.nps.score)}`);
+      if (value(day) === null) { flushRun(); return; }
+      run.push(`${x(index)},${y(value(day))}`);
     });
     flushRun();
     days.forEach((day, index) => {
-      if (day.nps.score === null) return;
-      svg.append(el('circle', { class: 'point', cx: x(index), cy: y(day.nps.score), r: 4,
-        'data-date': day.date, 'data-nps': day.nps.score, 'data-responses': day.nps.responses },
-      el('title', { text: `${day.date} · NPS ${day.nps.score} (${day.nps.responses} ratings)` })));
+      if (value(day) === null) return;
+      svg.append(el('circle', { class: 'point', cx: x(index), cy: y(value(day)), r: 4, 'data-date': day.date,
+        [`data-${spec.name}`]: value(day), 'data-responses': spec.responses(day) },
+      el('title', { text: `${day.date} · ${spec.label} ${value(day)} (${spec.responses(day)} ratings)` })));
     });
     const every = Math.ceil(days.length / 6);
     days.forEach((day, index) => {
@@ -155,5 +158,26 @@ window.FeedbackCharts = (() => {
     return svg;
   }
 
-  return { el, SENTIMENTS, LABELS, spanOfData, niceMax, dayChart, channelChart, npsChart };
+  /* NPS per day on a −100…100 axis. */
+  function npsChart(days) {
+    return trendChart(days, { name: 'nps', titleId: 'nps-title', empty: 'No NPS ratings in this period.',
+      ticks: [-100, 0, 100], value: (d) => d.nps.score, responses: (d) => d.nps.responses, label: 'NPS' });
+  }
+
+  /* CSAT per day: the % of ratings that are 4 or 5, on a 0…100 axis. */
+  function csatChart(days) {
+    const csat = (d) => (d.scores ? d.scores.csat : { satisfied_percent: null, responses: 0 });
+    return trendChart(days, { name: 'csat', titleId: 'csat-title', empty: 'No CSAT ratings in this period.',
+      ticks: [0, 50, 100], value: (d) => csat(d).satisfied_percent, responses: (d) => csat(d).responses,
+      label: 'CSAT % satisfied' });
+  }
+
+  /* Stars per day: the mean rating, on a 1…5 axis. */
+  function starsChart(days) {
+    const stars = (d) => (d.scores ? d.scores.stars : { mean: null, responses: 0 });
+    return trendChart(days, { name: 'stars', titleId: 'stars-title', empty: 'No star ratings in this period.',
+      ticks: [1, 3, 5], value: (d) => stars(d).mean, responses: (d) => stars(d).responses, label: 'Stars, mean' });
+  }
+
+  return { el, SENTIMENTS, LABELS, spanOfData, niceMax, dayChart, channelChart, npsChart, csatChart, starsChart };
 })();

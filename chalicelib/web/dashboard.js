@@ -1,13 +1,15 @@
 /* Feedback dashboard: reads GET /stats, GET /feedback?theme= and GET /customers/{id} with a read token kept
  * in sessionStorage, and draws its charts as inline SVG. Every plotted value is also on its element as a
- * data attribute (data-date, data-channel, data-sentiment, data-count, data-total, data-nps; per theme
+ * data attribute (data-date, data-channel, data-sentiment, data-count, data-total, data-nps, data-csat,
+ * data-stars; per theme
  * data-theme, data-negative-share, data-previous, data-change), so tests and scrapers can read the figures
  * back. All text from the API is set with textContent, never parsed as HTML.
  */
 (() => {
   'use strict';
   const TOKEN_KEY = 'feedback-dashboard:token';
-  const { el, SENTIMENTS, LABELS, spanOfData, dayChart, channelChart, npsChart } = window.FeedbackCharts;
+  const { el, SENTIMENTS, LABELS, spanOfData, dayChart, channelChart, npsChart, csatChart, starsChart } =
+    window.FeedbackCharts;
   const DAY_MS = 86400000;
   const THEME_SENTIMENTS = ['POSITIVE', 'NEUTRAL', 'MIXED', 'NEGATIVE'];
   const TOP_THEMES = 10;  // top-level themes in the panel, each with its sub-themes
@@ -67,7 +69,7 @@
   const LANGUAGES = [['en', 'English'], ['es', 'Spanish'], ['fr', 'French'], ['de', 'German'], ['pt', 'Portuguese'],
     ['it', 'Italian'], ['nl', 'Dutch']];
   // /stats is cut by one of these at a time (its counters count each by sentiment and rating, not by each other).
-  const SLICES = ['source', 'channel', 'sentiment'];
+  const SLICES = ['source', 'channel', 'sentiment', 'theme'];
 
   /* Adds options (value, label) to a select, keeping its current choice even when the list lacks it. */
   function fillSelect(select, options) {
@@ -121,7 +123,7 @@
   /* The one dimension the figures are cut by, and a sentence on what they leave out. */
   function statsSlice(values) {
     const asked = SLICES.filter((name) => values[name]);
-    const itemOnly = ['theme', 'rating', 'language', 'q'].filter((name) => values[name]);
+    const itemOnly = ['rating', 'language', 'q'].filter((name) => values[name]);
     return { name: asked[0] || null, ignored: [...asked.slice(1), ...itemOnly] };
   }
 
@@ -158,7 +160,7 @@
   }
 
   /* --- top themes ------------------------------------------------------------------------------------- */
-  const themeState = { range: null, names: {}, theme: null, ids: [], next: null, request: 0 };
+  const themeState = { range: null, source: null, names: {}, theme: null, ids: [], next: null, request: 0 };
 
   function percent(share) { return share === null ? '–' : Math.round(100 * share) + ' %'; }
 
@@ -244,6 +246,8 @@
     for (let calls = 0; calls < THEME_REQUESTS && added < THEME_PAGE; calls++) {
       const query = new URLSearchParams({ from: themeState.range.from, to: themeState.range.to,
         theme: themeState.theme.id, limit: String(THEME_PAGE - added) });
+      // On a form's page the themes are the form's own: so are the items behind them.
+      if (themeState.source) query.set('source', themeState.source);
       if (themeState.next) query.set('next', themeState.next);
       let page;
       try {
@@ -279,6 +283,8 @@
 
   function showThemes(stats) {
     themeState.range = { from: stats.from, to: stats.to };
+    themeState.source = stats.unfiltered.includes('themes') ? null : stats.filter.source || null;
+    $('themes-title').textContent = themeState.source ? `Top themes of ${themeState.source}` : 'Top themes';
     themeState.names = Object.fromEntries(stats.themes.by_theme.map((t) => [t.id, t.name]));
     themeState.request++;  // a listing still loading belongs to the previous range
     $('theme-items').hidden = true;
@@ -473,13 +479,17 @@
     clear($('chart-days')).append(dayChart(shownDays, (date) => drill({ from: date, to: date })));
     clear($('chart-channels')).append(channelChart(stats.channels, (channel) => drill({ channel })));
     clear($('chart-nps')).append(npsChart(shownDays));
+    clear($('chart-csat')).append(csatChart(shownDays));
+    clear($('chart-stars')).append(starsChart(shownDays));
     table($('channel-table'), ['Channel', 'Total', ...SENTIMENTS.map((s) => LABELS[s])],
       stats.channels.map((c) => [c.channel, c.total, ...SENTIMENTS.map((s) => c.sentiment[s])]));
-    table($('day-table'), ['Day', 'Total', ...SENTIMENTS.map((s) => LABELS[s]), 'NPS'],
-      stats.days.map((d) => [d.date, d.total, ...SENTIMENTS.map((s) => d.sentiment[s]), d.nps.score]));
+    table($('day-table'), ['Day', 'Total', ...SENTIMENTS.map((s) => LABELS[s]), 'NPS', 'CSAT % satisfied', 'Stars'],
+      stats.days.map((d) => [d.date, d.total, ...SENTIMENTS.map((s) => d.sentiment[s]), d.nps.score,
+        d.scores.csat.satisfied_percent, d.scores.stars.mean]));
     sourceTable(stats.sources);
     fillSelect($('f-source'), stats.sources.map((row) => [row.source_id, row.source_id]));
-    fillSelect($('f-theme'), stats.themes.by_theme.map((t) => [t.id, (t.parent ? '— ' : '') + t.name]));
+    // Cut by a theme, the block holds its family only: the list of every theme stays as it was.
+    if (!stats.filter.theme) fillSelect($('f-theme'), stats.themes.by_theme.map((t) => [t.id, (t.parent ? '— ' : '') + t.name]));
     feed(stats.latest_negative);
     showThemes(stats);
     status.textContent = `${stats.total} feedback item${stats.total === 1 ? '' : 's'} from ${stats.from} to ${stats.to}.`;

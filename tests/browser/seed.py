@@ -70,6 +70,21 @@ EARLIER: list[tuple[date, str, list[Tag]]] = [
     (date(2026, 1, 3), "Support was quick", [("support-response", POSITIVE, "Support was quick")]),
 ]
 
+# CSAT and star ratings on a later week of their own (so the week above keeps its figures), from the form
+# "seed-ratings": (day, scale, rating, text).
+RATED_FROM, RATED_TO = date(2026, 2, 2), date(2026, 2, 6)
+RATED: list[tuple[date, RatingScale, int, str]] = [
+    (date(2026, 2, 2), RatingScale.CSAT, 5, "Quick and friendly"),
+    (date(2026, 2, 2), RatingScale.CSAT, 2, "Took too long"),
+    (date(2026, 2, 2), RatingScale.STARS, 4, "Good app"),
+    (date(2026, 2, 3), RatingScale.CSAT, 4, "Fine"),
+    (date(2026, 2, 3), RatingScale.STARS, 5, "Love it"),
+    (date(2026, 2, 3), RatingScale.STARS, 2, "Crashes"),
+    (date(2026, 2, 5), RatingScale.CSAT, 1, "Nobody helped"),
+    (date(2026, 2, 5), RatingScale.CSAT, 3, "It was fine I guess"),
+    (date(2026, 2, 5), RatingScale.CSAT, 5, "Perfect"),
+]
+
 
 def _tags(themes: list[Tag]) -> list[ThemeTag]:
     return [ThemeTag(id=theme, sentiment=sentiment, evidence=words) for theme, sentiment, words in themes]
@@ -126,6 +141,21 @@ def items(customer_id: str) -> list[StoredFeedback]:
         analysis = Analysis(sentiment=themes[0][1], language="en", analyzer="lexicon", analyzed_at=when)
         item = StoredFeedback.from_event(event, analysis, when, None)
         result.append(item.model_copy(update={"themes": _tags(themes), "taxonomy_version": 1}))
+    for index, (day, scale, rating, text) in enumerate(RATED):
+        when = datetime(day.year, day.month, day.day, 10, tzinfo=UTC) + timedelta(minutes=index)
+        event = FeedbackEvent.create(
+            source_id="seed-ratings",
+            external_id=f"seed-rated-{index}",
+            channel=Channel.FORM,
+            kind=Kind.FORM_RESPONSE,
+            text=text,
+            rating=rating,
+            rating_scale=scale,
+            occurred_at=when,
+            received_at=when,
+        )
+        analysis = Analysis(sentiment=POSITIVE, language="en", analyzer="lexicon", analyzed_at=when)
+        result.append(StoredFeedback.from_event(event, analysis, when, None))
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ def prepare_environment() -> None:
     os.environ.update(BENCH_ENVIRONMENT)
     for name in ("AWS_ENDPOINT_URL", "INGEST_QUEUE_URL", "AWS_PROFILE"):
         os.environ.pop(name, None)
+    from chalicelib.local.moto_patches import PARSER_RECURSION_LIMIT
+
+    # moto parses a long counter update by recursion (see moto_patches): the bench process too.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), PARSER_RECURSION_LIMIT))
 
 
 def reset_process_caches() -> None:
