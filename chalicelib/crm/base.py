@@ -19,17 +19,6 @@ from typing import Any, ClassVar
 from chalicelib.crm.connections import CrmConnection
 from chalicelib.models import StoredFeedback
 
-# The neutral names of the profile fields a sync keeps on a contact (a connection's field_map renames them).
-PROFILE_FIELDS = (
-    "customer_id",
-    "latest_nps",
-    "latest_csat",
-    "mean_sentiment",
-    "last_feedback_at",
-    "channels",
-    "top_themes",
-    "feedback_count",
-)
 LIST_SEPARATOR = ";"  # HubSpot multiple checkboxes and Salesforce multi-select picklists both split on ";"
 TOP_THEMES = 3
 
@@ -43,7 +32,7 @@ class ContactFields:
     email: str | None
     first_name: str | None
     last_name: str | None
-    profile: dict[str, Any]  # PROFILE_FIELDS → value (None: unknown)
+    profile: dict[str, Any]  # connections.PROFILE_FIELDS → value (None: unknown)
 
 
 @dataclass(frozen=True)

@@ -26,19 +26,18 @@ CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
 _CONNECTION_ID = re.compile(CONNECTION_ID_PATTERN)
 CRM_TYPES = ("hubspot",)  # "salesforce" joins when its target exists
 SECRET_NAMES = {"hubspot": ("token",)}
-# The profile fields a connection may rename (neutral name → the CRM's field name).
-MAPPABLE_FIELDS = frozenset(
-    {
-        "customer_id",
-        "latest_nps",
-        "latest_csat",
-        "mean_sentiment",
-        "last_feedback_at",
-        "channels",
-        "top_themes",
-        "feedback_count",
-    }
+# The neutral names of the profile fields a sync keeps on a contact; a connection's field_map may rename any.
+PROFILE_FIELDS = (
+    "customer_id",
+    "latest_nps",
+    "latest_csat",
+    "mean_sentiment",
+    "last_feedback_at",
+    "channels",
+    "top_themes",
+    "feedback_count",
 )
+MAPPABLE_FIELDS = frozenset(PROFILE_FIELDS)
 
 
 class Status(StrEnum):

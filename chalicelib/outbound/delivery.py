@@ -50,6 +50,21 @@ class Outcome:
     retry_in: int | None = None
 
 
+def post_signed(
+    subscription: subscriptions.Subscription, webhook_id: str, body: bytes, secrets_in_force: list[str]
+) -> transport.Response:
+    """POST a body to a subscriber, signed with the secrets in force at the wall clock's time (receivers
+    check the timestamp against theirs)."""
+    headers = signing.headers(secrets_in_force, webhook_id, utc_now(), body)
+    return transport.post(
+        subscription.url,
+        body,
+        headers,
+        allow_loopback=subscriptions.allows_loopback(),
+        timeout=TIMEOUT_SECONDS,
+    )
+
+
 def next_delay(attempt: int, retry_after: float | None) -> int:
     """Seconds before the attempt after `attempt` (1-based): the schedule's, longer if the receiver asked."""
     scheduled = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1]
@@ -79,15 +94,8 @@ def attempt(delivery: QueuedDelivery, attempt_number: int, now: datetime | None 
         body = delivery.body.encode()
         # Signed when sent (the wall clock: receivers check the timestamp against theirs).
         secrets_in_force = subscriptions.signing_secrets(subscription, now)
-        headers = signing.headers(secrets_in_force, delivery.webhook_id, utc_now(), body)
         try:
-            response = transport.post(
-                subscription.url,
-                body,
-                headers,
-                allow_loopback=subscriptions.allows_loopback(),
-                timeout=TIMEOUT_SECONDS,
-            )
+            response = post_signed(subscription, delivery.webhook_id, body, secrets_in_force)
             entry.last_status_code, entry.latency_ms = response.status, response.latency_ms
             retry_after = response.retry_after_seconds
             if 200 <= response.status < 300:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import Channel, Kind, utc_now
-from chalicelib.outbound import delivery, signing, subscriptions, transport
+from chalicelib.outbound import delivery, subscriptions, transport
 from chalicelib.outbound.delivery import QueuedDelivery, message_body
 from chalicelib.outbound.events import EventType, FeedbackData, OutboundEvent
 
@@ -78,14 +78,9 @@ def send_test(subscription_id: str) -> str:
     body = OutboundEvent(
         type=EventType.FEEDBACK_STORED, subject=webhook_id, timestamp=now, data=sample
     ).body()
-    headers = signing.headers(subscriptions.signing_secrets(subscription), webhook_id, now, body)
     try:
-        response = transport.post(
-            subscription.url,
-            body,
-            headers,
-            allow_loopback=subscriptions.allows_loopback(),
-            timeout=delivery.TIMEOUT_SECONDS,
+        response = delivery.post_signed(
+            subscription, webhook_id, body, subscriptions.signing_secrets(subscription)
         )
     except transport.TargetRefused as refused:
         return f"refused: {refused}"
