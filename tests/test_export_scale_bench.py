@@ -58,3 +58,11 @@ def test_queries_in_flight_at_once_divide_the_waits():
     shards = projection(result, 1_000_000, AFTER_STAGES, memory_mb=1769, queries_at_once=8)
     assert shards["query_seconds"] == pytest.approx(serial["query_seconds"] / 8)
     assert shards["cpu_seconds"] == serial["cpu_seconds"]
+
+
+def test_the_measurement_runs_on_stored_items_with_compressed_texts():
+    # The stages decode the day's pages as stored, a compressed text (a Binary attribute) included.
+    result = export_scale.measure(200)
+    assert result.items == 200 and result.query_pages >= 1
+    assert set(BEFORE_STAGES) | set(AFTER_STAGES) <= set(result.cpu)
+    assert all(seconds > 0 for seconds in result.cpu.values())
