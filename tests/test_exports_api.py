@@ -32,6 +32,9 @@ ROUTES = [
     ("GET", "/stats?from=2026-11-21&to=2026-11-21", "read"),
     ("GET", "/themes", "read"),
     ("GET", "/subscriptions/sub_abcdefghijkmnopqrst/deliveries", "admin"),
+    ("GET", "/forms/demo/config", "admin"),
+    ("PUT", "/forms/demo", "admin"),
+    ("PATCH", "/forms/demo", "admin"),
 ]
 
 

@@ -86,7 +86,7 @@ def test_an_erasure_finds_the_export_days_of_items_that_already_expired(stack, m
     # DynamoDB's TTL deleted the item; the day's export files still hold it.
     aws.client("dynamodb").delete_item(
         TableName=settings().table_name,
-        Key=dynamo.serialize(feedback_store.feedback_key(item["feedback_id"])),
+        Key=dynamo.serialize(feedback_store.feedback_key(feedback_store.id_of(item))),
     )
     monkeypatch.setattr(rewrite, "request_rewrite", lambda exported, upcoming: "invoked")
 
