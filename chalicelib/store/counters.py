@@ -274,26 +274,11 @@ def mark_complete(first: date, last: date, today: date) -> bool:
     marked (so no gap of uncounted days is trusted). Whether the mark moved to `first`."""
     if last < today:
         return False
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=settings().table_name,
-            Key=dynamo.serialize(COMPLETE_KEY),
-            UpdateExpression="SET #since = :first, #rt = :rt",
-            ConditionExpression="attribute_not_exists(#since) OR (#since > :first AND #since <= :after_last)",
-            ExpressionAttributeNames={"#since": "since", "#rt": RECORD_TYPE},
-            ExpressionAttributeValues=dynamo.serialize(
-                {
-                    ":first": first.isoformat(),
-                    ":after_last": (last + timedelta(days=1)).isoformat(),
-                    ":rt": "COUNTERS_COMPLETE",
-                }
-            ),
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _set_since(
+        first,
+        "attribute_not_exists(#since) OR (#since > :since AND #since <= :after_last)",
+        {":after_last": (last + timedelta(days=1)).isoformat()},
+    )
 
 
 # `since` of a table that held no feedback when the counters were set up: every day is counted.
@@ -303,15 +288,20 @@ EVERY_DAY = date(1970, 1, 1)
 def mark_complete_if_unset(since: date) -> bool:
     """Mark the counters complete from `since` unless a mark exists (one conditional write: an existing mark
     is never moved later; `counters rebuild` may still move it earlier). Whether the mark was set."""
+    return _set_since(since, "attribute_not_exists(#since)", {})
+
+
+def _set_since(since: date, condition: str, values: dict[str, str]) -> bool:
+    """The completeness mark moved to `since` under `condition`; False when the condition refused it."""
     try:
         aws.client("dynamodb").update_item(
             TableName=settings().table_name,
             Key=dynamo.serialize(COMPLETE_KEY),
             UpdateExpression="SET #since = :since, #rt = :rt",
-            ConditionExpression="attribute_not_exists(#since)",
+            ConditionExpression=condition,
             ExpressionAttributeNames={"#since": "since", "#rt": RECORD_TYPE},
             ExpressionAttributeValues=dynamo.serialize(
-                {":since": since.isoformat(), ":rt": "COUNTERS_COMPLETE"}
+                {":since": since.isoformat(), ":rt": "COUNTERS_COMPLETE", **values}
             ),
         )
     except ClientError as error:
