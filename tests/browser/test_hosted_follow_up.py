@@ -79,9 +79,12 @@ def test_change_goes_back_to_the_score_and_a_promoter_gets_its_question(
     page.goto(f"{local_stack.api}/f/{form_id}")
     page.get_by_role("radio", name="2", exact=True).check()
     page.get_by_role("button", name="Next").click()
+    change = page.get_by_role("link", name="Change")
+    # The no-JS step is a page navigation: a Tab pressed before it has loaded lands on the old page.
+    expect(change).to_be_visible()
+    page.wait_for_load_state("load")
 
     page.keyboard.press("Tab")  # the first control of the answer step: the way back, visibly focused
-    change = page.get_by_role("link", name="Change")
     expect(change).to_be_focused()
     assert change.evaluate(FOCUS_OUTLINE_JS) == ["solid", 3.0]
     page.keyboard.press("Enter")
