@@ -147,9 +147,9 @@ def alarms(scope: cdk.Stack, settings: StageSettings, topic: sns.Topic, failures
         scope,
         "MailFailed",
         alarm_name=f"{settings.stack_name}-MailFailed",
-        alarm_description="Received mail failed every attempt of the ReceiveEmail function and waits in the "
-        "MailFailures queue: `cli mail failures` lists it, `cli mail replay` receives it again once the cause "
-        "is fixed (the raw mail is still in S3).",
+        alarm_description="Received mail failed every attempt of the ReceiveEmail function and waits in "
+        "the MailFailures queue: `cli mail failures` lists it, `cli mail replay` receives it again once the "
+        "cause is fixed (the raw mail is still in S3).",
         metric=failures.metric_approximate_number_of_messages_visible(
             period=cdk.Duration.minutes(5), statistic="Maximum"
         ),
