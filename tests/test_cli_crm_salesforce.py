@@ -96,8 +96,13 @@ def test_incomplete_or_unreadable_credentials_are_refused_and_nothing_is_saved(s
     assert (
         add(server, "--client-id", CLIENT_ID, "--private-key-file", "/nonexistent", "--username", USER) == 2
     )
+    assert (
+        add(server, "--client-id", CLIENT_ID, "--client-secret", SECRET, "--account-id", "003notanaccount")
+        == 2
+    )
     err = capsys.readouterr().err
     assert "--client-id" in err and "needs --username" in err and "not a PEM private key" in err
+    assert "account_id" in err
     assert connections.get("crm_org") is None
 
 

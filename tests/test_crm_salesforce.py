@@ -323,3 +323,10 @@ def test_the_consumer_entry_points_sync_and_erase_a_salesforce_connection(org):
     erased = crm_sync.erase([item.customer_id])
     assert erased[CONNECTION].contacts_deleted == 1
     assert not org.fake.records["Contact"] and not org.fake.records["Task"]
+
+
+def test_contacts_the_sync_creates_join_the_configured_account_so_they_are_not_private(stack):
+    for org in make_org(stack, account_id="001fk00000000AAAAA"):
+        (item,) = stored(event("f1", email="a@example.com"))
+        org.sync([item])
+        assert org.contact("a@example.com")["AccountId"] == "001fk00000000AAAAA"

@@ -92,6 +92,7 @@ def crm_add(args: argparse.Namespace) -> int:
                 min_rating=args.min_rating,
                 field_map=pairs(args.map, "--map"),
                 api_url=args.api_url,
+                account_id=getattr(args, "account_id", None),
             ),
         )
     except ValidationError as error:
@@ -122,6 +123,8 @@ def _print(connection: CrmConnection) -> None:
         print(f"field:      {field} -> {name}")
     if rules.api_url:
         print(f"api:        {rules.api_url}")
+    if rules.account_id:
+        print(f"account:    {rules.account_id}")
     if connection.type == "salesforce":
         client_id = connections.secret(connection.connection_id, "client_id", fresh=True)
         print(f"client id:  {mask(client_id) if client_id else '(none)'}")
@@ -234,6 +237,9 @@ def add_crm_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "--private-key-file", help="salesforce JWT bearer flow: the PEM key whose certificate the app holds"
     )
     adding.add_argument("--username", help="salesforce JWT bearer flow: the user the sync acts as")
+    adding.add_argument(
+        "--account-id", help="salesforce: the Account (001…) contacts the sync creates belong to"
+    )
     adding.set_defaults(run=crm_add)
 
     commands.add_parser("list", parents=[common], help="list connections").set_defaults(run=crm_list)

@@ -63,6 +63,9 @@ class CrmSettings(DeferredModel):
     field_map: dict[str, str] = Field(default_factory=dict)
     # Where the API is: the vendor's own by default; `make run` and the tests point it at the local fake.
     api_url: str | None = None
+    # Salesforce: the Account that contacts the sync creates belong to (one without an Account is private:
+    # only its owner, the integration user, and admins see it). An Account id starts with 001.
+    account_id: str | None = Field(default=None, pattern=r"^001[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
 
     @field_validator("channels")
     @classmethod

@@ -305,7 +305,11 @@ class SalesforceTarget(CrmTarget):
                 contacts[customer_id] = (found["Id"], False)
             else:
                 profile = survivors[customer_id]
-                names = {"LastName": last_name_of(profile), "FirstName": first_name_of(profile)}
+                names = {
+                    "LastName": last_name_of(profile),
+                    "FirstName": first_name_of(profile),
+                    "AccountId": self.connection.settings.account_id,  # else a private contact
+                }
                 creates.append(values[customer_id] | {k: v for k, v in names.items() if v})
                 create_keys.append(customer_id)
         writes = [
