@@ -14,7 +14,7 @@
 
 Written on urllib3 (already in the Lambda package with botocore) like hubspot_api.py: simple-salesforce
 would add requests, zeep and more to the package, and its retries would sleep for real where the tests and
-the bench need a clock they control. The JWT is signed with `cryptography` (imported only for that flow).
+the bench need a clock they control. The JWT is signed by rs256.py (why by hand: there).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
+from chalicelib.crm import rs256
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError, RateLimited, RequestFailed
 
 API_VERSION = "v62.0"
@@ -72,12 +73,6 @@ def _b64url(data: bytes) -> str:
 
 def jwt_assertion(credentials: Credentials, audience: str, now: float) -> str:
     """The JWT bearer flow's assertion: iss the client id, sub the username, aud the login host, RS256."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-    key = serialization.load_pem_private_key(str(credentials.private_key).encode(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("the private key is not an RSA key")
     header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
     claims = {
         "iss": credentials.client_id,
@@ -86,8 +81,7 @@ def jwt_assertion(credentials: Credentials, audience: str, now: float) -> str:
         "exp": int(now) + JWT_LIFETIME_SECONDS,
     }
     signed = f"{header}.{_b64url(json.dumps(claims).encode())}"
-    signature = key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return f"{signed}.{_b64url(signature)}"
+    return f"{signed}.{_b64url(rs256.sign(signed.encode(), str(credentials.private_key)))}"
 
 
 def audience_of(login_url: str) -> str:
@@ -140,7 +134,7 @@ class SalesforceApi:
                 raise CredentialsRejected(self.connection_id, "the JWT bearer flow needs a username")
             try:
                 assertion = jwt_assertion(credentials, audience_of(self.login_url), self._clock())
-            except (ValueError, TypeError) as error:
+            except ValueError as error:
                 raise CredentialsRejected(self.connection_id, "the private key cannot be read") from error
             form = {"grant_type": JWT_BEARER, "assertion": assertion}
         else:

@@ -30,13 +30,13 @@ Salesforce's REST API Developer Guide and OAuth help document.
   rules refuse (FIELD_CUSTOM_VALIDATION_EXCEPTION); a Task's WhoId must name a Contact
   (INVALID_CROSS_REFERENCE_KEY), Status defaults to "Not Started"; deleting a Contact deletes its Tasks.
 
-Written by hand on the standard library's http.server (as tools/fakes/hubspot.py): there is no maintained
+The token endpoint is tools/fakes/salesforce_oauth.py. Written by hand on the standard library's
+http.server (as tools/fakes/hubspot.py): there is no maintained
 Salesforce emulator. Time comes from `clock`, so the 24-hour window and token expiry need no sleeping.
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import re
@@ -45,10 +45,12 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tools.fakes.salesforce_oauth import ConnectedApp, TokenEndpoint
 
 API_VERSION = "v62.0"
 DATA = f"/services/data/{API_VERSION}"
@@ -59,7 +61,6 @@ DAY_SECONDS = 24 * 3600.0
 # Enterprise Edition's documented allocation: 100,000 requests per 24 hours plus 1,000 per Salesforce
 # license (here 10 licenses).
 DEFAULT_DAILY_ALLOCATION = 110_000
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 KEY_PREFIX = {"Contact": "003", "Task": "00T", "CustomField": "00N"}
 
@@ -112,16 +113,8 @@ def _errors(status: int, code: str, message: str) -> Answer:
     return status, {}, [{"message": message, "errorCode": code}]
 
 
-def _oauth_error(error: str, description: str) -> Answer:
-    return 400, {}, {"error": error, "error_description": description}
-
-
 def _record_error(code: str, message: str, fields: list[str] | None = None) -> dict[str, Any]:
     return {"statusCode": code, "message": message, "fields": fields or []}
-
-
-def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
 @dataclass
@@ -142,32 +135,6 @@ class Request:
     counted: bool = True  # against the 24-hour allocation (the token endpoint is not)
 
 
-@dataclass
-class ConnectedApp:
-    client_id: str
-    client_secret: str | None = None
-    public_key_pem: bytes | None = None  # the certificate's key, for the JWT bearer flow
-    usernames: set[str] = field(default_factory=set)  # pre-authorized users (JWT) / the run-as user
-
-
-def _verified(app: ConnectedApp, signed: bytes, signature: str) -> bool:
-    """The assertion's RS256 signature checked against the certificate uploaded to the connected app."""
-    if app.public_key_pem is None:
-        return False
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-    key = serialization.load_pem_public_key(app.public_key_pem)
-    if not isinstance(key, rsa.RSAPublicKey):
-        return False
-    try:
-        key.verify(_b64decode(signature), signed, padding.PKCS1v15(), hashes.SHA256())
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
 class FakeSalesforce:
     """One org's state and its API as a function of (method, path, headers, body)."""
 
@@ -180,7 +147,8 @@ class FakeSalesforce:
         login_url: str = "https://login.salesforce.com",
     ) -> None:
         default = ConnectedApp("3MVG9fake.client", "fake-secret", usernames={"integration@example.com"})
-        self.apps = {app.client_id: app for app in (apps or [default])}
+        self.oauth = TokenEndpoint(apps or [default], clock)
+        self.apps = self.oauth.apps  # client id → connected app (tests rotate secrets here)
         self.clock = clock
         self.daily_allocation = daily_allocation
         self.query_page = query_page
@@ -188,7 +156,7 @@ class FakeSalesforce:
         self.instance_url = "http://127.0.0.1"  # set to the server's URL when served
         self.records: dict[str, dict[str, dict[str, Any]]] = {"Contact": {}, "Task": {}}
         self.custom_fields: dict[str, dict[str, CustomField]] = {"Contact": {}, "Task": {}}
-        self.tokens: set[str] = set()
+        self.tokens = self.oauth.tokens  # the sessions issued and not expired
         self.requests: list[Request] = []
         self.unavailable = False  # answer 503 to everything (the org is down)
         # The org's validation rules: (sObject, rule); a rule returns its error message for values it refuses.
@@ -251,77 +219,14 @@ class FakeSalesforce:
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         with self._lock:
             if path.startswith("/services/oauth2/token"):
-                status, extra, payload = self._token(method, body)
+                self.oauth.unavailable, self.oauth.login_url = self.unavailable, self.login_url
+                self.oauth.instance_url = self.instance_url
+                status, extra, payload = self.oauth.answer(method, body)
                 self.requests.append(Request(method, path, status, counted=False))
                 return status, extra, payload
             status, extra, payload = self._rest(method, path, headers, body)
             self.requests.append(Request(method, path, status))
             return status, extra, payload
-
-    def _token(self, method: str, body: bytes) -> Answer:
-        if self.unavailable:
-            return 503, {}, {"error": "temporarily_unavailable", "error_description": "service unavailable"}
-        form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
-        refused = self._grant_problem(form) if method == "POST" else ("invalid_request", "must use HTTP POST")
-        if refused:
-            return _oauth_error(*refused)
-        token = f"00Dfk0000000001!{uuid.uuid4().hex}"
-        self.tokens.add(token)
-        return (
-            200,
-            {},
-            {
-                "access_token": token,
-                "instance_url": self.instance_url,
-                "id": f"{self.login_url}/id/00Dfk0000000001AAA/005fk0000000001AAA",
-                "token_type": "Bearer",
-                "issued_at": str(int(self.clock() * 1000)),
-                "signature": base64.b64encode(uuid.uuid4().bytes).decode(),
-                "scope": "api",
-            },
-        )
-
-    def _grant_problem(self, form: dict[str, str]) -> tuple[str, str] | None:
-        """(error, error_description) when the token request is refused, else None."""
-        grant = form.get("grant_type")
-        if grant == JWT_BEARER:
-            problem = self._check_assertion(form.get("assertion", ""))
-            return ("invalid_grant", problem) if problem else None
-        if grant != "client_credentials":
-            missing = not grant
-            return (
-                ("invalid_request", "grant type is missing")
-                if missing
-                else (
-                    "unsupported_grant_type",
-                    "grant type not supported",
-                )
-            )
-        app = self.apps.get(form.get("client_id", ""))
-        if app is None:
-            return "invalid_client_id", "client identifier invalid"
-        if not app.client_secret or form.get("client_secret") != app.client_secret:
-            return "invalid_client", "invalid client credentials"
-        return None if app.usernames else ("invalid_grant", "no client credentials user enabled")
-
-    def _check_assertion(self, assertion: str) -> str | None:
-        """The JWT bearer flow's checks; the reason it fails (Salesforce's error_description) or None."""
-        try:
-            header_part, claims_part, signature_part = assertion.split(".")
-            header = json.loads(_b64decode(header_part))
-            claims = json.loads(_b64decode(claims_part))
-        except ValueError:
-            return "invalid assertion"
-        app = self.apps.get(str(claims.get("iss")))
-        signed = f"{header_part}.{claims_part}".encode()
-        if header.get("alg") != "RS256" or app is None or not _verified(app, signed, signature_part):
-            return "invalid assertion"
-        checks = (
-            (claims.get("aud") in {self.login_url, "https://test.salesforce.com"}, "audience is invalid"),
-            (float(claims.get("exp") or 0) > self.clock(), "expired authorization code"),
-            (claims.get("sub") in app.usernames, "user hasn't approved this consumer"),
-        )
-        return next((reason for passed, reason in checks if not passed), None)
 
     def _rest(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         if self.unavailable:
