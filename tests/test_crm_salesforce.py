@@ -330,3 +330,40 @@ def test_contacts_the_sync_creates_join_the_configured_account_so_they_are_not_p
         (item,) = stored(event("f1", email="a@example.com"))
         org.sync([item])
         assert org.contact("a@example.com")["AccountId"] == "001fk00000000AAAAA"
+
+
+def test_a_refused_contact_update_fails_its_items_so_the_update_is_retried(org):
+    (first,) = stored(event("f1", email="a@example.com"))
+    org.sync([first])
+    (second,) = stored(event("f2", email="a@example.com", minutes=5))
+    org.fake.validation_rules.append(
+        ("Contact", lambda values: "Frozen" if values.get("Feedback_Count__c") == 2 else None)
+    )
+    report = org.sync([second])
+    assert list(report.failed) == [second.feedback_id] and "Frozen" in report.failed[second.feedback_id]
+    assert org.contact("a@example.com")["Feedback_Count__c"] == 1
+    org.fake.validation_rules.clear()
+    report = org.sync([second])
+    assert report.synced == [second.feedback_id] and not report.failed
+    assert org.contact("a@example.com")["Feedback_Count__c"] == 2
+    assert len(org.fake.records["Task"]) == 2
+
+
+def test_an_erasure_salesforce_partly_refuses_keeps_the_links_and_a_retry_finishes(org, monkeypatch):
+    (item,) = stored(event("f1", email="a@example.com"))
+    org.sync([item])
+    delete = org.fake._delete
+
+    def refusing(ids, all_or_none):
+        status, headers, results = delete(ids[:-1], all_or_none)  # the contact (last) is refused
+        error = {"statusCode": "DELETE_FAILED", "message": "record in use", "fields": []}
+        return status, headers, [*results, {"id": ids[-1], "success": False, "errors": [error]}]
+
+    monkeypatch.setattr(org.fake, "_delete", refusing)
+    report = org.target().erase([item.customer_id])
+    assert (report.activities_deleted, report.contacts_deleted) == (1, 0)
+    assert crm_links.contact_links(CONNECTION, [item.customer_id])
+    monkeypatch.undo()
+    report = org.target().erase([item.customer_id])
+    assert report.contacts_deleted == 1 and not org.fake.records["Contact"]
+    assert not crm_links.contact_links(CONNECTION, [item.customer_id])

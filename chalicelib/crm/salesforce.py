@@ -257,7 +257,10 @@ class SalesforceTarget(CrmTarget):
                 }
             )
         crm_links.save(connection_id, records, written.values())
-        report.synced = sorted(written)
+        for feedback_id in written:  # its Task is written, its contact's fields are not: retried
+            if owner[feedback_id] in failed:
+                report.failed[feedback_id] = failed[owner[feedback_id]]
+        report.synced = sorted(set(written) - set(report.failed))
         return report
 
     def _contact_values(self, profile: dict[str, Any], themes: Counter[str]) -> dict[str, Any]:
@@ -476,40 +479,55 @@ class SalesforceTarget(CrmTarget):
 
     # --- erasure -------------------------------------------------------------------------------------------
 
+    def _erasure_plan(
+        self, links: dict[str, dict[str, Any]]
+    ) -> tuple[list[tuple[str, str, str]], list[tuple[dict[str, Any], str]]]:
+        """The records to delete, (id, "task" | "contact", customer id), and the contacts to clear."""
+        deletions: list[tuple[str, str, str]] = []
+        clears: list[tuple[dict[str, Any], str]] = []
+        for customer_id, link in links.items():
+            feedback_ids = list(link.get("feedback_ids") or [])
+            tasks = crm_links.activity_links(self.connection.connection_id, feedback_ids).values()
+            deletions += [(str(t["task_id"]), "task", customer_id) for t in tasks if t.get("task_id")]
+            if link.get("created"):
+                deletions.append((str(link["contact_id"]), "contact", customer_id))
+            else:  # a contact the team had before: only what the sync wrote goes
+                cleared = {name: None for name in self.names.values()}
+                record = {"attributes": {"type": "Contact"}, "id": link["contact_id"], **cleared}
+                clears.append((record, customer_id))
+        return deletions, clears
+
     def erase(self, customer_ids: Sequence[str]) -> ErasureReport:
+        """Delete the customers' Tasks and the contacts the sync created, clear the sync's fields on the
+        others; a customer whose records were not all removed keeps their links, so a retry finishes."""
         report = ErasureReport()
         connection_id = self.connection.connection_id
         links = crm_links.contact_links(connection_id, customer_ids)
-        deletions: list[tuple[str, str]] = []  # (record id, "task" | "contact")
-        clears: list[dict[str, Any]] = []
-        feedback_by_customer = {}
-        for customer_id, link in links.items():
-            feedback_ids = list(link.get("feedback_ids") or [])
-            feedback_by_customer[customer_id] = feedback_ids
-            tasks = crm_links.activity_links(connection_id, feedback_ids).values()
-            deletions += [(str(t["task_id"]), "task") for t in tasks if t.get("task_id")]
-            if link.get("created"):
-                deletions.append((str(link["contact_id"]), "contact"))
-            else:  # a contact the team had before: only what the sync wrote goes
-                cleared = {name: None for name in self.names.values()}
-                clears.append({"attributes": {"type": "Contact"}, "id": link["contact_id"], **cleared})
+        deletions, clears = self._erasure_plan(links)
+        unfinished: set[str] = set()
         for batch in chunked(deletions, BATCH):
-            ids = ",".join(record_id for record_id, _ in batch)
+            ids = ",".join(record_id for record_id, _, _ in batch)
             results = self.api.call("DELETE", f"/composite/sobjects?ids={ids}&allOrNone=false").body or []
-            for (_, kind), result in zip(batch, results, strict=False):
-                done = result.get("success") or _failure(result)[0] == "ENTITY_IS_DELETED"
-                if done and kind == "task":
+            for index, (_, kind, customer_id) in enumerate(batch):
+                result = results[index] if index < len(results) else {}
+                if not (result.get("success") or _failure(result)[0] == "ENTITY_IS_DELETED"):
+                    unfinished.add(customer_id)
+                elif kind == "task":
                     report.activities_deleted += 1
-                elif done:
+                else:
                     report.contacts_deleted += 1
         for batch in chunked(clears, BATCH):
-            results = (
-                self.api.call("PATCH", "/composite/sobjects", {"allOrNone": False, "records": batch}).body
-                or []
-            )
-            report.contacts_cleared += sum(1 for r in results if r.get("success"))
-        for customer_id, feedback_ids in feedback_by_customer.items():
-            crm_links.forget(connection_id, customer_id, feedback_ids)
+            body = {"allOrNone": False, "records": [record for record, _ in batch]}
+            results = self.api.call("PATCH", "/composite/sobjects", body).body or []
+            for index, (_, customer_id) in enumerate(batch):
+                result = results[index] if index < len(results) else {}
+                if result.get("success") or _failure(result)[0] == "ENTITY_IS_DELETED":
+                    report.contacts_cleared += 1
+                else:
+                    unfinished.add(customer_id)
+        for customer_id, link in links.items():
+            if customer_id not in unfinished:
+                crm_links.forget(connection_id, customer_id, list(link.get("feedback_ids") or []))
         return report
 
 
