@@ -21,11 +21,8 @@ from chalicelib.crm.base import (
     ErasureReport,
     SyncReport,
     activity_of,
-    chunked,
-    contact_fields,
-    digest,
-    theme_counts,
 )
+from chalicelib.crm.common import chunked, contact_fields, digest, theme_counts
 from chalicelib.crm.connections import CrmConnection
 from chalicelib.crm.exceptions import RequestFailed
 from chalicelib.crm.hubspot_api import HubSpotApi, Response

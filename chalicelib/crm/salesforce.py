@@ -28,11 +28,8 @@ from chalicelib.crm.base import (
     ErasureReport,
     SyncReport,
     activity_of,
-    chunked,
-    contact_fields,
-    digest,
-    theme_counts,
 )
+from chalicelib.crm.common import chunked, contact_fields, digest, theme_counts
 from chalicelib.crm.connections import CrmConnection
 from chalicelib.crm.salesforce_api import DATA_PATH, Credentials, SalesforceApi
 from chalicelib.export.crm import (
