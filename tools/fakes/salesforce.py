@@ -51,6 +51,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tools.fakes.salesforce_oauth import ConnectedApp, TokenEndpoint
+from tools.fakes.salesforce_soql import select
 
 API_VERSION = "v62.0"
 DATA = f"/services/data/{API_VERSION}"
@@ -336,39 +337,11 @@ class FakeSalesforce:
     # --- query ---------------------------------------------------------------------------------------------
 
     def _query(self, soql: str) -> Answer:
-        match = re.fullmatch(
-            r"\s*SELECT\s+(?P<fields>[\w\s,]+?)\s+FROM\s+(?P<sobject>\w+)"
-            r"(?:\s+WHERE\s+(?P<field>\w+)\s*(?:=\s*'(?P<value>(?:[^'\\]|\\.)*)'"
-            r"|IN\s*\((?P<values>[^)]*)\)))?\s*",
-            soql,
-            re.IGNORECASE | re.DOTALL,
-        )
-        if not match or match["sobject"] not in STANDARD_FIELDS:
-            return _errors(400, "MALFORMED_QUERY", f"unexpected token in: {soql[:80]}")
-        sobject = match["sobject"]
-        known = {name.lower(): name for name in self._fields(sobject)}
-        wanted = [f.strip() for f in match["fields"].split(",")]
-        for name in [*wanted, *([match["field"]] if match["field"] else [])]:
-            if name.lower() not in known:
-                return _errors(400, "INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'")
-        rows = list(self.records[sobject].values())
-        if match["field"]:
-            column = known[match["field"].lower()]
-            if match["values"] is not None:
-                values = set(re.findall(r"'((?:[^'\\]|\\.)*)'", match["values"]))
-            else:
-                values = {match["value"]}
-            values = {v.replace("\\'", "'") for v in values}
-            if column == "Email":
-                rows = [r for r in rows if (r.get(column) or "").lower() in {v.lower() for v in values}]
-            else:
-                rows = [r for r in rows if r.get(column) in values]
-        records = [
-            {"attributes": self._attributes(sobject, r["Id"])}
-            | {known[f.lower()]: r.get(known[f.lower()]) for f in wanted}
-            for r in rows
-        ]
-        return self._page(records, 0)
+        selected = select(soql, STANDARD_FIELDS, self._fields, self.records)
+        sobject, rows = selected
+        if isinstance(rows, str):
+            return _errors(400, sobject, rows)
+        return self._page([{"attributes": self._attributes(sobject, i)} | row for i, row in rows], 0)
 
     def _page(self, records: list[dict[str, Any]], start: int) -> Answer:
         page = records[start : start + self.query_page]
