@@ -342,6 +342,8 @@ def test_a_refused_contact_update_fails_its_items_so_the_update_is_retried(org):
     report = org.sync([second])
     assert list(report.failed) == [second.feedback_id] and "Frozen" in report.failed[second.feedback_id]
     assert org.contact("a@example.com")["Feedback_Count__c"] == 1
+    link = crm_links.contact_links(CONNECTION, [second.customer_id])[second.customer_id]
+    assert second.feedback_id in link["feedback_ids"]  # its Task was written: an erasure must find it
     org.fake.validation_rules.clear()
     report = org.sync([second])
     assert report.synced == [second.feedback_id] and not report.failed

@@ -232,33 +232,61 @@ class SalesforceTarget(CrmTarget):
             tasks = [*tasks, *retried]
         written = self._task_results(live, owner, tasks, links=activity_links, failed=failed, report=report)
 
-        synced_by_customer: dict[str, list[str]] = defaultdict(list)
-        for feedback_id in written:
-            synced_by_customer[owner[feedback_id]].append(feedback_id)
         saved_themes = theme_counts(contact_links, [i for i in first_time if i.feedback_id in written], owner)
-        records = []
-        for customer_id, (contact_id, created) in contacts.items():
-            if customer_id in failed:
-                continue
-            previous = contact_links.get(customer_id, {})
-            records.append(
-                {
-                    "customer_id": customer_id,
-                    "contact_id": contact_id,
-                    "created": created,
-                    "fields_hash": digest(values[customer_id]),
-                    "theme_counts": dict(saved_themes[customer_id]),
-                    "feedback_ids": sorted(
-                        set(previous.get("feedback_ids") or []) | set(synced_by_customer[customer_id])
-                    ),
-                }
-            )
+        records = self._contact_records(
+            contacts,
+            contact_links,
+            written=written,
+            owner=owner,
+            saved_themes=saved_themes,
+            values=values,
+            failed=failed,
+        )
         crm_links.save(connection_id, records, written.values())
         for feedback_id in written:  # its Task is written, its contact's fields are not: retried
             if owner[feedback_id] in failed:
                 report.failed[feedback_id] = failed[owner[feedback_id]]
         report.synced = sorted(set(written) - set(report.failed))
         return report
+
+    @staticmethod
+    def _contact_records(
+        contacts: dict[str, tuple[str, bool]],
+        contact_links: dict[str, dict[str, Any]],
+        *,
+        written: dict[str, dict[str, Any]],
+        owner: dict[str, str],
+        saved_themes: dict[str, Counter[str]],
+        values: dict[str, dict[str, Any]],
+        failed: dict[str, str],
+    ) -> list[dict[str, Any]]:
+        """The contact links to save: contact id, who created it, the fields hash, theme counts, items."""
+        synced_by_customer: dict[str, list[str]] = defaultdict(list)
+        for feedback_id in written:
+            synced_by_customer[owner[feedback_id]].append(feedback_id)
+        records = []
+        for customer_id, (contact_id, created) in contacts.items():
+            previous = contact_links.get(customer_id, {})
+            if customer_id in failed and not previous:
+                continue  # no contact: nothing of theirs was written
+            # A contact whose fields were refused keeps the hash last written, so the update is retried; its
+            # Tasks written meanwhile are recorded all the same (an erasure must find them).
+            fields_hash = (
+                previous.get("fields_hash") if customer_id in failed else digest(values[customer_id])
+            )
+            records.append(
+                {
+                    "customer_id": customer_id,
+                    "contact_id": contact_id,
+                    "created": created,
+                    "fields_hash": fields_hash,
+                    "theme_counts": dict(saved_themes[customer_id]),
+                    "feedback_ids": sorted(
+                        set(previous.get("feedback_ids") or []) | set(synced_by_customer[customer_id])
+                    ),
+                }
+            )
+        return records
 
     def _contact_values(self, profile: dict[str, Any], themes: Counter[str]) -> dict[str, Any]:
         """The contact's fields the sync keeps (never names): Email when known, the profile fields."""
