@@ -1,4 +1,5 @@
-"""`crm add|list|show|test|setup|remove`: CRM connections (HubSpot), their token and what they sync."""
+"""`crm add|list|show|test|setup|remove`: CRM connections (HubSpot, Salesforce), their credentials and what
+they sync."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +20,7 @@ from chalicelib.crm.exceptions import CredentialsRejected, CrmError
 from chalicelib.crm.sync import target_for
 
 TOKEN_ENVIRONMENT = "CRM_TOKEN"  # noqa: S105 - the variable's name, not a token
+CLIENT_SECRET_ENVIRONMENT = "CRM_CLIENT_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 
 def _token(args: argparse.Namespace) -> str:
@@ -34,14 +37,49 @@ def _print_errors(error: ValidationError) -> None:
         print(f"error: {where}: {issue['msg']}", file=sys.stderr)
 
 
+def _salesforce_secrets(args: argparse.Namespace) -> dict[str, str] | str:
+    """A Salesforce connected app's secrets: --client-id with a client secret (--client-secret, else
+    $CRM_CLIENT_SECRET, else asked without echo), or with --private-key-file and --username (JWT bearer
+    flow); else why not."""
+    if not args.client_id:
+        return "a salesforce connection needs --client-id (the connected app's consumer key)"
+    if args.private_key_file:
+        return _jwt_secrets(args)
+    secret = args.client_secret or os.environ.get(CLIENT_SECRET_ENVIRONMENT)
+    if not secret and sys.stdin.isatty():
+        secret = getpass.getpass("Salesforce connected app consumer secret: ")
+    if not (secret or "").strip():
+        return f"give --client-secret (or ${CLIENT_SECRET_ENVIRONMENT}) or --private-key-file and --username"
+    return {"client_id": args.client_id, "client_secret": (secret or "").strip()}
+
+
+def _jwt_secrets(args: argparse.Namespace) -> dict[str, str] | str:
+    if not args.username:
+        return "the JWT bearer flow (--private-key-file) needs --username"
+    try:
+        key = Path(args.private_key_file).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        return f"cannot read {args.private_key_file}: {error.strerror}"
+    if "PRIVATE KEY-----" not in key:
+        return f"{args.private_key_file} is not a PEM private key"
+    return {"client_id": args.client_id, "private_key": key, "username": args.username}
+
+
 def crm_add(args: argparse.Namespace) -> int:
-    token = _token(args)
-    if not token:
-        print(
-            f"error: a {args.type} connection needs a token (--token or ${TOKEN_ENVIRONMENT})",
-            file=sys.stderr,
-        )
-        return 2
+    if args.type == "salesforce":
+        secrets = _salesforce_secrets(args)
+        if isinstance(secrets, str):
+            print(f"error: {secrets}", file=sys.stderr)
+            return 2
+    else:
+        token = _token(args)
+        if not token:
+            print(
+                f"error: a {args.type} connection needs a token (--token or ${TOKEN_ENVIRONMENT})",
+                file=sys.stderr,
+            )
+            return 2
+        secrets = {"token": token}
     try:
         connection = CrmConnection(
             connection_id=args.connection_id or connections.new_connection_id(args.type),
@@ -54,14 +92,17 @@ def crm_add(args: argparse.Namespace) -> int:
                 min_rating=args.min_rating,
                 field_map=pairs(args.map, "--map"),
                 api_url=args.api_url,
+                account_id=getattr(args, "account_id", None),
             ),
         )
     except ValidationError as error:
         _print_errors(error)
         return 2
-    connections.save(connection, {"token": token})
+    connections.save(connection, secrets)
     _print(connection)
-    print("\nNext: `crm test` to check the token, then `crm setup` to create the contact properties.")
+    print(
+        "\nNext: `crm test` to check the credentials, then `crm setup` to create the fields the sync needs."
+    )
     return 0
 
 
@@ -82,6 +123,14 @@ def _print(connection: CrmConnection) -> None:
         print(f"field:      {field} -> {name}")
     if rules.api_url:
         print(f"api:        {rules.api_url}")
+    if rules.account_id:
+        print(f"account:    {rules.account_id}")
+    if connection.type == "salesforce":
+        client_id = connections.secret(connection.connection_id, "client_id", fresh=True)
+        print(f"client id:  {mask(client_id) if client_id else '(none)'}")
+        username = connections.secret(connection.connection_id, "username", fresh=True)
+        print(f"flow:       {f'JWT bearer as {username}' if username else 'client credentials'}")
+        return
     token = connections.secret(connection.connection_id, "token", fresh=True)
     print(f"token:      {mask(token) if token else '(none)'}")
 
@@ -155,7 +204,7 @@ def crm_remove(args: argparse.Namespace) -> int:
 
 
 def add_crm_commands(groups: Any, common: argparse.ArgumentParser) -> None:
-    group = groups.add_parser("crm", help="CRM connections (HubSpot)")
+    group = groups.add_parser("crm", help="CRM connections (HubSpot, Salesforce)")
     commands = group.add_subparsers(dest="command", required=True)
 
     adding = commands.add_parser("add", parents=[common], help="create a connection")
@@ -175,7 +224,21 @@ def add_crm_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "--map", action="append", metavar="FIELD=PROPERTY", help="rename a CRM field (repeat)"
     )
     adding.add_argument(
-        "--api-url", help="the API's base URL (default: the vendor's; the local fake for make run)"
+        "--api-url",
+        help="the API's base URL; Salesforce: the login URL, your My Domain for client credentials "
+        "(default: the vendor's; the local fake for make run)",
+    )
+    adding.add_argument("--client-id", help="salesforce: the connected app's consumer key")
+    adding.add_argument(
+        "--client-secret",
+        help=f"salesforce: the consumer secret (default: ${CLIENT_SECRET_ENVIRONMENT}, else asked)",
+    )
+    adding.add_argument(
+        "--private-key-file", help="salesforce JWT bearer flow: the PEM key whose certificate the app holds"
+    )
+    adding.add_argument("--username", help="salesforce JWT bearer flow: the user the sync acts as")
+    adding.add_argument(
+        "--account-id", help="salesforce: the Account (001…) contacts the sync creates belong to"
     )
     adding.set_defaults(run=crm_add)
 

@@ -1,7 +1,8 @@
 """CRM connections: a configured target like a source. Type and settings live in DynamoDB (the CRM config
 records), the credentials in SSM Parameter Store as SecureString under
-`{PARAMETER_PREFIX}/crm/{connection_id}/{name}` (a HubSpot private-app `token`; Salesforce's client
-credentials will sit beside it), read through Powertools parameters with max_age like the sources' secrets.
+`{PARAMETER_PREFIX}/crm/{connection_id}/{name}` (a HubSpot private-app `token`; a Salesforce connected
+app's `client_id` with its `client_secret`, or with a `private_key` and the `username` it acts as), read
+through Powertools parameters with max_age like the sources' secrets.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ from chalicelib.store.config_records import CRM_CONNECTIONS
 
 CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
 _CONNECTION_ID = re.compile(CONNECTION_ID_PATTERN)
-CRM_TYPES = ("hubspot",)  # "salesforce" joins when its target exists
-SECRET_NAMES = {"hubspot": ("token",)}
+CRM_TYPES = ("hubspot", "salesforce")
+# The secrets each type keeps in SSM. Salesforce: client_id with client_secret (client credentials flow), or
+# client_id, private_key and username (JWT bearer flow); its login URL is the settings' api_url.
+SECRET_NAMES = {
+    "hubspot": ("token",),
+    "salesforce": ("client_id", "client_secret", "private_key", "username"),
+}
 # The neutral names of the profile fields a sync keeps on a contact; a connection's field_map may rename any.
 PROFILE_FIELDS = (
     "customer_id",
@@ -57,6 +63,9 @@ class CrmSettings(DeferredModel):
     field_map: dict[str, str] = Field(default_factory=dict)
     # Where the API is: the vendor's own by default; `make run` and the tests point it at the local fake.
     api_url: str | None = None
+    # Salesforce: the Account that contacts the sync creates belong to (one without an Account is private:
+    # only its owner, the integration user, and admins see it). An Account id starts with 001.
+    account_id: str | None = Field(default=None, pattern=r"^001[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
 
     @field_validator("channels")
     @classmethod

@@ -10,30 +10,25 @@ before changed; unchanged contacts and notes (same hash as last written) cost no
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from chalicelib.crm.base import (
-    LIST_SEPARATOR,
     Activity,
     ContactFields,
     CrmTarget,
     ErasureReport,
     SyncReport,
     activity_of,
-    top_themes,
 )
+from chalicelib.crm.common import chunked, contact_fields, digest, theme_counts
 from chalicelib.crm.connections import CrmConnection
 from chalicelib.crm.exceptions import RequestFailed
 from chalicelib.crm.hubspot_api import HubSpotApi, Response
 from chalicelib.export.crm import TouchedCustomers, activity_subject, primary_email
 from chalicelib.models import StoredFeedback
 from chalicelib.store import crm_links
-from chalicelib.store import customers as customer_store
 
 BATCH = 100  # HubSpot's batch endpoints take up to 100 inputs
 NOTE_TO_CONTACT = 202  # HUBSPOT_DEFINED association type id: note → contact
@@ -49,46 +44,6 @@ PROPERTIES: dict[str, tuple[str, str, str, str]] = {
     "top_themes": ("feedback_top_themes", "Feedback Top Themes", "string", "text"),
     "feedback_count": ("feedback_count", "Feedback Count", "number", "number"),
 }
-T = TypeVar("T")
-
-
-def chunked(values: Sequence[T], size: int = BATCH) -> Iterator[list[T]]:
-    for start in range(0, len(values), size):
-        yield list(values[start : start + size])
-
-
-def digest(values: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def _utc_iso(timestamp: str | None) -> str | None:
-    if not timestamp:
-        return None
-    moment = datetime.fromisoformat(timestamp).astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def contact_fields(profile: dict[str, Any], theme_counts: dict[str, int]) -> ContactFields:
-    """A profile as the contact's fields: names only when the customer gave one."""
-    summary = customer_store.summarize(profile)
-    name = " ".join((profile.get("display_name") or "").split())
-    first, _, last = name.partition(" ")
-    return ContactFields(
-        customer_id=summary["customer_id"],
-        email=primary_email(profile) or None,
-        first_name=first or None,
-        last_name=last or None,
-        profile={
-            "customer_id": summary["customer_id"],
-            "latest_nps": (summary["latest_nps"] or {}).get("rating"),
-            "latest_csat": (summary["latest_csat"] or {}).get("rating"),
-            "mean_sentiment": summary["mean_sentiment_score"],
-            "last_feedback_at": _utc_iso(summary["last_seen"]),
-            "channels": LIST_SEPARATOR.join(summary["channels"]),
-            "top_themes": LIST_SEPARATOR.join(top_themes(theme_counts)),
-            "feedback_count": summary["feedback_count"],
-        },
-    )
 
 
 def _by_trace(response: Response) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -97,18 +52,6 @@ def _by_trace(response: Response) -> tuple[dict[str, dict[str, Any]], list[str]]
     results = {str(r.get("objectWriteTraceId") or f"id:{r.get('id')}"): r for r in body.get("results", [])}
     errors = [f"{e.get('category', '')}: {e.get('message', '')}"[:300] for e in body.get("errors", [])]
     return results, errors
-
-
-def _theme_counts(
-    links: dict[str, dict[str, Any]], new_items: Sequence[StoredFeedback], owner: dict[str, str]
-) -> dict[str, Counter[str]]:
-    """customer id → theme counts: those kept in the contact links plus the new items' themes."""
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for customer_id, link in links.items():
-        counts[customer_id].update(link.get("theme_counts") or {})
-    for item in new_items:
-        counts[owner[item.feedback_id]].update(tag.id for tag in item.themes or [])
-    return counts
 
 
 class HubSpotTarget(CrmTarget):
@@ -144,7 +87,7 @@ class HubSpotTarget(CrmTarget):
             for field, (_, label, kind, field_type) in PROPERTIES.items()
             if self.names[field] not in existing
         ]
-        for batch in chunked(wanted):
+        for batch in chunked(wanted, BATCH):
             self.api.call("POST", "/crm/v3/properties/contacts/batch/create", {"inputs": batch})
             created += [f"contact property {p['name']}" for p in batch]
         return created
@@ -175,7 +118,7 @@ class HubSpotTarget(CrmTarget):
 
         # Theme counts grow with the items synced for the first time (a re-sync adds nothing).
         first_time = [item for item in live if item.feedback_id not in activity_links]
-        themes = _theme_counts(contact_links, first_time, owner)
+        themes = theme_counts(contact_links, first_time, owner)
 
         survivors = {p["customer_id"]: p for p in profiles.values()}
         contact_ids, failed_customers = self._write_contacts(survivors, contact_links, themes, report)
@@ -186,9 +129,7 @@ class HubSpotTarget(CrmTarget):
         synced_by_customer: dict[str, list[str]] = defaultdict(list)
         for feedback_id in written:
             synced_by_customer[owner[feedback_id]].append(feedback_id)
-        saved_themes = _theme_counts(
-            contact_links, [i for i in first_time if i.feedback_id in written], owner
-        )
+        saved_themes = theme_counts(contact_links, [i for i in first_time if i.feedback_id in written], owner)
         contact_records = []
         for customer_id, (contact_id, created, fields_hash) in contact_ids.items():
             previous = contact_links.get(customer_id, {})
@@ -257,7 +198,7 @@ class HubSpotTarget(CrmTarget):
             else:
                 upserts[id_property].append(entry)
         failed: dict[str, str] = {}
-        for batch in chunked(updates):
+        for batch in chunked(updates, BATCH):
             response = self.api.call(
                 "POST",
                 "/crm/v3/objects/contacts/batch/update",
@@ -273,7 +214,7 @@ class HubSpotTarget(CrmTarget):
                     id_property, key = self._contact_key(survivors[customer_id])
                     upserts[id_property].append(entry | {"idProperty": id_property, "id": key})
         for inputs in upserts.values():
-            for batch in chunked(inputs):
+            for batch in chunked(inputs, BATCH):
                 results, errors = _by_trace(
                     self.api.call("POST", "/crm/v3/objects/contacts/batch/upsert", {"inputs": batch})
                 )
@@ -349,7 +290,7 @@ class HubSpotTarget(CrmTarget):
             ("/crm/v3/objects/notes/batch/create", creates, "activities_created"),
             ("/crm/v3/objects/notes/batch/update", updates, "activities_updated"),
         ):
-            for batch in chunked(pairs):
+            for batch in chunked(pairs, BATCH):
                 results, errors = _by_trace(
                     self.api.call("POST", path, {"inputs": [entry for _, entry in batch]})
                 )
@@ -377,7 +318,7 @@ class HubSpotTarget(CrmTarget):
         for customer_id, link in crm_links.contact_links(connection_id, customer_ids).items():
             feedback_ids = list(link.get("feedback_ids") or [])
             notes = [a["note_id"] for a in crm_links.activity_links(connection_id, feedback_ids).values()]
-            for batch in chunked(notes):
+            for batch in chunked(notes, BATCH):
                 self.api.call(
                     "POST", "/crm/v3/objects/notes/batch/archive", {"inputs": [{"id": n} for n in batch]}
                 )

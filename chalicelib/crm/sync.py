@@ -25,6 +25,20 @@ def target_for(connection: CrmConnection, sleep: Callable[[float], None] | None 
         if not token:
             raise CredentialsRejected(connection.connection_id, "no token stored")
         return hubspot.target_for(connection, token, sleep)
+    if connection.type == "salesforce":
+        from chalicelib.crm import salesforce
+        from chalicelib.crm.salesforce_api import Credentials
+
+        def read(name: str) -> str | None:
+            return connections.secret(connection.connection_id, name)
+
+        client_id, secret, key = read("client_id"), read("client_secret"), read("private_key")
+        if not client_id or not (secret or key):
+            raise CredentialsRejected(
+                connection.connection_id, "no client id with a client secret or key stored"
+            )
+        credentials = Credentials(client_id, secret, key, read("username"))
+        return salesforce.target_for(connection, credentials, sleep)
     raise CrmError(f"no target for CRM type {connection.type!r}")
 
 

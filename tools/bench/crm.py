@@ -1,5 +1,6 @@
-"""CRM sync: HubSpot API requests per 1,000 synced items, counted at the local fake HubSpot, and the time a
-100,000-item backfill needs under HubSpot's default rate limit, computed from those counts.
+"""CRM sync: HubSpot and Salesforce API requests per 1,000 synced items, counted at the local fakes
+(tools/fakes/hubspot.py, tools/fakes/salesforce.py), and the time a 100,000-item backfill needs under each
+CRM's default limits, computed from those counts.
 
 Items reach the sync in batches of `SYNC_BATCH` (what the stream/queue consumer hands it). The customers'
 profiles are written straight to the table (the sync reads them, the analyze path is measured elsewhere);
@@ -23,6 +24,17 @@ HUBSPOT_PER_10_SECONDS = 100
 HUBSPOT_DAILY = 250_000
 TARGET_HUBSPOT_REQUESTS_PER_1000 = 30
 TOKEN = "pat-na1-bench"  # noqa: S105 - the fake's token
+# Salesforce limits requests per rolling 24 hours per org, not per second: Enterprise Edition gets 100,000
+# plus 1,000 per Salesforce license (here the smallest org the bench assumes: 10 licenses); Developer
+# Edition 15,000. The only other limit, 25 concurrent requests running 20 s or longer, a sequential sync of
+# short requests never meets.
+SALESFORCE_DAILY_BASE = 100_000
+SALESFORCE_DAILY_PER_LICENSE = 1_000
+SALESFORCE_LICENSES = 10
+SALESFORCE_DEVELOPER_DAILY = 15_000
+TARGET_SALESFORCE_REQUESTS_PER_1000 = 20
+SALESFORCE_CLIENT_ID = "3MVG9bench.client"
+SALESFORCE_SECRET = "bench-secret"  # noqa: S105 - the fake's secret
 
 
 @dataclass
@@ -49,11 +61,28 @@ class CrmRun:
         return math.ceil(self.per_thousand * items / 1000) / per_10_seconds * 10
 
 
+def salesforce_daily_allocation(licenses: int = SALESFORCE_LICENSES) -> int:
+    return SALESFORCE_DAILY_BASE + SALESFORCE_DAILY_PER_LICENSE * licenses
+
+
+def windows_needed(requests: int, allocation: int) -> int:
+    """The 24-hour windows `requests` need under a rolling allocation (1: no waiting for the limit)."""
+    return max(1, math.ceil(requests / allocation))
+
+
+@dataclass
+class SalesforceFigures:
+    setup_requests: int
+    setup_again_requests: int
+    runs: list[CrmRun]
+
+
 @dataclass
 class CrmFigures:
     setup_requests: int
     setup_again_requests: int
     runs: list[CrmRun]
+    salesforce: SalesforceFigures | None = None
 
 
 class Seeded:
@@ -181,14 +210,86 @@ def _setup_requests() -> tuple[int, int]:
         return first, len(fake.requests) - first
 
 
+def _salesforce_run(label: str, without_email_share: float, prefix: str, items_count: int) -> CrmRun:
+    from chalicelib.crm import connections
+    from chalicelib.crm import sync as crm_sync
+    from chalicelib.crm.connections import CrmConnection, CrmSettings
+    from chalicelib.crm.salesforce_api import forget_sessions
+    from tools.fakes.salesforce import ConnectedApp, FakeClock, FakeSalesforce, SalesforceServer
+
+    forget_sessions()
+    clock = FakeClock()
+    app = ConnectedApp(SALESFORCE_CLIENT_ID, SALESFORCE_SECRET, usernames={"integration@example.com"})
+    fake = FakeSalesforce(apps=[app], clock=clock, daily_allocation=salesforce_daily_allocation())
+    seeded = Seeded(items_count, without_email_share, prefix)
+    items = seeded.items
+    with SalesforceServer(fake) as server:
+        connection = CrmConnection(
+            connection_id=f"crm_bench_sf_{prefix}",
+            type="salesforce",
+            name=label,
+            settings=CrmSettings(api_url=server.url),
+        )
+        secrets = {"client_id": SALESFORCE_CLIENT_ID, "client_secret": SALESFORCE_SECRET}
+        connections.save(connection, secrets)
+        crm_sync.target_for(connection, clock.sleep).setup()
+        before = len(fake.requests)
+        run = CrmRun(label, items_count, len({i.customer_id for i in items}))
+        for start in range(0, len(items), SYNC_BATCH):
+            batch = items[start : start + SYNC_BATCH]
+            seeded.store(batch)
+            run.synced += len(crm_sync.sync_connection(connection, batch, sleep=clock.sleep).synced)
+        for request in fake.requests[before:]:
+            if request.counted:  # the token endpoint is not an API request
+                endpoint = f"{request.method} {request.path.partition('?')[0]}"
+                run.requests[endpoint] = run.requests.get(endpoint, 0) + 1
+        after = fake.count()
+        for start in range(0, len(items), SYNC_BATCH):
+            crm_sync.sync_connection(connection, items[start : start + SYNC_BATCH], sleep=clock.sleep)
+        run.resync_requests = fake.count() - after
+    forget_sessions()
+    return run
+
+
+def _salesforce_setup_requests() -> tuple[int, int]:
+    from chalicelib.crm import connections
+    from chalicelib.crm import sync as crm_sync
+    from chalicelib.crm.connections import CrmConnection, CrmSettings
+    from tools.fakes.salesforce import ConnectedApp, FakeSalesforce, SalesforceServer
+
+    app = ConnectedApp(SALESFORCE_CLIENT_ID, SALESFORCE_SECRET, usernames={"integration@example.com"})
+    fake = FakeSalesforce(apps=[app])
+    with SalesforceServer(fake) as server:
+        connection = CrmConnection(
+            connection_id="crm_bench_sf_setup",
+            type="salesforce",
+            name="setup",
+            settings=CrmSettings(api_url=server.url),
+        )
+        connections.save(connection, {"client_id": SALESFORCE_CLIENT_ID, "client_secret": SALESFORCE_SECRET})
+        crm_sync.target_for(connection).setup()
+        first = fake.count()
+        crm_sync.target_for(connection).setup()
+        return first, fake.count() - first
+
+
+def measure_salesforce(items: int = ITEMS) -> SalesforceFigures:
+    setup_first, setup_again = _salesforce_setup_requests()
+    runs = [
+        _salesforce_run("every customer with an email", 0.0, "all", items),
+        _salesforce_run("a quarter of the customers without an email", 0.25, "mix", items),
+    ]
+    return SalesforceFigures(setup_first, setup_again, runs)
+
+
 def measure_in_stack(items: int = ITEMS) -> CrmFigures:
-    """`crm setup` twice, then both populations, in the moto stack already running."""
+    """`crm setup` twice, then both populations, for each CRM, in the moto stack already running."""
     setup_first, setup_again = _setup_requests()
     runs = [
         _run("every customer with an email", 0.0, "all", items),
         _run("a quarter of the customers without an email", 0.25, "mix", items),
     ]
-    return CrmFigures(setup_first, setup_again, runs)
+    return CrmFigures(setup_first, setup_again, runs, measure_salesforce(items))
 
 
 def measure_crm() -> CrmFigures:
@@ -225,6 +326,29 @@ def crm_checks(figures: CrmFigures | None) -> list[tuple[str, str, str, bool]]:
             "CRM sync, HubSpot: requests to sync the same items again / `crm setup` run again",
             f"{sum(r.resync_requests for r in figures.runs)} / {figures.setup_again_requests - 2}",
             "0 / 0 (setup's two listings aside)",
+            all(r.resync_requests == 0 for r in figures.runs) and figures.setup_again_requests == 2,
+        )
+    )
+    return rows + salesforce_checks(figures.salesforce)
+
+
+def salesforce_checks(figures: SalesforceFigures | None) -> list[tuple[str, str, str, bool]]:
+    if figures is None:
+        return []
+    rows = [
+        (
+            f"CRM sync, Salesforce: API requests per 1,000 synced items ({run.label})",
+            f"{run.per_thousand:.0f}",
+            f"≤ {TARGET_SALESFORCE_REQUESTS_PER_1000}",
+            run.synced == run.items and 0 < run.per_thousand <= TARGET_SALESFORCE_REQUESTS_PER_1000,
+        )
+        for run in figures.runs
+    ]
+    rows.append(
+        (
+            "CRM sync, Salesforce: requests to sync the same items again / `crm setup` run again",
+            f"{sum(r.resync_requests for r in figures.runs)} / {figures.setup_again_requests - 2}",
+            "0 / 0 (setup's two describes aside)",
             all(r.resync_requests == 0 for r in figures.runs) and figures.setup_again_requests == 2,
         )
     )
@@ -265,5 +389,54 @@ def crm_section(figures: CrmFigures | None) -> list[str]:
         f"`crm setup`: {figures.setup_requests} requests the first time (list groups, create the group, "
         f"list properties, create the properties in one batch), {figures.setup_again_requests} the second "
         "(the two listings; nothing is created).",
+        *salesforce_section(figures.salesforce),
     ]
     return lines
+
+
+def salesforce_section(figures: SalesforceFigures | None) -> list[str]:
+    """The BENCHMARKS.md lines for Salesforce."""
+    if figures is None:
+        return []
+    allocation = salesforce_daily_allocation()
+    lines = [
+        "",
+        f"Salesforce: the same items, in the same batches of {SYNC_BATCH}, against the local fake org "
+        "(tools/fakes/salesforce.py); requests counted as the org's allocation counts them (a Composite "
+        "request is one; the OAuth token endpoint none):",
+        "",
+        f"| population | customers | requests | per 1,000 items | of which | same items again | "
+        f"{BACKFILL_ITEMS:,}-item backfill: requests / share of a 24-h allocation |",
+        "|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for run in figures.runs:
+        parts = ", ".join(f"`{name}` {count}" for name, count in sorted(run.requests.items()))
+        backfill = math.ceil(run.per_thousand * BACKFILL_ITEMS / 1000)
+        lines.append(
+            f"| {run.label} | {run.customers:,} | {run.total} | {run.per_thousand:.0f} | {parts} | "
+            f"{run.resync_requests} | {backfill:,} / {backfill / allocation:.1%} |"
+        )
+    worst = max(figures.runs, key=lambda r: r.per_thousand)
+    backfill = math.ceil(worst.per_thousand * BACKFILL_ITEMS / 1000)
+    windows = windows_needed(backfill, allocation)
+    developer_windows = windows_needed(backfill, SALESFORCE_DEVELOPER_DAILY)
+    lines += [
+        "",
+        f"Backfill time, computed: {BACKFILL_ITEMS:,} items at {worst.per_thousand:.0f} requests per 1,000 "
+        f"= {backfill:,} requests. Salesforce limits requests per rolling 24 hours, not per second: an "
+        f"Enterprise org's default allocation ({SALESFORCE_DAILY_BASE:,} + {SALESFORCE_DAILY_PER_LICENSE:,} "
+        f"per license; {allocation:,} with {SALESFORCE_LICENSES} licenses) takes them in {windows} window"
+        f"{'s' if windows > 1 else ''}, {backfill / allocation:.1%} of it, so the limit adds "
+        f"{(windows - 1) * 24} hours of waiting; a Developer Edition org ({SALESFORCE_DEVELOPER_DAILY:,} a "
+        f"day) {(developer_windows - 1) * 24} hours. The requests' own latency (sequential, one batch at a "
+        "time) is then the whole time; the concurrent limit (25 requests running 20 s or longer) is never "
+        "met.",
+        f"`crm setup`: {figures.setup_requests} requests the first time (describe Contact and Task, then one "
+        f"Tooling API CustomField create per field), {figures.setup_again_requests} the second (the two "
+        "describes; nothing is created).",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    print("\n".join(crm_section(measure_crm())))

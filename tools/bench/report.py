@@ -339,7 +339,7 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## E-mail: AWS requests per received mail",
         "",
         *email_section(result.email_cost),
-        "## CRM sync (HubSpot)",
+        "## CRM sync (HubSpot, Salesforce)",
         "",
         *crm_section(result.crm),
         "",

@@ -1,0 +1,73 @@
+"""What both CRM targets compute the same way: a profile as the contact's neutral fields, the theme counts
+kept per contact, the hash of what was last written, batches. Apart from base.py so that what the consumer
+imports (sync.py, the contract) stays free of the profile and export modules until a target is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from chalicelib.crm.base import LIST_SEPARATOR, ContactFields, top_themes
+from chalicelib.export.crm import primary_email
+from chalicelib.models import StoredFeedback
+from chalicelib.store import customers as customer_store
+
+T = TypeVar("T")
+
+
+def chunked(values: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def digest(values: dict[str, Any]) -> str:
+    """A short hash of what was last written (an unchanged contact or activity costs no request)."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def utc_iso(timestamp: str | None) -> str | None:
+    if not timestamp:
+        return None
+    moment = datetime.fromisoformat(timestamp).astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def contact_fields(profile: dict[str, Any], theme_counts: dict[str, int]) -> ContactFields:
+    """A profile as the contact's fields: names only when the customer gave one."""
+    summary = customer_store.summarize(profile)
+    name = " ".join((profile.get("display_name") or "").split())
+    first, _, last = name.partition(" ")
+    return ContactFields(
+        customer_id=summary["customer_id"],
+        email=primary_email(profile) or None,
+        first_name=first or None,
+        last_name=last or None,
+        profile={
+            "customer_id": summary["customer_id"],
+            "latest_nps": (summary["latest_nps"] or {}).get("rating"),
+            "latest_csat": (summary["latest_csat"] or {}).get("rating"),
+            "mean_sentiment": summary["mean_sentiment_score"],
+            "last_feedback_at": utc_iso(summary["last_seen"]),
+            "channels": LIST_SEPARATOR.join(summary["channels"]),
+            "top_themes": LIST_SEPARATOR.join(top_themes(theme_counts)),
+            "feedback_count": summary["feedback_count"],
+        },
+    )
+
+
+def theme_counts(
+    links: dict[str, dict[str, Any]], new_items: Sequence[StoredFeedback], owner: dict[str, str]
+) -> dict[str, Counter[str]]:
+    """customer id → theme counts: those kept in the contact links plus the new items' themes (an item
+    synced before adds nothing, so each item counts once however often it is synced)."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for customer_id, link in links.items():
+        counts[customer_id].update(link.get("theme_counts") or {})
+    for item in new_items:
+        counts[owner[item.feedback_id]].update(tag.id for tag in item.themes or [])
+    return counts
