@@ -131,6 +131,8 @@ class Targets:
     webhook_queue_arn: str = ""  # the outbound webhooks' delivery queue
     table_stream_arn: str = ""  # the table's stream, read by the fan-out function
     subscription_secrets_arn: str = ""  # arn:…:parameter/feedback/<stage>/subscriptions/*
+    # The default EventBridge bus: the export function's on-failure destination (infra/monitoring.py).
+    default_event_bus_arn: str = ""
 
     def index_arn(self, index: str) -> str:
         return f"{self.table_arn}/index/{index}"
@@ -314,6 +316,9 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
             [targets.table_arn],
             conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_FANOUT_PARTITION]}},
         ),
+        # Lambda sends the record of an asynchronous invocation it gave up (a slice killed by its timeout or
+        # memory) to the on-failure destination with the function's role (monitoring.export_step_failures).
+        _statement("SendGivenUpInvocations", ["events:PutEvents"], [targets.default_event_bus_arn]),
         # store/counters.mark_complete_if_unset: the nightly run marks the counters complete from tomorrow
         # where no mark exists (one conditional UpdateItem; it never moves a mark).
         _statement(

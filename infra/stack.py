@@ -116,6 +116,9 @@ class FeedbackStack(cdk.Stack):
                 resource="parameter",
                 resource_name=f"{settings.parameter_prefix.lstrip('/')}/subscriptions/*",
             ),
+            default_event_bus_arn=self.format_arn(
+                service="events", resource="event-bus", resource_name="default"
+            ),
         )
         self.roles = {
             function: iam.Role(
@@ -188,6 +191,9 @@ class FeedbackStack(cdk.Stack):
             self, settings, dead_letter_queue=self.dead_letter_queue, queue=self.queue, app=self.chalice
         )
         outbound.alarms(self, settings, self.alarm_topic, self.webhook_dead_letters)
+        monitoring.export_step_failures(
+            self, self.chalice.get_resource(NIGHTLY_EXPORT), targets.default_event_bus_arn
+        )
         self.stack_parameter = ssm.StringParameter(
             self,
             "StackParameter",
