@@ -31,6 +31,7 @@ BEARER = "Bearer"
 FAN_OUT_WEBHOOKS = "FanOutWebhooks"
 DELIVER_WEBHOOKS = "DeliverWebhooks"
 RECEIVE_EMAIL = "ReceiveEmail"
+ON_DEPLOY = "OnDeploy"
 FUNCTIONS = (
     API_HANDLER,
     ANALYZE,
@@ -39,6 +40,7 @@ FUNCTIONS = (
     FAN_OUT_WEBHOOKS,
     DELIVER_WEBHOOKS,
     RECEIVE_EMAIL,
+    ON_DEPLOY,
 )
 
 # Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
@@ -431,6 +433,20 @@ def receive_email(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatem
     ]
 
 
+def on_deploy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The custom resource CloudFormation creates at deploy time (operations/deploy_hooks.py)."""
+    return [
+        # counters.mark_complete_if_unset: one conditional UpdateItem of the completeness mark.
+        _statement(
+            "MarkCountersComplete",
+            ["dynamodb:UpdateItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [COUNTERS_MARK_PARTITION]}},
+        ),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
 POLICIES = {
     API_HANDLER: api_handler,
     ANALYZE: analyze,
@@ -439,4 +455,5 @@ POLICIES = {
     FAN_OUT_WEBHOOKS: fan_out_webhooks,
     DELIVER_WEBHOOKS: deliver_webhooks,
     RECEIVE_EMAIL: receive_email,
+    ON_DEPLOY: on_deploy,
 }

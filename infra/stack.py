@@ -42,7 +42,7 @@ from constructs import Construct
 from infra import gateway, mail_receiving, monitoring, outbound, package, permissions, runtime, storage
 from infra.nag import acknowledge_findings
 from infra.outputs import OUTPUTS
-from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, RECEIVE_EMAIL
+from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, ON_DEPLOY, RECEIVE_EMAIL
 from infra.settings import APP_NAME, StageSettings
 
 # The event `chalice package` names for `@app.on_sqs_message` on `analyze`.
@@ -191,6 +191,13 @@ class FeedbackStack(cdk.Stack):
             self, settings, dead_letter_queue=self.dead_letter_queue, queue=self.queue, app=self.chalice
         )
         outbound.alarms(self, settings, self.alarm_topic, self.webhook_dead_letters)
+        # The counters' completeness mark from the day after the deploy (chalicelib/operations/deploy_hooks).
+        cdk.CustomResource(
+            self,
+            "CountersCompleteMark",
+            service_token=cdk.Fn.get_att(ON_DEPLOY, "Arn").to_string(),
+            resource_type="Custom::CountersCompleteMark",
+        )
         monitoring.export_step_failures(
             self, self.chalice.get_resource(NIGHTLY_EXPORT), targets.default_event_bus_arn
         )

@@ -125,6 +125,13 @@ EXPECTED_ACTIONS = {
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     },
+    permissions.ON_DEPLOY: {
+        "dynamodb:UpdateItem",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    },
     permissions.BEARER: {
         "dynamodb:GetItem",
         "logs:CreateLogStream",
