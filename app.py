@@ -15,7 +15,14 @@ app = Chalice(app_name="feedback-collector")
 # They serve no route, so they import none of the route modules at INIT; every other function (the API, the
 # authorizer) and `chalice package`, which reads the routes, register them all.
 EVENT_HANDLERS = frozenset(
-    {"app.analyze", "app.nightly_export", "app.fan_out_webhooks", "app.deliver_webhooks", "app.receive_email"}
+    {
+        "app.analyze",
+        "app.nightly_export",
+        "app.fan_out_webhooks",
+        "app.deliver_webhooks",
+        "app.receive_email",
+        "app.on_deploy",
+    }
 )
 
 
@@ -106,3 +113,11 @@ def receive_email(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     outcomes = receiving.handle_ses_event(event)
     return {"mails": len(outcomes), "queued": sum(len(outcome.queued) for outcome in outcomes)}
+
+
+@app.lambda_function(name="on_deploy")
+def on_deploy(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """CloudFormation's custom resource request at deploy time: mark the counters complete from tomorrow."""
+    from chalicelib.operations import deploy_hooks  # imported by the function that runs it (cold start)
+
+    return deploy_hooks.handle_custom_resource(event)

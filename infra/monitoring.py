@@ -13,13 +13,16 @@ import aws_cdk as cdk
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
+from chalicelib.export.fanout import FANOUT_SOURCE, GIVEN_UP_DETAIL_TYPE, GIVEN_UP_SOURCE
 from chalicelib.observability import SERVICE
 from infra.permissions import FUNCTIONS
 from infra.settings import APP_NAME, StageSettings
@@ -169,8 +172,9 @@ def alarms(
     )
     alarm(
         "ExportSliceFailed",
-        "A slice of a fanned-out export day failed (Lambda retries it twice) or its combining step found "
-        "a slice missing: no manifest is written for that day until every slice is done. A nightly day: "
+        "A slice of a fanned-out export day failed (Lambda retries it twice), Lambda gave a slice or a "
+        "combining step up (timeout, out of memory) or a combining step found a slice missing: no manifest "
+        "is written for that day until every slice is done. A nightly day: "
         "`cli export --date <day>` exports it again in one go. A day an erasure marked stays marked (409) "
         "and the next nightly run fans its rewrite out again. The logs name the day, run and slices.",
         cloudwatch.Metric(
@@ -182,6 +186,52 @@ def alarms(
         ),
     )
     return topic
+
+
+def export_step_failures(scope: Construct, export_function: cdk.CfnResource, bus_arn: str) -> None:
+    """A fan-out step Lambda gives up (a slice killed by its timeout or memory runs no code of its own to say
+    so) reaches the export function as its invocation record: the function's asynchronous invocations send
+    the records of those given up to the account's default bus (the on-failure destination), and a rule
+    hands back the ones of this function's fan-out steps, which emit EXPORT_SLICE_FAILED_METRIC
+    (chalicelib/export/fanout.record_given_up_step). The rule matches no record of a record (their request
+    is not a fan-out step), so no failure loops back."""
+    function_arn = cdk.Fn.get_att(export_function.logical_id, "Arn").to_string()
+    lambda_.CfnEventInvokeConfig(
+        scope,
+        "NightlyExportAsyncInvocations",
+        function_name=export_function.ref,
+        qualifier="$LATEST",
+        maximum_retry_attempts=2,  # Lambda's default, stated: a failing slice is tried three times
+        destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+            on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=bus_arn)
+        ),
+    )
+    rule = events.CfnRule(
+        scope,
+        "ExportStepGivenUp",
+        description="A fan-out step of the export that Lambda gave up, back to the export function",
+        event_bus_name="default",
+        event_pattern={
+            "source": [GIVEN_UP_SOURCE],
+            "detail-type": [GIVEN_UP_DETAIL_TYPE],
+            "detail": {
+                # This stack's export function only (the bus is the account's), qualified or not.
+                "requestContext": {
+                    "functionArn": [function_arn, {"prefix": cdk.Fn.join("", [function_arn, ":"])}]
+                },
+                "requestPayload": {"source": [FANOUT_SOURCE]},
+            },
+        },
+        targets=[events.CfnRule.TargetProperty(arn=function_arn, id="ExportFunction")],
+    )
+    lambda_.CfnPermission(
+        scope,
+        "ExportStepGivenUpInvokes",
+        action="lambda:InvokeFunction",
+        function_name=export_function.ref,
+        principal="events.amazonaws.com",
+        source_arn=rule.attr_arn,
+    )
 
 
 def monthly_budget(scope: Construct, topic: sns.Topic, *, name: str, amount: int) -> budgets.CfnBudget:

@@ -18,6 +18,7 @@ from infra.permissions import (
     FAN_OUT_WEBHOOKS,
     FUNCTIONS,
     NIGHTLY_EXPORT,
+    ON_DEPLOY,
     RECEIVE_EMAIL,
 )
 
@@ -110,6 +111,7 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
             signing_secrets: SIGNING_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
         },
         RECEIVE_EMAIL: {any_resource: XRAY_REASON, inbound_mail: INBOUND_MAIL_REASON},
+        ON_DEPLOY: {any_resource: XRAY_REASON},
     }
     assert set(reasons) == set(FUNCTIONS)
     if stack.settings.create_api_gateway_logs_role:

@@ -31,6 +31,7 @@ BEARER = "Bearer"
 FAN_OUT_WEBHOOKS = "FanOutWebhooks"
 DELIVER_WEBHOOKS = "DeliverWebhooks"
 RECEIVE_EMAIL = "ReceiveEmail"
+ON_DEPLOY = "OnDeploy"
 FUNCTIONS = (
     API_HANDLER,
     ANALYZE,
@@ -39,6 +40,7 @@ FUNCTIONS = (
     FAN_OUT_WEBHOOKS,
     DELIVER_WEBHOOKS,
     RECEIVE_EMAIL,
+    ON_DEPLOY,
 )
 
 # Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
@@ -131,6 +133,8 @@ class Targets:
     webhook_queue_arn: str = ""  # the outbound webhooks' delivery queue
     table_stream_arn: str = ""  # the table's stream, read by the fan-out function
     subscription_secrets_arn: str = ""  # arn:…:parameter/feedback/<stage>/subscriptions/*
+    # The default EventBridge bus: the export function's on-failure destination (infra/monitoring.py).
+    default_event_bus_arn: str = ""
 
     def index_arn(self, index: str) -> str:
         return f"{self.table_arn}/index/{index}"
@@ -314,6 +318,9 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
             [targets.table_arn],
             conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_FANOUT_PARTITION]}},
         ),
+        # Lambda sends the record of an asynchronous invocation it gave up (a slice killed by its timeout or
+        # memory) to the on-failure destination with the function's role (monitoring.export_step_failures).
+        _statement("SendGivenUpInvocations", ["events:PutEvents"], [targets.default_event_bus_arn]),
         # store/counters.mark_complete_if_unset: the nightly run marks the counters complete from tomorrow
         # where no mark exists (one conditional UpdateItem; it never moves a mark).
         _statement(
@@ -426,6 +433,20 @@ def receive_email(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatem
     ]
 
 
+def on_deploy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The custom resource CloudFormation creates at deploy time (operations/deploy_hooks.py)."""
+    return [
+        # counters.mark_complete_if_unset: one conditional UpdateItem of the completeness mark.
+        _statement(
+            "MarkCountersComplete",
+            ["dynamodb:UpdateItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [COUNTERS_MARK_PARTITION]}},
+        ),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
 POLICIES = {
     API_HANDLER: api_handler,
     ANALYZE: analyze,
@@ -434,4 +455,5 @@ POLICIES = {
     FAN_OUT_WEBHOOKS: fan_out_webhooks,
     DELIVER_WEBHOOKS: deliver_webhooks,
     RECEIVE_EMAIL: receive_email,
+    ON_DEPLOY: on_deploy,
 }

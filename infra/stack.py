@@ -42,7 +42,7 @@ from constructs import Construct
 from infra import gateway, mail_receiving, monitoring, outbound, package, permissions, runtime, storage
 from infra.nag import acknowledge_findings
 from infra.outputs import OUTPUTS
-from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, RECEIVE_EMAIL
+from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, ON_DEPLOY, RECEIVE_EMAIL
 from infra.settings import APP_NAME, StageSettings
 
 # The event `chalice package` names for `@app.on_sqs_message` on `analyze`.
@@ -115,6 +115,9 @@ class FeedbackStack(cdk.Stack):
                 service="ssm",
                 resource="parameter",
                 resource_name=f"{settings.parameter_prefix.lstrip('/')}/subscriptions/*",
+            ),
+            default_event_bus_arn=self.format_arn(
+                service="events", resource="event-bus", resource_name="default"
             ),
         )
         self.roles = {
@@ -190,6 +193,16 @@ class FeedbackStack(cdk.Stack):
         outbound.alarms(self, settings, self.alarm_topic, self.webhook_dead_letters)
         if self.mail is not None:
             mail_receiving.alarms(self, settings, self.alarm_topic, self.mail.failures)
+        # The counters' completeness mark from the day after the deploy (chalicelib/operations/deploy_hooks).
+        cdk.CustomResource(
+            self,
+            "CountersCompleteMark",
+            service_token=cdk.Fn.get_att(ON_DEPLOY, "Arn").to_string(),
+            resource_type="Custom::CountersCompleteMark",
+        )
+        monitoring.export_step_failures(
+            self, self.chalice.get_resource(NIGHTLY_EXPORT), targets.default_event_bus_arn
+        )
         self.stack_parameter = ssm.StringParameter(
             self,
             "StackParameter",

@@ -31,6 +31,7 @@ from tests.test_export_streaming import (
 from tools.bench.synthetic import synthetic_customer
 
 MANIFEST_KEY = f"exports/dt={DAY.isoformat()}/manifest.json"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:feedback-collector-test-nightly_export"
 
 
 def expected_files() -> dict[str, tuple[str, int]]:
@@ -321,3 +322,113 @@ def test_a_fanned_out_rewrite_leaves_a_day_marked_again_meanwhile_pending(invoke
 
     assert manifest_exists()
     assert rewrite.is_pending(DAY)
+
+
+def given_up(
+    request: dict, condition: str = "RetriesExhausted", error_type: str = "Sandbox.Timedout"
+) -> dict:
+    """What EventBridge hands the export function for an asynchronous invocation Lambda gave up: the
+    on-failure destination's invocation record (Lambda's documented shape) as the event's detail."""
+    record = {
+        "version": "1.0",
+        "timestamp": "2026-11-22T02:31:07.112Z",
+        "requestContext": {
+            "requestId": "c2a6f2ae-7dbb-4d22-8782-d0485c9877e2",
+            "functionArn": f"{FUNCTION_ARN}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": 3,
+        },
+        "requestPayload": request,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": "Task timed out after 900.00 seconds", "errorType": error_type},
+    }
+    return aws.eventbridge_event(fanout.GIVEN_UP_SOURCE, fanout.GIVEN_UP_DETAIL_TYPE, record)
+
+
+def test_a_slice_lambda_killed_counts_itself_and_the_day_is_not_combined(invoked, monkeypatch, emitted):
+    """A slice killed by its timeout (or memory) runs none of its code: its record, sent back by Lambda's
+    on-failure destination, emits the metric and names the slice failed in the run."""
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    rewrite.run_export_function(scheduled())
+    slice_events = list(invoked.events)
+    for event in slice_events:
+        if event["detail"]["slice"] != 6:
+            rewrite.run_export_function(event)
+    assert emitted == []  # a killed invocation emits nothing of its own
+
+    result = rewrite.run_export_function(given_up(slice_events[6]))
+
+    assert emitted == [(fanout.EXPORT_SLICE_FAILED, 1)]
+    assert (result["given_up"], result["slice"], result["condition"]) == ("slice", 6, "RetriesExhausted")
+    assert result["error_type"] == "Sandbox.Timedout" and "errorMessage" not in json.dumps(result)
+    assert fanout.failed_slices(DAY) == [6]
+    assert fanout.missing_slices(DAY) == [6]
+    assert not manifest_exists()
+    assert len(invoked.events) == 8  # neither a combining step nor another nightly run started
+
+
+def test_a_given_up_slice_of_a_replaced_run_is_counted_but_not_recorded(invoked, monkeypatch, emitted):
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    rewrite.run_export_function(scheduled())
+    old_slice = invoked.events[2]
+    rewrite.run_export_function(scheduled())  # a newer run of the day
+
+    rewrite.run_export_function(given_up(old_slice, condition="EventAgeExceeded"))
+
+    assert emitted == [(fanout.EXPORT_SLICE_FAILED, 1)]
+    assert fanout.failed_slices(DAY) == []  # the newer run's record is left as it is
+
+
+def test_a_combining_step_lambda_killed_counts_for_the_alarm(invoked, monkeypatch, emitted):
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    rewrite.run_export_function(scheduled())
+    for event in list(invoked.events):
+        rewrite.run_export_function(event)
+    (combine_event,) = invoked.events[8:]
+
+    result = rewrite.run_export_function(given_up(combine_event, error_type="Runtime.OutOfMemory"))
+
+    assert result["given_up"] == "combine"
+    assert emitted == [(fanout.EXPORT_SLICE_FAILED, 1)]
+    assert not manifest_exists()
+
+
+@pytest.mark.parametrize(
+    "request_payload",
+    [
+        scheduled(),  # the nightly run itself: its function's Errors alarm covers it
+        rewrite.rewrite_event([DAY]),
+        {"source": fanout.GIVEN_UP_SOURCE, "detail-type": fanout.GIVEN_UP_DETAIL_TYPE, "detail": {}},
+    ],
+    ids=["nightly", "rewrite", "a record of a record"],
+)
+def test_the_record_of_another_invocation_is_ignored(invoked, emitted, request_payload):
+    """Never taken for the schedule (which would export the day again), never counted, never a loop."""
+    assert rewrite.run_export_function(given_up(request_payload)) == {"ignored": True}
+    assert emitted == [] and invoked.events == [] and not manifest_exists()
+
+
+def test_on_the_local_stack_a_failed_slice_invocation_comes_back_as_its_record(
+    small_day, monkeypatch, emitted
+):
+    """The local stand-in for Lambda's asynchronous invocation hands a failed invocation's record to the
+    export handler as the deployed rule does (chalicelib/local/environment.py)."""
+    from chalicelib.local import environment
+
+    monkeypatch.setattr(rewrite, "_in_process_invoker", environment._invoke_export)
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    real_slice = fanout.export_slice
+
+    def out_of_memory_in_slice_1(day, run, index, slices):
+        if index == 1:
+            raise MemoryError
+        return real_slice(day, run, index, slices)
+
+    monkeypatch.setattr(fanout, "export_slice", out_of_memory_in_slice_1)
+    fanout.start(DAY, 3, rewrite._invoke_self, lambda day, detail: small_day.append(day))
+    rewrite.wait_for_local_rewrites()
+
+    # The slice's own handler counted its failure, then its record did (as on AWS after the retries).
+    assert emitted == [(fanout.EXPORT_SLICE_FAILED, 1), (fanout.EXPORT_SLICE_FAILED, 1)]
+    assert fanout.failed_slices(DAY) == [1]
+    assert not manifest_exists() and small_day == []

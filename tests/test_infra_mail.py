@@ -85,7 +85,11 @@ def test_the_function_reads_only_inbound_mail_and_failed_invocations_land_in_a_q
     assert statements["ListSources"]["Condition"] == {
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SOURCE"]}
     }
-    [config] = mail.of_type("AWS::Lambda::EventInvokeConfig").values()
+    [config] = [
+        c
+        for c in mail.of_type("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": RECEIVE_EMAIL}
+    ]
     assert config["Properties"]["MaximumRetryAttempts"] == 2
     assert "MailFailures" in str(config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
 

@@ -4,11 +4,13 @@ really emits (the nightly export, the items stored per hour), and the monthly bu
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from chalicelib.export import fanout
 from chalicelib.observability import SERVICE
 from infra.monitoring import EXPORT_ALARM_HOURS
-from tests.infra_synth import FUNCTIONS, ROOT, STAGE, Synth, ref
+from tests.infra_synth import FUNCTIONS, ROOT, STAGE, Synth, arn, ref
 
 
 def _alarm(synth: Synth, name: str) -> dict[str, Any]:
@@ -71,7 +73,8 @@ def test_a_failed_export_slice_has_its_own_alarm_on_the_metric_the_fanout_emits(
     # chalicelib/export/fanout.py emits it through Powertools Metrics when a slice fails or is found missing.
     fanout = (ROOT / "chalicelib" / "export" / "fanout.py").read_text()
     assert 'EXPORT_SLICE_FAILED = "ExportSliceFailed"' in fanout
-    assert fanout.count("metrics.add_metric(name=EXPORT_SLICE_FAILED") == 2
+    # A slice that raises, slices a combining step found missing, a step Lambda gave up (its record).
+    assert fanout.count("metrics.add_metric(name=EXPORT_SLICE_FAILED") == 3
 
     alarm = _alarm(synth, "ExportSliceFailed")
     assert (alarm["Namespace"], alarm["MetricName"]) == ("FeedbackCollector", "ExportSliceFailed")
@@ -84,6 +87,48 @@ def test_a_failed_export_slice_has_its_own_alarm_on_the_metric_the_fanout_emits(
     )
     assert alarm["TreatMissingData"] == "notBreaching"  # no slice failed: nothing emitted
     assert "cli export --date" in alarm["AlarmDescription"]
+
+
+def test_a_fanout_step_lambda_gives_up_comes_back_to_the_export_function(synth: Synth):
+    """A slice killed by its timeout or memory runs no code to emit the metric: its asynchronous invocation's
+    record goes to the default bus (the on-failure destination) and a rule hands it back to the function."""
+    (properties,) = [
+        c["Properties"]
+        for c in synth.of_type("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == ref("NightlyExport")
+    ]
+    assert properties["Qualifier"] == "$LATEST"
+    assert properties["MaximumRetryAttempts"] == 2
+    bus = properties["DestinationConfig"]["OnFailure"]["Destination"]
+    assert "event-bus/default" in json.dumps(bus)
+
+    rule_id, rule = synth.only("AWS::Events::Rule")
+    pattern = rule["Properties"]["EventPattern"]
+    assert (pattern["source"], pattern["detail-type"]) == (
+        [fanout.GIVEN_UP_SOURCE],
+        [fanout.GIVEN_UP_DETAIL_TYPE],
+    )
+    assert pattern["detail"]["requestPayload"] == {"source": [fanout.FANOUT_SOURCE]}
+    # This stack's export function only: the default bus is the whole account's.
+    assert pattern["detail"]["requestContext"]["functionArn"][0] == arn("NightlyExport")
+    assert rule["Properties"]["EventBusName"] == "default"
+    assert [target["Arn"] for target in rule["Properties"]["Targets"]] == [arn("NightlyExport")]
+    (permission,) = [
+        p["Properties"]
+        for p in synth.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"].get("SourceArn") == arn(rule_id)
+    ]
+    assert (permission["Principal"], permission["FunctionName"]) == (
+        "events.amazonaws.com",
+        ref("NightlyExport"),
+    )
+
+    # Lambda sends the record with the function's role.
+    role_id = synth.logical_id("AWS::IAM::Role", "NightlyExportRole")
+    statements = synth.resources[role_id]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (put_events,) = [s for s in statements if s.get("Sid") == "SendGivenUpInvocations"]
+    assert put_events["Action"] == "events:PutEvents"
+    assert json.dumps(put_events["Resource"]) == json.dumps(bus)
 
 
 # --- cost ----------------------------------------------------------------------------------------------

@@ -119,6 +119,14 @@ EXPECTED_ACTIONS = {
         "s3:DeleteObject",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "events:PutEvents",  # the on-failure destination: Lambda sends given-up records with this role
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    },
+    permissions.ON_DEPLOY: {
+        "dynamodb:UpdateItem",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",

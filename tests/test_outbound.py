@@ -7,6 +7,7 @@ import base64
 import json
 from datetime import UTC, datetime
 
+import jsonschema
 import pytest
 import yaml
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -23,6 +24,7 @@ from chalicelib.store.profiles import PROFILE
 from tests.factories import form_event, stored_positive
 from tests.fuzz.harness import SPEC_PATH
 from tests.outbound_support import stream_record
+from tools import webhook_docs
 
 SENT_AT = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -116,15 +118,99 @@ def test_a_merge_tombstone_and_an_erasure_record_are_customer_events():
     assert "customer_id" not in data, "the erasure event names nobody"
 
 
-def test_every_event_type_is_documented_with_its_payload_fields():
-    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+def test_every_event_type_is_documented_with_the_schemas_its_model_gives():
+    """openapi.yaml's x-webhooks and the events' schemas are what tools/webhook_docs derives from the models
+    now (`python -m tools.webhook_docs` rewrites them): a model changed without the file fails here."""
+    text = SPEC_PATH.read_text(encoding="utf-8")
+    assert webhook_docs.rewritten(text) == text, "run `python -m tools.webhook_docs`"
+    spec = yaml.safe_load(text)
     documented = spec["x-webhooks"]
     assert set(documented) == {t.value for t in EventType}
     for event_type, model in events.DATA_MODELS.items():
-        schema = documented[event_type.value]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        operation = documented[event_type.value]["post"]
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header" and p["required"]}
+        assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}, event_type
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
         data_ref = schema["allOf"][1]["properties"]["data"]["$ref"].rsplit("/", 1)[1]
         documented_fields = set(spec["components"]["schemas"][data_ref]["properties"])
         assert documented_fields == set(model.model_fields), event_type
+
+
+def test_a_model_that_changes_changes_its_documented_schema():
+    class WithMore(events.CustomerMergedData):
+        merged_at: datetime
+
+    class Optional(events.CustomerMergedData):
+        note: str | None = None
+
+    assert webhook_docs.data_schema(WithMore)["required"] == [
+        "customer_id",
+        "absorbed_customer_id",
+        "merged_at",
+    ]
+    assert webhook_docs.data_schema(WithMore)["properties"]["merged_at"] == {
+        "type": "string",
+        "format": "date-time",
+    }
+    # Left out of the body when None (exclude_none): optional, never null.
+    assert "note" not in webhook_docs.data_schema(Optional)["required"]
+    assert webhook_docs.data_schema(Optional)["properties"]["note"] == {"type": "string"}
+
+
+def _bodies() -> dict[EventType, bytes]:
+    stored = item(
+        sentiment=Sentiment.NEGATIVE,
+        rating=3,
+        rating_scale=RatingScale.NPS,
+        themes=[ThemeTag(id="delivery", sentiment=Sentiment.NEGATIVE, evidence="late")],
+    )
+    feedback = {event.type: event.body() for event in events.feedback_events(stored)}
+    merged = events.OutboundEvent(
+        type=EventType.CUSTOMER_MERGED,
+        subject="b>a",
+        timestamp=datetime(2026, 12, 4, tzinfo=UTC),
+        data=events.CustomerMergedData(customer_id="cus_a", absorbed_customer_id="cus_b"),
+    )
+    erased = events.OutboundEvent(
+        type=EventType.CUSTOMER_ERASED,
+        subject="x",
+        timestamp=datetime(2026, 12, 4, tzinfo=UTC),
+        data=events.CustomerErasedData(
+            customer_hash="ab" * 32, requested_at=datetime(2026, 12, 4, tzinfo=UTC), feedback_deleted=2
+        ),
+    )
+    alert = events.alert_event(
+        events.AlertTriggeredData(
+            alert_id="al_1",
+            rule_id="r_1",
+            rule_kind="spike",
+            summary="12 negative in the last hour",
+            fired_at=datetime(2026, 12, 4, tzinfo=UTC),
+            top_themes=["delivery"],  # an alert's extra fields are allowed
+        )
+    )
+    return {**feedback, merged.type: merged.body(), erased.type: erased.body(), alert.type: alert.body()}
+
+
+def test_every_event_body_the_code_sends_validates_against_its_documented_schema():
+    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    bodies = _bodies()
+    assert set(bodies) == set(EventType)
+    for event_type, body in bodies.items():
+        operation = spec["x-webhooks"][event_type.value]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        validator = jsonschema.Draft7Validator({**schema, "components": spec["components"]})
+        validator.validate(json.loads(body))
+        # A body of another type, or data the model would refuse, does not validate.
+        wrong = {**json.loads(body), "type": "feedback.other"}
+        assert not validator.is_valid(wrong), event_type
+    feedback_schema = spec["x-webhooks"]["feedback.stored"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
+    validator = jsonschema.Draft7Validator({**feedback_schema["schema"], "components": spec["components"]})
+    body = json.loads(bodies[EventType.FEEDBACK_STORED])
+    assert not validator.is_valid({**body, "data": {**body["data"], "unexpected": 1}})
+    assert not validator.is_valid({**body, "data": {**body["data"], "sentiment": None}})
 
 
 # --- filters ----------------------------------------------------------------------------------------------

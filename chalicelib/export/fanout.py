@@ -22,7 +22,12 @@ combine rewrites the same files. An erasure's rewrite of a busy day is fanned ou
 carries the day's rewrite mark, which the export function removes once the combining step wrote the manifest).
 
 A slice that fails emits EXPORT_SLICE_FAILED (its own alarm, infra/monitoring.py) and raises (Lambda retries
-it twice); a combining step that finds a slice not done or its part gone emits it too and writes nothing. So
+it twice); a combining step that finds a slice not done or its part gone emits it too and writes nothing. A
+slice Lambda kills (its timeout, out of memory) runs none of its own code to say so: Lambda's on-failure
+destination sends the record of every asynchronous invocation it gave up to EventBridge, and a rule hands
+those of the fan-out's steps back to the export function (infra/stack.py), which emits EXPORT_SLICE_FAILED
+for it and adds the slice to the run's `failed` set (record_given_up_step). Nothing waits on a slice: the
+combining step starts only when the last slice is done, so a day with a slice given up is never combined. So
 a day with a slice missing gets no manifest: a nightly day is not exported (GET /exports answers 404, the
 "export has not run" alarm fires too), a rewritten day stays marked (409) and is fanned out again by the next
 nightly run; the record names the slices missing (missing_slices).
@@ -37,7 +42,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
 from chalicelib.config import settings
@@ -68,6 +73,10 @@ CUSTOMERS_PART = "customers.txt"
 S3_DELETE_BATCH = 1000  # DeleteObjects' limit
 # Emitted (slices) when a slice fails or the combining step finds slices missing (infra/monitoring.py).
 EXPORT_SLICE_FAILED = "ExportSliceFailed"
+# What Lambda's on-failure destination puts on the EventBridge bus for an asynchronous invocation it gave up
+# (the retries exhausted or the event too old); its detail is the invocation record.
+GIVEN_UP_SOURCE = "lambda"
+GIVEN_UP_DETAIL_TYPE = "Lambda Function Invocation Result - Failure"
 # The export function's own events, in EventBridge's shape (Chalice hands them to the scheduled handler).
 FANOUT_SOURCE = "feedback-collector.export"
 SLICE_DETAIL_TYPE = "Export slice requested"
@@ -110,6 +119,60 @@ def is_fanout_event(event: Mapping[str, Any]) -> bool:
         SLICE_DETAIL_TYPE,
         COMBINE_DETAIL_TYPE,
     )
+
+
+def is_given_up_record(event: Mapping[str, Any]) -> bool:
+    """Whether `event` is the on-failure record of an asynchronous invocation Lambda gave up."""
+    return event.get("source") == GIVEN_UP_SOURCE and event.get("detail-type") == GIVEN_UP_DETAIL_TYPE
+
+
+def record_given_up_step(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A fan-out step Lambda gave up (killed by its timeout or memory, or failing every attempt): emit
+    EXPORT_SLICE_FAILED and, for a slice, add it to its run's `failed` set. The record of any other
+    invocation (the record of a record included; the stack's rule routes none here) is logged and ignored.
+    Never raises: a failure here would only make another record."""
+    record = event.get("detail") or {}
+    step = record.get("requestPayload")
+    if not isinstance(step, Mapping) or not is_fanout_event(step):
+        logger.warning("on-failure record of another invocation: ignored")
+        return {"ignored": True}
+    detail = step.get("detail") or {}
+    context, response = record.get("requestContext") or {}, record.get("responsePayload")
+    said: dict[str, Any] = {
+        "date": str(detail.get("day")),
+        "run": str(detail.get("run")),
+        "condition": context.get("condition"),  # RetriesExhausted or EventAgeExceeded
+        "attempts": context.get("approximateInvokeCount"),
+        # The error's type only: its message may quote data.
+        "error_type": response.get("errorType") if isinstance(response, Mapping) else None,
+    }
+    metrics.add_metric(name=EXPORT_SLICE_FAILED, unit="Count", value=1)
+    if step.get("detail-type") == COMBINE_DETAIL_TYPE:
+        logger.error("export combining step given up by Lambda: no manifest written", extra=said)
+        return {**said, "given_up": "combine"}
+    said["slice"] = detail.get("slice")
+    try:
+        _record_failed_slice(date.fromisoformat(said["date"]), said["run"], int(detail["slice"]))
+    except (ValueError, KeyError, TypeError, BotoCoreError, ClientError):
+        logger.exception("given-up export slice not recorded in its run", extra=said)
+    logger.error("export slice given up by Lambda: the day is not combined", extra=said)
+    return {**said, "given_up": "slice"}
+
+
+def _record_failed_slice(day: date, run: str, index: int) -> None:
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=settings().table_name,
+            Key=dynamo.serialize(_record_key(day)),
+            UpdateExpression="ADD #failed :slice",
+            ConditionExpression="#run = :run",
+            ExpressionAttributeNames={"#failed": "failed", "#run": "run"},
+            ExpressionAttributeValues={":slice": {"NS": [str(index)]}, ":run": {"S": run}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        logger.warning("given-up export slice of a replaced run", extra={"day": day.isoformat()})
 
 
 def _record_key(day: date) -> dict[str, str]:
@@ -188,6 +251,12 @@ def _complete_slice(day: date, run: str, index: int) -> int:
         logger.warning("export slice of a replaced run", extra={"day": day.isoformat(), "slice": index})
         return 0
     return len(response["Attributes"]["done"]["NS"])
+
+
+def failed_slices(day: date) -> list[int]:
+    """The slices of the day's latest fan-out run that Lambda gave up (record_given_up_step)."""
+    record = dynamo.get_item(settings().table_name, _record_key(day), consistent=True)
+    return sorted(int(n) for n in (record or {}).get("failed", set()))
 
 
 def missing_slices(day: date) -> list[int]:

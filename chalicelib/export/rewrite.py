@@ -347,6 +347,8 @@ def run_export_function(
         return run_rewrites(event.get("detail") or {}, remaining_ms)
     if fanout.is_fanout_event(event):
         return fanout.run_step(event, _invoke_self, _day_exported(remaining_ms))
+    if fanout.is_given_up_record(event):  # a fan-out step Lambda gave up (infra/stack.py routes them here)
+        return fanout.record_given_up_step(event)
     _mark_counters_complete()
     day = previous_utc_day()
     slices = fanout.slice_count(day)

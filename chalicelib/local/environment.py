@@ -8,8 +8,8 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.export import rewrite
-from chalicelib.local.lambda_runtime import invoke_async
+from chalicelib.export import fanout, rewrite
+from chalicelib.local.lambda_runtime import invoke_async, lambda_context
 from chalicelib.observability import logger
 
 LOCAL_STAGE = "local"
@@ -62,4 +62,11 @@ def _invoke_export(event: dict[str, Any]) -> threading.Thread | None:
     except ImportError:
         logger.exception("the export handler cannot be loaded here; the nightly run rewrites the days")
         return None
-    return invoke_async(nightly_export, event, rewrite.EXPORT_FUNCTION)
+
+    def on_failure(record: dict[str, Any]) -> None:
+        # As on AWS (infra/stack.py): the record goes to EventBridge, whose rule hands a fan-out step's back.
+        given_up = aws.eventbridge_event(fanout.GIVEN_UP_SOURCE, fanout.GIVEN_UP_DETAIL_TYPE, record)
+        if fanout.is_fanout_event(record["requestPayload"]):
+            nightly_export(given_up, lambda_context(rewrite.EXPORT_FUNCTION))
+
+    return invoke_async(nightly_export, event, rewrite.EXPORT_FUNCTION, on_failure)

@@ -9,6 +9,7 @@ leave the rest to reappear after the visibility timeout and, past maxReceiveCoun
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -144,15 +145,45 @@ def scheduled_event() -> dict[str, Any]:
     return aws.eventbridge_event("aws.events", "Scheduled Event", {}, "123456789012", "us-east-1")
 
 
-def invoke_async(handler: Handler, event: dict[str, Any], function_name: str) -> threading.Thread:
+def given_up_invocation_record(event: dict[str, Any], function_name: str, error: Exception) -> dict[str, Any]:
+    """The invocation record Lambda sends an on-failure destination for an asynchronous invocation it gave
+    up (its documented shape); locally an invocation is attempted once. The error's type only: its message
+    may quote data."""
+    return {
+        "version": "1.0",
+        "timestamp": utc_now().isoformat(),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 1,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": type(error).__name__},
+    }
+
+
+def invoke_async(
+    handler: Handler,
+    event: dict[str, Any],
+    function_name: str,
+    on_failure: Callable[[dict[str, Any]], Any] | None = None,
+) -> threading.Thread:
     """Lambda's asynchronous invocation, locally: the handler runs in a thread of its own and the caller goes
-    on at once. A short-lived process (the CLI) joins the thread before it exits."""
+    on at once; an invocation that fails hands its record (given_up_invocation_record) to `on_failure`, the
+    function's on-failure destination. A short-lived process (the CLI) joins the thread before it exits."""
 
     def run() -> None:
         try:
             handler(event, lambda_context(function_name, 1024, 900_000))
-        except Exception:
+        except Exception as error:
             logger.exception("asynchronous invocation failed", extra={"function": function_name})
+            if on_failure is not None:
+                try:
+                    on_failure(given_up_invocation_record(event, function_name, error))
+                except Exception:
+                    logger.exception("on-failure destination failed", extra={"function": function_name})
 
     thread = threading.Thread(target=run, name=f"invoke-{function_name}")
     thread.start()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.models import Channel, Kind, RatingScale, Sentiment, StoredFeedback
 from chalicelib.store import dynamo
@@ -40,16 +40,16 @@ class FeedbackData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     feedback_id: str
-    source_id: str
+    source_id: str = Field(description="The source, or for forms the form id")
     channel: Channel
     kind: Kind
-    text: str
+    text: str = Field(description="PII already redacted")
     language: str | None = None
     rating: int | None = None
     rating_scale: RatingScale | None = None
     sentiment: Sentiment | None = None
-    sentiment_score: float | None = None
-    themes: list[str] = []
+    sentiment_score: float | None = Field(default=None, json_schema_extra={"minimum": -1, "maximum": 1})
+    themes: list[str] = Field(default=[], description="The ids of the themes tagged (the taxonomy's)")
     customer_id: str | None = None
     permalink: str | None = None
     occurred_at: datetime
@@ -79,17 +79,17 @@ class FeedbackData(BaseModel):
 class CustomerMergedData(BaseModel):
     """`customer.merged`: `absorbed_customer_id` is now part of `customer_id`."""
 
-    customer_id: str
-    absorbed_customer_id: str
+    customer_id: str = Field(description="The customer kept")
+    absorbed_customer_id: str = Field(description="The customer now part of it")
 
 
 class CustomerErasedData(BaseModel):
     """`customer.erased`: which customer was erased, as a one-way hash (sha256 of `erasure:<customer_id>`),
     so the event itself names nobody; receivers holding the id compute the same hash."""
 
-    customer_hash: str
+    customer_hash: str = Field(description="sha256 hex of `erasure:<customer_id>`: the event names nobody")
     requested_at: datetime
-    feedback_deleted: int
+    feedback_deleted: int = Field(json_schema_extra={"minimum": 0})
 
 
 class AlertTriggeredData(BaseModel):
@@ -99,7 +99,7 @@ class AlertTriggeredData(BaseModel):
 
     alert_id: str
     rule_id: str
-    rule_kind: str
+    rule_kind: str = Field(description="spike, detractor or silence")
     summary: str
     fired_at: datetime
 

@@ -12,6 +12,7 @@ Lambda's event sources do for the functions (GetRecords, ReceiveMessage, DeleteM
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 from collections import Counter
 from dataclasses import dataclass
@@ -20,11 +21,27 @@ from typing import Any
 from tools.bench.counting import RequestCounter
 
 OUTBOUND_ITEMS = 200
+# Delivery latency on the local stack: items stored one at a time, this far apart, while the stream poller
+# and the delivery worker run in their own threads as under `make run`.
+LATENCY_ITEMS = 40
+LATENCY_PACE_SECONDS = 0.2
+LATENCY_WAIT_SECONDS = 30.0  # how long the last deliveries may take before the run gives up on them
 NEGATIVE_SHARE = 4  # every 4th item is NEGATIVE
 FANOUT, DELIVER, EVENT_SOURCE = "fan-out", "deliver", "event sources"
 # Targets (BENCHMARKS.md): exactly one delivery per subscribed event; at most this many of our own AWS
 # requests per delivery (one log write, plus a share of the batched sends and cached reads).
 TARGET_REQUESTS_PER_DELIVERY = 1.5
+
+
+@dataclass(frozen=True)
+class DeliveryLatency:
+    """Seconds from an item's stored write returning to its delivery reaching the receiver."""
+
+    stored: int
+    delivered: int
+    p50: float
+    p95: float
+    slowest: float
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,7 @@ class OutboundFigures:
     unique_ids: int  # distinct webhook-ids among them
     unverified: int
     requests: dict[str, Counter[str]]  # phase → "service Operation" → requests
+    latency: DeliveryLatency | None = None  # measured on a stack of its own (measure_delivery_latency)
 
     @property
     def deliveries_per_event(self) -> float:
@@ -61,7 +79,109 @@ def measure_outbound(items: int = OUTBOUND_ITEMS) -> OutboundFigures:
         provision_stack()
         figures = measure_in_stack(boto3.DEFAULT_SESSION.events, items)
     reset_process_caches()
-    return figures
+    return dataclasses.replace(figures, latency=measure_delivery_latency())
+
+
+def measure_delivery_latency(
+    count: int = LATENCY_ITEMS, pace_seconds: float = LATENCY_PACE_SECONDS
+) -> DeliveryLatency:
+    """The latency on the local stack as `make run` serves it: its moto server (DynamoDB requests serialized,
+    so the pollers' threads and the writes can run at once), on a free port; the environment is restored."""
+    import logging
+    import os
+
+    from chalicelib.local.moto_server import LocalMotoServer
+    from chalicelib.local.smtp_server import free_port
+    from tools.bench.stack import prepare_environment, provision_stack, reset_process_caches
+
+    saved, werkzeug_log = dict(os.environ), logging.getLogger("werkzeug")
+    level = werkzeug_log.level
+    werkzeug_log.setLevel(logging.WARNING)  # as `make run` does: no line per request
+    prepare_environment()
+    server = LocalMotoServer("127.0.0.1", free_port())
+    server.start()
+    try:
+        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{server.port}"
+        with contextlib.redirect_stdout(io.StringIO()):
+            provision_stack()
+            return measure_latency_in_stack(count, pace_seconds)
+    finally:
+        server.stop()
+        werkzeug_log.setLevel(level)
+        os.environ.clear()
+        os.environ.update(saved)
+        reset_process_caches()
+
+
+def measure_latency_in_stack(
+    count: int = LATENCY_ITEMS, pace_seconds: float = LATENCY_PACE_SECONDS
+) -> DeliveryLatency:
+    """Store `count` items one at a time while the local stack's stream poller and delivery worker run in
+    their threads with `make run`'s timing (chalicelib/local/outbound.py: the stream read every second, the
+    worker long-polling its queue), and time each item from its write returning to its `feedback.stored`
+    delivery reaching a verifying receiver on loopback."""
+    import json
+    import os
+    import statistics
+    import time
+
+    from chalicelib import aws
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.local.outbound import StreamPoller, create_delivery_queues, enable_stream
+    from chalicelib.outbound import delivery, fanout, subscriptions
+    from chalicelib.store import feedback_write
+    from chalicelib.store.identities import Resolution
+    from tools.webhook_receiver import Receiver, running_receiver
+
+    aws.reset_clients()
+    os.environ["OUTBOUND_ALLOW_LOOPBACK"] = "1"
+    _, queue_url = create_delivery_queues()
+    os.environ["DELIVERY_QUEUE_URL"] = queue_url
+    subscriptions.clear_cache()
+    arrived: dict[str, float] = {}  # webhook-id → when the receiver got it
+
+    def answer(n: int, webhook_id: str) -> tuple[int, dict[str, str], float]:
+        arrived.setdefault(webhook_id, time.monotonic())
+        return 204, {}, 0.0
+
+    receiver = Receiver(behaviour=answer)
+    stored: dict[str, float] = {}  # feedback id → when its write returned
+    stream = worker = None
+    try:
+        with running_receiver(receiver):
+            _, receiver.secret = subscriptions.create(receiver.url, ["feedback.stored"])
+            subscriptions.clear_cache()
+            stream = StreamPoller(enable_stream(), fanout.handle_stream_batch)
+            worker = SqsPoller(queue_url, delivery.handle_sqs_batch, batch_size=10)
+            stream.start()
+            worker.start()
+            for item in _items(count):
+                feedback_write.save_feedback([item], Resolution(), {})
+                stored[item.feedback_id] = time.monotonic()
+                time.sleep(pace_seconds)
+            deadline = time.monotonic() + LATENCY_WAIT_SECONDS
+            while len(receiver.accepted_ids()) < count and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        if stream is not None and worker is not None:
+            stream.stop()
+            worker.stop()
+        os.environ.pop("OUTBOUND_ALLOW_LOOPBACK", None)
+        os.environ.pop("DELIVERY_QUEUE_URL", None)
+        subscriptions.clear_cache()
+    latencies = sorted(
+        arrived[r.webhook_id] - stored[json.loads(r.body)["data"]["feedback_id"]]
+        for r in receiver.received
+        if r.verified and r.webhook_id in arrived
+    )
+    if not latencies:
+        return DeliveryLatency(stored=count, delivered=0, p50=0.0, p95=0.0, slowest=0.0)
+    cuts = (
+        statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
+    )
+    return DeliveryLatency(
+        stored=count, delivered=len(latencies), p50=cuts[49], p95=cuts[94], slowest=latencies[-1]
+    )
 
 
 def measure_in_stack(events: Any, count: int) -> OutboundFigures:
@@ -207,6 +327,22 @@ def outbound_section(figures: OutboundFigures | None) -> list[str]:
         f"| of which the delivery worker | {figures.requests_per_delivery(DELIVER):.2f} | |",
         f"| Lambda's event sources per delivery (GetRecords, ReceiveMessage, DeleteMessageBatch) | "
         f"{figures.requests_per_delivery(EVENT_SOURCE):.2f} | |",
+    ]
+    if figures.latency is not None:
+        latency = figures.latency
+        lines += [
+            f"| delivery latency, store → receiver, p50 / p95 (local stack; {latency.delivered} of "
+            f"{latency.stored} items) | {latency.p50 * 1000:.0f} ms / {latency.p95 * 1000:.0f} ms "
+            f"(slowest {latency.slowest * 1000:.0f} ms) | |",
+        ]
+    lines += [
+        "",
+        f"Delivery latency: items stored one at a time, {LATENCY_PACE_SECONDS * 1000:.0f} ms apart, with "
+        "the local stack's stream poller (reading the stream every second, as `make run` does) and delivery "
+        "worker (long-polling its queue) in their own threads; "
+        "from the write returning to the receiver getting the POST. On AWS, Lambda's event sources poll the "
+        "stream and the queue on their own schedules: these are the local stack's figures, not a deployed "
+        "stack's.",
         "",
         "Requests by operation:",
         "",
@@ -228,7 +364,20 @@ def outbound_checks(figures: OutboundFigures | None) -> list[Any]:
     if figures is None:
         return []
     exact = figures.accepted == figures.unique_ids == figures.expected_deliveries and not figures.unverified
+    latency = (
+        [
+            Check(
+                "outbound webhooks: items of the latency run delivered (local stack)",
+                f"{figures.latency.delivered}/{figures.latency.stored}",
+                "all",
+                figures.latency.delivered == figures.latency.stored,
+            )
+        ]
+        if figures.latency is not None
+        else []
+    )
     return [
+        *latency,
         Check(
             "outbound webhooks: verified deliveries per stored item per subscribed event (distinct ids)",
             f"{figures.deliveries_per_event:.3f} ({figures.unique_ids})",
