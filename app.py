@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice import Chalice, ConvertToMiddleware, Cron
+from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
 
 from chalicelib.observability import logger, metrics, trace_invocation
@@ -15,7 +15,14 @@ app = Chalice(app_name="feedback-collector")
 # They serve no route, so they import none of the route modules at INIT; every other function (the API, the
 # authorizer) and `chalice package`, which reads the routes, register them all.
 EVENT_HANDLERS = frozenset(
-    {"app.analyze", "app.nightly_export", "app.fan_out_webhooks", "app.deliver_webhooks", "app.receive_email"}
+    {
+        "app.analyze",
+        "app.nightly_export",
+        "app.fan_out_webhooks",
+        "app.deliver_webhooks",
+        "app.receive_email",
+        "app.pull_reviews",
+    }
 )
 
 
@@ -106,3 +113,12 @@ def receive_email(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     outcomes = receiving.handle_ses_event(event)
     return {"mails": len(outcomes), "queued": sum(len(outcome.queued) for outcome in outcomes)}
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="pull_reviews")
+def pull_reviews(event: CloudWatchEvent) -> dict[str, Any]:
+    """Every 5 minutes: pull the pull sources (Google Play, App Store, Google Business Profile) that are due
+    (each every 15 minutes unless its `poll_minutes` says otherwise) and queue their new reviews."""
+    from chalicelib.channels.pull import scheduler  # imported by the function that runs it (cold start)
+
+    return scheduler.handle_schedule(event.to_dict(), event.context)

@@ -18,6 +18,7 @@ from infra.permissions import (
     FAN_OUT_WEBHOOKS,
     FUNCTIONS,
     NIGHTLY_EXPORT,
+    PULL_REVIEWS,
     RECEIVE_EMAIL,
 )
 
@@ -110,6 +111,11 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
             signing_secrets: SIGNING_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
         },
         RECEIVE_EMAIL: {any_resource: XRAY_REASON, inbound_mail: INBOUND_MAIL_REASON},
+        # The scheduled pull reads the pull sources' platform credentials (keys, refresh tokens) there.
+        PULL_REVIEWS: {
+            any_resource: XRAY_REASON,
+            secrets: SOURCE_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
+        },
     }
     assert set(reasons) == set(FUNCTIONS)
     if stack.settings.create_api_gateway_logs_role:

@@ -31,6 +31,7 @@ BEARER = "Bearer"
 FAN_OUT_WEBHOOKS = "FanOutWebhooks"
 DELIVER_WEBHOOKS = "DeliverWebhooks"
 RECEIVE_EMAIL = "ReceiveEmail"
+PULL_REVIEWS = "PullReviews"
 FUNCTIONS = (
     API_HANDLER,
     ANALYZE,
@@ -39,6 +40,7 @@ FUNCTIONS = (
     FAN_OUT_WEBHOOKS,
     DELIVER_WEBHOOKS,
     RECEIVE_EMAIL,
+    PULL_REVIEWS,
 )
 
 # Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
@@ -75,6 +77,8 @@ COUNTER_PARTITIONS = "COUNTER#*"
 FEEDBACK_PARTITIONS = "FEEDBACK#*"
 # Outbound webhooks (chalicelib/outbound/): subscriptions (config records) and their delivery logs.
 SUBSCRIPTION_PARTITION = "SUBSCRIPTION"
+# Each pull source's checkpoint and pause (store/config_records.py PULL_STATES, channels/pull/state.py).
+PULL_STATE_PARTITION = "PULL"
 DELIVERY_LOG_PARTITIONS = "DELIVERY#*"
 
 
@@ -426,6 +430,35 @@ def receive_email(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatem
     ]
 
 
+def pull_reviews(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The scheduled pull: the sources and their checkpoints, the sources' secrets, one SQS send a page."""
+    return [
+        # sources.list_all and state.load_all: one Query of each partition per run.
+        _statement(
+            "ListSourcesAndCheckpoints",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={
+                "ForAllValues:StringEquals": {
+                    "dynamodb:LeadingKeys": [SOURCE_PARTITION, PULL_STATE_PARTITION]
+                }
+            },
+        ),
+        # state.save: one conditional PutItem per source and run, in the PULL partition only.
+        _statement(
+            "SaveCheckpoints",
+            ["dynamodb:PutItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [PULL_STATE_PARTITION]}},
+        ),
+        # sources.secrets_cached: GetParametersByPath under {PARAMETER_PREFIX}/sources/{source_id}.
+        _statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),
+        # scheduler.queue_events: SendMessage / SendMessageBatch, one request per page of reviews.
+        _statement("EnqueueReviews", ["sqs:SendMessage"], [targets.queue_arn]),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
 POLICIES = {
     API_HANDLER: api_handler,
     ANALYZE: analyze,
@@ -434,4 +467,5 @@ POLICIES = {
     FAN_OUT_WEBHOOKS: fan_out_webhooks,
     DELIVER_WEBHOOKS: deliver_webhooks,
     RECEIVE_EMAIL: receive_email,
+    PULL_REVIEWS: pull_reviews,
 }

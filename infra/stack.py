@@ -39,7 +39,7 @@ from aws_cdk import aws_ssm as ssm
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra import gateway, mail_receiving, monitoring, outbound, package, permissions, runtime, storage
+from infra import gateway, mail_receiving, monitoring, outbound, package, permissions, pull, runtime, storage
 from infra.nag import acknowledge_findings
 from infra.outputs import OUTPUTS
 from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, RECEIVE_EMAIL
@@ -188,6 +188,7 @@ class FeedbackStack(cdk.Stack):
             self, settings, dead_letter_queue=self.dead_letter_queue, queue=self.queue, app=self.chalice
         )
         outbound.alarms(self, settings, self.alarm_topic, self.webhook_dead_letters)
+        pull.alarms(self, settings, self.alarm_topic)
         self.stack_parameter = ssm.StringParameter(
             self,
             "StackParameter",
