@@ -23,7 +23,7 @@ def test_the_pull_function_may_do_only_its_own_calls(synth: Synth):
     (policy,) = role["Properties"]["Policies"]
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
     table = synth.logical_id("AWS::DynamoDB::Table", "Table")
-    queue = synth.logical_id("AWS::SQS::Queue", "Queue")
+    queue = synth.logical_id("AWS::SQS::Queue", "IngestQueue")
     assert statements["ListSourcesAndCheckpoints"]["Action"] == "dynamodb:Query"
     assert statements["ListSourcesAndCheckpoints"]["Condition"] == {
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SOURCE", "PULL"]}

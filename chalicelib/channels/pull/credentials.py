@@ -1,11 +1,9 @@
 """Access tokens for the pull clients: Google's service-account JWT grant and OAuth refresh-token grant, and
 the App Store Connect API's ES256 JWT.
 
-The signatures are made by `rsa` (RS256: RSASSA-PKCS1-v1_5 with SHA-256) and `ecdsa` (ES256: deterministic
-ECDSA on P-256, RFC 6979, encoded as JWS wants it: r and s, 32 bytes each), two small pure-Python libraries;
-`cryptography` (what PyJWT and joserfc sign with) would add ~17 MB to every function's package. Only the
-JWT's framing is written here (RFC 7515 compact form: base64url JSON header and claims, then the signature),
-and the fakes check the tokens with joserfc, an independent implementation.
+The JWTs are RFC 7515 compact tokens (base64url JSON header and claims, then the signature) signed by
+jws.py (RS256, ES256; why by hand: its docstring); the fakes check every token with joserfc, an independent
+implementation.
 
 Google's tokens live an hour: they are kept in memory per source until a minute before they expire, so a
 warm function asks the token endpoint once an hour, not at every run.
@@ -14,20 +12,14 @@ warm function asks the token endpoint once an hour, not at every run.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import ecdsa
-import rsa
-from ecdsa.util import sigencode_string
-from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.error import PyAsn1Error
-
 from chalicelib.channels.pull.exceptions import CredentialsRejected, PlatformUnavailable, QuotaExceeded
 from chalicelib.channels.pull.http import JsonHttp
+from chalicelib.channels.pull.jws import KeyInvalid, P256Key, RsaKey, es256_sign, rs256_sign
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - an endpoint, not a secret
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -60,31 +52,17 @@ def _signing_input(header: dict[str, Any], claims: dict[str, Any]) -> bytes:
     return ".".join(_b64url(part) for part in parts).encode()
 
 
-def _rsa_key(pem: str) -> rsa.PrivateKey:
-    """An RSA key from PKCS#1 or PKCS#8 PEM (Google's key files hold PKCS#8: PrivateKeyInfo)."""
-    if "BEGIN RSA PRIVATE KEY" in pem:
-        return rsa.PrivateKey.load_pkcs1(pem.encode())
-    body = "".join(line for line in pem.strip().splitlines() if not line.startswith("-----"))
-    info, _ = der_decoder.decode(base64.b64decode(body))
-    return rsa.PrivateKey.load_pkcs1(bytes(info[2]), format="DER")  # PrivateKeyInfo.privateKey
-
-
 def rs256_jwt(header: dict[str, Any], claims: dict[str, Any], private_key_pem: str) -> str:
     signing_input = _signing_input({**header, "alg": "RS256"}, claims)
-    signature = rsa.sign(signing_input, _rsa_key(private_key_pem), "SHA-256")
-    return f"{signing_input.decode()}.{_b64url(signature)}"
+    return f"{signing_input.decode()}.{_b64url(rs256_sign(signing_input, RsaKey.from_pem(private_key_pem)))}"
 
 
 def es256_jwt(header: dict[str, Any], claims: dict[str, Any], private_key_pem: str) -> str:
-    key = ecdsa.SigningKey.from_pem(private_key_pem)
-    if key.curve != ecdsa.NIST256p:
-        raise ValueError("an ES256 key is on P-256")
     signing_input = _signing_input({**header, "alg": "ES256"}, claims)
-    signature = key.sign_deterministic(signing_input, hashfunc=hashlib.sha256, sigencode=sigencode_string)
-    return f"{signing_input.decode()}.{_b64url(signature)}"
+    return f"{signing_input.decode()}.{_b64url(es256_sign(signing_input, P256Key.from_pem(private_key_pem)))}"
 
 
-_KEY_ERRORS = (ValueError, KeyError, TypeError, IndexError, PyAsn1Error, ecdsa.der.UnexpectedDER)
+_KEY_ERRORS = (KeyInvalid, ValueError, KeyError, TypeError)
 
 
 def _cached(key: str, now: float) -> str | None:
