@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.channels import sources
 from chalicelib.channels.pull import state as pull_state
@@ -95,7 +96,7 @@ def pull_source(
         outcome.status = "quota"
         updates["last_error"] = f"quota: {error}"[:500]
         metrics.add_metric(name="PullQuotaExceeded", unit=MetricUnit.Count, value=1)
-    except (PullError, ServiceUnavailable) as error:
+    except (PullError, ServiceUnavailable, ClientError, BotoCoreError) as error:  # SSM or SQS failing too
         outcome.status = "failed"
         updates["last_error"] = f"{type(error).__name__}: {error}"[:500]
         metrics.add_metric(name="PullFailed", unit=MetricUnit.Count, value=1)
