@@ -31,7 +31,8 @@ class PullRow:
     platform: str
     scenario: str
     page_size: int
-    reviews: int  # reviews queued by the runs (a review listed again at the checkpoint's second counts twice)
+    reviews: int  # reviews written on the platform and pulled (every one of them: the tests check it)
+    queued: int  # events queued: the newest review is listed again by the next run (at the checkpoint's time)
     runs: int
     list_requests: int
     token_requests: int
@@ -39,6 +40,7 @@ class PullRow:
 
     @property
     def api_per_1000(self) -> float:
+        """Platform API requests per 1,000 reviews written and pulled."""
         return (self.list_requests + self.token_requests) * 1000 / max(1, self.reviews)
 
 
@@ -116,7 +118,8 @@ def _run_scenario(platform: str, scenario: str, counter: RequestCounter) -> Pull
         platform=platform,
         scenario=scenario,
         page_size=platform_for(platform).page_size,
-        reviews=queued,
+        reviews=len(fake.reviews),
+        queued=queued,
         runs=runs,
         list_requests=len(api),
         token_requests=len(fake.requests) - len(api),
@@ -153,7 +156,7 @@ def pull_checks(cost: PullCost | None) -> list[tuple[str, str, str, bool]]:
                 f"pulled reviews ({platform}): API requests for a backlog of 1,000 reviews",
                 str(measured),
                 f"≤ {target + 1}",
-                backlog.reviews == REVIEWS and measured <= target + 1,
+                backlog.queued >= backlog.reviews == REVIEWS and measured <= target + 1,
             )
         )
     return rows
@@ -164,15 +167,16 @@ def pull_section(cost: PullCost | None) -> list[str]:
     if cost is None:
         return ["Not measured in this run."]
     lines = [
-        "| platform | scenario | page size | reviews | runs | list requests | token requests | API requests "
-        "per 1,000 reviews | AWS requests |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| platform | scenario | page size | reviews | events queued | runs | list requests | token requests "
+        "| API requests per 1,000 reviews | AWS requests |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in cost.rows:
         aws = ", ".join(f"{service} {op} {count}" for (service, op), count in sorted(row.aws.items()))
         lines.append(
-            f"| {row.platform} | {row.scenario} | {row.page_size} | {row.reviews} | {row.runs} | "
-            f"{row.list_requests} | {row.token_requests} | {row.api_per_1000:.0f} | {aws or '—'} |"
+            f"| {row.platform} | {row.scenario} | {row.page_size} | {row.reviews} | {row.queued} | "
+            f"{row.runs} | {row.list_requests} | {row.token_requests} | {row.api_per_1000:.0f} | "
+            f"{aws or '—'} |"
         )
     lines += [
         "",
@@ -183,7 +187,9 @@ def pull_section(cost: PullCost | None) -> list[str]:
         "function (one here; deployed, up to 24 a day per source); the App Store's JWT is signed locally.",
         "AWS: one SQS request per page that held reviews, one conditional PutItem of the checkpoint per run,",
         "the source's secrets through the cache; the bench reads each checkpoint by key (GetItem), where the",
-        "schedule reads all sources and checkpoints with two Queries per tick.",
+        "schedule reads all sources and checkpoints with two Queries per tick. Events queued exceed the",
+        "reviews by about one a run: the newest review sits at the checkpoint's own time and is listed again",
+        "(a same-second review is never skipped); the analyze step finds it stored and skips it unanalyzed.",
     ]
     return lines
 
