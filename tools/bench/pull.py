@@ -32,7 +32,7 @@ class PullRow:
     scenario: str
     page_size: int
     reviews: int  # reviews written on the platform and pulled (every one of them: the tests check it)
-    queued: int  # events queued: the newest review is listed again by the next run (at the checkpoint's time)
+    queued: int  # events queued by the runs (a review queued twice would count twice)
     runs: int
     list_requests: int
     token_requests: int
@@ -187,9 +187,8 @@ def pull_section(cost: PullCost | None) -> list[str]:
         "function (one here; deployed, up to 24 a day per source); the App Store's JWT is signed locally.",
         "AWS: one SQS request per page that held reviews, one conditional PutItem of the checkpoint per run,",
         "the source's secrets through the cache; the bench reads each checkpoint by key (GetItem), where the",
-        "schedule reads all sources and checkpoints with two Queries per tick. Events queued exceed the",
-        "reviews by about one a run: the newest review sits at the checkpoint's own time and is listed again",
-        "(a same-second review is never skipped); the analyze step finds it stored and skips it unanalyzed.",
+        "schedule reads all sources and checkpoints with two Queries per tick. The newest review, listed",
+        "again by the next run at the checkpoint's own time, is known to the checkpoint: not queued again.",
     ]
     return lines
 

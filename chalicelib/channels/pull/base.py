@@ -4,8 +4,10 @@ become FeedbackEvents the same way for every platform.
 A platform lists reviews newest first (by the time each was written or last edited). A run starts at the
 top and pages down until it meets a review older than the checkpoint's `since`; the newest time it saw
 becomes the next `since`. A run cut short (its page budget, a quota error) keeps the page token it reached,
-so the next run resumes there before starting again from the top. Overlaps are harmless: a review's
-identity is its platform id and version, so a review pulled twice is stored once.
+so the next run resumes there before starting again from the top. The versions listed at exactly the
+checkpoint's time are remembered with it, so a review sharing that second with one already pulled is still
+pulled, and the one pulled is not queued again. Overlaps are harmless anyway: a review's identity is its
+platform id and version, so a review pulled twice is stored once.
 
 An edit (the text or the rating changed) is a new version: a new item under `{review id}@{version}`, where
 the version is a digest of the rating and text, in the thread of the review's id, so both versions stay
@@ -62,6 +64,11 @@ class PulledReview:
         digest = hashlib.sha256(f"{self.rating}\x1f{self.text}".encode()).hexdigest()
         return digest[:VERSION_CHARS]
 
+    @property
+    def key(self) -> str:
+        """This version's identity: the event's external_id."""
+        return f"{self.review_id}@{self.version}"
+
 
 @dataclass(frozen=True)
 class Page:
@@ -79,6 +86,9 @@ class Checkpoint:
     since: datetime | None = None
     page_token: str | None = None
     newest: datetime | None = None
+    # The versions listed at exactly `since` (pulled already: not queued again) and at `newest`.
+    at_since: tuple[str, ...] = ()
+    at_newest: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,17 +146,32 @@ class PullPlatform(ABC):
         """One page of the listing, newest first; `page_token` None is the first page."""
 
     def fetch_since(self, session: Session, checkpoint: Checkpoint) -> Fetched:
-        """The next page after `checkpoint`: its reviews not older than `since`, and the checkpoint after."""
+        """The next page after `checkpoint`: its reviews newer than `since` (or at `since` and not pulled
+        yet: two reviews can share a second), and the checkpoint after it."""
         page = self.fetch_page(session, checkpoint.page_token)
         since = checkpoint.since
+        fresh = [
+            review
+            for review in page.reviews
+            if since is None
+            or review.modified_at > since
+            or (review.modified_at == since and review.key not in checkpoint.at_since)
+        ]
+        reached_older = since is not None and any(review.modified_at < since for review in page.reviews)
         times = [review.modified_at for review in page.reviews]
         newest = max([t for t in (checkpoint.newest, *times) if t is not None], default=None)
-        # Equal times are kept (two reviews in one second): the overlap is deduplicated downstream.
-        fresh = [review for review in page.reviews if since is None or review.modified_at >= since]
-        reached_older = since is not None and len(fresh) < len(page.reviews)
+        kept = checkpoint.at_newest if checkpoint.newest == newest else ()
+        at_newest = tuple(sorted({*kept, *(r.key for r in page.reviews if r.modified_at == newest)}))
         if page.next_page_token and not reached_older:
-            return Fetched(fresh, replace(checkpoint, page_token=page.next_page_token, newest=newest), False)
-        return Fetched(fresh, Checkpoint(since=newest or since), True)
+            following = replace(
+                checkpoint, page_token=page.next_page_token, newest=newest, at_newest=at_newest
+            )
+            return Fetched(fresh, following, False)
+        if newest is None or (since is not None and newest < since):
+            # Nothing newer listed (the newest review deleted, say): the checkpoint stays where it was.
+            return Fetched(fresh, Checkpoint(since=since, at_since=checkpoint.at_since), True)
+        at_since = tuple(sorted({*checkpoint.at_since, *at_newest})) if newest == since else at_newest
+        return Fetched(fresh, Checkpoint(since=newest, at_since=at_since), True)
 
     def event(self, source: SourceConfig, review: PulledReview, received_at: datetime) -> FeedbackEvent:
         """The review as a FeedbackEvent: one item per version, in the thread of the review's id."""
@@ -161,7 +186,7 @@ class PullPlatform(ABC):
         try:
             return FeedbackEvent.create(
                 source_id=source.source_id,
-                external_id=f"{review.review_id}@{version}",
+                external_id=review.key,
                 channel=self.channel,
                 kind=Kind.REVIEW,
                 text=review.text,

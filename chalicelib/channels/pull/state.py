@@ -25,6 +25,8 @@ class PullState(DeferredModel):
     since: UtcDatetime | None = None
     page_token: str | None = None
     newest: UtcDatetime | None = None
+    at_since: list[str] = Field(default_factory=list)
+    at_newest: list[str] = Field(default_factory=list)
     next_run_at: UtcDatetime | None = None
     last_run_at: UtcDatetime | None = None
     last_reviews: int = 0
@@ -37,7 +39,13 @@ class PullState(DeferredModel):
 
     @property
     def checkpoint(self) -> Checkpoint:
-        return Checkpoint(since=self.since, page_token=self.page_token, newest=self.newest)
+        return Checkpoint(
+            since=self.since,
+            page_token=self.page_token,
+            newest=self.newest,
+            at_since=tuple(self.at_since),
+            at_newest=tuple(self.at_newest),
+        )
 
     def with_checkpoint(self, checkpoint: Checkpoint) -> PullState:
         return self.model_copy(
@@ -45,6 +53,8 @@ class PullState(DeferredModel):
                 "since": checkpoint.since,
                 "page_token": checkpoint.page_token,
                 "newest": checkpoint.newest,
+                "at_since": list(checkpoint.at_since),
+                "at_newest": list(checkpoint.at_newest),
             }
         )
 
