@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice import Chalice, ConvertToMiddleware, Cron
+from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
 
 from chalicelib.observability import logger, metrics, trace_invocation
@@ -22,6 +22,7 @@ EVENT_HANDLERS = frozenset(
         "app.deliver_webhooks",
         "app.receive_email",
         "app.on_deploy",
+        "app.pull_reviews",
     }
 )
 
@@ -121,3 +122,12 @@ def on_deploy(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from chalicelib.operations import deploy_hooks  # imported by the function that runs it (cold start)
 
     return deploy_hooks.handle_custom_resource(event)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="pull_reviews")
+def pull_reviews(event: CloudWatchEvent) -> dict[str, Any]:
+    """Every 5 minutes: pull the pull sources (Google Play, App Store, Google Business Profile) that are due
+    (each every 15 minutes unless its `poll_minutes` says otherwise) and queue their new reviews."""
+    from chalicelib.channels.pull import scheduler  # imported by the function that runs it (cold start)
+
+    return scheduler.handle_schedule(event.to_dict(), event.context)

@@ -43,6 +43,9 @@ class Channel(StrEnum):
     TRUSTPILOT = "trustpilot"
     WEBHOOK = "webhook"
     EMAIL = "email"
+    GOOGLE_PLAY = "google_play"
+    APP_STORE = "app_store"
+    GOOGLE_BUSINESS = "google_business"
 
 
 class Kind(StrEnum):

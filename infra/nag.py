@@ -19,6 +19,7 @@ from infra.permissions import (
     FUNCTIONS,
     NIGHTLY_EXPORT,
     ON_DEPLOY,
+    PULL_REVIEWS,
     RECEIVE_EMAIL,
 )
 
@@ -112,6 +113,11 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
         },
         RECEIVE_EMAIL: {any_resource: XRAY_REASON, inbound_mail: INBOUND_MAIL_REASON},
         ON_DEPLOY: {any_resource: XRAY_REASON},
+        # The scheduled pull reads the pull sources' platform credentials (keys, refresh tokens) there.
+        PULL_REVIEWS: {
+            any_resource: XRAY_REASON,
+            secrets: SOURCE_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
+        },
     }
     assert set(reasons) == set(FUNCTIONS)
     if stack.settings.create_api_gateway_logs_role:

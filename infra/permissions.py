@@ -32,6 +32,7 @@ FAN_OUT_WEBHOOKS = "FanOutWebhooks"
 DELIVER_WEBHOOKS = "DeliverWebhooks"
 RECEIVE_EMAIL = "ReceiveEmail"
 ON_DEPLOY = "OnDeploy"
+PULL_REVIEWS = "PullReviews"
 FUNCTIONS = (
     API_HANDLER,
     ANALYZE,
@@ -41,6 +42,7 @@ FUNCTIONS = (
     DELIVER_WEBHOOKS,
     RECEIVE_EMAIL,
     ON_DEPLOY,
+    PULL_REVIEWS,
 )
 
 # Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
@@ -77,6 +79,8 @@ COUNTER_PARTITIONS = "COUNTER#*"
 FEEDBACK_PARTITIONS = "FEEDBACK#*"
 # Outbound webhooks (chalicelib/outbound/): subscriptions (config records) and their delivery logs.
 SUBSCRIPTION_PARTITION = "SUBSCRIPTION"
+# Each pull source's checkpoint and pause (store/config_records.py PULL_STATES, channels/pull/state.py).
+PULL_STATE_PARTITION = "PULL"
 DELIVERY_LOG_PARTITIONS = "DELIVERY#*"
 
 
@@ -447,6 +451,35 @@ def on_deploy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]
     ]
 
 
+def pull_reviews(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The scheduled pull: the sources and their checkpoints, the sources' secrets, one SQS send a page."""
+    return [
+        # sources.list_all and state.load_all: one Query of each partition per run.
+        _statement(
+            "ListSourcesAndCheckpoints",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={
+                "ForAllValues:StringEquals": {
+                    "dynamodb:LeadingKeys": [SOURCE_PARTITION, PULL_STATE_PARTITION]
+                }
+            },
+        ),
+        # state.save: one conditional PutItem per source and run, in the PULL partition only.
+        _statement(
+            "SaveCheckpoints",
+            ["dynamodb:PutItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [PULL_STATE_PARTITION]}},
+        ),
+        # sources.secrets_cached: GetParametersByPath under {PARAMETER_PREFIX}/sources/{source_id}.
+        _statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),
+        # scheduler.queue_events: SendMessage / SendMessageBatch, one request per page of reviews.
+        _statement("EnqueueReviews", ["sqs:SendMessage"], [targets.queue_arn]),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
 POLICIES = {
     API_HANDLER: api_handler,
     ANALYZE: analyze,
@@ -456,4 +489,5 @@ POLICIES = {
     DELIVER_WEBHOOKS: deliver_webhooks,
     RECEIVE_EMAIL: receive_email,
     ON_DEPLOY: on_deploy,
+    PULL_REVIEWS: pull_reviews,
 }

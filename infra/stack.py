@@ -39,7 +39,7 @@ from aws_cdk import aws_ssm as ssm
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra import gateway, mail_receiving, monitoring, outbound, package, permissions, runtime, storage
+from infra import gateway, mail_receiving, monitoring, outbound, package, permissions, pull, runtime, storage
 from infra.nag import acknowledge_findings
 from infra.outputs import OUTPUTS
 from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, ON_DEPLOY, RECEIVE_EMAIL
@@ -203,6 +203,7 @@ class FeedbackStack(cdk.Stack):
         monitoring.export_step_failures(
             self, self.chalice.get_resource(NIGHTLY_EXPORT), targets.default_event_bus_arn
         )
+        pull.alarms(self, settings, self.alarm_topic)
         self.stack_parameter = ssm.StringParameter(
             self,
             "StackParameter",

@@ -45,6 +45,8 @@ def post(url: str, body: bytes, content_type: str, headers: dict | None = None) 
 def local_stack():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INGEST_", "TABLE_", "EXPORT_"))}
     env.update({"MOTO_PORT": str(free_port()), "PORT": str(free_port()), "PYTHONUNBUFFERED": "1"})
+    # The demo pull source is pulled on demand only: its reviews would add to the counts checked here.
+    env["LOCAL_PULL_SECONDS"] = "0"
     process, banner = start_reading_banner(env, timeout=60)
     assert "Serving on" in banner, banner
     yield env, banner, process

@@ -1,4 +1,4 @@
-"""`sources add|list|show|rotate|remove`: webhook sources and their secrets."""
+"""`sources add|list|show|rotate|remove|resume|pull`: webhook, mail and pull sources and their secrets."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.channels import sources
+from chalicelib.channels.pull.registry import PULL_TYPES, platform_for
 from chalicelib.channels.registry import CHANNELS
 from chalicelib.cli.common import pairs
 
@@ -30,6 +31,8 @@ def _print_source(args: argparse.Namespace, source: sources.SourceConfig, reveal
     print(f"name:       {source.name}")
     if source.type == EMAIL_TYPE:
         print(f"mail to:    {source.settings.get('recipients', '(no recipients setting)')}")
+    elif source.type in PULL_TYPES:
+        _print_pull_state(source)
     else:
         print(f"webhook:    {_webhook_url(args, source.source_id)}")
     if source.default_language:
@@ -41,10 +44,75 @@ def _print_source(args: argparse.Namespace, source: sources.SourceConfig, reveal
         print(f"secret:     {name}={value if reveal else sources.mask(value)}")
 
 
+def _print_pull_state(source: sources.SourceConfig) -> None:
+    from chalicelib.channels.pull import state as pull_state
+
+    current = pull_state.load(source.source_id)
+    every = int(pull_state.poll_interval(source.settings).total_seconds() // 60)
+    print(f"pulls:      every {every} minutes (the schedule runs every 5)")
+    if current.paused_reason:
+        print(f"paused:     since {current.paused_at:%Y-%m-%d %H:%M} UTC: {current.paused_reason}")
+        print(f"            fix the credentials or settings, then `sources resume {source.source_id}`")
+    if current.last_run_at:
+        print(f"last run:   {current.last_run_at:%Y-%m-%d %H:%M} UTC, {current.last_reviews} reviews")
+    if current.last_error:
+        print(f"last error: {current.last_error}")
+    if current.since:
+        print(f"checkpoint: reviews since {current.since.isoformat()}")
+
+
+def _secret_value(value: str) -> str:
+    """A secret as given, or a file's content for `@path` (a service-account key file, a .p8 key)."""
+    if value.startswith("@"):
+        with open(value[1:], encoding="utf-8") as file:
+            return file.read().strip()
+    return value
+
+
+def _pull_source_add(args: argparse.Namespace) -> int:
+    """A pull source: its platform's secrets (`@file` reads a key file) and settings, checked first."""
+    platform = platform_for(args.type)
+    try:
+        given = {name: _secret_value(value) for name, value in pairs(args.secret, "--secret").items()}
+    except OSError as error:
+        print(f"error: --secret: cannot read {error.filename}", file=sys.stderr)
+        return 2
+    settings = pairs(args.setting, "--setting")
+    missing = [name for name in platform.secret_names if not given.get(name)]
+    missing_settings = [name for name in platform.required_settings if not settings.get(name)]
+    unknown = sorted(set(settings) - set(platform.setting_help) - {"backfill_days"})
+    if missing or missing_settings or unknown or set(given) - set(platform.secret_names):
+        print(
+            f"error: a {args.type} source needs --secret for {', '.join(platform.secret_names)} and "
+            f"--setting for {', '.join(platform.required_settings)}; it knows only: "
+            + "; ".join(f"{name} ({meaning})" for name, meaning in platform.setting_help.items()),
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        source = sources.SourceConfig(
+            source_id=args.source_id or sources.new_source_id(args.type),
+            type=args.type,
+            name=args.name,
+            settings=settings,
+            default_language=args.default_language,
+        )
+    except ValidationError as error:
+        print(f"error: {error.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    sources.save(source, given)
+    _print_source(args, source)
+    print(f"\nIn the platform's console: {platform.console_help}")
+    print(f"Check it now with `sources pull {source.source_id}`.")
+    return 0
+
+
 def sources_add(args: argparse.Namespace) -> int:
     """Create a source: its secrets go to SSM (generated where this product chooses them)."""
     if args.type == EMAIL_TYPE:
         return _email_source_add(args)
+    if args.type in PULL_TYPES:
+        return _pull_source_add(args)
     channel = CHANNELS[args.type]  # argparse already refused unknown types
     given = pairs(args.secret, "--secret")
     generated = {
@@ -139,6 +207,19 @@ def sources_rotate(args: argparse.Namespace) -> int:
     source = _existing(args.source_id)
     if source is None:
         return 1
+    if source.type in PULL_TYPES:
+        # A platform's key or token: the new one replaces it at once (nothing signs with the old one).
+        new_values = {name: _secret_value(value) for name, value in pairs(args.secret, "--secret").items()}
+        unknown = sorted(set(new_values) - set(platform_for(source.type).secret_names))
+        if unknown or args.generate:
+            print(
+                f"error: a {source.type} source has secrets {platform_for(source.type).secret_names}",
+                file=sys.stderr,
+            )
+            return 2
+        sources.rotate(source.source_id, new_values, keep_previous=False)
+        _print_source(args, source)
+        return 0
     if source.type not in CHANNELS:
         print(f"error: a {source.type} source has no secrets to rotate", file=sys.stderr)
         return 2
@@ -160,10 +241,51 @@ def sources_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_pull(source_id: str) -> sources.SourceConfig | None:
+    source = _existing(source_id)
+    if source is not None and source.type not in PULL_TYPES:
+        print(f"error: {source_id} is a {source.type} source, not a pull source", file=sys.stderr)
+        return None
+    return source
+
+
+def sources_resume(args: argparse.Namespace) -> int:
+    """Unpause a pull source its platform refused, once its credentials or settings are fixed."""
+    from chalicelib.channels.pull import scheduler
+
+    source = _existing_pull(args.source_id)
+    if source is None:
+        return 1
+    scheduler.resume(source.source_id)
+    print(f"resumed {source.source_id}: it is pulled at the next run of the schedule")
+    return 0
+
+
+def sources_pull(args: argparse.Namespace) -> int:
+    """Pull a source now, as the schedule would (to check a new source's setup)."""
+    from chalicelib.channels.pull import scheduler
+    from chalicelib.channels.pull import state as pull_state
+    from chalicelib.channels.pull.http import JsonHttp
+
+    source = _existing_pull(args.source_id)
+    if source is None:
+        return 1
+    http = JsonHttp()
+    outcome = scheduler.pull_source(source, pull_state.load(source.source_id), http)
+    print(f"{source.source_id}: {outcome.status}, {outcome.reviews} reviews queued, {http.requests} requests")
+    _print_pull_state(source)
+    return 0 if outcome.status in ("caught_up", "unfinished") else 1
+
+
 def sources_remove(args: argparse.Namespace) -> int:
     """Delete a source and its secrets."""
-    if _existing(args.source_id) is None:
+    found = _existing(args.source_id)
+    if found is None:
         return 1
+    if found.type in PULL_TYPES:
+        from chalicelib.channels.pull import state as pull_state
+
+        pull_state.remove(args.source_id)
     sources.remove(args.source_id)
     print(f"removed {args.source_id}")
     return 0
@@ -172,11 +294,11 @@ def sources_remove(args: argparse.Namespace) -> int:
 def add_sources_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     url = argparse.ArgumentParser(add_help=False)
     url.add_argument("--api-url", help="the API's base URL, to print webhook URLs")
-    group = groups.add_parser("sources", help="webhook sources")
+    group = groups.add_parser("sources", help="webhook, mail and pull sources")
     commands = group.add_subparsers(dest="command", required=True)
 
     adding = commands.add_parser("add", parents=[common, url], help="create a source")
-    adding.add_argument("--type", required=True, choices=sorted([*CHANNELS, EMAIL_TYPE]))
+    adding.add_argument("--type", required=True, choices=sorted([*CHANNELS, EMAIL_TYPE, *PULL_TYPES]))
     adding.add_argument("--name", required=True)
     adding.add_argument("--secret", action="append", metavar="NAME=VALUE", help="a secret (repeat)")
     adding.add_argument("--setting", action="append", metavar="NAME=VALUE", help="a setting (repeat)")
@@ -202,6 +324,14 @@ def add_sources_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     rotating.add_argument("--no-keep-previous", action="store_true", help="stop accepting the old value now")
     rotating.add_argument("--drop-previous", action="store_true", help="end a rotation: old values refused")
     rotating.set_defaults(run=sources_rotate)
+
+    resuming = commands.add_parser("resume", parents=[common], help="unpause a pull source")
+    resuming.add_argument("source_id")
+    resuming.set_defaults(run=sources_resume)
+
+    pulling = commands.add_parser("pull", parents=[common], help="pull a pull source now")
+    pulling.add_argument("source_id")
+    pulling.set_defaults(run=sources_pull)
 
     removing = commands.add_parser("remove", parents=[common], help="delete a source and its secrets")
     removing.add_argument("source_id")

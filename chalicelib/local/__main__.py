@@ -33,6 +33,7 @@ from chalicelib.local.provision import (
     mark_counters_complete,
     provision,
 )
+from chalicelib.local.pull import start_demo_pull
 from chalicelib.web.demo import serve_demo
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def main() -> int:
 
     sys.path.insert(0, str(PROJECT_DIR))
     # Imported after the environment is set: the app reads it at import time.
-    from app import analyze, app, nightly_export, receive_email
+    from app import analyze, app, nightly_export, pull_reviews, receive_email
 
     poller = SqsPoller(resources.queue_url, analyze)
     scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
@@ -87,6 +88,7 @@ def main() -> int:
     scheduler.start()
     outbound = start_outbound(int(os.environ.get("DEMO_WEBHOOK_PORT", "0")))
     smtp = start_smtp(receive_email)
+    demo_pull = start_demo_pull(pull_reviews)
     mail_address = mail_source.settings["recipients"]
     # Answers as the deployed API does, errors included (http_server.py); its request log names routes only.
     server = LocalApiServer(app, "127.0.0.1", port)
@@ -116,6 +118,8 @@ def main() -> int:
         f"  Webhooks:   demo subscription {outbound.demo_subscription_id} → a receiver printing each event"
         " (cli subscriptions list --local)\n"
         f"  E-mail:     smtp://{smtp.host}:{smtp.port}  (feedback to {mail_address}; README, E-mail)\n"
+        f"  Reviews:    {demo_pull.source.source_id} pulls a fake Google Play at {demo_pull.fake_url}"
+        " (cli sources pull demo-google_play --local; README, Pulled reviews)\n"
         f"  AWS (moto): {os.environ['AWS_ENDPOINT_URL']}  table={resources.table_name}"
         f"  bucket={resources.bucket_name}\n"
         "  Try:\n"
@@ -137,6 +141,7 @@ def main() -> int:
         scheduler.stop()
         outbound.stop()
         smtp.stop()
+        demo_pull.stop()
         demo.shutdown()
         moto.stop()
     return 0

@@ -130,3 +130,4 @@ TOKENS = ConfigRecords("TOKEN")
 THEMES = ConfigRecords("THEMES")
 SUBSCRIPTIONS = ConfigRecords("SUBSCRIPTION")  # outbound/subscriptions.py: where outbound webhooks go
 CRM_CONNECTIONS = ConfigRecords("CRM")  # crm/connections.py: CRM sync targets
+PULL_STATES = ConfigRecords("PULL")  # channels/pull/state.py: each pull source's checkpoint and pause

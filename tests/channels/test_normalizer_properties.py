@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 
 from chalicelib.channels.base import Delivery, WebhookRequest
 from chalicelib.channels.exceptions import DeliveryTooLarge, PayloadInvalid
+from chalicelib.channels.pull.registry import PULL_TYPES, platform_for
 from chalicelib.channels.registry import CHANNELS
 from chalicelib.channels.routes import queue_bodies
 from chalicelib.channels.sources import SourceConfig, SourceSecrets
@@ -393,8 +394,10 @@ def test_the_channel_enums_name_what_the_registered_channels_and_forms_produce()
     """The FeedbackEvent `Channel` enum (models.py, which may not import the channels) and the OpenAPI
     `Channel` schema cannot be built from the registry: they must name exactly what the registered channels'
     fixtures produce plus `form` and `email`, in the same order in both."""
-    # `form` comes from the forms package and `email` from channels/email (mail, not a webhook).
+    # `form` comes from the forms package, `email` from channels/email (mail, not a webhook), and the pulled
+    # reviews' channels from channels/pull (each platform names its own).
     produced = {ChannelName.FORM.value, ChannelName.EMAIL.value}
+    produced |= {platform_for(pull_type).channel.value for pull_type in PULL_TYPES}
     for channel_type in CHANNEL_TYPES:
         for document in fixtures_of(channel_type):
             outcome = run_in_process(channel_type, json.dumps(document).encode(), with_settings=False)

@@ -12,6 +12,7 @@ from tools.bench.export_fanout import export_fanout_checks
 from tools.bench.export_scale import export_scale_checks
 from tools.bench.listings import TARGET_EVALUATED_PER_RETURNED, ListingFigures, evaluated_within_target
 from tools.bench.outbound import outbound_checks
+from tools.bench.pull import pull_checks
 from tools.bench.run import BenchResult
 from tools.bench.stats_cost import TARGET_STATS_REQUESTS_93_DAYS, StatsCost
 from tools.bench.storage import TARGET_WRU_PER_ITEM, storage_figures, wru_per_stored_item
@@ -127,6 +128,7 @@ def checks(result: BenchResult) -> list[Check]:
         *(Check(*row) for row in crm_checks(result.crm)),
         *listing_checks(result.listings),
         *(Check(*row) for row in email_checks(result.email_cost)),
+        *(Check(*row) for row in pull_checks(result.pull_cost)),
         *bedrock_checks(result),
         *bedrock_cost_checks(result),
         *(Check(*row) for row in theme_quality_targets(result.theme_quality)),

@@ -29,6 +29,7 @@ from tools.bench.listings import listings_section
 from tools.bench.outbound import outbound_section
 from tools.bench.pii_quality import pii_quality_section
 from tools.bench.pipeline import QUICK_HISTORY_ITEMS
+from tools.bench.pull import pull_section
 from tools.bench.run import BenchResult
 from tools.bench.scale_summary import scale_summary_section
 from tools.bench.sentiment_quality import sentiment_quality_section
@@ -339,6 +340,11 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## E-mail: AWS requests per received mail",
         "",
         *email_section(result.email_cost),
+        "",
+        "## Pulled reviews: API requests per 1,000 reviews",
+        "",
+        *pull_section(result.pull_cost),
+        "",
         "## CRM sync (HubSpot, Salesforce)",
         "",
         *crm_section(result.crm),

@@ -29,6 +29,7 @@ from tools.bench.pipeline import (
     run_pipeline,
     timed,
 )
+from tools.bench.pull import PullCost, measure_pull_cost
 from tools.bench.sentiment_quality import LanguageScore, measure_sentiment_quality
 from tools.bench.theme_quality import measure_theme_quality
 
@@ -67,6 +68,7 @@ class BenchResult:
     listings: list[ListingFigures] | None = None
     outbound: OutboundFigures | None = None
     email_cost: EmailCost | None = None
+    pull_cost: PullCost | None = None
     crm: CrmFigures | None = None
 
 
@@ -106,6 +108,8 @@ def run(
         outbound = measure_outbound()
     with timed(pipeline.timings, "e-mail requests"), contextlib.redirect_stdout(captured):
         email_cost = measure_email_cost()
+    with timed(pipeline.timings, "pulled reviews"), contextlib.redirect_stdout(captured):
+        pull_cost = measure_pull_cost()
     with timed(pipeline.timings, "filtered listings"):
         listings = measure_listings(day_counts=listing_days)
     with timed(pipeline.timings, "CRM sync"), contextlib.redirect_stdout(captured):
@@ -148,5 +152,6 @@ def run(
         listings=listings,
         outbound=outbound,
         email_cost=email_cost,
+        pull_cost=pull_cost,
         crm=crm,
     )

@@ -1,0 +1,126 @@
+"""`app_store`: App Store reviews through the App Store Connect API (GET /v1/apps/{id}/customerReviews,
+`sort=-createdDate`, `limit` ≤ 200, pages by `links.next`), authorized by an ES256 JWT made from the team's
+API key (kid = key id, iss = issuer id, aud = appstoreconnect-v1, expiring within 20 minutes).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from chalicelib.channels.pull.base import (
+    Page,
+    PulledReview,
+    PullPlatform,
+    Session,
+    require_json_object,
+    star_rating,
+)
+from chalicelib.channels.pull.credentials import app_store_token
+from chalicelib.channels.pull.exceptions import (
+    CredentialsRejected,
+    PlatformUnavailable,
+    QuotaExceeded,
+    SourceRejected,
+)
+from chalicelib.channels.pull.http import JsonResponse
+from chalicelib.models import Channel as ChannelName
+
+API_URL = "https://api.appstoreconnect.apple.com"
+APP_ID = "app_id"
+KEY_ID = "key_id"
+ISSUER_ID = "issuer_id"
+PRIVATE_KEY = "private_key"
+LIMIT = 200  # the documented maximum of `limit`
+
+
+def _raise_for_apple(response: JsonResponse) -> None:
+    """Apple's error body {"errors": [{"status", "code", "title", "detail"}]} as the pull error it means."""
+    if response.status < 300:
+        return
+    errors = response.body.get("errors") if isinstance(response.body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    message = f"{response.status} {first.get('code', '')}".strip()
+    if response.status == 429:
+        raise QuotaExceeded(message)
+    if response.status in (401, 403):
+        raise CredentialsRejected(message)
+    if response.status in (400, 404):
+        raise SourceRejected(message)
+    raise PlatformUnavailable(message)
+
+
+class AppStore(PullPlatform):
+    type = "app_store"
+    channel = ChannelName.APP_STORE
+    secret_names = (PRIVATE_KEY,)
+    required_settings = (APP_ID, KEY_ID, ISSUER_ID)
+    setting_help = {
+        APP_ID: "the app's Apple ID (App Store Connect → App Information)",
+        KEY_ID: "the API key's Key ID",
+        ISSUER_ID: "the team's Issuer ID (Users and Access → Integrations)",
+        "poll_minutes": "minutes between pulls (default 15, at least 5)",
+        "api_base_url": "another API host (the local fake); default the App Store Connect API",
+    }
+    console_help = (
+        "In App Store Connect → Users and Access → Integrations → App Store Connect API, generate a team "
+        "key with the Customer Support role (or higher), download the .p8 once, and note its Key ID and the "
+        "Issuer ID. Pass --secret private_key=@AuthKey_XXXX.p8."
+    )
+    page_size = LIMIT
+
+    def authorize(self, session: Session) -> None:
+        # A fresh token per run: it is signed locally (no request), and a run is far shorter than 19 minutes.
+        session.access_token = app_store_token(
+            session.required_setting(KEY_ID), session.required_setting(ISSUER_ID), session.secret(PRIVATE_KEY)
+        )
+
+    def _base(self, session: Session) -> str:
+        return (session.setting("api_base_url") or API_URL).rstrip("/")
+
+    def fetch_page(self, session: Session, page_token: str | None) -> Page:
+        base = self._base(session)
+        if page_token:
+            # `links.next` is a whole URL; the token is sent to the API's own host only.
+            if urlsplit(page_token).netloc != urlsplit(base).netloc:
+                raise PlatformUnavailable("links.next points at another host")
+            response = session.http.get(page_token, token=session.access_token)
+        else:
+            app_id = quote(session.required_setting(APP_ID), safe="")
+            response = session.http.get(
+                f"{base}/v1/apps/{app_id}/customerReviews",
+                {"sort": "-createdDate", "limit": LIMIT},
+                token=session.access_token,
+            )
+        _raise_for_apple(response)
+        body = require_json_object(response)
+        reviews = [self._review(item) for item in body.get("data") or []]
+        links = body.get("links")
+        next_url = links.get("next") if isinstance(links, dict) else None
+        return Page(reviews, next_url if isinstance(next_url, str) and next_url else None)
+
+    def _review(self, item: Any) -> PulledReview:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise PlatformUnavailable("a customer review without an id")
+        attributes = item.get("attributes") if isinstance(item.get("attributes"), dict) else {}
+        try:
+            created = datetime.fromisoformat(str(attributes.get("createdDate")))
+        except ValueError as error:
+            raise PlatformUnavailable("a customer review without a createdDate") from error
+        title, body = (str(attributes.get(name) or "").strip() for name in ("title", "body"))
+        nickname = attributes.get("reviewerNickname")
+        return PulledReview(
+            review_id=item["id"],
+            rating=star_rating(attributes.get("rating")),
+            text="\n\n".join(part for part in (title, body) if part),
+            modified_at=created,
+            created_at=created,
+            author_name=nickname if isinstance(nickname, str) and nickname else None,
+            metadata={
+                "territory": attributes.get("territory")
+                if isinstance(attributes.get("territory"), str)
+                else None,
+                "title": title or None,
+            },
+        )

@@ -1,0 +1,149 @@
+"""Access tokens for the pull clients: Google's service-account JWT grant and OAuth refresh-token grant, and
+the App Store Connect API's ES256 JWT.
+
+The JWTs are RFC 7515 compact tokens (base64url JSON header and claims, then the signature) signed by
+jws.py (RS256, ES256; why by hand: its docstring); the fakes check every token with joserfc, an independent
+implementation.
+
+Google's tokens live an hour: they are kept in memory per source until a minute before they expire, so a
+warm function asks the token endpoint once an hour, not at every run.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.channels.pull.exceptions import CredentialsRejected, PlatformUnavailable, QuotaExceeded
+from chalicelib.channels.pull.http import JsonHttp
+from chalicelib.channels.pull.jws import KeyInvalid, P256Key, RsaKey, es256_sign, rs256_sign
+
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - an endpoint, not a secret
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# Apple refuses App Store Connect tokens that live longer than 20 minutes.
+APP_STORE_TOKEN_SECONDS = 19 * 60
+APP_STORE_AUDIENCE = "appstoreconnect-v1"
+REFRESH_MARGIN_SECONDS = 60
+
+
+@dataclass
+class _Cached:
+    token: str
+    expires_at: float
+
+
+_tokens: dict[str, _Cached] = {}
+
+
+def clear_tokens() -> None:
+    """Forget cached access tokens (tests, and after a source's secrets change)."""
+    _tokens.clear()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _signing_input(header: dict[str, Any], claims: dict[str, Any]) -> bytes:
+    parts = (json.dumps(part, separators=(",", ":")).encode() for part in (header, claims))
+    return ".".join(_b64url(part) for part in parts).encode()
+
+
+def rs256_jwt(header: dict[str, Any], claims: dict[str, Any], private_key_pem: str) -> str:
+    signing_input = _signing_input({**header, "alg": "RS256"}, claims)
+    return f"{signing_input.decode()}.{_b64url(rs256_sign(signing_input, RsaKey.from_pem(private_key_pem)))}"
+
+
+def es256_jwt(header: dict[str, Any], claims: dict[str, Any], private_key_pem: str) -> str:
+    signing_input = _signing_input({**header, "alg": "ES256"}, claims)
+    return f"{signing_input.decode()}.{_b64url(es256_sign(signing_input, P256Key.from_pem(private_key_pem)))}"
+
+
+_KEY_ERRORS = (KeyInvalid, ValueError, KeyError, TypeError)
+
+
+def _cached(key: str, now: float) -> str | None:
+    cached = _tokens.get(key)
+    return cached.token if cached and cached.expires_at - REFRESH_MARGIN_SECONDS > now else None
+
+
+def google_service_account_token(
+    source_id: str, key_json: str, scope: str, http: JsonHttp, now: float | None = None
+) -> str:
+    """An access token for a service account (its JSON key file): a signed JWT exchanged at token_uri."""
+    now = time.time() if now is None else now
+    if token := _cached(source_id, now):
+        return token
+    try:
+        key_file = json.loads(key_json)
+        email, token_uri = key_file["client_email"], key_file.get("token_uri") or GOOGLE_TOKEN_URL
+        claims = {"iss": email, "scope": scope, "aud": token_uri, "iat": int(now), "exp": int(now) + 3600}
+        header = {
+            "typ": "JWT",
+            **({"kid": key_file["private_key_id"]} if key_file.get("private_key_id") else {}),
+        }
+        assertion = rs256_jwt(header, claims, key_file["private_key"])
+    except _KEY_ERRORS as error:
+        raise CredentialsRejected(
+            f"the service-account key is not a JSON key file: {type(error).__name__}"
+        ) from error
+    return _exchange(
+        source_id, http, token_uri, {"grant_type": JWT_BEARER_GRANT, "assertion": assertion}, now
+    )
+
+
+def google_refresh_token(
+    source_id: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+    http: JsonHttp,
+    token_uri: str = GOOGLE_TOKEN_URL,
+    now: float | None = None,
+) -> str:
+    """An access token from an OAuth client's refresh token (the Business Profile API's user consent)."""
+    now = time.time() if now is None else now
+    if token := _cached(source_id, now):
+        return token
+    fields = {
+        "grant_type": "refresh_token",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "refresh_token": refresh_token,
+    }
+    return _exchange(source_id, http, token_uri, fields, now)
+
+
+def _exchange(source_id: str, http: JsonHttp, token_uri: str, fields: dict[str, str], now: float) -> str:
+    response = http.post_form(token_uri, fields)
+    body: dict[str, Any] = response.body if isinstance(response.body, dict) else {}
+    if response.status == 200 and isinstance(body.get("access_token"), str):
+        _tokens[source_id] = _Cached(body["access_token"], now + float(body.get("expires_in", 3600)))
+        return body["access_token"]
+    if response.status == 429:
+        raise QuotaExceeded("the token endpoint answered 429")
+    if response.status >= 500 or response.status == 200:
+        raise PlatformUnavailable(f"the token endpoint answered {response.status}")
+    # RFC 6749 §5.2: {"error": "invalid_grant", "error_description": …}; only the error code is kept.
+    raise CredentialsRejected(f"the token endpoint refused the grant: {body.get('error', response.status)}")
+
+
+def app_store_token(key_id: str, issuer_id: str, private_key_pem: str, now: float | None = None) -> str:
+    """An App Store Connect API token: ES256 over {iss, iat, exp ≤ 20 min, aud}, the key's id as kid."""
+    now = time.time() if now is None else now
+    claims = {
+        "iss": issuer_id,
+        "iat": int(now),
+        "exp": int(now) + APP_STORE_TOKEN_SECONDS,
+        "aud": APP_STORE_AUDIENCE,
+    }
+    try:
+        return es256_jwt({"kid": key_id, "typ": "JWT"}, claims, private_key_pem)
+    except _KEY_ERRORS as error:
+        raise CredentialsRejected(
+            f"the App Store Connect key is not a .p8 EC key: {type(error).__name__}"
+        ) from error

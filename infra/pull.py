@@ -1,0 +1,45 @@
+"""The pulled reviews' alarm: a pull source paused because its platform refused its credentials or settings
+(chalicelib/channels/pull/scheduler.py emits PullSourcePaused) notifies the alarm topic. The schedule itself
+is app.py's `pull_reviews` (every 5 minutes), which `chalice package` turns into an EventBridge rule, and
+its least-privilege role is infra/permissions.py's `pull_reviews`."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from chalicelib.channels.pull.scheduler import PAUSED_METRIC
+from chalicelib.observability import SERVICE
+from infra.settings import StageSettings
+
+METRICS_NAMESPACE = "FeedbackCollector"
+
+
+def alarms(scope: Construct, settings: StageSettings, topic: sns.Topic) -> None:
+    """A paused pull source notifies the alarm topic (on alarm and when it recovers)."""
+    action = cloudwatch_actions.SnsAction(topic)
+    alarm = cloudwatch.Alarm(
+        scope,
+        "PullSourcePaused",
+        alarm_name=f"{settings.stack_name}-PullSourcePaused",
+        alarm_description=(
+            "A pull source (Google Play, App Store, Google Business Profile) was paused: its platform refused"
+            " its credentials or settings. Fix them (`cli sources rotate`), then `cli sources resume <id>`."
+        ),
+        metric=cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=PAUSED_METRIC,
+            dimensions_map={"service": SERVICE, "stage": settings.stage},
+            statistic="Sum",
+            period=cdk.Duration.minutes(5),
+        ),
+        threshold=0,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(action)
+    alarm.add_ok_action(action)

@@ -1,0 +1,24 @@
+"""The bench's pulled-review figures (tools/bench/pull.py): API requests per 1,000 reviews, as floors."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import boto3
+
+from tools.bench.pull import PLATFORMS, REVIEWS, RUNS_PER_DAY, measure_in_stack, pull_checks, pull_section
+
+
+def test_a_backlog_costs_its_pages_and_a_caught_up_run_one_request(stack: Any):
+    cost = measure_in_stack(boto3.DEFAULT_SESSION.events)
+    for platform in PLATFORMS:
+        backlog, steady = cost.row(platform, "backlog"), cost.row(platform, "steady")
+        assert backlog.reviews == REVIEWS == backlog.queued
+        assert backlog.list_requests == math.ceil(REVIEWS / backlog.page_size)
+        assert backlog.token_requests == (0 if platform == "app_store" else 1)
+        assert steady.runs == RUNS_PER_DAY + 1 and steady.list_requests == steady.runs  # one page a run
+        assert steady.reviews == REVIEWS == steady.queued  # none queued twice, none missed
+        assert backlog.aws[("dynamodb", "PutItem")] == backlog.runs  # one checkpoint write a run
+    assert all(met for *_, met in pull_checks(cost))
+    assert any("google_play | backlog" in line for line in pull_section(cost))

@@ -1,0 +1,62 @@
+"""`cli sources add|pull|show|resume|remove` for pull sources, against the App Store fake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chalicelib import cli
+from chalicelib.channels import sources
+from chalicelib.channels.pull import credentials
+from chalicelib.channels.pull import state as pull_state
+from tools.fakes.review_sources import start_fake_source
+
+
+def test_a_pull_source_is_added_from_its_key_file_pulled_paused_and_resumed(
+    stack: Any, tmp_path: Path, capsys
+):
+    store = start_fake_source("app_store")
+    credentials.clear_tokens()
+    try:
+        store.fake.add_review("Great app", 5)
+        key_file = tmp_path / "AuthKey_2X9R4HXF34.p8"
+        key_file.write_text(store.secrets["private_key"], encoding="utf-8")
+        settings = [arg for name, value in store.settings.items() for arg in ("--setting", f"{name}={value}")]
+        added = ["sources", "add", "--type", "app_store", "--name", "iOS app", "--id", "src_ios", *settings]
+        assert cli.main([*added, "--secret", f"private_key=@{key_file}"]) == 0
+        assert sources.read_secrets("src_ios").current("private_key") == store.secrets["private_key"].strip()
+        shown = capsys.readouterr().out
+        assert "every 15 minutes" in shown and "BEGIN PRIVATE KEY" not in shown
+        assert "App Store Connect" in shown  # the console's steps
+
+        assert cli.main(["sources", "pull", "src_ios"]) == 0
+        assert "caught_up, 1 reviews queued, 1 requests" in capsys.readouterr().out
+
+        store.break_credentials()
+        assert cli.main(["sources", "pull", "src_ios"]) == 1
+        out = capsys.readouterr().out
+        assert "paused" in out and "sources resume src_ios" in out
+        assert cli.main(["sources", "resume", "src_ios"]) == 0
+        assert pull_state.load("src_ios").paused_reason is None
+
+        assert cli.main(["sources", "remove", "src_ios"]) == 0
+        assert pull_state.load("src_ios").version == 0
+    finally:
+        store.stop()
+
+
+def test_a_pull_source_needs_its_platforms_secrets_and_settings(stack: Any, capsys):
+    base = ["sources", "add", "--type", "google_play", "--name", "Android", "--id", "src_play"]
+    assert cli.main([*base, "--secret", "service_account_json={}"]) == 2
+    assert "package_name" in capsys.readouterr().err
+    assert cli.main([*base, "--setting", "package_name=com.x", "--secret", "token=1"]) == 2
+    assert (
+        cli.main([*base, "--setting", "package_name=com.x", "--setting", "colour=red", "--secret", "x=1"])
+        == 2
+    )
+    assert (
+        cli.main([*base, "--setting", "package_name=com.x", "--secret", "service_account_json=@/nonexistent"])
+        == 2
+    )
+    assert sources.list_all() == [] or all(s.source_id != "src_play" for s in sources.list_all())
+    assert cli.main(["sources", "resume", "nope"]) == 1
