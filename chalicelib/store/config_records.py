@@ -130,3 +130,5 @@ TOKENS = ConfigRecords("TOKEN")
 THEMES = ConfigRecords("THEMES")
 SUBSCRIPTIONS = ConfigRecords("SUBSCRIPTION")  # outbound/subscriptions.py: where outbound webhooks go
 CRM_CONNECTIONS = ConfigRecords("CRM")  # crm/connections.py: CRM sync targets
+ALERT_RULES = ConfigRecords("ALERT_RULE")  # alerts/rules.py: spike, detractor and silence rules
+ALERT_STATE = ConfigRecords("ALERT_STATE")  # alerts/cooldown.py: when each rule (and slice) last fired
