@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice import Chalice, ConvertToMiddleware, Cron
+from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
 
 from chalicelib.observability import logger, metrics, trace_invocation
@@ -15,7 +15,14 @@ app = Chalice(app_name="feedback-collector")
 # They serve no route, so they import none of the route modules at INIT; every other function (the API, the
 # authorizer) and `chalice package`, which reads the routes, register them all.
 EVENT_HANDLERS = frozenset(
-    {"app.analyze", "app.nightly_export", "app.fan_out_webhooks", "app.deliver_webhooks", "app.receive_email"}
+    {
+        "app.analyze",
+        "app.nightly_export",
+        "app.fan_out_webhooks",
+        "app.deliver_webhooks",
+        "app.receive_email",
+        "app.evaluate_alerts",
+    }
 )
 
 
@@ -74,10 +81,14 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
 
 @app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="LATEST")
 def fan_out_webhooks(event: DynamoDBEvent) -> dict[str, Any]:
-    """From the table's stream: queue one delivery per stored event and subscription that wants it."""
-    from chalicelib.outbound import fanout  # imported by the function that runs it (cold start)
+    """From the table's stream: queue one delivery per stored event and subscription that wants it, and
+    alert on each stored detractor (the alert rules' detractor kind)."""
+    from chalicelib.alerts import detractors  # imported by the function that runs it (cold start)
+    from chalicelib.outbound import fanout
 
-    return fanout.handle_stream_batch(event.to_dict(), event.context)
+    records = event.to_dict()
+    outcome = fanout.handle_stream_batch(records, event.context)
+    return {**outcome, "detractor_alerts": detractors.handle_stream_batch(records)}
 
 
 @app.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=5)
@@ -96,6 +107,14 @@ def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.export import rewrite  # imported by the function that runs it (cold start)
 
     return rewrite.run_export_function(event.to_dict(), rewrite.remaining_time(event.context))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="evaluate_alerts")
+def evaluate_alerts(event: CloudWatchEvent) -> dict[str, Any]:
+    """Every 5 minutes: the spike and silence alert rules against the per-hour counters."""
+    from chalicelib.alerts import evaluator  # imported by the function that runs it (cold start)
+
+    return evaluator.handle_schedule(event.to_dict(), event.context)
 
 
 @app.lambda_function(name="receive_email")
