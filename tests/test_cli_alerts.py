@@ -56,8 +56,12 @@ def test_add_list_test_and_remove(alerts, capsys):
     assert main(["alerts", "remove", spike]) == 1
 
 
-def test_bad_rules_are_refused_and_nothing_is_stored(alerts, capsys):
+def test_bad_rules_are_refused_and_nothing_is_stored(alerts, capsys, monkeypatch):
     assert main(["alerts", "add", "spike", "--factor", "0.5"]) == 2
+    # Off the local stack, Slack is reached like a webhook subscriber: https, public addresses only.
+    monkeypatch.delenv("OUTBOUND_ALLOW_LOOPBACK")
+    assert main(["alerts", "add", "detractor", "--slack-webhook", "http://hooks.slack.example/x"]) == 2
+    assert main(["alerts", "add", "detractor", "--slack-webhook", "https://127.0.0.1/services/x"]) == 2
     assert main(["alerts", "add", "silence", "--hours", "0"]) == 2
     assert main(["alerts", "add", "detractor", "--slack-webhook", "not a url"]) == 2
     with pytest.raises(SystemExit):

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import Channel, utc_now
+from chalicelib.outbound.subscriptions import check_target
 from chalicelib.store.config_records import ALERT_RULES
 
 RULE_ID_PATTERN = r"^alr_[a-z0-9]{8,32}$"
@@ -162,8 +163,10 @@ def _ssm_provider() -> SSMProvider:
 
 
 def set_slack_url(rule_id: str, url: str) -> None:
+    """Keep the rule's Slack URL; on AWS only https to a public host, as for webhook subscribers."""
     if not re.fullmatch(SLACK_URL_PATTERN, url):
         raise ValueError("the Slack webhook URL must be an http(s) URL")
+    check_target(url)
     aws.client("ssm").put_parameter(
         Name=slack_url_name(rule_id), Value=url, Type="SecureString", Overwrite=True
     )
