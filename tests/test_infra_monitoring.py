@@ -24,7 +24,7 @@ def _alarm(synth: Synth, name: str) -> dict[str, Any]:
 
 
 def test_alarms_notify_the_topic(synth: Synth):
-    topic, _ = synth.only("AWS::SNS::Topic")
+    topic = synth.logical_id("AWS::SNS::Topic", "AlarmTopic")
     alarms = synth.of_type("AWS::CloudWatch::Alarm")
     # + the outbound webhooks' two (tests/test_infra_outbound.py)
     assert len(alarms) == 6 + 2 * len(FUNCTIONS) + 2
@@ -90,7 +90,7 @@ def test_a_failed_export_slice_has_its_own_alarm_on_the_metric_the_fanout_emits(
 
 
 def test_a_budget_and_an_hourly_ceiling_alert_the_operators(synth: Synth):
-    topic, _ = synth.only("AWS::SNS::Topic")
+    topic = synth.logical_id("AWS::SNS::Topic", "AlarmTopic")
     _, budget = synth.only("AWS::Budgets::Budget")
     data = budget["Properties"]["Budget"]
     assert (data["BudgetType"], data["TimeUnit"], data["BudgetLimit"]) == (
