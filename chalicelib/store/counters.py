@@ -454,17 +454,37 @@ def index_negative(item: StoredFeedback) -> None:
             raise
 
 
+def _hour_rebuild_writes(day: date, items: Sequence[StoredFeedback], parents: ThemeParents) -> list[Any]:
+    """The day's 24 hour counters replaced by a recount of its items (in shard 0, the others removed)."""
+    recount = hour_deltas(items, [], parents)
+    writes: list[Any] = []
+    for hour in (datetime(day.year, day.month, day.day, h, tzinfo=UTC) for h in range(24)):
+        counts = recount.get(hour)
+        if counts:
+            expires_at = int((hour + HOUR_COUNTER_RETENTION).timestamp())
+            fields = {RECORD_TYPE: HOUR_COUNTER, TTL_ATTRIBUTE: expires_at, **counts}
+            writes.append(dynamo.put_request({**hour_key(hour, 0), **fields}))
+        else:
+            writes.append({"DeleteRequest": {"Key": dynamo.serialize(hour_key(hour, 0))}})
+        writes += [
+            {"DeleteRequest": {"Key": dynamo.serialize(hour_key(hour, s))}} for s in range(1, COUNTER_SHARDS)
+        ]
+    return writes
+
+
 def rebuild_day(day: date, items: Iterable[StoredFeedback], parents: ThemeParents) -> Counter[str]:
     """Replace a day's counters with a recount of `items` (the day's stored items): the recount in shard 0,
-    the other shards removed; and put the day's negatives in the sparse index (items written before it),
-    their pointer items (an older table's) removed. Idempotent; writes that land on the day while it runs
-    may be lost, so rebuild days no longer written to (after a backfill or a taxonomy change)."""
+    the other shards removed, and likewise its hour counters; and put the day's negatives in the sparse
+    index (items written before it), their pointer items (an older table's) removed. Idempotent; writes that
+    land on the day while it runs may be lost, so rebuild days no longer written to (after a backfill or a
+    taxonomy change)."""
     items = list(items)
     counts = day_deltas(items, [], parents).get(day, Counter())
     writes = [dynamo.put_request({**counter_key(day, 0), RECORD_TYPE: COUNTER, **counts})]
     writes += [
         {"DeleteRequest": {"Key": dynamo.serialize(counter_key(day, s))}} for s in range(1, COUNTER_SHARDS)
     ]
+    writes += _hour_rebuild_writes(day, items, parents)
     for item in items:
         if is_negative(item):
             index_negative(item)
