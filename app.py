@@ -23,6 +23,7 @@ EVENT_HANDLERS = frozenset(
         "app.receive_email",
         "app.on_deploy",
         "app.pull_reviews",
+        "app.evaluate_alerts",
     }
 )
 
@@ -82,10 +83,14 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
 
 @app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="LATEST")
 def fan_out_webhooks(event: DynamoDBEvent) -> dict[str, Any]:
-    """From the table's stream: queue one delivery per stored event and subscription that wants it."""
-    from chalicelib.outbound import fanout  # imported by the function that runs it (cold start)
+    """From the table's stream: queue one delivery per stored event and subscription that wants it, and
+    alert on each stored detractor (the alert rules' detractor kind)."""
+    from chalicelib.alerts import detractors  # imported by the function that runs it (cold start)
+    from chalicelib.outbound import fanout
 
-    return fanout.handle_stream_batch(event.to_dict(), event.context)
+    records = event.to_dict()
+    outcome = fanout.handle_stream_batch(records, event.context)
+    return {**outcome, "detractor_alerts": detractors.handle_stream_batch(records)}
 
 
 @app.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=5)
@@ -104,6 +109,14 @@ def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.export import rewrite  # imported by the function that runs it (cold start)
 
     return rewrite.run_export_function(event.to_dict(), rewrite.remaining_time(event.context))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="evaluate_alerts")
+def evaluate_alerts(event: CloudWatchEvent) -> dict[str, Any]:
+    """Every 5 minutes: the spike and silence alert rules against the per-hour counters."""
+    from chalicelib.alerts import evaluator  # imported by the function that runs it (cold start)
+
+    return evaluator.handle_schedule(event.to_dict(), event.context)
 
 
 @app.lambda_function(name="receive_email")

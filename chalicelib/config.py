@@ -48,6 +48,10 @@ class Settings:
     # A day with at least this many items (by its counters) is exported by one invocation per slice of the
     # day, then combined (export/fanout.py); 0 never fans out.
     export_fanout_items: int = 250_000
+    # Alerts (chalicelib/alerts/): the SNS topic fired alerts are e-mailed through ("" for none), and the
+    # dashboard's address their messages link to ("" for no link).
+    alerts_topic_arn: str = ""
+    dashboard_url: str = ""
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -68,6 +72,8 @@ class Settings:
             max_form_body_bytes=int(os.environ.get("MAX_FORM_BODY_BYTES", str(64 * 1024))),
             retention_days=max(0, int(os.environ.get("RETENTION_DAYS", "0") or "0")),
             export_fanout_items=max(0, int(os.environ.get("EXPORT_FANOUT_ITEMS", "250000") or "0")),
+            alerts_topic_arn=os.environ.get("ALERTS_TOPIC_ARN", ""),
+            dashboard_url=os.environ.get("DASHBOARD_URL", ""),
         )
 
 

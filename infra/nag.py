@@ -15,6 +15,7 @@ from infra.permissions import (
     API_HANDLER,
     BEARER,
     DELIVER_WEBHOOKS,
+    EVALUATE_ALERTS,
     FAN_OUT_WEBHOOKS,
     FUNCTIONS,
     NIGHTLY_EXPORT,
@@ -91,6 +92,15 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
         f"Resource::arn:<AWS::Partition>:ssm:{stack.region}:<AWS::AccountId>:parameter"
         f"{stack.settings.parameter_prefix}/subscriptions/*",
     )
+    slack_urls = _finding(
+        "IAM5",
+        f"Resource::arn:<AWS::Partition>:ssm:{stack.region}:<AWS::AccountId>:parameter"
+        f"{stack.settings.parameter_prefix}/alerts/*",
+    )
+    slack_reason = (
+        "The alert rules' Slack webhook URLs are parameters under "
+        f"{stack.settings.parameter_prefix}/alerts/, one per rule, written by `cli alerts add`."
+    )
     any_resource = _finding("IAM5", "Resource::*")
     reasons = {
         API_HANDLER: {
@@ -106,7 +116,7 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
             export_parts: EXPORT_PARTS_REASON,
         },
         BEARER: {any_resource: XRAY_REASON},
-        FAN_OUT_WEBHOOKS: {any_resource: XRAY_REASON},
+        FAN_OUT_WEBHOOKS: {any_resource: XRAY_REASON, slack_urls: slack_reason},
         DELIVER_WEBHOOKS: {
             any_resource: XRAY_REASON,
             signing_secrets: SIGNING_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
@@ -118,6 +128,7 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
             any_resource: XRAY_REASON,
             secrets: SOURCE_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
         },
+        EVALUATE_ALERTS: {any_resource: XRAY_REASON, slack_urls: slack_reason},
     }
     assert set(reasons) == set(FUNCTIONS)
     if stack.settings.create_api_gateway_logs_role:

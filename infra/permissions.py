@@ -33,6 +33,7 @@ DELIVER_WEBHOOKS = "DeliverWebhooks"
 RECEIVE_EMAIL = "ReceiveEmail"
 ON_DEPLOY = "OnDeploy"
 PULL_REVIEWS = "PullReviews"
+EVALUATE_ALERTS = "EvaluateAlerts"
 FUNCTIONS = (
     API_HANDLER,
     ANALYZE,
@@ -43,6 +44,7 @@ FUNCTIONS = (
     RECEIVE_EMAIL,
     ON_DEPLOY,
     PULL_REVIEWS,
+    EVALUATE_ALERTS,
 )
 
 # Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
@@ -82,6 +84,9 @@ SUBSCRIPTION_PARTITION = "SUBSCRIPTION"
 # Each pull source's checkpoint and pause (store/config_records.py PULL_STATES, channels/pull/state.py).
 PULL_STATE_PARTITION = "PULL"
 DELIVERY_LOG_PARTITIONS = "DELIVERY#*"
+# Alerts (chalicelib/alerts/): the rules (config records) and each rule's cool-down state.
+ALERT_RULE_PARTITION = "ALERT_RULE"
+ALERT_STATE_PARTITION = "ALERT_STATE"
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,8 @@ class Targets:
     subscription_secrets_arn: str = ""  # arn:…:parameter/feedback/<stage>/subscriptions/*
     # The default EventBridge bus: the export function's on-failure destination (infra/monitoring.py).
     default_event_bus_arn: str = ""
+    alert_secrets_arn: str = ""  # arn:…:parameter/feedback/<stage>/alerts/* (rules' Slack webhook URLs)
+    alerts_topic_arn: str = ""  # the SNS topic alerts are e-mailed through
 
     def index_arn(self, index: str) -> str:
         return f"{self.table_arn}/index/{index}"
@@ -381,6 +388,61 @@ def fan_out_webhooks(targets: Targets, log_group_arn: str) -> list[iam.PolicySta
         ),
         # fanout.enqueue: SendMessageBatch (authorized as SendMessage).
         _statement("QueueDeliveries", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
+        # alerts/detractors: the detractor rules (one Query of their partition per cache age) …
+        _statement(
+            "ReadAlertRules",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ALERT_RULE_PARTITION]}},
+        ),
+        *_notify_alerts(targets),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
+def _notify_alerts(targets: Targets) -> list[iam.PolicyStatement]:
+    """What sending a fired alert takes: its cool-down claimed, the rule's Slack URL, the e-mail topic."""
+    return [
+        # alerts/cooldown.claim: one conditional PutItem in the cool-down partition.
+        _statement(
+            "ClaimAlertCooldowns",
+            ["dynamodb:PutItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ALERT_STATE_PARTITION]}},
+        ),
+        # alerts/rules.slack_url: GetParameter of {PARAMETER_PREFIX}/alerts/{rule_id}/slack-webhook-url.
+        _statement("ReadSlackWebhookUrls", ["ssm:GetParameter"], [targets.alert_secrets_arn]),
+        # alerts/notify/sns: one Publish per alert that e-mails.
+        _statement("PublishAlerts", ["sns:Publish"], [targets.alerts_topic_arn]),
+    ]
+
+
+def evaluate_alerts(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The scheduled evaluator: the rules, the hour counters, a fired slice's items, and its notifications."""
+    return [
+        # rules.list_all (ALERT_RULE) and, for alert.triggered, subscriptions.list_cached (SUBSCRIPTION).
+        _statement(
+            "ReadRulesAndSubscriptions",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={
+                "ForAllValues:StringEquals": {
+                    "dynamodb:LeadingKeys": [ALERT_RULE_PARTITION, SUBSCRIPTION_PARTITION]
+                }
+            },
+        ),
+        # counters.read_hours: BatchGetItem of the hour counter items, in the counter partitions only.
+        _statement(
+            "ReadHourCounters",
+            ["dynamodb:BatchGetItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [COUNTER_PARTITIONS]}},
+        ),
+        # alerts/samples: a fired slice's items of the window, through the per-day index.
+        _statement("ReadWindowItems", ["dynamodb:Query"], [targets.index_arn(DAY_INDEX)]),
+        # alerts/notify/webhook: alert.triggered queued for the subscriptions (SendMessageBatch).
+        _statement("QueueAlertEvents", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
+        *_notify_alerts(targets),
         *_log_and_trace(log_group_arn),
     ]
 
@@ -490,4 +552,5 @@ POLICIES = {
     RECEIVE_EMAIL: receive_email,
     ON_DEPLOY: on_deploy,
     PULL_REVIEWS: pull_reviews,
+    EVALUATE_ALERTS: evaluate_alerts,
 }

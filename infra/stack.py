@@ -39,7 +39,18 @@ from aws_cdk import aws_ssm as ssm
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra import gateway, mail_receiving, monitoring, outbound, package, permissions, pull, runtime, storage
+from infra import (
+    alerts,
+    gateway,
+    mail_receiving,
+    monitoring,
+    outbound,
+    package,
+    permissions,
+    pull,
+    runtime,
+    storage,
+)
 from infra.nag import acknowledge_findings
 from infra.outputs import OUTPUTS
 from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, ON_DEPLOY, RECEIVE_EMAIL
@@ -80,6 +91,7 @@ class FeedbackStack(cdk.Stack):
         self.dead_letter_queue, self.queue = storage.ingest_queues(self, settings)
         self.access_logs_bucket, self.bucket = storage.export_buckets(self, stage=stage, removal=data_removal)
         self.webhook_dead_letters, self.webhook_queue = outbound.webhook_queues(self, settings)
+        self.alerts_topic = alerts.alerts_topic(self, settings)
         self.log_groups = {
             function: logs.LogGroup(
                 self,
@@ -119,6 +131,12 @@ class FeedbackStack(cdk.Stack):
             default_event_bus_arn=self.format_arn(
                 service="events", resource="event-bus", resource_name="default"
             ),
+            alert_secrets_arn=self.format_arn(
+                service="ssm",
+                resource="parameter",
+                resource_name=f"{settings.parameter_prefix.lstrip('/')}/alerts/*",
+            ),
+            alerts_topic_arn=self.alerts_topic.topic_arn,
         )
         self.roles = {
             function: iam.Role(
@@ -296,6 +314,20 @@ class FeedbackStack(cdk.Stack):
             "Environment.Variables.EXPORT_FANOUT_ITEMS", str(settings.export_fanout_items)
         )
         outbound.wire_functions(app, self.table, self.webhook_queue, self.webhook_dead_letters)
+        # Alerts link to the dashboard this stage serves (the API's own /dashboard).
+        dashboard = cdk.Fn.join(
+            "",
+            [
+                "https://",
+                app.get_resource("RestAPI").ref,
+                ".execute-api.",
+                cdk.Aws.REGION,
+                ".",
+                cdk.Aws.URL_SUFFIX,
+                f"/{settings.api_stage}/dashboard",
+            ],
+        )
+        alerts.wire_functions(app, self.alerts_topic, self.webhook_queue, dashboard)
         # An erasure (DELETE /customers/{id}) invokes the export function to rewrite export days; only the
         # API function gets its name (chalicelib/config.py EXPORT_FUNCTION_NAME).
         app.get_resource(API_HANDLER).add_property_override(

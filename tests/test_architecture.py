@@ -46,6 +46,9 @@ ALLOWED: dict[str, set[str]] = {
     },
     # outbound: subscriptions and delivery logs are in the store; its route checks a token (auth).
     "outbound": {"store", "auth"},
+    # alerts: rules and cool-downs are config records, the hour counters are the store's; the
+    # `alert.triggered` event and the guarded POST are outbound's.
+    "alerts": {"store", "outbound"},
     "cli": {"*"},
     "local": {"*"},
 }

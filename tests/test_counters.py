@@ -120,6 +120,10 @@ def recount(days: list[date]) -> dict[date, Counter[str]]:
 def assert_counters_match_a_recount(days: list[date]) -> dict[date, Counter[str]]:
     expected = recount(days)
     assert counters.read_days(days) == expected
+    # The hour counters alerts read move in the same transactions: each hour equals its recount too.
+    stored = [item for day in days for item in feedback_store.list_day(day)]
+    hours = sorted({counters.hour_of(item.stored_at) for item in stored})
+    assert counters.read_hours(hours) == counters.hour_deltas(stored, [], PARENTS)
     return expected
 
 

@@ -26,7 +26,7 @@ def _alarm(synth: Synth, name: str) -> dict[str, Any]:
 
 
 def test_alarms_notify_the_topic(synth: Synth):
-    topic, _ = synth.only("AWS::SNS::Topic")
+    topic = synth.logical_id("AWS::SNS::Topic", "AlarmTopic")
     alarms = synth.of_type("AWS::CloudWatch::Alarm")
     # + the outbound webhooks' two (test_infra_outbound.py), the pulled reviews' one (test_infra_pull.py)
     assert len(alarms) == 6 + 2 * len(FUNCTIONS) + 2 + 1
@@ -135,7 +135,7 @@ def test_a_fanout_step_lambda_gives_up_comes_back_to_the_export_function(synth: 
 
 
 def test_a_budget_and_an_hourly_ceiling_alert_the_operators(synth: Synth):
-    topic, _ = synth.only("AWS::SNS::Topic")
+    topic = synth.logical_id("AWS::SNS::Topic", "AlarmTopic")
     _, budget = synth.only("AWS::Budgets::Budget")
     data = budget["Properties"]["Budget"]
     assert (data["BudgetType"], data["TimeUnit"], data["BudgetLimit"]) == (

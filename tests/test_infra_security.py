@@ -139,6 +139,18 @@ EXPECTED_ACTIONS = {
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     },
+    permissions.EVALUATE_ALERTS: {
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "ssm:GetParameter",
+        "sns:Publish",
+        "sqs:SendMessage",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    },
 }
 
 

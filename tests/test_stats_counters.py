@@ -204,6 +204,11 @@ def test_rebuild_recounts_a_range_after_a_taxonomy_change_idempotently(stack, ca
             list(feedback_store.list_day(START)), [], taxonomy_records.current().parents()
         )[START]
     )
+    # The hour counters alerts read are recounted with the day's.
+    start_items = list(feedback_store.list_day(START))
+    hours = [datetime(START.year, START.month, START.day, h, tzinfo=UTC) for h in range(24)]
+    parents = taxonomy_records.current().parents()
+    assert counters.read_hours(hours) == counters.hour_deltas(start_items, [], parents)
     assert "done: 120 items counted" in capsys.readouterr().out
 
 

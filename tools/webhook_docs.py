@@ -62,8 +62,15 @@ def data_schema(model: type[BaseModel]) -> dict[str, Any]:
             (present,) = [option for option in prop["anyOf"] if option.get("type") != "null"]
             base = converted(present)
         elif "$ref" in prop:
-            enum = definitions[prop["$ref"].rsplit("/", 1)[1]]
-            base = {"type": enum["type"], "enum": enum["enum"]}
+            target = definitions[prop["$ref"].rsplit("/", 1)[1]]
+            if "enum" in target:  # an enum type, written out in place
+                base = {"type": target["type"], "enum": target["enum"]}
+            else:  # a nested model (e.g. a theme and its count), its properties in place
+                base = {
+                    "type": "object",
+                    "required": target.get("required", []),
+                    "properties": {name: converted(inner) for name, inner in target["properties"].items()},
+                }
         else:
             base = {k: prop[k] for k in ("type", "format", "enum") if k in prop}
             if "items" in prop:

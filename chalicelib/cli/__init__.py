@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from botocore.exceptions import EndpointConnectionError
 
+from chalicelib.cli.alerts import add_alerts_commands
 from chalicelib.cli.analysis import add_analysis_commands
 from chalicelib.cli.backfill import add_backfill_command
 from chalicelib.cli.counters import add_counters_commands
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_themes_commands,
         add_counters_commands,
         add_subscriptions_commands,
+        add_alerts_commands,
         add_crm_commands,
         add_mail_commands,
     ):

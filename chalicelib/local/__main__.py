@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from chalicelib.local.alerts import start_alerts
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.local.http_server import LocalApiServer
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
@@ -80,13 +81,14 @@ def main() -> int:
 
     sys.path.insert(0, str(PROJECT_DIR))
     # Imported after the environment is set: the app reads it at import time.
-    from app import analyze, app, nightly_export, pull_reviews, receive_email
+    from app import analyze, app, evaluate_alerts, nightly_export, pull_reviews, receive_email
 
     poller = SqsPoller(resources.queue_url, analyze)
     scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
     poller.start(workers=analyze_workers())
     scheduler.start()
     outbound = start_outbound(int(os.environ.get("DEMO_WEBHOOK_PORT", "0")))
+    alerts = start_alerts(evaluate_alerts, f"http://127.0.0.1:{port}/dashboard")
     smtp = start_smtp(receive_email)
     demo_pull = start_demo_pull(pull_reviews)
     mail_address = mail_source.settings["recipients"]
@@ -117,6 +119,8 @@ def main() -> int:
         f"  Demo webhook sources (secrets: cli sources show <id> --local --reveal):\n{source_lines}"
         f"  Webhooks:   demo subscription {outbound.demo_subscription_id} → a receiver printing each event"
         " (cli subscriptions list --local)\n"
+        "  Alerts:     demo rules (a negative spike, detractors) → a Slack-style receiver printing each"
+        " message (cli alerts list --local)\n"
         f"  E-mail:     smtp://{smtp.host}:{smtp.port}  (feedback to {mail_address}; README, E-mail)\n"
         f"  Reviews:    {demo_pull.source.source_id} pulls a fake Google Play at {demo_pull.fake_url}"
         " (cli sources pull demo-google_play --local; README, Pulled reviews)\n"
@@ -137,11 +141,8 @@ def main() -> int:
         pass
     finally:
         print("\nStopping…", flush=True)
-        poller.stop()
-        scheduler.stop()
-        outbound.stop()
-        smtp.stop()
-        demo_pull.stop()
+        for service in (poller, scheduler, outbound, alerts, smtp, demo_pull):
+            service.stop()
         demo.shutdown()
         moto.stop()
     return 0

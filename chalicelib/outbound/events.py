@@ -92,8 +92,14 @@ class CustomerErasedData(BaseModel):
     feedback_deleted: int = Field(json_schema_extra={"minimum": 0})
 
 
+class ThemeCount(BaseModel):
+    theme: str
+    items: int
+
+
 class AlertTriggeredData(BaseModel):
-    """`alert.triggered`: a rule fired (the alerts half fills it in)."""
+    """`alert.triggered`: a rule fired (chalicelib/alerts/): its slice, window and counts; sample items by
+    id only (their text stays where erasure reaches it)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -102,6 +108,18 @@ class AlertTriggeredData(BaseModel):
     rule_kind: str = Field(description="spike, detractor or silence")
     summary: str
     fired_at: datetime
+    # overall, form, channel, source or theme (a detractor: the item's source), and which one.
+    dimension: str | None = None
+    value: str | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    count: int | None = None
+    negatives: int | None = None
+    baseline: float | None = None
+    threshold: float | None = None
+    top_themes: list[ThemeCount] = []
+    sample_feedback_ids: list[str] = []
+    dashboard_url: str | None = None
 
 
 DATA_MODELS: dict[EventType, type[BaseModel]] = {

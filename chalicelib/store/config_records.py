@@ -131,3 +131,5 @@ THEMES = ConfigRecords("THEMES")
 SUBSCRIPTIONS = ConfigRecords("SUBSCRIPTION")  # outbound/subscriptions.py: where outbound webhooks go
 CRM_CONNECTIONS = ConfigRecords("CRM")  # crm/connections.py: CRM sync targets
 PULL_STATES = ConfigRecords("PULL")  # channels/pull/state.py: each pull source's checkpoint and pause
+ALERT_RULES = ConfigRecords("ALERT_RULE")  # alerts/rules.py: spike, detractor and silence rules
+ALERT_STATE = ConfigRecords("ALERT_STATE")  # alerts/cooldown.py: when each rule (and slice) last fired

@@ -33,6 +33,12 @@ today. Before that day a stage upgraded from a version without counters may hold
 erasure or backfill there moves counts that were never added), so only days from `since` on may be ruled out
 by a filtered listing.
 
+Alerts read per-hour counters (`COUNTER#yyyy-mm-ddThh`, `SHARD#n`, record type HOUR_COUNTER), moved in the
+same transaction as the day's by every write, re-analysis and delete: the same names as a day's, but only
+those the alert rules read (HOUR_COUNTER_PREFIXES: the sentiment mix overall, per channel and per source or
+form, which ids are forms, and the themes with their sentiments). Each hour item expires (TTL) after
+HOUR_COUNTER_RETENTION, so they do not pile up: the alerts' baseline looks four weeks back.
+
 The newest negative feedback is listed by the sparse index of negative items (schema.NEGATIVE_INDEX): an
 item carries its key while its sentiment is negative, so one Query finds the newest of any range. A table
 written before it held pointer items (`NEGATIVE`, `<stored_at>#<feedback id>`) instead: `cli counters
@@ -43,7 +49,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -61,6 +67,7 @@ from chalicelib.store.schema import (
     PK,
     RECORD_TYPE,
     SK,
+    TTL_ATTRIBUTE,
 )
 
 COUNTER = "COUNTER"
@@ -76,6 +83,12 @@ TAGGED = "tg"
 FORM_ITEMS, SOURCE_TAGGED, SOURCE_THEME = "fm", "ftg", "ft"
 # An UpdateExpression holds at most 4 KB: a transaction's counter update names at most this many attributes.
 MAX_COUNTER_ATTRIBUTES = 250
+
+# The per-hour counters alerts read: the names of item_counts that start with one of these.
+HOUR_COUNTER = "HOUR_COUNTER"
+HOUR_COUNTER_PREFIXES = ("s|", "fs|", f"{FORM_ITEMS}|", "t|")
+# Long enough for a four-week baseline of the same hour a week, plus a week of slack.
+HOUR_COUNTER_RETENTION = timedelta(days=36)
 
 ThemeParents = Mapping[str, str | None]
 Unit = TypeVar("Unit")
@@ -172,6 +185,35 @@ def day_deltas(
     }
 
 
+def hour_of(moment: datetime) -> datetime:
+    """The UTC hour a moment falls in (its counter item's)."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def hour_counts(item: StoredFeedback, parents: ThemeParents) -> Counter[str]:
+    """What one item adds to its hour's counters: its day counts that alerts read (HOUR_COUNTER_PREFIXES)."""
+    return Counter(
+        {name: n for name, n in item_counts(item, parents).items() if name.startswith(HOUR_COUNTER_PREFIXES)}
+    )
+
+
+def hour_deltas(
+    added: Iterable[StoredFeedback], removed: Iterable[StoredFeedback], parents: ThemeParents
+) -> dict[datetime, Counter[str]]:
+    """Per stored hour, what the hour counters gain from `added` and lose from `removed` (zeros dropped):
+    day_deltas' twin, for whatever moves the counters (a transaction here, or a stream consumer)."""
+    deltas: dict[datetime, Counter[str]] = defaultdict(Counter)
+    for item in added:
+        deltas[hour_of(item.stored_at)].update(hour_counts(item, parents))
+    for item in removed:
+        deltas[hour_of(item.stored_at)].subtract(hour_counts(item, parents))
+    return {
+        hour: Counter({name: n for name, n in counts.items() if n})
+        for hour, counts in deltas.items()
+        if any(counts.values())
+    }
+
+
 def attribute_count(items: Sequence[StoredFeedback], parents: ThemeParents) -> int:
     """How many counter attributes `items` touch (the most of any one day)."""
     per_day: dict[date, set[str]] = defaultdict(set)
@@ -181,8 +223,8 @@ def attribute_count(items: Sequence[StoredFeedback], parents: ThemeParents) -> i
 
 
 def action_count(items: Sequence[StoredFeedback]) -> int:
-    """Counter Updates (one per day) that `items` bring to a transaction."""
-    return len({item.stored_at.date() for item in items})
+    """Counter Updates (one per day and one per hour) that `items` bring to a transaction."""
+    return len({item.stored_at.date() for item in items}) + len({hour_of(item.stored_at) for item in items})
 
 
 def transaction_chunks(
@@ -228,18 +270,53 @@ def counter_update(day: date, shard: int, delta: Mapping[str, int]) -> dict[str,
     }
 
 
+def hour_key(hour: datetime, shard: int) -> dict[str, str]:
+    """The key of one hour counter item."""
+    return {PK: f"{COUNTER}#{hour_of(hour):%Y-%m-%dT%H}", SK: f"SHARD#{shard}"}
+
+
+def hour_keys(hours: Iterable[datetime]) -> list[dict[str, str]]:
+    """Every counter item of `hours`."""
+    return [hour_key(hour, shard) for hour in hours for shard in range(COUNTER_SHARDS)]
+
+
+def hour_update(hour: datetime, shard: int, delta: Mapping[str, int]) -> dict[str, Any]:
+    """One unconditional Update adding `delta` to an hour counter item, which expires (TTL) once no
+    baseline reads it."""
+    names = {"#rt": RECORD_TYPE, "#ttl": TTL_ATTRIBUTE}
+    expires_at = int((hour_of(hour) + HOUR_COUNTER_RETENTION).timestamp())
+    values: dict[str, Any] = {":rt": HOUR_COUNTER, ":ttl": expires_at}
+    adds = dynamo.add_clauses(delta, names, values, "c")
+    return {
+        "Update": {
+            "TableName": settings().table_name,
+            "Key": dynamo.serialize(hour_key(hour, shard)),
+            "UpdateExpression": f"SET #rt = :rt, #ttl = :ttl ADD {', '.join(adds)}",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": dynamo.serialize(values),
+        }
+    }
+
+
 def counter_actions(
     added: Sequence[StoredFeedback], removed: Sequence[StoredFeedback], parents: ThemeParents
 ) -> list[dict[str, Any]]:
-    """The counter Updates of one transaction: one per day touched, on the shard of its first item. (The
-    items' entries in the sparse index of negatives move with the items themselves.)"""
+    """The counter Updates of one transaction: one per day and one per hour touched, each on the shard of
+    its first item. (The items' entries in the sparse index of negatives move with the items themselves.)"""
     first_id: dict[date, str] = {}
+    first_in_hour: dict[datetime, str] = {}
     for item in [*added, *removed]:
         first_id.setdefault(item.stored_at.date(), item.feedback_id)
-    return [
+        first_in_hour.setdefault(hour_of(item.stored_at), item.feedback_id)
+    days = [
         counter_update(day, shard_of(first_id[day], COUNTER_SHARDS), delta)
         for day, delta in sorted(day_deltas(added, removed, parents).items())
     ]
+    hours = [
+        hour_update(hour, shard_of(first_in_hour[hour], COUNTER_SHARDS), delta)
+        for hour, delta in sorted(hour_deltas(added, removed, parents).items())
+    ]
+    return days + hours
 
 
 def sum_counters(items: Iterable[dict[str, Any]]) -> dict[date, Counter[str]]:
@@ -256,6 +333,18 @@ def sum_counters(items: Iterable[dict[str, Any]]) -> dict[date, Counter[str]]:
 def read_days(days: Sequence[date]) -> dict[date, Counter[str]]:
     """The counters of `days`, summed over shards: one BatchGetItem per 50 days."""
     return sum_counters(dynamo.batch_get(settings().table_name, counter_keys(days)))
+
+
+def read_hours(hours: Sequence[datetime]) -> dict[datetime, Counter[str]]:
+    """The hour counters of `hours` (UTC hours), summed over shards: one BatchGetItem per 50 hours, however
+    much history the table holds. An hour nothing was stored in is absent."""
+    per_hour: dict[datetime, Counter[str]] = defaultdict(Counter)
+    for item in dynamo.batch_get(settings().table_name, hour_keys(hours)):
+        hour = datetime.strptime(str(item[PK]).removeprefix(f"{COUNTER}#"), "%Y-%m-%dT%H").replace(tzinfo=UTC)
+        for name, value in item.items():
+            if name not in (PK, SK, RECORD_TYPE, TTL_ATTRIBUTE) and isinstance(value, int):
+                per_hour[hour][name] += value
+    return {hour: Counter({k: v for k, v in counts.items() if v}) for hour, counts in per_hour.items()}
 
 
 def read_days_and_completeness(days: Sequence[date]) -> tuple[dict[date, Counter[str]], date | None]:
@@ -365,17 +454,37 @@ def index_negative(item: StoredFeedback) -> None:
             raise
 
 
+def _hour_rebuild_writes(day: date, items: Sequence[StoredFeedback], parents: ThemeParents) -> list[Any]:
+    """The day's 24 hour counters replaced by a recount of its items (in shard 0, the others removed)."""
+    recount = hour_deltas(items, [], parents)
+    writes: list[Any] = []
+    for hour in (datetime(day.year, day.month, day.day, h, tzinfo=UTC) for h in range(24)):
+        counts = recount.get(hour)
+        if counts:
+            expires_at = int((hour + HOUR_COUNTER_RETENTION).timestamp())
+            fields = {RECORD_TYPE: HOUR_COUNTER, TTL_ATTRIBUTE: expires_at, **counts}
+            writes.append(dynamo.put_request({**hour_key(hour, 0), **fields}))
+        else:
+            writes.append({"DeleteRequest": {"Key": dynamo.serialize(hour_key(hour, 0))}})
+        writes += [
+            {"DeleteRequest": {"Key": dynamo.serialize(hour_key(hour, s))}} for s in range(1, COUNTER_SHARDS)
+        ]
+    return writes
+
+
 def rebuild_day(day: date, items: Iterable[StoredFeedback], parents: ThemeParents) -> Counter[str]:
     """Replace a day's counters with a recount of `items` (the day's stored items): the recount in shard 0,
-    the other shards removed; and put the day's negatives in the sparse index (items written before it),
-    their pointer items (an older table's) removed. Idempotent; writes that land on the day while it runs
-    may be lost, so rebuild days no longer written to (after a backfill or a taxonomy change)."""
+    the other shards removed, and likewise its hour counters; and put the day's negatives in the sparse
+    index (items written before it), their pointer items (an older table's) removed. Idempotent; writes that
+    land on the day while it runs may be lost, so rebuild days no longer written to (after a backfill or a
+    taxonomy change)."""
     items = list(items)
     counts = day_deltas(items, [], parents).get(day, Counter())
     writes = [dynamo.put_request({**counter_key(day, 0), RECORD_TYPE: COUNTER, **counts})]
     writes += [
         {"DeleteRequest": {"Key": dynamo.serialize(counter_key(day, s))}} for s in range(1, COUNTER_SHARDS)
     ]
+    writes += _hour_rebuild_writes(day, items, parents)
     for item in items:
         if is_negative(item):
             index_negative(item)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tools.bench.alerts import alerts_checks
 from tools.bench.comprehend import DETECT_LANGUAGE, DETECT_PII, DETECT_SENTIMENT
 from tools.bench.counting import per_thousand, service_total
 from tools.bench.crm import crm_checks
@@ -125,6 +126,7 @@ def checks(result: BenchResult) -> list[Check]:
         ),
         *stats_checks(result.stats_cost),
         *outbound_checks(result.outbound),
+        *alerts_checks(result.alerts),
         *(Check(*row) for row in crm_checks(result.crm)),
         *listing_checks(result.listings),
         *(Check(*row) for row in email_checks(result.email_cost)),

@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tools.bench.alerts import alerts_section
 from tools.bench.checks import (
     COMPREHEND_BATCH_OPERATIONS,
     TARGET_COMPREHEND_REQUESTS_PER_1000,
@@ -337,6 +338,9 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Outbound webhooks",
         "",
         *outbound_section(result.outbound),
+        "## Alerts: reads per evaluation and their growth with history",
+        "",
+        *alerts_section(result.alerts),
         "## E-mail: AWS requests per received mail",
         "",
         *email_section(result.email_cost),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tools.bench.alerts import AlertFigures, measure_alerts
 from tools.bench.capacity import CapacityTally, Inventory
 from tools.bench.counting import RequestCounter
 from tools.bench.crm import CrmFigures, measure_crm
@@ -70,6 +71,7 @@ class BenchResult:
     email_cost: EmailCost | None = None
     pull_cost: PullCost | None = None
     crm: CrmFigures | None = None
+    alerts: AlertFigures | None = None
 
 
 def run(
@@ -106,6 +108,8 @@ def run(
         dashboard_cost = measure_dashboard_cost()
     with timed(pipeline.timings, "outbound webhooks"):
         outbound = measure_outbound()
+    with timed(pipeline.timings, "alert evaluation"), contextlib.redirect_stdout(captured):
+        alerts = measure_alerts()
     with timed(pipeline.timings, "e-mail requests"), contextlib.redirect_stdout(captured):
         email_cost = measure_email_cost()
     with timed(pipeline.timings, "pulled reviews"), contextlib.redirect_stdout(captured):
@@ -154,4 +158,5 @@ def run(
         email_cost=email_cost,
         pull_cost=pull_cost,
         crm=crm,
+        alerts=alerts,
     )

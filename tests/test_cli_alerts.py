@@ -1,0 +1,70 @@
+"""`python -m chalicelib.cli alerts …`: rules added, listed, tested through their channels and removed; bad
+input refused with nothing stored; the Slack URL kept in SSM, never printed."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from chalicelib.alerts import rules as rule_store
+from chalicelib.alerts.rules import DetractorRule, SilenceRule, SpikeRule
+from chalicelib.cli import main
+from tools.webhook_receiver import Receiver, running_receiver
+
+
+@pytest.fixture
+def alerts(stack, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "1")
+    rule_store.clear_cache()
+    yield
+    rule_store.clear_cache()
+
+
+def added(capsys, *argv: str) -> str:
+    assert main(["alerts", "add", *argv]) == 0
+    return re.search(r"rule_id: (\S+)", capsys.readouterr().out).group(1)
+
+
+def test_add_list_test_and_remove(alerts, capsys):
+    with running_receiver(Receiver(), path="/services/T/B/secret") as slack:
+        spike = added(
+            capsys, "spike", "--dimension", "form", "--value", "demo", "--metric", "negative_share",
+            "--min-count", "5", "--slack-webhook", slack.url, "--no-webhook",
+        )  # fmt: skip
+        detractor = added(capsys, "detractor", "--nps-max", "5", "--channel", "form")
+        silence = added(capsys, "silence", "--source", "src_x", "--hours", "4")
+        assert main(["alerts", "list"]) == 0
+        listing = capsys.readouterr().out
+        assert main(["alerts", "test", spike]) == 0
+        tested = capsys.readouterr().out
+
+    assert {spike, detractor, silence} <= set(listing.split())
+    assert slack.url not in listing and "secret" not in listing
+    stored = {rule.rule_id: rule for rule in rule_store.list_all()}
+    assert isinstance(stored[spike], SpikeRule) and stored[spike].min_count == 5
+    assert stored[spike].notify.slack and not stored[spike].notify.webhook
+    assert isinstance(stored[detractor], DetractorRule) and stored[detractor].nps_max == 5
+    assert isinstance(stored[silence], SilenceRule) and stored[silence].hours == 4
+    assert "slack    sent" in tested and "the condition does not hold" in tested
+    [posted] = slack.received
+    assert json.loads(posted.body)["text"].startswith(f"Test of alert rule {spike}")
+
+    assert main(["alerts", "remove", spike]) == 0
+    assert rule_store.get_fresh(spike) is None and rule_store.slack_url(spike) is None
+    assert main(["alerts", "remove", spike]) == 1
+
+
+def test_bad_rules_are_refused_and_nothing_is_stored(alerts, capsys, monkeypatch):
+    assert main(["alerts", "add", "spike", "--factor", "0.5"]) == 2
+    # Off the local stack, Slack is reached like a webhook subscriber: https, public addresses only.
+    monkeypatch.delenv("OUTBOUND_ALLOW_LOOPBACK")
+    assert main(["alerts", "add", "detractor", "--slack-webhook", "http://hooks.slack.example/x"]) == 2
+    assert main(["alerts", "add", "detractor", "--slack-webhook", "https://127.0.0.1/services/x"]) == 2
+    assert main(["alerts", "add", "silence", "--hours", "0"]) == 2
+    assert main(["alerts", "add", "detractor", "--slack-webhook", "not a url"]) == 2
+    with pytest.raises(SystemExit):
+        main(["alerts", "add", "spike", "--dimension", "planet"])
+    assert rule_store.list_all() == []
+    assert main(["alerts", "test", "alr_doesnotexist"]) == 1
