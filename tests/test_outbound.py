@@ -186,7 +186,8 @@ def _bodies() -> dict[EventType, bytes]:
             rule_kind="spike",
             summary="12 negative in the last hour",
             fired_at=datetime(2026, 12, 4, tzinfo=UTC),
-            top_themes=["delivery"],  # an alert's extra fields are allowed
+            top_themes=[events.ThemeCount(theme="delivery", items=7)],
+            region="eu",  # an alert's extra fields are allowed
         )
     )
     return {**feedback, merged.type: merged.body(), erased.type: erased.body(), alert.type: alert.body()}
