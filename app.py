@@ -15,7 +15,14 @@ app = Chalice(app_name="feedback-collector")
 # They serve no route, so they import none of the route modules at INIT; every other function (the API, the
 # authorizer) and `chalice package`, which reads the routes, register them all.
 EVENT_HANDLERS = frozenset(
-    {"app.analyze", "app.nightly_export", "app.fan_out_webhooks", "app.deliver_webhooks", "app.receive_email"}
+    {
+        "app.analyze",
+        "app.nightly_export",
+        "app.fan_out_webhooks",
+        "app.deliver_webhooks",
+        "app.receive_email",
+        "app.sync_crm",
+    }
 )
 
 
@@ -62,6 +69,7 @@ TABLE_STREAM_ARN = os.environ.get(
     "arn:aws:dynamodb:us-east-1:123456789012:table/feedback-dev/stream/1970-01-01T00:00:00.000",
 )
 WEBHOOK_QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME", "feedback-webhooks-dev")
+CRM_QUEUE_NAME = os.environ.get("CRM_QUEUE_NAME", "feedback-crm-dev")  # infra/crm.py points it by ARN
 
 
 @app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=25, maximum_batching_window_in_seconds=5)
@@ -74,10 +82,24 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
 
 @app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="LATEST")
 def fan_out_webhooks(event: DynamoDBEvent) -> dict[str, Any]:
-    """From the table's stream: queue one delivery per stored event and subscription that wants it."""
-    from chalicelib.outbound import fanout  # imported by the function that runs it (cold start)
+    """From the table's stream: queue one delivery per stored event and subscription that wants it, and
+    the CRM sync's work (stored items, merges, erasures) when a CRM connection exists. One reader of the
+    stream for both: AWS advises at most two per shard."""
+    from chalicelib.crm import queue as crm_queue  # imported by the function that runs it (cold start)
+    from chalicelib.outbound import fanout
 
-    return fanout.handle_stream_batch(event.to_dict(), event.context)
+    records = event.to_dict()
+    result = fanout.handle_stream_batch(records, event.context)
+    return {**result, "crm_queued": crm_queue.forward_stream_batch(records)}
+
+
+@app.on_sqs_message(queue=CRM_QUEUE_NAME, batch_size=100, maximum_batching_window_in_seconds=10)
+def sync_crm(event: SQSEvent) -> dict[str, Any]:
+    """Sync, merge and erase in the CRMs what the stream queued; reports per-message failures."""
+    from chalicelib.crm import consumer  # imported by the function that runs it (cold start)
+    from chalicelib.ingest.batch import partial_batch_response
+
+    return partial_batch_response(event.to_dict(), consumer.decide_batch, event.context)
 
 
 @app.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=5)

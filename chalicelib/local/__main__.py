@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from chalicelib.local.crm import start_crm
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.local.http_server import LocalApiServer
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
@@ -79,13 +80,14 @@ def main() -> int:
 
     sys.path.insert(0, str(PROJECT_DIR))
     # Imported after the environment is set: the app reads it at import time.
-    from app import analyze, app, nightly_export, receive_email
+    from app import analyze, app, fan_out_webhooks, nightly_export, receive_email, sync_crm
 
     poller = SqsPoller(resources.queue_url, analyze)
     scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
     poller.start(workers=analyze_workers())
     scheduler.start()
-    outbound = start_outbound(int(os.environ.get("DEMO_WEBHOOK_PORT", "0")))
+    crm = start_crm(sync_crm, int(os.environ.get("DEMO_HUBSPOT_PORT", "0")))  # before the stream reader
+    outbound = start_outbound(int(os.environ.get("DEMO_WEBHOOK_PORT", "0")), fan_out_webhooks)
     smtp = start_smtp(receive_email)
     mail_address = mail_source.settings["recipients"]
     # Answers as the deployed API does, errors included (http_server.py); its request log names routes only.
@@ -115,6 +117,8 @@ def main() -> int:
         f"  Demo webhook sources (secrets: cli sources show <id> --local --reveal):\n{source_lines}"
         f"  Webhooks:   demo subscription {outbound.demo_subscription_id} → a receiver printing each event"
         " (cli subscriptions list --local)\n"
+        f"  CRM:        demo HubSpot (local fake) {crm.hubspot.url}, connection {crm.connection_id}: each"
+        " note it receives is printed (cli crm list --local)\n"
         f"  E-mail:     smtp://{smtp.host}:{smtp.port}  (feedback to {mail_address}; README, E-mail)\n"
         f"  AWS (moto): {os.environ['AWS_ENDPOINT_URL']}  table={resources.table_name}"
         f"  bucket={resources.bucket_name}\n"
@@ -136,6 +140,7 @@ def main() -> int:
         poller.stop()
         scheduler.stop()
         outbound.stop()
+        crm.stop()
         smtp.stop()
         demo.shutdown()
         moto.stop()
