@@ -31,6 +31,7 @@ BEARER = "Bearer"
 FAN_OUT_WEBHOOKS = "FanOutWebhooks"
 DELIVER_WEBHOOKS = "DeliverWebhooks"
 RECEIVE_EMAIL = "ReceiveEmail"
+SYNC_CRM = "SyncCrm"
 FUNCTIONS = (
     API_HANDLER,
     ANALYZE,
@@ -39,6 +40,7 @@ FUNCTIONS = (
     FAN_OUT_WEBHOOKS,
     DELIVER_WEBHOOKS,
     RECEIVE_EMAIL,
+    SYNC_CRM,
 )
 
 # Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
@@ -76,6 +78,10 @@ FEEDBACK_PARTITIONS = "FEEDBACK#*"
 # Outbound webhooks (chalicelib/outbound/): subscriptions (config records) and their delivery logs.
 SUBSCRIPTION_PARTITION = "SUBSCRIPTION"
 DELIVERY_LOG_PARTITIONS = "DELIVERY#*"
+# The CRM sync (chalicelib/crm/): its connections (config records) and what it remembers per connection.
+CRM_CONNECTION_PARTITION = "CRM"
+CRM_LINK_PARTITIONS = "CRMLINK#*"
+PROFILE_PARTITIONS = "CUSTOMER#*"
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,8 @@ class Targets:
     webhook_queue_arn: str = ""  # the outbound webhooks' delivery queue
     table_stream_arn: str = ""  # the table's stream, read by the fan-out function
     subscription_secrets_arn: str = ""  # arn:…:parameter/feedback/<stage>/subscriptions/*
+    crm_queue_arn: str = ""  # the CRM sync's queue
+    crm_secrets_arn: str = ""  # arn:…:parameter/feedback/<stage>/crm/*
 
     def index_arn(self, index: str) -> str:
         return f"{self.table_arn}/index/{index}"
@@ -370,6 +378,15 @@ def fan_out_webhooks(targets: Targets, log_group_arn: str) -> list[iam.PolicySta
         ),
         # fanout.enqueue: SendMessageBatch (authorized as SendMessage).
         _statement("QueueDeliveries", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
+        # The stream's CRM work (app.fan_out_webhooks → crm/queue.forward_stream_batch): whether a CRM
+        # connection exists (one Query of the CRM partition per cache age), and SendMessageBatch.
+        _statement(
+            "ReadCrmConnections",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION]}},
+        ),
+        _statement("QueueCrmWork", ["sqs:SendMessage"], [targets.crm_queue_arn]),
         *_log_and_trace(log_group_arn),
     ]
 
@@ -426,6 +443,48 @@ def receive_email(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatem
     ]
 
 
+def sync_crm(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The CRM consumer: its queue, the connections and their secrets, the items and profiles it syncs,
+    and its links (no Scan, no other partition)."""
+    return [
+        # The event source mapping polls with the function's role.
+        _statement(
+            "ConsumeCrmQueue",
+            [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
+            [targets.crm_queue_arn],
+        ),
+        # connections.list_all (Query), set_status when credentials are refused (BatchWriteItem); the links
+        # (crm_links: BatchGetItem, BatchWriteItem).
+        _statement(
+            "ConnectionsAndLinks",
+            ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"],
+            [targets.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {
+                    "dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION, CRM_LINK_PARTITIONS]
+                }
+            },
+        ),
+        # consumer.read_items (the items as stored now) and the profiles the contacts are written from.
+        _statement(
+            "ReadItemsAndProfiles",
+            ["dynamodb:BatchGetItem"],
+            [targets.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [FEEDBACK_PARTITIONS, PROFILE_PARTITIONS]}
+            },
+        ),
+        # connections.secret: GetParametersByPath under {PARAMETER_PREFIX}/crm/{connection_id}.
+        _statement("ReadCrmCredentials", ["ssm:GetParametersByPath"], [targets.crm_secrets_arn]),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
 POLICIES = {
     API_HANDLER: api_handler,
     ANALYZE: analyze,
@@ -434,4 +493,5 @@ POLICIES = {
     FAN_OUT_WEBHOOKS: fan_out_webhooks,
     DELIVER_WEBHOOKS: deliver_webhooks,
     RECEIVE_EMAIL: receive_email,
+    SYNC_CRM: sync_crm,
 }

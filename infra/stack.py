@@ -39,7 +39,7 @@ from aws_cdk import aws_ssm as ssm
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra import gateway, mail_receiving, monitoring, outbound, package, permissions, runtime, storage
+from infra import crm, gateway, mail_receiving, monitoring, outbound, package, permissions, runtime, storage
 from infra.nag import acknowledge_findings
 from infra.outputs import OUTPUTS
 from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, RECEIVE_EMAIL
@@ -80,6 +80,7 @@ class FeedbackStack(cdk.Stack):
         self.dead_letter_queue, self.queue = storage.ingest_queues(self, settings)
         self.access_logs_bucket, self.bucket = storage.export_buckets(self, stage=stage, removal=data_removal)
         self.webhook_dead_letters, self.webhook_queue = outbound.webhook_queues(self, settings)
+        self.crm_dead_letters, self.crm_queue = crm.crm_queues(self, settings)
         self.log_groups = {
             function: logs.LogGroup(
                 self,
@@ -115,6 +116,12 @@ class FeedbackStack(cdk.Stack):
                 service="ssm",
                 resource="parameter",
                 resource_name=f"{settings.parameter_prefix.lstrip('/')}/subscriptions/*",
+            ),
+            crm_queue_arn=self.crm_queue.queue_arn,
+            crm_secrets_arn=self.format_arn(
+                service="ssm",
+                resource="parameter",
+                resource_name=f"{settings.parameter_prefix.lstrip('/')}/crm/*",
             ),
         )
         self.roles = {
@@ -188,6 +195,7 @@ class FeedbackStack(cdk.Stack):
             self, settings, dead_letter_queue=self.dead_letter_queue, queue=self.queue, app=self.chalice
         )
         outbound.alarms(self, settings, self.alarm_topic, self.webhook_dead_letters)
+        crm.alarms(self, settings, self.alarm_topic, self.crm_dead_letters)
         self.stack_parameter = ssm.StringParameter(
             self,
             "StackParameter",
@@ -280,6 +288,7 @@ class FeedbackStack(cdk.Stack):
             "Environment.Variables.EXPORT_FANOUT_ITEMS", str(settings.export_fanout_items)
         )
         outbound.wire_functions(app, self.table, self.webhook_queue, self.webhook_dead_letters)
+        crm.wire_function(app, self.crm_queue, self.crm_dead_letters)
         # An erasure (DELETE /customers/{id}) invokes the export function to rewrite export days; only the
         # API function gets its name (chalicelib/config.py EXPORT_FUNCTION_NAME).
         app.get_resource(API_HANDLER).add_property_override(

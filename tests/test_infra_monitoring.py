@@ -26,8 +26,8 @@ def _alarm(synth: Synth, name: str) -> dict[str, Any]:
 def test_alarms_notify_the_topic(synth: Synth):
     topic, _ = synth.only("AWS::SNS::Topic")
     alarms = synth.of_type("AWS::CloudWatch::Alarm")
-    # + the outbound webhooks' two (tests/test_infra_outbound.py)
-    assert len(alarms) == 6 + 2 * len(FUNCTIONS) + 2
+    # + the outbound webhooks' two (tests/test_infra_outbound.py) + the CRM DLQ's (tests/test_infra_crm.py)
+    assert len(alarms) == 6 + 2 * len(FUNCTIONS) + 2 + 1
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [ref(topic)]
 
