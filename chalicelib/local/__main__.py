@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from chalicelib.local.crm import start_crm
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.local.http_server import LocalApiServer
-from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
+from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller, lambda_context
 from chalicelib.local.moto_server import LocalMotoServer
 from chalicelib.local.outbound import start_outbound
 from chalicelib.local.provision import (
@@ -87,7 +87,11 @@ def main() -> int:
     poller.start(workers=analyze_workers())
     scheduler.start()
     crm = start_crm(sync_crm, int(os.environ.get("DEMO_HUBSPOT_PORT", "0")))  # before the stream reader
-    outbound = start_outbound(int(os.environ.get("DEMO_WEBHOOK_PORT", "0")), fan_out_webhooks)
+    # The stream's one reader, as deployed: app.py's fan_out_webhooks (webhook deliveries and the CRM's work).
+    outbound = start_outbound(
+        int(os.environ.get("DEMO_WEBHOOK_PORT", "0")),
+        lambda event, _: fan_out_webhooks(event, lambda_context("fan_out_webhooks")),
+    )
     smtp = start_smtp(receive_email)
     mail_address = mail_source.settings["recipients"]
     # Answers as the deployed API does, errors included (http_server.py); its request log names routes only.
