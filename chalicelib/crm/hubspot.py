@@ -6,6 +6,11 @@ before (by their contact id, whatever their key), one contact upsert per key kin
 the customer id property for customers without one), one note create, one note update when items synced
 before changed; unchanged contacts and notes (same hash as last written) cost nothing. So 1,000 items take
 20 to 30 requests (tools/bench/crm.py), and a second sync of the same items none.
+
+Notes are linked *pending* before they are created (store/crm_links.py save_pending): a process that dies
+between HubSpot's answer and saving the note ids leaves those marks, and the retry searches the contact's
+notes at the item's time instead of creating a second note. A merge of two synced customers is HubSpot's
+contact merge; the notes follow the merged contact.
 """
 
 from __future__ import annotations
