@@ -25,6 +25,10 @@ QUEUE_RETENTION = cdk.Duration.days(4)
 DLQ_RETENTION = cdk.Duration.days(14)
 # The event `chalice package` names for the function's event source.
 QUEUE_EVENT_SOURCE = "SyncCrmSqsEventSource"
+# Two invocations at most (SQS's lowest maximum concurrency): HubSpot's rate limit is per account (100
+# requests per 10 s on smaller plans), so more would only trade requests for 429s, and fewer concurrent
+# batches mean fewer chances for two of them to work on the same customer at once.
+MAX_CONCURRENCY = 2
 
 
 def crm_queues(scope: Construct, settings: StageSettings) -> tuple[sqs.Queue, sqs.Queue]:
@@ -58,6 +62,7 @@ def wire_function(app: Chalice, queue: sqs.Queue, dead_letters: sqs.Queue) -> No
     sync_crm.add_property_override(f"{queue_event}.Queue", queue.queue_arn)
     # consumer.decide_batch's failures come back as batchItemFailures: only they are retried.
     sync_crm.add_property_override(f"{queue_event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+    sync_crm.add_property_override(f"{queue_event}.ScalingConfig", {"MaximumConcurrency": MAX_CONCURRENCY})
     for function in (sync_crm, app.get_resource(FAN_OUT_WEBHOOKS)):
         function.add_property_override("Environment.Variables.CRM_QUEUE_URL", queue.queue_url)
         function.add_property_override("Environment.Variables.CRM_DLQ_URL", dead_letters.queue_url)

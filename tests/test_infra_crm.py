@@ -33,6 +33,7 @@ def test_the_crm_queue_feeds_sync_crm_and_redrives_to_its_dlq(synth: Synth):
     (event,) = function["Events"].values()
     assert event["Type"] == "SQS" and event["Properties"]["Queue"] == arn(queue)
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 2}  # HubSpot's per-account limit
     for name in (permissions.SYNC_CRM, permissions.FAN_OUT_WEBHOOKS):
         variables = synth.resources[name]["Properties"]["Environment"]["Variables"]
         assert variables["CRM_QUEUE_URL"] == ref(queue) and variables["CRM_DLQ_URL"] == ref(dlq)
