@@ -349,3 +349,19 @@ def test_crm_sync_refuses_a_bad_range_and_an_unknown_connection(stack, capsys):
     assert main(["crm", "sync", "--from", "2026-02-01", "--to", "2026-01-01"]) == 2
     assert main(["crm", "sync", "--from", "2026-01-01", "--to", "2026-01-02", "--connection", "nope"]) == 2
     assert "no CRM connection nope" in capsys.readouterr().err
+
+
+def test_a_batch_reports_only_the_messages_that_failed(rig):
+    """Powertools' partial batch response: the good message is done (deleted), the bad one comes back."""
+    e = event("f1", email="ana@example.com")
+    process(e)
+    good = CrmMessage(op=Operation.SYNC, feedback_id=e.feedback_id).model_dump_json(exclude_none=True)
+    records = [
+        to_lambda_record({"MessageId": "m-good", "ReceiptHandle": "r1", "Body": good}, "arn:q", "us-east-1"),
+        to_lambda_record(
+            {"MessageId": "m-bad", "ReceiptHandle": "r2", "Body": '{"op": "dance"}'}, "arn:q", "x"
+        ),
+    ]
+    response = _crm_handler({"Records": records}, lambda_context("sync_crm"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
+    assert len(rig.notes_of_item(e.feedback_id)) == 1
