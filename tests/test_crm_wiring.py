@@ -365,3 +365,49 @@ def test_a_batch_reports_only_the_messages_that_failed(rig):
     response = _crm_handler({"Records": records}, lambda_context("sync_crm"))
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
     assert len(rig.notes_of_item(e.feedback_id)) == 1
+
+
+def test_folding_links_on_a_merge_adds_the_absorbed_themes_once_even_when_retried(stack, monkeypatch):
+    crm_links.save(
+        CONNECTION,
+        [
+            {
+                "customer_id": "cus_a",
+                "contact_id": "c1",
+                "created": True,
+                "theme_counts": {"price": 2},
+                "feedback_ids": ["fb_1"],
+            },
+            {
+                "customer_id": "cus_b",
+                "contact_id": "c2",
+                "created": False,
+                "theme_counts": {"price": 1, "ux": 1},
+                "feedback_ids": ["fb_2"],
+            },
+        ],
+        [
+            {"feedback_id": "fb_1", "contact_id": "c1", "note_id": "n1"},
+            {"feedback_id": "fb_2", "contact_id": "c2", "note_id": "n2"},
+        ],
+    )
+    real_batch_write = dynamo.batch_write
+
+    def dies_before_the_delete(table, requests):
+        if any("DeleteRequest" in r for r in requests):
+            raise RuntimeError("the Lambda timed out")
+        real_batch_write(table, requests)
+
+    monkeypatch.setattr(dynamo, "batch_write", dies_before_the_delete)
+    with pytest.raises(RuntimeError):
+        crm_links.merge_links(CONNECTION, "cus_a", "cus_b", contact_id="c9")
+    monkeypatch.setattr(dynamo, "batch_write", real_batch_write)
+    assert crm_links.merge_links(CONNECTION, "cus_a", "cus_b", contact_id="c9") == 1  # the retry
+    links = crm_links.contact_links(CONNECTION, ["cus_a", "cus_b"])
+    assert set(links) == {"cus_a"}
+    survivor = links["cus_a"]
+    assert survivor["theme_counts"] == {"price": 3, "ux": 1}
+    assert survivor["contact_id"] == "c9" and survivor["created"] is False  # the team's contact was merged in
+    assert sorted(survivor["feedback_ids"]) == ["fb_1", "fb_2"]
+    activities = crm_links.activity_links(CONNECTION, ["fb_1", "fb_2"])
+    assert {a["contact_id"] for a in activities.values()} == {"c9"}

@@ -209,6 +209,8 @@ class HubSpotTarget(CrmTarget):
                     "feedback_ids": sorted(
                         set(previous.get("feedback_ids") or []) | set(synced_by_customer[customer_id])
                     ),
+                    # The customers merged into this one (crm_links.merge_links), kept for its retries.
+                    **{k: previous[k] for k in ("absorbed_customers",) if previous.get(k)},
                 }
             )
         crm_links.save(connection_id, contact_records, written.values())

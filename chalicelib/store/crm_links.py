@@ -101,8 +101,8 @@ def merge_links(connection_id: str, keep: str, absorbed: str, contact_id: str | 
             survivor["contact_id"] = contact_id
     else:
         themes: dict[str, int] = {k: int(v) for k, v in (kept.get("theme_counts") or {}).items()}
-        # A retry after a crash before the delete below finds the absorbed items folded in already.
-        folded = set(absorbed_ids) <= set(kept.get("feedback_ids") or [])
+        # A retry after a crash before the delete below finds the absorbed link folded in already.
+        folded = absorbed in (kept.get("absorbed_customers") or [])
         for name, count in ({} if folded else gone.get("theme_counts") or {}).items():
             themes[name] = themes.get(name, 0) + int(count)
         survivor = {
@@ -113,6 +113,7 @@ def merge_links(connection_id: str, keep: str, absorbed: str, contact_id: str | 
             "fields_hash": "",  # the merged contact's fields are written again by the next sync
             "theme_counts": themes,
             "feedback_ids": sorted(set(kept.get("feedback_ids") or []) | set(absorbed_ids)),
+            "absorbed_customers": sorted({*(kept.get("absorbed_customers") or []), absorbed}),
         }
     moved = absorbed_ids
     activities = []
