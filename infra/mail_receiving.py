@@ -13,13 +13,19 @@ README's E-mail section gives the one command that does (`aws ses set-active-rec
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
+from chalicelib.channels.email.failures import QUEUE_NAME as FAILURES_QUEUE_NAME
 from infra.permissions import INBOUND_MAIL_PREFIX
 from infra.settings import StageSettings
 
@@ -32,6 +38,11 @@ def rule_set_name(settings: StageSettings) -> str:
     return f"{settings.stack_name}-mail"
 
 
+class MailReceiving(NamedTuple):
+    rule_set: ses.CfnReceiptRuleSet
+    failures: sqs.Queue  # the failed invocations' events, replayed with `cli mail replay`
+
+
 def mail_receiving(
     scope: cdk.Stack,
     settings: StageSettings,
@@ -39,7 +50,7 @@ def mail_receiving(
     bucket: s3.Bucket,
     function: cdk.CfnResource,
     role: iam.Role,
-) -> ses.CfnReceiptRuleSet:
+) -> MailReceiving:
     """The rule set (inactive until activated), its one rule, and the permissions and failure queue."""
     account, region, partition = scope.account, scope.region, scope.partition
     rule_set = rule_set_name(settings)
@@ -71,7 +82,7 @@ def mail_receiving(
     failures = sqs.Queue(
         scope,
         "MailFailures",
-        queue_name=f"feedback-mail-failures-{settings.stage}",
+        queue_name=FAILURES_QUEUE_NAME.format(stage=settings.stage),
         retention_period=cdk.Duration.days(FAILURE_RETENTION_DAYS),
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
@@ -126,4 +137,26 @@ def mail_receiving(
     rule.add_dependency(invoke)
     if bucket_grant.policy_dependable is not None and bucket.policy is not None:
         rule.node.add_dependency(bucket.policy)
-    return receipt_rule_set
+    return MailReceiving(receipt_rule_set, failures)
+
+
+def alarms(scope: cdk.Stack, settings: StageSettings, topic: sns.Topic, failures: sqs.Queue) -> None:
+    """A mail whose invocation failed every retry notifies the alarm topic (and its recovery does too)."""
+    action = cloudwatch_actions.SnsAction(topic)
+    alarm = cloudwatch.Alarm(
+        scope,
+        "MailFailed",
+        alarm_name=f"{settings.stack_name}-MailFailed",
+        alarm_description="Received mail failed every attempt of the ReceiveEmail function and waits in "
+        "the MailFailures queue: `cli mail failures` lists it, `cli mail replay` receives it again once the "
+        "cause is fixed (the raw mail is still in S3).",
+        metric=failures.metric_approximate_number_of_messages_visible(
+            period=cdk.Duration.minutes(5), statistic="Maximum"
+        ),
+        threshold=0,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(action)
+    alarm.add_ok_action(action)

@@ -142,7 +142,7 @@ class FeedbackStack(cdk.Stack):
         }
         self.chalice = self._chalice_app()
         # Feedback by e-mail (README, E-mail): SES's receipt rule set, only when recipients are configured.
-        self.mail_rule_set = (
+        self.mail = (
             mail_receiving.mail_receiving(
                 self,
                 settings,
@@ -196,6 +196,8 @@ class FeedbackStack(cdk.Stack):
         )
         outbound.alarms(self, settings, self.alarm_topic, self.webhook_dead_letters)
         crm.alarms(self, settings, self.alarm_topic, self.crm_dead_letters)
+        if self.mail is not None:
+            mail_receiving.alarms(self, settings, self.alarm_topic, self.mail.failures)
         self.stack_parameter = ssm.StringParameter(
             self,
             "StackParameter",

@@ -231,3 +231,19 @@ def test_sources_rotate_keeps_the_previous_secret_until_dropped(stack, capsys):
     assert sources.read_secrets("src_rot").names() == []
     assert cli.main(["sources", "show", "src_rot"]) == 1
     assert "no source 'src_rot'" in capsys.readouterr().err
+
+
+def test_forms_update_if_version_refuses_a_form_changed_since(stack, capsys):
+    cli.main(["forms", "create", "--name", "Shop", "--id", "shop"])
+    capsys.readouterr()
+    assert cli.main(["forms", "show", "shop"]) == 0
+    version = json.loads(capsys.readouterr().out)["version"]
+
+    assert cli.main(["forms", "update", "shop", "--name", "Mine", "--if-version", str(version)]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == version + 1
+    # A second writer that read the same version is refused and changes nothing.
+    assert cli.main(["forms", "update", "shop", "--name", "Theirs", "--if-version", str(version)]) == 1
+    assert "changed since version" in capsys.readouterr().err
+    form_store.clear_cache()
+    assert form_store.get_cached("shop").name == "Mine"
+    assert cli.main(["forms", "show", "no-such-form"]) == 1

@@ -90,6 +90,24 @@ def test_the_function_reads_only_inbound_mail_and_failed_invocations_land_in_a_q
     assert "MailFailures" in str(config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
 
 
+def test_a_mail_in_the_failures_queue_raises_the_alarm(mail: Synth, synth: Synth):
+    alarms = {
+        resource["Properties"]["AlarmName"]["Fn::Join"][1][-1]
+        if isinstance(resource["Properties"]["AlarmName"], dict)
+        else resource["Properties"]["AlarmName"]: resource["Properties"]
+        for resource in mail.of_type("AWS::CloudWatch::Alarm").values()
+    }
+    [failed] = [props for name, props in alarms.items() if str(name).endswith("-MailFailed")]
+    assert failed["MetricName"] == "ApproximateNumberOfMessagesVisible" and failed["Threshold"] == 0
+    assert "MailFailures" in str(failed["Dimensions"])
+    assert "mail replay" in failed["AlarmDescription"]
+    assert failed["AlarmActions"] and failed["OKActions"]
+    # No recipients, no queue, no alarm.
+    assert not [
+        r for r in synth.of_type("AWS::CloudWatch::Alarm").values() if "MailFailed" in str(r["Properties"])
+    ]
+
+
 def test_the_raw_mail_expires(mail: Synth):
     _, bucket = next(
         (name, resource)

@@ -21,6 +21,7 @@ from chalicelib.cli.dlq import add_dlq_commands
 from chalicelib.cli.doctor import add_doctor_command
 from chalicelib.cli.feedback import add_feedback_commands
 from chalicelib.cli.forms import add_forms_commands
+from chalicelib.cli.mail import add_mail_commands
 from chalicelib.cli.sources import add_sources_commands
 from chalicelib.cli.subscriptions import add_subscriptions_commands
 from chalicelib.cli.themes import add_themes_commands
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_counters_commands,
         add_subscriptions_commands,
         add_crm_commands,
+        add_mail_commands,
     ):
         add(groups, common)
     add_dlq_commands(groups, common, quiet)

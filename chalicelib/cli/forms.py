@@ -12,6 +12,7 @@ from chalicelib.forms import records as form_store
 from chalicelib.forms.appearance import Position
 from chalicelib.forms.config import MAX_LABEL_CHARS, MAX_QUESTION_CHARS, FormConfig, new_form_id
 from chalicelib.models import RatingScale
+from chalicelib.store.config_records import VersionConflict
 
 # FormConfig field → the option that sets it, for error messages.
 _OPTIONS = {
@@ -49,9 +50,13 @@ _DISPLAY_LISTS = ("include_urls", "exclude_urls")
 _TEXT_FIELDS = ("question", "low_label", "high_label", "default_language")
 
 
-def _print_form(form: FormConfig) -> None:
-    # The form with the wording people see (its scale's where it sets none).
-    print(json.dumps({**form.model_dump(mode="json"), **form.texts._asdict()}, indent=2, ensure_ascii=False))
+def _print_form(form: FormConfig, version: int | None = None) -> None:
+    # The form with the wording people see (its scale's where it sets none), and the version it is stored as
+    # (what `forms update --if-version` and HTTP's If-Match compare with).
+    shown = {**form.model_dump(mode="json"), **form.texts._asdict()}
+    if version is not None:
+        shown["version"] = version
+    print(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
 def _refuse(error: admin.ConfigRefused) -> int:
@@ -144,7 +149,8 @@ def forms_create(args: argparse.Namespace) -> int:
 
 def forms_update(args: argparse.Namespace) -> int:
     """Change what the options name on an existing form; everything else stays (a concurrent change by
-    someone else is read and kept: the options apply on top of it)."""
+    someone else is read and kept: the options apply on top of it). With --if-version, only if the form is
+    still at that version, as HTTP's If-Match: a change someone made since is never overwritten unseen."""
     changes: dict[str, Any] = _texts(args)
     if args.name is not None:
         changes["name"] = args.name
@@ -159,16 +165,33 @@ def forms_update(args: argparse.Namespace) -> int:
         return {**current, **changes, **_appearance(args, current)}
 
     try:
-        updated = admin.change(args.form_id, edit)
+        updated = admin.change(args.form_id, edit, expected_version=args.if_version)
     except admin.UnknownForm:
         print(f"error: no form {args.form_id[:64]!r}", file=sys.stderr)
+        return 1
+    except VersionConflict:
+        print(
+            f"error: form {args.form_id[:64]!r} changed since version {args.if_version}; "
+            "read it again (forms show) and repeat the update",
+            file=sys.stderr,
+        )
         return 1
     except UsageError as error:
         print(error, file=sys.stderr)
         return 2
     except admin.ConfigRefused as error:
         return _refuse(error)
-    _print_form(updated.form)
+    _print_form(updated.form, updated.version)
+    return 0
+
+
+def forms_show(args: argparse.Namespace) -> int:
+    """Print one form as stored now, with its version."""
+    stored = form_store.get_fresh(args.form_id)
+    if stored is None:
+        print(f"error: no form {args.form_id[:64]!r}", file=sys.stderr)
+        return 1
+    _print_form(stored.form, stored.version)
     return 0
 
 
@@ -255,8 +278,17 @@ def add_forms_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "--origin", action="append", help="allowed origins, replacing the list (repeat; --origin '' = any)"
     )
     updating.add_argument("--require-email", action=argparse.BooleanOptionalAction, default=None)
+    updating.add_argument(
+        "--if-version",
+        type=int,
+        metavar="N",
+        help="change the form only if it is still at version N (as printed by the last create/update)",
+    )
     _add_text_options(updating)
     _add_appearance_options(updating)
     updating.set_defaults(run=forms_update)
 
     forms.add_parser("list", parents=[common], help="list forms").set_defaults(run=forms_list)
+    showing = forms.add_parser("show", parents=[common], help="print a form as stored, with its version")
+    showing.add_argument("form_id")
+    showing.set_defaults(run=forms_show)

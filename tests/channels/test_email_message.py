@@ -36,8 +36,8 @@ FEEDBACK = {
     "outlook_de_base64.eml": (
         "juergen@firma.example",
         "Jürgen Müller",
-        "Hallo,\n\ndie Lieferung war vollständig, aber die Rechnung fehlt. Bitte schicken Sie sie erneut.\n\n"
-        "Mit freundlichen Grüßen\nJürgen Müller",
+        # The closing and the name under it are the signature.
+        "Hallo,\n\ndie Lieferung war vollständig, aber die Rechnung fehlt. Bitte schicken Sie sie erneut.",
         "AW: Ihre Bestellung 5531",
         "order-5531@acme.example",
     ),
@@ -51,8 +51,7 @@ FEEDBACK = {
     "outlook_en_windows1252.eml": (
         "tom@corp.example",
         "Baker, Tom",
-        "Hi team,\n\nI can’t log in since the update – it says “invalid token” and costs me €50 a day.\n\n"
-        "Regards,\nTom",
+        "Hi team,\n\nI can’t log in since the update – it says “invalid token” and costs me €50 a day.",
         "RE: Your ticket 881",
         "ticket-881@acme.example",
     ),
@@ -307,6 +306,27 @@ QUOTE_STYLES = [
     ("Love it.\n\nGet Outlook for Android", "Love it."),
     ("Love it.\n\nThis email and any attachments are confidential and intended solely for ...", "Love it."),
     ("Love it.\n\nDiese E-Mail enthält vertrauliche Informationen.", "Love it."),
+    # A closing line and the name block after it are the signature, in the languages the quotes cover.
+    ("The parcel was late.\n\nMit freundlichen Grüßen\nJana Weber", "The parcel was late."),
+    (
+        "Colis en retard.\n\nCordialement,\nMarie Dupont\nResponsable achats\n+33 1 23 45 67 89",
+        "Colis en retard.",
+    ),
+    ("Muy lento.\n\nUn saludo,\nAna", "Muy lento."),
+    ("Great support!\nBest regards,\nBob Smith\nAcme Ltd", "Great support!"),
+    ("Te laat.\n\nMet vriendelijke groet,\nPiet", "Te laat."),
+    # A closing that ends the mail, or one followed by more words than a name block, is the customer's text.
+    ("Great support!\nThanks!", "Great support!\nThanks!"),
+    (
+        "Slow.\nThanks,\n"
+        + "\n".join(
+            f"and then the courier left the parcel at the wrong door, number {n} again" for n in range(3)
+        ),
+        "Slow.\nThanks,\n"
+        + "\n".join(
+            f"and then the courier left the parcel at the wrong door, number {n} again" for n in range(3)
+        ),
+    ),
     # A line that merely starts with "On" is the customer's text.
     ("On the whole the service was good.\nThanks", "On the whole the service was good.\nThanks"),
     # "From:" in the customer's own words, without the header block after it, is text too.

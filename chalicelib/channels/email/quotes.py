@@ -61,6 +61,21 @@ _DISCLAIMER_STARTS = re.compile(
     re.IGNORECASE,
 )
 _OUTLOOK_HEADER_SPAN = 6
+# A closing line ("Best regards," "Mit freundlichen Grüßen") that a short name block follows: the closing and
+# the block are the signature. Without a block after it, a closing line is kept as the customer's words.
+_CLOSINGS = re.compile(
+    r"^(best( regards| wishes)?|kind regards|warm regards|regards|many thanks|thanks( again| a lot)?|"
+    r"thank you|cheers|sincerely( yours)?|yours (sincerely|truly|faithfully)|all the best|"
+    r"mit freundlichen grüßen|mit freundlichem gruß|freundliche grüße|viele grüße|beste grüße|lg|mfg|"
+    r"cordialement|bien cordialement|bien à vous|salutations|merci( beaucoup)?|"
+    r"saludos( cordiales)?|un saludo|atentamente|gracias|cordiali saluti|distinti saluti|saluti|grazie|"
+    r"atenciosamente|abraços|obrigad[oa]|met vriendelijke groet(en)?|vriendelijke groet(en)?|groeten|"
+    r"よろしくお願いします|よろしくお願いいたします)[\s,.!]*$",
+    re.IGNORECASE,
+)
+# A name block: at most this many lines (name, role, company, phone), each short.
+_NAME_BLOCK_LINES = 5
+_NAME_BLOCK_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -106,9 +121,18 @@ def _forwarded_body(lines: list[str]) -> list[str]:
     return body
 
 
+def _is_closing(lines: list[str], index: int) -> bool:
+    if not _CLOSINGS.match(lines[index]):
+        return False
+    block = [line for line in lines[index + 1 :] if line]
+    return 0 < len(block) <= _NAME_BLOCK_LINES and all(len(line) <= _NAME_BLOCK_CHARS for line in block)
+
+
 def _without_signature(lines: list[str]) -> list[str]:
     for index, line in enumerate(lines):
-        if index > 0 and (_SIGNATURE_STARTS.match(line) or _DISCLAIMER_STARTS.match(line)):
+        if index > 0 and (
+            _SIGNATURE_STARTS.match(line) or _DISCLAIMER_STARTS.match(line) or _is_closing(lines, index)
+        ):
             return lines[:index]
     return lines
 
