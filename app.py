@@ -24,6 +24,7 @@ EVENT_HANDLERS = frozenset(
         "app.on_deploy",
         "app.pull_reviews",
         "app.evaluate_alerts",
+        "app.sync_crm",
     }
 )
 
@@ -71,6 +72,7 @@ TABLE_STREAM_ARN = os.environ.get(
     "arn:aws:dynamodb:us-east-1:123456789012:table/feedback-dev/stream/1970-01-01T00:00:00.000",
 )
 WEBHOOK_QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME", "feedback-webhooks-dev")
+CRM_QUEUE_NAME = os.environ.get("CRM_QUEUE_NAME", "feedback-crm-dev")  # infra/crm.py points it by ARN
 
 
 @app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=25, maximum_batching_window_in_seconds=5)
@@ -84,13 +86,29 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
 @app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="LATEST")
 def fan_out_webhooks(event: DynamoDBEvent) -> dict[str, Any]:
     """From the table's stream: queue one delivery per stored event and subscription that wants it, and
-    alert on each stored detractor (the alert rules' detractor kind)."""
+    alert on each stored detractor (the alert rules' detractor kind), and queue the CRM sync's work (stored
+    items, merges, erasures) when a CRM connection exists. One reader of the stream for all three: AWS advises
+    at most two per shard."""
     from chalicelib.alerts import detractors  # imported by the function that runs it (cold start)
+    from chalicelib.crm import queue as crm_queue
     from chalicelib.outbound import fanout
 
     records = event.to_dict()
     outcome = fanout.handle_stream_batch(records, event.context)
-    return {**outcome, "detractor_alerts": detractors.handle_stream_batch(records)}
+    return {
+        **outcome,
+        "detractor_alerts": detractors.handle_stream_batch(records),
+        "crm_queued": crm_queue.forward_stream_batch(records),
+    }
+
+
+@app.on_sqs_message(queue=CRM_QUEUE_NAME, batch_size=100, maximum_batching_window_in_seconds=10)
+def sync_crm(event: SQSEvent) -> dict[str, Any]:
+    """Sync, merge and erase in the CRMs what the stream queued; reports per-message failures."""
+    from chalicelib.crm import consumer  # imported by the function that runs it (cold start)
+    from chalicelib.ingest.batch import partial_batch_response
+
+    return partial_batch_response(event.to_dict(), consumer.decide_batch, event.context)
 
 
 @app.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=5)

@@ -22,6 +22,7 @@ from infra.permissions import (
     ON_DEPLOY,
     PULL_REVIEWS,
     RECEIVE_EMAIL,
+    SYNC_CRM,
 )
 
 if TYPE_CHECKING:
@@ -65,6 +66,12 @@ SIGNING_SECRETS_REASON = (
 )
 
 
+CRM_SECRETS_REASON = (
+    "GetParametersByPath on the CRM credentials path of this stage only ({prefix}/crm/<connection_id>): "
+    "CRM connections are added at run time by the admin CLI, so their ids are not known at deploy time."
+)
+
+
 API_LOGS_ROLE_REASON = (
     "The one role API Gateway uses for every API of the account in this region to write logs: AWS's managed "
     "AmazonAPIGatewayPushToCloudWatchLogs is the policy API Gateway documents for it (log groups of any API "
@@ -101,6 +108,11 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
         "The alert rules' Slack webhook URLs are parameters under "
         f"{stack.settings.parameter_prefix}/alerts/, one per rule, written by `cli alerts add`."
     )
+    crm_secrets = _finding(
+        "IAM5",
+        f"Resource::arn:<AWS::Partition>:ssm:{stack.region}:<AWS::AccountId>:parameter"
+        f"{stack.settings.parameter_prefix}/crm/*",
+    )
     any_resource = _finding("IAM5", "Resource::*")
     reasons = {
         API_HANDLER: {
@@ -129,6 +141,10 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
             secrets: SOURCE_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
         },
         EVALUATE_ALERTS: {any_resource: XRAY_REASON, slack_urls: slack_reason},
+        SYNC_CRM: {
+            any_resource: XRAY_REASON,
+            crm_secrets: CRM_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
+        },
     }
     assert set(reasons) == set(FUNCTIONS)
     if stack.settings.create_api_gateway_logs_role:

@@ -34,6 +34,7 @@ RECEIVE_EMAIL = "ReceiveEmail"
 ON_DEPLOY = "OnDeploy"
 PULL_REVIEWS = "PullReviews"
 EVALUATE_ALERTS = "EvaluateAlerts"
+SYNC_CRM = "SyncCrm"
 FUNCTIONS = (
     API_HANDLER,
     ANALYZE,
@@ -45,6 +46,7 @@ FUNCTIONS = (
     ON_DEPLOY,
     PULL_REVIEWS,
     EVALUATE_ALERTS,
+    SYNC_CRM,
 )
 
 # Calls whose IAM actions have no resource type at all, so the only possible Resource is "*":
@@ -87,6 +89,10 @@ DELIVERY_LOG_PARTITIONS = "DELIVERY#*"
 # Alerts (chalicelib/alerts/): the rules (config records) and each rule's cool-down state.
 ALERT_RULE_PARTITION = "ALERT_RULE"
 ALERT_STATE_PARTITION = "ALERT_STATE"
+# The CRM sync (chalicelib/crm/): its connections (config records) and what it remembers per connection.
+CRM_CONNECTION_PARTITION = "CRM"
+CRM_LINK_PARTITIONS = "CRMLINK#*"
+PROFILE_PARTITIONS = "CUSTOMER#*"
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,8 @@ class Targets:
     default_event_bus_arn: str = ""
     alert_secrets_arn: str = ""  # arn:…:parameter/feedback/<stage>/alerts/* (rules' Slack webhook URLs)
     alerts_topic_arn: str = ""  # the SNS topic alerts are e-mailed through
+    crm_queue_arn: str = ""  # the CRM sync's queue
+    crm_secrets_arn: str = ""  # arn:…:parameter/feedback/<stage>/crm/*
 
     def index_arn(self, index: str) -> str:
         return f"{self.table_arn}/index/{index}"
@@ -443,6 +451,15 @@ def evaluate_alerts(targets: Targets, log_group_arn: str) -> list[iam.PolicyStat
         # alerts/notify/webhook: alert.triggered queued for the subscriptions (SendMessageBatch).
         _statement("QueueAlertEvents", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
         *_notify_alerts(targets),
+        # The stream's CRM work (app.fan_out_webhooks → crm/queue.forward_stream_batch): whether a CRM
+        # connection exists (one Query of the CRM partition per cache age), and SendMessageBatch.
+        _statement(
+            "ReadCrmConnections",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION]}},
+        ),
+        _statement("QueueCrmWork", ["sqs:SendMessage"], [targets.crm_queue_arn]),
         *_log_and_trace(log_group_arn),
     ]
 
@@ -542,6 +559,48 @@ def pull_reviews(targets: Targets, log_group_arn: str) -> list[iam.PolicyStateme
     ]
 
 
+def sync_crm(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The CRM consumer: its queue, the connections and their secrets, the items and profiles it syncs,
+    and its links (no Scan, no other partition)."""
+    return [
+        # The event source mapping polls with the function's role.
+        _statement(
+            "ConsumeCrmQueue",
+            [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
+            [targets.crm_queue_arn],
+        ),
+        # connections.list_all (Query), set_status when credentials are refused (BatchWriteItem); the links
+        # (crm_links: BatchGetItem, BatchWriteItem).
+        _statement(
+            "ConnectionsAndLinks",
+            ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"],
+            [targets.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {
+                    "dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION, CRM_LINK_PARTITIONS]
+                }
+            },
+        ),
+        # consumer.read_items (the items as stored now) and the profiles the contacts are written from.
+        _statement(
+            "ReadItemsAndProfiles",
+            ["dynamodb:BatchGetItem"],
+            [targets.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [FEEDBACK_PARTITIONS, PROFILE_PARTITIONS]}
+            },
+        ),
+        # connections.secret: GetParametersByPath under {PARAMETER_PREFIX}/crm/{connection_id}.
+        _statement("ReadCrmCredentials", ["ssm:GetParametersByPath"], [targets.crm_secrets_arn]),
+        *_log_and_trace(log_group_arn),
+    ]
+
+
 POLICIES = {
     API_HANDLER: api_handler,
     ANALYZE: analyze,
@@ -553,4 +612,5 @@ POLICIES = {
     ON_DEPLOY: on_deploy,
     PULL_REVIEWS: pull_reviews,
     EVALUATE_ALERTS: evaluate_alerts,
+    SYNC_CRM: sync_crm,
 }

@@ -41,6 +41,7 @@ from constructs import Construct
 
 from infra import (
     alerts,
+    crm,
     gateway,
     mail_receiving,
     monitoring,
@@ -92,6 +93,7 @@ class FeedbackStack(cdk.Stack):
         self.access_logs_bucket, self.bucket = storage.export_buckets(self, stage=stage, removal=data_removal)
         self.webhook_dead_letters, self.webhook_queue = outbound.webhook_queues(self, settings)
         self.alerts_topic = alerts.alerts_topic(self, settings)
+        self.crm_dead_letters, self.crm_queue = crm.crm_queues(self, settings)
         self.log_groups = {
             function: logs.LogGroup(
                 self,
@@ -137,6 +139,12 @@ class FeedbackStack(cdk.Stack):
                 resource_name=f"{settings.parameter_prefix.lstrip('/')}/alerts/*",
             ),
             alerts_topic_arn=self.alerts_topic.topic_arn,
+            crm_queue_arn=self.crm_queue.queue_arn,
+            crm_secrets_arn=self.format_arn(
+                service="ssm",
+                resource="parameter",
+                resource_name=f"{settings.parameter_prefix.lstrip('/')}/crm/*",
+            ),
         )
         self.roles = {
             function: iam.Role(
@@ -209,6 +217,7 @@ class FeedbackStack(cdk.Stack):
             self, settings, dead_letter_queue=self.dead_letter_queue, queue=self.queue, app=self.chalice
         )
         outbound.alarms(self, settings, self.alarm_topic, self.webhook_dead_letters)
+        crm.alarms(self, settings, self.alarm_topic, self.crm_dead_letters)
         if self.mail is not None:
             mail_receiving.alarms(self, settings, self.alarm_topic, self.mail.failures)
         # The counters' completeness mark from the day after the deploy (chalicelib/operations/deploy_hooks).
@@ -328,6 +337,7 @@ class FeedbackStack(cdk.Stack):
             ],
         )
         alerts.wire_functions(app, self.alerts_topic, self.webhook_queue, dashboard)
+        crm.wire_function(app, self.crm_queue, self.crm_dead_letters)
         # An erasure (DELETE /customers/{id}) invokes the export function to rewrite export days; only the
         # API function gets its name (chalicelib/config.py EXPORT_FUNCTION_NAME).
         app.get_resource(API_HANDLER).add_property_override(

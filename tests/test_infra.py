@@ -133,8 +133,9 @@ def test_analyze_reports_batch_item_failures_from_the_deployed_queue(synth: Synt
 def test_the_sam_transform_makes_the_event_source_mapping_and_stage_association(transformed: dict[str, Any]):
     resources = transformed["template"]["Resources"]
     mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    # The ingest queue's, and the outbound webhooks' stream and delivery queue (tests/test_infra_outbound.py).
-    assert len(mappings) == 3
+    # The ingest queue's, the outbound webhooks' stream and delivery queue (tests/test_infra_outbound.py) and
+    # the CRM queue (tests/test_infra_crm.py).
+    assert len(mappings) == 4
     (mapping,) = [
         m["Properties"] for m in mappings if m["Properties"]["FunctionName"] == ref(permissions.ANALYZE)
     ]

@@ -28,8 +28,9 @@ def _alarm(synth: Synth, name: str) -> dict[str, Any]:
 def test_alarms_notify_the_topic(synth: Synth):
     topic = synth.logical_id("AWS::SNS::Topic", "AlarmTopic")
     alarms = synth.of_type("AWS::CloudWatch::Alarm")
-    # + the outbound webhooks' two (test_infra_outbound.py), the pulled reviews' one (test_infra_pull.py)
-    assert len(alarms) == 6 + 2 * len(FUNCTIONS) + 2 + 1
+    # + the outbound webhooks' two (test_infra_outbound.py), the pulled reviews' one (test_infra_pull.py),
+    # the CRM DLQ's (test_infra_crm.py)
+    assert len(alarms) == 6 + 2 * len(FUNCTIONS) + 2 + 1 + 1
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [ref(topic)]
 

@@ -117,6 +117,7 @@ def test_the_event_handlers_app_py_serves_without_routes_are_the_event_functions
         permissions.ON_DEPLOY,
         permissions.PULL_REVIEWS,
         permissions.EVALUATE_ALERTS,
+        permissions.SYNC_CRM,
     )
     assert {handlers[function] for function in event_functions} == EVENT_HANDLERS
     assert handlers[permissions.API_HANDLER] == "app.app"

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from chalicelib.channels.sources import mask
 from chalicelib.cli.common import pairs
+from chalicelib.cli.crm_sync import add_crm_sync_commands
 from chalicelib.crm import connections
 from chalicelib.crm.connections import CRM_TYPES, CrmConnection, CrmSettings, Status
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError
@@ -252,3 +253,4 @@ def add_crm_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         command = commands.add_parser(name, parents=[common], help=text)
         command.add_argument("connection_id")
         command.set_defaults(run=run)
+    add_crm_sync_commands(commands, common)  # sync, replay (cli/crm_sync.py)

@@ -1,6 +1,7 @@
 """The contract every CRM target implements, and the CRM-neutral view of what is synced.
 
-A target gets a connection (its settings) and its secrets, and offers four operations:
+A target gets a connection (its settings) and its secrets, and offers four operations (and `merge`, with a
+default that only re-keys the sync's own links):
 `setup()` creates what the sync needs in the CRM (fields, groups) and says what it created, `check()` proves
 the credentials work, `sync(items)` pushes stored items (contact upsert, profile fields, one activity per
 item whose CRM id is kept), `erase(customer_ids)` removes what the sync put there. The neutral models below
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 
 from chalicelib.crm.connections import CrmConnection
 from chalicelib.models import StoredFeedback
+from chalicelib.store import crm_links
 
 LIST_SEPARATOR = ";"  # HubSpot multiple checkboxes and Salesforce multi-select picklists both split on ";"
 TOP_THEMES = 3
@@ -60,6 +62,14 @@ class SyncReport:
 
 
 @dataclass
+class MergeReport:
+    """What a merge did in the CRM: contacts merged there, and activities now on the survivor's contact."""
+
+    contacts_merged: int = 0
+    activities_moved: int = 0
+
+
+@dataclass
 class ErasureReport:
     contacts_deleted: int = 0
     contacts_cleared: int = 0
@@ -89,6 +99,13 @@ class CrmTarget(ABC):
     @abstractmethod
     def erase(self, customer_ids: Sequence[str]) -> ErasureReport:
         """Remove the customers' synced activities and contact data from the CRM."""
+
+    def merge(self, keep: str, absorbed: str) -> MergeReport:
+        """Make the absorbed customer's contact and activities the survivor's (customer `absorbed` is now
+        part of `keep`). The default only re-keys what the sync remembers, so the absorbed customer's items
+        are found again under the survivor; a CRM with a merge of its own overrides this."""
+        moved = crm_links.merge_links(self.connection.connection_id, keep, absorbed, contact_id=None)
+        return MergeReport(activities_moved=moved)
 
 
 def selected(connection: CrmConnection, item: StoredFeedback) -> bool:

@@ -6,12 +6,18 @@ before (by their contact id, whatever their key), one contact upsert per key kin
 the customer id property for customers without one), one note create, one note update when items synced
 before changed; unchanged contacts and notes (same hash as last written) cost nothing. So 1,000 items take
 20 to 30 requests (tools/bench/crm.py), and a second sync of the same items none.
+
+Notes are linked *pending* before they are created (store/crm_links.py save_pending): a process that dies
+between HubSpot's answer and saving the note ids leaves those marks, and the retry searches the contact's
+notes at the item's time instead of creating a second note. A merge of two synced customers is HubSpot's
+contact merge; the notes follow the merged contact.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from chalicelib.crm.base import (
@@ -19,6 +25,7 @@ from chalicelib.crm.base import (
     ContactFields,
     CrmTarget,
     ErasureReport,
+    MergeReport,
     SyncReport,
     activity_of,
 )
@@ -117,7 +124,8 @@ class HubSpotTarget(CrmTarget):
         activity_links = crm_links.activity_links(connection_id, owner)
 
         # Theme counts grow with the items synced for the first time (a re-sync adds nothing).
-        first_time = [item for item in live if item.feedback_id not in activity_links]
+        # (A pending link, a create that may not have happened, counts as not synced yet.)
+        first_time = [item for item in live if not activity_links.get(item.feedback_id, {}).get("note_id")]
         themes = theme_counts(contact_links, first_time, owner)
 
         survivors = {p["customer_id"]: p for p in profiles.values()}
@@ -143,6 +151,8 @@ class HubSpotTarget(CrmTarget):
                     "feedback_ids": sorted(
                         set(previous.get("feedback_ids") or []) | set(synced_by_customer[customer_id])
                     ),
+                    # The customers merged into this one (crm_links.merge_links), kept for its retries.
+                    **{k: previous[k] for k in ("absorbed_customers",) if previous.get(k)},
                 }
             )
         crm_links.save(connection_id, contact_records, written.values())
@@ -256,14 +266,15 @@ class HubSpotTarget(CrmTarget):
             note_hash = digest(properties)
             link = links.get(item.feedback_id)
             record = {"feedback_id": item.feedback_id, "contact_id": contact_id, "hash": note_hash}
-            if link and link.get("hash") == note_hash:
+            if link and link.get("note_id") and link.get("hash") == note_hash:
                 continue  # unchanged: nothing to send (it stays synced)
-            if link:
+            note_id = self._known_note(link, contact_id, properties)
+            if note_id:
                 updates.append(
                     (
-                        record | {"note_id": link["note_id"]},
+                        record | {"note_id": note_id},
                         {
-                            "id": link["note_id"],
+                            "id": note_id,
                             "properties": properties,
                             "objectWriteTraceId": item.feedback_id,
                         },
@@ -286,6 +297,11 @@ class HubSpotTarget(CrmTarget):
                         },
                     )
                 )
+        if creates:
+            crm_links.save_pending(
+                self.connection.connection_id,
+                [{"feedback_id": r["feedback_id"], "contact_id": r["contact_id"]} for r, _ in creates],
+            )
         for path, pairs, counter in (
             ("/crm/v3/objects/notes/batch/create", creates, "activities_created"),
             ("/crm/v3/objects/notes/batch/update", updates, "activities_updated"),
@@ -309,6 +325,56 @@ class HubSpotTarget(CrmTarget):
             if item.feedback_id not in written and item.feedback_id not in report.failed and link:
                 written[item.feedback_id] = link | {"feedback_id": item.feedback_id}
         return written
+
+    def _known_note(
+        self, link: dict[str, Any] | None, contact_id: str, properties: dict[str, str]
+    ) -> str | None:
+        """The item's note id: from its link, or for a pending link (the create may have happened before the
+        process died, its id never saved) found in HubSpot; None: create it."""
+        if not link:
+            return None
+        return link.get("note_id") or self._find_note(contact_id, properties)
+
+    def _find_note(self, contact_id: str, properties: dict[str, str]) -> str | None:
+        """The note a died attempt created for this item: on the contact, at the item's time (HubSpot's
+        search filters datetimes in epoch milliseconds), the one with the same body if several."""
+        moment = datetime.fromisoformat(properties["hs_timestamp"].replace("Z", "+00:00"))
+        filters = [
+            {"propertyName": "associations.contact", "operator": "EQ", "value": contact_id},
+            {"propertyName": "hs_timestamp", "operator": "EQ", "value": str(int(moment.timestamp() * 1000))},
+        ]
+        found = self.api.call(
+            "POST",
+            "/crm/v3/objects/notes/search",
+            {"filterGroups": [{"filters": filters}], "properties": ["hs_note_body"], "limit": BATCH},
+        ).body
+        notes = found.get("results", []) if isinstance(found, dict) else []
+        body = properties["hs_note_body"]
+        same = [n for n in notes if (n.get("properties") or {}).get("hs_note_body") == body]
+        chosen = same or (notes if len(notes) == 1 else [])
+        return str(chosen[0]["id"]) if chosen else None
+
+    # --- merge ---------------------------------------------------------------------------------------------
+
+    def merge(self, keep: str, absorbed: str) -> MergeReport:
+        """Both customers on contacts: HubSpot's contact merge (the notes follow the merged contact; HubSpot
+        may give it a new id, which the links take). Only the absorbed one: its contact becomes the
+        survivor's. Then the sync's links are folded (store/crm_links.py)."""
+        connection_id = self.connection.connection_id
+        links = crm_links.contact_links(connection_id, [keep, absorbed])
+        if absorbed not in links:
+            return MergeReport()
+        if keep not in links:
+            return MergeReport(activities_moved=crm_links.merge_links(connection_id, keep, absorbed, None))
+        kept, gone = links[keep]["contact_id"], links[absorbed]["contact_id"]
+        merged_id = kept
+        if kept != gone:
+            answer = self.api.call(
+                "POST", "/crm/v3/objects/contacts/merge", {"primaryObjectId": kept, "objectIdToMerge": gone}
+            )
+            merged_id = str((answer.body or {}).get("id") or kept)
+        moved = crm_links.merge_links(connection_id, keep, absorbed, merged_id)
+        return MergeReport(contacts_merged=int(kept != gone), activities_moved=moved)
 
     # --- erasure -------------------------------------------------------------------------------------------
 

@@ -20,9 +20,10 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from chalicelib.local.alerts import start_alerts
+from chalicelib.local.crm import start_crm
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.local.http_server import LocalApiServer
-from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller
+from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller, lambda_context
 from chalicelib.local.moto_server import LocalMotoServer
 from chalicelib.local.outbound import start_outbound
 from chalicelib.local.provision import (
@@ -81,14 +82,29 @@ def main() -> int:
 
     sys.path.insert(0, str(PROJECT_DIR))
     # Imported after the environment is set: the app reads it at import time.
-    from app import analyze, app, evaluate_alerts, nightly_export, pull_reviews, receive_email
+    from app import (
+        analyze,
+        app,
+        evaluate_alerts,
+        fan_out_webhooks,
+        nightly_export,
+        pull_reviews,
+        receive_email,
+        sync_crm,
+    )
 
     poller = SqsPoller(resources.queue_url, analyze)
     scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
     poller.start(workers=analyze_workers())
     scheduler.start()
-    outbound = start_outbound(int(os.environ.get("DEMO_WEBHOOK_PORT", "0")))
-    alerts = start_alerts(evaluate_alerts, f"http://127.0.0.1:{port}/dashboard")
+    crm = start_crm(sync_crm, int(os.environ.get("DEMO_HUBSPOT_PORT", "0")))  # before the stream reader
+    # The stream's one reader, as deployed: app.py's fan_out_webhooks (webhook deliveries and the CRM's work).
+    outbound = start_outbound(
+        int(os.environ.get("DEMO_WEBHOOK_PORT", "0")),
+        lambda event, _: fan_out_webhooks(event, lambda_context("fan_out_webhooks")),
+    )
+    # That reader judges detractors too (app.fan_out_webhooks): the alerts need no reader of their own.
+    alerts = start_alerts(evaluate_alerts, f"http://127.0.0.1:{port}/dashboard", read_stream=False)
     smtp = start_smtp(receive_email)
     demo_pull = start_demo_pull(pull_reviews)
     mail_address = mail_source.settings["recipients"]
@@ -121,6 +137,8 @@ def main() -> int:
         " (cli subscriptions list --local)\n"
         "  Alerts:     demo rules (a negative spike, detractors) → a Slack-style receiver printing each"
         " message (cli alerts list --local)\n"
+        f"  CRM:        demo HubSpot (local fake) {crm.hubspot.url}, connection {crm.connection_id}: each"
+        " note it receives is printed (cli crm list --local)\n"
         f"  E-mail:     smtp://{smtp.host}:{smtp.port}  (feedback to {mail_address}; README, E-mail)\n"
         f"  Reviews:    {demo_pull.source.source_id} pulls a fake Google Play at {demo_pull.fake_url}"
         " (cli sources pull demo-google_play --local; README, Pulled reviews)\n"
@@ -141,7 +159,7 @@ def main() -> int:
         pass
     finally:
         print("\nStopping…", flush=True)
-        for service in (poller, scheduler, outbound, alerts, smtp, demo_pull):
+        for service in (poller, scheduler, outbound, alerts, crm, smtp, demo_pull):
             service.stop()
         demo.shutdown()
         moto.stop()

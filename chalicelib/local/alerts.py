@@ -81,14 +81,15 @@ class DemoSlackReceiver(BaseHTTPRequestHandler):
 @dataclass
 class LocalAlerts:
     scheduler: RateScheduler
-    stream: StreamPoller
+    stream: StreamPoller | None  # None where app.fan_out_webhooks reads the stream (make run)
     receiver: ThreadingHTTPServer
     rule_ids: list[str]
     slack_url: str
 
     def stop(self) -> None:
         self.scheduler.stop()
-        self.stream.stop()
+        if self.stream is not None:
+            self.stream.stop()
         self.receiver.shutdown()
 
 
@@ -117,8 +118,11 @@ def demo_rules(slack_url: str) -> list[str]:
     return [rule.rule_id for rule in rules]
 
 
-def start_alerts(evaluate: Handler, dashboard_url: str, receiver_port: int = 0) -> LocalAlerts:
-    """The evaluator on its rate, detractors on the stream, the demo rules and Slack receiver."""
+def start_alerts(
+    evaluate: Handler, dashboard_url: str, receiver_port: int = 0, read_stream: bool = True
+) -> LocalAlerts:
+    """The evaluator on its rate, the demo rules and Slack receiver, and (`read_stream`) detractors judged on
+    a stream reader of their own; `make run` passes False, as app.fan_out_webhooks judges them there."""
     os.environ.setdefault("DASHBOARD_URL", dashboard_url)
     settings.cache_clear()
     receiver = ThreadingHTTPServer(("127.0.0.1", receiver_port), DemoSlackReceiver)
@@ -127,8 +131,12 @@ def start_alerts(evaluate: Handler, dashboard_url: str, receiver_port: int = 0) 
     rule_ids = demo_rules(slack_url)
     interval = float(os.environ.get("LOCAL_ALERTS_INTERVAL_SECONDS", str(DEFAULT_INTERVAL_SECONDS)))
     scheduler = RateScheduler(evaluate, "evaluate_alerts", interval)
-    # The deployed stream function judges detractors beside the fan-out; here a second reader of the stream.
-    stream = StreamPoller(enable_stream(), lambda event, context: detractors.handle_stream_batch(event))
+    stream = (
+        StreamPoller(enable_stream(), lambda event, context: detractors.handle_stream_batch(event))
+        if read_stream
+        else None
+    )
     scheduler.start()
-    stream.start()
+    if stream is not None:
+        stream.start()
     return LocalAlerts(scheduler, stream, receiver, rule_ids, slack_url)

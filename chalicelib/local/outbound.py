@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -71,6 +72,16 @@ def streams_client() -> Any:
     return boto3.client("dynamodbstreams", endpoint_url=f"https://streams.dynamodb.{region}.amazonaws.com")
 
 
+def _as_lambda_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A GetRecords record as Lambda hands it over: boto3 parses ApproximateCreationDateTime into a datetime,
+    Lambda's event has epoch seconds (outbound/events.py reads it so for a merge's event time)."""
+    change = record.get("dynamodb", {})
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        return {**record, "dynamodb": {**change, "ApproximateCreationDateTime": created.timestamp()}}
+    return record
+
+
 class StreamPoller:
     """Reads every shard of the table's stream from its latest position and hands records to `handler`."""
 
@@ -93,7 +104,7 @@ class StreamPoller:
         handed = 0
         for shard_id, iterator in list(self._iterators.items()):
             response = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
-            records = response.get("Records", [])
+            records = [_as_lambda_record(record) for record in response.get("Records", [])]
             if records:
                 # Lambda retries a failed stream batch; here the records stay unread until the next poll.
                 self.handler({"Records": records}, None)
@@ -153,11 +164,13 @@ class LocalOutbound:
         self.receiver.shutdown()
 
 
-def start_outbound(receiver_port: int = 0) -> LocalOutbound:
-    """The queues, the stream poller and the delivery worker, and a demo receiver subscribed to everything."""
+def start_outbound(receiver_port: int = 0, stream_handler: StreamHandler | None = None) -> LocalOutbound:
+    """The queues, the stream poller and the delivery worker, and a demo receiver subscribed to everything;
+    `stream_handler`: what reads the stream (`make run` passes app.py's fan_out_webhooks, which also queues
+    the CRM sync's work), the fan-out alone by default."""
     dlq_url, queue_url = create_delivery_queues(visibility_timeout_seconds=30)
     os.environ["DELIVERY_QUEUE_URL"], os.environ["DELIVERY_DLQ_URL"] = queue_url, dlq_url
-    stream = StreamPoller(enable_stream(), fanout.handle_stream_batch)
+    stream = StreamPoller(enable_stream(), stream_handler or fanout.handle_stream_batch)
     worker = SqsPoller(queue_url, delivery.handle_sqs_batch, batch_size=10)
     receiver = ThreadingHTTPServer(("127.0.0.1", receiver_port), DemoReceiver)
     threading.Thread(target=receiver.serve_forever, name="demo-webhook-receiver", daemon=True).start()

@@ -4,6 +4,9 @@ export function, invoked asynchronously: chalicelib/export/rewrite.py), and an e
 that it happened — never what was erased.
 
 The feedback's counts leave the day counters in the transactions that delete it (store/feedback_delete.py).
+The CRMs are reached without an import: the profile's delete is a REMOVE record on the table's stream, which
+the stream function turns into a CRM `erase` message (chalicelib/crm/queue.py), so the connected CRMs lose
+the customer's contact and notes within minutes, and a CRM that is down gets the erasure when it is back.
 What stays, on purpose: the erasure log (a hash of the customer id, the time and counts), and tombstones
 of nothing (profiles this customer absorbed are deleted with it). Messages still in the ingest queue or
 its DLQ (14 days' retention) could bring feedback back: erase after replaying or purging the DLQ.

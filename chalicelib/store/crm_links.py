@@ -71,3 +71,62 @@ def forget(connection_id: str, customer_id: str, feedback_ids: Iterable[str]) ->
     dynamo.batch_write(
         settings().table_name, [{"DeleteRequest": {"Key": dynamo.serialize(key)}} for key in keys]
     )
+
+
+def save_pending(connection_id: str, activities: Iterable[dict[str, Any]]) -> None:
+    """Mark activities about to be created (`pending`, no activity id yet), before the create request: a
+    process that dies between the CRM's answer and `save` leaves the mark, and the retry looks the activity
+    up in the CRM instead of creating a second one."""
+    save(connection_id, [], [{**a, "pending": True} for a in activities])
+
+
+def merge_links(connection_id: str, keep: str, absorbed: str, contact_id: str | None) -> int:
+    """Fold the absorbed customer's contact link into `keep`'s; returns the activity links now `keep`'s.
+
+    `contact_id`: the contact the CRM merged both into (the two links become one, on that contact, and every
+    activity link points at it). None: the CRM merged nothing, so the absorbed link becomes `keep`'s when
+    `keep` has none, and otherwise stays as it is (its contact is still the absorbed customer's; an erasure
+    deletes the absorbed profile too, which reaches it)."""
+    links = contact_links(connection_id, [keep, absorbed])
+    gone = links.get(absorbed)
+    if gone is None:
+        return 0
+    kept = links.get(keep)
+    if kept is not None and contact_id is None:
+        return 0
+    absorbed_ids = list(gone.get("feedback_ids") or [])
+    if kept is None:
+        survivor = {**gone, "customer_id": keep}
+        if contact_id is not None:
+            survivor["contact_id"] = contact_id
+    else:
+        themes: dict[str, int] = {k: int(v) for k, v in (kept.get("theme_counts") or {}).items()}
+        # A retry after a crash before the delete below finds the absorbed link folded in already.
+        folded = absorbed in (kept.get("absorbed_customers") or [])
+        for name, count in ({} if folded else gone.get("theme_counts") or {}).items():
+            themes[name] = themes.get(name, 0) + int(count)
+        survivor = {
+            **kept,
+            "contact_id": contact_id,
+            # Only a contact the sync created on both sides gets a GDPR delete on erasure.
+            "created": bool(kept.get("created")) and bool(gone.get("created")),
+            "fields_hash": "",  # the merged contact's fields are written again by the next sync
+            "theme_counts": themes,
+            "feedback_ids": sorted(set(kept.get("feedback_ids") or []) | set(absorbed_ids)),
+            "absorbed_customers": sorted({*(kept.get("absorbed_customers") or []), absorbed}),
+        }
+    moved = absorbed_ids
+    activities = []
+    if contact_id is not None:
+        every = list(survivor.get("feedback_ids") or [])
+        activities = [
+            {**link, "feedback_id": feedback_id, "contact_id": contact_id}
+            for feedback_id, link in activity_links(connection_id, every).items()
+        ]
+    # The survivor first: a crash before the delete leaves both, and the retry finds the work done.
+    save(connection_id, [survivor], activities)
+    dynamo.batch_write(
+        settings().table_name,
+        [{"DeleteRequest": {"Key": dynamo.serialize(contact_key(connection_id, absorbed))}}],
+    )
+    return len(moved)

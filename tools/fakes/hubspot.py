@@ -10,9 +10,9 @@
 - Batches take at most 100 inputs (400 VALIDATION_ERROR otherwise); inputs that fail on their own (an
   invalid email, an unknown property, a unique value held by another contact, a missing note) make a 207
   Multi-Status with `errors` and `numErrors` beside the `results` that succeeded.
-- Objects: contacts (batch upsert by idProperty, batch read, list with `after` paging, GDPR delete), notes
-  (batch create with associations, batch update, batch archive, list), contact properties and property
-  groups (list, create; 409 CONFLICT when the name exists).
+- Objects: contacts (batch upsert by idProperty, batch read, list with `after` paging, GDPR delete, merge),
+  notes (batch create with associations, batch update, batch archive, list, search), contact properties and
+  property groups (list, create; 409 CONFLICT when the name exists).
 
 Written by hand on the standard library's http.server: there is no maintained HubSpot emulator.
 """
@@ -142,6 +142,8 @@ class FakeHubSpot:
             }
         }
         self.gdpr_deleted: list[str] = []
+        self.merged_ids: dict[str, str] = {}  # a merged-away contact id → the merged contact's id
+        self.on_note_created: Callable[[Record], None] | None = None  # `make run` prints each new note
         self.requests: list[Request] = []
         self.unavailable = False  # answer 503 to everything (the CRM is down)
         self._ids = itertools.count(1001)
@@ -241,6 +243,8 @@ class FakeHubSpot:
             ("GET", "/crm/v3/objects/contacts"): lambda: self._list(self.contacts, params),
             ("POST", "/crm/v3/objects/contacts/batch/update"): lambda: self._update_contacts(data, now),
             ("POST", "/crm/v3/objects/contacts/gdpr-delete"): lambda: self._gdpr_delete(data),
+            ("POST", "/crm/v3/objects/contacts/merge"): lambda: self._merge_contacts(data, now),
+            ("POST", "/crm/v3/objects/notes/search"): lambda: self._search_notes(data),
             ("GET", "/crm/v3/objects/notes"): lambda: self._list(self.notes, params),
             ("POST", "/crm/v3/objects/notes/batch/create"): lambda: self._create_notes(data, now),
             ("POST", "/crm/v3/objects/notes/batch/update"): lambda: self._update_notes(data, now),
@@ -422,6 +426,57 @@ class FakeHubSpot:
         self.gdpr_deleted.append(contact.id)
         return 204, {}, None
 
+    def _merge_contacts(self, data: Any, now: float) -> Answer:
+        """POST /crm/v3/objects/contacts/merge: the merged contact gets a new id (as a merged HubSpot record
+        can; `hs_merged_object_ids` lists both old ones), the primary's values win, the other fills blanks,
+        notes follow. Old ids resolve to the merged contact, so a repeated merge answers it again."""
+        primary_id = self.merged_ids.get(str(data.get("primaryObjectId")), str(data.get("primaryObjectId")))
+        other_id = self.merged_ids.get(str(data.get("objectIdToMerge")), str(data.get("objectIdToMerge")))
+        primary, other = self.contacts.get(primary_id), self.contacts.get(other_id)
+        if primary is None or other is None:
+            return _error(404, "OBJECT_NOT_FOUND", "resource not found")
+        if primary_id == other_id:
+            return 200, {}, primary.public()
+        properties = {**other.properties, **{k: v for k, v in primary.properties.items() if v != ""}}
+        properties["hs_merged_object_ids"] = f"{primary_id};{other_id}"
+        merged = Record(self._new_id(), properties, min(primary.created_at, other.created_at), now)
+        for old in (primary_id, other_id):
+            del self.contacts[old]
+            self.merged_ids.update({k: merged.id for k, v in self.merged_ids.items() if v == old})
+            self.merged_ids[old] = merged.id
+            for note in self.notes.values():
+                if old in note.associations:
+                    note.associations = (note.associations - {old}) | {merged.id}
+        self.contacts[merged.id] = merged
+        return 200, {}, merged.public()
+
+    def _search_notes(self, data: Any) -> Answer:
+        """POST /crm/v3/objects/notes/search: filterGroups (OR of ANDed filters; EQ only here, on a property
+        or on the `associations.contact` pseudo-property; datetimes as epoch milliseconds), limit ≤ 100."""
+        groups = (data or {}).get("filterGroups") or [{"filters": []}]
+        limit = int((data or {}).get("limit") or 10)
+        if limit > PAGE_LIMIT_MAX or len(groups) > 5:
+            return _error(400, "VALIDATION_ERROR", "limit is at most 100, filterGroups at most 5")
+
+        def matches(note: Record, rule: dict[str, Any]) -> bool:
+            name, value = str(rule.get("propertyName")), str(rule.get("value"))
+            if rule.get("operator") != "EQ":
+                return False
+            if name == "associations.contact":
+                return value in note.associations
+            stored = note.properties.get(name)
+            if name == "hs_timestamp" and stored and value.isdigit():
+                moment = datetime.fromisoformat(stored.replace("Z", "+00:00"))
+                return int(moment.timestamp() * 1000) == int(value)
+            return stored == value
+
+        found = [
+            n
+            for n in sorted(self.notes.values(), key=lambda n: int(n.id))
+            if any(all(matches(n, rule) for rule in g.get("filters") or []) for g in groups)
+        ]
+        return 200, {}, {"total": len(found), "results": [n.public() for n in found[:limit]]}
+
     def _note_problem(self, properties: dict[str, Any]) -> dict[str, Any] | None:
         unknown = sorted(set(properties) - NOTE_PROPERTIES)
         if unknown:
@@ -460,6 +515,8 @@ class FakeHubSpot:
                 continue
             note = Record(self._new_id(), properties, now, now, contacts)
             self.notes[note.id] = note
+            if self.on_note_created:
+                self.on_note_created(note)
             results.append(note.public(trace_id=entry.get("objectWriteTraceId")))
         return self._batch(results, errors, ok_status=201)
 

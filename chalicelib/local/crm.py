@@ -1,0 +1,93 @@
+"""The CRM sync on the local stack: the CRM queue and its DLQ (as deployed), a poller feeding the queue to
+the same `sync_crm` handler Lambda runs, and the fake HubSpot on loopback with a demo connection, printing
+each note it is sent (`make run`: submit feedback with an email and watch the note appear)."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib import aws
+from chalicelib.config import settings
+from chalicelib.crm import connections
+from chalicelib.crm.connections import CrmConnection, CrmSettings
+from chalicelib.crm.queue import CRM_QUEUE_NAME, MAX_RECEIVES
+from chalicelib.crm.sync import target_for
+from chalicelib.local.lambda_runtime import SqsPoller
+
+if TYPE_CHECKING:
+    from tools.fakes.hubspot import HubSpotServer, Record
+
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
+DEMO_CONNECTION_ID = "crm_hubspot_demo"
+DEMO_TOKEN = "pat-na1-local-demo"  # noqa: S105 - the local fake's token, nothing real
+SqsHandler = Callable[[dict[str, Any], Any], Any]
+
+
+def create_crm_queues(visibility_timeout_seconds: int = 60) -> tuple[str, str]:
+    """The CRM queue and its DLQ (redrive after MAX_RECEIVES receives, as deployed); (dlq, queue)."""
+    sqs = aws.client("sqs")
+    name = CRM_QUEUE_NAME.format(stage=settings().stage)
+    dlq_url = sqs.create_queue(
+        QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
+    )["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]
+    dlq_arn = attributes["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES}),
+        },
+    )["QueueUrl"]
+    return dlq_url, queue_url
+
+
+def _print_note(note: Record) -> None:
+    """One line per note the demo HubSpot receives: its ids and subject (not the feedback's text)."""
+    body = note.properties.get("hs_note_body", "")
+    subject = re.search(r"<strong>(.*?)</strong>", body)
+    about = html.unescape(subject.group(1)) if subject else ""
+    contacts = ",".join(sorted(note.associations))
+    print(f"[demo HubSpot] note {note.id} on contact {contacts}: {about}", flush=True)
+
+
+@dataclass
+class LocalCrm:
+    worker: SqsPoller
+    hubspot: HubSpotServer
+    connection_id: str
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.hubspot.__exit__(None, None, None)
+
+
+def start_crm(sync_crm: SqsHandler, hubspot_port: int = 0) -> LocalCrm:
+    """The CRM queues and worker, and the fake HubSpot with a demo connection set up against it."""
+    # The fake is a development tool (tools/ is not in the Lambda package): imported when serving only.
+    from tools.fakes.hubspot import FakeHubSpot, HubSpotServer
+
+    dlq_url, queue_url = create_crm_queues(visibility_timeout_seconds=30)
+    os.environ["CRM_QUEUE_URL"], os.environ["CRM_DLQ_URL"] = queue_url, dlq_url
+    fake = FakeHubSpot(tokens={DEMO_TOKEN})
+    fake.on_note_created = _print_note
+    server = HubSpotServer(fake, port=hubspot_port).__enter__()
+    connection = CrmConnection(
+        connection_id=DEMO_CONNECTION_ID,
+        type="hubspot",
+        name="make run's demo HubSpot (local fake)",
+        settings=CrmSettings(api_url=server.url),
+    )
+    connections.save(connection, {"token": DEMO_TOKEN})
+    target_for(connection).setup()
+    worker = SqsPoller(queue_url, sync_crm, batch_size=100)
+    worker.start()
+    return LocalCrm(worker, server, connection.connection_id)

@@ -1,0 +1,93 @@
+"""The CRM sync's resources: the CRM queue and its DLQ, the wiring of the `sync_crm` function `chalice
+package` generates for app.py (and the fan-out function's queue URL: it forwards the stream's CRM work, being
+the stream's one reader), and the DLQ's alarm.
+
+A message is received MAX_RECEIVES times (each after the visibility timeout, six function timeouts: about
+five hours in all) before it goes to the DLQ, where it waits 14 days for `cli crm replay`: a CRM that is down,
+or a paused connection, loses nothing.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from chalicelib.crm.queue import CRM_QUEUE_NAME, MAX_RECEIVES
+from infra.permissions import FAN_OUT_WEBHOOKS, SYNC_CRM
+from infra.settings import StageSettings
+
+QUEUE_RETENTION = cdk.Duration.days(4)
+DLQ_RETENTION = cdk.Duration.days(14)
+# The event `chalice package` names for the function's event source.
+QUEUE_EVENT_SOURCE = "SyncCrmSqsEventSource"
+# Two invocations at most (SQS's lowest maximum concurrency): HubSpot's rate limit is per account (100
+# requests per 10 s on smaller plans), so more would only trade requests for 429s, and fewer concurrent
+# batches mean fewer chances for two of them to work on the same customer at once.
+MAX_CONCURRENCY = 2
+
+
+def crm_queues(scope: Construct, settings: StageSettings) -> tuple[sqs.Queue, sqs.Queue]:
+    """The CRM DLQ and the CRM queue that redrives to it, in that order."""
+    name = CRM_QUEUE_NAME.format(stage=settings.stage)  # the name the CLI finds them by (crm/queue.py)
+    dead_letter_queue = sqs.Queue(
+        scope,
+        "CrmDeadLetterQueue",
+        queue_name=f"{name}-dlq",
+        retention_period=DLQ_RETENTION,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+    )
+    queue = sqs.Queue(
+        scope,
+        "CrmQueue",
+        queue_name=name,
+        retention_period=QUEUE_RETENTION,
+        visibility_timeout=cdk.Duration.seconds(6 * settings.function_timeout("sync_crm")),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVES, queue=dead_letter_queue),
+    )
+    return dead_letter_queue, queue
+
+
+def wire_function(app: Chalice, queue: sqs.Queue, dead_letters: sqs.Queue) -> None:
+    """Point sync_crm's event source at this stack's queue by ARN, and tell both functions the URLs."""
+    sync_crm = app.get_resource(SYNC_CRM)
+    queue_event = f"Events.{QUEUE_EVENT_SOURCE}.Properties"
+    sync_crm.add_property_override(f"{queue_event}.Queue", queue.queue_arn)
+    # consumer.decide_batch's failures come back as batchItemFailures: only they are retried.
+    sync_crm.add_property_override(f"{queue_event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+    sync_crm.add_property_override(f"{queue_event}.ScalingConfig", {"MaximumConcurrency": MAX_CONCURRENCY})
+    for function in (sync_crm, app.get_resource(FAN_OUT_WEBHOOKS)):
+        function.add_property_override("Environment.Variables.CRM_QUEUE_URL", queue.queue_url)
+        function.add_property_override("Environment.Variables.CRM_DLQ_URL", dead_letters.queue_url)
+
+
+def alarms(scope: Construct, settings: StageSettings, topic: sns.Topic, dead_letters: sqs.Queue) -> None:
+    """CRM work that failed every attempt notifies the alarm topic (a paused connection's says so too; the
+    function's Errors alarm, monitoring.py, fires when a connection's credentials are refused)."""
+    action = cloudwatch_actions.SnsAction(topic)
+    created = cloudwatch.Alarm(
+        scope,
+        "CrmDeadLetters",
+        alarm_name=f"{settings.stack_name}-CrmDeadLetters",
+        alarm_description=(
+            "CRM sync work (items, merges, erasures) failed every attempt and waits in the CRM DLQ: a CRM "
+            "down or a paused connection. `cli crm test <id>` once its credentials work, then "
+            "`cli crm replay`."
+        ),
+        metric=dead_letters.metric_approximate_number_of_messages_visible(
+            period=cdk.Duration.minutes(5), statistic="Maximum"
+        ),
+        threshold=0,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    created.add_alarm_action(action)
+    created.add_ok_action(action)
