@@ -214,7 +214,8 @@ def test_files_are_rfc4180_utf8_with_formulas_neutralised(stack, monkeypatch):
         ({"display_name": "Jean   Luc\tPicard"}, ("Jean", "Luc Picard")),
         ({"display_name": "", "handles": ["@zed", "@amy"]}, ("", "amy")),
         ({"handles": ["@", "tom"]}, ("", "tom")),
-        ({}, ("", "Customer 0123abcd")),
+        ({"emails": ["zoe.m@example.com", "a.b@example.com"]}, ("", "a.b")),
+        ({}, ("", "cus_0123abcd4567ef89abcdef01")),  # never a made-up name: the key the row matches on
     ],
 )
 def test_name_split_and_fallbacks(profile, expected):

@@ -37,7 +37,7 @@ from chalicelib.export.crm import (
     NOTE_BODY_MAX_CHARS,
     TouchedCustomers,
     activity_subject,
-    primary_email,
+    split_name,
 )
 from chalicelib.models import StoredFeedback
 from chalicelib.store import crm_links
@@ -93,23 +93,12 @@ def _field_name(name: str) -> str:
 
 
 def last_name_of(profile: dict[str, Any]) -> str:
-    """The Contact's required Last Name from what the customer gave (see the module docstring)."""
-    name = " ".join((profile.get("display_name") or "").split())
-    if name:
-        first, _, rest = name.partition(" ")
-        return (rest or first)[:80]
-    for handle in sorted(profile.get("handles") or []):
-        cleaned = handle.strip().lstrip("@").strip()
-        if cleaned:
-            return cleaned[:80]
-    email = primary_email(profile)
-    return (email.split("@", 1)[0] if email else str(profile["customer_id"]))[:80]
+    """The Contact's required Last Name from what the customer gave (contacts.csv's rule)."""
+    return split_name(profile)[1][:80]
 
 
 def first_name_of(profile: dict[str, Any]) -> str | None:
-    name = " ".join((profile.get("display_name") or "").split())
-    first, _, rest = name.partition(" ")
-    return first[:40] if rest else None
+    return split_name(profile)[0][:40] or None
 
 
 def _soql_quote(value: str) -> str:

@@ -131,9 +131,10 @@ def primary_email(profile: dict[str, Any]) -> str:
 
 
 def split_name(profile: dict[str, Any]) -> tuple[str, str]:
-    """(First Name, Last Name). Salesforce requires a Last Name, so it is never empty:
-    "Ana María López" → ("Ana", "María López"); a one-word name → ("", "Ana"); no name → ("", the first
-    handle without its "@"); neither → ("", "Customer <first 8 characters of the id>")."""
+    """(First Name, Last Name), from what the customer gave, never a made-up name. Salesforce requires a
+    Last Name, so it is never empty: "Ana María López" → ("Ana", "María López"); a one-word name →
+    ("", "Ana"); no name → ("", the first handle without its "@"), else ("", the email's part before "@"),
+    else ("", the customer id, which the row is matched on anyway). The Salesforce sync names contacts so."""
     name = " ".join((profile.get("display_name") or "").split())
     if name:
         first, _, rest = name.partition(" ")
@@ -142,7 +143,8 @@ def split_name(profile: dict[str, Any]) -> tuple[str, str]:
         cleaned = handle.strip().lstrip("@").strip()
         if cleaned:
             return "", cleaned
-    return "", f"Customer {profile['customer_id'].removeprefix('cus_')[:8]}"
+    email = primary_email(profile)
+    return "", email.split("@", 1)[0] if email else str(profile["customer_id"])
 
 
 def _utc_day(timestamp: str | None) -> str | None:
