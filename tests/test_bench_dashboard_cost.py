@@ -8,6 +8,7 @@ import boto3
 from chalicelib.local.moto_patches import fit_for_threads
 from chalicelib.local.provision import load_starter_taxonomy
 from tools.bench.dashboard_cost import (
+    READ_FUNCTION_MB,
     TARGET_DASHBOARD_REQUESTS_90_DAYS,
     dashboard_cost_section,
     measure_in_stack,
@@ -53,7 +54,7 @@ def test_a_90_day_load_of_a_busy_stage_costs_a_few_requests_and_states_its_time(
         assert load.projected_seconds() is not None
     lines = dashboard_cost_section(loads)
     assert any(line.startswith("| none | ") for line in lines)
-    assert any("times 1,769/256" in line for line in lines)
+    assert any(f"times 1,769/{READ_FUNCTION_MB}" in line for line in lines)
 
 
 def test_the_latency_grid_projects_each_range_and_volume(stack):
