@@ -8,9 +8,11 @@ import boto3
 from chalicelib.local.moto_patches import fit_for_threads
 from chalicelib.local.provision import load_starter_taxonomy
 from tools.bench.dashboard_cost import (
+    READ_FUNCTION_MB,
     TARGET_DASHBOARD_REQUESTS_90_DAYS,
     dashboard_cost_section,
     measure_in_stack,
+    measure_latency_in_stack,
     measure_million_in_stack,
 )
 
@@ -52,4 +54,25 @@ def test_a_90_day_load_of_a_busy_stage_costs_a_few_requests_and_states_its_time(
         assert load.projected_seconds() is not None
     lines = dashboard_cost_section(loads)
     assert any(line.startswith("| none | ") for line in lines)
-    assert any("times 1,769/256" in line for line in lines)
+    assert any(f"times 1,769/{READ_FUNCTION_MB}" in line for line in lines)
+
+
+def test_the_latency_grid_projects_each_range_and_volume(stack):
+    load_starter_taxonomy()
+    with fit_for_threads():
+        loads = measure_latency_in_stack(
+            boto3.DEFAULT_SESSION.events, volumes=(40, 120), ranges=(7, 30), repeats=1
+        )
+
+    assert [(load.items_per_day, load.days, load.filtered) for load in loads] == [
+        (volume, days, filtered) for volume in (40, 120) for days in (7, 30) for filtered in (False, True)
+    ]
+    for load in loads:
+        # The counters of the range and the period before (2 shards a day, 100 keys a request), and the
+        # negatives' Query (no negative stored: no BatchGetItem for them).
+        assert load.requests["BatchGetItem"] == (1 if load.days == 7 else 2), load
+        assert load.stats_requests == sum(load.requests.values()) and load.stats_bytes > 0
+        assert load.stats_cpu_seconds is not None and load.stats_cpu_seconds > 0 and load.grid
+    lines = dashboard_cost_section(loads)
+    assert sum(line.startswith("| 30 days | 120 | ") for line in lines) == 2
+    assert not any(line.startswith("| 7 days | none | ") for line in lines)  # not a dashboard load's row

@@ -104,7 +104,7 @@ def test_the_price_file_parses_has_a_date_and_prices_every_line(table):
 
 
 def test_memory_sizes_come_from_the_chalice_config():
-    assert lambda_memory_mb("prod") == {"api_handler": 256, "analyze": 512, "nightly_export": 1769}
+    assert lambda_memory_mb("prod") == {"api_handler": 512, "analyze": 512, "nightly_export": 1769}
 
 
 def test_a_price_file_without_a_date_is_refused(tmp_path):

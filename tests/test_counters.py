@@ -30,9 +30,10 @@ from chalicelib.models import (
     StoredFeedback,
     ThemeTag,
 )
-from chalicelib.store import counters, feedback_write
+from chalicelib.store import counters, dynamo, feedback_write
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import Resolution
+from chalicelib.store.schema import RECORD_TYPE
 
 THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
 PARENTS = {"delivery": None, "delivery-speed": "delivery", "delivery-damage": "delivery", "price": None}
@@ -189,3 +190,33 @@ def test_a_batch_holding_a_duplicate_stores_and_counts_the_rest(stack):
     assert (counted["t|delivery"], counted["t|delivery-speed|NEGATIVE"], counted["n|form|d"]) == (1, 1, 1)
     newest = counters.newest_negative_ids(at.date(), at.date(), 10)
     assert newest == [(first.stored_at.isoformat(), first.feedback_id)]
+
+
+COUNTER_NAMES = st.sampled_from(["s|form|POSITIVE", "s|form|NONE", "t|price", "r|nps|9", "src|demo", "tg"])
+WIRE_NUMBERS = st.one_of(
+    st.integers(-(10**12), 10**12).map(str),
+    st.sampled_from(["1E+2", "-3.0", "2.5", "0", "1e-3", "7.000"]),  # decimal notation, whole or not
+)
+
+
+@_bounded(200)
+@given(
+    items=st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(0, 1),
+            st.dictionaries(COUNTER_NAMES, WIRE_NUMBERS, max_size=6),
+        ),
+        max_size=8,
+    )
+)
+def test_counter_items_summed_from_the_wire_equal_the_deserialised_sum(items):
+    wire = [
+        {
+            **dynamo.serialize({**counters.counter_key(date(2026, 3, 1) + timedelta(days=day), shard)}),
+            RECORD_TYPE: {"S": counters.COUNTER},
+            **{name: {"N": number} for name, number in numbers.items()},
+        }
+        for day, shard, numbers in items
+    ]
+    assert counters.sum_wire_counters(wire) == counters.sum_counters(map(dynamo.deserialize, wire))

@@ -76,6 +76,55 @@ def test_unparsed_query_pages_read_the_same_items_and_leave_other_queries_parsed
     assert (len(page["Items"]), page["Items"][0]["sk"]) == (7, {"S": "000"})
 
 
+def test_unparsed_batch_gets_read_the_same_items_and_leave_other_batch_gets_parsed(stack):
+    table = "feedback-test"
+    rows = [{"pk": "B", "sk": f"{n:03d}", "count": n, "share": n / 4, "tags": ["x"]} for n in range(130)]
+    dynamo.batch_write(table, [dynamo.put_request(row) for row in rows])
+    keys = [{"pk": "B", "sk": f"{n:03d}"} for n in range(140)]  # 10 absent; two requests of 100 keys
+
+    wire = dynamo.batch_get_unparsed(table, keys)
+
+    assert wire[0]["count"] == {"N": "0"}  # as DynamoDB sends it
+    by_sort_key = sorted(map(dynamo.decode_item, wire), key=lambda item: item["sk"])
+    assert by_sort_key == sorted(dynamo.batch_get(table, keys), key=lambda item: item["sk"]) == rows
+    # Outside batch_get_unparsed a BatchGetItem is botocore's as before (the hook stays registered but idle).
+    response = aws.client("dynamodb").batch_get_item(
+        RequestItems={table: {"Keys": [dynamo.serialize(keys[1])]}}
+    )
+    assert response["Responses"][table][0]["count"] == {"N": "1"}
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_unparsed_batch_gets_retry_the_unprocessed_keys(stack, monkeypatch):
+    table = "feedback-test"
+    rows = [{"pk": "U", "sk": f"{n:02d}", "count": n} for n in range(6)]
+    dynamo.batch_write(table, [dynamo.put_request(row) for row in rows])
+    keys = [{"pk": "U", "sk": row["sk"]} for row in rows]
+    client = aws.client("dynamodb")
+    stock = client.batch_get_item
+    calls = []
+
+    def half_processed(RequestItems):  # botocore's parameter name
+        calls.append(RequestItems)
+        response = stock(RequestItems=RequestItems)
+        if len(calls) == 1:  # the first answer holds back its last three keys, as a throttled table does
+            spec = RequestItems[table]
+            held_back = {item["sk"]["S"] for item in spec["Keys"][3:]}
+            response["Responses"][table] = [
+                item for item in response["Responses"][table] if item["sk"]["S"] not in held_back
+            ]
+            response["UnprocessedKeys"] = {table: {**spec, "Keys": spec["Keys"][3:]}}
+        return response
+
+    monkeypatch.setattr(client, "batch_get_item", half_processed)
+    monkeypatch.setattr(dynamo, "sleep", lambda seconds: None)
+
+    wire = dynamo.batch_get_unparsed(table, keys)
+
+    assert len(calls) == 2 and len(calls[1][table]["Keys"]) == 3
+    assert sorted(map(dynamo.decode_item, wire), key=lambda item: item["sk"]) == rows
+
+
 def test_read_ahead_yields_every_item_in_order_and_raises_the_workers_error():
     assert list(dynamo.read_ahead(iter(range(5000)), depth=3)) == list(range(5000))
 

