@@ -14,12 +14,11 @@
 
 Written on urllib3 (already in the Lambda package with botocore) like hubspot_api.py: simple-salesforce
 would add requests, zeep and more to the package, and its retries would sleep for real where the tests and
-the bench need a clock they control. The JWT is signed by rs256.py (why by hand: there).
+the bench need a clock they control. The JWT is signed by chalicelib/jws.py (why by hand: there).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
-from chalicelib.crm import rs256
+from chalicelib import jws
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError, RateLimited, RequestFailed
 
 API_VERSION = "v62.0"
@@ -67,21 +66,15 @@ class Response:
     headers: dict[str, str]
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def jwt_assertion(credentials: Credentials, audience: str, now: float) -> str:
     """The JWT bearer flow's assertion: iss the client id, sub the username, aud the login host, RS256."""
-    header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
     claims = {
         "iss": credentials.client_id,
         "sub": credentials.username,
         "aud": audience,
         "exp": int(now) + JWT_LIFETIME_SECONDS,
     }
-    signed = f"{header}.{_b64url(json.dumps(claims).encode())}"
-    return f"{signed}.{_b64url(rs256.sign(signed.encode(), str(credentials.private_key)))}"
+    return jws.rs256_jwt({"typ": "JWT"}, claims, str(credentials.private_key))
 
 
 def audience_of(login_url: str) -> str:

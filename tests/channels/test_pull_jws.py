@@ -1,4 +1,4 @@
-"""The hand-written RS256 and ES256 signatures (channels/pull/jws.py): RFC 6979's published P-256 vector,
+"""The hand-written RS256 and ES256 signatures (chalicelib/jws.py): RFC 6979's published P-256 vector,
 and every signature verified by an independent implementation (joserfc, on `cryptography`)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
 from chalicelib.channels.pull.credentials import es256_jwt, rs256_jwt
-from chalicelib.channels.pull.jws import KeyInvalid, P256Key, RsaKey, es256_sign, public_point, rfc6979_nonces
+from chalicelib.jws import KeyInvalid, P256Key, RsaKey, es256_sign, public_point, rfc6979_nonces
 
 # RFC 6979 A.2.5: P-256, SHA-256, message "sample".
 RFC_X = 0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721

@@ -1,9 +1,9 @@
 """Access tokens for the pull clients: Google's service-account JWT grant and OAuth refresh-token grant, and
 the App Store Connect API's ES256 JWT.
 
-The JWTs are RFC 7515 compact tokens (base64url JSON header and claims, then the signature) signed by
-jws.py (RS256, ES256; why by hand: its docstring); the fakes check every token with joserfc, an independent
-implementation.
+The JWTs are RFC 7515 compact tokens (base64url JSON header and claims, then the signature) made by
+chalicelib/jws.py (RS256, ES256; why by hand: its docstring); the fakes check every token with joserfc, an
+independent implementation.
 
 Google's tokens live an hour: they are kept in memory per source until a minute before they expire, so a
 warm function asks the token endpoint once an hour, not at every run.
@@ -11,7 +11,6 @@ warm function asks the token endpoint once an hour, not at every run.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 from chalicelib.channels.pull.exceptions import CredentialsRejected, PlatformUnavailable, QuotaExceeded
 from chalicelib.channels.pull.http import JsonHttp
-from chalicelib.channels.pull.jws import KeyInvalid, P256Key, RsaKey, es256_sign, rs256_sign
+from chalicelib.jws import KeyInvalid, es256_jwt, rs256_jwt
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - an endpoint, not a secret
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -41,25 +40,6 @@ _tokens: dict[str, _Cached] = {}
 def clear_tokens() -> None:
     """Forget cached access tokens (tests, and after a source's secrets change)."""
     _tokens.clear()
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _signing_input(header: dict[str, Any], claims: dict[str, Any]) -> bytes:
-    parts = (json.dumps(part, separators=(",", ":")).encode() for part in (header, claims))
-    return ".".join(_b64url(part) for part in parts).encode()
-
-
-def rs256_jwt(header: dict[str, Any], claims: dict[str, Any], private_key_pem: str) -> str:
-    signing_input = _signing_input({**header, "alg": "RS256"}, claims)
-    return f"{signing_input.decode()}.{_b64url(rs256_sign(signing_input, RsaKey.from_pem(private_key_pem)))}"
-
-
-def es256_jwt(header: dict[str, Any], claims: dict[str, Any], private_key_pem: str) -> str:
-    signing_input = _signing_input({**header, "alg": "ES256"}, claims)
-    return f"{signing_input.decode()}.{_b64url(es256_sign(signing_input, P256Key.from_pem(private_key_pem)))}"
 
 
 _KEY_ERRORS = (KeyInvalid, ValueError, KeyError, TypeError)

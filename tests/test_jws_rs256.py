@@ -1,4 +1,4 @@
-"""The hand-written RS256 signer (chalicelib/crm/rs256.py) produces exactly the signatures `cryptography`
+"""The hand-written RS256 signer (chalicelib/jws.py) produces exactly the signatures `cryptography`
 does (PKCS#1 v1.5 is deterministic), from PKCS#8 and PKCS#1 PEM keys, and refuses what is not one."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from chalicelib.crm import rs256
+from chalicelib import jws
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,10 @@ def pem(key, private_format=serialization.PrivateFormat.PKCS8, encryption=None) 
 )
 def test_signatures_equal_cryptographys_and_verify(key, private_format):
     message = b"header.claims"
-    signature = rs256.sign(message, pem(key, private_format))
+    signature = jws.rs256_sign(message, jws.RsaKey.from_pem(pem(key, private_format)))
     assert signature == key.sign(message, padding.PKCS1v15(), hashes.SHA256())
     key.public_key().verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-    assert rs256.sign(b"other", pem(key)) != signature
+    assert jws.rs256_sign(b"other", jws.RsaKey.from_pem(pem(key))) != signature
 
 
 def test_what_is_not_an_unencrypted_rsa_key_is_refused(key):
@@ -43,4 +43,4 @@ def test_what_is_not_an_unencrypted_rsa_key_is_refused(key):
         pem(ec_key),
     ):
         with pytest.raises(ValueError):
-            rs256.sign(b"x", text)
+            jws.rs256_sign(b"x", jws.RsaKey.from_pem(text))

@@ -1,5 +1,5 @@
-"""RS256 and ES256 JWS signatures (RFC 7515/7518) in pure Python: what the Google service-account grant and
-the App Store Connect API need, and nothing more.
+"""RS256 and ES256 JWS signatures (RFC 7515/7518) and compact JWTs in pure Python: what the Google
+service-account grant, the App Store Connect API and Salesforce's JWT bearer flow need, and nothing more.
 
 Written here rather than taken from a library on purpose: `cryptography` (what PyJWT, joserfc and
 google-auth sign with) adds ~17 MB to the one package every function shares, and the pure-Python `rsa` and
@@ -22,8 +22,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 # DigestInfo's DER prefix for SHA-256 (RFC 8017 §9.2, note 1).
 SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
@@ -218,3 +220,23 @@ def es256_sign(message: bytes, key: P256Key) -> bytes:
         if r and s:
             return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+# Compact JWTs (RFC 7519): base64url JSON header and claims, then the signature of both.
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def signing_input(header: dict[str, Any], claims: dict[str, Any]) -> bytes:
+    parts = (json.dumps(part, separators=(",", ":")).encode() for part in (header, claims))
+    return ".".join(b64url(part) for part in parts).encode()
+
+
+def rs256_jwt(header: dict[str, Any], claims: dict[str, Any], private_key_pem: str) -> str:
+    signed = signing_input({**header, "alg": "RS256"}, claims)
+    return f"{signed.decode()}.{b64url(rs256_sign(signed, RsaKey.from_pem(private_key_pem)))}"
+
+
+def es256_jwt(header: dict[str, Any], claims: dict[str, Any], private_key_pem: str) -> str:
+    signed = signing_input({**header, "alg": "ES256"}, claims)
+    return f"{signed.decode()}.{b64url(es256_sign(signed, P256Key.from_pem(private_key_pem)))}"
