@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
-from chalice import Chalice, ConvertToMiddleware, Cron
-from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
+# Lambda imports this file once per cold start (INIT). The cyclic garbage collector is paused meanwhile (its
+# passes would walk every object chalice, boto3 and pydantic build, many times over) and what the imports
+# built is frozen out of later passes at the end of this file (gc.freeze): it lives as long as the function.
+_COLLECTOR_WAS_ON = gc.isenabled()
+gc.disable()
 
-from chalicelib.observability import logger, metrics, trace_invocation
+from chalice import Chalice, ConvertToMiddleware, Cron  # noqa: E402 - imported with the collector paused
+from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent  # noqa: E402
+
+from chalicelib.observability import cold_start_imports, logger, metrics, trace_invocation  # noqa: E402
 
 app = Chalice(app_name="feedback-collector")
 # The functions of event handlers: Lambda names the handler a function runs in _HANDLER (a reserved variable).
@@ -67,7 +74,8 @@ WEBHOOK_QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME", "feedback-webhooks-dev
 @app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=25, maximum_batching_window_in_seconds=5)
 def analyze(event: SQSEvent) -> dict[str, Any]:
     """Analyze and store a batch of queued deliveries; reports per-record failures."""
-    from chalicelib.ingest import processing  # imported by the function that runs it (cold start)
+    with cold_start_imports():
+        from chalicelib.ingest import processing  # imported by the function that runs it (cold start)
 
     return processing.handle_sqs_batch(event.to_dict(), event.context)
 
@@ -75,7 +83,8 @@ def analyze(event: SQSEvent) -> dict[str, Any]:
 @app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="LATEST")
 def fan_out_webhooks(event: DynamoDBEvent) -> dict[str, Any]:
     """From the table's stream: queue one delivery per stored event and subscription that wants it."""
-    from chalicelib.outbound import fanout  # imported by the function that runs it (cold start)
+    with cold_start_imports():
+        from chalicelib.outbound import fanout  # imported by the function that runs it (cold start)
 
     return fanout.handle_stream_batch(event.to_dict(), event.context)
 
@@ -83,7 +92,8 @@ def fan_out_webhooks(event: DynamoDBEvent) -> dict[str, Any]:
 @app.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=5)
 def deliver_webhooks(event: SQSEvent) -> dict[str, Any]:
     """POST each queued delivery, signed; a failed one comes back on the retry schedule."""
-    from chalicelib.outbound import delivery  # imported by the function that runs it (cold start)
+    with cold_start_imports():
+        from chalicelib.outbound import delivery  # imported by the function that runs it (cold start)
 
     return delivery.handle_sqs_batch(event.to_dict(), event.context)
 
@@ -93,7 +103,8 @@ def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
     """At 02:15 UTC, export the previous UTC day (a busy day fanned out over invocations of this function,
     one per slice, then combined), then hand the days erasures left pending to a rewrite invocation. An
     erasure invokes it too, asynchronously, to rewrite the export days that held the customer."""
-    from chalicelib.export import rewrite  # imported by the function that runs it (cold start)
+    with cold_start_imports():
+        from chalicelib.export import rewrite  # imported by the function that runs it (cold start)
 
     return rewrite.run_export_function(event.to_dict(), rewrite.remaining_time(event.context))
 
@@ -102,7 +113,13 @@ def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
 def receive_email(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SES's receipt rule invokes this after its S3 action stored a mail: route, check, parse and queue it
     (an S3 or SQS failure raises, so Lambda retries the invocation)."""
-    from chalicelib.channels.email import receiving  # imported by the function that runs it (cold start)
+    with cold_start_imports():
+        from chalicelib.channels.email import receiving  # imported by the function that runs it (cold start)
 
     outcomes = receiving.handle_ses_event(event)
     return {"mails": len(outcomes), "queued": sum(len(outcome.queued) for outcome in outcomes)}
+
+
+gc.freeze()
+if _COLLECTOR_WAS_ON:
+    gc.enable()
