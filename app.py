@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
-from chalice import Chalice, ConvertToMiddleware, Cron, Rate
-from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
+# Lambda imports this file once per cold start (INIT). The cyclic garbage collector is paused meanwhile (its
+# passes would walk every object chalice, boto3 and pydantic build, many times over) and what the imports
+# built is frozen out of later passes at the end of this file (gc.freeze): it lives as long as the function.
+_COLLECTOR_WAS_ON = gc.isenabled()
+gc.disable()
 
-from chalicelib.observability import logger, metrics, trace_invocation
+from chalice import Chalice, ConvertToMiddleware, Cron, Rate  # noqa: E402 - imported with the collector paused
+from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent  # noqa: E402
+
+from chalicelib.observability import cold_start_imports, logger, metrics, trace_invocation  # noqa: E402
 
 app = Chalice(app_name="feedback-collector")
 # The functions of event handlers: Lambda names the handler a function runs in _HANDLER (a reserved variable).
@@ -78,7 +85,8 @@ CRM_QUEUE_NAME = os.environ.get("CRM_QUEUE_NAME", "feedback-crm-dev")  # infra/c
 @app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=25, maximum_batching_window_in_seconds=5)
 def analyze(event: SQSEvent) -> dict[str, Any]:
     """Analyze and store a batch of queued deliveries; reports per-record failures."""
-    from chalicelib.ingest import processing  # imported by the function that runs it (cold start)
+    with cold_start_imports():
+        from chalicelib.ingest import processing  # imported by the function that runs it (cold start)
 
     return processing.handle_sqs_batch(event.to_dict(), event.context)
 
@@ -89,9 +97,10 @@ def fan_out_webhooks(event: DynamoDBEvent) -> dict[str, Any]:
     alert on each stored detractor (the alert rules' detractor kind), and queue the CRM sync's work (stored
     items, merges, erasures) when a CRM connection exists. One reader of the stream for all three: AWS advises
     at most two per shard."""
-    from chalicelib.alerts import detractors  # imported by the function that runs it (cold start)
-    from chalicelib.crm import queue as crm_queue
-    from chalicelib.outbound import fanout
+    with cold_start_imports():
+        from chalicelib.alerts import detractors  # imported by the function that runs it (cold start)
+        from chalicelib.crm import queue as crm_queue
+        from chalicelib.outbound import fanout
 
     records = event.to_dict()
     outcome = fanout.handle_stream_batch(records, event.context)
@@ -114,7 +123,8 @@ def sync_crm(event: SQSEvent) -> dict[str, Any]:
 @app.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=5)
 def deliver_webhooks(event: SQSEvent) -> dict[str, Any]:
     """POST each queued delivery, signed; a failed one comes back on the retry schedule."""
-    from chalicelib.outbound import delivery  # imported by the function that runs it (cold start)
+    with cold_start_imports():
+        from chalicelib.outbound import delivery  # imported by the function that runs it (cold start)
 
     return delivery.handle_sqs_batch(event.to_dict(), event.context)
 
@@ -124,7 +134,8 @@ def nightly_export(event: CloudWatchEvent) -> dict[str, Any]:
     """At 02:15 UTC, export the previous UTC day (a busy day fanned out over invocations of this function,
     one per slice, then combined), then hand the days erasures left pending to a rewrite invocation. An
     erasure invokes it too, asynchronously, to rewrite the export days that held the customer."""
-    from chalicelib.export import rewrite  # imported by the function that runs it (cold start)
+    with cold_start_imports():
+        from chalicelib.export import rewrite  # imported by the function that runs it (cold start)
 
     return rewrite.run_export_function(event.to_dict(), rewrite.remaining_time(event.context))
 
@@ -141,7 +152,8 @@ def evaluate_alerts(event: CloudWatchEvent) -> dict[str, Any]:
 def receive_email(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SES's receipt rule invokes this after its S3 action stored a mail: route, check, parse and queue it
     (an S3 or SQS failure raises, so Lambda retries the invocation)."""
-    from chalicelib.channels.email import receiving  # imported by the function that runs it (cold start)
+    with cold_start_imports():
+        from chalicelib.channels.email import receiving  # imported by the function that runs it (cold start)
 
     outcomes = receiving.handle_ses_event(event)
     return {"mails": len(outcomes), "queued": sum(len(outcome.queued) for outcome in outcomes)}
@@ -162,3 +174,8 @@ def pull_reviews(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.channels.pull import scheduler  # imported by the function that runs it (cold start)
 
     return scheduler.handle_schedule(event.to_dict(), event.context)
+
+
+gc.freeze()
+if _COLLECTOR_WAS_ON:
+    gc.enable()

@@ -15,9 +15,12 @@ environment says:
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -34,6 +37,23 @@ if TYPE_CHECKING:
 SERVICE = "feedback-collector"
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+@contextmanager
+def cold_start_imports() -> Iterator[None]:
+    """The imports a handler makes on its first invocation, treated as app.py treats its own at INIT: no
+    cyclic garbage collector passes meanwhile, and what they built frozen out of later passes (gc.freeze).
+    On a warm invocation nothing is imported, so nothing is frozen."""
+    modules_before = len(sys.modules)
+    collector_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if len(sys.modules) > modules_before:
+            gc.freeze()
+        if collector_was_on:
+            gc.enable()
 
 
 def describe_exception(error: BaseException) -> str:

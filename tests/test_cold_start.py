@@ -65,8 +65,18 @@ ROUTE_MODULES = (
 )
 # snowballstemmer's pure-Python algorithms (it imports all 36 without PyStemmer's C stemmers).
 PURE_PYTHON_STEMMERS = ("snowballstemmer.english_stemmer", "snowballstemmer.serbian_stemmer")
+# What one API route needs and the others do not: imported by the request that runs it, not at INIT.
+ROUTE_ONLY = (
+    "chalicelib.read.stats",  # GET /stats
+    "chalicelib.read.theme_stats",
+    "chalicelib.privacy.erasure",  # DELETE /customers/{id}
+    "chalicelib.store.feedback_delete",
+    "chalicelib.store.customers",  # the customer routes
+    "chalicelib.export.base",  # GET /feedback.csv
+    "chalicelib.export.csv_writer",
+)
 NOT_IN_IMPORT_SET = {
-    "API handler": (*NEVER_IMPORTED, *ANALYSIS_LIBRARIES, "pyarrow", "email_validator"),
+    "API handler": (*NEVER_IMPORTED, *ANALYSIS_LIBRARIES, *ROUTE_ONLY, "pyarrow", "email_validator"),
     "analyze": (*NEVER_IMPORTED, *ROUTE_MODULES, *PURE_PYTHON_STEMMERS, "pyarrow", "email_validator"),
     "export": (*NEVER_IMPORTED, *ROUTE_MODULES, *ANALYSIS_LIBRARIES, "email_validator"),
 }
@@ -111,6 +121,35 @@ def test_each_functions_import_set_leaves_out_what_its_first_invocation_does_not
     )
 
     assert sorted(loaded.intersection(NOT_IN_IMPORT_SET[function])) == []
+
+
+def test_import_app_freezes_what_it_built_and_leaves_the_collector_on():
+    script = """
+import gc, json
+import app
+print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+    found = _run(script)
+
+    assert found["enabled"] is True
+    assert found["frozen"] > 50_000  # chalice's, boto3's, pydantic's and the app's objects
+
+
+def test_a_handlers_first_imports_are_frozen_and_a_warm_invocation_freezes_nothing():
+    script = """
+import gc, json
+import app
+from chalicelib.observability import cold_start_imports
+after_init = gc.get_freeze_count()
+with cold_start_imports():
+    paused = gc.isenabled()
+    import chalicelib.export.rewrite
+after_first = gc.get_freeze_count()
+with cold_start_imports():
+    import chalicelib.export.rewrite
+print(json.dumps([paused, after_first > after_init, gc.get_freeze_count() == after_first, gc.isenabled()]))
+"""
+    assert _run(script) == [False, True, True, True]
 
 
 def test_import_app_builds_no_models_validator_and_the_first_use_builds_it():
@@ -280,3 +319,21 @@ def test_pystemmers_c_stemmers_stem_as_snowballs_pure_python_ones():
         module = importlib.import_module(f"snowballstemmer.{language}_stemmer")
         pure = getattr(module, f"{language.capitalize()}Stemmer")()
         assert stemmer.stemWords(words) == pure.stemWords(words), language
+
+
+def test_the_bench_imports_a_handlers_module_as_app_py_does():
+    # The bench's probe wraps a handler's first import in cold_start_imports() exactly where app.py does.
+    import ast
+
+    from tools.bench.cold_start import HANDLER_MODULES, import_statements
+
+    wrapped = set()
+    for node in ast.walk(ast.parse((PROJECT / "app.py").read_text())):
+        if isinstance(node, ast.With) and ast.unparse(node.items[0].context_expr) == "cold_start_imports()":
+            imports = [statement for statement in node.body if isinstance(statement, ast.ImportFrom)]
+            wrapped |= {f"{i.module}.{alias.name}" for i in imports for alias in i.names}
+    assert wrapped == HANDLER_MODULES
+    analyze = import_statements(FUNCTION_IMPORTS["analyze"]).splitlines()
+    assert analyze[0] == "import app"
+    assert analyze[2] == "with cold_start_imports(): import chalicelib.ingest.processing"
+    assert import_statements(("app",)) == "import app"

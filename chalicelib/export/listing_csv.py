@@ -11,16 +11,17 @@ says where to go on: the `X-Next` header holds the listing's signed cursor, and 
 
 from __future__ import annotations
 
-import csv
 import io
+from typing import TYPE_CHECKING
 
 from chalice import Blueprint, Response
 
 from chalicelib.auth.authorizer import bearer, requires_scope
-from chalicelib.export.base import FEEDBACK_COLUMNS, feedback_row, for_export
-from chalicelib.export.csv_writer import CSV_CONTENT_TYPE, escape_cell, themes_cell
 from chalicelib.http import ANY_CONTENT, json_errors
 from chalicelib.read.routes import query_value, requested_listing
+
+if TYPE_CHECKING:
+    import csv
 
 listing_csv_api = Blueprint(__name__)
 
@@ -35,6 +36,9 @@ PAGE_ROWS = 500
 
 def _write_rows(writer: csv.DictWriter, raw: io.BytesIO, token: str | None) -> str | None:
     """Rows from the listing's cursor `token` until the byte or page cap; the cursor of what remains."""
+    from chalicelib.export.base import feedback_row, for_export
+    from chalicelib.export.csv_writer import escape_cell, themes_cell
+
     listing = requested_listing()
     for _ in range(MAX_CSV_PAGES):
         room = min(PAGE_ROWS, (MAX_CSV_BYTES - raw.tell()) // ROW_BYTES_BOUND)
@@ -55,6 +59,13 @@ def _write_rows(writer: csv.DictWriter, raw: io.BytesIO, token: str | None) -> s
 @requires_scope("read")
 def feedback_csv() -> Response:
     """The filtered listing as CSV (GET /feedback's parameters; `next` continues a capped answer)."""
+    # The export's CSV layout, imported by the request that writes it: an API cold start for any other
+    # route does not load it.
+    import csv
+
+    from chalicelib.export.base import FEEDBACK_COLUMNS
+    from chalicelib.export.csv_writer import CSV_CONTENT_TYPE
+
     token = query_value("next")
     raw = io.BytesIO()
     # Counted in bytes as sent (UTF-8), not in characters.

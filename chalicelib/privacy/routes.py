@@ -6,7 +6,6 @@ from chalice import Blueprint, Response
 
 from chalicelib.auth.authorizer import bearer, requires_scope
 from chalicelib.http import ANY_CONTENT, NotFound, json_errors
-from chalicelib.privacy import erasure
 
 privacy_api = Blueprint(__name__)
 
@@ -18,6 +17,8 @@ privacy_api = Blueprint(__name__)
 @requires_scope("erase")
 def erase_customer(customer_id: str) -> Response:
     """Erase a customer everywhere; answers with the counts (the customer id is not repeated)."""
+    from chalicelib.privacy import erasure  # imported by the request that erases (cold start)
+
     report = erasure.erase_customer(customer_id)
     if report is None:
         raise NotFound("No such customer.", code="unknown_customer")  # the id is not repeated

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 from pydantic import ConfigDict, StrictStr, ValidationError
@@ -38,11 +38,14 @@ from chalicelib.http import (
     parse_body,
 )
 from chalicelib.models import Channel, DeferredModel, Sentiment, StoredFeedback, utc_now
-from chalicelib.read import cursors, params, stats
-from chalicelib.store import customers
+from chalicelib.read import cursors, params
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import is_customer_id
 from chalicelib.themes import records as taxonomy_records
+
+if TYPE_CHECKING:
+    from chalicelib.read import stats
+    from chalicelib.store import customers
 
 read_api = Blueprint(__name__)
 
@@ -237,6 +240,8 @@ def list_feedback() -> Response:
 
 
 def _customer_body(view: customers.CustomerView) -> dict[str, Any]:
+    from chalicelib.store import customers
+
     return {
         **customers.summarize(view.profile),
         "identities": [{"kind": i["kind"], "value": i["value"]} for i in view.identities],
@@ -254,6 +259,8 @@ def _unknown_customer() -> NotFound:
 @requires_scope("read")
 def get_customer(customer_id: str) -> Response:
     """A customer's profile, identities and recent feedback; a merged id answers with its survivor's."""
+    from chalicelib.store import customers  # imported by the customer routes only (cold start)
+
     profile = customers.get_profile(customer_id)
     survivor = profile.get("merged_into") if profile else None
     view = customers.view(survivor or customer_id)
@@ -266,6 +273,8 @@ def get_customer(customer_id: str) -> Response:
 
 
 def _customer_with_email(email: str) -> Response:
+    from chalicelib.store import customers
+
     customer_id = customers.find_by_email(email)
     view = customers.view(customer_id) if customer_id else None
     if view is None:
@@ -351,6 +360,8 @@ def stats_days(start: date | None, end: date | None, today: date) -> list[date]:
 @requires_scope("read")
 def get_stats() -> Response:
     """Sentiment mix per day and per channel, NPS per day, counts, latest negative feedback."""
+    from chalicelib.read import stats  # imported by the request that computes them (cold start)
+
     query = read_api.current_request.query_params or {}
     start, end = (
         params.parse_day("from", query.get("from")),
@@ -371,6 +382,8 @@ ITEM_ONLY_FILTERS = ("theme_sentiment", "rating", "language", "q", "customer_id"
 def _stats_slice() -> stats.Slice | None:
     """The one dimension /stats is cut by (channel, source, sentiment or theme), None for none; 400 for two,
     for a theme the taxonomy lacks, or for a filter only GET /feedback answers."""
+    from chalicelib.read import stats
+
     for name in ITEM_ONLY_FILTERS:
         if _query(name) is not None:
             raise BadRequest(

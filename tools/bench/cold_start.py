@@ -34,6 +34,16 @@ FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
 }
 # function → the handler Lambda names in _HANDLER there (app.py registers no route for an event handler).
 FUNCTION_HANDLERS = {"API handler": "app.app", "analyze": "app.analyze", "export": "app.nightly_export"}
+# The modules app.py's event handlers import inside `cold_start_imports()` on their first invocation.
+HANDLER_MODULES = frozenset(
+    {
+        "chalicelib.ingest.processing",
+        "chalicelib.export.rewrite",
+        "chalicelib.outbound.fanout",
+        "chalicelib.outbound.delivery",
+        "chalicelib.channels.email.receiving",
+    }
+)
 BARE = ("chalice", "boto3")
 # What the first traced invocation adds where X-Ray is active: the Tracer and the X-Ray SDK's recorder.
 TRACER = ("aws_lambda_powertools.tracing", "aws_xray_sdk.core")
@@ -45,10 +55,25 @@ FIRST_FORM_RESPONSE = (
 )
 
 PROBE = (
-    "import os; os.environ['_HANDLER'] = {handler!r}; import resource, time; t = time.perf_counter(); "
-    "import {modules}; {then}; "
+    "import os; os.environ['_HANDLER'] = {handler!r}; import resource, time; t = time.perf_counter()\n"
+    "{imports}\n{then}\n"
     "print('BENCH', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 )
+
+
+def import_statements(modules: tuple[str, ...]) -> str:
+    """The import set as the function runs it: `app` at INIT, then its handler's first import inside
+    `cold_start_imports()` (as app.py's handlers make it), then what the first invocation imports after."""
+    first, *handler = modules
+    if first != "app" or not handler or handler[0] not in HANDLER_MODULES:
+        return f"import {', '.join(modules)}"
+    module, *after = handler
+    lines = [
+        "import app",
+        "from chalicelib.observability import cold_start_imports",
+        f"with cold_start_imports(): import {module}",
+    ]
+    return "\n".join(lines + ([f"import {', '.join(after)}"] if after else []))
 
 
 @dataclass(frozen=True)
@@ -74,7 +99,7 @@ class FunctionImports:
 def probe(modules: tuple[str, ...], then: str = "pass", handler: str = "app.app") -> Probe:
     """Seconds `import <modules>` (and the statement `then`) take in a fresh interpreter of the function
     running `handler`, and the interpreter's peak RSS after."""
-    script = PROBE.format(modules=", ".join(modules), then=then, handler=handler)
+    script = PROBE.format(imports=import_statements(modules), then=then, handler=handler)
     output = _run_python(["-c", script]).stdout
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
     _, seconds, rss = line.split()

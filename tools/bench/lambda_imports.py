@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra import package
-from tools.bench.cold_start import BARE, FUNCTION_HANDLERS, FUNCTION_IMPORTS
+from tools.bench.cold_start import BARE, FUNCTION_HANDLERS, FUNCTION_IMPORTS, import_statements
 from tools.bench.stack import BENCH_ENVIRONMENT, PROJECT_DIR
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ DEV_LOCK = PROJECT_DIR / "requirements-dev.txt"
 # The export's pyarrow comes from the AWS SDK for pandas layer; the bench uses the dev lock's version.
 LAYER_PACKAGES = frozenset({"pyarrow"})
 PROBE = (
-    "import time; c = time.process_time(); w = time.perf_counter(); import {modules}; "
+    "import time; c = time.process_time(); w = time.perf_counter()\n{imports}\n"
     "print('BENCH', time.process_time() - c, time.perf_counter() - w)"
 )
 
@@ -115,7 +115,7 @@ def _cpu_ms(
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in (project / "vendor", project, provided))
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     completed = subprocess.run(  # noqa: S603 - the runtime's interpreter, fixed arguments
-        [str(interpreter), "-c", PROBE.format(modules=", ".join(modules))],
+        [str(interpreter), "-c", PROBE.format(imports=import_statements(modules))],
         cwd=project / "vendor",
         env=env,
         capture_output=True,
