@@ -403,6 +403,15 @@ def fan_out_webhooks(targets: Targets, log_group_arn: str) -> list[iam.PolicySta
             [targets.table_arn],
             conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ALERT_RULE_PARTITION]}},
         ),
+        # The stream's CRM work (app.fan_out_webhooks → crm/queue.forward_stream_batch): whether a CRM
+        # connection exists (one Query of the CRM partition per cache age), and SendMessageBatch.
+        _statement(
+            "ReadCrmConnections",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION]}},
+        ),
+        _statement("QueueCrmWork", ["sqs:SendMessage"], [targets.crm_queue_arn]),
         *_notify_alerts(targets),
         *_log_and_trace(log_group_arn),
     ]
@@ -451,15 +460,6 @@ def evaluate_alerts(targets: Targets, log_group_arn: str) -> list[iam.PolicyStat
         # alerts/notify/webhook: alert.triggered queued for the subscriptions (SendMessageBatch).
         _statement("QueueAlertEvents", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
         *_notify_alerts(targets),
-        # The stream's CRM work (app.fan_out_webhooks → crm/queue.forward_stream_batch): whether a CRM
-        # connection exists (one Query of the CRM partition per cache age), and SendMessageBatch.
-        _statement(
-            "ReadCrmConnections",
-            ["dynamodb:Query"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION]}},
-        ),
-        _statement("QueueCrmWork", ["sqs:SendMessage"], [targets.crm_queue_arn]),
         *_log_and_trace(log_group_arn),
     ]
 

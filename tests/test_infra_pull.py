@@ -47,7 +47,7 @@ def test_the_pull_function_may_do_only_its_own_calls(synth: Synth):
 
 
 def test_a_paused_pull_source_raises_an_alarm(synth: Synth):
-    topic, _ = synth.only("AWS::SNS::Topic")
+    topic = synth.logical_id("AWS::SNS::Topic", "AlarmTopic")  # not the alerts' own topic
     alarm_id = synth.logical_id("AWS::CloudWatch::Alarm", "PullSourcePaused")
     alarm = synth.resources[alarm_id]["Properties"]
     assert alarm["MetricName"] == PAUSED_METRIC

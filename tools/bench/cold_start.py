@@ -40,6 +40,8 @@ HANDLER_MODULES = frozenset(
         "chalicelib.ingest.processing",
         "chalicelib.export.rewrite",
         "chalicelib.outbound.fanout",
+        "chalicelib.alerts.detractors",  # the stream function's, with the fan-out and the CRM queue
+        "chalicelib.crm.queue",
         "chalicelib.outbound.delivery",
         "chalicelib.channels.email.receiving",
     }
