@@ -207,6 +207,9 @@ FIELD_FAILURES = [
      "not_text", "The response id must be text."),
     ("language not a tag", "demo", JSON, {"rating": 5, "language": "english (UK)"}, "language",
      "invalid_language", "The language must be a language tag such as en or fr-FR."),
+    # Found by the fuzz run: tag-shaped but longer than any language an item keeps (was a 500).
+    ("language tag too long", "demo", JSON, {"rating": 5, "language": "en-" + "-".join(["abcdefgh"] * 4)},
+     "language", "invalid_language", "The language must be a language tag such as en or fr-FR."),
     ("javascript: page", "demo", JSON, {"rating": 5, "page_url": "javascript:alert(1)"}, "page_url",
      "invalid_url", BAD_URL),
     ("JavaScript: page, any case", "demo", URLENCODED, {"rating": "5", "page_url": " JavaScript:alert(1)"},

@@ -31,7 +31,7 @@ from pydantic_core import PydanticCustomError
 from chalicelib.forms.appearance import DEFAULT_LANGUAGE, strings_for
 from chalicelib.forms.config import FormConfig
 from chalicelib.http import ValidationFailed
-from chalicelib.models import Author, Channel, DeferredModel, FeedbackEvent, Kind, utc_now
+from chalicelib.models import MAX_LANGUAGE_CHARS, Author, Channel, DeferredModel, FeedbackEvent, Kind, utc_now
 
 MAX_COMMENT_CHARS = 10_000
 MAX_NAME_CHARS = 200
@@ -75,7 +75,8 @@ class FormResponse(DeferredModel):
     # A client-generated id (widget retries, the hosted page's per-render id): the platform id of this
     # response, so a resend is stored once.
     response_id: str | None = Field(default=None, pattern=RESPONSE_ID_PATTERN)
-    language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN)
+    # As long as an item's language may be (a longer tag would be refused later, on the ack path, as a 500).
+    language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN, max_length=MAX_LANGUAGE_CHARS)
     # Stored as the permalink and exported to CRMs: a web page's address only (no javascript:, data: …).
     page_url: PageUrl | None = None
 
@@ -123,6 +124,7 @@ _CODES_BY_FIELD = {
     ("email", "value_error"): "invalid_email",
     ("response_id", "string_pattern_mismatch"): "invalid_response_id",
     ("language", "string_pattern_mismatch"): "invalid_language",
+    ("language", "string_too_long"): "invalid_language",
 }
 _CODES = {
     "out_of_range": "out_of_range",

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -159,8 +160,10 @@ def main() -> int:
         pass
     finally:
         print("\nStopping…", flush=True)
-        for service in (poller, scheduler, outbound, alerts, crm, smtp, demo_pull):
-            service.stop()
+        # Side by side: each waits for its batch in hand, so one after another the waits would add up.
+        services = (poller, scheduler, outbound, alerts, crm, smtp, demo_pull)
+        with ThreadPoolExecutor(max_workers=len(services)) as stopping:
+            list(stopping.map(lambda service: service.stop(), services))
         demo.shutdown()
         moto.stop()
     return 0

@@ -46,10 +46,14 @@ def world() -> Iterator[harness.World]:
         erasable_items = customers.customer_items(erasable)
         erasable_keys = {(item["pk"], item["sk"]) for item in erasable_items}
         erasable_keys.add(tuple(profile_key(erasable).values()))
-        # An erasure also takes the customer's feedback off the day counters.
+        # An erasure also takes the customer's feedback off the day and hour counters.
         erased_feedback = [from_item(item) for item in erasable_items if item["record_type"] == "FEEDBACK"]
         erased_days = {item.stored_at.date() for item in erased_feedback}
-        erasable_counters = {tuple(key.values()) for key in counters.counter_keys(erased_days)}
+        erased_hours = {item.stored_at.replace(minute=0, second=0, microsecond=0) for item in erased_feedback}
+        erasable_counters = {
+            tuple(key.values())
+            for key in counters.counter_keys(erased_days) + counters.hour_keys(erased_hours)
+        }
 
         from app import app
 
