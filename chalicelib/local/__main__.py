@@ -115,7 +115,10 @@ def main() -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Ctrl-C too, explicitly: a process started in the background by a non-interactive shell inherits SIGINT
+    # ignored, and Python then installs no handler of its own (so `make run &` would never stop on SIGINT).
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     base = f"http://127.0.0.1:{port}"
     try:
         demo = serve_demo(base, form.form_id, int(os.environ.get("DEMO_PORT", str(port + 1))))
