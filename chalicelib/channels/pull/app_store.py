@@ -66,7 +66,7 @@ class AppStore(PullPlatform):
     console_help = (
         "In App Store Connect → Users and Access → Integrations → App Store Connect API, generate a team "
         "key with the Customer Support role (or higher), download the .p8 once, and note its Key ID and the "
-        "Issuer ID. Pass --secret private_key=@AuthKey_XXXX.p8."
+        "Issuer ID. Pass --secret private_key=@AuthKey_<key id>.p8 (the file Apple names after the key)."
     )
     page_size = LIMIT
 
