@@ -97,7 +97,8 @@ def test_test_pauses_on_a_refused_token_and_resumes_when_it_works(server, capsys
     assert "token accepted; 100 requests per 10 s" in capsys.readouterr().out
     server.fake.tokens.clear()
     assert cli.main(["crm", "test", "crm_portal"]) == 1
-    assert "INVALID_AUTHENTICATION" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "INVALID_AUTHENTICATION" in err and "hubspot refused the private-app token" in err
     assert connections.get("crm_portal").status is Status.PAUSED
     server.fake.tokens.add(TOKEN)
     assert cli.main(["crm", "test", "crm_portal"]) == 0

@@ -20,7 +20,8 @@ from chalicelib.store.profiles import PROFILE, profile_key
 from chalicelib.store.schema import RECORD_TYPE
 from tests.factories import form_event, stored_positive
 from tests.test_customers import event, process
-from tools.fakes.hubspot import FakeClock, FakeHubSpot, HubSpotServer
+from tools.fakes.base import FakeClock
+from tools.fakes.hubspot import FakeHubSpot, HubSpotServer
 
 TOKEN = "pat-na1-test-token"
 

@@ -18,7 +18,8 @@ from chalicelib.models import Channel, RatingScale, Sentiment, StoredFeedback, T
 from chalicelib.store import crm_links
 from tests.test_crm_hubspot import bulk_items, stored
 from tests.test_customers import event
-from tools.fakes.salesforce import ConnectedApp, FakeClock, FakeSalesforce, SalesforceServer
+from tools.fakes.base import FakeClock
+from tools.fakes.salesforce import ConnectedApp, FakeSalesforce, SalesforceServer
 
 CLIENT_ID = "3MVG9test.client"
 SECRET = "test-client-secret"

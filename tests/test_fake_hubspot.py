@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tools.fakes.hubspot import FakeClock, FakeHubSpot, HubSpotServer
+from tools.fakes.base import FakeClock
+from tools.fakes.hubspot import FakeHubSpot, HubSpotServer
 
 TOKEN = "pat-na1-fake"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

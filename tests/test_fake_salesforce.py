@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib.crm.salesforce_api import Credentials, jwt_assertion
-from tools.fakes.salesforce import DATA, ConnectedApp, FakeClock, FakeSalesforce, SalesforceServer
+from tools.fakes.base import FakeClock
+from tools.fakes.salesforce import DATA, ConnectedApp, FakeSalesforce, SalesforceServer
 
 CLIENT_ID = "3MVG9fake.client"
 SECRET = "fake-secret"

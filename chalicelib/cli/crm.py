@@ -16,7 +16,14 @@ from chalicelib.channels.sources import mask
 from chalicelib.cli.common import pairs
 from chalicelib.cli.crm_sync import add_crm_sync_commands
 from chalicelib.crm import connections
-from chalicelib.crm.connections import CRM_TYPES, CrmConnection, CrmSettings, Status
+from chalicelib.crm.connections import (
+    CREDENTIALS_NAMED,
+    CRM_TYPES,
+    FIELDS_NAMED,
+    CrmConnection,
+    CrmSettings,
+    Status,
+)
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError
 from chalicelib.crm.sync import target_for
 
@@ -159,16 +166,20 @@ def crm_show(args: argparse.Namespace) -> int:
 
 
 def crm_test(args: argparse.Namespace) -> int:
-    """Check the token against the CRM; a paused connection whose token works again is resumed."""
+    """Check the credentials against the CRM; a paused connection whose credentials work again is resumed."""
     connection = _existing(args.connection_id)
     if connection is None:
         return 1
-    connections.clear_cache()  # the token just rotated in SSM must be the one tried
+    connections.clear_cache()  # the credentials just rotated in SSM must be the ones tried
     try:
         print(target_for(connection).check())
     except CredentialsRejected as error:
         connections.set_status(connection.connection_id, Status.PAUSED, error.reason)
-        print(f"error: the CRM refused the token ({error.reason}); the connection is paused", file=sys.stderr)
+        credentials = CREDENTIALS_NAMED[connection.type]
+        print(
+            f"error: {connection.type} refused the {credentials} ({error.reason}); the connection is paused",
+            file=sys.stderr,
+        )
         return 1
     except CrmError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -180,7 +191,8 @@ def crm_test(args: argparse.Namespace) -> int:
 
 
 def crm_setup(args: argparse.Namespace) -> int:
-    """Create the property group and contact properties the sync needs (what exists is left alone)."""
+    """Create the fields the sync needs (HubSpot: a property group and contact properties; Salesforce:
+    custom fields and their field-level security), leaving what exists alone."""
     connection = _existing(args.connection_id)
     if connection is None:
         return 1
@@ -192,7 +204,7 @@ def crm_setup(args: argparse.Namespace) -> int:
     for name in created:
         print(f"created {name}")
     if not created:
-        print("nothing to create: every property exists")
+        print(f"nothing to create: every {FIELDS_NAMED[connection.type]} exists")
     return 0
 
 
@@ -211,7 +223,9 @@ def add_crm_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     adding = commands.add_parser("add", parents=[common], help="create a connection")
     adding.add_argument("--type", required=True, choices=CRM_TYPES)
     adding.add_argument("--name", required=True)
-    adding.add_argument("--token", help=f"the private-app token (default: ${TOKEN_ENVIRONMENT}, else asked)")
+    adding.add_argument(
+        "--token", help=f"hubspot: the private-app token (default: ${TOKEN_ENVIRONMENT}, else asked)"
+    )
     adding.add_argument("--id", dest="connection_id", help="choose the id (default: generated)")
     adding.add_argument(
         "--source", action="append", metavar="ID", help="sync only this source or form (repeat)"
@@ -245,10 +259,10 @@ def add_crm_commands(groups: Any, common: argparse.ArgumentParser) -> None:
 
     commands.add_parser("list", parents=[common], help="list connections").set_defaults(run=crm_list)
     for name, run, text in (
-        ("show", crm_show, "one connection, token masked"),
-        ("test", crm_test, "check the token (resumes a paused connection)"),
-        ("setup", crm_setup, "create the contact properties the sync needs"),
-        ("remove", crm_remove, "delete a connection and its token"),
+        ("show", crm_show, "one connection, its secrets masked"),
+        ("test", crm_test, "check the credentials (resumes a paused connection)"),
+        ("setup", crm_setup, "create the fields the sync needs in the CRM"),
+        ("remove", crm_remove, "delete a connection and its credentials"),
     ):
         command = commands.add_parser(name, parents=[common], help=text)
         command.add_argument("connection_id")

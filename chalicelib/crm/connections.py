@@ -32,6 +32,10 @@ SECRET_NAMES = {
     "hubspot": ("token",),
     "salesforce": ("client_id", "client_secret", "private_key", "username"),
 }
+# What each type's credentials and created fields are called, for messages (a HubSpot word for Salesforce
+# would send the reader looking for a token the connected app does not have).
+CREDENTIALS_NAMED = {"hubspot": "private-app token", "salesforce": "connected app's credentials"}
+FIELDS_NAMED = {"hubspot": "contact property", "salesforce": "custom field"}
 # The neutral names of the profile fields a sync keeps on a contact; a connection's field_map may rename any.
 PROFILE_FIELDS = (
     "customer_id",

@@ -34,7 +34,7 @@ from chalicelib.observability import logger
 from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
 
-# The HubSpot client's sleep between retries; the tests put a fake clock's here.
+# The CRM clients' sleep between retries; the tests put a fake clock's here.
 SLEEP: Callable[[float], None] | None = None
 
 

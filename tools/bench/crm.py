@@ -160,7 +160,8 @@ def _run(label: str, without_email_share: float, prefix: str, items_count: int) 
     from chalicelib.crm import connections
     from chalicelib.crm import sync as crm_sync
     from chalicelib.crm.connections import CrmConnection, CrmSettings
-    from tools.fakes.hubspot import FakeClock, FakeHubSpot, HubSpotServer
+    from tools.fakes.base import FakeClock
+    from tools.fakes.hubspot import FakeHubSpot, HubSpotServer
 
     clock = FakeClock()
     fake = FakeHubSpot(tokens={TOKEN}, clock=clock)
@@ -215,7 +216,8 @@ def _salesforce_run(label: str, without_email_share: float, prefix: str, items_c
     from chalicelib.crm import sync as crm_sync
     from chalicelib.crm.connections import CrmConnection, CrmSettings
     from chalicelib.crm.salesforce_api import forget_sessions
-    from tools.fakes.salesforce import ConnectedApp, FakeClock, FakeSalesforce, SalesforceServer
+    from tools.fakes.base import FakeClock
+    from tools.fakes.salesforce import ConnectedApp, FakeSalesforce, SalesforceServer
 
     forget_sessions()
     clock = FakeClock()

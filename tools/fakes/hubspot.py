@@ -30,8 +30,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tools.fakes.base import Answer, JsonServer
 
 MAX_BATCH_INPUTS = 100
 WINDOW_SECONDS = 10.0
@@ -56,23 +57,6 @@ DEFAULT_CONTACT_PROPERTIES = {
     for name, label in (("email", "Email"), ("firstname", "First Name"), ("lastname", "Last Name"))
 }
 NOTE_PROPERTIES = {"hs_timestamp", "hs_note_body", "hubspot_owner_id", "hs_attachment_ids"}
-
-Answer = tuple[int, dict[str, str], Any]
-
-
-class FakeClock:
-    """Seconds that move only when told (and when the client under test sleeps on it)."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def _iso(moment: float) -> str:
@@ -594,47 +578,11 @@ class FakeHubSpot:
         return self._batch(results, errors, ok_status=201)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeHubSpot
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, headers, payload = self.fake.handle(self.command, self.path, dict(self.headers), body)
-        encoded = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if payload is not None:
-            self.send_header("Content-Type", "application/json;charset=utf-8")
-        self.send_header("Content-Length", str(len(encoded)))
-        self.end_headers()
-        self.wfile.write(encoded)
-
-    do_GET = do_POST = do_DELETE = do_PATCH = _answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # quiet: tests and `make run` print their own summaries
-
-
-class HubSpotServer:
+class HubSpotServer(JsonServer):
     """The fake served on 127.0.0.1 (port 0: any free one) in a daemon thread; a context manager."""
+
+    content_type = "application/json;charset=utf-8"
 
     def __init__(self, fake: FakeHubSpot | None = None, port: int = 0) -> None:
         self.fake = fake or FakeHubSpot()
-        handler = type("Handler", (_Handler,), {"fake": self.fake})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> HubSpotServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self.fake, port)

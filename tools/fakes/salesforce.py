@@ -31,7 +31,7 @@ Salesforce's REST API Developer Guide and OAuth help document.
   (INVALID_CROSS_REFERENCE_KEY), Status defaults to "Not Started"; deleting a Contact deletes its Tasks.
 
 The token endpoint is tools/fakes/salesforce_oauth.py. Written by hand on the standard library's
-http.server (as tools/fakes/hubspot.py): there is no maintained
+http.server (tools/fakes/base.py, shared with tools/fakes/hubspot.py): there is no maintained
 Salesforce emulator. Time comes from `clock`, so the 24-hour window and token expiry need no sleeping.
 """
 
@@ -46,10 +46,10 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tools.fakes.base import Answer, JsonServer
 from tools.fakes.salesforce_oauth import ConnectedApp, TokenEndpoint
 from tools.fakes.salesforce_soql import select
 
@@ -91,23 +91,6 @@ READ_ONLY = {"Id", "CreatedDate"}
 # Tooling API: where a custom field's FullName puts it (activity custom fields live on Activity: Task).
 FIELD_OWNER = {"Contact": "Contact", "Activity": "Task"}
 FIELD_TYPES = {"Text", "Number", "DateTime", "Date", "LongTextArea", "Checkbox"}
-
-Answer = tuple[int, dict[str, str], Any]
-
-
-class FakeClock:
-    """Seconds that move only when told (and when the client under test sleeps on it)."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def _errors(status: int, code: str, message: str) -> Answer:
@@ -580,50 +563,14 @@ class FakeSalesforce:
         return 200, {}, {"compositeResponse": answers}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeSalesforce
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, headers, payload = self.fake.handle(self.command, self.path, dict(self.headers), body)
-        encoded = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if payload is not None:
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(encoded)))
-        self.end_headers()
-        self.wfile.write(encoded)
-
-    do_GET = do_POST = do_DELETE = do_PATCH = _answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # quiet: tests and `make run` print their own summaries
-
-
-class SalesforceServer:
+class SalesforceServer(JsonServer):
     """The fake served on 127.0.0.1 (port 0: any free one) in a daemon thread; a context manager. The same
     server answers the login URL (token endpoint) and the instance URL (REST API)."""
 
+    content_type = "application/json;charset=UTF-8"
+
     def __init__(self, fake: FakeSalesforce | None = None, port: int = 0) -> None:
         self.fake = fake or FakeSalesforce()
-        handler = type("Handler", (_Handler,), {"fake": self.fake})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self.fake, port)
         self.fake.instance_url = self.url
         self.fake.login_url = self.url
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> SalesforceServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
