@@ -78,6 +78,7 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     env, banner, process = local_stack
     base = f"http://127.0.0.1:{env['PORT']}"
     assert "Demo form:  demo" in banner
+    assert "demo HubSpot (local fake)" in banner and "demo Salesforce (local fake)" in banner
     assert base in banner
 
     status, body = post(

@@ -98,7 +98,9 @@ def main() -> int:
     scheduler = DailyScheduler(nightly_export, "nightly_export", hour=2, minute=15)
     poller.start(workers=analyze_workers())
     scheduler.start()
-    crm = start_crm(sync_crm, int(os.environ.get("DEMO_HUBSPOT_PORT", "0")))  # before the stream reader
+    crm = start_crm(  # before the stream reader
+        sync_crm, *(int(os.environ.get(f"DEMO_{crm}_PORT", "0")) for crm in ("HUBSPOT", "SALESFORCE"))
+    )
     # The stream's one reader, as deployed: app.py's fan_out_webhooks (webhook deliveries and the CRM's work).
     outbound = start_outbound(
         int(os.environ.get("DEMO_WEBHOOK_PORT", "0")),
@@ -143,6 +145,8 @@ def main() -> int:
         " message (cli alerts list --local)\n"
         f"  CRM:        demo HubSpot (local fake) {crm.hubspot.url}, connection {crm.connection_id}: each"
         " note it receives is printed (cli crm list --local)\n"
+        f"              demo Salesforce (local fake) {crm.salesforce.url}, connection"
+        f" {crm.salesforce_connection_id}: each Task it receives is printed\n"
         f"  E-mail:     smtp://{smtp.host}:{smtp.port}  (feedback to {mail_address}; README, E-mail)\n"
         f"  Reviews:    {demo_pull.source.source_id} pulls a fake Google Play at {demo_pull.fake_url}"
         " (cli sources pull demo-google_play --local; README, Pulled reviews)\n"

@@ -1,6 +1,7 @@
 """The CRM sync on the local stack: the CRM queue and its DLQ (as deployed), a poller feeding the queue to
-the same `sync_crm` handler Lambda runs, and the fake HubSpot on loopback with a demo connection, printing
-each note it is sent (`make run`: submit feedback with an email and watch the note appear)."""
+the same `sync_crm` handler Lambda runs, and the fake HubSpot and the fake Salesforce org on loopback, each
+with a demo connection, printing each note and each Task they are sent (`make run`: submit feedback with an
+email and watch the note and the Task appear)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,15 @@ from chalicelib.local.lambda_runtime import SqsPoller
 
 if TYPE_CHECKING:
     from tools.fakes.hubspot import HubSpotServer, Record
+    from tools.fakes.salesforce import SalesforceServer
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 DEMO_CONNECTION_ID = "crm_hubspot_demo"
 DEMO_TOKEN = "pat-na1-local-demo"  # noqa: S105 - the local fake's token, nothing real
+DEMO_SALESFORCE_CONNECTION_ID = "crm_salesforce_demo"
+DEMO_CLIENT_ID = "3MVG9local.demo"
+DEMO_CLIENT_SECRET = "local-demo-secret"  # noqa: S105 - the local fake's connected app, nothing real
 SqsHandler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -59,20 +64,51 @@ def _print_note(note: Record) -> None:
     print(f"[demo HubSpot] note {note.id} on contact {contacts}: {about}", flush=True)
 
 
+def _print_task(task: dict[str, Any]) -> None:
+    """One line per Task the demo Salesforce org receives: its ids and subject (not the feedback's text)."""
+    print(
+        f"[demo Salesforce] Task {task['Id']} on contact {task.get('WhoId')}: {task.get('Subject')}",
+        flush=True,
+    )
+
+
 @dataclass
 class LocalCrm:
     worker: SqsPoller
     hubspot: HubSpotServer
     connection_id: str
+    salesforce: SalesforceServer
+    salesforce_connection_id: str
 
     def stop(self) -> None:
         self.worker.stop()
         self.hubspot.__exit__(None, None, None)
+        self.salesforce.__exit__(None, None, None)
 
 
-def start_crm(sync_crm: SqsHandler, hubspot_port: int = 0) -> LocalCrm:
-    """The CRM queues and worker, and the fake HubSpot with a demo connection set up against it."""
-    # The fake is a development tool (tools/ is not in the Lambda package): imported when serving only.
+def _start_salesforce(port: int) -> tuple[SalesforceServer, str]:
+    """The fake Salesforce org (login and instance URL in one) and a client-credentials demo connection."""
+    from tools.fakes.salesforce import ConnectedApp, FakeSalesforce, SalesforceServer
+
+    app = ConnectedApp(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, usernames={"integration@example.com"})
+    fake = FakeSalesforce(apps=[app])
+    fake.on_task_created = _print_task
+    server = SalesforceServer(fake, port=port).__enter__()
+    connection = CrmConnection(
+        connection_id=DEMO_SALESFORCE_CONNECTION_ID,
+        type="salesforce",
+        name="make run's demo Salesforce org (local fake)",
+        settings=CrmSettings(api_url=server.url),
+    )
+    connections.save(connection, {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET})
+    target_for(connection).setup()
+    return server, connection.connection_id
+
+
+def start_crm(sync_crm: SqsHandler, hubspot_port: int = 0, salesforce_port: int = 0) -> LocalCrm:
+    """The CRM queues and worker, and the fake HubSpot and Salesforce, each with a demo connection set up
+    against it."""
+    # The fakes are development tools (tools/ is not in the Lambda package): imported when serving only.
     from tools.fakes.hubspot import FakeHubSpot, HubSpotServer
 
     dlq_url, queue_url = create_crm_queues(visibility_timeout_seconds=30)
@@ -88,6 +124,7 @@ def start_crm(sync_crm: SqsHandler, hubspot_port: int = 0) -> LocalCrm:
     )
     connections.save(connection, {"token": DEMO_TOKEN})
     target_for(connection).setup()
+    salesforce, salesforce_connection_id = _start_salesforce(salesforce_port)
     worker = SqsPoller(queue_url, sync_crm, batch_size=100)
     worker.start()
-    return LocalCrm(worker, server, connection.connection_id)
+    return LocalCrm(worker, server, connection.connection_id, salesforce, salesforce_connection_id)

@@ -149,6 +149,7 @@ class FakeSalesforce:
         self._window: deque[float] = deque()
         self._ids = itertools.count(1)
         self._locators: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self.on_task_created: Callable[[dict[str, Any]], None] | None = None  # `make run` prints each one
         self._lock = threading.Lock()
 
     # --- bookkeeping ---------------------------------------------------------------------------------------
@@ -416,6 +417,8 @@ class FakeSalesforce:
         else:
             created = False
         self.records[sobject][record_id].update(values)
+        if created and sobject == "Task" and self.on_task_created:
+            self.on_task_created(self.records[sobject][record_id])
         return record_id, created
 
     def _missing_required(self, sobject: str, values: dict[str, Any]) -> dict[str, Any] | None:
