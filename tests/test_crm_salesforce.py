@@ -79,9 +79,37 @@ def test_setup_creates_the_custom_fields_once_and_says_what_it_created(org):
     assert fields["Contact"]["Feedback_Last_Feedback_At__c"].type == "DateTime"
     assert fields["Task"]["Feedback_ID__c"].external_id
     assert len(fields["Contact"]) == len(salesforce.CONTACT_FIELDS)
-    before = org.fake.state()
+    # Field-level security: the integration user (the one the connected app acts as) may edit every field.
+    expected = {f"Contact.{name}" for name in fields["Contact"]} | {"Task.Feedback_ID__c"}
+    assert org.fake.field_access() == dict.fromkeys(expected, "edit")
+    assert org.fake.field_access("005fk0000000002AAA") == {}  # another user: nothing
+    before, requests = org.fake.state(), org.fake.count()
     assert org.target().setup() == []
     assert org.fake.state() == before
+    assert org.fake.count() - requests == 1  # one Composite request reads it all; no write
+
+
+def test_setup_completes_a_permission_set_an_admin_left_half_done(org):
+    fake = org.fake
+    (permission_set_id,) = fake.records["PermissionSet"]
+    read_only = next(
+        p for p in fake.records["FieldPermissions"].values() if p["Field"] == "Task.Feedback_ID__c"
+    )
+    read_only["PermissionsEdit"] = False
+    fake.records["FieldPermissions"] = {
+        k: p for k, p in fake.records["FieldPermissions"].items() if p["Field"] != "Contact.Feedback_Count__c"
+    }
+    fake.records["PermissionSetAssignment"].clear()
+    created = org.target().setup()
+    assert created == [
+        "read and edit on Contact.Feedback_Count__c in Feedback_Collector",
+        "read and edit on Task.Feedback_ID__c in Feedback_Collector",
+        "Feedback_Collector assigned to the integration user 005fk0000000001AAA",
+    ]
+    assert list(fake.records["PermissionSet"]) == [permission_set_id]
+    assert fake.field_access()["Task.Feedback_ID__c"] == "edit"
+    assert fake.field_access()["Contact.Feedback_Count__c"] == "edit"
+    assert org.target().setup() == []
 
 
 def test_setup_reports_each_field_it_creates(stack):
@@ -99,7 +127,15 @@ def test_setup_reports_each_field_it_creates(stack):
         created = crm_sync.target_for(connection).setup()
     assert "Contact field Feedback_Customer_ID__c" in created
     assert "Contact field themes_we_heard__c" in created and "Task field Feedback_ID__c" in created
-    assert len(created) == len(salesforce.CONTACT_FIELDS) + 1
+    assert "permission set Feedback_Collector" in created
+    assert "read and edit on Contact.themes_we_heard__c in Feedback_Collector" in created
+    assert created[-1] == "Feedback_Collector assigned to the integration user 005fk0000000001AAA"
+    fields = len(salesforce.CONTACT_FIELDS) + 1
+    assert len(created) == fields + 1 + fields + 1  # fields, the permission set, its grants, its assignment
+    assert set(fake.field_access()) == {
+        f"{f['SobjectType']}.{f['Field'].partition('.')[2]}"
+        for f in fake.records["FieldPermissions"].values()
+    }
 
 
 def test_an_item_creates_its_contact_and_logs_one_task_on_it(org):
@@ -214,13 +250,13 @@ def test_top_themes_count_each_item_once_however_often_it_is_synced(org):
 
 def test_collections_keep_requests_per_thousand_items_within_20(org):
     items = bulk_items(400, without_email_every=4)
-    setup = org.fake.count()
+    org.fake.requests.clear()  # setup's aside
     org.sync(items)
     assert len(org.fake.records["Task"]) == 400 and len(org.fake.records["Contact"]) == 400
     # 300 emails looked up in 3 queries; the 400 contacts created in 2 collections of 200 (one composite
     # request), then the 400 Tasks in 2 collections (one composite request).
     assert org.fake.count("/query") == 3 and org.fake.count("/composite", "POST") == 2
-    requests = org.fake.count() - setup
+    requests = org.fake.count()
     assert requests == 5 and requests * 1000 / 400 <= 20
 
 

@@ -26,12 +26,15 @@ from urllib.parse import quote
 from chalicelib.crm.base import (
     CrmTarget,
     ErasureReport,
+    MergeReport,
     SyncReport,
     activity_of,
 )
 from chalicelib.crm.common import chunked, contact_fields, digest, theme_counts
 from chalicelib.crm.connections import CrmConnection
+from chalicelib.crm.exceptions import CrmError
 from chalicelib.crm.salesforce_api import DATA_PATH, Credentials, SalesforceApi
+from chalicelib.crm.salesforce_setup import CONTACT_FIELDS, TASK_KEY, SalesforceSetup
 from chalicelib.export.crm import (
     ACTIVITY_STATUS,
     NOTE_BODY_MAX_CHARS,
@@ -46,43 +49,6 @@ BATCH = 200  # sObject Collections take up to 200 records
 COLLECTIONS_PER_COMPOSITE = 5  # a Composite request runs up to 5 sObject Collections subrequests
 EMAILS_PER_QUERY = 100  # keeps the SOQL well inside the URL length Salesforce accepts
 SUBJECT_MAX_CHARS = 255
-TASK_KEY = "Feedback_ID__c"
-# Neutral field → (default Contact field, label, Tooling API CustomField metadata).
-CONTACT_FIELDS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "customer_id": (
-        "Feedback_Customer_ID__c",
-        "Feedback Customer ID",
-        {"type": "Text", "length": 64, "externalId": True, "unique": True, "caseSensitive": True},
-    ),
-    "latest_nps": (
-        "Feedback_Latest_NPS__c",
-        "Feedback Latest NPS",
-        {"type": "Number", "precision": 2, "scale": 0},
-    ),
-    "latest_csat": (
-        "Feedback_Latest_CSAT__c",
-        "Feedback Latest CSAT",
-        {"type": "Number", "precision": 1, "scale": 0},
-    ),
-    "mean_sentiment": (
-        "Feedback_Mean_Sentiment__c",
-        "Feedback Mean Sentiment",
-        {"type": "Number", "precision": 5, "scale": 4},
-    ),
-    "last_feedback_at": ("Feedback_Last_Feedback_At__c", "Feedback Last Feedback At", {"type": "DateTime"}),
-    "channels": ("Feedback_Channels__c", "Feedback Channels", {"type": "Text", "length": 255}),
-    "top_themes": ("Feedback_Top_Themes__c", "Feedback Top Themes", {"type": "Text", "length": 255}),
-    "feedback_count": (
-        "Feedback_Count__c",
-        "Feedback Count",
-        {"type": "Number", "precision": 18, "scale": 0},
-    ),
-}
-TASK_FIELD = (
-    TASK_KEY,
-    "Feedback ID",
-    {"type": "Text", "length": 64, "externalId": True, "unique": True, "caseSensitive": True},
-)
 # A contact gone from Salesforce (deleted there): found again or created by its key, then its Tasks resent.
 GONE = {"REQUIRED_FIELD_MISSING", "INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_DELETED"}
 
@@ -138,26 +104,8 @@ class SalesforceTarget(CrmTarget):
     # --- setup and check -----------------------------------------------------------------------------------
 
     def setup(self) -> list[str]:
-        created = []
-        wanted = [
-            ("Contact", "Contact", self.names[f], label, meta)
-            for f, (_, label, meta) in CONTACT_FIELDS.items()
-        ]
-        wanted.append(("Task", "Activity", *TASK_FIELD))
-        existing: dict[str, set[str]] = {}
-        for sobject in ("Contact", "Task"):
-            described = self.api.call("GET", f"/sobjects/{sobject}/describe").body or {}
-            existing[sobject] = {str(f.get("name", "")).lower() for f in described.get("fields", [])}
-        for sobject, owner, name, label, metadata in wanted:
-            if name.lower() in existing[sobject]:
-                continue
-            self.api.call(
-                "POST",
-                "/tooling/sobjects/CustomField",
-                {"FullName": f"{owner}.{name}", "Metadata": {"label": label, **metadata}},
-            )
-            created.append(f"{sobject} field {name}")
-        return created
+        """The custom fields and the permission set granting them (chalicelib/crm/salesforce_setup.py)."""
+        return SalesforceSetup(self.api, self.names).run()
 
     def check(self) -> str:
         response = self.api.call("GET", "/limits")
@@ -490,6 +438,56 @@ class SalesforceTarget(CrmTarget):
                 continue
             written[feedback_id] = links[feedback_id] | {"feedback_id": feedback_id}  # unchanged
         return written
+
+    # --- merge ---------------------------------------------------------------------------------------------
+
+    def merge(self, keep: str, absorbed: str) -> MergeReport:
+        """Both customers on contacts: the absorbed one's Tasks move to the survivor's contact (one sObject
+        Collections update of their WhoId; Salesforce's contact merge is a SOAP API call only), then the
+        absorbed contact is deleted if the sync created it, else loses the sync's fields. Only the absorbed
+        customer on one: that contact becomes the survivor's (its key field re-set). Then the links are
+        folded (store/crm_links.py). Every write is idempotent: a retried merge redoes them harmlessly."""
+        connection_id = self.connection.connection_id
+        links = crm_links.contact_links(connection_id, [keep, absorbed])
+        gone = links.get(absorbed)
+        if gone is None:
+            return MergeReport()
+        if keep not in links:
+            record = {"attributes": {"type": "Contact"}, "id": gone["contact_id"], self.key_field: keep}
+            self._require(self._updates([record]), "re-keying the absorbed contact")
+            return MergeReport(activities_moved=crm_links.merge_links(connection_id, keep, absorbed, None))
+        kept_id, gone_id = str(links[keep]["contact_id"]), str(gone["contact_id"])
+        if kept_id != gone_id:
+            tasks = crm_links.activity_links(connection_id, list(gone.get("feedback_ids") or []))
+            moves = [
+                {"attributes": {"type": "Task"}, "id": link["task_id"], "WhoId": kept_id}
+                for link in tasks.values()
+                if link.get("task_id")
+            ]
+            self._require(self._updates(moves), "moving the absorbed contact's Tasks")
+            if gone.get("created"):  # its Tasks are on the survivor now: deleting it loses none
+                deleted = self.api.call("DELETE", f"/composite/sobjects?ids={gone_id}&allOrNone=false").body
+                self._require(deleted or [{}], "deleting the absorbed contact")
+            else:
+                cleared = {name: None for name in self.names.values()}
+                record = {"attributes": {"type": "Contact"}, "id": gone_id, **cleared}
+                self._require(self._updates([record]), "clearing the absorbed contact")
+        moved = crm_links.merge_links(connection_id, keep, absorbed, kept_id)
+        return MergeReport(contacts_merged=int(kept_id != gone_id), activities_moved=moved)
+
+    def _updates(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Update records by id (sObject Collections, 5 to a Composite request); one result per record."""
+        writes = [Write("PATCH", "/composite/sobjects", batch, []) for batch in chunked(records, BATCH)]
+        self._send(writes)
+        return [result for write in writes for result in write.results]
+
+    @staticmethod
+    def _require(results: list[dict[str, Any]], what: str) -> None:
+        """Every record written, or already gone from Salesforce; else CrmError (the merge is retried)."""
+        for result in results:
+            code, reason = ("", "") if result.get("success") else _failure(result)
+            if code and code != "ENTITY_IS_DELETED":
+                raise CrmError(f"Salesforce refused {what} in a merge: {reason}")
 
     # --- erasure -------------------------------------------------------------------------------------------
 

@@ -40,8 +40,8 @@ JWT_LIFETIME_SECONDS = 180  # Salesforce accepts an assertion whose exp is at mo
 MAX_ATTEMPTS = 8
 MAX_WAIT_SECONDS = 60.0
 TIMEOUT = urllib3.Timeout(connect=5.0, read=60.0)
-# connection id and login URL → (access token, instance URL): a warm Lambda reuses its session.
-_SESSIONS: dict[str, tuple[str, str]] = {}
+# connection id and login URL → (access token, instance URL, user id): a warm Lambda reuses its session.
+_SESSIONS: dict[str, tuple[str, str, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,13 @@ class SalesforceApi:
 
     # --- the session ---------------------------------------------------------------------------------------
 
-    def _session(self, renew: bool = False) -> tuple[str, str]:
+    @property
+    def user_id(self) -> str:
+        """The id (005…) of the user the connected app acts as: the client credentials flow's "Run As" user,
+        the JWT bearer flow's username; the last part of the token response's identity URL."""
+        return self._session()[2]
+
+    def _session(self, renew: bool = False) -> tuple[str, str, str]:
         key = f"{self.connection_id} {self.login_url}"
         if renew:
             _SESSIONS.pop(key, None)
@@ -119,8 +125,8 @@ class SalesforceApi:
             _SESSIONS[key] = self._log_in()
         return _SESSIONS[key]
 
-    def _log_in(self) -> tuple[str, str]:
-        """A new access token and the org's instance URL from the token endpoint."""
+    def _log_in(self) -> tuple[str, str, str]:
+        """A new access token, the org's instance URL and the user's id from the token endpoint."""
         credentials = self._credentials
         if credentials.private_key:
             if not credentials.username:
@@ -151,7 +157,8 @@ class SalesforceApi:
             body = _json(raw.data)
             if raw.status == 200 and isinstance(body, dict) and body.get("access_token"):
                 instance_url = str(body.get("instance_url") or self.login_url).rstrip("/")
-                return str(body["access_token"]), instance_url
+                user_id = str(body.get("id") or "").rstrip("/").rpartition("/")[2]
+                return str(body["access_token"]), instance_url, user_id
             if raw.status >= 500 and attempt + 1 < self._max_attempts:
                 self._sleep(min(2.0**attempt, MAX_WAIT_SECONDS))
                 continue
@@ -168,7 +175,7 @@ class SalesforceApi:
         encoded = None if body is None else json.dumps(body).encode()
         renewed = False
         for attempt in range(self._max_attempts):
-            token, instance_url = self._session()
+            token, instance_url, _ = self._session()
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if encoded is not None:
                 headers["Content-Type"] = "application/json"

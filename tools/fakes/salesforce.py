@@ -25,6 +25,8 @@ Salesforce's REST API Developer Guide and OAuth help document.
 - Describe (`GET /sobjects/{Contact|Task}/describe`), Tooling API `POST /tooling/sobjects/CustomField`
   (FullName `Contact.X__c` or `Activity.X__c`, Metadata with label, type, length/precision/scale,
   externalId, unique; DUPLICATE_VALUE when the field exists), `GET /limits` (DailyApiRequests).
+- Field-level security: PermissionSet, FieldPermissions and PermissionSetAssignment records through the same
+  collections and queries (tools/fakes/salesforce_permissions.py).
 - Contact requires LastName (REQUIRED_FIELD_MISSING), a unique field refuses a value another record holds
   (DUPLICATE_VALUE), Email must look like one (INVALID_EMAIL_ADDRESS), `validation_rules` the org's own
   rules refuse (FIELD_CUSTOM_VALIDATION_EXCEPTION); a Task's WhoId must name a Contact
@@ -50,7 +52,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tools.fakes.base import Answer, JsonServer
-from tools.fakes.salesforce_oauth import ConnectedApp, TokenEndpoint
+from tools.fakes.salesforce_oauth import USER_ID, ConnectedApp, TokenEndpoint
+from tools.fakes.salesforce_permissions import (
+    PERMISSION_FIELDS,
+    PERMISSION_KEY_PREFIX,
+    field_access,
+    permission_problem,
+)
 from tools.fakes.salesforce_soql import select
 
 API_VERSION = "v62.0"
@@ -63,7 +71,7 @@ DAY_SECONDS = 24 * 3600.0
 # license (here 10 licenses).
 DEFAULT_DAILY_ALLOCATION = 110_000
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-KEY_PREFIX = {"Contact": "003", "Task": "00T", "CustomField": "00N"}
+KEY_PREFIX = {"Contact": "003", "Task": "00T", "CustomField": "00N", **PERMISSION_KEY_PREFIX}
 
 # Standard fields of the objects the sync writes (a subset): name → (type, createable).
 STANDARD_FIELDS: dict[str, dict[str, str]] = {
@@ -87,6 +95,7 @@ STANDARD_FIELDS: dict[str, dict[str, str]] = {
         "CreatedDate": "datetime",
     },
 }
+STANDARD_FIELDS.update(PERMISSION_FIELDS)  # field-level security (tools/fakes/salesforce_permissions.py)
 READ_ONLY = {"Id", "CreatedDate"}
 # Tooling API: where a custom field's FullName puts it (activity custom fields live on Activity: Task).
 FIELD_OWNER = {"Contact": "Contact", "Activity": "Task"}
@@ -138,8 +147,8 @@ class FakeSalesforce:
         self.query_page = query_page
         self.login_url = login_url
         self.instance_url = "http://127.0.0.1"  # set to the server's URL when served
-        self.records: dict[str, dict[str, dict[str, Any]]] = {"Contact": {}, "Task": {}}
-        self.custom_fields: dict[str, dict[str, CustomField]] = {"Contact": {}, "Task": {}}
+        self.records: dict[str, dict[str, dict[str, Any]]] = {sobject: {} for sobject in STANDARD_FIELDS}
+        self.custom_fields: dict[str, dict[str, CustomField]] = {sobject: {} for sobject in STANDARD_FIELDS}
         self.tokens = self.oauth.tokens  # the sessions issued and not expired
         self.requests: list[Request] = []
         self.unavailable = False  # answer 503 to everything (the org is down)
@@ -182,6 +191,11 @@ class FakeSalesforce:
 
     def tasks_of(self, contact_id: str) -> list[dict[str, Any]]:
         return [t for t in self.records["Task"].values() if t.get("WhoId") == contact_id]
+
+    def field_access(self, user_id: str = USER_ID) -> dict[str, str]:
+        """`Contact.X__c` → "edit" | "read": the fields the user's permission sets open (default: the user
+        every token of this fake acts as, the integration user)."""
+        return field_access(self.records, user_id)
 
     def add_contact(self, **values: Any) -> str:
         """A contact the team created in Salesforce before the sync (no request counted)."""
@@ -378,6 +392,12 @@ class FakeSalesforce:
 
     def _problem(self, sobject: str, values: dict[str, Any], record_id: str | None) -> dict[str, Any] | None:
         """Why these values cannot be saved on the record (None: they can)."""
+        if sobject in PERMISSION_FIELDS:
+            exists = lambda owner, name: name in self._fields(owner)  # noqa: E731
+            return permission_problem(sobject, values, record_id, self.records, exists)
+        return self._data_problem(sobject, values, record_id)
+
+    def _data_problem(self, sobject: str, values: dict[str, Any], record_id: str | None) -> dict | None:
         for name in values:
             if name in READ_ONLY:
                 return _record_error(

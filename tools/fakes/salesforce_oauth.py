@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ORG_ID = "00Dfk0000000001AAA"
+USER_ID = "005fk0000000001AAA"  # the user every session acts as (the "Run As" / JWT user)
 Answer = tuple[int, dict[str, str], Any]
 
 
@@ -76,7 +78,7 @@ class TokenEndpoint:
             {
                 "access_token": token,
                 "instance_url": self.instance_url,
-                "id": f"{self.login_url}/id/00Dfk0000000001AAA/005fk0000000001AAA",
+                "id": f"{self.login_url}/id/{ORG_ID}/{USER_ID}",
                 "token_type": "Bearer",
                 "issued_at": str(int(self.clock() * 1000)),
                 "signature": base64.b64encode(uuid.uuid4().bytes).decode(),
