@@ -1,5 +1,6 @@
-"""What both CRM targets compute the same way: a profile as the contact's neutral fields, the theme counts
-kept per contact, the hash of what was last written, batches. Apart from base.py so that what the consumer
+"""What both CRM targets compute the same way: which items a sync writes and what it remembers of them, a
+profile as the contact's neutral fields, the theme counts kept per contact, the hash of what was last
+written, batches. Apart from base.py so that what the consumer
 imports (sync.py, the contract) stays free of the profile and export modules until a target is built.
 """
 
@@ -9,12 +10,14 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from chalicelib.crm.base import LIST_SEPARATOR, ContactFields, top_themes
-from chalicelib.export.crm import primary_email
+from chalicelib.crm.base import LIST_SEPARATOR, ContactFields, SyncReport, top_themes
+from chalicelib.export.crm import TouchedCustomers, primary_email
 from chalicelib.models import StoredFeedback
+from chalicelib.store import crm_links
 from chalicelib.store import customers as customer_store
 
 T = TypeVar("T")
@@ -71,3 +74,36 @@ def theme_counts(
     for item in new_items:
         counts[owner[item.feedback_id]].update(tag.id for tag in item.themes or [])
     return counts
+
+
+@dataclass
+class SyncScope:
+    """The items a sync writes, their customers (merges followed) and the links the sync kept for them."""
+
+    live: list[StoredFeedback]  # each item once, its customer's profile still there
+    owner: dict[str, str]  # feedback id → the surviving customer id
+    survivors: dict[str, dict[str, Any]]  # surviving customer id → profile
+    contact_links: dict[str, dict[str, Any]]
+    activity_links: dict[str, dict[str, Any]]
+
+
+def sync_scope(connection_id: str, items: Sequence[StoredFeedback], report: SyncReport) -> SyncScope | None:
+    """The scope of a sync of these items; those whose customer is gone (erased) are reported skipped.
+    None: nothing left to write."""
+    unique = list({item.feedback_id: item for item in items}.values())
+    touched = TouchedCustomers()
+    for item in unique:
+        touched.add(str(item.customer_id))
+    profiles = touched.profiles()  # item's customer id → the surviving profile (merges followed)
+    live = [i for i in unique if str(i.customer_id) in profiles]
+    report.skipped += [i.feedback_id for i in unique if str(i.customer_id) not in profiles]
+    if not live:
+        return None
+    owner = {i.feedback_id: profiles[str(i.customer_id)]["customer_id"] for i in live}
+    return SyncScope(
+        live=live,
+        owner=owner,
+        survivors={p["customer_id"]: p for p in profiles.values()},
+        contact_links=crm_links.contact_links(connection_id, set(owner.values())),
+        activity_links=crm_links.activity_links(connection_id, owner),
+    )

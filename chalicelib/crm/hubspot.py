@@ -29,11 +29,11 @@ from chalicelib.crm.base import (
     SyncReport,
     activity_of,
 )
-from chalicelib.crm.common import chunked, contact_fields, digest, theme_counts
+from chalicelib.crm.common import chunked, contact_fields, digest, sync_scope, theme_counts
 from chalicelib.crm.connections import CrmConnection
 from chalicelib.crm.exceptions import RequestFailed
 from chalicelib.crm.hubspot_api import HubSpotApi, Response
-from chalicelib.export.crm import TouchedCustomers, activity_subject, primary_email
+from chalicelib.export.crm import activity_subject, primary_email
 from chalicelib.models import StoredFeedback
 from chalicelib.store import crm_links
 
@@ -109,26 +109,18 @@ class HubSpotTarget(CrmTarget):
 
     def sync(self, items: Sequence[StoredFeedback]) -> SyncReport:
         report = SyncReport()
-        unique = list({item.feedback_id: item for item in items}.values())
-        touched = TouchedCustomers()
-        for item in unique:
-            touched.add(str(item.customer_id))
-        profiles = touched.profiles()  # item's customer id → the surviving profile (merges followed)
-        live = [i for i in unique if str(i.customer_id) in profiles]
-        report.skipped += [i.feedback_id for i in unique if str(i.customer_id) not in profiles]
-        if not live:
-            return report
-        owner = {i.feedback_id: profiles[str(i.customer_id)]["customer_id"] for i in live}
         connection_id = self.connection.connection_id
-        contact_links = crm_links.contact_links(connection_id, set(owner.values()))
-        activity_links = crm_links.activity_links(connection_id, owner)
+        scope = sync_scope(connection_id, items, report)
+        if scope is None:
+            return report
+        live, owner, survivors = scope.live, scope.owner, scope.survivors
+        contact_links, activity_links = scope.contact_links, scope.activity_links
 
         # Theme counts grow with the items synced for the first time (a re-sync adds nothing).
         # (A pending link, a create that may not have happened, counts as not synced yet.)
         first_time = [item for item in live if not activity_links.get(item.feedback_id, {}).get("note_id")]
         themes = theme_counts(contact_links, first_time, owner)
 
-        survivors = {p["customer_id"]: p for p in profiles.values()}
         contact_ids, failed_customers = self._write_contacts(survivors, contact_links, themes, report)
         written = self._write_notes(
             live, owner, contact_ids, activity_links, report, failed_customers=failed_customers

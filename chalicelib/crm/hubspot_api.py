@@ -16,24 +16,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import urllib3
 
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError, RateLimited, RequestFailed
+from chalicelib.crm.transport import MAX_WAIT_SECONDS, Response, Transport, backoff_seconds
 
 API_URL = "https://api.hubapi.com"
 MAX_ATTEMPTS = 8
-MAX_WAIT_SECONDS = 60.0
 TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: Any
-    headers: dict[str, str]
 
 
 class HubSpotApi:
@@ -50,7 +42,7 @@ class HubSpotApi:
         self.base_url = (base_url or API_URL).rstrip("/")
         self._sleep = sleep
         self._max_attempts = max_attempts
-        self._pool = urllib3.PoolManager(timeout=TIMEOUT, retries=False)
+        self._transport = Transport("HubSpot", TIMEOUT, sleep, max_attempts)
 
     def __repr__(self) -> str:  # never the token
         return f"HubSpotApi({self.base_url}, connection={self.connection_id})"
@@ -62,14 +54,11 @@ class HubSpotApi:
         if encoded is not None:
             headers["Content-Type"] = "application/json"
         for attempt in range(self._max_attempts):
-            try:
-                raw = self._pool.request(method, self.base_url + path, body=encoded, headers=headers)
-            except urllib3.exceptions.HTTPError as error:
-                if attempt + 1 == self._max_attempts:
-                    raise CrmError(f"HubSpot unreachable: {type(error).__name__}") from error
-                self._sleep(min(2.0**attempt, MAX_WAIT_SECONDS))
+            response = self._transport.attempt(
+                method, self.base_url + path, encoded, headers, attempt=attempt
+            )
+            if response is None:
                 continue
-            response = Response(raw.status, _json(raw.data), {k.lower(): v for k, v in raw.headers.items()})
             if response.status < 300:
                 return response
             category, message = _error_of(response.body)
@@ -83,17 +72,10 @@ class HubSpotApi:
             if response.status >= 500:
                 if attempt + 1 == self._max_attempts:
                     raise CrmError(f"HubSpot answered {response.status} {category}")
-                self._sleep(min(2.0**attempt, MAX_WAIT_SECONDS))
+                self._sleep(backoff_seconds(attempt))
                 continue
             raise RequestFailed(response.status, category, message)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
-
-
-def _json(data: bytes) -> Any:
-    try:
-        return json.loads(data) if data else None
-    except ValueError:
-        return None
 
 
 def _error_of(body: Any) -> tuple[str, str]:

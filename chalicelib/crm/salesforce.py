@@ -30,7 +30,7 @@ from chalicelib.crm.base import (
     SyncReport,
     activity_of,
 )
-from chalicelib.crm.common import chunked, contact_fields, digest, theme_counts
+from chalicelib.crm.common import chunked, contact_fields, digest, sync_scope, theme_counts
 from chalicelib.crm.connections import CrmConnection
 from chalicelib.crm.exceptions import CrmError
 from chalicelib.crm.salesforce_api import DATA_PATH, Credentials, SalesforceApi
@@ -38,7 +38,6 @@ from chalicelib.crm.salesforce_setup import CONTACT_FIELDS, TASK_KEY, Salesforce
 from chalicelib.export.crm import (
     ACTIVITY_STATUS,
     NOTE_BODY_MAX_CHARS,
-    TouchedCustomers,
     activity_subject,
     split_name,
 )
@@ -119,22 +118,14 @@ class SalesforceTarget(CrmTarget):
 
     def sync(self, items: Sequence[StoredFeedback]) -> SyncReport:
         report = SyncReport()
-        unique = list({item.feedback_id: item for item in items}.values())
-        touched = TouchedCustomers()
-        for item in unique:
-            touched.add(str(item.customer_id))
-        profiles = touched.profiles()  # item's customer id → the surviving profile (merges followed)
-        live = [i for i in unique if str(i.customer_id) in profiles]
-        report.skipped += [i.feedback_id for i in unique if str(i.customer_id) not in profiles]
-        if not live:
-            return report
-        owner = {i.feedback_id: profiles[str(i.customer_id)]["customer_id"] for i in live}
         connection_id = self.connection.connection_id
-        contact_links = crm_links.contact_links(connection_id, set(owner.values()))
-        activity_links = crm_links.activity_links(connection_id, owner)
+        scope = sync_scope(connection_id, items, report)
+        if scope is None:
+            return report
+        live, owner, survivors = scope.live, scope.owner, scope.survivors
+        contact_links, activity_links = scope.contact_links, scope.activity_links
         first_time = [item for item in live if item.feedback_id not in activity_links]
         themes = theme_counts(contact_links, first_time, owner)
-        survivors = {p["customer_id"]: p for p in profiles.values()}
 
         values = {c: self._contact_values(p, themes[c]) for c, p in survivors.items()}
         contacts: dict[str, tuple[str, bool]] = {}  # customer id → (contact id, created by the sync)

@@ -30,6 +30,7 @@ import urllib3
 
 from chalicelib import jws
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError, RateLimited, RequestFailed
+from chalicelib.crm.transport import MAX_WAIT_SECONDS, Response, Transport, backoff_seconds
 
 API_VERSION = "v62.0"
 DATA_PATH = f"/services/data/{API_VERSION}"
@@ -38,7 +39,6 @@ SANDBOX_LOGIN_URL = "https://test.salesforce.com"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_LIFETIME_SECONDS = 180  # Salesforce accepts an assertion whose exp is at most 3 minutes ahead
 MAX_ATTEMPTS = 8
-MAX_WAIT_SECONDS = 60.0
 TIMEOUT = urllib3.Timeout(connect=5.0, read=60.0)
 # connection id and login URL → (access token, instance URL, user id): a warm Lambda reuses its session.
 _SESSIONS: dict[str, tuple[str, str, str]] = {}
@@ -57,13 +57,6 @@ class Credentials:
     def __repr__(self) -> str:  # never the secret or the key
         flow = "jwt-bearer" if self.private_key else "client-credentials"
         return f"Credentials({flow})"
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: Any
-    headers: dict[str, str]
 
 
 def jwt_assertion(credentials: Credentials, audience: str, now: float) -> str:
@@ -103,7 +96,7 @@ class SalesforceApi:
         self._sleep = sleep
         self._clock = clock
         self._max_attempts = max_attempts
-        self._pool = urllib3.PoolManager(timeout=TIMEOUT, retries=False)
+        self._transport = Transport("Salesforce", TIMEOUT, sleep, max_attempts)
         self.token_requests = 0
 
     def __repr__(self) -> str:  # never the token or the credentials
@@ -145,22 +138,19 @@ class SalesforceApi:
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         for attempt in range(self._max_attempts):
             self.token_requests += 1
-            try:
-                raw = self._pool.request(
-                    "POST", f"{self.login_url}/services/oauth2/token", body=urlencode(form), headers=headers
-                )
-            except urllib3.exceptions.HTTPError as error:
-                if attempt + 1 == self._max_attempts:
-                    raise CrmError(f"Salesforce login unreachable: {type(error).__name__}") from error
-                self._sleep(min(2.0**attempt, MAX_WAIT_SECONDS))
+            url = f"{self.login_url}/services/oauth2/token"
+            raw = self._transport.attempt(
+                "POST", url, urlencode(form), headers, attempt=attempt, what="Salesforce login"
+            )
+            if raw is None:
                 continue
-            body = _json(raw.data)
+            body = raw.body
             if raw.status == 200 and isinstance(body, dict) and body.get("access_token"):
                 instance_url = str(body.get("instance_url") or self.login_url).rstrip("/")
                 user_id = str(body.get("id") or "").rstrip("/").rpartition("/")[2]
                 return str(body["access_token"]), instance_url, user_id
             if raw.status >= 500 and attempt + 1 < self._max_attempts:
-                self._sleep(min(2.0**attempt, MAX_WAIT_SECONDS))
+                self._sleep(backoff_seconds(attempt))
                 continue
             error = body.get("error") if isinstance(body, dict) else None
             raise CredentialsRejected(
@@ -179,15 +169,10 @@ class SalesforceApi:
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if encoded is not None:
                 headers["Content-Type"] = "application/json"
-            try:
-                url = f"{instance_url}{DATA_PATH}{path}"
-                raw = self._pool.request(method, url, body=encoded, headers=headers)
-            except urllib3.exceptions.HTTPError as error:
-                if attempt + 1 == self._max_attempts:
-                    raise CrmError(f"Salesforce unreachable: {type(error).__name__}") from error
-                self._sleep(min(2.0**attempt, MAX_WAIT_SECONDS))
+            url = f"{instance_url}{DATA_PATH}{path}"
+            response = self._transport.attempt(method, url, encoded, headers, attempt=attempt)
+            if response is None:
                 continue
-            response = Response(raw.status, _json(raw.data), {k.lower(): v for k, v in raw.headers.items()})
             if response.status < 300:
                 return response
             code, message = _error_of(response.body)
@@ -226,13 +211,6 @@ def forget_sessions() -> None:
     _SESSIONS.clear()
 
 
-def _json(data: bytes) -> Any:
-    try:
-        return json.loads(data) if data else None
-    except ValueError:
-        return None
-
-
 def _error_of(body: Any) -> tuple[str, str]:
     """Salesforce's error body: a list of {message, errorCode} (the first one names the failure)."""
     first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
@@ -249,4 +227,4 @@ def _retry_after(headers: dict[str, str], attempt: int) -> float:
     try:
         return min(max(float(headers["retry-after"]), 0.0), MAX_WAIT_SECONDS)
     except (KeyError, ValueError):
-        return min(2.0**attempt, MAX_WAIT_SECONDS)
+        return backoff_seconds(attempt)

@@ -86,6 +86,16 @@ class LocalCrm:
         self.salesforce.__exit__(None, None, None)
 
 
+def _demo_connection(connection_id: str, crm_type: str, name: str, url: str, secrets: dict[str, str]) -> str:
+    """A connection to a fake, saved with its secrets and set up (`crm setup`) against it; its id."""
+    connection = CrmConnection(
+        connection_id=connection_id, type=crm_type, name=name, settings=CrmSettings(api_url=url)
+    )
+    connections.save(connection, secrets)
+    target_for(connection).setup()
+    return connection.connection_id
+
+
 def _start_salesforce(port: int) -> tuple[SalesforceServer, str]:
     """The fake Salesforce org (login and instance URL in one) and a client-credentials demo connection."""
     from tools.fakes.salesforce import ConnectedApp, FakeSalesforce, SalesforceServer
@@ -94,15 +104,9 @@ def _start_salesforce(port: int) -> tuple[SalesforceServer, str]:
     fake = FakeSalesforce(apps=[app])
     fake.on_task_created = _print_task
     server = SalesforceServer(fake, port=port).__enter__()
-    connection = CrmConnection(
-        connection_id=DEMO_SALESFORCE_CONNECTION_ID,
-        type="salesforce",
-        name="make run's demo Salesforce org (local fake)",
-        settings=CrmSettings(api_url=server.url),
-    )
-    connections.save(connection, {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET})
-    target_for(connection).setup()
-    return server, connection.connection_id
+    secrets = {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}
+    name = "make run's demo Salesforce org (local fake)"
+    return server, _demo_connection(DEMO_SALESFORCE_CONNECTION_ID, "salesforce", name, server.url, secrets)
 
 
 def start_crm(sync_crm: SqsHandler, hubspot_port: int = 0, salesforce_port: int = 0) -> LocalCrm:
@@ -116,15 +120,9 @@ def start_crm(sync_crm: SqsHandler, hubspot_port: int = 0, salesforce_port: int 
     fake = FakeHubSpot(tokens={DEMO_TOKEN})
     fake.on_note_created = _print_note
     server = HubSpotServer(fake, port=hubspot_port).__enter__()
-    connection = CrmConnection(
-        connection_id=DEMO_CONNECTION_ID,
-        type="hubspot",
-        name="make run's demo HubSpot (local fake)",
-        settings=CrmSettings(api_url=server.url),
-    )
-    connections.save(connection, {"token": DEMO_TOKEN})
-    target_for(connection).setup()
+    name = "make run's demo HubSpot (local fake)"
+    connection_id = _demo_connection(DEMO_CONNECTION_ID, "hubspot", name, server.url, {"token": DEMO_TOKEN})
     salesforce, salesforce_connection_id = _start_salesforce(salesforce_port)
     worker = SqsPoller(queue_url, sync_crm, batch_size=100)
     worker.start()
-    return LocalCrm(worker, server, connection.connection_id, salesforce, salesforce_connection_id)
+    return LocalCrm(worker, server, connection_id, salesforce, salesforce_connection_id)
