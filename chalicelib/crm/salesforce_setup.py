@@ -202,7 +202,7 @@ class SalesforceSetup:
                 )
             else:
                 continue
-            granted.append(f"read and edit on {full_name} in {PERMISSION_SET}")
+            granted.append(f"field permission {full_name} (read, edit) in {PERMISSION_SET}")
         writes = [("POST", creates), ("PATCH", updates)]
         if assign_to:
             assignment = {
@@ -211,7 +211,8 @@ class SalesforceSetup:
                 "PermissionSetId": permission_set_id,
             }
             writes.append(("POST", [assignment]))
-            granted.append(f"{PERMISSION_SET} assigned to the integration user {assign_to}")
+            who = f"the integration user {assign_to}"
+            granted.append(f"permission set assignment of {PERMISSION_SET} to {who}")
         writes = [(method, records) for method, records in writes if records]
         if not writes:
             return []
