@@ -276,3 +276,51 @@ def test_served_over_http_with_json_and_the_limit_header():
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.headers["Sforce-Limit-Info"] == "api-usage=1/110000"
             assert json.load(response)["DailyApiRequests"]["Remaining"] == 109_999
+
+
+def test_field_permissions_need_a_permission_set_a_real_field_and_read_under_edit(fake):
+    def create(*records: dict[str, Any]) -> list[dict[str, Any]]:
+        status, _, results = call(fake, "POST", "/composite/sobjects", {"records": list(records)})
+        assert status == 200
+        return results
+
+    def permission(parent: str, field: str, read: bool = True, edit: bool = True) -> dict[str, Any]:
+        return {
+            "attributes": {"type": "FieldPermissions"},
+            "ParentId": parent,
+            "SobjectType": field.partition(".")[0],
+            "Field": field,
+            "PermissionsRead": read,
+            "PermissionsEdit": edit,
+        }
+
+    (made,) = create({"attributes": {"type": "PermissionSet"}, "Name": "Sync", "Label": "Sync"})
+    parent = made["id"]
+    assert parent.startswith("0PS")
+    results = create(
+        permission(parent, "Contact.Cid__c"),
+        permission(parent, "Contact.Cid__c"),  # one per permission set and field
+        permission(parent, "Contact.Nope__c"),
+        permission(parent, "Task.Fid__c", read=False, edit=True),
+        permission("0PSfk0000000999AAA", "Task.Fid__c"),
+    )
+    codes = [r["errors"][0]["statusCode"] if not r["success"] else "ok" for r in results]
+    assert codes == [
+        "ok",
+        "DUPLICATE_VALUE",
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "FIELD_INTEGRITY_EXCEPTION",
+        "INVALID_CROSS_REFERENCE_KEY",
+    ]
+    assert fake.field_access() == {}  # granted to no one until the set is assigned
+    user = "005fk0000000001AAA"
+    assignment = {
+        "attributes": {"type": "PermissionSetAssignment"},
+        "AssigneeId": user,
+        "PermissionSetId": parent,
+    }
+    assert [r["success"] for r in create(assignment, assignment)] == [True, False]
+    assert fake.field_access(user) == {"Contact.Cid__c": "edit"}
+    soql = "SELECT Id, PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = '005fk0000000001AAA'"
+    body = call(fake, "GET", f"/query?q={quote(soql)}")[2]
+    assert body["totalSize"] == 1 and body["records"][0]["PermissionSetId"] == parent

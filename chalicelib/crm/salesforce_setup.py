@@ -121,7 +121,10 @@ class SalesforceSetup:
         answers = self.api.composite(
             [{"method": method, "url": url, "referenceId": f"r{i}"} for i, (method, url) in enumerate(reads)]
         )
-        contact, task, permission_sets, permissions, assignments = answers
+        by_reference = {str(answer.get("referenceId")): answer for answer in answers}
+        contact, task, permission_sets, permissions, assignments = (
+            by_reference.get(f"r{i}", {}) for i in range(len(reads))
+        )
         existing = {
             sobject: {
                 str(f.get("name", "")).lower() for f in _body(answer, f"describe {sobject}").get("fields", [])
