@@ -147,7 +147,9 @@ def test_a_burst_of_200_detractors_costs_four_slack_messages_four_mails_and_200_
     assert channels.events() == [], "a digest is no alert.triggered event: each detractor had its own"
 
     digest = json.loads(channels.slack.received[3].body)
-    summary = "…and 197 more detractors in the 10 minutes to 14:30 UTC (200 in all, 3 with a message of their own)"
+    summary = (
+        "…and 197 more detractors in the 10 minutes to 14:30 UTC (200 in all, 3 with a message of their own)"
+    )
     assert digest["text"] == summary
     blocks = json.dumps(digest["blocks"], ensure_ascii=False)
     assert "Detractor: all feedback" in blocks
@@ -176,7 +178,8 @@ def test_slack_answering_429_folds_the_rest_into_the_digest_which_waits_out_retr
     refused = evaluator.run(AFTER_THE_WINDOW)  # the Slack digest refused (429): released until 14:32:35
     assert [r.answered for r in channels.slack.received] == [200, 429, 429]
     [mail] = channels.mails()
-    assert mail.startswith("…and 147 more detractors") and "(150 in all, 3 with a message of their own)" in mail
+    assert mail.startswith("…and 147 more detractors")
+    assert "(150 in all, 3 with a message of their own)" in mail
     assert "source=demo&rating=nps%3Adetractor" in mail, "the link filters to what every one of them shares"
     assert len(refused.digests) == 2
     assert evaluator.run(AFTER_THE_WINDOW + timedelta(seconds=20)).digests == []  # Retry-After not passed

@@ -108,7 +108,7 @@ class AlertTriggeredData(BaseModel):
     rule_kind: str = Field(description="spike, detractor or silence")
     summary: str
     fired_at: datetime
-    # overall, form, channel, source or theme (a detractor: the item's source), and which one.
+    # overall, form, channel, source or theme (a detractor: the item's form, or its source), and which one.
     dimension: str | None = None
     value: str | None = None
     window_start: datetime | None = None
