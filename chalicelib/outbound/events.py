@@ -110,8 +110,8 @@ class AlertTriggeredData(BaseModel):
     fired_at: datetime
     dimension: str | None = Field(
         default=None,
-        description="the rule's slice: overall, form, channel, source or theme (a detractor: its item's form, "
-        "or its source); never guessed from the counts",
+        description="the rule's slice: overall, form, channel, source or theme (a detractor: its item's "
+        "form, or its source); never guessed from the counts",
     )
     value: str | None = Field(
         default=None, description="which form, channel, source or theme (none: overall)"
