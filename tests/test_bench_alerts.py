@@ -7,7 +7,15 @@ from collections import Counter
 
 import boto3
 
-from tools.bench.alerts import HISTORY_WEEKS, alerts_checks, alerts_section, measure_in_stack
+from tools.bench.alerts import (
+    BURST,
+    HISTORY_WEEKS,
+    alerts_checks,
+    alerts_section,
+    burst_lines,
+    measure_burst_in_stack,
+    measure_in_stack,
+)
 
 
 def test_an_evaluation_reads_the_same_whatever_the_history(stack):
@@ -22,3 +30,24 @@ def test_an_evaluation_reads_the_same_whatever_the_history(stack):
     assert figures.fired == 2 and figures.firing["dynamodb PutItem"] == 2, "one cool-down claim per alert"
     assert all(check.ok for check in alerts_checks(figures))
     assert any("Flat with history: yes" in line for line in alerts_section(figures))
+
+
+def test_a_burst_of_detractors_costs_o1_messages_per_rule_and_nothing_on_replay(stack):
+    boto3.setup_default_session()
+    burst = measure_burst_in_stack(boto3.DEFAULT_SESSION.events)
+
+    assert burst.slack_posts == {"stream batch": 3, "replayed batch": 0, "digest run": 1}
+    assert {phase: r["sns Publish"] for phase, r in burst.requests.items()} == {
+        "stream batch": 3,
+        "replayed batch": 0,
+        "digest run": 1,
+    }
+    # The stream batch: a claim per detractor, the window's count and what went one by one, the events
+    # ten to a request; replayed, only the refused claims.
+    assert burst.requests["stream batch"]["dynamodb PutItem"] == BURST
+    assert burst.requests["stream batch"]["dynamodb UpdateItem"] == 2
+    assert burst.requests["stream batch"]["sqs SendMessageBatch"] == BURST // 10
+    assert burst.requests["replayed batch"] == Counter({"dynamodb PutItem": BURST})
+    assert burst.events_queued == BURST
+    lines = burst_lines(burst)
+    assert any(line.startswith("| stream batch | 3 | 3 |") for line in lines)

@@ -33,7 +33,10 @@ def test_add_list_test_and_remove(alerts, capsys):
             capsys, "spike", "--dimension", "form", "--value", "demo", "--metric", "negative_share",
             "--min-count", "5", "--slack-webhook", slack.url, "--no-webhook",
         )  # fmt: skip
-        detractor = added(capsys, "detractor", "--nps-max", "5", "--channel", "form")
+        detractor = added(
+            capsys, "detractor", "--nps-max", "5", "--channel", "form",
+            "--max-individual", "1", "--digest-minutes", "15",
+        )  # fmt: skip
         silence = added(capsys, "silence", "--source", "src_x", "--hours", "4")
         assert main(["alerts", "list"]) == 0
         listing = capsys.readouterr().out
@@ -46,6 +49,7 @@ def test_add_list_test_and_remove(alerts, capsys):
     assert isinstance(stored[spike], SpikeRule) and stored[spike].min_count == 5
     assert stored[spike].notify.slack and not stored[spike].notify.webhook
     assert isinstance(stored[detractor], DetractorRule) and stored[detractor].nps_max == 5
+    assert (stored[detractor].max_individual, stored[detractor].digest_minutes) == (1, 15)
     assert isinstance(stored[silence], SilenceRule) and stored[silence].hours == 4
     assert "slack    sent" in tested and "the condition does not hold" in tested
     [posted] = slack.received
@@ -63,6 +67,8 @@ def test_bad_rules_are_refused_and_nothing_is_stored(alerts, capsys, monkeypatch
     assert main(["alerts", "add", "detractor", "--slack-webhook", "http://hooks.slack.example/x"]) == 2
     assert main(["alerts", "add", "detractor", "--slack-webhook", "https://127.0.0.1/services/x"]) == 2
     assert main(["alerts", "add", "silence", "--hours", "0"]) == 2
+    assert main(["alerts", "add", "detractor", "--digest-minutes", "1"]) == 2
+    assert main(["alerts", "add", "detractor", "--max-individual", "-1"]) == 2
     assert main(["alerts", "add", "detractor", "--slack-webhook", "not a url"]) == 2
     with pytest.raises(SystemExit):
         main(["alerts", "add", "spike", "--dimension", "planet"])

@@ -7,14 +7,15 @@ evaluation (the outbound event has its own retries, and the alert stays on the d
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.alerts import rules
-from chalicelib.alerts.exceptions import NotificationFailed
+from chalicelib.alerts.exceptions import NotificationFailed, RateLimited
 from chalicelib.alerts.notify.base import Alert, Notifier
 from chalicelib.alerts.rules import Notify
 from chalicelib.config import settings
@@ -46,35 +47,52 @@ def default_notifier(channel: str, rule_id: str) -> Notifier | None:
     return None
 
 
+class Delivery(NamedTuple):
+    outcome: str  # "sent", "not set up", "rate limited" or "failed: <reason>"
+    retry_after: float | None = None  # a 429's Retry-After, in seconds
+
+
 def send(alert: Alert, notify: Notify, notifiers: NotifierFactory | None = None) -> dict[str, str]:
     """Send `alert` on every channel `notify` names; channel → "sent", "not set up" or the failure."""
-    factory = notifiers or default_notifier
-    outcomes: dict[str, str] = {}
-    for channel in CHANNELS:
-        if not getattr(notify, channel):
-            continue
-        notifier = factory(channel, alert.rule_id)
-        if notifier is None:
-            outcomes[channel] = "not set up"
-            logger.warning("alert channel not set up", extra={"channel": channel, "rule_id": alert.rule_id})
-            continue
-        try:
-            notifier.send(alert)
-            outcomes[channel] = "sent"
-        except (NotificationFailed, OSError) as error:
-            reason = error.reason if isinstance(error, NotificationFailed) else type(error).__name__
-            outcomes[channel] = f"failed: {reason}"
-            logger.warning(
-                "alert not sent", extra={"channel": channel, "rule_id": alert.rule_id, "reason": reason}
-            )
-            metrics.add_metric(name="AlertNotificationFailed", unit=MetricUnit.Count, value=1)
-    return outcomes
+    return {
+        channel: deliver(channel, [alert], alert.rule_id, notifiers).outcome
+        for channel in CHANNELS
+        if getattr(notify, channel)
+    }
+
+
+def deliver(
+    channel: str, alerts: list[Alert], rule_id: str, notifiers: NotifierFactory | None = None
+) -> Delivery:
+    """Hand `alerts` (one rule's) to one channel: "sent", "not set up", "rate limited" (a 429: the caller
+    folds what is left into a digest rather than wait) or "failed: <reason>"."""
+    notifier = (notifiers or default_notifier)(channel, rule_id)
+    if notifier is None:
+        logger.warning("alert channel not set up", extra={"channel": channel, "rule_id": rule_id})
+        return Delivery("not set up")
+    try:
+        notifier.send_many(alerts) if len(alerts) > 1 else notifier.send(alerts[0])
+    except (NotificationFailed, OSError) as error:
+        reason = error.reason if isinstance(error, NotificationFailed) else type(error).__name__
+        logger.warning("alert not sent", extra={"channel": channel, "rule_id": rule_id, "reason": reason})
+        metrics.add_metric(name="AlertNotificationFailed", unit=MetricUnit.Count, value=1)
+        if isinstance(error, RateLimited):
+            return Delivery("rate limited", error.retry_after_seconds)
+        return Delivery(f"failed: {reason}")
+    return Delivery("sent")
 
 
 def dashboard_link(
-    dimension: str, value: str | None, start: datetime, end: datetime, negatives_only: bool
+    dimension: str,
+    value: str | None,
+    start: datetime,
+    end: datetime,
+    negatives_only: bool,
+    *,
+    filters: Mapping[str, str] | None = None,
 ) -> str | None:
-    """The dashboard filtered to the slice and the window's days (None when no dashboard URL is set)."""
+    """The dashboard filtered to the slice and the window's days, and `filters` (the dashboard's own
+    names); None when no dashboard URL is set."""
     base = settings().dashboard_url
     if not base:
         return None
@@ -83,4 +101,5 @@ def dashboard_link(
         query[DASHBOARD_FILTERS[dimension]] = value
     if negatives_only:
         query["sentiment"] = "NEGATIVE"
+    query |= filters or {}
     return f"{base}?{urlencode(query)}"

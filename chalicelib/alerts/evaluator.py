@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.alerts import cooldown, dispatch
+from chalicelib.alerts import cooldown, digest, dispatch
 from chalicelib.alerts import rules as rule_store
 from chalicelib.alerts.notify.base import Alert
-from chalicelib.alerts.rules import Dimension, Metric, SilenceRule, SpikeRule
+from chalicelib.alerts.rules import DetractorRule, Dimension, Metric, SilenceRule, SpikeRule
 from chalicelib.alerts.samples import slice_samples
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
@@ -110,8 +110,10 @@ def slice_totals(counts: Counter[str], dimension: Dimension, forms: set[str]) ->
             channel, sentiment = name[2:].rsplit("|", 1)
             add(None if dimension is Dimension.OVERALL else channel, sentiment, n)
         elif name.startswith("fs|") and dimension in (Dimension.SOURCE, Dimension.FORM):
+            # A source slice is every source, forms included (as the dashboard's source filter and the
+            # samples see it); a form slice, the forms only.
             source, sentiment = name[3:].rsplit("|", 1)
-            if (source in forms) == (dimension is Dimension.FORM):
+            if dimension is Dimension.SOURCE or source in forms:
                 add(source, sentiment, n)
         elif name.startswith("t|") and dimension is Dimension.THEME:
             theme, _, sentiment = name[2:].partition("|")
@@ -143,7 +145,10 @@ def _label(dimension: Dimension, value: str | None) -> str:
 
 def evaluate_spike(rule: SpikeRule, per_hour: HourCounts, now: datetime) -> list[Firing]:
     hours = window(now, rule.window_hours)
-    forms = forms_among(per_hour)
+    # The rule names its form: counted as one whether or not the hours read say so (`fm|`).
+    forms = forms_among(per_hour) | (
+        {rule.value} if rule.dimension is Dimension.FORM and rule.value else set()
+    )
     current = sum_totals(per_hour, hours, rule.dimension, forms)
     weeks = [sum_totals(per_hour, week, rule.dimension, forms) for week in weeks_before(hours, rule.weeks)]
     values: list[str | None] = [None] if rule.dimension is Dimension.OVERALL else list(current)
@@ -182,21 +187,16 @@ def evaluate_spike(rule: SpikeRule, per_hour: HourCounts, now: datetime) -> list
 
 
 def evaluate_silence(rule: SilenceRule, per_hour: HourCounts, now: datetime) -> list[Firing]:
+    """A silence's slice is a source (a form is one too): labelled so from the rule, never from the data."""
     hours = window(now, rule.hours + 1)
-    forms = forms_among(per_hour)
-    both = (Dimension.SOURCE, Dimension.FORM)
-    current: Totals = {}
-    weeks: list[Totals] = [{} for _ in range(rule.weeks)]
-    for dimension in both:
-        current |= sum_totals(per_hour, hours, dimension, forms)
-        for index, week in enumerate(weeks_before(hours, rule.weeks)):
-            weeks[index] |= sum_totals(per_hour, week, dimension, forms)
+    current = sum_totals(per_hour, hours, Dimension.SOURCE, set())
+    weeks = [sum_totals(per_hour, week, Dimension.SOURCE, set()) for week in weeks_before(hours, rule.weeks)]
     candidates = [rule.source_id] if rule.source_id else sorted({v for week in weeks for v in week if v})
     firings = []
     for source in candidates:
         baseline = sum(week.get(source, (0, 0))[0] for week in weeks) / rule.weeks
         if current.get(source, (0, 0))[0] == 0 and baseline >= rule.min_baseline:
-            dimension = Dimension.FORM if source in forms else Dimension.SOURCE
+            dimension = Dimension.SOURCE
             summary = (
                 f"Silence: {dimension.value} {source} has delivered nothing for {rule.hours} hours "
                 f"(usually {baseline:.1f} items in these hours of the week)"
@@ -255,6 +255,7 @@ class RunReport:
     hours_read: int = 0
     fired: list[Alert] = field(default_factory=list)
     cooling_down: int = 0
+    digests: list[Alert] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -262,14 +263,16 @@ class RunReport:
             "hours_read": self.hours_read,
             "fired": [alert.alert_id for alert in self.fired],
             "cooling_down": self.cooling_down,
+            "digests": [alert.alert_id for alert in self.digests],
         }
 
 
 def run(now: datetime | None = None, notifiers: dispatch.NotifierFactory | None = None) -> RunReport:
     """One evaluation: the rules (one Query), the hours they read (BatchGetItem), and for each firing its
-    cool-down claimed, then its notifications sent."""
+    cool-down claimed, then its notifications sent; then the detractor digests that are due."""
     now = now or utc_now()
-    scheduled = [rule for rule in rule_store.list_all() if isinstance(rule, SpikeRule | SilenceRule)]
+    every_rule = rule_store.list_all()
+    scheduled = [rule for rule in every_rule if isinstance(rule, SpikeRule | SilenceRule)]
     report = RunReport(rules=len(scheduled))
     hours = hours_needed(scheduled, now)
     report.hours_read = len(hours)
@@ -282,6 +285,9 @@ def run(now: datetime | None = None, notifiers: dispatch.NotifierFactory | None 
         alert = alert_of(firing, alert_id)
         dispatch.send(alert, firing.rule.notify, notifiers)
         report.fired.append(alert)
+    # The detractor digests of windows that closed (one BatchGetItem when a detractor rule notifies).
+    detractor_rules = [rule for rule in every_rule if isinstance(rule, DetractorRule)]
+    report.digests = digest.send_due(detractor_rules, now, notifiers)
     logger.info("alerts evaluated", extra=report.as_dict())
     return report
 

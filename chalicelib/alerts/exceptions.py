@@ -18,3 +18,11 @@ class NotificationFailed(AlertsError):
         super().__init__(f"{channel}: {reason}")
         self.channel = channel
         self.reason = reason
+
+
+class RateLimited(NotificationFailed):
+    """The channel answered 429: nothing more goes to it before `retry_after_seconds` (never slept on)."""
+
+    def __init__(self, channel: str, retry_after_seconds: float | None) -> None:
+        super().__init__(channel, f"rate limited (Retry-After {retry_after_seconds or 'unset'})")
+        self.retry_after_seconds = retry_after_seconds

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.models import Channel, utc_now
+from chalicelib.models import Channel, RatingScale, Sentiment, StoredFeedback, utc_now
 from chalicelib.outbound.subscriptions import check_target
 from chalicelib.store.config_records import ALERT_RULES
 
@@ -87,6 +87,9 @@ class SpikeRule(RuleBase):
     min_count: int = Field(default=10, ge=1)
 
 
+NAMED_NEGATIVE = "negative feedback from a known customer"
+
+
 class DetractorRule(RuleBase):
     kind: Literal["detractor"] = "detractor"
     nps_max: int | None = Field(default=6, ge=0, le=10)
@@ -97,6 +100,30 @@ class DetractorRule(RuleBase):
     # Only these forms, sources or channels (empty: all).
     sources: list[str] = []
     channels: list[Channel] = []
+    # A burst costs O(1) messages: the first `max_individual` detractors of each `digest_minutes` window
+    # get a Slack message and an e-mail each, the rest one digest after the window (digest.py); every
+    # detractor still gets its own alert.triggered event.
+    max_individual: int = Field(default=3, ge=0, le=20)
+    digest_minutes: int = Field(default=10, ge=5, le=60)
+
+    def reason(self, item: StoredFeedback) -> str | None:
+        """Why the item is a detractor under this rule ("NPS 3", …), or None when it is not."""
+        if self.sources and item.source_id not in self.sources:
+            return None
+        if self.channels and item.channel not in self.channels:
+            return None
+        bounds = {
+            RatingScale.NPS: self.nps_max,
+            RatingScale.CSAT: self.csat_max,
+            RatingScale.STARS: self.stars_max,
+        }
+        if item.rating is not None and item.rating_scale is not None:
+            bound = bounds[item.rating_scale]
+            if bound is not None and item.rating <= bound:
+                return f"{item.rating_scale.value.upper()} {item.rating}"
+        if self.negative_from_named_customer and item.sentiment is Sentiment.NEGATIVE and item.customer_id:
+            return NAMED_NEGATIVE
+        return None
 
 
 class SilenceRule(RuleBase):

@@ -19,7 +19,16 @@ from chalicelib.store import counters
 
 SETTINGS = {
     "spike": ("dimension", "value", "metric", "window_hours", "factor", "share_increase", "min_count"),
-    "detractor": ("nps_max", "csat_max", "stars_max", "negative_from_named_customer", "sources", "channels"),
+    "detractor": (
+        "nps_max",
+        "csat_max",
+        "stars_max",
+        "negative_from_named_customer",
+        "sources",
+        "channels",
+        "max_individual",
+        "digest_minutes",
+    ),
     "silence": ("source_id", "hours", "min_baseline"),
 }
 
@@ -146,6 +155,12 @@ def add_alerts_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     detractor.add_argument("--source", dest="sources", action="append", help="only this source or form")
     detractor.add_argument("--channel", dest="channels", action="append", choices=[c.value for c in Channel])
+    detractor.add_argument(
+        "--max-individual", type=int, help="Slack messages and e-mails one by one per window (default 3)"
+    )
+    detractor.add_argument(
+        "--digest-minutes", type=int, help="the window; the rest of its detractors in one digest (default 10)"
+    )
 
     silence = adding.add_parser("silence", parents=[common], help="a source that stopped delivering")
     silence.add_argument("--source", dest="source_id", help="one source or form (default: each one)")

@@ -108,9 +108,14 @@ class AlertTriggeredData(BaseModel):
     rule_kind: str = Field(description="spike, detractor or silence")
     summary: str
     fired_at: datetime
-    # overall, form, channel, source or theme (a detractor: the item's source), and which one.
-    dimension: str | None = None
-    value: str | None = None
+    dimension: str | None = Field(
+        default=None,
+        description="the rule's slice: overall, form, channel, source or theme (a detractor: its item's "
+        "form, or its source); never guessed from the counts",
+    )
+    value: str | None = Field(
+        default=None, description="which form, channel, source or theme (none: overall)"
+    )
     window_start: datetime | None = None
     window_end: datetime | None = None
     count: int | None = None

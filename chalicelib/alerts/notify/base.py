@@ -39,6 +39,8 @@ class Alert(BaseModel):
     baseline: float | None = None
     threshold: float | None = None
     top_themes: list[tuple[str, int]] = Field(default_factory=list)
+    # A detractor digest: its detractors counted by reason and by source ("NPS", 30), ("source demo", 12).
+    breakdown: list[tuple[str, int]] = Field(default_factory=list)
     samples: list[Sample] = Field(default_factory=list)
     dashboard_url: str | None = None
 
@@ -54,3 +56,8 @@ class Notifier(ABC):
 
     @abstractmethod
     def send(self, alert: Alert) -> None: ...
+
+    def send_many(self, alerts: list[Alert]) -> None:
+        """Several alerts at once (a channel that can batch them overrides this)."""
+        for alert in alerts:
+            self.send(alert)

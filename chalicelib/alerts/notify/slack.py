@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.alerts.exceptions import NotificationFailed
+from chalicelib.alerts.exceptions import NotificationFailed, RateLimited
 from chalicelib.alerts.notify.base import Alert, Notifier
 from chalicelib.outbound import transport
 from chalicelib.outbound.subscriptions import allows_loopback
@@ -39,6 +39,10 @@ def _rating(sample_scale: str | None, rating: int | None) -> str:
     return f" · {sample_scale.upper()} {rating}" if sample_scale and rating is not None else ""
 
 
+def _counts(counts: list[tuple[str, int]]) -> str:
+    return "\n".join(f"{escape(name)}: {n}" for name, n in counts)
+
+
 def message(alert: Alert) -> dict[str, Any]:
     """The Block Kit message of an alert."""
     title = {"spike": "Feedback spike", "silence": "Source gone quiet", "detractor": "Detractor"}
@@ -49,6 +53,8 @@ def message(alert: Alert) -> dict[str, Any]:
         {"type": "mrkdwn", "text": f"*Negative*\n{alert.negatives}"},
         {"type": "mrkdwn", "text": f"*Window*\n{window}"},
     ]
+    if alert.breakdown:  # a digest: what its detractors were, not a sentiment count
+        fields[1] = {"type": "mrkdwn", "text": "*Why*\n" + _counts(alert.breakdown)}
     if alert.baseline is not None and alert.rule_kind != "detractor":
         fields.append({"type": "mrkdwn", "text": f"*Usual (same hours, past weeks)*\n{alert.baseline:.2f}"})
     blocks: list[dict[str, Any]] = [
@@ -96,5 +102,7 @@ class SlackNotifier(Notifier):
             )
         except transport.TargetRefused as error:
             raise NotificationFailed(self.name, str(error)) from error
+        if response.status == 429:
+            raise RateLimited(self.name, response.retry_after_seconds)
         if response.status != 200:
             raise NotificationFailed(self.name, f"HTTP {response.status} {response.body_excerpt[:60]}")

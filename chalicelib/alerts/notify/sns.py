@@ -26,6 +26,8 @@ def body(alert: Alert) -> str:
         f"Window: {alert.window_start:%Y-%m-%d %H:%M} to {alert.window_end:%H:%M} UTC",
     ]
     lines.append(f"Items: {alert.count}, negative: {alert.negatives}")
+    if alert.breakdown:
+        lines.append("Why: " + ", ".join(f"{name} ({n})" for name, n in alert.breakdown))
     if alert.top_themes:
         lines.append("Top themes: " + ", ".join(f"{theme} ({count})" for theme, count in alert.top_themes))
     if alert.samples:

@@ -38,7 +38,11 @@ class WebhookNotifier(Notifier):
     name = "webhook"
 
     def send(self, alert: Alert) -> None:
+        self.send_many([alert])
+
+    def send_many(self, alerts: list[Alert]) -> None:
+        """One event per alert, queued ten to a SendMessageBatch (a burst of detractors)."""
         try:
-            fanout.publish([alert_event(event_data(alert))])
+            fanout.publish([alert_event(event_data(alert)) for alert in alerts])
         except (fanout.EnqueueFailed, ClientError) as error:
             raise NotificationFailed(self.name, type(error).__name__) from error
