@@ -4,7 +4,8 @@ the stream's one reader), and the DLQ's alarm.
 
 A message is received MAX_RECEIVES times (each after the visibility timeout, six function timeouts: about
 five hours in all) before it goes to the DLQ, where it waits 14 days for `cli crm replay`: a CRM that is down,
-or a paused connection, loses nothing.
+or a paused connection, loses nothing. What the consumer may do is `sync_crm_policy`; the stream function's
+CRM statements (`stream_statements`) are part of infra/outbound.py's fan-out policy.
 """
 
 from __future__ import annotations
@@ -12,13 +13,21 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.crm.queue import CRM_QUEUE_NAME, MAX_RECEIVES
-from infra.permissions import FAN_OUT_WEBHOOKS, SYNC_CRM
+from infra.permissions import (
+    FAN_OUT_WEBHOOKS,
+    FEEDBACK_PARTITIONS,
+    SYNC_CRM,
+    Targets,
+    log_and_trace,
+    statement,
+)
 from infra.settings import StageSettings
 
 QUEUE_RETENTION = cdk.Duration.days(4)
@@ -29,6 +38,10 @@ QUEUE_EVENT_SOURCE = "SyncCrmSqsEventSource"
 # requests per 10 s on smaller plans), so more would only trade requests for 429s, and fewer concurrent
 # batches mean fewer chances for two of them to work on the same customer at once.
 MAX_CONCURRENCY = 2
+# The CRM sync (chalicelib/crm/): its connections (config records) and what it remembers per connection.
+CRM_CONNECTION_PARTITION = "CRM"
+CRM_LINK_PARTITIONS = "CRMLINK#*"
+PROFILE_PARTITIONS = "CUSTOMER#*"
 
 
 def crm_queues(scope: Construct, settings: StageSettings) -> tuple[sqs.Queue, sqs.Queue]:
@@ -91,3 +104,59 @@ def alarms(scope: Construct, settings: StageSettings, topic: sns.Topic, dead_let
     )
     created.add_alarm_action(action)
     created.add_ok_action(action)
+
+
+def stream_statements(targets: Targets) -> list[iam.PolicyStatement]:
+    """The stream's CRM work (app.fan_out_webhooks → crm/queue.forward_stream_batch): whether a CRM
+    connection exists (one Query of the CRM partition per cache age), and SendMessageBatch."""
+    return [
+        statement(
+            "ReadCrmConnections",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION]}},
+        ),
+        statement("QueueCrmWork", ["sqs:SendMessage"], [targets.crm_queue_arn]),
+    ]
+
+
+def sync_crm_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The CRM consumer: its queue, the connections and their secrets, the items and profiles it syncs,
+    and its links (no Scan, no other partition)."""
+    return [
+        # The event source mapping polls with the function's role.
+        statement(
+            "ConsumeCrmQueue",
+            [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
+            [targets.crm_queue_arn],
+        ),
+        # connections.list_all (Query), set_status when credentials are refused (BatchWriteItem); the links
+        # (crm_links: BatchGetItem, BatchWriteItem).
+        statement(
+            "ConnectionsAndLinks",
+            ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"],
+            [targets.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {
+                    "dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION, CRM_LINK_PARTITIONS]
+                }
+            },
+        ),
+        # consumer.read_items (the items as stored now) and the profiles the contacts are written from.
+        statement(
+            "ReadItemsAndProfiles",
+            ["dynamodb:BatchGetItem"],
+            [targets.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [FEEDBACK_PARTITIONS, PROFILE_PARTITIONS]}
+            },
+        ),
+        # connections.secret: GetParametersByPath under {PARAMETER_PREFIX}/crm/{connection_id}.
+        statement("ReadCrmCredentials", ["ssm:GetParametersByPath"], [targets.crm_secrets_arn]),
+        *log_and_trace(log_group_arn),
+    ]

@@ -1,5 +1,7 @@
 """The outbound webhooks' resources: the delivery queue and its DLQ, the wiring of the two functions
-`chalice package` generates for app.py (the stream's fan-out and the delivery worker), and their alarms.
+`chalice package` generates for app.py (the stream's fan-out and the delivery worker), their alarms, and
+what the two may do (the stream function also judges detractors and forwards CRM work: its policy includes
+the statements infra/alerts.py and infra/crm.py give for that).
 
 The delivery queue keeps messages for four days (the retry schedule spans about 27.6 hours) and redrives a
 message to the DLQ after MAX_ATTEMPTS receives (chalicelib/outbound/delivery.py): the worker hides a failed
@@ -12,6 +14,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
@@ -20,7 +23,16 @@ from constructs import Construct
 from chalicelib.observability import SERVICE
 from chalicelib.outbound.delivery import MAX_ATTEMPTS
 from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
-from infra.permissions import DELIVER_WEBHOOKS, FAN_OUT_WEBHOOKS
+from infra import alerts, crm
+from infra.permissions import (
+    DELIVER_WEBHOOKS,
+    DELIVERY_LOG_PARTITIONS,
+    FAN_OUT_WEBHOOKS,
+    SUBSCRIPTION_PARTITION,
+    Targets,
+    log_and_trace,
+    statement,
+)
 from infra.settings import StageSettings
 
 QUEUE_RETENTION = cdk.Duration.days(4)
@@ -112,3 +124,68 @@ def alarms(scope: Construct, settings: StageSettings, topic: sns.Topic, dead_let
         )
         created.add_alarm_action(action)
         created.add_ok_action(action)
+
+
+def fan_out_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The stream function: reads the table's stream, the subscriptions, and queues deliveries; judges
+    detractors and forwards the CRM work too (the alerts' and the CRM's statements)."""
+    return [
+        # The event source mapping reads the stream with the function's role (Lambda's documented minimum).
+        statement(
+            "ReadTableStream",
+            [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ],
+            [targets.table_stream_arn],
+        ),
+        # subscriptions.list_cached: one Query of the SUBSCRIPTION partition per cache age.
+        statement(
+            "ReadSubscriptions",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SUBSCRIPTION_PARTITION]}},
+        ),
+        # fanout.enqueue: SendMessageBatch (authorized as SendMessage).
+        statement("QueueDeliveries", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
+        *alerts.detractor_rule_statements(targets),
+        *crm.stream_statements(targets),
+        *alerts.notify_statements(targets),
+        *log_and_trace(log_group_arn),
+    ]
+
+
+def deliver_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The delivery worker: its queue, the subscriptions and their secrets, the delivery log."""
+    return [
+        # The event source mapping polls with the function's role; ChangeMessageVisibility schedules retries.
+        statement(
+            "ConsumeWebhookQueue",
+            [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
+            [targets.webhook_queue_arn],
+        ),
+        # subscriptions.get_cached/get_fresh (GetItem), save when pausing a dead endpoint (BatchWriteItem).
+        statement(
+            "ReadAndPauseSubscriptions",
+            ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SUBSCRIPTION_PARTITION]}},
+        ),
+        # deliveries.record (PutItem) and delivered_since (Query), in the delivery log partitions only.
+        statement(
+            "WriteDeliveryLogs",
+            ["dynamodb:PutItem", "dynamodb:Query"],
+            [targets.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [DELIVERY_LOG_PARTITIONS]}},
+        ),
+        # subscriptions.signing_secrets: GetParametersByPath under {PARAMETER_PREFIX}/subscriptions/{id}.
+        statement("ReadSigningSecrets", ["ssm:GetParametersByPath"], [targets.subscription_secrets_arn]),
+        *log_and_trace(log_group_arn),
+    ]

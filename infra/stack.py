@@ -7,7 +7,8 @@ calls, and the generated resources are adjusted through `get_resource(...)` over
 
 - what the stack may be told (stage, WAF, budget, regions …) is read and checked in infra/settings.py;
 - the table, the queues, the buckets and the Glue/Athena catalogue come from infra/storage.py;
-- every function runs with its own least-privilege role (infra/permissions.py) and logs to a log group
+- every function runs with its own least-privilege role (POLICIES below: infra/permissions.py and the rooms'
+  modules) and logs to a log group
   created here with a retention;
 - the analyze function's SQS event source points at the queue created here (by ARN, whatever
   INGEST_QUEUE_NAME app.py saw at import time) and reports partial batch failures
@@ -28,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,39 @@ from infra import (
 )
 from infra.nag import acknowledge_findings
 from infra.outputs import OUTPUTS
-from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, ON_DEPLOY, RECEIVE_EMAIL
+from infra.permissions import (
+    ANALYZE,
+    API_HANDLER,
+    BEARER,
+    DELIVER_WEBHOOKS,
+    EVALUATE_ALERTS,
+    FAN_OUT_WEBHOOKS,
+    FUNCTIONS,
+    NIGHTLY_EXPORT,
+    ON_DEPLOY,
+    PULL_REVIEWS,
+    RECEIVE_EMAIL,
+    SYNC_CRM,
+)
 from infra.settings import APP_NAME, StageSettings
 
 # The event `chalice package` names for `@app.on_sqs_message` on `analyze`.
 SQS_EVENT_SOURCE = "AnalyzeSqsEventSource"
+# Each function's least-privilege policy: the shared functions' in infra/permissions.py, a room's beside the
+# room's other infra.
+POLICIES: dict[str, Callable[[permissions.Targets, str], list[iam.PolicyStatement]]] = {
+    API_HANDLER: permissions.api_handler,
+    ANALYZE: permissions.analyze,
+    NIGHTLY_EXPORT: permissions.nightly_export,
+    BEARER: gateway.bearer_policy,
+    FAN_OUT_WEBHOOKS: outbound.fan_out_policy,
+    DELIVER_WEBHOOKS: outbound.deliver_policy,
+    RECEIVE_EMAIL: mail_receiving.receive_email_policy,
+    ON_DEPLOY: permissions.on_deploy,
+    PULL_REVIEWS: pull.pull_reviews_policy,
+    EVALUATE_ALERTS: alerts.evaluate_alerts_policy,
+    SYNC_CRM: crm.sync_crm_policy,
+}
 
 
 class FeedbackStack(cdk.Stack):
@@ -154,9 +183,7 @@ class FeedbackStack(cdk.Stack):
                 description=f"{APP_NAME} {stage}: the {function} function",
                 inline_policies={
                     "least-privilege": iam.PolicyDocument(
-                        statements=permissions.POLICIES[function](
-                            targets, self.log_groups[function].log_group_arn
-                        )
+                        statements=POLICIES[function](targets, self.log_groups[function].log_group_arn)
                     )
                 },
             )
