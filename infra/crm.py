@@ -11,8 +11,6 @@ CRM statements (`stream_statements`) are part of infra/outbound.py's fan-out pol
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -20,6 +18,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.crm.queue import CRM_QUEUE_NAME, MAX_RECEIVES
+from infra.alarms import messages_waiting, notifying_alarm
 from infra.permissions import (
     FAN_OUT_WEBHOOKS,
     FEEDBACK_PARTITIONS,
@@ -28,10 +27,10 @@ from infra.permissions import (
     log_and_trace,
     statement,
 )
+from infra.queues import queue_with_dead_letters
 from infra.settings import StageSettings
 
 QUEUE_RETENTION = cdk.Duration.days(4)
-DLQ_RETENTION = cdk.Duration.days(14)
 # The event `chalice package` names for the function's event source.
 QUEUE_EVENT_SOURCE = "SyncCrmSqsEventSource"
 # Two invocations at most (SQS's lowest maximum concurrency): HubSpot's rate limit is per account (100
@@ -46,26 +45,17 @@ PROFILE_PARTITIONS = "CUSTOMER#*"
 
 def crm_queues(scope: Construct, settings: StageSettings) -> tuple[sqs.Queue, sqs.Queue]:
     """The CRM DLQ and the CRM queue that redrives to it, in that order."""
-    name = CRM_QUEUE_NAME.format(stage=settings.stage)  # the name the CLI finds them by (crm/queue.py)
-    dead_letter_queue = sqs.Queue(
+    return queue_with_dead_letters(
         scope,
-        "CrmDeadLetterQueue",
-        queue_name=f"{name}-dlq",
-        retention_period=DLQ_RETENTION,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
+        settings,
+        queue_id="CrmQueue",
+        dead_letters_id="CrmDeadLetterQueue",
+        # The name the CLI finds them by (crm/queue.py).
+        name=CRM_QUEUE_NAME.format(stage=settings.stage),
+        consumer="sync_crm",
+        max_receives=MAX_RECEIVES,
+        retention=QUEUE_RETENTION,
     )
-    queue = sqs.Queue(
-        scope,
-        "CrmQueue",
-        queue_name=name,
-        retention_period=QUEUE_RETENTION,
-        visibility_timeout=cdk.Duration.seconds(6 * settings.function_timeout("sync_crm")),
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVES, queue=dead_letter_queue),
-    )
-    return dead_letter_queue, queue
 
 
 def wire_function(app: Chalice, queue: sqs.Queue, dead_letters: sqs.Queue) -> None:
@@ -84,26 +74,18 @@ def wire_function(app: Chalice, queue: sqs.Queue, dead_letters: sqs.Queue) -> No
 def alarms(scope: Construct, settings: StageSettings, topic: sns.Topic, dead_letters: sqs.Queue) -> None:
     """CRM work that failed every attempt notifies the alarm topic (a paused connection's says so too; the
     function's Errors alarm, monitoring.py, fires when a connection's credentials are refused)."""
-    action = cloudwatch_actions.SnsAction(topic)
-    created = cloudwatch.Alarm(
+    notifying_alarm(
         scope,
+        settings,
+        topic,
         "CrmDeadLetters",
-        alarm_name=f"{settings.stack_name}-CrmDeadLetters",
-        alarm_description=(
+        description=(
             "CRM sync work (items, merges, erasures) failed every attempt and waits in the CRM DLQ: a CRM "
             "down or a paused connection. `cli crm test <id>` once its credentials work, then "
             "`cli crm replay`."
         ),
-        metric=dead_letters.metric_approximate_number_of_messages_visible(
-            period=cdk.Duration.minutes(5), statistic="Maximum"
-        ),
-        threshold=0,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluation_periods=1,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        metric=messages_waiting(dead_letters),
     )
-    created.add_alarm_action(action)
-    created.add_ok_action(action)
 
 
 def stream_statements(targets: Targets) -> list[iam.PolicyStatement]:

@@ -17,8 +17,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -27,6 +25,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
 from chalicelib.channels.email.failures import QUEUE_NAME as FAILURES_QUEUE_NAME
+from infra.alarms import messages_waiting, notifying_alarm
 from infra.permissions import INBOUND_MAIL_PREFIX, SOURCE_PARTITION, Targets, log_and_trace, statement
 from infra.settings import StageSettings
 
@@ -143,24 +142,18 @@ def mail_receiving(
 
 def alarms(scope: cdk.Stack, settings: StageSettings, topic: sns.Topic, failures: sqs.Queue) -> None:
     """A mail whose invocation failed every retry notifies the alarm topic (and its recovery does too)."""
-    action = cloudwatch_actions.SnsAction(topic)
-    alarm = cloudwatch.Alarm(
+    notifying_alarm(
         scope,
+        settings,
+        topic,
         "MailFailed",
-        alarm_name=f"{settings.stack_name}-MailFailed",
-        alarm_description="Received mail failed every attempt of the ReceiveEmail function and waits in "
-        "the MailFailures queue: `cli mail failures` lists it, `cli mail replay` receives it again once the "
-        "cause is fixed (the raw mail is still in S3).",
-        metric=failures.metric_approximate_number_of_messages_visible(
-            period=cdk.Duration.minutes(5), statistic="Maximum"
+        description=(
+            "Received mail failed every attempt of the ReceiveEmail function and waits in the MailFailures "
+            "queue: `cli mail failures` lists it, `cli mail replay` receives it again once the cause is "
+            "fixed (the raw mail is still in S3)."
         ),
-        threshold=0,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluation_periods=1,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        metric=messages_waiting(failures),
     )
-    alarm.add_alarm_action(action)
-    alarm.add_ok_action(action)
 
 
 def receive_email_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:

@@ -137,11 +137,7 @@ class FeedbackStack(cdk.Stack):
             table_arn=self.table.table_arn,
             queue_arn=self.queue.queue_arn,
             bucket_arn=self.bucket.bucket_arn,
-            source_secrets_arn=self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=f"{settings.parameter_prefix.lstrip('/')}/sources/*",
-            ),
+            source_secrets_arn=self._parameters_arn("sources"),
             # The function `chalice package` generates for app.nightly_export (created below, by that name).
             export_function_arn=cdk.Fn.get_att(NIGHTLY_EXPORT, "Arn").to_string(),
             bedrock_model=permissions.BedrockModel(
@@ -154,26 +150,14 @@ class FeedbackStack(cdk.Stack):
             else None,
             webhook_queue_arn=self.webhook_queue.queue_arn,
             table_stream_arn=self.table.table_stream_arn or "",
-            subscription_secrets_arn=self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=f"{settings.parameter_prefix.lstrip('/')}/subscriptions/*",
-            ),
+            subscription_secrets_arn=self._parameters_arn("subscriptions"),
             default_event_bus_arn=self.format_arn(
                 service="events", resource="event-bus", resource_name="default"
             ),
-            alert_secrets_arn=self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=f"{settings.parameter_prefix.lstrip('/')}/alerts/*",
-            ),
+            alert_secrets_arn=self._parameters_arn("alerts"),
             alerts_topic_arn=self.alerts_topic.topic_arn,
             crm_queue_arn=self.crm_queue.queue_arn,
-            crm_secrets_arn=self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=f"{settings.parameter_prefix.lstrip('/')}/crm/*",
-            ),
+            crm_secrets_arn=self._parameters_arn("crm"),
         )
         self.roles = {
             function: iam.Role(
@@ -275,6 +259,11 @@ class FeedbackStack(cdk.Stack):
         )
         self._outputs()
         acknowledge_findings(self)
+
+    def _parameters_arn(self, folder: str) -> str:
+        """The ARN of every SSM parameter under {PARAMETER_PREFIX}/<folder>/ (the secrets the CLI writes)."""
+        prefix = self.settings.parameter_prefix.lstrip("/")
+        return self.format_arn(service="ssm", resource="parameter", resource_name=f"{prefix}/{folder}/*")
 
     # --- the Chalice app --------------------------------------------------------------------------------
 
