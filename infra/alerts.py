@@ -58,7 +58,7 @@ def detractor_rule_statements(targets: Targets) -> list[iam.PolicyStatement]:
             "ReadAlertRules",
             ["dynamodb:Query"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ALERT_RULE_PARTITION]}},
+            partitions=[ALERT_RULE_PARTITION],
         ),
     ]
 
@@ -71,7 +71,7 @@ def notify_statements(targets: Targets) -> list[iam.PolicyStatement]:
             "ClaimAlertCooldowns",
             ["dynamodb:PutItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ALERT_STATE_PARTITION]}},
+            partitions=[ALERT_STATE_PARTITION],
         ),
         # alerts/rules.slack_url: GetParameter of {PARAMETER_PREFIX}/alerts/{rule_id}/slack-webhook-url.
         statement("ReadSlackWebhookUrls", ["ssm:GetParameter"], [targets.alert_secrets_arn]),
@@ -88,18 +88,14 @@ def evaluate_alerts_policy(targets: Targets, log_group_arn: str) -> list[iam.Pol
             "ReadRulesAndSubscriptions",
             ["dynamodb:Query"],
             [targets.table_arn],
-            conditions={
-                "ForAllValues:StringEquals": {
-                    "dynamodb:LeadingKeys": [ALERT_RULE_PARTITION, SUBSCRIPTION_PARTITION]
-                }
-            },
+            partitions=[ALERT_RULE_PARTITION, SUBSCRIPTION_PARTITION],
         ),
         # counters.read_hours: BatchGetItem of the hour counter items, in the counter partitions only.
         statement(
             "ReadHourCounters",
             ["dynamodb:BatchGetItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [COUNTER_PARTITIONS]}},
+            partitions=[COUNTER_PARTITIONS],
         ),
         # alerts/samples: a fired slice's items of the window, through the per-day index.
         statement("ReadWindowItems", ["dynamodb:Query"], [targets.index_arn(DAY_INDEX)]),

@@ -24,6 +24,7 @@ from infra.permissions import (
     FEEDBACK_PARTITIONS,
     SYNC_CRM,
     Targets,
+    consume_queue,
     log_and_trace,
     statement,
 )
@@ -96,7 +97,7 @@ def stream_statements(targets: Targets) -> list[iam.PolicyStatement]:
             "ReadCrmConnections",
             ["dynamodb:Query"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION]}},
+            partitions=[CRM_CONNECTION_PARTITION],
         ),
         statement("QueueCrmWork", ["sqs:SendMessage"], [targets.crm_queue_arn]),
     ]
@@ -106,37 +107,21 @@ def sync_crm_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStat
     """The CRM consumer: its queue, the connections and their secrets, the items and profiles it syncs,
     and its links (no Scan, no other partition)."""
     return [
-        # The event source mapping polls with the function's role.
-        statement(
-            "ConsumeCrmQueue",
-            [
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:ChangeMessageVisibility",
-            ],
-            [targets.crm_queue_arn],
-        ),
+        consume_queue("ConsumeCrmQueue", targets.crm_queue_arn, change_visibility=True),
         # connections.list_all (Query), set_status when credentials are refused (BatchWriteItem); the links
         # (crm_links: BatchGetItem, BatchWriteItem).
         statement(
             "ConnectionsAndLinks",
             ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"],
             [targets.table_arn],
-            conditions={
-                "ForAllValues:StringLike": {
-                    "dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION, CRM_LINK_PARTITIONS]
-                }
-            },
+            partitions=[CRM_CONNECTION_PARTITION, CRM_LINK_PARTITIONS],
         ),
         # consumer.read_items (the items as stored now) and the profiles the contacts are written from.
         statement(
             "ReadItemsAndProfiles",
             ["dynamodb:BatchGetItem"],
             [targets.table_arn],
-            conditions={
-                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [FEEDBACK_PARTITIONS, PROFILE_PARTITIONS]}
-            },
+            partitions=[FEEDBACK_PARTITIONS, PROFILE_PARTITIONS],
         ),
         # connections.secret: GetParametersByPath under {PARAMETER_PREFIX}/crm/{connection_id}.
         statement("ReadCrmCredentials", ["ssm:GetParametersByPath"], [targets.crm_secrets_arn]),

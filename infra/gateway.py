@@ -271,7 +271,7 @@ def bearer_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatem
             "ReadTokenRecords",
             ["dynamodb:GetItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [TOKEN_PARTITION]}},
+            partitions=[TOKEN_PARTITION],
         ),
         *log_and_trace(log_group_arn),
     ]

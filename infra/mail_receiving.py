@@ -166,7 +166,7 @@ def receive_email_policy(targets: Targets, log_group_arn: str) -> list[iam.Polic
             "ListSources",
             ["dynamodb:Query"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SOURCE_PARTITION]}},
+            partitions=[SOURCE_PARTITION],
         ),
         # queue.enqueue: one SendMessage (or SendMessageBatch) per mail.
         statement("EnqueueMail", ["sqs:SendMessage"], [targets.queue_arn]),

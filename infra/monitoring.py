@@ -9,6 +9,8 @@ The custom metrics watched here are the ones the app emits through Powertools Me
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -68,12 +70,10 @@ def alarms(
     def alarm(
         construct_id: str,
         description: str,
-        metric: cloudwatch.Metric,
+        metric: cloudwatch.IMetric,
         *,
-        threshold: float = 0,
-        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluation_periods: int = 1,
-        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        **options: Any,
     ) -> cloudwatch.Alarm:
         # Every period of the evaluation must breach (datapoints_to_alarm stated, unlike the rooms' alarms).
         return notifying_alarm(
@@ -83,11 +83,9 @@ def alarms(
             construct_id,
             description=description,
             metric=metric,
-            threshold=threshold,
-            comparison=comparison,
             evaluation_periods=evaluation_periods,
             datapoints_to_alarm=evaluation_periods,
-            missing=missing,
+            **options,
         )
 
     alarm(

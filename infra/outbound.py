@@ -28,6 +28,7 @@ from infra.permissions import (
     FAN_OUT_WEBHOOKS,
     SUBSCRIPTION_PARTITION,
     Targets,
+    consume_queue,
     log_and_trace,
     statement,
 )
@@ -118,7 +119,7 @@ def fan_out_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
             "ReadSubscriptions",
             ["dynamodb:Query"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SUBSCRIPTION_PARTITION]}},
+            partitions=[SUBSCRIPTION_PARTITION],
         ),
         # fanout.enqueue: SendMessageBatch (authorized as SendMessage).
         statement("QueueDeliveries", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
@@ -132,30 +133,21 @@ def fan_out_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
 def deliver_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
     """The delivery worker: its queue, the subscriptions and their secrets, the delivery log."""
     return [
-        # The event source mapping polls with the function's role; ChangeMessageVisibility schedules retries.
-        statement(
-            "ConsumeWebhookQueue",
-            [
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:ChangeMessageVisibility",
-            ],
-            [targets.webhook_queue_arn],
-        ),
+        # ChangeMessageVisibility schedules the retries (delivery.handle_sqs_batch).
+        consume_queue("ConsumeWebhookQueue", targets.webhook_queue_arn, change_visibility=True),
         # subscriptions.get_cached/get_fresh (GetItem), save when pausing a dead endpoint (BatchWriteItem).
         statement(
             "ReadAndPauseSubscriptions",
             ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SUBSCRIPTION_PARTITION]}},
+            partitions=[SUBSCRIPTION_PARTITION],
         ),
         # deliveries.record (PutItem) and delivered_since (Query), in the delivery log partitions only.
         statement(
             "WriteDeliveryLogs",
             ["dynamodb:PutItem", "dynamodb:Query"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [DELIVERY_LOG_PARTITIONS]}},
+            partitions=[DELIVERY_LOG_PARTITIONS],
         ),
         # subscriptions.signing_secrets: GetParametersByPath under {PARAMETER_PREFIX}/subscriptions/{id}.
         statement("ReadSigningSecrets", ["ssm:GetParametersByPath"], [targets.subscription_secrets_arn]),

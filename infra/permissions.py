@@ -166,11 +166,34 @@ class Targets:
 
 
 def statement(
-    sid: str, actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None
+    sid: str,
+    actions: list[str],
+    resources: list[str],
+    conditions: dict[str, Any] | None = None,
+    *,
+    partitions: list[str] | None = None,
 ) -> iam.PolicyStatement:
+    """An Allow statement; `partitions` limits DynamoDB calls to items whose partition key is one of them
+    (dynamodb:LeadingKeys, matched as patterns when one of them has a `*`)."""
+    if partitions is not None:
+        operator = (
+            "ForAllValues:StringLike"
+            if any("*" in key for key in partitions)
+            else "ForAllValues:StringEquals"
+        )
+        conditions = {operator: {"dynamodb:LeadingKeys": partitions}}
     return iam.PolicyStatement(
         sid=sid, effect=iam.Effect.ALLOW, actions=actions, resources=resources, conditions=conditions
     )
+
+
+def consume_queue(sid: str, queue_arn: str, *, change_visibility: bool = False) -> iam.PolicyStatement:
+    """What an SQS event source mapping polls with (the function's role, Lambda's documented minimum), and
+    ChangeMessageVisibility for a consumer that sets when a failed message comes back."""
+    actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    if change_visibility:
+        actions.append("sqs:ChangeMessageVisibility")
+    return statement(sid, actions, [queue_arn])
 
 
 def log_and_trace(log_group_arn: str) -> list[iam.PolicyStatement]:
@@ -232,9 +255,7 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
             "EraseCountedFeedback",
             ["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
             [targets.table_arn],
-            conditions={
-                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [FEEDBACK_PARTITIONS, COUNTER_PARTITIONS]}
-            },
+            partitions=[FEEDBACK_PARTITIONS, COUNTER_PARTITIONS],
         ),
         # store/signing_keys.cursor_key: the first cursor the API issues creates the MAC key (a conditional
         # PutItem), in its own partition only.
@@ -242,7 +263,7 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
             "CreateCursorKey",
             ["dynamodb:PutItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SIGNING_KEY_PARTITION]}},
+            partitions=[SIGNING_KEY_PARTITION],
         ),
         # sources.secrets_cached: GetParametersByPath under {PARAMETER_PREFIX}/sources/{source_id}.
         statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),
@@ -254,7 +275,7 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
             "ReadDeliveryLogs",
             ["dynamodb:Query"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [DELIVERY_LOG_PARTITIONS]}},
+            partitions=[DELIVERY_LOG_PARTITIONS],
         ),
         # Without ListBucket S3 answers a missing manifest 403, not 404 (exports_api.read_manifest).
         statement("TellMissingExports", ["s3:ListBucket"], [targets.bucket_arn]),
@@ -268,12 +289,7 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
 def analyze(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
     """The SQS-triggered analyze Lambda: Comprehend, identity resolution and the transactional write."""
     return [
-        # The event source mapping polls with the function's role (Lambda's documented minimum for SQS).
-        statement(
-            "ConsumeIngestQueue",
-            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-            [targets.queue_arn],
-        ),
+        consume_queue("ConsumeIngestQueue", targets.queue_arn),
         statement(
             "StoreFeedback",
             [
@@ -307,14 +323,14 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
             "TakeScheduledRewrites",
             ["dynamodb:Query", "dynamodb:DeleteItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_REWRITE_PARTITION]}},
+            partitions=[EXPORT_REWRITE_PARTITION],
         ),
         # export/base.ThemeNames: the taxonomy record (one GetItem, cached), to name the exported themes.
         statement(
             "ReadTaxonomy",
             ["dynamodb:GetItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [THEMES_PARTITION]}},
+            partitions=[THEMES_PARTITION],
         ),
         statement("WriteExports", ["s3:PutObject", "s3:AbortMultipartUpload"], [targets.exports_objects_arn]),
         # export/fanout: a busy day's slices write parts under exports/_parts/, which the combining step reads
@@ -328,7 +344,7 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
             "TrackExportSlices",
             ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_FANOUT_PARTITION]}},
+            partitions=[EXPORT_FANOUT_PARTITION],
         ),
         # Lambda sends the record of an asynchronous invocation it gave up (a slice killed by its timeout or
         # memory) to the on-failure destination with the function's role (monitoring.export_step_failures).
@@ -339,7 +355,7 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
             "MarkCountersComplete",
             ["dynamodb:UpdateItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [COUNTERS_MARK_PARTITION]}},
+            partitions=[COUNTERS_MARK_PARTITION],
         ),
         *log_and_trace(log_group_arn),
     ]
@@ -361,7 +377,7 @@ def on_deploy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]
             "MarkCountersComplete",
             ["dynamodb:UpdateItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [COUNTERS_MARK_PARTITION]}},
+            partitions=[COUNTERS_MARK_PARTITION],
         ),
         *log_and_trace(log_group_arn),
     ]

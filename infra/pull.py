@@ -42,18 +42,14 @@ def pull_reviews_policy(targets: Targets, log_group_arn: str) -> list[iam.Policy
             "ListSourcesAndCheckpoints",
             ["dynamodb:Query"],
             [targets.table_arn],
-            conditions={
-                "ForAllValues:StringEquals": {
-                    "dynamodb:LeadingKeys": [SOURCE_PARTITION, PULL_STATE_PARTITION]
-                }
-            },
+            partitions=[SOURCE_PARTITION, PULL_STATE_PARTITION],
         ),
         # state.save: one conditional PutItem per source and run, in the PULL partition only.
         statement(
             "SaveCheckpoints",
             ["dynamodb:PutItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [PULL_STATE_PARTITION]}},
+            partitions=[PULL_STATE_PARTITION],
         ),
         # sources.secrets_cached: GetParametersByPath under {PARAMETER_PREFIX}/sources/{source_id}.
         statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),

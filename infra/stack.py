@@ -55,20 +55,7 @@ from infra import (
 )
 from infra.nag import acknowledge_findings
 from infra.outputs import OUTPUTS
-from infra.permissions import (
-    ANALYZE,
-    API_HANDLER,
-    BEARER,
-    DELIVER_WEBHOOKS,
-    EVALUATE_ALERTS,
-    FAN_OUT_WEBHOOKS,
-    FUNCTIONS,
-    NIGHTLY_EXPORT,
-    ON_DEPLOY,
-    PULL_REVIEWS,
-    RECEIVE_EMAIL,
-    SYNC_CRM,
-)
+from infra.permissions import ANALYZE, API_HANDLER, FUNCTIONS, NIGHTLY_EXPORT, ON_DEPLOY, RECEIVE_EMAIL
 from infra.settings import APP_NAME, StageSettings
 
 # The event `chalice package` names for `@app.on_sqs_message` on `analyze`.
@@ -79,14 +66,14 @@ POLICIES: dict[str, Callable[[permissions.Targets, str], list[iam.PolicyStatemen
     API_HANDLER: permissions.api_handler,
     ANALYZE: permissions.analyze,
     NIGHTLY_EXPORT: permissions.nightly_export,
-    BEARER: gateway.bearer_policy,
-    FAN_OUT_WEBHOOKS: outbound.fan_out_policy,
-    DELIVER_WEBHOOKS: outbound.deliver_policy,
+    permissions.BEARER: gateway.bearer_policy,
+    permissions.FAN_OUT_WEBHOOKS: outbound.fan_out_policy,
+    permissions.DELIVER_WEBHOOKS: outbound.deliver_policy,
     RECEIVE_EMAIL: mail_receiving.receive_email_policy,
     ON_DEPLOY: permissions.on_deploy,
-    PULL_REVIEWS: pull.pull_reviews_policy,
-    EVALUATE_ALERTS: alerts.evaluate_alerts_policy,
-    SYNC_CRM: crm.sync_crm_policy,
+    permissions.PULL_REVIEWS: pull.pull_reviews_policy,
+    permissions.EVALUATE_ALERTS: alerts.evaluate_alerts_policy,
+    permissions.SYNC_CRM: crm.sync_crm_policy,
 }
 
 
