@@ -3,12 +3,12 @@
 Chalice's policy generation is off (`autogen_policy: false` in .chalice/config.json) and the functions run
 with the roles infra/stack.py creates (`manage_iam_role: false`), each with the policy stack.POLICIES names
 for it. This module holds what every policy uses (the function ids, the ARNs and partitions statements point
-at, `statement`, `log_and_trace`) and the policies of the functions no room owns: the API, analyze, the
-export and the deploy hook. A room's functions have theirs beside the room's infra: infra/outbound.py
-(the stream fan-out and the delivery worker), alerts.py, crm.py, pull.py, mail_receiving.py and gateway.py
-(the `bearer` authorizer). Every statement lists the code path that needs it; when the code starts calling
-something new, the function fails with AccessDenied until a statement is added (tests/test_infra_security.py
-checks that no statement grants `*` actions, and that `*` resources are
+at, `statement`, `consume_queue`, `log_and_trace`) and the policies of the functions no room owns: the API,
+analyze, the export and the deploy hook. A room's functions have theirs beside the room's infra:
+infra/outbound.py (the stream fan-out and the delivery worker), alerts.py, crm.py, pull.py, mail_receiving.py
+and gateway.py (the `bearer` authorizer). Every statement lists the code path that needs it; when the code
+starts calling something new, the function fails with AccessDenied until a statement is added
+(tests/test_infra_security.py checks that no statement grants `*` actions, and that `*` resources are
 limited to the calls AWS offers no resource-level permission for).
 
 DynamoDB transactions have no IAM action of their own: TransactWriteItems is authorized per item as PutItem,
