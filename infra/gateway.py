@@ -14,8 +14,8 @@ addresses and authenticate every delivery with a signature.
 
 The REST API itself comes from `chalice package`; `adjust_api` sets what Chalice does not (a name per stage,
 a regional endpoint, tracing, stage throttling, access logs, invoke permissions scoped to the one stage),
-`api_gateway_logs_role` the account-wide role that lets API Gateway write those logs, and `web_acl` puts the
-rate-limiting ACL in front of the stage.
+`api_gateway_logs_role` the account-wide role that lets API Gateway write those logs, `web_acl` puts the
+rate-limiting ACL in front of the stage, and `bearer_policy` is what the `bearer` authorizer may do.
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ from aws_cdk import aws_wafv2 as wafv2
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra.permissions import BEARER
+from infra.permissions import BEARER, Targets, log_and_trace, statement
 
 FORM_PATH_PREFIX = "/forms/"
 RATE_LIMITED_BODY_KEY = "rate_limited"
 RATE_WINDOW_SECONDS = 300
 API_THROTTLE_RATE = 100  # requests per second for the whole stage
 API_THROTTLE_BURST = 200
+# The token records the `bearer` authorizer reads live in this partition (store/config_records.py TOKENS).
+TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 
 _AS_GATEWAY_SAID = "$context.error.messageString"  # API Gateway's own message, already a quoted JSON string
 
@@ -260,3 +262,16 @@ def adjust_api(app: Chalice, *, name: str, api_stage: str, access_logs: logs.Log
             }
         ],
     )
+
+
+def bearer_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The `bearer` authorizer: reads token records (pk = TOKEN) and nothing else."""
+    return [
+        statement(
+            "ReadTokenRecords",
+            ["dynamodb:GetItem"],
+            [targets.table_arn],
+            partitions=[TOKEN_PARTITION],
+        ),
+        *log_and_trace(log_group_arn),
+    ]

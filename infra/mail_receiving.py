@@ -5,7 +5,8 @@ Created only when `email_recipients` is set (infra/settings.py), in a region whe
 INBOUND_MAIL_DAYS by a lifecycle rule in infra/storage.py), then invokes the ReceiveEmail function
 asynchronously with SES's verdicts; a failed invocation is retried twice by Lambda and then lands in the
 MailFailures queue (the raw mail is still in S3, so it can be received again). SES checks its permissions
-when the rule is created, so the rule depends on the bucket policy and the Lambda permission.
+when the rule is created, so the rule depends on the bucket policy and the Lambda permission. What the
+function may do is `receive_email_policy` (its role exists whether mail is received or not).
 
 CloudFormation cannot make a rule set the active one (an account has one active set per region): the
 README's E-mail section gives the one command that does (`aws ses set-active-receipt-rule-set`).
@@ -16,8 +17,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -26,7 +25,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
 from chalicelib.channels.email.failures import QUEUE_NAME as FAILURES_QUEUE_NAME
-from infra.permissions import INBOUND_MAIL_PREFIX
+from infra.alarms import messages_waiting, notifying_alarm
+from infra.permissions import INBOUND_MAIL_PREFIX, SOURCE_PARTITION, Targets, log_and_trace, statement
 from infra.settings import StageSettings
 
 RULE_NAME = "feedback"
@@ -142,21 +142,33 @@ def mail_receiving(
 
 def alarms(scope: cdk.Stack, settings: StageSettings, topic: sns.Topic, failures: sqs.Queue) -> None:
     """A mail whose invocation failed every retry notifies the alarm topic (and its recovery does too)."""
-    action = cloudwatch_actions.SnsAction(topic)
-    alarm = cloudwatch.Alarm(
+    notifying_alarm(
         scope,
+        settings,
+        topic,
         "MailFailed",
-        alarm_name=f"{settings.stack_name}-MailFailed",
-        alarm_description="Received mail failed every attempt of the ReceiveEmail function and waits in "
-        "the MailFailures queue: `cli mail failures` lists it, `cli mail replay` receives it again once the "
-        "cause is fixed (the raw mail is still in S3).",
-        metric=failures.metric_approximate_number_of_messages_visible(
-            period=cdk.Duration.minutes(5), statistic="Maximum"
+        description=(
+            "Received mail failed every attempt of the ReceiveEmail function and waits in the MailFailures "
+            "queue: `cli mail failures` lists it, `cli mail replay` receives it again once the cause is "
+            "fixed (the raw mail is still in S3)."
         ),
-        threshold=0,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluation_periods=1,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        metric=messages_waiting(failures),
     )
-    alarm.add_alarm_action(action)
-    alarm.add_ok_action(action)
+
+
+def receive_email_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The mail function SES's receipt rule invokes: the raw mail from S3, the sources, one SQS send."""
+    return [
+        # receiving.read_from_s3: the object SES's S3 action wrote under inbound-mail/.
+        statement("ReadInboundMail", ["s3:GetObject"], [targets.inbound_mail_objects_arn]),
+        # sources.list_cached: one Query of the SOURCE partition when the cache is cold or stale.
+        statement(
+            "ListSources",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            partitions=[SOURCE_PARTITION],
+        ),
+        # queue.enqueue: one SendMessage (or SendMessageBatch) per mail.
+        statement("EnqueueMail", ["sqs:SendMessage"], [targets.queue_arn]),
+        *log_and_trace(log_group_arn),
+    ]

@@ -9,10 +9,11 @@ The custom metrics watched here are the ones the app emits through Powertools Me
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -23,11 +24,10 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.export.fanout import FANOUT_SOURCE, GIVEN_UP_DETAIL_TYPE, GIVEN_UP_SOURCE
-from chalicelib.observability import SERVICE
+from infra.alarms import FIVE_MINUTES, app_metric, messages_waiting, notifying_alarm
 from infra.permissions import FUNCTIONS
 from infra.settings import APP_NAME, StageSettings
 
-METRICS_NAMESPACE = "FeedbackCollector"  # chalicelib/observability.py
 EXPORT_COMPLETED_METRIC = "ExportCompleted"  # chalicelib/export/day.py emits 1 per finished export
 EXPORT_ALARM_HOURS = 26  # the nightly run is 24 h apart; 2 h of slack
 # chalicelib/export/fanout.py emits it per slice that failed or that its combining step found missing.
@@ -66,46 +66,37 @@ def alarms(
     )
     if settings.alarm_email:
         topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
-    action = cloudwatch_actions.SnsAction(topic)
-    five_minutes = cdk.Duration.minutes(5)
 
     def alarm(
         construct_id: str,
         description: str,
-        metric: cloudwatch.Metric,
+        metric: cloudwatch.IMetric,
         *,
-        threshold: float = 0,
-        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluation_periods: int = 1,
-        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        **options: Any,
     ) -> cloudwatch.Alarm:
-        created = cloudwatch.Alarm(
+        # Every period of the evaluation must breach (datapoints_to_alarm stated, unlike the rooms' alarms).
+        return notifying_alarm(
             scope,
+            settings,
+            topic,
             construct_id,
-            alarm_name=f"{settings.stack_name}-{construct_id}",
-            alarm_description=description,
+            description=description,
             metric=metric,
-            threshold=threshold,
-            comparison_operator=comparison,
             evaluation_periods=evaluation_periods,
             datapoints_to_alarm=evaluation_periods,
-            treat_missing_data=missing,
+            **options,
         )
-        created.add_alarm_action(action)
-        created.add_ok_action(action)
-        return created
 
     alarm(
         "DeadLetterQueueNotEmpty",
         "Deliveries failed 5 times and wait in the DLQ: inspect, fix, then replay them.",
-        dead_letter_queue.metric_approximate_number_of_messages_visible(
-            period=five_minutes, statistic="Maximum"
-        ),
+        messages_waiting(dead_letter_queue),
     )
     alarm(
         "IngestBacklog",
         "The oldest queued delivery is over 15 minutes old: analysis is falling behind or failing.",
-        queue.metric_approximate_age_of_oldest_message(period=five_minutes, statistic="Maximum"),
+        queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
         threshold=15 * 60,
     )
     for function in FUNCTIONS:
@@ -119,7 +110,7 @@ def alarms(
                     metric_name=metric_name,
                     dimensions_map=dimensions,
                     statistic="Sum",
-                    period=five_minutes,
+                    period=FIVE_MINUTES,
                 ),
             )
     alarm(
@@ -130,7 +121,7 @@ def alarms(
             metric_name="5XXError",
             dimensions_map={"ApiName": settings.stack_name, "Stage": settings.api_stage},
             statistic="Sum",
-            period=five_minutes,
+            period=FIVE_MINUTES,
         ),
     )
     alarm(
@@ -138,13 +129,7 @@ def alarms(
         f"More than {settings.max_items_per_hour} feedback items were stored in the last hour (spam "
         "or a runaway sender?). Comprehend bills every one: `cli analysis pause` stops analysis, items "
         "wait in the queue (14 days), `cli analysis resume` continues.",
-        cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name=ITEMS_STORED_METRIC,
-            dimensions_map={"service": SERVICE, "stage": settings.stage},
-            statistic="Sum",
-            period=cdk.Duration.hours(1),
-        ),
+        app_metric(settings, ITEMS_STORED_METRIC, cdk.Duration.hours(1)),
         threshold=settings.max_items_per_hour,
     )
     if settings.monthly_budget_usd > 0:
@@ -157,14 +142,7 @@ def alarms(
     alarm(
         "ExportNotRun",
         f"No nightly export completed in the last {EXPORT_ALARM_HOURS} hours.",
-        cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name=EXPORT_COMPLETED_METRIC,
-            # chalicelib/observability.py: every metric carries `service` and `stage`.
-            dimensions_map={"service": SERVICE, "stage": settings.stage},
-            statistic="Sum",
-            period=cdk.Duration.hours(1),
-        ),
+        app_metric(settings, EXPORT_COMPLETED_METRIC, cdk.Duration.hours(1)),
         threshold=1,
         comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluation_periods=EXPORT_ALARM_HOURS,
@@ -177,13 +155,7 @@ def alarms(
         "is written for that day until every slice is done. A nightly day: "
         "`cli export --date <day>` exports it again in one go. A day an erasure marked stays marked (409) "
         "and the next nightly run fans its rewrite out again. The logs name the day, run and slices.",
-        cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name=EXPORT_SLICE_FAILED_METRIC,
-            dimensions_map={"service": SERVICE, "stage": settings.stage},
-            statistic="Sum",
-            period=cdk.Duration.hours(1),
-        ),
+        app_metric(settings, EXPORT_SLICE_FAILED_METRIC, cdk.Duration.hours(1)),
     )
     return topic
 

@@ -1,5 +1,7 @@
 """The outbound webhooks' resources: the delivery queue and its DLQ, the wiring of the two functions
-`chalice package` generates for app.py (the stream's fan-out and the delivery worker), and their alarms.
+`chalice package` generates for app.py (the stream's fan-out and the delivery worker), their alarms, and
+what the two may do (the stream function also judges detractors and forwards CRM work: its policy includes
+the statements infra/alerts.py and infra/crm.py give for that).
 
 The delivery queue keeps messages for four days (the retry schedule spans about 27.6 hours) and redrives a
 message to the DLQ after MAX_ATTEMPTS receives (chalicelib/outbound/delivery.py): the worker hides a failed
@@ -9,52 +11,50 @@ message until its next attempt, so each receive is one attempt.
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from chalicelib.observability import SERVICE
 from chalicelib.outbound.delivery import MAX_ATTEMPTS
 from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
-from infra.permissions import DELIVER_WEBHOOKS, FAN_OUT_WEBHOOKS
+from infra import alerts, crm
+from infra.alarms import app_metric, messages_waiting, notifying_alarm
+from infra.permissions import (
+    DELIVER_WEBHOOKS,
+    DELIVERY_LOG_PARTITIONS,
+    FAN_OUT_WEBHOOKS,
+    SUBSCRIPTION_PARTITION,
+    Targets,
+    consume_queue,
+    log_and_trace,
+    statement,
+)
+from infra.queues import queue_with_dead_letters
 from infra.settings import StageSettings
 
 QUEUE_RETENTION = cdk.Duration.days(4)
-DLQ_RETENTION = cdk.Duration.days(14)
 # The events `chalice package` names for the two functions' event sources.
 STREAM_EVENT_SOURCE = "FanOutWebhooksDynamodbEventSource"
 QUEUE_EVENT_SOURCE = "DeliverWebhooksSqsEventSource"
 PAUSED_METRIC = "WebhookSubscriptionPaused"  # chalicelib/outbound/delivery.py
-METRICS_NAMESPACE = "FeedbackCollector"
 
 
 def webhook_queues(scope: Construct, settings: StageSettings) -> tuple[sqs.Queue, sqs.Queue]:
     """The delivery DLQ and the delivery queue that redrives to it, in that order."""
-    # The name the CLI finds them by when no URL is configured (outbound/replay.py).
-    name = DELIVERY_QUEUE_NAME.format(stage=settings.stage)
-    dead_letter_queue = sqs.Queue(
+    return queue_with_dead_letters(
         scope,
-        "WebhookDeadLetterQueue",
-        queue_name=f"{name}-dlq",
-        retention_period=DLQ_RETENTION,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
+        settings,
+        queue_id="WebhookQueue",
+        dead_letters_id="WebhookDeadLetterQueue",
+        # The name the CLI finds them by when no URL is configured (outbound/replay.py).
+        name=DELIVERY_QUEUE_NAME.format(stage=settings.stage),
+        consumer="deliver_webhooks",
+        max_receives=MAX_ATTEMPTS,
+        retention=QUEUE_RETENTION,
     )
-    queue = sqs.Queue(
-        scope,
-        "WebhookQueue",
-        queue_name=name,
-        retention_period=QUEUE_RETENTION,
-        visibility_timeout=cdk.Duration.seconds(6 * settings.function_timeout("deliver_webhooks")),
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_ATTEMPTS, queue=dead_letter_queue),
-    )
-    return dead_letter_queue, queue
 
 
 def wire_functions(app: Chalice, table: dynamodb.Table, queue: sqs.Queue, dead_letters: sqs.Queue) -> None:
@@ -75,40 +75,81 @@ def wire_functions(app: Chalice, table: dynamodb.Table, queue: sqs.Queue, dead_l
 
 def alarms(scope: Construct, settings: StageSettings, topic: sns.Topic, dead_letters: sqs.Queue) -> None:
     """Events that ran out of retries, and a subscription paused for failing, notify the alarm topic."""
-    action = cloudwatch_actions.SnsAction(topic)
-    five_minutes = cdk.Duration.minutes(5)
-    for construct_id, description, metric in (
-        (
-            "WebhookDeadLetters",
+    notifying_alarm(
+        scope,
+        settings,
+        topic,
+        "WebhookDeadLetters",
+        description=(
             "Outbound webhook events failed every attempt (about 27.6 hours) and wait in the webhook DLQ: "
-            "`cli subscriptions replay` sends them again once the receiver is fixed.",
-            dead_letters.metric_approximate_number_of_messages_visible(
-                period=five_minutes, statistic="Maximum"
-            ),
+            "`cli subscriptions replay` sends them again once the receiver is fixed."
         ),
-        (
-            "WebhookSubscriptionPaused",
+        metric=messages_waiting(dead_letters),
+    )
+    notifying_alarm(
+        scope,
+        settings,
+        topic,
+        "WebhookSubscriptionPaused",
+        description=(
             "A webhook subscription failed for a whole retry schedule and was paused: `cli subscriptions "
-            "resume` once its receiver works.",
-            cloudwatch.Metric(
-                namespace=METRICS_NAMESPACE,
-                metric_name=PAUSED_METRIC,
-                dimensions_map={"service": SERVICE, "stage": settings.stage},
-                statistic="Sum",
-                period=five_minutes,
-            ),
+            "resume` once its receiver works."
         ),
-    ):
-        created = cloudwatch.Alarm(
-            scope,
-            construct_id,
-            alarm_name=f"{settings.stack_name}-{construct_id}",
-            alarm_description=description,
-            metric=metric,
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        created.add_alarm_action(action)
-        created.add_ok_action(action)
+        metric=app_metric(settings, PAUSED_METRIC),
+    )
+
+
+def fan_out_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The stream function: reads the table's stream, the subscriptions, and queues deliveries; judges
+    detractors and forwards the CRM work too (the alerts' and the CRM's statements)."""
+    return [
+        # The event source mapping reads the stream with the function's role (Lambda's documented minimum).
+        statement(
+            "ReadTableStream",
+            [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ],
+            [targets.table_stream_arn],
+        ),
+        # subscriptions.list_cached: one Query of the SUBSCRIPTION partition per cache age.
+        statement(
+            "ReadSubscriptions",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            partitions=[SUBSCRIPTION_PARTITION],
+        ),
+        # fanout.enqueue: SendMessageBatch (authorized as SendMessage).
+        statement("QueueDeliveries", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
+        *alerts.detractor_rule_statements(targets),
+        *crm.stream_statements(targets),
+        *alerts.notify_statements(targets),
+        *log_and_trace(log_group_arn),
+    ]
+
+
+def deliver_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """The delivery worker: its queue, the subscriptions and their secrets, the delivery log."""
+    return [
+        # ChangeMessageVisibility schedules the retries (delivery.handle_sqs_batch).
+        consume_queue("ConsumeWebhookQueue", targets.webhook_queue_arn, change_visibility=True),
+        # subscriptions.get_cached/get_fresh (GetItem), save when pausing a dead endpoint (BatchWriteItem).
+        statement(
+            "ReadAndPauseSubscriptions",
+            ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+            [targets.table_arn],
+            partitions=[SUBSCRIPTION_PARTITION],
+        ),
+        # deliveries.record (PutItem) and delivered_since (Query), in the delivery log partitions only.
+        statement(
+            "WriteDeliveryLogs",
+            ["dynamodb:PutItem", "dynamodb:Query"],
+            [targets.table_arn],
+            partitions=[DELIVERY_LOG_PARTITIONS],
+        ),
+        # subscriptions.signing_secrets: GetParametersByPath under {PARAMETER_PREFIX}/subscriptions/{id}.
+        statement("ReadSigningSecrets", ["ssm:GetParametersByPath"], [targets.subscription_secrets_arn]),
+        *log_and_trace(log_group_arn),
+    ]

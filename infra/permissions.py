@@ -1,9 +1,14 @@
 """What each Lambda function may do: one role per function, each statement naming the calls it allows.
 
 Chalice's policy generation is off (`autogen_policy: false` in .chalice/config.json) and the functions run
-with the roles below (`manage_iam_role: false`). Every statement lists the code path that needs it; when
-the code starts calling something new, the function fails with AccessDenied until a statement is added
-here (tests/test_infra_security.py checks that no statement grants `*` actions, and that `*` resources are
+with the roles infra/stack.py creates (`manage_iam_role: false`), each with the policy stack.POLICIES names
+for it. This module holds what every policy uses (the function ids, the ARNs and partitions statements point
+at, `statement`, `consume_queue`, `log_and_trace`) and the policies of the functions no room owns: the API,
+analyze, the export and the deploy hook. A room's functions have theirs beside the room's infra:
+infra/outbound.py (the stream fan-out and the delivery worker), alerts.py, crm.py, pull.py, mail_receiving.py
+and gateway.py (the `bearer` authorizer). Every statement lists the code path that needs it; when the code
+starts calling something new, the function fails with AccessDenied until a statement is added
+(tests/test_infra_security.py checks that no statement grants `*` actions, and that `*` resources are
 limited to the calls AWS offers no resource-level permission for).
 
 DynamoDB transactions have no IAM action of their own: TransactWriteItems is authorized per item as PutItem,
@@ -60,8 +65,6 @@ COMPREHEND_DETECT_ACTIONS = (
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset(COMPREHEND_DETECT_ACTIONS + XRAY_ACTIONS)
 
-# The token records the `bearer` authorizer reads live in this partition (store/config_records.py TOKENS).
-TOKEN_PARTITION = "TOKEN"  # noqa: S105 - a partition key value, not a secret
 EXPORTS_PREFIX = "exports/"
 # Raw received mail, written by SES's receipt rule (chalicelib/channels/email/receiving.py DEFAULT_PREFIX).
 INBOUND_MAIL_PREFIX = "inbound-mail/"
@@ -83,16 +86,7 @@ COUNTER_PARTITIONS = "COUNTER#*"
 FEEDBACK_PARTITIONS = "FEEDBACK#*"
 # Outbound webhooks (chalicelib/outbound/): subscriptions (config records) and their delivery logs.
 SUBSCRIPTION_PARTITION = "SUBSCRIPTION"
-# Each pull source's checkpoint and pause (store/config_records.py PULL_STATES, channels/pull/state.py).
-PULL_STATE_PARTITION = "PULL"
 DELIVERY_LOG_PARTITIONS = "DELIVERY#*"
-# Alerts (chalicelib/alerts/): the rules (config records) and each rule's cool-down state.
-ALERT_RULE_PARTITION = "ALERT_RULE"
-ALERT_STATE_PARTITION = "ALERT_STATE"
-# The CRM sync (chalicelib/crm/): its connections (config records) and what it remembers per connection.
-CRM_CONNECTION_PARTITION = "CRM"
-CRM_LINK_PARTITIONS = "CRMLINK#*"
-PROFILE_PARTITIONS = "CUSTOMER#*"
 
 
 @dataclass(frozen=True)
@@ -171,20 +165,44 @@ class Targets:
         return f"{self.bucket_arn}/{INBOUND_MAIL_PREFIX}*"
 
 
-def _statement(
-    sid: str, actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None
+def statement(
+    sid: str,
+    actions: list[str],
+    resources: list[str],
+    conditions: dict[str, Any] | None = None,
+    *,
+    partitions: list[str] | None = None,
 ) -> iam.PolicyStatement:
+    """An Allow statement; `partitions` limits DynamoDB calls to items whose partition key is one of them
+    (dynamodb:LeadingKeys, matched as patterns when one of them has a `*`)."""
+    if partitions is not None:
+        operator = (
+            "ForAllValues:StringLike"
+            if any("*" in key for key in partitions)
+            else "ForAllValues:StringEquals"
+        )
+        conditions = {operator: {"dynamodb:LeadingKeys": partitions}}
     return iam.PolicyStatement(
         sid=sid, effect=iam.Effect.ALLOW, actions=actions, resources=resources, conditions=conditions
     )
 
 
-def _log_and_trace(log_group_arn: str) -> list[iam.PolicyStatement]:
+def consume_queue(sid: str, queue_arn: str, *, change_visibility: bool = False) -> iam.PolicyStatement:
+    """What an SQS event source mapping polls with (the function's role, Lambda's documented minimum), and
+    ChangeMessageVisibility for a consumer that sets when a failed message comes back."""
+    actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    if change_visibility:
+        actions.append("sqs:ChangeMessageVisibility")
+    return statement(sid, actions, [queue_arn])
+
+
+def log_and_trace(log_group_arn: str) -> list[iam.PolicyStatement]:
+    """What every function's policy ends with: its own log group, and its traces."""
     return [
         # The function's own log group, created by the stack with a retention (no logs:CreateLogGroup).
-        _statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn]),
+        statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn]),
         # X-Ray actions have no resource type: "*" is the only value IAM accepts.
-        _statement("UploadTraces", list(XRAY_ACTIONS), ["*"]),
+        statement("UploadTraces", list(XRAY_ACTIONS), ["*"]),
     ]
 
 
@@ -193,10 +211,10 @@ def _invoke_bedrock(model: BedrockModel | None) -> list[iam.PolicyStatement]:
     if model is None:
         return []
     if model.profile_arn is None:
-        return [_statement("InvokeBedrockModel", ["bedrock:InvokeModel"], model.foundation_model_arns)]
+        return [statement("InvokeBedrockModel", ["bedrock:InvokeModel"], model.foundation_model_arns)]
     return [
-        _statement("InvokeBedrockProfile", ["bedrock:InvokeModel"], [model.profile_arn]),
-        _statement(
+        statement("InvokeBedrockProfile", ["bedrock:InvokeModel"], [model.profile_arn]),
+        statement(
             "InvokeBedrockModelThroughProfile",
             ["bedrock:InvokeModel"],
             model.foundation_model_arns,
@@ -209,8 +227,8 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
     """The API Lambda: forms, webhooks, read API, exports API and erasure (DELETE /customers/{id})."""
     return [
         # queue.enqueue: SendMessage / SendMessageBatch (the URL comes from INGEST_QUEUE_URL, no GetQueueUrl).
-        _statement("EnqueueDeliveries", ["sqs:SendMessage"], [targets.queue_arn]),
-        _statement(
+        statement("EnqueueDeliveries", ["sqs:SendMessage"], [targets.queue_arn]),
+        statement(
             "ReadAndEraseItems",
             [
                 # form/source config records, customer profile (store/dynamo.get_item), a pending export
@@ -222,7 +240,7 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
             ],
             [targets.table_arn],
         ),
-        _statement(
+        statement(
             "QueryIndexes",
             ["dynamodb:Query"],
             [
@@ -233,53 +251,46 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
         ),
         # Erasure (store/feedback_delete.py): TransactWriteItems deleting each feedback item and updating its
         # day's counter item, in those partitions only.
-        _statement(
+        statement(
             "EraseCountedFeedback",
             ["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
             [targets.table_arn],
-            conditions={
-                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [FEEDBACK_PARTITIONS, COUNTER_PARTITIONS]}
-            },
+            partitions=[FEEDBACK_PARTITIONS, COUNTER_PARTITIONS],
         ),
         # store/signing_keys.cursor_key: the first cursor the API issues creates the MAC key (a conditional
         # PutItem), in its own partition only.
-        _statement(
+        statement(
             "CreateCursorKey",
             ["dynamodb:PutItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SIGNING_KEY_PARTITION]}},
+            partitions=[SIGNING_KEY_PARTITION],
         ),
         # sources.secrets_cached: GetParametersByPath under {PARAMETER_PREFIX}/sources/{source_id}.
-        _statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),
+        statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),
         # exports_api: the manifest (GetObject) and presigned GET links (signed with this role);
         # privacy._exported: HeadObject (authorized as GetObject).
-        _statement("ReadExports", ["s3:GetObject"], [targets.exports_objects_arn]),
+        statement("ReadExports", ["s3:GetObject"], [targets.exports_objects_arn]),
         # GET /subscriptions/{id}/deliveries (outbound/deliveries.recent): the subscription's log partition.
-        _statement(
+        statement(
             "ReadDeliveryLogs",
             ["dynamodb:Query"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [DELIVERY_LOG_PARTITIONS]}},
+            partitions=[DELIVERY_LOG_PARTITIONS],
         ),
         # Without ListBucket S3 answers a missing manifest 403, not 404 (exports_api.read_manifest).
-        _statement("TellMissingExports", ["s3:ListBucket"], [targets.bucket_arn]),
+        statement("TellMissingExports", ["s3:ListBucket"], [targets.bucket_arn]),
         # Erasure: export/rewrite._dispatch invokes the export function asynchronously (InvocationType=Event)
         # to rewrite the export days that held the customer; this function writes no export file itself.
-        _statement("InvokeExportRewrite", ["lambda:InvokeFunction"], [targets.export_function_arn]),
-        *_log_and_trace(log_group_arn),
+        statement("InvokeExportRewrite", ["lambda:InvokeFunction"], [targets.export_function_arn]),
+        *log_and_trace(log_group_arn),
     ]
 
 
 def analyze(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
     """The SQS-triggered analyze Lambda: Comprehend, identity resolution and the transactional write."""
     return [
-        # The event source mapping polls with the function's role (Lambda's documented minimum for SQS).
-        _statement(
-            "ConsumeIngestQueue",
-            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-            [targets.queue_arn],
-        ),
-        _statement(
+        consume_queue("ConsumeIngestQueue", targets.queue_arn),
+        statement(
             "StoreFeedback",
             [
                 "dynamodb:GetItem",  # form/source configs (redaction setting), profiles when merging
@@ -291,11 +302,11 @@ def analyze(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
             [targets.table_arn],
         ),
         # merge.merge reads the absorbed customer's partition through the customer index.
-        _statement("QueryCustomerIndex", ["dynamodb:Query"], [targets.index_arn(CUSTOMER_INDEX)]),
+        statement("QueryCustomerIndex", ["dynamodb:Query"], [targets.index_arn(CUSTOMER_INDEX)]),
         # Comprehend's built-in detect APIs have no resource type: "*" is the only value IAM accepts.
-        _statement("DetectSentimentAndPii", list(COMPREHEND_DETECT_ACTIONS), ["*"]),
+        statement("DetectSentimentAndPii", list(COMPREHEND_DETECT_ACTIONS), ["*"]),
         *_invoke_bedrock(targets.bedrock_model),
-        *_log_and_trace(log_group_arn),
+        *log_and_trace(log_group_arn),
     ]
 
 
@@ -303,52 +314,50 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
     """The scheduled export: one day through the per-day index, files to S3 under exports/."""
     return [
         # feedback.list_day: one paginated Query per DAY#… shard, never a Scan.
-        _statement("ReadDayIndex", ["dynamodb:Query"], [targets.index_arn(DAY_INDEX)]),
+        statement("ReadDayIndex", ["dynamodb:Query"], [targets.index_arn(DAY_INDEX)]),
         # contacts.csv joins each item's customer profile (BatchGetItem, 100 keys a call).
-        _statement("ReadProfiles", ["dynamodb:BatchGetItem"], [targets.table_arn]),
+        statement("ReadProfiles", ["dynamodb:BatchGetItem"], [targets.table_arn]),
         # export/rewrite.rewrite_pending: the export days erasures marked (pk = EXPORT_REWRITE), read and
         # then deleted once rewritten (a conditional DeleteItem: a day marked again meanwhile stays).
-        _statement(
+        statement(
             "TakeScheduledRewrites",
             ["dynamodb:Query", "dynamodb:DeleteItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_REWRITE_PARTITION]}},
+            partitions=[EXPORT_REWRITE_PARTITION],
         ),
         # export/base.ThemeNames: the taxonomy record (one GetItem, cached), to name the exported themes.
-        _statement(
+        statement(
             "ReadTaxonomy",
             ["dynamodb:GetItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [THEMES_PARTITION]}},
+            partitions=[THEMES_PARTITION],
         ),
-        _statement(
-            "WriteExports", ["s3:PutObject", "s3:AbortMultipartUpload"], [targets.exports_objects_arn]
-        ),
+        statement("WriteExports", ["s3:PutObject", "s3:AbortMultipartUpload"], [targets.exports_objects_arn]),
         # export/fanout: a busy day's slices write parts under exports/_parts/, which the combining step reads
         # (and S3 copies: UploadPartCopy reads its source as GetObject), then deletes.
-        _statement(
+        statement(
             "CombineExportParts", ["s3:GetObject", "s3:DeleteObject"], [targets.export_parts_objects_arn]
         ),
         # export/fanout: each fanned-out day's run record (pk = EXPORT_FANOUT): created by the nightly run,
         # each slice added to it as it completes, read to name the slices missing.
-        _statement(
+        statement(
             "TrackExportSlices",
             ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [EXPORT_FANOUT_PARTITION]}},
+            partitions=[EXPORT_FANOUT_PARTITION],
         ),
         # Lambda sends the record of an asynchronous invocation it gave up (a slice killed by its timeout or
         # memory) to the on-failure destination with the function's role (monitoring.export_step_failures).
-        _statement("SendGivenUpInvocations", ["events:PutEvents"], [targets.default_event_bus_arn]),
+        statement("SendGivenUpInvocations", ["events:PutEvents"], [targets.default_event_bus_arn]),
         # store/counters.mark_complete_if_unset: the nightly run marks the counters complete from tomorrow
         # where no mark exists (one conditional UpdateItem; it never moves a mark).
-        _statement(
+        statement(
             "MarkCountersComplete",
             ["dynamodb:UpdateItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [COUNTERS_MARK_PARTITION]}},
+            partitions=[COUNTERS_MARK_PARTITION],
         ),
-        *_log_and_trace(log_group_arn),
+        *log_and_trace(log_group_arn),
     ]
 
 
@@ -357,260 +366,18 @@ def nightly_export_invocations(targets: Targets) -> list[iam.PolicyStatement]:
     invocation of their own, and a rewrite invocation out of time hands on the days left
     (export/rewrite.hand_off_rewrites, run_rewrites). A policy of its own, attached to the function's role
     (the role's inline policy cannot name the function that depends on the role)."""
-    return [_statement("InvokeItself", ["lambda:InvokeFunction"], [targets.export_function_arn])]
-
-
-def bearer(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
-    """The `bearer` authorizer: reads token records (pk = TOKEN) and nothing else."""
-    return [
-        _statement(
-            "ReadTokenRecords",
-            ["dynamodb:GetItem"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [TOKEN_PARTITION]}},
-        ),
-        *_log_and_trace(log_group_arn),
-    ]
-
-
-def fan_out_webhooks(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
-    """The stream function: reads the table's stream, the subscriptions, and queues deliveries."""
-    return [
-        # The event source mapping reads the stream with the function's role (Lambda's documented minimum).
-        _statement(
-            "ReadTableStream",
-            [
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-                "dynamodb:ListStreams",
-            ],
-            [targets.table_stream_arn],
-        ),
-        # subscriptions.list_cached: one Query of the SUBSCRIPTION partition per cache age.
-        _statement(
-            "ReadSubscriptions",
-            ["dynamodb:Query"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SUBSCRIPTION_PARTITION]}},
-        ),
-        # fanout.enqueue: SendMessageBatch (authorized as SendMessage).
-        _statement("QueueDeliveries", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
-        # alerts/detractors: the detractor rules (one Query of their partition per cache age) …
-        _statement(
-            "ReadAlertRules",
-            ["dynamodb:Query"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ALERT_RULE_PARTITION]}},
-        ),
-        # The stream's CRM work (app.fan_out_webhooks → crm/queue.forward_stream_batch): whether a CRM
-        # connection exists (one Query of the CRM partition per cache age), and SendMessageBatch.
-        _statement(
-            "ReadCrmConnections",
-            ["dynamodb:Query"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION]}},
-        ),
-        _statement("QueueCrmWork", ["sqs:SendMessage"], [targets.crm_queue_arn]),
-        *_notify_alerts(targets),
-        *_log_and_trace(log_group_arn),
-    ]
-
-
-def _notify_alerts(targets: Targets) -> list[iam.PolicyStatement]:
-    """What sending a fired alert takes: its cool-down claimed, the rule's Slack URL, the e-mail topic."""
-    return [
-        # alerts/cooldown.claim: one conditional PutItem in the cool-down partition.
-        _statement(
-            "ClaimAlertCooldowns",
-            ["dynamodb:PutItem"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ALERT_STATE_PARTITION]}},
-        ),
-        # alerts/rules.slack_url: GetParameter of {PARAMETER_PREFIX}/alerts/{rule_id}/slack-webhook-url.
-        _statement("ReadSlackWebhookUrls", ["ssm:GetParameter"], [targets.alert_secrets_arn]),
-        # alerts/notify/sns: one Publish per alert that e-mails.
-        _statement("PublishAlerts", ["sns:Publish"], [targets.alerts_topic_arn]),
-    ]
-
-
-def evaluate_alerts(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
-    """The scheduled evaluator: the rules, the hour counters, a fired slice's items, and its notifications."""
-    return [
-        # rules.list_all (ALERT_RULE) and, for alert.triggered, subscriptions.list_cached (SUBSCRIPTION).
-        _statement(
-            "ReadRulesAndSubscriptions",
-            ["dynamodb:Query"],
-            [targets.table_arn],
-            conditions={
-                "ForAllValues:StringEquals": {
-                    "dynamodb:LeadingKeys": [ALERT_RULE_PARTITION, SUBSCRIPTION_PARTITION]
-                }
-            },
-        ),
-        # counters.read_hours: BatchGetItem of the hour counter items, in the counter partitions only.
-        _statement(
-            "ReadHourCounters",
-            ["dynamodb:BatchGetItem"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [COUNTER_PARTITIONS]}},
-        ),
-        # alerts/samples: a fired slice's items of the window, through the per-day index.
-        _statement("ReadWindowItems", ["dynamodb:Query"], [targets.index_arn(DAY_INDEX)]),
-        # alerts/notify/webhook: alert.triggered queued for the subscriptions (SendMessageBatch).
-        _statement("QueueAlertEvents", ["sqs:SendMessage"], [targets.webhook_queue_arn]),
-        *_notify_alerts(targets),
-        *_log_and_trace(log_group_arn),
-    ]
-
-
-def deliver_webhooks(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
-    """The delivery worker: its queue, the subscriptions and their secrets, the delivery log."""
-    return [
-        # The event source mapping polls with the function's role; ChangeMessageVisibility schedules retries.
-        _statement(
-            "ConsumeWebhookQueue",
-            [
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:ChangeMessageVisibility",
-            ],
-            [targets.webhook_queue_arn],
-        ),
-        # subscriptions.get_cached/get_fresh (GetItem), save when pausing a dead endpoint (BatchWriteItem).
-        _statement(
-            "ReadAndPauseSubscriptions",
-            ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SUBSCRIPTION_PARTITION]}},
-        ),
-        # deliveries.record (PutItem) and delivered_since (Query), in the delivery log partitions only.
-        _statement(
-            "WriteDeliveryLogs",
-            ["dynamodb:PutItem", "dynamodb:Query"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [DELIVERY_LOG_PARTITIONS]}},
-        ),
-        # subscriptions.signing_secrets: GetParametersByPath under {PARAMETER_PREFIX}/subscriptions/{id}.
-        _statement("ReadSigningSecrets", ["ssm:GetParametersByPath"], [targets.subscription_secrets_arn]),
-        *_log_and_trace(log_group_arn),
-    ]
-
-
-def receive_email(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
-    """The mail function SES's receipt rule invokes: the raw mail from S3, the sources, one SQS send."""
-    return [
-        # receiving.read_from_s3: the object SES's S3 action wrote under inbound-mail/.
-        _statement("ReadInboundMail", ["s3:GetObject"], [targets.inbound_mail_objects_arn]),
-        # sources.list_cached: one Query of the SOURCE partition when the cache is cold or stale.
-        _statement(
-            "ListSources",
-            ["dynamodb:Query"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SOURCE_PARTITION]}},
-        ),
-        # queue.enqueue: one SendMessage (or SendMessageBatch) per mail.
-        _statement("EnqueueMail", ["sqs:SendMessage"], [targets.queue_arn]),
-        *_log_and_trace(log_group_arn),
-    ]
+    return [statement("InvokeItself", ["lambda:InvokeFunction"], [targets.export_function_arn])]
 
 
 def on_deploy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
     """The custom resource CloudFormation creates at deploy time (operations/deploy_hooks.py)."""
     return [
         # counters.mark_complete_if_unset: one conditional UpdateItem of the completeness mark.
-        _statement(
+        statement(
             "MarkCountersComplete",
             ["dynamodb:UpdateItem"],
             [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [COUNTERS_MARK_PARTITION]}},
+            partitions=[COUNTERS_MARK_PARTITION],
         ),
-        *_log_and_trace(log_group_arn),
+        *log_and_trace(log_group_arn),
     ]
-
-
-def pull_reviews(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
-    """The scheduled pull: the sources and their checkpoints, the sources' secrets, one SQS send a page."""
-    return [
-        # sources.list_all and state.load_all: one Query of each partition per run.
-        _statement(
-            "ListSourcesAndCheckpoints",
-            ["dynamodb:Query"],
-            [targets.table_arn],
-            conditions={
-                "ForAllValues:StringEquals": {
-                    "dynamodb:LeadingKeys": [SOURCE_PARTITION, PULL_STATE_PARTITION]
-                }
-            },
-        ),
-        # state.save: one conditional PutItem per source and run, in the PULL partition only.
-        _statement(
-            "SaveCheckpoints",
-            ["dynamodb:PutItem"],
-            [targets.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [PULL_STATE_PARTITION]}},
-        ),
-        # sources.secrets_cached: GetParametersByPath under {PARAMETER_PREFIX}/sources/{source_id}.
-        _statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),
-        # scheduler.queue_events: SendMessage / SendMessageBatch, one request per page of reviews.
-        _statement("EnqueueReviews", ["sqs:SendMessage"], [targets.queue_arn]),
-        *_log_and_trace(log_group_arn),
-    ]
-
-
-def sync_crm(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
-    """The CRM consumer: its queue, the connections and their secrets, the items and profiles it syncs,
-    and its links (no Scan, no other partition)."""
-    return [
-        # The event source mapping polls with the function's role.
-        _statement(
-            "ConsumeCrmQueue",
-            [
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:ChangeMessageVisibility",
-            ],
-            [targets.crm_queue_arn],
-        ),
-        # connections.list_all (Query), set_status when credentials are refused (BatchWriteItem); the links
-        # (crm_links: BatchGetItem, BatchWriteItem).
-        _statement(
-            "ConnectionsAndLinks",
-            ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"],
-            [targets.table_arn],
-            conditions={
-                "ForAllValues:StringLike": {
-                    "dynamodb:LeadingKeys": [CRM_CONNECTION_PARTITION, CRM_LINK_PARTITIONS]
-                }
-            },
-        ),
-        # consumer.read_items (the items as stored now) and the profiles the contacts are written from.
-        _statement(
-            "ReadItemsAndProfiles",
-            ["dynamodb:BatchGetItem"],
-            [targets.table_arn],
-            conditions={
-                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [FEEDBACK_PARTITIONS, PROFILE_PARTITIONS]}
-            },
-        ),
-        # connections.secret: GetParametersByPath under {PARAMETER_PREFIX}/crm/{connection_id}.
-        _statement("ReadCrmCredentials", ["ssm:GetParametersByPath"], [targets.crm_secrets_arn]),
-        *_log_and_trace(log_group_arn),
-    ]
-
-
-POLICIES = {
-    API_HANDLER: api_handler,
-    ANALYZE: analyze,
-    NIGHTLY_EXPORT: nightly_export,
-    BEARER: bearer,
-    FAN_OUT_WEBHOOKS: fan_out_webhooks,
-    DELIVER_WEBHOOKS: deliver_webhooks,
-    RECEIVE_EMAIL: receive_email,
-    ON_DEPLOY: on_deploy,
-    PULL_REVIEWS: pull_reviews,
-    EVALUATE_ALERTS: evaluate_alerts,
-    SYNC_CRM: sync_crm,
-}

@@ -7,7 +7,8 @@ calls, and the generated resources are adjusted through `get_resource(...)` over
 
 - what the stack may be told (stage, WAF, budget, regions …) is read and checked in infra/settings.py;
 - the table, the queues, the buckets and the Glue/Athena catalogue come from infra/storage.py;
-- every function runs with its own least-privilege role (infra/permissions.py) and logs to a log group
+- every function runs with its own least-privilege role (POLICIES below: infra/permissions.py and the rooms'
+  modules) and logs to a log group
   created here with a retention;
 - the analyze function's SQS event source points at the queue created here (by ARN, whatever
   INGEST_QUEUE_NAME app.py saw at import time) and reports partial batch failures
@@ -28,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,21 @@ from infra.settings import APP_NAME, StageSettings
 
 # The event `chalice package` names for `@app.on_sqs_message` on `analyze`.
 SQS_EVENT_SOURCE = "AnalyzeSqsEventSource"
+# Each function's least-privilege policy: the shared functions' in infra/permissions.py, a room's beside the
+# room's other infra.
+POLICIES: dict[str, Callable[[permissions.Targets, str], list[iam.PolicyStatement]]] = {
+    API_HANDLER: permissions.api_handler,
+    ANALYZE: permissions.analyze,
+    NIGHTLY_EXPORT: permissions.nightly_export,
+    permissions.BEARER: gateway.bearer_policy,
+    permissions.FAN_OUT_WEBHOOKS: outbound.fan_out_policy,
+    permissions.DELIVER_WEBHOOKS: outbound.deliver_policy,
+    RECEIVE_EMAIL: mail_receiving.receive_email_policy,
+    ON_DEPLOY: permissions.on_deploy,
+    permissions.PULL_REVIEWS: pull.pull_reviews_policy,
+    permissions.EVALUATE_ALERTS: alerts.evaluate_alerts_policy,
+    permissions.SYNC_CRM: crm.sync_crm_policy,
+}
 
 
 class FeedbackStack(cdk.Stack):
@@ -108,11 +124,7 @@ class FeedbackStack(cdk.Stack):
             table_arn=self.table.table_arn,
             queue_arn=self.queue.queue_arn,
             bucket_arn=self.bucket.bucket_arn,
-            source_secrets_arn=self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=f"{settings.parameter_prefix.lstrip('/')}/sources/*",
-            ),
+            source_secrets_arn=self._parameters_arn("sources"),
             # The function `chalice package` generates for app.nightly_export (created below, by that name).
             export_function_arn=cdk.Fn.get_att(NIGHTLY_EXPORT, "Arn").to_string(),
             bedrock_model=permissions.BedrockModel(
@@ -125,26 +137,14 @@ class FeedbackStack(cdk.Stack):
             else None,
             webhook_queue_arn=self.webhook_queue.queue_arn,
             table_stream_arn=self.table.table_stream_arn or "",
-            subscription_secrets_arn=self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=f"{settings.parameter_prefix.lstrip('/')}/subscriptions/*",
-            ),
+            subscription_secrets_arn=self._parameters_arn("subscriptions"),
             default_event_bus_arn=self.format_arn(
                 service="events", resource="event-bus", resource_name="default"
             ),
-            alert_secrets_arn=self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=f"{settings.parameter_prefix.lstrip('/')}/alerts/*",
-            ),
+            alert_secrets_arn=self._parameters_arn("alerts"),
             alerts_topic_arn=self.alerts_topic.topic_arn,
             crm_queue_arn=self.crm_queue.queue_arn,
-            crm_secrets_arn=self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=f"{settings.parameter_prefix.lstrip('/')}/crm/*",
-            ),
+            crm_secrets_arn=self._parameters_arn("crm"),
         )
         self.roles = {
             function: iam.Role(
@@ -154,9 +154,7 @@ class FeedbackStack(cdk.Stack):
                 description=f"{APP_NAME} {stage}: the {function} function",
                 inline_policies={
                     "least-privilege": iam.PolicyDocument(
-                        statements=permissions.POLICIES[function](
-                            targets, self.log_groups[function].log_group_arn
-                        )
+                        statements=POLICIES[function](targets, self.log_groups[function].log_group_arn)
                     )
                 },
             )
@@ -248,6 +246,11 @@ class FeedbackStack(cdk.Stack):
         )
         self._outputs()
         acknowledge_findings(self)
+
+    def _parameters_arn(self, folder: str) -> str:
+        """The ARN of every SSM parameter under {PARAMETER_PREFIX}/<folder>/ (the secrets the CLI writes)."""
+        prefix = self.settings.parameter_prefix.lstrip("/")
+        return self.format_arn(service="ssm", resource="parameter", resource_name=f"{prefix}/{folder}/*")
 
     # --- the Chalice app --------------------------------------------------------------------------------
 

@@ -22,9 +22,9 @@ from chalicelib.local.provision import MAX_RECEIVE_COUNT
 from chalicelib.store import schema
 from infra import athena as athena_ddl
 from infra import permissions
+from infra.queues import queue_with_dead_letters
 from infra.settings import StageSettings
 
-DLQ_RETENTION = cdk.Duration.days(14)
 # As long as the DLQ: an analysis outage (or a pause, `cli analysis pause`) of up to two weeks loses nothing.
 QUEUE_RETENTION = cdk.Duration.days(14)
 EXPORTS_PREFIX = permissions.EXPORTS_PREFIX
@@ -89,26 +89,16 @@ def feedback_table(scope: Construct, *, stage: str, removal: cdk.RemovalPolicy) 
 
 def ingest_queues(scope: Construct, settings: StageSettings) -> tuple[sqs.Queue, sqs.Queue]:
     """The dead-letter queue and the ingest queue that redrives to it, in that order."""
-    dead_letter_queue = sqs.Queue(
+    return queue_with_dead_letters(
         scope,
-        "DeadLetterQueue",
-        queue_name=f"{settings.queue_name}-dlq",
-        retention_period=DLQ_RETENTION,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
+        settings,
+        queue_id="IngestQueue",
+        dead_letters_id="DeadLetterQueue",
+        name=settings.queue_name,
+        consumer="analyze",
+        max_receives=MAX_RECEIVE_COUNT,
+        retention=QUEUE_RETENTION,
     )
-    queue = sqs.Queue(
-        scope,
-        "IngestQueue",
-        queue_name=settings.queue_name,
-        retention_period=QUEUE_RETENTION,
-        # AWS's guidance for an SQS event source: at least six times the function timeout.
-        visibility_timeout=cdk.Duration.seconds(6 * settings.function_timeout("analyze")),
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVE_COUNT, queue=dead_letter_queue),
-    )
-    return dead_letter_queue, queue
 
 
 def export_buckets(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
+import botocore.utils
 import jsonschema
 import pytest
 import yaml
@@ -116,6 +117,51 @@ def test_a_merge_tombstone_and_an_erasure_record_are_customer_events():
     data = json.loads(erased.body())["data"]
     assert erased.type is EventType.CUSTOMER_ERASED and data["feedback_deleted"] == 3
     assert "customer_id" not in data, "the erasure event names nobody"
+
+
+MERGED_AT = datetime(2026, 12, 4, 12, 30, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        MERGED_AT.timestamp(),  # Lambda's stream event: epoch seconds
+        botocore.utils.parse_timestamp(int(MERGED_AT.timestamp())),  # boto3's GetRecords: a tz-aware datetime
+        MERGED_AT.astimezone(timezone(timedelta(hours=-5))),  # another zone, the same instant
+        MERGED_AT.replace(tzinfo=None),  # naive: read as UTC
+    ],
+    ids=["epoch", "boto3", "other-zone", "naive"],
+)
+def test_a_merge_is_timed_by_its_stream_record_whichever_way_the_time_was_parsed(created):
+    tombstone = {"record_type": PROFILE, "customer_id": "cus_b", "merged_into": "cus_a"}
+    record = {
+        "eventName": "MODIFY",
+        "dynamodb": {"NewImage": dynamo.serialize(tombstone), "ApproximateCreationDateTime": created},
+    }
+    [merged] = events.events_from_stream_record(record)
+    assert merged.timestamp == MERGED_AT and merged.timestamp.tzinfo is not None
+    assert json.loads(merged.body())["timestamp"] == "2026-12-04T12:30:05Z"
+
+
+def test_a_merge_record_read_from_the_stream_with_boto3_is_an_event(stack):
+    """GetRecords as boto3 returns it (no Lambda in between): its time is a datetime, not epoch seconds."""
+    from chalicelib.config import settings
+    from chalicelib.local.outbound import streams_client
+
+    stream_arn = enable_stream()
+    streams = streams_client()
+    (shard,) = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+    )["ShardIterator"]
+    tombstone = {"pk": "CUSTOMER#cus_b", "sk": "PROFILE", "record_type": PROFILE}
+    tombstone |= {"customer_id": "cus_b", "merged_into": "cus_a"}
+    aws.client("dynamodb").put_item(TableName=settings().table_name, Item=dynamo.serialize(tombstone))
+    (record,) = streams.get_records(ShardIterator=iterator)["Records"]
+    assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], datetime)
+    [merged] = events.events_from_stream_record(record)
+    assert merged.type is EventType.CUSTOMER_MERGED
+    assert abs(merged.timestamp - datetime.now(UTC)) < timedelta(minutes=5)
 
 
 def test_every_event_type_is_documented_with_the_schemas_its_model_gives():

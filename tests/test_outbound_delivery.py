@@ -34,6 +34,22 @@ def outbound(stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     subscriptions.clear_cache()
 
 
+def test_the_local_delivery_queues_are_the_deployed_ones(stack):
+    """Named as the CLI finds them, redriving after MAX_ATTEMPTS receives, kept as infra/outbound.py keeps
+    them (4 days the queue, 14 the DLQ): what `make run` replays from behaves as on AWS."""
+    dlq_url, queue_url = create_delivery_queues(visibility_timeout_seconds=30)
+    sqs = aws.client("sqs")
+    queue = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    dlq = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
+    assert queue_url.endswith("/feedback-webhooks-test") and dlq_url.endswith("/feedback-webhooks-test-dlq")
+    assert json.loads(queue["RedrivePolicy"]) == {
+        "deadLetterTargetArn": dlq["QueueArn"],
+        "maxReceiveCount": delivery.MAX_ATTEMPTS,
+    }
+    assert (queue["VisibilityTimeout"], queue["MessageRetentionPeriod"]) == ("30", str(4 * 24 * 3600))
+    assert dlq["MessageRetentionPeriod"] == str(14 * 24 * 3600) and "RedrivePolicy" not in dlq
+
+
 def stored_items(count: int, negative_every: int = 2) -> list:
     items = []
     for n in range(count):

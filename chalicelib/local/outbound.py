@@ -4,7 +4,6 @@ queue like the other pollers, and a demo receiver that prints what it is sent.""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable
@@ -19,13 +18,13 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.local.lambda_runtime import SqsPoller
+from chalicelib.local.queues import create_queue_with_dead_letters
 from chalicelib.observability import logger
 from chalicelib.outbound import delivery, fanout, subscriptions
 from chalicelib.outbound.delivery import MAX_ATTEMPTS
 from chalicelib.outbound.events import EventType
 from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
 
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # The retry schedule spans about 27.6 hours: messages must outlive it.
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 StreamHandler = Callable[[dict[str, Any], Any], Any]
@@ -33,22 +32,12 @@ StreamHandler = Callable[[dict[str, Any], Any], Any]
 
 def create_delivery_queues(visibility_timeout_seconds: int = 60) -> tuple[str, str]:
     """The delivery queue and its DLQ (redrive after MAX_ATTEMPTS receives, as deployed); (dlq, queue)."""
-    sqs = aws.client("sqs")
-    name = DELIVERY_QUEUE_NAME.format(stage=settings().stage)
-    dlq_url = sqs.create_queue(
-        QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
-    )["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]
-    dlq_arn = attributes["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=name,
-        Attributes={
-            "VisibilityTimeout": str(visibility_timeout_seconds),
-            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_ATTEMPTS}),
-        },
-    )["QueueUrl"]
-    return dlq_url, queue_url
+    return create_queue_with_dead_letters(
+        DELIVERY_QUEUE_NAME.format(stage=settings().stage),
+        max_receives=MAX_ATTEMPTS,
+        visibility_timeout_seconds=visibility_timeout_seconds,
+        retention_seconds=QUEUE_RETENTION_SECONDS,
+    )
 
 
 def enable_stream() -> str:

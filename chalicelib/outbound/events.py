@@ -217,5 +217,9 @@ def events_from_stream_record(record: dict[str, Any]) -> list[OutboundEvent]:
 
 
 def _approximate_time(record: dict[str, Any]) -> datetime:
+    """When the change was written, in UTC: Lambda's stream event gives epoch seconds, a record boto3 parsed
+    from GetRecords gives a datetime (a naive one read as UTC); now when the record has none."""
     created = record.get("dynamodb", {}).get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        return created.astimezone(UTC) if created.tzinfo else created.replace(tzinfo=UTC)
     return datetime.fromtimestamp(float(created), UTC) if created else datetime.now(UTC)
