@@ -66,10 +66,11 @@ def detractor_rule_statements(targets: Targets) -> list[iam.PolicyStatement]:
 def notify_statements(targets: Targets) -> list[iam.PolicyStatement]:
     """What sending a fired alert takes: its cool-down claimed, the rule's Slack URL, the e-mail topic."""
     return [
-        # alerts/cooldown.claim: one conditional PutItem in the cool-down partition.
+        # alerts/cooldown.claim: one conditional PutItem in the cool-down partition; alerts/digest: a
+        # detractor window's count (an ADD per rule and stream batch), what went one by one, a digest's claim.
         statement(
             "ClaimAlertCooldowns",
-            ["dynamodb:PutItem"],
+            ["dynamodb:PutItem", "dynamodb:UpdateItem"],
             [targets.table_arn],
             partitions=[ALERT_STATE_PARTITION],
         ),
@@ -96,6 +97,13 @@ def evaluate_alerts_policy(targets: Targets, log_group_arn: str) -> list[iam.Pol
             ["dynamodb:BatchGetItem"],
             [targets.table_arn],
             partitions=[COUNTER_PARTITIONS],
+        ),
+        # alerts/digest.send_due: BatchGetItem of the detractor windows' records (their count, what was sent).
+        statement(
+            "ReadDetractorWindows",
+            ["dynamodb:BatchGetItem"],
+            [targets.table_arn],
+            partitions=[ALERT_STATE_PARTITION],
         ),
         # alerts/samples: a fired slice's items of the window, through the per-day index.
         statement("ReadWindowItems", ["dynamodb:Query"], [targets.index_arn(DAY_INDEX)]),

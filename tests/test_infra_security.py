@@ -143,6 +143,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:Query",
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "ssm:GetParameter",
         "sns:Publish",
         "sqs:SendMessage",
