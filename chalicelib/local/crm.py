@@ -6,26 +6,24 @@ email and watch the note and the Task appear)."""
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.crm import connections
 from chalicelib.crm.connections import CrmConnection, CrmSettings
 from chalicelib.crm.queue import CRM_QUEUE_NAME, MAX_RECEIVES
 from chalicelib.crm.sync import target_for
 from chalicelib.local.lambda_runtime import SqsPoller
+from chalicelib.local.queues import create_queue_with_dead_letters
 
 if TYPE_CHECKING:
     from tools.fakes.hubspot import HubSpotServer, Record
     from tools.fakes.salesforce import SalesforceServer
 
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 DEMO_CONNECTION_ID = "crm_hubspot_demo"
 DEMO_TOKEN = "pat-na1-local-demo"  # noqa: S105 - the local fake's token, nothing real
@@ -37,22 +35,12 @@ SqsHandler = Callable[[dict[str, Any], Any], Any]
 
 def create_crm_queues(visibility_timeout_seconds: int = 60) -> tuple[str, str]:
     """The CRM queue and its DLQ (redrive after MAX_RECEIVES receives, as deployed); (dlq, queue)."""
-    sqs = aws.client("sqs")
-    name = CRM_QUEUE_NAME.format(stage=settings().stage)
-    dlq_url = sqs.create_queue(
-        QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
-    )["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]
-    dlq_arn = attributes["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=name,
-        Attributes={
-            "VisibilityTimeout": str(visibility_timeout_seconds),
-            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES}),
-        },
-    )["QueueUrl"]
-    return dlq_url, queue_url
+    return create_queue_with_dead_letters(
+        CRM_QUEUE_NAME.format(stage=settings().stage),
+        max_receives=MAX_RECEIVES,
+        visibility_timeout_seconds=visibility_timeout_seconds,
+        retention_seconds=QUEUE_RETENTION_SECONDS,
+    )
 
 
 def _print_note(note: Record) -> None:
