@@ -47,6 +47,7 @@ FEEDBACK_COLUMNS = (
     "customer_id",
     "pii_redacted",
     "themes",
+    "platform_deleted_at",
 )
 
 
