@@ -61,11 +61,11 @@ def encode_events(events: Sequence[FeedbackEvent], deletions: Sequence[PlatformD
     return bodies
 
 
-def encode_request(events: Sequence[FeedbackEvent]) -> list[str]:
+def encode_request(events: Sequence[FeedbackEvent], deletions: Sequence[PlatformDeletion] = ()) -> list[str]:
     """The message bodies that queue `events` with one SQS request (≤ 10 messages, ≤ 1 MiB in all), or
     QueueRequestTooLarge: a body under the size limit can still expand past that once encoded (thousands of
     tiny messages, each event carrying ids and times)."""
-    bodies = encode_events(events)
+    bodies = encode_events(events, deletions)
     if len(bodies) > MAX_MESSAGES_PER_BATCH or sum(len(body.encode()) for body in bodies) > MAX_REQUEST_BYTES:
         raise QueueRequestTooLarge(f"{len(events)} events need more than one SQS request")
     return bodies
