@@ -46,8 +46,8 @@ FEEDBACK_COLUMNS = (
     "skipped_reason",
     "customer_id",
     "pii_redacted",
-    "themes",
     "platform_deleted_at",
+    "themes",
 )
 
 

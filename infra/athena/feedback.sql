@@ -47,8 +47,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `${database}`.`feedback` (
   `skipped_reason` string,
   `customer_id` string,
   `pii_redacted` boolean,
-  `themes` array<struct<id:string,name:string,sentiment:string>>,
-  `platform_deleted_at` timestamp
+  `platform_deleted_at` timestamp,
+  `themes` array<struct<id:string,name:string,sentiment:string>>
 )
 COMMENT 'Customer feedback, one row per stored item, exported nightly (UTC days)'
 PARTITIONED BY (`dt` string)
