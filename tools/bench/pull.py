@@ -55,6 +55,7 @@ class ReconcileRow:
     reconcile_requests: int  # list requests of the reconcile itself, beyond the run's own page
     run_requests: int  # every list request of that run
     deleted: int
+    record_bytes: int  # the seen-review record in the source's state item, after the reconcile
     aws: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
@@ -101,7 +102,11 @@ def _reconcile_after_backlog(
     with counter.phase_of(phase):
         state = pull_state.load(source.source_id)
         outcome = scheduler.pull_source(source, state, http, now=utc_now() + timedelta(hours=24))
-    in_window = len(pull_state.load(source.source_id).seen) + outcome.deleted
+    from chalicelib.channels.pull import reconcile as window
+
+    seen = pull_state.load(source.source_id).seen
+    in_window = len(seen) + outcome.deleted
+    record_bytes = sum(len(k.encode()) + len(v) + window.ENTRY_OVERHEAD_BYTES for k, v in seen.items())
     return ReconcileRow(
         platform=platform,
         page_size=platform_for(platform).page_size,
@@ -109,6 +114,7 @@ def _reconcile_after_backlog(
         reconcile_requests=outcome.reconcile_pages,
         run_requests=len(fake.api_requests()) - before,
         deleted=outcome.deleted,
+        record_bytes=record_bytes,
         aws=counter.requests(phase),
     )
 
@@ -247,16 +253,18 @@ def pull_section(cost: PullCost | None) -> list[str]:
         "that caught up lists the window again (Google Play: the last 6 days, inside its 7-day listing;",
         "the others: `reconcile_days`, default 30). Extra list requests per reconcile = ⌈reviews in the",
         "window / page size⌉, at least 1 (a page ending exactly at the window's edge may add one).",
+        "The record of the reviews seen in the window rides in the source's state item, which each run",
+        "rewrites (one conditional PutItem, as before): its size is the write units a run costs beyond 1.",
         "",
         "| platform | page size | reviews in the window | reconcile list requests "
-        "| list requests of that run | deletions recorded | AWS requests |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| list requests of that run | deletions recorded | record KB | AWS requests |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for rec in cost.reconciles:
         aws = ", ".join(f"{service} {op} {count}" for (service, op), count in sorted(rec.aws.items()))
         lines.append(
             f"| {rec.platform} | {rec.page_size} | {rec.in_window} | {rec.reconcile_requests} | "
-            f"{rec.run_requests} | {rec.deleted} | {aws or '—'} |"
+            f"{rec.run_requests} | {rec.deleted} | {rec.record_bytes / 1000:.0f} | {aws or '—'} |"
         )
     return lines
 
