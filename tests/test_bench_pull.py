@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 
+from chalicelib.channels.pull import reconcile as window
 from tools.bench.pull import (
     DELETED,
     PLATFORMS,
@@ -35,5 +36,6 @@ def test_a_backlog_costs_its_pages_and_a_caught_up_run_one_request(stack: Any):
         assert pages <= reconcile.reconcile_requests <= pages + 1
         assert reconcile.run_requests == reconcile.reconcile_requests + 1  # and the run's own page
         assert reconcile.aws[("sqs", "SendMessage")] == 1
+        assert 0 < reconcile.record_bytes <= window.MAX_RECORD_BYTES
     assert all(met for *_, met in pull_checks(cost))
     assert any("google_play | backlog" in line for line in pull_section(cost))

@@ -138,11 +138,12 @@ def reconcile(
             result.complete = True
             break
         token = page.next_page_token
-    # Covered: every time from `horizon` (exclusive when cut short: the next page may hold that second) on.
+    # Covered: every whole second after `horizon` (the record keeps whole seconds, so the horizon's own
+    # second, which the listing may have cut within, or the next page may hold, concludes nothing).
     if result.complete:
-        horizon, inclusive = int(start.timestamp()), True
+        horizon = int(start.timestamp())
     elif listed:
-        horizon, inclusive = int(min(r.modified_at for r in listed.values()).timestamp()), False
+        horizon = int(min(r.modified_at for r in listed.values()).timestamp())
     else:
         return Reconciled(record=dict(record), pages=result.pages)
     updated = dict(record)
@@ -150,7 +151,7 @@ def reconcile(
         seen = Seen.parse(value)
         if seen is None or review_id in listed:
             continue
-        if seen.epoch > horizon or (inclusive and seen.epoch >= horizon):
+        if seen.epoch > horizon:
             result.deletions.append(
                 PlatformDeletion(
                     feedback_id=feedback_id_for(source.source_id, f"{review_id}@{seen.version}"),
