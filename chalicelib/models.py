@@ -276,6 +276,9 @@ class StoredFeedback(FeedbackEvent):
     # What the item talks about (None when no tagger ran), and the taxonomy version it was tagged with.
     themes: list[ThemeTag] | None = None
     taxonomy_version: int | None = None
+    # When the platform was seen to have deleted the review (pull reconcile, Trustpilot's deletion event):
+    # our copy stays, marked; erasing it is the erasure feature's work.
+    platform_deleted_at: UtcDatetime | None = None
 
     @classmethod
     def from_event(
@@ -304,3 +307,14 @@ class StoredFeedback(FeedbackEvent):
         if self.sentiment_scores is None:
             return None
         return round(self.sentiment_scores.positive - self.sentiment_scores.negative, 4)
+
+
+class PlatformDeletion(DeferredModel):
+    """A platform's deletion of a stored item (a review no longer listed, a deletion webhook), queued beside
+    the events and applied by the analyze step: the item is marked, never removed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feedback_id: str = Field(min_length=1, max_length=64)
+    source_id: BoundedId
+    deleted_at: UtcDatetime

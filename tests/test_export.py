@@ -188,7 +188,7 @@ TEXT_COLUMNS = (
     "customer_id",
 )
 ENUM_COLUMNS = ("channel", "kind", "rating_scale", "sentiment")
-TIME_COLUMNS = ("occurred_at", "received_at", "stored_at", "analyzed_at")
+TIME_COLUMNS = ("occurred_at", "received_at", "stored_at", "analyzed_at", "platform_deleted_at")
 NUMBER_COLUMNS = (
     "rating",
     "sentiment_positive",

@@ -55,11 +55,12 @@ def seed_day(day: date, count: int, seed: int) -> None:
 
 
 # sha256 and bytes of each file of seed_day(DAY, 900, seed=29), written by the export as it was before
-# streaming (every file built in /tmp, then uploaded whole).
+# streaming (every file built in /tmp, then uploaded whole), with the `platform_deleted_at` column added
+# since (feedback.csv: 920 bytes more, a comma a row and the header's name; feedback.parquet: the column).
 BEFORE_STREAMING = {
     "exports/dt=2026-11-21/feedback.csv": (
-        "7614d72f0264d7149e62c01bf9e3db90a810a07382e7b803cf5771f442f82187",
-        457805,
+        "3ffd2288421d6e511f335fd3a0ee07b6ecd0552d1b1effc4c77c27dcd445968c",
+        458725,
     ),
     "exports/dt=2026-11-21/feedback.jsonl.gz": (
         "bd6a9c789432f8afb2c5a99d544cd803dd1e8e21cbcbc4995dacb1a1f9ede1cf",
@@ -78,8 +79,8 @@ BEFORE_STREAMING = {
 PARQUET_BEFORE_STREAMING = {
     "26.0.1": {
         "exports/parquet/dt=2026-11-21/feedback.parquet": (
-            "bf98a6a7c71d49f18801a7acf963becff96038fb6cb292cfde99a52ce6866a9e",
-            114795,
+            "27a7fcdea20ff8b17dc7da28ca0712d354f530a612a61e4811d40b31f2cc2d88",
+            115060,
         ),
         "exports/feedback_themes/dt=2026-11-21/feedback_themes.parquet": (
             "e0323f79a654503126ab8e70c63bcd6e6fd9bb3dedfc3786ae6a9737f54f8105",

@@ -40,3 +40,19 @@ def test_events_past_the_request_size_are_refused_even_in_few_messages(monkeypat
         encode_request(events)
     monkeypatch.setattr(queue, "MAX_REQUEST_BYTES", size)
     assert encode_request(events) == queue.encode_events(events)
+
+
+def test_platform_deletions_ride_in_the_first_message_and_old_readers_ignore_them():
+    from chalicelib.ingest.queue import decode_message, encode_events
+    from chalicelib.models import PlatformDeletion, utc_now
+
+    deletion = PlatformDeletion(feedback_id="fb_" + "a" * 32, source_id="trustpilot-1", deleted_at=utc_now())
+    events = [form_event(f"Message {n}") for n in range(3)]
+    [body] = encode_events(events, [deletion])
+    assert decode_message(body) == (events, [deletion])
+    assert decode_events(body) == events  # a reader of events only sees the events
+    [alone] = encode_events([], [deletion])
+    assert decode_message(alone) == ([], [deletion])
+    assert encode_events(events) == encode_events(events, [])  # no deletions: the envelope as before
+    with pytest.raises(queue.QueueMessageError):
+        decode_message(alone.replace('"deleted_at":"', '"deleted_at":"not a time'))

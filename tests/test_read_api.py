@@ -213,3 +213,20 @@ def test_cli_customers_show_link_erase(seeded, capsys):
     log = capsys.readouterr().out
     assert ann not in log and "ann@example.com" not in log
     assert cli.main(["customers", "show", ann]) == 1
+
+
+def test_a_review_its_platform_deleted_is_listed_with_platform_deleted_at(client, read, seeded):
+    from chalicelib.models import PlatformDeletion, feedback_id_for
+    from chalicelib.store import platform_deletions
+
+    deleted_at = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
+    target = next(e for e in seeded if e.external_id == "b")
+    mark = PlatformDeletion(feedback_id=target.feedback_id, source_id=target.source_id, deleted_at=deleted_at)
+    assert platform_deletions.mark_deleted([mark]).marked == [target.feedback_id]
+    later = mark.model_copy(update={"deleted_at": deleted_at + timedelta(days=1)})
+    absent = mark.model_copy(update={"feedback_id": feedback_id_for(target.source_id, "never-stored")})
+    assert platform_deletions.mark_deleted([later, absent]).marked == []  # marked once; nothing created
+    status, body = get(client, f"/feedback?date={today()}&limit=50", read)
+    marks = {item["external_id"]: item.get("platform_deleted_at") for item in body["items"]}
+    assert status == 200 and marks["b"] == "2026-12-04T09:30:00Z" and len(marks) == len(seeded)
+    assert all(value is None for key, value in marks.items() if key != "b")

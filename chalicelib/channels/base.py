@@ -25,7 +25,7 @@ from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.payloads import invalid_payload
 from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import NotFound, parse_json_object
-from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
+from chalicelib.models import Author, FeedbackEvent, Kind, PlatformDeletion, RatingScale
 from chalicelib.models import Channel as ChannelName
 
 
@@ -79,6 +79,8 @@ class Delivery:
     events: list[FeedbackEvent] = field(default_factory=list)
     reply: Response | None = None
     skipped: list[Skipped] = field(default_factory=list)
+    # Items the platform says it deleted (Trustpilot's service-review-deleted): queued beside the events.
+    deletions: list[PlatformDeletion] = field(default_factory=list)
 
     @classmethod
     def nothing(cls, reason: str) -> Delivery:

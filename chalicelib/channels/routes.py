@@ -73,7 +73,7 @@ def receive(source_id: str) -> Response:
     delivery = channel.normalize(request, channel.parse(request))
     if source.default_language:
         delivery.events = [with_default_language(event, source.default_language) for event in delivery.events]
-    if not delivery.events and not delivery.skipped and delivery.reply is None:
+    if not delivery.events and not delivery.deletions and not delivery.skipped and delivery.reply is None:
         # A channel that gave no reason: its items were none of the customer texts it keeps.
         delivery.skipped.append(Skipped("no_customer_text"))
     queue.send_bodies(queue_bodies(delivery))
@@ -84,6 +84,7 @@ def receive(source_id: str) -> Response:
             "channel": source.type,
             "events": len(delivery.events),
             "feedback_ids": [event.feedback_id for event in delivery.events],
+            "deletions": len(delivery.deletions),
         },
     )
     metrics.add_metric(name="WebhookEventsAccepted", unit="Count", value=len(delivery.events))
@@ -91,6 +92,8 @@ def receive(source_id: str) -> Response:
     if delivery.reply is not None:
         return delivery.reply
     body: dict[str, object] = {"status": "accepted", "events": len(delivery.events)}
+    if delivery.deletions:
+        body["deletions"] = len(delivery.deletions)
     if delivery.skipped:
         body["skipped"] = [skipped.as_json() for skipped in delivery.skipped]
     return Response(body=body, status_code=200)
@@ -106,7 +109,7 @@ def with_default_language(event: FeedbackEvent, default_language: str) -> Feedba
 def queue_bodies(delivery: Delivery) -> list[str]:
     """The SQS message bodies of the delivery's events; 413 when they need more than one SQS request."""
     try:
-        return queue.encode_request(delivery.events)
+        return queue.encode_request(delivery.events, delivery.deletions)
     except queue.QueueRequestTooLarge as error:
         # The 2xx means every event is queued by one request: refuse the delivery now, not fail on the queue.
         raise DeliveryTooLarge(len(delivery.events)) from error

@@ -17,12 +17,13 @@ from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, SignedRequest, Skipped, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import SignatureInvalid, SignatureMissing
 from chalicelib.channels.payloads import PlatformObject, one_of
-from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
+from chalicelib.models import Author, FeedbackEvent, Kind, PlatformDeletion, RatingScale, feedback_id_for
 from chalicelib.models import Channel as ChannelName
 
 TOKEN_PARAMETER = "token"  # noqa: S105 - the query parameter's name, not a secret
 CREATED = "service-review-created"
 UPDATED = "service-review-updated"
+DELETED = "service-review-deleted"
 MAX_EVENTS = 100
 REVIEW_PAGE = "https://www.trustpilot.com/reviews/{id}"
 
@@ -56,7 +57,7 @@ class TrustpilotReview(PlatformObject):
 
 
 class OtherEvent(PlatformObject):
-    """An event that adds no customer text (a deletion, or a type this channel does not read)."""
+    """An event that adds no customer text (a type this channel does not read)."""
 
     eventName: str
 
@@ -67,13 +68,25 @@ class ReviewEvent(OtherEvent):
     eventData: TrustpilotReview
 
 
+class DeletedReview(PlatformObject):
+    id: str = Field(min_length=1, max_length=200)
+
+
+class DeletedEvent(OtherEvent):
+    """A review its author deleted: `eventData` holds only the review's id."""
+
+    eventData: DeletedReview
+
+
 def _event_shape(event: Any) -> type[OtherEvent]:
-    is_review = isinstance(event, dict) and event.get("eventName") in (CREATED, UPDATED)
-    return ReviewEvent if is_review else OtherEvent
+    name = event.get("eventName") if isinstance(event, dict) else None
+    if name in (CREATED, UPDATED):
+        return ReviewEvent
+    return DeletedEvent if name == DELETED else OtherEvent
 
 
 class TrustpilotPayload(PlatformObject):
-    events: list[Annotated[ReviewEvent | OtherEvent, one_of(_event_shape)]] = Field(
+    events: list[Annotated[ReviewEvent | DeletedEvent | OtherEvent, one_of(_event_shape)]] = Field(
         min_length=1, max_length=MAX_EVENTS
     )
 
@@ -92,7 +105,7 @@ class TrustpilotChannel(Channel):
     setting_help = {}
     console_help = (
         "In Trustpilot Business → Integrations → Developers → Webhooks, add a subscription for "
-        "'Service reviews' (new and updated reviews) with the URL https://<api>/webhooks/<source_id>"
+        "'Service reviews' (new, updated and deleted reviews) with the URL https://<api>/webhooks/<source_id>"
         "?token=<the generated token>, then press Test and save."
     )
 
@@ -109,14 +122,22 @@ class TrustpilotChannel(Channel):
         return SignedRequest(query={TOKEN_PARAMETER: secrets[TOKEN_PARAMETER]})
 
     def normalize(self, request: WebhookRequest, payload: TrustpilotPayload) -> Delivery:
-        feedback, skipped = [], []
+        feedback, skipped, deletions = [], [], []
         for index, event in enumerate(payload.events):
             if isinstance(event, ReviewEvent):
                 feedback.append(self._event(request, event))
+            elif isinstance(event, DeletedEvent):
+                # The stored review (its id is the external_id of every version) is marked, not removed.
+                deletions.append(
+                    PlatformDeletion(
+                        feedback_id=feedback_id_for(request.source.source_id, event.eventData.id),
+                        source_id=request.source.source_id,
+                        deleted_at=request.received_at,
+                    )
+                )
             else:
-                # Deletions and event types that carry no new customer text.
-                skipped.append(Skipped("not_feedback_event", index))
-        return Delivery(events=feedback, skipped=skipped)
+                skipped.append(Skipped("not_feedback_event", index))  # no customer text to add
+        return Delivery(events=feedback, skipped=skipped, deletions=deletions)
 
     def _event(self, request: WebhookRequest, event: ReviewEvent) -> FeedbackEvent:
         review = event.eventData

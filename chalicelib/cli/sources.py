@@ -59,6 +59,11 @@ def _print_pull_state(source: sources.SourceConfig) -> None:
         print(f"last error: {current.last_error}")
     if current.since:
         print(f"checkpoint: reviews since {current.since.isoformat()}")
+    if current.reconciled_at:
+        print(
+            f"reconcile:  {current.reconciled_at:%Y-%m-%d %H:%M} UTC, {len(current.seen)} reviews tracked in "
+            f"the window, {current.last_deleted} deletions recorded by the last reconcile"
+        )
 
 
 def _secret_value(value: str) -> str:

@@ -46,6 +46,7 @@ FEEDBACK_COLUMNS = (
     "skipped_reason",
     "customer_id",
     "pii_redacted",
+    "platform_deleted_at",
     "themes",
 )
 

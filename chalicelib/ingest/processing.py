@@ -17,17 +17,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from botocore.exceptions import ClientError
+
 from chalicelib.analysis import AnalysisFailed, Analyzer, Document
 from chalicelib.analysis.redaction import Redactor, configured_redactor, redaction_enabled
 from chalicelib.analysis.themes import configured_tagger
 from chalicelib.analysis.themes.base import ThemeTagger
 from chalicelib.channels import sources
 from chalicelib.forms import records as form_store
-from chalicelib.ingest.queue import QueueMessageError, decode_events
+from chalicelib.ingest.queue import QueueMessageError, decode_message
 from chalicelib.ingest.tagging import configured_analyzer, tag_themes
-from chalicelib.models import Channel, FeedbackEvent, StoredFeedback, utc_now
+from chalicelib.models import Channel, FeedbackEvent, PlatformDeletion, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
-from chalicelib.store import feedback_write, identities
+from chalicelib.store import feedback_write, identities, platform_deletions
 from chalicelib.themes import records as taxonomy_records
 
 if TYPE_CHECKING:
@@ -42,6 +44,8 @@ class BatchReport:
     stored: int = 0
     duplicates: int = 0
     failed_feedback: dict[str, str] = field(default_factory=dict)
+    # Items a platform deleted, marked by this batch (a repeated deletion marks nothing).
+    marked_deleted: int = 0
 
 
 def redaction_wanted(event: FeedbackEvent) -> bool:
@@ -62,19 +66,10 @@ def analyze_and_store(
     """Decode, analyze, redact, tag and store the events of many queue messages at once."""
     redactor = redactor or configured_redactor()
     tagger = configured_tagger() if tagger == "configured" else tagger
-    events_per_record: list[list[FeedbackEvent] | None] = []
-    errors: list[str | None] = []
+    events_per_record, errors, deletions_per_record = _decoded(bodies)
     unique: dict[str, FeedbackEvent] = {}
-    for body in bodies:
-        try:
-            events = decode_events(body)
-        except QueueMessageError as error:
-            events_per_record.append(None)
-            errors.append(str(error))
-            continue
-        events_per_record.append(events)
-        errors.append(None)
-        for event in events:
+    for events in events_per_record:
+        for event in events or ():
             unique.setdefault(event.feedback_id, event)
 
     # Redeliveries and replays are recognised before they cost an analysis.
@@ -139,12 +134,48 @@ def analyze_and_store(
             continue
         reasons = sorted({failed[e.feedback_id] for e in events if e.feedback_id in failed})
         errors[index] = "; ".join(reasons) or None
+    marked = _mark_deleted(deletions_per_record, errors)
     return BatchReport(
         errors=errors,
         stored=len(outcome.created),
         duplicates=len(already_stored) + len(outcome.already_present),
         failed_feedback=failed,
+        marked_deleted=marked,
     )
+
+
+def _decoded(
+    bodies: Sequence[str],
+) -> tuple[list[list[FeedbackEvent] | None], list[str | None], dict[int, list[PlatformDeletion]]]:
+    """Each record's events (None: malformed, with its error) and, by record index, its deletions."""
+    events_per_record: list[list[FeedbackEvent] | None] = []
+    errors: list[str | None] = []
+    deletions_per_record: dict[int, list[PlatformDeletion]] = {}
+    for body in bodies:
+        try:
+            events, deletions = decode_message(body)
+        except QueueMessageError as error:
+            events_per_record.append(None)
+            errors.append(str(error))
+            continue
+        if deletions:
+            deletions_per_record[len(events_per_record)] = deletions
+        events_per_record.append(events)
+        errors.append(None)
+    return events_per_record, errors, deletions_per_record
+
+
+def _mark_deleted(deletions_per_record: dict[int, list[PlatformDeletion]], errors: list[str | None]) -> int:
+    """Apply the platforms' deletions after the batch's items are written (an item and its deletion in one
+    batch: the item is there to mark). A record whose marks failed comes back through the queue."""
+    marked = 0
+    for index, deletions in deletions_per_record.items():
+        try:
+            marked += len(platform_deletions.mark_deleted(deletions).marked)
+        except ClientError as error:
+            reason = f"platform deletion not recorded: {error.response.get('Error', {}).get('Code')}"
+            errors[index] = "; ".join(filter(None, (errors[index], reason)))
+    return marked
 
 
 def handle_sqs_batch(
@@ -169,6 +200,8 @@ def handle_sqs_batch(
         )
         metrics.add_metric(name="FeedbackStored", unit="Count", value=report.stored)
         metrics.add_metric(name="FeedbackDuplicates", unit="Count", value=report.duplicates)
+        if report.marked_deleted:
+            metrics.add_metric(name="FeedbackMarkedDeleted", unit="Count", value=report.marked_deleted)
         return report.errors
 
     return partial_batch_response(event, analyze_batch, context)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.http import ServiceUnavailable
-from chalicelib.models import FeedbackEvent
+from chalicelib.models import FeedbackEvent, PlatformDeletion
 
 ENVELOPE_VERSION = 1
 # SQS accepts 1 MiB per message and per batch request. 100 KiB messages keep a 10-message batch under that
@@ -38,8 +38,9 @@ class QueueRequestTooLarge(ValueError):
     """Events that do not fit in the one SQS request an acknowledgement stands for."""
 
 
-def encode_events(events: Sequence[FeedbackEvent]) -> list[str]:
-    """Serialise events into as few message bodies as fit under the SQS size limit."""
+def encode_events(events: Sequence[FeedbackEvent], deletions: Sequence[PlatformDeletion] = ()) -> list[str]:
+    """Serialise events into as few message bodies as fit under the SQS size limit; a platform's deletions
+    (a few ids each) ride in the first body, or in a body of their own when there are no events."""
     bodies: list[str] = []
     chunk: list[dict[str, Any]] = []
     chunk_bytes = 0
@@ -53,14 +54,18 @@ def encode_events(events: Sequence[FeedbackEvent]) -> list[str]:
         chunk_bytes += item_bytes + 1
     if chunk:
         bodies.append(_envelope(chunk))
+    if deletions:
+        marks = [deletion.model_dump(mode="json") for deletion in deletions]
+        first = json.loads(bodies[0]) if bodies else {"events": []}
+        bodies[:1] = [_envelope(first["events"], marks)]
     return bodies
 
 
-def encode_request(events: Sequence[FeedbackEvent]) -> list[str]:
+def encode_request(events: Sequence[FeedbackEvent], deletions: Sequence[PlatformDeletion] = ()) -> list[str]:
     """The message bodies that queue `events` with one SQS request (≤ 10 messages, ≤ 1 MiB in all), or
     QueueRequestTooLarge: a body under the size limit can still expand past that once encoded (thousands of
     tiny messages, each event carrying ids and times)."""
-    bodies = encode_events(events)
+    bodies = encode_events(events, deletions)
     if len(bodies) > MAX_MESSAGES_PER_BATCH or sum(len(body.encode()) for body in bodies) > MAX_REQUEST_BYTES:
         raise QueueRequestTooLarge(f"{len(events)} events need more than one SQS request")
     return bodies
@@ -72,18 +77,28 @@ def encode_request(events: Sequence[FeedbackEvent]) -> list[str]:
 _SQS_NONCHARACTER_ESCAPES = str.maketrans({"\ufffe": "\\ufffe", "\uffff": "\\uffff"})
 
 
-def _envelope(items: list[dict[str, Any]]) -> str:
-    body = json.dumps({"v": ENVELOPE_VERSION, "events": items}, separators=(",", ":"), ensure_ascii=False)
+def _envelope(items: list[dict[str, Any]], deletions: list[dict[str, Any]] | None = None) -> str:
+    envelope: dict[str, Any] = {"v": ENVELOPE_VERSION, "events": items}
+    if deletions:
+        envelope["deletions"] = deletions  # an optional key: messages without it decode as before
+    body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
     return body.translate(_SQS_NONCHARACTER_ESCAPES)
 
 
 def decode_events(body: str) -> list[FeedbackEvent]:
     """Parse a message body back into events, or raise QueueMessageError."""
+    return decode_message(body)[0]
+
+
+def decode_message(body: str) -> tuple[list[FeedbackEvent], list[PlatformDeletion]]:
+    """Parse a message body back into its events and platform deletions, or raise QueueMessageError."""
     try:
         envelope = json.loads(body)
         if not isinstance(envelope, dict) or envelope.get("v") != ENVELOPE_VERSION:
             raise QueueMessageError("unknown envelope version")
-        return [FeedbackEvent.model_validate(item) for item in envelope["events"]]
+        events = [FeedbackEvent.model_validate(item) for item in envelope["events"]]
+        deletions = [PlatformDeletion.model_validate(item) for item in envelope.get("deletions") or []]
+        return events, deletions
     except (ValueError, KeyError, TypeError, ValidationError) as error:
         raise QueueMessageError(f"malformed queue message: {type(error).__name__}") from error
 

@@ -47,6 +47,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `${database}`.`feedback` (
   `skipped_reason` string,
   `customer_id` string,
   `pii_redacted` boolean,
+  `platform_deleted_at` timestamp,
   `themes` array<struct<id:string,name:string,sentiment:string>>
 )
 COMMENT 'Customer feedback, one row per stored item, exported nightly (UTC days)'

@@ -49,6 +49,7 @@ class WebhookCase:
     status: int = 200
     error_code: str | None = None  # expected error code (then nothing may be queued)
     events: list[dict[str, Any]] | None = None  # expected events, each a subset of the event's JSON
+    deletions: int = 0  # expected platform deletions queued beside the events
     response: Any = None  # expected response body (dict for JSON, str for text), when it matters
 
 
@@ -291,7 +292,8 @@ class ChannelHarness:
                 assert actual["source_id"] == self.source.source_id
                 assert actual["feedback_id"] == feedback_id_for(self.source.source_id, actual["external_id"])
             # The ack path: one SQS request per delivery however many events, none when nothing to keep.
-            assert result.sends == (1 if case.events else 0), f"{case.label}: {result.sends} SQS requests"
+            queued = case.events or case.deletions
+            assert result.sends == (1 if queued else 0), f"{case.label}: {result.sends} SQS requests"
         return result
 
     def assert_rotation(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,14 +14,15 @@ import pytest
 from chalicelib import aws
 from chalicelib.channels import sources
 from chalicelib.channels.pull import credentials, scheduler
+from chalicelib.channels.pull import reconcile as window
 from chalicelib.channels.pull import state as pull_state
 from chalicelib.channels.pull.http import JsonHttp
 from chalicelib.channels.pull.registry import PULL_TYPES, platform_for
 from chalicelib.channels.sources import SourceConfig
 from chalicelib.config import settings
-from chalicelib.ingest.queue import decode_events
+from chalicelib.ingest.queue import decode_events, encode_events, send_bodies
 from chalicelib.local.lambda_runtime import SqsPoller
-from chalicelib.models import FeedbackEvent, StoredFeedback, utc_now
+from chalicelib.models import FeedbackEvent, PlatformDeletion, StoredFeedback, utc_now
 from chalicelib.store import dynamo, feedback
 from tools.fakes.review_sources import FakeSource, start_fake_source
 
@@ -44,9 +45,11 @@ class Puller:
     def page_size(self) -> int:
         return platform_for(self.source.type).page_size
 
-    def pull(self, max_pages: int = scheduler.MAX_PAGES_PER_RUN) -> scheduler.RunOutcome:
+    def pull(
+        self, max_pages: int = scheduler.MAX_PAGES_PER_RUN, now: datetime | None = None
+    ) -> scheduler.RunOutcome:
         current = pull_state.load(self.source.source_id)
-        return scheduler.pull_source(self.source, current, JsonHttp(), max_pages=max_pages)
+        return scheduler.pull_source(self.source, current, JsonHttp(), now=now, max_pages=max_pages)
 
     def state(self) -> pull_state.PullState:
         return pull_state.load(self.source.source_id)
@@ -163,7 +166,7 @@ def test_an_edited_review_becomes_a_new_version_in_the_same_thread(puller: Pulle
     assert len(stored) == 3 and any(item.thread_id == kept.review_id for item in stored)
 
 
-def test_a_deleted_review_leaves_what_was_stored(puller: Puller):
+def test_a_deleted_review_is_not_concluded_deleted_by_a_run_between_reconciles(puller: Puller):
     [gone, stays, newest] = puller.add_reviews(3)
     puller.pull()
     since = puller.state().since
@@ -174,6 +177,7 @@ def test_a_deleted_review_leaves_what_was_stored(puller: Puller):
     assert puller.state().since == since  # the checkpoint does not move back
     stored = puller.store()
     assert {item.thread_id for item in stored} == {gone.review_id, stays.review_id, newest.review_id}
+    assert all(item.platform_deleted_at is None for item in stored)
 
 
 def test_a_review_written_in_the_checkpoints_own_second_is_still_pulled(puller: Puller):
@@ -316,3 +320,126 @@ def test_a_source_missing_a_setting_is_paused_without_a_request(stack: Any):
         assert play.fake.api_requests() == []
     finally:
         play.stop()
+
+
+# The reconcile (chalicelib/channels/pull/reconcile.py): deletions and the App Store's undated edits.
+RECONCILE_DUE = timedelta(hours=25)  # past the default reconcile_hours (24)
+
+
+def by_thread(stored: list[StoredFeedback]) -> dict[str, list[StoredFeedback]]:
+    threads: dict[str, list[StoredFeedback]] = {}
+    for item in sorted(stored, key=lambda item: item.occurred_at):
+        threads.setdefault(str(item.thread_id), []).append(item)
+    return threads
+
+
+def test_a_review_deleted_on_the_platform_is_recorded_as_deleted_exactly_once(puller: Puller):
+    [gone, stays, newest] = puller.add_reviews(3)
+    puller.pull()
+    puller.store()
+    since = puller.state().since
+    puller.fake.delete_review(gone.review_id)
+    puller.fake.delete_review(newest.review_id)  # the review the checkpoint stands at
+    later = utc_now() + RECONCILE_DUE
+    outcome = puller.pull(now=later)
+    assert (outcome.status, outcome.reviews, outcome.deleted) == ("caught_up", 0, 2)
+    assert outcome.reconcile_pages == 1 and puller.state().since == since
+    threads = by_thread(puller.store())
+    assert [item.platform_deleted_at for item in threads[gone.review_id]] == [later]
+    assert [item.platform_deleted_at for item in threads[newest.review_id]] == [later]
+    assert threads[stays.review_id][0].platform_deleted_at is None
+    assert threads[gone.review_id][0].text == gone.text  # our copy is kept, only marked
+    # A reconcile again records nothing new, and a deletion queued twice leaves the first mark.
+    again = puller.pull(now=later + RECONCILE_DUE)
+    assert (again.deleted, again.reconcile_pages) == (0, 1)
+    assert puller.stack.queue_depth() == 0
+    deletion = PlatformDeletion(
+        feedback_id=threads[gone.review_id][0].feedback_id,
+        source_id=puller.source.source_id,
+        deleted_at=later + 2 * RECONCILE_DUE,
+    )
+    send_bodies(encode_events([], [deletion]))
+    stored = puller.store()
+    assert len(stored) == 3
+    assert by_thread(stored)[gone.review_id][0].platform_deleted_at == later
+    assert feedback.get(deletion.feedback_id).platform_deleted_at == later  # the read path shows it
+
+
+def test_a_reconcile_cut_short_by_the_quota_concludes_nothing(puller: Puller):
+    [gone, _] = puller.add_reviews(2)
+    puller.pull()
+    puller.fake.delete_review(gone.review_id)
+    puller.fake.quota_remaining = 1  # the run's page, not the reconcile's
+    later = utc_now() + RECONCILE_DUE
+    outcome = puller.pull(now=later)
+    assert (outcome.status, outcome.deleted) == ("quota", 0)
+    assert gone.review_id in puller.state().seen  # kept for the next reconcile
+    puller.fake.quota_remaining = None
+    assert puller.pull(now=later + timedelta(minutes=15)).deleted == 1
+
+
+def test_a_review_older_than_the_window_is_never_marked_deleted(puller: Puller):
+    platform = platform_for(puller.source.type)
+    window_days = 6 if puller.source.type == "google_play" else 30
+    assert window.window_start(platform, {"reconcile_days": "30"}, utc_now()) <= utc_now() - timedelta(
+        days=window_days - 0.001
+    )
+    old = puller.fake.add_review("Near the window's edge", 2, age_seconds=(window_days - 0.5) * 86400)
+    [young] = puller.add_reviews(1)
+    puller.pull()
+    assert set(puller.state().seen) == {old.review_id, young.review_id}
+    puller.fake.delete_review(old.review_id)
+    puller.fake.delete_review(young.review_id)
+    outcome = puller.pull(now=utc_now() + RECONCILE_DUE)  # `old` is now older than the window
+    assert outcome.deleted == 1
+    threads = by_thread(puller.store())
+    assert threads[old.review_id][0].platform_deleted_at is None
+    assert threads[young.review_id][0].platform_deleted_at is not None
+    assert set(puller.state().seen) == set()
+
+
+def test_google_play_reconciles_within_its_seven_day_listing_only(stack: Any):
+    play = platform_for("google_play")
+    now = utc_now()
+    assert window.window_start(play, {"reconcile_days": "30"}, now) == now - timedelta(days=6)
+    assert window.window_start(play, {"reconcile_days": "2"}, now) == now - timedelta(days=2)
+    store = platform_for("app_store")
+    assert window.window_start(store, {}, now) == now - timedelta(days=30)
+
+
+def test_an_app_store_edit_that_keeps_its_date_becomes_a_new_version(stack: Any):
+    fake_source = start_fake_source("app_store")
+    try:
+        source = SourceConfig(
+            source_id="pull-ios-edits", type="app_store", name="ios", settings=fake_source.settings
+        )
+        sources.save(source, fake_source.secrets)
+        puller = Puller(stack, fake_source, source)
+        [edited, kept] = puller.add_reviews(2)  # the older one edited: the checkpoint stands at the newer
+        puller.pull()
+        puller.fake.edit_review(edited.review_id, text="Edited: now it syncs", rating=4, redate=False)
+        assert puller.pull().reviews == 0  # listed at its old createdDate: the checkpoint is past it
+        later = utc_now() + RECONCILE_DUE
+        outcome = puller.pull(now=later)
+        assert (outcome.reviews, outcome.deleted) == (1, 0)
+        assert puller.pull(now=later + RECONCILE_DUE).reviews == 0  # no third version
+        threads = by_thread(puller.store())
+        assert [(item.text, item.rating) for item in threads[edited.review_id]] == [
+            ("Review number 0", 1),
+            ("Edited: now it syncs", 4),
+        ]
+        assert len(threads[kept.review_id]) == 1
+    finally:
+        fake_source.stop()
+
+
+def test_the_seen_record_is_capped_newest_first():
+    start = utc_now() - timedelta(days=30)
+    epoch = int(utc_now().timestamp())
+    record = {f"review-{n:06d}-" + "x" * 80: f"abcdefabcdef:{epoch - n}" for n in range(5000)}
+    kept = window.pruned(record, start)
+    size = sum(len(key) + len(value) + window.ENTRY_OVERHEAD_BYTES for key, value in kept.items())
+    assert 0 < len(kept) < len(record) and size <= window.MAX_RECORD_BYTES
+    assert max(int(v.split(":")[1]) for v in record.values() if v not in kept.values()) < min(
+        int(v.split(":")[1]) for v in kept.values()
+    )

@@ -14,9 +14,12 @@ authentication cases (missing or wrong token, rotation) come from the harness (t
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import pytest
 
-from tests.channels.harness import ChannelTable, WebhookCase
+from tests.channels.harness import NOW, ChannelTable, WebhookCase
 
 TOKEN = "Gx2vQ8mZr4Lk1sTn7YwPb0JcH5dFa3Ue9KoVi6NqXtM"
 
@@ -66,6 +69,7 @@ CREATED = case(
 BATCH = case(
     "two created reviews and a deletion in one delivery",
     fixture="batch.json",
+    deletions=1,
     events=[
         {
             "external_id": "6a1f0d7700aa4e0012c0ffee",
@@ -84,11 +88,7 @@ BATCH = case(
             "occurred_at": "2026-11-21T11:41:30Z",
         },
     ],
-    response={
-        "status": "accepted",
-        "events": 2,
-        "skipped": [{"reason": "not_feedback_event", "index": 1}],
-    },
+    response={"status": "accepted", "events": 2, "deletions": 1},
 )
 
 
@@ -150,11 +150,8 @@ CASES = [
         "deleted review",
         fixture="service_review_deleted.json",
         events=[],
-        response={
-            "status": "accepted",
-            "events": 0,
-            "skipped": [{"reason": "not_feedback_event", "index": 0}],
-        },
+        deletions=1,
+        response={"status": "accepted", "events": 0, "deletions": 1},
     ),
     # Issue 11, item 17: stars are a JSON integer, as Trustpilot documents; a boolean is never a rating.
     case("stars true", body=review_body(stars=True), status=422, error_code="payload_invalid"),
@@ -261,6 +258,33 @@ def test_an_update_of_a_stored_review_keeps_the_first_version(harness, stack):
     assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
     stored = feedback.get(feedback_id_for(harness.source.source_id, "6b0000000000000000000001"))
     assert stored is not None and (stored.rating, stored.text) == (1, "Never again\n\nWrong size twice.")
+    assert stack.table_item_count() == 1
+
+
+def test_a_deleted_review_is_marked_deleted_once_and_kept(harness, stack):
+    """service-review-deleted marks the stored review (platform_deleted_at), through the queue and analyze
+    step; a redelivered deletion leaves the first mark; a deletion of a review never stored marks nothing."""
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    review_id = "6b0000000000000000000001"
+    assert harness.send(case("review", body=review_body(stars=2)), collect=False).status == 200
+    deleted = json.dumps(
+        {"events": [{"eventName": "service-review-deleted", "version": "1", "eventData": {"id": review_id}}]}
+    ).encode()
+    first = harness.send(case("deleted", body=deleted), collect=False)
+    assert json.loads(first.body) == {"status": "accepted", "events": 0, "deletions": 1}
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(feedback_id_for(harness.source.source_id, review_id))
+    assert stored is not None and stored.platform_deleted_at is not None
+    assert (stored.text, stored.rating) == ("Never again\n\nWrong size twice.", 2)  # our copy is kept
+    marked_at = stored.platform_deleted_at
+    harness.send(case("deleted again", body=deleted, now=NOW + timedelta(hours=1)), collect=False)
+    harness.send(case("never stored", fixture="service_review_deleted.json"), collect=False)
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    assert feedback.get(feedback_id_for(harness.source.source_id, review_id)).platform_deleted_at == marked_at
     assert stack.table_item_count() == 1
 
 

@@ -5,7 +5,9 @@ Two scenarios per platform (google_play, app_store, google_business), each on a 
 - backlog: 1,000 reviews already written (within Google Play's 7-day window), pulled by runs of the
   scheduler until caught up (a first pull, or a source back from a pause);
 - steady: 1,000 reviews arriving over a day, about 10 between two runs of the default 15-minute schedule
-  (96 runs), each run reading from its checkpoint.
+  (96 runs), each run reading from its checkpoint;
+- reconcile: after the backlog, 10 of its reviews deleted on the platform, and the next run a day later
+  (the default reconcile_hours) lists the window again: its extra list requests, the deletions it queued.
 
 Counted: the list requests the platform's API served and the token requests (Google's token endpoint;
 the App Store's JWT is signed locally), and AWS requests (SQS sends, DynamoDB) through botocore. Counts, not
@@ -24,6 +26,7 @@ from tools.bench.counting import RequestCounter
 REVIEWS = 1000
 RUNS_PER_DAY = 96  # every 15 minutes
 PLATFORMS = ("google_play", "app_store", "google_business")
+DELETED = 10
 
 
 @dataclass
@@ -45,8 +48,21 @@ class PullRow:
 
 
 @dataclass
+class ReconcileRow:
+    platform: str
+    page_size: int
+    in_window: int  # reviews the window held (the record's, deleted ones included)
+    reconcile_requests: int  # list requests of the reconcile itself, beyond the run's own page
+    run_requests: int  # every list request of that run
+    deleted: int
+    record_bytes: int  # the seen-review record in the source's state item, after the reconcile
+    aws: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+@dataclass
 class PullCost:
     rows: list[PullRow] = field(default_factory=list)
+    reconciles: list[ReconcileRow] = field(default_factory=list)
 
     def row(self, platform: str, scenario: str) -> PullRow:
         return next(r for r in self.rows if (r.platform, r.scenario) == (platform, scenario))
@@ -68,7 +84,44 @@ def measure_pull_cost() -> PullCost:
     return result
 
 
-def _run_scenario(platform: str, scenario: str, counter: RequestCounter) -> PullRow:
+def _reconcile_after_backlog(
+    platform: str, source: Any, fake: Any, http: Any, counter: RequestCounter
+) -> ReconcileRow:
+    from datetime import timedelta
+
+    from chalicelib.channels.pull import scheduler
+    from chalicelib.channels.pull import state as pull_state
+    from chalicelib.channels.pull.registry import platform_for
+    from chalicelib.models import utc_now
+
+    spacing = len(fake.reviews) // DELETED  # spread over the backlog, clear of the window's oldest edge
+    for review_id in sorted(fake.reviews)[spacing // 2 :: spacing][:DELETED]:
+        fake.delete_review(review_id)
+    before = len(fake.api_requests())
+    phase = f"{platform} reconcile"
+    with counter.phase_of(phase):
+        state = pull_state.load(source.source_id)
+        outcome = scheduler.pull_source(source, state, http, now=utc_now() + timedelta(hours=24))
+    from chalicelib.channels.pull import reconcile as window
+
+    seen = pull_state.load(source.source_id).seen
+    in_window = len(seen) + outcome.deleted
+    record_bytes = sum(len(k.encode()) + len(v) + window.ENTRY_OVERHEAD_BYTES for k, v in seen.items())
+    return ReconcileRow(
+        platform=platform,
+        page_size=platform_for(platform).page_size,
+        in_window=in_window,
+        reconcile_requests=outcome.reconcile_pages,
+        run_requests=len(fake.api_requests()) - before,
+        deleted=outcome.deleted,
+        record_bytes=record_bytes,
+        aws=counter.requests(phase),
+    )
+
+
+def _run_scenario(
+    platform: str, scenario: str, counter: RequestCounter, reconciles: list[ReconcileRow] | None = None
+) -> PullRow:
     from chalicelib.channels import sources
     from chalicelib.channels.pull import credentials, scheduler
     from chalicelib.channels.pull import state as pull_state
@@ -111,18 +164,23 @@ def _run_scenario(platform: str, scenario: str, counter: RequestCounter) -> Pull
                     outcome = scheduler.pull_source(source, pull_state.load(source.source_id), http)
                     queued += outcome.reviews
                     runs += 1
+        api = fake.api_requests()
+        token_requests = len(fake.requests) - len(api)
+        list_requests = len(api)
+        written = len(fake.reviews)
+        if reconciles is not None:
+            reconciles.append(_reconcile_after_backlog(platform, source, fake, http, counter))
     finally:
         fake_source.stop()
-    api = fake.api_requests()
     return PullRow(
         platform=platform,
         scenario=scenario,
         page_size=platform_for(platform).page_size,
-        reviews=len(fake.reviews),
+        reviews=written,
         queued=queued,
         runs=runs,
-        list_requests=len(api),
-        token_requests=len(fake.requests) - len(api),
+        list_requests=list_requests,
+        token_requests=token_requests,
         aws=counter.requests(phase),
     )
 
@@ -137,7 +195,8 @@ def measure_in_stack(events: Any) -> PullCost:
     result = PullCost()
     for platform in PLATFORMS:
         for scenario in ("backlog", "steady"):
-            result.rows.append(_run_scenario(platform, scenario, counter))
+            reconciles = result.reconciles if scenario == "backlog" else None
+            result.rows.append(_run_scenario(platform, scenario, counter, reconciles))
     return result
 
 
@@ -189,7 +248,24 @@ def pull_section(cost: PullCost | None) -> list[str]:
         "the source's secrets through the cache; the bench reads each checkpoint by key (GetItem), where the",
         "schedule reads all sources and checkpoints with two Queries per tick. The newest review, listed",
         "again by the next run at the checkpoint's own time, is known to the checkpoint: not queued again.",
+        "",
+        "Reconcile (deletions; the App Store's edits that keep their date): once a day by default, a run",
+        "that caught up lists the window again (Google Play: the last 6 days, inside its 7-day listing;",
+        "the others: `reconcile_days`, default 30). Extra list requests per reconcile = ⌈reviews in the",
+        "window / page size⌉, at least 1 (a page ending exactly at the window's edge may add one).",
+        "The record of the reviews seen in the window rides in the source's state item, which each run",
+        "rewrites (one conditional PutItem, as before): its size is the write units a run costs beyond 1.",
+        "",
+        "| platform | page size | reviews in the window | reconcile list requests "
+        "| list requests of that run | deletions recorded | record KB | AWS requests |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
+    for rec in cost.reconciles:
+        aws = ", ".join(f"{service} {op} {count}" for (service, op), count in sorted(rec.aws.items()))
+        lines.append(
+            f"| {rec.platform} | {rec.page_size} | {rec.in_window} | {rec.reconcile_requests} | "
+            f"{rec.run_requests} | {rec.deleted} | {rec.record_bytes / 1000:.0f} | {aws or '—'} |"
+        )
     return lines
 
 

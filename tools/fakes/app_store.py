@@ -9,7 +9,10 @@
   territory}, "relationships": {"response": …}, "links": {"self"}}.
 - Errors in Apple's shape {"errors": [{"id", "status", "code", "title", "detail"}]}: 401 NOT_AUTHORIZED,
   404 NOT_FOUND (another app), 400 PARAMETER_ERROR.INVALID, 429 RATE_LIMIT_EXCEEDED when the quota is spent.
-- An edited review is listed again with its new text and rating, dated when it was edited.
+- The documented attributes have a createdDate and no time of change (no updatedDate, no deletion flag):
+  an edit re-dated by Apple is listed again at its new date (`edit_review`), one that keeps its date is
+  listed at the old one with the new text (`edit_review(…, redate=False)`); a deleted review is just no
+  longer listed (`delete_review`).
 """
 
 from __future__ import annotations

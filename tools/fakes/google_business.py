@@ -7,6 +7,8 @@
   "updateTime desc", the default): {reviews[], averageRating, totalReviewCount, nextPageToken}; each review
   {name, reviewId, reviewer {displayName, profilePhotoUrl, isAnonymous}, starRating ONE…FIVE, comment,
   createTime, updateTime}.
+- A deleted review is no longer listed (`delete_review`; reviews.get answers NOT_FOUND for "a review that
+  does not exist or has been deleted", the list has no deletion field); an edit moves its updateTime.
 - Errors in Google's shape: 401 UNAUTHENTICATED, 404 NOT_FOUND (another location), 400 INVALID_ARGUMENT,
   429 RESOURCE_EXHAUSTED when the quota is spent.
 """

@@ -7,6 +7,8 @@
   or edited in the last 7 days, newest first, as Review resources (reviewId, authorName,
   comments[].userComment {text, lastModified {seconds, nanos}, starRating, reviewerLanguage, device,
   androidOsVersion, appVersionCode, appVersionName}), tokenPagination.nextPageToken and pageInfo.
+- A deleted review is no longer listed (`delete_review`: Review has no deletion field); an edit is listed
+  again with its new lastModified (`edit_review`).
 - Errors in Google's shape {"error": {"code", "message", "status"}}: 401 UNAUTHENTICATED (no or unknown
   token), 404 NOT_FOUND (another package), 400 INVALID_ARGUMENT (maxResults, token), 429 RESOURCE_EXHAUSTED
   when the quota is spent.

@@ -66,14 +66,21 @@ class FakeReviewApi:
             self.reviews[review.review_id] = review
             return review
 
-    def edit_review(self, review_id: str, text: str | None = None, rating: int | None = None) -> FakeReview:
+    def edit_review(
+        self, review_id: str, text: str | None = None, rating: int | None = None, redate: bool = True
+    ) -> FakeReview:
+        """The customer edits the review; `redate=False`: the platform keeps listing it at its old time (the
+        App Store lists a review by its createdDate only, and an edit may not change it)."""
         review = self.reviews[review_id]
         review.text = review.text if text is None else text
         review.rating = review.rating if rating is None else rating
-        review.modified = self.clock()
+        if redate:
+            review.modified = self.clock()
         return review
 
     def delete_review(self, review_id: str) -> None:
+        """The customer (or the platform's moderation) deletes the review: it is no longer listed, and no
+        API says so (none of the three has a deletion field or event)."""
         del self.reviews[review_id]
 
     def newest_first(self) -> list[FakeReview]:

@@ -12,8 +12,8 @@ platform id and version, so a review pulled twice is stored once.
 An edit (the text or the rating changed) is a new version: a new item under `{review id}@{version}`, where
 the version is a digest of the rating and text, in the thread of the review's id, so both versions stay
 and the newest is the last one. The platforms' review APIs do not report deletions (a deleted review just
-stops being listed), so a deletion leaves the stored versions as they are, as Trustpilot's
-`service-review-deleted` does.
+stops being listed): the periodic reconcile (reconcile.py) finds them, and the App Store's edits that keep
+their date, by listing the recent window again.
 """
 
 from __future__ import annotations
@@ -136,6 +136,8 @@ class PullPlatform(ABC):
     console_help: ClassVar[str] = ""
     # The largest page the platform serves (fewer requests per review).
     page_size: ClassVar[int]
+    # How many days back the platform lists reviews (None: all of them); the reconcile stays inside it.
+    listing_days: ClassVar[int | None] = None
 
     @abstractmethod
     def authorize(self, session: Session) -> None:

@@ -60,6 +60,7 @@ class GooglePlay(PullPlatform):
         "'View app information' for the app. Pass the key file with --secret service_account_json=@key.json."
     )
     page_size = MAX_RESULTS
+    listing_days = 7  # reviews.list: "Only reviews from last week will be returned."
 
     def authorize(self, session: Session) -> None:
         session.access_token = google_service_account_token(

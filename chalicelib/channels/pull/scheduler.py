@@ -2,7 +2,8 @@
 
 Per source and run: authorize, fetch pages from the checkpoint (at most MAX_PAGES_PER_RUN), queue each
 page's reviews through the ingest queue (the path and envelope webhooks use) and move the checkpoint past
-the page only once it is queued; then one conditional write of the source's state.
+the page only once it is queued; once caught up, every `reconcile_hours` the recent window is listed again
+(reconcile.py: deletions and undated edits, queued the same way); then one conditional write of the state.
 
 - Credentials or configuration refused (401/403/404, a key that does not parse): the source is paused, the
   PullSourcePaused metric (an alarm) fires; it stays paused until `sources resume`, never retried in a loop.
@@ -22,15 +23,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.channels import sources
+from chalicelib.channels.pull import reconcile as window
 from chalicelib.channels.pull import state as pull_state
-from chalicelib.channels.pull.base import Checkpoint, Session
+from chalicelib.channels.pull.base import Checkpoint, PullPlatform, Session
 from chalicelib.channels.pull.exceptions import PullError, QuotaExceeded, SourceRejected
 from chalicelib.channels.pull.http import JsonHttp
 from chalicelib.channels.pull.registry import PULL_TYPES, platform_for
 from chalicelib.channels.pull.state import PullState
 from chalicelib.http import ServiceUnavailable
 from chalicelib.ingest.queue import MAX_MESSAGES_PER_BATCH, encode_events, send_bodies
-from chalicelib.models import FeedbackEvent, utc_now
+from chalicelib.models import FeedbackEvent, PlatformDeletion, utc_now
 from chalicelib.observability import logger, metrics
 
 MAX_PAGES_PER_RUN = 20
@@ -45,11 +47,14 @@ class RunOutcome:
     status: str  # caught_up | unfinished | paused | quota | failed | conflict
     reviews: int = 0
     pages: int = 0
+    # The reconcile's part (0 when it did not run): its list requests and the deletions it queued.
+    reconcile_pages: int = 0
+    deleted: int = 0
 
 
-def queue_events(events: Sequence[FeedbackEvent]) -> None:
+def queue_events(events: Sequence[FeedbackEvent], deletions: Sequence[PlatformDeletion] = ()) -> None:
     """Queue a page's events: one SQS request per ten messages (a page fits one request in practice)."""
-    bodies = encode_events(events)
+    bodies = encode_events(events, deletions)
     for start in range(0, len(bodies), MAX_MESSAGES_PER_BATCH):
         send_bodies(bodies[start : start + MAX_MESSAGES_PER_BATCH])
 
@@ -74,12 +79,16 @@ def pull_source(
         "next_run_at": now + pull_state.poll_interval(source.settings),
     }
     updates["last_error"] = None
+    # A new source's first run lists the whole window anyway (its backfill): its reconcile is due later.
+    updates["reconciled_at"] = current.reconciled_at if started else now
+    seen = dict(current.seen)
     try:
         session = Session(source, sources.secrets_cached(source.source_id), http)
         platform.authorize(session)
         for _ in range(max_pages):
             fetched = platform.fetch_since(session, checkpoint)
             queue_events([platform.event(source, review, now) for review in fetched.reviews])
+            seen = window.recorded(seen, fetched.reviews)
             outcome.pages += 1
             outcome.reviews += len(fetched.reviews)
             checkpoint = fetched.checkpoint
@@ -88,6 +97,12 @@ def pull_source(
                 break
         else:
             updates["next_run_at"] = now  # more pages wait: the next tick goes on
+        last = updates["reconciled_at"]
+        if outcome.status == "caught_up" and (
+            last is None or now - last >= window.reconcile_interval(source.settings)
+        ):
+            seen = _reconcile(platform, session, seen, now, outcome)
+            updates["reconciled_at"] = now
     except SourceRejected as error:
         outcome.status = "paused"
         updates.update(paused_reason=str(error)[:500], paused_at=now, next_run_at=None)
@@ -101,6 +116,9 @@ def pull_source(
         updates["last_error"] = f"{type(error).__name__}: {error}"[:500]
         metrics.add_metric(name="PullFailed", unit=MetricUnit.Count, value=1)
     updates["last_reviews"] = outcome.reviews
+    updates["seen"] = window.pruned(seen, window.window_start(platform, source.settings, now))
+    if outcome.reconcile_pages:
+        updates["last_deleted"] = outcome.deleted
     try:
         pull_state.save(source.source_id, current.with_checkpoint(checkpoint).model_copy(update=updates))
     except pull_state.VersionConflict:
@@ -114,9 +132,26 @@ def pull_source(
             "status": outcome.status,
             "reviews": outcome.reviews,
             "pages": outcome.pages,
+            "reconcile_pages": outcome.reconcile_pages,
+            "deleted": outcome.deleted,
         },
     )
     return outcome
+
+
+def _reconcile(
+    platform: PullPlatform, session: Session, seen: dict[str, str], now: datetime, outcome: RunOutcome
+) -> dict[str, str]:
+    """List the window again; queue the undated edits as new versions and the deletions as marks (one SQS
+    request), and return the record after them. An error propagates: the record is kept as it was."""
+    result = window.reconcile(platform, session, seen, now)
+    outcome.reconcile_pages = result.pages
+    queue_events([platform.event(session.source, review, now) for review in result.edited], result.deletions)
+    outcome.reviews += len(result.edited)
+    outcome.deleted = len(result.deletions)
+    if result.deletions:
+        metrics.add_metric(name="PulledReviewsDeleted", unit=MetricUnit.Count, value=len(result.deletions))
+    return result.record
 
 
 def run_due(

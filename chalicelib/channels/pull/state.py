@@ -35,6 +35,11 @@ class PullState(DeferredModel):
     paused_at: UtcDatetime | None = None
     # The last run's transient failure (quota, 5xx); the source runs again at next_run_at.
     last_error: str | None = None
+    # The reviews seen within the reconcile window (review id → "version:epoch", reconcile.py) and when the
+    # window was last listed again.
+    seen: dict[str, str] = Field(default_factory=dict)
+    reconciled_at: UtcDatetime | None = None
+    last_deleted: int = 0
     version: int = Field(default=0, exclude=True)
 
     @property
