@@ -296,7 +296,8 @@ def analyze(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
                 "dynamodb:GetItem",  # form/source configs (redaction setting), profiles when merging
                 "dynamodb:BatchGetItem",  # identities.lookup_identities
                 "dynamodb:PutItem",  # TransactWriteItems: conditional feedback and identity Puts
-                "dynamodb:UpdateItem",  # TransactWriteItems: profile aggregates, merge tombstones
+                # TransactWriteItems: profile aggregates, merge tombstones; platform_deletions.mark_deleted
+                "dynamodb:UpdateItem",
                 "dynamodb:BatchWriteItem",  # merge.merge: moved identities and feedback
             ],
             [targets.table_arn],
