@@ -6,19 +6,20 @@ import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    HttpUrl,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from pydantic import HttpUrl, TypeAdapter
 
 
 class DeferredModel(BaseModel):
@@ -113,7 +114,10 @@ LANGUAGE_HINTS = ISO_639_1 | {"zh-TW"}
 
 @cache
 def _http_url() -> TypeAdapter[HttpUrl]:
-    # Built on first use, like the models (DeferredModel).
+    # Built on first use, like the models (DeferredModel); pydantic's URL types are imported then too (a
+    # function that validates no link, like the export of items without one, never loads them).
+    from pydantic import HttpUrl, TypeAdapter
+
     return TypeAdapter(HttpUrl)
 
 

@@ -75,10 +75,24 @@ ROUTE_ONLY = (
     "chalicelib.export.base",  # GET /feedback.csv
     "chalicelib.export.csv_writer",
 )
+# The export reads the taxonomy (its records, Powertools' parameters) on its first theme name, and pydantic's
+# URL types on its first link; the lexicon averages its stems without the statistics module.
+EXPORT_ON_FIRST_USE = (
+    "chalicelib.themes.records",
+    "aws_lambda_powertools.utilities.parameters",
+    "pydantic.networks",
+)
 NOT_IN_IMPORT_SET = {
     "API handler": (*NEVER_IMPORTED, *ANALYSIS_LIBRARIES, *ROUTE_ONLY, "pyarrow", "email_validator"),
-    "analyze": (*NEVER_IMPORTED, *ROUTE_MODULES, *PURE_PYTHON_STEMMERS, "pyarrow", "email_validator"),
-    "export": (*NEVER_IMPORTED, *ROUTE_MODULES, *ANALYSIS_LIBRARIES, "email_validator"),
+    "analyze": (
+        *NEVER_IMPORTED,
+        *ROUTE_MODULES,
+        *PURE_PYTHON_STEMMERS,
+        "pyarrow",
+        "email_validator",
+        "statistics",
+    ),
+    "export": (*NEVER_IMPORTED, *ROUTE_MODULES, *ANALYSIS_LIBRARIES, *EXPORT_ON_FIRST_USE, "email_validator"),
 }
 
 

@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from chalicelib.models import StoredFeedback
-from chalicelib.themes import records as taxonomy_records
-from chalicelib.themes.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
     from chalicelib.export.streams import WrittenFile
+    from chalicelib.themes.taxonomy import Taxonomy
 
 # The root of the day folders (exports/dt=YYYY-MM-DD/); a writer whose file needs a prefix of its own (Athena
 # reads every object under a table's location) names it in its `key_prefix`.
@@ -114,6 +113,9 @@ class ThemeNames:
 
     def _current(self) -> Taxonomy:
         if self._taxonomy is None:
+            # Imported here: a day without tagged items loads neither the taxonomy nor its records' reader.
+            from chalicelib.themes import records as taxonomy_records
+
             self._taxonomy = taxonomy_records.current()
         return self._taxonomy
 

@@ -20,8 +20,8 @@ Data files, one set per language (SOURCE.md says where each lexicon comes from a
 from __future__ import annotations
 
 import json
+import math
 import re
-import statistics
 import string
 import unicodedata
 from dataclasses import dataclass
@@ -195,7 +195,10 @@ class LanguageSentimentAnalyzer(SentimentIntensityAnalyzer):
             if stemmer and word.isalpha():
                 by_stem.setdefault(stemmer.stemWord(word), []).append(valence)
         self.stems = {stem: f"{stem}{STEM_MARK}" for stem in by_stem}
-        lexicon.update({f"{stem}{STEM_MARK}": statistics.fmean(values) for stem, values in by_stem.items()})
+        # The mean of each stem's valences (statistics.fmean's own formula, without importing statistics).
+        lexicon.update(
+            {f"{stem}{STEM_MARK}": math.fsum(valences) / len(valences) for stem, valences in by_stem.items()}
+        )
         self.lexicon = lexicon
         self._marks_to_spaces = str.maketrans(
             dict.fromkeys(EXTRA_PUNCTUATION.replace(TYPOGRAPHIC_APOSTROPHE, ""), " ")

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import re
 
+from chalicelib.analysis.lazy_pattern import LazyPattern
 from chalicelib.analysis.redaction.checksums import luhn_valid
 
 Found = list[tuple[int, int]]
 
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
-_DNI = re.compile(r"(?<![\w-])([0-9]{8})[ -]?([A-Za-z])(?!\w)")
-_NIE = re.compile(r"(?<![\w-])([XYZxyz])[ -]?([0-9]{7})[ -]?([A-Za-z])(?!\w)")
+_DNI = LazyPattern(r"(?<![\w-])([0-9]{8})[ -]?([A-Za-z])(?!\w)")
+_NIE = LazyPattern(r"(?<![\w-])([XYZxyz])[ -]?([0-9]{7})[ -]?([A-Za-z])(?!\w)")
 # Codice fiscale: surname and name letters, birth year, month letter, day, municipality, check letter
 # (digits may be replaced by the letters LMNPQRSTUV when two people would share a code).
-_CODICE_FISCALE = re.compile(
+_CODICE_FISCALE = LazyPattern(
     r"(?<!\w)[A-Za-z]{6}[0-9LMNP-Vlmnp-v]{2}[A-Za-z][0-9LMNP-Vlmnp-v]{2}[A-Za-z][0-9LMNP-Vlmnp-v]{3}[A-Za-z](?!\w)"
 )
 _CF_ODD = dict(
@@ -67,34 +68,34 @@ _CF_ODD = dict(
     )
 )
 # French NIR (numéro de sécurité sociale): sex, year, month, department (2A/2B in Corsica), town, order, key.
-_NIR = re.compile(
+_NIR = LazyPattern(
     r"(?<![\w])([12]) ?([0-9]{2}) ?([0-9]{2}) ?([0-9]{2}|2[ABab]) ?([0-9]{3}) ?([0-9]{3}) ?([0-9]{2})(?!\w)"
 )
 # UK National Insurance number: two letters from the allowed prefixes, six digits, suffix A-D.
-_NINO = re.compile(
+_NINO = LazyPattern(
     r"(?<![\w])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
     r" ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D](?!\w)"
 )
 # US ITIN: nine digits beginning with 9, the middle pair one the IRS issues (50-65, 70-88, 90-92, 94-99).
-_ITIN = re.compile(r"(?<![\w-])9[0-9]{2}([- ])(?:5[0-9]|6[0-5]|7[0-9]|8[0-8]|9[0-24-9])\1[0-9]{4}(?![\w-])")
-_NINE_DIGITS = re.compile(r"(?<![\w-])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}(?![\w-])")
-_SIN_WORDS = re.compile(
+_ITIN = LazyPattern(r"(?<![\w-])9[0-9]{2}([- ])(?:5[0-9]|6[0-5]|7[0-9]|8[0-8]|9[0-24-9])\1[0-9]{4}(?![\w-])")
+_NINE_DIGITS = LazyPattern(r"(?<![\w-])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}(?![\w-])")
+_SIN_WORDS = LazyPattern(
     r"(?:\b(?:SIN|S\.I\.N\.|NAS)|\b(?i:social insurance(?: number)?|num[ée]ro d'assurance sociale))"
     r"\W{0,10}(?:(?i:is|est|:)\W{0,3})?$"
 )
-_BSN_NIF_WORDS = re.compile(
+_BSN_NIF_WORDS = LazyPattern(
     r"\b(?:BSN|NIF|(?i:burgerservicenummer|sofinummer|contribuinte|n[úu]mero de contribuinte))"
     r"\W{0,10}(?:(?i:is|é|:)\W{0,3})?$"
 )
 # A passport or driving licence number: letters and digits (at least one digit), right after its name.
-_DOCUMENT_NUMBER = re.compile(
+_DOCUMENT_NUMBER = LazyPattern(
     r"(?<![\w-])(?=[A-Za-z]{0,4}[0-9])[A-Za-z0-9]{1,4}(?:[ -]?[A-Za-z0-9]{2,8}){1,3}(?!\w)"
 )
-_PASSPORT_WORDS = re.compile(
+_PASSPORT_WORDS = LazyPattern(
     r"(?i:\b(?:passport|pasaporte|passeport|reisepass|pass|passaporto|passaporte|paspoort))"
     r"(?i:\s*(?:number|no\.?|nr\.?|num\.?|n[º°o]\.?|número|numéro|nummer|numero|#))?\s*(?i:is|es|est|ist|è|é)?\s*:?\s*$"
 )
-_DRIVER_WORDS = re.compile(
+_DRIVER_WORDS = LazyPattern(
     r"(?i:\b(?:driver'?s licen[cs]e|driving licen[cs]e|licen[cs]e|permiso de conducir|carn[eé]t? de conducir|"
     r"permis de conduire|f[üu]hrerschein|patente(?: di guida)?|carta de condu[çc][ãa]o|rijbewijs))"
     r"(?i:\s*(?:number|no\.?|nr\.?|num\.?|n[º°o]\.?|número|numéro|nummer|numero|#))?\s*(?i:is|es|est|ist|è|é)?\s*:?\s*$"
@@ -116,7 +117,7 @@ _DATE = (
     rf"|[0-9]{{1,2}}(?:st|nd|rd|th|er|º)?\.?\s(?:de\s)?(?i:{_MONTHS})\.?,?\s(?:de\s)?(?:19|20)[0-9]{{2}}(?![0-9])"
     rf"|(?i:{_MONTHS})\.?\s[0-9]{{1,2}}(?:st|nd|rd|th)?,?\s(?:19|20)[0-9]{{2}}(?![0-9]))"
 )
-_DATE_OF_BIRTH = re.compile(
+_DATE_OF_BIRTH = LazyPattern(
     r"(?i:\b(?:date of birth|birth ?date|d\.o\.b\.?|dob|born(?: on)?|birthday(?: is)?|fecha de nacimiento|"
     r"f\. ?nac\.?|nacid[oa] el|nac[ií] el|nasci (?:em|a)|date de naissance|n[ée]e? le|geburtsdatum|"
     r"geboren am|geb\.|data di nascita|"
@@ -201,7 +202,7 @@ def ca_social_insurance_numbers(text: str) -> Found:
     ]
 
 
-def _named_numbers(text: str, words: re.Pattern[str]) -> Found:
+def _named_numbers(text: str, words: LazyPattern) -> Found:
     return [
         m.span()
         for m in _DOCUMENT_NUMBER.finditer(text)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from chalicelib.analysis.base import Document
+from chalicelib.analysis.lazy_pattern import LazyPattern
 from chalicelib.analysis.redaction import identifiers
 from chalicelib.analysis.redaction.addresses import addresses
 from chalicelib.analysis.redaction.base import (
@@ -21,49 +22,49 @@ from chalicelib.analysis.redaction.checksums import iban_valid, luhn_valid
 Found = list[tuple[int, int]]
 
 # `scheme://user:password@host`: the credentials are masked, the host kept.
-_URL_CREDENTIALS = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,30}://([^\s/:@\[\]]{1,256}:[^\s/@\[\]]{1,256})@")
+_URL_CREDENTIALS = LazyPattern(r"\b[A-Za-z][A-Za-z0-9+.-]{0,30}://([^\s/:@\[\]]{1,256}:[^\s/@\[\]]{1,256})@")
 # RFC 5321 bounds (64-character local part, 63-character labels). Every repetition in these patterns is
 # bounded or anchored by a lookbehind, so a hostile 100 KB text costs linear time, not quadratic.
-_EMAIL = re.compile(
+_EMAIL = LazyPattern(
     r"(?<![\w.%+-])[\w.%+-]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,10}[^\W\d_]{2,63}(?!\w)"
 )
 # Letters and digits, single spaces allowed anywhere; the checksum then decides where the IBAN ends.
-_IBAN_CANDIDATE = re.compile(r"\b[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,40}(?![A-Za-z0-9])")
+_IBAN_CANDIDATE = LazyPattern(r"\b[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,40}(?![A-Za-z0-9])")
 # Digits with single spaces or dashes between them; the Luhn check then picks the card inside.
-_DIGIT_RUN = re.compile(r"(?<![\w-])[0-9](?:[ -]?[0-9])*(?![\w])")
-_SSN = re.compile(r"(?<![\w-])(?!000|666|9[0-9]{2})[0-9]{3}([- ])(?!00)[0-9]{2}\1(?!0000)[0-9]{4}(?![\w-])")
+_DIGIT_RUN = LazyPattern(r"(?<![\w-])[0-9](?:[ -]?[0-9])*(?![\w])")
+_SSN = LazyPattern(r"(?<![\w-])(?!000|666|9[0-9]{2})[0-9]{3}([- ])(?!00)[0-9]{2}\1(?!0000)[0-9]{4}(?![\w-])")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.[0-9])")
+_IPV4 = LazyPattern(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.[0-9])")
 # "version 10.2.15.3", "build 4.2.1.0": a four-part version number, not an address.
-_VERSION_WORDS = re.compile(r"\b(?:version|ver|v|build|release|firmware)\.?\s*$", re.IGNORECASE)
+_VERSION_WORDS = LazyPattern(r"\b(?:version|ver|v|build|release|firmware)\.?\s*$", re.IGNORECASE)
 # A Luhn-valid number right after these names a device or a product, not a card: "IMEI 490154203237518".
-_PRODUCT_NUMBER_WORDS = re.compile(r"\b(?:IMEI|EAN|UPC|GTIN|ISBN|serial|S/N|SN)\b\W{0,5}$", re.IGNORECASE)
+_PRODUCT_NUMBER_WORDS = LazyPattern(r"\b(?:IMEI|EAN|UPC|GTIN|ISBN|serial|S/N|SN)\b\W{0,5}$", re.IGNORECASE)
 # A phone-shaped run: optional + or (, digits, up to two separators (space . - ( )) between digits.
-_PHONE_CANDIDATE = re.compile(
+_PHONE_CANDIDATE = LazyPattern(
     r"(?<![\w@#$€£¥₹%+./:,-])(?:\+|\(\+?)?[0-9](?:[ \u00a0.()-]{0,2}[0-9])+(?![\w@%]|[.,][0-9])"
 )
 # German style, the area code before a slash: "0171/1234567", "089 / 12 34 56".
-_SLASHED_PHONE = re.compile(r"(?<![\w/.-])0[1-9][0-9]{1,4} ?/ ?[0-9](?:[ -]?[0-9]){3,10}(?![\w/])")
+_SLASHED_PHONE = LazyPattern(r"(?<![\w/.-])0[1-9][0-9]{1,4} ?/ ?[0-9](?:[ -]?[0-9]){3,10}(?![\w/])")
 # A national number written without spaces: 0 then 9-10 digits (07700900123, 0612345678, 01511234567), or
 # an international one with 00.
-_BARE_NATIONAL_PHONE = re.compile(r"0[1-9][0-9]{8,9}|00[1-9][0-9]{8,12}")
-_ISO_DATE_PREFIX = re.compile(r"[0-9]{4}([-./])[0-9]{1,2}\1[0-9]{1,2}(?![0-9])")
-_DAY_MONTH_YEAR_PREFIX = re.compile(r"[0-9]{1,2}[.-][0-9]{1,2}[.-](?:19|20)[0-9]{2}(?![0-9])")
-_YEAR_RANGE = re.compile(r"(?:19|20)[0-9]{2} ?- ?(?:19|20)[0-9]{2}")
-_SSN_SHAPE = re.compile(r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}")
-_AMOUNT_BEFORE = re.compile(r"[$€£¥₹]\s?$")
-_AMOUNT_AFTER = re.compile(
+_BARE_NATIONAL_PHONE = LazyPattern(r"0[1-9][0-9]{8,9}|00[1-9][0-9]{8,12}")
+_ISO_DATE_PREFIX = LazyPattern(r"[0-9]{4}([-./])[0-9]{1,2}\1[0-9]{1,2}(?![0-9])")
+_DAY_MONTH_YEAR_PREFIX = LazyPattern(r"[0-9]{1,2}[.-][0-9]{1,2}[.-](?:19|20)[0-9]{2}(?![0-9])")
+_YEAR_RANGE = LazyPattern(r"(?:19|20)[0-9]{2} ?- ?(?:19|20)[0-9]{2}")
+_SSN_SHAPE = LazyPattern(r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}")
+_AMOUNT_BEFORE = LazyPattern(r"[$€£¥₹]\s?$")
+_AMOUNT_AFTER = LazyPattern(
     r"\s?(?:[$€£¥₹%]|(?:usd|eur|gbp|mxn|dollars?|euros?|pesos?|pounds?)\b)", re.IGNORECASE
 )
 # A bare digit run (no +, no separators) is a phone only right after words like these.
-_PHONE_WORDS = re.compile(
+_PHONE_WORDS = LazyPattern(
     r"\b(?:phone|tel|telephone|call|cell|mobile|mob|whatsapp|text|sms|fax|ring|contact|reach|number|"
     r"tfno|tlf|tel[eé]fono|m[oó]vil|celular|ll[aá]m[ae]|ll[aá]mame|n[uú]mero|t[eé]l[eé]phone|portable|"
     r"appel(?:ez)?|telefon|handy|nummer)\b\D{0,20}$",
     re.IGNORECASE,
 )
 # A number right after words like these is a reference of some kind, not a phone (unless it starts with +).
-_REFERENCE_WORDS = re.compile(
+_REFERENCE_WORDS = LazyPattern(
     r"(?:\b(?:order|invoice|ticket|case|ref|reference|tracking|confirmation|booking|reservation|sku|"
     r"serial|item|part|model|product|article|account|acct|policy|member|customer|client|pedido|artículo|"
     r"articulo|modelo|modèle|modello|artikel|factura|referencia|reserva|cuenta|"
@@ -220,7 +221,7 @@ DETECTORS: list[tuple[str, Callable[[str], Found]]] = [
 
 # Every type but these has a digit in it: a text without one is spared the other detectors.
 _WITHOUT_DIGITS = frozenset({"PASSWORD", "EMAIL"})
-_DIGIT = re.compile(r"[0-9]")
+_DIGIT = LazyPattern(r"[0-9]")
 
 
 class _MaskedText:

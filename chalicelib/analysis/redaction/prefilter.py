@@ -16,36 +16,36 @@ text (tests/test_pii_corpus.py), for well under half the requests.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
+from chalicelib.analysis.lazy_pattern import LazyPattern
 from chalicelib.analysis.redaction.base import Redaction
 
 LONG_DIGITS = 6
-_LONG_DIGIT_RUN = re.compile(rf"[0-9](?:[ .\-/]?[0-9]){{{LONG_DIGITS - 1},}}")
+_LONG_DIGIT_RUN = LazyPattern(rf"[0-9](?:[ .\-/]?[0-9]){{{LONG_DIGITS - 1},}}")
 # English and Spanish: the only languages DetectPiiEntities reads.
 _STREET_WORDS = (
     r"street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|square|close|crescent|"
     r"calle|c/|carrera|cra|avenida|avda|av|paseo|plaza|camino|carretera|ronda|diagonal|transversal|calzada"
 )
-_NUMBER_BY_STREET = re.compile(
+_NUMBER_BY_STREET = LazyPattern(
     rf"(?i:\b(?:{_STREET_WORDS})\b)[^.!?\n]{{0,30}}[0-9]|[0-9][^.!?\n]{{0,30}}(?i:\b(?:{_STREET_WORDS})\b)"
 )
 # A street named with capitals needs no number to be an address: "Rose Cottage, Mill Lane", "Calle Mayor".
-_NAMED_STREET = re.compile(
+_NAMED_STREET = LazyPattern(
     r"\b[A-Z][a-z]+ (?:Street|St|Road|Rd|Lane|Avenue|Ave|Drive|Boulevard|Blvd|Way|Court|Close|Crescent|"
     r"Square)\b|\b(?:Calle|Avenida|Avda|Paseo|Plaza|Carrera|Camino|Carretera|Ronda) "
     r"(?:de(?:l| la)? )?[A-ZÁÉÍÓÚÑ]"
 )
-_DIGITS_BESIDE_MASK = re.compile(r"[0-9][^\s\[\]]*(?:\s+[^\s\[\]]+)?\s*\[[A-Z_]+\]|\[[A-Z_]+\]\s*[0-9]")
-_ONLY_COMPREHEND_WORDS = re.compile(
+_DIGITS_BESIDE_MASK = LazyPattern(r"[0-9][^\s\[\]]*(?:\s+[^\s\[\]]+)?\s*\[[A-Z_]+\]|\[[A-Z_]+\]\s*[0-9]")
+_ONLY_COMPREHEND_WORDS = LazyPattern(
     r"(?i:\b(?:pin|cvv|cvc|cvv2|security code|exp(?:iry|ires|iration)?|valid thru|password|passcode|"
     r"account|acct|routing|sort code|swift|bic|licen[cs]e|plate|reg(?:istration)?|vin|member(?:ship)?|"
     r"policy|contraseña|clave|cuenta|tarjeta|caducidad|vencimiento|matr[ií]cula|placa|p[oó]liza|socio)\b)"
     r"[^.!?\n]{0,25}[0-9]"
 )
 # A capitalised word after a lower-case word or a comma: not a sentence's first word ("Maria at the desk").
-_NAME_LIKE = re.compile(r"(?<=[a-zà-ÿ,;:] )[A-ZÀ-Þ][a-zà-ÿ]{1,30}")
+_NAME_LIKE = LazyPattern(r"(?<=[a-zà-ÿ,;:] )[A-ZÀ-Þ][a-zà-ÿ]{1,30}")
 
 
 def worth_sending(scanned: Redaction, entity_types: Collection[str]) -> bool:
