@@ -28,7 +28,7 @@ from chalicelib.channels import sources
 from chalicelib.channels.base import Channel
 from chalicelib.channels.registry import CHANNELS
 from chalicelib.channels.sources import SourceConfig
-from chalicelib.ingest.queue import decode_events
+from chalicelib.ingest.queue import decode_message
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import feedback_id_for
 
@@ -199,6 +199,8 @@ class CaseResult:
     headers: dict[str, str]
     events: list[dict[str, Any]]
     sends: int
+    # Platform deletions queued beside the events (a platform's "review deleted" event).
+    deletions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _subset_matches(expected: Any, actual: Any) -> bool:
@@ -267,8 +269,12 @@ class ChannelHarness:
             sqs.meta.events.unregister("before-call.sqs.SendMessage", counter)
             sqs.meta.events.unregister("before-call.sqs.SendMessageBatch", counter)
         queued = self.stack.queued_bodies() if collect else []
-        events = [e.model_dump(mode="json") for body in queued for e in decode_events(body)]
-        return CaseResult(response.status_code, response.body, dict(response.headers), events, len(sends))
+        messages = [decode_message(body) for body in queued]
+        events = [e.model_dump(mode="json") for found, _ in messages for e in found]
+        deletions = [d.model_dump(mode="json") for _, found in messages for d in found]
+        return CaseResult(
+            response.status_code, response.body, dict(response.headers), events, len(sends), deletions
+        )
 
     def run(self, case: WebhookCase) -> CaseResult:
         """Send the case and assert everything it expects."""
