@@ -34,8 +34,10 @@ DASHBOARD_RANGES = (7, 30, 90)
 ITEMS_PER_DAY = 1_000
 DAY_ITEMS = 200
 LIST_PAGE = 25  # the dashboard's first page of items (dashboard.js THEME_PAGE)
-# Target: a dashboard load, filtered or not, reads at most this many times from DynamoDB for 90 days.
-TARGET_DASHBOARD_REQUESTS_90_DAYS = 12
+# Target: a dashboard load, filtered or not, reads at most this many times from DynamoDB for 90 days:
+# /stats' 6 requests, the list's day counters (1) and one Query per shard (DAY_SHARDS, 8) of the day its first
+# page starts on. (12 before: it held only while that day's first shards happened to hold 25 matches.)
+TARGET_DASHBOARD_REQUESTS_90_DAYS = 15
 FORM = "demo"
 
 
@@ -85,7 +87,9 @@ def _store_day(count: int, day: Any, parents: dict[str, str | None]) -> None:
     from chalicelib.store.identities import Resolution
     from tools.bench.synthetic import synthetic_stored
 
-    rng = random.Random(day.toordinal())
+    # Seeded by the count, not the date: the same mix whichever day the bench runs on (the first page of a
+    # filtered list reads as many partitions as it takes to find its items, so the mix sets the requests).
+    rng = random.Random(count)
     start = datetime.combine(day, datetime.min.time(), UTC)
     items = [
         _themed(rng, synthetic_stored(rng, f"dash-{day}-{n:05d}", start + timedelta(seconds=n)), parents)
