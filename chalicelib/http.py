@@ -1,5 +1,7 @@
 """JSON error responses and the request guards every public route shares.
 
+Also the one reader of a server's `Retry-After` (the CRM clients, outbound webhooks and alerts use it).
+
 Every client mistake becomes `{"error": {"code": ..., "message": ...}}` with a 4xx status, and nothing is
 queued; an unexpected failure becomes a logged 500 in the same shape (never a stack trace to the client).
 """
@@ -10,6 +12,8 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -131,6 +135,27 @@ def media_type(request: Request) -> str:
 
 
 # Bounds on the Accept-Language header read: browsers send a handful of languages in well under 200 bytes.
+_DELAY_SECONDS = re.compile(r"[0-9]+")
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a `Retry-After` value asks to wait (RFC 9110 §10.2.3): delay-seconds (ASCII digits only) or an
+    HTTP-date (IMF-fixdate, or the obsolete RFC 850 and asctime forms, which are GMT); a date in the past is
+    0; absent or unreadable (a sign, a fraction, garbage) is None, so the caller picks its own wait."""
+    if not value:
+        return None
+    value = value.strip()
+    if _DELAY_SECONDS.fullmatch(value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # asctime carries no zone; every HTTP-date is GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
 MAX_ACCEPT_LANGUAGE_CHARS = 1_000
 MAX_ACCEPT_LANGUAGE_ENTRIES = 20
 _LANGUAGE_RANGE = re.compile(r"^(?:[A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*$")

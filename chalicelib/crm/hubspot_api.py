@@ -22,6 +22,7 @@ import urllib3
 
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError, RateLimited, RequestFailed
 from chalicelib.crm.transport import MAX_WAIT_SECONDS, Response, Transport, backoff_seconds
+from chalicelib.http import retry_after_seconds
 
 API_URL = "https://api.hubapi.com"
 MAX_ATTEMPTS = 8
@@ -87,9 +88,10 @@ def _error_of(body: Any) -> tuple[str, str]:
 
 def _retry_after(headers: dict[str, str]) -> float:
     """Seconds to wait after a 429: Retry-After, else one rate-limit window, else a second."""
-    for name, scale in (("retry-after", 1.0), ("x-hubspot-ratelimit-interval-milliseconds", 0.001)):
+    wait = retry_after_seconds(headers.get("retry-after"))
+    if wait is None:
         try:
-            return min(max(float(headers[name]) * scale, 0.0), MAX_WAIT_SECONDS)
+            wait = float(headers["x-hubspot-ratelimit-interval-milliseconds"]) / 1000
         except (KeyError, ValueError):
-            continue
-    return 1.0
+            wait = 1.0
+    return min(max(wait, 0.0), MAX_WAIT_SECONDS)

@@ -31,6 +31,7 @@ import urllib3
 from chalicelib import jws
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError, RateLimited, RequestFailed
 from chalicelib.crm.transport import MAX_WAIT_SECONDS, Response, Transport, backoff_seconds
+from chalicelib.http import retry_after_seconds
 
 API_VERSION = "v62.0"
 DATA_PATH = f"/services/data/{API_VERSION}"
@@ -224,7 +225,5 @@ def _usage(response: Response) -> str:
 
 def _retry_after(headers: dict[str, str], attempt: int) -> float:
     """Retry-After when sent (Salesforce's REST API usually sends none), else exponential backoff."""
-    try:
-        return min(max(float(headers["retry-after"]), 0.0), MAX_WAIT_SECONDS)
-    except (KeyError, ValueError):
-        return backoff_seconds(attempt)
+    wait = retry_after_seconds(headers.get("retry-after"))
+    return backoff_seconds(attempt) if wait is None else min(wait, MAX_WAIT_SECONDS)

@@ -15,10 +15,9 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from chalicelib.models import utc_now
+from chalicelib.http import retry_after_seconds
 
 DEFAULT_TIMEOUT_SECONDS = 15.0  # the time a receiver gets to answer, as Svix allows
 MAX_ERROR_BODY = 512
@@ -50,19 +49,6 @@ def allowed_address(address: str, allow_loopback: bool) -> bool:
     if ip.is_loopback:
         return allow_loopback
     return ip.is_global and not ip.is_multicast
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header (delta seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - utc_now()).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 def post(
@@ -101,7 +87,7 @@ def post(
         return Response(
             status=response.status,
             latency_ms=round((time.monotonic() - started) * 1000),
-            retry_after_seconds=retry_after(response.getheader("retry-after")),
+            retry_after_seconds=retry_after_seconds(response.getheader("retry-after")),
             body_excerpt=excerpt,
         )
     finally:

@@ -1,5 +1,5 @@
 """What the three review-platform fakes share: a review store with edits and deletions, a quota, a clock,
-a request log, and the HTTP server (standard library's http.server, in a daemon thread).
+a request log, and the HTTP server (base.py's loopback server, with a handler that parses the request).
 
 Each fake (google_play.py, app_store.py, google_business.py) implements its platform's documented request
 and response shapes on top; they are written by hand because no maintained emulator of these APIs exists.
@@ -13,11 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-Answer = tuple[int, dict[str, str], Any]
+from tools.fakes.base import Answer, JsonHandler, LoopbackServer
 
 
 @dataclass
@@ -123,12 +122,12 @@ def bearer(request: Request) -> str | None:
     return value[7:] if value.lower().startswith("bearer ") else None
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     fake: FakeReviewApi
+    content_type = "application/json; charset=UTF-8"
 
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+    def answer(self) -> Answer:
+        raw = self.request_body()
         parts = urlsplit(self.path)
         form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()} if raw else {}
         request = Request(
@@ -139,46 +138,12 @@ class _Handler(BaseHTTPRequestHandler):
             form,
         )
         self.fake.requests.append(request)
-        status, headers, payload = self.fake.handle(request)
-        encoded = json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(encoded)))
-        self.end_headers()
-        self.wfile.write(encoded)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+        return self.fake.handle(request)
 
 
-class ReviewApiServer:
-    """A fake served on 127.0.0.1 (port 0: any free one) in a daemon thread; a context manager."""
+class ReviewApiServer(LoopbackServer):
+    """A review-platform fake served on loopback; `start()` or a context manager."""
 
     def __init__(self, fake: FakeReviewApi, port: int = 0) -> None:
         self.fake = fake
-        handler = type("Handler", (_Handler,), {"fake": fake})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> ReviewApiServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> ReviewApiServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(type("Handler", (_Handler,), {"fake": fake}), port)
