@@ -1,10 +1,19 @@
-"""The stack deploys in any region a customer picks: one synth per region (us-east-1, the EU regions marketing
-teams use, Sydney), all in one subprocess, then checks that nothing is pinned to us-east-1 and that a region
-without Comprehend is refused unless the deployer names where Comprehend is called."""
+"""The stack deploys in any region a customer picks: nothing is pinned to us-east-1, each setting reaches its
+functions wherever the stack goes, and a region without Comprehend is refused unless the deployer names where
+Comprehend is called.
+
+A synth takes a while, so one region of each family is synthesized: us-east-1 (the session's synth, which
+the other tests/test_infra*.py suites share), eu-south-1 (Milan, which has no Comprehend and calls
+Frankfurt's, with every region-wide setting changed from its default) and ap-southeast-2 (Sydney), those two
+in one subprocess. What lets three synths stand for every region is checked too
+(`test_a_template_differs_between_regions_only_in_its_region_and_its_settings`): with the region's name, the
+settings and the code asset's hash (a new zip each synth) taken out, the three templates are the same.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from typing import Any
 
@@ -14,17 +23,26 @@ from chalicelib import aws
 from chalicelib.store import schema
 from infra import permissions, regions, runtime
 from infra.settings import StageSettings
-from tests.infra_synth import run_synth_script
+from tests.infra_synth import Synth, run_synth_script
 
-# region → extra context. eu-south-1 (Milan) has no Comprehend: it calls the one in Frankfurt; Ireland keeps
-# items 400 days (a retention set); Frankfurt fans out days from 50,000 items.
-REGIONS: dict[str, dict[str, str]] = {
-    "us-east-1": {},
-    "eu-west-1": {"retention_days": "400"},
-    "eu-central-1": {"export_fanout_items": "50000"},
-    "eu-south-1": {"comprehend_region": "eu-central-1"},
+# region → extra context. eu-south-1 (Milan) has no Comprehend: it calls the one in Frankfurt; it also keeps
+# items 400 days (a retention set) and fans out days from 50,000 items. The session's synth is us-east-1's.
+SYNTHESIZED: dict[str, dict[str, str]] = {
+    "eu-south-1": {
+        "comprehend_region": "eu-central-1",
+        "retention_days": "400",
+        "export_fanout_items": "50000",
+    },
     "ap-southeast-2": {},
 }
+REGIONS: dict[str, dict[str, str]] = {"us-east-1": {}, **SYNTHESIZED}
+# Any region's name (us-east-1, eu-south-1, us-gov-west-1 …): a template names its own region only, and
+# the one it calls Comprehend in.
+REGION_NAME = re.compile(r"\b(?:af|ap|ca|cn|eu|il|me|mx|sa|us)(?:-[a-z]+)+-[0-9]\b")
+# What a region's context sets (the tests below check each), left out when templates are compared.
+SETTING_VARIABLES = {"RETENTION_DAYS", "EXPORT_FANOUT_ITEMS", "COMPREHEND_REGION"}
+SETTING_OUTPUTS = {"RetentionDays", "ComprehendRegion"}
+ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
 SYNTH_ALL = textwrap.dedent(
     """
@@ -42,22 +60,40 @@ SYNTH_ALL = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def templates(synth: Synth, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    assert synth.template["Outputs"]["Region"]["Value"] == "us-east-1", "the session synth is us-east-1's"
     outdir = tmp_path_factory.mktemp("regions")
-    run_synth_script(SYNTH_ALL, str(outdir), json.dumps(REGIONS))
-    return {region: json.loads((outdir / region / "prod.template.json").read_text()) for region in REGIONS}
+    run_synth_script(SYNTH_ALL, str(outdir), json.dumps(SYNTHESIZED))
+    synthesized = {
+        region: json.loads((outdir / region / "prod.template.json").read_text()) for region in SYNTHESIZED
+    }
+    return {"us-east-1": synth.template, **synthesized}
 
 
 def _function_variables(template: dict[str, Any], function: str) -> dict[str, Any]:
     return template["Resources"][function]["Properties"]["Environment"]["Variables"]
 
 
+def _region_neutral(template: dict[str, Any], region: str) -> dict[str, Any]:
+    """The template with its region's name, its settings and its code asset's hash taken out."""
+    neutral = json.loads(ASSET_HASH.sub("<asset hash>", json.dumps(template).replace(region, "<region>")))
+    for resource in neutral["Resources"].values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        for name in SETTING_VARIABLES & set(variables):
+            del variables[name]
+    for name in SETTING_OUTPUTS:
+        del neutral["Outputs"][name]
+    return neutral
+
+
 @pytest.mark.parametrize("region", sorted(REGIONS))
 def test_each_region_synthesizes_with_nothing_pinned_elsewhere(templates: dict[str, Any], region: str):
     template = templates[region]
     text = json.dumps(template)
-    for other in set(REGIONS) - {region, REGIONS[region].get("comprehend_region")}:
-        assert other not in text, f"the {region} template names {other}"
+    assert template["Outputs"]["Region"]["Value"] == region
+    named = set(REGION_NAME.findall(text))
+    assert region in named
+    assert named <= {region, REGIONS[region].get("comprehend_region")}, f"the {region} template names {named}"
     # The layer is the region's own: CloudFormation reads its ARN from the SSM public parameter on deploy.
     layers = template["Resources"]["NightlyExport"]["Properties"]["Layers"]
     assert len(layers) == 1 and "Ref" in layers[0], layers
@@ -65,6 +101,21 @@ def test_each_region_synthesizes_with_nothing_pinned_elsewhere(templates: dict[s
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert parameter["Default"] == runtime.pandas_layer_parameter()
     assert "arn:aws:lambda" not in text  # no layer ARN of any region written into the template
+
+
+def test_a_template_differs_between_regions_only_in_its_region_and_its_settings(templates: dict[str, Any]):
+    # What lets one synth per region family stand for the rest: a region is its name and its settings.
+    expected = _region_neutral(templates["us-east-1"], "us-east-1")
+    assert "<asset hash>" in json.dumps(expected) and "<region>" in json.dumps(expected)
+    for region in SYNTHESIZED:
+        neutral = _region_neutral(templates[region], region)
+        differing = sorted(
+            key
+            for key in {*expected["Resources"], *neutral["Resources"]}
+            if expected["Resources"].get(key) != neutral["Resources"].get(key)
+        )
+        assert not differing, f"{region} differs from us-east-1 in {differing[:10]}"
+        assert neutral == expected, region
 
 
 def test_a_retention_reaches_every_function_and_the_cli_and_the_table_expires_on_its_attribute(
