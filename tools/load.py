@@ -44,6 +44,7 @@ from tqdm import tqdm
 from chalicelib import aws
 from chalicelib.channels import sources
 from chalicelib.config import settings
+from chalicelib.http import retry_after_seconds as read_retry_after
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
@@ -127,11 +128,10 @@ class SendReport:
 
 
 def retry_after_seconds(value: str) -> float:
-    """A Retry-After in seconds (an HTTP date counts as 1 s), capped at 10 s to keep the burst bounded."""
-    try:
-        return min(max(float(value), 0.0), 10.0)
-    except ValueError:
-        return 1.0
+    """A Retry-After in seconds (chalicelib.http's reader: delay-seconds or an HTTP-date), 1 s when absent or
+    unreadable, capped at 10 s to keep the burst bounded."""
+    seconds = read_retry_after(value)
+    return 1.0 if seconds is None else min(seconds, 10.0)
 
 
 class Sender:
