@@ -82,12 +82,23 @@ EXPORT_ON_FIRST_USE = (
     "aws_lambda_powertools.utilities.parameters",
     "pydantic.networks",
 )
+# The analyze step reads a form's redaction flag from its cached record (forms/cached.py), not through the
+# form's model and its appearance records (pydantic's URL types with them); it marks platforms' deletions with
+# the store's module imported by the first batch that holds one.
+ANALYZE_ON_SOME_PATHS = (
+    "chalicelib.forms.config",
+    "chalicelib.forms.appearance",
+    "chalicelib.forms.records",
+    "pydantic.networks",
+    "chalicelib.store.platform_deletions",
+)
 NOT_IN_IMPORT_SET = {
     "API handler": (*NEVER_IMPORTED, *ANALYSIS_LIBRARIES, *ROUTE_ONLY, "pyarrow", "email_validator"),
     "analyze": (
         *NEVER_IMPORTED,
         *ROUTE_MODULES,
         *PURE_PYTHON_STEMMERS,
+        *ANALYZE_ON_SOME_PATHS,
         "pyarrow",
         "email_validator",
         "statistics",

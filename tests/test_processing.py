@@ -326,6 +326,29 @@ def test_a_form_can_turn_redaction_off(stack):
     assert (stored.text, stored.pii_redacted) == ("Reach me at bob@example.com", False)
 
 
+def test_the_analyze_step_reads_a_forms_redaction_flag_as_the_form_model_does(stack):
+    # processing.redaction_wanted reads the cached record's flag (forms/cached.py), not the FormConfig model.
+    from chalicelib.forms import cached as cached_forms
+    from chalicelib.forms import records as form_store
+    from chalicelib.forms.config import FormConfig
+    from chalicelib.store.config_records import FORMS
+
+    form_store.save(FormConfig(form_id="raw-form", name="Internal", redact_pii=False))
+    form_store.save(FormConfig(form_id="masked-form", name="Masked", redact_pii=True))
+    form_store.save(FormConfig(form_id="default-form", name="Default"))
+    # A form stored before the flag existed: the model's default (on) applies.
+    older = FormConfig(form_id="older-form", name="Older").model_dump(mode="json", exclude_none=True)
+    del older[cached_forms.REDACT_PII]
+    FORMS.save_versioned("older-form", older, 0)
+
+    for form_id in ("raw-form", "masked-form", "default-form", "older-form"):
+        assert cached_forms.redacts_pii(form_id) is form_store.get_cached(form_id).redact_pii, form_id
+    assert [cached_forms.redacts_pii(f) for f in ("raw-form", "older-form")] == [False, True]
+    # No such form, or an id no form can have (no lookup): redaction stays on.
+    assert cached_forms.redacts_pii("no-such-form") is True
+    assert cached_forms.redacts_pii("x" * 2000) is True
+
+
 def test_a_failed_redaction_never_stores_the_raw_text(stack):
     from chalicelib.analysis.base import AnalysisFailed
 

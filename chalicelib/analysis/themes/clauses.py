@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from chalicelib.analysis.themes.stemming import Token
 
@@ -50,8 +51,7 @@ _PIECE_BREAK = r"(?<!\d),|,(?!\d)|\s[\u2013\u2014-]\s|[()]"
 _TRIM = " \t\r\n,;:\u2013\u2014-\"'\u201c\u201d«»()[]"
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     start: int
     end: int
 

@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import NamedTuple
 
 from chalicelib.analysis.base import Analyzer, Document, primary_language
 from chalicelib.analysis.themes.base import ThemeMatch, ThemeSentiment
@@ -69,8 +70,7 @@ class _Languages:
     scoped_cues: dict[str, PhraseIndex] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class _Mention:
+class _Mention(NamedTuple):
     theme: str
     language: str | None
     hit: Hit
