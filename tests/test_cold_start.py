@@ -82,14 +82,15 @@ EXPORT_ON_FIRST_USE = (
     "aws_lambda_powertools.utilities.parameters",
     "pydantic.networks",
 )
-# The analyze step reads a form's redaction flag from its cached record (forms/cached.py), not through the
-# form's model and its appearance records (pydantic's URL types with them); it marks platforms' deletions with
-# the store's module imported by the first batch that holds one.
-ANALYZE_ON_SOME_PATHS = (
+# The analyze step reads a form's and a source's redaction switch from their cached records (forms/cached.py,
+# channels/cached.py), not through their models (the form's appearance records and pydantic's URL types with
+# them; the source's SSM provider); the store's platform-deletion module comes with a batch that holds one.
+ANALYZE_LEAVES_OUT = (
     "chalicelib.forms.config",
     "chalicelib.forms.appearance",
     "chalicelib.forms.records",
     "pydantic.networks",
+    "chalicelib.channels.sources",
     "chalicelib.store.platform_deletions",
 )
 NOT_IN_IMPORT_SET = {
@@ -98,7 +99,7 @@ NOT_IN_IMPORT_SET = {
         *NEVER_IMPORTED,
         *ROUTE_MODULES,
         *PURE_PYTHON_STEMMERS,
-        *ANALYZE_ON_SOME_PATHS,
+        *ANALYZE_LEAVES_OUT,
         "pyarrow",
         "email_validator",
         "statistics",

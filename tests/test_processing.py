@@ -349,6 +349,38 @@ def test_the_analyze_step_reads_a_forms_redaction_flag_as_the_form_model_does(st
     assert cached_forms.redacts_pii("x" * 2000) is True
 
 
+def test_a_source_can_turn_redaction_off_and_the_analyze_step_reads_the_setting_as_sources_does(stack):
+    # processing.redaction_wanted reads the cached record's setting (channels/cached.py), not SourceConfig.
+    from chalicelib.analysis.redaction import PatternRedactor
+    from chalicelib.channels import cached as cached_sources
+    from chalicelib.channels import sources
+
+    for source_id, options in (("raw-source", {"redact_pii": "off"}), ("kept-source", {"page_id": "1"})):
+        source = sources.SourceConfig(source_id=source_id, type="webhook", name="S", settings=options)
+        sources.save(source, {})
+    for source_id in ("raw-source", "kept-source", "no-such-source", "x" * 2000):
+        source = sources.get_cached(source_id)
+        expected = source.settings.get("redact_pii") if source else None
+        assert cached_sources.setting(source_id, "redact_pii") == expected, source_id
+    raw, kept = (
+        FeedbackEvent.create(
+            source_id=source_id,
+            external_id="w1",
+            channel=Channel.WEBHOOK,
+            kind=Kind.COMMENT,
+            text="Reach me at bob@example.com",
+            occurred_at=NOW,
+            received_at=NOW,
+        )
+        for source_id in ("raw-source", "kept-source")
+    )
+
+    processing.analyze_and_store([body_of(raw), body_of(kept)], _lexicon(), PatternRedactor())
+
+    assert feedback_store.get(raw.feedback_id).text == "Reach me at bob@example.com"
+    assert feedback_store.get(kept.feedback_id).text == "Reach me at [EMAIL]"
+
+
 def test_a_failed_redaction_never_stores_the_raw_text(stack):
     from chalicelib.analysis.base import AnalysisFailed
 

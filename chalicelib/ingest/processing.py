@@ -23,7 +23,7 @@ from chalicelib.analysis import AnalysisFailed, Analyzer, Document
 from chalicelib.analysis.redaction import Redactor, configured_redactor, redaction_enabled
 from chalicelib.analysis.themes import configured_tagger
 from chalicelib.analysis.themes.base import ThemeTagger
-from chalicelib.channels import sources
+from chalicelib.channels import cached as cached_sources
 from chalicelib.forms import cached as cached_forms
 from chalicelib.ingest.queue import QueueMessageError, decode_message
 from chalicelib.ingest.tagging import configured_analyzer, tag_themes
@@ -52,8 +52,7 @@ def redaction_wanted(event: FeedbackEvent) -> bool:
     """Whether the event's form or source keeps PII redaction on (the default; both configs are cached)."""
     if event.channel == Channel.FORM:
         return cached_forms.redacts_pii(event.source_id)
-    source = sources.get_cached(event.source_id)
-    return redaction_enabled(source.settings.get("redact_pii") if source else None)
+    return redaction_enabled(cached_sources.setting(event.source_id, "redact_pii"))
 
 
 def analyze_and_store(
