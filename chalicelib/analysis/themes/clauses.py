@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
@@ -56,8 +55,7 @@ class Span(NamedTuple):
     end: int
 
 
-@dataclass(frozen=True)
-class Segmentation:
+class Segmentation(NamedTuple):
     """The clauses of a text and the pieces of each clause, as spans of the original text, in order."""
 
     clauses: tuple[Span, ...]
