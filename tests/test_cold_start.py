@@ -47,7 +47,8 @@ NEVER_IMPORTED = (
     "requests",
     "tqdm",
     "asyncio",
-    "aws_lambda_powertools.utilities.batch",  # the partial batch response is a dictionary (processing.py)
+    # Imported by the analyze handler's first batch (ingest/batch.py), which the bench reports on its own row.
+    "aws_lambda_powertools.utilities.batch",
     "aws_lambda_powertools.utilities.parser",
 )
 ANALYSIS_LIBRARIES = ("fasttext", "snowballstemmer", "vaderSentiment")
@@ -82,12 +83,26 @@ EXPORT_ON_FIRST_USE = (
     "aws_lambda_powertools.utilities.parameters",
     "pydantic.networks",
 )
+# The analyze step reads a form's and a source's redaction switch from their cached records (forms/cached.py,
+# channels/cached.py), not through their models (the form's appearance records and pydantic's URL types with
+# them; the source's SSM provider); the store's platform-deletion module comes with a batch that holds one.
+ANALYZE_LEAVES_OUT = (
+    "chalicelib.forms.config",
+    "chalicelib.forms.appearance",
+    "chalicelib.forms.records",
+    "pydantic.networks",
+    "chalicelib.channels.sources",
+    "chalicelib.store.platform_deletions",
+    "chalicelib.store.merge",  # two customers found to be one (store/feedback_write.py imports it then)
+    "chalicelib.store.customers",  # a refused profile write that came back without the stored profile
+)
 NOT_IN_IMPORT_SET = {
     "API handler": (*NEVER_IMPORTED, *ANALYSIS_LIBRARIES, *ROUTE_ONLY, "pyarrow", "email_validator"),
     "analyze": (
         *NEVER_IMPORTED,
         *ROUTE_MODULES,
         *PURE_PYTHON_STEMMERS,
+        *ANALYZE_LEAVES_OUT,
         "pyarrow",
         "email_validator",
         "statistics",
@@ -306,10 +321,14 @@ with mock_aws():
         payload = client.lambda_.invoke("analyze", {"Records": [record]}).payload
     stored = feedback_store.get(form_event("a").feedback_id)
 routes = sorted(m for m in sys.modules if m.endswith(".routes") or m.endswith(".authorizer"))
-print(json.dumps({"payload": payload, "sentiment": stored.sentiment, "routes": routes}))
+# The bench's row of what the first batch adds names what the handler imported here.
+from tools.bench.cold_start import FIRST_BATCH
+first_batch = all(module in sys.modules for module in FIRST_BATCH)
+print(json.dumps({"payload": payload, "sentiment": stored.sentiment, "routes": routes, "batch": first_batch}))
 """
     found = _run(script, _HANDLER="app.analyze", ANALYZER="lexicon", INGEST_QUEUE_NAME="feedback-ingest-test")
-    assert found == {"payload": {"batchItemFailures": []}, "sentiment": "POSITIVE", "routes": []}
+    assert found["payload"] == {"batchItemFailures": []} and found["sentiment"] == "POSITIVE"
+    assert found["routes"] == [] and found["batch"] is True
 
 
 def test_pystemmers_c_stemmers_stem_as_snowballs_pure_python_ones():

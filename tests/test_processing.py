@@ -326,6 +326,61 @@ def test_a_form_can_turn_redaction_off(stack):
     assert (stored.text, stored.pii_redacted) == ("Reach me at bob@example.com", False)
 
 
+def test_the_analyze_step_reads_a_forms_redaction_flag_as_the_form_model_does(stack):
+    # processing.redaction_wanted reads the cached record's flag (forms/cached.py), not the FormConfig model.
+    from chalicelib.forms import cached as cached_forms
+    from chalicelib.forms import records as form_store
+    from chalicelib.forms.config import FormConfig
+    from chalicelib.store.config_records import FORMS
+
+    form_store.save(FormConfig(form_id="raw-form", name="Internal", redact_pii=False))
+    form_store.save(FormConfig(form_id="masked-form", name="Masked", redact_pii=True))
+    form_store.save(FormConfig(form_id="default-form", name="Default"))
+    # A form stored before the flag existed: the model's default (on) applies.
+    older = FormConfig(form_id="older-form", name="Older").model_dump(mode="json", exclude_none=True)
+    del older[cached_forms.REDACT_PII]
+    FORMS.save_versioned("older-form", older, 0)
+
+    for form_id in ("raw-form", "masked-form", "default-form", "older-form"):
+        assert cached_forms.redacts_pii(form_id) is form_store.get_cached(form_id).redact_pii, form_id
+    assert [cached_forms.redacts_pii(f) for f in ("raw-form", "older-form")] == [False, True]
+    # No such form, or an id no form can have (no lookup): redaction stays on.
+    assert cached_forms.redacts_pii("no-such-form") is True
+    assert cached_forms.redacts_pii("x" * 2000) is True
+
+
+def test_a_source_can_turn_redaction_off_and_the_analyze_step_reads_the_setting_as_sources_does(stack):
+    # processing.redaction_wanted reads the cached record's setting (channels/cached.py), not SourceConfig.
+    from chalicelib.analysis.redaction import PatternRedactor
+    from chalicelib.channels import cached as cached_sources
+    from chalicelib.channels import sources
+
+    for source_id, options in (("raw-source", {"redact_pii": "off"}), ("kept-source", {"page_id": "1"})):
+        source = sources.SourceConfig(source_id=source_id, type="webhook", name="S", settings=options)
+        sources.save(source, {})
+    for source_id in ("raw-source", "kept-source", "no-such-source", "x" * 2000):
+        source = sources.get_cached(source_id)
+        expected = source.settings.get("redact_pii") if source else None
+        assert cached_sources.setting(source_id, "redact_pii") == expected, source_id
+    raw, kept = (
+        FeedbackEvent.create(
+            source_id=source_id,
+            external_id="w1",
+            channel=Channel.WEBHOOK,
+            kind=Kind.COMMENT,
+            text="Reach me at bob@example.com",
+            occurred_at=NOW,
+            received_at=NOW,
+        )
+        for source_id in ("raw-source", "kept-source")
+    )
+
+    processing.analyze_and_store([body_of(raw), body_of(kept)], _lexicon(), PatternRedactor())
+
+    assert feedback_store.get(raw.feedback_id).text == "Reach me at bob@example.com"
+    assert feedback_store.get(kept.feedback_id).text == "Reach me at [EMAIL]"
+
+
 def test_a_failed_redaction_never_stores_the_raw_text(stack):
     from chalicelib.analysis.base import AnalysisFailed
 

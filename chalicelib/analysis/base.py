@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from chalicelib.models import Analysis, utc_now
 
@@ -15,8 +14,7 @@ UNSUPPORTED_LANGUAGE = "unsupported_language"
 UNSCORED_LANGUAGE_REASONS = frozenset({UNSUPPORTED_LANGUAGE, "comprehend:UNSUPPORTED_LANGUAGE"})
 
 
-@dataclass(frozen=True, slots=True)
-class Document:
+class Document(NamedTuple):
     """One text to analyze; `key` ties the result back to its feedback item.
 
     `language` is known (the item's own, or its channel's); `hint` is a guess from outside the text (the

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.analysis.base import MAX_DOCUMENT_BYTES, primary_language, truncate_utf8
 
@@ -26,8 +25,7 @@ MIN_LETTERS = 15  # about three words: shorter texts share too many letter seque
 UNTRUSTED_LANGUAGES = frozenset({"zh"})
 
 
-@dataclass(frozen=True, slots=True)
-class LanguageGuess:
+class LanguageGuess(NamedTuple):
     """The most likely language (None: the text has no letters), and whether it can be trusted alone."""
 
     language: str | None

@@ -9,7 +9,6 @@ before the platform switched keys keep verifying.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
@@ -20,13 +19,12 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib import aws
+from chalicelib.channels.cached import SOURCE_ID_PATTERN, is_possible_id
 from chalicelib.config import settings
 from chalicelib.models import DeferredModel, checked_language_hint, utc_now
 from chalicelib.store.config_records import SOURCES
 
 PREVIOUS = "previous"
-SOURCE_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
-_SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 _sources = SOURCES
 
 
@@ -93,11 +91,6 @@ def secret_path(source_id: str) -> str:
 @cache
 def _ssm_provider() -> SSMProvider:
     return SSMProvider(boto3_client=aws.client("ssm"))
-
-
-def is_possible_id(source_id: str) -> bool:
-    """Whether `source_id` has the shape every source id has (so it may name one)."""
-    return isinstance(source_id, str) and _SOURCE_ID.fullmatch(source_id) is not None
 
 
 def get_cached(source_id: str) -> SourceConfig | None:

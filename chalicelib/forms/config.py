@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Annotated, NamedTuple, Self
 from urllib.parse import urlsplit
@@ -25,9 +24,9 @@ from chalicelib.forms.appearance import (
     bands_of,
     checked_strings,
 )
+from chalicelib.forms.cached import FORM_ID_PATTERN
 from chalicelib.models import DeferredModel, RatingScale, checked_language_hint
 
-FORM_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
 MAX_QUESTION_CHARS = 300
 # The end labels sit under the scale's first and last option: short enough for a 320-px phone.
 MAX_LABEL_CHARS = 40
@@ -64,11 +63,6 @@ Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 def new_form_id() -> str:
     """A short, URL-safe, unguessable form id."""
     return f"frm_{secrets.token_urlsafe(9)}"
-
-
-def is_possible_form_id(form_id: str) -> bool:
-    """Whether `form_id` has the shape of a form id (anything else cannot name a form: no lookup needed)."""
-    return re.fullmatch(FORM_ID_PATTERN, form_id) is not None
 
 
 class FormConfig(DeferredModel):

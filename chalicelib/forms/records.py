@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from chalicelib.forms.config import FormConfig, is_possible_form_id
+from chalicelib.forms.cached import is_possible_form_id
+from chalicelib.forms.config import FormConfig
 from chalicelib.store import dynamo
 from chalicelib.store.config_records import FORMS, VERSION, VersionConflict, version_of
 

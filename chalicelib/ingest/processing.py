@@ -23,13 +23,13 @@ from chalicelib.analysis import AnalysisFailed, Analyzer, Document
 from chalicelib.analysis.redaction import Redactor, configured_redactor, redaction_enabled
 from chalicelib.analysis.themes import configured_tagger
 from chalicelib.analysis.themes.base import ThemeTagger
-from chalicelib.channels import sources
-from chalicelib.forms import records as form_store
+from chalicelib.channels import cached as cached_sources
+from chalicelib.forms import cached as cached_forms
 from chalicelib.ingest.queue import QueueMessageError, decode_message
 from chalicelib.ingest.tagging import configured_analyzer, tag_themes
 from chalicelib.models import Channel, FeedbackEvent, PlatformDeletion, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
-from chalicelib.store import feedback_write, identities, platform_deletions
+from chalicelib.store import feedback_write, identities
 from chalicelib.themes import records as taxonomy_records
 
 if TYPE_CHECKING:
@@ -51,10 +51,8 @@ class BatchReport:
 def redaction_wanted(event: FeedbackEvent) -> bool:
     """Whether the event's form or source keeps PII redaction on (the default; both configs are cached)."""
     if event.channel == Channel.FORM:
-        form = form_store.get_cached(event.source_id)
-        return form.redact_pii if form else True
-    source = sources.get_cached(event.source_id)
-    return redaction_enabled(source.settings.get("redact_pii") if source else None)
+        return cached_forms.redacts_pii(event.source_id)
+    return redaction_enabled(cached_sources.setting(event.source_id, "redact_pii"))
 
 
 def analyze_and_store(
@@ -168,6 +166,11 @@ def _decoded(
 def _mark_deleted(deletions_per_record: dict[int, list[PlatformDeletion]], errors: list[str | None]) -> int:
     """Apply the platforms' deletions after the batch's items are written (an item and its deletion in one
     batch: the item is there to mark). A record whose marks failed comes back through the queue."""
+    if not deletions_per_record:
+        return 0
+    # Imported by the first batch that holds a deletion (a pull reconcile's, Trustpilot's): most never do.
+    from chalicelib.store import platform_deletions
+
     marked = 0
     for index, deletions in deletions_per_record.items():
         try:

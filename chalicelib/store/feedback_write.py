@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import FeedbackEvent, StoredFeedback, utc_now
-from chalicelib.store import counters, customers, dynamo, merge, profiles
+from chalicelib.store import counters, dynamo, profiles
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import (
     IDENTITY,
@@ -191,6 +191,8 @@ class _Writes:
     def _profile_refused(self, customer_id: str, reason: dict[str, Any]) -> None:
         stored = profiles.stored_profile(reason)
         if stored is None:  # DynamoDB returns the item it refused; read it if a reason comes without it
+            from chalicelib.store import customers  # a rare refusal: not at the analyze cold start
+
             stored = customers.get_profile(customer_id) or {}
         if stored.get("merged_into"):
             self.survivors[customer_id] = stored["merged_into"]
@@ -264,5 +266,7 @@ def save_feedback(
             dynamo.backoff(attempt)
     writes.outcome.failed.update({item.feedback_id: "write retries exhausted" for item in pending})
     for keep, absorb in sorted(writes.links):
+        from chalicelib.store import merge  # two customers found to be one: rare, imported then
+
         merge.merge(keep, absorb)
     return writes.outcome

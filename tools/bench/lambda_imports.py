@@ -7,7 +7,8 @@ own boto3 & co. and the export's pyarrow (its layer) sit in another directory, c
 "Before" is the package as it shipped without usable bytecode (every module compiled at import); "after" is
 the package compiled by infra/package.py (`unchecked-hash`). Times are CPU seconds of the import (process
 time), medians of fresh interpreters, each run beside a bare `import chalice, boto3` in the same layout.
-Skipped when no Python 3.13 is found (infra/package.py's lambda_interpreter).
+Skipped when no Python 3.13 is found (infra/package.py's lambda_interpreter). Alone, with its Targets rows:
+`PYTHONPATH=. .venv/bin/python -m tools.bench.lambda_imports [runs]` (7 by default, as `make bench`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import platform
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,3 +202,12 @@ def lambda_layout_checks(layout: LambdaLayout | None, target: float) -> list[Che
         )
         for found in layout.functions
     ]
+
+
+if __name__ == "__main__":
+    from tools.bench.cold_start import TARGET_IMPORT_RATIO
+
+    found = measure_lambda_layout(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
+    print("\n".join(lambda_layout_section(found)))
+    for check in lambda_layout_checks(found, TARGET_IMPORT_RATIO):
+        print(f"{'ok ' if check.ok else 'MISS'} {check.name}: {check.measured} (target {check.target})")

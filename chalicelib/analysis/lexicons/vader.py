@@ -24,10 +24,9 @@ import math
 import re
 import string
 import unicodedata
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import snowballstemmer
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
@@ -79,8 +78,7 @@ def fold(word: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-@dataclass(frozen=True)
-class LanguageRules:
+class LanguageRules(NamedTuple):
     """A language's function words, by the English rule word VADER knows them as."""
 
     replacements: dict[

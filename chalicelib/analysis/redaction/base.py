@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from chalicelib.analysis.base import AnalysisFailed, Document
 
@@ -124,8 +124,7 @@ def redaction_enabled(setting: str | bool | None) -> bool:
     return setting.strip().lower() not in _OFF
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """A masked stretch of the original text: [start, end) in code points, and its entity type."""
 
     start: int

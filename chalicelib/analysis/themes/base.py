@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from chalicelib.analysis.base import AnalysisFailed, Document
 from chalicelib.themes.taxonomy import Taxonomy
@@ -12,8 +11,7 @@ from chalicelib.themes.taxonomy import Taxonomy
 ThemeSentiment = Literal["POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"]
 
 
-@dataclass(frozen=True, slots=True)
-class ThemeMatch:
+class ThemeMatch(NamedTuple):
     """One theme an item talks about: the sentiment about that aspect, and the span of the text saying so."""
 
     id: str

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from chalicelib.analysis.themes.stemming import Token
 
@@ -50,14 +50,12 @@ _PIECE_BREAK = r"(?<!\d),|,(?!\d)|\s[\u2013\u2014-]\s|[()]"
 _TRIM = " \t\r\n,;:\u2013\u2014-\"'\u201c\u201d«»()[]"
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     start: int
     end: int
 
 
-@dataclass(frozen=True)
-class Segmentation:
+class Segmentation(NamedTuple):
     """The clauses of a text and the pieces of each clause, as spans of the original text, in order."""
 
     clauses: tuple[Span, ...]

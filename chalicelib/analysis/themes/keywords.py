@@ -33,8 +33,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import NamedTuple
 
 from chalicelib.analysis.base import Analyzer, Document, primary_language
 from chalicelib.analysis.themes.base import ThemeMatch, ThemeSentiment
@@ -60,24 +60,21 @@ _OPPOSITE = {POSITIVE: NEGATIVE, NEGATIVE: POSITIVE}
 _SENTENCE_END = re.compile(r"[!?;…\n]|(?<!\d)\.|\.(?!\d)")
 
 
-@dataclass
-class _Languages:
+class _Languages(NamedTuple):
     """The indexes of one taxonomy in one language: theme keywords, general cues, theme-scoped cues."""
 
     themes: PhraseIndex
     cues: PhraseIndex
-    scoped_cues: dict[str, PhraseIndex] = field(default_factory=dict)
+    scoped_cues: dict[str, PhraseIndex]
 
 
-@dataclass(frozen=True, slots=True)
-class _Mention:
+class _Mention(NamedTuple):
     theme: str
     language: str | None
     hit: Hit
 
 
-@dataclass
-class _Reading:
+class _Reading(NamedTuple):
     """One span to read a theme's sentiment from, and what was read."""
 
     span: Span
@@ -233,7 +230,7 @@ class _DocumentPlan:
         if opposite is not None:
             # "Great screen, but the battery lasts no day": a silent side of a contrast says the opposite.
             other_side = self._read(opposite, mention, question, scoped=False)
-            readings.append(replace(other_side, inverted=True, shown=clause))
+            readings.append(other_side._replace(inverted=True, shown=clause))
         later = [span for span in dict.fromkeys([sentence, *text]) if span not in spans]
         return (*readings, *(self._read(span, mention, question) for span in later))
 

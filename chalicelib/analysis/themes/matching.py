@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.analysis.themes.clauses import Span
 from chalicelib.analysis.themes.stemming import Token, phrase_keys, word_keys
@@ -27,8 +27,7 @@ COMPOUND_MIN_SUFFIX = 4
 COMPOUND_MIN_REST = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """A phrase found in the text: tokens[first..last], and what the phrase stands for (a theme id, a cue)."""
 
     first: int
@@ -37,8 +36,7 @@ class Hit:
     words: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Phrase:
+class _Phrase(NamedTuple):
     keys: tuple[frozenset[str], ...]
     label: str
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 # The languages the starter taxonomy and the stemmers cover, by ISO 639-1 code.
 SNOWBALL_LANGUAGES = {"en": "english", "es": "spanish", "fr": "french", "de": "german", "pt": "portuguese"}
@@ -38,8 +37,7 @@ _SUPERLATIVE = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """A word of the original text: its position (code points) and its lower-case form with accents."""
 
     start: int
