@@ -7,9 +7,6 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError, UnexpectedBatchTypeError
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
@@ -17,7 +14,7 @@ from chalicelib import aws
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
 from chalicelib.config import settings
 from chalicelib.ingest import processing
-from chalicelib.ingest.batch import WholeBatchProcessor, partial_batch_response
+from chalicelib.ingest.batch import BatchFailed, QueueRecord, partial_batch_response
 from chalicelib.ingest.queue import encode_events
 from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.models import Channel, FeedbackEvent, Kind
@@ -395,45 +392,35 @@ def test_a_failed_redaction_never_stores_the_raw_text(stack):
     assert feedback_store.get(leaky.feedback_id) is None
 
 
-# --- the whole batch at once: WholeBatchProcessor under Powertools' partial batch response -----------------
+# --- the whole batch at once: the partial batch response --------------------------------------------------
 
 
-def test_the_processor_hands_the_whole_batch_to_its_handler_once_and_fails_the_records_it_names():
+def test_the_handler_gets_the_whole_batch_once_and_the_response_names_the_records_that_failed():
     batches: list[list[str]] = []
 
-    def decide(records: list[SQSRecord]) -> list[str | None]:
+    def decide(records: list[QueueRecord]) -> list[str | None]:
         batches.append([record.body for record in records])
         return [None, "throttled", None, "malformed"]
 
-    response = process_partial_response(
-        event=sqs_event("a", "b", "c", "d"), record_handler=decide, processor=WholeBatchProcessor()
-    )
+    response = partial_batch_response(sqs_event("a", "b", "c", "d"), decide)
 
     assert batches == [["a", "b", "c", "d"]]
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}]}
 
 
 def test_a_batch_whose_every_record_failed_raises_so_the_queue_redelivers_it_whole():
-    with pytest.raises(BatchProcessingError):
-        process_partial_response(
-            event=sqs_event("a", "b"),
-            record_handler=lambda records: ["throttled"] * len(records),
-            processor=WholeBatchProcessor(),
-        )
+    with pytest.raises(BatchFailed, match="all 2 records failed"):
+        partial_batch_response(sqs_event("a", "b"), lambda records: ["throttled"] * len(records))
 
 
 def test_a_handler_that_does_not_decide_every_record_is_an_error_not_a_success():
     with pytest.raises(ValueError, match="decided 1 of 2 records"):
-        process_partial_response(
-            event=sqs_event("a", "b"),
-            record_handler=lambda records: [None],
-            processor=WholeBatchProcessor(),
-        )
+        partial_batch_response(sqs_event("a", "b"), lambda records: [None])
 
 
 @pytest.mark.parametrize("event", [{}, {"Records": []}])
 def test_an_event_without_records_is_an_error(event):
-    with pytest.raises(UnexpectedBatchTypeError):
+    with pytest.raises(ValueError, match="without records"):
         partial_batch_response(event, lambda records: [None] * len(records))
 
 

@@ -5,17 +5,17 @@ stored, identities, then the themes step (`tagging.py`, on the redacted text; wi
 request also scores the items in a language the analyzer cannot score), then one write of every item.
 
 All records of a batch are analyzed together (one Comprehend call per 25 texts of a language, not per
-record) and written together (one transaction per 100 items): `batch.WholeBatchProcessor`, a Powertools
-BatchProcessor imported on the first batch, decides the batch in one call and reports each record's outcome
-in the partial batch response, so only the records that failed come back through the queue and, after the
-queue's maxReceiveCount, land in the DLQ with their payload intact.
+record) and written together (one transaction per 100 items): `batch.partial_batch_response` decides the
+batch in one call and reports each record's outcome in the partial batch response, so only the records
+that failed come back through the queue and, after the queue's maxReceiveCount, land in the DLQ with their
+payload intact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -25,15 +25,13 @@ from chalicelib.analysis.themes import configured_tagger
 from chalicelib.analysis.themes.base import ThemeTagger
 from chalicelib.channels import cached as cached_sources
 from chalicelib.forms import cached as cached_forms
+from chalicelib.ingest.batch import QueueRecord, partial_batch_response
 from chalicelib.ingest.queue import QueueMessageError, decode_message
 from chalicelib.ingest.tagging import configured_analyzer, tag_themes
 from chalicelib.models import Channel, FeedbackEvent, PlatformDeletion, StoredFeedback, utc_now
 from chalicelib.observability import logger, metrics
 from chalicelib.store import feedback_write, identities
 from chalicelib.themes import records as taxonomy_records
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 @dataclass
@@ -186,9 +184,7 @@ def handle_sqs_batch(
 ) -> dict[str, Any]:
     """Lambda entry for the ingest queue; returns the partial batch response (`batchItemFailures`)."""
 
-    from chalicelib.ingest.batch import partial_batch_response
-
-    def analyze_batch(records: list[SQSRecord]) -> list[str | None]:
+    def analyze_batch(records: list[QueueRecord]) -> list[str | None]:
         report = analyze_and_store(
             [record.body for record in records], analyzer or configured_analyzer(), redactor
         )

@@ -49,10 +49,6 @@ HANDLER_MODULES = frozenset(
 BARE = ("chalice", "boto3")
 # What the first traced invocation adds where X-Ray is active: the Tracer and the X-Ray SDK's recorder.
 TRACER = ("aws_lambda_powertools.tracing", "aws_xray_sdk.core")
-# What the analyze handler imports when its first batch starts (chalicelib/ingest/batch.py: Powertools' batch
-# processor, its data classes and parser models), left out of the analyze row above although every cold start
-# of this SQS-triggered function runs a batch at once. Reported on its own line.
-FIRST_BATCH = ("chalicelib.ingest.batch",)
 # The app's models build their validators on first use (DeferredModel): a cold start's first form response
 # builds the response's and the event's (and loads email-validator). Reported on its own line.
 FIRST_FORM_RESPONSE = (
@@ -119,11 +115,6 @@ def measure_functions(runs: int) -> list[FunctionImports]:
         **{f: (modules, "pass", FUNCTION_HANDLERS[f]) for f, modules in FUNCTION_IMPORTS.items()},
         "API handler + X-Ray Tracer (first traced invocation)": ((*api, *TRACER), "pass", "app.app"),
         "API handler + its first form response's validators": (api, FIRST_FORM_RESPONSE, "app.app"),
-        "analyze + its first batch's processor (Powertools' batch utility)": (
-            (*FUNCTION_IMPORTS["analyze"], *FIRST_BATCH),
-            "pass",
-            FUNCTION_HANDLERS["analyze"],
-        ),
     }
     for modules, then, handler in sets.values():
         probe(modules, then, handler)  # warm the bytecode caches once
