@@ -20,6 +20,7 @@ from chalicelib.models import Channel, Sentiment, StoredFeedback
 from chalicelib.read import cursors
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store import listing_hints, signing_keys
+from tests.layout_support import forget_completeness, to_old_layout
 from tests.test_export import save, stored
 from tests.test_openapi import validated
 
@@ -126,8 +127,10 @@ def test_tiny_budgets_give_partial_pages_that_add_up_to_the_filtered_listing(
 
 
 def test_a_page_never_makes_more_queries_than_its_budget(stack, monkeypatch):
-    """Ten empty days are 80 empty shards: without a budget, one request would make 80 Queries."""
+    """Ten days no counter is known complete for are 100 partitions the channel may be in (8 old-layout
+    shards and the channel's 2 each): without a budget, one request would make 100 Queries."""
     days = [date(2026, 3, 1) + timedelta(days=n) for n in range(10)]
+    forget_completeness()
     queries: list[int] = []
 
     def count(params, **kwargs) -> None:
@@ -146,18 +149,19 @@ def test_a_page_never_makes_more_queries_than_its_budget(stack, monkeypatch):
     aws.client("dynamodb").meta.events.unregister("provide-client-params.dynamodb.Query", count)
 
     assert max(queries) == feedback_store.PAGE_QUERY_BUDGET
-    assert sum(queries) == 10 * 8 and pages_read == 3
+    assert sum(queries) == 10 * (8 + 2) and pages_read == 4
 
 
 def test_a_rare_match_does_not_cost_a_request_per_item(stack):
-    """Limit grows with the share of items kept, so a 1-in-50 channel is not one request per page item."""
+    """Limit grows with the share of items kept, so a 1-in-50 channel is not one request per page item
+    (where a channel is still filtered: the old layout's shards, which mix the channels)."""
     at = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
-    save(
-        [
-            item(f"r{n:03d}", at + timedelta(seconds=n), "trustpilot" if n % 50 == 0 else "form")
-            for n in range(400)
-        ]
-    )
+    items = [
+        item(f"r{n:03d}", at + timedelta(seconds=n), "trustpilot" if n % 50 == 0 else "form")
+        for n in range(400)
+    ]
+    save(items)
+    to_old_layout(items)
     sizes: list[int] = []
     aws.client("dynamodb").meta.events.register(
         "provide-client-params.dynamodb.Query", lambda params, **kwargs: sizes.append(params["Limit"])
@@ -173,7 +177,7 @@ def test_a_rare_match_does_not_cost_a_request_per_item(stack):
 def test_days_the_counters_rule_out_are_never_read(stack, monkeypatch):
     days = [date(2026, 5, 1) + timedelta(days=n) for n in range(3)]
     save([item(f"d{n}", datetime.combine(day, datetime.min.time(), UTC), "x") for n, day in enumerate(days)])
-    monkeypatch.setattr(listing_hints, "days_with_matches", lambda asked, filters: [asked[-1]])
+    monkeypatch.setattr(listing_hints, "matching_days", lambda asked, filters, counts: [asked[-1]])
     read: list[str] = []
     aws.client("dynamodb").meta.events.register(
         "provide-client-params.dynamodb.Query",
@@ -203,7 +207,9 @@ def test_partial_pages_carry_signed_cursors_and_validate_against_the_spec(client
     from tests.fuzz.harness import load_schema
 
     at = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-    save([item(f"p{n}", at + timedelta(minutes=n), "trustpilot" if n == 5 else "form") for n in range(6)])
+    items = [item(f"p{n}", at + timedelta(minutes=n), "trustpilot" if n == 5 else "form") for n in range(6)]
+    save(items)
+    to_old_layout(items)  # the old layout's 8 shards: a channel is found by reading them all
     monkeypatch.setattr(feedback_store, "PAGE_QUERY_BUDGET", 2)
     api, schema = WsgiClient(ChaliceWsgi(app)), load_schema()
 
@@ -213,7 +219,7 @@ def test_partial_pages_carry_signed_cursors_and_validate_against_the_spec(client
 
     assert first["items"] == [] and first["next"] is not None  # partial: nothing yet, but more to read
     assert [i["external_id"] for page in listing for i in page["items"]] == ["p5"]
-    assert len(listing) == 4  # 8 shards, 2 per page
+    assert len(listing) == 5  # 8 old-layout shards and the channel's 2, 2 per page
     payload, mac = first["next"].split(".")
     tampered = payload[:-1] + ("A" if payload[-1] != "A" else "B") + "." + mac
     status, body = get(

@@ -1,0 +1,135 @@
+"""The per-day index's partitions: which a day's items are in, and which a reader must Query.
+
+An item is indexed under `DAY#<yyyy-mm-dd>#<channel>#<n>` (its UTC stored day, its channel, a shard of its id
+among `CHANNEL_SHARDS`), so a listing filtered by channel reads that channel's partitions only (every item it
+evaluates is one it returns), and any reader skips the channels a day does not hold: the day's counters
+(store/counters.py, kept in each item's write transaction) say which channels hold items.
+
+Why shards at all: a partition of an index takes at most 1,000 write units a second, and its sort key (the
+stored time) only grows, so DynamoDB cannot split a hot partition by key range. Two shards take 2,000 items a
+second per channel (86 times the mean rate of a 2,000,000-item day all from one channel, so a replayed DLQ
+or a backfill burst is absorbed); an unfiltered page costs 2 Queries per channel present that day. The count
+may be raised, never lowered: readers Query shards 0..CHANNEL_SHARDS-1.
+
+Tables written before held `DAY#<yyyy-mm-dd>#<n>` (the id's shard among `DAY_SHARDS`, the old layout). Every
+write since counts its item under `ck` (KEYED) in the day's counters beside the channel counts, and every
+removal uncounts it, so on a day whose counters are complete (`COUNTERS`/`COMPLETE` mark) the items left in
+the old layout number at most `total - ck` (a rewrite or erasure of an old item keeps the difference, which
+then over-states them, never under-states). Readers therefore Query the old layout's shards of a day when
+its counters are not complete (every channel's partitions too: which channels it holds is not known) or
+`ck` is below the day's total; `cli feedback rekey` moves a range's old items to the new layout and settles
+`ck`, after which those days cost the channel partitions only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from chalicelib.config import settings
+from chalicelib.models import Channel
+
+# The counter (per day) of items written in this layout: counters.item_counts adds it for every item.
+KEYED = "ck"
+_MIX = "s|"  # counters.item_counts' `s|<channel>|<sentiment>`: every item once, by channel
+EVERY_CHANNEL = tuple(sorted(channel.value for channel in Channel))
+
+
+def legacy_partition(day: date, shard: int) -> str:
+    """An old-layout partition `DAY#yyyy-mm-dd#n` (read until re-keyed)."""
+    return f"DAY#{day.isoformat()}#{shard}"
+
+
+def channel_partition(day: date, channel: str, shard: int) -> str:
+    """A partition `DAY#yyyy-mm-dd#<channel>#n`."""
+    return f"DAY#{day.isoformat()}#{channel}#{shard}"
+
+
+@dataclass(frozen=True)
+class DayPartition:
+    """One partition of a day: an old-layout shard (`channel` None) or a channel's shard."""
+
+    channel: str | None
+    shard: int
+
+    def value(self, day: date) -> str:
+        """The partition key value on `day`."""
+        if self.channel is None:
+            return legacy_partition(day, self.shard)
+        return channel_partition(day, self.channel, self.shard)
+
+    @property
+    def order(self) -> tuple[int, str, int]:
+        """Where it comes in a day's listing: the old shards first, then the channels by name."""
+        return (0, "", self.shard) if self.channel is None else (1, self.channel, self.shard)
+
+
+def legacy_partitions() -> list[DayPartition]:
+    return [DayPartition(None, shard) for shard in range(settings().day_shards)]
+
+
+def channel_partitions(channels: Sequence[str]) -> list[DayPartition]:
+    shards = range(settings().channel_shards)
+    return [DayPartition(channel, shard) for channel in sorted(channels) for shard in shards]
+
+
+def channel_totals(counts: Mapping[str, int]) -> Counter[str]:
+    """Items per channel in a day's counters (summed over shards)."""
+    totals: Counter[str] = Counter()
+    for name, count in counts.items():
+        if name.startswith(_MIX):
+            totals[name.split("|")[1]] += count
+    return totals
+
+
+def may_hold_legacy(counts: Mapping[str, int]) -> bool:
+    """Whether a counted day may hold old-layout items: fewer counted as keyed than it holds."""
+    return counts.get(KEYED, 0) < sum(channel_totals(counts).values())
+
+
+def partitions(counts: Mapping[str, int], counted: bool, channel: str | None = None) -> list[DayPartition]:
+    """The partitions a reader Queries on a day with these counters (`counted`: they count every item of
+    the day), in listing order; `channel`: only what may hold that channel's items."""
+    if counted:
+        present = [name for name, total in channel_totals(counts).items() if total > 0]
+        legacy = may_hold_legacy(counts)
+    else:
+        present, legacy = list(EVERY_CHANNEL), True
+    if channel is not None:
+        present = [name for name in present if name == channel]
+    return [*(legacy_partitions() if legacy else []), *channel_partitions(present)]
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    """Days' counters (summed over shards) and the first day from which they count every item (None: no
+    day is known to)."""
+
+    per_day: Mapping[date, Mapping[str, int]]
+    complete_since: date | None
+
+    def counted(self, day: date) -> bool:
+        return self.complete_since is not None and day >= self.complete_since
+
+    def partitions(self, day: date, channel: str | None = None) -> list[DayPartition]:
+        return partitions(self.per_day.get(day, Counter()), self.counted(day), channel)
+
+
+def read_counts(days: Sequence[date], assume_counted: bool = False) -> DayCounts:
+    """The counters of `days` and the completeness mark: one BatchGetItem per 50 days. `assume_counted`
+    reads the day counters only (a role that may not read the mark: the alerts' samples of recent hours,
+    which the counters hold), taking every day as counted."""
+    # Imported here: counters imports feedback, which imports this module.
+    from chalicelib.store import counters
+
+    if assume_counted:
+        return DayCounts(counters.read_days(days), counters.EVERY_DAY)
+    per_day, since = counters.read_days_and_completeness(days)
+    return DayCounts(per_day, since)
+
+
+def parse_channel(value: object) -> str | None:
+    """A channel name as a cursor may carry it, or None when it names none."""
+    return value if isinstance(value, str) and value in EVERY_CHANNEL else None
