@@ -10,7 +10,7 @@ from chalicelib.config import settings
 from chalicelib.models import StoredFeedback
 from chalicelib.store import counters, dynamo
 from chalicelib.store.day_layout import KEYED, legacy_partition
-from chalicelib.store.feedback import feedback_key, shard_of
+from chalicelib.store.feedback import feedback_key, shard_of, to_item
 from chalicelib.store.schema import DAY_PK
 
 
@@ -30,6 +30,15 @@ def to_old_layout(items: Iterable[StoredFeedback]) -> None:
             ),
         )
         dynamodb.update_item(**counters.counter_update(day, 0, {KEYED: -1})["Update"])
+
+
+def old_layout_item(item: StoredFeedback) -> dict:
+    """The table item an older version wrote for a stored feedback: in the per-day index's old layout."""
+    day = item.stored_at.date()
+    return {
+        **to_item(item),
+        DAY_PK: legacy_partition(day, shard_of(item.feedback_id, settings().day_shards)),
+    }
 
 
 def forget_completeness() -> None:

@@ -78,15 +78,19 @@ def test_an_item_is_keyed_by_its_day_channel_and_a_shard_of_its_id():
 def test_the_partitions_a_reader_queries():
     legacy = [DayPartition(None, n) for n in range(settings().day_shards)]
     both = [DayPartition(c, n) for c in ("form", "x") for n in range(settings().channel_shards)]
-    keyed_day = {"s|x|POSITIVE": 2, "s|form|NONE": 1, "s|zendesk|NONE": 0, KEYED: 3}
-    assert day_layout.partitions(keyed_day, counted=True) == both
-    assert day_layout.partitions({**keyed_day, KEYED: 2}, counted=True) == legacy + both
-    assert day_layout.partitions(keyed_day, counted=True, channel="x") == both[settings().channel_shards :]
-    assert day_layout.partitions(keyed_day, counted=True, channel="zendesk") == []
-    # Not known to be counted: every channel, and the old layout.
-    every = day_layout.partitions({}, counted=False)
+    keyed_day = {"s|x|POSITIVE": 2, "s|form|NONE": 1, KEYED: 3}
+    named = {"x", "form"}
+    assert day_layout.partitions(keyed_day, counted=True, channels=named) == both
+    assert day_layout.partitions({**keyed_day, KEYED: 2}, counted=True, channels=named) == legacy + both
+    assert day_layout.partitions(keyed_day, True, "x", named) == both[settings().channel_shards :]
+    assert day_layout.partitions(keyed_day, True, "zendesk", named) == []
+    # Not known to be counted: the old layout too.
+    assert day_layout.partitions(keyed_day, counted=False, channels=named) == legacy + both
+    every = day_layout.partitions({}, counted=False, channels=None)
     assert every[: len(legacy)] == legacy and len(every) == len(legacy) + 17 * settings().channel_shards
     assert [part.order for part in every] == sorted(part.order for part in every)
+    # A channel whose items were all erased (its counts back at 0) is still named by its attributes.
+    assert day_layout.named_channels({"pk": "COUNTER#2026-08-03", "s|x|NONE": 0, "src|a": 1}) == {"x"}
 
 
 def test_a_day_in_both_layouts_is_read_whole_and_once(counted):
@@ -102,12 +106,39 @@ def test_a_day_in_both_layouts_is_read_whole_and_once(counted):
     )
 
 
-def test_a_day_not_known_counted_is_read_in_every_partition(stack):
+def test_a_day_without_counters_not_known_counted_reads_every_partition(stack):
+    forget_completeness()
+    items = [item(n, CHANNELS[n % 3]) for n in range(6)]
+    aws_items = [dynamo.put_request(feedback_store.to_item(each)) for each in items]
+    dynamo.batch_write(settings().table_name, aws_items)  # written around the counters (a restore)
+    every_partition = settings().day_shards + 17 * settings().channel_shards
+    assert len(day_layout.read_counts([DAY]).partitions(DAY)) == every_partition
+    assert sorted(i.feedback_id for i in feedback_store.list_day(DAY)) == sorted(i.feedback_id for i in items)
+
+
+def test_a_day_not_known_counted_reads_the_old_layout_and_the_channels_named(stack):
     forget_completeness()
     old, new = mixed_day()
+    parts = day_layout.read_counts([DAY]).partitions(DAY)
+    assert {part.channel for part in parts} == {None, *CHANNELS}
     assert sorted(i.feedback_id for i in feedback_store.list_day(DAY)) == sorted(
         i.feedback_id for i in old + new
     )
+
+
+def test_rekey_names_the_channels_it_moves_items_to(stack):
+    """A day without counters (stored before they existed): its items moved are still found."""
+    forget_completeness()
+    old = [item(n, CHANNELS[n % 3]) for n in range(6)]
+    save(old)
+    to_old_layout(old)
+    for key in counters.counter_keys([DAY]):
+        aws.client("dynamodb").delete_item(TableName=settings().table_name, Key=dynamo.serialize(key))
+    # A counter item naming another channel only (e.g. an erased item's): the day's channels are its names.
+    aws.client("dynamodb").update_item(**counters.counter_update(DAY, 1, {"s|email|NONE": 0})["Update"])
+    assert {part.channel for part in day_layout.read_counts([DAY]).partitions(DAY)} == {None, "email"}
+    assert feedback_store.rekey_day(DAY) == (6, 0)
+    assert sorted(i.feedback_id for i in feedback_store.list_day(DAY)) == sorted(i.feedback_id for i in old)
 
 
 def test_a_channel_listing_evaluates_only_what_it_returns(counted):

@@ -548,3 +548,12 @@ def settle_keyed(day: date) -> int:
         return 0
     aws.client("dynamodb").update_item(**counter_update(day, 0, {KEYED: missing})["Update"])
     return missing
+
+
+def name_channels(day: date, channels: Iterable[str]) -> None:
+    """Make the day's counters name `channels` (an `s|<channel>|NONE` attribute, added 0 where absent) without
+    changing a count: readers Query the channel partitions a day's counters name (day_layout.partitions)."""
+    names = sorted(channels)
+    if names:
+        delta = {f"s|{channel}|{UNANALYSED}": 0 for channel in names}
+        aws.client("dynamodb").update_item(**counter_update(day, 0, delta)["Update"])

@@ -13,18 +13,19 @@ may be raised, never lowered: readers Query shards 0..CHANNEL_SHARDS-1.
 
 Tables written before held `DAY#<yyyy-mm-dd>#<n>` (the id's shard among `DAY_SHARDS`, the old layout). Every
 write since counts its item under `ck` (KEYED) in the day's counters beside the channel counts, and every
-removal uncounts it, so on a day whose counters are complete (`COUNTERS`/`COMPLETE` mark) the items left in
-the old layout number at most `total - ck` (a rewrite or erasure of an old item keeps the difference, which
-then over-states them, never under-states). Readers therefore Query the old layout's shards of a day when
-its counters are not complete (every channel's partitions too: which channels it holds is not known) or
-`ck` is below the day's total; `cli feedback rekey` moves a range's old items to the new layout and settles
-`ck`, after which those days cost the channel partitions only.
+removal or re-analysis moves it like the other counts (a re-analysis updates an item in place: an old item
+stays old), so on a day whose counters are complete (`COUNTERS`/`COMPLETE` mark) the items left in the old
+layout number at most `total - ck` (an erasure of an old item over-states them, never under-states).
+Readers therefore Query the old layout's shards of a day when its counters are not complete or `ck` is below
+the day's total, and the partitions of the channels its counter items name (see `partitions`);
+`cli feedback rekey` moves a range's old items to the new layout and settles `ck`, after which those days
+cost the channel partitions only.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -89,32 +90,52 @@ def may_hold_legacy(counts: Mapping[str, int]) -> bool:
     return counts.get(KEYED, 0) < sum(channel_totals(counts).values())
 
 
-def partitions(counts: Mapping[str, int], counted: bool, channel: str | None = None) -> list[DayPartition]:
-    """The partitions a reader Queries on a day with these counters (`counted`: they count every item of
-    the day), in listing order; `channel`: only what may hold that channel's items."""
-    if counted:
-        present = [name for name, total in channel_totals(counts).items() if total > 0]
-        legacy = may_hold_legacy(counts)
-    else:
-        present, legacy = list(EVERY_CHANNEL), True
+def partitions(
+    counts: Mapping[str, int],
+    counted: bool,
+    channel: str | None = None,
+    channels: Iterable[str] | None = None,
+) -> list[DayPartition]:
+    """The partitions a reader Queries on a day, in listing order: the old layout's shards unless the day is
+    `counted` (its counters count every item of it) and they count no item in the old layout, and the
+    partitions of `channels` (None: every channel), or of `channel` only among them.
+
+    `channels` are those the day's counter items name (any `s|<channel>|…` attribute, whatever its value):
+    an item is put in the channel layout only by the write that stores it (a re-analysis updates it in place,
+    `feedback rekey` names the channel first), in the transaction that adds its channel's count, and no
+    write removes a counter attribute, so a channel partition holding items is always named.
+    """
+    legacy = not counted or may_hold_legacy(counts)
+    present = list(EVERY_CHANNEL) if channels is None else sorted(set(channels))
     if channel is not None:
         present = [name for name in present if name == channel]
     return [*(legacy_partitions() if legacy else []), *channel_partitions(present)]
 
 
+def named_channels(counter_item: Mapping[str, object]) -> set[str]:
+    """The channels a counter item (as read) names."""
+    return {name.split("|")[1] for name in counter_item if name.startswith(_MIX)}
+
+
 @dataclass(frozen=True)
 class DayCounts:
-    """Days' counters (summed over shards) and the first day from which they count every item (None: no
-    day is known to)."""
+    """Days' counters (summed over shards), the channels their items name, and the first day from which they
+    count every item (None: no day is known to)."""
 
     per_day: Mapping[date, Mapping[str, int]]
+    channels: Mapping[date, frozenset[str]]
     complete_since: date | None
 
     def counted(self, day: date) -> bool:
         return self.complete_since is not None and day >= self.complete_since
 
     def partitions(self, day: date, channel: str | None = None) -> list[DayPartition]:
-        return partitions(self.per_day.get(day, Counter()), self.counted(day), channel)
+        counts, named = self.per_day.get(day, Counter()), self.channels.get(day)
+        if named is None and not self.counted(day):
+            # No counter item on a day not known counted: nothing says which channels it holds (items
+            # written around the counters, e.g. by a restore), so every channel's partitions are read.
+            return partitions(counts, False, channel, None)
+        return partitions(counts, self.counted(day), channel, named or frozenset())
 
 
 def read_counts(days: Sequence[date], assume_counted: bool = False) -> DayCounts:
@@ -122,12 +143,30 @@ def read_counts(days: Sequence[date], assume_counted: bool = False) -> DayCounts
     reads the day counters only (a role that may not read the mark: the alerts' samples of recent hours,
     which the counters hold), taking every day as counted."""
     # Imported here: counters imports feedback, which imports this module.
-    from chalicelib.store import counters
+    from chalicelib.store import counters, dynamo
+    from chalicelib.store.schema import PK
 
+    keys = (
+        counters.counter_keys(days)
+        if assume_counted
+        else [counters.COMPLETE_KEY, *counters.counter_keys(days)]
+    )
+    found = dynamo.batch_get(settings().table_name, keys)
+    day_items = [item for item in found if str(item[PK]).startswith(f"{counters.COUNTER}#")]
+    channels: dict[date, set[str]] = {}
+    for item in day_items:
+        day = date.fromisoformat(str(item[PK]).removeprefix(f"{counters.COUNTER}#"))
+        channels.setdefault(day, set()).update(named_channels(item))
     if assume_counted:
-        return DayCounts(counters.read_days(days), counters.EVERY_DAY)
-    per_day, since = counters.read_days_and_completeness(days)
-    return DayCounts(per_day, since)
+        since: date | None = counters.EVERY_DAY
+    else:
+        marks = [item.get("since") for item in found if item[PK] == counters.COMPLETE_KEY[PK]]
+        since = date.fromisoformat(marks[0]) if marks and isinstance(marks[0], str) else None
+    return DayCounts(
+        counters.sum_counters(day_items),
+        {day: frozenset(names) for day, names in channels.items()},
+        since,
+    )
 
 
 def parse_channel(value: object) -> str | None:

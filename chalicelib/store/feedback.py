@@ -210,7 +210,7 @@ def list_day(
     to), only the items stored from `from` to before `to`. `assume_counted`: see day_layout.read_counts;
     `every_partition`: every partition the day may have, whatever its counters say (a recount of them)."""
     if every_partition:
-        parts = day_layout.partitions({}, counted=False)
+        parts = day_layout.partitions({}, counted=False, channels=None)
     else:
         parts = day_layout.read_counts([day], assume_counted).partitions(day)
     streams = [dynamo.read_ahead(_list_partition(day, part, stored)) for part in parts]
@@ -544,9 +544,15 @@ def rekey_day(day: date) -> tuple[int, int]:
     """Move a day's old-layout items to their channel partitions: one conditional UpdateItem each, applied
     only while the item is still where it was read (a rewrite or erasure meanwhile wins; nothing it wrote is
     lost). Idempotent: a second run finds what the first left. (moved, left as they were)."""
+    # Imported here: counters imports this module.
+    from chalicelib.store import counters
+
     dynamodb = aws.client("dynamodb")
     moved = left = 0
-    for item in legacy_keys(day):
+    found = list(legacy_keys(day))
+    # The channels are named in the day's counters before any item moves, so readers find their partitions.
+    counters.name_channels(day, {str(item.get("channel")) for item in found} & set(day_layout.EVERY_CHANNEL))
+    for item in found:
         channel = item.get("channel")
         if not isinstance(channel, str) or day_layout.parse_channel(channel) is None:
             left += 1
