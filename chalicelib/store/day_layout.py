@@ -17,7 +17,8 @@ removal or re-analysis moves it like the other counts (a re-analysis updates an 
 stays old), so on a day whose counters are complete (`COUNTERS`/`COMPLETE` mark) the items left in the old
 layout number at most `total - ck` (an erasure of an old item over-states them, never under-states).
 Readers therefore Query the old layout's shards of a day when its counters are not complete or `ck` is below
-the day's total, and the partitions of the channels its counter items name (see `partitions`);
+the day's total, and the partitions of the channels its counter items name (see `partitions`; every
+channel's on a day not known counted that has no counter item at all);
 `cli feedback rekey` moves a range's old items to the new layout and settles `ck`, after which those days
 cost the channel partitions only.
 """
