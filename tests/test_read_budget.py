@@ -127,8 +127,8 @@ def test_tiny_budgets_give_partial_pages_that_add_up_to_the_filtered_listing(
 
 
 def test_a_page_never_makes_more_queries_than_its_budget(stack, monkeypatch):
-    """Ten days no counter is known complete for are 80 old-layout shards the channel may be in: without a
-    budget, one request would make 80 Queries."""
+    """Ten days without counters, not known counted, are 100 partitions the channel may be in (8 old-layout
+    shards and the channel's 2 each): without a budget, one request would make 100 Queries."""
     days = [date(2026, 3, 1) + timedelta(days=n) for n in range(10)]
     forget_completeness()
     queries: list[int] = []
@@ -149,7 +149,7 @@ def test_a_page_never_makes_more_queries_than_its_budget(stack, monkeypatch):
     aws.client("dynamodb").meta.events.unregister("provide-client-params.dynamodb.Query", count)
 
     assert max(queries) == feedback_store.PAGE_QUERY_BUDGET
-    assert sum(queries) == 10 * 8 and pages_read == 3
+    assert sum(queries) == 10 * (8 + 2) and pages_read == 4
 
 
 def test_a_rare_match_does_not_cost_a_request_per_item(stack):
