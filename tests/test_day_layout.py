@@ -89,8 +89,12 @@ def test_the_partitions_a_reader_queries():
     every = day_layout.partitions({}, counted=False, channels=None)
     assert every[: len(legacy)] == legacy and len(every) == len(legacy) + 17 * settings().channel_shards
     assert [part.order for part in every] == sorted(part.order for part in every)
-    # A channel whose items were all erased (its counts back at 0) is still named by its attributes.
+    # A channel whose items were all erased (its counts back at 0) is still named by its attributes: a day not
+    # known counted reads it, a counted day (its counts hold every item) does not.
     assert day_layout.named_channels({"pk": "COUNTER#2026-08-03", "s|x|NONE": 0, "src|a": 1}) == {"x"}
+    erased = {"s|x|POSITIVE": 0, "s|form|NONE": 1, KEYED: 1}
+    assert day_layout.partitions(erased, counted=True, channels=named) == both[: settings().channel_shards]
+    assert day_layout.partitions(erased, counted=False, channels=named) == legacy + both
 
 
 def test_a_day_in_both_layouts_is_read_whole_and_once(counted):
@@ -139,6 +143,26 @@ def test_rekey_names_the_channels_it_moves_items_to(stack):
     assert {part.channel for part in day_layout.read_counts([DAY]).partitions(DAY)} == {None, "email"}
     assert feedback_store.rekey_day(DAY) == (6, 0)
     assert sorted(i.feedback_id for i in feedback_store.list_day(DAY)) == sorted(i.feedback_id for i in old)
+
+
+def test_a_page_ending_where_nothing_after_may_hold_an_item_has_no_next(counted, monkeypatch):
+    """`next` names a partition only while one after the page may hold an item: a page whose budget runs out
+    with the range's last trustpilot partition ends the listing, the later days (form items only, or none)
+    ruled out by their counters; an unfiltered one moves on to the next day that holds items."""
+    days = [DAY + timedelta(days=n) for n in range(4)]
+    save([item(n, "trustpilot" if n < 3 else "form", days[0]) for n in range(6)])
+    save([item(n, "form", days[2]) for n in range(2)])
+    monkeypatch.setattr(feedback_store, "PAGE_QUERY_BUDGET", 1)
+
+    trustpilot = feedback_store.page_days(days, feedback_store.Filters(channel="trustpilot"), 10)
+    monkeypatch.setattr(feedback_store, "PAGE_QUERY_BUDGET", 2)
+    first_day = feedback_store.page_days(days, feedback_store.Filters(), 10)
+    rest = feedback_store.page_days(days, feedback_store.Filters(), 10, first_day.cursor)
+
+    assert len(trustpilot.items) == 3 and trustpilot.cursor is None
+    assert len(first_day.items) == 6
+    assert first_day.cursor == {"day": 2, "channel": "form", "shard": 0, "key": None}
+    assert len(rest.items) == 2 and rest.cursor is None
 
 
 def test_a_channel_listing_evaluates_only_what_it_returns(counted):
@@ -251,3 +275,10 @@ def test_counters_rebuild_counts_what_is_still_old(counted):
     assert Counter(day_layout.channel_totals(counts)) == Counter(
         {"form": 10, "trustpilot": 10, "webhook": 10}
     )
+
+
+def test_an_unfiltered_listings_counter_window_is_one_batch_get():
+    from chalicelib.store import counters, dynamo
+
+    assert day_layout.COUNTS_WINDOW_DAYS * counters.COUNTER_SHARDS + 1 <= dynamo.MAX_BATCH_GET_ITEMS
+    assert (day_layout.COUNTS_WINDOW_DAYS + 1) * counters.COUNTER_SHARDS + 1 > dynamo.MAX_BATCH_GET_ITEMS

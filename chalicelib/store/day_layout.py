@@ -6,9 +6,10 @@ evaluates is one it returns), and any reader skips the channels a day does not h
 (store/counters.py, kept in each item's write transaction) say which channels hold items.
 
 Why shards at all: a partition of an index takes at most 1,000 write units a second, and its sort key (the
-stored time) only grows, so DynamoDB cannot split a hot partition by key range. Two shards take 2,000 items a
-second per channel (86 times the mean rate of a 2,000,000-item day all from one channel, so a replayed DLQ
-or a backfill burst is absorbed); an unfiltered page costs 2 Queries per channel present that day. The count
+stored time) only grows, so DynamoDB cannot split a hot partition by key range. One shard (the default) takes
+about 1,000 items a second of one channel, 43 times the mean rate of a 2,000,000-item day all from one
+channel; every shard more adds as much, and costs an unfiltered page one more Query per channel present that
+day (a small team's first page then reads many near-empty partitions, hence one by default). The count
 may be raised, never lowered: readers Query shards 0..CHANNEL_SHARDS-1.
 
 Tables written before held `DAY#<yyyy-mm-dd>#<n>` (the id's shard among `DAY_SHARDS`, the old layout). Every
@@ -33,6 +34,9 @@ from datetime import date
 from chalicelib.config import settings
 from chalicelib.models import Channel
 
+# Days whose counter items (counters.COUNTER_SHARDS a day) and the completeness mark fit one BatchGetItem
+# (dynamo.MAX_BATCH_GET_ITEMS keys): what an unfiltered listing reads at a time.
+COUNTS_WINDOW_DAYS = 49
 # The counter (per day) of items written in this layout: counters.item_counts adds it for every item.
 KEYED = "ck"
 _MIX = "s|"  # counters.item_counts' `s|<channel>|<sentiment>`: every item once, by channel
@@ -104,10 +108,17 @@ def partitions(
     `channels` are those the day's counter items name (any `s|<channel>|…` attribute, whatever its value):
     an item is put in the channel layout only by the write that stores it (a re-analysis updates it in place,
     `feedback rekey` names the channel first), in the transaction that adds its channel's count, and no
-    write removes a counter attribute, so a channel partition holding items is always named.
+    write removes a counter attribute (day counter items have no TTL; `counters rebuild` rewrites a day's
+    from the items it finds in every partition), so a channel partition holding items the app wrote is
+    always named.
     """
     legacy = not counted or may_hold_legacy(counts)
     present = list(EVERY_CHANNEL) if channels is None else sorted(set(channels))
+    if counted and channels is not None:
+        # A counted day's counts hold every item of it: a channel named but counted at zero (its items
+        # erased, or named by a re-key of none) has nothing left to read.
+        totals = channel_totals(counts)
+        present = [name for name in present if totals[name] > 0]
     if channel is not None:
         present = [name for name in present if name == channel]
     return [*(legacy_partitions() if legacy else []), *channel_partitions(present)]
@@ -134,7 +145,8 @@ class DayCounts:
         counts, named = self.per_day.get(day, Counter()), self.channels.get(day)
         if named is None and not self.counted(day):
             # No counter item on a day not known counted: nothing says which channels it holds (items
-            # written around the counters, e.g. by a restore), so every channel's partitions are read.
+            # written around the counters, as the bench's and tests' seeders write them, or by hand), so
+            # every channel's partitions are read.
             return partitions(counts, False, channel, None)
         return partitions(counts, self.counted(day), channel, named or frozenset())
 

@@ -403,7 +403,11 @@ def page_days(
     start_day = cursor["day"] if cursor else 0
     start = DayPartition(cursor.get("channel"), cursor["shard"]) if cursor else None
     start_key = cursor.get("key") if cursor else None
-    counts = day_layout.read_counts(days[start_day:])
+    # A filtered listing needs every day's counters to skip days; an unfiltered one reads them as it goes,
+    # one BatchGetItem's worth of days at a time, as its first page seldom leaves the first days.
+    window = len(days) if filters.active else day_layout.COUNTS_WINDOW_DAYS
+    counts = day_layout.read_counts(days[start_day : start_day + window])
+    read_until = start_day + window
     matching = listing_hints.matching_days(days[start_day:], filters, counts) if filters.active else None
     skipped = set() if matching is None else set(days[start_day:]) - set(matching)
     extra = filters.expression()
@@ -411,6 +415,9 @@ def page_days(
         day = days[day_index]
         if day in skipped:
             continue
+        if day_index >= read_until:
+            counts = day_layout.read_counts(days[day_index : day_index + window])
+            read_until = day_index + window
         parts = counts.partitions(day, filters.channel)
         if day_index == start_day and start is not None:
             # Resumed: from the cursor's partition on (read even if the counters no longer list it, so the
@@ -433,8 +440,17 @@ def page_days(
             if page.done:
                 if start_key:
                     return Page(page.items, _position(day_index, part, start_key))
-                following = parts[position + 1] if position + 1 < len(parts) else None
-                return Page(page.items, _after(day_index, following, len(days)))
+                if position + 1 < len(parts):
+                    return Page(page.items, _position(day_index, parts[position + 1], None))
+                following = _next_day(
+                    days,
+                    day_index,
+                    channel=filters.channel,
+                    counts=counts,
+                    read_until=read_until,
+                    skipped=skipped,
+                )
+                return Page(page.items, following)
     return Page(page.items, None)
 
 
@@ -442,13 +458,26 @@ def _position(day_index: int, part: DayPartition, key: dict[str, Any] | None) ->
     return {"day": day_index, "channel": part.channel, "shard": part.shard, "key": key}
 
 
-def _after(day_index: int, following: DayPartition | None, days: int) -> dict[str, Any] | None:
-    """The cursor of the partition after the one a page ended with (`following` on the same day, else the
-    next day's first), or None when that was the last."""
-    if following is not None:
-        return _position(day_index, following, None)
-    if day_index + 1 < days:
-        return _position(day_index + 1, DayPartition(None, 0), None)
+def _next_day(
+    days: Sequence[date],
+    day_index: int,
+    *,
+    channel: str | None,
+    counts: day_layout.DayCounts,
+    read_until: int,
+    skipped: set[date],
+) -> dict[str, Any] | None:
+    """The cursor of the first partition after `day_index`'s that may hold an item: the first partition of
+    the next day the counters read leave some to read on, or of the first day past them (unknown until its
+    counters are read); None when no partition left may, so an exhausted listing ends with `next: null`."""
+    for index in range(day_index + 1, len(days)):
+        if index >= read_until:
+            return _position(index, DayPartition(None, 0), None)
+        if days[index] in skipped:
+            continue
+        parts = counts.partitions(days[index], channel)
+        if parts:
+            return _position(index, parts[0], None)
     return None
 
 

@@ -34,7 +34,7 @@ ABSENT_CHANNEL = "telegram"  # none in the range
 COMMON_CHANNELS = ("form", "webhook", "facebook", "instagram", "zendesk", "intercom")
 CUSTOMER_ITEMS_PER_DAY = 2  # the listed customer's share of each day
 PAGE_LIMIT = 100
-CHANNEL_SHARDS_TEXT = "`CHANNEL_SHARDS` shards of each day and channel, 2 by default"
+CHANNEL_SHARDS_TEXT = "`CHANNEL_SHARDS` shards of each day and channel, 1 by default"
 READ_UNIT_BYTES = 4096
 # "Before" figures, measured with this module on main at e87b05e (no read budget, no customer index with
 # dates; 7 days seeded alone, 30 days as here), 1,000 items a day: days → scenario → (pages, requests, RRU)
