@@ -40,6 +40,8 @@ class Settings:
     theme_tagger: ThemeTaggerBackend
     bedrock_model_id: str
     parameter_prefix: str
+    # Shards of the per-day index's old layout (`DAY#<day>#<n>`): what a table written before the channel
+    # partitions holds, read until re-keyed (README, upgrading).
     day_shards: int
     config_cache_seconds: int
     max_form_body_bytes: int
@@ -52,6 +54,9 @@ class Settings:
     # dashboard's address their messages link to ("" for no link).
     alerts_topic_arn: str = ""
     dashboard_url: str = ""
+    # Shards of each (day, channel) partition of the per-day index (store/feedback.py, "Per-day index
+    # layout"); may be raised, never lowered (items in the shards dropped would no longer be read).
+    channel_shards: int = 1
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -74,6 +79,7 @@ class Settings:
             export_fanout_items=max(0, int(os.environ.get("EXPORT_FANOUT_ITEMS", "250000") or "0")),
             alerts_topic_arn=os.environ.get("ALERTS_TOPIC_ARN", ""),
             dashboard_url=os.environ.get("DASHBOARD_URL", ""),
+            channel_shards=max(1, int(os.environ.get("CHANNEL_SHARDS", "1") or "1")),
         )
 
 

@@ -15,6 +15,7 @@ from chalicelib.config import settings as app_settings
 from chalicelib.models import Channel, Sentiment, StoredFeedback, ThemeTag
 from chalicelib.store import counters, dynamo, listing_hints
 from chalicelib.store import feedback as feedback_store
+from tests.layout_support import old_layout_item
 from tests.test_export import save
 from tests.test_read_budget import follow, item
 
@@ -92,7 +93,7 @@ def test_days_not_all_counted_are_read(stack):
     """An upgraded stage: items stored before the counters existed, and an erasure's negative counts."""
     days = three_days()
     uncounted = item("old", at(days[2], 5), "trustpilot", sentiment="NEGATIVE")
-    dynamo.batch_write(app_settings().table_name, [dynamo.put_request(feedback_store.to_item(uncounted))])
+    dynamo.batch_write(app_settings().table_name, [dynamo.put_request(old_layout_item(uncounted))])
     dynamo.batch_write(
         app_settings().table_name,
         [dynamo.put_request({**counters.counter_key(days[1], 1), "s|trustpilot|NEGATIVE": -1})],
@@ -111,7 +112,7 @@ def test_a_rebuild_reaching_today_marks_its_range_counted(stack, capsys):
     today = datetime.now(UTC).date()
     days = [today - timedelta(days=n) for n in (2, 1, 0)]
     uncounted = item("old", at(days[0], 5), "trustpilot", sentiment="NEGATIVE")
-    dynamo.batch_write(app_settings().table_name, [dynamo.put_request(feedback_store.to_item(uncounted))])
+    dynamo.batch_write(app_settings().table_name, [dynamo.put_request(old_layout_item(uncounted))])
     listing = feedback_store.Filters(channel="trustpilot")
 
     # A range that stops before today leaves the mark alone (days after it may be uncounted).
@@ -140,8 +141,10 @@ def test_the_cursor_crosses_skipped_days(stack, monkeypatch):
 
     assert [i.external_id for page in pages for i in page.items] == ["d0", "d3", "d5"]
     assert set(read) == {days[n].isoformat() for n in (0, 3, 5)}
-    # Each shard of a kept day is queried once, and again only where a page stopped inside it.
-    assert 3 * app_settings().day_shards <= len(read) <= 3 * app_settings().day_shards + len(pages)
+    # Each shard of the channel's partition on a kept day is queried once, and again only where a page
+    # stopped inside it (no other channel's, no old-layout shard: every item was written in the new layout).
+    shards = app_settings().channel_shards
+    assert 3 * shards <= len(read) <= 3 * shards + len(pages)
 
 
 example_days = itertools.count()
@@ -190,7 +193,7 @@ def test_skipping_never_hides_an_item(
         (uncounted if skip_counters and days[day] < mark else counted).append(feedback)
     save(counted)
     if uncounted:
-        writes = [dynamo.put_request(feedback_store.to_item(each)) for each in uncounted]
+        writes = [dynamo.put_request(old_layout_item(each)) for each in uncounted]
         dynamo.batch_write(app_settings().table_name, writes)
     monkeypatch.setattr(counters, "COMPLETE_KEY", {"pk": f"COUNTERS#{first}", "sk": "COMPLETE"})
     assert counters.mark_complete(mark, date.today(), date.today())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -16,10 +17,12 @@ from hypothesis import strategies as st
 
 from chalicelib import aws
 from chalicelib.auth import tokens
+from chalicelib.config import settings as app_settings
 from chalicelib.models import Channel, Sentiment, StoredFeedback
 from chalicelib.read import cursors
+from chalicelib.store import counters, listing_hints, signing_keys
 from chalicelib.store import feedback as feedback_store
-from chalicelib.store import listing_hints, signing_keys
+from tests.layout_support import forget_completeness, to_old_layout
 from tests.test_export import save, stored
 from tests.test_openapi import validated
 
@@ -125,39 +128,56 @@ def test_tiny_budgets_give_partial_pages_that_add_up_to_the_filtered_listing(
     assert all(len(page.items) <= limit for page in paged)
 
 
-def test_a_page_never_makes_more_queries_than_its_budget(stack, monkeypatch):
-    """Ten empty days are 80 empty shards: without a budget, one request would make 80 Queries."""
-    days = [date(2026, 3, 1) + timedelta(days=n) for n in range(10)]
+def _queries_per_page(days: list[date], channel: str) -> list[int]:
+    """The Queries each page of a channel listing of `days` makes, following `next` until it is null (every
+    page empty: the days hold no item)."""
     queries: list[int] = []
 
     def count(params, **kwargs) -> None:
         queries[-1] += 1
 
     aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb.Query", count)
-    cursor, pages_read = None, 0
-    while True:
-        queries.append(0)
-        page = feedback_store.page_days(days, feedback_store.Filters(channel="telegram"), 10, cursor)
-        pages_read += 1
-        cursor = page.cursor
-        assert page.items == []
-        if cursor is None:
-            break
-    aws.client("dynamodb").meta.events.unregister("provide-client-params.dynamodb.Query", count)
+    cursor = None
+    try:
+        while True:
+            queries.append(0)
+            page = feedback_store.page_days(days, feedback_store.Filters(channel=channel), 10, cursor)
+            cursor = page.cursor
+            assert page.items == []
+            if cursor is None:
+                return queries
+    finally:
+        aws.client("dynamodb").meta.events.unregister("provide-client-params.dynamodb.Query", count)
+
+
+def test_a_page_never_makes_more_queries_than_its_budget(stack):
+    """Ten days not known counted whose counters name the channel (as `feedback rekey` names a day's channels
+    before moving its items) are 90 partitions it may be in (8 old-layout shards and the channel's 1 each,
+    CHANNEL_SHARDS): without a budget, one request would make 90 Queries."""
+    days = [date(2026, 3, 1) + timedelta(days=n) for n in range(10)]
+    forget_completeness()
+    for day in days:
+        counters.name_channels(day, ["telegram"])
+    partitions = len(days) * (app_settings().day_shards + app_settings().channel_shards)
+
+    queries = _queries_per_page(days, "telegram")
 
     assert max(queries) == feedback_store.PAGE_QUERY_BUDGET
-    assert sum(queries) == 10 * 8 and pages_read == 3
+    # Every partition read once, and no page after the last partition (its `next` was null).
+    assert sum(queries) == partitions
+    assert len(queries) == math.ceil(partitions / feedback_store.PAGE_QUERY_BUDGET)
 
 
 def test_a_rare_match_does_not_cost_a_request_per_item(stack):
-    """Limit grows with the share of items kept, so a 1-in-50 channel is not one request per page item."""
+    """Limit grows with the share of items kept, so a 1-in-50 channel is not one request per page item
+    (where a channel is still filtered: the old layout's shards, which mix the channels)."""
     at = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
-    save(
-        [
-            item(f"r{n:03d}", at + timedelta(seconds=n), "trustpilot" if n % 50 == 0 else "form")
-            for n in range(400)
-        ]
-    )
+    items = [
+        item(f"r{n:03d}", at + timedelta(seconds=n), "trustpilot" if n % 50 == 0 else "form")
+        for n in range(400)
+    ]
+    save(items)
+    to_old_layout(items)
     sizes: list[int] = []
     aws.client("dynamodb").meta.events.register(
         "provide-client-params.dynamodb.Query", lambda params, **kwargs: sizes.append(params["Limit"])
@@ -173,7 +193,7 @@ def test_a_rare_match_does_not_cost_a_request_per_item(stack):
 def test_days_the_counters_rule_out_are_never_read(stack, monkeypatch):
     days = [date(2026, 5, 1) + timedelta(days=n) for n in range(3)]
     save([item(f"d{n}", datetime.combine(day, datetime.min.time(), UTC), "x") for n, day in enumerate(days)])
-    monkeypatch.setattr(listing_hints, "days_with_matches", lambda asked, filters: [asked[-1]])
+    monkeypatch.setattr(listing_hints, "matching_days", lambda asked, filters, counts: [asked[-1]])
     read: list[str] = []
     aws.client("dynamodb").meta.events.register(
         "provide-client-params.dynamodb.Query",
@@ -203,7 +223,9 @@ def test_partial_pages_carry_signed_cursors_and_validate_against_the_spec(client
     from tests.fuzz.harness import load_schema
 
     at = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-    save([item(f"p{n}", at + timedelta(minutes=n), "trustpilot" if n == 5 else "form") for n in range(6)])
+    items = [item(f"p{n}", at + timedelta(minutes=n), "trustpilot" if n == 5 else "form") for n in range(6)]
+    save(items)
+    to_old_layout(items)  # the old layout's 8 shards: a channel is found by reading them all
     monkeypatch.setattr(feedback_store, "PAGE_QUERY_BUDGET", 2)
     api, schema = WsgiClient(ChaliceWsgi(app)), load_schema()
 
@@ -213,7 +235,7 @@ def test_partial_pages_carry_signed_cursors_and_validate_against_the_spec(client
 
     assert first["items"] == [] and first["next"] is not None  # partial: nothing yet, but more to read
     assert [i["external_id"] for page in listing for i in page["items"]] == ["p5"]
-    assert len(listing) == 4  # 8 shards, 2 per page
+    assert len(listing) == 5  # 8 old-layout shards and the channel's 2, 2 per page
     payload, mac = first["next"].split(".")
     tampered = payload[:-1] + ("A" if payload[-1] != "A" else "B") + "." + mac
     status, body = get(

@@ -22,7 +22,7 @@ def rebuild_command(args: argparse.Namespace) -> int:
     parents = taxonomy_records.current_fresh().parents()
     day, total = args.from_day, 0
     while day <= args.to_day:
-        counts = counters.rebuild_day(day, feedback_store.list_day(day), parents)
+        counts = counters.rebuild_day(day, feedback_store.list_day(day, every_partition=True), parents)
         items = sum(n for name, n in counts.items() if name.startswith("s|"))
         total += items
         print(f"{day.isoformat()}: {items} items counted")

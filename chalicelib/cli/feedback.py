@@ -1,4 +1,4 @@
-"""`feedback list|get` and `export`: stored items and day exports."""
+"""`feedback list|get|rekey` and `export`: stored items, the per-day index's layout, and day exports."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,29 @@ def feedback_get(args: argparse.Namespace) -> int:
     return 0
 
 
+def rekey(args: argparse.Namespace) -> int:
+    """Move a range of days' items from the per-day index's old layout to its channel partitions
+    (store/day_layout.py), day by day; resumable: run it again, or from the day it stopped at."""
+    from chalicelib.store import counters
+
+    if args.to_day < args.from_day:
+        print("--to is before --from", file=sys.stderr)
+        return 2
+    day, unfinished = args.from_day, 0
+    while day <= args.to_day:
+        moved, left = feedback_store.rekey_day(day)
+        remaining = feedback_store.count_legacy(day)
+        if remaining == 0:
+            settled = counters.settle_keyed(day)
+            print(f"{day.isoformat()}: {moved} re-keyed, none left in the old layout (ck +{settled})")
+        else:
+            unfinished += 1
+            print(f"{day.isoformat()}: {moved} re-keyed, {left} changed meanwhile, {remaining} still old")
+        day += timedelta(days=1)
+    print("done" if not unfinished else f"{unfinished} day(s) to run again (the index may be catching up)")
+    return 0 if not unfinished else 1
+
+
 def export(args: argparse.Namespace) -> int:
     """Run a day's export (yesterday by default) and optionally download its files."""
     day = args.date or previous_utc_day()
@@ -79,6 +103,14 @@ def add_feedback_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     getting = feedback.add_parser("get", parents=[common], help="one item as JSON")
     getting.add_argument("feedback_id")
     getting.set_defaults(run=feedback_get)
+    rekeying = feedback.add_parser(
+        "rekey",
+        parents=[common],
+        help="move a range of UTC days' items to the per-day index's channel partitions (after an upgrade)",
+    )
+    rekeying.add_argument("--from", dest="from_day", type=day_argument, required=True, help="first UTC day")
+    rekeying.add_argument("--to", dest="to_day", type=day_argument, required=True, help="last UTC day")
+    rekeying.set_defaults(run=rekey)
 
     exporting = groups.add_parser("export", parents=[common], help="run a day export")
     exporting.add_argument("--date", type=day_argument, help="YYYY-MM-DD (default: yesterday, UTC)")

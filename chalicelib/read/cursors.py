@@ -21,7 +21,8 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.http import BadRequest
 from chalicelib.store import signing_keys
-from chalicelib.store.feedback import ITEM_TYPE, customer_sort_range, day_partition
+from chalicelib.store.day_layout import DayPartition, parse_channel
+from chalicelib.store.feedback import ITEM_TYPE, customer_sort_range
 from chalicelib.store.schema import (
     CUSTOMER_PK,
     CUSTOMER_SK,
@@ -115,22 +116,29 @@ def _is_feedback_key(values: dict[str, str]) -> bool:
 
 
 def read_days_cursor(token: str | None, listing: str, days: Sequence[date]) -> dict[str, Any] | None:
-    """The position (`day`, `shard`, `key`) of a day listing's `next`, checked; None without one."""
+    """The position (`day`, `channel`, `shard`, `key`) of a day listing's `next`, checked; None without one.
+
+    `channel` names a channel partition of the per-day index, None an old-layout shard (store/day_layout.py);
+    a cursor issued before the channel partitions has no `channel` and names an old-layout shard, as it did.
+    """
     if token is None:
         return None
     payload = _verified_payload(token, listing)
-    day, shard, key = payload.get("day"), payload.get("shard"), payload.get("key")
-    if set(payload) != {"day", "shard", "key"}:
+    if set(payload) not in ({"day", "shard", "key"}, {"day", "channel", "shard", "key"}):
         raise InvalidCursor()
-    if not _is_index(day, len(days)) or not _is_index(shard, settings().day_shards):
+    day, channel, shard, key = payload["day"], payload.get("channel"), payload["shard"], payload["key"]
+    if channel is not None and parse_channel(channel) is None:
+        raise InvalidCursor()
+    shards = settings().day_shards if channel is None else settings().channel_shards
+    if not _is_index(day, len(days)) or not _is_index(shard, shards):
         raise InvalidCursor()
     if key is not None:
         values = _string_values(key, _DAY_KEY_NAMES)
         if values is None or not _is_feedback_key(values):
             raise InvalidCursor()
-        if values[DAY_PK] != day_partition(days[day], shard):
+        if values[DAY_PK] != DayPartition(channel, shard).value(days[day]):
             raise InvalidCursor()
-    return {"day": day, "shard": shard, "key": key}
+    return {"day": day, "channel": channel, "shard": shard, "key": key}
 
 
 def read_customer_cursor(

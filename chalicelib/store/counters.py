@@ -10,6 +10,8 @@ stored that UTC day:
 - `fs|<source>|<sentiment or NONE>`, `fr|<source>|<scale>|<rating>`, `cr|<channel>|<scale>|<rating>`: the
   sentiment mix and the ratings of each source or form, the ratings of each channel (so `/stats` answers a
   form's or a channel's scores, and filters by one of them, from the counters too);
+- `ck`: items in the per-day index's channel layout (store/day_layout.py: readers Query the old layout's
+  shards of a day while it is below the day's total);
 - `tg`: items with at least one theme; `t|<theme>` and `t|<theme>|<sentiment>`: items about a theme (a parent
   counting the items tagged with it or one of its children, each once) and the sentiments they express about
   it, as `GET /stats` has always counted them (read/theme_stats.py);
@@ -59,7 +61,8 @@ from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import Channel, RatingScale, Sentiment, StoredFeedback
 from chalicelib.store import dynamo
-from chalicelib.store.feedback import feedback_key, is_negative, shard_of
+from chalicelib.store.day_layout import KEYED
+from chalicelib.store.feedback import count_legacy, feedback_key, is_negative, shard_of
 from chalicelib.store.schema import (
     DAY_SK,
     NEGATIVE_INDEX,
@@ -149,6 +152,8 @@ def item_counts(item: StoredFeedback, parents: ThemeParents) -> Counter[str]:
     counts: Counter[str] = Counter()
     channel = str(item.channel or "unknown")
     counts[f"s|{channel}|{item.sentiment or UNANALYSED}"] += 1
+    # Every item is written in the channel layout of the per-day index (day_layout.py says why it is counted).
+    counts[KEYED] += 1
     counts[f"src|{item.source_id}"] += 1
     counts[f"fs|{item.source_id}|{item.sentiment or UNANALYSED}"] += 1
     if item.rating is not None and item.rating_scale is not None:
@@ -510,6 +515,9 @@ def rebuild_day(day: date, items: Iterable[StoredFeedback], parents: ThemeParent
     taxonomy change)."""
     items = list(items)
     counts = day_deltas(items, [], parents).get(day, Counter())
+    # The recount counts every item as keyed; those still in the old layout are not (day_layout.py).
+    counts[KEYED] -= count_legacy(day)
+    counts = Counter({name: n for name, n in counts.items() if n})
     writes = [dynamo.put_request({**counter_key(day, 0), RECORD_TYPE: COUNTER, **counts})]
     writes += [
         {"DeleteRequest": {"Key": dynamo.serialize(counter_key(day, s))}} for s in range(1, COUNTER_SHARDS)
@@ -524,3 +532,28 @@ def rebuild_day(day: date, items: Iterable[StoredFeedback], parents: ThemeParent
     ]
     dynamo.batch_write(settings().table_name, writes)
     return counts
+
+
+def settle_keyed(day: date) -> int:
+    """After a day's old-layout items were all re-keyed (`cli feedback rekey`): raise its `ck` count to its
+    total, so readers stop Querying the old shards. Safe beside concurrent writes: every write and removal
+    since the channel layout moves `ck` and the total alike, so their difference read at any moment is what
+    the re-key settled. Only on a counted day (others are read whole anyway). What `ck` was raised by."""
+    per_day, since = read_days_and_completeness([day])
+    if since is None or day < since:
+        return 0
+    counts = per_day.get(day, Counter())
+    missing = sum(n for name, n in counts.items() if name.startswith("s|")) - counts.get(KEYED, 0)
+    if missing <= 0:
+        return 0
+    aws.client("dynamodb").update_item(**counter_update(day, 0, {KEYED: missing})["Update"])
+    return missing
+
+
+def name_channels(day: date, channels: Iterable[str]) -> None:
+    """Make the day's counters name `channels` (an `s|<channel>|NONE` attribute, added 0 where absent) without
+    changing a count: readers Query the channel partitions a day's counters name (day_layout.partitions)."""
+    names = sorted(channels)
+    if names:
+        delta = {f"s|{channel}|{UNANALYSED}": 0 for channel in names}
+        aws.client("dynamodb").update_item(**counter_update(day, 0, delta)["Update"])

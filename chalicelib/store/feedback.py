@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import Sentiment, StoredFeedback
-from chalicelib.store import dynamo, listing_hints
+from chalicelib.store import day_layout, dynamo, listing_hints
+from chalicelib.store.day_layout import DayPartition
 from chalicelib.store.schema import (
     CUSTOMER_INDEX,
     CUSTOMER_PK,
@@ -40,9 +43,9 @@ def feedback_key(feedback_id: str) -> dict[str, str]:
     return {PK: f"{ITEM_TYPE}#{feedback_id}", SK: ITEM_TYPE}
 
 
-def day_partition(day: date, shard: int) -> str:
-    """The per-day index partition `DAY#yyyy-mm-dd#n`."""
-    return f"DAY#{day.isoformat()}#{shard}"
+def day_partition(day: date, channel: str, feedback_id: str) -> str:
+    """The per-day index partition of an item: `DAY#yyyy-mm-dd#<channel>#n` (store/day_layout.py)."""
+    return day_layout.channel_partition(day, channel, shard_of(feedback_id, settings().channel_shards))
 
 
 def shard_of(feedback_id: str, shards: int) -> int:
@@ -56,11 +59,10 @@ def to_item(feedback: StoredFeedback) -> dict[str, Any]:
     The day is the UTC day the item was stored, so the nightly export of a finished day sees every item
     stored in it, including late deliveries and DLQ replays of older feedback.
     """
-    shard = shard_of(feedback.feedback_id, settings().day_shards)
     stored_at = feedback.stored_at.isoformat()
     item = {
         **feedback_key(feedback.feedback_id),
-        DAY_PK: day_partition(feedback.stored_at.date(), shard),
+        DAY_PK: day_partition(feedback.stored_at.date(), feedback.channel.value, feedback.feedback_id),
         DAY_SK: f"{stored_at}#{feedback.feedback_id}",
         RECORD_TYPE: ITEM_TYPE,
         **stored_fields(feedback),
@@ -195,16 +197,30 @@ def get(feedback_id: str) -> StoredFeedback | None:
     return from_item(item) if item else None
 
 
-def list_day(day: date, stored: tuple[datetime, datetime] | None = None) -> Iterator[StoredFeedback]:
+def list_day(
+    day: date,
+    stored: tuple[datetime, datetime] | None = None,
+    *,
+    assume_counted: bool = False,
+    every_partition: bool = False,
+) -> Iterator[StoredFeedback]:
     """Every item stored on a UTC day in stored order, read through the per-day index: one paginated Query
-    per shard, each read ahead by its own thread, merged lazily (each shard is already sorted by its sort
-    key); never a Scan. With `stored` (from, to), only the items stored from `from` to before `to`."""
-    shards = [dynamo.read_ahead(_list_shard(day, shard, stored)) for shard in range(settings().day_shards)]
-    yield from heapq.merge(*shards, key=lambda feedback: (feedback.stored_at, feedback.feedback_id))
+    per partition the day's counters say may hold items (day_layout.py), each read ahead by its own thread,
+    merged lazily (each partition is already sorted by its sort key); never a Scan. With `stored` (from,
+    to), only the items stored from `from` to before `to`. `assume_counted`: see day_layout.read_counts;
+    `every_partition`: every partition the day may have, whatever its counters say (a recount of them)."""
+    if every_partition:
+        parts = day_layout.partitions({}, counted=False, channels=None)
+    else:
+        parts = day_layout.read_counts([day], assume_counted).partitions(day)
+    streams = [dynamo.read_ahead(_list_partition(day, part, stored)) for part in parts]
+    yield from heapq.merge(*streams, key=lambda feedback: (feedback.stored_at, feedback.feedback_id))
 
 
-def _list_shard(day: date, shard: int, stored: tuple[datetime, datetime] | None) -> Iterator[StoredFeedback]:
-    condition, names, values = "#pk = :day", {"#pk": DAY_PK}, {":day": {"S": day_partition(day, shard)}}
+def _list_partition(
+    day: date, part: DayPartition, stored: tuple[datetime, datetime] | None
+) -> Iterator[StoredFeedback]:
+    condition, names, values = "#pk = :day", {"#pk": DAY_PK}, {":day": {"S": part.value(day)}}
     if stored is not None:
         # The sort key is `<stored_at ISO>#<id>`: "<to>#…" sorts after "<to>", so BETWEEN ends before `to`.
         condition += " AND #sk BETWEEN :from AND :to"
@@ -375,22 +391,40 @@ class _PageReader:
 def page_days(
     days: Sequence[date], filters: Filters, limit: int, cursor: dict[str, Any] | None = None
 ) -> Page:
-    """Items stored on `days`, day after day and shard after shard, `limit` at most (fewer when the page's
-    read budget is spent first); resumable by cursor.
+    """Items stored on `days`, day after day and partition after partition, `limit` at most (fewer when
+    the page's read budget is spent first); resumable by cursor.
 
-    The cursor names the day, the shard and the key to start after, so a listing reads each item once
-    however it is paged. Days the counters know hold no match are skipped without a read.
+    The cursor names the day, the partition (`channel`, None for an old-layout shard, and `shard`) and the
+    key to start after, so a listing reads each item once however it is paged. The day's counters (one
+    BatchGetItem per 50 days) say which partitions may hold items (day_layout.py): a channel filter reads its
+    channel's only, and days they know hold no match are skipped without a read.
     """
     page = _PageReader(filters, limit, DAY_KEY_NAMES)
-    start_day, start_shard = (cursor["day"], cursor["shard"]) if cursor else (0, 0)
+    start_day = cursor["day"] if cursor else 0
+    start = DayPartition(cursor.get("channel"), cursor["shard"]) if cursor else None
     start_key = cursor.get("key") if cursor else None
-    matching = listing_hints.days_with_matches(days[start_day:], filters) if filters.active else None
+    # A filtered listing needs every day's counters to skip days; an unfiltered one reads them as it goes,
+    # one BatchGetItem's worth of days at a time, as its first page seldom leaves the first days.
+    window = len(days) if filters.active else day_layout.COUNTS_WINDOW_DAYS
+    counts = day_layout.read_counts(days[start_day : start_day + window])
+    read_until = start_day + window
+    matching = listing_hints.matching_days(days[start_day:], filters, counts) if filters.active else None
     skipped = set() if matching is None else set(days[start_day:]) - set(matching)
     extra = filters.expression()
     for day_index in range(start_day, len(days)):
-        if days[day_index] in skipped:
+        day = days[day_index]
+        if day in skipped:
             continue
-        for shard in range(start_shard if day_index == start_day else 0, settings().day_shards):
+        if day_index >= read_until:
+            counts = day_layout.read_counts(days[day_index : day_index + window])
+            read_until = day_index + window
+        parts = counts.partitions(day, filters.channel)
+        if day_index == start_day and start is not None:
+            # Resumed: from the cursor's partition on (read even if the counters no longer list it, so the
+            # rest of a partition it stopped in is never lost).
+            parts = sorted({*parts, start} if start_key else parts, key=lambda part: part.order)
+            parts = [part for part in parts if part.order >= start.order]
+        for position, part in enumerate(parts):
             query: dict[str, Any] = {
                 "TableName": settings().table_name,
                 "IndexName": DAY_INDEX,
@@ -398,27 +432,52 @@ def page_days(
                 "ExpressionAttributeNames": {"#pk": DAY_PK},
                 **extra,
                 "ExpressionAttributeValues": {
-                    ":day": {"S": day_partition(days[day_index], shard)},
+                    ":day": {"S": part.value(day)},
                     **extra.get("ExpressionAttributeValues", {}),
                 },
             }
             start_key = page.read_query(query, start_key)
             if page.done:
-                next_cursor = (
-                    {"day": day_index, "shard": shard, "key": start_key}
-                    if start_key
-                    else _after(day_index, shard, len(days))
+                if start_key:
+                    return Page(page.items, _position(day_index, part, start_key))
+                if position + 1 < len(parts):
+                    return Page(page.items, _position(day_index, parts[position + 1], None))
+                following = _next_day(
+                    days,
+                    day_index,
+                    channel=filters.channel,
+                    counts=counts,
+                    read_until=read_until,
+                    skipped=skipped,
                 )
-                return Page(page.items, next_cursor)
+                return Page(page.items, following)
     return Page(page.items, None)
 
 
-def _after(day_index: int, shard: int, days: int) -> dict[str, Any] | None:
-    """The cursor of the first shard after (day_index, shard), or None when that was the last."""
-    if shard + 1 < settings().day_shards:
-        return {"day": day_index, "shard": shard + 1, "key": None}
-    if day_index + 1 < days:
-        return {"day": day_index + 1, "shard": 0, "key": None}
+def _position(day_index: int, part: DayPartition, key: dict[str, Any] | None) -> dict[str, Any]:
+    return {"day": day_index, "channel": part.channel, "shard": part.shard, "key": key}
+
+
+def _next_day(
+    days: Sequence[date],
+    day_index: int,
+    *,
+    channel: str | None,
+    counts: day_layout.DayCounts,
+    read_until: int,
+    skipped: set[date],
+) -> dict[str, Any] | None:
+    """The cursor of the first partition after `day_index`'s that may hold an item: the first partition of
+    the next day the counters read leave some to read on, or of the first day past them (unknown until its
+    counters are read); None when no partition left may, so an exhausted listing ends with `next: null`."""
+    for index in range(day_index + 1, len(days)):
+        if index >= read_until:
+            return _position(index, DayPartition(None, 0), None)
+        if days[index] in skipped:
+            continue
+        parts = counts.partitions(days[index], channel)
+        if parts:
+            return _position(index, parts[0], None)
     return None
 
 
@@ -465,25 +524,83 @@ def page_customer(
     return Page(page.items, {"key": start_key} if start_key else None)
 
 
-def count_days(days: Sequence[date]) -> int:
-    """How many items were stored on `days`: Select=COUNT Queries on the per-day index, shard by shard
-    (paginated, as each response counts at most 1 MB of items); never a Scan."""
+def _count(day: date, part: DayPartition) -> int:
+    """Items in one partition of a day: Select=COUNT Queries (paginated, as each counts at most 1 MB)."""
     dynamodb = aws.client("dynamodb")
+    query: dict[str, Any] = {
+        "TableName": settings().table_name,
+        "IndexName": DAY_INDEX,
+        "KeyConditionExpression": "#pk = :day",
+        "ExpressionAttributeNames": {"#pk": DAY_PK},
+        "ExpressionAttributeValues": {":day": {"S": part.value(day)}},
+        "Select": "COUNT",
+    }
     total = 0
-    for day in days:
-        for shard in range(settings().day_shards):
-            query: dict[str, Any] = {
-                "TableName": settings().table_name,
-                "IndexName": DAY_INDEX,
-                "KeyConditionExpression": "#pk = :day",
-                "ExpressionAttributeNames": {"#pk": DAY_PK},
-                "ExpressionAttributeValues": {":day": {"S": day_partition(day, shard)}},
-                "Select": "COUNT",
-            }
-            while True:
-                response = dynamodb.query(**query)
-                total += response.get("Count", 0)
-                if "LastEvaluatedKey" not in response:
-                    break
-                query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    return total
+    while True:
+        response = dynamodb.query(**query)
+        total += response.get("Count", 0)
+        if "LastEvaluatedKey" not in response:
+            return total
+        query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def count_days(days: Sequence[date]) -> int:
+    """How many items were stored on `days`: Select=COUNT Queries on the per-day index, partition by
+    partition of those the counters say may hold items; never a Scan."""
+    counts = day_layout.read_counts(days)
+    return sum(_count(day, part) for day in days for part in counts.partitions(day))
+
+
+def count_legacy(day: date) -> int:
+    """How many of a day's items are still in the old layout (its `DAY_SHARDS` shards)."""
+    return sum(_count(day, part) for part in day_layout.legacy_partitions())
+
+
+def legacy_keys(day: date) -> Iterator[dict[str, Any]]:
+    """The old-layout items of a day, as (deserialized) keys with their channel: what a re-key needs."""
+    for part in day_layout.legacy_partitions():
+        yield from dynamo.query_pages(
+            TableName=settings().table_name,
+            IndexName=DAY_INDEX,
+            KeyConditionExpression="#pk = :day",
+            ExpressionAttributeNames={"#pk": DAY_PK, "#sk": DAY_SK, "#pk0": PK, "#sk0": SK, "#ch": "channel"},
+            ExpressionAttributeValues={":day": {"S": part.value(day)}},
+            ProjectionExpression="#pk0, #sk0, #pk, #sk, #ch",
+        )
+
+
+def rekey_day(day: date) -> tuple[int, int]:
+    """Move a day's old-layout items to their channel partitions: one conditional UpdateItem each, applied
+    only while the item is still where it was read (a rewrite or erasure meanwhile wins; nothing it wrote is
+    lost). Idempotent: a second run finds what the first left. (moved, left as they were)."""
+    # Imported here: counters imports this module.
+    from chalicelib.store import counters
+
+    dynamodb = aws.client("dynamodb")
+    moved = left = 0
+    found = list(legacy_keys(day))
+    # The channels are named in the day's counters before any item moves, so readers find their partitions.
+    counters.name_channels(day, {str(item.get("channel")) for item in found} & set(day_layout.EVERY_CHANNEL))
+    for item in found:
+        channel = item.get("channel")
+        if not isinstance(channel, str) or day_layout.parse_channel(channel) is None:
+            left += 1
+            continue
+        try:
+            dynamodb.update_item(
+                TableName=settings().table_name,
+                Key=dynamo.serialize({PK: item[PK], SK: item[SK]}),
+                UpdateExpression="SET #day = :new",
+                ConditionExpression="#day = :old",
+                ExpressionAttributeNames={"#day": DAY_PK},
+                ExpressionAttributeValues=dynamo.serialize(
+                    {":new": day_partition(day, channel, id_of(item)), ":old": item[DAY_PK]}
+                ),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            left += 1
+            continue
+        moved += 1
+    return moved, left

@@ -23,6 +23,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
+from chalicelib.store import day_layout
+from chalicelib.store.day_layout import DayCounts
+
 if TYPE_CHECKING:
     from chalicelib.store.feedback import Filters
 
@@ -57,12 +60,16 @@ def days_with_matches(days: Sequence[date], filters: Filters) -> list[date] | No
     days (their shards' counter items and the completeness mark)."""
     if not days or not counted(filters):
         return None
-    # Imported here: counters imports feedback (shard_of), which imports this module.
-    from chalicelib.store import counters
+    return matching_days(days, filters, day_layout.read_counts(days))
 
-    per_day, complete_since = counters.read_days_and_completeness(days)
+
+def matching_days(days: Sequence[date], filters: Filters, counts: DayCounts) -> list[date] | None:
+    """days_with_matches, from counters already read (page_days reads them once for this and the day's
+    partitions)."""
+    if not days or not counted(filters):
+        return None
     return [
         day
         for day in days
-        if complete_since is None or day < complete_since or may_match(per_day.get(day, Counter()), filters)
+        if not counts.counted(day) or may_match(Counter(counts.per_day.get(day, Counter())), filters)
     ]

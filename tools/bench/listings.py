@@ -1,5 +1,6 @@
 """Filtered `GET /feedback`: DynamoDB requests and read units per page, against moto, for a range of days
-seeded at a fixed number of items a day (an absent channel, a rare channel, a customer with dates), the day
+seeded at a fixed number of items a day (an absent channel, a rare channel, a common channel, a customer with
+dates), the day
 counters kept as the write path keeps them and marked complete (so the counters may rule days out). At
 HIGH_PER_DAY items a day only the counters are seeded, for the absent channel: its listing reads no item
 (the requests column shows any day it would read).
@@ -33,6 +34,7 @@ ABSENT_CHANNEL = "telegram"  # none in the range
 COMMON_CHANNELS = ("form", "webhook", "facebook", "instagram", "zendesk", "intercom")
 CUSTOMER_ITEMS_PER_DAY = 2  # the listed customer's share of each day
 PAGE_LIMIT = 100
+CHANNEL_SHARDS_TEXT = "`CHANNEL_SHARDS` shards of each day and channel, 1 by default"
 READ_UNIT_BYTES = 4096
 # "Before" figures, measured with this module on main at e87b05e (no read budget, no customer index with
 # dates; 7 days seeded alone, 30 days as here), 1,000 items a day: days → scenario → (pages, requests, RRU)
@@ -297,6 +299,7 @@ def measure_listings(
                 scenarios = {
                     "absent channel": f"/feedback?{dates}&channel={ABSENT_CHANNEL}",
                     "rare channel": f"/feedback?{dates}&channel={RARE_CHANNEL}",
+                    "common channel": f"/feedback?{dates}&channel={COMMON_CHANNELS[0]}",
                     "customer with dates": f"/feedback?{dates}&customer_id={customer_id}",
                 }
                 for scenario, path in scenarios.items():
@@ -334,8 +337,12 @@ def listings_section(results: Sequence[ListingFigures] | None) -> list[str]:
         "consistent read units as billed, a Query's from the items it evaluated (filtered-out ones included) "
         "at the seeded mean size. Target: items evaluated ≤ "
         f"{TARGET_EVALUATED_PER_RETURNED} times the items returned, the days skipped costing the counter "
-        "reads beside it (BatchGetItem, 50 days each, once per page). A day listing can skip whole days "
-        "only: a channel present every day (the rare one) is still read item by item and misses it.",
+        "reads beside it (BatchGetItem, 50 days each, once per page). The per-day index is keyed by day and "
+        f"channel (store/day_layout.py: {CHANNEL_SHARDS_TEXT}), so a channel listing Queries only its "
+        f"channel's partitions of the days that hold it; the common channel is {COMMON_CHANNELS[0]} (one of "
+        f"{len(COMMON_CHANNELS)} sharing the rest). Items seeded in the channel layout (a table written by "
+        "this version; an upgraded table's older days also read the old layout's shards until `feedback "
+        "rekey`).",
         "",
         "| listing | days | items/day | pages | items | requests | RRU | per page: requests (max) | "
         "RRU (max) | items evaluated | days skipped | counter reads | target | "
