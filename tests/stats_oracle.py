@@ -23,7 +23,7 @@ from chalicelib.read.stats import (
 )
 from chalicelib.read.theme_stats import THEME_SENTIMENTS, ThemeStats
 from chalicelib.store import day_layout, dynamo
-from chalicelib.store.feedback import plain_fields
+from chalicelib.store.feedback import plain_fields, stored_names
 from chalicelib.store.schema import DAY_INDEX, DAY_PK
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
@@ -81,7 +81,7 @@ def day_items(day: date, attributes: Sequence[str] = PROJECTED) -> list[dict[str
     return items
 
 
-ORACLE_ATTRIBUTES = (*PROJECTED, "source_id")
+ORACLE_ATTRIBUTES = stored_names((*PROJECTED, "source_id", "kind"))
 
 
 def theme_sentiments(item: dict[str, Any], theme: str, taxonomy: Taxonomy) -> set[str] | None:

@@ -203,7 +203,7 @@ def test_profile_and_recent_feedback_come_from_one_query_and_one_batch_get(stack
     view = customers.view(customer, recent=3)
 
     assert calls == Counter({"Query": 1, "BatchGetItem": 1})
-    assert fetched == [1 + 1 + 3]  # the profile, the identity and the 3 newest items, not all 5
+    assert fetched == [1 + 3]  # the profile and the 3 newest items, not all 5; the identity is the profile's
     assert view.profile["feedback_count"] == 5
     assert [f.external_id for f in view.recent_feedback] == ["g4", "g3", "g2"]  # newest first
     assert all(f.text and f.sentiment for f in view.recent_feedback)  # whole items, read by key
@@ -220,8 +220,8 @@ def test_customer_index_holds_keys_record_type_channel_and_sentiment_only(stack)
         ExpressionAttributeValues={":customer": {"S": schema.customer_partition(customer_of(event("k1")))}},
     )
     keys = {schema.PK, schema.SK, schema.CUSTOMER_PK, schema.CUSTOMER_SK}
-    # The identity and the feedback; the profile is read by its key, so it has no entry to write.
-    assert sorted(e["record_type"]["S"] for e in response["Items"]) == ["FEEDBACK", "IDENTITY"]
+    # The feedback only: the profile is read by its key and names the identities, so neither has an entry.
+    assert sorted(e["record_type"]["S"] for e in response["Items"]) == ["FEEDBACK"]
     for entry in response["Items"]:
         assert set(entry) <= keys | set(schema.CUSTOMER_INDEX_ATTRIBUTES)
     feedback_entry = next(e for e in response["Items"] if e["record_type"]["S"] == "FEEDBACK")

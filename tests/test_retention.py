@@ -48,7 +48,7 @@ def test_items_expire_retention_days_after_they_were_stored(stack, monkeypatch):
 
     item = _store("expiring")
 
-    stored_at = datetime.fromisoformat(item["stored_at"])
+    stored_at = feedback_store.from_item(item).stored_at
     assert item[schema.TTL_ATTRIBUTE] == int(stored_at.timestamp()) + 400 * 86_400
     # Read back as the model it was stored from: the expiry is the table's, not the item's.
     assert feedback_store.from_item(item).external_id == "expiring"
@@ -70,7 +70,6 @@ def test_the_local_table_has_ttl_enabled_on_the_attribute(stack):
 
 
 def test_an_erasure_finds_the_export_days_of_items_that_already_expired(stack, monkeypatch):
-    from datetime import date
 
     from chalicelib.export import rewrite
     from chalicelib.export.day import MANIFEST_NAME, partition_prefix
@@ -79,7 +78,7 @@ def test_an_erasure_finds_the_export_days_of_items_that_already_expired(stack, m
     monkeypatch.setenv("RETENTION_DAYS", "30")
     settings.cache_clear()
     item = _store("expired")
-    day = date.fromisoformat(item["stored_at"][:10])
+    day = feedback_store.from_item(item).stored_at.date()
     aws.client("s3").put_object(
         Bucket=settings().bucket_name, Key=partition_prefix(day) + MANIFEST_NAME, Body=b"{}"
     )

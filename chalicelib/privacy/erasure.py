@@ -23,10 +23,11 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.models import utc_now
+from chalicelib.models import StoredFeedback, utc_now
 from chalicelib.observability import logger
 from chalicelib.store import customers, dynamo, feedback_delete
 from chalicelib.store import feedback as feedback_store
+from chalicelib.store import identities as identity_store
 from chalicelib.store.identities import IDENTITY
 from chalicelib.store.profiles import profile_key
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
@@ -82,23 +83,24 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     report = ErasureReport(customer_hash=customer_hash(customer_id), requested_at=utc_now().isoformat())
     deletes: list[dict[str, Any]] = []
     days: set[date] = set()
-    feedback_ids: list[str] = []
+    feedback: list[StoredFeedback] = []
     for item in items:
-        kind = item.get(RECORD_TYPE)
-        if kind == "FEEDBACK":
-            report.feedback_deleted += 1
-            days.add(date.fromisoformat(item["stored_at"][:10]))
-            feedback_ids.append(feedback_store.id_of(item))
-            continue
-        if kind == IDENTITY:
-            report.identities_deleted += 1
-        deletes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: item[PK], SK: item[SK]})}})
+        if item.get(RECORD_TYPE) == feedback_store.ITEM_TYPE:
+            feedback.append(feedback_store.from_item(item))
+        elif item.get(RECORD_TYPE) != IDENTITY:  # identities: below, with those not in the index
+            deletes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: item[PK], SK: item[SK]})}})
+    report.feedback_deleted = len(feedback)
+    days.update(item.stored_at.date() for item in feedback)
+    feedback_ids = [item.feedback_id for item in feedback]
+    profiles = {customer_id, *((profile or {}).get("absorbed", []))}
+    for identity in _identities(profiles, profile, items, feedback):
+        report.identities_deleted += 1
+        deletes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: identity[PK], SK: identity[SK]})}})
     # With a retention, items may have expired from the table while their export days remain: the profile
     # lists every day its items were stored on (merges carry the absorbed profiles' days over).
     days.update(date.fromisoformat(day) for day in (profile or {}).get("stored_days", []))
     # Feedback goes in transactions with its day counts and negative pointers, so /stats forgets it too.
     feedback_delete.delete_feedback(feedback_ids, taxonomy_records.current().parents())
-    profiles = {customer_id, *((profile or {}).get("absorbed", []))}
     for profile_id in sorted(profiles):
         deletes.append({"DeleteRequest": {"Key": dynamo.serialize(profile_key(profile_id))}})
     report.profiles_deleted = len(profiles) if profile else 0
@@ -127,6 +129,21 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     )
     logger.info("customer erased", extra={"customer_hash": report.customer_hash, **_counts(report)})
     return report
+
+
+def _identities(
+    customer_ids: set[str],
+    profile: dict[str, Any] | None,
+    indexed: list[dict[str, Any]],
+    feedback: list[StoredFeedback],
+) -> list[dict[str, Any]]:
+    """Every identity item mapping to the customer or to one it absorbed (a merge may not have moved them
+    all yet): those its profile and its feedback's authors name (identities have no customer index entry),
+    and those of a table written before that the index still lists. The profile names the identities of
+    feedback that expired already (a retention), so they go too."""
+    listed = [item for item in indexed if item.get(RECORD_TYPE) == IDENTITY]
+    found = identity_store.candidates([profile] if profile else [], feedback, listed)
+    return identity_store.owned(found, customer_ids)
 
 
 def _counts(report: ErasureReport) -> dict[str, int]:

@@ -46,7 +46,7 @@ from chalicelib.store.counters import (
     UNANALYSED,
     nps_band,
 )
-from chalicelib.store.feedback import COMPRESSED_TEXT, feedback_key, plain_fields
+from chalicelib.store.feedback import COMPRESSED_TEXT, feedback_key, plain_fields, stored_names
 from chalicelib.store.schema import PK
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
@@ -54,21 +54,24 @@ from chalicelib.themes.taxonomy import Taxonomy
 SENTIMENTS = (*(s.value for s in Sentiment), UNANALYSED)
 LATEST_NEGATIVE = 10
 MAX_TEXT_CHARS = 500
-# Only what the aggregates use; each name through a placeholder (several are DynamoDB reserved words).
-PROJECTED = (
-    PK,
-    "feedback_id",
-    COMPRESSED_TEXT,
-    "channel",
-    "sentiment",
-    "rating",
-    "rating_scale",
-    "stored_at",
-    "occurred_at",
-    "customer_id",
-    "text",
-    "author",
-    "themes",
+# Only what the aggregates use, under the names of every item layout; each name through a placeholder
+# (several are DynamoDB reserved words).
+PROJECTED = stored_names(
+    (
+        PK,
+        "feedback_id",
+        COMPRESSED_TEXT,
+        "channel",
+        "sentiment",
+        "rating",
+        "rating_scale",
+        "stored_at",
+        "occurred_at",
+        "customer_id",
+        "text",
+        "author",
+        "themes",
+    )
 )
 
 

@@ -1,9 +1,10 @@
 """Customer 360 reads: a customer's profile, identities and newest feedback, and lookups by id or email.
 
-A customer's identities and feedback carry `gsi2pk = CUSTOMER#<id>`, so one Query on the customer index
-finds them together (README, Customer 360); the index holds their keys and record types only
-(schema.CUSTOMER_INDEX_ATTRIBUTES), so the items themselves are then read by key, in one BatchGetItem with
-the profile (whose key is the customer id's: it needs no index entry).
+A customer's feedback carries `gsi2pk = CUSTOMER#<id>`, so one Query on the customer index finds it (README,
+Customer 360); the index holds keys and record types only (schema.CUSTOMER_INDEX_ATTRIBUTES), so the items
+themselves are then read by key, in one BatchGetItem with the profile (whose key is the customer id's: it
+needs no index entry). Identities have no entry either (identities.py): the view lists those its profile
+names, with the identity items of tables written before, which kept theirs.
 Written by identities.py (who is who), feedback_write.py (feedback with its identities and profile, once),
 profiles.py (the aggregates) and merge.py (two customers become one).
 """
@@ -18,7 +19,7 @@ from chalicelib.config import settings
 from chalicelib.models import StoredFeedback
 from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
-from chalicelib.store.identities import IDENTITY, is_customer_id, lookup_identities
+from chalicelib.store.identities import IDENTITY, candidates, identity_item, is_customer_id, lookup_identities
 from chalicelib.store.profiles import PROFILE, profile_key
 from chalicelib.store.schema import (
     CUSTOMER_INDEX,
@@ -90,11 +91,25 @@ def view(customer_id: str, recent: int = 20) -> CustomerView | None:
     return CustomerView(
         customer_id=customer_id,
         profile=_plain(profile),
-        identities=[_plain(i) for i in items if i.get(RECORD_TYPE) == IDENTITY],
+        identities=_listed_identities(
+            customer_id, profile, [i for i in items if i.get(RECORD_TYPE) == IDENTITY]
+        ),
         recent_feedback=[
             feedback_store.from_item(i) for i in items if i.get(RECORD_TYPE) == feedback_store.ITEM_TYPE
         ],
     )
+
+
+def _listed_identities(
+    customer_id: str, profile: dict[str, Any], indexed: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The identities a profile names and those found in the index, in the index's order (descending): from
+    the profile without another read, since it names the identities its writes created and its merges
+    brought in (one it names while a merge is still pending is the same person's)."""
+    found = {str(item["identity"]): _plain(item) for item in indexed}
+    for identity in candidates([profile]) - found.keys():
+        found[identity] = _plain(identity_item(identity, customer_id))
+    return [found[identity] for identity in sorted(found, reverse=True)]
 
 
 def get_profile(customer_id: str) -> dict[str, Any] | None:
@@ -123,8 +138,8 @@ def find_by_email(email: str) -> str | None:
 
 
 def customer_items(customer_id: str) -> list[dict[str, Any]]:
-    """Every item in a customer's index partition (profile, identities, feedback), whole: the Query's keys
-    (paginated), then the items by key."""
+    """Every item in a customer's index partition (its feedback, and in a table written before, its
+    identities and profile), whole: the Query's keys (paginated), then the items by key."""
     if not is_customer_id(customer_id):
         return []
     return _fetch(_partition_entries(customer_id))

@@ -5,20 +5,26 @@ An identity item `IDENTITY#<identity>` maps an identity to its customer. An iden
 because page-scoped ids such as Messenger PSIDs or a Slack workspace's user ids mean nothing elsewhere). A
 new identity's customer id is derived from the identity itself, so two concurrent first events from the
 same person make the same customer.
+
+Identity items have no entry in the customer index (an entry would cost a write unit per new identity): a
+customer's identities are found from what is written anyway (`candidates`): its profile's `emails` and
+`user_ids` sets (profiles.py), its feedback items' authors and, for tables written before, the
+identity items that still carry the index keys. Each candidate is then read by key and kept if it maps to
+the customer (`owned`), as a profile may briefly list an identity of a customer it is about to absorb.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.models import FeedbackEvent
 from chalicelib.store import dynamo
-from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, PK, RECORD_TYPE, SK, customer_partition
+from chalicelib.store.schema import PK, RECORD_TYPE, SK
 
 IDENTITY = "IDENTITY"
 
@@ -32,8 +38,9 @@ def identities_of(event: FeedbackEvent) -> list[str]:
     found = []
     if event.author.email:
         found.append(f"email#{event.author.email.strip().lower()}")
-    if event.author.channel_user_id:
-        found.append(f"{event.source_id}#{event.author.channel_user_id}")
+    channel = channel_identity(event)
+    if channel:
+        found.append(channel)
     return found
 
 
@@ -103,6 +110,35 @@ def identity_item(identity: str, customer_id: str) -> dict[str, Any]:
         "kind": "email" if kind == "email" else "channel",
         "value": value,
         "customer_id": customer_id,
-        CUSTOMER_PK: customer_partition(customer_id),
-        CUSTOMER_SK: f"{IDENTITY}#{identity}",
     }
+
+
+def channel_identity(event: FeedbackEvent) -> str | None:
+    """The author's channel identity (`<source_id>#<channel user id>`), as profiles list it, or None."""
+    if not event.author.channel_user_id:
+        return None
+    return f"{event.source_id}#{event.author.channel_user_id}"
+
+
+def candidates(
+    profiles: Iterable[Mapping[str, Any]],
+    feedback: Iterable[FeedbackEvent] = (),
+    indexed: Iterable[Mapping[str, Any]] = (),
+) -> set[str]:
+    """Every identity the customer of these profiles, feedback and identity items (found in the customer
+    index: a table written before identities left it) may own: a superset, to be checked by `owned`."""
+    found = {str(item["identity"]) for item in indexed}
+    for profile in profiles:
+        found.update(f"email#{email.strip().lower()}" for email in profile.get("emails") or ())
+        found.update(str(identity) for identity in profile.get("user_ids") or ())
+    for event in feedback:
+        found.update(identities_of(event))
+    return found
+
+
+def owned(identities: Iterable[str], customer_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The identity items among `identities` that map to one of `customer_ids`, read strongly consistent
+    (a merge moves them and an erasure deletes them: what another customer owns stays untouched)."""
+    owners = set(customer_ids)
+    items = dynamo.batch_get(settings().table_name, [identity_key(i) for i in sorted(identities)], True)
+    return [item for item in items if item.get("customer_id") in owners]

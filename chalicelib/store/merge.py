@@ -12,7 +12,8 @@ from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
-from chalicelib.store import customers, dynamo, profiles
+from chalicelib.store import customers, dynamo, identities, profiles
+from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import IDENTITY
 from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, RECORD_TYPE, customer_partition
 
@@ -41,18 +42,20 @@ def merge(keep: str, absorb: str) -> MergeReport:
     if absorb_profile and not absorb_profile.get("merged_into"):
         report.aggregates_added = _move_aggregates(keep, absorb_profile)
     moved = []
-    for item in customers.customer_items(absorb):
-        if item.get(RECORD_TYPE) == "FEEDBACK":
-            item["customer_id"] = keep
-            report.feedback_moved += 1
-        elif item.get(RECORD_TYPE) == IDENTITY:
-            item["customer_id"] = keep
-            item[CUSTOMER_SK] = f"{IDENTITY}#{item['identity']}"
-            report.identities_moved += 1
-        else:
-            continue
+    indexed = customers.customer_items(absorb)
+    feedback = [item for item in indexed if item.get(RECORD_TYPE) == feedback_store.ITEM_TYPE]
+    for item in feedback:
+        item["customer_id"] = keep
         item[CUSTOMER_PK] = customer_partition(keep)
         moved.append(dynamo.put_request(item))
+    report.feedback_moved = len(feedback)
+    for item in _absorbed_identities(absorb, indexed, feedback):
+        item["customer_id"] = keep
+        if CUSTOMER_PK in item:  # an identity written before identities left the index keeps its entry
+            item[CUSTOMER_PK] = customer_partition(keep)
+            item[CUSTOMER_SK] = f"{IDENTITY}#{item['identity']}"
+        moved.append(dynamo.put_request(item))
+        report.identities_moved += 1
     dynamo.batch_write(settings().table_name, moved)
     # Counts only: a customer id is derived from an email, so it would identify the person in the log.
     logger.info(
@@ -60,6 +63,19 @@ def merge(keep: str, absorb: str) -> MergeReport:
         extra={"feedback_moved": report.feedback_moved, "identities_moved": report.identities_moved},
     )
     return report
+
+
+def _absorbed_identities(
+    absorb: str, indexed: list[dict[str, Any]], feedback: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every identity item still mapping to `absorb`: those its profile (tombstoned now, so no longer
+    changing: a write for it is refused and goes to the survivor) and its feedback's authors name, and those
+    of a table written before that the customer index still lists. The survivor's profile names them too:
+    the merge added the absorbed profile's sets to it."""
+    profile = customers.get_profile(absorb) or {}
+    authors = [feedback_store.from_item(item) for item in feedback]
+    listed = [item for item in indexed if item.get(RECORD_TYPE) == IDENTITY]
+    return identities.owned(identities.candidates([profile], authors, listed), [absorb])
 
 
 def _move_aggregates(keep: str, absorb_profile: dict[str, Any]) -> bool:

@@ -40,7 +40,10 @@ PROFILE = "PROFILE"
 COUNTER_PREFIXES = ("feedback_count", "channel_", "sentiment_", "rating_")
 # stored_days: the UTC days the customer's items were stored on, kept only with a retention (RETENTION_DAYS),
 # so an erasure still finds the export days to rewrite after the items themselves expired.
-SET_ATTRIBUTES = ("channels", "emails", "handles", "stored_days")
+# user_ids: the authors' `<source_id>#<channel user id>` identities, so that a customer's identity
+# items (which have no customer index entry) can be found by merges, erasure and the customer view, as the
+# email identities are from `emails` (identities.candidates).
+SET_ATTRIBUTES = ("channels", "emails", "handles", "user_ids", "stored_days")
 # Added to on every write of a profile's counters: a merge reads the absorbed profile, and its tombstone
 # is written only if no write came in between (otherwise those counts would stay behind in the tombstone).
 REVISION = "revision"
@@ -231,6 +234,8 @@ def profile_update(
             sets["emails"].add(item.author.email.lower())
         if item.author.handle:
             sets["handles"].add(item.author.handle)
+        if item.author.channel_user_id:
+            sets["user_ids"].add(f"{item.source_id}#{item.author.channel_user_id}")
         if settings().retention_days:
             sets["stored_days"].add(item.stored_at.date().isoformat())
         if item.sentiment is not None:

@@ -10,8 +10,9 @@ SK = "sk"
 DAY_INDEX = "by_day"
 DAY_PK = "gsi1pk"
 DAY_SK = "gsi1sk"
-# Per-customer index: a customer's identities and feedback (newest first) in one Query (the profile is read
-# by its key; profiles written before this still have an entry, which readers ignore).
+# Per-customer index: a customer's feedback (newest first) in one Query (the profile is read
+# by its key, identities are found from it: profiles and identities written before this still have an entry,
+# which readers ignore or take along).
 CUSTOMER_INDEX = "by_customer"
 CUSTOMER_PK = "gsi2pk"
 CUSTOMER_SK = "gsi2sk"

@@ -289,8 +289,9 @@ def _last(items: Iterable[StoredFeedback]) -> StoredFeedback | None:
 
 def expected_profile(items: Sequence[StoredFeedback]) -> dict[str, Any]:
     """Everything a profile says, recounted from its stored feedback (independently of store/profiles.py): the
-    counters, the exact score sum, the channels, emails and handles, first and last seen (the earliest and
-    latest `occurred_at`), and the latest NPS, CSAT and name (of the item that occurred last)."""
+    counters, the exact score sum, the channels, emails, handles and channel user ids, first and last seen
+    (the earliest and latest `occurred_at`), and the latest NPS, CSAT and name (of the item that occurred
+    last)."""
     facts: dict[str, Any] = dict(expected_aggregates(items))
     scores = [Decimal(str(item.sentiment_score)) for item in items if item.sentiment_score is not None]
     if scores:
@@ -299,6 +300,10 @@ def expected_profile(items: Sequence[StoredFeedback]) -> dict[str, Any]:
         ("channels", {str(item.channel) for item in items}),
         ("emails", {item.author.email.lower() for item in items if item.author.email}),
         ("handles", {item.author.handle for item in items if item.author.handle}),
+        (
+            "user_ids",
+            {f"{i.source_id}#{i.author.channel_user_id}" for i in items if i.author.channel_user_id},
+        ),
     ):
         if members:
             facts[name] = members
@@ -320,7 +325,7 @@ def profile_facts(profile: dict[str, Any]) -> dict[str, Any]:
     facts: dict[str, Any] = dict(profile_counters(profile))
     if "sentiment_score_sum" in profile:
         facts["sentiment_score_sum"] = float(profile["sentiment_score_sum"])
-    for name in ("channels", "emails", "handles"):
+    for name in ("channels", "emails", "handles", "user_ids"):
         if profile.get(name):
             facts[name] = set(profile[name])
     for name in ("first_seen", "last_seen", "latest_nps", "latest_csat", "display_name"):

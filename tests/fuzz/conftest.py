@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.auth import tokens
 from chalicelib.local.provision import create_demo_form, load_starter_taxonomy, provision
-from chalicelib.store import counters, customers, dynamo, signing_keys
+from chalicelib.store import counters, customers, dynamo, identities, signing_keys
 from chalicelib.store.feedback import from_item
 from chalicelib.store.profiles import profile_key
 from tests.conftest import _reset_process_caches
@@ -48,6 +48,9 @@ def world() -> Iterator[harness.World]:
         erasable_keys.add(tuple(profile_key(erasable).values()))
         # An erasure also takes the customer's feedback off the day and hour counters.
         erased_feedback = [from_item(item) for item in erasable_items if item["record_type"] == "FEEDBACK"]
+        # And its identities, which have no customer index entry: the ones its profile and feedback name.
+        named = identities.candidates([customers.get_profile(erasable) or {}], erased_feedback)
+        erasable_keys |= {(item["pk"], item["sk"]) for item in identities.owned(named, [erasable])}
         erased_days = {item.stored_at.date() for item in erased_feedback}
         erased_hours = {item.stored_at.replace(minute=0, second=0, microsecond=0) for item in erased_feedback}
         erasable_counters = {
