@@ -23,7 +23,7 @@ from chalicelib.read.stats import (
 )
 from chalicelib.read.theme_stats import THEME_SENTIMENTS, ThemeStats
 from chalicelib.store import day_layout, dynamo
-from chalicelib.store.feedback import plain_fields, stored_names
+from chalicelib.store.feedback_layout import plain_fields, stored_names
 from chalicelib.store.schema import DAY_INDEX, DAY_PK
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy

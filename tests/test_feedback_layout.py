@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from chalicelib.config import settings
 from chalicelib.models import Sentiment, SentimentScores, StoredFeedback, ThemeTag
-from chalicelib.store import counters, dynamo, reanalysis, schema
+from chalicelib.store import counters, dynamo, feedback_layout, reanalysis, schema
 from chalicelib.store import feedback as feedback_store
 from tests.factories import NOW, form_event, stored_positive
 from tools.cost.units import item_size
@@ -51,7 +51,7 @@ def tagged(text: str = REVIEW, sentiment: Sentiment = Sentiment.POSITIVE, **fiel
 def old_layout(feedback: StoredFeedback) -> dict:
     """The item as written before the compact layout: every field as dumped, and no negatives index key."""
     item = feedback_store.to_item(feedback)
-    for name in (*feedback_store.stored_fields(feedback), schema.NEGATIVE_PK):
+    for name in (*feedback_layout.stored_fields(feedback), schema.NEGATIVE_PK):
         item.pop(name, None)
     return {**item, **feedback.model_dump(mode="json", exclude_none=True)}
 

@@ -26,7 +26,7 @@ from chalicelib.export import rewrite
 from chalicelib.export.day import export_day
 from chalicelib.models import Channel, RatingScale
 from chalicelib.privacy import erasure
-from chalicelib.store import customers, dynamo
+from chalicelib.store import customers, dynamo, feedback_layout
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.merge import merge
 from tests import test_local_stack
@@ -44,7 +44,7 @@ def everything_stored() -> str:
     """Every table item (a feedback item's compressed text decompressed) and every export file's content
     (decompressed / decoded) as one string."""
     items = aws.client("dynamodb").scan(TableName=settings().table_name)["Items"]
-    plain = [feedback_store.plain_fields(dynamo.deserialize(item)) for item in items]
+    plain = [feedback_layout.plain_fields(dynamo.deserialize(item)) for item in items]
     return "\n".join([json.dumps(items), json.dumps(plain, default=str), everything_exported()])
 
 

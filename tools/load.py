@@ -46,7 +46,7 @@ from chalicelib.channels import sources
 from chalicelib.config import settings
 from chalicelib.http import retry_after_seconds as read_retry_after
 from chalicelib.local.environment import moto_port, use_local_stack
-from chalicelib.store import dynamo
+from chalicelib.store import dynamo, feedback_layout
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.schema import PK, RECORD_TYPE
 from tools.load_deliveries import BUILDERS, WEBHOOK_KINDS, build, run_marker_prefix
@@ -279,20 +279,20 @@ def check_store(expected: Sequence[str], run: int) -> StoreCheck:
     table = settings().table_name
     marked: list[str] = []
     paginator = aws.client("dynamodb").get_paginator("scan")
-    # The text is matched here, not by the Scan: a compact item may hold it compressed (feedback.py).
+    # The text is matched here, not by the Scan: a compact item may hold it compressed, under a short name in
+    # today's layout and a long one in those before (feedback_layout.py).
+    text_names = {
+        f"#t{i}": name
+        for i, name in enumerate(feedback_layout.stored_names(("text", feedback_layout.COMPRESSED_TEXT)))
+    }
     for page in paginator.paginate(
         TableName=table,
         FilterExpression="#type = :feedback",
-        ExpressionAttributeNames={
-            "#type": RECORD_TYPE,
-            "#pk": PK,
-            "#text": "text",
-            "#z": feedback_store.COMPRESSED_TEXT,
-        },
+        ExpressionAttributeNames={"#type": RECORD_TYPE, "#pk": PK, **text_names},
         ExpressionAttributeValues={":feedback": {"S": "FEEDBACK"}},
-        ProjectionExpression="#pk, #text, #z",
+        ProjectionExpression=", ".join(["#pk", *text_names]),
     ):
-        fields = [feedback_store.plain_fields(dynamo.deserialize(item)) for item in page.get("Items", [])]
+        fields = [feedback_layout.plain_fields(dynamo.deserialize(item)) for item in page.get("Items", [])]
         marked += [f["feedback_id"] for f in fields if run_marker_prefix(run) in str(f.get("text", ""))]
     wanted, seen = set(expected), set(marked)
     unseen = [feedback_store.feedback_key(feedback_id) for feedback_id in wanted - seen]

@@ -46,7 +46,8 @@ from chalicelib.store.counters import (
     UNANALYSED,
     nps_band,
 )
-from chalicelib.store.feedback import COMPRESSED_TEXT, feedback_key, plain_fields, stored_names
+from chalicelib.store.feedback import feedback_key
+from chalicelib.store.feedback_layout import COMPRESSED_TEXT, plain_fields, stored_names
 from chalicelib.store.schema import PK
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy

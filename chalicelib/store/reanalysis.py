@@ -23,7 +23,7 @@ from chalicelib import aws
 from chalicelib.aws import chunked
 from chalicelib.config import settings
 from chalicelib.models import Analysis, StoredFeedback, utc_now
-from chalicelib.store import counters, dynamo, profiles
+from chalicelib.store import counters, dynamo, feedback_layout, profiles
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.schema import NEGATIVE_PARTITION, NEGATIVE_PK, PK
 
@@ -60,7 +60,7 @@ def reanalyzed(item: StoredFeedback, analysis: Analysis) -> StoredFeedback:
 
 
 def _item_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
-    dumped = feedback_store.stored_fields(new)
+    dumped = feedback_layout.stored_fields(new)
     names: dict[str, str] = {"#pk": PK}
     values: dict[str, Any] = {}
     set_parts, remove_parts = [], []
@@ -265,7 +265,7 @@ class ThemesOutcome:
 def _themes_update(old: StoredFeedback, new: StoredFeedback) -> dict[str, Any]:
     dumped = new.model_dump(mode="json", include=set(THEME_FIELDS))
     names = {"#pk": PK, "#themes": "themes", "#version": "taxonomy_version"}
-    themes = feedback_store.encode_themes(dumped["themes"] or [], new.text)
+    themes = feedback_layout.encode_themes(dumped["themes"] or [], new.text)
     values: dict[str, Any] = {":themes": themes, ":version": dumped["taxonomy_version"]}
     # The item must still exist: an UpdateItem on a key an erasure deleted would create it again, with the
     # evidence spans (customer text) in it. And it must be at the version it was read at (see save_themes).
