@@ -382,14 +382,24 @@ def read_hours(hours: Sequence[datetime]) -> dict[datetime, Counter[str]]:
     return {hour: Counter({k: v for k, v in counts.items() if v}) for hour, counts in per_hour.items()}
 
 
+def read_day_items(
+    days: Sequence[date], with_completeness: bool = True
+) -> tuple[list[dict[str, Any]], date | None]:
+    """The counter items of `days` as read (every shard) and, `with_completeness`, the first day whose items
+    are all counted (None when not known or not asked), in the same BatchGetItem requests."""
+    keys = counter_keys(days)
+    found = dynamo.batch_get(settings().table_name, [COMPLETE_KEY, *keys] if with_completeness else keys)
+    complete = [item for item in found if item[PK] == COMPLETE_KEY[PK]]
+    since = complete[0].get("since") if complete else None
+    day_items = [item for item in found if str(item[PK]).startswith(f"{COUNTER}#")]
+    return day_items, date.fromisoformat(since) if isinstance(since, str) else None
+
+
 def read_days_and_completeness(days: Sequence[date]) -> tuple[dict[date, Counter[str]], date | None]:
     """The counters of `days` (as read_days) and the first day whose items are all counted (None when not
     known), in the same BatchGetItem requests."""
-    found = dynamo.batch_get(settings().table_name, [COMPLETE_KEY, *counter_keys(days)])
-    complete = [item for item in found if item[PK] == COMPLETE_KEY[PK]]
-    since = complete[0].get("since") if complete else None
-    days_read = sum_counters(item for item in found if str(item[PK]).startswith(f"{COUNTER}#"))
-    return days_read, date.fromisoformat(since) if isinstance(since, str) else None
+    day_items, since = read_day_items(days)
+    return sum_counters(day_items), since
 
 
 def mark_complete(first: date, last: date, today: date) -> bool:

@@ -156,25 +156,16 @@ def read_counts(days: Sequence[date], assume_counted: bool = False) -> DayCounts
     reads the day counters only (a role that may not read the mark: the alerts' samples of recent hours,
     which the counters hold), taking every day as counted."""
     # Imported here: counters imports feedback, which imports this module.
-    from chalicelib.store import counters, dynamo
+    from chalicelib.store import counters
     from chalicelib.store.schema import PK
 
-    keys = (
-        counters.counter_keys(days)
-        if assume_counted
-        else [counters.COMPLETE_KEY, *counters.counter_keys(days)]
-    )
-    found = dynamo.batch_get(settings().table_name, keys)
-    day_items = [item for item in found if str(item[PK]).startswith(f"{counters.COUNTER}#")]
+    day_items, since = counters.read_day_items(days, with_completeness=not assume_counted)
+    if assume_counted:
+        since = counters.EVERY_DAY
     channels: dict[date, set[str]] = {}
     for item in day_items:
         day = date.fromisoformat(str(item[PK]).removeprefix(f"{counters.COUNTER}#"))
         channels.setdefault(day, set()).update(named_channels(item))
-    if assume_counted:
-        since: date | None = counters.EVERY_DAY
-    else:
-        marks = [item.get("since") for item in found if item[PK] == counters.COMPLETE_KEY[PK]]
-        since = date.fromisoformat(marks[0]) if marks and isinstance(marks[0], str) else None
     return DayCounts(
         counters.sum_counters(day_items),
         {day: frozenset(names) for day, names in channels.items()},

@@ -493,8 +493,8 @@ def rekey_day(day: date) -> tuple[int, int]:
     # The channels are named in the day's counters before any item moves, so readers find their partitions.
     counters.name_channels(day, {str(item.get("channel")) for item in found} & set(day_layout.EVERY_CHANNEL))
     for item in found:
-        channel = item.get("channel")
-        if not isinstance(channel, str) or day_layout.parse_channel(channel) is None:
+        channel = day_layout.parse_channel(item.get("channel"))
+        if channel is None:
             left += 1
             continue
         try:
