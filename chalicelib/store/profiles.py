@@ -32,7 +32,7 @@ from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, StoredFeedback
-from chalicelib.store import dynamo
+from chalicelib.store import dynamo, identities
 from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, PK, RECORD_TYPE, SK
 
 PROFILE = "PROFILE"
@@ -234,8 +234,9 @@ def profile_update(
             sets["emails"].add(item.author.email.lower())
         if item.author.handle:
             sets["handles"].add(item.author.handle)
-        if item.author.channel_user_id:
-            sets["user_ids"].add(f"{item.source_id}#{item.author.channel_user_id}")
+        channel_identity = identities.channel_identity(item)
+        if channel_identity:
+            sets["user_ids"].add(channel_identity)
         if settings().retention_days:
             sets["stored_days"].add(item.stored_at.date().isoformat())
         if item.sentiment is not None:
