@@ -134,7 +134,6 @@ def media_type(request: Request) -> str:
     return header.split(";", 1)[0].strip().lower()
 
 
-# Bounds on the Accept-Language header read: browsers send a handful of languages in well under 200 bytes.
 _DELAY_SECONDS = re.compile(r"[0-9]+")
 
 
@@ -156,6 +155,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+# Bounds on the Accept-Language header read: browsers send a handful of languages in well under 200 bytes.
 MAX_ACCEPT_LANGUAGE_CHARS = 1_000
 MAX_ACCEPT_LANGUAGE_ENTRIES = 20
 _LANGUAGE_RANGE = re.compile(r"^(?:[A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*$")

@@ -443,3 +443,23 @@ def test_the_seen_record_is_capped_newest_first():
     assert max(int(v.split(":")[1]) for v in record.values() if v not in kept.values()) < min(
         int(v.split(":")[1]) for v in kept.values()
     )
+
+
+@pytest.mark.parametrize(("hint", "expected"), [(2 * 3600, timedelta(hours=2)), (10**7, timedelta(days=1))])
+def test_a_quota_answer_that_says_how_long_postpones_the_next_run(
+    puller: Puller, hint: int, expected: timedelta
+):
+    """Google's RetryInfo (AIP-193) postpones the source when longer than its poll interval, a day at most;
+    App Store Connect documents no hint, so its source keeps its poll interval."""
+    puller.add_reviews(2 * puller.page_size + 1, oldest_minutes=3 * puller.page_size)
+    puller.fake.quota_remaining = 1
+    puller.fake.quota_retry_seconds = hint
+    assert puller.pull().status == "quota"
+    state = puller.state()
+    wait = timedelta(minutes=15) if puller.source.type == "app_store" else expected
+    assert state.next_run_at == state.last_run_at + wait
+    asked = len(puller.fake.requests)
+    assert scheduler.run_due(now=state.next_run_at - timedelta(seconds=1)) == []
+    assert len(puller.fake.requests) == asked
+    puller.fake.quota_remaining = None
+    assert [o.status for o in scheduler.run_due(now=state.next_run_at)] == ["caught_up"]

@@ -10,7 +10,7 @@
 - A deleted review is no longer listed (`delete_review`; reviews.get answers NOT_FOUND for "a review that
   does not exist or has been deleted", the list has no deletion field); an edit moves its updateTime.
 - Errors in Google's shape: 401 UNAUTHENTICATED, 404 NOT_FOUND (another location), 400 INVALID_ARGUMENT,
-  429 RESOURCE_EXHAUSTED when the quota is spent.
+  429 RESOURCE_EXHAUSTED when the quota is spent (google_play.google_quota_error).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.fakes.google_play import google_error
+from tools.fakes.google_play import google_error, google_quota_error
 from tools.fakes.review_api import Answer, FakeReviewApi, Request, bearer, offset_of, page_token
 
 MAX_PAGE_SIZE = 50
@@ -51,7 +51,7 @@ class FakeGoogleBusiness(FakeReviewApi):
         if bearer(request) not in self.tokens:
             return google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
         if not self.spend_quota():
-            return google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Requests'.")
+            return google_quota_error("Requests", self.quota_retry_seconds)
         expected = f"/v4/accounts/{self.account_id}/locations/{self.location_id}/reviews"
         if request.method != "GET" or request.path != expected:
             return google_error(404, "NOT_FOUND", "Requested entity was not found.")

@@ -11,7 +11,7 @@
   again with its new lastModified (`edit_review`).
 - Errors in Google's shape {"error": {"code", "message", "status"}}: 401 UNAUTHENTICATED (no or unknown
   token), 404 NOT_FOUND (another package), 400 INVALID_ARGUMENT (maxResults, token), 429 RESOURCE_EXHAUSTED
-  when the quota is spent.
+  when the quota is spent (with a google.rpc.RetryInfo detail when `quota_retry_seconds` is set).
 """
 
 from __future__ import annotations
@@ -35,6 +35,17 @@ CLIENT_EMAIL = "reviews@demo-project.iam.gserviceaccount.com"
 
 def google_error(code: int, status: str, message: str) -> Answer:
     return code, {}, {"error": {"code": code, "message": message, "status": status}}
+
+
+def google_quota_error(metric: str, retry_seconds: int | None) -> Answer:
+    """429 RESOURCE_EXHAUSTED, with a RetryInfo detail when told a delay (AIP-193's error model)."""
+    message = f"Quota exceeded for quota metric '{metric}'."
+    code, headers, body = google_error(429, "RESOURCE_EXHAUSTED", message)
+    if retry_seconds is not None:
+        body["error"]["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_seconds}s"}
+        ]
+    return code, headers, body
 
 
 class FakeGooglePlay(FakeReviewApi):
@@ -102,7 +113,7 @@ class FakeGooglePlay(FakeReviewApi):
                 "Request had invalid authentication credentials. Expected OAuth 2 access token.",
             )
         if not self.spend_quota():
-            return google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Queries'.")
+            return google_quota_error("Queries", self.quota_retry_seconds)
         if package != self.package_name:
             return google_error(404, "NOT_FOUND", "Package not found: " + package)
         try:

@@ -52,6 +52,9 @@ class FakeReviewApi:
         self.requests: list[Request] = []
         # API requests left before the quota answer (None: unlimited); token requests do not count.
         self.quota_remaining: int | None = None
+        # How long a Google quota answer asks to wait (its google.rpc.RetryInfo detail; None: no detail).
+        # App Store Connect documents no such hint (only X-Rate-Limit's rolling hour), so its fake sends none.
+        self.quota_retry_seconds: int | None = None
         self._lock = threading.Lock()
         self._counter = 0
 

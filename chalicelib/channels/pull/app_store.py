@@ -43,7 +43,7 @@ def _raise_for_apple(response: JsonResponse) -> None:
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     message = f"{response.status} {first.get('code', '')}".strip()
     if response.status == 429:
-        raise QuotaExceeded(message)
+        raise QuotaExceeded(message, response.retry_after)
     if response.status in (401, 403):
         raise CredentialsRejected(message)
     if response.status in (400, 404):

@@ -19,6 +19,7 @@ their date, by listing the recent window again.
 from __future__ import annotations
 
 import hashlib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -223,12 +224,28 @@ def raise_for_google(response: JsonResponse) -> None:
     status = error.get("status") if isinstance(error, dict) else None
     message = f"{response.status} {status or ''}".strip()
     if response.status == 429 or status == "RESOURCE_EXHAUSTED":
-        raise QuotaExceeded(message)
+        raise QuotaExceeded(message, google_retry_delay(error) or response.retry_after)
     if response.status in (401, 403) or status in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         raise CredentialsRejected(message)
     if response.status in (400, 404):
         raise SourceRejected(message)
     raise PlatformUnavailable(message)
+
+
+# google.rpc.RetryInfo's retryDelay, a protobuf Duration in JSON: seconds with up to 9 fractional digits.
+_DURATION = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,9}))?s")
+
+
+def google_retry_delay(error: object) -> float | None:
+    """Seconds a Google error's RetryInfo detail asks to wait (AIP-193), None when it names none."""
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else ():
+        if not isinstance(detail, dict) or not str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            continue
+        match = _DURATION.fullmatch(str(detail.get("retryDelay", "")))
+        if match:
+            return float(f"{match[1]}.{match[2] or 0}")
+    return None
 
 
 def require_json_object(response: JsonResponse) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def _exchange(source_id: str, http: JsonHttp, token_uri: str, fields: dict[str, 
         _tokens[source_id] = _Cached(body["access_token"], now + float(body.get("expires_in", 3600)))
         return body["access_token"]
     if response.status == 429:
-        raise QuotaExceeded("the token endpoint answered 429")
+        raise QuotaExceeded("the token endpoint answered 429", response.retry_after)
     if response.status >= 500 or response.status == 200:
         raise PlatformUnavailable(f"the token endpoint answered {response.status}")
     # RFC 6749 §5.2: {"error": "invalid_grant", "error_description": …}; only the error code is kept.

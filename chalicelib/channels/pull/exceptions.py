@@ -17,7 +17,12 @@ class CredentialsRejected(SourceRejected):
 
 
 class QuotaExceeded(PullError):
-    """The platform's quota is spent (429, RESOURCE_EXHAUSTED): the source waits for its next run."""
+    """The platform's quota is spent (429, RESOURCE_EXHAUSTED): the source waits for its next run, or longer
+    when the platform says how long (`retry_after`, seconds: a Retry-After header or Google's RetryInfo)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PlatformUnavailable(PullError):

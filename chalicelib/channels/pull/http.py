@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import urllib3
 
 from chalicelib.channels.pull.exceptions import PlatformUnavailable
+from chalicelib.http import retry_after_seconds
 
 TIMEOUT = urllib3.Timeout(connect=5.0, read=20.0)
 
@@ -23,7 +24,7 @@ TIMEOUT = urllib3.Timeout(connect=5.0, read=20.0)
 class JsonResponse:
     status: int
     body: Any  # the parsed JSON, or None when the answer was not JSON
-    retry_after: str | None = None
+    retry_after: float | None = None  # seconds the Retry-After header asks to wait, None when absent
 
 
 class JsonHttp:
@@ -55,4 +56,4 @@ class JsonHttp:
             parsed = json.loads(raw.data) if raw.data else None
         except ValueError:
             parsed = None
-        return JsonResponse(raw.status, parsed, raw.headers.get("Retry-After"))
+        return JsonResponse(raw.status, parsed, retry_after_seconds(raw.headers.get("Retry-After")))

@@ -8,7 +8,8 @@ the page only once it is queued; once caught up, every `reconcile_hours` the rec
 - Credentials or configuration refused (401/403/404, a key that does not parse): the source is paused, the
   PullSourcePaused metric (an alarm) fires; it stays paused until `sources resume`, never retried in a loop.
 - Quota spent (429, RESOURCE_EXHAUSTED) or the platform failing (5xx, unreachable): the run stops where it
-  is, keeps the pages it queued, and the source waits for its next scheduled run.
+  is, keeps the pages it queued, and the source waits for its next scheduled run, or for as long as a quota
+  answer asks when that is longer (a Retry-After header, Google's RetryInfo; a day at most).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -39,6 +40,8 @@ MAX_PAGES_PER_RUN = 20
 # A source is started only with this much of the invocation left (a page is one request of seconds).
 MIN_REMAINING_MS = 30_000
 PAUSED_METRIC = "PullSourcePaused"
+# The longest a platform's quota answer may postpone a source's next run (the longest poll interval).
+MAX_QUOTA_WAIT = timedelta(days=1)
 
 
 @dataclass
@@ -57,6 +60,15 @@ def queue_events(events: Sequence[FeedbackEvent], deletions: Sequence[PlatformDe
     bodies = encode_events(events, deletions)
     for start in range(0, len(bodies), MAX_MESSAGES_PER_BATCH):
         send_bodies(bodies[start : start + MAX_MESSAGES_PER_BATCH])
+
+
+def _postpone_after_quota(updates: dict[str, Any], error: QuotaExceeded, now: datetime) -> None:
+    """Note the quota answer; when the platform said how long to wait, never ask again sooner (a day at
+    most), rather than spending the next scheduled run on another quota answer."""
+    updates["last_error"] = f"quota: {error}"[:500]
+    if error.retry_after:
+        wait = timedelta(seconds=min(error.retry_after, MAX_QUOTA_WAIT.total_seconds()))
+        updates["next_run_at"] = max(updates["next_run_at"], now + wait)
 
 
 def pull_source(
@@ -109,7 +121,7 @@ def pull_source(
         metrics.add_metric(name=PAUSED_METRIC, unit=MetricUnit.Count, value=1)
     except QuotaExceeded as error:
         outcome.status = "quota"
-        updates["last_error"] = f"quota: {error}"[:500]
+        _postpone_after_quota(updates, error, now)
         metrics.add_metric(name="PullQuotaExceeded", unit=MetricUnit.Count, value=1)
     except (PullError, ServiceUnavailable, ClientError, BotoCoreError) as error:  # SSM or SQS failing too
         outcome.status = "failed"
