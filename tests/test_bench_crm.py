@@ -46,6 +46,15 @@ def test_requests_per_thousand_items_stay_within_the_target_and_a_resync_sends_n
             "POST /services/data/v62.0/composite": 7,
         }
     assert (salesforce.setup_requests, salesforce.setup_again_requests) == (12, 1)
+    rows = crm_checks(figures)
+    assert [name.split(":")[0] for name, *_ in rows] == ["CRM sync, HubSpot"] * (len(figures.runs) + 1) + [
+        "CRM sync, Salesforce"
+    ] * (len(salesforce.runs) + 1)
+    assert all(ok for *_, ok in rows)
+    salesforce.runs[0].resync_requests = 1  # a repeat that sends anything fails its row, and only it
+    assert [name for name, *_, ok in crm_checks(figures) if not ok] == [
+        "CRM sync, Salesforce: requests to sync the same items again / `crm setup` run again"
+    ]
     assert any("Salesforce limits requests per rolling 24 hours" in line for line in crm_section(figures))
 
 

@@ -60,3 +60,17 @@ def test_a_pull_source_needs_its_platforms_secrets_and_settings(stack: Any, caps
     )
     assert sources.list_all() == [] or all(s.source_id != "src_play" for s in sources.list_all())
     assert cli.main(["sources", "resume", "nope"]) == 1
+
+
+def test_every_kind_of_source_names_the_flag_it_refuses(stack: Any, capsys):
+    """A webhook, a pull and an e-mail source all answer a refused field with its flag, and store nothing."""
+    bad_language = ["--default-language", "not a language"]
+    for kind, extra in {
+        "slack": ["--secret", "signing_secret=s"],
+        "google_play": ["--setting", "package_name=com.x", "--secret", "service_account_json={}"],
+        "email": ["--setting", "recipients=feedback@example.com"],
+    }.items():
+        added = ["sources", "add", "--type", kind, "--name", "A source", "--id", f"src_{kind}", *extra]
+        assert cli.main([*added, *bad_language]) == 2, kind
+        assert "error: --default-language:" in capsys.readouterr().err, kind
+        assert f"src_{kind}" not in {source.source_id for source in sources.list_all()}, kind

@@ -74,6 +74,23 @@ def _secret_value(value: str) -> str:
     return value
 
 
+def _new_source(args: argparse.Namespace, settings: dict[str, str]) -> sources.SourceConfig | None:
+    """The source `sources add` describes, or None after printing each field it refuses as its flag."""
+    try:
+        return sources.SourceConfig(
+            source_id=args.source_id or sources.new_source_id(args.type),
+            type=args.type,
+            name=args.name,
+            settings=settings,
+            default_language=args.default_language,
+        )
+    except ValidationError as error:
+        for issue in error.errors():
+            field = str(issue["loc"][0]) if issue["loc"] else ""
+            print(f"error: --{field.replace('_', '-')}: {issue['msg']}", file=sys.stderr)
+        return None
+
+
 def _pull_source_add(args: argparse.Namespace) -> int:
     """A pull source: its platform's secrets (`@file` reads a key file) and settings, checked first."""
     platform = platform_for(args.type)
@@ -94,16 +111,8 @@ def _pull_source_add(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        source = sources.SourceConfig(
-            source_id=args.source_id or sources.new_source_id(args.type),
-            type=args.type,
-            name=args.name,
-            settings=settings,
-            default_language=args.default_language,
-        )
-    except ValidationError as error:
-        print(f"error: {error.errors()[0]['msg']}", file=sys.stderr)
+    source = _new_source(args, settings)
+    if source is None:
         return 2
     sources.save(source, given)
     _print_source(args, source)
@@ -127,18 +136,8 @@ def sources_add(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: a {args.type} source needs --secret for: {', '.join(missing)}", file=sys.stderr)
         return 2
-    try:
-        source = sources.SourceConfig(
-            source_id=args.source_id or sources.new_source_id(args.type),
-            type=args.type,
-            name=args.name,
-            settings=pairs(args.setting, "--setting"),
-            default_language=args.default_language,
-        )
-    except ValidationError as error:
-        for issue in error.errors():
-            field = str(issue["loc"][0]) if issue["loc"] else ""
-            print(f"error: --{field.replace('_', '-')}: {issue['msg']}", file=sys.stderr)
+    source = _new_source(args, pairs(args.setting, "--setting"))
+    if source is None:
         return 2
     sources.save(source, {**given, **generated})
     _print_source(args, source)
@@ -163,16 +162,8 @@ def _email_source_add(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        source = sources.SourceConfig(
-            source_id=args.source_id or sources.new_source_id(args.type),
-            type=args.type,
-            name=args.name,
-            settings=settings,
-            default_language=args.default_language,
-        )
-    except ValidationError as error:
-        print(f"error: {error.errors()[0]['msg']}", file=sys.stderr)
+    source = _new_source(args, settings)
+    if source is None:
         return 2
     sources.save(source, {})
     _print_source(args, source)

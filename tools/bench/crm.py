@@ -12,6 +12,7 @@ customer id property, one more upsert request per batch). Then the same items ar
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 ITEMS = 1_000
@@ -314,44 +315,40 @@ def crm_checks(figures: CrmFigures | None) -> list[tuple[str, str, str, bool]]:
     """(name, measured, target, ok) rows for the targets table."""
     if figures is None:
         return []
-    rows = [
-        (
-            f"CRM sync, HubSpot: API requests per 1,000 synced items ({run.label})",
-            f"{run.per_thousand:.0f}",
-            f"≤ {TARGET_HUBSPOT_REQUESTS_PER_1000}",
-            run.synced == run.items and 0 < run.per_thousand <= TARGET_HUBSPOT_REQUESTS_PER_1000,
-        )
-        for run in figures.runs
-    ]
-    rows.append(
-        (
-            "CRM sync, HubSpot: requests to sync the same items again / `crm setup` run again",
-            f"{sum(r.resync_requests for r in figures.runs)} / {figures.setup_again_requests - 2}",
-            "0 / 0 (setup's two listings aside)",
-            all(r.resync_requests == 0 for r in figures.runs) and figures.setup_again_requests == 2,
-        )
-    )
-    return rows + salesforce_checks(figures.salesforce)
+    setup = (figures.setup_again_requests, 2, "setup's two listings aside")
+    hubspot = _vendor_checks("HubSpot", figures.runs, TARGET_HUBSPOT_REQUESTS_PER_1000, setup)
+    return hubspot + salesforce_checks(figures.salesforce)
 
 
 def salesforce_checks(figures: SalesforceFigures | None) -> list[tuple[str, str, str, bool]]:
     if figures is None:
         return []
+    setup = (figures.setup_again_requests, 1, "setup's one Composite read aside")
+    return _vendor_checks("Salesforce", figures.runs, TARGET_SALESFORCE_REQUESTS_PER_1000, setup)
+
+
+def _vendor_checks(
+    vendor: str, runs: Sequence[CrmRun], target: int, setup: tuple[int, int, str]
+) -> list[tuple[str, str, str, bool]]:
+    """A vendor's rows: requests per 1,000 synced items per run, then what repeating the work costs.
+    `setup`: requests `crm setup` sent when run again, how many of those are its reads of what exists
+    (anything beyond would be a write), and how the target row says so."""
+    setup_again, setup_reads, reads_note = setup
     rows = [
         (
-            f"CRM sync, Salesforce: API requests per 1,000 synced items ({run.label})",
+            f"CRM sync, {vendor}: API requests per 1,000 synced items ({run.label})",
             f"{run.per_thousand:.0f}",
-            f"≤ {TARGET_SALESFORCE_REQUESTS_PER_1000}",
-            run.synced == run.items and 0 < run.per_thousand <= TARGET_SALESFORCE_REQUESTS_PER_1000,
+            f"≤ {target}",
+            run.synced == run.items and 0 < run.per_thousand <= target,
         )
-        for run in figures.runs
+        for run in runs
     ]
     rows.append(
         (
-            "CRM sync, Salesforce: requests to sync the same items again / `crm setup` run again",
-            f"{sum(r.resync_requests for r in figures.runs)} / {figures.setup_again_requests - 1}",
-            "0 / 0 (setup's one Composite read aside)",
-            all(r.resync_requests == 0 for r in figures.runs) and figures.setup_again_requests == 1,
+            f"CRM sync, {vendor}: requests to sync the same items again / `crm setup` run again",
+            f"{sum(r.resync_requests for r in runs)} / {setup_again - setup_reads}",
+            f"0 / 0 ({reads_note})",
+            all(r.resync_requests == 0 for r in runs) and setup_again == setup_reads,
         )
     )
     return rows
