@@ -8,9 +8,9 @@ first chunk goes on; the other records are returned as `batchItemFailures`. The 
 conditional put per item), so a record deferred after its analysis is stored once, on its next delivery.
 
 A deferred record's receive counts towards the queue's maxReceiveCount like a failure's, so the records
-received most often form the first chunk, and the first chunk always goes on: a record deferred once is
-among the first on its next delivery, and only a run of batches that each hold a full chunk of records
-received as often as it (and all short of time) can send it to the DLQ.
+received most often form the first chunk, and the first chunk always goes on: a record deferred once ranks
+above every first delivery on its next one, and only a run of batches that each hold a full chunk of records
+received at least as often as it (and all short of time) can send it to the DLQ.
 """
 
 from __future__ import annotations
