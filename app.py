@@ -15,6 +15,7 @@ gc.disable()
 from chalice import Chalice, ConvertToMiddleware, Cron, Rate  # noqa: E402 - imported with the collector paused
 from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent  # noqa: E402
 
+from chalicelib.ingest import ANALYZE_BATCH_SIZE  # noqa: E402 - a constant (the package's __init__ only)
 from chalicelib.observability import cold_start_imports, logger, metrics, trace_invocation  # noqa: E402
 
 app = Chalice(app_name="feedback-collector")
@@ -82,7 +83,9 @@ WEBHOOK_QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME", "feedback-webhooks-dev
 CRM_QUEUE_NAME = os.environ.get("CRM_QUEUE_NAME", "feedback-crm-dev")  # infra/crm.py points it by ARN
 
 
-@app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=25, maximum_batching_window_in_seconds=5)
+@app.on_sqs_message(
+    queue=INGEST_QUEUE_NAME, batch_size=ANALYZE_BATCH_SIZE, maximum_batching_window_in_seconds=5
+)
 def analyze(event: SQSEvent) -> dict[str, Any]:
     """Analyze and store a batch of queued deliveries; reports per-record failures."""
     with cold_start_imports():

@@ -91,7 +91,7 @@ def test_one_request_tags_the_batch_with_the_taxonomy_in_a_cached_prefix(convers
         ),
     )
 
-    results = BedrockTagger(client, MODEL).tag(documents, TAXONOMY)
+    results = BedrockTagger(client, MODEL, workers=1).tag(documents, TAXONOMY)
 
     # Text order; evidence as written in the text; the parent dropped beside its child.
     assert results == {
@@ -154,7 +154,7 @@ def test_an_item_whose_answer_does_not_validate_is_asked_again_alone(converse, b
     alone = {"item": 0, "themes": [{"id": "support", "sentiment": "NEGATIVE", "evidence": "support is slow"}]}
     stubber.add_response("converse", converse_response([alone]))
 
-    results = BedrockTagger(client, MODEL).tag(documents, TAXONOMY)
+    results = BedrockTagger(client, MODEL, workers=1).tag(documents, TAXONOMY)
 
     assert results == {
         "a": [ThemeMatch("phone", "POSITIVE", "the phone")],
@@ -173,7 +173,7 @@ def test_a_reply_that_is_not_json_sends_every_item_alone_and_one_never_valid_is_
     stubber.add_response("converse", converse_response(fenced))
     stubber.add_response("converse", converse_response([{"item": 0, "themes": [{"id": "support"}]}]))
 
-    results = BedrockTagger(client, MODEL).tag(documents, TAXONOMY)
+    results = BedrockTagger(client, MODEL, workers=1).tag(documents, TAXONOMY)
 
     assert results == {"a": [ThemeMatch("battery", "NEGATIVE", "Battery died")], "b": None}
     assert len(sent) == 3
@@ -183,7 +183,9 @@ def test_throttling_fails_the_items_of_that_request_for_the_queue_to_retry(conve
     client, stubber, _ = converse
     stubber.add_client_error("converse", "ThrottlingException", http_status_code=429)
 
-    results = BedrockTagger(client, MODEL).tag([Document("a", "Battery died"), Document("b", "ok")], TAXONOMY)
+    results = BedrockTagger(client, MODEL, workers=1).tag(
+        [Document("a", "Battery died"), Document("b", "ok")], TAXONOMY
+    )
 
     assert set(results) == {"a", "b"}
     assert all(isinstance(result, AnalysisFailed) for result in results.values())
@@ -192,7 +194,7 @@ def test_throttling_fails_the_items_of_that_request_for_the_queue_to_retry(conve
 
 def test_the_analyzer_answers_sentiment_language_and_themes_in_one_request(converse):
     client, stubber, sent = converse
-    tagger = BedrockTagger(client, MODEL)
+    tagger = BedrockTagger(client, MODEL, workers=1)
     analyzer = BedrockAnalyzer(tagger, taxonomy=lambda: TAXONOMY)
     documents = [
         Document("a", "La batería dura poco, llamadme al 600 123 456"),
@@ -275,7 +277,7 @@ def test_the_analyzer_answers_sentiment_language_and_themes_in_one_request(conve
 
 def test_prefetched_themes_of_another_taxonomy_version_are_not_reused(converse):
     client, stubber, sent = converse
-    tagger = BedrockTagger(client, MODEL)
+    tagger = BedrockTagger(client, MODEL, workers=1)
     answer = [{"item": 0, "language": "en", "sentiment": "NEGATIVE", "themes": []}]
     stubber.add_response("converse", converse_response(answer))
     BedrockAnalyzer(tagger, taxonomy=lambda: TAXONOMY).analyze([Document("a", "Battery died")])
@@ -292,7 +294,7 @@ def test_sentiment_only_has_no_taxonomy_and_no_cache_point(converse):
         "converse", converse_response([{"item": 0, "language": "fr", "sentiment": "POSITIVE", "themes": []}])
     )
 
-    results = BedrockAnalyzer(BedrockTagger(client, MODEL)).analyze([Document("a", "Très bien")])
+    results = BedrockAnalyzer(BedrockTagger(client, MODEL, workers=1)).analyze([Document("a", "Très bien")])
 
     assert results["a"].sentiment.value == "POSITIVE" and results["a"].language == "fr"
     [params] = sent
@@ -303,7 +305,9 @@ def test_throttled_analysis_is_a_per_document_failure(converse):
     client, stubber, _ = converse
     stubber.add_client_error("converse", "ThrottlingException", http_status_code=429)
 
-    results = BedrockAnalyzer(BedrockTagger(client, MODEL)).analyze([Document("a", "ok"), Document("b", "")])
+    results = BedrockAnalyzer(BedrockTagger(client, MODEL, workers=1)).analyze(
+        [Document("a", "ok"), Document("b", "")]
+    )
 
     assert isinstance(results["a"], AnalysisFailed)
     assert results["b"].skipped_reason == "empty_text"
@@ -315,7 +319,7 @@ def test_a_batch_larger_than_a_request_is_split(converse):
     for size in (bedrock.MAX_ITEMS_PER_REQUEST, 2):
         stubber.add_response("converse", converse_response([{"item": i, "themes": []} for i in range(size)]))
 
-    results = BedrockTagger(client, MODEL).tag(documents, TAXONOMY)
+    results = BedrockTagger(client, MODEL, workers=1).tag(documents, TAXONOMY)
 
     assert results == {document.key: [] for document in documents}
     assert [len(items_of(params)) for params in sent] == [bedrock.MAX_ITEMS_PER_REQUEST, 2]
@@ -348,7 +352,9 @@ def test_the_tagging_request_scores_only_the_items_flagged_for_their_sentiment(c
         ),
     )
 
-    themes, sentiments = BedrockTagger(client, MODEL).tag_and_score(documents, TAXONOMY, {"nl", "pl"})
+    themes, sentiments = BedrockTagger(client, MODEL, workers=1).tag_and_score(
+        documents, TAXONOMY, {"nl", "pl"}
+    )
 
     assert themes == {
         "en": [ThemeMatch("support", "NEGATIVE", "support is slow")],
@@ -383,7 +389,7 @@ def test_a_flagged_item_answered_without_its_sentiment_is_asked_alone_and_never_
         alone["sentiment"] = lone_sentiment
     stubber.add_response("converse", converse_response([alone]))
 
-    themes, sentiments = BedrockTagger(client, MODEL).tag_and_score(documents, TAXONOMY, {"nl"})
+    themes, sentiments = BedrockTagger(client, MODEL, workers=1).tag_and_score(documents, TAXONOMY, {"nl"})
 
     # Alone and still without a sentiment, the item keeps its themes and stays unscored.
     assert themes == {

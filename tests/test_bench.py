@@ -139,7 +139,7 @@ def test_responder_answers_whatever_the_analyzer_sends_and_records_billed_units(
 
     with ComprehendResponder(client) as responder, counter.phase_of("analyze"):
         # Every text reported unsure by local detection, so all 30 reach BatchDetectDominantLanguage.
-        unsure = ComprehendAnalyzer(client, detect_language=lambda text: LanguageGuess(None, False))
+        unsure = ComprehendAnalyzer(client, lambda text: LanguageGuess(None, False), workers=1)
         results = unsure.analyze(documents)
 
     # 30 texts without a language: two detection batches (25 + 5), then two English sentiment batches.

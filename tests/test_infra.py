@@ -19,6 +19,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import lint_file
 
+from chalicelib.ingest import ANALYZE_BATCH_SIZE
 from chalicelib.local.provision import MAX_RECEIVE_COUNT
 from chalicelib.store import schema
 from infra import athena, gateway, outputs, permissions, settings
@@ -126,7 +127,9 @@ def test_analyze_reports_batch_item_failures_from_the_deployed_queue(synth: Synt
     assert event["Type"] == "SQS"
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert event["Properties"]["Queue"] == arn(queue)
-    assert event["Properties"]["BatchSize"] == 25
+    # app.py's one batch size, with the batching window SQS needs for more than 10 records a batch.
+    assert event["Properties"]["BatchSize"] == ANALYZE_BATCH_SIZE
+    assert event["Properties"]["MaximumBatchingWindowInSeconds"] >= 1
     assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] >= 2
 
 

@@ -428,9 +428,9 @@ def test_the_analyze_handler_analyzes_and_stores_a_batch_in_one_call(stack, monk
     calls: list[list[str]] = []
     real = processing.analyze_and_store
 
-    def recorded(bodies, analyzer, redactor=None):
+    def recorded(bodies, analyzer, redactor=None, **guard):
         calls.append(list(bodies))
-        return real(bodies, analyzer, redactor)
+        return real(bodies, analyzer, redactor, **guard)
 
     monkeypatch.setattr(processing, "analyze_and_store", recorded)
     bodies = [body_of(form_event("w1")), "not json", body_of(form_event("w2"))]

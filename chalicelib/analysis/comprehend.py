@@ -4,19 +4,21 @@ Cost is per 100-character unit with a 3-unit minimum per document, per call type
 sent in full batches grouped by language, truncated to Comprehend's 5,000-byte limit, and never when empty.
 A text without a language is first detected in process (`language.detect`); where it is unsure, the item's
 hint (its form's or source's default language, else the browser's) decides, and only the texts with neither
-are sent to BatchDetectDominantLanguage.
+are sent to BatchDetectDominantLanguage. A batch's requests are in flight together (`parallel.py`): four
+batches of 25 cost about one request's latency.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
 from chalicelib.analysis import language as language_detection
+from chalicelib.analysis import parallel
 from chalicelib.analysis.base import (
     MAX_DOCUMENT_BYTES,
     UNSUPPORTED_LANGUAGE,
@@ -51,9 +53,11 @@ class ComprehendAnalyzer:
         self,
         client: Any | None = None,
         detect_language: Callable[[str], language_detection.LanguageGuess] | None = None,
+        workers: int = parallel.MAX_CONCURRENT_REQUESTS,
     ) -> None:
         self._client = client
         self._detect_language = detect_language  # None: `language.detect`
+        self._workers = workers  # requests in flight at once (1: in order, as a Stubber's test needs)
 
     @property
     def client(self) -> Any:
@@ -86,8 +90,7 @@ class ComprehendAnalyzer:
                 by_language[language].append(document)
             else:
                 results[document.key] = skipped(NAME, UNSUPPORTED_LANGUAGE, language)
-        for language, group in sorted(by_language.items()):
-            self._detect_sentiment(language, group, results)
+        self._detect_sentiments(by_language, results)
         return results
 
     def _detect_languages(self, documents: list[Document], results: AnalysisResults) -> dict[str, str]:
@@ -100,17 +103,19 @@ class ComprehendAnalyzer:
             else:
                 results[document.key] = skipped(NAME, "language_not_detected")
 
-        for batch in chunked(documents, MAX_BATCH_DOCUMENTS):
-            self._call_batch(
-                lambda texts: self.client.batch_detect_dominant_language(TextList=texts),
-                batch,
-                results,
-                on_result,
-                language=None,
-            )
+        self._call_batches(
+            [
+                _Batch(batch, None, lambda texts: self.client.batch_detect_dominant_language(TextList=texts))
+                for batch in chunked(documents, MAX_BATCH_DOCUMENTS)
+            ],
+            results,
+            on_result,
+        )
         return detected
 
-    def _detect_sentiment(self, language: str, documents: list[Document], results: AnalysisResults) -> None:
+    def _detect_sentiments(self, by_language: dict[str, list[Document]], results: AnalysisResults) -> None:
+        """Every language's sentiment batches, all of them in flight together."""
+
         def on_result(document: Document, result: dict[str, Any]) -> None:
             score = result["SentimentScore"]
             results[document.key] = Analysis(
@@ -121,44 +126,71 @@ class ComprehendAnalyzer:
                     neutral=score["Neutral"],
                     mixed=score["Mixed"],
                 ),
-                language=language,
+                language=languages[document.key],
                 analyzer=NAME,
                 analyzed_at=utc_now(),
             )
 
-        for batch in chunked(documents, MAX_BATCH_DOCUMENTS):
-            self._call_batch(
-                lambda texts, code=language: self.client.batch_detect_sentiment(
-                    TextList=texts, LanguageCode=code
-                ),
-                batch,
-                results,
-                on_result,
-                language=language,
-            )
+        languages = {document.key: language for language, group in by_language.items() for document in group}
+        self._call_batches(
+            [
+                _Batch(
+                    batch,
+                    language,
+                    lambda texts, code=language: self.client.batch_detect_sentiment(
+                        TextList=texts, LanguageCode=code
+                    ),
+                )
+                for language, group in sorted(by_language.items())
+                for batch in chunked(group, MAX_BATCH_DOCUMENTS)
+            ],
+            results,
+            on_result,
+        )
 
-    @staticmethod
-    def _call_batch(
-        call: Callable[[list[str]], dict[str, Any]],
-        batch: Sequence[Document],
+    def _call_batches(
+        self,
+        batches: Sequence[_Batch],
         results: AnalysisResults,
         on_result: Callable[[Document, dict[str, Any]], None],
-        language: str | None,
     ) -> None:
-        """One Batch* request: route each ResultList/ErrorList entry to its document by Index."""
-        texts = [truncate_utf8(document.text, MAX_DOCUMENT_BYTES) for document in batch]
+        """The Batch* requests, concurrently (`parallel.run_all`); their answers routed in request order."""
+        responses = parallel.run_all([batch.send for batch in batches], self._workers)
+        for batch, response in zip(batches, responses, strict=True):
+            batch.route(response, results, on_result)
+
+
+class _Batch(NamedTuple):
+    """One Batch* request: its documents, their language (None: detection) and the call that sends them."""
+
+    documents: Sequence[Document]
+    language: str | None
+    call: Callable[[list[str]], dict[str, Any]]
+
+    def send(self) -> dict[str, Any] | str:
+        """The response, or the error code of a request that failed (safe to run in a pool's thread)."""
+        texts = [truncate_utf8(document.text, MAX_DOCUMENT_BYTES) for document in self.documents]
         try:
-            response = call(texts)
+            return self.call(texts)
         except (ClientError, BotoCoreError) as error:
-            code = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
-            for document in batch:
-                results[document.key] = AnalysisFailed(f"comprehend call failed: {code}")
+            return error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
+
+    def route(
+        self,
+        response: dict[str, Any] | str,
+        results: AnalysisResults,
+        on_result: Callable[[Document, dict[str, Any]], None],
+    ) -> None:
+        """Each ResultList/ErrorList entry to its document by Index; a failed request fails every document."""
+        if isinstance(response, str):
+            for document in self.documents:
+                results[document.key] = AnalysisFailed(f"comprehend call failed: {response}")
             return
         for entry in response.get("ResultList", []):
-            on_result(batch[entry["Index"]], entry)
+            on_result(self.documents[entry["Index"]], entry)
         for entry in response.get("ErrorList", []):
-            document = batch[entry["Index"]]
+            document = self.documents[entry["Index"]]
             if entry["ErrorCode"] in RETRYABLE_DOCUMENT_ERRORS:
                 results[document.key] = AnalysisFailed(f"comprehend document error: {entry['ErrorCode']}")
             else:
-                results[document.key] = skipped(NAME, f"comprehend:{entry['ErrorCode']}", language)
+                results[document.key] = skipped(NAME, f"comprehend:{entry['ErrorCode']}", self.language)

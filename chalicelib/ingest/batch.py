@@ -20,6 +20,8 @@ class QueueRecord(NamedTuple):
 
     message_id: str
     body: str
+    # SQS's ApproximateReceiveCount: 1 on the first delivery (the analyze step's deadline guard reads it).
+    receive_count: int = 1
 
 
 # Decides every record of a batch in one call: one error (None for success) per record, in record order.
@@ -35,7 +37,9 @@ def partial_batch_response(event: dict[str, Any], handle_batch: BatchHandler, co
     raw_records = event.get("Records") or []
     if not raw_records:
         raise ValueError("an SQS event without records")
-    records = [QueueRecord(record["messageId"], record["body"]) for record in raw_records]
+    records = [
+        QueueRecord(record["messageId"], record["body"], _receive_count(record)) for record in raw_records
+    ]
     errors = handle_batch(records)
     if len(errors) != len(records):
         raise ValueError(f"the batch handler decided {len(errors)} of {len(records)} records")
@@ -43,3 +47,11 @@ def partial_batch_response(event: dict[str, Any], handle_batch: BatchHandler, co
     if len(failed) == len(records):
         raise BatchFailed(f"all {len(records)} records failed: {sorted(set(filter(None, errors)))}")
     return {"batchItemFailures": [{"itemIdentifier": record.message_id} for record in failed]}
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    """The record's ApproximateReceiveCount (a string in Lambda's event); 1 when absent or unreadable."""
+    try:
+        return max(1, int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)))
+    except (TypeError, ValueError):
+        return 1

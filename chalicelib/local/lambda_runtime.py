@@ -18,6 +18,7 @@ from typing import Any
 from chalice.local import LambdaContext
 
 from chalicelib import aws
+from chalicelib.ingest import ANALYZE_BATCH_SIZE
 from chalicelib.models import utc_now
 from chalicelib.observability import logger
 
@@ -55,7 +56,9 @@ def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> di
 class SqsPoller:
     """Feeds an SQS queue to a handler in Lambda-sized batches."""
 
-    def __init__(self, queue_url: str, handler: Handler, batch_size: int = 25, wait_seconds: int = 1) -> None:
+    def __init__(
+        self, queue_url: str, handler: Handler, batch_size: int = ANALYZE_BATCH_SIZE, wait_seconds: int = 1
+    ) -> None:
         self.queue_url = queue_url
         self.handler = handler
         self.batch_size = batch_size

@@ -170,7 +170,8 @@ def run_bedrock(batches: Sequence[Sequence[tuple[str, str, str | None]]]) -> dic
     usage: dict[str, BedrockUsage] = {}
     for mode in MODES:
         client = boto3.client("bedrock-runtime", region_name="us-east-1")
-        tagger = BedrockTagger(client, "amazon.nova-micro-v1:0")
+        # One request at a time: the responder queues each answer in a Stubber, which answers in call order.
+        tagger = BedrockTagger(client, "amazon.nova-micro-v1:0", workers=1)
         with BedrockResponder(client) as responder:
             responder.taxonomy = taxonomy
             for batch in batches:

@@ -87,7 +87,7 @@ def _counted_as_deployed() -> None:
 
 
 def _store_day(count: int, day: Any, parents: dict[str, str | None]) -> None:
-    """`count` synthetic items stored on `day` through the analyze write path, a batch of 25 at a time."""
+    """`count` synthetic items stored on `day` through the analyze write path, an analyze batch at a time."""
     import random
 
     from chalicelib.aws import chunked

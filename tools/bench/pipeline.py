@@ -167,18 +167,20 @@ def run_webhook_ack(counter: RequestCounter, queue_url: str, deliveries: int) ->
 
 
 def run_analyze(counter: RequestCounter, queue_url: str) -> AnalyzeResult:
-    """Drain the queue in Lambda-sized batches of 25 into the analyze handler with a stubbed Comprehend,
-    for both the analyzer and the PII redactor (so nothing reaches AWS)."""
+    """Drain the queue in Lambda-sized batches (ANALYZE_BATCH_SIZE) into the analyze handler with a stubbed
+    Comprehend, for both the analyzer and the PII redactor (so nothing reaches AWS)."""
     import boto3
 
     from chalicelib.analysis.comprehend import ComprehendAnalyzer
     from chalicelib.analysis.redaction import ComprehendPiiRedactor
+    from chalicelib.ingest import ANALYZE_BATCH_SIZE
     from chalicelib.ingest.processing import handle_sqs_batch
     from chalicelib.local.lambda_runtime import SqsPoller
 
     comprehend = boto3.client("comprehend", region_name="us-east-1")
     detector = TallyingDetector()
-    analyzer = ComprehendAnalyzer(client=comprehend, detect_language=detector)
+    # One request at a time: the responder queues each answer in a Stubber, whose answers go in call order.
+    analyzer = ComprehendAnalyzer(client=comprehend, detect_language=detector, workers=1)
     redactor = TallyingRedactor(ComprehendPiiRedactor(client=comprehend))
     invocations: list[int] = []
     inside: list[float] = []
@@ -193,7 +195,7 @@ def run_analyze(counter: RequestCounter, queue_url: str) -> AnalyzeResult:
             inside.append(time.perf_counter() - started)
 
     with ComprehendResponder(comprehend) as responder, counter.phase_of("analyze-poller"):
-        totals = SqsPoller(queue_url, handler, batch_size=25, wait_seconds=1).drain()
+        totals = SqsPoller(queue_url, handler, batch_size=ANALYZE_BATCH_SIZE, wait_seconds=1).drain()
     return AnalyzeResult(
         invocations,
         totals.received,

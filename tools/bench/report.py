@@ -378,7 +378,7 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
 HOW_MEASURED = """\
 Everything runs in one process with moto's `mock_aws` standing in for DynamoDB, SQS, S3 and SSM, through
 the app's own code: form responses are POSTed through `chalice.test.Client`; the ingest queue is drained
-by `chalicelib.local.lambda_runtime.SqsPoller` in batches of 25 into
+by `chalicelib.local.lambda_runtime.SqsPoller` in batches of 100 (`ANALYZE_BATCH_SIZE`) into
 `chalicelib.ingest.processing.handle_sqs_batch` with a `ComprehendAnalyzer` and a `ComprehendPiiRedactor` that
 share one Comprehend client wrapped in a botocore `Stubber` (each call's response is queued from a
 `provide-client-params` hook with `expected_params` equal to the call's parameters, so the Stubber

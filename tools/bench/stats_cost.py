@@ -1,11 +1,11 @@
 """`GET /stats` read from the day counters: DynamoDB requests and read units per request for 7, 30 and 93 days
 at 1,000 and 33,000 items a day, and the write units per stored item the counters add to the analyze write.
 
-The bench's own items (`STATS_ITEMS`, stored today through the real write path in batches of 25, as the
-analyze step stores a batch) make today's counter items, and are what the write units
-are measured on. The 185 days before today are seeded outside every counted phase, straight as counter items
-holding today's counts scaled to each volume: a counter item's size depends on how many distinct channels,
-sources, ratings and themes a day has, not on how many items, so a volume changes only the numbers in it.
+The bench's own items (`STATS_ITEMS`, stored today through the real write path in analyze batches of 100, as
+the analyze step stores a batch) make today's counter items, and are what the write units are measured on.
+The 185 days before today are seeded outside every counted phase, straight as counter items holding today's
+counts scaled to each volume: a counter item's size depends on how many distinct channels, sources, ratings
+and themes a day has, not on how many items, so a volume changes only the numbers in it.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chalicelib.ingest import ANALYZE_BATCH_SIZE
 from tools.bench.capacity import CapacityTally, global_index_keys, take_inventory
 from tools.bench.counting import RequestCounter
 
 STATS_ITEMS = 500
-ANALYZE_BATCH = 25
+ANALYZE_BATCH = ANALYZE_BATCH_SIZE  # the analyze function's batch (chalicelib/ingest)
 RANGES = (7, 30, 93)
 VOLUMES = (1_000, 33_000)
 # Target (BENCHMARKS.md, "Targets"): whatever the volume.
@@ -90,7 +91,7 @@ def _themed(rng: random.Random, item: Any, parents: dict[str, str | None]) -> An
 
 
 def _store_items(count: int, today: date, parents: dict[str, str | None]) -> None:
-    """`count` synthetic items stored today through the analyze write path, a batch of 25 at a time."""
+    """`count` synthetic items stored today through the analyze write path, an analyze batch at a time."""
     from chalicelib.aws import chunked
     from chalicelib.store import feedback_write
     from chalicelib.store.identities import Resolution

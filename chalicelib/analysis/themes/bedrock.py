@@ -16,7 +16,8 @@ the answer leaves out, or a flagged item answered without its sentiment, is aske
 lone answer does not validate either is None in the results (stored untagged); a flagged item whose lone
 answer validates but still has no sentiment keeps its themes and stays unscored. A failed request
 (throttling, a service error) makes every item it carried an `AnalysisFailed`, which sends them back through
-the queue, as Comprehend's analyzer does.
+the queue, as Comprehend's analyzer does. A batch's requests (and then its lone retries) are made
+concurrently (`parallel.py`), their answers read in request order.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ import json
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib import aws
+from chalicelib.analysis import parallel
 from chalicelib.analysis.base import (
     MAX_DOCUMENT_BYTES,
     AnalysisFailed,
@@ -45,7 +47,8 @@ from chalicelib.observability import logger
 from chalicelib.themes.taxonomy import Taxonomy, Theme
 
 NAME = "bedrock"
-# Items per request: an SQS batch of 25 records fits in one; the answer stays well under the output limit.
+# Items per request: the answer stays well under the output limit; an SQS batch of 100 records is four
+# requests, in flight together (`parallel.py`).
 MAX_ITEMS_PER_REQUEST = 25
 MAX_OUTPUT_TOKENS = 4096
 # Keyword hints per theme in the prompt: enough to show what a theme covers, few enough to keep the prefix
@@ -226,9 +229,15 @@ class BedrockTagger:
 
     name = NAME
 
-    def __init__(self, client: Any | None = None, model_id: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Any | None = None,
+        model_id: str | None = None,
+        workers: int = parallel.MAX_CONCURRENT_REQUESTS,
+    ) -> None:
         self._client = client
         self.model_id = model_id or settings().bedrock_model_id
+        self._workers = workers  # requests in flight at once (1: in order, as a Stubber's test needs)
         # Answers the analyzer already had for the batch being stored: key → (taxonomy version, answer).
         self._prefetched: dict[str, tuple[int, Answer]] = {}
 
@@ -296,8 +305,11 @@ class BedrockTagger:
         an item of `score` answered without its sentiment; alone, such an answer is kept, unscored)."""
         answers: Answers = {}
         retry: list[Document] = []
-        for batch in aws.chunked(documents, MAX_ITEMS_PER_REQUEST):
-            batch_answers = self._request(batch, taxonomy, with_analysis, score)
+        batches = list(aws.chunked(documents, MAX_ITEMS_PER_REQUEST))
+        # The batch's requests are in flight together: a batch of 100 costs about one request's latency.
+        requests = [partial(self._request, batch, taxonomy, with_analysis, score) for batch in batches]
+        every_answer = parallel.run_all(requests, self._workers)
+        for batch, batch_answers in zip(batches, every_answer, strict=True):
             for document in batch:
                 answer = batch_answers[document.key]
                 unscored = document.key in score and isinstance(answer, Answer) and answer.sentiment is None
@@ -307,8 +319,11 @@ class BedrockTagger:
                     answers[document.key] = answer
         if retry:
             logger.info("bedrock answers retried alone", extra={"items": len(retry)})
-        for document in retry:
-            answers.update(self._request([document], taxonomy, with_analysis, score))
+        for alone in parallel.run_all(
+            [partial(self._request, [document], taxonomy, with_analysis, score) for document in retry],
+            self._workers,
+        ):
+            answers.update(alone)
         unanswered = sum(answer is None for answer in answers.values())
         if unanswered:
             logger.warning("bedrock answers that never validated", extra={"items": unanswered})
