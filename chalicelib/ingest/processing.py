@@ -92,10 +92,11 @@ def analyze_and_store(
     )
     resolution = identities.resolve([event for event, _ in analyzed], known=known_identities)
     # A redelivered event whose author's customers are still two (the invocation that stored it died during
-    # their merge) gets the merge finished: merging is idempotent, and the identities are known already.
-    resolution.links |= identities.resolve(
-        [unique[feedback_id] for feedback_id in already_stored], known=known_identities
-    ).links
+    # their merge) gets the merge finished: merging is idempotent. Still two: its identities map to two
+    # customers (identity items of tables written before), or lead through a tombstone (identities.py).
+    redelivered = [unique[feedback_id] for feedback_id in already_stored]
+    resolution.links |= identities.resolve(redelivered, known=known_identities).links
+    resolution.links |= identities.unfinished_merges(redelivered)
     stored_at = utc_now()
     ready = []
     for event, analysis in analyzed:
