@@ -230,3 +230,19 @@ def test_an_erasure_leaves_no_redirect_tombstone_or_derived_id(stack, monkeypatc
     derived = [identities.customer_id_for(identity) for identity in person]
     assert [value for value in [customer, absorbed, *derived, "ren@example.com"] if value in left] == []
     assert customers.find_by_email("olga@example.com") == identities.customer_id_for("email#olga@example.com")
+
+
+def test_a_redirect_to_a_customer_gone_meanwhile_costs_one_more_read_and_ends_there(stack):
+    # A redirect an erasure killed halfway left behind, pointing at a profile deleted already.
+    gone = identities.customer_id_for("email#gone@example.com")
+    aws.client("dynamodb").put_item(
+        TableName=settings().table_name,
+        Item=dynamo.serialize(identities.redirect_item(identities.derived_key(CHAT), gone)),
+    )
+    calls: list[str] = []
+    aws.client("dynamodb").meta.events.register(
+        "provide-client-params.dynamodb.BatchGetItem", lambda **kwargs: calls.append("BatchGetItem")
+    )
+
+    assert owners(CHAT) == {CHAT: gone}
+    assert calls == ["BatchGetItem", "BatchGetItem"]  # the lookup, then the survivor's key, once

@@ -48,7 +48,7 @@ PROFILE = "PROFILE"
 REDIRECT = "REDIRECT"
 # Merges can chain (A into B, B into C): a lookup and a write follow tombstones this far.
 MAX_MERGE_HOPS = 5
-# What a lookup needs of the items it reads (the items are small, but a profile is not).
+# What a lookup needs of the items it reads: less to send and parse (the read units are the whole item's).
 LOOKUP_ATTRIBUTES = (PK, RECORD_TYPE, "identity", "customer_id", "merged_into")
 
 # The one shape customer_id_for gives; the lookups answer "unknown" for anything else without an AWS call
@@ -152,6 +152,7 @@ def _follow(
         if unread:
             keys = [profile_key(customer) for customer in unread]
             more = dynamo.batch_get(settings().table_name, keys, consistent, attributes=LOOKUP_ATTRIBUTES)
+            read.update({customer: {} for customer in unread})  # gone (erased): read once, ends the chain
             read.update({_customer_of(item): item for item in more})
         moved = {}
         for identity, customer in following.items():
