@@ -1,6 +1,8 @@
 """Identities without a customer index entry: found from the profile's `emails` and `user_ids`, the
 feedback's authors and (tables written before) the index entries they still have, by the customer view,
-merges and erasure; what another customer owns is never moved or deleted."""
+merges and erasure; what another customer owns is never moved or deleted. A customer's first identity is
+its profile's key and the others are redirects (identities.py); identity items are those of tables written
+before."""
 
 from __future__ import annotations
 
@@ -21,6 +23,22 @@ def identity_items() -> dict[str, dict[str, Any]]:
     pages = aws.client("dynamodb").get_paginator("scan").paginate(TableName=settings().table_name)
     items = [dynamo.deserialize(item) for page in pages for item in page["Items"]]
     return {item["identity"]: item for item in items if item.get(schema.RECORD_TYPE) == identities.IDENTITY}
+
+
+def redirects() -> dict[str, dict[str, Any]]:
+    """customer id at whose key a redirect is → the redirect, for every redirect in the table."""
+    pages = aws.client("dynamodb").get_paginator("scan").paginate(TableName=settings().table_name)
+    items = [dynamo.deserialize(item) for page in pages for item in page["Items"]]
+    return {
+        item[schema.PK].removeprefix("CUSTOMER#"): item
+        for item in items
+        if item.get(schema.RECORD_TYPE) == identities.REDIRECT
+    }
+
+
+def owners(*wanted: str) -> dict[str, str]:
+    """identity → customer, as a lookup answers (strongly consistent)."""
+    return identities.lookup_identities(wanted, consistent=True)
 
 
 def written_before(identity: str, customer_id: str) -> None:
@@ -44,9 +62,17 @@ def test_identities_have_no_index_entry_and_the_profile_names_them(stack):
     process(first)
     customer = customer_of(first)
 
-    stored = identity_items()
-    assert set(stored) == {"email#nia@example.com", "src_chat#u-1"}
-    assert all(schema.CUSTOMER_PK not in item and schema.CUSTOMER_SK not in item for item in stored.values())
+    # The email made the customer (its profile is the identity); the channel id is a redirect to it.
+    assert customer == identities.customer_id_for("email#nia@example.com")
+    assert identity_items() == {}
+    assert set(redirects()) == {identities.customer_id_for("src_chat#u-1")}
+    redirect = redirects()[identities.customer_id_for("src_chat#u-1")]
+    assert set(redirect) == {schema.PK, schema.SK, schema.RECORD_TYPE, "merged_into"}
+    assert redirect["merged_into"] == customer
+    assert owners("email#nia@example.com", "src_chat#u-1") == {
+        "email#nia@example.com": customer,
+        "src_chat#u-1": customer,
+    }
     profile = customers.get_profile(customer)
     assert set(profile["user_ids"]) == {"src_chat#u-1"}
     assert set(profile["emails"]) == {"nia@example.com"}
@@ -79,8 +105,7 @@ def test_a_merge_moves_every_identity_of_the_absorbed_customer_and_no_other(stac
 
     report = merge(keep, absorb)
 
-    owners = {identity: item["customer_id"] for identity, item in identity_items().items()}
-    assert owners == {
+    expected = {
         "email#keep@example.com": keep,
         "src_chat#u-keep": keep,
         "src_chat#u-a": keep,
@@ -89,12 +114,20 @@ def test_a_merge_moves_every_identity_of_the_absorbed_customer_and_no_other(stac
         "src_old#u-legacy": keep,
         "email#other@example.com": other,
     }
-    assert report.identities_moved == 4
+    assert owners(*expected) == expected
+    # Moved: absorb's first identity (its tombstone), u-a2's redirect and the identity written before; the
+    # email absorbed@ follows its own tombstone, which points at absorb (a chain a lookup follows).
+    assert report.identities_moved == 3
+    assert redirects()[identities.customer_id_for("src_chat#u-a2")]["merged_into"] == keep
+    assert (
+        customers.get_profile(identities.customer_id_for("email#absorbed@example.com"))["merged_into"]
+        == absorb
+    )
     # The identity written before keeps an index entry, now in the survivor's partition; the others have none.
     assert identity_items()["src_old#u-legacy"][schema.CUSTOMER_PK] == schema.customer_partition(keep)
-    assert schema.CUSTOMER_PK not in identity_items()["src_chat#u-a"]
+    assert all(schema.CUSTOMER_PK not in redirect for redirect in redirects().values())
     listed = {i["identity"] for i in customers.view(keep).identities}
-    assert listed >= set(owners) - {"email#other@example.com"}
+    assert listed >= set(expected) - {"email#other@example.com"}
     assert merge(keep, absorb).identities_moved == 0  # again: nothing left to move
 
 
@@ -112,6 +145,7 @@ def test_an_identity_written_before_is_still_listed_and_erased(stack):
 
     assert report is not None and report.identities_deleted == 2
     assert identity_items() == {}
+    assert owners("email#leg@example.com", "src_old#u-old") == {}
 
 
 def test_an_erasure_deletes_identities_whose_feedback_already_expired(stack):
@@ -126,5 +160,7 @@ def test_an_erasure_deletes_identities_whose_feedback_already_expired(stack):
     report = erase_customer(customer)
 
     assert report is not None and report.identities_deleted == 2
-    assert set(identity_items()) == {"src_chat#u-stays"}
-    assert identity_items()["src_chat#u-stays"]["customer_id"] == customer_of(kept)
+    assert redirects() == {}  # u-gone's is gone; u-stays is the first identity of its own customer
+    assert owners("email#gone@example.com", "src_chat#u-gone", "src_chat#u-stays") == {
+        "src_chat#u-stays": customer_of(kept)
+    }

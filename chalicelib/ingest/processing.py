@@ -133,10 +133,11 @@ def analyze_and_store(
     # so a deferred item's identities are created with it, on its next delivery.
     resolution = identities.resolve([unique[item.feedback_id] for item in to_write], known=known_identities)
     # A redelivered event whose author's customers are still two (the invocation that stored it died during
-    # their merge) gets the merge finished: merging is idempotent, and the identities are known already.
-    resolution.links |= identities.resolve(
-        [unique[feedback_id] for feedback_id in already_stored], known=known_identities
-    ).links
+    # their merge) gets the merge finished: merging is idempotent. Still two: its identities map to two
+    # customers (identity items of tables written before), or lead through a tombstone (identities.py).
+    redelivered = [unique[feedback_id] for feedback_id in already_stored]
+    resolution.links |= identities.resolve(redelivered, known=known_identities).links
+    resolution.links |= identities.unfinished_merges(redelivered)
     to_write = [
         item.model_copy(update={"customer_id": resolution.customers.get(item.feedback_id)})
         for item in to_write

@@ -1,7 +1,8 @@
-"""Erasure of a customer (GDPR art. 17 / CCPA deletion): the profile, identities and feedback go from the
-table, every past export partition that held them is written again without them within minutes (by the
-export function, invoked asynchronously: chalicelib/export/rewrite.py), and an erasure log entry records
-that it happened — never what was erased.
+"""Erasure of a customer (GDPR art. 17 / CCPA deletion): the profile (with it the customer's first
+identity, store/identities.py), the profiles it absorbed (their tombstones), the redirects and identity items
+of its other identities, and its feedback go from the table, every past export partition that held them is
+written again without them within minutes (by the export function, invoked asynchronously:
+chalicelib/export/rewrite.py), and an erasure log entry records that it happened — never what was erased.
 
 The feedback's counts leave the day counters in the transactions that delete it (store/feedback_delete.py).
 The CRMs are reached without an import: the profile's delete is a REMOVE record on the table's stream, which
@@ -80,6 +81,9 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     items = customers.customer_items(customer_id)
     if profile is None and not items:
         return None
+    # A merge killed before it moved the absorbed customers' feedback left it in their partitions.
+    for absorbed in sorted((profile or {}).get("absorbed", [])):
+        items += customers.customer_items(absorbed)
     report = ErasureReport(customer_hash=customer_hash(customer_id), requested_at=utc_now().isoformat())
     deletes: list[dict[str, Any]] = []
     days: set[date] = set()
@@ -93,9 +97,11 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     days.update(item.stored_at.date() for item in feedback)
     feedback_ids = [item.feedback_id for item in feedback]
     profiles = {customer_id, *((profile or {}).get("absorbed", []))}
-    for identity in _identities(profiles, profile, items, feedback):
-        report.identities_deleted += 1
+    found = _identities(profiles, profile, items, feedback)
+    for identity in found.stored:
         deletes.append({"DeleteRequest": {"Key": dynamo.serialize({PK: identity[PK], SK: identity[SK]})}})
+    # Those stored as a redirect or identity item, and the first identities of the profiles deleted below.
+    report.identities_deleted = len(found.stored) + len(found.first)
     # With a retention, items may have expired from the table while their export days remain: the profile
     # lists every day its items were stored on (merges carry the absorbed profiles' days over).
     days.update(date.fromisoformat(day) for day in (profile or {}).get("stored_days", []))
@@ -131,19 +137,35 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     return report
 
 
+@dataclass
+class _Identities:
+    """A customer's identities as erasure finds them: the items storing them apart from the profiles
+    (redirects; identity items of tables written before), and those that are a deleted profile's key."""
+
+    stored: list[dict[str, Any]]
+    first: set[str]
+
+
 def _identities(
     customer_ids: set[str],
     profile: dict[str, Any] | None,
     indexed: list[dict[str, Any]],
     feedback: list[StoredFeedback],
-) -> list[dict[str, Any]]:
-    """Every identity item mapping to the customer or to one it absorbed (a merge may not have moved them
-    all yet): those its profile and its feedback's authors name (identities have no customer index entry),
-    and those of a table written before that the index still lists. The profile names the identities of
+) -> _Identities:
+    """Every identity mapping to the customer or to one it absorbed (a merge may not have moved them all
+    yet): those its profile and its feedback's authors name (identities have no customer index entry), and
+    those of a table written before that the index still lists. The profile names the identities of
     feedback that expired already (a retention), so they go too."""
     listed = [item for item in indexed if item.get(RECORD_TYPE) == IDENTITY]
     found = identity_store.candidates([profile] if profile else [], feedback, listed)
-    return identity_store.owned(found, customer_ids)
+    stored = identity_store.owned(found, customer_ids)
+    first = {
+        identity
+        for identity in found
+        if identity_store.customer_id_for(identity) in customer_ids
+        and not any(item.get("identity") == identity for item in stored)
+    }
+    return _Identities(stored, first if profile else set())
 
 
 def _counts(report: ErasureReport) -> dict[str, int]:

@@ -2,7 +2,8 @@
 
 Feedback, identities, profile updates and the day counters (counters.py) go in one TransactWriteItems: the
 feedback Put is conditional, so a redelivery cancels the transaction and neither the profile nor the counters
-are counted twice; the retry drops what already exists.
+are counted twice; the retry drops what already exists. A customer's first identity is its profile, so it
+costs no action; any other new identity is a redirect (identities.py).
 How a profile's ordered attributes are guessed and corrected is in profiles.py; README, Customer 360.
 """
 
@@ -22,36 +23,34 @@ from chalicelib.models import FeedbackEvent, StoredFeedback, utc_now
 from chalicelib.store import counters, dynamo, profiles
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import (
-    IDENTITY,
+    LOOKUP_ATTRIBUTES,
+    MAX_MERGE_HOPS,
     Resolution,
     identities_of,
-    identity_item,
-    identity_key,
+    is_first,
+    lookup_keys,
+    owners,
+    redirect_update,
     resolve,
 )
 from chalicelib.store.schema import PK, RECORD_TYPE
 
-# Merges can chain (A into B, B into C); a write follows tombstones this far.
-MAX_MERGE_HOPS = 5
-
 
 def prefetch(events: Iterable[FeedbackEvent]) -> tuple[set[str], dict[str, str]]:
     """In one BatchGetItem per 100 keys: which events are stored already (a redelivery or replay, which
-    then costs no analysis) and the customers of the authors' known identities."""
+    then costs no analysis) and the customers of the authors' known identities (identities.lookup_keys: two
+    keys each; one more request when a tombstone's or redirect's survivor was not read with them)."""
     events = list(events)
     feedback_keys = [feedback_store.feedback_key(e.feedback_id) for e in events]
-    identity_keys = [identity_key(i) for e in events for i in identities_of(e)]
+    wanted = list(dict.fromkeys(i for e in events for i in identities_of(e)))
     # Only what is needed here: a redelivered batch would otherwise read back every stored item in full.
     items = dynamo.batch_get(
-        settings().table_name,
-        feedback_keys + identity_keys,
-        attributes=(PK, RECORD_TYPE, "identity", "customer_id"),
+        settings().table_name, feedback_keys + lookup_keys(wanted), attributes=LOOKUP_ATTRIBUTES
     )
     stored = {
         feedback_store.id_of(item) for item in items if item.get(RECORD_TYPE) == feedback_store.ITEM_TYPE
     }
-    known = {item["identity"]: item["customer_id"] for item in items if item.get(RECORD_TYPE) == IDENTITY}
-    return stored, known
+    return stored, owners(wanted, items, consistent=False)
 
 
 def _feedback_put(item: StoredFeedback) -> dict[str, Any]:
@@ -61,19 +60,6 @@ def _feedback_put(item: StoredFeedback) -> dict[str, Any]:
             "Item": dynamo.serialize(feedback_store.to_item(item)),
             "ConditionExpression": "attribute_not_exists(#pk)",
             "ExpressionAttributeNames": {"#pk": PK},
-        }
-    }
-
-
-def _identity_put(identity: str, customer_id: str) -> dict[str, Any]:
-    # Idempotent for the same customer (a retry, or two transactions of one batch); refused for another.
-    return {
-        "Put": {
-            "TableName": settings().table_name,
-            "Item": dynamo.serialize(identity_item(identity, customer_id)),
-            "ConditionExpression": "attribute_not_exists(#pk) OR customer_id = :cid",
-            "ExpressionAttributeNames": {"#pk": PK},
-            "ExpressionAttributeValues": dynamo.serialize({":cid": customer_id}),
         }
     }
 
@@ -122,20 +108,21 @@ def _pack(
         by_customer[item.customer_id].append(item)
     identities_by_customer: dict[str, list[str]] = defaultdict(list)
     for identity, customer in new_identities.items():
-        identities_by_customer[customer].append(identity)
+        if not is_first(identity, customer):
+            identities_by_customer[customer].append(identity)
 
     units: list[_Unit] = []
     for customer, group in by_customer.items():
         identities = identities_by_customer.get(customer, []) if customer else []
-        # Room for the profile update and the new identities in the group's first unit.
+        # Room for the profile update and the new identities' redirects in the group's first unit.
         room = dynamo.MAX_TRANSACTION_ITEMS - 1 - len(identities)
         for position, chunk in enumerate(counters.transaction_chunks(group, room, parents, counters.just)):
             unit = _Unit([(_feedback_put(item), ("feedback", item.feedback_id)) for item in chunk], chunk)
             if customer is not None:
                 update = profiles.profile_update(customer, chunk, now, stored_profiles.get(customer))
                 unit.actions.append((update, ("profile", customer)))
-                if position == 0:
-                    unit.actions += [(_identity_put(i, customer), ("identity", i)) for i in identities]
+                if position == 0:  # the first identity is the profile just updated: the others redirect
+                    unit.actions += [(redirect_update(i, customer), ("identity", i)) for i in identities]
             units.append(unit)
 
     transactions = [_Transaction()]

@@ -1,5 +1,9 @@
 """Merging two customers found to be one person: aggregates added once, identities and feedback moved, and
-a tombstone pointing at the survivor (README, Customer 360)."""
+a tombstone pointing at the survivor (README, Customer 360).
+
+The absorbed customer's first identity is its profile (identities.py), so the tombstone moves it; its other
+identities' redirects, and identity items of tables written before, are rewritten to the survivor. Identities
+of customers it had absorbed itself follow their tombstones through it (a lookup follows the chain)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from chalicelib.models import utc_now
 from chalicelib.observability import logger
 from chalicelib.store import customers, dynamo, identities, profiles
 from chalicelib.store import feedback as feedback_store
-from chalicelib.store.identities import IDENTITY
+from chalicelib.store.identities import IDENTITY, REDIRECT
 from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, RECORD_TYPE, customer_partition
 
 
@@ -50,12 +54,17 @@ def merge(keep: str, absorb: str) -> MergeReport:
         moved.append(dynamo.put_request(item))
     report.feedback_moved = len(feedback)
     for item in _absorbed_identities(absorb, indexed, feedback):
-        item["customer_id"] = keep
-        if CUSTOMER_PK in item:  # an identity written before identities left the index keeps its entry
-            item[CUSTOMER_PK] = customer_partition(keep)
-            item[CUSTOMER_SK] = f"{IDENTITY}#{item['identity']}"
-        moved.append(dynamo.put_request(item))
+        if item.get(RECORD_TYPE) == REDIRECT:
+            moved.append(dynamo.put_request(identities.redirect_item(item, keep)))
+        else:
+            item["customer_id"] = keep
+            if CUSTOMER_PK in item:  # an identity written before identities left the index keeps its entry
+                item[CUSTOMER_PK] = customer_partition(keep)
+                item[CUSTOMER_SK] = f"{IDENTITY}#{item['identity']}"
+            moved.append(dynamo.put_request(item))
         report.identities_moved += 1
+    # The absorbed customer's first identity moved with its profile, tombstoned by this run.
+    report.identities_moved += int(report.aggregates_added)
     dynamo.batch_write(settings().table_name, moved)
     # Counts only: a customer id is derived from an email, so it would identify the person in the log.
     logger.info(
@@ -68,10 +77,10 @@ def merge(keep: str, absorb: str) -> MergeReport:
 def _absorbed_identities(
     absorb: str, indexed: list[dict[str, Any]], feedback: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Every identity item still mapping to `absorb`: those its profile (tombstoned now, so no longer
-    changing: a write for it is refused and goes to the survivor) and its feedback's authors name, and those
-    of a table written before that the customer index still lists. The survivor's profile names them too:
-    the merge added the absorbed profile's sets to it."""
+    """Every redirect and identity item still mapping to `absorb`: those its profile (tombstoned now, so no
+    longer changing: a write for it is refused and goes to the survivor) and its feedback's authors name, and
+    those of a table written before that the customer index still lists. The survivor's profile names them
+    too: the merge added the absorbed profile's sets to it."""
     profile = customers.get_profile(absorb) or {}
     authors = [feedback_store.from_item(item) for item in feedback]
     listed = [item for item in indexed if item.get(RECORD_TYPE) == IDENTITY]

@@ -33,9 +33,9 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, StoredFeedback
 from chalicelib.store import dynamo, identities
-from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, PK, RECORD_TYPE, SK
+from chalicelib.store.identities import PROFILE, profile_key  # the key is a first identity's: spelled there
+from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, RECORD_TYPE
 
-PROFILE = "PROFILE"
 # Numbers a profile adds up (merging two customers adds them too); sets it unions.
 COUNTER_PREFIXES = ("feedback_count", "channel_", "sentiment_", "rating_")
 # stored_days: the UTC days the customer's items were stored on, kept only with a retention (RETENTION_DAYS),
@@ -47,11 +47,6 @@ SET_ATTRIBUTES = ("channels", "emails", "handles", "user_ids", "stored_days")
 # Added to on every write of a profile's counters: a merge reads the absorbed profile, and its tombstone
 # is written only if no write came in between (otherwise those counts would stay behind in the tombstone).
 REVISION = "revision"
-
-
-def profile_key(customer_id: str) -> dict[str, str]:
-    """Primary key of a customer's profile."""
-    return {PK: f"CUSTOMER#{customer_id}", SK: PROFILE}
 
 
 def instant(moment: datetime) -> str:

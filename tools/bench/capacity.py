@@ -15,17 +15,23 @@ from tools.cost.units import ITEM_OVERHEAD_BYTES, item_size, read_units, write_u
 ItemKey = tuple[str, str]  # (pk, sk)
 
 # What a write stores, by its partition key's prefix: the WRU breakdown per stored item names these.
+# An identity redirect shares the profiles' keys (CUSTOMER#…): told apart by its record type (REDIRECT_KIND).
 WRITE_KINDS = (
     ("FEEDBACK#", "feedback"),
-    ("IDENTITY#", "identity"),
+    ("IDENTITY#", "identity item"),
     ("CUSTOMER#", "profile"),
     ("COUNTER#", "counter"),
     ("NEGATIVE", "negative pointer"),
 )
 
 
-def write_kind(partition_key: str) -> str:
+REDIRECT_KIND = "identity redirect"
+
+
+def write_kind(partition_key: str, record_type: str = "") -> str:
     """The kind of item a write stores (`other` for config records and anything unnamed)."""
+    if record_type == "REDIRECT":
+        return REDIRECT_KIND
     return next((kind for prefix, kind in WRITE_KINDS if partition_key.startswith(prefix)), "other")
 
 
@@ -36,6 +42,7 @@ class StoredItem:
 
     size: int
     entries: dict[str, int] = field(default_factory=dict)
+    record_type: str = ""
 
     @property
     def indexes(self) -> int:
@@ -85,12 +92,12 @@ class CapacityTally:
         with self._lock:
             self.write_1kb[phase]["transactional" if transactional else "standard"] += units
             self.write_1kb[phase]["standard"] += sum(entries.values())
-            self._billed(phase, _partition_key(item), units, transactional, entries)
+            record_type = str(item.get("record_type", {}).get("S", ""))
+            self._billed(phase, write_kind(_partition_key(item), record_type), units, transactional, entries)
 
     def _billed(
-        self, phase: str, partition_key: str, units: int, transactional: bool, entries: dict[str, int]
+        self, phase: str, kind: str, units: int, transactional: bool, entries: dict[str, int]
     ) -> None:
-        kind = write_kind(partition_key)
         self.wru_by_kind[phase][kind] += 2 * units if transactional else units
         for name, entry_units in entries.items():
             self.wru_by_kind[phase][f"{kind} in {name}"] += entry_units
@@ -176,7 +183,7 @@ class CapacityTally:
                     if first or projections.get(name) is None
                 }
                 self.write_1kb[phase]["standard"] += sum(entries.values())
-            self._billed(phase, key[0], units, transactional, entries)
+            self._billed(phase, write_kind(key[0], found.record_type), units, transactional, entries)
 
 
 def _partition_key(item: dict[str, Any]) -> str:
@@ -192,7 +199,9 @@ def _item_key(key: dict[str, Any]) -> ItemKey:
 
 
 # Items that grow with feedback (the rest, like forms and sources, are a fixed handful): what storage prices.
-STORED_PER_ITEM = frozenset({"FEEDBACK", "IDENTITY", "PROFILE"})
+# A customer's first identity is its profile's key; its others are redirects (identity items: tables
+# written before).
+STORED_PER_ITEM = frozenset({"FEEDBACK", "IDENTITY", "PROFILE", "REDIRECT"})
 
 
 @dataclass
@@ -227,7 +236,7 @@ def take_inventory() -> Inventory:
             record_type = item.get(RECORD_TYPE, {}).get("S", "(none)")
             size, entries = item_size(item), index_entries(item, indexes)
             inventory.record_types[record_type] += 1
-            inventory.items[(item[PK]["S"], item[SK]["S"])] = StoredItem(size, entries)
+            inventory.items[(item[PK]["S"], item[SK]["S"])] = StoredItem(size, entries, record_type)
             if record_type in STORED_PER_ITEM:
                 inventory.item_bytes[record_type] += size
                 inventory.table_bytes += size + ITEM_OVERHEAD_BYTES

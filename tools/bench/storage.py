@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tools.cost.units import WRITE_UNIT_BYTES, item_size
+from tools.cost.units import WRITE_UNIT_BYTES, item_size, write_units
 
 # Target (issue 15): WRU billed per stored feedback item on the analyze path, index entries included.
 TARGET_WRU_PER_ITEM = 5.5
@@ -74,7 +74,7 @@ def wru_breakdown(wru_by_kind: Mapping[str, int], items: int) -> str:
 
 def item_bytes_by_type(inventory: Any) -> str:
     """Mean bytes of each per-item record type, and the share of feedback items over one write unit:
-    `FEEDBACK 686 (2.0% over 1 KB), IDENTITY 182, PROFILE 696`."""
+    `FEEDBACK 686 (2.0% over 1 KB), PROFILE 696, REDIRECT 70`."""
     parts = []
     for record_type in sorted(inventory.item_bytes):
         count = inventory.record_types[record_type]
@@ -84,6 +84,20 @@ def item_bytes_by_type(inventory: Any) -> str:
         over = sum(size > WRITE_UNIT_BYTES for size in sizes) / len(sizes)
         parts = [f"{part} ({over:.1%} over 1 KB)" if part.startswith("FEEDBACK ") else part for part in parts]
     return ", ".join(parts)
+
+
+def identity_cost() -> str:
+    """What storing an identity costs (chalicelib/store/identities.py), from the items the code writes."""
+    from chalicelib.store import dynamo, identities
+
+    customer = identities.customer_id_for("email#someone@example.com")
+    redirect = identities.redirect_item(identities.derived_key("src_chat#U0123456789"), customer)
+    size = item_size(dynamo.serialize(redirect))
+    return (
+        "a customer's first identity: no item (its profile's key); any other: a redirect of "
+        f"{size} bytes ({2 * write_units(size)} WRU in the item's transaction, no index entry); "
+        "a lookup reads 2 keys an identity (the identity item of tables written before, the derived profile)"
+    )
 
 
 def storage_figures(result: Any) -> list[tuple[str, str]]:
@@ -99,7 +113,8 @@ def storage_figures(result: Any) -> list[tuple[str, str]]:
     writes = result.capacity.write_1kb["analyze"]
     return [
         (
-            "storage: bytes per stored item in the table / in its indexes (feedback, identities, profiles)",
+            "storage: bytes per stored item in the table / in its indexes (feedback, profiles, identity "
+            "redirects)",
             f"{inventory.table_bytes / items:,.0f} / {per_index} "
             f"({inventory.index_bytes / max(1, inventory.table_bytes):.2f} x the table)",
         ),
@@ -107,6 +122,7 @@ def storage_figures(result: Any) -> list[tuple[str, str]]:
             "storage: bytes per item by record type (DynamoDB's size rules; feedback items over 1 KB)",
             item_bytes_by_type(inventory),
         ),
+        ("storage: what an identity costs", identity_cost()),
         (
             "analyze: 1 KB write units per stored item, in transactions (billed twice) / index entries and "
             "plain writes",
