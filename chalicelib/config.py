@@ -7,9 +7,9 @@ the tests set them before importing the app. Nothing here is a secret: secrets l
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from typing import NamedTuple
 
 
 class AnalyzerBackend(StrEnum):
@@ -28,8 +28,9 @@ class ThemeTaggerBackend(StrEnum):
 DEFAULT_BEDROCK_MODEL_ID = "amazon.nova-micro-v1:0"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+# A NamedTuple, not a frozen dataclass: immutable all the same, and about a millisecond less of every
+# function's cold start (a dataclass with slots is built twice, its methods compiled from source at import).
+class Settings(NamedTuple):
     stage: str
     table_name: str
     queue_url: str

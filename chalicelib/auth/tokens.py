@@ -12,9 +12,8 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.http import Unauthorized
 from chalicelib.models import utc_now
@@ -54,8 +53,8 @@ class TokenRejected(Unauthorized):
         self.headers = {"WWW-Authenticate": f'Bearer realm="feedback"{error}'}
 
 
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
+# NamedTuples (immutable records): cheaper to define at the API's cold start than frozen dataclasses.
+class TokenInfo(NamedTuple):
     """What is stored about a token (never the token)."""
 
     token_id: str
@@ -79,8 +78,7 @@ class TokenInfo:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
+class Principal(NamedTuple):
     """The caller a valid token identifies."""
 
     token_id: str

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.http import ServiceUnavailable
 from chalicelib.models import FeedbackEvent, PlatformDeletion
 
 ENVELOPE_VERSION = 1
@@ -125,6 +124,9 @@ def send_bodies(bodies: Sequence[str]) -> None:
         return
     if len(bodies) > MAX_MESSAGES_PER_BATCH:
         raise ValueError("a delivery of this size must be refused before it reaches the queue")
+    # Imported here: the analyze function reads this module's decoder only and answers no HTTP request.
+    from chalicelib.http import ServiceUnavailable
+
     sqs = aws.client("sqs")
     try:
         queue_url = ingest_queue_url()
