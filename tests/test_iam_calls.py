@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -245,3 +245,81 @@ def test_the_check_reports_a_call_the_role_no_longer_grants(
     assert token_read.leading_keys == {"TOKEN"}
     elsewhere = Request("dynamodb:GetItem", token_read.resource + "/index/by_day", frozenset({"TOKEN"}))
     assert not policies[permissions.BEARER].allows(elsewhere)
+
+
+def test_analyze_calls_only_what_it_is_granted(
+    client: Client, recorder: CallRecorder, policies: dict[str, Policy]
+):
+    from chalicelib.ingest.queue import encode_events
+    from chalicelib.models import PlatformDeletion
+    from tests.test_customers import customer_of, event
+
+    by_email = event("m1", email="mo@example.com", text="Love the app", rating=9, scale=RatingScale.NPS)
+    by_user = event("m2", user="u-mo", source="src_chat", channel=Channel.WEBHOOK, text="Awful wait")
+    # New customers, each first seen in this batch, and a customer with no identity at all.
+    analyze_batch(client, recorder, by_email, by_user, event("n1", text="Fine", minutes=1))
+    assert customer_of(by_email) != customer_of(by_user)
+    # Both identities on one event: the two customers merge.
+    both = event(
+        "m3",
+        email="mo@example.com",
+        user="u-mo",
+        source="src_chat",
+        channel=Channel.WEBHOOK,
+        text="Still broken",
+        minutes=2,
+    )
+    analyze_batch(client, recorder, both)
+    assert customer_of(by_email) == customer_of(by_user)
+    # Redelivered (stored once), and a platform's deletion of a stored item, applied by analyze.
+    analyze_batch(client, recorder, both, by_user)
+    deletion = PlatformDeletion(feedback_id=by_user.feedback_id, source_id="src_chat", deleted_at=NOW)
+    (body,) = encode_events([], [deletion])
+    sqs_event = client.events.generate_sqs_event(message_bodies=[body], queue_name="ingest")
+    with recorder.running(permissions.ANALYZE):
+        assert client.lambda_.invoke("analyze", sqs_event).payload == {"batchItemFailures": []}
+
+    assert recorder.operations(permissions.ANALYZE) >= {"TransactWriteItems", "BatchGetItem", "Query"}
+    print_recorded(recorder)
+    assert refused(recorder, policies) == {}
+
+
+def test_the_nightly_export_fanned_out_and_rewriting_calls_only_what_it_is_granted(
+    client: Client, recorder: CallRecorder, policies: dict[str, Policy], monkeypatch
+):
+    import moto.s3.models
+
+    from chalicelib.export import day as export
+    from chalicelib.export import fanout
+    from chalicelib.privacy import erasure
+    from tests.test_customers import customer_of, event, process
+    from tests.test_export_streaming import SMALL_PART
+
+    # A busy day (as the count says) fanned out over the export function's invocations, in small parts.
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", SMALL_PART)
+    monkeypatch.setattr(fanout, "PART_SIZE", SMALL_PART)
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    monkeypatch.setenv("DAY_SHARDS", "2")  # two slices: every step of the fan-out, in fewer invocations
+    settings.cache_clear()
+    tomorrow = datetime.combine(NOW.date() + timedelta(days=1), datetime.min.time(), UTC)
+    monkeypatch.setattr(export, "utc_now", lambda: tomorrow)
+    erased = event("x1", email="xi@example.com", text="Slow delivery")
+    process(erased, *(event(f"d{n}", email=f"d{n}@example.com", text="Great", minutes=n) for n in range(12)))
+    scheduled = client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [])
+
+    with recorder.running(permissions.NIGHTLY_EXPORT):
+        first = client.lambda_.invoke("nightly_export", scheduled).payload
+    assert first["slices"] > 1
+    run_invocations(client, recorder)
+    assert fanout.missing_slices(NOW.date()) == []
+    # An erasure marks the exported day for rewriting; the next nightly run hands it to an invocation.
+    assert erasure.erase_customer(customer_of(erased)).exports_scheduled == [NOW.date().isoformat()]
+    recorder.invocations.take()  # type: ignore[attr-defined] - the erasure's own invocation: the nightly run's
+    with recorder.running(permissions.NIGHTLY_EXPORT):
+        client.lambda_.invoke("nightly_export", scheduled)
+    run_invocations(client, recorder)
+
+    operations = recorder.operations(permissions.NIGHTLY_EXPORT)
+    assert {"DeleteObjects", "DeleteItem", "UpdateItem", "PutItem", "GetItem", "Invoke"} <= operations
+    print_recorded(recorder)
+    assert refused(recorder, policies) == {}
