@@ -323,3 +323,101 @@ def test_the_nightly_export_fanned_out_and_rewriting_calls_only_what_it_is_grant
     assert {"DeleteObjects", "DeleteItem", "UpdateItem", "PutItem", "GetItem", "Invoke"} <= operations
     print_recorded(recorder)
     assert refused(recorder, policies) == {}
+
+
+def drain_queue(url: str, handler: Any, function: str, recorder: CallRecorder, name: str) -> int:
+    """Each batch of `url` through `handler` as Lambda's SQS event source hands it over (its own polling,
+    receiving and deleting are the event source's, with the role, outside the recording)."""
+    from chalicelib.local.lambda_runtime import lambda_context, to_lambda_record
+
+    sqs, handled = aws.client("sqs"), 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+        "Messages", []
+    ):
+        event = {"Records": [to_lambda_record(m, f"arn:aws:sqs:::{name}", "us-east-1") for m in messages]}
+        with recorder.running(function):
+            handler(event, lambda_context(name))
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        handled += len(messages)
+    return handled
+
+
+def test_the_stream_fan_out_the_deliveries_and_the_crm_sync_call_only_what_they_are_granted(
+    stack, synth: Synth, recorder: CallRecorder, policies: dict[str, Policy], monkeypatch
+):
+    """Stored feedback (a detractor, a named negative), a merge and an erasure, through the table's stream:
+    outbound events queued and delivered, the detractor alert (webhook, Slack, e-mail), the CRM work
+    queued and synced against the fake HubSpot."""
+    import app
+    from chalicelib.alerts import rules
+    from chalicelib.local.outbound import StreamPoller, create_delivery_queues, enable_stream
+    from chalicelib.outbound import subscriptions
+    from chalicelib.privacy import erasure
+    from tests import test_crm_wiring
+    from tests.test_customers import customer_of, event, process
+    from tools.webhook_receiver import Receiver, running_receiver
+
+    topic = aws.client("sns").create_topic(Name="feedback-collector-test-alerts")["TopicArn"]
+    _, delivery_queue = create_delivery_queues()
+    for name, value in {
+        "OUTBOUND_ALLOW_LOOPBACK": "1",
+        "ALERTS_TOPIC_ARN": topic,
+        "DELIVERY_QUEUE_URL": delivery_queue,
+        "DASHBOARD_URL": "https://feedback.example.com/api/dashboard",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings.cache_clear()
+    subscriptions.clear_cache()
+    recorder.names = names_of(synth)  # the topic, named now
+
+    def fan_out(event: dict[str, Any], context: Any) -> Any:
+        with recorder.running(permissions.FAN_OUT_WEBHOOKS):
+            return test_crm_wiring._stream_handler(event, context)
+
+    def sync_crm(event: dict[str, Any], context: Any) -> Any:
+        with recorder.running(permissions.SYNC_CRM):
+            return app.sync_crm(event, context)
+
+    monkeypatch.setattr(test_crm_wiring, "_crm_handler", sync_crm)
+    rigs = test_crm_wiring.make_rig(stack, monkeypatch)
+    rig = next(rigs)
+    stream = StreamPoller(enable_stream(), fan_out)
+    with running_receiver(Receiver()) as receiver:
+        _, receiver.secret = subscriptions.create(receiver.url, [t.value for t in subscriptions.EventType])
+        rule = rules.DetractorRule(rule_id=rules.new_rule_id(), notify=rules.Notify(slack=True, email=True))
+        rules.save(rule)
+        rules.set_slack_url(rule.rule_id, receiver.url)
+
+        detractor = event("r1", email="dee@example.com", rating=3, scale=RatingScale.NPS, text="Never again")
+        chat = event("r2", user="u-dee", source="src_chat", channel=Channel.WEBHOOK, text="Awful", minutes=1)
+        process(detractor, chat, event("r3", email="eve@example.com", text="Lovely", minutes=2))
+        process(
+            event(
+                "r4",
+                email="dee@example.com",
+                user="u-dee",
+                source="src_chat",
+                channel=Channel.WEBHOOK,
+                text="Broken again",
+                minutes=3,
+            )
+        )  # a merge
+        erasure.erase_customer(customer_of(event("r3", email="eve@example.com")))
+        while stream.poll_once():
+            pass
+        delivered = drain_queue(
+            delivery_queue, app.deliver_webhooks, permissions.DELIVER_WEBHOOKS, recorder, "deliver_webhooks"
+        )
+        rig.drain()
+    rigs.close()
+
+    assert delivered >= 5 and receiver.accepted_ids()
+    assert rig.hub.fake.notes
+    print_recorded(recorder)
+    for function in (permissions.FAN_OUT_WEBHOOKS, permissions.DELIVER_WEBHOOKS, permissions.SYNC_CRM):
+        assert recorder.requests.get(function), function
+    assert {"Publish", "SendMessageBatch", "GetParameter"} <= recorder.operations(
+        permissions.FAN_OUT_WEBHOOKS
+    )
+    assert refused(recorder, policies) == {}
