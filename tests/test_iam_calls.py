@@ -421,3 +421,104 @@ def test_the_stream_fan_out_the_deliveries_and_the_crm_sync_call_only_what_they_
         permissions.FAN_OUT_WEBHOOKS
     )
     assert refused(recorder, policies) == {}
+
+
+def test_pull_reviews_calls_only_what_it_is_granted(
+    stack, recorder: CallRecorder, policies: dict[str, Policy]
+):
+    from app import pull_reviews
+    from chalicelib.channels import sources
+    from chalicelib.channels.pull import credentials
+    from chalicelib.channels.sources import SourceConfig
+    from chalicelib.local.lambda_runtime import lambda_context
+    from chalicelib.local.pull import scheduled_event
+    from tools.fakes.review_sources import start_fake_source
+
+    credentials.clear_tokens()
+    fake_source = start_fake_source("google_play")
+    try:
+        for minutes_ago in (90, 45, 10):
+            fake_source.fake.add_review(f"Review {minutes_ago}", 2, author="A", age_seconds=minutes_ago * 60)
+        source = SourceConfig(
+            source_id="src_play", type="google_play", name="Play", settings=fake_source.settings
+        )
+        sources.save(source, fake_source.secrets)
+        with recorder.running(permissions.PULL_REVIEWS):
+            pull_reviews(scheduled_event(), lambda_context("pull_reviews", 256, 240_000))
+    finally:
+        fake_source.stop()
+
+    assert stack.queue_depth() > 0
+    assert {"SendMessage", "PutItem", "Query"} <= recorder.operations(permissions.PULL_REVIEWS)
+    print_recorded(recorder)
+    assert refused(recorder, policies) == {}
+
+
+def test_receive_email_calls_only_what_it_is_granted(
+    stack, recorder: CallRecorder, policies: dict[str, Policy]
+):
+    from app import receive_email
+    from chalicelib.channels import sources
+    from chalicelib.local.lambda_runtime import lambda_context
+    from tests.channels.test_email_receiving import email_source, ses_event, store_raw
+
+    email_source("src_mail_1", "feedback@acme.example")
+    store_raw("ses-1", "gmail_reply_en.eml")
+    sources.clear_cache()
+    with recorder.running(permissions.RECEIVE_EMAIL):
+        assert (
+            receive_email(ses_event("ses-1", ["feedback@acme.example"]), lambda_context("receive_email"))[
+                "queued"
+            ]
+            == 1
+        )
+
+    assert {"GetObject", "SendMessage", "Query"} <= recorder.operations(permissions.RECEIVE_EMAIL)
+    print_recorded(recorder)
+    assert refused(recorder, policies) == {}
+
+
+def test_evaluate_alerts_calls_only_what_it_is_granted(
+    stack, synth: Synth, recorder: CallRecorder, policies: dict[str, Policy], monkeypatch
+):
+    """A spike over four quiet weeks, and a source gone silent: each alert by webhook, Slack and e-mail."""
+    from app import evaluate_alerts
+    from chalicelib.alerts import rules
+    from chalicelib.local.lambda_runtime import lambda_context
+    from chalicelib.local.outbound import create_delivery_queues
+    from chalicelib.models import Sentiment
+    from chalicelib.outbound import subscriptions
+    from tests.alerts_support import Timeline, every_hour, feedback
+    from tools.webhook_receiver import Receiver, running_receiver
+
+    topic = aws.client("sns").create_topic(Name="feedback-collector-test-alerts")["TopicArn"]
+    _, delivery_queue = create_delivery_queues()
+    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "1")
+    monkeypatch.setenv("ALERTS_TOPIC_ARN", topic)
+    monkeypatch.setenv("DELIVERY_QUEUE_URL", delivery_queue)
+    settings.cache_clear()
+    subscriptions.clear_cache()
+    recorder.names = names_of(synth)
+    now = NOW.replace(minute=30, second=0, microsecond=0)
+    usual = every_hour(now - timedelta(weeks=4), now - timedelta(hours=1), 1)
+    quiet_source = every_hour(now - timedelta(weeks=4), now - timedelta(hours=8), 4, source="src_quiet")
+    burst = [feedback(now - timedelta(minutes=m), sentiment=Sentiment.NEGATIVE) for m in range(1, 25)]
+    timeline = Timeline(usual + quiet_source + burst)
+    timeline.seed(now - timedelta(hours=1))
+    timeline.advance(now)
+    notify = rules.Notify(webhook=True, slack=True, email=True)
+    spike = rules.SpikeRule(rule_id=rules.new_rule_id(), notify=notify)
+    silence = rules.SilenceRule(rule_id=rules.new_rule_id(), notify=notify, source_id="src_quiet")
+    with running_receiver(Receiver()) as receiver:
+        subscriptions.create(receiver.url, ["alert.triggered"])
+        for rule in (spike, silence):
+            rules.save(rule)
+            rules.set_slack_url(rule.rule_id, receiver.url)
+        scheduled = aws.eventbridge_event("aws.events", "Scheduled Event", {})
+        with recorder.running(permissions.EVALUATE_ALERTS):
+            outcome = evaluate_alerts(scheduled, lambda_context("evaluate_alerts"))
+
+    assert outcome, outcome
+    assert {"Publish", "SendMessageBatch", "BatchGetItem"} <= recorder.operations(permissions.EVALUATE_ALERTS)
+    print_recorded(recorder)
+    assert refused(recorder, policies) == {}
