@@ -75,18 +75,27 @@ class Invocations:
 
 
 @pytest.fixture
-def recorder(stack, synth: Synth, monkeypatch) -> Iterator[CallRecorder]:
+def invocations(stack) -> Iterator[Invocations]:
+    """Lambda's Invoke answered here for every client built from now on (see `recorder`)."""
+    invocations = Invocations()
+    events = boto3._get_default_session().events
+    events.register("before-call.lambda.Invoke", invocations, unique_id="iam-calls-invoke")
+    yield invocations
+    events.unregister("before-call.lambda.Invoke", unique_id="iam-calls-invoke")
+
+
+@pytest.fixture
+def recorder(stack, synth: Synth, invocations: Invocations, monkeypatch) -> Iterator[CallRecorder]:
+    """Every AWS call recorded for the function `recorder.running(…)` names; the authorizer's token reads
+    for the bearer authorizer, whichever route asks."""
     monkeypatch.setenv("EXPORT_FUNCTION_NAME", EXPORT_FUNCTION_NAME)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", EXPORT_FUNCTION_NAME)
     # A deployed function's clock (Chalice's test context has none that matches a deployed timeout).
     monkeypatch.setattr(rewrite, "remaining_time", lambda context: lambda: 800_000)
     settings.cache_clear()
     recorder = CallRecorder(names_of(synth))
-    invocations = Invocations()
-    recorder.invocations = invocations  # type: ignore[attr-defined]
     events = boto3._get_default_session().events
     recorder.attach(events)
-    events.register("before-call.lambda.Invoke", invocations, unique_id="iam-calls-invoke")
     aws.reset_clients()  # clients copy the session's handlers when they are built
 
     verify = authorizer.verify
@@ -99,7 +108,6 @@ def recorder(stack, synth: Synth, monkeypatch) -> Iterator[CallRecorder]:
     tokens.clear_cache()
     yield recorder
     recorder.detach(events)
-    events.unregister("before-call.lambda.Invoke", unique_id="iam-calls-invoke")
     aws.reset_clients()
     settings.cache_clear()
 
@@ -135,17 +143,17 @@ def analyze_batch(client: Client, recorder: CallRecorder, *events: Any) -> None:
         assert client.lambda_.invoke("analyze", sqs_event).payload == {"batchItemFailures": []}
 
 
-def run_invocations(client: Client, recorder: CallRecorder) -> list[Any]:
+def run_invocations(client: Client, recorder: CallRecorder, invocations: Invocations) -> list[Any]:
     """What the functions invoked asynchronously (the export function), run through its handler."""
     results = []
-    while events := recorder.invocations.take():  # type: ignore[attr-defined]
+    while events := invocations.take():
         with recorder.running(permissions.NIGHTLY_EXPORT):
             results += [client.lambda_.invoke("nightly_export", event).payload for event in events]
     return results
 
 
 def test_the_api_handler_and_the_export_it_invokes_call_only_what_they_are_granted(
-    client: Client, recorder: CallRecorder, policies: dict[str, Policy]
+    client: Client, recorder: CallRecorder, invocations: Invocations, policies: dict[str, Policy]
 ):
     from chalicelib.channels import sources
     from chalicelib.channels.sources import SourceConfig
@@ -210,7 +218,7 @@ def test_the_api_handler_and_the_export_it_invokes_call_only_what_they_are_grant
     call("GET", f"/exports/{day}")
     call("DELETE", f"/customers/{customer}")
     call("GET", f"/exports/{day}", expected=409)  # the rewrite the erasure asked for has not run yet
-    assert run_invocations(client, recorder)
+    assert run_invocations(client, recorder, invocations)
     call("GET", f"/exports/{day}")
 
     assert recorder.operations(permissions.API_HANDLER) >= {"SendMessage", "TransactWriteItems", "Invoke"}
@@ -293,7 +301,11 @@ def test_analyze_calls_only_what_it_is_granted(
 
 
 def test_the_nightly_export_fanned_out_and_rewriting_calls_only_what_it_is_granted(
-    client: Client, recorder: CallRecorder, policies: dict[str, Policy], monkeypatch
+    client: Client,
+    recorder: CallRecorder,
+    invocations: Invocations,
+    policies: dict[str, Policy],
+    monkeypatch,
 ):
     import moto.s3.models
 
@@ -318,14 +330,14 @@ def test_the_nightly_export_fanned_out_and_rewriting_calls_only_what_it_is_grant
     with recorder.running(permissions.NIGHTLY_EXPORT):
         first = client.lambda_.invoke("nightly_export", scheduled).payload
     assert first["slices"] > 1
-    run_invocations(client, recorder)
+    run_invocations(client, recorder, invocations)
     assert fanout.missing_slices(NOW.date()) == []
     # An erasure marks the exported day for rewriting; the next nightly run hands it to an invocation.
     assert erasure.erase_customer(customer_of(erased)).exports_scheduled == [NOW.date().isoformat()]
-    recorder.invocations.take()  # type: ignore[attr-defined] - the erasure's own invocation: the nightly run's
+    invocations.take()  # the erasure's own invocation: the nightly run's hand-off is the one run here
     with recorder.running(permissions.NIGHTLY_EXPORT):
         client.lambda_.invoke("nightly_export", scheduled)
-    run_invocations(client, recorder)
+    run_invocations(client, recorder, invocations)
 
     operations = recorder.operations(permissions.NIGHTLY_EXPORT)
     assert {"DeleteObjects", "DeleteItem", "UpdateItem", "PutItem", "GetItem", "Invoke"} <= operations
