@@ -20,6 +20,7 @@ recorded call names its table, bucket, queue, topic or function by the same logi
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -27,7 +28,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.awsrequest import AWSResponse
+
+from chalicelib.config import settings
 from chalicelib.store.schema import GLOBAL_SECONDARY_INDEXES, PK
+from infra import permissions, regions
+from tests.infra_synth import STAGE, Synth
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account, and the pseudo parameter the template is rendered with
@@ -177,6 +183,57 @@ class Policy:
         return [r for r in requests if not self.allows(r)]
 
 
+# --- the template and the test stack ------------------------------------------------------------------------
+
+# The export function's name as the test stack's functions are told it (EXPORT_FUNCTION_NAME).
+EXPORT_FUNCTION_NAME = "feedback-collector-test-NightlyExport"
+
+
+def role_statements(synth: Synth, function: str) -> list[dict[str, Any]]:
+    role = synth.resources[synth.logical_id("AWS::IAM::Role", f"{function}Role")]
+    statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    # Policies of their own attached to the role (the export function's self-invocation).
+    role_id = synth.logical_id("AWS::IAM::Role", f"{function}Role")
+    for resource in synth.of_type("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in resource["Properties"].get("Roles", []):
+            statements += resource["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def names_of(synth: Synth) -> Names:
+    """The moto stack's names for the template's resources (the test stage is `test`, the template's prod)."""
+    config = settings()
+    (table,) = synth.of_type("AWS::DynamoDB::Table")
+    queues = {
+        resource["Properties"]["QueueName"].replace(f"-{STAGE}", f"-{config.stage}"): logical
+        for logical, resource in synth.of_type("AWS::SQS::Queue").items()
+    }
+    return Names(
+        tables={config.table_name: table},
+        buckets={config.bucket_name: synth.logical_id("AWS::S3::Bucket", "ExportBucket")},
+        queues=queues,
+        functions={EXPORT_FUNCTION_NAME: permissions.NIGHTLY_EXPORT},
+        topics={config.alerts_topic_arn: synth.logical_id("AWS::SNS::Topic", "AlertsTopic")},
+        parameter_prefix=config.parameter_prefix,
+        template_parameter_prefix=f"/feedback/{STAGE}",
+    )
+
+
+class Invocations:
+    """Asynchronous Lambda invocations, answered 202 as Lambda does and kept to be run through the handler."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, params: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        self.events.append(json.loads(params["body"]))
+        return AWSResponse("", 202, {}, None), {"StatusCode": 202}
+
+    def take(self) -> list[dict[str, Any]]:
+        events, self.events = self.events, []
+        return events
+
+
 # --- recording -------------------------------------------------------------------------------------------
 
 
@@ -274,9 +331,12 @@ class CallRecorder:
             key = p["Item"] if operation == "PutItem" else p["Key"]
             return [(f"dynamodb:{operation}", self._table(p["TableName"]), _partitions(key))]
         if operation in ("Query", "Scan"):
-            partition = _query_partition(p) if operation == "Query" else None
             resource = self._table(p["TableName"], p.get("IndexName"))
-            return [(f"dynamodb:{operation}", resource, frozenset({partition}) if partition else frozenset())]
+            if operation == "Scan":
+                return [("dynamodb:Scan", resource, frozenset())]
+            # A key condition this reader cannot parse matches no LeadingKeys condition (never a pass).
+            partition = _query_partition(p) or "<key condition not understood>"
+            return [("dynamodb:Query", resource, frozenset({partition}))]
         if operation in ("BatchGetItem", "BatchWriteItem"):
             # One authorization per table, with every partition key of its part of the batch.
             return [
@@ -351,5 +411,10 @@ class CallRecorder:
         ]
 
     def _bedrock(self, operation: str, p: dict[str, Any]) -> list[tuple[str, str, None]]:
+        """Converse is authorized as InvokeModel on the model, or on the inference profile it names."""
         model = p.get("modelId", "")
+        if regions.profile_geography(model) is not None:
+            return [
+                ("bedrock:InvokeModel", f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/{model}", None)
+            ]
         return [("bedrock:InvokeModel", f"arn:aws:bedrock:{REGION}::foundation-model/{model}", None)]

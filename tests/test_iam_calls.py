@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 
 from chalicelib import aws
@@ -23,55 +22,17 @@ from chalicelib.config import settings
 from chalicelib.export import rewrite
 from chalicelib.models import Channel, RatingScale
 from infra import permissions
-from tests.iam_calls import CallRecorder, Names, Policy, Request
-from tests.infra_synth import STAGE, Synth
-
-EXPORT_FUNCTION_NAME = "feedback-collector-test-NightlyExport"
-
-
-def role_statements(synth: Synth, function: str) -> list[dict[str, Any]]:
-    role = synth.resources[synth.logical_id("AWS::IAM::Role", f"{function}Role")]
-    statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    # Policies of their own attached to the role (the export function's self-invocation).
-    role_id = synth.logical_id("AWS::IAM::Role", f"{function}Role")
-    for resource in synth.of_type("AWS::IAM::Policy").values():
-        if {"Ref": role_id} in resource["Properties"].get("Roles", []):
-            statements += resource["Properties"]["PolicyDocument"]["Statement"]
-    return statements
-
-
-def names_of(synth: Synth) -> Names:
-    """The moto stack's names for the template's resources (the test stage is `test`, the template's prod)."""
-    config = settings()
-    (table,) = synth.of_type("AWS::DynamoDB::Table")
-    queues = {
-        resource["Properties"]["QueueName"].replace(f"-{STAGE}", f"-{config.stage}"): logical
-        for logical, resource in synth.of_type("AWS::SQS::Queue").items()
-    }
-    return Names(
-        tables={config.table_name: table},
-        buckets={config.bucket_name: synth.logical_id("AWS::S3::Bucket", "ExportBucket")},
-        queues=queues,
-        functions={EXPORT_FUNCTION_NAME: permissions.NIGHTLY_EXPORT},
-        topics={config.alerts_topic_arn: synth.logical_id("AWS::SNS::Topic", "AlertsTopic")},
-        parameter_prefix=config.parameter_prefix,
-        template_parameter_prefix=f"/feedback/{STAGE}",
-    )
-
-
-class Invocations:
-    """Asynchronous Lambda invocations, answered 202 as Lambda does and kept to be run through the handler."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def __call__(self, params: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        self.events.append(json.loads(params["body"]))
-        return AWSResponse("", 202, {}, None), {"StatusCode": 202}
-
-    def take(self) -> list[dict[str, Any]]:
-        events, self.events = self.events, []
-        return events
+from tests.iam_calls import (
+    EXPORT_FUNCTION_NAME,
+    CallRecorder,
+    Invocations,
+    Names,
+    Policy,
+    Request,
+    names_of,
+    role_statements,
+)
+from tests.infra_synth import Synth
 
 
 @pytest.fixture
@@ -537,3 +498,74 @@ def test_evaluate_alerts_calls_only_what_it_is_granted(
     assert outcome, outcome
     assert {"Publish", "SendMessageBatch", "BatchGetItem"} <= recorder.operations(permissions.EVALUATE_ALERTS)
     assert refused(recorder, policies) == {}
+
+
+def test_on_deploy_calls_only_what_it_is_granted(
+    client: Client, recorder: CallRecorder, policies: dict[str, Policy], monkeypatch
+):
+    from chalicelib.operations import deploy_hooks
+    from tests.test_deploy_hooks import request
+
+    monkeypatch.setattr(deploy_hooks, "put_response", lambda url, body: None)  # CloudFormation's S3 URL
+    with recorder.running(permissions.ON_DEPLOY):
+        assert client.lambda_.invoke("on_deploy", request("Create")).payload["Status"] == "SUCCESS"
+
+    assert recorder.operations(permissions.ON_DEPLOY) == {"UpdateItem"}
+    assert refused(recorder, policies) == {}
+
+
+def test_the_recorder_names_every_partition_a_batch_a_transaction_or_a_query_touches():
+    """What IAM authorizes each call as: one request per transaction item, one per table of a batch with all
+    of its partition keys, a query's partition key through an attribute name, an index as its own ARN."""
+    names = Names(tables={"t": "Table"}, buckets={"b": "Bucket"}, queues={"q": "Queue"})
+    recorder = CallRecorder(names)
+
+    def key(pk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": "x"}}
+
+    transaction = {
+        "TransactItems": [
+            {"Put": {"TableName": "t", "Item": key("FEEDBACK#1")}},
+            {"Update": {"TableName": "t", "Key": key("CUSTOMER#c")}},
+            {"ConditionCheck": {"TableName": "t", "Key": key("IDENTITY#e")}},
+        ]
+    }
+    assert [
+        (r.action, r.leading_keys)
+        for r in recorder.requests_of("dynamodb", "TransactWriteItems", transaction)
+    ] == [
+        ("dynamodb:PutItem", {"FEEDBACK#1"}),
+        ("dynamodb:UpdateItem", {"CUSTOMER#c"}),
+        ("dynamodb:ConditionCheckItem", {"IDENTITY#e"}),
+    ]
+    batch_write = {
+        "RequestItems": {"t": [{"PutRequest": {"Item": key("A")}}, {"DeleteRequest": {"Key": key("B")}}]}
+    }
+    (write,) = recorder.requests_of("dynamodb", "BatchWriteItem", batch_write)
+    assert (write.action, write.resource, write.leading_keys) == (
+        "dynamodb:BatchWriteItem",
+        "{Table}",
+        {"A", "B"},
+    )
+    (get,) = recorder.requests_of("dynamodb", "BatchGetItem", {"RequestItems": {"t": {"Keys": [key("C")]}}})
+    assert get.leading_keys == {"C"}
+    query = {
+        "TableName": "t",
+        "IndexName": "by_customer",
+        "KeyConditionExpression": "#p = :p AND begins_with(gsi2sk, :s)",
+        "ExpressionAttributeNames": {"#p": "gsi2pk"},
+        "ExpressionAttributeValues": {":p": {"S": "CUSTOMER#c"}, ":s": {"S": "F"}},
+    }
+    (read,) = recorder.requests_of("dynamodb", "Query", query)
+    assert (read.resource, read.leading_keys) == ("{Table}/index/by_customer", {"CUSTOMER#c"})
+    (unknown,) = recorder.requests_of("dynamodb", "GetItem", {"TableName": "other", "Key": key("A")})
+    assert unknown.resource == "{unknown table other}"
+    copy = {"Bucket": "b", "Key": "exports/k", "CopySource": "b/exports/_parts/p"}
+    assert {(r.action, r.resource) for r in recorder.requests_of("s3", "UploadPartCopy", copy)} == {
+        ("s3:PutObject", "{Bucket}/exports/k"),
+        ("s3:GetObject", "{Bucket}/exports/_parts/p"),
+    }
+    (send,) = recorder.requests_of(
+        "sqs", "SendMessageBatch", {"QueueUrl": "https://sqs/123/q", "Entries": []}
+    )
+    assert (send.action, send.resource) == ("sqs:SendMessage", "{Queue}")
