@@ -363,7 +363,16 @@ def test_the_stream_fan_out_the_deliveries_and_the_crm_sync_call_only_what_they_
     rigs = test_crm_wiring.make_rig(stack, monkeypatch)
     rig = next(rigs)
     stream = StreamPoller(enable_stream(), fan_out)
-    with running_receiver(Receiver()) as receiver:
+    refused_ids: list[str] = []
+
+    def first_delivery_refused(number: int, webhook_id: str) -> tuple[int, dict[str, str], float]:
+        """The first signed delivery answered 503: the worker sets when SQS hands it back."""
+        if webhook_id and not refused_ids:
+            refused_ids.append(webhook_id)
+            return 503, {}, 0.0
+        return 200, {}, 0.0
+
+    with running_receiver(Receiver(behaviour=first_delivery_refused)) as receiver:
         _, receiver.secret = subscriptions.create(receiver.url, [t.value for t in subscriptions.EventType])
         rule = rules.DetractorRule(rule_id=rules.new_rule_id(), notify=rules.Notify(slack=True, email=True))
         rules.save(rule)
@@ -394,6 +403,7 @@ def test_the_stream_fan_out_the_deliveries_and_the_crm_sync_call_only_what_they_
 
     assert delivered >= 5 and receiver.accepted_ids()
     assert rig.hub.fake.notes
+    assert "ChangeMessageVisibility" in recorder.operations(permissions.DELIVER_WEBHOOKS)
     for function in (permissions.FAN_OUT_WEBHOOKS, permissions.DELIVER_WEBHOOKS, permissions.SYNC_CRM):
         assert recorder.requests.get(function), function
     assert {"Publish", "SendMessageBatch", "GetParameter"} <= recorder.operations(
