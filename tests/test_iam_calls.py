@@ -226,11 +226,12 @@ def test_the_check_reports_a_call_the_role_no_longer_grants(
 
 
 def test_analyze_calls_only_what_it_is_granted(
-    client: Client, recorder: CallRecorder, policies: dict[str, Policy]
+    client: Client, recorder: CallRecorder, policies: dict[str, Policy], monkeypatch
 ):
     from chalicelib.ingest.queue import encode_events
     from chalicelib.models import PlatformDeletion
     from tests.test_customers import customer_of, event
+    from tools.bench.comprehend import ComprehendResponder
 
     by_email = event("m1", email="mo@example.com", text="Love the app", rating=9, scale=RatingScale.NPS)
     by_user = event("m2", user="u-mo", source="src_chat", channel=Channel.WEBHOOK, text="Awful wait")
@@ -257,7 +258,22 @@ def test_analyze_calls_only_what_it_is_granted(
     with recorder.running(permissions.ANALYZE):
         assert client.lambda_.invoke("analyze", sqs_event).payload == {"batchItemFailures": []}
 
-    assert recorder.operations(permissions.ANALYZE) >= {"TransactWriteItems", "BatchGetItem", "Query"}
+    # As deployed: Comprehend for language, sentiment and PII (its stand-in answers, as in the bench).
+    monkeypatch.setenv("ANALYZER", "comprehend")
+    settings.cache_clear()
+    assert settings().analyzer == "comprehend"  # read here: Chalice's invoke sets .chalice/config.json's
+    with ComprehendResponder(aws.client("comprehend")):
+        analyze_batch(
+            client,
+            recorder,
+            event("c1", email="cy@example.com", text="It broke: deliver the new one to 42 Elm Street"),
+        )
+
+    comprehend = {"BatchDetectSentiment", "DetectPiiEntities"}
+    assert (
+        recorder.operations(permissions.ANALYZE)
+        >= {"TransactWriteItems", "BatchGetItem", "Query"} | comprehend
+    )
     assert refused(recorder, policies) == {}
 
 
