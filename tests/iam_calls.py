@@ -14,6 +14,9 @@ evaluator covers exactly the statement shapes infra/permissions.py produces (All
 resources with `*`; ForAllValues:StringEquals/StringLike on dynamodb:LeadingKeys; StringEquals on
 bedrock:InferenceProfileArn) and refuses any other shape rather than guess.
 
+A client built before the recorder is attached keeps the handlers it was built with and calls AWS
+unrecorded: the fixture drops every client the app keeps (tests/test_iam_calls.py `forget_clients`).
+
 Template resources are compared symbolically: `Fn::GetAtt [X, Arn]` and `Ref X` render as `{X}`, and a
 recorded call names its table, bucket, queue, topic or function by the same logical id (`Names`).
 """
@@ -30,6 +33,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
+from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.store.schema import GLOBAL_SECONDARY_INDEXES, PK
 from infra import permissions, regions
@@ -104,6 +108,8 @@ def render(value: Any) -> Any:
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         logical_id, attribute = value["Fn::GetAtt"]
         return "{" + logical_id + "}" + ("" if attribute == "Arn" else f"#{attribute}")
+    if isinstance(value, dict) and any(key.startswith("Fn::") for key in value):
+        raise UnsupportedStatement(f"intrinsic function {sorted(value)}")
     if isinstance(value, dict):
         return {key: render(item) for key, item in value.items()}
     return value
@@ -418,3 +424,34 @@ class CallRecorder:
                 ("bedrock:InvokeModel", f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/{model}", None)
             ]
         return [("bedrock:InvokeModel", f"arn:aws:bedrock:{REGION}::foundation-model/{model}", None)]
+
+
+# --- checking -----------------------------------------------------------------------------------------
+
+
+def refused(recorder: CallRecorder, policies: dict[str, Policy]) -> dict[str, list[str]]:
+    """Function → each recorded request its role does not allow (empty when every call is granted)."""
+    found = {}
+    for function, requests in recorder.requests.items():
+        denied = sorted({str(r) for r in policies[function].denied(requests)})
+        if denied:
+            found[function] = denied
+    return found
+
+
+def drain_queue(url: str, handler: Any, function: str, recorder: CallRecorder, name: str) -> int:
+    """Each batch of `url` through `handler` as Lambda's SQS event source hands it over (its own polling,
+    receiving and deleting are the event source's, with the role, outside the recording)."""
+    from chalicelib.local.lambda_runtime import lambda_context, to_lambda_record
+
+    sqs, handled = aws.client("sqs"), 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+        "Messages", []
+    ):
+        event = {"Records": [to_lambda_record(m, f"arn:aws:sqs:::{name}", "us-east-1") for m in messages]}
+        with recorder.running(function):
+            handler(event, lambda_context(name))
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        handled += len(messages)
+    return handled

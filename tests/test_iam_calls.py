@@ -29,10 +29,32 @@ from tests.iam_calls import (
     Names,
     Policy,
     Request,
+    UnsupportedStatement,
+    drain_queue,
     names_of,
+    refused,
     role_statements,
 )
 from tests.infra_synth import Synth
+
+
+def forget_clients() -> None:
+    """Drop every client the app keeps: the shared ones, and those the parameter providers hold (a client
+    built before the recorder was attached would call AWS unrecorded)."""
+    from chalicelib.alerts import rules
+    from chalicelib.channels import sources
+    from chalicelib.crm import connections
+    from chalicelib.outbound import subscriptions
+
+    aws.reset_clients()
+    for clear_cache in (
+        sources.clear_cache,
+        subscriptions.clear_cache,
+        rules.clear_cache,
+        connections.clear_cache,
+        tokens.clear_cache,
+    ):
+        clear_cache()
 
 
 @pytest.fixture
@@ -57,7 +79,7 @@ def recorder(stack, synth: Synth, invocations: Invocations, monkeypatch) -> Iter
     recorder = CallRecorder(names_of(synth))
     events = boto3._get_default_session().events
     recorder.attach(events)
-    aws.reset_clients()  # clients copy the session's handlers when they are built
+    forget_clients()  # clients copy the session's handlers when they are built
 
     verify = authorizer.verify
 
@@ -66,25 +88,15 @@ def recorder(stack, synth: Synth, invocations: Invocations, monkeypatch) -> Iter
             return verify(token)
 
     monkeypatch.setattr(authorizer, "verify", verify_as_the_authorizer)
-    tokens.clear_cache()
     yield recorder
     recorder.detach(events)
-    aws.reset_clients()
+    forget_clients()
     settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
 def policies(synth: Synth) -> dict[str, Policy]:
     return {function: Policy(role_statements(synth, function)) for function in permissions.FUNCTIONS}
-
-
-def refused(recorder: CallRecorder, policies: dict[str, Policy]) -> dict[str, list[str]]:
-    found = {}
-    for function, requests in recorder.requests.items():
-        denied = sorted({str(r) for r in policies[function].denied(requests)})
-        if denied:
-            found[function] = denied
-    return found
 
 
 # --- scenarios -------------------------------------------------------------------------------------------
@@ -321,26 +333,8 @@ def test_the_nightly_export_fanned_out_and_rewriting_calls_only_what_it_is_grant
     assert refused(recorder, policies) == {}
 
 
-def drain_queue(url: str, handler: Any, function: str, recorder: CallRecorder, name: str) -> int:
-    """Each batch of `url` through `handler` as Lambda's SQS event source hands it over (its own polling,
-    receiving and deleting are the event source's, with the role, outside the recording)."""
-    from chalicelib.local.lambda_runtime import lambda_context, to_lambda_record
-
-    sqs, handled = aws.client("sqs"), 0
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
-        "Messages", []
-    ):
-        event = {"Records": [to_lambda_record(m, f"arn:aws:sqs:::{name}", "us-east-1") for m in messages]}
-        with recorder.running(function):
-            handler(event, lambda_context(name))
-        for message in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        handled += len(messages)
-    return handled
-
-
 def test_the_stream_fan_out_the_deliveries_and_the_crm_sync_call_only_what_they_are_granted(
-    stack, synth: Synth, recorder: CallRecorder, policies: dict[str, Policy], monkeypatch
+    stack, synth: Synth, recorder: CallRecorder, policies: dict[str, Policy], monkeypatch, request
 ):
     """Stored feedback (a detractor, a named negative), a merge and an erasure, through the table's stream:
     outbound events queued and delivered, the detractor alert (webhook, Slack, e-mail), the CRM work
@@ -376,8 +370,9 @@ def test_the_stream_fan_out_the_deliveries_and_the_crm_sync_call_only_what_they_
             return app.sync_crm(event, context)
 
     monkeypatch.setattr(test_crm_wiring, "_crm_handler", sync_crm)
-    rigs = test_crm_wiring.make_rig(stack, monkeypatch)
+    rigs = test_crm_wiring.make_rig(stack, monkeypatch)  # the fake HubSpot runs until the generator closes
     rig = next(rigs)
+    request.addfinalizer(rigs.close)
     stream = StreamPoller(enable_stream(), fan_out)
     refused_ids: list[str] = []
 
@@ -415,7 +410,6 @@ def test_the_stream_fan_out_the_deliveries_and_the_crm_sync_call_only_what_they_
             delivery_queue, app.deliver_webhooks, permissions.DELIVER_WEBHOOKS, recorder, "deliver_webhooks"
         )
         rig.drain()
-    rigs.close()
 
     assert delivered >= 5 and receiver.accepted_ids()
     assert rig.hub.fake.notes
@@ -530,11 +524,14 @@ def test_on_deploy_calls_only_what_it_is_granted(
     client: Client, recorder: CallRecorder, policies: dict[str, Policy], monkeypatch
 ):
     from chalicelib.operations import deploy_hooks
-    from tests.test_deploy_hooks import request
+    from tests.test_deploy_hooks import request as custom_resource_request
 
     monkeypatch.setattr(deploy_hooks, "put_response", lambda url, body: None)  # CloudFormation's S3 URL
     with recorder.running(permissions.ON_DEPLOY):
-        assert client.lambda_.invoke("on_deploy", request("Create")).payload["Status"] == "SUCCESS"
+        assert (
+            client.lambda_.invoke("on_deploy", custom_resource_request("Create")).payload["Status"]
+            == "SUCCESS"
+        )
 
     assert recorder.operations(permissions.ON_DEPLOY) == {"UpdateItem"}
     assert refused(recorder, policies) == {}
@@ -595,3 +592,22 @@ def test_the_recorder_names_every_partition_a_batch_a_transaction_or_a_query_tou
         "sqs", "SendMessageBatch", {"QueueUrl": "https://sqs/123/q", "Entries": []}
     )
     assert (send.action, send.resource) == ("sqs:SendMessage", "{Queue}")
+
+
+def test_the_evaluator_refuses_a_statement_shape_it_does_not_know():
+    """A condition or intrinsic function it cannot evaluate fails the check instead of passing it."""
+    allowed = {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "{Table}"}
+    request = Request("dynamodb:GetItem", "{Table}", frozenset({"A"}))
+    assert Policy([allowed]).allows(request)
+    with pytest.raises(UnsupportedStatement):
+        Policy([{**allowed, "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]).allows(request)
+    with pytest.raises(UnsupportedStatement):
+        Policy([{**allowed, "Resource": {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:::table/t"}}])
+    with pytest.raises(UnsupportedStatement):
+        Policy([{**allowed, "Effect": "Deny"}])
+    like = {**allowed, "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["FEEDBACK#*"]}}}
+    assert Policy([like]).allows(Request("dynamodb:GetItem", "{Table}", frozenset({"FEEDBACK#1"})))
+    assert not Policy([like]).allows(Request("dynamodb:GetItem", "{Table}", frozenset({"FEEDBACK#1", "X"})))
+    assert not Policy([like]).allows(
+        Request("dynamodb:GetItem", "{Table}/index/by_day", frozenset({"FEEDBACK#1"}))
+    )
