@@ -79,6 +79,8 @@ EXPORT_FANOUT_PARTITION = "EXPORT_FANOUT"
 COUNTERS_MARK_PARTITION = "COUNTERS"
 # The theme taxonomy (chalicelib/themes/records.py): the export names each item's themes from it.
 THEMES_PARTITION = "THEMES"
+# Form configurations (store/config_records.py FORMS), which PUT / PATCH /forms/{form_id} write.
+FORM_PARTITION = "FORM"
 # The read API's cursor MAC key, created once by the API itself (chalicelib/read/cursors.py).
 SIGNING_KEY_PARTITION = "SIGNING_KEY"
 # The day counters `/stats` reads and an erasure moves (chalicelib/store/counters.py).
@@ -264,6 +266,14 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
             ["dynamodb:PutItem"],
             [targets.table_arn],
             partitions=[SIGNING_KEY_PARTITION],
+        ),
+        # PUT / PATCH /forms/{form_id} (forms/records.save_versioned): a conditional PutItem of the form's
+        # config record, in the forms' partition only.
+        statement(
+            "SaveFormConfigs",
+            ["dynamodb:PutItem"],
+            [targets.table_arn],
+            partitions=[FORM_PARTITION],
         ),
         # sources.secrets_cached: GetParametersByPath under {PARAMETER_PREFIX}/sources/{source_id}.
         statement("ReadSourceSecrets", ["ssm:GetParametersByPath"], [targets.source_secrets_arn]),
