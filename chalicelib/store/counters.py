@@ -10,6 +10,10 @@ stored that UTC day:
 - `fs|<source>|<sentiment or NONE>`, `fr|<source>|<scale>|<rating>`, `cr|<channel>|<scale>|<rating>`: the
   sentiment mix and the ratings of each source or form, the ratings of each channel (so `/stats` answers a
   form's or a channel's scores, and filters by one of them, from the counters too);
+- `sc|<source>|<channel>`: a source's items by channel, for every channel but `form` (a form's are `fm|`
+  below): what lets a listing filtered by a source Query only the partitions of the channels it has
+  (store/day_layout.py, source_channels). One name a day per source (most have one channel; a Meta Page
+  source has two), none for a form;
 - `ck`: items in the per-day index's channel layout (store/day_layout.py: readers Query the old layout's
   shards of a day while it is below the day's total);
 - `tg`: items with at least one theme; `t|<theme>` and `t|<theme>|<sentiment>`: items about a theme (a parent
@@ -61,7 +65,7 @@ from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import Channel, RatingScale, Sentiment, StoredFeedback
 from chalicelib.store import dynamo
-from chalicelib.store.day_layout import KEYED
+from chalicelib.store.day_layout import FORM_ITEMS, KEYED, SOURCE_CHANNEL, SOURCE_ITEMS
 from chalicelib.store.feedback import count_legacy, feedback_key, is_negative, shard_of
 from chalicelib.store.schema import (
     DAY_SK,
@@ -84,7 +88,7 @@ UNANALYSED = "NONE"
 THEME_SENTIMENTS = tuple(s.value for s in Sentiment)
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6
 TAGGED = "tg"
-FORM_ITEMS, SOURCE_TAGGED, SOURCE_THEME = "fm", "ftg", "ft"
+SOURCE_TAGGED, SOURCE_THEME = "ftg", "ft"
 # An UpdateExpression holds at most 4 KB: a transaction's counter update names at most this many attributes.
 MAX_COUNTER_ATTRIBUTES = 250
 
@@ -154,7 +158,7 @@ def item_counts(item: StoredFeedback, parents: ThemeParents) -> Counter[str]:
     counts[f"s|{channel}|{item.sentiment or UNANALYSED}"] += 1
     # Every item is written in the channel layout of the per-day index (day_layout.py says why it is counted).
     counts[KEYED] += 1
-    counts[f"src|{item.source_id}"] += 1
+    counts[f"{SOURCE_ITEMS}|{item.source_id}"] += 1
     counts[f"fs|{item.source_id}|{item.sentiment or UNANALYSED}"] += 1
     if item.rating is not None and item.rating_scale is not None:
         counts[f"r|{item.rating_scale}|{item.rating}"] += 1
@@ -172,6 +176,8 @@ def item_counts(item: StoredFeedback, parents: ThemeParents) -> Counter[str]:
             counts[f"t|{theme_id}|{sentiment}"] += 1
     if channel == Channel.FORM.value:
         counts.update(form_theme_counts(item.source_id, matches))
+    else:
+        counts[f"{SOURCE_CHANNEL}|{item.source_id}|{channel}"] += 1
     return counts
 
 

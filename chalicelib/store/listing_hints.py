@@ -4,6 +4,7 @@
 kept in the same conditional write as each item) answer for the filters they count:
 
 - `channel` and `sentiment`, alone or together: `s|<channel>|<sentiment>` summed over what is not asked;
+- `source` (a source or form id): `src|<source>`;
 - `theme` (the theme and its children, as the listing matches them): `t|<id>` for any of those ids, and
   with `theme_sentiment`, `t|<id>|<sentiment>`; every tag counts under its own id, so a theme moved under
   another parent since is still found.
@@ -24,7 +25,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from chalicelib.store import day_layout
-from chalicelib.store.day_layout import DayCounts
+from chalicelib.store.day_layout import SOURCE_ITEMS, DayCounts
 
 if TYPE_CHECKING:
     from chalicelib.store.feedback import Filters
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 def counted(filters: Filters) -> bool:
     """Whether the counters answer any of `filters` (a customer is not counted)."""
-    return any((filters.channel, filters.sentiment, filters.themes))
+    return any((filters.channel, filters.sentiment, filters.themes, filters.source_id))
 
 
 def may_match(counts: Counter[str], filters: Filters) -> bool:
@@ -47,6 +48,8 @@ def may_match(counts: Counter[str], filters: Filters) -> bool:
         )
         if by_mix <= 0:
             return False
+    if filters.source_id is not None and counts.get(f"{SOURCE_ITEMS}|{filters.source_id}", 0) <= 0:
+        return False
     if filters.themes:
         suffix = f"|{filters.theme_sentiment}" if filters.theme_sentiment else ""
         if not any(counts.get(f"t|{theme_id}{suffix}", 0) > 0 for theme_id in filters.themes):

@@ -39,6 +39,9 @@ LIST_PAGE = 25  # the dashboard's first page of items (dashboard.js THEME_PAGE)
 # page starts on. (12 before: it held only while that day's first shards happened to hold 25 matches.)
 TARGET_DASHBOARD_REQUESTS_90_DAYS = 15
 FORM = "demo"
+# The items not of the form are spread over the 16 other channels, each its own source (`demo-<channel>`): a
+# busy stage's day holds many channels, and an unfiltered first page reads a partition per channel present,
+# while the form's reads the form channel's only (the day's counters say which channels hold a source).
 
 
 # The issue's figure: a 90-day range holding 1,000,000 items answers in under a second on AWS.
@@ -100,12 +103,25 @@ def _store_day(count: int, day: Any, parents: dict[str, str | None]) -> None:
     rng = random.Random(count)
     start = datetime.combine(day, datetime.min.time(), UTC)
     items = [
-        _themed(rng, synthetic_stored(rng, f"dash-{day}-{n:05d}", start + timedelta(seconds=n)), parents)
+        _spread(
+            rng,
+            _themed(rng, synthetic_stored(rng, f"dash-{day}-{n:05d}", start + timedelta(seconds=n)), parents),
+        )
         for n in range(count)
     ]
     for batch in chunked(items, ANALYZE_BATCH):
         outcome = feedback_write.save_feedback(batch, Resolution(), parents)
         assert not outcome.failed, outcome.failed
+
+
+def _spread(rng: Any, item: Any) -> Any:
+    """An item not of the form moved to one of the other channels, from that channel's own source."""
+    from chalicelib.models import Channel
+
+    if item.source_id == FORM:
+        return item
+    channel = rng.choice([channel for channel in Channel if channel != Channel.FORM])
+    return item.model_copy(update={"channel": channel, "source_id": f"{FORM}-{channel.value}"})
 
 
 def _one_load(days: list[Any], filtered: bool) -> None:
