@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib import aws
+from chalicelib import aws, cli
 from chalicelib.config import settings
 from chalicelib.models import Channel, StoredFeedback
 from chalicelib.store import counters, day_layout
@@ -58,21 +58,23 @@ def counted(stack):
 
 
 def test_the_channels_a_days_counters_prove_a_source_has():
-    form_day = {"src|demo": 4, "fm|demo": 4, "src|x-1": 2, "sc|x-1|x": 2}
+    form_day = {"src|demo": 4, "fm|demo": 4, "sc|x-1|x": 2}
     assert day_layout.source_channels(form_day, "demo") == {"form"}
     assert day_layout.source_channels(form_day, "x-1") == {"x"}
     assert day_layout.source_channels(form_day, "absent") == set()  # counted at none: nothing to read
-    meta = {"src|page": 5, "sc|page|facebook": 3, "sc|page|messenger": 2}
+    meta = {"sc|page|facebook": 3, "sc|page|messenger": 2}
     assert day_layout.source_channels(meta, "page") == {"facebook", "messenger"}
-    # Items counted before `sc|` (or a form's before `fm|`): the counts do not add up, nothing is proven.
-    assert day_layout.source_channels({**meta, "src|page": 6}, "page") is None
+    assert day_layout.source_items(meta, "page") == 5
+    # Items counted before `sc|` (under `src|` alone; a form's before `fm|`): nothing is proven.
+    assert day_layout.source_items({**meta, "src|page": 1}, "page") == 6
+    assert day_layout.source_channels({**meta, "src|page": 1}, "page") is None
     assert day_layout.source_channels({"src|demo": 4, "fm|demo": 3}, "demo") is None
-    # An item counted before `sc|` and erased since (its `sc|` taken off although never added), one such
-    # item still there: the counts add up, but one below zero proves nothing.
-    assert day_layout.source_channels({"src|page": 2, "sc|page|x": 3, "sc|page|facebook": -1}, "page") is None
+    # One such item erased since (its `sc|` taken off although never added): a count below zero.
+    assert day_layout.source_channels({"src|page": 1, "sc|page|x": 2, "sc|page|facebook": -1}, "page") is None
+    assert day_layout.source_channels({"sc|page|x": 2, "sc|page|facebook": -1}, "page") is None
     # A channel whose items were all erased is left out; another source's id that extends this one's is not
     # this source's.
-    assert day_layout.source_channels({"src|a": 1, "sc|a|x": 1, "sc|a|slack": 0, "sc|a|b|x": 7}, "a") == {"x"}
+    assert day_layout.source_channels({"sc|a|x": 1, "sc|a|slack": 0, "sc|a|b|x": 7}, "a") == {"x"}
     shards = settings().channel_shards
     day = {**meta, day_layout.KEYED: 6, "s|facebook|NONE": 3, "s|messenger|NONE": 2, "s|x|NONE": 1}
     named = {"facebook", "messenger", "x"}
@@ -85,9 +87,12 @@ def test_the_channels_a_days_counters_prove_a_source_has():
 
 def test_an_item_counts_under_its_source_and_channel_a_forms_under_the_form():
     parents: dict[str, str | None] = {}
-    assert counters.item_counts(item(1, "trustpilot"), parents)["sc|src-trustpilot|trustpilot"] == 1
+    source_counts = counters.item_counts(item(1, "trustpilot"), parents)
+    # In place of `src|`, not beside it: the counter item does not grow by a name per source.
+    assert source_counts["sc|src-trustpilot|trustpilot"] == 1 and "src|src-trustpilot" not in source_counts
     form_counts = counters.item_counts(item(2, "form"), parents)
-    assert form_counts["fm|demo"] == 1 and not [name for name in form_counts if name.startswith("sc|")]
+    assert form_counts["fm|demo"] == form_counts["src|demo"] == 1
+    assert not [name for name in form_counts if name.startswith("sc|")]
 
 
 @pytest.mark.parametrize(
@@ -130,15 +135,30 @@ def test_a_day_counted_before_source_channels_reads_every_channel_it_holds(count
     source's listing reads every channel the day holds and still finds it."""
     items = busy_day(per_channel=1)
     older = next(i for i in items if i.source_id == "src-x")
-    aws.client("dynamodb").update_item(
-        **counters.counter_update(DAY, 0, {f"sc|{older.source_id}|x": -1})["Update"]
-    )
+    as_before = {f"sc|{older.source_id}|x": -1, f"src|{older.source_id}": 1}
+    aws.client("dynamodb").update_item(**counters.counter_update(DAY, 0, as_before)["Update"])
     log = query_log()
 
     found = follow([DAY], feedback_store.Filters(source_id="src-x"), 5)
 
     assert [i.feedback_id for i in found] == [older.feedback_id]
     assert set(queried_channels(log)) == set(EVERY_CHANNEL)
+
+
+def test_counters_rebuild_counts_a_sources_channels(counted):
+    """A day stored before `sc|` (its sources' items under `src|`, as that version left them) proves nothing
+    until `counters rebuild` recounts it from the items."""
+    items = busy_day(per_channel=1)
+    meta = [i for i in items if i.source_id == META]
+    for each in meta:
+        delta = {f"sc|{META}|{each.channel.value}": -1, f"src|{META}": 1}
+        aws.client("dynamodb").update_item(**counters.counter_update(DAY, 0, delta)["Update"])
+    assert day_layout.source_channels(day_layout.read_counts([DAY]).per_day[DAY], META) is None
+
+    assert cli.main(["counters", "rebuild", "--from", DAY.isoformat(), "--to", DAY.isoformat()]) == 0
+
+    proven = day_layout.source_channels(day_layout.read_counts([DAY]).per_day[DAY], META)
+    assert proven == {"facebook", "messenger"}
 
 
 def test_a_day_not_known_counted_reads_every_partition(stack):

@@ -40,9 +40,9 @@ COUNTS_WINDOW_DAYS = 49
 # The counter (per day) of items written in this layout: counters.item_counts adds it for every item.
 KEYED = "ck"
 _MIX = "s|"  # counters.item_counts' `s|<channel>|<sentiment>`: every item once, by channel
-# counters.item_counts' counts of a source's items: all of them (`src|<source>`), a form's (`fm|<form>`, all
-# in the form channel) and, in every other channel, by channel (`sc|<source>|<channel>`). Spelled here, as
-# `ck` is, since counters imports this module.
+# counters.item_counts' counts of a source's items: in the form channel under `src|<form>` and `fm|<form>`, in
+# every other channel under `sc|<source>|<channel>`; items counted before `sc|` was under `src|<source>`
+# alone. Spelled here, as `ck` is, since counters imports this module.
 SOURCE_ITEMS, FORM_ITEMS, SOURCE_CHANNEL = "src", "fm", "sc"
 EVERY_CHANNEL = tuple(sorted(channel.value for channel in Channel))
 
@@ -135,21 +135,35 @@ def partitions(
     return [*(legacy_partitions() if legacy else []), *channel_partitions(present)]
 
 
+def _source_channel_counts(counts: Mapping[str, int], source: str) -> dict[str, int]:
+    """A source's `sc|<source>|<channel>` counts by channel (a longer id that starts the same is not it)."""
+    prefix, found = f"{SOURCE_CHANNEL}|{source}|", {}
+    for name, count in counts.items():
+        channel = name[len(prefix) :]
+        if name.startswith(prefix) and "|" not in channel:
+            found[channel] = found.get(channel, 0) + count
+    return found
+
+
+def source_items(counts: Mapping[str, int], source: str) -> int:
+    """A source's or form's items in a day's counters (summed over shards): its `src|` and `sc|` counts."""
+    return counts.get(f"{SOURCE_ITEMS}|{source}", 0) + sum(_source_channel_counts(counts, source).values())
+
+
 def source_channels(counts: Mapping[str, int], source: str) -> set[str] | None:
     """The channels holding a source's items on a counted day, from its counters (summed over shards): its
     count per channel (`fm|` for the form channel, `sc|` for the others) when they add up to all of its items
-    (`src|`), else None (some were counted before `sc|` was: nothing proves where those are).
+    (source_items), else None (some were counted before `sc|` was, under `src|` alone: nothing proves where
+    those are).
 
     Why counters and not the source's configured type: a type may yield two channels (a Meta Page source:
     `facebook` and `messenger`), and an id deleted and created again under another type keeps its old items;
     the counts say where the day's items are, whatever the configuration says today."""
-    per_channel = {Channel.FORM.value: counts.get(f"{FORM_ITEMS}|{source}", 0)}
-    prefix = f"{SOURCE_CHANNEL}|{source}|"
-    for name, count in counts.items():
-        channel = name[len(prefix) :]
-        if name.startswith(prefix) and "|" not in channel:
-            per_channel[channel] = per_channel.get(channel, 0) + count
-    adds_up = sum(per_channel.values()) == counts.get(f"{SOURCE_ITEMS}|{source}", 0)
+    per_channel = {
+        Channel.FORM.value: counts.get(f"{FORM_ITEMS}|{source}", 0),
+        **_source_channel_counts(counts, source),
+    }
+    adds_up = sum(per_channel.values()) == source_items(counts, source)
     # A count below zero is a removal of an item counted before `sc|` was (no write leaves one otherwise).
     if not adds_up or min(per_channel.values()) < 0:
         return None

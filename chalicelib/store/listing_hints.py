@@ -4,7 +4,7 @@
 kept in the same conditional write as each item) answer for the filters they count:
 
 - `channel` and `sentiment`, alone or together: `s|<channel>|<sentiment>` summed over what is not asked;
-- `source` (a source or form id): `src|<source>`;
+- `source` (a source or form id): its `src|` and `sc|` counts (day_layout.source_items);
 - `theme` (the theme and its children, as the listing matches them): `t|<id>` for any of those ids, and
   with `theme_sentiment`, `t|<id>|<sentiment>`; every tag counts under its own id, so a theme moved under
   another parent since is still found.
@@ -25,7 +25,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from chalicelib.store import day_layout
-from chalicelib.store.day_layout import SOURCE_ITEMS, DayCounts
+from chalicelib.store.day_layout import DayCounts
 
 if TYPE_CHECKING:
     from chalicelib.store.feedback import Filters
@@ -48,7 +48,7 @@ def may_match(counts: Counter[str], filters: Filters) -> bool:
         )
         if by_mix <= 0:
             return False
-    if filters.source_id is not None and counts.get(f"{SOURCE_ITEMS}|{filters.source_id}", 0) <= 0:
+    if filters.source_id is not None and day_layout.source_items(counts, filters.source_id) <= 0:
         return False
     if filters.themes:
         suffix = f"|{filters.theme_sentiment}" if filters.theme_sentiment else ""
