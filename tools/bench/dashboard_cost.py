@@ -35,13 +35,11 @@ ITEMS_PER_DAY = 1_000
 DAY_ITEMS = 200
 LIST_PAGE = 25  # the dashboard's first page of items (dashboard.js THEME_PAGE)
 # Target: a dashboard load, filtered or not, reads at most this many times from DynamoDB for 90 days:
-# /stats' 6 requests, the list's day counters (1) and one Query per shard (DAY_SHARDS, 8) of the day its first
-# page starts on. (12 before: it held only while that day's first shards happened to hold 25 matches.)
+# /stats' 6 requests, the list's day counters (1, or 2 filtered over 90 days) and a Query per partition its
+# first page reads on its first day: a channel's until the page fills unfiltered, the form channel's alone
+# filtered by the form (one per channel the day held, up to 17, before the counters said which hold a source).
 TARGET_DASHBOARD_REQUESTS_90_DAYS = 15
 FORM = "demo"
-# The items not of the form are spread over the 16 other channels, each its own source (`demo-<channel>`): a
-# busy stage's day holds many channels, and an unfiltered first page reads a partition per channel present,
-# while the form's reads the form channel's only (the day's counters say which channels hold a source).
 
 
 # The issue's figure: a 90-day range holding 1,000,000 items answers in under a second on AWS.
@@ -115,7 +113,10 @@ def _store_day(count: int, day: Any, parents: dict[str, str | None]) -> None:
 
 
 def _spread(rng: Any, item: Any) -> Any:
-    """An item not of the form moved to one of the other channels, from that channel's own source."""
+    """An item not of the form moved to one of the 16 other channels, from that channel's own source
+    (`demo-<channel>`): a busy stage's day holds many channels, an unfiltered first page reads a partition
+    per channel present until it fills, and the form's list the form channel's only (the day's counters say
+    which channels hold a source's items)."""
     from chalicelib.models import Channel
 
     if item.source_id == FORM:
