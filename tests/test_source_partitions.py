@@ -3,6 +3,7 @@ prove hold its items (store/day_layout.py, source_channels), and every partition
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from chalicelib import aws, cli
 from chalicelib.config import settings
 from chalicelib.models import Channel, StoredFeedback
+from chalicelib.read import stats
 from chalicelib.store import counters, day_layout
 from chalicelib.store import feedback as feedback_store
 from tests.layout_support import forget_completeness
@@ -93,6 +95,14 @@ def test_an_item_counts_under_its_source_and_channel_a_forms_under_the_form():
     form_counts = counters.item_counts(item(2, "form"), parents)
     assert form_counts["fm|demo"] == form_counts["src|demo"] == 1
     assert not [name for name in form_counts if name.startswith("sc|")]
+
+
+def test_stats_count_a_source_by_its_channels_and_what_was_counted_before():
+    # A day upgraded mid-way: one of the Meta source's items counted before `sc|`, three since.
+    day = Counter({"src|page": 1, "sc|page|facebook": 2, "sc|page|messenger": 1, "src|demo": 3, "fm|demo": 3})
+    assert {row["source_id"]: row["total"] for row in stats.by_source(day)} == {"page": 4, "demo": 3}
+    assert stats.sliced(day, stats.Slice("source", "page"))["src|page"] == 4
+    assert stats.sliced(day, stats.Slice("source", "pag"))["src|pag"] == 0
 
 
 @pytest.mark.parametrize(
