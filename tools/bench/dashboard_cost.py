@@ -467,9 +467,10 @@ def dashboard_cost_section(loads: list[DashboardLoad] | None) -> list[str]:
         f"A dashboard load at {ITEMS_PER_DAY:,} items a day: its `GET /stats` (the counter items of the "
         "range and of the period before, the newest negatives by their index and their items) and the first "
         "page "
-        f"of its list (`GET /feedback`, {LIST_PAGE} items; with the form filter, items of other forms are "
-        "read and left out within the page's budget). A click on a chart, a theme or a customer adds one "
-        "such page or one profile Query.",
+        f"of its list (`GET /feedback`, {LIST_PAGE} items, the day it starts on holding items of all 17 "
+        "channels: unfiltered, a Query per channel until the page fills; with the form filter, the form "
+        "channel's partition alone, as the day's counters say the form's items are all there). A click on a "
+        "chart, a theme or a customer adds one such page or one profile Query.",
         *million_section(loads),
         *latency_section(loads),
     ]
