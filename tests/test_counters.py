@@ -30,7 +30,7 @@ from chalicelib.models import (
     StoredFeedback,
     ThemeTag,
 )
-from chalicelib.store import counters, dynamo, feedback_write
+from chalicelib.store import counters, day_layout, dynamo, feedback_write
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.identities import Resolution
 from chalicelib.store.schema import RECORD_TYPE
@@ -157,9 +157,9 @@ def test_any_order_batching_and_redelivery_counts_each_item_once(stack):
         days = [base.date() + timedelta(days=n) for n in range(4)]
         expected = assert_counters_match_a_recount(days)
         # Every original is counted once, on the day it was first stored, and never again.
-        assert sum(c[f"src|{source}"] for c in expected.values() for source in SOURCES.values()) == len(
-            drafts
-        )
+        assert sum(
+            day_layout.source_items(c, source) for c in expected.values() for source in SOURCES.values()
+        ) == len(drafts)
 
     with fit_for_threads():
         any_order()

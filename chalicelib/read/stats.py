@@ -39,6 +39,8 @@ from chalicelib.store.counters import (
     DETRACTOR_MAX,
     FORM_ITEMS,
     PROMOTER_MIN,
+    SOURCE_CHANNEL,
+    SOURCE_ITEMS,
     SOURCE_TAGGED,
     SOURCE_THEME,
     TAGGED,
@@ -266,8 +268,10 @@ def source_theme(rest: str) -> tuple[str, str, str]:
 
 
 def _in_source(kind: str, rest: str, name: str, source: str) -> str | None:
-    if kind == "src":
-        return name if rest == source else None
+    if kind in (SOURCE_ITEMS, SOURCE_CHANNEL):
+        # `sc|<source>|<channel>`: a source's items in one channel (counters.py), part of its `src|` total.
+        of_source = rest if kind == SOURCE_ITEMS else rest.rpartition("|")[0]
+        return f"{SOURCE_ITEMS}|{source}" if of_source == source else None
     if kind == SOURCE_TAGGED:
         return TAGGED if rest == source else None
     if kind == SOURCE_THEME:
@@ -369,8 +373,10 @@ def by_source(counts: Counter[str]) -> list[dict[str, Any]]:
     ratings: dict[str, scores.Ratings] = {}
     for name, count in counts.items():
         kind, _, rest = name.partition("|")
-        if kind == "src":
+        if kind == SOURCE_ITEMS:
             totals[rest] += count
+        elif kind == SOURCE_CHANNEL:
+            totals[rest.rpartition("|")[0]] += count
         elif kind == "fs":
             source, _, sentiment = rest.rpartition("|")
             mixes.setdefault(source, Counter())[sentiment] += count

@@ -6,7 +6,12 @@ stored that UTC day:
 
 - `s|<channel>|<sentiment or NONE>`: by channel and sentiment (the day's mix is their sum);
 - `n|<channel>|p`, `…|a`, `…|d`: NPS promoters, passives and detractors by channel;
-- `src|<source or form id>`, `r|<scale>|<rating>`: by source or form, by rating value;
+- `src|<form id>`, `sc|<source>|<channel>`, `r|<scale>|<rating>`: by form, by source and channel (a
+  source's items outside the form channel, so a listing filtered by a source Queries only the partitions of
+  the channels it has: store/day_layout.py, source_channels), by rating value. A source's total is its
+  `src|` and `sc|` counts (day_layout.source_items): items of a source were counted under `src|` alone
+  before `sc|` was, and `sc|` takes the place of `src|` rather than adding a name to the item (the
+  counter item's size sets each write's units);
 - `fs|<source>|<sentiment or NONE>`, `fr|<source>|<scale>|<rating>`, `cr|<channel>|<scale>|<rating>`: the
   sentiment mix and the ratings of each source or form, the ratings of each channel (so `/stats` answers a
   form's or a channel's scores, and filters by one of them, from the counters too);
@@ -61,7 +66,7 @@ from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import Channel, RatingScale, Sentiment, StoredFeedback
 from chalicelib.store import dynamo
-from chalicelib.store.day_layout import KEYED
+from chalicelib.store.day_layout import FORM_ITEMS, KEYED, SOURCE_CHANNEL, SOURCE_ITEMS
 from chalicelib.store.feedback import count_legacy, feedback_key, is_negative, shard_of
 from chalicelib.store.schema import (
     DAY_SK,
@@ -84,7 +89,7 @@ UNANALYSED = "NONE"
 THEME_SENTIMENTS = tuple(s.value for s in Sentiment)
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6
 TAGGED = "tg"
-FORM_ITEMS, SOURCE_TAGGED, SOURCE_THEME = "fm", "ftg", "ft"
+SOURCE_TAGGED, SOURCE_THEME = "ftg", "ft"
 # An UpdateExpression holds at most 4 KB: a transaction's counter update names at most this many attributes.
 MAX_COUNTER_ATTRIBUTES = 250
 
@@ -154,7 +159,6 @@ def item_counts(item: StoredFeedback, parents: ThemeParents) -> Counter[str]:
     counts[f"s|{channel}|{item.sentiment or UNANALYSED}"] += 1
     # Every item is written in the channel layout of the per-day index (day_layout.py says why it is counted).
     counts[KEYED] += 1
-    counts[f"src|{item.source_id}"] += 1
     counts[f"fs|{item.source_id}|{item.sentiment or UNANALYSED}"] += 1
     if item.rating is not None and item.rating_scale is not None:
         counts[f"r|{item.rating_scale}|{item.rating}"] += 1
@@ -171,7 +175,10 @@ def item_counts(item: StoredFeedback, parents: ThemeParents) -> Counter[str]:
         for sentiment in sentiments:
             counts[f"t|{theme_id}|{sentiment}"] += 1
     if channel == Channel.FORM.value:
+        counts[f"{SOURCE_ITEMS}|{item.source_id}"] += 1
         counts.update(form_theme_counts(item.source_id, matches))
+    else:
+        counts[f"{SOURCE_CHANNEL}|{item.source_id}|{channel}"] += 1
     return counts
 
 

@@ -40,6 +40,10 @@ COUNTS_WINDOW_DAYS = 49
 # The counter (per day) of items written in this layout: counters.item_counts adds it for every item.
 KEYED = "ck"
 _MIX = "s|"  # counters.item_counts' `s|<channel>|<sentiment>`: every item once, by channel
+# counters.item_counts' counts of a source's items: in the form channel under `src|<form>` and `fm|<form>`, in
+# every other channel under `sc|<source>|<channel>`; items counted before `sc|` was under `src|<source>`
+# alone. Spelled here, as `ck` is, since counters imports this module.
+SOURCE_ITEMS, FORM_ITEMS, SOURCE_CHANNEL = "src", "fm", "sc"
 EVERY_CHANNEL = tuple(sorted(channel.value for channel in Channel))
 
 
@@ -100,10 +104,13 @@ def partitions(
     counted: bool,
     channel: str | None = None,
     channels: Iterable[str] | None = None,
+    source: str | None = None,
 ) -> list[DayPartition]:
     """The partitions a reader Queries on a day, in listing order: the old layout's shards unless the day is
     `counted` (its counters count every item of it) and they count no item in the old layout, and the
-    partitions of `channels` (None: every channel), or of `channel` only among them.
+    partitions of `channels` (None: every channel), or of `channel` only among them; with `source` on a
+    counted day, only of the channels its counters prove hold the source's items (source_channels; every
+    channel's when they cannot).
 
     `channels` are those the day's counter items name (any `s|<channel>|…` attribute, whatever its value):
     an item is put in the channel layout only by the write that stores it (a re-analysis updates it in place,
@@ -121,7 +128,46 @@ def partitions(
         present = [name for name in present if totals[name] > 0]
     if channel is not None:
         present = [name for name in present if name == channel]
+    if counted and source is not None:
+        holding = source_channels(counts, source)
+        if holding is not None:
+            present = [name for name in present if name in holding]
     return [*(legacy_partitions() if legacy else []), *channel_partitions(present)]
+
+
+def _source_channel_counts(counts: Mapping[str, int], source: str) -> dict[str, int]:
+    """A source's `sc|<source>|<channel>` counts by channel (a longer id that starts the same is not it)."""
+    prefix, found = f"{SOURCE_CHANNEL}|{source}|", {}
+    for name, count in counts.items():
+        channel = name[len(prefix) :]
+        if name.startswith(prefix) and "|" not in channel:
+            found[channel] = found.get(channel, 0) + count
+    return found
+
+
+def source_items(counts: Mapping[str, int], source: str) -> int:
+    """A source's or form's items in a day's counters (summed over shards): its `src|` and `sc|` counts."""
+    return counts.get(f"{SOURCE_ITEMS}|{source}", 0) + sum(_source_channel_counts(counts, source).values())
+
+
+def source_channels(counts: Mapping[str, int], source: str) -> set[str] | None:
+    """The channels holding a source's items on a counted day, from its counters (summed over shards): its
+    count per channel (`fm|` for the form channel, `sc|` for the others) when they add up to all of its items
+    (source_items), else None (some were counted before `sc|` was, under `src|` alone: nothing proves where
+    those are).
+
+    Why counters and not the source's configured type: a type may yield two channels (a Meta Page source:
+    `facebook` and `messenger`), and an id deleted and created again under another type keeps its old items;
+    the counts say where the day's items are, whatever the configuration says today."""
+    per_channel = {
+        Channel.FORM.value: counts.get(f"{FORM_ITEMS}|{source}", 0),
+        **_source_channel_counts(counts, source),
+    }
+    adds_up = sum(per_channel.values()) == source_items(counts, source)
+    # A count below zero is a removal of an item counted before `sc|` was (no write leaves one otherwise).
+    if not adds_up or min(per_channel.values()) < 0:
+        return None
+    return {channel for channel, count in per_channel.items() if count > 0}
 
 
 def named_channels(counter_item: Mapping[str, object]) -> set[str]:
@@ -140,14 +186,16 @@ class DayCounts(NamedTuple):
     def counted(self, day: date) -> bool:
         return self.complete_since is not None and day >= self.complete_since
 
-    def partitions(self, day: date, channel: str | None = None) -> list[DayPartition]:
+    def partitions(
+        self, day: date, channel: str | None = None, source: str | None = None
+    ) -> list[DayPartition]:
         counts, named = self.per_day.get(day, Counter()), self.channels.get(day)
         if named is None and not self.counted(day):
             # No counter item on a day not known counted: nothing says which channels it holds (items
             # written around the counters, as the bench's and tests' seeders write them, or by hand), so
             # every channel's partitions are read.
             return partitions(counts, False, channel, None)
-        return partitions(counts, self.counted(day), channel, named or frozenset())
+        return partitions(counts, self.counted(day), channel, named or frozenset(), source)
 
 
 def read_counts(days: Sequence[date], assume_counted: bool = False) -> DayCounts:

@@ -308,7 +308,8 @@ def page_days(
     The cursor names the day, the partition (`channel`, None for an old-layout shard, and `shard`) and the
     key to start after, so a listing reads each item once however it is paged. The day's counters (one
     BatchGetItem per 50 days) say which partitions may hold items (day_layout.py): a channel filter reads its
-    channel's only, and days they know hold no match are skipped without a read.
+    channel's only, a source or form filter those of the channels its counters prove it has (every channel's
+    on a day they cannot), and days they know hold no match are skipped without a read.
     """
     page = _PageReader(filters, limit, DAY_KEY_NAMES)
     start_day = cursor["day"] if cursor else 0
@@ -329,7 +330,7 @@ def page_days(
         if day_index >= read_until:
             counts = day_layout.read_counts(days[day_index : day_index + window])
             read_until = day_index + window
-        parts = counts.partitions(day, filters.channel)
+        parts = counts.partitions(day, filters.channel, filters.source_id)
         if day_index == start_day and start is not None:
             # Resumed: from the cursor's partition on (read even if the counters no longer list it, so the
             # rest of a partition it stopped in is never lost).
@@ -356,7 +357,7 @@ def page_days(
                 following = _next_day(
                     days,
                     day_index,
-                    channel=filters.channel,
+                    filters=filters,
                     counts=counts,
                     read_until=read_until,
                     skipped=skipped,
@@ -373,7 +374,7 @@ def _next_day(
     days: Sequence[date],
     day_index: int,
     *,
-    channel: str | None,
+    filters: Filters,
     counts: day_layout.DayCounts,
     read_until: int,
     skipped: set[date],
@@ -386,7 +387,7 @@ def _next_day(
             return _position(index, DayPartition(None, 0), None)
         if days[index] in skipped:
             continue
-        parts = counts.partitions(days[index], channel)
+        parts = counts.partitions(days[index], filters.channel, filters.source_id)
         if parts:
             return _position(index, parts[0], None)
     return None

@@ -4,6 +4,7 @@
 kept in the same conditional write as each item) answer for the filters they count:
 
 - `channel` and `sentiment`, alone or together: `s|<channel>|<sentiment>` summed over what is not asked;
+- `source` (a source or form id): its `src|` and `sc|` counts (day_layout.source_items);
 - `theme` (the theme and its children, as the listing matches them): `t|<id>` for any of those ids, and
   with `theme_sentiment`, `t|<id>|<sentiment>`; every tag counts under its own id, so a theme moved under
   another parent since is still found.
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 def counted(filters: Filters) -> bool:
     """Whether the counters answer any of `filters` (a customer is not counted)."""
-    return any((filters.channel, filters.sentiment, filters.themes))
+    return any((filters.channel, filters.sentiment, filters.themes, filters.source_id))
 
 
 def may_match(counts: Counter[str], filters: Filters) -> bool:
@@ -47,6 +48,8 @@ def may_match(counts: Counter[str], filters: Filters) -> bool:
         )
         if by_mix <= 0:
             return False
+    if filters.source_id is not None and day_layout.source_items(counts, filters.source_id) <= 0:
+        return False
     if filters.themes:
         suffix = f"|{filters.theme_sentiment}" if filters.theme_sentiment else ""
         if not any(counts.get(f"t|{theme_id}{suffix}", 0) > 0 for theme_id in filters.themes):

@@ -1,6 +1,6 @@
 """Filtered `GET /feedback`: DynamoDB requests and read units per page, against moto, for a range of days
-seeded at a fixed number of items a day (an absent channel, a rare channel, a common channel, a customer with
-dates), the day
+seeded at a fixed number of items a day (an absent channel, a rare channel, a common channel, the rare
+channel's source, a customer with dates), the day
 counters kept as the write path keeps them and marked complete (so the counters may rule days out). At
 HIGH_PER_DAY items a day only the counters are seeded, for the absent channel: its listing reads no item
 (the requests column shows any day it would read).
@@ -32,6 +32,9 @@ DAY_COUNTS = (7, 30, 90)
 RARE_CHANNEL, RARE_SHARE = "trustpilot", 0.01  # one item in a hundred
 ABSENT_CHANNEL = "telegram"  # none in the range
 COMMON_CHANNELS = ("form", "webhook", "facebook", "instagram", "zendesk", "intercom")
+# Each channel's items come from a source of their own (`bench-<channel>`): a source filter then reads only
+# its channel's partitions (store/day_layout.py, source_channels), not one per channel the day holds.
+RARE_SOURCE = f"bench-{RARE_CHANNEL}"
 CUSTOMER_ITEMS_PER_DAY = 2  # the listed customer's share of each day
 PAGE_LIMIT = 100
 CHANNEL_SHARDS_TEXT = "`CHANNEL_SHARDS` shards of each day and channel, 1 by default"
@@ -202,7 +205,7 @@ def _seed(days: Sequence[date], per_day: int, customer_id: str, seed: int = 15) 
             stored_at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(seconds=index * 86 + 1)
             channel = RARE_CHANNEL if rng.random() < RARE_SHARE else rng.choice(COMMON_CHANNELS)
             event = FeedbackEvent.create(
-                source_id="bench",
+                source_id=f"bench-{channel}",
                 external_id=f"{day.isoformat()}-{index:06d}",
                 channel=channel,
                 kind=Kind.FORM_RESPONSE,
@@ -300,6 +303,7 @@ def measure_listings(
                     "absent channel": f"/feedback?{dates}&channel={ABSENT_CHANNEL}",
                     "rare channel": f"/feedback?{dates}&channel={RARE_CHANNEL}",
                     "common channel": f"/feedback?{dates}&channel={COMMON_CHANNELS[0]}",
+                    "rare source": f"/feedback?{dates}&source={RARE_SOURCE}",
                     "customer with dates": f"/feedback?{dates}&customer_id={customer_id}",
                 }
                 for scenario, path in scenarios.items():
@@ -340,7 +344,10 @@ def listings_section(results: Sequence[ListingFigures] | None) -> list[str]:
         "reads beside it (BatchGetItem, 50 days each, once per page). The per-day index is keyed by day and "
         f"channel (store/day_layout.py: {CHANNEL_SHARDS_TEXT}), so a channel listing Queries only its "
         f"channel's partitions of the days that hold it; the common channel is {COMMON_CHANNELS[0]} (one of "
-        f"{len(COMMON_CHANNELS)} sharing the rest). Items seeded in the channel layout (a table written by "
+        f"{len(COMMON_CHANNELS)} sharing the rest). Each channel's items come from a source of its own: the "
+        f"rare source ({RARE_SOURCE}) is read in its channel's partitions only, as the day's counters say "
+        "which channels hold a source's items (`fm|` for a form, `sc|<source>|<channel>` for the others). "
+        "Items seeded in the channel layout (a table written by "
         "this version; an upgraded table's older days also read the old layout's shards until `feedback "
         "rekey`).",
         "",
