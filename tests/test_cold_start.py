@@ -75,6 +75,8 @@ ROUTE_ONLY = (
     "chalicelib.store.customers",  # the customer routes
     "chalicelib.export.base",  # GET /feedback.csv
     "chalicelib.export.csv_writer",
+    "chalicelib.read.cursors",  # GET /feedback (read/routes.py imports the listing's read side then)
+    "chalicelib.store.feedback",
 )
 # The export reads the taxonomy (its records, Powertools' parameters) on its first theme name, and pydantic's
 # URL types on its first link; the lexicon averages its stems without the statistics module.
@@ -97,18 +99,36 @@ ANALYZE_LEAVES_OUT = (
     "chalicelib.store.customers",  # a refused profile write that came back without the stored profile
     "chalicelib.http",  # the ingest queue's 503 for the ack path (ingest/queue.py imports it when sending)
 )
+# The taxonomy's document parser: imported by what changes or checks a taxonomy (themes/records.py's writes,
+# the themes routes), not by a function that only reads the taxonomy in force.
+TAXONOMY_PARSER = "chalicelib.themes.document"
 NOT_IN_IMPORT_SET = {
-    "API handler": (*NEVER_IMPORTED, *ANALYSIS_LIBRARIES, *ROUTE_ONLY, "pyarrow", "email_validator"),
+    "API handler": (
+        *NEVER_IMPORTED,
+        *ANALYSIS_LIBRARIES,
+        *ROUTE_ONLY,
+        TAXONOMY_PARSER,
+        "pyarrow",
+        "email_validator",
+    ),
     "analyze": (
         *NEVER_IMPORTED,
         *ROUTE_MODULES,
         *PURE_PYTHON_STEMMERS,
         *ANALYZE_LEAVES_OUT,
+        TAXONOMY_PARSER,
         "pyarrow",
         "email_validator",
         "statistics",
     ),
-    "export": (*NEVER_IMPORTED, *ROUTE_MODULES, *ANALYSIS_LIBRARIES, *EXPORT_ON_FIRST_USE, "email_validator"),
+    "export": (
+        *NEVER_IMPORTED,
+        *ROUTE_MODULES,
+        *ANALYSIS_LIBRARIES,
+        *EXPORT_ON_FIRST_USE,
+        TAXONOMY_PARSER,
+        "email_validator",
+    ),
 }
 
 
@@ -163,6 +183,8 @@ COLD_START_RECORDS = (
     "chalicelib.auth.tokens:TokenInfo",
     "chalicelib.auth.tokens:Principal",
     "chalicelib.channels.base:WebhookRequest",
+    "chalicelib.store.profiles:Ordered",  # analyze's profile writes
+    "chalicelib.store.profiles:Candidate",
 )
 
 

@@ -38,14 +38,16 @@ from chalicelib.http import (
     parse_body,
 )
 from chalicelib.models import Channel, DeferredModel, Sentiment, StoredFeedback, utc_now
-from chalicelib.read import cursors, params
-from chalicelib.store import feedback as feedback_store
+from chalicelib.read import params
 from chalicelib.store.identities import is_customer_id
 from chalicelib.themes import records as taxonomy_records
 
+# The listing's cursors and the feedback store's read side are imported by the request that lists feedback
+# (Listing, requested_listing): an API cold start for any other route does without them.
 if TYPE_CHECKING:
     from chalicelib.read import stats
     from chalicelib.store import customers
+    from chalicelib.store import feedback as feedback_store
 
 read_api = Blueprint(__name__)
 
@@ -180,6 +182,8 @@ class Listing:
     identity: dict[str, Any]
 
     def fingerprint(self) -> str:
+        from chalicelib.read import cursors
+
         if self.customer_id:
             # Without dates: the fingerprint such listings always had, so their cursors stay valid.
             span = {"days": [self.days[0], self.days[-1]]} if self.days else {}
@@ -189,6 +193,9 @@ class Listing:
 
     def page(self, token: str | None, limit: int) -> tuple[list[StoredFeedback], str | None]:
         """One page from the cursor `token` (as issued; None for the first): its items and the next token."""
+        from chalicelib.read import cursors
+        from chalicelib.store import feedback as feedback_store
+
         listing = self.fingerprint()
         if self.customer_id:
             # By the customer index, newest first; with dates, the days the feedback occurred (its sort key).
@@ -208,6 +215,8 @@ def requested_listing() -> Listing:
     channel, sentiment = _choice("channel", Channel), _choice("sentiment", Sentiment)
     customer_id, themed, fields = _customer_filter(), _theme_filter(), _field_filters()
     days = _days()
+    from chalicelib.store import feedback as feedback_store
+
     filters = feedback_store.Filters(
         channel=channel,
         sentiment=sentiment,

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, StoredFeedback
@@ -63,8 +63,7 @@ def order_key(item: StoredFeedback) -> str:
 # --- ordered attributes -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Ordered:
+class Ordered(NamedTuple):
     """A profile attribute taking the value of the item that sorts last (or first) by its order key."""
 
     name: str
@@ -82,8 +81,7 @@ DISPLAY_NAME = Ordered("display_name", "display_name_order")
 ORDERED = (FIRST_SEEN, LAST_SEEN, *LATEST_RATING.values(), DISPLAY_NAME)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A value offered for an ordered attribute, with its order key."""
 
     value: Any

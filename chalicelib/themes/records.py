@@ -15,12 +15,16 @@ import gzip
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.store import dynamo
 from chalicelib.store.config_records import THEMES, VERSION, VersionConflict
-from chalicelib.themes.document import InvalidTaxonomy, Problem, parse
 from chalicelib.themes.taxonomy import Taxonomy, Theme
+
+# The document parser (themes/document.py) is imported by the functions that change or check a taxonomy:
+# the analyze and export functions only read it (current()), at their cold start.
+if TYPE_CHECKING:
+    from chalicelib.themes.document import Problem
 
 TAXONOMY_RECORD = "taxonomy"
 DOCUMENT_ATTRIBUTE = "document"
@@ -53,6 +57,8 @@ def _decode(fields: Mapping[str, Any]) -> Taxonomy:
 
 
 def _encode(taxonomy: Taxonomy) -> dict[str, Any]:
+    from chalicelib.themes.document import InvalidTaxonomy, Problem
+
     themes = [theme.model_dump(mode="json", exclude_defaults=True) for theme in taxonomy.themes]
     # mtime=0: the same taxonomy always compresses to the same bytes.
     compressed = gzip.compress(json.dumps(themes, ensure_ascii=False).encode("utf-8"), mtime=0)
@@ -94,6 +100,8 @@ Edit = Callable[[Taxonomy], list[dict[str, Any]]]
 def _change(edit: Edit) -> Taxonomy:
     """Apply `edit` (stored taxonomy → the themes it becomes) and store the result as the next version; on
     a concurrent change, read again and apply it again, so its checks run on what is stored then."""
+    from chalicelib.themes.document import parse
+
     for attempt in range(MAX_ATTEMPTS):
         stored = current_fresh()
         edited = parse({"themes": edit(stored)})
@@ -114,6 +122,8 @@ def replace(taxonomy: Taxonomy, expected_version: int | None = None) -> Taxonomy
     """Make `taxonomy` the whole taxonomy (an import); returns it with its new version. With
     `expected_version`, only if the stored one is still that version (0: none stored), else
     VersionConflict."""
+    from chalicelib.themes.document import parse
+
     checked = parse({"themes": _raw(taxonomy.themes)})
     if expected_version is not None:
         return _store(checked, expected_version)
@@ -121,6 +131,8 @@ def replace(taxonomy: Taxonomy, expected_version: int | None = None) -> Taxonomy
 
 
 def _parent_problem(theme_id: str, parent_id: str | None, stored: Taxonomy) -> Problem | None:
+    from chalicelib.themes.document import Problem
+
     parent = stored.get(parent_id) if parent_id else None
     if parent is not None and parent.retired:
         return Problem(None, theme_id, "parent", f"{parent.id!r} is retired")
@@ -129,6 +141,7 @@ def _parent_problem(theme_id: str, parent_id: str | None, stored: Taxonomy) -> P
 
 def add(theme: Theme) -> Taxonomy:
     """Add a theme (its id must be new, its parent a theme that is not retired)."""
+    from chalicelib.themes.document import InvalidTaxonomy, Problem
 
     def edit(stored: Taxonomy) -> list[dict[str, Any]]:
         if stored.get(theme.id) is not None:
@@ -166,6 +179,8 @@ def update(
 ) -> Taxonomy:
     """Change a theme: `changes` sets fields (name, description, parent, keywords, examples, retired);
     `add_keywords` / `remove_keywords` add and remove keywords per language (case-insensitively)."""
+    from chalicelib.themes.document import InvalidTaxonomy, Problem
+
     changes = dict(changes or {})
     unknown = sorted(set(changes) - UPDATABLE_FIELDS)
     if unknown:
@@ -197,6 +212,8 @@ def update(
 
 
 def _refuse_retiring_a_parent(theme_id: str, stored: Taxonomy) -> None:
+    from chalicelib.themes.document import InvalidTaxonomy, Problem
+
     children = sorted(t.id for t in stored.active() if t.parent == theme_id)
     if children:
         message = f"retire or move its themes first: {', '.join(children)}"
@@ -211,6 +228,8 @@ def retire(theme_id: str) -> Taxonomy:
 
 def starter() -> Taxonomy:
     """The starter taxonomy that ships with the product."""
+    from chalicelib.themes.document import parse
+
     return parse(json.loads(STARTER_PATH.read_text(encoding="utf-8")))
 
 
