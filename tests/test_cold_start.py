@@ -185,6 +185,7 @@ COLD_START_RECORDS = (
     "chalicelib.channels.base:WebhookRequest",
     "chalicelib.store.profiles:Ordered",  # analyze's profile writes
     "chalicelib.store.profiles:Candidate",
+    "chalicelib.ingest.deadline:Deadline",  # analyze's first batch
 )
 
 

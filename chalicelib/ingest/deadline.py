@@ -16,8 +16,7 @@ received at least as often as it (and all short of time) can send it to the DLQ.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Stage = Literal["sentiment", "themes", "write"]
 
@@ -32,8 +31,7 @@ FIRST_CHUNK_RECORDS = 25
 STAGE_RESERVE_MS: dict[Stage, int] = {"sentiment": 45_000, "themes": 25_000, "write": 5_000}
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     """How long the invocation has left, read from its Lambda context."""
 
     remaining_ms: Callable[[], int]
