@@ -212,11 +212,11 @@ class Listing:
 def requested_listing() -> Listing:
     """The listing the current request's query asks for (every parameter checked: 400 otherwise); also
     what the filtered CSV (export/listing_csv.py) reads."""
+    from chalicelib.store import feedback as feedback_store
+
     channel, sentiment = _choice("channel", Channel), _choice("sentiment", Sentiment)
     customer_id, themed, fields = _customer_filter(), _theme_filter(), _field_filters()
     days = _days()
-    from chalicelib.store import feedback as feedback_store
-
     filters = feedback_store.Filters(
         channel=channel,
         sentiment=sentiment,
