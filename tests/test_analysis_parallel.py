@@ -14,6 +14,7 @@ from chalicelib.analysis import parallel
 from chalicelib.analysis.base import Document
 from chalicelib.analysis.comprehend import ComprehendAnalyzer
 from chalicelib.analysis.language import LanguageGuess
+from chalicelib.analysis.redaction import ComprehendPiiRedactor
 from chalicelib.analysis.themes.bedrock import BedrockTagger
 from chalicelib.models import Sentiment
 from chalicelib.themes.taxonomy import Taxonomy, Theme
@@ -166,3 +167,50 @@ def test_one_request_at_a_time_would_never_pass_the_barrier():
     with pytest.raises(threading.BrokenBarrierError):
         BedrockTagger(client, "model", workers=1).tag(documents, TAXONOMY)
     assert client.requests == 1
+
+
+class ConcurrentPii:
+    """DetectPiiEntities (one text a request), answering only once `parties` requests are in flight; it
+    finds the e-mail address each text holds."""
+
+    def __init__(self, parties: int, timeout: float = BARRIER_SECONDS) -> None:
+        self.barrier = threading.Barrier(parties, timeout=timeout)
+        self.texts: list[str] = []
+        self.lock = threading.Lock()
+
+    def detect_pii_entities(self, Text: str, LanguageCode: str) -> dict[str, Any]:
+        with self.lock:
+            self.texts.append(Text)
+        self.barrier.wait()
+        start = Text.index("ana")
+        end = Text.index(" ", start)
+        return {"Entities": [{"Type": "EMAIL", "Score": 0.99, "BeginOffset": start, "EndOffset": end}]}
+
+
+def test_the_comprehend_redactor_sends_a_batchs_suspicious_texts_concurrently():
+    # Four suspicious texts (an '@' the patterns leave: an address they do not know) among harmless ones;
+    # only the four are sent, together, and each comes back masked in its place.
+    suspicious = [Document(f"s{i}", f"write to ana{i}@intra at noon", "en") for i in range(REQUESTS)]
+    harmless = [Document(f"h{i}", f"arrived in {i} days", "en") for i in range(6)]
+    client = ConcurrentPii(REQUESTS)
+
+    results = ComprehendPiiRedactor(client).redact([*harmless, *suspicious])
+
+    assert sorted(client.texts) == sorted(document.text for document in suspicious)
+    assert list(results) == [document.key for document in [*harmless, *suspicious]]
+    assert {key: results[key].text for key in (d.key for d in suspicious)} == {
+        f"s{i}": "write to [EMAIL] at noon" for i in range(REQUESTS)
+    }
+    assert {key: results[key].text for key in (d.key for d in harmless)} == {
+        f"h{i}": f"arrived in {i} days" for i in range(6)
+    }
+
+
+def test_the_comprehend_redactor_one_at_a_time_would_never_pass_the_barrier():
+    # The fake proves concurrency: the same texts sent one request at a time break the barrier.
+    client = ConcurrentPii(REQUESTS, timeout=0.2)
+    suspicious = [Document(f"s{i}", f"write to ana{i}@intra at noon", "en") for i in range(REQUESTS)]
+
+    with pytest.raises(threading.BrokenBarrierError):
+        ComprehendPiiRedactor(client, workers=1).redact(suspicious)
+    assert client.texts == [suspicious[0].text]

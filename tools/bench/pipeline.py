@@ -179,9 +179,9 @@ def run_analyze(counter: RequestCounter, queue_url: str) -> AnalyzeResult:
 
     comprehend = boto3.client("comprehend", region_name="us-east-1")
     detector = TallyingDetector()
-    # One request at a time: the responder queues each answer in a Stubber, whose answers go in call order.
+    # One request at a time (both): the responder queues answers in a Stubber, which answers in call order.
     analyzer = ComprehendAnalyzer(client=comprehend, detect_language=detector, workers=1)
-    redactor = TallyingRedactor(ComprehendPiiRedactor(client=comprehend))
+    redactor = TallyingRedactor(ComprehendPiiRedactor(client=comprehend, workers=1))
     invocations: list[int] = []
     inside: list[float] = []
 

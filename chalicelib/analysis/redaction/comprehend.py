@@ -1,7 +1,9 @@
 """The Comprehend redactor: DetectPiiEntities for English and Spanish, the pattern redactor for the rest.
 
 Comprehend facts this module relies on (API reference and the botocore service model, 2017-11-27):
-- There is no batch variant: one request per document.
+- There is no batch variant: one request per document. A batch's requests are in flight together
+  (analysis/parallel.py), so a batch with many suspicious texts costs about a few requests' latency, not
+  one per text in a row.
 - `LanguageCode` accepts `en` or `es` only (the shared enum lists more; the operation refuses them).
 - `Text` is UTF-8 of at most 100 KB (taken as 100,000 bytes), minimum length 1.
 - `BeginOffset`/`EndOffset` count Unicode code points ("a multi-byte UTF-8 character maps to a single code
@@ -21,12 +23,14 @@ that loss is small, and a source that masks names has every text with a name-lik
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
+from chalicelib.analysis import parallel
 from chalicelib.analysis.base import AnalysisFailed, Document, primary_language, truncate_utf8
 from chalicelib.analysis.redaction.base import (
     Redaction,
@@ -81,8 +85,10 @@ class ComprehendPiiRedactor:
         entity_types: Iterable[str] | None = None,
         prefilter: bool = True,
         pattern_backstop: bool = True,
+        workers: int = parallel.MAX_CONCURRENT_REQUESTS,
     ) -> None:
         self._client = client
+        self._workers = workers  # requests in flight at once (1: in order, as a Stubber's test needs)
         self.min_score = min_score
         self.entity_types = checked_types(entity_types)
         self.prefilter = prefilter
@@ -94,25 +100,42 @@ class ComprehendPiiRedactor:
         return self._client or aws.client("comprehend")
 
     def redact(self, documents: Sequence[Document]) -> RedactionResults:
-        """Redact each document; a failed call (throttling, a service error) fails only its own document."""
-        return {document.key: self._redact_one(document) for document in documents}
+        """Redact each document; a failed call (throttling, a service error) fails only its own document.
+        The texts sent to Comprehend are sent concurrently; the others are redacted by patterns here."""
+        results: RedactionResults = {}
+        sent: list[tuple[str, Callable[[], Redaction | AnalysisFailed]]] = []
+        for document in documents:
+            decided = self._without_request(document)
+            if decided is None:
+                sent.append((document.key, partial(self._detect, document.text, document.language)))
+            else:
+                results[document.key] = decided
+        answers = parallel.run_all([call for _, call in sent], self._workers)
+        results.update((key, answer) for (key, _), answer in zip(sent, answers, strict=True))
+        return {document.key: results[document.key] for document in documents}
 
-    def _redact_one(self, document: Document) -> Redaction | AnalysisFailed:
+    def _without_request(self, document: Document) -> Redaction | None:
+        """The document's redaction when it needs no request (blank, a language Comprehend does not read,
+        nothing the patterns leave suspicious), else None."""
         text = document.text
         if not text.strip():
             return Redaction(text=text, types=[])
-        language = primary_language(document.language)
         scanned = self.patterns.redact_text(text)
         suspicious = not self.prefilter or worth_sending(scanned, self.entity_types)
-        if language not in PII_LANGUAGES or not suspicious:
+        if primary_language(document.language) not in PII_LANGUAGES or not suspicious:
             return scanned
+        return None
+
+    def _detect(self, text: str, document_language: str | None) -> Redaction | AnalysisFailed:
+        """One DetectPiiEntities request for a suspicious en/es text, and its entities masked."""
+        language = primary_language(document_language)
         head = truncate_utf8(text, MAX_TEXT_BYTES)
         try:
             response = self.client.detect_pii_entities(Text=head, LanguageCode=language)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "ClientError")
             if code in TEXT_ERRORS:
-                return scanned
+                return self.patterns.redact_text(text)
             return AnalysisFailed(f"comprehend DetectPiiEntities failed: {code}")
         except BotoCoreError as error:
             return AnalysisFailed(f"comprehend DetectPiiEntities failed: {type(error).__name__}")
