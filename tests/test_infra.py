@@ -426,6 +426,25 @@ def test_prod_is_protected_from_deletion_and_outputs_name_the_switches(synth: Sy
     assert stack_outputs["Region"]["Value"] == "us-east-1"
 
 
+def test_every_function_skips_pydantics_plugin_scan(synth: Synth, monkeypatch: pytest.MonkeyPatch):
+    # Without it, the first validator a cold start builds lists every installed distribution's entry points
+    # looking for pydantic plugins (about 3 ms on the Lambda layout); the app uses none.
+    values = {_variables(synth, function).get("PYDANTIC_DISABLE_PLUGINS") for function in FUNCTIONS}
+    assert values == {"__all__"}
+    from pydantic.plugin import _loader
+
+    def no_scan(**_: Any) -> None:
+        raise AssertionError("pydantic scanned the installed distributions for plugins")
+
+    monkeypatch.setattr(_loader, "entry_points", no_scan)
+    monkeypatch.setattr(_loader, "_plugins", None)
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    with pytest.raises(AssertionError, match="scanned"):
+        _loader.get_plugins()
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", values.pop())
+    assert tuple(_loader.get_plugins()) == ()
+
+
 # --- analysis and themes settings ----------------------------------------------------------------------
 
 

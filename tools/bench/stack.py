@@ -31,6 +31,8 @@ BENCH_ENVIRONMENT = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    # As deployed (.chalice/config.json): a first validator does not scan every package for pydantic plugins.
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
 }
 
 
