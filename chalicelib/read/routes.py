@@ -18,7 +18,8 @@
 Erasure (`DELETE /customers/{id}`) is the privacy package's route.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
+# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
 
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -175,7 +176,7 @@ def _field_filters() -> FieldFilters:
 class Listing:
     """A GET /feedback request's listing: what it keeps, which days or customer, and its cursor identity."""
 
-    filters: feedback_pages.Filters
+    filters: "feedback_pages.Filters"
     days: list[date] | None
     customer_id: str | None
     identity: dict[str, Any]
@@ -247,7 +248,7 @@ def list_feedback() -> Response:
     )
 
 
-def _customer_body(view: customers.CustomerView) -> dict[str, Any]:
+def _customer_body(view: "customers.CustomerView") -> dict[str, Any]:
     from chalicelib.store import customers
 
     return {
@@ -387,7 +388,7 @@ def get_stats() -> Response:
 ITEM_ONLY_FILTERS = ("theme_sentiment", "rating", "language", "q", "customer_id")
 
 
-def _stats_slice() -> stats.Slice | None:
+def _stats_slice() -> "stats.Slice | None":
     """The one dimension /stats is cut by (channel, source, sentiment or theme), None for none; 400 for two,
     for a theme the taxonomy lacks, or for a filter only GET /feedback answers."""
     from chalicelib.read import stats
