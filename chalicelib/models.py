@@ -1,6 +1,7 @@
 """The data contract: what every channel produces and what the analyzer adds (README, "How it works")."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
+# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
 
 import hashlib
 from datetime import UTC, datetime
@@ -113,7 +114,7 @@ LANGUAGE_HINTS = ISO_639_1 | {"zh-TW"}
 
 
 @cache
-def _http_url() -> TypeAdapter[HttpUrl]:
+def _http_url() -> "TypeAdapter[HttpUrl]":
     # Built on first use, like the models (DeferredModel); pydantic's URL types are imported then too (a
     # function that validates no link, like the export of items without one, never loads them).
     from pydantic import HttpUrl, TypeAdapter
@@ -226,7 +227,7 @@ class FeedbackEvent(DeferredModel):
         }
 
     @classmethod
-    def create(cls, *, source_id: str, external_id: str, **fields: Any) -> FeedbackEvent:
+    def create(cls, *, source_id: str, external_id: str, **fields: Any) -> "FeedbackEvent":
         """Build an event whose feedback_id derives from (source_id, external_id)."""
         return cls(
             feedback_id=feedback_id_for(source_id, external_id),
@@ -291,7 +292,7 @@ class StoredFeedback(FeedbackEvent):
         analysis: Analysis,
         stored_at: datetime,
         customer_id: str | None = None,
-    ) -> StoredFeedback:
+    ) -> "StoredFeedback":
         """Combine an event with its analysis; the analyzer's language wins where the channel gave none."""
         return cls(
             **event.model_dump(exclude={"language", "language_hint"}),

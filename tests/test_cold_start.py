@@ -14,7 +14,7 @@ import pytest
 from chalicelib.channels.registry import CHANNEL_CLASSES
 from chalicelib.export import rewrite
 from chalicelib.privacy.erasure import ErasureReport
-from tools.bench.cold_start import FIRST_FORM_RESPONSE, FUNCTION_HANDLERS, FUNCTION_IMPORTS
+from tools.bench.cold_start import FIRST_FORM_RESPONSE, FUNCTION_HANDLERS, FUNCTION_IMPORTS, import_statements
 
 PROJECT = Path(__file__).resolve().parents[1]
 BASE_ENVIRONMENT = {
@@ -99,12 +99,21 @@ ANALYZE_LEAVES_OUT = (
     "chalicelib.store.customers",  # a refused profile write that came back without the stored profile
     "chalicelib.http",  # the ingest queue's 503 for the ack path (ingest/queue.py imports it when sending)
 )
+# The feedback store's listing side (a filtered listing's pages and counts, the counters' hints it skips days
+# by) and the old layout's re-key: GET /feedback, the backfills and the CLI load them; the analyze step writes
+# items and the export reads whole days through store/feedback.py without them.
+FEEDBACK_LISTING_SIDE = (
+    "chalicelib.store.feedback_pages",
+    "chalicelib.store.listing_hints",
+    "chalicelib.store.feedback_rekey",
+)
 # The taxonomy's document parser: imported by what changes or checks a taxonomy (themes/records.py's writes,
 # the themes routes), not by a function that only reads the taxonomy in force.
 TAXONOMY_PARSER = "chalicelib.themes.document"
 NOT_IN_IMPORT_SET = {
     "API handler": (
         *NEVER_IMPORTED,
+        *FEEDBACK_LISTING_SIDE,
         *ANALYSIS_LIBRARIES,
         *ROUTE_ONLY,
         TAXONOMY_PARSER,
@@ -113,6 +122,7 @@ NOT_IN_IMPORT_SET = {
     ),
     "analyze": (
         *NEVER_IMPORTED,
+        *FEEDBACK_LISTING_SIDE,
         *ROUTE_MODULES,
         *PURE_PYTHON_STEMMERS,
         *ANALYZE_LEAVES_OUT,
@@ -123,6 +133,7 @@ NOT_IN_IMPORT_SET = {
     ),
     "export": (
         *NEVER_IMPORTED,
+        *FEEDBACK_LISTING_SIDE,
         *ROUTE_MODULES,
         *ANALYSIS_LIBRARIES,
         *EXPORT_ON_FIRST_USE,
@@ -253,6 +264,34 @@ print(json.dumps({"models": len(models), "built": built, "theme": Theme.__pydant
     assert found["theme"] is True
 
 
+# The pydantic models a function's import set defines: their modules have no `from __future__ import
+# annotations`, so pydantic takes each field's type as an object instead of evaluating it from a string.
+MODEL_ANNOTATIONS = """
+import json, sys
+from pydantic import BaseModel
+fields, strings = 0, []
+for name, module in list(sys.modules.items()):
+    if not name.startswith("chalicelib.") or module is None:
+        continue
+    for model in vars(module).values():
+        if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == name:
+            for field, annotation in model.__dict__.get("__annotations__", {}).items():
+                fields += 1
+                if isinstance(annotation, str):
+                    strings.append(f"{name}.{model.__qualname__}.{field}")
+print(json.dumps({"fields": fields, "strings": sorted(strings)}))
+"""
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_IMPORTS))
+def test_the_models_a_function_defines_at_its_cold_start_have_no_string_annotations(function):
+    imports = import_statements(FUNCTION_IMPORTS[function])
+    found = _run(f"{imports}\n{MODEL_ANNOTATIONS}", _HANDLER=FUNCTION_HANDLERS[function])
+
+    assert found["fields"] >= 20  # FeedbackEvent's and StoredFeedback's among them
+    assert found["strings"] == []
+
+
 def test_the_bench_row_of_a_first_form_response_builds_its_validators():
     script = f"""
 import json, sys
@@ -371,11 +410,15 @@ with mock_aws():
 routes = sorted(m for m in sys.modules if m.endswith(".routes") or m.endswith(".authorizer"))
 # A first batch imports nothing the bench's analyze row leaves out (Powertools' batch utility among them).
 late = sorted(m for m in sys.modules if m.startswith("aws_lambda_powertools.utilities.batch"))
-print(json.dumps({"payload": payload, "sentiment": stored.sentiment, "routes": routes, "late": late}))
+print(json.dumps({"payload": payload, "sentiment": stored.sentiment, "routes": routes, "late": late,
+                  "modules": sorted(sys.modules)}))
 """
     found = _run(script, _HANDLER="app.analyze", ANALYZER="lexicon", INGEST_QUEUE_NAME="feedback-ingest-test")
     assert found["payload"] == {"batchItemFailures": []} and found["sentiment"] == "POSITIVE"
     assert found["routes"] == [] and found["late"] == []
+    # The first batch stored its item without the feedback store's listing side (the script's own
+    # store.feedback import, for reading the item back, loads none of it either).
+    assert sorted(set(found["modules"]).intersection(FEEDBACK_LISTING_SIDE)) == []
 
 
 def test_pystemmers_c_stemmers_stem_as_snowballs_pure_python_ones():

@@ -13,7 +13,7 @@ from chalicelib import aws, cli
 from chalicelib.config import settings
 from chalicelib.models import Channel, StoredFeedback
 from chalicelib.read import cursors
-from chalicelib.store import counters, day_layout, dynamo
+from chalicelib.store import counters, day_layout, dynamo, feedback_pages, feedback_rekey
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.day_layout import KEYED, DayPartition
 from chalicelib.store.schema import DAY_PK
@@ -56,7 +56,7 @@ def query_log() -> list[tuple[str, int]]:
 def follow(days, filters, limit):
     found, cursor = [], None
     while True:
-        page = feedback_store.page_days(days, filters, limit, cursor)
+        page = feedback_pages.page_days(days, filters, limit, cursor)
         found += page.items
         cursor = page.cursor
         if cursor is None:
@@ -102,9 +102,9 @@ def test_a_day_in_both_layouts_is_read_whole_and_once(counted):
     everything = sorted(i.feedback_id for i in old + new)
 
     assert sorted(i.feedback_id for i in feedback_store.list_day(DAY)) == everything
-    assert sorted(i.feedback_id for i in follow([DAY], feedback_store.Filters(), 4)) == everything
-    assert feedback_store.count_days([DAY]) == 30
-    trustpilot = follow([DAY], feedback_store.Filters(channel="trustpilot"), 3)
+    assert sorted(i.feedback_id for i in follow([DAY], feedback_pages.Filters(), 4)) == everything
+    assert feedback_pages.count_days([DAY]) == 30
+    trustpilot = follow([DAY], feedback_pages.Filters(channel="trustpilot"), 3)
     assert sorted(i.feedback_id for i in trustpilot) == sorted(
         i.feedback_id for i in old + new if i.channel == "trustpilot"
     )
@@ -141,7 +141,7 @@ def test_rekey_names_the_channels_it_moves_items_to(stack):
     # A counter item naming another channel only (e.g. an erased item's): the day's channels are its names.
     aws.client("dynamodb").update_item(**counters.counter_update(DAY, 1, {"s|email|NONE": 0})["Update"])
     assert {part.channel for part in day_layout.read_counts([DAY]).partitions(DAY)} == {None, "email"}
-    assert feedback_store.rekey_day(DAY) == (6, 0)
+    assert feedback_rekey.rekey_day(DAY) == (6, 0)
     assert sorted(i.feedback_id for i in feedback_store.list_day(DAY)) == sorted(i.feedback_id for i in old)
 
 
@@ -152,12 +152,12 @@ def test_a_page_ending_where_nothing_after_may_hold_an_item_has_no_next(counted,
     days = [DAY + timedelta(days=n) for n in range(4)]
     save([item(n, "trustpilot" if n < 3 else "form", days[0]) for n in range(6)])
     save([item(n, "form", days[2]) for n in range(2)])
-    monkeypatch.setattr(feedback_store, "PAGE_QUERY_BUDGET", 1)
+    monkeypatch.setattr(feedback_pages, "PAGE_QUERY_BUDGET", 1)
 
-    trustpilot = feedback_store.page_days(days, feedback_store.Filters(channel="trustpilot"), 10)
-    monkeypatch.setattr(feedback_store, "PAGE_QUERY_BUDGET", 2)
-    first_day = feedback_store.page_days(days, feedback_store.Filters(), 10)
-    rest = feedback_store.page_days(days, feedback_store.Filters(), 10, first_day.cursor)
+    trustpilot = feedback_pages.page_days(days, feedback_pages.Filters(channel="trustpilot"), 10)
+    monkeypatch.setattr(feedback_pages, "PAGE_QUERY_BUDGET", 2)
+    first_day = feedback_pages.page_days(days, feedback_pages.Filters(), 10)
+    rest = feedback_pages.page_days(days, feedback_pages.Filters(), 10, first_day.cursor)
 
     assert len(trustpilot.items) == 3 and trustpilot.cursor is None
     assert len(first_day.items) == 6
@@ -171,7 +171,7 @@ def test_a_channel_listing_evaluates_only_what_it_returns(counted):
     save([item(n, channel, day) for day in days for n, channel in enumerate(channels)])
     log = query_log()
 
-    found = follow(days, feedback_store.Filters(channel="trustpilot"), 4)
+    found = follow(days, feedback_pages.Filters(channel="trustpilot"), 4)
 
     assert len(found) == 18 and {i.channel for i in found} == {Channel.TRUSTPILOT}
     assert sum(evaluated for _, evaluated in log) == len(found)
@@ -183,7 +183,7 @@ def test_the_cursor_crosses_channel_partitions_and_old_cursors_still_work(counte
     listing = cursors.fingerprint(days=[DAY.isoformat()])
     seen, cursor = [], None
     while True:
-        page = feedback_store.page_days([DAY], feedback_store.Filters(), 1, cursor)
+        page = feedback_pages.page_days([DAY], feedback_pages.Filters(), 1, cursor)
         seen += [i.feedback_id for i in page.items]
         if page.cursor is None:
             break
@@ -196,8 +196,8 @@ def test_the_cursor_crosses_channel_partitions_and_old_cursors_still_work(counte
         cursors.issue({"day": 0, "shard": 3, "key": None}, listing), listing, [DAY]
     )
     assert before == {"day": 0, "channel": None, "shard": 3, "key": None}
-    rest = follow([DAY], feedback_store.Filters(), 100)
-    resumed = feedback_store.page_days([DAY], feedback_store.Filters(), 100, before).items
+    rest = follow([DAY], feedback_pages.Filters(), 100)
+    resumed = feedback_pages.page_days([DAY], feedback_pages.Filters(), 100, before).items
     assert {i.feedback_id for i in new} <= {i.feedback_id for i in resumed} <= {i.feedback_id for i in rest}
 
 
@@ -222,7 +222,7 @@ def test_a_cursor_key_must_be_in_the_partition_it_names(stack):
     feedback = item(1, "form")
     shard = feedback_store.shard_of(feedback.feedback_id, settings().channel_shards)
     whole = feedback_store.to_item(feedback)
-    key = dynamo.serialize({name: whole[name] for name in feedback_store.DAY_KEY_NAMES})
+    key = dynamo.serialize({name: whole[name] for name in feedback_pages.DAY_KEY_NAMES})
     good = {"day": 0, "channel": "form", "shard": shard, "key": key}
     assert cursors.read_days_cursor(cursors.issue(good, listing), listing, [DAY]) == good
     for wrong in ({**good, "channel": "webhook"}, {**good, "channel": None}, {**good, "shard": 1 - shard}):
@@ -238,7 +238,7 @@ def test_rekey_moves_old_items_and_settles_the_count(counted, capsys):
 
     assert cli.main(["feedback", "rekey", "--from", DAY.isoformat(), "--to", other_day.isoformat()]) == 0
 
-    assert feedback_store.count_legacy(DAY) == 0
+    assert feedback_rekey.count_legacy(DAY) == 0
     counts = day_layout.read_counts([DAY])
     assert counts.per_day[DAY][KEYED] == 30
     # Only the channel partitions are read now, and they hold every item.
@@ -254,14 +254,14 @@ def test_rekey_moves_old_items_and_settles_the_count(counted, capsys):
 
 def test_rekey_never_overwrites_a_concurrent_rewrite(counted, monkeypatch):
     old, _ = mixed_day()
-    read_first = list(feedback_store.legacy_keys(DAY))
+    read_first = list(feedback_rekey.legacy_keys(DAY))
     # The item is rewritten (a re-analysis puts it in its channel partition) after the re-key read it.
     moved_meanwhile = next(i for i in old if i.feedback_id in {feedback_store.id_of(k) for k in read_first})
     save_again = feedback_store.to_item(moved_meanwhile.model_copy(update={"text": "rewritten"}))
     aws.client("dynamodb").put_item(TableName=settings().table_name, Item=dynamo.serialize(save_again))
-    monkeypatch.setattr(feedback_store, "legacy_keys", lambda day: iter(read_first))
+    monkeypatch.setattr(feedback_rekey, "legacy_keys", lambda day: iter(read_first))
 
-    moved, left = feedback_store.rekey_day(DAY)
+    moved, left = feedback_rekey.rekey_day(DAY)
 
     assert (moved, left) == (11, 1)
     assert feedback_store.get(moved_meanwhile.feedback_id).text == "rewritten"

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from chalicelib.config import settings
 from chalicelib.models import Sentiment, SentimentScores, StoredFeedback, ThemeTag
-from chalicelib.store import counters, dynamo, feedback_layout, reanalysis, schema
+from chalicelib.store import counters, dynamo, feedback_layout, feedback_pages, reanalysis, schema
 from chalicelib.store import feedback as feedback_store
 from tests.factories import NOW, form_event, stored_positive
 from tools.cost.units import item_size
@@ -105,9 +105,9 @@ def test_a_listing_filters_compact_items_by_dynamodb_as_before(stack):
     dynamo.batch_write(
         settings().table_name, [dynamo.put_request(feedback_store.to_item(f)) for f in (feedback, other)]
     )
-    filters = feedback_store.Filters(sentiment="NEGATIVE", themes=("payment",))
+    filters = feedback_pages.Filters(sentiment="NEGATIVE", themes=("payment",))
 
-    page = feedback_store.page_days([NOW.date()], filters, limit=10)
+    page = feedback_pages.page_days([NOW.date()], filters, limit=10)
 
     assert [item.feedback_id for item in page.items] == [other.feedback_id]
     assert page.items[0].themes == other.themes

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from chalicelib import aws, cli
 from chalicelib.config import settings as app_settings
 from chalicelib.models import Channel, Sentiment, StoredFeedback, ThemeTag
-from chalicelib.store import counters, dynamo, listing_hints
-from chalicelib.store import feedback as feedback_store
+from chalicelib.store import counters, dynamo, feedback_pages, listing_hints
 from tests.layout_support import old_layout_item
 from tests.test_export import save
 from tests.test_read_budget import follow, item
@@ -63,7 +62,7 @@ def test_the_counters_keep_only_the_days_every_counted_filter_may_match(stack):
     assert counters.mark_complete(days[0], date.today(), date.today())
 
     def kept(**filters) -> list[date] | None:
-        return listing_hints.days_with_matches(days, feedback_store.Filters(**filters))
+        return listing_hints.days_with_matches(days, feedback_pages.Filters(**filters))
 
     assert kept(channel="telegram") == []
     assert kept(channel="form") == [days[0]]
@@ -83,7 +82,7 @@ def test_an_absent_channel_reads_the_counters_only(stack):
     counters.mark_complete(days[0], date.today(), date.today())
     read = queried_days()
 
-    pages = follow(days, feedback_store.Filters(channel="telegram"), 10)
+    pages = follow(days, feedback_pages.Filters(channel="telegram"), 10)
 
     assert [page.items for page in pages] == [[]] and pages[0].cursor is None
     assert read == []
@@ -98,7 +97,7 @@ def test_days_not_all_counted_are_read(stack):
         app_settings().table_name,
         [dynamo.put_request({**counters.counter_key(days[1], 1), "s|trustpilot|NEGATIVE": -1})],
     )
-    listing = feedback_store.Filters(channel="trustpilot")
+    listing = feedback_pages.Filters(channel="trustpilot")
 
     # No mark: every day is read, and the uncounted item is listed.
     assert listing_hints.days_with_matches(days, listing) == days
@@ -113,7 +112,7 @@ def test_a_rebuild_reaching_today_marks_its_range_counted(stack, capsys):
     days = [today - timedelta(days=n) for n in (2, 1, 0)]
     uncounted = item("old", at(days[0], 5), "trustpilot", sentiment="NEGATIVE")
     dynamo.batch_write(app_settings().table_name, [dynamo.put_request(old_layout_item(uncounted))])
-    listing = feedback_store.Filters(channel="trustpilot")
+    listing = feedback_pages.Filters(channel="trustpilot")
 
     # A range that stops before today leaves the mark alone (days after it may be uncounted).
     assert cli.main(["counters", "rebuild", "--from", days[0].isoformat(), "--to", days[1].isoformat()]) == 0
@@ -125,7 +124,7 @@ def test_a_rebuild_reaching_today_marks_its_range_counted(stack, capsys):
     assert not counters.mark_complete(days[0] - timedelta(days=5), days[0] - timedelta(days=4), today)
     assert cli.main(["counters", "rebuild", "--from", days[0].isoformat(), "--to", today.isoformat()]) == 0
     assert listing_hints.days_with_matches(days, listing) == [days[0]]
-    assert listing_hints.days_with_matches(days, feedback_store.Filters(channel="form")) == []
+    assert listing_hints.days_with_matches(days, feedback_pages.Filters(channel="form")) == []
     assert "filtered listings now skip the days from" in capsys.readouterr().out
 
 
@@ -134,10 +133,10 @@ def test_the_cursor_crosses_skipped_days(stack, monkeypatch):
     save([item(f"d{n}", at(days[n], n), "trustpilot") for n in (0, 3, 5)])
     save([item(f"f{n}", at(days[n], n), "form") for n in range(6)])
     counters.mark_complete(days[0], date.today(), date.today())
-    monkeypatch.setattr(feedback_store, "PAGE_QUERY_BUDGET", 3)
+    monkeypatch.setattr(feedback_pages, "PAGE_QUERY_BUDGET", 3)
     read = queried_days()
 
-    pages = follow(days, feedback_store.Filters(channel="trustpilot"), 1)
+    pages = follow(days, feedback_pages.Filters(channel="trustpilot"), 1)
 
     assert [i.external_id for page in pages for i in page.items] == ["d0", "d3", "d5"]
     assert set(read) == {days[n].isoformat() for n in (0, 3, 5)}
@@ -197,13 +196,13 @@ def test_skipping_never_hides_an_item(
         dynamo.batch_write(app_settings().table_name, writes)
     monkeypatch.setattr(counters, "COMPLETE_KEY", {"pk": f"COUNTERS#{first}", "sk": "COMPLETE"})
     assert counters.mark_complete(mark, date.today(), date.today())
-    filters = feedback_store.Filters(
+    filters = feedback_pages.Filters(
         channel=channel,
         sentiment=sentiment,
         themes=THEME_FILTERS[theme] if theme else (),
         theme_sentiment=theme_sentiment if theme else None,
     )
-    everything = [each for page in follow(days, feedback_store.Filters(), 500) for each in page.items]
+    everything = [each for page in follow(days, feedback_pages.Filters(), 500) for each in page.items]
     expected = [
         each.feedback_id
         for each in everything
@@ -264,7 +263,7 @@ def test_a_fresh_local_stack_trusts_the_counters_for_every_day_and_a_kept_table_
     days = [DAY_ONE + timedelta(days=n) for n in range(3)]
     save([item("f1", at(days[1]), "form")])
     # Every day counted: the days without a match are skipped, however long ago.
-    assert listing_hints.days_with_matches(days, feedback_store.Filters(channel="form")) == [days[1]]
+    assert listing_hints.days_with_matches(days, feedback_pages.Filters(channel="form")) == [days[1]]
 
     again = provision.provision(os.environ["INGEST_QUEUE_NAME"])
     assert not again.table_created

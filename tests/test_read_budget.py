@@ -20,7 +20,7 @@ from chalicelib.auth import tokens
 from chalicelib.config import settings as app_settings
 from chalicelib.models import Channel, Sentiment, StoredFeedback
 from chalicelib.read import cursors
-from chalicelib.store import counters, listing_hints, signing_keys
+from chalicelib.store import counters, feedback_pages, listing_hints, signing_keys
 from chalicelib.store import feedback as feedback_store
 from tests.layout_support import forget_completeness, to_old_layout
 from tests.test_export import save, stored
@@ -62,10 +62,10 @@ def pages(client, headers, path: str) -> list[dict]:
             return found
 
 
-def follow(days: list[date], filters: feedback_store.Filters, limit: int) -> list[feedback_store.Page]:
+def follow(days: list[date], filters: feedback_pages.Filters, limit: int) -> list[feedback_pages.Page]:
     pages, cursor = [], None
     while True:
-        page = feedback_store.page_days(days, filters, limit, cursor)
+        page = feedback_pages.page_days(days, filters, limit, cursor)
         pages.append(page)
         cursor = page.cursor
         if cursor is None:
@@ -112,16 +112,16 @@ def test_tiny_budgets_give_partial_pages_that_add_up_to_the_filtered_listing(
             for n, (day, second, item_channel, item_sentiment) in enumerate(items)
         ]
     )
-    everything = [item for page in follow(days, feedback_store.Filters(), 500) for item in page.items]
+    everything = [item for page in follow(days, feedback_pages.Filters(), 500) for item in page.items]
     expected = [
         item.feedback_id
         for item in everything
         if channel in (None, item.channel) and sentiment in (None, item.sentiment)
     ]
 
-    monkeypatch.setattr(feedback_store, "PAGE_ITEM_BUDGET", item_budget)
-    monkeypatch.setattr(feedback_store, "PAGE_QUERY_BUDGET", query_budget)
-    paged = follow(days, feedback_store.Filters(channel=channel, sentiment=sentiment), limit)
+    monkeypatch.setattr(feedback_pages, "PAGE_ITEM_BUDGET", item_budget)
+    monkeypatch.setattr(feedback_pages, "PAGE_QUERY_BUDGET", query_budget)
+    paged = follow(days, feedback_pages.Filters(channel=channel, sentiment=sentiment), limit)
 
     assert len(everything) == len(items)
     assert [item.feedback_id for page in paged for item in page.items] == expected
@@ -141,7 +141,7 @@ def _queries_per_page(days: list[date], channel: str) -> list[int]:
     try:
         while True:
             queries.append(0)
-            page = feedback_store.page_days(days, feedback_store.Filters(channel=channel), 10, cursor)
+            page = feedback_pages.page_days(days, feedback_pages.Filters(channel=channel), 10, cursor)
             cursor = page.cursor
             assert page.items == []
             if cursor is None:
@@ -162,10 +162,10 @@ def test_a_page_never_makes_more_queries_than_its_budget(stack):
 
     queries = _queries_per_page(days, "telegram")
 
-    assert max(queries) == feedback_store.PAGE_QUERY_BUDGET
+    assert max(queries) == feedback_pages.PAGE_QUERY_BUDGET
     # Every partition read once, and no page after the last partition (its `next` was null).
     assert sum(queries) == partitions
-    assert len(queries) == math.ceil(partitions / feedback_store.PAGE_QUERY_BUDGET)
+    assert len(queries) == math.ceil(partitions / feedback_pages.PAGE_QUERY_BUDGET)
 
 
 def test_a_rare_match_does_not_cost_a_request_per_item(stack):
@@ -183,7 +183,7 @@ def test_a_rare_match_does_not_cost_a_request_per_item(stack):
         "provide-client-params.dynamodb.Query", lambda params, **kwargs: sizes.append(params["Limit"])
     )
 
-    page = feedback_store.page_days([at.date()], feedback_store.Filters(channel="trustpilot"), 8, None)
+    page = feedback_pages.page_days([at.date()], feedback_pages.Filters(channel="trustpilot"), 8, None)
 
     assert len(page.items) == 8
     assert len(sizes) <= 8 + 8  # one request per shard, and a second where the first was too short
@@ -200,7 +200,7 @@ def test_days_the_counters_rule_out_are_never_read(stack, monkeypatch):
         lambda params, **kwargs: read.append(params["ExpressionAttributeValues"][":day"]["S"]),
     )
 
-    pages = follow(days, feedback_store.Filters(channel="x"), 10)
+    pages = follow(days, feedback_pages.Filters(channel="x"), 10)
 
     assert [item.external_id for page in pages for item in page.items] == ["d2"]
     assert {partition.split("#")[1] for partition in read} == {days[-1].isoformat()}
@@ -208,7 +208,7 @@ def test_days_the_counters_rule_out_are_never_read(stack, monkeypatch):
 
 def test_the_hook_leaves_uncounted_filters_alone():
     """A customer is not counted (tests/test_listing_hints.py tests what the counters answer)."""
-    by_customer = feedback_store.Filters(customer_id="c")
+    by_customer = feedback_pages.Filters(customer_id="c")
     assert listing_hints.days_with_matches([date(2026, 5, 1)], by_customer) is None
 
 
@@ -226,7 +226,7 @@ def test_partial_pages_carry_signed_cursors_and_validate_against_the_spec(client
     items = [item(f"p{n}", at + timedelta(minutes=n), "trustpilot" if n == 5 else "form") for n in range(6)]
     save(items)
     to_old_layout(items)  # the old layout's 8 shards: a channel is found by reading them all
-    monkeypatch.setattr(feedback_store, "PAGE_QUERY_BUDGET", 2)
+    monkeypatch.setattr(feedback_pages, "PAGE_QUERY_BUDGET", 2)
     api, schema = WsgiClient(ChaliceWsgi(app)), load_schema()
 
     response = api.get("/feedback?date=2026-06-01&channel=trustpilot&limit=5", headers=headers)

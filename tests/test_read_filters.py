@@ -17,11 +17,14 @@ from urllib.parse import quote, urlencode
 import pytest
 from werkzeug.test import Client as WsgiClient
 
+from chalicelib import aws
 from chalicelib.auth import tokens
+from chalicelib.config import settings
 from chalicelib.export import listing_csv
 from chalicelib.export.base import FEEDBACK_COLUMNS
 from chalicelib.export.csv_writer import escape_cell
 from chalicelib.models import StoredFeedback
+from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
 from tests.fuzz.gateway import ChaliceWsgi
 from tests.fuzz.harness import load_schema
@@ -54,9 +57,9 @@ def _vary_languages() -> None:
     rng = random.Random(4)
     for item in _all_items():
         language = rng.choice(["en", "es", "pt"])
-        feedback_store.aws.client("dynamodb").update_item(
-            TableName=feedback_store.settings().table_name,
-            Key=feedback_store.dynamo.serialize(feedback_store.feedback_key(item.feedback_id)),
+        aws.client("dynamodb").update_item(
+            TableName=settings().table_name,
+            Key=dynamo.serialize(feedback_store.feedback_key(item.feedback_id)),
             UpdateExpression="SET #l = :l",
             ExpressionAttributeNames={"#l": "language"},
             ExpressionAttributeValues={":l": {"S": language}},

@@ -16,8 +16,7 @@ from chalicelib import aws
 from chalicelib.auth import tokens
 from chalicelib.models import Channel, Sentiment, StoredFeedback, ThemeTag
 from chalicelib.read import cursors
-from chalicelib.store import counters, signing_keys
-from chalicelib.store import feedback as feedback_store
+from chalicelib.store import counters, feedback_pages, signing_keys
 from chalicelib.store.schema import CUSTOMER_PK, CUSTOMER_SK, PK, SK
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy, Theme
@@ -289,7 +288,7 @@ def test_theme_sentiment_pages_too(client, headers, many):
 
 
 def test_a_page_that_spent_its_read_budget_continues_with_a_cursor(client, headers, many, monkeypatch):
-    monkeypatch.setattr(feedback_store, "PAGE_ITEM_BUDGET", 4)
+    monkeypatch.setattr(feedback_pages, "PAGE_ITEM_BUDGET", 4)
 
     seen, sizes = read_all(client, headers, "from=2026-11-18&to=2026-11-21&theme=price&limit=50")
 

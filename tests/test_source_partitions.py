@@ -12,8 +12,7 @@ from chalicelib import aws, cli
 from chalicelib.config import settings
 from chalicelib.models import Channel, StoredFeedback
 from chalicelib.read import stats
-from chalicelib.store import counters, day_layout
-from chalicelib.store import feedback as feedback_store
+from chalicelib.store import counters, day_layout, feedback_pages
 from tests.layout_support import forget_completeness
 from tests.test_day_layout import follow, query_log
 from tests.test_export import save, stored
@@ -113,7 +112,7 @@ def test_a_source_filter_on_a_day_of_17_channels_queries_only_its_own(counted, s
     items = busy_day()
     log = query_log()
 
-    found = follow([DAY], feedback_store.Filters(source_id=source), 2)
+    found = follow([DAY], feedback_pages.Filters(source_id=source), 2)
 
     expected = sorted(i.feedback_id for i in items if i.source_id == source)
     assert sorted(i.feedback_id for i in found) == expected  # each once: the ids are distinct
@@ -130,7 +129,7 @@ def test_a_source_filter_skips_the_days_without_its_items(counted):
     save(trustpilot)
     log = query_log()
 
-    page = feedback_store.page_days(days, feedback_store.Filters(source_id="src-trustpilot"), 10)
+    page = feedback_pages.page_days(days, feedback_pages.Filters(source_id="src-trustpilot"), 10)
 
     assert sorted(i.feedback_id for i in page.items) == sorted(i.feedback_id for i in trustpilot)
     assert page.cursor is None
@@ -149,7 +148,7 @@ def test_a_day_counted_before_source_channels_reads_every_channel_it_holds(count
     aws.client("dynamodb").update_item(**counters.counter_update(DAY, 0, as_before)["Update"])
     log = query_log()
 
-    found = follow([DAY], feedback_store.Filters(source_id="src-x"), 5)
+    found = follow([DAY], feedback_pages.Filters(source_id="src-x"), 5)
 
     assert [i.feedback_id for i in found] == [older.feedback_id]
     assert set(queried_channels(log)) == set(EVERY_CHANNEL)
@@ -176,7 +175,7 @@ def test_a_day_not_known_counted_reads_every_partition(stack):
     items = busy_day(per_channel=1)
     log = query_log()
 
-    found = follow([DAY], feedback_store.Filters(source_id=META), 10)
+    found = follow([DAY], feedback_pages.Filters(source_id=META), 10)
 
     assert sorted(i.feedback_id for i in found) == sorted(i.feedback_id for i in items if i.source_id == META)
     assert set(queried_channels(log)) == {"", *EVERY_CHANNEL}  # the old layout's shards too

@@ -7,7 +7,8 @@ old value is kept under `.../previous/{name}` and still accepted until it is dro
 before the platform switched keys keep verifying.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
+# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
 
 import secrets
 from collections.abc import Iterable

@@ -16,6 +16,7 @@ from chalicelib.config import settings
 from chalicelib.export.day import export_day, previous_utc_day
 from chalicelib.models import StoredFeedback, utc_now
 from chalicelib.store import feedback as feedback_store
+from chalicelib.store import feedback_rekey
 
 
 def _print_feedback_table(items: Sequence[StoredFeedback]) -> None:
@@ -61,8 +62,8 @@ def rekey(args: argparse.Namespace) -> int:
         return 2
     day, unfinished = args.from_day, 0
     while day <= args.to_day:
-        moved, left = feedback_store.rekey_day(day)
-        remaining = feedback_store.count_legacy(day)
+        moved, left = feedback_rekey.rekey_day(day)
+        remaining = feedback_rekey.count_legacy(day)
         if remaining == 0:
             settled = counters.settle_keyed(day)
             print(f"{day.isoformat()}: {moved} re-keyed, none left in the old layout (ck +{settled})")

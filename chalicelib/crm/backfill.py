@@ -21,7 +21,7 @@ from chalicelib.crm import connections, queue, sync
 from chalicelib.crm.connections import CrmConnection, Status
 from chalicelib.crm.exceptions import CrmError
 from chalicelib.models import utc_now
-from chalicelib.store import feedback as feedback_store
+from chalicelib.store import feedback_pages
 from chalicelib.store.config_records import ConfigRecords
 
 KIND = "CRM_SYNC"
@@ -134,7 +134,7 @@ def run(
     result = Counts()
     job.save()  # visible at once, so a crash in the first page is resumable too
     while True:
-        page = feedback_store.page_days(job.days, feedback_store.Filters(), page_size, job.cursor)
+        page = feedback_pages.page_days(job.days, feedback_pages.Filters(), page_size, job.cursor)
         counts = Counts()
         retries: list[queue.CrmMessage] = []
         for connection in targets:

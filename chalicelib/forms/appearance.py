@@ -5,7 +5,8 @@ The built-in strings of the widget and the hosted page live in one data file, `c
 (one table per language); a form may override any of them per language (`strings`).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
+# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
 
 import functools
 import json

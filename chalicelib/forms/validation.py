@@ -8,7 +8,8 @@ urlencoded body every value is text, so a rating there is plain digits, surround
 yes; `"5.0"`, `"+5"`, `"five"` no).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
+# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
 
 import re
 import uuid

@@ -31,8 +31,7 @@ from chalicelib.analysis.themes.base import ThemeTagger
 from chalicelib.config import AnalyzerBackend
 from chalicelib.ingest.tagging import tag_themes
 from chalicelib.models import Analysis, StoredFeedback, utc_now
-from chalicelib.store import dynamo, reanalysis
-from chalicelib.store import feedback as feedback_store
+from chalicelib.store import dynamo, feedback_pages, reanalysis
 from chalicelib.store.config_records import ConfigRecords
 from chalicelib.themes.taxonomy import Taxonomy
 
@@ -184,7 +183,7 @@ def prepare(from_day: date, to_day: date, analyzer: str, mode: Mode) -> Plan:
         checkpoint, resumed = existing, True
     else:
         checkpoint, resumed = Checkpoint(job_id, from_day, to_day, analyzer), False
-    return Plan(checkpoint, feedback_store.count_days(checkpoint.days), resumed)
+    return Plan(checkpoint, feedback_pages.count_days(checkpoint.days), resumed)
 
 
 @dataclass
@@ -282,7 +281,7 @@ def run(plan: Plan, step: BatchStep, batch_size: int, progress: Progress | None 
         checkpoint.save()  # visible at once, so a crash in the first page is resumable too
     cursor = checkpoint.cursor
     while True:
-        page = feedback_store.page_days(days, feedback_store.Filters(), batch_size, cursor)
+        page = feedback_pages.page_days(days, feedback_pages.Filters(), batch_size, cursor)
         counts, failed = step(page.items)
         cursor = page.cursor
         checkpoint.cursor = cursor

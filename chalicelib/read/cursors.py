@@ -22,7 +22,8 @@ from chalicelib.config import settings
 from chalicelib.http import BadRequest
 from chalicelib.store import signing_keys
 from chalicelib.store.day_layout import DayPartition, parse_channel
-from chalicelib.store.feedback import ITEM_TYPE, customer_sort_range
+from chalicelib.store.feedback import ITEM_TYPE
+from chalicelib.store.feedback_pages import customer_sort_range
 from chalicelib.store.schema import (
     CUSTOMER_PK,
     CUSTOMER_SK,

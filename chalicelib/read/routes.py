@@ -18,7 +18,8 @@
 Erasure (`DELETE /customers/{id}`) is the privacy package's route.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
+# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
 
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -46,8 +47,7 @@ from chalicelib.themes import records as taxonomy_records
 # (Listing, requested_listing): an API cold start for any other route does without them.
 if TYPE_CHECKING:
     from chalicelib.read import stats
-    from chalicelib.store import customers
-    from chalicelib.store import feedback as feedback_store
+    from chalicelib.store import customers, feedback_pages
 
 read_api = Blueprint(__name__)
 
@@ -176,7 +176,7 @@ def _field_filters() -> FieldFilters:
 class Listing:
     """A GET /feedback request's listing: what it keeps, which days or customer, and its cursor identity."""
 
-    filters: feedback_store.Filters
+    filters: "feedback_pages.Filters"
     days: list[date] | None
     customer_id: str | None
     identity: dict[str, Any]
@@ -194,30 +194,30 @@ class Listing:
     def page(self, token: str | None, limit: int) -> tuple[list[StoredFeedback], str | None]:
         """One page from the cursor `token` (as issued; None for the first): its items and the next token."""
         from chalicelib.read import cursors
-        from chalicelib.store import feedback as feedback_store
+        from chalicelib.store import feedback_pages
 
         listing = self.fingerprint()
         if self.customer_id:
             # By the customer index, newest first; with dates, the days the feedback occurred (its sort key).
             by_customer = replace(self.filters, customer_id=None)
             cursor = cursors.read_customer_cursor(token, listing, self.customer_id, self.days)
-            page = feedback_store.page_customer(self.customer_id, by_customer, limit, cursor, self.days)
+            page = feedback_pages.page_customer(self.customer_id, by_customer, limit, cursor, self.days)
         else:
             days = self.days or [utc_now().date()]
             cursor = cursors.read_days_cursor(token, listing, days)
-            page = feedback_store.page_days(days, self.filters, limit, cursor)
+            page = feedback_pages.page_days(days, self.filters, limit, cursor)
         return page.items, cursors.issue(page.cursor, listing)
 
 
 def requested_listing() -> Listing:
     """The listing the current request's query asks for (every parameter checked: 400 otherwise); also
     what the filtered CSV (export/listing_csv.py) reads."""
-    from chalicelib.store import feedback as feedback_store
+    from chalicelib.store import feedback_pages
 
     channel, sentiment = _choice("channel", Channel), _choice("sentiment", Sentiment)
     customer_id, themed, fields = _customer_filter(), _theme_filter(), _field_filters()
     days = _days()
-    filters = feedback_store.Filters(
+    filters = feedback_pages.Filters(
         channel=channel,
         sentiment=sentiment,
         customer_id=customer_id,
@@ -248,7 +248,7 @@ def list_feedback() -> Response:
     )
 
 
-def _customer_body(view: customers.CustomerView) -> dict[str, Any]:
+def _customer_body(view: "customers.CustomerView") -> dict[str, Any]:
     from chalicelib.store import customers
 
     return {
@@ -388,7 +388,7 @@ def get_stats() -> Response:
 ITEM_ONLY_FILTERS = ("theme_sentiment", "rating", "language", "q", "customer_id")
 
 
-def _stats_slice() -> stats.Slice | None:
+def _stats_slice() -> "stats.Slice | None":
     """The one dimension /stats is cut by (channel, source, sentiment or theme), None for none; 400 for two,
     for a theme the taxonomy lacks, or for a filter only GET /feedback answers."""
     from chalicelib.read import stats

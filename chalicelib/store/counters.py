@@ -67,7 +67,7 @@ from chalicelib.config import settings
 from chalicelib.models import Channel, RatingScale, Sentiment, StoredFeedback
 from chalicelib.store import dynamo
 from chalicelib.store.day_layout import FORM_ITEMS, KEYED, SOURCE_CHANNEL, SOURCE_ITEMS
-from chalicelib.store.feedback import count_legacy, feedback_key, is_negative, shard_of
+from chalicelib.store.feedback import feedback_key, is_negative, shard_of
 from chalicelib.store.schema import (
     DAY_SK,
     NEGATIVE_INDEX,
@@ -530,6 +530,9 @@ def rebuild_day(day: date, items: Iterable[StoredFeedback], parents: ThemeParent
     index (items written before it), their pointer items (an older table's) removed. Idempotent; writes that
     land on the day while it runs may be lost, so rebuild days no longer written to (after a backfill or a
     taxonomy change)."""
+    # Imported here: the re-key module imports this one, and no function's handler rebuilds (the CLI does).
+    from chalicelib.store.feedback_rekey import count_legacy
+
     items = list(items)
     counts = day_deltas(items, [], parents).get(day, Counter())
     # The recount counts every item as keyed; those still in the old layout are not (day_layout.py).

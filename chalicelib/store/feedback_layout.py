@@ -1,7 +1,7 @@
 """A feedback item's attributes: the compact layout it is stored in, and the reading of every layout before.
 
 What a feedback's fields become as item attributes (keys apart: feedback.py builds those) and back; the
-per-day and customer index keys, the reads and the listings are in feedback.py.
+per-day and customer index keys and the reads are in feedback.py, the listings in feedback_pages.py.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from chalicelib.store import day_layout
 from chalicelib.store.day_layout import DayCounts
 
 if TYPE_CHECKING:
-    from chalicelib.store.feedback import Filters
+    from chalicelib.store.feedback_pages import Filters
 
 
 def counted(filters: Filters) -> bool:

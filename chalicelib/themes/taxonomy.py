@@ -4,7 +4,8 @@ A taxonomy is a list of themes two levels deep (a theme may name a parent that h
 keywords per language, which the keywords tagger matches and the Bedrock tagger reads as hints.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
+# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
 
 from typing import Annotated
 
@@ -53,7 +54,7 @@ class Taxonomy(DeferredModel):
     version: int = 0
 
     @model_validator(mode="after")
-    def _consistent(self) -> Taxonomy:
+    def _consistent(self) -> "Taxonomy":
         ids = [theme.id for theme in self.themes]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:

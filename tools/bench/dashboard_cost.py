@@ -128,12 +128,12 @@ def _spread(rng: Any, item: Any) -> Any:
 def _one_load(days: list[Any], filtered: bool) -> None:
     """What the dashboard asks on opening: /stats, then the list's first page (as the routes compute them)."""
     from chalicelib.read import stats
-    from chalicelib.store import feedback as feedback_store
+    from chalicelib.store import feedback_pages
 
     only = stats.Slice("source", FORM) if filtered else None
     stats.compute(days, only=only)
-    filters = feedback_store.Filters(source_id=FORM if filtered else None)
-    feedback_store.page_days(days, filters, LIST_PAGE)
+    filters = feedback_pages.Filters(source_id=FORM if filtered else None)
+    feedback_pages.page_days(days, filters, LIST_PAGE)
 
 
 def measure_dashboard_cost(ranges: Sequence[int] = DASHBOARD_RANGES) -> list[DashboardLoad]:
