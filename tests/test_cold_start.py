@@ -427,6 +427,7 @@ ANALYSIS_PLAIN_RECORDS = (
     "chalicelib.analysis.comprehend:_Batch",
     "chalicelib.analysis.language:LanguageGuess",
     "chalicelib.analysis.lexicons.vader:LanguageRules",
+    "chalicelib.analysis.themes.base:ThemeMatch",
     "chalicelib.analysis.themes.clauses:Segmentation",
     "chalicelib.analysis.themes.keywords:_Languages",
     "chalicelib.analysis.themes.keywords:_Mention",
@@ -447,6 +448,16 @@ def test_analyzes_uncompared_records_are_plain_slotted_classes(record):
     cls = getattr(importlib.import_module(module), name)
     assert not issubclass(cls, tuple) and not dataclasses.is_dataclass(cls)
     assert "__slots__" in vars(cls)
+
+
+def test_the_settings_records_annotations_are_not_strings():
+    # config.py's comment: a NamedTuple compiles each string annotation as a ForwardRef when it is defined.
+    from typing import ForwardRef
+
+    from chalicelib.config import Settings
+
+    deferred = [name for name, kind in Settings.__annotations__.items() if isinstance(kind, str | ForwardRef)]
+    assert deferred == []
 
 
 def test_analyzes_import_set_compiles_no_pattern_with_a_big_character_class():
