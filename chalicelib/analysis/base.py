@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from chalicelib.models import Analysis, utc_now
 
@@ -14,17 +14,21 @@ UNSUPPORTED_LANGUAGE = "unsupported_language"
 UNSCORED_LANGUAGE_REASONS = frozenset({UNSUPPORTED_LANGUAGE, "comprehend:UNSUPPORTED_LANGUAGE"})
 
 
-class Document(NamedTuple):
+# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+class Document:
     """One text to analyze; `key` ties the result back to its feedback item.
 
     `language` is known (the item's own, or its channel's); `hint` is a guess from outside the text (the
     form's or source's default language, the browser's): it decides only when the local detector is unsure.
     """
 
-    key: str
-    text: str
-    language: str | None = None
-    hint: str | None = None
+    __slots__ = ("hint", "key", "language", "text")
+
+    def __init__(self, key: str, text: str, language: str | None = None, hint: str | None = None) -> None:
+        self.key = key
+        self.text = text
+        self.language = language
+        self.hint = hint
 
 
 class AnalysisFailed(Exception):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -160,12 +160,21 @@ class ComprehendAnalyzer:
             batch.route(response, results, on_result)
 
 
-class _Batch(NamedTuple):
+# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+class _Batch:
     """One Batch* request: its documents, their language (None: detection) and the call that sends them."""
 
-    documents: Sequence[Document]
-    language: str | None
-    call: Callable[[list[str]], dict[str, Any]]
+    __slots__ = ("call", "documents", "language")
+
+    def __init__(
+        self,
+        documents: Sequence[Document],
+        language: str | None,
+        call: Callable[[list[str]], dict[str, Any]],
+    ) -> None:
+        self.documents = documents
+        self.language = language
+        self.call = call
 
     def send(self) -> dict[str, Any] | str:
         """The response, or the error code of a request that failed (safe to run in a pool's thread)."""

@@ -13,7 +13,7 @@ import importlib.util
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from chalicelib.analysis.base import MAX_DOCUMENT_BYTES, primary_language, truncate_utf8
 
@@ -25,12 +25,29 @@ MIN_LETTERS = 15  # about three words: shorter texts share too many letter seque
 UNTRUSTED_LANGUAGES = frozenset({"zh"})
 
 
-class LanguageGuess(NamedTuple):
+# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+class LanguageGuess:
     """The most likely language (None: the text has no letters), and whether it can be trusted alone."""
 
-    language: str | None
-    confident: bool
-    probability: float = 0.0
+    __slots__ = ("confident", "language", "probability")
+
+    def __init__(self, language: str | None, confident: bool, probability: float = 0.0) -> None:
+        self.language = language
+        self.confident = confident
+        self.probability = probability
+
+    # Compared and hashed by value: tests compare a detection with the guess expected.
+    def _values(self) -> tuple[str | None, bool, float]:
+        return self.language, self.confident, self.probability
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LanguageGuess) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"LanguageGuess({self.language!r}, {self.confident!r}, {self.probability!r})"
 
 
 # fastText names a language `__label__<code>`.

@@ -12,16 +12,20 @@ and the function's error metric counts it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 
-class QueueRecord(NamedTuple):
+# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+class QueueRecord:
     """What a batch handler reads of an SQS record."""
 
-    message_id: str
-    body: str
-    # SQS's ApproximateReceiveCount: 1 on the first delivery (the analyze step's deadline guard reads it).
-    receive_count: int = 1
+    __slots__ = ("body", "message_id", "receive_count")
+
+    def __init__(self, message_id: str, body: str, receive_count: int = 1) -> None:
+        self.message_id = message_id
+        self.body = body
+        # SQS's ApproximateReceiveCount: 1 on the first delivery (the analyze step's deadline guard reads it).
+        self.receive_count = receive_count
 
 
 # Decides every record of a batch in one call: one error (None for success) per record, in record order.

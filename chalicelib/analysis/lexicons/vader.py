@@ -26,12 +26,12 @@ import string
 import unicodedata
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import snowballstemmer
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).parent
 
 NEGATION, BOOSTER, DAMPENER, CONTRAST = "not", "very", "slightly", "but"
 # Words VADER's rules react to by spelling: a foreign word spelled the same is escaped, never read as English.
@@ -78,21 +78,46 @@ def fold(word: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-class LanguageRules(NamedTuple):
+# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+class LanguageRules:
     """A language's function words, by the English rule word VADER knows them as."""
 
-    replacements: dict[
-        str, str
-    ]  # a word or phrase (lower case, folded if the language folds) → English rule word
-    negation_particles: frozenset[str]  # French `ne`, `n'`: a negation whose second half is dropped
-    negation_completers: frozenset[str]  # `pas`, `jamais` …: dropped within the window after a particle
-    elisions: tuple[str, ...]  # French `l'`, `n'` …: split from the word they are glued to
-    adjective_endings: tuple[str, ...]  # German inflections added to lexicon adjectives
-    fold_accents: bool
-    longest_phrase: int
-    # The Snowball algorithm's name ("spanish" …), or None: German stems fold umlauts ("schön" → "schon"),
-    # so German lists its adjectives' inflections instead (`adjective_endings`).
-    stemmer: str | None
+    __slots__ = (
+        "adjective_endings",
+        "elisions",
+        "fold_accents",
+        "longest_phrase",
+        "negation_completers",
+        "negation_particles",
+        "replacements",
+        "stemmer",
+    )
+
+    def __init__(
+        self,
+        *,
+        replacements: dict[str, str],
+        negation_particles: frozenset[str],
+        negation_completers: frozenset[str],
+        elisions: tuple[str, ...],
+        adjective_endings: tuple[str, ...],
+        fold_accents: bool,
+        longest_phrase: int,
+        stemmer: str | None,
+    ) -> None:
+        # A word or phrase (lower case, folded if the language folds) → English rule word.
+        self.replacements = replacements
+        # French `ne`, `n'`: a negation whose second half is dropped.
+        self.negation_particles = negation_particles
+        # `pas`, `jamais` …: dropped within the window after a particle.
+        self.negation_completers = negation_completers
+        self.elisions = elisions  # French `l'`, `n'` …: split from the word they are glued to
+        self.adjective_endings = adjective_endings  # German inflections added to lexicon adjectives
+        self.fold_accents = fold_accents
+        self.longest_phrase = longest_phrase
+        # The Snowball algorithm's name ("spanish" …), or None: German stems fold umlauts ("schön" → "schon"),
+        # so German lists its adjectives' inflections instead (`adjective_endings`).
+        self.stemmer = stemmer
 
     def key(self, word: str) -> str:
         lowered = word.lower()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from chalicelib.analysis.base import AnalysisFailed, Document
 from chalicelib.themes.taxonomy import Taxonomy
@@ -11,12 +11,29 @@ from chalicelib.themes.taxonomy import Taxonomy
 ThemeSentiment = Literal["POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"]
 
 
-class ThemeMatch(NamedTuple):
+# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+class ThemeMatch:
     """One theme an item talks about: the sentiment about that aspect, and the span of the text saying so."""
 
-    id: str
-    sentiment: ThemeSentiment
-    evidence: str
+    __slots__ = ("evidence", "id", "sentiment")
+
+    def __init__(self, id: str, sentiment: ThemeSentiment, evidence: str) -> None:
+        self.id = id
+        self.sentiment = sentiment
+        self.evidence = evidence
+
+    # Compared and hashed by value: tests compare a tagger's matches with the ones expected.
+    def _values(self) -> tuple[str, str, str]:
+        return self.id, self.sentiment, self.evidence
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ThemeMatch) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"ThemeMatch({self.id!r}, {self.sentiment!r}, {self.evidence!r})"
 
 
 # Per document key: its themes (a key left out: none), the AnalysisFailed (throttling, a service error) that

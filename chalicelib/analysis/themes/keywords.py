@@ -34,7 +34,6 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from typing import NamedTuple
 
 from chalicelib.analysis.base import Analyzer, Document, primary_language
 from chalicelib.analysis.themes.base import ThemeMatch, ThemeSentiment
@@ -57,36 +56,49 @@ PARENT_WITH_CHILD = "never"
 _CUE_POLARITY = {"positive": 1, "negative": -1, "expected": 0}
 _OPPOSITE = {POSITIVE: NEGATIVE, NEGATIVE: POSITIVE}
 # The end of a sentence (a point between digits is a number): what a question mark is looked for up to.
-_SENTENCE_END = re.compile(r"[!?;…\n]|(?<!\d)\.|\.(?!\d)")
+# "…" stands outside the character class: a class holding it costs re a 64K-entry table (~0.2 ms at import).
+_SENTENCE_END = re.compile(r"[!?;\n]|…|(?<!\d)\.|\.(?!\d)")
 
 
-class _Languages(NamedTuple):
+# The tagger's own records below are plain slotted classes, not NamedTuples: see ANALYSIS_PLAIN_RECORDS in
+# tests/test_cold_start.py.
+class _Languages:
     """The indexes of one taxonomy in one language: theme keywords, general cues, theme-scoped cues."""
 
-    themes: PhraseIndex
-    cues: PhraseIndex
-    scoped_cues: dict[str, PhraseIndex]
+    __slots__ = ("cues", "scoped_cues", "themes")
+
+    def __init__(self, themes: PhraseIndex, cues: PhraseIndex, scoped_cues: dict[str, PhraseIndex]) -> None:
+        self.themes = themes
+        self.cues = cues
+        self.scoped_cues = scoped_cues
 
 
-class _Mention(NamedTuple):
-    theme: str
-    language: str | None
-    hit: Hit
+class _Mention:
+    __slots__ = ("hit", "language", "theme")
+
+    def __init__(self, theme: str, language: str | None, hit: Hit) -> None:
+        self.theme = theme
+        self.language = language
+        self.hit = hit
 
 
-class _Reading(NamedTuple):
+class _Reading:
     """One span to read a theme's sentiment from, and what was read."""
 
-    span: Span
-    text_for_analyzer: str
-    cue_score: int = 0
-    label: str | None = None
-    # A question asks rather than judges ("will it be available again?"): only a complaint cue speaks in it.
-    question: bool = False
-    # Read from the other side of a contrast: its opinion, reversed, is this theme's.
-    inverted: bool = False
-    # The span shown as evidence when it is not the span read (an inverted reading shows its own clause).
-    shown: Span | None = None
+    __slots__ = ("cue_score", "inverted", "question", "shown", "span", "text_for_analyzer")
+
+    def __init__(
+        self, span: Span, text_for_analyzer: str, cue_score: int = 0, question: bool = False
+    ) -> None:
+        self.span = span
+        self.text_for_analyzer = text_for_analyzer
+        self.cue_score = cue_score
+        # A question asks rather than judges ("will it be available again?"): only complaint cues speak in it.
+        self.question = question
+        # Read from the other side of a contrast: its opinion, reversed, is this theme's.
+        self.inverted = False
+        # The span shown as evidence when it is not the span read (an inverted reading shows its own clause).
+        self.shown: Span | None = None
 
 
 class _TaxonomyIndex:
@@ -230,7 +242,8 @@ class _DocumentPlan:
         if opposite is not None:
             # "Great screen, but the battery lasts no day": a silent side of a contrast says the opposite.
             other_side = self._read(opposite, mention, question, scoped=False)
-            readings.append(other_side._replace(inverted=True, shown=clause))
+            other_side.inverted, other_side.shown = True, clause
+            readings.append(other_side)
         later = [span for span in dict.fromkeys([sentence, *text]) if span not in spans]
         return (*readings, *(self._read(span, mention, question) for span in later))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
 from chalicelib.analysis.themes.clauses import Span
 from chalicelib.analysis.themes.stemming import Token, phrase_keys, word_keys
@@ -27,18 +26,26 @@ COMPOUND_MIN_SUFFIX = 4
 COMPOUND_MIN_REST = 3
 
 
-class Hit(NamedTuple):
+# The records below are plain slotted classes, not NamedTuples: see ANALYSIS_PLAIN_RECORDS in
+# tests/test_cold_start.py.
+class Hit:
     """A phrase found in the text: tokens[first..last], and what the phrase stands for (a theme id, a cue)."""
 
-    first: int
-    last: int
-    label: str
-    words: int
+    __slots__ = ("first", "label", "last", "words")
+
+    def __init__(self, first: int, last: int, label: str, words: int) -> None:
+        self.first = first
+        self.last = last
+        self.label = label
+        self.words = words
 
 
-class _Phrase(NamedTuple):
-    keys: tuple[frozenset[str], ...]
-    label: str
+class _Phrase:
+    __slots__ = ("keys", "label")
+
+    def __init__(self, keys: tuple[frozenset[str], ...], label: str) -> None:
+        self.keys = keys
+        self.label = label
 
 
 class PhraseIndex:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cache, lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 # The languages the starter taxonomy and the stemmers cover, by ISO 639-1 code.
 SNOWBALL_LANGUAGES = {"en": "english", "es": "spanish", "fr": "french", "de": "german", "pt": "portuguese"}
@@ -37,13 +37,17 @@ _SUPERLATIVE = {
 }
 
 
-class Token(NamedTuple):
+# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+class Token:
     """A word of the original text: its position (code points) and its lower-case form with accents."""
 
-    start: int
-    end: int
-    lower: str
-    capitalized: bool = False
+    __slots__ = ("capitalized", "end", "lower", "start")
+
+    def __init__(self, start: int, end: int, lower: str, capitalized: bool = False) -> None:
+        self.start = start
+        self.end = end
+        self.lower = lower
+        self.capitalized = capitalized
 
 
 def strip_accents(text: str) -> str:
