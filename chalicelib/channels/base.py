@@ -12,7 +12,6 @@ from __future__ import annotations
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, ClassVar, NamedTuple
@@ -50,37 +49,69 @@ class WebhookRequest(NamedTuple):
         return self.source.settings.get(name)
 
 
-@dataclass(frozen=True)
+# A plain slotted class (tests/test_cold_start.py COLD_START_RECORDS says why): a NamedTuple cannot default
+# each request to its own empty headers and query.
 class SignedRequest:
-    """What a platform sends beside a body to authenticate it: headers, and query parameters (a URL token)."""
+    """What a platform sends beside a body to authenticate it: headers, and query parameters (a URL token);
+    immutable."""
 
-    headers: dict[str, str] = field(default_factory=dict)
-    query: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("headers", "query")
+    headers: dict[str, str]
+    query: dict[str, str]
+
+    def __init__(self, headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> None:
+        object.__setattr__(self, "headers", {} if headers is None else headers)
+        object.__setattr__(self, "query", {} if query is None else query)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a SignedRequest is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a SignedRequest is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SignedRequest):
+            return NotImplemented
+        return (self.headers, self.query) == (other.headers, other.query)
+
+    __hash__ = None  # type: ignore[assignment]  # unhashable (dicts), as the dataclass was
+
+    def __repr__(self) -> str:
+        return f"SignedRequest(headers={self.headers!r}, query={self.query!r})"
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
     """Something a delivery held that is acknowledged but not stored, and why (a stable snake_case reason)."""
 
     reason: str
-    # The item's position when the delivery is a batch of items (a Standard Webhooks `data` list).
+    # The item's position when the delivery is a batch of items (a Standard Webhooks `data` list); the field
+    # hides tuple.index, which nothing calls on a Skipped.
     index: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"reason": self.reason} if self.index is None else {"reason": self.reason, "index": self.index}
 
 
-@dataclass
+# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
 class Delivery:
     """What one webhook delivery amounts to: its customer feedback, what it held that is not feedback (with
     the reason), and optionally a specific reply (Slack's url_verification challenge) instead of the default
     acknowledgement."""
 
-    events: list[FeedbackEvent] = field(default_factory=list)
-    reply: Response | None = None
-    skipped: list[Skipped] = field(default_factory=list)
-    # Items the platform says it deleted (Trustpilot's service-review-deleted): queued beside the events.
-    deletions: list[PlatformDeletion] = field(default_factory=list)
+    __slots__ = ("deletions", "events", "reply", "skipped")
+
+    def __init__(
+        self,
+        events: list[FeedbackEvent] | None = None,
+        reply: Response | None = None,
+        skipped: list[Skipped] | None = None,
+        deletions: list[PlatformDeletion] | None = None,
+    ) -> None:
+        self.events = [] if events is None else events
+        self.reply = reply
+        self.skipped = [] if skipped is None else skipped
+        # Items the platform says it deleted (Trustpilot's service-review-deleted): queued beside the events.
+        self.deletions = [] if deletions is None else deletions
 
     @classmethod
     def nothing(cls, reason: str) -> Delivery:

@@ -17,9 +17,8 @@ from abc import abstractmethod
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from chalicelib import aws
 
@@ -34,8 +33,8 @@ UPLOAD_THREADS = 4
 COPY_READ_SIZE = 1 * MIB
 
 
-@dataclass(frozen=True)
-class WrittenFile:
+# A NamedTuple, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
+class WrittenFile(NamedTuple):
     """One finished export file: where it is, its size and its sha256 (as the manifest lists them)."""
 
     location: str  # the S3 key, or the local path

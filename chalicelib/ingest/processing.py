@@ -16,7 +16,6 @@ deadline guard (`deadline.py`) hands back the records a short invocation cannot 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -38,18 +37,30 @@ from chalicelib.store import feedback_write, identities
 from chalicelib.themes import records as taxonomy_records
 
 
-@dataclass
+# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
 class BatchReport:
     """Per-record errors (None for success) in record order, plus counts for metrics and the bench."""
 
-    errors: list[str | None]
-    stored: int = 0
-    duplicates: int = 0
-    failed_feedback: dict[str, str] = field(default_factory=dict)
-    # Items a platform deleted, marked by this batch (a repeated deletion marks nothing).
-    marked_deleted: int = 0
-    # Records handed back unstarted because the invocation ran short of time (ingest/deadline.py).
-    deferred: int = 0
+    __slots__ = ("deferred", "duplicates", "errors", "failed_feedback", "marked_deleted", "stored")
+
+    def __init__(
+        self,
+        errors: list[str | None],
+        *,
+        stored: int = 0,
+        duplicates: int = 0,
+        failed_feedback: dict[str, str] | None = None,
+        marked_deleted: int = 0,
+        deferred: int = 0,
+    ) -> None:
+        self.errors = errors
+        self.stored = stored
+        self.duplicates = duplicates
+        self.failed_feedback = {} if failed_feedback is None else failed_feedback
+        # Items a platform deleted, marked by this batch (a repeated deletion marks nothing).
+        self.marked_deleted = marked_deleted
+        # Records handed back unstarted because the invocation ran short of time (ingest/deadline.py).
+        self.deferred = deferred
 
 
 def redaction_wanted(event: FeedbackEvent) -> bool:

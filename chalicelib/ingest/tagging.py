@@ -4,7 +4,6 @@ have a tagger that can (Bedrock) score in the same request the items the sentime
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib import analysis
@@ -16,13 +15,16 @@ from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
 
 
-@dataclass
+# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
 class Tagged:
     """The items ready to store, and those the tagger failed on (feedback id → reason): the queue retries
     them, as it does an analysis that failed."""
 
-    items: list[StoredFeedback]
-    failed: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("failed", "items")
+
+    def __init__(self, items: list[StoredFeedback], failed: dict[str, str] | None = None) -> None:
+        self.items = items
+        self.failed = {} if failed is None else failed
 
 
 def configured_analyzer() -> Analyzer:

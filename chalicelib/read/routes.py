@@ -21,9 +21,9 @@ Erasure (`DELETE /customers/{id}`) is the privacy package's route.
 # No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
 # class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalice import Blueprint, Response
 from pydantic import ConfigDict, StrictStr, ValidationError
@@ -102,8 +102,9 @@ def _feedback_json(item: StoredFeedback) -> dict[str, Any]:
     return item.model_dump(mode="json", exclude_none=True)
 
 
-@dataclass(frozen=True)
-class ThemeFilter:
+# The listing's records are NamedTuples, not dataclasses: tests/test_cold_start.py COLD_START_RECORDS says
+# why.
+class ThemeFilter(NamedTuple):
     """`theme` and `theme_sentiment` as asked (the listing's identity) and the ids they match."""
 
     theme: str | None
@@ -135,8 +136,7 @@ def _theme_filter() -> ThemeFilter:
     return ThemeFilter(theme, sentiment)
 
 
-@dataclass(frozen=True)
-class FieldFilters:
+class FieldFilters(NamedTuple):
     """`source`, `rating`, `language` and `q` as asked: checked on each item read (within the page budget)."""
 
     source: str | None
@@ -172,8 +172,7 @@ def _field_filters() -> FieldFilters:
     )
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(NamedTuple):
     """A GET /feedback request's listing: what it keeps, which days or customer, and its cursor identity."""
 
     filters: "feedback_pages.Filters"

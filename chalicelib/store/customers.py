@@ -12,8 +12,7 @@ profiles.py (the aggregates) and merge.py (two customers become one).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.config import settings
 from chalicelib.models import StoredFeedback
@@ -35,8 +34,9 @@ from chalicelib.store.schema import (
 MAX_EMAIL_LENGTH = 320
 
 
-@dataclass
-class CustomerView:
+# A NamedTuple (never changed once read), not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says
+# why.
+class CustomerView(NamedTuple):
     """A customer's profile, identities and most recent feedback, from one Query and one BatchGetItem."""
 
     customer_id: str

@@ -13,7 +13,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -84,13 +83,21 @@ def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _from_dynamo_value(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
-@dataclass
+# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
 class PutOutcome:
     """What a batch of conditional puts did, by item key."""
 
-    created: list[str] = field(default_factory=list)
-    already_present: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("already_present", "created", "failed")
+
+    def __init__(
+        self,
+        created: list[str] | None = None,
+        already_present: list[str] | None = None,
+        failed: dict[str, str] | None = None,
+    ) -> None:
+        self.created = [] if created is None else created
+        self.already_present = [] if already_present is None else already_present
+        self.failed = {} if failed is None else failed
 
 
 def unchanged_conditions(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -64,13 +63,17 @@ def _feedback_put(item: StoredFeedback) -> dict[str, Any]:
     }
 
 
-@dataclass
+# This module's records are plain slotted classes, not dataclasses: tests/test_cold_start.py
+# COLD_START_RECORDS says why.
 class _Transaction:
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    # What each action is for: ("feedback", id) | ("identity", identity) | ("profile", customer id)
-    # | ("counter", "") for the day counters and negative pointers, which never refuse.
-    roles: list[tuple[str, str]] = field(default_factory=list)
-    items: list[StoredFeedback] = field(default_factory=list)
+    __slots__ = ("actions", "items", "roles")
+
+    def __init__(self) -> None:
+        self.actions: list[dict[str, Any]] = []
+        # What each action is for: ("feedback", id) | ("identity", identity) | ("profile", customer id)
+        # | ("counter", "") for the day counters and negative pointers, which never refuse.
+        self.roles: list[tuple[str, str]] = []
+        self.items: list[StoredFeedback] = []
 
     def add(self, action: dict[str, Any], role: tuple[str, str]) -> None:
         self.actions.append(action)
@@ -86,12 +89,16 @@ class _Transaction:
             self.add(action, ("counter", ""))
 
 
-@dataclass
 class _Unit:
     """What goes in one transaction: a customer's feedback puts, its profile update, its new identities."""
 
-    actions: list[tuple[dict[str, Any], tuple[str, str]]]
-    items: list[StoredFeedback]
+    __slots__ = ("actions", "items")
+
+    def __init__(
+        self, actions: list[tuple[dict[str, Any], tuple[str, str]]], items: list[StoredFeedback]
+    ) -> None:
+        self.actions = actions
+        self.items = items
 
 
 def _pack(
@@ -141,19 +148,29 @@ def _pack(
     return [t for t in transactions if t.actions]
 
 
-@dataclass
 class _Writes:
     """What one save learns from its cancelled transactions: items already stored, identities claimed by
     another customer, profiles as stored (the next guess at their ordered attributes) and customers merged
     away meanwhile (each with the customer that absorbed it)."""
 
-    new_identities: dict[str, str]
-    links: set[tuple[str, str]]
-    outcome: dynamo.PutOutcome = field(default_factory=dynamo.PutOutcome)
-    stored_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    survivors: dict[str, str] = field(default_factory=dict)
-    conflicted: bool = False
-    contended: bool = False
+    __slots__ = (
+        "conflicted",
+        "contended",
+        "links",
+        "new_identities",
+        "outcome",
+        "stored_profiles",
+        "survivors",
+    )
+
+    def __init__(self, new_identities: dict[str, str], links: set[tuple[str, str]]) -> None:
+        self.new_identities = new_identities
+        self.links = links
+        self.outcome = dynamo.PutOutcome()
+        self.stored_profiles: dict[str, dict[str, Any]] = {}
+        self.survivors: dict[str, str] = {}
+        self.conflicted = False
+        self.contended = False
 
     def cancelled(self, error: ClientError, transaction: _Transaction) -> None:
         """Note why a transaction was refused (re-raising what is not a cancellation or contention)."""

@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.config import settings
@@ -178,13 +177,21 @@ def _customer_of(item: Mapping[str, Any]) -> str:
     return partition.removeprefix("CUSTOMER#") if partition.startswith("CUSTOMER#") else ""
 
 
-@dataclass
+# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
 class Resolution:
     """Who wrote what: feedback id → customer, identities to create, and customers found to be one."""
 
-    customers: dict[str, str] = field(default_factory=dict)
-    new_identities: dict[str, str] = field(default_factory=dict)
-    links: set[tuple[str, str]] = field(default_factory=set)
+    __slots__ = ("customers", "links", "new_identities")
+
+    def __init__(
+        self,
+        customers: dict[str, str] | None = None,
+        new_identities: dict[str, str] | None = None,
+        links: set[tuple[str, str]] | None = None,
+    ) -> None:
+        self.customers = {} if customers is None else customers
+        self.new_identities = {} if new_identities is None else new_identities
+        self.links = set() if links is None else links
 
 
 def resolve(

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -143,14 +142,17 @@ def _wins(attribute: Ordered, candidate: Candidate, stored: Mapping[str, Any] | 
 # --- update expressions -------------------------------------------------------------------------------------
 
 
-@dataclass
+# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
 class _Update:
     """An UpdateItem expression being built: SET and ADD clauses, conditions, placeholder values."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    sets: list[str] = field(default_factory=list)
-    adds: list[str] = field(default_factory=list)
-    conditions: list[str] = field(default_factory=list)
+    __slots__ = ("adds", "conditions", "sets", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.sets: list[str] = []
+        self.adds: list[str] = []
+        self.conditions: list[str] = []
 
     def value(self, value: Any) -> str:
         placeholder = f":v{len(self.values)}"

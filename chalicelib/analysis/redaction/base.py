@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from chalicelib.analysis.base import AnalysisFailed, Document
@@ -132,20 +131,40 @@ class Span(NamedTuple):
     type: str
 
 
-@dataclass(frozen=True, slots=True)
+# A plain slotted class, not a dataclass (tests/test_cold_start.py COLD_START_RECORDS says why); not a
+# NamedTuple either, as its types are normalized when built and its spans take no part in equality.
 class Redaction:
-    """A text with its PII masked, and the type names of what was masked (sorted, unique).
+    """A text with its PII masked, and the type names of what was masked (sorted, unique); immutable.
 
     `spans` says where in the original text each mask went (for measuring the redactors; not stored, and
     not part of equality).
     """
 
+    __slots__ = ("spans", "text", "types")
     text: str
     types: list[str]
-    spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)
+    spans: tuple[Span, ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "types", sorted(set(self.types)))
+    def __init__(self, text: str, types: Iterable[str], spans: tuple[Span, ...] = ()) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "types", sorted(set(types)))
+        object.__setattr__(self, "spans", spans)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Redaction is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Redaction is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Redaction):
+            return NotImplemented
+        return (self.text, self.types) == (other.text, other.types)
+
+    __hash__ = None  # type: ignore[assignment]  # unhashable (its types are a list), as the dataclass was
+
+    def __repr__(self) -> str:
+        return f"Redaction(text={self.text!r}, types={self.types!r})"
 
     @property
     def redacted(self) -> bool:
