@@ -16,7 +16,7 @@ received at least as often as it (and all short of time) can send it to the DLQ.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 Stage = Literal["sentiment", "themes", "write"]
 
@@ -31,10 +31,14 @@ FIRST_CHUNK_RECORDS = 25
 STAGE_RESERVE_MS: dict[Stage, int] = {"sentiment": 45_000, "themes": 25_000, "write": 5_000}
 
 
-class Deadline(NamedTuple):
+# A plain slotted class (tests/test_cold_start.py COLD_START_RECORDS says why); read-only by convention.
+class Deadline:
     """How long the invocation has left, read from its Lambda context."""
 
-    remaining_ms: Callable[[], int]
+    __slots__ = ("remaining_ms",)
+
+    def __init__(self, remaining_ms: Callable[[], int]) -> None:
+        self.remaining_ms = remaining_ms
 
     def short_before(self, stage: Stage) -> bool:
         """Whether what remains is less than `stage` and the stages after it need at worst."""

@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import NamedTuple
 
 from chalicelib.config import settings
 from chalicelib.models import Channel
@@ -57,12 +56,27 @@ def channel_partition(day: date, channel: str, shard: int) -> str:
     return f"DAY#{day.isoformat()}#{channel}#{shard}"
 
 
-# NamedTuples (immutable records): cheaper to define at a cold start than frozen dataclasses.
-class DayPartition(NamedTuple):
-    """One partition of a day: an old-layout shard (`channel` None) or a channel's shard."""
+# Plain slotted classes, read-only by convention (tests/test_cold_start.py COLD_START_RECORDS says why).
+class DayPartition:
+    """One partition of a day: an old-layout shard (`channel` None) or a channel's shard. Compared and hashed
+    by value (a resumed listing merges its cursor's partition into the day's)."""
 
-    channel: str | None
-    shard: int
+    __slots__ = ("channel", "shard")
+
+    def __init__(self, channel: str | None, shard: int) -> None:
+        self.channel = channel
+        self.shard = shard
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DayPartition):
+            return NotImplemented
+        return self.channel == other.channel and self.shard == other.shard
+
+    def __hash__(self) -> int:
+        return hash((self.channel, self.shard))
+
+    def __repr__(self) -> str:
+        return f"DayPartition({self.channel!r}, {self.shard!r})"
 
     def value(self, day: date) -> str:
         """The partition key value on `day`."""
@@ -175,13 +189,21 @@ def named_channels(counter_item: Mapping[str, object]) -> set[str]:
     return {name.split("|")[1] for name in counter_item if name.startswith(_MIX)}
 
 
-class DayCounts(NamedTuple):
+class DayCounts:
     """Days' counters (summed over shards), the channels their items name, and the first day from which they
     count every item (None: no day is known to)."""
 
-    per_day: Mapping[date, Mapping[str, int]]
-    channels: Mapping[date, frozenset[str]]
-    complete_since: date | None
+    __slots__ = ("channels", "complete_since", "per_day")
+
+    def __init__(
+        self,
+        per_day: Mapping[date, Mapping[str, int]],
+        channels: Mapping[date, frozenset[str]],
+        complete_since: date | None,
+    ) -> None:
+        self.per_day = per_day
+        self.channels = channels
+        self.complete_since = complete_since
 
     def counted(self, day: date) -> bool:
         return self.complete_since is not None and day >= self.complete_since

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.models import RatingScale, StoredFeedback
@@ -62,12 +62,17 @@ def order_key(item: StoredFeedback) -> str:
 # --- ordered attributes -------------------------------------------------------------------------------------
 
 
-class Ordered(NamedTuple):
-    """A profile attribute taking the value of the item that sorts last (or first) by its order key."""
+# Plain slotted classes, read-only by convention (tests/test_cold_start.py COLD_START_RECORDS says why).
+class Ordered:
+    """A profile attribute taking the value of the item that sorts last (or first) by its order key. The five
+    below are the only ones: dictionaries key them by identity."""
 
-    name: str
-    order: str  # the attribute holding the order key (the value itself for first/last seen)
-    lowest_wins: bool = False
+    __slots__ = ("lowest_wins", "name", "order")
+
+    def __init__(self, name: str, order: str, lowest_wins: bool = False) -> None:
+        self.name = name
+        self.order = order  # the attribute holding the order key (the value itself for first/last seen)
+        self.lowest_wins = lowest_wins
 
 
 FIRST_SEEN = Ordered("first_seen", "first_seen", lowest_wins=True)
@@ -80,11 +85,14 @@ DISPLAY_NAME = Ordered("display_name", "display_name_order")
 ORDERED = (FIRST_SEEN, LAST_SEEN, *LATEST_RATING.values(), DISPLAY_NAME)
 
 
-class Candidate(NamedTuple):
+class Candidate:
     """A value offered for an ordered attribute, with its order key."""
 
-    value: Any
-    order: str
+    __slots__ = ("order", "value")
+
+    def __init__(self, value: Any, order: str) -> None:
+        self.value = value
+        self.order = order
 
 
 def _better(attribute: Ordered, mine: str, theirs: str) -> bool:
