@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "chalicelib"
-FOUNDATION = {"config", "models", "aws", "observability", "http", "jws"}
+FOUNDATION = {"config", "models", "aws", "observability", "http", "jws", "records"}
 # room → the rooms it may import (besides itself and the foundation). Wiring rooms (cli, local) may import
 # anything; `ingest.queue` (the queue envelope the ack paths send) is its own room so that channels and forms
 # can send to the queue while the analyze step reads the channels' and forms' configuration; likewise

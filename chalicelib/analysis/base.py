@@ -14,7 +14,7 @@ UNSUPPORTED_LANGUAGE = "unsupported_language"
 UNSCORED_LANGUAGE_REASONS = frozenset({UNSUPPORTED_LANGUAGE, "comprehend:UNSUPPORTED_LANGUAGE"})
 
 
-# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+# A plain slotted class, not a NamedTuple: chalicelib/records.py says why.
 class Document:
     """One text to analyze; `key` ties the result back to its feedback item.
 

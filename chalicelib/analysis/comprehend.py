@@ -160,7 +160,7 @@ class ComprehendAnalyzer:
             batch.route(response, results, on_result)
 
 
-# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+# A plain slotted class, not a NamedTuple: chalicelib/records.py says why.
 class _Batch:
     """One Batch* request: its documents, their language (None: detection) and the call that sends them."""
 

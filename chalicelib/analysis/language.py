@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.analysis.base import MAX_DOCUMENT_BYTES, primary_language, truncate_utf8
+from chalicelib.records import ValueRecord
 
 # The floors of a confident guess (tests/test_language.py holds the accuracy they give).
 MIN_PROBABILITY = 0.8
@@ -25,8 +26,8 @@ MIN_LETTERS = 15  # about three words: shorter texts share too many letter seque
 UNTRUSTED_LANGUAGES = frozenset({"zh"})
 
 
-# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
-class LanguageGuess:
+# A plain slotted class, not a NamedTuple: chalicelib/records.py says why.
+class LanguageGuess(ValueRecord):  # compared by value: tests compare a detection with the guess expected
     """The most likely language (None: the text has no letters), and whether it can be trusted alone."""
 
     __slots__ = ("confident", "language", "probability")
@@ -35,19 +36,6 @@ class LanguageGuess:
         self.language = language
         self.confident = confident
         self.probability = probability
-
-    # Compared and hashed by value: tests compare a detection with the guess expected.
-    def _values(self) -> tuple[str | None, bool, float]:
-        return self.language, self.confident, self.probability
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, LanguageGuess) and self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        return f"LanguageGuess({self.language!r}, {self.confident!r}, {self.probability!r})"
 
 
 # fastText names a language `__label__<code>`.

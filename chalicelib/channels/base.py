@@ -26,6 +26,7 @@ from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import NotFound, parse_json_object
 from chalicelib.models import Author, FeedbackEvent, Kind, PlatformDeletion, RatingScale
 from chalicelib.models import Channel as ChannelName
+from chalicelib.records import FrozenRecord
 
 
 # A NamedTuple (an immutable record): cheaper to define at the API's cold start than a frozen dataclass.
@@ -49,9 +50,9 @@ class WebhookRequest(NamedTuple):
         return self.source.settings.get(name)
 
 
-# A plain slotted class (tests/test_cold_start.py COLD_START_RECORDS says why): a NamedTuple cannot default
-# each request to its own empty headers and query.
-class SignedRequest:
+# A plain slotted class (chalicelib/records.py says why): a NamedTuple cannot default each request to its own
+# empty headers and query.
+class SignedRequest(FrozenRecord):
     """What a platform sends beside a body to authenticate it: headers, and query parameters (a URL token);
     immutable."""
 
@@ -60,24 +61,8 @@ class SignedRequest:
     query: dict[str, str]
 
     def __init__(self, headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> None:
-        object.__setattr__(self, "headers", {} if headers is None else headers)
-        object.__setattr__(self, "query", {} if query is None else query)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: a SignedRequest is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: a SignedRequest is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SignedRequest):
-            return NotImplemented
-        return (self.headers, self.query) == (other.headers, other.query)
-
-    __hash__ = None  # type: ignore[assignment]  # unhashable (dicts), as the dataclass was
-
-    def __repr__(self) -> str:
-        return f"SignedRequest(headers={self.headers!r}, query={self.query!r})"
+        self._set("headers", {} if headers is None else headers)
+        self._set("query", {} if query is None else query)
 
 
 class Skipped(NamedTuple):
@@ -92,7 +77,7 @@ class Skipped(NamedTuple):
         return {"reason": self.reason} if self.index is None else {"reason": self.reason, "index": self.index}
 
 
-# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
+# A plain slotted class, not a dataclass: chalicelib/records.py says why.
 class Delivery:
     """What one webhook delivery amounts to: its customer feedback, what it held that is not feedback (with
     the reason), and optionally a specific reply (Slack's url_verification challenge) instead of the default

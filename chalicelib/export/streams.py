@@ -33,7 +33,7 @@ UPLOAD_THREADS = 4
 COPY_READ_SIZE = 1 * MIB
 
 
-# A NamedTuple, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
+# A NamedTuple, not a dataclass: chalicelib/records.py says why.
 class WrittenFile(NamedTuple):
     """One finished export file: where it is, its size and its sha256 (as the manifest lists them)."""
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+# A plain slotted class, not a NamedTuple: chalicelib/records.py says why.
 class QueueRecord:
     """What a batch handler reads of an SQS record."""
 

@@ -31,7 +31,7 @@ FIRST_CHUNK_RECORDS = 25
 STAGE_RESERVE_MS: dict[Stage, int] = {"sentiment": 45_000, "themes": 25_000, "write": 5_000}
 
 
-# A plain slotted class (tests/test_cold_start.py COLD_START_RECORDS says why); read-only by convention.
+# A plain slotted class (chalicelib/records.py says why); read-only by convention.
 class Deadline:
     """How long the invocation has left, read from its Lambda context."""
 

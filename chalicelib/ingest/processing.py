@@ -37,7 +37,7 @@ from chalicelib.store import feedback_write, identities
 from chalicelib.themes import records as taxonomy_records
 
 
-# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
+# A plain slotted class, not a dataclass: chalicelib/records.py says why.
 class BatchReport:
     """Per-record errors (None for success) in record order, plus counts for metrics and the bench."""
 

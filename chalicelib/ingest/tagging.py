@@ -15,7 +15,7 @@ from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
 
 
-# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
+# A plain slotted class, not a dataclass: chalicelib/records.py says why.
 class Tagged:
     """The items ready to store, and those the tagger failed on (feedback id → reason): the queue retries
     them, as it does an analysis that failed."""

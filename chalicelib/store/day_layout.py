@@ -32,6 +32,7 @@ from datetime import date
 
 from chalicelib.config import settings
 from chalicelib.models import Channel
+from chalicelib.records import ValueRecord
 
 # Days whose counter items (counters.COUNTER_SHARDS a day) and the completeness mark fit one BatchGetItem
 # (dynamo.MAX_BATCH_GET_ITEMS keys): what an unfiltered listing reads at a time.
@@ -56,8 +57,8 @@ def channel_partition(day: date, channel: str, shard: int) -> str:
     return f"DAY#{day.isoformat()}#{channel}#{shard}"
 
 
-# Plain slotted classes, read-only by convention (tests/test_cold_start.py COLD_START_RECORDS says why).
-class DayPartition:
+# Plain slotted classes, read-only by convention (chalicelib/records.py says why).
+class DayPartition(ValueRecord):
     """One partition of a day: an old-layout shard (`channel` None) or a channel's shard. Compared and hashed
     by value (a resumed listing merges its cursor's partition into the day's)."""
 
@@ -66,17 +67,6 @@ class DayPartition:
     def __init__(self, channel: str | None, shard: int) -> None:
         self.channel = channel
         self.shard = shard
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, DayPartition):
-            return NotImplemented
-        return self.channel == other.channel and self.shard == other.shard
-
-    def __hash__(self) -> int:
-        return hash((self.channel, self.shard))
-
-    def __repr__(self) -> str:
-        return f"DayPartition({self.channel!r}, {self.shard!r})"
 
     def value(self, day: date) -> str:
         """The partition key value on `day`."""

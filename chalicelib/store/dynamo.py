@@ -83,7 +83,7 @@ def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _from_dynamo_value(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
-# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
+# A plain slotted class, not a dataclass: chalicelib/records.py says why.
 class PutOutcome:
     """What a batch of conditional puts did, by item key."""
 

@@ -63,8 +63,7 @@ def _feedback_put(item: StoredFeedback) -> dict[str, Any]:
     }
 
 
-# This module's records are plain slotted classes, not dataclasses: tests/test_cold_start.py
-# COLD_START_RECORDS says why.
+# This module's records are plain slotted classes, not dataclasses: chalicelib/records.py says why.
 class _Transaction:
     __slots__ = ("actions", "items", "roles")
 

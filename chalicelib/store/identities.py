@@ -177,7 +177,7 @@ def _customer_of(item: Mapping[str, Any]) -> str:
     return partition.removeprefix("CUSTOMER#") if partition.startswith("CUSTOMER#") else ""
 
 
-# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
+# A plain slotted class, not a dataclass: chalicelib/records.py says why.
 class Resolution:
     """Who wrote what: feedback id → customer, identities to create, and customers found to be one."""
 

@@ -62,7 +62,7 @@ def order_key(item: StoredFeedback) -> str:
 # --- ordered attributes -------------------------------------------------------------------------------------
 
 
-# Plain slotted classes, read-only by convention (tests/test_cold_start.py COLD_START_RECORDS says why).
+# Plain slotted classes, read-only by convention (chalicelib/records.py says why).
 class Ordered:
     """A profile attribute taking the value of the item that sorts last (or first) by its order key. The five
     below are the only ones: dictionaries key them by identity."""
@@ -150,7 +150,7 @@ def _wins(attribute: Ordered, candidate: Candidate, stored: Mapping[str, Any] | 
 # --- update expressions -------------------------------------------------------------------------------------
 
 
-# A plain slotted class, not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says why.
+# A plain slotted class, not a dataclass: chalicelib/records.py says why.
 class _Update:
     """An UpdateItem expression being built: SET and ADD clauses, conditions, placeholder values."""
 

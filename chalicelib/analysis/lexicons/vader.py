@@ -78,7 +78,7 @@ def fold(word: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+# A plain slotted class, not a NamedTuple: chalicelib/records.py says why.
 class LanguageRules:
     """A language's function words, by the English rule word VADER knows them as."""
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple, Protocol
 
 from chalicelib.analysis.base import AnalysisFailed, Document
+from chalicelib.records import FrozenRecord
 
 # Every PiiEntityType DetectPiiEntities returns (its enum, without the request-side "ALL").
 PII_ENTITY_TYPES = frozenset(
@@ -131,9 +132,9 @@ class Span(NamedTuple):
     type: str
 
 
-# A plain slotted class, not a dataclass (tests/test_cold_start.py COLD_START_RECORDS says why); not a
-# NamedTuple either, as its types are normalized when built and its spans take no part in equality.
-class Redaction:
+# A plain slotted class, not a dataclass (chalicelib/records.py says why); not a NamedTuple either, as its
+# types are normalized when built and its spans take no part in equality.
+class Redaction(FrozenRecord):
     """A text with its PII masked, and the type names of what was masked (sorted, unique); immutable.
 
     `spans` says where in the original text each mask went (for measuring the redactors; not stored, and
@@ -141,30 +142,15 @@ class Redaction:
     """
 
     __slots__ = ("spans", "text", "types")
+    _compared = ("text", "types")
     text: str
     types: list[str]
     spans: tuple[Span, ...]
 
     def __init__(self, text: str, types: Iterable[str], spans: tuple[Span, ...] = ()) -> None:
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "types", sorted(set(types)))
-        object.__setattr__(self, "spans", spans)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: a Redaction is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: a Redaction is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Redaction):
-            return NotImplemented
-        return (self.text, self.types) == (other.text, other.types)
-
-    __hash__ = None  # type: ignore[assignment]  # unhashable (its types are a list), as the dataclass was
-
-    def __repr__(self) -> str:
-        return f"Redaction(text={self.text!r}, types={self.types!r})"
+        self._set("text", text)
+        self._set("types", sorted(set(types)))
+        self._set("spans", spans)
 
     @property
     def redacted(self) -> bool:

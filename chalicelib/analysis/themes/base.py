@@ -6,13 +6,14 @@ from collections.abc import Collection, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from chalicelib.analysis.base import AnalysisFailed, Document
+from chalicelib.records import ValueRecord
 from chalicelib.themes.taxonomy import Taxonomy
 
 ThemeSentiment = Literal["POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"]
 
 
-# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
-class ThemeMatch:
+# A plain slotted class, not a NamedTuple: chalicelib/records.py says why.
+class ThemeMatch(ValueRecord):  # compared by value: tests compare a tagger's matches
     """One theme an item talks about: the sentiment about that aspect, and the span of the text saying so."""
 
     __slots__ = ("evidence", "id", "sentiment")
@@ -21,19 +22,6 @@ class ThemeMatch:
         self.id = id
         self.sentiment = sentiment
         self.evidence = evidence
-
-    # Compared and hashed by value: tests compare a tagger's matches with the ones expected.
-    def _values(self) -> tuple[str, str, str]:
-        return self.id, self.sentiment, self.evidence
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ThemeMatch) and self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        return f"ThemeMatch({self.id!r}, {self.sentiment!r}, {self.evidence!r})"
 
 
 # Per document key: its themes (a key left out: none), the AnalysisFailed (throttling, a service error) that

@@ -56,7 +56,7 @@ class Span(NamedTuple):
     end: int
 
 
-# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+# A plain slotted class, not a NamedTuple: chalicelib/records.py says why.
 class Segmentation:
     """The clauses of a text and the pieces of each clause, as spans of the original text, in order."""
 

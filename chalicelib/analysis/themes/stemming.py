@@ -37,7 +37,7 @@ _SUPERLATIVE = {
 }
 
 
-# A plain slotted class, not a NamedTuple: see ANALYSIS_PLAIN_RECORDS in tests/test_cold_start.py.
+# A plain slotted class, not a NamedTuple: chalicelib/records.py says why.
 class Token:
     """A word of the original text: its position (code points) and its lower-case form with accents."""
 
