@@ -3,27 +3,14 @@ Tracer. The import times themselves are figures in `make bench` (tools/bench/col
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from chalicelib.channels.registry import CHANNEL_CLASSES
 from chalicelib.export import rewrite
 from chalicelib.privacy.erasure import ErasureReport
+from tests.cold_start_probe import PROJECT, loaded_after, run_probe
 from tools.bench.cold_start import FIRST_FORM_RESPONSE, FUNCTION_HANDLERS, FUNCTION_IMPORTS, import_statements
 
-PROJECT = Path(__file__).resolve().parents[1]
-BASE_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "ANALYZER": "comprehend",
-    "THEME_TAGGER": "keywords",
-}
 # Loaded by the function that needs them, never by `import app` (which every function runs at INIT).
 NOT_AT_INIT = (
     *(path.split(":")[0] for path in CHANNEL_CLASSES.values()),
@@ -143,25 +130,8 @@ NOT_IN_IMPORT_SET = {
 }
 
 
-def _run(script: str, **environment: str) -> dict:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("POWERTOOLS_", "AWS_"))}
-    env.pop("LAMBDA_TASK_ROOT", None)
-    env.update(BASE_ENVIRONMENT, **environment)
-    completed = subprocess.run(
-        [sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True, check=False
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
-def _loaded_after(imports: str, handler: str | None = None) -> list[str]:
-    """The modules loaded after `imports`, in the function that runs `handler` (Lambda's _HANDLER)."""
-    script = f"import json, sys\n{imports}\nprint(json.dumps({{'modules': sorted(sys.modules)}}))\n"
-    return _run(script, **({"_HANDLER": handler} if handler else {}))["modules"]
-
-
 def test_import_app_loads_no_channel_module_nor_pyarrow_nor_the_xray_recorder():
-    loaded = set(_loaded_after("import app"))
+    loaded = set(loaded_after("import app"))
     assert "app" in loaded and "chalicelib.channels.registry" in loaded
     assert sorted(loaded.intersection(NOT_AT_INIT)) == []
 
@@ -169,60 +139,17 @@ def test_import_app_loads_no_channel_module_nor_pyarrow_nor_the_xray_recorder():
 def test_the_handlers_import_what_the_bench_counts_for_them():
     # The bench's per-function import sets name modules that exist and that `import app` does not load.
     for function, modules in FUNCTION_IMPORTS.items():
-        loaded = set(_loaded_after("import " + ", ".join(modules), FUNCTION_HANDLERS[function]))
+        loaded = set(loaded_after("import " + ", ".join(modules), FUNCTION_HANDLERS[function]))
         assert set(modules) <= loaded, function
     assert {"pyarrow", "chalicelib.export.rewrite"} <= set(FUNCTION_IMPORTS["export"])
     assert {"chalicelib.ingest.processing", "fasttext"} <= set(FUNCTION_IMPORTS["analyze"])
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTION_IMPORTS))
-def test_each_functions_import_set_leaves_out_what_its_first_invocation_does_not_run(function):
-    loaded = set(
-        _loaded_after("import " + ", ".join(FUNCTION_IMPORTS[function]), FUNCTION_HANDLERS[function])
-    )
+def test_each_functions_import_set_leaves_out_what_its_first_invocation_does_notrun_probe(function):
+    loaded = set(loaded_after("import " + ", ".join(FUNCTION_IMPORTS[function]), FUNCTION_HANDLERS[function]))
 
     assert sorted(loaded.intersection(NOT_IN_IMPORT_SET[function])) == []
-
-
-# Records every function (or the API) defines at its cold start, NamedTuples (immutable ones) or plain classes
-# with __slots__ and a written __init__ (mutable ones, or ones a NamedTuple cannot express) rather than
-# dataclasses: a dataclass compiles its methods from source when defined (twice with slots), about 0.4 ms to
-# 1.4 ms each against 0.1 ms for a NamedTuple and 0.01 ms for a plain class.
-COLD_START_RECORDS = (
-    "chalicelib.auth.tokens:TokenInfo",
-    "chalicelib.auth.tokens:Principal",
-    "chalicelib.channels.base:WebhookRequest",
-    "chalicelib.channels.base:SignedRequest",  # the API's
-    "chalicelib.channels.base:Skipped",
-    "chalicelib.channels.base:Delivery",
-    "chalicelib.read.routes:ThemeFilter",
-    "chalicelib.read.routes:FieldFilters",
-    "chalicelib.read.routes:Listing",
-    "chalicelib.export.streams:WrittenFile",  # the export's
-    "chalicelib.store.customers:CustomerView",
-    "chalicelib.analysis.redaction.base:Redaction",  # analyze's
-    "chalicelib.ingest.processing:BatchReport",
-    "chalicelib.ingest.tagging:Tagged",
-    "chalicelib.store.dynamo:PutOutcome",
-    "chalicelib.store.feedback_write:_Transaction",
-    "chalicelib.store.feedback_write:_Unit",
-    "chalicelib.store.feedback_write:_Writes",
-    "chalicelib.store.identities:Resolution",
-    "chalicelib.store.profiles:_Update",
-)
-
-
-@pytest.mark.parametrize("record", COLD_START_RECORDS)
-def test_the_cold_start_records_are_named_tuples_or_slotted_classes_not_dataclasses(record):
-    import dataclasses
-    import importlib
-
-    module, name = record.split(":")
-    cls = getattr(importlib.import_module(module), name)
-    named_tuple = issubclass(cls, tuple) and hasattr(cls, "_fields")
-    slotted = "__slots__" in vars(cls) and cls.__dictoffset__ == 0  # no __dict__ in the class or its bases
-    assert named_tuple or slotted
-    assert not dataclasses.is_dataclass(cls)
 
 
 def test_import_app_freezes_what_it_built_and_leaves_the_collector_on():
@@ -231,7 +158,7 @@ import gc, json
 import app
 print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
 """
-    found = _run(script)
+    found = run_probe(script)
 
     assert found["enabled"] is True
     assert found["frozen"] > 50_000  # chalice's, boto3's, pydantic's and the app's objects
@@ -251,7 +178,7 @@ with cold_start_imports():
     import chalicelib.export.rewrite
 print(json.dumps([paused, after_first > after_init, gc.get_freeze_count() == after_first, gc.isenabled()]))
 """
-    assert _run(script) == [False, True, True, True]
+    assert run_probe(script) == [False, True, True, True]
 
 
 def test_import_app_builds_no_models_validator_and_the_first_use_builds_it():
@@ -272,38 +199,10 @@ built = sorted(cls.__qualname__ for cls in models if cls.__pydantic_complete__)
 Theme.model_validate({"id": "billing", "name": "Billing"})
 print(json.dumps({"models": len(models), "built": built, "theme": Theme.__pydantic_complete__}))
 """
-    found = _run(script)
+    found = run_probe(script)
 
     assert found["models"] >= 10 and found["built"] == []
     assert found["theme"] is True
-
-
-# The pydantic models a function's import set defines: their modules have no `from __future__ import
-# annotations`, so pydantic takes each field's type as an object instead of evaluating it from a string.
-MODEL_ANNOTATIONS = """
-import json, sys
-from pydantic import BaseModel
-fields, strings = 0, []
-for name, module in list(sys.modules.items()):
-    if not name.startswith("chalicelib.") or module is None:
-        continue
-    for model in vars(module).values():
-        if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == name:
-            for field, annotation in model.__dict__.get("__annotations__", {}).items():
-                fields += 1
-                if isinstance(annotation, str):
-                    strings.append(f"{name}.{model.__qualname__}.{field}")
-print(json.dumps({"fields": fields, "strings": sorted(strings)}))
-"""
-
-
-@pytest.mark.parametrize("function", sorted(FUNCTION_IMPORTS))
-def test_the_models_a_function_defines_at_its_cold_start_have_no_string_annotations(function):
-    imports = import_statements(FUNCTION_IMPORTS[function])
-    found = _run(f"{imports}\n{MODEL_ANNOTATIONS}", _HANDLER=FUNCTION_HANDLERS[function])
-
-    assert found["fields"] >= 20  # FeedbackEvent's and StoredFeedback's among them
-    assert found["strings"] == []
 
 
 def test_the_bench_row_of_a_first_form_response_builds_its_validators():
@@ -315,7 +214,7 @@ before = [FormResponse.__pydantic_complete__, "email_validator" in sys.modules]
 {FIRST_FORM_RESPONSE}
 print(json.dumps(before + [FormResponse.__pydantic_complete__, "email_validator" in sys.modules]))
 """
-    assert _run(script) == [False, False, True, True]
+    assert run_probe(script) == [False, False, True, True]
 
 
 def test_tracing_builds_the_tracer_on_the_first_invocation_and_traces_it():
@@ -342,7 +241,7 @@ tracer = observability.tracer()
 print(json.dumps({"at_init": at_init, "status": status, "tracer": type(tracer).__name__,
                   "disabled": getattr(tracer, "disabled", None), "sent": sent}))
 """
-    found = _run(
+    found = run_probe(
         script,
         LAMBDA_TASK_ROOT=str(PROJECT),
         AWS_LAMBDA_FUNCTION_NAME="feedback-collector-dev",
@@ -365,8 +264,8 @@ with Client(app.app) as client:
 print(json.dumps({"status": status, "tracer": observability.tracer() is not None,
                   "xray": "aws_xray_sdk.core" in sys.modules}))
 """
-    assert _run(script) == {"status": 200, "tracer": False, "xray": False}
-    disabled = _run(script, LAMBDA_TASK_ROOT=str(PROJECT), POWERTOOLS_TRACE_DISABLED="true")
+    assert run_probe(script) == {"status": 200, "tracer": False, "xray": False}
+    disabled = run_probe(script, LAMBDA_TASK_ROOT=str(PROJECT), POWERTOOLS_TRACE_DISABLED="true")
     assert disabled == {"status": 200, "tracer": False, "xray": False}
 
 
@@ -380,7 +279,7 @@ ROUTES = "import json, sys\nimport app\nprint(json.dumps(sorted({r for r in app.
 def test_the_api_the_authorizer_and_chalice_package_register_every_route():
     # `chalice package` (no _HANDLER) reads every route; the authorizer's function runs
     # chalicelib.auth.authorizer.bearer (Chalice names a Blueprint's module), the API's app.app.
-    routes = _run(ROUTES)
+    routes = run_probe(ROUTES)
     assert {
         "/feedback",
         "/stats",
@@ -390,16 +289,16 @@ def test_the_api_the_authorizer_and_chalice_package_register_every_route():
     } <= set(routes)
     assert len(routes) >= 16
     for handler in ("app.app", "chalicelib.auth.authorizer.bearer"):
-        assert _run(ROUTES, _HANDLER=handler) == routes
-        assert set(ROUTE_MODULES) <= set(_loaded_after("import app", handler))
+        assert run_probe(ROUTES, _HANDLER=handler) == routes
+        assert set(ROUTE_MODULES) <= set(loaded_after("import app", handler))
 
 
 def test_the_event_handlers_functions_import_no_route_module_and_their_handler_runs_without_them():
     from app import EVENT_HANDLERS
 
     for handler in sorted(EVENT_HANDLERS):
-        assert _run(ROUTES, _HANDLER=handler) == []
-        assert sorted(set(_loaded_after("import app", handler)).intersection(ROUTE_MODULES)) == []
+        assert run_probe(ROUTES, _HANDLER=handler) == []
+        assert sorted(set(loaded_after("import app", handler)).intersection(ROUTE_MODULES)) == []
     # The analyze function end to end: a queued form response analyzed and stored, no route module loaded.
     script = """
 import json, sys
@@ -427,7 +326,9 @@ late = sorted(m for m in sys.modules if m.startswith("aws_lambda_powertools.util
 print(json.dumps({"payload": payload, "sentiment": stored.sentiment, "routes": routes, "late": late,
                   "modules": sorted(sys.modules)}))
 """
-    found = _run(script, _HANDLER="app.analyze", ANALYZER="lexicon", INGEST_QUEUE_NAME="feedback-ingest-test")
+    found = run_probe(
+        script, _HANDLER="app.analyze", ANALYZER="lexicon", INGEST_QUEUE_NAME="feedback-ingest-test"
+    )
     assert found["payload"] == {"batchItemFailures": []} and found["sentiment"] == "POSITIVE"
     assert found["routes"] == [] and found["late"] == []
     # The first batch stored its item without the feedback store's listing side (the script's own
@@ -462,7 +363,7 @@ def test_the_bench_imports_a_handlers_module_as_app_py_does():
     # The bench's probe wraps a handler's first import in cold_start_imports() exactly where app.py does.
     import ast
 
-    from tools.bench.cold_start import HANDLER_MODULES, import_statements
+    from tools.bench.cold_start import HANDLER_MODULES
 
     wrapped = set()
     for node in ast.walk(ast.parse((PROJECT / "app.py").read_text())):
@@ -474,186 +375,3 @@ def test_the_bench_imports_a_handlers_module_as_app_py_does():
     assert analyze[0] == "import app"
     assert analyze[2] == "with cold_start_imports(): import chalicelib.ingest.processing"
     assert import_statements(("app",)) == "import app"
-
-
-# Records of analyze's first batch that nothing unpacks, indexes or sorts: plain classes with `__slots__` and
-# an `__init__` (`__eq__` where they are compared), about 0.01 ms each to define against 0.13 ms to 0.3 ms for
-# a NamedTuple (its `__new__` compiled from source, each string annotation compiled as a ForwardRef).
-ANALYSIS_PLAIN_RECORDS = (
-    "chalicelib.analysis.base:Document",
-    "chalicelib.analysis.comprehend:_Batch",
-    "chalicelib.analysis.language:LanguageGuess",
-    "chalicelib.analysis.lexicons.vader:LanguageRules",
-    "chalicelib.analysis.themes.base:ThemeMatch",
-    "chalicelib.analysis.themes.clauses:Segmentation",
-    "chalicelib.analysis.themes.keywords:_Languages",
-    "chalicelib.analysis.themes.keywords:_Mention",
-    "chalicelib.analysis.themes.keywords:_Reading",
-    "chalicelib.analysis.themes.matching:Hit",
-    "chalicelib.analysis.themes.matching:_Phrase",
-    "chalicelib.analysis.themes.stemming:Token",
-    "chalicelib.ingest.batch:QueueRecord",
-    "chalicelib.ingest.deadline:Deadline",
-    "chalicelib.config:Settings",  # every function's (its __init__ reads the environment)
-    "chalicelib.store.day_layout:DayPartition",
-    "chalicelib.store.day_layout:DayCounts",
-    "chalicelib.store.profiles:Ordered",  # module-level singletons, dictionary keys by identity
-    "chalicelib.store.profiles:Candidate",
-)
-
-
-@pytest.mark.parametrize("record", ANALYSIS_PLAIN_RECORDS)
-def test_analyzes_uncompared_records_are_plain_slotted_classes(record):
-    import dataclasses
-    import importlib
-
-    module, name = record.split(":")
-    cls = getattr(importlib.import_module(module), name)
-    assert not issubclass(cls, tuple) and not dataclasses.is_dataclass(cls)
-    assert "__slots__" in vars(cls)
-
-
-def test_settings_reads_every_field_from_the_environment(monkeypatch: pytest.MonkeyPatch):
-    from chalicelib.config import AnalyzerBackend, settings
-
-    monkeypatch.setenv("STAGE", "prod")
-    monkeypatch.delenv("TABLE_NAME", raising=False)  # the defaults follow the stage
-    monkeypatch.delenv("PARAMETER_PREFIX", raising=False)
-    monkeypatch.setenv("CHANNEL_SHARDS", "0")
-    monkeypatch.setenv("ANALYZER", "lexicon")
-    settings.cache_clear()
-    try:
-        read = {name: getattr(settings(), name) for name in type(settings()).__slots__}
-    finally:
-        settings.cache_clear()
-    assert len(read) == 17
-    assert read["table_name"] == "feedback-prod" and read["parameter_prefix"] == "/feedback/prod"
-    assert read["analyzer"] is AnalyzerBackend.LEXICON and read["channel_shards"] == 1
-
-
-# The classes a function's import set defines that are dataclasses, NamedTuples or Protocols: each costs
-# 0.05 ms to 1.4 ms to define at a cold start (a dataclass's or a NamedTuple's methods compiled from source)
-# against about 0.01 ms for a plain class with __slots__, so only those listed here with their reason may be.
-CLASS_KINDS = """
-import dataclasses, json, sys
-found = {"dataclass": [], "NamedTuple": [], "Protocol": []}
-for name, module in list(sys.modules.items()):
-    if not name.startswith("chalicelib.") or module is None:
-        continue
-    for cls in vars(module).values():
-        if not isinstance(cls, type) or cls.__module__ != name:
-            continue
-        path = f"{name}:{cls.__qualname__}"
-        if dataclasses.is_dataclass(cls):
-            found["dataclass"].append(path)
-        if issubclass(cls, tuple) and hasattr(cls, "_fields"):
-            found["NamedTuple"].append(path)
-        if getattr(cls, "_is_protocol", False):
-            found["Protocol"].append(path)
-print(json.dumps({kind: sorted(set(paths)) for kind, paths in found.items()}))
-"""
-# The backends' contracts: the backends implement them without subclassing (type checkers read them).
-ANALYSIS_CONTRACTS = (
-    "chalicelib.analysis.base:Analyzer",
-    "chalicelib.analysis.redaction.base:Redactor",
-    "chalicelib.analysis.themes.base:SentimentScoringTagger",  # checked with isinstance (runtime_checkable)
-    "chalicelib.analysis.themes.base:ThemeTagger",
-)
-ALLOWED_CLASS_KINDS = {
-    "analyze": {
-        "dataclass": [],
-        "NamedTuple": [
-            "chalicelib.analysis.redaction.base:Span",  # hashed, compared as tuples on the hot path
-            "chalicelib.analysis.themes.clauses:Span",  # the same
-        ],
-        "Protocol": sorted(ANALYSIS_CONTRACTS),
-    },
-    "API handler": {
-        "dataclass": [],
-        "NamedTuple": [
-            # The API's immutable records (COLD_START_RECORDS), 0.1 ms to 0.2 ms each; not on analyze's set.
-            "chalicelib.auth.tokens:Principal",
-            "chalicelib.auth.tokens:TokenInfo",
-            "chalicelib.channels.base:Skipped",
-            "chalicelib.channels.base:WebhookRequest",
-            "chalicelib.forms.config:FormTexts",  # `_asdict` shows a form's texts (cli/forms.py)
-            "chalicelib.forms.records:StoredForm",
-            "chalicelib.read.routes:FieldFilters",
-            "chalicelib.read.routes:Listing",
-            "chalicelib.read.routes:ThemeFilter",
-        ],
-        "Protocol": [],
-    },
-    "export": {
-        "dataclass": [],
-        "NamedTuple": [
-            # The export's immutable records (COLD_START_RECORDS); the export sits at its target.
-            "chalicelib.export.streams:WrittenFile",
-            "chalicelib.store.customers:CustomerView",
-        ],
-        "Protocol": [
-            "chalicelib.export.base:ExportWriter",  # the writers' contracts (type checkers read them)
-            "chalicelib.export.streams:FileTarget",
-        ],
-    },
-}
-
-
-@pytest.mark.parametrize("function", sorted(FUNCTION_IMPORTS))
-def test_a_functions_import_set_defines_no_dataclass_namedtuple_or_protocol_but_the_allowed_ones(function):
-    imports = import_statements(FUNCTION_IMPORTS[function])
-    found = _run(f"{imports}\n{CLASS_KINDS}", _HANDLER=FUNCTION_HANDLERS[function])
-
-    assert found == ALLOWED_CLASS_KINDS[function]
-
-
-def test_the_class_kind_probe_finds_each_kind():
-    # The guard above can fail: a module defining one of each is found under each kind.
-    script = """
-import dataclasses, sys, types, typing
-probe = types.ModuleType("chalicelib._probe")
-@dataclasses.dataclass
-class Record:
-    x: int
-class Pair(typing.NamedTuple):
-    x: int
-class Contract(typing.Protocol):
-    def run(self) -> None: ...
-for cls in (Record, Pair, Contract):
-    cls.__module__ = probe.__name__
-    setattr(probe, cls.__name__, cls)
-sys.modules[probe.__name__] = probe
-"""
-    found = _run(script + CLASS_KINDS)
-
-    assert found == {
-        "dataclass": ["chalicelib._probe:Record"],
-        "NamedTuple": ["chalicelib._probe:Pair"],
-        "Protocol": ["chalicelib._probe:Contract"],
-    }
-
-
-def test_analyzes_import_set_compiles_no_pattern_with_a_big_character_class():
-    # A character class with a character beyond Latin-1 ("…") and more than two runs makes `re` build a table
-    # of the 64K code points (BIGCHARSET), ~0.25 ms per pattern: chalicelib's patterns compiled at import keep
-    # such characters out of classes (or test characters with a set). Found through re's charset optimizer.
-    script = f"""
-import json, sys
-import os, re._compiler as compiler
-RE_PACKAGE = os.path.dirname(compiler.__file__)
-found = []
-optimize = compiler._optimize_charset
-def recording(*args, **kwargs):
-    out, cased = optimize(*args, **kwargs)
-    if any(op is compiler.BIGCHARSET for op, _ in out):
-        frame = sys._getframe(1)
-        while frame.f_code.co_filename.startswith(RE_PACKAGE):
-            frame = frame.f_back
-        found.append(frame.f_code.co_filename)  # the module that compiled the pattern
-    return out, cased
-compiler._optimize_charset = recording
-import {", ".join(FUNCTION_IMPORTS["analyze"])}
-print(json.dumps(sorted(set(found))))
-"""
-    compiled_by = _run(script, _HANDLER=FUNCTION_HANDLERS["analyze"])
-    assert [path for path in compiled_by if path.startswith(str(PROJECT / "chalicelib"))] == []
