@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from chalicelib.analysis.lazy_pattern import LazyPattern
-from tests.test_cold_start import _run
+from tests.cold_start_probe import run_probe
 
 
 def test_it_compiles_on_first_use_and_answers_as_the_compiled_pattern():
@@ -21,7 +21,7 @@ def test_it_compiles_on_first_use_and_answers_as_the_compiled_pattern():
 
 
 def test_importing_the_redaction_patterns_compiles_none():
-    found = _run(
+    found = run_probe(
         "import json\n"
         "from chalicelib.analysis.lazy_pattern import LazyPattern\n"
         "from chalicelib.analysis.redaction import identifiers, patterns, prefilter\n"
