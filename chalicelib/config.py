@@ -77,8 +77,8 @@ class Settings:
         # dashboard's address their messages link to ("" for no link).
         self.alerts_topic_arn: str = environ.get("ALERTS_TOPIC_ARN", "")
         self.dashboard_url: str = environ.get("DASHBOARD_URL", "")
-        # Shards of each (day, channel) partition of the per-day index (store/feedback.py, "Per-day index
-        # layout"); may be raised, never lowered (items in the shards dropped would no longer be read).
+        # Shards of each (day, channel) partition of the per-day index (store/day_layout.py says why); may be
+        # raised, never lowered (items in the shards dropped would no longer be read).
         self.channel_shards = max(1, int(environ.get("CHANNEL_SHARDS", "1") or "1"))
 
 
