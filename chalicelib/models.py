@@ -1,7 +1,7 @@
 """The data contract: what every channel produces and what the analyzer adds (README, "How it works")."""
 
 # No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
-# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
+# class is defined, a cost every cold start pays (tests/test_cold_start_classes.py keeps them real objects).
 
 import hashlib
 from datetime import UTC, datetime

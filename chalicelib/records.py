@@ -1,7 +1,7 @@
 """Records compared by value without a dataclass: equality, hash and repr from their slots, written once.
 
 The classes a function defines at its cold start are plain classes with `__slots__` and their own
-`__init__` (tests/test_cold_start.py says why and keeps it so): a `@dataclass` compiles its generated methods
+`__init__` (tests/test_cold_start_classes.py keeps it so): a `@dataclass` compiles its generated methods
 from source when the class is defined, a NamedTuple its `__new__`. The few records that are compared,
 hashed or shown derive those methods from here instead of writing them each.
 """

@@ -6,7 +6,7 @@ The built-in strings of the widget and the hosted page live in one data file, `c
 """
 
 # No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
-# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
+# class is defined, a cost every cold start pays (tests/test_cold_start_classes.py keeps them real objects).
 
 import functools
 import json

@@ -1,7 +1,7 @@
 """A feedback form's configuration, as marketing teams set it up."""
 
 # No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
-# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
+# class is defined, a cost every cold start pays (tests/test_cold_start_classes.py keeps them real objects).
 
 import secrets
 from typing import Annotated, NamedTuple, Self

@@ -9,7 +9,7 @@ yes; `"5.0"`, `"+5"`, `"five"` no).
 """
 
 # No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
-# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
+# class is defined, a cost every cold start pays (tests/test_cold_start_classes.py keeps them real objects).
 
 import re
 import uuid

@@ -19,7 +19,7 @@ Erasure (`DELETE /customers/{id}`) is the privacy package's route.
 """
 
 # No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
-# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
+# class is defined, a cost every cold start pays (tests/test_cold_start_classes.py keeps them real objects).
 
 from dataclasses import replace
 from datetime import date, timedelta
@@ -102,8 +102,7 @@ def _feedback_json(item: StoredFeedback) -> dict[str, Any]:
     return item.model_dump(mode="json", exclude_none=True)
 
 
-# The listing's records are NamedTuples, not dataclasses: tests/test_cold_start.py COLD_START_RECORDS says
-# why.
+# The listing's records are NamedTuples, not dataclasses: chalicelib/records.py says why.
 class ThemeFilter(NamedTuple):
     """`theme` and `theme_sentiment` as asked (the listing's identity) and the ids they match."""
 

@@ -34,7 +34,7 @@ from chalicelib.store.schema import (
 MAX_EMAIL_LENGTH = 320
 
 
-# A NamedTuple (never changed once read), not a dataclass: tests/test_cold_start.py COLD_START_RECORDS says
+# A NamedTuple (never changed once read), not a dataclass: chalicelib/records.py says
 # why.
 class CustomerView(NamedTuple):
     """A customer's profile, identities and most recent feedback, from one Query and one BatchGetItem."""

@@ -5,7 +5,7 @@ keywords per language, which the keywords tagger matches and the Bedrock tagger 
 """
 
 # No `from __future__ import annotations`: pydantic would evaluate each field's string annotation when the
-# class is defined, a cost every cold start pays (tests/test_cold_start.py keeps them real objects).
+# class is defined, a cost every cold start pays (tests/test_cold_start_classes.py keeps them real objects).
 
 from typing import Annotated
 

@@ -60,8 +60,8 @@ _OPPOSITE = {POSITIVE: NEGATIVE, NEGATIVE: POSITIVE}
 _SENTENCE_END = re.compile(r"[!?;\n]|…|(?<!\d)\.|\.(?!\d)")
 
 
-# The tagger's own records below are plain slotted classes, not NamedTuples: see ANALYSIS_PLAIN_RECORDS in
-# tests/test_cold_start.py.
+# The tagger's own records below are plain slotted classes, not NamedTuples: chalicelib/records.py
+# says why.
 class _Languages:
     """The indexes of one taxonomy in one language: theme keywords, general cues, theme-scoped cues."""
 

@@ -26,8 +26,8 @@ COMPOUND_MIN_SUFFIX = 4
 COMPOUND_MIN_REST = 3
 
 
-# The records below are plain slotted classes, not NamedTuples: see ANALYSIS_PLAIN_RECORDS in
-# tests/test_cold_start.py.
+# The records below are plain slotted classes, not NamedTuples: chalicelib/records.py says
+# why.
 class Hit:
     """A phrase found in the text: tokens[first..last], and what the phrase stands for (a theme id, a cue)."""
 
