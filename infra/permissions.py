@@ -89,6 +89,12 @@ FEEDBACK_PARTITIONS = "FEEDBACK#*"
 # Outbound webhooks (chalicelib/outbound/): subscriptions (config records) and their delivery logs.
 SUBSCRIPTION_PARTITION = "SUBSCRIPTION"
 DELIVERY_LOG_PARTITIONS = "DELIVERY#*"
+# Customers (chalicelib/store/identities.py, profiles.py): each one's profile, and the tombstones and
+# redirects a merge leaves, at CUSTOMER#<id>; identity items of tables written before at IDENTITY#<identity>.
+CUSTOMER_PARTITIONS = "CUSTOMER#*"
+LEGACY_IDENTITY_PARTITIONS = "IDENTITY#*"
+# The erasure log (chalicelib/privacy/erasure.py ERASURE): one entry per erased customer, counts only.
+ERASURE_LOG_PARTITION = "ERASURE"
 
 
 @dataclass(frozen=True)
@@ -230,17 +236,41 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
     return [
         # queue.enqueue: SendMessage / SendMessageBatch (the URL comes from INGEST_QUEUE_URL, no GetQueueUrl).
         statement("EnqueueDeliveries", ["sqs:SendMessage"], [targets.queue_arn]),
+        # GetItem: form, source, taxonomy and subscription records (store/config_records.py), the cursor key
+        # (signing_keys.py), a customer's profile, a feedback item by id, a pending export rewrite (GET
+        # /exports/{date}: export/rewrite.is_pending). BatchGetItem: the day counters and their completeness
+        # mark (/stats: counters.py), a customer's items by key (customers.py), identities (POST
+        # /customers/search: identities.lookup_identities), a listing's items (feedback_pages.py).
         statement(
-            "ReadAndEraseItems",
-            [
-                # form/source config records, customer profile (store/dynamo.get_item), a pending export
-                # rewrite (GET /exports/{date}: export/rewrite.is_pending)
-                "dynamodb:GetItem",
-                "dynamodb:BatchGetItem",  # POST /customers/search, GET /customers?email= (lookup_identities)
-                # erasure: deletes, the export days it marks for rewriting, the erasure log entry (privacy.py)
-                "dynamodb:BatchWriteItem",
-            ],
+            "ReadItems",
+            ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
             [targets.table_arn],
+            partitions=[
+                FORM_PARTITION,
+                SOURCE_PARTITION,
+                THEMES_PARTITION,
+                SUBSCRIPTION_PARTITION,
+                SIGNING_KEY_PARTITION,
+                EXPORT_REWRITE_PARTITION,
+                COUNTERS_MARK_PARTITION,
+                COUNTER_PARTITIONS,
+                CUSTOMER_PARTITIONS,
+                LEGACY_IDENTITY_PARTITIONS,
+                FEEDBACK_PARTITIONS,
+            ],
+        ),
+        # Erasure (privacy/erasure.py): BatchWriteItem deleting the customer's profiles, redirects and
+        # identity items, marking the export days to rewrite (export/rewrite.request_rewrite), logging it.
+        statement(
+            "EraseCustomers",
+            ["dynamodb:BatchWriteItem"],
+            [targets.table_arn],
+            partitions=[
+                CUSTOMER_PARTITIONS,
+                LEGACY_IDENTITY_PARTITIONS,
+                EXPORT_REWRITE_PARTITION,
+                ERASURE_LOG_PARTITION,
+            ],
         ),
         statement(
             "QueryIndexes",
@@ -300,17 +330,36 @@ def analyze(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
     """The SQS-triggered analyze Lambda: Comprehend, identity resolution and the transactional write."""
     return [
         consume_queue("ConsumeIngestQueue", targets.queue_arn),
+        # GetItem: form and source records (redaction and language settings), the taxonomy (tagging), profiles
+        # when merging. BatchGetItem: the batch's stored items and identities (feedback_write.prefetch,
+        # identities.lookup_identities), a merged customer's items (customers.customer_items).
+        statement(
+            "ReadForStoring",
+            ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            [targets.table_arn],
+            partitions=[
+                FORM_PARTITION,
+                SOURCE_PARTITION,
+                THEMES_PARTITION,
+                CUSTOMER_PARTITIONS,
+                LEGACY_IDENTITY_PARTITIONS,
+                FEEDBACK_PARTITIONS,
+            ],
+        ),
+        # TransactWriteItems (feedback_write.py): the conditional feedback Put, its day and hour counters,
+        # the profile's aggregates and the identities' redirects (Updates); platform_deletions.mark_deleted
+        # (UpdateItem); merge.merge: tombstone and aggregates (Updates), moved feedback, redirects and
+        # identity items (BatchWriteItem).
         statement(
             "StoreFeedback",
-            [
-                "dynamodb:GetItem",  # form/source configs (redaction setting), profiles when merging
-                "dynamodb:BatchGetItem",  # identities.lookup_identities
-                "dynamodb:PutItem",  # TransactWriteItems: conditional feedback and identity Puts
-                # TransactWriteItems: profile aggregates, merge tombstones; platform_deletions.mark_deleted
-                "dynamodb:UpdateItem",
-                "dynamodb:BatchWriteItem",  # merge.merge: moved identities and feedback
-            ],
+            ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"],
             [targets.table_arn],
+            partitions=[
+                FEEDBACK_PARTITIONS,
+                COUNTER_PARTITIONS,
+                CUSTOMER_PARTITIONS,
+                LEGACY_IDENTITY_PARTITIONS,
+            ],
         ),
         # merge.merge reads the absorbed customer's partition through the customer index.
         statement("QueryCustomerIndex", ["dynamodb:Query"], [targets.index_arn(CUSTOMER_INDEX)]),
@@ -326,8 +375,14 @@ def nightly_export(targets: Targets, log_group_arn: str) -> list[iam.PolicyState
     return [
         # feedback.list_day: one paginated Query per DAY#… shard, never a Scan.
         statement("ReadDayIndex", ["dynamodb:Query"], [targets.index_arn(DAY_INDEX)]),
-        # contacts.csv joins each item's customer profile (BatchGetItem, 100 keys a call).
-        statement("ReadProfiles", ["dynamodb:BatchGetItem"], [targets.table_arn]),
+        # contacts.csv joins each item's customer profile (BatchGetItem, 100 keys a call); export/fanout reads
+        # the day's counters (and their completeness mark) to size the day.
+        statement(
+            "ReadProfilesAndCounts",
+            ["dynamodb:BatchGetItem"],
+            [targets.table_arn],
+            partitions=[CUSTOMER_PARTITIONS, COUNTER_PARTITIONS, COUNTERS_MARK_PARTITION],
+        ),
         # export/rewrite.rewrite_pending: the export days erasures marked (pk = EXPORT_REWRITE), read and
         # then deleted once rewritten (a conditional DeleteItem: a day marked again meanwhile stays).
         statement(
