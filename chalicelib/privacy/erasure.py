@@ -105,7 +105,8 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     # With a retention, items may have expired from the table while their export days remain: the profile
     # lists every day its items were stored on (merges carry the absorbed profiles' days over).
     days.update(date.fromisoformat(day) for day in (profile or {}).get("stored_days", []))
-    # Feedback goes in transactions with its day counts and negative pointers, so /stats forgets it too.
+    # Feedback goes in transactions with its day and hour counts (its negative index entry with it), so
+    # /stats forgets it too.
     feedback_delete.delete_feedback(feedback_ids, taxonomy_records.current().parents())
     for profile_id in sorted(profiles):
         deletes.append({"DeleteRequest": {"Key": dynamo.serialize(profile_key(profile_id))}})

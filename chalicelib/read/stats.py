@@ -1,6 +1,6 @@
 """Aggregates for the dashboard (`GET /stats`), read from the day counters the writes keep
-(store/counters.py): a BatchGetItem per 50 days of counter items, one Query for the newest negative
-pointers and one BatchGetItem for those items, whatever the range holds.
+(store/counters.py): a BatchGetItem per 50 days of counter items, one Query of the sparse index of
+negatives for the newest ones and one BatchGetItem for those items, whatever the range holds.
 
 Per day: the sentiment mix and the NPS (promoters - detractors, in % of NPS ratings); per channel: the
 sentiment mix; overall: totals, the NPS, and the newest negative feedback (with the customer it belongs to).
@@ -212,17 +212,17 @@ def _add_counts(counts: Mapping[str, int], tally: Tally | None, channels: dict[s
 
 
 def _newest_negative(days: list[date], latest_negative: int) -> list[dict[str, Any]]:
-    """The newest negative items stored on `days`: their pointers, then the items themselves (their customer
-    may have changed since, by a merge)."""
-    pointers = counters.newest_negative_ids(days[0], days[-1], latest_negative)
-    if not pointers:
+    """The newest negative items stored on `days`: their index entries, then the items themselves (their
+    customer may have changed since, by a merge)."""
+    entries = counters.newest_negative_ids(days[0], days[-1], latest_negative)
+    if not entries:
         return []
-    keys = [feedback_key(feedback_id) for _, feedback_id in pointers]
+    keys = [feedback_key(feedback_id) for _, feedback_id in entries]
     found = {
         item["feedback_id"]: item
         for item in map(plain_fields, dynamo.batch_get(settings().table_name, keys, attributes=PROJECTED))
     }
-    items = [found.get(feedback_id) for _, feedback_id in pointers]
+    items = [found.get(feedback_id) for _, feedback_id in entries]
     return [
         negative_entry(item) for item in items if item and item.get("sentiment") == Sentiment.NEGATIVE.value
     ]

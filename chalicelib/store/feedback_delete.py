@@ -1,10 +1,10 @@
-"""Deleting stored feedback (erasure) with its day counts and negative pointer, each item at most once.
+"""Deleting stored feedback (erasure) with its day and hour counts, each item at most once.
 
 Each item's Delete is conditional on the item existing at the version it was read at (its sentiment and
 taxonomy version: what its counts depend on) and goes in the same TransactWriteItems as the counter Updates
-and pointer Deletes of the items beside it (counters.py). So an item already gone moves nothing, a retry of
-a transaction that committed finds its items gone, and an item re-analysed or re-tagged meanwhile is read
-again and removed as it is now.
+of the items beside it (counters.py); its entry in the sparse index of negatives goes with it. So an item
+already gone moves nothing, a retry of a transaction that committed finds its items gone, and an item
+re-analysed or re-tagged meanwhile is read again and removed as it is now.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def _read(feedback_ids: Sequence[str]) -> dict[str, StoredFeedback]:
 
 
 def delete_feedback(feedback_ids: Sequence[str], parents: counters.ThemeParents) -> DeleteOutcome:
-    """Delete these feedback items, taking their counts off their days' counters and their negative pointers
-    away in the same transactions (`parents`: the taxonomy's, as the counts were made).
+    """Delete these feedback items, taking their counts off their days' and hours' counters in the same
+    transactions (`parents`: the taxonomy's, as the counts were made).
 
     The items are read first (strongly consistent): ids already gone are skipped. Raises DeleteIncomplete
     when contention outlasts the retries."""

@@ -70,7 +70,7 @@ class _Transaction:
     def __init__(self) -> None:
         self.actions: list[dict[str, Any]] = []
         # What each action is for: ("feedback", id) | ("identity", identity) | ("profile", customer id)
-        # | ("counter", "") for the day counters and negative pointers, which never refuse.
+        # | ("counter", "") for the day and hour counters, which never refuse.
         self.roles: list[tuple[str, str]] = []
         self.items: list[StoredFeedback] = []
 
@@ -83,7 +83,7 @@ class _Transaction:
         return len(self.actions) + len(unit.actions) + counters.action_count([*self.items, *unit.items])
 
     def close(self, parents: counters.ThemeParents) -> None:
-        """Add the counter Updates and negative pointers of the transaction's items."""
+        """Add the day and hour counter Updates of the transaction's items."""
         for action in counters.counter_actions(self.items, [], parents):
             self.add(action, ("counter", ""))
 

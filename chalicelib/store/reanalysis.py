@@ -30,7 +30,7 @@ from chalicelib.store.schema import NEGATIVE_PARTITION, NEGATIVE_PK, PK
 # Attributes an analysis writes onto an item; every other attribute is left as stored.
 ANALYSIS_FIELDS = ("sentiment", "sentiment_scores", "analyzer", "analyzed_at", "skipped_reason")
 # Item updates per customer in one transaction: with its profile delta and at most two counter actions an item
-# (its day's counter update, its negative pointer), they fit the 100 actions of a transaction.
+# (its day's and its hour's counter updates), they fit the 100 actions of a transaction.
 CHANGES_PER_UNIT = 33
 # Attributes a re-tag writes onto an item; nothing else (its sentiment, text and customer stay as stored).
 THEME_FIELDS = ("themes", "taxonomy_version")
