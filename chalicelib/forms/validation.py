@@ -175,12 +175,13 @@ _TRANSLATED = {
 def field_message(form: FormConfig, field: str, code: str, language: str = DEFAULT_LANGUAGE) -> str:
     """The short message a person sees for `code` on `field` of `form`, in `language` where the strings
     table has it (the technical fields' messages are English)."""
+    low, high = form.rating_scale.bounds
     key = _TRANSLATED.get((field, code))
     if key:
-        template = strings_for(form, language)[key]
-    else:
-        template = _MESSAGES.get((field, code)) or _GENERIC_MESSAGES.get(code, "{subject} is not valid.")
-    low, high = form.rating_scale.bounds
+        # A form may override these texts: fill {low} and {high} by plain replacement (as the hosted page and
+        # the widget do), so a brace a team wrote is shown as written, never parsed as a format field.
+        return strings_for(form, language)[key].replace("{low}", str(low)).replace("{high}", str(high))
+    template = _MESSAGES.get((field, code)) or _GENERIC_MESSAGES.get(code, "{subject} is not valid.")
     subject = _SUBJECTS.get(field, "This value")
     return template.format(low=low, high=high, subject=subject, max_chars=_MAX_CHARS.get(field, 0))
 
