@@ -105,6 +105,10 @@ def test_allowed_origin_is_accepted(client, stack, csat_form):
             413,
             "payload_too_large",
         ),
+        # A page in another charset: stored as U+FFFD replacement characters without a word, before.
+        ("percent-encoded latin-1", "demo", URLENCODED, b"comment=Caf%E9+cr%E8me", 400, "malformed_form"),
+        ("percent-encoded invalid bytes", "demo", URLENCODED, b"rating=9&name=%FF%FE", 400, "malformed_form"),
+        ("raw bytes that are not UTF-8", "demo", URLENCODED, b"comment=Caf\xe9", 400, "malformed_form"),
         ("rating above the scale", "demo", JSON, b'{"rating": 11}', 422, "validation_failed"),
         ("rating below the scale", "demo", JSON, b'{"rating": -1}', 422, "validation_failed"),
         ("rating not a number", "demo", JSON, b'{"rating": "great"}', 422, "validation_failed"),
