@@ -98,10 +98,10 @@ def test_allowed_origin_is_accepted(client, stack, csat_form):
         ),
         ("no content type", "demo", {}, b'{"rating": 5}', 415, "unsupported_media_type"),
         (
-            "body over 64 KiB",
+            "body over 160 KiB",
             "demo",
             JSON,
-            b'{"comment": "' + b"x" * (64 * 1024) + b'"}',
+            b'{"comment": "' + b"x" * (160 * 1024) + b'"}',
             413,
             "payload_too_large",
         ),
@@ -140,6 +140,19 @@ def test_bad_input_is_refused_clearly_and_nothing_is_queued(
     assert response.status_code == status, label
     assert error_of(response)["code"] == code
     assert stack.queue_depth() == 0
+
+
+def test_a_comment_at_its_bound_fits_the_body_in_either_encoding(client, stack):
+    # 10,000 emoji are 120,000 bytes \u-escaped (Python's json.dumps by default): 413 under the old 64 KiB.
+    comment, name = "🙂" * 10_000, "Zoë " * 50
+    body = json.dumps({"rating": 3, "comment": comment, "name": name}).encode()
+    assert len(body) > 120_000
+
+    response = client.http.post("/forms/demo/responses", headers=JSON, body=body)
+
+    assert response.status_code == 202
+    [event] = decode_events(stack.queued_bodies()[0])
+    assert (event.text, event.author.name) == (comment, name.strip())
 
 
 def test_validation_error_names_the_field_with_a_message_and_a_code(client, stack):

@@ -565,3 +565,16 @@ def test_demo_pages_embed_the_widget_from_the_api():
     assert "<div data-feedback-form></div>" in inline
     assert "data-feedback-form></div>" not in floating
     assert demo.render("/secret", "http://x", "demo", "h") is None
+
+
+def test_a_hosted_post_of_a_long_comment_in_any_script_is_stored(client, stack):
+    # The textarea takes 10,000 characters; 10,000 CJK characters are 90,000 bytes percent-encoded, which
+    # the old 64 KiB limit answered with a JSON 413 in the visitor's browser, their words lost.
+    comment = "配送が遅れましたが対応は丁寧でした" * 588 + "以上です"
+    assert len(comment) == 10_000
+
+    response = post_hosted(client, "demo", {"rating": "6", "comment": comment, "email": "ken@example.jp"})
+
+    assert response.status_code == 303
+    [event] = decode_events(stack.queued_bodies()[0])
+    assert event.text == comment
