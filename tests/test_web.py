@@ -171,7 +171,28 @@ def test_public_config_has_only_public_fields(client, csat_form):
         },
     }
     assert response.headers["Access-Control-Allow-Origin"] == SHOP
-    assert "max-age" in response.headers["Cache-Control"]
+    assert response.headers["Cache-Control"] == "no-cache"
+
+
+def test_a_browser_that_fetched_a_form_gets_its_change_within_the_config_cache(client, csat_form):
+    # Cached with max-age=300 before: a visitor who loaded the form kept its old scale five minutes after the
+    # change had reached the API, and the score they picked on it was refused.
+    first = client.http.get(f"/forms/{csat_form.form_id}", headers={"Origin": SHOP})
+    etag = first.headers["ETag"]
+    unchanged = client.http.get(
+        f"/forms/{csat_form.form_id}", headers={"Origin": SHOP, "If-None-Match": etag}
+    )
+    form_store.save(csat_form.model_copy(update={"rating_scale": RatingScale.NPS}))
+    form_store.clear_cache()  # CONFIG_CACHE_SECONDS have passed
+    changed = client.http.get(f"/forms/{csat_form.form_id}", headers={"Origin": SHOP, "If-None-Match": etag})
+
+    assert first.headers["Cache-Control"] == unchanged.headers["Cache-Control"] == "no-cache"
+    assert (unchanged.status_code, unchanged.body) == (304, b"")
+    assert unchanged.headers["ETag"] == etag
+    assert unchanged.headers["Access-Control-Allow-Origin"] == SHOP
+    assert changed.status_code == 200
+    assert (changed.json_body["rating_min"], changed.json_body["rating_max"]) == (0, 10)
+    assert changed.headers["ETag"] != etag
 
 
 def test_public_config_for_other_sites_and_unknown_forms(client, csat_form):
