@@ -266,6 +266,18 @@ def test_the_preview_shows_a_banner_and_takes_a_language(client, branded):
     assert "data-preview" not in client.http.get("/f/branded?lang=xx").body.decode()
 
 
+@pytest.mark.parametrize("follow_up", [{}, {"negative": "What went wrong?"}])  # one page, or the score first
+def test_the_preview_sends_nothing_without_javascript(client, branded, follow_up):
+    # The banner said "responses are not sent", but without JavaScript (or before widget.js mounted) the
+    # plain form posted a real response, counted in the form's scores.
+    form_store.save(branded.model_copy(update={"follow_up": follow_up}))
+    preview = client.http.get("/f/branded?preview=1").body.decode()
+    page = client.http.get("/f/branded").body.decode()
+
+    assert re.findall(r"<button [^>]*>", preview) == ['<button type="submit" disabled>']
+    assert re.findall(r"<button [^>]*>", page) == ['<button type="submit">']
+
+
 def test_the_hosted_pages_texts_stay_escaped(client, stack):
     form = FormConfig(
         form_id="hostile-brand",
