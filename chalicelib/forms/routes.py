@@ -419,6 +419,11 @@ def put_form(form_id: str) -> Response:
     try:
         version = form_store.write(form, expected)
     except VersionConflict as error:
+        if expected == 0:  # "changed since that version" would mislead: there was no version, the form exists
+            raise PreconditionFailed(
+                f"The form {form_id} already exists: PATCH some options, or PUT with If-Match: its ETag "
+                f"(GET /forms/{form_id}/config) to replace it."
+            ) from error
         raise _conflict(form_id) from error
     return _config_answer(form_store.StoredForm(form, version), 201 if expected == 0 else 200)
 
