@@ -67,9 +67,27 @@ def test_browser_language_and_page_are_kept(client, stack):
     post_json(client, "demo", {"rating": 10, "language": "fr-FR", "page_url": "https://shop.example.com/a"})
 
     [event] = decode_events(stack.queued_bodies()[0])
-    assert event.language == "fr-FR"
+    assert event.language == "fr"  # "fr-FR" before: GET /feedback?language=fr and the dashboard missed it
     assert event.permalink == "https://shop.example.com/a"
     assert event.metadata["form_name"] == "Demo NPS survey"
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored", "hint"),
+    [
+        ("de-DE", "de", None),
+        ("PT_br", "pt", None),
+        ("zh-Hant-TW", "zh-TW", None),
+        ("zh-CN", "zh", None),
+        ("en", "en", None),
+        ("fil-PH", None, "fr"),  # no ISO 639-1 code: the text decides, helped by the browser's header
+    ],
+)
+def test_the_browser_language_is_stored_as_its_iso_639_1_code(client, stack, sent, stored, hint):
+    post_json(client, "demo", {"comment": "ok", "language": sent}, headers={"Accept-Language": "fr-CA"})
+
+    [event] = decode_events(stack.queued_bodies()[0])
+    assert (event.language, event.language_hint) == (stored, hint)
 
 
 def test_allowed_origin_is_accepted(client, stack, csat_form):

@@ -31,8 +31,17 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.forms.appearance import DEFAULT_LANGUAGE, strings_for
 from chalicelib.forms.config import FormConfig
-from chalicelib.http import ValidationFailed
-from chalicelib.models import MAX_LANGUAGE_CHARS, Author, Channel, DeferredModel, FeedbackEvent, Kind, utc_now
+from chalicelib.http import ValidationFailed, accept_language_hint
+from chalicelib.models import (
+    LANGUAGE_HINTS,
+    MAX_LANGUAGE_CHARS,
+    Author,
+    Channel,
+    DeferredModel,
+    FeedbackEvent,
+    Kind,
+    utc_now,
+)
 
 MAX_COMMENT_CHARS = 10_000
 MAX_NAME_CHARS = 200
@@ -231,7 +240,11 @@ def to_event(form: FormConfig, response: FormResponse, browser_language: str | N
     Accept-Language), travels as the item's language hint.
     """
     now = utc_now()
-    hint = None if response.language else form.default_language or browser_language
+    # Stored as every channel's items store it, the ISO 639-1 code ('fr-FR' → 'fr'; Traditional Chinese
+    # 'zh-TW'), so `GET /feedback?language=fr` and the dashboard find it; a tag of no such code is left out.
+    sent = response.language.replace("_", "-") if response.language else None
+    language = accept_language_hint(sent, LANGUAGE_HINTS)
+    hint = None if language else form.default_language or browser_language
     external_id = response.response_id or uuid.uuid4().hex
     page_url = str(response.page_url) if response.page_url else None
     # The comment answers the follow-up question of the rating's band when the form asks one: the words stay
@@ -248,7 +261,7 @@ def to_event(form: FormConfig, response: FormResponse, browser_language: str | N
         channel=Channel.FORM,
         kind=Kind.FORM_RESPONSE,
         text=response.comment or "",
-        language=response.language,
+        language=language,
         language_hint=hint,
         rating=response.rating,
         rating_scale=form.rating_scale if response.rating is not None else None,

@@ -78,7 +78,7 @@ def test_floating_widget_keyboard_only_is_stored_with_language_and_page(page, ho
     [item] = local_stack.wait_for_items(lambda item: item["text"] == comment)
     assert (item["rating"], item["rating_scale"], item["channel"]) == (9, "nps", "form")
     assert item["source_id"] == "demo"
-    assert item["language"] == "en-US"
+    assert item["language"] == "en"  # navigator.language "en-US", stored as its ISO 639-1 code
     assert item["permalink"] == url
     assert item["author"]["email"] == "keyboard.user@example.com"
     assert item["external_id"].startswith("w-")  # the widget's own response id
