@@ -182,8 +182,11 @@ def test_form_for_one_site_works_there_and_nowhere_else(new_context, host_site, 
 
     # The same page served as http://localhost:<port>: another origin, which the form does not allow.
     other = new_context().new_page()
-    with other.expect_console_message(lambda message: "unavailable" in message.text):
+    with other.expect_console_message(lambda message: "unavailable" in message.text) as warned:
         other.goto(host_site.url("inline.html", form="shop-csat", host="localhost"))
+    # It said "(Failed to fetch)" only, beside the browser's CORS error: now it names the site and the fix.
+    origin = f"http://localhost:{host_site.port}"
+    assert f"this site ({origin}) is not among the form's allowed origins" in warned.value.text
     assert other.evaluate("document.querySelector('[data-feedback-form]').shadowRoot") is None
     outcome = other.evaluate(
         """api => fetch(api + '/forms/shop-csat/responses', {method: 'POST',
