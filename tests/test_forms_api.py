@@ -322,11 +322,22 @@ def test_ratings_accepted_as_documented(client, stack, headers, rating, stored):
     assert event.rating == stored
 
 
-def test_web_page_addresses_are_kept(client, stack):
-    post_json(client, "demo", {"rating": 9, "page_url": "HTTP://Shop.Example.com/checkout?step=2"})
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("HTTP://Shop.Example.com/checkout?step=2", "http://shop.example.com/checkout?step=2"),
+        # Kept whole before: a password in the address, and a sign-in's token in its fragment, were stored,
+        # exported and sent to CRMs as the item's permalink.
+        ("https://alice:s3cret@shop.example.com:8443/a?step=2", "https://shop.example.com:8443/a?step=2"),
+        ("https://shop.example.com/cb#access_token=eyJhbGci", "https://shop.example.com/cb"),
+        ("https://@shop.example.com/#", "https://shop.example.com/"),
+    ],
+)
+def test_web_page_addresses_are_kept_without_credentials_or_fragment(client, stack, sent, stored):
+    post_json(client, "demo", {"rating": 9, "page_url": sent})
 
     [event] = decode_events(stack.queued_bodies()[0])
-    assert event.permalink == "http://shop.example.com/checkout?step=2"
+    assert event.permalink == stored
     assert event.metadata["page_url"] == event.permalink
 
 

@@ -14,6 +14,7 @@ yes; `"5.0"`, `"+5"`, `"five"` no).
 import re
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -57,6 +58,15 @@ FORM_ENCODED = "form_encoded"
 _DIGITS = re.compile(r"-?[0-9]+")
 # More digits than this is out of every scale (and int() refuses over 4,300 digits).
 _MAX_RATING_DIGITS = 6
+
+
+def _stored_page_url(url: HttpUrl | None) -> str | None:
+    """The page's address as stored, exported and sent to CRMs: without the user and password it may carry
+    (https://alice:s3cret@…) and without its fragment (#access_token=… of a sign-in), which name no page."""
+    if url is None:
+        return None
+    parts = urlsplit(str(url))
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, ""))
 
 
 def _normalized_url_fits(url: HttpUrl) -> HttpUrl:
@@ -246,7 +256,7 @@ def to_event(form: FormConfig, response: FormResponse, browser_language: str | N
     language = accept_language_hint(sent, LANGUAGE_HINTS)
     hint = None if language else form.default_language or browser_language
     external_id = response.response_id or uuid.uuid4().hex
-    page_url = str(response.page_url) if response.page_url else None
+    page_url = _stored_page_url(response.page_url)
     # The comment answers the follow-up question of the rating's band when the form asks one: the words stay
     # the item's text (analysed, exported, sent to CRMs as the note); the question travels beside them.
     follow_up = form.follow_up_question(response.rating) if response.comment else None
