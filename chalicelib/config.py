@@ -67,7 +67,9 @@ class Settings:
         # partitions holds, read until re-keyed (README, upgrading).
         self.day_shards = int(environ.get("DAY_SHARDS", "8"))
         self.config_cache_seconds = int(environ.get("CONFIG_CACHE_SECONDS", "60"))
-        self.max_form_body_bytes = int(environ.get("MAX_FORM_BODY_BYTES", str(64 * 1024)))
+        # Every field at its bound in either encoding: a 10,000-character comment is up to 120,000 bytes once
+        # percent-encoded (a hosted page's post) or \u-escaped (emoji): 64 KiB refused long non-Latin ones.
+        self.max_form_body_bytes = int(environ.get("MAX_FORM_BODY_BYTES", str(160 * 1024)))
         # Days a stored feedback item is kept before DynamoDB's TTL deletes it (0: kept forever, the default).
         self.retention_days = max(0, int(environ.get("RETENTION_DAYS", "0") or "0"))
         # A day with at least this many items (by its counters) is exported by one invocation per slice of

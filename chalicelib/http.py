@@ -241,8 +241,12 @@ def parse_body(request: Request, limit: int, allowed: tuple[str, ...]) -> dict[s
     if kind == JSON_TYPE:
         return parse_json_object(body)
     try:
-        text = body.decode("utf-8")
+        # Percent-encoded bytes are decoded strictly too: a page in another charset posts "Caf%E9", which the
+        # default (errors="replace") would store as "Caf\ufffd" without a word.
+        # A repeated field keeps its last value, as browsers' own form handling does for scalar fields.
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
     except UnicodeDecodeError as error:
-        raise BadRequest("The form body is not UTF-8.", code="malformed_form") from error
-    # A repeated field keeps its last value, as browsers' own form handling does for scalar fields.
-    return dict(parse_qsl(text, keep_blank_values=True))
+        raise BadRequest(
+            'The form body is not UTF-8: send it as UTF-8 (an HTML form: accept-charset="UTF-8").',
+            code="malformed_form",
+        ) from error

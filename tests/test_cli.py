@@ -121,6 +121,29 @@ def test_forms_create_uses_the_scales_wording_unless_given_its_own(stack, capsys
     )
 
 
+def test_forms_create_never_replaces_an_existing_form_unless_told(stack, capsys):
+    # `forms create --id checkout …` replaced the stored form whole: its follow-ups, strings and origins gone.
+    create = ["forms", "create", "--name", "Checkout", "--scale", "csat", "--id", "checkout"]
+    assert (
+        cli.main([*create, "--follow-up", "negative=What went wrong?", "--origin", "https://a.example"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["version"] == 1
+
+    assert cli.main([*create, "--scale", "stars"]) == 1
+    assert "form 'checkout' exists: change it with `forms update checkout`" in capsys.readouterr().err
+    stored = form_store.get_fresh("checkout")
+    assert (stored.version, stored.form.rating_scale, stored.form.follow_up) == (
+        1,
+        "csat",
+        {"negative": "What went wrong?"},
+    )
+
+    assert cli.main([*create, "--scale", "stars", "--replace"]) == 0
+    replaced = form_store.get_fresh("checkout")
+    assert (replaced.version, replaced.form.rating_scale, replaced.form.follow_up) == (2, "stars", {})
+    assert replaced.form.allowed_origins == []
+
+
 def test_forms_update_changes_only_what_it_is_told(stack, capsys):
     cli.main(["forms", "create", "--name", "Shop", "--id", "shop", "--origin", "https://shop.example.com"])
 

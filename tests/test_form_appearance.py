@@ -266,6 +266,18 @@ def test_the_preview_shows_a_banner_and_takes_a_language(client, branded):
     assert "data-preview" not in client.http.get("/f/branded?lang=xx").body.decode()
 
 
+@pytest.mark.parametrize("follow_up", [{}, {"negative": "What went wrong?"}])  # one page, or the score first
+def test_the_preview_sends_nothing_without_javascript(client, branded, follow_up):
+    # The banner said "responses are not sent", but without JavaScript (or before widget.js mounted) the
+    # plain form posted a real response, counted in the form's scores.
+    form_store.save(branded.model_copy(update={"follow_up": follow_up}))
+    preview = client.http.get("/f/branded?preview=1").body.decode()
+    page = client.http.get("/f/branded").body.decode()
+
+    assert re.findall(r"<button [^>]*>", preview) == ['<button type="submit" disabled>']
+    assert re.findall(r"<button [^>]*>", page) == ['<button type="submit">']
+
+
 def test_the_hosted_pages_texts_stay_escaped(client, stack):
     form = FormConfig(
         form_id="hostile-brand",
@@ -355,4 +367,27 @@ def test_refused_responses_are_explained_in_the_visitors_language(
     fields = json.loads(response.body)["error"]["fields"]
     assert fields["rating"] == rating_message
     assert fields.get("email") == (email_message or fields.get("email"))
+    assert stack.queued_bodies() == []
+
+
+@pytest.mark.parametrize(
+    ("override", "shown"),
+    [
+        ("Une note de {low} à {high}, svp.", "Une note de 1 à 5, svp."),
+        ("Entre {low} et {high} {", "Entre 1 et 5 {"),  # a lone brace: str.format raised, a 500
+        ("Note {0} ou {note} ?", "Note {0} ou {note} ?"),  # unknown fields: KeyError/IndexError, a 500
+        ("{low.__class__} à {high}", "{low.__class__} à 5"),  # never parsed as a format field
+    ],
+)
+def test_a_teams_own_wording_of_a_message_is_shown_as_written(client, stack, csat_form, override, shown):
+    form_store.save(csat_form.model_copy(update={"strings": {"fr": {"msg_rating_range": override}}}))
+
+    response = client.http.post(
+        f"/forms/{csat_form.form_id}/responses",
+        headers={"content-type": "application/json", "origin": "https://shop.example.com"},
+        body=json.dumps({"rating": 9, "language": "fr", "email": "a@example.com"}).encode(),
+    )
+
+    assert response.status_code == 422
+    assert json.loads(response.body)["error"]["fields"] == {"rating": shown}
     assert stack.queued_bodies() == []

@@ -67,9 +67,27 @@ def test_browser_language_and_page_are_kept(client, stack):
     post_json(client, "demo", {"rating": 10, "language": "fr-FR", "page_url": "https://shop.example.com/a"})
 
     [event] = decode_events(stack.queued_bodies()[0])
-    assert event.language == "fr-FR"
+    assert event.language == "fr"  # "fr-FR" before: GET /feedback?language=fr and the dashboard missed it
     assert event.permalink == "https://shop.example.com/a"
     assert event.metadata["form_name"] == "Demo NPS survey"
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored", "hint"),
+    [
+        ("de-DE", "de", None),
+        ("PT_br", "pt", None),
+        ("zh-Hant-TW", "zh-TW", None),
+        ("zh-CN", "zh", None),
+        ("en", "en", None),
+        ("fil-PH", None, "fr"),  # no ISO 639-1 code: the text decides, helped by the browser's header
+    ],
+)
+def test_the_browser_language_is_stored_as_its_iso_639_1_code(client, stack, sent, stored, hint):
+    post_json(client, "demo", {"comment": "ok", "language": sent}, headers={"Accept-Language": "fr-CA"})
+
+    [event] = decode_events(stack.queued_bodies()[0])
+    assert (event.language, event.language_hint) == (stored, hint)
 
 
 def test_allowed_origin_is_accepted(client, stack, csat_form):
@@ -98,13 +116,17 @@ def test_allowed_origin_is_accepted(client, stack, csat_form):
         ),
         ("no content type", "demo", {}, b'{"rating": 5}', 415, "unsupported_media_type"),
         (
-            "body over 64 KiB",
+            "body over 160 KiB",
             "demo",
             JSON,
-            b'{"comment": "' + b"x" * (64 * 1024) + b'"}',
+            b'{"comment": "' + b"x" * (160 * 1024) + b'"}',
             413,
             "payload_too_large",
         ),
+        # A page in another charset: stored as U+FFFD replacement characters without a word, before.
+        ("percent-encoded latin-1", "demo", URLENCODED, b"comment=Caf%E9+cr%E8me", 400, "malformed_form"),
+        ("percent-encoded invalid bytes", "demo", URLENCODED, b"rating=9&name=%FF%FE", 400, "malformed_form"),
+        ("raw bytes that are not UTF-8", "demo", URLENCODED, b"comment=Caf\xe9", 400, "malformed_form"),
         ("rating above the scale", "demo", JSON, b'{"rating": 11}', 422, "validation_failed"),
         ("rating below the scale", "demo", JSON, b'{"rating": -1}', 422, "validation_failed"),
         ("rating not a number", "demo", JSON, b'{"rating": "great"}', 422, "validation_failed"),
@@ -136,6 +158,19 @@ def test_bad_input_is_refused_clearly_and_nothing_is_queued(
     assert response.status_code == status, label
     assert error_of(response)["code"] == code
     assert stack.queue_depth() == 0
+
+
+def test_a_comment_at_its_bound_fits_the_body_in_either_encoding(client, stack):
+    # 10,000 emoji are 120,000 bytes \u-escaped (Python's json.dumps by default): 413 under the old 64 KiB.
+    comment, name = "🙂" * 10_000, "Zoë " * 50
+    body = json.dumps({"rating": 3, "comment": comment, "name": name}).encode()
+    assert len(body) > 120_000
+
+    response = client.http.post("/forms/demo/responses", headers=JSON, body=body)
+
+    assert response.status_code == 202
+    [event] = decode_events(stack.queued_bodies()[0])
+    assert (event.text, event.author.name) == (comment, name.strip())
 
 
 def test_validation_error_names_the_field_with_a_message_and_a_code(client, stack):
@@ -287,11 +322,22 @@ def test_ratings_accepted_as_documented(client, stack, headers, rating, stored):
     assert event.rating == stored
 
 
-def test_web_page_addresses_are_kept(client, stack):
-    post_json(client, "demo", {"rating": 9, "page_url": "HTTP://Shop.Example.com/checkout?step=2"})
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("HTTP://Shop.Example.com/checkout?step=2", "http://shop.example.com/checkout?step=2"),
+        # Kept whole before: a password in the address, and a sign-in's token in its fragment, were stored,
+        # exported and sent to CRMs as the item's permalink.
+        ("https://alice:s3cret@shop.example.com:8443/a?step=2", "https://shop.example.com:8443/a?step=2"),
+        ("https://shop.example.com/cb#access_token=eyJhbGci", "https://shop.example.com/cb"),
+        ("https://@shop.example.com/#", "https://shop.example.com/"),
+    ],
+)
+def test_web_page_addresses_are_kept_without_credentials_or_fragment(client, stack, sent, stored):
+    post_json(client, "demo", {"rating": 9, "page_url": sent})
 
     [event] = decode_events(stack.queued_bodies()[0])
-    assert event.permalink == "http://shop.example.com/checkout?step=2"
+    assert event.permalink == stored
     assert event.metadata["page_url"] == event.permalink
 
 

@@ -91,6 +91,8 @@ def test_replacing_needs_the_current_etag(api, admin_headers):
     assert (replaced[0], replaced[1]["version"], replaced[2]["ETag"]) == (200, 2, '"2"')
     assert (stale[0], stale[1]["error"]["code"]) == (412, "precondition_failed")
     assert create_only[0] == 412
+    # It said "changed since that version", to a writer that named no version.
+    assert create_only[1]["error"]["message"].startswith("The form checkout already exists: PATCH")
     assert stored("checkout")["name"] == "Checkout survey" and stored("checkout")["version"] == 2
 
 

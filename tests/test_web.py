@@ -171,7 +171,28 @@ def test_public_config_has_only_public_fields(client, csat_form):
         },
     }
     assert response.headers["Access-Control-Allow-Origin"] == SHOP
-    assert "max-age" in response.headers["Cache-Control"]
+    assert response.headers["Cache-Control"] == "no-cache"
+
+
+def test_a_browser_that_fetched_a_form_gets_its_change_within_the_config_cache(client, csat_form):
+    # Cached with max-age=300 before: a visitor who loaded the form kept its old scale five minutes after the
+    # change had reached the API, and the score they picked on it was refused.
+    first = client.http.get(f"/forms/{csat_form.form_id}", headers={"Origin": SHOP})
+    etag = first.headers["ETag"]
+    unchanged = client.http.get(
+        f"/forms/{csat_form.form_id}", headers={"Origin": SHOP, "If-None-Match": etag}
+    )
+    form_store.save(csat_form.model_copy(update={"rating_scale": RatingScale.NPS}))
+    form_store.clear_cache()  # CONFIG_CACHE_SECONDS have passed
+    changed = client.http.get(f"/forms/{csat_form.form_id}", headers={"Origin": SHOP, "If-None-Match": etag})
+
+    assert first.headers["Cache-Control"] == unchanged.headers["Cache-Control"] == "no-cache"
+    assert (unchanged.status_code, unchanged.body) == (304, b"")
+    assert unchanged.headers["ETag"] == etag
+    assert unchanged.headers["Access-Control-Allow-Origin"] == SHOP
+    assert changed.status_code == 200
+    assert (changed.json_body["rating_min"], changed.json_body["rating_max"]) == (0, 10)
+    assert changed.headers["ETag"] != etag
 
 
 def test_public_config_for_other_sites_and_unknown_forms(client, csat_form):
@@ -565,3 +586,16 @@ def test_demo_pages_embed_the_widget_from_the_api():
     assert "<div data-feedback-form></div>" in inline
     assert "data-feedback-form></div>" not in floating
     assert demo.render("/secret", "http://x", "demo", "h") is None
+
+
+def test_a_hosted_post_of_a_long_comment_in_any_script_is_stored(client, stack):
+    # The textarea takes 10,000 characters; 10,000 CJK characters are 90,000 bytes percent-encoded, which
+    # the old 64 KiB limit answered with a JSON 413 in the visitor's browser, their words lost.
+    comment = "配送が遅れましたが対応は丁寧でした" * 588 + "以上です"
+    assert len(comment) == 10_000
+
+    response = post_hosted(client, "demo", {"rating": "6", "comment": comment, "email": "ken@example.jp"})
+
+    assert response.status_code == 303
+    [event] = decode_events(stack.queued_bodies()[0])
+    assert event.text == comment

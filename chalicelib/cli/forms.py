@@ -127,7 +127,8 @@ def _texts(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def forms_create(args: argparse.Namespace) -> int:
-    """Create (or replace) a form and print it."""
+    """Create a form and print it; an existing id is refused (exit 1, nothing changed) unless --replace, as
+    `PUT /forms/{id}` needs If-Match: its follow-ups, strings and branding are never wiped unseen."""
     fields = {
         "form_id": args.form_id or new_form_id(),
         "name": args.name,
@@ -142,8 +143,20 @@ def forms_create(args: argparse.Namespace) -> int:
         return 2
     except admin.ConfigRefused as error:
         return _refuse(error)
-    form_store.save(form)
-    _print_form(form)
+    if args.replace:
+        version = form_store.save(form)
+    else:
+        try:
+            version = form_store.write(form, 0)  # conditional: only if no form has the id
+        except VersionConflict:
+            named = form.form_id[:64]
+            print(
+                f"error: form {named!r} exists: change it with `forms update {named}`, "
+                "or pass --replace to replace its whole configuration",
+                file=sys.stderr,
+            )
+            return 1
+    _print_form(form, version)
     return 0
 
 
@@ -258,12 +271,15 @@ def add_forms_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     forms = groups.add_parser("forms", help="feedback forms").add_subparsers(dest="command", required=True)
     scales = [scale.value for scale in RatingScale]
 
-    creating = forms.add_parser("create", parents=[common], help="create or replace a form")
+    creating = forms.add_parser("create", parents=[common], help="create a form")
     creating.add_argument("--name", required=True)
     creating.add_argument("--scale", choices=scales, default="nps")
     creating.add_argument("--origin", action="append", help="allowed origin (repeat); none = any")
     creating.add_argument("--require-email", action="store_true")
     creating.add_argument("--id", dest="form_id", help="choose the id (default: generated)")
+    creating.add_argument(
+        "--replace", action="store_true", help="replace the whole configuration of an existing form --id"
+    )
     _add_text_options(creating)
     _add_appearance_options(creating)
     creating.set_defaults(run=forms_create)

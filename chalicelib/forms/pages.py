@@ -335,12 +335,14 @@ def hosted_form(
             f"{_error_text(errors, 'email')}{honeypot}"
         )
         button = texts["send"]
+    # A preview sends nothing: without JavaScript (or before widget.js replaces the form) its button is off.
+    disabled = " disabled" if preview else ""
     content = (
         f"{banner}{_heading(form)}{intro}{summary}"
         f'<div data-feedback-form="{form_id}" data-title="none"{widget_options}>'
         f'<form class="card" method="post" action="{prefix}forms/{form_id}/responses" novalidate>'
         f"{hidden}{fields}"
-        f'<button type="submit">{escape(button)}</button></form></div>'
+        f'<button type="submit"{disabled}>{escape(button)}</button></form></div>'
     )
     script = f'<script src="{prefix}widget.js" data-form="{form_id}" nonce="{nonce}" async></script>'
     return _page(form.name, content, nonce, script, language=language, form=form)

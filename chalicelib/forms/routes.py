@@ -15,6 +15,8 @@ queued, answered with the band's question). Every other client gets the JSON ans
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -62,7 +64,10 @@ ACCEPTED_TYPES = (JSON_TYPE, FORM_URLENCODED_TYPE)
 HOSTED_FIELD = "_hosted"
 PREFLIGHT_MAX_AGE_SECONDS = 600
 ALLOWED_REQUEST_HEADERS = "Content-Type, Idempotency-Key"
-PUBLIC_CONFIG_MAX_AGE_SECONDS = 300
+# Kept by browsers but checked on every use (a 304 while unchanged, no AWS call): a form's change reaches
+# returning visitors within CONFIG_CACHE_SECONDS; `max-age=300` kept the old scale in front of them for five
+# minutes more, so a score on it was refused.
+PUBLIC_CONFIG_CACHE_CONTROL = "no-cache"
 
 
 # --- CORS -----------------------------------------------------------------------------------------------
@@ -294,11 +299,13 @@ def get_public_config(form_id: str) -> Response:
 def _public_config(form: FormConfig, request: Request) -> Response:
     if not origin_allowed(form, request):
         raise Forbidden("This form cannot be embedded on this site.", code="origin_not_allowed")
-    return Response(
-        body=public_config(form),
-        status_code=200,
-        headers={"Cache-Control": f"public, max-age={PUBLIC_CONFIG_MAX_AGE_SECONDS}"},
-    )
+    body = public_config(form)
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
+    headers = {"Cache-Control": PUBLIC_CONFIG_CACHE_CONTROL, "ETag": f'"{digest}"'}
+    if_none_match = request.headers.get("if-none-match") or ""
+    if headers["ETag"] in {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}:
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=body, status_code=200, headers=headers)
 
 
 # --- the hosted page -----------------------------------------------------------------------------------
@@ -412,6 +419,11 @@ def put_form(form_id: str) -> Response:
     try:
         version = form_store.write(form, expected)
     except VersionConflict as error:
+        if expected == 0:  # "changed since that version" would mislead: there was no version, the form exists
+            raise PreconditionFailed(
+                f"The form {form_id} already exists: PATCH some options, or PUT with If-Match: its ETag "
+                f"(GET /forms/{form_id}/config) to replace it."
+            ) from error
         raise _conflict(form_id) from error
     return _config_answer(form_store.StoredForm(form, version), 201 if expected == 0 else 200)
 

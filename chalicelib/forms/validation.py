@@ -14,6 +14,7 @@ yes; `"5.0"`, `"+5"`, `"five"` no).
 import re
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -31,8 +32,17 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.forms.appearance import DEFAULT_LANGUAGE, strings_for
 from chalicelib.forms.config import FormConfig
-from chalicelib.http import ValidationFailed
-from chalicelib.models import MAX_LANGUAGE_CHARS, Author, Channel, DeferredModel, FeedbackEvent, Kind, utc_now
+from chalicelib.http import ValidationFailed, accept_language_hint
+from chalicelib.models import (
+    LANGUAGE_HINTS,
+    MAX_LANGUAGE_CHARS,
+    Author,
+    Channel,
+    DeferredModel,
+    FeedbackEvent,
+    Kind,
+    utc_now,
+)
 
 MAX_COMMENT_CHARS = 10_000
 MAX_NAME_CHARS = 200
@@ -48,6 +58,15 @@ FORM_ENCODED = "form_encoded"
 _DIGITS = re.compile(r"-?[0-9]+")
 # More digits than this is out of every scale (and int() refuses over 4,300 digits).
 _MAX_RATING_DIGITS = 6
+
+
+def _stored_page_url(url: HttpUrl | None) -> str | None:
+    """The page's address as stored, exported and sent to CRMs: without the user and password it may carry
+    (https://alice:s3cret@…) and without its fragment (#access_token=… of a sign-in), which name no page."""
+    if url is None:
+        return None
+    parts = urlsplit(str(url))
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, ""))
 
 
 def _normalized_url_fits(url: HttpUrl) -> HttpUrl:
@@ -175,12 +194,13 @@ _TRANSLATED = {
 def field_message(form: FormConfig, field: str, code: str, language: str = DEFAULT_LANGUAGE) -> str:
     """The short message a person sees for `code` on `field` of `form`, in `language` where the strings
     table has it (the technical fields' messages are English)."""
+    low, high = form.rating_scale.bounds
     key = _TRANSLATED.get((field, code))
     if key:
-        template = strings_for(form, language)[key]
-    else:
-        template = _MESSAGES.get((field, code)) or _GENERIC_MESSAGES.get(code, "{subject} is not valid.")
-    low, high = form.rating_scale.bounds
+        # A form may override these texts: fill {low} and {high} by plain replacement (as the hosted page and
+        # the widget do), so a brace a team wrote is shown as written, never parsed as a format field.
+        return strings_for(form, language)[key].replace("{low}", str(low)).replace("{high}", str(high))
+    template = _MESSAGES.get((field, code)) or _GENERIC_MESSAGES.get(code, "{subject} is not valid.")
     subject = _SUBJECTS.get(field, "This value")
     return template.format(low=low, high=high, subject=subject, max_chars=_MAX_CHARS.get(field, 0))
 
@@ -230,9 +250,13 @@ def to_event(form: FormConfig, response: FormResponse, browser_language: str | N
     Accept-Language), travels as the item's language hint.
     """
     now = utc_now()
-    hint = None if response.language else form.default_language or browser_language
+    # Stored as every channel's items store it, the ISO 639-1 code ('fr-FR' → 'fr'; Traditional Chinese
+    # 'zh-TW'), so `GET /feedback?language=fr` and the dashboard find it; a tag of no such code is left out.
+    sent = response.language.replace("_", "-") if response.language else None
+    language = accept_language_hint(sent, LANGUAGE_HINTS)
+    hint = None if language else form.default_language or browser_language
     external_id = response.response_id or uuid.uuid4().hex
-    page_url = str(response.page_url) if response.page_url else None
+    page_url = _stored_page_url(response.page_url)
     # The comment answers the follow-up question of the rating's band when the form asks one: the words stay
     # the item's text (analysed, exported, sent to CRMs as the note); the question travels beside them.
     follow_up = form.follow_up_question(response.rating) if response.comment else None
@@ -247,7 +271,7 @@ def to_event(form: FormConfig, response: FormResponse, browser_language: str | N
         channel=Channel.FORM,
         kind=Kind.FORM_RESPONSE,
         text=response.comment or "",
-        language=response.language,
+        language=language,
         language_hint=hint,
         rating=response.rating,
         rating_scale=form.rating_scale if response.rating is not None else None,

@@ -25,7 +25,9 @@
   const fromHash = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (fromHash) {
     sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(fromHash[1]));
-    history.replaceState(null, '', location.pathname + location.search);  // the token leaves the address bar
+    // The token leaves the address bar; the rest of the hash (#form=…&token=…) stays, so the link opens it.
+    const rest = location.hash.replace(/(?:^#|&)token=[^&]*/, '').replace(/^#?&?/, '');
+    history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
   }
   const token = () => sessionStorage.getItem(TOKEN_KEY);
 

@@ -389,8 +389,11 @@ font-size:20px}
     fetch(API + '/forms/' + encodeURIComponent(formId), { credentials: 'omit' })
       .then((response) => (response.ok ? response.json() : Promise.reject(new Error('HTTP ' + response.status)))));
 
+  // A fetch the browser blocks (CORS: a site the form does not allow) is only a TypeError: name the likely fix.
   const unavailable = (formId) => (error) =>
-    console.warn('feedback widget: form ' + formId + ' unavailable (' + error.message + ')');
+    console.warn('feedback widget: form ' + formId + ' unavailable (' + error.message + ')' +
+      (error instanceof TypeError ? ': offline, or this site (' + location.origin +
+        ") is not among the form's allowed origins" : ''));
 
   function render(host, formId, slot) {
     // Claimed at once (not when mounted): another copy of this script starting meanwhile leaves it alone.

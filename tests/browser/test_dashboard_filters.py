@@ -217,3 +217,13 @@ def test_a_form_page_shows_its_responses_and_scores(page, local_stack, seeded): 
     assert float(card.get_attribute("data-value")) == expected_nps(ratings)
     expect(page.locator("svg[data-chart=nps] circle")).to_have_count(len({r[0] for r in form_rows if r[3]}))
     save_screenshot(page, "dashboard-form.png", full_page=True)
+
+
+def test_a_link_with_a_form_and_a_token_opens_the_forms_page(new_context, local_stack, seeded):  # noqa: F811
+    # The token was taken from "#form=…&token=…" but the whole hash went with it: the board of every source.
+    page = new_context().new_page()
+    page.goto(dashboard_url(local_stack) + f"#form=seed-form&token={local_stack.read_token}")
+
+    expect(page.get_by_role("heading", name="Form seed-form")).to_be_visible()
+    expect(page.get_by_label("Form or source", exact=True)).to_have_value("seed-form")
+    assert urlsplit(page.url).fragment == "form=seed-form"  # the token left the address bar

@@ -78,7 +78,7 @@ def test_floating_widget_keyboard_only_is_stored_with_language_and_page(page, ho
     [item] = local_stack.wait_for_items(lambda item: item["text"] == comment)
     assert (item["rating"], item["rating_scale"], item["channel"]) == (9, "nps", "form")
     assert item["source_id"] == "demo"
-    assert item["language"] == "en-US"
+    assert item["language"] == "en"  # navigator.language "en-US", stored as its ISO 639-1 code
     assert item["permalink"] == url
     assert item["author"]["email"] == "keyboard.user@example.com"
     assert item["external_id"].startswith("w-")  # the widget's own response id
@@ -182,8 +182,11 @@ def test_form_for_one_site_works_there_and_nowhere_else(new_context, host_site, 
 
     # The same page served as http://localhost:<port>: another origin, which the form does not allow.
     other = new_context().new_page()
-    with other.expect_console_message(lambda message: "unavailable" in message.text):
+    with other.expect_console_message(lambda message: "unavailable" in message.text) as warned:
         other.goto(host_site.url("inline.html", form="shop-csat", host="localhost"))
+    # It said "(Failed to fetch)" only, beside the browser's CORS error: now it names the site and the fix.
+    origin = f"http://localhost:{host_site.port}"
+    assert f"this site ({origin}) is not among the form's allowed origins" in warned.value.text
     assert other.evaluate("document.querySelector('[data-feedback-form]').shadowRoot") is None
     outcome = other.evaluate(
         """api => fetch(api + '/forms/shop-csat/responses', {method: 'POST',
