@@ -24,7 +24,7 @@ from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.payloads import invalid_payload
 from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import NotFound, parse_json_object
-from chalicelib.models import Author, FeedbackEvent, Kind, PlatformDeletion, RatingScale
+from chalicelib.models import ISO_639_1, Author, FeedbackEvent, Kind, PlatformDeletion, RatingScale
 from chalicelib.models import Channel as ChannelName
 from chalicelib.records import FrozenRecord
 
@@ -187,6 +187,23 @@ class BodySignedChannel(Channel):
         return SignedRequest(headers={self.signature_header: self.signature_prefix + digest})
 
 
+# Tags of Traditional Chinese, which Comprehend scores apart from Simplified ("zh-TW", as analysis names it).
+_TRADITIONAL_CHINESE = frozenset({"zh-tw", "zh-hant", "zh-hk", "zh-hant-tw", "zh-hant-hk"})
+
+
+def language_code(tag: str | None) -> str | None:
+    """A platform's language tag as items store it: its ISO 639-1 code ('en-US', 'pt_BR' → 'en', 'pt';
+    Traditional Chinese 'zh-TW'), or None for a tag naming no such language ('und', 'english'), which the
+    analyzer then detects: the read API's `language` filter and the analyzers know the codes alone."""
+    if not tag:
+        return None
+    lowered = tag.strip().replace("_", "-").lower()
+    if lowered in _TRADITIONAL_CHINESE:
+        return "zh-TW"
+    primary = lowered.split("-", 1)[0]
+    return primary if primary in ISO_639_1 else None
+
+
 @cache
 def _adapter(payload_model: Any) -> TypeAdapter[Any]:
     # One adapter per model, built when a delivery first needs it.
@@ -221,7 +238,7 @@ def feedback_event(
             received_at=request.received_at,
             author=author or Author(),
             thread_id=thread_id,
-            language=language,
+            language=language_code(language),
             rating=rating,
             rating_scale=rating_scale if rating is not None else None,
             permalink=permalink,

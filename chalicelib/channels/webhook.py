@@ -13,12 +13,20 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from annotated_types import Len
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, SignedRequest, Skipped, WebhookRequest, feedback_event
+from chalicelib.channels.base import (
+    Channel,
+    Delivery,
+    SignedRequest,
+    Skipped,
+    WebhookRequest,
+    feedback_event,
+    language_code,
+)
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
-from chalicelib.channels.payloads import Ignored, PlatformObject, one_of
+from chalicelib.channels.payloads import Ignored, PlatformObject, one_of, refused
 from chalicelib.models import Author, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
 
@@ -52,6 +60,15 @@ class WebhookFeedback(PlatformObject):
     url: str | None = Field(default=None, max_length=2048)
     thread_id: str | None = Field(default=None, max_length=200)
     kind: Kind = Kind.COMMENT
+
+    @field_validator("language")
+    @classmethod
+    def _names_a_language(cls, value: str | None) -> str | None:
+        # Refused, not dropped: the sender can fix it, and an item stored without it would be analyzed in
+        # whatever language detection guesses (or, kept as sent, not analyzed at all).
+        if value and language_code(value) is None:
+            raise refused("an ISO 639-1 code such as en, or a tag such as pt-BR")
+        return value
 
 
 class BareFeedback(WebhookFeedback):

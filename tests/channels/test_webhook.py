@@ -186,6 +186,28 @@ CASES = [
             }
         ],
     ),
+    # Session 30: a language that names none ("english") was stored as sent, and the item never analyzed
+    # (unsupported_language); a tag was stored whole, so the read API's `language=pt` filter missed it.
+    WebhookCase(
+        "a language that names none is refused, saying what is expected",
+        body=b'{"id": "l", "text": "Hello", "language": "english"}',
+        status=422,
+        response={
+            "error": {
+                "code": "payload_invalid",
+                "message": "Invalid feedback fields: language (an ISO 639-1 code such as en, or a tag "
+                "such as pt-BR).",
+            }
+        },
+    ),
+    *(
+        WebhookCase(
+            f"language {tag} is stored as {code}",
+            body=b'{"id": "l", "text": "Hello", "language": "' + tag.encode() + b'"}',
+            events=[{"external_id": "l", "language": code}],
+        )
+        for tag, code in (("pt-BR", "pt"), ("EN_gb", "en"), ("zh-Hant", "zh-TW"), ("fr", "fr"))
+    ),
     # Found by test_normalizer_properties: nesting past the parser's recursion limit raised RecursionError
     # (500), and a lone surrogate reached the queue, which cannot encode it as UTF-8 (500).
     WebhookCase(
