@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, ClassVar, NamedTuple
@@ -113,6 +113,8 @@ class Channel(ABC):
     generated_secrets: ClassVar[tuple[str, ...]] = ()
     # Optional non-secret settings a source of this type understands, with what each is for.
     setting_help: ClassVar[Mapping[str, str]] = {}
+    # The settings among them whose value is one of a few words (Typeform's opinion_scale: nps or csat).
+    setting_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # How the platform's console is set up, shown by `sources add` and documented in the README.
     console_help: ClassVar[str] = ""
     # The documented shape of a delivery's body, which `parse` validates it into: a pydantic model, or
@@ -124,6 +126,26 @@ class Channel(ABC):
     replay_window: ClassVar[timedelta | None] = None
     # False for platforms that send a shared token as is (in a header or the URL) instead of signing the body.
     signs_body: ClassVar[bool] = True
+
+    def source_errors(self, settings: Mapping[str, str], secret_names: Iterable[str]) -> list[str]:
+        """What `sources add` must refuse in a source of this type: settings and secrets it does not know (a
+        misspelt one would be ignored without a word) and setting values outside their choices."""
+        errors = [
+            f"--setting {name}: a {self.type} source has no such setting; it knows "
+            + ("; ".join(f"{known} ({meaning})" for known, meaning in self.setting_help.items()) or "none")
+            for name in sorted(set(settings) - set(self.setting_help))
+        ]
+        errors += [
+            f"--setting {name}: must be {' or '.join(choices)}"
+            for name, choices in self.setting_choices.items()
+            if name in settings and settings[name] not in choices
+        ]
+        errors += [
+            f"--secret {name}: a {self.type} source has no such secret; its secrets are "
+            + ", ".join(self.secret_names)
+            for name in sorted(set(secret_names) - set(self.secret_names))
+        ]
+        return errors
 
     def generate_secret(self, name: str) -> str:
         """A fresh random value for a secret this product chooses (verify tokens, URL tokens …)."""

@@ -136,7 +136,13 @@ def sources_add(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: a {args.type} source needs --secret for: {', '.join(missing)}", file=sys.stderr)
         return 2
-    source = _new_source(args, pairs(args.setting, "--setting"))
+    settings = pairs(args.setting, "--setting")
+    errors = channel.source_errors(settings, given)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
+        return 2
+    source = _new_source(args, settings)
     if source is None:
         return 2
     sources.save(source, {**given, **generated})
