@@ -224,6 +224,33 @@ def test_sources_add_refuses_settings_and_secrets_the_channel_does_not_know(stac
     assert sources.get_cached("src_tf") is None
 
 
+@pytest.mark.parametrize(
+    ("source_type", "secret", "said"),
+    [
+        # Session 30: accepted, then every delivery of the source answered 500 (the key is no base64).
+        ("webhook", "signing_secret=my secret!", "whsec_ followed by base64"),
+        ("telegram", "secret_token=has spaces", "1-256 characters of A-Z a-z 0-9 _ -"),
+    ],
+)
+def test_sources_add_and_rotate_refuse_a_secret_the_platform_could_not_have_issued(
+    stack, capsys, source_type, secret, said
+):
+    from chalicelib.channels import sources
+
+    added = ["sources", "add", "--type", source_type, "--name", "Hand", "--id", "src_hand"]
+    assert cli.main([*added, "--secret", secret]) == 2
+    assert said in capsys.readouterr().err
+    assert sources.get_cached("src_hand") is None
+
+    assert cli.main(added) == 0
+    name = secret.split("=", 1)[0]
+    generated = sources.read_secrets("src_hand").current(name)
+    capsys.readouterr()
+    assert cli.main(["sources", "rotate", "src_hand", "--secret", secret]) == 2
+    assert said in capsys.readouterr().err
+    assert sources.read_secrets("src_hand").accepted(name) == [generated]
+
+
 def test_sources_rotate_keeps_the_previous_secret_until_dropped(stack, capsys):
     from chalicelib.channels import sources
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, ClassVar, NamedTuple
@@ -127,9 +127,15 @@ class Channel(ABC):
     # False for platforms that send a shared token as is (in a header or the URL) instead of signing the body.
     signs_body: ClassVar[bool] = True
 
-    def source_errors(self, settings: Mapping[str, str], secret_names: Iterable[str]) -> list[str]:
+    def secret_error(self, name: str, value: str) -> str | None:
+        """Why `value` cannot be this type's secret `name` (a key that is no base64 …), or None; checked when
+        a source is added or rotated, since a delivery can only fail on it."""
+        return None
+
+    def source_errors(self, settings: Mapping[str, str], secret_values: Mapping[str, str]) -> list[str]:
         """What `sources add` must refuse in a source of this type: settings and secrets it does not know (a
-        misspelt one would be ignored without a word) and setting values outside their choices."""
+        misspelt one would be ignored without a word), setting values outside their choices and secret values
+        the platform could not have issued."""
         errors = [
             f"--setting {name}: a {self.type} source has no such setting; it knows "
             + ("; ".join(f"{known} ({meaning})" for known, meaning in self.setting_help.items()) or "none")
@@ -143,9 +149,14 @@ class Channel(ABC):
         errors += [
             f"--secret {name}: a {self.type} source has no such secret; its secrets are "
             + ", ".join(self.secret_names)
-            for name in sorted(set(secret_names) - set(self.secret_names))
+            for name in sorted(set(secret_values) - set(self.secret_names))
         ]
-        return errors
+        return errors + self.secret_errors(secret_values)
+
+    def secret_errors(self, secret_values: Mapping[str, str]) -> list[str]:
+        """`secret_error` of each of its secrets among `secret_values`, as `--secret NAME: why`."""
+        reasons = {name: self.secret_error(name, value) for name, value in secret_values.items()}
+        return [f"--secret {name}: {reason}" for name, reason in sorted(reasons.items()) if reason]
 
     def generate_secret(self, name: str) -> str:
         """A fresh random value for a secret this product chooses (verify tokens, URL tokens …)."""

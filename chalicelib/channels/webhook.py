@@ -139,6 +139,14 @@ class StandardWebhooksChannel(Channel):
     def generate_secret(self, name: str) -> str:
         return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
+    def secret_error(self, name: str, value: str) -> str | None:
+        # The spec's key is base64 (whsec_ marks it); any other string made every delivery a 500.
+        try:
+            signatures.decode_base64_key(value.removeprefix(SECRET_PREFIX))
+        except ValueError:
+            return "a Standard Webhooks key is whsec_ followed by base64 (as `sources add` generates it)"
+        return None
+
     def verify(self, request: WebhookRequest) -> None:
         message_id = request.header("webhook-id")
         header = request.header("webhook-signature")

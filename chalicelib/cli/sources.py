@@ -230,8 +230,11 @@ def sources_rotate(args: argparse.Namespace) -> int:
     for name in args.generate or []:
         new_values[name] = channel.generate_secret(name)
     unknown = sorted(set(new_values) - set(channel.secret_names))
-    if unknown:
-        print(f"error: a {source.type} source has no secret named {', '.join(unknown)}", file=sys.stderr)
+    errors = [f"a {source.type} source has no secret named {', '.join(unknown)}"] if unknown else []
+    errors += channel.secret_errors(new_values)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
         return 2
     if new_values:
         sources.rotate(source.source_id, new_values, keep_previous=not args.no_keep_previous)
