@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from annotated_types import Len
 from pydantic import BaseModel, Field, StrictInt, field_validator
+from pydantic_core import PydanticCustomError
 
 from chalicelib.channels import signatures
 from chalicelib.channels.base import (
@@ -44,6 +45,20 @@ class WebhookAuthor(PlatformObject):
     handle: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
+
+    @field_validator("email")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        # The customer's profile is keyed on it and the CRMs refuse a contact with a malformed one (the sync
+        # of such an item ended in the CRM DLQ): refused here, as a form refuses it. Checked as forms do.
+        if not value:
+            return None
+        from pydantic.networks import validate_email  # and email_validator: on the first address, not at INIT
+
+        try:
+            return validate_email(value)[1]
+        except PydanticCustomError:
+            raise refused("not an e-mail address such as name@example.com") from None
 
 
 class WebhookFeedback(PlatformObject):

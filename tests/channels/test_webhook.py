@@ -208,6 +208,24 @@ CASES = [
         )
         for tag, code in (("pt-BR", "pt"), ("EN_gb", "en"), ("zh-Hant", "zh-TW"), ("fr", "fr"))
     ),
+    # Session 30: "not-an-email" became the customer's profile e-mail, and its CRM sync failed until the DLQ.
+    WebhookCase(
+        "an author e-mail that is no address is refused",
+        body=b'{"id": "e", "text": "Hello", "author": {"email": "not-an-email"}}',
+        status=422,
+        response={
+            "error": {
+                "code": "payload_invalid",
+                "message": "Invalid feedback fields: author.email (not an e-mail address such as "
+                "name@example.com).",
+            }
+        },
+    ),
+    WebhookCase(
+        "an author e-mail with a display name keeps the address",
+        body=b'{"id": "e", "text": "Hello", "author": {"email": "Dana <Dana@Example.COM>", "name": "Dana"}}',
+        events=[{"external_id": "e", "author": {"name": "Dana", "email": "dana@example.com"}}],
+    ),
     # Found by test_normalizer_properties: nesting past the parser's recursion limit raised RecursionError
     # (500), and a lone surrogate reached the queue, which cannot encode it as UTF-8 (500).
     WebhookCase(
