@@ -120,7 +120,7 @@ class Channel(ABC):
     # The documented shape of a delivery's body, which `parse` validates it into: a pydantic model, or
     # `Annotated[A | B, one_of(…)]` for a body that comes in several shapes (see payloads.py).
     payload_model: ClassVar[Any]
-    # What the 422 calls the body's fields: "Invalid payload fields: entry[0].time."
+    # What the 422 calls the body's fields: "Invalid payload fields: entry[0].time (a JSON integer)."
     payload_name: ClassVar[str] = "payload"
     # How far a signed timestamp may be from the server's clock; None when the platform signs no time.
     replay_window: ClassVar[timedelta | None] = None

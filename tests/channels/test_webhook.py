@@ -151,7 +151,7 @@ CASES = [
             response={
                 "error": {
                     "code": "payload_invalid",
-                    "message": "Invalid feedback fields: rating.",
+                    "message": "Invalid feedback fields: rating (a JSON integer).",
                 }
             },
         )
@@ -162,7 +162,10 @@ CASES = [
         body=b'{"data": [{"id": "a", "text": "ok"}, {"id": "b", "text": "t", "rating": true}]}',
         status=422,
         response={
-            "error": {"code": "payload_invalid", "message": "Invalid feedback fields: data[1].rating."}
+            "error": {
+                "code": "payload_invalid",
+                "message": "Invalid feedback fields: data[1].rating (a JSON integer).",
+            }
         },
     ),
     # Issue 11, item 6: only http(s) URLs are kept; the item is stored without a bad one.
@@ -207,6 +210,29 @@ CASES = [
             events=[{"external_id": "l", "language": code}],
         )
         for tag, code in (("pt-BR", "pt"), ("EN_gb", "en"), ("zh-Hant", "zh-TW"), ("fr", "fr"))
+    ),
+    # Session 30: the 422 named the field but not what it takes: a sender had to guess the limit or the kinds.
+    *(
+        WebhookCase(
+            f"the 422 says what {field} takes",
+            body=body,
+            status=422,
+            response={"error": {"code": "payload_invalid", "message": f"Invalid feedback fields: {said}."}},
+        )
+        for field, body, said in (
+            ("text", b'{"id": "t", "text": "' + b"x" * 10_001 + b'"}', "text (at most 10000 characters)"),
+            (
+                "kind",
+                b'{"id": "t", "text": "t", "kind": "tweet"}',
+                "kind (one of 'comment', 'message', 'mention', 'review' or 'form_response')",
+            ),
+            (
+                "occurred_at",
+                b'{"id": "t", "text": "t", "occurred_at": "soon"}',
+                "occurred_at (an ISO 8601 date-time)",
+            ),
+            ("data", b'{"data": []}', "data (a list of at least 1)"),
+        )
     ),
     # Session 30: "not-an-email" became the customer's profile e-mail, and its CRM sync failed until the DLQ.
     WebhookCase(
