@@ -13,7 +13,15 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from annotated_types import Len
-from pydantic import BaseModel, Field, StrictInt, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictInt,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from chalicelib.channels import signatures
@@ -38,6 +46,18 @@ FEEDBACK_TYPE_PREFIX = "feedback."
 # A feedback.* type that is not feedback: the sender says an item is gone, not what someone said.
 NOT_FEEDBACK_TYPES = frozenset({"feedback.deleted"})
 UPDATED_TYPE = "feedback.updated"
+
+
+def _time_or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime | None:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+# The envelope's `timestamp`, "when the event occurred" in the spec's payload structure: the time of items
+# that give no occurred_at. Read leniently: a sender's envelope time was ignored before it was read.
+EventTime = Annotated[datetime | None, WrapValidator(_time_or_none)]
 
 
 class WebhookAuthor(PlatformObject):
@@ -90,6 +110,7 @@ class BareFeedback(WebhookFeedback):
     """A body that is the feedback object itself, its `type` (if any) announcing feedback."""
 
     type: str | None = None
+    timestamp: EventTime = None
 
 
 # A batch: `data` as a list of feedback objects.
@@ -100,6 +121,7 @@ class Envelope(PlatformObject):
     """The Standard Webhooks envelope of feedback: `data` is one feedback object or a batch of them."""
 
     type: str | None = None
+    timestamp: EventTime = None
     data: Annotated[
         WebhookFeedback | Batch, one_of(lambda data: WebhookFeedback if isinstance(data, dict) else Batch)
     ]
@@ -218,7 +240,7 @@ class StandardWebhooksChannel(Channel):
                     kind=item.kind,
                     external_id=external_id,
                     text=item.text,
-                    occurred_at=item.occurred_at or request.received_at,
+                    occurred_at=item.occurred_at or payload.timestamp or request.received_at,
                     author=Author(
                         channel_user_id=item.author.id,
                         handle=item.author.handle,

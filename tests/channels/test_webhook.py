@@ -189,6 +189,19 @@ CASES = [
             }
         ],
     ),
+    # Session 30: the envelope's timestamp ("when the event occurred", the spec's payload structure) was
+    # ignored, so an item without occurred_at was dated when it arrived, a retry hours later included.
+    WebhookCase(
+        "an item without occurred_at takes the envelope's timestamp",
+        body=b'{"type": "feedback.created", "timestamp": "2026-11-20T08:00:00Z", '
+        b'"data": {"id": "t", "text": "x"}}',
+        events=[{"external_id": "t", "occurred_at": "2026-11-20T08:00:00Z"}],
+    ),
+    WebhookCase(
+        "an envelope timestamp that is no time is ignored",
+        body=b'{"type": "feedback.created", "timestamp": "soon", "data": {"id": "t", "text": "x"}}',
+        events=[{"external_id": "t", "occurred_at": "2026-11-21T12:00:00Z"}],
+    ),
     # Session 30: a language that names none ("english") was stored as sent, and the item never analyzed
     # (unsupported_language); a tag was stored whole, so the read API's `language=pt` filter missed it.
     WebhookCase(
