@@ -227,12 +227,17 @@ class StandardWebhooksChannel(Channel):
             _check_rating(item, f"data[{index}]." if batch else "")
         event_type = payload.type
         message_id = request.header("webhook-id") or ""
-        events, skipped = [], []
+        events, skipped, seen = [], [], set()
         for index, item in enumerate(items):
             if not item.text.strip() and item.rating is None:
                 skipped.append(Skipped("no_text_or_rating", index if batch else None))
                 continue
             external_id = item.id or (message_id if len(items) == 1 else f"{message_id}#{index}")
+            if external_id in seen:
+                # The store keeps the first anyway; the answer counts what is stored, and says which was not.
+                skipped.append(Skipped("duplicate_id", index))
+                continue
+            seen.add(external_id)
             events.append(
                 feedback_event(
                     request,

@@ -202,6 +202,14 @@ CASES = [
         body=b'{"type": "feedback.created", "timestamp": "soon", "data": {"id": "t", "text": "x"}}',
         events=[{"external_id": "t", "occurred_at": "2026-11-21T12:00:00Z"}],
     ),
+    # Session 30: a batch naming one id twice was answered "events": 2, though the first alone is stored.
+    WebhookCase(
+        "an id repeated in a batch is stored once, the answer naming the repeat",
+        body=b'{"data": [{"id": "d", "text": "first"}, {"id": "d", "text": "second"}, '
+        b'{"id": "e", "text": "x"}]}',
+        events=[{"external_id": "d", "text": "first"}, {"external_id": "e"}],
+        response={"status": "accepted", "events": 2, "skipped": [{"reason": "duplicate_id", "index": 1}]},
+    ),
     # Session 30: a language that names none ("english") was stored as sent, and the item never analyzed
     # (unsupported_language); a tag was stored whole, so the read API's `language=pt` filter missed it.
     WebhookCase(
