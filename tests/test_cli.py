@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from chalicelib import cli
 from chalicelib.forms import records as form_store
 from tests.test_export import save, stored
@@ -224,6 +226,52 @@ def test_sources_add_requires_platform_secrets(stack, capsys):
     assert "needs --secret" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="name=value"):
         cli.main(["sources", "add", "--type", "webhook", "--name", "x", "--secret", "nope"])
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        # Session 30: each was stored without a word, and the source then behaved as if it were not set.
+        (["--setting", "text_field=q1"], "--setting text_field: a typeform source has no such setting"),
+        (["--setting", "opinion_scale=NPS"], "--setting opinion_scale: must be nps or csat"),
+        (["--secret", "signing_secret=abc"], "--secret signing_secret: a typeform source has no such secret"),
+    ],
+)
+def test_sources_add_refuses_settings_and_secrets_the_channel_does_not_know(stack, capsys, given, said):
+    from chalicelib.channels import sources
+
+    added = ["sources", "add", "--type", "typeform", "--name", "Survey", "--id", "src_tf", *given]
+    assert cli.main(added) == 2
+    error = capsys.readouterr().err
+    assert said in error
+    assert sources.get_cached("src_tf") is None
+
+
+@pytest.mark.parametrize(
+    ("source_type", "secret", "said"),
+    [
+        # Session 30: accepted, then every delivery of the source answered 500 (the key is no base64).
+        ("webhook", "signing_secret=my secret!", "whsec_ followed by base64"),
+        ("telegram", "secret_token=has spaces", "1-256 characters of A-Z a-z 0-9 _ -"),
+    ],
+)
+def test_sources_add_and_rotate_refuse_a_secret_the_platform_could_not_have_issued(
+    stack, capsys, source_type, secret, said
+):
+    from chalicelib.channels import sources
+
+    added = ["sources", "add", "--type", source_type, "--name", "Hand", "--id", "src_hand"]
+    assert cli.main([*added, "--secret", secret]) == 2
+    assert said in capsys.readouterr().err
+    assert sources.get_cached("src_hand") is None
+
+    assert cli.main(added) == 0
+    name = secret.split("=", 1)[0]
+    generated = sources.read_secrets("src_hand").current(name)
+    capsys.readouterr()
+    assert cli.main(["sources", "rotate", "src_hand", "--secret", secret]) == 2
+    assert said in capsys.readouterr().err
+    assert sources.read_secrets("src_hand").accepted(name) == [generated]
 
 
 def test_sources_rotate_keeps_the_previous_secret_until_dropped(stack, capsys):

@@ -24,7 +24,7 @@ from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.payloads import invalid_payload
 from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.http import NotFound, parse_json_object
-from chalicelib.models import Author, FeedbackEvent, Kind, PlatformDeletion, RatingScale
+from chalicelib.models import ISO_639_1, Author, FeedbackEvent, Kind, PlatformDeletion, RatingScale
 from chalicelib.models import Channel as ChannelName
 from chalicelib.records import FrozenRecord
 
@@ -113,17 +113,50 @@ class Channel(ABC):
     generated_secrets: ClassVar[tuple[str, ...]] = ()
     # Optional non-secret settings a source of this type understands, with what each is for.
     setting_help: ClassVar[Mapping[str, str]] = {}
+    # The settings among them whose value is one of a few words (Typeform's opinion_scale: nps or csat).
+    setting_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # How the platform's console is set up, shown by `sources add` and documented in the README.
     console_help: ClassVar[str] = ""
     # The documented shape of a delivery's body, which `parse` validates it into: a pydantic model, or
     # `Annotated[A | B, one_of(…)]` for a body that comes in several shapes (see payloads.py).
     payload_model: ClassVar[Any]
-    # What the 422 calls the body's fields: "Invalid payload fields: entry[0].time."
+    # What the 422 calls the body's fields: "Invalid payload fields: entry[0].time (a JSON integer)."
     payload_name: ClassVar[str] = "payload"
     # How far a signed timestamp may be from the server's clock; None when the platform signs no time.
     replay_window: ClassVar[timedelta | None] = None
     # False for platforms that send a shared token as is (in a header or the URL) instead of signing the body.
     signs_body: ClassVar[bool] = True
+
+    def secret_error(self, name: str, value: str) -> str | None:
+        """Why `value` cannot be this type's secret `name` (a key that is no base64 …), or None; checked when
+        a source is added or rotated, since a delivery can only fail on it."""
+        return None
+
+    def source_errors(self, settings: Mapping[str, str], secret_values: Mapping[str, str]) -> list[str]:
+        """What `sources add` must refuse in a source of this type: settings and secrets it does not know (a
+        misspelt one would be ignored without a word), setting values outside their choices and secret values
+        the platform could not have issued."""
+        errors = [
+            f"--setting {name}: a {self.type} source has no such setting; it knows "
+            + ("; ".join(f"{known} ({meaning})" for known, meaning in self.setting_help.items()) or "none")
+            for name in sorted(set(settings) - set(self.setting_help))
+        ]
+        errors += [
+            f"--setting {name}: must be {' or '.join(choices)}"
+            for name, choices in self.setting_choices.items()
+            if name in settings and settings[name] not in choices
+        ]
+        errors += [
+            f"--secret {name}: a {self.type} source has no such secret; its secrets are "
+            + ", ".join(self.secret_names)
+            for name in sorted(set(secret_values) - set(self.secret_names))
+        ]
+        return errors + self.secret_errors(secret_values)
+
+    def secret_errors(self, secret_values: Mapping[str, str]) -> list[str]:
+        """`secret_error` of each of its secrets among `secret_values`, as `--secret NAME: why`."""
+        reasons = {name: self.secret_error(name, value) for name, value in secret_values.items()}
+        return [f"--secret {name}: {reason}" for name, reason in sorted(reasons.items()) if reason]
 
     def generate_secret(self, name: str) -> str:
         """A fresh random value for a secret this product chooses (verify tokens, URL tokens …)."""
@@ -187,6 +220,23 @@ class BodySignedChannel(Channel):
         return SignedRequest(headers={self.signature_header: self.signature_prefix + digest})
 
 
+# Tags of Traditional Chinese, which Comprehend scores apart from Simplified ("zh-TW", as analysis names it).
+_TRADITIONAL_CHINESE = frozenset({"zh-tw", "zh-hant", "zh-hk", "zh-hant-tw", "zh-hant-hk"})
+
+
+def language_code(tag: str | None) -> str | None:
+    """A platform's language tag as items store it: its ISO 639-1 code ('en-US', 'pt_BR' → 'en', 'pt';
+    Traditional Chinese 'zh-TW'), or None for a tag naming no such language ('und', 'english'), which the
+    analyzer then detects: the read API's `language` filter and the analyzers know the codes alone."""
+    if not tag:
+        return None
+    lowered = tag.strip().replace("_", "-").lower()
+    if lowered in _TRADITIONAL_CHINESE:
+        return "zh-TW"
+    primary = lowered.split("-", 1)[0]
+    return primary if primary in ISO_639_1 else None
+
+
 @cache
 def _adapter(payload_model: Any) -> TypeAdapter[Any]:
     # One adapter per model, built when a delivery first needs it.
@@ -221,7 +271,7 @@ def feedback_event(
             received_at=request.received_at,
             author=author or Author(),
             thread_id=thread_id,
-            language=language,
+            language=language_code(language),
             rating=rating,
             rating_scale=rating_scale if rating is not None else None,
             permalink=permalink,

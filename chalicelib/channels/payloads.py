@@ -38,6 +38,30 @@ MAX_NAMED_FIELDS = 10
 # The type of the errors `refused` makes: the only ones whose message the 422 repeats (pydantic's own
 # messages, and those of a ValueError, may quote the offending value).
 RULE_ERROR = "payload_rule"
+# Why pydantic refused a field, for its errors whose wording comes from the model alone (a type, a limit,
+# the choices), filled from the error's context, never from the value sent: the 422 says what is accepted.
+_REASONS = {
+    "missing": "missing",
+    "string_type": "a string",
+    "int_type": "a JSON integer",
+    "int_parsing": "a JSON integer",
+    "int_from_float": "a JSON integer",
+    "bool_type": "true or false",
+    "model_type": "an object",
+    "dict_type": "an object",
+    "list_type": "a list",
+    "string_too_long": "at most {max_length} characters",
+    "string_too_short": "at least {min_length} characters",
+    "too_long": "a list of at most {max_length}",
+    "too_short": "a list of at least {min_length}",
+    "enum": "one of {expected}",
+    "literal_error": "{expected}",
+    "greater_than_equal": "at least {ge}",
+    "less_than_equal": "at most {le}",
+    "datetime_type": "an ISO 8601 date-time",
+    "datetime_parsing": "an ISO 8601 date-time",
+    "datetime_from_date_parsing": "an ISO 8601 date-time",
+}
 
 
 class PlatformObject(BaseModel):
@@ -179,12 +203,20 @@ def _field_list(errors: Sequence[Any], prefix: Sequence[int | str | None] = ()) 
     named: list[str] = []
     for error in errors:
         path = _path([part for part in (*prefix, *error["loc"]) if part is not None])
-        if error["type"] == RULE_ERROR:
-            path = f"{path} ({error['msg']})"
+        reason = error["msg"] if error["type"] == RULE_ERROR else _reason(error)
+        if reason:
+            path = f"{path} ({reason})"
         if path not in named:
             named.append(path)
     more = len(named) - MAX_NAMED_FIELDS
     return ", ".join(named[:MAX_NAMED_FIELDS]) + (f" and {more} more" if more > 0 else "")
+
+
+def _reason(error: Any) -> str | None:
+    try:
+        return _REASONS[error["type"]].format(**error.get("ctx", {}))
+    except (KeyError, IndexError):
+        return None
 
 
 def invalid_payload(error: ValidationError, subject: str = "payload") -> PayloadInvalid:

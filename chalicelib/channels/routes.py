@@ -1,4 +1,5 @@
-"""Webhook routes: `GET /webhooks/{source_id}` (handshakes) and `POST /webhooks/{source_id}` (deliveries).
+"""Webhook routes: `GET /webhooks/{source_id}` (handshakes), `HEAD` (a platform's URL check) and
+`POST /webhooks/{source_id}` (deliveries).
 
 The POST path is the same for every channel and stays within the ack budget: the source and its secrets
 come from memory, the signature is checked on the raw body, and the delivery's events go to SQS in one
@@ -60,6 +61,14 @@ def handshake(source_id: str) -> Response:
     """Answer a platform's verification request (Meta hub.challenge, X CRC)."""
     source, channel = _resolve(source_id)
     return channel.handshake(_request(source, b""))
+
+
+@webhooks_api.route("/webhooks/{source_id}", methods=["HEAD"], content_types=ANY_CONTENT)
+@json_errors
+def url_check(source_id: str) -> Response:
+    """200 for a source's URL: Intercom checks an endpoint with a HEAD request before saving it."""
+    _resolve(source_id)
+    return Response(body="", status_code=200)
 
 
 @webhooks_api.route("/webhooks/{source_id}", methods=["POST"], content_types=["*/*"])

@@ -154,6 +154,12 @@ class TelegramChannel(Channel):
         assert SECRET_TOKEN_PATTERN.match(value)
         return value
 
+    def secret_error(self, name: str, value: str) -> str | None:
+        # setWebhook refuses any other secret_token, so the source could never be registered with it.
+        if SECRET_TOKEN_PATTERN.match(value):
+            return None
+        return "Telegram takes 1-256 characters of A-Z a-z 0-9 _ - (or use `--generate secret_token`)"
+
     def verify(self, request: WebhookRequest) -> None:
         provided = request.header(SECRET_HEADER)
         if not provided:

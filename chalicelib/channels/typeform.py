@@ -172,6 +172,7 @@ class TypeformChannel(BodySignedChannel):
         "text_fields": "Comma-separated field refs (or ids) whose answers make the feedback text. Unset: "
         "every short_text and long_text answer (including, say, a first-name question).",
     }
+    setting_choices = {"opinion_scale": ("nps", "csat")}
     console_help = (
         "In Typeform, open the form → Connect → Webhooks → Add a webhook with the URL "
         "https://<api>/webhooks/<source_id>; edit it, paste this source's `secret` into Secret, and turn it "

@@ -13,12 +13,29 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from annotated_types import Len
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictInt,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import Channel, Delivery, SignedRequest, Skipped, WebhookRequest, feedback_event
+from chalicelib.channels.base import (
+    Channel,
+    Delivery,
+    SignedRequest,
+    Skipped,
+    WebhookRequest,
+    feedback_event,
+    language_code,
+)
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
-from chalicelib.channels.payloads import Ignored, PlatformObject, one_of
+from chalicelib.channels.payloads import Ignored, PlatformObject, one_of, refused
 from chalicelib.models import Author, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
 
@@ -31,11 +48,37 @@ NOT_FEEDBACK_TYPES = frozenset({"feedback.deleted"})
 UPDATED_TYPE = "feedback.updated"
 
 
+def _time_or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime | None:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+# The envelope's `timestamp`, "when the event occurred" in the spec's payload structure: the time of items
+# that give no occurred_at. Read leniently: a sender's envelope time was ignored before it was read.
+EventTime = Annotated[datetime | None, WrapValidator(_time_or_none)]
+
+
 class WebhookAuthor(PlatformObject):
     id: str | None = Field(default=None, max_length=200)
     handle: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
+
+    @field_validator("email")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        # The customer's profile is keyed on it and the CRMs refuse a contact with a malformed one (the sync
+        # of such an item ended in the CRM DLQ): refused here, as a form refuses it. Checked as forms do.
+        if not value:
+            return None
+        from pydantic.networks import validate_email  # and email_validator: on the first address, not at INIT
+
+        try:
+            return validate_email(value)[1]
+        except PydanticCustomError:
+            raise refused("not an e-mail address such as name@example.com") from None
 
 
 class WebhookFeedback(PlatformObject):
@@ -53,11 +96,21 @@ class WebhookFeedback(PlatformObject):
     thread_id: str | None = Field(default=None, max_length=200)
     kind: Kind = Kind.COMMENT
 
+    @field_validator("language")
+    @classmethod
+    def _names_a_language(cls, value: str | None) -> str | None:
+        # Refused, not dropped: the sender can fix it, and an item stored without it would be analyzed in
+        # whatever language detection guesses (or, kept as sent, not analyzed at all).
+        if value and language_code(value) is None:
+            raise refused("an ISO 639-1 code such as en, or a tag such as pt-BR")
+        return value
+
 
 class BareFeedback(WebhookFeedback):
     """A body that is the feedback object itself, its `type` (if any) announcing feedback."""
 
     type: str | None = None
+    timestamp: EventTime = None
 
 
 # A batch: `data` as a list of feedback objects.
@@ -68,6 +121,7 @@ class Envelope(PlatformObject):
     """The Standard Webhooks envelope of feedback: `data` is one feedback object or a batch of them."""
 
     type: str | None = None
+    timestamp: EventTime = None
     data: Annotated[
         WebhookFeedback | Batch, one_of(lambda data: WebhookFeedback if isinstance(data, dict) else Batch)
     ]
@@ -122,6 +176,14 @@ class StandardWebhooksChannel(Channel):
     def generate_secret(self, name: str) -> str:
         return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
+    def secret_error(self, name: str, value: str) -> str | None:
+        # The spec's key is base64 (whsec_ marks it); any other string made every delivery a 500.
+        try:
+            signatures.decode_base64_key(value.removeprefix(SECRET_PREFIX))
+        except ValueError:
+            return "a Standard Webhooks key is whsec_ followed by base64 (as `sources add` generates it)"
+        return None
+
     def verify(self, request: WebhookRequest) -> None:
         message_id = request.header("webhook-id")
         header = request.header("webhook-signature")
@@ -165,12 +227,17 @@ class StandardWebhooksChannel(Channel):
             _check_rating(item, f"data[{index}]." if batch else "")
         event_type = payload.type
         message_id = request.header("webhook-id") or ""
-        events, skipped = [], []
+        events, skipped, seen = [], [], set()
         for index, item in enumerate(items):
             if not item.text.strip() and item.rating is None:
                 skipped.append(Skipped("no_text_or_rating", index if batch else None))
                 continue
             external_id = item.id or (message_id if len(items) == 1 else f"{message_id}#{index}")
+            if external_id in seen:
+                # The store keeps the first anyway; the answer counts what is stored, and says which was not.
+                skipped.append(Skipped("duplicate_id", index))
+                continue
+            seen.add(external_id)
             events.append(
                 feedback_event(
                     request,
@@ -178,7 +245,7 @@ class StandardWebhooksChannel(Channel):
                     kind=item.kind,
                     external_id=external_id,
                     text=item.text,
-                    occurred_at=item.occurred_at or request.received_at,
+                    occurred_at=item.occurred_at or payload.timestamp or request.received_at,
                     author=Author(
                         channel_user_id=item.author.id,
                         handle=item.author.handle,

@@ -136,7 +136,13 @@ def sources_add(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: a {args.type} source needs --secret for: {', '.join(missing)}", file=sys.stderr)
         return 2
-    source = _new_source(args, pairs(args.setting, "--setting"))
+    settings = pairs(args.setting, "--setting")
+    errors = channel.source_errors(settings, given)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
+        return 2
+    source = _new_source(args, settings)
     if source is None:
         return 2
     sources.save(source, {**given, **generated})
@@ -224,8 +230,11 @@ def sources_rotate(args: argparse.Namespace) -> int:
     for name in args.generate or []:
         new_values[name] = channel.generate_secret(name)
     unknown = sorted(set(new_values) - set(channel.secret_names))
-    if unknown:
-        print(f"error: a {source.type} source has no secret named {', '.join(unknown)}", file=sys.stderr)
+    errors = [f"a {source.type} source has no secret named {', '.join(unknown)}"] if unknown else []
+    errors += channel.secret_errors(new_values)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
         return 2
     if new_values:
         sources.rotate(source.source_id, new_values, keep_previous=not args.no_keep_previous)

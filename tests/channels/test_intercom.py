@@ -270,3 +270,16 @@ def test_html_to_text():
     )
     assert html_to_text("<ul><li>one</li><li>two &amp; three</li></ul>") == "one\ntwo & three"
     assert html_to_text(None) == html_to_text("") == ""
+
+
+def test_the_head_request_intercom_checks_the_endpoint_url_with_is_answered(harness, client, stack):
+    """Session 30: Intercom checks an endpoint URL with a HEAD request before saving it ("Setting up
+    webhooks", developers.intercom.com/docs/webhooks/setting-up-webhooks); it was 404 `not_found`, so the
+    webhook could not be set up as the README says. A source's URL answers HEAD; an unknown id still 404."""
+    answered = client.http.head(f"/webhooks/{harness.source.source_id}")
+    unknown = client.http.head("/webhooks/src_nope")
+
+    assert answered.status_code == 200
+    assert answered.body == b""
+    assert unknown.status_code == 404
+    assert stack.queue_depth() == 0

@@ -99,7 +99,10 @@ def test_a_body_that_is_no_json_object_is_still_a_400(body):
 
 def test_a_body_that_does_not_fit_is_a_422_naming_the_fields_by_their_json_path():
     error = refusal(b'{"text": 5, "count": true, "items": [1, -2]}')
-    assert error.message == "Invalid greeting fields: text, count, items[1]."
+    assert (
+        error.message
+        == "Invalid greeting fields: text (a string), count (a JSON integer), items[1] (at least 0)."
+    )
 
 
 def test_the_422_never_repeats_the_offending_values():
@@ -112,7 +115,7 @@ def test_the_422_never_repeats_the_offending_values():
 def test_the_422_names_at_most_ten_fields():
     body = json.dumps({"items": [-1] * 25}).encode()
     error = refusal(body)
-    assert error.message.endswith(f"items[{MAX_NAMED_FIELDS - 1}] and 15 more.")
+    assert error.message.endswith(f"items[{MAX_NAMED_FIELDS - 1}] (at least 0) and 15 more.")
 
 
 class Rated(PlatformObject):
@@ -198,7 +201,7 @@ def test_one_of_errors_name_the_json_path_without_the_tag():
     error = refusal(
         b'{"shapes": [{"kind": "circle", "radius": 2}, {"kind": "square", "side": "3"}, 7]}', DrawingChannel()
     )
-    assert error.message == "Invalid greeting fields: shapes[1].side, shapes[2]."
+    assert error.message == "Invalid greeting fields: shapes[1].side (a JSON integer), shapes[2] (an object)."
 
 
 # --- Deferred: checked with the rest, refused only where it is read ---------------------------------------
@@ -232,14 +235,14 @@ def outcome(body: bytes) -> str:
 
 def test_a_deferred_field_is_refused_only_on_the_path_that_reads_it():
     assert outcome(b'{"own": true, "text": 5}') == "own_message"
-    assert outcome(b'{"own": false, "text": 5, "sent_at": 1}') == "Invalid payload fields: text."
+    assert outcome(b'{"own": false, "text": 5, "sent_at": 1}') == "Invalid payload fields: text (a string)."
     assert outcome(b'{"text": "hi", "sent_at": 1}') == "read"
 
 
 def test_a_deferred_field_that_must_be_there_is_refused_where_it_is_read():
     assert outcome(b'{"own": true}') == "own_message"
     assert outcome(b'{"text": "hi"}') == "Invalid payload fields: sent_at (missing)."
-    assert outcome(b'{"text": "hi", "sent_at": null}') == "Invalid payload fields: sent_at."
+    assert outcome(b'{"text": "hi", "sent_at": null}') == "Invalid payload fields: sent_at (a JSON integer)."
 
 
 def test_a_deferred_value_is_held_not_raised_when_parsed():
@@ -336,7 +339,8 @@ def test_the_route_answers_the_models_422_and_queues_nothing(channel_harness):
     message = json.loads(result.body)["error"]["message"]
     assert (
         message
-        == "Invalid payload fields: edited_message.date, edited_message.chat.id, edited_message.chat.type."
+        == "Invalid payload fields: edited_message.date (a JSON integer), edited_message.chat.id (missing), "
+        "edited_message.chat.type (missing)."
     )
 
 

@@ -151,7 +151,7 @@ CASES = [
             response={
                 "error": {
                     "code": "payload_invalid",
-                    "message": "Invalid feedback fields: rating.",
+                    "message": "Invalid feedback fields: rating (a JSON integer).",
                 }
             },
         )
@@ -162,7 +162,10 @@ CASES = [
         body=b'{"data": [{"id": "a", "text": "ok"}, {"id": "b", "text": "t", "rating": true}]}',
         status=422,
         response={
-            "error": {"code": "payload_invalid", "message": "Invalid feedback fields: data[1].rating."}
+            "error": {
+                "code": "payload_invalid",
+                "message": "Invalid feedback fields: data[1].rating (a JSON integer).",
+            }
         },
     ),
     # Issue 11, item 6: only http(s) URLs are kept; the item is stored without a bad one.
@@ -185,6 +188,90 @@ CASES = [
                 "metadata": {"event_type": "feedback.updated", "edited": True},
             }
         ],
+    ),
+    # Session 30: the envelope's timestamp ("when the event occurred", the spec's payload structure) was
+    # ignored, so an item without occurred_at was dated when it arrived, a retry hours later included.
+    WebhookCase(
+        "an item without occurred_at takes the envelope's timestamp",
+        body=b'{"type": "feedback.created", "timestamp": "2026-11-20T08:00:00Z", '
+        b'"data": {"id": "t", "text": "x"}}',
+        events=[{"external_id": "t", "occurred_at": "2026-11-20T08:00:00Z"}],
+    ),
+    WebhookCase(
+        "an envelope timestamp that is no time is ignored",
+        body=b'{"type": "feedback.created", "timestamp": "soon", "data": {"id": "t", "text": "x"}}',
+        events=[{"external_id": "t", "occurred_at": "2026-11-21T12:00:00Z"}],
+    ),
+    # Session 30: a batch naming one id twice was answered "events": 2, though the first alone is stored.
+    WebhookCase(
+        "an id repeated in a batch is stored once, the answer naming the repeat",
+        body=b'{"data": [{"id": "d", "text": "first"}, {"id": "d", "text": "second"}, '
+        b'{"id": "e", "text": "x"}]}',
+        events=[{"external_id": "d", "text": "first"}, {"external_id": "e"}],
+        response={"status": "accepted", "events": 2, "skipped": [{"reason": "duplicate_id", "index": 1}]},
+    ),
+    # Session 30: a language that names none ("english") was stored as sent, and the item never analyzed
+    # (unsupported_language); a tag was stored whole, so the read API's `language=pt` filter missed it.
+    WebhookCase(
+        "a language that names none is refused, saying what is expected",
+        body=b'{"id": "l", "text": "Hello", "language": "english"}',
+        status=422,
+        response={
+            "error": {
+                "code": "payload_invalid",
+                "message": "Invalid feedback fields: language (an ISO 639-1 code such as en, or a tag "
+                "such as pt-BR).",
+            }
+        },
+    ),
+    *(
+        WebhookCase(
+            f"language {tag} is stored as {code}",
+            body=b'{"id": "l", "text": "Hello", "language": "' + tag.encode() + b'"}',
+            events=[{"external_id": "l", "language": code}],
+        )
+        for tag, code in (("pt-BR", "pt"), ("EN_gb", "en"), ("zh-Hant", "zh-TW"), ("fr", "fr"))
+    ),
+    # Session 30: the 422 named the field but not what it takes: a sender had to guess the limit or the kinds.
+    *(
+        WebhookCase(
+            f"the 422 says what {field} takes",
+            body=body,
+            status=422,
+            response={"error": {"code": "payload_invalid", "message": f"Invalid feedback fields: {said}."}},
+        )
+        for field, body, said in (
+            ("text", b'{"id": "t", "text": "' + b"x" * 10_001 + b'"}', "text (at most 10000 characters)"),
+            (
+                "kind",
+                b'{"id": "t", "text": "t", "kind": "tweet"}',
+                "kind (one of 'comment', 'message', 'mention', 'review' or 'form_response')",
+            ),
+            (
+                "occurred_at",
+                b'{"id": "t", "text": "t", "occurred_at": "soon"}',
+                "occurred_at (an ISO 8601 date-time)",
+            ),
+            ("data", b'{"data": []}', "data (a list of at least 1)"),
+        )
+    ),
+    # Session 30: "not-an-email" became the customer's profile e-mail, and its CRM sync failed until the DLQ.
+    WebhookCase(
+        "an author e-mail that is no address is refused",
+        body=b'{"id": "e", "text": "Hello", "author": {"email": "not-an-email"}}',
+        status=422,
+        response={
+            "error": {
+                "code": "payload_invalid",
+                "message": "Invalid feedback fields: author.email (not an e-mail address such as "
+                "name@example.com).",
+            }
+        },
+    ),
+    WebhookCase(
+        "an author e-mail with a display name keeps the address",
+        body=b'{"id": "e", "text": "Hello", "author": {"email": "Dana <Dana@Example.COM>", "name": "Dana"}}',
+        events=[{"external_id": "e", "author": {"name": "Dana", "email": "dana@example.com"}}],
     ),
     # Found by test_normalizer_properties: nesting past the parser's recursion limit raised RecursionError
     # (500), and a lone surrogate reached the queue, which cannot encode it as UTF-8 (500).
