@@ -231,12 +231,30 @@ class Listing(NamedTuple):
             # By the customer index, newest first; with dates, the days the feedback occurred (its sort key).
             by_customer = replace(self.filters, customer_id=None)
             cursor = cursors.read_customer_cursor(token, listing, self.customer_id, self.days)
-            page = feedback_pages.page_customer(self.customer_id, by_customer, limit, cursor, self.days)
+            paged = (cursor or {}).get("merged_into") or self.customer_id
+            page = feedback_pages.page_customer(paged, by_customer, limit, cursor, self.days)
+            if token is None and not page.items and page.cursor is None:
+                # A merged customer's old id (as an earlier export names it) lists its survivor's feedback,
+                # as GET /customers/{id} answers with the survivor; looked up only when the id lists nothing.
+                survivor = _merged_into(self.customer_id)
+                if survivor:
+                    paged = survivor
+                    page = feedback_pages.page_customer(paged, by_customer, limit, None, self.days)
+            if page.cursor and paged != self.customer_id:
+                return page.items, cursors.issue({**page.cursor, "merged_into": paged}, listing)
         else:
             days = self.days or [utc_now().date()]
             cursor = cursors.read_days_cursor(token, listing, days)
             page = feedback_pages.page_days(days, self.filters, limit, cursor)
         return page.items, cursors.issue(page.cursor, listing)
+
+
+def _merged_into(customer_id: str) -> str | None:
+    """The customer a merge folded `customer_id` into, or None (one GetItem)."""
+    from chalicelib.store import customers
+
+    profile = customers.get_profile(customer_id)
+    return profile.get("merged_into") if profile else None
 
 
 def requested_listing() -> Listing:
