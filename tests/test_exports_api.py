@@ -5,6 +5,7 @@ Every route behind the bearer authorizer is one line in ROUTES; the auth tests b
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, timedelta
 from urllib.parse import parse_qs, quote, urlsplit
@@ -176,6 +177,8 @@ def test_a_token_with_several_scopes_reads_exports(client):
 def test_a_day_without_an_export_is_404(client):
     response = client.http.get("/exports/2026-11-20", headers=bearer(token_with("export")))
     assert_error(response, 404, "export_not_found")
+    # Before: "No export for 2026-11-20." left a BI user asking for today's files guessing when they come.
+    assert "nightly run at 02:15 UTC" in json.loads(response.body)["error"]["message"]
 
 
 @pytest.mark.parametrize("day", ["2026-13-01", "2026-02-30", "20261121", "yesterday", "2026-11-21T00:00"])

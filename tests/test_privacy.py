@@ -19,6 +19,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from chalicelib import aws
+from chalicelib import cli as admin_cli
 from chalicelib.auth import tokens
 from chalicelib.config import settings
 from chalicelib.export import day as export
@@ -179,6 +180,38 @@ def test_erasing_a_merged_customer_removes_the_absorbed_tombstone(stack):
     assert customers.get_profile(absorb) is None
     assert customers.get_profile(keep) is None
     assert "mb@example.com" not in everything_stored()
+
+
+def test_erasing_a_merged_customers_old_id_erases_the_person_it_was_merged_into(client, stack):
+    a, b = event("a", email="ma@example.com"), event("b", email="mb@example.com", text=SECRET_TEXT)
+    process(a, b)
+    keep, absorb = customer_of(a), customer_of(b)
+    merge(keep, absorb)
+
+    # The old id, as an earlier contacts.csv or a CRM holds it. Before: 200 "erased" with only the tombstone
+    # gone, while the person's email, feedback and profile stayed under the id they were merged into.
+    response = client.http.delete(f"/customers/{absorb}", headers=erase_token())
+
+    body = json.loads(response.body)
+    assert (response.status_code, body["merged_into"], body["feedback_deleted"]) == (200, keep, 2)
+    assert customers.get_profile(keep) is None
+    assert customers.get_profile(absorb) is None
+    after = everything_stored()
+    assert [value for value in ("ma@example.com", "mb@example.com", SECRET_TEXT) if value in after] == []
+    log = json.dumps(erasure.erasure_log())
+    assert [value for value in (keep, absorb) if value in log] == []
+
+
+def test_the_cli_says_which_customer_an_old_id_erased(stack, capsys):
+    a, b = event("a", email="ma@example.com"), event("b", email="mb@example.com")
+    process(a, b)
+    keep, absorb = customer_of(a), customer_of(b)
+    merge(keep, absorb)
+
+    assert admin_cli.main(["customers", "erase", absorb, "--yes"]) == 0
+
+    assert f"{absorb} was merged into {keep}" in capsys.readouterr().out
+    assert customers.get_profile(keep) is None
 
 
 def test_erasing_an_unknown_customer_changes_nothing(stack):

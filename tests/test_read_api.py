@@ -125,6 +125,31 @@ def test_a_merged_customer_answers_with_the_survivor(client, read, seeded):
     assert (body["customer_id"], body["merged_from"], body["feedback_count"]) == (ann, bob, 3)
 
 
+def test_a_merged_customers_old_id_lists_the_survivors_feedback(client, read, seeded):
+    ann, bob = customer_of(seeded[0]), customer_of(seeded[3])
+    merge(ann, bob)
+
+    # Before: the old id (as yesterday's contacts.csv holds it) listed nothing, silently.
+    pages, token = [], None
+    while True:
+        path = f"/feedback?customer_id={bob}&limit=1" + (f"&next={token}" if token else "")
+        status, body = get(client, path, read)
+        assert status == 200, body
+        pages.append(body)
+        token = body["next"]
+        if token is None:
+            break
+    csv = client.http.get(f"/feedback.csv?customer_id={bob}", headers=read)
+    csv_rows = csv.body.decode().splitlines()[1:]
+
+    assert [item["external_id"] for page in pages for item in page["items"]] == ["d", "b", "a"]
+    assert {item["customer_id"] for page in pages for item in page["items"]} == {ann}
+    assert len(csv_rows) == 3
+    # The survivor's own listing is unchanged; its cursors are not the old id's.
+    _, own = get(client, f"/feedback?customer_id={ann}&limit=1", read)
+    assert get(client, f"/feedback?customer_id={bob}&limit=1&next={own['next']}", read)[0] == 400
+
+
 def test_find_by_email(client, read, seeded):
     status, body = get(client, "/customers?email=ANN@example.com", read)
     missing, error = get(client, "/customers?email=nobody@example.com", read)

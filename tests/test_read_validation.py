@@ -9,7 +9,7 @@ import hmac
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -134,6 +134,57 @@ def test_bad_export_dates_are_400_without_echo_or_aws_call(client, headers, aws_
     assert (status, body["error"]["code"]) == (400, "invalid_date")
     assert day not in body["error"]["message"]
     assert aws_calls == Counter()
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "code"),
+    [
+        # Before: the last value won, so channel=form&channel=x listed x alone, silently.
+        ("/feedback", "channel=form&channel=x", "invalid_filter"),
+        ("/feedback", "date=2026-11-20&date=2026-11-21", "invalid_date"),
+        ("/feedback", "limit=5&limit=6", "invalid_limit"),
+        ("/feedback.csv", "sentiment=NEGATIVE&sentiment=POSITIVE", "invalid_filter"),
+        ("/stats", "from=2026-11-01&from=2026-11-02", "invalid_date"),
+        ("/stats", "source=demo&source=other", "invalid_filter"),
+    ],
+)
+def test_a_parameter_given_twice_is_400_not_its_last_value(client, headers, aws_calls, path, query, code):
+    status, body = get(client, f"{path}?{query}", headers)
+
+    assert (status, body["error"]["code"]) == (400, code)
+    assert "more than once" in body["error"]["message"]
+    assert aws_calls == Counter()
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "code"),
+    [
+        # Before: a misspelt or misplaced parameter was ignored, so the answer was the unfiltered one.
+        ("/feedback", "chanel=form", "invalid_filter"),
+        ("/feedback", "secret_x9=ann@example.com", "invalid_filter"),
+        ("/feedback.csv", "limit=5", "invalid_filter"),
+        ("/stats", "date=2026-11-20", "unsupported_filter"),
+        ("/stats", "limit=10", "unsupported_filter"),
+        ("/stats", "form=demo", "invalid_filter"),
+    ],
+)
+def test_a_parameter_a_route_does_not_take_is_400_not_ignored(client, headers, aws_calls, path, query, code):
+    status, body = get(client, f"{path}?{query}", headers)
+
+    assert (status, body["error"]["code"]) == (400, code)
+    assert "secret_x9" not in body["error"]["message"]
+    assert "ann@example.com" not in body["error"]["message"]
+    assert aws_calls == Counter()
+
+
+def test_stats_from_alone_runs_to_today_as_documented(client, headers):
+    start = (datetime.now(UTC).date() - timedelta(days=6)).isoformat()
+
+    status, body = get(client, f"/stats?from={start}", headers)
+
+    # Before: from + 29 days, into the future, whereas README and openapi.yaml say `to` defaults to today.
+    assert (status, body["from"], body["to"]) == (200, start, today())
+    assert len(body["days"]) == 7
 
 
 # --- ids ---------------------------------------------------------------------------------------------------

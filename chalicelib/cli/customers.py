@@ -65,6 +65,8 @@ def customers_erase(args: argparse.Namespace) -> int:
         print(f"error: no customer {args.customer_id!r}", file=sys.stderr)
         return 1
     days = ", ".join(report.exports_scheduled) or "none"
+    if report.merged_into:
+        print(f"{args.customer_id} was merged into {report.merged_into}: that customer is erased")
     print(
         f"erased: {report.feedback_deleted} feedback, {report.identities_deleted} identities, "
         f"{report.profiles_deleted} profile(s); export days to rewrite: {days}"

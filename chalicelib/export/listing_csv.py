@@ -18,7 +18,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.auth.authorizer import bearer, requires_scope
 from chalicelib.http import ANY_CONTENT, json_errors
-from chalicelib.read.routes import query_value, requested_listing
+from chalicelib.read.routes import LISTING_PARAMETERS, check_parameters, query_value, requested_listing
 
 if TYPE_CHECKING:
     import csv
@@ -66,6 +66,8 @@ def feedback_csv() -> Response:
     from chalicelib.export.base import FEEDBACK_COLUMNS
     from chalicelib.export.csv_writer import CSV_CONTENT_TYPE
 
+    # GET /feedback's parameters but `limit`: an answer's rows are bounded by bytes and pages instead.
+    check_parameters("GET /feedback.csv", tuple(name for name in LISTING_PARAMETERS if name != "limit"))
     token = query_value("next")
     raw = io.BytesIO()
     # Counted in bytes as sent (UTF-8), not in characters.

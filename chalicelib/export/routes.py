@@ -56,7 +56,12 @@ def read_manifest(day: dt.date) -> dict[str, Any]:
         )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in _MISSING:
-            raise NotFound(f"No export for {day.isoformat()}.", code="export_not_found") from error
+            # Today's (or an unfinished day's) export is the usual miss: say when a day's files appear.
+            raise NotFound(
+                f"No export for {day.isoformat()}: a UTC day is exported once it is over, by the nightly run "
+                "at 02:15 UTC (an operator can export a day at any time: cli export --date).",
+                code="export_not_found",
+            ) from error
         raise
     return json.loads(response["Body"].read())
 

@@ -49,6 +49,7 @@ class ErasureReport:
     profiles_deleted: int = 0
     exports_scheduled: list[str] = field(default_factory=list)
     export_rewrite: str = "none"  # rewrite.Dispatch.NONE, named without importing the export package
+    merged_into: str | None = None  # the customer erased when the id asked was one a merge absorbed
 
 
 def customer_hash(customer_id: str) -> str:
@@ -78,13 +79,20 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     from chalicelib.export.day import previous_utc_day
 
     profile = customers.get_profile(customer_id)
+    survivor = (profile or {}).get("merged_into")
+    if survivor:
+        # A merge proved the old id and its survivor one person (GET /customers/{id} answers with the
+        # survivor): erasing only the old id's tombstone would leave all of their data.
+        customer_id, profile = survivor, customers.get_profile(survivor)
     items = customers.customer_items(customer_id)
     if profile is None and not items:
         return None
     # A merge killed before it moved the absorbed customers' feedback left it in their partitions.
     for absorbed in sorted((profile or {}).get("absorbed", [])):
         items += customers.customer_items(absorbed)
-    report = ErasureReport(customer_hash=customer_hash(customer_id), requested_at=utc_now().isoformat())
+    report = ErasureReport(
+        customer_hash=customer_hash(customer_id), requested_at=utc_now().isoformat(), merged_into=survivor
+    )
     deletes: list[dict[str, Any]] = []
     days: set[date] = set()
     feedback: list[StoredFeedback] = []
@@ -129,7 +137,8 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
                     PK: ERASURE,
                     SK: f"{report.requested_at}#{report.customer_hash}",
                     RECORD_TYPE: ERASURE,
-                    **asdict(report),
+                    # The log names the customer by its hash only: never the survivor's id either.
+                    **{name: value for name, value in asdict(report).items() if name != "merged_into"},
                 }
             )
         ],

@@ -29,6 +29,9 @@ def erase_customer(customer_id: str) -> Response:
             "identities_deleted": report.identities_deleted,
             # Rewritten by the export function, invoked now (GET /exports answers 409 until then).
             "exports_scheduled_for_rewrite": report.exports_scheduled,
+            # An id a merge absorbed erases the customer it was merged into, named here (our id, not the
+            # one sent).
+            **({"merged_into": report.merged_into} if report.merged_into else {}),
         },
         status_code=200,
     )

@@ -24,6 +24,7 @@ from chalicelib.store import signing_keys
 from chalicelib.store.day_layout import DayPartition, parse_channel
 from chalicelib.store.feedback import ITEM_TYPE
 from chalicelib.store.feedback_pages import customer_sort_range
+from chalicelib.store.identities import is_customer_id
 from chalicelib.store.schema import (
     CUSTOMER_PK,
     CUSTOMER_SK,
@@ -146,19 +147,22 @@ def read_customer_cursor(
     token: str | None, listing: str, customer_id: str, days: Sequence[date] | None = None
 ) -> dict[str, Any] | None:
     """The position (`key`) of a customer listing's `next`, checked (inside the days' sort keys when the
-    listing has days); None without one."""
+    listing has days); None without one. A listing of a merged customer's old id pages its survivor's
+    feedback: its cursors also name the survivor (`merged_into`), signed with the rest."""
     if token is None:
         return None
     payload = _verified_payload(token, listing)
-    if set(payload) != {"key"}:
+    survivor = payload.get("merged_into")
+    if set(payload) - {"merged_into"} != {"key"} or not (survivor is None or is_customer_id(survivor)):
         raise InvalidCursor()
     values = _string_values(payload["key"], _CUSTOMER_KEY_NAMES)
     if values is None or not _is_feedback_key(values):
         raise InvalidCursor()
-    if values[CUSTOMER_PK] != customer_partition(customer_id) or not values[CUSTOMER_SK].startswith("FB#"):
+    paged = survivor or customer_id
+    if values[CUSTOMER_PK] != customer_partition(paged) or not values[CUSTOMER_SK].startswith("FB#"):
         raise InvalidCursor()
     if days:
         first, last = customer_sort_range(days)
         if not first <= values[CUSTOMER_SK] <= last:
             raise InvalidCursor()
-    return {"key": payload["key"]}
+    return {"key": payload["key"], **({"merged_into": survivor} if survivor else {})}

@@ -61,6 +61,38 @@ def _query(name: str) -> str | None:
     return params.present((read_api.current_request.query_params or {}).get(name))
 
 
+# The parameters each read route takes: any other is refused, and so is one given twice, since either would
+# otherwise be answered silently (a misspelt filter with everything, `channel=form&channel=x` with x alone).
+LISTING_PARAMETERS = (
+    "date", "from", "to", "channel", "sentiment", "customer_id", "theme", "theme_sentiment",
+    "source", "rating", "language", "q", "limit", "next",
+)  # fmt: skip
+STATS_PARAMETERS = ("from", "to", "channel", "source", "sentiment", "theme")
+_REPEATED_CODES = {
+    "date": "invalid_date", "from": "invalid_date", "to": "invalid_date",
+    "limit": "invalid_limit", "next": "invalid_cursor",
+}  # fmt: skip
+
+
+def check_parameters(route: str, accepted: tuple[str, ...]) -> None:
+    """400 for a query parameter `route` does not take (invalid_filter; its name is not repeated: it may be
+    anything a client sent) or for one given more than once (the code of that parameter's bad value)."""
+    query = read_api.current_request.query_params
+    for name in query or ():
+        if name not in accepted:
+            raise BadRequest(
+                f"{route} takes only {', '.join(accepted)}: a parameter given is not one of them "
+                "(check its spelling).",
+                code="invalid_filter",
+            )
+        if len(query.getlist(name)) > 1:
+            raise BadRequest(
+                f"{name} is given more than once: each parameter takes one value (for several, make one "
+                "request per value).",
+                code=_REPEATED_CODES.get(name, "invalid_filter"),
+            )
+
+
 def _day(name: str) -> date | None:
     return params.parse_day(name, _query(name))
 
@@ -199,12 +231,30 @@ class Listing(NamedTuple):
             # By the customer index, newest first; with dates, the days the feedback occurred (its sort key).
             by_customer = replace(self.filters, customer_id=None)
             cursor = cursors.read_customer_cursor(token, listing, self.customer_id, self.days)
-            page = feedback_pages.page_customer(self.customer_id, by_customer, limit, cursor, self.days)
+            paged = (cursor or {}).get("merged_into") or self.customer_id
+            page = feedback_pages.page_customer(paged, by_customer, limit, cursor, self.days)
+            if token is None and not page.items and page.cursor is None:
+                # A merged customer's old id (as an earlier export names it) lists its survivor's feedback,
+                # as GET /customers/{id} answers with the survivor; looked up only when the id lists nothing.
+                survivor = _merged_into(self.customer_id)
+                if survivor:
+                    paged = survivor
+                    page = feedback_pages.page_customer(paged, by_customer, limit, None, self.days)
+            if page.cursor and paged != self.customer_id:
+                return page.items, cursors.issue({**page.cursor, "merged_into": paged}, listing)
         else:
             days = self.days or [utc_now().date()]
             cursor = cursors.read_days_cursor(token, listing, days)
             page = feedback_pages.page_days(days, self.filters, limit, cursor)
         return page.items, cursors.issue(page.cursor, listing)
+
+
+def _merged_into(customer_id: str) -> str | None:
+    """The customer a merge folded `customer_id` into, or None (one GetItem)."""
+    from chalicelib.store import customers
+
+    profile = customers.get_profile(customer_id)
+    return profile.get("merged_into") if profile else None
 
 
 def requested_listing() -> Listing:
@@ -237,6 +287,7 @@ def query_value(name: str) -> str | None:
 @requires_scope("read")
 def list_feedback() -> Response:
     """Feedback by stored day (default today, UTC) or by customer, filtered and paginated."""
+    check_parameters("GET /feedback", LISTING_PARAMETERS)
     limit = _limit()
     listing = requested_listing()
     items, next_token = listing.page(_query("next"), limit)
@@ -353,10 +404,10 @@ def stats_days(start: date | None, end: date | None, today: date) -> list[date]:
     """The days of a /stats request: from..to inclusive; to defaults to today (UTC), from to 30 days
     before to; at most MAX_DAYS. `from` and `to` come through params.parse_day, whose bounds keep this
     arithmetic inside `date`'s range."""
-    end = end or (start + timedelta(days=DEFAULT_STATS_DAYS - 1) if start else today)
+    end = end or today
     start = start or end - timedelta(days=DEFAULT_STATS_DAYS - 1)
     if end < start:
-        raise BadRequest("from must not be after to.", code="invalid_date")
+        raise BadRequest("from must not be after to (to is today, UTC, when not given).", code="invalid_date")
     if (end - start).days >= MAX_DAYS:
         raise BadRequest(f"Statistics span at most {MAX_DAYS} days.", code="invalid_date")
     return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
@@ -369,34 +420,38 @@ def get_stats() -> Response:
     """Sentiment mix per day and per channel, NPS per day, counts, latest negative feedback."""
     from chalicelib.read import stats  # imported by the request that computes them (cold start)
 
-    query = read_api.current_request.query_params or {}
-    start, end = (
-        params.parse_day("from", query.get("from")),
-        params.parse_day("to", query.get("to")),
-    )
-    days = stats_days(start, end, utc_now().date())
+    _check_stats_parameters()
+    days = stats_days(_day("from"), _day("to"), utc_now().date())
     only = _stats_slice()
     return Response(
         body=stats.compute(days, only=only), status_code=200, headers={"Cache-Control": "no-store"}
     )
 
 
-# Filters /stats cannot answer from the counters (they count no item text, language, theme by another
-# dimension or rating by another dimension): refused rather than answered from a read of every item.
-ITEM_ONLY_FILTERS = ("theme_sentiment", "rating", "language", "q", "customer_id")
+# GET /feedback's parameters /stats does not take: its filters the counters cannot answer (they count no item
+# text, language, theme by another dimension or rating by another dimension), refused rather than answered
+# from a read of every item, and its day and paging (/stats takes from and to).
+ITEM_ONLY_FILTERS = ("theme_sentiment", "rating", "language", "q", "customer_id", "date", "limit", "next")
 
 
-def _stats_slice() -> "stats.Slice | None":
-    """The one dimension /stats is cut by (channel, source, sentiment or theme), None for none; 400 for two,
-    for a theme the taxonomy lacks, or for a filter only GET /feedback answers."""
-    from chalicelib.read import stats
-
+def _check_stats_parameters() -> None:
+    """400 for a parameter only GET /feedback takes (unsupported_filter), for any other /stats does not take,
+    or for one given twice."""
     for name in ITEM_ONLY_FILTERS:
         if _query(name) is not None:
             raise BadRequest(
-                f"{name} filters GET /feedback only: /stats counts by channel, source, sentiment or theme.",
+                f"{name} is a GET /feedback parameter: /stats takes from, to and one of channel, source, "
+                "sentiment or theme.",
                 code="unsupported_filter",
             )
+    check_parameters("GET /stats", STATS_PARAMETERS)
+
+
+def _stats_slice() -> "stats.Slice | None":
+    """The one dimension /stats is cut by (channel, source, sentiment or theme), None for none; 400 for two
+    or for a theme the taxonomy lacks."""
+    from chalicelib.read import stats
+
     asked = {
         "channel": _choice("channel", Channel),
         "source": params.parse_source_id("source", _query("source")),
