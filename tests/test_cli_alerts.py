@@ -8,9 +8,13 @@ import re
 
 import pytest
 
+from chalicelib import aws
 from chalicelib.alerts import rules as rule_store
 from chalicelib.alerts.rules import DetractorRule, SilenceRule, SpikeRule
 from chalicelib.cli import main
+from chalicelib.local.outbound import create_delivery_queues
+from chalicelib.outbound import subscriptions
+from chalicelib.outbound.delivery import QueuedDelivery
 from tools.webhook_receiver import Receiver, running_receiver
 
 
@@ -74,3 +78,19 @@ def test_bad_rules_are_refused_and_nothing_is_stored(alerts, capsys, monkeypatch
         main(["alerts", "add", "spike", "--dimension", "planet"])
     assert rule_store.list_all() == []
     assert main(["alerts", "test", "alr_doesnotexist"]) == 1
+
+
+def test_test_queues_the_alert_event_where_the_stage_named_the_queue(alerts, capsys, monkeypatch):
+    """The operator's CLI is not given DELIVERY_QUEUE_URL (only the functions are): it finds the delivery
+    queue by the stage's name, as `subscriptions replay` does, so `alerts test` reaches the subscribers."""
+    monkeypatch.delenv("DELIVERY_QUEUE_URL", raising=False)
+    _, queue_url = create_delivery_queues()
+    subscriptions.clear_cache()
+    subscriptions.create("https://hooks.example.com/in", ["alert.triggered"])
+    rule_id = added(capsys, "spike", "--dimension", "overall")
+    assert main(["alerts", "test", rule_id]) == 0
+    assert "webhook  sent" in capsys.readouterr().out
+    [message] = aws.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    queued = QueuedDelivery.model_validate_json(message["Body"])
+    assert queued.event_type == "alert.triggered" and rule_id in queued.body
+    subscriptions.clear_cache()

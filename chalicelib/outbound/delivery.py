@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
 from chalicelib import aws
+from chalicelib.config import settings
 from chalicelib.models import utc_now
 from chalicelib.observability import describe_exception, logger, metrics
 from chalicelib.outbound import deliveries, signing, subscriptions, transport
@@ -30,6 +31,20 @@ RETRY_DELAYS = (5, 300, 1_800, 7_200, 18_000, 36_000, 36_000)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 MAX_VISIBILITY_SECONDS = 12 * 3600 - 60  # SQS refuses more than 12 hours
 TIMEOUT_SECONDS = transport.DEFAULT_TIMEOUT_SECONDS
+
+
+# The queues' names when no URL is configured (the stack and the local stack create them so): an operator's
+# CLI (`subscriptions replay`, `alerts test`) finds them by name.
+DELIVERY_QUEUE_NAME = "feedback-webhooks-{stage}"
+
+
+def queue_url(dead_letters: bool = False) -> str:
+    """The delivery queue's (or its DLQ's) URL: from the environment, else by the stage's queue name."""
+    configured = os.environ.get("DELIVERY_DLQ_URL" if dead_letters else "DELIVERY_QUEUE_URL")
+    if configured:
+        return configured
+    name = DELIVERY_QUEUE_NAME.format(stage=settings().stage) + ("-dlq" if dead_letters else "")
+    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
 class QueuedDelivery(BaseModel):

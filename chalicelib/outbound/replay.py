@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import secrets as random
 from dataclasses import dataclass
 
 from chalicelib import aws
-from chalicelib.config import settings
 from chalicelib.models import Channel, Kind, utc_now
 from chalicelib.outbound import delivery, subscriptions, transport
-from chalicelib.outbound.delivery import QueuedDelivery, message_body
+from chalicelib.outbound.delivery import QueuedDelivery, message_body, queue_url
 from chalicelib.outbound.events import EventType, FeedbackData, OutboundEvent
-
-# The queues' names when no URL is configured (the local stack creates them so).
-DELIVERY_QUEUE_NAME = "feedback-webhooks-{stage}"
-
-
-def queue_url(dead_letters: bool = False) -> str:
-    """The delivery queue's (or its DLQ's) URL: from the environment, else by the local stack's name."""
-    configured = os.environ.get("DELIVERY_DLQ_URL" if dead_letters else "DELIVERY_QUEUE_URL")
-    if configured:
-        return configured
-    name = DELIVERY_QUEUE_NAME.format(stage=settings().stage) + ("-dlq" if dead_letters else "")
-    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
 @dataclass
