@@ -47,6 +47,23 @@ def queue_url(dead_letters: bool = False) -> str:
     return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
+# What a POST to a receiver can raise besides TargetRefused: the network's errors, and an answer that is not
+# HTTP (http.client.BadStatusLine from, say, an SSH or TLS port).
+NETWORK_ERRORS = (OSError, transport.http.client.HTTPException)
+
+
+def network_failure(error: BaseException) -> str:
+    """The delivery log's (and `subscriptions test`'s) words for a failed POST: its kind, never its message
+    (which may quote what the receiver sent)."""
+    if isinstance(error, TimeoutError):
+        return f"timed out after {TIMEOUT_SECONDS:g} s"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (nothing listens on that host and port)"
+    if isinstance(error, transport.http.client.HTTPException):
+        return f"the answer is not HTTP ({describe_exception(error)})"
+    return describe_exception(error)
+
+
 class QueuedDelivery(BaseModel):
     """The delivery queue's message: one event for one subscription, its body fixed."""
 
@@ -121,10 +138,8 @@ def attempt(delivery: QueuedDelivery, attempt_number: int, now: datetime | None 
                 entry.last_error = f"HTTP {response.status}"
         except transport.TargetRefused as refused:
             entry.last_error = f"refused: {refused}"
-        except TimeoutError:
-            entry.last_error = f"timed out after {TIMEOUT_SECONDS:g} s"
-        except (OSError, transport.http.client.HTTPException) as error:
-            entry.last_error = describe_exception(error)
+        except NETWORK_ERRORS as error:
+            entry.last_error = network_failure(error)
     if entry.status is Status.DELIVERED:
         metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=1)
         deliveries.record(entry, now)
