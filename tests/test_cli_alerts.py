@@ -66,6 +66,12 @@ def test_add_list_test_and_remove(alerts, capsys):
 
 def test_bad_rules_are_refused_and_nothing_is_stored(alerts, capsys, monkeypatch):
     assert main(["alerts", "add", "spike", "--factor", "0.5"]) == 2
+    assert main(["alerts", "add", "silence", "--source", "src_x", "--min-baseline", "-1"]) == 2
+    # Each problem in the command's terms: the option, what is wrong; no pydantic model names or links.
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --factor: Input should be greater than 1",
+        "error: --min-baseline: Input should be greater than 0",
+    ]
     # Off the local stack, Slack is reached like a webhook subscriber: https, public addresses only.
     monkeypatch.delenv("OUTBOUND_ALLOW_LOOPBACK")
     assert main(["alerts", "add", "detractor", "--slack-webhook", "http://hooks.slack.example/x"]) == 2

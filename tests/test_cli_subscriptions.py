@@ -53,6 +53,13 @@ def test_bad_input_is_refused_and_nothing_is_stored(outbound, capsys):
     assert main(["subscriptions", "add", "--url", "ftp://x.example", "--event", "feedback.stored"]) == 2
     assert main(["subscriptions", "add", "--url", "https://a.example", "--event", "feedback.stored",
                  "--rating-min", "9", "--rating-max", "1"]) == 2  # fmt: skip
+    assert main(["subscriptions", "add", "--url", "https://a.example", "--event", "feedback.stored",
+                 "--sentiment", "happy", "--rating-scale", "nps", "--rating-max", "11"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "error: --url: the URL must be http(s)://host/…" in err.splitlines()
+    assert "error: --sentiment: Input should be 'POSITIVE', 'NEGATIVE', 'NEUTRAL' or 'MIXED'" in err
+    assert "error: --rating-max: Input should be less than or equal to 10" in err
+    assert "pydantic" not in err and "validation error for" not in err
     with pytest.raises(SystemExit):
         main(["subscriptions", "add", "--url", "https://a.example", "--event", "nope"])
     assert subscriptions.list_all() == []

@@ -14,6 +14,7 @@ from chalicelib.alerts import dispatch, evaluator
 from chalicelib.alerts import rules as rule_store
 from chalicelib.alerts.notify.base import Alert, Sample
 from chalicelib.alerts.rules import Dimension, Metric, SilenceRule, SpikeRule
+from chalicelib.cli.common import print_invalid
 from chalicelib.models import Channel, utc_now
 from chalicelib.store import counters
 
@@ -30,6 +31,14 @@ SETTINGS = {
         "digest_minutes",
     ),
     "silence": ("source_id", "hours", "min_baseline"),
+}
+
+# The rules' fields whose option is not their name.
+RULE_OPTIONS = {
+    "source_id": "--source",
+    "sources": "--source",
+    "channels": "--channel",
+    "negative_from_named_customer": "--no-named-negative",
 }
 
 
@@ -57,7 +66,10 @@ def alerts_add(args: argparse.Namespace) -> int:
         rule = rule_store.parse(fields)
         if args.slack_webhook:
             rule_store.set_slack_url(rule.rule_id, args.slack_webhook)
-    except (ValidationError, ValueError) as error:
+    except ValidationError as error:
+        print_invalid(error, RULE_OPTIONS)
+        return 2
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     rule_store.save(rule)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
+
+from pydantic import ValidationError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -49,3 +51,16 @@ def progress_bar(args: argparse.Namespace, total: int | None, unit: str, initial
 
 def time_text(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}" if value else "-"
+
+
+def print_invalid(error: ValidationError, options: Mapping[str, str] | None = None) -> None:
+    """One `error: --option: what is wrong` line per problem, in the command's own terms: the option a field
+    came from (`options` maps the fields not named like their option), without pydantic's model names,
+    input echo and documentation links."""
+    for issue in error.errors(include_url=False, include_input=False):
+        named = [part for part in issue["loc"] if isinstance(part, str)]
+        # A tagged union's location starts with the tag (`spike.factor`): the last name is the field.
+        field = named[-1] if named else ""
+        option = (options or {}).get(field) or (f"--{field.replace('_', '-')}" if field else "")
+        message = issue["msg"].removeprefix("Value error, ")
+        print(f"error: {option}: {message}" if option else f"error: {message}", file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.channels.sources import mask
-from chalicelib.cli.common import pairs
+from chalicelib.cli.common import pairs, print_invalid
 from chalicelib.cli.crm_sync import add_crm_sync_commands
 from chalicelib.crm import connections
 from chalicelib.crm.connections import (
@@ -39,10 +39,8 @@ def _token(args: argparse.Namespace) -> str:
     return (token or "").strip()
 
 
-def _print_errors(error: ValidationError) -> None:
-    for issue in error.errors():
-        where = ".".join(str(part) for part in issue["loc"]) or "settings"
-        print(f"error: {where}: {issue['msg']}", file=sys.stderr)
+# The connection settings' fields whose option is not their name.
+SETTING_OPTIONS = {"sources": "--source", "channels": "--channel", "field_map": "--map"}
 
 
 def _salesforce_secrets(args: argparse.Namespace) -> dict[str, str] | str:
@@ -104,7 +102,7 @@ def crm_add(args: argparse.Namespace) -> int:
             ),
         )
     except ValidationError as error:
-        _print_errors(error)
+        print_invalid(error, SETTING_OPTIONS)
         return 2
     connections.save(connection, secrets)
     _print(connection)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.cli.common import print_invalid
 from chalicelib.outbound import deliveries, replay, subscriptions
 from chalicelib.outbound.events import EventType
 
@@ -25,6 +26,17 @@ def _print(subscription: subscriptions.Subscription) -> None:
     if subscription.previous_until:
         until = f"{subscription.previous_until:%Y-%m-%d %H:%M} UTC"
         print(f"rotation:        the previous secret signs too until {until}")
+
+
+# The filters' fields whose option is not their name (`--form` → forms).
+FILTER_OPTIONS = {
+    "forms": "--form",
+    "sources": "--source",
+    "channels": "--channel",
+    "sentiments": "--sentiment",
+    "themes": "--theme",
+    "event_types": "--event",
+}
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -44,7 +56,10 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
 def subscriptions_add(args: argparse.Namespace) -> int:
     try:
         subscription, secret = subscriptions.create(args.url, args.event, _filters(args), args.description)
-    except (ValidationError, ValueError) as error:
+    except ValidationError as error:
+        print_invalid(error, FILTER_OPTIONS)
+        return 2
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     _print(subscription)
