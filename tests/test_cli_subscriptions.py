@@ -125,6 +125,9 @@ def test_deliveries_prints_the_log(outbound, capsys, monkeypatch):
     assert main(["subscriptions", "deliveries", subscription_id]) == 0
     out = capsys.readouterr().out
     assert "retrying" in out and "http=500" in out and "attempts=1" in out
+    # When it is tried next (the API's next_attempt_at): 5 s after the first attempt.
+    [next_attempt] = re.findall(r"next=(\S+)", out)
+    assert next_attempt == deliveries.recent(subscription_id)[0]["next_attempt_at"][:19]
     assert deliveries.recent(subscription_id)[0]["status"] == "retrying"
     assert fanout.SEND_BATCH == 10
 
@@ -149,3 +152,28 @@ def test_test_says_in_words_why_a_receiver_that_is_no_http_server_failed(outboun
     assert main(["subscriptions", "test", silent]) == 1
     refused = "failed: connection refused (nothing listens on that host and port)"
     assert capsys.readouterr().out.strip() == refused
+
+
+def test_deliveries_says_when_nothing_is_logged_and_refuses_limits_the_api_refuses(outbound, capsys):
+    subscription_id, _ = added(capsys, "--url", "https://hooks.example.com/in", "--event", "feedback.stored")
+    assert main(["subscriptions", "deliveries", subscription_id]) == 0
+    empty = f"no deliveries logged for {subscription_id} in the last 14 days"
+    assert capsys.readouterr().out.startswith(empty)
+    for limit in ("0", "-3", "101", "many"):
+        with pytest.raises(SystemExit) as refused:
+            main(["subscriptions", "deliveries", subscription_id, "--limit", limit])
+        assert refused.value.code == 2
+        assert "expected a whole number from 1 to 100" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["subscriptions", "replay", "--limit", "0"])
+    assert "expected a whole number, at least 1" in capsys.readouterr().err
+
+
+def test_rotate_refuses_a_negative_overlap_and_replay_an_unknown_subscription(outbound, capsys):
+    subscription_id, _ = added(capsys, "--url", "https://hooks.example.com/in", "--event", "feedback.stored")
+    with pytest.raises(SystemExit) as refused:
+        main(["subscriptions", "rotate", subscription_id, "--overlap-hours", "-5"])
+    assert refused.value.code == 2 and "expected hours (0 or more)" in capsys.readouterr().err
+    assert subscriptions.get_fresh(subscription_id).previous_until is None  # nothing rotated
+    assert main(["subscriptions", "replay", "--subscription", "sub_nosuchsubscription"]) == 1
+    assert "no subscription 'sub_nosuchsubscription'" in capsys.readouterr().err

@@ -20,6 +20,34 @@ def day_argument(value: str) -> date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from error
 
 
+def bounded(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` (to `high`), refused with the range, never clamped
+    silently (a `--limit 0` that lists nothing reads like an empty log)."""
+    wanted = f"a whole number from {low} to {high}" if high is not None else f"a whole number, at least {low}"
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {value!r}") from None
+        if number < low or (high is not None and number > high):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {value!r}")
+        return number
+
+    return parse
+
+
+def non_negative_hours(value: str) -> float:
+    """An argparse type: hours, zero or more."""
+    try:
+        hours = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected hours (0 or more), got {value!r}") from None
+    if not hours >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected hours (0 or more), got {value!r}")
+    return hours
+
+
 def clip(text: str, width: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.cli.common import print_invalid
+from chalicelib.cli.common import bounded, non_negative_hours, print_invalid
 from chalicelib.outbound import deliveries, replay, subscriptions
 from chalicelib.outbound.events import EventType
 
@@ -128,18 +128,28 @@ def subscriptions_test(args: argparse.Namespace) -> int:
 def subscriptions_deliveries(args: argparse.Namespace) -> int:
     if _existing(args.subscription_id) is None:
         return 1
-    for entry in deliveries.recent(args.subscription_id, args.limit):
+    logged = deliveries.recent(args.subscription_id, args.limit)
+    if not logged:
+        days = deliveries.LOG_RETENTION.days
+        print(f"no deliveries logged for {args.subscription_id} in the last {days} days", end=" ")
+        print("(`subscriptions test` sends are not logged)")
+    for entry in logged:
         code = entry.get("last_status_code", "-")
+        latency = f"{entry['latency_ms']}ms" if "latency_ms" in entry else "-"
+        # When a retrying event is sent next: late in the schedule attempts are hours apart.
+        upcoming = f" next={entry['next_attempt_at'][:19]}" if entry.get("next_attempt_at") else ""
         error = entry.get("last_error", "")
-        print(
-            f"{entry['updated_at'][:19]} {entry['status']:9} attempts={entry['attempts']} "
-            f"http={code} {entry.get('latency_ms', '-')}ms {entry['event_type']:18} {entry['webhook_id']}"
-            f" {error}"
+        line = (
+            f"{entry['updated_at'][:19]} {entry['status']:9} attempts={entry['attempts']} http={code} "
+            f"{latency} {entry['event_type']:18} {entry['webhook_id']}{upcoming} {error}"
         )
+        print(line.rstrip())
     return 0
 
 
 def subscriptions_replay(args: argparse.Namespace) -> int:
+    if args.subscription_id and _existing(args.subscription_id) is None:
+        return 1
     report = replay.replay_dead_letters(args.subscription_id, args.limit)
     print(f"replayed {report.replayed}, skipped {report.skipped}")
     return 0
@@ -180,15 +190,17 @@ def add_subscriptions_commands(groups: Any, common: argparse.ArgumentParser) -> 
 
     rotating = commands.add_parser("rotate", parents=[common], help="a new secret; the old one signs too")
     rotating.add_argument("subscription_id")
-    rotating.add_argument("--overlap-hours", type=float, default=24.0, help="how long the old one signs too")
+    rotating.add_argument(
+        "--overlap-hours", type=non_negative_hours, default=24.0, help="how long the old one signs too"
+    )
     rotating.set_defaults(run=subscriptions_rotate)
 
     listing = commands.add_parser("deliveries", parents=[common], help="recent deliveries, newest first")
     listing.add_argument("subscription_id")
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=bounded(1, deliveries.MAX_LISTED), default=20, help="1 to 100")
     listing.set_defaults(run=subscriptions_deliveries)
 
     replaying = commands.add_parser("replay", parents=[common], help="send the delivery DLQ's events again")
     replaying.add_argument("--subscription", dest="subscription_id", help="only this subscription's")
-    replaying.add_argument("--limit", type=int, default=1_000)
+    replaying.add_argument("--limit", type=bounded(1), default=1_000, help="at most this many events")
     replaying.set_defaults(run=subscriptions_replay)
