@@ -4,8 +4,6 @@ delivery verified with the official library, the delivery log, and `replay` send
 from __future__ import annotations
 
 import re
-import socketserver
-import threading
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -15,7 +13,7 @@ from chalicelib.cli import main
 from chalicelib.local.outbound import create_delivery_queues
 from chalicelib.outbound import deliveries, fanout, subscriptions
 from chalicelib.outbound.delivery import QueuedDelivery, message_body
-from tests.outbound_support import Receiver, running_receiver
+from tests.outbound_support import Receiver, not_http_port, running_receiver
 
 
 @pytest.fixture
@@ -132,22 +130,13 @@ def test_deliveries_prints_the_log(outbound, capsys, monkeypatch):
     assert fanout.SEND_BATCH == 10
 
 
-class _NotHttp(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        self.request.recv(65_536)
-        self.request.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
-
-
 def test_test_says_in_words_why_a_receiver_that_is_no_http_server_failed(outbound, capsys):
     """A URL pointing at an SSH port or at nothing: one clear line and exit 1, not a traceback or a bare
     class name."""
-    with socketserver.TCPServer(("127.0.0.1", 0), _NotHttp) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        port = server.server_address[1]
+    with not_http_port() as port:
         talking, _ = added(capsys, "--url", f"http://127.0.0.1:{port}/in", "--event", "feedback.stored")
         assert main(["subscriptions", "test", talking]) == 1
         assert capsys.readouterr().out.strip() == "failed: the answer is not HTTP (http.client.BadStatusLine)"
-        server.shutdown()
     silent, _ = added(capsys, "--url", f"http://127.0.0.1:{port}/in", "--event", "feedback.stored")
     assert main(["subscriptions", "test", silent]) == 1
     refused = "failed: connection refused (nothing listens on that host and port)"

@@ -47,11 +47,6 @@ def queue_url(dead_letters: bool = False) -> str:
     return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
-# What a POST to a receiver can raise besides TargetRefused: the network's errors, and an answer that is not
-# HTTP (http.client.BadStatusLine from, say, an SSH or TLS port).
-NETWORK_ERRORS = (OSError, transport.http.client.HTTPException)
-
-
 def network_failure(error: BaseException) -> str:
     """The delivery log's (and `subscriptions test`'s) words for a failed POST: its kind, never its message
     (which may quote what the receiver sent)."""
@@ -138,7 +133,7 @@ def attempt(delivery: QueuedDelivery, attempt_number: int, now: datetime | None 
                 entry.last_error = f"HTTP {response.status}"
         except transport.TargetRefused as refused:
             entry.last_error = f"refused: {refused}"
-        except NETWORK_ERRORS as error:
+        except transport.NETWORK_ERRORS as error:
             entry.last_error = network_failure(error)
     if entry.status is Status.DELIVERED:
         metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=1)

@@ -70,7 +70,7 @@ def send_test(subscription_id: str) -> str:
         )
     except transport.TargetRefused as refused:
         return f"refused: {refused}"
-    except delivery.NETWORK_ERRORS as error:
+    except transport.NETWORK_ERRORS as error:
         return f"failed: {delivery.network_failure(error)}"
     verdict = "ok" if 200 <= response.status < 300 else "failed"
     return f"{verdict}: HTTP {response.status} in {response.latency_ms} ms (webhook-id {webhook_id})"
