@@ -115,3 +115,15 @@ def test_remove_deletes_the_connection_and_its_token(server):
     )
     assert names["Parameters"] == []
     assert cli.main(["crm", "show", "crm_portal"]) == 1
+
+
+def test_add_with_the_id_of_an_existing_connection_is_refused_and_changes_nothing(server, capsys):
+    assert add(server) == 0
+    capsys.readouterr()
+    # The same --id with another token and the real HubSpot: it used to replace the working connection.
+    replacing = ["crm", "add", "--type", "hubspot", "--name", "Other", "--id", "crm_portal", "--token", "x"]
+    assert cli.main(replacing) == 2
+    assert "a CRM connection 'crm_portal' exists" in capsys.readouterr().err
+    kept = connections.get("crm_portal")
+    assert kept.name == "Portal" and kept.settings.api_url == server.url
+    assert connections.secret("crm_portal", "token", fresh=True) == TOKEN

@@ -72,6 +72,14 @@ def _jwt_secrets(args: argparse.Namespace) -> dict[str, str] | str:
 
 
 def crm_add(args: argparse.Namespace) -> int:
+    # `--id` of an existing connection would replace it, its credentials and its CRM (api_url) at once.
+    if args.connection_id and connections.get(args.connection_id) is not None:
+        print(
+            f"error: --id: a CRM connection {args.connection_id!r} exists; choose another id, or "
+            "`crm remove` it first",
+            file=sys.stderr,
+        )
+        return 2
     if args.type == "salesforce":
         secrets = _salesforce_secrets(args)
         if isinstance(secrets, str):
