@@ -127,3 +127,14 @@ def test_add_with_the_id_of_an_existing_connection_is_refused_and_changes_nothin
     kept = connections.get("crm_portal")
     assert kept.name == "Portal" and kept.settings.api_url == server.url
     assert connections.secret("crm_portal", "token", fresh=True) == TOKEN
+
+
+def test_another_crm_types_options_are_refused_not_stored(server, capsys):
+    assert add(server, "--account-id", "001000000000000AAA", "--client-id", "3MVG9x") == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --client-id, --account-id: not an option of a hubspot connection"
+    )
+    salesforce = ["crm", "add", "--type", "salesforce", "--name", "Org", "--id", "crm_org"]
+    assert cli.main([*salesforce, "--client-id", "3MVG9x", "--client-secret", "s", "--token", "pat"]) == 2
+    assert "--token: not an option of a salesforce connection" in capsys.readouterr().err
+    assert connections.get("crm_portal") is None and connections.get("crm_org") is None

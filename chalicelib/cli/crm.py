@@ -39,6 +39,16 @@ def _token(args: argparse.Namespace) -> str:
     return (token or "").strip()
 
 
+# The options of one CRM type that another refuses: type → (option, argparse dest) it must not be given.
+_SALESFORCE_ONLY = (
+    ("--client-id", "client_id"),
+    ("--client-secret", "client_secret"),
+    ("--private-key-file", "private_key_file"),
+    ("--username", "username"),
+    ("--account-id", "account_id"),
+)
+TYPE_OPTIONS = {"hubspot": _SALESFORCE_ONLY, "salesforce": (("--token", "token"),)}
+
 # The connection settings' fields whose option is not their name.
 SETTING_OPTIONS = {"sources": "--source", "channels": "--channel", "field_map": "--map"}
 
@@ -79,6 +89,11 @@ def crm_add(args: argparse.Namespace) -> int:
             "`crm remove` it first",
             file=sys.stderr,
         )
+        return 2
+    # Another type's options would be stored or ignored without a word (a HubSpot "account: 001…").
+    foreign = [option for option, dest in TYPE_OPTIONS[args.type] if getattr(args, dest) is not None]
+    if foreign:
+        print(f"error: {', '.join(foreign)}: not an option of a {args.type} connection", file=sys.stderr)
         return 2
     if args.type == "salesforce":
         secrets = _salesforce_secrets(args)
