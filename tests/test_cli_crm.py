@@ -138,3 +138,11 @@ def test_another_crm_types_options_are_refused_not_stored(server, capsys):
     assert cli.main([*salesforce, "--client-id", "3MVG9x", "--client-secret", "s", "--token", "pat"]) == 2
     assert "--token: not an option of a salesforce connection" in capsys.readouterr().err
     assert connections.get("crm_portal") is None and connections.get("crm_org") is None
+
+
+def test_a_map_without_a_property_is_a_usage_error(server, capsys):
+    with pytest.raises(SystemExit) as refused:
+        add(server, "--map", "top_themes")
+    assert refused.value.code == 2  # as argparse's usage errors; 1 means the command ran and failed
+    assert "error: --map must be name=value, got 'top_themes'" in capsys.readouterr().err
+    assert connections.get("crm_portal") is None

@@ -58,7 +58,8 @@ def pairs(values: Sequence[str] | None, what: str) -> dict[str, str]:
     for value in values or []:
         name, separator, content = value.partition("=")
         if not separator or not name:
-            raise SystemExit(f"error: {what} must be name=value, got {value!r}")
+            print(f"error: {what} must be name=value, got {value!r}", file=sys.stderr)
+            raise SystemExit(2)  # a usage error, as argparse's own
         pairs[name.strip()] = content
     return pairs
 
