@@ -100,3 +100,10 @@ def test_test_queues_the_alert_event_where_the_stage_named_the_queue(alerts, cap
     queued = QueuedDelivery.model_validate_json(message["Body"])
     assert queued.event_type == "alert.triggered" and rule_id in queued.body
     subscriptions.clear_cache()
+
+
+def test_add_says_when_the_rule_is_first_judged(alerts, capsys):
+    assert main(["alerts", "add", "silence", "--hours", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "judged within CONFIG_CACHE_SECONDS (300 s as deployed, 60 under make run)" in out
+    assert re.search(r"`alerts test alr_\w+` sends a sample", out)

@@ -166,3 +166,14 @@ def test_rotate_refuses_a_negative_overlap_and_replay_an_unknown_subscription(ou
     assert subscriptions.get_fresh(subscription_id).previous_until is None  # nothing rotated
     assert main(["subscriptions", "replay", "--subscription", "sub_nosuchsubscription"]) == 1
     assert "no subscription 'sub_nosuchsubscription'" in capsys.readouterr().err
+
+
+def test_add_says_when_the_subscription_starts_receiving(outbound, capsys):
+    """The stream function reads subscriptions cached: an event stored right after `add` may not reach it."""
+    assert (
+        main(["subscriptions", "add", "--url", "https://hooks.example.com/in", "--event", "feedback.stored"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "within CONFIG_CACHE_SECONDS (300 s as deployed, 60 under make run)" in out
+    assert re.search(r"`subscriptions test sub_\w+` sends a sample now", out)

@@ -75,6 +75,11 @@ def alerts_add(args: argparse.Namespace) -> int:
     rule_store.save(rule)
     print(f"rule_id: {rule.rule_id}")
     print(f"{rule.kind}: {_describe(rule)}")
+    # The evaluator and the stream function read rules cached (alerts/rules.py): not judged at once.
+    print(
+        "\nIt is judged within CONFIG_CACHE_SECONDS (300 s as deployed, 60 under make run);"
+        f" `alerts test {rule.rule_id}` sends a sample through its channels now."
+    )
     return 0
 
 

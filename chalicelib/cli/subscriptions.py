@@ -28,6 +28,9 @@ def _print(subscription: subscriptions.Subscription) -> None:
         print(f"rotation:        the previous secret signs too until {until}")
 
 
+# The functions read subscriptions cached (outbound/subscriptions.py), so a new one is not sent at once.
+PICKED_UP = "It is sent events within CONFIG_CACHE_SECONDS (300 s as deployed, 60 under make run)"
+
 # The filters' fields whose option is not their name (`--form` → forms).
 FILTER_OPTIONS = {
     "forms": "--form",
@@ -64,6 +67,7 @@ def subscriptions_add(args: argparse.Namespace) -> int:
         return 2
     _print(subscription)
     print(f"secret:          {secret}   (shown once: verify deliveries with it)")
+    print(f"\n{PICKED_UP}; `subscriptions test {subscription.subscription_id}` sends a sample now.")
     return 0
 
 
