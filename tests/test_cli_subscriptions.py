@@ -177,3 +177,32 @@ def test_add_says_when_the_subscription_starts_receiving(outbound, capsys):
     out = capsys.readouterr().out
     assert "within CONFIG_CACHE_SECONDS (300 s as deployed, 60 under make run)" in out
     assert re.search(r"`subscriptions test sub_\w+` sends a sample now", out)
+
+
+def test_replay_leaves_a_message_it_cannot_read_and_replays_the_rest(outbound, capsys):
+    """A message that is no delivery (sent by hand, or by a version with another shape) used to end the run
+    in a pydantic traceback with the messages after it not replayed."""
+    dlq_url, queue_url = outbound
+    kept, _ = added(capsys, "--url", "https://hooks.example.com/a", "--event", "feedback.stored")
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=dlq_url, MessageBody="not a delivery")
+    queued = QueuedDelivery(
+        subscription_id=kept, webhook_id="msg_1", event_type="feedback.stored",
+        body='{"type":"feedback.stored"}', enqueued_at="2026-12-04T12:00:00+00:00",
+    )  # fmt: skip
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=message_body(queued))
+    assert main(["subscriptions", "replay"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "replayed 1, skipped 0"
+    assert "1 message(s) in the DLQ are not delivery messages: left there" in captured.err
+    [requeued] = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert QueuedDelivery.model_validate_json(requeued["Body"]).webhook_id == "msg_1"
+    left = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+    left_hidden = sqs.get_queue_attributes(
+        QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )
+    assert (
+        int(left["Attributes"]["ApproximateNumberOfMessages"])
+        + int(left_hidden["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+        == 1
+    )

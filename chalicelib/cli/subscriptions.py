@@ -156,6 +156,10 @@ def subscriptions_replay(args: argparse.Namespace) -> int:
         return 1
     report = replay.replay_dead_letters(args.subscription_id, args.limit)
     print(f"replayed {report.replayed}, skipped {report.skipped}")
+    if report.unreadable:
+        unreadable = f"{report.unreadable} message(s) in the DLQ are not delivery messages: left there"
+        print(f"error: {unreadable}", file=sys.stderr)
+        return 1
     return 0
 
 

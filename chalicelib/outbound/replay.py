@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets as random
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from chalicelib import aws
 from chalicelib.models import Channel, Kind, utc_now
 from chalicelib.outbound import delivery, subscriptions, transport
@@ -16,6 +18,7 @@ from chalicelib.outbound.events import EventType, FeedbackData, OutboundEvent
 class ReplayReport:
     replayed: int = 0
     skipped: int = 0  # for another subscription than the one asked for, or one that no longer exists
+    unreadable: int = 0  # not a delivery message (put there by hand, or by another version): left in the DLQ
 
 
 def replay_dead_letters(subscription_id: str | None = None, limit: int = 1_000) -> ReplayReport:
@@ -24,7 +27,7 @@ def replay_dead_letters(subscription_id: str | None = None, limit: int = 1_000) 
     sqs, report = aws.client("sqs"), ReplayReport()
     source, target = queue_url(dead_letters=True), queue_url()
     seen: set[str] = set()
-    while report.replayed + report.skipped < limit:
+    while report.replayed + report.skipped + report.unreadable < limit:
         messages = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
             "Messages", []
         )
@@ -33,7 +36,11 @@ def replay_dead_letters(subscription_id: str | None = None, limit: int = 1_000) 
             break
         for message in fresh:
             seen.add(message["MessageId"])
-            queued = QueuedDelivery.model_validate_json(message["Body"])
+            try:
+                queued = QueuedDelivery.model_validate_json(message["Body"])
+            except ValidationError:
+                report.unreadable += 1
+                continue
             wanted = subscription_id is None or queued.subscription_id == subscription_id
             if not wanted or subscriptions.get_fresh(queued.subscription_id) is None:
                 report.skipped += 1
