@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from chalicelib import aws
 from chalicelib.config import settings
@@ -169,7 +169,14 @@ def handle_sqs_batch(event: dict[str, Any], context: Any = None) -> dict[str, An
     failures = []
     sqs = aws.client("sqs")
     for record in event.get("Records", []):
-        delivery = QueuedDelivery.model_validate_json(record["body"])
+        try:
+            delivery = QueuedDelivery.model_validate_json(record["body"])
+        except ValidationError:
+            # Not a delivery (sent by hand, another version): it alone fails and ends in the DLQ, instead
+            # of the batch failing and the events already delivered in it being sent again.
+            logger.error("not a delivery message", extra={"message_id": record["messageId"]})
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
         attempt_number = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         outcome = attempt(delivery, attempt_number)
         if outcome.retry_in is None:
