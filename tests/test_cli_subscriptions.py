@@ -51,13 +51,24 @@ def test_bad_input_is_refused_and_nothing_is_stored(outbound, capsys):
     assert main(["subscriptions", "add", "--url", "ftp://x.example", "--event", "feedback.stored"]) == 2
     assert main(["subscriptions", "add", "--url", "https://a.example", "--event", "feedback.stored",
                  "--rating-min", "9", "--rating-max", "1"]) == 2  # fmt: skip
+    assert main(["subscriptions", "add", "--url", "notaurl", "--event", "feedback.stored"]) == 2
     assert main(["subscriptions", "add", "--url", "https://a.example", "--event", "feedback.stored",
-                 "--sentiment", "happy", "--rating-scale", "nps", "--rating-max", "11"]) == 2  # fmt: skip
+                 "--sentiment", "happy", "--channel", "pigeon"]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "error: --url: the URL must be http(s)://host/…" in err.splitlines()
     assert "error: --sentiment: Input should be 'POSITIVE', 'NEGATIVE', 'NEUTRAL' or 'MIXED'" in err
-    assert "error: --rating-max: Input should be less than or equal to 10" in err
+    assert "error: --channel: Input should be 'form'," in err
     assert "pydantic" not in err and "validation error for" not in err
+    # A rating band needs its scale (5 is a top star rating and an NPS detractor) and lies on it.
+    band = ["subscriptions", "add", "--url", "https://a.example", "--event", "feedback.stored"]
+    assert main([*band, "--rating-min", "5"]) == 2
+    assert main([*band, "--rating-scale", "csat", "--rating-min", "8"]) == 2
+    assert main([*band, "--rating-scale", "nps", "--rating-max", "11"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --rating-min: give --rating-scale (nps, csat or stars) with it",
+        "error: --rating-min: csat ratings are 1 to 5, got 8",
+        "error: --rating-max: nps ratings are 0 to 10, got 11",
+    ]
     with pytest.raises(SystemExit):
         main(["subscriptions", "add", "--url", "https://a.example", "--event", "nope"])
     assert subscriptions.list_all() == []

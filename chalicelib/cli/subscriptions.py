@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.cli.common import bounded, non_negative_hours, print_invalid
+from chalicelib.models import RatingScale
 from chalicelib.outbound import deliveries, replay, subscriptions
 from chalicelib.outbound.events import EventType
 
@@ -56,7 +57,31 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in chosen.items() if value not in (None, [])}
 
 
+def _rating_band_error(args: argparse.Namespace) -> str | None:
+    """Why --rating-min/--rating-max cannot mean what was meant, or None: a band needs its scale (5 is a top
+    star rating and an NPS detractor), and must lie on it (`--rating-scale csat --rating-min 8` matches
+    nothing)."""
+    given = [
+        (option, value)
+        for option, value in (("--rating-min", args.rating_min), ("--rating-max", args.rating_max))
+        if value is not None
+    ]
+    if not given:
+        return None
+    if args.rating_scale is None:
+        return f"{given[0][0]}: give --rating-scale (nps, csat or stars) with it"
+    low, high = RatingScale(args.rating_scale).bounds
+    for option, value in given:
+        if not low <= value <= high:
+            return f"{option}: {args.rating_scale} ratings are {low} to {high}, got {value}"
+    return None
+
+
 def subscriptions_add(args: argparse.Namespace) -> int:
+    band_error = _rating_band_error(args)
+    if band_error:
+        print(f"error: {band_error}", file=sys.stderr)
+        return 2
     try:
         subscription, secret = subscriptions.create(args.url, args.event, _filters(args), args.description)
     except ValidationError as error:
