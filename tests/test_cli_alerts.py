@@ -107,3 +107,15 @@ def test_add_says_when_the_rule_is_first_judged(alerts, capsys):
     out = capsys.readouterr().out
     assert "judged within CONFIG_CACHE_SECONDS (300 s as deployed, 60 under make run)" in out
     assert re.search(r"`alerts test alr_\w+` sends a sample", out)
+
+
+def test_spike_options_the_rule_would_never_use_are_refused(alerts, capsys):
+    assert main(["alerts", "add", "spike", "--value", "demo"]) == 2  # --dimension overall by default
+    assert main(["alerts", "add", "spike", "--share-increase", "0.5"]) == 2  # --metric count by default
+    assert main(["alerts", "add", "spike", "--metric", "negative_share", "--factor", "5"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --value: the overall dimension has none; give --dimension form, channel, source or theme",
+        "error: --share-increase: only with --metric negative_share (a count rule uses --factor)",
+        "error: --factor: only with --metric count (a negative-share rule uses --share-increase)",
+    ]
+    assert rule_store.list_all() == []

@@ -50,7 +50,23 @@ def _describe(rule: Any) -> str:
     )
 
 
+def _spike_option_error(args: argparse.Namespace) -> str | None:
+    """An option the spike rule would store and never use, or None (a threshold of the other metric, a
+    value for all feedback)."""
+    if args.dimension == Dimension.OVERALL and args.value is not None:
+        return "--value: the overall dimension has none; give --dimension form, channel, source or theme"
+    if args.metric == Metric.COUNT and args.share_increase is not None:
+        return "--share-increase: only with --metric negative_share (a count rule uses --factor)"
+    if args.metric == Metric.NEGATIVE_SHARE and args.factor is not None:
+        return "--factor: only with --metric count (a negative-share rule uses --share-increase)"
+    return None
+
+
 def alerts_add(args: argparse.Namespace) -> int:
+    unused = _spike_option_error(args) if args.kind == "spike" else None
+    if unused:
+        print(f"error: {unused}", file=sys.stderr)
+        return 2
     given = {
         name: getattr(args, name) for name in SETTINGS[args.kind] if getattr(args, name, None) is not None
     }
