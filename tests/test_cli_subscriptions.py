@@ -37,10 +37,14 @@ def test_add_shows_the_secret_once_and_list_show_never(outbound, capsys):
     subscription_id, secret = added(
         capsys, "--url", "https://hooks.example.com/in", "--event", "feedback.negative",
         "--form", "demo", "--rating-scale", "nps", "--rating-max", "6",
+        "--description", "CRM detractor queue",
     )  # fmt: skip
     assert main(["subscriptions", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert subscription_id in listed and listed.rstrip().endswith("CRM detractor queue")  # what it is for
     assert main(["subscriptions", "show", subscription_id]) == 0
     out = capsys.readouterr().out
+    assert "description:     CRM detractor queue" in out
     assert subscription_id in out and secret not in out
     assert '"forms": ["demo"]' in out and '"rating_max": 6' in out
     stored = subscriptions.get_fresh(subscription_id)

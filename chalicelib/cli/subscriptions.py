@@ -19,6 +19,8 @@ from chalicelib.outbound.events import EventType
 def _print(subscription: subscriptions.Subscription) -> None:
     print(f"subscription_id: {subscription.subscription_id}")
     print(f"url:             {subscription.url}")
+    if subscription.description:
+        print(f"description:     {subscription.description}")
     print(f"events:          {', '.join(subscription.event_types)}")
     filters = subscription.filters.model_dump(exclude_defaults=True, mode="json")
     print(f"filters:         {json.dumps(filters) if filters else '-'}")
@@ -100,7 +102,8 @@ def subscriptions_list(args: argparse.Namespace) -> int:
     for subscription in sorted(subscriptions.list_all(), key=lambda s: s.subscription_id):
         state = "paused" if subscription.paused else "active"
         types = ",".join(subscription.event_types)
-        print(f"{subscription.subscription_id:26} {state:7} {types:40} {subscription.url}")
+        line = f"{subscription.subscription_id:26} {state:7} {types:40} {subscription.url}"
+        print(f"{line} {subscription.description}".rstrip())
     return 0
 
 
