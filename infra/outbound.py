@@ -18,8 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from chalicelib.outbound.delivery import MAX_ATTEMPTS
-from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
+from chalicelib.outbound.delivery import DELIVERY_QUEUE_NAME, MAX_ATTEMPTS
 from infra import alerts, crm
 from infra.alarms import app_metric, messages_waiting, notifying_alarm
 from infra.permissions import (

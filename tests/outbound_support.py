@@ -1,11 +1,15 @@
 """Helpers for the outbound webhook tests: a loopback receiver that verifies with the official Standard
 Webhooks library, stream records as DynamoDB would send them, and a fake-clock queue that replays the retry
-schedule the way SQS visibility would, without waiting."""
+schedule the way SQS visibility would, without waiting; and a loopback port that answers something other
+than HTTP."""
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+import socketserver
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +20,7 @@ from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
 from tools.webhook_receiver import Received, Receiver, running_receiver
 
-__all__ = ["FakeQueue", "Received", "Receiver", "running_receiver", "stream_record"]
+__all__ = ["FakeQueue", "Received", "Receiver", "not_http_port", "running_receiver", "stream_record"]
 
 
 def stream_record(item: StoredFeedback, event_name: str = "INSERT") -> dict[str, Any]:
@@ -55,3 +59,20 @@ class FakeQueue:
                 self.dead.append(message)
             else:
                 self.put(message, due + outcome.retry_in, attempt)
+
+
+class _SshBanner(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        self.request.recv(65_536)
+        self.request.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+
+@contextmanager
+def not_http_port() -> Iterator[int]:
+    """A loopback port answering an SSH banner to whatever it is sent (a URL pointing at the wrong port)."""
+    with socketserver.TCPServer(("127.0.0.1", 0), _SshBanner) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield server.server_address[1]
+        finally:
+            server.shutdown()

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from chalicelib import aws
-from chalicelib.alerts import evaluator
+from chalicelib.alerts import dispatch, evaluator
 from chalicelib.alerts import rules as rule_store
 from chalicelib.alerts.notify import slack
 from chalicelib.alerts.notify.base import Alert, Sample
@@ -19,6 +19,7 @@ from chalicelib.outbound import subscriptions
 from chalicelib.store import feedback_write
 from chalicelib.store.identities import Resolution
 from tests.alerts_support import feedback
+from tests.outbound_support import not_http_port
 from tools.webhook_receiver import Receiver, running_receiver
 
 NOW = datetime(2027, 5, 5, 14, 20, tzinfo=UTC)
@@ -134,3 +135,19 @@ def test_a_burst_reaches_slack_email_and_the_alert_triggered_webhook_once(stack,
     subscriptions.clear_cache()
     rule_store.clear_cache()
     settings.cache_clear()
+
+
+def test_a_slack_url_answering_something_other_than_http_fails_that_channel_only(monkeypatch):
+    """http.client.BadStatusLine is no OSError: it used to escape dispatch and fail the whole stream batch
+    (every webhook and CRM message in it queued again), once per detractor claimed."""
+    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "1")
+    alert = Alert(
+        alert_id="alt_1", rule_id="alr_12345678", rule_kind="detractor", summary="Detractor: NPS 2",
+        fired_at=NOW, dimension="form", value="demo", window_start=NOW, window_end=NOW, count=1, negatives=1,
+    )  # fmt: skip
+    with not_http_port() as port:
+        url = f"http://127.0.0.1:{port}/services/T/B/x"
+        outcome = dispatch.deliver(
+            "slack", [alert], alert.rule_id, lambda channel, rule_id: slack.SlackNotifier(url)
+        )
+    assert outcome == dispatch.Delivery("failed: BadStatusLine")

@@ -8,9 +8,13 @@ import re
 
 import pytest
 
+from chalicelib import aws
 from chalicelib.alerts import rules as rule_store
 from chalicelib.alerts.rules import DetractorRule, SilenceRule, SpikeRule
 from chalicelib.cli import main
+from chalicelib.local.outbound import create_delivery_queues
+from chalicelib.outbound import subscriptions
+from chalicelib.outbound.delivery import QueuedDelivery
 from tools.webhook_receiver import Receiver, running_receiver
 
 
@@ -62,6 +66,12 @@ def test_add_list_test_and_remove(alerts, capsys):
 
 def test_bad_rules_are_refused_and_nothing_is_stored(alerts, capsys, monkeypatch):
     assert main(["alerts", "add", "spike", "--factor", "0.5"]) == 2
+    assert main(["alerts", "add", "silence", "--source", "src_x", "--min-baseline", "-1"]) == 2
+    # Each problem in the command's terms: the option, what is wrong; no pydantic model names or links.
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --factor: Input should be greater than 1",
+        "error: --min-baseline: Input should be greater than 0",
+    ]
     # Off the local stack, Slack is reached like a webhook subscriber: https, public addresses only.
     monkeypatch.delenv("OUTBOUND_ALLOW_LOOPBACK")
     assert main(["alerts", "add", "detractor", "--slack-webhook", "http://hooks.slack.example/x"]) == 2
@@ -74,3 +84,38 @@ def test_bad_rules_are_refused_and_nothing_is_stored(alerts, capsys, monkeypatch
         main(["alerts", "add", "spike", "--dimension", "planet"])
     assert rule_store.list_all() == []
     assert main(["alerts", "test", "alr_doesnotexist"]) == 1
+
+
+def test_test_queues_the_alert_event_where_the_stage_named_the_queue(alerts, capsys, monkeypatch):
+    """The operator's CLI is not given DELIVERY_QUEUE_URL (only the functions are): it finds the delivery
+    queue by the stage's name, as `subscriptions replay` does, so `alerts test` reaches the subscribers."""
+    monkeypatch.delenv("DELIVERY_QUEUE_URL", raising=False)
+    _, queue_url = create_delivery_queues()
+    subscriptions.clear_cache()
+    subscriptions.create("https://hooks.example.com/in", ["alert.triggered"])
+    rule_id = added(capsys, "spike", "--dimension", "overall")
+    assert main(["alerts", "test", rule_id]) == 0
+    assert "webhook  sent" in capsys.readouterr().out
+    [message] = aws.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    queued = QueuedDelivery.model_validate_json(message["Body"])
+    assert queued.event_type == "alert.triggered" and rule_id in queued.body
+    subscriptions.clear_cache()
+
+
+def test_add_says_when_the_rule_is_first_judged(alerts, capsys):
+    assert main(["alerts", "add", "silence", "--hours", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "judged within CONFIG_CACHE_SECONDS (300 s as deployed, 60 under make run)" in out
+    assert re.search(r"`alerts test alr_\w+` sends a sample", out)
+
+
+def test_spike_options_the_rule_would_never_use_are_refused(alerts, capsys):
+    assert main(["alerts", "add", "spike", "--value", "demo"]) == 2  # --dimension overall by default
+    assert main(["alerts", "add", "spike", "--share-increase", "0.5"]) == 2  # --metric count by default
+    assert main(["alerts", "add", "spike", "--metric", "negative_share", "--factor", "5"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --value: the overall dimension has none; give --dimension form, channel, source or theme",
+        "error: --share-increase: only with --metric negative_share (a count rule uses --factor)",
+        "error: --factor: only with --metric count (a negative-share rule uses --share-increase)",
+    ]
+    assert rule_store.list_all() == []

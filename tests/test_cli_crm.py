@@ -115,3 +115,34 @@ def test_remove_deletes_the_connection_and_its_token(server):
     )
     assert names["Parameters"] == []
     assert cli.main(["crm", "show", "crm_portal"]) == 1
+
+
+def test_add_with_the_id_of_an_existing_connection_is_refused_and_changes_nothing(server, capsys):
+    assert add(server) == 0
+    capsys.readouterr()
+    # The same --id with another token and the real HubSpot: it used to replace the working connection.
+    replacing = ["crm", "add", "--type", "hubspot", "--name", "Other", "--id", "crm_portal", "--token", "x"]
+    assert cli.main(replacing) == 2
+    assert "a CRM connection 'crm_portal' exists" in capsys.readouterr().err
+    kept = connections.get("crm_portal")
+    assert kept.name == "Portal" and kept.settings.api_url == server.url
+    assert connections.secret("crm_portal", "token", fresh=True) == TOKEN
+
+
+def test_another_crm_types_options_are_refused_not_stored(server, capsys):
+    assert add(server, "--account-id", "001000000000000AAA", "--client-id", "3MVG9x") == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --client-id, --account-id: not an option of a hubspot connection"
+    )
+    salesforce = ["crm", "add", "--type", "salesforce", "--name", "Org", "--id", "crm_org"]
+    assert cli.main([*salesforce, "--client-id", "3MVG9x", "--client-secret", "s", "--token", "pat"]) == 2
+    assert "--token: not an option of a salesforce connection" in capsys.readouterr().err
+    assert connections.get("crm_portal") is None and connections.get("crm_org") is None
+
+
+def test_a_map_without_a_property_is_a_usage_error(server, capsys):
+    with pytest.raises(SystemExit) as refused:
+        add(server, "--map", "top_themes")
+    assert refused.value.code == 2  # as argparse's usage errors; 1 means the command ran and failed
+    assert "error: --map must be name=value, got 'top_themes'" in capsys.readouterr().err
+    assert connections.get("crm_portal") is None

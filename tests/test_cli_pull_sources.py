@@ -74,3 +74,14 @@ def test_every_kind_of_source_names_the_flag_it_refuses(stack: Any, capsys):
         assert cli.main([*added, *bad_language]) == 2, kind
         assert "error: --default-language:" in capsys.readouterr().err, kind
         assert f"src_{kind}" not in {source.source_id for source in sources.list_all()}, kind
+
+
+def test_add_with_the_id_of_an_existing_source_is_refused_and_changes_nothing(stack: Any, capsys):
+    base = ["sources", "add", "--type", "google_play", "--id", "src_play", "--setting", "package_name=com.x"]
+    assert cli.main([*base, "--name", "Android", "--secret", "service_account_json={}"]) == 0
+    capsys.readouterr()
+    assert cli.main([*base, "--name", "Replaced", "--secret", 'service_account_json={"other": 1}']) == 2
+    assert "a source 'src_play' exists" in capsys.readouterr().err
+    [kept] = [source for source in sources.list_all() if source.source_id == "src_play"]
+    assert kept.name == "Android"
+    assert sources.read_secrets("src_play").current("service_account_json") == "{}"

@@ -13,7 +13,7 @@ from chalicelib.cli import main
 from chalicelib.local.outbound import create_delivery_queues
 from chalicelib.outbound import deliveries, fanout, subscriptions
 from chalicelib.outbound.delivery import QueuedDelivery, message_body
-from tests.outbound_support import Receiver, running_receiver
+from tests.outbound_support import Receiver, not_http_port, running_receiver
 
 
 @pytest.fixture
@@ -37,10 +37,14 @@ def test_add_shows_the_secret_once_and_list_show_never(outbound, capsys):
     subscription_id, secret = added(
         capsys, "--url", "https://hooks.example.com/in", "--event", "feedback.negative",
         "--form", "demo", "--rating-scale", "nps", "--rating-max", "6",
+        "--description", "CRM detractor queue",
     )  # fmt: skip
     assert main(["subscriptions", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert subscription_id in listed and listed.rstrip().endswith("CRM detractor queue")  # what it is for
     assert main(["subscriptions", "show", subscription_id]) == 0
     out = capsys.readouterr().out
+    assert "description:     CRM detractor queue" in out
     assert subscription_id in out and secret not in out
     assert '"forms": ["demo"]' in out and '"rating_max": 6' in out
     stored = subscriptions.get_fresh(subscription_id)
@@ -51,6 +55,24 @@ def test_bad_input_is_refused_and_nothing_is_stored(outbound, capsys):
     assert main(["subscriptions", "add", "--url", "ftp://x.example", "--event", "feedback.stored"]) == 2
     assert main(["subscriptions", "add", "--url", "https://a.example", "--event", "feedback.stored",
                  "--rating-min", "9", "--rating-max", "1"]) == 2  # fmt: skip
+    assert main(["subscriptions", "add", "--url", "notaurl", "--event", "feedback.stored"]) == 2
+    assert main(["subscriptions", "add", "--url", "https://a.example", "--event", "feedback.stored",
+                 "--sentiment", "happy", "--channel", "pigeon"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "error: --url: the URL must be http(s)://host/…" in err.splitlines()
+    assert "error: --sentiment: Input should be 'POSITIVE', 'NEGATIVE', 'NEUTRAL' or 'MIXED'" in err
+    assert "error: --channel: Input should be 'form'," in err
+    assert "pydantic" not in err and "validation error for" not in err
+    # A rating band needs its scale (5 is a top star rating and an NPS detractor) and lies on it.
+    band = ["subscriptions", "add", "--url", "https://a.example", "--event", "feedback.stored"]
+    assert main([*band, "--rating-min", "5"]) == 2
+    assert main([*band, "--rating-scale", "csat", "--rating-min", "8"]) == 2
+    assert main([*band, "--rating-scale", "nps", "--rating-max", "11"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --rating-min: give --rating-scale (nps, csat or stars) with it",
+        "error: --rating-min: csat ratings are 1 to 5, got 8",
+        "error: --rating-max: nps ratings are 0 to 10, got 11",
+    ]
     with pytest.raises(SystemExit):
         main(["subscriptions", "add", "--url", "https://a.example", "--event", "nope"])
     assert subscriptions.list_all() == []
@@ -116,5 +138,86 @@ def test_deliveries_prints_the_log(outbound, capsys, monkeypatch):
     assert main(["subscriptions", "deliveries", subscription_id]) == 0
     out = capsys.readouterr().out
     assert "retrying" in out and "http=500" in out and "attempts=1" in out
+    # When it is tried next (the API's next_attempt_at): 5 s after the first attempt.
+    [next_attempt] = re.findall(r"next=(\S+)", out)
+    assert next_attempt == deliveries.recent(subscription_id)[0]["next_attempt_at"][:19]
     assert deliveries.recent(subscription_id)[0]["status"] == "retrying"
     assert fanout.SEND_BATCH == 10
+
+
+def test_test_says_in_words_why_a_receiver_that_is_no_http_server_failed(outbound, capsys):
+    """A URL pointing at an SSH port or at nothing: one clear line and exit 1, not a traceback or a bare
+    class name."""
+    with not_http_port() as port:
+        talking, _ = added(capsys, "--url", f"http://127.0.0.1:{port}/in", "--event", "feedback.stored")
+        assert main(["subscriptions", "test", talking]) == 1
+        assert capsys.readouterr().out.strip() == "failed: the answer is not HTTP (http.client.BadStatusLine)"
+    silent, _ = added(capsys, "--url", f"http://127.0.0.1:{port}/in", "--event", "feedback.stored")
+    assert main(["subscriptions", "test", silent]) == 1
+    refused = "failed: connection refused (nothing listens on that host and port)"
+    assert capsys.readouterr().out.strip() == refused
+
+
+def test_deliveries_says_when_nothing_is_logged_and_refuses_limits_the_api_refuses(outbound, capsys):
+    subscription_id, _ = added(capsys, "--url", "https://hooks.example.com/in", "--event", "feedback.stored")
+    assert main(["subscriptions", "deliveries", subscription_id]) == 0
+    empty = f"no deliveries logged for {subscription_id} in the last 14 days"
+    assert capsys.readouterr().out.startswith(empty)
+    for limit in ("0", "-3", "101", "many"):
+        with pytest.raises(SystemExit) as refused:
+            main(["subscriptions", "deliveries", subscription_id, "--limit", limit])
+        assert refused.value.code == 2
+        assert "expected a whole number from 1 to 100" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["subscriptions", "replay", "--limit", "0"])
+    assert "expected a whole number, at least 1" in capsys.readouterr().err
+
+
+def test_rotate_refuses_a_negative_overlap_and_replay_an_unknown_subscription(outbound, capsys):
+    subscription_id, _ = added(capsys, "--url", "https://hooks.example.com/in", "--event", "feedback.stored")
+    with pytest.raises(SystemExit) as refused:
+        main(["subscriptions", "rotate", subscription_id, "--overlap-hours", "-5"])
+    assert refused.value.code == 2 and "expected hours (0 or more)" in capsys.readouterr().err
+    assert subscriptions.get_fresh(subscription_id).previous_until is None  # nothing rotated
+    assert main(["subscriptions", "replay", "--subscription", "sub_nosuchsubscription"]) == 1
+    assert "no subscription 'sub_nosuchsubscription'" in capsys.readouterr().err
+
+
+def test_add_says_when_the_subscription_starts_receiving(outbound, capsys):
+    """The stream function reads subscriptions cached: an event stored right after `add` may not reach it."""
+    assert (
+        main(["subscriptions", "add", "--url", "https://hooks.example.com/in", "--event", "feedback.stored"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "within CONFIG_CACHE_SECONDS (300 s as deployed, 60 under make run)" in out
+    assert re.search(r"`subscriptions test sub_\w+` sends a sample now", out)
+
+
+def test_replay_leaves_a_message_it_cannot_read_and_replays_the_rest(outbound, capsys):
+    """A message that is no delivery (sent by hand, or by a version with another shape) used to end the run
+    in a pydantic traceback with the messages after it not replayed."""
+    dlq_url, queue_url = outbound
+    kept, _ = added(capsys, "--url", "https://hooks.example.com/a", "--event", "feedback.stored")
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=dlq_url, MessageBody="not a delivery")
+    queued = QueuedDelivery(
+        subscription_id=kept, webhook_id="msg_1", event_type="feedback.stored",
+        body='{"type":"feedback.stored"}', enqueued_at="2026-12-04T12:00:00+00:00",
+    )  # fmt: skip
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=message_body(queued))
+    assert main(["subscriptions", "replay"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "replayed 1, skipped 0"
+    assert "1 message(s) in the DLQ are not delivery messages: left there" in captured.err
+    [requeued] = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert QueuedDelivery.model_validate_json(requeued["Body"]).webhook_id == "msg_1"
+    left = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+    left_hidden = sqs.get_queue_attributes(
+        QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )
+    assert (
+        int(left["Attributes"]["ApproximateNumberOfMessages"])
+        + int(left_hidden["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+        == 1
+    )

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.outbound.delivery import MAX_ATTEMPTS, RETRY_DELAYS
-from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
+from chalicelib.outbound.delivery import DELIVERY_QUEUE_NAME, MAX_ATTEMPTS, RETRY_DELAYS
 from infra import permissions
 from tests.infra_synth import STAGE, Synth, arn, ref
 

@@ -283,6 +283,26 @@ def test_the_sqs_handler_hides_a_failed_message_until_its_next_attempt(outbound)
     assert not sqs.receive_message(QueueUrl=outbound).get("Messages"), "hidden for the schedule's 5 s"
 
 
+def test_a_message_that_is_no_delivery_fails_alone_and_the_batch_is_delivered_once(outbound):
+    """It used to raise: the whole batch failed, so the events delivered before it were sent again."""
+    receiver = Receiver()
+    with running_receiver(receiver):
+        subscriptions.create(receiver.url, ["feedback.stored"])
+        fanout.handle_stream_batch({"Records": [stream_record(stored_items(1)[0])]})
+        sqs = aws.client("sqs")
+        [message] = sqs.receive_message(QueueUrl=outbound, AttributeNames=["All"])["Messages"]
+        arn = "arn:aws:sqs:us-east-1:123456789012:feedback-webhooks-test"
+        records = [
+            {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
+             "body": message["Body"], "attributes": message["Attributes"], "eventSourceARN": arn},
+            {"messageId": "m-poison", "receiptHandle": "r", "body": '{"hand": "made"}', "attributes": {},
+             "eventSourceARN": arn},
+        ]  # fmt: skip
+        response = delivery.handle_sqs_batch({"Records": records})
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-poison"}]}
+    assert len(receiver.received) == 1
+
+
 def test_a_rotation_sends_both_signatures_during_the_overlap(outbound):
     receiver = Receiver()
     with running_receiver(receiver):

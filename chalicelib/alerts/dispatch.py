@@ -7,6 +7,7 @@ evaluation (the outbound event has its own retries, and the alert stays on the d
 
 from __future__ import annotations
 
+import http.client
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import NamedTuple
@@ -72,7 +73,9 @@ def deliver(
         return Delivery("not set up")
     try:
         notifier.send_many(alerts) if len(alerts) > 1 else notifier.send(alerts[0])
-    except (NotificationFailed, OSError) as error:
+    # Whatever a channel's endpoint answers (even not HTTP: BadStatusLine is no OSError), the failure is that
+    # channel's, logged; it never fails the stream batch or the evaluator run that sent it.
+    except (NotificationFailed, OSError, http.client.HTTPException) as error:
         reason = error.reason if isinstance(error, NotificationFailed) else type(error).__name__
         logger.warning("alert not sent", extra={"channel": channel, "rule_id": rule_id, "reason": reason})
         metrics.add_metric(name="AlertNotificationFailed", unit=MetricUnit.Count, value=1)

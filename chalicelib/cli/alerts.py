@@ -14,6 +14,7 @@ from chalicelib.alerts import dispatch, evaluator
 from chalicelib.alerts import rules as rule_store
 from chalicelib.alerts.notify.base import Alert, Sample
 from chalicelib.alerts.rules import Dimension, Metric, SilenceRule, SpikeRule
+from chalicelib.cli.common import print_invalid
 from chalicelib.models import Channel, utc_now
 from chalicelib.store import counters
 
@@ -32,6 +33,14 @@ SETTINGS = {
     "silence": ("source_id", "hours", "min_baseline"),
 }
 
+# The rules' fields whose option is not their name.
+RULE_OPTIONS = {
+    "source_id": "--source",
+    "sources": "--source",
+    "channels": "--channel",
+    "negative_from_named_customer": "--no-named-negative",
+}
+
 
 def _describe(rule: Any) -> str:
     fields = rule.model_dump(mode="json", include=set(SETTINGS[rule.kind]), exclude_none=True)
@@ -41,7 +50,23 @@ def _describe(rule: Any) -> str:
     )
 
 
+def _spike_option_error(args: argparse.Namespace) -> str | None:
+    """An option the spike rule would store and never use, or None (a threshold of the other metric, a
+    value for all feedback)."""
+    if args.dimension == Dimension.OVERALL and args.value is not None:
+        return "--value: the overall dimension has none; give --dimension form, channel, source or theme"
+    if args.metric == Metric.COUNT and args.share_increase is not None:
+        return "--share-increase: only with --metric negative_share (a count rule uses --factor)"
+    if args.metric == Metric.NEGATIVE_SHARE and args.factor is not None:
+        return "--factor: only with --metric count (a negative-share rule uses --share-increase)"
+    return None
+
+
 def alerts_add(args: argparse.Namespace) -> int:
+    unused = _spike_option_error(args) if args.kind == "spike" else None
+    if unused:
+        print(f"error: {unused}", file=sys.stderr)
+        return 2
     given = {
         name: getattr(args, name) for name in SETTINGS[args.kind] if getattr(args, name, None) is not None
     }
@@ -57,12 +82,20 @@ def alerts_add(args: argparse.Namespace) -> int:
         rule = rule_store.parse(fields)
         if args.slack_webhook:
             rule_store.set_slack_url(rule.rule_id, args.slack_webhook)
-    except (ValidationError, ValueError) as error:
+    except ValidationError as error:
+        print_invalid(error, RULE_OPTIONS)
+        return 2
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     rule_store.save(rule)
     print(f"rule_id: {rule.rule_id}")
     print(f"{rule.kind}: {_describe(rule)}")
+    # The evaluator and the stream function read rules cached (alerts/rules.py): not judged at once.
+    print(
+        "\nIt is judged within CONFIG_CACHE_SECONDS (300 s as deployed, 60 under make run);"
+        f" `alerts test {rule.rule_id}` sends a sample through its channels now."
+    )
     return 0
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
+
+from pydantic import ValidationError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -16,6 +18,34 @@ def day_argument(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from error
+
+
+def bounded(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` (to `high`), refused with the range, never clamped
+    silently (a `--limit 0` that lists nothing reads like an empty log)."""
+    wanted = f"a whole number from {low} to {high}" if high is not None else f"a whole number, at least {low}"
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {value!r}") from None
+        if number < low or (high is not None and number > high):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {value!r}")
+        return number
+
+    return parse
+
+
+def non_negative_hours(value: str) -> float:
+    """An argparse type: hours, zero or more."""
+    try:
+        hours = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected hours (0 or more), got {value!r}") from None
+    if not hours >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected hours (0 or more), got {value!r}")
+    return hours
 
 
 def clip(text: str, width: int) -> str:
@@ -28,7 +58,8 @@ def pairs(values: Sequence[str] | None, what: str) -> dict[str, str]:
     for value in values or []:
         name, separator, content = value.partition("=")
         if not separator or not name:
-            raise SystemExit(f"error: {what} must be name=value, got {value!r}")
+            print(f"error: {what} must be name=value, got {value!r}", file=sys.stderr)
+            raise SystemExit(2)  # a usage error, as argparse's own
         pairs[name.strip()] = content
     return pairs
 
@@ -49,3 +80,16 @@ def progress_bar(args: argparse.Namespace, total: int | None, unit: str, initial
 
 def time_text(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}" if value else "-"
+
+
+def print_invalid(error: ValidationError, options: Mapping[str, str] | None = None) -> None:
+    """One `error: --option: what is wrong` line per problem, in the command's own terms: the option a field
+    came from (`options` maps the fields not named like their option), without pydantic's model names,
+    input echo and documentation links."""
+    for issue in error.errors(include_url=False, include_input=False):
+        named = [part for part in issue["loc"] if isinstance(part, str)]
+        # A tagged union's location starts with the tag (`spike.factor`): the last name is the field.
+        field = named[-1] if named else ""
+        option = (options or {}).get(field) or (f"--{field.replace('_', '-')}" if field else "")
+        message = issue["msg"].removeprefix("Value error, ")
+        print(f"error: {option}: {message}" if option else f"error: {message}", file=sys.stderr)

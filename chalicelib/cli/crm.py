@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.channels.sources import mask
-from chalicelib.cli.common import pairs
+from chalicelib.cli.common import pairs, print_invalid
 from chalicelib.cli.crm_sync import add_crm_sync_commands
 from chalicelib.crm import connections
 from chalicelib.crm.connections import (
@@ -39,10 +39,18 @@ def _token(args: argparse.Namespace) -> str:
     return (token or "").strip()
 
 
-def _print_errors(error: ValidationError) -> None:
-    for issue in error.errors():
-        where = ".".join(str(part) for part in issue["loc"]) or "settings"
-        print(f"error: {where}: {issue['msg']}", file=sys.stderr)
+# The options of one CRM type that another refuses: type → (option, argparse dest) it must not be given.
+_SALESFORCE_ONLY = (
+    ("--client-id", "client_id"),
+    ("--client-secret", "client_secret"),
+    ("--private-key-file", "private_key_file"),
+    ("--username", "username"),
+    ("--account-id", "account_id"),
+)
+TYPE_OPTIONS = {"hubspot": _SALESFORCE_ONLY, "salesforce": (("--token", "token"),)}
+
+# The connection settings' fields whose option is not their name.
+SETTING_OPTIONS = {"sources": "--source", "channels": "--channel", "field_map": "--map"}
 
 
 def _salesforce_secrets(args: argparse.Namespace) -> dict[str, str] | str:
@@ -74,6 +82,19 @@ def _jwt_secrets(args: argparse.Namespace) -> dict[str, str] | str:
 
 
 def crm_add(args: argparse.Namespace) -> int:
+    # `--id` of an existing connection would replace it, its credentials and its CRM (api_url) at once.
+    if args.connection_id and connections.get(args.connection_id) is not None:
+        print(
+            f"error: --id: a CRM connection {args.connection_id!r} exists; choose another id, or "
+            "`crm remove` it first",
+            file=sys.stderr,
+        )
+        return 2
+    # Another type's options would be stored or ignored without a word (a HubSpot "account: 001…").
+    foreign = [option for option, dest in TYPE_OPTIONS[args.type] if getattr(args, dest) is not None]
+    if foreign:
+        print(f"error: {', '.join(foreign)}: not an option of a {args.type} connection", file=sys.stderr)
+        return 2
     if args.type == "salesforce":
         secrets = _salesforce_secrets(args)
         if isinstance(secrets, str):
@@ -104,7 +125,7 @@ def crm_add(args: argparse.Namespace) -> int:
             ),
         )
     except ValidationError as error:
-        _print_errors(error)
+        print_invalid(error, SETTING_OPTIONS)
         return 2
     connections.save(connection, secrets)
     _print(connection)

@@ -123,6 +123,14 @@ def _pull_source_add(args: argparse.Namespace) -> int:
 
 def sources_add(args: argparse.Namespace) -> int:
     """Create a source: its secrets go to SSM (generated where this product chooses them)."""
+    # `--id` of an existing source would replace it and its secrets (the platform's copy no longer matches).
+    if args.source_id and any(s.source_id == args.source_id for s in sources.list_all()):
+        print(
+            f"error: --id: a source {args.source_id!r} exists; choose another id, or `sources remove` it"
+            " first (`sources rotate` changes its secrets)",
+            file=sys.stderr,
+        )
+        return 2
     if args.type == EMAIL_TYPE:
         return _email_source_add(args)
     if args.type in PULL_TYPES:

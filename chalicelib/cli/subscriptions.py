@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.cli.common import bounded, non_negative_hours, print_invalid
+from chalicelib.models import RatingScale
 from chalicelib.outbound import deliveries, replay, subscriptions
 from chalicelib.outbound.events import EventType
 
@@ -17,6 +19,8 @@ from chalicelib.outbound.events import EventType
 def _print(subscription: subscriptions.Subscription) -> None:
     print(f"subscription_id: {subscription.subscription_id}")
     print(f"url:             {subscription.url}")
+    if subscription.description:
+        print(f"description:     {subscription.description}")
     print(f"events:          {', '.join(subscription.event_types)}")
     filters = subscription.filters.model_dump(exclude_defaults=True, mode="json")
     print(f"filters:         {json.dumps(filters) if filters else '-'}")
@@ -25,6 +29,20 @@ def _print(subscription: subscriptions.Subscription) -> None:
     if subscription.previous_until:
         until = f"{subscription.previous_until:%Y-%m-%d %H:%M} UTC"
         print(f"rotation:        the previous secret signs too until {until}")
+
+
+# The functions read subscriptions cached (outbound/subscriptions.py), so a new one is not sent at once.
+PICKED_UP = "It is sent events within CONFIG_CACHE_SECONDS (300 s as deployed, 60 under make run)"
+
+# The filters' fields whose option is not their name (`--form` → forms).
+FILTER_OPTIONS = {
+    "forms": "--form",
+    "sources": "--source",
+    "channels": "--channel",
+    "sentiments": "--sentiment",
+    "themes": "--theme",
+    "event_types": "--event",
+}
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -41,14 +59,42 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in chosen.items() if value not in (None, [])}
 
 
+def _rating_band_error(args: argparse.Namespace) -> str | None:
+    """Why --rating-min/--rating-max cannot mean what was meant, or None: a band needs its scale (5 is a top
+    star rating and an NPS detractor), and must lie on it (`--rating-scale csat --rating-min 8` matches
+    nothing)."""
+    given = [
+        (option, value)
+        for option, value in (("--rating-min", args.rating_min), ("--rating-max", args.rating_max))
+        if value is not None
+    ]
+    if not given:
+        return None
+    if args.rating_scale is None:
+        return f"{given[0][0]}: give --rating-scale (nps, csat or stars) with it"
+    low, high = RatingScale(args.rating_scale).bounds
+    for option, value in given:
+        if not low <= value <= high:
+            return f"{option}: {args.rating_scale} ratings are {low} to {high}, got {value}"
+    return None
+
+
 def subscriptions_add(args: argparse.Namespace) -> int:
+    band_error = _rating_band_error(args)
+    if band_error:
+        print(f"error: {band_error}", file=sys.stderr)
+        return 2
     try:
         subscription, secret = subscriptions.create(args.url, args.event, _filters(args), args.description)
-    except (ValidationError, ValueError) as error:
+    except ValidationError as error:
+        print_invalid(error, FILTER_OPTIONS)
+        return 2
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     _print(subscription)
     print(f"secret:          {secret}   (shown once: verify deliveries with it)")
+    print(f"\n{PICKED_UP}; `subscriptions test {subscription.subscription_id}` sends a sample now.")
     return 0
 
 
@@ -56,7 +102,8 @@ def subscriptions_list(args: argparse.Namespace) -> int:
     for subscription in sorted(subscriptions.list_all(), key=lambda s: s.subscription_id):
         state = "paused" if subscription.paused else "active"
         types = ",".join(subscription.event_types)
-        print(f"{subscription.subscription_id:26} {state:7} {types:40} {subscription.url}")
+        line = f"{subscription.subscription_id:26} {state:7} {types:40} {subscription.url}"
+        print(f"{line} {subscription.description}".rstrip())
     return 0
 
 
@@ -113,20 +160,34 @@ def subscriptions_test(args: argparse.Namespace) -> int:
 def subscriptions_deliveries(args: argparse.Namespace) -> int:
     if _existing(args.subscription_id) is None:
         return 1
-    for entry in deliveries.recent(args.subscription_id, args.limit):
+    logged = deliveries.recent(args.subscription_id, args.limit)
+    if not logged:
+        days = deliveries.LOG_RETENTION.days
+        print(f"no deliveries logged for {args.subscription_id} in the last {days} days", end=" ")
+        print("(`subscriptions test` sends are not logged)")
+    for entry in logged:
         code = entry.get("last_status_code", "-")
+        latency = f"{entry['latency_ms']}ms" if "latency_ms" in entry else "-"
+        # When a retrying event is sent next: late in the schedule attempts are hours apart.
+        upcoming = f" next={entry['next_attempt_at'][:19]}" if entry.get("next_attempt_at") else ""
         error = entry.get("last_error", "")
-        print(
-            f"{entry['updated_at'][:19]} {entry['status']:9} attempts={entry['attempts']} "
-            f"http={code} {entry.get('latency_ms', '-')}ms {entry['event_type']:18} {entry['webhook_id']}"
-            f" {error}"
+        line = (
+            f"{entry['updated_at'][:19]} {entry['status']:9} attempts={entry['attempts']} http={code} "
+            f"{latency} {entry['event_type']:18} {entry['webhook_id']}{upcoming} {error}"
         )
+        print(line.rstrip())
     return 0
 
 
 def subscriptions_replay(args: argparse.Namespace) -> int:
+    if args.subscription_id and _existing(args.subscription_id) is None:
+        return 1
     report = replay.replay_dead_letters(args.subscription_id, args.limit)
     print(f"replayed {report.replayed}, skipped {report.skipped}")
+    if report.unreadable:
+        unreadable = f"{report.unreadable} message(s) in the DLQ are not delivery messages: left there"
+        print(f"error: {unreadable}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -165,15 +226,17 @@ def add_subscriptions_commands(groups: Any, common: argparse.ArgumentParser) -> 
 
     rotating = commands.add_parser("rotate", parents=[common], help="a new secret; the old one signs too")
     rotating.add_argument("subscription_id")
-    rotating.add_argument("--overlap-hours", type=float, default=24.0, help="how long the old one signs too")
+    rotating.add_argument(
+        "--overlap-hours", type=non_negative_hours, default=24.0, help="how long the old one signs too"
+    )
     rotating.set_defaults(run=subscriptions_rotate)
 
     listing = commands.add_parser("deliveries", parents=[common], help="recent deliveries, newest first")
     listing.add_argument("subscription_id")
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=bounded(1, deliveries.MAX_LISTED), default=20, help="1 to 100")
     listing.set_defaults(run=subscriptions_deliveries)
 
     replaying = commands.add_parser("replay", parents=[common], help="send the delivery DLQ's events again")
     replaying.add_argument("--subscription", dest="subscription_id", help="only this subscription's")
-    replaying.add_argument("--limit", type=int, default=1_000)
+    replaying.add_argument("--limit", type=bounded(1), default=1_000, help="at most this many events")
     replaying.set_defaults(run=subscriptions_replay)

@@ -21,9 +21,8 @@ from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.local.queues import create_queue_with_dead_letters
 from chalicelib.observability import logger
 from chalicelib.outbound import delivery, fanout, subscriptions
-from chalicelib.outbound.delivery import MAX_ATTEMPTS
+from chalicelib.outbound.delivery import DELIVERY_QUEUE_NAME, MAX_ATTEMPTS
 from chalicelib.outbound.events import EventType
-from chalicelib.outbound.replay import DELIVERY_QUEUE_NAME
 
 # The retry schedule spans about 27.6 hours: messages must outlive it.
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600

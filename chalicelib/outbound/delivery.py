@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from chalicelib import aws
+from chalicelib.config import settings
 from chalicelib.models import utc_now
 from chalicelib.observability import describe_exception, logger, metrics
 from chalicelib.outbound import deliveries, signing, subscriptions, transport
@@ -30,6 +31,32 @@ RETRY_DELAYS = (5, 300, 1_800, 7_200, 18_000, 36_000, 36_000)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 MAX_VISIBILITY_SECONDS = 12 * 3600 - 60  # SQS refuses more than 12 hours
 TIMEOUT_SECONDS = transport.DEFAULT_TIMEOUT_SECONDS
+
+
+# The queues' names when no URL is configured (the stack and the local stack create them so): an operator's
+# CLI (`subscriptions replay`, `alerts test`) finds them by name.
+DELIVERY_QUEUE_NAME = "feedback-webhooks-{stage}"
+
+
+def queue_url(dead_letters: bool = False) -> str:
+    """The delivery queue's (or its DLQ's) URL: from the environment, else by the stage's queue name."""
+    configured = os.environ.get("DELIVERY_DLQ_URL" if dead_letters else "DELIVERY_QUEUE_URL")
+    if configured:
+        return configured
+    name = DELIVERY_QUEUE_NAME.format(stage=settings().stage) + ("-dlq" if dead_letters else "")
+    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def network_failure(error: BaseException) -> str:
+    """The delivery log's (and `subscriptions test`'s) words for a failed POST: its kind, never its message
+    (which may quote what the receiver sent)."""
+    if isinstance(error, TimeoutError):
+        return f"timed out after {TIMEOUT_SECONDS:g} s"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (nothing listens on that host and port)"
+    if isinstance(error, transport.http.client.HTTPException):
+        return f"the answer is not HTTP ({describe_exception(error)})"
+    return describe_exception(error)
 
 
 class QueuedDelivery(BaseModel):
@@ -106,10 +133,8 @@ def attempt(delivery: QueuedDelivery, attempt_number: int, now: datetime | None 
                 entry.last_error = f"HTTP {response.status}"
         except transport.TargetRefused as refused:
             entry.last_error = f"refused: {refused}"
-        except TimeoutError:
-            entry.last_error = f"timed out after {TIMEOUT_SECONDS:g} s"
-        except (OSError, transport.http.client.HTTPException) as error:
-            entry.last_error = describe_exception(error)
+        except transport.NETWORK_ERRORS as error:
+            entry.last_error = network_failure(error)
     if entry.status is Status.DELIVERED:
         metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=1)
         deliveries.record(entry, now)
@@ -144,7 +169,14 @@ def handle_sqs_batch(event: dict[str, Any], context: Any = None) -> dict[str, An
     failures = []
     sqs = aws.client("sqs")
     for record in event.get("Records", []):
-        delivery = QueuedDelivery.model_validate_json(record["body"])
+        try:
+            delivery = QueuedDelivery.model_validate_json(record["body"])
+        except ValidationError:
+            # Not a delivery (sent by hand, another version): it alone fails and ends in the DLQ, instead
+            # of the batch failing and the events already delivered in it being sent again.
+            logger.error("not a delivery message", extra={"message_id": record["messageId"]})
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
         attempt_number = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         outcome = attempt(delivery, attempt_number)
         if outcome.retry_in is None:

@@ -7,7 +7,6 @@ A failed send raises: Lambda retries the stream batch, and the repeated events c
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ from chalicelib import aws
 from chalicelib.models import utc_now
 from chalicelib.outbound import subscriptions
 from chalicelib.outbound.delivery import QueuedDelivery, message_body
+from chalicelib.outbound.delivery import queue_url as delivery_queue_url
 from chalicelib.outbound.events import OutboundEvent, events_from_stream_record
 from chalicelib.outbound.subscriptions import Subscription
 
@@ -23,10 +23,6 @@ SEND_BATCH = 10  # SendMessageBatch's limit
 
 class EnqueueFailed(Exception):
     """SQS refused some deliveries; the stream batch is retried."""
-
-
-def delivery_queue_url() -> str:
-    return os.environ.get("DELIVERY_QUEUE_URL", "")
 
 
 def deliveries_for(

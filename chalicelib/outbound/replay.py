@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import secrets as random
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from chalicelib import aws
-from chalicelib.config import settings
 from chalicelib.models import Channel, Kind, utc_now
 from chalicelib.outbound import delivery, subscriptions, transport
-from chalicelib.outbound.delivery import QueuedDelivery, message_body
+from chalicelib.outbound.delivery import QueuedDelivery, message_body, queue_url
 from chalicelib.outbound.events import EventType, FeedbackData, OutboundEvent
-
-# The queues' names when no URL is configured (the local stack creates them so).
-DELIVERY_QUEUE_NAME = "feedback-webhooks-{stage}"
-
-
-def queue_url(dead_letters: bool = False) -> str:
-    """The delivery queue's (or its DLQ's) URL: from the environment, else by the local stack's name."""
-    configured = os.environ.get("DELIVERY_DLQ_URL" if dead_letters else "DELIVERY_QUEUE_URL")
-    if configured:
-        return configured
-    name = DELIVERY_QUEUE_NAME.format(stage=settings().stage) + ("-dlq" if dead_letters else "")
-    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
 @dataclass
 class ReplayReport:
     replayed: int = 0
     skipped: int = 0  # for another subscription than the one asked for, or one that no longer exists
+    unreadable: int = 0  # not a delivery message (put there by hand, or by another version): left in the DLQ
 
 
 def replay_dead_letters(subscription_id: str | None = None, limit: int = 1_000) -> ReplayReport:
@@ -38,7 +27,7 @@ def replay_dead_letters(subscription_id: str | None = None, limit: int = 1_000) 
     sqs, report = aws.client("sqs"), ReplayReport()
     source, target = queue_url(dead_letters=True), queue_url()
     seen: set[str] = set()
-    while report.replayed + report.skipped < limit:
+    while report.replayed + report.skipped + report.unreadable < limit:
         messages = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
             "Messages", []
         )
@@ -47,7 +36,11 @@ def replay_dead_letters(subscription_id: str | None = None, limit: int = 1_000) 
             break
         for message in fresh:
             seen.add(message["MessageId"])
-            queued = QueuedDelivery.model_validate_json(message["Body"])
+            try:
+                queued = QueuedDelivery.model_validate_json(message["Body"])
+            except ValidationError:
+                report.unreadable += 1
+                continue
             wanted = subscription_id is None or queued.subscription_id == subscription_id
             if not wanted or subscriptions.get_fresh(queued.subscription_id) is None:
                 report.skipped += 1
@@ -84,7 +77,7 @@ def send_test(subscription_id: str) -> str:
         )
     except transport.TargetRefused as refused:
         return f"refused: {refused}"
-    except OSError as error:
-        return f"failed: {type(error).__name__}"
+    except transport.NETWORK_ERRORS as error:
+        return f"failed: {delivery.network_failure(error)}"
     verdict = "ok" if 200 <= response.status < 300 else "failed"
     return f"{verdict}: HTTP {response.status} in {response.latency_ms} ms (webhook-id {webhook_id})"

@@ -24,6 +24,11 @@ MAX_ERROR_BODY = 512
 Resolver = Callable[[str, int], list[str]]
 
 
+# What `post` raises besides TargetRefused: the network's errors, and an answer that is not HTTP or is cut
+# short (http.client.BadStatusLine from, say, an SSH or TLS port; IncompleteRead), which are not OSErrors.
+NETWORK_ERRORS = (OSError, http.client.HTTPException)
+
+
 class TargetRefused(Exception):
     """The URL points somewhere a delivery must not go (nothing was sent)."""
 
@@ -60,7 +65,7 @@ def post(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     resolver: Resolver = resolve,
 ) -> Response:
-    """POST `body` to `url`; raises TargetRefused (nothing sent) or OSError/HTTPException (network)."""
+    """POST `body` to `url`; raises TargetRefused (nothing sent) or one of NETWORK_ERRORS."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise TargetRefused("not an http(s) URL")
