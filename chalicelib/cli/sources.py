@@ -135,6 +135,11 @@ def sources_add(args: argparse.Namespace) -> int:
         return _email_source_add(args)
     if args.type in PULL_TYPES:
         return _pull_source_add(args)
+    return _channel_source_add(args)
+
+
+def _channel_source_add(args: argparse.Namespace) -> int:
+    """A webhook channel's source: its secrets given or generated, its settings checked by the channel."""
     channel = CHANNELS[args.type]  # argparse already refused unknown types
     given = pairs(args.secret, "--secret")
     generated = {
