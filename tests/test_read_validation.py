@@ -146,6 +146,7 @@ def test_bad_export_dates_are_400_without_echo_or_aws_call(client, headers, aws_
         ("/feedback.csv", "sentiment=NEGATIVE&sentiment=POSITIVE", "invalid_filter"),
         ("/stats", "from=2026-11-01&from=2026-11-02", "invalid_date"),
         ("/stats", "source=demo&source=other", "invalid_filter"),
+        ("/customers", "email=ann@example.com&email=bob@example.com", "invalid_filter"),
     ],
 )
 def test_a_parameter_given_twice_is_400_not_its_last_value(client, headers, aws_calls, path, query, code):

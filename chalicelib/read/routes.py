@@ -346,6 +346,7 @@ def _customer_with_email(email: str) -> Response:
 def find_customer() -> Response:
     """The customer an email address belongs to (deprecated: the address ends up in proxies' request logs;
     POST /customers/search takes it in the body)."""
+    check_parameters("GET /customers", ("email",))
     email = _query("email")
     if email is None:
         raise BadRequest(
