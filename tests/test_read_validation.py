@@ -178,6 +178,15 @@ def test_a_parameter_a_route_does_not_take_is_400_not_ignored(client, headers, a
     assert aws_calls == Counter()
 
 
+@pytest.mark.parametrize("path", ["/feedback", "/stats"])
+def test_a_future_from_alone_says_to_defaults_to_today(client, headers, path):
+    status, body = get(client, f"{path}?from=2099-01-01", headers)
+
+    # Before: "from must not be after to." to a request that gave no `to`.
+    assert (status, body["error"]["code"]) == (400, "invalid_date")
+    assert "to is today, UTC, when not given" in body["error"]["message"]
+
+
 def test_stats_from_alone_runs_to_today_as_documented(client, headers):
     start = (datetime.now(UTC).date() - timedelta(days=6)).isoformat()
 
