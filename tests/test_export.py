@@ -94,6 +94,21 @@ def test_export_writes_csv_jsonl_and_manifest_for_that_day_only(day_items):
         assert file["rows"] == (3 if "/feedback." in file["key"] else 0)
 
 
+def test_each_file_is_labelled_as_what_its_bytes_are(day_items):
+    manifest = export.export_day(DAY)
+
+    labels = {file["key"].rsplit("/", 1)[1]: file["content_type"] for file in manifest["files"]}
+    stored_as = {
+        key: aws.client("s3").head_object(Bucket=settings().bucket_name, Key=file["key"])["ContentType"]
+        for file in manifest["files"]
+        for key in [file["key"].rsplit("/", 1)[1]]
+    }
+    # Before: feedback.jsonl.gz said application/x-ndjson, so a BI tool fetching its link was told the gzip
+    # bytes were JSON lines.
+    assert labels["feedback.jsonl.gz"] == stored_as["feedback.jsonl.gz"] == "application/gzip"
+    assert labels["feedback.csv"] == stored_as["feedback.csv"] == "text/csv; charset=utf-8"
+
+
 def test_rerunning_a_day_overwrites_the_same_keys_with_the_same_bytes(day_items):
     first = export.export_day(DAY)
     second = export.export_day(DAY)

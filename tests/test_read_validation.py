@@ -146,6 +146,7 @@ def test_bad_export_dates_are_400_without_echo_or_aws_call(client, headers, aws_
         ("/feedback.csv", "sentiment=NEGATIVE&sentiment=POSITIVE", "invalid_filter"),
         ("/stats", "from=2026-11-01&from=2026-11-02", "invalid_date"),
         ("/stats", "source=demo&source=other", "invalid_filter"),
+        ("/customers", "email=ann@example.com&email=bob@example.com", "invalid_filter"),
     ],
 )
 def test_a_parameter_given_twice_is_400_not_its_last_value(client, headers, aws_calls, path, query, code):
@@ -175,6 +176,15 @@ def test_a_parameter_a_route_does_not_take_is_400_not_ignored(client, headers, a
     assert "secret_x9" not in body["error"]["message"]
     assert "ann@example.com" not in body["error"]["message"]
     assert aws_calls == Counter()
+
+
+@pytest.mark.parametrize("path", ["/feedback", "/stats"])
+def test_a_future_from_alone_says_to_defaults_to_today(client, headers, path):
+    status, body = get(client, f"{path}?from=2099-01-01", headers)
+
+    # Before: "from must not be after to." to a request that gave no `to`.
+    assert (status, body["error"]["code"]) == (400, "invalid_date")
+    assert "to is today, UTC, when not given" in body["error"]["message"]
 
 
 def test_stats_from_alone_runs_to_today_as_documented(client, headers):

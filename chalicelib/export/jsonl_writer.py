@@ -27,13 +27,16 @@ class JsonLinesWriter:
     """Streams items to a gzipped JSON Lines file."""
 
     filename = "feedback.jsonl.gz"
-    content_type = "application/x-ndjson"
+    # What the bytes are (RFC 6713), not what they decompress to: a client fetching the link gets gzip.
+    content_type = "application/gzip"
+    lines_content_type = "application/x-ndjson"  # a fanned-out day's parts: plain lines
     key_prefix = EXPORTS_ROOT
 
     def __init__(
         self, where: Path | FileTarget, names: ThemeNames | None = None, compressed: bool = True
     ) -> None:
-        self._raw = as_target(where).open(self.filename, self.key_prefix, self.content_type)
+        content_type = self.content_type if compressed else self.lines_content_type
+        self._raw = as_target(where).open(self.filename, self.key_prefix, content_type)
         # A fanned-out day's parts are plain lines: the day's one gzip stream is made when they are combined.
         self._gzip = gzip_stream(self._raw) if compressed else self._raw
         self._text = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="\n")

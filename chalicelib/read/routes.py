@@ -124,7 +124,7 @@ def _days() -> list[date] | None:
         return None
     start, end = start or end, end or utc_now().date()
     if start is None or end < start:
-        raise BadRequest("from must not be after to.", code="invalid_date")
+        raise BadRequest("from must not be after to (to is today, UTC, when not given).", code="invalid_date")
     if (end - start).days >= MAX_DAYS:
         raise BadRequest(f"A listing spans at most {MAX_DAYS} days.", code="invalid_date")
     return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
@@ -346,6 +346,7 @@ def _customer_with_email(email: str) -> Response:
 def find_customer() -> Response:
     """The customer an email address belongs to (deprecated: the address ends up in proxies' request logs;
     POST /customers/search takes it in the body)."""
+    check_parameters("GET /customers", ("email",))
     email = _query("email")
     if email is None:
         raise BadRequest(
