@@ -170,7 +170,7 @@ def _channel_source_add(args: argparse.Namespace) -> int:
 
 def _email_source_add(args: argparse.Namespace) -> int:
     """An `email` source: which recipients are its feedback, and which SES verdicts it lets through."""
-    from chalicelib.channels.email.receiving import RECIPIENTS, SETTING_HELP
+    from chalicelib.channels.email.receiving import RECIPIENTS, SETTING_HELP, setting_errors
 
     settings = pairs(args.setting, "--setting")
     unknown = sorted(set(settings) - set(SETTING_HELP))
@@ -180,6 +180,11 @@ def _email_source_add(args: argparse.Namespace) -> int:
             + "; ".join(f"{name} ({meaning})" for name, meaning in SETTING_HELP.items()),
             file=sys.stderr,
         )
+        return 2
+    errors = setting_errors(settings)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
         return 2
     source = _new_source(args, settings)
     if source is None:

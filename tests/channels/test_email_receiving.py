@@ -214,3 +214,24 @@ def test_the_cli_adds_an_email_source_with_recipients_and_refuses_secrets_or_unk
     assert cli.main([*add]) == 2
     assert "needs --setting recipients" in capsys.readouterr().err
     assert cli.main(["sources", "rotate", "src_mail_cli", "--generate", "x"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        # Session 30: stored, then no mail ever reached it (no such address), or spam still refused.
+        ("recipients=feedback", "'feedback' is neither an address"),
+        ("recipients=feedback@acme.example,support", "'support' is neither an address"),
+        ("accept_spam=maybe", "--setting accept_spam: must be true or false"),
+    ],
+)
+def test_the_cli_refuses_a_recipient_that_is_no_address_and_a_switch_that_is_no_boolean(
+    stack: Any, capsys: pytest.CaptureFixture[str], setting: str, said: str
+):
+    from chalicelib import cli
+
+    add = ["sources", "add", "--type", "email", "--name", "Support inbox", "--id", "src_mail_bad"]
+    extra = [] if setting.startswith("recipients=") else ["--setting", "recipients=a@b.example"]
+    assert cli.main([*add, "--setting", setting, *extra]) == 2
+    assert said in capsys.readouterr().err
+    assert receiving.email_sources() == []

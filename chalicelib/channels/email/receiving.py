@@ -14,6 +14,7 @@ stays in S3 until the bucket's lifecycle rule expires it, so a replay can read i
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,26 @@ SETTING_HELP: Mapping[str, str] = {
     "reject or quarantine policy (default: refused)",
 }
 _TRUE = frozenset({"true", "yes", "1", "on"})
+_FALSE = frozenset({"false", "no", "0", "off"})
+# An address, or `@domain` for all of a domain: one @, a domain after it (compiled by `sources add` only).
+_RECIPIENT = r"[^@\s]*@[^@\s]+"
+
+
+def setting_errors(settings: Mapping[str, str]) -> list[str]:
+    """What `sources add` must refuse in an email source's settings: a recipient that is neither an address
+    nor `@domain` (no mail is ever delivered to it), a verdict switch that is neither true nor false."""
+    errors = [
+        f"--setting {RECIPIENTS}: {entry!r} is neither an address (feedback@example.com) nor a domain "
+        "(@feedback.example.com)"
+        for entry in (part.strip() for part in settings.get(RECIPIENTS, "").split(","))
+        if entry and not re.fullmatch(_RECIPIENT, entry)
+    ]
+    errors += [
+        f"--setting {name}: must be true or false"
+        for name in (ACCEPT_SPAM, ACCEPT_VIRUS, ACCEPT_UNAUTHENTICATED)
+        if name in settings and settings[name].strip().lower() not in _TRUE | _FALSE
+    ]
+    return errors
 
 
 def inbound_bucket() -> str:
