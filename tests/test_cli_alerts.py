@@ -119,3 +119,11 @@ def test_spike_options_the_rule_would_never_use_are_refused(alerts, capsys):
         "error: --factor: only with --metric count (a negative-share rule uses --share-increase)",
     ]
     assert rule_store.list_all() == []
+
+
+def test_test_says_what_a_channel_that_is_not_set_up_lacks(alerts, capsys, monkeypatch):
+    monkeypatch.delenv("ALERTS_TOPIC_ARN", raising=False)
+    rule_id = added(capsys, "detractor", "--email", "--no-webhook")
+    assert main(["alerts", "test", rule_id]) == 1
+    missing = "ALERTS_TOPIC_ARN is not set here (the stage's alerts SNS topic; `make run` has none)"
+    assert capsys.readouterr().out.splitlines() == [f"email    not set up: {missing}"]

@@ -42,6 +42,13 @@ RULE_OPTIONS = {
 }
 
 
+# What a channel `alerts test` found "not set up" is missing (alerts/dispatch.default_notifier).
+NOT_SET_UP_HINTS = {
+    "email": ": ALERTS_TOPIC_ARN is not set here (the stage's alerts SNS topic; `make run` has none)",
+    "slack": ": the rule's Slack webhook URL is not in SSM (`alerts add … --slack-webhook URL` again)",
+}
+
+
 def _describe(rule: Any) -> str:
     fields = rule.model_dump(mode="json", include=set(SETTINGS[rule.kind]), exclude_none=True)
     channels = [name for name in dispatch.CHANNELS if getattr(rule.notify, name)]
@@ -141,7 +148,7 @@ def alerts_test(args: argparse.Namespace) -> int:
         return 1
     outcomes = dispatch.send(sample_alert(rule), rule.notify)
     for channel, outcome in outcomes.items():
-        print(f"{channel:8} {outcome}")
+        print(f"{channel:8} {outcome}{NOT_SET_UP_HINTS.get(channel, '') if outcome == 'not set up' else ''}")
     if isinstance(rule, SpikeRule | SilenceRule):
         now = utc_now()
         per_hour = counters.read_hours(evaluator.hours_needed([rule], now))
