@@ -202,6 +202,23 @@ def test_erasing_a_merged_customers_old_id_erases_the_person_it_was_merged_into(
     assert [value for value in (keep, absorb) if value in log] == []
 
 
+def test_erasing_an_id_merged_twice_over_erases_the_person_it_ended_in(client, stack):
+    a, b, c = (event(name, email=f"m{name}@example.com", text=SECRET_TEXT) for name in "abc")
+    process(a, b, c)
+    first, second, last = customer_of(a), customer_of(b), customer_of(c)
+    merge(second, first)  # a's tombstone names b …
+    merge(last, second)  # … and b's names c: a is c now
+
+    response = client.http.delete(f"/customers/{first}", headers=erase_token())
+
+    body = json.loads(response.body)
+    assert (response.status_code, body["merged_into"], body["feedback_deleted"]) == (200, last, 3)
+    assert [customers.get_profile(customer) for customer in (first, second, last)] == [None, None, None]
+    after = everything_stored()
+    secrets = ("ma@example.com", "mb@example.com", "mc@example.com", SECRET_TEXT)
+    assert [value for value in secrets if value in after] == []
+
+
 def test_the_cli_says_which_customer_an_old_id_erased(stack, capsys):
     a, b = event("a", email="ma@example.com"), event("b", email="mb@example.com")
     process(a, b)

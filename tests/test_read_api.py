@@ -150,6 +150,21 @@ def test_a_merged_customers_old_id_lists_the_survivors_feedback(client, read, se
     assert get(client, f"/feedback?customer_id={bob}&limit=1&next={own['next']}", read)[0] == 400
 
 
+def test_an_id_merged_twice_over_answers_and_lists_as_the_customer_it_ended_in(client, read, seeded):
+    ann, bob, cid = (customer_of(seeded[i]) for i in (0, 3, 2))
+    assert len({ann, bob, cid}) == 3
+    merge(bob, ann)  # ann's tombstone names bob …
+    merge(cid, bob)  # … and bob's names cid
+
+    status, body = get(client, f"/customers/{ann}", read)
+    _, listed = get(client, f"/feedback?customer_id={ann}", read)
+    _, own = get(client, f"/feedback?customer_id={cid}", read)
+
+    assert (status, body["customer_id"], body["merged_from"]) == (200, cid, ann)
+    assert {item["customer_id"] for item in listed["items"]} == {cid}
+    assert [item["feedback_id"] for item in listed["items"]] == [item["feedback_id"] for item in own["items"]]
+
+
 def test_find_by_email(client, read, seeded):
     status, body = get(client, "/customers?email=ANN@example.com", read)
     missing, error = get(client, "/customers?email=nobody@example.com", read)

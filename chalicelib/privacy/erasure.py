@@ -78,12 +78,10 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     from chalicelib.export import rewrite
     from chalicelib.export.day import previous_utc_day
 
-    profile = customers.get_profile(customer_id)
-    survivor = (profile or {}).get("merged_into")
-    if survivor:
-        # A merge proved the old id and its survivor one person (GET /customers/{id} answers with the
-        # survivor): erasing only the old id's tombstone would leave all of their data.
-        customer_id, profile = survivor, customers.get_profile(survivor)
+    # A merge proved an old id and its survivor one person (GET /customers/{id} answers with the survivor):
+    # erasing only the old id's tombstone would leave all of their data.
+    current, profile = customers.current_customer(customer_id)
+    survivor, customer_id = (current if current != customer_id else None), current
     items = customers.customer_items(customer_id)
     if profile is None and not items:
         return None

@@ -250,11 +250,11 @@ class Listing(NamedTuple):
 
 
 def _merged_into(customer_id: str) -> str | None:
-    """The customer a merge folded `customer_id` into, or None (one GetItem)."""
+    """The customer merges folded `customer_id` into, or None (one GetItem a merge)."""
     from chalicelib.store import customers
 
-    profile = customers.get_profile(customer_id)
-    return profile.get("merged_into") if profile else None
+    current, _ = customers.current_customer(customer_id)
+    return current if current != customer_id else None
 
 
 def requested_listing() -> Listing:
@@ -319,13 +319,12 @@ def get_customer(customer_id: str) -> Response:
     """A customer's profile, identities and recent feedback; a merged id answers with its survivor's."""
     from chalicelib.store import customers  # imported by the customer routes only (cold start)
 
-    profile = customers.get_profile(customer_id)
-    survivor = profile.get("merged_into") if profile else None
-    view = customers.view(survivor or customer_id)
+    current, _ = customers.current_customer(customer_id)
+    view = customers.view(current)
     if view is None:
         raise _unknown_customer()
     body = _customer_body(view)
-    if survivor:
+    if current != customer_id:
         body["merged_from"] = customer_id
     return Response(body=body, status_code=200)
 

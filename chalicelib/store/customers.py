@@ -18,7 +18,14 @@ from chalicelib.config import settings
 from chalicelib.models import StoredFeedback
 from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
-from chalicelib.store.identities import IDENTITY, candidates, identity_item, is_customer_id, lookup_identities
+from chalicelib.store.identities import (
+    IDENTITY,
+    MAX_MERGE_HOPS,
+    candidates,
+    identity_item,
+    is_customer_id,
+    lookup_identities,
+)
 from chalicelib.store.profiles import PROFILE, profile_key
 from chalicelib.store.schema import (
     CUSTOMER_INDEX,
@@ -118,6 +125,18 @@ def get_profile(customer_id: str) -> dict[str, Any] | None:
         return None
     item = dynamo.get_item(settings().table_name, profile_key(customer_id), consistent=True)
     return _plain(item) if item else None
+
+
+def current_customer(customer_id: str) -> tuple[str, dict[str, Any] | None]:
+    """The customer `customer_id` is now, with its profile: a merge's tombstone followed to its survivor, as
+    far as merges chained (A into B, then B into C: A is C), up to MAX_MERGE_HOPS; the id itself otherwise."""
+    profile = get_profile(customer_id)
+    for _ in range(MAX_MERGE_HOPS):
+        survivor = (profile or {}).get("merged_into")
+        if not survivor:
+            break
+        customer_id, profile = survivor, get_profile(survivor)
+    return customer_id, profile
 
 
 def get_profiles(customer_ids: Iterable[str], consistent: bool = False) -> dict[str, dict[str, Any]]:
