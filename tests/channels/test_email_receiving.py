@@ -209,10 +209,14 @@ def test_the_cli_adds_an_email_source_with_recipients_and_refuses_secrets_or_unk
     assert (
         receiving.source_for("Feedback@acme.example", receiving.email_sources()).source_id == "src_mail_cli"
     )
-    assert cli.main([*add, "--secret", "x=y", "--setting", "recipients=a@b.example"]) == 2
-    assert cli.main([*add, "--setting", "recipients=a@b.example", "--setting", "accept_all=true"]) == 2
-    assert cli.main([*add]) == 2
-    assert "needs --setting recipients" in capsys.readouterr().err
+    # Refused for what they say, under an id of their own (an existing id is refused before anything else).
+    another = [*add[:-1], "src_mail_cli_2"]
+    assert cli.main([*another, "--secret", "x=y", "--setting", "recipients=a@b.example"]) == 2
+    assert cli.main([*another, "--setting", "recipients=a@b.example", "--setting", "accept_all=true"]) == 2
+    assert cli.main([*another]) == 2
+    refusals = capsys.readouterr().err
+    assert refusals.count("needs --setting recipients") == 3 and "exists" not in refusals
+    assert [source.source_id for source in receiving.email_sources()] == ["src_mail_cli"]
     assert cli.main(["sources", "rotate", "src_mail_cli", "--generate", "x"]) == 2
 
 
