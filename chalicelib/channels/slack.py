@@ -153,7 +153,8 @@ class SlackChannel(Channel):
         "At api.slack.com/apps → your app → Basic Information → App Credentials, copy the Signing Secret: "
         "it is the signing_secret. Under Event Subscriptions, enable events and set the Request URL to "
         "https://<api>/webhooks/<source_id> (Slack verifies it at once), then subscribe to bot events "
-        "message.channels, message.groups, message.im, message.mpim — or app_mention alone, not both."
+        "message.channels, message.groups, message.im, message.mpim and/or app_mention (the events of one "
+        "message are stored once, as the README says)."
     )
 
     replay_window = timedelta(seconds=TOLERANCE_SECONDS)

@@ -416,3 +416,12 @@ def test_an_edit_of_a_stored_message_keeps_the_first_version(harness, stack):
 
 def test_slack_has_no_get_handshake(harness):
     harness.assert_no_get_handshake()
+
+
+def test_slack_console_help_agrees_with_the_readme_on_app_mention():
+    """Session 30: `sources add` said "or app_mention alone, not both" where the README says message.* and/or
+    app_mention (one message's events share an identity and are stored once)."""
+    from chalicelib.channels.slack import SlackChannel
+
+    assert "and/or app_mention" in SlackChannel.console_help
+    assert "not both" not in SlackChannel.console_help
