@@ -3,11 +3,13 @@ setup idempotent and saying what it created, test pausing and resuming a connect
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
 
 from chalicelib import aws, cli
+from chalicelib.cli import common
 from chalicelib.config import settings
 from chalicelib.crm import connections
 from chalicelib.crm.connections import Status
@@ -146,3 +148,23 @@ def test_a_map_without_a_property_is_a_usage_error(server, capsys):
     assert refused.value.code == 2  # as argparse's usage errors; 1 means the command ran and failed
     assert "error: --map must be name=value, got 'top_themes'" in capsys.readouterr().err
     assert connections.get("crm_portal") is None
+
+
+def test_test_says_it_waits_while_the_crm_does_not_answer(stack, capsys, monkeypatch):
+    """About two minutes of backoff used to pass without a word, as if the command hung."""
+    waited: list[float] = []
+    monkeypatch.setattr(common.time, "sleep", waited.append)
+    with socket.socket() as probe:  # a port nothing listens on: every attempt is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    added = ["crm", "add", "--type", "hubspot", "--name", "Down", "--id", "crm_down", "--token", TOKEN]
+    assert cli.main([*added, "--api-url", closed]) == 0
+    capsys.readouterr()
+    assert cli.main(["crm", "test", "crm_down"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert waited == [1, 2, 4, 8, 16, 32, 60]
+    assert err[:2] == [
+        "waiting 1 s, then trying again (Ctrl-C stops)",
+        "waiting 2 s, then trying again (Ctrl-C stops)",
+    ]
+    assert err[-1] == "error: HubSpot unreachable: NewConnectionError", err[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -93,3 +94,10 @@ def print_invalid(error: ValidationError, options: Mapping[str, str] | None = No
         option = (options or {}).get(field) or (f"--{field.replace('_', '-')}" if field else "")
         message = issue["msg"].removeprefix("Value error, ")
         print(f"error: {option}: {message}" if option else f"error: {message}", file=sys.stderr)
+
+
+def waiting_aloud(seconds: float) -> None:
+    """The CRM clients' sleep for a person at the terminal: their backoff (1, 2, 4 … s, about two minutes in
+    all for a CRM that does not answer) and Retry-After waits are said, not silent."""
+    print(f"waiting {seconds:g} s, then trying again (Ctrl-C stops)", file=sys.stderr, flush=True)
+    time.sleep(seconds)

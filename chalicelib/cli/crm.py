@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.channels.sources import mask
-from chalicelib.cli.common import pairs, print_invalid
+from chalicelib.cli.common import pairs, print_invalid, waiting_aloud
 from chalicelib.cli.crm_sync import add_crm_sync_commands
 from chalicelib.crm import connections
 from chalicelib.crm.connections import (
@@ -193,7 +193,7 @@ def crm_test(args: argparse.Namespace) -> int:
         return 1
     connections.clear_cache()  # the credentials just rotated in SSM must be the ones tried
     try:
-        print(target_for(connection).check())
+        print(target_for(connection, waiting_aloud).check())
     except CredentialsRejected as error:
         connections.set_status(connection.connection_id, Status.PAUSED, error.reason)
         credentials = CREDENTIALS_NAMED[connection.type]
@@ -218,7 +218,7 @@ def crm_setup(args: argparse.Namespace) -> int:
     if connection is None:
         return 1
     try:
-        created = target_for(connection).setup()
+        created = target_for(connection, waiting_aloud).setup()
     except CrmError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from chalicelib.cli.common import day_argument
+from chalicelib.cli.common import day_argument, waiting_aloud
 from chalicelib.crm import backfill, queue
 
 
@@ -20,7 +20,7 @@ def crm_sync(args: argparse.Namespace) -> int:
     if resumed:
         print(f"resuming job {job.job_id} ({job.counts.synced} synced so far)")
     try:
-        counts = backfill.run(job)
+        counts = backfill.run(job, sleep=waiting_aloud)
     except backfill.Stopped as error:
         print(f"stopped: {error}; run the same command again to resume", file=sys.stderr)
         return 1
