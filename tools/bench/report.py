@@ -42,7 +42,7 @@ from tools.bench.synthetic import (
     META_MESSAGES,
     PII_COMMENT_SHARE,
 )
-from tools.bench.theme_quality import theme_quality_section
+from tools.bench.theme_quality import theme_cost_section, theme_quality_section
 from tools.bench.throughput import THROUGHPUT_ITEMS, ThroughputResult, throughput_section
 from tools.bench.widget_size import widget_size_section
 from tools.cost.prices import PRICES_PATH
@@ -305,6 +305,10 @@ def render(result: BenchResult, command: str, prices: Path = PRICES_PATH) -> str
         "## Themes: the keywords tagger on the labelled set",
         "",
         *theme_quality_section(result.theme_quality),
+        "",
+        "## Themes: the keywords tagger on the longest texts",
+        "",
+        *theme_cost_section(result.theme_cost),
         "",
         "## Customer resolution",
         "",

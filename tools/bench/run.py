@@ -32,7 +32,7 @@ from tools.bench.pipeline import (
 )
 from tools.bench.pull import PullCost, measure_pull_cost
 from tools.bench.sentiment_quality import LanguageScore, measure_sentiment_quality
-from tools.bench.theme_quality import measure_theme_quality
+from tools.bench.theme_quality import ThemeCost, measure_theme_cost, measure_theme_quality
 
 if TYPE_CHECKING:
     from tools import themes_eval
@@ -63,6 +63,7 @@ class BenchResult:
     sentiment_quality: dict[str, LanguageScore] | None = None
     language_quality: LanguageQuality | None = None
     theme_quality: themes_eval.Report | None = None
+    theme_cost: list[ThemeCost] | None = None
     export_scale: ExportScale | None = None
     stats_cost: StatsCost | None = None
     dashboard_cost: list[DashboardLoad] | None = None
@@ -128,6 +129,7 @@ def run(
         language_quality = measure_language_quality()
     with timed(pipeline.timings, "themes set"):
         theme_quality = measure_theme_quality()
+        theme_cost = measure_theme_cost()
     with timed(pipeline.timings, "export at scale"), contextlib.redirect_stdout(io.StringIO()):
         export_scale = measure_safely()
     return BenchResult(
@@ -151,6 +153,7 @@ def run(
         sentiment_quality=sentiment_quality,
         language_quality=language_quality,
         theme_quality=theme_quality,
+        theme_cost=theme_cost,
         stats_cost=stats_cost,
         dashboard_cost=dashboard_cost,
         listings=listings,

@@ -1,9 +1,13 @@
 """The keywords theme tagger scored on the labelled set of tests/fixtures/themes, per language
-(`tools/themes_eval.py` does the scoring; this turns it into the bench's targets and section)."""
+(`tools/themes_eval.py` does the scoring; this turns it into the bench's targets and section), and its work on
+the longest texts stored (one keyword repeated to 20,000 characters). Runs alone:
+`PYTHONPATH=. python -m tools.bench.theme_quality`."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
+from unittest import mock
 
 # tools.themes_eval imports the app, which the bench imports only once its environment is set.
 if TYPE_CHECKING:
@@ -15,6 +19,25 @@ OVERALL = "all"  # tools.themes_eval.OVERALL: the row of every language together
 TARGET_F1 = 0.85
 TARGET_LANGUAGE_F1 = 0.75
 TARGET_THEME_SENTIMENT = 0.75
+# The sentences repeated to the longest text stored (chalicelib.models.MAX_TEXT_CHARS) to measure the cost.
+REPEATED = (
+    "slow checkout ",
+    "The checkout is slow. ",
+    "The courier was late, but support was friendly and the app crashes. ",
+)
+
+
+class ThemeCost:
+    """The tagger's work on one long text: spans read for sentiment, words keyed by the phrase indexes."""
+
+    __slots__ = ("seconds", "spans_read", "unit", "words", "words_keyed")
+
+    def __init__(self, unit: str, words: int, spans_read: int, words_keyed: int, seconds: float) -> None:
+        self.unit = unit
+        self.words = words
+        self.spans_read = spans_read
+        self.words_keyed = words_keyed
+        self.seconds = seconds
 
 
 def measure_theme_quality() -> Report:
@@ -22,6 +45,53 @@ def measure_theme_quality() -> Report:
     from tools.themes_eval import evaluate, load_items, load_starter
 
     return evaluate(load_items(), load_starter())
+
+
+def measure_theme_cost() -> list[ThemeCost]:
+    """Each REPEATED sentence repeated to MAX_TEXT_CHARS characters through the keywords tagger, its work
+    counted by wrapping the cue scorer (one call per span read) and the phrase indexes' keying."""
+    from chalicelib.analysis.base import Document
+    from chalicelib.analysis.lexicon import LexiconAnalyzer
+    from chalicelib.analysis.themes import keywords, matching
+    from chalicelib.models import MAX_TEXT_CHARS
+    from tools.themes_eval import load_starter
+
+    taxonomy, tagger = load_starter(), keywords.KeywordTagger(LexiconAnalyzer())
+    rows = []
+    for unit in REPEATED:
+        text = (unit * (MAX_TEXT_CHARS // len(unit) + 1))[:MAX_TEXT_CHARS]
+        keys_of, cue_score = matching.PhraseIndex.keys_of, keywords._DocumentPlan._cue_score
+        with (
+            mock.patch.object(matching.PhraseIndex, "keys_of", autospec=True, side_effect=keys_of) as keyed,
+            mock.patch.object(
+                keywords._DocumentPlan, "_cue_score", autospec=True, side_effect=cue_score
+            ) as read,
+        ):
+            started = time.perf_counter()
+            tagger.tag([Document(key="long", text=text, language="en")], taxonomy)
+            seconds = time.perf_counter() - started
+        words_keyed = sum(len(call.args[1]) for call in keyed.call_args_list)
+        rows.append(ThemeCost(unit, len(text.split()), read.call_count, words_keyed, seconds))
+    return rows
+
+
+def theme_cost_section(rows: list[ThemeCost] | None) -> list[str]:
+    if rows is None:
+        return ["Not measured."]
+    return [
+        "The keywords tagger on one text as long as an item's text may be (20,000 characters) repeating "
+        "a sentence: the spans read for sentiment (calls to the cue scorer) and the words the phrase "
+        "indexes key grow with the text, not with the square of its mentions (the tagger once read a span "
+        "again for every mention: `slow checkout` repeated to 8,400 characters took minutes).",
+        "",
+        "| repeated | words | spans read | words keyed | seconds |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| `{row.unit.strip()}` | {row.words:,} | {row.spans_read:,} | {row.words_keyed:,} | "
+            f"{row.seconds:.2f} |"
+            for row in rows
+        ),
+    ]
 
 
 def theme_quality_targets(report: Report | None) -> list[tuple[str, str, str, bool]]:
@@ -67,3 +137,11 @@ def theme_quality_section(report: Report | None) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---:|",
         *rows,
     ]
+
+
+if __name__ == "__main__":
+    print(
+        "\n".join(
+            [*theme_quality_section(measure_theme_quality()), "", *theme_cost_section(measure_theme_cost())]
+        )
+    )

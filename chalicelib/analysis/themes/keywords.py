@@ -26,11 +26,16 @@ concedes: "although") with the one before ("support was friendly, but they fixed
 clause's themes too. A theme read in several places is MIXED when they disagree. `evidence` is the span the
 sentiment was read from (the piece when nothing spoke), as it stands in the text. Every span of every document
 goes to the analyzer in one `analyze` call; a span it fails on is read from its cues alone.
+
+Cost: near-linear in the text's length. A span is read (cues found, theme words masked) once per theme,
+however many mentions fall in it, and every lookup by position (token, clause, piece, mention, sentence end)
+is a bisection, so one long comment repeating a keyword costs no more than a long comment.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -182,6 +187,14 @@ class _DocumentPlan:
         self.language = primary_language(document.language)
         self.tokens: list[Token] = tokenize(document.text)
         self.segmentation: Segmentation = segment(document.text, self.language)
+        # Positions in text order, bisected rather than scanned: a long text has thousands of each.
+        self._token_starts = [token.start for token in self.tokens]
+        self._clause_starts = [clause.start for clause in self.segmentation.clauses]
+        self._piece_starts = [piece.start for piece, _ in self.segmentation.pieces]
+        # A span's cue score and masked text, per (span, language, scope): shared by the mentions inside it.
+        self._span_reads: dict[tuple[Span, str | None, str | None], tuple[int, str]] = {}
+        self._orphans: dict[tuple[Span, Span], Span] = {}
+        self._sentences: dict[int, Span] = {}  # clause index → its sentence
         self.mentions = self._mentions()
         # Per theme, its mentions' readings, narrowest first: (piece, clause, sentence, text) per mention.
         self.readings: dict[str, list[tuple[_Reading, ...]]] = defaultdict(list)
@@ -199,6 +212,53 @@ class _DocumentPlan:
         unique = {(m.theme, m.hit.first, m.hit.last): m for m in reversed(mentions)}
         return _longest_first(list(unique.values()))
 
+    @cached_property
+    def _theme_hit_starts(self) -> list[int]:
+        """Where each of `_theme_hits` starts in the text, in their (text) order."""
+        return [self.tokens[mention.hit.first].start for mention in self._theme_hits]
+
+    @cached_property
+    def _sentence_ends(self) -> list[int]:
+        """The positions of every sentence-end character (each `_SENTENCE_END` match is one character)."""
+        return [found.start() for found in _SENTENCE_END.finditer(self.document.text)]
+
+    def _clause_number(self, position: int) -> int | None:
+        """The index of the clause holding `position` (None between clauses)."""
+        index = bisect_right(self._clause_starts, position) - 1
+        if index >= 0 and position < self.segmentation.clauses[index].end:
+            return index
+        return None
+
+    def _piece_at(self, position: int) -> tuple[Span, Span] | None:
+        """`Segmentation.piece_at` by bisection: the piece holding `position` and its clause."""
+        index = bisect_right(self._piece_starts, position) - 1
+        if index >= 0:
+            piece, clause_index = self.segmentation.pieces[index]
+            if position < piece.end:
+                return piece, self.segmentation.clauses[clause_index]
+        return None
+
+    def _sentence_at(self, position: int) -> Span | None:
+        """`Segmentation.sentence_at` from the clause found by bisection."""
+        index = self._clause_number(position)
+        if index is None:
+            return None
+        return self._sentence_of_clause(index)
+
+    def _sentence_of_clause(self, index: int) -> Span:
+        """The clauses around clause `index` that no sentence end separates (a contrast joins them)."""
+        if index not in self._sentences:
+            clauses, contrast = self.segmentation.clauses, self.segmentation.after_contrast
+            first = last = index
+            while first > 0 and contrast[first]:
+                first -= 1
+            while last + 1 < len(clauses) and contrast[last + 1]:
+                last += 1
+            # Every clause of the sentence has the same one: one walk per sentence.
+            for member in range(first, last + 1):
+                self._sentences[member] = Span(clauses[first].start, clauses[last].end)
+        return self._sentences[index]
+
     def _mentions(self) -> list[_Mention]:
         """The mentions of the themes to emit, in text order: a parent's mention gives way to its child's."""
         if PARENT_WITH_CHILD == "never":
@@ -212,9 +272,8 @@ class _DocumentPlan:
         return sorted(kept, key=lambda m: (m.hit.first, m.hit.last))
 
     def _clause_index(self, mention: _Mention) -> int:
-        start = self.tokens[mention.hit.first].start
-        clauses = self.segmentation.clauses
-        return next((i for i, c in enumerate(clauses) if c.start <= start < c.end), -1)
+        index = self._clause_number(self.tokens[mention.hit.first].start)
+        return -1 if index is None else index
 
     def _read_contrasts(self) -> None:
         """A clause that names no theme but contrasts with the one before it is about that clause's themes:
@@ -231,8 +290,8 @@ class _DocumentPlan:
     def _readings_for(self, mention: _Mention) -> tuple[_Reading, ...]:
         start = self.tokens[mention.hit.first].start
         whole = Span(0, len(self.document.text))
-        piece, clause = self.segmentation.piece_at(start) or (whole, whole)
-        sentence = self.segmentation.sentence_at(start) or whole
+        piece, clause = self._piece_at(start) or (whole, whole)
+        sentence = self._sentence_at(start) or whole
         # Other sentences speak for the theme only when they name no other theme.
         text = [whole] if self._only_theme_in(whole, mention.theme) else []
         spans = [piece, self._with_orphans(piece, clause), clause]
@@ -250,7 +309,7 @@ class _DocumentPlan:
     def _contrasting_clause(self, position: int) -> Span | None:
         """The clause on the other side of a contrastive conjunction from the clause at `position`."""
         clauses, contrast = self.segmentation.clauses, self.segmentation.after_contrast
-        index = next((i for i, c in enumerate(clauses) if c.start <= position < c.end), None)
+        index = self._clause_number(position)
         if index is None:
             return None
         if contrast[index]:
@@ -262,45 +321,58 @@ class _DocumentPlan:
     def _with_orphans(self, piece: Span, clause: Span) -> Span:
         """The piece and the pieces after it in its clause that name no theme: "the courier left it outside,
         didn't even ring" is all about the courier."""
+        known = self._orphans.get((piece, clause))
+        if known is not None:
+            return known
         end = piece.end
-        for other, _ in self.segmentation.pieces:
-            if other.start < end or not (clause.start <= other.start < clause.end):
-                continue
-            if not self._names_no_theme(other):
+        pieces = self.segmentation.pieces
+        # Pieces are in text order: the ones after `piece` in its clause follow it in the list.
+        for index in range(bisect_left(self._piece_starts, piece.end), len(pieces)):
+            other = pieces[index][0]
+            if not other.start < clause.end or not self._names_no_theme(other):
                 break
             end = other.end
-        return Span(piece.start, end)
+        self._orphans[(piece, clause)] = Span(piece.start, end)
+        return self._orphans[(piece, clause)]
 
     def _names_no_theme(self, span: Span) -> bool:
-        return not any(span.start <= self.tokens[m.hit.first].start < span.end for m in self._theme_hits)
+        starts = self._theme_hit_starts
+        first = bisect_left(starts, span.start)
+        return first == len(starts) or starts[first] >= span.end
 
     def _is_question(self, position: int) -> bool:
         """Whether the sentence holding `position` ends with a question mark (or opens with Spanish "¿")."""
-        text = self.document.text
-        end = _SENTENCE_END.search(text, position)
-        if end is not None and end.group() == "?":
+        text, ends = self.document.text, self._sentence_ends
+        following = bisect_left(ends, position)
+        if following < len(ends) and text[ends[following]] == "?":
             return True
-        start = max((found.end() for found in _SENTENCE_END.finditer(text, 0, position)), default=0)
+        start = ends[following - 1] + 1 if following else 0
+        # Cut at `position`, a point just before it ends a sentence whatever follows (as `finditer` saw it).
+        if position > 0 and text[position - 1] == ".":
+            start = position
         return "¿" in text[start:position]
 
     def _only_theme_in(self, span: Span, theme: str) -> bool:
-        return all(
-            m.theme == theme
-            for m in self._theme_hits
-            if span.start <= self.tokens[m.hit.first].start < span.end
-        )
+        starts = self._theme_hit_starts
+        first, end = bisect_left(starts, span.start), bisect_left(starts, span.end)
+        return all(mention.theme == theme for mention in self._theme_hits[first:end])
 
     def _read(self, span: Span, mention: _Mention, question: bool = False, scoped: bool = True) -> _Reading:
         """A span's cue score for the mentioned theme, and its text for the analyzer without theme words."""
-        inside = [i for i, t in enumerate(self.tokens) if span.start <= t.start < span.end]
-        score = 0
-        if inside:
-            first, last = inside[0], inside[-1]
-            tokens = self.tokens[first : last + 1]
-            languages = [mention.language] if mention.language else self.index.keyword_languages
-            for language in languages:
-                score += self._cue_score(tokens, language, mention.theme if scoped else None, span)
-        return _Reading(span, self._masked(span), score, question=question)
+        scope = mention.theme if scoped else None
+        key = (span, mention.language, scope)
+        if key not in self._span_reads:
+            starts = self._token_starts
+            first, end = bisect_left(starts, span.start), bisect_left(starts, span.end)
+            score = 0
+            if first < end:
+                tokens = self.tokens[first:end]
+                languages = [mention.language] if mention.language else self.index.keyword_languages
+                for language in languages:
+                    score += self._cue_score(tokens, language, scope, span)
+            self._span_reads[key] = (score, self._masked(span))
+        score, masked = self._span_reads[key]
+        return _Reading(span, masked, score, question=question)
 
     def _cue_score(self, tokens: list[Token], language: str, theme: str | None, span: Span) -> int:
         indexes = self.index.by_language[language]
@@ -314,7 +386,8 @@ class _DocumentPlan:
         # "did not arrive late": the negator reaches the polar word, not the expected event before it.
         polar = [hit for hit in hits if _CUE_POLARITY[hit.label] != 0]
         # Of two one-word polar cues side by side, the first qualifies the second ("bien augmenté").
-        polar = [hit for hit in polar if not any(_qualifies(hit, other) for other in polar)]
+        one_word_starts = {hit.first for hit in polar if hit.first == hit.last}
+        polar = [hit for hit in polar if not (hit.first == hit.last and hit.last + 1 in one_word_starts)]
         score = 0
         for hit in polar or hits:
             negated = is_negated(tokens, hit.first, span, language)
@@ -330,9 +403,11 @@ class _DocumentPlan:
         """The span's text without the words of any theme mention (kept: everything else, in order)."""
         text = self.document.text
         pieces, cursor = [], span.start
-        for mention in self._theme_hits:
+        starts = self._theme_hit_starts
+        inside = self._theme_hits[bisect_left(starts, span.start) : bisect_left(starts, span.end)]
+        for mention in inside:
             start, end = self.tokens[mention.hit.first].start, self.tokens[mention.hit.last].end
-            if span.start <= start and end <= span.end and start >= cursor:
+            if end <= span.end and start >= cursor:
                 pieces.append(text[cursor:start])
                 cursor = end
         pieces.append(text[cursor : span.end])
@@ -391,10 +466,6 @@ def _combine(verdicts: list[tuple[str, Span]], default_span: Span) -> tuple[Them
     return first_label, first_span  # type: ignore[return-value]
 
 
-def _qualifies(first: Hit, second: Hit) -> bool:
-    return first.first == first.last and second.first == second.last == first.last + 1
-
-
 def _trailing_negator(tokens: Sequence[Token], hit: Hit, language: str) -> bool:
     words = TRAILING_NEGATORS.get(language)
     if not words:
@@ -407,10 +478,15 @@ def _longest_first_hits(hits: list[Hit]) -> list[Hit]:
     """The hits no longer hit covers: "on hold" counts once, not also as "hold". Longer means more words, so
     a phrase matched across a gap ("en … stock") hides no phrase matched whole inside it ("rupture de stock").
     """
+    # A hit covering another starts at most `reach` words before it: only those starts are looked at.
+    reach = max((hit.last - hit.first for hit in hits), default=0)
+    furthest_from: dict[int, int] = {}  # a kept hit's first word → the furthest last word kept from there
     kept: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (-h.words, -(h.last - h.first), h.first)):
-        if not any(k.first <= hit.first and hit.last <= k.last for k in kept):
+        starts = range(hit.last - reach, hit.first + 1)
+        if not any(furthest_from.get(start, -1) >= hit.last for start in starts):
             kept.append(hit)
+            furthest_from[hit.first] = max(furthest_from.get(hit.first, -1), hit.last)
     return sorted(kept, key=lambda h: h.first)
 
 
@@ -419,16 +495,20 @@ def _longest_first(mentions: list[_Mention]) -> list[_Mention]:
     words as keywords of two themes mention both, whatever their order in the taxonomy: of a parent and its
     child, the child then stands for the parent (`_mentions`)."""
     ordered = sorted(mentions, key=lambda m: (-(m.hit.last - m.hit.first), -m.hit.words, m.hit.first))
+    # A mention covering another starts at most `reach` words before it: only those starts are looked at.
+    reach = max((m.hit.last - m.hit.first for m in mentions), default=0)
+    kept_from: dict[int, list[_Mention]] = defaultdict(list)  # kept mentions by their first word
     kept: list[_Mention] = []
     for mention in ordered:
+        hit = mention.hit
         covered = any(
-            k.hit.first <= mention.hit.first
-            and mention.hit.last <= k.hit.last
-            and (k.hit.first, k.hit.last, k.hit.words)
-            != (mention.hit.first, mention.hit.last, mention.hit.words)
+            hit.last <= k.hit.last
+            and (k.hit.first, k.hit.last, k.hit.words) != (hit.first, hit.last, hit.words)
             and k.theme != mention.theme
-            for k in kept
+            for start in range(hit.last - reach, hit.first + 1)
+            for k in kept_from.get(start, ())
         )
         if not covered:
             kept.append(mention)
+            kept_from[hit.first].append(mention)
     return sorted(kept, key=lambda m: (m.hit.first, m.hit.last))

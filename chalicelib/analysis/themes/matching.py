@@ -10,6 +10,7 @@ own); the longest stem found decides.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -104,11 +105,14 @@ class PhraseIndex:
 
 
 def _clause_ends(tokens: Sequence[Token], clauses: Sequence[Span]) -> list[int]:
-    """Per token, the character position its clause ends at: a phrase does not run past it."""
+    """Per token, the character position its clause ends at: a phrase does not run past it. The clauses are
+    in text order and do not overlap (`segment`'s), so each token's is found by bisection."""
+    starts = [clause.start for clause in clauses]
     ends = []
     for token in tokens:
-        clause = next((c for c in clauses if c.start <= token.start < c.end), None)
-        ends.append(clause.end if clause else token.end)
+        index = bisect_right(starts, token.start) - 1
+        inside = index >= 0 and token.start < clauses[index].end
+        ends.append(clauses[index].end if inside else token.end)
     return ends
 
 
