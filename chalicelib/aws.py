@@ -52,6 +52,12 @@ def reset_clients() -> None:
 T = TypeVar("T")
 
 
+def queue_url(variable: str, name: str) -> str:
+    """An SQS queue's URL: from the environment variable the stack sets on the functions that use it, else
+    looked up by the queue's name (the local stack and an operator's CLI have no such variable)."""
+    return os.environ.get(variable) or client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most `size` items: AWS batch APIs take bounded lists (100 keys a
     BatchGetItem, 25 texts a Comprehend batch …)."""

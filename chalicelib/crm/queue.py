@@ -17,7 +17,6 @@ the consumer fails them for that connection, so they wait in the DLQ until `crm 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -64,11 +63,8 @@ class EnqueueFailed(Exception):
 
 def queue_url(dead_letters: bool = False) -> str:
     """The CRM queue's (or its DLQ's) URL: from the environment, else by the local stack's name."""
-    configured = os.environ.get("CRM_DLQ_URL" if dead_letters else "CRM_QUEUE_URL")
-    if configured:
-        return configured
     name = CRM_QUEUE_NAME.format(stage=settings().stage) + ("-dlq" if dead_letters else "")
-    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return aws.queue_url("CRM_DLQ_URL" if dead_letters else "CRM_QUEUE_URL", name)
 
 
 def messages_from_stream_record(record: dict[str, Any]) -> list[CrmMessage]:

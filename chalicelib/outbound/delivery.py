@@ -40,11 +40,8 @@ DELIVERY_QUEUE_NAME = "feedback-webhooks-{stage}"
 
 def queue_url(dead_letters: bool = False) -> str:
     """The delivery queue's (or its DLQ's) URL: from the environment, else by the stage's queue name."""
-    configured = os.environ.get("DELIVERY_DLQ_URL" if dead_letters else "DELIVERY_QUEUE_URL")
-    if configured:
-        return configured
     name = DELIVERY_QUEUE_NAME.format(stage=settings().stage) + ("-dlq" if dead_letters else "")
-    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return aws.queue_url("DELIVERY_DLQ_URL" if dead_letters else "DELIVERY_QUEUE_URL", name)
 
 
 def network_failure(error: BaseException) -> str:

@@ -11,7 +11,6 @@ mail that was queued before the failure is stored once. A record is deleted only
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +25,7 @@ HOLD_SECONDS = 120
 
 
 def queue_url() -> str:
-    configured = os.environ.get("MAIL_FAILURES_QUEUE_URL")
-    if configured:
-        return configured
-    name = QUEUE_NAME.format(stage=settings().stage)
-    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return aws.queue_url("MAIL_FAILURES_QUEUE_URL", QUEUE_NAME.format(stage=settings().stage))
 
 
 @dataclass(frozen=True)
