@@ -160,7 +160,16 @@ MAX_ACCEPT_LANGUAGE_CHARS = 1_000
 MAX_ACCEPT_LANGUAGE_ENTRIES = 20
 _LANGUAGE_RANGE = re.compile(r"^(?:[A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*$")
 _QUALITY = re.compile(r"^[qQ]\s*=\s*(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
+# Subtags naming Traditional Chinese ('zh-TW', 'zh-Hant', 'zh-HK' …), which Comprehend scores apart from
+# Simplified: items name it "zh-TW".
 _TRADITIONAL_CHINESE = frozenset({"tw", "hk", "mo", "hant"})
+
+
+def primary_language(tag: str) -> str:
+    """A language tag's language as items name it: its primary subtag, lower-case ('pt-BR', 'pt_br' → 'pt'),
+    and "zh-TW" for Traditional Chinese. Whether that names a language is the caller's check."""
+    subtags = tag.strip().replace("_", "-").lower().split("-")
+    return "zh-TW" if subtags[0] == "zh" and _TRADITIONAL_CHINESE & set(subtags[1:]) else subtags[0]
 
 
 def accept_language_hint(header: str | None, supported: Iterable[str]) -> str | None:
@@ -186,8 +195,7 @@ def accept_language_hint(header: str | None, supported: Iterable[str]) -> str | 
             quality = float(match.group(1)) if match else -1.0
         if quality <= 0:
             continue
-        subtags = tag.lower().split("-")
-        language = "zh-TW" if subtags[0] == "zh" and _TRADITIONAL_CHINESE & set(subtags[1:]) else subtags[0]
+        language = primary_language(tag)
         if language in wanted:
             ranked.append((-quality, position, language))
     return min(ranked)[2] if ranked else None

@@ -16,6 +16,7 @@ from chalicelib.analysis.comprehend import ComprehendAnalyzer
 from chalicelib.analysis.language import LanguageGuess
 from chalicelib.analysis.lexicon import LexiconAnalyzer
 from chalicelib.channels import sources
+from chalicelib.channels.base import language_code
 from chalicelib.channels.webhook import StandardWebhooksChannel
 from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
@@ -53,6 +54,30 @@ ACCEPT_LANGUAGE_CASES = [
 @pytest.mark.parametrize(("header", "expected"), ACCEPT_LANGUAGE_CASES)
 def test_accept_language_hint(header, expected):
     assert accept_language_hint(header, SENTIMENT_LANGUAGES) == expected
+
+
+@pytest.mark.parametrize(
+    ("tag", "stored"),
+    [
+        ("en-US", "en"),
+        ("pt_BR", "pt"),
+        (" DE ", "de"),
+        ("zh-CN", "zh"),
+        ("zh-Hant", "zh-TW"),
+        ("zh-Hant-MO", "zh-TW"),
+        ("zh_hk", "zh-TW"),
+        ("english", None),
+        ("und", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_platforms_language_tag_is_stored_as_the_browsers_would_be(tag, stored):
+    """A channel's tag and a browser's Accept-Language range name a language one way (http.primary_language):
+    the read API's `language` filter finds both."""
+    assert language_code(tag) == stored
+    if stored and "_" not in tag:  # a header's ranges take hyphens only (RFC 9110)
+        assert accept_language_hint(tag.strip(), [stored]) == stored
 
 
 def test_accept_language_reads_a_bounded_number_of_entries():

@@ -23,8 +23,8 @@ from chalicelib.channels import signatures
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.payloads import invalid_payload
 from chalicelib.channels.sources import SourceConfig, SourceSecrets
-from chalicelib.http import NotFound, parse_json_object
-from chalicelib.models import ISO_639_1, Author, FeedbackEvent, Kind, PlatformDeletion, RatingScale
+from chalicelib.http import NotFound, parse_json_object, primary_language
+from chalicelib.models import LANGUAGE_HINTS, Author, FeedbackEvent, Kind, PlatformDeletion, RatingScale
 from chalicelib.models import Channel as ChannelName
 from chalicelib.records import FrozenRecord
 
@@ -220,21 +220,14 @@ class BodySignedChannel(Channel):
         return SignedRequest(headers={self.signature_header: self.signature_prefix + digest})
 
 
-# Tags of Traditional Chinese, which Comprehend scores apart from Simplified ("zh-TW", as analysis names it).
-_TRADITIONAL_CHINESE = frozenset({"zh-tw", "zh-hant", "zh-hk", "zh-hant-tw", "zh-hant-hk"})
-
-
 def language_code(tag: str | None) -> str | None:
     """A platform's language tag as items store it: its ISO 639-1 code ('en-US', 'pt_BR' → 'en', 'pt';
     Traditional Chinese 'zh-TW'), or None for a tag naming no such language ('und', 'english'), which the
     analyzer then detects: the read API's `language` filter and the analyzers know the codes alone."""
-    if not tag:
+    if not tag or not tag.strip():
         return None
-    lowered = tag.strip().replace("_", "-").lower()
-    if lowered in _TRADITIONAL_CHINESE:
-        return "zh-TW"
-    primary = lowered.split("-", 1)[0]
-    return primary if primary in ISO_639_1 else None
+    language = primary_language(tag)
+    return language if language in LANGUAGE_HINTS else None
 
 
 @cache
