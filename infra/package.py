@@ -120,6 +120,15 @@ def platforms(machine: str = runtime.LAMBDA_MACHINE) -> list[str]:
     return [f"manylinux_2_{minor}_{machine}" for minor in GLIBC_MINORS] + [f"manylinux2014_{machine}"]
 
 
+# Files of the locked dependencies that no function reads, left out of the package so that it stays lean and
+# well under Lambda's size limit beside the export's layer: the Swagger UI assets Powertools' own API resolver
+# serves (`enable_swagger`); the app routes with Chalice and never builds that resolver.
+UNUSED_DEPENDENCY_FILES = (
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css",
+)
+
+
 def install_dependencies(
     target: Path,
     lock: Path = LOCK_FILE,
@@ -147,6 +156,8 @@ def install_dependencies(
     command += ["-r", str(requirements)]
     subprocess.run(command, check=True)  # noqa: S603 - our own interpreter, arguments built here
     requirements.unlink()
+    for name in UNUSED_DEPENDENCY_FILES:
+        (target / name).unlink(missing_ok=True)
 
 
 def staged_project(

@@ -62,7 +62,7 @@ def test_the_package_holds_the_locked_dependencies_built_for_the_runtime(synth: 
 def test_every_function_with_its_layers_stays_well_under_lambdas_size_limit(synth: Synth):
     import zipfile
 
-    from infra import runtime
+    from infra import package, runtime
 
     with zipfile.ZipFile(_deployment_package(synth)) as archive:
         unzipped = sum(info.file_size for info in archive.infolist())
@@ -72,6 +72,13 @@ def test_every_function_with_its_layers_stays_well_under_lambdas_size_limit(synt
         total = unzipped + layers * runtime.PANDAS_LAYER_UNZIPPED_BYTES
         # "Well under": 80% of the limit leaves room for a larger layer release.
         assert total < 0.8 * runtime.LAMBDA_UNZIPPED_LIMIT_BYTES, (function, total)
+    # Left out: files no function reads (the Swagger UI of Powertools' own API resolver, which the app,
+    # routed by Chalice, never builds).
+    names = set(zipfile.ZipFile(_deployment_package(synth)).namelist())
+    assert package.UNUSED_DEPENDENCY_FILES and not names & set(package.UNUSED_DEPENDENCY_FILES)
+    assert {name.rsplit("/", 1)[0] + "/html.py" for name in package.UNUSED_DEPENDENCY_FILES} <= names
+    app_sources = [path.read_text() for path in (ROOT / "chalicelib").rglob("*.py")]
+    assert not [text for text in app_sources if "event_handler" in text]
     # boto3/botocore (21 MiB) stay out: the runtime has them. In: the bytecode for the runtime
     # (infra/package.py, 1.7 MiB) and PyStemmer's C stemmers (2.8 MiB), both for the cold start.
     assert unzipped < 34 * 1024**2
