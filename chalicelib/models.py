@@ -68,6 +68,15 @@ class RatingScale(StrEnum):
         """Inclusive (lowest, highest) rating on this scale."""
         return (0, 10) if self is RatingScale.NPS else (1, 5)
 
+    @property
+    def label(self) -> str:
+        """The scale's name as people write it: "NPS", "CSAT", "Stars"."""
+        return "Stars" if self is RatingScale.STARS else self.value.upper()
+
+    def describe(self, rating: int) -> str:
+        """A rating as people read it, with its scale and top: "NPS 9/10", "CSAT 4/5", "Stars 1/5"."""
+        return f"{self.label} {rating}/{self.bounds[1]}"
+
 
 class Sentiment(StrEnum):
     POSITIVE = "POSITIVE"

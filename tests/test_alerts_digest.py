@@ -204,6 +204,6 @@ def test_a_batch_out_of_time_sends_nothing_one_by_one_and_the_digest_carries_all
     assert recorder.sent == []
     [digest] = evaluator.run(AFTER_THE_WINDOW, recorder.factory).digests
     assert recorder.sent == [("slack", digest)]
-    assert digest.count == 12 and digest.breakdown == [("STARS", 12), ("source demo", 12)]
+    assert digest.count == 12 and digest.breakdown == [("Stars", 12), ("source demo", 12)]
     assert digest.summary.endswith("(12 in all, 0 with a message of their own)")
     rule_store.clear_cache()

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.alerts import detractors, evaluator
+import pytest
+
+from chalicelib.alerts import detractors, digest, evaluator
 from chalicelib.alerts.rules import DetractorRule, Dimension, Metric, SilenceRule, SpikeRule
 from chalicelib.models import Channel, RatingScale
 from tests.alerts_support import feedback
@@ -77,3 +79,20 @@ def test_a_detractors_slice_is_its_items_own_form_or_source(monkeypatch):
     assert form_alert.dashboard_url and "source=demo" in form_alert.dashboard_url
     assert hook_alert.dashboard_url and "source=src_hook" in hook_alert.dashboard_url
     settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("scale", "rating", "why"),
+    [
+        (RatingScale.NPS, 3, "NPS 3/10"),
+        (RatingScale.CSAT, 2, "CSAT 2/5"),
+        (RatingScale.STARS, 1, "Stars 1/5"),
+    ],
+)
+def test_a_detractors_reason_reads_as_its_scale_is_written(scale, rating, why):
+    """A one-star review was announced as "Detractor: STARS 1" (the scale's id upper-cased); the reason reads
+    as the CRM activities write a rating, with the scale's top."""
+    item = feedback(NOW, rating=(scale, rating))
+
+    assert DetractorRule(rule_id="alr_detract01").reason(item) == why
+    assert digest.reason_name(why) == why.split()[0]

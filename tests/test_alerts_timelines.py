@@ -135,7 +135,8 @@ def test_each_detractor_alerts_once_from_the_stream(stack):
     by_item = {alert.samples[0].feedback_id if alert.samples else "": alert for _, alert in recorder.sent}
     assert set(by_item) == {items[name].feedback_id for name in ("nps 3", "csat 2", "named negative")}
     assert {alert.rule_id for alert in by_item.values()} == {detractor.rule_id}
-    assert by_item[items["nps 3"].feedback_id].summary.startswith("Detractor: NPS 3")
+    assert by_item[items["nps 3"].feedback_id].summary.startswith("Detractor: NPS 3/10, ")
+    assert by_item[items["csat 2"].feedback_id].summary.startswith("Detractor: CSAT 2/5, ")
     # The stream batch retried: every alert is already claimed.
     assert detractors.handle_stream_batch({"Records": records}, recorder.factory) == 0
     assert forms_only.rule_id not in {alert.rule_id for _, alert in recorder.sent}

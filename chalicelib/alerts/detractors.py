@@ -33,7 +33,7 @@ INDIVIDUAL_SECONDS = 20.0
 
 
 def reason(rule: DetractorRule, item: StoredFeedback) -> str | None:
-    """Why the item is a detractor under `rule` ("NPS 3", …), or None when it is not."""
+    """Why the item is a detractor under `rule` ("NPS 3/10", …), or None when it is not."""
     return rule.reason(item)
 
 

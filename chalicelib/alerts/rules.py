@@ -107,7 +107,7 @@ class DetractorRule(RuleBase):
     digest_minutes: int = Field(default=10, ge=5, le=60)
 
     def reason(self, item: StoredFeedback) -> str | None:
-        """Why the item is a detractor under this rule ("NPS 3", …), or None when it is not."""
+        """Why the item is a detractor under this rule ("NPS 3/10", …), or None when it is not."""
         if self.sources and item.source_id not in self.sources:
             return None
         if self.channels and item.channel not in self.channels:
@@ -120,7 +120,7 @@ class DetractorRule(RuleBase):
         if item.rating is not None and item.rating_scale is not None:
             bound = bounds[item.rating_scale]
             if bound is not None and item.rating <= bound:
-                return f"{item.rating_scale.value.upper()} {item.rating}"
+                return item.rating_scale.describe(item.rating)
         if self.negative_from_named_customer and item.sentiment is Sentiment.NEGATIVE and item.customer_id:
             return NAMED_NEGATIVE
         return None

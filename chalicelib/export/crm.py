@@ -27,7 +27,7 @@ from typing import Any
 from chalicelib.export.base import EXPORTS_ROOT
 from chalicelib.export.csv_writer import CSV_CONTENT_TYPE, CsvFile
 from chalicelib.export.streams import FileTarget, WrittenFile, as_target
-from chalicelib.models import RatingScale, StoredFeedback
+from chalicelib.models import StoredFeedback
 from chalicelib.store import customers as customer_store
 
 CUSTOMER_ID = "Feedback Customer ID"
@@ -183,10 +183,7 @@ def contact_row(profile: dict[str, Any]) -> dict[str, Any]:
 def _rating_label(feedback: StoredFeedback) -> str | None:
     if feedback.rating is None or feedback.rating_scale is None:
         return None
-    highest = feedback.rating_scale.bounds[1]
-    if feedback.rating_scale is RatingScale.STARS:
-        return f"{feedback.rating}/{highest} stars"
-    return f"{feedback.rating_scale.upper()} {feedback.rating}/{highest}"
+    return feedback.rating_scale.describe(feedback.rating)
 
 
 def activity_subject(feedback: StoredFeedback) -> str:
