@@ -22,6 +22,8 @@ def test_a_stored_item_is_printed_by_the_demo_hubspot_and_the_demo_salesforce(st
     from app import sync_crm
 
     crm = start_crm(sync_crm)
+    # Its log lines name the function the CRM queue triggers when deployed, not analyze.
+    assert crm.worker.function_name == "sync_crm"
     try:
         listed = {c.connection_id: c.type for c in connections.list_all()}
         assert listed == {crm.connection_id: "hubspot", crm.salesforce_connection_id: "salesforce"}

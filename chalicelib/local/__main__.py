@@ -25,6 +25,7 @@ from chalicelib.local.crm import start_crm
 from chalicelib.local.environment import moto_port, use_local_stack
 from chalicelib.local.http_server import LocalApiServer
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller, lambda_context
+from chalicelib.local.log_keys import keep_keys_per_thread
 from chalicelib.local.moto_server import LocalMotoServer
 from chalicelib.local.outbound import start_outbound
 from chalicelib.local.provision import (
@@ -37,6 +38,7 @@ from chalicelib.local.provision import (
     provision,
 )
 from chalicelib.local.pull import start_demo_pull
+from chalicelib.observability import logger
 from chalicelib.web.demo import serve_demo
 
 if TYPE_CHECKING:
@@ -65,11 +67,17 @@ def start_smtp(receive_email: Handler) -> LocalSmtpServer:
     return smtp
 
 
+def set_up_local_logs() -> None:
+    """The embedded moto server logs every AWS call at INFO: only its problems are worth showing. Every
+    function runs in a thread of this process: each keeps its own log keys (log_keys.py)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    keep_keys_per_thread(logger)
+
+
 def main() -> int:
     """Start everything, print the URLs, and serve until Ctrl-C."""
     port = int(os.environ.get("PORT", "8000"))
-    # The embedded moto server logs every AWS call at INFO; only its problems are worth showing.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    set_up_local_logs()
     moto = LocalMotoServer("127.0.0.1", moto_port())
     moto.start()
     use_local_stack()

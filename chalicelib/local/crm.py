@@ -111,6 +111,6 @@ def start_crm(sync_crm: SqsHandler, hubspot_port: int = 0, salesforce_port: int 
     name = "make run's demo HubSpot (local fake)"
     connection_id = _demo_connection(DEMO_CONNECTION_ID, "hubspot", name, server.url, {"token": DEMO_TOKEN})
     salesforce, salesforce_connection_id = _start_salesforce(salesforce_port)
-    worker = SqsPoller(queue_url, sync_crm, batch_size=100)
+    worker = SqsPoller(queue_url, sync_crm, batch_size=100, function_name="sync_crm")
     worker.start()
     return LocalCrm(worker, server, connection_id, salesforce, salesforce_connection_id)

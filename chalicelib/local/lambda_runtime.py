@@ -57,10 +57,17 @@ class SqsPoller:
     """Feeds an SQS queue to a handler in Lambda-sized batches."""
 
     def __init__(
-        self, queue_url: str, handler: Handler, batch_size: int = ANALYZE_BATCH_SIZE, wait_seconds: int = 1
+        self,
+        queue_url: str,
+        handler: Handler,
+        batch_size: int = ANALYZE_BATCH_SIZE,
+        wait_seconds: int = 1,
+        function_name: str = "analyze",
     ) -> None:
         self.queue_url = queue_url
         self.handler = handler
+        # The function the queue triggers when deployed: its name goes in the context, so in the log lines.
+        self.function_name = function_name
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
         self._stop = threading.Event()
@@ -91,11 +98,13 @@ class SqsPoller:
         region = sqs.meta.region_name
         event = {"Records": [to_lambda_record(m, self.queue_arn, region) for m in messages]}
         try:
-            response = self.handler(event, lambda_context("analyze"))
+            response = self.handler(event, lambda_context(self.function_name))
             failed_ids = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
         except Exception:
             # Lambda treats a raised error as "the whole batch failed": every message is retried.
-            logger.exception("analyze invocation failed; the batch will be redelivered")
+            logger.exception(
+                "invocation failed; the batch will be redelivered", extra={"function": self.function_name}
+            )
             failed_ids = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed_ids]
         for start in range(0, len(done), SQS_RECEIVE_MAX):

@@ -159,7 +159,7 @@ def start_outbound(receiver_port: int = 0, stream_handler: StreamHandler | None 
     dlq_url, queue_url = create_delivery_queues(visibility_timeout_seconds=30)
     os.environ["DELIVERY_QUEUE_URL"], os.environ["DELIVERY_DLQ_URL"] = queue_url, dlq_url
     stream = StreamPoller(enable_stream(), stream_handler or fanout.handle_stream_batch)
-    worker = SqsPoller(queue_url, delivery.handle_sqs_batch, batch_size=10)
+    worker = SqsPoller(queue_url, delivery.handle_sqs_batch, batch_size=10, function_name="deliver_webhooks")
     receiver = ThreadingHTTPServer(("127.0.0.1", receiver_port), DemoReceiver)
     threading.Thread(target=receiver.serve_forever, name="demo-webhook-receiver", daemon=True).start()
     url = f"http://127.0.0.1:{receiver.server_address[1]}/webhooks"
