@@ -179,6 +179,33 @@ def test_the_steps_speak_the_visitors_language(client, follow_up_form):
     assert "Votre note : 1/10" in second.body.decode()
 
 
+def test_a_language_chosen_with_lang_is_kept_through_every_step_and_the_thank_you_page(
+    client, follow_up_form, stack
+):
+    """`/f/nps-follow?lang=fr` in an English browser: the score step was French, the follow-up question, its
+    errors and the thank-you page came back English (each post read only Accept-Language)."""
+    english = {"accept-language": "en-GB,en;q=0.9"}
+    first = page(client, "/f/nps-follow?lang=fr", english)
+    score = {"_step": "score", "rating": "1", "_lang": hidden(first, "_lang")}
+
+    second = post_hosted(client, "nps-follow", score, english).body.decode()
+    answer = {name: hidden(second, name) for name in ("rating", "response_id", "_lang")}
+    refused = post_hosted(client, "nps-follow", {**answer, "email": "nope"}, english)
+    stored = post_hosted(client, "nps-follow", {**answer, "comment": "Trop lent"}, english)
+    thanks = client.http.get(f"/f/nps-follow/{stored.headers['Location'].rsplit('/', 1)[1]}", headers=english)
+
+    assert (hidden(first, "_lang"), answer["_lang"]) == ("fr", "fr")
+    assert comment_label(second) == "Que devrions-nous améliorer ?"
+    assert refused.status_code == 422 and 'lang="fr"' in refused.body.decode()
+    assert comment_label(refused.body.decode()) == "Que devrions-nous améliorer ?"
+    assert stored.headers["Location"] == "../../f/nps-follow/thanks?lang=fr"
+    assert 'lang="fr"' in thanks.body.decode()
+    # In the browser's own language the address stays as it was.
+    fresh = hidden(page(client, "/f/nps-follow", english), "response_id")
+    plain = post_hosted(client, "nps-follow", {**answer, "_lang": "en", "response_id": fresh}, english)
+    assert plain.headers["Location"] == "../../f/nps-follow/thanks"
+
+
 def test_the_score_step_keeps_the_origin_check_and_the_honeypot(client, stack):
     guarded = FormConfig(
         form_id="guarded-follow",

@@ -224,6 +224,9 @@ def _heading(form: FormConfig) -> str:
 # one post that is stored); any other form is one page (WHOLE_FORM).
 STEP_FIELD = "_step"
 WHOLE_FORM, SCORE_STEP, ANSWER_STEP = "form", "score", "answer"
+# The page's language travels with each post, so the next step (and the thank-you page) keep a `?lang=` the
+# visitor opened the page with rather than fall back to the browser's.
+LANGUAGE_FIELD = "_lang"
 
 
 def follow_up_label(form: FormConfig, texts: Mapping[str, str], rating: Any) -> str | None:
@@ -303,6 +306,7 @@ def hosted_form(
     hidden = (
         f'<input type="hidden" name="_hosted" value="1">'
         f'<input type="hidden" name="response_id" value="{response_id}">'
+        f'<input type="hidden" name="{LANGUAGE_FIELD}" value="{escape(language)}">'
     )
     rating_error = ' aria-describedby="rating-error"' if "rating" in errors else ""
     rating = (

@@ -179,20 +179,24 @@ def _hosted_body(request: Request) -> dict[str, Any] | None:
     return body if body.get(HOSTED_FIELD) else None
 
 
-def _to_thanks(form: FormConfig) -> Response:
-    # Relative to /forms/{id}/responses (and to a stage prefix such as /api): /f/{id}/thanks.
+def _to_thanks(form: FormConfig, chosen_language: str | None = None) -> Response:
+    # Relative to /forms/{id}/responses (and to a stage prefix such as /api): /f/{id}/thanks, with the
+    # language the visitor chose (?lang=) when the browser's would not give it.
+    query = f"?lang={chosen_language}" if chosen_language else ""
     return Response(
         body="",
         status_code=303,
         headers={
-            "Location": f"{pages.POST_PREFIX}f/{form.form_id}/thanks",
+            "Location": f"{pages.POST_PREFIX}f/{form.form_id}/thanks{query}",
             "Content-Type": html.HTML_TYPE,
             "Cache-Control": "no-store",
         },
     )
 
 
-def _score_step(form: FormConfig, request: Request, body: dict[str, Any], language: str) -> Response:
+def _score_step(
+    form: FormConfig, request: Request, body: dict[str, Any], language: str, chosen_language: str | None
+) -> Response:
     """The hosted page's first step without JavaScript (a form with follow-up questions): the score is
     checked and the page asks the chosen band's question; nothing is queued and no AWS call is made (the
     response, score included, is stored once, from the second step). The same origin check and honeypot as
@@ -201,7 +205,7 @@ def _score_step(form: FormConfig, request: Request, body: dict[str, Any], langua
         raise Forbidden("This form does not accept submissions from this site.", code="origin_not_allowed")
     if is_honeypot_filled(body):
         metrics.add_metric(name="HoneypotRejected", unit="Count", value=1)
-        return _to_thanks(form)  # as if accepted, so the bot learns nothing
+        return _to_thanks(form, chosen_language)  # as if accepted, so the bot learns nothing
     chosen = {key: body.get(key) for key in ("rating", "response_id")}
     try:
         if chosen["rating"] is not None and str(chosen["rating"]).strip():
@@ -220,9 +224,11 @@ def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Respon
     """The hosted page without JavaScript: 303 to the thank-you page, the page again with errors (422), the
     follow-up step after a score (200), or an HTML error page."""
     form = known_form(form_id)
-    language = pages.page_language(form, request.headers.get("accept-language"))
+    accept_language = request.headers.get("accept-language")
+    language = pages.page_language(form, accept_language, str(body.get(pages.LANGUAGE_FIELD) or ""))
+    chosen_language = language if language != pages.page_language(form, accept_language) else None
     if body.get(pages.STEP_FIELD) == pages.SCORE_STEP:
-        return _score_step(form, request, body, language)
+        return _score_step(form, request, body, language, chosen_language)
     try:
         _accept(form, request, body)
     except ValidationFailed as error:
@@ -236,7 +242,7 @@ def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Respon
             language=language,
             step=step,
         )
-    return _to_thanks(form)
+    return _to_thanks(form, chosen_language)
 
 
 @forms_api.route("/forms/{form_id}/responses", methods=["POST"], content_types=["*/*"])
@@ -328,10 +334,13 @@ def hosted_form(form_id: str) -> Response:
 @forms_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
 @pages.html_errors
 def hosted_thanks(form_id: str) -> Response:
-    """Where a hosted-page post without JavaScript lands."""
+    """Where a hosted-page post without JavaScript lands (`?lang=`: the language the visitor chose)."""
+    request = forms_api.current_request
     form = known_form(form_id)
-    accept_language = forms_api.current_request.headers.get("accept-language")
-    return pages.thanks_response(form, pages.page_language(form, accept_language))
+    chosen = (request.query_params or {}).get("lang")
+    return pages.thanks_response(
+        form, pages.page_language(form, request.headers.get("accept-language"), chosen)
+    )
 
 
 # --- the configuration writer (scope admin) --------------------------------------------------------------
