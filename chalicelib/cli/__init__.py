@@ -7,6 +7,7 @@ environment (TABLE_NAME, EXPORT_BUCKET …); with `--local` against the stack `m
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -62,8 +63,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a shell reports for a command killed by SIGPIPE (128 + 13): the exit of a listing piped into `head`.
+BROKEN_PIPE_EXIT = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            # Inside the try (argparse's --help exits too): a closed pipe often shows only at the last flush.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) has what it wanted: stop quietly, as a Unix tool does, instead of a traceback
+        # (Python's documented recipe: stdout pointed at devnull so the interpreter's final flush is silent).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.local:
         from chalicelib.local.environment import use_local_stack
