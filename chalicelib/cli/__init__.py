@@ -51,7 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
         add_analysis_commands,
         add_doctor_command,
         add_themes_commands,
-        add_counters_commands,
         add_subscriptions_commands,
         add_alerts_commands,
         add_crm_commands,
@@ -60,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         add(groups, common)
     add_dlq_commands(groups, common, quiet)
     add_backfill_command(groups, common, quiet)
+    add_counters_commands(groups, common, quiet)
     return parser
 
 
