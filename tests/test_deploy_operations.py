@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 
 from chalicelib import aws, cli
 from chalicelib.ingest.queue import encode_events
@@ -107,6 +108,58 @@ def test_the_switch_refuses_without_a_deployed_function(stack, monkeypatch, caps
     monkeypatch.delenv(analysis_switch.FUNCTION_VARIABLE, raising=False)
     assert cli.main(["analysis", "pause"]) == 2
     assert "infra.outputs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "said"),
+    [
+        (NoRegionError(), 2, "infra.outputs <stage>"),
+        (NoCredentialsError(), 2, "infra.outputs <stage>"),
+        (
+            ClientError(
+                {
+                    "Error": {
+                        "Code": "AccessDenied",
+                        "Message": "not authorized to perform: sqs:receivemessage",
+                    }
+                },
+                "ReceiveMessage",
+            ),
+            1,
+            "lacks that permission",
+        ),
+        (
+            ClientError(
+                {"Error": {"Code": "ExpiredToken", "Message": "The token has expired"}}, "ReceiveMessage"
+            ),
+            1,
+            "expired",
+        ),
+        (
+            ClientError(
+                {"Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue", "Message": "no such queue"}},
+                "GetQueueUrl",
+            ),
+            1,
+            "infra.outputs <stage>",
+        ),
+    ],
+)
+def test_an_operator_command_aws_refuses_says_why_in_a_line_not_a_traceback(
+    stack, monkeypatch, capsys, error: Exception, code: int, said: str
+):
+    """The CLI without the stage's environment, with expired credentials or without a permission."""
+    from chalicelib.operations import dlq
+
+    def refused(self: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(dlq.DeadLetterQueue, "list", refused)
+    assert cli.main(["dlq", "list"]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and said in err
+    if isinstance(error, ClientError):
+        assert f"AWS refused {error.operation_name}: {error.response['Error']['Code']}" in err
 
 
 # --- doctor ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 from cfnlint.api import lint_file
 
 from chalicelib.ingest import ANALYZE_BATCH_SIZE
@@ -384,6 +385,41 @@ def test_outputs_name_what_the_cli_needs(synth: Synth):
     assert '{"Ref": "RestAPI"}' in api_url
     assert ".execute-api." in api_url
     assert api_url.endswith('"/api/"]]}')
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            ClientError(
+                {
+                    "Error": {
+                        "Code": "ValidationError",
+                        "Message": "Stack with id feedback-collector-prod does not exist",
+                    }
+                },
+                "DescribeStacks",
+            ),
+            "no stack feedback-collector-prod in this region: check the stage name and AWS_REGION",
+        ),
+        (NoRegionError(), "no AWS region is set: export AWS_REGION="),
+        (NoCredentialsError(), "no AWS credentials: set AWS_PROFILE"),
+    ],
+)
+def test_outputs_of_a_stage_it_cannot_read_say_why_in_one_line(
+    capsys: pytest.CaptureFixture[str], error: Exception, said: str
+):
+    """Step 5 is `eval "$(… infra.outputs prod)"`: a wrong region or stage is said, not a traceback."""
+
+    class Refusing:
+        def describe_stacks(self, StackName: str) -> dict[str, Any]:
+            raise error
+
+    assert outputs.main(["prod"], cloudformation=Refusing()) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing for eval to run
+    assert captured.err.startswith("error: cannot read the outputs of feedback-collector-prod: ")
+    assert said in captured.err and "Traceback" not in captured.err
 
 
 def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
 from chalicelib.cli.alerts import add_alerts_commands
 from chalicelib.cli.analysis import add_analysis_commands
@@ -82,6 +82,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return BROKEN_PIPE_EXIT
 
 
+POINT_AT_A_STAGE = (
+    "Point the CLI at a stage: credentials for its account, then "
+    'eval "$(.venv/bin/python -m infra.outputs <stage>)" (README, Deploy to AWS, step 5); '
+    "or add --local for the stack `make run` started."
+)
+# AWS error codes by what the operator does about them.
+_MISSING = {
+    "ResourceNotFoundException",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "NoSuchBucket",
+    "ParameterNotFound",
+}
+_CREDENTIALS = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+}
+
+
+def _hint(code: str) -> str:
+    if code in _MISSING:
+        return f"  A resource of the stage is not where the CLI looked. {POINT_AT_A_STAGE}"
+    if code in _CREDENTIALS:
+        return (
+            "  Your AWS credentials are expired or not valid for this account: renew them and run it again."
+        )
+    if "AccessDenied" in code or code in {"UnauthorizedOperation", "AuthorizationError"}:
+        return "  Your role lacks that permission: README names what each operator command needs."
+    return "  Nothing was changed by the refused request; run it again once the cause is fixed."
+
+
 def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.local:
@@ -94,3 +129,16 @@ def _run(argv: Sequence[str] | None) -> int:
         hint = " Is `make run` running?" if args.local else ""
         print(f"error: cannot reach AWS at {error.kwargs.get('endpoint_url')}.{hint}", file=sys.stderr)
         return 2
+    except (NoRegionError, NoCredentialsError) as error:
+        print(f"error: {error} {POINT_AT_A_STAGE}", file=sys.stderr)
+        return 2
+    except ClientError as error:
+        # What AWS refused, in one line: the operator's mistake (a stage not set, a missing permission,
+        # expired credentials) is not a crash, and the traceback would only repeat AWS's own message.
+        detail = error.response.get("Error", {})
+        code = detail.get("Code", "")
+        print(
+            f"error: AWS refused {error.operation_name}: {code}: {detail.get('Message', '')}", file=sys.stderr
+        )
+        print(_hint(code), file=sys.stderr)
+        return 1
