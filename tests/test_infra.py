@@ -584,6 +584,25 @@ def test_a_bad_retention_is_refused_at_synth_naming_what_is_allowed(value: objec
         settings.StageSettings.from_context(context.get)
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("waf_rate_limit", "abc", "waf_rate_limit must be a whole number of at least 10 (the WAF minimum)"),
+        ("waf_rate_limit", "5", "waf_rate_limit must be a whole number of at least 10"),
+        ("monthly_budget_usd", "100$", "monthly_budget_usd must be a whole number, got '100$'"),
+        ("max_items_per_hour", "10k", "max_items_per_hour must be a whole number of at least 1"),
+        ("analyze_max_concurrency", "1", "analyze_max_concurrency must be a whole number of at least 2"),
+        ("log_retention_days", "10", "log_retention_days must be one of 7, 14, 30, 90, 180, 365, got '10'"),
+        ("waf", "maybe", "waf must be true or false, got 'maybe'"),
+    ],
+)
+def test_a_bad_setting_is_refused_at_synth_by_its_name(name: str, value: str, message: str):
+    """Not int()'s `invalid literal for int() with base 10`: the setting, what it takes, what was given."""
+    context = {"stage": "prod", "region": "us-east-1", name: value}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        settings.StageSettings.from_context(context.get)
+
+
 # --- linters -------------------------------------------------------------------------------------------
 
 

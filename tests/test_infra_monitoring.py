@@ -145,6 +145,8 @@ def test_a_budget_and_an_hourly_ceiling_alert_the_operators(synth: Synth):
         {"Amount": 100, "Unit": "USD"},
     )
     assert "Amazon Comprehend" in data["CostFilters"]["Service"]
+    # Budgets are account-wide: the same stage deployed in two regions of one account needs two names.
+    assert data["BudgetName"] == "feedback-collector-prod-us-east-1-monthly"
     notifications = budget["Properties"]["NotificationsWithSubscribers"]
     assert {
         (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notifications
