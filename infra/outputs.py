@@ -5,8 +5,8 @@
 
 chalicelib.config reads TABLE_NAME, EXPORT_BUCKET, INGEST_QUEUE_URL, PARAMETER_PREFIX, STAGE,
 EXPORT_FUNCTION_NAME, ANALYZER, THEME_TAGGER, BEDROCK_MODEL_ID and RETENTION_DAYS (chalicelib/aws.py:
-BEDROCK_REGION); the same resource names are also in the SSM parameter `/feedback/<stage>/stack` (JSON, as
-the local stack writes it).
+BEDROCK_REGION and COMPREHEND_REGION); the same resource names are also in the SSM parameter
+`/feedback/<stage>/stack` (JSON, as the local stack writes it).
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ OUTPUTS: dict[str, tuple[str, str | None]] = {
         "ANALYZE_FUNCTION",
     ),
     "Region": ("The region the stage runs in", "AWS_REGION"),
-    "ComprehendRegion": ("Where Amazon Comprehend is called (the stage's region unless set)", None),
+    "ComprehendRegion": (
+        "Where Amazon Comprehend is called (the stage's region unless set)",
+        "COMPREHEND_REGION",
+    ),
     # The analyze function's settings: `backfill` and `themes suggestions` run from the CLI with the same.
     "Analyzer": ("Language and sentiment: comprehend, lexicon or bedrock", "ANALYZER"),
     "ThemeTagger": ("How items are tagged against the taxonomy: keywords, bedrock or none", "THEME_TAGGER"),

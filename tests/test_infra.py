@@ -437,6 +437,7 @@ def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
                 "ThemeTagger": "keywords",
                 "BedrockRegion": "eu-west-1",
                 "RetentionDays": "400",
+                "ComprehendRegion": "eu-central-1",
             }
             return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in values.items()]}]}
 
@@ -452,6 +453,9 @@ def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
     assert {"export THEME_TAGGER=keywords", "export BEDROCK_REGION=eu-west-1"} <= set(printed)
     # `backfill` writes items with the stage's expiry.
     assert "export RETENTION_DAYS=400" in printed
+    # `backfill --analyzer comprehend` and `doctor` call Comprehend where the functions do (a stage in
+    # eu-south-1 calls Frankfurt's: Milan has no Comprehend endpoint).
+    assert "export COMPREHEND_REGION=eu-central-1" in printed
 
 
 def test_prod_is_protected_from_deletion_and_outputs_name_the_switches(synth: Synth):
