@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -256,3 +260,27 @@ def test_comprehend_is_called_in_its_own_region_and_the_rest_in_the_stage_region
         assert aws.client("comprehend").meta.region_name == "eu-south-1"
     finally:
         aws.reset_clients()
+
+
+def test_make_doctor_stops_when_the_stage_cannot_be_read(tmp_path):
+    """`eval "$(infra.outputs …)"` alone succeeds when infra.outputs fails: doctor would then check nothing
+    and print its checklist as if the stage had been read."""
+    make = shutil.which("make")
+    assert make is not None, "make runs every documented command"
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    environment |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+    }
+    finished = subprocess.run(
+        [make, "-s", "-o", "install", "doctor", "STAGE=prod"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode != 0
+    assert "error: cannot read the outputs of feedback-collector-prod: no AWS region" in finished.stderr
+    assert "After `make deploy`" not in finished.stdout  # doctor never ran
