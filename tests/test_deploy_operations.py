@@ -108,6 +108,29 @@ def test_pause_disables_the_trigger_and_keeps_every_delivery_queued(stack, deplo
     assert "running" in capsys.readouterr().out
 
 
+def test_a_switch_already_as_asked_says_so_and_leaves_the_trigger_alone(stack, deployed, capsys, monkeypatch):
+    updates: list[dict[str, Any]] = []
+    lambda_client = aws.client("lambda")
+    update = lambda_client.update_event_source_mapping
+
+    def counted(**request: Any) -> dict[str, Any]:
+        updates.append(request)
+        return update(**request)
+
+    monkeypatch.setattr(lambda_client, "update_event_source_mapping", counted)
+    assert cli.main(["analysis", "resume"]) == 0
+    out = capsys.readouterr().out
+    assert "analysis was already running: trigger Enabled" in out and "resumed" not in out
+    assert updates == []
+
+    assert cli.main(["analysis", "pause"]) == 0
+    assert "analysis paused" in capsys.readouterr().out and len(updates) == 1
+    assert cli.main(["analysis", "pause"]) == 0
+    out = capsys.readouterr().out
+    assert "analysis was already paused: trigger Disabl" in out and len(updates) == 1
+    assert "Deliveries are still accepted" not in out
+
+
 def test_the_switch_refuses_without_a_deployed_function(stack, monkeypatch, capsys):
     monkeypatch.delenv(analysis_switch.FUNCTION_VARIABLE, raising=False)
     assert cli.main(["analysis", "pause"]) == 2
