@@ -83,7 +83,8 @@ diff: install $(CDK)
 
 ## doctor: check the deployed STAGE (credentials for its account) and print the post-deploy checklist
 doctor: install
-	eval "$$($(PY) -m infra.outputs $(STAGE))" && $(PY) -m chalicelib.cli doctor
+	@# Two steps: `eval "$$(…)"` alone succeeds when infra.outputs fails, and doctor would then check nothing.
+	exports="$$($(PY) -m infra.outputs $(STAGE))" && eval "$$exports" && $(PY) -m chalicelib.cli doctor
 
 ## destroy: delete the STAGE stack (a prod table and export bucket are kept: see README "Deploy")
 destroy: install $(CDK)

@@ -15,6 +15,7 @@ from infra.settings import StageSettings
 
 METRICS_NAMESPACE = "FeedbackCollector"  # chalicelib/observability.py
 FIVE_MINUTES = cdk.Duration.minutes(5)
+RUNBOOK = "What to do: README, Operations, Alarms."
 
 
 def app_metric(
@@ -55,7 +56,9 @@ def notifying_alarm(
         scope,
         construct_id,
         alarm_name=f"{settings.stack_name}-{construct_id}",
-        alarm_description=description,
+        # The e-mail an operator gets at 3 a.m. says where the runbook line is (tests/test_infra_monitoring.py
+        # holds README's table to the template's alarms).
+        alarm_description=f"{description} {RUNBOOK}",
         metric=metric,
         threshold=threshold,
         comparison_operator=comparison,

@@ -43,6 +43,10 @@ FEATURE_FLAGS = {
 }
 
 
+class SettingRefused(ValueError):
+    """A context value (`-c key=value`) the stack cannot be built with; its message says what to pass."""
+
+
 @contextlib.contextmanager
 def packaging_directory() -> Iterator[None]:
     """Run `chalice package` in a scratch directory: chalice.cdk.Chalice writes `./chalice.out/<uuid>/` under
@@ -65,7 +69,10 @@ def build(
     if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
         os.environ["AWS_DEFAULT_REGION"] = os.environ.get("CDK_DEFAULT_REGION", "us-east-1")
     app = cdk.App(context={**FEATURE_FLAGS, **(context or {})}, outdir=outdir)
-    settings = StageSettings.from_context(app.node.try_get_context)
+    try:
+        settings = StageSettings.from_context(app.node.try_get_context)
+    except ValueError as error:  # RegionRefused included: each message names the setting and the way out
+        raise SettingRefused(str(error)) from error
     with packaging_directory():
         stack = FeedbackStack(app, settings)
     if nag:
@@ -89,7 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--outdir", help="cloud assembly directory (default infra/cdk.out)")
     args = parser.parse_args(argv)
     outdir = None if "CDK_OUTDIR" in os.environ else (args.outdir or str(INFRA_DIR / "cdk.out"))
-    stack = build(_context_pairs(args.context), outdir=outdir)
+    try:
+        stack = build(_context_pairs(args.context), outdir=outdir)
+    except SettingRefused as error:
+        # A deployer's mistake, said plainly (a traceback would bury it), before anything is packaged.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
         assembly = stack.node.root.synth()  # type: ignore[attr-defined]
     except RuntimeError as error:

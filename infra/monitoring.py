@@ -134,7 +134,12 @@ def alarms(
     )
     if settings.monthly_budget_usd > 0:
         monthly_budget(
-            scope, topic, name=f"{settings.stack_name}-monthly", amount=settings.monthly_budget_usd
+            scope,
+            topic,
+            # Budgets are account-wide, not regional: the region keeps a copy of the same stage deployed in
+            # another region of the account from colliding with this one's name.
+            name=f"{settings.stack_name}-{settings.region}-monthly",
+            amount=settings.monthly_budget_usd,
         )
     # One datapoint per hour; an hour without an export is missing data, counted as breaching, so the
     # alarm fires when no export completed in the last EXPORT_ALARM_HOURS hours (and right after the

@@ -5,8 +5,8 @@
 
 chalicelib.config reads TABLE_NAME, EXPORT_BUCKET, INGEST_QUEUE_URL, PARAMETER_PREFIX, STAGE,
 EXPORT_FUNCTION_NAME, ANALYZER, THEME_TAGGER, BEDROCK_MODEL_ID and RETENTION_DAYS (chalicelib/aws.py:
-BEDROCK_REGION); the same resource names are also in the SSM parameter `/feedback/<stage>/stack` (JSON, as
-the local stack writes it).
+BEDROCK_REGION and COMPREHEND_REGION); the same resource names are also in the SSM parameter
+`/feedback/<stage>/stack` (JSON, as the local stack writes it).
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ OUTPUTS: dict[str, tuple[str, str | None]] = {
         "ANALYZE_FUNCTION",
     ),
     "Region": ("The region the stage runs in", "AWS_REGION"),
-    "ComprehendRegion": ("Where Amazon Comprehend is called (the stage's region unless set)", None),
+    "ComprehendRegion": (
+        "Where Amazon Comprehend is called (the stage's region unless set)",
+        "COMPREHEND_REGION",
+    ),
     # The analyze function's settings: `backfill` and `themes suggestions` run from the CLI with the same.
     "Analyzer": ("Language and sentiment: comprehend, lexicon or bedrock", "ANALYZER"),
     "ThemeTagger": ("How items are tagged against the taxonomy: keywords, bedrock or none", "THEME_TAGGER"),
@@ -80,9 +83,38 @@ def main(argv: Sequence[str] | None = None, cloudformation: Any = None) -> int:
     )
     parser.add_argument("stage", help="the stage deployed with `make deploy STAGE=…` (dev, prod)")
     args = parser.parse_args(argv)
-    for name, value in environment(stack_outputs(f"feedback-collector-{args.stage}", cloudformation)).items():
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    stack_name = f"feedback-collector-{args.stage}"
+    try:
+        outputs = stack_outputs(stack_name, cloudformation)
+    except (BotoCoreError, ClientError) as error:
+        # Read by `eval "$(…)"`: nothing on stdout, one line on stderr saying what to fix, no traceback.
+        print(
+            f"error: cannot read the outputs of {stack_name}: {_reason(error, stack_name)}", file=sys.stderr
+        )
+        return 1
+    for name, value in environment(outputs).items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
+
+
+def _reason(error: Exception, stack_name: str) -> str:
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+
+    if isinstance(error, NoRegionError):
+        return "no AWS region is set: export AWS_REGION=<the region deployed to> (or a profile that sets one)"
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials: set AWS_PROFILE or your keys for the account deployed to"
+    if isinstance(error, ClientError):
+        detail = error.response.get("Error", {})
+        if "does not exist" in detail.get("Message", ""):
+            return (
+                f"no stack {stack_name} in this region: check the stage name and AWS_REGION (the region "
+                "`make deploy` deployed to)"
+            )
+        return f"{detail.get('Code', '')}: {detail.get('Message', '')}"
+    return str(error)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import functools
 
 import boto3
 
+from infra import runtime
+
 
 @functools.cache
 def comprehend_regions() -> frozenset[str]:
@@ -126,4 +128,46 @@ def check_email_receiving(region: str, checked: bool) -> None:
         f"{', '.join(sorted(EMAIL_RECEIVING_REGIONS))}). Deploy the stack to one of those regions to receive "
         f"feedback by e-mail, leave email_recipients unset, or, if the AWS General Reference now lists an "
         f"inbound-smtp endpoint for {region}, add -c email_region_checked=true."
+    )
+
+
+def check_pandas_layer(region: str, layer_arn: str | None) -> None:
+    """Refuse a region where the AWS SDK for pandas layer the export needs is not published (the deploy would
+    fail reading its SSM parameter), unless `pandas_layer_arn` names one."""
+    if layer_arn is not None or region in runtime.PANDAS_LAYER_REGIONS:
+        return
+    raise RegionRefused(
+        f"The AWS SDK for pandas layer {runtime.PANDAS_LAYER_VERSION} (pyarrow for the nightly Parquet "
+        f"export, {runtime.LAMBDA_RUNTIME} on {runtime.LAMBDA_ARCHITECTURE}) is not published in {region}, "
+        f"so the deploy would fail reading {runtime.pandas_layer_parameter()}. Deploy to a region that has "
+        f"it ({', '.join(sorted(runtime.PANDAS_LAYER_REGIONS))}), or publish the layer in {region} yourself "
+        "(the aws-sdk-pandas docs, Install: Lambda layer, build your own) and pass its ARN: "
+        "-c pandas_layer_arn=arn:aws:lambda:… (see README, Deploy to AWS)."
+    )
+
+
+# The CloudFormation resource type of the stack's monthly budget: AWS Budgets is a global service whose
+# resource CloudFormation offers in fewer regions than the rest of the stack.
+BUDGET_TYPE = "AWS::Budgets::Budget"
+
+
+@functools.cache
+def cloudformation_types(region: str) -> frozenset[str]:
+    """The resource types CloudFormation offers in `region`: cfn-lint's copy of each region's CloudFormation
+    registry (its provider schemas, refreshed with cfn-lint; a region it does not know reads as us-east-1)."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # imported here: only the synth checks
+
+    return frozenset(PROVIDER_SCHEMA_MANAGER.get_resource_types(region))
+
+
+def check_budget(region: str, monthly_budget_usd: int) -> None:
+    """Refuse a budget CloudFormation cannot create in `region` (the deploy would fail with `Unrecognized
+    resource types: [AWS::Budgets::Budget]`): the deployer turns it off and sets the budget up by hand."""
+    if monthly_budget_usd <= 0 or BUDGET_TYPE in cloudformation_types(region):
+        return
+    raise RegionRefused(
+        f"CloudFormation cannot create an AWS Budget ({BUDGET_TYPE}) in {region}, so the deploy would fail. "
+        "Add -c monthly_budget_usd=0 and create the budget once in the Billing console (Budgets, a monthly "
+        f"cost budget of ${monthly_budget_usd} alerting the stack's alarm topic at 80% actual and 100% "
+        "forecast; see README, Cost and the kill switch)."
     )

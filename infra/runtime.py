@@ -23,9 +23,46 @@ LAMBDA_MACHINE = "aarch64"
 
 # The AWS SDK for pandas managed layer (pyarrow for the Parquet export). Its publishers keep one layer per
 # region, Python version and architecture, with account ids and layer versions that differ between regions,
-# and publish the ARN of each as an SSM public parameter in every commercial region:
+# and publish the ARN of each as an SSM public parameter in the regions they publish it in:
 # /aws/service/aws-sdk-pandas/<version>/py<python>/<architecture>/layer-arn (aws-sdk-pandas docs, "Install").
 PANDAS_LAYER_VERSION = "3.16.0"
+# Where that version is published for python3.13 on arm64: the aws-sdk-pandas docs' "AWS Lambda Managed
+# Layers" table for 3.16.0 (docs/source/layers.rst). Not every commercial region: none in ca-west-1,
+# me-south-1, mx-central-1, ap-southeast-5, ap-southeast-7 …, where the deploy would fail reading the
+# parameter; the synth refuses those unless `pandas_layer_arn` names a layer (infra/regions.py).
+PANDAS_LAYER_REGIONS = frozenset(
+    {
+        "af-south-1",
+        "ap-east-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ca-central-1",
+        "cn-north-1",
+        "cn-northwest-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    }
+)
 # Its unzipped size: 167 MB for 3.16.0 on Python 3.13, as measured in aws/aws-sdk-pandas#3331 (3.16.1 grew to
 # 204 MB). Lambda refuses a function whose code and layers exceed LAMBDA_UNZIPPED_LIMIT_BYTES unzipped.
 PANDAS_LAYER_UNZIPPED_BYTES = 167 * 1024**2

@@ -32,6 +32,8 @@ MIN_RETENTION_DAYS = 7
 # below a thousand items a fan-out's extra invocations and copies cost more than they save.
 DEFAULT_EXPORT_FANOUT_ITEMS = 250_000
 MIN_EXPORT_FANOUT_ITEMS = 1_000
+# The log retentions the stack offers (infra/stack.py maps each to CloudWatch's RetentionDays).
+LOG_RETENTION_DAYS = (7, 14, 30, 90, 180, 365)
 Backend = TypeVar("Backend", AnalyzerBackend, ThemeTaggerBackend)
 DEFAULT_ANALYZER = AnalyzerBackend.COMPREHEND
 # Free and deterministic; it tags nothing until a taxonomy is imported (`cli themes import`).
@@ -41,7 +43,7 @@ DEFAULT_THEME_TAGGER = ThemeTaggerBackend.KEYWORDS
 MODEL_ID_PATTERN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9_-]+)+(:[A-Za-z0-9-]+)*")
 
 
-def _flag(value: Any, default: bool) -> bool:
+def _flag(name: str, value: Any, default: bool) -> bool:
     if value is None:
         return default
     if isinstance(value, bool):
@@ -51,7 +53,7 @@ def _flag(value: Any, default: bool) -> bool:
         return True
     if text in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(f"expected true or false, got {value!r}")
+    raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
 def _environment_region() -> str:
@@ -90,6 +92,26 @@ def _whole_number(value: Any, default: int) -> int | None:
     """A non-negative whole number from context (`default` when unset), or None when it is not one."""
     text = str(value if value is not None else default).strip() or str(default)
     return int(text) if re.fullmatch(r"[0-9]+", text) else None
+
+
+def _number(name: str, value: Any, default: int, minimum: int = 0, why: str = "") -> int:
+    """A whole-number setting (`default` when unset), refused naming the setting rather than with int()'s
+    `invalid literal` (or a silently different number); `why` says what the minimum is for."""
+    number = _whole_number(value, default)
+    if number is None or number < minimum:
+        least = f" of at least {minimum}{why}" if minimum else ""
+        raise ValueError(f"{name} must be a whole number{least}, got {value!r}")
+    return number
+
+
+def _log_retention_days(value: Any, default: int) -> int:
+    """Days CloudWatch keeps the functions' and the API's logs: one of LOG_RETENTION_DAYS."""
+    days = _whole_number(value, default)
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(
+            f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}, got {value!r}"
+        )
+    return days
 
 
 def _retention_days(value: Any) -> int:
@@ -214,17 +236,29 @@ class StageSettings:
         prod = stage == "prod"
         settings = cls(
             stage=stage,
-            waf=_flag(get("waf"), default=prod),
-            waf_rate_limit=int(get("waf_rate_limit") or DEFAULT_WAF_RATE_LIMIT),
+            waf=_flag("waf", get("waf"), default=prod),
+            waf_rate_limit=_number(
+                "waf_rate_limit", get("waf_rate_limit"), DEFAULT_WAF_RATE_LIMIT, 10, " (the WAF minimum)"
+            ),
             alarm_email=get("alarm_email") or None,
-            retain_data=_flag(get("retain_data"), default=prod),
-            log_retention_days=int(get("log_retention_days") or (90 if prod else 14)),
-            analyze_max_concurrency=int(get("analyze_max_concurrency") or 5),
+            retain_data=_flag("retain_data", get("retain_data"), default=prod),
+            log_retention_days=_log_retention_days(get("log_retention_days"), 90 if prod else 14),
+            analyze_max_concurrency=_number(
+                "analyze_max_concurrency",
+                get("analyze_max_concurrency"),
+                5,
+                2,
+                " (the SQS event source minimum)",
+            ),
             pandas_layer_arn=get("pandas_layer_arn") or None,
             region=str(get("region") or _environment_region()),
             comprehend_region=get("comprehend_region") or None,
-            monthly_budget_usd=int(get("monthly_budget_usd") or DEFAULT_MONTHLY_BUDGET_USD),
-            max_items_per_hour=int(get("max_items_per_hour") or DEFAULT_MAX_ITEMS_PER_HOUR),
+            monthly_budget_usd=_number(
+                "monthly_budget_usd", get("monthly_budget_usd"), DEFAULT_MONTHLY_BUDGET_USD
+            ),
+            max_items_per_hour=_number(
+                "max_items_per_hour", get("max_items_per_hour"), DEFAULT_MAX_ITEMS_PER_HOUR, 1
+            ),
             create_api_gateway_logs_role=_logs_role_choice(get("api_gateway_logs_role")),
             analyzer=_choice("analyzer", get("analyzer"), AnalyzerBackend, DEFAULT_ANALYZER),
             theme_tagger=_choice(
@@ -237,14 +271,14 @@ class StageSettings:
             email_recipients=_email_recipients(get("email_recipients")),
         )
         if settings.email_recipients:
-            regions.check_email_receiving(settings.region, _flag(get("email_region_checked"), default=False))
+            regions.check_email_receiving(
+                settings.region, _flag("email_region_checked", get("email_region_checked"), default=False)
+            )
         regions.check_comprehend(settings.region, settings.comprehend_region)
         if settings.uses_bedrock or settings.bedrock_region:
             regions.check_bedrock(settings.region, settings.bedrock_region, settings.bedrock_model_id)
-        if settings.waf_rate_limit < 10:
-            raise ValueError("waf_rate_limit must be at least 10 (the WAF minimum)")
-        if settings.analyze_max_concurrency < 2:
-            raise ValueError("analyze_max_concurrency must be at least 2 (the SQS event source minimum)")
+        regions.check_pandas_layer(settings.region, settings.pandas_layer_arn)
+        regions.check_budget(settings.region, settings.monthly_budget_usd)
         return settings
 
     @property

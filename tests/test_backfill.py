@@ -298,3 +298,19 @@ def test_backfill_usage_errors(stack, capsys):
     assert exit_info.value.code == 2
     with pytest.raises(SystemExit):
         cli.main(["backfill", "--from", "2026-11-01", "--to", "2026-11-02", "--batch-size", "0"])
+
+
+@pytest.mark.parametrize("analyzer", ["comprehend", "bedrock"])
+def test_a_local_backfill_with_a_service_moto_lacks_is_refused_before_it_starts(
+    stack, capsys, monkeypatch, analyzer
+):
+    """`make run` analyzes with the lexicon: a Comprehend backfill there failed every item with a bare 500."""
+    from chalicelib.local import environment
+
+    monkeypatch.setattr(environment, "use_local_stack", lambda port=None: None)  # the test's moto stands in
+    arguments = ["backfill", "--from", "2026-11-01", "--to", "2026-11-02", "--analyzer", analyzer, "--local"]
+    assert cli.main(arguments) == 2
+    err = capsys.readouterr().err
+    assert f"error: the local stack has no {analyzer}" in err and "--analyzer lexicon" in err
+    job_id = job.job_id_for(date(2026, 11, 1), date(2026, 11, 2), analyzer)
+    assert job.Checkpoint.load(job_id) is None  # nothing started

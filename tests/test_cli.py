@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -319,3 +322,35 @@ def test_forms_update_if_version_refuses_a_form_changed_since(stack, capsys):
     form_store.clear_cache()
     assert form_store.get_cached("shop").name == "Mine"
     assert cli.main(["forms", "show", "no-such-form"]) == 1
+
+
+# A listing in a process of its own, against moto, whose stdout is a pipe the reader already closed.
+LISTING_INTO_A_CLOSED_PIPE = """
+import os, sys
+from moto import mock_aws
+from chalicelib import cli
+from chalicelib.local.provision import provision
+with mock_aws():
+    provision(os.environ["INGEST_QUEUE_NAME"])
+    sys.exit(cli.main(["dlq", "list"]))
+"""
+
+
+def test_a_listing_piped_into_head_stops_quietly():
+    """`cli dlq list | head`: the reader closes the pipe; the CLI stops with SIGPIPE's shell status (as a
+    Unix tool would), not a BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        finished = subprocess.run(
+            [sys.executable, "-c", LISTING_INTO_A_CLOSED_PIPE],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in finished.stderr and "BrokenPipeError" not in finished.stderr, finished.stderr
+    assert finished.returncode == cli.BROKEN_PIPE_EXIT

@@ -85,3 +85,26 @@ def test_add_with_the_id_of_an_existing_source_is_refused_and_changes_nothing(st
     [kept] = [source for source in sources.list_all() if source.source_id == "src_play"]
     assert kept.name == "Android"
     assert sources.read_secrets("src_play").current("service_account_json") == "{}"
+
+
+def test_resume_of_a_source_that_is_not_paused_says_so_and_leaves_its_schedule(stack: Any, capsys):
+    store = start_fake_source("app_store")
+    credentials.clear_tokens()
+    try:
+        settings = [arg for name, value in store.settings.items() for arg in ("--setting", f"{name}={value}")]
+        added = ["sources", "add", "--type", "app_store", "--name", "iOS app", "--id", "src_ios", *settings]
+        assert cli.main([*added, "--secret", f"private_key={store.secrets['private_key']}"]) == 0
+        assert cli.main(["sources", "pull", "src_ios"]) == 0
+        before = pull_state.load("src_ios")
+        assert before.paused_reason is None and before.next_run_at is not None
+        capsys.readouterr()
+
+        assert cli.main(["sources", "resume", "src_ios"]) == 0
+
+        out = capsys.readouterr().out
+        assert "is not paused: nothing to resume" in out and "resumed" not in out
+        assert f"{before.next_run_at:%Y-%m-%d %H:%M} UTC" in out
+        after = pull_state.load("src_ios")
+        assert (after.next_run_at, after.version) == (before.next_run_at, before.version)
+    finally:
+        store.stop()

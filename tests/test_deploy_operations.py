@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 
 from chalicelib import aws, cli
 from chalicelib.ingest.queue import encode_events
@@ -103,10 +108,85 @@ def test_pause_disables_the_trigger_and_keeps_every_delivery_queued(stack, deplo
     assert "running" in capsys.readouterr().out
 
 
+def test_a_switch_already_as_asked_says_so_and_leaves_the_trigger_alone(stack, deployed, capsys, monkeypatch):
+    updates: list[dict[str, Any]] = []
+    lambda_client = aws.client("lambda")
+    update = lambda_client.update_event_source_mapping
+
+    def counted(**request: Any) -> dict[str, Any]:
+        updates.append(request)
+        return update(**request)
+
+    monkeypatch.setattr(lambda_client, "update_event_source_mapping", counted)
+    assert cli.main(["analysis", "resume"]) == 0
+    out = capsys.readouterr().out
+    assert "analysis was already running: trigger Enabled" in out and "resumed" not in out
+    assert updates == []
+
+    assert cli.main(["analysis", "pause"]) == 0
+    assert "analysis paused" in capsys.readouterr().out and len(updates) == 1
+    assert cli.main(["analysis", "pause"]) == 0
+    out = capsys.readouterr().out
+    assert "analysis was already paused: trigger Disabl" in out and len(updates) == 1
+    assert "Deliveries are still accepted" not in out
+
+
 def test_the_switch_refuses_without_a_deployed_function(stack, monkeypatch, capsys):
     monkeypatch.delenv(analysis_switch.FUNCTION_VARIABLE, raising=False)
     assert cli.main(["analysis", "pause"]) == 2
     assert "infra.outputs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "said"),
+    [
+        (NoRegionError(), 2, "infra.outputs <stage>"),
+        (NoCredentialsError(), 2, "infra.outputs <stage>"),
+        (
+            ClientError(
+                {
+                    "Error": {
+                        "Code": "AccessDenied",
+                        "Message": "not authorized to perform: sqs:receivemessage",
+                    }
+                },
+                "ReceiveMessage",
+            ),
+            1,
+            "lacks that permission",
+        ),
+        (
+            ClientError(
+                {"Error": {"Code": "ExpiredToken", "Message": "The token has expired"}}, "ReceiveMessage"
+            ),
+            1,
+            "expired",
+        ),
+        (
+            ClientError(
+                {"Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue", "Message": "no such queue"}},
+                "GetQueueUrl",
+            ),
+            1,
+            "infra.outputs <stage>",
+        ),
+    ],
+)
+def test_an_operator_command_aws_refuses_says_why_in_a_line_not_a_traceback(
+    stack, monkeypatch, capsys, error: Exception, code: int, said: str
+):
+    """The CLI without the stage's environment, with expired credentials or without a permission."""
+    from chalicelib.operations import dlq
+
+    def refused(self: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(dlq.DeadLetterQueue, "list", refused)
+    assert cli.main(["dlq", "list"]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and said in err
+    if isinstance(error, ClientError):
+        assert f"AWS refused {error.operation_name}: {error.response['Error']['Code']}" in err
 
 
 # --- doctor ---------------------------------------------------------------------------------------------
@@ -203,3 +283,27 @@ def test_comprehend_is_called_in_its_own_region_and_the_rest_in_the_stage_region
         assert aws.client("comprehend").meta.region_name == "eu-south-1"
     finally:
         aws.reset_clients()
+
+
+def test_make_doctor_stops_when_the_stage_cannot_be_read(tmp_path):
+    """`eval "$(infra.outputs …)"` alone succeeds when infra.outputs fails: doctor would then check nothing
+    and print its checklist as if the stage had been read."""
+    make = shutil.which("make")
+    assert make is not None, "make runs every documented command"
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    environment |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+    }
+    finished = subprocess.run(
+        [make, "-s", "-o", "install", "doctor", "STAGE=prod"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode != 0
+    assert "error: cannot read the outputs of feedback-collector-prod: no AWS region" in finished.stderr
+    assert "After `make deploy`" not in finished.stdout  # doctor never ran

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 from cfnlint.api import lint_file
 
 from chalicelib.ingest import ANALYZE_BATCH_SIZE
@@ -386,6 +387,41 @@ def test_outputs_name_what_the_cli_needs(synth: Synth):
     assert api_url.endswith('"/api/"]]}')
 
 
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            ClientError(
+                {
+                    "Error": {
+                        "Code": "ValidationError",
+                        "Message": "Stack with id feedback-collector-prod does not exist",
+                    }
+                },
+                "DescribeStacks",
+            ),
+            "no stack feedback-collector-prod in this region: check the stage name and AWS_REGION",
+        ),
+        (NoRegionError(), "no AWS region is set: export AWS_REGION="),
+        (NoCredentialsError(), "no AWS credentials: set AWS_PROFILE"),
+    ],
+)
+def test_outputs_of_a_stage_it_cannot_read_say_why_in_one_line(
+    capsys: pytest.CaptureFixture[str], error: Exception, said: str
+):
+    """Step 5 is `eval "$(… infra.outputs prod)"`: a wrong region or stage is said, not a traceback."""
+
+    class Refusing:
+        def describe_stacks(self, StackName: str) -> dict[str, Any]:
+            raise error
+
+    assert outputs.main(["prod"], cloudformation=Refusing()) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing for eval to run
+    assert captured.err.startswith("error: cannot read the outputs of feedback-collector-prod: ")
+    assert said in captured.err and "Traceback" not in captured.err
+
+
 def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
     class FakeCloudFormation:
         def describe_stacks(self, StackName: str) -> dict[str, Any]:
@@ -401,6 +437,7 @@ def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
                 "ThemeTagger": "keywords",
                 "BedrockRegion": "eu-west-1",
                 "RetentionDays": "400",
+                "ComprehendRegion": "eu-central-1",
             }
             return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in values.items()]}]}
 
@@ -416,6 +453,9 @@ def test_outputs_become_the_cli_environment(capsys: pytest.CaptureFixture[str]):
     assert {"export THEME_TAGGER=keywords", "export BEDROCK_REGION=eu-west-1"} <= set(printed)
     # `backfill` writes items with the stage's expiry.
     assert "export RETENTION_DAYS=400" in printed
+    # `backfill --analyzer comprehend` and `doctor` call Comprehend where the functions do (a stage in
+    # eu-south-1 calls Frankfurt's: Milan has no Comprehend endpoint).
+    assert "export COMPREHEND_REGION=eu-central-1" in printed
 
 
 def test_prod_is_protected_from_deletion_and_outputs_name_the_switches(synth: Synth):
@@ -544,6 +584,25 @@ def test_retention_days_is_read_as_whole_days(value: object, expected: int):
 )
 def test_a_bad_retention_is_refused_at_synth_naming_what_is_allowed(value: object, message: str):
     context = {"stage": "prod", "region": "us-east-1", "retention_days": value}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        settings.StageSettings.from_context(context.get)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("waf_rate_limit", "abc", "waf_rate_limit must be a whole number of at least 10 (the WAF minimum)"),
+        ("waf_rate_limit", "5", "waf_rate_limit must be a whole number of at least 10"),
+        ("monthly_budget_usd", "100$", "monthly_budget_usd must be a whole number, got '100$'"),
+        ("max_items_per_hour", "10k", "max_items_per_hour must be a whole number of at least 1"),
+        ("analyze_max_concurrency", "1", "analyze_max_concurrency must be a whole number of at least 2"),
+        ("log_retention_days", "10", "log_retention_days must be one of 7, 14, 30, 90, 180, 365, got '10'"),
+        ("waf", "maybe", "waf must be true or false, got 'maybe'"),
+    ],
+)
+def test_a_bad_setting_is_refused_at_synth_by_its_name(name: str, value: str, message: str):
+    """Not int()'s `invalid literal for int() with base 10`: the setting, what it takes, what was given."""
+    context = {"stage": "prod", "region": "us-east-1", name: value}
     with pytest.raises(ValueError, match=re.escape(message)):
         settings.StageSettings.from_context(context.get)
 

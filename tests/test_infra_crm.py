@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.crm.queue import CRM_QUEUE_NAME, MAX_RECEIVES
 from infra import permissions
-from tests.infra_synth import STAGE, Synth, arn, ref
+from tests.infra_synth import ROOT, STAGE, Synth, arn, ref
 
 
 def _statements(synth: Synth, function: str) -> dict[str, dict[str, Any]]:
@@ -26,6 +26,10 @@ def test_the_crm_queue_feeds_sync_crm_and_redrives_to_its_dlq(synth: Synth):
     assert synth.resources[dlq]["Properties"]["QueueName"] == CRM_QUEUE_NAME.format(stage=STAGE) + "-dlq"
     assert properties["RedrivePolicy"] == {"deadLetterTargetArn": arn(dlq), "maxReceiveCount": MAX_RECEIVES}
     assert synth.resources[dlq]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert properties["MessageRetentionPeriod"] == 4 * 24 * 3600
+    # README's deploy section says what the template has (it said 14 days for both).
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "the CRM sync's queue (4 days) and DLQ (14 days, redrive after 10 receives" in readme
     assert properties["SqsManagedSseEnabled"] is True
     assert synth.resources[dlq]["Properties"]["SqsManagedSseEnabled"] is True
     function = synth.resources[permissions.SYNC_CRM]["Properties"]

@@ -5,6 +5,7 @@ really emits (the nightly export, the items stored per hour), and the monthly bu
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from chalicelib.export import fanout
@@ -145,6 +146,8 @@ def test_a_budget_and_an_hourly_ceiling_alert_the_operators(synth: Synth):
         {"Amount": 100, "Unit": "USD"},
     )
     assert "Amazon Comprehend" in data["CostFilters"]["Service"]
+    # Budgets are account-wide: the same stage deployed in two regions of one account needs two names.
+    assert data["BudgetName"] == "feedback-collector-prod-us-east-1-monthly"
     notifications = budget["Properties"]["NotificationsWithSubscribers"]
     assert {
         (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notifications
@@ -176,3 +179,40 @@ def test_a_budget_and_an_hourly_ceiling_alert_the_operators(synth: Synth):
     )
     assert (alarm["Period"], alarm["Threshold"]) == (3600, 10_000)
     assert "analysis pause" in alarm["AlarmDescription"]
+
+
+# --- the runbook ----------------------------------------------------------------------------------------
+
+ALARMS_SECTION = "#### Alarms: what each means, what to do"
+# CloudWatch's price of a standard-resolution alarm metric a month (us-east-1), as the README prices them.
+ALARM_MONTHLY_USD = 0.10
+
+
+def _runbook_rows() -> dict[str, str]:
+    """README's alarm table: alarm name → its row."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split(ALARMS_SECTION)[1].split("\n#")[0]
+    return {match[1]: match[0] for match in re.finditer(r"^\| `([^`]+)` \|.*$", section, re.MULTILINE)}
+
+
+def test_every_alarm_has_a_runbook_line_its_notification_points_to(synth: Synth):
+    """An alarm e-mail names the alarm and its description; README says what the operator does about it."""
+    rows = _runbook_rows()
+    alarms = synth.of_type("AWS::CloudWatch::Alarm").values()
+    assert alarms
+    for alarm in alarms:
+        name = alarm["Properties"]["AlarmName"].removeprefix(f"feedback-collector-{STAGE}-")
+        metric = next((m for m in ("Errors", "Throttles") if name.endswith(m)), "")
+        function = name.removesuffix(metric) if metric else ""
+        if function in FUNCTIONS:  # one line for every function's Errors, one for their Throttles
+            assert f"<Function>{metric}" in rows and function in rows["<Function>Errors"], name
+        else:
+            assert name in rows, f"README's alarm table has no line for {name}"
+        assert alarm["Properties"]["AlarmDescription"].endswith("What to do: README, Operations, Alarms."), (
+            name
+        )
+
+
+def test_the_cost_at_rest_counts_the_alarms_the_stack_has(synth: Synth):
+    alarms = len(synth.of_type("AWS::CloudWatch::Alarm"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"{alarms} alarms ${alarms * ALARM_MONTHLY_USD:.2f}" in readme

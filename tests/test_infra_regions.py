@@ -26,12 +26,14 @@ from infra.settings import StageSettings
 from tests.infra_synth import Synth, run_synth_script
 
 # region → extra context. eu-south-1 (Milan) has no Comprehend: it calls the one in Frankfurt; it also keeps
-# items 400 days (a retention set) and fans out days from 50,000 items. The session's synth is us-east-1's.
+# items 400 days (a retention set) and fans out days from 50,000 items; CloudFormation has no AWS Budgets
+# there, so its budget is off. The session's synth is us-east-1's.
 SYNTHESIZED: dict[str, dict[str, str]] = {
     "eu-south-1": {
         "comprehend_region": "eu-central-1",
         "retention_days": "400",
         "export_fanout_items": "50000",
+        "monthly_budget_usd": "0",
     },
     "ap-southeast-2": {},
 }
@@ -42,6 +44,8 @@ REGION_NAME = re.compile(r"\b(?:af|ap|ca|cn|eu|il|me|mx|sa|us)(?:-[a-z]+)+-[0-9]
 # What a region's context sets (the tests below check each), left out when templates are compared.
 SETTING_VARIABLES = {"RETENTION_DAYS", "EXPORT_FANOUT_ITEMS", "COMPREHEND_REGION"}
 SETTING_OUTPUTS = {"RetentionDays", "ComprehendRegion"}
+SETTING_RESOURCE_TYPES = {regions.BUDGET_TYPE}  # monthly_budget_usd=0 leaves it out
+BUDGETS_PRINCIPAL = "budgets.amazonaws.com"
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
 SYNTH_ALL = textwrap.dedent(
@@ -83,6 +87,15 @@ def _region_neutral(template: dict[str, Any], region: str) -> dict[str, Any]:
             del variables[name]
     for name in SETTING_OUTPUTS:
         del neutral["Outputs"][name]
+    neutral["Resources"] = {
+        name: resource
+        for name, resource in neutral["Resources"].items()
+        if resource["Type"] not in SETTING_RESOURCE_TYPES
+    }
+    for resource in neutral["Resources"].values():  # and the budget's right to publish to the alarm topic
+        if resource["Type"] == "AWS::SNS::TopicPolicy":
+            statements = resource["Properties"]["PolicyDocument"]["Statement"]
+            statements[:] = [s for s in statements if s.get("Principal") != {"Service": BUDGETS_PRINCIPAL}]
     return neutral
 
 
@@ -101,6 +114,20 @@ def test_each_region_synthesizes_with_nothing_pinned_elsewhere(templates: dict[s
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert parameter["Default"] == runtime.pandas_layer_parameter()
     assert "arn:aws:lambda" not in text  # no layer ARN of any region written into the template
+
+
+@pytest.mark.parametrize("region", sorted(REGIONS))
+def test_cloudformation_offers_every_resource_type_of_the_template_in_its_region(
+    templates: dict[str, Any], region: str
+):
+    """A type CloudFormation lacks in the region fails the deploy (`Unrecognized resource types`), not the
+    synth: AWS::Budgets::Budget in eu-south-1, eu-central-2, me-central-1 … (cfn-lint's copy of each
+    region's CloudFormation registry). The SAM transform's types become Lambda and API Gateway ones."""
+    used = {resource["Type"] for resource in templates[region]["Resources"].values()}
+    ours = {kind for kind in used if not kind.startswith(("Custom::", "AWS::Serverless::"))}
+    assert ours - regions.cloudformation_types(region) == set(), region
+    budgets = REGIONS[region].get("monthly_budget_usd") != "0"
+    assert (regions.BUDGET_TYPE in used) is budgets, region
 
 
 def test_a_template_differs_between_regions_only_in_its_region_and_its_settings(templates: dict[str, Any]):
@@ -154,19 +181,16 @@ def test_comprehend_is_called_where_it_is_offered(templates: dict[str, Any]):
 
 
 def test_a_region_without_comprehend_is_refused_with_the_way_out():
+    milan = {"stage": "prod", "region": "eu-south-1", "monthly_budget_usd": "0"}  # no AWS Budgets there
     assert "eu-south-1" not in regions.comprehend_regions()
     assert {"eu-west-1", "eu-central-1", "us-east-1"} <= regions.comprehend_regions()
     with pytest.raises(regions.RegionRefused) as refused:
-        StageSettings.from_context({"stage": "prod", "region": "eu-south-1"}.get)
+        StageSettings.from_context(milan.get)
     message = str(refused.value)
     assert "eu-south-1" in message and "comprehend_region" in message and "eu-central-1" in message
     with pytest.raises(regions.RegionRefused):
-        StageSettings.from_context(
-            {"stage": "prod", "region": "eu-south-1", "comprehend_region": "eu-south-1"}.get
-        )
-    settings = StageSettings.from_context(
-        {"stage": "prod", "region": "eu-south-1", "comprehend_region": "eu-central-1"}.get
-    )
+        StageSettings.from_context({**milan, "comprehend_region": "eu-south-1"}.get)
+    settings = StageSettings.from_context({**milan, "comprehend_region": "eu-central-1"}.get)
     assert settings.comprehend_region == "eu-central-1"
 
 
@@ -182,7 +206,12 @@ def test_the_region_comes_from_context_or_the_cdk_environment(monkeypatch: pytes
 def test_a_region_without_bedrock_is_refused_only_when_bedrock_is_used():
     assert "ap-east-1" not in regions.bedrock_regions()  # Hong Kong: neither Bedrock nor Comprehend
     assert {"us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-1"} <= regions.bedrock_regions()
-    hong_kong = {"stage": "prod", "region": "ap-east-1", "comprehend_region": "ap-southeast-1"}
+    hong_kong = {
+        "stage": "prod",
+        "region": "ap-east-1",
+        "comprehend_region": "ap-southeast-1",
+        "monthly_budget_usd": "0",  # CloudFormation has no AWS Budgets there
+    }
     assert StageSettings.from_context(hong_kong.get).bedrock_region is None  # keywords and Comprehend
     for backend in ({"analyzer": "bedrock"}, {"theme_tagger": "bedrock"}):
         with pytest.raises(regions.RegionRefused) as refused:
@@ -227,3 +256,47 @@ def test_bedrock_is_called_in_its_own_region_and_the_rest_in_the_stage_region(
         assert aws.client("bedrock-runtime").meta.region_name == "ap-east-1"
     finally:
         aws.reset_clients()
+
+
+# The newer opt-in regions a deployer may pick, with a region where Comprehend is offered.
+OPT_IN_REGIONS = {
+    "ap-east-1": "ap-southeast-1",
+    "me-central-1": "eu-central-1",
+    "il-central-1": "eu-central-1",
+    "eu-central-2": "eu-central-1",
+    "ap-southeast-5": "ap-southeast-1",
+    "mx-central-1": "us-east-2",
+}
+LAYER_ARN = "arn:aws:lambda:mx-central-1:111122223333:layer:AWSSDKPandas-Python313-Arm64:1"
+
+
+@pytest.mark.parametrize("region", sorted(OPT_IN_REGIONS))
+def test_an_opt_in_region_is_refused_until_what_it_lacks_is_named(region: str):
+    """What CloudFormation or the layer's publishers do not offer there is refused at synth with the way
+    out, rather than failing the deploy: the budget (off, set up by hand) and the pandas layer (an ARN)."""
+    context = {"stage": "prod", "region": region, "comprehend_region": OPT_IN_REGIONS[region]}
+    lacks_layer = region not in runtime.PANDAS_LAYER_REGIONS
+    assert lacks_layer is (region in {"ap-southeast-5", "mx-central-1"})
+    if lacks_layer:
+        with pytest.raises(regions.RegionRefused) as refused:
+            StageSettings.from_context(context.get)
+        assert region in str(refused.value) and "-c pandas_layer_arn=" in str(refused.value)
+        context["pandas_layer_arn"] = LAYER_ARN
+    with pytest.raises(regions.RegionRefused) as refused:
+        StageSettings.from_context(context.get)
+    assert "AWS::Budgets::Budget" in str(refused.value) and "-c monthly_budget_usd=0" in str(refused.value)
+    settings = StageSettings.from_context({**context, "monthly_budget_usd": "0"}.get)
+    assert (settings.region, settings.monthly_budget_usd) == (region, 0)
+
+
+def test_a_refused_setting_is_one_error_line_without_a_traceback(capsys: pytest.CaptureFixture[str]):
+    from infra import app
+
+    assert (
+        app.main(["-c", "stage=prod", "-c", "region=eu-central-2", "-c", "comprehend_region=eu-central-1"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "error: CloudFormation cannot create an AWS Budget" in err and "Traceback" not in err
+    assert app.main(["-c", "stage=prod", "-c", "waf_rate_limit=abc"]) == 2
+    assert "error: waf_rate_limit must be a whole number of at least 10" in capsys.readouterr().err

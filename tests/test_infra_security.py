@@ -384,10 +384,12 @@ CLAUDE_HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
 BEDROCK_VARIANTS = {
     # The default model in the stage's region, for the analyzer only.
     "model": {"region": "us-east-1", "analyzer": "bedrock", "theme_tagger": "none"},
-    # Hong Kong has neither Comprehend nor Bedrock: both are called in Singapore, through the APAC profile.
+    # Hong Kong has neither Comprehend nor Bedrock: both are called in Singapore, through the APAC profile
+    # (nor has CloudFormation AWS Budgets there: the budget is off).
     "profile": {
         "region": "ap-east-1",
         "comprehend_region": "ap-southeast-1",
+        "monthly_budget_usd": "0",
         "bedrock_region": "ap-southeast-1",
         "theme_tagger": "bedrock",
         "bedrock_model_id": f"apac.{NOVA_MICRO}",

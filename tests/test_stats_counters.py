@@ -212,6 +212,50 @@ def test_rebuild_recounts_a_range_after_a_taxonomy_change_idempotently(stack, ca
     assert "done: 120 items counted" in capsys.readouterr().out
 
 
+def test_rebuild_walks_days_in_parallel_in_day_order_and_a_failed_day_is_said_and_not_marked(
+    stack, capsys, monkeypatch
+):
+    """An upgrade's rebuild spans years of days: several at once (`--workers`), reported in calendar order;
+    a day that fails is named with the way on, the others still counted, and the completeness mark is not
+    moved over a gap."""
+    seed(60, 6, 5)
+    days = [START + timedelta(days=n) for n in range(6)]
+    rebuild_day = counters.rebuild_day
+
+    def failing_on_the_third_day(day, items, parents):
+        if day == days[2]:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return rebuild_day(day, items, parents)
+
+    monkeypatch.setattr(counters, "rebuild_day", failing_on_the_third_day)
+    _, mark_before = counters.read_days_and_completeness(days)
+    arguments = ["counters", "rebuild", "--from", days[0].isoformat(), "--to", days[-1].isoformat()]
+    with fit_for_threads():
+        assert cli.main([*arguments, "--workers", "3"]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [day.isoformat() for day in days]
+    assert lines[2] == f"{days[2].isoformat()}: failed: ProvisionedThroughputExceededException"
+    assert "1 day(s) failed" in captured.err and f"or from {days[2].isoformat()}" in captured.err
+    assert "done:" not in captured.out
+    assert counters.read_days_and_completeness(days)[1] == mark_before
+
+    monkeypatch.setattr(counters, "rebuild_day", rebuild_day)
+    with fit_for_threads():
+        assert cli.main([*arguments, "--workers", "3"]) == 0
+    assert "done: 60 items counted" in capsys.readouterr().out
+    stats_oracle.assert_cuts_match(days)
+
+
+@pytest.mark.parametrize("workers", ["0", "17", "many"])
+def test_rebuild_refuses_a_number_of_workers_out_of_bounds(stack, capsys, workers):
+    arguments = ["counters", "rebuild", "--from", START.isoformat(), "--to", START.isoformat()]
+    with pytest.raises(SystemExit) as usage:
+        cli.main([*arguments, "--workers", workers])
+    assert usage.value.code == 2
+    assert "--workers: expected a whole number from 1 to 16" in capsys.readouterr().err
+
+
 def test_a_reanalysis_moves_the_counts_and_the_negatives_once(stack):
     seed(60, 5, 9)
     days = [START + timedelta(days=n) for n in range(5)]

@@ -7,10 +7,11 @@ environment (TABLE_NAME, EXPORT_BUCKET …); with `--local` against the stack `m
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
 from chalicelib.cli.alerts import add_alerts_commands
 from chalicelib.cli.analysis import add_analysis_commands
@@ -50,7 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
         add_analysis_commands,
         add_doctor_command,
         add_themes_commands,
-        add_counters_commands,
         add_subscriptions_commands,
         add_alerts_commands,
         add_crm_commands,
@@ -59,11 +59,65 @@ def build_parser() -> argparse.ArgumentParser:
         add(groups, common)
     add_dlq_commands(groups, common, quiet)
     add_backfill_command(groups, common, quiet)
+    add_counters_commands(groups, common, quiet)
     return parser
+
+
+# What a shell reports for a command killed by SIGPIPE (128 + 13): the exit of a listing piped into `head`.
+BROKEN_PIPE_EXIT = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            # Inside the try (argparse's --help exits too): a closed pipe often shows only at the last flush.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) has what it wanted: stop quietly, as a Unix tool does, instead of a traceback
+        # (Python's documented recipe: stdout pointed at devnull so the interpreter's final flush is silent).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
+
+
+POINT_AT_A_STAGE = (
+    "Point the CLI at a stage: credentials for its account, then "
+    'eval "$(.venv/bin/python -m infra.outputs <stage>)" (README, Deploy to AWS, step 5); '
+    "or add --local for the stack `make run` started."
+)
+# AWS error codes by what the operator does about them.
+_MISSING = {
+    "ResourceNotFoundException",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "NoSuchBucket",
+    "ParameterNotFound",
+}
+_CREDENTIALS = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+}
+
+
+def _hint(code: str) -> str:
+    if code in _MISSING:
+        return f"  A resource of the stage is not where the CLI looked. {POINT_AT_A_STAGE}"
+    if code in _CREDENTIALS:
+        return (
+            "  Your AWS credentials are expired or not valid for this account: renew them and run it again."
+        )
+    if "AccessDenied" in code or code in {"UnauthorizedOperation", "AuthorizationError"}:
+        return "  Your role lacks that permission: README names what each operator command needs."
+    return "  Nothing was changed by the refused request; run it again once the cause is fixed."
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.local:
         from chalicelib.local.environment import use_local_stack
@@ -75,3 +129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = " Is `make run` running?" if args.local else ""
         print(f"error: cannot reach AWS at {error.kwargs.get('endpoint_url')}.{hint}", file=sys.stderr)
         return 2
+    except (NoRegionError, NoCredentialsError) as error:
+        print(f"error: {error} {POINT_AT_A_STAGE}", file=sys.stderr)
+        return 2
+    except ClientError as error:
+        # What AWS refused, in one line: the operator's mistake (a stage not set, a missing permission,
+        # expired credentials) is not a crash, and the traceback would only repeat AWS's own message.
+        detail = error.response.get("Error", {})
+        code = detail.get("Code", "")
+        print(
+            f"error: AWS refused {error.operation_name}: {code}: {detail.get('Message', '')}", file=sys.stderr
+        )
+        print(_hint(code), file=sys.stderr)
+        return 1

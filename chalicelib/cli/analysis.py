@@ -25,6 +25,9 @@ def analysis_command(args: argparse.Namespace) -> int:
             _print_state("paused" if state.paused else "running", state)
         else:
             state = analysis_switch.switch(enabled=args.command == "resume")
+            if not state.changed:  # said as it is: a resume of running analysis resumed nothing
+                _print_state("was already " + ("paused" if args.command == "pause" else "running"), state)
+                return 0
             _print_state("paused" if args.command == "pause" else "resumed", state)
     except analysis_switch.SwitchUnavailable as error:
         print(f"error: {error}", file=sys.stderr)

@@ -10,6 +10,9 @@ from typing import Any
 from chalicelib.cli.common import day_argument, progress_bar
 from chalicelib.config import settings
 
+# The analyzers whose service the local stack's moto does not implement.
+LOCAL_UNANSWERED = {"comprehend", "bedrock"}
+
 
 @dataclass(frozen=True)
 class _Job:
@@ -25,6 +28,12 @@ def _job(args: argparse.Namespace) -> _Job:
 
     if not args.themes:
         analyzer = args.analyzer or settings().analyzer.value
+        if args.local and analyzer in LOCAL_UNANSWERED:
+            # Said before the job starts, rather than every item failing with moto's bare 500.
+            raise ValueError(
+                f"the local stack has no {analyzer} (moto does not answer it): use --analyzer lexicon, "
+                "the analyzer `make run` uses"
+            )
         step = job.analysis_step(job.analyzer_named(analyzer))
         return _Job(analyzer, f"with {analyzer}", f"already {analyzer}", step)
     from chalicelib.analysis.themes import configured_tagger

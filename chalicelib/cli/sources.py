@@ -275,10 +275,19 @@ def _existing_pull(source_id: str) -> sources.SourceConfig | None:
 def sources_resume(args: argparse.Namespace) -> int:
     """Unpause a pull source its platform refused, once its credentials or settings are fixed."""
     from chalicelib.channels.pull import scheduler
+    from chalicelib.channels.pull import state as pull_state
 
     source = _existing_pull(args.source_id)
     if source is None:
         return 1
+    current = pull_state.load(source.source_id)
+    if current.paused_reason is None:
+        # Not paused: nothing to resume, and its schedule is left as it is (resuming would make it due now).
+        when = "at the next run"
+        if current.next_run_at:
+            when = f"next at {current.next_run_at:%Y-%m-%d %H:%M} UTC"
+        print(f"{source.source_id} is not paused: nothing to resume (it is pulled on its schedule, {when})")
+        return 0
     scheduler.resume(source.source_id)
     print(f"resumed {source.source_id}: it is pulled at the next run of the schedule")
     return 0

@@ -27,10 +27,15 @@ class TriggerState:
     uuid: str
     state: str  # Enabled, Disabled, Enabling, Disabling, Updating …
     queued: int  # messages waiting in the ingest queue
+    changed: bool = True  # False: the trigger was already as asked, and was left alone
 
     @property
     def paused(self) -> bool:
         return self.state in {"Disabled", "Disabling"}
+
+    @property
+    def running(self) -> bool:
+        return self.state in {"Enabled", "Enabling"}
 
 
 def analyze_function() -> str:
@@ -68,9 +73,13 @@ def status(function: str | None = None) -> TriggerState:
 
 
 def switch(enabled: bool, function: str | None = None) -> TriggerState:
-    """Enable (resume) or disable (pause) the analyze trigger; idempotent."""
+    """Enable (resume) or disable (pause) the analyze trigger; idempotent: a trigger already so is left as it
+    is (`changed` False), so the operator is told so rather than that it was switched."""
     name = function or analyze_function()
     lambda_client = aws.client("lambda")
     mapping = _mapping(lambda_client, name)
+    current = TriggerState(mapping["UUID"], mapping["State"], _queued(aws.client("sqs")), changed=False)
+    if current.running if enabled else current.paused:
+        return current
     updated = lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=enabled)
     return TriggerState(uuid=updated["UUID"], state=updated["State"], queued=_queued(aws.client("sqs")))
