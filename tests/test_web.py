@@ -14,14 +14,15 @@ import pytest
 
 from chalicelib import aws
 from chalicelib.analysis.lexicon import LexiconAnalyzer
+from chalicelib.auth import tokens
 from chalicelib.forms import pages
 from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.ingest import processing
 from chalicelib.ingest.queue import decode_events
-from chalicelib.models import RatingScale
+from chalicelib.models import Channel, RatingScale
 from chalicelib.web import demo
-from chalicelib.web.routes import asset
+from chalicelib.web.routes import WEB_DIR, asset
 
 WIDGET_BUDGET_BYTES = 12 * 1024  # minified + gzip, per the issue; we measure gzip of the served bytes
 SHOP = "https://shop.example.com"
@@ -462,6 +463,39 @@ def test_dashboard_shell_and_assets(client):
     long_name = client.http.get("/assets/" + "x" * 2000)
     assert (long_name.status_code, long_name.json_body["error"]["code"]) == (404, "not_found")
     assert "xxxxxxxxxx" not in long_name.body.decode()  # not echoed
+
+
+def _dashboard_choices(constant: str) -> list[str]:
+    """The values of one of dashboard.js's option lists (`const CHANNELS = [...]`, `RATINGS`, …)."""
+    script = (WEB_DIR / "dashboard.js").read_text(encoding="utf-8")
+    block = re.search(rf"const {constant} = \[(.*?)\];", script, re.DOTALL)
+    assert block, f"dashboard.js has no {constant} list"
+    return re.findall(r"\[?'([a-z_:0-9]+)'", block.group(1))
+
+
+def test_every_filter_choice_the_dashboard_offers_is_one_the_read_api_takes(client, stack):
+    """A channel the dashboard lists under a name of its own (business_profile for google_business) answered
+    every view filtered by it with 400."""
+    tokens.clear_cache()
+    token, _ = tokens.create_token("dashboard", ["read"])
+    offered = {"channel": _dashboard_choices("CHANNELS"), "language": _dashboard_choices("LANGUAGES")}
+    offered["rating"] = [f"{scale}:{n}" for scale in ("csat", "stars") for n in range(1, 6)]
+    offered["rating"] += _dashboard_choices("RATINGS")
+    assert sorted(offered["channel"]) == sorted(channel.value for channel in Channel)
+
+    refused = {}
+    for name, values in offered.items():
+        for value in values:
+            for path in ("/feedback", "/stats"):
+                if path == "/stats" and name != "channel":
+                    continue  # /stats answers the listing-only filters with 400 by design
+                answer = client.http.get(
+                    f"{path}?{urlencode({name: value})}", headers={"Authorization": f"Bearer {token}"}
+                )
+                if answer.status_code != 200:
+                    refused[f"{path} {name}={value}"] = answer.json_body["error"]["message"]
+    tokens.clear_cache()
+    assert refused == {}
 
 
 # --- the demo host page of `make run` ----------------------------------------------------------------------

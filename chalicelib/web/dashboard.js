@@ -64,7 +64,7 @@
   /* --- filters: in the address (shareable), restored on load -------------------------------------------- */
   const FILTERS = ['source', 'channel', 'sentiment', 'theme', 'rating', 'language', 'q'];
   const CHANNELS = ['form', 'facebook', 'messenger', 'instagram', 'whatsapp', 'x', 'slack', 'typeform', 'zendesk',
-    'intercom', 'telegram', 'trustpilot', 'webhook', 'email', 'google_play', 'app_store', 'business_profile'];
+    'intercom', 'telegram', 'trustpilot', 'webhook', 'email', 'google_play', 'app_store', 'google_business'];
   const RATINGS = [['nps:promoter', 'NPS promoters (9–10)'], ['nps:passive', 'NPS passives (7–8)'],
     ['nps:detractor', 'NPS detractors (0–6)'], ['csat:satisfied', 'CSAT satisfied (4–5)'],
     ...[1, 2, 3, 4, 5].map((n) => [`csat:${n}`, `CSAT ${n}`]), ...[1, 2, 3, 4, 5].map((n) => [`stars:${n}`, `${n} stars`])];

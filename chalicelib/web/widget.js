@@ -167,7 +167,8 @@ button{font:inherit;font-weight:600;cursor:pointer;border-radius:8px}
 .err{color:var(--err);font-size:13px;margin:4px 0 0}
 .status{margin:8px 0 0;font-weight:600}
 .status:empty{margin:0}
-.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
+/* The spam trap is clipped in place: moved far left, it widened a right-to-left host page by as much. */
+.hp{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .fab{position:fixed;right:20px;bottom:20px;z-index:2147483000;padding:10px 18px;border:0;
 background:var(--accent);color:var(--on);box-shadow:0 4px 14px rgba(0,0,0,.25)}
 .panel{position:fixed;right:20px;bottom:72px;z-index:2147483000;width:min(380px,calc(100vw - 40px));

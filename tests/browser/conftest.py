@@ -181,6 +181,10 @@ class HostSite:
         return f"http://127.0.0.1:{self.port}"
 
 
+# A host page's own stylesheet must be text/css, or the browser ignores it.
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
 @pytest.fixture(scope="package")
 def host_site(local_stack: LocalStack) -> Iterator[HostSite]:
     api = local_stack.api
@@ -198,7 +202,7 @@ def host_site(local_stack: LocalStack) -> Iterator[HostSite]:
                 return
             body = path.read_text().replace("{{API}}", api).replace("{{FORM}}", form).encode()
             self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Type", CONTENT_TYPES.get(path.suffix, CONTENT_TYPES[".html"]))
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.end_headers()

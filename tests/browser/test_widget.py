@@ -240,6 +240,28 @@ def test_host_page_css_does_not_reach_the_widget(page, host_site):
     assert difference.within_tolerance, difference
 
 
+def test_a_right_to_left_page_with_a_strict_csp_a_reset_and_a_fixed_header(page, host_site, local_stack):
+    """A Hebrew shop page: dir=rtl, a CSP allowing only the API's script and requests (no inline style), a
+    global reset and a header above everything. The widget works there and leaves the page's width alone
+    (its spam trap was placed 10,000 px to the left, which a right-to-left page scrolls to)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    comment = f"Works on a strict right-to-left page {uuid.uuid4().hex[:8]}"
+    page.goto(host_site.url("hostile-rtl.html"))
+    expect(page.locator("header.top")).to_have_css("z-index", "2147483647")  # the page's styles applied
+    form = page.get_by_role("form", name="Demo NPS survey")
+    expect(form).to_be_visible()
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("innerWidth")
+    page.get_by_role("radio", name="8", exact=True).check()
+    page.get_by_label("Tell us more (optional)").fill(comment)
+    page.get_by_role("button", name="Send feedback").click()
+    expect(page.locator("[data-feedback-form] .status")).to_have_text("Thank you! Your feedback was sent.")
+    [item] = local_stack.wait_for_items(lambda item: item["text"] == comment)
+    assert item["rating"] == 8
+    assert not errors, errors
+
+
 def test_the_screenshot_comparison_catches_a_broken_widget():
     """The tolerance is for antialiasing: a block of host colour over a tenth of the widget fails it."""
     baseline = Image.open(BASELINES / "widget-inline.png").convert("RGB")
