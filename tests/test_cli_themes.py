@@ -41,8 +41,39 @@ def test_import_replaces_the_taxonomy_and_says_what_it_stored(stack, tmp_path, c
     assert stored.get("delivery").keywords["es"] == ["envío"]
 
     assert themes("import", str(write(tmp_path, {"themes": DOCUMENT["themes"][2:]}))) == 0
-    assert [theme.id for theme in records.current_fresh().themes] == ["price", "fax"]
+    assert [theme.id for theme in records.current_fresh().active()] == ["price"]
     assert records.current_fresh().version == 2
+
+
+def test_an_import_keeps_the_themes_it_leaves_out_retired_so_tagged_items_keep_their_names(
+    stack, tmp_path, capsys
+):
+    themes("import", str(write(tmp_path, DOCUMENT)))
+    capsys.readouterr()
+    # "late" renamed "delivery-time", "price" dropped; "delivery" becomes a child of a new "shipping".
+    renamed = {
+        "themes": [
+            {"id": "shipping", "name": "Shipping"},
+            {"id": "delivery", "name": "Delivery", "parent": "shipping", "keywords": {"en": ["courier"]}},
+            {"id": "delivery-time", "name": "Delivery time", "keywords": {"en": ["arrived late"]}},
+        ]
+    }
+
+    assert themes("import", str(write(tmp_path, renamed))) == 0
+
+    out = capsys.readouterr().out
+    assert "imported 6 themes (3 retired) as version 2" in out
+    assert "kept, retired, 3 theme(s) the document leaves out" in out and ": late, price, fax (" in out
+    stored = records.current_fresh()
+    assert [theme.id for theme in stored.active()] == ["shipping", "delivery", "delivery-time"]
+    late = stored.get("late")
+    # Its parent is now a child itself: the kept theme goes top-level, with its name and keywords.
+    assert (late.name, late.retired, late.parent) == ("Late delivery", True, None)
+    assert late.keywords == {"en": ["arrived late"]}
+    assert stored.get("price").description == "Value for money" and stored.get("price").retired
+    # Importing the same document again keeps them, once.
+    assert themes("import", str(write(tmp_path, renamed))) == 0
+    assert [theme.id for theme in records.current_fresh().themes] == [theme.id for theme in stored.themes]
 
 
 def test_an_invalid_import_reports_every_theme_and_changes_nothing(stack, tmp_path, capsys):

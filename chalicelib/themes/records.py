@@ -130,6 +130,33 @@ def replace(taxonomy: Taxonomy, expected_version: int | None = None) -> Taxonomy
     return _change(lambda stored: _raw(checked.themes))
 
 
+def import_document(taxonomy: Taxonomy) -> tuple[Taxonomy, list[str]]:
+    """An import: `taxonomy` becomes the taxonomy, and every stored theme it leaves out stays, retired, so the
+    items tagged with it keep its name and parent (GET /themes, /stats, the exports' theme names), a `theme=`
+    filter still lists them, and a re-tag moves their counts off the right parent. Returns the stored
+    taxonomy and the ids kept that way."""
+    from chalicelib.themes.document import parse
+
+    checked = parse({"themes": _raw(taxonomy.themes)})
+    kept: list[str] = []
+
+    def edit(stored: Taxonomy) -> list[dict[str, Any]]:
+        new_parents = {theme.id: theme.parent for theme in checked.themes}
+        left_out = [theme for theme in stored.themes if theme.id not in new_parents]
+        kept[:] = [theme.id for theme in left_out]
+        carried = []
+        for theme in left_out:
+            parent = theme.parent
+            # A parent the document made a child itself cannot be one: the left-out theme goes top-level.
+            if parent in new_parents and new_parents[parent] is not None:
+                parent = None
+            carried.append(theme.model_copy(update={"retired": True, "parent": parent}))
+        return _raw([*checked.themes, *carried])
+
+    stored = _change(edit)
+    return stored, kept
+
+
 def _parent_problem(theme_id: str, parent_id: str | None, stored: Taxonomy) -> Problem | None:
     from chalicelib.themes.document import Problem
 
