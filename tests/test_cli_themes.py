@@ -114,6 +114,47 @@ def test_an_unreadable_document_changes_nothing(stack, tmp_path, capsys, content
     assert records.current_fresh().version == 0
 
 
+LATIN_1 = json.dumps({"themes": [{"id": "price", "name": "Précio"}]}, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "latin1.json",
+            LATIN_1.encode("latin-1"),
+            "not UTF-8 text (byte 0xe9 on line 1): save the file as UTF-8",
+        ),
+        (
+            "latin1.yaml",
+            b"themes:\n  - id: price\n    name: Pr\xe9cio\n",
+            "not UTF-8 text (byte 0xe9 on line 3)",
+        ),
+        ("utf16.json", LATIN_1.encode("utf-16"), "the file is UTF-16: save it as UTF-8"),
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, "nested too deeply to be a taxonomy"),
+    ],
+)
+def test_a_file_in_another_encoding_or_nested_too_deeply_is_refused_with_how_to_fix_it(
+    stack, tmp_path, capsys, name, content, message
+):
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    assert themes("import", str(path)) == 2
+
+    assert message in capsys.readouterr().err
+    assert records.current_fresh().version == 0
+
+
+def test_a_file_saved_with_a_byte_order_mark_imports(stack, tmp_path):
+    path = tmp_path / "themes.json"
+    path.write_bytes(b"\xef\xbb\xbf" + LATIN_1.encode("utf-8"))
+
+    assert themes("import", str(path)) == 0
+
+    assert records.current_fresh().get("price").name == "Précio"
+
+
 def test_a_missing_file_is_an_error(stack, tmp_path, capsys):
     assert themes("import", str(tmp_path / "nope.json")) == 1
     assert "no file" in capsys.readouterr().err

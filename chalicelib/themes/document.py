@@ -7,6 +7,7 @@ at the first cross-theme problem and name no position.
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -183,18 +184,36 @@ def _load_yaml(text: str) -> Any:
 
 def read_text(text: str, yaml_format: bool = False) -> Taxonomy:
     """Parse a document's text (JSON, or YAML when `yaml_format`)."""
-    if yaml_format:
-        return parse(_load_yaml(text))
     try:
+        if yaml_format:
+            return parse(_load_yaml(text))
         return parse(json.loads(text))
     except json.JSONDecodeError as error:
         message = f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
         raise InvalidTaxonomy([Problem(None, None, "", message)]) from error
+    except RecursionError as error:  # the parsers recurse per level: "[[[[…" thousands deep
+        message = "nested too deeply to be a taxonomy (a theme's fields are one level down)"
+        raise InvalidTaxonomy([Problem(None, None, "", message)]) from error
+
+
+def _decode(content: bytes) -> str:
+    """A file's text: UTF-8, with or without the byte order mark some editors write."""
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InvalidTaxonomy([Problem(None, None, "", "the file is UTF-16: save it as UTF-8")])
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = content[: error.start].count(b"\n") + 1
+        message = (
+            f"not UTF-8 text (byte 0x{content[error.start]:02x} on line {line}): save the file as UTF-8 "
+            "(it may be Latin-1 or Windows-1252)"
+        )
+        raise InvalidTaxonomy([Problem(None, None, "", message)]) from error
 
 
 def read_file(path: Path) -> Taxonomy:
-    """Parse a document file; YAML by its suffix (.yaml, .yml), JSON otherwise."""
-    return read_text(path.read_text(encoding="utf-8"), yaml_format=path.suffix.lower() in YAML_SUFFIXES)
+    """Parse a document file (UTF-8); YAML by its suffix (.yaml, .yml), JSON otherwise."""
+    return read_text(_decode(path.read_bytes()), yaml_format=path.suffix.lower() in YAML_SUFFIXES)
 
 
 def write_text(taxonomy: Taxonomy, yaml_format: bool = False) -> str:
