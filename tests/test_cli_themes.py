@@ -155,6 +155,22 @@ def test_a_file_saved_with_a_byte_order_mark_imports(stack, tmp_path):
     assert records.current_fresh().get("price").name == "Précio"
 
 
+def test_import_add_and_update_print_notes_on_how_the_taxonomy_will_tag(stack, tmp_path, capsys):
+    shared = {
+        "themes": [
+            {"id": "app", "name": "App", "keywords": {"en": ["slow"]}},
+            {"id": "delivery", "name": "Delivery", "keywords": {"en": ["courier"]}},
+        ]
+    }
+    assert themes("import", str(write(tmp_path, shared))) == 0
+    assert "note:" not in capsys.readouterr().out
+
+    assert themes("update", "delivery", "--keyword", "en=Slow") == 0
+    assert "note: keywords.en: 'slow' is a keyword of app, delivery" in capsys.readouterr().out
+    assert themes("add", "--id", "ja-delivery", "--name", "Haitatsu", "--keyword", "ja=配達") == 0
+    assert "note: keywords.ja (ja-delivery): Japanese is written without spaces" in capsys.readouterr().out
+
+
 def test_a_missing_file_is_an_error(stack, tmp_path, capsys):
     assert themes("import", str(tmp_path / "nope.json")) == 1
     assert "no file" in capsys.readouterr().err
@@ -274,7 +290,7 @@ def test_add_update_and_retire(stack, tmp_path, capsys):
         (["add", "--id", "x", "--name", "X", "--keyword", "english"], 2, "a keyword is language=word"),
         (["update", "nowhere", "--name", "X"], 1, "no theme 'nowhere'"),
         (["update", "price"], 2, "nothing to change"),
-        (["update", "price", "--name", " "], 2, "name: String should have at least 1 character"),
+        (["update", "price", "--name", " "], 2, "name: cannot be empty"),
         (["retire", "delivery"], 2, "retire or move its themes first: late"),
         (["retire", "nowhere"], 1, "no theme 'nowhere'"),
     ],

@@ -43,6 +43,12 @@ def _keywords(values: list[str] | None) -> dict[str, list[str]]:
 
 def _changed(verb: str, taxonomy: Taxonomy, theme_id: str) -> None:
     print(f"{verb} {theme_id!r}: the taxonomy is now version {taxonomy.version}")
+    _print_notes(taxonomy)
+
+
+def _print_notes(taxonomy: Taxonomy) -> None:
+    for note in document.notes(taxonomy):
+        print(f"note: {note}")
 
 
 def _run_change(change: Callable[..., Changed], *args: Any, **kwargs: Any) -> Changed | int:
@@ -80,6 +86,7 @@ def themes_import(args: argparse.Namespace) -> int:
             f"kept, retired, {len(kept)} theme(s) the document leaves out, so the items tagged with them "
             f"keep their names and counts: {', '.join(kept)} (`backfill --themes` re-tags those items)"
         )
+    _print_notes(stored)
     return 0
 
 
