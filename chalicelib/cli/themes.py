@@ -63,6 +63,9 @@ def _run_change(change: Callable[..., Changed], *args: Any, **kwargs: Any) -> Ch
     except VersionConflict:
         print("error: the taxonomy kept changing meanwhile; try again", file=sys.stderr)
         return 1
+    except records.Unchanged as unchanged:
+        print(f"nothing to change: the taxonomy already says so (still version {unchanged.taxonomy.version})")
+        return 0
 
 
 def themes_import(args: argparse.Namespace) -> int:
