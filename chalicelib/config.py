@@ -7,6 +7,7 @@ the tests set them before importing the app. Nothing here is a secret: secrets l
 import os
 from enum import StrEnum
 from functools import cache
+from typing import TypeVar
 
 
 class AnalyzerBackend(StrEnum):
@@ -19,6 +20,19 @@ class ThemeTaggerBackend(StrEnum):
     NONE = "none"
     KEYWORDS = "keywords"
     BEDROCK = "bedrock"
+
+
+Backend = TypeVar("Backend", bound=StrEnum)
+
+
+def _choice(backend: type[Backend], variable: str, default: Backend) -> Backend:
+    """A variable naming one of a backend's values; a typo says which values there are."""
+    value = os.environ.get(variable, default)
+    try:
+        return backend(value)
+    except ValueError:
+        known = ", ".join(member.value for member in backend)
+        raise ValueError(f"{variable}={value!r} is not one of: {known}") from None
 
 
 # The cheapest Amazon Nova text model; Nova models support prompt caching on Bedrock.
@@ -59,8 +73,8 @@ class Settings:
         self.bucket_name: str = environ.get("EXPORT_BUCKET", f"feedback-exports-{self.stage}")
         # The export function an erasure invokes to rewrite export days (set on the API function by the stack)
         self.export_function_name: str = environ.get("EXPORT_FUNCTION_NAME", "")
-        self.analyzer = AnalyzerBackend(environ.get("ANALYZER", AnalyzerBackend.COMPREHEND))
-        self.theme_tagger = ThemeTaggerBackend(environ.get("THEME_TAGGER", ThemeTaggerBackend.NONE))
+        self.analyzer = _choice(AnalyzerBackend, "ANALYZER", AnalyzerBackend.COMPREHEND)
+        self.theme_tagger = _choice(ThemeTaggerBackend, "THEME_TAGGER", ThemeTaggerBackend.NONE)
         self.bedrock_model_id: str = environ.get("BEDROCK_MODEL_ID", "") or DEFAULT_BEDROCK_MODEL_ID
         self.parameter_prefix: str = environ.get("PARAMETER_PREFIX", f"/feedback/{self.stage}")
         # Shards of the per-day index's old layout (`DAY#<day>#<n>`): what a table written before the channel

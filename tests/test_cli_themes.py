@@ -41,8 +41,41 @@ def test_import_replaces_the_taxonomy_and_says_what_it_stored(stack, tmp_path, c
     assert stored.get("delivery").keywords["es"] == ["envío"]
 
     assert themes("import", str(write(tmp_path, {"themes": DOCUMENT["themes"][2:]}))) == 0
-    assert [theme.id for theme in records.current_fresh().themes] == ["price", "fax"]
+    assert [theme.id for theme in records.current_fresh().active()] == ["price"]
     assert records.current_fresh().version == 2
+
+
+def test_an_import_keeps_the_themes_it_leaves_out_retired_so_tagged_items_keep_their_names(
+    stack, tmp_path, capsys
+):
+    themes("import", str(write(tmp_path, DOCUMENT)))
+    capsys.readouterr()
+    # "late" renamed "delivery-time", "price" dropped; "delivery" becomes a child of a new "shipping".
+    renamed = {
+        "themes": [
+            {"id": "shipping", "name": "Shipping"},
+            {"id": "delivery", "name": "Delivery", "parent": "shipping", "keywords": {"en": ["courier"]}},
+            {"id": "delivery-time", "name": "Delivery time", "keywords": {"en": ["arrived late"]}},
+        ]
+    }
+
+    assert themes("import", str(write(tmp_path, renamed))) == 0
+
+    out = capsys.readouterr().out
+    assert "imported 6 themes (3 retired) as version 2" in out
+    # "fax" was retired already: kept as it is, not listed.
+    assert "kept, retired, 2 theme(s) the document leaves out" in out and ": late, price (" in out
+    stored = records.current_fresh()
+    assert [theme.id for theme in stored.active()] == ["shipping", "delivery", "delivery-time"]
+    late = stored.get("late")
+    # Its parent is now a child itself: the kept theme goes top-level, with its name and keywords.
+    assert (late.name, late.retired, late.parent) == ("Late delivery", True, None)
+    assert late.keywords == {"en": ["arrived late"]}
+    assert stored.get("price").description == "Value for money" and stored.get("price").retired
+    # Importing the same document again keeps them, once, and claims no version for the same taxonomy.
+    assert themes("import", str(write(tmp_path, renamed))) == 0
+    assert capsys.readouterr().out == "nothing to change: the taxonomy already says so (still version 2)\n"
+    assert records.current_fresh() == stored
 
 
 def test_an_invalid_import_reports_every_theme_and_changes_nothing(stack, tmp_path, capsys):
@@ -83,6 +116,63 @@ def test_an_unreadable_document_changes_nothing(stack, tmp_path, capsys, content
     assert records.current_fresh().version == 0
 
 
+LATIN_1 = json.dumps({"themes": [{"id": "price", "name": "Précio"}]}, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "latin1.json",
+            LATIN_1.encode("latin-1"),
+            "not UTF-8 text (byte 0xe9 on line 1): save the file as UTF-8",
+        ),
+        (
+            "latin1.yaml",
+            b"themes:\n  - id: price\n    name: Pr\xe9cio\n",
+            "not UTF-8 text (byte 0xe9 on line 3)",
+        ),
+        ("utf16.json", LATIN_1.encode("utf-16"), "the file is UTF-16: save it as UTF-8"),
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, "nested too deeply to be a taxonomy"),
+    ],
+)
+def test_a_file_in_another_encoding_or_nested_too_deeply_is_refused_with_how_to_fix_it(
+    stack, tmp_path, capsys, name, content, message
+):
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    assert themes("import", str(path)) == 2
+
+    assert message in capsys.readouterr().err
+    assert records.current_fresh().version == 0
+
+
+def test_a_file_saved_with_a_byte_order_mark_imports(stack, tmp_path):
+    path = tmp_path / "themes.json"
+    path.write_bytes(b"\xef\xbb\xbf" + LATIN_1.encode("utf-8"))
+
+    assert themes("import", str(path)) == 0
+
+    assert records.current_fresh().get("price").name == "Précio"
+
+
+def test_import_add_and_update_print_notes_on_how_the_taxonomy_will_tag(stack, tmp_path, capsys):
+    shared = {
+        "themes": [
+            {"id": "app", "name": "App", "keywords": {"en": ["slow"]}},
+            {"id": "delivery", "name": "Delivery", "keywords": {"en": ["courier"]}},
+        ]
+    }
+    assert themes("import", str(write(tmp_path, shared))) == 0
+    assert "note:" not in capsys.readouterr().out
+
+    assert themes("update", "delivery", "--keyword", "en=Slow") == 0
+    assert "note: keywords.en: 'slow' is a keyword of app, delivery" in capsys.readouterr().out
+    assert themes("add", "--id", "ja-delivery", "--name", "Haitatsu", "--keyword", "ja=配達") == 0
+    assert "note: keywords.ja (ja-delivery): Japanese is written without spaces" in capsys.readouterr().out
+
+
 def test_a_missing_file_is_an_error(stack, tmp_path, capsys):
     assert themes("import", str(tmp_path / "nope.json")) == 1
     assert "no file" in capsys.readouterr().err
@@ -104,8 +194,9 @@ def test_export_writes_what_import_reads_back(stack, tmp_path, capsys, name):
     assert themes("export", str(tmp_path / name)) == 0
     assert themes("import", str(tmp_path / name)) == 0
 
-    assert records.current_fresh().themes == original.themes
-    assert records.current_fresh().version == original.version + 1
+    # The same themes read back: nothing to change, no new version.
+    assert "nothing to change" in capsys.readouterr().out
+    assert records.current_fresh() == original
 
 
 def test_export_to_standard_output_is_the_document_with_its_version(stack, tmp_path, capsys):
@@ -202,7 +293,7 @@ def test_add_update_and_retire(stack, tmp_path, capsys):
         (["add", "--id", "x", "--name", "X", "--keyword", "english"], 2, "a keyword is language=word"),
         (["update", "nowhere", "--name", "X"], 1, "no theme 'nowhere'"),
         (["update", "price"], 2, "nothing to change"),
-        (["update", "price", "--name", " "], 2, "name: String should have at least 1 character"),
+        (["update", "price", "--name", " "], 2, "name: cannot be empty"),
         (["retire", "delivery"], 2, "retire or move its themes first: late"),
         (["retire", "nowhere"], 1, "no theme 'nowhere'"),
     ],

@@ -327,6 +327,33 @@ def test_the_lexicon_stores_unlabelled_texts_in_the_language_detected():
     assert results["short"].language == "en" and results["short"].sentiment is not None
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("配達が遅い", "ja"),  # five letters: under MIN_LETTERS, but kana are Japanese's alone
+        ("アプリが重い😡", "ja"),
+        ("注文した商品が届きません。", "ja"),
+        ("배송이 늦었어요", "ko"),
+        ("แย่มาก", "th"),
+        ("Πολύ καλό", "el"),
+        ("מצוין", "he"),
+    ],
+)
+def test_a_short_text_in_a_script_only_one_language_writes_is_that_language_with_confidence(text, code):
+    assert (detect(text).language, detect(text).confident) == (code, True)
+
+
+@pytest.mark.parametrize("text", ["最悪", "The app is great, 配達 too", "Gut"])
+def test_kanji_alone_or_a_foreign_word_in_latin_text_decides_nothing_by_script(text):
+    assert detect(text).confident is False
+
+
+def test_a_short_japanese_comment_on_an_english_form_is_stored_as_japanese_not_scored_as_english():
+    results = LexiconAnalyzer().analyze([Document("ja", "配達が遅い", hint="en")])
+
+    assert (results["ja"].language, results["ja"].skipped_reason) == ("ja", "unsupported_language")
+
+
 def test_the_lexicon_keeps_a_channels_language_without_detecting(monkeypatch):
     asked: list[str] = []
     monkeypatch.setattr(language, "detect", lambda text: asked.append(text) or LanguageGuess("nl", True, 1.0))

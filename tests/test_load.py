@@ -35,7 +35,7 @@ from chalicelib.local.lambda_runtime import SqsPoller
 from chalicelib.local.provision import create_demo_sources
 from chalicelib.models import feedback_id_for
 from tools.load import Sender, check_store, retry_after_seconds
-from tools.load_deliveries import BUILDERS, WEBHOOK_KINDS, Delivery, Ident, build
+from tools.load_deliveries import BUILDERS, WEBHOOK_KINDS, Delivery, Ident, build, run_marker_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,6 +93,25 @@ def test_deliveries_rotate_through_every_kind_with_distinct_ids(demo_secrets):
 
     assert {d.kind for d in deliveries[: len(BUILDERS)]} == set(BUILDERS)
     assert len({d.feedback_id for d in deliveries}) == len(deliveries)
+
+
+def test_the_runs_marker_in_each_text_is_no_theme_word_of_the_starter_taxonomy():
+    from chalicelib.analysis import Document
+    from chalicelib.analysis.lexicon import LexiconAnalyzer
+    from chalicelib.analysis.themes.keywords import KeywordTagger
+    from chalicelib.themes.records import starter
+
+    words = "The checkout was quick and the support team friendly"  # what the form deliveries say
+    ident = Ident(run=3, index=17)
+    text = ident.text(words)
+    assert ident.marker in text and text.startswith(words) and run_marker_prefix(3) in text
+    documents = [Document("marked", text, "en"), Document("unmarked", words, "en")]
+
+    tagged = KeywordTagger(LexiconAnalyzer()).tag(documents, starter())
+
+    themes = {key: [(m.id, m.sentiment) for m in matches] for key, matches in tagged.items()}
+    assert themes["marked"] == themes["unmarked"]
+    assert [m.id for m in tagged["unmarked"]] == ["checkout", "support"]
 
 
 def test_store_check_counts_stored_items_and_catches_missing_and_stray_ones(client, stack, demo_secrets):

@@ -4,6 +4,7 @@ nothing queued), idempotent, resumable, and never undoing an erasure that happen
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
@@ -288,3 +289,31 @@ def test_a_retag_moves_the_theme_counters_with_the_themes_once(history):
     counts, failed = job.retag_batch(read_before, configured_tagger(), taxonomy)
     assert (counts.updated, failed) == (0, {})
     assert stats.compute(days) == answer
+
+
+def test_a_retag_after_an_import_that_renames_a_child_theme_keeps_the_counters_a_recount(history, tmp_path):
+    # The team files the battery under the phone, the items are tagged so, then an import renames the child:
+    # the re-tag must take the old child's counts off its parent too, which it can only if the old theme
+    # (left out of the document) is still known, retired, with its parent.
+    nested = [t.model_copy(update={"parent": "phone"}) if t.id == "battery" else t for t in TAXONOMY.themes]
+    taxonomy_records.replace(Taxonomy(themes=nested))
+    taxonomy_records.clear_cache()
+    assert cli.main(["backfill", "--themes", *RANGE]) == 0
+    days = [FIRST + timedelta(days=n) for n in range(3)]
+    renamed = [t.model_copy(update={"id": "power"}) if t.id == "battery" else t for t in nested]
+    document = tmp_path / "themes.json"
+    document.write_text(json.dumps({"themes": [t.model_dump(mode="json") for t in renamed]}))
+    assert cli.main(["themes", "import", str(document)]) == 0
+    taxonomy_records.clear_cache()
+
+    assert cli.main(["backfill", "--themes", *RANGE]) == 0
+
+    answer = stats.compute(days)
+    assert answer == stats_oracle.compute(days)
+    by_theme = {t["id"]: t["total"] for t in answer["themes"]["by_theme"]}
+    assert "battery" not in by_theme and by_theme["power"] > 0
+    assert by_theme["phone"] == sum(
+        1
+        for item in in_range(history)
+        if {t.id for t in feedback_store.get(item.feedback_id).themes or []} & {"phone", "power"}
+    )

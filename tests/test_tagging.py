@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from unittest.mock import patch
 
+import pytest
 from botocore.stub import Stubber
 
 from chalicelib.analysis import AnalysisFailed, Document
@@ -388,3 +389,22 @@ def _analysis():
     from chalicelib.models import Analysis
 
     return Analysis(sentiment=None, analyzer="test", analyzed_at=NOW)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "known"),
+    [
+        ("THEME_TAGGER", "keyword", "none, keywords, bedrock"),
+        ("ANALYZER", "Bedrock", "comprehend, lexicon, bedrock"),
+    ],
+)
+def test_a_misspelt_tagger_or_analyzer_says_which_values_there_are(monkeypatch, variable, value, known):
+    from chalicelib.config import settings
+
+    monkeypatch.setenv(variable, value)
+    settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=f"^{variable}='{value}' is not one of: {known}$"):
+            settings()
+    finally:
+        settings.cache_clear()

@@ -5,6 +5,7 @@ into a theme only by `themes add --from-suggestion`."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from botocore.stub import Stubber
@@ -17,7 +18,7 @@ from chalicelib.analysis.themes.suggestions import Item, Suggestion, suggest
 from chalicelib.ingest import processing
 from chalicelib.ingest.queue import encode_events
 from chalicelib.themes import records
-from chalicelib.themes.taxonomy import Taxonomy, Theme
+from chalicelib.themes.taxonomy import THEME_ID_PATTERN, Taxonomy, Theme
 from tests.factories import form_event
 
 TAXONOMY = Taxonomy(
@@ -73,6 +74,13 @@ def test_a_suggestion_proposes_an_id_and_a_name_from_its_phrase():
     assert suggestion.proposed_id() == "envoltorio-de-regalo"
     assert suggestion.proposed_name() == "Envoltorio de regalo"
     assert Suggestion(phrase="ñandú", language="es", count=1, untagged=1).proposed_id() == "nandu"
+
+
+def test_phrases_without_a_latin_letter_propose_ids_of_their_own():
+    phrases = ["配達が遅い", "梱包"]
+    ids = [Suggestion(phrase=p, language="ja", count=3, untagged=3).proposed_id() for p in phrases]
+
+    assert len(set(ids)) == 2 and all(re.match(THEME_ID_PATTERN, i) and i.startswith("ja-") for i in ids)
 
 
 def _store_texts(texts: list[tuple[str, str]]) -> list[str]:

@@ -115,6 +115,8 @@ def test_add_update_and_retire_change_what_they_say(stack):
         (lambda: records.update("price", {"id": "cost"}), "id"),
         (lambda: records.update("price", add_keywords={"EN": ["cheap"]}), "keywords.EN (language)"),
         (lambda: records.retire("delivery"), "retired"),  # it has a theme that is not retired
+        # A misspelt removal is refused rather than claiming a version for nothing.
+        (lambda: records.update("delivery", remove_keywords={"en": ["curier"]}), "keywords.en"),
     ],
 )
 def test_a_refused_change_changes_nothing(stack, change, field):
@@ -125,6 +127,27 @@ def test_a_refused_change_changes_nothing(stack, change, field):
 
     assert [problem.field for problem in refused.value.problems] == [field]
     assert records.current_fresh() == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda: records.update("price", {"name": " Price ", "description": "Value for money"}),
+        lambda: records.update("delivery", add_keywords={"en": ["Courier"]}),
+        lambda: records.update("late", {"parent": "delivery"}),
+        lambda: records.retire("price") and records.retire("price"),
+        lambda: records.import_document(records.current_fresh()),
+    ],
+)
+def test_a_change_that_changes_nothing_claims_no_version(stack, change):
+    # A new version would make every tagged item look due for a re-tag (backfill --themes re-tags them all).
+    records.replace(small())
+
+    with pytest.raises(records.Unchanged) as unchanged:
+        change()
+
+    assert records.current_fresh() == unchanged.value.taxonomy
+    assert records.current_fresh().version in (1, 2)  # 2: the first retire of price
 
 
 def test_a_change_to_an_unknown_theme_is_refused(stack):

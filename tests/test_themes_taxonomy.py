@@ -105,6 +105,49 @@ def test_a_language_that_is_not_a_code_and_an_empty_keyword_are_refused():
     assert any("ISO 639-1" in p.message for p in problems)
 
 
+def test_an_empty_keyword_says_so_in_plain_words():
+    problem = only_problem({"themes": [theme("price", keywords={"en": ["cheap", ""]})]})
+
+    assert (problem.field, problem.message) == ("keywords.en[1]", "cannot be empty")
+
+
+def test_a_keyword_without_a_letter_or_digit_is_refused_as_never_matching():
+    problems = problems_of({"themes": [theme("mood", keywords={"en": ["!!!", "happy", "😀"], "fr": ["…"]})]})
+
+    assert [(p.field, p.message.split(" has ")[0]) for p in problems] == [
+        ("keywords.en", "'!!!'"),
+        ("keywords.en", "'😀'"),
+        ("keywords.fr", "'…'"),
+    ]
+    assert all("the keywords tagger could never match it" in p.message for p in problems)
+
+
+def test_notes_name_a_keyword_shared_by_themes_and_keywords_in_a_language_without_spaces():
+    taxonomy = document.parse(
+        {
+            "themes": [
+                theme("app", keywords={"en": ["slow", "app"]}),
+                theme("delivery", keywords={"en": ["Slow", "courier"], "ja": ["配達"], "fr": ["envoi"]}),
+                theme("late", parent="delivery", keywords={"fr": ["Envoi"], "zh": ["快递"]}),
+                theme("old", keywords={"en": ["app"], "ja": ["古い"]}, retired=True),
+            ]
+        }
+    )
+
+    notes = document.notes(taxonomy)
+
+    assert [note.split(":")[0] for note in notes] == [
+        "keywords.en",
+        "keywords.fr",
+        "keywords.ja (delivery)",
+        "keywords.zh (late)",
+    ]
+    assert "'slow' is a keyword of app, delivery" in notes[0]
+    assert "'envoi' is a keyword of delivery, late" in notes[1]
+    assert "Japanese is written without spaces" in notes[2]
+    assert document.notes(document.parse({"themes": [theme("app", keywords={"en": ["app"]})]})) == []
+
+
 def test_a_keyword_listed_twice_in_one_language_is_refused():
     problem = only_problem({"themes": [theme("price", keywords={"en": ["Cheap", "cheap"], "es": ["cheap"]})]})
 

@@ -70,7 +70,8 @@ class Ident:
 
     @property
     def marker(self) -> str:
-        return f"[{self.text_id}]"
+        # No word a theme could have as a keyword: "[load-3-17]" tagged every item "Speed and bugs" ("load").
+        return f"[load{self.run}-{self.index}]"
 
     def text(self, words: str) -> str:
         return f"{words} {self.marker}"
@@ -85,8 +86,8 @@ def _now() -> datetime:
 
 
 def run_marker_prefix(run: int) -> str:
-    """The text every item of the run carries (`[load-<run>-`)."""
-    return f"[load-{run}-"
+    """The text every item of the run carries (`[load<run>-`)."""
+    return f"[load{run}-"
 
 
 # --- forms ------------------------------------------------------------------------------------------------

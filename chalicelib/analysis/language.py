@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.analysis.base import MAX_DOCUMENT_BYTES, primary_language, truncate_utf8
+from chalicelib.analysis.lazy_pattern import LazyPattern
 from chalicelib.records import ValueRecord
 
 # The floors of a confident guess (tests/test_language.py holds the accuracy they give).
@@ -24,6 +25,27 @@ MIN_LETTERS = 15  # about three words: shorter texts share too many letter seque
 # fastText names both Chinese scripts "zh"; Comprehend tells Simplified ("zh") from Traditional ("zh-TW")
 # and scores their sentiment separately, so it keeps deciding those.
 UNTRUSTED_LANGUAGES = frozenset({"zh"})
+
+
+# Scripts one language alone writes: a text mostly in one of them is that language however short
+# ("配達が遅い", five letters, is Japanese), where MIN_LETTERS would leave it unsure and the local stack would
+# store the form's language or "en". Japanese counts its kana and the kanji among them; kanji alone may be
+# Chinese and decide nothing.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_KANA = "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d"
+# Compiled on first use (lazy_pattern.py): their classes beyond Latin-1 cost a cold start a 64K-entry table
+# each, and only a text with a letter past Latin and its extensions reaches them.
+_SINGLE_LANGUAGE_SCRIPTS = (
+    ("ja", LazyPattern(f"[{_KANA}]"), LazyPattern(f"[{_KANA}{_HAN}]")),
+    ("ko", LazyPattern("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"), None),
+    ("th", LazyPattern("[\u0e00-\u0e7f]"), None),
+    ("el", LazyPattern("[\u0370-\u03ff\u1f00-\u1fff]"), None),
+    ("he", LazyPattern("[\u0590-\u05ff]"), None),
+)
+# Below the first of those scripts (Greek): Latin, with every accent and extension.
+_FIRST_SCRIPT_CHARACTER = "\u0370"
+# The share of a text's letters that must be in the script.
+SCRIPT_SHARE = 0.5
 
 
 # A plain slotted class, not a NamedTuple: chalicelib/records.py says why.
@@ -71,12 +93,25 @@ def _best_guess(sample: str) -> tuple[str, float]:
     return labels[0].removeprefix(_LABEL_PREFIX), min(float(scores[0]), 1.0)
 
 
+def _single_language_script(sample: str, letters: int) -> str | None:
+    """The language whose own script holds most of the sample's letters (Japanese: with any kana)."""
+    if max(sample) < _FIRST_SCRIPT_CHARACTER:
+        return None
+    for code, marker, script in _SINGLE_LANGUAGE_SCRIPTS:
+        if marker.search(sample) and len((script or marker).findall(sample)) >= SCRIPT_SHARE * letters:
+            return code
+    return None
+
+
 def detect(text: str) -> LanguageGuess:
     """The language of `text` as Comprehend names it ('en', 'pt' …), read from its leading 5,000 bytes."""
     sample = truncate_utf8(text, MAX_DOCUMENT_BYTES)
     letters = sum(char.isalpha() for char in sample)
     if not letters:
         return LanguageGuess(language=None, confident=False)
+    by_script = _single_language_script(sample, letters)
+    if by_script is not None:
+        return LanguageGuess(language=by_script, confident=True, probability=1.0)
     label, probability = _best_guess(sample)
     language = primary_language(label)
     confident = (

@@ -9,16 +9,18 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.cli.common import clip, day_argument
 from chalicelib.store.config_records import VersionConflict
 from chalicelib.themes import document, records
 from chalicelib.themes.document import InvalidTaxonomy
 from chalicelib.themes.taxonomy import Taxonomy, Theme
+
+Changed = TypeVar("Changed")
 
 
 def _refuse(error: InvalidTaxonomy) -> int:
@@ -41,9 +43,15 @@ def _keywords(values: list[str] | None) -> dict[str, list[str]]:
 
 def _changed(verb: str, taxonomy: Taxonomy, theme_id: str) -> None:
     print(f"{verb} {theme_id!r}: the taxonomy is now version {taxonomy.version}")
+    _print_notes(taxonomy)
 
 
-def _run_change(change: Any, *args: Any, **kwargs: Any) -> Taxonomy | int:
+def _print_notes(taxonomy: Taxonomy) -> None:
+    for note in document.notes(taxonomy):
+        print(f"note: {note}")
+
+
+def _run_change(change: Callable[..., Changed], *args: Any, **kwargs: Any) -> Changed | int:
     """A records change, or the exit code for what refused it."""
     try:
         return change(*args, **kwargs)
@@ -55,6 +63,9 @@ def _run_change(change: Any, *args: Any, **kwargs: Any) -> Taxonomy | int:
     except VersionConflict:
         print("error: the taxonomy kept changing meanwhile; try again", file=sys.stderr)
         return 1
+    except records.Unchanged as unchanged:
+        print(f"nothing to change: the taxonomy already says so (still version {unchanged.taxonomy.version})")
+        return 0
 
 
 def themes_import(args: argparse.Namespace) -> int:
@@ -67,11 +78,18 @@ def themes_import(args: argparse.Namespace) -> int:
         taxonomy = document.read_file(path)
     except InvalidTaxonomy as error:
         return _refuse(error)
-    stored = _run_change(records.replace, taxonomy)
-    if isinstance(stored, int):
-        return stored
+    imported = _run_change(records.import_document, taxonomy)
+    if isinstance(imported, int):
+        return imported
+    stored, kept = imported
     retired = len(stored.themes) - len(stored.active())
     print(f"imported {len(stored.themes)} themes ({retired} retired) as version {stored.version}")
+    if kept:
+        print(
+            f"kept, retired, {len(kept)} theme(s) the document leaves out, so the items tagged with them "
+            f"keep their names and counts: {', '.join(kept)} (`backfill --themes` re-tags those items)"
+        )
+    _print_notes(stored)
     return 0
 
 

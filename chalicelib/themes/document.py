@@ -7,7 +7,10 @@ at the first cross-theme problem and name no position.
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,18 @@ DOCUMENT_FIELDS = {"themes", "version"}
 _FRIENDLIER = {
     "extra_forbidden": "unknown field",
     "missing": "required",
+    "string_too_short": "cannot be empty",
+}
+# What the keywords tagger reads as a word (stemming.py's tokens): a keyword with none never matches.
+_WORD_CHARACTER = re.compile(r"[^\W_]")
+# Languages written without spaces between words, where the keywords tagger (whole words) rarely matches.
+UNSPACED_LANGUAGES = {
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "th": "Thai",
+    "lo": "Lao",
+    "km": "Khmer",
+    "my": "Burmese",
 }
 _SLUG_RULE = "must be a slug: lower-case letters, digits, '-' and '_', starting with a letter or digit, ≤ 63"
 _LANGUAGE_RULE = "languages are two-letter ISO 639-1 codes in lower case (en, es, fr …)"
@@ -98,7 +113,43 @@ def _keyword_problems(index: int | None, theme: Theme) -> list[Problem]:
         counts = Counter(keyword.casefold() for keyword in keywords)
         for keyword in sorted(word for word, count in counts.items() if count > 1):
             problems.append(Problem(index, theme.id, f"keywords.{language}", f"{keyword!r} is listed twice"))
+        for keyword in keywords:
+            if not _WORD_CHARACTER.search(keyword):
+                message = f"{keyword!r} has no letter or digit: the keywords tagger could never match it"
+                problems.append(Problem(index, theme.id, f"keywords.{language}", message))
     return problems
+
+
+def _folded(keyword: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", " ".join(keyword.casefold().split()))
+    return "".join(character for character in decomposed if not unicodedata.combining(character))
+
+
+def notes(taxonomy: Taxonomy) -> list[str]:
+    """What a valid taxonomy's owner should know about how its active themes will tag: a keyword shared by
+    themes (each item saying it gets all of them), keywords in languages written without spaces."""
+    found = []
+    owners: dict[tuple[str, str], list[Theme]] = {}
+    for theme in taxonomy.active():
+        for language, keywords in theme.keywords.items():
+            for keyword in keywords:
+                owners.setdefault((language, _folded(keyword)), []).append(theme)
+    for (language, keyword), themes in owners.items():
+        if len(themes) > 1:
+            ids = ", ".join(theme.id for theme in themes)
+            found.append(
+                f"keywords.{language}: {keyword!r} is a keyword of {ids}: an item saying it is tagged with "
+                "each (with the child only, of a parent and its child)"
+            )
+    for language, language_name in UNSPACED_LANGUAGES.items():
+        ids = [theme.id for theme in taxonomy.active() if theme.keywords.get(language)]
+        if ids:
+            found.append(
+                f"keywords.{language} ({', '.join(ids)}): {language_name} is written without spaces and the "
+                "keywords tagger matches whole words, so these match only where set apart by spaces or "
+                "punctuation (THEME_TAGGER=bedrock reads them as hints)"
+            )
+    return found
 
 
 def _structure_problems(raw_ids: dict[int, str], themes: dict[int, Theme]) -> list[Problem]:
@@ -183,18 +234,36 @@ def _load_yaml(text: str) -> Any:
 
 def read_text(text: str, yaml_format: bool = False) -> Taxonomy:
     """Parse a document's text (JSON, or YAML when `yaml_format`)."""
-    if yaml_format:
-        return parse(_load_yaml(text))
     try:
+        if yaml_format:
+            return parse(_load_yaml(text))
         return parse(json.loads(text))
     except json.JSONDecodeError as error:
         message = f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
         raise InvalidTaxonomy([Problem(None, None, "", message)]) from error
+    except RecursionError as error:  # the parsers recurse per level: "[[[[…" thousands deep
+        message = "nested too deeply to be a taxonomy (a theme's fields are one level down)"
+        raise InvalidTaxonomy([Problem(None, None, "", message)]) from error
+
+
+def _decode(content: bytes) -> str:
+    """A file's text: UTF-8, with or without the byte order mark some editors write."""
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InvalidTaxonomy([Problem(None, None, "", "the file is UTF-16: save it as UTF-8")])
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = content[: error.start].count(b"\n") + 1
+        message = (
+            f"not UTF-8 text (byte 0x{content[error.start]:02x} on line {line}): save the file as UTF-8 "
+            "(it may be Latin-1 or Windows-1252)"
+        )
+        raise InvalidTaxonomy([Problem(None, None, "", message)]) from error
 
 
 def read_file(path: Path) -> Taxonomy:
-    """Parse a document file; YAML by its suffix (.yaml, .yml), JSON otherwise."""
-    return read_text(path.read_text(encoding="utf-8"), yaml_format=path.suffix.lower() in YAML_SUFFIXES)
+    """Parse a document file (UTF-8); YAML by its suffix (.yaml, .yml), JSON otherwise."""
+    return read_text(_decode(path.read_bytes()), yaml_format=path.suffix.lower() in YAML_SUFFIXES)
 
 
 def write_text(taxonomy: Taxonomy, yaml_format: bool = False) -> str:

@@ -48,6 +48,15 @@ class UnknownTheme(LookupError):
         self.theme_id = theme_id
 
 
+class Unchanged(Exception):
+    """A change that leaves the taxonomy as it is: nothing is written, since a new version would make every
+    tagged item look due for a re-tag (`backfill --themes`)."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        super().__init__(f"the taxonomy is unchanged (version {taxonomy.version})")
+        self.taxonomy = taxonomy
+
+
 def _decode(fields: Mapping[str, Any]) -> Taxonomy:
     if not fields:
         return Taxonomy(themes=[])
@@ -97,14 +106,17 @@ def _store(taxonomy: Taxonomy, expected_version: int) -> Taxonomy:
 Edit = Callable[[Taxonomy], list[dict[str, Any]]]
 
 
-def _change(edit: Edit) -> Taxonomy:
+def _change(edit: Edit, unless_unchanged: bool = False) -> Taxonomy:
     """Apply `edit` (stored taxonomy → the themes it becomes) and store the result as the next version; on
-    a concurrent change, read again and apply it again, so its checks run on what is stored then."""
+    a concurrent change, read again and apply it again, so its checks run on what is stored then. With
+    `unless_unchanged`, an edit that changes nothing raises Unchanged instead of storing a new version."""
     from chalicelib.themes.document import parse
 
     for attempt in range(MAX_ATTEMPTS):
         stored = current_fresh()
         edited = parse({"themes": edit(stored)})
+        if unless_unchanged and stored.version and edited.themes == stored.themes:
+            raise Unchanged(stored)
         try:
             return _store(edited, stored.version)
         except VersionConflict:
@@ -128,6 +140,33 @@ def replace(taxonomy: Taxonomy, expected_version: int | None = None) -> Taxonomy
     if expected_version is not None:
         return _store(checked, expected_version)
     return _change(lambda stored: _raw(checked.themes))
+
+
+def import_document(taxonomy: Taxonomy) -> tuple[Taxonomy, list[str]]:
+    """An import: `taxonomy` becomes the taxonomy, and every stored theme it leaves out stays, retired, so the
+    items tagged with it keep its name and parent (GET /themes, /stats, the exports' theme names), a `theme=`
+    filter still lists them, and a re-tag moves their counts off the right parent. Returns the stored
+    taxonomy and the ids of the themes it retired that way."""
+    from chalicelib.themes.document import parse
+
+    checked = parse({"themes": _raw(taxonomy.themes)})
+    kept: list[str] = []
+
+    def edit(stored: Taxonomy) -> list[dict[str, Any]]:
+        new_parents = {theme.id: theme.parent for theme in checked.themes}
+        left_out = [theme for theme in stored.themes if theme.id not in new_parents]
+        kept[:] = [theme.id for theme in left_out if not theme.retired]  # the ones it retires
+        carried = []
+        for theme in left_out:
+            parent = theme.parent
+            # A parent the document made a child itself cannot be one: the left-out theme goes top-level.
+            if parent in new_parents and new_parents[parent] is not None:
+                parent = None
+            carried.append(theme.model_copy(update={"retired": True, "parent": parent}))
+        return _raw([*checked.themes, *carried])
+
+    stored = _change(edit, unless_unchanged=True)
+    return stored, kept
 
 
 def _parent_problem(theme_id: str, parent_id: str | None, stored: Taxonomy) -> Problem | None:
@@ -155,19 +194,32 @@ def add(theme: Theme) -> Taxonomy:
 
 
 def _edited_keywords(
+    theme_id: str,
     keywords: Mapping[str, list[str]],
     add: Mapping[str, Sequence[str]],
     remove: Mapping[str, Sequence[str]],
 ) -> dict[str, list[str]]:
+    from chalicelib.themes.document import InvalidTaxonomy, Problem
+
     edited = {language: list(words) for language, words in keywords.items()}
     for language, words in add.items():
         listed = edited.setdefault(language, [])
         for word in words:
             if word.strip().casefold() not in {known.casefold() for known in listed}:
                 listed.append(word.strip())
+    missing = []
     for language, words in remove.items():
         dropped = {word.strip().casefold() for word in words}
+        known = {word.casefold() for word in edited.get(language, [])}
+        # A misspelt removal would otherwise change nothing and still claim a version.
+        missing += [
+            Problem(None, theme_id, f"keywords.{language}", f"{word.strip()!r} is not a keyword of the theme")
+            for word in words
+            if word.strip().casefold() not in known
+        ]
         edited[language] = [w for w in edited.get(language, []) if w.casefold() not in dropped]
+    if missing:
+        raise InvalidTaxonomy(missing)
     return {language: words for language, words in edited.items() if words}
 
 
@@ -195,7 +247,7 @@ def update(
         values = {**theme.model_dump(), **changes}
         if add_keywords or remove_keywords:
             values["keywords"] = _edited_keywords(
-                values["keywords"], add_keywords or {}, remove_keywords or {}
+                theme_id, values["keywords"], add_keywords or {}, remove_keywords or {}
             )
         retiring = values.get("retired") is True and not theme.retired
         problem = (
@@ -208,7 +260,7 @@ def update(
         # Invalid values are reported by parse, with the theme's position and the field.
         return [values if t.id == theme_id else t.model_dump() for t in stored.themes]
 
-    return _change(edit)
+    return _change(edit, unless_unchanged=True)
 
 
 def _refuse_retiring_a_parent(theme_id: str, stored: Taxonomy) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -58,7 +59,11 @@ class Suggestion:
     def proposed_id(self) -> str:
         """A theme id made of the phrase: "gift wrapping" → "gift-wrapping"."""
         ascii_text = unicodedata.normalize("NFKD", self.phrase.casefold()).encode("ascii", "ignore").decode()
-        slug = _SLUG.sub("-", ascii_text).strip("-")[:63] or "theme"
+        slug = _SLUG.sub("-", ascii_text).strip("-")[:63]
+        if not slug:
+            # A phrase of no Latin letter ("配送が遅い") has no readable slug: one id per phrase, never one
+            # "theme" for all of them, which made the second accepted suggestion collide with the first.
+            return f"{self.language or 'phrase'}-{zlib.crc32(self.phrase.encode()):08x}"
         return slug if re.match(THEME_ID_PATTERN, slug) else f"t-{slug}"[:63]
 
     def proposed_name(self) -> str:
