@@ -13,7 +13,7 @@ from tools.fakes.review_sources import start_fake_source
 
 
 def test_a_pull_source_is_added_from_its_key_file_pulled_paused_and_resumed(
-    stack: Any, tmp_path: Path, capsys
+    stack: Any, tmp_path: Path, capsys, monkeypatch
 ):
     store = start_fake_source("app_store")
     credentials.clear_tokens()
@@ -31,6 +31,24 @@ def test_a_pull_source_is_added_from_its_key_file_pulled_paused_and_resumed(
 
         assert cli.main(["sources", "pull", "src_ios"]) == 0
         assert "caught_up, 1 reviews queued, 1 requests" in capsys.readouterr().out
+
+        store.fake.add_review("Slow", 2)
+        store.fake.quota_remaining = 0
+        assert cli.main(["sources", "pull", "src_ios"]) == 1
+        out = capsys.readouterr().out
+        assert "quota, 0 reviews queued" in out and "goes on from the page reached" in out
+        assert "next run:   " in out
+        store.fake.quota_remaining = None
+
+        # The schedule's run of the same source saves first: this one's save is refused, and says so.
+        def schedule_saved_first(*args: Any, **kwargs: Any) -> None:
+            raise pull_state.VersionConflict("src_ios")
+
+        monkeypatch.setattr(pull_state, "save", schedule_saved_first)
+        assert cli.main(["sources", "pull", "src_ios"]) == 1
+        out = capsys.readouterr().out
+        assert "conflict" in out and "another run of this source" in out
+        monkeypatch.undo()
 
         store.break_credentials()
         assert cli.main(["sources", "pull", "src_ios"]) == 1

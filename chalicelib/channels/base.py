@@ -72,9 +72,16 @@ class Skipped(NamedTuple):
     # The item's position when the delivery is a batch of items (a Standard Webhooks `data` list); the field
     # hides tuple.index, which nothing calls on a Skipped.
     index: int | None = None
+    # Where the item is when the platform nests its batches (Meta's "entry[0].changes[1]").
+    item: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"reason": self.reason} if self.index is None else {"reason": self.reason, "index": self.index}
+        body: dict[str, Any] = {"reason": self.reason}
+        if self.index is not None:
+            body["index"] = self.index
+        if self.item is not None:
+            body["item"] = self.item
+        return body
 
 
 # A plain slotted class, not a dataclass: chalicelib/records.py says why.

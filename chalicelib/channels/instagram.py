@@ -15,10 +15,15 @@ from pydantic import Field
 from chalicelib.channels.base import WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.meta_common import (
+    NO_TEXT,
+    NOT_FEEDBACK,
+    OWN_MESSAGE,
     MessagingEntry,
     MessagingItem,
     MetaDelivery,
     MetaWebhookChannel,
+    Outcome,
+    PlacedOutcome,
     messaging_event,
     messaging_events,
 )
@@ -33,7 +38,7 @@ from chalicelib.channels.payloads import (
     one_of,
     valid,
 )
-from chalicelib.models import Author, FeedbackEvent, Kind
+from chalicelib.models import Author, Kind
 from chalicelib.models import Channel as ChannelName
 
 COMMENT_FIELDS = frozenset({"comments", "live_comments"})
@@ -74,6 +79,7 @@ class MessagesChange(PlatformObject):
 class OtherChange(PlatformObject):
     """A change of a field this channel does not read (story_insights, messaging_seen, mentions …)."""
 
+    field: Any = None
     value: Object[Ignored] = Ignored()
 
 
@@ -109,25 +115,27 @@ class InstagramChannel(MetaWebhookChannel):
 
     def entry_events(
         self, request: WebhookRequest, entry: InstagramEntry, entry_time: datetime
-    ) -> Iterator[FeedbackEvent]:
+    ) -> Iterator[PlacedOutcome]:
         own_ids = {i for i in (entry.id, request.setting("account_id")) if i}
         own_username = (request.setting("username") or "").lstrip("@").lower()
-        for change in entry.changes:
-            event: FeedbackEvent | None = None
+        for index, change in enumerate(entry.changes):
+            outcome: Outcome
             if isinstance(change, CommentChange):
-                event = self._comment(
+                outcome = self._comment(
                     request, change, own_ids=own_ids, own_username=own_username, entry_time=entry_time
                 )
             elif isinstance(change, MessagesChange):
-                event = messaging_event(
+                outcome = messaging_event(
                     request,
                     change.value,
                     channel=ChannelName.INSTAGRAM,
                     own_ids=own_ids,
                     entry_time=entry_time,
                 )
-            if event is not None:
-                yield event
+            else:
+                # A mention carries ids only (no text, no author); other fields are no feedback.
+                outcome = NO_TEXT if change.field == "mentions" else NOT_FEEDBACK
+            yield f"changes[{index}]", outcome
         yield from messaging_events(
             request, entry, channel=ChannelName.INSTAGRAM, own_ids=own_ids, entry_time=entry_time
         )
@@ -140,15 +148,15 @@ class InstagramChannel(MetaWebhookChannel):
         own_ids: set[str],
         own_username: str,
         entry_time: datetime,
-    ) -> FeedbackEvent | None:
-        """A comment (or live comment) on the account's media, unless the account wrote it."""
+    ) -> Outcome:
+        """A comment (or live comment) on the account's media, or why it is none (the account wrote it)."""
         value = change.value
         author = value.author
         if author.id in own_ids or (own_username and author.username.lower() == own_username):
-            return None
+            return OWN_MESSAGE
         text = valid(value.text)
         if not text.strip():
-            return None
+            return NO_TEXT
         if value.id is None:
             raise PayloadInvalid("An Instagram comment has no id.")
         media = valid(value.media)

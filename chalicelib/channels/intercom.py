@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field, StrictInt
 from chalicelib.channels import signatures
 from chalicelib.channels.base import BodySignedChannel, Delivery, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
-from chalicelib.channels.payloads import Ignored, PlatformObject, one_of
+from chalicelib.channels.payloads import Ignored, PlatformEmail, PlatformObject, one_of
 from chalicelib.channels.text import html_to_text
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
@@ -35,7 +35,7 @@ class IntercomAuthor(PlatformObject):
     type: str | None = None
     id: str | None = Field(default=None, max_length=100)
     name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
+    email: PlatformEmail = Field(default=None, max_length=320)
 
 
 class ConversationPart(PlatformObject):

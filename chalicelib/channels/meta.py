@@ -15,10 +15,16 @@ from pydantic import Field
 from chalicelib.channels.base import WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.meta_common import (
+    NO_AUTHOR,
+    NO_TEXT,
+    NOT_FEEDBACK,
+    OWN_MESSAGE,
     MessagingEntry,
     MetaDelivery,
     MetaTime,
     MetaWebhookChannel,
+    Outcome,
+    PlacedOutcome,
     messaging_events,
 )
 from chalicelib.channels.payloads import (
@@ -33,7 +39,7 @@ from chalicelib.channels.payloads import (
     one_of,
     valid,
 )
-from chalicelib.models import Author, FeedbackEvent, Kind
+from chalicelib.models import Author, Kind
 from chalicelib.models import Channel as ChannelName
 
 # Feed items that are a visitor's post on the Page (a post by the Page itself is skipped by its author).
@@ -81,9 +87,9 @@ class PageEntry(MessagingEntry):
 
 def _feed_event(
     request: WebhookRequest, value: FeedValue, page_ids: set[str], entry_time: datetime
-) -> FeedbackEvent | None:
-    """A customer's comment (or visitor post) on the Page's feed, new or edited, or None for any other feed
-    change."""
+) -> Outcome:
+    """A customer's comment (or visitor post) on the Page's feed, new or edited, or why the feed change is
+    none."""
     item, verb = value.item, value.verb
     edited = verb in EDITED_VERBS if isinstance(verb, str) else False
     if (
@@ -91,15 +97,17 @@ def _feed_event(
         or not isinstance(item, str)
         or (item != "comment" and item not in POST_ITEMS)
     ):
-        return None
+        return NOT_FEEDBACK
     author = valid(value.author)
     # The Page's own posts and replies are not feedback. A post must name its author to count as a visitor's
     # (a comment without `from` is kept, its author unknown).
-    if author.id in page_ids or (item != "comment" and author.id is None):
-        return None
+    if author.id in page_ids:
+        return OWN_MESSAGE
+    if item != "comment" and author.id is None:
+        return NO_AUTHOR
     text = valid(value.message)
     if not text.strip():
-        return None
+        return NO_TEXT
     post_id = value.post_id
     external_id = value.comment_id if item == "comment" else post_id
     if external_id is None:
@@ -142,13 +150,13 @@ class MetaChannel(MetaWebhookChannel):
 
     def entry_events(
         self, request: WebhookRequest, entry: PageEntry, entry_time: datetime
-    ) -> Iterator[FeedbackEvent]:
+    ) -> Iterator[PlacedOutcome]:
         page_ids = {i for i in (entry.id, request.setting("page_id")) if i}
-        for change in entry.changes:
+        for index, change in enumerate(entry.changes):
             if isinstance(change, FeedChange):
-                event = _feed_event(request, change.value, page_ids, entry_time)
-                if event is not None:
-                    yield event
+                yield f"changes[{index}]", _feed_event(request, change.value, page_ids, entry_time)
+            else:
+                yield f"changes[{index}]", NOT_FEEDBACK  # a field other than feed (ratings, mention …)
         yield from messaging_events(
             request,
             entry,

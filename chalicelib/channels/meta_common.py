@@ -16,7 +16,7 @@ from chalice import Response
 from pydantic import PlainValidator
 
 from chalicelib.channels import signatures
-from chalicelib.channels.base import BodySignedChannel, Delivery, WebhookRequest, feedback_event
+from chalicelib.channels.base import BodySignedChannel, Delivery, Skipped, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import HandshakeMalformed, HandshakeRefused, PayloadInvalid
 from chalicelib.channels.payloads import (
     Deferred,
@@ -127,6 +127,18 @@ class MetaDelivery(PlatformObject, Generic[EntryT]):
     entry: Objects[EntryT] = []
 
 
+# Why an item of a Meta delivery is not stored: the answer's `skipped` reasons, each with the item's place.
+OWN_MESSAGE = "own_message"  # the business's own comment, post or message (an echo)
+NOT_FEEDBACK = "not_feedback_event"  # reactions, receipts, postbacks, removals, unsent messages, other fields
+NO_TEXT = "no_text"  # nothing typed: a photo, sticker or audio only, a mention (ids only)
+NOT_CUSTOMER_WORDS = "not_customer_words"  # a tapped quick reply or button: the business's own label
+NO_AUTHOR = "no_author"  # a post that names no author (a visitor's cannot be told from the Page's)
+OTHER_PHONE_NUMBER = "other_phone_number"  # WhatsApp: another number than the source's phone_number_id
+# An item's event, or why it is skipped; an entry's items come with their place in the entry.
+Outcome = FeedbackEvent | str
+PlacedOutcome = tuple[str, Outcome]
+
+
 def unique(events: Iterable[FeedbackEvent]) -> list[FeedbackEvent]:
     """Events in order, each platform id once (a delivery may repeat an item; the store would too)."""
     seen: set[str] = set()
@@ -148,8 +160,8 @@ def messaging_event(
     channel: ChannelName,
     own_ids: set[str],
     entry_time: datetime,
-) -> FeedbackEvent | None:
-    """The customer's text message in one messaging event, or None for everything else.
+) -> Outcome:
+    """The customer's text message in one messaging event, or why it is none.
 
     An edit (`message_edit {mid, text, num_edit}`, the `message_edits` webhook field) is the message as
     edited under the original's `mid`, so the first version received is kept; stored only when the original
@@ -163,15 +175,17 @@ def messaging_event(
     edit = item.message_edit
     message = edit or valid(item.message)
     if message is None:
-        return None
+        return NOT_FEEDBACK
     sender_id = valid(item.sender).id
     if message.is_echo or sender_id in own_ids:
-        return None
-    if message.is_deleted or message.is_unsupported or message.quick_reply:
-        return None
+        return OWN_MESSAGE
+    if message.is_deleted:
+        return NOT_FEEDBACK
+    if message.quick_reply:
+        return NOT_CUSTOMER_WORDS
     text = valid(message.text)
-    if not text.strip():
-        return None
+    if message.is_unsupported or not text.strip():
+        return NO_TEXT
     if message.mid is None or sender_id is None:
         raise PayloadInvalid(f"A message has no {'message_edit' if edit else 'message'}.mid or sender.id.")
     reply_to = valid(message.reply_to)
@@ -200,12 +214,13 @@ def messaging_events(
     channel: ChannelName,
     own_ids: set[str],
     entry_time: datetime,
-) -> Iterator[FeedbackEvent]:
-    """The customers' text messages among an entry's messaging events (`messaging[]` and `standby[]`)."""
-    for item in (*entry.messaging, *entry.standby):
-        event = messaging_event(request, item, channel=channel, own_ids=own_ids, entry_time=entry_time)
-        if event is not None:
-            yield event
+) -> Iterator[PlacedOutcome]:
+    """Each of an entry's messaging events (`messaging[]` and `standby[]`): a customer's text message, or why
+    it is none."""
+    for name, items in (("messaging", entry.messaging), ("standby", entry.standby)):
+        for index, item in enumerate(items):
+            outcome = messaging_event(request, item, channel=channel, own_ids=own_ids, entry_time=entry_time)
+            yield f"{name}[{index}]", outcome
 
 
 # --- the channel base ------------------------------------------------------------------------------------
@@ -259,12 +274,18 @@ class MetaWebhookChannel(BodySignedChannel):
                 f"not {payload.object!r}: point that subscription at a source of its own type."
             )
         events: list[FeedbackEvent] = []
-        for entry in payload.entry:
-            events.extend(self.entry_events(request, entry, entry.time or request.received_at))
-        return Delivery(events=unique(events))
+        skipped: list[Skipped] = []
+        for entry_index, entry in enumerate(payload.entry):
+            for place, outcome in self.entry_events(request, entry, entry.time or request.received_at):
+                if isinstance(outcome, str):
+                    skipped.append(Skipped(outcome, item=f"entry[{entry_index}].{place}"))
+                else:
+                    events.append(outcome)
+        return Delivery(events=unique(events), skipped=skipped)
 
     @abstractmethod
     def entry_events(
         self, request: WebhookRequest, entry: Any, entry_time: datetime
-    ) -> Iterator[FeedbackEvent]:
-        """The customer-authored texts of one `entry[]` item (of the channel's own entry model)."""
+    ) -> Iterator[PlacedOutcome]:
+        """Each item of one `entry[]` (of the channel's own entry model), with its place in the entry
+        ("changes[1]"): the customer-authored text it holds, or why it holds none."""

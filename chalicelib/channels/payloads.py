@@ -112,11 +112,28 @@ def _object_or_none(value: Any) -> Any:
     return value if isinstance(value, dict) else None
 
 
+def _platform_email(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    from pydantic.networks import validate_email  # and email_validator: on the first address, not at INIT
+
+    try:
+        return validate_email(value.strip())[1]
+    except PydanticCustomError:
+        return None
+
+
 # An id as a string (a JSON number is read as its digits); None when the value is no id (absent, empty,
 # a boolean, an object …): ids only link things, so one of another type is left out rather than refused.
 Identifier = Annotated[str | None, BeforeValidator(_identifier)]
 # An id that must be there: refused when absent or no id.
 RequiredIdentifier = Annotated[str, BeforeValidator(_identifier)]
+# The e-mail address a platform gives for a person, checked as forms and the webhook channel check theirs
+# (pydantic's validate_email; 'Dana <dana@example.com>' keeps the address); anything else (a Zendesk
+# placeholder sent unrendered by the console's test, a phone number) is left out, not refused: the profile is
+# keyed on it and CRMs refuse a malformed one, but the platform's retries would never change it, and the
+# person's words are still feedback (linked by the platform's id alone).
+PlatformEmail = Annotated[str | None, BeforeValidator(_platform_email)]
 # A name or handle: a non-empty string, else left out (it only shows who wrote).
 Name = Annotated[str | None, BeforeValidator(_name)]
 # A string, else None (a value compared or looked up, never refused).

@@ -14,7 +14,18 @@ from pydantic import Field
 
 from chalicelib.channels.base import WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid
-from chalicelib.channels.meta_common import MetaDelivery, MetaEntry, MetaTime, MetaWebhookChannel
+from chalicelib.channels.meta_common import (
+    NO_TEXT,
+    NOT_CUSTOMER_WORDS,
+    NOT_FEEDBACK,
+    OTHER_PHONE_NUMBER,
+    MetaDelivery,
+    MetaEntry,
+    MetaTime,
+    MetaWebhookChannel,
+    Outcome,
+    PlacedOutcome,
+)
 from chalicelib.channels.payloads import (
     Deferred,
     Identifier,
@@ -28,7 +39,7 @@ from chalicelib.channels.payloads import (
     one_of,
     valid,
 )
-from chalicelib.models import Author, FeedbackEvent, Kind
+from chalicelib.models import Author, Kind
 from chalicelib.models import Channel as ChannelName
 
 # Media messages whose optional caption is text the customer typed.
@@ -118,6 +129,14 @@ class WhatsAppEntry(MetaEntry):
     changes: Objects[Annotated[MessagesChange | Ignored, one_of(_change_shape)]] = []
 
 
+def _why_no_text(message_type: str) -> str:
+    """Why a message without typed text is skipped: a tapped button or list item is the business's label,
+    a reaction is no message, anything else (audio, sticker, location …) has no words."""
+    if message_type in ("button", "interactive"):
+        return NOT_CUSTOMER_WORDS
+    return NOT_FEEDBACK if message_type in ("reaction", "system") else NO_TEXT
+
+
 class WhatsAppChannel(MetaWebhookChannel):
     type = "whatsapp"
     webhook_object = "whatsapp_business_account"
@@ -134,14 +153,20 @@ class WhatsAppChannel(MetaWebhookChannel):
 
     def entry_events(
         self, request: WebhookRequest, entry: WhatsAppEntry, entry_time: datetime
-    ) -> Iterator[FeedbackEvent]:
+    ) -> Iterator[PlacedOutcome]:
         wanted_number = request.setting("phone_number_id")
-        for change in entry.changes:
+        for index, change in enumerate(entry.changes):
+            place = f"changes[{index}]"
             if not isinstance(change, MessagesChange):
+                yield place, NOT_FEEDBACK  # smb_message_echoes, template and account updates …
                 continue
             value = change.value
             phone_number_id = value.metadata.phone_number_id
             if wanted_number and phone_number_id != wanted_number:
+                yield place, OTHER_PHONE_NUMBER
+                continue
+            if not valid(value.messages):
+                yield place, NOT_FEEDBACK  # statuses of the business's own messages, errors
                 continue
             # A message names its sender by wa_id (or, for users with a username, user_id); contacts[]
             # carries the profile name under the same key.
@@ -150,12 +175,11 @@ class WhatsAppChannel(MetaWebhookChannel):
                 for contact_id in (contact.wa_id, contact.user_id):
                     if contact_id and contact.profile.name:
                         names[contact_id] = contact.profile.name
-            for message in valid(value.messages):
-                event = self._message(
+            for message_index, message in enumerate(valid(value.messages)):
+                outcome = self._message(
                     request, message, names=names, phone_number_id=phone_number_id, entry_time=entry_time
                 )
-                if event is not None:
-                    yield event
+                yield f"{place}.value.messages[{message_index}]", outcome
 
     @staticmethod
     def _message(
@@ -165,19 +189,19 @@ class WhatsAppChannel(MetaWebhookChannel):
         names: dict[str, str],
         phone_number_id: str | None,
         entry_time: datetime,
-    ) -> FeedbackEvent | None:
+    ) -> Outcome:
         edited = message.type == EDIT_TYPE
         if edited:
             # The edited message, in the shape of a message, and the id of the one it replaces.
             edit = valid(message.edit)
             if edit.message is None:
-                return None
+                return NO_TEXT
             content, message_id = edit.message, edit.original_message_id
         else:
             content, message_id = message, message.id
         text = content.typed_text()
         if not text.strip():
-            return None
+            return _why_no_text(content.type)
         phone, user_id = message.sender, message.from_user_id
         sender = phone or user_id
         if message_id is None or sender is None:

@@ -23,7 +23,7 @@ from pydantic import (
 from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import SignatureMissing, TimestampExpired
-from chalicelib.channels.payloads import Ignored, PlatformObject, one_of, refused
+from chalicelib.channels.payloads import Ignored, PlatformEmail, PlatformObject, one_of, refused
 from chalicelib.models import Author, FeedbackEvent, Kind, RatingScale
 from chalicelib.models import Channel as ChannelName
 
@@ -72,7 +72,7 @@ class ZendeskUser(PlatformObject):
 
     id: Annotated[str | None, BlankIsNone] = Field(default=None, max_length=100)
     name: Annotated[str | None, BlankIsNone] = Field(default=None, max_length=200)
-    email: Annotated[str | None, BlankIsNone] = Field(default=None, max_length=320)
+    email: PlatformEmail = Field(default=None, max_length=320)
     is_staff: bool | None = None
 
 

@@ -57,6 +57,9 @@ def _print_pull_state(source: sources.SourceConfig) -> None:
         print(f"last run:   {current.last_run_at:%Y-%m-%d %H:%M} UTC, {current.last_reviews} reviews")
     if current.last_error:
         print(f"last error: {current.last_error}")
+    if current.next_run_at and not current.paused_reason:
+        # After a quota answer that said how long to wait, this is later than the interval alone.
+        print(f"next run:   {current.next_run_at:%Y-%m-%d %H:%M} UTC, at the schedule's first run after it")
     if current.since:
         print(f"checkpoint: reviews since {current.since.isoformat()}")
     if current.reconciled_at:
@@ -293,6 +296,17 @@ def sources_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+# What a run's status means when its one word does not say (the other statuses explain themselves or are
+# followed by the paused reason or the last error).
+_PULL_STATUS_HELP = {
+    "conflict": "  another run of this source (the schedule's) saved its checkpoint first and stands; the "
+    "reviews this run queued are stored once. Nothing to do.",
+    "quota": "  the platform answered with its quota: what was queued stays queued, and the next run goes on "
+    "from the page reached (not before the time below).",
+    "unfinished": "  more pages wait: the schedule's next run goes on from the page reached.",
+}
+
+
 def sources_pull(args: argparse.Namespace) -> int:
     """Pull a source now, as the schedule would (to check a new source's setup)."""
     from chalicelib.channels.pull import scheduler
@@ -305,6 +319,8 @@ def sources_pull(args: argparse.Namespace) -> int:
     http = JsonHttp()
     outcome = scheduler.pull_source(source, pull_state.load(source.source_id), http)
     print(f"{source.source_id}: {outcome.status}, {outcome.reviews} reviews queued, {http.requests} requests")
+    if outcome.status in _PULL_STATUS_HELP:
+        print(_PULL_STATUS_HELP[outcome.status])
     _print_pull_state(source)
     return 0 if outcome.status in ("caught_up", "unfinished") else 1
 

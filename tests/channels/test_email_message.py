@@ -120,6 +120,37 @@ FEEDBACK = {
         "Hello",
         "charset-1@example.org",
     ),
+    # 8-bit UTF-8 under no charset (scripts, old clients) or labelled Latin-1: read as the UTF-8 it is.
+    "utf8_without_charset.eml": (
+        "jana@web.example",
+        "Jana Weber",
+        "Das Paket kam zu spät, der Karton war beschädigt – 5 € Versand umsonst.",
+        "Lieferung",
+        "nocharset-1@web.example",
+    ),
+    "utf8_labelled_latin1.eml": (
+        "luc@mail.example",
+        "Luc Martin",
+        "Très déçu : la commande est arrivée sans la notice.",
+        "Commande",
+        "mislabelled-1@mail.example",
+    ),
+    # The whole From mailbox in one encoded word (Python's legacy email API, older PHP mailers).
+    "from_whole_mailbox_encoded.eml": (
+        "elodie@maison.example",
+        "Élodie Bernard",
+        "Le café était froid à l'arrivée.",
+        "Café froid",
+        "whole-mailbox-1@maison.example",
+    ),
+    # Forwarded as an attachment (Outlook's Forward as Attachment) with nothing written: the forwarded text.
+    "forwarded_as_attachment.eml": (
+        "sam@shop.example",
+        "Sam Lee",
+        "The blender broke after two days and the store will not take it back.",
+        "Fw: Broken blender",
+        "fwd-att-1@shop.example",
+    ),
     # An empty body: the subject is the feedback.
     "no_message_id_subject_only.eml": (
         "quick@example.org",
@@ -228,8 +259,16 @@ def test_html_only_and_forwarded_mail_are_flagged_in_metadata():
     forwarded = to_event(
         parse(_raw("forwarded_gmail.eml")), source_id="s_1", recipient="f@a.example", received_at=RECEIVED
     )
+    attached = to_event(
+        parse(_raw("forwarded_as_attachment.eml")),
+        source_id="s_1",
+        recipient="f@a.example",
+        received_at=RECEIVED,
+    )
     assert html.metadata["html_only"] is True and "forwarded" not in html.metadata
     assert forwarded.metadata["forwarded"] is True
+    assert attached.metadata["forwarded"] is True
+    assert attached.metadata["attachments"] == "Broken blender.eml"
 
 
 def test_content_language_is_the_items_language_and_the_source_default_only_a_hint():
@@ -345,3 +384,14 @@ def test_html_quotes_of_each_client_are_left_out():
     yahoo = '<div>New words</div><div class="yahoo_quoted">old</div>'
     assert html_to_text(outlook) == html_to_text(apple) == html_to_text(yahoo) == "New words"
     assert html_to_text("<script>alert(1)</script><p>a&nbsp;b &lt;c&gt;</p>") == "a b <c>"
+
+
+def test_words_written_above_a_mail_forwarded_as_attachment_are_the_text_not_the_attached_mails():
+    raw = (
+        (FIXTURES / "forwarded_as_attachment.eml")
+        .read_bytes()
+        .replace(b"<div><br></div>", b"<div>Please call this customer back today.</div>")
+    )
+    mail = parse(raw)
+    assert mail.text == "Please call this customer back today."
+    assert mail.forwarded is True and mail.html_only is True

@@ -105,7 +105,11 @@ CASES = [
         "mention in a comment (Meta sends ids only)",
         fixture="mention_in_comment.json",
         events=NO_EVENTS,
-        response={"status": "accepted", "events": 0, "skipped": [{"reason": "no_customer_text"}]},
+        response={
+            "status": "accepted",
+            "events": 0,
+            "skipped": [{"reason": "no_text", "item": "entry[0].changes[0]"}],
+        },
     ),
     WebhookCase("mention in a caption", fixture="mention_in_caption.json", events=NO_EVENTS),
     WebhookCase(
@@ -156,7 +160,18 @@ CASES = [
                 "author": {"channel_user_id": "9876543210987654"},
             },
         ],
-        response={"status": "accepted", "events": 6},
+        response={
+            "status": "accepted",
+            "events": 6,
+            "skipped": [
+                {"reason": "own_message", "item": "entry[0].changes[1]"},
+                {"reason": "no_text", "item": "entry[0].changes[3]"},
+                {"reason": "no_text", "item": "entry[1].changes[0]"},
+                {"reason": "not_feedback_event", "item": "entry[1].changes[1]"},
+                {"reason": "own_message", "item": "entry[2].messaging[1]"},
+                {"reason": "not_feedback_event", "item": "entry[3].messaging[0]"},
+            ],
+        },
     ),
     # --- skipped: 200, nothing queued -------------------------------------------------------------------
     WebhookCase("the account's own comment", fixture="own_comment.json", events=NO_EVENTS),

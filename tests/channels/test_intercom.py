@@ -161,6 +161,19 @@ CASES = [
         body=variant("user_created.json", lambda p: _item(p)["source"]["author"].update(type="admin")),
         events=[],
     ),
+    WebhookCase(
+        "an author e-mail that is no address is left out, the message kept (linked by the contact id)",
+        body=variant("user_created.json", lambda p: _item(p)["source"]["author"].update(email="joe at home")),
+        events=[{"external_id": "conversation:1295", "author": {**JOE, "email": None}}],
+    ),
+    WebhookCase(
+        "an author e-mail with a display name keeps its address",
+        body=variant(
+            "user_created.json",
+            lambda p: _item(p)["source"]["author"].update(email="Joe Bloggs <Joe.Bloggs@Example.com>"),
+        ),
+        events=[{"external_id": "conversation:1295", "author": JOE}],
+    ),
     WebhookCase("admin replies are skipped", fixture="admin_replied.json", events=[]),
     WebhookCase(
         "admin-authored parts under a user topic are skipped",

@@ -63,6 +63,12 @@ MESSAGE = {
     "metadata": {"recipient_id": PAGE},
 }
 
+
+def skipped_as(reason: str, item: str) -> dict:
+    """The answer to a delivery of one item that is skipped: its reason and its place in the delivery."""
+    return {"status": "accepted", "events": 0, "skipped": [{"reason": reason, "item": item}]}
+
+
 CASES = [
     # --- kept -------------------------------------------------------------------------------------------
     WebhookCase(
@@ -115,7 +121,16 @@ CASES = [
                 "occurred_at": "2026-11-21T11:59:00Z",
             },
         ],
-        response={"status": "accepted", "events": 3},
+        # What was skipped is named with its reason and its place in the delivery.
+        response={
+            "status": "accepted",
+            "events": 3,
+            "skipped": [
+                {"reason": "not_feedback_event", "item": "entry[0].changes[1]"},
+                {"reason": "own_message", "item": "entry[0].changes[2]"},
+                {"reason": "not_feedback_event", "item": "entry[1].changes[2]"},
+            ],
+        },
     ),
     WebhookCase(
         "batch: two entries with several messaging events and a standby message, one SQS send",
@@ -223,19 +238,54 @@ CASES = [
         events=[{"external_id": "c-js", "permalink": None}],
     ),
     # --- skipped: 200, nothing queued -------------------------------------------------------------------
-    WebhookCase("removed comment", fixture="feed_comment_removed.json", events=NO_EVENTS),
+    WebhookCase(
+        "removed comment",
+        fixture="feed_comment_removed.json",
+        events=NO_EVENTS,
+        response=skipped_as("not_feedback_event", "entry[0].changes[0]"),
+    ),
     WebhookCase("hidden comment", fixture="feed_comment_hidden.json", events=NO_EVENTS),
-    WebhookCase("reaction on a post", fixture="feed_reaction.json", events=NO_EVENTS),
-    WebhookCase("the Page's own comment", fixture="feed_page_own_comment.json", events=NO_EVENTS),
-    WebhookCase("comment with only a photo", fixture="feed_photo_comment.json", events=NO_EVENTS),
-    WebhookCase("Messenger echo of the Page's message", fixture="messenger_echo.json", events=NO_EVENTS),
+    WebhookCase(
+        "reaction on a post",
+        fixture="feed_reaction.json",
+        events=NO_EVENTS,
+        response=skipped_as("not_feedback_event", "entry[0].changes[0]"),
+    ),
+    WebhookCase(
+        "the Page's own comment",
+        fixture="feed_page_own_comment.json",
+        events=NO_EVENTS,
+        response=skipped_as("own_message", "entry[0].changes[0]"),
+    ),
+    WebhookCase(
+        "comment with only a photo",
+        fixture="feed_photo_comment.json",
+        events=NO_EVENTS,
+        response=skipped_as("no_text", "entry[0].changes[0]"),
+    ),
+    WebhookCase(
+        "Messenger echo of the Page's message",
+        fixture="messenger_echo.json",
+        events=NO_EVENTS,
+        response=skipped_as("own_message", "entry[0].messaging[0]"),
+    ),
     WebhookCase("Messenger reaction", fixture="messenger_reaction.json", events=NO_EVENTS),
     WebhookCase(
         "Messenger read and delivery receipts", fixture="messenger_read_and_delivery.json", events=NO_EVENTS
     ),
     WebhookCase("Messenger postback", fixture="messenger_postback.json", events=NO_EVENTS),
-    WebhookCase("Messenger quick-reply tap", fixture="messenger_quick_reply.json", events=NO_EVENTS),
-    WebhookCase("Messenger attachment without text", fixture="messenger_attachment.json", events=NO_EVENTS),
+    WebhookCase(
+        "Messenger quick-reply tap",
+        fixture="messenger_quick_reply.json",
+        events=NO_EVENTS,
+        response=skipped_as("not_customer_words", "entry[0].messaging[0]"),
+    ),
+    WebhookCase(
+        "Messenger attachment without text",
+        fixture="messenger_attachment.json",
+        events=NO_EVENTS,
+        response=skipped_as("no_text", "entry[0].messaging[0]"),
+    ),
     WebhookCase(
         "a field other than feed",
         body=page_body({"id": PAGE, "time": 1795262285, "changes": [{"field": "ratings", "value": {}}]}),

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib import aws
 from chalicelib.channels import sources
-from chalicelib.channels.pull import credentials, scheduler
+from chalicelib.channels.pull import credentials, google_play, scheduler
 from chalicelib.channels.pull import reconcile as window
 from chalicelib.channels.pull import state as pull_state
 from chalicelib.channels.pull.http import JsonHttp
@@ -269,15 +269,54 @@ def test_google_play_lists_only_the_last_seven_days_and_keeps_device_and_version
         scheduler.pull_source(source, pull_state.PullState(), JsonHttp())
         [event] = [e for body in stack.queued_bodies() for e in decode_events(body)]
         assert event.metadata["review_id"] == recent.review_id != old.review_id
-        assert (event.metadata["app_version"], event.metadata["device"], event.language) == (
+        # reviewerLanguage is the device's language, "not guaranteed to match the language the review is
+        # written in" (UserComment in reviews.list): a hint, never the item's language.
+        assert (event.metadata["app_version"], event.metadata["device"], event.language_hint) == (
             "3.0.0",
             "walleye",
             "pt",
         )
+        assert event.language is None and event.metadata["reviewer_language"] == "pt_BR"
         assert (event.text, event.rating, event.channel) == ("Crashes on start", 1, "google_play")
         assert event.permalink.startswith("https://play.google.com/store/apps/details?id=com.example.app")
     finally:
         play.stop()
+
+
+def test_a_google_play_review_is_stored_in_the_language_it_is_written_in_not_its_devices(stack: Any):
+    from app import analyze
+
+    credentials.clear_tokens()  # another test's fake issued the token cached for this source id
+    play = start_fake_source("google_play")
+    try:
+        play.fake.add_review(
+            "The app crashes every time I open my account page. I reinstalled it twice and it still "
+            "freezes on the login screen, please fix it soon.",
+            1,
+            language="de_DE",
+        )
+        source = SourceConfig(source_id="pull-play", type="google_play", name="play", settings=play.settings)
+        sources.save(source, play.secrets)
+        assert scheduler.pull_source(source, pull_state.PullState(), JsonHttp()).reviews == 1
+        SqsPoller(stack.queue_url, analyze).drain()
+        [stored] = [
+            feedback.from_item(dynamo.deserialize(item))
+            for item in aws.client("dynamodb").scan(TableName=settings().table_name)["Items"]
+            if item.get("record_type", {}).get("S") == "FEEDBACK"
+        ]
+        assert (stored.language, stored.metadata["reviewer_language"]) == ("en", "de_DE")
+    finally:
+        play.stop()
+
+
+@pytest.mark.parametrize(
+    ("reviewer_language", "hint"),
+    [("en_GB", "en"), ("pt-BR", "pt"), ("zh_TW", "zh-TW"), ("fil", None), ("", None), (None, None)],
+)
+def test_google_plays_reviewer_language_is_a_hint_named_as_items_name_languages(
+    reviewer_language: str | None, hint: str | None
+):
+    assert google_play._language_hint(reviewer_language) == hint
 
 
 def test_app_store_reviews_keep_title_territory_and_nickname(stack: Any):

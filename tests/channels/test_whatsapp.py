@@ -167,7 +167,15 @@ CASES = [
                 "metadata": {"phone_number_id": "109876543210987"},
             },
         ],
-        response={"status": "accepted", "events": 3},
+        response={
+            "status": "accepted",
+            "events": 3,
+            "skipped": [
+                {"reason": "not_feedback_event", "item": "entry[0].changes[0].value.messages[2]"},  # reaction
+                {"reason": "not_feedback_event", "item": "entry[0].changes[1]"},  # statuses
+                {"reason": "not_feedback_event", "item": "entry[1].changes[1]"},  # template update
+            ],
+        },
     ),
     WebhookCase(
         "sender without a contacts entry",

@@ -186,6 +186,19 @@ CASES = [
         ],
     ),
     WebhookCase(
+        "trigger body sent unrendered (the console's test): the placeholder is no e-mail and is left out",
+        body=variant(
+            "trigger_comment.json",
+            lambda p: p["comment"]["author"].update(email="{{ticket.requester.email}}"),
+        ),
+        events=[
+            {
+                "external_id": "comment:54509363035291",
+                "author": {"channel_user_id": "8447388090512", "name": "Priya Natarajan", "email": None},
+            }
+        ],
+    ),
+    WebhookCase(
         "trigger body: a bad satisfaction rating with a comment → csat 1",
         fixture="trigger_satisfaction.json",
         events=[

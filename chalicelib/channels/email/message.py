@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -21,7 +22,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from chalicelib.channels.email.html_text import html_to_text
-from chalicelib.channels.email.quotes import new_words
+from chalicelib.channels.email.quotes import NewWords, new_words
 from chalicelib.models import LANGUAGE_HINTS, MAX_ID_CHARS, Author, Channel, FeedbackEvent, Kind
 
 # SES accepts mails up to 40 MB; the text of one is what is analysed, the rest (attachments) is not read.
@@ -42,6 +43,10 @@ _SUPERSETS = {
     "ks_c_5601-1987": "cp949",
     "euc-kr": "cp949",
 }
+# Charsets a body is declared in (or defaults to) when its sender did not say it is UTF-8: scripts and old
+# clients send 8-bit UTF-8 under no charset (us-ascii by RFC 2045) or label it Latin-1. Bytes that decode as
+# UTF-8 are read so (Latin-1 text beyond ASCII almost never forms valid UTF-8), the rest by the superset.
+_UTF8_FIRST = frozenset({"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"})
 # Precedence of automatic mail (RFC 3834 section 2); not `list`: a group forwarding to the address sets it.
 _AUTOMATIC_PRECEDENCE = frozenset({"bulk", "auto_reply", "junk"})
 _BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
@@ -93,6 +98,13 @@ def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
     author = _author(message, envelope_sender)
     body, html_only = _body(message)
     words = new_words(body)
+    attached = _attached_mail(message)
+    if attached is not None:
+        # A forward as attachment: the words written above it, or, when none, the attached mail's own.
+        if not words.text:
+            attached_body, html_only = _body(attached)
+            words = new_words(attached_body)
+        words = NewWords(text=words.text, forwarded=True)
     subject = _header(message, "subject")
     message_id = _first_id(_header(message, "message-id"))
     external_id = _external_id(message_id, raw)
@@ -167,8 +179,12 @@ def _header(message: Message, name: str) -> str:
 
 def _author(message: Message, envelope_sender: str | None) -> Author:
     name, address = "", ""
-    for candidate_name, candidate_address in getaddresses([_header(message, "from")]):
-        if "@" in candidate_address:
+    from_value = _header(message, "from")
+    # Some senders (Python's legacy email API, older PHP mailers) encode the whole mailbox, address and all,
+    # as one encoded word; decoded, it reads as one quoted local part, so it is read again unquoted.
+    unquoted = from_value[1:-1] if len(from_value) > 1 and from_value[0] == from_value[-1] == '"' else ""
+    for candidate_name, candidate_address in getaddresses([from_value]) + getaddresses([unquoted]):
+        if "@" in candidate_address and "<" not in candidate_address:
             name, address = candidate_name, candidate_address
             break
     if not address and envelope_sender and "@" in envelope_sender:
@@ -245,6 +261,11 @@ def _text_of(part: Message) -> str:
     if not isinstance(payload, bytes):
         payload = str(part.get_payload() or "").encode("utf-8", "replace")
     charset = (part.get_content_charset() or "us-ascii").lower()
+    if charset in _UTF8_FIRST:
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     charset = _SUPERSETS.get(charset, charset)
     try:
         return payload.decode(charset, errors="replace")
@@ -258,11 +279,36 @@ def _is_attachment(part: Message) -> bool:
     )
 
 
+def _own_parts(message: Message) -> Iterator[Message]:
+    """The mail's leaf parts, not descending into an attached mail (a forward as attachment, a bounce's
+    copy): that mail's text is someone else's words."""
+    if message.get_content_type() == "message/rfc822":
+        return
+    if not message.is_multipart():
+        yield message
+        return
+    payload = message.get_payload()
+    for part in payload if isinstance(payload, list) else []:
+        if isinstance(part, Message):
+            yield from _own_parts(part)
+
+
+def _attached_mail(message: Message) -> Message | None:
+    """The first mail attached whole (message/rfc822), as Outlook's and Apple Mail's forward as attachment
+    sends it."""
+    for part in message.walk():
+        if part is not message and part.get_content_type() == "message/rfc822":
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            return inner if isinstance(inner, Message) else None
+    return None
+
+
 def _body(message: Message) -> tuple[str, bool]:
     """The mail's text (plain preferred, else HTML as text) and whether it came from HTML only."""
     plain = html = None
-    for part in message.walk():
-        if part.is_multipart() or _is_attachment(part) or part.get_content_type() == "message/rfc822":
+    for part in _own_parts(message):
+        if _is_attachment(part):
             continue
         if part.get_content_type() == "text/plain" and plain is None:
             plain = _text_of(part)
@@ -282,7 +328,8 @@ def _body(message: Message) -> tuple[str, bool]:
 def _attachment_names(message: Message) -> list[str]:
     names = []
     for part in message.walk():
-        if part.is_multipart():
+        # An attached mail is an attachment (its parts are walked too: the attachments it carried).
+        if part.is_multipart() and part.get_content_type() != "message/rfc822":
             continue
         try:
             name = part.get_filename()

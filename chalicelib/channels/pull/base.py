@@ -55,6 +55,8 @@ class PulledReview:
     created_at: datetime | None = None
     author_name: str | None = None
     language: str | None = None
+    # A weaker guess than `language` (the reviewer's device language): used where detection is unsure.
+    language_hint: str | None = None
     permalink: str | None = None
     edited: bool | None = None
     metadata: Mapping[str, str | int | float | bool | None] = field(default_factory=dict)
@@ -198,7 +200,7 @@ class PullPlatform(ABC):
                 author=Author(name=review.author_name),
                 thread_id=review.review_id,
                 language=review.language,
-                language_hint=source.default_language,
+                language_hint=review.language_hint or source.default_language,
                 rating=review.rating,
                 rating_scale=RatingScale.STARS if review.rating is not None else None,
                 permalink=review.permalink,

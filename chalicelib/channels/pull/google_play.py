@@ -23,6 +23,8 @@ from chalicelib.channels.pull.base import (
 )
 from chalicelib.channels.pull.credentials import google_service_account_token
 from chalicelib.channels.pull.exceptions import PlatformUnavailable
+from chalicelib.http import primary_language
+from chalicelib.models import LANGUAGE_HINTS
 from chalicelib.models import Channel as ChannelName
 
 API_URL = "https://androidpublisher.googleapis.com"
@@ -104,7 +106,7 @@ class GooglePlay(PullPlatform):
             text=str(comment.get("text") or "").strip(),
             modified_at=modified_at,
             author_name=author if isinstance(author, str) and author else None,
-            language=_language(comment.get("reviewerLanguage")),
+            language_hint=_language_hint(comment.get("reviewerLanguage")),
             permalink=STORE_PAGE.format(
                 package=quote(package, safe=""), review=quote(item["reviewId"], safe="")
             ),
@@ -126,8 +128,11 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _language(value: Any) -> str | None:
-    """Play's reviewerLanguage ("en_GB", "pt-BR") as the item's language ("en", "pt")."""
-    if not isinstance(value, str) or not value:
+def _language_hint(value: Any) -> str | None:
+    """Play's reviewerLanguage ("en_GB", "zh_TW") as a language hint ("en", "zh-TW"). It is the device's
+    language, which Google says is not guaranteed to be the review's, so the analysis detects the review's
+    own language and uses this only where it is unsure of the text."""
+    if not isinstance(value, str) or not value.strip():
         return None
-    return value.replace("_", "-").split("-")[0].lower()[:35] or None
+    code = primary_language(value)
+    return code if code in LANGUAGE_HINTS else None
