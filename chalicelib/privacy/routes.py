@@ -21,7 +21,13 @@ def erase_customer(customer_id: str) -> Response:
 
     report = erasure.erase_customer(customer_id)
     if report is None:
-        raise NotFound("No such customer.", code="unknown_customer")  # the id is not repeated
+        # The id is not repeated. An email in the path finds nothing: say where an email is looked up, so a
+        # privacy request is not closed as "no data held".
+        raise NotFound(
+            "No such customer (or already erased). The path takes a customer id (cus_…): find it by email "
+            "with POST /customers/search.",
+            code="unknown_customer",
+        )
     return Response(
         body={
             "status": "erased",
