@@ -210,6 +210,43 @@ PATTERN_CASES = [
     ("date of birth ES", "Nací el 12 de marzo de 1975", "Nací el [DATE_OF_BIRTH]", ["DATE_OF_BIRTH"]),
     ("date of birth DE", "geboren am 24.12.1983", "geboren am [DATE_OF_BIRTH]", ["DATE_OF_BIRTH"]),
     ("not a date of birth", "delivered on 12/03/2024", "delivered on 12/03/2024", []),
+    # network addresses
+    (
+        "IPv6",
+        "my IP 2001:db8:85a3::8a2e:370:7334 got banned",
+        "my IP [IP_ADDRESS] got banned",
+        ["IP_ADDRESS"],
+    ),
+    ("IPv6 full", "from 2a02:8108:1dc0:4f00:a1b2:c3d4:e5f6:1234.", "from [IP_ADDRESS].", ["IP_ADDRESS"]),
+    ("IPv6 with IPv4 tail", "via ::ffff:192.0.2.128 today", "via [IP_ADDRESS] today", ["IP_ADDRESS"]),
+    ("not IPv6: a time", "at 12:30:45 sharp", "at 12:30:45 sharp", []),
+    ("not IPv6: loopback", "bind to ::1 first", "bind to ::1 first", []),
+    ("not IPv6: C++", "std::vector line 12:45", "std::vector line 12:45", []),
+    ("MAC address", "MAC 00:1A:2B:3C:4D:5E!", "MAC [MAC_ADDRESS]!", ["MAC_ADDRESS"]),
+    ("MAC address dashes", "mac 00-1a-2b-3c-4d-5e", "mac [MAC_ADDRESS]", ["MAC_ADDRESS"]),
+    # an SSN without separators, named as such
+    ("SSN bare, named", "my SSN is 123456789.", "my SSN is [SSN].", ["SSN"]),
+    ("not an SSN: bare, unnamed", "ticket 123456789", "ticket 123456789", []),
+    ("not an SSN: area 000", "SSN 000456789", "SSN 000456789", []),
+    # a card's security code and expiry, named as such (PCI DSS: never stored)
+    ("CVV", "card [x] cvv 737 declined", "card [x] cvv [CARD_CVV] declined", ["CREDIT_DEBIT_CVV"]),
+    ("CVC is", "the CVC is 1234", "the CVC is [CARD_CVV]", ["CREDIT_DEBIT_CVV"]),
+    ("CVV DE", "Kartenprüfnummer: 123", "Kartenprüfnummer: [CARD_CVV]", ["CREDIT_DEBIT_CVV"]),
+    ("CVV FR", "cryptogramme 456 refusé", "cryptogramme [CARD_CVV] refusé", ["CREDIT_DEBIT_CVV"]),
+    ("not a CVV: no digits after", "the CVV field is gone", "the CVV field is gone", []),
+    (
+        "card, expiry and CVV",
+        "card 4111 1111 1111 1111 exp 09/27 cvv 737",
+        "card [CARD] exp [CARD_EXPIRY] cvv [CARD_CVV]",
+        ["CREDIT_DEBIT_CVV", "CREDIT_DEBIT_EXPIRY", CARD],
+    ),
+    (
+        "expiry ES",
+        "tarjeta con caducidad 11/2026",
+        "tarjeta con caducidad [CARD_EXPIRY]",
+        ["CREDIT_DEBIT_EXPIRY"],
+    ),
+    ("not a card expiry: no card", "plan expires 12/26", "plan expires 12/26", []),
     ("no PII", "Love the new app! 👍", "Love the new app! 👍", []),
     ("empty", "", "", []),
 ]
