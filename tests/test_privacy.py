@@ -350,9 +350,21 @@ def test_an_erasure_with_nothing_exported_yet_invokes_nothing(client, export_fun
 
     report = erasure.erase_customer(customer_of(erin))
 
-    assert (report.exports_scheduled, report.export_rewrite) == ([today], "nightly")
+    assert (report.exports_scheduled, report.export_rewrite) == ([today], "upcoming")
     assert export_function.events == []
     assert client.http.get(f"/exports/{today}", headers=erase_token()).status_code == 404
+
+
+def test_the_cli_says_a_day_not_exported_yet_needs_no_rewrite(stack, capsys):
+    # It used to say "set EXPORT_FUNCTION_NAME to have them rewritten now", with no file to rewrite.
+    erin = event("e1", email=EMAIL, text=SECRET_TEXT)
+    process(erin)
+
+    assert admin_cli.main(["customers", "erase", customer_of(erin), "--yes"]) == 0
+
+    out = capsys.readouterr().out
+    assert "not exported yet: the nightly export writes them without this customer" in out
+    assert "EXPORT_FUNCTION_NAME" not in out
 
 
 # --- make run: the local stack runs the same rewrite, in the background ------------------------------------

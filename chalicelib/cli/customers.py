@@ -49,6 +49,7 @@ ERASURE_REWRITE_NOTES = {
     "invoked": "the export function was invoked: those files are rewritten within minutes",
     "local": "rewriting them now (the local stack runs the export function in this process)",
     "nightly": "the nightly export rewrites them (set EXPORT_FUNCTION_NAME to have them rewritten now)",
+    "upcoming": "not exported yet: the nightly export writes them without this customer",
 }
 
 

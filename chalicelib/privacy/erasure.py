@@ -35,6 +35,8 @@ from chalicelib.store.schema import PK, RECORD_TYPE, SK
 from chalicelib.themes import records as taxonomy_records
 
 ERASURE = "ERASURE"
+# ErasureReport.export_rewrite when the customer's days are not exported yet (the nightly run writes them).
+UPCOMING = "upcoming"
 
 
 @dataclass
@@ -48,7 +50,8 @@ class ErasureReport:
     identities_deleted: int = 0
     profiles_deleted: int = 0
     exports_scheduled: list[str] = field(default_factory=list)
-    export_rewrite: str = "none"  # rewrite.Dispatch.NONE, named without importing the export package
+    # rewrite.Dispatch (named without importing the export package), or UPCOMING: nothing exported yet
+    export_rewrite: str = "none"
     merged_into: str | None = None  # the customer erased when the id asked was one a merge absorbed
 
 
@@ -127,6 +130,9 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     upcoming = [day for day in sorted(days) if day not in exported and day >= previous_utc_day()]
     report.exports_scheduled = [day.isoformat() for day in sorted([*exported, *upcoming])]
     report.export_rewrite = rewrite.request_rewrite(exported, upcoming)
+    if upcoming and not exported:
+        # No file holds the customer yet: nothing is rewritten now, whatever could be invoked.
+        report.export_rewrite = UPCOMING
     dynamo.batch_write(
         settings().table_name,
         [
