@@ -32,6 +32,11 @@ PATTERN_CASES = [
     ("email unicode, sentence end", "Escribe a josé.garcía@correo.es.", "Escribe a [EMAIL].", ["EMAIL"]),
     ("not an email: no domain", "ping a@b or user@localhost", "ping a@b or user@localhost", []),
     ("not an email: a handle", "@acme great job", "@acme great job", []),
+    ("email (at)", "an info(at)firma-name.de bitte", "an [EMAIL] bitte", ["EMAIL"]),
+    ("email [at] [dot]", "jane [at] example [dot] org thanks", "[EMAIL] thanks", ["EMAIL"]),
+    ("email [@]", "write john.doe [@] example.com", "write [EMAIL]", ["EMAIL"]),
+    ("not an email: at a site", "meet at example.com tomorrow", "meet at example.com tomorrow", []),
+    ("not an email: (at) in prose", "we (at) the shop (dot) it", "we (at) the shop (dot) it", []),
     # phones
     ("phone +1 with parentheses", "Call +1 (555) 123-4567 now", "Call [PHONE] now", ["PHONE"]),
     ("phone +44 spaces", "ring +44 20 7946 0958", "ring [PHONE]", ["PHONE"]),

@@ -30,6 +30,13 @@ _URL_CREDENTIALS = LazyPattern(r"\b[A-Za-z][A-Za-z0-9+.-]{0,30}://([^\s/:@\[\]]{
 _EMAIL = LazyPattern(
     r"(?<![\w.%+-])[\w.%+-]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,10}[^\W\d_]{2,63}(?!\w)"
 )
+# Written to dodge harvesters: "info(at)firma.de", "jane [at] example [dot] org". Only a bracketed "at" counts
+# ("meet at example.com" is no address); the dots may be bracketed "dot"s too.
+_DOT = r"(?:\.|\s?[(\[{]\s?(?i:dot|punkt|punto|point)\s?[)\]}]\s?)"
+_OBFUSCATED_EMAIL = LazyPattern(
+    r"(?<![\w.%+-])[\w%+-]{1,64}(?:" + _DOT + r"[\w%+-]{1,64}){0,5}\s?[(\[{]\s?(?i:at|@)\s?[)\]}]\s?"
+    r"(?:[^\W_](?:[\w-]{0,61}[^\W_])?" + _DOT + r"){1,10}[^\W\d_]{2,63}(?!\w)"
+)
 # Letters and digits, single spaces allowed anywhere; the checksum then decides where the IBAN ends.
 _IBAN_CANDIDATE = LazyPattern(r"\b[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,40}(?![A-Za-z0-9])")
 # Digits with single spaces or dashes between them; the Luhn check then picks the card inside.
@@ -158,7 +165,7 @@ def url_credentials(text: str) -> Found:
 
 
 def emails(text: str) -> Found:
-    return [m.span() for m in _EMAIL.finditer(text)]
+    return [m.span() for m in _EMAIL.finditer(text)] + [m.span() for m in _OBFUSCATED_EMAIL.finditer(text)]
 
 
 def ibans(text: str) -> Found:
