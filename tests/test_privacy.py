@@ -169,6 +169,22 @@ def test_the_erasure_log_records_the_request_not_the_data(stack):
     assert EMAIL not in json.dumps(entry)
 
 
+def test_the_erasure_log_says_which_token_or_the_cli_asked(client, stack):
+    # An auditor asks who erased a customer: the log named no one (the token's id is ours, no person's).
+    erin, olga = event("e", email=EMAIL), event("o", email="olga@example.com")
+    process(erin, olga)
+    token, info = tokens.create_token("privacy desk", ["erase"])
+
+    response = client.http.delete(
+        f"/customers/{customer_of(erin)}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    assert admin_cli.main(["customers", "erase", customer_of(olga), "--yes"]) == 0
+
+    assert [entry["requested_by"] for entry in erasure.erasure_log()] == [f"token:{info.token_id}", "cli"]
+    assert token not in json.dumps(erasure.erasure_log())
+
+
 def test_erasing_a_merged_customer_removes_the_absorbed_tombstone(stack):
     a, b = event("a", email="ma@example.com"), event("b", email="mb@example.com")
     process(a, b)

@@ -70,7 +70,7 @@ def customers_erase(args: argparse.Namespace) -> int:
         print("error: erasure cannot be undone; add --yes to confirm", file=sys.stderr)
         return 2
     customer_id = args.customer_id or customers.find_by_email(args.email)
-    report = erasure.erase_customer(customer_id) if customer_id else None
+    report = erasure.erase_customer(customer_id, requested_by="cli") if customer_id else None
     if report is None:
         # The address is not repeated: the terminal's scrollback and CI logs keep what is printed.
         named = f"customer {args.customer_id!r}" if args.customer_id else "customer with that email"

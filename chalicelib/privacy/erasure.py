@@ -53,6 +53,8 @@ class ErasureReport:
     # rewrite.Dispatch (named without importing the export package), or UPCOMING: nothing exported yet
     export_rewrite: str = "none"
     merged_into: str | None = None  # the customer erased when the id asked was one a merge absorbed
+    # Who asked, for the audit trail: "token:<token id>" (DELETE /customers/{id}) or "cli" (an operator).
+    requested_by: str | None = None
 
 
 def customer_hash(customer_id: str) -> str:
@@ -72,7 +74,7 @@ def _exported(day: date) -> bool:
     return True
 
 
-def erase_customer(customer_id: str) -> ErasureReport | None:
+def erase_customer(customer_id: str, requested_by: str | None = None) -> ErasureReport | None:
     """Erase a customer everywhere; None when there is no such customer (nothing is logged then).
 
     The table is clean when this returns; the export days that held the customer are marked pending (GET
@@ -92,7 +94,10 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     for absorbed in sorted((profile or {}).get("absorbed", [])):
         items += customers.customer_items(absorbed)
     report = ErasureReport(
-        customer_hash=customer_hash(customer_id), requested_at=utc_now().isoformat(), merged_into=survivor
+        customer_hash=customer_hash(customer_id),
+        requested_at=utc_now().isoformat(),
+        merged_into=survivor,
+        requested_by=requested_by,
     )
     deletes: list[dict[str, Any]] = []
     days: set[date] = set()
@@ -142,7 +147,11 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
                     SK: f"{report.requested_at}#{report.customer_hash}",
                     RECORD_TYPE: ERASURE,
                     # The log names the customer by its hash only: never the survivor's id either.
-                    **{name: value for name, value in asdict(report).items() if name != "merged_into"},
+                    **{
+                        name: value
+                        for name, value in asdict(report).items()
+                        if name != "merged_into" and value is not None
+                    },
                 }
             )
         ],
