@@ -83,7 +83,7 @@ PATTERN_CASES = [
     ("amex 4-6-5", "3782 822463 10005", "[CARD]", [CARD]),
     ("mastercard", "5555 5555 5555 4444", "[CARD]", [CARD]),
     ("mastercard 2-series", "2223 0031 2200 3222", "[CARD]", [CARD]),
-    ("card then CVV", "4111 1111 1111 1111 123", "[CARD] 123", [CARD]),
+    ("card then CVV", "4111 1111 1111 1111 123", "[CARD] [CARD_CVV]", ["CREDIT_DEBIT_CVV", CARD]),
     ("not a card: Luhn fails", "4111 1111 1111 1112", "4111 1111 1111 1112", []),
     ("not a card: IIN 1", "ref 1000000000000008", "ref 1000000000000008", []),
     # IBANs
@@ -214,6 +214,12 @@ PATTERN_CASES = [
     ("date of birth", "DOB: March 4, 1979", "DOB: [DATE_OF_BIRTH]", ["DATE_OF_BIRTH"]),
     ("date of birth ES", "Nací el 12 de marzo de 1975", "Nací el [DATE_OF_BIRTH]", ["DATE_OF_BIRTH"]),
     ("date of birth DE", "geboren am 24.12.1983", "geboren am [DATE_OF_BIRTH]", ["DATE_OF_BIRTH"]),
+    (
+        "date of birth, ist der",
+        "Geburtsdatum ist der 12.03.1985",
+        "Geburtsdatum ist der [DATE_OF_BIRTH]",
+        ["DATE_OF_BIRTH"],
+    ),
     ("not a date of birth", "delivered on 12/03/2024", "delivered on 12/03/2024", []),
     # network addresses
     (
@@ -252,6 +258,18 @@ PATTERN_CASES = [
         ["CREDIT_DEBIT_EXPIRY"],
     ),
     ("not a card expiry: no card", "plan expires 12/26", "plan expires 12/26", []),
+    (
+        "expiry and code right after a card",
+        "card 4111 1111 1111 1111 12/27 737",
+        "card [CARD] [CARD_EXPIRY] [CARD_CVV]",
+        ["CREDIT_DEBIT_CVV", "CREDIT_DEBIT_EXPIRY", CARD],
+    ),
+    (
+        "not a code: words after a card",
+        "card 4111 1111 1111 1111 and 3 items",
+        "card [CARD] and 3 items",
+        [CARD],
+    ),
     ("no PII", "Love the new app! 👍", "Love the new app! 👍", []),
     ("empty", "", "", []),
 ]

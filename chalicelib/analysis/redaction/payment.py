@@ -26,6 +26,13 @@ _EXPIRY = LazyPattern(
     r"\W{0,5}(?:(?i:on|is|es|le|am|il|em|:)\W{0,3})?"
     r"((?:0?[1-9]|1[0-2]) ?[/-] ?(?:20)?[0-9]{2})(?![0-9/])"
 )
+# Right after a card number (masked already: the card pattern runs first), a month/year is its expiry and
+# three or four digits after that (or after the card) its code: "[CARD] 12/27 737", "[CARD], 09/26, 123".
+_EXPIRY_AFTER_CARD = LazyPattern(r"\[CARD\][ ,;]{1,3}((?:0?[1-9]|1[0-2]) ?/ ?(?:20)?[0-9]{2})(?![0-9/])")
+_CODE_AFTER_CARD = LazyPattern(
+    r"\[CARD(?:_EXPIRY)?\][ ,;]{1,3}(?:(?:0?[1-9]|1[0-2]) ?/ ?(?:20)?[0-9]{2}[ ,;]{1,3})?"
+    r"([0-9]{3,4})(?![0-9])"
+)
 # A card named shortly before an expiry (the card pattern's own mask counts: it ran first).
 _CARD_WORDS = LazyPattern(
     r"(?i:\b(?:card|tarjeta|carte|karte|kreditkarte|carta|cart[ãa]o|kaart|visa|mastercard|amex))"
@@ -34,7 +41,7 @@ _CARD_CONTEXT_CHARS = 60
 
 
 def security_codes(text: str) -> Found:
-    return [m.span(1) for m in _CVV.finditer(text)]
+    return [m.span(1) for m in _CVV.finditer(text)] + [m.span(1) for m in _CODE_AFTER_CARD.finditer(text)]
 
 
 def expiry_dates(text: str) -> Found:
@@ -42,4 +49,4 @@ def expiry_dates(text: str) -> Found:
         m.span(1)
         for m in _EXPIRY.finditer(text)
         if _CARD_WORDS.search(text[max(0, m.start() - _CARD_CONTEXT_CHARS) : m.start(1)])
-    ]
+    ] + [m.span(1) for m in _EXPIRY_AFTER_CARD.finditer(text)]
