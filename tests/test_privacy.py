@@ -169,6 +169,22 @@ def test_the_erasure_log_records_the_request_not_the_data(stack):
     assert EMAIL not in json.dumps(entry)
 
 
+def test_the_erasure_log_says_which_token_or_the_cli_asked(client, stack):
+    # An auditor asks who erased a customer: the log named no one (the token's id is ours, no person's).
+    erin, olga = event("e", email=EMAIL), event("o", email="olga@example.com")
+    process(erin, olga)
+    token, info = tokens.create_token("privacy desk", ["erase"])
+
+    response = client.http.delete(
+        f"/customers/{customer_of(erin)}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    assert admin_cli.main(["customers", "erase", customer_of(olga), "--yes"]) == 0
+
+    assert [entry["requested_by"] for entry in erasure.erasure_log()] == [f"token:{info.token_id}", "cli"]
+    assert token not in json.dumps(erasure.erasure_log())
+
+
 def test_erasing_a_merged_customer_removes_the_absorbed_tombstone(stack):
     a, b = event("a", email="ma@example.com"), event("b", email="mb@example.com")
     process(a, b)
@@ -350,9 +366,21 @@ def test_an_erasure_with_nothing_exported_yet_invokes_nothing(client, export_fun
 
     report = erasure.erase_customer(customer_of(erin))
 
-    assert (report.exports_scheduled, report.export_rewrite) == ([today], "nightly")
+    assert (report.exports_scheduled, report.export_rewrite) == ([today], "upcoming")
     assert export_function.events == []
     assert client.http.get(f"/exports/{today}", headers=erase_token()).status_code == 404
+
+
+def test_the_cli_says_a_day_not_exported_yet_needs_no_rewrite(stack, capsys):
+    # It used to say "set EXPORT_FUNCTION_NAME to have them rewritten now", with no file to rewrite.
+    erin = event("e1", email=EMAIL, text=SECRET_TEXT)
+    process(erin)
+
+    assert admin_cli.main(["customers", "erase", customer_of(erin), "--yes"]) == 0
+
+    out = capsys.readouterr().out
+    assert "not exported yet: the nightly export writes them without this customer" in out
+    assert "EXPORT_FUNCTION_NAME" not in out
 
 
 # --- make run: the local stack runs the same rewrite, in the background ------------------------------------
@@ -428,3 +456,50 @@ def test_make_run_rewrites_the_export_promptly_after_an_erasure(local_stack):
     exported = _exported_text(base, headers, today)
     assert "cli.erased@example.com" not in exported
     assert "kept@example.com" in exported
+
+
+# --- erasure by email, as a privacy request names its sender ----------------------------------------------
+
+
+def test_the_cli_erases_by_email(stack, capsys):
+    erin, other = event("e", email=EMAIL, text=SECRET_TEXT), event("o", email="olga@example.com")
+    process(erin, other)
+    erin_id = customer_of(erin)
+
+    assert admin_cli.main(["customers", "erase", "--email", EMAIL.upper(), "--yes"]) == 0
+
+    out = capsys.readouterr().out
+    assert f"the email belongs to {erin_id}" in out and "erased: 1 feedback" in out
+    assert customers.get_profile(erin_id) is None and customers.find_by_email(EMAIL) is None
+    assert customers.get_profile(customer_of(other)) is not None
+
+
+def test_the_cli_never_answers_no_customer_for_an_email_given_as_an_id(stack, capsys):
+    erin = event("e", email=EMAIL, text=SECRET_TEXT)
+    process(erin)
+
+    assert admin_cli.main(["customers", "erase", EMAIL, "--yes"]) == 2
+
+    err = capsys.readouterr().err
+    assert "erase by `--email <address>`" in err and "no customer" not in err
+    assert customers.get_profile(customer_of(erin)) is not None  # nothing erased
+
+
+def test_the_cli_does_not_repeat_an_unknown_email(stack, capsys):
+    assert admin_cli.main(["customers", "erase", "--email", "nobody.here@example.com", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "no customer with that email" in err and "nobody.here" not in err
+    assert erasure.erasure_log() == []
+
+
+def test_an_api_erasure_by_email_says_where_an_email_is_looked_up(client, stack):
+    erin = event("e", email=EMAIL, text=SECRET_TEXT)
+    process(erin)
+
+    response = client.http.delete(f"/customers/{EMAIL}", headers=erase_token())
+
+    assert response.status_code == 404
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "unknown_customer" and "POST /customers/search" in error["message"]
+    assert EMAIL not in error["message"]
+    assert customers.get_profile(customer_of(erin)) is not None

@@ -49,6 +49,7 @@ ERASURE_REWRITE_NOTES = {
     "invoked": "the export function was invoked: those files are rewritten within minutes",
     "local": "rewriting them now (the local stack runs the export function in this process)",
     "nightly": "the nightly export rewrites them (set EXPORT_FUNCTION_NAME to have them rewritten now)",
+    "upcoming": "not exported yet: the nightly export writes them without this customer",
 }
 
 
@@ -56,17 +57,30 @@ def customers_erase(args: argparse.Namespace) -> int:
     """Erase a customer everywhere (asks for --yes)."""
     from chalicelib.export import rewrite
     from chalicelib.privacy import erasure
+    from chalicelib.store import customers
 
+    if (args.customer_id is None) == (args.email is None):
+        print("error: name the customer by its id or by --email (one of them)", file=sys.stderr)
+        return 2
+    if args.customer_id is not None and "@" in args.customer_id:
+        # "no customer" for an address that has one would tell a data subject we hold nothing on them.
+        print("error: that is an email address; erase by `--email <address>`", file=sys.stderr)
+        return 2
     if not args.yes:
         print("error: erasure cannot be undone; add --yes to confirm", file=sys.stderr)
         return 2
-    report = erasure.erase_customer(args.customer_id)
+    customer_id = args.customer_id or customers.find_by_email(args.email)
+    report = erasure.erase_customer(customer_id, requested_by="cli") if customer_id else None
     if report is None:
-        print(f"error: no customer {args.customer_id!r}", file=sys.stderr)
+        # The address is not repeated: the terminal's scrollback and CI logs keep what is printed.
+        named = f"customer {args.customer_id!r}" if args.customer_id else "customer with that email"
+        print(f"error: no {named} (an erased customer is no longer known)", file=sys.stderr)
         return 1
+    if args.email:
+        print(f"the email belongs to {customer_id}")
     days = ", ".join(report.exports_scheduled) or "none"
     if report.merged_into:
-        print(f"{args.customer_id} was merged into {report.merged_into}: that customer is erased")
+        print(f"{customer_id} was merged into {report.merged_into}: that customer is erased")
     print(
         f"erased: {report.feedback_deleted} feedback, {report.identities_deleted} identities, "
         f"{report.profiles_deleted} profile(s); export days to rewrite: {days}"
@@ -99,7 +113,8 @@ def add_customers_commands(groups: Any, common: argparse.ArgumentParser) -> None
     linking.add_argument("customer_b")
     linking.set_defaults(run=customers_link)
     erasing = commands.add_parser("erase", parents=[common], help="erase a customer everywhere")
-    erasing.add_argument("customer_id")
+    erasing.add_argument("customer_id", nargs="?")
+    erasing.add_argument("--email", help="find the customer by email instead (as `customers show --email`)")
     erasing.add_argument("--yes", action="store_true", help="confirm: erasure cannot be undone")
     erasing.set_defaults(run=customers_erase)
     commands.add_parser("erasures", parents=[common], help="the erasure log").set_defaults(

@@ -21,7 +21,8 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from chalicelib.analysis import AnalysisFailed, Analyzer, Document
-from chalicelib.analysis.redaction import Redactor, configured_redactor, redaction_enabled
+from chalicelib.analysis.redaction import PatternRedactor, Redactor, configured_redactor, redaction_enabled
+from chalicelib.analysis.redaction.fields import redact_beside_text
 from chalicelib.analysis.themes import configured_tagger
 from chalicelib.analysis.themes.base import ThemeTagger
 from chalicelib.channels import cached as cached_sources
@@ -109,14 +110,16 @@ def analyze_and_store(
         elif guard.goes_on("themes", feedback_id):  # redaction prepares the text the tagger reads
             analyzed.append((event, result))
 
+    redacting = {e.feedback_id for e, _ in analyzed if redaction_wanted(e)}
     redactions = redactor.redact(
         [
             Document(key=e.feedback_id, text=e.text, language=e.language or analysis.language)
             for e, analysis in analyzed
-            if e.text.strip() and redaction_wanted(e)
+            if e.text.strip() and e.feedback_id in redacting
         ]
     )
     stored_at = utc_now()
+    beside_text_redactor = PatternRedactor()
     ready = []
     for event, analysis in analyzed:
         redaction = redactions.get(event.feedback_id)
@@ -133,6 +136,8 @@ def analyze_and_store(
                     "pii_types": redaction.types,
                 }
             )
+        if event.feedback_id in redacting:  # an e-mail's subject, a form's page URL …: patterns, no request
+            stored = redact_beside_text(stored, beside_text_redactor)
         ready.append(stored)
     # Themes come last, after sentiment and redaction: the tagger quotes the text as stored (never masked
     # PII), and it scores in its own request (Bedrock) the items whose language the analyzer could not score,

@@ -35,6 +35,8 @@ from chalicelib.store.schema import PK, RECORD_TYPE, SK
 from chalicelib.themes import records as taxonomy_records
 
 ERASURE = "ERASURE"
+# ErasureReport.export_rewrite when the customer's days are not exported yet (the nightly run writes them).
+UPCOMING = "upcoming"
 
 
 @dataclass
@@ -48,8 +50,11 @@ class ErasureReport:
     identities_deleted: int = 0
     profiles_deleted: int = 0
     exports_scheduled: list[str] = field(default_factory=list)
-    export_rewrite: str = "none"  # rewrite.Dispatch.NONE, named without importing the export package
+    # rewrite.Dispatch (named without importing the export package), or UPCOMING: nothing exported yet
+    export_rewrite: str = "none"
     merged_into: str | None = None  # the customer erased when the id asked was one a merge absorbed
+    # Who asked, for the audit trail: "token:<token id>" (DELETE /customers/{id}) or "cli" (an operator).
+    requested_by: str | None = None
 
 
 def customer_hash(customer_id: str) -> str:
@@ -69,7 +74,7 @@ def _exported(day: date) -> bool:
     return True
 
 
-def erase_customer(customer_id: str) -> ErasureReport | None:
+def erase_customer(customer_id: str, requested_by: str | None = None) -> ErasureReport | None:
     """Erase a customer everywhere; None when there is no such customer (nothing is logged then).
 
     The table is clean when this returns; the export days that held the customer are marked pending (GET
@@ -89,7 +94,10 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     for absorbed in sorted((profile or {}).get("absorbed", [])):
         items += customers.customer_items(absorbed)
     report = ErasureReport(
-        customer_hash=customer_hash(customer_id), requested_at=utc_now().isoformat(), merged_into=survivor
+        customer_hash=customer_hash(customer_id),
+        requested_at=utc_now().isoformat(),
+        merged_into=survivor,
+        requested_by=requested_by,
     )
     deletes: list[dict[str, Any]] = []
     days: set[date] = set()
@@ -127,6 +135,9 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
     upcoming = [day for day in sorted(days) if day not in exported and day >= previous_utc_day()]
     report.exports_scheduled = [day.isoformat() for day in sorted([*exported, *upcoming])]
     report.export_rewrite = rewrite.request_rewrite(exported, upcoming)
+    if upcoming and not exported:
+        # No file holds the customer yet: nothing is rewritten now, whatever could be invoked.
+        report.export_rewrite = UPCOMING
     dynamo.batch_write(
         settings().table_name,
         [
@@ -136,7 +147,11 @@ def erase_customer(customer_id: str) -> ErasureReport | None:
                     SK: f"{report.requested_at}#{report.customer_hash}",
                     RECORD_TYPE: ERASURE,
                     # The log names the customer by its hash only: never the survivor's id either.
-                    **{name: value for name, value in asdict(report).items() if name != "merged_into"},
+                    **{
+                        name: value
+                        for name, value in asdict(report).items()
+                        if name != "merged_into" and value is not None
+                    },
                 }
             )
         ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.auth.authorizer import bearer, requires_scope
+from chalicelib.auth.authorizer import bearer, principal_of, requires_scope
 from chalicelib.http import ANY_CONTENT, NotFound, json_errors
 
 privacy_api = Blueprint(__name__)
@@ -19,9 +19,16 @@ def erase_customer(customer_id: str) -> Response:
     """Erase a customer everywhere; answers with the counts (the customer id is not repeated)."""
     from chalicelib.privacy import erasure  # imported by the request that erases (cold start)
 
-    report = erasure.erase_customer(customer_id)
+    principal = principal_of(privacy_api.current_request)
+    report = erasure.erase_customer(customer_id, requested_by=f"token:{principal.token_id}")
     if report is None:
-        raise NotFound("No such customer.", code="unknown_customer")  # the id is not repeated
+        # The id is not repeated. An email in the path finds nothing: say where an email is looked up, so a
+        # privacy request is not closed as "no data held".
+        raise NotFound(
+            "No such customer (or already erased). The path takes a customer id (cus_…): find it by email "
+            "with POST /customers/search.",
+            code="unknown_customer",
+        )
     return Response(
         body={
             "status": "erased",

@@ -7,9 +7,9 @@ items and exports read the same on AWS and in the local stack. The author's own 
 text's business: they stay in the event's `author` (the identity record), untouched.
 
 Backends, behind one `Redactor` contract (failures per document, as in the analyzers):
-- `PatternRedactor` (patterns.py, addresses.py, identifiers.py): regular expressions plus checksums (Luhn for
-  cards, ISO 13616 mod-97 for IBANs, the check digits of national ids); no AWS call. Used in the local stack,
-  for languages Comprehend's PII model does not read, and on top of Comprehend.
+- `PatternRedactor` (patterns.py, addresses.py, identifiers.py, payment.py): regular expressions plus
+  checksums (Luhn for cards, ISO 13616 mod-97 for IBANs, the check digits of national ids); no AWS call.
+  Used in the local stack, for languages Comprehend's PII model does not read, and on top of Comprehend.
 - `ComprehendPiiRedactor` (comprehend.py): `DetectPiiEntities` for English and Spanish, the only languages it
   accepts.
 

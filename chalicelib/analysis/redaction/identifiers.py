@@ -122,7 +122,7 @@ _DATE_OF_BIRTH = LazyPattern(
     r"f\. ?nac\.?|nacid[oa] el|nac[ií] el|nasci (?:em|a)|date de naissance|n[ée]e? le|geburtsdatum|"
     r"geboren am|geb\.|data di nascita|"
     r"nat[oa] il|data de nascimento|nascid[oa] em|geboortedatum|geboren op))"
-    r"[\s:,-]{0,4}(?i:(?:is|es|est|ist|è|é|on|el|le|am|il|em|op)\s+)?"
+    r"[\s:,-]{0,4}(?i:(?:is|es|est|ist|è|é|on|el|le|am|il|em|op)\s+)?(?i:(?:der|den|el|le|il|o)\s+)?"
     rf"({_DATE})"
 )
 

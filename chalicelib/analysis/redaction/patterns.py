@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import string
 from collections.abc import Callable, Iterable, Sequence
 
 from chalicelib.analysis.base import Document
 from chalicelib.analysis.lazy_pattern import LazyPattern
-from chalicelib.analysis.redaction import identifiers
+from chalicelib.analysis.redaction import identifiers, payment
 from chalicelib.analysis.redaction.addresses import addresses
 from chalicelib.analysis.redaction.base import (
     Redaction,
@@ -28,12 +30,31 @@ _URL_CREDENTIALS = LazyPattern(r"\b[A-Za-z][A-Za-z0-9+.-]{0,30}://([^\s/:@\[\]]{
 _EMAIL = LazyPattern(
     r"(?<![\w.%+-])[\w.%+-]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,10}[^\W\d_]{2,63}(?!\w)"
 )
+# Written to dodge harvesters: "info(at)firma.de", "jane [at] example [dot] org". Only a bracketed "at" counts
+# ("meet at example.com" is no address); the dots may be bracketed "dot"s too.
+_DOT = r"(?:\.|\s?[(\[{]\s?(?i:dot|punkt|punto|point)\s?[)\]}]\s?)"
+_OBFUSCATED_EMAIL = LazyPattern(
+    r"(?<![\w.%+-])[\w%+-]{1,64}(?:" + _DOT + r"[\w%+-]{1,64}){0,5}\s?[(\[{]\s?(?i:at|@)\s?[)\]}]\s?"
+    r"(?:[^\W_](?:[\w-]{0,61}[^\W_])?" + _DOT + r"){1,10}[^\W\d_]{2,63}(?!\w)"
+)
 # Letters and digits, single spaces allowed anywhere; the checksum then decides where the IBAN ends.
 _IBAN_CANDIDATE = LazyPattern(r"\b[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,40}(?![A-Za-z0-9])")
 # Digits with single spaces or dashes between them; the Luhn check then picks the card inside.
 _DIGIT_RUN = LazyPattern(r"(?<![\w-])[0-9](?:[ -]?[0-9])*(?![\w])")
 _SSN = LazyPattern(r"(?<![\w-])(?!000|666|9[0-9]{2})[0-9]{3}([- ])(?!00)[0-9]{2}\1(?!0000)[0-9]{4}(?![\w-])")
+# "SSN 123456789": nine digits without separators are an SSN only right after its name.
+_SSN_NAMED = LazyPattern(
+    r"(?i:\b(?:SSN|SS#|social security(?: number| no\.?)?))\W{0,5}(?:(?i:is|was|:)\W{0,3})?"
+    r"((?!000|666|9[0-9]{2})[0-9]{3}(?!00)[0-9]{2}(?!0000)[0-9]{4})(?![\w-])"
+)
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+# Hex groups and colons (an IPv4 tail allowed); ipaddress then decides. "12:30:45" is no IPv6 address.
+_IPV6_CANDIDATE = LazyPattern(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?![\w:]|\.[0-9A-Fa-f])"
+)
+_IPV6_MIN_HEX_DIGITS = 6  # "::1", "a::b": loopback and toy addresses name no one
+# Six byte pairs with one separator throughout: 00:1A:2B:3C:4D:5E, 00-1a-2b-3c-4d-5e.
+_MAC = LazyPattern(r"(?<![\w:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![\w:-])")
 _IPV4 = LazyPattern(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.[0-9])")
 # "version 10.2.15.3", "build 4.2.1.0": a four-part version number, not an address.
 _VERSION_WORDS = LazyPattern(r"\b(?:version|ver|v|build|release|firmware)\.?\s*$", re.IGNORECASE)
@@ -144,7 +165,7 @@ def url_credentials(text: str) -> Found:
 
 
 def emails(text: str) -> Found:
-    return [m.span() for m in _EMAIL.finditer(text)]
+    return [m.span() for m in _EMAIL.finditer(text)] + [m.span() for m in _OBFUSCATED_EMAIL.finditer(text)]
 
 
 def ibans(text: str) -> Found:
@@ -166,15 +187,30 @@ def cards(text: str) -> Found:
 
 
 def ssns(text: str) -> Found:
-    return [m.span() for m in _SSN.finditer(text)]
+    return [m.span() for m in _SSN.finditer(text)] + [m.span(1) for m in _SSN_NAMED.finditer(text)]
+
+
+def _ipv6(candidate: str) -> bool:
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    return sum(char in string.hexdigits for char in candidate) >= _IPV6_MIN_HEX_DIGITS
 
 
 def ip_addresses(text: str) -> Found:
-    return [
+    """IPv6 addresses (checked by the standard library) and IPv4 addresses outside them."""
+    found = [m.span() for m in _IPV6_CANDIDATE.finditer(text) if _ipv6(m.group(0))]
+    return found + [
         m.span()
         for m in _IPV4.finditer(text)
         if not _VERSION_WORDS.search(text[max(0, m.start() - 12) : m.start()])
+        and not any(a <= m.start() < b for a, b in found)
     ]
+
+
+def mac_addresses(text: str) -> Found:
+    return [m.span() for m in _MAC.finditer(text)]
 
 
 def phones(text: str) -> Found:
@@ -213,6 +249,9 @@ DETECTORS: list[tuple[str, Callable[[str], Found]]] = [
     ("PASSPORT_NUMBER", identifiers.passport_numbers),
     ("DRIVER_ID", identifiers.driver_ids),
     ("IP_ADDRESS", ip_addresses),
+    ("MAC_ADDRESS", mac_addresses),
+    ("CREDIT_DEBIT_CVV", payment.security_codes),
+    ("CREDIT_DEBIT_EXPIRY", payment.expiry_dates),
     ("DATE_OF_BIRTH", identifiers.dates_of_birth),
     ("ADDRESS", addresses),
     ("PHONE", phones),
@@ -266,8 +305,9 @@ class _MaskedText:
 class PatternRedactor:
     """Regex and checksum redactor: emails, phones, street addresses and PO boxes, payment cards, IBANs,
     national identity and tax numbers (US SSN/ITIN, UK NI, Canadian SIN, Spanish DNI/NIE, Italian codice
-    fiscale, French NIR, Dutch BSN, Portuguese NIF), passports and driving licences named as such, dates of
-    birth, IPv4 addresses, and the credentials in `scheme://user:password@host` URLs.
+    fiscale, French NIR, Dutch BSN, Portuguese NIF), passports, driving licences and a card's security code
+    and expiry named as such (payment.py), dates of birth, IPv4 and IPv6 addresses, MAC addresses, and the
+    credentials in `scheme://user:password@host` URLs.
 
     Detectors run in the priority order of DETECTORS, each on the text the previous ones already masked.
     """
