@@ -252,7 +252,7 @@ def test_the_hosted_page_shows_the_brand_within_its_csp(client, branded):
 def test_the_hosted_page_speaks_the_browsers_language(client, branded, accept_language, lang, question, send):
     html = client.http.get("/f/branded", headers={"Accept-Language": accept_language}).body.decode()
 
-    assert f'<html lang="{lang}">' in html
+    assert f'<html lang="{lang}" dir="ltr">' in html
     assert f"<legend>{question}</legend>" in html
     assert f'<button type="submit">{send}</button>' in html
     assert f'data-lang="{lang}"' in html
@@ -262,8 +262,21 @@ def test_the_preview_shows_a_banner_and_takes_a_language(client, branded):
     html = client.http.get("/f/branded?preview=1&lang=nl").body.decode()
 
     assert '<p class="preview" role="note">Voorbeeld: antwoorden worden niet verstuurd.</p>' in html
-    assert 'data-preview="1"' in html and '<html lang="nl">' in html
+    assert 'data-preview="1"' in html and '<html lang="nl" dir="ltr">' in html
     assert "data-preview" not in client.http.get("/f/branded?lang=xx").body.decode()
+
+
+def test_a_right_to_left_language_lays_the_hosted_page_out_right_to_left(client, stack):
+    """A form with Arabic texts was shown left to right (question mark first, end labels swapped), and its
+    spam trap, moved 10,000 px "left", widened such a page by as much."""
+    form_store.save(
+        FormConfig(form_id="arabic", name="رأيك", strings={"ar": {"send": "أرسل", "question": "ما رأيك؟"}})
+    )
+
+    html = client.http.get("/f/arabic", headers={"Accept-Language": "ar-EG,ar;q=0.9"}).body.decode()
+
+    assert '<html lang="ar" dir="rtl">' in html and "<legend>ما رأيك؟</legend>" in html
+    assert "left:-10000px" not in html and ".hi{text-align:end}" in html
 
 
 @pytest.mark.parametrize("follow_up", [{}, {"negative": "What went wrong?"}])  # one page, or the score first

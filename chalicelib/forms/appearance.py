@@ -197,6 +197,10 @@ def public_appearance(form: Any) -> dict[str, Any]:
     }
 
 
+# Languages written right to left (as widget.js has them): a form shown in one is laid out that way.
+RIGHT_TO_LEFT_LANGUAGES = frozenset({"ar", "he", "fa", "ur"})
+
+
 def languages_of(form: Any) -> tuple[str, ...]:
     """The languages a form can be shown in: the shipped ones and those it has overrides for."""
     return tuple(dict.fromkeys([*builtin_strings(), *form.strings]))

@@ -19,7 +19,14 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.forms.appearance import DEFAULT_LANGUAGE, band_of, bands_of, languages_of, strings_for
+from chalicelib.forms.appearance import (
+    DEFAULT_LANGUAGE,
+    RIGHT_TO_LEFT_LANGUAGES,
+    band_of,
+    bands_of,
+    languages_of,
+    strings_for,
+)
 from chalicelib.forms.config import FormConfig
 from chalicelib.forms.validation import RESPONSE_ID_PATTERN
 from chalicelib.http import accept_language_hint, as_api_error
@@ -76,7 +83,7 @@ legend{font-weight:600;margin-bottom:.5rem}
 .rate{display:flex;flex-wrap:wrap;gap:.25rem .5rem}
 .scale{flex:1 1 100%;order:-1;display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:.35rem}
 .lo,.hi{flex:1 1 40%;contain:inline-size;color:var(--muted);font-size:.85rem}
-.hi{text-align:right}
+.hi{text-align:end}
 .nps{container-type:inline-size}
 .nps .scale{order:0;grid-template-columns:repeat(30,minmax(0,1fr))}
 .nps .opt{grid-column:span 5}
@@ -105,7 +112,7 @@ background:var(--accent);color:var(--on-accent);cursor:pointer}
 .alert{border:1px solid var(--err);color:var(--err);padding:.25rem .75rem;border-radius:8px;
 margin-bottom:1rem}
 .alert p{margin:.25rem 0}
-.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
+.hp{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .brand{display:flex;align-items:center;gap:.75rem;margin:0 0 1rem}.brand h1{margin:0}
 .logo{max-height:3rem;max-width:10rem;object-fit:contain}
@@ -141,8 +148,11 @@ def _page(
     language: str = "en",
     form: FormConfig | None = None,
 ) -> str:
+    # A right-to-left language sets the page's direction; the spam trap (.hp) is clipped in place, since
+    # moved 10,000 px "left" it would widen such a page by as much.
+    direction = "rtl" if language.split("-", maxsplit=1)[0] in RIGHT_TO_LEFT_LANGUAGES else "ltr"
     return (
-        f'<!doctype html>\n<html lang="{escape(language)}"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{escape(language)}" dir="{direction}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title>"
