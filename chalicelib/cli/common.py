@@ -5,13 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 Command = Callable[[argparse.Namespace], int]
+T = TypeVar("T")
+
+# Days a range command (counters rebuild, feedback rekey) works on at once: each day already reads its
+# partitions concurrently, so a few days in flight keep the table busy without a thundering herd, and an
+# upgrade's range of years takes minutes rather than hours.
+DEFAULT_DAY_WORKERS = 4
+MAX_DAY_WORKERS = 16
 
 
 def day_argument(value: str) -> date:
@@ -101,3 +109,46 @@ def waiting_aloud(seconds: float) -> None:
     all for a CRM that does not answer) and Retry-After waits are said, not silent."""
     print(f"waiting {seconds:g} s, then trying again (Ctrl-C stops)", file=sys.stderr, flush=True)
     time.sleep(seconds)
+
+
+def add_day_workers_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=bounded(1, MAX_DAY_WORKERS),
+        default=DEFAULT_DAY_WORKERS,
+        help=f"days worked on at once (default {DEFAULT_DAY_WORKERS}, at most {MAX_DAY_WORKERS})",
+    )
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def walk_days(
+    args: argparse.Namespace, days: Sequence[date], work: Callable[[date], T]
+) -> Iterator[tuple[date, T | Exception]]:
+    """`work` on each day, `args.workers` days at once, yielded in day order (the lines read as a calendar
+    whatever order the days finish in) under a progress bar with the time left on stderr. A day's exception
+    is yielded, not raised: the other days go on and the command says which to run again."""
+    from chalicelib import aws
+
+    aws.client("dynamodb")  # built once here: boto3 does not build clients safely from several threads
+
+    def guarded(day: date) -> T | Exception:
+        try:
+            return work(day)
+        except Exception as error:  # reported with its day by the caller
+            return error
+
+    print(f"{len(days)} day(s), {args.workers} at a time", file=sys.stderr, flush=True)
+    with progress_bar(args, len(days), "day") as bar, ThreadPoolExecutor(args.workers) as pool:
+        for day, outcome in zip(days, pool.map(guarded, days), strict=True):
+            yield day, outcome
+            bar.update(1)
+
+
+def say(line: str) -> None:
+    """A line on stdout that leaves a progress bar on stderr intact."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stdout)
