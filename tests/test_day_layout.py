@@ -309,3 +309,25 @@ def test_rekey_walks_days_in_parallel_in_day_order_and_names_the_first_day_to_ru
     assert lines[2] == f"{days[2].isoformat()}: failed: ProvisionedThroughputExceededException"
     assert lines[4].startswith(f"1 day(s) to run again, from {days[2].isoformat()}")
     assert feedback_rekey.count_legacy(DAY) == 0
+
+
+def test_a_walk_stops_at_an_error_no_day_escapes_and_says_it_once(counted, capsys, monkeypatch):
+    """Expired credentials fail every day alike: one error line, not a `failed` line per day of years."""
+    from botocore.exceptions import ClientError
+
+    def expired(day):
+        raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "The token has expired"}}, "Query")
+
+    monkeypatch.setattr(feedback_rekey, "rekey_day", expired)
+    arguments = [
+        "feedback",
+        "rekey",
+        "--from",
+        DAY.isoformat(),
+        "--to",
+        (DAY + timedelta(days=30)).isoformat(),
+    ]
+    assert cli.main(arguments) == 1
+    captured = capsys.readouterr()
+    assert "failed:" not in captured.out
+    assert captured.err.count("error: AWS refused Query: ExpiredToken") == 1 and "renew them" in captured.err

@@ -189,6 +189,25 @@ def test_an_operator_command_aws_refuses_says_why_in_a_line_not_a_traceback(
         assert f"AWS refused {error.operation_name}: {error.response['Error']['Code']}" in err
 
 
+def test_a_parameter_powertools_could_not_read_is_said_as_aws_s_own_error(stack, monkeypatch, capsys):
+    """Powertools wraps an unreachable SSM in GetParameterError (backfill against a stopped `make run`)."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.exceptions import EndpointConnectionError
+
+    from chalicelib.operations import dlq
+
+    def unreachable(self: Any) -> None:
+        try:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:5999/")
+        except EndpointConnectionError as error:
+            raise GetParameterError(str(error)) from error
+
+    monkeypatch.setattr(dlq.DeadLetterQueue, "list", unreachable)
+    assert cli.main(["dlq", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot reach AWS at http://127.0.0.1:5999/") and "Traceback" not in err
+
+
 # --- doctor ---------------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,34 @@ from pydantic import ValidationError
 Command = Callable[[argparse.Namespace], int]
 T = TypeVar("T")
 
+# AWS error codes of credentials it does not accept (expired, of another account, badly signed).
+CREDENTIAL_ERRORS = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+}
+
+
+def is_permission_error(code: str) -> bool:
+    return "AccessDenied" in code or code in {"UnauthorizedOperation", "AuthorizationError"}
+
+
+def stops_every_day(error: Exception) -> bool:
+    """An error no day of a range escapes (AWS unreachable, no region or credentials, credentials refused,
+    a permission missing): the walk stops and the CLI says it once, rather than once a day."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    if isinstance(error, EndpointConnectionError | NoCredentialsError | NoRegionError):
+        return True
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        return code in CREDENTIAL_ERRORS or is_permission_error(code)
+    return False
+
+
 # Days a range command (counters rebuild, feedback rekey) works on at once: each day already reads its
 # partitions concurrently, so a few days in flight keep the table busy without a thundering herd, and an
 # upgrade's range of years takes minutes rather than hours.
@@ -143,6 +171,9 @@ def walk_days(
     print(f"{len(days)} day(s), {args.workers} at a time", file=sys.stderr, flush=True)
     with progress_bar(args, len(days), "day") as bar, ThreadPoolExecutor(args.workers) as pool:
         for day, outcome in zip(days, pool.map(guarded, days), strict=True):
+            if isinstance(outcome, Exception) and stops_every_day(outcome):
+                pool.shutdown(wait=False, cancel_futures=True)  # the days not started would fail alike
+                raise outcome
             yield day, outcome
             bar.update(1)
 

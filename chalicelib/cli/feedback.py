@@ -80,8 +80,8 @@ def rekey(args: argparse.Namespace) -> int:
             say(f"{day.isoformat()}: {moved} re-keyed, {left} changed meanwhile, {remaining} still old")
     if unfinished:
         print(
-            f"{len(unfinished)} day(s) to run again, from {unfinished[0].isoformat()} (the index may be "
-            "catching up; a re-key is idempotent)"
+            f"{len(unfinished)} day(s) to run again, from {unfinished[0].isoformat()} (a failed day: its "
+            "error above; a day still old: the index may be catching up); a re-key is idempotent"
         )
         return 1
     print("done")
