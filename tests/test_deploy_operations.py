@@ -210,6 +210,27 @@ def test_a_parameter_powertools_could_not_read_is_said_as_aws_s_own_error(stack,
 
 # --- doctor ---------------------------------------------------------------------------------------------
 
+EXPORT_NOW_PAYLOAD = Path(__file__).resolve().parent.parent / "infra" / "scheduled-event.json"
+
+
+def test_the_documented_first_export_runs_the_nightly_export(client, monkeypatch):
+    """Step 6 (and the ExportNotRun runbook line) invokes the export function by hand: a bare `aws lambda
+    invoke` sends `{}`, which Chalice's schedule handler refuses (KeyError 'version'), so the command sends
+    the schedule's event from infra/scheduled-event.json."""
+    from datetime import UTC, datetime
+
+    from chalicelib.export import day as export_day
+
+    with pytest.raises(KeyError):
+        client.lambda_.invoke("nightly_export", {})
+    monkeypatch.setattr(export_day, "utc_now", lambda: datetime(2026, 11, 22, 2, 15, tzinfo=UTC))
+    response = client.lambda_.invoke("nightly_export", json.loads(EXPORT_NOW_PAYLOAD.read_text()))
+    assert response.payload["date"] == "2026-11-21"
+    readme = " ".join((EXPORT_NOW_PAYLOAD.parent.parent / "README.md").read_text(encoding="utf-8").split())
+    for text in (readme, " ".join(doctor.CHECKLIST.split())):
+        assert "--payload file://infra/scheduled-event.json" in text
+        assert 'aws lambda invoke --function-name "$EXPORT_FUNCTION_NAME" /dev/stdout' not in text
+
 
 def _by_check(findings: list[doctor.Finding]) -> dict[str, doctor.Finding]:
     return {finding.check: finding for finding in findings}
