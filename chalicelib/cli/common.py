@@ -157,7 +157,8 @@ def walk_days(
 ) -> Iterator[tuple[date, T | Exception]]:
     """`work` on each day, `args.workers` days at once, yielded in day order (the lines read as a calendar
     whatever order the days finish in) under a progress bar with the time left on stderr. A day's exception
-    is yielded, not raised: the other days go on and the command says which to run again."""
+    is yielded, not raised: the other days go on and the command says which to run again; except one no day
+    escapes (`stops_every_day`), raised for the CLI to say once."""
     from chalicelib import aws
 
     aws.client("dynamodb")  # built once here: boto3 does not build clients safely from several threads
