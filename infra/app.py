@@ -33,6 +33,7 @@ import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from infra.settings import StageSettings  # noqa: E402
+from infra.settings import environment_region as settings_region  # noqa: E402
 from infra.stack import FeedbackStack  # noqa: E402
 
 # CDK feature flags, set here rather than in cdk.json so `python infra/app.py` and the CDK CLI agree.
@@ -67,7 +68,7 @@ def build(
     """The app with its one stack (not synthesized yet). `context` adds to what the CDK CLI passes."""
     # chalice package resolves service principals for a region; offline there may be none configured.
     if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
-        os.environ["AWS_DEFAULT_REGION"] = os.environ.get("CDK_DEFAULT_REGION", "us-east-1")
+        os.environ["AWS_DEFAULT_REGION"] = settings_region()
     app = cdk.App(context={**FEATURE_FLAGS, **(context or {})}, outdir=outdir)
     try:
         settings = StageSettings.from_context(app.node.try_get_context)

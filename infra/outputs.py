@@ -23,6 +23,8 @@ OUTPUTS: dict[str, tuple[str, str | None]] = {
     "Stage": ("Chalice stage", "STAGE"),
     "TableName": ("DynamoDB table", "TABLE_NAME"),
     "ExportBucketName": ("S3 bucket of the nightly exports (exports/) and Athena results", "EXPORT_BUCKET"),
+    # Read by no function: the tear-down empties it (README, Cost and the kill switch, Tear down).
+    "AccessLogsBucketName": ("S3 bucket of the export bucket's access logs", "ACCESS_LOGS_BUCKET"),
     "IngestQueueName": ("SQS ingest queue name", "INGEST_QUEUE_NAME"),
     "IngestQueueUrl": ("SQS ingest queue URL", "INGEST_QUEUE_URL"),
     "DeadLetterQueueUrl": ("SQS dead-letter queue URL (deliveries that failed 5 times)", "DLQ_URL"),

@@ -56,11 +56,17 @@ def _flag(name: str, value: Any, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
-def _environment_region() -> str:
+def environment_region() -> str:
+    """The region deployed to when the context names none: the CDK CLI's, the environment's, else the
+    profile's."""
     for name in ("CDK_DEFAULT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
         if os.environ.get(name):
             return os.environ[name]
-    return DEFAULT_REGION
+    # `make synth` runs without the CDK CLI, which would pass the region of AWS_PROFILE's configuration: read
+    # it the same way, so the offline template is the one `make deploy` deploys.
+    import boto3
+
+    return boto3.session.Session().region_name or DEFAULT_REGION
 
 
 def _logs_role_choice(value: Any) -> bool:
@@ -251,7 +257,7 @@ class StageSettings:
                 " (the SQS event source minimum)",
             ),
             pandas_layer_arn=get("pandas_layer_arn") or None,
-            region=str(get("region") or _environment_region()),
+            region=str(get("region") or environment_region()),
             comprehend_region=get("comprehend_region") or None,
             monthly_budget_usd=_number(
                 "monthly_budget_usd", get("monthly_budget_usd"), DEFAULT_MONTHLY_BUDGET_USD

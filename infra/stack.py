@@ -356,6 +356,7 @@ class FeedbackStack(cdk.Stack):
             "Stage": self.settings.stage,
             "TableName": self.table.table_name,
             "ExportBucketName": self.bucket.bucket_name,
+            "AccessLogsBucketName": self.access_logs_bucket.bucket_name,
             "IngestQueueName": self.queue.queue_name,
             "IngestQueueUrl": self.queue.queue_url,
             "DeadLetterQueueUrl": self.dead_letter_queue.queue_url,

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib import aws, cli
 from chalicelib.config import settings
+from chalicelib.local.moto_patches import fit_for_threads
 from chalicelib.models import Channel, StoredFeedback
 from chalicelib.read import cursors
 from chalicelib.store import counters, day_layout, dynamo, feedback_pages, feedback_rekey
@@ -282,3 +283,51 @@ def test_an_unfiltered_listings_counter_window_is_one_batch_get():
 
     assert day_layout.COUNTS_WINDOW_DAYS * counters.COUNTER_SHARDS + 1 <= dynamo.MAX_BATCH_GET_ITEMS
     assert (day_layout.COUNTS_WINDOW_DAYS + 1) * counters.COUNTER_SHARDS + 1 > dynamo.MAX_BATCH_GET_ITEMS
+
+
+def test_rekey_walks_days_in_parallel_in_day_order_and_names_the_first_day_to_run_again(
+    counted, capsys, monkeypatch
+):
+    """An upgrade re-keys from the first day with items, perhaps years back: several days at once, said in
+    calendar order; a day that fails is named and the others still re-keyed."""
+    mixed_day()
+    days = [DAY + timedelta(days=n) for n in range(4)]
+    rekey_day = feedback_rekey.rekey_day
+
+    def failing_on_the_third_day(day):
+        if day == days[2]:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return rekey_day(day)
+
+    monkeypatch.setattr(feedback_rekey, "rekey_day", failing_on_the_third_day)
+    arguments = ["feedback", "rekey", "--from", days[0].isoformat(), "--to", days[-1].isoformat()]
+    with fit_for_threads():
+        assert cli.main([*arguments, "--workers", "3"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines[:4]] == [day.isoformat() for day in days]
+    assert lines[0].startswith(f"{DAY.isoformat()}: 12 re-keyed, none left")
+    assert lines[2] == f"{days[2].isoformat()}: failed: ProvisionedThroughputExceededException"
+    assert lines[4].startswith(f"1 day(s) to run again, from {days[2].isoformat()}")
+    assert feedback_rekey.count_legacy(DAY) == 0
+
+
+def test_a_walk_stops_at_an_error_no_day_escapes_and_says_it_once(counted, capsys, monkeypatch):
+    """Expired credentials fail every day alike: one error line, not a `failed` line per day of years."""
+    from botocore.exceptions import ClientError
+
+    def expired(day):
+        raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "The token has expired"}}, "Query")
+
+    monkeypatch.setattr(feedback_rekey, "rekey_day", expired)
+    arguments = [
+        "feedback",
+        "rekey",
+        "--from",
+        DAY.isoformat(),
+        "--to",
+        (DAY + timedelta(days=30)).isoformat(),
+    ]
+    assert cli.main(arguments) == 1
+    captured = capsys.readouterr()
+    assert "failed:" not in captured.out
+    assert captured.err.count("error: AWS refused Query: ExpiredToken") == 1 and "renew them" in captured.err

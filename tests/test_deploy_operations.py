@@ -189,7 +189,47 @@ def test_an_operator_command_aws_refuses_says_why_in_a_line_not_a_traceback(
         assert f"AWS refused {error.operation_name}: {error.response['Error']['Code']}" in err
 
 
+def test_a_parameter_powertools_could_not_read_is_said_as_aws_s_own_error(stack, monkeypatch, capsys):
+    """Powertools wraps an unreachable SSM in GetParameterError (backfill against a stopped `make run`)."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.exceptions import EndpointConnectionError
+
+    from chalicelib.operations import dlq
+
+    def unreachable(self: Any) -> None:
+        try:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:5999/")
+        except EndpointConnectionError as error:
+            raise GetParameterError(str(error)) from error
+
+    monkeypatch.setattr(dlq.DeadLetterQueue, "list", unreachable)
+    assert cli.main(["dlq", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot reach AWS at http://127.0.0.1:5999/") and "Traceback" not in err
+
+
 # --- doctor ---------------------------------------------------------------------------------------------
+
+EXPORT_NOW_PAYLOAD = Path(__file__).resolve().parent.parent / "infra" / "scheduled-event.json"
+
+
+def test_the_documented_first_export_runs_the_nightly_export(client, monkeypatch):
+    """Step 6 (and the ExportNotRun runbook line) invokes the export function by hand: a bare `aws lambda
+    invoke` sends `{}`, which Chalice's schedule handler refuses (KeyError 'version'), so the command sends
+    the schedule's event from infra/scheduled-event.json."""
+    from datetime import UTC, datetime
+
+    from chalicelib.export import day as export_day
+
+    with pytest.raises(KeyError):
+        client.lambda_.invoke("nightly_export", {})
+    monkeypatch.setattr(export_day, "utc_now", lambda: datetime(2026, 11, 22, 2, 15, tzinfo=UTC))
+    response = client.lambda_.invoke("nightly_export", json.loads(EXPORT_NOW_PAYLOAD.read_text()))
+    assert response.payload["date"] == "2026-11-21"
+    readme = " ".join((EXPORT_NOW_PAYLOAD.parent.parent / "README.md").read_text(encoding="utf-8").split())
+    for text in (readme, " ".join(doctor.CHECKLIST.split())):
+        assert "--payload file://infra/scheduled-event.json" in text
+        assert 'aws lambda invoke --function-name "$EXPORT_FUNCTION_NAME" /dev/stdout' not in text
 
 
 def _by_check(findings: list[doctor.Finding]) -> dict[str, doctor.Finding]:

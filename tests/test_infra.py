@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from aws_cdk.assertions import Match, Template
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 from cfnlint.api import lint_file
+from moto import mock_aws
 
 from chalicelib.ingest import ANALYZE_BATCH_SIZE
 from chalicelib.local.provision import MAX_RECEIVE_COUNT
@@ -385,6 +388,33 @@ def test_outputs_name_what_the_cli_needs(synth: Synth):
     assert '{"Ref": "RestAPI"}' in api_url
     assert ".execute-api." in api_url
     assert api_url.endswith('"/api/"]]}')
+    # The tear-down empties both buckets by these names (README, Tear down).
+    assert stack_outputs["AccessLogsBucketName"]["Value"] == ref(
+        synth.logical_id("AWS::S3::Bucket", "AccessLogsBucket")
+    )
+
+
+def test_the_tear_down_command_empties_a_versioned_bucket_of_every_version_and_delete_marker(monkeypatch):
+    """CloudFormation cannot delete a bucket holding objects; `aws s3 rm --recursive` leaves the old versions
+    and delete markers of a versioned one. README's command is run as written, against moto."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"\.venv/bin/python -c '([^']+)' \"\$bucket\"", readme)
+    assert command, "README's tear-down command"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="feedback-exports-dev-1-us-east-1")
+        s3.put_bucket_versioning(
+            Bucket="feedback-exports-dev-1-us-east-1", VersioningConfiguration={"Status": "Enabled"}
+        )
+        for body in (b"v1", b"v2"):
+            s3.put_object(Bucket="feedback-exports-dev-1-us-east-1", Key="exports/a.csv", Body=body)
+        s3.delete_object(Bucket="feedback-exports-dev-1-us-east-1", Key="exports/a.csv")  # a delete marker
+        monkeypatch.setattr(sys, "argv", ["-c", "feedback-exports-dev-1-us-east-1"])
+        exec(command.group(1), {})  # noqa: S102 - the README's own one-liner
+        left = s3.list_object_versions(Bucket="feedback-exports-dev-1-us-east-1")
+        assert "Versions" not in left and "DeleteMarkers" not in left
+        s3.delete_bucket(Bucket="feedback-exports-dev-1-us-east-1")  # what CloudFormation then does
 
 
 @pytest.mark.parametrize(

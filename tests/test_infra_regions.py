@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,13 +195,23 @@ def test_a_region_without_comprehend_is_refused_with_the_way_out():
     assert settings.comprehend_region == "eu-central-1"
 
 
-def test_the_region_comes_from_context_or_the_cdk_environment(monkeypatch: pytest.MonkeyPatch):
-    for name in ("CDK_DEFAULT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+def test_the_region_comes_from_context_or_the_cdk_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    for name in ("CDK_DEFAULT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     assert StageSettings.from_context({"stage": "dev"}.get).region == "us-east-1"
     monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
     assert StageSettings.from_context({"stage": "dev"}.get).region == "eu-west-1"
     assert StageSettings.from_context({"stage": "dev", "region": "eu-central-1"}.get).region == "eu-central-1"
+    # `make synth` with only a profile (its region in ~/.aws/config), as the CDK CLI reads it on deploy.
+    monkeypatch.delenv("CDK_DEFAULT_REGION")
+    config = tmp_path / "config"
+    config.write_text("[profile team]\nregion = eu-west-2\n", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "team")
+    assert StageSettings.from_context({"stage": "dev"}.get).region == "eu-west-2"
 
 
 def test_a_region_without_bedrock_is_refused_only_when_bedrock_is_used():

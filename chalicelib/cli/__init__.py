@@ -11,11 +11,13 @@ import os
 import sys
 from collections.abc import Sequence
 
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
 from chalicelib.cli.alerts import add_alerts_commands
 from chalicelib.cli.analysis import add_analysis_commands
 from chalicelib.cli.backfill import add_backfill_command
+from chalicelib.cli.common import CREDENTIAL_ERRORS, is_permission_error
 from chalicelib.cli.counters import add_counters_commands
 from chalicelib.cli.crm import add_crm_commands
 from chalicelib.cli.customers import add_customers_commands
@@ -95,24 +97,16 @@ _MISSING = {
     "NoSuchBucket",
     "ParameterNotFound",
 }
-_CREDENTIALS = {
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "InvalidClientTokenId",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
-}
 
 
 def _hint(code: str) -> str:
     if code in _MISSING:
         return f"  A resource of the stage is not where the CLI looked. {POINT_AT_A_STAGE}"
-    if code in _CREDENTIALS:
+    if code in CREDENTIAL_ERRORS:
         return (
             "  Your AWS credentials are expired or not valid for this account: renew them and run it again."
         )
-    if "AccessDenied" in code or code in {"UnauthorizedOperation", "AuthorizationError"}:
+    if is_permission_error(code):
         return "  Your role lacks that permission: README names what each operator command needs."
     return "  Nothing was changed by the refused request; run it again once the cause is fixed."
 
@@ -124,7 +118,14 @@ def _run(argv: Sequence[str] | None) -> int:
 
         use_local_stack()
     try:
-        return args.run(args)
+        try:
+            return args.run(args)
+        except GetParameterError as error:
+            # Powertools wraps what SSM answered (AWS unreachable, no credentials …): said as AWS's own error.
+            cause = error.__cause__ or error.__context__
+            if isinstance(cause, Exception):
+                raise cause from None
+            raise
     except EndpointConnectionError as error:
         hint = " Is `make run` running?" if args.local else ""
         print(f"error: cannot reach AWS at {error.kwargs.get('endpoint_url')}.{hint}", file=sys.stderr)

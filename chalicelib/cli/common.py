@@ -5,13 +5,49 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 Command = Callable[[argparse.Namespace], int]
+T = TypeVar("T")
+
+# AWS error codes of credentials it does not accept (expired, of another account, badly signed).
+CREDENTIAL_ERRORS = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+}
+
+
+def is_permission_error(code: str) -> bool:
+    return "AccessDenied" in code or code in {"UnauthorizedOperation", "AuthorizationError"}
+
+
+def stops_every_day(error: Exception) -> bool:
+    """An error no day of a range escapes (AWS unreachable, no region or credentials, credentials refused,
+    a permission missing): the walk stops and the CLI says it once, rather than once a day."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    if isinstance(error, EndpointConnectionError | NoCredentialsError | NoRegionError):
+        return True
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        return code in CREDENTIAL_ERRORS or is_permission_error(code)
+    return False
+
+
+# Days a range command (counters rebuild, feedback rekey) works on at once: each day already reads its
+# partitions concurrently, so a few days in flight keep the table busy without a thundering herd, and an
+# upgrade's range of years takes minutes rather than hours.
+DEFAULT_DAY_WORKERS = 4
+MAX_DAY_WORKERS = 16
 
 
 def day_argument(value: str) -> date:
@@ -101,3 +137,50 @@ def waiting_aloud(seconds: float) -> None:
     all for a CRM that does not answer) and Retry-After waits are said, not silent."""
     print(f"waiting {seconds:g} s, then trying again (Ctrl-C stops)", file=sys.stderr, flush=True)
     time.sleep(seconds)
+
+
+def add_day_workers_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=bounded(1, MAX_DAY_WORKERS),
+        default=DEFAULT_DAY_WORKERS,
+        help=f"days worked on at once (default {DEFAULT_DAY_WORKERS}, at most {MAX_DAY_WORKERS})",
+    )
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def walk_days(
+    args: argparse.Namespace, days: Sequence[date], work: Callable[[date], T]
+) -> Iterator[tuple[date, T | Exception]]:
+    """`work` on each day, `args.workers` days at once, yielded in day order (the lines read as a calendar
+    whatever order the days finish in) under a progress bar with the time left on stderr. A day's exception
+    is yielded, not raised: the other days go on and the command says which to run again; except one no day
+    escapes (`stops_every_day`), raised for the CLI to say once."""
+    from chalicelib import aws
+
+    aws.client("dynamodb")  # built once here: boto3 does not build clients safely from several threads
+
+    def guarded(day: date) -> T | Exception:
+        try:
+            return work(day)
+        except Exception as error:  # reported with its day by the caller
+            return error
+
+    print(f"{len(days)} day(s), {args.workers} at a time", file=sys.stderr, flush=True)
+    with progress_bar(args, len(days), "day") as bar, ThreadPoolExecutor(args.workers) as pool:
+        for day, outcome in zip(days, pool.map(guarded, days), strict=True):
+            if isinstance(outcome, Exception) and stops_every_day(outcome):
+                pool.shutdown(wait=False, cancel_futures=True)  # the days not started would fail alike
+                raise outcome
+            yield day, outcome
+            bar.update(1)
+
+
+def say(line: str) -> None:
+    """A line on stdout that leaves a progress bar on stderr intact."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stdout)

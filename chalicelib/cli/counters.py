@@ -5,22 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
 from typing import Any
 
-from chalicelib.cli.common import bounded, day_argument, progress_bar
-
-# Days recounted at once: each day already reads its partitions concurrently (store/feedback.list_day), so a
-# few days in flight keep the table busy without a thundering herd; a long range (an upgrade's rebuild from
-# years back) then takes minutes rather than hours.
-DEFAULT_WORKERS = 4
-MAX_WORKERS = 16
+from chalicelib.cli.common import add_day_workers_argument, day_argument, days_between, say, walk_days
 
 
 def rebuild_command(args: argparse.Namespace) -> int:
-    from chalicelib import aws
     from chalicelib.models import utc_now
     from chalicelib.store import counters
     from chalicelib.store import feedback as feedback_store
@@ -30,32 +20,19 @@ def rebuild_command(args: argparse.Namespace) -> int:
         print("error: --to is before --from", file=sys.stderr)
         return 2
     parents = taxonomy_records.current_fresh().parents()
-    days = [args.from_day + timedelta(days=n) for n in range((args.to_day - args.from_day).days + 1)]
-    aws.client("dynamodb")  # built once here: boto3 does not build clients safely from several threads
 
-    def recount(day: date) -> Counter[str] | Exception:
-        try:
-            return counters.rebuild_day(day, feedback_store.list_day(day, every_partition=True), parents)
-        except Exception as error:  # reported with its day; the other days go on (a rerun is idempotent)
-            return error
+    def recount(day: Any) -> Any:
+        return counters.rebuild_day(day, feedback_store.list_day(day, every_partition=True), parents)
 
-    print(
-        f"recounting {len(days)} day(s), {args.workers} at a time (progress and time left on stderr)",
-        file=sys.stderr,
-        flush=True,
-    )
     total, failed = 0, []
-    with progress_bar(args, len(days), "day") as bar, ThreadPoolExecutor(args.workers) as pool:
-        # map yields in day order whatever order the days finish in, so the lines read as a calendar.
-        for day, outcome in zip(days, pool.map(recount, days), strict=True):
-            bar.update(1)
-            if isinstance(outcome, Exception):
-                failed.append(day)
-                bar.write(f"{day.isoformat()}: failed: {outcome}", file=sys.stdout)
-                continue
-            items = sum(n for name, n in outcome.items() if name.startswith("s|"))
-            total += items
-            bar.write(f"{day.isoformat()}: {items} items counted", file=sys.stdout)
+    for day, outcome in walk_days(args, days_between(args.from_day, args.to_day), recount):
+        if isinstance(outcome, Exception):
+            failed.append(day)
+            say(f"{day.isoformat()}: failed: {outcome}")
+            continue
+        items = sum(n for name, n in outcome.items() if name.startswith("s|"))
+        total += items
+        say(f"{day.isoformat()}: {items} items counted")
     if failed:
         print(
             f"{len(failed)} day(s) failed, {total} items counted on the others: run the same command again "
@@ -82,10 +59,5 @@ def add_counters_commands(
     )
     rebuild.add_argument("--from", dest="from_day", type=day_argument, required=True, help="first UTC day")
     rebuild.add_argument("--to", dest="to_day", type=day_argument, required=True, help="last UTC day")
-    rebuild.add_argument(
-        "--workers",
-        type=bounded(1, MAX_WORKERS),
-        default=DEFAULT_WORKERS,
-        help=f"days recounted at once (default {DEFAULT_WORKERS}, at most {MAX_WORKERS})",
-    )
+    add_day_workers_argument(rebuild)
     rebuild.set_defaults(run=rebuild_command)

@@ -6,12 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.cli.common import clip, day_argument
+from chalicelib.cli.common import add_day_workers_argument, clip, day_argument, days_between, say, walk_days
 from chalicelib.config import settings
 from chalicelib.export.day import export_day, previous_utc_day
 from chalicelib.models import StoredFeedback, utc_now
@@ -58,21 +58,34 @@ def rekey(args: argparse.Namespace) -> int:
     from chalicelib.store import counters
 
     if args.to_day < args.from_day:
-        print("--to is before --from", file=sys.stderr)
+        print("error: --to is before --from", file=sys.stderr)
         return 2
-    day, unfinished = args.from_day, 0
-    while day <= args.to_day:
+
+    def rekey_one(day: date) -> tuple[int, int, int, int]:
         moved, left = feedback_rekey.rekey_day(day)
         remaining = feedback_rekey.count_legacy(day)
+        return moved, left, remaining, counters.settle_keyed(day) if remaining == 0 else 0
+
+    unfinished = []
+    for day, outcome in walk_days(args, days_between(args.from_day, args.to_day), rekey_one):
+        if isinstance(outcome, Exception):
+            unfinished.append(day)
+            say(f"{day.isoformat()}: failed: {outcome}")
+            continue
+        moved, left, remaining, settled = outcome
         if remaining == 0:
-            settled = counters.settle_keyed(day)
-            print(f"{day.isoformat()}: {moved} re-keyed, none left in the old layout (ck +{settled})")
+            say(f"{day.isoformat()}: {moved} re-keyed, none left in the old layout (ck +{settled})")
         else:
-            unfinished += 1
-            print(f"{day.isoformat()}: {moved} re-keyed, {left} changed meanwhile, {remaining} still old")
-        day += timedelta(days=1)
-    print("done" if not unfinished else f"{unfinished} day(s) to run again (the index may be catching up)")
-    return 0 if not unfinished else 1
+            unfinished.append(day)
+            say(f"{day.isoformat()}: {moved} re-keyed, {left} changed meanwhile, {remaining} still old")
+    if unfinished:
+        print(
+            f"{len(unfinished)} day(s) to run again, from {unfinished[0].isoformat()} (a failed day: its "
+            "error above; a day still old: the index may be catching up); a re-key is idempotent"
+        )
+        return 1
+    print("done")
+    return 0
 
 
 def export(args: argparse.Namespace) -> int:
@@ -111,6 +124,10 @@ def add_feedback_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     rekeying.add_argument("--from", dest="from_day", type=day_argument, required=True, help="first UTC day")
     rekeying.add_argument("--to", dest="to_day", type=day_argument, required=True, help="last UTC day")
+    add_day_workers_argument(rekeying)
+    rekeying.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (off anyway without a TTY)"
+    )
     rekeying.set_defaults(run=rekey)
 
     exporting = groups.add_parser("export", parents=[common], help="run a day export")

@@ -35,8 +35,10 @@ CHECKLIST = """After `make deploy`, in order:
      .venv/bin/python -m chalicelib.cli tokens create --scope read --name Dashboard
   3. Create a form (forms create …) and/or register webhook sources (sources add --type …), then paste each
      source URL and secret into its platform's console (README, "Channels").
-  4. Run the first export so the ExportNotRun alarm clears:
-     aws lambda invoke --function-name "$EXPORT_FUNCTION_NAME" /dev/stdout
+  4. Run the first export so the ExportNotRun alarm clears (with the schedule's event: the handler
+     refuses the empty one a bare `aws lambda invoke` sends):
+     aws lambda invoke --function-name "$EXPORT_FUNCTION_NAME" --cli-binary-format raw-in-base64-out \\
+       --payload file://infra/scheduled-event.json --cli-read-timeout 900 /dev/stdout
   5. New account? Ask for a Lambda concurrency quota of 1,000 (Service Quotas → AWS Lambda → Concurrent
      executions); the default of a new account can be as low as 10.
   6. Run `.venv/bin/python -m chalicelib.cli doctor` again until every line is OK."""
