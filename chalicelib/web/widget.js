@@ -390,11 +390,18 @@ font-size:20px}
     fetch(API + '/forms/' + encodeURIComponent(formId), { credentials: 'omit' })
       .then((response) => (response.ok ? response.json() : Promise.reject(new Error('HTTP ' + response.status)))));
 
+  // A page whose Content-Security-Policy leaves this API out blocks every request: that is the fix to name.
+  let blockedBy = '';
+  document.addEventListener('securitypolicyviolation', (event) => {
+    if (String(event.blockedURI).startsWith(API)) blockedBy = event.effectiveDirective;
+  });
   // A fetch the browser blocks (CORS: a site the form does not allow) is only a TypeError: name the likely fix.
-  const unavailable = (formId) => (error) =>
-    console.warn('feedback widget: form ' + formId + ' unavailable (' + error.message + ')' +
-      (error instanceof TypeError ? ': offline, or this site (' + location.origin +
-        ") is not among the form's allowed origins" : ''));
+  // Said a moment later, once the browser has reported a policy violation (a task of its own).
+  const unavailable = (formId) => (error) => setTimeout(() =>
+    console.warn('feedback widget: form ' + formId + ' unavailable (' + error.message + ')' + (blockedBy
+      ? ": this page's Content-Security-Policy (" + blockedBy + ') does not allow ' + API + ': add it there'
+      : error instanceof TypeError ? ': offline, or this site (' + location.origin +
+        ") is not among the form's allowed origins" : '')), 100);
 
   function render(host, formId, slot) {
     // Claimed at once (not when mounted): another copy of this script starting meanwhile leaves it alone.

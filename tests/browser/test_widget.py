@@ -262,6 +262,18 @@ def test_a_right_to_left_page_with_a_strict_csp_a_reset_and_a_fixed_header(page,
     assert not errors, errors
 
 
+def test_a_page_whose_csp_blocks_the_api_is_told_so(page, host_site, local_stack):
+    """The script is allowed, its requests are not (connect-src 'self'): nothing can show, and the console
+    names the page's policy and the origin to add, not the form's allowed origins."""
+    with page.expect_console_message(lambda m: m.text.startswith("feedback widget:")) as message:
+        page.goto(host_site.url("csp-no-connect.html"))
+    warning = message.value.text
+    assert message.value.type == "warning"
+    assert "Content-Security-Policy (connect-src) does not allow " + local_stack.api in warning, warning
+    assert "allowed origins" not in warning
+    expect(page.locator("[data-feedback-form]")).to_be_empty()
+
+
 def test_the_screenshot_comparison_catches_a_broken_widget():
     """The tolerance is for antialiasing: a block of host colour over a tenth of the widget fails it."""
     baseline = Image.open(BASELINES / "widget-inline.png").convert("RGB")
