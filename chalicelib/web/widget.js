@@ -127,7 +127,7 @@
 [hidden]{display:none!important}
 *{box-sizing:border-box}
 .w{--bg:#fff;--fg:#1b1f24;--muted:#5b6470;--line:#b9c0ca;--accent:#2456c9;--on:#fff;--err:#b3261e;
-color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;text-align:left}
+color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;text-align:start}
 @media (prefers-color-scheme:dark){.w{--bg:#1b2027;--fg:#e8eaed;--muted:#aab2bd;--line:#4a5360;
 --accent:#8ab4ff;--on:#0b1220;--err:#ffb4ab}}
 .card{background:var(--bg);border:1px solid var(--line);border-radius:12px;padding:16px;max-width:544px}
@@ -137,7 +137,7 @@ legend{font-weight:600;margin:0 0 8px;padding:0}
 .rate{display:flex;flex-wrap:wrap;gap:4px 8px}
 .scale{flex:1 1 100%;order:-1;display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:4px}
 .lo,.hi{flex:1 1 40%;contain:inline-size;color:var(--muted);font-size:13px}
-.hi{text-align:right}
+.hi{text-align:end}
 .nps{container-type:inline-size}
 .nps .scale{order:0;grid-template-columns:repeat(30,minmax(0,1fr));gap:6px}
 .nps .opt{grid-column:span 5}
@@ -214,7 +214,8 @@ font-size:20px}
     const preview = host.hasAttribute('data-preview');  // the hosted page's preview: nothing is sent
     const root = host.attachShadow({ mode: 'open' });
     addStyle(root);
-    const t = textsOf(config, languageOf(host, config));
+    const language = languageOf(host, config);
+    const t = textsOf(config, language);
     const brand = config.branding || {};
     const kind = config.rating_scale;
     const stars = kind === 'stars';
@@ -341,7 +342,10 @@ font-size:20px}
     });
 
     const card = h('div', { class: 'card' }, form, status);
-    const widget = h('div', { class: 'w' + (brand.position === 'bottom-left' ? ' left' : '') });
+    // Written in its own language and direction, whatever the page's (a Hebrew page around English words
+    // put the question mark first and the scale's end labels together in the middle).
+    const widget = h('div', { class: 'w' + (brand.position === 'bottom-left' ? ' left' : ''), lang: language,
+      dir: /^(ar|he|fa|ur)$/.test(language) ? 'rtl' : 'ltr' });
     if (/^#[0-9a-f]{3,6}$/i.test(brand.accent_color || '')) {  // CSSOM, so a strict host CSP allows it
       widget.style.setProperty('--accent', brand.accent_color);
       widget.style.setProperty('--on', brand.on_accent || '#fff');

@@ -253,6 +253,12 @@ def test_a_right_to_left_page_with_a_strict_csp_a_reset_and_a_fixed_header(page,
     expect(form).to_be_visible()
 
     assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("innerWidth")
+    # English words keep their direction: the scale reads 0 to 10 left to right, the "?" ends the question.
+    options = page.locator("[data-feedback-form] .opt")
+    zero, ten = options.first.bounding_box(), options.last.bounding_box()
+    assert zero["x"] < ten["x"], (zero, ten)
+    assert form.locator("legend").evaluate("e => getComputedStyle(e).direction") == "ltr"
+    assert page.locator("[data-feedback-form] .w").get_attribute("lang") == "en"  # read in an English voice
     page.get_by_role("radio", name="8", exact=True).check()
     page.get_by_label("Tell us more (optional)").fill(comment)
     page.get_by_role("button", name="Send feedback").click()
