@@ -88,8 +88,10 @@
   const RATINGS = [['nps:promoter', 'NPS promoters (9–10)'], ['nps:passive', 'NPS passives (7–8)'],
     ['nps:detractor', 'NPS detractors (0–6)'], ['csat:satisfied', 'CSAT satisfied (4–5)'],
     ...[1, 2, 3, 4, 5].map((n) => [`csat:${n}`, `CSAT ${n}`]), ...[1, 2, 3, 4, 5].map((n) => [`stars:${n}`, `${n} stars`])];
+  // The analyzers' five first, then others feedback often arrives in (stored with the language detected).
   const LANGUAGES = [['en', 'English'], ['es', 'Spanish'], ['fr', 'French'], ['de', 'German'], ['pt', 'Portuguese'],
-    ['it', 'Italian'], ['nl', 'Dutch']];
+    ['it', 'Italian'], ['nl', 'Dutch'], ['ar', 'Arabic'], ['zh', 'Chinese'], ['he', 'Hebrew'], ['hi', 'Hindi'],
+    ['ja', 'Japanese'], ['ko', 'Korean'], ['pl', 'Polish'], ['ru', 'Russian'], ['sv', 'Swedish'], ['tr', 'Turkish']];
   // /stats is cut by one of these at a time (its counters count each by sentiment and rating, not by each other).
   const SLICES = ['source', 'channel', 'sentiment', 'theme'];
 

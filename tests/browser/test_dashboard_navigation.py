@@ -204,6 +204,11 @@ def test_right_to_left_comments_keep_their_direction(page, local_stack, seeded):
     assert text.evaluate("e => getComputedStyle(e).direction") == "rtl"
     meta = page.locator("#items-feed li .meta")  # the page's own words stay left to right
     assert meta.evaluate("e => getComputedStyle(e).direction") == "ltr"
+    # Its language (detected and stored) is one the Language filter offers.
+    page.get_by_label("Search comments", exact=True).fill("")
+    page.get_by_label("Language", exact=True).select_option(label="Arabic")
+    page.get_by_role("button", name="Apply").click()
+    assert comment in listed(page, len(local_stack.wait_for_items(lambda item: item.get("language") == "ar")))
 
 
 def test_a_customers_profile_colours_each_item_by_its_own_sentiment(page, local_stack, seeded):  # noqa: F811
