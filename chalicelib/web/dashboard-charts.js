@@ -53,9 +53,13 @@ window.FeedbackCharts = (() => {
     return top % 2 ? top + step : top;
   }
 
-  /* Stacked columns: one per day, one segment per sentiment. */
-  function dayChart(days, onPick) {
-    const width = 720, height = 240, left = 36, bottom = 22, top = 14;
+  /* How many axis labels fit a chart `width` units wide (at most `most`): a label takes about 60 units. */
+  const labelsFitting = (width, most) => Math.max(1, Math.min(most, Math.floor(width / 60)));
+
+  /* Stacked columns: one per day, one segment per sentiment. `width`: the units across, the pixels the chart
+   * gets on a narrow screen, so its 11 px words are drawn at 11 px rather than scaled down to unreadable. */
+  function dayChart(days, onPick, width = 720) {
+    const height = 240, left = 36, bottom = 22, top = 14;
     const max = niceMax(Math.max(1, ...days.map((d) => d.total)));
     const band = (width - left) / days.length;
     const bar = Math.max(2, Math.min(40, band * 0.7));
@@ -66,7 +70,7 @@ window.FeedbackCharts = (() => {
       svg.append(el('line', { class: 'axis', x1: left, x2: width, y1: y(tick), y2: y(tick) }),
         el('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end', text: tick }));
     }
-    const every = Math.ceil(days.length / 10);
+    const every = Math.ceil(days.length / labelsFitting(width - left, 10));
     days.forEach((day, index) => {
       const x = left + band * index + (band - bar) / 2;
       const group = el('g', { class: 'day', 'data-date': day.date, 'data-total': day.total });
@@ -88,9 +92,9 @@ window.FeedbackCharts = (() => {
   }
 
   /* Stacked horizontal bars: one per channel, with its total at the end. */
-  function channelChart(channels, onPick) {
+  function channelChart(channels, onPick, width = 460) {
     if (!channels.length) return el('p', { class: 'empty', text: 'No feedback in this period.' });
-    const row = 28, left = 90, width = 460, right = 40;
+    const row = 28, left = 90, right = 40;
     const height = row * channels.length + 4;
     const max = Math.max(1, ...channels.map((c) => c.total));
     const scale = (value) => (width - left - right) * value / max;
@@ -123,7 +127,7 @@ window.FeedbackCharts = (() => {
     const value = (day) => spec.value(day);
     if (!days.some((d) => value(d) !== null)) return el('p', { class: 'empty', text: spec.empty });
     const [low, , high] = spec.ticks;
-    const width = 460, height = 200, left = 36, top = 10, bottom = 22;
+    const width = spec.width || 460, height = 200, left = 36, top = 10, bottom = 22;
     const band = (width - left) / days.length;
     const x = (index) => left + band * index + band / 2;
     const y = (score) => top + (height - top - bottom) * (high - score) / (high - low);
@@ -149,7 +153,7 @@ window.FeedbackCharts = (() => {
         [`data-${spec.name}`]: value(day), 'data-responses': spec.responses(day) },
       el('title', { text: `${day.date} · ${spec.label} ${value(day)} (${spec.responses(day)} ratings)` })));
     });
-    const every = Math.ceil(days.length / 6);
+    const every = Math.ceil(days.length / labelsFitting(width - left, 6));
     days.forEach((day, index) => {
       if (index % every === 0) {
         svg.append(el('text', { x: x(index), y: height - 6, 'text-anchor': 'middle', text: day.date.slice(5) }));
@@ -159,25 +163,45 @@ window.FeedbackCharts = (() => {
   }
 
   /* NPS per day on a −100…100 axis. */
-  function npsChart(days) {
-    return trendChart(days, { name: 'nps', titleId: 'nps-title', empty: 'No NPS ratings in this period.',
+  function npsChart(days, width) {
+    return trendChart(days, { width, name: 'nps', titleId: 'nps-title', empty: 'No NPS ratings in this period.',
       ticks: [-100, 0, 100], value: (d) => d.nps.score, responses: (d) => d.nps.responses, label: 'NPS' });
   }
 
   /* CSAT per day: the % of ratings that are 4 or 5, on a 0…100 axis. */
-  function csatChart(days) {
+  function csatChart(days, width) {
     const csat = (d) => (d.scores ? d.scores.csat : { satisfied_percent: null, responses: 0 });
-    return trendChart(days, { name: 'csat', titleId: 'csat-title', empty: 'No CSAT ratings in this period.',
+    return trendChart(days, { width, name: 'csat', titleId: 'csat-title', empty: 'No CSAT ratings in this period.',
       ticks: [0, 50, 100], value: (d) => csat(d).satisfied_percent, responses: (d) => csat(d).responses,
       label: 'CSAT % satisfied' });
   }
 
   /* Stars per day: the mean rating, on a 1…5 axis. */
-  function starsChart(days) {
+  function starsChart(days, width) {
     const stars = (d) => (d.scores ? d.scores.stars : { mean: null, responses: 0 });
-    return trendChart(days, { name: 'stars', titleId: 'stars-title', empty: 'No star ratings in this period.',
+    return trendChart(days, { width, name: 'stars', titleId: 'stars-title', empty: 'No star ratings in this period.',
       ticks: [1, 3, 5], value: (d) => stars(d).mean, responses: (d) => stars(d).responses, label: 'Stars, mean' });
   }
 
-  return { el, SENTIMENTS, LABELS, spanOfData, niceMax, dayChart, channelChart, npsChart, csatChart, starsChart };
+  /* One stacked bar of the sentiments about a theme (a tag always has one: no NONE). */
+  const ABOUT_SENTIMENTS = SENTIMENTS.filter((s) => s !== 'NONE');
+  function mixBar(theme) {
+    const width = 120, height = 12;
+    const counted = ABOUT_SENTIMENTS.reduce((sum, s) => sum + (theme.sentiment[s] || 0), 0);
+    const svg = el('svg', { class: 'mix', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img',
+      'aria-label': ABOUT_SENTIMENTS.map((s) => `${LABELS[s]} ${theme.sentiment[s] || 0}`).join(', ') });
+    let x = 0;
+    for (const sentiment of ABOUT_SENTIMENTS) {
+      const count = theme.sentiment[sentiment] || 0;
+      if (!count) continue;
+      const part = width * count / counted;
+      svg.append(el('rect', { class: sentiment, x, y: 0, width: part, height, 'data-sentiment': sentiment,
+        'data-count': count }));
+      x += part;
+    }
+    return svg;
+  }
+
+  return { el, SENTIMENTS, LABELS, spanOfData, niceMax, dayChart, channelChart, npsChart, csatChart, starsChart,
+    mixBar };
 })();

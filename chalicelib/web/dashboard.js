@@ -8,7 +8,7 @@
 (() => {
   'use strict';
   const TOKEN_KEY = 'feedback-dashboard:token';
-  const { el, SENTIMENTS, LABELS, spanOfData, dayChart, channelChart, npsChart, csatChart, starsChart } =
+  const { el, SENTIMENTS, LABELS, spanOfData, dayChart, channelChart, npsChart, csatChart, starsChart, mixBar } =
     window.FeedbackCharts;
   const DAY_MS = 86400000;
   const THEME_SENTIMENTS = ['POSITIVE', 'NEUTRAL', 'MIXED', 'NEGATIVE'];
@@ -20,6 +20,10 @@
   const clear = (node) => { node.replaceChildren(); return node; };
   const isoDay = (date) => date.toISOString().slice(0, 10);
   const fmt = (n) => (n === null || n === undefined ? '–' : String(n));
+  // A time as the dashboard writes it: to the minute, in UTC, and saying so.
+  const minute = (iso) => (iso ? iso.slice(0, 16).replace('T', ' ') + ' UTC' : '–');
+  const ratingText = (item) => (item.rating !== undefined && item.rating !== null ?
+    ` · ${item.rating_scale} ${item.rating}` : '');
 
   /* --- token ------------------------------------------------------------------------------------------- */
   const fromHash = /(?:^#|&)token=([^&]+)/.exec(location.hash);
@@ -32,12 +36,28 @@
   const token = () => sessionStorage.getItem(TOKEN_KEY);
 
   class Unauthorized extends Error {}
-  async function api(path) {
-    const response = await fetch(path, { headers: { Authorization: 'Bearer ' + token() }, cache: 'no-store' });
+  const UNREACHABLE = 'the API did not answer (no connection, or the API is down); try again in a moment.';
+  /* The message of a refused answer: the API's own, else what the status means (a proxy's HTML error page). */
+  function failure(response, body) {
+    if (body && body.error && body.error.message) return body.error.message;
+    return `the API answered HTTP ${response.status}` + (response.status >= 500 ? '; try again in a moment.' : '.');
+  }
+  /* GET a read API path as JSON. A token refused (401), or without the scope the dashboard reads with (403
+   * insufficient_scope; `scopeRefusal` false where another scope is needed), is Unauthorized: sign in again. */
+  async function api(path, scopeRefusal = true) {
+    let response;
+    try {
+      response = await fetch(path, { headers: { Authorization: 'Bearer ' + token() }, cache: 'no-store' });
+    } catch (e) {
+      throw new Error(UNREACHABLE);
+    }
     let body = null;
     try { body = await response.json(); } catch (e) { /* not JSON */ }
-    if (response.status === 401) throw new Unauthorized((body && body.error && body.error.message) || '');
-    if (!response.ok) throw new Error((body && body.error && body.error.message) || 'HTTP ' + response.status);
+    const code = body && body.error && body.error.code;
+    if (response.status === 401 || (scopeRefusal && code === 'insufficient_scope')) {
+      throw new Unauthorized(failure(response, body));
+    }
+    if (!response.ok) throw new Error(failure(response, body));
     return body;
   }
 
@@ -68,8 +88,10 @@
   const RATINGS = [['nps:promoter', 'NPS promoters (9–10)'], ['nps:passive', 'NPS passives (7–8)'],
     ['nps:detractor', 'NPS detractors (0–6)'], ['csat:satisfied', 'CSAT satisfied (4–5)'],
     ...[1, 2, 3, 4, 5].map((n) => [`csat:${n}`, `CSAT ${n}`]), ...[1, 2, 3, 4, 5].map((n) => [`stars:${n}`, `${n} stars`])];
+  // The analyzers' five first, then others feedback often arrives in (stored with the language detected).
   const LANGUAGES = [['en', 'English'], ['es', 'Spanish'], ['fr', 'French'], ['de', 'German'], ['pt', 'Portuguese'],
-    ['it', 'Italian'], ['nl', 'Dutch']];
+    ['it', 'Italian'], ['nl', 'Dutch'], ['ar', 'Arabic'], ['zh', 'Chinese'], ['he', 'Hebrew'], ['hi', 'Hindi'],
+    ['ja', 'Japanese'], ['ko', 'Korean'], ['pl', 'Polish'], ['ru', 'Russian'], ['sv', 'Swedish'], ['tr', 'Turkish']];
   // /stats is cut by one of these at a time (its counters count each by sentiment and rating, not by each other).
   const SLICES = ['source', 'channel', 'sentiment', 'theme'];
 
@@ -88,31 +110,50 @@
     return values;
   }
 
-  function restoreFilters() {
-    const params = new URLSearchParams(location.search);
-    const to = params.get('to') || isoDay(new Date());
-    $('from').value = params.get('from') || isoDay(new Date(Date.parse(to) - 29 * DAY_MS));
-    $('to').value = to;
-    for (const name of FILTERS) {
-      const field = $('f-' + name);
-      field.dataset.wanted = params.get(name) || '';
-      if (field.tagName === 'SELECT' && field.dataset.wanted) fillSelect(field, []);
-      field.value = field.dataset.wanted;
-    }
+  /* A YYYY-MM-DD day of the calendar, or null (a link cut or mangled in an e-mail falls back to the default). */
+  function calendarDay(value) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(value || '')) return null;
+    const time = Date.parse(value);
+    return Number.isNaN(time) || isoDay(new Date(time)) !== value ? null : value;
   }
 
-  /* Writes the filters to the address and reloads the figures. */
-  function applyFilters(changes) {
-    for (const [name, value] of Object.entries(changes || {})) {
-      const field = name === 'from' || name === 'to' ? $(name) : $('f-' + name);
-      if (field.tagName === 'SELECT' && value && ![...field.options].some((o) => o.value === value)) {
-        field.append(el('option', { value, text: value }));
-      }
-      field.value = value;
-      field.dataset.wanted = value;
+  /* Sets a filter's field; a select keeps its whole list, gaining an option for a value it lacks. */
+  function setField(field, value) {
+    if (field.tagName === 'SELECT' && value && ![...field.options].some((o) => o.value === value)) {
+      field.append(el('option', { value, text: value }));
     }
-    const query = new URLSearchParams(Object.entries(filterValues()).filter(([, value]) => value));
-    history.replaceState(null, '', location.pathname + '?' + query + location.hash);
+    field.value = value;
+    field.dataset.wanted = value;
+  }
+
+  function restoreFilters() {
+    const params = new URLSearchParams(location.search);
+    const to = calendarDay(params.get('to')) || isoDay(new Date());
+    $('from').value = calendarDay(params.get('from')) || isoDay(new Date(Date.parse(to) - 29 * DAY_MS));
+    $('to').value = to;
+    for (const name of FILTERS) setField($('f-' + name), params.get(name) || '');
+  }
+
+  /* The address the page shows: a change the page did not make itself (back, forward, a link) is a navigation. */
+  const here = () => location.search + location.hash;
+  let shownAddress = null;
+
+  /* Writes the filters to the address and reloads the figures. A view the user chose is a new history entry
+   * (the back button returns to the view before); `replace` rewrites the current one (a page opening). */
+  function applyFilters(changes, replace = false) {
+    for (const [name, value] of Object.entries(changes || {})) {
+      setField(name === 'from' || name === 'to' ? $(name) : $('f-' + name), value);
+    }
+    const values = filterValues();
+    const query = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
+    // A form's page (#form=…) is that form's: with another source or none, it is the board again.
+    const form = /^#form=([^&]+)$/.exec(location.hash);
+    const hash = form && decodeURIComponent(form[1]) !== values.source ? '' : location.hash;
+    $('form-title').hidden = !hash.startsWith('#form=');
+    const address = location.pathname + '?' + query + hash;
+    if (replace || address === location.pathname + here()) history.replaceState(null, '', address);
+    else history.pushState(null, '', address);
+    shownAddress = here();
     return loadBoard();
   }
   $('filters').addEventListener('submit', (event) => { event.preventDefault(); applyFilters(); });
@@ -135,11 +176,26 @@
       el('thead', {}, el('tr', {}, ...head.map((text) => el('th', { scope: 'col', text })))),
       el('tbody', {}, ...rows.map((cells) => el('tr', {}, ...cells.map((text, i) =>
         el(i ? 'td' : 'th', i ? { text: fmt(text) } : { scope: 'row', text: fmt(text) }))))));
+    if (!rows.length) node.append(emptyRow(head.length));
   }
+  /* The one row of a table with nothing to list, across all its columns. */
+  const emptyRow = (columns) => el('tbody', {}, el('tr', {}, el('td', { class: 'empty', colspan: columns,
+    text: 'No feedback in this period.' })));
 
   function card(label, value, name) {
     return el('div', { class: 'card', 'data-card': name, 'data-value': value },
       el('span', { class: 'value', text: fmt(value) }), el('span', { class: 'label', text: label }));
+  }
+
+  /* A comment as written: its own direction (Arabic or Hebrew right to left in this left-to-right page). */
+  const commentText = (item) => el('p', { class: 'text', dir: 'auto', text: item.text || '(no text)' });
+
+  /* "<name> — customer profile", the name isolated so a right-to-left one keeps the words' order. */
+  function profileLink(customerId, name, unnamed) {
+    const link = el('a', { href: '#customer=' + encodeURIComponent(customerId) });
+    if (name) link.append(el('bdi', { text: name }), ' — customer profile');
+    else link.textContent = unnamed;
+    return link;
   }
 
   function feed(items) {
@@ -149,15 +205,12 @@
       return;
     }
     for (const item of items) {
-      const when = (item.stored_at || '').slice(0, 16).replace('T', ' ');
-      const rating = item.rating !== undefined && item.rating !== null ? ` · ${item.rating_scale} ${item.rating}` : '';
       const who = item.customer_id
-        ? el('a', { href: '#customer=' + encodeURIComponent(item.customer_id),
-          text: item.author_name ? `${item.author_name} — customer profile` : 'Customer profile' })
+        ? profileLink(item.customer_id, item.author_name, 'Customer profile')
         : el('span', { class: 'hint', text: 'Anonymous' });
       list.append(el('li', { 'data-feedback-id': item.feedback_id },
-        el('div', { class: 'meta', text: `${when} UTC · ${item.channel}${rating}` }),
-        el('p', { class: 'text', text: item.text || '(no text)' }), who));
+        el('div', { class: 'meta', text: `${minute(item.stored_at)} · ${item.channel}${ratingText(item)}` }),
+        commentText(item), who));
     }
   }
 
@@ -172,24 +225,6 @@
     const sign = theme.change > 0 ? '+' : '−';
     const relative = theme.change_percent === null ? 'new' : `${sign}${Math.abs(theme.change_percent)} %`;
     return `${sign}${Math.abs(theme.change)} (${relative})`;
-  }
-
-  /* One stacked bar of the sentiments about a theme. */
-  function mixBar(theme) {
-    const width = 120, height = 12;
-    const counted = THEME_SENTIMENTS.reduce((sum, s) => sum + (theme.sentiment[s] || 0), 0);
-    const svg = el('svg', { class: 'mix', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img',
-      'aria-label': THEME_SENTIMENTS.map((s) => `${LABELS[s]} ${theme.sentiment[s] || 0}`).join(', ') });
-    let x = 0;
-    for (const sentiment of THEME_SENTIMENTS) {
-      const count = theme.sentiment[sentiment] || 0;
-      if (!count) continue;
-      const part = width * count / counted;
-      svg.append(el('rect', { class: sentiment, x, y: 0, width: part, height, 'data-sentiment': sentiment,
-        'data-count': count }));
-      x += part;
-    }
-    return svg;
   }
 
   /* Top-level themes by volume, each followed by its sub-themes. */
@@ -229,14 +264,13 @@
 
   /* An item about the chosen theme: when and where, its text, and what it says about the theme. */
   function themeItem(item, ids) {
-    const when = (item.stored_at || '').slice(0, 16).replace('T', ' ');
     const tags = (item.themes || []).filter((tag) => ids.includes(tag.id));
-    const about = (tag) => `${themeState.names[tag.id] || tag.id} · ${LABELS[tag.sentiment] || tag.sentiment}` +
-      (tag.evidence ? ` — “${tag.evidence}”` : '');
+    // The words quoted in their own direction (<bdi>), the sentence around them in the page's.
+    const about = (tag) => [`${themeState.names[tag.id] || tag.id} · ${LABELS[tag.sentiment] || tag.sentiment}`,
+      ...(tag.evidence ? [' — “', el('bdi', { text: tag.evidence }), '”'] : [])];
     return el('li', { 'data-feedback-id': item.feedback_id, 'data-sentiment': tags.length ? tags[0].sentiment : null },
-      el('div', { class: 'meta', text: `${when} UTC · ${item.channel}` }),
-      el('p', { class: 'text', text: item.text || '(no text)' }),
-      ...tags.map((tag) => el('p', { class: 'evidence', 'data-theme': tag.id, text: about(tag) })));
+      el('div', { class: 'meta', text: `${minute(item.stored_at)} · ${item.channel}` }), commentText(item),
+      ...tags.map((tag) => el('p', { class: 'evidence', 'data-theme': tag.id }, ...about(tag))));
   }
 
   async function moreThemeItems() {
@@ -330,23 +364,21 @@
         el('td', { text: fmt(row.scores.nps.score) }), el('td', { text: fmt(row.scores.csat.satisfied_percent) }),
         el('td', { text: fmt(row.scores.stars.mean) }));
     })));
-    if (!sources.length) node.append(el('tbody', {}, el('tr', {}, el('td', { class: 'empty', text: 'No feedback.' }))));
+    if (!sources.length) node.append(emptyRow(6));
   }
 
   /* --- the items behind the figures ---------------------------------------------------------------- */
   const listState = { query: null, next: null, request: 0 };
 
   function listItem(item) {
-    const when = (item.stored_at || '').slice(0, 16).replace('T', ' ');
-    const rating = item.rating !== undefined && item.rating !== null ? ` · ${item.rating_scale} ${item.rating}` : '';
     const who = item.customer_id
-      ? el('a', { href: '#customer=' + encodeURIComponent(item.customer_id),
-        text: (item.author && (item.author.name || item.author.handle) || 'Customer') + ' — customer profile' })
+      ? profileLink(item.customer_id, item.author && (item.author.name || item.author.handle) || 'Customer')
       : el('span', { class: 'hint', text: 'Anonymous' });
     return el('li', { 'data-feedback-id': item.feedback_id, 'data-sentiment': item.sentiment || 'NONE' },
-      el('div', { class: 'meta', text: `${when} UTC · ${item.channel} · ${item.source_id}${rating} · ` +
+      el('div', { class: 'meta', text: `${minute(item.stored_at)} · ${item.channel} · ${item.source_id}` +
+        `${ratingText(item)} · ` +
         `${LABELS[item.sentiment] || 'Not analysed'}${item.language ? ' · ' + item.language : ''}` }),
-      el('p', { class: 'text', text: item.text || '(no text)' }), who);
+      commentText(item), who);
   }
 
   async function moreItems() {
@@ -398,12 +430,18 @@
     status.textContent = 'Preparing the CSV…';
     for (let part = 0; part < CSV_PARTS; part++) {
       if (next) query.set('next', next);
-      const response = await fetch('feedback.csv?' + query, { headers: { Authorization: 'Bearer ' + token() },
-        cache: 'no-store' });
+      let response;
+      try {
+        response = await fetch('feedback.csv?' + query, { headers: { Authorization: 'Bearer ' + token() },
+          cache: 'no-store' });
+      } catch (e) {
+        status.textContent = 'Could not download the CSV: ' + UNREACHABLE;
+        return;
+      }
       if (!response.ok) {
-        let message = 'HTTP ' + response.status;
-        try { message = (await response.json()).error.message; } catch (e) { /* not JSON */ }
-        status.textContent = 'Could not download the CSV: ' + message;
+        let body = null;
+        try { body = await response.json(); } catch (e) { /* not JSON */ }
+        status.textContent = 'Could not download the CSV: ' + failure(response, body);
         return;
       }
       parts.push(await response.blob());
@@ -425,7 +463,7 @@
     const list = clear($('export-links'));
     const day = $('to').value;
     try {
-      const manifest = await api('exports/' + encodeURIComponent(day));
+      const manifest = await api('exports/' + encodeURIComponent(day), false);
       list.append(...(manifest.files || []).map((file) => el('li', {},
         el('a', { href: file.url, text: `${file.key.split('/').pop()} (${day})`, rel: 'noopener' }))));
       $('download-status').textContent = `The export of ${day}.`;
@@ -443,9 +481,14 @@
   }
 
   /* --- views -------------------------------------------------------------------------------------------- */
+  const boardState = { request: 0 };
+
   async function loadBoard() {
+    const request = ++boardState.request;
     const status = $('status');
     status.textContent = 'Loading…';
+    // The figures on screen are the previous view's until this one's arrive: dimmed, and gone on a failure.
+    $('board').setAttribute('data-state', 'loading');
     const values = filterValues();
     const slice = statsSlice(values);
     const query = new URLSearchParams({ from: values.from, to: values.to });
@@ -455,10 +498,14 @@
     try {
       stats = await api('stats?' + query);
     } catch (error) {
+      if (request !== boardState.request) return;
       if (error instanceof Unauthorized) return showLogin('That token was not accepted: ' + error.message);
+      $('board').setAttribute('data-state', 'failed');
       status.textContent = 'Could not load the figures: ' + error.message;
       return;
     }
+    if (request !== boardState.request) return;  // the filters changed meanwhile: a later answer is theirs
+    $('board').setAttribute('data-state', 'ready');
     const note = [];
     if (slice.name) note.push(`The figures are those of ${slice.name} ${values[slice.name]}`);
     if (slice.ignored.length) note.push(`the charts do not narrow by ${slice.ignored.join(', ')} (the list does)`);
@@ -478,11 +525,14 @@
       card('Channels', stats.channels.length, 'channels'));
     scoreCards(stats.scores);
     const shownDays = spanOfData(stats.days);
-    clear($('chart-days')).append(dayChart(shownDays, (date) => drill({ from: date, to: date })));
-    clear($('chart-channels')).append(channelChart(stats.channels, (channel) => drill({ channel })));
-    clear($('chart-nps')).append(npsChart(shownDays));
-    clear($('chart-csat')).append(csatChart(shownDays));
-    clear($('chart-stars')).append(starsChart(shownDays));
+    // Each chart as wide as its box (at most its usual width): on a phone its words stay legible.
+    const fit = (id, widest) => Math.max(240, Math.min(widest, $(id).clientWidth || widest));
+    clear($('chart-days')).append(dayChart(shownDays, (date) => drill({ from: date, to: date }), fit('chart-days', 720)));
+    clear($('chart-channels')).append(channelChart(stats.channels, (channel) => drill({ channel }),
+      fit('chart-channels', 460)));
+    clear($('chart-nps')).append(npsChart(shownDays, fit('chart-nps', 460)));
+    clear($('chart-csat')).append(csatChart(shownDays, fit('chart-csat', 460)));
+    clear($('chart-stars')).append(starsChart(shownDays, fit('chart-stars', 460)));
     table($('channel-table'), ['Channel', 'Total', ...SENTIMENTS.map((s) => LABELS[s])],
       stats.channels.map((c) => [c.channel, c.total, ...SENTIMENTS.map((s) => c.sentiment[s])]));
     table($('day-table'), ['Day', 'Total', ...SENTIMENTS.map((s) => LABELS[s]), 'NPS', 'CSAT % satisfied', 'Stars'],
@@ -510,24 +560,28 @@
       return;
     }
     $('customer-title').textContent = customer.display_name || customer.emails[0] || customer.customer_id;
+    $('customer-title').setAttribute('dir', 'auto');
     const counts = (map) => Object.entries(map || {}).map(([k, v]) => `${LABELS[k] || k} ${v}`).join(', ') || '–';
+    const latest = (score) => (score ? `${score.rating} (${minute(score.at)})` : '–');
     const facts = [
       ['Customer id', customer.customer_id], ['Emails', customer.emails.join(', ') || '–'],
       ['Handles', customer.handles.join(', ') || '–'], ['Feedback', customer.feedback_count],
       ['By channel', counts(customer.feedback_by_channel)], ['Sentiment', counts(customer.sentiment_counts)],
-      ['Latest NPS', customer.latest_nps ? customer.latest_nps.rating : '–'],
-      ['First seen', customer.first_seen || '–'], ['Last seen', customer.last_seen || '–'],
+      ['Latest NPS', latest(customer.latest_nps)], ['Latest CSAT', latest(customer.latest_csat)],
+      ['First seen', minute(customer.first_seen)], ['Last seen', minute(customer.last_seen)],
     ];
     body.append(el('dl', { class: 'profile' }, ...facts.flatMap(([k, v]) => [el('dt', { text: k }),
       el('dd', { text: fmt(v) })])));
     body.append(el('h3', { text: 'Recent feedback' }), el('ol', { class: 'feed' },
-      ...customer.recent_feedback.map((item) => el('li', {},
-        el('div', { class: 'meta', text: `${(item.occurred_at || '').slice(0, 16).replace('T', ' ')} · ` +
-          `${item.channel} · ${LABELS[item.sentiment] || 'Not analysed'}` }),
-        el('p', { class: 'text', text: item.text || '(no text)' })))));
+      // Each coloured by its own sentiment, as in the list of items (the feed's default colour is negative's).
+      ...customer.recent_feedback.map((item) => el('li', { 'data-feedback-id': item.feedback_id,
+        'data-sentiment': item.sentiment || 'NONE' },
+      el('div', { class: 'meta', text: `${minute(item.occurred_at)} · ${item.channel} · ${item.source_id}` +
+        `${ratingText(item)} · ${LABELS[item.sentiment] || 'Not analysed'}` }), commentText(item)))));
   }
 
   function route() {
+    shownAddress = here();
     if (!token()) return showLogin('');
     $('login').hidden = true;
     $('signout').hidden = false;
@@ -543,7 +597,7 @@
       // A form's page: the board narrowed to its responses (scores, trend, list), under its own heading.
       const formId = decodeURIComponent(form[1]);
       $('form-title').textContent = 'Form ' + formId;
-      applyFilters({ source: formId });
+      applyFilters({ source: formId }, true);
     } else {
       loadBoard();
     }
@@ -554,7 +608,14 @@
     history.pushState(null, '', location.pathname + location.search);
     route();
   });
-  window.addEventListener('hashchange', route);
+  /* Back, forward, a link to a profile: the view of the address, its filters restored. */
+  function navigate() {
+    if (here() === shownAddress) return;  // both events of one navigation, or a change made here
+    restoreFilters();
+    route();
+  }
+  window.addEventListener('popstate', navigate);
+  window.addEventListener('hashchange', navigate);
   $('legend').append(...SENTIMENTS.map((s) => el('li', { class: s, text: LABELS[s] })));
   restoreFilters();
   route();

@@ -127,7 +127,7 @@
 [hidden]{display:none!important}
 *{box-sizing:border-box}
 .w{--bg:#fff;--fg:#1b1f24;--muted:#5b6470;--line:#b9c0ca;--accent:#2456c9;--on:#fff;--err:#b3261e;
-color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;text-align:left}
+color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;text-align:start}
 @media (prefers-color-scheme:dark){.w{--bg:#1b2027;--fg:#e8eaed;--muted:#aab2bd;--line:#4a5360;
 --accent:#8ab4ff;--on:#0b1220;--err:#ffb4ab}}
 .card{background:var(--bg);border:1px solid var(--line);border-radius:12px;padding:16px;max-width:544px}
@@ -137,7 +137,7 @@ legend{font-weight:600;margin:0 0 8px;padding:0}
 .rate{display:flex;flex-wrap:wrap;gap:4px 8px}
 .scale{flex:1 1 100%;order:-1;display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:4px}
 .lo,.hi{flex:1 1 40%;contain:inline-size;color:var(--muted);font-size:13px}
-.hi{text-align:right}
+.hi{text-align:end}
 .nps{container-type:inline-size}
 .nps .scale{order:0;grid-template-columns:repeat(30,minmax(0,1fr));gap:6px}
 .nps .opt{grid-column:span 5}
@@ -214,7 +214,8 @@ font-size:20px}
     const preview = host.hasAttribute('data-preview');  // the hosted page's preview: nothing is sent
     const root = host.attachShadow({ mode: 'open' });
     addStyle(root);
-    const t = textsOf(config, languageOf(host, config));
+    const language = languageOf(host, config);
+    const t = textsOf(config, language);
     const brand = config.branding || {};
     const kind = config.rating_scale;
     const stars = kind === 'stars';
@@ -341,7 +342,10 @@ font-size:20px}
     });
 
     const card = h('div', { class: 'card' }, form, status);
-    const widget = h('div', { class: 'w' + (brand.position === 'bottom-left' ? ' left' : '') });
+    // Written in its own language and direction, whatever the page's (a Hebrew page around English words
+    // put the question mark first and the scale's end labels together in the middle).
+    const widget = h('div', { class: 'w' + (brand.position === 'bottom-left' ? ' left' : ''), lang: language,
+      dir: /^(ar|he|fa|ur)$/.test(language) ? 'rtl' : 'ltr' });
     if (/^#[0-9a-f]{3,6}$/i.test(brand.accent_color || '')) {  // CSSOM, so a strict host CSP allows it
       widget.style.setProperty('--accent', brand.accent_color);
       widget.style.setProperty('--on', brand.on_accent || '#fff');
@@ -390,11 +394,18 @@ font-size:20px}
     fetch(API + '/forms/' + encodeURIComponent(formId), { credentials: 'omit' })
       .then((response) => (response.ok ? response.json() : Promise.reject(new Error('HTTP ' + response.status)))));
 
+  // A page whose Content-Security-Policy leaves this API out blocks every request: that is the fix to name.
+  let blockedBy = '';
+  document.addEventListener('securitypolicyviolation', (event) => {
+    if (String(event.blockedURI).startsWith(API)) blockedBy = event.effectiveDirective;
+  });
   // A fetch the browser blocks (CORS: a site the form does not allow) is only a TypeError: name the likely fix.
-  const unavailable = (formId) => (error) =>
-    console.warn('feedback widget: form ' + formId + ' unavailable (' + error.message + ')' +
-      (error instanceof TypeError ? ': offline, or this site (' + location.origin +
-        ") is not among the form's allowed origins" : ''));
+  // Said a moment later, once the browser has reported a policy violation (a task of its own).
+  const unavailable = (formId) => (error) => setTimeout(() =>
+    console.warn('feedback widget: form ' + formId + ' unavailable (' + error.message + ')' + (blockedBy
+      ? ": this page's Content-Security-Policy (" + blockedBy + ') does not allow ' + API + ': add it there'
+      : error instanceof TypeError ? ': offline, or this site (' + location.origin +
+        ") is not among the form's allowed origins" : '')), 100);
 
   function render(host, formId, slot) {
     // Claimed at once (not when mounted): another copy of this script starting meanwhile leaves it alone.

@@ -253,6 +253,12 @@ def test_a_right_to_left_page_with_a_strict_csp_a_reset_and_a_fixed_header(page,
     expect(form).to_be_visible()
 
     assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("innerWidth")
+    # English words keep their direction: the scale reads 0 to 10 left to right, the "?" ends the question.
+    options = page.locator("[data-feedback-form] .opt")
+    zero, ten = options.first.bounding_box(), options.last.bounding_box()
+    assert zero["x"] < ten["x"], (zero, ten)
+    assert form.locator("legend").evaluate("e => getComputedStyle(e).direction") == "ltr"
+    assert page.locator("[data-feedback-form] .w").get_attribute("lang") == "en"  # read in an English voice
     page.get_by_role("radio", name="8", exact=True).check()
     page.get_by_label("Tell us more (optional)").fill(comment)
     page.get_by_role("button", name="Send feedback").click()
@@ -260,6 +266,18 @@ def test_a_right_to_left_page_with_a_strict_csp_a_reset_and_a_fixed_header(page,
     [item] = local_stack.wait_for_items(lambda item: item["text"] == comment)
     assert item["rating"] == 8
     assert not errors, errors
+
+
+def test_a_page_whose_csp_blocks_the_api_is_told_so(page, host_site, local_stack):
+    """The script is allowed, its requests are not (connect-src 'self'): nothing can show, and the console
+    names the page's policy and the origin to add, not the form's allowed origins."""
+    with page.expect_console_message(lambda m: m.text.startswith("feedback widget:")) as message:
+        page.goto(host_site.url("csp-no-connect.html"))
+    warning = message.value.text
+    assert message.value.type == "warning"
+    assert "Content-Security-Policy (connect-src) does not allow " + local_stack.api in warning, warning
+    assert "allowed origins" not in warning
+    expect(page.locator("[data-feedback-form]")).to_be_empty()
 
 
 def test_the_screenshot_comparison_catches_a_broken_widget():
