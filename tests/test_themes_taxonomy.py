@@ -253,6 +253,17 @@ def test_the_starter_taxonomy_is_valid_and_two_levels_deep():
     assert not any(t.retired for t in starter.themes)
 
 
+def test_the_readme_names_the_starter_taxonomys_top_level_ids_and_its_size():
+    # It named "availability", the name of the theme whose id is "stock": ?theme=availability is unknown.
+    readme = " ".join((STARTER_PATH.parents[2] / "README.md").read_text(encoding="utf-8").split())
+    starter = document.read_file(STARTER_PATH)
+    top_level = [t.id for t in starter.themes if t.parent is None]
+    children = len(starter.themes) - len(top_level)
+
+    listed = f"top-level ids {', '.join(top_level)}, and four sub-themes: {len(starter.themes)} in all"
+    assert (len(top_level), children) == (10, 4) and listed in readme
+
+
 def test_the_readmes_worked_example_is_a_valid_document():
     readme = (STARTER_PATH.parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Themes", 1)[1]
