@@ -229,10 +229,12 @@ def themes_suggestions(args: argparse.Namespace) -> int:
     propose = (
         args.propose if args.propose is not None else settings().theme_tagger is ThemeTaggerBackend.BEDROCK
     )
-    proposals = _proposals(found, texts, taxonomy) if propose and found else {}
+    proposals, failure = _proposals(found, texts, taxonomy) if propose and found else ({}, None)
     print(
         f"{len(items):,} items stored {args.from_day} to {args.to_day}; taxonomy version {taxonomy.version}"
     )
+    if failure:
+        print(f"note: Bedrock proposed nothing ({clip(failure, 160)}); ids and names are made of the phrases")
     if not found:
         print(f"no phrase outside the taxonomy is used by {args.min_count} items or more")
         return 0
@@ -276,12 +278,15 @@ def themes_suggestions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _proposals(found: list[Any], texts: dict[str, str], taxonomy: Taxonomy) -> dict[int, Any]:
+def _proposals(
+    found: list[Any], texts: dict[str, str], taxonomy: Taxonomy
+) -> tuple[dict[int, Any], str | None]:
     from chalicelib import aws
-    from chalicelib.analysis.themes.proposals import propose
+    from chalicelib.analysis.themes.proposals import propose_or_why_not
     from chalicelib.config import settings
 
-    return propose(aws.client("bedrock-runtime"), settings().bedrock_model_id, found, texts, taxonomy)
+    client = aws.client("bedrock-runtime")
+    return propose_or_why_not(client, settings().bedrock_model_id, found, texts, taxonomy)
 
 
 def _from_suggestion(args: argparse.Namespace) -> dict[str, Any] | int:
