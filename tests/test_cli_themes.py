@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,20 @@ def test_import_add_and_update_print_notes_on_how_the_taxonomy_will_tag(stack, t
 def test_a_missing_file_is_an_error(stack, tmp_path, capsys):
     assert themes("import", str(tmp_path / "nope.json")) == 1
     assert "no file" in capsys.readouterr().err
+
+
+def test_a_file_that_cannot_be_read_or_written_is_an_error_not_a_traceback(stack, tmp_path, capsys):
+    unreadable = write(tmp_path, DOCUMENT)
+    unreadable.chmod(0)
+    if os.access(unreadable, os.R_OK):  # root reads anything: the write case below still runs
+        unreadable.chmod(0o600)
+    else:
+        assert themes("import", str(unreadable)) == 1
+        assert f"error: cannot read '{unreadable}': Permission denied" in capsys.readouterr().err
+
+    target = tmp_path / "no-such-folder" / "themes.json"
+    assert themes("export", str(target)) == 1
+    assert f"error: cannot write '{target}': No such file or directory" in capsys.readouterr().err
 
 
 def test_yaml_imports_like_json(stack, tmp_path):

@@ -78,6 +78,9 @@ def themes_import(args: argparse.Namespace) -> int:
         taxonomy = document.read_file(path)
     except InvalidTaxonomy as error:
         return _refuse(error)
+    except OSError as error:
+        print(f"error: cannot read {args.file!r}: {error.strerror or error}", file=sys.stderr)
+        return 1
     imported = _run_change(records.import_document, taxonomy)
     if isinstance(imported, int):
         return imported
@@ -100,10 +103,14 @@ def themes_export(args: argparse.Namespace) -> int:
         sys.stdout.write(document.write_text(taxonomy))
         return 0
     path = Path(args.file)
-    path.write_text(
-        document.write_text(taxonomy, yaml_format=path.suffix.lower() in document.YAML_SUFFIXES),
-        encoding="utf-8",
-    )
+    try:
+        path.write_text(
+            document.write_text(taxonomy, yaml_format=path.suffix.lower() in document.YAML_SUFFIXES),
+            encoding="utf-8",
+        )
+    except OSError as error:
+        print(f"error: cannot write {args.file!r}: {error.strerror or error}", file=sys.stderr)
+        return 1
     print(f"exported {len(taxonomy.themes)} themes (version {taxonomy.version}) to {path}", file=sys.stderr)
     return 0
 
