@@ -198,3 +198,13 @@ def test_a_proposal_request_bedrock_refuses_says_why_and_the_list_still_comes(st
     note = f"note: Bedrock proposed nothing (AccessDeniedException: {message}); ids and names are made of"
     assert out[1] == f"{note} the phrases"
     assert any('→ envoltorio-de-regalo "Envoltorio de regalo"' in line for line in out)
+
+
+def test_a_save_file_that_cannot_be_written_is_an_error_not_a_traceback(stack, tmp_path, capsys):
+    records.replace(TAXONOMY)
+    _store_texts(TEXTS)
+    target = tmp_path / "no-such-folder" / "suggestions.json"
+
+    assert cli.main(["themes", "suggestions", "--min-count", "3", "--save", str(target)]) == 1
+
+    assert f"error: cannot write '{target}': No such file or directory" in capsys.readouterr().err

@@ -280,7 +280,11 @@ def themes_suggestions(args: argparse.Namespace) -> int:
         "taxonomy_version": taxonomy.version,
         "suggestions": saved,
     }
-    args.save.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    try:
+        args.save.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        print(f"error: cannot write {str(args.save)!r}: {error.strerror or error}", file=sys.stderr)
+        return 1
     print(f"saved to {args.save}; a person accepts one with `themes add --from-suggestion N`")
     return 0
 
