@@ -72,6 +72,14 @@ def test_three_levels_are_refused_on_the_third():
     assert "two levels at most" in problem.message
 
 
+def test_a_theme_that_tags_cannot_have_a_retired_parent():
+    problem = only_problem({"themes": [theme("fax", retired=True), theme("fax-paper", parent="fax")]})
+
+    assert (problem.index, problem.field) == (1, "parent")
+    assert problem.message == "'fax' is retired: retire this theme too, or move it"
+    document.parse({"themes": [theme("fax", retired=True), theme("fax-paper", parent="fax", retired=True)]})
+
+
 def test_a_theme_cannot_be_its_own_parent():
     problem = only_problem({"themes": [theme("loop", parent="loop")]})
 

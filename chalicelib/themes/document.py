@@ -174,6 +174,9 @@ def _structure_problems(raw_ids: dict[int, str], themes: dict[int, Theme]) -> li
             message = f"{theme.parent!r} is not a theme of this taxonomy"
         elif parent is not None and parent.parent is not None:
             message = f"{theme.parent!r} has a parent itself (two levels at most)"
+        elif parent is not None and parent.retired and not theme.retired:
+            # As `themes retire` and `themes add` have it: a retired parent has no theme that still tags.
+            message = f"{theme.parent!r} is retired: retire this theme too, or move it"
         else:
             continue
         problems.append(Problem(index, theme.id, "parent", message))
