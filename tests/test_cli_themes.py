@@ -77,6 +77,9 @@ def test_an_import_keeps_the_themes_it_leaves_out_retired_so_tagged_items_keep_t
     assert themes("import", str(write(tmp_path, renamed))) == 0
     assert capsys.readouterr().out == "nothing to change: the taxonomy already says so (still version 2)\n"
     assert records.current_fresh() == stored
+    # A theme added by mistake, which never tagged anything, can still go for good.
+    assert themes("import", "--drop-left-out", str(write(tmp_path, renamed))) == 0
+    assert [theme.id for theme in records.current_fresh().themes] == ["shipping", "delivery", "delivery-time"]
 
 
 def test_an_invalid_import_reports_every_theme_and_changes_nothing(stack, tmp_path, capsys):

@@ -81,7 +81,7 @@ def themes_import(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: cannot read {args.file!r}: {error.strerror or error}", file=sys.stderr)
         return 1
-    imported = _run_change(records.import_document, taxonomy)
+    imported = _run_change(records.import_document, taxonomy, keep_left_out=not args.drop_left_out)
     if isinstance(imported, int):
         return imported
     stored, kept = imported
@@ -351,6 +351,12 @@ def add_themes_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "import", parents=[common], help="replace the whole taxonomy with a JSON or YAML document"
     )
     importing.add_argument("file", help='{"themes": [...]} as JSON, or YAML (.yaml, .yml)')
+    importing.add_argument(
+        "--drop-left-out",
+        action="store_true",
+        help="drop the stored themes the document leaves out instead of keeping them retired (items "
+        "tagged with one keep a tag no theme names: for a theme that never tagged anything)",
+    )
     importing.set_defaults(run=themes_import)
 
     exporting = themes.add_parser("export", parents=[common], help="write the taxonomy as a document")
