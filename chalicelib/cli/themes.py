@@ -47,7 +47,13 @@ def _changed(verb: str, taxonomy: Taxonomy, theme_id: str) -> None:
 
 
 def _print_notes(taxonomy: Taxonomy) -> None:
-    for note in document.notes(taxonomy):
+    from chalicelib.analysis.themes.stemming import phrase_keys
+
+    def stems(language: str, keyword: str) -> tuple[str, ...]:
+        # As the keywords tagger compares them: "delivery" and "deliveries" are one keyword.
+        return tuple(min(keys) for keys in phrase_keys(keyword, language))
+
+    for note in document.notes(taxonomy, stems):
         print(f"note: {note}")
 
 

@@ -12,6 +12,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,21 +126,28 @@ def _folded(keyword: str) -> str:
     return "".join(character for character in decomposed if not unicodedata.combining(character))
 
 
-def notes(taxonomy: Taxonomy) -> list[str]:
+def notes(taxonomy: Taxonomy, same_words: Callable[[str, str], Hashable] | None = None) -> list[str]:
     """What a valid taxonomy's owner should know about how its active themes will tag: a keyword shared by
-    themes (each item saying it gets all of them), keywords in languages written without spaces."""
+    themes (each item saying it gets all of them), keywords in languages written without spaces.
+    `same_words(language, keyword)` is what keywords are compared by (the tagger's stems, from the CLI;
+    by default case and accents folded)."""
+    compared = same_words or (lambda language, keyword: _folded(keyword))
     found = []
-    owners: dict[tuple[str, str], list[Theme]] = {}
+    owners: dict[tuple[str, Hashable], list[tuple[Theme, str]]] = {}
     for theme in taxonomy.active():
         for language, keywords in theme.keywords.items():
             for keyword in keywords:
-                owners.setdefault((language, _folded(keyword)), []).append(theme)
-    for (language, keyword), themes in owners.items():
+                owners.setdefault((language, compared(language, keyword)), []).append((theme, keyword))
+    for (language, _), owned in owners.items():
+        themes = list(dict.fromkeys(theme.id for theme, _ in owned))
         if len(themes) > 1:
-            ids = ", ".join(theme.id for theme in themes)
+            spellings: dict[str, str] = {}  # the first spelling of each keyword, in order
+            for _, keyword in owned:
+                spellings.setdefault(keyword.casefold(), keyword)
+            words = " / ".join(repr(keyword) for keyword in spellings.values())
             found.append(
-                f"keywords.{language}: {keyword!r} is a keyword of {ids}: an item saying it is tagged with "
-                "each (with the child only, of a parent and its child)"
+                f"keywords.{language}: {words} is a keyword of {', '.join(themes)}: an item saying it is "
+                "tagged with each (with the child only, of a parent and its child)"
             )
     for language, language_name in UNSPACED_LANGUAGES.items():
         ids = [theme.id for theme in taxonomy.active() if theme.keywords.get(language)]
