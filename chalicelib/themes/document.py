@@ -155,7 +155,7 @@ def notes(taxonomy: Taxonomy, same_words: Callable[[str, str], Hashable] | None 
             found.append(
                 f"keywords.{language} ({', '.join(ids)}): {language_name} is written without spaces and the "
                 "keywords tagger matches whole words, so these match only where set apart by spaces or "
-                "punctuation (THEME_TAGGER=bedrock reads them as hints)"
+                "punctuation (THEME_TAGGER=bedrock tags by the theme's name and description in any language)"
             )
     return found
 
