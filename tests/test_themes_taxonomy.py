@@ -226,6 +226,29 @@ def test_yaml_reads_like_json():
     assert taxonomy.get("delivery").keywords == {"es": ["envío", "entrega"]}
 
 
+def test_yaml_keeps_norwegian_and_words_like_no_and_on_as_written():
+    # YAML 1.1 reads a bare no/on/yes as a boolean, 2024 as a number: "the Norway problem".
+    text = """themes:
+  - id: delivery
+    name: Delivery
+    parent:
+    retired: no
+    keywords:
+      no: [levering, pakke]
+      en: [late, on time, no, on, 2024]
+  - id: fax
+    name: Fax
+    retired: yes
+"""
+
+    taxonomy = document.read_text(text, yaml_format=True)
+
+    delivery = taxonomy.get("delivery")
+    assert delivery.keywords == {"no": ["levering", "pakke"], "en": ["late", "on time", "no", "on", "2024"]}
+    assert (delivery.parent, delivery.retired, taxonomy.get("fax").retired) == (None, False, True)
+    assert document.read_text(document.write_text(taxonomy, yaml_format=True), yaml_format=True) == taxonomy
+
+
 def test_a_document_round_trips_through_text_in_both_formats():
     original = document.parse(
         {"themes": [theme("delivery", keywords={"de": ["Lieferung"]}), theme("late", parent="delivery")]}

@@ -14,6 +14,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -238,9 +239,30 @@ def _load_yaml(text: str) -> Any:
             [Problem(None, None, "", "reading YAML needs PyYAML; give JSON instead")]
         ) from error
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_words_loader(yaml))  # noqa: S506 (a SafeLoader: _words_loader)
     except yaml.YAMLError as error:
         raise InvalidTaxonomy([Problem(None, None, "", f"not valid YAML: {error}")]) from error
+
+
+# YAML 1.1 reads a bare `no`, `on`, `yes`, `off` as booleans and `2024` as a number: Norwegian keywords
+# (`no: [levering]`) and keywords such as "no" or "on" were refused as "Input should be a valid string".
+_TYPED_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+
+
+@cache
+def _words_loader(yaml: Any) -> Any:
+    """PyYAML's SafeLoader reading every unquoted scalar but null as the text written (pydantic then reads
+    `retired: true` as the boolean it stands for). Written by hand: PyYAML has no option for it, only the
+    resolver table this copies without the boolean and number rules."""
+
+    class WordsLoader(yaml.SafeLoader):
+        pass
+
+    WordsLoader.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag not in _TYPED_TAGS]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return WordsLoader
 
 
 def read_text(text: str, yaml_format: bool = False) -> Taxonomy:
