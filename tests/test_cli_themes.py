@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,9 @@ def test_an_import_keeps_the_themes_it_leaves_out_retired_so_tagged_items_keep_t
     assert themes("import", str(write(tmp_path, renamed))) == 0
     assert capsys.readouterr().out == "nothing to change: the taxonomy already says so (still version 2)\n"
     assert records.current_fresh() == stored
+    # A theme added by mistake, which never tagged anything, can still go for good.
+    assert themes("import", "--drop-left-out", str(write(tmp_path, renamed))) == 0
+    assert [theme.id for theme in records.current_fresh().themes] == ["shipping", "delivery", "delivery-time"]
 
 
 def test_an_invalid_import_reports_every_theme_and_changes_nothing(stack, tmp_path, capsys):
@@ -160,15 +164,16 @@ def test_a_file_saved_with_a_byte_order_mark_imports(stack, tmp_path):
 def test_import_add_and_update_print_notes_on_how_the_taxonomy_will_tag(stack, tmp_path, capsys):
     shared = {
         "themes": [
-            {"id": "app", "name": "App", "keywords": {"en": ["slow"]}},
+            {"id": "app", "name": "App", "keywords": {"en": ["delay"]}},
             {"id": "delivery", "name": "Delivery", "keywords": {"en": ["courier"]}},
         ]
     }
     assert themes("import", str(write(tmp_path, shared))) == 0
     assert "note:" not in capsys.readouterr().out
 
-    assert themes("update", "delivery", "--keyword", "en=Slow") == 0
-    assert "note: keywords.en: 'slow' is a keyword of app, delivery" in capsys.readouterr().out
+    assert themes("update", "delivery", "--keyword", "en=Delays") == 0
+    # Compared as the tagger compares them, by stem: "delays" finds what "delay" finds.
+    assert "note: keywords.en: 'delay' / 'Delays' is a keyword of app, delivery" in capsys.readouterr().out
     assert themes("add", "--id", "ja-delivery", "--name", "Haitatsu", "--keyword", "ja=配達") == 0
     assert "note: keywords.ja (ja-delivery): Japanese is written without spaces" in capsys.readouterr().out
 
@@ -176,6 +181,20 @@ def test_import_add_and_update_print_notes_on_how_the_taxonomy_will_tag(stack, t
 def test_a_missing_file_is_an_error(stack, tmp_path, capsys):
     assert themes("import", str(tmp_path / "nope.json")) == 1
     assert "no file" in capsys.readouterr().err
+
+
+def test_a_file_that_cannot_be_read_or_written_is_an_error_not_a_traceback(stack, tmp_path, capsys):
+    unreadable = write(tmp_path, DOCUMENT)
+    unreadable.chmod(0)
+    if os.access(unreadable, os.R_OK):  # root reads anything: the write case below still runs
+        unreadable.chmod(0o600)
+    else:
+        assert themes("import", str(unreadable)) == 1
+        assert f"error: cannot read '{unreadable}': Permission denied" in capsys.readouterr().err
+
+    target = tmp_path / "no-such-folder" / "themes.json"
+    assert themes("export", str(target)) == 1
+    assert f"error: cannot write '{target}': No such file or directory" in capsys.readouterr().err
 
 
 def test_yaml_imports_like_json(stack, tmp_path):

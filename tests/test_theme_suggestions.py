@@ -179,3 +179,32 @@ def test_a_failed_proposal_request_proposes_nothing():
             "converse", _proposal_reply([{"suggestion": 1, "id": "Not A Slug", "name": "x"}])
         )
         assert propose(client, "amazon.nova-micro-v1:0", [suggestion], {"f0": "text"}, TAXONOMY) == {}
+
+
+def test_a_proposal_request_bedrock_refuses_says_why_and_the_list_still_comes(stack, tmp_path, capsys):
+    # --propose on an account without access to the model: the person is told, not left guessing.
+    records.replace(TAXONOMY)
+    _store_texts(TEXTS)
+    message = "You don't have access to the model with the specified model ID."
+
+    with Stubber(aws.client("bedrock-runtime")) as stubber:
+        stubber.add_client_error("converse", "AccessDeniedException", message, http_status_code=403)
+        code = cli.main(
+            ["themes", "suggestions", "--min-count", "3", "--propose", "--save", str(tmp_path / "s")]
+        )
+
+    assert code == 0
+    out = capsys.readouterr().out.splitlines()
+    note = f"note: Bedrock proposed nothing (AccessDeniedException: {message}); ids and names are made of"
+    assert out[1] == f"{note} the phrases"
+    assert any('→ envoltorio-de-regalo "Envoltorio de regalo"' in line for line in out)
+
+
+def test_a_save_file_that_cannot_be_written_is_an_error_not_a_traceback(stack, tmp_path, capsys):
+    records.replace(TAXONOMY)
+    _store_texts(TEXTS)
+    target = tmp_path / "no-such-folder" / "suggestions.json"
+
+    assert cli.main(["themes", "suggestions", "--min-count", "3", "--save", str(target)]) == 1
+
+    assert f"error: cannot write '{target}': No such file or directory" in capsys.readouterr().err

@@ -108,3 +108,18 @@ def test_a_stray_content_type_and_body_are_ignored(api, headers):
     status, body = get(api, headers, data=b"x", content_type="text/plain")
 
     assert (status, body) == (200, {"version": 0, "themes": []})
+
+
+@pytest.mark.parametrize("query", ["version=3", "theme=delivery", "x="])
+def test_a_query_parameter_is_refused_rather_than_ignored(api, headers, query):
+    records.replace(Taxonomy(themes=[Theme(id="price", name="Price")]))
+
+    status, body = get(api, headers, query_string=query)
+
+    assert (status, body["error"]) == (
+        400,
+        {
+            "code": "invalid_filter",
+            "message": "GET /themes takes no parameters: it answers the taxonomy in force, with its version.",
+        },
+    )

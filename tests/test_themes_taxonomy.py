@@ -72,6 +72,14 @@ def test_three_levels_are_refused_on_the_third():
     assert "two levels at most" in problem.message
 
 
+def test_a_theme_that_tags_cannot_have_a_retired_parent():
+    problem = only_problem({"themes": [theme("fax", retired=True), theme("fax-paper", parent="fax")]})
+
+    assert (problem.index, problem.field) == (1, "parent")
+    assert problem.message == "'fax' is retired: retire this theme too, or move it"
+    document.parse({"themes": [theme("fax", retired=True), theme("fax-paper", parent="fax", retired=True)]})
+
+
 def test_a_theme_cannot_be_its_own_parent():
     problem = only_problem({"themes": [theme("loop", parent="loop")]})
 
@@ -218,6 +226,29 @@ def test_yaml_reads_like_json():
     assert taxonomy.get("delivery").keywords == {"es": ["envío", "entrega"]}
 
 
+def test_yaml_keeps_norwegian_and_words_like_no_and_on_as_written():
+    # YAML 1.1 reads a bare no/on/yes as a boolean, 2024 as a number: "the Norway problem".
+    text = """themes:
+  - id: delivery
+    name: Delivery
+    parent:
+    retired: no
+    keywords:
+      no: [levering, pakke]
+      en: [late, on time, no, on, 2024]
+  - id: fax
+    name: Fax
+    retired: yes
+"""
+
+    taxonomy = document.read_text(text, yaml_format=True)
+
+    delivery = taxonomy.get("delivery")
+    assert delivery.keywords == {"no": ["levering", "pakke"], "en": ["late", "on time", "no", "on", "2024"]}
+    assert (delivery.parent, delivery.retired, taxonomy.get("fax").retired) == (None, False, True)
+    assert document.read_text(document.write_text(taxonomy, yaml_format=True), yaml_format=True) == taxonomy
+
+
 def test_a_document_round_trips_through_text_in_both_formats():
     original = document.parse(
         {"themes": [theme("delivery", keywords={"de": ["Lieferung"]}), theme("late", parent="delivery")]}
@@ -251,6 +282,17 @@ def test_the_starter_taxonomy_is_valid_and_two_levels_deep():
     } <= ids
     assert all(t.parent is None or starter.get(t.parent).parent is None for t in starter.themes)
     assert not any(t.retired for t in starter.themes)
+
+
+def test_the_readme_names_the_starter_taxonomys_top_level_ids_and_its_size():
+    # It named "availability", the name of the theme whose id is "stock": ?theme=availability is unknown.
+    readme = " ".join((STARTER_PATH.parents[2] / "README.md").read_text(encoding="utf-8").split())
+    starter = document.read_file(STARTER_PATH)
+    top_level = [t.id for t in starter.themes if t.parent is None]
+    children = len(starter.themes) - len(top_level)
+
+    listed = f"top-level ids {', '.join(top_level)}, and four sub-themes: {len(starter.themes)} in all"
+    assert (len(top_level), children) == (10, 4) and listed in readme
 
 
 def test_the_readmes_worked_example_is_a_valid_document():

@@ -47,7 +47,13 @@ def _changed(verb: str, taxonomy: Taxonomy, theme_id: str) -> None:
 
 
 def _print_notes(taxonomy: Taxonomy) -> None:
-    for note in document.notes(taxonomy):
+    from chalicelib.analysis.themes.stemming import phrase_keys
+
+    def stems(language: str, keyword: str) -> tuple[str, ...]:
+        # As the keywords tagger compares them: "delivery" and "deliveries" are one keyword.
+        return tuple(min(keys) for keys in phrase_keys(keyword, language))
+
+    for note in document.notes(taxonomy, stems):
         print(f"note: {note}")
 
 
@@ -78,7 +84,10 @@ def themes_import(args: argparse.Namespace) -> int:
         taxonomy = document.read_file(path)
     except InvalidTaxonomy as error:
         return _refuse(error)
-    imported = _run_change(records.import_document, taxonomy)
+    except OSError as error:
+        print(f"error: cannot read {args.file!r}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    imported = _run_change(records.import_document, taxonomy, keep_left_out=not args.drop_left_out)
     if isinstance(imported, int):
         return imported
     stored, kept = imported
@@ -100,10 +109,14 @@ def themes_export(args: argparse.Namespace) -> int:
         sys.stdout.write(document.write_text(taxonomy))
         return 0
     path = Path(args.file)
-    path.write_text(
-        document.write_text(taxonomy, yaml_format=path.suffix.lower() in document.YAML_SUFFIXES),
-        encoding="utf-8",
-    )
+    try:
+        path.write_text(
+            document.write_text(taxonomy, yaml_format=path.suffix.lower() in document.YAML_SUFFIXES),
+            encoding="utf-8",
+        )
+    except OSError as error:
+        print(f"error: cannot write {args.file!r}: {error.strerror or error}", file=sys.stderr)
+        return 1
     print(f"exported {len(taxonomy.themes)} themes (version {taxonomy.version}) to {path}", file=sys.stderr)
     return 0
 
@@ -229,10 +242,12 @@ def themes_suggestions(args: argparse.Namespace) -> int:
     propose = (
         args.propose if args.propose is not None else settings().theme_tagger is ThemeTaggerBackend.BEDROCK
     )
-    proposals = _proposals(found, texts, taxonomy) if propose and found else {}
+    proposals, failure = _proposals(found, texts, taxonomy) if propose and found else ({}, None)
     print(
         f"{len(items):,} items stored {args.from_day} to {args.to_day}; taxonomy version {taxonomy.version}"
     )
+    if failure:
+        print(f"note: Bedrock proposed nothing ({clip(failure, 160)}); ids and names are made of the phrases")
     if not found:
         print(f"no phrase outside the taxonomy is used by {args.min_count} items or more")
         return 0
@@ -271,17 +286,24 @@ def themes_suggestions(args: argparse.Namespace) -> int:
         "taxonomy_version": taxonomy.version,
         "suggestions": saved,
     }
-    args.save.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    try:
+        args.save.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        print(f"error: cannot write {str(args.save)!r}: {error.strerror or error}", file=sys.stderr)
+        return 1
     print(f"saved to {args.save}; a person accepts one with `themes add --from-suggestion N`")
     return 0
 
 
-def _proposals(found: list[Any], texts: dict[str, str], taxonomy: Taxonomy) -> dict[int, Any]:
+def _proposals(
+    found: list[Any], texts: dict[str, str], taxonomy: Taxonomy
+) -> tuple[dict[int, Any], str | None]:
     from chalicelib import aws
-    from chalicelib.analysis.themes.proposals import propose
+    from chalicelib.analysis.themes.proposals import propose_or_why_not
     from chalicelib.config import settings
 
-    return propose(aws.client("bedrock-runtime"), settings().bedrock_model_id, found, texts, taxonomy)
+    client = aws.client("bedrock-runtime")
+    return propose_or_why_not(client, settings().bedrock_model_id, found, texts, taxonomy)
 
 
 def _from_suggestion(args: argparse.Namespace) -> dict[str, Any] | int:
@@ -335,6 +357,12 @@ def add_themes_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "import", parents=[common], help="replace the whole taxonomy with a JSON or YAML document"
     )
     importing.add_argument("file", help='{"themes": [...]} as JSON, or YAML (.yaml, .yml)')
+    importing.add_argument(
+        "--drop-left-out",
+        action="store_true",
+        help="drop the stored themes the document leaves out instead of keeping them retired (items "
+        "tagged with one keep a tag no theme names: for a theme that never tagged anything)",
+    )
     importing.set_defaults(run=themes_import)
 
     exporting = themes.add_parser("export", parents=[common], help="write the taxonomy as a document")

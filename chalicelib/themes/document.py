@@ -12,7 +12,9 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -125,21 +127,28 @@ def _folded(keyword: str) -> str:
     return "".join(character for character in decomposed if not unicodedata.combining(character))
 
 
-def notes(taxonomy: Taxonomy) -> list[str]:
+def notes(taxonomy: Taxonomy, same_words: Callable[[str, str], Hashable] | None = None) -> list[str]:
     """What a valid taxonomy's owner should know about how its active themes will tag: a keyword shared by
-    themes (each item saying it gets all of them), keywords in languages written without spaces."""
+    themes (each item saying it gets all of them), keywords in languages written without spaces.
+    `same_words(language, keyword)` is what keywords are compared by (the tagger's stems, from the CLI;
+    by default case and accents folded)."""
+    compared = same_words or (lambda language, keyword: _folded(keyword))
     found = []
-    owners: dict[tuple[str, str], list[Theme]] = {}
+    owners: dict[tuple[str, Hashable], list[tuple[Theme, str]]] = {}
     for theme in taxonomy.active():
         for language, keywords in theme.keywords.items():
             for keyword in keywords:
-                owners.setdefault((language, _folded(keyword)), []).append(theme)
-    for (language, keyword), themes in owners.items():
+                owners.setdefault((language, compared(language, keyword)), []).append((theme, keyword))
+    for (language, _), owned in owners.items():
+        themes = list(dict.fromkeys(theme.id for theme, _ in owned))
         if len(themes) > 1:
-            ids = ", ".join(theme.id for theme in themes)
+            spellings: dict[str, str] = {}  # the first spelling of each keyword, in order
+            for _, keyword in owned:
+                spellings.setdefault(keyword.casefold(), keyword)
+            words = " / ".join(repr(keyword) for keyword in spellings.values())
             found.append(
-                f"keywords.{language}: {keyword!r} is a keyword of {ids}: an item saying it is tagged with "
-                "each (with the child only, of a parent and its child)"
+                f"keywords.{language}: {words} is a keyword of {', '.join(themes)}: an item saying it is "
+                "tagged with each (with the child only, of a parent and its child)"
             )
     for language, language_name in UNSPACED_LANGUAGES.items():
         ids = [theme.id for theme in taxonomy.active() if theme.keywords.get(language)]
@@ -147,7 +156,7 @@ def notes(taxonomy: Taxonomy) -> list[str]:
             found.append(
                 f"keywords.{language} ({', '.join(ids)}): {language_name} is written without spaces and the "
                 "keywords tagger matches whole words, so these match only where set apart by spaces or "
-                "punctuation (THEME_TAGGER=bedrock reads them as hints)"
+                "punctuation (THEME_TAGGER=bedrock tags by the theme's name and description in any language)"
             )
     return found
 
@@ -174,6 +183,9 @@ def _structure_problems(raw_ids: dict[int, str], themes: dict[int, Theme]) -> li
             message = f"{theme.parent!r} is not a theme of this taxonomy"
         elif parent is not None and parent.parent is not None:
             message = f"{theme.parent!r} has a parent itself (two levels at most)"
+        elif parent is not None and parent.retired and not theme.retired:
+            # As `themes retire` and `themes add` have it: a retired parent has no theme that still tags.
+            message = f"{theme.parent!r} is retired: retire this theme too, or move it"
         else:
             continue
         problems.append(Problem(index, theme.id, "parent", message))
@@ -227,9 +239,30 @@ def _load_yaml(text: str) -> Any:
             [Problem(None, None, "", "reading YAML needs PyYAML; give JSON instead")]
         ) from error
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_words_loader(yaml))  # noqa: S506 (a SafeLoader: _words_loader)
     except yaml.YAMLError as error:
         raise InvalidTaxonomy([Problem(None, None, "", f"not valid YAML: {error}")]) from error
+
+
+# YAML 1.1 reads a bare `no`, `on`, `yes`, `off` as booleans and `2024` as a number: Norwegian keywords
+# (`no: [levering]`) and keywords such as "no" or "on" were refused as "Input should be a valid string".
+_TYPED_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+
+
+@cache
+def _words_loader(yaml: Any) -> Any:
+    """PyYAML's SafeLoader reading every unquoted scalar but null as the text written (pydantic then reads
+    `retired: true` as the boolean it stands for). Written by hand: PyYAML has no option for it, only the
+    resolver table this copies without the boolean and number rules."""
+
+    class WordsLoader(yaml.SafeLoader):
+        pass
+
+    WordsLoader.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag not in _TYPED_TAGS]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return WordsLoader
 
 
 def read_text(text: str, yaml_format: bool = False) -> Taxonomy:

@@ -142,11 +142,12 @@ def replace(taxonomy: Taxonomy, expected_version: int | None = None) -> Taxonomy
     return _change(lambda stored: _raw(checked.themes))
 
 
-def import_document(taxonomy: Taxonomy) -> tuple[Taxonomy, list[str]]:
+def import_document(taxonomy: Taxonomy, keep_left_out: bool = True) -> tuple[Taxonomy, list[str]]:
     """An import: `taxonomy` becomes the taxonomy, and every stored theme it leaves out stays, retired, so the
     items tagged with it keep its name and parent (GET /themes, /stats, the exports' theme names), a `theme=`
-    filter still lists them, and a re-tag moves their counts off the right parent. Returns the stored
-    taxonomy and the ids of the themes it retired that way."""
+    filter still lists them, and a re-tag moves their counts off the right parent (`keep_left_out=False`
+    drops them: for themes that never tagged anything). Returns the stored taxonomy and the ids of the themes
+    it retired that way."""
     from chalicelib.themes.document import parse
 
     checked = parse({"themes": _raw(taxonomy.themes)})
@@ -154,7 +155,7 @@ def import_document(taxonomy: Taxonomy) -> tuple[Taxonomy, list[str]]:
 
     def edit(stored: Taxonomy) -> list[dict[str, Any]]:
         new_parents = {theme.id: theme.parent for theme in checked.themes}
-        left_out = [theme for theme in stored.themes if theme.id not in new_parents]
+        left_out = [theme for theme in stored.themes if theme.id not in new_parents and keep_left_out]
         kept[:] = [theme.id for theme in left_out if not theme.retired]  # the ones it retires
         carried = []
         for theme in left_out:

@@ -84,13 +84,33 @@ def propose(
     taxonomy: Taxonomy,
 ) -> dict[int, Proposal]:
     """Suggestion number (from 1) → its proposal; empty when the request fails or its answer is unusable."""
+    return propose_or_why_not(client, model_id, suggestions, samples, taxonomy)[0]
+
+
+def _failure(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', 'error')}: {details.get('Message', '')}".rstrip(": ")
+    if isinstance(error, BotoCoreError):
+        return f"{type(error).__name__}: {error}"
+    return "the model's answer was not the JSON asked for"
+
+
+def propose_or_why_not(
+    client: Any,
+    model_id: str,
+    suggestions: Sequence[Suggestion],
+    samples: dict[str, str],
+    taxonomy: Taxonomy,
+) -> tuple[dict[int, Proposal], str | None]:
+    """`propose`'s answer, and why the request proposed nothing when it failed (for the person asking)."""
     if not suggestions:
-        return {}
+        return {}, None
     try:
         response = client.converse(**proposal_request(model_id, suggestions, samples, taxonomy))
         themes = json.loads(answer_text(response)).get("themes")
-    except (ClientError, BotoCoreError, ValueError, AttributeError):
-        return {}
+    except (ClientError, BotoCoreError, ValueError, AttributeError) as error:
+        return {}, _failure(error)
     taken = {theme.id for theme in taxonomy.themes}
     proposals: dict[int, Proposal] = {}
     for raw in themes if isinstance(themes, list) else []:
@@ -100,4 +120,4 @@ def propose(
             continue
         if 1 <= proposal.suggestion <= len(suggestions) and proposal.id not in taken:
             proposals.setdefault(proposal.suggestion, proposal)
-    return proposals
+    return proposals, None
