@@ -166,6 +166,20 @@ def test_an_edited_review_becomes_a_new_version_in_the_same_thread(puller: Pulle
     assert len(stored) == 3 and any(item.thread_id == kept.review_id for item in stored)
 
 
+def test_a_developers_reply_is_never_taken_for_the_customers_review(puller: Puller):
+    # Play lists it as a second comment (developerComment), Business Profile as reviewReply; the App Store
+    # keeps responses in a resource of their own, which is never read.
+    [answered, later] = puller.add_reviews(2)
+    puller.fake.reply_to_review(answered.review_id, "Thanks, this is fixed in 2.5!")
+    puller.pull()
+    puller.fake.reply_to_review(later.review_id, "Sorry to hear that, please write to support.")
+    puller.pull()
+    stored = puller.store()
+    assert sorted((item.thread_id, item.text, item.rating) for item in stored) == sorted(
+        (review.review_id, review.text, review.rating) for review in (answered, later)
+    )
+
+
 def test_a_deleted_review_is_not_concluded_deleted_by_a_run_between_reconciles(puller: Puller):
     [gone, stays, newest] = puller.add_reviews(3)
     puller.pull()
