@@ -229,6 +229,20 @@ def test_the_feedback_id_derives_from_the_message_id_so_a_second_delivery_collid
     assert event.metadata == {"subject": "Re: Your order #1042", "recipient": "feedback@acme.example"}
 
 
+@pytest.mark.parametrize(
+    ("date", "occurred_at"),
+    [
+        ("Tue, 1 Jan 2036 10:00:00 +0000", RECEIVED),  # a sender's clock years ahead
+        ("Thu, 5 Dec 2024 00:00:30 +0000", RECEIVED),  # half a minute after it arrived
+        ("Wed, 4 Dec 2024 23:59:00 +0000", datetime(2024, 12, 4, 23, 59, tzinfo=UTC)),
+    ],
+)
+def test_a_mail_is_never_dated_after_it_arrived(date: str, occurred_at: datetime):
+    raw = f"From: a@b.example\r\nDate: {date}\r\nMessage-ID: <d-1@b.example>\r\n\r\nText\r\n"
+    event = to_event(parse(raw.encode()), source_id="s_1", recipient="f@a.example", received_at=RECEIVED)
+    assert event.occurred_at == occurred_at
+
+
 def test_a_mail_without_message_id_is_identified_by_its_bytes():
     first, second = (
         parse(_raw("no_message_id_subject_only.eml")),

@@ -155,7 +155,9 @@ def to_event(
         language=mail.language,
         language_hint=None if mail.language else language_hint,
         author=mail.author,
-        occurred_at=mail.sent_at or received_at,
+        # A mail cannot have been written after it arrived: a later Date is a sender's wrong clock, which
+        # would date the customer's profile (last seen) years ahead.
+        occurred_at=min(mail.sent_at, received_at) if mail.sent_at else received_at,
         received_at=received_at,
         metadata={key: value for key, value in metadata.items() if value not in ("", None)},
     )
