@@ -380,6 +380,18 @@ QUOTE_STYLES = [
             f"and then the courier left the parcel at the wrong door, number {n} again" for n in range(3)
         ),
     ),
+    # Bottom-posted replies: the header and the `>` quote above, the new words under them.
+    (
+        "On Mon, 1 Dec 2026 at 10:00, Support <s@x.example> wrote:\n> Did the fix work?\n\n"
+        "No, it still crashes on login.\n\n-- \nJane",
+        "No, it still crashes on login.",
+    ),
+    (
+        "On Mon, 1 Dec 2026 at 10:00, Support <s@x.example>\nwrote:\n> Fixed?\n\nNope.\n> Try again?\nDone.",
+        "Nope.\nDone.",
+    ),
+    # Under an Outlook block or a separator the quoted mail has no `>`: nothing under it is new words.
+    ("-----Original Message-----\nFrom: Bob\nSent: Monday\nTo: me\nSubject: x\n\nold words", ""),
     # A line that merely starts with "On" is the customer's text.
     ("On the whole the service was good.\nThanks", "On the whole the service was good.\nThanks"),
     # "From:" in the customer's own words, without the header block after it, is text too.

@@ -113,6 +113,22 @@ def _quote_start(lines: list[str]) -> tuple[int, bool]:
     return len(lines), False
 
 
+def _reply_header_lines(lines: list[str], start: int) -> int:
+    """How many lines the reply header at `start` spans (Gmail may wrap it over two), 0 when none is."""
+    if start >= len(lines):
+        return 0
+    if _is_reply_header(lines[start]):
+        return 1
+    return 2 if start + 1 < len(lines) and _is_reply_header(f"{lines[start]} {lines[start + 1]}") else 0
+
+
+def _quoted_with_markers(lines: list[str], after_header: int) -> bool:
+    """Whether the quoted mail after a reply header comes as `>` lines (so any line after it without `>`
+    is the author's own, as in a bottom-posted reply)."""
+    following = next((line for line in lines[after_header:] if line), "")
+    return following.startswith(">")
+
+
 def _forwarded_body(lines: list[str]) -> list[str]:
     """The forwarded mail's text: after the marker and its header block (From/Date/Subject/To lines)."""
     body = lines[1:]
@@ -142,6 +158,10 @@ def new_words(body: str) -> NewWords:
     lines = [line.strip() for line in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     start, forwarded = _quote_start(lines)
     own = [line for line in lines[:start] if not line.startswith(">")]
+    header = _reply_header_lines(lines, start)
+    if not _tidy(own) and not forwarded and header and _quoted_with_markers(lines, start + header):
+        # Bottom-posted: a reply header, the quoted mail as `>` lines, and the new words under them.
+        own = [line for line in lines[start + header :] if not line.startswith(">")]
     own = _without_signature(own)
     text = _tidy(own)
     if not text and forwarded:
