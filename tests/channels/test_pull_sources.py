@@ -223,6 +223,25 @@ def test_refused_credentials_pause_the_source_until_it_is_resumed(puller: Puller
     assert [o.status for o in scheduler.run_due(now=later)] == ["paused"]  # still refused: paused again
 
 
+def test_a_key_rotated_and_its_old_one_deleted_is_not_a_pause_of_a_warm_function(puller: Puller):
+    # A warm function keeps Google's access token for its hour; deleting the key it came from (after the new
+    # key was rotated in) makes the API refuse that token, though the new key works.
+    puller.add_reviews(1)
+    assert puller.pull().status == "caught_up"
+    if puller.source.type == "app_store":
+        return  # every run signs a token of its own: nothing is cached
+    puller.fake_source.break_credentials()  # a new key (refresh token) issued, the old one deleted
+    if puller.source.type == "google_play":
+        new_secrets = {"service_account_json": puller.fake.service_account_json()}
+    else:
+        new_secrets = {"refresh_token": puller.fake.refresh_token}
+    sources.rotate(puller.source.source_id, new_secrets, keep_previous=False)
+    written = puller.fake.add_review("Written after the rotation", 4)
+    outcome = puller.pull()
+    assert (outcome.status, outcome.reviews) == ("caught_up", 1), puller.state().paused_reason
+    assert review_ids(puller.queued()) >= {written.review_id}
+
+
 def test_a_spent_quota_keeps_the_progress_and_waits_for_the_next_run(puller: Puller):
     reviews = puller.add_reviews(2 * puller.page_size + 1, oldest_minutes=3 * puller.page_size)
     puller.fake.quota_remaining = 1
