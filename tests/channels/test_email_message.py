@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.channels.email.html_text import html_to_text
 from chalicelib.channels.email.message import MailRefused, parse, to_event
-from chalicelib.channels.email.quotes import new_words
+from chalicelib.channels.email.quotes import new_words, without_sign_off
 from chalicelib.models import Channel, Kind, feedback_id_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
@@ -402,6 +402,26 @@ QUOTE_STYLES = [
 @pytest.mark.parametrize(("body", "expected"), QUOTE_STYLES)
 def test_reply_styles_of_the_major_clients_leave_only_the_new_words(body: str, expected: str):
     assert new_words(body).text == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "author_name", "expected"),
+    [
+        ("The parcel came a week late.\n\nJane", "Jane Doe", "The parcel came a week late."),
+        ("The parcel came a week late.\n- Jane Doe", "Jane Doe", "The parcel came a week late."),
+        ("Great shop!\n\njane.", "Jane", "Great shop!"),
+        ("Jane", "Jane Doe", "Jane"),  # all the text: kept
+        ("Ask for Jane\nJane was great", "Jane Doe", "Ask for Jane\nJane was great"),
+        ("Late again.\n\nJane", None, "Late again.\n\nJane"),  # no name to know it by
+    ],
+)
+def test_a_last_line_that_is_only_the_authors_name_is_a_sign_off(
+    text: str, author_name: str | None, expected: str
+):
+    assert without_sign_off(text, author_name) == expected
+    raw = f"From: {author_name or 'x'} <a@b.example>\r\nMessage-ID: <n-1@b.example>\r\n\r\n{text}\r\n"
+    if author_name:
+        assert parse(raw.replace("\n", "\r\n").replace("\r\r", "\r").encode()).text == expected
 
 
 def test_html_quotes_of_each_client_are_left_out():

@@ -22,7 +22,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from chalicelib.channels.email.html_text import html_to_text
-from chalicelib.channels.email.quotes import NewWords, new_words
+from chalicelib.channels.email.quotes import NewWords, new_words, without_sign_off
 from chalicelib.models import LANGUAGE_HINTS, MAX_ID_CHARS, Author, Channel, FeedbackEvent, Kind
 
 # SES accepts mails up to 40 MB; the text of one is what is analysed, the rest (attachments) is not read.
@@ -105,6 +105,7 @@ def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
             attached_body, html_only = _body(attached)
             words = new_words(attached_body)
         words = NewWords(text=words.text, forwarded=True)
+    words = NewWords(text=without_sign_off(words.text, author.name), forwarded=words.forwarded)
     subject = _header(message, "subject")
     message_id = _first_id(_header(message, "message-id"))
     external_id = _external_id(message_id, raw)

@@ -153,6 +153,17 @@ def _without_signature(lines: list[str]) -> list[str]:
     return lines
 
 
+def without_sign_off(text: str, author_name: str | None) -> str:
+    """`text` without a last line that is only the author's name or first name ("Jane", "- Jane Doe"), the
+    sign-off most people type instead of a signature; kept when it is all the text."""
+    names = {" ".join(author_name.split()).lower(), author_name.split()[0].lower()} if author_name else set()
+    lines = text.split("\n")
+    last = lines[-1].strip().lstrip("-\u2013\u2014~ ").rstrip(".!, ").lower()
+    if names and len(lines) > 1 and last in names:
+        return _tidy(lines[:-1])
+    return text
+
+
 def new_words(body: str) -> NewWords:
     """What the author wrote in this mail (`body` is its plain text)."""
     lines = [line.strip() for line in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
