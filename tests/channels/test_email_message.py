@@ -424,6 +424,27 @@ def test_a_last_line_that_is_only_the_authors_name_is_a_sign_off(
         assert parse(raw.replace("\n", "\r\n").replace("\r\r", "\r").encode()).text == expected
 
 
+@pytest.mark.parametrize(
+    ("parameters", "body", "expected"),
+    [
+        (
+            "; format=flowed",
+            "The parcel came a week late and the box was \r\ncrushed. Please refund \r\nme.\r\n\r\n"
+            "On Mon, Bob <b@x.example> wrote:\r\n> Did it \r\n> arrive?\r\n\r\n-- \r\nJane\r\n",
+            "The parcel came a week late and the box was crushed. Please refund me.",
+        ),
+        ("; format=flowed; delsp=yes", "The box was cru \r\nshed.\r\n", "The box was crushed."),
+        ("", "Fixed lines stay \r\nas sent.\r\n", "Fixed lines stay\nas sent."),  # not flowed
+    ],
+)
+def test_format_flowed_soft_line_breaks_are_joined(parameters: str, body: str, expected: str):
+    raw = (
+        "From: Jane <j@x.example>\r\nMessage-ID: <flowed-1@x.example>\r\n"
+        f"Content-Type: text/plain; charset=utf-8{parameters}\r\n\r\n{body}"
+    )
+    assert parse(raw.encode()).text == expected
+
+
 def test_html_quotes_of_each_client_are_left_out():
     outlook = '<p>New words</p><div id="divRplyFwdMsg"><b>From:</b> Bob</div><p>old mail</p>'
     apple = '<div>New words</div><blockquote type="cite"><div>old</div></blockquote>'

@@ -258,8 +258,32 @@ def _automatic(message: Message, author: Author, subject: str) -> str | None:
 # --- body -------------------------------------------------------------------------------------------------
 
 
+def _unflowed(text: str, delete_space: bool) -> str:
+    """A format=flowed text (RFC 3676: Thunderbird, Apple Mail) with its soft line breaks joined: a line
+    ending in a space goes on in the next one of the same quote depth (the signature separator excepted)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    joined: list[tuple[int, str]] = []
+    for raw_line in lines:
+        depth = len(raw_line) - len(raw_line.lstrip(">"))
+        line = raw_line[depth:].removeprefix(" ")  # space-stuffing (section 4.4) and the quote's own space
+        if joined and joined[-1][0] == depth and joined[-1][1].endswith(" ") and joined[-1][1] != "-- ":
+            previous = joined[-1][1]
+            joined[-1] = (depth, (previous[:-1] if delete_space else previous) + line)
+        else:
+            joined.append((depth, line))
+    return "\n".join((">" * depth + " " if depth else "") + line for depth, line in joined)
+
+
 def _text_of(part: Message) -> str:
-    """A text part decoded by its transfer encoding and charset (unreadable bytes become U+FFFD)."""
+    """A text part decoded by its transfer encoding and charset (unreadable bytes become U+FFFD), its
+    format=flowed soft line breaks joined."""
+    text = _decoded(part)
+    if part.get_content_type() == "text/plain" and str(part.get_param("format") or "").lower() == "flowed":
+        return _unflowed(text, str(part.get_param("delsp") or "").lower() == "yes")
+    return text
+
+
+def _decoded(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         payload = str(part.get_payload() or "").encode("utf-8", "replace")
