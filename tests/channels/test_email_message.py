@@ -76,9 +76,11 @@ FEEDBACK = {
         "Checkout page",
         "html-only-1@example.com",
     ),
+    # Forwarded with nothing written above: the words and their author are the forwarded mail's (the
+    # customer who said them), not the colleague's who passed them on.
     "forwarded_gmail.eml": (
-        "sam@shop.example",
-        "Sam Lee",
+        "angry@example.net",
+        "Angry Customer",
         "The replacement part never came and nobody answers the phone.",
         "Fwd: Complaint from a customer",
         "fwd-1@shop.example",
@@ -145,8 +147,8 @@ FEEDBACK = {
     ),
     # Forwarded as an attachment (Outlook's Forward as Attachment) with nothing written: the forwarded text.
     "forwarded_as_attachment.eml": (
-        "sam@shop.example",
-        "Sam Lee",
+        "angry@example.net",
+        "Angry Customer",
         "The blender broke after two days and the store will not take it back.",
         "Fw: Broken blender",
         "fwd-att-1@shop.example",
@@ -451,6 +453,29 @@ def test_html_quotes_of_each_client_are_left_out():
     yahoo = '<div>New words</div><div class="yahoo_quoted">old</div>'
     assert html_to_text(outlook) == html_to_text(apple) == html_to_text(yahoo) == "New words"
     assert html_to_text("<script>alert(1)</script><p>a&nbsp;b &lt;c&gt;</p>") == "a b <c>"
+
+
+@pytest.mark.parametrize(
+    ("header_block", "author"),
+    [
+        ("From: Angry Customer <angry@example.net>\nDate: Mon", ("angry@example.net", "Angry Customer")),
+        ("*From:* Kunde <kunde@example.de>\n*Sent:* Mon", ("kunde@example.de", "Kunde")),
+        ("Von: Kunde <KUNDE@example.de>\nGesendet: Mo", ("kunde@example.de", "Kunde")),
+        # Outlook may name the sender without an address: the forwarder stays the author.
+        ("From: Angry Customer\nSent: Monday", ("sam@shop.example", "Sam Lee")),
+    ],
+)
+def test_a_forward_with_nothing_written_is_the_forwarded_senders(header_block: str, author: tuple):
+    body = f"---------- Forwarded message ---------\n{header_block}\nSubject: Broken\n\nIt broke."
+    raw = f"From: Sam Lee <sam@shop.example>\nMessage-ID: <fw-9@shop.example>\n\n{body}\n"
+    mail = parse(raw.replace("\n", "\r\n").encode())
+    assert (mail.author.email, mail.author.name, mail.text, mail.forwarded) == (*author, "It broke.", True)
+    noted = parse(
+        raw.replace("---------- Forwarded", "See below.\n\n---------- Forwarded")
+        .replace("\n", "\r\n")
+        .encode()
+    )
+    assert (noted.author.email, noted.text) == ("sam@shop.example", "See below.")  # the note is Sam's
 
 
 def test_words_written_above_a_mail_forwarded_as_attachment_are_the_text_not_the_attached_mails():

@@ -98,13 +98,18 @@ def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
     author = _author(message, envelope_sender)
     body, html_only = _body(message)
     words = new_words(body)
+    # Forwarded with nothing written above: the words are the forwarded mail's, and so is their author (the
+    # customer who said them, not the colleague who passed them on), when its header names an address.
+    said_by = _mailbox(words.forwarded_from) if words.forwarded_from else None
     attached = _attached_mail(message)
     if attached is not None:
         # A forward as attachment: the words written above it, or, when none, the attached mail's own.
         if not words.text:
             attached_body, html_only = _body(attached)
             words = new_words(attached_body)
+            said_by = _mailbox(_header(attached, "from"))
         words = NewWords(text=words.text, forwarded=True)
+    author = said_by if said_by is not None and said_by.email else author
     words = NewWords(text=without_sign_off(words.text, author.name), forwarded=words.forwarded)
     subject = _header(message, "subject")
     message_id = _first_id(_header(message, "message-id"))
@@ -181,8 +186,15 @@ def _header(message: Message, name: str) -> str:
 
 
 def _author(message: Message, envelope_sender: str | None) -> Author:
+    author = _mailbox(_header(message, "from"))
+    if author.email is None and envelope_sender and "@" in envelope_sender:
+        return Author(email=_mailbox(envelope_sender).email, name=author.name)
+    return author
+
+
+def _mailbox(from_value: str) -> Author:
+    """The first mailbox of a From value with a valid address (its name too), or an Author without one."""
     name, address = "", ""
-    from_value = _header(message, "from")
     # Some senders (Python's legacy email API, older PHP mailers) encode the whole mailbox, address and all,
     # as one encoded word; decoded, it reads as one quoted local part, so it is read again unquoted.
     unquoted = from_value[1:-1] if len(from_value) > 1 and from_value[0] == from_value[-1] == '"' else ""
@@ -190,8 +202,6 @@ def _author(message: Message, envelope_sender: str | None) -> Author:
         if "@" in candidate_address and "<" not in candidate_address:
             name, address = candidate_name, candidate_address
             break
-    if not address and envelope_sender and "@" in envelope_sender:
-        address = envelope_sender
     try:
         address = Address(addr_spec=address).addr_spec if address else ""
     except (ValueError, IndexError):

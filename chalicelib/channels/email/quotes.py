@@ -84,6 +84,8 @@ class NewWords:
 
     text: str
     forwarded: bool = False
+    # The `From:` of the forwarded mail's header block, when the text is that mail's (nothing written above).
+    forwarded_from: str | None = None
 
 
 def _is_reply_header(line: str) -> bool:
@@ -179,7 +181,18 @@ def new_words(body: str) -> NewWords:
         text = _tidy(
             _without_signature(new_words("\n".join(_forwarded_body(lines[start:]))).text.split("\n"))
         )
+        return NewWords(text=text, forwarded=True, forwarded_from=_forwarded_sender(lines[start:]))
     return NewWords(text=text, forwarded=forwarded)
+
+
+def _forwarded_sender(lines: list[str]) -> str | None:
+    """The value of the `From:` line in the forwarded mail's header block (after the marker)."""
+    for line in lines[1:]:
+        if line and not (_FROM_LINE.match(line) or _HEADER_LINE.match(line)):
+            return None  # the block ended without one
+        if _FROM_LINE.match(line):
+            return line.split(":", 1)[1].strip().strip("*").strip()
+    return None
 
 
 def _tidy(lines: list[str]) -> str:
