@@ -80,6 +80,28 @@ def test_a_pull_source_needs_its_platforms_secrets_and_settings(stack: Any, caps
     assert cli.main(["sources", "resume", "nope"]) == 1
 
 
+def test_the_schedule_settings_the_readme_documents_are_taken_and_checked(stack: Any, capsys):
+    business = ["sources", "add", "--type", "google_business", "--name", "Store"]
+    business += ["--setting", "account_id=1", "--setting", "location_id=2"]
+    business += ["--secret", "client_id=a", "--secret", "client_secret=b", "--secret", "refresh_token=c"]
+    documented = ["reconcile_hours=12", "reconcile_days=90", "backfill_days=7", "poll_minutes=60"]
+    added = [arg for setting in documented for arg in ("--setting", setting)]
+    assert cli.main([*business, "--id", "src_store", *added]) == 0
+    [stored] = [s for s in sources.list_all() if s.source_id == "src_store"]
+    assert stored.settings["reconcile_days"] == "90" and stored.settings["reconcile_hours"] == "12"
+    capsys.readouterr()
+    for refused in ("poll_minutes=2", "backfill_days=abc", "reconcile_hours=0", "reconcile_days=400"):
+        assert cli.main([*business, "--id", "src_refused", "--setting", refused]) == 2, refused
+        name = refused.split("=")[0]
+        assert f"--setting {name}: " in capsys.readouterr().err
+    # Google Play lists 7 days only: its re-listing's window is fixed, so reconcile_days is no setting of it.
+    play = ["sources", "add", "--type", "google_play", "--name", "Android", "--id", "src_refused"]
+    play += ["--setting", "package_name=com.x", "--secret", "service_account_json={}"]
+    assert cli.main([*play, "--setting", "reconcile_days=5"]) == 2
+    assert "reconcile_hours (" in capsys.readouterr().err
+    assert all(s.source_id != "src_refused" for s in sources.list_all())
+
+
 def test_every_kind_of_source_names_the_flag_it_refuses(stack: Any, capsys):
     """A webhook, a pull and an e-mail source all answer a refused field with its flag, and store nothing."""
     bad_language = ["--default-language", "not a language"]

@@ -101,6 +101,14 @@ def test_google_play_pages_by_token_and_shapes_each_review(play: FakeSource):
     next_token = first["tokenPagination"]["nextPageToken"]
     _, second = call(f"{reviews}?maxResults=2&token={next_token}", token)
     assert [r["reviewId"] for r in second["reviews"]] == ["rev-000001"] and "tokenPagination" not in second
+    # A title is the text's part before a tab; the developer's reply is a second comment (developerComment).
+    titled = play.fake.add_review("Crashes on start", 1, title="Broken")
+    play.fake.reply_to_review(titled.review_id, "Fixed in 2.5, sorry!")
+    _, listed = call(f"{reviews}?maxResults=1", token)
+    [user, developer] = listed["reviews"][0]["comments"]
+    assert user["userComment"]["text"] == "Broken\tCrashes on start"
+    assert developer["developerComment"]["text"] == "Fixed in 2.5, sorry!"
+    assert set(developer["developerComment"]["lastModified"]) == {"seconds", "nanos"}
 
 
 def test_google_play_refuses_a_jwt_signed_with_another_key(play: FakeSource):
@@ -169,4 +177,8 @@ def test_google_business_token_errors_and_page_limit(business: FakeSource):
     assert (
         review["starRating"] == "FIVE" and listed["totalReviewCount"] == 1 and "nextPageToken" not in listed
     )
-    assert review["name"].endswith(f"/reviews/{review['reviewId']}")
+    assert review["name"].endswith(f"/reviews/{review['reviewId']}") and "reviewReply" not in review
+    business.fake.reply_to_review(review["reviewId"], "Thank you!")
+    [replied] = call(reviews, body["access_token"])[1]["reviews"]
+    assert replied["reviewReply"]["comment"] == "Thank you!" and replied["reviewReply"]["updateTime"]
+    assert replied["updateTime"] == review["updateTime"]  # the customer's review itself is unchanged

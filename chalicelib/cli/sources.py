@@ -105,14 +105,23 @@ def _pull_source_add(args: argparse.Namespace) -> int:
     settings = pairs(args.setting, "--setting")
     missing = [name for name in platform.secret_names if not given.get(name)]
     missing_settings = [name for name in platform.required_settings if not settings.get(name)]
-    unknown = sorted(set(settings) - set(platform.setting_help) - {"backfill_days"})
+    numbers = platform.number_settings()
+    unknown = sorted(set(settings) - set(platform.setting_help) - set(numbers))
     if missing or missing_settings or unknown or set(given) - set(platform.secret_names):
+        known = {
+            **platform.setting_help,
+            **{name: f"{number.help}, {number.low} to {number.high}" for name, number in numbers.items()},
+        }
         print(
             f"error: a {args.type} source needs --secret for {', '.join(platform.secret_names)} and "
             f"--setting for {', '.join(platform.required_settings)}; it knows only: "
-            + "; ".join(f"{name} ({meaning})" for name, meaning in platform.setting_help.items()),
+            + "; ".join(f"{name} ({meaning})" for name, meaning in known.items()),
             file=sys.stderr,
         )
+        return 2
+    if errors := platform.setting_errors(settings):
+        for error in errors:
+            print(f"error: {error}", file=sys.stderr)
         return 2
     source = _new_source(args, settings)
     if source is None:

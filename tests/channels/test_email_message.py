@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.channels.email.html_text import html_to_text
 from chalicelib.channels.email.message import MailRefused, parse, to_event
-from chalicelib.channels.email.quotes import new_words
+from chalicelib.channels.email.quotes import new_words, without_sign_off
 from chalicelib.models import Channel, Kind, feedback_id_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
@@ -76,9 +76,11 @@ FEEDBACK = {
         "Checkout page",
         "html-only-1@example.com",
     ),
+    # Forwarded with nothing written above: the words and their author are the forwarded mail's (the
+    # customer who said them), not the colleague's who passed them on.
     "forwarded_gmail.eml": (
-        "sam@shop.example",
-        "Sam Lee",
+        "angry@example.net",
+        "Angry Customer",
         "The replacement part never came and nobody answers the phone.",
         "Fwd: Complaint from a customer",
         "fwd-1@shop.example",
@@ -145,8 +147,8 @@ FEEDBACK = {
     ),
     # Forwarded as an attachment (Outlook's Forward as Attachment) with nothing written: the forwarded text.
     "forwarded_as_attachment.eml": (
-        "sam@shop.example",
-        "Sam Lee",
+        "angry@example.net",
+        "Angry Customer",
         "The blender broke after two days and the store will not take it back.",
         "Fw: Broken blender",
         "fwd-att-1@shop.example",
@@ -227,6 +229,20 @@ def test_the_feedback_id_derives_from_the_message_id_so_a_second_delivery_collid
     assert event.channel is Channel.EMAIL and event.kind is Kind.MESSAGE
     assert event.occurred_at == datetime(2024, 12, 3, 10, 2, 45, tzinfo=UTC)
     assert event.metadata == {"subject": "Re: Your order #1042", "recipient": "feedback@acme.example"}
+
+
+@pytest.mark.parametrize(
+    ("date", "occurred_at"),
+    [
+        ("Tue, 1 Jan 2036 10:00:00 +0000", RECEIVED),  # a sender's clock years ahead
+        ("Thu, 5 Dec 2024 00:00:30 +0000", RECEIVED),  # half a minute after it arrived
+        ("Wed, 4 Dec 2024 23:59:00 +0000", datetime(2024, 12, 4, 23, 59, tzinfo=UTC)),
+    ],
+)
+def test_a_mail_is_never_dated_after_it_arrived(date: str, occurred_at: datetime):
+    raw = f"From: a@b.example\r\nDate: {date}\r\nMessage-ID: <d-1@b.example>\r\n\r\nText\r\n"
+    event = to_event(parse(raw.encode()), source_id="s_1", recipient="f@a.example", received_at=RECEIVED)
+    assert event.occurred_at == occurred_at
 
 
 def test_a_mail_without_message_id_is_identified_by_its_bytes():
@@ -366,6 +382,18 @@ QUOTE_STYLES = [
             f"and then the courier left the parcel at the wrong door, number {n} again" for n in range(3)
         ),
     ),
+    # Bottom-posted replies: the header and the `>` quote above, the new words under them.
+    (
+        "On Mon, 1 Dec 2026 at 10:00, Support <s@x.example> wrote:\n> Did the fix work?\n\n"
+        "No, it still crashes on login.\n\n-- \nJane",
+        "No, it still crashes on login.",
+    ),
+    (
+        "On Mon, 1 Dec 2026 at 10:00, Support <s@x.example>\nwrote:\n> Fixed?\n\nNope.\n> Try again?\nDone.",
+        "Nope.\nDone.",
+    ),
+    # Under an Outlook block or a separator the quoted mail has no `>`: nothing under it is new words.
+    ("-----Original Message-----\nFrom: Bob\nSent: Monday\nTo: me\nSubject: x\n\nold words", ""),
     # A line that merely starts with "On" is the customer's text.
     ("On the whole the service was good.\nThanks", "On the whole the service was good.\nThanks"),
     # "From:" in the customer's own words, without the header block after it, is text too.
@@ -378,12 +406,76 @@ def test_reply_styles_of_the_major_clients_leave_only_the_new_words(body: str, e
     assert new_words(body).text == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "author_name", "expected"),
+    [
+        ("The parcel came a week late.\n\nJane", "Jane Doe", "The parcel came a week late."),
+        ("The parcel came a week late.\n- Jane Doe", "Jane Doe", "The parcel came a week late."),
+        ("Great shop!\n\njane.", "Jane", "Great shop!"),
+        ("Jane", "Jane Doe", "Jane"),  # all the text: kept
+        ("Ask for Jane\nJane was great", "Jane Doe", "Ask for Jane\nJane was great"),
+        ("Late again.\n\nJane", None, "Late again.\n\nJane"),  # no name to know it by
+    ],
+)
+def test_a_last_line_that_is_only_the_authors_name_is_a_sign_off(
+    text: str, author_name: str | None, expected: str
+):
+    assert without_sign_off(text, author_name) == expected
+    raw = f"From: {author_name or 'x'} <a@b.example>\r\nMessage-ID: <n-1@b.example>\r\n\r\n{text}\r\n"
+    if author_name:
+        assert parse(raw.replace("\n", "\r\n").replace("\r\r", "\r").encode()).text == expected
+
+
+@pytest.mark.parametrize(
+    ("parameters", "body", "expected"),
+    [
+        (
+            "; format=flowed",
+            "The parcel came a week late and the box was \r\ncrushed. Please refund \r\nme.\r\n\r\n"
+            "On Mon, Bob <b@x.example> wrote:\r\n> Did it \r\n> arrive?\r\n\r\n-- \r\nJane\r\n",
+            "The parcel came a week late and the box was crushed. Please refund me.",
+        ),
+        ("; format=flowed; delsp=yes", "The box was cru \r\nshed.\r\n", "The box was crushed."),
+        ("", "Fixed lines stay \r\nas sent.\r\n", "Fixed lines stay\nas sent."),  # not flowed
+    ],
+)
+def test_format_flowed_soft_line_breaks_are_joined(parameters: str, body: str, expected: str):
+    raw = (
+        "From: Jane <j@x.example>\r\nMessage-ID: <flowed-1@x.example>\r\n"
+        f"Content-Type: text/plain; charset=utf-8{parameters}\r\n\r\n{body}"
+    )
+    assert parse(raw.encode()).text == expected
+
+
 def test_html_quotes_of_each_client_are_left_out():
     outlook = '<p>New words</p><div id="divRplyFwdMsg"><b>From:</b> Bob</div><p>old mail</p>'
     apple = '<div>New words</div><blockquote type="cite"><div>old</div></blockquote>'
     yahoo = '<div>New words</div><div class="yahoo_quoted">old</div>'
     assert html_to_text(outlook) == html_to_text(apple) == html_to_text(yahoo) == "New words"
     assert html_to_text("<script>alert(1)</script><p>a&nbsp;b &lt;c&gt;</p>") == "a b <c>"
+
+
+@pytest.mark.parametrize(
+    ("header_block", "author"),
+    [
+        ("From: Angry Customer <angry@example.net>\nDate: Mon", ("angry@example.net", "Angry Customer")),
+        ("*From:* Kunde <kunde@example.de>\n*Sent:* Mon", ("kunde@example.de", "Kunde")),
+        ("Von: Kunde <KUNDE@example.de>\nGesendet: Mo", ("kunde@example.de", "Kunde")),
+        # Outlook may name the sender without an address: the forwarder stays the author.
+        ("From: Angry Customer\nSent: Monday", ("sam@shop.example", "Sam Lee")),
+    ],
+)
+def test_a_forward_with_nothing_written_is_the_forwarded_senders(header_block: str, author: tuple):
+    body = f"---------- Forwarded message ---------\n{header_block}\nSubject: Broken\n\nIt broke."
+    raw = f"From: Sam Lee <sam@shop.example>\nMessage-ID: <fw-9@shop.example>\n\n{body}\n"
+    mail = parse(raw.replace("\n", "\r\n").encode())
+    assert (mail.author.email, mail.author.name, mail.text, mail.forwarded) == (*author, "It broke.", True)
+    noted = parse(
+        raw.replace("---------- Forwarded", "See below.\n\n---------- Forwarded")
+        .replace("\n", "\r\n")
+        .encode()
+    )
+    assert (noted.author.email, noted.text) == ("sam@shop.example", "See below.")  # the note is Sam's
 
 
 def test_words_written_above_a_mail_forwarded_as_attachment_are_the_text_not_the_attached_mails():

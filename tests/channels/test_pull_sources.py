@@ -166,6 +166,20 @@ def test_an_edited_review_becomes_a_new_version_in_the_same_thread(puller: Pulle
     assert len(stored) == 3 and any(item.thread_id == kept.review_id for item in stored)
 
 
+def test_a_developers_reply_is_never_taken_for_the_customers_review(puller: Puller):
+    # Play lists it as a second comment (developerComment), Business Profile as reviewReply; the App Store
+    # keeps responses in a resource of their own, which is never read.
+    [answered, later] = puller.add_reviews(2)
+    puller.fake.reply_to_review(answered.review_id, "Thanks, this is fixed in 2.5!")
+    puller.pull()
+    puller.fake.reply_to_review(later.review_id, "Sorry to hear that, please write to support.")
+    puller.pull()
+    stored = puller.store()
+    assert sorted((item.thread_id, item.text, item.rating) for item in stored) == sorted(
+        (review.review_id, review.text, review.rating) for review in (answered, later)
+    )
+
+
 def test_a_deleted_review_is_not_concluded_deleted_by_a_run_between_reconciles(puller: Puller):
     [gone, stays, newest] = puller.add_reviews(3)
     puller.pull()
@@ -207,6 +221,25 @@ def test_refused_credentials_pause_the_source_until_it_is_resumed(puller: Puller
     scheduler.resume(puller.source.source_id)
     assert puller.state().paused_reason is None
     assert [o.status for o in scheduler.run_due(now=later)] == ["paused"]  # still refused: paused again
+
+
+def test_a_key_rotated_and_its_old_one_deleted_is_not_a_pause_of_a_warm_function(puller: Puller):
+    # A warm function keeps Google's access token for its hour; deleting the key it came from (after the new
+    # key was rotated in) makes the API refuse that token, though the new key works.
+    puller.add_reviews(1)
+    assert puller.pull().status == "caught_up"
+    if puller.source.type == "app_store":
+        return  # every run signs a token of its own: nothing is cached
+    puller.fake_source.break_credentials()  # a new key (refresh token) issued, the old one deleted
+    if puller.source.type == "google_play":
+        new_secrets = {"service_account_json": puller.fake.service_account_json()}
+    else:
+        new_secrets = {"refresh_token": puller.fake.refresh_token}
+    sources.rotate(puller.source.source_id, new_secrets, keep_previous=False)
+    written = puller.fake.add_review("Written after the rotation", 4)
+    outcome = puller.pull()
+    assert (outcome.status, outcome.reviews) == ("caught_up", 1), puller.state().paused_reason
+    assert review_ids(puller.queued()) >= {written.review_id}
 
 
 def test_a_spent_quota_keeps_the_progress_and_waits_for_the_next_run(puller: Puller):

@@ -6,7 +6,7 @@
 - GET /v4/accounts/{a}/locations/{l}/reviews (pageSize ≤ 50, default 50; pageToken; orderBy
   "updateTime desc", the default): {reviews[], averageRating, totalReviewCount, nextPageToken}; each review
   {name, reviewId, reviewer {displayName, profilePhotoUrl, isAnonymous}, starRating ONE…FIVE, comment,
-  createTime, updateTime}.
+  createTime, updateTime, reviewReply {comment, updateTime} once the owner replied}.
 - A deleted review is no longer listed (`delete_review`; reviews.get answers NOT_FOUND for "a review that
   does not exist or has been deleted", the list has no deletion field); an edit moves its updateTime.
 - Errors in Google's shape: 401 UNAUTHENTICATED, 404 NOT_FOUND (another location), 400 INVALID_ARGUMENT,
@@ -107,4 +107,9 @@ class FakeGoogleBusiness(FakeReviewApi):
             "comment": review.text,
             "createTime": _rfc3339(review.created),
             "updateTime": _rfc3339(review.modified),
+            **(
+                {"reviewReply": {"comment": review.reply, "updateTime": _rfc3339(review.replied)}}
+                if review.replied is not None
+                else {}
+            ),
         }

@@ -6,7 +6,9 @@
 - GET /androidpublisher/v3/applications/{packageName}/reviews (maxResults ≤ 100, token): the reviews written
   or edited in the last 7 days, newest first, as Review resources (reviewId, authorName,
   comments[].userComment {text, lastModified {seconds, nanos}, starRating, reviewerLanguage, device,
-  androidOsVersion, appVersionCode, appVersionName}), tokenPagination.nextPageToken and pageInfo.
+  androidOsVersion, appVersionCode, appVersionName}, the title and body separated by a tab; a developer's
+  reply as a second comment {developerComment {text, lastModified}}), tokenPagination.nextPageToken and
+  pageInfo.
 - A deleted review is no longer listed (`delete_review`: Review has no deletion field); an edit is listed
   again with its new lastModified (`edit_review`).
 - Errors in Google's shape {"error": {"code", "message", "status"}}: 401 UNAUTHENTICATED (no or unknown
@@ -136,13 +138,15 @@ class FakeGooglePlay(FakeReviewApi):
 
     def _resource(self, review: Any) -> dict[str, Any]:
         seconds = int(review.modified)
-        return {
+        # "In some cases users have been able to write a review with separate title and body; in those cases
+        # the title and body are concatenated and separated by a tab character" (UserComment.text).
+        resource: dict[str, Any] = {
             "reviewId": review.review_id,
             "authorName": review.author,
             "comments": [
                 {
                     "userComment": {
-                        "text": f"\t{review.text}",
+                        "text": f"{review.title}\t{review.text}",
                         "lastModified": {
                             "seconds": str(seconds),
                             "nanos": int((review.modified - seconds) * 1e9),
@@ -159,3 +163,14 @@ class FakeGooglePlay(FakeReviewApi):
                 }
             ],
         }
+        if review.replied is not None:
+            replied = int(review.replied)
+            resource["comments"].append(
+                {
+                    "developerComment": {
+                        "text": review.reply,
+                        "lastModified": {"seconds": str(replied), "nanos": 0},
+                    }
+                }
+            )
+        return resource

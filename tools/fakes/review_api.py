@@ -32,6 +32,9 @@ class FakeReview:
     app_version: str = "2.4.1"
     device: str = "a14"
     territory: str = "USA"
+    # The developer's (or owner's) public reply, and when it was written (`reply_to_review`).
+    reply: str = ""
+    replied: float | None = None
 
 
 @dataclass
@@ -78,6 +81,13 @@ class FakeReviewApi:
         review.rating = review.rating if rating is None else rating
         if redate:
             review.modified = self.clock()
+        return review
+
+    def reply_to_review(self, review_id: str, text: str) -> FakeReview:
+        """The developer (or the business) answers the review in public: the reply is listed with the review
+        (Play's developerComment, Business Profile's reviewReply); what the customer wrote is unchanged."""
+        review = self.reviews[review_id]
+        review.reply, review.replied = text, self.clock()
         return review
 
     def delete_review(self, review_id: str) -> None:

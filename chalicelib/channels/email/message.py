@@ -22,7 +22,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from chalicelib.channels.email.html_text import html_to_text
-from chalicelib.channels.email.quotes import NewWords, new_words
+from chalicelib.channels.email.quotes import NewWords, new_words, without_sign_off
 from chalicelib.models import LANGUAGE_HINTS, MAX_ID_CHARS, Author, Channel, FeedbackEvent, Kind
 
 # SES accepts mails up to 40 MB; the text of one is what is analysed, the rest (attachments) is not read.
@@ -98,13 +98,19 @@ def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
     author = _author(message, envelope_sender)
     body, html_only = _body(message)
     words = new_words(body)
+    # Forwarded with nothing written above: the words are the forwarded mail's, and so is their author (the
+    # customer who said them, not the colleague who passed them on), when its header names an address.
+    said_by = _mailbox(words.forwarded_from) if words.forwarded_from else None
     attached = _attached_mail(message)
     if attached is not None:
         # A forward as attachment: the words written above it, or, when none, the attached mail's own.
         if not words.text:
             attached_body, html_only = _body(attached)
             words = new_words(attached_body)
+            said_by = _mailbox(_header(attached, "from"))
         words = NewWords(text=words.text, forwarded=True)
+    author = said_by if said_by is not None and said_by.email else author
+    words = NewWords(text=without_sign_off(words.text, author.name), forwarded=words.forwarded)
     subject = _header(message, "subject")
     message_id = _first_id(_header(message, "message-id"))
     external_id = _external_id(message_id, raw)
@@ -155,7 +161,9 @@ def to_event(
         language=mail.language,
         language_hint=None if mail.language else language_hint,
         author=mail.author,
-        occurred_at=mail.sent_at or received_at,
+        # A mail cannot have been written after it arrived: a later Date is a sender's wrong clock, which
+        # would date the customer's profile (last seen) years ahead.
+        occurred_at=min(mail.sent_at, received_at) if mail.sent_at else received_at,
         received_at=received_at,
         metadata={key: value for key, value in metadata.items() if value not in ("", None)},
     )
@@ -178,8 +186,15 @@ def _header(message: Message, name: str) -> str:
 
 
 def _author(message: Message, envelope_sender: str | None) -> Author:
+    author = _mailbox(_header(message, "from"))
+    if author.email is None and envelope_sender and "@" in envelope_sender:
+        return Author(email=_mailbox(envelope_sender).email, name=author.name)
+    return author
+
+
+def _mailbox(from_value: str) -> Author:
+    """The first mailbox of a From value with a valid address (its name too), or an Author without one."""
     name, address = "", ""
-    from_value = _header(message, "from")
     # Some senders (Python's legacy email API, older PHP mailers) encode the whole mailbox, address and all,
     # as one encoded word; decoded, it reads as one quoted local part, so it is read again unquoted.
     unquoted = from_value[1:-1] if len(from_value) > 1 and from_value[0] == from_value[-1] == '"' else ""
@@ -187,8 +202,6 @@ def _author(message: Message, envelope_sender: str | None) -> Author:
         if "@" in candidate_address and "<" not in candidate_address:
             name, address = candidate_name, candidate_address
             break
-    if not address and envelope_sender and "@" in envelope_sender:
-        address = envelope_sender
     try:
         address = Address(addr_spec=address).addr_spec if address else ""
     except (ValueError, IndexError):
@@ -255,8 +268,32 @@ def _automatic(message: Message, author: Author, subject: str) -> str | None:
 # --- body -------------------------------------------------------------------------------------------------
 
 
+def _unflowed(text: str, delete_space: bool) -> str:
+    """A format=flowed text (RFC 3676: Thunderbird, Apple Mail) with its soft line breaks joined: a line
+    ending in a space goes on in the next one of the same quote depth (the signature separator excepted)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    joined: list[tuple[int, str]] = []
+    for raw_line in lines:
+        depth = len(raw_line) - len(raw_line.lstrip(">"))
+        line = raw_line[depth:].removeprefix(" ")  # space-stuffing (section 4.4) and the quote's own space
+        if joined and joined[-1][0] == depth and joined[-1][1].endswith(" ") and joined[-1][1] != "-- ":
+            previous = joined[-1][1]
+            joined[-1] = (depth, (previous[:-1] if delete_space else previous) + line)
+        else:
+            joined.append((depth, line))
+    return "\n".join((">" * depth + " " if depth else "") + line for depth, line in joined)
+
+
 def _text_of(part: Message) -> str:
-    """A text part decoded by its transfer encoding and charset (unreadable bytes become U+FFFD)."""
+    """A text part decoded by its transfer encoding and charset (unreadable bytes become U+FFFD), its
+    format=flowed soft line breaks joined."""
+    text = _decoded(part)
+    if part.get_content_type() == "text/plain" and str(part.get_param("format") or "").lower() == "flowed":
+        return _unflowed(text, str(part.get_param("delsp") or "").lower() == "yes")
+    return text
+
+
+def _decoded(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         payload = str(part.get_payload() or "").encode("utf-8", "replace")

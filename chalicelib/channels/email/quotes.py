@@ -84,6 +84,8 @@ class NewWords:
 
     text: str
     forwarded: bool = False
+    # The `From:` of the forwarded mail's header block, when the text is that mail's (nothing written above).
+    forwarded_from: str | None = None
 
 
 def _is_reply_header(line: str) -> bool:
@@ -113,6 +115,22 @@ def _quote_start(lines: list[str]) -> tuple[int, bool]:
     return len(lines), False
 
 
+def _reply_header_lines(lines: list[str], start: int) -> int:
+    """How many lines the reply header at `start` spans (Gmail may wrap it over two), 0 when none is."""
+    if start >= len(lines):
+        return 0
+    if _is_reply_header(lines[start]):
+        return 1
+    return 2 if start + 1 < len(lines) and _is_reply_header(f"{lines[start]} {lines[start + 1]}") else 0
+
+
+def _quoted_with_markers(lines: list[str], after_header: int) -> bool:
+    """Whether the quoted mail after a reply header comes as `>` lines (so any line after it without `>`
+    is the author's own, as in a bottom-posted reply)."""
+    following = next((line for line in lines[after_header:] if line), "")
+    return following.startswith(">")
+
+
 def _forwarded_body(lines: list[str]) -> list[str]:
     """The forwarded mail's text: after the marker and its header block (From/Date/Subject/To lines)."""
     body = lines[1:]
@@ -137,18 +155,44 @@ def _without_signature(lines: list[str]) -> list[str]:
     return lines
 
 
+def without_sign_off(text: str, author_name: str | None) -> str:
+    """`text` without a last line that is only the author's name or first name ("Jane", "- Jane Doe"), the
+    sign-off most people type instead of a signature; kept when it is all the text."""
+    names = {" ".join(author_name.split()).lower(), author_name.split()[0].lower()} if author_name else set()
+    lines = text.split("\n")
+    last = lines[-1].strip().lstrip("-\u2013\u2014~ ").rstrip(".!, ").lower()
+    if names and len(lines) > 1 and last in names:
+        return _tidy(lines[:-1])
+    return text
+
+
 def new_words(body: str) -> NewWords:
     """What the author wrote in this mail (`body` is its plain text)."""
     lines = [line.strip() for line in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     start, forwarded = _quote_start(lines)
     own = [line for line in lines[:start] if not line.startswith(">")]
+    header = _reply_header_lines(lines, start)
+    if not _tidy(own) and not forwarded and header and _quoted_with_markers(lines, start + header):
+        # Bottom-posted: a reply header, the quoted mail as `>` lines, and the new words under them.
+        own = [line for line in lines[start + header :] if not line.startswith(">")]
     own = _without_signature(own)
     text = _tidy(own)
     if not text and forwarded:
         text = _tidy(
             _without_signature(new_words("\n".join(_forwarded_body(lines[start:]))).text.split("\n"))
         )
+        return NewWords(text=text, forwarded=True, forwarded_from=_forwarded_sender(lines[start:]))
     return NewWords(text=text, forwarded=forwarded)
+
+
+def _forwarded_sender(lines: list[str]) -> str | None:
+    """The value of the `From:` line in the forwarded mail's header block (after the marker)."""
+    for line in lines[1:]:
+        if line and not (_FROM_LINE.match(line) or _HEADER_LINE.match(line)):
+            return None  # the block ended without one
+        if _FROM_LINE.match(line):
+            return line.split(":", 1)[1].strip().strip("*").strip()
+    return None
 
 
 def _tidy(lines: list[str]) -> str:

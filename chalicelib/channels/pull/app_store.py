@@ -60,7 +60,6 @@ class AppStore(PullPlatform):
         APP_ID: "the app's Apple ID (App Store Connect → App Information)",
         KEY_ID: "the API key's Key ID",
         ISSUER_ID: "the team's Issuer ID (Users and Access → Integrations)",
-        "poll_minutes": "minutes between pulls (default 15, at least 5)",
         "api_base_url": "another API host (the local fake); default the App Store Connect API",
     }
     console_help = (

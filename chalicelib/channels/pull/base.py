@@ -74,6 +74,40 @@ class PulledReview:
 
 
 @dataclass(frozen=True)
+class NumberSetting:
+    """A whole-number setting of every pull source: what it is for and the values it takes."""
+
+    help: str
+    low: int
+    high: int
+
+    def error(self, name: str, value: str) -> str | None:
+        """Why `value` is refused (a word, or a number out of range), or None."""
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+        if number is None or not self.low <= number <= self.high:
+            return f"--setting {name}: {value!r} is not a whole number from {self.low} to {self.high}"
+        return None
+
+
+# The schedule's settings every pull platform understands (state.py and reconcile.py read them within these
+# bounds; `sources add` refuses a value outside them rather than store one that would be read otherwise).
+SCHEDULE_SETTINGS: Mapping[str, NumberSetting] = {
+    "poll_minutes": NumberSetting("minutes between pulls (default 15)", 5, 24 * 60),
+    "backfill_days": NumberSetting(
+        "how many days back a new source's first run reaches (default 30)", 0, 3650
+    ),
+    "reconcile_hours": NumberSetting(
+        "hours between the re-listings of the recent window that find deletions (default 24)", 1, 24 * 7
+    ),
+}
+# How far back the re-listing looks, where the platform lists every review (not Google Play's 7 days).
+RECONCILE_DAYS = NumberSetting("how many days back the re-listing looks (default 30)", 1, 365)
+
+
+@dataclass(frozen=True)
 class Page:
     """One page of a platform's listing, and the token of the next (None on the last page)."""
 
@@ -141,6 +175,22 @@ class PullPlatform(ABC):
     page_size: ClassVar[int]
     # How many days back the platform lists reviews (None: all of them); the reconcile stays inside it.
     listing_days: ClassVar[int | None] = None
+
+    def number_settings(self) -> Mapping[str, NumberSetting]:
+        """The schedule's settings this platform's sources take (reconcile_days where it lists all)."""
+        if self.listing_days is None:
+            return {**SCHEDULE_SETTINGS, "reconcile_days": RECONCILE_DAYS}
+        return SCHEDULE_SETTINGS
+
+    def setting_errors(self, settings: Mapping[str, str]) -> list[str]:
+        """What `sources add` must refuse in a source's settings: a schedule setting that is no whole number
+        within its bounds (an unknown name is refused with the list of known ones)."""
+        numbers = self.number_settings()
+        return [
+            error
+            for name, value in sorted(settings.items())
+            if name in numbers and (error := numbers[name].error(name, value))
+        ]
 
     @abstractmethod
     def authorize(self, session: Session) -> None:

@@ -42,6 +42,11 @@ def clear_tokens() -> None:
     _tokens.clear()
 
 
+def forget_token(source_id: str) -> bool:
+    """Forget one source's cached access token; whether there was one (a refusal of it may be its own)."""
+    return _tokens.pop(source_id, None) is not None
+
+
 _KEY_ERRORS = (KeyInvalid, ValueError, KeyError, TypeError)
 
 

@@ -44,7 +44,6 @@ class GoogleBusiness(PullPlatform):
     setting_help = {
         ACCOUNT_ID: "the Business Profile account's id (accounts/{account_id})",
         LOCATION_ID: "the location's id (locations/{location_id})",
-        "poll_minutes": "minutes between pulls (default 15, at least 5)",
         "api_base_url": "another API host (the local fake); default the My Business API",
         "token_url": "another OAuth token endpoint (the local fake)",
     }

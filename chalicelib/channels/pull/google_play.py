@@ -53,7 +53,6 @@ class GooglePlay(PullPlatform):
     required_settings = (PACKAGE_NAME,)
     setting_help = {
         PACKAGE_NAME: "the app's package name (com.example.app)",
-        "poll_minutes": "minutes between pulls (default 15, at least 5)",
         "api_base_url": "another API host (the local fake); default the Android Publisher API",
     }
     console_help = (

@@ -24,10 +24,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.channels import sources
+from chalicelib.channels.pull import credentials
 from chalicelib.channels.pull import reconcile as window
 from chalicelib.channels.pull import state as pull_state
-from chalicelib.channels.pull.base import Checkpoint, PullPlatform, Session
-from chalicelib.channels.pull.exceptions import PullError, QuotaExceeded, SourceRejected
+from chalicelib.channels.pull.base import Checkpoint, Fetched, PullPlatform, Session
+from chalicelib.channels.pull.exceptions import CredentialsRejected, PullError, QuotaExceeded, SourceRejected
 from chalicelib.channels.pull.http import JsonHttp
 from chalicelib.channels.pull.registry import PULL_TYPES, platform_for
 from chalicelib.channels.pull.state import PullState
@@ -97,8 +98,8 @@ def pull_source(
     try:
         session = Session(source, sources.secrets_cached(source.source_id), http)
         platform.authorize(session)
-        for _ in range(max_pages):
-            fetched = platform.fetch_since(session, checkpoint)
+        for page in range(max_pages):
+            fetched = _fetch_since(platform, session, checkpoint, first_page=page == 0)
             queue_events([platform.event(source, review, now) for review in fetched.reviews])
             seen = window.recorded(seen, fetched.reviews)
             outcome.pages += 1
@@ -149,6 +150,23 @@ def pull_source(
         },
     )
     return outcome
+
+
+def _fetch_since(
+    platform: PullPlatform, session: Session, checkpoint: Checkpoint, first_page: bool
+) -> Fetched:
+    """The next page. A warm function keeps an access token for its hour, and the platform refuses it once
+    the key it came from is deleted (after a rotation): the run's first refusal of a cached token is tried
+    again once with the source's current secrets and a new token (two requests more before a key that is
+    itself refused pauses the source)."""
+    try:
+        return platform.fetch_since(session, checkpoint)
+    except CredentialsRejected:
+        if not (first_page and credentials.forget_token(session.source.source_id)):
+            raise
+    session.secrets = sources.read_secrets(session.source.source_id)
+    platform.authorize(session)
+    return platform.fetch_since(session, checkpoint)
 
 
 def _reconcile(
