@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib import cli
 from chalicelib.forms import records as form_store
+from chalicelib.models import Channel, RatingScale
 from tests.test_export import save, stored
 
 
@@ -21,6 +22,41 @@ def test_feedback_list_prints_the_day(stack, capsys):
     assert "Loved the staff" in out
     assert "POSITIVE" in out
     assert "1 item(s)" in out
+
+
+def test_feedback_list_keeps_its_columns_aligned_for_long_channels_and_ratings(stack, capsys):
+    # `make run`'s demo Google Play reviews pushed every column after `channel` out of line.
+    at = datetime(2026, 11, 21, 9, tzinfo=UTC)
+    save(
+        [
+            stored("a", at, "Short form answer"),
+            stored("b", at, "A pulled review", rating=5).model_copy(
+                update={"channel": Channel.GOOGLE_BUSINESS, "rating_scale": RatingScale.STARS}
+            ),
+        ]
+    )
+
+    assert cli.main(["feedback", "list", "--date", "2026-11-21"]) == 0
+
+    header, *lines, total = capsys.readouterr().out.splitlines()
+    assert total == "2 item(s)"
+    for column in ("sentiment", "feedback_id", "text"):
+        starts = {header.index(column)} | {
+            line.index(value) for line, value in zip(lines, values(lines, column), strict=True)
+        }
+        assert len(starts) == 1, (column, header, lines)
+    rating_end = header.index("rating") + len("rating")
+    assert sorted(line[:rating_end].split()[-1] for line in lines) == ["5/stars", "9/nps"]
+
+
+def values(lines: list[str], column: str) -> list[str]:
+    """Each line's value of a column, found by what this test stored."""
+    found = {
+        "sentiment": ("POSITIVE",),
+        "feedback_id": ("fb_",),
+        "text": ("Short form answer", "A pulled review"),
+    }
+    return [next(word for word in found[column] if word in line) for line in lines]
 
 
 def test_feedback_list_json_and_get(stack, capsys):
