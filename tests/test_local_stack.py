@@ -248,6 +248,8 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     output = banner + process.stdout.read()
     assert "Stopping" in output
     assert '"GET /customers/{customer_id}"' in output  # the request log is in the output checked
+    # Nothing a user would take for a fault: Powertools' "No application metrics to publish" came first.
+    assert "Warning: " not in output
     for trace in (PROBE_EMAIL, encoded_email, "stack.probe"):
         assert trace not in output
 

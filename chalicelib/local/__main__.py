@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
@@ -65,11 +66,18 @@ def start_smtp(receive_email: Handler) -> LocalSmtpServer:
     return smtp
 
 
+def quiet_noise() -> None:
+    """Keep what a user would take for a fault out of the output: the embedded moto server logs every AWS
+    call at INFO (only its problems are worth showing), and Powertools warns when a handler flushes no
+    metrics, which locally are off (POWERTOOLS_METRICS_DISABLED); that warning was `make run`'s first line."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+
 def main() -> int:
     """Start everything, print the URLs, and serve until Ctrl-C."""
     port = int(os.environ.get("PORT", "8000"))
-    # The embedded moto server logs every AWS call at INFO; only its problems are worth showing.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    quiet_noise()
     moto = LocalMotoServer("127.0.0.1", moto_port())
     moto.start()
     use_local_stack()
