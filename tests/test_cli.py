@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from datetime import UTC, datetime
 
@@ -355,3 +356,28 @@ def test_forms_update_if_version_refuses_a_form_changed_since(stack, capsys):
     form_store.clear_cache()
     assert form_store.get_cached("shop").name == "Mine"
     assert cli.main(["forms", "show", "no-such-form"]) == 1
+
+
+# Groups whose help other areas own (themes, privacy, operations) are left to them.
+HELP_CHECKED_GROUPS = ("feedback", "export", "forms", "sources", "tokens", "subscriptions", "alerts", "crm")
+
+
+def commands_of(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """Every (command path, parser) under a parser, the parser itself first."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from commands_of(sub, (*path, name))
+
+
+def test_every_option_says_what_it_does_in_its_help():
+    # `forms create --help` listed --name, --scale (its default unsaid), --require-email, --csat-style bare.
+    silent = [
+        f"{' '.join(path)} {'/'.join(action.option_strings)}"
+        for path, parser in commands_of(cli.build_parser())
+        if path and path[0] in HELP_CHECKED_GROUPS
+        for action in parser._actions
+        if action.option_strings and not action.help
+    ]
+    assert not silent, silent

@@ -321,8 +321,13 @@ def add_sources_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     commands = group.add_subparsers(dest="command", required=True)
 
     adding = commands.add_parser("add", parents=[common, url], help="create a source")
-    adding.add_argument("--type", required=True, choices=sorted([*CHANNELS, EMAIL_TYPE, *PULL_TYPES]))
-    adding.add_argument("--name", required=True)
+    adding.add_argument(
+        "--type",
+        required=True,
+        choices=sorted([*CHANNELS, EMAIL_TYPE, *PULL_TYPES]),
+        help="the platform (README: Webhook sources, E-mail, Pulled reviews)",
+    )
+    adding.add_argument("--name", required=True, help="what `sources list` calls it")
     adding.add_argument("--secret", action="append", metavar="NAME=VALUE", help="a secret (repeat)")
     adding.add_argument("--setting", action="append", metavar="NAME=VALUE", help="a setting (repeat)")
     adding.add_argument("--id", dest="source_id", help="choose the id (default: generated)")

@@ -66,7 +66,7 @@ def add_tokens_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "--scope", action="append", required=True, choices=[s.value for s in Scope], help="repeat for several"
     )
     creating.add_argument("--name", required=True, help="who or what uses it, e.g. 'BI nightly pull'")
-    creating.add_argument("--description", help="a note for whoever reads `tokens list` later")
+    creating.add_argument("--description", help="a note kept with the token")
     creating.set_defaults(run=tokens_create)
 
     commands.add_parser("list", parents=[common], help="list tokens").set_defaults(run=tokens_list)
