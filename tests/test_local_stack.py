@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from chalicelib.channels.webhook import StandardWebhooksChannel
+from chalicelib.local.__main__ import cli_command
 from chalicelib.local.environment import local_environment
 from chalicelib.store import counters
 from tools.local_process import free_port, start_reading_banner, stop
@@ -139,6 +140,21 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     with urllib.request.urlopen(f"{base}/webhooks/demo-meta?{query}", timeout=10) as handshake:
         assert handshake.read() == b"1158201444"
 
+    # The banner's CLI example, run as printed from a shell that has not exported the stack's MOTO_PORT
+    # (it looked on 5000: "cannot reach AWS").
+    [try_listing] = re.findall(r"^    (.*chalicelib\.cli feedback list --local)$", banner, re.M)
+    shell_env = {key: value for key, value in env.items() if key != "MOTO_PORT"}
+    printed = subprocess.run(
+        ["/bin/sh", "-c", try_listing.replace(".venv/bin/python", sys.executable)],  # as a user pastes it
+        cwd=ROOT,
+        env=shell_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert printed.returncode == 0, printed.stderr
+
     today = time.strftime("%Y-%m-%d", time.gmtime())
     stored = []
     for _ in range(40):  # the poller picks messages up within a couple of seconds
@@ -252,6 +268,13 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     assert "Warning: " not in output
     for trace in (PROBE_EMAIL, encoded_email, "stack.probe"):
         assert trace not in output
+
+
+def test_the_banners_cli_command_names_the_moto_port_only_when_it_is_not_the_default(monkeypatch):
+    monkeypatch.delenv("MOTO_PORT", raising=False)
+    assert cli_command() == ".venv/bin/python -m chalicelib.cli"
+    monkeypatch.setenv("MOTO_PORT", "5160")
+    assert cli_command() == "MOTO_PORT=5160 .venv/bin/python -m chalicelib.cli"
 
 
 def test_cli_explains_when_the_local_stack_is_not_running():

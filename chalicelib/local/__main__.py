@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.local.alerts import start_alerts
 from chalicelib.local.crm import start_crm
-from chalicelib.local.environment import moto_port, use_local_stack
+from chalicelib.local.environment import DEFAULT_MOTO_PORT, moto_port, use_local_stack
 from chalicelib.local.http_server import LocalApiServer
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller, lambda_context
 from chalicelib.local.moto_server import LocalMotoServer
@@ -72,6 +72,13 @@ def quiet_noise() -> None:
     metrics, which locally are off (POWERTOOLS_METRICS_DISABLED); that warning was `make run`'s first line."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+
+def cli_command() -> str:
+    """How to run the CLI against this stack: it finds the stack by MOTO_PORT, so on another port than the
+    default a shell without it would look on 5000 ("cannot reach AWS")."""
+    command = ".venv/bin/python -m chalicelib.cli"
+    return command if moto_port() == DEFAULT_MOTO_PORT else f"MOTO_PORT={moto_port()} {command}"
 
 
 def main() -> int:
@@ -144,6 +151,7 @@ def main() -> int:
         f"  Demo form:  {form.form_id}  (POST {base}/forms/{form.form_id}/responses)\n"
         f"  Widget:     {demo_url}/  (a demo site on another origin; inline form: {demo_url}/inline)\n"
         f"  Hosted:     {base}/f/{form.form_id}\n"
+        f'  CLI:        {cli_command()} <group> … --local  ("cli" below; --help lists the groups)\n'
         f"  Dashboard:  {base}/dashboard#token={read_token}\n"
         f"  Themes:     {len(taxonomy.active())} (version {taxonomy.version}; cli themes list --local)\n"
         f"  Demo webhook sources (secrets: cli sources show <id> --local --reveal):\n{source_lines}"
@@ -163,8 +171,9 @@ def main() -> int:
         "  Try:\n"
         f"    curl -X POST {base}/forms/{form.form_id}/responses -H 'content-type: application/json' \\\n"
         """      -d '{"rating": 9, "comment": "Love the new app!", "email": "a@example.com"}'\n"""
-        f"    swaks --server {smtp.host}:{smtp.port} --to {mail_address} --body 'The app keeps crashing'\n"
-        "    .venv/bin/python -m chalicelib.cli feedback list --local\n"
+        f"    swaks --server {smtp.host}:{smtp.port} --to {mail_address} --body 'The app keeps crashing'"
+        "  (or Python's smtplib: README, E-mail)\n"
+        f"    {cli_command()} feedback list --local\n"
         "  Ctrl-C stops everything.\n"
         f"Serving on {base}",
         flush=True,
