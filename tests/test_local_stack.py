@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -275,6 +276,30 @@ def test_the_banners_cli_command_names_the_moto_port_only_when_it_is_not_the_def
     assert cli_command() == ".venv/bin/python -m chalicelib.cli"
     monkeypatch.setenv("MOTO_PORT", "5160")
     assert cli_command() == "MOTO_PORT=5160 .venv/bin/python -m chalicelib.cli"
+
+
+def test_make_run_on_a_taken_port_says_which_and_starts_nothing():
+    # A second `make run` (or anything on 8000) ended in waitress' "Address already in use" traceback, after
+    # setting up a whole stack on its moto port.
+    env = {**os.environ, "MOTO_PORT": str(free_port()), "PYTHONUNBUFFERED": "1"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env["PORT"] = str(taken.getsockname()[1])
+        result = subprocess.run(
+            [sys.executable, "-m", "chalicelib.local"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert result.returncode == 2
+    assert f"PORT={env['PORT']} already in use" in result.stderr
+    assert "MOTO_PORT" not in result.stderr.split("(")[0]  # the free one is not blamed
+    assert "Traceback" not in result.stderr + result.stdout
 
 
 def test_cli_explains_when_the_local_stack_is_not_running():

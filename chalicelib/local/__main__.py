@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -74,6 +75,27 @@ def quiet_noise() -> None:
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
+def ports_taken(ports: dict[str, int]) -> bool:
+    """Whether something on 127.0.0.1 already listens on one of `ports` (another `make run`, say), said in
+    a line naming its variable: found before anything starts, not as a traceback once the stack is set up."""
+    taken = []
+    for variable, port in ports.items():
+        with socket.socket() as probe:
+            # As the servers bind: a port whose old connections linger (TIME_WAIT) is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(f"{variable}={port}")
+    if taken:
+        print(
+            f"error: {' and '.join(taken)} already in use (another `make run`?): stop it, or choose free"
+            " ports, e.g. PORT=8100 MOTO_PORT=5100 make run",
+            file=sys.stderr,
+        )
+    return bool(taken)
+
+
 def cli_command() -> str:
     """How to run the CLI against this stack: it finds the stack by MOTO_PORT, so on another port than the
     default a shell without it would look on 5000 ("cannot reach AWS")."""
@@ -84,7 +106,8 @@ def cli_command() -> str:
 def main() -> int:
     """Start everything, print the URLs, and serve until Ctrl-C."""
     port = int(os.environ.get("PORT", "8000"))
-    quiet_noise()
+    if ports_taken({"PORT": port, "MOTO_PORT": moto_port()}):
+        return 2
     moto = LocalMotoServer("127.0.0.1", moto_port())
     moto.start()
     use_local_stack()
@@ -147,7 +170,7 @@ def main() -> int:
     )
     print(
         "\nFeedback collector running locally\n"
-        f"  API:        {base}\n"
+        f"  API:        {base}  (its routes: openapi.yaml; nothing answers at / itself)\n"
         f"  Demo form:  {form.form_id}  (POST {base}/forms/{form.form_id}/responses)\n"
         f"  Widget:     {demo_url}/  (a demo site on another origin; inline form: {demo_url}/inline)\n"
         f"  Hosted:     {base}/f/{form.form_id}\n"
@@ -194,4 +217,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    quiet_noise()
     sys.exit(main())
