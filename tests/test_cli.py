@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from datetime import UTC, datetime
 
 import pytest
 
 from chalicelib import cli
+from chalicelib.cli import __main__ as cli_entry
 from chalicelib.forms import records as form_store
 from chalicelib.models import Channel, RatingScale
 from tests.test_export import save, stored
@@ -58,6 +61,38 @@ def values(lines: list[str], column: str) -> list[str]:
         "text": ("Short form answer", "A pulled review"),
     }
     return [next(word for word in found[column] if word in line) for line in lines]
+
+
+def test_forms_and_sources_lists_keep_their_columns_for_long_ids_and_types(stack, capsys):
+    # `make run`'s demo-google_play source (type 11 characters, the column 10) pushed its name out of line.
+    play = ["--setting", "package_name=com.x", "--secret", "service_account_json={}"]
+    assert (
+        cli.main(["sources", "add", "--type", "google_play", "--name", "Android", "--id", "src_p", *play])
+        == 0
+    )
+    assert (
+        cli.main(["sources", "add", "--type", "slack", "--name", "Team", "--secret", "signing_secret=s"]) == 0
+    )
+    long_id = "checkout-survey-for-the-spring-campaign"
+    assert cli.main(["forms", "create", "--name", "Spring", "--scale", "csat", "--id", long_id]) == 0
+    capsys.readouterr()
+
+    cli.main(["sources", "list"])
+    listed = capsys.readouterr().out.splitlines()
+    assert len({line.index(name) for line, name in zip(listed, ("Android", "Team"), strict=True)}) == 1
+    cli.main(["forms", "list"])
+    listed = capsys.readouterr().out.splitlines()
+    assert len({line.index(scale) for line, scale in zip(listed, (" csat ", " nps "), strict=True)}) == 1
+
+
+def test_a_reader_that_stops_early_ends_the_command_without_a_traceback(stack, monkeypatch):
+    # `cli sources list --local | head -3` ended in a BrokenPipeError traceback.
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the command writes: every write meets a closed pipe
+    with open(write_end, "w") as closed_pipe:
+        monkeypatch.setattr(sys, "stdout", closed_pipe)
+        assert cli_entry.run(["forms", "list"]) == 1
+        monkeypatch.undo()
 
 
 def test_feedback_list_json_and_get(stack, capsys):

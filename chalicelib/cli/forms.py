@@ -210,9 +210,12 @@ def forms_show(args: argparse.Namespace) -> int:
 
 def forms_list(args: argparse.Namespace) -> int:
     """Print every form."""
-    for form in form_store.list_all():
+    forms = list(form_store.list_all())
+    # The id column as wide as the longest id (up to 64 characters), so the scales stay in one column.
+    width = max((len(form.form_id) for form in forms), default=0)
+    for form in forms:
         origins = ", ".join(form.allowed_origins) or "any origin"
-        print(f"{form.form_id:20} {form.rating_scale:6} {form.name}  ({origins})")
+        print(f"{form.form_id:{width}}  {form.rating_scale:6} {form.name}  ({origins})")
     return 0
 
 

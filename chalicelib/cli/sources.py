@@ -200,9 +200,13 @@ def _email_source_add(args: argparse.Namespace) -> int:
 
 def sources_list(args: argparse.Namespace) -> int:
     """Print every source (secrets masked)."""
-    for source in sorted(sources.list_all(), key=lambda s: s.source_id):
+    listed = sorted(sources.list_all(), key=lambda s: s.source_id)
+    # Each column as wide as its longest value (`google_business`), so the names stay in one column.
+    id_width = max((len(source.source_id) for source in listed), default=0)
+    type_width = max((len(source.type) for source in listed), default=0)
+    for source in listed:
         names = ", ".join(sources.read_secrets(source.source_id).names())
-        print(f"{source.source_id:28} {source.type:10} {source.name}  [secrets: {names}]")
+        print(f"{source.source_id:{id_width}}  {source.type:{type_width}}  {source.name}  [secrets: {names}]")
     return 0
 
 
