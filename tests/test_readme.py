@@ -59,3 +59,32 @@ def test_make_help_lists_every_target_with_what_it_does():
     assert all(description.strip() for description in listed.values())
     # Shown as a shell would take it, not as make's escaping writes it.
     assert "127.0.0.1:$MOTO_PORT" in listed["run"]
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a document's headings: lower case, punctuation dropped, spaces as dashes,
+    a repeated heading numbered."""
+    seen: dict[str, int] = {}
+    anchors = set()
+    for heading in re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", markdown, flags=re.S), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug if slug not in seen else f"{slug}-{seen[slug]}")
+        seen[slug] = seen.get(slug, 0) + 1
+    return anchors
+
+
+@pytest.mark.parametrize("document", ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md"])
+def test_every_link_between_the_documents_reaches_a_file_and_a_heading(document):
+    text = re.sub(r"```.*?```", "", (ROOT / document).read_text(encoding="utf-8"), flags=re.S)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = ROOT / path if path else ROOT / document
+        if not linked.exists():
+            broken.append(target)
+            continue
+        if anchor and linked.suffix == ".md" and anchor not in github_anchors(linked.read_text()):
+            broken.append(target)
+    assert not broken, broken
