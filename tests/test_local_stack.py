@@ -245,6 +245,11 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
 
     exported = cli(env, "export", "--date", today, "--out", str(tmp_path))
     assert exported.returncode == 0, exported.stderr
+    # The dashboard's "Nightly export files" link, with the token the banner printed: it was 403.
+    authorized = {"Authorization": f"Bearer {read_token}"}
+    files = urllib.request.Request(f"{base}/exports/{today}", headers=authorized)
+    with urllib.request.urlopen(files, timeout=10) as response:
+        assert len(json.loads(response.read())["files"]) == 6
     counts = json.loads((tmp_path / "manifest.json").read_text())["counts"]
     assert (counts["feedback"], counts["feedback_themes"]) == (4, 4)
     feedback_csv = (tmp_path / "feedback.csv").read_text()
