@@ -155,6 +155,11 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
         check=False,
     )
     assert printed.returncode == 0, printed.stderr
+    # Every "Try" line is a command a shell takes as pasted (notes after it are # comments).
+    tries = banner.split("  Try:\n", 1)[1].split("  Ctrl-C", 1)[0].replace("\\\n", "")
+    for line in tries.splitlines():
+        checked = subprocess.run(["/bin/sh", "-n", "-c", line], capture_output=True, text=True, check=False)
+        assert checked.returncode == 0, (line, checked.stderr)
 
     today = time.strftime("%Y-%m-%d", time.gmtime())
     stored = []

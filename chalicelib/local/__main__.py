@@ -195,7 +195,7 @@ def main() -> int:
         f"    curl -X POST {base}/forms/{form.form_id}/responses -H 'content-type: application/json' \\\n"
         """      -d '{"rating": 9, "comment": "Love the new app!", "email": "a@example.com"}'\n"""
         f"    swaks --server {smtp.host}:{smtp.port} --to {mail_address} --body 'The app keeps crashing'"
-        "  (or Python's smtplib: README, E-mail)\n"
+        "  # without swaks: Python's smtplib (README, E-mail)\n"
         f"    {cli_command()} feedback list --local\n"
         "  Ctrl-C stops everything.\n"
         f"Serving on {base}",
