@@ -268,6 +268,27 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
         ("support", "POSITIVE"),
     ]
 
+    # README's "try a webhook source" example, as written but for the port: signed with the standard library.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"^(\.venv/bin/python - <<'SEND'\n.*?\nSEND)$", readme, re.S | re.M)
+    example = example.replace(".venv/bin/python", sys.executable).replace("http://127.0.0.1:8000", base)
+    sent = subprocess.run(
+        ["/bin/sh", "-c", example],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert json.loads(sent.stdout) == {"status": "accepted", "events": 1}, sent.stderr
+    for _ in range(40):
+        listing = cli(env, "feedback", "list", "--date", today, "--json").stdout
+        if "The refund took three weeks" in listing:
+            break
+        time.sleep(0.5)
+    assert "The refund took three weeks" in listing
+
     process.send_signal(signal.SIGINT)
     # Every poller finishes its batch in hand first (up to 5 s a thread), the services side by side: still
     # slow on a loaded machine (a clean-clone CI run beside `make bench` took over 60 s).
