@@ -403,3 +403,10 @@ def test_every_option_says_what_it_does_in_its_help():
         if action.option_strings and not action.help
     ]
     assert not silent, silent
+
+
+def test_local_says_how_it_finds_the_stack(capsys):
+    # A stack started with MOTO_PORT=5100 make run is not found from a shell without it: --help says so.
+    with pytest.raises(SystemExit):
+        cli.main(["feedback", "list", "--help"])
+    assert "MOTO_PORT" in capsys.readouterr().out
