@@ -302,11 +302,15 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
         assert trace not in output
 
 
-def test_the_banners_cli_command_names_the_moto_port_only_when_it_is_not_the_default(monkeypatch):
+def test_the_banners_cli_command_names_the_ports_only_when_they_are_not_the_defaults(monkeypatch):
     monkeypatch.delenv("MOTO_PORT", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
     assert cli_command() == ".venv/bin/python -m chalicelib.cli"
     monkeypatch.setenv("MOTO_PORT", "5160")
     assert cli_command() == "MOTO_PORT=5160 .venv/bin/python -m chalicelib.cli"
+    # PORT too: `sources show --local` prints the webhook URLs on it (they said 8000 for a stack on 8160).
+    monkeypatch.setenv("PORT", "8160")
+    assert cli_command() == "PORT=8160 MOTO_PORT=5160 .venv/bin/python -m chalicelib.cli"
 
 
 def test_make_run_on_a_taken_port_says_which_and_starts_nothing():

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--local",
         action="store_true",
-        help="use the stack `make run` started (found by MOTO_PORT, default 5000)",
+        help="use the stack `make run` started (MOTO_PORT, default 5000; its URLs: PORT, default 8000)",
     )
     quiet = argparse.ArgumentParser(add_help=False)
     quiet.add_argument(

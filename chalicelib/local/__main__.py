@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_ANALYZE_WORKERS = 4
+DEFAULT_API_PORT = 8000
 
 
 def analyze_workers() -> int:
@@ -97,15 +98,22 @@ def ports_taken(ports: dict[str, int]) -> bool:
 
 
 def cli_command() -> str:
-    """How to run the CLI against this stack: it finds the stack by MOTO_PORT, so on another port than the
-    default a shell without it would look on 5000 ("cannot reach AWS")."""
-    command = ".venv/bin/python -m chalicelib.cli"
-    return command if moto_port() == DEFAULT_MOTO_PORT else f"MOTO_PORT={moto_port()} {command}"
+    """How to run the CLI against this stack: it finds the stack by MOTO_PORT and prints the API's URLs
+    (`sources show`'s webhook URL) with PORT, so on other ports than the defaults a shell without them would
+    look on 5000 ("cannot reach AWS") and print 8000."""
+    ports = {"PORT": (api_port(), DEFAULT_API_PORT), "MOTO_PORT": (moto_port(), DEFAULT_MOTO_PORT)}
+    settings = [f"{name}={port}" for name, (port, default) in ports.items() if port != default]
+    return " ".join([*settings, ".venv/bin/python -m chalicelib.cli"])
+
+
+def api_port() -> int:
+    """The API's port (PORT, default 8000)."""
+    return int(os.environ.get("PORT", str(DEFAULT_API_PORT)))
 
 
 def main() -> int:
     """Start everything, print the URLs, and serve until Ctrl-C."""
-    port = int(os.environ.get("PORT", "8000"))
+    port = api_port()
     if ports_taken({"PORT": port, "MOTO_PORT": moto_port()}):
         return 2
     moto = LocalMotoServer("127.0.0.1", moto_port())
