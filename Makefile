@@ -10,7 +10,7 @@ STAGE ?= dev
 CDK_CONTEXT ?=
 CDK := infra/node_modules/.bin/cdk
 
-.PHONY: install run test lint format bench clean synth deploy bootstrap diff destroy browser fuzz load lock doctor
+.PHONY: help install run test lint format bench clean synth deploy bootstrap diff destroy browser fuzz load lock doctor
 
 # The dev lock pins everything, the runtime packages at requirements.txt's versions, each with its hashes.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -18,6 +18,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	@touch $(STAMP)
 
+## help: this list of targets (each `## name: …` line of this Makefile)
+help:
+	@awk '/^## [a-z]+:/ { sub(/^## /, ""); gsub(/\$$\$$/, "$$"); name = substr($$0, 1, index($$0, ":") - 1); \
+	  printf "  make %-10s%s\n", name, substr($$0, index($$0, ":") + 1) }' $(firstword $(MAKEFILE_LIST))
+
+## install: create .venv and install the hash-locked dev requirements (every other target does it first)
 install: $(STAMP)
 
 ## run: the whole product locally (moto on 127.0.0.1:$$MOTO_PORT, API on 127.0.0.1:$$PORT); Ctrl-C stops it
@@ -48,10 +54,12 @@ lock: install
 	$(VENV)/bin/uv pip compile requirements-dev.in --universal --python-version 3.11 --generate-hashes \
 	  --no-header --quiet -c requirements.txt -o requirements-dev.txt
 
+## lint: ruff check and ruff format --check, as `make test` runs them
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+## format: ruff's fixes and formatting applied to the tree
 format: install
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
@@ -90,5 +98,6 @@ doctor: install
 destroy: install $(CDK)
 	cd infra && ./node_modules/.bin/cdk destroy -c stage=$(STAGE) $(CDK_CONTEXT)
 
+## clean: delete .venv, the caches, infra/cdk.out and infra/node_modules
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache infra/cdk.out infra/node_modules

@@ -212,6 +212,23 @@ def test_cli_revoke(stack, capsys):
     assert "no token" in capsys.readouterr().err
 
 
+def test_cli_revoke_takes_the_leaked_token_itself_and_never_echoes_it(stack, capsys):
+    # Someone revoking a token that leaked pastes the token: it failed, printing the secret back.
+    token, info = tokens.create_token("Leaked", ["read"])
+
+    assert cli.main(["tokens", "revoke", token]) == 0
+    out, err = capsys.readouterr()
+    assert f"revoked {info.token_id} (Leaked)" in out
+    assert rejected(token).code == "token_revoked"
+
+    unknown = "fbk_" + "0" * 12 + "_" + "s" * 43
+    assert cli.main(["tokens", "revoke", unknown]) == 1
+    out, err = capsys.readouterr()
+    assert "no token" in err
+    assert unknown not in out + err
+    assert "s" * 43 not in out + err
+
+
 @pytest.mark.parametrize(
     "argv",
     [

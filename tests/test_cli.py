@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from chalicelib import cli
 from chalicelib.forms import records as form_store
+from chalicelib.models import Channel, RatingScale
 from tests.test_export import save, stored
 
 
@@ -24,6 +26,63 @@ def test_feedback_list_prints_the_day(stack, capsys):
     assert "Loved the staff" in out
     assert "POSITIVE" in out
     assert "1 item(s)" in out
+
+
+def test_feedback_list_keeps_its_columns_aligned_for_long_channels_and_ratings(stack, capsys):
+    # `make run`'s demo Google Play reviews pushed every column after `channel` out of line.
+    at = datetime(2026, 11, 21, 9, tzinfo=UTC)
+    save(
+        [
+            stored("a", at, "Short form answer"),
+            stored("b", at, "A pulled review", rating=5).model_copy(
+                update={"channel": Channel.GOOGLE_BUSINESS, "rating_scale": RatingScale.STARS}
+            ),
+        ]
+    )
+
+    assert cli.main(["feedback", "list", "--date", "2026-11-21"]) == 0
+
+    header, *lines, total = capsys.readouterr().out.splitlines()
+    assert total == "2 item(s)"
+    for column in ("sentiment", "feedback_id", "text"):
+        starts = {header.index(column)} | {
+            line.index(value) for line, value in zip(lines, values(lines, column), strict=True)
+        }
+        assert len(starts) == 1, (column, header, lines)
+    rating_end = header.index("rating") + len("rating")
+    assert sorted(line[:rating_end].split()[-1] for line in lines) == ["5/stars", "9/nps"]
+
+
+def values(lines: list[str], column: str) -> list[str]:
+    """Each line's value of a column, found by what this test stored."""
+    found = {
+        "sentiment": ("POSITIVE",),
+        "feedback_id": ("fb_",),
+        "text": ("Short form answer", "A pulled review"),
+    }
+    return [next(word for word in found[column] if word in line) for line in lines]
+
+
+def test_forms_and_sources_lists_keep_their_columns_for_long_ids_and_types(stack, capsys):
+    # `make run`'s demo-google_play source (type 11 characters, the column 10) pushed its name out of line.
+    play = ["--setting", "package_name=com.x", "--secret", "service_account_json={}"]
+    assert (
+        cli.main(["sources", "add", "--type", "google_play", "--name", "Android", "--id", "src_p", *play])
+        == 0
+    )
+    assert (
+        cli.main(["sources", "add", "--type", "slack", "--name", "Team", "--secret", "signing_secret=s"]) == 0
+    )
+    long_id = "checkout-survey-for-the-spring-campaign"
+    assert cli.main(["forms", "create", "--name", "Spring", "--scale", "csat", "--id", long_id]) == 0
+    capsys.readouterr()
+
+    cli.main(["sources", "list"])
+    listed = capsys.readouterr().out.splitlines()
+    assert len({line.index(name) for line, name in zip(listed, ("Android", "Team"), strict=True)}) == 1
+    cli.main(["forms", "list"])
+    listed = capsys.readouterr().out.splitlines()
+    assert len({line.index(scale) for line, scale in zip(listed, (" csat ", " nps "), strict=True)}) == 1
 
 
 def test_feedback_list_json_and_get(stack, capsys):
@@ -354,3 +413,35 @@ def test_a_listing_piped_into_head_stops_quietly():
         os.close(write_end)
     assert "Traceback" not in finished.stderr and "BrokenPipeError" not in finished.stderr, finished.stderr
     assert finished.returncode == cli.BROKEN_PIPE_EXIT
+
+
+# Groups whose help other areas own (themes, privacy, operations) are left to them.
+HELP_CHECKED_GROUPS = ("feedback", "export", "forms", "sources", "tokens", "subscriptions", "alerts", "crm")
+
+
+def commands_of(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """Every (command path, parser) under a parser, the parser itself first."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from commands_of(sub, (*path, name))
+
+
+def test_every_option_says_what_it_does_in_its_help():
+    # `forms create --help` listed --name, --scale (its default unsaid), --require-email, --csat-style bare.
+    silent = [
+        f"{' '.join(path)} {'/'.join(action.option_strings)}"
+        for path, parser in commands_of(cli.build_parser())
+        if path and path[0] in HELP_CHECKED_GROUPS
+        for action in parser._actions
+        if action.option_strings and not action.help
+    ]
+    assert not silent, silent
+
+
+def test_local_says_how_it_finds_the_stack(capsys):
+    # A stack started with MOTO_PORT=5100 make run is not found from a shell without it: --help says so.
+    with pytest.raises(SystemExit):
+        cli.main(["feedback", "list", "--help"])
+    assert "MOTO_PORT" in capsys.readouterr().out

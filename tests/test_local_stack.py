@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from chalicelib.channels.webhook import StandardWebhooksChannel
+from chalicelib.local.__main__ import cli_command
 from chalicelib.local.environment import local_environment
 from chalicelib.store import counters
 from tools.local_process import free_port, start_reading_banner, stop
@@ -139,6 +141,26 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     with urllib.request.urlopen(f"{base}/webhooks/demo-meta?{query}", timeout=10) as handshake:
         assert handshake.read() == b"1158201444"
 
+    # The banner's CLI example, run as printed from a shell that has not exported the stack's MOTO_PORT
+    # (it looked on 5000: "cannot reach AWS").
+    [try_listing] = re.findall(r"^    (.*chalicelib\.cli feedback list --local)$", banner, re.M)
+    shell_env = {key: value for key, value in env.items() if key != "MOTO_PORT"}
+    printed = subprocess.run(
+        ["/bin/sh", "-c", try_listing.replace(".venv/bin/python", sys.executable)],  # as a user pastes it
+        cwd=ROOT,
+        env=shell_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert printed.returncode == 0, printed.stderr
+    # Every "Try" line is a command a shell takes as pasted (notes after it are # comments).
+    tries = banner.split("  Try:\n", 1)[1].split("  Ctrl-C", 1)[0].replace("\\\n", "")
+    for line in tries.splitlines():
+        checked = subprocess.run(["/bin/sh", "-n", "-c", line], capture_output=True, text=True, check=False)
+        assert checked.returncode == 0, (line, checked.stderr)
+
     today = time.strftime("%Y-%m-%d", time.gmtime())
     stored = []
     for _ in range(40):  # the poller picks messages up within a couple of seconds
@@ -228,6 +250,11 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
 
     exported = cli(env, "export", "--date", today, "--out", str(tmp_path))
     assert exported.returncode == 0, exported.stderr
+    # The dashboard's "Nightly export files" link, with the token the banner printed: it was 403.
+    authorized = {"Authorization": f"Bearer {read_token}"}
+    files = urllib.request.Request(f"{base}/exports/{today}", headers=authorized)
+    with urllib.request.urlopen(files, timeout=10) as response:
+        assert len(json.loads(response.read())["files"]) == 6
     counts = json.loads((tmp_path / "manifest.json").read_text())["counts"]
     assert (counts["feedback"], counts["feedback_themes"]) == (4, 4)
     feedback_csv = (tmp_path / "feedback.csv").read_text()
@@ -241,6 +268,27 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
         ("support", "POSITIVE"),
     ]
 
+    # README's "try a webhook source" example, as written but for the port: signed with the standard library.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"^(\.venv/bin/python - <<'SEND'\n.*?\nSEND)$", readme, re.S | re.M)
+    example = example.replace(".venv/bin/python", sys.executable).replace("http://127.0.0.1:8000", base)
+    sent = subprocess.run(
+        ["/bin/sh", "-c", example],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert json.loads(sent.stdout) == {"status": "accepted", "events": 1}, sent.stderr
+    for _ in range(40):
+        listing = cli(env, "feedback", "list", "--date", today, "--json").stdout
+        if "The refund took three weeks" in listing:
+            break
+        time.sleep(0.5)
+    assert "The refund took three weeks" in listing
+
     process.send_signal(signal.SIGINT)
     # Every poller finishes its batch in hand first (up to 5 s a thread), the services side by side: still
     # slow on a loaded machine (a clean-clone CI run beside `make bench` took over 60 s).
@@ -248,8 +296,45 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     output = banner + process.stdout.read()
     assert "Stopping" in output
     assert '"GET /customers/{customer_id}"' in output  # the request log is in the output checked
+    # Nothing a user would take for a fault: Powertools' "No application metrics to publish" came first.
+    assert "Warning: " not in output
     for trace in (PROBE_EMAIL, encoded_email, "stack.probe"):
         assert trace not in output
+
+
+def test_the_banners_cli_command_names_the_ports_only_when_they_are_not_the_defaults(monkeypatch):
+    monkeypatch.delenv("MOTO_PORT", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
+    assert cli_command() == ".venv/bin/python -m chalicelib.cli"
+    monkeypatch.setenv("MOTO_PORT", "5160")
+    assert cli_command() == "MOTO_PORT=5160 .venv/bin/python -m chalicelib.cli"
+    # PORT too: `sources show --local` prints the webhook URLs on it (they said 8000 for a stack on 8160).
+    monkeypatch.setenv("PORT", "8160")
+    assert cli_command() == "PORT=8160 MOTO_PORT=5160 .venv/bin/python -m chalicelib.cli"
+
+
+def test_make_run_on_a_taken_port_says_which_and_starts_nothing():
+    # A second `make run` (or anything on 8000) ended in waitress' "Address already in use" traceback, after
+    # setting up a whole stack on its moto port.
+    env = {**os.environ, "MOTO_PORT": str(free_port()), "PYTHONUNBUFFERED": "1"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env["PORT"] = str(taken.getsockname()[1])
+        result = subprocess.run(
+            [sys.executable, "-m", "chalicelib.local"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert result.returncode == 2
+    assert f"PORT={env['PORT']} already in use" in result.stderr
+    assert "MOTO_PORT" not in result.stderr.split("(")[0]  # the free one is not blamed
+    assert "Traceback" not in result.stderr + result.stdout
 
 
 def test_cli_explains_when_the_local_stack_is_not_running():

@@ -35,7 +35,11 @@ from chalicelib.cli.tokens import add_tokens_commands
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--local", action="store_true", help="use the stack started by `make run`")
+    common.add_argument(
+        "--local",
+        action="store_true",
+        help="use the stack `make run` started (MOTO_PORT, default 5000; its URLs: PORT, default 8000)",
+    )
     quiet = argparse.ArgumentParser(add_help=False)
     quiet.add_argument(
         "--no-progress", action="store_true", help="no progress bar (off anyway without a TTY)"

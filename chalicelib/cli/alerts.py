@@ -161,8 +161,10 @@ def alerts_test(args: argparse.Namespace) -> int:
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--description", default="")
-    parser.add_argument("--cooldown-minutes", type=int, default=240, help="quiet this long after firing")
+    parser.add_argument("--description", default="", help="a note kept with the rule")
+    parser.add_argument(
+        "--cooldown-minutes", type=int, default=240, help="quiet this long after firing (default 240)"
+    )
     parser.add_argument("--slack-webhook", help="a Slack incoming-webhook URL (kept in SSM as a secret)")
     parser.add_argument("--email", action="store_true", help="e-mail through the stage's alerts SNS topic")
     parser.add_argument("--no-webhook", action="store_true", help="no alert.triggered outbound event")
@@ -174,18 +176,28 @@ def add_alerts_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     adding = commands.add_parser("add", help="a new rule").add_subparsers(dest="kind", required=True)
 
     spike = adding.add_parser("spike", parents=[common], help="a slice far above its usual for the hour")
-    spike.add_argument("--dimension", choices=[d.value for d in Dimension], default="overall")
+    spike.add_argument(
+        "--dimension",
+        choices=[d.value for d in Dimension],
+        default="overall",
+        help="the slice watched: everything, or per form, channel, source or theme (default: overall)",
+    )
     spike.add_argument("--value", help="one form, channel, source or theme (default: each one)")
-    spike.add_argument("--metric", choices=[m.value for m in Metric], default="count")
-    spike.add_argument("--window-hours", type=int)
+    spike.add_argument(
+        "--metric",
+        choices=[m.value for m in Metric],
+        default="count",
+        help="the number of items, or the share of them that is negative (default: count)",
+    )
+    spike.add_argument("--window-hours", type=int, help="the last N hours, 1-24 (default 1)")
     spike.add_argument("--factor", type=float, help="count: times the usual (default 3)")
     spike.add_argument("--share-increase", type=float, help="negative share: above the usual (default 0.25)")
     spike.add_argument("--min-count", type=int, help="items (negatives for a share) needed (default 10)")
 
     detractor = adding.add_parser("detractor", parents=[common], help="each low score or named complaint")
-    detractor.add_argument("--nps-max", type=int)
-    detractor.add_argument("--csat-max", type=int)
-    detractor.add_argument("--stars-max", type=int)
+    detractor.add_argument("--nps-max", type=int, help="an NPS rating at most this (default 6)")
+    detractor.add_argument("--csat-max", type=int, help="a CSAT rating at most this (default 2)")
+    detractor.add_argument("--stars-max", type=int, help="a star rating at most this (default 2)")
     detractor.add_argument(
         "--no-named-negative",
         dest="negative_from_named_customer",
@@ -194,7 +206,13 @@ def add_alerts_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         help="not NEGATIVE feedback from known customers",
     )
     detractor.add_argument("--source", dest="sources", action="append", help="only this source or form")
-    detractor.add_argument("--channel", dest="channels", action="append", choices=[c.value for c in Channel])
+    detractor.add_argument(
+        "--channel",
+        dest="channels",
+        action="append",
+        choices=[c.value for c in Channel],
+        help="only this channel (repeat)",
+    )
     detractor.add_argument(
         "--max-individual", type=int, help="Slack messages and e-mails one by one per window (default 3)"
     )
@@ -204,7 +222,7 @@ def add_alerts_commands(groups: Any, common: argparse.ArgumentParser) -> None:
 
     silence = adding.add_parser("silence", parents=[common], help="a source that stopped delivering")
     silence.add_argument("--source", dest="source_id", help="one source or form (default: each one)")
-    silence.add_argument("--hours", type=int)
+    silence.add_argument("--hours", type=int, help="hours without an item, 1-72 (default 6)")
     silence.add_argument("--min-baseline", type=float, help="items usually in these hours (default 3)")
     for parser in (spike, detractor, silence):
         _common_options(parser)
@@ -216,5 +234,5 @@ def add_alerts_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         ("test", alerts_test, "send a sample alert through its channels now"),
     ):
         command = commands.add_parser(name, parents=[common], help=text)
-        command.add_argument("rule_id")
+        command.add_argument("rule_id", help="the rule's id (alerts list)")
         command.set_defaults(run=run)

@@ -242,8 +242,8 @@ def add_crm_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     commands = group.add_subparsers(dest="command", required=True)
 
     adding = commands.add_parser("add", parents=[common], help="create a connection")
-    adding.add_argument("--type", required=True, choices=CRM_TYPES)
-    adding.add_argument("--name", required=True)
+    adding.add_argument("--type", required=True, choices=CRM_TYPES, help="the CRM")
+    adding.add_argument("--name", required=True, help="what `crm list` calls it")
     adding.add_argument(
         "--token", help=f"hubspot: the private-app token (default: ${TOKEN_ENVIRONMENT}, else asked)"
     )

@@ -43,8 +43,17 @@ def add_crm_sync_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     syncing = commands.add_parser(
         "sync", parents=[common], help="push stored feedback of a date range (resumable)"
     )
-    syncing.add_argument("--from", dest="from_day", type=day_argument, required=True, metavar="YYYY-MM-DD")
-    syncing.add_argument("--to", dest="to_day", type=day_argument, required=True, metavar="YYYY-MM-DD")
+    syncing.add_argument(
+        "--from",
+        dest="from_day",
+        type=day_argument,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="first UTC day",
+    )
+    syncing.add_argument(
+        "--to", dest="to_day", type=day_argument, required=True, metavar="YYYY-MM-DD", help="last UTC day"
+    )
     syncing.add_argument("--connection", metavar="ID", help="only this connection (default: every one)")
     syncing.add_argument("--restart", action="store_true", help="ignore the job's checkpoint, begin again")
     syncing.set_defaults(run=crm_sync)

@@ -20,14 +20,28 @@ from chalicelib.store import feedback_rekey
 
 
 def _print_feedback_table(items: Sequence[StoredFeedback]) -> None:
-    print(f"{'stored_at':20} {'channel':9} {'sentiment':9} {'rating':>6}  {'feedback_id':35} text")
-    for item in items:
-        rating = "" if item.rating is None else f"{item.rating}/{item.rating_scale}"
-        sentiment = item.sentiment or f"({item.skipped_reason})"
-        print(
-            f"{item.stored_at:%Y-%m-%d %H:%M:%S}  {item.channel:9} {sentiment:9} {rating:>6}  "
-            f"{item.feedback_id:35} {clip(item.text, 60)}"
+    """One line an item, each column as wide as its longest value (`google_business`, `10/stars` and a
+    skipped reason are longer than the headers)."""
+    header = ("stored_at", "channel", "sentiment", "rating", "feedback_id", "text")
+    rows = [
+        (
+            f"{item.stored_at:%Y-%m-%d %H:%M:%S}",
+            str(item.channel),
+            item.sentiment or f"({item.skipped_reason})",
+            "" if item.rating is None else f"{item.rating}/{item.rating_scale}",
+            item.feedback_id,
+            clip(item.text, 60),
         )
+        for item in items
+    ]
+    widths = [max(len(row[column]) for row in (header, *rows)) for column in range(len(header) - 1)]
+    for row in (header, *rows):
+        # The rating right-aligned, as numbers are; the text last, unpadded.
+        cells = [
+            cell.rjust(width) if column == 3 else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=False))
+        ]
+        print("  ".join(cells), row[-1])
     print(f"{len(items)} item(s)")
 
 

@@ -210,9 +210,12 @@ def forms_show(args: argparse.Namespace) -> int:
 
 def forms_list(args: argparse.Namespace) -> int:
     """Print every form."""
-    for form in form_store.list_all():
+    forms = list(form_store.list_all())
+    # The id column as wide as the longest id (up to 64 characters), so the scales stay in one column.
+    width = max((len(form.form_id) for form in forms), default=0)
+    for form in forms:
         origins = ", ".join(form.allowed_origins) or "any origin"
-        print(f"{form.form_id:20} {form.rating_scale:6} {form.name}  ({origins})")
+        print(f"{form.form_id:{width}}  {form.rating_scale:6} {form.name}  ({origins})")
     return 0
 
 
@@ -255,11 +258,21 @@ def _add_appearance_options(parser: argparse.ArgumentParser) -> None:
         help="question after a score in BAND (nps: detractor/passive/promoter; csat, stars: "
         "negative/neutral/positive); repeat; QUESTION '' drops it",
     )
-    texts.add_argument("--csat-style", dest="csat_style", choices=["numbers", "faces"])
+    texts.add_argument(
+        "--csat-style",
+        dest="csat_style",
+        choices=["numbers", "faces"],
+        help="a CSAT form's 1-5 as numbers or faces",
+    )
     rules = parser.add_argument_group("display rules (the widget on host pages)")
     rules.add_argument("--delay", dest="delay_seconds", type=int, help="seconds before it shows")
     rules.add_argument("--scroll", dest="scroll_percent", type=int, help="scroll depth (%%) before it shows")
-    rules.add_argument("--exit-intent", action=argparse.BooleanOptionalAction, default=None)
+    rules.add_argument(
+        "--exit-intent",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="open when the pointer leaves through the top of the window (desktop)",
+    )
     rules.add_argument("--include-url", dest="include_urls", action="append", help="glob (repeat; '' = all)")
     rules.add_argument("--exclude-url", dest="exclude_urls", action="append", help="glob (repeat; '' = none)")
     rules.add_argument("--sample", dest="sample_percent", type=float, help="%% of visitors who see it")
@@ -272,13 +285,24 @@ def add_forms_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     scales = [scale.value for scale in RatingScale]
 
     creating = forms.add_parser("create", parents=[common], help="create a form")
-    creating.add_argument("--name", required=True)
-    creating.add_argument("--scale", choices=scales, default="nps")
-    creating.add_argument("--origin", action="append", help="allowed origin (repeat); none = any")
-    creating.add_argument("--require-email", action="store_true")
-    creating.add_argument("--id", dest="form_id", help="choose the id (default: generated)")
     creating.add_argument(
-        "--replace", action="store_true", help="replace the whole configuration of an existing form --id"
+        "--name", required=True, help="the form's name, as the dashboard and exports show it"
+    )
+    creating.add_argument(
+        "--scale",
+        choices=scales,
+        default="nps",
+        help="nps 0-10, csat 1-5 or stars 1-5 (default: %(default)s)",
+    )
+    creating.add_argument("--origin", action="append", help="allowed origin (repeat); none = any")
+    creating.add_argument("--require-email", action="store_true", help="refuse a response without an email")
+    creating.add_argument(
+        "--id", dest="form_id", help="choose the id: 3-64 of A-Z a-z 0-9 _ - (default: generated)"
+    )
+    creating.add_argument(
+        "--replace",
+        action="store_true",
+        help="with --id: replace the whole configuration of that existing form",
     )
     _add_text_options(creating)
     _add_appearance_options(creating)
@@ -287,13 +311,18 @@ def add_forms_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     updating = forms.add_parser(
         "update", parents=[common], help="change a form (an empty --question/--…-label: the scale's wording)"
     )
-    updating.add_argument("form_id")
-    updating.add_argument("--name")
-    updating.add_argument("--scale", choices=scales)
+    updating.add_argument("form_id", help="the form's id (forms list)")
+    updating.add_argument("--name", help="the form's name")
+    updating.add_argument("--scale", choices=scales, help="nps 0-10, csat 1-5 or stars 1-5")
     updating.add_argument(
         "--origin", action="append", help="allowed origins, replacing the list (repeat; --origin '' = any)"
     )
-    updating.add_argument("--require-email", action=argparse.BooleanOptionalAction, default=None)
+    updating.add_argument(
+        "--require-email",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="refuse a response without an email, or no longer",
+    )
     updating.add_argument(
         "--if-version",
         type=int,
@@ -306,5 +335,5 @@ def add_forms_commands(groups: Any, common: argparse.ArgumentParser) -> None:
 
     forms.add_parser("list", parents=[common], help="list forms").set_defaults(run=forms_list)
     showing = forms.add_parser("show", parents=[common], help="print a form as stored, with its version")
-    showing.add_argument("form_id")
+    showing.add_argument("form_id", help="the form's id (forms list)")
     showing.set_defaults(run=forms_show)

@@ -212,9 +212,13 @@ def _email_source_add(args: argparse.Namespace) -> int:
 
 def sources_list(args: argparse.Namespace) -> int:
     """Print every source (secrets masked)."""
-    for source in sorted(sources.list_all(), key=lambda s: s.source_id):
+    listed = sorted(sources.list_all(), key=lambda s: s.source_id)
+    # Each column as wide as its longest value (`google_business`), so the names stay in one column.
+    id_width = max((len(source.source_id) for source in listed), default=0)
+    type_width = max((len(source.type) for source in listed), default=0)
+    for source in listed:
         names = ", ".join(sources.read_secrets(source.source_id).names())
-        print(f"{source.source_id:28} {source.type:10} {source.name}  [secrets: {names}]")
+        print(f"{source.source_id:{id_width}}  {source.type:{type_width}}  {source.name}  [secrets: {names}]")
     return 0
 
 
@@ -355,8 +359,13 @@ def add_sources_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     commands = group.add_subparsers(dest="command", required=True)
 
     adding = commands.add_parser("add", parents=[common, url], help="create a source")
-    adding.add_argument("--type", required=True, choices=sorted([*CHANNELS, EMAIL_TYPE, *PULL_TYPES]))
-    adding.add_argument("--name", required=True)
+    adding.add_argument(
+        "--type",
+        required=True,
+        choices=sorted([*CHANNELS, EMAIL_TYPE, *PULL_TYPES]),
+        help="the platform (README: Webhook sources, E-mail, Pulled reviews)",
+    )
+    adding.add_argument("--name", required=True, help="what `sources list` calls it")
     adding.add_argument("--secret", action="append", metavar="NAME=VALUE", help="a secret (repeat)")
     adding.add_argument("--setting", action="append", metavar="NAME=VALUE", help="a setting (repeat)")
     adding.add_argument("--id", dest="source_id", help="choose the id (default: generated)")

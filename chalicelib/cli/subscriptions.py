@@ -196,17 +196,25 @@ def add_subscriptions_commands(groups: Any, common: argparse.ArgumentParser) -> 
     commands = group.add_subparsers(dest="command", required=True)
 
     adding = commands.add_parser("add", parents=[common], help="subscribe a URL to events")
-    adding.add_argument("--url", required=True)
-    adding.add_argument("--event", action="append", required=True, choices=[t.value for t in EventType])
-    adding.add_argument("--description", default="")
+    adding.add_argument("--url", required=True, help="the address the events are POSTed to")
+    adding.add_argument(
+        "--event",
+        action="append",
+        required=True,
+        choices=[t.value for t in EventType],
+        help="an event type to send (repeat)",
+    )
+    adding.add_argument("--description", default="", help="a note kept with the subscription")
     adding.add_argument("--form", action="append", help="only feedback from this form (repeat)")
     adding.add_argument("--source", action="append", help="only feedback from this source (repeat)")
     adding.add_argument("--channel", action="append", help="only this channel (repeat)")
     adding.add_argument("--sentiment", action="append", help="only this sentiment (repeat)")
     adding.add_argument("--theme", action="append", help="only items with this theme (repeat)")
-    adding.add_argument("--rating-scale", choices=["nps", "csat", "stars"])
-    adding.add_argument("--rating-min", type=int)
-    adding.add_argument("--rating-max", type=int)
+    adding.add_argument(
+        "--rating-scale", choices=["nps", "csat", "stars"], help="only items rated on this scale"
+    )
+    adding.add_argument("--rating-min", type=int, help="only items rated at least this")
+    adding.add_argument("--rating-max", type=int, help="only items rated at most this")
     adding.set_defaults(run=subscriptions_add)
 
     commands.add_parser("list", parents=[common], help="every subscription").set_defaults(

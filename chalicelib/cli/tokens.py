@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any
 
@@ -40,9 +41,14 @@ def tokens_revoke(args: argparse.Namespace) -> int:
     """Revoke a token by id (kept, marked revoked)."""
     from chalicelib.auth import tokens
 
-    info = tokens.revoke_token(args.token_id)
+    # Someone revoking a leaked token pastes the token itself: its id is the part after the prefix, and the
+    # secret is never echoed back.
+    whole_token = re.fullmatch(rf"{tokens.TOKEN_PREFIX}_([0-9a-f]+)_\S+", args.token_id)
+    token_id = whole_token.group(1) if whole_token else args.token_id
+    info = tokens.revoke_token(token_id)
     if info is None:
-        print(f"error: no token {args.token_id!r}", file=sys.stderr)
+        shown = "that token" if token_id.startswith(f"{tokens.TOKEN_PREFIX}_") else repr(token_id)
+        print(f"error: no token with the id of {shown} (tokens list shows the ids)", file=sys.stderr)
         return 1
     print(f"revoked {info.token_id} ({info.name}) at {info.revoked_at}")
     print("Every API process refuses it within CONFIG_CACHE_SECONDS.")
@@ -60,11 +66,11 @@ def add_tokens_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "--scope", action="append", required=True, choices=[s.value for s in Scope], help="repeat for several"
     )
     creating.add_argument("--name", required=True, help="who or what uses it, e.g. 'BI nightly pull'")
-    creating.add_argument("--description")
+    creating.add_argument("--description", help="a note kept with the token")
     creating.set_defaults(run=tokens_create)
 
     commands.add_parser("list", parents=[common], help="list tokens").set_defaults(run=tokens_list)
 
     revoking = commands.add_parser("revoke", parents=[common], help="revoke a token by id")
-    revoking.add_argument("token_id")
+    revoking.add_argument("token_id", help="the token's id (tokens list), or the whole fbk_ token")
     revoking.set_defaults(run=tokens_revoke)

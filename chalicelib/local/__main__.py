@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.local.alerts import start_alerts
 from chalicelib.local.crm import start_crm
-from chalicelib.local.environment import moto_port, use_local_stack
+from chalicelib.local.environment import DEFAULT_MOTO_PORT, moto_port, use_local_stack
 from chalicelib.local.http_server import LocalApiServer
 from chalicelib.local.lambda_runtime import DailyScheduler, SqsPoller, lambda_context
 from chalicelib.local.log_keys import keep_keys_per_thread
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_ANALYZE_WORKERS = 4
+DEFAULT_API_PORT = 8000
 
 
 def analyze_workers() -> int:
@@ -67,17 +70,56 @@ def start_smtp(receive_email: Handler) -> LocalSmtpServer:
     return smtp
 
 
-def set_up_local_logs() -> None:
-    """The embedded moto server logs every AWS call at INFO: only its problems are worth showing. Every
-    function runs in a thread of this process: each keeps its own log keys (log_keys.py)."""
+def quiet_noise() -> None:
+    """Keep what a user would take for a fault out of the output: the embedded moto server logs every AWS
+    call at INFO (only its problems are worth showing), and Powertools warns when a handler flushes no
+    metrics, which locally are off (POWERTOOLS_METRICS_DISABLED); that warning was `make run`'s first line.
+    And every function runs in a thread of this process: each keeps its own log keys (log_keys.py)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     keep_keys_per_thread(logger)
+
+
+def ports_taken(ports: dict[str, int]) -> bool:
+    """Whether something on 127.0.0.1 already listens on one of `ports` (another `make run`, say), said in
+    a line naming its variable: found before anything starts, not as a traceback once the stack is set up."""
+    taken = []
+    for variable, port in ports.items():
+        with socket.socket() as probe:
+            # As the servers bind: a port whose old connections linger (TIME_WAIT) is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(f"{variable}={port}")
+    if taken:
+        print(
+            f"error: {' and '.join(taken)} already in use (another `make run`?): stop it, or choose free"
+            " ports, e.g. PORT=8100 MOTO_PORT=5100 make run",
+            file=sys.stderr,
+        )
+    return bool(taken)
+
+
+def cli_command() -> str:
+    """How to run the CLI against this stack: it finds the stack by MOTO_PORT and prints the API's URLs
+    (`sources show`'s webhook URL) with PORT, so on other ports than the defaults a shell without them would
+    look on 5000 ("cannot reach AWS") and print 8000."""
+    ports = {"PORT": (api_port(), DEFAULT_API_PORT), "MOTO_PORT": (moto_port(), DEFAULT_MOTO_PORT)}
+    settings = [f"{name}={port}" for name, (port, default) in ports.items() if port != default]
+    return " ".join([*settings, ".venv/bin/python -m chalicelib.cli"])
+
+
+def api_port() -> int:
+    """The API's port (PORT, default 8000)."""
+    return int(os.environ.get("PORT", str(DEFAULT_API_PORT)))
 
 
 def main() -> int:
     """Start everything, print the URLs, and serve until Ctrl-C."""
-    port = int(os.environ.get("PORT", "8000"))
-    set_up_local_logs()
+    port = api_port()
+    if ports_taken({"PORT": port, "MOTO_PORT": moto_port()}):
+        return 2
     moto = LocalMotoServer("127.0.0.1", moto_port())
     moto.start()
     use_local_stack()
@@ -140,10 +182,11 @@ def main() -> int:
     )
     print(
         "\nFeedback collector running locally\n"
-        f"  API:        {base}\n"
+        f"  API:        {base}  (its routes: openapi.yaml; nothing answers at / itself)\n"
         f"  Demo form:  {form.form_id}  (POST {base}/forms/{form.form_id}/responses)\n"
         f"  Widget:     {demo_url}/  (a demo site on another origin; inline form: {demo_url}/inline)\n"
         f"  Hosted:     {base}/f/{form.form_id}\n"
+        f'  CLI:        {cli_command()} <group> … --local  ("cli" below; --help lists the groups)\n'
         f"  Dashboard:  {base}/dashboard#token={read_token}\n"
         f"  Themes:     {len(taxonomy.active())} (version {taxonomy.version}; cli themes list --local)\n"
         f"  Demo webhook sources (secrets: cli sources show <id> --local --reveal):\n{source_lines}"
@@ -163,8 +206,9 @@ def main() -> int:
         "  Try:\n"
         f"    curl -X POST {base}/forms/{form.form_id}/responses -H 'content-type: application/json' \\\n"
         """      -d '{"rating": 9, "comment": "Love the new app!", "email": "a@example.com"}'\n"""
-        f"    swaks --server {smtp.host}:{smtp.port} --to {mail_address} --body 'The app keeps crashing'\n"
-        "    .venv/bin/python -m chalicelib.cli feedback list --local\n"
+        f"    swaks --server {smtp.host}:{smtp.port} --to {mail_address} --body 'The app keeps crashing'"
+        "  # without swaks: Python's smtplib (README, E-mail)\n"
+        f"    {cli_command()} feedback list --local\n"
         "  Ctrl-C stops everything.\n"
         f"Serving on {base}",
         flush=True,
@@ -185,4 +229,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    quiet_noise()
     sys.exit(main())

@@ -162,8 +162,10 @@ def load_starter_taxonomy() -> Taxonomy:
 
 
 def create_local_read_token() -> str:
-    """A `read` token for the dashboard URL `make run` prints (each run starts an empty moto: a new token)."""
+    """A token for the dashboard URL `make run` prints (each run starts an empty moto: a new token): `read`,
+    and `export`, so that the dashboard's "Nightly export files" link works locally too (it lists
+    `GET /exports/{date}`, which needs that scope)."""
     from chalicelib.auth import tokens
 
-    token, _ = tokens.create_token("local dashboard", ["read"], description="created by make run")
+    token, _ = tokens.create_token("local dashboard", ["read", "export"], description="created by make run")
     return token
