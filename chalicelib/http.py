@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -126,6 +126,32 @@ def as_api_error(error: Exception) -> ApiError:
         return error
     logger.exception("unhandled error", exc_info=error)
     return ApiError(500, "internal_error", "Something went wrong on our side.")
+
+
+def check_query(
+    request: Request,
+    route: str,
+    accepted: tuple[str, ...] = (),
+    repeated_codes: Mapping[str, str] | None = None,
+) -> None:
+    """400 for a query parameter `route` does not take (invalid_filter; its name is not repeated: it may be
+    anything a client sent) or for one given more than once (the code `repeated_codes` names for it, else
+    invalid_filter). An authenticated route refuses what it would otherwise ignore: `?version=3` or a
+    misspelt filter must not answer as if it had been understood."""
+    query = request.query_params
+    for name in query or ():
+        if name not in accepted:
+            takes = f"takes only {', '.join(accepted)}" if accepted else "takes no query parameters"
+            raise BadRequest(
+                f"{route} {takes}: a parameter given is not one of them (check its spelling).",
+                code="invalid_filter",
+            )
+        if len(query.getlist(name)) > 1:
+            raise BadRequest(
+                f"{name} is given more than once: each parameter takes one value (for several, make one "
+                "request per value).",
+                code=(repeated_codes or {}).get(name, "invalid_filter"),
+            )
 
 
 def media_type(request: Request) -> str:

@@ -178,6 +178,65 @@ def test_a_parameter_a_route_does_not_take_is_400_not_ignored(client, headers, a
     assert aws_calls == Counter()
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "scope"),
+    [
+        # Before: each ignored it. `?dry_run=1` erased the customer, `?version=3` answered today's taxonomy.
+        ("GET", "/customers/cus_0123456789abcdef01234567?include=feedback", "read"),
+        ("DELETE", "/customers/cus_0123456789abcdef01234567?dry_run=1", "erase"),
+        ("GET", "/exports/2026-11-20?format=csv", "export"),
+        ("GET", "/themes?version=3", "read"),
+        ("GET", "/forms/demo/config?version=2", "admin"),
+        ("GET", "/subscriptions/sub_x/deliveries?status=failed", "admin"),
+        ("GET", "/subscriptions/sub_x/deliveries?limit=5&limit=6", "admin"),
+    ],
+)
+def test_every_authenticated_route_refuses_a_parameter_it_does_not_take_before_anything(
+    client, aws_calls, method, path, scope
+):
+    token, _ = tokens.create_token("one scope", [scope])
+    headers = {"Authorization": f"Bearer {token}"}
+    client.http.get("/themes", headers=headers)  # the token is read and cached first
+    aws_calls.clear()
+
+    response = getattr(client.http, method.lower())(path, headers=headers)
+
+    body = json.loads(response.body)
+    assert response.status_code == 400
+    assert body["error"]["code"] in {"invalid_filter", "invalid_limit"}
+    assert aws_calls == Counter()
+
+
+# A value of each path parameter the authenticated routes have, for the guard below.
+SAMPLE_PATH_VALUES = {
+    "customer_id": "cus_0123456789abcdef01234567",
+    "date": "2026-11-20",
+    "form_id": "demo",
+    "subscription_id": "sub_x",
+}
+
+
+def test_no_authenticated_route_ignores_a_parameter_it_does_not_take(client, aws_calls):
+    """Every route behind a token, present and future, refuses an unknown parameter (http.check_query)."""
+    from app import app
+
+    token, _ = tokens.create_token("all scopes", ["read", "export", "erase", "admin"])
+    headers = {"Authorization": f"Bearer {token}"}
+    client.http.get("/themes", headers=headers)  # the token is read and cached first
+    aws_calls.clear()
+    ignored = []
+    for route, views in app.routes.items():
+        for method, view in views.items():
+            if view.authorizer is None or method not in {"GET", "DELETE"}:
+                continue
+            path = route.format(**SAMPLE_PATH_VALUES) + "?zz_unknown=1"
+            response = getattr(client.http, method.lower())(path, headers=headers)
+            if response.status_code != 400 or json.loads(response.body)["error"]["code"] != "invalid_filter":
+                ignored.append(f"{method} {route}: {response.status_code}")
+    assert ignored == []
+    assert aws_calls == Counter()
+
+
 @pytest.mark.parametrize("path", ["/feedback", "/stats"])
 def test_a_future_from_alone_says_to_defaults_to_today(client, headers, path):
     status, body = get(client, f"{path}?from=2099-01-01", headers)

@@ -120,6 +120,7 @@ def test_a_query_parameter_is_refused_rather_than_ignored(api, headers, query):
         400,
         {
             "code": "invalid_filter",
-            "message": "GET /themes takes no parameters: it answers the taxonomy in force, with its version.",
+            "message": "GET /themes takes no query parameters: a parameter given is not one of them "
+            "(check its spelling).",
         },
     )

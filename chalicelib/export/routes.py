@@ -13,7 +13,7 @@ from chalice import Blueprint, Response
 from chalicelib import aws
 from chalicelib.auth.authorizer import bearer, requires_scope
 from chalicelib.config import settings
-from chalicelib.http import ANY_CONTENT, ApiError, BadRequest, NotFound, json_errors
+from chalicelib.http import ANY_CONTENT, ApiError, BadRequest, NotFound, check_query, json_errors
 from chalicelib.models import utc_now
 from chalicelib.read import params
 
@@ -71,6 +71,7 @@ def read_manifest(day: dt.date) -> dict[str, Any]:
 @requires_scope("export")
 def get_export(date: str) -> Response:
     """The manifest of one UTC day's export, each file with a presigned `url` and its `expires_at`."""
+    check_query(exports_api.current_request, "GET /exports/{date}")
     from chalicelib.export import rewrite  # on first use, as read_manifest's imports
 
     day = _parse_day(date)

@@ -44,6 +44,7 @@ from chalicelib.http import (
     ValidationFailed,
     accept_language_hint,
     as_api_error,
+    check_query,
     error_response,
     json_errors,
     media_type,
@@ -461,6 +462,7 @@ def patch_form(form_id: str) -> Response:
 @requires_scope("admin")
 def get_form_config(form_id: str) -> Response:
     """A form's whole configuration as stored now, with its version as ETag (for If-Match)."""
+    check_query(forms_api.current_request, "GET /forms/{form_id}/config")
     stored = form_store.get_fresh(form_id)
     if stored is None:
         raise NotFound("This feedback form does not exist.", code="unknown_form")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.auth.authorizer import bearer, requires_scope
-from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, json_errors
+from chalicelib.http import ANY_CONTENT, BadRequest, NotFound, check_query, json_errors
 
 subscriptions_api = Blueprint(__name__)
 DEFAULT_LIMIT = 50
@@ -23,11 +23,11 @@ MAX_LIMIT = 100  # deliveries.MAX_LISTED, named here so `import app` does not lo
 @json_errors
 @requires_scope("admin")
 def list_deliveries(subscription_id: str) -> Response:
-    params = subscriptions_api.current_request.query_params or {}
-    unknown = sorted(set(params) - {"limit"})
-    if unknown:
-        raise BadRequest(f"unknown query parameter {unknown[0]!r} (known: limit)", code="unknown_parameter")
-    limit = _limit(params.get("limit"))
+    request = subscriptions_api.current_request
+    check_query(
+        request, "GET /subscriptions/{subscription_id}/deliveries", ("limit",), {"limit": "invalid_limit"}
+    )
+    limit = _limit((request.query_params or {}).get("limit"))
     # Imported by the request that needs them: every function runs `import app` at INIT (cold start).
     from chalicelib.outbound import deliveries, subscriptions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.auth.authorizer import bearer, principal_of, requires_scope
-from chalicelib.http import ANY_CONTENT, NotFound, json_errors
+from chalicelib.http import ANY_CONTENT, NotFound, check_query, json_errors
 
 privacy_api = Blueprint(__name__)
 
@@ -17,6 +17,7 @@ privacy_api = Blueprint(__name__)
 @requires_scope("erase")
 def erase_customer(customer_id: str) -> Response:
     """Erase a customer everywhere; answers with the counts (the customer id is not repeated)."""
+    check_query(privacy_api.current_request, "DELETE /customers/{customer_id}")
     from chalicelib.privacy import erasure  # imported by the request that erases (cold start)
 
     principal = principal_of(privacy_api.current_request)

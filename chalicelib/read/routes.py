@@ -35,6 +35,7 @@ from chalicelib.http import (
     BadRequest,
     NotFound,
     ValidationFailed,
+    check_query,
     json_errors,
     parse_body,
 )
@@ -75,22 +76,8 @@ _REPEATED_CODES = {
 
 
 def check_parameters(route: str, accepted: tuple[str, ...]) -> None:
-    """400 for a query parameter `route` does not take (invalid_filter; its name is not repeated: it may be
-    anything a client sent) or for one given more than once (the code of that parameter's bad value)."""
-    query = read_api.current_request.query_params
-    for name in query or ():
-        if name not in accepted:
-            raise BadRequest(
-                f"{route} takes only {', '.join(accepted)}: a parameter given is not one of them "
-                "(check its spelling).",
-                code="invalid_filter",
-            )
-        if len(query.getlist(name)) > 1:
-            raise BadRequest(
-                f"{name} is given more than once: each parameter takes one value (for several, make one "
-                "request per value).",
-                code=_REPEATED_CODES.get(name, "invalid_filter"),
-            )
+    """400 for a query parameter `route` does not take or for one given twice (http.check_query)."""
+    check_query(read_api.current_request, route, accepted, _REPEATED_CODES)
 
 
 def _day(name: str) -> date | None:
@@ -317,6 +304,7 @@ def _unknown_customer() -> NotFound:
 @requires_scope("read")
 def get_customer(customer_id: str) -> Response:
     """A customer's profile, identities and recent feedback; a merged id answers with its survivor's."""
+    check_parameters("GET /customers/{customer_id}", ())
     from chalicelib.store import customers  # imported by the customer routes only (cold start)
 
     current, _ = customers.current_customer(customer_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.auth.authorizer import bearer, requires_scope
-from chalicelib.http import ANY_CONTENT, BadRequest, json_errors
+from chalicelib.http import ANY_CONTENT, check_query, json_errors
 from chalicelib.themes import records
 
 themes_api = Blueprint(__name__)
@@ -17,12 +17,8 @@ themes_api = Blueprint(__name__)
 @requires_scope("read")
 def list_themes() -> Response:
     """Every theme with every field, and the taxonomy's version."""
-    if themes_api.current_request.query_params:
-        # As the other read routes: `?version=3` would otherwise answer today's taxonomy as if it were v3.
-        raise BadRequest(
-            "GET /themes takes no parameters: it answers the taxonomy in force, with its version.",
-            code="invalid_filter",
-        )
+    # `?version=3` would otherwise answer today's taxonomy as if it were version 3.
+    check_query(themes_api.current_request, "GET /themes")
     taxonomy = records.current()
     body = {
         "version": taxonomy.version,
