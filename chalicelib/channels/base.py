@@ -259,9 +259,11 @@ def feedback_event(
     permalink: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> FeedbackEvent:
-    """A FeedbackEvent for this request's source, its identity derived from the platform's own id."""
+    """A FeedbackEvent for this request's source, its identity derived from the platform's own id. It is
+    never dated after it arrived: a later time is a sender's wrong clock (or a typo such as 2036), which
+    would leave its customer "last seen" years ahead (as e-mail's Date, channels/email/message.py)."""
     try:
-        return FeedbackEvent.create(
+        event = FeedbackEvent.create(
             source_id=request.source.source_id,
             external_id=str(external_id),
             channel=channel,
@@ -283,3 +285,6 @@ def feedback_event(
     except OverflowError as error:
         # A time such as 0001-01-01T00:00:00+14:00 parses, but has no UTC equivalent datetime can hold.
         raise PayloadInvalid("The payload has a time outside the years 1 to 9999 (UTC).") from error
+    if event.occurred_at > event.received_at:
+        return event.model_copy(update={"occurred_at": event.received_at})
+    return event

@@ -202,6 +202,17 @@ CASES = [
         body=b'{"type": "feedback.created", "timestamp": "soon", "data": {"id": "t", "text": "x"}}',
         events=[{"external_id": "t", "occurred_at": "2026-11-21T12:00:00Z"}],
     ),
+    # Session 31: a time after the delivery arrived (a sender's clock, a typo) was stored as sent, so its
+    # customer stayed "last seen" in 2036 whatever they wrote later. Every webhook channel: channels/base.py.
+    WebhookCase(
+        "an item dated after it arrived is dated when it arrived",
+        body=b'{"data": [{"id": "f", "text": "x", "occurred_at": "2036-01-01T10:00:00Z"}, '
+        b'{"id": "g", "text": "y", "occurred_at": "2026-11-21T11:59:00Z"}]}',
+        events=[
+            {"external_id": "f", "occurred_at": "2026-11-21T12:00:00Z"},
+            {"external_id": "g", "occurred_at": "2026-11-21T11:59:00Z"},
+        ],
+    ),
     # Session 30: a batch naming one id twice was answered "events": 2, though the first alone is stored.
     WebhookCase(
         "an id repeated in a batch is stored once, the answer naming the repeat",
