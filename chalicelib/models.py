@@ -74,8 +74,10 @@ class RatingScale(StrEnum):
         return "Stars" if self is RatingScale.STARS else self.value.upper()
 
     def describe(self, rating: int) -> str:
-        """A rating as people read it, with its scale and top: "NPS 9/10", "CSAT 4/5", "Stars 1/5"."""
-        return f"{self.label} {rating}/{self.bounds[1]}"
+        """A rating as people read it, with its scale and top: "NPS 9/10", "CSAT 4/5", "1/5 stars" (as the
+        CRM activities have always written it: the nightly activities.csv stays byte for byte the same)."""
+        top = self.bounds[1]
+        return f"{rating}/{top} stars" if self is RatingScale.STARS else f"{self.label} {rating}/{top}"
 
 
 class Sentiment(StrEnum):

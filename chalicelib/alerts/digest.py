@@ -31,7 +31,7 @@ from chalicelib.alerts.notify.base import Alert
 from chalicelib.alerts.rules import NAMED_NEGATIVE, DetractorRule
 from chalicelib.alerts.samples import SAMPLES, TOP_THEMES, sample_of, window_items
 from chalicelib.config import settings
-from chalicelib.models import StoredFeedback
+from chalicelib.models import RatingScale, StoredFeedback
 from chalicelib.store import dynamo
 from chalicelib.store.config_records import ALERT_STATE
 from chalicelib.store.schema import RECORD_TYPE, SK, TTL_ATTRIBUTE
@@ -57,8 +57,11 @@ def state_id(rule_id: str, start: datetime) -> str:
 
 
 def reason_name(why: str) -> str:
-    """The reason a digest counts: the scale ("NPS"), or the named customer's negative feedback."""
-    return "negative, known customer" if why == NAMED_NEGATIVE else why.split(" ", 1)[0]
+    """The reason a digest counts: the scale ("NPS", "Stars"), or the named customer's negative feedback;
+    `why` is a rule's reason, RatingScale.describe's words ("NPS 3/10", "1/5 stars")."""
+    if why == NAMED_NEGATIVE:
+        return "negative, known customer"
+    return RatingScale.STARS.label if why.endswith(" stars") else why.split(" ", 1)[0]
 
 
 def _update(
