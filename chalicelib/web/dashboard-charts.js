@@ -1,7 +1,9 @@
 /* The dashboard's charts, drawn as inline SVG: stacked columns per day, stacked bars per channel, the NPS,
- * CSAT and stars lines. Every plotted value is also on its element as a data attribute (data-date,
- * data-channel, data-sentiment, data-count, data-total, data-nps, data-csat, data-stars), so tests and scrapers can read the figures back. A day or a channel is a
- * button (keyboard too) that `onPick` receives, to list the items behind it.
+ * CSAT and stars lines; and the score cards (NPS, CSAT, stars, each with its change against the period
+ * before). Every plotted value is also on its element as a data attribute (data-date, data-channel,
+ * data-sentiment, data-count, data-total, data-nps, data-csat, data-stars), so tests and scrapers can read
+ * the figures back. A day or a channel is a button (keyboard too) that `onPick` receives, to list the items
+ * behind it.
  */
 window.FeedbackCharts = (() => {
   'use strict';
@@ -202,6 +204,30 @@ window.FeedbackCharts = (() => {
     return svg;
   }
 
+  /* --- score cards ----------------------------------------------------------------------------------- */
+  const fmt = (n) => (n === null || n === undefined ? '–' : String(n));
+  const signed = (n) => (n === null || n === undefined ? 'no earlier ratings' : (n > 0 ? '+' : n < 0 ? '−' : '±') +
+    Math.abs(n));
+
+  /* One card per scale: its headline, what it is made of, and the change against the period before. */
+  function scoreCards(node, block) {
+    const nps = block.nps, csat = block.csat, stars = block.stars;
+    const scoreCard = (name, label, value, detail, change, figures) => el('div', { class: 'card score',
+      'data-card': name, 'data-value': value, 'data-change': change, 'data-responses': figures.responses,
+      'data-previous': figures.previous[Object.keys(figures.previous).find((k) => k !== 'responses' && k !== 'mean')] },
+    el('span', { class: 'value', text: fmt(value) }), el('span', { class: 'label', text: label }),
+    el('span', { class: 'detail', text: detail }),
+    el('span', { class: 'change', text: `${signed(change)} vs. period before` }));
+    const distribution = (d) => Object.entries(d).map(([k, v]) => `${k}★ ${v}`).join(' · ');
+    node.append(
+      scoreCard('nps-score', `NPS (${nps.responses} ratings)`, nps.score,
+        `${nps.promoters} promoters · ${nps.passives} passives · ${nps.detractors} detractors`, nps.change, nps),
+      scoreCard('csat', `CSAT % satisfied (${csat.responses} ratings)`, csat.satisfied_percent,
+        `mean ${fmt(csat.mean)} · ${csat.satisfied} rated 4–5`, csat.change, csat),
+      scoreCard('stars', `Stars, mean (${stars.responses} ratings)`, stars.mean, distribution(stars.distribution),
+        stars.change, stars));
+  }
+
   return { el, SENTIMENTS, LABELS, spanOfData, niceMax, dayChart, channelChart, npsChart, csatChart, starsChart,
-    mixBar };
+    mixBar, fmt, scoreCards };
 })();

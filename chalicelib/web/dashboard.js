@@ -8,8 +8,8 @@
 (() => {
   'use strict';
   const TOKEN_KEY = 'feedback-dashboard:token';
-  const { el, SENTIMENTS, LABELS, spanOfData, dayChart, channelChart, npsChart, csatChart, starsChart, mixBar } =
-    window.FeedbackCharts;
+  const { el, SENTIMENTS, LABELS, spanOfData, dayChart, channelChart, npsChart, csatChart, starsChart, mixBar, fmt,
+    scoreCards } = window.FeedbackCharts;
   const DAY_MS = 86400000;
   const THEME_SENTIMENTS = ['POSITIVE', 'NEUTRAL', 'MIXED', 'NEGATIVE'];
   const TOP_THEMES = 10;  // top-level themes in the panel, each with its sub-themes
@@ -19,7 +19,6 @@
 
   const clear = (node) => { node.replaceChildren(); return node; };
   const isoDay = (date) => date.toISOString().slice(0, 10);
-  const fmt = (n) => (n === null || n === undefined ? '–' : String(n));
   // A time as the dashboard writes it: to the minute, in UTC, and saying so.
   const minute = (iso) => (iso ? iso.slice(0, 16).replace('T', ' ') + ' UTC' : '–');
   const ratingText = (item) => (item.rating !== undefined && item.rating !== null ?
@@ -329,29 +328,7 @@
   }
 
   /* --- views -------------------------------------------------------------------------------------------- */
-  /* --- scores, forms -------------------------------------------------------------------------------- */
-  const signed = (n) => (n === null || n === undefined ? 'no earlier ratings' : (n > 0 ? '+' : n < 0 ? '−' : '±') +
-    Math.abs(n));
-
-  /* One card per scale: its headline, what it is made of, and the change against the period before. */
-  function scoreCards(block) {
-    const nps = block.nps, csat = block.csat, stars = block.stars;
-    const scoreCard = (name, label, value, detail, change, figures) => el('div', { class: 'card score',
-      'data-card': name, 'data-value': value, 'data-change': change, 'data-responses': figures.responses,
-      'data-previous': figures.previous[Object.keys(figures.previous).find((k) => k !== 'responses' && k !== 'mean')] },
-    el('span', { class: 'value', text: fmt(value) }), el('span', { class: 'label', text: label }),
-    el('span', { class: 'detail', text: detail }),
-    el('span', { class: 'change', text: `${signed(change)} vs. period before` }));
-    const distribution = (d) => Object.entries(d).map(([k, v]) => `${k}★ ${v}`).join(' · ');
-    clear($('scores')).append(
-      scoreCard('nps-score', `NPS (${nps.responses} ratings)`, nps.score,
-        `${nps.promoters} promoters · ${nps.passives} passives · ${nps.detractors} detractors`, nps.change, nps),
-      scoreCard('csat', `CSAT % satisfied (${csat.responses} ratings)`, csat.satisfied_percent,
-        `mean ${fmt(csat.mean)} · ${csat.satisfied} rated 4–5`, csat.change, csat),
-      scoreCard('stars', `Stars, mean (${stars.responses} ratings)`, stars.mean, distribution(stars.distribution),
-        stars.change, stars));
-  }
-
+  /* --- forms (the score cards: dashboard-charts.js) ------------------------------------------------- */
   function sourceTable(sources) {
     const node = clear($('source-table'));
     node.append(el('thead', {}, el('tr', {}, ...['Form or source', 'Feedback', 'Negative', 'NPS', 'CSAT % satisfied',
@@ -523,7 +500,7 @@
       card('NPS ratings', stats.nps.responses, 'nps-responses'),
       card('Negative', stats.total ? Math.round(100 * negative / stats.total) + ' %' : '–', 'negative-share'),
       card('Channels', stats.channels.length, 'channels'));
-    scoreCards(stats.scores);
+    scoreCards(clear($('scores')), stats.scores);
     const shownDays = spanOfData(stats.days);
     // Each chart as wide as its box (at most its usual width): on a phone its words stay legible.
     const fit = (id, widest) => Math.max(240, Math.min(widest, $(id).clientWidth || widest));
