@@ -43,7 +43,7 @@ from chalicelib.config import settings
 from chalicelib.forms import records as form_store
 from chalicelib.forms.config import FormConfig
 from chalicelib.ingest import queue
-from chalicelib.local.moto_patches import deep_update_expressions
+from chalicelib.local.moto_patches import deep_update_expressions, serialized_dynamodb
 from chalicelib.local.provision import Resources, create_demo_form, provision
 from chalicelib.models import RatingScale
 from chalicelib.store import dynamo
@@ -102,7 +102,8 @@ class Stack:
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """A fresh moto account with the table, queues (with DLQ), bucket, parameters and the demo form."""
     monkeypatch.setattr(dynamo, "sleep", lambda seconds: None)
-    with mock_aws(), deep_update_expressions():
+    # One DynamoDB request at a time, as the local stack's server: the product's threads share moto's backend.
+    with mock_aws(), deep_update_expressions(), serialized_dynamodb():
         _reset_process_caches()
         resources = provision(os.environ["INGEST_QUEUE_NAME"], visibility_timeout_seconds=30)
         monkeypatch.setenv("INGEST_QUEUE_URL", resources.queue_url)

@@ -22,6 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.sqs import models as sqs_models
 from moto.sqs.models import Queue, SQSBackend
 
@@ -143,6 +144,7 @@ def _transact(updates: list[dict]) -> None:
 
 # Everything fit_for_threads() replaces, as moto defines it (functions and properties as stored).
 PATCHED = [
+    (DynamoHandler, "call_action"),
     (DynamoDBBackend, "transact_write_items"),
     *((SQSBackend, name) for name in moto_patches.SQS_MESSAGE_OPERATIONS),
     (Queue, "wait_for_messages"),
@@ -256,6 +258,61 @@ def test_moto_patches_let_a_send_through_while_a_receive_long_polls(stack):
 
     # Had the poll held the SQS lock while it waited, the send would have waited for it to end empty.
     assert [m["Body"] for m in received] == ["while polling"]
+
+
+def test_in_process_moto_serves_queries_while_other_threads_write(stack):
+    """The product's threads share moto's backend in a test (`counters rebuild`'s day workers, a Query's
+    read-ahead): unserialized, a Query walking the table while another thread wrote raised "dictionary changed
+    size during iteration" (a CI run's `counters rebuild --workers 4`). The stack fixture serializes them."""
+    dynamodb, table = aws.client("dynamodb"), settings().table_name
+    errors: list[Exception] = []
+    counts: list[int] = []
+
+    def guarded(work):
+        def run():
+            try:
+                work()
+            except Exception as error:  # collected: an exception in a thread would not fail the test
+                errors.append(error)
+
+        return threading.Thread(target=run)
+
+    # A Query of an index walks the whole table in moto; each put here adds a partition to it.
+    index = dynamodb.describe_table(TableName=table)["Table"]["GlobalSecondaryIndexes"][0]
+    index_key = next(k["AttributeName"] for k in index["KeySchema"] if k["KeyType"] == "HASH")
+
+    def write(worker: int):
+        for n in range(400):
+            dynamodb.put_item(TableName=table, Item={"pk": {"S": f"RACE#{worker}#{n}"}, "sk": {"S": "RACE"}})
+
+    def read():
+        for _ in range(40):
+            query = {"TableName": table, "IndexName": index["IndexName"], "Select": "COUNT"}
+            page = dynamodb.query(
+                **query,
+                KeyConditionExpression=f"{index_key} = :v",
+                ExpressionAttributeValues={":v": {"S": "x"}},
+            )
+            counts.append(page["Count"])
+
+    threads = [guarded(lambda w=w: write(w)) for w in range(2)] + [guarded(read) for _ in range(2)]
+    interval = sys.getswitchinterval()
+    # Threads switch every few bytecodes: unserialized, the race shows in every run, not one in ten.
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+
+    assert errors == []
+    assert len(counts) == 80  # every Query answered
+    written = dynamodb.scan(
+        TableName=table, FilterExpression="sk = :sk", ExpressionAttributeValues={":sk": {"S": "RACE"}}
+    )
+    assert written["Count"] == 800  # every write landed
 
 
 def test_moto_patches_put_moto_back_when_the_last_overlapping_block_closes():

@@ -1,8 +1,13 @@
 """moto 5.x made fit for concurrent clients and for stores holding thousands of items, for the local stack's
-moto server and the fault suite (development only: nothing the Lambda handlers import imports this module).
+moto server, the fault suite and every test's in-process moto (development only: nothing the Lambda handlers
+import imports this module).
 
-`fit_for_threads()` applies the patches below (each says what moto does and why it matters) and puts moto's
-originals back when the last user leaves. README, "Load test", says why the local stack needs them.
+`serialized_dynamodb()` serves one DynamoDB request at a time: moto's backend is not thread-safe (a Query
+iterating a table while another thread writes raises "dictionary changed size during iteration"), and the
+product's own threads (the CLI's day workers, a Query's read-ahead) share it in a test as the local stack's
+clients share its server. `fit_for_threads()` applies it and the patches below (each says what moto does and
+why it matters) and puts moto's originals back when the last user leaves. README, "Load test", says why the
+local stack needs them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from moto.core.utils import camelcase_to_underscores
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.sqs import models as sqs_models
 from moto.sqs.models import Queue, SQSBackend
 
@@ -39,6 +45,8 @@ SQS_MESSAGE_OPERATIONS = (
 )
 
 _TRANSACTIONS = threading.Lock()
+# Re-entrant: blocks of serialized_dynamodb() may nest (a test's stack inside fit_for_threads, or around it).
+_DYNAMODB = threading.RLock()
 # Re-entrant: the batch operations call the single ones. A condition: a long poll waits on it.
 _SQS = threading.Condition(threading.RLock())
 
@@ -57,6 +65,21 @@ def deep_update_expressions() -> Iterator[None]:
         yield
     finally:
         sys.setrecursionlimit(previous)
+
+
+@contextmanager
+def serialized_dynamodb() -> Iterator[None]:
+    """Within the block, moto serves one DynamoDB request at a time (the module docstring says why);
+    process-wide. SQS, S3 and SSM requests are not serialized: an SQS long poll must not hold up the rest."""
+    stock = DynamoHandler.call_action
+
+    @functools.wraps(stock)
+    def call_action(self: DynamoHandler) -> Any:
+        with _DYNAMODB:
+            return stock(self)
+
+    with mock.patch.object(DynamoHandler, "call_action", call_action):
+        yield
 
 
 class _Installation:
@@ -101,6 +124,7 @@ def _replace_all(patches: ExitStack) -> None:
         patches.enter_context(mock.patch.object(owner, name, new))
 
     patches.enter_context(deep_update_expressions())
+    patches.enter_context(serialized_dynamodb())
     replace(DynamoDBBackend, "transact_write_items", _undo_logged(DynamoDBBackend.transact_write_items))
     for name in SQS_MESSAGE_OPERATIONS:
         replace(SQSBackend, name, _serialized(getattr(SQSBackend, name)))
