@@ -2,8 +2,9 @@
 
 Each finder takes a text and answers the (start, end) of what it finds. Where a number has a check digit it
 is verified (Spanish DNI/NIE letter, Italian codice fiscale, French NIR key, Canadian SIN Luhn, Dutch BSN
-11-proof, Portuguese NIF mod 11), so an order or tracking number of the same shape is left alone; numbers
-without a distinctive shape (a SIN, a BSN, a passport) are taken only right after the words that name them.
+11-proof, Portuguese NIF mod 11, German Steuer-ID ISO 7064, Polish PESEL weights), so an order or tracking
+number of the same shape is left alone; numbers without a distinctive shape (a SIN, a BSN, a Steuer-ID, a
+PESEL, a passport) are taken only right after the words that name them.
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ _BSN_NIF_WORDS = LazyPattern(
     r"\b(?:BSN|NIF|(?i:burgerservicenummer|sofinummer|contribuinte|n[úu]mero de contribuinte))"
     r"\W{0,10}(?:(?i:is|é|:)\W{0,3})?$"
 )
+# German Steuer-ID (11 digits, written whole or 2-3-3-3) and Polish PESEL (11 digits), after their names.
+_ELEVEN_DIGITS = LazyPattern(r"(?<![\w-])[0-9]{2} ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}(?![\w-])")
+_STEUER_ID_WORDS = LazyPattern(
+    r"\b(?i:steuer-?id(?:entifikationsnummer)?|steuerliche identifikationsnummer|identifikationsnummer|"
+    r"idnr\.?|tax id)\W{0,10}(?:(?i:ist|lautet|is|:)\W{0,3})?$"
+)
+_PESEL_WORDS = LazyPattern(r"\bPESEL(?i:\s*(?:number|no\.?|nr\.?|numer))?\W{0,10}(?:(?i:is|to|:)\W{0,3})?$")
+_PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
 # A passport or driving licence number: letters and digits (at least one digit), right after its name.
 _DOCUMENT_NUMBER = LazyPattern(
     r"(?<![\w-])(?=[A-Za-z]{0,4}[0-9])[A-Za-z0-9]{1,4}(?:[ -]?[A-Za-z0-9]{2,8}){1,3}(?!\w)"
@@ -166,9 +175,30 @@ def pt_nif_valid(digits: str) -> bool:
     return values[8] == (0 if remainder < 2 else 11 - remainder)
 
 
+def steuer_id_valid(digits: str) -> bool:
+    """German Steuer-ID: no leading 0, one digit of the first ten there two or three times and every other at
+    most once, and an ISO 7064 MOD 11,10 check digit."""
+    if digits[0] == "0":
+        return False
+    counts = sorted((digits[:10].count(d) for d in set(digits[:10])), reverse=True)
+    if counts[0] not in (2, 3) or (len(counts) > 1 and counts[1] > 1):
+        return False
+    product = 10
+    for char in digits[:10]:
+        total = (int(char) + product) % 10 or 10
+        product = total * 2 % 11
+    return (11 - product) % 10 == int(digits[10])
+
+
+def pesel_valid(digits: str) -> bool:
+    """Polish PESEL: the last digit completes the weighted sum (1 3 7 9 …) to a multiple of ten."""
+    total = sum(int(char) * weight for char, weight in zip(digits, _PESEL_WEIGHTS, strict=False))
+    return (10 - total % 10) % 10 == int(digits[10])
+
+
 def national_ids(text: str) -> Found:
-    """Spanish DNI/NIE, Italian codice fiscale, French NIR (checked); Dutch BSN and Portuguese NIF (checked,
-    and only after their name)."""
+    """Spanish DNI/NIE, Italian codice fiscale, French NIR (checked); Dutch BSN, Portuguese NIF, German
+    Steuer-ID and Polish PESEL (checked, and only after their name)."""
     found = [m.span() for m in _DNI.finditer(text) if dni_valid(m.group(1), m.group(2))]
     for m in _NIE.finditer(text):
         if dni_valid(str("XYZ".index(m.group(1).upper())) + m.group(2), m.group(3)):
@@ -179,6 +209,12 @@ def national_ids(text: str) -> Found:
         digits = re.sub(r"[^0-9]", "", m.group(0))
         if _BSN_NIF_WORDS.search(text[max(0, m.start() - 40) : m.start()]) and (
             bsn_valid(digits) or pt_nif_valid(digits)
+        ):
+            found.append(m.span())
+    for m in _ELEVEN_DIGITS.finditer(text):
+        digits, before = re.sub(r"[^0-9]", "", m.group(0)), text[max(0, m.start() - 40) : m.start()]
+        if (_STEUER_ID_WORDS.search(before) and steuer_id_valid(digits)) or (
+            _PESEL_WORDS.search(before) and pesel_valid(digits)
         ):
             found.append(m.span())
     return found

@@ -39,8 +39,9 @@ _OBFUSCATED_EMAIL = LazyPattern(
 )
 # Letters and digits, single spaces allowed anywhere; the checksum then decides where the IBAN ends.
 _IBAN_CANDIDATE = LazyPattern(r"\b[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,40}(?![A-Za-z0-9])")
-# Digits with single spaces or dashes between them; the Luhn check then picks the card inside.
-_DIGIT_RUN = LazyPattern(r"(?<![\w-])[0-9](?:[ -]?[0-9])*(?![\w])")
+# Digits with single spaces, dashes or dots between them ("4111.1111.1111.1111"); the Luhn check then picks
+# the card inside.
+_DIGIT_RUN = LazyPattern(r"(?<![\w-])[0-9](?:[ .-]?[0-9])*(?![\w])")
 _SSN = LazyPattern(r"(?<![\w-])(?!000|666|9[0-9]{2})[0-9]{3}([- ])(?!00)[0-9]{2}\1(?!0000)[0-9]{4}(?![\w-])")
 # "SSN 123456789": nine digits without separators are an SSN only right after its name.
 _SSN_NAMED = LazyPattern(
@@ -240,6 +241,7 @@ DETECTORS: list[tuple[str, Callable[[str], Found]]] = [
     ("PASSWORD", url_credentials),
     ("EMAIL", emails),
     ("INTERNATIONAL_BANK_ACCOUNT_NUMBER", ibans),
+    ("SWIFT_CODE", payment.swift_codes),
     ("CREDIT_DEBIT_NUMBER", cards),
     ("SSN", ssns),
     ("US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER", identifiers.us_itins),
@@ -259,7 +261,7 @@ DETECTORS: list[tuple[str, Callable[[str], Found]]] = [
 
 
 # Every type but these has a digit in it: a text without one is spared the other detectors.
-_WITHOUT_DIGITS = frozenset({"PASSWORD", "EMAIL"})
+_WITHOUT_DIGITS = frozenset({"PASSWORD", "EMAIL", "SWIFT_CODE"})
 _DIGIT = LazyPattern(r"[0-9]")
 
 

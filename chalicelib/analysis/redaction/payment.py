@@ -1,10 +1,13 @@
-"""A card's security code and expiry date, by pattern: only right after the words that name them.
+"""A card's security code and expiry date, and a bank's BIC, by pattern: only right after the words that name
+them.
 
 PCI DSS forbids storing a card's security code (CVV/CVC) after authorisation, and the patterns run alone
 for every language but English and Spanish on AWS (and everywhere locally), so they must not leave
 "CVV 737" readable where Comprehend would have masked it. Three or four digits are no shape of their own:
 the words before them decide ("Kartenprüfnummer 123", "cryptogramme 456"); an expiry is a month/year right
-after an expiry word with a card named shortly before it (a subscription's "expires 12/26" stays).
+after an expiry word with a card named shortly before it (a subscription's "expires 12/26" stays). A BIC
+(SWIFT code) is eight or eleven capitals and digits: "BIC COBADEFFXXX" beside an IBAN tells whose bank, and
+the words before it tell it from a product code of the same shape.
 """
 
 from __future__ import annotations
@@ -38,6 +41,12 @@ _CARD_WORDS = LazyPattern(
     r"(?i:\b(?:card|tarjeta|carte|karte|kreditkarte|carta|cart[ãa]o|kaart|visa|mastercard|amex))"
 )
 _CARD_CONTEXT_CHARS = 60
+# ISO 9362: bank (4 letters), country (2), location (2), branch (3, optional); only after BIC or SWIFT.
+_BIC = LazyPattern(
+    r"(?i:\b(?:BIC|SWIFT|SWIFT/BIC|BIC/SWIFT)(?:[- ]?(?i:code|kode|c[óo]digo))?)"
+    r"\W{0,5}(?:(?i:is|es|est|ist|è|é|lautet|:)\W{0,3})?"
+    r"([A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)(?![A-Za-z0-9])"
+)
 
 
 def security_codes(text: str) -> Found:
@@ -50,3 +59,8 @@ def expiry_dates(text: str) -> Found:
         for m in _EXPIRY.finditer(text)
         if _CARD_WORDS.search(text[max(0, m.start() - _CARD_CONTEXT_CHARS) : m.start(1)])
     ] + [m.span(1) for m in _EXPIRY_AFTER_CARD.finditer(text)]
+
+
+def swift_codes(text: str) -> Found:
+    """A BIC right after "BIC", "SWIFT" or "SWIFT/BIC" ("BIC pens" is no bank: the code is in capitals)."""
+    return [m.span(1) for m in _BIC.finditer(text)]
