@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -91,6 +92,60 @@ def customers_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def customers_export(args: argparse.Namespace) -> int:
+    """A data subject's access request: everything held on the customer as one JSON document (stdout or
+    --out, a file only its owner may read)."""
+    from chalicelib.privacy import access
+    from chalicelib.store import customers
+
+    if (args.customer_id is None) == (args.email is None):
+        print("error: name the customer by its id or by --email (one of them)", file=sys.stderr)
+        return 2
+    if args.customer_id is not None and "@" in args.customer_id:
+        print("error: that is an email address; export by `--email <address>`", file=sys.stderr)
+        return 2
+    customer_id = args.customer_id or customers.find_by_email(args.email)
+    document = access.subject_access(customer_id) if customer_id else None
+    if document is None:
+        named = f"customer {args.customer_id!r}" if args.customer_id else "customer with that email"
+        print(f"error: no {named} (an erased customer is no longer known)", file=sys.stderr)
+        return 1
+    document["crm_contacts"] = _crm_contacts(document["customer_id"])
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if args.out is None:
+        print(text)
+        return 0
+    descriptor = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text + "\n")
+    print(
+        f"{args.out}: {document['customer_id']}, {len(document['identities'])} identities, "
+        f"{len(document['feedback'])} feedback, {len(document['crm_contacts'])} CRM contact(s), "
+        f"{len(document['export_days'])} export day(s)"
+    )
+    return 0
+
+
+def _crm_contacts(customer_id: str) -> list[dict[str, Any]]:
+    """The CRM contacts the sync linked to the customer: where else their profile was written."""
+    from chalicelib.crm import connections
+    from chalicelib.store import crm_links
+
+    found = []
+    for connection in connections.list_all():
+        link = crm_links.contact_links(connection.connection_id, [customer_id]).get(customer_id)
+        if link:
+            found.append(
+                {
+                    "connection_id": connection.connection_id,
+                    "crm": connection.type,
+                    "contact_id": link.get("contact_id"),
+                    "activities": len(link.get("feedback_ids", [])),
+                }
+            )
+    return found
+
+
 def customers_erasures(args: argparse.Namespace) -> int:
     """Print the erasure log (hashes and counts only)."""
     from chalicelib.privacy import erasure
@@ -117,6 +172,13 @@ def add_customers_commands(groups: Any, common: argparse.ArgumentParser) -> None
     erasing.add_argument("--email", help="find the customer by email instead (as `customers show --email`)")
     erasing.add_argument("--yes", action="store_true", help="confirm: erasure cannot be undone")
     erasing.set_defaults(run=customers_erase)
+    exporting = commands.add_parser(
+        "export", parents=[common], help="an access request: everything held on a customer, as JSON"
+    )
+    exporting.add_argument("customer_id", nargs="?")
+    exporting.add_argument("--email", help="find the customer by email instead (as `customers show --email`)")
+    exporting.add_argument("--out", help="write the document to this file (mode 0600) instead of stdout")
+    exporting.set_defaults(run=customers_export)
     commands.add_parser("erasures", parents=[common], help="the erasure log").set_defaults(
         run=customers_erasures
     )

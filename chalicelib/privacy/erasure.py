@@ -62,7 +62,8 @@ def customer_hash(customer_id: str) -> str:
     return hashlib.sha256(f"erasure:{customer_id}".encode()).hexdigest()
 
 
-def _exported(day: date) -> bool:
+def day_exported(day: date) -> bool:
+    """Whether the day has an export (its manifest): its files would hold what the table held that day."""
     from chalicelib.export.day import MANIFEST_NAME, partition_prefix
 
     try:
@@ -129,7 +130,7 @@ def erase_customer(customer_id: str, requested_by: str | None = None) -> Erasure
     unique = list({str(d["DeleteRequest"]["Key"]): d for d in deletes}.values())
     dynamo.batch_write(settings().table_name, unique)
 
-    exported = [day for day in sorted(days) if _exported(day)]
+    exported = [day for day in sorted(days) if day_exported(day)]
     # Not exported yet, but yesterday's export may be running right now and today's will: the nightly run
     # rewrites them right after exporting them.
     upcoming = [day for day in sorted(days) if day not in exported and day >= previous_utc_day()]
