@@ -175,6 +175,28 @@ def test_revocation_elsewhere_takes_effect_within_the_cache_window(stack, monkey
     assert rejected(token).code == "token_revoked"
 
 
+def test_a_token_given_an_expiry_is_refused_once_it_has_passed(stack, monkeypatch):
+    token, info = tokens.create_token("Contractor BI", ["read"], expires_in_days=30)
+    assert tokens.verify(token).token_id == info.token_id
+    created = datetime.fromisoformat(info.created_at)
+    assert datetime.fromisoformat(info.expires_at) - created == timedelta(days=30)
+
+    monkeypatch.setattr(tokens, "utc_now", lambda: created + timedelta(days=30, seconds=1))
+
+    error = rejected(token)
+    assert (error.status, error.code) == (401, "token_expired")
+    assert info.expires_at in error.message
+    [listed] = tokens.list_tokens()
+    assert listed.expired
+
+
+def test_an_expiry_out_of_range_creates_no_token(stack):
+    for days in (0, -1, tokens.MAX_EXPIRY_DAYS + 1):
+        with pytest.raises(ValueError, match="expires in 1 to"):
+            tokens.create_token("x", ["read"], expires_in_days=days)
+    assert tokens.list_tokens() == []
+
+
 # --- CLI ------------------------------------------------------------------------------------------------
 
 
@@ -195,6 +217,28 @@ def test_cli_create_prints_the_token_once(stack, capsys):
     assert "export,read" in row
     assert row.endswith(token[-4:])
     assert " - " in row  # not revoked
+    assert " never " in row  # no expiry
+
+
+def test_cli_creates_a_token_that_expires_and_lists_when(stack, capsys, monkeypatch):
+    assert cli.main(["tokens", "create", "--scope", "read", "--name", "Agency", "--expires-in", "90"]) == 0
+    out = capsys.readouterr().out
+    [info] = tokens.list_tokens()
+    assert f"expires:    {info.expires_at[:19]}" in out
+
+    cli.main(["tokens", "list"])
+    [row] = capsys.readouterr().out.splitlines()[1:]
+    assert info.expires_at[:19] in row and "(expired)" not in row
+
+    later = datetime.fromisoformat(info.expires_at) + timedelta(minutes=1)
+    monkeypatch.setattr(tokens, "utc_now", lambda: later)
+    cli.main(["tokens", "list"])
+    [row] = capsys.readouterr().out.splitlines()[1:]
+    assert f"{info.expires_at[:19]} (expired)" in row
+
+    assert cli.main(["tokens", "create", "--scope", "read", "--name", "x", "--expires-in", "0"]) == 2
+    assert "expires in 1 to" in capsys.readouterr().err
+    assert len(tokens.list_tokens()) == 1
 
 
 def test_cli_revoke(stack, capsys):

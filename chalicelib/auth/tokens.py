@@ -1,7 +1,8 @@
 """Bearer tokens for the read API: creation, hashed storage, scopes, verification and revocation.
 
 A token is `fbk_<id>_<secret>`, shown once; the table keeps its SHA-256, scopes and metadata, never the token.
-Scopes never imply one another. A revoked token stops working within CONFIG_CACHE_SECONDS. The README's
+Scopes never imply one another. A token may be given an expiry (`expires_at`): refused from then on, as
+revoked ones are. A revoked token stops working within CONFIG_CACHE_SECONDS. The README's
 "Read API and tokens" section has the details; authorizer.py checks tokens on requests.
 """
 
@@ -12,6 +13,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -22,6 +24,7 @@ from chalicelib.store.config_records import TOKENS
 TOKEN_PREFIX = "fbk"  # noqa: S105 - a public prefix, not a secret
 TOKEN_ID_BYTES = 6  # 12 hex characters: short enough to type, random enough never to collide in practice
 TOKEN_SECRET_BYTES = 32
+MAX_EXPIRY_DAYS = 3650  # ten years: longer is "never", which is what leaving the expiry out says
 _TOKEN_ID_PATTERN = re.compile(rf"[0-9a-f]{{{TOKEN_ID_BYTES * 2}}}")
 # The secret is token_urlsafe(TOKEN_SECRET_BYTES): exactly 43 characters.
 _TOKEN_PATTERN = re.compile(rf"{TOKEN_PREFIX}_(?P<id>[0-9a-f]{{{TOKEN_ID_BYTES * 2}}})_[A-Za-z0-9_-]{{43}}")
@@ -64,6 +67,11 @@ class TokenInfo(NamedTuple):
     last4: str
     description: str | None = None
     revoked_at: str | None = None
+    expires_at: str | None = None
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and datetime.fromisoformat(self.expires_at) <= utc_now()
 
     @classmethod
     def from_fields(cls, token_id: str, fields: dict[str, Any]) -> TokenInfo:
@@ -75,6 +83,7 @@ class TokenInfo(NamedTuple):
             last4=fields.get("last4", ""),
             description=fields.get("description"),
             revoked_at=fields.get("revoked_at"),
+            expires_at=fields.get("expires_at"),
         )
 
 
@@ -108,9 +117,15 @@ def parse_scopes(values: Iterable[str]) -> tuple[Scope, ...]:
     return tuple(sorted(scopes))
 
 
-def create_token(name: str, scopes: Iterable[str], description: str | None = None) -> tuple[str, TokenInfo]:
-    """Create a token; returns it (the only time it exists in clear) with what was stored."""
+def create_token(
+    name: str, scopes: Iterable[str], description: str | None = None, expires_in_days: int | None = None
+) -> tuple[str, TokenInfo]:
+    """Create a token, valid for `expires_in_days` (None: until revoked); returns it (the only time it exists
+    in clear) with what was stored. ValueError on an unknown scope or an expiry out of 1..MAX_EXPIRY_DAYS."""
     chosen = parse_scopes(scopes)
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+        raise ValueError(f"a token expires in 1 to {MAX_EXPIRY_DAYS} days (leave it out: until revoked)")
+    now = utc_now()
     token_id = secrets.token_hex(TOKEN_ID_BYTES)
     while _tokens.get(token_id, force_fetch=True):  # a collision is ~impossible; never overwrite one
         token_id = secrets.token_hex(TOKEN_ID_BYTES)
@@ -119,9 +134,10 @@ def create_token(name: str, scopes: Iterable[str], description: str | None = Non
         token_id=token_id,
         name=name,
         scopes=chosen,
-        created_at=utc_now().isoformat(),
+        created_at=now.isoformat(),
         last4=token[-4:],
         description=description,
+        expires_at=(now + timedelta(days=expires_in_days)).isoformat() if expires_in_days else None,
     )
     _tokens.save(token_id, {**_fields(info), "token_hash": token_hash(token)})
     return token, info
@@ -135,6 +151,7 @@ def _fields(info: TokenInfo) -> dict[str, Any]:
         "last4": info.last4,
         "description": info.description,
         "revoked_at": info.revoked_at,
+        "expires_at": info.expires_at,
     }
 
 
@@ -163,7 +180,7 @@ def clear_cache() -> None:
 
 
 def verify(token: str) -> Principal:
-    """The principal a token identifies, or 401 (unauthorized, invalid_token, token_revoked).
+    """The principal a token identifies, or 401 (unauthorized, invalid_token, token_revoked, token_expired).
 
     The record comes from memory when fresh (see Revocation in the module docstring); an unknown id is
     cached too, so repeating a bad token costs no reads. Revocation is only reported to a caller who holds
@@ -178,4 +195,7 @@ def verify(token: str) -> Principal:
         raise TokenRejected("The token is not valid.", code="invalid_token")
     if fields.get("revoked_at"):
         raise TokenRejected(f"The token was revoked at {fields['revoked_at']}.", code="token_revoked")
+    expires_at = fields.get("expires_at")
+    if expires_at and datetime.fromisoformat(expires_at) <= utc_now():
+        raise TokenRejected(f"The token expired at {expires_at}.", code="token_expired")
     return Principal(token_id=token_id, scopes=known_scopes(fields.get("scopes", [])))

@@ -14,10 +14,17 @@ def tokens_create(args: argparse.Namespace) -> int:
     """Create an API token and print it once, in full."""
     from chalicelib.auth import tokens
 
-    token, info = tokens.create_token(args.name, args.scope, description=args.description)
+    try:
+        token, info = tokens.create_token(
+            args.name, args.scope, description=args.description, expires_in_days=args.expires_in
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"token_id:   {info.token_id}")
     print(f"name:       {info.name}")
     print(f"scopes:     {' '.join(info.scopes)}")
+    print(f"expires:    {info.expires_at[:19] if info.expires_at else 'never (until revoked)'}")
     print(f"token:      {token}")
     print("\nShown once: only its hash is stored. Send it as `Authorization: Bearer <token>`.")
     return 0
@@ -27,12 +34,15 @@ def tokens_list(args: argparse.Namespace) -> int:
     """Print every token (never the token itself: its last 4 characters)."""
     from chalicelib.auth import tokens
 
-    print(f"{'token_id':12}  {'name':24} {'scopes':18} {'created':20} {'revoked':20} last4")
+    print(f"{'token_id':12}  {'name':24} {'scopes':18} {'created':20} {'revoked':20} {'expires':28} last4")
     for info in tokens.list_tokens():
         revoked = info.revoked_at[:19] if info.revoked_at else "-"
+        expires = "never"
+        if info.expires_at:
+            expires = info.expires_at[:19] + (" (expired)" if info.expired else "")
         print(
             f"{info.token_id:12}  {clip(info.name, 24):24} {','.join(info.scopes):18} "
-            f"{info.created_at[:19]:20} {revoked:20} …{info.last4}"
+            f"{info.created_at[:19]:20} {revoked:20} {expires:28} …{info.last4}"
         )
     return 0
 
@@ -67,6 +77,12 @@ def add_tokens_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     creating.add_argument("--name", required=True, help="who or what uses it, e.g. 'BI nightly pull'")
     creating.add_argument("--description", help="a note kept with the token")
+    creating.add_argument(
+        "--expires-in",
+        type=int,
+        metavar="DAYS",
+        help="refused after this many days (default: until revoked); e.g. 90 for a contractor's BI pull",
+    )
     creating.set_defaults(run=tokens_create)
 
     commands.add_parser("list", parents=[common], help="list tokens").set_defaults(run=tokens_list)
