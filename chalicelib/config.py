@@ -56,6 +56,7 @@ class Settings:
         "day_shards",
         "export_fanout_items",
         "export_function_name",
+        "inbound_mail_bucket",
         "max_form_body_bytes",
         "parameter_prefix",
         "queue_url",
@@ -71,6 +72,9 @@ class Settings:
         self.table_name: str = environ.get("TABLE_NAME", f"feedback-{self.stage}")
         self.queue_url: str = environ.get("INGEST_QUEUE_URL", "")
         self.bucket_name: str = environ.get("EXPORT_BUCKET", f"feedback-exports-{self.stage}")
+        # Where SES's receipt rule writes raw mail (the export bucket unless told): read by the mail function,
+        # deleted from by an erasure.
+        self.inbound_mail_bucket: str = environ.get("INBOUND_MAIL_BUCKET") or self.bucket_name
         # The export function an erasure invokes to rewrite export days (set on the API function by the stack)
         self.export_function_name: str = environ.get("EXPORT_FUNCTION_NAME", "")
         self.analyzer = _choice(AnalyzerBackend, "ANALYZER", AnalyzerBackend.COMPREHEND)

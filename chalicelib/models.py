@@ -208,6 +208,9 @@ class FeedbackEvent(DeferredModel):
     # Only http(s): any other URL (javascript:, data: …) is dropped, so no export hands one to a CRM or BI.
     permalink: str | None = None
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    # Where the raw received mail lies (its S3 key under INBOUND_MAIL_PREFIX, named by SES's message id, which
+    # nothing in the mail carries), so an erasure can delete it; internal: no export or answer shows it.
+    raw_mail_key: str | None = Field(default=None, max_length=MAX_ID_CHARS)
 
     @model_validator(mode="before")
     @classmethod
@@ -279,6 +282,9 @@ class StoredFeedback(FeedbackEvent):
 
     # The hint served the analysis; the stored item keeps the language it settled on, not the guess.
     language_hint: str | None = Field(default=None, exclude=True)
+    # Kept on the item (store/feedback_layout.py writes it) but left out of every dump: exports, the read API,
+    # outbound events and the CRMs render the dump.
+    raw_mail_key: str | None = Field(default=None, exclude=True)
     sentiment: Sentiment | None = None
     sentiment_scores: SentimentScores | None = None
     analyzer: str | None = None

@@ -120,6 +120,8 @@ def acknowledge_findings(stack: FeedbackStack) -> None:
             exports: EXPORT_OBJECTS_REASON
             + " The API reads manifests and presigns links there, and erasure rewrites the days it touched.",
             secrets: SOURCE_SECRETS_REASON.format(prefix=stack.settings.parameter_prefix),
+            inbound_mail: INBOUND_MAIL_REASON.removesuffix("the function reads the one it is invoked for.")
+            + "an erasure deletes those its customer's feedback items name.",
         },
         ANALYZE: {any_resource: COMPREHEND_REASON},
         NIGHTLY_EXPORT: {

@@ -322,6 +322,14 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
         # Erasure: export/rewrite._dispatch invokes the export function asynchronously (InvocationType=Event)
         # to rewrite the export days that held the customer; this function writes no export file itself.
         statement("InvokeExportRewrite", ["lambda:InvokeFunction"], [targets.export_function_arn]),
+        # Erasure (privacy/erasure._delete_raw_mails): the raw mails the customer sent, every version of each
+        # (the bucket is versioned: a plain delete would leave the mail as a noncurrent version).
+        statement("ListRawMailVersions", ["s3:ListBucketVersions"], [targets.bucket_arn]),
+        statement(
+            "EraseRawMail",
+            ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            [targets.inbound_mail_objects_arn],
+        ),
         *log_and_trace(log_group_arn),
     ]
 

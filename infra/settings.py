@@ -135,6 +135,21 @@ def _retention_days(value: Any) -> int:
     return days
 
 
+def _export_retention_days(value: Any) -> int:
+    """Whole days the nightly export files are kept; 0 (the default) keeps them, as the archive."""
+    days = _whole_number(value, 0)
+    if days is None:
+        raise ValueError(
+            f"export_retention_days must be a whole number of days (0 keeps the exports), got {value!r}"
+        )
+    if 0 < days < MIN_RETENTION_DAYS:
+        raise ValueError(
+            f"export_retention_days must be 0 (keep the exports) or at least {MIN_RETENTION_DAYS}, so a BI "
+            f"tool that missed a weekend can still fetch a day's files; got {days}"
+        )
+    return days
+
+
 def _export_fanout_items(value: Any) -> int:
     """Items from which a day's export is fanned out over slice invocations; 0 never fans out."""
     items = _whole_number(value, DEFAULT_EXPORT_FANOUT_ITEMS)
@@ -200,6 +215,9 @@ class StageSettings:
                              synth refuses such a region when analyzer or theme_tagger is bedrock
     retention_days           days a stored feedback item is kept before DynamoDB's TTL may delete it
                              (RETENTION_DAYS on every function); default 0, kept forever; else at least 7
+    export_retention_days    days the nightly export files (exports/ in the export bucket) are kept
+                             before a lifecycle rule expires them; default 0, kept (the archive); else
+                             at least 7
     export_fanout_items      a day with at least this many items is exported by one invocation per slice,
                              then combined (EXPORT_FANOUT_ITEMS on the export function); default 250000,
                              0 never fans out; else at least 1000
@@ -229,6 +247,7 @@ class StageSettings:
     bedrock_model_id: str = DEFAULT_BEDROCK_MODEL_ID
     bedrock_region: str | None = None
     retention_days: int = 0
+    export_retention_days: int = 0
     export_fanout_items: int = DEFAULT_EXPORT_FANOUT_ITEMS
     email_recipients: tuple[str, ...] = ()
 
@@ -273,6 +292,7 @@ class StageSettings:
             bedrock_model_id=_model_id(get("bedrock_model_id")),
             bedrock_region=get("bedrock_region") or None,
             retention_days=_retention_days(get("retention_days")),
+            export_retention_days=_export_retention_days(get("export_retention_days")),
             export_fanout_items=_export_fanout_items(get("export_fanout_items")),
             email_recipients=_email_recipients(get("email_recipients")),
         )

@@ -106,7 +106,9 @@ class FeedbackStack(cdk.Stack):
         # Constructs are created in this order on purpose: it is the order of the template's resources.
         self.table = storage.feedback_table(self, stage=stage, removal=data_removal)
         self.dead_letter_queue, self.queue = storage.ingest_queues(self, settings)
-        self.access_logs_bucket, self.bucket = storage.export_buckets(self, stage=stage, removal=data_removal)
+        self.access_logs_bucket, self.bucket = storage.export_buckets(
+            self, stage=stage, removal=data_removal, export_retention_days=settings.export_retention_days
+        )
         self.webhook_dead_letters, self.webhook_queue = outbound.webhook_queues(self, settings)
         self.alerts_topic = alerts.alerts_topic(self, settings)
         self.crm_dead_letters, self.crm_queue = crm.crm_queues(self, settings)

@@ -35,6 +35,10 @@ EXPORT_PARTS_DAYS = 2
 ATHENA_RESULTS_PREFIX = "athena-results/"
 ATHENA_BYTES_SCANNED_CUTOFF = 10 * 1024**3  # per query: a cost guard (10 GiB ≈ $0.05 at $5/TB)
 NONCURRENT_EXPORT_DAYS = 7  # overwritten export files (re-runs, erasure rewrites) are kept this long
+# Export files move to Infrequent Access after this many days, unless they expire before that class's 30-day
+# minimum would be paid for.
+EXPORTS_INFREQUENT_ACCESS_DAYS = 90
+INFREQUENT_ACCESS_MINIMUM_DAYS = 30
 
 
 def feedback_table(scope: Construct, *, stage: str, removal: cdk.RemovalPolicy) -> dynamodb.Table:
@@ -101,8 +105,39 @@ def ingest_queues(scope: Construct, settings: StageSettings) -> tuple[sqs.Queue,
     )
 
 
+def export_rules(export_retention_days: int) -> list[s3.LifecycleRule]:
+    """The export files' own rules: to Infrequent Access after 90 days, and with `export_retention_days`
+    (infra/settings.py; 0 keeps them) expired that many days after they were written (a re-run or an
+    erasure's rewrite writes them anew). An expired file becomes a noncurrent version, which the bucket's
+    versions rule deletes NONCURRENT_EXPORT_DAYS later."""
+    rules = []
+    keep_past_infrequent_access = EXPORTS_INFREQUENT_ACCESS_DAYS + INFREQUENT_ACCESS_MINIMUM_DAYS
+    if not export_retention_days or export_retention_days > keep_past_infrequent_access:
+        rules.append(
+            s3.LifecycleRule(
+                id="exports-to-infrequent-access",
+                prefix=EXPORTS_PREFIX,
+                transitions=[
+                    s3.Transition(
+                        storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                        transition_after=cdk.Duration.days(EXPORTS_INFREQUENT_ACCESS_DAYS),
+                    )
+                ],
+            )
+        )
+    if export_retention_days:
+        rules.append(
+            s3.LifecycleRule(
+                id="expire-exports",
+                prefix=EXPORTS_PREFIX,
+                expiration=cdk.Duration.days(export_retention_days),
+            )
+        )
+    return rules
+
+
 def export_buckets(
-    scope: Construct, *, stage: str, removal: cdk.RemovalPolicy
+    scope: Construct, *, stage: str, removal: cdk.RemovalPolicy, export_retention_days: int = 0
 ) -> tuple[s3.Bucket, s3.Bucket]:
     """The access-logs bucket and the export bucket that logs to it, in that order."""
     common: dict[str, Any] = {
@@ -134,16 +169,7 @@ def export_buckets(
         server_access_logs_bucket=access_logs_bucket,
         server_access_logs_prefix="export-bucket/",
         lifecycle_rules=[
-            s3.LifecycleRule(
-                id="exports-to-infrequent-access",
-                prefix=EXPORTS_PREFIX,
-                transitions=[
-                    s3.Transition(
-                        storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                        transition_after=cdk.Duration.days(90),
-                    )
-                ],
-            ),
+            *export_rules(export_retention_days),
             # Re-running a day or erasing a customer overwrites export files; the old versions (which
             # may still hold an erased customer) are gone NONCURRENT_EXPORT_DAYS later.
             s3.LifecycleRule(

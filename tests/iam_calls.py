@@ -379,9 +379,19 @@ class CallRecorder:
                 ("s3:GetObject", self._object(source_bucket, source_key), None),
             ]
         if operation == "DeleteObjects":
-            return [("s3:DeleteObject", self._object(bucket, o["Key"]), None) for o in p["Delete"]["Objects"]]
+            # A version named is deleted for good, which IAM authorizes apart (s3:DeleteObjectVersion).
+            return [
+                (
+                    "s3:DeleteObjectVersion" if "VersionId" in o else "s3:DeleteObject",
+                    self._object(bucket, o["Key"]),
+                    None,
+                )
+                for o in p["Delete"]["Objects"]
+            ]
         if operation in ("ListObjectsV2", "ListObjects"):
             return [("s3:ListBucket", self._object(bucket), None)]
+        if operation == "ListObjectVersions":
+            return [("s3:ListBucketVersions", self._object(bucket), None)]
         return [(f"s3:{operation}", self._object(bucket), None)]
 
     def _sqs(self, operation: str, p: dict[str, Any]) -> list[tuple[str, str, None]]:

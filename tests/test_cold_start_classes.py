@@ -123,12 +123,14 @@ def test_settings_reads_every_field_from_the_environment(monkeypatch: pytest.Mon
     monkeypatch.delenv("PARAMETER_PREFIX", raising=False)
     monkeypatch.setenv("CHANNEL_SHARDS", "0")
     monkeypatch.setenv("ANALYZER", "lexicon")
+    monkeypatch.delenv("INBOUND_MAIL_BUCKET", raising=False)  # raw mail lands in the export bucket
     settings.cache_clear()
     try:
         read = {name: getattr(settings(), name) for name in type(settings()).__slots__}
     finally:
         settings.cache_clear()
-    assert len(read) == 17
+    assert len(read) == 18
+    assert read["inbound_mail_bucket"] == read["bucket_name"]
     assert read["table_name"] == "feedback-prod" and read["parameter_prefix"] == "/feedback/prod"
     assert read["analyzer"] is AnalyzerBackend.LEXICON and read["channel_shards"] == 1
 

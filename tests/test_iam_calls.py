@@ -146,6 +146,9 @@ def test_the_api_handler_and_the_export_it_invokes_call_only_what_they_are_grant
             minutes=1,
         ),
     ]
+    # Ann also wrote an e-mail: her erasure deletes the raw mail SES stored (every version of it).
+    ann[0] = ann[0].model_copy(update={"raw_mail_key": "inbound-mail/ses-ann"})
+    aws.client("s3").put_object(Bucket=settings().inbound_mail_bucket, Key="inbound-mail/ses-ann", Body=b"x")
     process(*ann, event("b1", email="bob@example.com", text="Terrible and slow", minutes=2))
     export_day(NOW.date())
     subscription, _ = subscriptions.create("https://hooks.example.com/in", ["feedback.stored"])
@@ -192,7 +195,13 @@ def test_the_api_handler_and_the_export_it_invokes_call_only_what_they_are_grant
     assert run_invocations(client, recorder, invocations)
     call("GET", f"/exports/{day}")
 
-    assert recorder.operations(permissions.API_HANDLER) >= {"SendMessage", "TransactWriteItems", "Invoke"}
+    assert recorder.operations(permissions.API_HANDLER) >= {
+        "SendMessage",
+        "TransactWriteItems",
+        "Invoke",
+        "ListObjectVersions",
+        "DeleteObjects",
+    }
     assert recorder.operations(permissions.BEARER) == {"GetItem"}
     assert refused(recorder, policies) == {}
 

@@ -84,6 +84,9 @@ EXPECTED_ACTIONS = {
         "ssm:GetParametersByPath",
         "s3:GetObject",
         "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
         "lambda:InvokeFunction",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -177,13 +180,18 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
         ]
         resources = _listed(query["Resource"])
         assert {r["Fn::Join"][1][1].removeprefix("/index/") for r in resources} == indexes, function
-    # Objects: under exports/ only; the export reads and deletes only the parts of a fanned-out day.
+    # Objects: under exports/ only; the export reads and deletes only the parts of a fanned-out day, the API
+    # (an erasure) deletes only raw mail.
     for function in (permissions.API_HANDLER, permissions.NIGHTLY_EXPORT):
         for statement in _role_statements(synth, function):
             actions = set(_listed(statement["Action"]))
             if actions & {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}:
-                parts = function == permissions.NIGHTLY_EXPORT and "s3:DeleteObject" in actions
+                deletes = "s3:DeleteObject" in actions
+                parts = function == permissions.NIGHTLY_EXPORT and deletes
                 suffix = '"/exports/_parts/*"]]}' if parts else '"/exports/*"]]}'
+                if function == permissions.API_HANDLER and deletes:
+                    suffix = '"/inbound-mail/*"]]}'
+                    assert actions == {"s3:DeleteObject", "s3:DeleteObjectVersion"}, statement
                 assert _resource_text(statement).endswith(suffix), statement
     (fanout_record,) = [
         s for s in _role_statements(synth, permissions.NIGHTLY_EXPORT) if s["Sid"] == "TrackExportSlices"

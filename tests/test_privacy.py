@@ -46,7 +46,8 @@ def everything_stored() -> str:
     (decompressed / decoded) as one string."""
     items = aws.client("dynamodb").scan(TableName=settings().table_name)["Items"]
     plain = [feedback_layout.plain_fields(dynamo.deserialize(item)) for item in items]
-    return "\n".join([json.dumps(items), json.dumps(plain, default=str), everything_exported()])
+    # Compressed texts are bytes: written out as such (their words are in `plain`, decompressed).
+    return "\n".join([json.dumps(items, default=str), json.dumps(plain, default=str), everything_exported()])
 
 
 def everything_exported() -> str:

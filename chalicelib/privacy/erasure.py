@@ -2,7 +2,8 @@
 identity, store/identities.py), the profiles it absorbed (their tombstones), the redirects and identity items
 of its other identities, and its feedback go from the table, every past export partition that held them is
 written again without them within minutes (by the export function, invoked asynchronously:
-chalicelib/export/rewrite.py), and an erasure log entry records that it happened — never what was erased.
+chalicelib/export/rewrite.py), the raw e-mails they sent (every version of the S3 object their items name
+in `raw_mail_key`) are deleted, and an erasure log entry records that it happened — never what was erased.
 
 The feedback's counts leave the day counters in the transactions that delete it (store/feedback_delete.py).
 The CRMs are reached without an import: the profile's delete is a REMOVE record on the table's stream, which
@@ -49,6 +50,7 @@ class ErasureReport:
     feedback_deleted: int = 0
     identities_deleted: int = 0
     profiles_deleted: int = 0
+    raw_mails_deleted: int = 0
     exports_scheduled: list[str] = field(default_factory=list)
     # rewrite.Dispatch (named without importing the export package), or UPCOMING: nothing exported yet
     export_rewrite: str = "none"
@@ -120,6 +122,10 @@ def erase_customer(customer_id: str, requested_by: str | None = None) -> Erasure
     # With a retention, items may have expired from the table while their export days remain: the profile
     # lists every day its items were stored on (merges carry the absorbed profiles' days over).
     days.update(date.fromisoformat(day) for day in (profile or {}).get("stored_days", []))
+    # The raw mails the customer sent (as received: unredacted body, signature, attachments), before the
+    # items naming their keys go: an S3 failure leaves the customer whole, for the erasure to be asked again.
+    raw_mails = {item.raw_mail_key for item in feedback if item.raw_mail_key}
+    report.raw_mails_deleted = _delete_raw_mails(raw_mails)
     # Feedback goes in transactions with its day and hour counts (its negative index entry with it), so
     # /stats forgets it too.
     feedback_delete.delete_feedback(feedback_ids, taxonomy_records.current().parents())
@@ -161,6 +167,26 @@ def erase_customer(customer_id: str, requested_by: str | None = None) -> Erasure
     return report
 
 
+def _delete_raw_mails(keys: set[str]) -> int:
+    """Delete every version of each raw mail object (the bucket is versioned on AWS: a plain delete would
+    leave the mail as a noncurrent version); the number of mails that existed."""
+    s3, bucket = aws.client("s3"), settings().inbound_mail_bucket
+    deleted = 0
+    for key in sorted(keys):
+        listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
+        versions = [
+            {"Key": version["Key"], "VersionId": version["VersionId"]}
+            for version in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+            if version["Key"] == key  # the prefix also lists longer keys
+        ]
+        if not versions:  # already expired by the bucket's lifecycle rule, or a second erasure
+            continue
+        # A raw mail has a version or two (a replay never rewrites it): one request holds them all.
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})
+        deleted += 1
+    return deleted
+
+
 @dataclass
 class _Identities:
     """A customer's identities as erasure finds them: the items storing them apart from the profiles
@@ -196,6 +222,7 @@ def _counts(report: ErasureReport) -> dict[str, int]:
     return {
         "feedback_deleted": report.feedback_deleted,
         "identities_deleted": report.identities_deleted,
+        "raw_mails_deleted": report.raw_mails_deleted,
         "exports_scheduled": len(report.exports_scheduled),
     }
 

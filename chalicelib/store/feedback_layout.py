@@ -45,6 +45,7 @@ SHORT_NAMES = {
     "stored_at": "sa",
     "pii_redacted": "pr",
     "pii_types": "pi",
+    "raw_mail_key": "rm",
 }
 _LONG_NAMES = {short: name for name, short in SHORT_NAMES.items()}
 _AUTHOR_NAMES = {"channel_user_id": "u", "handle": "h", "name": "n", "email": "e"}
@@ -71,14 +72,22 @@ USUAL_KINDS = {
 }
 # What `permalink` holds when it is the form's page URL (`metadata.page_url`); a permalink is an http(s) URL.
 _SAME_AS_PAGE_URL = "="
-_DEFAULTS = {"text": "", "text_truncated": False, "pii_redacted": False, "pii_types": [], "metadata": {}}
+_DEFAULTS = {
+    "text": "",
+    "text_truncated": False,
+    "pii_redacted": False,
+    "pii_types": [],
+    "metadata": {},
+    "raw_mail_key": None,
+}
 _SENTIMENT_LETTERS = {"POSITIVE": "P", "NEGATIVE": "N", "NEUTRAL": "U", "MIXED": "M"}
 _LETTER_SENTIMENTS = {letter: name for name, letter in _SENTIMENT_LETTERS.items()}
 
 
 def stored_fields(feedback: StoredFeedback) -> dict[str, Any]:
     """The item attributes of a feedback's fields in the compact layout (keys apart)."""
-    fields = feedback.model_dump(mode="json", exclude_none=True)
+    # raw_mail_key is left out of every dump (it never leaves the table) but kept here, for an erasure.
+    fields = {**feedback.model_dump(mode="json", exclude_none=True), "raw_mail_key": feedback.raw_mail_key}
     del fields["feedback_id"]
     for name, default in _DEFAULTS.items():
         if fields.get(name) == default:

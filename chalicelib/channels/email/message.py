@@ -140,8 +140,10 @@ def to_event(
     recipient: str,
     received_at: datetime,
     language_hint: str | None = None,
+    raw_mail_key: str | None = None,
 ) -> FeedbackEvent:
-    """The FeedbackEvent of a parsed mail for the source its `recipient` address belongs to."""
+    """The FeedbackEvent of a parsed mail for the source its `recipient` address belongs to (`raw_mail_key`:
+    where the raw mail lies in S3, for an erasure)."""
     metadata: dict[str, str | int | bool] = {"subject": mail.subject, "recipient": recipient}
     if mail.attachments:
         # Names only: attachments are never stored.
@@ -166,6 +168,7 @@ def to_event(
         occurred_at=min(mail.sent_at, received_at) if mail.sent_at else received_at,
         received_at=received_at,
         metadata={key: value for key, value in metadata.items() if value not in ("", None)},
+        raw_mail_key=raw_mail_key,
     )
 
 

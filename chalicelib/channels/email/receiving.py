@@ -8,7 +8,9 @@ settings decide whether SES's verdicts refuse it; only then is the mail read (on
 (message.py), and its events queued with one SQS request. Automatic mail (out-of-office, bounces) and mail
 that is no mail at all are skipped with a reason. An S3 or SQS failure raises, so Lambda retries the
 invocation (and, after its retries, sends the event to the function's dead-letter queue); the raw mail
-stays in S3 until the bucket's lifecycle rule expires it, so a replay can read it again.
+stays in S3 until the bucket's lifecycle rule expires it, so a replay can read it again. Each event names
+its raw mail's key (`raw_mail_key`, kept on the stored item and never shown), so erasing the customer who
+wrote it deletes the raw mail too (privacy/erasure.py).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def setting_errors(settings: Mapping[str, str]) -> list[str]:
 
 def inbound_bucket() -> str:
     """The bucket SES writes raw mail to (INBOUND_MAIL_BUCKET, else the export bucket)."""
-    return os.environ.get("INBOUND_MAIL_BUCKET") or settings().bucket_name
+    return settings().inbound_mail_bucket
 
 
 def inbound_prefix() -> str:
@@ -210,6 +212,7 @@ def receive(mail: InboundMail, read_raw: Callable[[], bytes]) -> Outcome:
             recipient=recipient,
             received_at=mail.received_at,
             language_hint=source.default_language,
+            raw_mail_key=inbound_prefix() + mail.message_id,
         )
         for source, recipient in accepted.values()
     ]
