@@ -54,29 +54,41 @@ ERASURE_REWRITE_NOTES = {
 }
 
 
+def _refused_naming(args: argparse.Namespace, verb: str) -> int:
+    """2 (said on stderr) unless the customer is named by exactly one of its id and --email; else 0."""
+    if (args.customer_id is None) == (args.email is None):
+        print("error: name the customer by its id or by --email (one of them)", file=sys.stderr)
+        return 2
+    if args.customer_id is not None and "@" in args.customer_id:
+        # "no customer" for an address that has one would tell a data subject we hold nothing on them.
+        print(f"error: that is an email address; {verb} by `--email <address>`", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _no_such_customer(args: argparse.Namespace) -> int:
+    # The address is not repeated: the terminal's scrollback and CI logs keep what is printed.
+    named = f"customer {args.customer_id!r}" if args.customer_id else "customer with that email"
+    print(f"error: no {named} (an erased customer is no longer known)", file=sys.stderr)
+    return 1
+
+
 def customers_erase(args: argparse.Namespace) -> int:
     """Erase a customer everywhere (asks for --yes)."""
     from chalicelib.export import rewrite
     from chalicelib.privacy import erasure
     from chalicelib.store import customers
 
-    if (args.customer_id is None) == (args.email is None):
-        print("error: name the customer by its id or by --email (one of them)", file=sys.stderr)
-        return 2
-    if args.customer_id is not None and "@" in args.customer_id:
-        # "no customer" for an address that has one would tell a data subject we hold nothing on them.
-        print("error: that is an email address; erase by `--email <address>`", file=sys.stderr)
-        return 2
+    refused = _refused_naming(args, "erase")
+    if refused:
+        return refused
     if not args.yes:
         print("error: erasure cannot be undone; add --yes to confirm", file=sys.stderr)
         return 2
     customer_id = args.customer_id or customers.find_by_email(args.email)
     report = erasure.erase_customer(customer_id, requested_by="cli") if customer_id else None
     if report is None:
-        # The address is not repeated: the terminal's scrollback and CI logs keep what is printed.
-        named = f"customer {args.customer_id!r}" if args.customer_id else "customer with that email"
-        print(f"error: no {named} (an erased customer is no longer known)", file=sys.stderr)
-        return 1
+        return _no_such_customer(args)
     if args.email:
         print(f"the email belongs to {customer_id}")
     days = ", ".join(report.exports_scheduled) or "none"
@@ -98,18 +110,13 @@ def customers_export(args: argparse.Namespace) -> int:
     from chalicelib.privacy import access
     from chalicelib.store import customers
 
-    if (args.customer_id is None) == (args.email is None):
-        print("error: name the customer by its id or by --email (one of them)", file=sys.stderr)
-        return 2
-    if args.customer_id is not None and "@" in args.customer_id:
-        print("error: that is an email address; export by `--email <address>`", file=sys.stderr)
-        return 2
+    refused = _refused_naming(args, "export")
+    if refused:
+        return refused
     customer_id = args.customer_id or customers.find_by_email(args.email)
     document = access.subject_access(customer_id) if customer_id else None
     if document is None:
-        named = f"customer {args.customer_id!r}" if args.customer_id else "customer with that email"
-        print(f"error: no {named} (an erased customer is no longer known)", file=sys.stderr)
-        return 1
+        return _no_such_customer(args)
     document["crm_contacts"] = _crm_contacts(document["customer_id"])
     text = json.dumps(document, indent=2, ensure_ascii=False)
     if args.out is None:

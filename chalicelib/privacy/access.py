@@ -2,10 +2,10 @@
 one JSON document: the profile, the identities, every feedback item as stored (masks included) and the export
 days whose files hold them.
 
-It finds the customer's data as an erasure does (erasure.py): a merged id is followed to its survivor, and the
-feedback a merge has not moved yet is read from the absorbed customers' partitions, so what an access request
-shows is what an erasure would remove. The CRM contacts linked to the customer are added by the CLI, which may
-read the CRM connections (this room may not: ARCHITECTURE.md).
+It finds the customer's data as an erasure does (`customers.held_data`): a merged id is followed to its
+survivor, and the feedback a merge has not moved yet is read from the absorbed customers' partitions, so what
+an access request shows is what an erasure would remove. The CRM contacts linked to the customer are added by
+the CLI, which may read the CRM connections (this room may not: ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ def subject_access(customer_id: str) -> dict[str, Any] | None:
     """The access document of a customer (by any id it had), or None when no such customer is held."""
     from chalicelib.privacy.erasure import day_exported
 
-    current, profile = customers.current_customer(customer_id)
-    items = customers.customer_items(current)
-    if profile is None and not items:
+    held = customers.held_data(customer_id)
+    if held is None:
         return None
-    for absorbed in sorted((profile or {}).get("absorbed", [])):
-        items += customers.customer_items(absorbed)
+    current, profile, items = held
     feedback = sorted(
         (feedback_store.from_item(i) for i in items if i.get(RECORD_TYPE) == feedback_store.ITEM_TYPE),
         key=lambda item: (item.occurred_at, item.feedback_id),

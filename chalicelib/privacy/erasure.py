@@ -88,14 +88,11 @@ def erase_customer(customer_id: str, requested_by: str | None = None) -> Erasure
 
     # A merge proved an old id and its survivor one person (GET /customers/{id} answers with the survivor):
     # erasing only the old id's tombstone would leave all of their data.
-    current, profile = customers.current_customer(customer_id)
-    survivor, customer_id = (current if current != customer_id else None), current
-    items = customers.customer_items(customer_id)
-    if profile is None and not items:
+    held = customers.held_data(customer_id)
+    if held is None:
         return None
-    # A merge killed before it moved the absorbed customers' feedback left it in their partitions.
-    for absorbed in sorted((profile or {}).get("absorbed", [])):
-        items += customers.customer_items(absorbed)
+    survivor = held.customer_id if held.customer_id != customer_id else None
+    customer_id, profile, items = held
     report = ErasureReport(
         customer_hash=customer_hash(customer_id),
         requested_at=utc_now().isoformat(),

@@ -164,6 +164,27 @@ def customer_items(customer_id: str) -> list[dict[str, Any]]:
     return _fetch(_partition_entries(customer_id))
 
 
+class HeldData(NamedTuple):
+    """What is held on a customer, as an erasure removes it and an access request shows it."""
+
+    customer_id: str  # the customer the id asked about is now (a merge's survivor)
+    profile: dict[str, Any] | None
+    items: list[dict[str, Any]]  # its index partition's items, and those of the customers it absorbed
+
+
+def held_data(customer_id: str) -> HeldData | None:
+    """Everything held on the person `customer_id` names, or None when nothing is. A merge proved an old id
+    and its survivor one person, so the survivor's data is the answer; a merge killed before it moved the
+    absorbed customers' feedback left it in their partitions, so those are read too."""
+    current, profile = current_customer(customer_id)
+    items = customer_items(current)
+    if profile is None and not items:
+        return None
+    for absorbed in sorted((profile or {}).get("absorbed", [])):
+        items += customer_items(absorbed)
+    return HeldData(current, profile, items)
+
+
 def _fetch(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The whole items of index `entries`, in the entries' order (an item deleted meanwhile is left out)."""
     found = dynamo.batch_get(settings().table_name, [{PK: e[PK], SK: e[SK]} for e in entries])
