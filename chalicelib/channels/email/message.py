@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -50,6 +50,23 @@ _UTF8_FIRST = frozenset({"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1",
 # Precedence of automatic mail (RFC 3834 section 2); not `list`: a group forwarding to the address sets it.
 _AUTOMATIC_PRECEDENCE = frozenset({"bulk", "auto_reply", "junk"})
 _BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
+# Senders that write on someone else's behalf (a site's contact form, a form service): their address is
+# nobody's, and the customer is the `Reply-To` they set. By the local part: no-reply addresses, the web
+# server's and WordPress's own, form senders ("forms-receipts-noreply", "form-submission", "formresponses").
+_RELAY_LOCAL_PARTS = re.compile(
+    r"^(.*no[-_.]?reply.*|.*do[-_.]?not[-_.]?reply.*|wordpress|www-data|apache|nginx|nobody|mailer|"
+    r"web-?forms?|forms?|form[-_.]?(submissions?|responses?|notifications?)|formresponses|submissions?|"
+    r"contact[-_.]?forms?)(\+.*)?$",
+    re.IGNORECASE,
+)
+# Form services that mail a site's submissions from their own domain (the respondent as Reply-To).
+_FORM_SERVICE_DOMAINS = (
+    "formspree.io", "jotform.com", "wufoo.com", "typeform.com", "netlify.com", "hsforms.com",
+    "squarespace.info", "getform.io", "usebasin.com", "formsubmit.co", "123formbuilder.com",
+    "cognitoforms.com",
+)  # fmt: skip
+# A display name such as "Jane Doe via Shop" (form services and mailing lists sending for a person).
+_VIA_NAME = re.compile(r"^(?P<name>.+?)\s+via\s+\S.*$", re.IGNORECASE)
 # Subject prefixes of out-of-office replies from responders that set no header (older Exchange, some
 # webmails): the prefix and its colon, so "Out of office hours support" written by a person is kept.
 _AUTO_REPLY_SUBJECTS = re.compile(
@@ -86,8 +103,9 @@ class ParsedMail:
     language: str | None = None
 
 
-def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
-    """Read one raw mail; `envelope_sender` (SMTP MAIL FROM) stands in for a missing `From`."""
+def parse(raw: bytes, envelope_sender: str | None = None, recipients: Sequence[str] = ()) -> ParsedMail:
+    """Read one raw mail; `envelope_sender` (SMTP MAIL FROM) stands in for a missing `From`, and the
+    `recipients` it was delivered to name the site's own domains (its contact form's relay address)."""
     if not raw.strip():
         raise MailRefused("empty", "The mail is empty.")
     if len(raw) > MAX_RAW_BYTES:
@@ -95,19 +113,21 @@ def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
     message = BytesParser(policy=policy.default).parsebytes(raw)
     if not any(_header(message, name) for name in ("from", "message-id", "date", "subject", "content-type")):
         raise MailRefused("not_a_mail", "The data has none of the headers of a mail message.")
-    author = _author(message, envelope_sender)
+    sites = frozenset(address.rsplit("@", 1)[-1].strip().lower() for address in recipients if "@" in address)
+    sender = _author(message, envelope_sender)
+    author = _customer(sender, _header(message, "reply-to"), sites)
     body, html_only = _body(message)
     words = new_words(body)
     # Forwarded with nothing written above: the words are the forwarded mail's, and so is their author (the
     # customer who said them, not the colleague who passed them on), when its header names an address.
-    said_by = _mailbox(words.forwarded_from) if words.forwarded_from else None
+    said_by = _customer(_mailbox(words.forwarded_from), "", sites) if words.forwarded_from else None
     attached = _attached_mail(message)
     if attached is not None:
         # A forward as attachment: the words written above it, or, when none, the attached mail's own.
         if not words.text:
             attached_body, html_only = _body(attached)
             words = new_words(attached_body)
-            said_by = _mailbox(_header(attached, "from"))
+            said_by = _customer(_mailbox(_header(attached, "from")), _header(attached, "reply-to"), sites)
         words = NewWords(text=words.text, forwarded=True)
     author = said_by if said_by is not None and said_by.email else author
     words = NewWords(text=without_sign_off(words.text, author.name), forwarded=words.forwarded)
@@ -126,7 +146,7 @@ def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
         thread_id=_bounded(thread_root),
         sent_at=_date(_header(message, "date")),
         attachments=_attachment_names(message),
-        automatic=_automatic(message, author, subject),
+        automatic=_automatic(message, (sender, author), subject),
         html_only=html_only,
         forwarded=words.forwarded,
         language=_language(_header(message, "content-language")),
@@ -209,6 +229,33 @@ def _mailbox(from_value: str) -> Author:
     return Author(email=address.lower() or None, name=name.strip() or None)
 
 
+def _within(domain: str, domains: Iterable[str]) -> bool:
+    return any(domain == other or domain.endswith("." + other) for other in domains)
+
+
+def _relayed(sender: Author, reply_to: Author, sites: frozenset[str]) -> bool:
+    """Whether `sender` writes for someone else: a relay's or form service's address, or the site's own
+    domain (its contact form mailing its own inbox) with a Reply-To outside it."""
+    if not sender.email:
+        return False
+    local, _, domain = sender.email.rpartition("@")
+    if _RELAY_LOCAL_PARTS.match(local) or _within(domain, _FORM_SERVICE_DOMAINS):
+        return True
+    own_site = _within(domain, sites) or any(_within(site, [domain]) for site in sites)
+    outside = reply_to.email is not None and not _within(reply_to.email.rpartition("@")[2], [domain, *sites])
+    return own_site and outside
+
+
+def _customer(sender: Author, reply_to_value: str, sites: frozenset[str]) -> Author:
+    """Who wrote the words: the sender, or, when the sender relays (a contact form), the Reply-To it set.
+    A relay without one is nobody: its address would make every form's customer one customer."""
+    reply_to = _mailbox(reply_to_value) if reply_to_value else Author()
+    if reply_to.email == sender.email or not _relayed(sender, reply_to, sites):
+        return sender
+    via = _VIA_NAME.match(sender.name or "")
+    return Author(email=reply_to.email, name=reply_to.name or (via["name"] if via else None))
+
+
 def _ids(value: str) -> list[str]:
     """The message ids in a Message-ID, In-Reply-To or References value, in order, without angle brackets."""
     found = re.findall(r"<([^<>\s]+)>", value)
@@ -247,8 +294,9 @@ def _language(value: str) -> str | None:
     return primary if primary in LANGUAGE_HINTS else None
 
 
-def _automatic(message: Message, author: Author, subject: str) -> str | None:
-    """Why this mail was written by a program (RFC 3834, vacation responders, bounces), or None."""
+def _automatic(message: Message, authors: Sequence[Author], subject: str) -> str | None:
+    """Why this mail was written by a program (RFC 3834, vacation responders, bounces), or None; `authors`:
+    the sender and whom the words are attributed to (a forwarded bounce is a bounce too)."""
     auto_submitted = _header(message, "auto-submitted").split(";")[0].strip().lower()
     if auto_submitted and auto_submitted != "no":
         return "auto_submitted"
@@ -256,8 +304,8 @@ def _automatic(message: Message, author: Author, subject: str) -> str | None:
         return "auto_reply"
     if _header(message, "precedence").lower() in _AUTOMATIC_PRECEDENCE:
         return "bulk_precedence"
-    if message.get_content_type() == "multipart/report" or (
-        author.email and author.email.split("@")[0] in _BOUNCE_SENDERS
+    if message.get_content_type() == "multipart/report" or any(
+        author.email and author.email.split("@")[0] in _BOUNCE_SENDERS for author in authors
     ):
         return "bounce"
     if _AUTO_REPLY_SUBJECTS.match(subject):
