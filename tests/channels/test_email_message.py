@@ -99,6 +99,14 @@ FEEDBACK = {
         "Produto com defeito",
         "att-1@empresa.example",
     ),
+    # Outlook's reply with its signature's logo embedded (image001.png) and a real attachment.
+    "outlook_inline_logo.eml": (
+        "chidi.okafor@logistik.example",
+        "Okafor, Chidi",
+        "Hello,\n\nThe invoice charges us for 12 pallets, we received 10. The corrected copy is attached.",
+        "RE: Invoice 1042 is wrong",
+        "invoice-1042@acme.example",
+    ),
     "auto_submitted_no.eml": (
         "person@example.org",
         "Person",
@@ -323,6 +331,41 @@ def test_attachment_names_go_to_metadata_and_their_content_nowhere():
     assert event.metadata["attachment_count"] == 2
     dumped = event.model_dump_json()
     assert "JVBERi0" not in dumped and "/9j/4AAQ" not in dumped
+
+
+def test_images_the_html_body_shows_in_place_are_no_attachments_and_the_real_ones_are():
+    mail = parse(_raw("outlook_inline_logo.eml"))
+    assert mail.attachments == ["Invoice 1042 corrected.pdf"]
+    # Without the closing line, the name and Outlook's "[cid:image001.png@…]" placeholder end the text.
+    unsigned = parse(_raw("outlook_inline_logo.eml").replace(b"Kind regards\r\nChidi Okafor\r\n", b""))
+    assert unsigned.text.endswith("The corrected copy is attached.")
+
+
+@pytest.mark.parametrize(
+    ("image_headers", "container", "listed"),
+    [
+        # Gmail's pasted or signature image: a component of the related HTML body.
+        ('Content-Disposition: inline; filename="logo.png"\r\nContent-ID: <ii_m4x1>', "related", False),
+        # Apple Mail's attached photo: inline, referenced by the HTML, but in multipart/mixed.
+        ('Content-Disposition: inline; filename="IMG_0042.jpeg"\r\nContent-ID: <A1B2@apple>', "mixed", True),
+        # Marked as an attachment, or without a Content-ID: attached, wherever it sits.
+        ('Content-Disposition: attachment; filename="photo.png"\r\nContent-ID: <p1>', "related", True),
+        ('Content-Disposition: inline; filename="photo.png"', "related", True),
+    ],
+)
+def test_an_image_is_embedded_only_as_a_content_id_component_of_the_related_body(
+    image_headers: str, container: str, listed: bool
+):
+    raw = (
+        "From: a@b.example\r\nMessage-ID: <i-1@b.example>\r\n"
+        f'Content-Type: multipart/{container}; boundary="b"\r\n\r\n'
+        '--b\r\nContent-Type: text/html\r\n\r\n<p>Broken on arrival.</p><img src="cid:ii_m4x1">\r\n'
+        f"--b\r\nContent-Type: image/png\r\n{image_headers}\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        "iVBORw0KGgo=\r\n--b--\r\n"
+    )
+    mail = parse(raw.encode())
+    assert mail.text == "Broken on arrival."
+    assert (len(mail.attachments) == 1) is listed
 
 
 def test_html_only_and_forwarded_mail_are_flagged_in_metadata():

@@ -65,6 +65,11 @@ _FORM_SERVICE_DOMAINS = (
     "squarespace.info", "getform.io", "usebasin.com", "formsubmit.co", "123formbuilder.com",
     "cognitoforms.com",
 )  # fmt: skip
+# The names Outlook gives the images embedded in a mail's HTML (a signature's logo): image001.png …
+_OUTLOOK_IMAGE_NAME = re.compile(r"^image\d{3}\.(png|jpe?g|gif|bmp|emz|wmz)$", re.IGNORECASE)
+# What clients write into the plain-text alternative where the HTML shows an embedded image: Outlook's
+# "[cid:image001.png@01DB…]" and Gmail's "[image: Acme logo]".
+_IMAGE_PLACEHOLDER = re.compile(r"\[(cid:[^\]\s]{1,300}|image: [^\]\n]{0,200})\]", re.IGNORECASE)
 # A display name such as "Jane Doe via Shop" (form services and mailing lists sending for a person).
 _VIA_NAME = re.compile(r"^(?P<name>.+?)\s+via\s+\S.*$", re.IGNORECASE)
 # Subject prefixes of out-of-office replies from responders that set no header (older Exchange, some
@@ -399,6 +404,8 @@ def _body(message: Message) -> tuple[str, bool]:
             plain = _text_of(part)
         elif part.get_content_type() == "text/html" and html is None:
             html = _text_of(part)
+    if plain is not None:
+        plain = _IMAGE_PLACEHOLDER.sub("", plain)
     if plain is not None and plain.strip():
         return plain, False
     if html is not None:
@@ -410,16 +417,41 @@ def _body(message: Message) -> tuple[str, bool]:
     return (payload if isinstance(payload, str) else ""), False
 
 
+def _leaves(message: Message, related: bool = False) -> Iterator[tuple[Message, bool]]:
+    """Every part that is no multipart container (an attached mail is one, then its parts), each with
+    whether it is a component of a multipart/related body (RFC 2387: an image the HTML shows in place)."""
+    payload = message.get_payload()
+    if not message.is_multipart() or not isinstance(payload, list):
+        yield message, related
+        return
+    if message.get_content_type() == "message/rfc822":
+        yield message, related
+        related = False
+    inside = message.get_content_type() == "multipart/related"
+    for index, part in enumerate(payload):
+        if isinstance(part, Message):
+            # The related body's first part is its root (the HTML itself), the others its components.
+            yield from _leaves(part, related=inside and index > 0)
+
+
+def _embedded(part: Message, related: bool, name: str | None) -> bool:
+    """An image shown inside the body (a signature's logo, Outlook's image001.png), not an attachment: a
+    part with a Content-ID, not marked as an attachment, that is a component of the related HTML body or
+    carries the name Outlook gives its embedded images. Apple Mail's photos (inline, but in
+    multipart/mixed) stay attachments: the customer attached them."""
+    if part.get_content_disposition() == "attachment" or not _header(part, "content-id"):
+        return False
+    return related or bool(_OUTLOOK_IMAGE_NAME.match(name or ""))
+
+
 def _attachment_names(message: Message) -> list[str]:
     names = []
-    for part in message.walk():
-        # An attached mail is an attachment (its parts are walked too: the attachments it carried).
-        if part.is_multipart() and part.get_content_type() != "message/rfc822":
-            continue
+    # An attached mail is an attachment (its parts are walked too: the attachments it carried).
+    for part, related in _leaves(message):
         try:
             name = part.get_filename()
         except (ValueError, TypeError, IndexError):
             name = None
-        if name or _is_attachment(part):
+        if (name or _is_attachment(part)) and not _embedded(part, related, name):
             names.append(" ".join((name or part.get_content_type()).split())[:200])
     return names
