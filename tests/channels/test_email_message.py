@@ -515,13 +515,16 @@ def test_reply_styles_of_the_major_clients_leave_only_the_new_words(body: str, e
         ("Jane", "Jane Doe", "Jane"),  # all the text: kept
         ("Ask for Jane\nJane was great", "Jane Doe", "Ask for Jane\nJane was great"),
         ("Late again.\n\nJane", None, "Late again.\n\nJane"),  # no name to know it by
+        # Outlook's "Last, First" display name: the customer signs "First Last" or "First".
+        ("Wrong invoice.\n\nChidi Okafor", "Okafor, Chidi", "Wrong invoice."),
+        ("Wrong invoice.\nChidi", "Okafor, Chidi", "Wrong invoice."),
     ],
 )
 def test_a_last_line_that_is_only_the_authors_name_is_a_sign_off(
     text: str, author_name: str | None, expected: str
 ):
     assert without_sign_off(text, author_name) == expected
-    raw = f"From: {author_name or 'x'} <a@b.example>\r\nMessage-ID: <n-1@b.example>\r\n\r\n{text}\r\n"
+    raw = f'From: "{author_name or "x"}" <a@b.example>\r\nMessage-ID: <n-1@b.example>\r\n\r\n{text}\r\n'
     if author_name:
         assert parse(raw.replace("\n", "\r\n").replace("\r\r", "\r").encode()).text == expected
 

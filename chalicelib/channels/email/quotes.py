@@ -158,7 +158,12 @@ def _without_signature(lines: list[str]) -> list[str]:
 def without_sign_off(text: str, author_name: str | None) -> str:
     """`text` without a last line that is only the author's name or first name ("Jane", "- Jane Doe"), the
     sign-off most people type instead of a signature; kept when it is all the text."""
-    names = {" ".join(author_name.split()).lower(), author_name.split()[0].lower()} if author_name else set()
+    names: set[str] = set()
+    if author_name and author_name.split():
+        # Outlook's directory names people "Last, First": they sign "First Last" or "First".
+        last, comma, first = author_name.partition(",")
+        for name in (author_name, f"{first} {last}" if comma and first.strip() else author_name):
+            names |= {" ".join(name.split()).lower(), name.split()[0].lower()}
     lines = text.split("\n")
     last = lines[-1].strip().lstrip("-\u2013\u2014~ ").rstrip(".!, ").lower()
     if names and len(lines) > 1 and last in names:
