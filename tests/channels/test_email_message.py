@@ -13,6 +13,7 @@ from chalicelib.channels.email.html_text import html_to_text
 from chalicelib.channels.email.message import MailRefused, parse, to_event
 from chalicelib.channels.email.quotes import new_words, without_sign_off
 from chalicelib.models import Channel, Kind, feedback_id_for
+from tests.channels.test_email_relays import RELAYED
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
 RECEIVED = datetime(2024, 12, 5, tzinfo=UTC)
@@ -171,33 +172,14 @@ FEEDBACK = {
     ),
 }
 
-# Sent by a site's contact form or a form service for a customer: fixture → (the recipient it was delivered
-# to, the customer's e-mail and name from Reply-To, the words). The relay's own address is nobody's.
-RELAYED = {
-    # WordPress (Contact Form 7's defaults): the site's title as the name, the visitor's address as Reply-To.
-    "contact_form_wordpress.eml": (
-        "feedback@shop.example",
-        "jane.customer@gmail.example",
-        None,
-        "The size guide says M but the shirt fits like an S. Can I exchange it?",
-    ),
-    "contact_form_formspree.eml": (
-        "feedback@shop.example",
-        "jose.ramirez@correo.example",
-        "José Ramírez",
-        "El pedido llegó sin la factura.",
-    ),
-    # The site's own address (not a no-reply one) with a Reply-To outside the site: the form's visitor.
-    "contact_form_own_domain.eml": (
-        "feedback@shop.example",
-        "li.wei@mail.example",
-        "Li Wei",
-        "Is there a discount for orders of ten or more?",
-    ),
-}
-
 AUTOMATIC = {
     "out_of_office.eml": "auto_submitted",
+    # Older Exchange: no header says it, its subject does.
+    "out_of_office_exchange_autoreply.eml": "auto_reply",
+    # Exchange's non-delivery report as plain mail (X-MS-Exchange-Message-Is-Ndr, "Undeliverable:").
+    "ndr_exchange_plain.eml": "bounce",
+    # The calendar client's answer to an invitation (iTIP REPLY): no one wrote it.
+    "calendar_accepted.eml": "calendar_reply",
     "x_autoreply.eml": "auto_reply",
     "precedence_bulk.eml": "bulk_precedence",
     "bounce.eml": "bounce",
@@ -227,38 +209,6 @@ def test_every_fixture_is_in_a_table():
     }
 
 
-@pytest.mark.parametrize("name", sorted(RELAYED))
-def test_a_contact_form_relays_mail_is_the_customers_it_names_in_reply_to(name: str):
-    recipient, email, author_name, text = RELAYED[name]
-    event = to_event(
-        parse(_raw(name), recipients=[recipient]), source_id="s_1", recipient=recipient, received_at=RECEIVED
-    )
-    assert (event.author.email, event.author.name, event.text) == (email, author_name, text)
-
-
-@pytest.mark.parametrize(
-    ("sender", "reply_to", "expected"),
-    [
-        # Two visitors of one form are two customers; a relay without Reply-To is nobody.
-        ("Shop <wordpress@shop.example>", "Ann <ann@a.example>", ("ann@a.example", "Ann")),
-        ("Shop <wordpress@shop.example>", "bob@b.example", ("bob@b.example", None)),
-        ("Shop <no-reply@shop.example>", "", (None, None)),
-        ("Jotform <noreply+abc@jotform.com>", "Cy <cy@c.example>", ("cy@c.example", "Cy")),
-        ("Dee via Shop <forms@shop.example>", "dee@d.example", ("dee@d.example", "Dee")),
-        # A person's own Reply-To (another of their addresses, a colleague's on their domain) is no relay.
-        ("Eve <eve@e.example>", "Eve <eve.home@home.example>", ("eve@e.example", "Eve")),
-        ("Sam <sam@shop.example>", "team@shop.example", ("sam@shop.example", "Sam")),
-    ],
-)
-def test_a_relay_is_known_by_its_address_and_a_site_by_its_recipients_domain(
-    sender: str, reply_to: str, expected: tuple
-):
-    header = f"Reply-To: {reply_to}\r\n" if reply_to else ""
-    raw = f"From: {sender}\r\n{header}Message-ID: <r-1@x.example>\r\n\r\nThe form works.\r\n"
-    mail = parse(raw.encode(), recipients=["feedback@shop.example"])
-    assert (mail.author.email, mail.author.name) == expected
-
-
 @pytest.mark.parametrize(("name", "reason"), sorted(AUTOMATIC.items()))
 def test_automatic_mail_is_marked_with_its_reason(name: str, reason: str):
     assert parse(_raw(name)).automatic == reason
@@ -271,6 +221,8 @@ def test_automatic_mail_is_marked_with_its_reason(name: str, reason: str):
         ("Out of Office: back Monday", True),
         ("Réponse automatique : absent", True),
         ("Abwesenheitsnotiz: Urlaub", True),
+        ("Automatisch antwoord: afwezig", True),
+        ("Autosvar: Semester", True),
         ("Out of office hours support is useless", False),
         ("Re: automatic reply from your bot was rude", False),
     ],
@@ -278,6 +230,36 @@ def test_automatic_mail_is_marked_with_its_reason(name: str, reason: str):
 def test_out_of_office_subjects_are_automatic_only_as_a_responders_prefix(subject: str, automatic: bool):
     raw = f"From: a@b.example\r\nSubject: {subject}\r\nMessage-ID: <s-1@b.example>\r\n\r\nText\r\n"
     assert (parse(raw.encode()).automatic == "auto_reply") is automatic
+
+
+@pytest.mark.parametrize(
+    ("subject", "bounce"),
+    [
+        ("Mail delivery failed: returning message to sender", True),  # Exim
+        ("Undelivered Mail Returned to Sender", True),  # Postfix
+        ("Delivery Status Notification (Failure)", True),  # Gmail
+        ("Undeliverable: Your receipt", True),  # Exchange
+        ("Undeliverable parcel, again", False),  # a customer's words
+    ],
+)
+def test_delivery_failures_sent_as_plain_mail_are_bounces_by_their_subject(subject: str, bounce: bool):
+    raw = (
+        f"From: Mail System <mail@mx.example>\r\nSubject: {subject}\r\nMessage-ID: <b-1@mx.example>\r\n\r\nx"
+    )
+    assert (parse(raw.encode()).automatic == "bounce") is bounce
+
+
+@pytest.mark.parametrize(
+    ("envelope_sender", "automatic"), [("", "null_sender"), ("<>", "null_sender"), (None, None)]
+)
+def test_a_mail_sent_with_the_null_reverse_path_is_automatic(
+    envelope_sender: str | None, automatic: str | None
+):
+    """RFC 3834's vacation responders and every delivery report use MAIL FROM:<>; None (unknown) is not."""
+    raw = (
+        b"From: Carla <carla@example.org>\r\nSubject: Re: Your ticket\r\nMessage-ID: <v-1@e.example>\r\n\r\n"
+    )
+    assert parse(raw + b"I'm away until Monday.\r\n", envelope_sender=envelope_sender).automatic == automatic
 
 
 def test_the_feedback_id_derives_from_the_message_id_so_a_second_delivery_collides():

@@ -75,9 +75,17 @@ _VIA_NAME = re.compile(r"^(?P<name>.+?)\s+via\s+\S.*$", re.IGNORECASE)
 # Subject prefixes of out-of-office replies from responders that set no header (older Exchange, some
 # webmails): the prefix and its colon, so "Out of office hours support" written by a person is kept.
 _AUTO_REPLY_SUBJECTS = re.compile(
-    r"^(automatic reply|auto-reply|autoreply|out of (the )?office( reply)?|réponse automatique|"
-    r"automatische antwort|abwesenheitsnotiz|respuesta automática|risposta automatica|resposta automática)"
+    r"^(automatic reply|auto-reply|autoreply|out of (the )?office( reply| autoreply)?|réponse automatique|"
+    r"automatische antwort|abwesenheitsnotiz|respuesta automática|risposta automatica|resposta automática|"
+    r"automatisch antwoord|autosvar|automatisk svar|automatyczna odpowiedź)"
     r"\s?:",
+    re.IGNORECASE,
+)
+# Subjects of delivery failures from servers that send them as plain mail (not multipart/report): Exim,
+# Exchange's "Undeliverable:", Gmail's and Postfix's wordings.
+_BOUNCE_SUBJECTS = re.compile(
+    r"^((undeliverable|unzustellbar|non remis|returned mail|mail delivery failed) ?:|"
+    r"undelivered mail returned to sender$|delivery status notification \((failure|delay)\)$)",
     re.IGNORECASE,
 )
 
@@ -151,7 +159,13 @@ def parse(raw: bytes, envelope_sender: str | None = None, recipients: Sequence[s
         thread_id=_bounded(thread_root),
         sent_at=_date(_header(message, "date")),
         attachments=_attachment_names(message),
-        automatic=_automatic(message, (sender, author), subject),
+        automatic=_automatic(
+            message,
+            (sender, author),
+            subject,
+            # None: not known (a test, a replay); "" or "<>": the null reverse-path.
+            null_sender=envelope_sender is not None and not envelope_sender.strip().strip("<>").strip(),
+        ),
         html_only=html_only,
         forwarded=words.forwarded,
         language=_language(_header(message, "content-language")),
@@ -299,23 +313,38 @@ def _language(value: str) -> str | None:
     return primary if primary in LANGUAGE_HINTS else None
 
 
-def _automatic(message: Message, authors: Sequence[Author], subject: str) -> str | None:
+def _automatic(
+    message: Message, authors: Sequence[Author], subject: str, null_sender: bool = False
+) -> str | None:
     """Why this mail was written by a program (RFC 3834, vacation responders, bounces), or None; `authors`:
     the sender and whom the words are attributed to (a forwarded bounce is a bounce too)."""
     auto_submitted = _header(message, "auto-submitted").split(";")[0].strip().lower()
-    if auto_submitted and auto_submitted != "no":
-        return "auto_submitted"
-    if _header(message, "x-autoreply") or _header(message, "x-autorespond"):
-        return "auto_reply"
-    if _header(message, "precedence").lower() in _AUTOMATIC_PRECEDENCE:
-        return "bulk_precedence"
-    if message.get_content_type() == "multipart/report" or any(
-        author.email and author.email.split("@")[0] in _BOUNCE_SENDERS for author in authors
-    ):
-        return "bounce"
-    if _AUTO_REPLY_SUBJECTS.match(subject):
-        return "auto_reply"
-    return None
+    bounce = (
+        message.get_content_type() == "multipart/report"
+        or "x-ms-exchange-message-is-ndr" in message  # Exchange's plain non-delivery reports
+        or any(author.email and author.email.split("@")[0] in _BOUNCE_SENDERS for author in authors)
+        or _BOUNCE_SUBJECTS.match(subject) is not None
+    )
+    reasons = (
+        (bool(auto_submitted) and auto_submitted != "no", "auto_submitted"),
+        (bool(_header(message, "x-autoreply") or _header(message, "x-autorespond")), "auto_reply"),
+        (_header(message, "precedence").lower() in _AUTOMATIC_PRECEDENCE, "bulk_precedence"),
+        (bounce, "bounce"),
+        # RFC 5321 4.5.5 and RFC 3834 3.3: delivery reports and automatic replies are sent with the null
+        # reverse-path (MAIL FROM:<>); a person's mail never is.
+        (null_sender, "null_sender"),
+        (_AUTO_REPLY_SUBJECTS.match(subject) is not None, "auto_reply"),
+        # An invitation's answer (accepted, declined, tentative) that the calendar client wrote.
+        (_calendar_reply(message), "calendar_reply"),
+    )
+    return next((reason for found, reason in reasons if found), None)
+
+
+def _calendar_reply(message: Message) -> bool:
+    return any(
+        part.get_content_type() == "text/calendar" and str(part.get_param("method") or "").upper() == "REPLY"
+        for part in _own_parts(message)
+    )
 
 
 # --- body -------------------------------------------------------------------------------------------------
