@@ -23,6 +23,14 @@ RELAYED = {
         None,
         "The size guide says M but the shirt fits like an S. Can I exchange it?",
     ),
+    # Contact Form 7's default body without a Reply-To: its "From:" line names the visitor, and its message
+    # is the words (not the form's field labels).
+    "contact_form_cf7_body.eml": (
+        "feedback@shop.example",
+        "maria.lopez@gmail.example",
+        "María López",
+        "The zipper of the jacket broke on the first day.",
+    ),
     "contact_form_formspree.eml": (
         "feedback@shop.example",
         "jose.ramirez@correo.example",
@@ -73,3 +81,23 @@ def test_a_relay_is_known_by_its_address_and_a_site_by_its_recipients_domain(
     raw = f"From: {sender}\r\n{header}Message-ID: <r-1@x.example>\r\n\r\nThe form works.\r\n"
     mail = parse(raw.encode(), recipients=["feedback@shop.example"])
     assert (mail.author.email, mail.author.name) == expected
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        # Forwarded by a colleague with nothing written: the visitor's, as if the form had mailed us.
+        ("", ("maria.lopez@gmail.example", "The zipper of the jacket broke on the first day.")),
+        # With a note of the colleague's own above the forward: the note, the colleague's.
+        ("Can someone call her back?\n\n", ("sam@shop.example", "Can someone call her back?")),
+    ],
+)
+def test_a_forwarded_contact_form_mail_is_the_visitors_unless_the_forwarder_wrote(note: str, expected: tuple):
+    form = _raw("contact_form_cf7_body.eml").decode().split("\r\n\r\n", 1)[1].replace("\r\n", "\n")
+    body = (
+        f"{note}---------- Forwarded message ---------\nFrom: Acme Shop <wordpress@shop.example>\n"
+        f"Date: Thu, Dec 5, 2024 at 12:40 PM\nSubject: Broken zipper\nTo: <sales@shop.example>\n\n\n{form}"
+    )
+    raw = f"From: Sam Lee <sam@shop.example>\nMessage-ID: <fw-cf-1@shop.example>\n\n{body}"
+    mail = parse(raw.replace("\n", "\r\n").encode("utf-8"), recipients=["feedback@shop.example"])
+    assert (mail.author.email, mail.text) == expected

@@ -70,6 +70,9 @@ _OUTLOOK_IMAGE_NAME = re.compile(r"^image\d{3}\.(png|jpe?g|gif|bmp|emz|wmz)$", r
 # What clients write into the plain-text alternative where the HTML shows an embedded image: Outlook's
 # "[cid:image001.png@01DB…]" and Gmail's "[image: Acme logo]".
 _IMAGE_PLACEHOLDER = re.compile(r"\[(cid:[^\]\s]{1,300}|image: [^\]\n]{0,200})\]", re.IGNORECASE)
+# Contact Form 7's default mail body: the visitor's "From:" line a few lines above the "Message Body:" label.
+_FORM_FROM = re.compile(r"^from:\s*(?P<value>.*<[^<>\s]+@[^<>\s]+>)$", re.IGNORECASE)
+_FORM_MESSAGE_LABEL = re.compile(r"^message body:$", re.IGNORECASE)
 # A display name such as "Jane Doe via Shop" (form services and mailing lists sending for a person).
 _VIA_NAME = re.compile(r"^(?P<name>.+?)\s+via\s+\S.*$", re.IGNORECASE)
 # Subject prefixes of out-of-office replies from responders that set no header (older Exchange, some
@@ -138,11 +141,20 @@ def parse(raw: bytes, envelope_sender: str | None = None, recipients: Sequence[s
     if attached is not None:
         # A forward as attachment: the words written above it, or, when none, the attached mail's own.
         if not words.text:
-            attached_body, html_only = _body(attached)
-            words = new_words(attached_body)
+            body, html_only = _body(attached)
+            words = new_words(body)
             said_by = _customer(_mailbox(_header(attached, "from")), _header(attached, "reply-to"), sites)
         words = NewWords(text=words.text, forwarded=True)
     author = said_by if said_by is not None and said_by.email else author
+    # A contact form's own body (Contact Form 7's default: the visitor's From line, then "Message Body:"),
+    # unless someone wrote a note above its forward: its message is the words, and its From the customer
+    # where no Reply-To named one or a colleague forwarded it.
+    form = _form_submission(body) if said_by is not None or not words.forwarded else None
+    if form is not None:
+        visitor, message_text = form
+        if visitor.email and (author.email is None or words.forwarded):
+            author = visitor
+        words = NewWords(text=message_text, forwarded=words.forwarded)
     words = NewWords(text=without_sign_off(words.text, author.name), forwarded=words.forwarded)
     subject = _header(message, "subject")
     message_id = _first_id(_header(message, "message-id"))
@@ -273,6 +285,19 @@ def _customer(sender: Author, reply_to_value: str, sites: frozenset[str]) -> Aut
         return sender
     via = _VIA_NAME.match(sender.name or "")
     return Author(email=reply_to.email, name=reply_to.name or (via["name"] if via else None))
+
+
+def _form_submission(body: str) -> tuple[Author, str] | None:
+    """The visitor and message of a contact form's mail in Contact Form 7's default layout ("From: name
+    <address>" and "Subject:" lines, then "Message Body:" and the message), or None."""
+    lines = [line.strip() for line in body.replace("\r\n", "\n").split("\n")]
+    label = next((index for index, line in enumerate(lines) if _FORM_MESSAGE_LABEL.match(line)), None)
+    if label is None:
+        return None
+    fields = [match for line in lines[max(0, label - 6) : label] if (match := _FORM_FROM.match(line))]
+    if not fields:
+        return None
+    return _mailbox(fields[-1]["value"]), new_words("\n".join(lines[label + 1 :])).text
 
 
 def _ids(value: str) -> list[str]:
