@@ -413,6 +413,9 @@ def test_what_is_no_mail_at_all_is_refused_with_a_reason(raw: bytes, reason: str
         b"From: a@b.example\r\nContent-Transfer-Encoding: base64\r\n\r\n@@@not base64@@@\r\n",
         b"From: <<<>>>\r\nMessage-ID: " + b"<" + b"x" * 2000 + b"@e>\r\n\r\ntext\r\n",
         b"Subject: \xff\xfe\r\nDate: Mon, 99 Foo 2024 99:99:99 +9999\r\n\r\n\xff\xfe text\r\n",
+        # An attachment whose charset parameter holds a NUL and whose bytes are not ASCII.
+        b'From: a@b.example\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\n\r\nhi\r\n--x\r\n'
+        b'Content-Type: image/png; charset="a\x00b"; name="p.png"\r\n\r\nx\xff\r\n--x--\r\n',
     ],
 )
 def test_malformed_mime_never_crashes_and_still_makes_a_valid_event(raw: bytes):

@@ -474,8 +474,9 @@ def _body(message: Message) -> tuple[str, bool]:
 def _leaves(message: Message, related: bool = False) -> Iterator[tuple[Message, bool]]:
     """Every part that is no multipart container (an attached mail is one, then its parts), each with
     whether it is a component of a multipart/related body (RFC 2387: an image the HTML shows in place)."""
-    payload = message.get_payload()
-    if not message.is_multipart() or not isinstance(payload, list):
+    # A leaf's payload is never decoded here (a broken charset parameter would raise).
+    payload = message.get_payload() if message.is_multipart() else None
+    if not isinstance(payload, list):
         yield message, related
         return
     if message.get_content_type() == "message/rfc822":
