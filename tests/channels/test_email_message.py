@@ -413,6 +413,11 @@ def test_what_is_no_mail_at_all_is_refused_with_a_reason(raw: bytes, reason: str
         b"From: a@b.example\r\nContent-Transfer-Encoding: base64\r\n\r\n@@@not base64@@@\r\n",
         b"From: <<<>>>\r\nMessage-ID: " + b"<" + b"x" * 2000 + b"@e>\r\n\r\ntext\r\n",
         b"Subject: \xff\xfe\r\nDate: Mon, 99 Foo 2024 99:99:99 +9999\r\n\r\n\xff\xfe text\r\n",
+        # No address in From (an unclosed quote, two @), bytes that are no UTF-8 in Message-ID, a NUL in the
+        # text's charset.
+        b'From: "ann@kunde.example@acme.example\r\nMessage-ID: <q-1@e.example>\r\n\r\ntext\r\n',
+        b"From: a@b.example\r\nMessage-ID: <;t-1@fi\xf6\xd9\x11\xb8rma.example>\r\n\r\ntext\r\n",
+        b"From: a@b.example\r\nContent-Type: text/plain; charset=ISO-8859\x00-1\r\n\r\nCaf\xe9\r\n",
         # An attachment whose charset parameter holds a NUL and whose bytes are not ASCII.
         b'From: a@b.example\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\n\r\nhi\r\n--x\r\n'
         b'Content-Type: image/png; charset="a\x00b"; name="p.png"\r\n\r\nx\xff\r\n--x--\r\n',
@@ -422,6 +427,7 @@ def test_malformed_mime_never_crashes_and_still_makes_a_valid_event(raw: bytes):
     mail = parse(raw)
     event = to_event(mail, source_id="s_1", recipient="f@a.example", received_at=RECEIVED)
     assert len(event.external_id) <= 512 and len(event.thread_id or "") <= 512
+    assert event.model_dump_json()  # what the queue sends: no lone surrogate
 
 
 # Reply styles as text, beyond the fixtures: (body, the new words).

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -73,6 +74,7 @@ _IMAGE_PLACEHOLDER = re.compile(r"\[(cid:[^\]\s]{1,300}|image: [^\]\n]{0,200})\]
 # Contact Form 7's default mail body: the visitor's "From:" line a few lines above the "Message Body:" label.
 _FORM_FROM = re.compile(r"^from:\s*(?P<value>.*<[^<>\s]+@[^<>\s]+>)$", re.IGNORECASE)
 _FORM_MESSAGE_LABEL = re.compile(r"^message body:$", re.IGNORECASE)
+_SURROGATES = re.compile("[\ud800-\udfff]")
 # A display name such as "Jane Doe via Shop" (form services and mailing lists sending for a person).
 _VIA_NAME = re.compile(r"^(?P<name>.+?)\s+via\s+\S.*$", re.IGNORECASE)
 # Subject prefixes of out-of-office replies from responders that set no header (older Exchange, some
@@ -233,7 +235,8 @@ def _header(message: Message, name: str) -> str:
             if key.lower() == name:
                 value = raw
                 break
-    return " ".join(str(value).split()) if value is not None else ""
+    # Bytes that are no UTF-8 in a raw header come back as lone surrogates, which no JSON or id can hold.
+    return _SURROGATES.sub("\ufffd", " ".join(str(value).split())) if value is not None else ""
 
 
 def _author(message: Message, envelope_sender: str | None) -> Author:
@@ -255,7 +258,7 @@ def _mailbox(from_value: str) -> Author:
             break
     try:
         address = Address(addr_spec=address).addr_spec if address else ""
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, HeaderParseError):  # "a@b@c": no address at all
         address = ""
     return Author(email=address.lower() or None, name=name.strip() or None)
 
@@ -413,7 +416,10 @@ def _decoded(part: Message) -> str:
     charset = _SUPERSETS.get(charset, charset)
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:  # a charset Python does not know: UTF-8 is the likeliest truth
+    except (
+        LookupError,
+        ValueError,
+    ):  # a charset Python does not know (or a NUL in its name): UTF-8 is likeliest
         return payload.decode("utf-8", errors="replace")
 
 
