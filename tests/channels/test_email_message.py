@@ -418,6 +418,7 @@ def test_what_is_no_mail_at_all_is_refused_with_a_reason(raw: bytes, reason: str
         b'From: "ann@kunde.example@acme.example\r\nMessage-ID: <q-1@e.example>\r\n\r\ntext\r\n',
         b"From: a@b.example\r\nMessage-ID: <;t-1@fi\xf6\xd9\x11\xb8rma.example>\r\n\r\ntext\r\n",
         b"From: a@b.example\r\nContent-Type: text/plain; charset=ISO-8859\x00-1\r\n\r\nCaf\xe9\r\n",
+        b'From: a@b.example\r\nContent-Type: text/enriched; charset="a\x00b"\r\n\r\nCaf\xe9\r\n',
         # An attachment whose charset parameter holds a NUL and whose bytes are not ASCII.
         b'From: a@b.example\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\n\r\nhi\r\n--x\r\n'
         b'Content-Type: image/png; charset="a\x00b"; name="p.png"\r\n\r\nx\xff\r\n--x--\r\n',

@@ -473,7 +473,10 @@ def _body(message: Message) -> tuple[str, bool]:
     if not message.is_multipart() and message.get_content_maintype() not in ("text", "multipart"):
         return "", False
     # A body whose structure cannot be read (a broken boundary): its text, best effort.
-    payload = message.get_payload()
+    try:
+        payload = message.get_payload()
+    except (ValueError, LookupError):  # its charset names no codec (a NUL in it): its bytes as UTF-8
+        payload = _decoded(message)
     return (payload if isinstance(payload, str) else ""), False
 
 
