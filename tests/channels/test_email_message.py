@@ -13,6 +13,7 @@ from chalicelib.channels.email.html_text import html_to_text
 from chalicelib.channels.email.message import MailRefused, parse, to_event
 from chalicelib.channels.email.quotes import new_words, without_sign_off
 from chalicelib.models import Channel, Kind, feedback_id_for
+from tests.channels.test_email_forwards import FORWARDS
 from tests.channels.test_email_relays import RELAYED
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
@@ -204,9 +205,9 @@ def test_each_mail_becomes_the_customers_new_words_with_author_subject_and_threa
 
 
 def test_every_fixture_is_in_a_table():
-    assert {path.name for path in FIXTURES.glob("*.eml")} == set(FEEDBACK) | set(RELAYED) | set(AUTOMATIC) | {
-        "not_a_mail.eml"
-    }
+    assert {path.name for path in FIXTURES.glob("*.eml")} == set(FEEDBACK) | set(RELAYED) | set(
+        FORWARDS
+    ) | set(AUTOMATIC) | {"not_a_mail.eml"}
 
 
 @pytest.mark.parametrize(("name", "reason"), sorted(AUTOMATIC.items()))

@@ -71,6 +71,8 @@ _OUTLOOK_IMAGE_NAME = re.compile(r"^image\d{3}\.(png|jpe?g|gif|bmp|emz|wmz)$", r
 # What clients write into the plain-text alternative where the HTML shows an embedded image: Outlook's
 # "[cid:image001.png@01DB…]" and Gmail's "[image: Acme logo]".
 _IMAGE_PLACEHOLDER = re.compile(r"\[(cid:[^\]\s]{1,300}|image: [^\]\n]{0,200})\]", re.IGNORECASE)
+# The prefixes mail clients put before a forwarded mail's subject (Outlook: FW, WG, TR, RV, ENC, Doorst).
+_FORWARD_SUBJECTS = re.compile(r"^(fw|fwd|wg|tr|rv|enc|doorst)\s?:", re.IGNORECASE)
 # Contact Form 7's default mail body: the visitor's "From:" line a few lines above the "Message Body:" label.
 _FORM_FROM = re.compile(r"^from:\s*(?P<value>.*<[^<>\s]+@[^<>\s]+>)$", re.IGNORECASE)
 _FORM_MESSAGE_LABEL = re.compile(r"^message body:$", re.IGNORECASE)
@@ -135,7 +137,8 @@ def parse(raw: bytes, envelope_sender: str | None = None, recipients: Sequence[s
     sender = _author(message, envelope_sender)
     author = _customer(sender, _header(message, "reply-to"), sites)
     body, html_only = _body(message)
-    words = new_words(body)
+    subject = _header(message, "subject")
+    words = _words(message, body, html_only, subject)
     # Forwarded with nothing written above: the words are the forwarded mail's, and so is their author (the
     # customer who said them, not the colleague who passed them on), when its header names an address.
     said_by = _customer(_mailbox(words.forwarded_from), "", sites) if words.forwarded_from else None
@@ -158,7 +161,6 @@ def parse(raw: bytes, envelope_sender: str | None = None, recipients: Sequence[s
             author = visitor
         words = NewWords(text=message_text, forwarded=words.forwarded)
     words = NewWords(text=without_sign_off(words.text, author.name), forwarded=words.forwarded)
-    subject = _header(message, "subject")
     message_id = _first_id(_header(message, "message-id"))
     external_id = _external_id(message_id, raw)
     references = _ids(_header(message, "references"))
@@ -288,6 +290,21 @@ def _customer(sender: Author, reply_to_value: str, sites: frozenset[str]) -> Aut
         return sender
     via = _VIA_NAME.match(sender.name or "")
     return Author(email=reply_to.email, name=reply_to.name or (via["name"] if via else None))
+
+
+def _words(message: Message, body: str, html_only: bool, subject: str) -> NewWords:
+    """The new words of a mail's body; a forward with nothing written above it that only its subject
+    tells from a reply (Outlook's "FW:" over its header block), or whose HTML holds the forwarded mail in
+    its quote elements, is read again as the forward it is."""
+    words = new_words(body)
+    forward = _FORWARD_SUBJECTS.match(subject) is not None
+    if words.text or words.forwarded or not (forward or html_only):
+        return words
+    html = next(
+        (_text_of(part) for part in _own_parts(message) if part.get_content_type() == "text/html"), ""
+    )
+    again = new_words(html_to_text(html, keep_quotes=True) if html_only else body, forward=forward)
+    return again if again.forwarded else words
 
 
 def _form_submission(body: str) -> tuple[Author, str] | None:
