@@ -21,6 +21,13 @@ def test_a_received_mail_costs_one_read_and_one_send_and_a_refused_one_nothing(s
     assert 0 < cost.per_mail("warm function, every fixture mail") <= TARGET_REQUESTS_PER_FEEDBACK_MAIL
     for name in ("refused: spam verdict", "refused: neither SPF nor DKIM passes", "to no source's recipient"):
         assert cost.rows[name][1] == {}, name
-    assert set(cost.skipped) == {"auto_reply", "auto_submitted", "bounce", "bulk_precedence", "not_a_mail"}
+    assert set(cost.skipped) == {
+        "auto_reply",
+        "auto_submitted",
+        "bounce",
+        "bulk_precedence",
+        "calendar_reply",
+        "not_a_mail",
+    }
     assert all(met for *_, met in email_checks(cost))
     assert any("warm function" in line for line in email_section(cost))

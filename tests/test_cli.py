@@ -15,6 +15,7 @@ from chalicelib import cli
 from chalicelib.forms import records as form_store
 from chalicelib.models import Channel, RatingScale
 from tests.test_export import save, stored
+from tools.fakes.google_play import FakeGooglePlay
 
 
 def test_feedback_list_prints_the_day(stack, capsys):
@@ -65,7 +66,10 @@ def values(lines: list[str], column: str) -> list[str]:
 
 def test_forms_and_sources_lists_keep_their_columns_for_long_ids_and_types(stack, capsys):
     # `make run`'s demo-google_play source (type 11 characters, the column 10) pushed its name out of line.
-    play = ["--setting", "package_name=com.x", "--secret", "service_account_json={}"]
+    key_file = json.loads(FakeGooglePlay().service_account_json()) | {
+        "token_uri": "https://oauth2.example/token"
+    }
+    play = ["--setting", "package_name=com.x", "--secret", f"service_account_json={json.dumps(key_file)}"]
     assert (
         cli.main(["sources", "add", "--type", "google_play", "--name", "Android", "--id", "src_p", *play])
         == 0

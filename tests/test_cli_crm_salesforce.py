@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from joserfc.jwk import ECKey
 
 from chalicelib import aws, cli
 from chalicelib.config import settings
@@ -103,6 +104,24 @@ def test_incomplete_or_unreadable_credentials_are_refused_and_nothing_is_saved(s
     err = capsys.readouterr().err
     assert "--client-id" in err and "needs --username" in err and "not a PEM private key" in err
     assert "error: --account-id: String should match pattern" in err  # the option, not the model's field
+    assert connections.get("crm_org") is None
+
+
+@pytest.mark.parametrize(
+    ("pem", "reason"),
+    [
+        (ECKey.generate_key("P-256").as_pem(private=True).decode(), "not an RSA key of 2048 bits or more"),
+        ("-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----", "not base64"),
+        ("-----BEGIN RSA PRIVATE KEY-----", "not a PEM block"),
+    ],
+)
+def test_a_key_file_that_cannot_sign_the_jwt_bearer_grant_is_refused(server, tmp_path, capsys, pem, reason):
+    key_file = tmp_path / "server.key"
+    key_file.write_text(pem)
+    assert add(server, "--client-id", CLIENT_ID, "--private-key-file", str(key_file), "--username", USER) == 2
+    err = capsys.readouterr().err
+    assert f"is not a PEM private key Salesforce's JWT bearer flow takes: {reason}" in err
+    assert "BEGIN" not in err
     assert connections.get("crm_org") is None
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib import jws
 from chalicelib.channels.sources import mask
 from chalicelib.cli.common import pairs, print_invalid, waiting_aloud
 from chalicelib.cli.crm_sync import add_crm_sync_commands
@@ -78,6 +79,14 @@ def _jwt_secrets(args: argparse.Namespace) -> dict[str, str] | str:
         return f"cannot read {args.private_key_file}: {error.strerror}"
     if "PRIVATE KEY-----" not in key:
         return f"{args.private_key_file} is not a PEM private key"
+    try:
+        # Signed once as each session will be: a key that cannot sign would fail every sync instead.
+        jws.rs256_jwt({"typ": "JWT"}, {}, key)
+    except (jws.KeyInvalid, ValueError, KeyError, TypeError) as error:
+        reason = str(error) if isinstance(error, jws.KeyInvalid) else type(error).__name__
+        return (
+            f"{args.private_key_file} is not a PEM private key Salesforce's JWT bearer flow takes: {reason}"
+        )
     return {"client_id": args.client_id, "private_key": key, "username": args.username}
 
 

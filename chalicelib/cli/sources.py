@@ -119,7 +119,7 @@ def _pull_source_add(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if errors := platform.setting_errors(settings):
+    if errors := platform.setting_errors(settings) + platform.secret_errors(given):
         for error in errors:
             print(f"error: {error}", file=sys.stderr)
         return 2
@@ -238,24 +238,35 @@ def sources_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_pull(args: argparse.Namespace, source: sources.SourceConfig) -> int:
+    """A platform's key or token: the new one replaces it at once (nothing signs with the old one), once
+    it parses: a key refused here would pause the source at its next run."""
+    platform = platform_for(source.type)
+    try:
+        new_values = {name: _secret_value(value) for name, value in pairs(args.secret, "--secret").items()}
+    except OSError as error:
+        print(f"error: --secret: cannot read {error.filename}", file=sys.stderr)
+        return 2
+    unknown = sorted(set(new_values) - set(platform.secret_names))
+    if unknown or args.generate:
+        print(f"error: a {source.type} source has secrets {platform.secret_names}", file=sys.stderr)
+        return 2
+    if errors := platform.secret_errors(new_values):
+        for error in errors:
+            print(f"error: {error}", file=sys.stderr)
+        return 2
+    sources.rotate(source.source_id, new_values, keep_previous=False)
+    _print_source(args, source)
+    return 0
+
+
 def sources_rotate(args: argparse.Namespace) -> int:
     """Replace secrets (the previous value stays accepted until --drop-previous), or end a rotation."""
     source = _existing(args.source_id)
     if source is None:
         return 1
     if source.type in PULL_TYPES:
-        # A platform's key or token: the new one replaces it at once (nothing signs with the old one).
-        new_values = {name: _secret_value(value) for name, value in pairs(args.secret, "--secret").items()}
-        unknown = sorted(set(new_values) - set(platform_for(source.type).secret_names))
-        if unknown or args.generate:
-            print(
-                f"error: a {source.type} source has secrets {platform_for(source.type).secret_names}",
-                file=sys.stderr,
-            )
-            return 2
-        sources.rotate(source.source_id, new_values, keep_previous=False)
-        _print_source(args, source)
-        return 0
+        return _rotate_pull(args, source)
     if source.type not in CHANNELS:
         print(f"error: a {source.type} source has no secrets to rotate", file=sys.stderr)
         return 2

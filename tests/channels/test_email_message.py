@@ -13,6 +13,8 @@ from chalicelib.channels.email.html_text import html_to_text
 from chalicelib.channels.email.message import MailRefused, parse, to_event
 from chalicelib.channels.email.quotes import new_words, without_sign_off
 from chalicelib.models import Channel, Kind, feedback_id_for
+from tests.channels.test_email_forwards import FORWARDS
+from tests.channels.test_email_relays import RELAYED
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
 RECEIVED = datetime(2024, 12, 5, tzinfo=UTC)
@@ -99,6 +101,14 @@ FEEDBACK = {
         "Produto com defeito",
         "att-1@empresa.example",
     ),
+    # Outlook's reply with its signature's logo embedded (image001.png) and a real attachment.
+    "outlook_inline_logo.eml": (
+        "chidi.okafor@logistik.example",
+        "Okafor, Chidi",
+        "Hello,\n\nThe invoice charges us for 12 pallets, we received 10. The corrected copy is attached.",
+        "RE: Invoice 1042 is wrong",
+        "invoice-1042@acme.example",
+    ),
     "auto_submitted_no.eml": (
         "person@example.org",
         "Person",
@@ -165,6 +175,12 @@ FEEDBACK = {
 
 AUTOMATIC = {
     "out_of_office.eml": "auto_submitted",
+    # Older Exchange: no header says it, its subject does.
+    "out_of_office_exchange_autoreply.eml": "auto_reply",
+    # Exchange's non-delivery report as plain mail (X-MS-Exchange-Message-Is-Ndr, "Undeliverable:").
+    "ndr_exchange_plain.eml": "bounce",
+    # The calendar client's answer to an invitation (iTIP REPLY): no one wrote it.
+    "calendar_accepted.eml": "calendar_reply",
     "x_autoreply.eml": "auto_reply",
     "precedence_bulk.eml": "bulk_precedence",
     "bounce.eml": "bounce",
@@ -189,9 +205,9 @@ def test_each_mail_becomes_the_customers_new_words_with_author_subject_and_threa
 
 
 def test_every_fixture_is_in_a_table():
-    assert {path.name for path in FIXTURES.glob("*.eml")} == set(FEEDBACK) | set(AUTOMATIC) | {
-        "not_a_mail.eml"
-    }
+    assert {path.name for path in FIXTURES.glob("*.eml")} == set(FEEDBACK) | set(RELAYED) | set(
+        FORWARDS
+    ) | set(AUTOMATIC) | {"not_a_mail.eml"}
 
 
 @pytest.mark.parametrize(("name", "reason"), sorted(AUTOMATIC.items()))
@@ -206,6 +222,8 @@ def test_automatic_mail_is_marked_with_its_reason(name: str, reason: str):
         ("Out of Office: back Monday", True),
         ("Réponse automatique : absent", True),
         ("Abwesenheitsnotiz: Urlaub", True),
+        ("Automatisch antwoord: afwezig", True),
+        ("Autosvar: Semester", True),
         ("Out of office hours support is useless", False),
         ("Re: automatic reply from your bot was rude", False),
     ],
@@ -213,6 +231,36 @@ def test_automatic_mail_is_marked_with_its_reason(name: str, reason: str):
 def test_out_of_office_subjects_are_automatic_only_as_a_responders_prefix(subject: str, automatic: bool):
     raw = f"From: a@b.example\r\nSubject: {subject}\r\nMessage-ID: <s-1@b.example>\r\n\r\nText\r\n"
     assert (parse(raw.encode()).automatic == "auto_reply") is automatic
+
+
+@pytest.mark.parametrize(
+    ("subject", "bounce"),
+    [
+        ("Mail delivery failed: returning message to sender", True),  # Exim
+        ("Undelivered Mail Returned to Sender", True),  # Postfix
+        ("Delivery Status Notification (Failure)", True),  # Gmail
+        ("Undeliverable: Your receipt", True),  # Exchange
+        ("Undeliverable parcel, again", False),  # a customer's words
+    ],
+)
+def test_delivery_failures_sent_as_plain_mail_are_bounces_by_their_subject(subject: str, bounce: bool):
+    raw = (
+        f"From: Mail System <mail@mx.example>\r\nSubject: {subject}\r\nMessage-ID: <b-1@mx.example>\r\n\r\nx"
+    )
+    assert (parse(raw.encode()).automatic == "bounce") is bounce
+
+
+@pytest.mark.parametrize(
+    ("envelope_sender", "automatic"), [("", "null_sender"), ("<>", "null_sender"), (None, None)]
+)
+def test_a_mail_sent_with_the_null_reverse_path_is_automatic(
+    envelope_sender: str | None, automatic: str | None
+):
+    """RFC 3834's vacation responders and every delivery report use MAIL FROM:<>; None (unknown) is not."""
+    raw = (
+        b"From: Carla <carla@example.org>\r\nSubject: Re: Your ticket\r\nMessage-ID: <v-1@e.example>\r\n\r\n"
+    )
+    assert parse(raw + b"I'm away until Monday.\r\n", envelope_sender=envelope_sender).automatic == automatic
 
 
 def test_the_feedback_id_derives_from_the_message_id_so_a_second_delivery_collides():
@@ -266,6 +314,41 @@ def test_attachment_names_go_to_metadata_and_their_content_nowhere():
     assert event.metadata["attachment_count"] == 2
     dumped = event.model_dump_json()
     assert "JVBERi0" not in dumped and "/9j/4AAQ" not in dumped
+
+
+def test_images_the_html_body_shows_in_place_are_no_attachments_and_the_real_ones_are():
+    mail = parse(_raw("outlook_inline_logo.eml"))
+    assert mail.attachments == ["Invoice 1042 corrected.pdf"]
+    # Without the closing line, the name and Outlook's "[cid:image001.png@…]" placeholder end the text.
+    unsigned = parse(_raw("outlook_inline_logo.eml").replace(b"Kind regards\r\nChidi Okafor\r\n", b""))
+    assert unsigned.text.endswith("The corrected copy is attached.")
+
+
+@pytest.mark.parametrize(
+    ("image_headers", "container", "listed"),
+    [
+        # Gmail's pasted or signature image: a component of the related HTML body.
+        ('Content-Disposition: inline; filename="logo.png"\r\nContent-ID: <ii_m4x1>', "related", False),
+        # Apple Mail's attached photo: inline, referenced by the HTML, but in multipart/mixed.
+        ('Content-Disposition: inline; filename="IMG_0042.jpeg"\r\nContent-ID: <A1B2@apple>', "mixed", True),
+        # Marked as an attachment, or without a Content-ID: attached, wherever it sits.
+        ('Content-Disposition: attachment; filename="photo.png"\r\nContent-ID: <p1>', "related", True),
+        ('Content-Disposition: inline; filename="photo.png"', "related", True),
+    ],
+)
+def test_an_image_is_embedded_only_as_a_content_id_component_of_the_related_body(
+    image_headers: str, container: str, listed: bool
+):
+    raw = (
+        "From: a@b.example\r\nMessage-ID: <i-1@b.example>\r\n"
+        f'Content-Type: multipart/{container}; boundary="b"\r\n\r\n'
+        '--b\r\nContent-Type: text/html\r\n\r\n<p>Broken on arrival.</p><img src="cid:ii_m4x1">\r\n'
+        f"--b\r\nContent-Type: image/png\r\n{image_headers}\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        "iVBORw0KGgo=\r\n--b--\r\n"
+    )
+    mail = parse(raw.encode())
+    assert mail.text == "Broken on arrival."
+    assert (len(mail.attachments) == 1) is listed
 
 
 def test_html_only_and_forwarded_mail_are_flagged_in_metadata():
@@ -331,12 +414,22 @@ def test_what_is_no_mail_at_all_is_refused_with_a_reason(raw: bytes, reason: str
         b"From: a@b.example\r\nContent-Transfer-Encoding: base64\r\n\r\n@@@not base64@@@\r\n",
         b"From: <<<>>>\r\nMessage-ID: " + b"<" + b"x" * 2000 + b"@e>\r\n\r\ntext\r\n",
         b"Subject: \xff\xfe\r\nDate: Mon, 99 Foo 2024 99:99:99 +9999\r\n\r\n\xff\xfe text\r\n",
+        # No address in From (an unclosed quote, two @), bytes that are no UTF-8 in Message-ID, a NUL in the
+        # text's charset.
+        b'From: "ann@kunde.example@acme.example\r\nMessage-ID: <q-1@e.example>\r\n\r\ntext\r\n',
+        b"From: a@b.example\r\nMessage-ID: <;t-1@fi\xf6\xd9\x11\xb8rma.example>\r\n\r\ntext\r\n",
+        b"From: a@b.example\r\nContent-Type: text/plain; charset=ISO-8859\x00-1\r\n\r\nCaf\xe9\r\n",
+        b'From: a@b.example\r\nContent-Type: text/enriched; charset="a\x00b"\r\n\r\nCaf\xe9\r\n',
+        # An attachment whose charset parameter holds a NUL and whose bytes are not ASCII.
+        b'From: a@b.example\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\n\r\nhi\r\n--x\r\n'
+        b'Content-Type: image/png; charset="a\x00b"; name="p.png"\r\n\r\nx\xff\r\n--x--\r\n',
     ],
 )
 def test_malformed_mime_never_crashes_and_still_makes_a_valid_event(raw: bytes):
     mail = parse(raw)
     event = to_event(mail, source_id="s_1", recipient="f@a.example", received_at=RECEIVED)
     assert len(event.external_id) <= 512 and len(event.thread_id or "") <= 512
+    assert event.model_dump_json()  # what the queue sends: no lone surrogate
 
 
 # Reply styles as text, beyond the fixtures: (body, the new words).
@@ -415,13 +508,16 @@ def test_reply_styles_of_the_major_clients_leave_only_the_new_words(body: str, e
         ("Jane", "Jane Doe", "Jane"),  # all the text: kept
         ("Ask for Jane\nJane was great", "Jane Doe", "Ask for Jane\nJane was great"),
         ("Late again.\n\nJane", None, "Late again.\n\nJane"),  # no name to know it by
+        # Outlook's "Last, First" display name: the customer signs "First Last" or "First".
+        ("Wrong invoice.\n\nChidi Okafor", "Okafor, Chidi", "Wrong invoice."),
+        ("Wrong invoice.\nChidi", "Okafor, Chidi", "Wrong invoice."),
     ],
 )
 def test_a_last_line_that_is_only_the_authors_name_is_a_sign_off(
     text: str, author_name: str | None, expected: str
 ):
     assert without_sign_off(text, author_name) == expected
-    raw = f"From: {author_name or 'x'} <a@b.example>\r\nMessage-ID: <n-1@b.example>\r\n\r\n{text}\r\n"
+    raw = f'From: "{author_name or "x"}" <a@b.example>\r\nMessage-ID: <n-1@b.example>\r\n\r\n{text}\r\n'
     if author_name:
         assert parse(raw.replace("\n", "\r\n").replace("\r\r", "\r").encode()).text == expected
 

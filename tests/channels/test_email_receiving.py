@@ -239,3 +239,12 @@ def test_the_cli_refuses_a_recipient_that_is_no_address_and_a_switch_that_is_no_
     assert cli.main([*add, "--setting", setting, *extra]) == 2
     assert said in capsys.readouterr().err
     assert receiving.email_sources() == []
+
+
+def test_a_sites_own_contact_form_address_is_known_by_the_recipient_it_mailed(stack: Any):
+    """The site's domain is the recipient's: its form's mail is the visitor's in Reply-To, not the site's."""
+    email_source("src_site", "@shop.example")
+    store_raw("ses-site-1", "contact_form_own_domain.eml")
+    receiving.handle_ses_event(ses_event("ses-site-1", ["feedback@shop.example"]))
+    [event] = queued_events(stack)
+    assert (event.author.email, event.author.name) == ("li.wei@mail.example", "Li Wei")

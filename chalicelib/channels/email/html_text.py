@@ -32,8 +32,9 @@ _OUTLOOK_REPLY_IDS = frozenset({"divrplyfwdmsg", "appendonsend"})
 
 
 class _TextCollector(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, keep_quotes: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self._keep_quotes = keep_quotes
         self.parts: list[str] = []
         # The depth of a skipped element (hidden or quoted) we are in, and its tag; 0 when not skipping.
         self._skip_tag: str | None = None
@@ -48,11 +49,12 @@ class _TextCollector(HTMLParser):
                 self._skip_depth += 1
             return
         attributes = {name: (value or "") for name, value in attrs}
-        if (attributes.get("id") or "").lower() in _OUTLOOK_REPLY_IDS:
+        if (attributes.get("id") or "").lower() in _OUTLOOK_REPLY_IDS and not self._keep_quotes:
             self._stopped = True
             return
         classes = set((attributes.get("class") or "").split())
         quoted = tag == "blockquote" or bool(classes & _QUOTE_CLASSES) or attributes.get("type") == "cite"
+        quoted = quoted and not self._keep_quotes
         if (tag in _HIDDEN or quoted) and tag not in _VOID:
             self._skip_tag, self._skip_depth = tag, 1
             return
@@ -83,9 +85,10 @@ class _TextCollector(HTMLParser):
             self.parts.append(re.sub(r"[ \t\r\n\f]+", " ", data))
 
 
-def html_to_text(html: str) -> str:
-    """The text a reader of `html` sees, paragraphs as blank lines, quoted replies left out."""
-    collector = _TextCollector()
+def html_to_text(html: str, keep_quotes: bool = False) -> str:
+    """The text a reader of `html` sees, paragraphs as blank lines, quoted replies left out (kept with
+    `keep_quotes`: a forward with nothing written above is all quote, its words the forwarded mail's)."""
+    collector = _TextCollector(keep_quotes)
     collector.feed(html)
     collector.close()
     text = "".join(collector.parts).replace("\xa0", " ")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -50,12 +51,48 @@ _UTF8_FIRST = frozenset({"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1",
 # Precedence of automatic mail (RFC 3834 section 2); not `list`: a group forwarding to the address sets it.
 _AUTOMATIC_PRECEDENCE = frozenset({"bulk", "auto_reply", "junk"})
 _BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
+# Senders that write on someone else's behalf (a site's contact form, a form service): their address is
+# nobody's, and the customer is the `Reply-To` they set. By the local part: no-reply addresses, the web
+# server's and WordPress's own, form senders ("forms-receipts-noreply", "form-submission", "formresponses").
+_RELAY_LOCAL_PARTS = re.compile(
+    r"^(.*no[-_.]?reply.*|.*do[-_.]?not[-_.]?reply.*|wordpress|www-data|apache|nginx|nobody|mailer|"
+    r"web-?forms?|forms?|form[-_.]?(submissions?|responses?|notifications?)|formresponses|submissions?|"
+    r"contact[-_.]?forms?)(\+.*)?$",
+    re.IGNORECASE,
+)
+# Form services that mail a site's submissions from their own domain (the respondent as Reply-To).
+_FORM_SERVICE_DOMAINS = (
+    "formspree.io", "jotform.com", "wufoo.com", "typeform.com", "netlify.com", "hsforms.com",
+    "squarespace.info", "getform.io", "usebasin.com", "formsubmit.co", "123formbuilder.com",
+    "cognitoforms.com",
+)  # fmt: skip
+# The names Outlook gives the images embedded in a mail's HTML (a signature's logo): image001.png …
+_OUTLOOK_IMAGE_NAME = re.compile(r"^image\d{3}\.(png|jpe?g|gif|bmp|emz|wmz)$", re.IGNORECASE)
+# What clients write into the plain-text alternative where the HTML shows an embedded image: Outlook's
+# "[cid:image001.png@01DB…]" and Gmail's "[image: Acme logo]".
+_IMAGE_PLACEHOLDER = re.compile(r"\[(cid:[^\]\s]{1,300}|image: [^\]\n]{0,200})\]", re.IGNORECASE)
+# The prefixes mail clients put before a forwarded mail's subject (Outlook: FW, WG, TR, RV, ENC, Doorst).
+_FORWARD_SUBJECTS = re.compile(r"^(fw|fwd|wg|tr|rv|enc|doorst)\s?:", re.IGNORECASE)
+# Contact Form 7's default mail body: the visitor's "From:" line a few lines above the "Message Body:" label.
+_FORM_FROM = re.compile(r"^from:\s*(?P<value>.*<[^<>\s]+@[^<>\s]+>)$", re.IGNORECASE)
+_FORM_MESSAGE_LABEL = re.compile(r"^message body:$", re.IGNORECASE)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# A display name such as "Jane Doe via Shop" (form services and mailing lists sending for a person).
+_VIA_NAME = re.compile(r"^(?P<name>.+?)\s+via\s+\S.*$", re.IGNORECASE)
 # Subject prefixes of out-of-office replies from responders that set no header (older Exchange, some
 # webmails): the prefix and its colon, so "Out of office hours support" written by a person is kept.
 _AUTO_REPLY_SUBJECTS = re.compile(
-    r"^(automatic reply|auto-reply|autoreply|out of (the )?office( reply)?|réponse automatique|"
-    r"automatische antwort|abwesenheitsnotiz|respuesta automática|risposta automatica|resposta automática)"
+    r"^(automatic reply|auto-reply|autoreply|out of (the )?office( reply| autoreply)?|réponse automatique|"
+    r"automatische antwort|abwesenheitsnotiz|respuesta automática|risposta automatica|resposta automática|"
+    r"automatisch antwoord|autosvar|automatisk svar|automatyczna odpowiedź)"
     r"\s?:",
+    re.IGNORECASE,
+)
+# Subjects of delivery failures from servers that send them as plain mail (not multipart/report): Exim,
+# Exchange's "Undeliverable:", Gmail's and Postfix's wordings.
+_BOUNCE_SUBJECTS = re.compile(
+    r"^((undeliverable|unzustellbar|non remis|returned mail|mail delivery failed) ?:|"
+    r"undelivered mail returned to sender$|delivery status notification \((failure|delay)\)$)",
     re.IGNORECASE,
 )
 
@@ -86,8 +123,9 @@ class ParsedMail:
     language: str | None = None
 
 
-def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
-    """Read one raw mail; `envelope_sender` (SMTP MAIL FROM) stands in for a missing `From`."""
+def parse(raw: bytes, envelope_sender: str | None = None, recipients: Sequence[str] = ()) -> ParsedMail:
+    """Read one raw mail; `envelope_sender` (SMTP MAIL FROM) stands in for a missing `From`, and the
+    `recipients` it was delivered to name the site's own domains (its contact form's relay address)."""
     if not raw.strip():
         raise MailRefused("empty", "The mail is empty.")
     if len(raw) > MAX_RAW_BYTES:
@@ -95,23 +133,34 @@ def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
     message = BytesParser(policy=policy.default).parsebytes(raw)
     if not any(_header(message, name) for name in ("from", "message-id", "date", "subject", "content-type")):
         raise MailRefused("not_a_mail", "The data has none of the headers of a mail message.")
-    author = _author(message, envelope_sender)
+    sites = frozenset(address.rsplit("@", 1)[-1].strip().lower() for address in recipients if "@" in address)
+    sender = _author(message, envelope_sender)
+    author = _customer(sender, _header(message, "reply-to"), sites)
     body, html_only = _body(message)
-    words = new_words(body)
+    subject = _header(message, "subject")
+    words = _words(message, body, html_only, subject)
     # Forwarded with nothing written above: the words are the forwarded mail's, and so is their author (the
     # customer who said them, not the colleague who passed them on), when its header names an address.
-    said_by = _mailbox(words.forwarded_from) if words.forwarded_from else None
+    said_by = _customer(_mailbox(words.forwarded_from), "", sites) if words.forwarded_from else None
     attached = _attached_mail(message)
     if attached is not None:
         # A forward as attachment: the words written above it, or, when none, the attached mail's own.
         if not words.text:
-            attached_body, html_only = _body(attached)
-            words = new_words(attached_body)
-            said_by = _mailbox(_header(attached, "from"))
+            body, html_only = _body(attached)
+            words = new_words(body)
+            said_by = _customer(_mailbox(_header(attached, "from")), _header(attached, "reply-to"), sites)
         words = NewWords(text=words.text, forwarded=True)
     author = said_by if said_by is not None and said_by.email else author
+    # A contact form's own body (Contact Form 7's default: the visitor's From line, then "Message Body:"),
+    # unless someone wrote a note above its forward: its message is the words, and its From the customer
+    # where no Reply-To named one or a colleague forwarded it.
+    form = _form_submission(body) if said_by is not None or not words.forwarded else None
+    if form is not None:
+        visitor, message_text = form
+        if visitor.email and (author.email is None or words.forwarded):
+            author = visitor
+        words = NewWords(text=message_text, forwarded=words.forwarded)
     words = NewWords(text=without_sign_off(words.text, author.name), forwarded=words.forwarded)
-    subject = _header(message, "subject")
     message_id = _first_id(_header(message, "message-id"))
     external_id = _external_id(message_id, raw)
     references = _ids(_header(message, "references"))
@@ -126,7 +175,13 @@ def parse(raw: bytes, envelope_sender: str | None = None) -> ParsedMail:
         thread_id=_bounded(thread_root),
         sent_at=_date(_header(message, "date")),
         attachments=_attachment_names(message),
-        automatic=_automatic(message, author, subject),
+        automatic=_automatic(
+            message,
+            (sender, author),
+            subject,
+            # None: not known (a test, a replay); "" or "<>": the null reverse-path.
+            null_sender=envelope_sender is not None and not envelope_sender.strip().strip("<>").strip(),
+        ),
         html_only=html_only,
         forwarded=words.forwarded,
         language=_language(_header(message, "content-language")),
@@ -185,7 +240,8 @@ def _header(message: Message, name: str) -> str:
             if key.lower() == name:
                 value = raw
                 break
-    return " ".join(str(value).split()) if value is not None else ""
+    # Bytes that are no UTF-8 in a raw header come back as lone surrogates, which no JSON or id can hold.
+    return _SURROGATES.sub("\ufffd", " ".join(str(value).split())) if value is not None else ""
 
 
 def _author(message: Message, envelope_sender: str | None) -> Author:
@@ -207,9 +263,64 @@ def _mailbox(from_value: str) -> Author:
             break
     try:
         address = Address(addr_spec=address).addr_spec if address else ""
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, HeaderParseError):  # "a@b@c": no address at all
         address = ""
     return Author(email=address.lower() or None, name=name.strip() or None)
+
+
+def _within(domain: str, domains: Iterable[str]) -> bool:
+    return any(domain == other or domain.endswith("." + other) for other in domains)
+
+
+def _relayed(sender: Author, reply_to: Author, sites: frozenset[str]) -> bool:
+    """Whether `sender` writes for someone else: a relay's or form service's address, or the site's own
+    domain (its contact form mailing its own inbox) with a Reply-To outside it."""
+    if not sender.email:
+        return False
+    local, _, domain = sender.email.rpartition("@")
+    if _RELAY_LOCAL_PARTS.match(local) or _within(domain, _FORM_SERVICE_DOMAINS):
+        return True
+    own_site = _within(domain, sites) or any(_within(site, [domain]) for site in sites)
+    outside = reply_to.email is not None and not _within(reply_to.email.rpartition("@")[2], [domain, *sites])
+    return own_site and outside
+
+
+def _customer(sender: Author, reply_to_value: str, sites: frozenset[str]) -> Author:
+    """Who wrote the words: the sender, or, when the sender relays (a contact form), the Reply-To it set.
+    A relay without one is nobody: its address would make every form's customer one customer."""
+    reply_to = _mailbox(reply_to_value) if reply_to_value else Author()
+    if reply_to.email == sender.email or not _relayed(sender, reply_to, sites):
+        return sender
+    via = _VIA_NAME.match(sender.name or "")
+    return Author(email=reply_to.email, name=reply_to.name or (via["name"] if via else None))
+
+
+def _words(message: Message, body: str, html_only: bool, subject: str) -> NewWords:
+    """The new words of a mail's body; a forward with nothing written above it that only its subject
+    tells from a reply (Outlook's "FW:" over its header block), or whose HTML holds the forwarded mail in
+    its quote elements, is read again as the forward it is."""
+    words = new_words(body)
+    forward = _FORWARD_SUBJECTS.match(subject) is not None
+    if words.text or words.forwarded or not (forward or html_only):
+        return words
+    html = next(
+        (_text_of(part) for part in _own_parts(message) if part.get_content_type() == "text/html"), ""
+    )
+    again = new_words(html_to_text(html, keep_quotes=True) if html_only else body, forward=forward)
+    return again if again.forwarded else words
+
+
+def _form_submission(body: str) -> tuple[Author, str] | None:
+    """The visitor and message of a contact form's mail in Contact Form 7's default layout ("From: name
+    <address>" and "Subject:" lines, then "Message Body:" and the message), or None."""
+    lines = [line.strip() for line in body.replace("\r\n", "\n").split("\n")]
+    label = next((index for index, line in enumerate(lines) if _FORM_MESSAGE_LABEL.match(line)), None)
+    if label is None:
+        return None
+    fields = [match for line in lines[max(0, label - 6) : label] if (match := _FORM_FROM.match(line))]
+    if not fields:
+        return None
+    return _mailbox(fields[-1]["value"]), new_words("\n".join(lines[label + 1 :])).text
 
 
 def _ids(value: str) -> list[str]:
@@ -250,22 +361,38 @@ def _language(value: str) -> str | None:
     return primary if primary in LANGUAGE_HINTS else None
 
 
-def _automatic(message: Message, author: Author, subject: str) -> str | None:
-    """Why this mail was written by a program (RFC 3834, vacation responders, bounces), or None."""
+def _automatic(
+    message: Message, authors: Sequence[Author], subject: str, null_sender: bool = False
+) -> str | None:
+    """Why this mail was written by a program (RFC 3834, vacation responders, bounces), or None; `authors`:
+    the sender and whom the words are attributed to (a forwarded bounce is a bounce too)."""
     auto_submitted = _header(message, "auto-submitted").split(";")[0].strip().lower()
-    if auto_submitted and auto_submitted != "no":
-        return "auto_submitted"
-    if _header(message, "x-autoreply") or _header(message, "x-autorespond"):
-        return "auto_reply"
-    if _header(message, "precedence").lower() in _AUTOMATIC_PRECEDENCE:
-        return "bulk_precedence"
-    if message.get_content_type() == "multipart/report" or (
-        author.email and author.email.split("@")[0] in _BOUNCE_SENDERS
-    ):
-        return "bounce"
-    if _AUTO_REPLY_SUBJECTS.match(subject):
-        return "auto_reply"
-    return None
+    bounce = (
+        message.get_content_type() == "multipart/report"
+        or "x-ms-exchange-message-is-ndr" in message  # Exchange's plain non-delivery reports
+        or any(author.email and author.email.split("@")[0] in _BOUNCE_SENDERS for author in authors)
+        or _BOUNCE_SUBJECTS.match(subject) is not None
+    )
+    reasons = (
+        (bool(auto_submitted) and auto_submitted != "no", "auto_submitted"),
+        (bool(_header(message, "x-autoreply") or _header(message, "x-autorespond")), "auto_reply"),
+        (_header(message, "precedence").lower() in _AUTOMATIC_PRECEDENCE, "bulk_precedence"),
+        (bounce, "bounce"),
+        # RFC 5321 4.5.5 and RFC 3834 3.3: delivery reports and automatic replies are sent with the null
+        # reverse-path (MAIL FROM:<>); a person's mail never is.
+        (null_sender, "null_sender"),
+        (_AUTO_REPLY_SUBJECTS.match(subject) is not None, "auto_reply"),
+        # An invitation's answer (accepted, declined, tentative) that the calendar client wrote.
+        (_calendar_reply(message), "calendar_reply"),
+    )
+    return next((reason for found, reason in reasons if found), None)
+
+
+def _calendar_reply(message: Message) -> bool:
+    return any(
+        part.get_content_type() == "text/calendar" and str(part.get_param("method") or "").upper() == "REPLY"
+        for part in _own_parts(message)
+    )
 
 
 # --- body -------------------------------------------------------------------------------------------------
@@ -309,7 +436,10 @@ def _decoded(part: Message) -> str:
     charset = _SUPERSETS.get(charset, charset)
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:  # a charset Python does not know: UTF-8 is the likeliest truth
+    except (
+        LookupError,
+        ValueError,
+    ):  # a charset Python does not know (or a NUL in its name): UTF-8 is likeliest
         return payload.decode("utf-8", errors="replace")
 
 
@@ -354,6 +484,8 @@ def _body(message: Message) -> tuple[str, bool]:
             plain = _text_of(part)
         elif part.get_content_type() == "text/html" and html is None:
             html = _text_of(part)
+    if plain is not None:
+        plain = _IMAGE_PLACEHOLDER.sub("", plain)
     if plain is not None and plain.strip():
         return plain, False
     if html is not None:
@@ -361,20 +493,49 @@ def _body(message: Message) -> tuple[str, bool]:
     if not message.is_multipart() and message.get_content_maintype() not in ("text", "multipart"):
         return "", False
     # A body whose structure cannot be read (a broken boundary): its text, best effort.
-    payload = message.get_payload()
+    try:
+        payload = message.get_payload()
+    except (ValueError, LookupError):  # its charset names no codec (a NUL in it): its bytes as UTF-8
+        payload = _decoded(message)
     return (payload if isinstance(payload, str) else ""), False
+
+
+def _leaves(message: Message, related: bool = False) -> Iterator[tuple[Message, bool]]:
+    """Every part that is no multipart container (an attached mail is one, then its parts), each with
+    whether it is a component of a multipart/related body (RFC 2387: an image the HTML shows in place)."""
+    # A leaf's payload is never decoded here (a broken charset parameter would raise).
+    payload = message.get_payload() if message.is_multipart() else None
+    if not isinstance(payload, list):
+        yield message, related
+        return
+    if message.get_content_type() == "message/rfc822":
+        yield message, related
+        related = False
+    inside = message.get_content_type() == "multipart/related"
+    for index, part in enumerate(payload):
+        if isinstance(part, Message):
+            # The related body's first part is its root (the HTML itself), the others its components.
+            yield from _leaves(part, related=inside and index > 0)
+
+
+def _embedded(part: Message, related: bool, name: str | None) -> bool:
+    """An image shown inside the body (a signature's logo, Outlook's image001.png), not an attachment: a
+    part with a Content-ID, not marked as an attachment, that is a component of the related HTML body or
+    carries the name Outlook gives its embedded images. Apple Mail's photos (inline, but in
+    multipart/mixed) stay attachments: the customer attached them."""
+    if part.get_content_disposition() == "attachment" or not _header(part, "content-id"):
+        return False
+    return related or bool(_OUTLOOK_IMAGE_NAME.match(name or ""))
 
 
 def _attachment_names(message: Message) -> list[str]:
     names = []
-    for part in message.walk():
-        # An attached mail is an attachment (its parts are walked too: the attachments it carried).
-        if part.is_multipart() and part.get_content_type() != "message/rfc822":
-            continue
+    # An attached mail is an attachment (its parts are walked too: the attachments it carried).
+    for part, related in _leaves(message):
         try:
             name = part.get_filename()
         except (ValueError, TypeError, IndexError):
             name = None
-        if name or _is_attachment(part):
+        if (name or _is_attachment(part)) and not _embedded(part, related, name):
             names.append(" ".join((name or part.get_content_type()).split())[:200])
     return names

@@ -99,14 +99,16 @@ def _is_outlook_block(lines: list[str], start: int) -> bool:
     return sum(1 for line in following if _HEADER_LINE.match(line)) >= 2
 
 
-def _quote_start(lines: list[str]) -> tuple[int, bool]:
+def _quote_start(lines: list[str], forward: bool = False) -> tuple[int, bool]:
     """The index of the first line of the quoted or forwarded part (len(lines) when none), and whether it
-    is a forward."""
+    is a forward (`forward`: a separator or Outlook's header block starts one, as in Outlook's FW:)."""
     for index, line in enumerate(lines):
         joined = f"{line} {lines[index + 1]}" if index + 1 < len(lines) else line
         if _FORWARD_MARKERS.match(line):
             return index, True
-        if _SEPARATORS.match(line) or _is_reply_header(line) or _is_outlook_block(lines, index):
+        if _SEPARATORS.match(line) or _is_outlook_block(lines, index):
+            return index, forward
+        if _is_reply_header(line):
             return index, False
         if re.match(r"^(on|le|am|el|il|em|op)\b", line, re.IGNORECASE) and _is_reply_header(joined):
             return index, False
@@ -158,7 +160,12 @@ def _without_signature(lines: list[str]) -> list[str]:
 def without_sign_off(text: str, author_name: str | None) -> str:
     """`text` without a last line that is only the author's name or first name ("Jane", "- Jane Doe"), the
     sign-off most people type instead of a signature; kept when it is all the text."""
-    names = {" ".join(author_name.split()).lower(), author_name.split()[0].lower()} if author_name else set()
+    names: set[str] = set()
+    if author_name and author_name.split():
+        # Outlook's directory names people "Last, First": they sign "First Last" or "First".
+        last, comma, first = author_name.partition(",")
+        for name in (author_name, f"{first} {last}" if comma and first.strip() else author_name):
+            names |= {" ".join(name.split()).lower(), name.split()[0].lower()}
     lines = text.split("\n")
     last = lines[-1].strip().lstrip("-\u2013\u2014~ ").rstrip(".!, ").lower()
     if names and len(lines) > 1 and last in names:
@@ -166,10 +173,11 @@ def without_sign_off(text: str, author_name: str | None) -> str:
     return text
 
 
-def new_words(body: str) -> NewWords:
-    """What the author wrote in this mail (`body` is its plain text)."""
+def new_words(body: str, forward: bool = False) -> NewWords:
+    """What the author wrote in this mail (`body` is its plain text; `forward`: its subject says it is a
+    forward, so a quote that starts with a separator or Outlook's header block is the forwarded mail)."""
     lines = [line.strip() for line in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    start, forwarded = _quote_start(lines)
+    start, forwarded = _quote_start(lines, forward)
     own = [line for line in lines[:start] if not line.startswith(">")]
     header = _reply_header_lines(lines, start)
     if not _tidy(own) and not forwarded and header and _quoted_with_markers(lines, start + header):
@@ -186,8 +194,9 @@ def new_words(body: str) -> NewWords:
 
 
 def _forwarded_sender(lines: list[str]) -> str | None:
-    """The value of the `From:` line in the forwarded mail's header block (after the marker)."""
-    for line in lines[1:]:
+    """The value of the `From:` line in the forwarded mail's header block (after the marker, or the block's
+    first line where Outlook's block itself starts the forward)."""
+    for line in lines[0 if _FROM_LINE.match(lines[0]) else 1 :]:
         if line and not (_FROM_LINE.match(line) or _HEADER_LINE.match(line)):
             return None  # the block ended without one
         if _FROM_LINE.match(line):

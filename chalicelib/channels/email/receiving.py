@@ -195,7 +195,11 @@ def receive(mail: InboundMail, read_raw: Callable[[], bytes]) -> Outcome:
         _log(outcome)
         return outcome
     try:
-        parsed = parse(read_raw(), envelope_sender=mail.envelope_sender)
+        parsed = parse(
+            read_raw(),
+            envelope_sender=mail.envelope_sender,
+            recipients=[recipient for _, recipient in accepted.values()],
+        )
     except MailRefused as refused:
         outcome.skipped.extend((recipient, refused.reason) for _, recipient in accepted.values())
         _log(outcome)

@@ -5,6 +5,8 @@ API key (kid = key id, iss = issuer id, aud = appstoreconnect-v1, expiring withi
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -17,7 +19,7 @@ from chalicelib.channels.pull.base import (
     require_json_object,
     star_rating,
 )
-from chalicelib.channels.pull.credentials import app_store_token
+from chalicelib.channels.pull.credentials import app_store_key_error, app_store_token
 from chalicelib.channels.pull.exceptions import (
     CredentialsRejected,
     PlatformUnavailable,
@@ -33,6 +35,16 @@ KEY_ID = "key_id"
 ISSUER_ID = "issuer_id"
 PRIVATE_KEY = "private_key"
 LIMIT = 200  # the documented maximum of `limit`
+# The shapes App Store Connect gives its ids in: the app's Apple ID (digits), the key's ten-character Key ID,
+# the team's Issuer ID (a UUID).
+_ID_SHAPES = {
+    APP_ID: (re.compile(r"[0-9]{1,20}"), "an app's Apple ID (digits, App Information)"),
+    KEY_ID: (re.compile(r"[A-Z0-9]{10}"), "a Key ID (ten capital letters and digits, 2X9R4HXF34)"),
+    ISSUER_ID: (
+        re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+        "an Issuer ID (a UUID, 57246542-96fe-1a63-e053-0824d011072a)",
+    ),
+}
 
 
 def _raise_for_apple(response: JsonResponse) -> None:
@@ -68,6 +80,21 @@ class AppStore(PullPlatform):
         "Issuer ID. Pass --secret private_key=@AuthKey_<key id>.p8 (the file Apple names after the key)."
     )
     page_size = LIMIT
+
+    def secret_errors(self, secrets: Mapping[str, str]) -> list[str]:
+        error = app_store_key_error(secrets[PRIVATE_KEY]) if PRIVATE_KEY in secrets else None
+        return [f"--secret {PRIVATE_KEY}: the value {error}"] if error else []
+
+    def setting_errors(self, settings: Mapping[str, str]) -> list[str]:
+        """The schedule's numbers, and the ids as App Store Connect shows them: a token signed with a key id
+        or issuer id of another shape is refused at the first run, which would pause the source."""
+        errors = super().setting_errors(settings)
+        errors += [
+            f"--setting {name}: {settings[name]!r} is not {shape}"
+            for name, (pattern, shape) in _ID_SHAPES.items()
+            if name in settings and not pattern.fullmatch(settings[name].strip())
+        ]
+        return errors
 
     def authorize(self, session: Session) -> None:
         # A fresh token per run: it is signed locally (no request), and a run is far shorter than 19 minutes.

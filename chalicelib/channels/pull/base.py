@@ -192,6 +192,11 @@ class PullPlatform(ABC):
             if name in numbers and (error := numbers[name].error(name, value))
         ]
 
+    def secret_errors(self, secrets: Mapping[str, str]) -> list[str]:
+        """What `sources add` and `sources rotate` must refuse in the secrets they are given (a key file
+        that does not parse): refused there, it never pauses the first run. None by default."""
+        return []
+
     @abstractmethod
     def authorize(self, session: Session) -> None:
         """Set `session.access_token` (a cached token where the platform's tokens outlive a run)."""

@@ -50,6 +50,64 @@ def forget_token(source_id: str) -> bool:
 _KEY_ERRORS = (KeyInvalid, ValueError, KeyError, TypeError)
 
 
+def service_account_key_error(key_json: str) -> str | None:
+    """Why a service account's key file cannot sign the token grant a run makes (None: it can), checked
+    when the source is added or its key rotated, so a wrong file is refused there and never pauses a run."""
+    try:
+        key_file = json.loads(key_json)
+    except ValueError:
+        return "is not JSON: a service account's key is the JSON file its Keys tab downloads"
+    if not isinstance(key_file, dict):
+        return "is JSON but not a key file (a JSON object)"
+    if problem := _key_file_problem(key_file):
+        return problem
+    try:
+        rs256_jwt({"typ": "JWT"}, {}, key_file["private_key"])
+    except _KEY_ERRORS as error:
+        return f"has a private_key that is not a PEM RSA private key ({_reason(error)})"
+    return None
+
+
+def _key_file_problem(key_file: dict[str, Any]) -> str | None:
+    """What in a JSON object's fields says it is no service account's key file, or None."""
+    token_uri = key_file.get("token_uri")
+    missing = [name for name in ("client_email", "private_key") if not isinstance(key_file.get(name), str)]
+    problems = [
+        (
+            isinstance(key_file.get("installed") or key_file.get("web"), dict),
+            "is an OAuth client's file (client_secret.json), not a service account's key file",
+        ),
+        (
+            key_file.get("type", "service_account") != "service_account",
+            f"is a key file of type {str(key_file.get('type'))[:40]!r}, not service_account",
+        ),
+        (bool(missing), f"lacks {' and '.join(missing)}: not a service account's key file"),
+        (not missing and "@" not in key_file["client_email"], "has a client_email that is no e-mail address"),
+        (
+            token_uri is not None
+            and not (isinstance(token_uri, str) and token_uri.startswith(("https://", "http://"))),
+            "has a token_uri that is no URL",
+        ),
+    ]
+    return next((problem for found, problem in problems if found), None)
+
+
+def app_store_key_error(private_key_pem: str) -> str | None:
+    """Why an App Store Connect key cannot sign a run's token (None: it can): as service_account_key_error."""
+    try:
+        es256_jwt({"typ": "JWT"}, {}, private_key_pem)
+    except _KEY_ERRORS as error:
+        return (
+            f"is not the .p8 key App Store Connect downloads, a PEM EC P-256 private key ({_reason(error)})"
+        )
+    return None
+
+
+def _reason(error: Exception) -> str:
+    # KeyInvalid says what is wrong in words of its own; another error's text might quote the key.
+    return str(error) if isinstance(error, KeyInvalid) else type(error).__name__
+
+
 def _cached(key: str, now: float) -> str | None:
     cached = _tokens.get(key)
     return cached.token if cached and cached.expires_at - REFRESH_MARGIN_SECONDS > now else None

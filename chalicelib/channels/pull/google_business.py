@@ -6,6 +6,8 @@ that manages the location consented once).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +38,11 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
+def _one_word(value: str) -> bool:
+    value = value.strip()
+    return bool(re.fullmatch(r"[\x21-\x7e]{1,2048}", value)) and not value.startswith(("{", "-----"))
+
+
 class GoogleBusiness(PullPlatform):
     type = "google_business"
     channel = ChannelName.GOOGLE_BUSINESS
@@ -54,6 +61,16 @@ class GoogleBusiness(PullPlatform):
         "access) to get a refresh token. Pass --secret client_id=… client_secret=… refresh_token=…."
     )
     page_size = PAGE_SIZE
+
+    def secret_errors(self, secrets: Mapping[str, str]) -> list[str]:
+        """An OAuth client's id and secret and a refresh token are each one word: a file's content (the
+        client's JSON file, a key) or a pasted line with spaces is refused, not stored to pause a run."""
+        return [
+            f"--secret {name}: not one {name.replace('_', ' ')} (one line without spaces, as Google shows "
+            "it; not the client's JSON file)"
+            for name, value in sorted(secrets.items())
+            if name in self.secret_names and not _one_word(value)
+        ]
 
     def authorize(self, session: Session) -> None:
         session.access_token = google_refresh_token(

@@ -8,6 +8,7 @@ days to miss none (the default is every 15 minutes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +22,7 @@ from chalicelib.channels.pull.base import (
     require_json_object,
     star_rating,
 )
-from chalicelib.channels.pull.credentials import google_service_account_token
+from chalicelib.channels.pull.credentials import google_service_account_token, service_account_key_error
 from chalicelib.channels.pull.exceptions import PlatformUnavailable
 from chalicelib.http import primary_language
 from chalicelib.models import LANGUAGE_HINTS
@@ -62,6 +63,14 @@ class GooglePlay(PullPlatform):
     )
     page_size = MAX_RESULTS
     listing_days = 7  # reviews.list: "Only reviews from last week will be returned."
+
+    def secret_errors(self, secrets: Mapping[str, str]) -> list[str]:
+        error = (
+            service_account_key_error(secrets[SERVICE_ACCOUNT_KEY])
+            if SERVICE_ACCOUNT_KEY in secrets
+            else None
+        )
+        return [f"--secret {SERVICE_ACCOUNT_KEY}: the value {error}"] if error else []
 
     def authorize(self, session: Session) -> None:
         session.access_token = google_service_account_token(
