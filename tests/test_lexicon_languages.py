@@ -190,6 +190,25 @@ def test_a_language_without_a_lexicon_is_skipped_as_before_and_no_language_means
     assert (results["none"].sentiment, results["none"].language) == (Sentiment.NEGATIVE, "en")
 
 
+def test_a_short_text_in_another_script_keeps_its_guess_rather_than_the_forms_latin_language():
+    # Before: unsure guesses fell back to the form's language (or English) and were stored NEUTRAL as "en".
+    documents = [
+        Document("ru", "Очень плохо", hint="en"),
+        Document("zh", "质量很好，但是送货太慢了", hint="de"),
+        Document("ar", "مرحبا جيد"),
+        Document("short-latin", "Top", hint="de"),  # Latin letters: the form's language decides, as before
+    ]
+
+    results = LexiconAnalyzer().analyze(documents)
+
+    assert [(results[k].language, results[k].skipped_reason) for k in ("ru", "zh", "ar")] == [
+        ("ru", "unsupported_language"),
+        ("zh", "unsupported_language"),
+        ("ar", "unsupported_language"),
+    ]
+    assert results["short-latin"].language == "de"
+
+
 @pytest.mark.parametrize(
     ("language", "text"),
     [

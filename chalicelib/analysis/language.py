@@ -103,6 +103,15 @@ def _single_language_script(sample: str, letters: int) -> str | None:
     return None
 
 
+# A letter of the Latin script (with its accents and extensions): a text without one is in no language a
+# form's Latin-script default ("en", "de" …) could name.
+_LATIN_LETTER = LazyPattern("[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
+
+
+def has_latin_letter(text: str) -> bool:
+    return _LATIN_LETTER.search(text) is not None
+
+
 def detect(text: str) -> LanguageGuess:
     """The language of `text` as Comprehend names it ('en', 'pt' …), read from its leading 5,000 bytes."""
     sample = truncate_utf8(text, MAX_DOCUMENT_BYTES)

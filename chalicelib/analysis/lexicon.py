@@ -95,8 +95,11 @@ def score(text: str, language: str) -> dict[str, float] | None:
 
 
 def _detected_language(text: str, hint: str | None = None) -> str:
+    """The confident guess, else the hint (a form's or source's language), else English; but a text without
+    a Latin letter ("Очень плохо", "质量很好") keeps even an unsure guess: English or the form's language
+    would be scored by a lexicon that knows none of its words, and stored NEUTRAL."""
     guess = language_detection.detect(text)
-    if guess.confident and guess.language:
+    if guess.language and (guess.confident or not language_detection.has_latin_letter(text)):
         return guess.language
     return primary_language(hint) or "en"
 
