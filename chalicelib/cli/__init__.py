@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
+from chalicelib import aws
 from chalicelib.cli.alerts import add_alerts_commands
 from chalicelib.cli.analysis import add_analysis_commands
 from chalicelib.cli.backfill import add_backfill_command
@@ -142,8 +143,6 @@ def _run(argv: Sequence[str] | None) -> int:
         # expired credentials) is not a crash, and the traceback would only repeat AWS's own message.
         detail = error.response.get("Error", {})
         code = detail.get("Code", "")
-        print(
-            f"error: AWS refused {error.operation_name}: {code}: {detail.get('Message', '')}", file=sys.stderr
-        )
+        print(f"error: AWS refused {error.operation_name}: {aws.refusal(error)}", file=sys.stderr)
         print(_hint(code), file=sys.stderr)
         return 1
