@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import boto3
@@ -81,3 +82,29 @@ def eventbridge_event(
         "resources": [],
         "detail": dict(detail),
     }
+
+
+def not_offered(error: Exception) -> bool:
+    """Whether a ClientError is an endpoint's page rather than AWS's error document (the local stack's moto
+    answers an operation it does not implement with an HTML 404): the operation is not offered there."""
+    detail = getattr(error, "response", {}).get("Error", {})
+    return str(detail.get("Code", "")).isdigit() or "<html" in str(detail.get("Message", "")).lower()
+
+
+def refusal(error: Exception) -> str:
+    """A ClientError in one line for a person: AWS's code and message, or, for an endpoint's page, which
+    operation it does not offer and its HTTP status (never the page itself)."""
+    response = getattr(error, "response", {})
+    operation = getattr(error, "operation_name", "") or "the request"
+    if not_offered(error):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        known = status in HTTPStatus._value2member_map_
+        http = f"HTTP {status} {HTTPStatus(status).phrase}" if known else f"HTTP {status}"
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            local = "the local stack's moto does not implement it"
+            return f"{endpoint} does not offer {operation} ({http}; {local})"
+        return f"the endpoint does not offer {operation} ({http})"
+    detail = response.get("Error", {})
+    message = " ".join(str(detail.get("Message", "")).split())
+    return f"{detail.get('Code', '')}: {message}"

@@ -90,7 +90,7 @@ def alarms(
 
     alarm(
         "DeadLetterQueueNotEmpty",
-        "Deliveries failed 5 times and wait in the DLQ: inspect, fix, then replay them.",
+        "Deliveries failed 5 times and wait in the DLQ: inspect, fix, then replay (or delete) them.",
         messages_waiting(dead_letter_queue),
     )
     alarm(

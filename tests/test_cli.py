@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -449,3 +450,38 @@ def test_local_says_how_it_finds_the_stack(capsys):
     with pytest.raises(SystemExit):
         cli.main(["feedback", "list", "--help"])
     assert "MOTO_PORT" in capsys.readouterr().out
+
+
+def test_a_commands_output_is_only_what_it_says_product_logs_go_to_stderr_at_warning(
+    stack, capfd, monkeypatch
+):
+    from chalicelib.observability import logger
+
+    save([stored("a", datetime(2026, 11, 21, 9, tzinfo=UTC))])
+    # As a shell runs the CLI: Powertools' default level (INFO) and handler (stdout).
+    level, stream = logger.log_level, logger.registered_handler.stream
+    logger.setLevel("INFO")
+    logger.registered_handler.setStream(sys.stdout)
+
+    def noisy_export(day):
+        logger.info("an INFO line of product code")
+        logger.warning("a WARNING line of product code")
+        return real_export_day(day)
+
+    from chalicelib.cli import feedback as feedback_cli
+
+    real_export_day = feedback_cli.export_day
+    monkeypatch.setattr(feedback_cli, "export_day", noisy_export)
+    try:
+        assert cli.main(["export", "--date", "2026-11-21"]) == 0
+    finally:
+        after = logger.log_level, logger.registered_handler.stream
+        logger.setLevel(level)
+        logger.registered_handler.setStream(stream)
+
+    out, err = capfd.readouterr()
+    assert json.loads(out)["date"] == "2026-11-21"  # the manifest, nothing else: "day exported" was INFO
+    assert "INFO" not in out + err
+    assert "a WARNING line of product code" in err
+    # The process's logger is as it was (the local stack and tests share it).
+    assert after == (logging.INFO, sys.stdout)

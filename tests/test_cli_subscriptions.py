@@ -221,3 +221,21 @@ def test_replay_leaves_a_message_it_cannot_read_and_replays_the_rest(outbound, c
         + int(left_hidden["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
         == 1
     )
+
+
+def test_pause_keeps_the_reason_the_system_paused_it_for(outbound, capsys):
+    subscription_id, _ = added(capsys, "--url", "https://hooks.example.com/in", "--event", "feedback.stored")
+    system_reason = "every attempt failed for a full retry schedule"
+    subscriptions.set_paused(subscription_id, True, system_reason)
+
+    assert main(["subscriptions", "pause", subscription_id]) == 0
+
+    out = capsys.readouterr().out
+    assert f"already paused ({system_reason}): nothing changed" in out
+    assert f"state:           paused ({system_reason})" in out
+    assert subscriptions.get_fresh(subscription_id).paused_reason == system_reason
+
+    assert main(["subscriptions", "resume", subscription_id]) == 0
+    assert main(["subscriptions", "resume", subscription_id]) == 0
+    assert "already active: nothing changed" in capsys.readouterr().out
+    assert not subscriptions.get_fresh(subscription_id).paused

@@ -347,3 +347,52 @@ def test_make_doctor_stops_when_the_stage_cannot_be_read(tmp_path):
     assert finished.returncode != 0
     assert "error: cannot read the outputs of feedback-collector-prod: no AWS region" in finished.stderr
     assert "After `make deploy`" not in finished.stdout  # doctor never ran
+
+
+MOTO_404_PAGE = (
+    "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n"
+    "<p>The requested URL was not found on the server. If you entered the URL manually please check your "
+    "spelling and try again.</p>\n"
+)
+
+
+def _not_offered(operation: str) -> ClientError:
+    """What botocore raises when the endpoint answers an HTML page (the local stack's moto, an operation it
+    does not implement)."""
+    return ClientError(
+        {"Error": {"Code": "404", "Message": MOTO_404_PAGE}, "ResponseMetadata": {"HTTPStatusCode": 404}},
+        operation,
+    )
+
+
+def test_doctor_says_in_one_line_what_the_endpoint_does_not_offer(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9310")
+
+    def check_concurrency() -> doctor.Finding:
+        raise _not_offered("GetAccountSettings")
+
+    [finding] = doctor.run((check_concurrency,))
+
+    assert finding.outcome is doctor.Outcome.WARN  # cannot check here, as the checks missing a variable
+    assert finding.detail == (
+        "cannot check: http://127.0.0.1:9310 does not offer GetAccountSettings (HTTP 404 Not Found; "
+        "the local stack's moto does not implement it)"
+    )
+    assert "\n" not in doctor.report([finding]) and "<" not in finding.detail
+
+
+def test_a_refused_command_says_an_html_answer_in_one_line(stack, monkeypatch, capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9310")
+
+    def refuse(*args: Any) -> list[doctor.Finding]:
+        raise _not_offered("GetAccountSettings")
+
+    monkeypatch.setattr(doctor, "run", refuse)
+    assert cli.main(["doctor"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == (
+        "error: AWS refused GetAccountSettings: http://127.0.0.1:9310 does not offer GetAccountSettings "
+        "(HTTP 404 Not Found; the local stack's moto does not implement it)"
+    )
+    assert "<" not in err

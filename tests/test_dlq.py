@@ -278,3 +278,43 @@ def test_replay_all_leaves_messages_that_arrived_after_it_began(stack, monkeypat
 
     assert cli.main(["dlq", "replay", "--all"]) == 0
     assert stack.queue_depth() == 1 and dlq_depth(stack) == 0
+
+
+def test_delete_removes_a_poison_message_and_says_what_it_was(stack, capsys):
+    [kept_id] = fail_into_dlq(stack, [body(event("ext-1"))])
+    sqs = aws.client("sqs")
+    poison_id = sqs.send_message(QueueUrl=stack.resources.dlq_url, MessageBody='{"v": 99, "events": []}')[
+        "MessageId"
+    ]
+
+    assert cli.main(["dlq", "delete", poison_id]) == 0
+
+    out = capsys.readouterr().out
+    assert f"deleted {poison_id}: 0 event(s)" in out and "unreplayable" in out
+    assert "deleted 1 message(s) from the DLQ; 0 failed" in out
+    assert [s.message_id for s in dlq_module.DeadLetterQueue().list()] == [kept_id]
+    assert visible_in_dlq(stack) == 1
+    assert stack.queue_depth() == 0  # deleted, not replayed
+
+
+def test_delete_names_the_routing_of_a_valid_message_never_its_text(stack, capsys):
+    [message_id] = fail_into_dlq(stack, [body(event("ext-7"))])
+
+    assert cli.main(["dlq", "delete", message_id]) == 0
+
+    out = capsys.readouterr().out
+    assert f"deleted {message_id}: 1 event(s), channel form, source/form demo, external id ext-7" in out
+    assert TEXT not in out and "Jane" not in out and "example.com" not in out
+    assert dlq_depth(stack) == 0
+
+
+def test_delete_of_an_unknown_id_deletes_nothing(stack, capsys):
+    message_ids = fail_into_dlq(stack, [body(event("ext-1")), body(event("ext-2"))])
+
+    assert cli.main(["dlq", "delete", message_ids[0], "no-such-message"]) == 2
+
+    assert "not in the DLQ (nothing deleted): no-such-message" in capsys.readouterr().err
+    assert dlq_depth(stack) == 2 and visible_in_dlq(stack) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["dlq", "delete"])
+    assert exit_info.value.code == 2

@@ -248,7 +248,7 @@ def test_make_run_serves_analyzes_stores_and_exports(local_stack, tmp_path):
     )
     assert mark["Item"]["since"] == {"S": counters.EVERY_DAY.isoformat()}
 
-    exported = cli(env, "export", "--date", today, "--out", str(tmp_path))
+    exported = cli(env, "export", "--date", today, "--partial", "--out", str(tmp_path))
     assert exported.returncode == 0, exported.stderr
     # The dashboard's "Nightly export files" link, with the token the banner printed: it was 403.
     authorized = {"Authorization": f"Bearer {read_token}"}

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from chalicelib import aws, cli
+from chalicelib.cli import common as cli_common
 from chalicelib.config import settings
 from chalicelib.local.moto_patches import fit_for_threads
 from chalicelib.models import Analysis, Channel, RatingScale, Sentiment, StoredFeedback, ThemeTag
@@ -35,6 +36,12 @@ THEME_IDS = ("delivery", "delivery-speed", "delivery-damage", "price", "removed-
 CHANNELS = (Channel.FORM, Channel.SLACK, Channel.WEBHOOK, Channel.X)
 SOURCES = ("demo", "checkout-csat", "src_typeform|odd")
 START = date(2027, 3, 1)
+
+
+@pytest.fixture(autouse=True)
+def _days_have_begun(monkeypatch):
+    # START lies after the real clock's today, and the CLI refuses a day that has not begun (cli/common.py).
+    monkeypatch.setattr(cli_common, "utc_today", lambda: START + timedelta(days=365))
 
 
 def random_item(rng: random.Random, index: int, day: date, seed_value: int) -> StoredFeedback:

@@ -7,13 +7,16 @@ environment (TABLE_NAME, EXPORT_BUCKET …); with `--local` against the stack `m
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
+from chalicelib import aws
 from chalicelib.cli.alerts import add_alerts_commands
 from chalicelib.cli.analysis import add_analysis_commands
 from chalicelib.cli.backfill import add_backfill_command
@@ -73,11 +76,32 @@ def build_parser() -> argparse.ArgumentParser:
 BROKEN_PIPE_EXIT = 141
 
 
+@contextmanager
+def _product_logs_aside() -> Iterator[None]:
+    """While a command runs, the product's Powertools logs (JSON lines for CloudWatch, INFO by default, on
+    stdout) show at WARNING and above, on stderr: the command's output is only what the command says, and a
+    warning still reaches the operator. Restored after, for the process (tests, the local stack) shares it."""
+    from chalicelib.observability import logger
+
+    handler = logger.registered_handler
+    level, stream = logger.log_level, getattr(handler, "stream", None)
+    logger.setLevel(max(level, logging.WARNING))
+    if stream is not None:
+        handler.setStream(sys.stderr)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        if stream is not None:
+            handler.setStream(stream)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI."""
     try:
         try:
-            return _run(argv)
+            with _product_logs_aside():
+                return _run(argv)
         finally:
             # Inside the try (argparse's --help exits too): a closed pipe often shows only at the last flush.
             sys.stdout.flush()
@@ -142,8 +166,6 @@ def _run(argv: Sequence[str] | None) -> int:
         # expired credentials) is not a crash, and the traceback would only repeat AWS's own message.
         detail = error.response.get("Error", {})
         code = detail.get("Code", "")
-        print(
-            f"error: AWS refused {error.operation_name}: {code}: {detail.get('Message', '')}", file=sys.stderr
-        )
+        print(f"error: AWS refused {error.operation_name}: {aws.refusal(error)}", file=sys.stderr)
         print(_hint(code), file=sys.stderr)
         return 1

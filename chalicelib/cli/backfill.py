@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.cli.common import day_argument, progress_bar
+from chalicelib.cli.common import begun_day_argument, progress_bar
 from chalicelib.config import settings
 
 # The analyzers whose service the local stack's moto does not implement.
@@ -127,7 +127,7 @@ def add_backfill_command(
         ("--to", "to_day", "last UTC day (inclusive)"),
     ):
         backfilling.add_argument(
-            flag, dest=dest, type=day_argument, required=True, metavar="YYYY-MM-DD", help=help_text
+            flag, dest=dest, type=begun_day_argument, required=True, metavar="YYYY-MM-DD", help=help_text
         )
     what = backfilling.add_mutually_exclusive_group()
     what.add_argument(

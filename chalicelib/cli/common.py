@@ -57,6 +57,24 @@ def day_argument(value: str) -> date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from error
 
 
+def utc_today() -> date:
+    from chalicelib.models import utc_now
+
+    return utc_now().date()
+
+
+def begun_day_argument(value: str) -> date:
+    """An argparse type: a UTC day that has begun (today or before). A day-taking command that writes
+    (counters, checkpoints, re-keys, CRM syncs) must not write state for a day no item is stored on yet."""
+    day = day_argument(value)
+    today = utc_today()
+    if day > today:
+        raise argparse.ArgumentTypeError(
+            f"{day.isoformat()} has not begun yet (UTC today is {today.isoformat()})"
+        )
+    return day
+
+
 def bounded(low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` (to `high`), refused with the range, never clamped
     silently (a `--limit 0` that lists nothing reads like an empty log)."""

@@ -7,7 +7,13 @@ import argparse
 import sys
 from typing import Any
 
-from chalicelib.cli.common import add_day_workers_argument, day_argument, days_between, say, walk_days
+from chalicelib.cli.common import (
+    add_day_workers_argument,
+    begun_day_argument,
+    days_between,
+    say,
+    walk_days,
+)
 
 
 def rebuild_command(args: argparse.Namespace) -> int:
@@ -57,7 +63,9 @@ def add_counters_commands(
         parents=[common, quiet],
         help="recount a range of UTC days from the stored items (idempotent)",
     )
-    rebuild.add_argument("--from", dest="from_day", type=day_argument, required=True, help="first UTC day")
-    rebuild.add_argument("--to", dest="to_day", type=day_argument, required=True, help="last UTC day")
+    rebuild.add_argument(
+        "--from", dest="from_day", type=begun_day_argument, required=True, help="first UTC day"
+    )
+    rebuild.add_argument("--to", dest="to_day", type=begun_day_argument, required=True, help="last UTC day")
     add_day_workers_argument(rebuild)
     rebuild.set_defaults(run=rebuild_command)

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from chalicelib.cli.common import day_argument, waiting_aloud
+from chalicelib.cli.common import begun_day_argument, waiting_aloud
 from chalicelib.crm import backfill, queue
 
 
@@ -46,13 +46,18 @@ def add_crm_sync_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     syncing.add_argument(
         "--from",
         dest="from_day",
-        type=day_argument,
+        type=begun_day_argument,
         required=True,
         metavar="YYYY-MM-DD",
         help="first UTC day",
     )
     syncing.add_argument(
-        "--to", dest="to_day", type=day_argument, required=True, metavar="YYYY-MM-DD", help="last UTC day"
+        "--to",
+        dest="to_day",
+        type=begun_day_argument,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="last UTC day",
     )
     syncing.add_argument("--connection", metavar="ID", help="only this connection (default: every one)")
     syncing.add_argument("--restart", action="store_true", help="ignore the job's checkpoint, begin again")

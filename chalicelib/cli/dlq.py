@@ -1,4 +1,4 @@
-"""`dlq list|show|replay`: the ingest queue's dead-letter queue."""
+"""`dlq list|show|replay|delete`: the ingest queue's dead-letter queue."""
 
 from __future__ import annotations
 
@@ -87,6 +87,29 @@ def dlq_replay(args: argparse.Namespace) -> int:
     return 1 if report.failed or report.not_deleted else 0
 
 
+def dlq_delete(args: argparse.Namespace) -> int:
+    """Delete DLQ messages by id for good, saying what each was (routing facts, never text or authors)."""
+    from chalicelib.operations.dlq import DeadLetterQueue, UnknownMessage
+
+    try:
+        report = DeadLetterQueue().delete(args.message_ids)
+    except UnknownMessage as error:
+        print(f"error: not in the DLQ (nothing deleted): {error}", file=sys.stderr)
+        return 2
+    for s in report.deleted:
+        routing = f"channel {','.join(s.channels) or '-'}, source/form {','.join(s.source_ids) or '-'}"
+        external = ",".join(s.external_ids) or "-"
+        print(
+            f"deleted {s.message_id}: {s.events} event(s), {routing}, external id {clip(external, 60)}, "
+            f"sent {time_text(s.sent_at)}, received {s.receive_count} time(s)"
+            + (f" [unreplayable: {s.problem}]" if s.problem else "")
+        )
+    for message_id, reason in sorted(report.failed.items()):
+        print(f"  not deleted {message_id}: {reason} (still in the DLQ)")
+    print(f"deleted {len(report.deleted)} message(s) from the DLQ; {len(report.failed)} failed")
+    return 1 if report.failed else 0
+
+
 def add_dlq_commands(groups: Any, common: argparse.ArgumentParser, quiet: argparse.ArgumentParser) -> None:
     commands = groups.add_parser("dlq", help="the ingest queue's dead-letter queue").add_subparsers(
         dest="command", required=True
@@ -103,3 +126,8 @@ def add_dlq_commands(groups: Any, common: argparse.ArgumentParser, quiet: argpar
     replaying.add_argument("message_ids", nargs="*", metavar="message-id")
     replaying.add_argument("--all", action="store_true", help="every message in the DLQ")
     replaying.set_defaults(run=dlq_replay)
+    deleting = commands.add_parser(
+        "delete", parents=[common], help="delete messages for good (a poison message no replay can fix)"
+    )
+    deleting.add_argument("message_ids", nargs="+", metavar="message-id")
+    deleting.set_defaults(run=dlq_delete)

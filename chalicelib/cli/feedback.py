@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.cli.common import add_day_workers_argument, clip, day_argument, days_between, say, walk_days
+from chalicelib.cli.common import (
+    add_day_workers_argument,
+    begun_day_argument,
+    clip,
+    day_argument,
+    days_between,
+    say,
+    walk_days,
+)
 from chalicelib.config import settings
 from chalicelib.export.day import export_day, previous_utc_day
 from chalicelib.models import StoredFeedback, utc_now
@@ -105,6 +113,22 @@ def rekey(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     """Run a day's export (yesterday by default) and optionally download its files."""
     day = args.date or previous_utc_day()
+    today = utc_now().date()
+    # An export stands for a whole day (BI tools and the CRM files take it as one): a day not over yet would
+    # be exported empty or partial, and look complete.
+    if day > today:
+        print(
+            f"error: {day.isoformat()} has not begun yet (UTC today is {today.isoformat()}): not exported",
+            file=sys.stderr,
+        )
+        return 2
+    if day == today and not args.partial:
+        print(
+            f"error: {day.isoformat()} has not ended yet (UTC): its export would miss what is still to come; "
+            "the nightly run exports it after midnight UTC (--partial exports what is stored so far)",
+            file=sys.stderr,
+        )
+        return 2
     manifest = export_day(day)
     print(json.dumps(manifest, indent=2))
     if args.out:
@@ -136,8 +160,10 @@ def add_feedback_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="move a range of UTC days' items to the per-day index's channel partitions (after an upgrade)",
     )
-    rekeying.add_argument("--from", dest="from_day", type=day_argument, required=True, help="first UTC day")
-    rekeying.add_argument("--to", dest="to_day", type=day_argument, required=True, help="last UTC day")
+    rekeying.add_argument(
+        "--from", dest="from_day", type=begun_day_argument, required=True, help="first UTC day"
+    )
+    rekeying.add_argument("--to", dest="to_day", type=begun_day_argument, required=True, help="last UTC day")
     add_day_workers_argument(rekeying)
     rekeying.add_argument(
         "--no-progress", action="store_true", help="no progress bar (off anyway without a TTY)"
@@ -147,4 +173,9 @@ def add_feedback_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     exporting = groups.add_parser("export", parents=[common], help="run a day export")
     exporting.add_argument("--date", type=day_argument, help="YYYY-MM-DD (default: yesterday, UTC)")
     exporting.add_argument("--out", help="download the files to this folder")
+    exporting.add_argument(
+        "--partial",
+        action="store_true",
+        help="export today (UTC) so far: the nightly run replaces it with the whole day",
+    )
     exporting.set_defaults(run=export)

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from chalicelib.channels.email import failures
 
+# make run's SMTP server hands a mail to the handler while the sender waits: a failure is answered 451 and
+# the sender retries, so nothing waits in a queue (on AWS, SES invokes the function asynchronously).
+NO_LOCAL_QUEUE = (
+    "error: the local stack has no mail failures queue: its SMTP server answers a mail it could not receive "
+    "with 451 and the sender retries (make run's log names the error)"
+)
+
+
+def _local(args: argparse.Namespace) -> bool:
+    if args.local:
+        print(NO_LOCAL_QUEUE, file=sys.stderr)
+    return bool(args.local)
+
 
 def mail_failures(args: argparse.Namespace) -> int:
+    if _local(args):
+        return 2
     found = failures.list_failures(args.limit)
     for failed in found:
         ids = ", ".join(failed.ses_message_ids) or "-"
@@ -21,6 +37,8 @@ def mail_failures(args: argparse.Namespace) -> int:
 
 
 def mail_replay(args: argparse.Namespace) -> int:
+    if _local(args):
+        return 2
     report = failures.replay_failures(args.limit)
     print(
         f"replayed {len(report.replayed)} mail(s); {len(report.failed)} failed again; "

@@ -133,8 +133,12 @@ def subscriptions_rotate(args: argparse.Namespace) -> int:
 
 def _set_paused(paused: bool) -> Any:
     def run(args: argparse.Namespace) -> int:
-        if _existing(args.subscription_id) is None:
+        current = _existing(args.subscription_id)
+        if current is None:
             return 1
+        if current.paused == paused:
+            state = f"paused ({current.paused_reason})" if current.paused else "active"
+            print(f"{current.subscription_id} is already {state}: nothing changed")
         _print(subscriptions.set_paused(args.subscription_id, paused, "paused by an operator"))
         return 0
 

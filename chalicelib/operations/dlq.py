@@ -1,4 +1,5 @@
-"""The ingest queue's dead-letter queue: look at what failed, and replay it into the ingest queue.
+"""The ingest queue's dead-letter queue: look at what failed, replay it into the ingest queue, or delete a
+message no replay can fix.
 
 SQS has no way to read a queue without receiving: listing receives every message with a short hold (so
 one pass sees each message once) and then makes them visible again. That adds one to each message's
@@ -183,6 +184,14 @@ class ReplayReport:
     not_deleted: list[str] = field(default_factory=list)
 
 
+@dataclass
+class DeleteReport:
+    """What a delete did: the summaries of the messages deleted, and why others were not (by id)."""
+
+    deleted: list[MessageSummary] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
 Progress = Callable[[int, int], None]  # (replayed, failed) in the batch just done
 
 
@@ -304,19 +313,53 @@ class DeadLetterQueue:
                     current = [m for m in batch if m not in later]
                     left += self._replay_batch(current, report, progress) if current else []
             else:
-                chosen, others = [], []
-                for batch in self._batches():
-                    for message in batch:
-                        (chosen if message.message_id in wanted else others).append(message)
-                    if len(chosen) == len(wanted):
-                        break
-                left += others
-                missing = wanted - {m.message_id for m in chosen}
-                if missing:
-                    left += chosen
-                    raise UnknownMessage(", ".join(sorted(missing)))
+                chosen = self._take(wanted, left)
                 for start in range(0, len(chosen), SQS_BATCH):
                     left += self._replay_batch(chosen[start : start + SQS_BATCH], report, progress)
+        finally:
+            self.release(left)
+        return report
+
+    def _take(self, wanted: set[str], left: list[DlqMessage]) -> list[DlqMessage]:
+        """Hold the messages with those ids (the others seen meanwhile go to `left`, to release); raises
+        UnknownMessage, with every message in `left`, when an id is not in the DLQ."""
+        chosen: list[DlqMessage] = []
+        for batch in self._batches():
+            for message in batch:
+                (chosen if message.message_id in wanted else left).append(message)
+            if len(chosen) == len(wanted):
+                break
+        missing = wanted - {m.message_id for m in chosen}
+        if missing:
+            left += chosen
+            raise UnknownMessage(", ".join(sorted(missing)))
+        return chosen
+
+    def delete(self, message_ids: Iterable[str]) -> DeleteReport:
+        """Delete messages from the DLQ for good (a poison message replay cannot fix, which would otherwise
+        stay 14 days with the DeadLetterQueueNotEmpty alarm). Raises UnknownMessage when an id is not in the
+        DLQ: nothing is deleted then."""
+        left: list[DlqMessage] = []
+        report = DeleteReport()
+        try:
+            chosen = self._take(set(message_ids), left)
+            for start in range(0, len(chosen), SQS_BATCH):
+                batch = chosen[start : start + SQS_BATCH]
+                failed: dict[str, str] = {}
+                try:
+                    response = self.sqs.delete_message_batch(
+                        QueueUrl=self.url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(batch)
+                        ],
+                    )
+                    for failure in response.get("Failed", []):
+                        failed[batch[int(failure["Id"])].message_id] = failure.get("Code", "unknown")
+                except (ClientError, BotoCoreError) as error:
+                    failed = {m.message_id: type(error).__name__ for m in batch}
+                report.failed.update(failed)
+                report.deleted += [summarize(m) for m in batch if m.message_id not in failed]
+                left += [m for m in batch if m.message_id in failed]
         finally:
             self.release(left)
         return report

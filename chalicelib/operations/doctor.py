@@ -204,7 +204,13 @@ def run(checks: tuple[Callable[[], Finding], ...] = CHECKS) -> list[Finding]:
         name = check.__name__.removeprefix("check_")
         try:
             findings.append(check())
-        except (BotoCoreError, ClientError, KeyError) as error:
+        except ClientError as error:
+            if aws.not_offered(error):
+                # The endpoint has no such API (the local stack): nothing is wrong, it cannot be checked here.
+                findings.append(Finding(name, Outcome.WARN, f"cannot check: {aws.refusal(error)}"))
+            else:
+                findings.append(Finding(name, Outcome.FAIL, f"could not check: {aws.refusal(error)}"))
+        except (BotoCoreError, KeyError) as error:
             findings.append(Finding(name, Outcome.FAIL, f"could not check: {error}"))
     return findings
 

@@ -228,9 +228,13 @@ def rotate(subscription_id: str, overlap: timedelta = DEFAULT_OVERLAP) -> tuple[
 
 
 def set_paused(subscription_id: str, paused: bool, reason: str | None = None) -> Subscription:
+    """Pause (with why) or resume a subscription. A subscription already in that state is left as it is: a
+    second pause must not replace the first one's reason (the system's, which says what to fix)."""
     subscription = get_fresh(subscription_id)
     if subscription is None:
         raise KeyError(subscription_id)
+    if subscription.paused == paused:
+        return subscription
     subscription.paused, subscription.paused_reason = paused, (reason if paused else None)
     save(subscription)
     return subscription

@@ -81,3 +81,16 @@ def test_replay_sends_a_failed_mail_again_once_its_cause_is_fixed(stack: Any, fa
     # Nothing more to replay: a second run queues nothing.
     assert failures.replay_failures().replayed == []
     assert stack.queue_depth() == 1
+
+
+@pytest.mark.parametrize("command", ["failures", "replay"])
+def test_the_local_stack_has_no_failures_queue_and_says_so(stack: Any, monkeypatch, capsys, command):
+    from chalicelib.local import environment
+
+    monkeypatch.setattr(environment, "use_local_stack", lambda: None)  # this test's moto stands in for it
+
+    assert cli.main(["mail", command, "--local"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: the local stack has no mail failures queue")
+    assert "451" in err and "AWS refused" not in err
