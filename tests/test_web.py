@@ -465,6 +465,16 @@ def test_dashboard_shell_and_assets(client):
     assert "xxxxxxxxxx" not in long_name.body.decode()  # not echoed
 
 
+def test_every_script_and_stylesheet_the_dashboard_names_is_served(client):
+    page = client.http.get("/dashboard").body.decode()
+    named = re.findall(r'(?:src|href)="(assets/[^"]+)"', page)
+
+    assert "assets/dashboard-themes.js" in named  # the themes panel, an asset of its own
+    for path in named:
+        answer = client.http.get("/" + path)
+        assert answer.status_code == 200, path
+
+
 def _dashboard_choices(constant: str) -> list[str]:
     """The values of one of dashboard.js's option lists (`const CHANNELS = [...]`, `RATINGS`, …)."""
     script = (WEB_DIR / "dashboard.js").read_text(encoding="utf-8")
