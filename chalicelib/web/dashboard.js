@@ -275,7 +275,8 @@
   $('items-more').addEventListener('click', () => moreItems());
 
   function listItems(values) {
-    listState.query = Object.entries(values).filter(([, value]) => value);
+    // Newest first, as a reader of the latest feedback expects (the CSV download keeps the same order).
+    listState.query = [...Object.entries(values).filter(([, value]) => value), ['order', 'newest']];
     listState.next = null;
     clear($('items-feed'));
     return moreItems();

@@ -1,0 +1,25 @@
+"""The dashboard as a product manager opens it every morning, in Chromium: the latest feedback first in the
+list of items, the last 7, 30 or 90 days a click away (and in the address), numbers as the reader's locale
+writes them, sources and forms by their names, and a page that asks for nothing it does not have."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.seed import FROM, SEED, TO
+from tests.browser.test_dashboard import dashboard_url, seeded  # noqa: F401  (the package's seeded stack)
+from tests.browser.test_dashboard_navigation import loaded
+
+
+def test_the_list_of_items_shows_the_newest_first(page, local_stack, seeded):  # noqa: F811
+    page.goto(dashboard_url(local_stack, token=local_stack.read_token))
+    loaded(page, FROM, TO)
+    feed = page.locator("#items-feed > li")
+    expect(feed).to_have_count(len(SEED))
+
+    # Each item's meta line starts with when it was stored, to the minute ("2026-01-08 09:11 UTC · …").
+    times = [text[:16] for text in feed.locator(".meta").all_inner_texts()]
+
+    assert times == sorted(times, reverse=True)
+    assert times[0].startswith(max(row[0] for row in SEED).isoformat())
+    assert len({row[1] for row in SEED if row[0] == max(row[0] for row in SEED)}) > 1  # channels merged
