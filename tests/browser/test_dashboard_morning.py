@@ -23,3 +23,15 @@ def test_the_list_of_items_shows_the_newest_first(page, local_stack, seeded):  #
     assert times == sorted(times, reverse=True)
     assert times[0].startswith(max(row[0] for row in SEED).isoformat())
     assert len({row[1] for row in SEED if row[0] == max(row[0] for row in SEED)}) > 1  # channels merged
+
+
+def test_the_page_asks_for_nothing_it_does_not_have(page, local_stack, seeded):  # noqa: F811
+    failed: list[str] = []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.on("console", lambda message: failed.append(message.text) if message.type == "error" else None)
+    page.goto(dashboard_url(local_stack, token=local_stack.read_token))
+    loaded(page, FROM, TO)
+    page.wait_for_load_state("networkidle")
+
+    assert page.locator("link[rel=icon]").count() == 1
+    assert failed == []
