@@ -6,7 +6,7 @@
  */
 window.FeedbackThemes = (() => {
   'use strict';
-  const { el, LABELS, mixBar } = window.FeedbackCharts;
+  const { el, LABELS, mixBar, fmt } = window.FeedbackCharts;
   const TOP_THEMES = 10;  // top-level themes in the panel, each with its sub-themes
   const THEME_PAGE = 25;  // items listed per "Show more"
   const THEME_REQUESTS = 5;  // a themed page may be short (the API bounds its reads): fetch on up to this often
@@ -18,14 +18,14 @@ window.FeedbackThemes = (() => {
   function themesPanel({ api, Unauthorized, showLogin, minute, commentText }) {
     const themeState = { range: null, source: null, names: {}, theme: null, ids: [], next: null, request: 0 };
 
-    function percent(share) { return share === null ? '–' : Math.round(100 * share) + ' %'; }
+    function percent(share) { return share === null ? '–' : fmt(Math.round(100 * share)) + ' %'; }
 
     /* "+3 (+50 %)", "−2 (−100 %)", "+4 (new)", "±0". */
     function changeText(theme) {
       if (!theme.change) return '±0';
       const sign = theme.change > 0 ? '+' : '−';
-      const relative = theme.change_percent === null ? 'new' : `${sign}${Math.abs(theme.change_percent)} %`;
-      return `${sign}${Math.abs(theme.change)} (${relative})`;
+      const relative = theme.change_percent === null ? 'new' : `${sign}${fmt(Math.abs(theme.change_percent))} %`;
+      return `${sign}${fmt(Math.abs(theme.change))} (${relative})`;
     }
 
     /* Top-level themes by volume, each followed by its sub-themes. */
@@ -56,10 +56,10 @@ window.FeedbackThemes = (() => {
           'data-negative-share': theme.negative_share, 'data-previous': theme.previous_total,
           'data-change': theme.change },
         el('th', { scope: 'row' }, open),
-        el('td', { text: theme.total }),
+        el('td', { text: fmt(theme.total) }),
         el('td', {}, mixBar(theme)),
         el('td', { text: percent(theme.negative_share) }),
-        el('td', { class: trend, text: changeText(theme), title: `${theme.previous_total} in ${previous}` }));
+        el('td', { class: trend, text: changeText(theme), title: `${fmt(theme.previous_total)} in ${previous}` }));
       })));
     }
 
@@ -101,7 +101,7 @@ window.FeedbackThemes = (() => {
         if (!page.next) break;
       }
       const shown = $('theme-feed').children.length;
-      status.textContent = `${shown} feedback item${shown === 1 ? '' : 's'} about ${themeState.theme.name}` +
+      status.textContent = `${fmt(shown)} feedback item${shown === 1 ? '' : 's'} about ${themeState.theme.name}` +
         (themeState.next ? ' so far.' : '.');
       $('theme-more').hidden = !themeState.next;
     }

@@ -223,7 +223,7 @@
       const open = el('button', { type: 'button', class: 'link', 'data-source': row.source_id, text: row.source_id });
       open.addEventListener('click', () => drill({ source: row.source_id }));
       return el('tr', { 'data-source': row.source_id, 'data-total': row.total },
-        el('th', { scope: 'row' }, open), el('td', { text: row.total }), el('td', { text: row.sentiment.NEGATIVE }),
+        el('th', { scope: 'row' }, open), el('td', { text: fmt(row.total) }), el('td', { text: fmt(row.sentiment.NEGATIVE) }),
         el('td', { text: fmt(row.scores.nps.score) }), el('td', { text: fmt(row.scores.csat.satisfied_percent) }),
         el('td', { text: fmt(row.scores.stars.mean) }));
     })));
@@ -269,7 +269,7 @@
       if (!page.next) break;
     }
     const shown = $('items-feed').children.length;
-    status.textContent = `${shown} feedback item${shown === 1 ? '' : 's'}` + (listState.next ? ' so far.' : '.');
+    status.textContent = `${fmt(shown)} feedback item${shown === 1 ? '' : 's'}` + (listState.next ? ' so far.' : '.');
     $('items-more').hidden = !listState.next;
   }
   $('items-more').addEventListener('click', () => moreItems());
@@ -385,7 +385,7 @@
       card('Feedback', stats.total, 'total'),
       card('NPS', stats.nps.score, 'nps'),
       card('NPS ratings', stats.nps.responses, 'nps-responses'),
-      card('Negative', stats.total ? Math.round(100 * negative / stats.total) + ' %' : '–', 'negative-share'),
+      card('Negative', stats.total ? fmt(Math.round(100 * negative / stats.total)) + ' %' : '–', 'negative-share'),
       card('Channels', stats.channels.length, 'channels'));
     scoreCards(clear($('scores')), stats.scores);
     const shownDays = spanOfData(stats.days);
@@ -408,7 +408,8 @@
     if (!stats.filter.theme) fillSelect($('f-theme'), stats.themes.by_theme.map((t) => [t.id, (t.parent ? '— ' : '') + t.name]));
     feed(stats.latest_negative);
     showThemes(stats);
-    status.textContent = `${stats.total} feedback item${stats.total === 1 ? '' : 's'} from ${stats.from} to ${stats.to}.`;
+    status.textContent = `${fmt(stats.total)} feedback item${stats.total === 1 ? '' : 's'} from ${stats.from} to ` +
+      `${stats.to}.`;
     $('board').setAttribute('data-loaded', `${stats.from}..${stats.to}`);
   }
 

@@ -4,6 +4,9 @@ writes them, sources and forms by their names, and a page that asks for nothing 
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.seed import FROM, SEED, TO
@@ -23,6 +26,26 @@ def test_the_list_of_items_shows_the_newest_first(page, local_stack, seeded):  #
     assert times == sorted(times, reverse=True)
     assert times[0].startswith(max(row[0] for row in SEED).isoformat())
     assert len({row[1] for row in SEED if row[0] == max(row[0] for row in SEED)}) > 1  # channels merged
+
+
+def _inflated(route) -> None:
+    """/stats as the API answers it, with a total a reader needs grouped."""
+    response = route.fetch()
+    body = response.json()
+    body["total"] = 1234567
+    route.fulfill(response=response, json=body)
+
+
+@pytest.mark.parametrize(("locale", "shown"), [("en-US", "1,234,567"), ("de-DE", "1.234.567")])
+def test_numbers_follow_the_readers_locale(new_context, local_stack, seeded, locale, shown):  # noqa: F811
+    page = new_context(locale=locale).new_page()
+    page.route(re.compile(r"/stats\?"), _inflated)
+    page.goto(dashboard_url(local_stack, token=local_stack.read_token))
+    loaded(page, FROM, TO)
+
+    expect(page.locator("[data-card=total] .value")).to_have_text(shown)
+    expect(page.locator("[data-card=total]")).to_have_attribute("data-value", "1234567")  # machine-readable
+    expect(page.locator("#status")).to_contain_text(shown)
 
 
 def test_the_page_asks_for_nothing_it_does_not_have(page, local_stack, seeded):  # noqa: F811
