@@ -123,12 +123,34 @@
     field.dataset.wanted = value;
   }
 
+  /* The last 7, 30 or 90 days up to today: in the address as `period=7d`, so a shared link keeps its meaning. */
+  const PERIODS = { '7d': 7, '30d': 30, '90d': 90 };
+  let period = null;  // the preset chosen, null for a range of its own
+  function periodRange(name) {
+    const to = isoDay(new Date());
+    return { from: isoDay(new Date(Date.parse(to) - (PERIODS[name] - 1) * DAY_MS)), to };
+  }
+  function showPeriod() {
+    for (const button of document.querySelectorAll('[data-period]')) {
+      button.setAttribute('aria-pressed', String(button.dataset.period === period));
+    }
+  }
+
   function restoreFilters() {
     const params = new URLSearchParams(location.search);
-    const to = calendarDay(params.get('to')) || isoDay(new Date());
-    $('from').value = calendarDay(params.get('from')) || isoDay(new Date(Date.parse(to) - 29 * DAY_MS));
-    $('to').value = to;
+    const asked = params.get('period');
+    // No range in the address is the last 30 days, the preset's.
+    period = Object.hasOwn(PERIODS, asked || '') ? asked : params.get('from') || params.get('to') ? null : '30d';
+    if (period) {
+      $('from').value = periodRange(period).from;
+      $('to').value = periodRange(period).to;
+    } else {
+      const to = calendarDay(params.get('to')) || isoDay(new Date());
+      $('from').value = calendarDay(params.get('from')) || isoDay(new Date(Date.parse(to) - 29 * DAY_MS));
+      $('to').value = to;
+    }
     for (const name of FILTERS) setField($('f-' + name), params.get(name) || '');
+    showPeriod();
   }
 
   /* The address the page shows: a change the page did not make itself (back, forward, a link) is a navigation. */
@@ -138,11 +160,19 @@
   /* Writes the filters to the address and reloads the figures. A view the user chose is a new history entry
    * (the back button returns to the view before); `replace` rewrites the current one (a page opening). */
   function applyFilters(changes, replace = false) {
-    for (const [name, value] of Object.entries(changes || {})) {
+    const { period: preset, ...fields } = changes || {};
+    if (preset) Object.assign(fields, periodRange(preset));
+    for (const [name, value] of Object.entries(fields)) {
       setField(name === 'from' || name === 'to' ? $(name) : $('f-' + name), value);
     }
     const values = filterValues();
-    const query = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
+    // A preset stays while its days are the ones shown; a day drilled into or dates typed are a range of their own.
+    if (preset) period = preset;
+    else if (period && (values.from !== periodRange(period).from || values.to !== periodRange(period).to)) period = null;
+    showPeriod();
+    const shown = period ? [['period', period], ...Object.entries(values).filter(([name]) => name !== 'from' && name !== 'to')]
+      : Object.entries(values);
+    const query = new URLSearchParams(shown.filter(([, value]) => value));
     // A form's page (#form=…) is that form's: with another source or none, it is the board again.
     const form = /^#form=([^&]+)$/.exec(location.hash);
     const hash = form && decodeURIComponent(form[1]) !== values.source ? '' : location.hash;
@@ -155,6 +185,9 @@
   }
   $('filters').addEventListener('submit', (event) => { event.preventDefault(); applyFilters(); });
   $('f-clear').addEventListener('click', () => applyFilters(Object.fromEntries(FILTERS.map((n) => [n, '']))));
+  for (const button of document.querySelectorAll('[data-period]')) {
+    button.addEventListener('click', () => applyFilters({ period: button.dataset.period }));
+  }
   fillSelect($('f-channel'), CHANNELS.map((c) => [c, c]));
   fillSelect($('f-sentiment'), THEME_SENTIMENTS.map((s) => [s, LABELS[s]]));
   fillSelect($('f-rating'), RATINGS);

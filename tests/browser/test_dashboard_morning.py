@@ -5,13 +5,15 @@ writes them, sources and forms by their names, and a page that asks for nothing 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import today
 from tests.browser.seed import FROM, SEED, TO
 from tests.browser.test_dashboard import dashboard_url, seeded  # noqa: F401  (the package's seeded stack)
-from tests.browser.test_dashboard_navigation import loaded
+from tests.browser.test_dashboard_navigation import loaded, query
 
 
 def test_the_list_of_items_shows_the_newest_first(page, local_stack, seeded):  # noqa: F811
@@ -26,6 +28,34 @@ def test_the_list_of_items_shows_the_newest_first(page, local_stack, seeded):  #
     assert times == sorted(times, reverse=True)
     assert times[0].startswith(max(row[0] for row in SEED).isoformat())
     assert len({row[1] for row in SEED if row[0] == max(row[0] for row in SEED)}) > 1  # channels merged
+
+
+def test_date_presets_live_in_the_address_and_the_custom_range_stays(page, local_stack, seeded):  # noqa: F811
+    end = date.fromisoformat(today())
+    page.goto(dashboard_url(local_stack, token=local_stack.read_token))
+    loaded(page, FROM, TO)
+
+    page.get_by_role("button", name="Last 7 days").click()
+    loaded(page, end - timedelta(days=6), end)
+    assert query(page)["period"] == ["7d"] and "from" not in query(page)  # a link opened tomorrow: its 7 days
+    expect(page.get_by_role("button", name="Last 7 days")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_label("From", exact=True)).to_have_value((end - timedelta(days=6)).isoformat())
+
+    page.go_back()
+    loaded(page, FROM, TO)
+    expect(page.get_by_role("button", name="Last 7 days")).to_have_attribute("aria-pressed", "false")
+
+    page.goto(local_stack.api + "/dashboard?period=90d&channel=x")  # a shared link
+    loaded(page, end - timedelta(days=89), end)
+    expect(page.get_by_role("button", name="Last 90 days")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_label("Channel", exact=True)).to_have_value("x")
+
+    page.get_by_label("From", exact=True).fill(FROM.isoformat())  # a custom range replaces the preset
+    page.get_by_label("To", exact=True).fill(TO.isoformat())
+    page.get_by_role("button", name="Apply").click()
+    loaded(page, FROM, TO)
+    assert "period" not in query(page) and query(page)["from"] == [FROM.isoformat()]
+    expect(page.locator("[data-period][aria-pressed=true]")).to_have_count(0)
 
 
 def _inflated(route) -> None:
