@@ -422,7 +422,9 @@ def get_stats() -> Response:
     days = stats_days(_day("from"), _day("to"), utc_now().date())
     only = _stats_slice()
     return Response(
-        body=stats.compute(days, only=only), status_code=200, headers={"Cache-Control": "no-store"}
+        body=stats.name_sources(stats.compute(days, only=only)),
+        status_code=200,
+        headers={"Cache-Control": "no-store"},
     )
 
 

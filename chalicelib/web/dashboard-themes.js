@@ -14,8 +14,9 @@ window.FeedbackThemes = (() => {
   const clear = (node) => { node.replaceChildren(); return node; };
 
   /* The panel, given the dashboard's `api` (GET as JSON), its `Unauthorized` error, `showLogin`, and how it
-   * writes a time (`minute`) and a comment (`commentText`). Returns `showThemes(stats)`. */
-  function themesPanel({ api, Unauthorized, showLogin, minute, commentText }) {
+   * writes a time (`minute`), a comment (`commentText`) and a form or source (`sourceLabel`). Returns
+   * `showThemes(stats)`. */
+  function themesPanel({ api, Unauthorized, showLogin, minute, commentText, sourceLabel }) {
     const themeState = { range: null, source: null, names: {}, theme: null, ids: [], next: null, request: 0 };
 
     function percent(share) { return share === null ? '–' : fmt(Math.round(100 * share)) + ' %'; }
@@ -121,7 +122,7 @@ window.FeedbackThemes = (() => {
     function showThemes(stats) {
       themeState.range = { from: stats.from, to: stats.to };
       themeState.source = stats.unfiltered.includes('themes') ? null : stats.filter.source || null;
-      $('themes-title').textContent = themeState.source ? `Top themes of ${themeState.source}` : 'Top themes';
+      $('themes-title').textContent = themeState.source ? `Top themes of ${sourceLabel(themeState.source)}` : 'Top themes';
       themeState.names = Object.fromEntries(stats.themes.by_theme.map((t) => [t.id, t.name]));
       themeState.request++;  // a listing still loading belongs to the previous range
       $('theme-items').hidden = true;

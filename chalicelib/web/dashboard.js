@@ -244,8 +244,18 @@
     }
   }
 
+  /* Forms and sources by name where /stats gives one (a source no longer configured keeps its id). */
+  const sourceNames = {};
+  const sourceLabel = (id) => sourceNames[id] || id;
+  const sourceSpan = (id) => el('bdi', { class: 'source', 'data-source': id, text: sourceLabel(id) });
+  function learnSourceNames(rows) {
+    for (const row of rows) if (row.name) sourceNames[row.source_id] = row.name;
+    // The list loads beside /stats: items shown before the names arrived get them now.
+    for (const span of document.querySelectorAll('bdi.source[data-source]')) span.textContent = sourceLabel(span.dataset.source);
+  }
+
   /* --- top themes (dashboard-themes.js) ------------------------------------------------------------- */
-  const { showThemes } = themesPanel({ api, Unauthorized, showLogin, minute, commentText });
+  const { showThemes } = themesPanel({ api, Unauthorized, showLogin, minute, commentText, sourceLabel });
 
   /* --- forms (the score cards: dashboard-charts.js) ------------------------------------------------- */
   function sourceTable(sources) {
@@ -253,7 +263,8 @@
     node.append(el('thead', {}, el('tr', {}, ...['Form or source', 'Feedback', 'Negative', 'NPS', 'CSAT % satisfied',
       'Stars'].map((text) => el('th', { scope: 'col', text })))));
     node.append(el('tbody', {}, ...sources.map((row) => {
-      const open = el('button', { type: 'button', class: 'link', 'data-source': row.source_id, text: row.source_id });
+      const open = el('button', { type: 'button', class: 'link', 'data-source': row.source_id,
+        text: sourceLabel(row.source_id), title: row.name ? row.source_id : null });
       open.addEventListener('click', () => drill({ source: row.source_id }));
       return el('tr', { 'data-source': row.source_id, 'data-total': row.total },
         el('th', { scope: 'row' }, open), el('td', { text: fmt(row.total) }), el('td', { text: fmt(row.sentiment.NEGATIVE) }),
@@ -271,9 +282,9 @@
       ? profileLink(item.customer_id, item.author && (item.author.name || item.author.handle) || 'Customer')
       : el('span', { class: 'hint', text: 'Anonymous' });
     return el('li', { 'data-feedback-id': item.feedback_id, 'data-sentiment': item.sentiment || 'NONE' },
-      el('div', { class: 'meta', text: `${minute(item.stored_at)} · ${item.channel} · ${item.source_id}` +
+      el('div', { class: 'meta' }, `${minute(item.stored_at)} · ${item.channel} · `, sourceSpan(item.source_id),
         `${ratingText(item)} · ` +
-        `${LABELS[item.sentiment] || 'Not analysed'}${item.language ? ' · ' + item.language : ''}` }),
+        `${LABELS[item.sentiment] || 'Not analysed'}${item.language ? ' · ' + item.language : ''}`),
       commentText(item), who);
   }
 
@@ -404,7 +415,9 @@
     if (request !== boardState.request) return;  // the filters changed meanwhile: a later answer is theirs
     $('board').setAttribute('data-state', 'ready');
     const note = [];
-    if (slice.name) note.push(`The figures are those of ${slice.name} ${values[slice.name]}`);
+    learnSourceNames(stats.sources);
+    const sliced = slice.name === 'source' ? sourceLabel(values.source) : values[slice.name];
+    if (slice.name) note.push(`The figures are those of ${slice.name} ${sliced}`);
     if (slice.ignored.length) note.push(`the charts do not narrow by ${slice.ignored.join(', ')} (the list does)`);
     const parts = { channels: 'the channel chart', sources: 'the form table', scores: 'the scores',
       themes: 'the themes', latest_negative: 'the latest negatives' };
@@ -436,7 +449,8 @@
       stats.days.map((d) => [d.date, d.total, ...SENTIMENTS.map((s) => d.sentiment[s]), d.nps.score,
         d.scores.csat.satisfied_percent, d.scores.stars.mean]));
     sourceTable(stats.sources);
-    fillSelect($('f-source'), stats.sources.map((row) => [row.source_id, row.source_id]));
+    fillSelect($('f-source'), stats.sources.map((row) => [row.source_id, sourceLabel(row.source_id)]));
+    if (!$('form-title').hidden && values.source) $('form-title').textContent = 'Form ' + sourceLabel(values.source);
     // Cut by a theme, the block holds its family only: the list of every theme stays as it was.
     if (!stats.filter.theme) fillSelect($('f-theme'), stats.themes.by_theme.map((t) => [t.id, (t.parent ? '— ' : '') + t.name]));
     feed(stats.latest_negative);
@@ -474,8 +488,8 @@
       // Each coloured by its own sentiment, as in the list of items (the feed's default colour is negative's).
       ...customer.recent_feedback.map((item) => el('li', { 'data-feedback-id': item.feedback_id,
         'data-sentiment': item.sentiment || 'NONE' },
-      el('div', { class: 'meta', text: `${minute(item.occurred_at)} · ${item.channel} · ${item.source_id}` +
-        `${ratingText(item)} · ${LABELS[item.sentiment] || 'Not analysed'}` }), commentText(item)))));
+      el('div', { class: 'meta' }, `${minute(item.occurred_at)} · ${item.channel} · `, sourceSpan(item.source_id),
+        `${ratingText(item)} · ${LABELS[item.sentiment] || 'Not analysed'}`), commentText(item)))));
   }
 
   function route() {
@@ -494,7 +508,7 @@
     } else if (form) {
       // A form's page: the board narrowed to its responses (scores, trend, list), under its own heading.
       const formId = decodeURIComponent(form[1]);
-      $('form-title').textContent = 'Form ' + formId;
+      $('form-title').textContent = 'Form ' + sourceLabel(formId);
       applyFilters({ source: formId }, true);
     } else {
       loadBoard();
