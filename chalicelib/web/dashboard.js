@@ -218,7 +218,21 @@
   }
 
   /* A comment as written: its own direction (Arabic or Hebrew right to left in this left-to-right page). */
-  const commentText = (item) => el('p', { class: 'text', dir: 'auto', text: item.text || '(no text)' });
+  // A longer comment shows its first lines until asked (one in a list should not take the whole screen).
+  const LONG_COMMENT = 600;
+  function commentText(item) {
+    const text = el('p', { class: 'text', dir: 'auto', text: item.text || '(no text)' });
+    if ((item.text || '').length <= LONG_COMMENT) return text;
+    text.classList.add('folded');
+    const toggle = el('button', { type: 'button', class: 'link unfold', 'aria-expanded': 'false',
+      text: 'Show the whole comment' });
+    toggle.addEventListener('click', () => {
+      const open = !text.classList.toggle('folded');
+      toggle.setAttribute('aria-expanded', String(open));
+      toggle.textContent = open ? 'Show less' : 'Show the whole comment';
+    });
+    return el('div', {}, text, toggle);
+  }
 
   /* "<name> — customer profile", the name isolated so a right-to-left one keeps the words' order. */
   function profileLink(customerId, name, unnamed) {

@@ -115,3 +115,31 @@ def test_the_page_asks_for_nothing_it_does_not_have(page, local_stack, seeded): 
 
     assert page.locator("link[rel=icon]").count() == 1
     assert failed == []
+
+
+def _one_long_comment(route) -> None:
+    """/feedback as the API answers it, its first item's comment 3,000 characters long."""
+    response = route.fetch()
+    body = response.json()
+    if body["items"]:
+        body["items"][0]["text"] = "The checkout page froze again. " * 100
+    route.fulfill(response=response, json=body)
+
+
+def test_a_long_comment_shows_its_first_lines_until_asked(page, local_stack, seeded):  # noqa: F811
+    page.route(re.compile(r"/feedback\?"), _one_long_comment)
+    page.goto(dashboard_url(local_stack, token=local_stack.read_token))
+    loaded(page, FROM, TO)
+    first = page.locator("#items-feed > li").first
+    text = first.locator(".text")
+    expect(text).to_contain_text("froze again")
+    line = float(text.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20"))
+
+    folded = text.bounding_box()
+    assert folded and folded["height"] <= 7 * line  # a few lines, not a screenful
+    first.get_by_role("button", name="Show the whole comment").click()
+    expect(first.get_by_role("button", name="Show less")).to_have_attribute("aria-expanded", "true")
+    unfolded = text.bounding_box()
+    assert unfolded and unfolded["height"] > 3 * folded["height"]
+    short = page.locator("#items-feed > li").nth(1)
+    expect(short.get_by_role("button")).to_have_count(0)  # a short comment has nothing to unfold
