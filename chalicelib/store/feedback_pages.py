@@ -126,9 +126,10 @@ class _PageReader:
     key_names: tuple[str, ...]
     # The index holds keys only (the customer index): each response's items are then read by key.
     fetch_by_key: bool = False
-    # A newest-first listing shares one page's budget among a day's partitions (page_days_newest).
-    item_budget: int = PAGE_ITEM_BUDGET
-    query_budget: int = PAGE_QUERY_BUDGET
+    # A newest-first listing shares one page's budget among a day's partitions (page_days_newest); None is
+    # the whole page's (the module's budgets, read when used).
+    item_budget: int | None = None
+    query_budget: int | None = None
     items: list[StoredFeedback] = field(default_factory=list)
     evaluated: int = 0
     requests: int = 0
@@ -136,7 +137,8 @@ class _PageReader:
     @property
     def done(self) -> bool:
         """The page is full, or it has spent its read budget."""
-        spent = self.evaluated >= self.item_budget or self.requests >= self.query_budget
+        queries = PAGE_QUERY_BUDGET if self.query_budget is None else self.query_budget
+        spent = self.evaluated >= self._items_allowed or self.requests >= queries
         return len(self.items) >= self.limit or spent
 
     def _request_limit(self) -> int:
@@ -146,7 +148,11 @@ class _PageReader:
         if not self.filters.active:
             return wanted
         kept_share = (len(self.items) + 1) / (self.evaluated + 1)
-        return max(1, min(self.item_budget - self.evaluated, math.ceil(wanted / kept_share)))
+        return max(1, min(self._items_allowed - self.evaluated, math.ceil(wanted / kept_share)))
+
+    @property
+    def _items_allowed(self) -> int:
+        return PAGE_ITEM_BUDGET if self.item_budget is None else self.item_budget
 
     def read_query(self, query: dict[str, Any], start_key: dict[str, Any] | None) -> dict[str, Any] | None:
         """Page through one Query from `start_key` until the page is done or the Query ends; the key to
