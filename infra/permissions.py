@@ -317,6 +317,14 @@ def api_handler(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatemen
             [targets.table_arn],
             partitions=[DELIVERY_LOG_PARTITIONS],
         ),
+        # GET /stats (read/stats.name_sources): the forms' and sources' names, one Query of each kind's
+        # config records per cache window, in those partitions only.
+        statement(
+            "ListFormAndSourceNames",
+            ["dynamodb:Query"],
+            [targets.table_arn],
+            partitions=[FORM_PARTITION, SOURCE_PARTITION],
+        ),
         # Without ListBucket S3 answers a missing manifest 403, not 404 (exports_api.read_manifest).
         statement("TellMissingExports", ["s3:ListBucket"], [targets.bucket_arn]),
         # Erasure: export/rewrite._dispatch invokes the export function asynchronously (InvocationType=Event)

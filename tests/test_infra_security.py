@@ -253,14 +253,17 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
     # The API puts one item only: the cursor key, in its own partition.
     (key,) = [s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "CreateCursorKey"]
     assert key["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SIGNING_KEY"]}}
-    # It queries no table partition but the delivery logs (GET /subscriptions/{id}/deliveries; GET /stats
-    # lists the latest negatives through their sparse index), and deletes or updates in the feedback and
-    # counter partitions only (erasure).
+    # It queries no table partition but the forms' and sources' config records (GET /stats names them) and
+    # the delivery logs (GET /subscriptions/{id}/deliveries; GET /stats lists the latest negatives through
+    # their sparse index), and deletes or updates in the feedback and counter partitions only (erasure).
     assert [
         s["Condition"]
         for s in _role_statements(synth, permissions.API_HANDLER)
         if "dynamodb:Query" in _listed(s["Action"]) and "Condition" in s
-    ] == [{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["DELIVERY#*"]}}]
+    ] == [
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["DELIVERY#*"]}},
+        {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["FORM", "SOURCE"]}},
+    ]
     (erase,) = [
         s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "EraseCountedFeedback"
     ]

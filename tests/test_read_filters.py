@@ -271,3 +271,22 @@ def test_a_csv_part_is_capped_in_bytes_as_sent_not_in_characters(bare, monkeypat
     assert len(parts) >= 2 and sum(map(len, parts)) > 8_000
     assert all(len(part) <= 8_000 for part in parts), [len(part) for part in parts]
     assert len(_csv_rows(b"".join(parts))) == 9
+
+
+def test_stats_names_each_form_and_source_as_configured(bare):
+    from chalicelib.channels import sources
+    from chalicelib.forms import records as form_records
+    from chalicelib.forms.config import FormConfig
+
+    client, headers, schema = bare
+    seed(30, 2, 8)
+    form_records.save(FormConfig(form_id="demo", name="Checkout survey"))
+    sources.save(sources.SourceConfig(source_id="checkout-csat", type="webhook", name="Support desk"), {})
+    span = {"from": DAYS[0].isoformat(), "to": DAYS[1].isoformat()}
+
+    response = client.get("/stats?" + urlencode(span), headers=headers)
+
+    body = validated(schema, "/stats", "GET", response)
+    names = {row["source_id"]: row["name"] for row in body["sources"]}
+    # The third was never configured (or was removed): its items keep its id, without a name.
+    assert names == {"demo": "Checkout survey", "checkout-csat": "Support desk", "src_typeform|odd": None}

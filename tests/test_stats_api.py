@@ -90,9 +90,20 @@ def test_stats_reads_counters_and_the_negatives_index_never_the_day_index(client
     client.http.get("/stats?from=2026-11-18&to=2026-11-19", headers=read_token)
 
     # GetItem: the token record, once; BatchGetItem: the counters, then the newest negatives; Query: their
-    # keys, in the sparse index of negatives (never the per-day index).
-    assert operations == {"GetItem": 1, "BatchGetItem": 2, "Query": 1}
+    # keys, in the sparse index of negatives (never the per-day index), and the forms' and sources' names
+    # (their config records, once per cache window).
+    assert operations == {"GetItem": 1, "BatchGetItem": 2, "Query": 3}
     assert [c.get("IndexName") for c in calls if "IndexName" in c] == [schema.NEGATIVE_INDEX]
+    named = [
+        c["ExpressionAttributeValues"][":kind"]["S"]
+        for c in calls
+        if "IndexName" not in c and "KeyConditionExpression" in c
+    ]
+    assert sorted(named) == ["FORM", "SOURCE"]
+
+    operations.clear()
+    client.http.get("/stats?from=2026-11-18&to=2026-11-19", headers=read_token)
+    assert operations["Query"] == 1  # the names come from the cache
 
 
 def test_stats_defaults_and_limits(client, read_token):

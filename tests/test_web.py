@@ -465,6 +465,28 @@ def test_dashboard_shell_and_assets(client):
     assert "xxxxxxxxxx" not in long_name.body.decode()  # not echoed
 
 
+def test_every_script_and_stylesheet_the_dashboard_names_is_served(client):
+    page = client.http.get("/dashboard").body.decode()
+    named = re.findall(r'(?:src|href)="(assets/[^"]+)"', page)
+
+    assert "assets/dashboard-themes.js" in named  # the themes panel, an asset of its own
+    for path in named:
+        answer = client.http.get("/" + path)
+        assert answer.status_code == 200, path
+
+
+def test_every_html_page_names_its_icon_so_no_browser_asks_for_favicon_ico(client):
+    pages = {
+        "dashboard": client.http.get("/dashboard").body.decode(),
+        "hosted form": client.http.get("/f/demo").body.decode(),
+        "demo site": demo.render("/", "http://127.0.0.1:8000", "demo", "127.0.0.1:8001") or "",
+    }
+
+    for name, page in pages.items():
+        # An empty data: icon (every page's img-src allows it): without one, browsers GET /favicon.ico, a 404.
+        assert '<link rel="icon" href="data:,">' in page, name
+
+
 def _dashboard_choices(constant: str) -> list[str]:
     """The values of one of dashboard.js's option lists (`const CHANNELS = [...]`, `RATINGS`, …)."""
     script = (WEB_DIR / "dashboard.js").read_text(encoding="utf-8")

@@ -143,6 +143,24 @@ def read_days_cursor(token: str | None, listing: str, days: Sequence[date]) -> d
     return {"day": day, "channel": channel, "shard": shard, "key": key}
 
 
+def read_newest_cursor(token: str | None, listing: str, days: Sequence[date]) -> dict[str, Any] | None:
+    """The position (`day`, `before`: the sort key to list below, None for the day's newest) of a newest-first
+    day listing's `next`, checked; None without one."""
+    if token is None:
+        return None
+    payload = _verified_payload(token, listing)
+    if set(payload) != {"day", "before"} or not _is_index(payload["day"], len(days)):
+        raise InvalidCursor()
+    before = payload["before"]
+    if before is not None and not (
+        isinstance(before, str)
+        and len(before) <= MAX_KEY_VALUE_CHARS
+        and before.startswith(days[payload["day"]].isoformat())
+    ):
+        raise InvalidCursor()
+    return {"day": payload["day"], "before": before}
+
+
 def read_customer_cursor(
     token: str | None, listing: str, customer_id: str, days: Sequence[date] | None = None
 ) -> dict[str, Any] | None:

@@ -4,7 +4,8 @@
   (scope read): feedback by the UTC day it was stored (as the exports are cut), or a customer's feedback
   newest first (with dates: what occurred on those days); cursor pagination, each page within a read
   budget (so a page may hold fewer than `limit` items while `next` continues). `theme` keeps the items
-  tagged with that theme or one of its children.
+  tagged with that theme or one of its children. `order=newest` lists the days' items newest first (each day's
+  partitions merged by the time they were stored), as the dashboard shows them.
 - `GET /customers/{id}` (read): profile, identities and recent feedback, from one Query.
 - `POST /customers/search` `{"email": …}` (read): the customer an email belongs to; the address travels in
   the body, so no request log on the way (API Gateway, proxies, `make run`) holds it.
@@ -66,7 +67,7 @@ def _query(name: str) -> str | None:
 # otherwise be answered silently (a misspelt filter with everything, `channel=form&channel=x` with x alone).
 LISTING_PARAMETERS = (
     "date", "from", "to", "channel", "sentiment", "customer_id", "theme", "theme_sentiment",
-    "source", "rating", "language", "q", "limit", "next",
+    "source", "rating", "language", "q", "order", "limit", "next",
 )  # fmt: skip
 STATS_PARAMETERS = ("from", "to", "channel", "source", "sentiment", "theme")
 _REPEATED_CODES = {
@@ -229,6 +230,10 @@ class Listing(NamedTuple):
                     page = feedback_pages.page_customer(paged, by_customer, limit, None, self.days)
             if page.cursor and paged != self.customer_id:
                 return page.items, cursors.issue({**page.cursor, "merged_into": paged}, listing)
+        elif self.identity.get("order") == "newest":
+            days = self.days or [utc_now().date()]
+            cursor = cursors.read_newest_cursor(token, listing, days)
+            page = feedback_pages.page_days_newest(days, self.filters, limit, cursor)
         else:
             days = self.days or [utc_now().date()]
             cursor = cursors.read_days_cursor(token, listing, days)
@@ -252,6 +257,9 @@ def requested_listing() -> Listing:
     channel, sentiment = _choice("channel", Channel), _choice("sentiment", Sentiment)
     customer_id, themed, fields = _customer_filter(), _theme_filter(), _field_filters()
     days = _days()
+    order = params.parse_choice("order", _query("order"), ("oldest", "newest"))
+    if order == "oldest" and customer_id:
+        raise BadRequest("A customer's feedback is listed newest first.", code="invalid_filter")
     filters = feedback_pages.Filters(
         channel=channel,
         sentiment=sentiment,
@@ -261,6 +269,8 @@ def requested_listing() -> Listing:
         **fields.store_filters(),
     )
     identity = {"channel": channel, "sentiment": sentiment, **themed.listing(), **fields.listing()}
+    if order == "newest" and not customer_id:
+        identity["order"] = order  # only when asked: the oldest-first listing's cursors keep their meaning
     return Listing(filters, days, customer_id, identity)
 
 
@@ -412,7 +422,9 @@ def get_stats() -> Response:
     days = stats_days(_day("from"), _day("to"), utc_now().date())
     only = _stats_slice()
     return Response(
-        body=stats.compute(days, only=only), status_code=200, headers={"Cache-Control": "no-store"}
+        body=stats.name_sources(stats.compute(days, only=only)),
+        status_code=200,
+        headers={"Cache-Control": "no-store"},
     )
 
 

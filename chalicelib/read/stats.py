@@ -34,7 +34,7 @@ from chalicelib.config import settings
 from chalicelib.models import RatingScale, Sentiment
 from chalicelib.read import scores
 from chalicelib.read.theme_stats import ThemeStats
-from chalicelib.store import counters, dynamo
+from chalicelib.store import config_records, counters, dynamo
 from chalicelib.store.counters import (
     DETRACTOR_MAX,
     FORM_ITEMS,
@@ -467,3 +467,15 @@ def compute(
         "latest_negative": _newest_negative(days, latest_negative),
         "themes": themes.as_json(before[0], before[-1]),
     }
+
+
+def name_sources(answer: dict[str, Any]) -> dict[str, Any]:
+    """`answer` with each source row's `name`: the form's or source's name as configured, None for one no
+    longer configured. The configurations are read from memory (one Query per kind when the cache is cold
+    or stale, as the ack path reads them), so names cost no read of the counters."""
+    names: dict[str, str] = {}
+    for records in (config_records.SOURCES, config_records.FORMS):
+        found = records.get_multiple(records.kind, max_age=settings().config_cache_seconds) or {}
+        names.update({record_id: fields["name"] for record_id, fields in found.items() if fields.get("name")})
+    answer["sources"] = [{**row, "name": names.get(row["source_id"])} for row in answer["sources"]]
+    return answer

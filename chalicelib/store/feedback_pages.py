@@ -126,6 +126,10 @@ class _PageReader:
     key_names: tuple[str, ...]
     # The index holds keys only (the customer index): each response's items are then read by key.
     fetch_by_key: bool = False
+    # A newest-first listing shares one page's budget among a day's partitions (page_days_newest); None is
+    # the whole page's (the module's budgets, read when used).
+    item_budget: int | None = None
+    query_budget: int | None = None
     items: list[StoredFeedback] = field(default_factory=list)
     evaluated: int = 0
     requests: int = 0
@@ -133,7 +137,8 @@ class _PageReader:
     @property
     def done(self) -> bool:
         """The page is full, or it has spent its read budget."""
-        spent = self.evaluated >= PAGE_ITEM_BUDGET or self.requests >= PAGE_QUERY_BUDGET
+        queries = PAGE_QUERY_BUDGET if self.query_budget is None else self.query_budget
+        spent = self.evaluated >= self._items_allowed or self.requests >= queries
         return len(self.items) >= self.limit or spent
 
     def _request_limit(self) -> int:
@@ -143,7 +148,11 @@ class _PageReader:
         if not self.filters.active:
             return wanted
         kept_share = (len(self.items) + 1) / (self.evaluated + 1)
-        return max(1, min(PAGE_ITEM_BUDGET - self.evaluated, math.ceil(wanted / kept_share)))
+        return max(1, min(self._items_allowed - self.evaluated, math.ceil(wanted / kept_share)))
+
+    @property
+    def _items_allowed(self) -> int:
+        return PAGE_ITEM_BUDGET if self.item_budget is None else self.item_budget
 
     def read_query(self, query: dict[str, Any], start_key: dict[str, Any] | None) -> dict[str, Any] | None:
         """Page through one Query from `start_key` until the page is done or the Query ends; the key to
@@ -246,6 +255,85 @@ def page_days(
                 )
                 return Page(page.items, following)
     return Page(page.items, None)
+
+
+def day_sort_key(feedback: StoredFeedback) -> str:
+    """Its sort key in the per-day index (feedback.py's to_item): when it was stored, then its id."""
+    return f"{feedback.stored_at.isoformat()}#{feedback.feedback_id}"
+
+
+def page_days_newest(
+    days: Sequence[date], filters: Filters, limit: int, cursor: dict[str, Any] | None = None
+) -> Page:
+    """Items stored on `days`, newest first: the last day first and, on a day, the items of all its
+    partitions merged by the time they were stored, `limit` at most; resumable by cursor.
+
+    Each partition of a day is read backwards from below the cursor's `before` (the sort key of the last item
+    listed) for at most what the page still wants, so a page costs one Query per partition of its days; what a
+    page read but did not list is read again by the next. The page's read budget is shared by a day's
+    partitions: one that spends its share stops the page where every partition has been read down to.
+    """
+    start_day = cursor["day"] if cursor else len(days) - 1
+    before = cursor.get("before") if cursor else None
+    counts = day_layout.read_counts(days[: start_day + 1])  # at most 93 days: two BatchGetItem
+    matching = listing_hints.matching_days(days[: start_day + 1], filters, counts) if filters.active else None
+    skipped = set() if matching is None else set(days[: start_day + 1]) - set(matching)
+    extra = filters.expression()
+    items: list[StoredFeedback] = []
+    evaluated = requests = 0
+    for day_index in range(start_day, -1, -1):
+        day = days[day_index]
+        if evaluated >= PAGE_ITEM_BUDGET or requests >= PAGE_QUERY_BUDGET:
+            return Page(items, {"day": day_index, "before": None})
+        if day in skipped:
+            before = None
+            continue
+        parts = counts.partitions(day, filters.channel, filters.source_id)
+        wanted = limit - len(items)
+        found: list[StoredFeedback] = []
+        more = False  # a partition holds items below those read
+        floor = None  # the sort key a partition cut short by the budget was read down to
+        for part in parts:
+            reader = _PageReader(
+                filters,
+                wanted,
+                DAY_KEY_NAMES,
+                item_budget=max(wanted, (PAGE_ITEM_BUDGET - evaluated) // len(parts)),
+                query_budget=max(1, (PAGE_QUERY_BUDGET - requests) // len(parts)),
+            )
+            condition, names, values = "#pk = :day", {"#pk": DAY_PK}, {":day": {"S": part.value(day)}}
+            if before is not None:
+                condition += " AND #sk < :before"
+                names["#sk"], values[":before"] = DAY_SK, {"S": before}
+            query: dict[str, Any] = {
+                "TableName": settings().table_name,
+                "IndexName": DAY_INDEX,
+                "ScanIndexForward": False,
+                "KeyConditionExpression": condition,
+                **extra,
+                "ExpressionAttributeNames": {**names, **extra.get("ExpressionAttributeNames", {})},
+                "ExpressionAttributeValues": {**values, **extra.get("ExpressionAttributeValues", {})},
+            }
+            resume = reader.read_query(query, None)
+            evaluated, requests = evaluated + reader.evaluated, requests + reader.requests
+            found.extend(reader.items)
+            if resume is not None:
+                more = True
+                if len(reader.items) < wanted:
+                    floor = max(floor or "", resume[DAY_SK]["S"])
+        found.sort(key=day_sort_key, reverse=True)
+        if floor is not None:
+            found = [item for item in found if day_sort_key(item) >= floor]
+        items.extend(found[:wanted])
+        if floor is not None and len(found) <= wanted:
+            return Page(items, {"day": day_index, "before": floor})
+        if len(items) >= limit:
+            if more or len(found) > wanted:
+                return Page(items, {"day": day_index, "before": day_sort_key(items[-1])})
+            following = next((i for i in range(day_index - 1, -1, -1) if days[i] not in skipped), None)
+            return Page(items, None if following is None else {"day": following, "before": None})
+        before = None
+    return Page(items, None)
 
 
 def _position(day_index: int, part: DayPartition, key: dict[str, Any] | None) -> dict[str, Any]:

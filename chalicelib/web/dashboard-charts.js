@@ -11,6 +11,10 @@ window.FeedbackCharts = (() => {
   const SENTIMENTS = ['POSITIVE', 'NEUTRAL', 'MIXED', 'NEGATIVE', 'NONE'];
   const LABELS = { POSITIVE: 'Positive', NEUTRAL: 'Neutral', MIXED: 'Mixed', NEGATIVE: 'Negative',
     NONE: 'Not analysed' };
+  // Numbers as the reader's locale writes them (1,234,567 · 1.234.567; 4.5 · 4,5); the API gives at most 2 decimals.
+  const NUMBER = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+  /* A figure for the reader: a number in the locale's way, '–' for none, any other text as it is. */
+  const fmt = (n) => (n === null || n === undefined ? '–' : typeof n === 'number' ? NUMBER.format(n) : String(n));
 
   /* Creates an element (HTML or SVG): el('p', {class: 'x', text: 'hi'}, child…). */
   function el(tag, attributes, ...children) {
@@ -70,7 +74,7 @@ window.FeedbackCharts = (() => {
       'data-chart': 'days', 'data-total': days.reduce((sum, d) => sum + d.total, 0) });
     for (const tick of [0, max / 2, max]) {
       svg.append(el('line', { class: 'axis', x1: left, x2: width, y1: y(tick), y2: y(tick) }),
-        el('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end', text: tick }));
+        el('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end', text: fmt(tick) }));
     }
     const every = Math.ceil(days.length / labelsFitting(width - left, 10));
     days.forEach((day, index) => {
@@ -82,13 +86,13 @@ window.FeedbackCharts = (() => {
         if (!count) continue;
         group.append(el('rect', { class: sentiment, x, width: bar, y: y(base + count),
           height: y(base) - y(base + count), 'data-sentiment': sentiment, 'data-count': count },
-        el('title', { text: `${day.date} · ${LABELS[sentiment]}: ${count}` })));
+        el('title', { text: `${day.date} · ${LABELS[sentiment]}: ${fmt(count)}` })));
         base += count;
       }
       if (index % every === 0) {
         group.append(el('text', { x: x + bar / 2, y: height - 6, 'text-anchor': 'middle', text: day.date.slice(5) }));
       }
-      svg.append(pickable(group, `${day.date}: ${day.total} items, list them`, onPick && (() => onPick(day.date))));
+      svg.append(pickable(group, `${day.date}: ${fmt(day.total)} items, list them`, onPick && (() => onPick(day.date))));
     });
     return svg;
   }
@@ -112,11 +116,11 @@ window.FeedbackCharts = (() => {
         if (!count) continue;
         group.append(el('rect', { class: sentiment, x, y, height: row - 8, width: scale(count),
           'data-sentiment': sentiment, 'data-count': count },
-        el('title', { text: `${channel.channel} · ${LABELS[sentiment]}: ${count}` })));
+        el('title', { text: `${channel.channel} · ${LABELS[sentiment]}: ${fmt(count)}` })));
         x += scale(count);
       }
-      group.append(el('text', { class: 'total', x: x + 6, y: y + 15, text: channel.total }));
-      svg.append(pickable(group, `${channel.channel}: ${channel.total} items, list them`,
+      group.append(el('text', { class: 'total', x: x + 6, y: y + 15, text: fmt(channel.total) }));
+      svg.append(pickable(group, `${channel.channel}: ${fmt(channel.total)} items, list them`,
         onPick && (() => onPick(channel.channel))));
     });
     return svg;
@@ -137,7 +141,7 @@ window.FeedbackCharts = (() => {
       'data-chart': spec.name });
     spec.ticks.forEach((tick, index) => {
       svg.append(el('line', { class: index === 1 ? 'zero' : 'axis', x1: left, x2: width, y1: y(tick), y2: y(tick) }),
-        el('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end', text: tick }));
+        el('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end', text: fmt(tick) }));
     });
     let run = [];
     const flushRun = () => {
@@ -153,7 +157,7 @@ window.FeedbackCharts = (() => {
       if (value(day) === null) return;
       svg.append(el('circle', { class: 'point', cx: x(index), cy: y(value(day)), r: 4, 'data-date': day.date,
         [`data-${spec.name}`]: value(day), 'data-responses': spec.responses(day) },
-      el('title', { text: `${day.date} · ${spec.label} ${value(day)} (${spec.responses(day)} ratings)` })));
+      el('title', { text: `${day.date} · ${spec.label} ${fmt(value(day))} (${fmt(spec.responses(day))} ratings)` })));
     });
     const every = Math.ceil(days.length / labelsFitting(width - left, 6));
     days.forEach((day, index) => {
@@ -191,7 +195,7 @@ window.FeedbackCharts = (() => {
     const width = 120, height = 12;
     const counted = ABOUT_SENTIMENTS.reduce((sum, s) => sum + (theme.sentiment[s] || 0), 0);
     const svg = el('svg', { class: 'mix', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img',
-      'aria-label': ABOUT_SENTIMENTS.map((s) => `${LABELS[s]} ${theme.sentiment[s] || 0}`).join(', ') });
+      'aria-label': ABOUT_SENTIMENTS.map((s) => `${LABELS[s]} ${fmt(theme.sentiment[s] || 0)}`).join(', ') });
     let x = 0;
     for (const sentiment of ABOUT_SENTIMENTS) {
       const count = theme.sentiment[sentiment] || 0;
@@ -205,9 +209,8 @@ window.FeedbackCharts = (() => {
   }
 
   /* --- score cards ----------------------------------------------------------------------------------- */
-  const fmt = (n) => (n === null || n === undefined ? '–' : String(n));
   const signed = (n) => (n === null || n === undefined ? 'no earlier ratings' : (n > 0 ? '+' : n < 0 ? '−' : '±') +
-    Math.abs(n));
+    fmt(Math.abs(n)));
 
   /* One card per scale: its headline, what it is made of, and the change against the period before. */
   function scoreCards(node, block) {
@@ -218,13 +221,13 @@ window.FeedbackCharts = (() => {
     el('span', { class: 'value', text: fmt(value) }), el('span', { class: 'label', text: label }),
     el('span', { class: 'detail', text: detail }),
     el('span', { class: 'change', text: `${signed(change)} vs. period before` }));
-    const distribution = (d) => Object.entries(d).map(([k, v]) => `${k}★ ${v}`).join(' · ');
+    const distribution = (d) => Object.entries(d).map(([k, v]) => `${k}★ ${fmt(v)}`).join(' · ');
     node.append(
-      scoreCard('nps-score', `NPS (${nps.responses} ratings)`, nps.score,
-        `${nps.promoters} promoters · ${nps.passives} passives · ${nps.detractors} detractors`, nps.change, nps),
-      scoreCard('csat', `CSAT % satisfied (${csat.responses} ratings)`, csat.satisfied_percent,
-        `mean ${fmt(csat.mean)} · ${csat.satisfied} rated 4–5`, csat.change, csat),
-      scoreCard('stars', `Stars, mean (${stars.responses} ratings)`, stars.mean, distribution(stars.distribution),
+      scoreCard('nps-score', `NPS (${fmt(nps.responses)} ratings)`, nps.score,
+        `${fmt(nps.promoters)} promoters · ${fmt(nps.passives)} passives · ${fmt(nps.detractors)} detractors`, nps.change, nps),
+      scoreCard('csat', `CSAT % satisfied (${fmt(csat.responses)} ratings)`, csat.satisfied_percent,
+        `mean ${fmt(csat.mean)} · ${fmt(csat.satisfied)} rated 4–5`, csat.change, csat),
+      scoreCard('stars', `Stars, mean (${fmt(stars.responses)} ratings)`, stars.mean, distribution(stars.distribution),
         stars.change, stars));
   }
 

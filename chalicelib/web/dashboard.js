@@ -8,13 +8,11 @@
 (() => {
   'use strict';
   const TOKEN_KEY = 'feedback-dashboard:token';
-  const { el, SENTIMENTS, LABELS, spanOfData, dayChart, channelChart, npsChart, csatChart, starsChart, mixBar, fmt,
+  const { el, SENTIMENTS, LABELS, spanOfData, dayChart, channelChart, npsChart, csatChart, starsChart, fmt,
     scoreCards } = window.FeedbackCharts;
+  const { themesPanel, THEME_PAGE, THEME_REQUESTS } = window.FeedbackThemes;
   const DAY_MS = 86400000;
   const THEME_SENTIMENTS = ['POSITIVE', 'NEUTRAL', 'MIXED', 'NEGATIVE'];
-  const TOP_THEMES = 10;  // top-level themes in the panel, each with its sub-themes
-  const THEME_PAGE = 25;  // items listed per "Show more"
-  const THEME_REQUESTS = 5;  // a themed page may be short (the API bounds its reads): fetch on up to this often
   const $ = (id) => document.getElementById(id);
 
   const clear = (node) => { node.replaceChildren(); return node; };
@@ -125,12 +123,34 @@
     field.dataset.wanted = value;
   }
 
+  /* The last 7, 30 or 90 days up to today: in the address as `period=7d`, so a shared link keeps its meaning. */
+  const PERIODS = { '7d': 7, '30d': 30, '90d': 90 };
+  let period = null;  // the preset chosen, null for a range of its own
+  function periodRange(name) {
+    const to = isoDay(new Date());
+    return { from: isoDay(new Date(Date.parse(to) - (PERIODS[name] - 1) * DAY_MS)), to };
+  }
+  function showPeriod() {
+    for (const button of document.querySelectorAll('[data-period]')) {
+      button.setAttribute('aria-pressed', String(button.dataset.period === period));
+    }
+  }
+
   function restoreFilters() {
     const params = new URLSearchParams(location.search);
-    const to = calendarDay(params.get('to')) || isoDay(new Date());
-    $('from').value = calendarDay(params.get('from')) || isoDay(new Date(Date.parse(to) - 29 * DAY_MS));
-    $('to').value = to;
+    const asked = params.get('period');
+    // No range in the address is the last 30 days, the preset's.
+    period = Object.hasOwn(PERIODS, asked || '') ? asked : params.get('from') || params.get('to') ? null : '30d';
+    if (period) {
+      $('from').value = periodRange(period).from;
+      $('to').value = periodRange(period).to;
+    } else {
+      const to = calendarDay(params.get('to')) || isoDay(new Date());
+      $('from').value = calendarDay(params.get('from')) || isoDay(new Date(Date.parse(to) - 29 * DAY_MS));
+      $('to').value = to;
+    }
     for (const name of FILTERS) setField($('f-' + name), params.get(name) || '');
+    showPeriod();
   }
 
   /* The address the page shows: a change the page did not make itself (back, forward, a link) is a navigation. */
@@ -140,11 +160,19 @@
   /* Writes the filters to the address and reloads the figures. A view the user chose is a new history entry
    * (the back button returns to the view before); `replace` rewrites the current one (a page opening). */
   function applyFilters(changes, replace = false) {
-    for (const [name, value] of Object.entries(changes || {})) {
+    const { period: preset, ...fields } = changes || {};
+    if (preset) Object.assign(fields, periodRange(preset));
+    for (const [name, value] of Object.entries(fields)) {
       setField(name === 'from' || name === 'to' ? $(name) : $('f-' + name), value);
     }
     const values = filterValues();
-    const query = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
+    // A preset stays while its days are the ones shown; a day drilled into or dates typed are a range of their own.
+    if (preset) period = preset;
+    else if (period && (values.from !== periodRange(period).from || values.to !== periodRange(period).to)) period = null;
+    showPeriod();
+    const shown = period ? [['period', period], ...Object.entries(values).filter(([name]) => name !== 'from' && name !== 'to')]
+      : Object.entries(values);
+    const query = new URLSearchParams(shown.filter(([, value]) => value));
     // A form's page (#form=…) is that form's: with another source or none, it is the board again.
     const form = /^#form=([^&]+)$/.exec(location.hash);
     const hash = form && decodeURIComponent(form[1]) !== values.source ? '' : location.hash;
@@ -157,6 +185,9 @@
   }
   $('filters').addEventListener('submit', (event) => { event.preventDefault(); applyFilters(); });
   $('f-clear').addEventListener('click', () => applyFilters(Object.fromEntries(FILTERS.map((n) => [n, '']))));
+  for (const button of document.querySelectorAll('[data-period]')) {
+    button.addEventListener('click', () => applyFilters({ period: button.dataset.period }));
+  }
   fillSelect($('f-channel'), CHANNELS.map((c) => [c, c]));
   fillSelect($('f-sentiment'), THEME_SENTIMENTS.map((s) => [s, LABELS[s]]));
   fillSelect($('f-rating'), RATINGS);
@@ -187,7 +218,21 @@
   }
 
   /* A comment as written: its own direction (Arabic or Hebrew right to left in this left-to-right page). */
-  const commentText = (item) => el('p', { class: 'text', dir: 'auto', text: item.text || '(no text)' });
+  // A longer comment shows its first lines until asked (one in a list should not take the whole screen).
+  const LONG_COMMENT = 600;
+  function commentText(item) {
+    const text = el('p', { class: 'text', dir: 'auto', text: item.text || '(no text)' });
+    if ((item.text || '').length <= LONG_COMMENT) return text;
+    text.classList.add('folded');
+    const toggle = el('button', { type: 'button', class: 'link unfold', 'aria-expanded': 'false',
+      text: 'Show the whole comment' });
+    toggle.addEventListener('click', () => {
+      const open = !text.classList.toggle('folded');
+      toggle.setAttribute('aria-expanded', String(open));
+      toggle.textContent = open ? 'Show less' : 'Show the whole comment';
+    });
+    return el('div', {}, text, toggle);
+  }
 
   /* "<name> — customer profile", the name isolated so a right-to-left one keeps the words' order. */
   function profileLink(customerId, name, unnamed) {
@@ -213,131 +258,30 @@
     }
   }
 
-  /* --- top themes ------------------------------------------------------------------------------------- */
-  const themeState = { range: null, source: null, names: {}, theme: null, ids: [], next: null, request: 0 };
-
-  function percent(share) { return share === null ? '–' : Math.round(100 * share) + ' %'; }
-
-  /* "+3 (+50 %)", "−2 (−100 %)", "+4 (new)", "±0". */
-  function changeText(theme) {
-    if (!theme.change) return '±0';
-    const sign = theme.change > 0 ? '+' : '−';
-    const relative = theme.change_percent === null ? 'new' : `${sign}${Math.abs(theme.change_percent)} %`;
-    return `${sign}${Math.abs(theme.change)} (${relative})`;
+  /* Forms and sources by name where /stats gives one (a source no longer configured keeps its id). */
+  const sourceNames = {};
+  const sourceLabel = (id) => sourceNames[id] || id;
+  const sourceSpan = (id) => el('bdi', { class: 'source', 'data-source': id, text: sourceLabel(id) });
+  function learnSourceNames(rows) {
+    for (const row of rows) if (row.name) sourceNames[row.source_id] = row.name;
+    // The list loads beside /stats: items shown before the names arrived get them now.
+    for (const span of document.querySelectorAll('bdi.source[data-source]')) span.textContent = sourceLabel(span.dataset.source);
   }
 
-  /* Top-level themes by volume, each followed by its sub-themes. */
-  function themeRows(themes) {
-    const listed = new Set(themes.map((t) => t.id));
-    const top = themes.filter((t) => !t.parent || !listed.has(t.parent)).slice(0, TOP_THEMES);
-    return top.flatMap((parent) => [parent, ...themes.filter((t) => t.parent === parent.id)]);
-  }
+  /* --- top themes (dashboard-themes.js) ------------------------------------------------------------- */
+  const { showThemes } = themesPanel({ api, Unauthorized, showLogin, minute, commentText, sourceLabel });
 
-  function themeTable(block) {
-    const node = clear($('theme-table'));
-    const rows = themeRows(block.by_theme);
-    if (!rows.length) {
-      node.append(el('tbody', {}, el('tr', {}, el('td', { class: 'empty',
-        text: 'No feedback with a theme in this period.' }))));
-      return;
-    }
-    const previous = `${block.previous.from} – ${block.previous.to}`;
-    node.append(el('thead', {}, el('tr', {},
-      ...['Theme', 'Feedback', 'Sentiment about it', 'Negative', 'Change'].map((text) =>
-        el('th', { scope: 'col', text, title: text === 'Change' ? 'Against ' + previous : null })))));
-    node.append(el('tbody', {}, ...rows.map((theme) => {
-      const family = [theme.id, ...block.by_theme.filter((t) => t.parent === theme.id).map((t) => t.id)];
-      const open = el('button', { type: 'button', class: 'link', 'data-theme': theme.id, text: theme.name });
-      open.addEventListener('click', () => openTheme(theme, family));
-      const trend = theme.change > 0 ? 'up' : theme.change < 0 ? 'down' : 'flat';
-      return el('tr', { class: theme.parent ? 'child' : null, 'data-theme': theme.id, 'data-total': theme.total,
-        'data-negative-share': theme.negative_share, 'data-previous': theme.previous_total,
-        'data-change': theme.change },
-      el('th', { scope: 'row' }, open),
-      el('td', { text: theme.total }),
-      el('td', {}, mixBar(theme)),
-      el('td', { text: percent(theme.negative_share) }),
-      el('td', { class: trend, text: changeText(theme), title: `${theme.previous_total} in ${previous}` }));
-    })));
-  }
-
-  /* An item about the chosen theme: when and where, its text, and what it says about the theme. */
-  function themeItem(item, ids) {
-    const tags = (item.themes || []).filter((tag) => ids.includes(tag.id));
-    // The words quoted in their own direction (<bdi>), the sentence around them in the page's.
-    const about = (tag) => [`${themeState.names[tag.id] || tag.id} · ${LABELS[tag.sentiment] || tag.sentiment}`,
-      ...(tag.evidence ? [' — “', el('bdi', { text: tag.evidence }), '”'] : [])];
-    return el('li', { 'data-feedback-id': item.feedback_id, 'data-sentiment': tags.length ? tags[0].sentiment : null },
-      el('div', { class: 'meta', text: `${minute(item.stored_at)} · ${item.channel}` }), commentText(item),
-      ...tags.map((tag) => el('p', { class: 'evidence', 'data-theme': tag.id }, ...about(tag))));
-  }
-
-  async function moreThemeItems() {
-    const request = ++themeState.request;
-    const status = $('theme-status');
-    status.textContent = 'Loading…';
-    $('theme-more').hidden = true;
-    let added = 0;
-    for (let calls = 0; calls < THEME_REQUESTS && added < THEME_PAGE; calls++) {
-      const query = new URLSearchParams({ from: themeState.range.from, to: themeState.range.to,
-        theme: themeState.theme.id, limit: String(THEME_PAGE - added) });
-      // On a form's page the themes are the form's own: so are the items behind them.
-      if (themeState.source) query.set('source', themeState.source);
-      if (themeState.next) query.set('next', themeState.next);
-      let page;
-      try {
-        page = await api('feedback?' + query);
-      } catch (error) {
-        if (error instanceof Unauthorized) return showLogin('That token was not accepted: ' + error.message);
-        if (request === themeState.request) status.textContent = 'Could not load the feedback: ' + error.message;
-        return;
-      }
-      if (request !== themeState.request) return;  // another theme was chosen meanwhile
-      $('theme-feed').append(...page.items.map((item) => themeItem(item, themeState.ids)));
-      added += page.items.length;
-      themeState.next = page.next;
-      if (!page.next) break;
-    }
-    const shown = $('theme-feed').children.length;
-    status.textContent = `${shown} feedback item${shown === 1 ? '' : 's'} about ${themeState.theme.name}` +
-      (themeState.next ? ' so far.' : '.');
-    $('theme-more').hidden = !themeState.next;
-  }
-
-  function openTheme(theme, ids) {
-    Object.assign(themeState, { theme, ids, next: null });
-    clear($('theme-feed'));
-    $('theme-items').hidden = false;
-    $('theme-items').setAttribute('data-theme', theme.id);
-    $('theme-items-title').textContent = `Feedback about ${theme.name}, ${themeState.range.from} to ` +
-      themeState.range.to;
-    $('theme-items-title').focus();
-    return moreThemeItems();
-  }
-  $('theme-more').addEventListener('click', () => moreThemeItems());
-
-  function showThemes(stats) {
-    themeState.range = { from: stats.from, to: stats.to };
-    themeState.source = stats.unfiltered.includes('themes') ? null : stats.filter.source || null;
-    $('themes-title').textContent = themeState.source ? `Top themes of ${themeState.source}` : 'Top themes';
-    themeState.names = Object.fromEntries(stats.themes.by_theme.map((t) => [t.id, t.name]));
-    themeState.request++;  // a listing still loading belongs to the previous range
-    $('theme-items').hidden = true;
-    clear($('theme-feed'));
-    themeTable(stats.themes);
-  }
-
-  /* --- views -------------------------------------------------------------------------------------------- */
   /* --- forms (the score cards: dashboard-charts.js) ------------------------------------------------- */
   function sourceTable(sources) {
     const node = clear($('source-table'));
     node.append(el('thead', {}, el('tr', {}, ...['Form or source', 'Feedback', 'Negative', 'NPS', 'CSAT % satisfied',
       'Stars'].map((text) => el('th', { scope: 'col', text })))));
     node.append(el('tbody', {}, ...sources.map((row) => {
-      const open = el('button', { type: 'button', class: 'link', 'data-source': row.source_id, text: row.source_id });
+      const open = el('button', { type: 'button', class: 'link', 'data-source': row.source_id,
+        text: sourceLabel(row.source_id), title: row.name ? row.source_id : null });
       open.addEventListener('click', () => drill({ source: row.source_id }));
       return el('tr', { 'data-source': row.source_id, 'data-total': row.total },
-        el('th', { scope: 'row' }, open), el('td', { text: row.total }), el('td', { text: row.sentiment.NEGATIVE }),
+        el('th', { scope: 'row' }, open), el('td', { text: fmt(row.total) }), el('td', { text: fmt(row.sentiment.NEGATIVE) }),
         el('td', { text: fmt(row.scores.nps.score) }), el('td', { text: fmt(row.scores.csat.satisfied_percent) }),
         el('td', { text: fmt(row.scores.stars.mean) }));
     })));
@@ -352,9 +296,9 @@
       ? profileLink(item.customer_id, item.author && (item.author.name || item.author.handle) || 'Customer')
       : el('span', { class: 'hint', text: 'Anonymous' });
     return el('li', { 'data-feedback-id': item.feedback_id, 'data-sentiment': item.sentiment || 'NONE' },
-      el('div', { class: 'meta', text: `${minute(item.stored_at)} · ${item.channel} · ${item.source_id}` +
+      el('div', { class: 'meta' }, `${minute(item.stored_at)} · ${item.channel} · `, sourceSpan(item.source_id),
         `${ratingText(item)} · ` +
-        `${LABELS[item.sentiment] || 'Not analysed'}${item.language ? ' · ' + item.language : ''}` }),
+        `${LABELS[item.sentiment] || 'Not analysed'}${item.language ? ' · ' + item.language : ''}`),
       commentText(item), who);
   }
 
@@ -383,13 +327,14 @@
       if (!page.next) break;
     }
     const shown = $('items-feed').children.length;
-    status.textContent = `${shown} feedback item${shown === 1 ? '' : 's'}` + (listState.next ? ' so far.' : '.');
+    status.textContent = `${fmt(shown)} feedback item${shown === 1 ? '' : 's'}` + (listState.next ? ' so far.' : '.');
     $('items-more').hidden = !listState.next;
   }
   $('items-more').addEventListener('click', () => moreItems());
 
   function listItems(values) {
-    listState.query = Object.entries(values).filter(([, value]) => value);
+    // Newest first, as a reader of the latest feedback expects (the CSV download keeps the same order).
+    listState.query = [...Object.entries(values).filter(([, value]) => value), ['order', 'newest']];
     listState.next = null;
     clear($('items-feed'));
     return moreItems();
@@ -484,7 +429,9 @@
     if (request !== boardState.request) return;  // the filters changed meanwhile: a later answer is theirs
     $('board').setAttribute('data-state', 'ready');
     const note = [];
-    if (slice.name) note.push(`The figures are those of ${slice.name} ${values[slice.name]}`);
+    learnSourceNames(stats.sources);
+    const sliced = slice.name === 'source' ? sourceLabel(values.source) : values[slice.name];
+    if (slice.name) note.push(`The figures are those of ${slice.name} ${sliced}`);
     if (slice.ignored.length) note.push(`the charts do not narrow by ${slice.ignored.join(', ')} (the list does)`);
     const parts = { channels: 'the channel chart', sources: 'the form table', scores: 'the scores',
       themes: 'the themes', latest_negative: 'the latest negatives' };
@@ -498,7 +445,7 @@
       card('Feedback', stats.total, 'total'),
       card('NPS', stats.nps.score, 'nps'),
       card('NPS ratings', stats.nps.responses, 'nps-responses'),
-      card('Negative', stats.total ? Math.round(100 * negative / stats.total) + ' %' : '–', 'negative-share'),
+      card('Negative', stats.total ? fmt(Math.round(100 * negative / stats.total)) + ' %' : '–', 'negative-share'),
       card('Channels', stats.channels.length, 'channels'));
     scoreCards(clear($('scores')), stats.scores);
     const shownDays = spanOfData(stats.days);
@@ -516,12 +463,14 @@
       stats.days.map((d) => [d.date, d.total, ...SENTIMENTS.map((s) => d.sentiment[s]), d.nps.score,
         d.scores.csat.satisfied_percent, d.scores.stars.mean]));
     sourceTable(stats.sources);
-    fillSelect($('f-source'), stats.sources.map((row) => [row.source_id, row.source_id]));
+    fillSelect($('f-source'), stats.sources.map((row) => [row.source_id, sourceLabel(row.source_id)]));
+    if (!$('form-title').hidden && values.source) $('form-title').textContent = 'Form ' + sourceLabel(values.source);
     // Cut by a theme, the block holds its family only: the list of every theme stays as it was.
     if (!stats.filter.theme) fillSelect($('f-theme'), stats.themes.by_theme.map((t) => [t.id, (t.parent ? '— ' : '') + t.name]));
     feed(stats.latest_negative);
     showThemes(stats);
-    status.textContent = `${stats.total} feedback item${stats.total === 1 ? '' : 's'} from ${stats.from} to ${stats.to}.`;
+    status.textContent = `${fmt(stats.total)} feedback item${stats.total === 1 ? '' : 's'} from ${stats.from} to ` +
+      `${stats.to}.`;
     $('board').setAttribute('data-loaded', `${stats.from}..${stats.to}`);
   }
 
@@ -553,8 +502,8 @@
       // Each coloured by its own sentiment, as in the list of items (the feed's default colour is negative's).
       ...customer.recent_feedback.map((item) => el('li', { 'data-feedback-id': item.feedback_id,
         'data-sentiment': item.sentiment || 'NONE' },
-      el('div', { class: 'meta', text: `${minute(item.occurred_at)} · ${item.channel} · ${item.source_id}` +
-        `${ratingText(item)} · ${LABELS[item.sentiment] || 'Not analysed'}` }), commentText(item)))));
+      el('div', { class: 'meta' }, `${minute(item.occurred_at)} · ${item.channel} · `, sourceSpan(item.source_id),
+        `${ratingText(item)} · ${LABELS[item.sentiment] || 'Not analysed'}`), commentText(item)))));
   }
 
   function route() {
@@ -573,7 +522,7 @@
     } else if (form) {
       // A form's page: the board narrowed to its responses (scores, trend, list), under its own heading.
       const formId = decodeURIComponent(form[1]);
-      $('form-title').textContent = 'Form ' + formId;
+      $('form-title').textContent = 'Form ' + sourceLabel(formId);
       applyFilters({ source: formId }, true);
     } else {
       loadBoard();

@@ -25,6 +25,7 @@ WEB_DIR = Path(__file__).resolve().parent
 ASSETS = {
     "dashboard.js": "application/javascript; charset=utf-8",
     "dashboard-charts.js": "application/javascript; charset=utf-8",
+    "dashboard-themes.js": "application/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
 }
 WIDGET_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"

@@ -24,6 +24,8 @@ from chalicelib.models import (
 
 FROM, TO = date(2026, 1, 4), date(2026, 1, 10)
 CUSTOMER_EMAIL, CUSTOMER_NAME = "dana@example.com", "Dana Whitfield"
+# A seeded source configured with a name (the others are ids only, as items of a source since removed are).
+NAMED_SOURCE = ("seed-x", "Brand mentions on X")
 POSITIVE, NEUTRAL, MIXED, NEGATIVE = (
     Sentiment.POSITIVE,
     Sentiment.NEUTRAL,
@@ -165,12 +167,14 @@ def main(moto_port: int) -> int:
 
     use_local_stack(moto_port)
     from chalicelib.analysis.lexicon import LexiconAnalyzer
+    from chalicelib.channels import sources
     from chalicelib.ingest import processing
     from chalicelib.ingest.queue import encode_events
     from chalicelib.store import customers, feedback_write
     from chalicelib.store.identities import Resolution
     from chalicelib.themes import records as taxonomy_records
 
+    sources.save(sources.SourceConfig(source_id=NAMED_SOURCE[0], type="x", name=NAMED_SOURCE[1]), {})
     now = datetime.now(UTC)
     first = FeedbackEvent.create(
         source_id="seed-form",
