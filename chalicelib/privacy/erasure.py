@@ -91,8 +91,8 @@ def erase_customer(customer_id: str, requested_by: str | None = None) -> Erasure
     held = customers.held_data(customer_id)
     if held is None:
         return None
-    survivor = held.customer_id if held.customer_id != customer_id else None
-    customer_id, profile, items = held
+    current, profile, items = held
+    survivor, customer_id = (current if current != customer_id else None), current
     report = ErasureReport(
         customer_hash=customer_hash(customer_id),
         requested_at=utc_now().isoformat(),

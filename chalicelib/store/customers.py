@@ -164,12 +164,10 @@ def customer_items(customer_id: str) -> list[dict[str, Any]]:
     return _fetch(_partition_entries(customer_id))
 
 
-class HeldData(NamedTuple):
-    """What is held on a customer, as an erasure removes it and an access request shows it."""
-
-    customer_id: str  # the customer the id asked about is now (a merge's survivor)
-    profile: dict[str, Any] | None
-    items: list[dict[str, Any]]  # its index partition's items, and those of the customers it absorbed
+# What is held on a customer, as an erasure removes it and an access request shows it: the customer the id
+# asked about is now (a merge's survivor), its profile, and the items of its index partition and of those it
+# absorbed. A plain tuple: a NamedTuple class costs the export cold start (test_cold_start_classes.py).
+HeldData = tuple[str, dict[str, Any] | None, list[dict[str, Any]]]
 
 
 def held_data(customer_id: str) -> HeldData | None:
@@ -182,7 +180,7 @@ def held_data(customer_id: str) -> HeldData | None:
         return None
     for absorbed in sorted((profile or {}).get("absorbed", [])):
         items += customer_items(absorbed)
-    return HeldData(current, profile, items)
+    return current, profile, items
 
 
 def _fetch(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
