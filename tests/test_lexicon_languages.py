@@ -194,7 +194,7 @@ def test_a_short_text_in_another_script_keeps_its_guess_rather_than_the_forms_la
     # Before: unsure guesses fell back to the form's language (or English) and were stored NEUTRAL as "en".
     documents = [
         Document("ru", "Очень плохо", hint="en"),
-        Document("zh", "质量很好，但是送货太慢了", hint="de"),
+        Document("zh", "质量很好但是送货太慢了", hint="de"),
         Document("ar", "مرحبا جيد"),
         Document("short-latin", "Top", hint="de"),  # Latin letters: the form's language decides, as before
     ]

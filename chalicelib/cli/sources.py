@@ -94,13 +94,20 @@ def _new_source(args: argparse.Namespace, settings: dict[str, str]) -> sources.S
         return None
 
 
+def _given_secrets(args: argparse.Namespace) -> dict[str, str] | None:
+    """The --secret NAME=VALUE pairs, `@file` values read; None (said on stderr) when a file cannot be."""
+    try:
+        return {name: _secret_value(value) for name, value in pairs(args.secret, "--secret").items()}
+    except OSError as error:
+        print(f"error: --secret: cannot read {error.filename}", file=sys.stderr)
+        return None
+
+
 def _pull_source_add(args: argparse.Namespace) -> int:
     """A pull source: its platform's secrets (`@file` reads a key file) and settings, checked first."""
     platform = platform_for(args.type)
-    try:
-        given = {name: _secret_value(value) for name, value in pairs(args.secret, "--secret").items()}
-    except OSError as error:
-        print(f"error: --secret: cannot read {error.filename}", file=sys.stderr)
+    given = _given_secrets(args)
+    if given is None:
         return 2
     settings = pairs(args.setting, "--setting")
     missing = [name for name in platform.secret_names if not given.get(name)]
@@ -242,10 +249,8 @@ def _rotate_pull(args: argparse.Namespace, source: sources.SourceConfig) -> int:
     """A platform's key or token: the new one replaces it at once (nothing signs with the old one), once
     it parses: a key refused here would pause the source at its next run."""
     platform = platform_for(source.type)
-    try:
-        new_values = {name: _secret_value(value) for name, value in pairs(args.secret, "--secret").items()}
-    except OSError as error:
-        print(f"error: --secret: cannot read {error.filename}", file=sys.stderr)
+    new_values = _given_secrets(args)
+    if new_values is None:
         return 2
     unknown = sorted(set(new_values) - set(platform.secret_names))
     if unknown or args.generate:
