@@ -301,6 +301,17 @@ def test_doctor_checks_the_retention_against_the_tables_ttl(stack, monkeypatch):
     assert _by_check(doctor.run((doctor.check_retention,)))["retention"].outcome is doctor.Outcome.WARN
 
 
+def test_doctor_finds_the_dlq_by_the_queues_redrive_policy_when_dlq_url_is_unset(stack, monkeypatch):
+    # `doctor --local` said "DLQ_URL is not set: cannot check the DLQ" while `dlq list` found it.
+    monkeypatch.delenv(doctor.DLQ_VARIABLE, raising=False)
+    assert _by_check(doctor.run((doctor.check_dead_letter_queue,)))["dlq"].outcome is doctor.Outcome.OK
+
+    boto3.client("sqs").send_message(QueueUrl=stack.resources.dlq_url, MessageBody="{}")
+
+    full = _by_check(doctor.run((doctor.check_dead_letter_queue,)))["dlq"]
+    assert full.outcome is doctor.Outcome.FAIL and "1 delivery(ies) failed" in full.detail
+
+
 def test_a_check_that_cannot_run_fails_naming_why(stack, deployed, monkeypatch):
     monkeypatch.setenv(doctor.DLQ_VARIABLE, "https://sqs.us-east-1.amazonaws.com/123456789012/nope")
     findings = _by_check(doctor.run((doctor.check_dead_letter_queue,)))

@@ -113,3 +113,26 @@ def test_a_customer_who_wrote_a_form_a_mail_and_a_webhook_is_found_nowhere_after
     after = everything_stored()
     assert [word for word in words if word in after] == []
     assert "olga@example.com" in after
+
+
+def test_the_cli_and_the_api_say_how_many_raw_mails_the_erasure_deleted(client: Any, stack: Any, capsys: Any):
+    # Before: the count was in the erasure log only; a DPO closing a request saw feedback and identities.
+    from chalicelib import cli as admin_cli
+    from tests.test_privacy import erase_token
+
+    email_source("src_mail_1", "feedback@acme.example")
+    receive_and_store(stack, "ses-jane", "gmail_reply_en.eml")
+    receive_and_store(stack, "ses-other", "apple_mail_fr.eml")
+    jane = feedback_store.get(JANES_MAIL)
+    assert jane is not None and jane.customer_id
+    [other] = [
+        item.customer_id
+        for item in feedback_store.list_day(jane.stored_at.date(), every_partition=True)
+        if item.customer_id != jane.customer_id
+    ]
+
+    assert admin_cli.main(["customers", "erase", jane.customer_id, "--yes"]) == 0
+    assert "1 raw mail(s)" in capsys.readouterr().out
+
+    response = client.http.delete(f"/customers/{other}", headers=erase_token())
+    assert (response.status_code, json.loads(response.body)["raw_mails_deleted"]) == (200, 1)

@@ -96,7 +96,8 @@ def customers_erase(args: argparse.Namespace) -> int:
         print(f"{customer_id} was merged into {report.merged_into}: that customer is erased")
     print(
         f"erased: {report.feedback_deleted} feedback, {report.identities_deleted} identities, "
-        f"{report.profiles_deleted} profile(s); export days to rewrite: {days}"
+        f"{report.profiles_deleted} profile(s), {report.raw_mails_deleted} raw mail(s); "
+        f"export days to rewrite: {days}"
     )
     if report.exports_scheduled:
         print(ERASURE_REWRITE_NOTES[report.export_rewrite], flush=True)

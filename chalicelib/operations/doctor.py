@@ -140,7 +140,15 @@ def check_export_layer() -> Finding:
 def check_dead_letter_queue() -> Finding:
     url = _variable(DLQ_VARIABLE)
     if url is None:
-        return Finding("dlq", Outcome.WARN, f"{DLQ_VARIABLE} is not set: cannot check the DLQ")
+        # Unset (`make run`, a shell without the stage's outputs): the ingest queue's redrive policy names the
+        # DLQ, as `cli dlq list` finds it.
+        from chalicelib.ingest.queue import ingest_queue_url
+        from chalicelib.operations.dlq import dlq_url_for
+
+        try:
+            url = dlq_url_for(ingest_queue_url())
+        except (LookupError, BotoCoreError, ClientError):
+            return Finding("dlq", Outcome.WARN, f"{DLQ_VARIABLE} is not set: cannot check the DLQ")
     attributes = aws.client("sqs").get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]

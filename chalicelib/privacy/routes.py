@@ -35,6 +35,7 @@ def erase_customer(customer_id: str) -> Response:
             "status": "erased",
             "feedback_deleted": report.feedback_deleted,
             "identities_deleted": report.identities_deleted,
+            "raw_mails_deleted": report.raw_mails_deleted,
             # Rewritten by the export function, invoked now (GET /exports answers 409 until then).
             "exports_scheduled_for_rewrite": report.exports_scheduled,
             # An id a merge absorbed erases the customer it was merged into, named here (our id, not the
