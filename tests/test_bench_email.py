@@ -28,6 +28,7 @@ def test_a_received_mail_costs_one_read_and_one_send_and_a_refused_one_nothing(s
         "bulk_precedence",
         "calendar_reply",
         "not_a_mail",
+        "read_receipt",
     }
     assert all(met for *_, met in email_checks(cost))
     assert any("warm function" in line for line in email_section(cost))

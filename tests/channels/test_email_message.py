@@ -184,6 +184,7 @@ AUTOMATIC = {
     "x_autoreply.eml": "auto_reply",
     "precedence_bulk.eml": "bulk_precedence",
     "bounce.eml": "bounce",
+    "read_receipt.eml": "read_receipt",
 }
 
 

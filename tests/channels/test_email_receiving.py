@@ -164,6 +164,7 @@ def test_recipients_pick_the_source_exact_address_before_domain_and_unknown_ones
     [
         ("out_of_office.eml", "auto_submitted"),
         ("bounce.eml", "bounce"),
+        ("read_receipt.eml", "read_receipt"),  # was skipped as a bounce, which it is not
         ("not_a_mail.eml", "not_a_mail"),
         ("attachment_only.eml", "no_text"),
     ],

@@ -373,7 +373,13 @@ def _automatic(
         or any(author.email and author.email.split("@")[0] in _BOUNCE_SENDERS for author in authors)
         or _BOUNCE_SUBJECTS.match(subject) is not None
     )
+    # RFC 8098: a read receipt is a report too, but of a mail read, not of one that failed.
+    read_receipt = (
+        message.get_content_type() == "multipart/report"
+        and str(message.get_param("report-type") or "").lower() == "disposition-notification"
+    )
     reasons = (
+        (read_receipt, "read_receipt"),
         (bool(auto_submitted) and auto_submitted != "no", "auto_submitted"),
         (bool(_header(message, "x-autoreply") or _header(message, "x-autorespond")), "auto_reply"),
         (_header(message, "precedence").lower() in _AUTOMATIC_PRECEDENCE, "bulk_precedence"),
