@@ -7,6 +7,9 @@ from __future__ import annotations
 import gzip
 import json
 from typing import Any
+from unittest import mock
+
+import pytest
 
 from chalicelib import aws
 from chalicelib.channels.email import receiving
@@ -136,3 +139,25 @@ def test_the_cli_and_the_api_say_how_many_raw_mails_the_erasure_deleted(client: 
 
     response = client.http.delete(f"/customers/{other}", headers=erase_token())
     assert (response.status_code, json.loads(response.body)["raw_mails_deleted"]) == (200, 1)
+
+
+def test_a_raw_mail_s3_keeps_fails_the_erasure_before_anything_is_deleted(stack: Any):
+    # DeleteObjects answers 200 listing what it could not delete: that was counted as deleted, and the
+    # items went, so no later erasure could find the mail again.
+    email_source("src_mail_1", "feedback@acme.example")
+    receive_and_store(stack, "ses-jane", "gmail_reply_en.eml")
+    jane = feedback_store.get(JANES_MAIL)
+    assert jane is not None and jane.customer_id
+    s3 = aws.client("s3")
+
+    def refused(**request: Any) -> dict[str, Any]:
+        [version] = request["Delete"]["Objects"]
+        return {"Errors": [{"Key": version["Key"], "Code": "AccessDenied", "Message": "Access Denied"}]}
+
+    with mock.patch.object(s3, "delete_objects", refused), pytest.raises(RuntimeError, match="AccessDenied"):
+        erasure.erase_customer(jane.customer_id)
+
+    assert feedback_store.get(JANES_MAIL) is not None  # still there: the erasure can be asked again
+    report = erasure.erase_customer(jane.customer_id)
+    assert report is not None and report.raw_mails_deleted == 1
+    assert feedback_store.get(JANES_MAIL) is None

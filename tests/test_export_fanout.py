@@ -8,6 +8,7 @@ import hashlib
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from unittest import mock
 
 import pyarrow
 import pytest
@@ -161,6 +162,28 @@ def test_a_busy_night_starts_one_invocation_per_slice_and_the_last_slice_starts_
     assert again["combined_at"] and again["date"] == DAY.isoformat()
     assert json.loads(s3_bytes(MANIFEST_KEY))["files"] == manifest["files"]
     assert_day_as_exported_in_one_go(manifest)
+
+
+def test_parts_s3_keeps_are_logged_and_the_combined_day_stands(invoked, monkeypatch):
+    # DeleteObjects answers 200 listing what it kept: the parts (the day's items) stayed without a word.
+    monkeypatch.setattr(fanout, "day_item_count", lambda day: 1_000_000)
+    rewrite.run_export_function(scheduled())
+    for event in list(invoked.events):
+        rewrite.run_export_function(event)
+    (combine_event,) = invoked.events[8:]
+    warnings: list[tuple[str, dict]] = []
+    monkeypatch.setattr(fanout.logger, "warning", lambda text, extra=None: warnings.append((text, extra)))
+    s3 = aws.client("s3")
+
+    def kept(**request) -> dict:
+        return {"Errors": [{"Key": o["Key"], "Code": "AccessDenied"} for o in request["Delete"]["Objects"]]}
+
+    with mock.patch.object(s3, "delete_objects", kept):
+        manifest = rewrite.run_export_function(combine_event)
+
+    assert_day_as_exported_in_one_go(manifest)
+    [extra] = [extra for message, extra in warnings if message == "export parts not deleted"]
+    assert extra["codes"] == ["AccessDenied"] and extra["parts_kept"] > 0 and extra["day"] == DAY.isoformat()
 
 
 def test_a_failed_slice_leaves_no_manifest_and_names_itself(invoked, monkeypatch):

@@ -419,9 +419,17 @@ def _delete_parts(day: date, run: str, parts: list[dict[str, Any]]) -> None:
     s3 = aws.client("s3")
     for start in range(0, len(keys), S3_DELETE_BATCH):
         batch = keys[start : start + S3_DELETE_BATCH]
-        s3.delete_objects(
+        answer = s3.delete_objects(
             Bucket=settings().bucket_name, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
         )
+        if answer.get("Errors"):
+            # DeleteObjects answers 200 with what it kept. The day's files are whole, so the export stands;
+            # the lifecycle rule on exports/_parts/ deletes the kept parts within two days.
+            codes = sorted({error.get("Code", "?") for error in answer["Errors"]})
+            logger.warning(
+                "export parts not deleted",
+                extra={"day": day.isoformat(), "parts_kept": len(answer["Errors"]), "codes": codes},
+            )
 
 
 def _combine_file(

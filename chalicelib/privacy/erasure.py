@@ -179,7 +179,12 @@ def _delete_raw_mails(keys: set[str]) -> int:
         if not versions:  # already expired by the bucket's lifecycle rule, or a second erasure
             continue
         # A raw mail has a version or two (a replay never rewrites it): one request holds them all.
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})
+        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})
+        if answer.get("Errors"):
+            # DeleteObjects answers 200 with the versions it could not delete: raised before the items go,
+            # so the erasure is not reported done with the mail kept, and asking again finds it.
+            codes = sorted({error.get("Code", "?") for error in answer["Errors"]})
+            raise RuntimeError(f"S3 kept {len(answer['Errors'])} raw mail version(s): {', '.join(codes)}")
         deleted += 1
     return deleted
 
