@@ -14,6 +14,7 @@ from chalicelib.auth import tokens
 from chalicelib.models import Sentiment, StoredFeedback, ThemeTag
 from chalicelib.read import stats, theme_stats
 from chalicelib.read.theme_stats import ThemeStats
+from chalicelib.store import config_records
 from chalicelib.store.schema import NEGATIVE_INDEX
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy, Theme
@@ -184,9 +185,16 @@ def test_the_period_before_is_read_from_its_counter_items_never_the_day_index(cl
         for key in request["Keys"]
     }
     assert {f"COUNTER#{FROM - timedelta(days=n)}" for n in (1, 2, 3)} <= read_keys
-    # Only the latest negatives are queried, from their sparse index.
-    indexes = {params.get("IndexName") for operation, params in calls if operation == "Query"}
-    assert indexes <= {NEGATIVE_INDEX}
+    # Only the latest negatives are queried, from their sparse index; and the forms' and sources' config
+    # records for their names (a table Query of each of those partitions, when the config cache is cold).
+    queries = [params for operation, params in calls if operation == "Query"]
+    assert {params.get("IndexName") for params in queries} <= {NEGATIVE_INDEX, None}
+    config_kinds = {config_records.SOURCES.kind, config_records.FORMS.kind}
+    assert all(
+        params["ExpressionAttributeValues"][":kind"]["S"] in config_kinds
+        for params in queries
+        if params.get("IndexName") is None
+    )
 
 
 def test_previous_period_has_the_same_length_just_before():
