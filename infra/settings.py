@@ -120,34 +120,36 @@ def _log_retention_days(value: Any, default: int) -> int:
     return days
 
 
-def _retention_days(value: Any) -> int:
-    """Whole days before a stored item may expire; 0 (the default) keeps items forever."""
+def _days_kept(value: Any, name: str, kept: str, keeps: str, why: str) -> int:
+    """Whole days, 0 meaning kept forever, else at least MIN_RETENTION_DAYS (`why` says why if not)."""
     days = _whole_number(value, 0)
     if days is None:
-        raise ValueError(
-            f"retention_days must be a whole number of days (0 keeps items forever), got {value!r}"
-        )
+        raise ValueError(f"{name} must be a whole number of days (0 {keeps}), got {value!r}")
     if 0 < days < MIN_RETENTION_DAYS:
-        raise ValueError(
-            f"retention_days must be 0 (keep forever) or at least {MIN_RETENTION_DAYS}, so a failed nightly "
-            f"export can be re-run before its day's items expire; got {days}"
-        )
+        raise ValueError(f"{name} must be 0 ({kept}) or at least {MIN_RETENTION_DAYS}, so {why}; got {days}")
     return days
+
+
+def _retention_days(value: Any) -> int:
+    """Whole days before a stored item may expire; 0 (the default) keeps items forever."""
+    return _days_kept(
+        value,
+        "retention_days",
+        "keep forever",
+        "keeps items forever",
+        "a failed nightly export can be re-run before its day's items expire",
+    )
 
 
 def _export_retention_days(value: Any) -> int:
     """Whole days the nightly export files are kept; 0 (the default) keeps them, as the archive."""
-    days = _whole_number(value, 0)
-    if days is None:
-        raise ValueError(
-            f"export_retention_days must be a whole number of days (0 keeps the exports), got {value!r}"
-        )
-    if 0 < days < MIN_RETENTION_DAYS:
-        raise ValueError(
-            f"export_retention_days must be 0 (keep the exports) or at least {MIN_RETENTION_DAYS}, so a BI "
-            f"tool that missed a weekend can still fetch a day's files; got {days}"
-        )
-    return days
+    return _days_kept(
+        value,
+        "export_retention_days",
+        "keep the exports",
+        "keeps the exports",
+        "a BI tool that missed a weekend can still fetch a day's files",
+    )
 
 
 def _export_fanout_items(value: Any) -> int:

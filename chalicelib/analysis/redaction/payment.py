@@ -5,9 +5,10 @@ PCI DSS forbids storing a card's security code (CVV/CVC) after authorisation, an
 for every language but English and Spanish on AWS (and everywhere locally), so they must not leave
 "CVV 737" readable where Comprehend would have masked it. Three or four digits are no shape of their own:
 the words before them decide ("Kartenprüfnummer 123", "cryptogramme 456"); an expiry is a month/year right
-after an expiry word with a card named shortly before it (a subscription's "expires 12/26" stays). A BIC
-(SWIFT code) is eight or eleven capitals and digits: "BIC COBADEFFXXX" beside an IBAN tells whose bank, and
-the words before it tell it from a product code of the same shape.
+after an expiry word with a card named shortly before it (a subscription's "expires 12/26" stays).
+
+A BIC (SWIFT code) is eight or eleven capitals and digits. Beside an IBAN it tells whose bank it is.
+The words before it ("BIC", "SWIFT") tell it from a product code of the same shape.
 """
 
 from __future__ import annotations
