@@ -33,6 +33,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("INGEST_QUEUE_URL", None)
 
 import boto3
+from botocore import loaders
 from botocore.stub import Stubber
 from chalice.test import Client
 from moto import mock_aws
@@ -53,6 +54,24 @@ if TYPE_CHECKING:
     from aws_cdk.assertions import Template
 
     from tests.infra_synth import Synth
+
+
+def _share_service_models_between_sessions() -> None:
+    """Every test's mock_aws() resets boto3's default session, and a new session parses each service's
+    model JSON again (about 50 ms a client, most of a test's setup). The files never change, so loaders
+    that search the same paths share one cache, as the clients of one session already do."""
+    caches: dict[tuple[Any, ...], dict[Any, Any]] = {}
+    construct = loaders.Loader.__init__
+
+    def construct_sharing(self: loaders.Loader, *args: Any, **kwargs: Any) -> None:
+        construct(self, *args, **kwargs)
+        searched = (tuple(self.search_paths), tuple(self.extras_types), type(self.file_loader))
+        self._cache = caches.setdefault(searched, {})
+
+    loaders.Loader.__init__ = construct_sharing  # type: ignore[method-assign]
+
+
+_share_service_models_between_sessions()
 
 
 def _reset_process_caches() -> None:
