@@ -1,5 +1,5 @@
-"""The `GET /stats` computation as it was before the counters: every item of the range read through the
-per-day index and counted one by one. Kept as the oracle the counters' answers are compared with."""
+"""The `GET /stats` computation as it was before the counters: every item of the range read (the items the
+per-day index holds) and counted one by one. Kept as the oracle the counters' answers are compared with."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from chalicelib import aws
 from chalicelib.config import settings
 from chalicelib.models import Sentiment
 from chalicelib.read import scores
@@ -24,17 +25,17 @@ from chalicelib.read.stats import (
 from chalicelib.read.theme_stats import THEME_SENTIMENTS, ThemeStats
 from chalicelib.store import day_layout, dynamo
 from chalicelib.store.feedback_layout import plain_fields, stored_names
-from chalicelib.store.schema import DAY_INDEX, DAY_PK
+from chalicelib.store.schema import DAY_PK, DAY_SK
 from chalicelib.themes import records as taxonomy_records
 from chalicelib.themes.taxonomy import Taxonomy
 
 
-def _has_form_items(days: list[date], source: str) -> bool:
+def _has_form_items(days: list[date], source: str, stored: dict[str, list[dict[str, Any]]]) -> bool:
     """Whether `source` is a form with items in the range or the period before (read off the items)."""
     for day in [*previous_period(days), *days]:
         if any(
             i.get("source_id") == source and i.get("channel") == "form"
-            for i in day_items(day, ORACLE_ATTRIBUTES)
+            for i in day_items(day, ORACLE_ATTRIBUTES, stored)
         ):
             return True
     return False
@@ -62,23 +63,46 @@ def _theme_tags(
     return [t for t in tags if isinstance(t, dict) and t.get("id") in family]
 
 
-def day_items(day: date, attributes: Sequence[str] = PROJECTED) -> list[dict[str, Any]]:
-    """The projected attributes of every item stored on a UTC day, through the per-day index (as the fields
-    StoredFeedback names, in either item layout)."""
-    names = {f"#a{index}": name for index, name in enumerate(attributes)}
-    items: list[dict[str, Any]] = []
-    # Every partition the day may have (the oracle does not trust the counters it checks).
+def day_items(
+    day: date, attributes: Sequence[str] = PROJECTED, stored: dict[str, list[dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
+    """The projected attributes of every item stored on a UTC day (as the fields StoredFeedback names, in
+    either item layout): those the per-day index holds under any partition the day may have (the oracle does
+    not trust the counters it checks), in the index's order. `stored`: items_by_day_key's, else read now."""
+    groups = items_by_day_key(attributes) if stored is None else stored
+    found: list[dict[str, Any]] = []
     for part in day_layout.partitions({}, counted=False):
-        pages = dynamo.query_pages(
+        found.extend(groups.get(part.value(day), ()))
+    return found
+
+
+def items_by_day_key(attributes: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every item the per-day index holds, grouped by its partition key in the index's order (sort key), read
+    by one Scan of the table: moto answers each Query of an index by sorting the whole table, and a range
+    has a Query per day and partition."""
+    keys = [name for name in (DAY_PK, DAY_SK) if name not in attributes]
+    names = {f"#a{index}": name for index, name in enumerate((*attributes, *keys))}
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    pages = (
+        aws.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
             TableName=settings().table_name,
-            IndexName=DAY_INDEX,
-            KeyConditionExpression="#pk = :day",
             ProjectionExpression=", ".join(names),
-            ExpressionAttributeNames={"#pk": DAY_PK, **names},
-            ExpressionAttributeValues={":day": {"S": part.value(day)}},
+            FilterExpression="attribute_exists(#pk) AND attribute_exists(#sk)",
+            ExpressionAttributeNames={**names, "#pk": DAY_PK, "#sk": DAY_SK},
         )
-        items.extend(map(plain_fields, pages))
-    return items
+    )
+    for page in pages:
+        for raw in page["Items"]:
+            item = dynamo.deserialize(raw)
+            partition, sort = str(item[DAY_PK]), str(item[DAY_SK])
+            for name in keys:
+                del item[name]
+            groups.setdefault(partition, []).append((sort, plain_fields(item)))
+    return {
+        key: [item for _, item in sorted(found, key=lambda pair: pair[0])] for key, found in groups.items()
+    }
 
 
 ORACLE_ATTRIBUTES = stored_names((*PROJECTED, "source_id", "kind"))
@@ -162,7 +186,8 @@ def compute(
     taxonomy = taxonomy or taxonomy_records.current()
     themes = ThemeStats(taxonomy)
     unfiltered = UNFILTERED[only.dimension] if only else ()
-    if only and only.dimension == "source" and not _has_form_items(days, only.value):
+    stored = items_by_day_key(ORACLE_ATTRIBUTES)
+    if only and only.dimension == "source" and not _has_form_items(days, only.value, stored):
         unfiltered = (*unfiltered, "themes")
     theme = only.value if only and only.dimension == "theme" else None
     overall = Tally()
@@ -173,7 +198,7 @@ def compute(
     for day in days:
         tally = Tally()
         rated_today: list[dict[str, Any]] = []
-        for item in day_items(day, ORACLE_ATTRIBUTES):
+        for item in day_items(day, ORACLE_ATTRIBUTES, stored):
             period.append(item)
             inside = within(item, only, taxonomy)
             themes.add(day, _theme_tags(item, only, unfiltered, taxonomy))
@@ -200,7 +225,7 @@ def compute(
     before = previous_period(days)
     earlier: list[dict[str, Any]] = []
     for day in before:
-        for item in day_items(day, ORACLE_ATTRIBUTES):
+        for item in day_items(day, ORACLE_ATTRIBUTES, stored):
             themes.add_previous(_theme_tags(item, only, unfiltered, taxonomy))
             earlier.append(item)
     if theme is not None:
