@@ -265,11 +265,18 @@ def adjust_api(app: Chalice, *, name: str, api_stage: str, access_logs: logs.Log
 
 
 def bearer_policy(targets: Targets, log_group_arn: str) -> list[iam.PolicyStatement]:
-    """The `bearer` authorizer: reads token records (pk = TOKEN) and nothing else."""
+    """The `bearer` authorizer: reads token records (pk = TOKEN) and stamps their last use, nothing else."""
     return [
         statement(
             "ReadTokenRecords",
             ["dynamodb:GetItem"],
+            [targets.table_arn],
+            partitions=[TOKEN_PARTITION],
+        ),
+        # auth/tokens.py note_use: a conditional update of `last_used_at`, at most once an hour per token.
+        statement(
+            "StampTokenUse",
+            ["dynamodb:UpdateItem"],
             [targets.table_arn],
             partitions=[TOKEN_PARTITION],
         ),

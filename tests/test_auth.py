@@ -250,7 +250,8 @@ def test_cli_revoke(stack, capsys):
 
     cli.main(["tokens", "list"])
     [row] = capsys.readouterr().out.splitlines()[1:]
-    assert " - " not in row
+    [revoked] = tokens.list_tokens()
+    assert revoked.revoked_at and f" {revoked.revoked_at[:19]} " in row
 
     assert cli.main(["tokens", "revoke", "0" * 12]) == 1
     assert "no token" in capsys.readouterr().err

@@ -79,13 +79,16 @@ def recorder(stack, synth: Synth, invocations: Invocations, monkeypatch) -> Iter
     recorder.attach(events)
     forget_clients()  # clients copy the session's handlers when they are built
 
-    verify = authorizer.verify
+    def as_the_authorizer(call: Any) -> Any:
+        def called_by_the_authorizer(*args: Any) -> Any:
+            with recorder.running(permissions.BEARER):
+                return call(*args)
 
-    def verify_as_the_authorizer(token: str) -> Any:
-        with recorder.running(permissions.BEARER):
-            return verify(token)
+        return called_by_the_authorizer
 
-    monkeypatch.setattr(authorizer, "verify", verify_as_the_authorizer)
+    # The calls `bearer` makes: the token's check and the stamp of its use.
+    monkeypatch.setattr(authorizer, "verify", as_the_authorizer(authorizer.verify))
+    monkeypatch.setattr(authorizer, "note_use", as_the_authorizer(authorizer.note_use))
     yield recorder
     recorder.detach(events)
     forget_clients()
@@ -202,7 +205,8 @@ def test_the_api_handler_and_the_export_it_invokes_call_only_what_they_are_grant
         "ListObjectVersions",
         "DeleteObjects",
     }
-    assert recorder.operations(permissions.BEARER) == {"GetItem"}
+    # The token read, and the stamp of its use (once: every later request falls within the hour).
+    assert recorder.operations(permissions.BEARER) == {"GetItem", "UpdateItem"}
     assert refused(recorder, policies) == {}
 
 
@@ -238,7 +242,7 @@ def test_the_check_reports_a_call_the_role_no_longer_grants(
     assert reported(api.without("QueryIndexes")) == {("dynamodb:Query", "Query")}
     # The same calls from a role that grants them elsewhere: the bearer authorizer's (tokens only).
     assert ("dynamodb:GetItem", "GetItem") in reported(policies[permissions.BEARER])
-    (token_read,) = {r for r in recorder.requests[permissions.BEARER]}
+    (token_read,) = {r for r in recorder.requests[permissions.BEARER] if r.operation == "GetItem"}
     assert token_read.leading_keys == {"TOKEN"}
     elsewhere = Request("dynamodb:GetItem", token_read.resource + "/index/by_day", frozenset({"TOKEN"}))
     assert not policies[permissions.BEARER].allows(elsewhere)

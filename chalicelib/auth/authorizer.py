@@ -15,7 +15,15 @@ from typing import Any
 from chalice import AuthResponse, Blueprint
 from chalice.app import AuthRequest, Request
 
-from chalicelib.auth.tokens import TOKEN_PREFIX, Principal, Scope, TokenRejected, known_scopes, verify
+from chalicelib.auth.tokens import (
+    TOKEN_PREFIX,
+    Principal,
+    Scope,
+    TokenRejected,
+    known_scopes,
+    note_use,
+    verify,
+)
 from chalicelib.http import ApiError, Forbidden, ServiceUnavailable
 from chalicelib.observability import logger
 
@@ -64,6 +72,11 @@ def bearer(auth_request: AuthRequest) -> AuthResponse:
         logger.exception("token check failed")
         context = {"authenticated": "false", "error_code": "unavailable", "error_message": ""}
         return AuthResponse(routes=["*"], principal_id=ANONYMOUS, context=context)
+    try:
+        note_use(principal.token_id)
+    except Exception:
+        # Bookkeeping only: the caller holds a valid token whether or not its use could be written.
+        logger.warning("token use not recorded", exc_info=True)
     context: dict[str, str] = {
         "authenticated": "true",
         "token_id": principal.token_id,

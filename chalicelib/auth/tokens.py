@@ -2,8 +2,9 @@
 
 A token is `fbk_<id>_<secret>`, shown once; the table keeps its SHA-256, scopes and metadata, never the token.
 Scopes never imply one another. A token may be given an expiry (`expires_at`): refused from then on, as
-revoked ones are. A revoked token stops working within CONFIG_CACHE_SECONDS. The README's
-"Read API and tokens" section has the details; authorizer.py checks tokens on requests.
+revoked ones are. A revoked token stops working within CONFIG_CACHE_SECONDS. When a token was last used is
+kept to the hour (`last_used_at`, `note_use`), so an operator can find the ones nobody uses any more. The
+README's "Read API and tokens" section has the details; authorizer.py checks tokens on requests.
 """
 
 from __future__ import annotations
@@ -25,11 +26,17 @@ TOKEN_PREFIX = "fbk"  # noqa: S105 - a public prefix, not a secret
 TOKEN_ID_BYTES = 6  # 12 hex characters: short enough to type, random enough never to collide in practice
 TOKEN_SECRET_BYTES = 32
 MAX_EXPIRY_DAYS = 3650  # ten years: longer is "never", which is what leaving the expiry out says
+# A token's last use is written at most once this often (a conditional update the API's processes share), not
+# on every request: an hour is fine enough to tell a token in use from one forgotten.
+LAST_USE_RESOLUTION = timedelta(hours=1)
+LAST_USED = "last_used_at"
 _TOKEN_ID_PATTERN = re.compile(rf"[0-9a-f]{{{TOKEN_ID_BYTES * 2}}}")
 # The secret is token_urlsafe(TOKEN_SECRET_BYTES): exactly 43 characters.
 _TOKEN_PATTERN = re.compile(rf"{TOKEN_PREFIX}_(?P<id>[0-9a-f]{{{TOKEN_ID_BYTES * 2}}})_[A-Za-z0-9_-]{{43}}")
 
 _tokens = TOKENS
+# When this process last wrote each token's use: it tries again only after LAST_USE_RESOLUTION.
+_uses_noted: dict[str, datetime] = {}
 
 
 class Scope(StrEnum):
@@ -68,6 +75,7 @@ class TokenInfo(NamedTuple):
     description: str | None = None
     revoked_at: str | None = None
     expires_at: str | None = None
+    last_used_at: str | None = None  # to within LAST_USE_RESOLUTION; None: not used since it was recorded
 
     @property
     def expired(self) -> bool:
@@ -84,6 +92,7 @@ class TokenInfo(NamedTuple):
             description=fields.get("description"),
             revoked_at=fields.get("revoked_at"),
             expires_at=fields.get("expires_at"),
+            last_used_at=fields.get(LAST_USED),
         )
 
 
@@ -177,6 +186,19 @@ def revoke_token(token_id: str) -> TokenInfo | None:
 def clear_cache() -> None:
     """Forget cached token records (tests; the CLI's own writes clear it already)."""
     _tokens.clear_cache()
+    _uses_noted.clear()
+
+
+def note_use(token_id: str) -> None:
+    """Record that a token was just used, unless it was within LAST_USE_RESOLUTION: at most one conditional
+    update per token and process an hour. Raises what DynamoDB raises (the authorizer logs it and goes on)."""
+    now = utc_now()
+    noted = _uses_noted.get(token_id)
+    if noted is not None and now - noted < LAST_USE_RESOLUTION:
+        return
+    _uses_noted[token_id] = now
+    since = (now - LAST_USE_RESOLUTION).isoformat(timespec="seconds")
+    _tokens.stamp(token_id, LAST_USED, now.isoformat(timespec="seconds"), unless_since=since)
 
 
 def verify(token: str) -> Principal:

@@ -34,15 +34,20 @@ def tokens_list(args: argparse.Namespace) -> int:
     """Print every token (never the token itself: its last 4 characters)."""
     from chalicelib.auth import tokens
 
-    print(f"{'token_id':12}  {'name':24} {'scopes':18} {'created':20} {'revoked':20} {'expires':28} last4")
+    print(
+        f"{'token_id':12}  {'name':24} {'scopes':18} {'created':20} {'revoked':20} {'expires':28} "
+        f"{'last used':17} last4"
+    )
     for info in tokens.list_tokens():
         revoked = info.revoked_at[:19] if info.revoked_at else "-"
         expires = "never"
         if info.expires_at:
             expires = info.expires_at[:19] + (" (expired)" if info.expired else "")
+        # Written at most once an hour (tokens.LAST_USE_RESOLUTION): a later use may follow within that hour.
+        last_used = info.last_used_at[:16].replace("T", " ") if info.last_used_at else "-"
         print(
             f"{info.token_id:12}  {clip(info.name, 24):24} {','.join(info.scopes):18} "
-            f"{info.created_at[:19]:20} {revoked:20} {expires:28} …{info.last4}"
+            f"{info.created_at[:19]:20} {revoked:20} {expires:28} {last_used:17} …{info.last4}"
         )
     return 0
 

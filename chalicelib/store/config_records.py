@@ -114,6 +114,27 @@ class ConfigRecords(BaseProvider):
         dynamo.batch_write(settings().table_name, [dynamo.put_request(item)])
         self.clear_cache()
 
+    def stamp(self, record_id: str, attribute: str, value: str, unless_since: str) -> bool:
+        """Set `attribute` to `value` (an ISO time) on an existing record unless it already holds one at or
+        after `unless_since`, in one conditional update: several processes stamping within that time write
+        once. True when written. The cache is left as it is: a stamp is bookkeeping, not configuration."""
+        try:
+            aws.client("dynamodb").update_item(
+                TableName=settings().table_name,
+                Key=dynamo.serialize(self.key(record_id)),
+                UpdateExpression="SET #stamp = :value",
+                ConditionExpression=(
+                    "attribute_exists(#pk) AND (attribute_not_exists(#stamp) OR #stamp < :since)"
+                ),
+                ExpressionAttributeNames={"#pk": PK, "#stamp": attribute},
+                ExpressionAttributeValues={":value": {"S": value}, ":since": {"S": unless_since}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def delete(self, record_id: str) -> None:
         """Remove a record."""
         dynamo.batch_write(
