@@ -72,6 +72,9 @@ def test_stats_per_day_per_channel_nps_and_latest_negative(client, read_token, s
     ]
     assert [n["text"] for n in body["latest_negative"]] == ["Slow", "Broken"]  # newest first
     assert body["latest_negative"][0]["channel"] == "slack"
+    # And the form or source each came through (`sources` names it).
+    expected = [stored(i, w).source_id for i, w in (("d", DAY1 + timedelta(days=2)), ("b", DAY1))]
+    assert [n["source_id"] for n in body["latest_negative"]] == expected
     assert body["sentiment"]["NEGATIVE"] == 2
 
 

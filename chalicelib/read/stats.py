@@ -65,6 +65,7 @@ PROJECTED = stored_names(
         "feedback_id",
         COMPRESSED_TEXT,
         "channel",
+        "source_id",
         "sentiment",
         "rating",
         "rating_scale",
@@ -160,6 +161,7 @@ def negative_entry(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "feedback_id": item.get("feedback_id"),
         "channel": item.get("channel"),
+        "source_id": item.get("source_id"),
         "text": text[:MAX_TEXT_CHARS] + ("…" if len(text) > MAX_TEXT_CHARS else ""),
         "rating": item.get("rating"),
         "rating_scale": item.get("rating_scale"),

@@ -252,9 +252,11 @@
       const who = item.customer_id
         ? profileLink(item.customer_id, item.author_name, 'Customer profile')
         : el('span', { class: 'hint', text: 'Anonymous' });
-      list.append(el('li', { 'data-feedback-id': item.feedback_id },
-        el('div', { class: 'meta', text: `${minute(item.stored_at)} · ${item.channel}${ratingText(item)}` }),
-        commentText(item), who));
+      // Where it came from: the channel, and the form or source by name (a form is the form channel's only clue).
+      const meta = el('div', { class: 'meta' }, `${minute(item.stored_at)} · ${item.channel}`);
+      if (item.source_id) meta.append(' · ', sourceSpan(item.source_id));
+      meta.append(ratingText(item));
+      list.append(el('li', { 'data-feedback-id': item.feedback_id }, meta, commentText(item), who));
     }
   }
 

@@ -13,7 +13,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ROOT, save_screenshot
-from tests.browser.seed import CUSTOMER_EMAIL, CUSTOMER_NAME, EARLIER, FROM, SEED, THEMES, TO, expected_nps
+from tests.browser.seed import (
+    CUSTOMER_EMAIL,
+    CUSTOMER_NAME,
+    EARLIER,
+    FROM,
+    SEED,
+    THEMES,
+    TO,
+    expected_nps,
+)
 
 TOKEN_KEY = "feedback-dashboard:token"
 
@@ -91,6 +100,11 @@ def test_dashboard_plots_the_seeded_figures(page, local_stack, seeded):
     negatives = [text for _, _, s, _, text, _ in SEED if s and s.value == "NEGATIVE"]
     expect(page.locator("#negatives li .text")).to_have_text(list(reversed(negatives)))
     assert page.locator("#negatives b").count() == 0
+    # Each says where it came from: its source (named once the API's config cache has the name:
+    # test_dashboard_morning.py).
+    newest_first = reversed(SEED)
+    sources = [(f"seed-{channel}",) for _, channel, s, *_ in newest_first if s and s.value == "NEGATIVE"]
+    assert data(page.locator("#negatives li .meta bdi.source"), "source") == sources
     save_screenshot(page, "dashboard.png", full_page=True)
 
     # The newest negative from a known customer links to the profile.

@@ -99,6 +99,11 @@ def test_sources_and_forms_show_by_name(page, local_stack, seeded):  # noqa: F81
     expect(option).to_have_text(name)
     named_items = page.locator("#items-feed > li .meta", has_text=name)
     expect(named_items).to_have_count(sum(1 for row in SEED if f"seed-{row[1]}" == source_id))
+    # The latest negatives name theirs too.
+    of_source = [sentiment for _, channel, sentiment, *_ in SEED if f"seed-{channel}" == source_id]
+    negative = sum(1 for sentiment in of_source if sentiment and sentiment.value == "NEGATIVE")
+    assert negative, "the seed has a negative from the named source"
+    expect(page.locator("#negatives li .meta bdi.source", has_text=name)).to_have_count(negative)
 
     page.get_by_label("Form or source", exact=True).select_option(source_id)
     page.get_by_role("button", name="Apply").click()
