@@ -1,5 +1,6 @@
-"""`crm sync --from --to [--connection]` (push history, resumable) and `crm replay` (the CRM DLQ sent again):
-the CRM commands about what is synced, beside `cli/crm.py`'s commands about connections."""
+"""`crm sync --from --to [--connection]` (push history, resumable), `crm replay` (the CRM DLQ sent again) and
+`crm dlq list|show|delete` (the CRM DLQ read and pruned): the CRM commands about what is synced, beside
+`cli/crm.py`'s commands about connections."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import sys
 from typing import Any
 
 from chalicelib.cli.common import begun_day_argument, waiting_aloud
+from chalicelib.cli.dead_letters import add_dead_letter_commands
 from chalicelib.crm import backfill, queue
+from chalicelib.operations.dlq import DeadLetterQueue
 
 
 def crm_sync(args: argparse.Namespace) -> int:
@@ -39,6 +42,13 @@ def crm_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def crm_dead_letters() -> DeadLetterQueue:
+    """The CRM DLQ, read with the CRM queue's own check and routing facts."""
+    return DeadLetterQueue(
+        queue.queue_url(dead_letters=True), queue.queue_url(), check=queue.problem, describe=queue.describe
+    )
+
+
 def add_crm_sync_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     syncing = commands.add_parser(
         "sync", parents=[common], help="push stored feedback of a date range (resumable)"
@@ -67,3 +77,4 @@ def add_crm_sync_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     )
     replaying.add_argument("--limit", type=int, default=10_000, help="at most this many messages")
     replaying.set_defaults(run=crm_replay)
+    add_dead_letter_commands(commands, common, crm_dead_letters, "CRM DLQ")

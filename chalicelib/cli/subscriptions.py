@@ -1,4 +1,4 @@
-"""`subscriptions add|list|show|rotate|pause|resume|remove|test|deliveries|replay`: outbound webhooks."""
+"""`subscriptions add|list|show|rotate|pause|resume|remove|test|deliveries|replay|dlq`: outbound webhooks."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.cli.common import bounded, non_negative_hours, print_invalid
+from chalicelib.cli.dead_letters import add_dead_letter_commands
 from chalicelib.models import RatingScale
-from chalicelib.outbound import deliveries, replay, subscriptions
+from chalicelib.operations.dlq import DeadLetterQueue
+from chalicelib.outbound import deliveries, delivery, replay, subscriptions
 from chalicelib.outbound.events import EventType
 
 
@@ -252,3 +254,14 @@ def add_subscriptions_commands(groups: Any, common: argparse.ArgumentParser) -> 
     replaying.add_argument("--subscription", dest="subscription_id", help="only this subscription's")
     replaying.add_argument("--limit", type=bounded(1), default=1_000, help="at most this many events")
     replaying.set_defaults(run=subscriptions_replay)
+    add_dead_letter_commands(commands, common, delivery_dead_letters, "delivery DLQ")
+
+
+def delivery_dead_letters() -> DeadLetterQueue:
+    """The delivery DLQ, read with the delivery queue's own check and routing facts."""
+    return DeadLetterQueue(
+        delivery.queue_url(dead_letters=True),
+        delivery.queue_url(),
+        check=delivery.problem,
+        describe=delivery.describe,
+    )

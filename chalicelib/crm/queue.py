@@ -17,12 +17,13 @@ the consumer fails them for that connection, so they wait in the DLQ until `crm 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib import aws
 from chalicelib.config import settings
@@ -55,6 +56,34 @@ class CrmMessage(BaseModel):
     customer_id: str | None = None
     absorbed_customer_id: str | None = None
     connection_id: str | None = None
+
+
+# What `crm dlq list` shows of a message: its operation and ids (pseudonymous), never another key's value.
+ROUTING_FIELDS = ("op", "feedback_id", "customer_id", "absorbed_customer_id", "connection_id")
+
+
+def problem(body: str) -> str | None:
+    """Why a CRM queue message can never be processed (the consumer refuses it as "not a CRM message"), or
+    None; in pydantic's words without the input, which a poison message may fill with anything."""
+    try:
+        CrmMessage.model_validate_json(body)
+    except ValidationError as error:
+        issues = error.errors(include_url=False, include_input=False)
+        return "not a CRM message: " + "; ".join(
+            f"{'.'.join(map(str, issue['loc'])) or 'body'}: {issue['msg']}" for issue in issues
+        )
+    return None
+
+
+def describe(body: str) -> dict[str, str]:
+    """A CRM queue message's routing facts, read without validating (a broken message is listed too)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {name: str(parsed[name]) for name in ROUTING_FIELDS if isinstance(parsed.get(name), str | int)}
 
 
 class EnqueueFailed(Exception):
