@@ -210,6 +210,7 @@ def test_replay_leaves_a_message_it_cannot_read_and_replays_the_rest(outbound, c
     captured = capsys.readouterr()
     assert captured.out.strip() == "replayed 1, skipped 0"
     assert "1 message(s) in the DLQ are not delivery messages: left there" in captured.err
+    assert "`subscriptions dlq delete` drops them" in captured.err
     [requeued] = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     assert QueuedDelivery.model_validate_json(requeued["Body"]).webhook_id == "msg_1"
     left = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])

@@ -115,3 +115,19 @@ def test_subscriptions_dlq_lists_and_deletes_without_the_event_body(delivery_que
     out = capsys.readouterr().out
     assert "deleted 2 message(s) from the delivery DLQ; 0 failed" in out and SECRET_TEXT not in out
     assert depth(dlq_url) == 0 and depth(queue_url) == 0
+
+
+def test_crm_replay_leaves_a_message_no_consumer_can_read_and_says_so(crm_queues, capsys):
+    """A poison message used to go back to the CRM queue, fail ten receives and return: replay said only
+    "replayed 2" and exited 0."""
+    dlq_url, queue_url = crm_queues
+    good = CrmMessage(op=Operation.SYNC, feedback_id="fb_1")
+    send(dlq_url, good.model_dump_json(exclude_none=True))
+    poison_id = send(dlq_url, '{"op": "resync"}')
+
+    assert main(["crm", "replay"]) == 1
+
+    captured = capsys.readouterr()
+    assert "replayed 1 message(s) from the CRM DLQ" in captured.out
+    assert f"{poison_id}: not a CRM message" in captured.err and "crm dlq delete" in captured.err
+    assert depth(queue_url) == 1 and depth(dlq_url) == 1 and visible(dlq_url) == 1

@@ -39,7 +39,12 @@ def crm_replay(args: argparse.Namespace) -> int:
     print(f"replayed {report.replayed} message(s) from the CRM DLQ")
     if report.not_deleted:
         print(f"warning: {report.not_deleted} replayed message(s) are still in the DLQ", file=sys.stderr)
-    return 0
+    for message_id, why in sorted(report.unreadable.items()):
+        print(
+            f"error: {message_id}: {why} (left in the CRM DLQ: `crm dlq show` it, `crm dlq delete` it)",
+            file=sys.stderr,
+        )
+    return 1 if report.unreadable else 0
 
 
 def crm_dead_letters() -> DeadLetterQueue:

@@ -191,7 +191,10 @@ def subscriptions_replay(args: argparse.Namespace) -> int:
     report = replay.replay_dead_letters(args.subscription_id, args.limit)
     print(f"replayed {report.replayed}, skipped {report.skipped}")
     if report.unreadable:
-        unreadable = f"{report.unreadable} message(s) in the DLQ are not delivery messages: left there"
+        unreadable = (
+            f"{report.unreadable} message(s) in the DLQ are not delivery messages: left there "
+            "(`subscriptions dlq list` names them, `subscriptions dlq delete` drops them)"
+        )
         print(f"error: {unreadable}", file=sys.stderr)
         return 1
     return 0
