@@ -168,3 +168,53 @@ def test_test_says_it_waits_while_the_crm_does_not_answer(stack, capsys, monkeyp
         "waiting 2 s, then trying again (Ctrl-C stops)",
     ]
     assert err[-1] == "error: HubSpot unreachable: NewConnectionError", err[-1]
+
+
+NEW_TOKEN = "pat-na1-fedcba9876543210fedc"
+
+
+def ssm_token() -> str:
+    path = f"{settings().parameter_prefix}/crm/crm_portal/token"
+    return aws.client("ssm").get_parameter(Name=path, WithDecryption=True)["Parameter"]["Value"]
+
+
+def test_rotate_checks_the_new_token_saves_it_and_resumes_the_connection(server, capsys, monkeypatch):
+    """A HubSpot admin revoked the private app's token: the connection paused, and the CLI had no way to put
+    the new token in (`crm add --id` refuses an existing id; `remove` and `add` under a new id forgets every
+    contact and note the sync linked)."""
+    add(server)
+    server.fake.tokens = {NEW_TOKEN}  # the old token revoked, a new one issued
+    assert cli.main(["crm", "test", "crm_portal"]) == 1
+    assert connections.get("crm_portal").status is Status.PAUSED
+    capsys.readouterr()
+
+    monkeypatch.setenv("CRM_TOKEN", NEW_TOKEN)
+    assert cli.main(["crm", "rotate", "crm_portal"]) == 0
+
+    out = capsys.readouterr().out
+    assert "token accepted" in out and "connection resumed" in out and NEW_TOKEN not in out
+    assert ssm_token() == NEW_TOKEN
+    assert connections.get("crm_portal").status is Status.ACTIVE
+
+
+def test_rotate_to_a_token_hubspot_refuses_keeps_the_working_one(server, capsys):
+    add(server)
+    capsys.readouterr()
+
+    assert cli.main(["crm", "rotate", "crm_portal", "--token", "pat-na1-typo"]) == 1
+
+    err = capsys.readouterr().err
+    assert "hubspot refused the new private-app token (INVALID_AUTHENTICATION)" in err
+    assert "nothing changed" in err and "pat-na1-typo" not in err
+    assert ssm_token() == TOKEN
+    assert connections.get("crm_portal").status is Status.ACTIVE
+
+
+def test_rotate_refuses_another_types_options_and_an_unknown_connection(server, capsys):
+    add(server)
+    capsys.readouterr()
+    assert cli.main(["crm", "rotate", "crm_portal", "--client-id", "x", "--token", NEW_TOKEN]) == 2
+    assert "--client-id: not an option of a hubspot connection" in capsys.readouterr().err
+    assert cli.main(["crm", "rotate", "crm_nosuch", "--token", NEW_TOKEN]) == 1
+    assert "no CRM connection 'crm_nosuch'" in capsys.readouterr().err
+    assert ssm_token() == TOKEN
