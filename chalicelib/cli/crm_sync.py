@@ -31,6 +31,8 @@ def crm_sync(args: argparse.Namespace) -> int:
         f"synced {counts.synced}, skipped {counts.skipped}, queued for retry {counts.queued}"
         f" (job {job.job_id} finished)"
     )
+    for reason, count in counts.reasons.most_common():
+        print(f"  {count} item(s): {reason}")
     return 0
 
 
