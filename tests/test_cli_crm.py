@@ -218,3 +218,56 @@ def test_rotate_refuses_another_types_options_and_an_unknown_connection(server, 
     assert cli.main(["crm", "rotate", "crm_nosuch", "--token", NEW_TOKEN]) == 1
     assert "no CRM connection 'crm_nosuch'" in capsys.readouterr().err
     assert ssm_token() == TOKEN
+
+
+def test_update_changes_the_mapping_and_filters_and_keeps_the_rest(server, capsys):
+    """Changing a mapping (or which sources sync) meant `crm remove` and `crm add` again, the token typed
+    once more; now `crm update` changes only what it is given."""
+    add(server, "--channel", "form", "--min-rating", "7")
+    capsys.readouterr()
+
+    assert cli.main(["crm", "update", "crm_portal", "--map", "top_themes=themes_we_heard"]) == 0
+
+    out = capsys.readouterr().out
+    assert "field:      top_themes -> themes_we_heard" in out and "crm setup crm_portal" in out
+    connection = connections.get("crm_portal")
+    assert connection.settings.field_map == {"top_themes": "themes_we_heard"}
+    assert connection.settings.channels == ["form"] and connection.settings.min_rating == 7
+    assert connection.settings.api_url == server.url and connection.status is Status.ACTIVE
+    assert cli.main(["crm", "setup", "crm_portal"]) == 0
+    assert "created contact property themes_we_heard" in capsys.readouterr().out
+
+    assert cli.main(["crm", "update", "crm_portal", "--all-channels", "--default-names", "--name", "P2"]) == 0
+    connection = connections.get("crm_portal")
+    assert connection.settings.channels == [] and connection.settings.field_map == {}
+    assert connection.name == "P2"
+
+
+def test_update_refuses_bad_settings_and_changes_nothing(server, capsys):
+    add(server, "--channel", "form")
+    before = connections.get("crm_portal")
+    capsys.readouterr()
+    assert cli.main(["crm", "update", "crm_portal", "--channel", "carrier-pigeon"]) == 2
+    assert cli.main(["crm", "update", "crm_portal", "--map", "nope=x"]) == 2
+    assert cli.main(["crm", "update", "crm_portal", "--channel", "form", "--all-channels"]) == 2
+    assert cli.main(["crm", "update", "crm_portal"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown channel" in err and "cannot map 'nope'" in err and "nothing to change" in err
+    assert "--channel and --all-channels" in err
+    assert connections.get("crm_portal") == before
+    assert cli.main(["crm", "update", "crm_nosuch", "--name", "x"]) == 1
+
+
+def test_pause_stops_the_sync_until_resume_checks_the_token(server, capsys):
+    add(server)
+    capsys.readouterr()
+    assert cli.main(["crm", "pause", "crm_portal"]) == 0
+    connection = connections.get("crm_portal")
+    assert connection.status is Status.PAUSED and connection.paused_reason == "paused by an operator"
+    assert "paused" in capsys.readouterr().out
+    assert cli.main(["crm", "list"]) == 0
+    assert "paused" in capsys.readouterr().out
+
+    assert cli.main(["crm", "resume", "crm_portal"]) == 0
+    assert "connection resumed" in capsys.readouterr().out
+    assert connections.get("crm_portal").status is Status.ACTIVE

@@ -1,5 +1,5 @@
-"""`crm add|list|show|test|rotate|setup|remove`: CRM connections (HubSpot, Salesforce), their credentials
-and what they sync."""
+"""`crm add|list|show|test|rotate|pause|resume|setup|remove` (and `update`, cli/crm_update.py): CRM
+connections (HubSpot, Salesforce), their credentials and what they sync."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from chalicelib import jws
 from chalicelib.channels.sources import mask
 from chalicelib.cli.common import pairs, print_invalid, waiting_aloud
 from chalicelib.cli.crm_sync import add_crm_sync_commands
+from chalicelib.cli.crm_update import add_crm_update_command
 from chalicelib.crm import connections
 from chalicelib.crm.connections import (
     CREDENTIALS_NAMED,
@@ -29,6 +30,7 @@ from chalicelib.crm.exceptions import CredentialsRejected, CrmError
 from chalicelib.crm.salesforce_api import forget_sessions
 from chalicelib.crm.sync import target_for
 
+PAUSED_BY_OPERATOR = "paused by an operator"
 TOKEN_ENVIRONMENT = "CRM_TOKEN"  # noqa: S105 - the variable's name, not a token
 CLIENT_SECRET_ENVIRONMENT = "CRM_CLIENT_SECRET"  # noqa: S105 - the variable's name, not a secret
 
@@ -290,6 +292,20 @@ def crm_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def crm_pause(args: argparse.Namespace) -> int:
+    """Stop syncing (CRM maintenance, a mapping to change): the work queued meanwhile waits in the CRM DLQ
+    for `crm resume` and `crm replay`; erasures too."""
+    connection = _existing(args.connection_id)
+    if connection is None:
+        return 1
+    connections.set_status(connection.connection_id, Status.PAUSED, PAUSED_BY_OPERATOR)
+    print(
+        f"paused {connection.connection_id}: nothing is sent until `crm resume`; what is stored meanwhile "
+        "waits in the CRM DLQ for `crm replay` (kept 14 days)"
+    )
+    return 0
+
+
 def crm_remove(args: argparse.Namespace) -> int:
     if _existing(args.connection_id) is None:
         return 1
@@ -361,10 +377,13 @@ def add_crm_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     for name, run, text in (
         ("show", crm_show, "one connection, its secrets masked"),
         ("test", crm_test, "check the credentials (resumes a paused connection)"),
+        ("pause", crm_pause, "stop syncing until resumed"),
+        ("resume", crm_test, "check the credentials and sync again (as `crm test`)"),
         ("setup", crm_setup, "create the fields the sync needs in the CRM"),
         ("remove", crm_remove, "delete a connection and its credentials"),
     ):
         command = commands.add_parser(name, parents=[common], help=text)
         command.add_argument("connection_id")
         command.set_defaults(run=run)
+    add_crm_update_command(commands, common)
     add_crm_sync_commands(commands, common)  # sync, replay (cli/crm_sync.py)
