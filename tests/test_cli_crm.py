@@ -271,3 +271,14 @@ def test_pause_stops_the_sync_until_resume_checks_the_token(server, capsys):
     assert cli.main(["crm", "resume", "crm_portal"]) == 0
     assert "connection resumed" in capsys.readouterr().out
     assert connections.get("crm_portal").status is Status.ACTIVE
+
+
+def test_a_source_that_does_not_exist_is_refused_not_a_sync_that_never_starts(server, capsys):
+    """`--source chekout` (a typo) was saved: the connection selected no item, ever, and said nothing."""
+    assert add(server, "--source", "chekout") == 2
+    assert "--source: no source or form 'chekout'" in capsys.readouterr().err
+    assert connections.get("crm_portal") is None
+    assert add(server, "--source", "demo") == 0  # the demo form exists
+    assert cli.main(["crm", "update", "crm_portal", "--source", "demo", "--source", "nope"]) == 2
+    assert "no source or form 'nope'" in capsys.readouterr().err
+    assert connections.get("crm_portal").settings.sources == ["demo"]

@@ -240,3 +240,15 @@ def test_pause_keeps_the_reason_the_system_paused_it_for(outbound, capsys):
     assert main(["subscriptions", "resume", subscription_id]) == 0
     assert "already active: nothing changed" in capsys.readouterr().out
     assert not subscriptions.get_fresh(subscription_id).paused
+
+
+def test_a_form_or_source_filter_naming_nothing_is_refused(outbound, capsys):
+    """`--form chekout` was saved as a filter no stored item could ever match: a subscription that never
+    fires, silently."""
+    base = ["subscriptions", "add", "--url", "https://hooks.example.com/a", "--event", "feedback.stored"]
+    assert main([*base, "--form", "chekout"]) == 2
+    assert "--form: no form 'chekout'" in capsys.readouterr().err
+    assert main([*base, "--source", "nope"]) == 2
+    assert "--source: no source or form 'nope'" in capsys.readouterr().err
+    assert subscriptions.list_all() == []
+    assert main([*base, "--form", "demo"]) == 0

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from chalicelib import jws
 from chalicelib.channels.sources import mask
-from chalicelib.cli.common import pairs, print_invalid, waiting_aloud
+from chalicelib.cli.common import pairs, print_invalid, unknown_origins, waiting_aloud
 from chalicelib.cli.crm_sync import add_crm_sync_commands
 from chalicelib.cli.crm_update import add_crm_update_command
 from chalicelib.crm import connections
@@ -111,7 +111,7 @@ def crm_add(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if _foreign_options(args, args.type):
+    if _foreign_options(args, args.type) or unknown_origins("--source", args.source):
         return 2
     if args.type == "salesforce":
         secrets = _salesforce_secrets(args)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.cli.common import pairs, print_invalid
+from chalicelib.cli.common import pairs, print_invalid, unknown_origins
 from chalicelib.crm import connections
 from chalicelib.crm.connections import FIELDS_NAMED, CrmConnection
 
@@ -46,7 +46,7 @@ def crm_update(args: argparse.Namespace) -> int:
     connection = _existing(args.connection_id)
     if connection is None:
         return 1
-    if _foreign_options(args, connection.type):
+    if _foreign_options(args, connection.type) or unknown_origins("--source", args.source):
         return 2
     changes = _changes(args)
     if isinstance(changes, str):

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.cli.common import bounded, non_negative_hours, print_invalid
+from chalicelib.cli.common import bounded, non_negative_hours, print_invalid, unknown_origins
 from chalicelib.cli.dead_letters import add_dead_letter_commands
 from chalicelib.models import RatingScale
 from chalicelib.operations.dlq import DeadLetterQueue
@@ -85,6 +85,9 @@ def subscriptions_add(args: argparse.Namespace) -> int:
     band_error = _rating_band_error(args)
     if band_error:
         print(f"error: {band_error}", file=sys.stderr)
+        return 2
+    # A form's items carry the form's id as their source id: --source matches a form too.
+    if unknown_origins("--form", args.form, sources=False) | unknown_origins("--source", args.source):
         return 2
     try:
         subscription, secret = subscriptions.create(args.url, args.event, _filters(args), args.description)
