@@ -131,3 +131,46 @@ def test_crm_replay_leaves_a_message_no_consumer_can_read_and_says_so(crm_queues
     assert "replayed 1 message(s) from the CRM DLQ" in captured.out
     assert f"{poison_id}: not a CRM message" in captured.err and "crm dlq delete" in captured.err
     assert depth(queue_url) == 1 and depth(dlq_url) == 1 and visible(dlq_url) == 1
+
+
+def test_crm_replay_refuses_a_limit_below_one(crm_queues, capsys):
+    """`--limit 0` (or -5) replayed nothing and said "replayed 0 message(s)", exit 0, as if the DLQ were
+    empty."""
+    dlq_url, _ = crm_queues
+    send(dlq_url, CrmMessage(op=Operation.SYNC, feedback_id="fb_1").model_dump_json(exclude_none=True))
+    for limit in ("0", "-5"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["crm", "replay", "--limit", limit])
+        assert exit_info.value.code == 2
+    assert "--limit" in capsys.readouterr().err
+    assert depth(dlq_url) == 1
+
+
+def _commands(parser, path=()):
+    """Every leaf command of the CLI with its parser, walked through argparse's subparsers."""
+    import argparse
+
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not actions:
+        yield path, parser
+    for action in actions:
+        for name, sub in action.choices.items():
+            yield from _commands(sub, (*path, name))
+
+
+def test_no_limit_option_of_the_cli_takes_a_number_below_one():
+    """The same class across the CLI: a `--limit 0` that does nothing reads like an empty queue or log."""
+    import argparse
+
+    from chalicelib.cli import build_parser
+
+    loose = []
+    for path, parser in _commands(build_parser()):
+        for action in parser._actions:
+            if "--limit" in action.option_strings:
+                try:
+                    action.type("0")
+                except (argparse.ArgumentTypeError, ValueError):
+                    continue
+                loose.append(" ".join(path))
+    assert loose == []

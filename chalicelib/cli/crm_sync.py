@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Any
 
-from chalicelib.cli.common import begun_day_argument, waiting_aloud
+from chalicelib.cli.common import begun_day_argument, bounded, waiting_aloud
 from chalicelib.cli.dead_letters import add_dead_letter_commands
 from chalicelib.crm import backfill, queue
 from chalicelib.operations.dlq import DeadLetterQueue
@@ -82,6 +82,6 @@ def add_crm_sync_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     replaying = commands.add_parser(
         "replay", parents=[common], help="send the CRM DLQ's messages again (after `crm test`)"
     )
-    replaying.add_argument("--limit", type=int, default=10_000, help="at most this many messages")
+    replaying.add_argument("--limit", type=bounded(1), default=10_000, help="at most this many messages")
     replaying.set_defaults(run=crm_replay)
     add_dead_letter_commands(commands, common, crm_dead_letters, "CRM DLQ")
