@@ -83,3 +83,21 @@ def test_crm_sync_says_why_the_items_it_queued_for_retry_failed(hub, capsys, mon
     assert "queued for retry 2" in out
     assert '2 item(s): crm_hubspot_test: VALIDATION_ERROR: Property "feedback_count" does not exist' in out
     assert "ana.lopez" not in out
+
+
+def test_an_erasure_reaches_a_connection_an_operator_paused(hub):  # noqa: F811
+    """`crm pause` (a mapping to change, a quiet week) held erasures too: each waited in the DLQ, and one
+    not replayed within its 14 days was gone with the customer still in the CRM."""
+    from chalicelib.crm import connections
+    from chalicelib.crm.connections import PAUSED_BY_OPERATOR, Status
+
+    (item,) = stored(event("f1", email="a@example.com"))
+    assert not consumer.decide_batch(records(item.feedback_id))[0]
+    assert hub.fake.contacts
+    connections.set_status("crm_hubspot_test", Status.PAUSED, PAUSED_BY_OPERATOR)
+    erase = CrmMessage(op=Operation.ERASE, customer_id=item.customer_id).model_dump_json(exclude_none=True)
+
+    assert consumer.decide_batch([QueueRecord("m-erase", erase)]) == [None]
+    assert not hub.fake.contacts and not hub.fake.notes
+    (later,) = stored(event("f2", email="b@example.com"))
+    assert "is paused" in str(consumer.decide_batch(records(later.feedback_id))[0])  # syncs still wait

@@ -22,6 +22,7 @@ from chalicelib.crm.connections import (
     CREDENTIALS_NAMED,
     CRM_TYPES,
     FIELDS_NAMED,
+    PAUSED_BY_OPERATOR,
     CrmConnection,
     CrmSettings,
     Status,
@@ -30,7 +31,6 @@ from chalicelib.crm.exceptions import CredentialsRejected, CrmError
 from chalicelib.crm.salesforce_api import forget_sessions
 from chalicelib.crm.sync import target_for
 
-PAUSED_BY_OPERATOR = "paused by an operator"
 TOKEN_ENVIRONMENT = "CRM_TOKEN"  # noqa: S105 - the variable's name, not a token
 CLIENT_SECRET_ENVIRONMENT = "CRM_CLIENT_SECRET"  # noqa: S105 - the variable's name, not a secret
 
@@ -294,14 +294,14 @@ def crm_setup(args: argparse.Namespace) -> int:
 
 def crm_pause(args: argparse.Namespace) -> int:
     """Stop syncing (CRM maintenance, a mapping to change): the work queued meanwhile waits in the CRM DLQ
-    for `crm resume` and `crm replay`; erasures too."""
+    for `crm resume` and `crm replay`; erasures still go (the credentials work)."""
     connection = _existing(args.connection_id)
     if connection is None:
         return 1
     connections.set_status(connection.connection_id, Status.PAUSED, PAUSED_BY_OPERATOR)
     print(
-        f"paused {connection.connection_id}: nothing is sent until `crm resume`; what is stored meanwhile "
-        "waits in the CRM DLQ for `crm replay` (kept 14 days)"
+        f"paused {connection.connection_id}: nothing is synced until `crm resume` (erasures still go); what "
+        "is stored meanwhile waits in the CRM DLQ for `crm replay` (kept 14 days)"
     )
     return 0
 

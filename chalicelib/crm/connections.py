@@ -52,7 +52,12 @@ MAPPABLE_FIELDS = frozenset(PROFILE_FIELDS)
 
 class Status(StrEnum):
     ACTIVE = "active"
-    PAUSED = "paused"  # credentials refused: nothing is sent until `crm test` succeeds again
+    PAUSED = "paused"  # credentials refused, or `crm pause`: nothing is synced until `crm resume`/`crm test`
+
+
+# The reason `crm pause` gives: the credentials work, so erasures still reach the CRM (an erasure waiting in
+# the DLQ is gone after 14 days).
+PAUSED_BY_OPERATOR = "paused by an operator"
 
 
 class CrmSettings(DeferredModel):

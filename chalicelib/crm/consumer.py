@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from chalicelib.config import settings
 from chalicelib.crm import connections, sync
 from chalicelib.crm.base import selected
-from chalicelib.crm.connections import CrmConnection, Status
+from chalicelib.crm.connections import PAUSED_BY_OPERATOR, CrmConnection, Status
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError, without_values
 from chalicelib.crm.queue import CrmMessage, Operation
 from chalicelib.models import StoredFeedback
@@ -65,10 +65,13 @@ def _run_per_connection(
     everyone: list[CrmConnection],
     errors: list[str | None],
     action: Callable[[CrmConnection, CrmMessage], Any],
+    despite_operator_pause: bool = False,
 ) -> None:
-    """Apply `action` to each message on each connection; a failure fails the message (retried)."""
+    """Apply `action` to each message on each connection; a failure fails the message (retried). An
+    erasure goes `despite_operator_pause`: the credentials work, and the DLQ keeps it only 14 days."""
     for connection in everyone:
-        paused = connection.status is not Status.ACTIVE
+        operator_paused = connection.paused_reason == PAUSED_BY_OPERATOR
+        paused = connection.status is not Status.ACTIVE and not (despite_operator_pause and operator_paused)
         for index, message in chosen:
             if message.connection_id and message.connection_id != connection.connection_id:
                 continue
@@ -148,7 +151,7 @@ def decide_batch(records: Sequence[Record]) -> list[str | None]:
     _run_per_connection(by_operation[Operation.MERGE], everyone, errors, merge)
     if by_operation[Operation.SYNC]:
         _sync(by_operation[Operation.SYNC], everyone, errors)
-    _run_per_connection(by_operation[Operation.ERASE], everyone, errors, erase)
+    _run_per_connection(by_operation[Operation.ERASE], everyone, errors, erase, despite_operator_pause=True)
     errors = [without_values(error) if error else None for error in errors]
     reasons = Counter(error for error in errors if error)
     if reasons:
