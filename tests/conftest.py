@@ -48,6 +48,7 @@ from chalicelib.local.moto_patches import deep_update_expressions, serialized_dy
 from chalicelib.local.provision import Resources, create_demo_form, provision
 from chalicelib.models import RatingScale
 from chalicelib.store import dynamo
+from chalicelib.store.config_records import CRM_CONNECTIONS
 from chalicelib.themes import records as theme_records
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ def _reset_process_caches() -> None:
     form_store.clear_cache()
     sources.clear_cache()
     theme_records.clear_cache()
+    # A connection read by one test (list_fresh fills the cache too) must not be "any connection" to the
+    # next, whose stream would then queue CRM work for a connection its table does not hold.
+    CRM_CONNECTIONS.clear_cache()
 
 
 @dataclass

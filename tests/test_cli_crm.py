@@ -168,3 +168,117 @@ def test_test_says_it_waits_while_the_crm_does_not_answer(stack, capsys, monkeyp
         "waiting 2 s, then trying again (Ctrl-C stops)",
     ]
     assert err[-1] == "error: HubSpot unreachable: NewConnectionError", err[-1]
+
+
+NEW_TOKEN = "pat-na1-fedcba9876543210fedc"
+
+
+def ssm_token() -> str:
+    path = f"{settings().parameter_prefix}/crm/crm_portal/token"
+    return aws.client("ssm").get_parameter(Name=path, WithDecryption=True)["Parameter"]["Value"]
+
+
+def test_rotate_checks_the_new_token_saves_it_and_resumes_the_connection(server, capsys, monkeypatch):
+    """A HubSpot admin revoked the private app's token: the connection paused, and the CLI had no way to put
+    the new token in (`crm add --id` refuses an existing id; `remove` and `add` under a new id forgets every
+    contact and note the sync linked)."""
+    add(server)
+    server.fake.tokens = {NEW_TOKEN}  # the old token revoked, a new one issued
+    assert cli.main(["crm", "test", "crm_portal"]) == 1
+    assert connections.get("crm_portal").status is Status.PAUSED
+    capsys.readouterr()
+
+    monkeypatch.setenv("CRM_TOKEN", NEW_TOKEN)
+    assert cli.main(["crm", "rotate", "crm_portal"]) == 0
+
+    out = capsys.readouterr().out
+    assert "token accepted" in out and "connection resumed" in out and NEW_TOKEN not in out
+    assert ssm_token() == NEW_TOKEN
+    assert connections.get("crm_portal").status is Status.ACTIVE
+
+
+def test_rotate_to_a_token_hubspot_refuses_keeps_the_working_one(server, capsys):
+    add(server)
+    capsys.readouterr()
+
+    assert cli.main(["crm", "rotate", "crm_portal", "--token", "pat-na1-typo"]) == 1
+
+    err = capsys.readouterr().err
+    assert "hubspot refused the new private-app token (INVALID_AUTHENTICATION)" in err
+    assert "nothing changed" in err and "pat-na1-typo" not in err
+    assert ssm_token() == TOKEN
+    assert connections.get("crm_portal").status is Status.ACTIVE
+
+
+def test_rotate_refuses_another_types_options_and_an_unknown_connection(server, capsys):
+    add(server)
+    capsys.readouterr()
+    assert cli.main(["crm", "rotate", "crm_portal", "--client-id", "x", "--token", NEW_TOKEN]) == 2
+    assert "--client-id: not an option of a hubspot connection" in capsys.readouterr().err
+    assert cli.main(["crm", "rotate", "crm_nosuch", "--token", NEW_TOKEN]) == 1
+    assert "no CRM connection 'crm_nosuch'" in capsys.readouterr().err
+    assert ssm_token() == TOKEN
+
+
+def test_update_changes_the_mapping_and_filters_and_keeps_the_rest(server, capsys):
+    """Changing a mapping (or which sources sync) meant `crm remove` and `crm add` again, the token typed
+    once more; now `crm update` changes only what it is given."""
+    add(server, "--channel", "form", "--min-rating", "7")
+    capsys.readouterr()
+
+    assert cli.main(["crm", "update", "crm_portal", "--map", "top_themes=themes_we_heard"]) == 0
+
+    out = capsys.readouterr().out
+    assert "field:      top_themes -> themes_we_heard" in out and "crm setup crm_portal" in out
+    connection = connections.get("crm_portal")
+    assert connection.settings.field_map == {"top_themes": "themes_we_heard"}
+    assert connection.settings.channels == ["form"] and connection.settings.min_rating == 7
+    assert connection.settings.api_url == server.url and connection.status is Status.ACTIVE
+    assert cli.main(["crm", "setup", "crm_portal"]) == 0
+    assert "created contact property themes_we_heard" in capsys.readouterr().out
+
+    assert cli.main(["crm", "update", "crm_portal", "--all-channels", "--default-names", "--name", "P2"]) == 0
+    connection = connections.get("crm_portal")
+    assert connection.settings.channels == [] and connection.settings.field_map == {}
+    assert connection.name == "P2"
+
+
+def test_update_refuses_bad_settings_and_changes_nothing(server, capsys):
+    add(server, "--channel", "form")
+    before = connections.get("crm_portal")
+    capsys.readouterr()
+    assert cli.main(["crm", "update", "crm_portal", "--channel", "carrier-pigeon"]) == 2
+    assert cli.main(["crm", "update", "crm_portal", "--map", "nope=x"]) == 2
+    assert cli.main(["crm", "update", "crm_portal", "--channel", "form", "--all-channels"]) == 2
+    assert cli.main(["crm", "update", "crm_portal"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown channel" in err and "cannot map 'nope'" in err and "nothing to change" in err
+    assert "--channel and --all-channels" in err
+    assert connections.get("crm_portal") == before
+    assert cli.main(["crm", "update", "crm_nosuch", "--name", "x"]) == 1
+
+
+def test_pause_stops_the_sync_until_resume_checks_the_token(server, capsys):
+    add(server)
+    capsys.readouterr()
+    assert cli.main(["crm", "pause", "crm_portal"]) == 0
+    connection = connections.get("crm_portal")
+    assert connection.status is Status.PAUSED and connection.paused_reason == "paused by an operator"
+    assert "paused" in capsys.readouterr().out
+    assert cli.main(["crm", "list"]) == 0
+    assert "paused" in capsys.readouterr().out
+
+    assert cli.main(["crm", "resume", "crm_portal"]) == 0
+    assert "connection resumed" in capsys.readouterr().out
+    assert connections.get("crm_portal").status is Status.ACTIVE
+
+
+def test_a_source_that_does_not_exist_is_refused_not_a_sync_that_never_starts(server, capsys):
+    """`--source chekout` (a typo) was saved: the connection selected no item, ever, and said nothing."""
+    assert add(server, "--source", "chekout") == 2
+    assert "--source: no source or form 'chekout'" in capsys.readouterr().err
+    assert connections.get("crm_portal") is None
+    assert add(server, "--source", "demo") == 0  # the demo form exists
+    assert cli.main(["crm", "update", "crm_portal", "--source", "demo", "--source", "nope"]) == 2
+    assert "no source or form 'nope'" in capsys.readouterr().err
+    assert connections.get("crm_portal").settings.sources == ["demo"]

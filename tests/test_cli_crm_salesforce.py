@@ -136,3 +136,23 @@ def test_test_pauses_on_a_refused_secret_and_resumes_when_it_works(server, capsy
     server.fake.apps[CLIENT_ID].client_secret = SECRET
     assert cli.main(["crm", "test", "crm_org"]) == 0
     assert connections.get("crm_org").status is Status.ACTIVE
+
+
+def test_rotate_from_a_client_secret_to_the_jwt_bearer_flow_drops_the_old_secret(
+    server, tmp_path: Path, capsys
+):
+    add(server, "--client-id", CLIENT_ID, "--client-secret", SECRET)
+    key_file = tmp_path / "server.key"
+    key_file.write_text(PRIVATE_KEY)
+    capsys.readouterr()
+
+    assert (
+        cli.main(["crm", "rotate", "crm_org", "--private-key-file", str(key_file), "--username", USER]) == 0
+    )
+
+    out = capsys.readouterr().out
+    assert "connected app accepted" in out and SECRET not in out
+    assert parameter("client_id")["Value"] == CLIENT_ID and parameter("username")["Value"] == USER
+    assert connections.secret_names("crm_org") == ["client_id", "private_key", "username"]
+    assert cli.main(["crm", "show", "crm_org"]) == 0
+    assert f"JWT bearer as {USER}" in capsys.readouterr().out

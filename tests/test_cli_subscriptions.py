@@ -210,6 +210,7 @@ def test_replay_leaves_a_message_it_cannot_read_and_replays_the_rest(outbound, c
     captured = capsys.readouterr()
     assert captured.out.strip() == "replayed 1, skipped 0"
     assert "1 message(s) in the DLQ are not delivery messages: left there" in captured.err
+    assert "`subscriptions dlq delete` drops them" in captured.err
     [requeued] = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     assert QueuedDelivery.model_validate_json(requeued["Body"]).webhook_id == "msg_1"
     left = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
@@ -239,3 +240,15 @@ def test_pause_keeps_the_reason_the_system_paused_it_for(outbound, capsys):
     assert main(["subscriptions", "resume", subscription_id]) == 0
     assert "already active: nothing changed" in capsys.readouterr().out
     assert not subscriptions.get_fresh(subscription_id).paused
+
+
+def test_a_form_or_source_filter_naming_nothing_is_refused(outbound, capsys):
+    """`--form chekout` was saved as a filter no stored item could ever match: a subscription that never
+    fires, silently."""
+    base = ["subscriptions", "add", "--url", "https://hooks.example.com/a", "--event", "feedback.stored"]
+    assert main([*base, "--form", "chekout"]) == 2
+    assert "--form: no form 'chekout'" in capsys.readouterr().err
+    assert main([*base, "--source", "nope"]) == 2
+    assert "--source: no source or form 'nope'" in capsys.readouterr().err
+    assert subscriptions.list_all() == []
+    assert main([*base, "--form", "demo"]) == 0

@@ -12,7 +12,7 @@ from chalicelib.config import settings
 from chalicelib.crm import connections, hubspot
 from chalicelib.crm import sync as crm_sync
 from chalicelib.crm.connections import CrmConnection, CrmSettings, Status
-from chalicelib.crm.exceptions import CredentialsRejected, CrmError
+from chalicelib.crm.exceptions import CredentialsRejected, CrmError, RateLimited
 from chalicelib.models import Channel, RatingScale, Sentiment, StoredFeedback, ThemeTag
 from chalicelib.store import crm_links, dynamo
 from chalicelib.store import feedback as feedback_store
@@ -366,3 +366,16 @@ def test_an_updated_note_is_recognised_by_its_id_when_hubspot_leaves_the_trace_i
     monkeypatch.setattr(hub.fake, "_update_notes", without_trace_ids)
     report = hub.sync([item.model_copy(update={"text": "Changed my mind"})])
     assert report.activities_updated == 1 and not report.failed and len(hub.fake.notes) == 1
+
+
+def test_a_used_up_daily_limit_stops_at_once_and_says_so(stack):
+    """The daily limit answered 429 like the 10-second window: the sync waited 8 times (up to 80 s of a
+    Lambda's time per batch, every batch) and then said only "still answered 429 after 8 attempts"."""
+    for hub in make_hub(stack):
+        (item,) = stored(event("f1", email="a@example.com"))
+        hub.fake.daily = len(hub.fake.requests)  # the portal used its day's requests (setup's included)
+        with pytest.raises(RateLimited) as raised:
+            hub.sync([item])
+        assert "daily API limit" in str(raised.value) and "midnight" in str(raised.value)
+        assert not hub.clock.slept and sum(1 for r in hub.fake.requests if r.status == 429) == 1
+        assert not crm_links.activity_links("crm_hubspot_test", [item.feedback_id])

@@ -239,3 +239,18 @@ def test_served_over_http_with_json_and_the_headers():
             assert response.headers["X-HubSpot-RateLimit-Max"] == "100"
             assert "email" in {p["name"] for p in json.load(response)["results"]}
         assert server.fake.count("/crm/v3/properties") == 1
+
+
+def test_the_daily_limit_answers_429_with_the_daily_policy_and_no_retry_after():
+    """HubSpot's documented body for a used-up daily limit (API usage details): errorType RATE_LIMIT,
+    policyName DAILY; it resets at midnight, so there is no Retry-After worth waiting for."""
+    clock = FakeClock()
+    fake = FakeHubSpot(clock=clock, daily=2)
+    for _ in range(2):
+        assert call(fake, "GET", "/crm/v3/objects/contacts")[0] == 200
+    status, headers, body = call(fake, "GET", "/crm/v3/objects/contacts")
+    assert status == 429 and body["errorType"] == "RATE_LIMIT" and body["policyName"] == "DAILY"
+    assert body["message"] == "You have reached your daily limit."
+    assert headers["X-HubSpot-RateLimit-Daily-Remaining"] == "0" and "Retry-After" not in headers
+    clock.now += 3600
+    assert call(fake, "GET", "/crm/v3/objects/contacts")[0] == 429  # not before midnight

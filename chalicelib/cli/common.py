@@ -202,3 +202,21 @@ def say(line: str) -> None:
     from tqdm import tqdm
 
     tqdm.write(line, file=sys.stdout)
+
+
+def unknown_origins(option: str, ids: Sequence[str] | None, forms: bool = True, sources: bool = True) -> bool:
+    """Say which of the ids a filter option names no configured form or source (a filter on a typo matches
+    no item, ever, without a word) and return whether any did."""
+    if not ids:
+        return False
+    from chalicelib.channels import sources as source_store
+    from chalicelib.forms import records as form_store
+
+    known = {f.form_id for f in form_store.list_all()} if forms else set()
+    known |= {s.source_id for s in source_store.list_all()} if sources else set()
+    missing = [value for value in ids if value not in known]
+    kind = "source or form" if forms and sources else "form" if forms else "source"
+    listing = " or ".join(f"`cli {name}s list`" for name in ("source", "form") if name in kind)
+    for value in missing:
+        print(f"error: {option}: no {kind} {value!r} ({listing} names them)", file=sys.stderr)
+    return bool(missing)

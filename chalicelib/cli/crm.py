@@ -1,5 +1,5 @@
-"""`crm add|list|show|test|setup|remove`: CRM connections (HubSpot, Salesforce), their credentials and what
-they sync."""
+"""`crm add|list|show|test|rotate|pause|resume|setup|remove` (and `update`, cli/crm_update.py): CRM
+connections (HubSpot, Salesforce), their credentials and what they sync."""
 
 from __future__ import annotations
 
@@ -14,18 +14,21 @@ from pydantic import ValidationError
 
 from chalicelib import jws
 from chalicelib.channels.sources import mask
-from chalicelib.cli.common import pairs, print_invalid, waiting_aloud
+from chalicelib.cli.common import pairs, print_invalid, unknown_origins, waiting_aloud
 from chalicelib.cli.crm_sync import add_crm_sync_commands
+from chalicelib.cli.crm_update import add_crm_update_command
 from chalicelib.crm import connections
 from chalicelib.crm.connections import (
     CREDENTIALS_NAMED,
     CRM_TYPES,
     FIELDS_NAMED,
+    PAUSED_BY_OPERATOR,
     CrmConnection,
     CrmSettings,
     Status,
 )
 from chalicelib.crm.exceptions import CredentialsRejected, CrmError
+from chalicelib.crm.salesforce_api import forget_sessions
 from chalicelib.crm.sync import target_for
 
 TOKEN_ENVIRONMENT = "CRM_TOKEN"  # noqa: S105 - the variable's name, not a token
@@ -90,6 +93,15 @@ def _jwt_secrets(args: argparse.Namespace) -> dict[str, str] | str:
     return {"client_id": args.client_id, "private_key": key, "username": args.username}
 
 
+def _foreign_options(args: argparse.Namespace, crm_type: str) -> bool:
+    """Another type's options would be stored or ignored without a word (a HubSpot "account: 001…"): say
+    which, and refuse."""
+    foreign = [option for option, dest in TYPE_OPTIONS[crm_type] if getattr(args, dest, None) is not None]
+    if foreign:
+        print(f"error: {', '.join(foreign)}: not an option of a {crm_type} connection", file=sys.stderr)
+    return bool(foreign)
+
+
 def crm_add(args: argparse.Namespace) -> int:
     # `--id` of an existing connection would replace it, its credentials and its CRM (api_url) at once.
     if args.connection_id and connections.get(args.connection_id) is not None:
@@ -99,10 +111,7 @@ def crm_add(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    # Another type's options would be stored or ignored without a word (a HubSpot "account: 001…").
-    foreign = [option for option, dest in TYPE_OPTIONS[args.type] if getattr(args, dest) is not None]
-    if foreign:
-        print(f"error: {', '.join(foreign)}: not an option of a {args.type} connection", file=sys.stderr)
+    if _foreign_options(args, args.type) or unknown_origins("--source", args.source):
         return 2
     if args.type == "salesforce":
         secrets = _salesforce_secrets(args)
@@ -220,6 +229,51 @@ def crm_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def crm_rotate(args: argparse.Namespace) -> int:
+    """Replace a connection's credentials (a token revoked or expiring, a consumer secret or key rotated):
+    the new ones are checked against the CRM first, saved only if it accepts them, and a paused connection
+    resumes; the connection's id, settings and everything it synced stay as they are."""
+    connection = _existing(args.connection_id)
+    if connection is None:
+        return 1
+    if _foreign_options(args, connection.type):
+        return 2
+    kept = connection.connection_id
+    if connection.type == "salesforce":
+        # The consumer key and the user stay unless given: a rotated secret or key is the usual change.
+        args.client_id = args.client_id or connections.secret(kept, "client_id", fresh=True)
+        if args.private_key_file:
+            args.username = args.username or connections.secret(kept, "username", fresh=True)
+        secrets: dict[str, str] | str = _salesforce_secrets(args)
+    else:
+        token = _token(args)
+        secrets = {"token": token} if token else f"give the new token (--token or ${TOKEN_ENVIRONMENT})"
+    if isinstance(secrets, str):
+        print(f"error: {secrets}", file=sys.stderr)
+        return 2
+    forget_sessions()  # a session the old credentials opened must not answer for the new ones
+    credentials = CREDENTIALS_NAMED[connection.type]
+    try:
+        print(target_for(connection, waiting_aloud, secrets).check())
+    except CredentialsRejected as error:
+        print(
+            f"error: {connection.type} refused the new {credentials} ({error.reason}); nothing changed",
+            file=sys.stderr,
+        )
+        return 1
+    except CrmError as error:
+        print(
+            f"error: the new {credentials} could not be checked ({error}); nothing changed", file=sys.stderr
+        )
+        return 1
+    connections.replace_secrets(connection.connection_id, secrets)
+    print(f"saved the new {credentials} of {connection.connection_id}")
+    if connection.status is not Status.ACTIVE:
+        connections.set_status(connection.connection_id, Status.ACTIVE)
+        print("connection resumed (`crm replay` sends what waited in the CRM DLQ)")
+    return 0
+
+
 def crm_setup(args: argparse.Namespace) -> int:
     """Create the fields the sync needs (HubSpot: a property group and contact properties; Salesforce:
     custom fields and their field-level security), leaving what exists alone."""
@@ -235,6 +289,20 @@ def crm_setup(args: argparse.Namespace) -> int:
         print(f"created {name}")
     if not created:
         print(f"nothing to create: every {FIELDS_NAMED[connection.type]} exists")
+    return 0
+
+
+def crm_pause(args: argparse.Namespace) -> int:
+    """Stop syncing (CRM maintenance, a mapping to change): the work queued meanwhile waits in the CRM DLQ
+    for `crm resume` and `crm replay`; erasures still go (the credentials work)."""
+    connection = _existing(args.connection_id)
+    if connection is None:
+        return 1
+    connections.set_status(connection.connection_id, Status.PAUSED, PAUSED_BY_OPERATOR)
+    print(
+        f"paused {connection.connection_id}: nothing is synced until `crm resume` (erasures still go); what "
+        "is stored meanwhile waits in the CRM DLQ for `crm replay` (kept 14 days)"
+    )
     return 0
 
 
@@ -287,14 +355,35 @@ def add_crm_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     adding.set_defaults(run=crm_add)
 
+    rotating = commands.add_parser(
+        "rotate",
+        parents=[common],
+        help="replace the credentials (checked first; resumes a paused connection)",
+    )
+    rotating.add_argument("connection_id")
+    rotating.add_argument(
+        "--token", help=f"hubspot: the new private-app token (default: ${TOKEN_ENVIRONMENT}, else asked)"
+    )
+    rotating.add_argument("--client-id", help="salesforce: a new consumer key (default: the one kept)")
+    rotating.add_argument(
+        "--client-secret",
+        help=f"salesforce: the new consumer secret (default: ${CLIENT_SECRET_ENVIRONMENT}, else asked)",
+    )
+    rotating.add_argument("--private-key-file", help="salesforce JWT bearer flow: the new PEM key")
+    rotating.add_argument("--username", help="salesforce JWT bearer flow: the user (default: the one kept)")
+    rotating.set_defaults(run=crm_rotate)
+
     commands.add_parser("list", parents=[common], help="list connections").set_defaults(run=crm_list)
     for name, run, text in (
         ("show", crm_show, "one connection, its secrets masked"),
         ("test", crm_test, "check the credentials (resumes a paused connection)"),
+        ("pause", crm_pause, "stop syncing until resumed"),
+        ("resume", crm_test, "check the credentials and sync again (as `crm test`)"),
         ("setup", crm_setup, "create the fields the sync needs in the CRM"),
         ("remove", crm_remove, "delete a connection and its credentials"),
     ):
         command = commands.add_parser(name, parents=[common], help=text)
         command.add_argument("connection_id")
         command.set_defaults(run=run)
+    add_crm_update_command(commands, common)
     add_crm_sync_commands(commands, common)  # sync, replay (cli/crm_sync.py)

@@ -1,5 +1,6 @@
-"""`crm sync --from --to [--connection]` (push history, resumable) and `crm replay` (the CRM DLQ sent again):
-the CRM commands about what is synced, beside `cli/crm.py`'s commands about connections."""
+"""`crm sync --from --to [--connection]` (push history, resumable), `crm replay` (the CRM DLQ sent again) and
+`crm dlq list|show|delete` (the CRM DLQ read and pruned): the CRM commands about what is synced, beside
+`cli/crm.py`'s commands about connections."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import argparse
 import sys
 from typing import Any
 
-from chalicelib.cli.common import begun_day_argument, waiting_aloud
+from chalicelib.cli.common import begun_day_argument, bounded, waiting_aloud
+from chalicelib.cli.dead_letters import add_dead_letter_commands
 from chalicelib.crm import backfill, queue
+from chalicelib.operations.dlq import DeadLetterQueue
 
 
 def crm_sync(args: argparse.Namespace) -> int:
@@ -28,6 +31,8 @@ def crm_sync(args: argparse.Namespace) -> int:
         f"synced {counts.synced}, skipped {counts.skipped}, queued for retry {counts.queued}"
         f" (job {job.job_id} finished)"
     )
+    for reason, count in counts.reasons.most_common():
+        print(f"  {count} item(s): {reason}")
     return 0
 
 
@@ -36,7 +41,19 @@ def crm_replay(args: argparse.Namespace) -> int:
     print(f"replayed {report.replayed} message(s) from the CRM DLQ")
     if report.not_deleted:
         print(f"warning: {report.not_deleted} replayed message(s) are still in the DLQ", file=sys.stderr)
-    return 0
+    for message_id, why in sorted(report.unreadable.items()):
+        print(
+            f"error: {message_id}: {why} (left in the CRM DLQ: `crm dlq show` it, `crm dlq delete` it)",
+            file=sys.stderr,
+        )
+    return 1 if report.unreadable else 0
+
+
+def crm_dead_letters() -> DeadLetterQueue:
+    """The CRM DLQ, read with the CRM queue's own check and routing facts."""
+    return DeadLetterQueue(
+        queue.queue_url(dead_letters=True), queue.queue_url(), check=queue.problem, describe=queue.describe
+    )
 
 
 def add_crm_sync_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -65,5 +82,6 @@ def add_crm_sync_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     replaying = commands.add_parser(
         "replay", parents=[common], help="send the CRM DLQ's messages again (after `crm test`)"
     )
-    replaying.add_argument("--limit", type=int, default=10_000, help="at most this many messages")
+    replaying.add_argument("--limit", type=bounded(1), default=10_000, help="at most this many messages")
     replaying.set_defaults(run=crm_replay)
+    add_dead_letter_commands(commands, common, crm_dead_letters, "CRM DLQ")

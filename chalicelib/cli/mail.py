@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from chalicelib.channels.email import failures
+from chalicelib.cli.common import bounded
 
 # make run's SMTP server hands a mail to the handler while the sender waits: a failure is answered 451 and
 # the sender retries, so nothing waits in a queue (on AWS, SES invokes the function asynchronously).
@@ -53,10 +54,10 @@ def add_mail_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     mail = groups.add_parser("mail", help="received mail whose handling failed every retry")
     commands = mail.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("failures", parents=[common], help="list the mail failures queue")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=bounded(1), default=100)
     listing.set_defaults(run=mail_failures)
     replaying = commands.add_parser(
         "replay", parents=[common], help="run the failed mails through the handler again (raw mail from S3)"
     )
-    replaying.add_argument("--limit", type=int, default=1_000)
+    replaying.add_argument("--limit", type=bounded(1), default=1_000)
     replaying.set_defaults(run=mail_replay)

@@ -1,4 +1,4 @@
-"""`subscriptions add|list|show|rotate|pause|resume|remove|test|deliveries|replay`: outbound webhooks."""
+"""`subscriptions add|list|show|rotate|pause|resume|remove|test|deliveries|replay|dlq`: outbound webhooks."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.cli.common import bounded, non_negative_hours, print_invalid
+from chalicelib.cli.common import bounded, non_negative_hours, print_invalid, unknown_origins
+from chalicelib.cli.dead_letters import add_dead_letter_commands
 from chalicelib.models import RatingScale
-from chalicelib.outbound import deliveries, replay, subscriptions
+from chalicelib.operations.dlq import DeadLetterQueue
+from chalicelib.outbound import deliveries, delivery, replay, subscriptions
 from chalicelib.outbound.events import EventType
 
 
@@ -83,6 +85,9 @@ def subscriptions_add(args: argparse.Namespace) -> int:
     band_error = _rating_band_error(args)
     if band_error:
         print(f"error: {band_error}", file=sys.stderr)
+        return 2
+    # A form's items carry the form's id as their source id: --source matches a form too.
+    if unknown_origins("--form", args.form, sources=False) | unknown_origins("--source", args.source):
         return 2
     try:
         subscription, secret = subscriptions.create(args.url, args.event, _filters(args), args.description)
@@ -189,7 +194,10 @@ def subscriptions_replay(args: argparse.Namespace) -> int:
     report = replay.replay_dead_letters(args.subscription_id, args.limit)
     print(f"replayed {report.replayed}, skipped {report.skipped}")
     if report.unreadable:
-        unreadable = f"{report.unreadable} message(s) in the DLQ are not delivery messages: left there"
+        unreadable = (
+            f"{report.unreadable} message(s) in the DLQ are not delivery messages: left there "
+            "(`subscriptions dlq list` names them, `subscriptions dlq delete` drops them)"
+        )
         print(f"error: {unreadable}", file=sys.stderr)
         return 1
     return 0
@@ -252,3 +260,14 @@ def add_subscriptions_commands(groups: Any, common: argparse.ArgumentParser) -> 
     replaying.add_argument("--subscription", dest="subscription_id", help="only this subscription's")
     replaying.add_argument("--limit", type=bounded(1), default=1_000, help="at most this many events")
     replaying.set_defaults(run=subscriptions_replay)
+    add_dead_letter_commands(commands, common, delivery_dead_letters, "delivery DLQ")
+
+
+def delivery_dead_letters() -> DeadLetterQueue:
+    """The delivery DLQ, read with the delivery queue's own check and routing facts."""
+    return DeadLetterQueue(
+        delivery.queue_url(dead_letters=True),
+        delivery.queue_url(),
+        check=delivery.problem,
+        describe=delivery.describe,
+    )

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from chalicelib.cli.common import clip, day_argument
+from chalicelib.cli.common import bounded, clip, day_argument
 from chalicelib.store.config_records import VersionConflict
 from chalicelib.themes import document, records
 from chalicelib.themes.document import InvalidTaxonomy
@@ -415,7 +415,7 @@ def add_themes_commands(groups: Any, common: argparse.ArgumentParser) -> None:
             help=f"{help_text} (default {default})",
         )  # fmt: skip
     suggesting.add_argument("--min-count", type=int, default=3, help="items a phrase needs (default 3)")
-    suggesting.add_argument("--limit", type=int, default=20, help="suggestions listed (default 20)")
+    suggesting.add_argument("--limit", type=bounded(1), default=20, help="suggestions listed (default 20)")
     suggesting.add_argument(
         "--max-items", type=int, default=50_000, help="items read, newest days first (default 50,000)"
     )

@@ -12,14 +12,15 @@ for that connection only, so they are retried and end in the DLQ rather than for
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.crm import connections, queue, sync
 from chalicelib.crm.connections import CrmConnection, Status
-from chalicelib.crm.exceptions import CrmError
+from chalicelib.crm.exceptions import CrmError, without_values
 from chalicelib.models import utc_now
 from chalicelib.store import feedback_pages
 from chalicelib.store.config_records import ConfigRecords
@@ -35,11 +36,18 @@ class Counts:
     synced: int = 0
     skipped: int = 0  # not selected by a connection's settings, or their customer is gone
     queued: int = 0  # refused one by one: queued for the consumer's retries
+    # Why the queued ones were refused (reason → items), for the operator; not kept in the checkpoint.
+    reasons: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: Counts) -> None:
         self.synced += other.synced
         self.skipped += other.skipped
         self.queued += other.queued
+        self.reasons.update(other.reasons)
+
+    def numbers(self) -> dict[str, int]:
+        """The counts a checkpoint keeps."""
+        return {"synced": self.synced, "skipped": self.skipped, "queued": self.queued}
 
 
 @dataclass
@@ -66,7 +74,7 @@ class Job:
                 "connection_id": self.connection_id,
                 "cursor": json.dumps(self.cursor) if self.cursor is not None else None,
                 "finished": self.finished,
-                "counts": asdict(self.counts),
+                "counts": self.counts.numbers(),
                 "started_at": self.started_at,
                 "updated_at": utc_now().isoformat(),
             },
@@ -150,6 +158,9 @@ def run(
                 )
                 for feedback_id in report.failed
             ]
+            counts.reasons.update(
+                without_values(f"{connection.connection_id}: {why}") for why in report.failed.values()
+            )
         if retries:
             counts.queued = queue.enqueue(retries)
         job.cursor, job.finished = page.cursor, page.cursor is None

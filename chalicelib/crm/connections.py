@@ -52,7 +52,12 @@ MAPPABLE_FIELDS = frozenset(PROFILE_FIELDS)
 
 class Status(StrEnum):
     ACTIVE = "active"
-    PAUSED = "paused"  # credentials refused: nothing is sent until `crm test` succeeds again
+    PAUSED = "paused"  # credentials refused, or `crm pause`: nothing is synced until `crm resume`/`crm test`
+
+
+# The reason `crm pause` gives: the credentials work, so erasures still reach the CRM (an erasure waiting in
+# the DLQ is gone after 14 days).
+PAUSED_BY_OPERATOR = "paused by an operator"
 
 
 class CrmSettings(DeferredModel):
@@ -175,6 +180,22 @@ def secret_names(connection_id: str) -> list[str]:
         secret_path(connection_id), decrypt=True, recursive=True, force_fetch=True
     )
     return sorted(values)
+
+
+def replace_secrets(connection_id: str, secret_values: dict[str, str]) -> None:
+    """Put the new credentials in and delete the names they no longer use (a Salesforce connection moved
+    from a client secret to a key keeps no stale secret that would decide its flow)."""
+    ssm = aws.client("ssm")
+    for name, value in secret_values.items():
+        ssm.put_parameter(
+            Name=f"{secret_path(connection_id)}/{name}", Value=value, Type="SecureString", Overwrite=True
+        )
+    stale = [
+        f"{secret_path(connection_id)}/{n}" for n in secret_names(connection_id) if n not in secret_values
+    ]
+    for start in range(0, len(stale), 10):  # DeleteParameters takes up to 10 names
+        ssm.delete_parameters(Names=stale[start : start + 10])
+    clear_cache()
 
 
 def set_status(connection_id: str, status: Status, reason: str | None = None) -> None:

@@ -17,7 +17,7 @@ and nothing in the CRM (unchanged hashes), since the sync is idempotent.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -26,8 +26,8 @@ from pydantic import ValidationError
 from chalicelib.config import settings
 from chalicelib.crm import connections, sync
 from chalicelib.crm.base import selected
-from chalicelib.crm.connections import CrmConnection, Status
-from chalicelib.crm.exceptions import CredentialsRejected, CrmError
+from chalicelib.crm.connections import PAUSED_BY_OPERATOR, CrmConnection, Status
+from chalicelib.crm.exceptions import CredentialsRejected, CrmError, without_values
 from chalicelib.crm.queue import CrmMessage, Operation
 from chalicelib.models import StoredFeedback
 from chalicelib.observability import logger
@@ -65,10 +65,13 @@ def _run_per_connection(
     everyone: list[CrmConnection],
     errors: list[str | None],
     action: Callable[[CrmConnection, CrmMessage], Any],
+    despite_operator_pause: bool = False,
 ) -> None:
-    """Apply `action` to each message on each connection; a failure fails the message (retried)."""
+    """Apply `action` to each message on each connection; a failure fails the message (retried). An
+    erasure goes `despite_operator_pause`: the credentials work, and the DLQ keeps it only 14 days."""
     for connection in everyone:
-        paused = connection.status is not Status.ACTIVE
+        operator_paused = connection.paused_reason == PAUSED_BY_OPERATOR
+        paused = connection.status is not Status.ACTIVE and not (despite_operator_pause and operator_paused)
         for index, message in chosen:
             if message.connection_id and message.connection_id != connection.connection_id:
                 continue
@@ -82,7 +85,7 @@ def _run_per_connection(
                 paused = True
                 errors[index] = str(error)
             except CrmError as error:
-                errors[index] = errors[index] or str(error)[:300]
+                errors[index] = errors[index] or f"{connection.connection_id}: {str(error)[:300]}"
 
 
 def _sync(
@@ -117,10 +120,10 @@ def _sync(
             fail(ids, str(error))
             continue
         except CrmError as error:
-            fail(ids, str(error)[:300])
+            fail(ids, f"{connection.connection_id}: {str(error)[:300]}")
             continue
         for feedback_id, why in report.failed.items():
-            fail([feedback_id], why)
+            fail([feedback_id], f"{connection.connection_id}: {why}")
 
 
 def decide_batch(records: Sequence[Record]) -> list[str | None]:
@@ -148,8 +151,17 @@ def decide_batch(records: Sequence[Record]) -> list[str | None]:
     _run_per_connection(by_operation[Operation.MERGE], everyone, errors, merge)
     if by_operation[Operation.SYNC]:
         _sync(by_operation[Operation.SYNC], everyone, errors)
-    _run_per_connection(by_operation[Operation.ERASE], everyone, errors, erase)
-    failed = sum(1 for error in errors if error)
-    if failed:
-        logger.warning("crm messages failed", extra={"failed": failed, "batch": len(records)})
+    _run_per_connection(by_operation[Operation.ERASE], everyone, errors, erase, despite_operator_pause=True)
+    errors = [without_values(error) if error else None for error in errors]
+    reasons = Counter(error for error in errors if error)
+    if reasons:
+        # Why, not only how many: `crm dlq` shows a message, and SQS keeps no reason with it.
+        logger.warning(
+            "crm messages failed",
+            extra={
+                "failed": reasons.total(),
+                "batch": len(records),
+                "reasons": dict(reasons.most_common(10)),
+            },
+        )
     return errors

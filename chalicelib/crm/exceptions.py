@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
+# A CRM's refusal may quote what it refused: an email address ("Email address … is invalid"), a unique
+# value ('… "email" = "…" already exists'). Reasons go to logs and the CLI without them.
+_EMAIL = re.compile(r"[^\s\"'<>()\[\],;:@]+@[^\s\"'<>()\[\],;:@]+\.[A-Za-z]{2,}")
+_QUOTED_VALUE = re.compile(r"""(=\s*)(["'])[^"']*\2""")
+
+
+def without_values(reason: str) -> str:
+    """A failure's reason without the email addresses and the quoted values it names."""
+    return _QUOTED_VALUE.sub(r"\1\2…\2", _EMAIL.sub("[email]", reason))
+
 
 class CrmError(Exception):
     """A CRM request failed; the items stay unsynced and are retried by the caller."""

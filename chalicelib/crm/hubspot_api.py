@@ -1,7 +1,8 @@
 """A small HubSpot API client: bearer token, JSON, and the backoff HubSpot asks for.
 
 - 429: wait what `Retry-After` says (seconds), else the rate-limit window
-  (`X-HubSpot-RateLimit-Interval-Milliseconds`), then retry; after `max_attempts` a RateLimited error.
+  (`X-HubSpot-RateLimit-Interval-Milliseconds`), then retry; after `max_attempts` a RateLimited error. The
+  daily limit's 429 (policyName DAILY) raises RateLimited at once: it resets only at midnight.
 - 5xx and connection errors: exponential backoff, then CrmError (the caller keeps the items for later).
 - 401: CredentialsRejected at once (retrying a refused token only burns the daily limit).
 - other 4xx: RequestFailed with HubSpot's error category and message.
@@ -66,6 +67,11 @@ class HubSpotApi:
             if response.status == 401:
                 raise CredentialsRejected(self.connection_id, category or "401")
             if response.status == 429:
+                if _policy_of(response.body) == "DAILY":  # waiting helps nothing before midnight
+                    raise RateLimited(
+                        "HubSpot's daily API limit is used up (it resets at midnight in the portal's time "
+                        "zone); the items stay unsynced until then"
+                    )
                 if attempt + 1 == self._max_attempts:
                     raise RateLimited(f"HubSpot still answered 429 after {self._max_attempts} attempts")
                 self._sleep(_retry_after(response.headers))
@@ -84,6 +90,11 @@ def _error_of(body: Any) -> tuple[str, str]:
     if not isinstance(body, dict):
         return "", ""
     return str(body.get("category") or body.get("errorType") or ""), str(body.get("message") or "")[:300]
+
+
+def _policy_of(body: Any) -> str:
+    """Which limit a 429 names: TEN_SECONDLY_ROLLING (wait the window) or DAILY (wait for midnight)."""
+    return str(body.get("policyName") or "") if isinstance(body, dict) else ""
 
 
 def _retry_after(headers: dict[str, str]) -> float:

@@ -17,12 +17,13 @@ the consumer fails them for that connection, so they wait in the DLQ until `crm 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib import aws
 from chalicelib.config import settings
@@ -55,6 +56,34 @@ class CrmMessage(BaseModel):
     customer_id: str | None = None
     absorbed_customer_id: str | None = None
     connection_id: str | None = None
+
+
+# What `crm dlq list` shows of a message: its operation and ids (pseudonymous), never another key's value.
+ROUTING_FIELDS = ("op", "feedback_id", "customer_id", "absorbed_customer_id", "connection_id")
+
+
+def problem(body: str) -> str | None:
+    """Why a CRM queue message can never be processed (the consumer refuses it as "not a CRM message"), or
+    None; in pydantic's words without the input, which a poison message may fill with anything."""
+    try:
+        CrmMessage.model_validate_json(body)
+    except ValidationError as error:
+        issues = error.errors(include_url=False, include_input=False)
+        return "not a CRM message: " + "; ".join(
+            f"{'.'.join(map(str, issue['loc'])) or 'body'}: {issue['msg']}" for issue in issues
+        )
+    return None
+
+
+def describe(body: str) -> dict[str, str]:
+    """A CRM queue message's routing facts, read without validating (a broken message is listed too)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {name: str(parsed[name]) for name in ROUTING_FIELDS if isinstance(parsed.get(name), str | int)}
 
 
 class EnqueueFailed(Exception):
@@ -128,30 +157,60 @@ def forward_stream_batch(event: dict[str, Any]) -> int:
 class ReplayReport:
     replayed: int = 0
     not_deleted: int = 0  # sent again but still in the DLQ: a later replay repeats it, which is harmless
+    # Left in the DLQ (message id → why): no consumer can read them, so sending them would only bring them
+    # back after ten more receives; `crm dlq delete` drops them.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def replay_dead_letters(limit: int = 10_000) -> ReplayReport:
     """Move the DLQ's messages back to the CRM queue (send first, then delete: a crash between repeats one,
-    which the idempotent sync makes harmless)."""
+    which the idempotent sync makes harmless); a message that is no CRM message stays, visible again."""
     sqs, report = aws.client("sqs"), ReplayReport()
     source, target = queue_url(dead_letters=True), queue_url()
     seen: set[str] = set()
-    while report.replayed < limit:
-        messages = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=SEND_BATCH, VisibilityTimeout=300)
-        fresh = [m for m in messages.get("Messages", []) if m["MessageId"] not in seen]
-        if not fresh:
-            break
-        seen.update(m["MessageId"] for m in fresh)
-        entries = [{"Id": str(n), "MessageBody": m["Body"]} for n, m in enumerate(fresh)]
-        sent = sqs.send_message_batch(QueueUrl=target, Entries=entries)
-        done = [fresh[int(ok["Id"])] for ok in sent.get("Successful", [])]
-        if done:
-            deleted = sqs.delete_message_batch(
-                QueueUrl=source,
-                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
+    left: list[dict[str, Any]] = []
+    try:
+        while report.replayed < limit:
+            messages = sqs.receive_message(
+                QueueUrl=source, MaxNumberOfMessages=SEND_BATCH, VisibilityTimeout=300
             )
-            report.not_deleted += len(deleted.get("Failed", []))
-        report.replayed += len(done)
-        if sent.get("Failed"):
-            break  # SQS refused sends: stop, what is left stays in the DLQ
+            fresh = [m for m in messages.get("Messages", []) if m["MessageId"] not in seen]
+            if not fresh:
+                break
+            seen.update(m["MessageId"] for m in fresh)
+            for message in fresh:
+                why = problem(message["Body"])
+                if why:
+                    report.unreadable[message["MessageId"]] = why
+                    left.append(message)
+            fresh = [m for m in fresh if m["MessageId"] not in report.unreadable]
+            if not fresh:
+                continue
+            entries = [{"Id": str(n), "MessageBody": m["Body"]} for n, m in enumerate(fresh)]
+            sent = sqs.send_message_batch(QueueUrl=target, Entries=entries)
+            done = [fresh[int(ok["Id"])] for ok in sent.get("Successful", [])]
+            if done:
+                deleted = sqs.delete_message_batch(
+                    QueueUrl=source,
+                    Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
+                )
+                report.not_deleted += len(deleted.get("Failed", []))
+            report.replayed += len(done)
+            if sent.get("Failed"):
+                break  # SQS refused sends: stop, what is left stays in the DLQ
+    finally:
+        _release(sqs, source, left)
     return report
+
+
+def _release(sqs: Any, url: str, messages: list[dict[str, Any]]) -> None:
+    """Make held messages visible again at once, so `crm dlq` sees them now (best effort)."""
+    for start in range(0, len(messages), SEND_BATCH):
+        batch = messages[start : start + SEND_BATCH]
+        sqs.change_message_visibility_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for n, m in enumerate(batch)
+            ],
+        )

@@ -6,7 +6,7 @@ other connections had their turn, so the failure is alerted on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from chalicelib.crm import connections
 from chalicelib.crm.base import CrmTarget, ErasureReport, SyncReport, selected
@@ -16,21 +16,29 @@ from chalicelib.models import StoredFeedback
 from chalicelib.observability import logger
 
 
-def target_for(connection: CrmConnection, sleep: Callable[[float], None] | None = None) -> CrmTarget:
-    """The connection's target with its credentials (cached SSM read)."""
+def target_for(
+    connection: CrmConnection,
+    sleep: Callable[[float], None] | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> CrmTarget:
+    """The connection's target with its credentials (cached SSM read), or with `secrets` (new credentials
+    `crm rotate` checks before it saves them)."""
+
+    def read(name: str) -> str | None:
+        if secrets is not None:
+            return secrets.get(name)
+        return connections.secret(connection.connection_id, name)
+
     if connection.type == "hubspot":
         from chalicelib.crm import hubspot
 
-        token = connections.secret(connection.connection_id, "token")
+        token = read("token")
         if not token:
             raise CredentialsRejected(connection.connection_id, "no token stored")
         return hubspot.target_for(connection, token, sleep)
     if connection.type == "salesforce":
         from chalicelib.crm import salesforce
         from chalicelib.crm.salesforce_api import Credentials
-
-        def read(name: str) -> str | None:
-            return connections.secret(connection.connection_id, name)
 
         client_id, secret, key = read("client_id"), read("client_secret"), read("private_key")
         if not client_id or not (secret or key):

@@ -1,5 +1,6 @@
 """The ingest queue's dead-letter queue: look at what failed, replay it into the ingest queue, or delete a
-message no replay can fix.
+message no replay can fix. The CRM sync's and the outbound webhooks' DLQs are read and pruned by the same
+class, given their queue's own check and routing facts (`check`, `describe`: their rooms own the format).
 
 SQS has no way to read a queue without receiving: listing receives every message with a short hold (so
 one pass sees each message once) and then makes them visible again. That adds one to each message's
@@ -40,6 +41,11 @@ HOLD_SECONDS = 300
 RECEIVE_WAIT_SECONDS = 1
 # Keys whose values are masked in `dlq show`, wherever they appear in the envelope.
 SECRET_KEY = re.compile(r"secret|token|password|passwd|signature|authorization|api[_-]?key|cookie", re.I)
+
+
+# A body → why it can never be processed (None: it can); a body → the routing facts a listing may show.
+Check = Callable[[str], str | None]
+Describe = Callable[[str], dict[str, str]]
 
 
 class UnknownMessage(LookupError):
@@ -101,11 +107,7 @@ class DlqMessage:
 
     def problem(self) -> str | None:
         """Why this message can never be processed (not an envelope v1 of valid events), or None."""
-        try:
-            decode_events(self.body)
-        except QueueMessageError as error:
-            return str(error)
-        return None
+        return ingest_problem(self.body)
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,40 @@ def summarize(message: DlqMessage) -> MessageSummary:
     )
 
 
+def ingest_problem(body: str) -> str | None:
+    """Why an ingest message can never be processed (not an envelope v1 of valid events), or None."""
+    try:
+        decode_events(body)
+    except QueueMessageError as error:
+        return str(error)
+    return None
+
+
+@dataclass(frozen=True)
+class RoutedSummary:
+    """What a listing shows of another queue's message: its times and the routing facts its room names."""
+
+    message_id: str
+    sent_at: datetime | None
+    first_received_at: datetime | None
+    receive_count: int
+    size: int
+    facts: dict[str, str]
+    problem: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (times in ISO 8601)."""
+        return {
+            "message_id": self.message_id,
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+            "first_received_at": self.first_received_at.isoformat() if self.first_received_at else None,
+            "receive_count": self.receive_count,
+            "size": self.size,
+            **self.facts,
+            "problem": self.problem,
+        }
+
+
 def masked(value: Any) -> Any:
     """`value` with every secret-looking key's value masked, at any depth."""
     if isinstance(value, dict):
@@ -188,7 +224,7 @@ class ReplayReport:
 class DeleteReport:
     """What a delete did: the summaries of the messages deleted, and why others were not (by id)."""
 
-    deleted: list[MessageSummary] = field(default_factory=list)
+    deleted: list[Any] = field(default_factory=list)  # MessageSummary, or RoutedSummary for another queue
     failed: dict[str, str] = field(default_factory=dict)
 
 
@@ -210,12 +246,38 @@ def dlq_url_for(queue_url: str) -> str:
 
 
 class DeadLetterQueue:
-    """The ingest queue's DLQ and the operations on it."""
+    """The ingest queue's DLQ (or, given `check` and `describe`, another queue's) and the operations on it."""
 
-    def __init__(self, url: str | None = None, target_url: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        target_url: str | None = None,
+        check: Check | None = None,
+        describe: Describe | None = None,
+    ) -> None:
         self.target_url = target_url or ingest_queue_url()
         self.url = url or dlq_url_for(self.target_url)
         self.sqs = aws.client("sqs")
+        self.check = check or ingest_problem
+        self.describe = describe
+
+    def problem(self, message: DlqMessage) -> str | None:
+        """Why this message can never be processed by its queue's consumer, or None."""
+        return self.check(message.body)
+
+    def summarize(self, message: DlqMessage) -> Any:
+        """The listing line of a message: the ingest envelope's routing, or the facts `describe` names."""
+        if self.describe is None:
+            return summarize(message)
+        return RoutedSummary(
+            message_id=message.message_id,
+            sent_at=message.sent_at,
+            first_received_at=message.first_received_at,
+            receive_count=message.receive_count,
+            size=message.size,
+            facts=self.describe(message.body),
+            problem=self.problem(message),
+        )
 
     def depth(self) -> int:
         """Messages in the DLQ, visible or held (approximate, as SQS reports it)."""
@@ -273,9 +335,9 @@ class DeadLetterQueue:
         self.release(found)
         return found
 
-    def list(self) -> list[MessageSummary]:
+    def list(self) -> list[Any]:
         """A summary of every message, oldest sent first."""
-        summaries = [summarize(m) for m in self.messages()]
+        summaries = [self.summarize(m) for m in self.messages()]
         return sorted(summaries, key=lambda s: (s.sent_at or datetime.min.replace(tzinfo=UTC), s.message_id))
 
     def find(self, message_id: str) -> DlqMessage:
@@ -358,7 +420,7 @@ class DeadLetterQueue:
                 except (ClientError, BotoCoreError) as error:
                     failed = {m.message_id: type(error).__name__ for m in batch}
                 report.failed.update(failed)
-                report.deleted += [summarize(m) for m in batch if m.message_id not in failed]
+                report.deleted += [self.summarize(m) for m in batch if m.message_id not in failed]
                 left += [m for m in batch if m.message_id in failed]
         finally:
             self.release(left)
@@ -371,7 +433,7 @@ class DeadLetterQueue:
         left = []
         sendable = []
         for message in batch:
-            problem = message.problem()
+            problem = self.problem(message)
             if problem:
                 report.failed[message.message_id] = problem
                 left.append(message)

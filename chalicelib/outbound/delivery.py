@@ -66,6 +66,34 @@ class QueuedDelivery(BaseModel):
     enqueued_at: str
 
 
+# What `subscriptions dlq list` shows of a message: whose it is and which event, never the event's body.
+ROUTING_FIELDS = ("subscription_id", "event_type", "webhook_id", "enqueued_at")
+
+
+def problem(body: str) -> str | None:
+    """Why a delivery queue message can never be delivered (not a QueuedDelivery), or None; in pydantic's
+    words without the input, which may be anything."""
+    try:
+        QueuedDelivery.model_validate_json(body)
+    except ValidationError as error:
+        issues = error.errors(include_url=False, include_input=False)
+        return "not a delivery message: " + "; ".join(
+            f"{'.'.join(map(str, issue['loc'])) or 'body'}: {issue['msg']}" for issue in issues
+        )
+    return None
+
+
+def describe(body: str) -> dict[str, str]:
+    """A delivery message's routing facts, read without validating (a broken message is listed too)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {name: parsed[name] for name in ROUTING_FIELDS if isinstance(parsed.get(name), str)}
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one attempt concluded: `retry_in` seconds until the next, None when done (delivered/dropped)."""

@@ -5,8 +5,8 @@
   message, correlationId, category, optional errors[]).
 - Rate limit: a rolling 10-second window (default 100 requests: a private app on a Free/Starter account),
   X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds and -Daily/-Daily-Remaining on every answer, and
-  429 with `Retry-After` and category RATE_LIMITS when the window is full. Time comes from `clock`, so tests
-  run a 429 storm without sleeping.
+  429 with `Retry-After` and category RATE_LIMITS when the window is full; a used-up daily limit 429 with
+  policyName DAILY and no Retry-After. Time comes from `clock`, so tests run a 429 storm without sleeping.
 - Batches take at most 100 inputs (400 VALIDATION_ERROR otherwise); inputs that fail on their own (an
   invalid email, an unknown property, a unique value held by another contact, a missing note) make a 207
   Multi-Status with `errors` and `numErrors` beside the `results` that succeeded.
@@ -46,14 +46,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Contact properties every account has (a subset of HubSpot's defaults).
 DEFAULT_CONTACT_PROPERTIES = {
-    name: {
-        "name": name,
-        "label": label,
-        "type": "string",
-        "fieldType": "text",
-        "groupName": "contactinformation",
-        "hasUniqueValue": name == "email",
-    }
+    name: {"name": name, "label": label, "type": "string", "fieldType": "text"}
+    | {"groupName": "contactinformation", "hasUniqueValue": name == "email"}
     for name, label in (("email", "Email"), ("firstname", "First Name"), ("lastname", "Last Name"))
 }
 NOTE_PROPERTIES = {"hs_timestamp", "hs_note_body", "hubspot_owner_id", "hs_attachment_ids"}
@@ -132,6 +126,10 @@ class FakeHubSpot:
         self.unavailable = False  # answer 503 to everything (the CRM is down)
         self._ids = itertools.count(1001)
         self._window: deque[float] = deque()
+        self._day, self._daily_used = (
+            -1,
+            0,
+        )  # the day's calls; reset at midnight (UTC; HubSpot: portal's zone)
         self._lock = threading.Lock()
 
     # --- bookkeeping ---------------------------------------------------------------------------------------
@@ -164,7 +162,7 @@ class FakeHubSpot:
         return str(next(self._ids))
 
     def _rate_headers(self, remaining: int) -> dict[str, str]:
-        daily_used = len(self.requests)
+        daily_used = self._daily_used
         return {
             "X-HubSpot-RateLimit-Max": str(self.per_window),
             "X-HubSpot-RateLimit-Remaining": str(max(remaining, 0)),
@@ -196,18 +194,8 @@ class FakeHubSpot:
                 "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
             )
         now = self.clock()
-        while self._window and self._window[0] <= now - WINDOW_SECONDS:
-            self._window.popleft()
-        if len(self._window) >= self.per_window:
-            retry_after = max(1, math.ceil(self._window[0] + WINDOW_SECONDS - now))
-            status, _, payload = _error(
-                429,
-                "RATE_LIMITS",
-                "You have reached your ten_secondly_rolling limit.",
-                errorType="RATE_LIMIT",
-                policyName="TEN_SECONDLY_ROLLING",
-            )
-            return status, {**self._rate_headers(0), "Retry-After": str(retry_after)}, payload
+        if (limited := self._limited(now)) is not None:
+            return limited
         self._window.append(now)
         rate = self._rate_headers(self.per_window - len(self._window))
         try:
@@ -217,6 +205,28 @@ class FakeHubSpot:
             return status, rate, payload
         status, extra, payload = self._route(method, path, data, now)
         return status, {**rate, **extra}, payload
+
+    def _limited(self, now: float) -> Answer | None:
+        """The 429 of a used-up daily limit (no Retry-After: it resets at midnight) or of a full 10-second
+        window, or None (the call counts against both)."""
+        if int(now // 86_400) != self._day:
+            self._day, self._daily_used = int(now // 86_400), 0
+        self._daily_used += 1
+        while self._window and self._window[0] <= now - WINDOW_SECONDS:
+            self._window.popleft()
+        daily = self._daily_used > self.daily
+        if not daily and len(self._window) < self.per_window:
+            return None
+        self._daily_used -= 1  # a refused call is not counted
+        policy = "daily" if daily else "ten_secondly_rolling"
+        status, _, payload = _error(
+            429, "RATE_LIMITS", f"You have reached your {policy} limit.", errorType="RATE_LIMIT",
+            policyName=policy.upper(),
+        )  # fmt: skip
+        if daily:
+            return status, self._rate_headers(0), payload
+        retry_after = max(1, math.ceil(self._window[0] + WINDOW_SECONDS - now))
+        return status, {**self._rate_headers(0), "Retry-After": str(retry_after)}, payload
 
     def _route(self, method: str, path: str, data: Any, now: float) -> Answer:
         bare, _, query = path.partition("?")
