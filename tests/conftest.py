@@ -39,6 +39,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import aws
+from chalicelib.auth import tokens
 from chalicelib.channels import sources
 from chalicelib.config import settings
 from chalicelib.forms import records as form_store
@@ -47,8 +48,7 @@ from chalicelib.ingest import queue
 from chalicelib.local.moto_patches import deep_update_expressions, serialized_dynamodb
 from chalicelib.local.provision import Resources, create_demo_form, provision
 from chalicelib.models import RatingScale
-from chalicelib.store import dynamo
-from chalicelib.store.config_records import CRM_CONNECTIONS
+from chalicelib.store import config_records, dynamo
 from chalicelib.themes import records as theme_records
 
 if TYPE_CHECKING:
@@ -82,9 +82,12 @@ def _reset_process_caches() -> None:
     form_store.clear_cache()
     sources.clear_cache()
     theme_records.clear_cache()
-    # A connection read by one test (list_fresh fills the cache too) must not be "any connection" to the
-    # next, whose stream would then queue CRM work for a connection its table does not hold.
-    CRM_CONNECTIONS.clear_cache()
+    # Every kind of configuration record: one read by a test (list_fresh fills the cache too) must not be
+    # found by the next, whose table does not hold it (a CRM connection would have its stream queue work).
+    for records in vars(config_records).values():
+        if isinstance(records, config_records.ConfigRecords):
+            records.clear_cache()
+    tokens.clear_cache()  # and which uses of a token this process has stamped
 
 
 @dataclass
