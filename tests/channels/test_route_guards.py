@@ -198,3 +198,45 @@ def test_skipped_items_are_counted_per_reason(channel_harness, monkeypatch, caps
     assert len(skipped) == 1
     assert skipped[0]["WebhookEventsSkipped"] == [2.0]
     assert (skipped[0]["reason"], skipped[0]["channel"]) == ("no_text_or_rating", "webhook")
+
+
+# --- AWS cannot serve a cold cache's read ----------------------------------------------------------------
+
+
+@contextmanager
+def refused_by_aws(service: str, operation: str, code: str = "ThrottlingException") -> Iterator[None]:
+    """Every `operation` request to `service` inside the block is refused by AWS with `code`."""
+    from botocore.exceptions import ClientError
+
+    def refuse(**kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, operation)
+
+    client = aws.client(service)
+    client.meta.events.register(f"before-call.{service}.{operation}", refuse)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(f"before-call.{service}.{operation}", refuse)
+
+
+# Zendesk retries a webhook only on 409, 429 and 503 (developer.zendesk.com/api-reference/webhooks/
+# introduction, "Webhook retries"); Typeform retries a 503 for 10 hours and other codes five times
+# (developer.typeform.com/webhooks, "Delivery retries"). A 500 on a cold cache's throttled read lost the
+# delivery on Zendesk.
+@pytest.mark.parametrize(("service", "operation"), [("dynamodb", "GetItem"), ("ssm", "GetParametersByPath")])
+def test_a_source_or_secret_aws_cannot_read_now_is_a_503_the_platform_retries(
+    channel_harness, service, operation
+):
+    harness = channel_harness("zendesk", table_for("zendesk").secrets)
+    valid = _signed_case(harness)
+    sources.clear_cache()
+    with refused_by_aws(service, operation):
+        result = harness.send(valid)
+    assert result.status == 503, result.body
+    assert result.headers.get("Retry-After") == "5"
+    error = json.loads(result.body)["error"]
+    assert error["code"] == "unavailable"
+    assert "try again" in error["message"]
+    assert (result.sends, result.events) == (0, [])
+    # The retry, once AWS answers again, is stored.
+    assert harness.send(valid).status == 200
