@@ -292,6 +292,19 @@ CASES = [
     WebhookCase(
         "lone surrogate in a string", body=b'{"text": "hi \\ud800"}', status=400, error_code="malformed_json"
     ),
+    # A sender encoding its JSON as Latin-1 (or Windows-1252) was told "The body is not valid JSON.", which
+    # it is, in another encoding: the answer says what is wrong.
+    WebhookCase(
+        "JSON encoded as Latin-1, not UTF-8",
+        body='{"id": "l1", "text": "Caf\u00e9 tr\u00e8s froid"}'.encode("latin-1"),
+        status=400,
+        response={
+            "error": {
+                "code": "malformed_json",
+                "message": "The body is not UTF-8: send JSON encoded as UTF-8 (RFC 8259).",
+            }
+        },
+    ),
 ]
 
 
