@@ -162,7 +162,7 @@ class SlackChannel(Channel):
     def verify(self, request: WebhookRequest) -> None:
         provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), f"{VERSION}=", SIGNATURE_HEADER)
         timestamp = request.header(TIMESTAMP_HEADER) or ""
-        signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS)
+        signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS, TIMESTAMP_HEADER)
         # The timestamp is signed as sent: the header string, not a reformatted number.
         expected = [
             _signature(secret, timestamp, request.body).split("=", 1)[1]

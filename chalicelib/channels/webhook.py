@@ -187,11 +187,13 @@ class StandardWebhooksChannel(Channel):
     def verify(self, request: WebhookRequest) -> None:
         message_id = request.header("webhook-id")
         header = request.header("webhook-signature")
-        if not message_id or not header:
+        if not header:
             raise SignatureMissing("webhook-signature")
+        if not message_id:
+            raise SignatureMissing("webhook-id", "header")
         # Signed as sent: the header string, not a reformatted number.
         timestamp = request.header("webhook-timestamp") or ""
-        signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS)
+        signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS, "webhook-timestamp")
         provided = [entry.split(",", 1)[1] for entry in header.split() if entry.startswith("v1,")]
         if not provided:
             raise SignatureInvalid("webhook-signature has no v1 entry.")
