@@ -244,7 +244,12 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """Decode a UTF-8 JSON object, or raise 400."""
     try:
         value = json.loads(body)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+    except UnicodeDecodeError as error:
+        # Valid JSON in another encoding (Latin-1, Windows-1252): "not valid JSON" would not say what to fix.
+        raise BadRequest(
+            "The body is not UTF-8: send JSON encoded as UTF-8 (RFC 8259).", code="malformed_json"
+        ) from error
+    except (ValueError, RecursionError) as error:
         # RecursionError: nesting deeper than the parser's stack allows ("[[[[…"), a client's doing too.
         raise BadRequest("The body is not valid JSON.", code="malformed_json") from error
     if not isinstance(value, dict):

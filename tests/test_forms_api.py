@@ -414,3 +414,27 @@ def test_unexpected_failure_is_a_json_500_without_details(client, stack, monkeyp
     error = error_of(response)
     assert error["code"] == "internal_error"
     assert "secret internals" not in response.body.decode()
+
+
+def test_a_form_aws_cannot_read_now_is_a_503_the_browser_may_retry(client, stack):
+    """A cold cache's GetItem throttled: 503 with Retry-After (the widget retries it), not a 500."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib import aws
+    from chalicelib.forms import records
+
+    def refuse(**kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetItem")
+
+    records.clear_cache()
+    dynamodb = aws.client("dynamodb")
+    dynamodb.meta.events.register("before-call.dynamodb.GetItem", refuse)
+    try:
+        response = post_json(client, "demo", {"rating": 8})
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb.GetItem", refuse)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert error_of(response)["code"] == "unavailable"
+    assert stack.queue_depth() == 0
+    assert post_json(client, "demo", {"rating": 8}).status_code == 202

@@ -6,8 +6,8 @@ from chalicelib.http import ApiError, BadRequest, Forbidden, Unauthorized
 
 
 class SignatureMissing(Unauthorized):
-    def __init__(self, header: str) -> None:
-        super().__init__(f"The request has no {header} signature.", code="signature_missing")
+    def __init__(self, header: str, what: str = "signature") -> None:
+        super().__init__(f"The request has no {header} {what}.", code="signature_missing")
 
 
 class SignatureInvalid(Unauthorized):
@@ -16,11 +16,20 @@ class SignatureInvalid(Unauthorized):
 
 
 class TimestampExpired(Unauthorized):
-    def __init__(self, tolerance_seconds: int) -> None:
-        super().__init__(
-            f"The request timestamp is missing, malformed or more than {tolerance_seconds} s from now.",
-            code="timestamp_expired",
-        )
+    """A signed time that is absent, unreadable or outside the replay window; the message names the header
+    and which of the three, so the integrator knows what to fix."""
+
+    def __init__(self, tolerance_seconds: int, header: str, sent: str | None, expected_format: str) -> None:
+        if not (sent or "").strip():
+            message = f"The request has no {header} header."
+        elif expected_format:
+            message = f"The {header} header is not {expected_format}."
+        else:
+            message = (
+                f"The {header} header is more than {tolerance_seconds} s from now: a replayed request, or "
+                "the sender's clock is wrong."
+            )
+        super().__init__(message, code="timestamp_expired")
 
 
 class HandshakeRefused(Forbidden):

@@ -26,6 +26,7 @@ from chalicelib.channels.meta_common import (
     Outcome,
     PlacedOutcome,
     messaging_events,
+    platform_deletion,
 )
 from chalicelib.channels.payloads import (
     Deferred,
@@ -45,6 +46,7 @@ from chalicelib.models import Channel as ChannelName
 # Feed items that are a visitor's post on the Page (a post by the Page itself is skipped by its author).
 POST_ITEMS = frozenset({"post", "status", "photo", "video", "link", "share"})
 ADDED = "add"
+REMOVED = "remove"
 # Meta's verb for an edited comment or post is `edited`; edits of visitor posts have come as `edit`.
 EDITED_VERBS = frozenset({"edited", "edit"})
 
@@ -92,6 +94,10 @@ def _feed_event(
     none."""
     item, verb = value.item, value.verb
     edited = verb in EDITED_VERBS if isinstance(verb, str) else False
+    if verb == REMOVED and isinstance(item, str) and (item == "comment" or item in POST_ITEMS):
+        # A comment or post removed (by its author or the Page): the stored one is marked, not removed.
+        removed_id = value.comment_id if item == "comment" else value.post_id
+        return platform_deletion(request, removed_id) if removed_id else NOT_FEEDBACK
     if (
         (verb != ADDED and not edited)
         or not isinstance(item, str)

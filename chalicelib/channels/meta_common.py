@@ -29,7 +29,7 @@ from chalicelib.channels.payloads import (
     refused,
     valid,
 )
-from chalicelib.models import Author, FeedbackEvent, Kind
+from chalicelib.models import Author, FeedbackEvent, Kind, PlatformDeletion, feedback_id_for
 from chalicelib.models import Channel as ChannelName
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -129,14 +129,26 @@ class MetaDelivery(PlatformObject, Generic[EntryT]):
 
 # Why an item of a Meta delivery is not stored: the answer's `skipped` reasons, each with the item's place.
 OWN_MESSAGE = "own_message"  # the business's own comment, post or message (an echo)
-NOT_FEEDBACK = "not_feedback_event"  # reactions, receipts, postbacks, removals, unsent messages, other fields
+NOT_FEEDBACK = "not_feedback_event"  # reactions, receipts, postbacks, hides, other fields
 NO_TEXT = "no_text"  # nothing typed: a photo, sticker or audio only, a mention (ids only)
 NOT_CUSTOMER_WORDS = "not_customer_words"  # a tapped quick reply or button: the business's own label
 NO_AUTHOR = "no_author"  # a post that names no author (a visitor's cannot be told from the Page's)
 OTHER_PHONE_NUMBER = "other_phone_number"  # WhatsApp: another number than the source's phone_number_id
-# An item's event, or why it is skipped; an entry's items come with their place in the entry.
-Outcome = FeedbackEvent | str
+# An item's event, the platform's deletion of a stored item, or why it is skipped; an entry's items come with
+# their place in the entry.
+Outcome = FeedbackEvent | PlatformDeletion | str
 PlacedOutcome = tuple[str, Outcome]
+
+
+def platform_deletion(request: WebhookRequest, external_id: str) -> PlatformDeletion:
+    """Meta's word that the item stored under `external_id` (a comment, post or message id) is gone: the
+    item is marked platform_deleted_at by the analyze step, not removed (as Trustpilot's deleted reviews)."""
+    source_id = request.source.source_id
+    return PlatformDeletion(
+        feedback_id=feedback_id_for(source_id, external_id),
+        source_id=source_id,
+        deleted_at=request.received_at,
+    )
 
 
 def unique(events: Iterable[FeedbackEvent]) -> list[FeedbackEvent]:
@@ -165,11 +177,12 @@ def messaging_event(
 
     An edit (`message_edit {mid, text, num_edit}`, the `message_edits` webhook field) is the message as
     edited under the original's `mid`, so the first version received is kept; stored only when the original
-    never arrived, with `metadata.edited = true`.
+    never arrived, with `metadata.edited = true`. A message its sender unsent (`is_deleted`) is a deletion
+    of the stored one (same `mid`).
 
     Skipped: the business's own messages (`is_echo`, or a sender that is the Page / account itself);
     reactions, read and delivery receipts, postbacks, opt-ins and referrals (no `message`);
-    unsent (`is_deleted`) and unsupported messages; quick-reply taps (the words are the business's button
+    unsupported messages; quick-reply taps (the words are the business's button
     title, not the customer's); messages with only attachments, stickers or story mentions (no text).
     """
     edit = item.message_edit
@@ -180,7 +193,8 @@ def messaging_event(
     if message.is_echo or sender_id in own_ids:
         return OWN_MESSAGE
     if message.is_deleted:
-        return NOT_FEEDBACK
+        # The customer unsent it: the stored message (same mid) is marked, not removed.
+        return platform_deletion(request, message.mid) if message.mid else NOT_FEEDBACK
     if message.quick_reply:
         return NOT_CUSTOMER_WORDS
     text = valid(message.text)
@@ -275,13 +289,16 @@ class MetaWebhookChannel(BodySignedChannel):
             )
         events: list[FeedbackEvent] = []
         skipped: list[Skipped] = []
+        deletions: dict[str, PlatformDeletion] = {}
         for entry_index, entry in enumerate(payload.entry):
             for place, outcome in self.entry_events(request, entry, entry.time or request.received_at):
                 if isinstance(outcome, str):
                     skipped.append(Skipped(outcome, item=f"entry[{entry_index}].{place}"))
+                elif isinstance(outcome, PlatformDeletion):
+                    deletions[outcome.feedback_id] = outcome
                 else:
                     events.append(outcome)
-        return Delivery(events=unique(events), skipped=skipped)
+        return Delivery(events=unique(events), skipped=skipped, deletions=list(deletions.values()))
 
     @abstractmethod
     def entry_events(

@@ -25,6 +25,7 @@ from chalicelib.http import ANY_CONTENT, NotFound, json_errors, raw_body
 from chalicelib.ingest import queue
 from chalicelib.models import FeedbackEvent, utc_now
 from chalicelib.observability import SERVICE, logger, metrics
+from chalicelib.store.config_records import unavailable_when_unreadable
 
 webhooks_api = Blueprint(__name__)
 
@@ -33,7 +34,8 @@ MAX_WEBHOOK_BODY_BYTES = int(os.environ.get("MAX_WEBHOOK_BODY_BYTES", str(1024 *
 
 
 def _resolve(source_id: str) -> tuple[SourceConfig, Channel]:
-    source = sources.get_cached(source_id)
+    with unavailable_when_unreadable("webhook source"):
+        source = sources.get_cached(source_id)
     channel = channel_for(source.type) if source else None
     if source is None or channel is None:
         # An unknown id and a source of a type this deployment does not serve answer the same way; the id is
@@ -44,9 +46,11 @@ def _resolve(source_id: str) -> tuple[SourceConfig, Channel]:
 
 def _request(source: SourceConfig, body: bytes) -> WebhookRequest:
     current = webhooks_api.current_request
+    with unavailable_when_unreadable("webhook source's secret"):
+        secrets = sources.secrets_cached(source.source_id)
     return WebhookRequest(
         source=source,
-        secrets=sources.secrets_cached(source.source_id),
+        secrets=secrets,
         method=current.method,
         headers={name.lower(): value for name, value in current.headers.items()},
         query=dict(current.query_params or {}),

@@ -58,14 +58,14 @@ def require(provided: str, candidates: Iterable[str]) -> None:
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
-def check_timestamp(raw: str | None, now: datetime, tolerance_seconds: int) -> int:
-    """Parse a Unix-seconds timestamp and refuse it (401) when absent, malformed or outside the replay
-    window, whatever its length."""
+def check_timestamp(raw: str | None, now: datetime, tolerance_seconds: int, header: str) -> int:
+    """Parse the Unix-seconds timestamp sent in `header` and refuse it (401) when absent, malformed or outside
+    the replay window, whatever its length."""
     if raw is None or not _UNIX_SECONDS.fullmatch(raw):
-        raise TimestampExpired(tolerance_seconds)
+        raise TimestampExpired(tolerance_seconds, header, raw, "a time in Unix seconds (such as 1700000000)")
     timestamp = int(raw)
     if abs(now.timestamp() - timestamp) > tolerance_seconds:
-        raise TimestampExpired(tolerance_seconds)
+        raise TimestampExpired(tolerance_seconds, header, raw, "")
     return timestamp
 
 

@@ -18,7 +18,7 @@ from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRe
 from chalicelib.channels.exceptions import PayloadInvalid
 from chalicelib.channels.payloads import Ignored, LaxObject, OptionalString, PlatformObject, one_of
 from chalicelib.channels.text import unescape_entities
-from chalicelib.models import Author, FeedbackEvent, Kind
+from chalicelib.models import Author, FeedbackEvent, Kind, PlatformDeletion, feedback_id_for
 from chalicelib.models import Channel as ChannelName
 from chalicelib.observability import logger
 
@@ -31,6 +31,7 @@ SECRET = "signing_secret"  # noqa: S105 - the secret's name, not a secret
 PERSON_SUBTYPES = {None, "thread_broadcast", "file_share"}
 KINDS = {"message": Kind.MESSAGE, "app_mention": Kind.MENTION}
 EDITED_SUBTYPE = "message_changed"
+DELETED_SUBTYPE = "message_deleted"
 # Slack's markup: <@U…|name>, <#C…|name>, <!here>, <!subteam^S…|@team>, <https://…|label>.
 _MARKUP = re.compile(r"<([^<>]*)>")
 
@@ -102,6 +103,8 @@ class SlackEvent(SlackMessage):
     channel: Any = None
     # The message as edited, in a `message_changed` event.
     message: LaxObject[SlackMessage] = None
+    # The deleted message's own ts, in a `message_deleted` event (whose `ts` is the deletion's).
+    deleted_ts: Any = None
 
 
 class UrlVerification(PlatformObject):
@@ -162,7 +165,7 @@ class SlackChannel(Channel):
     def verify(self, request: WebhookRequest) -> None:
         provided = signatures.strip_prefix(request.header(SIGNATURE_HEADER), f"{VERSION}=", SIGNATURE_HEADER)
         timestamp = request.header(TIMESTAMP_HEADER) or ""
-        signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS)
+        signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS, TIMESTAMP_HEADER)
         # The timestamp is signed as sent: the header string, not a reformatted number.
         expected = [
             _signature(secret, timestamp, request.body).split("=", 1)[1]
@@ -197,6 +200,8 @@ class SlackChannel(Channel):
             return Delivery.nothing("not_a_message_event")
         if kind is Kind.MESSAGE and event.subtype == EDITED_SUBTYPE:
             return self._edit(request, payload, event, event_id)
+        if kind is Kind.MESSAGE and event.subtype == DELETED_SUBTYPE:
+            return self._deletion(request, event)
         if not _is_from_person(event):
             return Delivery.nothing("not_customer_authored")
         return Delivery(events=[self._event(request, payload, event, event_id, kind, channel=event.channel)])
@@ -218,6 +223,21 @@ class SlackChannel(Channel):
                 )
             ]
         )
+
+    def _deletion(self, request: WebhookRequest, event: SlackEvent) -> Delivery:
+        """A message deleted in Slack: the stored message (identity `{channel}:{ts}`) is marked deleted, not
+        removed, as Trustpilot's deleted reviews are; a message never stored (a bot's) is left unmarked."""
+        channel, deleted_ts = event.channel, event.deleted_ts
+        if not isinstance(channel, str) or not channel or not isinstance(deleted_ts, str) or not deleted_ts:
+            # Acknowledged as before deletions were read: a refusal would only make Slack retry it.
+            return Delivery.nothing("no_message_id")
+        source_id = request.source.source_id
+        deletion = PlatformDeletion(
+            feedback_id=feedback_id_for(source_id, f"{channel}:{deleted_ts}"),
+            source_id=source_id,
+            deleted_at=request.received_at,
+        )
+        return Delivery(deletions=[deletion])
 
     def _is_own_workspace(self, request: WebhookRequest, payload: EventCallback) -> bool:
         wanted = request.setting("team_id")

@@ -17,7 +17,7 @@ from chalicelib.channels import signatures
 from chalicelib.channels.base import Channel, Delivery, SignedRequest, WebhookRequest, feedback_event
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
 from chalicelib.channels.payloads import PlatformObject, one_of
-from chalicelib.models import Author, FeedbackEvent, Kind
+from chalicelib.models import Author, FeedbackEvent, Kind, PlatformDeletion, feedback_id_for
 from chalicelib.models import Channel as ChannelName
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
@@ -26,6 +26,8 @@ SECRET_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MESSAGE_UPDATES = ("message", "business_message", "edited_message", "edited_business_message")
 EDITED_UPDATES = frozenset({"edited_message", "edited_business_message"})
 BUSINESS_UPDATES = frozenset({"business_message", "edited_business_message"})
+# Messages deleted in a connected business chat: each stored one is marked deleted (platform_deleted_at).
+DELETED_UPDATE = "deleted_business_messages"
 MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it `datetime` cannot represent the date
 
 
@@ -93,11 +95,27 @@ class MessageUpdate(OtherUpdate):
         return {**update, "update_type": next((name for name in MESSAGE_UPDATES if name in update), None)}
 
 
+class BusinessMessagesDeleted(PlatformObject):
+    """The Bot API `BusinessMessagesDeleted` object: messages deleted in a Telegram Business chat."""
+
+    business_connection_id: str = Field(min_length=1, max_length=200)
+    chat: TelegramChat
+    message_ids: list[StrictInt] = Field(max_length=1000)
+
+
+class DeletionUpdate(OtherUpdate):
+    """A `deleted_business_messages` update."""
+
+    deleted_business_messages: BusinessMessagesDeleted
+
+
 def _update_shape(update: dict[str, Any]) -> type[OtherUpdate]:
-    return MessageUpdate if any(name in update for name in MESSAGE_UPDATES) else OtherUpdate
+    if any(name in update for name in MESSAGE_UPDATES):
+        return MessageUpdate
+    return DeletionUpdate if DELETED_UPDATE in update else OtherUpdate
 
 
-TelegramUpdate = Annotated[MessageUpdate | OtherUpdate, one_of(_update_shape)]
+TelegramUpdate = Annotated[MessageUpdate | DeletionUpdate | OtherUpdate, one_of(_update_shape)]
 
 
 def _is_only_a_command(message: TelegramMessage) -> bool:
@@ -131,6 +149,20 @@ def _author(user: TelegramUser) -> Author:
     )
 
 
+def _deletions(request: WebhookRequest, deleted: BusinessMessagesDeleted) -> list[PlatformDeletion]:
+    """The stored business messages (`{business_connection_id}:{chat.id}:{message_id}`) to mark deleted."""
+    source_id = request.source.source_id
+    chat = f"{deleted.business_connection_id}:{deleted.chat.id}"
+    return [
+        PlatformDeletion(
+            feedback_id=feedback_id_for(source_id, f"{chat}:{message_id}"),
+            source_id=source_id,
+            deleted_at=request.received_at,
+        )
+        for message_id in dict.fromkeys(deleted.message_ids)
+    ]
+
+
 class TelegramChannel(Channel):
     type = "telegram"
     payload_model = TelegramUpdate
@@ -141,7 +173,8 @@ class TelegramChannel(Channel):
     console_help = (
         "Register the webhook with the Bot API: POST https://api.telegram.org/bot<bot token>/setWebhook "
         "with url=https://<api>/webhooks/<source_id>, secret_token=<the generated secret_token> and "
-        'allowed_updates=["message","edited_message","business_message","edited_business_message"]. '
+        'allowed_updates=["message","edited_message","business_message","edited_business_message",'
+        '"deleted_business_messages"]. '
         "In groups, turn the bot's privacy mode off in @BotFather (/setprivacy) or make it an admin, or it "
         "only sees commands and replies to it."
     )
@@ -171,6 +204,8 @@ class TelegramChannel(Channel):
         return SignedRequest(headers={SECRET_HEADER: secrets["secret_token"]})
 
     def normalize(self, request: WebhookRequest, payload: MessageUpdate | OtherUpdate) -> Delivery:
+        if isinstance(payload, DeletionUpdate):
+            return Delivery(deletions=_deletions(request, payload.deleted_business_messages))
         if not isinstance(payload, MessageUpdate):
             return Delivery.nothing("not_a_message_update")  # channel posts, callbacks, members, reactions
         message = payload.message

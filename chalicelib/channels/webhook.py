@@ -36,16 +36,16 @@ from chalicelib.channels.base import (
 )
 from chalicelib.channels.exceptions import PayloadInvalid, SignatureInvalid, SignatureMissing
 from chalicelib.channels.payloads import Ignored, PlatformObject, one_of, refused
-from chalicelib.models import Author, Kind, RatingScale
+from chalicelib.models import Author, Kind, PlatformDeletion, RatingScale, feedback_id_for
 from chalicelib.models import Channel as ChannelName
 
 TOLERANCE_SECONDS = 5 * 60
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the scheme prefix, not a secret
 MAX_BATCH = 100
 FEEDBACK_TYPE_PREFIX = "feedback."
-# A feedback.* type that is not feedback: the sender says an item is gone, not what someone said.
-NOT_FEEDBACK_TYPES = frozenset({"feedback.deleted"})
 UPDATED_TYPE = "feedback.updated"
+# The sender says the items it names (by id) are gone: each stored one is marked, as a platform's deletion is.
+DELETED_TYPE = "feedback.deleted"
 
 
 def _time_or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime | None:
@@ -128,7 +128,7 @@ class Envelope(PlatformObject):
 
 
 def _announces_feedback(event_type: str) -> bool:
-    return event_type.startswith(FEEDBACK_TYPE_PREFIX) and event_type not in NOT_FEEDBACK_TYPES
+    return event_type.startswith(FEEDBACK_TYPE_PREFIX)
 
 
 def _delivery_shape(payload: dict[str, Any]) -> type[BaseModel]:
@@ -160,6 +160,25 @@ def _signature(secret: str, message_id: str, timestamp: int | str, body: bytes) 
     return "v1," + signatures.b64_digest(key, f"{message_id}.{timestamp}.".encode() + body)
 
 
+def _deletions(
+    request: WebhookRequest, items: list[WebhookFeedback], batch: bool, sent_at: datetime | None
+) -> Delivery:
+    """`feedback.deleted`: each item named by its `id` is marked deleted (platform_deleted_at), not removed;
+    one without an id names nothing stored (an item stored under the webhook-id cannot be named again)."""
+    source_id = request.source.source_id
+    deleted_at = min(sent_at, request.received_at) if sent_at else request.received_at
+    deletions, skipped = {}, []
+    for index, item in enumerate(items):
+        if not item.id:
+            skipped.append(Skipped("no_id", index if batch else None))
+            continue
+        feedback_id = feedback_id_for(source_id, item.id)
+        deletions[feedback_id] = PlatformDeletion(
+            feedback_id=feedback_id, source_id=source_id, deleted_at=deleted_at
+        )
+    return Delivery(deletions=list(deletions.values()), skipped=skipped)
+
+
 class StandardWebhooksChannel(Channel):
     type = "webhook"
     payload_model = WebhookPayload
@@ -187,11 +206,13 @@ class StandardWebhooksChannel(Channel):
     def verify(self, request: WebhookRequest) -> None:
         message_id = request.header("webhook-id")
         header = request.header("webhook-signature")
-        if not message_id or not header:
+        if not header:
             raise SignatureMissing("webhook-signature")
+        if not message_id:
+            raise SignatureMissing("webhook-id", "header")
         # Signed as sent: the header string, not a reformatted number.
         timestamp = request.header("webhook-timestamp") or ""
-        signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS)
+        signatures.check_timestamp(timestamp, request.received_at, TOLERANCE_SECONDS, "webhook-timestamp")
         provided = [entry.split(",", 1)[1] for entry in header.split() if entry.startswith("v1,")]
         if not provided:
             raise SignatureInvalid("webhook-signature has no v1 entry.")
@@ -222,6 +243,8 @@ class StandardWebhooksChannel(Channel):
         data = payload.data if isinstance(payload, Envelope) else payload
         batch = isinstance(data, list)
         items = data if isinstance(data, list) else [data]
+        if payload.type == DELETED_TYPE:
+            return _deletions(request, items, batch, payload.timestamp)
         # Field names in errors say which item of a batch is wrong: data[3].rating.
         for index, item in enumerate(items):
             _check_rating(item, f"data[{index}]." if batch else "")

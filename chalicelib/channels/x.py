@@ -30,7 +30,7 @@ from chalicelib.channels.payloads import (
     valid,
 )
 from chalicelib.channels.text import unescape_entities
-from chalicelib.models import Author, FeedbackEvent, Kind
+from chalicelib.models import Author, FeedbackEvent, Kind, PlatformDeletion, feedback_id_for
 from chalicelib.models import Channel as ChannelName
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
@@ -154,13 +154,24 @@ def _message_shape(message: Any) -> type[PlatformObject]:
     return DirectMessage if is_message else Ignored
 
 
+class DeletedStatus(PlatformObject):
+    id: RequiredIdentifier
+
+
+class TweetDeletion(PlatformObject):
+    """One of `tweet_delete_events`: a post deleted by its author (`status.id`)."""
+
+    status: DeletedStatus
+
+
 class AccountActivity(PlatformObject):
-    """A delivery with tweets or direct messages, for the subscribed account `for_user_id`."""
+    """A delivery with tweets, direct messages or deleted tweets, for the subscribed account `for_user_id`."""
 
     # Which subscribed account this is for: needed to tell the account's own posts and messages apart.
     for_user_id: RequiredIdentifier
     tweet_create_events: ListOrNothing[Tweet] = []
     direct_message_events: ListOrNothing[Annotated[DirectMessage | Ignored, one_of(_message_shape)]] = []
+    tweet_delete_events: ListOrNothing[TweetDeletion] = []
     # The senders' profiles by user id.
     users: Object[dict[str, Deferred[Object[Profile]]]] = {}
     user_has_blocked: Annotated[bool | None, BeforeValidator(lambda value: str(value).lower() == "true")] = (
@@ -169,8 +180,8 @@ class AccountActivity(PlatformObject):
 
 
 def _delivery_shape(payload: dict[str, Any]) -> type[PlatformObject]:
-    has_messages = payload.get("tweet_create_events") or payload.get("direct_message_events")
-    return AccountActivity if has_messages else Ignored  # likes, follows, typing indicators …
+    kinds = ("tweet_create_events", "direct_message_events", "tweet_delete_events")
+    return AccountActivity if any(payload.get(kind) for kind in kinds) else Ignored  # likes, follows …
 
 
 XPayload = Annotated[AccountActivity | Ignored, one_of(_delivery_shape)]
@@ -237,7 +248,24 @@ class XChannel(BodySignedChannel):
     def normalize(self, request: WebhookRequest, payload: AccountActivity | Ignored) -> Delivery:
         if not isinstance(payload, AccountActivity):
             return Delivery.nothing("not_a_message_event")  # likes, follows, typing indicators …
-        return Delivery(events=self._tweets(request, payload) + self._messages(request, payload))
+        return Delivery(
+            events=self._tweets(request, payload) + self._messages(request, payload),
+            deletions=self._deletions(request, payload),
+        )
+
+    def _deletions(self, request: WebhookRequest, payload: AccountActivity) -> list[PlatformDeletion]:
+        """Deleted posts: each stored one (its id is the external_id) is marked platform_deleted_at, not
+        removed; one never stored (the account's own) changes nothing."""
+        source_id = request.source.source_id
+        ids = dict.fromkeys(deletion.status.id for deletion in payload.tweet_delete_events)
+        return [
+            PlatformDeletion(
+                feedback_id=feedback_id_for(source_id, tweet_id),
+                source_id=source_id,
+                deleted_at=request.received_at,
+            )
+            for tweet_id in ids
+        ]
 
     def _tweets(self, request: WebhookRequest, payload: AccountActivity) -> list[FeedbackEvent]:
         account = payload.for_user_id

@@ -197,11 +197,12 @@ def _check_timestamp(raw: str | None, now: datetime) -> None:
     try:
         sent = _TIMESTAMP.validate_python((raw or "").strip())
     except ValidationError as error:
-        raise TimestampExpired(TOLERANCE_SECONDS) from error
+        format_ = "an ISO 8601 time (such as 2021-07-25T10:00:00Z)"
+        raise TimestampExpired(TOLERANCE_SECONDS, TIMESTAMP_HEADER, raw, format_) from error
     if sent.tzinfo is None:
         sent = sent.replace(tzinfo=UTC)  # Zendesk sends UTC ("…Z"); a bare time is read the same way
     if abs((now - sent).total_seconds()) > TOLERANCE_SECONDS:
-        raise TimestampExpired(TOLERANCE_SECONDS)
+        raise TimestampExpired(TOLERANCE_SECONDS, TIMESTAMP_HEADER, raw, "")
 
 
 def _same_text(a: str | None, b: str | None) -> bool:

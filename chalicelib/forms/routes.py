@@ -55,7 +55,7 @@ from chalicelib.http import (
 from chalicelib.ingest import queue
 from chalicelib.models import SENTIMENT_LANGUAGES, FeedbackEvent
 from chalicelib.observability import logger, metrics
-from chalicelib.store.config_records import VersionConflict
+from chalicelib.store.config_records import VersionConflict, unavailable_when_unreadable
 from chalicelib.web import html
 
 forms_api = Blueprint(__name__)
@@ -108,7 +108,8 @@ def _with_headers(response: Response, headers: dict[str, str]) -> Response:
 
 def known_form(form_id: str) -> FormConfig:
     """The form, or 404: an id that cannot be a form's is unknown without an AWS call and is never echoed."""
-    form = form_store.get_cached(form_id)
+    with unavailable_when_unreadable("feedback form"):
+        form = form_store.get_cached(form_id)
     if form is None:
         raise NotFound("This feedback form does not exist.", code="unknown_form")
     return form

@@ -8,13 +8,17 @@ several people change (forms, the taxonomy) keep a version: `save_versioned`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import BaseProvider
-from botocore.exceptions import ClientError
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
 from chalicelib.config import settings
+from chalicelib.observability import logger
 from chalicelib.store import dynamo
 from chalicelib.store.schema import PK, RECORD_TYPE, SK
 
@@ -141,6 +145,28 @@ class ConfigRecords(BaseProvider):
             settings().table_name, [{"DeleteRequest": {"Key": dynamo.serialize(self.key(record_id))}}]
         )
         self.clear_cache()
+
+
+@contextmanager
+def unavailable_when_unreadable(what: str) -> Iterator[None]:
+    """A request's read of cached configuration (a record here, a source's secrets in SSM) that AWS refused
+    or did not answer (throttling on a cold cache, a network error) answers 503 with Retry-After: platforms
+    retry a 503 (Zendesk retries 409, 429 and 503 only), and the delivery is not lost as on a 500."""
+    try:
+        yield
+    except GetParameterError as error:
+        cause = error.__cause__ or error.__context__
+        if not isinstance(cause, (ClientError, BotoCoreError)):
+            raise  # a defect of ours, not AWS's refusal: a 500
+        code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
+        logger.warning(
+            "configuration unreadable",
+            extra={"what": what, "error_type": type(cause).__name__, "aws_error_code": code},
+        )
+        # Imported here: the analyze step reads records through this module and answers no HTTP request.
+        from chalicelib.http import ServiceUnavailable
+
+        raise ServiceUnavailable(f"The {what} cannot be read right now; try again shortly.") from error
 
 
 # Every kind of configuration record, one partition each; their modules (forms/records.py,

@@ -178,7 +178,13 @@ CASES = [
     WebhookCase("echo of the account's own message", fixture="dm_echo.json", events=NO_EVENTS),
     WebhookCase("reaction to a message", fixture="dm_reaction.json", events=NO_EVENTS),
     WebhookCase("message seen", fixture="dm_seen.json", events=NO_EVENTS),
-    WebhookCase("unsent (deleted) message", fixture="dm_deleted.json", events=NO_EVENTS),
+    WebhookCase(
+        "unsent (deleted) message marks the stored one",
+        fixture="dm_deleted.json",
+        events=NO_EVENTS,
+        deletions=1,
+        response={"status": "accepted", "events": 0, "deletions": 1},
+    ),
     WebhookCase("story mention without text", fixture="dm_story_mention.json", events=NO_EVENTS),
     WebhookCase("story insights", fixture="story_insights.json", events=NO_EVENTS),
     # --- authentication and handshake -------------------------------------------------------------------

@@ -121,14 +121,16 @@ CASES = [
                 "occurred_at": "2026-11-21T11:59:00Z",
             },
         ],
-        # What was skipped is named with its reason and its place in the delivery.
+        # What was skipped is named with its reason and its place in the delivery; the removed comment
+        # (entry[1].changes[2]) is a deletion queued with the events.
+        deletions=1,
         response={
             "status": "accepted",
             "events": 3,
+            "deletions": 1,
             "skipped": [
                 {"reason": "not_feedback_event", "item": "entry[0].changes[1]"},
                 {"reason": "own_message", "item": "entry[0].changes[2]"},
-                {"reason": "not_feedback_event", "item": "entry[1].changes[2]"},
             ],
         },
     ),
@@ -238,11 +240,13 @@ CASES = [
         events=[{"external_id": "c-js", "permalink": None}],
     ),
     # --- skipped: 200, nothing queued -------------------------------------------------------------------
+    # A removed comment marks the stored one deleted (platform_deleted_at), as other platforms' deletions do.
     WebhookCase(
         "removed comment",
         fixture="feed_comment_removed.json",
         events=NO_EVENTS,
-        response=skipped_as("not_feedback_event", "entry[0].changes[0]"),
+        deletions=1,
+        response={"status": "accepted", "events": 0, "deletions": 1},
     ),
     WebhookCase("hidden comment", fixture="feed_comment_hidden.json", events=NO_EVENTS),
     WebhookCase(
@@ -409,6 +413,22 @@ def test_an_edit_of_a_stored_comment_keeps_the_first_version(harness, stack):
     assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
     stored = feedback.get(feedback_id_for(harness.source.source_id, COMMENT["external_id"]))
     assert stored is not None and stored.text == COMMENT["text"]
+    assert stack.table_item_count() == 1
+
+
+def test_a_removed_comment_is_marked_deleted_and_kept(harness, stack):
+    """The add, then Meta's `remove` of that comment: one item, marked platform_deleted_at, text kept."""
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    for fixture in ("feed_comment.json", "feed_comment_removed.json"):
+        assert harness.send(WebhookCase(fixture, fixture=fixture), collect=False).status == 200
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(feedback_id_for(harness.source.source_id, COMMENT["external_id"]))
+    assert stored is not None and stored.platform_deleted_at is not None
+    assert stored.text == COMMENT["text"]
     assert stack.table_item_count() == 1
 
 

@@ -198,3 +198,88 @@ def test_skipped_items_are_counted_per_reason(channel_harness, monkeypatch, caps
     assert len(skipped) == 1
     assert skipped[0]["WebhookEventsSkipped"] == [2.0]
     assert (skipped[0]["reason"], skipped[0]["channel"]) == ("no_text_or_rating", "webhook")
+
+
+# --- AWS cannot serve a cold cache's read ----------------------------------------------------------------
+
+
+@contextmanager
+def refused_by_aws(service: str, operation: str, code: str = "ThrottlingException") -> Iterator[None]:
+    """Every `operation` request to `service` inside the block is refused by AWS with `code`."""
+    from botocore.exceptions import ClientError
+
+    def refuse(**kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, operation)
+
+    client = aws.client(service)
+    client.meta.events.register(f"before-call.{service}.{operation}", refuse)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(f"before-call.{service}.{operation}", refuse)
+
+
+# Zendesk retries a webhook only on 409, 429 and 503 (developer.zendesk.com/api-reference/webhooks/
+# introduction, "Webhook retries"); Typeform retries a 503 for 10 hours and other codes five times
+# (developer.typeform.com/webhooks, "Delivery retries"). A 500 on a cold cache's throttled read lost the
+# delivery on Zendesk.
+@pytest.mark.parametrize(("service", "operation"), [("dynamodb", "GetItem"), ("ssm", "GetParametersByPath")])
+def test_a_source_or_secret_aws_cannot_read_now_is_a_503_the_platform_retries(
+    channel_harness, service, operation
+):
+    harness = channel_harness("zendesk", table_for("zendesk").secrets)
+    valid = _signed_case(harness)
+    sources.clear_cache()
+    with refused_by_aws(service, operation):
+        result = harness.send(valid)
+    assert result.status == 503, result.body
+    assert result.headers.get("Retry-After") == "5"
+    error = json.loads(result.body)["error"]
+    assert error["code"] == "unavailable"
+    assert "try again" in error["message"]
+    assert (result.sends, result.events) == (0, [])
+    # The retry, once AWS answers again, is stored.
+    assert harness.send(valid).status == 200
+
+
+# --- a refusal names the header to fix ---------------------------------------------------------------------
+
+# Each timestamp header, and what a stale one looks like in its format.
+TIMESTAMP_HEADERS = {
+    "slack": ("x-slack-request-timestamp", "1000000000"),
+    "zendesk": ("x-zendesk-webhook-signature-timestamp", "2001-09-09T01:46:40Z"),
+    "webhook": ("webhook-timestamp", "1000000000"),
+}
+
+
+@pytest.mark.parametrize("channel_type", sorted(TIMESTAMP_HEADERS))
+def test_a_timestamp_refusal_names_its_header_and_what_is_wrong(channel_harness, channel_type):
+    """ "The request timestamp is missing, malformed or more than 300 s from now" left the integrator to
+    guess which header, and which of the three."""
+    header, stale = TIMESTAMP_HEADERS[channel_type]
+    harness = channel_harness(channel_type, table_for(channel_type).secrets)
+    valid = _signed_case(harness)
+    headers = {name.lower(): value for name, value in valid.headers.items()}
+    without = {name: value for name, value in headers.items() if name != header}
+    expected = {
+        "missing": (without, f"The request has no {header} header."),
+        "malformed": ({**headers, header: "yesterday"}, f"The {header} header is not "),
+        "stale": ({**headers, header: stale}, f"The {header} header is more than "),
+    }
+    for label, (sent, message) in expected.items():
+        result = harness.send(WebhookCase(label, body=valid.body, headers=sent, sign=False, now=valid.now))
+        assert result.status == 401, (label, result.body)
+        error = json.loads(result.body)["error"]
+        assert error["code"] == "timestamp_expired"
+        # Named as the channel's module spells it (Zendesk's docs capitalise theirs).
+        assert error["message"].lower().startswith(message.lower()), (label, error["message"])
+
+
+def test_a_standard_webhook_without_its_id_names_webhook_id(channel_harness):
+    harness = channel_harness("webhook", table_for("webhook").secrets)
+    valid = _signed_case(harness)
+    headers = {name: value for name, value in valid.headers.items() if name.lower() != "webhook-id"}
+    result = harness.send(WebhookCase("no webhook-id", body=valid.body, headers=headers, sign=False))
+    assert result.status == 401
+    error = json.loads(result.body)["error"]
+    assert (error["code"], error["message"]) == ("signature_missing", "The request has no webhook-id header.")

@@ -14,6 +14,7 @@ rotation) come from the harness (test_generic_cases.py).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -212,7 +213,13 @@ CASES = [
         b'{"type": "event_callback", "event_id": "Ev7", "team_id": "T1", "event": {"type": "message", '
         b'"user": "U1", "text": "hi", "ts": "1.000001"}}',
     ),
-    WebhookCase("deletion (message_deleted)", fixture="message_deleted.json", events=NO_EVENTS),
+    WebhookCase(
+        "deletion (message_deleted): the stored message is marked, nothing new stored",
+        fixture="message_deleted.json",
+        events=NO_EVENTS,
+        deletions=1,
+        response={"status": "accepted", "events": 0, "deletions": 1},
+    ),
     WebhookCase("channel_join", fixture="channel_join.json", events=NO_EVENTS),
     WebhookCase("channel_topic", fixture="channel_topic.json", events=NO_EVENTS),
     WebhookCase("reaction_added", fixture="reaction_added.json", events=NO_EVENTS),
@@ -411,6 +418,29 @@ def test_an_edit_of_a_stored_message_keeps_the_first_version(harness, stack):
     stored = feedback.get(feedback_id_for(harness.source.source_id, "C123ABC456:1355517523.000005"))
     assert stored is not None and stored.text == "Live long and prospect."
     assert "edited" not in stored.metadata
+    assert stack.table_item_count() == 1
+
+
+def test_a_deleted_message_is_marked_deleted_and_kept(harness, stack):
+    """A person deletes their message in Slack (message_deleted names it by channel and deleted_ts): the
+    stored message is marked platform_deleted_at, as Trustpilot's deleted reviews are; our copy stays."""
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    message = json.loads((FIXTURES / "slack" / "message_channels.json").read_bytes())
+    deletion = json.loads((FIXTURES / "slack" / "message_deleted.json").read_bytes())
+    deletion["event"]["channel"], deletion["event"]["deleted_ts"] = (
+        message["event"]["channel"],
+        message["event"]["ts"],
+    )
+    for label, body in (("message", message), ("its deletion", deletion)):
+        assert harness.send(WebhookCase(label, body=json.dumps(body).encode()), collect=False).status == 200
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(feedback_id_for(harness.source.source_id, "C123ABC456:1355517523.000005"))
+    assert stored is not None and stored.platform_deleted_at is not None
+    assert stored.text == "Live long and prospect."
     assert stack.table_item_count() == 1
 
 

@@ -247,3 +247,26 @@ def test_generated_secret_token_is_one_telegram_accepts():
 
 def test_telegram_has_no_get_handshake(harness):
     harness.assert_no_get_handshake()
+
+
+def test_deleted_business_messages_mark_the_stored_ones(harness, stack):
+    """Bot API `deleted_business_messages` (BusinessMessagesDeleted: business_connection_id, chat,
+    message_ids): a customer deleted messages in a Telegram Business chat. Each stored one is marked
+    platform_deleted_at and kept, as every channel's platform deletions are; one never stored changes nothing."""
+    import json
+
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    assert harness.send(WebhookCase("message", fixture="business_message.json"), collect=False).status == 200
+    deleted = harness.send(WebhookCase("deleted", fixture="deleted_business_messages.json"), collect=False)
+    assert json.loads(deleted.body) == {"status": "accepted", "events": 0, "deletions": 2}
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(
+        feedback_id_for(harness.source.source_id, "MbUp9sJiJEEhAQAAW4nwuQF8Ia8:7140022518:88")
+    )
+    assert stored is not None and stored.platform_deleted_at is not None
+    assert stored.text == "Is the blue model back in stock? Waiting for weeks."
+    assert stack.table_item_count() == 1

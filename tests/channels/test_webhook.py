@@ -122,11 +122,25 @@ CASES = [
         events=[],
         response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_feedback_event"}]},
     ),
+    # feedback.deleted marks each item it names (by id) deleted, as a platform deletion is; nothing is stored.
     WebhookCase(
         "feedback.deleted names an item that is gone",
         body=b'{"type": "feedback.deleted", "data": {"id": "evt_1001", "text": "was here"}}',
         events=[],
-        response={"status": "accepted", "events": 0, "skipped": [{"reason": "not_feedback_event"}]},
+        deletions=1,
+        response={"status": "accepted", "events": 0, "deletions": 1},
+    ),
+    WebhookCase(
+        "feedback.deleted of a batch, one item without its id",
+        body=b'{"type": "feedback.deleted", "data": [{"id": "evt_1"}, {"text": "which?"}, {"id": "evt_2"}]}',
+        events=[],
+        deletions=2,
+        response={
+            "status": "accepted",
+            "events": 0,
+            "deletions": 2,
+            "skipped": [{"reason": "no_id", "index": 1}],
+        },
     ),
     payload_invalid("an event type that is not a string", b'{"type": 7, "data": {"id": "x", "text": "t"}}'),
     WebhookCase(
@@ -292,6 +306,19 @@ CASES = [
     WebhookCase(
         "lone surrogate in a string", body=b'{"text": "hi \\ud800"}', status=400, error_code="malformed_json"
     ),
+    # A sender encoding its JSON as Latin-1 (or Windows-1252) was told "The body is not valid JSON.", which
+    # it is, in another encoding: the answer says what is wrong.
+    WebhookCase(
+        "JSON encoded as Latin-1, not UTF-8",
+        body='{"id": "l1", "text": "Caf\u00e9 tr\u00e8s froid"}'.encode("latin-1"),
+        status=400,
+        response={
+            "error": {
+                "code": "malformed_json",
+                "message": "The body is not UTF-8: send JSON encoded as UTF-8 (RFC 8259).",
+            }
+        },
+    ),
 ]
 
 
@@ -354,6 +381,24 @@ def test_an_edit_of_a_stored_item_keeps_the_first_version(harness, stack):
     assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
     stored = feedback.get(feedback_id_for(harness.source.source_id, "evt_7"))
     assert stored is not None and stored.text == "First words" and "edited" not in stored.metadata
+    assert stack.table_item_count() == 1
+
+
+def test_a_deleted_item_is_marked_deleted_and_kept(harness, stack):
+    """feedback.deleted after feedback.created: the stored item gets platform_deleted_at and stays."""
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    created = b'{"type": "feedback.created", "data": {"id": "evt_8", "text": "Delete me later"}}'
+    deleted = b'{"type": "feedback.deleted", "data": {"id": "evt_8"}}'
+    for body in (created, deleted):
+        assert harness.send(WebhookCase("deletion", body=body), collect=False).status == 200
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(feedback_id_for(harness.source.source_id, "evt_8"))
+    assert stored is not None and stored.platform_deleted_at is not None
+    assert stored.text == "Delete me later"
     assert stack.table_item_count() == 1
 
 

@@ -22,7 +22,7 @@ from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.exceptions import SignatureInvalid
 from chalicelib.channels.sources import SourceConfig, SourceSecrets
 from chalicelib.channels.x import XChannel
-from tests.channels.harness import NOW, ChannelTable, WebhookCase, payload_invalid
+from tests.channels.harness import FIXTURES, NOW, ChannelTable, WebhookCase, payload_invalid
 
 SECRET = "z3ZX4v7mAAUGykl3EcmkqbartmuW8VFOOzCloLx9Q45P0hLrFu"
 OTHER_SECRET = "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw"
@@ -254,7 +254,14 @@ CASES = [
     ),
     WebhookCase("follow", fixture="follow_event.json", events=NO_EVENTS),
     WebhookCase("typing indicator", fixture="typing_event.json", events=NO_EVENTS),
-    WebhookCase("tweet deletion notice", fixture="tweet_delete.json", events=NO_EVENTS),
+    # A deleted tweet marks the stored one (platform_deleted_at), as every channel's platform deletions do.
+    WebhookCase(
+        "tweet deletion notice",
+        fixture="tweet_delete.json",
+        events=NO_EVENTS,
+        deletions=1,
+        response={"status": "accepted", "events": 0, "deletions": 1},
+    ),
     WebhookCase("authorization revoked (no for_user_id)", fixture="user_revoke.json", events=NO_EVENTS),
     WebhookCase(
         "a tweet with only whitespace",
@@ -495,3 +502,31 @@ def test_x_console_help_names_the_secret():
     assert channel.secret_names == ("consumer_secret",)
     assert "consumer_secret" in channel.console_help
     assert "/webhooks/<source_id>" in channel.console_help
+
+
+def test_a_deleted_tweet_is_marked_deleted_and_kept(harness, stack):
+    """The mention, then X's tweet_delete_events for it: one item, marked platform_deleted_at, text kept."""
+    import json
+
+    from app import analyze
+    from chalicelib.local.lambda_runtime import SqsPoller
+    from chalicelib.models import feedback_id_for
+    from chalicelib.store import feedback
+
+    mention = json.loads((FIXTURES / "x" / "tweet_mention.json").read_bytes())
+    tweet = mention["tweet_create_events"][0]
+    deleted = {
+        "for_user_id": mention["for_user_id"],
+        "tweet_delete_events": [
+            {
+                "status": {"id": tweet["id_str"], "user_id": tweet["user"]["id_str"]},
+                "timestamp_ms": "1795262300000",
+            }
+        ],
+    }
+    for label, body in (("mention", mention), ("its deletion", deleted)):
+        assert harness.send(WebhookCase(label, body=json.dumps(body).encode()), collect=False).status == 200
+    assert SqsPoller(stack.queue_url, analyze).drain().failed == 0
+    stored = feedback.get(feedback_id_for(harness.source.source_id, tweet["id_str"]))
+    assert stored is not None and stored.platform_deleted_at is not None
+    assert stack.table_item_count() == 1
