@@ -312,7 +312,10 @@ font-size:20px}
       const data = new FormData(form);
       // The API keeps only http(s) page addresses (a file: or about: page would be refused).
       const page = /^https?:$/.test(location.protocol) ? location.href.slice(0, 2048) : undefined;
-      const body = { response_id: newId(), language: navigator.language || undefined,
+      // The language the form is shown in (the API words its messages in it), as the browser tags it
+      // when that is the browser's own (fr-CA), else as shown (a link's ?lang=fr in an English browser).
+      const tag = navigator.language || '';
+      const body = { response_id: newId(), language: tag.toLowerCase().split('-')[0] === language ? tag : language,
         page_url: page, _hp: data.get('_hp') || '' };
       if (data.get('rating') !== null) body.rating = Number(data.get('rating'));
       const text = String(data.get('comment') || '').trim();
