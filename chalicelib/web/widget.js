@@ -280,15 +280,16 @@ font-size:20px}
     };
     const showErrors = (error) => {
       const fields = (error && error.fields) || {};
-      let first = null;
       for (const [name, message] of Object.entries(fields)) {
         // The API's message, as text: short and plain, and meant for people (never a field name).
         const target = errors[name] || general;
         target.textContent = (target.textContent ? target.textContent + ' ' : '') + message;
         target.hidden = false;
         for (const control of controls[name] || []) control.setAttribute('aria-invalid', 'true');
-        if (!first && controls[name]) first = controls[name].find((c) => c.checked) || controls[name][0];
       }
+      // Focus goes to the form's first field to fix, whatever order the API names them in.
+      const name = Object.keys(controls).find((key) => fields[key]);
+      const first = name && (controls[name].find((c) => c.checked) || controls[name][0]);
       if (!Object.keys(fields).length) {
         general.textContent = (error && error.message) || t.failed;
         general.hidden = false;

@@ -1,8 +1,9 @@
 """What a customer meets when a response is refused: the API's messages in the language the form is shown
-in."""
+in, and focus on the first field to fix."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -42,3 +43,15 @@ def test_the_browsers_own_tag_is_sent_when_the_form_speaks_its_language(new_cont
     with page.expect_request(lambda request: request.method == "POST") as posted:
         page.get_by_role("button", name="Envoyer mon avis").click()
     assert posted.value.post_data_json["language"] == "fr-CA"
+
+
+def test_focus_goes_to_the_first_field_to_fix_in_the_forms_order(page, host_site, email_form):
+    """The API names the email before the rating; a keyboard or screen-reader user still starts at the
+    rating, the first field of the form, and goes on down."""
+    page.goto(host_site.url("inline.html", form=email_form))
+    with page.expect_response(lambda response: response.request.method == "POST") as answer:
+        page.get_by_role("button", name="Send feedback").click()
+    assert list(json.loads(answer.value.body())["error"]["fields"]) == ["email", "rating"]
+
+    expect(page.get_by_role("radio", name="0 (Not at all likely)")).to_be_focused()
+    expect(page.get_by_label("Email", exact=True)).to_have_attribute("aria-invalid", "true")
