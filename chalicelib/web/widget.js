@@ -278,8 +278,16 @@ font-size:20px}
       for (const element of Object.values(errors)) { element.hidden = true; element.textContent = ''; }
       for (const list of Object.values(controls)) list.forEach((c) => c.removeAttribute('aria-invalid'));
     };
-    const showErrors = (error) => {
+    const showErrors = (error, code) => {
       const fields = (error && error.fields) || {};
+      if (!Object.keys(fields).length) {
+        // A refusal no field can fix (the form deleted, this site no longer allowed): the visitor is told
+        // in their language; the site's developer reads the API's reason in the console.
+        console.warn('feedback widget: form ' + formId + ' refused the response (' +
+          ((error && error.code) || code) + ': ' + ((error && error.message) || '') + ')');
+        say(t.failed);
+        return;
+      }
       for (const [name, message] of Object.entries(fields)) {
         // The API's message, as text: short and plain, and meant for people (never a field name).
         const target = errors[name] || general;
@@ -290,10 +298,6 @@ font-size:20px}
       // Focus goes to the form's first field to fix, whatever order the API names them in.
       const name = Object.keys(controls).find((key) => fields[key]);
       const first = name && (controls[name].find((c) => c.checked) || controls[name][0]);
-      if (!Object.keys(fields).length) {
-        general.textContent = (error && error.message) || t.failed;
-        general.hidden = false;
-      }
       say(t.check);
       if (first) first.focus();
     };
@@ -341,7 +345,7 @@ font-size:20px}
       } else if (result.ok) {
         finish(t.thanks);
       } else {
-        showErrors(result.data && result.data.error);
+        showErrors(result.data && result.data.error, result.status);
       }
     });
 

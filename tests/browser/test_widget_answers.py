@@ -1,5 +1,6 @@
 """What a customer meets when a response is refused: the API's messages in the language the form is shown
-in, and focus on the first field to fix."""
+in, focus on the first field to fix, and a refusal no field can fix said in the visitor's language (never
+"check the highlighted fields" with none highlighted)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,38 @@ def test_focus_goes_to_the_first_field_to_fix_in_the_forms_order(page, host_site
 
     expect(page.get_by_role("radio", name="0 (Not at all likely)")).to_be_focused()
     expect(page.get_by_label("Email", exact=True)).to_have_attribute("aria-invalid", "true")
+
+
+def refuse_with(page, api: str, form_id: str, status: int, error: dict) -> None:
+    """The API answers the response POST with `status` and `error`, readable by the widget (CORS)."""
+
+    def answer(route) -> None:
+        if route.request.method != "POST":
+            route.continue_()  # the CORS preflight
+            return
+        headers = {"Access-Control-Allow-Origin": "*", "Content-Type": "application/json"}
+        route.fulfill(status=status, headers=headers, body=json.dumps({"error": error}))
+
+    page.route(f"{api}/forms/{form_id}/responses", answer)
+
+
+def test_a_form_deleted_after_the_page_loaded_says_sorry_in_the_visitors_language(
+    new_context, host_site, local_stack
+):
+    page = new_context(locale="de-DE").new_page()
+    warnings: list[str] = []
+    page.on("console", lambda message: warnings.append(message.text) if message.type == "warning" else None)
+    gone = {"code": "unknown_form", "message": "This feedback form does not exist."}
+    refuse_with(page, local_stack.api, "demo", 404, gone)
+    page.goto(host_site.url("inline.html"))
+    page.get_by_role("radio", name="9", exact=True).check()
+    page.get_by_role("button", name="Feedback senden").click()
+
+    widget = page.locator("[data-feedback-form]")
+    sorry = "Leider konnte Ihr Feedback nicht gesendet werden."
+    expect(widget.get_by_role("status")).to_have_text(sorry)
+    expect(widget.locator("#e-form")).to_be_hidden()
+    assert "does not exist" not in widget.evaluate("host => host.shadowRoot.textContent")
+    assert widget.evaluate("host => host.shadowRoot.querySelectorAll('[aria-invalid]').length") == 0
+    # The site's developer learns why, in the console.
+    assert any("unknown_form" in warning and "does not exist" in warning for warning in warnings), warnings
