@@ -30,6 +30,7 @@
   const FORM = script.getAttribute('data-form') || '';
   const NONCE = script.nonce || script.getAttribute('nonce') || '';
   const OUTBOX = 'feedback-widget:outbox';
+  const SEND_TIMEOUT_MS = 20000;
   const STRINGS = /*STRINGS*/{ en: {} };
   // CSAT as faces, 1 (very dissatisfied) to 5 (very satisfied); each named by its face_N string.
   const FACES = ['\u{1F620}', '\u{1F61E}', '\u{1F610}', '\u{1F60A}', '\u{1F604}'];
@@ -59,15 +60,20 @@
      for good (accepted, or refused with a reason) and the entry leaves the outbox. */
   async function send(entry) {
     inflight.add(entry.id);
+    // A network that never answers (a train, a captive portal) must not leave the form on "Sending…":
+    // after SEND_TIMEOUT_MS the response stays in the outbox for the next page load.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), SEND_TIMEOUT_MS);
     let response;
     try {
       response = await fetch(entry.url, {
-        method: 'POST', mode: 'cors', credentials: 'omit',
+        method: 'POST', mode: 'cors', credentials: 'omit', signal: abort.signal,
         headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(entry.body),
       });
     } catch (e) {
       return { retry: true };
     } finally {
+      clearTimeout(timer);
       inflight.delete(entry.id);
     }
     const status = response.status;

@@ -1,6 +1,7 @@
 """What a customer meets when a response is refused: the API's messages in the language the form is shown
 in, focus on the first field to fix, and a refusal no field can fix said in the visitor's language (never
-"check the highlighted fields" with none highlighted)."""
+"check the highlighted fields" with none highlighted), and a slow network that never leaves the form stuck
+on "Sending…"."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import uuid
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.browser.conftest import OUTBOX_KEY
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +94,34 @@ def test_a_form_deleted_after_the_page_loaded_says_sorry_in_the_visitors_languag
     assert widget.evaluate("host => host.shadowRoot.querySelectorAll('[aria-invalid]').length") == 0
     # The site's developer learns why, in the console.
     assert any("unknown_form" in warning and "does not exist" in warning for warning in warnings), warnings
+
+
+def test_a_request_that_hangs_is_saved_and_the_form_is_not_stuck(page, host_site, local_stack):
+    """A network that never answers: after a while the visitor is told it is saved for the next visit,
+    and the next page load sends it."""
+    comment = f"Sent on a dead train connection {uuid.uuid4().hex[:8]}"
+    hung: list = []
+    page.route(
+        f"{local_stack.api}/forms/demo/responses",
+        lambda route: hung.append(route) if route.request.method == "POST" else route.continue_(),
+    )
+    page.clock.install()
+    page.goto(host_site.url("inline.html"))
+    page.get_by_role("radio", name="4", exact=True).check()
+    page.get_by_label("Tell us more (optional)").fill(comment)
+    send = page.get_by_role("button", name="Send feedback")
+    send.click()
+    widget = page.locator("[data-feedback-form]")
+    expect(widget.get_by_role("status")).to_have_text("Sending…")
+    expect(send).to_be_disabled()
+
+    page.clock.run_for(60_000)
+    expect(widget.get_by_role("status")).to_contain_text("saved on this device")
+    saved = json.loads(page.evaluate(f"localStorage.getItem('{OUTBOX_KEY}')"))
+    assert [entry["body"]["comment"] for entry in saved] == [comment]
+
+    page.unroute(f"{local_stack.api}/forms/demo/responses")
+    page.reload()
+    page.wait_for_function(f"() => localStorage.getItem('{OUTBOX_KEY}') === null")
+    [item] = local_stack.wait_for_items(lambda item: item["text"] == comment)
+    assert item["rating"] == 4
