@@ -337,7 +337,7 @@ def test_the_follow_up_answer_is_the_text_and_its_question_rides_in_metadata(cli
 
 def test_the_widget_bench_figures_hold_their_floors():
     """`make bench`'s widget section: the served widget with its seven languages stays in the 12 KB budget,
-    the strings table is all in it, and a fully set-up form's config stays small."""
+    the strings table it carries is in it, and a fully set-up form's config stays small."""
     from tools.bench.widget_size import WIDGET_BUDGET_BYTES, widget_size_figures, widget_size_section
 
     figures = widget_size_figures()
