@@ -18,12 +18,14 @@ from html import escape
 from typing import Any
 
 from chalice import Response
+from chalice.app import Request
 
 from chalicelib.forms.appearance import (
     DEFAULT_LANGUAGE,
     RIGHT_TO_LEFT_LANGUAGES,
     band_of,
     bands_of,
+    builtin_strings,
     languages_of,
     strings_for,
 )
@@ -426,23 +428,46 @@ def thanks_response(form: FormConfig, language: str = DEFAULT_LANGUAGE) -> Respo
     return html_response(page, 200, nonce)
 
 
-def error_response(status: int, message: str) -> Response:
-    """An HTML error page (unknown form, a site the form does not allow, …)."""
+# The errors a visitor of a page can meet whose message the strings table words (the others stay English).
+_PAGE_ERRORS = {"unknown_form": "msg_unknown_form"}
+
+
+def error_response(status: int, message: str, code: str = "", language: str = DEFAULT_LANGUAGE) -> Response:
+    """An HTML error page (unknown form, a site the form does not allow, …): in `language` where the
+    strings table words its error (a link that outlived its form reaches readers of every language)."""
     nonce = new_nonce()
-    content = f'<div class="card"><h1>Sorry</h1><p role="alert">{escape(message)}</p></div>'
-    return html_response(_page("Sorry", content, nonce), status, nonce)
+    texts = {**builtin_strings()[DEFAULT_LANGUAGE], **builtin_strings().get(language, {})}
+    title = texts["msg_sorry"]
+    if code in _PAGE_ERRORS:
+        message = texts[_PAGE_ERRORS[code]]
+    content = f'<div class="card"><h1>{escape(title)}</h1><p role="alert">{escape(message)}</p></div>'
+    return html_response(_page(title, content, nonce, language=language), status, nonce)
 
 
-def html_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+PageView = Callable[..., Response]
+
+
+def html_errors(request_of: Callable[[], Request]) -> Callable[[PageView], PageView]:
     """Decorate a page route so ApiErrors (unknown form …) and unexpected failures answer as HTML error
-    pages, never Chalice's own JSON 500."""
+    pages, never Chalice's own JSON 500; in the language a link names (`?lang=`) or the browser's."""
 
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except Exception as error:  # every failure becomes a page
-            api_error = as_api_error(error)
-            return error_response(api_error.status, api_error.message)
+    def decorate(view: PageView) -> PageView:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except Exception as error:  # every failure becomes a page
+                api_error = as_api_error(error)
+                request = request_of()
+                chosen = str((request.query_params or {}).get("lang") or "").strip().lower()
+                shipped = tuple(builtin_strings())
+                language = (chosen if chosen in shipped else None) or accept_language_hint(
+                    request.headers.get("accept-language"), shipped
+                )
+                return error_response(
+                    api_error.status, api_error.message, api_error.code, language or DEFAULT_LANGUAGE
+                )
 
-    return wrapper
+        return wrapper
+
+    return decorate

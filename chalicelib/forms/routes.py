@@ -220,7 +220,7 @@ def _score_step(
     )
 
 
-@pages.html_errors
+@pages.html_errors(lambda: forms_api.current_request)
 def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Response:
     """The hosted page without JavaScript: 303 to the thank-you page, the page again with errors (422), the
     follow-up step after a score (200), or an HTML error page."""
@@ -319,7 +319,7 @@ def _public_config(form: FormConfig, request: Request) -> Response:
 
 
 @forms_api.route("/f/{form_id}", methods=["GET"], content_types=ANY_CONTENT)
-@pages.html_errors
+@pages.html_errors(lambda: forms_api.current_request)
 def hosted_form(form_id: str) -> Response:
     """The hosted form page (works without JavaScript; widget.js enhances it), in the browser's language;
     `?preview=1` shows it as a site would (the widget's position, nothing sent), `?lang=fr` in a language."""
@@ -333,7 +333,7 @@ def hosted_form(form_id: str) -> Response:
 
 
 @forms_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
-@pages.html_errors
+@pages.html_errors(lambda: forms_api.current_request)
 def hosted_thanks(form_id: str) -> Response:
     """Where a hosted-page post without JavaScript lands (`?lang=`: the language the visitor chose)."""
     request = forms_api.current_request
