@@ -77,7 +77,7 @@
       inflight.delete(entry.id);
     }
     const status = response.status;
-    if (status >= 500 || status === 408 || status === 429) return { retry: true };
+    if (status >= 500 || status === 408 || status === 429) return { retry: true, status };
     drop(entry.id);
     let data = {};
     try { data = await response.json(); } catch (e) { /* an empty or non-JSON body */ }
@@ -326,8 +326,8 @@ font-size:20px}
       // The language the form is shown in (the API words its messages in it), as the browser tags it
       // when that is the browser's own (fr-CA), else as shown (a link's ?lang=fr in an English browser).
       const tag = navigator.language || '';
-      const body = { response_id: newId(), language: tag.toLowerCase().split('-')[0] === language ? tag : language,
-        page_url: page, _hp: data.get('_hp') || '' };
+      const shown = tag.toLowerCase().split('-')[0] === language ? tag : language;
+      const body = { response_id: newId(), language: shown, page_url: page, _hp: data.get('_hp') || '' };
       if (data.get('rating') !== null) body.rating = Number(data.get('rating'));
       const text = String(data.get('comment') || '').trim();
       const address = String(data.get('email') || '').trim();
@@ -345,7 +345,8 @@ font-size:20px}
       const result = await send(entry);
       button.disabled = false;
       if (result.retry && saved) {
-        finish(t.offline);
+        // The API answered (busy, down): the visitor's network is fine, so not "you seem to be offline".
+        finish(result.status ? t.saved : t.offline);
       } else if (result.retry) {
         say(t.retry);
       } else if (result.ok) {

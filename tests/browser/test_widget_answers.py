@@ -125,3 +125,24 @@ def test_a_request_that_hangs_is_saved_and_the_form_is_not_stuck(page, host_site
     page.wait_for_function(f"() => localStorage.getItem('{OUTBOX_KEY}') === null")
     [item] = local_stack.wait_for_items(lambda item: item["text"] == comment)
     assert item["rating"] == 4
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_busy_api_is_not_called_the_visitors_network(new_context, host_site, local_stack, status):
+    """A campaign's burst: the API throttles (429) or is down (503). The visitor, online all along, is not
+    told they are offline; the response is saved for their next visit, in their language."""
+    page = new_context(locale="fr-FR").new_page()
+    busy = {"code": "too_many_requests", "message": "Too many requests."}
+    refuse_with(page, local_stack.api, "demo", status, busy)
+    page.goto(host_site.url("inline.html"))
+    page.get_by_role("radio", name="8", exact=True).check()
+    page.get_by_role("button", name="Envoyer mon avis").click()
+
+    widget = page.locator("[data-feedback-form]")
+    expect(widget.get_by_role("status")).to_have_text(
+        "Désolé, votre avis n\u2019a pas pu être envoyé pour le moment. Il est enregistré sur cet "
+        "appareil et sera envoyé lors de votre prochaine visite."
+    )
+    assert "hors ligne" not in widget.evaluate("host => host.shadowRoot.textContent")
+    saved = json.loads(page.evaluate(f"localStorage.getItem('{OUTBOX_KEY}')"))
+    assert [entry["body"]["rating"] for entry in saved] == [8]
