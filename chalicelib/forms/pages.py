@@ -69,6 +69,8 @@ def prefers_html(accept: str | None) -> bool:
     return html_q > 0 and html_q >= json_q
 
 
+# Each text runs in its own words' direction (English a form does not translate, on an Arabic page, keeps
+# "(optional)" and its full stop at the end), aligned as the page is.
 PAGE_STYLE = """
 :root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--fg:#1b1f24;--muted:#5b6470;--line:#c9ced6;
 --accent:#2456c9;--on-accent:#fff;--err:#b3261e}
@@ -82,6 +84,8 @@ main{max-width:36rem;margin:2rem auto;padding:0 1rem}
 h1{font-size:1.4rem;margin:0 0 1rem}
 fieldset{border:0;margin:0 0 1rem;padding:0}
 legend{font-weight:600;margin-bottom:.5rem}
+h1,p,legend,label.field{unicode-bidi:plaintext;text-align:left}
+[dir=rtl] :is(h1,p,legend,label.field){text-align:right}
 .rate{display:flex;flex-wrap:wrap;gap:.25rem .5rem}
 .scale{flex:1 1 100%;order:-1;display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:.35rem}
 .lo,.hi{flex:1 1 40%;contain:inline-size;color:var(--muted);font-size:.85rem}

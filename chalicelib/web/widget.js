@@ -128,12 +128,16 @@
     : (value <= 2 ? 'negative' : value === 3 ? 'neutral' : 'positive'));
 
   /* --- rendering ----------------------------------------------------------------------------------------- */
+  // Each text runs in its own words' direction (English the form does not translate, in an Arabic form,
+  // keeps "(optional)" and its full stop at the end), aligned as the form is.
   const CSS = `
 :host{all:initial!important;display:block!important}
 [hidden]{display:none!important}
 *{box-sizing:border-box}
 .w{--bg:#fff;--fg:#1b1f24;--muted:#5b6470;--line:#b9c0ca;--accent:#2456c9;--on:#fff;--err:#b3261e;
 color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;text-align:start}
+p,legend,label.f{unicode-bidi:plaintext;text-align:left}
+[dir=rtl] :is(p,legend,label.f){text-align:right}
 @media (prefers-color-scheme:dark){.w{--bg:#1b2027;--fg:#e8eaed;--muted:#aab2bd;--line:#4a5360;
 --accent:#8ab4ff;--on:#0b1220;--err:#ffb4ab}}
 .card{background:var(--bg);border:1px solid var(--line);border-radius:12px;padding:16px;max-width:544px}

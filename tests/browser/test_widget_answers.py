@@ -146,3 +146,53 @@ def test_a_busy_api_is_not_called_the_visitors_network(new_context, host_site, l
     assert "hors ligne" not in widget.evaluate("host => host.shadowRoot.textContent")
     saved = json.loads(page.evaluate(f"localStorage.getItem('{OUTBOX_KEY}')"))
     assert [entry["body"]["rating"] for entry in saved] == [8]
+
+
+# Where a text's first and last characters are drawn, and its block's right edge against the card's.
+TEXT_ORDER_JS = """element => {
+    const node = element.firstChild;
+    const at = (index) => { const range = document.createRange(); range.setStart(node, index);
+        range.setEnd(node, index + 1); return range.getBoundingClientRect().left; };
+    const card = (element.closest('.card') || element.closest('main')).getBoundingClientRect();
+    const box = document.createRange(); box.selectNodeContents(element);
+    return {first: at(0), last: at(node.length - 1),
+            gap: card.right - box.getBoundingClientRect().right};
+}"""
+
+
+def test_english_words_in_an_arabic_form_keep_their_order(new_context, host_site, local_stack):
+    """A team translated its question and button into Arabic, not the rest: the English texts left in the
+    right-to-left form read left to right ("(optional)", the full stop at the end), still on the right; in
+    the widget and on the hosted page without JavaScript."""
+    form_id = f"a-{uuid.uuid4().hex[:10]}"
+    created = local_stack.cli(
+        "forms", "create", "--id", form_id, "--name", "Spring NPS", "--require-email",
+        "--string", "ar.question=هل توصي بمتجرنا لصديق؟", "--string", "ar.send=إرسال",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    page = new_context(locale="ar").new_page()
+    page.goto(host_site.url("inline.html", form=form_id))
+    page.get_by_role("button", name="إرسال").click()
+
+    widget = page.locator("[data-feedback-form]")
+    expect(widget.locator("#e-rating")).to_have_text("Choose a rating or write a comment.")
+    for text in [widget.locator("#cl"), widget.locator("#e-rating"), widget.get_by_role("status")]:
+        drawn = text.evaluate(TEXT_ORDER_JS)
+        assert drawn["first"] < drawn["last"], (text, drawn)  # left to right
+        assert drawn["gap"] < 40, (text, drawn)  # aligned with the form's right-hand side
+    arabic = widget.locator("legend").evaluate(TEXT_ORDER_JS)
+    assert arabic["first"] > arabic["last"] and arabic["gap"] < 40
+
+    # The hosted page without JavaScript, refused the same way: its English texts read the same.
+    hosted = new_context(locale="ar", java_script_enabled=False).new_page()
+    hosted.goto(f"{local_stack.api}/f/{form_id}")
+    hosted.get_by_role("button", name="إرسال").click()
+    expect(hosted.locator("#rating-error")).to_have_text("Choose a rating or write a comment.")
+    for text in [
+        hosted.locator("label[for=comment]"),
+        hosted.locator("#rating-error"),
+        hosted.locator(".alert p"),
+    ]:
+        drawn = text.evaluate(TEXT_ORDER_JS)
+        assert drawn["first"] < drawn["last"], (text, drawn)
+        assert drawn["gap"] < 60, (text, drawn)
