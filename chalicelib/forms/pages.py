@@ -140,9 +140,12 @@ def _accent_style(form: FormConfig | None) -> str:
     if form is None or not form.branding.accent_color:
         return ""
     accent, on_accent = form.branding.accent_color, form.branding.on_accent
-    # A pale accent (dark text on it) would make a faint focus ring: the ring takes the text colour then.
-    ring = ";--ring:var(--fg)" if on_accent != "#ffffff" else ""
-    return f":root:root{{--accent:{accent};--on-accent:{on_accent}{ring}}}"
+    # A pale accent (dark text on it) would make a faint focus ring: the ring takes the text colour then;
+    # a dark one (white text on it) does in dark mode, on the dark card.
+    if on_accent != "#ffffff":
+        return f":root:root{{--accent:{accent};--on-accent:{on_accent};--ring:var(--fg)}}"
+    dark_ring = "@media (prefers-color-scheme:dark){:root:root{--ring:var(--fg)}}"
+    return f":root:root{{--accent:{accent};--on-accent:{on_accent}}}{dark_ring}"
 
 
 def _page(

@@ -139,7 +139,7 @@ color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-se
 p,legend,label.f{unicode-bidi:plaintext;text-align:left}
 [dir=rtl] :is(p,legend,label.f){text-align:right}
 @media (prefers-color-scheme:dark){.w{--bg:#1b2027;--fg:#e8eaed;--muted:#aab2bd;--line:#4a5360;
---accent:#8ab4ff;--on:#0b1220;--err:#ffb4ab}}
+--accent:#8ab4ff;--on:#0b1220;--err:#ffb4ab}.deep{--ring:var(--fg)}}
 .card{background:var(--bg);border:1px solid var(--line);border-radius:12px;padding:16px;max-width:544px}
 .title{font-size:17px;font-weight:700;margin:0 0 8px}
 fieldset{border:0;margin:0 0 10px;padding:0;min-width:0}
@@ -368,8 +368,10 @@ font-size:20px}
     if (/^#[0-9a-f]{3,6}$/i.test(brand.accent_color || '')) {  // CSSOM, so a strict host CSP allows it
       widget.style.setProperty('--accent', brand.accent_color);
       widget.style.setProperty('--on', brand.on_accent || '#fff');
-      // A pale accent would make a faint focus ring: the ring takes the text colour then.
+      // A pale accent would make a faint focus ring: the ring takes the text colour then; a dark one
+      // does in dark mode (.deep).
       if (brand.on_accent && brand.on_accent !== '#ffffff') widget.style.setProperty('--ring', 'var(--fg)');
+      else widget.classList.add('deep');
     }
     root.append(widget);
     if (!floating) {

@@ -196,3 +196,46 @@ def test_english_words_in_an_arabic_form_keep_their_order(new_context, host_site
         drawn = text.evaluate(TEXT_ORDER_JS)
         assert drawn["first"] < drawn["last"], (text, drawn)
         assert drawn["gap"] < 60, (text, drawn)
+
+
+# The WCAG contrast ratio of an element's focus outline against the widget card's (or page card's) background.
+RING_CONTRAST_JS = """element => {
+    const target = element.type === 'radio' ? element.nextElementSibling : element;
+    const rgb = (text) => text.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const luminance = (text) => { const [r, g, b] = rgb(text).map((v) => v / 255)
+        .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const ring = luminance(getComputedStyle(target).outlineColor);
+    const card = luminance(getComputedStyle(element.closest('.card')).backgroundColor);
+    return (Math.max(ring, card) + 0.05) / (Math.min(ring, card) + 0.05);
+}"""
+
+
+def test_a_dark_brand_colour_keeps_a_visible_focus_ring_in_dark_mode(new_context, host_site, local_stack):
+    """A navy brand colour on a visitor's dark mode: the focus ring, drawn in the brand colour, vanished
+    into the dark card (1.3:1). It takes the text colour there, as a pale accent's does in light mode."""
+    form_id = f"a-{uuid.uuid4().hex[:10]}"
+    created = local_stack.cli(
+        "forms", "create", "--id", form_id, "--name", "Navy", "--accent-color", "#1a237e"
+    )
+    assert created.returncode == 0, created.stderr
+
+    page = new_context(color_scheme="dark").new_page()
+    page.goto(host_site.url("inline.html", form=form_id))
+    send = page.get_by_role("button", name="Send feedback")
+    expect(send).to_be_visible()
+    radio = page.get_by_role("radio", name="5", exact=True)
+    for control in (radio, send):
+        control.focus()
+        assert control.evaluate(RING_CONTRAST_JS) >= 3, control
+
+    hosted = new_context(color_scheme="dark", java_script_enabled=False).new_page()
+    hosted.goto(f"{local_stack.api}/f/{form_id}")
+    for control in (hosted.get_by_role("radio", name="5", exact=True), hosted.get_by_role("button")):
+        control.focus()
+        assert control.evaluate(RING_CONTRAST_JS) >= 3, control
+
+    light = new_context(color_scheme="light").new_page()  # where the brand colour itself is the ring
+    light.goto(host_site.url("inline.html", form=form_id))
+    light.get_by_role("button", name="Send feedback").focus()
+    assert light.get_by_role("button", name="Send feedback").evaluate(RING_CONTRAST_JS) >= 3
