@@ -349,8 +349,10 @@ font-size:20px}
       const result = await send(entry);
       button.disabled = false;
       if (result.retry && saved) {
-        // The API answered (busy, down): the visitor's network is fine, so not "you seem to be offline".
-        finish(result.status ? t.saved : t.offline);
+        // "You seem to be offline" only when the browser says so: the API answered (busy, down), or the
+        // request failed on a live network (a site the form no longer allows, a request cut off), is "not
+        // sent just now".
+        finish(result.status || navigator.onLine !== false ? t.saved : t.offline);
       } else if (result.retry) {
         say(t.retry);
       } else if (result.ok) {

@@ -239,3 +239,31 @@ def test_a_dark_brand_colour_keeps_a_visible_focus_ring_in_dark_mode(new_context
     light.goto(host_site.url("inline.html", form=form_id))
     light.get_by_role("button", name="Send feedback").focus()
     assert light.get_by_role("button", name="Send feedback").evaluate(RING_CONTRAST_JS) >= 3
+
+
+def test_a_site_taken_off_the_forms_origins_meanwhile_is_not_called_offline(
+    new_context, host_site, local_stack
+):
+    """The team moved the form to its new shop's origin while a visitor had the old page open: the API
+    refuses the site without CORS headers, so the browser reports only a failed fetch. The visitor,
+    online, is told it could not be sent just now, never that they are offline."""
+    page = new_context(locale="de-DE").new_page()
+    page.goto(host_site.url("inline.html"))
+    page.get_by_role("radio", name="6", exact=True).check()
+    # A CORS refusal reaches the page as a failed fetch only, as a network error does (Playwright's own
+    # answers skip the CORS check, so the failure is made directly).
+    page.route(f"{local_stack.api}/forms/demo/responses", lambda route: route.abort("failed"))
+    page.get_by_role("button", name="Feedback senden").click()
+
+    status = page.locator("[data-feedback-form]").get_by_role("status")
+    expect(status).to_contain_text("Leider konnte Ihr Feedback gerade nicht gesendet werden.")
+    assert "offline" not in status.inner_text()
+
+    offline = new_context(locale="de-DE").new_page()  # the browser itself offline: that is said
+    offline.goto(host_site.url("inline.html"))
+    offline.get_by_role("radio", name="6", exact=True).check()
+    offline.context.set_offline(True)
+    offline.get_by_role("button", name="Feedback senden").click()
+    expect(offline.locator("[data-feedback-form]").get_by_role("status")).to_contain_text(
+        "Sie scheinen offline zu sein."
+    )
