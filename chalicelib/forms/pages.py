@@ -288,6 +288,7 @@ def hosted_form(
     language: str = DEFAULT_LANGUAGE,
     preview: bool = False,
     step: str = WHOLE_FORM,
+    keep_language: bool = False,
 ) -> str:
     """The hosted page in `language`: a plain HTML form posting urlencoded to the response endpoint (works
     without JavaScript); widget.js replaces it with the widget when scripts run. `values` and `errors`
@@ -343,7 +344,7 @@ def hosted_form(
         comment_label = texts["comment"]
         if step == ANSWER_STEP:
             comment_label = follow_up_label(form, texts, chosen) or comment_label
-            rating = _chosen_rating(form, prefix, chosen, texts)
+            rating = _chosen_rating(form, prefix, chosen, texts, language if keep_language else None)
         email_label = texts["email_required"] if form.require_email else texts["email"]
         required = " required" if form.require_email else ""
         privacy = _privacy_note(form, texts)
@@ -371,14 +372,18 @@ def hosted_form(
     return _page(form.name, content, nonce, script, language=language, form=form)
 
 
-def _chosen_rating(form: FormConfig, prefix: str, chosen: str | None, texts: Mapping[str, str]) -> str:
+def _chosen_rating(
+    form: FormConfig, prefix: str, chosen: str | None, texts: Mapping[str, str], language: str | None
+) -> str:
     """The score chosen on the first step, carried as a hidden field and said in words, with a link back to
-    choose again; nothing when the visitor chose none (the comment alone is a response)."""
+    choose again (in `language`: one a link's ?lang= chose over the browser's); nothing when the visitor
+    chose none (the comment alone is a response)."""
     if chosen is None or not chosen:
         return ""
     high = form.rating_scale.bounds[1]
     said = texts["your_rating"].replace("{rating}", f"{chosen}/{high}")
-    again = f'<a href="{prefix}f/{escape(form.form_id)}">{escape(texts["change"])}</a>'
+    query = f"?lang={escape(language)}" if language else ""
+    again = f'<a href="{prefix}f/{escape(form.form_id)}{query}">{escape(texts["change"])}</a>'
     return (
         f'<input type="hidden" name="rating" value="{escape(chosen)}">'
         f'<p class="chosen" id="chosen-rating">{escape(said)} {again}</p>'
@@ -414,22 +419,35 @@ def hosted_form_response(
     language: str = DEFAULT_LANGUAGE,
     preview: bool = False,
     step: str = WHOLE_FORM,
+    keep_language: bool = False,
 ) -> Response:
     """The hosted page as a response (422 when it shows a refused post's errors); the CSP lets in the
     form's logo from its own https origin."""
     nonce = new_nonce()
-    body = hosted_form(form, prefix, nonce, values, errors, language=language, preview=preview, step=step)
+    body = hosted_form(
+        form,
+        prefix,
+        nonce,
+        values,
+        errors,
+        language=language,
+        preview=preview,
+        step=step,
+        keep_language=keep_language,
+    )
     return html_response(body, status, nonce, image_origins=_logo_origins(form))
 
 
-def thanks_response(form: FormConfig, language: str = DEFAULT_LANGUAGE) -> Response:
-    """The thank-you page a hosted-page post without JavaScript lands on (303 from the endpoint)."""
+def thanks_response(form: FormConfig, language: str = DEFAULT_LANGUAGE, chosen: bool = False) -> Response:
+    """The thank-you page a hosted-page post without JavaScript lands on (303 from the endpoint); `chosen`:
+    its language was a link's (?lang=), which "Send another response" keeps."""
     nonce = new_nonce()
     texts = strings_for(form, language)
+    query = f"?lang={escape(language)}" if chosen else ""
     content = (
         f'<div class="card"><h1>{escape(form.name)}</h1>'
         f'<p role="status">{escape(texts["thanks_page"])}</p>'
-        f'<p><a href="../{escape(form.form_id)}">{escape(texts["another"])}</a></p></div>'
+        f'<p><a href="../{escape(form.form_id)}{query}">{escape(texts["another"])}</a></p></div>'
     )
     page = _page(f"{texts['thanks_page']} — {form.name}", content, nonce, language=language, form=form)
     return html_response(page, 200, nonce)

@@ -216,7 +216,12 @@ def _score_step(
             form, pages.POST_PREFIX, body, error.fields, 422, language=language, step=pages.SCORE_STEP
         )
     return pages.hosted_form_response(
-        form, pages.POST_PREFIX, chosen, language=language, step=pages.ANSWER_STEP
+        form,
+        pages.POST_PREFIX,
+        chosen,
+        language=language,
+        step=pages.ANSWER_STEP,
+        keep_language=chosen_language is not None,
     )
 
 
@@ -242,6 +247,7 @@ def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Respon
             status=422,
             language=language,
             step=step,
+            keep_language=chosen_language is not None,
         )
     return _to_thanks(form, chosen_language)
 
@@ -339,9 +345,8 @@ def hosted_thanks(form_id: str) -> Response:
     request = forms_api.current_request
     form = known_form(form_id)
     chosen = (request.query_params or {}).get("lang")
-    return pages.thanks_response(
-        form, pages.page_language(form, request.headers.get("accept-language"), chosen)
-    )
+    language = pages.page_language(form, request.headers.get("accept-language"), chosen)
+    return pages.thanks_response(form, language, chosen=bool(chosen) and language == chosen.strip().lower())
 
 
 # --- the configuration writer (scope admin) --------------------------------------------------------------
