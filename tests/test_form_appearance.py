@@ -337,7 +337,7 @@ def test_the_follow_up_answer_is_the_text_and_its_question_rides_in_metadata(cli
 
 def test_the_widget_bench_figures_hold_their_floors():
     """`make bench`'s widget section: the served widget with its seven languages stays in the 12 KB budget,
-    the strings table is all in it, and a fully set-up form's config stays small."""
+    the strings table it carries is in it, and a fully set-up form's config stays small."""
     from tools.bench.widget_size import WIDGET_BUDGET_BYTES, widget_size_figures, widget_size_section
 
     figures = widget_size_figures()
@@ -404,3 +404,37 @@ def test_a_teams_own_wording_of_a_message_is_shown_as_written(client, stack, csa
     assert response.status_code == 422
     assert json.loads(response.body)["error"]["fields"] == {"rating": shown}
     assert stack.queued_bodies() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "lang", "title", "message"),
+    [
+        (
+            "/f/spring-2025",
+            {"accept-language": "fr-CH,fr;q=0.9"},
+            "fr",
+            "Désolé",
+            "Ce formulaire est introuvable.",
+        ),
+        ("/f/spring-2025?lang=de", {}, "de", "Entschuldigung", "Dieses Feedback-Formular gibt es nicht."),
+        (
+            "/f/spring-2025/thanks",
+            {"accept-language": "es"},
+            "es",
+            "Lo sentimos",
+            "Este formulario no existe.",
+        ),
+        ("/f/spring-2025", {"accept-language": "ja"}, "en", "Sorry", "This feedback form does not exist."),
+    ],
+)
+def test_a_link_to_a_form_that_is_gone_says_so_in_the_visitors_language(
+    client, stack, path, headers, lang, title, message
+):
+    """A newsletter's link outlives its form (or has a typo): the page says so in the reader's language."""
+    response = client.http.get(path, headers=headers)
+
+    page = response.body.decode()
+    assert response.status_code == 404
+    assert f'<html lang="{lang}"' in page
+    assert f"<h1>{title}</h1>" in page and f"<title>{title}</title>" in page
+    assert message in page

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from html import unescape
+from urllib.parse import urljoin
 
 import pytest
 
@@ -223,3 +224,20 @@ def test_the_score_step_keeps_the_origin_check_and_the_honeypot(client, stack):
     assert elsewhere.status_code == 403 and "Why?" not in elsewhere.body.decode()
     assert (bot.status_code, bot.headers["Location"]) == (303, "../../f/guarded-follow/thanks")
     assert stack.queued_bodies() == []
+
+
+def test_the_links_back_to_the_form_keep_a_language_chosen_with_lang(client, follow_up_form, stack):
+    """A French link's reader in an English browser: "Modifier" (choose the score again) and "Envoyer une
+    autre réponse" led back to the form in English."""
+    english = {"accept-language": "en-GB,en;q=0.9"}
+    score = {"_step": "score", "rating": "1", "_lang": "fr"}
+    step = post_hosted(client, "nps-follow", score, english).body.decode()
+    change = re.search(r'<a href="([^"]+)">Modifier</a>', step)
+    thanks = page(client, "/f/nps-follow/thanks?lang=fr", english)
+    another = re.search(r'<a href="([^"]+)">Envoyer une autre réponse</a>', thanks)
+    assert change and another
+
+    for here, link in (("/forms/nps-follow/responses", change), ("/f/nps-follow/thanks", another)):
+        target = urljoin(f"https://{HOST}{here}", unescape(link.group(1)))
+        assert target == f"https://{HOST}/f/nps-follow?lang=fr"
+        assert '<html lang="fr"' in page(client, target.removeprefix(f"https://{HOST}"), english)

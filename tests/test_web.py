@@ -430,6 +430,26 @@ def test_widget_fits_the_size_budget():
     assert compressed <= WIDGET_BUDGET_BYTES, f"widget.js is {compressed} bytes gzipped"
 
 
+def test_widget_carries_only_the_texts_it_shows():
+    """The API's messages and the hosted page's steps without JavaScript are worded on the server: their
+    seven translations are not in every visitor's download. Every text the widget's code reads is."""
+    served, _ = asset("widget.js")
+    table = json.loads(re.search(r"const STRINGS = (\{.*?\});\n", served).group(1))
+    shipped = json.loads((WEB_DIR / "strings.json").read_text(encoding="utf-8"))
+    server_only = ["msg_rating_required", "msg_email_invalid", "thanks_page", "another", "your_rating"]
+
+    for language, texts in shipped.items():
+        assert not {key: texts[key] for key in server_only if key in table[language]}, language
+        assert table[language] == {key: text for key, text in texts.items() if key in table[language]}
+    code = (WEB_DIR / "widget.js").read_text(encoding="utf-8")
+    read = set(re.findall(r"\bt\.([a-z_]+)\b(?!\s*=)", code)) - {"question", "low_label", "high_label"}
+    read -= {"button_label", "intro", "privacy_note"}  # the form's own, set from its config
+    assert read and read <= set(table["en"]), read - set(table["en"])
+    # The keys it builds: each scale's wording, the faces' names, "{n} star(s)".
+    built = [key for key in shipped["en"] if key.startswith(("face_", "nps_", "csat_", "stars_", "star"))]
+    assert len(built) == 16 and set(built) <= set(table["en"])
+
+
 def test_widget_talks_only_to_its_own_api():
     """Static check (the browser tests check the requests): every fetch goes to the API it was loaded from."""
     source, _ = asset("widget.js")

@@ -18,12 +18,14 @@ from html import escape
 from typing import Any
 
 from chalice import Response
+from chalice.app import Request
 
 from chalicelib.forms.appearance import (
     DEFAULT_LANGUAGE,
     RIGHT_TO_LEFT_LANGUAGES,
     band_of,
     bands_of,
+    builtin_strings,
     languages_of,
     strings_for,
 )
@@ -67,6 +69,8 @@ def prefers_html(accept: str | None) -> bool:
     return html_q > 0 and html_q >= json_q
 
 
+# Each text runs in its own words' direction (English a form does not translate, on an Arabic page, keeps
+# "(optional)" and its full stop at the end), aligned as the page is.
 PAGE_STYLE = """
 :root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--fg:#1b1f24;--muted:#5b6470;--line:#c9ced6;
 --accent:#2456c9;--on-accent:#fff;--err:#b3261e}
@@ -80,6 +84,8 @@ main{max-width:36rem;margin:2rem auto;padding:0 1rem}
 h1{font-size:1.4rem;margin:0 0 1rem}
 fieldset{border:0;margin:0 0 1rem;padding:0}
 legend{font-weight:600;margin-bottom:.5rem}
+h1,p,legend,label.field{unicode-bidi:plaintext;text-align:left}
+[dir=rtl] :is(h1,p,legend,label.field){text-align:right}
 .rate{display:flex;flex-wrap:wrap;gap:.25rem .5rem}
 .scale{flex:1 1 100%;order:-1;display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:.35rem}
 .lo,.hi{flex:1 1 40%;contain:inline-size;color:var(--muted);font-size:.85rem}
@@ -134,9 +140,12 @@ def _accent_style(form: FormConfig | None) -> str:
     if form is None or not form.branding.accent_color:
         return ""
     accent, on_accent = form.branding.accent_color, form.branding.on_accent
-    # A pale accent (dark text on it) would make a faint focus ring: the ring takes the text colour then.
-    ring = ";--ring:var(--fg)" if on_accent != "#ffffff" else ""
-    return f":root:root{{--accent:{accent};--on-accent:{on_accent}{ring}}}"
+    # A pale accent (dark text on it) would make a faint focus ring: the ring takes the text colour then;
+    # a dark one (white text on it) does in dark mode, on the dark card.
+    if on_accent != "#ffffff":
+        return f":root:root{{--accent:{accent};--on-accent:{on_accent};--ring:var(--fg)}}"
+    dark_ring = "@media (prefers-color-scheme:dark){:root:root{--ring:var(--fg)}}"
+    return f":root:root{{--accent:{accent};--on-accent:{on_accent}}}{dark_ring}"
 
 
 def _page(
@@ -279,6 +288,7 @@ def hosted_form(
     language: str = DEFAULT_LANGUAGE,
     preview: bool = False,
     step: str = WHOLE_FORM,
+    keep_language: bool = False,
 ) -> str:
     """The hosted page in `language`: a plain HTML form posting urlencoded to the response endpoint (works
     without JavaScript); widget.js replaces it with the widget when scripts run. `values` and `errors`
@@ -334,7 +344,7 @@ def hosted_form(
         comment_label = texts["comment"]
         if step == ANSWER_STEP:
             comment_label = follow_up_label(form, texts, chosen) or comment_label
-            rating = _chosen_rating(form, prefix, chosen, texts)
+            rating = _chosen_rating(form, prefix, chosen, texts, language if keep_language else None)
         email_label = texts["email_required"] if form.require_email else texts["email"]
         required = " required" if form.require_email else ""
         privacy = _privacy_note(form, texts)
@@ -362,14 +372,18 @@ def hosted_form(
     return _page(form.name, content, nonce, script, language=language, form=form)
 
 
-def _chosen_rating(form: FormConfig, prefix: str, chosen: str | None, texts: Mapping[str, str]) -> str:
+def _chosen_rating(
+    form: FormConfig, prefix: str, chosen: str | None, texts: Mapping[str, str], language: str | None
+) -> str:
     """The score chosen on the first step, carried as a hidden field and said in words, with a link back to
-    choose again; nothing when the visitor chose none (the comment alone is a response)."""
+    choose again (in `language`: one a link's ?lang= chose over the browser's); nothing when the visitor
+    chose none (the comment alone is a response)."""
     if chosen is None or not chosen:
         return ""
     high = form.rating_scale.bounds[1]
     said = texts["your_rating"].replace("{rating}", f"{chosen}/{high}")
-    again = f'<a href="{prefix}f/{escape(form.form_id)}">{escape(texts["change"])}</a>'
+    query = f"?lang={escape(language)}" if language else ""
+    again = f'<a href="{prefix}f/{escape(form.form_id)}{query}">{escape(texts["change"])}</a>'
     return (
         f'<input type="hidden" name="rating" value="{escape(chosen)}">'
         f'<p class="chosen" id="chosen-rating">{escape(said)} {again}</p>'
@@ -405,44 +419,80 @@ def hosted_form_response(
     language: str = DEFAULT_LANGUAGE,
     preview: bool = False,
     step: str = WHOLE_FORM,
+    keep_language: bool = False,
 ) -> Response:
     """The hosted page as a response (422 when it shows a refused post's errors); the CSP lets in the
     form's logo from its own https origin."""
     nonce = new_nonce()
-    body = hosted_form(form, prefix, nonce, values, errors, language=language, preview=preview, step=step)
+    body = hosted_form(
+        form,
+        prefix,
+        nonce,
+        values,
+        errors,
+        language=language,
+        preview=preview,
+        step=step,
+        keep_language=keep_language,
+    )
     return html_response(body, status, nonce, image_origins=_logo_origins(form))
 
 
-def thanks_response(form: FormConfig, language: str = DEFAULT_LANGUAGE) -> Response:
-    """The thank-you page a hosted-page post without JavaScript lands on (303 from the endpoint)."""
+def thanks_response(form: FormConfig, language: str = DEFAULT_LANGUAGE, chosen: bool = False) -> Response:
+    """The thank-you page a hosted-page post without JavaScript lands on (303 from the endpoint); `chosen`:
+    its language was a link's (?lang=), which "Send another response" keeps."""
     nonce = new_nonce()
     texts = strings_for(form, language)
+    query = f"?lang={escape(language)}" if chosen else ""
     content = (
         f'<div class="card"><h1>{escape(form.name)}</h1>'
         f'<p role="status">{escape(texts["thanks_page"])}</p>'
-        f'<p><a href="../{escape(form.form_id)}">{escape(texts["another"])}</a></p></div>'
+        f'<p><a href="../{escape(form.form_id)}{query}">{escape(texts["another"])}</a></p></div>'
     )
     page = _page(f"{texts['thanks_page']} — {form.name}", content, nonce, language=language, form=form)
     return html_response(page, 200, nonce)
 
 
-def error_response(status: int, message: str) -> Response:
-    """An HTML error page (unknown form, a site the form does not allow, …)."""
+# The errors a visitor of a page can meet whose message the strings table words (the others stay English).
+_PAGE_ERRORS = {"unknown_form": "msg_unknown_form"}
+
+
+def error_response(status: int, message: str, code: str = "", language: str = DEFAULT_LANGUAGE) -> Response:
+    """An HTML error page (unknown form, a site the form does not allow, …): in `language` where the
+    strings table words its error (a link that outlived its form reaches readers of every language)."""
     nonce = new_nonce()
-    content = f'<div class="card"><h1>Sorry</h1><p role="alert">{escape(message)}</p></div>'
-    return html_response(_page("Sorry", content, nonce), status, nonce)
+    texts = {**builtin_strings()[DEFAULT_LANGUAGE], **builtin_strings().get(language, {})}
+    title = texts["msg_sorry"]
+    if code in _PAGE_ERRORS:
+        message = texts[_PAGE_ERRORS[code]]
+    content = f'<div class="card"><h1>{escape(title)}</h1><p role="alert">{escape(message)}</p></div>'
+    return html_response(_page(title, content, nonce, language=language), status, nonce)
 
 
-def html_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+PageView = Callable[..., Response]
+
+
+def html_errors(request_of: Callable[[], Request]) -> Callable[[PageView], PageView]:
     """Decorate a page route so ApiErrors (unknown form …) and unexpected failures answer as HTML error
-    pages, never Chalice's own JSON 500."""
+    pages, never Chalice's own JSON 500; in the language a link names (`?lang=`) or the browser's."""
 
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except Exception as error:  # every failure becomes a page
-            api_error = as_api_error(error)
-            return error_response(api_error.status, api_error.message)
+    def decorate(view: PageView) -> PageView:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except Exception as error:  # every failure becomes a page
+                api_error = as_api_error(error)
+                request = request_of()
+                chosen = str((request.query_params or {}).get("lang") or "").strip().lower()
+                shipped = tuple(builtin_strings())
+                language = (chosen if chosen in shipped else None) or accept_language_hint(
+                    request.headers.get("accept-language"), shipped
+                )
+                return error_response(
+                    api_error.status, api_error.message, api_error.code, language or DEFAULT_LANGUAGE
+                )
 
-    return wrapper
+        return wrapper
+
+    return decorate

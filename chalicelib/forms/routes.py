@@ -217,11 +217,16 @@ def _score_step(
             form, pages.POST_PREFIX, body, error.fields, 422, language=language, step=pages.SCORE_STEP
         )
     return pages.hosted_form_response(
-        form, pages.POST_PREFIX, chosen, language=language, step=pages.ANSWER_STEP
+        form,
+        pages.POST_PREFIX,
+        chosen,
+        language=language,
+        step=pages.ANSWER_STEP,
+        keep_language=chosen_language is not None,
     )
 
 
-@pages.html_errors
+@pages.html_errors(lambda: forms_api.current_request)
 def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Response:
     """The hosted page without JavaScript: 303 to the thank-you page, the page again with errors (422), the
     follow-up step after a score (200), or an HTML error page."""
@@ -243,6 +248,7 @@ def _submit_html(form_id: str, request: Request, body: dict[str, Any]) -> Respon
             status=422,
             language=language,
             step=step,
+            keep_language=chosen_language is not None,
         )
     return _to_thanks(form, chosen_language)
 
@@ -320,7 +326,7 @@ def _public_config(form: FormConfig, request: Request) -> Response:
 
 
 @forms_api.route("/f/{form_id}", methods=["GET"], content_types=ANY_CONTENT)
-@pages.html_errors
+@pages.html_errors(lambda: forms_api.current_request)
 def hosted_form(form_id: str) -> Response:
     """The hosted form page (works without JavaScript; widget.js enhances it), in the browser's language;
     `?preview=1` shows it as a site would (the widget's position, nothing sent), `?lang=fr` in a language."""
@@ -334,15 +340,14 @@ def hosted_form(form_id: str) -> Response:
 
 
 @forms_api.route("/f/{form_id}/thanks", methods=["GET"], content_types=ANY_CONTENT)
-@pages.html_errors
+@pages.html_errors(lambda: forms_api.current_request)
 def hosted_thanks(form_id: str) -> Response:
     """Where a hosted-page post without JavaScript lands (`?lang=`: the language the visitor chose)."""
     request = forms_api.current_request
     form = known_form(form_id)
     chosen = (request.query_params or {}).get("lang")
-    return pages.thanks_response(
-        form, pages.page_language(form, request.headers.get("accept-language"), chosen)
-    )
+    language = pages.page_language(form, request.headers.get("accept-language"), chosen)
+    return pages.thanks_response(form, language, chosen=bool(chosen) and language == chosen.strip().lower())
 
 
 # --- the configuration writer (scope admin) --------------------------------------------------------------

@@ -38,10 +38,24 @@ STRINGS_SLOT = "/*STRINGS*/{ en: {} }"
 _COMMENT_LINES = re.compile(r"^\s*(?://[^\n]*|/\*(?:(?!\*/).)*\*/\s*)$\n?", re.MULTILINE | re.DOTALL)
 
 
+# Texts only the server words (the API's messages, the hosted page's steps without JavaScript and its
+# thank-you and error pages): the widget never shows them, so they stay out of every visitor's download.
+SERVER_ONLY_STRINGS = re.compile(r"msg_.*|thanks_page|another|preview|next|your_rating|change")
+
+
+def widget_strings(strings: dict) -> str:
+    """The translations table as widget.js carries it: the texts it shows, as compact JSON."""
+    shown = {
+        language: {key: text for key, text in texts.items() if not SERVER_ONLY_STRINGS.fullmatch(key)}
+        for language, texts in strings.items()
+    }
+    return json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
+
+
 def served_widget(source: str, strings: dict) -> str:
-    """widget.js as served: its translations put in, whole-line comments and indentation left out (the
-    file stays readable and commented; browsers get ~20% fewer bytes, with no build step)."""
-    text = source.replace(STRINGS_SLOT, json.dumps(strings, ensure_ascii=False, separators=(",", ":")))
+    """widget.js as served: the translations it shows put in, whole-line comments and indentation left out
+    (the file stays readable and commented; browsers get ~20% fewer bytes, with no build step)."""
+    text = source.replace(STRINGS_SLOT, widget_strings(strings))
     text = _COMMENT_LINES.sub("", text)
     return "\n".join(line.strip() for line in text.splitlines() if line.strip()) + "\n"
 

@@ -30,6 +30,7 @@
   const FORM = script.getAttribute('data-form') || '';
   const NONCE = script.nonce || script.getAttribute('nonce') || '';
   const OUTBOX = 'feedback-widget:outbox';
+  const SEND_TIMEOUT_MS = 20000;
   const STRINGS = /*STRINGS*/{ en: {} };
   // CSAT as faces, 1 (very dissatisfied) to 5 (very satisfied); each named by its face_N string.
   const FACES = ['\u{1F620}', '\u{1F61E}', '\u{1F610}', '\u{1F60A}', '\u{1F604}'];
@@ -59,19 +60,24 @@
      for good (accepted, or refused with a reason) and the entry leaves the outbox. */
   async function send(entry) {
     inflight.add(entry.id);
+    // A network that never answers (a train, a captive portal) must not leave the form on "Sending…":
+    // after SEND_TIMEOUT_MS the response stays in the outbox for the next page load.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), SEND_TIMEOUT_MS);
     let response;
     try {
       response = await fetch(entry.url, {
-        method: 'POST', mode: 'cors', credentials: 'omit',
+        method: 'POST', mode: 'cors', credentials: 'omit', signal: abort.signal,
         headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(entry.body),
       });
     } catch (e) {
       return { retry: true };
     } finally {
+      clearTimeout(timer);
       inflight.delete(entry.id);
     }
     const status = response.status;
-    if (status >= 500 || status === 408 || status === 429) return { retry: true };
+    if (status >= 500 || status === 408 || status === 429) return { retry: true, status };
     drop(entry.id);
     let data = {};
     try { data = await response.json(); } catch (e) { /* an empty or non-JSON body */ }
@@ -122,14 +128,18 @@
     : (value <= 2 ? 'negative' : value === 3 ? 'neutral' : 'positive'));
 
   /* --- rendering ----------------------------------------------------------------------------------------- */
+  // Each text runs in its own words' direction (English the form does not translate, in an Arabic form,
+  // keeps "(optional)" and its full stop at the end), aligned as the form is.
   const CSS = `
 :host{all:initial!important;display:block!important}
 [hidden]{display:none!important}
 *{box-sizing:border-box}
 .w{--bg:#fff;--fg:#1b1f24;--muted:#5b6470;--line:#b9c0ca;--accent:#2456c9;--on:#fff;--err:#b3261e;
 color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;text-align:start}
+p,legend,label.f{unicode-bidi:plaintext;text-align:left}
+[dir=rtl] :is(p,legend,label.f){text-align:right}
 @media (prefers-color-scheme:dark){.w{--bg:#1b2027;--fg:#e8eaed;--muted:#aab2bd;--line:#4a5360;
---accent:#8ab4ff;--on:#0b1220;--err:#ffb4ab}}
+--accent:#8ab4ff;--on:#0b1220;--err:#ffb4ab}.deep{--ring:var(--fg)}}
 .card{background:var(--bg);border:1px solid var(--line);border-radius:12px;padding:16px;max-width:544px}
 .title{font-size:17px;font-weight:700;margin:0 0 8px}
 fieldset{border:0;margin:0 0 10px;padding:0;min-width:0}
@@ -278,21 +288,26 @@ font-size:20px}
       for (const element of Object.values(errors)) { element.hidden = true; element.textContent = ''; }
       for (const list of Object.values(controls)) list.forEach((c) => c.removeAttribute('aria-invalid'));
     };
-    const showErrors = (error) => {
+    const showErrors = (error, code) => {
       const fields = (error && error.fields) || {};
-      let first = null;
+      if (!Object.keys(fields).length) {
+        // A refusal no field can fix (the form deleted, this site no longer allowed): the visitor is told
+        // in their language; the site's developer reads the API's reason in the console.
+        console.warn('feedback widget: form ' + formId + ' refused the response (' +
+          ((error && error.code) || code) + ': ' + ((error && error.message) || '') + ')');
+        say(t.failed);
+        return;
+      }
       for (const [name, message] of Object.entries(fields)) {
         // The API's message, as text: short and plain, and meant for people (never a field name).
         const target = errors[name] || general;
         target.textContent = (target.textContent ? target.textContent + ' ' : '') + message;
         target.hidden = false;
         for (const control of controls[name] || []) control.setAttribute('aria-invalid', 'true');
-        if (!first && controls[name]) first = controls[name].find((c) => c.checked) || controls[name][0];
       }
-      if (!Object.keys(fields).length) {
-        general.textContent = (error && error.message) || t.failed;
-        general.hidden = false;
-      }
+      // Focus goes to the form's first field to fix, whatever order the API names them in.
+      const name = Object.keys(controls).find((key) => fields[key]);
+      const first = name && (controls[name].find((c) => c.checked) || controls[name][0]);
       say(t.check);
       if (first) first.focus();
     };
@@ -312,8 +327,11 @@ font-size:20px}
       const data = new FormData(form);
       // The API keeps only http(s) page addresses (a file: or about: page would be refused).
       const page = /^https?:$/.test(location.protocol) ? location.href.slice(0, 2048) : undefined;
-      const body = { response_id: newId(), language: navigator.language || undefined,
-        page_url: page, _hp: data.get('_hp') || '' };
+      // The language the form is shown in (the API words its messages in it), as the browser tags it
+      // when that is the browser's own (fr-CA), else as shown (a link's ?lang=fr in an English browser).
+      const tag = navigator.language || '';
+      const shown = tag.toLowerCase().split('-')[0] === language ? tag : language;
+      const body = { response_id: newId(), language: shown, page_url: page, _hp: data.get('_hp') || '' };
       if (data.get('rating') !== null) body.rating = Number(data.get('rating'));
       const text = String(data.get('comment') || '').trim();
       const address = String(data.get('email') || '').trim();
@@ -331,13 +349,16 @@ font-size:20px}
       const result = await send(entry);
       button.disabled = false;
       if (result.retry && saved) {
-        finish(t.offline);
+        // "You seem to be offline" only when the browser says so: the API answered (busy, down), or the
+        // request failed on a live network (a site the form no longer allows, a request cut off), is "not
+        // sent just now".
+        finish(result.status || navigator.onLine !== false ? t.saved : t.offline);
       } else if (result.retry) {
         say(t.retry);
       } else if (result.ok) {
         finish(t.thanks);
       } else {
-        showErrors(result.data && result.data.error);
+        showErrors(result.data && result.data.error, result.status);
       }
     });
 
@@ -349,8 +370,10 @@ font-size:20px}
     if (/^#[0-9a-f]{3,6}$/i.test(brand.accent_color || '')) {  // CSSOM, so a strict host CSP allows it
       widget.style.setProperty('--accent', brand.accent_color);
       widget.style.setProperty('--on', brand.on_accent || '#fff');
-      // A pale accent would make a faint focus ring: the ring takes the text colour then.
+      // A pale accent would make a faint focus ring: the ring takes the text colour then; a dark one
+      // does in dark mode (.deep).
       if (brand.on_accent && brand.on_accent !== '#ffffff') widget.style.setProperty('--ring', 'var(--fg)');
+      else widget.classList.add('deep');
     }
     root.append(widget);
     if (!floating) {
