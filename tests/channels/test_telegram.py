@@ -252,7 +252,8 @@ def test_telegram_has_no_get_handshake(harness):
 def test_deleted_business_messages_mark_the_stored_ones(harness, stack):
     """Bot API `deleted_business_messages` (BusinessMessagesDeleted: business_connection_id, chat,
     message_ids): a customer deleted messages in a Telegram Business chat. Each stored one is marked
-    platform_deleted_at and kept, as every channel's platform deletions are; one never stored changes nothing."""
+    platform_deleted_at and kept, as every channel's platform deletions are; one never stored changes
+    nothing."""
     import json
 
     from app import analyze
