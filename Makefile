@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed-dev
 STAGE ?= dev
 CDK_CONTEXT ?=
 CDK := infra/node_modules/.bin/cdk
+# `make test`'s pytest workers: one per core, at most 4 (each holds its own moto and, for some modules, a
+# browser or a local stack); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 4 ? 4 : n )))
 
 .PHONY: help install run test lint format bench clean synth deploy bootstrap diff destroy browser fuzz load lock doctor
 
@@ -30,9 +33,9 @@ install: $(STAMP)
 run: install
 	$(PY) -m chalicelib.local
 
-## test: lint, format check and the whole pytest suite (tests/browser/ drive Debian's Chromium)
+## test: lint, format check and the whole pytest suite (tests/browser/ drive Debian's Chromium), a worker per core
 test: install lint browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## browser: Debian's Chromium for tests/browser/ (Playwright drives /usr/bin/chromium), installed when missing
 browser:
