@@ -4,6 +4,8 @@
 # class is defined, a cost every cold start pays (tests/test_cold_start_classes.py keeps them real objects).
 
 import hashlib
+import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -340,3 +342,28 @@ class PlatformDeletion(DeferredModel):
     feedback_id: str = Field(min_length=1, max_length=64)
     source_id: BoundedId
     deleted_at: UtcDatetime
+
+
+def message_problem(model: type[BaseModel], body: str, what: str) -> str | None:
+    """Why a queue message's `body` is not a `model` in JSON ("not a {what}: …"), in pydantic's words without
+    the input, which a poison message may fill with anything; None when it is one. A DLQ's `check`."""
+    try:
+        model.model_validate_json(body)
+    except ValidationError as error:
+        issues = error.errors(include_url=False, include_input=False)
+        return f"not a {what}: " + "; ".join(
+            f"{'.'.join(map(str, issue['loc'])) or 'body'}: {issue['msg']}" for issue in issues
+        )
+    return None
+
+
+def routing_facts(body: str, names: Sequence[str]) -> dict[str, str]:
+    """The text or number values of `names` in a JSON object `body`, read without validating (a broken
+    message is listed too); {} for anything else. A DLQ's `describe`."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {name: str(parsed[name]) for name in names if isinstance(parsed.get(name), str | int)}

@@ -17,16 +17,16 @@ the consumer fails them for that connection, so they wait in the DLQ until `crm 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from chalicelib import aws
 from chalicelib.config import settings
+from chalicelib.models import message_problem, routing_facts
 from chalicelib.store import dynamo
 from chalicelib.store import feedback as feedback_store
 from chalicelib.store.config_records import CRM_CONNECTIONS
@@ -63,27 +63,13 @@ ROUTING_FIELDS = ("op", "feedback_id", "customer_id", "absorbed_customer_id", "c
 
 
 def problem(body: str) -> str | None:
-    """Why a CRM queue message can never be processed (the consumer refuses it as "not a CRM message"), or
-    None; in pydantic's words without the input, which a poison message may fill with anything."""
-    try:
-        CrmMessage.model_validate_json(body)
-    except ValidationError as error:
-        issues = error.errors(include_url=False, include_input=False)
-        return "not a CRM message: " + "; ".join(
-            f"{'.'.join(map(str, issue['loc'])) or 'body'}: {issue['msg']}" for issue in issues
-        )
-    return None
+    """Why a CRM queue message can never be processed (the consumer refuses it as "not a CRM message")."""
+    return message_problem(CrmMessage, body, "CRM message")
 
 
 def describe(body: str) -> dict[str, str]:
     """A CRM queue message's routing facts, read without validating (a broken message is listed too)."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return {}
-    if not isinstance(parsed, dict):
-        return {}
-    return {name: str(parsed[name]) for name in ROUTING_FIELDS if isinstance(parsed.get(name), str | int)}
+    return routing_facts(body, ROUTING_FIELDS)
 
 
 class EnqueueFailed(Exception):

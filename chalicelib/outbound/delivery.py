@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.models import utc_now
+from chalicelib.models import message_problem, routing_facts, utc_now
 from chalicelib.observability import describe_exception, logger, metrics
 from chalicelib.outbound import deliveries, signing, subscriptions, transport
 from chalicelib.outbound.deliveries import DeliveryRecord, Status
@@ -71,27 +71,13 @@ ROUTING_FIELDS = ("subscription_id", "event_type", "webhook_id", "enqueued_at")
 
 
 def problem(body: str) -> str | None:
-    """Why a delivery queue message can never be delivered (not a QueuedDelivery), or None; in pydantic's
-    words without the input, which may be anything."""
-    try:
-        QueuedDelivery.model_validate_json(body)
-    except ValidationError as error:
-        issues = error.errors(include_url=False, include_input=False)
-        return "not a delivery message: " + "; ".join(
-            f"{'.'.join(map(str, issue['loc'])) or 'body'}: {issue['msg']}" for issue in issues
-        )
-    return None
+    """Why a delivery queue message can never be delivered (not a QueuedDelivery), or None."""
+    return message_problem(QueuedDelivery, body, "delivery message")
 
 
 def describe(body: str) -> dict[str, str]:
     """A delivery message's routing facts, read without validating (a broken message is listed too)."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return {}
-    if not isinstance(parsed, dict):
-        return {}
-    return {name: parsed[name] for name in ROUTING_FIELDS if isinstance(parsed.get(name), str)}
+    return routing_facts(body, ROUTING_FIELDS)
 
 
 @dataclass(frozen=True)
