@@ -111,14 +111,30 @@ class DlqMessage:
 
 
 @dataclass(frozen=True)
-class MessageSummary:
-    """What `dlq list` shows of a message: routing facts only, never the text or the author."""
+class ListedMessage:
+    """What every listing shows of a message: its id, times, receive count and size."""
 
     message_id: str
     sent_at: datetime | None
     first_received_at: datetime | None
     receive_count: int
     size: int
+
+    def listed_json(self) -> dict[str, Any]:
+        """Those fields JSON-ready (times in ISO 8601)."""
+        return {
+            "message_id": self.message_id,
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+            "first_received_at": self.first_received_at.isoformat() if self.first_received_at else None,
+            "receive_count": self.receive_count,
+            "size": self.size,
+        }
+
+
+@dataclass(frozen=True)
+class MessageSummary(ListedMessage):
+    """What `dlq list` shows of a message: routing facts only, never the text or the author."""
+
     events: int
     channels: list[str]
     source_ids: list[str]
@@ -128,11 +144,7 @@ class MessageSummary:
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict (times in ISO 8601)."""
         return {
-            "message_id": self.message_id,
-            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
-            "first_received_at": self.first_received_at.isoformat() if self.first_received_at else None,
-            "receive_count": self.receive_count,
-            "size": self.size,
+            **self.listed_json(),
             "events": self.events,
             "channels": self.channels,
             "source_ids": self.source_ids,
@@ -173,28 +185,15 @@ def ingest_problem(body: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class RoutedSummary:
+class RoutedSummary(ListedMessage):
     """What a listing shows of another queue's message: its times and the routing facts its room names."""
 
-    message_id: str
-    sent_at: datetime | None
-    first_received_at: datetime | None
-    receive_count: int
-    size: int
     facts: dict[str, str]
     problem: str | None
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict (times in ISO 8601)."""
-        return {
-            "message_id": self.message_id,
-            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
-            "first_received_at": self.first_received_at.isoformat() if self.first_received_at else None,
-            "receive_count": self.receive_count,
-            "size": self.size,
-            **self.facts,
-            "problem": self.problem,
-        }
+        return {**self.listed_json(), **self.facts, "problem": self.problem}
 
 
 def masked(value: Any) -> Any:
