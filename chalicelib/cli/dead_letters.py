@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.cli.common import clip, time_text
-from chalicelib.operations.dlq import DeadLetterQueue, RoutedSummary, UnknownMessage, masked
+from chalicelib.operations.dlq import DeadLetterQueue, ListedMessage, RoutedSummary, UnknownMessage, masked
 
 QueueFactory = Callable[[], DeadLetterQueue]
 
@@ -48,11 +48,7 @@ def _show(make: QueueFactory, label: str) -> Callable[[argparse.Namespace], int]
             print(f"error: no message {args.message_id!r} in the {label}", file=sys.stderr)
             return 2
         shown = {
-            "message_id": message.message_id,
-            "sent_at": message.sent_at.isoformat() if message.sent_at else None,
-            "first_received_at": message.first_received_at.isoformat() if message.first_received_at else None,
-            "receive_count": message.receive_count,
-            "size": message.size,
+            **ListedMessage(**ListedMessage.fields_of(message)).listed_json(),
             "problem": queue.problem(message),
             "message": masked(message.envelope if message.envelope is not None else message.body),
         }

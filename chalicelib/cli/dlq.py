@@ -39,7 +39,7 @@ def dlq_list(args: argparse.Namespace) -> int:
 
 def dlq_show(args: argparse.Namespace) -> int:
     """Print one DLQ message: its attributes and its envelope (secret-looking values masked)."""
-    from chalicelib.operations.dlq import DeadLetterQueue, UnknownMessage, masked
+    from chalicelib.operations.dlq import DeadLetterQueue, ListedMessage, UnknownMessage, masked
 
     try:
         message = DeadLetterQueue().find(args.message_id)
@@ -48,11 +48,7 @@ def dlq_show(args: argparse.Namespace) -> int:
         return 2
     body: Any = message.envelope if message.envelope is not None else message.body
     shown = {
-        "message_id": message.message_id,
-        "sent_at": message.sent_at.isoformat() if message.sent_at else None,
-        "first_received_at": message.first_received_at.isoformat() if message.first_received_at else None,
-        "receive_count": message.receive_count,
-        "size": message.size,
+        **ListedMessage(**ListedMessage.fields_of(message)).listed_json(),
         "problem": message.problem(),
         "envelope": masked(body),
     }

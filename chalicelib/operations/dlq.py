@@ -120,6 +120,17 @@ class ListedMessage:
     receive_count: int
     size: int
 
+    @staticmethod
+    def fields_of(message: DlqMessage) -> dict[str, Any]:
+        """A received message's id, times, receive count and size, as these fields."""
+        return {
+            "message_id": message.message_id,
+            "sent_at": message.sent_at,
+            "first_received_at": message.first_received_at,
+            "receive_count": message.receive_count,
+            "size": message.size,
+        }
+
     def listed_json(self) -> dict[str, Any]:
         """Those fields JSON-ready (times in ISO 8601)."""
         return {
@@ -162,11 +173,7 @@ def summarize(message: DlqMessage) -> MessageSummary:
         return sorted({str(e[name]) for e in events if e.get(name) is not None})
 
     return MessageSummary(
-        message_id=message.message_id,
-        sent_at=message.sent_at,
-        first_received_at=message.first_received_at,
-        receive_count=message.receive_count,
-        size=message.size,
+        **ListedMessage.fields_of(message),
         events=len(events),
         channels=distinct("channel"),
         source_ids=distinct("source_id"),
@@ -269,11 +276,7 @@ class DeadLetterQueue:
         if self.describe is None:
             return summarize(message)
         return RoutedSummary(
-            message_id=message.message_id,
-            sent_at=message.sent_at,
-            first_received_at=message.first_received_at,
-            receive_count=message.receive_count,
-            size=message.size,
+            **ListedMessage.fields_of(message),
             facts=self.describe(message.body),
             problem=self.problem(message),
         )
