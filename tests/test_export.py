@@ -156,6 +156,20 @@ def test_an_empty_day_still_writes_headers_and_a_manifest(stack):
     assert s3_object("exports/dt=2020-01-01/feedback.csv").decode().startswith("feedback_id,source_id")
 
 
+def test_a_manifest_says_whether_its_day_was_over_when_the_export_began(day_items, monkeypatch):
+    """`cli export --partial` exports today so far: its manifest must not look like the whole day's to a
+    loader that takes each manifest once (the nightly run's replaces it)."""
+    monkeypatch.setattr(export, "utc_now", lambda: datetime(2026, 11, 21, 18, 0, tzinfo=UTC))
+    partial = export.export_day(DAY)
+    assert partial["complete"] is False
+    assert json.loads(s3_object("exports/dt=2026-11-21/manifest.json"))["complete"] is False
+
+    monkeypatch.setattr(export, "utc_now", lambda: datetime(2026, 11, 22, 0, 0, tzinfo=UTC))
+    whole = export.export_day(DAY)
+    assert whole["complete"] is True
+    assert json.loads(s3_object("exports/dt=2026-11-21/manifest.json")) == whole
+
+
 def test_nightly_schedule_exports_the_previous_utc_day(client, day_items, monkeypatch):
     monkeypatch.setattr(export, "utc_now", lambda: datetime(2026, 11, 22, 2, 15, tzinfo=UTC))
 
