@@ -284,6 +284,21 @@ def test_numbers_the_product_computes_stay_numbers(tmp_path):
     assert [csv_writer.escape_cell(n) for n in (-0.25, -3, 0, True, None)] == [-0.25, -3, 0, True, None]
 
 
+def test_an_id_that_is_a_negative_number_is_written_as_the_other_files_hold_it(tmp_path):
+    """A Telegram group's chat id is negative (-100…): it is a number to a spreadsheet, not a formula, and an
+    analyst joins feedback.csv's thread_id to the Parquet's and the API's. Anything more after the sign is
+    still text a spreadsheet could run."""
+    group = "-1001234567890"
+    item = with_cell(stored("a", datetime(2026, 11, 21, 10, tzinfo=UTC)), "thread_id", group)
+    item = with_cell(item, "author_channel_user_id", "-42.5")
+
+    _, [row] = written_rows(csv_writer.CsvWriter, tmp_path, item)
+
+    assert (row["thread_id"], row["author_channel_user_id"]) == (group, "-42.5")
+    for formula in (f"{group}:7", "-1+1", "-1e3", "- 1", "-1,5", "-", "-\u0661\u0662"):
+        assert csv_writer.escape_cell(formula) == "'" + formula
+
+
 @pytest.mark.parametrize(
     "columns",
     [crm.CONTACT_COLUMNS, crm.ACTIVITY_COLUMNS, FEEDBACK_COLUMNS],
@@ -408,3 +423,4 @@ def test_the_local_stack_schedule_runs_the_nightly_export(client, day_items, mon
 
     assert [m["counts"]["feedback"] for m in manifests] == [3]
     assert manifests[0]["date"] == "2026-11-21"
+
