@@ -7,8 +7,10 @@ import gzip
 import hashlib
 import io
 import json
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -424,3 +426,11 @@ def test_the_local_stack_schedule_runs_the_nightly_export(client, day_items, mon
     assert [m["counts"]["feedback"] for m in manifests] == [3]
     assert manifests[0]["date"] == "2026-11-21"
 
+
+def test_the_readme_describes_every_column_of_feedback_csv_in_order():
+    """An analyst maps feedback.csv and feedback.parquet from the README's table of their columns: it names
+    each column the files have, in their order, and none they do not."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("**Columns of feedback.csv and feedback.parquet.**", 1)[1].split("\n\n", 2)[1]
+    named = [re.findall(r"`(\w+)`", row.split("|")[1]) for row in table.splitlines()[2:]]
+    assert [column for row in named for column in row] == list(FEEDBACK_COLUMNS)
