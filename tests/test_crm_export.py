@@ -174,7 +174,7 @@ def test_contacts_for_the_days_customers_and_activities_for_their_feedback_only(
     assert first["Subject"] == f"Feedback via form: {stored.sentiment}, NPS 9/10"
     assert first["Note Body"] == "Love it, great staff"
     assert first["Activity Date"] == "2026-11-21"  # when it was said, not the day it was stored
-    assert first["Occurred At"] == "2026-11-21T09:00:00Z"
+    assert first["Occurred At"] == "2026-11-21T09:00:00.000000Z"
     assert (first["Status"], first["Feedback Type"], first["Feedback Channel"]) == (
         "Completed",
         "form_response",

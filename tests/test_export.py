@@ -280,7 +280,7 @@ def test_numbers_the_product_computes_stay_numbers(tmp_path):
     raw, [row] = written_rows(csv_writer.CsvWriter, tmp_path, item)
 
     assert [row[c] for c in NUMBER_COLUMNS] == ["0", "0.9", "0.05", "0.05", "0.0", "False"]
-    assert [row[c] for c in TIME_COLUMNS[:2]] == ["2026-11-21T10:00:00Z"] * 2
+    assert [row[c] for c in TIME_COLUMNS[:2]] == ["2026-11-21T10:00:00.000000Z"] * 2
     assert b"'" not in raw  # nothing of this item needed neutralising
     # The one cell writer escapes numbers of either sign never.
     assert [csv_writer.escape_cell(n) for n in (-0.25, -3, 0, True, None)] == [-0.25, -3, 0, True, None]
@@ -434,3 +434,19 @@ def test_the_readme_describes_every_column_of_feedback_csv_in_order():
     table = readme.split("**Columns of feedback.csv and feedback.parquet.**", 1)[1].split("\n\n", 2)[1]
     named = [re.findall(r"`(\w+)`", row.split("|")[1]) for row in table.splitlines()[2:]]
     assert [column for row in named for column in row] == list(FEEDBACK_COLUMNS)
+
+
+def test_every_timestamp_of_a_csv_has_one_layout(tmp_path):
+    """A platform's time in whole seconds and a form's with microseconds in one column: pandas'
+    read_csv(parse_dates=…) takes its format from the first row and left the whole column as text. Every
+    CSV time is written to the microsecond, in UTC with `Z`."""
+    whole = stored("a", datetime(2026, 11, 21, 10, tzinfo=UTC))
+    exact = stored("b", datetime(2026, 11, 21, 11, 0, 0, 123456, tzinfo=UTC))
+    layout = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+    _, rows = written_rows(csv_writer.CsvWriter, tmp_path, whole, exact)
+
+    times = [row[column] for row in rows for column in TIME_COLUMNS if row[column]]
+    times += [crm.activity_row(item)["Occurred At"] for item in (whole, exact)]
+    assert times and all(layout.fullmatch(value) for value in times), times
+    assert rows[0]["occurred_at"] == "2026-11-21T10:00:00.000000Z"
