@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
+import re
 from collections import Counter
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +26,8 @@ from chalicelib.store import feedback as feedback_store
 from chalicelib.store.profiles import profile_key
 from tests import test_privacy
 from tests.test_customers import customer_of, event, process
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 export_function = test_privacy.export_function  # the same fixture: Lambda Invoke recorded, run on demand
 
@@ -169,7 +174,7 @@ def test_contacts_for_the_days_customers_and_activities_for_their_feedback_only(
     assert first["Subject"] == f"Feedback via form: {stored.sentiment}, NPS 9/10"
     assert first["Note Body"] == "Love it, great staff"
     assert first["Activity Date"] == "2026-11-21"  # when it was said, not the day it was stored
-    assert first["Occurred At"] == "2026-11-21T09:00:00Z"
+    assert first["Occurred At"] == "2026-11-21T09:00:00.000000Z"
     assert (first["Status"], first["Feedback Type"], first["Feedback Channel"]) == (
         "Completed",
         "form_response",
@@ -351,3 +356,28 @@ def test_a_follow_up_answer_is_noted_under_its_question(stack, monkeypatch):
     assert crm.note_body(feedback_store.get(answered.feedback_id)) == "What should we improve?\nChecko"
     feedback_csv = s3_text(PREFIX + "feedback.csv")
     assert "What should we improve?" not in feedback_csv  # its columns are unchanged; JSON Lines has it all
+
+
+def readme_table_columns(header: str) -> list[str]:
+    """The CRM file columns a README table of "### CRM imports" names in its first column: parentheses
+    explain a column, and " / " or ", " separate the columns one row names together."""
+    section = README.read_text().split("### CRM imports", 1)[1].split("\n### ", 1)[0]
+    lines = section.split(header, 1)[1].splitlines()[2:]  # after the header row and its rule
+    names: list[str] = []
+    for line in itertools.takewhile(lambda row: row.startswith("|"), lines):
+        first = re.sub(r"\s*\([^)]*\)", "", line.split("|")[1]).strip()
+        names += re.split(r" / |, ", first)
+    return names
+
+
+@pytest.mark.parametrize(
+    ("header", "columns"),
+    [
+        ("| column | value | Salesforce", crm.CONTACT_COLUMNS),
+        ("| column | HubSpot (Import → Notes", crm.ACTIVITY_COLUMNS),
+    ],
+)
+def test_the_readme_names_each_crm_column_as_its_header(header, columns):
+    """The README says to create the CRM fields "with exactly these labels", so its tables name the headers
+    exactly (its activities table once named "Channel" for the header "Feedback Channel")."""
+    assert readme_table_columns(header) == list(columns)

@@ -7,8 +7,10 @@ import gzip
 import hashlib
 import io
 import json
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -156,6 +158,20 @@ def test_an_empty_day_still_writes_headers_and_a_manifest(stack):
     assert s3_object("exports/dt=2020-01-01/feedback.csv").decode().startswith("feedback_id,source_id")
 
 
+def test_a_manifest_says_whether_its_day_was_over_when_the_export_began(day_items, monkeypatch):
+    """`cli export --partial` exports today so far: its manifest must not look like the whole day's to a
+    loader that takes each manifest once (the nightly run's replaces it)."""
+    monkeypatch.setattr(export, "utc_now", lambda: datetime(2026, 11, 21, 18, 0, tzinfo=UTC))
+    partial = export.export_day(DAY)
+    assert partial["complete"] is False
+    assert json.loads(s3_object("exports/dt=2026-11-21/manifest.json"))["complete"] is False
+
+    monkeypatch.setattr(export, "utc_now", lambda: datetime(2026, 11, 22, 0, 0, tzinfo=UTC))
+    whole = export.export_day(DAY)
+    assert whole["complete"] is True
+    assert json.loads(s3_object("exports/dt=2026-11-21/manifest.json")) == whole
+
+
 def test_nightly_schedule_exports_the_previous_utc_day(client, day_items, monkeypatch):
     monkeypatch.setattr(export, "utc_now", lambda: datetime(2026, 11, 22, 2, 15, tzinfo=UTC))
 
@@ -264,10 +280,25 @@ def test_numbers_the_product_computes_stay_numbers(tmp_path):
     raw, [row] = written_rows(csv_writer.CsvWriter, tmp_path, item)
 
     assert [row[c] for c in NUMBER_COLUMNS] == ["0", "0.9", "0.05", "0.05", "0.0", "False"]
-    assert [row[c] for c in TIME_COLUMNS[:2]] == ["2026-11-21T10:00:00Z"] * 2
+    assert [row[c] for c in TIME_COLUMNS[:2]] == ["2026-11-21T10:00:00.000000Z"] * 2
     assert b"'" not in raw  # nothing of this item needed neutralising
     # The one cell writer escapes numbers of either sign never.
     assert [csv_writer.escape_cell(n) for n in (-0.25, -3, 0, True, None)] == [-0.25, -3, 0, True, None]
+
+
+def test_an_id_that_is_a_negative_number_is_written_as_the_other_files_hold_it(tmp_path):
+    """A Telegram group's chat id is negative (-100…): it is a number to a spreadsheet, not a formula, and an
+    analyst joins feedback.csv's thread_id to the Parquet's and the API's. Anything more after the sign is
+    still text a spreadsheet could run."""
+    group = "-1001234567890"
+    item = with_cell(stored("a", datetime(2026, 11, 21, 10, tzinfo=UTC)), "thread_id", group)
+    item = with_cell(item, "author_channel_user_id", "-42.5")
+
+    _, [row] = written_rows(csv_writer.CsvWriter, tmp_path, item)
+
+    assert (row["thread_id"], row["author_channel_user_id"]) == (group, "-42.5")
+    for formula in (f"{group}:7", "-1+1", "-1e3", "- 1", "-1,5", "-", "-\u0661\u0662"):
+        assert csv_writer.escape_cell(formula) == "'" + formula
 
 
 @pytest.mark.parametrize(
@@ -394,3 +425,28 @@ def test_the_local_stack_schedule_runs_the_nightly_export(client, day_items, mon
 
     assert [m["counts"]["feedback"] for m in manifests] == [3]
     assert manifests[0]["date"] == "2026-11-21"
+
+
+def test_the_readme_describes_every_column_of_feedback_csv_in_order():
+    """An analyst maps feedback.csv and feedback.parquet from the README's table of their columns: it names
+    each column the files have, in their order, and none they do not."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("**Columns of feedback.csv and feedback.parquet.**", 1)[1].split("\n\n", 2)[1]
+    named = [re.findall(r"`(\w+)`", row.split("|")[1]) for row in table.splitlines()[2:]]
+    assert [column for row in named for column in row] == list(FEEDBACK_COLUMNS)
+
+
+def test_every_timestamp_of_a_csv_has_one_layout(tmp_path):
+    """A platform's time in whole seconds and a form's with microseconds in one column: pandas'
+    read_csv(parse_dates=…) takes its format from the first row and left the whole column as text. Every
+    CSV time is written to the microsecond, in UTC with `Z`."""
+    whole = stored("a", datetime(2026, 11, 21, 10, tzinfo=UTC))
+    exact = stored("b", datetime(2026, 11, 21, 11, 0, 0, 123456, tzinfo=UTC))
+    layout = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+    _, rows = written_rows(csv_writer.CsvWriter, tmp_path, whole, exact)
+
+    times = [row[column] for row in rows for column in TIME_COLUMNS if row[column]]
+    times += [crm.activity_row(item)["Occurred At"] for item in (whole, exact)]
+    assert times and all(layout.fullmatch(value) for value in times), times
+    assert rows[0]["occurred_at"] == "2026-11-21T10:00:00.000000Z"

@@ -455,3 +455,14 @@ def test_on_the_local_stack_a_failed_slice_invocation_comes_back_as_its_record(
     assert emitted == [(fanout.EXPORT_SLICE_FAILED, 1), (fanout.EXPORT_SLICE_FAILED, 1)]
     assert fanout.failed_slices(DAY) == [1]
     assert not manifest_exists() and small_day == []
+
+
+def test_a_fanned_out_run_started_before_the_day_ended_is_not_complete(small_day, monkeypatch):
+    """The combining step judges the run by when it started reading the day, not by when it ends."""
+    monkeypatch.setattr(fanout, "utc_now", lambda: datetime(DAY.year, DAY.month, DAY.day, 23, 59, tzinfo=UTC))
+    fanout.start(DAY, 3, dispatch=lambda event: False, on_exported=lambda day, detail: None)
+    assert json.loads(s3_bytes(MANIFEST_KEY))["complete"] is False
+
+    monkeypatch.setattr(fanout, "utc_now", lambda: datetime.now(UTC))
+    fanout.start(DAY, 3, dispatch=lambda event: False, on_exported=lambda day, detail: None)
+    assert json.loads(s3_bytes(MANIFEST_KEY))["complete"] is True

@@ -270,3 +270,31 @@ def test_a_review_its_platform_deleted_is_listed_with_platform_deleted_at(client
     marks = {item["external_id"]: item.get("platform_deleted_at") for item in body["items"]}
     assert status == 200 and marks["b"] == "2026-12-04T09:30:00Z" and len(marks) == len(seeded)
     assert all(value is None for key, value in marks.items() if key != "b")
+
+
+def test_sentiment_none_lists_what_stats_counts_as_not_analysed(client, read, stack):
+    """/stats counts a `NONE` sentiment (empty text, a language no analyzer scores): an analyst drilling into
+    it asks the listing for the same items, in JSON and as CSV."""
+    process(
+        event("scored", text="Love it"),
+        event("scored2", email="ann@example.com", text="Love it", minutes=1),
+        event("empty", email="ann@example.com", text="", rating=9, scale=RatingScale.NPS, minutes=2),
+        event("empty2", text="", rating=2, scale=RatingScale.NPS, minutes=3),
+    )
+
+    status, body = get(client, f"/feedback?date={today()}&sentiment=NONE&limit=1", read)
+    assert status == 200, body
+    listed = [item["external_id"] for item in body["items"]]
+    status, rest = get(client, f"/feedback?date={today()}&sentiment=NONE&next={body['next']}", read)
+    assert status == 200, rest
+    listed += [item["external_id"] for item in rest["items"]]
+    _, stats = get(client, f"/stats?from={today()}&to={today()}", read)
+    csv_rows = client.http.get(f"/feedback.csv?date={today()}&sentiment=NONE", headers=read).body
+    _, newest = get(client, f"/feedback?date={today()}&sentiment=NONE&order=newest", read)
+    _, ann = get(client, f"/feedback?customer_id={customer_of(event('empty'))}&sentiment=NONE", read)
+
+    assert sorted(listed) == ["empty", "empty2"]
+    assert stats["sentiment"]["NONE"] == len(listed)
+    assert csv_rows.decode().count("empty_text") == 2
+    assert sorted(item["external_id"] for item in newest["items"]) == ["empty", "empty2"]
+    assert [item["external_id"] for item in ann["items"]] == ["empty"]

@@ -314,3 +314,10 @@ def test_the_saved_query_reads_the_themes_table_by_partition_and_the_readme_show
     assert words - functions - keywords - aliases <= columns
     assert {"day", "theme_id", "theme_name", "sentiment"} <= words
     assert query in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_names_the_columns_of_feedback_themes_parquet_as_the_file_has_them():
+    """An analyst writes their query from the README's list: it names every column, in the file's order."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("feedback_themes.parquet` has one row per item and theme:", 1)[1].split(";", 1)[0]
+    assert re.findall(r"`(\w+)`", listed) == themes_schema().names

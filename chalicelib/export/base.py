@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -50,6 +51,19 @@ FEEDBACK_COLUMNS = (
 )
 
 
+# The item's times (UTC): Parquet holds them typed, the CSV files as csv_time writes them.
+TIMESTAMP_COLUMNS = frozenset(
+    {"occurred_at", "received_at", "stored_at", "analyzed_at", "platform_deleted_at"}
+)
+
+
+def csv_time(value: datetime) -> str:
+    """A UTC time as every CSV cell holds it: always to the microsecond (`2026-11-21T10:00:00.000000Z`). A
+    platform's whole-second time beside a form's exact one in one column otherwise gives two layouts, and
+    tools that take a column's format from its first row (pandas' parse_dates) leave it as text."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 # A link in an export is followed by people in their CRM, BI tool or spreadsheet: web links only.
 WEB_URL_SCHEMES = frozenset({"http", "https"})
 
@@ -89,8 +103,9 @@ def for_export(feedback: StoredFeedback) -> StoredFeedback:
 
 
 def feedback_row(feedback: StoredFeedback) -> dict[str, Any]:
-    """A stored item flattened to FEEDBACK_COLUMNS (None where absent). `themes` stays the stored list of
-    {id, sentiment, evidence} (empty for an item stored before tagging): each format writes it its own way."""
+    """A stored item flattened to FEEDBACK_COLUMNS (None where absent; times as csv_time). `themes` stays the
+    stored list of {id, sentiment, evidence} (empty for an item stored before tagging): each format writes it
+    its own way."""
     data = feedback.model_dump(mode="json")
     author = data.pop("author") or {}
     scores = data.pop("sentiment_scores") or {}
@@ -100,6 +115,9 @@ def feedback_row(feedback: StoredFeedback) -> dict[str, Any]:
         **{f"sentiment_{key}": value for key, value in scores.items()},
         "themes": data.get("themes") or [],
     }
+    for column in TIMESTAMP_COLUMNS:
+        value = getattr(feedback, column)
+        flat[column] = None if value is None else csv_time(value)
     return {column: flat.get(column) for column in FEEDBACK_COLUMNS}
 
 

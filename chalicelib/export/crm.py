@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chalicelib.export.base import EXPORTS_ROOT
+from chalicelib.export.base import EXPORTS_ROOT, csv_time
 from chalicelib.export.csv_writer import CSV_CONTENT_TYPE, CsvFile
 from chalicelib.export.streams import FileTarget, WrittenFile, as_target
 from chalicelib.models import StoredFeedback
@@ -223,7 +223,7 @@ def activity_row(feedback: StoredFeedback) -> dict[str, Any]:
         "Feedback Rating Scale": str(feedback.rating_scale) if feedback.rating_scale else None,
         "Feedback Sentiment": str(feedback.sentiment) if feedback.sentiment else None,
         "Feedback Sentiment Score": feedback.sentiment_score,
-        "Occurred At": feedback.occurred_at.isoformat().replace("+00:00", "Z"),
+        "Occurred At": csv_time(feedback.occurred_at),
         "Feedback Permalink": feedback.permalink,
     }
 

@@ -24,14 +24,18 @@ CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 # can put such text in any column (an email `=cmd|'/Ccalc'!A0@example.org` is a valid address), so every
 # text cell is checked; the product's own numbers are not text and keep their sign.
 FORMULA_START = re.compile(r"[\t\r\0]|[\s\0]*[=+\-@]")
+# A cell that is only a negative decimal number (a Telegram group's chat id, -100…) is a number to a
+# spreadsheet, not a formula: escaping it would make the id differ from the same id in the other files.
+NEGATIVE_NUMBER = re.compile(r"-[0-9]+(\.[0-9]+)?")
 # The themes cell: `battery:NEGATIVE;phone:POSITIVE`, ";" as between the CRM files' multi-select values.
 THEME_SEPARATOR = ";"
 
 
 def escape_cell(value: Any) -> Any:
     """A cell as every CSV the product writes holds it: text a spreadsheet would run as a formula gets a
-    leading apostrophe (OWASP's advice; spreadsheets show the rest as text); anything else is unchanged."""
-    if isinstance(value, str) and FORMULA_START.match(value):
+    leading apostrophe (OWASP's advice; spreadsheets show the rest as text); anything else, a negative number
+    written as text included, is unchanged."""
+    if isinstance(value, str) and FORMULA_START.match(value) and not NEGATIVE_NUMBER.fullmatch(value):
         return "'" + value
     return value
 

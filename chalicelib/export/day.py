@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,7 @@ def previous_utc_day(now: datetime | None = None) -> date:
 def export_day(day: date, rewrite: bool = False, part_size: int = PART_SIZE) -> dict[str, Any]:
     """Export one day to S3 and return its manifest. A `rewrite` (of a day an erasure changed) is counted
     apart, so that it cannot stand in for the nightly export the "export not run" alarm watches."""
+    started_at = utc_now()
     with S3Day(settings().bucket_name, partition_prefix(day, root=""), part_size) as target:
         writers = make_writers(target)
         count = 0
@@ -83,7 +84,7 @@ def export_day(day: date, rewrite: bool = False, part_size: int = PART_SIZE) -> 
             count += 1
         counts = {"feedback": count}
         files = [file_entry(writer, writer.close(), day, counts) for writer in writers]
-    return finish_day(day, counts, files, rewrite)
+    return finish_day(day, counts, files, rewrite, started_at)
 
 
 def file_entry(
@@ -102,14 +103,22 @@ def file_entry(
     }
 
 
+def day_over_at(day: date, started_at: datetime) -> bool:
+    """Whether an export that began reading at `started_at` saw the whole UTC day: items are stored on the
+    day they arrive, so once the day has ended none is added to it."""
+    return started_at >= datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
 def finish_day(
-    day: date, counts: dict[str, int], files: list[dict[str, Any]], rewrite: bool
+    day: date, counts: dict[str, int], files: list[dict[str, Any]], rewrite: bool, started_at: datetime
 ) -> dict[str, Any]:
     """Write the day's manifest, once every file is whole (it is what says the day is exported), and count
-    the export."""
+    the export. `complete` is false for an export that began before the day ended (`cli export --partial`):
+    a loader taking each day once waits for the nightly run's manifest, which replaces it."""
     manifest = {
         "date": day.isoformat(),
         "generated_at": utc_now().isoformat(),
+        "complete": day_over_at(day, started_at),
         "counts": counts,
         "files": files,
     }

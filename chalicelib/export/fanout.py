@@ -387,7 +387,9 @@ def combine(day: date, run: str, slices: int, rewrite: bool = False) -> dict[str
             output = target.open(writer_class.filename, writer_class.key_prefix, writer_class.content_type)
             rows, written = _combine_file(writer_class, output, parts)
             files.append(file_entry(CombinedFile(writer_class, rows), written, day, counts))  # type: ignore[arg-type]
-    manifest = finish_day(day, counts, files, rewrite=rewrite)
+    # The run began reading the day when it was recorded (a record from before started_at was kept: now).
+    started_at = datetime.fromisoformat(record["started_at"]) if record.get("started_at") else utc_now()
+    manifest = finish_day(day, counts, files, rewrite=rewrite, started_at=started_at)
     _mark_combined(day, run)
     _delete_parts(day, run, parts)
     logger.info("fanned-out day combined", extra={"date": day.isoformat(), "run": run, "slices": slices})

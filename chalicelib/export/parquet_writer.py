@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from chalicelib.export.base import FEEDBACK_COLUMNS, ThemeNames, feedback_row
+from chalicelib.export.base import FEEDBACK_COLUMNS, TIMESTAMP_COLUMNS, ThemeNames, feedback_row
 from chalicelib.export.streams import FileTarget, OutputFile, WrittenFile, as_target
 from chalicelib.models import StoredFeedback
 
@@ -36,9 +36,6 @@ ROW_GROUP_ROWS = 10_000
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 COMPRESSION = "snappy"  # every Parquet reader the BI tools ship understands it (zstd is not universal yet)
 
-TIMESTAMP_COLUMNS = frozenset(
-    {"occurred_at", "received_at", "stored_at", "analyzed_at", "platform_deleted_at"}
-)
 SCORE_COLUMNS = frozenset({f"sentiment_{name}" for name in ("positive", "negative", "neutral", "mixed")})
 # Present on every stored item (required in StoredFeedback), so declared NOT NULL in the file.
 REQUIRED_COLUMNS = frozenset(

@@ -254,7 +254,10 @@ def requested_listing() -> Listing:
     what the filtered CSV (export/listing_csv.py) reads."""
     from chalicelib.store import feedback_pages
 
-    channel, sentiment = _choice("channel", Channel), _choice("sentiment", Sentiment)
+    channel = _choice("channel", Channel)
+    # NONE lists the items /stats counts as not analysed, so every bucket of its sentiment mix drills down.
+    sentiment_values = [*(member.value for member in Sentiment), feedback_pages.NOT_ANALYSED]
+    sentiment = params.parse_choice("sentiment", _query("sentiment"), sentiment_values)
     customer_id, themed, fields = _customer_filter(), _theme_filter(), _field_filters()
     days = _days()
     order = params.parse_choice("order", _query("order"), ("oldest", "newest"))

@@ -38,6 +38,11 @@ class Page:
     cursor: dict[str, Any] | None
 
 
+# The sentiment an item without one (not analysed: empty text, a language no analyzer scores) is listed under,
+# as /stats and the day counters (counters.UNANALYSED) count it.
+NOT_ANALYSED = "NONE"
+
+
 @dataclass(frozen=True)
 class Filters:
     """What a listing keeps: channel and sentiment are filtered by DynamoDB (FilterExpression); themes are
@@ -65,9 +70,13 @@ class Filters:
         """The FilterExpression; `themes_projected=False` for an index without `themes` (the customer index),
         where the themes are checked on the items fetched by key only."""
         conditions, values = [], {}
+        if self.sentiment == NOT_ANALYSED:
+            # Left out of the item when None (an item of an earlier layout may hold a NULL).
+            conditions.append("(attribute_not_exists(sentiment) OR attribute_type(sentiment, :null))")
+            values[":null"] = {"S": "NULL"}
         for name in ("channel", "sentiment", "customer_id"):
             value = getattr(self, name)
-            if value is not None:
+            if value is not None and not (name == "sentiment" and value == NOT_ANALYSED):
                 conditions.append(f"{name} = :{name}")
                 values[f":{name}"] = {"S": value}
         if self.themes and themes_projected:
