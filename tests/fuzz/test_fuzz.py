@@ -294,6 +294,14 @@ def test_table_holds_nothing_from_rejected_requests(world: World) -> None:
     assert {key for key in changed | set(added) if key[0] == "FORM"} <= written
     changed -= written
     added = {key: item for key, item in added.items() if key not in written}
+    # A token a request was allowed with has its last use stamped (auth/tokens.py note_use), nothing else.
+    stamped = {key for key in changed if key[0] == "TOKEN"}
+    for key in stamped:
+        before, now = world.snapshot[key], after[key]
+        assert {name for name in before.keys() | now.keys() if before.get(name) != now.get(name)} == {
+            "last_used_at"
+        }, key
+    changed -= stamped
 
     if TALLY.erased_customers:
         # The one erasure a 200 reported: that customer's items gone (and off their days' counters), one
