@@ -147,6 +147,20 @@ class ConfigRecords(BaseProvider):
         self.clear_cache()
 
 
+# What DynamoDB and SSM answer when they cannot serve a request just now (throttling, their own errors).
+TRANSIENT_ERRORS = dynamo.RETRYABLE_ERRORS | {"ServiceUnavailable", "InternalServerError", "TooManyUpdates"}
+
+
+def _transient(cause: BaseException | None) -> bool:
+    """Whether AWS refused for now (throttled, failed on its side, unreachable) rather than for good."""
+    if isinstance(cause, BotoCoreError):
+        return True  # no answer: a timeout, a connection refused
+    if not isinstance(cause, ClientError):
+        return False
+    status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return cause.response.get("Error", {}).get("Code") in TRANSIENT_ERRORS or status >= 500
+
+
 @contextmanager
 def unavailable_when_unreadable(what: str) -> Iterator[None]:
     """A request's read of cached configuration (a record here, a source's secrets in SSM) that AWS refused
@@ -156,8 +170,8 @@ def unavailable_when_unreadable(what: str) -> Iterator[None]:
         yield
     except GetParameterError as error:
         cause = error.__cause__ or error.__context__
-        if not isinstance(cause, (ClientError, BotoCoreError)):
-            raise  # a defect of ours, not AWS's refusal: a 500
+        if not _transient(cause):
+            raise  # a defect of ours (a malformed request, a missing permission), not a passing one: 500
         code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
         logger.warning(
             "configuration unreadable",
