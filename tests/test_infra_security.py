@@ -137,6 +137,7 @@ EXPECTED_ACTIONS = {
     },
     permissions.BEARER: {
         "dynamodb:GetItem",
+        "dynamodb:UpdateItem",  # a token's last use, stamped at most once an hour
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",
@@ -270,9 +271,10 @@ def test_each_function_gets_only_the_calls_it_makes(synth: Synth):
     assert erase["Condition"] == {
         "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["FEEDBACK#*", "COUNTER#*"]}
     }
-    # The authorizer reads token records only.
-    (tokens,) = [s for s in _role_statements(synth, permissions.BEARER) if s["Sid"] == "ReadTokenRecords"]
-    assert tokens["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TOKEN"]}}
+    # The authorizer reads token records only, and stamps their use on them only.
+    for sid in ("ReadTokenRecords", "StampTokenUse"):
+        (tokens,) = [s for s in _role_statements(synth, permissions.BEARER) if s["Sid"] == sid]
+        assert tokens["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TOKEN"]}}
     # Source secrets: this stage's sources prefix only.
     (ssm,) = [s for s in _role_statements(synth, permissions.API_HANDLER) if s["Sid"] == "ReadSourceSecrets"]
     assert _resource_text(ssm).endswith(f':parameter/feedback/{STAGE}/sources/*"]]}}')
