@@ -10,7 +10,8 @@ STAGE ?= dev
 CDK_CONTEXT ?=
 CDK := infra/node_modules/.bin/cdk
 # `make test`'s pytest workers: one per core, at most 4 (each holds its own moto and, for some modules, a
-# browser or a local stack); TEST_WORKERS=0 runs the suite in one process.
+# browser or a local stack); TEST_WORKERS=0 runs the suite in one process. `--dist loadfile` keeps a module on
+# one worker: its module fixtures are built once, and tests/fuzz/ tallies its cases over the module's tests.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 4 ? 4 : n )))
 
 .PHONY: help install run test lint format bench clean synth deploy bootstrap diff destroy browser fuzz load lock doctor
@@ -35,7 +36,7 @@ run: install
 
 ## test: lint, format check and the whole pytest suite (tests/browser/ drive Debian's Chromium), a worker per core
 test: install lint browser
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## browser: Debian's Chromium for tests/browser/ (Playwright drives /usr/bin/chromium), installed when missing
 browser:

@@ -75,15 +75,6 @@ def _share_service_models_between_sessions() -> None:
 _share_service_models_between_sessions()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` spreads the suite over workers (pytest-xdist, `--dist loadgroup`): each module runs on one
-    worker, so its module fixtures are built once, and the modules that use the session's CDK synth share
-    one worker, so the stack is synthesized once."""
-    for item in items:
-        group = "cdk synth" if "synth" in item.fixturenames else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 def _reset_process_caches() -> None:
     settings.cache_clear()
     aws.reset_clients()
