@@ -274,7 +274,7 @@ def test_a_review_its_platform_deleted_is_listed_with_platform_deleted_at(client
 
 def test_sentiment_none_lists_what_stats_counts_as_not_analysed(client, read, stack):
     """/stats counts a `NONE` sentiment (empty text, a language no analyzer scores): an analyst drilling into
-    it asks the listing for the same items, in JSON and as CSV."""
+    it asks the listing for the same items, in JSON and as CSV, and /stats for its figures alone."""
     process(
         event("scored", text="Love it"),
         event("scored2", email="ann@example.com", text="Love it", minutes=1),
@@ -292,9 +292,13 @@ def test_sentiment_none_lists_what_stats_counts_as_not_analysed(client, read, st
     csv_rows = client.http.get(f"/feedback.csv?date={today()}&sentiment=NONE", headers=read).body
     _, newest = get(client, f"/feedback?date={today()}&sentiment=NONE&order=newest", read)
     _, ann = get(client, f"/feedback?customer_id={customer_of(event('empty'))}&sentiment=NONE", read)
+    status, cut = get(client, f"/stats?from={today()}&to={today()}&sentiment=NONE", read)
 
     assert sorted(listed) == ["empty", "empty2"]
     assert stats["sentiment"]["NONE"] == len(listed)
+    # And /stats is cut by it, as by any bucket of its mix.
+    assert status == 200, cut
+    assert cut["filter"] == {"sentiment": "NONE"} and cut["total"] == len(listed)
     assert csv_rows.decode().count("empty_text") == 2
     assert sorted(item["external_id"] for item in newest["items"]) == ["empty", "empty2"]
     assert [item["external_id"] for item in ann["items"]] == ["empty"]

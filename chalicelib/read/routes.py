@@ -70,6 +70,7 @@ LISTING_PARAMETERS = (
     "source", "rating", "language", "q", "order", "limit", "next",
 )  # fmt: skip
 STATS_PARAMETERS = ("from", "to", "channel", "source", "sentiment", "theme")
+
 _REPEATED_CODES = {
     "date": "invalid_date", "from": "invalid_date", "to": "invalid_date",
     "limit": "invalid_limit", "next": "invalid_cursor",
@@ -249,15 +250,22 @@ def _merged_into(customer_id: str) -> str | None:
     return current if current != customer_id else None
 
 
+def _sentiment() -> str | None:
+    """The `sentiment` filter, the listing's and /stats's alike: NONE is the items /stats counts as not
+    analysed, so every bucket of its sentiment mix can be listed and cut by."""
+    from chalicelib.store.feedback_pages import NOT_ANALYSED
+
+    values = [*(member.value for member in Sentiment), NOT_ANALYSED]
+    return params.parse_choice("sentiment", _query("sentiment"), values)
+
+
 def requested_listing() -> Listing:
     """The listing the current request's query asks for (every parameter checked: 400 otherwise); also
     what the filtered CSV (export/listing_csv.py) reads."""
     from chalicelib.store import feedback_pages
 
     channel = _choice("channel", Channel)
-    # NONE lists the items /stats counts as not analysed, so every bucket of its sentiment mix drills down.
-    sentiment_values = [*(member.value for member in Sentiment), feedback_pages.NOT_ANALYSED]
-    sentiment = params.parse_choice("sentiment", _query("sentiment"), sentiment_values)
+    sentiment = _sentiment()
     customer_id, themed, fields = _customer_filter(), _theme_filter(), _field_filters()
     days = _days()
     order = params.parse_choice("order", _query("order"), ("oldest", "newest"))
@@ -458,7 +466,7 @@ def _stats_slice() -> "stats.Slice | None":
     asked = {
         "channel": _choice("channel", Channel),
         "source": params.parse_source_id("source", _query("source")),
-        "sentiment": _choice("sentiment", Sentiment),
+        "sentiment": _sentiment(),
         "theme": params.parse_theme_id("theme", _query("theme")),
     }
     given = [stats.Slice(name, value) for name, value in asked.items() if value is not None]
