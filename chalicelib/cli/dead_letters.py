@@ -48,7 +48,7 @@ def _show(make: QueueFactory, label: str) -> Callable[[argparse.Namespace], int]
             print(f"error: no message {args.message_id!r} in the {label}", file=sys.stderr)
             return 2
         shown = {
-            **ListedMessage(**ListedMessage.fields_of(message)).listed_json(),
+            **ListedMessage.of(message).listed_json(),
             "problem": queue.problem(message),
             "message": masked(message.envelope if message.envelope is not None else message.body),
         }
@@ -58,7 +58,13 @@ def _show(make: QueueFactory, label: str) -> Callable[[argparse.Namespace], int]
     return run
 
 
-def _delete(make: QueueFactory, label: str) -> Callable[[argparse.Namespace], int]:
+def delete_command(
+    make: QueueFactory, label: str, facts: Callable[[Any], str] | None = None
+) -> Callable[[argparse.Namespace], int]:
+    """`… dlq delete`: delete messages by id for good, saying what each was (`facts` of its listing line,
+    routing only: by default the routing facts its room names)."""
+    facts = facts or _facts
+
     def run(args: argparse.Namespace) -> int:
         try:
             report = make().delete(args.message_ids)
@@ -67,7 +73,7 @@ def _delete(make: QueueFactory, label: str) -> Callable[[argparse.Namespace], in
             return 2
         for s in report.deleted:
             print(
-                f"deleted {s.message_id}: {_facts(s)}, sent {time_text(s.sent_at)}, "
+                f"deleted {s.message_id}: {facts(s)}, sent {time_text(s.sent_at)}, "
                 f"received {s.receive_count} time(s)" + (f" [unreplayable: {s.problem}]" if s.problem else "")
             )
         for message_id, reason in sorted(report.failed.items()):
@@ -95,4 +101,4 @@ def add_dead_letter_commands(
         "delete", parents=[common], help="delete messages for good (a poison message no replay can fix)"
     )
     deleting.add_argument("message_ids", nargs="+", metavar="message-id")
-    deleting.set_defaults(run=_delete(make, label))
+    deleting.set_defaults(run=delete_command(make, label))

@@ -48,7 +48,7 @@ def dlq_show(args: argparse.Namespace) -> int:
         return 2
     body: Any = message.envelope if message.envelope is not None else message.body
     shown = {
-        **ListedMessage(**ListedMessage.fields_of(message)).listed_json(),
+        **ListedMessage.of(message).listed_json(),
         "problem": message.problem(),
         "envelope": masked(body),
     }
@@ -83,27 +83,18 @@ def dlq_replay(args: argparse.Namespace) -> int:
     return 1 if report.failed or report.not_deleted else 0
 
 
+def _ingest_facts(s: Any) -> str:
+    """A deleted ingest message's routing: its events' channels, sources or forms and external ids."""
+    routing = f"channel {','.join(s.channels) or '-'}, source/form {','.join(s.source_ids) or '-'}"
+    return f"{s.events} event(s), {routing}, external id {clip(','.join(s.external_ids) or '-', 60)}"
+
+
 def dlq_delete(args: argparse.Namespace) -> int:
     """Delete DLQ messages by id for good, saying what each was (routing facts, never text or authors)."""
-    from chalicelib.operations.dlq import DeadLetterQueue, UnknownMessage
+    from chalicelib.cli.dead_letters import delete_command
+    from chalicelib.operations.dlq import DeadLetterQueue
 
-    try:
-        report = DeadLetterQueue().delete(args.message_ids)
-    except UnknownMessage as error:
-        print(f"error: not in the DLQ (nothing deleted): {error}", file=sys.stderr)
-        return 2
-    for s in report.deleted:
-        routing = f"channel {','.join(s.channels) or '-'}, source/form {','.join(s.source_ids) or '-'}"
-        external = ",".join(s.external_ids) or "-"
-        print(
-            f"deleted {s.message_id}: {s.events} event(s), {routing}, external id {clip(external, 60)}, "
-            f"sent {time_text(s.sent_at)}, received {s.receive_count} time(s)"
-            + (f" [unreplayable: {s.problem}]" if s.problem else "")
-        )
-    for message_id, reason in sorted(report.failed.items()):
-        print(f"  not deleted {message_id}: {reason} (still in the DLQ)")
-    print(f"deleted {len(report.deleted)} message(s) from the DLQ; {len(report.failed)} failed")
-    return 1 if report.failed else 0
+    return delete_command(DeadLetterQueue, "DLQ", _ingest_facts)(args)
 
 
 def add_dlq_commands(groups: Any, common: argparse.ArgumentParser, quiet: argparse.ArgumentParser) -> None:

@@ -131,6 +131,11 @@ class ListedMessage:
             "size": message.size,
         }
 
+    @classmethod
+    def of(cls, message: DlqMessage) -> ListedMessage:
+        """What every listing shows of a received message."""
+        return ListedMessage(**ListedMessage.fields_of(message))
+
     def listed_json(self) -> dict[str, Any]:
         """Those fields JSON-ready (times in ISO 8601)."""
         return {
